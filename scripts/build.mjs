@@ -211,6 +211,13 @@ const secretFixtures = (dir) =>
   );
 for (const file of secretFixtures('fixtures')) chmodSync(join(root, file), 0o600);
 
+// The manifest describes every command: load them all first (the bundle loads a command's
+// module only when it runs, src/cli.ts), in the instance dist/commands.cjs hands oclif.
+{
+  const { createRequire } = await import('node:module');
+  globalThis[Symbol.for('offchain.import')] ??= (s) => import(s);
+  await createRequire(import.meta.url)(join(root, 'dist', 'offchain.cjs')).loadCommands();
+}
 const { Plugin } = await import('@oclif/core');
 const plugin = new Plugin({ root, type: 'core', isRoot: true, ignoreManifest: true, errorOnManifestCreate: true, respectNoCacheDefault: true });
 await plugin.load();

@@ -3,18 +3,7 @@
  * oclif.commands, strategy "explicit") and `main`, which bin/run.js calls. Bundled into
  * dist/offchain.js by scripts/build.mjs.
  */
-import DeviceFail from './commands/device/fail.ts';
-import DevicePay from './commands/device/pay.ts';
-import DeviceReceipt from './commands/device/receipt.ts';
-import DeviceRefundHtlc from './commands/device/refund-htlc.ts';
-import DeviceSettle from './commands/device/settle.ts';
-import GatewayClaim from './commands/gateway/claim.ts';
-import GatewayComplete from './commands/gateway/complete.ts';
-import GatewayFail from './commands/gateway/fail.ts';
-import GatewayPay from './commands/gateway/pay.ts';
-import GatewaySettle from './commands/gateway/settle.ts';
-import ServeGateway from './commands/serve/gateway.ts';
-import { Config, execute, flush, handle, run, type Interfaces } from '@oclif/core';
+import { Config, execute, flush, handle, run, type Command, type Interfaces } from '@oclif/core';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,169 +17,181 @@ import { describeError } from './lib/cli/base-command.ts';
 import { reportError } from './lib/cli/error-line.ts';
 import { suggestCommand } from './lib/cli/suggest.ts';
 import { argvRules } from './lib/cli/argv.ts';
-import CloseCredit from './commands/credit/close.ts';
-import CommitmentClaim from './commands/commitment/claim.ts';
-import CommitmentClose from './commands/commitment/close.ts';
-import CommitmentFinalize from './commands/commitment/finalize.ts';
-import CommitmentPenalty from './commands/commitment/penalty.ts';
-import CommitmentPoint from './commands/commitment/point.ts';
-import CommitmentInit from './commands/commitment/init.ts';
-import CommitmentPoints from './commands/commitment/points.ts';
-import CommitmentReceiveRevocation from './commands/commitment/receive-revocation.ts';
-import CommitmentReceiveSigs from './commands/commitment/receive-sigs.ts';
-import CommitmentRevoke from './commands/commitment/revoke.ts';
-import CommitmentSign from './commands/commitment/sign.ts';
-import CommitmentSweep from './commands/commitment/sweep.ts';
-import CreditAbandon from './commands/credit/abandon.ts';
-import CreditKeyset from './commands/credit/keyset.ts';
-import CreditEcashCheck from './commands/credit/ecash/check.ts';
-import CreditEcashFollow from './commands/credit/ecash/follow.ts';
-import CreditList from './commands/credit/list.ts';
-import ServeMint from './commands/serve/mint.ts';
-import CreditStoreMigrate from './commands/credit/store/migrate.ts';
-import StatechainStoreMigrate from './commands/statechain/store/migrate.ts';
-import CreditTokenDecode from './commands/credit/token/decode.ts';
-import CreditEcashRestore from './commands/credit/ecash/restore.ts';
-import CreditEcashClaim from './commands/credit/ecash/claim.ts';
-import DecodeOpenassets from './commands/openassets/decode.ts';
-import DecodeCounterparty from './commands/counterparty/decode.ts';
-import ExitCredit from './commands/credit/exit.ts';
-import HtlcClaim from './commands/htlc/claim.ts';
-import HtlcCooperate from './commands/htlc/cooperate.ts';
-import HtlcCreate from './commands/htlc/create.ts';
-import HtlcDecode from './commands/htlc/decode.ts';
-import HtlcPunish from './commands/htlc/punish.ts';
-import HtlcRefund from './commands/htlc/refund.ts';
-import InvoiceDecode from './commands/invoice/decode.ts';
-import KeyNew from './commands/key/new.ts';
-import KeyShow from './commands/key/show.ts';
-import MusigInit from './commands/musig/init.ts';
-import MusigNonce from './commands/musig/nonce.ts';
-import MusigSign from './commands/musig/sign.ts';
-import OnionBlind from './commands/onion/blind.ts';
-import OnionBuild from './commands/onion/build.ts';
-import OnionPeel from './commands/onion/peel.ts';
-import OnionErrorCreate from './commands/onion/error/create.ts';
-import OnionErrorUnwrap from './commands/onion/error/unwrap.ts';
-import OnionErrorWrap from './commands/onion/error/wrap.ts';
-import OpenCredit from './commands/credit/open.ts';
-import PackageCheck from './commands/package/check.ts';
-import PackageChild from './commands/package/child.ts';
-import PackageSubmit from './commands/package/submit.ts';
-import PsbtAnalyze from './commands/psbt/analyze.ts';
-import PtlcClaim from './commands/ptlc/claim.ts';
-import PtlcCreate from './commands/ptlc/create.ts';
-import PtlcExtract from './commands/ptlc/extract.ts';
-import PtlcLockCheck from './commands/ptlc/lock-check.ts';
-import PtlcLockPlan from './commands/ptlc/lock-plan.ts';
-import PtlcLockSecret from './commands/ptlc/lock-secret.ts';
-import PtlcPresign from './commands/ptlc/presign.ts';
-import PtlcRefund from './commands/ptlc/refund.ts';
-import PsbtCombine from './commands/psbt/combine.ts';
-import PsbtDecode from './commands/psbt/decode.ts';
-import PsbtExtract from './commands/psbt/extract.ts';
-import PsbtFinalize from './commands/psbt/finalize.ts';
-import RefundCredit from './commands/credit/refund.ts';
-import RouteCheck from './commands/route/check.ts';
-import RoutePlan from './commands/route/plan.ts';
-import Rollover from './commands/credit/rollover.ts';
-import SignUpdate from './commands/credit/sign-update.ts';
-import StatechainBackup from './commands/statechain/backup.ts';
-import StatechainDeposit from './commands/statechain/deposit.ts';
-import StatechainTransfer from './commands/statechain/transfer.ts';
-import StatechainVerify from './commands/statechain/verify.ts';
-import StatechainWithdraw from './commands/statechain/withdraw.ts';
-import ServeStatechain from './commands/serve/statechain.ts';
 
-export const COMMANDS = {
-  'credit:close': CloseCredit,
-  'commitment:claim': CommitmentClaim,
-  'commitment:close': CommitmentClose,
-  'commitment:finalize': CommitmentFinalize,
-  'commitment:penalty': CommitmentPenalty,
-  'commitment:point': CommitmentPoint,
-  'commitment:init': CommitmentInit,
-  'commitment:points': CommitmentPoints,
-  'commitment:receive-revocation': CommitmentReceiveRevocation,
-  'commitment:receive-sigs': CommitmentReceiveSigs,
-  'commitment:revoke': CommitmentRevoke,
-  'commitment:sign': CommitmentSign,
-  'commitment:sweep': CommitmentSweep,
-  'credit:abandon': CreditAbandon,
-  'device:fail': DeviceFail,
-  'device:pay': DevicePay,
-  'device:receipt': DeviceReceipt,
-  'device:refund-htlc': DeviceRefundHtlc,
-  'device:settle': DeviceSettle,
-  'gateway:claim': GatewayClaim,
-  'gateway:complete': GatewayComplete,
-  'gateway:fail': GatewayFail,
-  'gateway:pay': GatewayPay,
-  'gateway:settle': GatewaySettle,
-  'serve:gateway': ServeGateway,
-  'credit:keyset': CreditKeyset,
-  'credit:ecash:check': CreditEcashCheck,
-  'credit:ecash:follow': CreditEcashFollow,
-  'credit:list': CreditList,
-  'serve:mint': ServeMint,
-  'credit:store:migrate': CreditStoreMigrate,
-  'credit:token:decode': CreditTokenDecode,
-  'credit:ecash:restore': CreditEcashRestore,
-  'credit:ecash:claim': CreditEcashClaim,
-  'openassets:decode': DecodeOpenassets,
-  'counterparty:decode': DecodeCounterparty,
-  'credit:exit': ExitCredit,
-  'htlc:claim': HtlcClaim,
-  'htlc:cooperate': HtlcCooperate,
-  'htlc:create': HtlcCreate,
-  'htlc:decode': HtlcDecode,
-  'htlc:punish': HtlcPunish,
-  'htlc:refund': HtlcRefund,
-  'invoice:decode': InvoiceDecode,
-  'key:new': KeyNew,
-  'key:show': KeyShow,
-  'musig:init': MusigInit,
-  'onion:blind': OnionBlind,
-  'onion:build': OnionBuild,
-  'onion:peel': OnionPeel,
-  'onion:error:create': OnionErrorCreate,
-  'onion:error:unwrap': OnionErrorUnwrap,
-  'onion:error:wrap': OnionErrorWrap,
-  'credit:open': OpenCredit,
-  'package:check': PackageCheck,
-  'package:child': PackageChild,
-  'package:submit': PackageSubmit,
-  'musig:nonce': MusigNonce,
-  'musig:sign': MusigSign,
-  'psbt:analyze': PsbtAnalyze,
-  'psbt:combine': PsbtCombine,
-  'psbt:decode': PsbtDecode,
-  'psbt:extract': PsbtExtract,
-  'psbt:finalize': PsbtFinalize,
-  'ptlc:claim': PtlcClaim,
-  'ptlc:create': PtlcCreate,
-  'ptlc:extract': PtlcExtract,
-  'ptlc:lock-check': PtlcLockCheck,
-  'ptlc:lock-plan': PtlcLockPlan,
-  'ptlc:lock-secret': PtlcLockSecret,
-  'ptlc:presign': PtlcPresign,
-  'ptlc:refund': PtlcRefund,
-  'credit:refund': RefundCredit,
-  'credit:rollover': Rollover,
-  'route:check': RouteCheck,
-  'route:plan': RoutePlan,
-  'credit:sign-update': SignUpdate,
-  'statechain:backup': StatechainBackup,
-  'statechain:deposit': StatechainDeposit,
-  'statechain:transfer': StatechainTransfer,
-  'statechain:verify': StatechainVerify,
-  'statechain:withdraw': StatechainWithdraw,
-  'statechain:store:migrate': StatechainStoreMigrate,
-  'serve:statechain': ServeStatechain,
+/**
+ * Every command, by id, and the module that defines it: `offchain credit open` is
+ * src/commands/credit/open.ts (the folders are the command tree, STYLE.md). A module is
+ * loaded only when its command runs: `main` loads the one argv names before oclif looks
+ * for it, and every one only for help, completion and an argv that names none. Loading
+ * all of them, and all they import, at every start cost ~25 ms of CPU a command.
+ */
+const LOADERS = {
+  'commitment:claim': () => import('./commands/commitment/claim.ts'),
+  'commitment:close': () => import('./commands/commitment/close.ts'),
+  'commitment:finalize': () => import('./commands/commitment/finalize.ts'),
+  'commitment:init': () => import('./commands/commitment/init.ts'),
+  'commitment:penalty': () => import('./commands/commitment/penalty.ts'),
+  'commitment:point': () => import('./commands/commitment/point.ts'),
+  'commitment:points': () => import('./commands/commitment/points.ts'),
+  'commitment:receive-revocation': () => import('./commands/commitment/receive-revocation.ts'),
+  'commitment:receive-sigs': () => import('./commands/commitment/receive-sigs.ts'),
+  'commitment:revoke': () => import('./commands/commitment/revoke.ts'),
+  'commitment:sign': () => import('./commands/commitment/sign.ts'),
+  'commitment:sweep': () => import('./commands/commitment/sweep.ts'),
+  'counterparty:decode': () => import('./commands/counterparty/decode.ts'),
+  'credit:abandon': () => import('./commands/credit/abandon.ts'),
+  'credit:close': () => import('./commands/credit/close.ts'),
+  'credit:ecash:check': () => import('./commands/credit/ecash/check.ts'),
+  'credit:ecash:claim': () => import('./commands/credit/ecash/claim.ts'),
+  'credit:ecash:follow': () => import('./commands/credit/ecash/follow.ts'),
+  'credit:ecash:restore': () => import('./commands/credit/ecash/restore.ts'),
+  'credit:exit': () => import('./commands/credit/exit.ts'),
+  'credit:keyset': () => import('./commands/credit/keyset.ts'),
+  'credit:list': () => import('./commands/credit/list.ts'),
+  'credit:open': () => import('./commands/credit/open.ts'),
+  'credit:refund': () => import('./commands/credit/refund.ts'),
+  'credit:rollover': () => import('./commands/credit/rollover.ts'),
+  'credit:sign-update': () => import('./commands/credit/sign-update.ts'),
+  'credit:store:migrate': () => import('./commands/credit/store/migrate.ts'),
+  'credit:token:decode': () => import('./commands/credit/token/decode.ts'),
+  'device:fail': () => import('./commands/device/fail.ts'),
+  'device:pay': () => import('./commands/device/pay.ts'),
+  'device:receipt': () => import('./commands/device/receipt.ts'),
+  'device:refund-htlc': () => import('./commands/device/refund-htlc.ts'),
+  'device:settle': () => import('./commands/device/settle.ts'),
+  'gateway:claim': () => import('./commands/gateway/claim.ts'),
+  'gateway:complete': () => import('./commands/gateway/complete.ts'),
+  'gateway:fail': () => import('./commands/gateway/fail.ts'),
+  'gateway:pay': () => import('./commands/gateway/pay.ts'),
+  'gateway:settle': () => import('./commands/gateway/settle.ts'),
+  'htlc:claim': () => import('./commands/htlc/claim.ts'),
+  'htlc:cooperate': () => import('./commands/htlc/cooperate.ts'),
+  'htlc:create': () => import('./commands/htlc/create.ts'),
+  'htlc:decode': () => import('./commands/htlc/decode.ts'),
+  'htlc:punish': () => import('./commands/htlc/punish.ts'),
+  'htlc:refund': () => import('./commands/htlc/refund.ts'),
+  'invoice:decode': () => import('./commands/invoice/decode.ts'),
+  'key:new': () => import('./commands/key/new.ts'),
+  'key:show': () => import('./commands/key/show.ts'),
+  'musig:init': () => import('./commands/musig/init.ts'),
+  'musig:nonce': () => import('./commands/musig/nonce.ts'),
+  'musig:sign': () => import('./commands/musig/sign.ts'),
+  'onion:blind': () => import('./commands/onion/blind.ts'),
+  'onion:build': () => import('./commands/onion/build.ts'),
+  'onion:error:create': () => import('./commands/onion/error/create.ts'),
+  'onion:error:unwrap': () => import('./commands/onion/error/unwrap.ts'),
+  'onion:error:wrap': () => import('./commands/onion/error/wrap.ts'),
+  'onion:peel': () => import('./commands/onion/peel.ts'),
+  'openassets:decode': () => import('./commands/openassets/decode.ts'),
+  'package:check': () => import('./commands/package/check.ts'),
+  'package:child': () => import('./commands/package/child.ts'),
+  'package:submit': () => import('./commands/package/submit.ts'),
+  'psbt:analyze': () => import('./commands/psbt/analyze.ts'),
+  'psbt:combine': () => import('./commands/psbt/combine.ts'),
+  'psbt:decode': () => import('./commands/psbt/decode.ts'),
+  'psbt:extract': () => import('./commands/psbt/extract.ts'),
+  'psbt:finalize': () => import('./commands/psbt/finalize.ts'),
+  'ptlc:claim': () => import('./commands/ptlc/claim.ts'),
+  'ptlc:create': () => import('./commands/ptlc/create.ts'),
+  'ptlc:extract': () => import('./commands/ptlc/extract.ts'),
+  'ptlc:lock-check': () => import('./commands/ptlc/lock-check.ts'),
+  'ptlc:lock-plan': () => import('./commands/ptlc/lock-plan.ts'),
+  'ptlc:lock-secret': () => import('./commands/ptlc/lock-secret.ts'),
+  'ptlc:presign': () => import('./commands/ptlc/presign.ts'),
+  'ptlc:refund': () => import('./commands/ptlc/refund.ts'),
+  'route:check': () => import('./commands/route/check.ts'),
+  'route:plan': () => import('./commands/route/plan.ts'),
+  'serve:gateway': () => import('./commands/serve/gateway.ts'),
+  'serve:mint': () => import('./commands/serve/mint.ts'),
+  'serve:statechain': () => import('./commands/serve/statechain.ts'),
+  'statechain:backup': () => import('./commands/statechain/backup.ts'),
+  'statechain:deposit': () => import('./commands/statechain/deposit.ts'),
+  'statechain:store:migrate': () => import('./commands/statechain/store/migrate.ts'),
+  'statechain:transfer': () => import('./commands/statechain/transfer.ts'),
+  'statechain:verify': () => import('./commands/statechain/verify.ts'),
+  'statechain:withdraw': () => import('./commands/statechain/withdraw.ts'),
+} satisfies Record<string, () => Promise<{ default: Command.Class }>>;
+
+export type CommandId = keyof typeof LOADERS;
+
+/**
+ * The other names a command answers to: its name before the topic form (docs/cli.md,
+ * "Commands"), kept as a plain alias. Here rather than on each class, so that argv is
+ * rewritten (an alias run as its command) before any command module is loaded; a class
+ * gets its aliases as it loads.
+ */
+const ALIAS_NAMES: Partial<Record<CommandId, readonly string[]>> = {
+  'counterparty:decode': ['decode-counterparty'],
+  'credit:close': ['close-credit'],
+  'credit:exit': ['exit-credit'],
+  'credit:open': ['open-credit'],
+  'credit:refund': ['refund-credit'],
+  'credit:rollover': ['rollover'],
+  'credit:sign-update': ['sign-update'],
+  'onion:blind': ['onion-blind'],
+  'onion:build': ['onion-build'],
+  'onion:error:create': ['onion-error:create'],
+  'onion:error:unwrap': ['onion-error:unwrap'],
+  'onion:error:wrap': ['onion-error:wrap'],
+  'onion:peel': ['onion-peel'],
+  'openassets:decode': ['decode-openassets'],
+  'statechain:backup': ['statechain-backup'],
+  'statechain:deposit': ['statechain-deposit'],
+  'statechain:transfer': ['statechain-transfer'],
+  'statechain:verify': ['statechain-verify'],
+  'statechain:withdraw': ['statechain-withdraw'],
 };
 
+const loaded = new Map<string, Command.Class>();
+
+/** Loads these commands' modules (each once) and gives each class its aliases. */
+export async function loadCommands(ids: readonly CommandId[] = Object.keys(LOADERS) as CommandId[]): Promise<void> {
+  await Promise.all(ids.filter((id) => !loaded.has(id)).map(async (id) => {
+    const command = (await LOADERS[id]()).default;
+    command.aliases = [...(ALIAS_NAMES[id] ?? [])];
+    loaded.set(id, command);
+  }));
+}
+
+/**
+ * oclif's explicit command table (package.json oclif.commands → dist/commands.cjs →
+ * here): id → command class, for the commands loaded so far (`loadCommands`). oclif reads
+ * only the id it runs; reading one not loaded is a bug of this file, and says so.
+ */
+export const COMMANDS = Object.defineProperties({} as Record<CommandId, Command.Class>, Object.fromEntries(
+  (Object.keys(LOADERS) as CommandId[]).map((id) => [id, {
+    enumerable: true,
+    get() {
+      const command = loaded.get(id);
+      if (!command) throw new Error(`command ${id} was read before src/cli.ts loaded it (loadCommands)`);
+      return command;
+    },
+  }]),
+));
+
 /** argv as oclif reads it, and the older-name notice, for this table (lib/cli/argv.ts). */
-export const { aliases: ALIASES, normalizeArgv, deprecatedAliasNotice } = argvRules(COMMANDS);
+export const { aliases: ALIASES, normalizeArgv, deprecatedAliasNotice } = argvRules(
+  Object.fromEntries((Object.keys(LOADERS) as CommandId[]).map((id) => [id, { aliases: [...(ALIAS_NAMES[id] ?? [])] }])),
+);
+
+/**
+ * The command an argv (normalised) runs, to load before oclif looks for it: the one its
+ * leading words name (the longest id, as oclif matches them), or none. Help, listings and
+ * "did you mean" read oclif's manifest and the ids, not the classes; shell completion loads
+ * every command itself (`completionCommands`).
+ */
+function commandsFor(argv: readonly string[]): CommandId[] {
+  const words: string[] = [];
+  for (const a of argv) {
+    if (a.startsWith('-')) break;
+    words.push(a);
+  }
+  for (let n = words.length; n > 0; n--) {
+    const id = words.slice(0, n).join(':');
+    if (id in LOADERS) return [id as CommandId];
+  }
+  return [];
+}
 
 export async function main(rawArgv: string[], opts: { development?: boolean } = {}): Promise<void> {
   const argv = normalizeArgv(rawArgv);
@@ -210,17 +211,24 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
     reportOutputFailure(e);
     process.exit(process.exitCode ?? 0);
   }, { replace: true });
+  // The command argv names, before oclif looks for it (COMMANDS); in development every one.
+  await loadCommands(opts.development ? undefined : commandsFor(argv));
   if (opts.development) {
+    // oclif finds the table through dist/commands.cjs, which hands back the table registered
+    // here when there is one: these sources' commands, not the last build's.
+    (globalThis as Record<symbol, unknown>)[Symbol.for('offchain.bundle')] ??= { COMMANDS };
     await execute({ args: argv, dir: import.meta.url, development: true });
     return;
   }
   try {
     const completion = completionRequest(argv, process.env.SHELL);
     if (completion) {
+      await loadCommands(); // the bash script completes every command's flags (completionCommands)
       // The one line for the rc file, or the script it evaluates: nothing written under ~/.cache (lib/cli/autocomplete.ts).
       if (completion.kind === 'line') await writeOutput(setupLine(packageBin(), completion.shell));
       else await writeOutput(await completionScript(await Config.load(await loadOptions(argv)), completion.shell, () => bashValueCompletion(completionCommands())));
     } else if (argv[0]?.startsWith('autocomplete')) {
+      await loadCommands(); // completeBashValues: every command's flags
       const config = await Config.load(await loadOptions(argv));
       const restore = argv[1] === 'bash' ? rewriteStdout(accurateBashSetup) : () => {};
       try {
@@ -334,6 +342,7 @@ function packageBin(): string {
   return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { oclif: { bin: string } }).oclif.bin;
 }
 
+/** Every command's names and flags, for the bash completion: every command loaded first (loadCommands). */
 function completionCommands() {
   return Object.entries(COMMANDS).flatMap(([id, command]) =>
     [id, ...((command as { aliases?: string[] }).aliases ?? [])].map((name) => ({ id: name, flags: { ...command.baseFlags, ...command.flags } })));

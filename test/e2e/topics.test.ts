@@ -11,10 +11,12 @@
  * processes and must print the same bytes.
  */
 import { describe, expect, it } from 'vitest';
-import { COMMANDS } from '../../src/cli.ts';
+import { COMMANDS, loadCommands } from '../../src/cli.ts';
 import { run } from './cli.ts';
 import { runAsync } from './process.ts';
 import { runInProcess } from './in-process.ts';
+
+await loadCommands(); // every class: its flags and aliases are read below
 
 const pairs = Object.entries(COMMANDS).flatMap(([id, c]) => ((c as { aliases?: string[] }).aliases ?? []).map((a): [string, string] => [a, id]));
 const words = (id: string) => id.split(':');

@@ -18,11 +18,13 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { COMMANDS } from '../../src/cli.ts';
+import { COMMANDS, loadCommands } from '../../src/cli.ts';
 import { ROOT, tempDir } from '../helpers.ts';
 import { run } from './cli.ts';
 import { fixture } from './fixtures.ts';
 import { runInProcess } from './in-process.ts';
+
+await loadCommands(); // every class: its flags and aliases are read below
 
 type FlagDef = { description?: string; options?: readonly string[]; type?: string; hidden?: boolean; aliases?: string[]; deprecateAliases?: boolean };
 const flagsOf = (id: string): Record<string, FlagDef> => {

@@ -7,8 +7,6 @@ import { fromHex } from '../../lib/bytes.ts';
 import { UsageError } from '../../lib/errors.ts';
 
 export default class DecodeCounterparty extends OffchainCommand<typeof DecodeCounterparty> {
-  /** Also `decode-counterparty`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
-  static override aliases = ['decode-counterparty'];
   static override summary = 'Decode a Counterparty transaction: find its CNTRPRTY data (OP_RETURN, bare multisig or P2SH), remove the ARC4 obfuscation and unpack the message.';
   static override description =
     'One transaction (raw hex, a PSBT\'s unsigned transaction, or {"tx": hex}) from --tx, --in or standard input. ' +

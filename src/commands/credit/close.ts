@@ -9,8 +9,6 @@ import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { RefusedError } from '../../lib/errors.ts';
 
 export default class CloseCredit extends CreditCommand<typeof CloseCredit> {
-  /** Also `close-credit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
-  static override aliases = ['close-credit'];
   static override summary = 'Close a credit contract cooperatively: the mint gets its cumulative amount, the user the rest.';
   static override description = `  user  --start [--fee-rate R]    → credit/close-request (signed by the user)
   mint  < credit/close-request    → credit/closed        (checked, co-signed; the contract is frozen)

@@ -6,8 +6,6 @@ import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/f
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 
 export default class ExitCredit extends ExitSteps<typeof ExitCredit> {
-  /** Also `exit-credit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
-  static override aliases = ['exit-credit'];
   static override summary = 'The mint\'s unilateral exit: its latest signed state plus a CPFP child, to mine before expiry.';
   static override description =
     'Prints the latest fully signed state and a TRUC (v3) child spending the mint\'s payout that brings the pair to --fee-rate; ' +

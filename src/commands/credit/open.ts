@@ -7,8 +7,6 @@ import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { EXAMPLE_STOP, exampleService } from '../../topics/credit/peer.ts';
 
 export default class OpenCredit extends OpenSteps<typeof OpenCredit> {
-  /** Also `open-credit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
-  static override aliases = ['open-credit'];
   static override summary = 'Open a credit contract between a user and an ecash mint: refund first, then funding.';
   static override description = `Each step reads one message and prints the next:
 

@@ -6,8 +6,6 @@ import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { RefusedError } from '../../lib/errors.ts';
 
 export default class RefundCredit extends CreditCommand<typeof RefundCredit> {
-  /** Also `refund-credit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
-  static override aliases = ['refund-credit'];
   static override summary = 'The user\'s unilateral exit: print the signed refund once it can be mined.';
   static override description =
     'The refund has nLockTime = expiry, so Bitcoin Core accepts it once the tip reaches the expiry height (final in block expiry + 1). ' +

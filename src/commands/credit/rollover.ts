@@ -7,8 +7,6 @@ import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { EXAMPLE_DEMO, EXAMPLE_STOP, exampleService } from '../../topics/credit/peer.ts';
 
 export default class Rollover extends RolloverSteps<typeof Rollover> {
-  /** Also `rollover`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
-  static override aliases = ['rollover'];
   static override summary = 'Roll a credit contract into the next period in one transaction: pay the mint, fund a new contract.';
   static override description = `Two round trips, so the user holds the next contract's verified refund before it signs anything that moves its funds:
 

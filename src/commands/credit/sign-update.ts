@@ -7,8 +7,6 @@ import { EXAMPLE_DEMO, EXAMPLE_STOP, MintPeer, exampleService, payThrough } from
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 
 export default class SignUpdate extends MintStream<typeof SignUpdate> {
-  /** Also `sign-update`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
-  static override aliases = ['sign-update'];
   static override summary = 'One payment in a credit contract: the user signs the next state, the mint co-signs and stores it.';
   static override description = `  user  --amount N                → credit/update-request (next state, signed with BIP-327 DeterministicSign)
   mint  < credit/update-request   → credit/receipt        (checked, co-signed, stored fully signed; no signature returned)

@@ -6,8 +6,6 @@ import { fromHex } from '../../lib/bytes.ts';
 import { UsageError } from '../../lib/errors.ts';
 
 export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
-  /** Also `onion-peel`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
-  static override aliases = ['onion-peel'];
   static override summary = 'Process one layer of a BOLT 4 onion with this node\'s key: the payload, and what to forward or that this hop is final.';
   static override description =
     'Reads an onion/packet (or the onion/peeled a previous hop printed, whose packet is the one to forward) and prints onion/peeled. ' +

@@ -8,8 +8,6 @@ import { TXINDEX_HINT, nodeSource, prevTransactions } from '../../topics/openass
 import { checkUtilityFlags, utilityMessage } from '../../topics/openassets/utilities.ts';
 
 export default class DecodeOpenassets extends OffchainCommand<typeof DecodeOpenassets> {
-  /** Also `decode-openassets`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
-  static override aliases = ['decode-openassets'];
   static override summary = 'Decode an Open Assets transaction: marker, outputs, colored addresses and, given its ancestors, asset IDs and quantities.';
   static override description =
     'One transaction (raw hex, a PSBT\'s unsigned transaction, or {"tx": hex}) from --tx, --in or standard input. ' +

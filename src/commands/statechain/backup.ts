@@ -6,8 +6,6 @@ import { RefusedError, UsageError } from '../../lib/errors.ts';
 import { feeGuardFlags } from '../../lib/cli/flags.ts';
 
 export default class StatechainBackup extends StatechainCommand<typeof StatechainBackup> {
-  /** Also `statechain-backup`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
-  static override aliases = ['statechain-backup'];
   static override summary = 'The owner\'s unilateral exit: its backup once final, with a CPFP child to submit as a package.';
   static override description =
     'Prints the newest backup of --coin (yours: it pays your share) once it is final at the chain tip — refused with E_NOT_FINAL before, ' +

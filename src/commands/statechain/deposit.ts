@@ -6,8 +6,6 @@ import { DepositRoles } from '../../topics/statechain/deposit-steps.ts';
 import { floorFlags, operatorStoreFlags, statechainFlags, termsFlags, withoutConfirmations } from '../../topics/statechain/flags.ts';
 
 export default class StatechainDeposit extends DepositRoles<typeof StatechainDeposit> {
-  /** Also `statechain-deposit`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
-  static override aliases = ['statechain-deposit'];
   static override summary = 'Create a statechain coin: owner and operator shares, backup 1 signed before the coin is funded.';
   static override description =
     'Five steps, one per run, each reading the previous output: (1) the owner, with --start --operator-key KEY, makes its share and pins the operator; (2) the operator answers ' +

@@ -5,8 +5,6 @@ import { TransferRoles } from '../../topics/statechain/transfer-steps.ts';
 import { coinFlag, floorFlags, statechainFlags, operatorStoreFlags } from '../../topics/statechain/flags.ts';
 
 export default class StatechainTransfer extends TransferRoles<typeof StatechainTransfer> {
-  /** Also `statechain-transfer`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
-  static override aliases = ['statechain-transfer'];
   static override summary = 'Move a statechain coin to a new owner off chain: backup first, then the share rotation.';
   static override description =
     'Seven steps, one per run, each reading the previous output (which party runs a step follows from the message): ' +

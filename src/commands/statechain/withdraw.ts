@@ -6,8 +6,6 @@ import { feeGuardFlags, peerFlags } from '../../lib/cli/flags.ts';
 import type { Network } from '../../lib/network.ts';
 
 export default class StatechainWithdraw extends WithdrawRoles<typeof StatechainWithdraw> {
-  /** Also `statechain-withdraw`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
-  static override aliases = ['statechain-withdraw'];
   static override summary = 'Spend a statechain coin cooperatively to any address; the operator signs nothing more for it.';
   static override description =
     'Three steps: (1) the owner, with --coin ID --to ADDRESS --fee-rate R, asks the operator to co-sign the spend; (2) the operator checks the ' +

@@ -6,8 +6,6 @@ import { fromHex, toHex } from '../../../lib/bytes.ts';
 import { MalformedInputError, OffchainError, UsageError } from '../../../lib/errors.ts';
 
 export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorCreate> {
-  /** Also `onion-error create`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
-  static override aliases = ['onion-error:create'];
   static override summary = 'As the failing hop: create the error onion returned for a packet this node received.';
   static override description =
     'Peels the onion given with --onion (an onion/packet or onion/peeled) with this node\'s key to get its shared secret, ' +

@@ -6,8 +6,6 @@ import { fromHex, toHex } from '../../../lib/bytes.ts';
 import { RefusedError, UsageError } from '../../../lib/errors.ts';
 
 export default class OnionErrorUnwrap extends OffchainCommand<typeof OnionErrorUnwrap> {
-  /** Also `onion-error unwrap`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
-  static override aliases = ['onion-error:unwrap'];
   static override summary = 'As the sender: unwrap a returned error onion with the stored shared secrets and say which hop failed and why.';
   static override description =
     'Reads onion/error and the onion/secrets file onion-build wrote (--secrets, mode 0600), peels one ammag layer per hop in route order until a hop\'s um HMAC verifies, ' +

@@ -6,8 +6,6 @@ import { fromHex, toHex } from '../../../lib/bytes.ts';
 import { UsageError } from '../../../lib/errors.ts';
 
 export default class OnionErrorWrap extends OffchainCommand<typeof OnionErrorWrap> {
-  /** Also `onion-error wrap`: its name before the topic form (docs/cli.md, "Commands"), kept as a plain alias. */
-  static override aliases = ['onion-error:wrap'];
   static override summary = 'As a hop on the way back: add this node\'s ammag layer to a returned error onion.';
   static override description =
     'Reads onion/error and prints it XORed with this node\'s ammag stream; the shared secret comes from peeling, with this node\'s key, the onion it had received (--onion). ' +
