@@ -41,14 +41,18 @@ type Tiny = { verifySchnorr(h: Uint8Array, Q: Uint8Array, signature: Uint8Array)
 
 /**
  * The MuSig2 backends the product may use in a process started with this environment:
- * the CLI reads $OFFCHAIN_SECP256K1; unset, one-shot commands stay on noble while
- * long-running modes (`sign-update --stream`) take `auto` — a test of those passes
- * `{ longRunning: true }`. A library test that switches engines lists them itself.
+ * the CLI reads $OFFCHAIN_SECP256K1; unset, long-running modes (`sign-update --stream`)
+ * take `auto` — a test of those passes `{ longRunning: true }` — and a one-shot command
+ * that does curve work (a credit or statechain step, MuSig2, an onion) takes the system's
+ * libsecp256k1 or the native binding when one loads (src/lib/cli/base-command.ts
+ * `curveWork`; any other command stays on noble). A library test that switches engines
+ * lists them itself.
  */
 export function productBackends(env: Record<string, string | undefined> = process.env, opts: { longRunning?: boolean } = {}): string[] {
-  const wanted = (env.OFFCHAIN_SECP256K1 ?? '').trim().toLowerCase() || (opts.longRunning ? 'auto' : 'noble');
+  const wanted = (env.OFFCHAIN_SECP256K1 ?? '').trim().toLowerCase();
   // noble is always there: the fallback of every choice, and the single-key signer.
-  if (wanted === 'auto') return ['noble', 'libsecp256k1', 'native', 'tiny-secp256k1'];
+  if (wanted === 'auto' || (!wanted && opts.longRunning)) return ['noble', 'libsecp256k1', 'native', 'tiny-secp256k1'];
+  if (!wanted) return ['noble', 'libsecp256k1', 'native'];
   return wanted === 'noble' ? ['noble'] : ['noble', wanted];
 }
 

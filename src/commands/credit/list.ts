@@ -5,6 +5,8 @@ import { chainFlags, humanFlags, keyFlags, stateFlags } from '../../lib/cli/flag
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 
 export default class CreditList extends CreditCommand<typeof CreditList> {
+  /** The store's records listed, no curve arithmetic: noble (base-command.ts `curveWork`). */
+  protected override curveWork = false;
   static override summary = 'The mint\'s contracts, soonest expiry first, flagging those to exit now.';
   static override description =
     'For runbooks: capacity, cumulative amount, state number, expiry and blocks to expiry at the current tip; must_exit is true for a ' +

@@ -3,6 +3,8 @@ import { OffchainCommand, type CommandResult } from '../../lib/cli/base-command.
 import { flagValue, inputFlags, psbtOutputFlags } from '../../lib/cli/flags.ts';
 
 export default class MusigInit extends OffchainCommand<typeof MusigInit> {
+  /** KeyAgg: base-command.ts `curveWork`. */
+  protected override curveWork = true;
   static override summary = 'Record the MuSig2 participants of taproot key-path inputs (BIP-373 updater step).';
   static override description =
     'Sorts the keys (BIP-327 KeySort), aggregates them, and writes PSBT_IN_MUSIG2_PARTICIPANT_PUBKEYS and the taproot internal key ' +

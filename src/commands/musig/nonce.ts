@@ -2,6 +2,8 @@ import { OffchainCommand, type CommandResult } from '../../lib/cli/base-command.
 import { inputFlags, keyFlags, psbtOutputFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class MusigNonce extends OffchainCommand<typeof MusigNonce> {
+  /** NonceGen: base-command.ts `curveWork`. */
+  protected override curveWork = true;
   static override summary = 'MuSig2 round 1: add this key\'s public nonces to a PSBT, keeping the secret nonces single-use on disk.';
   static override description =
     'For every MuSig2 key-path input this key takes part in, runs BIP-327 NonceGen bound to the transaction, input and aggregate key, ' +

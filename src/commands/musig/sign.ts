@@ -3,6 +3,8 @@ import { OffchainCommand, type CommandResult } from '../../lib/cli/base-command.
 import { inputFlags, keyFlags, psbtOutputFlags, stateFlags } from '../../lib/cli/flags.ts';
 
 export default class MusigSign extends OffchainCommand<typeof MusigSign> {
+  /** A MuSig2 session: base-command.ts `curveWork`. */
+  protected override curveWork = true;
   static override summary = 'MuSig2 round 2: add this key\'s partial signatures to a PSBT.';
   static override description =
     'Needs every participant\'s public nonce. Takes this key\'s secret nonce from the single-use store (marked consumed on disk before the ' +

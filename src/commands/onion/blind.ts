@@ -6,6 +6,8 @@ import { fromHex, toHex } from '../../lib/bytes.ts';
 import { UsageError } from '../../lib/errors.ts';
 
 export default class OnionBlind extends OffchainCommand<typeof OnionBlind> {
+  /** ECDH and a blinding at each hop: base-command.ts `curveWork`. */
+  protected override curveWork = true;
   static override summary = 'As the recipient: blind a path (BOLT 4 route blinding) for payers, who learn only the introduction node.';
   static override description =
     'Reads an onion/blind message (each hop\'s real node id and the data only that hop may read: where to forward, fees and constraints, the recipient\'s path_id) and prints onion/blinded-path: ' +

@@ -5,6 +5,8 @@ import { fromHex, toHex } from '../../lib/bytes.ts';
 import { UsageError } from '../../lib/errors.ts';
 import { inputFlags } from '../../lib/cli/flags.ts';
 export default class OnionBuild extends OffchainCommand<typeof OnionBuild> {
+  /** ECDH and a blinding at each hop: base-command.ts `curveWork`. */
+  protected override curveWork = true;
   static override summary = 'Wrap a route in a BOLT 4 onion packet (1366 bytes, TLV hop payloads).';
   static override description =
     'Reads an onion/route message (hop node ids with their payloads, and the associated data = payment hash), or route plan\'s route/plan with --payment-hash (and --payment-secret for the final payment_data), and prints an onion/packet. ' +

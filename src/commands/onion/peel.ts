@@ -6,6 +6,8 @@ import { fromHex } from '../../lib/bytes.ts';
 import { UsageError } from '../../lib/errors.ts';
 
 export default class OnionPeel extends OffchainCommand<typeof OnionPeel> {
+  /** ECDH and the next blinding: base-command.ts `curveWork`. */
+  protected override curveWork = true;
   static override summary = 'Process one layer of a BOLT 4 onion with this node\'s key: the payload, and what to forward or that this hop is final.';
   static override description =
     'Reads an onion/packet (or the onion/peeled a previous hop printed, whose packet is the one to forward) and prints onion/peeled. ' +

@@ -5,6 +5,8 @@ import { chainFlags, inputFlags, keyFlags, stateFlags } from '../../lib/cli/flag
 import { MalformedInputError, RefusedError, UsageError } from '../../lib/errors.ts';
 
 export default class PtlcPresign extends HtlcCommand<typeof PtlcPresign> {
+  /** A MuSig2 adaptor session: base-command.ts `curveWork`. */
+  protected override curveWork = true;
   static override summary = 'The claim\'s MuSig2 adaptor pre-signature, one step per run: payee starts, payer signs, payee finishes.';
   static override description =
     'Run by each party in turn, piping the output to the other: (1) the payee, on ptlc/created with --outpoint/--to/--fee-rate, builds the ' +

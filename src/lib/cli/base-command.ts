@@ -53,6 +53,13 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   protected random!: RandomSource;
   /** Streaming/long-running commands set this to keep noble's large precompute tables. */
   protected longRunning = false;
+  /**
+   * Set by the commands whose work is mostly secp256k1 arithmetic through the selected
+   * backend (MuSig2 sessions, the statechain's signer, ECDH at each onion hop): unless
+   * $OFFCHAIN_SECP256K1 chose, they start on the system's libsecp256k1 or the native
+   * binding when one loads (`selectOneShotBackend`), noble otherwise.
+   */
+  protected curveWork = false;
 
   /** The command's work: read input via the helpers below, call src/lib, return the result. */
   protected abstract execute(): Promise<CommandResult | void>;
@@ -117,13 +124,22 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
    * The secp256k1 backend behind MuSig2: $OFFCHAIN_SECP256K1 (noble | tiny-secp256k1 |
    * native | libsecp256k1 | reference | auto) when set; libsecp256k1 is the system's
    * library through koffi ($OFFCHAIN_LIBSECP256K1 names its file, else it is found by
-   * soname). Without it a one-shot command stays on pure-JS
-   * noble (loading the WASM costs more than it saves once); long-running modes select
-   * theirs in `useFastestBackend()`. Every backend gives byte-identical results.
+   * soname). Without it a one-shot command that does curve work (`curveWork`) takes the
+   * system's libsecp256k1 or the native binding when one loads, silently noble otherwise
+   * (loading either costs ~12 ms of CPU; noble's first multiplications, tables and
+   * compilation, 30–50 ms: `sign-update --role mint` 212 → 165 ms, `onion build` 167 → 133);
+   * never the WASM, whose loading costs more than one command saves. Any other command
+   * stays on noble; long-running modes select theirs in `useFastestBackend()`. Every backend
+   * gives byte-identical results.
    */
   private async selectSecp256k1(): Promise<void> {
     const wanted = process.env.OFFCHAIN_SECP256K1;
-    if (!wanted) return;
+    if (!wanted) {
+      if (!this.curveWork) return;
+      const { selectBackend, ONE_SHOT_AUTO } = await import('../musig/bip327.ts');
+      await selectBackend('auto', { order: ONE_SHOT_AUTO });
+      return;
+    }
     const { selectBackend, parseBackendChoice } = await import('../musig/bip327.ts');
     const selection = await selectBackend(parseBackendChoice(wanted));
     if (selection.fallbackReason) this.term.warn(selection.fallbackReason);

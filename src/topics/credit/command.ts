@@ -41,6 +41,9 @@ export function noUserState(dir: string): UsageError {
 }
 
 export abstract class CreditCommand<T extends typeof Command> extends OffchainCommand<T> {
+  /** MuSig2 sessions at every step (base-command.ts `curveWork`). */
+  protected override curveWork = true;
+
   /**
    * Run `step` as the mint, as one transaction of its store (contracts, funding index
    * and single-use nonces in one SQLite database). The transaction starts with

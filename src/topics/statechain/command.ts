@@ -30,6 +30,9 @@ import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { strictDecimal } from './flags.ts';
 
 export abstract class StatechainCommand<T extends typeof Command> extends OffchainCommand<T> {
+  /** MuSig2 and the operator's additive share at every step (base-command.ts `curveWork`). */
+  protected override curveWork = true;
+
   protected async store(network: Network): Promise<StateStore> {
     const { StateStore } = await import('../../lib/store/state-store.ts');
     return new StateStore(join(this.stateDir(network), 'statechain'));

@@ -5,6 +5,8 @@ import { keyFlags, stateFlags } from '../../../lib/cli/flags.ts';
 import { migrateTarget, migrateTargetFlags } from '../../../lib/cli/store-flags.ts';
 
 export default class CreditStoreMigrate extends CreditCommand<typeof CreditStoreMigrate> {
+  /** Tables copied, no curve arithmetic: noble (base-command.ts `curveWork`). */
+  protected override curveWork = false;
   static override summary = 'Move a mint\'s state from its SQLite store (--state-dir) to an empty PostgreSQL database, once.';
   static override description =
     'Copies the contracts, the funding-outpoint index, the blind signatures, the offer and the consumed nonces in one PostgreSQL ' +

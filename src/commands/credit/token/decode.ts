@@ -4,6 +4,8 @@ import { CreditCommand } from '../../../topics/credit/command.ts';
 import { inputFlags } from '../../../lib/cli/flags.ts';
 
 export default class CreditTokenDecode extends CreditCommand<typeof CreditTokenDecode> {
+  /** A token decoded, no curve arithmetic: noble (base-command.ts `curveWork`). */
+  protected override curveWork = false;
   static override summary = 'Decode a Cashu token (cashuA/cashuB); with --keyset, verify every proof\'s DLEQ against its keyset.';
   static override description =
     'Reads the token from standard input or --in and prints credit/token (no secrets: each proof is shown by Y = hash_to_curve(secret)). ' +

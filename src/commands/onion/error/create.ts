@@ -6,6 +6,8 @@ import { fromHex, toHex } from '../../../lib/bytes.ts';
 import { MalformedInputError, OffchainError, UsageError } from '../../../lib/errors.ts';
 
 export default class OnionErrorCreate extends OffchainCommand<typeof OnionErrorCreate> {
+  /** ECDH with the sender's ephemeral key: base-command.ts `curveWork`. */
+  protected override curveWork = true;
   static override summary = 'As the failing hop: create the error onion returned for a packet this node received.';
   static override description =
     'Peels the onion given with --onion (an onion/packet or onion/peeled) with this node\'s key to get its shared secret, ' +

@@ -6,6 +6,8 @@ import { migrateTarget, migrateTargetFlags } from '../../../lib/cli/store-flags.
 import { UsageError } from '../../../lib/errors.ts';
 
 export default class StatechainStoreMigrate extends StatechainCommand<typeof StatechainStoreMigrate> {
+  /** Tables copied, no curve arithmetic: noble (base-command.ts `curveWork`). */
+  protected override curveWork = false;
   static override summary = 'Move a statechain operator\'s coins from --state-dir into PostgreSQL, erasing each file copy of a share.';
   static override description =
     'Every op-<coin>.json under the operator\'s state directory becomes the coin\'s rows in the database named by --to — its record, its share ' +
