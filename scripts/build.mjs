@@ -250,8 +250,8 @@ for (const { env, inputs } of decodeTraining) {
     });
   }
 }
-// And a signing step, so the full CLI's cache also holds what every MuSig2 step compiles (noble's
-// field and point arithmetic, btc-signer's PSBT coder, BIP-327, the state store): the demo toll's
+// And a signing step, so the full CLI's cache also holds what every MuSig2 step compiles (the
+// arithmetic of the backend this machine selects, btc-signer's PSBT coder, BIP-327, the state store): the demo toll's
 // `device pay` on a throw-away demo channel (offline, fixed clock). A cache that holds them spares
 // each signing process their lazy compilation: `device pay --peer` -20 ms of CPU (bench/device-serve.ts),
 // with no change to a command that does not sign (the cache loads in the same time).

@@ -145,6 +145,11 @@ const ALIAS_NAMES: Partial<Record<CommandId, readonly string[]>> = {
 
 const loaded = new Map<string, Command.Class>();
 
+/** oclif read a command class `loadCommands` had not loaded (see COMMANDS). */
+class CommandNotLoaded extends Error {}
+
+const isCommandId = (id: string): id is CommandId => Object.hasOwn(LOADERS, id);
+
 /** Loads these commands' modules (each once) and gives each class its aliases. */
 export async function loadCommands(ids: readonly CommandId[] = Object.keys(LOADERS) as CommandId[]): Promise<void> {
   await Promise.all(ids.filter((id) => !loaded.has(id)).map(async (id) => {
@@ -156,15 +161,16 @@ export async function loadCommands(ids: readonly CommandId[] = Object.keys(LOADE
 
 /**
  * oclif's explicit command table (package.json oclif.commands → dist/commands.cjs →
- * here): id → command class, for the commands loaded so far (`loadCommands`). oclif reads
- * only the id it runs; reading one not loaded is a bug of this file, and says so.
+ * here): id → command class, for the commands loaded so far (`loadCommands`). With its
+ * manifest oclif reads only the id it runs; without one (deleted, or stale after a version
+ * change) it reads them all, and `main` then loads them all and runs again.
  */
 export const COMMANDS = Object.defineProperties({} as Record<CommandId, Command.Class>, Object.fromEntries(
   (Object.keys(LOADERS) as CommandId[]).map((id) => [id, {
     enumerable: true,
     get() {
       const command = loaded.get(id);
-      if (!command) throw new Error(`command ${id} was read before src/cli.ts loaded it (loadCommands)`);
+      if (!command) throw new CommandNotLoaded(`command ${id} was read before src/cli.ts loaded it (loadCommands)`);
       return command;
     },
   }]),
@@ -177,21 +183,35 @@ export const { aliases: ALIASES, normalizeArgv, deprecatedAliasNotice } = argvRu
 
 /**
  * The command an argv (normalised) runs, to load before oclif looks for it: the one its
- * leading words name (the longest id, as oclif matches them), or none. Help, listings and
- * "did you mean" read oclif's manifest and the ids, not the classes; shell completion loads
- * every command itself (`completionCommands`).
+ * leading words name (the longest id, as oclif matches them; words may be joined with
+ * `:`, an alias's too, as oclif reads them), or none. Help, listings and "did you mean"
+ * read oclif's manifest and the ids, not the classes; shell completion loads every command
+ * itself (`completionCommands`).
  */
 function commandsFor(argv: readonly string[]): CommandId[] {
-  const words: string[] = [];
+  let words: string[] = [];
   for (const a of argv) {
     if (a.startsWith('-')) break;
-    words.push(a);
+    words.push(...a.split(':'));
   }
+  const alias = ALIASES.find(([a]) => a.every((w, i) => words[i] === w));
+  if (alias) words = [...alias[1], ...words.slice(alias[0].length)];
   for (let n = words.length; n > 0; n--) {
     const id = words.slice(0, n).join(':');
-    if (id in LOADERS) return [id as CommandId];
+    if (isCommandId(id)) return [id];
   }
   return [];
+}
+
+/** oclif's run; if it read a command not loaded (no usable manifest), every command loaded and once more. */
+async function runLoaded(argv: string[], options: Interfaces.LoadOptions): Promise<void> {
+  try {
+    await run(argv, options);
+  } catch (e) {
+    if (!(e instanceof CommandNotLoaded)) throw e;
+    await loadCommands();
+    await run(argv, options);
+  }
 }
 
 export async function main(rawArgv: string[], opts: { development?: boolean } = {}): Promise<void> {
@@ -240,7 +260,7 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
       await flushOutput();
       completeBashValues(config);
     } else {
-      await run(argv, await loadOptions(argv));
+      await runLoaded(argv, await loadOptions(argv));
       await flushOutput();
     }
   } catch (e) {
@@ -297,7 +317,7 @@ function unknownCommand(id: string): [code: string, message: string] {
   const words = id.split(':');
   for (let n = words.length - 1; n > 0; n--) {
     const command = words.slice(0, n).join(':');
-    if (command in COMMANDS) {
+    if (isCommandId(command)) {
       const extra = words.slice(n).join(':');
       return ['E_USAGE', `${command.replace(/:/g, ' ')} takes no argument "${extra}": pass a file with --in ${extra}, or pipe it on standard input`];
     }

@@ -3,13 +3,16 @@
  * a run of one command leaves every other class unread, help and "did you mean" answer
  * from the manifest and the ids, and a class gets its aliases as it loads. Checked in a
  * child process that requires dist/offchain.cjs, as bin/run.js does, and reads the table
- * oclif reads (COMMANDS) after each step.
+ * oclif reads (COMMANDS) after each step. And through the CLI: an alias written with `:`,
+ * words that are names of every JavaScript object, and an installation without its
+ * oclif.manifest.json (oclif then reads every class: the CLI loads them all and runs again).
  */
 import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers.ts';
-import { assertFreshBuild, cleanEnv } from './cli.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, tempDir } from '../helpers.ts';
+import { assertFreshBuild, cleanEnv, run } from './cli.ts';
 
 /** Runs `steps` (argv lists for main, or 'all' for loadCommands()) and reports, after each, which of `ids` COMMANDS can hand out. */
 const PROBE = `
@@ -79,5 +82,42 @@ describe('a command module loads when its command runs', () => {
     expect(seen.stderr).toBe('offchain: error E_UNKNOWN_COMMAND: "credit opne" is not an offchain command; did you mean "credit open"? see offchain --help\n');
     expect(seen.after[0]!['credit:open']!.refused).toMatch(NOT_LOADED);
     expect(seen.after[1]).toEqual({ 'credit:open': { aliases: ['open-credit'] }, 'statechain:transfer': { aliases: ['statechain-transfer'] } });
+  });
+});
+
+describe('argv shapes that name a command otherwise', () => {
+  beforeAll(() => assertFreshBuild());
+
+  it('an alias written with `:` (onion-error:unwrap) loads the command it names and runs it', () => {
+    const seen = probe(['onion:error:unwrap'], [['onion-error:unwrap']]);
+    expect(seen.after[0]!['onion:error:unwrap']).toEqual({ aliases: ['onion-error:unwrap'] });
+    expect(seen.stderr).toBe('offchain: error E_USAGE: Missing required flag secrets (see --help)\n');
+    expect(run(['onion-error:unwrap'], { input: '' })).toEqual({ status: 2, stdout: '', stderr: 'offchain: error E_USAGE: Missing required flag secrets (see --help)\n' });
+  });
+
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])('%s (a name every JavaScript object has) is an unknown command', (word) => {
+    expect(run([word], { input: '' })).toEqual({ status: 2, stdout: '', stderr: `offchain: error E_UNKNOWN_COMMAND: "${word}" is not an offchain command; see offchain --help\n` });
+  });
+});
+
+describe('an installation without oclif.manifest.json', () => {
+  const dir = tempDir('offchain-no-manifest-');
+  beforeAll(() => {
+    assertFreshBuild();
+    mkdirSync(join(dir.path, 'bin'));
+    for (const f of ['bin/run.js', 'bin/package.json', 'package.json']) copyFileSync(join(ROOT, f), join(dir.path, f));
+    for (const d of ['dist', 'node_modules', 'fixtures']) symlinkSync(join(ROOT, d), join(dir.path, d));
+  });
+  afterAll(() => dir.cleanup());
+
+  it('runs a command and prints help as the installed CLI does', () => {
+    const args = ['route', 'plan', '--in', 'fixtures/route/seed-request.json'];
+    const installed = run(args);
+    const bare = spawnSync(process.execPath, [join(dir.path, 'bin', 'run.js'), ...args], { cwd: ROOT, env: cleanEnv(), encoding: 'utf8', timeout: 60_000 });
+    expect(installed.status).toBe(0);
+    expect({ status: bare.status, stdout: bare.stdout, stderr: bare.stderr }).toEqual(installed);
+    const help = spawnSync(process.execPath, [join(dir.path, 'bin', 'run.js'), 'credit', 'open', '--help'], { cwd: ROOT, env: cleanEnv(), encoding: 'utf8', timeout: 60_000 });
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stdout).toContain('ALIASES\n  $ offchain open-credit\n');
   });
 });

@@ -46,9 +46,11 @@ type Tiny = { verifySchnorr(h: Uint8Array, Q: Uint8Array, signature: Uint8Array)
  * that does curve work (a credit or statechain step, MuSig2, an onion) takes the system's
  * libsecp256k1 or the native binding when one loads (src/lib/cli/base-command.ts
  * `curveWork`; any other command stays on noble). A library test that switches engines
- * lists them itself.
+ * lists them itself. Without `env`: this process's environment (the product in-process)
+ * and the one a spawned CLI gets (test/e2e/cli.ts cleanEnv strips OFFCHAIN_*), both.
  */
-export function productBackends(env: Record<string, string | undefined> = process.env, opts: { longRunning?: boolean } = {}): string[] {
+export function productBackends(env?: Record<string, string | undefined>, opts: { longRunning?: boolean } = {}): string[] {
+  if (env === undefined) return [...new Set([...productBackends(process.env, opts), ...productBackends({}, opts)])];
   const wanted = (env.OFFCHAIN_SECP256K1 ?? '').trim().toLowerCase();
   // noble is always there: the fallback of every choice, and the single-key signer.
   if (wanted === 'auto' || (!wanted && opts.longRunning)) return ['noble', 'libsecp256k1', 'native', 'tiny-secp256k1'];

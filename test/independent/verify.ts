@@ -29,7 +29,11 @@ import { p2trScript, taprootOutput } from './keys.ts';
 import { taggedHash } from './secp256k1.ts';
 import { compactSize, hexOf, parseTx, type ParsedTx } from './tx.ts';
 
-/** The verifier of this run (tiny-secp256k1 unless the product may be on it). */
+/**
+ * The verifier of this run: tiny-secp256k1 unless the product may be on it or on the system
+ * libsecp256k1 (the same schnorrsig source) — which a spawned CLI doing curve work takes when
+ * it loads, so on such a machine the test code's BIP-340.
+ */
 export const VERIFIER: SchnorrVerifier = await independentSchnorr();
 
 export class IndependentCheckError extends Error {

@@ -73,7 +73,7 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     if (f.role === 'mint') {
       const req = decodeMessage(schemas.UpdateRequestSchema, value);
       const { acceptUpdate } = await import('../../lib/credit/mint.ts');
-      await this.ecashOnBackend(); // libsecp256k1 when $OFFCHAIN_SECP256K1 chose it; else noble
+      await this.ecashOnBackend(); // the selected backend's constant-time k·P when it has one (libsecp256k1, native); else noble
       return { message: await this.withMint(network, (ctx) => acceptUpdate(ctx, req)) };
     }
     const receipt = decodeMessage(schemas.ReceiptSchema, value);

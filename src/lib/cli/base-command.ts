@@ -57,7 +57,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
    * Set by the commands whose work is mostly secp256k1 arithmetic through the selected
    * backend (MuSig2 sessions, the statechain's signer, ECDH at each onion hop): unless
    * $OFFCHAIN_SECP256K1 chose, they start on the system's libsecp256k1 or the native
-   * binding when one loads (`selectOneShotBackend`), noble otherwise.
+   * binding when one loads (`selectSecp256k1`), noble otherwise.
    */
   protected curveWork = false;
 
@@ -127,7 +127,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
    * soname). Without it a one-shot command that does curve work (`curveWork`) takes the
    * system's libsecp256k1 or the native binding when one loads, silently noble otherwise
    * (loading either costs ~12 ms of CPU; noble's first multiplications, tables and
-   * compilation, 30–50 ms: `sign-update --role mint` 212 → 165 ms, `onion build` 167 → 133);
+   * compilation, 30–50 ms: `sign-update --role mint` 209 → 155 ms, `onion build` 163 → 116, with the lazy command table);
    * never the WASM, whose loading costs more than one command saves. Any other command
    * stays on noble; long-running modes select theirs in `useFastestBackend()`. Every backend
    * gives byte-identical results.
