@@ -183,8 +183,8 @@ export const { aliases: ALIASES, normalizeArgv, deprecatedAliasNotice } = argvRu
 
 /**
  * The command an argv (normalised) runs, to load before oclif looks for it: the one its
- * leading words name (the longest id, as oclif matches them; words may be joined with
- * `:`, an alias's too, as oclif reads them), or none. Help, listings and "did you mean"
+ * leading words name (the longest id they start with; words may be joined with `:`, an
+ * alias's too, and empty ones are dropped, as oclif reads them), or none. Help, listings and "did you mean"
  * read oclif's manifest and the ids, not the classes; shell completion loads every command
  * itself (`completionCommands`).
  */
@@ -192,7 +192,7 @@ function commandsFor(argv: readonly string[]): CommandId[] {
   let words: string[] = [];
   for (const a of argv) {
     if (a.startsWith('-')) break;
-    words.push(...a.split(':'));
+    words.push(...a.split(':').filter((w) => w !== ''));
   }
   const alias = ALIASES.find(([a]) => a.every((w, i) => words[i] === w));
   if (alias) words = [...alias[1], ...words.slice(alias[0].length)];

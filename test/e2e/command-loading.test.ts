@@ -89,10 +89,17 @@ describe('argv shapes that name a command otherwise', () => {
   beforeAll(() => assertFreshBuild());
 
   it('an alias written with `:` (onion-error:unwrap) loads the command it names and runs it', () => {
-    const seen = probe(['onion:error:unwrap'], [['onion-error:unwrap']]);
+    const seen = probe(['onion:error:unwrap', 'credit:open'], [['onion-error:unwrap']]);
     expect(seen.after[0]!['onion:error:unwrap']).toEqual({ aliases: ['onion-error:unwrap'] });
+    expect(seen.after[0]!['credit:open']!.refused, 'that one alone, not every command (the retry)').toMatch(NOT_LOADED);
     expect(seen.stderr).toBe('offchain: error E_USAGE: Missing required flag secrets (see --help)\n');
     expect(run(['onion-error:unwrap'], { input: '' })).toEqual({ status: 2, stdout: '', stderr: 'offchain: error E_USAGE: Missing required flag secrets (see --help)\n' });
+  });
+
+  it('empty words are dropped, as oclif drops them: the command they surround is the one loaded', () => {
+    const seen = probe(['credit:open', 'route:plan'], [['', 'route', '', 'plan', '--in', 'fixtures/route/seed-request.json']]);
+    expect(seen.after[0]!['route:plan']).toEqual({ aliases: [] });
+    expect(seen.after[0]!['credit:open']!.refused).toMatch(NOT_LOADED);
   });
 
   it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])('%s (a name every JavaScript object has) is an unknown command', (word) => {

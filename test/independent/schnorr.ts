@@ -46,8 +46,9 @@ type Tiny = { verifySchnorr(h: Uint8Array, Q: Uint8Array, signature: Uint8Array)
  * that does curve work (a credit or statechain step, MuSig2, an onion) takes the system's
  * libsecp256k1 or the native binding when one loads (src/lib/cli/base-command.ts
  * `curveWork`; any other command stays on noble). A library test that switches engines
- * lists them itself. Without `env`: this process's environment (the product in-process)
- * and the one a spawned CLI gets (test/e2e/cli.ts cleanEnv strips OFFCHAIN_*), both.
+ * lists them itself. Without `env`: this process's environment (a library test's product)
+ * and the one the CLI gets, spawned or in-process (test/e2e/cli.ts cleanEnv strips
+ * OFFCHAIN_*), both — so always libsecp256k1 among them: the verifier is the test code's.
  */
 export function productBackends(env?: Record<string, string | undefined>, opts: { longRunning?: boolean } = {}): string[] {
   if (env === undefined) return [...new Set([...productBackends(process.env, opts), ...productBackends({}, opts)])];

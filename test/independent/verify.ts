@@ -31,8 +31,8 @@ import { compactSize, hexOf, parseTx, type ParsedTx } from './tx.ts';
 
 /**
  * The verifier of this run: tiny-secp256k1 unless the product may be on it or on the system
- * libsecp256k1 (the same schnorrsig source) — which a spawned CLI doing curve work takes when
- * it loads, so on such a machine the test code's BIP-340.
+ * libsecp256k1 (the same schnorrsig source) — which a CLI run doing curve work may take
+ * (it does wherever the library loads), so the test code's BIP-340.
  */
 export const VERIFIER: SchnorrVerifier = await independentSchnorr();
 
