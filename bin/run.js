@@ -120,6 +120,9 @@ function loadBundle(name, cli = false) {
   const Module = require('node:module');
   const file = path.join(__dirname, '..', 'dist', name);
   globalThis[Symbol.for('offchain.import')] = (specifier) => import(specifier);
+  // And require, for the optional CommonJS packages (src/lib/musig/engine/select.ts): import()
+  // of one starts Node's ES module loader, ~5 ms of a command's CPU.
+  globalThis[Symbol.for('offchain.require')] = require;
   if (debug) {
     // --debug: Node's own loader, which reads the bundle's source map (a script compiled
     // through vm is not mapped), so a stack names src/…ts lines. Slower to start; debug only.

@@ -6,8 +6,9 @@
  * out nothing a caller could corrupt them through.
  */
 import { describe, it, expect, afterEach } from 'vitest';
+import { createRequire } from 'node:module';
 import {
-  activeEngine, backendSelection, loadEngine, parseBackendChoice, selectBackend, useEngine,
+  activeEngine, backendSelection, loadBackend, loadEngine, parseBackendChoice, selectBackend, useEngine,
 } from '../../../src/lib/musig/engine/select.ts';
 import { keyAgg, nonceAgg, nonceGen } from '../../../src/lib/musig/bip327.ts';
 import { referenceEngine } from '../../../src/lib/musig/engine/reference.ts';
@@ -90,6 +91,39 @@ describe('selectBackend', () => {
     expect(parseBackendChoice(' Tiny-Secp256k1 ')).toBe('tiny-secp256k1');
     expect(parseBackendChoice('auto')).toBe('auto');
     expect(refusal(() => parseBackendChoice('openssl'), 'E_USAGE', 2).message).toMatch(/^unknown secp256k1 backend "openssl": expected one of auto, noble, tiny-secp256k1, native, libsecp256k1/);
+  });
+});
+
+describe('inside the CLI bundle (bin/run.js lends a require and an importer)', () => {
+  const REQUIRE = Symbol.for('offchain.require');
+  const IMPORT = Symbol.for('offchain.import');
+  const lent = globalThis as Record<symbol, unknown>;
+
+  /** The specifiers each lent loader was handed while `f` ran; the globals restored after. */
+  async function lending(f: () => Promise<unknown>): Promise<{ required: string[]; imported: string[] }> {
+    const seen = { required: [] as string[], imported: [] as string[] };
+    const before = [lent[REQUIRE], lent[IMPORT]];
+    const req = createRequire(import.meta.url);
+    lent[REQUIRE] = (s: string) => (seen.required.push(s), req(s));
+    lent[IMPORT] = (s: string) => (seen.imported.push(s), import(s));
+    try {
+      await f();
+    } finally {
+      [lent[REQUIRE], lent[IMPORT]] = before;
+    }
+    return seen;
+  }
+
+  it.skipIf(!libsecp256k1Installed)('koffi (CommonJS) is required, not imported: no ES module loader for it (SKIPPED only if test code cannot load libsecp256k1)', async () => {
+    expect(await lending(() => loadBackend('libsecp256k1'))).toEqual({ required: ['koffi'], imported: [] });
+  });
+
+  it.skipIf(!nativeInstalled)('so is the secp256k1 binding (SKIPPED only if test code cannot import it)', async () => {
+    expect(await lending(() => loadBackend('native'))).toEqual({ required: ['secp256k1/bindings.js'], imported: [] });
+  });
+
+  it.skipIf(!tinyInstalled)('an ES module package (tiny-secp256k1) goes to the importer (SKIPPED only if not installed)', async () => {
+    expect(await lending(() => loadBackend('tiny-secp256k1'))).toEqual({ required: [], imported: ['tiny-secp256k1'] });
   });
 });
 
