@@ -178,3 +178,12 @@ export function freshExchange(url: string, method: 'GET' | 'POST', body?: string
     req.end(body);
   });
 }
+
+/** Resolves once `ready()` is true (checked every 10 ms); rejects with `why()` after `ms`. */
+export async function until(ready: () => boolean, ms: number, why: () => string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`after ${ms} ms: ${why()}`);
+    await new Promise((res) => setTimeout(res, 10));
+  }
+}

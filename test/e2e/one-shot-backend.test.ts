@@ -23,7 +23,10 @@ const dir = tempDir('offchain-one-shot-backend-');
 const PRELOAD = join(dir.path, 'maps.cjs');
 writeFileSync(PRELOAD, `process.on('exit', () => {
   const fs = require('node:fs');
-  fs.writeFileSync(process.env.MAPS_OUT, /libsecp256k1\\.so/.test(fs.readFileSync('/proc/self/maps', 'utf8')) ? 'loaded' : 'not loaded');
+  const mapped = /libsecp256k1\\.so/.test(fs.readFileSync('/proc/self/maps', 'utf8'));
+  // koffi through the require bin/run.js lends (its CommonJS entry), not import() (its ES module one).
+  const required = Object.keys(require.cache).some((k) => /[\\/]koffi[\\/]index\\.cjs$/.test(k));
+  fs.writeFileSync(process.env.MAPS_OUT, JSON.stringify({ libsecp: mapped ? 'loaded' : 'not loaded', koffi: required ? 'required' : 'not required' }));
 });\n`);
 
 const OUTPOINT = `${'5f'.repeat(32)}:0`;
@@ -39,7 +42,7 @@ function observe(args: string[], extra: Record<string, string> = {}) {
     encoding: 'utf8',
     timeout: 60_000,
   });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, libsecp: readFileSync(out, 'utf8') };
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, ...(JSON.parse(readFileSync(out, 'utf8')) as { libsecp: string; koffi: string }) };
 }
 
 const ONION_BUILD = ['onion', 'build', '--session-key-file', 'fixtures/onion/session.key', '--in', 'fixtures/onion/route.json'];
@@ -49,7 +52,7 @@ describe.skipIf(!LINUX)('a one-shot command picks its secp256k1 library by its w
   afterAll(() => dir.cleanup());
 
   it.skipIf(!LIBSECP)('curve work (onion build, onion peel) loads the system libsecp256k1 (SKIPPED only if test code cannot load it)', () => {
-    expect(observe(ONION_BUILD)).toMatchObject({ status: 0, stderr: '', libsecp: 'loaded' });
+    expect(observe(ONION_BUILD)).toMatchObject({ status: 0, stderr: '', libsecp: 'loaded', koffi: 'required' });
     expect(observe(['onion', 'peel', '--key-file', 'fixtures/onion/hop1.key', '--in', 'fixtures/onion/packet.json'])).toMatchObject({ status: 0, libsecp: 'loaded' });
   });
 

@@ -21,7 +21,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freshExchange, tempDir, seeded } from '../helpers.ts';
+import { freshExchange, tempDir, seeded, until } from '../helpers.ts';
 import { runInProcess } from './in-process.ts';
 import { MINT_KEY, PAY_FLAGS, type Msg, type Parties } from './stream-credit.ts';
 import { applyReceiptHere, openContractsHere, payRequestHere } from './stream-credit-here.ts';
@@ -56,7 +56,8 @@ describe('serve mint: SIGTERM in the middle of 50 concurrent payments', () => {
 
   it('every accepted request answered (200 or 503), healthz 503 while draining, exit 0, the store holds exactly the answered states', async () => {
     const requests = await Promise.all(p.users.map(async (u) => ({ user: u, ...(await payRequestHere(u, 1000 + u.index, p.env)) })));
-    const svc = await ServeMintProcess.start(serveArgs(p), { ...p.env, MINT_KEY });
+    // Its log at info: the test waits for its "draining" line (below).
+    const svc = await ServeMintProcess.start([...serveArgs(p), '--log-level', 'info'], { ...p.env, MINT_KEY });
     const { port } = new URL(svc.url);
     // A health check begun before the signal, finished after it: its connection is in use, so the drain answers it.
     const health = connect(Number(port), '127.0.0.1');
@@ -82,7 +83,9 @@ describe('serve mint: SIGTERM in the middle of 50 concurrent payments', () => {
       return { r, o };
     }));
     const outcomes = await Promise.all(sent);
-    await new Promise((res) => setTimeout(res, 50));
+    // The health check ends only once the service is draining: a fixed pause was a race on a
+    // loaded machine (the signal and the last bytes arriving in one turn of its event loop: 200).
+    await until(() => /"msg":"draining"/.test(svc.stderr), 10_000, () => `no "draining" line in its log: ${svc.stderr.slice(-600)}`);
     health.write('\r\n');
     await new Promise<void>((res) => health.once('close', () => res()));
     expect(healthAnswer).toMatch(/^HTTP\/1\.1 503 /);

@@ -94,7 +94,7 @@ describe('selectBackend', () => {
   });
 });
 
-describe('inside the CLI bundle (bin/run.js lends a require and an importer)', () => {
+describe('with the loaders bin/run.js lends the bundle (a require and an importer)', () => {
   const REQUIRE = Symbol.for('offchain.require');
   const IMPORT = Symbol.for('offchain.import');
   const lent = globalThis as Record<symbol, unknown>;
@@ -114,7 +114,7 @@ describe('inside the CLI bundle (bin/run.js lends a require and an importer)', (
     return seen;
   }
 
-  it.skipIf(!libsecp256k1Installed)('koffi (CommonJS) is required, not imported: no ES module loader for it (SKIPPED only if test code cannot load libsecp256k1)', async () => {
+  it.skipIf(!libsecp256k1Installed)('koffi is required (its index.cjs), not imported: no ES module loader for it (SKIPPED only if test code cannot load libsecp256k1)', async () => {
     expect(await lending(() => loadBackend('libsecp256k1'))).toEqual({ required: ['koffi'], imported: [] });
   });
 

@@ -38,14 +38,14 @@ export type BackendSelection = {
 /** How optional packages are imported; the CLI bundle lends one (see defaultImporter). */
 export type ModuleImporter = (specifier: string) => Promise<unknown>;
 
-/** The optional packages that are CommonJS (koffi, the `secp256k1` binding). */
+/** The optional packages require can load: the `secp256k1` binding (CommonJS) and koffi (both kinds: its index.cjs). */
 const COMMONJS: ReadonlySet<string> = new Set(['koffi', 'secp256k1/bindings.js']);
 
 /**
  * A plain `import()`, except inside the CLI bundle, whose code cannot import() by
  * itself: there bin/run.js provides an importer under this symbol (scripts/build.mjs).
- * A CommonJS package goes through the `require` bin/run.js lends too, where it lends one:
- * import() would start Node's ES module loader for it, ~5 ms of CPU in a one-shot command
+ * Those go through the `require` bin/run.js lends too, where it lends one: import() would
+ * start Node's ES module loader for them, ~5 ms of CPU in a one-shot command
  * (`onion build` 126 → 121 ms).
  */
 const defaultImporter: ModuleImporter = (specifier) => {
