@@ -114,6 +114,7 @@ const LOADERS = {
 } satisfies Record<string, () => Promise<{ default: Command.Class }>>;
 
 export type CommandId = keyof typeof LOADERS;
+const IDS = Object.keys(LOADERS) as CommandId[];
 
 /**
  * The other names a command answers to: its name before the topic form (docs/cli.md,
@@ -151,7 +152,7 @@ class CommandNotLoaded extends Error {}
 const isCommandId = (id: string): id is CommandId => Object.hasOwn(LOADERS, id);
 
 /** Loads these commands' modules (each once) and gives each class its aliases. */
-export async function loadCommands(ids: readonly CommandId[] = Object.keys(LOADERS) as CommandId[]): Promise<void> {
+export async function loadCommands(ids: readonly CommandId[] = IDS): Promise<void> {
   await Promise.all(ids.filter((id) => !loaded.has(id)).map(async (id) => {
     const command = (await LOADERS[id]()).default;
     command.aliases = [...(ALIAS_NAMES[id] ?? [])];
@@ -166,7 +167,7 @@ export async function loadCommands(ids: readonly CommandId[] = Object.keys(LOADE
  * change) it reads them all, and `main` then loads them all and runs again.
  */
 export const COMMANDS = Object.defineProperties({} as Record<CommandId, Command.Class>, Object.fromEntries(
-  (Object.keys(LOADERS) as CommandId[]).map((id) => [id, {
+  IDS.map((id) => [id, {
     enumerable: true,
     get() {
       const command = loaded.get(id);
@@ -177,8 +178,8 @@ export const COMMANDS = Object.defineProperties({} as Record<CommandId, Command.
 ));
 
 /** argv as oclif reads it, and the older-name notice, for this table (lib/cli/argv.ts). */
-export const { aliases: ALIASES, normalizeArgv, deprecatedAliasNotice } = argvRules(
-  Object.fromEntries((Object.keys(LOADERS) as CommandId[]).map((id) => [id, { aliases: [...(ALIAS_NAMES[id] ?? [])] }])),
+export const { aliases: ALIASES, primaryWords, normalizeArgv, deprecatedAliasNotice } = argvRules(
+  Object.fromEntries(IDS.map((id) => [id, { aliases: [...(ALIAS_NAMES[id] ?? [])] }])),
 );
 
 /**
@@ -189,13 +190,12 @@ export const { aliases: ALIASES, normalizeArgv, deprecatedAliasNotice } = argvRu
  * itself (`completionCommands`).
  */
 function commandsFor(argv: readonly string[]): CommandId[] {
-  let words: string[] = [];
+  const joined: string[] = [];
   for (const a of argv) {
     if (a.startsWith('-')) break;
-    words.push(...a.split(':').filter((w) => w !== ''));
+    joined.push(...a.split(':').filter((w) => w !== ''));
   }
-  const alias = ALIASES.find(([a]) => a.every((w, i) => words[i] === w));
-  if (alias) words = [...alias[1], ...words.slice(alias[0].length)];
+  const words = primaryWords(joined);
   for (let n = words.length; n > 0; n--) {
     const id = words.slice(0, n).join(':');
     if (isCommandId(id)) return [id];

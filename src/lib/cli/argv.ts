@@ -85,5 +85,5 @@ export function argvRules(commands: CommandTable) {
     return undefined;
   }
 
-  return { aliases: ALIASES, normalizeArgv, deprecatedAliasNotice };
+  return { aliases: ALIASES, primaryWords, normalizeArgv, deprecatedAliasNotice };
 }
