@@ -25,7 +25,7 @@
 import { sha256 } from '../hash.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { Lru, keyOf } from '../lru.ts';
-import { plusMulBase, type Secp256k1Backend } from '../musig/engine/backend.ts';
+import { mulPlusMul, plusMulBase, type Secp256k1Backend } from '../musig/engine/backend.ts';
 import { nobleBackend } from '../musig/engine/backend-noble.ts';
 import { N, bytes32, int, mod } from '../musig/engine/scalar.ts';
 
@@ -114,10 +114,11 @@ export function deriveRevocationPubkey(revocationBasepoint: Uint8Array, perCommi
 
 /** deriveRevocationPubkey of points already decoded. */
 export function deriveRevocationPubkeyAt(ec: Ec, revocationBasepoint: KeyPoint, perCommitmentPoint: KeyPoint): Uint8Array {
-  // Both scalars are public hashes: the backends' variable-time k·P is allowed.
-  const a = ec.mul(revocationBasepoint.point, tweak(revocationBasepoint.bytes, perCommitmentPoint.bytes));
-  const b = ec.mul(perCommitmentPoint.point, tweak(perCommitmentPoint.bytes, revocationBasepoint.bytes));
-  return pointBytes(ec, ec.add(a, b));
+  // Both scalars are public hashes: the backends' variable-time k·P is allowed, in one
+  // multi-multiplication where the backend has one (noble).
+  const a = tweak(revocationBasepoint.bytes, perCommitmentPoint.bytes);
+  const b = tweak(perCommitmentPoint.bytes, revocationBasepoint.bytes);
+  return pointBytes(ec, mulPlusMul(ec, revocationBasepoint.point, a, perCommitmentPoint.point, b));
 }
 
 /**

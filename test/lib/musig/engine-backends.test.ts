@@ -13,7 +13,7 @@ import { schnorr, secp256k1 } from '@noble/curves/secp256k1.js';
 import { readVectorText } from '../../helpers.ts';
 import { loadBackend } from '../../../src/lib/musig/engine/select.ts';
 import { ALL_BACKENDS, backendUnderTest, nobleVerify, remembered } from '../../setup/backends.ts';
-import { baseMinusMul, verifySchnorrWith, type BackendName, type Secp256k1Backend } from '../../../src/lib/musig/engine/backend.ts';
+import { baseMinusMul, mulPlusMul, verifySchnorrWith, type BackendName, type Secp256k1Backend } from '../../../src/lib/musig/engine/backend.ts';
 import { N, P as FIELD_P, bytes32, int, taggedScalar } from '../../../src/lib/musig/engine/scalar.ts';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 
@@ -121,6 +121,21 @@ for (const name of ALL_BACKENDS) {
           { numRuns: 30 },
         );
       }
+    });
+
+    it(`a·P + b·Q (mulPlusMul${ec.mulAdd ? ': its one-chain mulAdd' : ': two k·P and a sum'}) agrees with noble: zeros, infinity, P = Q, P = −Q`, () => {
+      const zeroOr = fc.oneof(fc.constant(0n), fc.constant(1n), fc.constant(N - 1n), scalar);
+      fc.assert(
+        fc.property(zeroOr, scalar, zeroOr, scalar, (a, p, b, q) => {
+          expect(enc(ec, mulPlusMul(ec, point(p), a, point(q), b))).toBe(nobleEnc(a * p + b * q));
+          expect(enc(ec, mulPlusMul(ec, point(p), a, point(p), b))).toBe(nobleEnc((a + b) * p));
+          expect(enc(ec, mulPlusMul(ec, point(p), a, point(N - p), b))).toBe(nobleEnc((a + N - b) * p));
+        }),
+        { numRuns: 100 },
+      );
+      expect(mulPlusMul(ec, point(7n), 3n, point(N - 7n), 3n)).toBeNull(); // 3·P + 3·(−P)
+      expect(mulPlusMul(ec, point(7n), 0n, point(9n), 0n)).toBeNull();
+      expect(mulPlusMul(ec, point(7n), 3n, point(21n), N - 1n)).toBeNull(); // 3·(7·G) − 21·G
     });
 
     it('BIP-340 Verify agrees with the generic verifier on mutated signatures, messages and keys', () => {

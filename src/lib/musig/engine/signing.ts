@@ -11,7 +11,7 @@
  * and verifies the final signature before anything leaves (`SignOptions`).
  */
 import { concatBytes, equalBytes } from '../../bytes.ts';
-import { baseMinusMul, xBytes, type Secp256k1Backend } from './backend.ts';
+import { baseMinusMul, plusMulBase, xBytes, type Secp256k1Backend } from './backend.ts';
 import { Bip327Error, badArgument, invalidContribution } from './errors.ts';
 import type { KeyAggCache, KeyGenContext, KeySet } from './key-aggregation.ts';
 import { auxBlind, cbytesExt, decodeAggregateNonce, nonceAgg, type NonceAggCache } from './nonces.ts';
@@ -147,12 +147,24 @@ export class SigningSession<P> {
     return this.verifyInternal(s, R1, R2, this.keySet.points[i]!, this.keySet.coefficients[i]!);
   }
 
-  /** PartialSigVerifyInternal's equation s·G = Re + e·a·g·gacc·P, checked as s·G − e·a·g·gacc·P = Re. */
+  /**
+   * PartialSigVerifyInternal's equation s·G = Re + c·P (c = e·a·g·gacc, Re = ±(R1 + b·R2) by
+   * R's parity), checked as s·G − c·P = Re. A backend with a·P + b·Q in one chain (noble)
+   * checks the same equation moved across, s·G − c·P ∓ b·R2 = ±R1: both public products in
+   * one multi-multiplication (~0.7 ms less on noble).
+   */
   private verifyInternal(s: bigint, R1: P, R2: P, P: P, a: bigint): boolean {
     const { ec } = this.ctx;
+    const c = mod(this.e * a * this.gTimesGacc());
+    const evenR = ec.hasEvenY(this.R);
+    if (ec.mulAdd) {
+      const X = ec.mulAdd(R2, evenR ? mod(-this.b) : this.b, P, mod(-c));
+      const lhs = X === null ? ec.mulBase(s) : plusMulBase(ec, X, s);
+      return ec.equals(lhs, evenR ? R1 : ec.negate(R1));
+    }
     const ReP = ec.add(R1, ec.mul(R2, this.b));
-    const Re = ReP === null || ec.hasEvenY(this.R) ? ReP : ec.negate(ReP);
-    return ec.equals(baseMinusMul(ec, s, mod(this.e * a * this.gTimesGacc()), P), Re);
+    const Re = ReP === null || evenR ? ReP : ec.negate(ReP);
+    return ec.equals(baseMinusMul(ec, s, c, P), Re);
   }
 
   /** PartialSigAgg(psig_1..u, session_ctx): the final BIP-340 signature. */
