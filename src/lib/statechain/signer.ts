@@ -26,7 +26,7 @@
 import { concatBytes, equalBytes } from '../bytes.ts';
 import { Lru, keyOf as cacheKey } from '../lru.ts';
 import { N, bytes32, int, mod, taggedHash, taggedScalar } from '../musig/engine/scalar.ts';
-import { plusMulBase, type Secp256k1Backend } from '../musig/engine/backend.ts';
+import { mulPlusMul, plusMulBase, type Secp256k1Backend } from '../musig/engine/backend.ts';
 import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { InvalidContributionError, MalformedInputError } from '../errors.ts';
 import { schnorrSign } from '../taproot/schnorr.ts';
@@ -192,11 +192,14 @@ export function partialVerify(input: SessionInput, index: number, psig: Uint8Arr
   const si = int(psig);
   if (si >= N) return false;
   const [R1, R2] = s.nonces[index]!;
-  let Ri = ec.add(R1, ec.mul(R2, s.b));
-  if (Ri !== null && !ec.hasEvenY(s.R)) Ri = ec.negate(Ri);
+  const even = ec.hasEvenY(s.R);
   let X: Pt | null = s.gp === 1n ? s.points[index]! : ec.negate(s.points[index]!);
   if (index === 0) X = plusMulBase(ec, X, int(s.key.tweak));
-  const right = ec.add(Ri, X === null ? null : ec.mul(X, mod(s.e * s.g)));
+  // Rᵢ' = ±(R1 + b·R2) by R's parity; the right side ±R1 ± b·R2 + e·g·X, its two public
+  // products in one multi-multiplication where the backend has one (noble's mulAdd).
+  const b = even ? s.b : mod(-s.b);
+  const products = X === null ? ec.mul(R2, b) : mulPlusMul(ec, R2, b, X, mod(s.e * s.g));
+  const right = ec.add(even ? R1 : ec.negate(R1), products);
   return ec.equals(si === 0n ? null : ec.mulBase(si), right);
 }
 
