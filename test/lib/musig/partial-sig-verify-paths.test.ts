@@ -52,3 +52,29 @@ describe('PartialSigVerify: one chain (mulAdd) and two products agree', () => {
     expect([...parities].sort()).toEqual([0, 1]);
   });
 });
+
+describe('PartialSigVerify: when the one-chain products sum to infinity', () => {
+  // Honest inputs cannot reach it (it needs b·R2 = −c·P), so a backend whose mulAdd answers
+  // infinity stands in: the check is then s·G = ±R1 (R1 = k1·G), no more and no less.
+  const infinite = createEngine({ ...nobleBackend, mulAdd: () => null });
+  it('s·G is compared with ±R1: k1 (or n − k1 for an odd R) passes, its neighbours do not', () => {
+    const parities = new Set<number>();
+    for (let round = 0; (parities.size < 2 || round < 4) && round < 64; round++) {
+      const parties = [keyPair(bytes32(BigInt(round) * 7n + 11n)), keyPair(bytes32(BigInt(round) * 13n + 5n))];
+      const pubkeys = parties.map((p) => p.publicKey);
+      const nonces = parties.map((p, i) => infinite.nonceGen(p.publicKey, p.secretKey, undefined, undefined, undefined, bytes32(BigInt(round * 2 + i + 1))));
+      const pubnonces = nonces.map((n) => n.pubnonce);
+      const session = infinite.session({ aggnonce: infinite.nonceAgg(pubnonces), pubkeys, tweaks: [], isXonly: [], msg: Uint8Array.of(round) });
+      const parity = session.nonceParity();
+      parities.add(parity);
+      nonces.forEach((n, i) => {
+        const k1 = int(n.secnonce.subarray(0, 32));
+        const s = parity === 0 ? k1 : N - k1;
+        expect(session.partialSigVerify(bytes32(s), pubnonces, i)).toBe(true);
+        expect(session.partialSigVerify(bytes32((s + 1n) % N), pubnonces, i)).toBe(false);
+        expect(session.partialSigVerify(bytes32(N - s), pubnonces, i)).toBe(false);
+      });
+    }
+    expect([...parities].sort()).toEqual([0, 1]);
+  });
+});

@@ -77,6 +77,9 @@ export function verifySchnorrWith<P>(
   ec: Secp256k1Backend<P>, sig: Uint8Array, msg: Uint8Array, pk: Uint8Array,
   liftX: (x: Uint8Array) => P | undefined = (x) => ec.liftX(x),
 ): boolean {
+  // The interface's "false, never a throw, for any invalid key or signature", for callers
+  // outside the type system too (noble's schnorr.verify, which this replaced on noble, did so).
+  if (!(sig instanceof Uint8Array && msg instanceof Uint8Array && pk instanceof Uint8Array)) return false;
   if (sig.length !== 64 || pk.length !== 32) return false;
   const P = liftX(pk);
   if (P === undefined) return false;
