@@ -18,11 +18,10 @@ import { Lru, keyOf } from '../../lru.ts';
 const Point = secp256k1.Point;
 type Point = InstanceType<typeof Point>;
 
-/** x-only keys lifted by verifySchnorr (public values; noble's points are immutable). */
+/** x-only keys lifted by verifySchnorr (public values; noble's points are immutable). Its caller has checked the length. */
 const lifted = new Lru<Point | null>(1024);
 
 function liftXRemembered(x: Uint8Array): Point | undefined {
-  if (x.length !== 32) return undefined;
   const key = keyOf([x]);
   const hit = lifted.get(key);
   if (hit !== undefined) return hit ?? undefined;
