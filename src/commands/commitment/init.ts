@@ -56,6 +56,6 @@ export default class CommitmentInit extends CommitmentCommand<typeof CommitmentI
       }
       return { message: undefined };
     }, { create: true });
-    return { message: { type: 'bolt3/channel-opened', version: 1, network, channel_id: id, format: channel.format, funding_satoshis: channel.funding_satoshis, state_dir: book.channelDir(id) } };
+    return { message: { type: 'bolt3/channel-opened', version: 1, network, channel_id: id, format: channel.format, funding_satoshis: channel.funding_satoshis, state_dir: book.where() } };
   }
 }

@@ -17,9 +17,8 @@ export default class MusigNonce extends OffchainCommand<typeof MusigNonce> {
     const { tx, network } = await this.readPsbt();
     const signer = await this.keyPair(network);
     const { contributeNonces } = await import('../../lib/musig/rounds.ts');
-    const { NonceStore } = await import('../../lib/store/nonce-store.ts');
     const { psbtUpdated } = await import('../../lib/psbt/messages.ts');
-    await contributeNonces(tx, signer, new NonceStore(`${this.stateDir(network)}/nonces`), this.random);
+    await contributeNonces(tx, signer, await this.nonceStore(network, signer, { create: true }), this.random);
     return psbtUpdated(tx, network, 'musig nonce');
   }
 }

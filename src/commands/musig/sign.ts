@@ -31,9 +31,8 @@ export default class MusigSign extends OffchainCommand<typeof MusigSign> {
     const { tx, network } = await this.readPsbt();
     const signer = await this.keyPair(network);
     const { signInputs } = await import('../../lib/musig/rounds.ts');
-    const { NonceStore } = await import('../../lib/store/nonce-store.ts');
     const { psbtUpdated } = await import('../../lib/psbt/messages.ts');
-    await signInputs(tx, signer, new NonceStore(`${this.stateDir(network)}/nonces`), { deterministic: this.flags.deterministic });
+    await signInputs(tx, signer, await this.nonceStore(network, signer, { create: false }), { deterministic: this.flags.deterministic });
     return psbtUpdated(tx, network, 'musig sign');
   }
 }

@@ -22,7 +22,7 @@ import type { KeyPair } from '../keys/keys.ts';
 import type { ChainSource } from '../chain/types.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
-import { sealStateStep, stepHome, withStateStep } from '../store/state-step.ts';
+import type { StateDb } from '../store/sqlite/database.ts';
 import { isFullError, stateAccessError } from '../store/write-errors.ts';
 import { expandTilde } from './config.ts';
 import { detectFormat, inputFrom, jsonLines, readFlagFile, readInputBytes, type InputDocument } from './input.ts';
@@ -34,6 +34,19 @@ import { BrokenPipe, onLateOutputError, writeOutput, writeOutputLine } from './o
 import { reportError } from './error-line.ts';
 
 export const TEST_SEED_ENV = 'OFFCHAIN_TEST_SEED';
+
+/** The nonces of a state directory that has no database: none was ever issued there (and nothing is created). */
+function absentNonces(dir: string): import('../musig/nonce-port.ts').NoncePort {
+  const unknown = (): never => {
+    throw new OffchainError('E_NONCE_UNKNOWN', `no nonce was ever issued in ${dir} (nothing was created there): check --state-dir and --network, or request a fresh nonce`, ExitCode.state);
+  };
+  return {
+    issue: async () => unknown(),
+    take: async () => unknown(),
+    burn: async () => unknown(),
+    status: async () => 'unknown',
+  };
+}
 
 /** What a command returns: a JSON message (optionally with its PSBT) or plain text. */
 export type CommandResult =
@@ -88,10 +101,14 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       this.random = this.randomSource();
       if (!this.longRunning) (await import('../curve.ts')).setBasePointWindow(4);
       await this.selectSecp256k1();
-      // One step, all or nothing (store/state-step.ts withStateStep): a step that fails after
-      // writing — a full disk at its second file, a refusal after its first — leaves the
-      // state directory as it was, unless something left the process (then it is sealed).
-      const result = this.longRunning ? await this.execute() : await withStateStep(() => this.execute());
+      // Each step of the command's state is a transaction of its own (store/sqlite/database.ts):
+      // committed before the result is printed, rolled back when it throws.
+      let result: CommandResult | void;
+      try {
+        result = await this.execute();
+      } finally {
+        this.closeState();
+      }
       if (result) await this.emit(result);
     } catch (e) {
       // We own the error path, including parse errors: tell oclif parsing was handled so
@@ -296,11 +313,12 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       const config = resolveRpcConfig({ url: f['rpc-url'], cookieFile: f['rpc-cookie'], env: process.env, network, home: homedir(), platform: process.platform });
       const { RpcChainSource } = await import('../chain/rpc.ts');
       const source = new RpcChainSource(config);
-      // A transaction sent to the node is never forgotten by the step that sent it (withStateStep).
+      // A transaction goes to the node only after the COMMIT of the step that records it (store/sqlite/database.ts).
+      const { refuseInsideStep } = await import('../store/sqlite/database.ts');
       const broadcast = source.broadcast.bind(source);
       const submitPackage = source.submitPackage.bind(source);
-      source.broadcast = (raw) => (sealStateStep(), broadcast(raw));
-      source.submitPackage = (raws, max) => (sealStateStep(), submitPackage(raws, max));
+      source.broadcast = (raw) => (refuseInsideStep('a broadcast'), broadcast(raw));
+      source.submitPackage = (raws, max) => (refuseInsideStep('a package submitted'), submitPackage(raws, max));
       return source;
     }
     const { OfflineChainSource } = await import('../chain/offline.ts');
@@ -320,9 +338,44 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     const [given, source] = flag !== undefined ? [flag, '--state-dir'] : env !== undefined ? [env, '$OFFCHAIN_STATE_DIR'] : [join(homedir(), '.offchain'), 'the default state directory'];
     const base = resolve(expandTilde(given, homedir()));
     checkNotUnderFile(base, `${source} ${given}`);
-    // A step that died here first (store/state-step.ts STEP RECORD); then this step's record lives here.
-    stepHome(join(base, network));
     return join(base, network);
+  }
+
+  /** The databases this run opened (`state`), closed when it ends, whatever the outcome. */
+  private opened = new Set<StateDb>();
+
+  /**
+   * The network's state database (`<state-dir>/<network>/state.sqlite`, store/sqlite/database.ts),
+   * shared by every store of this run and closed when the run ends. Without `create`, a state
+   * directory that has none gives undefined and nothing is created (a mistyped --state-dir
+   * leaves no trace); a directory of the file layout before it is imported once.
+   */
+  protected async state(network: Network, opts: { create: boolean }): Promise<StateDb | undefined> {
+    const { openState } = await import('../store/sqlite/open.ts');
+    const db = openState(this.stateDir(network), opts);
+    if (db === undefined) return undefined;
+    if (this.opened.has(db)) db.close(); // one reference per run
+    else this.opened.add(db);
+    return db;
+  }
+
+  /**
+   * This signer's single-use secret nonces in the network's state (store/sqlite/nonces.ts),
+   * sealed under a key derived from its own: `create` for a step that issues them (the
+   * database is made when there is none), not for one that only takes them.
+   */
+  protected async nonceStore(network: Network, signer: KeyPair, opts: { create: boolean }): Promise<import('../musig/nonce-port.ts').NoncePort> {
+    const { SqliteNonces } = await import('../store/sqlite/nonces.ts');
+    const { Sealer } = await import('../store/seal.ts');
+    const db = await this.state(network, opts);
+    if (db === undefined) return absentNonces(join(this.stateDir(network)));
+    return new SqliteNonces(db, Sealer.fromSecret(signer.secretKey));
+  }
+
+  /** Close what `state` opened (the end of the run; a long-running command when it stops). */
+  protected closeState(): void {
+    for (const db of this.opened) db.close();
+    this.opened.clear();
   }
 
   /**

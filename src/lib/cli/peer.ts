@@ -13,7 +13,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { ExitCode, OffchainError, UsageError } from '../errors.ts';
-import { sealStateStep } from '../store/state-step.ts';
+import { refuseInsideStep } from '../store/sqlite/database.ts';
 
 export type PeerCall = {
   /** The message, exactly as a pipe would carry it; absent for a GET. */
@@ -106,8 +106,8 @@ export async function callPeer(base: URL, path: string, call: PeerCall = {}): Pr
  */
 function send(url: URL, method: 'GET' | 'POST', headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<{ status: number; ok: boolean; text: string; retryAfter: string | undefined }> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  // A message sent is never taken back by the step that sent it (store/state-step.ts withStateStep).
-  sealStateStep();
+  // A message goes to a peer only after the COMMIT of the step that records it (store/sqlite/database.ts).
+  refuseInsideStep('a message to a peer');
   const bytes = body === undefined ? undefined : Buffer.from(body, 'utf8');
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers: { ...headers, ...(bytes ? { 'content-length': String(bytes.length) } : {}) } }, (res) => {

@@ -66,8 +66,9 @@ export abstract class CommitmentCommand<T extends typeof Command> extends Offcha
 
   /** This network's channel book under --state-dir. */
   protected async channelBook() {
-    const { ChannelBook } = await import('../../lib/store/channel-book.ts');
-    return new ChannelBook(this.stateDir(this.network()));
+    const { ChannelBook } = await import('../../lib/store/sqlite/channels.ts');
+    const network = this.network();
+    return new ChannelBook((create) => this.state(network, { create }), this.stateDir(network));
   }
 
   protected channelId(): string {

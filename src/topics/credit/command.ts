@@ -19,10 +19,9 @@ import type { Network } from '../../lib/network.ts';
 import type { ChainSource } from '../../lib/chain/types.ts';
 import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserContractRecord } from '../../lib/credit/ports.ts';
 import type { ExpiryWindow } from '../../lib/credit/user.ts';
-import type { RecordBook } from '../../lib/store/record-book.ts';
+import type { ContractBook } from '../../lib/store/sqlite/records.ts';
 import type { FeeLimits } from '../../lib/tx/fee-guard.ts';
 import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
-import type { StateSeal } from '../../lib/store/state-seal.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { parseRate } from '../../lib/cli/flags.ts';
 import * as ecash from './ecash.ts';
@@ -33,6 +32,16 @@ type EcashFlags = Parameters<typeof ecash.ecashSeed>[0];
 /** No mint under this state directory (and none was created). Exit 2. */
 export function noMint(dir: string): UsageError {
   return new UsageError('E_NO_MINT_POLICY', `no mint policy in ${dir} (nothing was created there): check --state-dir and --network, or run "open-credit --role mint --publish --payout-address ADDR" first`);
+}
+
+/** What an exit's builder gives: the package, and with --broadcast how to send it (after the freeze is committed). */
+export type ExitBuilt = { message: Record<string, unknown>; send?: () => Promise<Record<string, unknown>> };
+
+/** A broadcast's failure that proves the node did not take the package: it answered no, or was never asked. A lost answer (a timeout) proves nothing. */
+function notTaken(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  if (code === 'E_RPC_UNREACHABLE') return (e as { detail?: { reason?: unknown } }).detail?.reason !== 'timeout';
+  return typeof code === 'string' && code !== 'E_INTERNAL';
 }
 
 /** No credit user state under this state directory (and none was created). Exit 2. */
@@ -68,7 +77,6 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    */
   protected async withMintStore<T>(network: Network, use: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>, opts: { nonces?: 'host' | 'process' | 'none'; keysetsAsStored?: boolean } = {}): Promise<T> {
     const mint = await this.keyPair(network);
-    const { StateSeal } = await import('../../lib/store/state-seal.ts');
     return this.onMintStore(network, async (store, dir, policy) => {
       const { toHex } = await import('../../lib/bytes.ts');
       if (toHex(mint.publicKey) !== policy.mint_pubkey) throw new RefusedError('E_WRONG_KEY', `this key is not the mint key of ${dir} (${policy.mint_pubkey}): pass the mint's --key-file/--key-env`);
@@ -84,7 +92,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       const result = await use(ctx, store);
       await store.close();
       return result;
-    }, { nonces: opts.nonces ?? 'host', seal: StateSeal.fromMintKey(mint.secretKey) });
+    }, { nonces: opts.nonces ?? 'host', key: mint.secretKey });
   }
 
   /** The keysets this mint issues under (./ecash.ts ecashSigner). */
@@ -101,7 +109,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return this.onMintStore(network, async (store, _dir, policy) => view(store, policy, await this.mintChain(network, store)), { view: true });
   }
 
-  private async onMintStore<T>(network: Network, use: (store: MintStorePort<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>, opts: { view?: boolean; nonces?: 'host' | 'process' | 'none'; seal?: StateSeal } = {}): Promise<T> {
+  private async onMintStore<T>(network: Network, use: (store: MintStorePort<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>, opts: { view?: boolean; nonces?: 'host' | 'process' | 'none'; key?: Uint8Array } = {}): Promise<T> {
     const store = await this.openMintStore(network, { create: false, ...opts });
     try {
       return await use(store, store.dir, await mintPolicy(store, store.dir));
@@ -116,7 +124,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return openMintStore({
       // Read when a nonce is reopened (the alarm fires later), not copied now: as when the check lived in the base class.
       flags: this.flags as Record<string, unknown>, term: this.term, get longRunning() { return command.longRunning; }, network,
-      stateDir: () => this.stateDir(network), existingDir: () => this.existingState(network, 'credit-mint', noMint),
+      stateDir: () => this.stateDir(network), state: (create) => this.state(network, { create }),
     }, opts);
   }
 
@@ -154,22 +162,26 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * The user's context; run its steps in `book.exclusive(…)`. Only the step that opens a
    * contract (`create`) may start a new user state directory; every other step needs one.
    */
-  protected async userSession(network: Network, opts: { create?: boolean } = {}): Promise<{ ctx: UserContext; book: RecordBook<UserContractRecord> }> {
-    const { RecordBook } = await import('../../lib/store/record-book.ts');
-    const { NonceStore } = await import('../../lib/store/nonce-store.ts');
-    const dir = this.stateDir(network);
-    if (!opts.create) this.existingState(network, 'credit-user', noUserState);
-    const book = new RecordBook<UserContractRecord>(join(dir, 'credit-user'));
+  protected async userSession(network: Network, opts: { create?: boolean } = {}): Promise<{ ctx: UserContext; book: ContractBook<UserContractRecord> }> {
     const user = await this.keyPair(network);
+    const book = await this.userBook(network, opts.create === true);
     const walletSeed = await ecash.walletSeed(this.flags as EcashFlags);
-    return { book, ctx: { network, user, records: book, nonces: new NonceStore(join(dir, 'nonces')), chain: await this.chain(network), random: this.random, ...(walletSeed ? { walletSeed } : {}) } };
+    return { book, ctx: { network, user, records: book, nonces: await this.nonceStore(network, user, { create: true }), chain: await this.chain(network), random: this.random, ...(walletSeed ? { walletSeed } : {}) } };
   }
 
   /** The user's records and chain, without its key: for read-only views (the refund). */
-  protected async userView(network: Network): Promise<{ ctx: Pick<UserContext, 'network' | 'records' | 'chain'>; book: RecordBook<UserContractRecord> }> {
-    const { RecordBook } = await import('../../lib/store/record-book.ts');
-    const book = new RecordBook<UserContractRecord>(this.existingState(network, 'credit-user', noUserState));
+  protected async userView(network: Network): Promise<{ ctx: Pick<UserContext, 'network' | 'records' | 'chain'>; book: ContractBook<UserContractRecord> }> {
+    const book = await this.userBook(network, false);
     return { book, ctx: { network, records: book, chain: await this.chain(network) } };
+  }
+
+  /** The user's contracts in the network's state; without `create`, E_NO_STATE when it holds none (and nothing is created). */
+  private async userBook(network: Network, create: boolean): Promise<ContractBook<UserContractRecord>> {
+    const { ContractBook } = await import('../../lib/store/sqlite/records.ts');
+    const db = await this.state(network, { create });
+    const book = db && new ContractBook<UserContractRecord>(db, 'credit-user');
+    if (!book || (!create && book.isEmpty())) throw noUserState(this.stateDir(network));
+    return book;
   }
 
   /** With a node, the node; offline, --tip-height and the asserted funding confirmations (./mint-store.ts). */
@@ -178,26 +190,44 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
   }
 
   /**
-   * An exit of the mint's (exit-credit, gateway claim), as one transaction of its store with the
-   * mint's other writers (a streaming mint included): the exit takes the latest committed state
-   * and freezes the contract, so no later state of it is signed that this exit would leave
-   * unpaid. `build` makes the package (and with --broadcast has the node accept it): the freeze is
-   * written only after it returns, so a failed broadcast (no node, a refusal, an unreachable
-   * node) changes nothing on disk; --dry-run writes nothing. It signs with no nonce: on
-   * PostgreSQL no host epoch is opened and nothing is kept under --state-dir.
+   * An exit of the mint's (exit-credit, gateway claim): the exit takes the latest committed
+   * state and freezes the contract, so no later state of it is signed that this exit would
+   * leave unpaid. `build` makes the package and, with --broadcast, says how to send it. The
+   * freeze is committed first (one transaction of the mint's store, with its other writers, a
+   * streaming mint included), then the package goes to the node — COMMIT before the act. A
+   * node that provably did not take it (it refused it, or could not be reached or asked) gets
+   * the freeze taken back, so a failed broadcast leaves the contract as it was; one whose
+   * answer was lost (a timeout) leaves it frozen, as the package may be in its mempool.
+   * --dry-run writes nothing. It signs with no nonce: on PostgreSQL no host epoch is opened.
    */
-  protected async mintExit(network: Network, who: string, build: (ctx: MintContext, record: MintContractRecord) => Promise<Record<string, unknown>>, given?: { broadcast?: boolean; 'dry-run'?: boolean; contract?: string }): Promise<Record<string, unknown>> {
+  protected async mintExit(network: Network, who: string, build: (ctx: MintContext, record: MintContractRecord) => Promise<ExitBuilt>, given?: { broadcast?: boolean; 'dry-run'?: boolean; contract?: string }): Promise<Record<string, unknown>> {
     // `given`: a service's request in place of this command's flags (serve gateway's /v1/operator/claim).
     const f = given ?? (this.flags as { broadcast?: boolean; 'dry-run'?: boolean });
-    return this.withMint(network, async (ctx, store) => {
+    const built = await this.withMint(network, async (ctx, store) => {
       if (f.broadcast && !ctx.chain.submitPackage) throw new UsageError('E_CHAIN_OFFLINE', '--broadcast needs a node: pass --rpc-url (or drop --broadcast and submit the printed package with bitcoin-cli submitpackage)');
       const id = given?.contract ?? await this.pickContract(store, ['open', 'closing', 'rolling-over']);
       const record = await store.get(id);
       if (!record) throw new UsageError('E_USAGE', `${who} has no contract ${id}`);
-      const message = await build(ctx, record);
-      if (!record.exiting && !f['dry-run']) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
-      return message;
+      const out = await build(ctx, record);
+      const froze = !record.exiting && !f['dry-run'];
+      if (froze) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
+      return { ...out, id, froze };
     }, { nonces: 'none' });
+    if (!built.send) return built.message;
+    try {
+      return { ...built.message, broadcast: await built.send() };
+    } catch (e) {
+      if (built.froze && notTaken(e)) {
+        await this.withMint(network, async (_ctx, store) => {
+          const now = await store.get(built.id);
+          if (now?.exiting) {
+            const { exiting: _e, ...unfrozen } = now;
+            await store.put(unfrozen as MintContractRecord);
+          }
+        }, { nonces: 'none' });
+      }
+      throw e;
+    }
   }
 
   /** --contract, or the only contract in `status` in the book. */

@@ -41,8 +41,9 @@ export abstract class ExitSteps<T extends typeof Command> extends CreditCommand<
         const { CORE_POLICY } = await import('../../lib/truc/check.ts');
         message = withWalletChild(message as Parameters<typeof withWalletChild>[0], childPsbt, exitPrevouts(record), { ...CORE_POLICY, maxFeeRate: Math.round(feeLimits.maxFeeRate * 1000) }, feeLimits);
       }
-      if (f.broadcast) message = { ...message, broadcast: await this.submit(ctx.chain, message, Math.round(feeLimits.maxFeeRate * 1000)) };
-      return message;
+      if (!f.broadcast) return { message };
+      const built = message;
+      return { message, send: () => this.submit(ctx.chain, built, Math.round(feeLimits.maxFeeRate * 1000)) };
     }, given && { broadcast: given.broadcast, 'dry-run': given.dryRun, ...(given.contract ? { contract: given.contract } : {}) });
   }
 

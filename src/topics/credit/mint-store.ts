@@ -13,8 +13,10 @@ import type { ChainSource, UtxoInfo } from '../../lib/chain/types.ts';
 import type { MintContractRecord, MintPolicy } from '../../lib/credit/ports.ts';
 import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
 import type { StateSeal } from '../../lib/store/state-seal.ts';
+import type { StateDb } from '../../lib/store/sqlite/database.ts';
 
-export type MintStoreOptions = { create: boolean; view?: boolean; nonces?: 'host' | 'process' | 'none'; seal?: StateSeal };
+/** `key`: the mint's secret key (its seal); none for a view. */
+export type MintStoreOptions = { create: boolean; view?: boolean; nonces?: 'host' | 'process' | 'none'; key?: Uint8Array };
 
 /** What opening the store needs of the command: its flags, its terminal, and where its state lives. */
 export type MintStoreHost = {
@@ -24,8 +26,8 @@ export type MintStoreHost = {
   network: Network;
   /** --state-dir for this network, asked only when used (a PostgreSQL view keeps nothing there). */
   stateDir: () => string;
-  /** The existing SQLite mint directory (E_NO_MINT_POLICY when there is none). */
-  existingDir: () => string;
+  /** The network's state database (store/sqlite/database.ts): undefined without `create` where there is none. */
+  state: (create: boolean) => Promise<StateDb | undefined>;
 };
 
 /**
@@ -44,8 +46,9 @@ export async function openMintStore(host: MintStoreHost, opts: MintStoreOptions)
     if (!refused) host.term.warn(message);
     else if (host.longRunning) host.term.warn(`E_NONCE_REOPENED ${message}`);
   };
-  const seal = opts.view ? {} : { ...(opts.seal ? { seal: opts.seal } : {}), alarm };
   if (target) {
+    const { StateSeal } = await import('../../lib/store/state-seal.ts');
+    const seal: { seal?: StateSeal; alarm?: typeof alarm } = opts.view ? {} : { ...(opts.key ? { seal: StateSeal.fromMintKey(opts.key) } : {}), alarm };
     const { PgMintStore } = await import('../../lib/store/pg/mint-store.ts');
     const hostDir = !opts.view && opts.nonces === 'host' ? join(host.stateDir(), 'credit-mint-pg') : undefined;
     const store = await PgMintStore.open<MintContractRecord>(target, host.network, { view: opts.view ?? false, hostDir, ...seal });
@@ -65,9 +68,13 @@ export async function openMintStore(host: MintStoreHost, opts: MintStoreOptions)
     }
     return store;
   }
-  const { MintStore } = await import('../../lib/store/mint-store.ts');
-  const dir = opts.create ? join(host.stateDir(), 'credit-mint') : host.existingDir();
-  return MintStore.open<MintContractRecord>(dir, seal);
+  const { SqliteMintStore } = await import('../../lib/store/sqlite/mint.ts');
+  const { Sealer } = await import('../../lib/store/seal.ts');
+  const db = await host.state(opts.create);
+  if (db === undefined) throw new UsageError('E_NO_MINT_POLICY', `no mint policy in ${host.stateDir()} (nothing was created there): check --state-dir and --network, or run "open-credit --role mint --publish --payout-address ADDR" first`);
+  const store = new SqliteMintStore<MintContractRecord>(db, opts.view || !opts.key ? {} : { sealer: Sealer.fromSecret(opts.key) });
+  if (!opts.view && opts.key) await store.resealLegacy(opts.key);
+  return store;
 }
 
 /** The mint's policy: its stored offer, without the envelope. */

@@ -17,11 +17,10 @@
  * the finish on its answer, in one invocation (./peer.ts).
  */
 import type { Command } from '@oclif/core';
-import { join } from 'node:path';
 import { UsageError } from '../../lib/errors.ts';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { parseRate } from '../../lib/cli/flags.ts';
-import { CreditCommand, noMint } from './command.ts';
+import { CreditCommand } from './command.ts';
 import { MintPeer } from './peer.ts';
 
 type OpenFlags = {
@@ -85,28 +84,21 @@ export abstract class OpenSteps<T extends typeof Command> extends CreditCommand<
     const f = this.flags as unknown as OpenFlags;
     const network = this.network();
     const mint = await this.keyPair(network);
-    const { MintStore } = await import('../../lib/store/mint-store.ts');
-    const { withLock } = await import('../../lib/store/lock.ts');
-    const { storeTarget } = await import('../../lib/cli/store-flags.ts');
     const { makeOffer } = await import('../../lib/credit/mint.ts');
-    const dir = join(this.stateDir(network), 'credit-mint');
     // The offer lives with the mint's state: in its PostgreSQL database when --store names one.
-    const shared = await storeTarget(f);
-    const onStore = async <T>(use: (store: { readDoc<D>(name: string): Promise<D | undefined>; writeDoc(name: string, value: unknown): Promise<void> }) => Promise<T>): Promise<T> => {
+    const onStore = async <T>(use: (store: { readDoc<D>(name: string): Promise<D | undefined>; writeDoc(name: string, value: unknown): Promise<void> }) => Promise<T>, create = true): Promise<T> => {
       // Closed after use, as every other mint step closes its store: left open, a run in a process
       // that goes on (the service, a test's in-process run) kept its connection until a GC.
-      const closing = async (store: Parameters<typeof use>[0] & { close(): Promise<void> }) => {
-        try {
-          return await use(store);
-        } finally {
-          await store.close();
-        }
-      };
-      return shared ? closing(await this.openMintStore(network, { create: true })) : withLock(dir, async () => closing(await MintStore.open(dir)));
+      const store = await this.openMintStore(network, { create });
+      try {
+        return await use(store);
+      } finally {
+        await store.close();
+      }
     };
     if (!f['payout-address']) {
-      if (!shared) this.existingState(network, 'credit-mint', noMint); // reading the offer creates nothing
-      const stored = await onStore((s) => s.readDoc<Record<string, unknown>>('offer'));
+      // Reading the offer creates nothing (E_NO_MINT_POLICY where there is no state).
+      const stored = await onStore((s) => s.readDoc<Record<string, unknown>>('offer'), false);
       if (stored) return { message: stored };
       throw new UsageError('E_USAGE', 'the first --publish needs --payout-address');
     }

@@ -27,7 +27,7 @@ import type { Network } from '../../lib/network.ts';
 import type { Terminal } from '../../lib/cli/terminal.ts';
 import type { UserContext, UserContractRecord } from '../../lib/credit/ports.ts';
 import type { TokenSink } from '../../lib/credit/user.ts';
-import type { RecordBook } from '../../lib/store/record-book.ts';
+import type { ContractBook } from '../../lib/store/sqlite/records.ts';
 
 /** Where each message the user sends goes on the mint service (docs/serve.md, the mint's table). */
 export const MINT_ROUTES: Readonly<Record<string, string>> = {
@@ -100,7 +100,7 @@ export class MintPeer {
  * recovery's own (credit abandon, then sign-update again), so a run stopped half-way — its
  * abandon sent, the answer lost — takes up that abandon when it is run again.
  */
-export async function payThrough(peer: MintPeer, ctx: UserContext, book: RecordBook<UserContractRecord>, id: string, amount: bigint, sink: TokenSink | undefined, term: Terminal): Promise<Record<string, unknown>> {
+export async function payThrough(peer: MintPeer, ctx: UserContext, book: ContractBook<UserContractRecord>, id: string, amount: bigint, sink: TokenSink | undefined, term: Terminal): Promise<Record<string, unknown>> {
   const { updateRequest, applyReceipt } = await import('../../lib/credit/user-update.ts');
   const { abandonRequest } = await import('../../lib/credit/abandon.ts');
   const { decodeMessage } = await import('../../lib/message.ts');
@@ -148,7 +148,7 @@ export async function payThrough(peer: MintPeer, ctx: UserContext, book: RecordB
  * error. A run stopped after its abandon was sent (the contract's pending `kind` carries it)
  * takes that abandon up first when it is run again.
  */
-export async function absorbingElsewhere(peer: MintPeer, ctx: UserContext, book: RecordBook<UserContractRecord>, id: string, kind: 'close' | 'rollover', term: Terminal, run: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+export async function absorbingElsewhere(peer: MintPeer, ctx: UserContext, book: ContractBook<UserContractRecord>, id: string, kind: 'close' | 'rollover', term: Terminal, run: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
   const { abandonRequest } = await import('../../lib/credit/abandon.ts');
   const { applyAbandonAnswer } = await import('./answers.ts');
   const abandonThenRun = async (): Promise<Record<string, unknown>> => {

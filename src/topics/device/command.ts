@@ -271,9 +271,9 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
     // The claim alone (the state mined, or a spender of the HTLC in the mempool to replace) is sent by itself.
     return this.mintExit(network, 'the gateway', async (ctx, record) => {
       const { message, alone } = await gatewayClaimPackage(ctx.chain, record, ctx.mint, { network, feeRate, feeLimits, ...(to ? { to } : {}), ...(o.preimage ? { preimage: o.preimage } : {}), auxRand: ctx.random.bytes(32, 'gateway/claim/aux') });
-      if (!o.broadcast) return message;
-      if (alone) return { ...message, broadcast: { txid: await this.broadcastTx(ctx.chain, alone(), 'the claim', 'the channel') } };
-      return { ...message, broadcast: await submitExit(ctx.chain, message, maxFeeRate, 'the channel') };
+      if (!o.broadcast) return { message };
+      if (alone) return { message, send: async () => ({ txid: await this.broadcastTx(ctx.chain, alone(), 'the claim', 'the channel') }) };
+      return { message, send: () => submitExit(ctx.chain, message, maxFeeRate, 'the channel') };
     }, { broadcast: o.broadcast === true, 'dry-run': o.dryRun === true, ...(o.contract ? { contract: o.contract } : {}) });
   }
 

@@ -7,7 +7,7 @@
  */
 import type { Command } from '@oclif/core';
 import { StateConflictError } from '../../lib/errors.ts';
-import { sealStateStep } from '../../lib/store/state-step.ts';
+import { refuseInsideStep } from '../../lib/store/sqlite/database.ts';
 import type { Network } from '../../lib/network.ts';
 import type { ClnRpc } from '../../lib/lightning/cln-rpc.ts';
 import { DeviceCommand, type GatewayTermsFile } from './command.ts';
@@ -49,8 +49,8 @@ export abstract class GatewayLightning<T extends typeof Command> extends DeviceC
     const gateway = await import('../../lib/device/gateway.ts');
     const { payInFlight } = await import('../../lib/device/lightning.ts');
     const inFlight = await this.gatewayInFlight(network, contractId);
-    // A payment asked of the node is never forgotten by this step (store/state-step.ts withStateStep).
-    sealStateStep();
+    // A payment is asked of the node only after the COMMIT that records it (beforePay; store/sqlite/database.ts).
+    refuseInsideStep('a Lightning payment');
     const started = performance.now();
     const outcome = await payInFlight(node, inFlight, {
       claimMarginBlocks: terms.claim_margin_blocks, retryForSeconds, now: Math.floor(Date.now() / 1000),

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { ExitCode, MalformedInputError, OffchainError, StateConflictError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
 import type { ChainSource, UtxoInfo } from '../../lib/chain/types.ts';
-import type { StateStore } from '../../lib/store/state-store.ts';
+import type { Documents as StateStore } from '../../lib/store/sqlite/records.ts';
 import type { OperatorContext } from '../../lib/statechain/operator.ts';
 import type { OperatorStore } from '../../lib/statechain/ports.ts';
 import type { OfferedTerms } from './operator-steps.ts';
@@ -33,9 +33,10 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
   /** MuSig2 and the operator's additive share at every step (base-command.ts `curveWork`). */
   protected override curveWork = true;
 
+  /** The owner's documents in the network's state (store/sqlite/records.ts `Documents`): the database is made by the first write. */
   protected async store(network: Network): Promise<StateStore> {
-    const { StateStore } = await import('../../lib/store/state-store.ts');
-    return new StateStore(join(this.stateDir(network), 'statechain'));
+    const { Documents } = await import('../../lib/store/sqlite/records.ts');
+    return new Documents((create) => this.state(network, { create }), 'statechain', this.stateDir(network));
   }
 
   /** The one JSON message a step reads, its envelope checked, the network resolved. */
@@ -56,8 +57,8 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
     if ((this.flags as { store?: string }).store !== undefined) {
       throw new UsageError('E_USAGE', '--store keeps an operator\'s records; an owner\'s share and backups stay in --state-dir');
     }
-    const { NonceStore } = await import('../../lib/store/nonce-store.ts');
-    return { auth: await this.keyPair(network), random: this.random, nonces: new NonceStore(join(this.stateDir(network), 'nonces')), network };
+    const auth = await this.keyPair(network);
+    return { auth, random: this.random, nonces: await this.nonceStore(network, auth, { create: true }), network };
   }
 
   protected async operatorContext(network: Network, statement?: Statement | UnsignedStatement): Promise<OperatorContext> {
@@ -104,8 +105,10 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
     const { storeTarget } = await import('../../lib/cli/store-flags.ts');
     const target = await storeTarget(this.flags as Record<string, unknown>);
     if (target === undefined) {
-      const { fileOperatorStore } = await import('../../lib/store/operator-store.ts');
-      return fileOperatorStore(this.stateDir(network));
+      const { SqliteOperatorStore } = await import('../../lib/store/sqlite/operator.ts');
+      const { Sealer } = await import('../../lib/store/seal.ts');
+      const key = await this.keyPair(network);
+      return new SqliteOperatorStore((create) => this.state(network, { create }), Sealer.fromSecret(key.secretKey), this.stateDir(network));
     }
     const { PgOperatorStore } = await import('../../lib/store/pg/operator-store.ts');
     const { VersionWitness } = await import('../../lib/store/pg/witness.ts');

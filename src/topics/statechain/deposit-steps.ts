@@ -11,7 +11,7 @@ import { MalformedInputError, StateConflictError, UsageError } from '../../lib/e
 import { flagValue } from '../../lib/cli/flags.ts';
 import type { Network } from '../../lib/network.ts';
 import type { OwnerRecord, PendingDeposit } from '../../lib/statechain/owner.ts';
-import type { StateStore } from '../../lib/store/state-store.ts';
+import type { Documents as StateStore } from '../../lib/store/sqlite/records.ts';
 import { StatechainCommand } from './command.ts';
 import { relativeBlocks } from './flags.ts';
 

@@ -17,7 +17,7 @@ import type { TransferPackageSchema } from '../../lib/statechain/schemas.ts';
 import type { JointPending, JointRecord, PendingPart } from '../../lib/statechain/joint.ts';
 import type { OwnerContext, OwnerRecord } from '../../lib/statechain/owner.ts';
 import type { PendingReceive } from '../../lib/statechain/transfer.ts';
-import type { StateStore } from '../../lib/store/state-store.ts';
+import type { Documents as StateStore } from '../../lib/store/sqlite/records.ts';
 import { StatechainCommand } from './command.ts';
 import { checkCoinId } from './flags.ts';
 

@@ -11,7 +11,7 @@ import type { Network } from '../../lib/network.ts';
 import type { SendingRecord } from '../../lib/statechain/joint-send.ts';
 import type { OwnerRecord } from '../../lib/statechain/owner.ts';
 import type { RelayFloorSource } from '../../lib/statechain/withdrawal.ts';
-import type { StateStore } from '../../lib/store/state-store.ts';
+import type { Documents as StateStore } from '../../lib/store/sqlite/records.ts';
 import { StatechainCommand } from './command.ts';
 import { checkCoinId } from './flags.ts';
 

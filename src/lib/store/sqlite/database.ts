@@ -1,0 +1,373 @@
+/**
+ * ONE DATABASE PER STATE DIRECTORY. Every role's state on one network — the credit user's
+ * and the mint's contracts, the gateway's and the device's channels, the BOLT 2/3 channel
+ * party's records, the statechain owner's and operator's coins, every signer's single-use
+ * secret nonces — lives in `<state-dir>/<network>/state.sqlite` (better-sqlite3):
+ * `journal_mode=WAL`, `synchronous=FULL` (a COMMIT that returned survives a power cut),
+ * `secure_delete=ON` (freed content zeroed: a consumed nonce, a replaced share), files 0600
+ * in a 0700 directory.
+ *
+ * ONE STEP, ONE TRANSACTION. `step(fn)` runs a protocol step — read, check, sign, write — as
+ * one transaction begun with BEGIN IMMEDIATE (writers serialised by SQLite across processes;
+ * readers see the last commit without waiting) and committed when `fn` returns: all of it is
+ * durable, or, when `fn` throws, none of it happened. A step inside a step is a SAVEPOINT.
+ * Steps of one process on one database take turns (one connection per file per process).
+ *
+ * COMMIT BEFORE THE ACT. Nothing the world can see — a signature sent to a peer, a
+ * transaction broadcast, a Lightning payment, a message printed — happens inside a step: the
+ * acts themselves refuse to run while one is open (`refuseInsideStep`, E_INTERNAL), so a step
+ * that forgot to end before its act fails at once in every test that reaches it. A command
+ * that acts in the middle of its work writes the record of the act in one step, acts, then
+ * writes what the act returned in another. A crash therefore never leaves anything to roll
+ * back or recover: a step either committed (its act may follow) or never happened.
+ *
+ * The database file is the authority for the state it holds: whoever can write the state
+ * directory can rewind it (put back a consumed nonce's row) — as for Core Lightning's
+ * lightningd.sqlite3 or Nutshell's database — and is out of scope; never restore or copy it
+ * (docs/state.md, "Backups").
+ *
+ * Not here: the tables' meaning (schema.ts), each role's rows (nonces.ts, records.ts,
+ * mint.ts), the import of a directory of the file layout before this one (migrate-v0.ts).
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { accessSync, chmodSync, constants, existsSync, lstatSync, mkdirSync, rmSync, statfsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { MalformedInputError, OffchainError, StateConflictError, UsageError } from '../../errors.ts';
+import { errnoCode, isFullError, stateAccessError, StoreFullError } from '../write-errors.ts';
+import { applySchema, SCHEMA_VERSION } from './schema.ts';
+
+export const STATE_DB_FILE = 'state.sqlite';
+
+/** Below this many free bytes, an I/O error of SQLite's at open is taken for a full filesystem. */
+const FULL_BELOW = 1 << 20;
+
+/** How long a step waits for another process's write transaction before E_LOCK_HELD. */
+const BUSY_TIMEOUT_MS = 10_000;
+
+let Database: typeof BetterSqlite3 | undefined;
+
+/** better-sqlite3, loaded on first use; a binary built for another Node is E_NATIVE_MODULE, never a corrupt state. */
+export function sqlite(): typeof BetterSqlite3 {
+  if (Database) return Database;
+  try {
+    Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+  } catch (e) {
+    throw nativeModuleError(e);
+  }
+  return Database;
+}
+
+function nativeModuleError(e: unknown): OffchainError {
+  const message = (e as Error).message ?? String(e);
+  return new OffchainError('E_NATIVE_MODULE', `the SQLite module (better-sqlite3) cannot be loaded by Node ${process.version}: ${message.split('\n')[0]} — run "npm rebuild better-sqlite3" in the toolkit's folder (it was built for another Node.js)`, 1);
+}
+
+/** E_STORE_MIGRATED and friends are thrown as they are; SQLite's own errors are said as the toolkit's. */
+export function sqliteError(e: unknown, where: string): unknown {
+  if (e instanceof OffchainError) return e;
+  const code = errnoCode(e) ?? '';
+  if (isFullError(e)) return new StoreFullError(where, `the database or disk is full (${code})`);
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new StateConflictError('E_LOCK_HELD', `the state in ${where} is being written by another offchain process (its write transaction did not end within ${BUSY_TIMEOUT_MS / 1000} s): wait, or stop the other process`);
+  }
+  if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH') {
+    return stateAccessError(Object.assign(new Error((e as Error).message), { code: 'EACCES' }), where);
+  }
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
+    return new MalformedInputError('E_STATE_CORRUPT', `the state database in ${where} is damaged (${code}: ${(e as Error).message}); restore it from the copy you trust or move it aside`, { path: where });
+  }
+  if (/NODE_MODULE_VERSION|was compiled against a different Node\.js version|invalid ELF header|ERR_DLOPEN_FAILED/.test((e as Error)?.message ?? '')) return nativeModuleError(e);
+  return e;
+}
+
+function freeBytes(dir: string): number {
+  try {
+    const st = statfsSync(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+/** The step a piece of code runs in (this process's async context), if any. */
+const current = new AsyncLocalStorage<{ db: StateDb; depth: number; live: boolean }>();
+
+/**
+ * E_INTERNAL when called inside an open step: an act — a message to a peer, a broadcast, a
+ * payment — must follow the COMMIT that records it, never precede it (see COMMIT BEFORE THE ACT).
+ */
+export function refuseInsideStep(act: string): void {
+  if (insideStep()) {
+    throw new OffchainError('E_INTERNAL', `${act} inside an open state step: a step commits before its act (src/lib/store/sqlite/database.ts)`);
+  }
+}
+
+/** Whether this async context runs inside a step of any database (tests and asserts). */
+export function insideStep(): boolean {
+  const s = current.getStore();
+  return s !== undefined && s.live && s.db.isOpen;
+}
+
+/** Every database this process has open, by file: one connection each, shared by every store on it. */
+const open = new Map<string, StateDb>();
+
+/** Closed at exit, whatever ends the process: each connection's statements finalised while Node still runs. */
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const db of [...open.values()]) db.closeNow();
+  });
+}
+
+export type OpenOptions = {
+  /** Create the database (and the directory) when there is none; otherwise there must be one. */
+  create: boolean;
+};
+
+export class StateDb {
+  /** The network's state directory (`<state-dir>/<network>`). */
+  readonly dir: string;
+  readonly path: string;
+  readonly sql: BetterSqlite3.Database;
+  private refs = 1;
+  /** The end of the last step begun on this connection: steps from other contexts wait for it. */
+  private tail: Promise<unknown> = Promise.resolve();
+  /** A transaction a long-running owner holds open across its steps (`begin`, the mint's group commit). */
+  private batch = false;
+  private failed: Error | undefined;
+
+  private constructor(dir: string, path: string, sql: BetterSqlite3.Database) {
+    this.dir = dir;
+    this.path = path;
+    this.sql = sql;
+  }
+
+  /**
+   * The database of the network state directory `dir`, opened (created when `create` and
+   * missing). Undefined when there is none and `create` is not set: reading creates nothing.
+   * Refused: a database written by a newer toolkit (E_STATE_NEWER), a state directory of the
+   * file layout that is half migrated (migrate-v0.ts).
+   */
+  static open(dir: string, opts: OpenOptions): StateDb | undefined {
+    const abs = resolve(dir);
+    const path = join(abs, STATE_DB_FILE);
+    const shared = open.get(path);
+    if (shared) {
+      shared.refs++;
+      return shared;
+    }
+    if (!existsSync(path)) {
+      if (!opts.create) return undefined;
+      makeDir(abs);
+    }
+    const db = StateDb.connect(abs, path);
+    open.set(path, db);
+    installExitHook();
+    return db;
+  }
+
+  private static connect(abs: string, path: string): StateDb {
+    // An open that fails takes back the files it created (a full disk: the directory as it was).
+    const created = [path, `${path}-wal`, `${path}-shm`].filter((p) => !existsSync(p));
+    let sql: BetterSqlite3.Database | undefined;
+    try {
+      try {
+        accessSync(abs, constants.W_OK);
+      } catch (e) {
+        throw stateAccessError(e, abs);
+      }
+      sql = new (sqlite())(path);
+      if (created.includes(path)) chmodSync(path, 0o600);
+      sql.pragma('journal_mode = WAL');
+      sql.pragma('synchronous = FULL');
+      sql.pragma('secure_delete = ON');
+      sql.pragma('foreign_keys = ON');
+      sql.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      const version = sql.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION) {
+        throw new StateConflictError('E_STATE_NEWER', `the state in ${abs} was written by a newer offchain (schema ${version}; this one knows ${SCHEMA_VERSION}): upgrade offchain — nothing was read or written`, { path });
+      }
+      if (version < SCHEMA_VERSION) {
+        sql.exec('BEGIN IMMEDIATE');
+        try {
+          applySchema(sql, version);
+          sql.pragma(`user_version = ${SCHEMA_VERSION}`);
+          sql.exec('COMMIT');
+        } catch (e) {
+          if (sql.inTransaction) sql.exec('ROLLBACK');
+          throw e;
+        }
+      }
+      return new StateDb(abs, path, sql);
+    } catch (e) {
+      if (sql?.open) sql.close();
+      const code = errnoCode(e) ?? '';
+      const full = isFullError(e) || (/^SQLITE_(IOERR|CANTOPEN)/.test(code) && freeBytes(abs) < FULL_BELOW);
+      if (full || !(e instanceof OffchainError)) for (const p of created) rmSync(p, { force: true });
+      if (full) throw new StoreFullError(abs, `the filesystem is full (${code}: ${(e as Error).message})`);
+      throw sqliteError(e, abs);
+    }
+  }
+
+  get isOpen(): boolean {
+    return this.sql.open;
+  }
+
+  /** Set once a COMMIT failed: the process must exit without releasing anything of that step (E_STATE_WRITE / E_STORE_FULL). */
+  get broken(): Error | undefined {
+    return this.failed;
+  }
+
+  private usable(): void {
+    if (this.failed) throw new OffchainError('E_STATE_WRITE', `the state in ${this.dir} could not be written earlier (${this.failed.message}); restart`, 1);
+    if (!this.sql.open) throw new OffchainError('E_INTERNAL', `the state database ${this.path} is closed`);
+  }
+
+  /**
+   * Run `fn` as one step: one transaction, committed (durably) before this returns, rolled back
+   * when `fn` throws. Inside a step of this database, or inside a batch (`begin`), a SAVEPOINT:
+   * its writes undone when it throws, committed with the enclosing transaction.
+   */
+  async step<T>(fn: () => Promise<T> | T): Promise<T> {
+    const outer = current.getStore();
+    if ((outer?.db === this && outer.live) || this.batch) return this.savepoint(fn, outer?.db === this ? outer.depth : 0);
+    const turn = this.tail.then(() => this.transaction(fn));
+    this.tail = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async transaction<T>(fn: () => Promise<T> | T): Promise<T> {
+    this.usable();
+    try {
+      this.sql.exec('BEGIN IMMEDIATE');
+    } catch (e) {
+      throw sqliteError(e, this.dir);
+    }
+    const scope = { db: this as StateDb, depth: 1, live: true };
+    let result: T;
+    try {
+      result = await current.run(scope, fn);
+    } catch (e) {
+      if (this.sql.inTransaction) this.sql.exec('ROLLBACK');
+      throw sqliteError(e, this.dir);
+    } finally {
+      scope.live = false;
+    }
+    this.commitNow();
+    return result;
+  }
+
+  private async savepoint<T>(fn: () => Promise<T> | T, depth: number): Promise<T> {
+    this.usable();
+    if (!this.sql.inTransaction) this.sql.exec('BEGIN IMMEDIATE');
+    const name = `step${depth}`;
+    this.sql.exec(`SAVEPOINT ${name}`);
+    const scope = { db: this as StateDb, depth: depth + 1, live: true };
+    try {
+      const result = await current.run(scope, fn);
+      this.sql.exec(`RELEASE ${name}`);
+      return result;
+    } catch (e) {
+      if (this.sql.inTransaction) {
+        this.sql.exec(`ROLLBACK TO ${name}`);
+        this.sql.exec(`RELEASE ${name}`);
+      }
+      throw sqliteError(e, this.dir);
+    } finally {
+      scope.live = false;
+    }
+  }
+
+  private commitNow(): void {
+    try {
+      this.sql.exec('COMMIT');
+    } catch (e) {
+      this.failed = e as Error;
+      if (this.sql.inTransaction) this.sql.exec('ROLLBACK');
+      if (isFullError(e)) throw new StoreFullError(this.dir, 'the database or disk is full (SQLITE_FULL)');
+      throw new OffchainError('E_STATE_WRITE', `could not make the state in ${this.dir} durable (${(e as Error).message}): nothing of this step was released`, 1);
+    }
+  }
+
+  /**
+   * A long-running owner's batch (the mint's group commit): a transaction held open across
+   * its steps — each a SAVEPOINT — until `commit()`. Nothing derived from a step of the batch
+   * may leave before `commit()` has returned. One batch at a time per connection.
+   */
+  begin(): void {
+    this.usable();
+    if (this.batch) return;
+    try {
+      if (!this.sql.inTransaction) this.sql.exec('BEGIN IMMEDIATE');
+    } catch (e) {
+      throw sqliteError(e, this.dir);
+    }
+    this.batch = true;
+  }
+
+  /** End the batch: one COMMIT, one WAL fsync, whatever its steps wrote. */
+  commit(): void {
+    this.usable();
+    if (!this.batch) return;
+    this.batch = false;
+    if (this.sql.inTransaction) this.commitNow();
+  }
+
+  /** Whether a batch is open with something perhaps written. */
+  get dirty(): boolean {
+    return this.batch && this.sql.inTransaction;
+  }
+
+  /** Drop the batch: nothing of it happened (a failed step's owner, a test's crash). */
+  rollback(): void {
+    this.batch = false;
+    if (this.sql.open && this.sql.inTransaction) this.sql.exec('ROLLBACK');
+  }
+
+  /** One use of the shared connection ended: the last closes it (WAL checkpointed into the file and removed). */
+  close(): void {
+    if (--this.refs > 0) return;
+    this.closeNow();
+  }
+
+  /** Close whatever the count (the exit hook; a test's crash). An open batch is rolled back, as a crash would leave it. */
+  closeNow(): void {
+    open.delete(this.path);
+    this.refs = 0;
+    if (!this.sql.open) return;
+    try {
+      if (this.sql.inTransaction) this.sql.exec('ROLLBACK');
+      try {
+        this.sql.pragma('wal_checkpoint(TRUNCATE)');
+      } catch (e) {
+        // Committed already (in the WAL, durable): a full disk only defers the checkpoint.
+        if (!isFullError(e) && !/^SQLITE_BUSY/.test(errnoCode(e) ?? '')) throw e;
+      }
+    } finally {
+      this.sql.close();
+    }
+  }
+}
+
+/** The network's state directory, created 0700 (an existing one tightened, never loosened): E_STATE_NOT_DIR / E_STATE_ACCESS. */
+function makeDir(abs: string): void {
+  try {
+    mkdirSync(abs, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    if (errnoCode(e) === 'EEXIST' || errnoCode(e) === 'ENOTDIR') throw new UsageError('E_STATE_NOT_DIR', `state path ${abs} exists and is not a directory`);
+    throw stateAccessError(e, abs);
+  }
+  const st = lstatSync(abs);
+  if (!st.isDirectory()) throw new UsageError('E_STATE_NOT_DIR', `state path ${abs} exists and is not a directory`);
+  if ((st.mode & 0o077) !== 0) {
+    try {
+      chmodSync(abs, st.mode & 0o700);
+    } catch (e) {
+      throw stateAccessError(e, abs);
+    }
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * Every role's records but the mint's, as JSON documents in one table (schema.ts `records`):
+ * one row per (kind, id) — a credit user's contract (`credit-user`, the device's channel
+ * inside it), a BOLT 2/3 party's channel (`bolt3`), a statechain owner's coin and the
+ * documents around it (`statechain`: `coin-<coin>`, `joint-…`, `deposit-…`, `receive-…`), a statechain
+ * operator's coin and the offers it made (`statechain-operator`, `statechain-offer`).
+ *
+ * A record is read and written inside its role's step (database.ts `step`): read, check,
+ * write, all in one transaction, so a concurrent step on the same database waits and never
+ * loses an update. A kind with secret fields (the operator's share) keeps them sealed under
+ * its owner's key (seal.ts); a view without the key reads the record with them sealed.
+ *
+ * The JSON is stored as the text given (key order kept): a record answered again on a replay
+ * is byte-identical.
+ */
+import { MalformedInputError, OffchainError } from '../../errors.ts';
+import { hasPlainSecret, openFields, sealFields, type Sealer, type SecretField } from '../seal.ts';
+import type { StateDb } from './database.ts';
+
+export type RecordKind = 'credit-user' | 'bolt3' | 'statechain' | 'statechain-operator' | 'statechain-offer';
+
+export class Records<R> {
+  private readonly q;
+
+  constructor(
+    readonly db: StateDb,
+    readonly kind: RecordKind,
+    private readonly secrets: { fields: readonly SecretField[]; sealer?: Sealer } = { fields: [] },
+  ) {
+    const sql = db.sql;
+    this.q = {
+      get: sql.prepare<[string, string], { body: string }>('SELECT body FROM records WHERE kind = ? AND id = ?'),
+      put: sql.prepare<[string, string, string]>('INSERT INTO records (kind, id, body) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body'),
+      remove: sql.prepare<[string, string]>('DELETE FROM records WHERE kind = ? AND id = ?'),
+      list: sql.prepare<[string], { id: string; body: string }>('SELECT id, body FROM records WHERE kind = ? ORDER BY id'),
+      ids: sql.prepare<[string], { id: string }>('SELECT id FROM records WHERE kind = ? ORDER BY id'),
+    };
+  }
+
+  /** Where it lives, for messages. */
+  get where(): string {
+    return this.db.dir;
+  }
+
+  get(id: string): R | undefined {
+    const row = this.q.get.get(this.kind, id);
+    return row === undefined ? undefined : this.decode(id, row.body);
+  }
+
+  /** Inside the caller's step: written at its COMMIT. */
+  put(id: string, record: R): void {
+    if (this.secrets.fields.length > 0) {
+      if (this.secrets.sealer) record = sealFields(record, id, this.secrets.fields, this.secrets.sealer);
+      else if (hasPlainSecret(record, this.secrets.fields)) throw new OffchainError('E_INTERNAL', `refusing to store a ${this.kind} record's secret without its key`);
+    }
+    const text = JSON.stringify(record, refuseUnencoded);
+    if (text === undefined) throw new OffchainError('E_STATE_UNSERIALISABLE', `refusing to store ${this.kind} ${id}: it is not JSON`);
+    this.q.put.run(this.kind, id, text);
+  }
+
+  remove(id: string): void {
+    this.q.remove.run(this.kind, id);
+  }
+
+  list(): { id: string; record: R }[] {
+    return this.q.list.all(this.kind).map((row) => ({ id: row.id, record: this.decode(row.id, row.body) }));
+  }
+
+  ids(): string[] {
+    return this.q.ids.all(this.kind).map((r) => r.id);
+  }
+
+  private decode(id: string, body: string): R {
+    let record: R;
+    try {
+      record = JSON.parse(body) as R;
+    } catch {
+      throw new MalformedInputError('E_STATE_CORRUPT', `the ${this.kind} record ${id} in ${this.db.path} is not JSON; restore the database from the copy you trust`, { id });
+    }
+    return this.secrets.sealer && this.secrets.fields.length > 0 ? openFields(record, id, this.secrets.fields, this.secrets.sealer, this.db.path) : record;
+  }
+}
+
+function refuseUnencoded(key: string, v: unknown): unknown {
+  if (v instanceof Uint8Array || typeof v === 'bigint') {
+    throw new OffchainError('E_STATE_UNSERIALISABLE', `state field ${JSON.stringify(key)} must be encoded (hex / decimal string) before it is stored`);
+  }
+  return v;
+}
+
+/**
+ * A role's contracts (the credit user's; the device's channel rides in them), keyed by
+ * contract id: the record port its protocol declares (credit/ports.ts `UserRecordPort`), on
+ * `records`. The protocol runs each of its steps in `exclusive(step)`, one transaction: the
+ * step's reads, its nonces and its writes committed together before anything it returns
+ * leaves.
+ */
+export class ContractBook<R extends { contract_id: string }> {
+  private readonly records: Records<R>;
+
+  constructor(db: StateDb, kind: RecordKind) {
+    this.records = new Records<R>(db, kind);
+  }
+
+  /** Where it lives, for messages. */
+  get dir(): string {
+    return this.records.where;
+  }
+
+  /** Run `step` as one transaction of the state database (database.ts `step`). */
+  exclusive<T>(step: () => Promise<T>): Promise<T> {
+    return this.records.db.step(step);
+  }
+
+  async get(id: string): Promise<R | undefined> {
+    return this.records.get(id);
+  }
+
+  async put(record: R): Promise<void> {
+    await this.records.db.step(() => this.records.put(record.contract_id, record));
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.records.db.step(() => this.records.remove(id));
+  }
+
+  async list(): Promise<R[]> {
+    return this.records.list().map((r) => r.record);
+  }
+
+  /** Whether it holds any record (a view on a directory of another role's is refused: E_NO_STATE). */
+  isEmpty(): boolean {
+    return this.records.ids().length === 0;
+  }
+}
+
+/**
+ * Named JSON documents of one kind (the statechain owner's coins and the documents around
+ * them: `coin-<coin>`, `joint-<coin>`, `deposit-<share>`, `receive-<coin>`, `part-<coin>`),
+ * each write one step of its own — or part of the caller's, inside one (database.ts `step`).
+ */
+export class Documents {
+  private opened: Records<unknown> | undefined;
+
+  /** `open(create)`: the database, created only when a document is written (reading creates nothing). */
+  constructor(
+    private readonly open: (create: boolean) => Promise<StateDb | undefined>,
+    private readonly kind: RecordKind,
+    /** Where it lives, for messages. */
+    readonly dir: string,
+  ) {}
+
+  private async records(create: boolean): Promise<Records<unknown> | undefined> {
+    if (this.opened === undefined) {
+      const db = await this.open(create);
+      if (db !== undefined) this.opened = new Records<unknown>(db, this.kind);
+    }
+    return this.opened;
+  }
+
+  async read<T = unknown>(name: string): Promise<T | undefined> {
+    return (await this.records(false))?.get(checkName(name)) as T | undefined;
+  }
+
+  async write(name: string, value: unknown): Promise<void> {
+    const r = (await this.records(true))!;
+    await r.db.step(() => r.put(checkName(name), value));
+  }
+
+  /**
+   * Read, transform, write, as one step: returns what was written. `fn` may run steps of its
+   * own (nonces taken): they are part of this one. Where there is no database yet, `fn` sees
+   * nothing, and the database is made only if it returns a document to write.
+   */
+  async update<T>(name: string, fn: (current: T | undefined) => T | Promise<T>): Promise<T> {
+    checkName(name);
+    let r = await this.records(false);
+    if (r === undefined) {
+      const next = await fn(undefined);
+      r = (await this.records(true))!;
+      await r.db.step(() => r!.put(name, next));
+      return next;
+    }
+    const records = r;
+    return records.db.step(async () => {
+      const next = await fn(records.get(name) as T | undefined);
+      records.put(name, next);
+      return next;
+    });
+  }
+
+  async remove(name: string): Promise<void> {
+    const r = await this.records(false);
+    if (r) await r.db.step(() => r.remove(checkName(name)));
+  }
+
+  /** Names of the stored documents, sorted. */
+  async list(): Promise<string[]> {
+    return (await this.records(false))?.ids() ?? [];
+  }
+}
+
+/** Lower-case names, no path separators (as the files they replace had them). */
+const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,199}$/;
+
+function checkName(name: string): string {
+  if (!NAME_RE.test(name)) throw new OffchainError('E_STATE_NAME', `state document name ${JSON.stringify(name)} must match ${NAME_RE.source}`);
+  return name;
+}
