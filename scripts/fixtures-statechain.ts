@@ -36,24 +36,17 @@ const aliceDeposits = (run: Cli, terms: string[]) => {
   return (JSON.parse(offer) as { coin_id: string }).coin_id;
 };
 const save = (name: string, text: string) => (writeFileSync(fx(name), text), text);
-/** The party's statechain documents (not its nonces) as they are now, for an example to start from. */
-const snapshot = (who: string, name: string, withNonces = false) => {
-  const from = join(state, who, 'regtest', 'statechain');
-  const to = fx(`state/${name}/regtest/statechain`);
+/**
+ * The party's state as it is now (its state.sqlite: documents and nonces, one file once the CLI
+ * has closed it), for an example to start from. `_withNonces`: kept for the call sites; the
+ * database holds the party's nonces either way (a step that finishes a signature needs its
+ * unused secret nonce).
+ */
+const snapshot = (who: string, name: string, _withNonces = false) => {
+  const to = fx(`state/${name}/regtest`);
   mkdirSync(to, { recursive: true });
-  for (const f of readdirSync(from).filter((f) => f.endsWith('.json'))) cpSync(join(from, f), join(to, f));
-  // A step that finishes a signature needs the party's unused secret nonce too.
-  if (withNonces) {
-    const nonces = fx(`state/${name}/regtest/nonces`);
-    cpSync(join(state, who, 'regtest', 'nonces'), nonces, { recursive: true, filter: (src) => !src.includes('.lock') });
-    // A nonce record keeps the wall-clock time it was made (informational): fixed here, so a rerun writes the same bytes.
-    for (const f of readdirSync(join(nonces, 'unused')).filter((f) => f.endsWith('.json'))) {
-      const record = JSON.parse(readFileSync(join(nonces, 'unused', f), 'utf8')) as { created: string };
-      writeFileSync(join(nonces, 'unused', f), JSON.stringify({ ...record, created: NONCE_CREATED }, null, 2) + '\n');
-    }
-  }
+  cpSync(join(state, who, 'regtest', 'state.sqlite'), join(to, 'state.sqlite'));
 };
-const NONCE_CREATED = '2026-11-23T21:02:25.112Z';
 
 // Everything here is made again, but for what no script makes: store-migrated.json (a real migration's output, paths generalised).
 const KEPT = ['store-migrated.json'];

@@ -18,7 +18,7 @@ export default class MusigNonce extends OffchainCommand<typeof MusigNonce> {
     const signer = await this.keyPair(network);
     const { contributeNonces } = await import('../../lib/musig/rounds.ts');
     const { psbtUpdated } = await import('../../lib/psbt/messages.ts');
-    await contributeNonces(tx, signer, await this.nonceStore(network, signer, { create: true }), this.random);
+    await contributeNonces(tx, signer, await this.nonceStore(network, signer), this.random);
     return psbtUpdated(tx, network, 'musig nonce');
   }
 }

@@ -32,7 +32,7 @@ export default class MusigSign extends OffchainCommand<typeof MusigSign> {
     const signer = await this.keyPair(network);
     const { signInputs } = await import('../../lib/musig/rounds.ts');
     const { psbtUpdated } = await import('../../lib/psbt/messages.ts');
-    await signInputs(tx, signer, await this.nonceStore(network, signer, { create: false }), { deterministic: this.flags.deterministic });
+    await signInputs(tx, signer, await this.nonceStore(network, signer), { deterministic: this.flags.deterministic });
     return psbtUpdated(tx, network, 'musig sign');
   }
 }

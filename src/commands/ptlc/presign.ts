@@ -53,7 +53,7 @@ export default class PtlcPresign extends HtlcCommand<typeof PtlcPresign> {
       const amountSat = await this.outputAmount(network, outpoint, ptlc.scriptPubKey, message.address, noted);
       const { claimTransaction } = await import('../../lib/ptlc/spend.ts');
       const { tx } = claimTransaction(ptlc, { outpoint, amountSat, destination: await this.destination(network), feeRate: this.feeRate() });
-      const nonce = await presign.payeeStart(ptlc, tx, signer, await this.nonceStore(network, signer, { create: true }), this.random);
+      const nonce = await presign.payeeStart(ptlc, tx, signer, await this.nonceStore(network, signer), this.random);
       return {
         message: {
           type: 'ptlc/presign', version: 1, network, ptlc: message, psbt: base64.encode(serializePsbt(tx)), claim_txid: tx.id,
@@ -74,6 +74,6 @@ export default class PtlcPresign extends HtlcCommand<typeof PtlcPresign> {
     const tx = parsePsbt(psbtBytesFromBase64(m.psbt, 'psbt'));
     if (tx.id !== m.claim_txid) throw new MalformedInputError('E_MALFORMED_MESSAGE', 'ptlc/presign: claim_txid is not the PSBT\'s transaction');
     const signer = await this.keyPair(network);
-    return { message: await presign.presignStep(m, ptlc, tx, signer, await this.nonceStore(network, signer, { create: true }), this.random) };
+    return { message: await presign.presignStep(m, ptlc, tx, signer, await this.nonceStore(network, signer), this.random) };
   }
 }

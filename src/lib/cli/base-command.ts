@@ -10,7 +10,7 @@
  * or calls process.exit itself.
  */
 import { Command, type Interfaces } from '@oclif/core';
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { base64 } from '@scure/base';
@@ -34,19 +34,6 @@ import { BrokenPipe, onLateOutputError, writeOutput, writeOutputLine } from './o
 import { reportError } from './error-line.ts';
 
 export const TEST_SEED_ENV = 'OFFCHAIN_TEST_SEED';
-
-/** The nonces of a state directory that has no database: none was ever issued there (and nothing is created). */
-function absentNonces(dir: string): import('../musig/nonce-port.ts').NoncePort {
-  const unknown = (): never => {
-    throw new OffchainError('E_NONCE_UNKNOWN', `no nonce was ever issued in ${dir} (nothing was created there): check --state-dir and --network, or request a fresh nonce`, ExitCode.state);
-  };
-  return {
-    issue: async () => unknown(),
-    take: async () => unknown(),
-    burn: async () => unknown(),
-    status: async () => 'unknown',
-  };
-}
 
 /** What a command returns: a JSON message (optionally with its PSBT) or plain text. */
 export type CommandResult =
@@ -361,32 +348,19 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
 
   /**
    * This signer's single-use secret nonces in the network's state (store/sqlite/nonces.ts),
-   * sealed under a key derived from its own: `create` for a step that issues them (the
-   * database is made when there is none), not for one that only takes them.
+   * sealed under a key derived from its own. The database is made by the first nonce issued;
+   * a take on a directory that has none is E_NONCE_UNKNOWN, and creates nothing.
    */
-  protected async nonceStore(network: Network, signer: KeyPair, opts: { create: boolean }): Promise<import('../musig/nonce-port.ts').NoncePort> {
+  protected async nonceStore(network: Network, signer: KeyPair): Promise<import('../musig/nonce-port.ts').NoncePort> {
     const { SqliteNonces } = await import('../store/sqlite/nonces.ts');
     const { Sealer } = await import('../store/seal.ts');
-    const db = await this.state(network, opts);
-    if (db === undefined) return absentNonces(join(this.stateDir(network)));
-    return new SqliteNonces(db, Sealer.fromSecret(signer.secretKey));
+    return new SqliteNonces((create) => this.state(network, { create }), Sealer.fromSecret(signer.secretKey));
   }
 
   /** Close what `state` opened (the end of the run; a long-running command when it stops). */
   protected closeState(): void {
     for (const db of this.opened) db.close();
     this.opened.clear();
-  }
-
-  /**
-   * The state a read-only step (or a step on an existing contract) needs: `sub` under the
-   * state directory must exist, else `missing()` is thrown — and nothing is created, so a
-   * mistyped --state-dir leaves no trace.
-   */
-  protected existingState(network: Network, sub: string, missing: (dir: string) => Error): string {
-    const dir = join(this.stateDir(network), sub);
-    if (!existsSync(dir)) throw missing(dir);
-    return dir;
   }
 
   private async emit(result: CommandResult): Promise<void> {

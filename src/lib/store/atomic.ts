@@ -4,33 +4,29 @@
  * the whole new one, never a mix. The classic POSIX sequence: unique temp file in the
  * same directory, write, fsync the file, rename over the target, fsync the directory.
  *
- * Deliberately not here: locking (lock.ts) and any policy about what is stored. POSIX
- * filesystems only (rename atomicity and directory fsync are what we rely on). A command's
- * writes as one all-or-nothing step, and its record for a crash: state-step.ts, whose
- * record the next command finishes (step-recovery.ts); a write the filesystem refused,
- * said as an error: write-errors.ts.
+ * What it writes: key files, and the few files PostgreSQL's stores keep beside a host's
+ * --state-dir. Every role's state is in state.sqlite (sqlite/database.ts), whose
+ * transactions need none of this. Deliberately not here: locking (lock.ts). POSIX
+ * filesystems only (rename atomicity and directory fsync are what we rely on); a write the
+ * filesystem refused, said as an error: write-errors.ts.
  */
-import { closeSync, constants, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { access, chmod, open, rename, rmdir, unlink } from 'node:fs/promises';
+import { access, chmod, open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { MalformedInputError, OffchainError, UsageError } from '../errors.ts';
-import { openStep, zeroInPlace } from './state-step.ts';
 import { closeQuietly, syncDirSync, unlinkQuietly } from './sync-fs.ts';
 import { errnoCode, stateAccessError } from './write-errors.ts';
 
 /** Points inside writeFileAtomic where a test can inject a failure (a simulated crash). */
-export type AtomicWriteStep = 'opened' | 'written' | 'synced' | 'kept' | 'renamed';
+export type AtomicWriteStep = 'opened' | 'written' | 'synced' | 'renamed';
 
 export interface AtomicWriteOptions {
   /** Permission bits of the target; default 0o600 (state may hold secrets). */
   mode?: number;
   /** Test hook, called after each step; throwing from it aborts the write there. */
   onStep?: (step: AtomicWriteStep) => void;
-  /**
-   * Never put back by the step's rollback (withStateStep): a rewrite of a record that only
-   * grows — the nonce ledger's journal compacted, whose appends are not undone either.
-   */
+  /** Accepted for the callers that said a write must survive a command's rollback: every write does now. */
   keep?: boolean;
 }
 
@@ -61,48 +57,8 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
     const written = fd;
     fd = undefined;
     closeSync(written);
-    const step = opts.keep ? undefined : openStep();
-    let backup: string | undefined;
-    let made: string | undefined;
-    if (step) {
-      // The version this write replaces, kept (a hard link: no data blocks) until the step ends;
-      // or, for a new file, a second name for it, so a recovery removes only what it made.
-      // Both names in the record first, and the link durable before the rename (STEP RECORD).
-      const tag = randomBytes(8).toString('hex');
-      const names = { t: target, b: join(dir, `.${basename(target)}.${tag}.undo`), n: join(dir, `.${basename(target)}.${tag}.new`), p: temp };
-      step.note(names);
-      try {
-        linkSync(target, names.b);
-        backup = names.b;
-      } catch (e) {
-        if (errnoCode(e) !== 'ENOENT') throw e;
-        linkSync(temp, names.n);
-        made = names.n;
-      }
-      try {
-        if (step.home !== undefined) syncDirSync(dir);
-      } catch (e) {
-        unlinkQuietly((backup ?? made)!);
-        throw e;
-      }
-      opts.onStep?.('kept');
-    }
-    try {
-      renameSync(temp, target);
-    } catch (e) {
-      if (backup) unlinkQuietly(backup);
-      if (made) unlinkQuietly(made);
-      throw e;
-    }
+    renameSync(temp, target);
     renamed = true;
-    if (step) {
-      const kept = backup;
-      const second = made!;
-      // Undone, the version this step wrote is erased before it goes (it may hold a share that
-      // never left: erase-on-replace's rule, every version replaced is erased, holds for it too).
-      if (kept) step.record(async () => (await zeroInPlace(target), await rename(kept, target)), () => unlink(kept));
-      else step.record(async () => (await zeroInPlace(target), await unlink(target), await unlink(second)), () => unlink(second));
-    }
     opts.onStep?.('renamed');
     syncDirSync(dir);
   } catch (e) {
@@ -183,21 +139,6 @@ export async function ensureDir(path: string, mode = 0o700): Promise<void> {
     throw stateAccessError(e, target);
   }
   if (first !== undefined) {
-    const step = openStep();
-    if (step) {
-      step.record(async () => {
-        for (let d = target; ; d = dirname(d)) {
-          await rmdir(d);
-          if (d === resolve(first)) break;
-        }
-      });
-      // After the mkdir (the home may be what it made): a crash just here leaves an empty directory.
-      try {
-        step.note({ d: target, first: resolve(first) });
-      } catch (e) {
-        throw stateAccessError(e, target);
-      }
-    }
     // New entries exist in their parents only once the parents are synced.
     for (let d = target; ; d = dirname(d)) {
       await syncDir(dirname(d)).catch((e) => {

@@ -41,7 +41,6 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OffchainError, StateConflictError } from '../errors.ts';
 import { ensureDir } from './atomic.ts';
-import { recoverAfterTakeover, recoverUnfinishedSteps } from './step-recovery.ts';
 import { closeQuietly, unlinkIfPresent, unlinkQuietly } from './sync-fs.ts';
 import { errnoCode, stateAccessError } from './write-errors.ts';
 import { currentProcess, processIsGone, type ProcessIdentity } from './process-identity.ts';
@@ -73,13 +72,10 @@ export async function withLock<T>(dir: string, fn: () => Promise<T> | T, opts: L
     throw new OffchainError('E_LOCK_REENTRANT', `the lock on ${abs} is already held by this task and is not re-entrant`);
   }
   await ensureDir(abs);
-  const { token, deadHolder } = await acquire(abs, opts);
+  const { token } = await acquire(abs, opts);
   let ok = false;
   try {
     opts.onStep?.('acquired');
-    // A holder that died mid-step (its lock taken over just now): its step undone before anything is read.
-    if (deadHolder) recoverAfterTakeover();
-    else recoverUnfinishedSteps();
     const result = await heldByTask.run(new Set([...(outer ?? []), abs]), fn);
     ok = true;
     return result;
@@ -96,7 +92,7 @@ export async function withLock<T>(dir: string, fn: () => Promise<T> | T, opts: L
   }
 }
 
-/** The lock's token, and whether a holder found gone was waited out (its step may need finishing: step-recovery.ts). */
+/** The lock's token, and whether a holder found gone was waited out. */
 async function acquire(dir: string, opts: LockOptions): Promise<{ token: string; deadHolder: boolean }> {
   const lockPath = join(dir, LOCK_NAME);
   const timeoutMs = opts.timeoutMs ?? 10_000;

@@ -71,7 +71,8 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { OffchainError, RefusedError, StateConflictError, UsageError } from '../errors.ts';
-import { MIGRATION_KEY, MINT_DB_FILE, migratedError, type MigrationMark } from './mint-database.ts';
+import { MIGRATION_KEY, migratedError, type MigrationMark } from './sqlite/mint.ts';
+import { STATE_DB_FILE as MINT_DB_FILE } from './sqlite/database.ts';
 import type pg from 'pg';
 import { pgConfig } from './pg/client.ts';
 import { hasPlainState, type StateSeal } from './state-seal.ts';
@@ -197,7 +198,7 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
           await c.query('INSERT INTO meta (key, value) VALUES ($1, $2)', [MIGRATION_CLAIM_KEY, JSON.stringify(claim)]);
         }, c);
         // The secret goes; the public nonce and its context stay, for the target's row.
-        db.prepare('UPDATE nonces SET secnonce = NULL, consumed = 1 WHERE consumed = 0').run();
+        db.prepare("UPDATE nonces SET sealed = NULL, consumed = 1 WHERE consumed = 0 AND context LIKE 'offchain/credit/%'").run();
         db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(MIGRATION_KEY, JSON.stringify(mark));
         db.exec('COMMIT');
         await hooks.afterMark?.();
@@ -268,7 +269,7 @@ type SourceRows = {
 /** What the source holds to copy, once phase 1 has burned its unused secrets. */
 function sourceRows(db: BetterSqlite3.Database): SourceRows {
   const all = <T>(sql: string) => db.prepare(sql).all() as T[];
-  const nonces = all<SourceRows['nonces'][number]>('SELECT id, context, pubnonce, secnonce FROM nonces ORDER BY id');
+  const nonces = all<SourceRows['nonces'][number]>('SELECT id, context, pubnonce, sealed AS secnonce FROM nonces ORDER BY id');
   return {
     contracts: all('SELECT contract_id, record FROM contracts ORDER BY contract_id'),
     funding: all('SELECT outpoint, contract_id, kind, from_contract_id FROM funding ORDER BY outpoint'),

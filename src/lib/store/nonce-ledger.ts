@@ -93,7 +93,6 @@
 import { firstUnopenable, sessionOf, type Op } from './nonce-ops.ts';
 import { OffchainError, StateConflictError } from '../errors.ts';
 import { ensureDir } from './atomic.ts';
-import { sealStateStep } from './state-step.ts';
 import { withLock } from './lock.ts';
 import { DIGEST_RE, Journal, openLine, type Entries } from './nonce-journal.ts';
 import { IdSet } from './id-set.ts';
@@ -293,10 +292,6 @@ export class NonceLedger {
    * which only refuses more). Never throws: the COMMIT is done whatever happens here.
    */
   async committed(): Promise<void> {
-    // The store keeps this COMMIT whatever the command does next (a replay answers from it):
-    // the files written with it — a host epoch's witness, its key, this journal — stay too
-    // (store/state-step.ts withStateStep; test/lib/store/step-ledger.test.ts).
-    sealStateStep();
     const gone = this.settledGone;
     this.settledGone = [];
     this.settledOpens = [];

@@ -10,7 +10,7 @@ import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { OffchainError } from '../errors.ts';
 import { ensureDir, readJsonFile, writeJsonAtomic } from './atomic.ts';
-import { shredFile } from './state-step.ts';
+import { shredFile } from './sync-fs.ts';
 import { withLock } from './lock.ts';
 
 /** Lower-case names, no dots in front, no path separators: they become file names. */
@@ -50,7 +50,6 @@ export class StateStore {
       this.dir,
       async () => {
         const next = await fn(await readJsonFile<T>(path));
-        // `keep`: never put back by a failed step (state-step.ts withStateStep) — a witness that only rises.
         await writeJsonAtomic(path, next, opts.keep ? { keep: true } : {});
         return next;
       },

@@ -4,7 +4,7 @@
  * the stores call them at every step and COMMIT: on a VM an awaited fs call costs 100–270 µs
  * of CPU in its thread-pool hand-off, the call itself a few µs.
  */
-import { closeSync, fsyncSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { errnoCode } from './write-errors.ts';
 
 /** Make a directory's entries (creations, renames, removals) durable. */
@@ -58,4 +58,26 @@ export function closeQuietly(fd: number): void {
   } catch {
     // the caller's error is the one to report
   }
+}
+
+/**
+ * Overwrite a secret-bearing file with zeros, fsync, then unlink it; a missing file is fine.
+ * Best effort only: copy-on-write filesystems, snapshots and flash wear levelling can keep
+ * the old blocks (docs/state.md: use an encrypted volume).
+ */
+export async function shredFile(path: string): Promise<void> {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r+');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    writeAll(fd, new Uint8Array(fstatSync(fd).size), 0);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  unlinkIfPresent(path);
 }

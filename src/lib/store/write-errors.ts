@@ -55,3 +55,10 @@ export function stateAccessError(e: unknown, path: string): unknown {
 export function errnoCode(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
 }
+
+/** The store failed to write: nothing of the batch may be released. Exit 1. */
+export class StoreWriteError extends OffchainError {
+  constructor(message: string) {
+    super('E_STATE_WRITE', message, 1);
+  }
+}

@@ -166,7 +166,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     const user = await this.keyPair(network);
     const book = await this.userBook(network, opts.create === true);
     const walletSeed = await ecash.walletSeed(this.flags as EcashFlags);
-    return { book, ctx: { network, user, records: book, nonces: await this.nonceStore(network, user, { create: true }), chain: await this.chain(network), random: this.random, ...(walletSeed ? { walletSeed } : {}) } };
+    return { book, ctx: { network, user, records: book, nonces: await this.nonceStore(network, user), chain: await this.chain(network), random: this.random, ...(walletSeed ? { walletSeed } : {}) } };
   }
 
   /** The user's records and chain, without its key: for read-only views (the refund). */
@@ -178,9 +178,8 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
   /** The user's contracts in the network's state; without `create`, E_NO_STATE when it holds none (and nothing is created). */
   private async userBook(network: Network, create: boolean): Promise<ContractBook<UserContractRecord>> {
     const { ContractBook } = await import('../../lib/store/sqlite/records.ts');
-    const db = await this.state(network, { create });
-    const book = db && new ContractBook<UserContractRecord>(db, 'credit-user');
-    if (!book || (!create && book.isEmpty())) throw noUserState(this.stateDir(network));
+    const book = new ContractBook<UserContractRecord>((c) => this.state(network, { create: c }), 'credit-user', this.stateDir(network));
+    if (!create && (await book.isEmpty())) throw noUserState(this.stateDir(network));
     return book;
   }
 

@@ -58,7 +58,7 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
       throw new UsageError('E_USAGE', '--store keeps an operator\'s records; an owner\'s share and backups stay in --state-dir');
     }
     const auth = await this.keyPair(network);
-    return { auth, random: this.random, nonces: await this.nonceStore(network, auth, { create: true }), network };
+    return { auth, random: this.random, nonces: await this.nonceStore(network, auth), network };
   }
 
   protected async operatorContext(network: Network, statement?: Statement | UnsignedStatement): Promise<OperatorContext> {

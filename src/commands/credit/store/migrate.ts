@@ -31,14 +31,17 @@ export default class CreditStoreMigrate extends CreditCommand<typeof CreditStore
   static override flags = {
     ...stateFlags,
     ...keyFlags,
-    from: Flags.string({ description: 'the SQLite mint directory (holding mint.sqlite); default: the credit-mint directory under --state-dir for --network', helpValue: 'DIR', helpGroup: 'STATE' }),
+    from: Flags.string({ description: 'the SQLite mint\'s state directory (holding state.sqlite); default: --state-dir\'s directory for --network', helpValue: 'DIR', helpGroup: 'STATE' }),
     ...migrateTargetFlags,
   };
 
   protected async execute(): Promise<CommandResult> {
     const network = this.network();
     const target = await migrateTarget(this.flags);
-    const from = this.flags.from ?? this.existingState(network, 'credit-mint', noMint);
+    // The network's state directory (an older layout there imported first); --from names another one.
+    const from = this.flags.from ?? (await this.state(network, { create: false }))?.dir;
+    if (from === undefined) throw noMint(this.stateDir(network));
+    this.closeState(); // the migration opens the database itself
     const { migrateMintStore } = await import('../../../lib/store/migrate.ts');
     // The mint's key only seals states an older offchain stored in the clear (without it, such a source is refused).
     const f = this.flags as { 'key-file'?: string; 'key-env'?: string };

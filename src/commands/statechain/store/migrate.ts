@@ -40,14 +40,18 @@ export default class StatechainStoreMigrate extends StatechainCommand<typeof Sta
   protected async execute(): Promise<CommandResult> {
     const network = this.network();
     const target = await migrateTarget(this.flags);
-    const from = this.existingState(network, 'statechain', (dir) => new UsageError('E_NO_STATE', `no statechain state in ${dir}: check --state-dir and --network`));
+    const key = await this.keyPair(network);
+    const db = await this.state(network, { create: false });
+    if (db === undefined) throw new UsageError('E_NO_STATE', `no statechain state in ${this.stateDir(network)}: check --state-dir and --network`);
+    const from = db.dir;
     const { PgOperatorStore } = await import('../../../lib/store/pg/operator-store.ts');
     const { VersionWitness } = await import('../../../lib/store/pg/witness.ts');
-    const { migrateOperatorFiles } = await import('../../../lib/store/pg/operator-migrate.ts');
-    const store = new PgOperatorStore(target, { network, operatorSecret: (await this.keyPair(network)).secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
+    const { migrateOperatorState } = await import('../../../lib/store/pg/operator-migrate.ts');
+    const { Sealer } = await import('../../../lib/store/seal.ts');
+    const store = new PgOperatorStore(target, { network, operatorSecret: key.secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
     let coins: string[];
     try {
-      ({ coins } = await migrateOperatorFiles(from, store));
+      ({ coins } = await migrateOperatorState(db, Sealer.fromSecret(key.secretKey), store));
     } finally {
       await store.close();
     }

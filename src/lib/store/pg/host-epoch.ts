@@ -96,7 +96,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { MalformedInputError, OffchainError } from '../../errors.ts';
 import { readJsonFile, writeJsonAtomic } from '../atomic.ts';
-import { shredFile } from '../state-step.ts';
+import { shredFile } from '../sync-fs.ts';
 import { errnoCode } from '../write-errors.ts';
 import { withLock } from '../lock.ts';
 import { NonceLedger } from '../nonce-ledger.ts';

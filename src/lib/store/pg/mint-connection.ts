@@ -8,7 +8,7 @@
  */
 import type pg from 'pg';
 import { OffchainError } from '../../errors.ts';
-import { StoreWriteError } from '../mint-database.ts';
+import { StoreWriteError } from '../write-errors.ts';
 import { pgConfig, storeError } from './client.ts';
 import type { PgTarget } from './connect.ts';
 

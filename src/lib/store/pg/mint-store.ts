@@ -99,7 +99,7 @@ import type { FundingBinding, SignedBlindedMessage } from '../../credit/ports.ts
 import { OffchainError, RefusedError } from '../../errors.ts';
 import type { MintStorePort } from '../mint-store-port.ts';
 import { RENEWABLE } from '../outages.ts';
-import { StoreWriteError } from '../mint-database.ts';
+import { StoreWriteError } from '../write-errors.ts';
 import type { PgTarget } from './connect.ts';
 import { isConnectionError, newClient, storeConnectError, storeIdentity } from './mint-connection.ts';
 import { PgMintNonces } from './mint-nonces.ts';

@@ -29,8 +29,7 @@
 import type pg from 'pg';
 import { OffchainError, StateConflictError, UsageError } from '../../errors.ts';
 import { reconnectWindowMs } from '../outages.ts';
-import { sealStateStepUntil } from '../state-step.ts';
-import { StoreWriteError } from '../mint-database.ts';
+import { StoreWriteError } from '../write-errors.ts';
 import type { PgTarget } from './connect.ts';
 import type { HostEpoch, RetiredEpoch } from './host-epoch.ts';
 import { NonceLedger } from '../nonce-ledger.ts';
@@ -184,18 +183,11 @@ export abstract class PgMintTransactions extends PgMintConnection {
         throw e;
       }
     }
-    // Sealed before the COMMIT, not after (store/state-step.ts STEP RECORD): a crash just after it must
-    // not roll back the files that go with it; taken back when the server refused it (then it did not happen).
-    const reopen = this.nonceTouched ? sealStateStepUntil() : undefined;
     try {
       await this.client.query('COMMIT');
       if (this.pendingCounter !== undefined) this.counter = this.pendingCounter;
       await this.ledger?.committed();
     } catch (e) {
-      // Only the server's own answer proves the COMMIT did not happen (review 41): an ErrorResponse,
-      // with its severity and SQLSTATE. An error the client made up (a reply it could not parse, a
-      // socket errno not listed as a connection error) says nothing of it: sealed it stays.
-      if (!isConnectionError(e) && isServerAnswer(e)) reopen?.();
       if (isConnectionError(e) && this.pendingCounter !== undefined) {
         const pending = this.pendingCounter;
         const xid = this.pendingXid;
@@ -373,8 +365,3 @@ export abstract class PgMintTransactions extends PgMintConnection {
   }
 }
 
-/** An ErrorResponse the server sent (node-postgres puts its severity and SQLSTATE on the error). */
-function isServerAnswer(e: unknown): boolean {
-  const o = e as { severity?: unknown; code?: unknown };
-  return typeof o === 'object' && o !== null && typeof o.severity === 'string' && typeof o.code === 'string' && /^[0-9A-Z]{5}$/.test(o.code);
-}

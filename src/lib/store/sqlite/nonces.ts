@@ -50,33 +50,39 @@ export const CLEAR_SECRET = 0x00;
 type Row = { context: string | null; sealed: Buffer | null; consumed: number };
 
 export class SqliteNonces implements NoncePort {
-  private readonly q;
+  private opened: { db: StateDb; q: ReturnType<typeof statements> } | undefined;
 
+  /**
+   * `db`: the database, or how to open it — created only when a nonce is issued (a take, a
+   * burn or a look on a directory without one finds nothing, and creates nothing).
+   */
   constructor(
-    private readonly db: StateDb,
+    private readonly db: StateDb | ((create: boolean) => Promise<StateDb | undefined>),
     /** The signer's seal; a view (status only) has none. */
     private readonly sealer: Sealer | undefined,
     /** Whose nonces, for messages: "the mint's nonce", "nonce". */
     private readonly whose = 'nonce',
-  ) {
-    const sql = db.sql;
-    this.q = {
-      counter: sql.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'nonce_counter'"),
-      setCounter: sql.prepare<[string]>("INSERT INTO meta (key, value) VALUES ('nonce_counter', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
-      get: sql.prepare<[string], Row>('SELECT context, sealed, consumed FROM nonces WHERE id = ?'),
-      insert: sql.prepare<[string, string, string, Buffer]>('INSERT INTO nonces (id, context, pubnonce, sealed) VALUES (?, ?, ?, ?)'),
-      // The gate: of every step racing for a nonce, in any process, one changes its row (SQLite's
-      // RETURNING gives the row after the UPDATE, so the sealed secret is read in the same
-      // transaction just before it; BEGIN IMMEDIATE holds every other writer in between).
-      consume: sql.prepare<[string, string]>('UPDATE nonces SET consumed = 1, sealed = NULL, context = NULL, pubnonce = NULL WHERE id = ? AND consumed = 0 AND context = ?'),
-    };
+  ) {}
+
+  private async use(create: boolean): Promise<{ db: StateDb; q: ReturnType<typeof statements> } | undefined> {
+    if (this.opened === undefined) {
+      const db = typeof this.db === 'function' ? await this.db(create) : this.db;
+      if (db !== undefined) this.opened = { db, q: statements(db) };
+    }
+    return this.opened;
+  }
+
+  /** Where it lives, for messages. */
+  private get where(): string {
+    return this.opened?.db.dir ?? 'this state directory';
   }
 
   async issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }> {
     checkContext(context);
-    return this.db.step(() => {
-      const counter = Number(this.q.counter.get()?.value ?? 0) + 1;
-      this.q.setCounter.run(String(counter));
+    const { db, q } = (await this.use(true))!;
+    return db.step(() => {
+      const counter = Number(q.counter.get()?.value ?? 0) + 1;
+      q.setCounter.run(String(counter));
       const { secnonce, pubnonce } = generate(counter);
       try {
         if (!(pubnonce instanceof Uint8Array) || pubnonce.length !== PUBNONCE_LENGTH) {
@@ -86,7 +92,7 @@ export class SqliteNonces implements NoncePort {
         const hex = toHex(pubnonce);
         const id = nonceId(hex);
         try {
-          this.q.insert.run(id, context, hex, this.keyed().seal('nonce', [id, context], secnonce));
+          q.insert.run(id, context, hex, this.keyed().seal('nonce', [id, context], secnonce));
         } catch (e) {
           if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw e;
           // The same public nonce twice means the same secret twice: a replayed test seed or a reset store.
@@ -100,27 +106,41 @@ export class SqliteNonces implements NoncePort {
   }
 
   async take(pubnonce: Uint8Array, expectedContext: string): Promise<Uint8Array> {
-    return this.db.step(() => {
-      const { id, sealed } = this.unused(pubnonce, expectedContext);
-      if (this.q.consume.run(id, expectedContext).changes !== 1) throw this.used(id);
+    const { db, q } = await this.existing(pubnonce);
+    return db.step(() => {
+      const { id, sealed } = this.unused(q, pubnonce, expectedContext);
+      if (q.consume.run(id, expectedContext).changes !== 1) throw this.used(id);
       const secret = this.openSecret(id, expectedContext, sealed);
       if (secret === undefined) {
-        throw new MalformedInputError('E_STATE_CORRUPT', `the ${this.whose} ${id} in ${this.db.dir} does not open under this key for ${expectedContext}: it was issued for another key, or its row was altered; nothing was signed`, { id });
+        throw new MalformedInputError('E_STATE_CORRUPT', `the ${this.whose} ${id} in ${db.dir} does not open under this key for ${expectedContext}: it was issued for another key, or its row was altered; nothing was signed`, { id });
       }
       return secret;
     });
   }
 
   async burn(pubnonce: Uint8Array, expectedContext: string): Promise<void> {
-    await this.db.step(() => {
-      const { id } = this.unused(pubnonce, expectedContext);
-      if (this.q.consume.run(id, expectedContext).changes !== 1) throw this.used(id);
+    const { db, q } = await this.existing(pubnonce);
+    await db.step(() => {
+      const { id } = this.unused(q, pubnonce, expectedContext);
+      if (q.consume.run(id, expectedContext).changes !== 1) throw this.used(id);
     });
   }
 
   async status(pubnonce: Uint8Array): Promise<'unused' | 'consumed' | 'unknown'> {
-    const row = this.q.get.get(nonceId(pubnonce));
+    const t = await this.use(false);
+    const row = t?.q.get.get(nonceId(pubnonce));
     return !row ? 'unknown' : row.consumed ? 'consumed' : 'unused';
+  }
+
+  /** The database a take or burn needs: none means no nonce was ever issued here (E_NONCE_UNKNOWN, nothing created). */
+  private async existing(pubnonce: Uint8Array): Promise<{ db: StateDb; q: ReturnType<typeof statements> }> {
+    const t = await this.use(false);
+    if (t === undefined) throw this.unknown(toHex(pubnonce));
+    return t;
+  }
+
+  private unknown(hex: string): StateConflictError {
+    return new StateConflictError('E_NONCE_UNKNOWN', `${this.whose} ${hex.slice(0, 16)}… was never issued by this store (or the store was replaced); request a fresh nonce`, { id: nonceId(hex) });
   }
 
   /** The secret in a row's `sealed`: sealed under this signer's key, or kept in the clear by the store this one imported. */
@@ -131,11 +151,11 @@ export class SqliteNonces implements NoncePort {
   }
 
   /** The row of an unused nonce issued for `expectedContext`; every refusal before anything is written. */
-  private unused(pubnonce: Uint8Array, expectedContext: string): { id: string; sealed: Buffer } {
+  private unused(q: ReturnType<typeof statements>, pubnonce: Uint8Array, expectedContext: string): { id: string; sealed: Buffer } {
     const hex = toHex(pubnonce);
     const id = nonceId(hex);
-    const row = this.q.get.get(id);
-    if (!row) throw new StateConflictError('E_NONCE_UNKNOWN', `${this.whose} ${hex.slice(0, 16)}… was never issued by this store (or the store was replaced); request a fresh nonce`, { id });
+    const row = q.get.get(id);
+    if (!row) throw this.unknown(hex);
     if (row.consumed) throw this.used(id);
     if (row.context !== expectedContext) {
       throw new RefusedError('E_NONCE_MISBOUND', `${this.whose} ${hex.slice(0, 16)}… was issued for ${row.context}, not ${expectedContext}; refusing to sign with it (it stays unused for its own context)`, {
@@ -155,6 +175,20 @@ export class SqliteNonces implements NoncePort {
   private used(id: string): StateConflictError {
     return new StateConflictError('E_NONCE_USED', `${this.whose} ${id} has already been used; request a fresh nonce`, { id });
   }
+}
+
+function statements(db: StateDb) {
+  const sql = db.sql;
+  return {
+    counter: sql.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'nonce_counter'"),
+    setCounter: sql.prepare<[string]>("INSERT INTO meta (key, value) VALUES ('nonce_counter', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+    get: sql.prepare<[string], Row>('SELECT context, sealed, consumed FROM nonces WHERE id = ?'),
+    insert: sql.prepare<[string, string, string, Buffer]>('INSERT INTO nonces (id, context, pubnonce, sealed) VALUES (?, ?, ?, ?)'),
+    // The gate: of every step racing for a nonce, in any process, one changes its row (SQLite's
+    // RETURNING gives the row after the UPDATE, so the sealed secret is read in the same
+    // transaction just before it; BEGIN IMMEDIATE holds every other writer in between).
+    consume: sql.prepare<[string, string]>('UPDATE nonces SET consumed = 1, sealed = NULL, context = NULL, pubnonce = NULL WHERE id = ? AND consumed = 0 AND context = ?'),
+  };
 }
 
 function checkContext(context: string): void {

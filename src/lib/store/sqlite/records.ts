@@ -96,41 +96,50 @@ function refuseUnencoded(key: string, v: unknown): unknown {
  * leaves.
  */
 export class ContractBook<R extends { contract_id: string }> {
-  private readonly records: Records<R>;
+  private opened: Records<R> | undefined;
 
-  constructor(db: StateDb, kind: RecordKind) {
-    this.records = new Records<R>(db, kind);
-  }
+  /** `open(create)`: the database, made by the first step that writes (a step refused before it leaves nothing). */
+  constructor(
+    private readonly open: (create: boolean) => Promise<StateDb | undefined>,
+    private readonly kind: RecordKind,
+    /** Where it lives, for messages. */
+    readonly dir: string,
+  ) {}
 
-  /** Where it lives, for messages. */
-  get dir(): string {
-    return this.records.where;
+  private async records(create: boolean): Promise<Records<R> | undefined> {
+    if (this.opened === undefined) {
+      const db = await this.open(create);
+      if (db !== undefined) this.opened = new Records<R>(db, this.kind);
+    }
+    return this.opened;
   }
 
   /** Run `step` as one transaction of the state database (database.ts `step`). */
-  exclusive<T>(step: () => Promise<T>): Promise<T> {
-    return this.records.db.step(step);
+  async exclusive<T>(step: () => Promise<T>): Promise<T> {
+    return (await this.records(true))!.db.step(step);
   }
 
   async get(id: string): Promise<R | undefined> {
-    return this.records.get(id);
+    return (await this.records(false))?.get(id);
   }
 
   async put(record: R): Promise<void> {
-    await this.records.db.step(() => this.records.put(record.contract_id, record));
+    const r = (await this.records(true))!;
+    await r.db.step(() => r.put(record.contract_id, record));
   }
 
   async remove(id: string): Promise<void> {
-    await this.records.db.step(() => this.records.remove(id));
+    const r = await this.records(false);
+    if (r) await r.db.step(() => r.remove(id));
   }
 
   async list(): Promise<R[]> {
-    return this.records.list().map((r) => r.record);
+    return ((await this.records(false))?.list() ?? []).map((r) => r.record);
   }
 
-  /** Whether it holds any record (a view on a directory of another role's is refused: E_NO_STATE). */
-  isEmpty(): boolean {
-    return this.records.ids().length === 0;
+  /** Whether it holds no record (a step on a directory of another role's is refused: E_NO_STATE). */
+  async isEmpty(): Promise<boolean> {
+    return ((await this.records(false))?.ids().length ?? 0) === 0;
   }
 }
 
