@@ -19,8 +19,7 @@ import { buildState } from '../src/lib/credit/transactions.ts';
 import { keyPair, type KeyPair } from '../src/lib/keys/keys.ts';
 import { serializePsbt } from '../src/lib/psbt/parse.ts';
 import { deterministicRandom } from '../src/lib/random.ts';
-import { MintStore } from '../src/lib/store/mint-store.ts';
-import { StateSeal } from '../src/lib/store/state-seal.ts';
+import { openMint } from './stores.ts';
 import { taprootOutput } from '../src/lib/taproot/taproot.ts';
 import { scriptAddress } from '../src/lib/address.ts';
 
@@ -33,7 +32,7 @@ export type Ct = { c: CreditContract; user: KeyPair; state: number; nonce: { sta
 
 /** A SQLite mint with `contracts` open contracts, each with its state-1 nonce issued. */
 export async function setup(dir: string, contracts: number): Promise<Ct[]> {
-  const store = await MintStore.open<MintContractRecord>(join(dir, 'regtest', 'credit-mint'), { seal: StateSeal.fromMintKey(mint.secretKey) });
+  const store = await openMint<MintContractRecord>(join(dir, 'regtest'), mint.secretKey);
   const payout = scriptAddress(taprootOutput(mint.xOnly).script, 'regtest')!;
   await store.writeDoc('offer', {
     type: 'credit/offer', version: 1, network: 'regtest', mint_pubkey: toHex(mint.publicKey), payout_address: payout, min_fee_rate: 1,

@@ -17,8 +17,7 @@ import { OfflineChainSource } from '../src/lib/chain/offline.ts';
 import { scriptAddress } from '../src/lib/address.ts';
 import { taprootOutput } from '../src/lib/taproot/taproot.ts';
 import { deterministicRandom } from '../src/lib/random.ts';
-import { MintStore } from '../src/lib/store/mint-store.ts';
-import { StateSeal } from '../src/lib/store/state-seal.ts';
+import { openMint } from './stores.ts';
 import { makeContract } from '../src/lib/credit/terms.ts';
 import { termsToJson } from '../src/lib/credit/codec.ts';
 import { buildState } from '../src/lib/credit/transactions.ts';
@@ -39,8 +38,8 @@ export async function setupMintStream(opts: { dir: string; contracts: number; pa
   const amount = keyset ? 992 : 1000;
   const mint = keyPair(fromHex(opts.mintKeyHex));
   const payout = scriptAddress(taprootOutput(mint.xOnly).script, 'regtest')!;
-  const mintDir = join(opts.dir, 'regtest', 'credit-mint');
-  const store = await MintStore.open<MintContractRecord>(mintDir, { seal: StateSeal.fromMintKey(mint.secretKey) });
+  const mintDir = join(opts.dir, 'regtest');
+  const store = await openMint<MintContractRecord>(mintDir, mint.secretKey);
   const offer = {
     type: 'credit/offer', version: 1, network: 'regtest', mint_pubkey: toHex(mint.publicKey), payout_address: payout, min_fee_rate: 1,
     safety_margin_blocks: 144, min_confirmations: 1, min_expiry_blocks: 100, max_expiry_blocks: 100_000, default_expiry_blocks: 4320,
@@ -119,7 +118,7 @@ export async function mintBreakdown(opts: { setup: string; dir: string; mintKeyH
     parts.set(name, (parts.get(name) ?? 0) + now - t);
     t = now;
   };
-  const store = await MintStore.open<MintContractRecord>(join(opts.dir, 'regtest', 'credit-mint'), { seal: StateSeal.fromMintKey(mint.secretKey) });
+  const store = await openMint<MintContractRecord>(join(opts.dir, 'regtest'), mint.secretKey);
   // The chain as the CLI's offline mint sees it (--tip-height 1000 --confirmations 1).
   const fundings = (await store.list()).map((r) => termsFromJson(r.contract, 'regtest'));
   const chain = new OfflineChainSource({
@@ -168,7 +167,7 @@ export async function mintBreakdown(opts: { setup: string; dir: string; mintKeyH
 
   // The whole: acceptUpdate on a fresh copy of the same store, the same requests — a check
   // that the parts are acceptUpdate's work, not a timing (its caches are warm by now).
-  const whole = await MintStore.open<MintContractRecord>(join(opts.dir, 'whole', 'credit-mint'), { seal: StateSeal.fromMintKey(mint.secretKey) });
+  const whole = await openMint<MintContractRecord>(join(opts.dir, 'whole'), mint.secretKey);
   const policy = { ...whole.readDoc<Record<string, unknown>>('offer'), min_fee_rate: 1 } as never;
   const ctx = { network: 'regtest' as const, mint, policy, records: whole, funding: whole, nonces: whole, random: deterministicRandom('bench-breakdown'), chain };
   const wholeReceipts: string[] = [];
@@ -236,7 +235,7 @@ export async function musigCeiling(opts: { setup: string; dir: string; mintKeyHe
   setBasePointWindow(8); // as the stream does
   cpSync(join(opts.setup, 'regtest'), join(opts.dir, 'regtest'), { recursive: true });
   const mint = keyPair(fromHex(opts.mintKeyHex));
-  const store = await MintStore.open<MintContractRecord>(join(opts.dir, 'regtest', 'credit-mint'), { seal: StateSeal.fromMintKey(mint.secretKey) });
+  const store = await openMint<MintContractRecord>(join(opts.dir, 'regtest'), mint.secretKey);
   const random = deterministicRandom('bench-ceiling');
   const work = [];
   for (const line of readFileSync(join(opts.setup, 'requests.jsonl'), 'utf8').trim().split('\n')) {

@@ -18,7 +18,9 @@ import { startPostgres } from '../test/setup/postgres.ts';
 import { resolvePgTarget } from '../src/lib/store/pg/connect.ts';
 import { PgOperatorStore } from '../src/lib/store/pg/operator-store.ts';
 import { VersionWitness } from '../src/lib/store/pg/witness.ts';
-import { FileOperatorStore } from '../src/lib/store/operator-store.ts';
+import { SqliteOperatorStore } from '../src/lib/store/sqlite/operator.ts';
+import { StateDb } from '../src/lib/store/sqlite/database.ts';
+import { Sealer } from '../src/lib/store/seal.ts';
 import type { OperatorRecord, OperatorStore } from '../src/lib/statechain/ports.ts';
 
 const STEPS = Number(process.env.STEPS ?? 400);
@@ -91,8 +93,8 @@ try {
   const one = await make(stores[0]!, 1);
   await run('postgres, 4 connections, one coin', stores, stores.map(() => one));
   await Promise.all(stores.map((s) => s.close()));
-  const file = new FileOperatorStore(join(work, 'files'));
-  await run('files (--state-dir), 1 process', [file], [await make(file, 16)]);
+  const file = new SqliteOperatorStore(async (create) => StateDb.open(join(work, 'files'), { create }), Sealer.fromSecret(randomBytes(32).fill(7)), join(work, 'files'));
+  await run('state.sqlite (--state-dir), 1 process', [file], [await make(file, 16)]);
 } finally {
   await server.stop();
   rmSync(work, { recursive: true, force: true });

@@ -260,7 +260,8 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     return nonces.issue(context, generate);
   }
 
-  async take(pubnonce: Uint8Array, expectedContext: string): Promise<Uint8Array> {
+  /** `_session`: PostgreSQL's ledger keys a reopening by it (nonce-ledger.ts); here the database is the authority. */
+  async take(pubnonce: Uint8Array, expectedContext: string, _session?: Uint8Array): Promise<Uint8Array> {
     const nonces = this.keyed();
     this.begin();
     return nonces.take(pubnonce, expectedContext);
