@@ -189,7 +189,7 @@ export class StateDb {
       sql.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       const version = sql.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) {
-        throw new StateConflictError('E_STATE_NEWER', `the state in ${abs} was written by a newer offchain (schema ${version}; this one knows ${SCHEMA_VERSION}): upgrade offchain — nothing was read or written`, { path });
+        throw new OffchainError('E_STORE_SCHEMA_NEWER', `the state in ${abs} was written by a newer offchain (schema ${version}; this one knows ${SCHEMA_VERSION}): upgrade offchain — nothing was read or written`, 1, { path });
       }
       if (version < SCHEMA_VERSION) {
         sql.exec('BEGIN IMMEDIATE');

@@ -20,7 +20,7 @@
  * - E_STATE_HALF_MIGRATED: files of the old layout beside a database that never imported
  *   them (copied in, or restored over a newer directory): which one is the truth cannot be
  *   told; the operator moves one of them aside;
- * - E_STATE_INTERRUPTED: an older offchain's step left unfinished (`.step.*` files): that
+ * - E_STEP_INTERRUPTED: an older offchain's step left unfinished (`.step.*` files): that
  *   version finishes it when it runs once on the directory (its crash recovery is not part
  *   of this one);
  * - E_STATE_OLD_LAYOUT: a mint directory from before its SQLite store (snapshot.json),
@@ -90,7 +90,7 @@ function refuseUnfinished(dir: string): void {
   look(dir);
   for (const f of LEGACY_FOLDERS) look(join(dir, f));
   if (unfinished.length > 0) {
-    throw new StateConflictError('E_STATE_INTERRUPTED', `${dir} holds a step an older offchain did not finish (${unfinished[0]}): run that version once on this --state-dir (any command that names it finishes the step), then this one imports the directory; nothing was read or written`, { path: unfinished[0] });
+    throw new StateConflictError('E_STEP_INTERRUPTED', `${dir} holds a step an older offchain did not finish (${unfinished[0]}): run that version once on this --state-dir (any command that names it finishes the step), then this one imports the directory; nothing was read or written`, { path: unfinished[0] });
   }
   if (existsSync(join(dir, 'credit-mint', 'snapshot.json'))) {
     throw new StateConflictError('E_STATE_OLD_LAYOUT', `${join(dir, 'credit-mint')} is a mint directory from before its SQLite store (snapshot.json): open it once with an offchain of 2026 (any mint command imports it), then this one; nothing was read or written`, { path: dir });
