@@ -3,6 +3,7 @@
  * (src/lib/store/sqlite/database.ts), one database for every role. Each helper opens the database, does one
  * thing and closes it, so a test never holds the file open under the CLI it runs next.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -11,6 +12,7 @@ import { SqliteMintStore } from '../src/lib/store/sqlite/mint.ts';
 import { Sealer } from '../src/lib/store/seal.ts';
 import { Records, type RecordKind } from '../src/lib/store/sqlite/records.ts';
 import { OPERATOR_SECRETS } from '../src/lib/store/sqlite/operator.ts';
+import { TABLES } from '../src/lib/store/sqlite/schema.ts';
 
 /** `<state-dir>/<network>`: where a party's database lives (regtest by default). */
 export function networkDir(stateDir: string, network = 'regtest'): string {
@@ -100,4 +102,20 @@ export function tamper(dir: string, sql: string, ...params: unknown[]): void {
   } finally {
     db.close();
   }
+}
+
+/**
+ * SHA-256 over every row of every table of the directory's database (schema.ts TABLES), as this process
+ * sees them: through its own open connection when it has one (a test world's mint: its uncommitted batch
+ * included), else a fresh one. Undefined when there is no database. A refused step leaves it unchanged.
+ */
+export function stateDigest(dir: string): string | undefined {
+  if (!hasState(dir)) return undefined;
+  return withStateDb(dir, (db) => {
+    const h = createHash('sha256');
+    for (const table of TABLES) {
+      for (const row of db.sql.prepare(`SELECT * FROM ${table} ORDER BY 1`).all()) h.update(`${table}:${JSON.stringify(row, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('hex') : v))}\n`);
+    }
+    return h.digest('hex');
+  });
 }
