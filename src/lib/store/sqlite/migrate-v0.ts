@@ -36,7 +36,7 @@ import { join } from 'node:path';
 import { MalformedInputError, StateConflictError } from '../../errors.ts';
 import { errnoCode } from '../write-errors.ts';
 import { syncDirSync, unlinkIfPresent, writeAll } from '../sync-fs.ts';
-import type { StateDb } from './database.ts';
+import { sqliteError, type StateDb } from './database.ts';
 import { CLEAR_SECRET, nonceId } from './nonces.ts';
 
 /** The folders the file layout kept under `<state-dir>/<network>`. */
@@ -68,14 +68,25 @@ export function importFileLayout(db: StateDb): void {
     if (!empty) {
       throw new StateConflictError('E_STATE_HALF_MIGRATED', `${dir} holds both ${join(dir, 'state.sqlite')} and files of the older layout (${LEGACY_FOLDERS.filter((f) => existsSync(join(dir, f))).join(', ')}) it never imported: which is the state cannot be told — move one of them aside (never run both)`, { path: dir });
     }
-    db.sql.exec('BEGIN IMMEDIATE');
+    // The mint's own database is attached before the transaction and detached after it:
+    // SQLite detaches no database a transaction has read ("database old is locked").
+    const mintDb = join(dir, 'credit-mint', 'mint.sqlite');
+    const attached = existsSync(mintDb);
+    if (attached) db.sql.prepare('ATTACH DATABASE ? AS old').run(mintDb);
     try {
-      const counts = importAll(db);
-      db.sql.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(IMPORTED_KEY, JSON.stringify({ at: new Date().toISOString(), ...counts }));
-      db.sql.exec('COMMIT');
+      db.sql.exec('BEGIN IMMEDIATE');
+      try {
+        const counts = importAll(db, attached);
+        db.sql.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(IMPORTED_KEY, JSON.stringify({ at: new Date().toISOString(), ...counts }));
+        db.sql.exec('COMMIT');
+      } catch (e) {
+        if (db.sql.inTransaction) db.sql.exec('ROLLBACK');
+        throw e;
+      }
     } catch (e) {
-      if (db.sql.inTransaction) db.sql.exec('ROLLBACK');
-      throw e;
+      throw sqliteError(e, attached ? mintDb : dir);
+    } finally {
+      if (attached) db.sql.exec('DETACH DATABASE old');
     }
   }
   removeOldFiles(dir);
@@ -97,7 +108,8 @@ function refuseUnfinished(dir: string): void {
   }
 }
 
-function importAll(db: StateDb): Counts {
+/** Everything of the file layout into `db`, in the caller's transaction; `mintAttached`: the mint's mint.sqlite is attached as `old`. */
+function importAll(db: StateDb, mintAttached: boolean): Counts {
   const dir = db.dir;
   const counts: Counts = { records: 0, nonces: 0, mint_contracts: 0 };
   const putRecord = db.sql.prepare<[string, string, string]>('INSERT INTO records (kind, id, body) VALUES (?, ?, ?)');
@@ -171,42 +183,36 @@ function importAll(db: StateDb): Counts {
   }
 
   // The mint's own SQLite store, copied table by table (its nonce ledger is the database's word now).
-  const mintDb = join(dir, 'credit-mint', 'mint.sqlite');
-  if (existsSync(mintDb)) {
-    db.sql.prepare('ATTACH DATABASE ? AS old').run(mintDb);
-    try {
-      const has = (table: string) => db.sql.prepare("SELECT 1 FROM old.sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
-      const column = (table: string, col: string) => db.sql.prepare(`SELECT 1 FROM pragma_table_info('${table}', 'old') WHERE name = ?`).get(col) !== undefined;
-      if (has('contracts')) {
-        counts.mint_contracts = db.sql.prepare(`INSERT INTO contracts (contract_id, record, unfunded_since) SELECT contract_id, record, ${column('contracts', 'unfunded_since') ? 'unfunded_since' : 'NULL'} FROM old.contracts`).run().changes;
-        // Older rows without the column: filled from their records (mint.ts unfundedSince).
-        if (!column('contracts', 'unfunded_since')) {
-          const fill = db.sql.prepare<[number, string]>('UPDATE contracts SET unfunded_since = ? WHERE contract_id = ?');
-          for (const r of db.sql.prepare<[], { contract_id: string; record: string }>('SELECT contract_id, record FROM contracts').all()) {
-            const rec = JSON.parse(r.record) as { status?: unknown; latest?: unknown; funding_seen?: unknown; opened_at_height?: unknown };
-            if (rec.status === 'open' && rec.latest == null && rec.funding_seen == null && typeof rec.opened_at_height === 'number') fill.run(rec.opened_at_height, r.contract_id);
-          }
+  if (mintAttached) {
+    const has = (table: string) => db.sql.prepare("SELECT 1 FROM old.sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
+    const column = (table: string, col: string) => db.sql.prepare(`SELECT 1 FROM pragma_table_info('${table}', 'old') WHERE name = ?`).get(col) !== undefined;
+    if (has('contracts')) {
+      counts.mint_contracts = db.sql.prepare(`INSERT INTO contracts (contract_id, record, unfunded_since) SELECT contract_id, record, ${column('contracts', 'unfunded_since') ? 'unfunded_since' : 'NULL'} FROM old.contracts`).run().changes;
+      // Older rows without the column: filled from their records (mint.ts unfundedSince).
+      if (!column('contracts', 'unfunded_since')) {
+        const fill = db.sql.prepare<[number, string]>('UPDATE contracts SET unfunded_since = ? WHERE contract_id = ?');
+        for (const r of db.sql.prepare<[], { contract_id: string; record: string }>('SELECT contract_id, record FROM contracts').all()) {
+          const rec = JSON.parse(r.record) as { status?: unknown; latest?: unknown; funding_seen?: unknown; opened_at_height?: unknown };
+          if (rec.status === 'open' && rec.latest == null && rec.funding_seen == null && typeof rec.opened_at_height === 'number') fill.run(rec.opened_at_height, r.contract_id);
         }
       }
-      if (has('funding')) db.sql.exec('INSERT INTO funding (outpoint, contract_id, kind, from_contract_id) SELECT outpoint, contract_id, kind, from_contract_id FROM old.funding');
-      if (has('blind_signatures')) db.sql.exec(`INSERT INTO blind_signatures (B_, contract_id, state, keyset_id, amount, C_) SELECT B_, contract_id, state, keyset_id, amount, ${column('blind_signatures', 'C_') ? 'C_' : 'NULL'} FROM old.blind_signatures`);
-      if (has('nonces')) {
-        for (const n of db.sql.prepare<[], { id: string; context: string | null; pubnonce: string | null; secnonce: string | null; consumed: number }>('SELECT id, context, pubnonce, secnonce, consumed FROM old.nonces').all()) {
-          if (n.consumed || n.secnonce === null || n.context === null || n.pubnonce === null) consumedNonce.run(n.id);
-          else insertNonce.run(n.id, n.context, n.pubnonce, Buffer.concat([Buffer.of(CLEAR_SECRET), Buffer.from(n.secnonce, 'hex')]));
-          counts.nonces++;
-        }
+    }
+    if (has('funding')) db.sql.exec('INSERT INTO funding (outpoint, contract_id, kind, from_contract_id) SELECT outpoint, contract_id, kind, from_contract_id FROM old.funding');
+    if (has('blind_signatures')) db.sql.exec(`INSERT INTO blind_signatures (B_, contract_id, state, keyset_id, amount, C_) SELECT B_, contract_id, state, keyset_id, amount, ${column('blind_signatures', 'C_') ? 'C_' : 'NULL'} FROM old.blind_signatures`);
+    if (has('nonces')) {
+      for (const n of db.sql.prepare<[], { id: string; context: string | null; pubnonce: string | null; secnonce: string | null; consumed: number }>('SELECT id, context, pubnonce, secnonce, consumed FROM old.nonces').all()) {
+        if (n.consumed || n.secnonce === null || n.context === null || n.pubnonce === null) consumedNonce.run(n.id);
+        else insertNonce.run(n.id, n.context, n.pubnonce, Buffer.concat([Buffer.of(CLEAR_SECRET), Buffer.from(n.secnonce, 'hex')]));
+        counts.nonces++;
       }
-      if (has('meta')) {
-        for (const m of db.sql.prepare<[], { key: string; value: string }>('SELECT key, value FROM old.meta').all()) {
-          if (m.key === 'counter') counter = Math.max(counter, Number(m.value) || 0);
-          else if (m.key.startsWith('doc:') || m.key === 'migration') putMeta.run(m.key, m.value);
-        }
-        // Its states were sealed by the scheme before seal.ts (or, in a store never opened with its key, are in the clear).
-        putMeta.run(LEGACY_STATES_KEY, '1');
+    }
+    if (has('meta')) {
+      for (const m of db.sql.prepare<[], { key: string; value: string }>('SELECT key, value FROM old.meta').all()) {
+        if (m.key === 'counter') counter = Math.max(counter, Number(m.value) || 0);
+        else if (m.key.startsWith('doc:') || m.key === 'migration') putMeta.run(m.key, m.value);
       }
-    } finally {
-      db.sql.exec('DETACH DATABASE old');
+      // Its states were sealed by the scheme before seal.ts (or, in a store never opened with its key, are in the clear).
+      putMeta.run(LEGACY_STATES_KEY, '1');
     }
   }
   if (counter > 0) putMeta.run('nonce_counter', String(counter));
