@@ -1,6 +1,6 @@
 /**
- * Review of issue 36 as the mint's database writer: whoever can write the mint's SQLite
- * file (or its PostgreSQL tables) but holds neither the mint's key nor the ecash seed.
+ * Review of issue 36 as the mint's database writer: whoever can write the mint's
+ * state.sqlite (or its PostgreSQL tables) but holds neither the mint's key nor the ecash seed.
  *
  * NUT-09 restore recomputes each signature from the `blind_signatures` row the B_ names —
  * its amount and its keyset. Before the rows carried the signature they record, the row was
@@ -16,7 +16,7 @@
  * the payment signed.
  */
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -32,9 +32,11 @@ import { ecashOffer, makeOutputs } from '../../../src/lib/credit/ecash.ts';
 import { fromHex } from '../../../src/lib/bytes.ts';
 import { loadVector } from '../../helpers.ts';
 import { KS, MINT_URL, SEED, ecashWorld, memorySink, open, type UpdateRequest, type W } from './ecash-world.ts';
-import { POLICY, world } from './world.ts';
-
-const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+import { MINT_SEALER, POLICY, liveStores, world } from './world.ts';
+import { dbFile, rawDb } from '../../state.ts';
+import { openState } from '../../../src/lib/store/sqlite/open.ts';
+import { SqliteMintStore } from '../../../src/lib/store/sqlite/mint.ts';
+import type { MintContractRecord } from '../../../src/lib/credit/ports.ts';
 
 async function pay(w: W, id: string, amount: bigint) {
   const request = await user.updateRequest(w.user, id, amount) as UpdateRequest;
@@ -43,12 +45,36 @@ async function pay(w: W, id: string, amount: bigint) {
   return { request, receipt };
 }
 
-/** The writer: its own connection to the mint's SQLite file (the mint's open batch committed first). */
+/** The writer: its own connection to the mint's state.sqlite (the mint's open batch committed first). */
 async function writer(w: W): Promise<BetterSqlite3.Database> {
   await w.mintBook.commit();
-  const db = new Database(join(w.dir.path, 'mint', 'mint.sqlite'));
-  db.pragma('busy_timeout = 10000');
-  return db;
+  return rawDb(join(w.dir.path, 'mint'));
+}
+
+/**
+ * The mint's database turned back into the layout before state.sqlite (migrate-v0.ts): its own
+ * `credit-mint/mint.sqlite`, from before its rows kept their C_ (the column dropped), its unused
+ * nonces' secrets in the clear as that store kept them. The world's connection is closed first.
+ */
+async function asLayoutBefore(w: W): Promise<void> {
+  await w.mintBook.commit();
+  liveStores.delete(w.mintBook);
+  w.mintBook.db.closeNow();
+  const dir = join(w.dir.path, 'mint');
+  const db = rawDb(dir);
+  try {
+    db.exec('ALTER TABLE blind_signatures DROP COLUMN C_; CREATE TABLE old_nonces (id TEXT PRIMARY KEY, context TEXT, pubnonce TEXT, secnonce TEXT, consumed INTEGER NOT NULL)');
+    const put = db.prepare('INSERT INTO old_nonces (id, context, pubnonce, secnonce, consumed) VALUES (?, ?, ?, ?, ?)');
+    for (const n of db.prepare('SELECT id, context, pubnonce, sealed, consumed FROM nonces').all() as { id: string; context: string | null; pubnonce: string | null; sealed: Buffer | null; consumed: number }[]) {
+      put.run(n.id, n.context, n.pubnonce, n.consumed ? null : MINT_SEALER.open('nonce', [n.id, n.context!], n.sealed!)!.toString('hex'), n.consumed);
+    }
+    db.exec("DROP TRIGGER nonce_consumed_once; DROP TRIGGER nonce_never_deleted; DROP TABLE nonces; ALTER TABLE old_nonces RENAME TO nonces; UPDATE meta SET key = 'counter' WHERE key = 'nonce_counter'");
+    db.pragma('journal_mode = DELETE');
+  } finally {
+    db.close();
+  }
+  mkdirSync(join(dir, 'credit-mint'));
+  renameSync(dbFile(dir), join(dir, 'credit-mint', 'mint.sqlite'));
 }
 
 const ask = (outputs: { B_: string; id?: string }[]) => readRestoreRequest({ outputs: outputs.map((o) => ({ amount: 0, id: o.id ?? KS.id, B_: o.B_ })) });
@@ -102,23 +128,22 @@ describe('as the mint\'s database writer: restore signs only what the receipts c
     await refusalAsync(restoreSignatures(w.mintBook, [KS], ask(request.outputs)), 'E_STATE_CORRUPT', 3);
   });
 
-  it('a store from before rows kept their C_ (the column dropped): reopened, the column is back; its old rows are refused, rows written now restore', async () => {
+  it('a store from before rows kept their C_ (the layout before state.sqlite, the column absent): imported with C_ NULL; its old rows are refused, rows written now restore', async () => {
     const id = await open(w);
     const before = await pay(w, id, 1000n);
-    const db = await writer(w);
-    db.exec('ALTER TABLE blind_signatures DROP COLUMN C_');
-    db.close();
-    const { MintStore } = await import('../../../src/lib/store/mint-store.ts');
-    const again = MintStore.openSync(join(w.dir.path, 'mint'));
-    try {
-      const rows = await again.signedBlindedMessages(before.request.outputs.map((o) => o.B_));
-      expect(rows.map((r) => r.C_)).toEqual(before.request.outputs.map(() => null));
-      await refusalAsync(restoreSignatures(again, [KS], ask(before.request.outputs)), 'E_STATE_CORRUPT', 3);
-    } finally {
-      await again.close();
-    }
+    await asLayoutBefore(w);
+    const mintDir = join(w.dir.path, 'mint');
+    const again = new SqliteMintStore<MintContractRecord>(openState(mintDir, { create: false })!, { sealer: MINT_SEALER });
+    expect(existsSync(join(mintDir, 'credit-mint'))).toBe(false); // imported, the old folder gone
+    Object.assign(w, { mintBook: again });
+    Object.assign(w.mint, { records: again, funding: again, nonces: again });
+    w.mint.ecash!.signatures = again;
+    liveStores.add(again);
+    const rows = await again.signedBlindedMessages(before.request.outputs.map((o) => o.B_));
+    expect(rows.map((r) => r.C_)).toEqual(before.request.outputs.map(() => null));
+    await refusalAsync(restoreSignatures(again, [KS], ask(before.request.outputs)), 'E_STATE_CORRUPT', 3);
     const after = await pay(w, id, 1000n);
-    const answer = await restoreSignatures(w.mintBook, [KS], ask(after.request.outputs));
+    const answer = await restoreSignatures(again, [KS], ask(after.request.outputs));
     expect(JSON.stringify(answer.signatures)).toBe(JSON.stringify(after.receipt.signatures));
   });
 });

@@ -32,11 +32,13 @@ import { applyRolloverAccept, rolloverRequest, rolloverSign } from '../../../src
 import { applyReceipt, updateRequest } from '../../../src/lib/credit/user-update.ts';
 import { termsFromJson, type CreditTermsJson } from '../../../src/lib/credit/codec.ts';
 import type { MintContext, MintContractRecord, NextNonceJson, ReceiptJson } from '../../../src/lib/credit/ports.ts';
-import { MintStore } from '../../../src/lib/store/mint-store.ts';
+import { StateDb } from '../../../src/lib/store/sqlite/database.ts';
+import { SqliteMintStore } from '../../../src/lib/store/sqlite/mint.ts';
+import { stateDigest } from '../../state.ts';
 import { mintCosignRefund } from '../../../src/lib/credit/signing.ts';
 import type { CreditContract } from '../../../src/lib/credit/terms.ts';
 import { buildClose, buildRefund, buildRollover, buildState } from '../../../src/lib/credit/transactions.ts';
-import { CHANGE, MINT, MINT_SEAL, PAYOUT, REFUND, USER, fundingPsbt, offer, world } from './world.ts';
+import { CHANGE, MINT, MINT_SEALER, PAYOUT, REFUND, USER, fundingPsbt, offer, world } from './world.ts';
 import { IndependentCheckError, verifyKeyPathSpend } from '../../independent/verify.ts';
 import { musigTaprootOutput, p2trScript } from '../../independent/keys.ts';
 import {
@@ -524,12 +526,13 @@ describe('nonces: single use across a crash', () => {
 // =======================================================================================
 describe('nonces on a committed mint store (what the CLI runs on)', () => {
   /**
-   * The CLI's mint keeps contracts and nonces in one MintStore (snapshot + journal): a
-   * step's effects are staged and committed together, so a refused step must stage
-   * nothing — and where the nonce check fires, the nonce stays unused.
+   * The CLI's mint keeps contracts and nonces in one database (state.sqlite, one
+   * SqliteMintStore): a step's effects are staged in its batch and committed together, so
+   * a refused step must stage nothing — and where the nonce check fires, the nonce stays
+   * unused.
    */
   const w = world();
-  let store: MintStore<MintContractRecord>;
+  let store: SqliteMintStore<MintContractRecord>;
   let ctx: MintContext;
   let A: CreditContract;
   let nonceA: NextNonceJson;
@@ -537,7 +540,7 @@ describe('nonces on a committed mint store (what the CLI runs on)', () => {
   let spent: NextNonceJson;
   afterAll(() => w.dir.cleanup());
   beforeAll(async () => {
-    store = await MintStore.open<MintContractRecord>(join(w.dir.path, 'mint-store'), { seal: MINT_SEAL });
+    store = new SqliteMintStore<MintContractRecord>(StateDb.open(join(w.dir.path, 'mint-store'), { create: true })!, { sealer: MINT_SEALER });
     ctx = { ...w.mint, records: store, nonces: store };
     const open = async (input: string) => {
       const req = await openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(100_000n, input), expiryHeight: 5320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
@@ -559,10 +562,14 @@ describe('nonces on a committed mint store (what the CLI runs on)', () => {
     nonceB = b.first;
   });
 
+  /** Refused as the CLI's mint runs a request (one step of its batch); then its next COMMIT makes nothing of it durable. */
   async function storeRefuses(nonce: NextNonceJson, mutate: (s: SpendSpec) => SpendSpec, e: Expected) {
     const tx = signAsUser(buildSpend(mutate(stateSpec(A, 6000n))), USER, MINT.publicKey, nonce);
-    await expectRefused(w.dir.path, () => mint.acceptUpdate(ctx, updateMessage(A, 2, 1000n, 6000n, tx) as never), e);
+    const committed = stateDigest(join(w.dir.path, 'mint-store'));
+    await expectRefused(w.dir.path, () => store.step(() => mint.acceptUpdate(ctx, updateMessage(A, 2, 1000n, 6000n, tx) as never)), e);
+    await store.commit();
     expect(store.dirty).toBe(false);
+    expect(stateDigest(join(w.dir.path, 'mint-store'))).toBe(committed);
     expect(await store.status(fromHex(nonceA.pubnonce))).toBe('unused');
   }
 

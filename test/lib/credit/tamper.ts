@@ -10,8 +10,9 @@
  * tampered transaction: the mint can only refuse it by the rule under test, never by
  * E_BAD_PARTIAL_SIG.
  *
- * Also here: opening and paying in the in-process world, and a snapshot of every file
- * under a state directory (path → SHA-256) to show that a refusal wrote nothing.
+ * Also here: opening and paying in the in-process world, and a snapshot of a state
+ * directory (each file → SHA-256, each state.sqlite → its rows' digest) to show that a
+ * refusal wrote nothing.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -34,7 +35,9 @@ import type { NextNonceJson, ReceiptJson, UserContractRecord } from '../../../sr
 import { userSignAgainst } from '../../../src/lib/credit/signing.ts';
 import { makeContract, type CreditContract } from '../../../src/lib/credit/terms.ts';
 import { buildRefund } from '../../../src/lib/credit/transactions.ts';
-import { CHANGE, REFUND, fundingPsbt, liveStores, offer, type world } from './world.ts';
+import { STATE_DB_FILE } from '../../../src/lib/store/sqlite/database.ts';
+import { stateDigest } from '../../state.ts';
+import { CHANGE, REFUND, fundingPsbt, offer, type world } from './world.ts';
 
 export type World = ReturnType<typeof world>;
 
@@ -247,9 +250,10 @@ export async function userRecord(w: World, id: string): Promise<UserContractReco
 // "Nothing was written"
 
 /**
- * Every file under `dir` (recursively) → SHA-256 of its content, and every live mint
- * store under `dir` → the digest of its rows. SQLite's `-shm` file (the WAL's shared
- * memory index, rebuilt from the WAL, touched by reads) is not state.
+ * Every file under `dir` (recursively) → SHA-256 of its content, but a state database
+ * (`state.sqlite`) → the digest of its rows as this process sees them (test/state.ts
+ * stateDigest: a live mint store's uncommitted batch included); its `-wal` and `-shm`
+ * files are how SQLite keeps those rows, not more state.
  */
 export function snapshot(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -263,13 +267,11 @@ export function snapshot(dir: string): Record<string, string> {
     for (const name of names.sort()) {
       const p = join(d, name);
       if (statSync(p).isDirectory()) walk(p);
-      else if (!name.endsWith('-shm')) out[relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
+      else if (name === STATE_DB_FILE) out[`rows:${relative(dir, p)}`] = stateDigest(d)!;
+      else if (!name.startsWith(`${STATE_DB_FILE}-`)) out[relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
     }
   };
   walk(dir);
-  for (const store of liveStores) {
-    if (!relative(dir, store.dir).startsWith('..')) out[`store:${relative(dir, store.dir)}`] = store.contentDigest();
-  }
   return out;
 }
 

@@ -1,9 +1,10 @@
 /**
- * A small world for credit-contract tests: a mint on the store the CLI runs on (one
- * MintStore: records, funding index and single-use nonces; its writes stay in the open
- * transaction unless a test commits), a user with its own state directory (records +
- * single-use nonce store), a chain whose tip and funding
- * confirmations the test sets, and a deterministic random source.
+ * A small world for credit-contract tests: a mint on the store the CLI runs on (its
+ * state.sqlite under `<dir>/mint`, one SqliteMintStore: records, funding index and
+ * single-use nonces; its writes stay in the open batch unless a test commits), a user with
+ * its own state.sqlite under `<dir>/user` (its contracts and its single-use nonces, made by
+ * its first write, as the CLI's), a chain whose tip and funding confirmations the test sets,
+ * and a deterministic random source.
  */
 import { Transaction } from '@scure/btc-signer';
 import { base64 } from '@scure/base';
@@ -12,9 +13,11 @@ import { keyPair } from '../../../src/lib/keys/keys.ts';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import { decodeAddress, scriptAddress } from '../../../src/lib/address.ts';
 import { deterministicRandom } from '../../../src/lib/random.ts';
-import { NonceStore } from '../../../src/lib/store/nonce-store.ts';
-import { RecordBook } from '../../../src/lib/store/record-book.ts';
-import { MintStore } from '../../../src/lib/store/mint-store.ts';
+import { StateDb } from '../../../src/lib/store/sqlite/database.ts';
+import { SqliteMintStore } from '../../../src/lib/store/sqlite/mint.ts';
+import { SqliteNonces } from '../../../src/lib/store/sqlite/nonces.ts';
+import { ContractBook } from '../../../src/lib/store/sqlite/records.ts';
+import { Sealer } from '../../../src/lib/store/seal.ts';
 import { StateSeal } from '../../../src/lib/store/state-seal.ts';
 import { OfflineChainSource } from '../../../src/lib/chain/offline.ts';
 import type { ChainSource, UtxoInfo } from '../../../src/lib/chain/types.ts';
@@ -24,11 +27,12 @@ import { taprootOutput } from '../../../src/lib/taproot/taproot.ts';
 import { tempDir } from '../../helpers.ts';
 
 /** Mint stores opened by test worlds: their rows, uncommitted writes included, are state too. */
-export const liveStores = new Set<MintStore<MintContractRecord>>();
+export const liveStores = new Set<SqliteMintStore<MintContractRecord>>();
 
 export const MINT = keyPair(fromHex('a1'.repeat(32)));
 export const USER = keyPair(fromHex('b2'.repeat(32)));
-/** The mint's stores seal its fully signed states under its key, as the CLI's do. */
+/** The mint's stores seal its fully signed states under its key, as the CLI's do: state.sqlite's seal (and PostgreSQL's, MINT_SEAL). */
+export const MINT_SEALER = Sealer.fromSecret(MINT.secretKey);
 export const MINT_SEAL = StateSeal.fromMintKey(MINT.secretKey);
 export const PAYOUT = scriptAddress(taprootOutput(keyPair(fromHex('c3'.repeat(32))).xOnly).script, 'regtest')!;
 export const REFUND = scriptAddress(taprootOutput(keyPair(fromHex('d4'.repeat(32))).xOnly).script, 'regtest')!;
@@ -67,17 +71,25 @@ export class TestChain implements ChainSource {
 export function world() {
   const dir = tempDir('offchain-credit-');
   const chain = new TestChain();
-  const mintBook = MintStore.openSync<MintContractRecord>(join(dir.path, 'mint'), { seal: MINT_SEAL });
+  const mintBook = new SqliteMintStore<MintContractRecord>(StateDb.open(join(dir.path, 'mint'), { create: true })!, { sealer: MINT_SEALER });
   liveStores.add(mintBook);
-  const userBook = new RecordBook<UserContractRecord>(join(dir.path, 'user'));
+  const userDb = async (create: boolean) => StateDb.open(join(dir.path, 'user'), { create });
+  const userBook = new ContractBook<UserContractRecord>(userDb, 'credit-user', join(dir.path, 'user'));
   const mint: MintContext = {
     network: 'regtest', mint: MINT, policy: POLICY, records: mintBook, funding: mintBook, nonces: mintBook,
     chain, random: deterministicRandom('mint'),
   };
   const user: UserContext = {
-    network: 'regtest', user: USER, records: userBook, nonces: new NonceStore(join(dir.path, 'user-nonces')), chain, random: deterministicRandom('user'),
+    network: 'regtest', user: USER, records: userBook, nonces: new SqliteNonces(userDb, Sealer.fromSecret(USER.secretKey)), chain, random: deterministicRandom('user'),
   };
-  return { dir, chain, mint, user, mintBook, userBook };
+  /** The mint's batch committed, both databases closed (a file that opens many worlds, a mutation run). */
+  const close = async () => {
+    liveStores.delete(mintBook);
+    await mintBook.close();
+    mintBook.db.closeNow();
+    StateDb.open(join(dir.path, 'user'), { create: false })?.closeNow();
+  };
+  return { dir, chain, mint, user, mintBook, userBook, close };
 }
 
 /** The user's wallet: an unsigned funding PSBT from one P2WPKH input paying the contract. */

@@ -19,7 +19,6 @@ import { bytesOf, hexOf, psbtUnsignedTx } from '../../independent/tx.ts';
 import { publicKeyOf } from '../../independent/keys.ts';
 import { taprootHtlcContract } from '../../independent/descriptor.ts';
 import { refusal } from '../../setup/refusal.ts';
-import { liveStores } from '../credit/world.ts';
 import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, paymentHash, preimage } from './world.ts';
 
 type Ch = Awaited<ReturnType<typeof channel>>;
@@ -56,8 +55,7 @@ beforeAll(async () => {
 });
 // The channel's stores and directory go with the file (a mutation run opens one per mutant run).
 afterAll(async () => {
-  liveStores.delete(ch.w.mintBook);
-  await ch.w.mintBook.close();
+  await ch.w.close();
   ch.w.dir.cleanup();
 });
 

@@ -30,7 +30,9 @@ import * as gateway from '../../../src/lib/device/gateway.ts';
 import type { DeviceChannel, GatewayChannel } from '../../../src/lib/credit/ports.ts';
 import { issueStateNonce } from '../../../src/lib/credit/signing.ts';
 import { deterministicRandom } from '../../../src/lib/random.ts';
-import { NonceStore } from '../../../src/lib/store/nonce-store.ts';
+import { Sealer } from '../../../src/lib/store/seal.ts';
+import { StateDb } from '../../../src/lib/store/sqlite/database.ts';
+import { SqliteNonces } from '../../../src/lib/store/sqlite/nonces.ts';
 import { tempDir } from '../../helpers.ts';
 import { publicKeyOf } from '../../independent/keys.ts';
 import { bytesOf, hexOf, psbtUnsignedTx } from '../../independent/tx.ts';
@@ -188,14 +190,25 @@ const template = (i: number) => (TEMPLATES[i] ??= channel({ input: ['a0', 'b0', 
 type Side = { ch: Channel; d: DeviceChannel; g: GatewayChannel; toDevice?: Msg; toGateway?: Msg; signed: string[] };
 
 async function runScenario(s: { channels: number; colluding: boolean; steps: Step[] }): Promise<void> {
+  const dbs: StateDb[] = [];
+  try {
+    await runScenarioOn(s, dbs);
+  } finally {
+    for (const db of dbs) db.close();
+  }
+}
+
+async function runScenarioOn(s: { channels: number; colluding: boolean; steps: Step[] }, dbs: StateDb[]): Promise<void> {
   COUNT.runs++;
   if (s.colluding) COUNT.colludingRuns++;
   else COUNT.honestRuns++;
   const sides: Side[] = [];
   for (let i = 0; i < s.channels; i++) {
-    // The channel opened once per file; each run its gateway's own nonce store and a first nonce.
+    // The channel opened once per file; each run its gateway's own nonces (a state.sqlite of its own) and a first nonce.
     const t = await template(i);
-    const nonces = new NonceStore(join(RUNS.path, `run-${COUNT.runs}-${i}`));
+    const db = StateDb.open(join(RUNS.path, `run-${COUNT.runs}-${i}`), { create: true })!;
+    dbs.push(db);
+    const nonces = new SqliteNonces(db, Sealer.fromSecret(t.gctx.gateway.secretKey), "the gateway's nonce");
     const random = deterministicRandom(`gateway-${COUNT.runs}-${i}`);
     const first = await issueStateNonce(nonces, random, t.gctx.gateway, t.c, t.gateway.next_state);
     const ch: Channel = { ...t, gctx: { ...t.gctx, nonces, random } };
