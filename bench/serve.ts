@@ -18,25 +18,22 @@
  *    with real nonces: each user's next request is signed here against the nonce its last
  *    receipt carried (bench/credit-closed-loop.ts), the signing time printed apart.
  *    PostgreSQL setup, not timed: the SQLite mint migrated (`credit store migrate`), then
- *    one abandon per contract through the service for a nonce of the host's epoch.
- *    Beside them, the same with `--nonce-epoch process` (a key per process) and the proxy
- *    routing by contract (the Offchain-Contract header, each contract to the process that
- *    issued its nonce), which takes the host epoch's one counter row out of every nonce
- *    step: if these rows scale and the host rows do not, the host counter is the bound.
+ *    one abandon per contract through the service for a nonce of the process that serves
+ *    it: each process seals the nonces it issues under its own key, and the proxy routes by
+ *    contract (the Offchain-Contract header, each contract to the process that issued its
+ *    nonce). ×1, ×2 and ×4 processes, and the ratios ×2/×1 and ×4/×1.
  *    Each PostgreSQL row also prints CPU milliseconds per update — of the mint processes,
  *    of the PostgreSQL server's processes (the postmaster and its children, /proc) and of
  *    this process (the loader, its signing and the proxy: process.cpuUsage) — the figure
  *    that carries over to a bigger machine on this shared two-core one, and marks the row
  *    LOADER-BOUND when this process used 0.8 core or more. (A mint process has one
  *    connection and runs one step at a time: its mint cores well under n say it waits —
- *    on its fsyncs and COMMIT, or on the host epoch's row lock, or for a core.) Last, the host epoch's serial
- *    section timed alone: the witness write (StateStore.update, as host-epoch.ts `advance`)
- *    and an UPDATE+COMMIT on the same server, and the ceiling they imply.
+ *    on its fsyncs and COMMIT, or for a core.)
  * Run alone: `node --import tsx bench/serve.ts` (BENCH_SERVE_RUNS, BENCH_SERVE_PG_CONTRACTS; BENCH_SERVE_SQLITE_ONLY=1:
  * the SQLite rows alone, each with the service's CPU per update — /proc, utime + stime).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, Agent, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -47,7 +44,6 @@ import { setupMintStream } from './credit.ts';
 import { abandon, MINT_KEY, request, setup, type Ct } from './credit-closed-loop.ts';
 import { selectBackend } from '../src/lib/musig/bip327.ts';
 import { findPostgres, startPostgres } from '../test/setup/postgres.ts';
-import { StateStore } from '../src/lib/store/state-store.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'run.js');
@@ -254,98 +250,65 @@ if (!findPostgres()) {
   const pristine = join(work, 'pg-pristine');
   await setup(pristine, PG_CONTRACTS);
   const server = await startPostgres();
-  const { default: pg } = await import('pg');
-  const pgRows: { epoch: 'host' | 'process'; n: number; rate: number; cpu: { mint: number; pg: number; loader: number }; cores: number }[] = [];
+  const pgRows: { n: number; rate: number; cpu: { mint: number; pg: number; loader: number }; cores: number }[] = [];
   try {
-    for (const epoch of ['host', 'process'] as const) {
-      for (const n of [1, 2, 4]) {
-        const name = `${epoch}_${n}`;
-        const url = await server.createDatabase(`bench_serve_${name}`);
-        const dir = join(work, `pg-${name}`);
-        cpSync(pristine, dir, { recursive: true });
-        const env = { ...cleanEnv(), OFFCHAIN_STORE_PASSWORD: server.password };
-        const m = spawnSync(process.execPath, [BIN, 'credit', 'store', 'migrate', '--state-dir', dir, '--to', url], { env, encoding: 'utf8' });
-        if (m.status !== 0) throw new Error(`bench: migrate failed: ${m.stderr}`);
-        const cts: Ct[] = await setup(join(work, `pg-scratch-${name}`), PG_CONTRACTS);
-        // host: one --state-dir for the host's processes; process: each its own key (and directory).
-        const services = await Promise.all(Array.from({ length: n }, (_, i) => serve(['--store', url, '--nonce-epoch', epoch, '--state-dir', join(work, epoch === 'host' ? `pg-host-${name}` : `pg-proc-${name}-${i}`)], env, false)));
-        const byContract = epoch === 'process' ? new Map(cts.map((ct, k) => [ct.c.id, k % n])) : undefined;
-        const proxy = await proxyTo(services.map((s) => s.url), byContract);
-        // Not timed: a nonce of the host's epoch (or of the contract's process) for each contract.
-        for (const ct of cts) {
-          const r = await fetch(`${proxy.url}/v1/credit/abandon`, { method: 'POST', headers: { 'content-type': 'application/json', 'offchain-contract': ct.c.id }, body: abandon(ct) });
-          const answer = await r.json() as { next_nonce?: Ct['nonce'] };
-          if (!answer.next_nonce) throw new Error(`bench: abandon answered ${JSON.stringify(answer).slice(0, 200)}`);
-          ct.nonce = answer.next_nonce;
-        }
-        request(cts[0]!); // this process's signing tables built before the clock starts
-        let signMs = 0;
-        const mintPids = services.map((s) => s.child.pid!);
-        const pgPids = postgresPids(server.dataDir);
-        const before = { mint: cpuSeconds(mintPids), pg: cpuSeconds(pgPids), loader: process.cpuUsage(), at: performance.now() };
-        const row = await load(proxy.url, PG_CONTRACTS, PG_PAYMENTS, (k) => {
-          const t = performance.now();
-          const body = request(cts[k]!);
-          signMs += performance.now() - t;
-          return body;
-        }, (k, receipt) => {
-          cts[k]!.nonce = receipt.next_nonce as Ct['nonce'];
-          cts[k]!.state++;
-        }, (k) => cts[k]!.c.id);
-        const wall = (performance.now() - before.at) / 1000;
-        const loaderUsage = process.cpuUsage(before.loader);
-        const cpu = { mint: cpuSeconds(mintPids) - before.mint, pg: cpuSeconds(postgresPids(server.dataDir)) - before.pg, loader: (loaderUsage.user + loaderUsage.system) / 1e6 };
-        const updates = Math.max(1, (row.total ?? 0) - row.errors);
-        const perUpdate = (s: number) => (1000 * s / updates).toFixed(1);
-        const loaderCores = cpu.loader / wall;
-        const label = `PostgreSQL ×${n}, ${epoch === 'host' ? 'host epoch, random' : 'process epochs, by contract'}`;
-        console.log(fmt(label, row, `   CPU ms/update: mint ${perUpdate(cpu.mint)} (${(cpu.mint / wall).toFixed(2)} core over ${n}), postgres ${perUpdate(cpu.pg)}, loader ${perUpdate(cpu.loader)} (${loaderCores.toFixed(2)} core${loaderCores >= 0.8 ? ': LOADER-BOUND' : ''}; signing ${(signMs / (PG_CONTRACTS * PG_PAYMENTS)).toFixed(1)} ms/request); all ${((cpu.mint + cpu.pg + cpu.loader) / wall).toFixed(2)} cores; load ${loadavg()[0]!.toFixed(1)}`));
-        pgRows.push({ epoch, n, rate: row.rate, cpu: { mint: cpu.mint / updates, pg: cpu.pg / updates, loader: cpu.loader / updates }, cores: (cpu.mint + cpu.pg + cpu.loader) / wall });
-        proxy.server.close();
-        await Promise.all(services.map((s) => s.stop()));
+    for (const n of [1, 2, 4]) {
+      const name = `process_${n}`;
+      const url = await server.createDatabase(`bench_serve_${name}`);
+      const dir = join(work, `pg-${name}`);
+      cpSync(pristine, dir, { recursive: true });
+      const env = { ...cleanEnv(), OFFCHAIN_STORE_PASSWORD: server.password };
+      const m = spawnSync(process.execPath, [BIN, 'credit', 'store', 'migrate', '--state-dir', dir, '--to', url], { env, encoding: 'utf8' });
+      if (m.status !== 0) throw new Error(`bench: migrate failed: ${m.stderr}`);
+      const cts: Ct[] = await setup(join(work, `pg-scratch-${name}`), PG_CONTRACTS);
+      // Each process seals the nonces it issues under its own key: requests are routed by contract.
+      const services = await Promise.all(Array.from({ length: n }, (_, i) => serve(['--store', url, '--state-dir', join(work, `pg-proc-${name}-${i}`)], env, false)));
+      const byContract = new Map(cts.map((ct, k) => [ct.c.id, k % n]));
+      const proxy = await proxyTo(services.map((s) => s.url), byContract);
+      // Not timed: a nonce of the contract's process for each contract.
+      for (const ct of cts) {
+        const r = await fetch(`${proxy.url}/v1/credit/abandon`, { method: 'POST', headers: { 'content-type': 'application/json', 'offchain-contract': ct.c.id }, body: abandon(ct) });
+        const answer = await r.json() as { next_nonce?: Ct['nonce'] };
+        if (!answer.next_nonce) throw new Error(`bench: abandon answered ${JSON.stringify(answer).slice(0, 200)}`);
+        ct.nonce = answer.next_nonce;
       }
+      request(cts[0]!); // this process's signing tables built before the clock starts
+      let signMs = 0;
+      const mintPids = services.map((s) => s.child.pid!);
+      const pgPids = postgresPids(server.dataDir);
+      const before = { mint: cpuSeconds(mintPids), pg: cpuSeconds(pgPids), loader: process.cpuUsage(), at: performance.now() };
+      const row = await load(proxy.url, PG_CONTRACTS, PG_PAYMENTS, (k) => {
+        const t = performance.now();
+        const body = request(cts[k]!);
+        signMs += performance.now() - t;
+        return body;
+      }, (k, receipt) => {
+        cts[k]!.nonce = receipt.next_nonce as Ct['nonce'];
+        cts[k]!.state++;
+      }, (k) => cts[k]!.c.id);
+      const wall = (performance.now() - before.at) / 1000;
+      const loaderUsage = process.cpuUsage(before.loader);
+      const cpu = { mint: cpuSeconds(mintPids) - before.mint, pg: cpuSeconds(postgresPids(server.dataDir)) - before.pg, loader: (loaderUsage.user + loaderUsage.system) / 1e6 };
+      const updates = Math.max(1, (row.total ?? 0) - row.errors);
+      const perUpdate = (s: number) => (1000 * s / updates).toFixed(1);
+      const loaderCores = cpu.loader / wall;
+      console.log(fmt(`PostgreSQL ×${n}, by contract`, row, `   CPU ms/update: mint ${perUpdate(cpu.mint)} (${(cpu.mint / wall).toFixed(2)} core over ${n}), postgres ${perUpdate(cpu.pg)}, loader ${perUpdate(cpu.loader)} (${loaderCores.toFixed(2)} core${loaderCores >= 0.8 ? ': LOADER-BOUND' : ''}; signing ${(signMs / (PG_CONTRACTS * PG_PAYMENTS)).toFixed(1)} ms/request); all ${((cpu.mint + cpu.pg + cpu.loader) / wall).toFixed(2)} cores; load ${loadavg()[0]!.toFixed(1)}`));
+      pgRows.push({ n, rate: row.rate, cpu: { mint: cpu.mint / updates, pg: cpu.pg / updates, loader: cpu.loader / updates }, cores: (cpu.mint + cpu.pg + cpu.loader) / wall });
+      proxy.server.close();
+      await Promise.all(services.map((s) => s.stop()));
     }
-
-    // The host epoch's serial section alone: a witness raise (host-epoch.ts `advance`:
-    // StateStore.update, a locked fsynced atomic write) and an UPDATE + COMMIT on this server.
-    const witnessDir = join(work, 'witness');
-    mkdirSync(witnessDir, { recursive: true });
-    const docs = new StateStore(witnessDir);
-    const N = 100;
-    let t = performance.now();
-    for (let i = 1; i <= N; i++) await docs.update<{ version: number }>('seen-bench', () => ({ version: i }));
-    const witnessMs = (performance.now() - t) / N;
-    const client = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: 'postgres' });
-    await client.connect();
-    await client.query('CREATE TABLE bench_counter (id int PRIMARY KEY, counter bigint)');
-    await client.query('INSERT INTO bench_counter VALUES (1, 0)');
-    t = performance.now();
-    for (let i = 0; i < N; i++) {
-      await client.query('BEGIN');
-      await client.query('UPDATE bench_counter SET counter = counter + 1 WHERE id = 1');
-      await client.query('COMMIT');
-    }
-    const commitMs = (performance.now() - t) / N;
-    await client.end();
-    const hostCeiling = 1000 / (witnessMs + commitMs);
-    console.log(`  ${'PostgreSQL, host epoch serial section alone'.padEnd(44)} ${hostCeiling.toFixed(0).padStart(6)} updates/s at most on one host: witness write ${witnessMs.toFixed(1)} ms + UPDATE/COMMIT ${commitMs.toFixed(1)} ms (mean of ${N} each; load ${loadavg()[0]!.toFixed(1)})`);
-    // What bounds the rows: the scaling 1 → 4 of each kind, against each ceiling.
-    const at = (epoch: 'host' | 'process', n: number) => pgRows.find((r) => r.epoch === epoch && r.n === n)!;
-    const scale = (epoch: 'host' | 'process') => at(epoch, 4).rate / at(epoch, 1).rate;
+    // What bounds the rows: the scaling with processes, against the loader's and the CPU's ceilings.
+    const at = (n: number) => pgRows.find((r) => r.n === n)!;
     const loaderCeiling = 1 / Math.max(...pgRows.map((r) => r.cpu.loader));
-    const cpuCeiling = (epoch: 'host' | 'process') => cpus().length / (at(epoch, 4).cpu.mint + at(epoch, 4).cpu.pg + at(epoch, 4).cpu.loader);
+    const cpuCeiling = cpus().length / (at(4).cpu.mint + at(4).cpu.pg + at(4).cpu.loader);
     const maxRate = Math.max(...pgRows.map((r) => r.rate));
     const maxCores = Math.max(...pgRows.map((r) => r.cores));
-    const verdict = scale('process') >= 1.5 && scale('host') < 1.2
-      ? 'the process rows scale and the host rows do not: the host epoch\'s counter row is the limit'
-      : pgRows.some((r) => r.cores / cpus().length < 0.7) && maxRate < 0.7 * Math.min(hostCeiling, loaderCeiling)
-      ? `neither kind reaches a ceiling and the rows used at most ${maxCores.toFixed(2)} of ${cpus().length} cores at load ${loadavg()[0]!.toFixed(1)}: the machine's other load is the limit here; the CPU per update is the figure that carries over`
+    const verdict = pgRows.some((r) => r.cores / cpus().length < 0.7) && maxRate < 0.7 * loaderCeiling
+      ? `the rows used at most ${maxCores.toFixed(2)} of ${cpus().length} cores at load ${loadavg()[0]!.toFixed(1)}: the machine's other load, or the server's fsyncs, is the limit here; the CPU per update is the figure that carries over`
       : maxRate >= 0.7 * loaderCeiling
       ? 'the loader (its signing and proxy, one core) is the limit'
-      : maxRate >= 0.7 * hostCeiling
-      ? 'the host epoch\'s serial section is the limit'
       : 'the CPU of the two cores is the limit';
-    console.log(`  PostgreSQL bounds: ×4/×1 host ${scale('host').toFixed(2)}, process ${scale('process').toFixed(2)}; ceilings: loader ${loaderCeiling.toFixed(0)}/s (one core at its CPU per update), host epoch ${hostCeiling.toFixed(0)}/s, ${cpus().length} cores at the ×4 CPU per update ${cpuCeiling('host').toFixed(0)}/s host, ${cpuCeiling('process').toFixed(0)}/s process — ${verdict}`);
+    console.log(`  PostgreSQL bounds: ×2/×1 ${(at(2).rate / at(1).rate).toFixed(2)}, ×4/×1 ${(at(4).rate / at(1).rate).toFixed(2)}; ceilings: loader ${loaderCeiling.toFixed(0)}/s (one core at its CPU per update), ${cpus().length} cores at the ×4 CPU per update ${cpuCeiling.toFixed(0)}/s — ${verdict}`);
   } finally {
     await server.stop();
   }

@@ -73,7 +73,7 @@ const work = mkdtempSync(join(tmpdir(), 'offchain-bench-op-'));
 try {
   const url = await server.createDatabase('bench');
   const target = resolvePgTarget({ store: url }, { OFFCHAIN_STORE_PASSWORD: server.password })!;
-  const pg = (w: number) => new PgOperatorStore(target, { network: 'regtest', operatorSecret: randomBytes(32).fill(7), witness: new VersionWitness(join(work, `witness-${w}`)) });
+  const pg = (w: number) => new PgOperatorStore(target, { network: 'regtest', operatorSecret: randomBytes(32).fill(7), witness: new VersionWitness(async (create) => StateDb.open(join(work, `witness-${w}`), { create }), join(work, `witness-${w}`)) });
   const make = async (s: OperatorStore, n: number) => {
     const ids: string[] = [];
     for (let i = 0; i < n; i++) {

@@ -438,6 +438,7 @@ export const ERROR_CODES: Readonly<Record<string, ExitClass>> = {
   E_STORE_MIGRATED: 'state',
   E_STORE_MIGRATING: 'state',
   E_STORE_NOT_EMPTY: 'state',
+  E_STORE_ONE_SHOT: 'usage',
   E_STORE_READ_ONLY: 'usage',
   E_STORE_ROLLED_BACK: 'general',
   E_STORE_SCHEMA_NEWER: 'general',

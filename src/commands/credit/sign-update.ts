@@ -38,10 +38,8 @@ With --stream the mint reads requests as JSON Lines and writes one receipt (or c
     ...contractFlag,
     amount: Flags.integer({ description: 'user: satoshis this payment adds to the mint\'s cumulative amount', min: 1 }),
     stream: Flags.boolean({ description: 'mint: read requests as JSON Lines (update-requests; also open-requests, abandons, close-requests and rollover steps), write one answer line each' }),
-    'nonce-epoch': Flags.string({
-      description: "mint --stream on PostgreSQL: whose key seals the nonces the stream issues — its own (process, the default: a restart makes its users abandon once) or its host's, kept under --state-dir and shared with the host's one-shot commands (survives restarts; the host's nonce steps then commit one at a time)",
-      options: ['process', 'host'],
-    }),
+    // Retired: every PostgreSQL mint process seals its nonces under its own key (refused with `host`, saying so).
+    'nonce-epoch': Flags.string({ hidden: true, description: 'retired: every PostgreSQL mint process seals its nonces under its own key', options: ['process', 'host'] }),
     ...tokenOutFlag,
     ...ecashSeedFlags,
     ...walletSeedFlags,

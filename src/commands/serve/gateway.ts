@@ -66,7 +66,7 @@ committed before it is answered; on SQLite one serve process holds a --state-dir
    * A gateway step (gatewayStep, gatewayMarkAttempted) as one request of the service's group
    * commit, as the credit routes' steps (topics/serve/served-mint.ts).
    */
-  protected override withMint<R>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<R>, opts: { nonces?: 'host' | 'none' } = {}): Promise<R> {
+  protected override withMint<R>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<R>, opts: { nonces?: 'used' | 'none' } = {}): Promise<R> {
     const s = this.served;
     if (!s) return super.withMint(network, step, opts);
     return onServedMint(s, this.random.deterministic, step);
@@ -81,8 +81,6 @@ committed before it is answered; on SQLite one serve process holds a --state-dir
     // the gateway verifies the device's partial signature and signs last on every step (byte-identical results).
     const backend = await this.useFastestBackend();
     this.term.info(`offchain: gateway serving on the ${backend} secp256k1 backend`);
-    const { storeTarget } = await import('../../lib/cli/store-flags.ts');
-    const shared = await storeTarget(f as Record<string, unknown>);
     const { ClnRpc } = await import('../../lib/lightning/cln-rpc.ts');
     const node = f['lightning-rpc'] ? new ClnRpc(f['lightning-rpc']) : undefined;
     // A node that does not answer stops the service at its start (E_LIGHTNING_UNREACHABLE), not at the first
@@ -125,6 +123,6 @@ committed before it is answered; on SQLite one serve process holds a --state-dir
       this.served = undefined;
       if (batch.failure !== undefined) throw batch.failure;
       if (code !== 0) process.exit(code);
-    }, { nonces: shared ? 'host' : 'process' });
+    });
   }
 }

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
-import { MintStream } from '../../topics/credit/stream.ts';
+import { MintStream, retiredNonceEpoch } from '../../topics/credit/stream.ts';
 import { ecashSeedFlags } from '../../topics/credit/flags.ts';
 import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
@@ -20,8 +20,8 @@ JSON message a pipe carries and answers what the one-shot command would print fo
 credit/error body with its code and exit_code. Answers leave only after their batch is committed (group commit, as the
 stream). The operator's listener (--operator-listen, loopback only) adds /metrics, GET /v1/operator/contracts (as credit list)
 and POST /v1/operator/exit {fee_rate, contract_id?, to?, broadcast|dry_run} (as credit exit, signed by the mint key: no --child).
-On SQLite one serve process holds a --state-dir; on PostgreSQL any number may share the store, and by default
-(--nonce-epoch host) every serve process of a host can open every nonce the host issued.
+On SQLite one serve process holds a --state-dir; on PostgreSQL any number may share the store, each opening the nonces
+it issued (route requests by contract; a restart makes each of its users abandon once, which --peer does by itself).
 Prints one serve/listening line on standard output, then logs JSON on standard error; SIGTERM drains and exits 0.`;
   static override examples = [
     {
@@ -37,10 +37,8 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
     ...serveFlags,
     ...keyFlags,
     ...stateFlags, ...storeFlags,
-    'nonce-epoch': Flags.string({
-      description: 'PostgreSQL: whose key seals the nonces this service issues — its host\'s (host, the default: kept under --state-dir, so every serve process of the host, and the next one after a restart, opens them) or its own (process: a restart makes its users abandon once)',
-      options: ['process', 'host'],
-    }),
+    // Retired: every PostgreSQL mint process seals its nonces under its own key (refused with `host`, saying so).
+    'nonce-epoch': Flags.string({ hidden: true, description: 'retired: every PostgreSQL mint process seals its nonces under its own key', options: ['process', 'host'] }),
     ...ecashSeedFlags,
     ...chainFlags,
     // A new command: --confirmations without the one-shots' old spelling (--funding-confirmations).
@@ -54,7 +52,7 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
   private served: ServedMint | undefined;
 
   /** The exit's store step (mintExit) as one request of the service's group commit (topics/serve/served-mint.ts). */
-  protected override withMint<R>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<R>, opts: { nonces?: 'host' | 'none' } = {}): Promise<R> {
+  protected override withMint<R>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<R>, opts: { nonces?: 'used' | 'none' } = {}): Promise<R> {
     const s = this.served;
     if (!s) return super.withMint(network, step, opts);
     return onServedMint(s, this.random.deterministic, step);
@@ -64,9 +62,7 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
     const f = this.flags;
     const { serveOptions } = await import('../../topics/serve/flags.ts');
     const options = serveOptions(f, 8338); // E_USAGE before anything is opened
-    const { storeTarget } = await import('../../lib/cli/store-flags.ts');
-    const shared = await storeTarget(f as Record<string, unknown>);
-    if (f['nonce-epoch'] !== undefined && !shared) throw new UsageError('E_USAGE', '--nonce-epoch needs a PostgreSQL store (--store or $OFFCHAIN_STORE_URL): SQLite keeps nonces under --state-dir already');
+    retiredNonceEpoch(f['nonce-epoch']);
     const { setBasePointWindow } = await import('../../lib/curve.ts');
     setBasePointWindow(8);
     const backend = await this.useFastestBackend();
@@ -93,6 +89,6 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
       if (batch.failure !== undefined) throw batch.failure;
       // Past --drain-timeout (or a second signal): exit now; every step in flight is uncommitted and rolls back.
       if (code !== 0) process.exit(code);
-    }, { nonces: shared && f['nonce-epoch'] !== 'process' ? 'host' : 'process' });
+    });
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Create a new file that must not already exist (secret key files): written to a
+ * Create a new file that must not already exist (secret key files, a secret or a token the
+ * user names for a command's output): written to a
  * temporary name, fsynced, then hard-linked into place — link(2) fails if the target
  * exists, so an existing key is never overwritten and no reader ever sees a partial file.
  */
@@ -32,7 +33,7 @@ export function writeNewFile(path: string, data: Uint8Array | string, mode = 0o6
     linkSync(tmp, path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new RefusedError('E_FILE_EXISTS', `${path} already exists; refusing to overwrite a key file`);
+      throw new RefusedError('E_FILE_EXISTS', `${path} already exists; refusing to overwrite it`);
     }
     throw new UsageError('E_OUTPUT_FILE', `cannot create ${path}: ${(e as NodeJS.ErrnoException).code}`);
   } finally {

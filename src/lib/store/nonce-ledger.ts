@@ -2,26 +2,21 @@
  * THE LEDGER RULE — a live signer never signs twice with a secret nonce it opened, whatever
  * its store says later.
  *
- * A store that keeps the mint's secret nonces (sealed or not) can be written by others than
- * the process that signs: the mint's own database role, a DBA, a managed database's
- * provider, the owner of a table; for SQLite, whoever can write the file or puts an old copy
- * of it back. Such a writer copies a nonce's row (and the contract's) before a payment and
- * puts them back after it: the store then offers the consumed nonce as unused, and the mint
- * would sign a second message with it — a third, and the key is solved (BIP-327: each
- * partial signature is k1 + b·k2 + e·a·x, three equations in three unknowns). Epoch
- * counters and witnesses catch a restored database, not one rewound row.
+ * A PostgreSQL store keeps the mint's secret nonces (sealed under the key of the one process
+ * that issued them: pg/mint-store.ts) where others than that process can write: the mint's own
+ * database role, a DBA, a managed database's provider, the owner of a table, a restore. Such
+ * a writer copies a nonce's row (and the contract's) before a payment and puts them back after
+ * it: the store then offers the consumed nonce as unused, and the mint would sign a second
+ * message with it — a third, and the key is solved (BIP-327: each partial signature is
+ * k1 + b·k2 + e·a·x, three equations in three unknowns).
  *
- * So the signer keeps its own ledger of the nonces it may still open: each nonce it issues
- * enters it, each nonce it opens or burns leaves it, and it opens only a nonce its ledger
- * holds — with one exception below; anything else is refused before the secret is touched
- * (E_NONCE_REOPENED, exit 1, an alarm: nothing signed, nothing written). The ledger lives
- * where the store's writer cannot reach:
- *
- * | signer                                   | ledger                                         |
- * |------------------------------------------|------------------------------------------------|
- * | PostgreSQL, process epoch (a stream)     | in the process's memory (only it can open its nonces) |
- * | PostgreSQL, host epoch (one-shot commands) | a journal beside the host's key under --state-dir |
- * | SQLite (one-shot commands and streams)   | a journal beside mint.sqlite                   |
+ * So each mint process keeps, in its own memory, the ledger of the nonces it may still open:
+ * each nonce it issues enters it, each nonce it opens or burns leaves it, and it opens only a
+ * nonce its ledger holds — with one exception below; anything else is refused before the
+ * secret is touched (E_NONCE_REOPENED, exit 1, an alarm: nothing signed, nothing written).
+ * Only the process that issued a nonce holds the key that opens it, so its memory is the
+ * whole record: no file, no lock, no journal. (On SQLite the database file is the authority,
+ * and no ledger is kept: sqlite/database.ts.)
  *
  * THE INVARIANT, precisely: a signer never produces two DIFFERENT partial signatures with
  * one secret nonce. BIP-327 Sign is deterministic: the partial signature is a function of
@@ -29,73 +24,48 @@
  * participant's public nonce), the participants and tweak (the key aggregate) and the
  * message. Producing the SAME partial signature again gives nobody a new equation. So
  * when a nonce is opened for signing, the ledger records the digest of that session
- * (musig/psbt-keypath.ts `signingSessionDigest`; durably, in the journal's line, where the
- * ledger is a journal), and the one exception is: a nonce it opened may be opened again
- * for a session with the same digest, byte for byte — never for another, and never one
- * opened without a digest or burned. That is what lets a stream serve a request again in
- * the same process after its transaction was rolled back or its COMMIT was lost and found
- * not to have happened (store/outages.ts), and a SQLite mint killed between its journal
- * and its COMMIT answer the same request when it is sent again: each is the identical
- * session, signed identically.
+ * (musig/psbt-keypath.ts `signingSessionDigest`), and the one exception is: a nonce it opened
+ * may be opened again for a session with the same digest, byte for byte — never for another,
+ * and never one opened without a digest or burned. That is what lets a stream serve a request
+ * again in the same process after its transaction was rolled back or its COMMIT was lost and
+ * found not to have happened (store/outages.ts): the identical session, signed identically.
  *
  * Invariants:
  * - An id enters the ledger only when this signer issues it, from a fresh secret nonce: an
  *   id that left it never comes back (its pubnonce would need the same secret nonce again).
- *   Where the ledger is a journal, a file read again may say otherwise — cut back to before
- *   an opening, or replaced — and is believed for what other processes did, never for what
- *   this one did: every nonce this process opened stays in its memory for as long as it lives
- *   (`openedHere`, 32 bytes an id), and is opened again only for the same session.
  * - An id opened for session digest D is opened again only for D: whatever the store says,
  *   this signer's partial signatures under one secret nonce are all the same one.
- * - Entries of an open transaction are pending; `settle` makes them final (the journal:
- *   appended and fsynced, under its lock, with every claimed id checked still live — or
- *   opened for the same digest — a racing command of the same host may have opened it)
- *   BEFORE the store sends COMMIT, so no signature and no pubnonce leaves a process before
- *   its ledger says so. `discard` (a rollback before COMMIT was sent: nothing of the
- *   transaction left) forgets them, and the nonces it claimed stay openable — a deadlock
- *   retried, a request refused after its nonce was taken. After `settle`, whatever the
- *   COMMIT's outcome, an opened nonce is gone for every other session: offered again for
- *   one it is the alarm, or — when this signer cannot tell whether that COMMIT happened (its
- *   answer lost: `commitLost`; a crash between the journal and the COMMIT's `committed`
- *   mark; a failure after `settle`) — refused as used (E_NONCE_USED, exit 5: its user
- *   abandons once, or sends the same request again).
- * - Dropping an id or a digest only ever refuses more: a crash between `settle` and COMMIT,
- *   a pruned entry, a compacted digest, a torn journal tail cost a user one `credit
- *   abandon`, never a second signature.
+ * - Entries of an open transaction are pending; `settle` makes them final BEFORE the store
+ *   sends COMMIT, so no signature and no pubnonce leaves a process before its ledger says so.
+ *   `discard` (a rollback before COMMIT was sent: nothing of the transaction left) forgets
+ *   them, and the nonces it claimed stay openable — a deadlock retried, a request refused
+ *   after its nonce was taken. After `settle`, whatever the COMMIT's outcome, an opened nonce
+ *   is gone for every other session: offered again for one it is the alarm, or — when this
+ *   signer cannot tell whether that COMMIT happened (its answer lost: `commitLost`; a failure
+ *   after `settle`) — refused as used (E_NONCE_USED, exit 5: its user abandons once, or sends
+ *   the same request again).
+ * - Dropping an id or a digest only ever refuses more.
  *
- * Bounded: the ledger holds the nonces issued and not yet opened or burned here — about
- * one per open contract — and the digests of recent openings. What never comes back (a nonce
- * burned by another epoch's abandon, a contract exited) is pruned against the store: ids
- * whose row the store shows consumed are dropped (trusting the store here only refuses
- * more). The journal is one line per issue, per opening (with its digest) and per COMMIT
- * done, compacted to the live and unsure ids when it holds more than twice as many lines
- * (and at least COMPACT_MIN): a committed opening's digest goes with its lines. In memory,
- * the digests of committed openings are kept for the last COMPACT_MIN of them.
+ * Bounded: the ledger holds the nonces issued and not yet opened or burned here — about one
+ * per open contract this process serves — and the digests of the last COMPACT_MIN openings.
+ * What never comes back (a nonce burned by another process's abandon, a contract exited) is
+ * pruned against the store: ids whose row the store shows consumed are dropped (trusting the
+ * store here only refuses more).
  *
  * What the store's writer can still do: deny service (hide, consume or corrupt a nonce, so
  * its user abandons), roll a contract back to an older state (the mint then exits with it:
- * a backup protects contracts, not the payments since — docs/postgres.md), but not make
- * this signer produce a second partial signature with one nonce. A rewound row with the
- * SAME request replayed (by the writer, or a user colluding with it) is signed again: the
- * same partial signature, so the same final signature and the same signed state — bytes
- * the requester already had and that the store holds sealed — nothing new. The contract's
- * record then holds that payment again and a fresh next nonce: no more than rolling the
- * contract back, which a writer can do anyway (above). The signer raises the alarm all the
- * same (a committed nonce offered again is evidence of a writer at work), without refusing. For SQLite the journal is in
- * the same directory as the database: it catches a rewound row or the file restored on its
- * own, not a whole --state-dir put back together (never back that directory up:
- * docs/state.md). A journal that vanishes under a live process that read or wrote it is
- * written again from that process's memory (with an alarm), never started again from the
- * store's unused nonces — that start is for a directory that never had one. A journal
- * REPLACED by a forged one is read as the host's record (another process of the host may
- * have compacted it): whoever can write that directory is trusted as the store's file is.
+ * a backup protects contracts, not the payments since — docs/postgres.md), but not make this
+ * signer produce a second partial signature with one nonce. A rewound row with the SAME
+ * request replayed is signed again: the same partial signature, so the same final signature
+ * and the same signed state — bytes the requester already had — nothing new; the signer
+ * raises the alarm all the same (a committed nonce offered again is evidence of a writer at
+ * work), without refusing.
  */
-import { firstUnopenable, sessionOf, type Op } from './nonce-ops.ts';
+import { sessionOf, type Op } from './nonce-ops.ts';
+
+/** A session digest: 32 bytes of hex. */
+const DIGEST_RE = /^[0-9a-f]{64}$/;
 import { OffchainError, StateConflictError } from '../errors.ts';
-import { ensureDir } from './atomic.ts';
-import { withLock } from './lock.ts';
-import { DIGEST_RE, Journal, openLine, type Entries } from './nonce-journal.ts';
-import { IdSet } from './id-set.ts';
 
 /** The store offered a nonce this signer already opened (or never issued): an alarm. Exit 1. */
 export class NonceReopenedError extends OffchainError {
@@ -104,15 +74,15 @@ export class NonceReopenedError extends OffchainError {
   }
 }
 
-/** Journal lines before compaction is considered; in memory, the committed openings whose digest is kept. */
+/** The committed openings whose digest is kept; the ledger is pruned against the store past twice its size. */
 export const COMPACT_MIN = 4096;
 
 export type { Op } from './nonce-ops.ts';
 
 export interface LedgerOptions {
-  /** Whose ledger, for messages: "this stream (epoch 1a2b…)", "this host's one-shot commands". */
+  /** Whose ledger, for messages: "this process (pid 12, epoch 1a2b…)". */
   who: string;
-  /** Where the nonces are kept, for messages (a URL without its password, a directory). */
+  /** Where the nonces are kept, for messages (a URL without its password). */
   where: string;
   /** Of `ids`, those the store shows consumed: dropped from the ledger (it only refuses more). */
   consumed?: (ids: string[]) => Promise<Set<string>>;
@@ -120,29 +90,17 @@ export interface LedgerOptions {
    * Called with the alarm's text when the store offers a nonce this signer opened: `refused`
    * when it is refused (E_NONCE_REOPENED), false when it was committed and is opened again
    * for the same session (signed again identically, but someone put its row back). A stream
-   * prints both on stderr; a one-shot command the second (its error line is the first).
+   * prints both on stderr.
    */
   alarm?: (message: string, refused: boolean) => void;
 }
 
 export class NonceLedger {
   private readonly live = new Set<string>();
-  /**
-   * Gone by a COMMIT not known to have happened: a journal's `-` without `=` (a step
-   * interrupted), a transaction settled whose COMMIT did not return, or whose answer was lost.
-   */
+  /** Gone by a COMMIT not known to have happened: a transaction settled whose COMMIT did not return, or whose answer was lost. */
   private readonly unsure = new Set<string>();
   /** The session digest each opening still remembered was made for (insertion order: oldest first). */
   private readonly sessions = new Map<string, string>();
-  /**
-   * Every nonce this process opened, where the ledger is a journal: a journal cut back to
-   * before that opening (same file, shorter) or replaced is read afresh, and would otherwise
-   * make it live again — a second session signed with it. Never shrinks; memory only.
-   */
-  private readonly openedHere = new IdSet();
-  private get entries(): Entries {
-    return { live: this.live, unsure: this.unsure, sessions: this.sessions };
-  }
   private pending: Op[] = [];
   /**
    * How many of `pending` issue each id, and how many take it out (burn, open, reopen): what
@@ -171,8 +129,6 @@ export class NonceLedger {
     this.pendingTakes.clear();
   }
   private pruneAt = COMPACT_MIN;
-  /** The journal read once (on first need: a command that opens no nonce never reads it). */
-  private loaded = false;
   /** Every id the last settled transaction took out (for `committed`). */
   private settledGone: string[] = [];
   /** The nonces the last settled transaction opened (for `commitLost`). */
@@ -180,36 +136,11 @@ export class NonceLedger {
   /** Opened by a transaction whose COMMIT answer was lost: refused as used, not as an attack. */
   private readonly lost = new Set<string>();
 
-  private constructor(
-    private readonly opts: LedgerOptions,
-    private readonly journal: Journal | undefined,
-    /** No journal yet: the entries it starts from (SQLite: the store's unused nonces). */
-    private readonly bootstrap: (() => Promise<string[]>) | undefined,
-  ) {}
+  private constructor(private readonly opts: LedgerOptions) {}
 
-  /** A process epoch's ledger: memory only. */
+  /** A process's ledger: memory only. */
   static inMemory(opts: LedgerOptions): NonceLedger {
-    return new NonceLedger(opts, undefined, undefined);
-  }
-
-  /**
-   * A ledger kept in `dir` (created on first settle), read on first need. `bootstrap` gives
-   * the entries a journal starts from when there is none; without it a missing journal
-   * starts empty.
-   */
-  static onDisk(dir: string, name: string, opts: LedgerOptions, bootstrap?: () => Promise<string[]>): NonceLedger {
-    return new NonceLedger(opts, new Journal(dir, `offchain nonce ledger v1 ${name}`), bootstrap);
-  }
-
-  private async load(): Promise<void> {
-    if (this.loaded || !this.journal) return;
-    if (!(await this.journal.refresh(this.entries)) && this.bootstrap) for (const id of await this.bootstrap()) this.live.add(id);
-    this.loaded = true;
-  }
-
-  /** Whether a journal file exists (a host epoch used before without one is retired: pg/host-epoch.ts). */
-  static async journalExists(dir: string): Promise<boolean> {
-    return new Journal(dir, '').exists();
+    return new NonceLedger(opts);
   }
 
   /** Entries this ledger holds now (tests, and the bound). */
@@ -236,9 +167,7 @@ export class NonceLedger {
   async claim(id: string, short: string, session?: string): Promise<void> {
     if (session !== undefined && !DIGEST_RE.test(session)) throw new Error('NonceLedger.claim: a session digest is 32 bytes of hex');
     if (this.pendingTakes.has(id)) throw this.reopened(id, short);
-    await this.load();
-    if (!this.openable(id) && this.journal) await this.journal.refresh(this.entries); // another command of this host may have issued it
-    if (this.openable(id) && !this.openedHere.has(id)) {
+    if (this.openable(id)) {
       this.addPending({ kind: 'open', id, session });
       return;
     }
@@ -253,7 +182,7 @@ export class NonceLedger {
       throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} was opened for a request whose COMMIT answer was lost; the store says it was not kept, but a store cannot be trusted to say so and a nonce signs one session only: send that same request again (it is signed again, identically), or abandon this one ("credit abandon") for a fresh nonce`);
     }
     if (this.unsure.has(id)) {
-      throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} was opened by a step that was interrupted (a crash, a lost connection) between its ledger and its COMMIT: whether it signed cannot be told, so it signs nothing but that same request again; send that one again, or abandon this one ("credit abandon") for a fresh nonce`);
+      throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} was opened by a step whose COMMIT did not return: whether it signed cannot be told, so it signs nothing but that same request again; send that one again, or abandon this one ("credit abandon") for a fresh nonce`);
     }
     throw this.reopened(id, short);
   }
@@ -286,31 +215,20 @@ export class NonceLedger {
     for (const id of this.settledOpens) this.lost.add(id);
   }
 
-  /**
-   * The COMMIT after the last `settle` happened: its entries are no longer unsure (the
-   * journal's `=` lines, not fsynced — lost in a crash, they leave the entries unsure,
-   * which only refuses more). Never throws: the COMMIT is done whatever happens here.
-   */
+  /** The COMMIT after the last `settle` happened: its entries are no longer unsure. Never throws: the COMMIT is done whatever happens here. */
   async committed(): Promise<void> {
     const gone = this.settledGone;
     this.settledGone = [];
     this.settledOpens = [];
     if (gone.length === 0) return;
-    for (const id of gone) this.lost.delete(id);
-    if (!this.journal) {
-      for (const id of gone) this.unsure.delete(id);
-      this.trimSessions();
-      return;
+    for (const id of gone) {
+      this.lost.delete(id);
+      this.unsure.delete(id);
     }
-    const journal = this.journal;
-    await withLock(journal.dir, async () => {
-      await journal.refresh(this.entries);
-      await journal.append(gone.map((id) => `=${id}`), false);
-      for (const id of gone) this.unsure.delete(id);
-    }).catch(() => undefined);
+    this.trimSessions();
   }
 
-  /** In memory: the digests of the last COMPACT_MIN committed openings are kept, older ones forgotten (refusing more). */
+  /** The digests of the last COMPACT_MIN committed openings are kept, older ones forgotten (refusing more). */
   private trimSessions(): void {
     let excess = this.sessions.size - COMPACT_MIN - this.unsure.size;
     for (const id of this.sessions.keys()) {
@@ -331,66 +249,15 @@ export class NonceLedger {
     this.truncatePending(Math.min(mark, this.pending.length));
   }
 
-  /**
-   * Just before COMMIT is sent: the open transaction's entries become final — durably, for
-   * a journal, with every claimed id checked once more under the journal's lock. Throws
-   * (nothing final) when a claimed id is no longer live (nor opened for the same session):
-   * the caller rolls back.
-   */
+  /** Just before COMMIT is sent: the open transaction's entries become final. */
   async settle(): Promise<void> {
     const ops = this.pending;
     this.settledOpens = ops.filter((op) => op.kind === 'open' || op.kind === 'reopen').map((op) => op.id);
     this.settledGone = ops.filter((op) => op.kind !== 'issue').map((op) => op.id);
-    // A journal is created by the first transaction that ticks its epoch, even one whose
-    // entries were all rolled back to a savepoint: a used epoch without one is retired.
-    if (ops.length === 0 && (!this.journal || (await this.journal.exists()))) return;
-    if (!this.journal) {
-      this.apply(ops);
-      this.clearPending();
-      if (this.live.size > this.pruneAt) await this.prune();
-      return;
-    }
-    const journal = this.journal;
-    await this.load();
-    await ensureDir(journal.dir);
-    await withLock(journal.dir, async () => {
-      const had = await journal.refresh(this.entries);
-      if (!had && journal.known) {
-        // The journal this process read or wrote is gone (deleted, perhaps beside a rewound
-        // row): its memory is the record — written back — never the store's unused nonces,
-        // which would make a nonce it opened openable again.
-        this.opts.alarm?.(`ALARM: the nonce ledger ${journal.path} of ${this.opts.who} was removed while it ran: it is written again from this process's memory, not from the store ${this.opts.where}; find out who writes that directory`, false);
-        await journal.compact(this.entries);
-      }
-      const booting = !had && !journal.known && this.bootstrap !== undefined;
-      if (booting) {
-        this.live.clear();
-        for (const id of await this.bootstrap!()) this.live.add(id);
-      }
-      const refused = firstUnopenable(ops, this.live, this.sessions, this.openedHere);
-      if (refused) throw this.reopened(refused.id, `${refused.id.slice(0, 16)}…`);
-      const initial = booting ? [...this.live].map((id) => `+${id}`) : [];
-      await journal.append([...initial, ...ops.map((op) => (op.kind === 'issue' ? `+${op.id}` : openLine(op.id, sessionOf(op))))]);
-      this.apply(ops);
-      if (journal.lines > Math.max(COMPACT_MIN, 2 * (this.live.size + this.unsure.size))) {
-        await this.prune();
-        await journal.compact(this.entries);
-      }
-    });
+    if (ops.length === 0) return;
+    this.apply(ops);
     this.clearPending();
-  }
-
-  /**
-   * The COMMIT after the last `settle` certainly did not happen (a full disk refused it
-   * before its commit record was written) and nothing of it left the process: the
-   * journal's lines of that settle are taken back, so the directory is as it was. The
-   * memory is not: the store refuses all further use after a failed COMMIT. Without the
-   * journal's lock (taking it writes a file, and the disk is full): for SQLite only, whose
-   * writer holds the mint directory's lock, so no other process appends meanwhile — and
-   * the lines are taken back only while the file still ends with them.
-   */
-  async unsettle(): Promise<void> {
-    await this.journal?.undoLastAppend();
+    if (this.live.size > this.pruneAt) await this.prune();
   }
 
   private apply(ops: Op[]): void {
@@ -402,7 +269,6 @@ export class NonceLedger {
       this.live.delete(op.id);
       // Unsure until `committed`.
       this.unsure.add(op.id);
-      if (this.journal && (op.kind === 'open' || op.kind === 'reopen')) this.openedHere.add(op.id);
       const session = sessionOf(op);
       if (session !== undefined) this.sessions.set(op.id, session);
       else this.sessions.delete(op.id);

@@ -61,21 +61,22 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * command's whole life. Everything the step wrote is committed (and the WAL
    * checkpointed and truncated, so no consumed secret nonce lingers in it) before the
    * result is returned for printing; a step that throws commits nothing. A step that
-   * touches no nonce (an exit, a claim) says `nonces: 'none'`: on PostgreSQL it then keeps
-   * nothing under --state-dir (no host nonce key), so it writes nowhere it was not asked to.
+   * touches no nonce (an exit, a claim) says `nonces: 'none'`: on PostgreSQL it may then run
+   * as a one-shot command (a step that uses nonces runs only in a long-running process).
    */
-  protected async withMint<T>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>, opts: { nonces?: 'host' | 'none' } = {}): Promise<T> {
+  protected async withMint<T>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>, opts: { nonces?: 'used' | 'none' } = {}): Promise<T> {
     return this.withMintStore(network, (ctx, store) => store.step(() => step(ctx, store)), opts);
   }
 
   /**
    * The mint's context on its open store, for a caller that makes its own transactions (the
-   * stream). On PostgreSQL, `nonces` says whose key seals the nonces this process issues:
-   * the host's, shared by its one-shot commands (the default), or the process's own (the
-   * stream's) — see pg/host-epoch.ts and the restore rule in pg/mint-store.ts; 'none' for a
-   * step that issues, takes and burns none (the process's own, then, unused: no file).
+   * stream). `nonces`: 'none' for a step that issues, takes and burns no nonce (an exit, a
+   * claim). On PostgreSQL a step that uses nonces runs only in a long-running process
+   * (serve mint, serve gateway, sign-update --stream): its nonces are sealed under that
+   * process's own key (pg/mint-store.ts, the restore rule), so a one-shot command's would
+   * die with it — it is refused (E_STORE_ONE_SHOT).
    */
-  protected async withMintStore<T>(network: Network, use: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>, opts: { nonces?: 'host' | 'process' | 'none'; keysetsAsStored?: boolean } = {}): Promise<T> {
+  protected async withMintStore<T>(network: Network, use: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>, opts: { nonces?: 'used' | 'none'; keysetsAsStored?: boolean } = {}): Promise<T> {
     const mint = await this.keyPair(network);
     return this.onMintStore(network, async (store, dir, policy) => {
       const { toHex } = await import('../../lib/bytes.ts');
@@ -92,7 +93,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       const result = await use(ctx, store);
       await store.close();
       return result;
-    }, { nonces: opts.nonces ?? 'host', key: mint.secretKey });
+    }, { nonces: opts.nonces ?? 'used', key: mint.secretKey });
   }
 
   /** The keysets this mint issues under (./ecash.ts ecashSigner). */
@@ -109,7 +110,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return this.onMintStore(network, async (store, _dir, policy) => view(store, policy, await this.mintChain(network, store)), { view: true });
   }
 
-  private async onMintStore<T>(network: Network, use: (store: MintStorePort<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>, opts: { view?: boolean; nonces?: 'host' | 'process' | 'none'; key?: Uint8Array } = {}): Promise<T> {
+  private async onMintStore<T>(network: Network, use: (store: MintStorePort<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>, opts: { view?: boolean; nonces?: 'used' | 'none'; key?: Uint8Array } = {}): Promise<T> {
     const store = await this.openMintStore(network, { create: false, ...opts });
     try {
       return await use(store, store.dir, await mintPolicy(store, store.dir));
@@ -197,7 +198,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * node that provably did not take it (it refused it, or could not be reached or asked) gets
    * the freeze taken back, so a failed broadcast leaves the contract as it was; one whose
    * answer was lost (a timeout) leaves it frozen, as the package may be in its mempool.
-   * --dry-run writes nothing. It signs with no nonce: on PostgreSQL no host epoch is opened.
+   * --dry-run writes nothing. It signs with no nonce (on PostgreSQL a one-shot command may run it).
    */
   protected async mintExit(network: Network, who: string, build: (ctx: MintContext, record: MintContractRecord) => Promise<ExitBuilt>, given?: { broadcast?: boolean; 'dry-run'?: boolean; contract?: string }): Promise<Record<string, unknown>> {
     // `given`: a service's request in place of this command's flags (serve gateway's /v1/operator/claim).

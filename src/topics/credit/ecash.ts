@@ -151,6 +151,7 @@ async function writeTokenFile(path: string, token: string): Promise<void> {
     if (old.trim() === token) return;
     throw new RefusedError('E_TOKEN_OUT_EXISTS', `--token-out ${path} already exists and holds something else (another token?): name a new file`);
   }
-  const { writeFileAtomic } = await import('../../lib/store/atomic.ts');
-  await writeFileAtomic(path, token + '\n', { mode: 0o600 });
+  // A new 0600 file, whole or not at all, never over another (a race to the same name loses: E_FILE_EXISTS).
+  const { writeNewFile } = await import('../../lib/store/exclusive.ts');
+  writeNewFile(path, token + '\n', 0o600);
 }

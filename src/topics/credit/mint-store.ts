@@ -1,6 +1,6 @@
 /**
  * The credit mint's store and chain, as its commands open them: PostgreSQL when --store /
- * $OFFCHAIN_STORE_URL names one (its host epoch's alarms said on stderr), else SQLite under
+ * $OFFCHAIN_STORE_URL names one (its alarms said on stderr), else SQLite under
  * --state-dir; the offer (the mint's policy) read from it; and offline, the chain facts the
  * operator asserts (--tip-height, --confirmations). Which step runs in which transaction is
  * ./command.ts (withMint).
@@ -16,7 +16,8 @@ import type { StateSeal } from '../../lib/store/state-seal.ts';
 import type { StateDb } from '../../lib/store/sqlite/database.ts';
 
 /** `key`: the mint's secret key (its seal); none for a view. */
-export type MintStoreOptions = { create: boolean; view?: boolean; nonces?: 'host' | 'process' | 'none'; key?: Uint8Array };
+/** `nonces`: 'used' (the default) for a step that issues, takes or burns the mint's nonces. */
+export type MintStoreOptions = { create: boolean; view?: boolean; nonces?: 'used' | 'none'; key?: Uint8Array };
 
 /** What opening the store needs of the command: its flags, its terminal, and where its state lives. */
 export type MintStoreHost = {
@@ -49,23 +50,13 @@ export async function openMintStore(host: MintStoreHost, opts: MintStoreOptions)
   if (target) {
     const { StateSeal } = await import('../../lib/store/state-seal.ts');
     const seal: { seal?: StateSeal; alarm?: typeof alarm } = opts.view ? {} : { ...(opts.key ? { seal: StateSeal.fromMintKey(opts.key) } : {}), alarm };
-    const { PgMintStore } = await import('../../lib/store/pg/mint-store.ts');
-    const hostDir = !opts.view && opts.nonces === 'host' ? join(host.stateDir(), 'credit-mint-pg') : undefined;
-    const store = await PgMintStore.open<MintContractRecord>(target, host.network, { view: opts.view ?? false, hostDir, ...seal });
-    const retired = store.retiredHostEpoch;
-    if (retired?.noLedger) {
-      host.term.warn(
-        `this host's nonce key for ${store.dir} (epoch ${retired.epoch.slice(0, 8)}…) was used without a nonce ledger beside it (an older offchain, or the ledger was lost): which of its nonces were opened cannot be told, so it was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
-      );
-    } else if (retired && retired.seen < 0) {
-      host.term.warn(
-        `this host's nonce key for ${store.dir} (epoch ${retired.epoch.slice(0, 8)}…) is a copy: its rollback witness was written beside another key file (this --state-dir was copied from another host or restored from a file-level backup). It was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
-      );
-    } else if (retired) {
-      host.term.warn(
-        `the store ${store.dir} went back in time (this host's nonce epoch ${retired.epoch.slice(0, 8)}… counter ${retired.counter ?? 'gone'}, this host committed ${retired.seen}): a restore, failover, a step killed before its COMMIT, or a copy of this --state-dir used elsewhere. This host's nonce key was retired and a new one drawn; users whose nonces it sealed recover with "credit abandon"`,
-      );
+    // A PostgreSQL mint's nonces are sealed under the key of the long-running process that issued
+    // them (pg/mint-store.ts, the restore rule): a one-shot command's would die with it.
+    if (!opts.view && opts.nonces !== 'none' && !host.longRunning) {
+      throw new UsageError('E_STORE_ONE_SHOT', `on PostgreSQL (--store ${target.url}) the mint's nonces are kept by its long-running processes: send this request to "serve mint" (or "serve gateway") — the user's --peer does — or feed it to "sign-update --role mint --stream"; one-shot mint steps that sign are for a SQLite --state-dir`);
     }
+    const { PgMintStore } = await import('../../lib/store/pg/mint-store.ts');
+    const store = await PgMintStore.open<MintContractRecord>(target, host.network, { view: opts.view ?? false, ...seal });
     return store;
   }
   const { SqliteMintStore } = await import('../../lib/store/sqlite/mint.ts');

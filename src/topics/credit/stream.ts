@@ -25,16 +25,22 @@ import type { MintBatch } from './mint-batch.ts';
 
 type StreamFlags = { role: string; stream?: boolean; 'nonce-epoch'?: string };
 
+/**
+ * --nonce-epoch, kept hidden for the scripts that name it: `process` is what every PostgreSQL
+ * mint process does now (a no-op); `host` — a key shared by a host's processes under
+ * --state-dir — is gone, refused saying so (docs/postgres.md, "Nonces live in processes").
+ */
+export function retiredNonceEpoch(value: string | undefined): void {
+  if (value === 'host') {
+    throw new UsageError('E_USAGE', '--nonce-epoch host is retired: every PostgreSQL mint process now seals the nonces it issues under its own key (docs/postgres.md, "Nonces live in processes"); drop the flag');
+  }
+}
+
 // ExitSteps: `serve mint` answers POST /v1/operator/exit with `credit exit`'s step (./exit.ts).
 export abstract class MintStream<T extends typeof Command> extends ExitSteps<T> {
-  /** --nonce-epoch: only for the mint's --stream, and only on PostgreSQL. */
+  /** --nonce-epoch: retired (every PostgreSQL mint process seals its nonces under its own key). */
   protected async checkNonceEpoch(): Promise<void> {
-    const f = this.flags as StreamFlags;
-    if (f['nonce-epoch'] !== undefined) {
-      if (f.role !== 'mint' || !f.stream) throw new UsageError('E_USAGE', '--nonce-epoch is for the mint\'s --stream (a one-shot mint command always uses its host\'s epoch)');
-      const { storeTarget } = await import('../../lib/cli/store-flags.ts');
-      if (!(await storeTarget(f as Record<string, unknown>))) throw new UsageError('E_USAGE', '--nonce-epoch needs a PostgreSQL store (--store or $OFFCHAIN_STORE_URL): SQLite keeps nonces under --state-dir already');
-    }
+    retiredNonceEpoch((this.flags as StreamFlags)['nonce-epoch']);
   }
 
   /**
@@ -96,7 +102,7 @@ export abstract class MintStream<T extends typeof Command> extends ExitSteps<T> 
       }
       await Promise.all(written);
       meter.done();
-    }, { nonces: (this.flags as StreamFlags)['nonce-epoch'] === 'host' ? 'host' : 'process' });
+    });
   }
 
   /** A refused line as its credit/error line; nothing when the batcher ended (the stream fails instead). */

@@ -12,7 +12,6 @@
  * PostgreSQL instead (src/lib/store/operator-store.ts is the port; owners keep their files).
  */
 import { type Command } from '@oclif/core';
-import { join } from 'node:path';
 import { ExitCode, MalformedInputError, OffchainError, StateConflictError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
 import type { ChainSource, UtxoInfo } from '../../lib/chain/types.ts';
@@ -112,7 +111,7 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
     }
     const { PgOperatorStore } = await import('../../lib/store/pg/operator-store.ts');
     const { VersionWitness } = await import('../../lib/store/pg/witness.ts');
-    return new PgOperatorStore(target, { network, operatorSecret: (await this.keyPair(network)).secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
+    return new PgOperatorStore(target, { network, operatorSecret: (await this.keyPair(network)).secretKey, witness: new VersionWitness((create) => this.state(network, { create }), this.stateDir(network)) });
   }
 
   /**

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { CommandResult } from '../../../lib/cli/base-command.ts';
 import { StatechainCommand } from '../../../topics/statechain/command.ts';
 import { keyFlags, stateFlags } from '../../../lib/cli/flags.ts';
@@ -48,7 +47,7 @@ export default class StatechainStoreMigrate extends StatechainCommand<typeof Sta
     const { VersionWitness } = await import('../../../lib/store/pg/witness.ts');
     const { migrateOperatorState } = await import('../../../lib/store/pg/operator-migrate.ts');
     const { Sealer } = await import('../../../lib/store/seal.ts');
-    const store = new PgOperatorStore(target, { network, operatorSecret: key.secretKey, witness: new VersionWitness(join(this.stateDir(network), 'statechain-witness')) });
+    const store = new PgOperatorStore(target, { network, operatorSecret: key.secretKey, witness: new VersionWitness((create) => this.state(network, { create }), this.stateDir(network)) });
     let coins: string[];
     try {
       ({ coins } = await migrateOperatorState(db, Sealer.fromSecret(key.secretKey), store));

@@ -3,8 +3,7 @@
  * runs when it opens the store — and again when a stream renews its epoch — creating the
  * schema on first use, refusing a newer one or another network, refusing tables of another
  * role and a migration into the store that has not finished, registering the process's
- * epoch, and sealing states an older toolkit stored in the clear. Also the host's epoch
- * joined for one-shot commands (host-epoch.ts). Not here: the epoch's key, the restore rule
+ * epoch, and sealing states an older toolkit stored in the clear. Not here: the epoch's key, the restore rule
  * (pg/mint-store.ts) and what happens after the open (pg/mint-transactions.ts).
  */
 import { randomBytes } from 'node:crypto';
@@ -12,7 +11,6 @@ import { hostname } from 'node:os';
 import type pg from 'pg';
 import { OffchainError, RefusedError, StateConflictError, UsageError } from '../../errors.ts';
 import type { PgTarget } from './connect.ts';
-import { HostEpoch } from './host-epoch.ts';
 import { sealStoredRecords, type StateSeal } from '../state-seal.ts';
 import { foreignOwnerError, ownership } from './owners.ts';
 import { OWNED_RELATIONS, SCHEMA_SQL, SCHEMA_VERSION, SEALED_STATES_VERSION } from './schema.ts';
@@ -78,12 +76,6 @@ async function checkOwners(client: pg.Client, target: PgTarget, opts: { complete
   if (missing || trigger?.enabled !== 'O') {
     throw new OffchainError('E_STATE_CORRUPT', `the store ${target.url} is missing ${missing ?? 'its nonce trigger nonce_consumed_once (or it was disabled)'}: the schema was altered; nothing was written`, 3);
   }
-}
-
-/** This host's epoch for the store `client` is on, keyed by the store's id (host-epoch.ts): at open, and again at `renew`. */
-export async function joinHostEpoch(client: pg.Client, hostDir: string): Promise<HostEpoch> {
-  const storeId = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'store_id'")).rows[0]!.value;
-  return HostEpoch.join(client, hostDir, storeId);
 }
 
 /**

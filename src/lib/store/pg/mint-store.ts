@@ -103,7 +103,7 @@ import { StoreWriteError } from '../write-errors.ts';
 import type { PgTarget } from './connect.ts';
 import { isConnectionError, newClient, storeConnectError, storeIdentity } from './mint-connection.ts';
 import { PgMintNonces } from './mint-nonces.ts';
-import { joinHostEpoch, MIGRATION_CLAIM_KEY, migratingInto, OPEN_LOCK, openingTransaction, type MigrationClaim } from './mint-open.ts';
+import { MIGRATION_CLAIM_KEY, migratingInto, OPEN_LOCK, openingTransaction, type MigrationClaim } from './mint-open.ts';
 import { storeError } from './client.ts';
 import { storedRecord, storedText, type StateSeal } from '../state-seal.ts';
 import { TABLES } from './schema.ts';
@@ -111,8 +111,6 @@ import { TABLES } from './schema.ts';
 export interface PgMintStoreOptions {
   /** Read only (monitoring, `credit list`): no epoch, no key, nothing written. */
   view?: boolean;
-  /** A one-shot command: the host's epoch, kept in this directory (host-epoch.ts). */
-  hostDir?: string;
   /** Seals and opens the records' fully signed states (state-seal.ts): the mint's commands pass it. */
   seal?: StateSeal;
   /** Called with the text of an alarm (a nonce offered again: nonce-ledger.ts `LedgerOptions.alarm`), e.g. to print it on stderr. */
@@ -144,7 +142,6 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
     if (!failed || this.closed || this.viewOnly || !(failed instanceof OffchainError) || !RENEWABLE.has(failed.code)) throw failed ?? new StoreWriteError('the mint store is not broken');
     const old = this.epoch;
     this.wipe();
-    if (this.host) await this.host.retire(old);
     this.lost ??= new OffchainError('E_STORE_UNREACHABLE', 'renewing the epoch', 1);
     this.inTransaction = false;
     this.savepoints = 0;
@@ -152,17 +149,10 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
     this.nonceTouched = false;
     try {
       await this.reconnectWithin(withinMs);
-      if (this.host) {
-        const host = await joinHostEpoch(this.client, this.hostDir!);
-        this.host = host;
-        this.epoch = host.epoch;
-        this.key = host.key;
-      } else {
-        const epoch = randomBytes(16).toString('hex');
-        await openingTransaction(this.client, this.target, this.network, { view: false, epoch, retire: old });
-        this.epoch = epoch;
-        this.key = randomBytes(32);
-      }
+      const epoch = randomBytes(16).toString('hex');
+      await openingTransaction(this.client, this.target, this.network, { view: false, epoch, retire: old });
+      this.epoch = epoch;
+      this.key = randomBytes(32);
     } catch (e) {
       await this.client.query('ROLLBACK').catch(() => undefined);
       throw e instanceof OffchainError ? e : isConnectionError(e) ? storeError(e, this.target) : failed;
@@ -189,21 +179,8 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
     const key = randomBytes(32);
     let reached = '';
     try {
-      await openingTransaction(client, target, network, { view: opts.view ?? false, storeId: !opts.view, epoch: !opts.view && !opts.hostDir ? epoch : undefined, seal: !opts.view ? opts.seal : undefined });
+      await openingTransaction(client, target, network, { view: opts.view ?? false, storeId: !opts.view, epoch: !opts.view ? epoch : undefined, seal: !opts.view ? opts.seal : undefined });
       reached = await storeIdentity(client);
-      if (!opts.view && opts.hostDir) {
-        const host = await joinHostEpoch(client, opts.hostDir);
-        key.fill(0);
-        const store = new PgMintStore<R>(client, target, host.epoch, host.key);
-        store.host = host;
-        store.hostDir = opts.hostDir;
-        store.network = network;
-        store.reached = reached;
-        store.stateSeal = opts.seal;
-        store.alarm = opts.alarm;
-        store.ledger = store.newLedger();
-        return store;
-      }
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
       await client.end().catch(() => undefined);

@@ -31,7 +31,6 @@ import { OffchainError, StateConflictError, UsageError } from '../../errors.ts';
 import { reconnectWindowMs } from '../outages.ts';
 import { StoreWriteError } from '../write-errors.ts';
 import type { PgTarget } from './connect.ts';
-import type { HostEpoch, RetiredEpoch } from './host-epoch.ts';
 import { NonceLedger } from '../nonce-ledger.ts';
 import { codeOf, isConnectionError, PgMintConnection, RETRYABLE } from './mint-connection.ts';
 
@@ -49,23 +48,18 @@ export class StoreRolledBackError extends OffchainError {
 }
 
 export abstract class PgMintTransactions extends PgMintConnection {
-  /** The epoch whose key seals this process's nonces: its own (kept in memory alone) or its host's (`host`); a new one after `renew`. */
+  /** The epoch whose key seals this process's nonces: its own, kept in memory alone; a new one after `renew`. */
   epoch: string;
   protected key: Buffer;
   protected counter = 0;
   protected pendingCounter: number | undefined;
-  /** The server's id of the transaction that ticked (`txid_current()`), for `resolveCommit` of a host epoch. */
-  private pendingXid: string | undefined;
   /** Set by a nonce issued, taken or burned in the open transaction: its COMMIT ticks the epoch (`tick`). */
   protected nonceTouched = false;
-  /** The host's epoch (one-shot commands): the key from --state-dir, the counter checked against the host's witness. */
-  protected host: HostEpoch | undefined;
-  /** Where the host's epoch lives (--state-dir), and the network the store serves: for `renew`. */
-  protected hostDir: string | undefined;
+  /** The network the store serves: for `renew`. */
   protected network = '';
   /** A process epoch: its row is deleted when the process closes the store. */
   protected processEpoch = false;
-  /** The nonces this epoch may still open (nonce-ledger.ts): the process's memory, or the host's journal; a new one after `renew`. */
+  /** The nonces this epoch may still open (nonce-ledger.ts): the process's memory; a new one after `renew`. */
   protected ledger: NonceLedger | undefined;
   protected alarm: ((message: string, refused: boolean) => void) | undefined;
   protected savepoints = 0;
@@ -77,12 +71,14 @@ export abstract class PgMintTransactions extends PgMintConnection {
     this.key = key;
   }
 
-  /** The ledger of this store's epoch (nonce-ledger.ts): the host's journal beside its key, or the process's memory. */
+  /** The ledger of this store's epoch (nonce-ledger.ts): the process's memory. */
   protected newLedger(): NonceLedger {
-    const common = { where: this.target.url, consumed: (ids: string[]) => this.consumedOf(ids), ...(this.alarm ? { alarm: this.alarm } : {}) };
-    return this.host
-      ? NonceLedger.onDisk(this.host.ledgerDir, this.host.epoch, { who: `this host's one-shot mint commands (epoch ${this.host.epoch.slice(0, 8)}…, under ${this.hostDir})`, ...common })
-      : NonceLedger.inMemory({ who: `this process (pid ${process.pid}, epoch ${this.epoch.slice(0, 8)}…)`, ...common });
+    return NonceLedger.inMemory({
+      who: `this process (pid ${process.pid}, epoch ${this.epoch.slice(0, 8)}…)`,
+      where: this.target.url,
+      consumed: (ids: string[]) => this.consumedOf(ids),
+      ...(this.alarm ? { alarm: this.alarm } : {}),
+    });
   }
 
   /** Of `ids`, the nonces the store shows consumed (the ledger drops them: nonce-ledger.ts). */
@@ -93,11 +89,6 @@ export abstract class PgMintTransactions extends PgMintConnection {
 
   get broken(): Error | undefined {
     return this.failed;
-  }
-
-  /** When opening found this host's nonce key outlived by a restore and drew a new one: what was retired. */
-  get retiredHostEpoch(): RetiredEpoch | undefined {
-    return this.host?.retired;
   }
 
   // ——— transactions ———
@@ -175,7 +166,7 @@ export abstract class PgMintTransactions extends PgMintConnection {
     if (this.nonceTouched && this.pendingCounter === undefined) {
       try {
         // The ledger first (nonce-ledger.ts): what this transaction issued and opened is final
-        // before COMMIT is sent; a claim a racing command of the host settled first refuses here.
+        // before COMMIT is sent.
         await this.ledger?.settle();
         await this.tick();
       } catch (e) {
@@ -190,9 +181,8 @@ export abstract class PgMintTransactions extends PgMintConnection {
     } catch (e) {
       if (isConnectionError(e) && this.pendingCounter !== undefined) {
         const pending = this.pendingCounter;
-        const xid = this.pendingXid;
         this.lose(e);
-        await this.resolveCommit(pending, xid);
+        await this.resolveCommit(pending);
         return;
       }
       if (isConnectionError(e) && !this.nonceTouched) {
@@ -206,21 +196,18 @@ export abstract class PgMintTransactions extends PgMintConnection {
     } finally {
       this.inTransaction = false;
       this.pendingCounter = undefined;
-      this.pendingXid = undefined;
       this.nonceTouched = false;
     }
   }
 
   /**
    * The answer to a COMMIT was lost: ask a new connection whether the transaction's tick
-   * of the epoch counter is there. It is (`pending`, or for a host epoch more: another
-   * command of the host ticked after it): it committed — the caller may release its
-   * result. It is not (the counter this process knew): it did not — the request is
+   * of the epoch counter is there. It is (`pending`): it committed — the caller may release
+   * its result. It is not (the counter this process knew): it did not — the request is
    * refused, retryable. Anything else (or no answer): broken.
    */
-  private async resolveCommit(pending: number, xid: string | undefined): Promise<void> {
+  private async resolveCommit(pending: number): Promise<void> {
     let found: number | undefined;
-    let status: string | null | undefined;
     const committedTo = this.reached;
     try {
       // The server may be restarting (an immediate shutdown, a failover): wait for it, bounded.
@@ -234,37 +221,10 @@ export abstract class PgMintTransactions extends PgMintConnection {
       await this.client.query(`SET LOCAL lock_timeout = ${RESOLVE_WAIT_MS}`);
       const row = (await this.client.query<{ counter: string }>('SELECT counter FROM epochs WHERE epoch = $1 FOR SHARE', [this.epoch])).rows[0];
       found = row ? Number(row.counter) : undefined;
-      // A host epoch's counter at or past `pending` does not say whose tick put it there (below);
-      // the server's own record of the transaction does — on the server it ran on, not
-      // restarted or restored since (`reached`), where its id names no other transaction.
-      if (this.host && xid !== undefined && found !== undefined && found >= pending && this.reached === committedTo) {
-        status = (await this.client.query<{ s: string | null }>('SELECT txid_status($1::bigint) AS s', [xid])).rows[0]!.s;
-      }
       await this.client.query('COMMIT');
     } catch (e) {
       await this.client.query('ROLLBACK').catch(() => undefined);
       this.failed = new StoreWriteError(`the answer to a COMMIT was lost and the store ${this.dir} cannot be asked whether it committed (${(e as Error).message}): nothing of this request was released; restart the mint`);
-      throw this.failed;
-    }
-    // A host epoch: the counter at or past `pending` is this transaction's tick — or, since a
-    // tick passes with the counter one below the witness (host-epoch.ts), another command of
-    // this host that found this one aborted (the counter `pending - 1`, the witness `pending`)
-    // and ticked to `pending` itself. So the server says which (`txid_status`): committed, the
-    // result may leave; aborted, it did not happen (below). Where it cannot be asked (the
-    // server restarted or the store was restored since), the outcome is unknown: broken,
-    // nothing released (the ledger keeps the nonces it opened unsure: E_NONCE_USED for any
-    // other request on them, the same request signed again identically).
-    if (this.host && found !== undefined && found >= pending) {
-      if (status === 'committed') {
-        this.counter = pending;
-        await this.ledger?.committed();
-        return;
-      }
-      if (status === 'aborted') {
-        this.ledger?.commitLost();
-        throw new OffchainError('E_STORE_UNREACHABLE', `lost the connection to the store ${this.dir} during COMMIT, which did not happen: nothing of this request was kept; send the same request again (its mint nonce signs that request only: another one on it is refused E_NONCE_USED, abandon it for a fresh nonce)`, 1);
-      }
-      this.failed = new StoreWriteError(`the answer to a COMMIT was lost and the store ${this.dir} cannot tell whether it committed (its epoch counter is ${found}, another command of this host may have ticked it; ${this.reached === committedTo ? `the server says ${status ?? 'nothing'} of it` : 'the server restarted or was restored since'}): nothing of this request was released; restart the mint`);
       throw this.failed;
     }
     if (found === pending) {
@@ -278,10 +238,7 @@ export abstract class PgMintTransactions extends PgMintConnection {
     // not: the transaction may have committed, had its answer replayed by another process
     // from the stored answer — a close's partial signature — and then been lost, so its
     // nonce is as good as used. A process epoch's memory, advanced only after COMMIT, would
-    // not catch it: the process stops, as on any rollback. (A host epoch's witness already
-    // holds `pending`, written before COMMIT; after "did not commit" its next tick finds the
-    // counter one below it and passes — host-epoch.ts, "THE WITNESS IS EXACT, BUT ONE" — while
-    // the nonces this transaction opened stay opened in the host's ledger.)
+    // not catch it: the process stops, as on any rollback.
     if (found === pending - 1 && this.reached === committedTo) {
       // Its nonces stay opened for every other session all the same (nonce-ledger.ts,
       // `commitLost`): the store is not trusted to say which of its nonces signed. The same
@@ -295,7 +252,6 @@ export abstract class PgMintTransactions extends PgMintConnection {
         ? `the answer to a COMMIT was lost and the store ${this.dir} restarted, failed over or was restored before it could be asked (its epoch counter is ${found}, without that transaction): whether it committed and was answered elsewhere cannot be told, so this process wiped its nonce key and stops — restart it (users whose nonces it issued recover with "credit abandon")`
         : `the store ${this.dir} went back in time under this process (its epoch counter is ${found ?? 'gone'} after a lost COMMIT, expected ${pending - 1} or ${pending}): this process wiped its nonce key and stops`,
     );
-    if (this.host) await this.host.retire(this.epoch);
     throw this.failed;
   }
 
@@ -304,8 +260,7 @@ export abstract class PgMintTransactions extends PgMintConnection {
     try {
       if (!this.failed && !this.viewOnly) {
         await this.commit();
-        // A process epoch's nonces die with its key: the row only kept the rollback check,
-        // now moot. A host epoch lives on in --state-dir for the host's next command.
+        // A process epoch's nonces die with its key: the row only kept the rollback check, now moot.
         if (this.processEpoch) await this.q('DELETE FROM epochs WHERE epoch = $1', [this.epoch]);
       }
     } finally {
@@ -329,39 +284,20 @@ export abstract class PgMintTransactions extends PgMintConnection {
   /**
    * The restore check, once per transaction that issued, took or burned a nonce, just
    * before its COMMIT (nothing of the transaction has left the process yet): the epoch's
-   * counter is incremented and must be exactly this process's memory + 1 (a process
-   * epoch), or exactly the host's witness + 1 (a host epoch, whose witness then rises to
-   * it — on disk, before the COMMIT). Anything else means the database went back in time
-   * (or, for a host epoch, that its key is also held under another witness).
+   * counter is incremented and must be exactly this process's memory + 1. Anything else
+   * means the database went back in time under this process.
    */
   private async tick(): Promise<void> {
-    const row = (await this.q<{ counter: string; xid: string }>('UPDATE epochs SET counter = counter + 1 WHERE epoch = $1 RETURNING counter, txid_current()::text AS xid', [this.epoch])).rows[0];
+    const row = (await this.q<{ counter: string }>('UPDATE epochs SET counter = counter + 1 WHERE epoch = $1 RETURNING counter', [this.epoch])).rows[0];
     const found = row ? Number(row.counter) : undefined;
-    const floor = this.host ? await this.host.seen() : this.counter;
-    // A process epoch: exactly its memory + 1. A host epoch (host-epoch.ts, "THE WITNESS IS
-    // EXACT, BUT ONE"): the witness + 1, or the witness itself — the counter one below it, left
-    // by a step killed between its witness and its COMMIT (or by a restore that undid exactly
-    // one tick: the ledger refuses what that tick opened, before its secret is touched). Never
-    // a counter ahead of the witness (a holder of this key this witness does not cover), never
-    // two or more below it.
-    const ok = found !== undefined && (found === floor + 1 || (this.host !== undefined && found === floor));
-    if (!ok) {
+    if (found !== this.counter + 1) {
       this.wipe();
-      this.failed = new StoreRolledBackError(
-        this.host?.foreignWitness
-          ? `this host's nonce key under --state-dir is a copy (its rollback witness was written beside another key file: the directory was copied from another host or restored from a file-level backup), so a restore of the store ${this.dir} could revive nonces the original signed with; nothing was signed. This host retired its nonce key: run the step again (a fresh key is drawn); users whose nonces were lost recover with "credit abandon"`
-          : this.host
-          ? `the store ${this.dir} went back in time (this host's nonce epoch ${this.epoch.slice(0, 8)}… counter is ${found === undefined ? 'gone' : found - 1}, but this host committed ${floor}): a backup, failover or point-in-time recovery was restored (undoing more than the one step a crash between its witness and its COMMIT can leave), or another copy of this --state-dir holds the key; nothing was signed. This host retired its nonce key: run the step again (a fresh key is drawn); users whose nonces were lost recover with "credit abandon"`
-          : `the store ${this.dir} went back in time under this process (its epoch ${this.epoch.slice(0, 8)}… counter is ${found ?? 'gone'}, this process counted ${this.counter}): a backup or failover was restored; this process wiped its nonce key and stops — restart it (users whose nonces were lost recover with "credit abandon")`,
-      );
+      this.failed = new StoreRolledBackError(`the store ${this.dir} went back in time under this process (its epoch ${this.epoch.slice(0, 8)}… counter is ${found ?? 'gone'}, this process counted ${this.counter}): a backup or failover was restored; this process wiped its nonce key and stops — restart it (users whose nonces were lost recover with "credit abandon")`);
       await this.client.query('ROLLBACK').catch(() => undefined);
       this.inTransaction = false;
-      if (this.host) await this.host.retire(this.epoch);
       throw this.failed;
     }
-    if (this.host) await this.host.advance(found);
     this.pendingCounter = found;
-    this.pendingXid = row!.xid;
   }
 }
 

@@ -3,7 +3,8 @@
  * one row per (kind, id) — a credit user's contract (`credit-user`, the device's channel
  * inside it), a BOLT 2/3 party's channel (`bolt3`), a statechain owner's coin and the
  * documents around it (`statechain`: `coin-<coin>`, `joint-…`, `deposit-…`, `receive-…`), a statechain
- * operator's coin and the offers it made (`statechain-operator`, `statechain-offer`).
+ * operator's coin and the offers it made (`statechain-operator`, `statechain-offer`), and a
+ * PostgreSQL operator host's rollback witness (`statechain-witness`, pg/witness.ts).
  *
  * A record is read and written inside its role's step (database.ts `step`): read, check,
  * write, all in one transaction, so a concurrent step on the same database waits and never
@@ -17,7 +18,7 @@ import { MalformedInputError, OffchainError } from '../../errors.ts';
 import { hasPlainSecret, openFields, sealFields, type Sealer, type SecretField } from '../seal.ts';
 import type { StateDb } from './database.ts';
 
-export type RecordKind = 'credit-user' | 'bolt3' | 'statechain' | 'statechain-operator' | 'statechain-offer';
+export type RecordKind = 'credit-user' | 'bolt3' | 'statechain' | 'statechain-operator' | 'statechain-offer' | 'statechain-witness';
 
 export class Records<R> {
   private readonly q;
