@@ -16,11 +16,13 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deterministicRandom } from '../../../src/lib/random.ts';
-import { NonceStore } from '../../../src/lib/store/nonce-store.ts';
+import { StateDb, STATE_DB_FILE } from '../../../src/lib/store/sqlite/database.ts';
+import { SqliteNonces } from '../../../src/lib/store/sqlite/nonces.ts';
+import { Sealer } from '../../../src/lib/store/seal.ts';
 import { stringifyLine } from '../../../src/lib/json.ts';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import { decodeMessage } from '../../../src/lib/message.ts';
@@ -33,20 +35,36 @@ import { applyMutations, byteMutation } from '../../fuzz.ts';
 import * as joint from '../../../src/lib/statechain/joint.ts';
 import * as coin from '../../../src/lib/statechain/coin.ts';
 import * as send from '../../../src/lib/statechain/joint-send.ts';
-import { ANCHORED_TERMS, chainStub, cleanup, deposit, pairOwned, party, towards, fundingTxid } from './harness.ts';
+import { ANCHORED_TERMS, chainStub, cleanup, deposit, pairOwned, party, towards, fundingTxid, type Party } from './harness.ts';
 
 const copies: string[] = [];
+/** The copies' connections: each step runs on its copy and ends before the next copy is made. */
+const copyDbs: StateDb[] = [];
 afterAll(() => {
+  for (const db of copyDbs.splice(0)) db.closeNow();
   cleanup();
   for (const d of copies.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-/** A party as it is now, on a copy of its nonce store, its randomness re-seeded: a step run on it is a function of its input. */
-function fresh<P extends { nonces: NonceStore; random: unknown }>(p: P): P {
+/** A party as it is now, on a copy of its state database (its nonces), its randomness re-seeded: a step run on it is a function of its input. */
+function fresh<P extends Party>(p: P): P {
+  for (const db of copyDbs.splice(0)) db.closeNow();
   const dir = mkdtempSync(join(tmpdir(), 'sc-fuzz-copy-'));
   copies.push(dir);
-  if (existsSync(p.nonces.dir)) cpSync(p.nonces.dir, dir, { recursive: true, filter: (src) => !src.endsWith('.lock') });
-  return { ...p, nonces: new NonceStore(dir), random: deterministicRandom('fuzz-fixed') };
+  const db = StateDb.open(p.dir, { create: false });
+  if (db !== undefined) {
+    try {
+      db.sql.prepare('VACUUM INTO ?').run(join(dir, STATE_DB_FILE));
+    } finally {
+      db.close();
+    }
+  }
+  const open = async (create: boolean) => {
+    const copy = StateDb.open(dir, { create });
+    if (copy !== undefined) copyDbs.push(copy);
+    return copy;
+  };
+  return { ...p, dir, nonces: new SqliteNonces(open, Sealer.fromSecret(p.auth.secretKey)), random: deterministicRandom('fuzz-fixed') };
 }
 const freshOp = <C extends { random: unknown }>(c: C): C => ({ ...c, random: deterministicRandom('fuzz-fixed-operator') });
 

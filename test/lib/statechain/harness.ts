@@ -1,10 +1,11 @@
 /**
  * An in-process statechain for library tests: an operator, owners with their own nonce
- * stores (real NonceStore in temp dirs), a chain stub whose tip and deposit state the
+ * stores (the real state database's nonces, src/lib/store/sqlite/nonces.ts, each party's
+ * in a temp dir of its own), a chain stub whose tip and deposit state the
  * test sets, and a funding transaction built by test code (never signed: the coin's txid
  * is fixed by its non-witness bytes).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transaction } from '@scure/btc-signer';
@@ -14,7 +15,9 @@ import { parseTx } from '../../independent/tx.ts';
 import type { ChainSource, UtxoInfo } from '../../../src/lib/chain/types.ts';
 import { keyPair, type KeyPair } from '../../../src/lib/keys/keys.ts';
 import { deterministicRandom, type RandomSource } from '../../../src/lib/random.ts';
-import { NonceStore } from '../../../src/lib/store/nonce-store.ts';
+import { StateDb } from '../../../src/lib/store/sqlite/database.ts';
+import { SqliteNonces } from '../../../src/lib/store/sqlite/nonces.ts';
+import { Sealer } from '../../../src/lib/store/seal.ts';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
 import * as op from '../../../src/lib/statechain/operator.ts';
 import type { OperatorRecord } from '../../../src/lib/statechain/ports.ts';
@@ -63,18 +66,43 @@ export function chainStub(height: number): ChainStub {
   return stub;
 }
 
-export type Party = { auth: KeyPair; random: RandomSource; nonces: NonceStore; network: 'regtest' };
+/** `dir`: the party's network state directory (its `state.sqlite`, made by its first nonce). */
+export type Party = { auth: KeyPair; random: RandomSource; nonces: SqliteNonces; network: 'regtest'; dir: string };
 
 const dirs: string[] = [];
+const opened: StateDb[] = [];
 export function cleanup(): void {
+  for (const db of opened.splice(0)) db.closeNow();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+/**
+ * A copy of a fixture party's network state directory (fixtures/statechain/state/<name>/regtest: its
+ * state.sqlite alone), to read or run on: opening the fixture itself would leave -wal/-shm files beside it.
+ */
+export function fixtureState(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `sc-fixture-${name}-`));
+  dirs.push(dir);
+  copyFileSync(join(__dirname, '..', '..', '..', 'fixtures', 'statechain', 'state', name, 'regtest', 'state.sqlite'), join(dir, 'state.sqlite'));
+  return dir;
+}
+
+/** The signer `secret`'s nonces in the database of `dir`, as a command keeps them (base-command.ts `nonces`): created by the first issue. */
+export function partyNonces(dir: string, secret: Uint8Array): SqliteNonces {
+  const open = async (create: boolean) => {
+    const db = StateDb.open(dir, { create });
+    if (db !== undefined) opened.push(db);
+    return db;
+  };
+  return new SqliteNonces(open, Sealer.fromSecret(secret));
 }
 
 export function party(name: string): Party {
   const dir = mkdtempSync(join(tmpdir(), `sc-${name}-`));
   dirs.push(dir);
   const random = deterministicRandom(`statechain-${name}-${dir}`);
-  return { auth: keyPair(random.bytes(32, 'auth')), random, nonces: new NonceStore(join(dir, 'nonces')), network: 'regtest' };
+  const auth = keyPair(random.bytes(32, 'auth'));
+  return { auth, random, nonces: partyNonces(dir, auth.secretKey), network: 'regtest', dir };
 }
 
 /** A funding transaction paying `amount` to the coin's script (output 1, after a change output). */

@@ -1,8 +1,8 @@
 /**
  * Adversarial review of the operator's finished-transfer receipts (commit 4f4be64d: ports.ts
  * TransferReceipt, statement.ts statementOfReceipt, operator.ts finishedStatement / compacted,
- * erase-on-replace.ts's skipped write), as the other party and as whoever can edit the
- * operator's record (the file, or PostgreSQL's `record` column — not the sealed share).
+ * a replay that writes nothing), as the other party and as whoever can edit the operator's
+ * record (its row in state.sqlite, or PostgreSQL's `record` column — not the sealed share).
  *
  * What each test holds, whatever the record says:
  * - a repeated transfer-accept gets the very statement its first answer carried (byte for byte
@@ -15,7 +15,7 @@
  * Every operator signature a test relies on is checked by test/independent's BIP-340.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringifyLine, stringifyMessage } from '../../../src/lib/json.ts';
@@ -28,13 +28,15 @@ import * as tr from '../../../src/lib/statechain/transfer.ts';
 import * as joint from '../../../src/lib/statechain/joint.ts';
 import type { OperatorRecord } from '../../../src/lib/statechain/ports.ts';
 import { signBody } from '../../../src/lib/statechain/seal.ts';
-import { NonceStore } from '../../../src/lib/store/nonce-store.ts';
-import { FileOperatorStore } from '../../../src/lib/store/operator-store.ts';
-import { writeJsonAtomic } from '../../../src/lib/store/atomic.ts';
+import { StateDb } from '../../../src/lib/store/sqlite/database.ts';
+import { OPERATOR_SECRETS, SqliteOperatorStore } from '../../../src/lib/store/sqlite/operator.ts';
+import { Records } from '../../../src/lib/store/sqlite/records.ts';
+import { Sealer } from '../../../src/lib/store/seal.ts';
+import { dbFile, record } from '../../state.ts';
 import { bip340Verify, taggedHash } from '../../independent/secp256k1.ts';
 import { bytesOf, hexOf } from '../../independent/tx.ts';
 import { refusal } from '../../setup/refusal.ts';
-import { ANCHORED_TERMS, TERMS, chainStub, cleanup, confirmedCoin, party, type Party } from './harness.ts';
+import { ANCHORED_TERMS, TERMS, chainStub, cleanup, confirmedCoin, fixtureState, party, partyNonces, type Party } from './harness.ts';
 
 afterAll(cleanup);
 
@@ -402,18 +404,20 @@ describe('the store writer: an edited receipt or coin gets E_STATE_CORRUPT, noth
 
 describe('an older record (whole statements): answered as kept, compacted only when the receipt gives back the same', () => {
   const fixture = (name: string) => readFileSync(join(ROOT, 'fixtures', 'statechain', name), 'utf8');
-  const legacyRecord = () => JSON.parse(fixture('state/operator/regtest/statechain/op-3a95fbf6f491e385593b652bb35c5934.json')) as OperatorRecord;
+  // The fixture operator's record as the toolkit wrote it before receipts (whole statements in `done`), kept
+  // here since the fixtures were made again (an imported file layout still brings such records: migrate-v0.ts).
+  const legacyRecord = () => JSON.parse(readFileSync(join(__dirname, 'older', 'op-3a95fbf6f491e385593b652bb35c5934.json'), 'utf8')) as OperatorRecord;
   const key = (name: string) => keyPair(bytesOf(readFileSync(join(ROOT, 'fixtures', 'keys', `${name}.key`), 'utf8').trim()));
   const operatorCtx = (): op.OperatorContext => ({ operator: key('mint'), random: deterministicRandom('rcpt-legacy-operator'), chain: chainStub(200), network: 'regtest' });
   const bobCtx = (): Party => {
     const dir = mkdtempSync(join(tmpdir(), 'rcpt-legacy-bob-'));
-    return { auth: key('bob'), random: deterministicRandom(`rcpt-legacy-bob-${dir}`), nonces: new NonceStore(join(dir, 'nonces')), network: 'regtest' };
+    return { auth: key('bob'), random: deterministicRandom(`rcpt-legacy-bob-${dir}`), nonces: partyNonces(dir, key('bob').secretKey), network: 'regtest', dir };
   };
   const accept = () => JSON.parse(fixture('transfer-accept.json')) as Msg;
   const doneFixture = () => JSON.parse(fixture('transfer-done.json')) as Msg;
   /** A real step on the coin: Bob, its owner, withdraws (fixtures/statechain/state/bob). */
   const withdrawn = async (r: OperatorRecord) => {
-    const bobRecord = JSON.parse(fixture('state/bob/regtest/statechain/coin-3a95fbf6f491e385593b652bb35c5934.json')) as own.OwnerRecord;
+    const bobRecord = record<own.OwnerRecord>(fixtureState('bob'), 'statechain', 'coin-3a95fbf6f491e385593b652bb35c5934')!;
     const w = await own.withdrawRequest(bobRecord, TO, 2, bobCtx());
     return op.cosignWithdrawal(r, w.message as never, operatorCtx()).record;
   };
@@ -469,46 +473,54 @@ describe('an older record (whole statements): answered as kept, compacted only w
   });
 });
 
-describe('the file store: a replay writes nothing', () => {
-  it('a repeated acceptance, answered or refused as corrupt, leaves op-<coin>.json\'s inode and bytes as they were; the next real step writes', async () => {
+describe('the operator\'s store (state.sqlite): a replay writes nothing', () => {
+  it('a repeated acceptance, answered or refused as corrupt, leaves the coin\'s row and the database\'s files byte for byte as they were; the next real step writes', async () => {
     const w = await world();
     const dir = mkdtempSync(join(tmpdir(), 'rcpt-store-'));
-    const store = new FileOperatorStore(dir);
-    const file = join(dir, `op-${w.coinId}.json`);
-    await writeJsonAtomic(file, w.active);
-    const before = { bytes: readFileSync(file, 'utf8'), ino: statSync(file).ino, mtime: statSync(file).mtimeMs };
-    const still = () => {
-      expect(readFileSync(file, 'utf8')).toBe(before.bytes);
-      expect(statSync(file).ino).toBe(before.ino);
-      expect(statSync(file).mtimeMs).toBe(before.mtime);
-      expect(readdirSync(dir).filter((n) => n.startsWith('op-'))).toEqual([`op-${w.coinId}.json`]);
-    };
-    const c = counted(w.d.opCtx);
-    for (const h of w.hops) {
-      const answer = await store.step(w.coinId, async (r) => op.completeTransfer(r, h.accept as never, c.ctx));
-      expect(stringifyMessage(answer)).toBe(stringifyMessage(h.done));
+    const sealer = Sealer.fromSecret(w.d.opCtx.operator.secretKey);
+    const db = StateDb.open(dir, { create: true })!;
+    try {
+      const store = new SqliteOperatorStore(async (create) => StateDb.open(dir, { create }), sealer, dir);
+      const coins = new Records<OperatorRecord>(db, 'statechain-operator', { fields: OPERATOR_SECRETS, sealer });
+      /** The record as its writer would put it (its share sealed), in one step. */
+      const put = (r: OperatorRecord) => db.step(() => coins.put(w.coinId, r));
+      const row = () => db.sql.prepare<[string], { body: string }>("SELECT body FROM records WHERE kind = 'statechain-operator' AND id = ?").get(w.coinId)!.body;
+      const bytes = () => [dbFile(dir), `${dbFile(dir)}-wal`].map((f) => (existsSync(f) ? readFileSync(f).toString('hex') : null));
+      await put(w.active);
+      let before = { body: row(), files: bytes() };
+      const still = () => {
+        expect(row()).toBe(before.body);
+        expect(bytes()).toEqual(before.files);
+        expect(coins.ids()).toEqual([w.coinId]);
+      };
+      const c = counted(w.d.opCtx);
+      for (const h of w.hops) {
+        const answer = await store.step(w.coinId, async (r) => op.completeTransfer(r, h.accept as never, c.ctx));
+        expect(stringifyMessage(answer)).toBe(stringifyMessage(h.done));
+      }
+      expect(c.draws()).toBe(0);
+      still();
+      // The same row with a receipt edited: refused, still nothing written.
+      const edited = clone(w.active);
+      (edited.done[1] as Msg).count = 2;
+      await put(edited);
+      before = { body: row(), files: bytes() };
+      let caught: unknown;
+      await store.step(w.coinId, async (r) => op.completeTransfer(r, w.hops[1]!.accept as never, c.ctx)).catch((e: unknown) => (caught = e));
+      expect(caught).toBeInstanceOf(OffchainError);
+      expect((caught as OffchainError).code).toBe('E_STATE_CORRUPT');
+      expect(c.draws()).toBe(0);
+      still();
+      // A real step (the owner withdraws) writes a new version.
+      await put(w.active);
+      const body = row();
+      const wr = await own.withdrawRequest({ ...w.hops[3]!.receiverRecord }, TO, 3, w.bob);
+      await store.step(w.coinId, async (r) => op.cosignWithdrawal(r, wr.message as never, w.d.opCtx));
+      expect(row()).not.toBe(body);
+      expect((JSON.parse(row()) as OperatorRecord).statement.status).toBe('withdrawn');
+    } finally {
+      db.closeNow();
     }
-    expect(c.draws()).toBe(0);
-    still();
-    // The same file with a receipt edited: refused, still nothing written.
-    const edited = clone(w.active);
-    (edited.done[1] as Msg).count = 2;
-    await writeJsonAtomic(file, edited);
-    const corrupt = { bytes: readFileSync(file, 'utf8'), ino: statSync(file).ino, mtime: statSync(file).mtimeMs };
-    Object.assign(before, corrupt);
-    let caught: unknown;
-    await store.step(w.coinId, async (r) => op.completeTransfer(r, w.hops[1]!.accept as never, c.ctx)).catch((e: unknown) => (caught = e));
-    expect(caught).toBeInstanceOf(OffchainError);
-    expect((caught as OffchainError).code).toBe('E_STATE_CORRUPT');
-    expect(c.draws()).toBe(0);
-    still();
-    // A real step (the owner withdraws) writes a new version.
-    await writeJsonAtomic(file, w.active);
-    const ino = statSync(file).ino;
-    const wr = await own.withdrawRequest({ ...w.hops[3]!.receiverRecord }, TO, 3, w.bob);
-    await store.step(w.coinId, async (r) => op.cosignWithdrawal(r, wr.message as never, w.d.opCtx));
-    expect(statSync(file).ino).not.toBe(ino);
-    expect((JSON.parse(readFileSync(file, 'utf8')) as OperatorRecord).statement.status).toBe('withdrawn');
   });
 });
 

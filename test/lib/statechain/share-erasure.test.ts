@@ -1,16 +1,24 @@
 /**
- * Issue 22, deliver 7: the operator's old share is erased at rotation — the replaced
- * record's bytes overwritten with zeros, then removed — not only renamed over. The test
- * holds a descriptor open on the old record before the rotation: after it, reading that
- * inode gives zeros (a plain atomic rename would leave the old share readable there).
- * Crash leftovers: a link to the live file is only unlinked (the live share survives), a
- * link to an old version is erased.
+ * Issue 22, deliver 7: the operator's old share is erased at rotation, not only replaced. In
+ * state.sqlite (src/lib/store/sqlite/operator.ts) the share is kept sealed under the
+ * operator's key, the step that replaces it frees the old row in its transaction
+ * (`secure_delete` zeroes the freed bytes), and the WAL that held the old version is
+ * checkpointed and truncated when the database closes. So, once the store is closed, neither
+ * the old share — as hex text or as raw bytes — nor its sealed form is anywhere in
+ * state.sqlite or beside it; a share imported in the clear from the file layout
+ * (migrate-v0.ts) is sealed at the operator's first use and its clear text erased the same way.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, openSync, readSync, closeSync, writeFileSync, linkSync, existsSync, readFileSync, fstatSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPLACED_SUFFIX, updateErasingReplaced } from '../../../src/lib/store/erase-on-replace.ts';
+import { StateDb } from '../../../src/lib/store/sqlite/database.ts';
+import { openState } from '../../../src/lib/store/sqlite/open.ts';
+import { OPERATOR_SECRETS, SqliteOperatorStore } from '../../../src/lib/store/sqlite/operator.ts';
+import { Records } from '../../../src/lib/store/sqlite/records.ts';
+import { Sealer } from '../../../src/lib/store/seal.ts';
+import type { OperatorRecord } from '../../../src/lib/statechain/ports.ts';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -20,85 +28,111 @@ const fresh = () => {
   return d;
 };
 
-/** Everything the inode behind `fd` holds now. */
-function bytesBehind(fd: number): Buffer {
-  const size = fstatSync(fd).size;
-  const buf = Buffer.alloc(size);
-  readSync(fd, buf, 0, size, 0);
-  return buf;
+const COIN = 'c0'.repeat(16);
+const OLD = 'aa'.repeat(16) + '5e'.repeat(16);
+const NEXT = 'bb'.repeat(16) + '6f'.repeat(16);
+const X1 = 'cc'.repeat(16) + '7a'.repeat(16);
+const OPERATOR = Sealer.fromSecret(new Uint8Array(32).fill(3));
+/** A record with the fields the store seals (the protocol's other fields play no part in what is kept). */
+const rec = (share: string, x1: string | null = null) => ({ coin_id: COIN, network: 'regtest', share_secret: share, statement: { status: 'active', outpoint: null, amount_sat: null, count: 1 }, x1, done: [] }) as unknown as OperatorRecord;
+
+/** Every file in the directory (state.sqlite, and a -wal or -shm if one were left), its bytes. */
+function everyByte(dir: string): Buffer {
+  return Buffer.concat(readdirSync(dir).map((n) => readFileSync(join(dir, n))));
 }
 
-const OLD = { share_secret: 'aa'.repeat(32), n: 1 };
-const NEXT = { share_secret: 'bb'.repeat(32), n: 2 };
+/** Neither `secret` as hex text nor as raw bytes, nor any of `sealed` (the hex the row held) as text or bytes. */
+function absent(dir: string, secret: string, sealed: string[] = []): void {
+  const all = everyByte(dir);
+  for (const s of [secret, ...sealed]) {
+    expect(all.includes(Buffer.from(s, 'latin1')), `${s.slice(0, 16)}… as text`).toBe(false);
+    expect(all.includes(Buffer.from(s, 'hex')), `${s.slice(0, 16)}… as bytes`).toBe(false);
+  }
+}
 
-describe('the operator\'s replaced share is erased, not only renamed over', () => {
-  it('a rotation zeroes the old record\'s inode and removes it; the new record is in place', async () => {
-    const dir = fresh();
-    writeFileSync(join(dir, 'op-c.json'), JSON.stringify(OLD));
-    const fd = openSync(join(dir, 'op-c.json'), 'r');
-    try {
-      expect(bytesBehind(fd).toString()).toContain('aa'.repeat(32));
-      await updateErasingReplaced(dir, 'op-c', async () => ({ next: NEXT, erase: true }));
-      const left = bytesBehind(fd);
-      expect(left.length).toBeGreaterThan(64);
-      expect(left.every((b) => b === 0)).toBe(true);
-    } finally {
-      closeSync(fd);
-    }
-    expect(JSON.parse(readFileSync(join(dir, 'op-c.json'), 'utf8'))).toEqual(NEXT);
-    expect(existsSync(join(dir, `op-c.json${REPLACED_SUFFIX}`))).toBe(false);
-  });
+/** The coin's row as stored (its share sealed). */
+function row(db: StateDb): Record<string, unknown> {
+  return JSON.parse(db.sql.prepare<[string], { body: string }>("SELECT body FROM records WHERE kind = 'statechain-operator' AND id = ?").get(COIN)!.body) as Record<string, unknown>;
+}
 
-  it('a replace asked not to erase (a document holding no secret; the operator erases every op- version) does not zero the old inode', async () => {
+describe('the operator\'s replaced share is erased, not only replaced', () => {
+  it('a rotation leaves neither the old share nor its sealed form in state.sqlite (or a WAL) once the database closes; the new share is kept sealed', async () => {
     const dir = fresh();
-    writeFileSync(join(dir, 'op-c.json'), JSON.stringify(OLD));
-    const fd = openSync(join(dir, 'op-c.json'), 'r');
-    try {
-      await updateErasingReplaced(dir, 'op-c', async () => ({ next: { ...OLD, n: 3 }, erase: false }));
-      expect(bytesBehind(fd).toString()).toContain('aa'.repeat(32));
-    } finally {
-      closeSync(fd);
-    }
-  });
-
-  it('a step that returns the very record it was given (a repeated request answered from it) writes nothing: same inode, same bytes, no link left', async () => {
-    const dir = fresh();
-    const live = join(dir, 'op-c.json');
-    const text = `${JSON.stringify(OLD, null, 1)}\n`; // a layout the store would not write itself: a rewrite shows
-    writeFileSync(live, text);
-    const ino = statSync(live).ino;
-    const out = await updateErasingReplaced(dir, 'op-c', async (current) => ({ next: current!, erase: true }));
-    expect(out).toEqual(OLD);
-    expect([statSync(live).ino, readFileSync(live, 'utf8')]).toEqual([ino, text]);
-    expect(existsSync(`${live}${REPLACED_SUFFIX}`)).toBe(false);
-    // An equal copy is a new version all the same: written (and the old one erased).
-    await updateErasingReplaced(dir, 'op-c', async (current) => ({ next: { ...current! }, erase: true }));
-    expect(statSync(live).ino).not.toBe(ino);
-    expect(readFileSync(live, 'utf8')).not.toBe(text);
-  });
-
-  it('after a crash: a leftover link to the live record is only unlinked; one to an old version is erased', async () => {
-    const dir = fresh();
-    const live = join(dir, 'op-c.json');
-    const left = `${live}${REPLACED_SUFFIX}`;
-    writeFileSync(live, JSON.stringify(OLD));
-    linkSync(live, left); // crashed between the link and the write
-    await updateErasingReplaced(dir, 'op-c', async (current) => {
-      expect(current).toEqual(OLD); // the live share survived the cleanup
-      return { next: current!, erase: false };
+    const db = StateDb.open(dir, { create: true })!;
+    const coins = new Records<OperatorRecord>(db, 'statechain-operator', { fields: OPERATOR_SECRETS, sealer: OPERATOR });
+    // Other coins beside it, on the same page: the old version's bytes would stay there in a free block, were they not zeroed.
+    await db.step(() => {
+      coins.put('b0'.repeat(16), { ...rec('11'.repeat(32)), coin_id: 'b0'.repeat(16) });
+      coins.put(COIN, rec(OLD, X1));
+      coins.put('d0'.repeat(16), { ...rec('22'.repeat(32)), coin_id: 'd0'.repeat(16) });
     });
-    expect(existsSync(left)).toBe(false);
-    // Crashed between the write and the erasure: the link holds the old version.
-    writeFileSync(left, JSON.stringify(OLD));
-    writeFileSync(live, JSON.stringify(NEXT));
-    const fd = openSync(left, 'r');
+    const oldSealed = [row(db).share_secret_sealed, row(db).x1_sealed] as string[];
+    expect(oldSealed.every((s) => /^[0-9a-f]{100,}$/.test(s))).toBe(true);
+    // The share is never in the file in the clear, even while it is the live one.
+    absent(dir, OLD);
+    absent(dir, X1);
+    const store = new SqliteOperatorStore(async (create) => StateDb.open(dir, { create }), OPERATOR, dir);
+    const answer = await store.step(COIN, async (r) => {
+      expect([r.share_secret, r.x1]).toEqual([OLD, X1]);
+      // The new version is longer (a finished transfer's receipt added): it is written beside the old one, whose bytes are freed.
+      return { record: { ...r, share_secret: NEXT, x1: null, done: [{ transfer_id: 'dd'.repeat(16), count: 2, operator_sig: 'ee'.repeat(64) }] } as unknown as OperatorRecord, message: { rotated: true } };
+    });
+    expect(answer).toEqual({ rotated: true });
+    const newSealed = row(db).share_secret_sealed as string;
+    expect(row(db).x1).toBe(null);
+    db.closeNow();
+    expect(readdirSync(dir)).toEqual(['state.sqlite']);
+    absent(dir, OLD, oldSealed);
+    absent(dir, X1);
+    absent(dir, NEXT);
+    // The new share is there, sealed, and opens under the operator's key only.
+    expect(everyByte(dir).includes(Buffer.from(newSealed, 'latin1'))).toBe(true);
+    const again = StateDb.open(dir, { create: false })!;
     try {
-      await updateErasingReplaced(dir, 'op-c', async (current) => ({ next: current!, erase: false }));
-      expect(bytesBehind(fd).every((b) => b === 0)).toBe(true);
+      expect(new Records<OperatorRecord>(again, 'statechain-operator', { fields: OPERATOR_SECRETS, sealer: OPERATOR }).get(COIN)!.share_secret).toBe(NEXT);
+      expect(() => new Records<OperatorRecord>(again, 'statechain-operator', { fields: OPERATOR_SECRETS, sealer: Sealer.fromSecret(new Uint8Array(32).fill(4)) }).get(COIN)).toThrow(/does not open under this key/);
     } finally {
-      closeSync(fd);
+      again.closeNow();
     }
-    expect(existsSync(left)).toBe(false);
-    expect(JSON.parse(readFileSync(live, 'utf8'))).toEqual(NEXT);
+  });
+
+  it('a step that returns the very record it was given (a repeated request answered from it) changes no byte of the database or its WAL', async () => {
+    const dir = fresh();
+    const db = StateDb.open(dir, { create: true })!;
+    try {
+      const coins = new Records<OperatorRecord>(db, 'statechain-operator', { fields: OPERATOR_SECRETS, sealer: OPERATOR });
+      await db.step(() => coins.put(COIN, rec(OLD)));
+      // The files that hold state (the -shm beside them is SQLite's shared-memory index of the WAL, no state).
+      const bytes = () => ['state.sqlite', 'state.sqlite-wal'].map((n) => createHash('sha256').update(readFileSync(join(dir, n))).digest('hex'));
+      const before = bytes();
+      const store = new SqliteOperatorStore(async (create) => StateDb.open(dir, { create }), OPERATOR, dir);
+      await store.step(COIN, async (r) => ({ record: r, message: {} }));
+      expect(bytes()).toEqual(before);
+    } finally {
+      db.closeNow();
+    }
+  });
+
+  it('a share imported in the clear from the file layout is sealed at the operator\'s first use, and its clear text is gone from the file', async () => {
+    const dir = fresh();
+    mkdirSync(join(dir, 'statechain'));
+    // Beside it, the offers it made and an owner's document (rows the sealing leaves as they are, on the same page).
+    writeFileSync(join(dir, 'statechain', `offer-${'0a'.repeat(32)}.json`), JSON.stringify({ coin_id: 'b0'.repeat(16), offer: { n: 1 } }));
+    writeFileSync(join(dir, 'statechain', `op-${COIN}.json`), JSON.stringify(rec(OLD)));
+    writeFileSync(join(dir, 'statechain', `offer-${'0e'.repeat(32)}.json`), JSON.stringify({ coin_id: COIN, offer: { n: 2 } }));
+    writeFileSync(join(dir, 'statechain', 'coin-e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0.json'), JSON.stringify({ coin_id: 'e0'.repeat(16) }));
+    const imported = openState(dir, { create: false })!;
+    expect(existsSync(join(dir, 'statechain'))).toBe(false);
+    // Imported as it was (the share in the clear: no key opened the store yet).
+    expect(row(imported).share_secret).toBe(OLD);
+    imported.close();
+    const store = new SqliteOperatorStore(async (create) => StateDb.open(dir, { create }), OPERATOR, dir);
+    expect((await store.coins()).map((c) => c.coin_id)).toEqual([COIN]);
+    const db = StateDb.open(dir, { create: false })!;
+    expect(row(db).share_secret).toBeUndefined();
+    expect(typeof row(db).share_secret_sealed).toBe('string');
+    db.closeNow();
+    expect(readdirSync(dir)).toEqual(['state.sqlite']);
+    absent(dir, OLD);
   });
 });

@@ -16,8 +16,6 @@
  *   bumped that way (E_WITHDRAWAL_UNBUMPABLE otherwise).
  * Every size and fee here is read by test code from the bytes (test/independent/tx.ts).
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Transaction } from '@scure/btc-signer';
 import { fromHex, toHex } from '../../../src/lib/bytes.ts';
@@ -27,6 +25,7 @@ import * as send from '../../../src/lib/statechain/joint-send.ts';
 import { hexOf, parseTx } from '../../independent/tx.ts';
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
+import { stateDigest } from '../../state.ts';
 import { cleanup, confirmedCoin, pairOwned, type Party } from './harness.ts';
 
 afterAll(cleanup);
@@ -35,21 +34,8 @@ const DEST = Uint8Array.from([0x00, 0x14, ...new Uint8Array(20).fill(4)]);
 const P2A = '51024e73';
 /** A node's getmempoolinfo, sat/kvB, as the command asks it (only when a new withdrawal is to be requested). */
 const node = (minRelay: number, mempoolMin = minRelay) => async () => ({ minRelayFeeRate: minRelay, mempoolMinFeeRate: mempoolMin });
-/** Every file under a party's nonce store, with its bytes (absent: an empty map). */
-const nonceFiles = (p: Party) => {
-  const out = new Map<string, string>();
-  const walk = (dir: string) => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) (e.isDirectory() ? walk(join(dir, e.name)) : out.set(join(dir, e.name), readFileSync(join(dir, e.name), 'utf8')));
-  };
-  walk(p.nonces.dir);
-  return out;
-};
+/** A party's state (its nonces, in its state.sqlite) as one digest of every row: absent, undefined. */
+const nonceState = (p: Party) => stateDigest(p.dir);
 
 describe('finding 5: no withdrawal strands a coin', () => {
   it('a single owner\'s withdrawal is TRUC with a 240-sat pay-to-anchor; it pays the rate on its signed size and verifies', async () => {
@@ -76,25 +62,25 @@ describe('finding 5: no withdrawal strands a coin', () => {
 
   it('with a node whose floor is above the rate asked, nothing is signed, issued or written (E_FEE_TOO_LOW, 4): single owner, B starting, A answering', async () => {
     const { d } = await confirmedCoin();
-    const before = nonceFiles(d.owner);
+    const before = nonceState(d.owner);
     // The finding's case: 0.5 sat/vB asked of a node at 1 sat/vB.
     const e = await refusalAsync(own.withdrawRequest(d.ownerRecord, DEST, 0.5, d.owner, node(1000)), 'E_FEE_TOO_LOW', 4);
     expect(e.message).toContain('1 sat/vB');
     // A full mempool's floor counts as much as the relay floor.
     await refusalAsync(own.withdrawRequest(d.ownerRecord, DEST, 2, d.owner, node(100, 2_500)), 'E_FEE_TOO_LOW', 4);
-    expect(nonceFiles(d.owner)).toEqual(before);
+    expect(nonceState(d.owner)).toEqual(before);
     // At the floor exactly (112 vB at 1 sat/vB: 112 sat) it is asked.
     const ok = await own.withdrawRequest(d.ownerRecord, DEST, 1, d.owner, node(1000));
     expect(parseTx((ok.message as { tx: string }).tx).outputs[0]!.amount).toBe(100_000n - 112n - 240n);
 
     const p = await pairOwned();
-    const [beforeA, beforeB] = [nonceFiles(p.alice), nonceFiles(p.bob)];
+    const [beforeA, beforeB] = [nonceState(p.alice), nonceState(p.bob)];
     await refusalAsync(send.jointWithdrawNonce(p.recB, DEST, 0.5, p.bob, node(1000)), 'E_FEE_TOO_LOW', 4);
     // B (offline, no floor known) consents at 0.5; A, whose node says 1 sat/vB, refuses to ask the operator for it.
     const b = await send.jointWithdrawNonce(p.recB, DEST, 0.5, p.bob);
     await refusalAsync(send.jointWithdrawRequest(p.recA, b.message as never, DEST, 0.5, p.alice, node(1000)), 'E_FEE_TOO_LOW', 4);
-    expect(nonceFiles(p.alice)).toEqual(beforeA);
-    expect(nonceFiles(p.bob)).not.toEqual(beforeB); // B's own nonce for the offline consent, only
+    expect(nonceState(p.alice)).toEqual(beforeA);
+    expect(nonceState(p.bob)).not.toEqual(beforeB); // B's own nonce for the offline consent, only
   });
 
   it('the operator co-signs only a withdrawal a child can bump: version 3, a P2A of at least 240 sat, standard outputs above dust, no more out than the coin (E_WITHDRAWAL_UNBUMPABLE, 4)', async () => {
