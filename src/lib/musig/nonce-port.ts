@@ -2,7 +2,7 @@
  * The port a MuSig2 signer needs from storage: a single-use store of secret nonces
  * (BIP-327: signing twice with one secnonce reveals the secret key). Declared here, in the
  * primitive every signing protocol builds on, so that protocols (musig/rounds.ts, ptlc,
- * statechain, credit) name the interface and never the store; src/lib/store/nonce-store.ts,
+ * statechain, credit) name the interface and never the store; src/lib/store/sqlite/nonces.ts,
  * the mint stores and their PostgreSQL versions implement it.
  *
  * Not here: how a nonce is generated (bip327.ts, psbt-keypath.ts) or kept (the stores).

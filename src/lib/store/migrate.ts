@@ -58,7 +58,7 @@
  * The source's write lock (SQLite BEGIN IMMEDIATE) is held through (1) and (3), so no
  * writer interleaves; between them the mark keeps every writer out.
  *
- * SEALED STATES (state-seal.ts): the target's records carry no fully signed state in the
+ * SEALED STATES (mint-records.ts): the target's records carry no fully signed state in the
  * clear. A source written by this toolkit's mint is sealed already and copied as it is; one
  * holding plain states (an older toolkit's, never opened since by a mint command with its
  * key) needs the mint's key to seal them in the copy — without it the migration is refused
@@ -75,7 +75,9 @@ import { MIGRATION_KEY, migratedError, type MigrationMark } from './sqlite/mint.
 import { STATE_DB_FILE as MINT_DB_FILE } from './sqlite/database.ts';
 import type pg from 'pg';
 import { pgConfig } from './pg/client.ts';
-import { hasPlainState, type StateSeal } from './state-seal.ts';
+import { hasPlainState, resealed } from './mint-records.ts';
+import { Sealer } from './seal.ts';
+import { LEGACY_STATES_KEY } from './sqlite/migrate-v0.ts';
 import type { PgTarget } from './pg/connect.ts';
 import { storeConnectError } from './pg/mint-connection.ts';
 import { MIGRATION_CLAIM_KEY, OPEN_LOCK, prepareSchema, type MigrationClaim } from './pg/mint-open.ts';
@@ -120,8 +122,8 @@ function migrationRunning(to: string): StateConflictError {
   return new StateConflictError('E_STORE_MIGRATING', `another migration into the store ${to} is running now: nothing was changed here; when it has finished, run this one again if it is still needed`);
 }
 
-/** The mint's key, to seal plain states of an older source (SEALED STATES above). */
-export type MigrationKey = { seal: StateSeal; publicKey: string };
+/** The mint's key, to seal states an older source holds in the clear or in the older form (SEALED STATES above). */
+export type MigrationKey = { secret: Uint8Array; publicKey: string };
 
 export async function migrateMintStore(sourceDir: string, target: PgTarget, network: string, hooks: MigrationHooks = {}, key?: MigrationKey): Promise<MigrationReport> {
   const dir = resolve(sourceDir);
@@ -152,7 +154,8 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
     db.pragma('busy_timeout = 10000');
     const meta = (name: string) => db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(name)?.value;
     // Plain states need the mint's key, checked before either store is touched.
-    const plain = db.prepare<[], { record: string }>(`SELECT record FROM contracts WHERE record LIKE '%"hex"%'`).all().some((r) => hasPlainState(JSON.parse(r.record)));
+    // (A store imported from the file layout keeps its states in the older seal until a mint command with the key opens it.)
+    const plain = meta(LEGACY_STATES_KEY) !== undefined || db.prepare<[], { record: string }>(`SELECT record FROM contracts WHERE record LIKE '%"hex"%'`).all().some((r) => hasPlainState(JSON.parse(r.record)));
     if (key) {
       const offerKey = (JSON.parse(meta('doc:offer') ?? '{}') as { mint_pubkey?: string }).mint_pubkey;
       if (offerKey !== undefined && offerKey !== key.publicKey) throw new RefusedError('E_WRONG_KEY', `this key is not the mint key of ${dir} (${offerKey})`);
@@ -221,7 +224,7 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
     await hooks.afterPhase?.(1);
 
     // Phase 2: one transaction into the target, unless this migration's copy is already there.
-    const counts = await copyToTarget(db, dir, c, target, network, mark, key?.seal);
+    const counts = await copyToTarget(db, dir, c, target, network, mark, key?.secret);
     await hooks.afterPhase?.(2);
 
     // Phase 3: the source is migrated.
@@ -269,7 +272,8 @@ type SourceRows = {
 /** What the source holds to copy, once phase 1 has burned its unused secrets. */
 function sourceRows(db: BetterSqlite3.Database): SourceRows {
   const all = <T>(sql: string) => db.prepare(sql).all() as T[];
-  const nonces = all<SourceRows['nonces'][number]>('SELECT id, context, pubnonce, sealed AS secnonce FROM nonces ORDER BY id');
+  // The mint's nonces (state.sqlite holds every signer's: another role's unused ones are not the mint's to move).
+  const nonces = all<SourceRows['nonces'][number]>("SELECT id, context, pubnonce, sealed AS secnonce FROM nonces WHERE consumed = 1 OR context LIKE 'offchain/credit/%' ORDER BY id");
   return {
     contracts: all('SELECT contract_id, record FROM contracts ORDER BY contract_id'),
     funding: all('SELECT outpoint, contract_id, kind, from_contract_id FROM funding ORDER BY outpoint'),
@@ -336,20 +340,21 @@ async function occupied(c: pg.Client, ownId: string): Promise<string | undefined
   return parts.length ? parts.join('; ') : undefined;
 }
 
-async function copyToTarget(db: BetterSqlite3.Database, dir: string, c: pg.Client, target: PgTarget, network: string, mark: MigrationMark, seal: StateSeal | undefined): Promise<Omit<MigrationReport, 'from' | 'to' | 'migration_id'>> {
+async function copyToTarget(db: BetterSqlite3.Database, dir: string, c: pg.Client, target: PgTarget, network: string, mark: MigrationMark, secret: Uint8Array | undefined): Promise<Omit<MigrationReport, 'from' | 'to' | 'migration_id'>> {
   // The migration's own epoch: the dead epoch its placeholder nonces belong to (no process holds its key).
   const epoch = randomBytes(16).toString('hex');
   const rows = sourceRows(db);
   const { funding, blind, docs, nonces, burned } = rows;
-  // A state in the clear is sealed on its way (checked above: then the key is here), so the target never holds one.
+  // A state in the clear or in the older seal is sealed on its way (checked above: then the key is here), so the target holds only this form.
+  const older = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(LEGACY_STATES_KEY) !== undefined;
+  const sealer = secret && Sealer.fromSecret(secret);
   const contracts = rows.contracts.map((r) => {
-    const record = JSON.parse(r.record) as { contract_id: string };
-    if (!hasPlainState(record)) return r;
-    if (!seal) throw new UsageError('E_STATE_UNSEALED', `the mint in ${dir} holds fully signed states stored in the clear: pass the mint's key (--key-file or --key-env) so the migration seals them`);
-    return { contract_id: r.contract_id, record: JSON.stringify(seal.seal(record)) };
+    if (!older && !hasPlainState(JSON.parse(r.record))) return r;
+    if (!secret || !sealer) throw new UsageError('E_STATE_UNSEALED', `the mint in ${dir} holds fully signed states stored in the clear or in an older seal: pass the mint's key (--key-file or --key-env) so the migration seals them`);
+    return { contract_id: r.contract_id, record: resealed(r.record, secret, sealer, dir) };
   });
   if (nonces.some((n) => n.secnonce !== null)) throw new OffchainError('E_STATE_CORRUPT', `the source ${dir} still holds an unused secret nonce after it was marked: refusing to copy`, 3);
-  const counter = Number((db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get('counter')?.value) ?? 0);
+  const counter = Number((db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get('nonce_counter')?.value) ?? 0);
   const counts = sourceCounts(db, rows);
 
   let resumed = false;

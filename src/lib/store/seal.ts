@@ -8,7 +8,7 @@
  * - One layout: `0x02 ‖ iv (12) ‖ ciphertext ‖ tag (16)`. The iv is synthetic, the first 12
  *   bytes of HMAC(iv key, associated data ‖ plain): the same secret under the same label seals
  *   to the same bytes (a replayed step writes the same row), two different ones never share an
- *   iv under one key.
+ *   iv under one key — or, where a row's sealed bytes serve as its fingerprint, random.
  * - One associated-data layout: the JSON array `["offchain/seal/v2", purpose, …label]`, where
  *   the label names the row and field the secret belongs to (a nonce: its id and context; a
  *   state: the contract, the field's path, its state number and txid; a share: the coin). A
@@ -67,13 +67,18 @@ export class Sealer {
     return JSON.stringify(['offchain/seal/v2', purpose, ...label]);
   }
 
-  seal(purpose: SealPurpose, label: readonly string[], plain: Uint8Array): Buffer {
+  /**
+   * `iv`: synthetic (the default: the same secret under the same label seals to the same bytes)
+   * or random (a row whose sealed bytes must differ at every write, as a fingerprint of it:
+   * PostgreSQL's operator shares, pg/operator-seal.ts). The layout, and opening, are the same.
+   */
+  seal(purpose: SealPurpose, label: readonly string[], plain: Uint8Array, iv: 'synthetic' | 'random' = 'synthetic'): Buffer {
     const aadText = Sealer.aad(purpose, label);
     const aad = Buffer.from(aadText);
-    const iv = createHmac('sha256', this.iv).update(`${aad.length}:`).update(aad).update(plain).digest().subarray(0, 12);
-    const c = createCipheriv('aes-256-gcm', this.enc, iv);
+    const nonce = iv === 'random' ? randomBytes(12) : createHmac('sha256', this.iv).update(`${aad.length}:`).update(aad).update(plain).digest().subarray(0, 12);
+    const c = createCipheriv('aes-256-gcm', this.enc, nonce);
     c.setAAD(aad);
-    const out = Buffer.concat([Buffer.of(VERSION), iv, c.update(plain), c.final(), c.getAuthTag()]);
+    const out = Buffer.concat([Buffer.of(VERSION), nonce, c.update(plain), c.final(), c.getAuthTag()]);
     if (purpose !== 'nonce') this.known.set(out.toString('hex'), { aad: aadText, plain: Buffer.from(plain) });
     return out;
   }

@@ -2,7 +2,7 @@
  * A write the filesystem refused, said as the toolkit's errors: a full filesystem or quota
  * is E_STORE_FULL (exit 1: the environment, and the same command succeeds once there is
  * room), a directory this process may not write E_STATE_ACCESS (exit 2). Shared by the
- * crash-safe writes (atomic.ts), the one-shot steps (state-step.ts) and the stores.
+ * state database (sqlite/database.ts), the files PostgreSQL's stores keep and every store.
  */
 import { OffchainError, UsageError } from '../errors.ts';
 

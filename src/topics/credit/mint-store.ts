@@ -12,7 +12,6 @@ import type { Network } from '../../lib/network.ts';
 import type { ChainSource, UtxoInfo } from '../../lib/chain/types.ts';
 import type { MintContractRecord, MintPolicy } from '../../lib/credit/ports.ts';
 import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
-import type { StateSeal } from '../../lib/store/state-seal.ts';
 import type { StateDb } from '../../lib/store/sqlite/database.ts';
 
 /** `key`: the mint's secret key (its seal); none for a view. */
@@ -48,8 +47,7 @@ export async function openMintStore(host: MintStoreHost, opts: MintStoreOptions)
     else if (host.longRunning) host.term.warn(`E_NONCE_REOPENED ${message}`);
   };
   if (target) {
-    const { StateSeal } = await import('../../lib/store/state-seal.ts');
-    const seal: { seal?: StateSeal; alarm?: typeof alarm } = opts.view ? {} : { ...(opts.key ? { seal: StateSeal.fromMintKey(opts.key) } : {}), alarm };
+    const seal: { key?: Uint8Array; alarm?: typeof alarm } = opts.view ? {} : { ...(opts.key ? { key: opts.key } : {}), alarm };
     // A PostgreSQL mint's nonces are sealed under the key of the long-running process that issued
     // them (pg/mint-store.ts, the restore rule): a one-shot command's would die with it.
     if (!opts.view && opts.nonces !== 'none' && !host.longRunning) {

@@ -48,9 +48,8 @@ export default class CreditStoreMigrate extends CreditCommand<typeof CreditStore
     let key: import('../../../lib/store/migrate.ts').MigrationKey | undefined;
     if (f['key-file'] !== undefined || f['key-env'] !== undefined) {
       const mint = await this.keyPair(network);
-      const { StateSeal } = await import('../../../lib/store/state-seal.ts');
       const { toHex } = await import('../../../lib/bytes.ts');
-      key = { seal: StateSeal.fromMintKey(mint.secretKey), publicKey: toHex(mint.publicKey) };
+      key = { secret: mint.secretKey, publicKey: toHex(mint.publicKey) };
     }
     const { nothingLeft, ...report } = await migrateMintStore(from, target, network, {}, key);
     return {

@@ -1,29 +1,20 @@
 /**
  * The mint's secret nonces on PostgreSQL (pg/mint-store.ts, "THE RESTORE RULE" and "THE
- * LEDGER RULE"): each stored only sealed under this process's (or host's) epoch key, with the
- * nonce id, epoch and context as associated data; issued once, taken or burned once (the
+ * LEDGER RULE"): each stored only sealed (../seal.ts, purpose `nonce`) under this process's
+ * epoch key, with the nonce id, epoch and context as its label; issued once, taken or burned once (the
  * schema's constraints and trigger, schema.ts), and opened only for what the epoch's ledger
  * still holds (nonce-ledger.ts). Every issue, take and burn marks the transaction so its
  * COMMIT ticks the epoch (pg/mint-transactions.ts `tick`). Not here: nonce generation
  * (musig/), the records.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { toHex } from '../../bytes.ts';
+import { nonceId as nonceKey } from '../sqlite/nonces.ts';
 import { MalformedInputError, RefusedError, StateConflictError } from '../../errors.ts';
 import { PgMintTransactions } from './mint-transactions.ts';
 
-function nonceKey(pubnonce: Uint8Array | string): string {
-  const hex = typeof pubnonce === 'string' ? pubnonce : toHex(pubnonce);
-  return createHash('sha256').update(hex).digest('hex').slice(0, 32);
-}
-
 export abstract class PgMintNonces extends PgMintTransactions {
   private seal(id: string, context: string, secret: Uint8Array): Buffer {
-    const iv = randomBytes(12);
-    const c = createCipheriv('aes-256-gcm', this.key, iv);
-    c.setAAD(Buffer.from(`${id}\n${this.epoch}\n${context}`));
-    const body = Buffer.concat([c.update(secret), c.final()]);
-    return Buffer.concat([iv, body, c.getAuthTag()]);
+    return this.keySeal().seal('nonce', [id, this.epoch, context], secret);
   }
 
   /**
@@ -33,15 +24,9 @@ export abstract class PgMintNonces extends PgMintTransactions {
    * step's transaction, which rolls back: nothing written, the ledger's claim discarded.
    */
   private open(id: string, context: string, sealed: Buffer): Uint8Array {
-    try {
-      if (sealed.length < 12 + 16) throw new Error('short');
-      const d = createDecipheriv('aes-256-gcm', this.key, sealed.subarray(0, 12));
-      d.setAAD(Buffer.from(`${id}\n${this.epoch}\n${context}`));
-      d.setAuthTag(sealed.subarray(sealed.length - 16));
-      return new Uint8Array(Buffer.concat([d.update(sealed.subarray(12, sealed.length - 16)), d.final()]));
-    } catch {
-      throw new MalformedInputError('E_STATE_CORRUPT', `the mint's nonce ${id.slice(0, 16)}… in the store ${this.dir} does not open under this epoch's key for ${context}: its row was altered (a sealed secret moved from another row, or its context changed); nothing was signed or written — find out who writes the mint's store (docs/postgres.md, "The ledger rule"); its user abandons ("credit abandon")`, { nonce: id });
-    }
+    const plain = this.keySeal().open('nonce', [id, this.epoch, context], sealed);
+    if (plain !== undefined) return new Uint8Array(plain);
+    throw new MalformedInputError('E_STATE_CORRUPT', `the mint's nonce ${id.slice(0, 16)}… in the store ${this.dir} does not open under this epoch's key for ${context}: its row was altered (a sealed secret moved from another row, or its context changed); nothing was signed or written — find out who writes the mint's store (docs/postgres.md, "The ledger rule"); its user abandons ("credit abandon")`, { nonce: id });
   }
 
   // ——— nonces: sealed under this process's epoch key ———
@@ -86,11 +71,11 @@ export abstract class PgMintNonces extends PgMintTransactions {
     const { id, short, n } = await this.live(pubnonce, expectedContext);
     if (n.epoch !== this.epoch) {
       const alive = (await this.q<{ pid: number | null; host: string }>('SELECT pid, host FROM epochs WHERE epoch = $1', [n.epoch])).rows[0];
-      const who = !alive ? '' : alive.pid === null ? `, the one-shot commands of ${alive.host}` : `, pid ${alive.pid} on ${alive.host}`;
-      // Not burned: the process (or host) that issued it may still serve it.
+      const who = !alive ? ', a process that is gone' : alive.pid === null ? `, on ${alive.host}` : `, pid ${alive.pid} on ${alive.host}`;
+      // Not burned: the process that issued it may still serve it.
       throw new StateConflictError(
         'E_NONCE_ELSEWHERE',
-        `the mint's nonce ${short} was issued by another mint process or host (epoch ${n.epoch.slice(0, 8)}…${who}); only it can sign with it: send the contract's requests there, or, if it is gone, abandon the request ("credit abandon") for a fresh nonce`,
+        `the mint's nonce ${short} was issued by another mint process (epoch ${n.epoch.slice(0, 8)}…${who}); only it can sign with it: send the contract's requests there, or, if it is gone, abandon the request ("credit abandon") for a fresh nonce`,
       );
     }
     // THE LEDGER RULE: the database says unused; this epoch's own record must say so too

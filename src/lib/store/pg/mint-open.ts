@@ -11,9 +11,10 @@ import { hostname } from 'node:os';
 import type pg from 'pg';
 import { OffchainError, RefusedError, StateConflictError, UsageError } from '../../errors.ts';
 import type { PgTarget } from './connect.ts';
-import { sealStoredRecords, type StateSeal } from '../state-seal.ts';
+import { resealed } from '../mint-records.ts';
+import { Sealer } from '../seal.ts';
 import { foreignOwnerError, ownership } from './owners.ts';
-import { OWNED_RELATIONS, SCHEMA_SQL, SCHEMA_VERSION, SEALED_STATES_VERSION } from './schema.ts';
+import { OWNED_RELATIONS, SCHEMA_SQL, SCHEMA_VERSION } from './schema.ts';
 
 
 /**
@@ -79,17 +80,19 @@ async function checkOwners(client: pg.Client, target: PgTarget, opts: { complete
 }
 
 /**
- * Schema 1 (older toolkits) stored fully signed states in the clear: sealed here, once, by
- * the first process that opens the store with the mint's key (under OPEN_LOCK, in the
- * opening transaction), which then marks the schema 2. Stop the older processes first: one
- * still running would store its next state in the clear (schema 2 refuses their restart).
+ * Schemas 1 and 2 (older toolkits) stored fully signed states in the clear, or sealed by the
+ * scheme before ../seal.ts: written again in its form, once, by the first process that opens
+ * the store with the mint's key (under OPEN_LOCK, in the opening transaction), which then marks
+ * the schema 3. Stop the older processes first: one still running would store its next state in
+ * the older form (schema 3 refuses their restart).
  */
-async function sealStoredStates(client: pg.Client, seal: StateSeal): Promise<void> {
+async function resealStoredStates(client: pg.Client, key: Uint8Array, where: string): Promise<void> {
   const version = (await client.query<{ version: number }>('SELECT version FROM schema_version')).rows[0]!.version;
-  if (version >= SEALED_STATES_VERSION) return;
-  const rows = (await client.query<{ contract_id: string; record: string }>("SELECT contract_id, record FROM contracts WHERE record LIKE '%\"hex\"%'")).rows;
-  for (const r of sealStoredRecords(rows, seal)) await client.query('UPDATE contracts SET record = $2 WHERE contract_id = $1', [r.contract_id, r.record]);
-  await client.query('UPDATE schema_version SET version = $1', [SEALED_STATES_VERSION]);
+  if (version >= SCHEMA_VERSION) return;
+  const sealer = Sealer.fromSecret(key);
+  const rows = (await client.query<{ contract_id: string; record: string }>("SELECT contract_id, record FROM contracts WHERE record LIKE '%\"hex%'")).rows;
+  for (const r of rows) await client.query('UPDATE contracts SET record = $2 WHERE contract_id = $1', [r.contract_id, resealed(r.record, key, sealer, where)]);
+  await client.query('UPDATE schema_version SET version = $1', [SCHEMA_VERSION]);
 }
 
 /**
@@ -97,10 +100,10 @@ async function sealStoredStates(client: pg.Client, seal: StateSeal): Promise<voi
  * takes no lock and writes nothing), the schema prepared, a migration into the store that has
  * not finished refused, and as asked: the store's id recorded (`storeId`, a writer's first
  * open), a process epoch registered (`epoch`) in place of the one a stream retires (`retire`,
- * at `renew`), and states stored plain by an older toolkit sealed (`seal`). The caller rolls
- * back and words the failure.
+ * at `renew`), and states stored by an older toolkit sealed again (`key`, the mint's). The
+ * caller rolls back and words the failure.
  */
-export async function openingTransaction(client: pg.Client, target: PgTarget, network: string, o: { view: boolean; storeId?: boolean; epoch?: string; retire?: string; seal?: StateSeal }): Promise<void> {
+export async function openingTransaction(client: pg.Client, target: PgTarget, network: string, o: { view: boolean; storeId?: boolean; epoch?: string; retire?: string; key?: Uint8Array }): Promise<void> {
   await client.query('BEGIN');
   // Many processes start at once: one creates the schema, the others wait and find it.
   // A view (credit list, monitoring; a read-only role is enough) writes nothing.
@@ -113,7 +116,7 @@ export async function openingTransaction(client: pg.Client, target: PgTarget, ne
   if (o.storeId) await client.query("INSERT INTO meta (key, value) VALUES ('store_id', $1) ON CONFLICT (key) DO NOTHING", [randomBytes(16).toString('hex')]);
   if (o.epoch !== undefined) await client.query('INSERT INTO epochs (epoch, counter, pid, host) VALUES ($1, 0, $2, $3)', [o.epoch, process.pid, hostname()]);
   if (o.retire !== undefined) await client.query('DELETE FROM epochs WHERE epoch = $1', [o.retire]);
-  // States stored plain by an older toolkit (schema 1) are sealed once, by the first process holding the key.
-  if (o.seal) await sealStoredStates(client, o.seal);
+  // States stored by an older toolkit (schemas 1, 2) are sealed again once, by the first process holding the key.
+  if (o.key) await resealStoredStates(client, o.key, target.url);
   await client.query('COMMIT');
 }

@@ -18,60 +18,51 @@
  * consumption is undone by that comes back unused, and one nonce signing two different
  * messages gives away the mint's key. So:
  *
- * 1. A secret nonce is stored only sealed (AES-256-GCM, the nonce id, epoch and context
- *    as associated data) under an epoch key that the database never sees, of one of two
- *    kinds:
- *    - a PROCESS epoch (`sign-update --stream`): the process draws a fresh random key when
- *      it opens the store, keeps it in memory only, and registers a fresh epoch id (a row
- *      of `epochs`). Only that process can open the nonces it issued. A process that exits
- *      takes its key with it; every restore that restarts the processes (all of them,
- *      since a restore stops the server) leaves ciphertexts nobody can open: a revived
- *      nonce can be burned (`credit abandon`) but never signed with.
- *    - a HOST epoch (every one-shot mint command, so every gateway step): the key lives in
- *      a 0600 file under the host's --state-dir, shared by the host's one-shot commands,
- *      with a rollback witness beside it on local disk (host-epoch.ts says how a restore is
- *      caught before a revived nonce is opened, and why a crash at the wrong moment
- *      retires the key rather than risk it).
+ * 1. A secret nonce is stored only sealed (../seal.ts, its id, epoch and context as its
+ *    label) under an epoch key the database never sees: each mint process (`serve mint`,
+ *    `serve gateway`, `sign-update --stream`; a one-shot command that would use nonces is
+ *    refused, E_STORE_ONE_SHOT) draws a fresh random key when it opens the store, keeps it in
+ *    memory only, and registers a fresh epoch id (a row of `epochs`). Only that process can
+ *    open the nonces it issued. A process that exits takes its key with it; every restore
+ *    that restarts the processes (all of them, since a restore stops the server) leaves
+ *    ciphertexts nobody can open: a revived nonce can be burned (`credit abandon`) but never
+ *    signed with.
  * 2. A process that survives the restore (it reconnects to a server that went back in
- *    time) detects it from something the database cannot roll back: its own memory (a
- *    process epoch) or the host's witness (a host epoch). Every transaction that issues,
- *    takes or burns a nonce increments its epoch's counter in the database just before
- *    its COMMIT (`tick`), and checks that the new value is exactly its in-memory value + 1
- *    (the memory advances only after COMMIT; only this process writes its row) — or, for
- *    a host epoch, exactly the witness + 1, which it then raises before COMMIT. If any of its
- *    nonce takes were undone, so was the counter increment committed with it, and its next
- *    nonce transaction sees a lower counter (or no row at all) before anything of it
- *    leaves the process: the process wipes its key (a host epoch's file is shredded),
- *    refuses (E_STORE_ROLLED_BACK) and the store is broken — it exits, or (a stream) renews
- *    it with a fresh epoch, its old key gone either way. A restore that
- *    undid none of its takes revives none of its nonces. Other epochs' nonces are not its
- *    business: it cannot open them.
- *    (Why not the WAL position or the timeline: other processes' writes move the LSN
- *    past a restored point before this one looks, and a copy restore keeps the
- *    timeline. The per-epoch counter is exact for the only nonces the epoch can use.)
+ *    time) detects it from what the database cannot roll back: its own memory. Every
+ *    transaction that issues, takes or burns a nonce increments its epoch's counter in the
+ *    database just before its COMMIT (`tick`), and checks that the new value is exactly its
+ *    in-memory value + 1 (the memory advances only after COMMIT; only this process writes
+ *    its row). If any of its nonce takes were undone, so was the counter increment committed
+ *    with it, and its next nonce transaction sees a lower counter (or no row at all) before
+ *    anything of it leaves the process: the process wipes its key, refuses
+ *    (E_STORE_ROLLED_BACK) and the store is broken — it exits, or (a stream, a service)
+ *    renews it with a fresh epoch, its old key gone either way. A restore that undid none of
+ *    its takes revives none of its nonces; and its ledger (below) refuses a revived one
+ *    whatever the counter says. Other epochs' nonces are not its business: it cannot open
+ *    them. (Why not the WAL position or the timeline: other processes' writes move the LSN
+ *    past a restored point before this one looks, and a copy restore keeps the timeline.
+ *    The per-epoch counter is exact for the only nonces the epoch can use; its row is this
+ *    process's alone, so no two processes wait on it.)
  *
- * The cost: a nonce can be used only by the process (stream) or host (one-shot commands)
- * that issued it. A request whose nonce another live epoch issued is refused without
- * burning it (E_NONCE_ELSEWHERE, exit 5, retryable): route requests by contract (the
- * contract id chooses the process or host, as a load balancer's hash of the contract id
- * does), so a contract's nonces stay with one epoch. When a process epoch's process is
- * gone — restarted, crashed, or a restore — its nonces are dead: the user's request is
- * refused (the same E_NONCE_ELSEWHERE) and the user recovers with `credit abandon`, whose
- * answer the mint gives by burning the dead nonce (no secret needed) and issuing a fresh
- * one from the serving epoch. Restarting a stream process therefore invalidates the
- * nonces it handed out: restart in a quiet hour, or accept that those users abandon once;
- * a host epoch survives restarts and crashes and dies only with a restore (of more than
- * one step: host-epoch.ts). States the mint signed after the backup are lost to the mint by a restore
- * (it exits with an older state, which pays it less): a backup protects the contracts,
- * not the payments since; use synchronous replication for those.
+ * The cost: a nonce can be used only by the process that issued it. A request whose nonce
+ * another live process issued is refused without burning it (E_NONCE_ELSEWHERE, exit 5,
+ * retryable): route requests by contract (a load balancer's hash of the contract id, or the
+ * Offchain-Contract header `--peer` sends), so a contract's nonces stay with one process.
+ * When a process is gone — restarted, crashed, or a restore — its nonces are dead: the user's
+ * request is refused (the same E_NONCE_ELSEWHERE) and the user recovers with `credit
+ * abandon` (`--peer` does it by itself), whose answer the mint gives by burning the dead
+ * nonce (no secret needed) and issuing a fresh one from the serving process. Restarting a
+ * mint process therefore costs each of its users one abandon. States the mint signed after
+ * the backup are lost to the mint by a restore (it exits with an older state, which pays it
+ * less): a backup protects the contracts, not the payments since; use synchronous
+ * replication for those.
  *
  * THE LEDGER RULE — a database writer gets no second signature (nonce-ledger.ts).
  * The restore rule sees a database gone back as a whole; a writer of the database (the
  * mint's own role, a DBA, a managed database's staff, a table owner) can instead put one
  * nonce's row back after it was used, past the single-use trigger, with the contract's row.
- * So each epoch keeps its own ledger of the nonces it may still open — the process's
- * memory, or a journal beside the host's key — and `take` opens only what that ledger
- * holds: a nonce offered again is refused before its secret is touched (E_NONCE_REOPENED,
+ * So each process keeps, in its memory, the ledger of the nonces it may still open, and
+ * `take` opens only what that ledger holds: a nonce offered again is refused before its secret is touched (E_NONCE_REOPENED,
  * exit 1, an alarm; nothing signed, nothing written) — unless it is offered for the very
  * signing session it was opened for, which signs the same partial signature again (the
  * invariant is "never two different partial signatures under one secret nonce"). A COMMIT
@@ -81,7 +72,7 @@
  *
  * WHAT A DATABASE WRITER CAN STILL DO. It cannot make this process produce two different
  * partial signatures with one nonce, read a secret nonce or a signed state (both sealed
- * under keys it never sees: state-seal.ts), or get tables of its own adopted
+ * under keys it never sees: ../mint-records.ts), or get tables of its own adopted
  * (`checkOwners`). A row put back with the same request replayed gets the same signature
  * again — the signed state the requester holds already — and the alarm; nothing new. It can deny service:
  * hide, consume or corrupt nonces and records (users abandon; a corrupt sealed state is
@@ -105,31 +96,31 @@ import { isConnectionError, newClient, storeConnectError, storeIdentity } from '
 import { PgMintNonces } from './mint-nonces.ts';
 import { MIGRATION_CLAIM_KEY, migratingInto, OPEN_LOCK, openingTransaction, type MigrationClaim } from './mint-open.ts';
 import { storeError } from './client.ts';
-import { storedRecord, storedText, type StateSeal } from '../state-seal.ts';
+import { mintRecordOf, mintRecordText } from '../mint-records.ts';
+import { Sealer } from '../seal.ts';
 import { TABLES } from './schema.ts';
 
 export interface PgMintStoreOptions {
   /** Read only (monitoring, `credit list`): no epoch, no key, nothing written. */
   view?: boolean;
-  /** Seals and opens the records' fully signed states (state-seal.ts): the mint's commands pass it. */
-  seal?: StateSeal;
+  /** The mint's secret key: its records' fully signed states are sealed under it (../mint-records.ts). The mint's commands pass it; a view does not. */
+  key?: Uint8Array;
   /** Called with the text of an alarm (a nonce offered again: nonce-ledger.ts `LedgerOptions.alarm`), e.g. to print it on stderr. */
   alarm?: (message: string, refused: boolean) => void;
 }
 
 export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces implements MintStorePort<R> {
-  /** Seals the fully signed states in records (state-seal.ts); without it (a view) they stay sealed. */
-  private stateSeal: StateSeal | undefined;
+  /** Seals the fully signed states in records (../mint-records.ts); without it (a view) they stay sealed. */
+  private stateSeal: Sealer | undefined;
 
   /**
    * A STREAM GOES ON after its store broke — the database went back in time under it
    * (E_STORE_ROLLED_BACK), or a COMMIT's outcome could not be told (E_STATE_WRITE: the
    * server restarted before it could be asked, or could not be reached in time). What a
    * restarted process would do, without the restart: the key that sealed this process's
-   * nonces is wiped (a host epoch's key file retired: host-epoch.ts), the old epoch's row is
-   * deleted (a process epoch: its nonces are dead, as a process that exits leaves them), and a
-   * fresh epoch is registered — a fresh random key (process) or the host's next key (host) —
-   * on a new connection, waited for with bounded backoff up to `withinMs`. No nonce sealed
+   * nonces is wiped, the old epoch's row is deleted (its nonces are dead, as a process that
+   * exits leaves them), and a fresh epoch is registered with a fresh random key, on a new
+   * connection, waited for with bounded backoff up to `withinMs`. No nonce sealed
    * under the old key can ever be opened again, by this process or any other, so a revived or
    * undecided nonce cannot sign twice; the users holding one recover with `credit abandon`.
    * The request in flight is then served again: committed, the replay finds its stored
@@ -179,7 +170,7 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
     const key = randomBytes(32);
     let reached = '';
     try {
-      await openingTransaction(client, target, network, { view: opts.view ?? false, storeId: !opts.view, epoch: !opts.view ? epoch : undefined, seal: !opts.view ? opts.seal : undefined });
+      await openingTransaction(client, target, network, { view: opts.view ?? false, storeId: !opts.view, epoch: !opts.view ? epoch : undefined, ...(!opts.view && opts.key ? { key: opts.key } : {}) });
       reached = await storeIdentity(client);
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -196,7 +187,7 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
       store.wipe();
       store.viewOnly = true;
     } else {
-      store.stateSeal = opts.seal;
+      store.stateSeal = opts.key && Sealer.fromSecret(opts.key);
       store.alarm = opts.alarm;
       store.ledger = store.newLedger();
     }
@@ -218,13 +209,13 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
 
   /** A stored record: its fully signed states opened with the mint's key, or left sealed (a view). */
   private decode(text: string): R {
-    return storedRecord<R>(text, this.stateSeal, this.dir);
+    return mintRecordOf<R>(text, this.stateSeal, this.dir);
   }
 
   async put(record: R): Promise<void> {
     await this.begin();
-    // A fully signed state never reaches the database in the clear (state-seal.ts).
-    const text = storedText(record, this.stateSeal, this.dir);
+    // A fully signed state never reaches the database in the clear (../mint-records.ts).
+    const text = mintRecordText(record, this.stateSeal, this.dir);
     await this.q('INSERT INTO contracts (contract_id, record) VALUES ($1, $2) ON CONFLICT (contract_id) DO UPDATE SET record = EXCLUDED.record', [record.contract_id, text]);
   }
 

@@ -32,6 +32,7 @@ import { reconnectWindowMs } from '../outages.ts';
 import { StoreWriteError } from '../write-errors.ts';
 import type { PgTarget } from './connect.ts';
 import { NonceLedger } from '../nonce-ledger.ts';
+import { Sealer } from '../seal.ts';
 import { codeOf, isConnectionError, PgMintConnection, RETRYABLE } from './mint-connection.ts';
 
 /** How many times a step runs again after a deadlock or serialization failure. */
@@ -279,6 +280,15 @@ export abstract class PgMintTransactions extends PgMintConnection {
 
   protected wipe(): void {
     this.key.fill(0);
+    this.sealer = undefined;
+  }
+
+  /** The seal of this epoch's key (../seal.ts), made on first use; gone once the key is wiped (nothing it sealed opens again here). */
+  private sealer: Sealer | undefined;
+  protected keySeal(): Sealer {
+    if (this.key.every((b) => b === 0)) throw new StoreWriteError(`this process's nonce key for ${this.dir} was wiped: restart the mint`);
+    this.sealer ??= Sealer.fromSecret(this.key);
+    return this.sealer;
   }
 
   /**

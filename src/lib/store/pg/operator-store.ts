@@ -45,7 +45,7 @@ import { coinExists, unknownCoin } from '../operator-store.ts';
 import { connectPg, storeError } from './client.ts';
 import type { PgTarget } from './connect.ts';
 import { CONSTRAINT_CODES, ensureSchema } from './operator-schema.ts';
-import { fingerprint, sealShare, shareSealKey, stored, unsealShare, type Stored } from './operator-seal.ts';
+import { fingerprint, sealShare, shareSeal, stored, unsealShare, type ShareSeal, type Stored } from './operator-seal.ts';
 import type { VersionWitness } from './witness.ts';
 
 
@@ -69,11 +69,11 @@ export interface PgOperatorStoreOptions {
 export class PgOperatorStore implements OperatorStore {
   readonly where: string;
   private client: Client | undefined;
-  private readonly sealKey: Uint8Array;
+  private readonly sealKey: ShareSeal;
 
   constructor(private readonly target: PgTarget, private readonly opts: PgOperatorStoreOptions) {
     this.where = target.url;
-    this.sealKey = shareSealKey(opts.operatorSecret);
+    this.sealKey = shareSeal(opts.operatorSecret);
   }
 
   async offer(request: string, make: () => DepositOffer): Promise<Record<string, unknown>> {

@@ -1,5 +1,5 @@
 /**
- * The mint's schema on PostgreSQL: the same tables as the SQLite store (mint-store.ts),
+ * The mint's schema on PostgreSQL: the same tables as state.sqlite's (../sqlite/schema.ts),
  * with every single-use rule a constraint the database enforces, whatever the code does:
  *
  * - `funding.outpoint` PRIMARY KEY: one funding outpoint, one contract (two processes
@@ -14,9 +14,11 @@
  * - `epochs`: one row per running mint process (its epoch), whose counter the process
  *   checks against its memory in every transaction that issues or takes a nonce (see
  *   the restore rule in mint-store.ts).
- * - `schema_version`: one row; a store written by a newer toolkit is refused. Version 2:
- *   the records' fully signed states are sealed under the mint's key (state-seal.ts); a
- *   store of version 1 is sealed by the first mint process that opens it with its key.
+ * - `schema_version`: one row; a store written by a newer toolkit is refused. Version 3:
+ *   the records' fully signed states are sealed under the mint's key by the one seal every
+ *   store uses (../mint-records.ts, ../seal.ts); a store of version 1 (states in the clear)
+ *   or 2 (sealed by the scheme before) is sealed again by the first mint process that opens
+ *   it with its key (pg/mint-open.ts).
  * - Every relation here must be owned by the mint's role (or a role it is a member of):
  *   checked at every writer's open (pg/mint-open.ts `checkOwners`), so tables another role
  *   created first in `public` are never adopted.
@@ -24,10 +26,7 @@
  * Records are kept as the exact JSON text the SQLite store keeps (not jsonb, which would
  * reorder keys): a receipt answered again on replay is byte-identical.
  */
-export const SCHEMA_VERSION = 2;
-
-/** From this version on, no record holds a fully signed state in the clear. */
-export const SEALED_STATES_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Run once, in one transaction, under an advisory lock (many processes start at once). */
 export const SCHEMA_SQL = `

@@ -14,11 +14,9 @@
  * the process before `commit()` returned; a failed COMMIT (a full disk, an I/O error) leaves
  * the store `broken`, and the process exits without releasing anything of that batch.
  *
- * SEALED STATES. A contract's fully signed states (`latest.hex`, and a device channel's
- * `gateway.latest.hex`) are kept sealed under the mint's key (seal.ts, their contract, path,
- * state number and txid as label): the user never gets one, and a reader of the database
- * (a monitoring login, a backup) cannot hand one over. A view without the key (`credit
- * list`) reads them sealed.
+ * SEALED STATES (../mint-records.ts). A contract's fully signed states are kept sealed under
+ * the mint's key: the user never gets one, and a reader of the database (a monitoring login,
+ * a backup) cannot hand one over. A view without the key (`credit list`) reads them sealed.
  *
  * MIGRATED. Once `credit store migrate` moved the mint to PostgreSQL, the meta key
  * `migration` refuses every use (E_STORE_MIGRATED): a migrated mint is never served from two
@@ -28,17 +26,12 @@ import { createHash } from 'node:crypto';
 import type { FundingBinding, SignedBlindedMessage } from '../../credit/ports.ts';
 import { RefusedError, StateConflictError, UsageError } from '../../errors.ts';
 import type { MintStorePort } from '../mint-store-port.ts';
-import { hasPlainSecret, openFields, sealFields, type Sealer, type SecretField } from '../seal.ts';
+import type { Sealer } from '../seal.ts';
+import { mintRecordOf, mintRecordText, resealed } from '../mint-records.ts';
 import type { StateDb } from './database.ts';
 import { SqliteNonces } from './nonces.ts';
 import { TABLES } from './schema.ts';
 import { LEGACY_STATES_KEY } from './migrate-v0.ts';
-
-/** Where a mint's record carries a fully signed state. */
-export const MINT_SECRETS: readonly SecretField[] = [
-  { purpose: 'state', path: ['latest'], field: 'hex', bind: ['state', 'txid'], encoding: 'hex' },
-  { purpose: 'state', path: ['gateway', 'latest'], field: 'hex', bind: ['state', 'txid'], encoding: 'hex' },
-];
 
 /** The meta key a migration to PostgreSQL (store/migrate.ts) leaves: while it is there the store refuses every use. */
 export const MIGRATION_KEY = 'migration';
@@ -113,14 +106,12 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
    * With the mint's key, once: the states an imported store (migrate-v0.ts) holds sealed by
    * the scheme before seal.ts, or in the clear, sealed again in this one — in one transaction.
    */
-  async resealLegacy(legacyKey: Uint8Array): Promise<void> {
-    if (!this.sealer || this.q.getMeta.get(LEGACY_STATES_KEY) === undefined) return;
-    const { StateSeal } = await import('../state-seal.ts');
-    const old = StateSeal.fromMintKey(legacyKey);
+  async resealLegacy(mintSecret: Uint8Array): Promise<void> {
+    const sealer = this.sealer;
+    if (!sealer || this.q.getMeta.get(LEGACY_STATES_KEY) === undefined) return;
     await this.db.step(() => {
       for (const row of this.db.sql.prepare<[], { contract_id: string; record: string }>('SELECT contract_id, record FROM contracts').all()) {
-        const record = old.open(JSON.parse(row.record) as R, this.db.path);
-        this.q.putContract.run(row.contract_id, this.encode(record), unfundedSince(record));
+        this.db.sql.prepare<[string, string]>('UPDATE contracts SET record = ? WHERE contract_id = ?').run(resealed(row.record, mintSecret, sealer, this.db.path), row.contract_id);
       }
       this.db.sql.prepare('DELETE FROM meta WHERE key = ?').run(LEGACY_STATES_KEY);
     });
@@ -174,16 +165,11 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
   // ——— records ———
 
   private decode(text: string): R {
-    const record = JSON.parse(text) as R;
-    return this.sealer ? openFields(record, record.contract_id, MINT_SECRETS, this.sealer, this.db.path) : record;
+    return mintRecordOf<R>(text, this.sealer, this.db.path);
   }
 
   private encode(record: R): string {
-    if (this.sealer) return JSON.stringify(sealFields(record, record.contract_id, MINT_SECRETS, this.sealer));
-    if (hasPlainSecret(record, MINT_SECRETS)) {
-      throw new UsageError('E_STATE_UNSEALED', `refusing to store a fully signed state of contract ${record.contract_id} in ${this.dir} without sealing it: this process holds no mint key`);
-    }
-    return JSON.stringify(record);
+    return mintRecordText(record, this.sealer, this.dir);
   }
 
   async get(id: string): Promise<R | undefined> {
