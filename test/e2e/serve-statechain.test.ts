@@ -15,14 +15,14 @@
  *   the withdrawal's signature checked by the independent verifier.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { join } from 'node:path';
 import { tempDir } from '../helpers.ts';
 import type { Run } from './cli.ts';
 import { runInProcess } from './in-process.ts';
 import { flowHere, type AsyncFlow } from './statechain-here.ts';
-import { KEYS, OPERATOR_PUB, TERMS, chainFor, flow, fundingPsbt, fundingTo, ok } from './statechain-flow.ts';
+import { chainFor, flow, fundingPsbt, fundingTo, KEYS, ok, OPERATOR_PUB, TERMS, stateSnapshot } from './statechain-flow.ts';
 import { startServe, type Served } from './serve-process.ts';
 import { bytesOf, hexOf, parseTx } from '../independent/tx.ts';
 import { publicKeyOf } from '../independent/secp256k1.ts';
@@ -99,10 +99,10 @@ describe('serve statechain: the same bytes as the one-shot operator, route by ro
 
   /** A refusal of each route: both refuse it alike, and the service's state is as it was. */
   const refusedAlike = async (path: string, message: string, code: string) => {
-    const before = readTree(opDir());
+    const before = stateSnapshot(opDir());
     const text = await same(path, message);
     expect(JSON.parse(text)).toMatchObject({ code });
-    expect(readTree(opDir())).toEqual(before);
+    expect(stateSnapshot(opDir())).toEqual(before);
   };
   const unknownCoin = (message: string) => JSON.stringify({ ...(JSON.parse(message) as object), coin_id: '00'.repeat(16) });
 
@@ -161,20 +161,6 @@ describe('serve statechain: the same bytes as the one-shot operator, route by ro
     for (const secret of [KEYS.OPERATOR_KEY!, (JSON.parse(request) as { owner_sig: string }).owner_sig]) expect(svc.log()).not.toContain(secret);
   }, 180_000);
 });
-
-/** Every file under `dir` (relative path → content), for "nothing written". */
-function readTree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string, rel: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.name.startsWith('.lock')) continue;
-      if (e.isDirectory()) walk(join(d, e.name), `${rel}${e.name}/`);
-      else out[`${rel}${e.name}`] = readFileSync(join(d, e.name), 'utf8');
-    }
-  };
-  walk(dir, '');
-  return out;
-}
 
 describe('serve statechain: --peer sends a deposit-request again after its answer was lost', () => {
   let dir: { path: string; cleanup: () => void };
@@ -240,10 +226,10 @@ describe('serve statechain: --peer sends a deposit-request again after its answe
       return r.stdout;
     };
     const again = async (who: string, args: string[], input: string, code: string) => {
-      const before = readTree(join(dir.path, who));
+      const before = stateSnapshot(join(dir.path, who));
       const r = await f.asAsync(who, [...args, '--peer', svc.public], input);
       expect({ status: r.status, stdout: r.stdout, code: /error (E_[A-Z_]+)/.exec(r.stderr)?.[1] }).toEqual({ status: 5, stdout: '', code });
-      expect(readTree(join(dir.path, who))).toEqual(before);
+      expect(stateSnapshot(join(dir.path, who))).toEqual(before);
     };
     await again('ALICE_KEY', ['statechain-deposit', '--funding', psbt], r.stdout, 'E_UNKNOWN_COIN');
     const pkg = await peerRun('ALICE_KEY', ['statechain-transfer'], request.stdout);

@@ -12,8 +12,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { tempDir } from '../helpers.ts';
-import { snapshot } from '../lib/credit/tamper.ts';
-import { OPERATOR_PUB, TERMS, flow, fundingPsbt, fundingTo, ok, refused } from './statechain-flow.ts';
+import { flow, fundingPsbt, fundingTo, ok, OPERATOR_PUB, refused, TERMS, stateSnapshot } from './statechain-flow.ts';
 import { writeFileSync } from 'node:fs';
 
 const OFFLINE = ['--tip-height', '200', '--confirmations', '3'];
@@ -31,9 +30,9 @@ describe('statechain deposit-request retried', () => {
     const f = flow(dir, () => OFFLINE);
     const request = ok(f.as('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
     const offer = ok(f.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request));
-    const before = snapshot(join(dir, 'OPERATOR_KEY'));
+    const before = stateSnapshot(join(dir, 'OPERATOR_KEY'));
     expect(ok(f.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request))).toBe(offer);
-    expect(snapshot(join(dir, 'OPERATOR_KEY'))).toEqual(before);
+    expect(stateSnapshot(join(dir, 'OPERATOR_KEY'))).toEqual(before);
     // The owner takes the (one) offer on; the operator co-signs backup 1 for the coin it answered.
     const { coin_id: coinId, statement } = JSON.parse(offer) as { coin_id: string; statement: { address: string } };
     const psbt = join(dir, 'funding.psbt');
@@ -51,9 +50,9 @@ describe('statechain deposit-request retried', () => {
     const alice = ok(f.as('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
     const bob = ok(f.as('BOB_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
     const offer = ok(f.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], alice));
-    const before = snapshot(join(dir, 'OPERATOR_KEY'));
+    const before = stateSnapshot(join(dir, 'OPERATOR_KEY'));
     expect(ok(f.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], alice))).toBe(offer);
     refused(f.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], bob), 'E_COIN_EXISTS', 5);
-    expect(snapshot(join(dir, 'OPERATOR_KEY'))).toEqual(before);
+    expect(stateSnapshot(join(dir, 'OPERATOR_KEY'))).toEqual(before);
   }, 60_000);
 });

@@ -4,14 +4,16 @@
  * Offline by default (--tip-height, --confirmations); the regtest suite passes a
  * node's flags instead. Shared by the e2e and regtest tests.
  */
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { Address, NETWORK, OutScript, Transaction } from '@scure/btc-signer';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { expect } from 'vitest';
 import { ROOT } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
 import { runAsync } from './process.ts';
 import { bytesOf, hexOf } from '../independent/tx.ts';
+import { networkDir, records, stateDigest } from '../state.ts';
 
 const REGTEST = { ...NETWORK, bech32: 'bcrt' };
 
@@ -125,17 +127,69 @@ export function fundingPsbt(hex: string): string {
   return Buffer.from(psbt.toPSBT()).toString('base64');
 }
 
-/** Every file's bytes under `dir` (for "no secret leaked" and "nothing written" checks). */
+/** Every file's bytes under `dir`, as latin1 text (one character a byte: binary files such as state.sqlite compare exactly), for "nothing written" checks. */
 export function files(dir: string): Map<string, string> {
   const out = new Map<string, string>();
   const walk = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else out.set(p, readFileSync(p, 'utf8'));
+      else out.set(p, readFileSync(p, 'latin1'));
     }
   };
   walk(dir);
+  return out;
+}
+
+/**
+ * Every file under `dir` → SHA-256 of its bytes, but a state database (`state.sqlite`) → the digest
+ * of its rows (test/state.ts stateDigest); its -wal and -shm are how SQLite keeps those rows (a running
+ * service holds them open), not more state. For "nothing written" where a service has the database open.
+ */
+export function stateSnapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name === 'state.sqlite') out[`rows:${relative(dir, p)}`] = stateDigest(d)!;
+      else if (!name.startsWith('state.sqlite-')) out[relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out;
+}
+
+/** A party's statechain records in its state.sqlite (`<dir>/<who>/regtest`): the owner's documents by name (`coin-<coin>`, `joint-<coin>`, …). */
+export function ownerDocs<T = Record<string, unknown>>(dir: string, who: string): Map<string, T> {
+  return new Map(records<T>(networkDir(join(dir, who)), 'statechain').map((r) => [r.id, r.record]));
+}
+
+/** The operator's record of a coin (its share and x₁ opened with the operator's key, `who`'s in KEYS). */
+export function operatorRecord<T = { share_secret: string; x1: string | null }>(dir: string, coinId: string, who = 'OPERATOR_KEY'): T {
+  const r = records<T>(networkDir(join(dir, who)), 'statechain-operator', bytesOf(KEYS[who]!)).find((x) => x.id === coinId);
+  if (r === undefined) throw new Error(`no operator record of ${coinId} in ${join(dir, who)}`);
+  return r.record;
+}
+
+/** Every secret the parties under `dir` keep — each share (`share_secret`) and x₁ of the owners' documents and the operator's records, opened with their keys — as hex. */
+export function storedSecrets(dir: string): string[] {
+  const out: string[] = [];
+  const collect = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(collect);
+    else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if ((k === 'share_secret' || k === 'x1') && typeof x === 'string' && /^[0-9a-f]{64}$/.test(x)) out.push(x);
+        else collect(x);
+      }
+    }
+  };
+  for (const who of readdirSync(dir)) {
+    const net = networkDir(join(dir, who));
+    if (!existsSync(join(net, 'state.sqlite'))) continue;
+    for (const r of records(net, 'statechain')) collect(r.record);
+    if (KEYS[who] !== undefined) for (const r of records(net, 'statechain-operator', bytesOf(KEYS[who]!))) collect(r.record);
+  }
   return out;
 }
 

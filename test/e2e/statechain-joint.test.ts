@@ -27,7 +27,7 @@ import { decodeCompressed, encodeCompressed, pointAdd, publicKeyOf } from '../in
 import { taprootOutput } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { signBody } from '../../src/lib/statechain/seal.ts';
-import { ANCHORED_TERMS, KEYS, TERMS, depositThrough, files, flow, fundingTo, ok, refused, type CoinView } from './statechain-flow.ts';
+import { ANCHORED_TERMS, KEYS, TERMS, depositThrough, files, flow, fundingTo, ok, operatorRecord, ownerDocs, refused, type CoinView } from './statechain-flow.ts';
 import { flowHere } from './statechain-here.ts';
 
 const dirs: { cleanup: () => void }[] = [];
@@ -103,7 +103,7 @@ describe('a statechain coin received by a pair (Alice+Bob) through pipes', () =>
     expect(bobView.next).toContain('part 2 of 2');
 
     // Test code: the parts' secrets are their parts' keys; the operator's new share with A + B is P.
-    const docs = (who: string) => JSON.parse(readFileSync(join(dir.path, who, 'regtest', 'statechain', `joint-${d.coinId}.json`), 'utf8')) as { share_secret: string; share: string; joint: { index: number; parts: { share: string }[] } };
+    const docs = (who: string) => ownerDocs<{ share_secret: string; share: string; joint: { index: number; parts: { share: string }[] } }>(dir.path, who).get(`joint-${d.coinId}`)!;
     const [a, b] = [docs('ALICE_KEY'), docs('BOB_KEY')];
     expect([a.joint.index, b.joint.index]).toEqual([0, 1]);
     expect(pointOfSecret(a.share_secret)).toBe(a.joint.parts[0]!.share);
@@ -112,7 +112,7 @@ describe('a statechain coin received by a pair (Alice+Bob) through pipes', () =>
     expect(st.owner_share).toBe(sum(a.joint.parts[0]!.share, a.joint.parts[1]!.share));
     expect(aliceView.owner_share).toBe(st.owner_share);
     expect(bobView.owner_share).toBe(st.owner_share);
-    const op = JSON.parse(readFileSync(join(dir.path, 'OPERATOR_KEY', 'regtest', 'statechain', `op-${d.coinId}.json`), 'utf8')) as { share_secret: string };
+    const op = operatorRecord(dir.path, d.coinId);
     expect(sum(pointOfSecret(op.share_secret), st.owner_share)).toBe(P);
     expect(aliceView.backups).toEqual(bobView.backups);
     expect(aliceView.backups).toHaveLength(2);
@@ -144,8 +144,8 @@ describe('a statechain coin received by a pair (Alice+Bob) through pipes', () =>
     expect(bobAlone.backups).toHaveLength(3);
     expect(parseTx(bobAlone.backups[2]!).lockTime).toBe(280);
     for (const tx of bobAlone.backups) verifyKeyPathSpend(tx, prevout, outputKey);
-    const bobCoin = JSON.parse(readFileSync(join(dir.path, 'BOB_KEY', 'regtest', 'statechain', `coin-${d.coinId}.json`), 'utf8')) as { share_secret: string; share: string };
-    const op2 = JSON.parse(readFileSync(join(dir.path, 'OPERATOR_KEY', 'regtest', 'statechain', `op-${d.coinId}.json`), 'utf8')) as { share_secret: string };
+    const bobCoin = ownerDocs<{ share_secret: string; share: string }>(dir.path, 'BOB_KEY').get(`coin-${d.coinId}`)!;
+    const op2 = operatorRecord(dir.path, d.coinId);
     expect(pointOfSecret(bobCoin.share_secret)).toBe(bobAlone.owner_share);
     expect(sum(pointOfSecret(op2.share_secret), bobAlone.owner_share)).toBe(P);
 

@@ -13,13 +13,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.ts';
-import { snapshot } from '../lib/credit/tamper.ts';
 import { bytesOf, hexOf } from '../independent/tx.ts';
 import { publicKeyOf } from '../independent/secp256k1.ts';
 import { seal, signBody } from '../../src/lib/statechain/seal.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KEYS, flow, fundingPsbt, fundingTo, ok, refused, type Flow } from './statechain-flow.ts';
+import { flow, fundingPsbt, fundingTo, KEYS, ok, refused, stateSnapshot, type Flow } from './statechain-flow.ts';
 import { depositVia, flowHere, type AsyncFlow } from './statechain-here.ts';
 
 describe('statechain refusals leave every party\'s state as it was', () => {
@@ -53,19 +52,19 @@ describe('statechain refusals leave every party\'s state as it was', () => {
 
   /** Run `who`'s step (in this process, or `spawned`), expect the refusal, and that nobody's files changed. */
   const expectNothingWritten = async (who: string, args: string[], input: string, code: string, status: number, chain?: string[], spawned = false) => {
-    const before = snapshot(dir.path);
+    const before = stateSnapshot(dir.path);
     const r = spawned
       ? (chain ? flow(dir.path, () => chain) : f).as(who, args, input)
       : await (chain ? flowHere(dir.path, () => chain) : here).as(who, args, input);
     refused(r, code, status);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(snapshot(dir.path)).toEqual(before);
+    expect(stateSnapshot(dir.path)).toEqual(before);
   };
 
   it('the operator: the same request again is answered the same, writing nothing', async () => {
-    const before = snapshot(dir.path);
+    const before = stateSnapshot(dir.path);
     expect(ok(await here.as('OPERATOR_KEY', ['statechain-transfer'], msgs.sign!))).toBe(msgs.cosigned);
-    expect(snapshot(dir.path)).toEqual(before);
+    expect(stateSnapshot(dir.path)).toEqual(before);
   });
 
   it('the operator: a request for a coin it does not have (E_UNKNOWN_COIN, 5)', async () => {
@@ -109,9 +108,9 @@ describe('statechain refusals leave every party\'s state as it was', () => {
     await expectNothingWritten('DAVE_KEY', ['statechain-transfer'], msgs.pkg!, 'E_NOT_RECEIVING', 5);
     // Carol asked for the coin (previous test) but the package is Bob's.
     await expectNothingWritten('CAROL_KEY', ['statechain-transfer'], msgs.pkg!, 'E_WRONG_RECEIVER', 4);
-    const before = snapshot(dir.path);
+    const before = stateSnapshot(dir.path);
     expect(ok(await here.as('BOB_KEY', ['statechain-transfer'], msgs.pkg!))).toBe(msgs.accept);
-    expect(snapshot(dir.path)).toEqual(before);
+    expect(stateSnapshot(dir.path)).toEqual(before);
     // Once Bob has read transfer-done, the package is history.
     ok(await here.as('BOB_KEY', ['statechain-transfer'], msgs.done!));
     await expectNothingWritten('BOB_KEY', ['statechain-transfer'], msgs.pkg!, 'E_NOT_RECEIVING', 5);
@@ -140,11 +139,11 @@ describe('statechain refusals leave every party\'s state as it was', () => {
     const r = await here.as('BOB_KEY', ['statechain-withdraw', '--broadcast'], cos);
     refused(r, 'E_CHAIN_OFFLINE', 2);
     expect(r.stderr).toContain(`statechain-withdraw --coin ${coinId} prints it again`);
-    const before = snapshot(dir.path);
+    const before = stateSnapshot(dir.path);
     const spend = JSON.parse(ok(await here.as('BOB_KEY', ['statechain-withdraw'], cos))) as { kind: string; hex: string; txid: string };
     expect(spend.kind).toBe('withdrawal');
     expect(ok(await here.as('BOB_KEY', ['statechain-withdraw', '--coin', coinId]))).toBe(ok(await here.as('BOB_KEY', ['statechain-withdraw'], cos)));
-    expect(snapshot(dir.path)).toEqual(before);
+    expect(stateSnapshot(dir.path)).toEqual(before);
     // A second withdrawal is told the first is signed.
     await expectNothingWritten('BOB_KEY', ['statechain-withdraw', '--coin', coinId, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '3'], '', 'E_ALREADY_WITHDRAWN', 5);
   });
@@ -172,9 +171,9 @@ describe('statechain refusals leave every party\'s state as it was', () => {
     await expectNothingWritten('DAVE_KEY', ['statechain-deposit', '--funding', psbt, '--max-backup-fee-percent', '1e1'], offer2, 'E_USAGE', 2);
     // Accepted, then asked again (its answer lost): the same request, nothing written.
     const first = ok(await here.as('DAVE_KEY', ['statechain-deposit', '--funding', psbt], offer2));
-    const before = snapshot(dir.path);
+    const before = stateSnapshot(dir.path);
     expect(ok(await here.as('DAVE_KEY', ['statechain-deposit', '--funding', psbt], offer2))).toBe(first);
-    expect(snapshot(dir.path)).toEqual(before);
+    expect(stateSnapshot(dir.path)).toEqual(before);
   });
 
   it('malformed input: not JSON (3), a message of another command (3)', async () => {
