@@ -28,12 +28,16 @@ export interface Child {
 }
 
 /** `node --import tsx sqlite-child.ts MODE ARGS…`, its stdout and stderr collected. */
-export function startSqliteChild(args: string[], opts: { uid?: number; gid?: number } = {}): Child {
+export function startSqliteChild(args: string[], opts: SpawnAs = {}): Child {
   return startProcess(process.execPath, ['--import', 'tsx', SQLITE_CHILD, ...args], opts);
 }
 
-export function startProcess(command: string, args: string[], opts: { uid?: number; gid?: number } = {}): Child {
-  const proc = spawn(command, args, { stdio: 'pipe', cwd: ROOT, ...opts });
+/** Another user's process (root only): tsx's cache then goes to /tmp, which that user may write. */
+export type SpawnAs = { uid?: number; gid?: number };
+
+export function startProcess(command: string, args: string[], opts: SpawnAs = {}): Child {
+  const env = opts.uid === undefined ? process.env : { ...process.env, TMPDIR: '/tmp' };
+  const proc = spawn(command, args, { stdio: 'pipe', cwd: ROOT, env, ...opts });
   let stdout = '';
   let stderr = '';
   const has = (t: string | RegExp) => (typeof t === 'string' ? stdout.includes(t) : t.test(stdout));

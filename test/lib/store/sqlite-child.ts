@@ -159,6 +159,19 @@ async function main(mode: string, args: string[]): Promise<void> {
       }
       return;
     }
+    case 'open': {
+      // Open a network's database (`create`: make it), say the outcome: `opened` or the error's code and message.
+      const [dir = '', create = 'create'] = args;
+      try {
+        const db = StateDb.open(dir, { create: create === 'create' });
+        say(db === undefined ? 'none' : 'opened');
+        if (db) await db.step(() => db.sql.prepare("INSERT INTO meta (key, value) VALUES ('written', '1') ON CONFLICT (key) DO NOTHING").run());
+        db?.close();
+      } catch (e) {
+        say(JSON.stringify({ code: code(e), exitCode: (e as { exitCode?: number }).exitCode, message: (e as Error).message }));
+      }
+      return;
+    }
     default:
       throw new Error(`unknown mode ${mode}`);
   }

@@ -31,16 +31,17 @@
  * the nonce is taken. The mint's states sealed by the older scheme are sealed again by the
  * first mint command that holds the key (mint.ts `resealLegacy`).
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MalformedInputError, StateConflictError } from '../../errors.ts';
 import { errnoCode } from '../write-errors.ts';
 import { syncDirSync, unlinkIfPresent, writeAll } from '../sync-fs.ts';
-import { sqliteError, type StateDb } from './database.ts';
+import { sqliteError, STATE_DB_FILE, type StateDb } from './database.ts';
 import { CLEAR_SECRET, nonceId } from './nonces.ts';
 
 /** The folders the file layout kept under `<state-dir>/<network>`. */
-export const LEGACY_FOLDERS = ['credit-user', 'credit-mint', 'nonces', 'statechain', 'bolt3'] as const;
+export const LEGACY_FOLDERS = ['credit-user', 'credit-mint', 'nonces', 'statechain', 'bolt3', 'statechain-witness'] as const;
 
 /** The meta key the import leaves: what was imported, when. */
 export const IMPORTED_KEY = 'imported_files';
@@ -51,9 +52,15 @@ export const LEGACY_STATES_KEY = 'mint_states_v1';
 /** The meta key telling the operator's store that its records hold shares in the clear (operator.ts seals them). */
 export const CLEAR_SHARES_KEY = 'statechain_shares_clear';
 
-/** Whether `dir` holds state of the file layout. */
+/**
+ * Whether `dir` holds state of the file layout. One that holds no database yet is checked here,
+ * before one is made for it: a directory this toolkit refuses to import (an unfinished step, a
+ * mint from before its SQLite store) is refused with nothing created.
+ */
 export function legacyLayout(dir: string): boolean {
-  return LEGACY_FOLDERS.some((f) => existsSync(join(dir, f)));
+  const legacy = LEGACY_FOLDERS.some((f) => existsSync(join(dir, f)));
+  if (legacy && !existsSync(join(dir, STATE_DB_FILE))) refuseUnfinished(dir);
+  return legacy;
 }
 
 type Counts = { records: number; nonces: number; mint_contracts: number };
@@ -66,7 +73,7 @@ export function importFileLayout(db: StateDb): void {
     refuseUnfinished(dir);
     const empty = db.sql.prepare('SELECT 1 FROM records UNION ALL SELECT 1 FROM nonces UNION ALL SELECT 1 FROM contracts UNION ALL SELECT 1 FROM meta LIMIT 1').get() === undefined;
     if (!empty) {
-      throw new StateConflictError('E_STATE_HALF_MIGRATED', `${dir} holds both ${join(dir, 'state.sqlite')} and files of the older layout (${LEGACY_FOLDERS.filter((f) => existsSync(join(dir, f))).join(', ')}) it never imported: which is the state cannot be told — move one of them aside (never run both)`, { path: dir });
+      throw new StateConflictError('E_STATE_HALF_MIGRATED', `${dir} holds both ${join(dir, STATE_DB_FILE)} and files of the older layout (${LEGACY_FOLDERS.filter((f) => existsSync(join(dir, f))).join(', ')}) it never imported: which is the state cannot be told — move one of them aside (never run both)`, { path: dir });
     }
     // The mint's own database is attached before the transaction and detached after it:
     // SQLite detaches no database a transaction has read ("database old is locked").
@@ -152,22 +159,33 @@ function importAll(db: StateDb, mintAttached: boolean): Counts {
   }
   if (clearShares) putMeta.run(CLEAR_SHARES_KEY, '1');
 
+  // A PostgreSQL operator host's rollback witness (pg/witness.ts): the highest version of each
+  // coin it saw, which it now keeps in this database — dropped, a store gone back would pass.
+  const witness = join(dir, 'statechain-witness');
+  for (const name of entries(witness)) {
+    const m = /^seen-([a-z0-9][a-z0-9._-]{0,194})\.json$/.exec(name);
+    if (m) record('statechain-witness', m[1]!, join(witness, name));
+  }
+
   // Every signer's nonces but the mint's.
   const insertNonce = db.sql.prepare<[string, string, string, Buffer]>('INSERT INTO nonces (id, context, pubnonce, sealed) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING');
   const consumedNonce = db.sql.prepare<[string]>('INSERT INTO nonces (id, consumed) VALUES (?, 1) ON CONFLICT (id) DO UPDATE SET consumed = 1, sealed = NULL, context = NULL, pubnonce = NULL');
   const nonces = join(dir, 'nonces');
   const stored = readJson(join(nonces, 'counter.json'), true) as { counter?: unknown } | undefined;
   if (typeof stored?.counter === 'number') counter = Math.max(counter, stored.counter);
-  // Consumed first: a nonce found both consumed and unused (a take that crashed) is consumed.
+  // Consumed first: a nonce found both consumed and unused (a take that crashed, a restored
+  // unused/ copy) is consumed. A tombstone recovery wrote, or a torn taking/ file, may not say
+  // its public nonce: its name does, in the file layout's own id scheme (SHA-256 of the 66
+  // bytes, where state.sqlite hashes the hex text), and the unused copy of that name is consumed.
+  const consumedNames = new Set<string>();
   for (const sub of ['consumed', 'taking']) {
     for (const name of entries(join(nonces, sub))) {
       if (!name.endsWith('.json') || name.startsWith('.')) continue;
+      const named = /^([0-9a-f]{32})\./.exec(name);
+      if (named) consumedNames.add(named[1]!);
       const r = readJson(join(nonces, sub, name), true, true) as { pubnonce?: unknown; counter?: unknown } | undefined;
       if (typeof r?.counter === 'number') counter = Math.max(counter, r.counter);
-      if (typeof r?.pubnonce === 'string' && /^[0-9a-f]{132}$/.test(r.pubnonce)) {
-        consumedNonce.run(nonceId(r.pubnonce));
-        counts.nonces++;
-      }
+      if (typeof r?.pubnonce === 'string' && /^[0-9a-f]{132}$/.test(r.pubnonce)) consumedNonce.run(nonceId(r.pubnonce));
     }
   }
   for (const name of entries(join(nonces, 'unused'))) {
@@ -178,8 +196,8 @@ function importAll(db: StateDb, mintAttached: boolean): Counts {
       throw new MalformedInputError('E_STATE_CORRUPT', `nonce file ${path} is damaged: it cannot be imported (move it aside: the nonce is lost, never reused)`, { path });
     }
     if (typeof r.counter === 'number') counter = Math.max(counter, r.counter);
-    insertNonce.run(nonceId(r.pubnonce), r.context, r.pubnonce, Buffer.concat([Buffer.of(CLEAR_SECRET), Buffer.from(r.secnonce, 'hex')]));
-    counts.nonces++;
+    if (consumedNames.has(name.slice(0, 32)) || consumedNames.has(fileNonceId(r.pubnonce))) consumedNonce.run(nonceId(r.pubnonce));
+    else insertNonce.run(nonceId(r.pubnonce), r.context, r.pubnonce, Buffer.concat([Buffer.of(CLEAR_SECRET), Buffer.from(r.secnonce, 'hex')]));
   }
 
   // The mint's own SQLite store, copied table by table (its nonce ledger is the database's word now).
@@ -203,7 +221,6 @@ function importAll(db: StateDb, mintAttached: boolean): Counts {
       for (const n of db.sql.prepare<[], { id: string; context: string | null; pubnonce: string | null; secnonce: string | null; consumed: number }>('SELECT id, context, pubnonce, secnonce, consumed FROM old.nonces').all()) {
         if (n.consumed || n.secnonce === null || n.context === null || n.pubnonce === null) consumedNonce.run(n.id);
         else insertNonce.run(n.id, n.context, n.pubnonce, Buffer.concat([Buffer.of(CLEAR_SECRET), Buffer.from(n.secnonce, 'hex')]));
-        counts.nonces++;
       }
     }
     if (has('meta')) {
@@ -216,6 +233,7 @@ function importAll(db: StateDb, mintAttached: boolean): Counts {
     }
   }
   if (counter > 0) putMeta.run('nonce_counter', String(counter));
+  counts.nonces = db.sql.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM nonces').get()!.n;
   return counts;
 }
 
@@ -233,11 +251,17 @@ function removeOldFiles(dir: string): void {
 function zeroTree(path: string): void {
   let st;
   try {
-    st = statSync(path, { throwIfNoEntry: false });
+    st = lstatSync(path, { throwIfNoEntry: false });
   } catch {
     return;
   }
   if (st === undefined) return;
+  // A symlink is removed, never followed: what it points to lies outside the old layout (a key
+  // file, another directory), and is not the import's to zero.
+  if (st.isSymbolicLink()) {
+    unlinkIfPresent(path);
+    return;
+  }
   if (st.isDirectory()) {
     for (const name of entries(path)) zeroTree(join(path, name));
     return;
@@ -245,7 +269,7 @@ function zeroTree(path: string): void {
   if (!st.isFile()) return;
   let fd: number | undefined;
   try {
-    fd = openSync(path, 'r+');
+    fd = openSync(path, constants.O_RDWR | constants.O_NOFOLLOW);
     const size = fstatSync(fd).size;
     if (size > 0) writeAll(fd, new Uint8Array(size), 0);
     fsyncSync(fd);
@@ -255,6 +279,11 @@ function zeroTree(path: string): void {
     if (fd !== undefined) closeSync(fd);
   }
   unlinkIfPresent(path);
+}
+
+/** A nonce's id in the file layout (its file's name): SHA-256 of the public nonce's 66 bytes, 16 bytes, hex. */
+function fileNonceId(pubnonceHex: string): string {
+  return createHash('sha256').update(Buffer.from(pubnonceHex, 'hex')).digest('hex').slice(0, 32);
 }
 
 function entries(dir: string): string[] {
