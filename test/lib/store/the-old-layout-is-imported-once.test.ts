@@ -340,6 +340,32 @@ describe('a crash after the import\'s COMMIT, before the old files were removed'
   });
 });
 
+describe('old files the import never took, beside a database that imported others', () => {
+  it.each([
+    ['a database copied in from a directory it imported (its mark says imported)', (dir: string) => {
+      const other = copy('ptlc');
+      importNow(other);
+      cpSync(join(other, STATE_DB_FILE), join(dir, STATE_DB_FILE));
+    }],
+    ['a nonce an older offchain issued after the import', (dir: string) => {
+      const fresh = copy('musig');
+      importNow(dir);
+      mkdirSync(join(dir, 'nonces', 'unused'), { recursive: true });
+      const name = files(join(fresh, 'nonces', 'unused'))[0]!;
+      writeFileSync(join(dir, 'nonces', 'unused', `${'0'.repeat(31)}1.json`), readFileSync(join(fresh, 'nonces', 'unused', name)));
+    }],
+  ] as const)('%s: E_STATE_HALF_MIGRATED (exit 5), nothing removed or imported', (_, make) => {
+    const dir = copy('musig');
+    make(dir);
+    const before = fileSnapshot(dir);
+    const rows = rowsOf(dir);
+    const e = refusal(() => openState(dir, { create: false }), 'E_STATE_HALF_MIGRATED', 5);
+    expect(e.message).toMatch(/files of the older layout that import never took \(.*nonces\/(unused|consumed)\/[0-9a-f]{32}\.json/);
+    expect(fileSnapshot(dir)).toEqual(before);
+    expect(rowsOf(dir)).toBe(rows);
+  });
+});
+
 describe('what an older toolkit left', () => {
   it('a mint store from before the unfunded_since column: the column filled from each record (an open contract never paid nor seen funded: its opened_at_height)', () => {
     const dir = copy('credit-mint');

@@ -6,20 +6,25 @@
  *   credit-mint/mint.sqlite           the mint's (and gateway's) own SQLite store   → contracts, funding, blind_signatures,
  *                                     (and nonce-ledger/, its journal: dropped)       nonces, meta (offer, keysets, counter)
  *   nonces/{unused,taking,consumed}/  every other signer's single-use nonces        → nonces (unused ones with their secret
- *                                     (counter.json)                                   in the clear form, read once when taken)
+ *                                     (counter.json)                                   in the clear form, read once when taken;
+ *                                                                                      one also in consumed/ or taking/ — by its
+ *                                                                                      content or its file's name — consumed)
  *   statechain/<name>.json            the owner's documents (coin-, joint-, …)       → records `statechain`
  *                                     the operator's op-<coin>, offer-<digest>       → records `statechain-operator`, `-offer`
  *   bolt3/<txid>-<vout>/channel.json  a channel party's records                     → records `bolt3` (`<txid>:<vout>`)
+ *   statechain-witness/seen-<coin>    a PostgreSQL operator host's rollback witness → records `statechain-witness`
  *
  * All of it goes into the database in ONE transaction, with a mark (meta `imported_files`);
- * only after its COMMIT are the old files removed (each secret-bearing one overwritten with
- * zeros first). A crash before the COMMIT imported nothing (the files are all still there:
- * the next command imports them); one after it left files the mark says were imported (the
- * next command only removes them). Refused, with nothing written:
+ * only after its COMMIT are the old files removed (each overwritten with zeros first; a
+ * symlink is removed, never followed). A crash before the COMMIT imported nothing (the files
+ * are all still there: the next command imports them); one after it left files the mark says
+ * were imported — it lists them — and the next command only removes them. Refused, with
+ * nothing created or written:
  *
  * - E_STATE_HALF_MIGRATED: files of the old layout beside a database that never imported
- *   them (copied in, or restored over a newer directory): which one is the truth cannot be
- *   told; the operator moves one of them aside;
+ *   them (copied in, or restored over a newer directory; written by an older offchain run
+ *   after the import): which one is the truth cannot be told; the operator moves one of them
+ *   aside;
  * - E_STEP_INTERRUPTED: an older offchain's step left unfinished (`.step.*` files): that
  *   version finishes it when it runs once on the directory (its crash recovery is not part
  *   of this one);
@@ -83,8 +88,9 @@ export function importFileLayout(db: StateDb): void {
     try {
       db.sql.exec('BEGIN IMMEDIATE');
       try {
+        const files = oldFiles(dir);
         const counts = importAll(db, attached);
-        db.sql.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(IMPORTED_KEY, JSON.stringify({ at: new Date().toISOString(), ...counts }));
+        db.sql.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(IMPORTED_KEY, JSON.stringify({ at: new Date().toISOString(), ...counts, files }));
         db.sql.exec('COMMIT');
       } catch (e) {
         if (db.sql.inTransaction) db.sql.exec('ROLLBACK');
@@ -95,8 +101,34 @@ export function importFileLayout(db: StateDb): void {
     } finally {
       if (attached) db.sql.exec('DETACH DATABASE old');
     }
+  } else {
+    // Imported before: what is left must be what that import took (a crash before their
+    // removal ended, some perhaps gone already). A file it never took was written since by an
+    // older offchain run on this directory, or copied in: removing it would lose it unread.
+    const mark = JSON.parse(imported.value) as { at?: string; files?: string[] };
+    const took = new Set(mark.files ?? []);
+    const strangers = mark.files === undefined ? [] : oldFiles(dir).filter((f) => !took.has(f) && !SQLITE_COMPANION.test(f));
+    if (strangers.length > 0) {
+      throw new StateConflictError('E_STATE_HALF_MIGRATED', `${dir} holds ${join(dir, STATE_DB_FILE)}, which imported this directory's older files at ${mark.at}, and files of the older layout that import never took (${join(dir, strangers[0]!)}${strangers.length > 1 ? ` and ${strangers.length - 1} more` : ''}): written since by an older offchain, or copied in — which is the state cannot be told; move them aside (never run both)`, { path: dir });
+    }
   }
   removeOldFiles(dir);
+}
+
+/** The files SQLite keeps beside the mint's old database while it is open: made by the import itself. */
+const SQLITE_COMPANION = /^credit-mint\/mint\.sqlite-(wal|shm|journal)$/;
+
+/** Every file (and link) under the old folders, relative to `dir`, sorted: what an import takes, and what its removal may find. */
+function oldFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    const st = lstatSync(join(dir, rel), { throwIfNoEntry: false });
+    if (st === undefined) return;
+    if (st.isDirectory()) for (const name of entries(join(dir, rel))) walk(join(rel, name));
+    else out.push(rel);
+  };
+  for (const folder of LEGACY_FOLDERS) walk(folder);
+  return out.sort();
 }
 
 /** `.step.*` files of an older offchain's step that did not finish: its own recovery must run first. */
