@@ -15,7 +15,11 @@ import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
 import type { StateDb } from '../../lib/store/sqlite/database.ts';
 
 /** `key`: the mint's secret key (its seal); none for a view. */
-/** `nonces`: 'used' (the default) for a step that issues, takes or burns the mint's nonces. */
+/**
+ * `nonces`: 'used' for a step that issues, takes or burns the mint's nonces (every step of the
+ * mint's commands says which: ./command.ts withMintStore); publishing or reading the offer names
+ * none and uses none, so it runs on PostgreSQL as a one-shot command.
+ */
 export type MintStoreOptions = { create: boolean; view?: boolean; nonces?: 'used' | 'none'; key?: Uint8Array };
 
 /** What opening the store needs of the command: its flags, its terminal, and where its state lives. */
@@ -50,7 +54,7 @@ export async function openMintStore(host: MintStoreHost, opts: MintStoreOptions)
     const seal: { key?: Uint8Array; alarm?: typeof alarm } = opts.view ? {} : { ...(opts.key ? { key: opts.key } : {}), alarm };
     // A PostgreSQL mint's nonces are sealed under the key of the long-running process that issued
     // them (pg/mint-store.ts, the restore rule): a one-shot command's would die with it.
-    if (!opts.view && opts.nonces !== 'none' && !host.longRunning) {
+    if (!opts.view && opts.nonces === 'used' && !host.longRunning) {
       throw new UsageError('E_STORE_ONE_SHOT', `on PostgreSQL (--store ${target.url}) the mint's nonces are kept by its long-running processes: send this request to "serve mint" (or "serve gateway") — the user's --peer does — or feed it to "sign-update --role mint --stream"; one-shot mint steps that sign are for a SQLite --state-dir`);
     }
     const { PgMintStore } = await import('../../lib/store/pg/mint-store.ts');
