@@ -13,6 +13,7 @@ import { Sealer } from '../src/lib/store/seal.ts';
 import { Records, type RecordKind } from '../src/lib/store/sqlite/records.ts';
 import { OPERATOR_SECRETS } from '../src/lib/store/sqlite/operator.ts';
 import { TABLES } from '../src/lib/store/sqlite/schema.ts';
+import { VersionWitness } from '../src/lib/store/pg/witness.ts';
 
 /** `<state-dir>/<network>`: where a party's database lives (regtest by default). */
 export function networkDir(stateDir: string, network = 'regtest'): string {
@@ -118,4 +119,18 @@ export function stateDigest(dir: string): string | undefined {
     }
     return h.digest('hex');
   });
+}
+
+/**
+ * The statechain operator host's rollback witness on the directory's state.sqlite
+ * (src/lib/store/pg/witness.ts, records of kind `statechain-witness`), made as the operator's
+ * commands make it; `witnessSeen` reads what it keeps for a coin.
+ */
+export function versionWitness(dir: string): VersionWitness {
+  return new VersionWitness(async (create) => StateDb.open(dir, { create }), dir);
+}
+
+/** What the host's witness keeps for `id` (its version, and the fingerprint of the row it saw), or undefined. */
+export function witnessSeen(dir: string, id: string): { version: number; fingerprint?: string } | undefined {
+  return record<{ version: number; fingerprint?: string }>(dir, 'statechain-witness', id);
 }
