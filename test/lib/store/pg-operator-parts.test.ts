@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { tempDir } from '../../helpers.ts';
-import { VersionWitness } from '../../../src/lib/store/pg/witness.ts';
+import { versionWitness } from '../../state.ts';
 import { pgConfig, storeError } from '../../../src/lib/store/pg/client.ts';
 import { resolvePgTarget } from '../../../src/lib/store/pg/connect.ts';
 
@@ -17,7 +17,7 @@ describe('the rollback witness', () => {
   it('refuses a version below the highest seen (E_STORE_ROLLED_BACK, exit 1 as in the mint store); equal or above passes', async () => {
     const d = tempDir();
     try {
-      const w = new VersionWitness(join(d.path, 'w'));
+      const w = versionWitness(join(d.path, 'w'));
       await w.check('c1', 1, 'db'); // nothing seen yet
       await w.advance('c1', 5);
       await w.check('c1', 5, 'db');
@@ -32,11 +32,11 @@ describe('the rollback witness', () => {
   it('only rises: a lower advance, and racing advances, leave the highest', async () => {
     const d = tempDir();
     try {
-      const w = new VersionWitness(join(d.path, 'w'));
+      const w = versionWitness(join(d.path, 'w'));
       await w.advance('c', 7);
       await w.advance('c', 3);
       await expect(w.check('c', 6, 'db')).rejects.toMatchObject({ code: 'E_STORE_ROLLED_BACK' });
-      const other = new VersionWitness(join(d.path, 'w'));
+      const other = versionWitness(join(d.path, 'w'));
       await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? w : other).advance('c', 8 + ((i * 7) % 20))));
       await w.check('c', 27, 'db');
       await expect(w.check('c', 26, 'db')).rejects.toMatchObject({ code: 'E_STORE_ROLLED_BACK' });

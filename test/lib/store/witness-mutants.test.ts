@@ -3,31 +3,35 @@
  * `npm run mutate` found a planted change passing every test: each refusal names the store,
  * the coin, the version it holds and the one this host saw (message and detail); the
  * version rule is strict (the version seen is taken, one below is not); the witness only
- * rises; what it keeps on disk is exactly version and fingerprint.
+ * rises; what it keeps (a `statechain-witness` record in the host's state.sqlite) is exactly
+ * version and fingerprint, and checking writes nothing (no state.sqlite made for it).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers.ts';
 import { refusalAsync } from '../../setup/refusal.ts';
-import { VersionWitness } from '../../../src/lib/store/pg/witness.ts';
+import type { VersionWitness } from '../../../src/lib/store/pg/witness.ts';
+import { dbFile, versionWitness, witnessSeen } from '../../state.ts';
 
 async function withWitness(fn: (w: VersionWitness, dir: string) => Promise<void>): Promise<void> {
   const d = tempDir();
   try {
     const dir = join(d.path, 'w');
-    await fn(new VersionWitness(dir), dir);
+    await fn(versionWitness(dir), dir);
   } finally {
     d.cleanup();
   }
 }
-const stored = (dir: string, id: string) => JSON.parse(readFileSync(join(dir, `seen-${id}.json`), 'utf8')) as unknown;
+/** What the witness keeps for `id` in the host's state.sqlite (a record of kind `statechain-witness`). */
+const stored = (dir: string, id: string) => witnessSeen(dir, id);
 
 describe('the rollback witness at its edges', () => {
   it('a version below the one seen: refused naming the store, the coin, both versions; the version seen itself is taken', async () => {
     await withWitness(async (w, dir) => {
       expect(w.dir).toBe(dir);
       await w.check('coin-1', 0, 'at db-a'); // nothing seen yet
+      expect(existsSync(dbFile(dir)), 'a check makes no state.sqlite').toBe(false);
       await w.advance('coin-1', 7);
       await w.check('coin-1', 7, 'at db-a');
       const e = await refusalAsync(w.check('coin-1', 6, 'at db-a'), 'E_STORE_ROLLED_BACK', 1);
