@@ -83,11 +83,13 @@ export function resealed(text: string, mintSecret: Uint8Array, sealer: Sealer, w
     } catch {
       throw new MalformedInputError('E_STATE_CORRUPT', `the sealed state ${f.path.join('.')} of contract ${id} in ${where} does not open under this mint's key: the record was altered, or written by another mint`, { contract_id: id });
     }
-    // In place, key order kept: `hex_sealed` back to `hex`, sealed again below.
+    // In place, key order kept: `hex_sealed` back to `hex`, sealed again below. Defined, not
+    // assigned: a parsed record's `__proto__` key stays an own key (assigned, it would be lost).
+    const own = (o: Obj, k: string, value: unknown) => Object.defineProperty(o, k, { value, enumerable: true, writable: true, configurable: true });
     const out: Obj = {};
-    for (const k of Object.keys(at)) out[k === 'hex_sealed' ? 'hex' : k] = k === 'hex_sealed' ? hex : at[k];
+    for (const k of Object.keys(at)) own(out, k === 'hex_sealed' ? 'hex' : k, k === 'hex_sealed' ? hex : at[k]);
     for (const k of Object.keys(at)) delete at[k];
-    Object.assign(at, out);
+    for (const k of Object.keys(out)) own(at, k, out[k]);
   }
   return mintRecordText(record, sealer, where);
 }
