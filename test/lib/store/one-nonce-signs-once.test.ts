@@ -20,6 +20,7 @@ import { toHex } from '../../../src/lib/bytes.ts';
 import { RefusedError, StateConflictError } from '../../../src/lib/errors.ts';
 import { deterministicRandom } from '../../../src/lib/random.ts';
 import { StateDb, STATE_DB_FILE } from '../../../src/lib/store/sqlite/database.ts';
+import { SqliteMintStore } from '../../../src/lib/store/sqlite/mint.ts';
 import { nonceId, SqliteNonces } from '../../../src/lib/store/sqlite/nonces.ts';
 import { Sealer } from '../../../src/lib/store/seal.ts';
 import { tempDir } from '../../helpers.ts';
@@ -158,6 +159,35 @@ describe('a nonce is taken once', () => {
     expect(await view.status(pubnonce)).toBe('unused');
     expect(allRows(db)).toHaveLength(1);
     db.close();
+  });
+});
+
+describe('the mint\'s nonces (its store, SqliteMintStore, in its batches)', () => {
+  it('taken once — within a batch, across commits, after a reopen; unknown and misbound refused, a misbound take not burning it; a view issues none', async () => {
+    const dir = fresh();
+    const mintOf = () => new SqliteMintStore<{ contract_id: string }>(StateDb.open(dir, { create: true })!, { sealer: Sealer.fromSecret(KEY) });
+    const s = mintOf();
+    const { pubnonce } = await s.issue('contract/A/state/1', () => churnNonce(1));
+    const other = await s.issue('contract/A/state/2', () => churnNonce(2));
+    await refusalAsync(s.take(new Uint8Array(66).fill(9), 'x'), 'E_NONCE_UNKNOWN', 5);
+    await refusalAsync(s.take(pubnonce, 'contract/B/state/1'), 'E_NONCE_MISBOUND', 4);
+    expect(await s.status(pubnonce)).toBe('unused');
+    expect(toHex(await s.take(pubnonce, 'contract/A/state/1'))).toBe(toHex(churnNonce(1).secnonce));
+    await refusalAsync(s.take(pubnonce, 'contract/A/state/1'), 'E_NONCE_USED', 5);
+    await s.commit();
+    await refusalAsync(s.take(pubnonce, 'contract/A/state/1'), 'E_NONCE_USED', 5);
+    await s.burn(other.pubnonce, 'contract/A/state/2');
+    await s.close();
+    s.db.close();
+    const after = mintOf();
+    await refusalAsync(after.take(pubnonce, 'contract/A/state/1'), 'E_NONCE_USED', 5);
+    await refusalAsync(after.take(other.pubnonce, 'contract/A/state/2'), 'E_NONCE_USED', 5);
+    expect(await after.counts()).toEqual({ contracts: 0, unusedNonces: 0 });
+    after.abandon();
+    const view = new SqliteMintStore<{ contract_id: string }>(after.db, {});
+    await refusalAsync(view.issue('c', () => churnNonce(3)), 'E_USAGE', 2);
+    expect(await view.status(pubnonce)).toBe('consumed');
+    after.db.close();
   });
 });
 
