@@ -273,6 +273,26 @@ describe('a process killed (kill -9)', () => {
     after.close();
   });
 
+  it('holding the write lock: a step of another process waiting for it gets it once the holder is killed, and builds on the last commit, never on the dead holder\'s writes', async () => {
+    const dir = fresh();
+    const db = open(dir);
+    await db.step(() => docs(db).put('a', { v: 1 }));
+    db.close();
+    const holder = startSqliteChild(['hold', dir]);
+    await holder.waitFor('held\n');
+    const waiter = startSqliteChild(['wait-and-see', dir]);
+    await waiter.waitFor('waiting\n');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(waiter.stdout()).not.toContain('held');
+    await killNow(holder);
+    const r = await waiter.exited;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('{"held":null}\n');
+    const after = open(dir);
+    expect(docs(after).list().map((x) => x.id)).toEqual(['a', 'after']);
+    after.close();
+  });
+
   it('a WAL torn at any byte of its last commit (a crash mid-write, then a reboot: no -shm) gives exactly the commits before it, and the next commit lands', async () => {
     const dir = fresh();
     const db = open(dir);

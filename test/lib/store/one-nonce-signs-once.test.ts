@@ -289,6 +289,44 @@ describe('the rule is the database\'s own', () => {
     db.close();
   });
 
+  it('two takers that both read it unused (a check passed outside the gate): the conditional UPDATE lets exactly one consume it', async () => {
+    const dir = fresh();
+    const { db, nonces } = signer(dir);
+    const { pubnonce } = await nonces.issue(CTX, recording().generate);
+    db.close();
+    const Database = (await import('better-sqlite3')).default;
+    const [a, b] = [0, 1].map(() => new Database(join(dir, STATE_DB_FILE)));
+    const consume = 'UPDATE nonces SET consumed = 1, sealed = NULL, context = NULL, pubnonce = NULL WHERE id = ? AND consumed = 0 AND context = ?';
+    for (const c of [a!, b!]) {
+      c.exec('BEGIN');
+      expect(c.prepare('SELECT consumed FROM nonces WHERE id = ?').get(nonceId(pubnonce))).toEqual({ consumed: 0 });
+    }
+    expect(a!.prepare(consume).run(nonceId(pubnonce), CTX).changes).toBe(1);
+    a!.exec('COMMIT');
+    // B's view is stale: SQLite refuses its write (a busy snapshot); begun again, the gate finds it consumed.
+    expect(() => b!.prepare(consume).run(nonceId(pubnonce), CTX)).toThrow(expect.objectContaining({ code: expect.stringMatching(/^SQLITE_BUSY/) }));
+    b!.exec('ROLLBACK');
+    b!.exec('BEGIN IMMEDIATE');
+    expect(b!.prepare(consume).run(nonceId(pubnonce), CTX).changes).toBe(0);
+    b!.exec('ROLLBACK');
+    a!.close();
+    b!.close();
+  });
+
+  it('a refused take (used, unknown, misbound) writes nothing', async () => {
+    const { db, nonces } = signer(fresh());
+    const used = await nonces.issue(CTX, recording().generate);
+    const unused = await nonces.issue(CTX, recording().generate);
+    await nonces.take(used.pubnonce, CTX);
+    const before = JSON.stringify([allRows(db), counter(db)]);
+    await refusalAsync(nonces.take(used.pubnonce, CTX), 'E_NONCE_USED', 5);
+    await refusalAsync(nonces.take(new Uint8Array(66).fill(4), CTX), 'E_NONCE_UNKNOWN', 5);
+    await refusalAsync(nonces.take(unused.pubnonce, 'another'), 'E_NONCE_MISBOUND', 4);
+    await refusalAsync(nonces.burn(used.pubnonce, CTX), 'E_NONCE_USED', 5);
+    expect(JSON.stringify([allRows(db), counter(db)])).toBe(before);
+    db.close();
+  });
+
   it('a consumed row keeps only its id; its sealed secret is in neither state.sqlite nor its WAL once closed (secure_delete, WAL checkpointed and truncated); the plain secret never was', async () => {
     const dir = fresh();
     const gen = recording();

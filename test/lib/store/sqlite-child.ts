@@ -127,6 +127,20 @@ async function main(mode: string, args: string[]): Promise<void> {
       });
       return;
     }
+    case 'wait-and-see': {
+      // A step begun while another process holds the write lock: it waits (busy timeout), then
+      // says what it found of the holder's write, and writes its own.
+      const [dir = ''] = args;
+      const db = open(dir);
+      const records = new Records<unknown>(db, 'statechain');
+      say('waiting');
+      await db.step(() => {
+        say(JSON.stringify({ held: records.get('held') ?? null }));
+        records.put('after', { by: process.pid });
+      });
+      say('done');
+      return;
+    }
     case 'mint-fill': {
       // The mint's group commit until something stops it: each batch takes the nonce the one before
       // issued, issues the next, stores a record, commits, and says `committed <n> <pubnonce>`. A

@@ -8,7 +8,9 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { checkNotUnderFile } from '../../../src/lib/cli/base-command.ts';
 import { StateDb, STATE_DB_FILE } from '../../../src/lib/store/sqlite/database.ts';
+import { stateAccessError } from '../../../src/lib/store/write-errors.ts';
 import { tempDir } from '../../helpers.ts';
 import { refusal } from '../../setup/refusal.ts';
 import { startSqliteChild } from './processes.ts';
@@ -70,7 +72,36 @@ describe('a file where a directory is expected: E_STATE_NOT_DIR (exit 2)', () =>
   });
 });
 
+describe('--state-dir as given, before anything is opened (base-command.ts checkNotUnderFile): E_STATE_NOT_DIR (exit 2) naming it', () => {
+  it('the path itself is a file', () => {
+    const file = join(base(), 'file');
+    writeFileSync(file, '');
+    const e = refusal(() => checkNotUnderFile(file, '--state-dir given/file'), 'E_STATE_NOT_DIR', 2);
+    expect(e.message).toBe('--state-dir given/file is a file, not a directory');
+  });
+
+  it('a path under a file names the file', () => {
+    const file = join(base(), 'file');
+    writeFileSync(file, '');
+    const e = refusal(() => checkNotUnderFile(join(file, 'a', 'b'), '--state-dir file/a/b'), 'E_STATE_NOT_DIR', 2);
+    expect(e.message).toBe(`--state-dir file/a/b lies under ${file}, which is a file, not a directory`);
+  });
+
+  it('a path that does not exist yet under a directory is fine, and nothing is made', () => {
+    const b = base();
+    checkNotUnderFile(join(b, 'new', 'deeper'), '--state-dir new/deeper');
+    expect(readdirSync(b)).toEqual([]);
+  });
+});
+
 describe('a directory this process may not write: E_STATE_ACCESS (exit 2), nothing made', () => {
+  it('an error that is not about access or room passes through as it is', () => {
+    const other = Object.assign(new Error('disk on fire'), { code: 'EIO' });
+    expect(stateAccessError(other, '/x')).toBe(other);
+    const full = stateAccessError(Object.assign(new Error('full'), { code: 'ENOSPC' }), '/x') as { code: string; exitCode: number };
+    expect({ code: full.code, exitCode: full.exitCode }).toEqual({ code: 'E_STORE_FULL', exitCode: 1 });
+  });
+
   it.skipIf(!root)('as root: under a filesystem that refuses new directories (sysfs)', () => {
     let refused = false;
     try {
