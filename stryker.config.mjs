@@ -12,9 +12,10 @@ export default {
   vitest: { configFile: 'vitest.mutate.config.ts', related: true },
   coverageAnalysis: 'perTest',
   mutate: [
-    // nonce stores and epochs
-    'src/lib/store/nonce-store.ts',
-    'src/lib/store/pg/host-epoch.ts',
+    // the state database (single-use nonces, steps, records, the import of the file layout) and the one seal
+    'src/lib/store/sqlite/*.ts',
+    'src/lib/store/seal.ts',
+    // PostgreSQL's rollback witness
     'src/lib/store/pg/witness.ts',
     // the credit, device and gateway rules
     'src/lib/credit/rules.ts',
