@@ -10,11 +10,12 @@
  * Requires `npm run build` (bin/run.js → dist/).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
 import { snapshot } from '../lib/credit/tamper.ts';
+import { hasState, networkDir, nonceCounts, record as storedRecord } from '../state.ts';
 
 const fixture = (p: string) => readFileSync(join(ROOT, 'fixtures', p), 'utf8').trim();
 const ENV = { MINT_KEY: fixture('keys/mint.key'), USER_KEY: fixture('keys/user.key'), NODE_ENV: '' };
@@ -67,7 +68,7 @@ describe('a refused open, abandoned by the user, then opened again', () => {
     // E_EXPIRY_TOO_FAR, E_EXPIRY_TOO_SOON and a value that is not a height (E_USAGE): test/lib/credit/abandon.test.ts
     // ('--expiry is checked on the user side before anything is written'); the default window 432–12960 is the
     // offer's (test/e2e/__snapshots__/credit-snapshots/01-offer.json).
-    expect(existsSync(join(dir, 'user/regtest/credit-user/contracts'))).toBe(false);
+    expect(hasState(networkDir(join(dir, 'user')))).toBe(false); // the user's state database not even made
   });
 
   it('the mint refuses the open; credit abandon forgets it (no record, no unused nonce); the same funding opens', () => {
@@ -76,10 +77,10 @@ describe('a refused open, abandoned by the user, then opened again', () => {
     refused(['open-credit', '--role', 'mint', ...mint, '--tip-height', '6000'], request, 'E_BAD_EXPIRY', 4, /this mint opens contracts of/);
     const gone = JSON.parse(ok(run(['credit', 'abandon', '--role', 'user', '--start', ...usr], { env: ENV }))) as Record<string, unknown>;
     expect(gone).toMatchObject({ type: 'credit/open-abandoned', contract_id: contractId });
-    expect(existsSync(join(dir, 'user/regtest/credit-user/contracts', `${contractId}.json`))).toBe(false);
-    // Its refund nonce is spent: the nonce store holds no unused nonce.
-    const unused = join(dir, 'user/regtest/nonces/unused');
-    expect(existsSync(unused) ? readdirSync(unused).filter((f) => f.endsWith('.json')) : []).toEqual([]);
+    expect(storedRecord(networkDir(join(dir, 'user')), 'credit-user', contractId)).toBeUndefined();
+    // Its refund nonce is spent: the user's nonces hold no unused one (and the spent one stays, consumed).
+    expect(nonceCounts(networkDir(join(dir, 'user')))).toMatchObject({ unused: 0, consumed: expect.any(Number) });
+    expect(nonceCounts(networkDir(join(dir, 'user'))).consumed).toBeGreaterThan(0);
     const again = ok(run(openUser(`+${EXPIRY - TIP}`), { env: SEEDED }));
     expect((JSON.parse(again) as { contract_id: string }).contract_id).toBe(contractId);
     const accept = ok(run(['open-credit', '--role', 'mint', ...mint, '--tip-height', String(TIP)], { input: again, env: SEEDED }));

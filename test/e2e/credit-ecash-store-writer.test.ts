@@ -1,6 +1,6 @@
 /**
  * Review of issue 36 as the mint's database writer, through the built CLI: the
- * `ecash-keysets` document rewritten in the SQLite file (the same keys, the same path, under
+ * `ecash-keysets` document rewritten in the mint's state.sqlite (the same keys, the same path, under
  * their NUT-02 version-00 id, which a fresh Nutshell 0.20.3 does not know) makes
  * `sign-update --role mint` sign nothing (E_STATE_CORRUPT, exit 3, nothing on stdout), and
  * `credit ecash follow` with the ecash mint's answers rebuilds the document, after which the
@@ -9,18 +9,16 @@
  * (The library-level tests: test/lib/credit/ecash-store-writer.test.ts.)
  */
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import type BetterSqlite3 from 'better-sqlite3';
 import { hex } from '@scure/base';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers.ts';
+import { networkDir, rawDb } from '../state.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { pipeline, run } from './cli.ts';
 import { MINT_KEY, PAYOUT, PAY_FLAGS, REFUND, fundingPsbt, message, mintStage, userStage } from './stream-credit.ts';
 
-const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 const SEED = 'TEST_PRIVATE_KEY';
 const ENV = { ECASH_SEED: SEED, WALLET_SEED: '5c'.repeat(64), OFFCHAIN_TEST_SEED: 'credit-ecash-store-writer' };
 const ECASH = ['--ecash-seed-env', 'ECASH_SEED'];
@@ -51,8 +49,7 @@ describe('as the mint\'s database writer, through the CLI: the ecash-keysets doc
     ], fundingPsbt(output.script, 'ecash store writer')), 'credit/opened', 'open');
 
     // the writer: no seed, only the public keys and NUT-02
-    const db = new Database(join(mintDir, 'regtest', 'credit-mint', 'mint.sqlite'), { fileMustExist: true });
-    db.pragma('busy_timeout = 10000');
+    const db = rawDb(networkDir(mintDir));
     const row = db.prepare("SELECT value FROM meta WHERE key = 'doc:ecash-keysets'").get() as { value: string };
     const doc = JSON.parse(row.value) as { active: string; keysets: { id: string; keys: Record<string, string>; active: boolean }[] };
     expect(doc.active).toBe(OLD);

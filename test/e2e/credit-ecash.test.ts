@@ -26,6 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, seeded } from '../helpers.ts';
 import { nutshellAccepts, nutshellKeyset } from '../independent/cashu.ts';
 import { snapshot } from '../lib/credit/tamper.ts';
+import { networkDir, record as storedRecord } from '../state.ts';
 import { pipeline, run } from './cli.ts';
 import { pipelineInProcess, runInProcess } from './in-process.ts';
 import {
@@ -263,7 +264,7 @@ describe('credit paid in ecash, through the CLI', () => {
     // E_UNKNOWN_KEYSET, E_BAD_BLINDED_MESSAGE and the other output rules: test/lib/credit/ecash.test.ts
     // ('the mint refuses bad outputs'); a relay's outputs (E_OUTPUTS_SIGNATURE): test/lib/credit/ecash-binding.test.ts.
     // a B_ the mint signed for alice
-    const aliceToken = JSON.parse(readFileSync(join(alice.dir, 'regtest/credit-user/contracts', `${alice.contractId}.json`), 'utf8'));
+    const aliceToken = storedRecord<{ ecash: { counter: number } }>(networkDir(alice.dir), 'credit-user', alice.contractId)!;
     expect(aliceToken.ecash.counter).toBeGreaterThan(0);
     const signedBefore = JSON.parse(readFileSync(offerPath, 'utf8'));
     expect(signedBefore.ecash.keyset_id).toBe(keyset.id);

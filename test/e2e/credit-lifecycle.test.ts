@@ -37,9 +37,7 @@ import { verifyKeyPathSpend, type VerifiedSpend } from '../independent/verify.ts
 import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
 import { pipelineInProcess } from './in-process.ts';
-import { MintStore } from '../../src/lib/store/mint-store.ts';
-import { StateSeal } from '../../src/lib/store/state-seal.ts';
-import { withLock } from '../../src/lib/store/lock.ts';
+import { mintRecord as storedMintRecord, networkDir } from '../state.ts';
 
 // ---------------------------------------------------------------------------------
 // Fixtures and the independent view of the contract key
@@ -126,25 +124,18 @@ function parties(root: string) {
     userDir,
     mint: (...args: string[]): Stage => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', mintDir], env: { MINT_KEY } }),
     user: (...args: string[]): Stage => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } }),
-    record: (id: string): Promise<MintRecord> => mintRecord(join(mintDir, 'regtest', 'credit-mint'), id),
+    record: (id: string): Promise<MintRecord> => mintRecord(networkDir(mintDir), id),
   };
 }
 
 /**
- * The mint's stored record of contract `id`, read through the mint's own store API
- * (src/lib/store/mint-store.ts, under the directory lock, as the CLI opens it) rather
- * than from the store's file layout, which is the store's business.
+ * The mint's stored record of contract `id`, read through the mint's own store
+ * (src/lib/store/sqlite/mint.ts, on its state.sqlite, as the CLI opens it) rather than from
+ * the database's rows, which are the store's business; the mint's key opens its sealed states,
+ * as its commands do.
  */
 async function mintRecord(dir: string, id: string): Promise<MintRecord> {
-  const record = await withLock(dir, async () => {
-    // The mint's key opens its sealed states, as its commands do (src/lib/store/state-seal.ts).
-    const store = await MintStore.open<MintRecord>(dir, { seal: StateSeal.fromMintKey(hex.decode(MINT_KEY)) });
-    try {
-      return await store.get(id);
-    } finally {
-      await store.close();
-    }
-  });
+  const record = await storedMintRecord<MintRecord>(dir, id, hex.decode(MINT_KEY));
   if (!record) throw new Error(`the mint in ${dir} has no record of contract ${id}`);
   return record;
 }

@@ -19,9 +19,11 @@
  * Requires `npm run build` (bin/run.js → dist/).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { createHash } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir } from '../helpers.ts';
+import { networkDir, nonceCounts, record as storedRecord } from '../state.ts';
 import { run, type Run } from './cli.ts';
 import { runInProcess } from './in-process.ts';
 import { fromHex } from '../../src/lib/bytes.ts';
@@ -98,9 +100,10 @@ beforeAll(async () => {
   ok(await runInProcess(['sign-update', '--role', 'user', ...userArgs(base)], { input: receipt, env: SEEDED }));
 }, 120_000);
 
-/** The user's record and its contract, read from the user's state directory. */
+/** The user's record and its contract, read from the user's state database. */
 function userSide(dir: string): { record: UserContractRecord; c: CreditContract } {
-  const record = JSON.parse(readFileSync(join(dir, 'user/regtest/credit-user/contracts', `${contractId}.json`), 'utf8')) as UserContractRecord;
+  const record = storedRecord<UserContractRecord>(networkDir(join(dir, 'user')), 'credit-user', contractId);
+  if (!record) throw new Error(`the user in ${dir} has no record of contract ${contractId}`);
   return { record, c: termsFromJson(record.contract, 'regtest') };
 }
 
@@ -135,9 +138,10 @@ describe('credit refusals through the CLI (exit code, one stderr line, empty std
     const dir = copyOf(base);
     expect(userSide(dir).record.confirmed).toEqual({ state: 1, cumulative_sat: 1000 });
     const before = snapshot(dir);
-    // The snapshot sees both parties' durable state: the mint's store, the user's records and nonces.
-    expect(Object.keys(before)).toEqual(expect.arrayContaining(['mint/regtest/credit-mint/mint.sqlite', `user/regtest/credit-user/contracts/${contractId}.json`]));
-    expect(Object.keys(before).some((f) => f.startsWith('user/regtest/nonces/'))).toBe(true);
+    // The snapshot sees both parties' durable state: each one's state.sqlite, whose rows hold the mint's store and the user's records and nonces.
+    expect(Object.keys(before)).toEqual(expect.arrayContaining(['rows:mint/regtest/state.sqlite', 'rows:user/regtest/state.sqlite']));
+    const nonces = nonceCounts(networkDir(join(dir, 'user')));
+    expect(nonces.unused + nonces.consumed).toBeGreaterThan(0);
     const again = JSON.parse(ok(run(mintUpdate(dir), { input: state1, env: ENV }))) as Record<string, unknown>;
     expect(again).toMatchObject({ type: 'credit/receipt', state: 1, cumulative_sat: 1000 });
     expect(snapshot(dir)).toEqual(before);
@@ -158,7 +162,9 @@ describe('credit refusals through the CLI (exit code, one stderr line, empty std
   it('E_NONCE_USED: the next state signed against the mint nonce already spent on state 1 (exit 5)', () => {
     const dir = copyOf(base);
     expect(userSide(dir).record.mint_nonce!.pubnonce).not.toBe(firstNonce.pubnonce);
-    expectRefusal(dir, mintUpdate(dir), forgedUpdate(dir, { nonce: firstNonce }), 'E_NONCE_USED', 5, /nonce [0-9a-f]{16}… has already been used; request a fresh nonce/);
+    // The nonce named by its row id: SHA-256 of its public nonce's hex, 16 bytes (store/sqlite/nonces.ts), computed here.
+    const id = createHash('sha256').update(firstNonce.pubnonce).digest('hex').slice(0, 32);
+    expectRefusal(dir, mintUpdate(dir), forgedUpdate(dir, { nonce: firstNonce }), 'E_NONCE_USED', 5, new RegExp(`the mint's nonce ${id} has already been used; request a fresh nonce`));
   });
 
   it('E_CONTRACT_FROZEN: a payment arriving after the mint signed a close', () => {

@@ -18,7 +18,6 @@ import { SqliteMintStore } from '../../../src/lib/store/sqlite/mint.ts';
 import { SqliteNonces } from '../../../src/lib/store/sqlite/nonces.ts';
 import { ContractBook } from '../../../src/lib/store/sqlite/records.ts';
 import { Sealer } from '../../../src/lib/store/seal.ts';
-import { StateSeal } from '../../../src/lib/store/state-seal.ts';
 import { OfflineChainSource } from '../../../src/lib/chain/offline.ts';
 import type { ChainSource, UtxoInfo } from '../../../src/lib/chain/types.ts';
 import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserContractRecord } from '../../../src/lib/credit/ports.ts';
@@ -31,9 +30,8 @@ export const liveStores = new Set<SqliteMintStore<MintContractRecord>>();
 
 export const MINT = keyPair(fromHex('a1'.repeat(32)));
 export const USER = keyPair(fromHex('b2'.repeat(32)));
-/** The mint's stores seal its fully signed states under its key, as the CLI's do: state.sqlite's seal (and PostgreSQL's, MINT_SEAL). */
+/** The mint's stores seal its fully signed states and its nonces under its key, as the CLI's do (seal.ts). */
 export const MINT_SEALER = Sealer.fromSecret(MINT.secretKey);
-export const MINT_SEAL = StateSeal.fromMintKey(MINT.secretKey);
 export const PAYOUT = scriptAddress(taprootOutput(keyPair(fromHex('c3'.repeat(32))).xOnly).script, 'regtest')!;
 export const REFUND = scriptAddress(taprootOutput(keyPair(fromHex('d4'.repeat(32))).xOnly).script, 'regtest')!;
 export const CHANGE = scriptAddress(fromHex('0014' + 'e5'.repeat(20)), 'regtest')!;
