@@ -30,6 +30,9 @@ export interface OperatorMigrationHooks {
 }
 
 export async function migrateOperatorState(db: StateDb, sealer: Sealer, to: PgOperatorStore, hooks: OperatorMigrationHooks = {}): Promise<{ coins: string[] }> {
+  // The key first, on the records as stored (their shares sealed): under another key's seal they would
+  // not open, and that would say E_STATE_CORRUPT ("altered") of records that are fine.
+  for (const { record } of new Records<OperatorRecord>(db, 'statechain-operator').list()) to.assertOwnKey(record);
   const coins = new Records<OperatorRecord>(db, 'statechain-operator', { fields: OPERATOR_SECRETS, sealer });
   const records = coins.list().map((r) => r.record);
   // Every record first checked to be this store's to take (its network, this operator's key, its share):

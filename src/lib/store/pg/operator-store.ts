@@ -118,17 +118,22 @@ export class PgOperatorStore implements OperatorStore {
     }
   }
 
+  /** Of its network and signed for by this operator's key (E_KEY_MISMATCH): what a record whose share is still sealed already tells. */
+  assertOwnKey(record: Pick<OperatorRecord, 'coin_id' | 'network' | 'statement'>): void {
+    this.sameNetwork(record);
+    const mine = toHex(secp256k1.getPublicKey(this.opts.operatorSecret, true));
+    if (record.statement.operator_auth !== mine) {
+      throw new RefusedError('E_KEY_MISMATCH', `coin ${record.coin_id} belongs to the operator ${record.statement.operator_auth}, not to this key (${mine}): give the operator's own key`);
+    }
+  }
+
   /**
    * A record this store may take over: of its network, signed for by this operator's key (its
    * statement's operator_auth), and holding the share its statement names. Anything else
    * would be sealed under a key that does not serve it — and its file erased after the move.
    */
   assertOwn(record: OperatorRecord): void {
-    this.sameNetwork(record);
-    const mine = toHex(secp256k1.getPublicKey(this.opts.operatorSecret, true));
-    if (record.statement.operator_auth !== mine) {
-      throw new RefusedError('E_KEY_MISMATCH', `coin ${record.coin_id} belongs to the operator ${record.statement.operator_auth}, not to this key (${mine}): give the operator's own key`);
-    }
+    this.assertOwnKey(record);
     let share: string;
     try {
       share = toHex(secp256k1.getPublicKey(fromHex(record.share_secret, 'share', 32), true));
@@ -303,7 +308,7 @@ export class PgOperatorStore implements OperatorStore {
     }
   }
 
-  private sameNetwork(record: OperatorRecord): void {
+  private sameNetwork(record: Pick<OperatorRecord, 'coin_id' | 'network' | 'statement'>): void {
     if (record.network !== this.opts.network || record.statement.network !== this.opts.network) {
       throw new RefusedError('E_NETWORK_MISMATCH', `coin ${record.coin_id} is a ${record.statement.network} coin; this operator serves ${this.opts.network}`);
     }
