@@ -3,29 +3,31 @@
  * built CLI where a party could do it and through the store where only a crash could:
  *
  *  - R2: a request relabelled with another network. The file store keeps each network's
- *    coins apart (<state-dir>/<network>/statechain); the database must too, or a coin is
- *    served to a step of another network — whose rollback witness is another directory,
- *    empty: an old owner after a restore gets the old share to sign by relabelling.
+ *    coins apart (<state-dir>/<network>/state.sqlite); the database must too, or a coin is
+ *    served to a step of another network — whose rollback witness is another network's
+ *    state.sqlite, empty: an old owner after a restore gets the old share to sign by relabelling.
  *  - R3: the witness keeps what a host *read*, not only what it committed (the module and
  *    docs/deployment.md say "committed or read"): a host that answered a repeated request
  *    of the newer state must refuse the store once it goes back below it.
  *  - R4: `statechain store migrate` with a key that is not the operator's seals every share
- *    under it and erases the files: the operator's own key then opens none (E_WRONG_KEY) and
+ *    under it and deletes the rows: the operator's own key then opens none (E_WRONG_KEY) and
  *    the shares live on only under a key the operator may not even keep.
- *  - R5: a migration killed after a coin's COMMIT and before its file is erased: the rerun
- *    must carry on (docs/deployment.md), not refuse that coin forever and keep its file —
- *    a second live store of the coin, its share in the clear.
+ *  - R5: a migration killed after a coin's COMMIT and before its state.sqlite row is deleted:
+ *    the rerun must carry on (docs/deployment.md), not refuse that coin forever and keep its
+ *    row — a second live store of the coin.
  *  - R9: after `statechain store migrate`, an operator step run without --store (a host whose
  *    OFFCHAIN_STORE_URL was lost) must not quietly start a second store in the files: new
  *    coins there are unknown to every other host. Refused E_STORE_MIGRATED (exit 5), as the
- *    mint's migrated SQLite store is.
+ *    mint's migrated SQLite store is, writing nothing to state.sqlite.
  *  - R10: the store goes back and another host (one without this host's witness) writes the
  *    coin forward again to the version this host saw: the version alone says nothing went
  *    back, but the coin's history forked. A host that saw version v of one history must not
  *    serve version v of another.
- *  - R11: a migration killed inside the erasure of a file (zeros written, not yet unlinked):
- *    the rerun must recognise the erased copy of a coin the database holds, not stop every
- *    rerun on E_STATE_CORRUPT.
+ *  - R11 (the files' half-erased copy is gone with the files: a coin's row is deleted in one
+ *    SQLite transaction, secure_delete on): what is left of that attack is a damaged row in
+ *    state.sqlite — the migration refuses it (E_STATE_CORRUPT) before any coin moves, every
+ *    row kept and nothing written to the database, instead of moving the others and
+ *    dropping what it cannot read.
  *  - held: two different withdrawals of one coin raced through two operator hosts — one
  *    signed, the other refused, one withdrawal row (kept as a regression test).
  *  - R8: a step whose COMMIT reached the server but whose answer was lost must not say
@@ -33,7 +35,7 @@
  *
  * Skips visibly where no PostgreSQL can be started.
  */
-import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { Client } from 'pg';
@@ -44,7 +46,7 @@ import { aliceSignedTransferVia, depositVia, filesFlow, ownerFlow, transferVia }
 import { run } from '../e2e/cli.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
-import { VersionWitness } from '../../src/lib/store/pg/witness.ts';
+import { networkDir, records, stateDigest, tamper, versionWitness, witnessSeen } from '../state.ts';
 import { fromHex } from '../../src/lib/bytes.ts';
 import type { OperatorRecord } from '../../src/lib/statechain/ports.ts';
 import { signBody } from '../../src/lib/statechain/seal.ts';
@@ -94,9 +96,9 @@ describePostgres('statechain operator store, review', (fx) => {
 
     // This host committed a later version of the coin than the store holds now (the store went back,
     // as test/pg/statechain-restore.test.ts makes it): its witness says so, and it refuses Alice.
-    const witness = join(dir, 'OPERATOR_KEY', 'regtest', 'statechain-witness', `seen-${d.coinId}.json`);
-    const seen = (JSON.parse(readFileSync(witness, 'utf8')) as { version: number }).version;
-    writeFileSync(witness, JSON.stringify({ version: seen + 2 }));
+    const host = networkDir(join(dir, 'OPERATOR_KEY'));
+    const seen = witnessSeen(host, d.coinId)!.version;
+    await versionWitness(host).advance(d.coinId, seen + 2);
     const before = await snapshot(pgdb.db);
     refused(await f.as('OPERATOR_KEY', ['statechain-withdraw'], w1), 'E_STORE_ROLLED_BACK', 1);
 
@@ -136,18 +138,22 @@ describePostgres('statechain operator store, review', (fx) => {
     const files = filesFlow(dir, { operator: 'in-process' });
     const coins: string[] = [];
     for (let i = 0; i < n; i++) coins.push((await depositVia(files, i % 2 ? 'BOB_KEY' : 'ALICE_KEY', (address) => fundingTo(address, 100_000n + BigInt(i)))).coinId);
-    return { coins, opDir: join(dir, 'OPERATOR_KEY', 'regtest', 'statechain') };
+    return { coins, opDir: networkDir(join(dir, 'OPERATOR_KEY')) };
   }
+  /** The coins whose record the operator's state.sqlite holds (`opDir`: its network directory). */
+  const heldIn = (opDir: string) => records(opDir, 'statechain-operator').map((r) => r.id);
+  /** One coin's record, its share opened with the operator's key. */
+  const recordIn = (opDir: string, coin: string) => records<OperatorRecord>(opDir, 'statechain-operator', fromHex(KEYS.OPERATOR_KEY!, 'key', 32)).find((r) => r.id === coin)!.record;
   const migrate = (dir: string, keyEnv: string) =>
     run(['statechain', 'store', 'migrate', '--key-env', keyEnv, '--state-dir', join(dir, 'OPERATOR_KEY'), '--to', pgdb.url], { env: { ...KEYS, OFFCHAIN_STORE_PASSWORD: fx.server.password } });
 
-  it('R4: store migrate with a key that is not the operator\'s is refused (E_KEY_MISMATCH), every file kept, nothing written', async () => {
+  it('R4: store migrate with a key that is not the operator\'s is refused (E_KEY_MISMATCH, not "altered" — its seal opens none of the shares), every row kept, nothing written', async () => {
     const dir = temp();
     const { coins, opDir } = await operatorOnFiles(dir, 1);
     const before = await snapshot(pgdb.db);
     const r = migrate(dir, 'BOB_KEY');
     refused(r, 'E_KEY_MISMATCH', 4);
-    expect(existsSync(join(opDir, `op-${coins[0]}.json`))).toBe(true);
+    expect(heldIn(opDir)).toEqual(coins);
     expect(await snapshot(pgdb.db)).toEqual(before);
     // With the operator's own key it moves, and the operator serves the coin from the store.
     expect(JSON.parse(ok(migrate(dir, 'OPERATOR_KEY'))).coins).toEqual(coins);
@@ -156,14 +162,14 @@ describePostgres('statechain operator store, review', (fx) => {
     expect(JSON.parse(ok(await f.as('OPERATOR_KEY', ['statechain-withdraw'], w1))).type).toBe('statechain/withdraw-cosigned');
   }, 180_000);
 
-  it('R5: a migration killed between a coin\'s COMMIT and the erasure of its file: the rerun erases the file and carries on', async () => {
+  it('R5: a migration killed between a coin\'s COMMIT and the deletion of its state.sqlite row: the rerun deletes the row and carries on', async () => {
     const dir = temp();
     const { coins, opDir } = await operatorOnFiles(dir, 2);
     const [first] = [...coins].sort();
-    // What the killed run left: the first coin committed to the store (import is the migration's own step), its file not yet erased.
-    const record = JSON.parse(readFileSync(join(opDir, `op-${first}.json`), 'utf8')) as OperatorRecord;
+    // What the killed run left: the first coin committed to the store (import is the migration's own step), its row not yet deleted.
+    const record = recordIn(opDir, first!);
     const store = new PgOperatorStore(resolvePgTarget({ store: pgdb.url }, { OFFCHAIN_STORE_PASSWORD: fx.server.password })!, {
-      network: 'regtest', operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: new VersionWitness(join(dir, 'OPERATOR_KEY', 'regtest', 'statechain-witness')),
+      network: 'regtest', operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: versionWitness(opDir),
     });
     await store.import(record);
     await store.close();
@@ -172,7 +178,7 @@ describePostgres('statechain operator store, review', (fx) => {
     const r = migrate(dir, 'OPERATOR_KEY');
     expect(r.status, r.stderr).toBe(0);
     expect([...JSON.parse(r.stdout).coins].sort()).toEqual([...coins].sort());
-    expect(existsSync(join(opDir, `op-${first}.json`))).toBe(false);
+    expect(heldIn(opDir)).toEqual([]);
     for (const c of coins) expect(await count(pgdb.db, 'coins', 'coin_id = $1 AND version = 1', [c])).toBe(1);
     // The first coin's rows are those the killed run committed: nothing written twice.
     const after = await snapshot(pgdb.db);
@@ -182,20 +188,22 @@ describePostgres('statechain operator store, review', (fx) => {
     }
   }, 180_000);
 
-  it('R9: after store migrate, an operator step on the files (no --store) is refused E_STORE_MIGRATED, nothing written there', async () => {
+  it('R9: after store migrate, an operator step on state.sqlite (no --store) is refused E_STORE_MIGRATED, nothing written there', async () => {
     const dir = temp();
     const { coins, opDir } = await operatorOnFiles(dir, 1);
     expect(JSON.parse(ok(migrate(dir, 'OPERATOR_KEY'))).coins).toEqual(coins);
     const files = filesFlow(dir);
     const request = ok(await files.as('CAROL_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]));
-    const listing = () => readdirSync(opDir).filter((n) => n.startsWith('op-'));
+    const before = stateDigest(opDir);
     const r = await files.as('OPERATOR_KEY', ['statechain-deposit', ...TERMS], request);
     refused(r, 'E_STORE_MIGRATED', 5);
     expect(r.stderr).toContain(pgdb.url);
-    expect(listing()).toEqual([]);
+    expect(heldIn(opDir)).toEqual([]);
+    expect(stateDigest(opDir), 'nothing written to state.sqlite').toBe(before);
     // A migrated coin's step on the files: the same refusal (not "unknown coin"), and with --store it is served.
     const w1 = ok(await files.as('ALICE_KEY', ['statechain-withdraw', '--coin', coins[0]!, '--to', TO, '--fee-rate', '2']));
     refused(await files.as('OPERATOR_KEY', ['statechain-withdraw'], w1), 'E_STORE_MIGRATED', 5);
+    expect(stateDigest(opDir)).toBe(before);
     expect(JSON.parse(ok(pgFlow(dir, fx.server, pgdb.url).as('OPERATOR_KEY', ['statechain-withdraw'], w1))).type).toBe('statechain/withdraw-cosigned');
     // Migrating again (to the same store) is still a no-op, not a refusal; to another database it is refused.
     expect(JSON.parse(ok(migrate(dir, 'OPERATOR_KEY'))).coins).toEqual([]);
@@ -269,26 +277,20 @@ describePostgres('statechain operator store, review', (fx) => {
     expect((await pgdb.db.query('SELECT txid FROM statechain_operator_withdrawals WHERE coin_id = $1', [d.coinId])).rows).toEqual([{ txid: JSON.parse(winner.stdout).txid }]);
   }, 180_000);
 
-  it('R11: a migration killed inside a file\'s erasure (zeroed, not unlinked): the rerun removes it and carries on', async () => {
+  it('R11: a damaged coin row in state.sqlite (not JSON): the migration refuses it (E_STATE_CORRUPT, exit 3) before any coin moves, every row kept, nothing written to the database', async () => {
     const dir = temp();
     const { coins, opDir } = await operatorOnFiles(dir, 2);
-    const [first, second] = [...coins].sort();
-    const path = join(opDir, `op-${first}.json`);
-    const store = new PgOperatorStore(resolvePgTarget({ store: pgdb.url }, { OFFCHAIN_STORE_PASSWORD: fx.server.password })!, {
-      network: 'regtest', operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: new VersionWitness(join(dir, 'OPERATOR_KEY', 'regtest', 'statechain-witness')),
-    });
-    await store.import(JSON.parse(readFileSync(path, 'utf8')) as OperatorRecord);
-    await store.close();
-    writeFileSync(path, new Uint8Array(readFileSync(path).length)); // shredFile's first half: the bytes overwritten with zeros
+    const stray = 'ab'.repeat(16);
+    tamper(opDir, "INSERT INTO records (kind, id, body) VALUES ('statechain-operator', ?, ?)", stray, '\u0000'.repeat(300));
+    const before = { rows: await snapshot(pgdb.db), state: stateDigest(opDir) };
     const r = migrate(dir, 'OPERATOR_KEY');
-    expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).coins).toContain(second);
-    expect(readdirSync(opDir).filter((n) => n.startsWith('op-'))).toEqual([]);
-    // A zeroed file of a coin the database does not hold is not ours to drop: refused, kept.
-    const stray = join(opDir, `op-${'ab'.repeat(16)}.json`);
-    writeFileSync(stray, new Uint8Array(300));
-    refused(migrate(dir, 'OPERATOR_KEY'), 'E_STATE_CORRUPT', 3);
-    expect(existsSync(stray)).toBe(true);
+    refused(r, 'E_STATE_CORRUPT', 3);
+    expect(r.stderr).toContain(stray);
+    expect({ rows: await snapshot(pgdb.db), state: stateDigest(opDir) }, 'nothing moved, nothing marked').toEqual(before);
+    // The damaged row taken out by its operator: the others move.
+    tamper(opDir, "DELETE FROM records WHERE kind = 'statechain-operator' AND id = ?", stray);
+    expect([...JSON.parse(ok(migrate(dir, 'OPERATOR_KEY'))).coins].sort()).toEqual([...coins].sort());
+    expect(heldIn(opDir)).toEqual([]);
   }, 180_000);
 
   it("R12: tables another role created first (PostgreSQL 14's defaults) are refused, as the mint's are: E_STORE_TABLE_OWNER, exit 4, one line, nothing written", async () => {
@@ -309,7 +311,7 @@ describePostgres('statechain operator store, review', (fx) => {
     // it), open to all: the operator would keep its coins in tables whose owner reads, rewinds
     // and alters them, and whose version trigger it can replace.
     const asIntruder = new PgOperatorStore(resolvePgTarget({ store: `postgres://op_intruder@${fx.server.host}:${fx.server.port}/op_intruded` }, { OFFCHAIN_STORE_PASSWORD: fx.server.password })!, {
-      network: 'regtest', operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: new VersionWitness(join(temp(), 'witness')),
+      network: 'regtest', operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: versionWitness(join(temp(), 'witness')),
     });
     await asIntruder.ready();
     await asIntruder.close();

@@ -23,7 +23,7 @@ import { connect, count, operatorDatabase, pgFlow, pgParty, snapshot } from './o
 import { aliceSignedTransferVia, depositVia, ownerFlow } from './owner-steps.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
-import { VersionWitness } from '../../src/lib/store/pg/witness.ts';
+import { networkDir, records, versionWitness, witnessSeen } from '../state.ts';
 import { fromHex } from '../../src/lib/bytes.ts';
 import { signBody } from '../../src/lib/statechain/seal.ts';
 import type { OperatorRecord } from '../../src/lib/statechain/ports.ts';
@@ -78,11 +78,10 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
     expect(await count(pgdb.db, 'transfers', "coin_id = $1 AND state = 'done'", [d.coinId])).toBe(2);
     expect((await pgdb.db.query('SELECT txid FROM statechain_operator_withdrawals WHERE coin_id = $1', [d.coinId])).rows).toEqual([{ txid: JSON.parse(w2).txid }]);
 
-    // No op-<coin> file on the operator's disk: only its rollback witness, at the version the store holds.
-    const opFiles = [...files(join(dir, 'OPERATOR_KEY')).keys()].map((p) => p.slice(join(dir, 'OPERATOR_KEY').length));
-    expect(opFiles.filter((p) => /op-/.test(p))).toEqual([]);
-    const seen = JSON.parse(readFileSync(join(dir, 'OPERATOR_KEY', 'regtest', 'statechain-witness', `seen-${d.coinId}.json`), 'utf8'));
-    expect(seen).toMatchObject({ version: Number(coin.version) }); // and the fingerprint of that version (review R10)
+    // No operator record in the operator's state.sqlite: only its rollback witness, at the version the store holds.
+    const opState = networkDir(join(dir, 'OPERATOR_KEY'));
+    expect(records(opState, 'statechain-operator')).toEqual([]);
+    expect(witnessSeen(opState, d.coinId)).toMatchObject({ version: Number(coin.version), fingerprint: expect.stringMatching(/^[0-9a-f]+$/) }); // and the fingerprint of that version (review R10)
 
     // The shares are sealed in the database: no 32-byte share in the clear in any column, and no output carries one.
     const sealed = (await pgdb.db.query<{ sealed: Buffer }>('SELECT sealed FROM statechain_operator_shares WHERE coin_id = $1', [d.coinId])).rows[0]!.sealed;
@@ -277,7 +276,7 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
       new PgOperatorStore(resolvePgTarget({ store: pgdb.url }, { OFFCHAIN_STORE_PASSWORD: fx.server.password })!, {
         network: 'regtest',
         operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32),
-        witness: new VersionWitness(witnessDir()),
+        witness: versionWitness(witnessDir()),
         ...(beforeCommit ? { beforeCommit } : {}),
       });
 
@@ -325,7 +324,7 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
       const before = await snapshot(pgdb.db);
       const s = new PgOperatorStore(resolvePgTarget({ store: pgdb.url }, { OFFCHAIN_STORE_PASSWORD: fx.server.password })!, {
         network: 'regtest',
-        operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: new VersionWitness(witnessDir()), lockTimeoutMs: 500,
+        operatorSecret: fromHex(KEYS.OPERATOR_KEY!, 'key', 32), witness: versionWitness(witnessDir()), lockTimeoutMs: 500,
       });
       let ran = false;
       const t0 = Date.now();

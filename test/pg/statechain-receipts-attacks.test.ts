@@ -1,6 +1,7 @@
 /**
  * Finished-transfer receipts (commit 4f4be64d) on the PostgreSQL operator store, as an adversarial
- * review: an older record (whole statements, fixtures/statechain/state/operator) imported as
+ * review: an older record (whole statements: the fixtures' operator as an older offchain kept it,
+ * test/lib/statechain/older/) imported as
  * `statechain store migrate` does, its repeated transfer-accept answered with the fixture's
  * transfer-done and nothing written (no row, no version), a rerun of the import 'already'; the
  * `record` column edited by whoever can write the database (a receipt's count, a planted
@@ -9,7 +10,7 @@
  * writes version 2 with the statement compacted to a receipt, which answers the same.
  * Library level through PgOperatorStore; skips visibly without PostgreSQL.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -21,8 +22,10 @@ import { bytesOf, hexOf } from '../independent/tx.ts';
 import { bip340Verify, taggedHash } from '../independent/secp256k1.ts';
 import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
-import { VersionWitness } from '../../src/lib/store/pg/witness.ts';
-import { NonceStore } from '../../src/lib/store/nonce-store.ts';
+import { SqliteNonces } from '../../src/lib/store/sqlite/nonces.ts';
+import { StateDb } from '../../src/lib/store/sqlite/database.ts';
+import { Sealer } from '../../src/lib/store/seal.ts';
+import { record as stateRecord, versionWitness } from '../state.ts';
 import { stringifyLine, stringifyMessage } from '../../src/lib/json.ts';
 import { keyPair } from '../../src/lib/keys/keys.ts';
 import { deterministicRandom } from '../../src/lib/random.ts';
@@ -34,7 +37,7 @@ import type { OperatorRecord } from '../../src/lib/statechain/ports.ts';
 type Msg = Record<string, any>;
 const COIN = '3a95fbf6f491e385593b652bb35c5934';
 const fixture = (name: string) => readFileSync(join(ROOT, 'fixtures', 'statechain', name), 'utf8');
-const legacy = () => JSON.parse(fixture(`state/operator/regtest/statechain/op-${COIN}.json`)) as OperatorRecord;
+const legacy = () => JSON.parse(readFileSync(join(ROOT, 'test', 'lib', 'statechain', 'older', `op-${COIN}.json`), 'utf8')) as OperatorRecord;
 const accept = () => JSON.parse(fixture('transfer-accept.json')) as Msg;
 const doneFixture = () => JSON.parse(fixture('transfer-done.json')) as Msg;
 const TO = Uint8Array.from([0x00, 0x14, ...new Uint8Array(20).fill(9)]);
@@ -45,7 +48,7 @@ describePostgres('statechain operator receipts on PostgreSQL: an older record im
   const ctx = (): op.OperatorContext => ({ operator: operatorKey(), random: deterministicRandom('pg-rcpt-operator'), chain: { kind: 'offline' } as never, network: 'regtest' });
   const store = (witnessDir: string) =>
     new PgOperatorStore(resolvePgTarget({ store: pgdb.url }, { OFFCHAIN_STORE_PASSWORD: fx.server.password })!, {
-      network: 'regtest', operatorSecret: bytesOf(KEYS.OPERATOR_KEY!), witness: new VersionWitness(witnessDir),
+      network: 'regtest', operatorSecret: bytesOf(KEYS.OPERATOR_KEY!), witness: versionWitness(witnessDir),
     });
   const record = async () => JSON.parse((await pgdb.db.query<{ record: string }>('SELECT record FROM statechain_operator_coins WHERE coin_id = $1', [COIN])).rows[0]!.record) as Msg;
   /**
@@ -101,9 +104,15 @@ describePostgres('statechain operator receipts on PostgreSQL: an older record im
       expect(await snapshot(pgdb.db)).toEqual(imported);
 
       // The coin's next real step: Bob, its owner, withdraws. Version 2, the statement kept as its receipt.
-      const bob = JSON.parse(fixture(`state/bob/regtest/statechain/coin-${COIN}.json`)) as own.OwnerRecord;
-      const dir = mkdtempSync(join(tmpdir(), 'pg-rcpt-bob-'));
-      const w = await own.withdrawRequest(bob, TO, 2, { auth: keyPair(bytesOf(readFileSync(join(ROOT, 'fixtures', 'keys', 'bob.key'), 'utf8').trim())), random: deterministicRandom(`pg-rcpt-bob-${dir}`), nonces: new NonceStore(join(dir, 'nonces')), network: 'regtest' });
+      // Bob's own state.sqlite, a copy of the fixture's (his coin record and his nonces in it).
+      const dir = join(mkdtempSync(join(tmpdir(), 'pg-rcpt-bob-')), 'regtest');
+      mkdirSync(dir);
+      copyFileSync(join(ROOT, 'fixtures', 'statechain', 'state', 'bob', 'regtest', 'state.sqlite'), join(dir, 'state.sqlite'));
+      const bob = stateRecord<own.OwnerRecord>(dir, 'statechain', `coin-${COIN}`)!;
+      expect(bob.coin_id).toBe(COIN);
+      const bobKey = keyPair(bytesOf(readFileSync(join(ROOT, 'fixtures', 'keys', 'bob.key'), 'utf8').trim()));
+      const nonces = new SqliteNonces(async (create) => StateDb.open(dir, { create }), Sealer.fromSecret(bobKey.secretKey));
+      const w = await own.withdrawRequest(bob, TO, 2, { auth: bobKey, random: deterministicRandom(`pg-rcpt-bob-${dir}`), nonces, network: 'regtest' });
       await s.step(COIN, async (r) => op.cosignWithdrawal(r, w.message as never, ctx()));
       const after = await record();
       expect(after.done).toEqual([{ transfer_id: expected.transfer_id, count: body.count, owner_auth: body.owner_auth, operator_share: body.operator_share, operator_sig }]);
