@@ -23,7 +23,9 @@ import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { ALICE_KEY, MINT_KEY, USER_KEY, openDemoChannel } from './fixtures.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
 import { NOW, invoice, paymentHash, preimage } from '../lib/device/world.ts';
-import { RecordBook } from '../../src/lib/store/record-book.ts';
+import { StateDb } from '../../src/lib/store/sqlite/database.ts';
+import { ContractBook } from '../../src/lib/store/sqlite/records.ts';
+import { networkDir, record as storedRecord, records } from '../state.ts';
 import type { UserContractRecord } from '../../src/lib/credit/ports.ts';
 import * as device from '../../src/lib/device/device.ts';
 import { keyPair, parseSecretKey } from '../../src/lib/keys/keys.ts';
@@ -117,6 +119,17 @@ async function twoChannels(o: { sameGateway: boolean }) {
   };
 }
 
+/** Write a user's record through the store's API (ContractBook on its state.sqlite, one step), as the CLI writes it. */
+async function putUserRecord(dir: string, r: UserContractRecord): Promise<void> {
+  const db = StateDb.open(dir, { create: false })!;
+  try {
+    const book = new ContractBook<UserContractRecord>(async () => db, 'credit-user', dir);
+    await book.exclusive(() => book.put(r));
+  } finally {
+    db.close();
+  }
+}
+
 describe('one payment per hash per device, through the CLI', () => {
   it('two gateways: device pay of one invoice on channels A and B at once — the device\'s one lock serialises them, exactly one signs; again on the other channel refused while in flight, E_ALREADY_PAID once settled; nothing written', async () => {
     const t = await twoChannels({ sameGateway: false });
@@ -129,19 +142,19 @@ describe('one payment per hash per device, through the CLI', () => {
     const request = JSON.parse(signed[0]!.stdout) as { contract_id: string };
     const [won, lost] = request.contract_id === t.a ? [{ id: t.a, gw: t.gwA }, { id: t.b, gw: t.gwB }] : [{ id: t.b, gw: t.gwB }, { id: t.a, gw: t.gwA }];
     // The device's records: the hash in flight on exactly the channel whose process signed.
-    const book = new RecordBook<UserContractRecord>(join(t.userDir, 'regtest', 'credit-user'));
-    expect((await book.list()).filter((r) => r.device?.in_flight).map((r) => r.contract_id)).toEqual([won.id]);
+    const book = records<UserContractRecord>(networkDir(t.userDir), 'credit-user').map((r) => r.record);
+    expect(book.filter((r) => r.device?.in_flight).map((r) => r.contract_id)).toEqual([won.id]);
     ok(await one(t.gatewayPay(won.gw), signed[0]!.stdout), 'gateway/job');
     // Later, one at a time: the same invoice, and the same hash in another invoice, on the other channel.
-    const before = fileSnapshot(t.userDir, { locks: true });
+    const before = fileSnapshot(t.userDir, { locks: true, sqliteRows: true });
     refused(await one(t.devicePay(lost.id, x)), 'E_PAYMENT_ON_OTHER_CHANNEL');
     refused(await one(t.devicePay(lost.id, t.file('x2.bolt11', invoice(7, 3_000_000n, { hash: paymentHash(0) })))), 'E_PAYMENT_ON_OTHER_CHANNEL');
-    expect(fileSnapshot(t.userDir, { locks: true })).toEqual(before);
+    expect(fileSnapshot(t.userDir, { locks: true, sqliteRows: true })).toEqual(before);
     // Settled on its channel: then the refusal says it was paid.
     ok((await t.settle(won.gw, won.id, 0))[3]!, 'credit/balance');
-    const settled = fileSnapshot(t.userDir, { locks: true });
+    const settled = fileSnapshot(t.userDir, { locks: true, sqliteRows: true });
     refused(await one(t.devicePay(lost.id, x)), 'E_ALREADY_PAID');
-    expect(fileSnapshot(t.userDir, { locks: true })).toEqual(settled);
+    expect(fileSnapshot(t.userDir, { locks: true, sqliteRows: true })).toEqual(settled);
     // Control: the other channel pays another invoice through its gateway.
     const [p, job] = await pipeline([t.devicePay(lost.id, t.file('y.bolt11', invoice(1, 2_000_000n))), t.gatewayPay(lost.gw)], '');
     expect(p!.status, p!.stderr).toBe(0);
@@ -152,13 +165,12 @@ describe('one payment per hash per device, through the CLI', () => {
     const t = await twoChannels({ sameGateway: true });
     const x = t.file('x.bolt11', invoice(0, 2_000_000n));
     ok((await pipeline([t.devicePay(t.a, x), t.gatewayPay(t.gwA)], ''))[1]!, 'gateway/job');
-    const before = fileSnapshot(t.userDir, { locks: true });
+    const before = fileSnapshot(t.userDir, { locks: true, sqliteRows: true });
     refused(await one(t.devicePay(t.b, x)), 'E_PAYMENT_ON_OTHER_CHANNEL');
-    expect(fileSnapshot(t.userDir, { locks: true })).toEqual(before);
+    expect(fileSnapshot(t.userDir, { locks: true, sqliteRows: true })).toEqual(before);
     // Channel B's record as the code before the fix left it: X paid on B too (device pay
     // without the other channels), written through the store's API; its gateway co-signs it.
-    const book = new RecordBook<UserContractRecord>(join(t.userDir, 'regtest', 'credit-user'));
-    const recB = (await book.get(t.b))!;
+    const recB = storedRecord<UserContractRecord>(networkDir(t.userDir), 'credit-user', t.b)!;
     const d0: Parameters<typeof device.pay>[0] = {
       network: 'regtest', contract_id: t.b, contract: recB.contract, state: recB.confirmed.state, settled_sat: recB.confirmed.cumulative_sat,
       gateway_nonce: recB.mint_nonce!, paid: [], day: { date: '', spent_msat: '0' },
@@ -166,14 +178,14 @@ describe('one payment per hash per device, through the CLI', () => {
     const policy = JSON.parse(readFileSync(POLICY, 'utf8'));
     const terms = JSON.parse(readFileSync(TERMS, 'utf8'));
     const legacy = device.pay(d0, keyPair(parseSecretKey(USER_KEY, 'regtest')), { invoice: invoice(0, 2_000_000n), policy, gateway: terms, now: NOW, tip: Number(TIP) });
-    await book.exclusive(() => book.put({ ...recB, device: legacy.record }));
+    await putUserRecord(networkDir(t.userDir), { ...recB, device: legacy.record });
     ok(await one(t.gatewayPay(t.gwB), JSON.stringify(legacy.message)), 'gateway/job');
     // The gateway settles A (the device signs), then B with the same preimage.
     ok((await t.settle(t.gwA, t.a, 0))[3]!, 'credit/balance');
     const notice = await one(t.gw(t.gwB, 'gateway', 'settle', '--contract', t.b, '--preimage-file', t.file('preimage-b', hex.encode(preimage(0)), 0o600)));
     ok(notice, 'gateway/settle');
-    const settled = fileSnapshot(t.userDir, { locks: true });
+    const settled = fileSnapshot(t.userDir, { locks: true, sqliteRows: true });
     refused(await one(t.dev('device', 'settle'), notice.stdout), 'E_ALREADY_PAID');
-    expect(fileSnapshot(t.userDir, { locks: true })).toEqual(settled);
+    expect(fileSnapshot(t.userDir, { locks: true, sqliteRows: true })).toEqual(settled);
   }, 120_000);
 });

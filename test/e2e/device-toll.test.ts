@@ -36,9 +36,7 @@ import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { MINT_KEY, USER_KEY, demoParties, fixture, ok, openDemoChannel, tollPayStages } from './fixtures.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
 import { pipelineInProcess } from './in-process.ts';
-import { MintStore } from '../../src/lib/store/mint-store.ts';
-import { StateSeal } from '../../src/lib/store/state-seal.ts';
-import { withLock } from '../../src/lib/store/lock.ts';
+import { mintRecord, networkDir } from '../state.ts';
 import { type Bolt11Field, bolt11SigningHash, encodeBolt11 } from '../../src/lib/invoice/bolt11.ts';
 
 const CONTRACT = musigTaprootOutput([publicKeyOf(hex.decode(USER_KEY)), publicKeyOf(hex.decode(MINT_KEY))]);
@@ -106,17 +104,9 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
   const payStages = (file: string) => [device('device', 'pay', '--invoice', file, ...policy, ...terms, '--now', String(NOW), '--tip-height', TIP), gateway('gateway', 'pay', ...terms, '--now', String(NOW), ...chain)];
   const both = () => ({ mint: fileSnapshot(mintDir, { locks: true }), user: fileSnapshot(userDir, { locks: true }) });
 
+  /** The gateway's record, read through the mint's own store on its state.sqlite; the mint's key opens its sealed states, as the gateway's commands do. */
   async function record(): Promise<GatewayRecord> {
-    const dir = join(mintDir, 'regtest', 'credit-mint');
-    const r = await withLock(dir, async () => {
-      // The mint's key opens its sealed states, as the gateway's commands do (src/lib/store/state-seal.ts).
-      const store = await MintStore.open<GatewayRecord & { contract_id: string }>(dir, { seal: StateSeal.fromMintKey(hex.decode(MINT_KEY)) });
-      try {
-        return await store.get(contractId);
-      } finally {
-        await store.close();
-      }
-    });
+    const r = await mintRecord<GatewayRecord & { contract_id: string }>(networkDir(mintDir), contractId, hex.decode(MINT_KEY));
     return r!;
   }
 

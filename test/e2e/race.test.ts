@@ -17,7 +17,6 @@
  * ~0.15 CPU-s node process); test/e2e/contract.test.ts runs that flow spawned.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transaction } from '@scure/btc-signer';
 import { hex } from '@scure/base';
@@ -25,6 +24,7 @@ import { musigTaprootOutput } from '../independent/keys.ts';
 import { bytesOf, psbtUnsignedTx, psbtWitnessUtxos } from '../independent/tx.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { tempDir } from '../helpers.ts';
+import { networkDir, nonceCounts } from '../state.ts';
 import { pipeline, type Run } from './cli.ts';
 import { pipelineInProcess } from './in-process.ts';
 import { linesOf, runAsync } from './process.ts';
@@ -46,11 +46,8 @@ function expectAllOk(results: Run[]): string {
   return results.at(-1)!.stdout;
 }
 
-/** Files in one of the nonce store's folders (unused/, taking/, consumed/). */
-function storeFiles(state: string, folder: string): string[] {
-  const path = join(state, 'regtest', 'nonces', folder);
-  return existsSync(path) ? readdirSync(path).filter((f) => f.endsWith('.json') && !f.startsWith('.')) : [];
-}
+/** The nonce rows of a state directory's database (unused, consumed). */
+const storeNonces = (state: string) => nonceCounts(networkDir(state));
 
 describe('the secret-nonce race through the CLI', () => {
   for (let round = 1; round <= ROUNDS; round++) {
@@ -67,7 +64,7 @@ describe('the secret-nonce race through the CLI', () => {
           UNSIGNED,
         ),
       );
-      expect(storeFiles(aliceState, 'unused')).toHaveLength(1);
+      expect(storeNonces(aliceState)).toEqual({ unused: 1, consumed: 0 });
 
       const results = await Promise.all(
         Array.from({ length: RACERS }, () =>
@@ -86,10 +83,8 @@ describe('the secret-nonce race through the CLI', () => {
         expect(lines[0]).toMatch(/^offchain: error E_NONCE_USED: /);
       }
 
-      // The store agrees: one tombstone, nothing left unused or half-taken.
-      expect(storeFiles(aliceState, 'consumed')).toHaveLength(1);
-      expect(storeFiles(aliceState, 'unused')).toEqual([]);
-      expect(storeFiles(aliceState, 'taking')).toEqual([]);
+      // The store agrees: one consumed row (a take is one transaction: nothing half-taken), nothing left unused.
+      expect(storeNonces(aliceState)).toEqual({ unused: 0, consumed: 1 });
 
       // The winner's partial signature is good: Bob completes, finalize verifies, and an
       // independent verifier accepts the key-path witness.
@@ -131,9 +126,9 @@ describe('concurrent nonce issuing from one state directory', () => {
       expect(nonces).toHaveLength(1);
       return hex.encode(nonces[0]![1]);
     });
-    // The persistent counter, bumped under the lock, keeps seeded nonces from repeating.
+    // The persistent counter, bumped in each issue's transaction, keeps seeded nonces from repeating.
     expect(new Set(pubnonces).size).toBe(RACERS);
-    expect(storeFiles(state, 'unused')).toHaveLength(RACERS);
+    expect(storeNonces(state)).toEqual({ unused: RACERS, consumed: 0 });
   });
 });
 
