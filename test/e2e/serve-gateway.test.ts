@@ -24,13 +24,15 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHex } from '../../src/lib/bytes.ts';
 import { gatewayRoutes, type GatewaySteps } from '../../src/topics/serve/gateway-routes.ts';
-import { ROOT, fileSnapshot, tempDir, withoutStepLeftovers } from '../helpers.ts';
+import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
+import { networkDir, records } from '../state.ts';
 import { BIN, assertFreshBuild, cleanEnv, pipeline, type Run, type Stage } from './cli.ts';
 import { http, timedRun } from './serve-gateway-service.ts';
 import { startGateway, type GatewayService as Service } from './serve-process.ts';
 import { MINT_KEY, USER_KEY, ok, openDemoChannel } from './fixtures.ts';
 import { NOW, invoice, paymentHash, preimage } from '../lib/device/world.ts';
 import { fakeLightningRpc, type Req, type Script } from './fake-lightning-rpc.ts';
+import type { UserContractRecord } from '../../src/lib/credit/ports.ts';
 
 const TIP = '1000';
 const SEED = 'serve-gateway';
@@ -272,16 +274,17 @@ describe('device pay --peer against serve gateway --lightning-rpc (a scripted Co
     await svc.stop('SIGKILL');
     first.kill('SIGKILL');
     await firstDone;
-    const deviceBefore = fileSnapshot(join(root.path, 'user'));
+    const deviceBefore = fileSnapshot(join(root.path, 'user'), { sqliteRows: true });
     svc = await startGateway(gwArgs(), { MINT_KEY });
     // Pending: the device's retries end in E_PAYMENT_PENDING (exit 5), its record unchanged.
     const again = await peerPay(n, BigInt(msat));
     expect([again.status, /error (E_[A-Z_]+)/.exec(again.stderr)?.[1]], again.stderr).toEqual([5, 'E_PAYMENT_PENDING']);
     expect(again.stdout).toBe('');
-    // The killed device pay had sent its message (a sealed step): this command removes only its
-    // record and links (store/state-step.ts STEP RECORD), every write of it stays.
-    expect(Object.keys(deviceBefore).some((k) => k.endsWith('.sealed'))).toBe(true);
-    expect(fileSnapshot(join(root.path, 'user'))).toEqual(withoutStepLeftovers(deviceBefore));
+    // The killed device pay had committed its record of the payment before it sent its message
+    // (database.ts COMMIT BEFORE THE ACT): the payment is in flight there, and the retry changes no row.
+    const inFlight = records<UserContractRecord>(networkDir(join(root.path, 'user')), 'credit-user').map((r) => r.record.device?.in_flight?.payment_hash);
+    expect(inFlight).toContain(toHex(paymentHash(n)));
+    expect(fileSnapshot(join(root.path, 'user'), { sqliteRows: true })).toEqual(deviceBefore);
     expect(pays()).toHaveLength(1);
     // The node completes it: the same command finishes the toll with the node's preimage, still one pay.
     held = false;

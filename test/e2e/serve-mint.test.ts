@@ -30,6 +30,7 @@ import { hex } from '@scure/base';
 import { Mint } from '@cashu/cashu-ts';
 import Database from 'better-sqlite3';
 import { ROOT, tempDir } from '../helpers.ts';
+import { dbFile, networkDir } from '../state.ts';
 import { cleanEnv, run, type Run } from './cli.ts';
 import { pipelineInProcess, runInProcess } from './in-process.ts';
 import { fixture, fixturePath } from './fixtures.ts';
@@ -142,9 +143,9 @@ describe('serve mint: every route answers what the one-shot prints', () => {
     cpSync(cur, a, { recursive: true });
     cpSync(cur, b, { recursive: true });
     const exitArgs = (...more: string[]) => ['credit', 'exit', ...mintArgs(a), ...TIP, '--fee-rate', '2', ...more];
-    /** The record's `exiting` mark, read straight from the service's SQLite file (read-only), not through the store's code. */
+    /** The record's `exiting` mark, read straight from the service's state.sqlite (read-only), not through the store's code. */
     const exiting = (id: string) => {
-      const db = new Database(join(b, 'regtest', 'credit-mint', 'mint.sqlite'), { readonly: true });
+      const db = new Database(dbFile(networkDir(b)), { readonly: true });
       try {
         return (db.prepare('SELECT json_extract(record, \'$.exiting\') AS e FROM contracts WHERE contract_id = ?').get(id) as { e: string | null }).e;
       } finally {
@@ -302,8 +303,8 @@ describe('serve mint: every route answers what the one-shot prints', () => {
 
     it('/metrics on the operator listener: the mint\'s contracts and unused nonces, counted apart from the service', async () => {
       const listed = JSON.parse(ok(await runInProcess(['credit', 'list', ...mintArgs(g), ...TIP], { env: ENV }), 'credit/contracts')).contracts.length;
-      // The nonce rows read straight from the SQLite file (read-only), not through the store's code.
-      const db = new Database(join(g, 'regtest', 'credit-mint', 'mint.sqlite'), { readonly: true });
+      // The nonce rows read straight from state.sqlite (read-only), not through the store's code.
+      const db = new Database(dbFile(networkDir(g)), { readonly: true });
       const unused = (db.prepare('SELECT COUNT(*) AS n FROM nonces WHERE consumed = 0').get() as { n: number }).n;
       db.close();
       expect([listed > 0, unused > 0]).toEqual([true, true]);
@@ -365,11 +366,11 @@ describe('serve mint: every route answers what the one-shot prints', () => {
     expect(r.stderr).toMatch(/error E_USAGE: --operator-listen 0\.0\.0\.0:1/);
   });
 
-  it('--nonce-epoch on SQLite: E_USAGE (its nonces are under --state-dir already), exit 2', () => {
+  it('--nonce-epoch host: E_USAGE (retired: a host\'s shared nonce key is gone, on every store), exit 2', () => {
     const r = run(['serve', 'mint', ...serveArgs(cur, '--nonce-epoch', 'host')], { env: ENV });
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/error E_USAGE: --nonce-epoch needs a PostgreSQL store/);
+    expect(r.stderr).toMatch(/error E_USAGE: --nonce-epoch host is retired: .*drop the flag/);
   });
 
   it('every route of the table had its case', () => {

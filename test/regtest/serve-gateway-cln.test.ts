@@ -23,7 +23,9 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hex } from '@scure/base';
-import { fileSnapshot, withoutStepLeftovers } from '../helpers.ts';
+import { fileSnapshot } from '../helpers.ts';
+import { networkDir, records } from '../state.ts';
+import type { UserContractRecord } from '../../src/lib/credit/ports.ts';
 import { BIN, cleanEnv, pipeline, run } from '../e2e/cli.ts';
 import { MINT_KEY, USER_KEY, ok } from '../e2e/fixtures.ts';
 import { timedRun } from '../e2e/serve-gateway-service.ts';
@@ -114,13 +116,14 @@ const TITLE = worldTitle('device pay --peer through serve gateway and Core Light
     first.kill('SIGKILL');
     await firstDone;
     svc = await serve();
-    const userBefore = fileSnapshot(userDir);
+    const userBefore = fileSnapshot(userDir, { sqliteRows: true });
     const again = await timedRun(await peerArgs(invoiceFile), { USER_KEY });
     expect([again.status, /error (E_[A-Z_]+)/.exec(again.stderr)?.[1], again.stdout], again.stderr).toEqual([5, 'E_PAYMENT_PENDING', '']);
-    // The killed device pay had sent its message (a sealed step): this command removes only its
-    // record and links (store/state-step.ts STEP RECORD), every write of it stays.
-    expect(Object.keys(userBefore).some((k) => k.endsWith('.sealed'))).toBe(true);
-    expect(fileSnapshot(userDir)).toEqual(withoutStepLeftovers(userBefore));
+    // The killed device pay had committed its record of the payment before it sent its message
+    // (database.ts COMMIT BEFORE THE ACT): the payment is in flight there, and the retry changes no row.
+    const inFlight = records<UserContractRecord>(networkDir(userDir), 'credit-user').map((r) => r.record.device?.in_flight?.payment_hash);
+    expect(inFlight).toContain(inv.payment_hash);
+    expect(fileSnapshot(userDir, { sqliteRows: true })).toEqual(userBefore);
     expect((await paysFor(inv.payment_hash)).map((p) => p.status)).toEqual(['pending']);
 
     // The payee goes away with the HTLC; blocks come until the gateway's node has failed it on chain.
