@@ -25,7 +25,7 @@ import { nonceId, SqliteNonces } from '../../../src/lib/store/sqlite/nonces.ts';
 import { Sealer } from '../../../src/lib/store/seal.ts';
 import { tempDir } from '../../helpers.ts';
 import { refusalAsync } from '../../setup/refusal.ts';
-import { churnNonce, killNow, raceSqliteChildren, startSqliteChild } from './processes.ts';
+import { churnNonce, killNow, MUTATION_RUN, raceSqliteChildren, startSqliteChild } from './processes.ts';
 
 const tmp = tempDir('offchain-one-nonce-');
 afterAll(() => tmp.cleanup());
@@ -347,7 +347,7 @@ describe('the rule is the database\'s own', () => {
     for (const { secnonce } of gen.issued) expect(disk.includes(Buffer.from(secnonce, 'hex'))).toBe(false);
   });
 
-  it('killed (no close): the next process\'s close leaves the consumed secret nowhere', async () => {
+  it.skipIf(MUTATION_RUN)('killed (no close): the next process\'s close leaves the consumed secret nowhere', async () => {
     const dir = fresh();
     const { db, nonces } = signer(dir);
     const { pubnonce } = await nonces.issue(CTX, recording().generate);
@@ -364,7 +364,7 @@ describe('the rule is the database\'s own', () => {
 });
 
 describe('races', () => {
-  it('16 processes race to take one nonce: exactly one gets its secret, 15 are told E_NONCE_USED', async () => {
+  it.skipIf(MUTATION_RUN)('16 processes race to take one nonce: exactly one gets its secret, 15 are told E_NONCE_USED', async () => {
     const dir = fresh();
     const gen = recording();
     const { db, nonces } = signer(dir);
@@ -393,7 +393,7 @@ describe('races', () => {
 });
 
 describe('kill -9', () => {
-  it('a taker killed inside its step, the secret in hand: nothing committed — the nonce unused, taken once by the next process', async () => {
+  it.skipIf(MUTATION_RUN)('a taker killed inside its step, the secret in hand: nothing committed — the nonce unused, taken once by the next process', async () => {
     const dir = fresh();
     const gen = recording();
     const { db, nonces } = signer(dir);
@@ -408,7 +408,7 @@ describe('kill -9', () => {
     next.db.close();
   });
 
-  it('an issuer killed inside its step, the public nonce in hand: that nonce was never issued (unknown), and its counter is drawn again', async () => {
+  it.skipIf(MUTATION_RUN)('an issuer killed inside its step, the public nonce in hand: that nonce was never issued (unknown), and its counter is drawn again', async () => {
     const dir = fresh();
     const child = startSqliteChild(['issue-then-hang', dir, toHex(KEY)]);
     const line = (await child.waitFor(/issued \d+ [0-9a-f]+\n/)).split('\n').find((l) => l.startsWith('issued '))!;
@@ -424,7 +424,7 @@ describe('kill -9', () => {
     next.db.close();
   });
 
-  it('a taker killed at its COMMIT: the nonce is consumed or unused, never both, and an unused one is taken once', async () => {
+  it.skipIf(MUTATION_RUN)('a taker killed at its COMMIT: the nonce is consumed or unused, never both, and an unused one is taken once', async () => {
     const outcomes = new Set<string>();
     for (let round = 0; round < 4; round++) {
       const dir = fresh();
@@ -446,7 +446,7 @@ describe('kill -9', () => {
     expect(outcomes.size).toBeGreaterThan(0);
   });
 
-  it('a process issuing and taking in a loop, killed at random times (6 rounds): what it said committed is so; every nonce is taken at most once, with the secret it was issued with', async () => {
+  it.skipIf(MUTATION_RUN)('a process issuing and taking in a loop, killed at random times (6 rounds): what it said committed is so; every nonce is taken at most once, with the secret it was issued with', async () => {
     const dir = fresh();
     const taken = new Map<number, string>();
     const issued = new Map<number, string>();

@@ -10,6 +10,13 @@ import { ROOT, TEST_DIR } from '../../helpers.ts';
 
 export const SQLITE_CHILD = join(TEST_DIR, 'lib/store/sqlite-child.ts');
 
+/**
+ * Under `npm run mutate` a mutant lives in the test's own process: a child runs the sources
+ * unmutated and can kill none, so the tests whose point is a child (a race, a kill -9, another
+ * user) are left out of mutation runs — `it.skipIf(MUTATION_RUN)` — and run in every other.
+ */
+export const MUTATION_RUN = process.env['OFFCHAIN_MUTATION_RUN'] === '1';
+
 /** The nonce a child of sqlite-child.ts issues at `counter`: 66 distinct public bytes, a 97-byte secret (not a valid BIP-327 nonce: the store does not care). */
 export function churnNonce(counter: number): { secnonce: Uint8Array; pubnonce: Uint8Array } {
   const h = (tag: string) => createHash('sha256').update(`${tag}/${counter}`).digest();
