@@ -20,16 +20,15 @@
  *    after a rewind: refused E_NONCE_REOPENED, nothing written — and test code cannot solve
  *    the mint's key from what was signed (./musig-nonce-reuse.ts).
  *
+ * (Review 41's garbled COMMIT answer, once here with the step record it kept sealed: in
+ * lost-commits.test.ts, on the store.)
+ *
  * Seen failing: with pg-nonce's ledger (no session digest) 1 refused the same request
  * E_NONCE_USED, 2 raised a false alarm (E_NONCE_REOPENED: memory kept no "unsure" state) and
  * 3 refused the replay; with `signingSessionDigest` leaving out the aggregate nonce, 3 signed
  * the transaction under the other user nonce — a second, different partial signature.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeJsonAtomic } from '../../src/lib/store/atomic.ts';
-import { stepHome, withStateStep } from '../../src/lib/store/state-step.ts';
 import { base64 } from '@scure/base';
 import { Transaction } from '@scure/btc-signer';
 import { expect, it } from 'vitest';
@@ -45,7 +44,7 @@ import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { bytesOf } from '../independent/tx.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
-import { CHANGE, MINT_SEAL, REFUND, USER, fundingPsbt, offer, world } from '../lib/credit/world.ts';
+import { CHANGE, MINT, REFUND, USER, fundingPsbt, offer, world } from '../lib/credit/world.ts';
 import { refusalAsync } from '../setup/refusal.ts';
 import { describePostgres } from './fixture.ts';
 import { solveMintKey, type Session } from './musig-nonce-reuse.ts';
@@ -69,7 +68,7 @@ describePostgres('the nonce ledger opens a nonce again for its own signing sessi
     await proxy.start();
     const t = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${fx.server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: fx.server.password })!;
     const alarms: Alarm[] = [];
-    const store = await PgMintStore.open<MintContractRecord>(t, 'regtest', { seal: MINT_SEAL, alarm: (message, refused) => alarms.push({ message, refused }) });
+    const store = await PgMintStore.open<MintContractRecord>(t, 'regtest', { key: MINT.secretKey, alarm: (message, refused) => alarms.push({ message, refused }) });
     const w = world();
     const ctx: MintContext = { ...w.mint, records: store, funding: store, nonces: store };
     const req = await openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(CAPACITY), expiryHeight: 5320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
@@ -187,41 +186,4 @@ describePostgres('the nonce ledger opens a nonce again for its own signing sessi
       await s.done();
     }
   }, 120_000);
-
-  /**
-   * The mint's COMMIT that touched nonces and the step's seal (store/state-step.ts STEP RECORD,
-   * pg/mint-transactions.ts, review 41): the step is sealed before COMMIT is sent and the seal
-   * taken back only when the COMMIT provably did not happen — PostgreSQL ANSWERING it with an
-   * error. An error the client makes up itself is no such answer: here the server commits and
-   * its CommandComplete reaches the client with a type byte no server sends (wire-proxy.ts
-   * `garbleReplyTo`): node-postgres rejects the query with a DatabaseError that has no SQLSTATE.
-   * The COMMIT happened, so the step's files stay.
-   */
-  it('a COMMIT committed on the server and answered with garbage (review 41): the step stays sealed, its files kept', async () => {
-    const url = await fx.server.createDatabase('commit_garbled');
-    const proxy = new WireProxy(fx.server.port);
-    await proxy.start();
-    const t = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(`:${fx.server.port}/`, `:${proxy.port}/`), OFFCHAIN_STORE_PASSWORD: fx.server.password })!;
-    const store = await PgMintStore.open<{ contract_id: string }>(t, 'regtest');
-    const home = join(fx.root, 'garbled', 'regtest');
-    mkdirSync(home, { recursive: true, mode: 0o700 });
-    const policy = join(home, 'policy.json');
-    await writeJsonAtomic(policy, { v: 1 });
-    proxy.garbleReplyTo = 'COMMIT';
-    const outcome = await withStateStep(async () => {
-      stepHome(home);
-      await writeJsonAtomic(policy, { v: 2 }); // a file of the step
-      await store.issue('ctx', () => ({ secnonce: new Uint8Array(97).fill(1), pubnonce: new Uint8Array(66).fill(2) }));
-      await store.commit();
-    }).then(() => 'kept', (e: unknown) => e);
-    expect(outcome).not.toBe('kept'); // the client did see an error
-    await store.close().catch(() => undefined);
-    await proxy.stop();
-    // The server's word: the COMMIT happened (the issued nonce is stored).
-    const direct = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: fx.server.password })!;
-    const again = await PgMintStore.open<{ contract_id: string }>(direct, 'regtest');
-    expect((await again.counts()).unusedNonces).toBe(1);
-    await again.close();
-    expect(JSON.parse(readFileSync(policy, 'utf8'))).toEqual({ v: 2 });
-  });
 }, { prefix: 'offchain-pg-ledger-session-' });

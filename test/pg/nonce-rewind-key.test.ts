@@ -24,10 +24,10 @@ import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { int } from '../independent/secp256k1.ts';
 import { bytesOf } from '../independent/tx.ts';
-import { CHANGE, MINT_SEAL, REFUND, fundingPsbt, offer, world } from '../lib/credit/world.ts';
+import { CHANGE, MINT, REFUND, fundingPsbt, offer, world } from '../lib/credit/world.ts';
 import { refusal } from '../setup/refusal.ts';
 import { describePostgres } from './fixture.ts';
-import { storeTarget } from './host-stores.ts';
+import { storeTarget } from './process-stores.ts';
 import { solveMintKey, type Session } from './musig-nonce-reuse.ts';
 import { dba, rewind, rows, save } from './rewind.ts';
 
@@ -43,7 +43,7 @@ describePostgres('three signatures under one rewound nonce solve the mint\'s key
   async function attack(name: string, removeCheck: boolean) {
     const { t, url } = await storeTarget(fx.server, name);
     const w = world();
-    const store = await PgMintStore.open<MintContractRecord>(t, 'regtest', { seal: MINT_SEAL });
+    const store = await PgMintStore.open<MintContractRecord>(t, 'regtest', { key: MINT.secretKey });
     const db = await dba(fx.server, url);
     try {
       if (removeCheck) (store as unknown as { ledger: { claim: () => Promise<void> } }).ledger.claim = async () => undefined;
