@@ -19,7 +19,9 @@ import { paymentHtlc } from '../../src/lib/device/channel.ts';
 import type { DeviceChannel, GatewayChannel } from '../../src/lib/credit/ports.ts';
 import type { DevicePolicy } from '../../src/lib/device/policy.ts';
 import { deterministicRandom } from '../../src/lib/random.ts';
-import { NonceStore } from '../../src/lib/store/nonce-store.ts';
+import { Sealer } from '../../src/lib/store/seal.ts';
+import { StateDb } from '../../src/lib/store/sqlite/database.ts';
+import { SqliteNonces } from '../../src/lib/store/sqlite/nonces.ts';
 import { parseTx } from '../independent/tx.ts';
 import { MINT, USER, PAYOUT, REFUND, CHANGE } from '../lib/credit/world.ts';
 import { invoice, preimage } from '../lib/device/world.ts';
@@ -33,7 +35,7 @@ export const TERMS = { fee_base_msat: 1000, fee_ppm: 2000, cltv_budget_blocks: 0
 
 /**
  * A funded channel (100 000 sat, expiry tip + 100, fee rate 2), both records, the gateway's
- * first nonce issued (its nonces under `<dir>/<tag>-nonces`, its randomness seeded
+ * first nonce issued (its nonces in the state.sqlite of `<dir>/<tag>-nonces`, sealed under its key, its randomness seeded
  * `gateway-<tag>`); then payment `k` (30 000 sat, invoice k of test/lib/device/world.ts) in flight.
  */
 export async function inFlight(n: FundedNode, dir: string, tag: string, k: number) {
@@ -44,7 +46,7 @@ export async function inFlight(n: FundedNode, dir: string, tag: string, k: numbe
     network: 'regtest', userPubkey: USER.publicKey, mintPubkey: MINT.publicKey, capacity: 100_000n, funding, expiryHeight: tip + 100,
     refundScript: decodeAddress(REFUND, 'regtest'), changeScript: decodeAddress(CHANGE, 'regtest'), payoutScript: decodeAddress(PAYOUT, 'regtest'), feeRate: 2,
   });
-  const nonces = new NonceStore(`${dir}/${tag}-nonces`);
+  const nonces = new SqliteNonces(StateDb.open(`${dir}/${tag}-nonces`, { create: true })!, Sealer.fromSecret(MINT.secretKey), "the gateway's nonce");
   const random = deterministicRandom(`gateway-${tag}`);
   const gctx = {
     gateway: MINT, nonces, random, chain: new RpcChainSource(n.node.config), policy: { safety_margin_blocks: 36, min_confirmations: 1 },

@@ -225,9 +225,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const ch = await openChannel('D');
     const job = await pay(ch, 12, 25_000_000n);
     // No preimage yet: nothing to claim with, refused, nothing written.
-    const before0 = fileSnapshot(ch.gw, { locks: true });
+    const before0 = fileSnapshot(ch.gw, { locks: true, sqliteRows: true });
     refused(await run(asGw(ch, 'gateway', 'claim', '--fee-rate', '3', '--dry-run')), 'E_NO_PREIMAGE');
-    expect(fileSnapshot(ch.gw, { locks: true })).toEqual(before0);
+    expect(fileSnapshot(ch.gw, { locks: true, sqliteRows: true })).toEqual(before0);
     await settle(ch, 12, false);
     const exit = await step<Exit>(asGw(ch, 'gateway', 'claim', '--fee-rate', '3', '--dry-run'), '', 'credit/exit');
     const s = checkState(ch, exit.state_tx.hex, 0, { k: 12, amount: htlcSat(25_000_000n), expiry: job.htlc_expiry_height });
@@ -242,12 +242,12 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await n.mine(1);
     expect(await confirmations(exit.child.txid)).toBe(1);
     // Submitted again by the CLI: the node refuses; the gateway's state directory is untouched (no freeze written).
-    const before = fileSnapshot(ch.gw, { locks: true });
+    const before = fileSnapshot(ch.gw, { locks: true, sqliteRows: true });
     refused(await run(asGw(ch, 'gateway', 'claim', '--fee-rate', '3', '--broadcast')), 'E_BROADCAST_REJECTED');
-    expect(fileSnapshot(ch.gw, { locks: true })).toEqual(before);
+    expect(fileSnapshot(ch.gw, { locks: true, sqliteRows: true })).toEqual(before);
     // The same check sees a write: printed without --broadcast (or --dry-run), the claim freezes the channel on disk.
     await step<Exit>(asGw(ch, 'gateway', 'claim', '--fee-rate', '3'), '', 'credit/exit');
-    expect(fileSnapshot(ch.gw, { locks: true })).not.toEqual(before);
+    expect(fileSnapshot(ch.gw, { locks: true, sqliteRows: true })).not.toEqual(before);
     refused(await run(asGw(ch, 'gateway', 'fail', '--payment-hash', job.payment_hash)), 'E_CONTRACT_FROZEN');
   }, 240_000);
 
@@ -345,9 +345,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(claimEntry.fee / claimEntry.vsize).toBeGreaterThan(refundEntry!.fee / refundEntry!.vsize);
     if (o.rerun) {
       // Run again at the same rate: its own claim is there, paying more than asked — refused, nothing written.
-      const before = fileSnapshot(ch.gw, { locks: true });
+      const before = fileSnapshot(ch.gw, { locks: true, sqliteRows: true });
       refused(await run(asGw(ch, 'gateway', 'claim', '--fee-rate', '2', '--preimage-file', preimageFile(k), '--broadcast')), 'E_ALREADY_CLAIMED');
-      expect(fileSnapshot(ch.gw, { locks: true })).toEqual(before);
+      expect(fileSnapshot(ch.gw, { locks: true, sqliteRows: true })).toEqual(before);
       expect(await inMempool(claim.txid)).not.toBeNull();
       // Asked for more than it pays: the claim bumps itself (replaces its own claim).
       const bumped = await step<Claim>(asGw(ch, 'gateway', 'claim', '--fee-rate', '9', '--preimage-file', preimageFile(k), '--broadcast'), '', 'htlc/spend');

@@ -6,11 +6,12 @@
  * credit channel (device = user, gateway = mint) funded on the node and mined. Each test file keeps
  * its own assertions; this only builds what they both stand on.
  */
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { satsToBtc } from '../../src/lib/chain/amount.ts';
 import { ClnRpc } from '../../src/lib/lightning/cln-rpc.ts';
 import { ROOT, tempDir } from '../helpers.ts';
+import { networkDir, record as storedRecord } from '../state.ts';
 import type { Stage } from '../e2e/cli.ts';
 import { MINT_KEY, USER_KEY } from '../e2e/fixtures.ts';
 import { findBitcoind } from './bitcoind.ts';
@@ -140,11 +141,7 @@ export async function startDeviceClnWorld(prefix: string): Promise<DeviceClnWorl
       n, gw, payee, work, mintDir, userDir, contractId, socket, gwRpc, payeeRpc, terms, policy, file,
       device: (...args) => ({ args: [...args, '--key-env', 'USER_KEY', '--state-dir', userDir], env: { USER_KEY } }),
       gateway: (...args) => ({ args: [...args, '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...n.chain()], env: { MINT_KEY } }),
-      deviceRecord: () => {
-        const dir = join(userDir, 'regtest', 'credit-user', 'contracts');
-        const name = readdirSync(dir).find((f) => f.startsWith(contractId))!;
-        return JSON.parse(readFileSync(join(dir, name), 'utf8')) as Msg;
-      },
+      deviceRecord: () => storedRecord<Msg>(networkDir(userDir), 'credit-user', contractId)!,
       stop,
     };
   }

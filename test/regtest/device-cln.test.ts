@@ -31,9 +31,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hex } from '@scure/base';
-import { MintStore } from '../../src/lib/store/mint-store.ts';
-import { StateSeal } from '../../src/lib/store/state-seal.ts';
-import { withLock } from '../../src/lib/store/lock.ts';
+import { mintRecord, networkDir } from '../state.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { fileSnapshot } from '../helpers.ts';
@@ -70,18 +68,9 @@ const CONTRACT = musigTaprootOutput([publicKeyOf(hex.decode(USER_KEY)), publicKe
   const devicePay = async (invoiceFile: string) => device('device', 'pay', '--invoice', invoiceFile, '--policy', policy, '--terms', terms, '--tip-height', String(await n.tip()));
   const gatewayPay = (...extra: string[]) => gateway('gateway', 'pay', '--terms', terms, '--lightning-rpc', socket, ...extra);
 
-  /** The gateway's stored record (read under its lock, as the CLI writes it). */
+  /** The gateway's stored record, read through the mint's own store on its state.sqlite; the mint's key opens the sealed states, as the gateway's commands do. */
   async function gatewayRecord(): Promise<Msg> {
-    const dir = join(mintDir, 'regtest', 'credit-mint');
-    return withLock(dir, async () => {
-      // The mint's key opens the sealed states, as the gateway's commands do (src/lib/store/state-seal.ts).
-      const store = await MintStore.open<Msg & { contract_id: string }>(dir, { seal: StateSeal.fromMintKey(hex.decode(MINT_KEY)) });
-      try {
-        return (await store.get(contractId))!;
-      } finally {
-        await store.close();
-      }
-    });
+    return (await mintRecord<Msg & { contract_id: string }>(networkDir(mintDir), contractId, hex.decode(MINT_KEY)))!;
   }
 
   const deviceRecord = () => w.deviceRecord();
