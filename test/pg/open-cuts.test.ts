@@ -1,17 +1,19 @@
 /**
  * A connection lost at each step of opening a PostgreSQL store (issue 38, Found 3): every
  * store client has its error handler from the first byte, so a connection that dies while
- * a command logs in, creates the schema, registers its epoch or joins its host's epoch —
- * in the middle of a request, or while the client sits idle between two — fails the
- * command with a coded error (E_STORE_UNREACHABLE, exit 1) and never crashes the process
- * (an 'error' event with no listener is an uncaught exception: E_INTERNAL, or a stack).
+ * a process logs in, creates the schema, registers its epoch or renews it — in the middle of
+ * a request, or while the client sits idle between two — fails with a coded error
+ * (E_STORE_UNREACHABLE, exit 1) and never crashes the process (an 'error' event with no
+ * listener is an uncaught exception: E_INTERNAL, or a stack).
  *
  * A proxy that reads the wire protocol (wire-proxy.ts) cuts the connection before the
  * k-th request the client sends, and after the k-th time the server says it is ready, for
- * every k until an open goes through uncut: the mint's store with a process epoch (a
- * stream) and with a host epoch (a one-shot command), the view (`credit list`), and the
- * statechain operator's store. Through the built CLI too: a one-shot mint step whose
- * store is cut at each point exits 0 with its answer or 1 with one coded line.
+ * every k until an open goes through uncut: the mint's store of a process (a stream) on a
+ * database it creates the schema in and on one that has it, a stream renewing its epoch
+ * after the store broke under it, the view (`credit list`), and the statechain operator's
+ * store. Through the built CLI too: `credit list` cut at each point exits 0 with its answer
+ * or 1 with one coded line. (The host epoch's open — a one-shot command joining its host's
+ * key — is gone: a one-shot mint step that uses nonces is refused before any connection.)
  */
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -19,10 +21,10 @@ import { describePostgres } from './fixture.ts';
 import { WireProxy, type Cut } from './wire-proxy.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { PgOperatorStore } from '../../src/lib/store/pg/operator-store.ts';
-import { VersionWitness } from '../../src/lib/store/pg/witness.ts';
+import { versionWitness } from '../state.ts';
 import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
 import { OffchainError } from '../../src/lib/errors.ts';
-import { nonce, type Rec } from './host-stores.ts';
+import { nonce, type Rec } from './process-stores.ts';
 import { pipeline } from '../e2e/cli.ts';
 import { mintStage } from '../e2e/stream-credit.ts';
 
@@ -72,16 +74,20 @@ describePostgres('a connection lost at each step of opening the store', (fx) => 
     return fired;
   }
 
-  const through = async (db: string): Promise<{ proxy: WireProxy; t: PgTarget }> => {
+  const through = async (db: string): Promise<{ proxy: WireProxy; t: PgTarget; direct: PgTarget }> => {
     const url = await fx.server.createDatabase(db);
     const proxy = new WireProxy(fx.server.port);
     await proxy.start();
     const viaProxy = url.replace(`:${fx.server.port}/`, `:${proxy.port}/`);
-    return { proxy, t: resolvePgTarget({}, { OFFCHAIN_STORE_URL: viaProxy, OFFCHAIN_STORE_PASSWORD: fx.server.password })! };
+    return {
+      proxy,
+      t: resolvePgTarget({}, { OFFCHAIN_STORE_URL: viaProxy, OFFCHAIN_STORE_PASSWORD: fx.server.password })!,
+      direct: resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: fx.server.password })!,
+    };
   };
 
-  it('the mint store: a process epoch, a host epoch and the view — coded at every cut, never uncaught', async () => {
-    const { proxy, t } = await through('open_cuts');
+  it('the mint store: a process\'s open (a new schema, then an existing one), a stream renewing its epoch, and the view — coded at every cut, never uncaught', async () => {
+    const { proxy, t, direct } = await through('open_cuts');
     try {
       // A stream's open (process epoch), on a database it creates the schema in first, then again.
       const stream = () => PgMintStore.open<Rec>(t, 'regtest').then(async (s) => {
@@ -91,18 +97,55 @@ describePostgres('a connection lost at each step of opening the store', (fx) => 
       const fresh = await everyCut(proxy, stream);
       expect(fresh.before).toBeGreaterThanOrEqual(12); // startup, SASL ×2, the schema, the epoch, one step…
       expect(fresh.idle).toBeGreaterThanOrEqual(8);
-      // A one-shot command's open (host epoch under --state-dir) and one nonce step.
+      // The schema there now: a second process's open.
+      const existing = await everyCut(proxy, stream);
+      expect(existing.before).toBeGreaterThanOrEqual(8);
+      // A stream whose store broke under it (the database went back: E_STORE_ROLLED_BACK) renews its epoch on a new connection.
+      const { default: pgm } = await import('pg');
+      const dba = new pgm.Client({ host: fx.server.host, port: fx.server.port, user: fx.server.user, password: fx.server.password, database: 'open_cuts' });
+      await dba.connect();
       let n = 0;
-      const oneShot = () => PgMintStore.open<Rec>(t, 'regtest', { hostDir: join(fx.root, 'cuts-host') }).then(async (s) => {
+      const renewing = async () => {
+        proxy.cut = undefined;
+        const s = await PgMintStore.open<Rec>({ ...direct }, 'regtest'); // its own copy: its reconnection is pointed at the proxy below
         try {
-          await s.step(() => s.issue(`ctx:${++n}`, () => ({ secnonce: nonce().sec, pubnonce: nonce().pub })));
-          await s.close();
-        } finally {
+          const x = nonce();
+          await s.step(() => s.issue(`ctx:renew:${++n}`, () => ({ secnonce: x.sec, pubnonce: x.pub })));
+          await dba.query('UPDATE epochs SET counter = counter - 1 WHERE epoch = $1', [s.epoch]);
+          await s.step(() => s.take(x.pub, `ctx:renew:${n}`)).catch(() => undefined);
+          expect((s.broken as { code?: string } | undefined)?.code).toBe('E_STORE_ROLLED_BACK');
+          return s;
+        } catch (e) {
           await s.abandon();
+          throw e;
         }
-      });
-      const host = await everyCut(proxy, oneShot);
-      expect(host.before).toBeGreaterThanOrEqual(12);
+      };
+      const renewCuts = { before: 0, idle: 0 };
+      for (const how of ['before', 'idle'] as const) {
+        for (let at = 1; ; at++) {
+          const s = await renewing();
+          // Its reconnection goes through the proxy from here on.
+          (s as unknown as { target: PgTarget }).target.port = proxy.port;
+          const cuts = proxy.cuts;
+          proxy.cut = { at, how };
+          const r = await uncaught(() => s.renew(2_000).then(() => 'renewed' as const, (e: unknown) => e));
+          proxy.cut = undefined;
+          await s.abandon();
+          expect(r.uncaught, `renew ${how} ${at}: ${String(r.uncaught[0])}`).toEqual([]);
+          if (proxy.cuts === cuts) {
+            expect(r.value, `renew ${how} ${at}: uncut`).toBe('renewed');
+            break;
+          }
+          renewCuts[how]++;
+          if (r.value !== 'renewed') {
+            expect(r.value, `renew ${how} ${at}`).toBeInstanceOf(OffchainError);
+            expect({ code: (r.value as OffchainError).code }, `renew ${how} ${at}: ${(r.value as Error).message}`).toEqual({ code: expect.stringMatching(/^E_STORE_(UNREACHABLE|ROLLED_BACK)$/) });
+          }
+          expect(at, 'cut points').toBeLessThan(100);
+        }
+      }
+      await dba.end();
+      expect(renewCuts.before).toBeGreaterThanOrEqual(3); // the connection, the opening transaction…
       const view = await everyCut(proxy, () => PgMintStore.open<Rec>(t, 'regtest', { view: true }).then((s) => s.list().then(() => s.close())));
       expect(view.before).toBeGreaterThanOrEqual(5);
     } finally {
@@ -114,7 +157,7 @@ describePostgres('a connection lost at each step of opening the store', (fx) => 
     const { proxy, t } = await through('open_cuts_operator');
     try {
       const open = async () => {
-        const store = new PgOperatorStore(t, { network: 'regtest', operatorSecret: new Uint8Array(32).fill(7), witness: new VersionWitness(join(fx.root, 'cuts-op-witness')) });
+        const store = new PgOperatorStore(t, { network: 'regtest', operatorSecret: new Uint8Array(32).fill(7), witness: versionWitness(join(fx.root, 'cuts-op-witness')) });
         try {
           await store.ready();
         } finally {
