@@ -313,8 +313,11 @@ describe('refused, with nothing created or changed', () => {
       const e = refusal(() => openState(dir, { create: false }), 'E_STATE_CORRUPT', 3);
       expect(e.message).toContain(path);
       expect(Object.fromEntries(Object.entries(fileSnapshot(dir)).filter(([k]) => !k.includes(STATE_DB_FILE)))).toEqual(old);
-      const got = holds(dir);
-      expect([got.records.size, got.nonces.length, got.meta['imported_files']]).toEqual([0, 0, undefined]);
+      // Nothing imported: no database left, or one that holds nothing.
+      if (existsSync(join(dir, STATE_DB_FILE))) {
+        const got = holds(dir);
+        expect([got.records.size, got.nonces.length, got.meta['imported_files']]).toEqual([0, 0, undefined]);
+      }
     }
   });
 });
