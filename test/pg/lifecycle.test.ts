@@ -4,8 +4,9 @@
  * open-requests, update-requests and close-requests (and abandons, tested in
  * restore.test.ts). One process: open, two payments, a cooperative close, the close
  * request replayed (the same answer, byte for byte), the close transaction verified by
- * the independent verifier; and a one-shot `close-credit --role mint` on the same store
- * refuses the contract's nonce (E_NONCE_ELSEWHERE, exit 5): it did not issue it.
+ * the independent verifier; and a one-shot `close-credit --role mint` on the same store is
+ * refused before it touches the store (E_STORE_ONE_SHOT, exit 2): a one-shot process holds no
+ * key for the nonce the stream issued.
  */
 import { expect, it } from 'vitest';
 import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
@@ -18,7 +19,7 @@ import { Cluster, pgMint, userOpenRequest, userOpened, userPays, userTakesReceip
 
 describePostgres("a contract's life through one stream on PostgreSQL", (fx) => {
 
-  it('open, pay, close through the stream; the close replayed; a one-shot mint process cannot use the stream\'s nonce', async () => {
+  it('open, pay, close through the stream; the close replayed; a one-shot mint close on the store is refused E_STORE_ONE_SHOT', async () => {
     const { env, mintDir, offerPath } = await pgMint(fx.server, 'life', fx.root);
     const cluster = new Cluster(1, mintDir, env);
     const parse = (t: string) => JSON.parse(t) as Msg;
@@ -34,10 +35,10 @@ describePostgres("a contract's life through one stream on PostgreSQL", (fx) => {
     }
     const close = message(await pipeline([userStage(user, {}, 'close-credit', '--role', 'user', '--start')], ''), 'credit/close-request', 'close request');
     const closeLine = JSON.stringify(close.msg);
-    // A one-shot mint process on the same store: not the nonce's process.
+    // A one-shot mint process on the same store: refused up front, nothing on stdout.
     const oneShot = await pipeline([mintStage(mintDir, env, 'close-credit', '--role', 'mint')], closeLine);
-    expect(oneShot[0]!.status).toBe(5);
-    expect(oneShot[0]!.stderr).toMatch(/E_NONCE_ELSEWHERE/);
+    expect([oneShot[0]!.status, oneShot[0]!.stdout]).toEqual([2, '']);
+    expect(oneShot[0]!.stderr).toMatch(/^offchain: error E_STORE_ONE_SHOT: /);
     const closed = await cluster.ask(0, closeLine);
     expect(parse(closed)).toMatchObject({ type: 'credit/closed', contract_id: user.contractId, cumulative_sat: 12000 });
     expect(await cluster.ask(0, closeLine)).toBe(closed);

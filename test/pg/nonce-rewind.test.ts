@@ -6,25 +6,25 @@
  * signatures under one nonce solve for the key (test/pg/nonce-rewind-key.test.ts does the
  * algebra). Epochs and witnesses catch a restored database, not a rewound row.
  *
- * Here, through the built CLI, the attack exactly as found: a stream (process epoch) and
- * one-shot `sign-update` commands of one host (host epoch). The attacker is the database's
+ * Here, through the built CLI, the attack exactly as found: a `sign-update --stream` mint and a
+ * `serve mint` service (each a process epoch; the one-shot mint commands of a host epoch it was
+ * staged against once are refused on PostgreSQL now: one-shot-steps.test.ts). The attacker is the database's
  * superuser (triggers off for its session: `session_replication_role = replica`, as a
  * table owner could `DISABLE TRIGGER`) and a colluding user who keeps a copy of its state
  * directory from before the payment, so each round is a different state 1. The test keeps
  * its own book of receipts per mint nonce (each receipt is one signature under that nonce):
  * exactly one. Each replay is refused E_NONCE_REOPENED (exit 1) with an alarm — a
- * `credit/error` line and a stderr line from the stream, one coded stderr line and nothing
- * on stdout from a one-shot command — and writes nothing: the database's rows and the
- * host's --state-dir are the same after it. The stream then serves another contract.
+ * `credit/error` line and a stderr line from the stream, a credit/error answer and a log line
+ * from the service — and writes nothing: the database's rows and the service's --state-dir are
+ * the same after it. Each then serves another contract.
  *
  * Seen failing: with the ledger's check removed (`NonceLedger.claim` accepting any id),
  * both tests got three receipts under the one nonce.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { pipeline } from '../e2e/cli.ts';
-import { mintStage, PAY_FLAGS, type Msg } from '../e2e/stream-credit.ts';
+import { MINT_KEY, PAY_FLAGS, type Msg } from '../e2e/stream-credit.ts';
+import { ServeMintProcess } from '../e2e/serve-process.ts';
 import { describePostgres } from './fixture.ts';
 import { Cluster, pgMint, userOpenRequest, userOpened, userPays, userTakesReceipt } from './mint-cluster.ts';
 import { dba, rewind, rows, save, snapshotUser, tree } from './rewind.ts';
@@ -84,20 +84,20 @@ describePostgres('a rewound nonce row gets no second signature (issue 38, the le
     }
   }, 300_000);
 
-  it('one-shot commands of one host: the same rewinds; each replay refused E_NONCE_REOPENED (exit 1, one stderr line, nothing on stdout), the database and --state-dir unchanged', async () => {
-    const { env, mintDir, offerPath } = await pgMint(fx.server, 'rewind_oneshot', fx.root);
+  it('serve mint: the same rewinds; each replay refused E_NONCE_REOPENED (exit 1, its alarm in the answer and the log), the database and --state-dir unchanged; the service serves on', async () => {
+    const { env, mintDir, offerPath } = await pgMint(fx.server, 'rewind_service', fx.root);
     const db = await dba(fx.server, env['OFFCHAIN_STORE_URL']!);
+    const svc = await ServeMintProcess.start(['--key-env', 'MINT_KEY', '--state-dir', mintDir, ...PAY_FLAGS], { ...env, MINT_KEY });
     try {
-      const oneShot = (line: string, ...args: string[]) => pipeline([mintStage(mintDir, env, ...args)], line).then((r) => r[0]!);
       const signedUnder = new Map<string, string[]>();
-      const { user, line } = await userOpenRequest(fx.root, offerPath, 'rewind-oneshot', 0);
-      const accept = await oneShot(line, 'open-credit', '--role', 'mint', '--tip-height', '1000');
-      expect(accept.status, accept.stderr).toBe(0);
-      await userOpened(user, accept.stdout);
+      const { user, line } = await userOpenRequest(fx.root, offerPath, 'rewind-service', 0);
+      const accept = await svc.post('/v1/credit/open', line);
+      expect(accept.status, accept.text).toBe(200);
+      await userOpened(user, accept.text);
       const nonce = user.nonce!;
       const back = snapshotUser(user);
       const saved = await save(db, user.contractId, nonce);
-      const refused: { status: number | null; stdout: string; stderr: string }[] = [];
+      const refused: { status: number; body: Msg }[] = [];
       for (const [round, amount] of AMOUNTS.entries()) {
         if (round > 0) {
           await rewind(db, user.contractId, saved);
@@ -105,32 +105,31 @@ describePostgres('a rewound nonce row gets no second signature (issue 38, the le
         }
         const r = await userPays(user, amount);
         expect(r.nonce).toBe(nonce);
-        const before = { rows: await rows(db), files: tree(mintDir) };
-        const out = await oneShot(r.line, 'sign-update', '--role', 'mint', ...PAY_FLAGS);
-        if (out.status === 0) {
-          signedUnder.set(r.nonce, [...(signedUnder.get(r.nonce) ?? []), (JSON.parse(out.stdout) as Msg).txid as string]);
+        const before = { rows: await rows(db), files: existsSync(mintDir) ? tree(mintDir) : {} };
+        const out = await svc.post('/v1/credit/update', r.line);
+        if (out.status === 200) {
+          signedUnder.set(r.nonce, [...(signedUnder.get(r.nonce) ?? []), (JSON.parse(out.text) as Msg).txid as string]);
           continue;
         }
-        refused.push(out);
-        expect({ rows: await rows(db), files: tree(mintDir) }, 'a refused step writes nothing, in the database or under --state-dir').toEqual(before);
+        refused.push({ status: out.status, body: JSON.parse(out.text) as Msg });
+        expect({ rows: await rows(db), files: existsSync(mintDir) ? tree(mintDir) : {} }, 'a refused step writes nothing, in the database or under --state-dir').toEqual(before);
       }
       expect([...signedUnder.entries()].map(([n, txids]) => [n, txids.length])).toEqual([[nonce, 1]]);
-      expect(refused).toHaveLength(2);
-      for (const out of refused) {
-        expect(out.status).toBe(1);
-        expect(out.stdout).toBe('');
-        const lines = out.stderr.split('\n').filter(Boolean);
-        expect(lines).toHaveLength(1);
-        expect(/^offchain: error (E_[A-Z0-9_]+): /.exec(lines[0]!)?.[1]).toBe('E_NONCE_REOPENED');
-        expect(lines[0]).toMatch(/ALARM: .* but this host's one-shot mint commands \(epoch [0-9a-f]{8}…, under .*\) already opened it/);
-      }
-      // The host's ledger is a journal beside its key: 0600 files in a 0700 directory.
-      const ledgers = readdirSync(join(mintDir, 'regtest', 'credit-mint-pg')).filter((f) => f.startsWith('ledger-'));
-      expect(ledgers).toHaveLength(1);
-      expect(statSync(join(mintDir, 'regtest', 'credit-mint-pg', ledgers[0]!)).mode & 0o777).toBe(0o700);
-      expect(statSync(join(mintDir, 'regtest', 'credit-mint-pg', ledgers[0]!, 'journal')).mode & 0o777).toBe(0o600);
+      expect(refused.map((x) => [x.body.type, x.body.code, x.body.exit_code])).toEqual([['credit/error', 'E_NONCE_REOPENED', 1], ['credit/error', 'E_NONCE_REOPENED', 1]]);
+      for (const x of refused) expect(x.status).toBeGreaterThanOrEqual(400);
+      expect(refused[0]!.body.message).toMatch(/^ALARM: the store postgres:\/\/.* offers the mint's nonce [0-9a-f]{16}… as unused, but this process \(pid \d+, epoch [0-9a-f]{8}…\) already opened it/);
+      expect(svc.stderr.match(/E_NONCE_REOPENED/g)?.length ?? 0, svc.stderr).toBeGreaterThanOrEqual(2);
+      // The service was not stopped: another contract opens and pays through it.
+      const other = await userOpenRequest(fx.root, offerPath, 'rewind-service', 1);
+      const otherAccept = await svc.post('/v1/credit/open', other.line);
+      expect(otherAccept.status, otherAccept.text).toBe(200);
+      await userOpened(other.user, otherAccept.text);
+      const paid = await svc.post('/v1/credit/update', (await userPays(other.user, 500)).line);
+      expect(paid.status, paid.text).toBe(200);
+      await userTakesReceipt(other.user, paid.text);
     } finally {
       await db.end();
+      expect((await svc.stop()).status, svc.stderr).toBe(0);
     }
   }, 300_000);
 }, { prefix: 'offchain-pg-rewind-' });
