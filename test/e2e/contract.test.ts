@@ -67,6 +67,8 @@ let tmp: { path: string; cleanup: () => void };
 let n = 0;
 /** A fresh path under this file's temp dir. */
 const fresh = (name: string) => join(tmp.path, `${++n}-${name}`);
+/** What a state directory holds that a signer's nonces live in: any state.sqlite (and its WAL files) under it, by path; none when it was never made. */
+const stateFiles = (state: string) => (existsSync(state) ? readdirSync(state, { recursive: true }).map(String).filter((f) => /(^|\/)state\.sqlite(-wal|-shm)?$/.test(f)) : []);
 
 beforeAll(() => {
   tmp = tempDir('offchain-contract-');
@@ -239,9 +241,8 @@ describe('malformed input: exit 3, one coded line on stderr, nothing on stdout',
     const { args, env } = invocation(state);
     const line = expectOneErrorLine(await (how === 'spawned' ? run : runHere)(args, { input, env }), 3);
     expect(line).not.toMatch(/E_INTERNAL/);
-    // Refused before any state was touched: no nonce was issued or consumed.
-    const nonceFiles = existsSync(state) ? readdirSync(state, { recursive: true }).filter((f) => String(f).endsWith('.json')) : [];
-    expect(nonceFiles).toEqual([]);
+    // Refused before any state was touched: no nonce was issued or consumed (no state database was even made).
+    expect(stateFiles(state)).toEqual([]);
   });
 
   it('prints the stack trace after the coded line only with --debug', async () => {
@@ -334,8 +335,7 @@ describe('the network rule and the test seed', () => {
     const state = fresh('state');
     const r = await runHere(['musig', 'nonce', '--key-env', 'ALICE_KEY', '--state-dir', state, '--network', 'signet'], { input: regtestMessage, env: { ALICE_KEY } });
     expectOneErrorLine(r, 4, 'E_NETWORK_MISMATCH');
-    const files = existsSync(state) ? readdirSync(state, { recursive: true }).filter((f) => String(f).endsWith('.json')) : [];
-    expect(files).toEqual([]);
+    expect(stateFiles(state)).toEqual([]);
   });
 
   it('accepts the message\'s own network, and a bare PSBT takes --network', async () => {
@@ -535,8 +535,7 @@ describe('secrets', () => {
     const state = fresh('state');
     expectOneErrorLine(await run(['musig', 'nonce', '--state-dir', state], { input: NONCES_MESSAGE }), 2, 'E_NO_KEY');
     expectOneErrorLine(await runHere(['musig', 'sign', '--key-env', 'UNSET_KEY_VAR', '--state-dir', state], { input: NONCES_MESSAGE }), 2, 'E_NO_KEY');
-    const files = existsSync(state) ? readdirSync(state, { recursive: true }).filter((f) => String(f).endsWith('.json')) : [];
-    expect(files).toEqual([]);
+    expect(stateFiles(state)).toEqual([]);
   });
 
   it(`at a terminal with stdout redirected to a file, the key is asked; the file gets only the result${NEEDS_PTY}`, async (ctx) => {
