@@ -30,13 +30,13 @@
  * mint.ts), the import of a directory of the file layout before this one (migrate-v0.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { accessSync, chmodSync, constants, existsSync, lstatSync, mkdirSync, rmSync, statfsSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, lstatSync, mkdirSync, rmdirSync, rmSync, statfsSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { MalformedInputError, OffchainError, StateConflictError, UsageError } from '../../errors.ts';
 import { errnoCode, isFullError, stateAccessError, StoreFullError } from '../write-errors.ts';
-import { applySchema, SCHEMA_VERSION } from './schema.ts';
+import { applySchema, SCHEMA_VERSION, TABLES } from './schema.ts';
 
 export const STATE_DB_FILE = 'state.sqlite';
 
@@ -139,6 +139,15 @@ export class StateDb {
   /** A transaction a long-running owner holds open across its steps (`begin`, the mint's group commit). */
   private batch = false;
   private failed: Error | undefined;
+  /**
+   * The directories this open made (deepest first) and that it made the file: a database whose
+   * every step failed (refused, or a full disk) is taken back at close, so the state directory is
+   * as it was (`takeBack`).
+   */
+  private made: { dirs: string[] } | undefined;
+  /** Whether a step (or a batch) began on this connection, and whether one committed. */
+  private attempted = false;
+  private committed = false;
 
   private constructor(dir: string, path: string, sql: BetterSqlite3.Database) {
     this.dir = dir;
@@ -160,11 +169,20 @@ export class StateDb {
       shared.refs++;
       return shared;
     }
+    let made: { dirs: string[] } | undefined;
     if (!existsSync(path)) {
       if (!opts.create) return undefined;
-      makeDir(abs);
+      made = { dirs: makeDir(abs) };
     }
-    const db = StateDb.connect(abs, path);
+    let db: StateDb;
+    try {
+      db = StateDb.connect(abs, path);
+    } catch (e) {
+      if (made) removeDirs(made.dirs);
+      throw e;
+    }
+    // Made here only if no other process made the file first (connect takes back only what it created).
+    if (made && db.createdFile) db.made = made;
     open.set(path, db);
     installExitHook();
     return db;
@@ -172,7 +190,7 @@ export class StateDb {
 
   private static connect(abs: string, path: string): StateDb {
     // An open that fails takes back the files it created (a full disk: the directory as it was).
-    const created = [path, `${path}-wal`, `${path}-shm`].filter((p) => !existsSync(p));
+    const created = [path, `${path}-wal`, `${path}-shm`, `${path}-journal`].filter((p) => !existsSync(p));
     let sql: BetterSqlite3.Database | undefined;
     try {
       try {
@@ -182,7 +200,6 @@ export class StateDb {
       }
       sql = new (sqlite())(path);
       if (created.includes(path)) chmodSync(path, 0o600);
-      sql.pragma('journal_mode = WAL');
       sql.pragma('synchronous = FULL');
       sql.pragma('secure_delete = ON');
       sql.pragma('foreign_keys = ON');
@@ -194,15 +211,26 @@ export class StateDb {
       if (version < SCHEMA_VERSION) {
         sql.exec('BEGIN IMMEDIATE');
         try {
-          applySchema(sql, version);
-          sql.pragma(`user_version = ${SCHEMA_VERSION}`);
+          // Read again under the lock: another process may have made the schema since.
+          const now = sql.pragma('user_version', { simple: true }) as number;
+          if (now < SCHEMA_VERSION) {
+            applySchema(sql, now);
+            sql.pragma(`user_version = ${SCHEMA_VERSION}`);
+          }
           sql.exec('COMMIT');
         } catch (e) {
           if (sql.inTransaction) sql.exec('ROLLBACK');
           throw e;
         }
       }
-      return new StateDb(abs, path, sql);
+      // After the schema: a new file gets its schema in the file itself (rollback journal), so its WAL
+      // holds only steps — one whose steps all failed is taken back without writing (takeBack).
+      sql.pragma('journal_mode = WAL');
+      // A first read in WAL mode makes the WAL index (-shm): a full disk fails it here, at the open.
+      sql.prepare('SELECT count(*) FROM sqlite_master').get();
+      const db = new StateDb(abs, path, sql);
+      db.createdFile = created.includes(path);
+      return db;
     } catch (e) {
       if (sql?.open) sql.close();
       const code = errnoCode(e) ?? '';
@@ -212,6 +240,9 @@ export class StateDb {
       throw sqliteError(e, abs);
     }
   }
+
+  /** Whether this connection's open created the database file. */
+  private createdFile = false;
 
   get isOpen(): boolean {
     return this.sql.open;
@@ -242,6 +273,7 @@ export class StateDb {
 
   private async transaction<T>(fn: () => Promise<T> | T): Promise<T> {
     this.usable();
+    this.attempted = true;
     try {
       this.sql.exec('BEGIN IMMEDIATE');
     } catch (e) {
@@ -263,6 +295,7 @@ export class StateDb {
 
   private async savepoint<T>(fn: () => Promise<T> | T, depth: number): Promise<T> {
     this.usable();
+    this.attempted = true;
     if (!this.sql.inTransaction) this.sql.exec('BEGIN IMMEDIATE');
     const name = `step${depth}`;
     this.sql.exec(`SAVEPOINT ${name}`);
@@ -285,6 +318,7 @@ export class StateDb {
   private commitNow(): void {
     try {
       this.sql.exec('COMMIT');
+      this.committed = true;
     } catch (e) {
       this.failed = e as Error;
       if (this.sql.inTransaction) this.sql.exec('ROLLBACK');
@@ -300,6 +334,7 @@ export class StateDb {
    */
   begin(): void {
     this.usable();
+    this.attempted = true;
     if (this.batch) return;
     try {
       if (!this.sql.inTransaction) this.sql.exec('BEGIN IMMEDIATE');
@@ -339,27 +374,86 @@ export class StateDb {
     open.delete(this.path);
     this.refs = 0;
     if (!this.sql.open) return;
+    let takenBack = false;
     try {
       if (this.sql.inTransaction) this.sql.exec('ROLLBACK');
-      try {
-        this.sql.pragma('wal_checkpoint(TRUNCATE)');
-      } catch (e) {
-        // Committed already (in the WAL, durable): a full disk only defers the checkpoint.
-        if (!isFullError(e) && !/^SQLITE_BUSY/.test(errnoCode(e) ?? '')) throw e;
+      takenBack = this.takeBack();
+      if (!takenBack) {
+        try {
+          this.sql.pragma('wal_checkpoint(TRUNCATE)');
+        } catch (e) {
+          // Committed already (in the WAL, durable): a full disk only defers the checkpoint.
+          if (!isFullError(e) && !/^SQLITE_BUSY/.test(errnoCode(e) ?? '')) throw e;
+        }
       }
     } finally {
       this.sql.close();
     }
+    if (takenBack) removeDirs(this.made!.dirs);
+  }
+
+  /**
+   * A database this open created for a step, and no step of it committed to (each refused or
+   * failed: a full disk), is removed, with the directories the open made: a command that wrote nothing leaves the
+   * state directory as it found it. Only when no other connection has it open — leaving WAL mode
+   * needs every other one gone, and takes the WAL and its index with it — and it holds no row,
+   * checked under an exclusive lock; the file is unlinked under that lock, so a process that opens
+   * it meanwhile cannot write to it afterwards (in rollback mode SQLite refuses a write to a moved
+   * file: SQLITE_READONLY_DBMOVED).
+   */
+  private takeBack(): boolean {
+    if (this.made === undefined || !this.attempted || this.committed) return false;
+    try {
+      this.sql.pragma('busy_timeout = 0');
+      if (this.sql.pragma('journal_mode = DELETE', { simple: true }) !== 'delete') return false;
+      this.sql.exec('BEGIN EXCLUSIVE');
+    } catch {
+      return false;
+    }
+    try {
+      const empty = TABLES.every((t) => this.sql.prepare(`SELECT 1 FROM ${t} LIMIT 1`).get() === undefined);
+      if (!empty) return false;
+      unlinkSync(this.path);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      this.sql.exec('ROLLBACK');
+    }
   }
 }
 
-/** The network's state directory, created 0700 (an existing one tightened, never loosened): E_STATE_NOT_DIR / E_STATE_ACCESS. */
-function makeDir(abs: string): void {
+/** Remove the directories an open made (deepest first), as far as they are still empty. */
+function removeDirs(dirs: string[]): void {
+  for (const d of dirs) {
+    try {
+      rmdirSync(d);
+    } catch {
+      return;
+    }
+  }
+}
+
+/**
+ * The network's state directory, created 0700 (an existing one tightened, never loosened):
+ * E_STATE_NOT_DIR / E_STATE_ACCESS. Returns the directories it made, deepest first.
+ */
+function makeDir(abs: string): string[] {
+  let first: string | undefined;
   try {
-    mkdirSync(abs, { recursive: true, mode: 0o700 });
+    first = mkdirSync(abs, { recursive: true, mode: 0o700 });
   } catch (e) {
     if (errnoCode(e) === 'EEXIST' || errnoCode(e) === 'ENOTDIR') throw new UsageError('E_STATE_NOT_DIR', `state path ${abs} exists and is not a directory`);
+    // A recursive mkdir on a read-only mount says ENOENT: the nearest existing parent says why.
+    if (errnoCode(e) === 'ENOENT') unwritableParent(abs);
     throw stateAccessError(e, abs);
+  }
+  const made: string[] = [];
+  if (first !== undefined) {
+    for (let d = abs; ; d = dirname(d)) {
+      made.push(d);
+      if (d === resolve(first) || dirname(d) === d) break;
+    }
   }
   const st = lstatSync(abs);
   if (!st.isDirectory()) throw new UsageError('E_STATE_NOT_DIR', `state path ${abs} exists and is not a directory`);
@@ -369,5 +463,21 @@ function makeDir(abs: string): void {
     } catch (e) {
       throw stateAccessError(e, abs);
     }
+  }
+  return made;
+}
+
+/** E_STATE_ACCESS when the nearest existing ancestor of `path` cannot be written (otherwise returns). */
+function unwritableParent(path: string): void {
+  for (let d = dirname(path); ; d = dirname(d)) {
+    if (existsSync(d)) {
+      try {
+        accessSync(d, constants.W_OK);
+      } catch (e) {
+        throw stateAccessError(e, path);
+      }
+      return;
+    }
+    if (dirname(d) === d) return;
   }
 }

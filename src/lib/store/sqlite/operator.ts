@@ -70,13 +70,17 @@ export class SqliteOperatorStore implements OperatorStore {
 
   async offer(request: string, make: () => DepositOffer): Promise<Record<string, unknown>> {
     if (!/^[0-9a-f]{64}$/.test(request)) throw new OffchainError('E_INTERNAL', 'a deposit request digest is 64 hex digits');
-    const { db, coins, offers } = (await this.tables(true))!;
+    // No database yet: nothing is kept, no coin exists — the offer is made (its request checked) first, and the
+    // database only for an offer to keep: a refused first request creates nothing.
+    const existing = await this.tables(false);
+    const made = existing === undefined ? make() : undefined;
+    const { db, coins, offers } = existing ?? (await this.tables(true))!;
     return db.step(() => {
       refuseIfMigrated(db);
       // Kept: the offer answered before for this very request.
       const kept = offers.get(request);
       if (kept !== undefined && coins.get(kept.coin_id) !== undefined) return kept.offer;
-      const out = make();
+      const out = made ?? make();
       if (coins.get(out.record.coin_id) !== undefined) throw coinExists(out.record.coin_id);
       offers.put(request, { coin_id: out.record.coin_id, offer: out.message });
       coins.put(out.record.coin_id, out.record);
