@@ -20,10 +20,10 @@ export default class StatechainStoreMigrate extends StatechainCommand<typeof Sta
     'The password from $OFFCHAIN_STORE_PASSWORD or --store-password-file, never the URL (docs/deployment.md).';
   static override examples = [
     {
-      description: 'The fixture operator, and a migration to a server that is not there: refused (E_STORE_UNREACHABLE), every file kept',
+      description: 'The fixture operator, and a migration to a server that is not there: refused (E_STORE_UNREACHABLE), its state.sqlite kept',
       command:
         'D=$(mktemp -d); cp -r fixtures/statechain/state/operator $D/sc-op && export OPERATOR_KEY=$(cat fixtures/keys/mint.key) && ' +
-        '{ <%= config.bin %> statechain store migrate --key-env OPERATOR_KEY --state-dir $D/sc-op --to postgres://op@127.0.0.1:1/op 2>&1 || true; } | grep -o E_STORE_UNREACHABLE >&2 && ls $D/sc-op/regtest/statechain | grep -c "^op-"',
+        '{ <%= config.bin %> statechain store migrate --key-env OPERATOR_KEY --state-dir $D/sc-op --to postgres://op@127.0.0.1:1/op 2>&1 || true; } | grep -o E_STORE_UNREACHABLE >&2 && ls $D/sc-op/regtest | grep -c "^state.sqlite$"',
     },
     {
       description: 'The real thing: the password in a 0600 file, then the operator\'s steps with --store',
