@@ -140,6 +140,12 @@ function matrix(m: MessageCommand, index: number): Case[] {
 
 const c = (group: string, kind: Kind, name: string, args: string[], code: string | RegExp, exit: number, more: Partial<Case> = {}): Case => ({ group, kind, name, args, code, exit, ...more });
 
+/** The fixture deposit-request with the last byte of its owner signature changed. */
+function forgedDepositRequest(): string {
+  const m = JSON.parse(fx('statechain/deposit-request.json')) as { owner_sig: string };
+  return JSON.stringify({ ...m, owner_sig: m.owner_sig.slice(0, -2) + (m.owner_sig.endsWith('00') ? '01' : '00') });
+}
+
 const PSBT = 'fixtures/psbt/musig-keypath-unsigned.psbt';
 const unsigned = fx('psbt/musig-keypath-unsigned.psbt').trim();
 
@@ -431,6 +437,8 @@ const SPECIFIC: Case[] = [
   // ——— statechain ———
   c('statechain', 'wrong party', "statechain-deposit: the operator given its own deposit-offer (the depositor's step 3)", ['statechain-deposit', '--key-env', 'OPERATOR_KEY', '--state-dir', 'sc-operator', '--in', 'fixtures/statechain/deposit-offer.json'], 'E_USAGE', 2, { env: env('OPERATOR_KEY'), says: '--funding' }),
   c('statechain', 'wrong party', "statechain-deposit: the depositor given its own deposit-request (the operator's step)", ['statechain-deposit', '--key-env', 'ALICE_KEY', '--state-dir', 'sc-alice', '--in', 'fixtures/statechain/deposit-request.json'], 'E_KEY_MISMATCH', 4, { state: ['sc-alice-depositing'], env: env('ALICE_KEY') }),
+  // The first request an operator gets, forged: refused before its state.sqlite is made (an operator's database is created by the offer it keeps, not by a refusal).
+  c('statechain', 'protocol', "statechain-deposit (the operator): a deposit-request whose owner signature does not verify, on a fresh --state-dir (nothing created)", ['statechain-deposit', '--key-env', 'OPERATOR_KEY', '--state-dir', 'sc-operator', '--tip-height', '200'], 'E_BAD_REQUEST_SIG', 4, { env: env('OPERATOR_KEY'), input: forgedDepositRequest() }),
   c('statechain', 'bad hex', 'statechain-deposit --start --operator-key zz', ['statechain-deposit', '--start', '--operator-key', 'zz', '--key-env', 'ALICE_KEY', '--state-dir', 'sc-alice'], 'E_BAD_HEX', 2, { env: env('ALICE_KEY') }),
   c('statechain', 'bad hex', 'statechain-deposit --start --operator-key not a key', ['statechain-deposit', '--start', '--operator-key', '02aa', '--key-env', 'ALICE_KEY', '--state-dir', 'sc-alice'], 'E_BAD_PUBKEY', 2, { env: env('ALICE_KEY') }),
   c('statechain', 'missing flag', 'statechain-deposit --start without --operator-key', ['statechain-deposit', '--start', '--key-env', 'ALICE_KEY', '--state-dir', 'sc-alice'], 'E_USAGE', 2, { env: env('ALICE_KEY') }),
