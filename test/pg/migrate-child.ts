@@ -1,6 +1,6 @@
 /**
  * A `credit store migrate` that dies mid-migration, for the crash tests: run as its own
- * process (`node --import tsx migrate-child.ts <credit-mint dir> <url> <1|2|mark>`, the
+ * process (`node --import tsx migrate-child.ts <network state dir> <url> <1|2|mark>`, the
  * password in OFFCHAIN_STORE_PASSWORD). It calls the library the command calls, with the
  * one thing the command never passes — hooks between the phases — and SIGKILLs itself
  * after phase 1 (the source marked and the target claimed), 2 (the copy committed) or
@@ -13,7 +13,7 @@ import { resolvePgTarget } from '../../src/lib/store/pg/connect.ts';
 
 const [dir, url, where] = process.argv.slice(2);
 if (!dir || !url || !['1', '2', 'mark'].includes(where ?? '')) {
-  process.stderr.write('usage: migrate-child.ts <credit-mint dir> <url> <1|2|mark>\n');
+  process.stderr.write('usage: migrate-child.ts <network state dir (holding state.sqlite)> <url> <1|2|mark>\n');
   process.exit(2);
 }
 const die = (what: string) => {

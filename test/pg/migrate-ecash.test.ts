@@ -91,7 +91,7 @@ type Blind = { b_: string; contract_id: string; state: number; keyset_id: string
     expect(onSqlite.issued).toBe(cumulative);
     expect(onSqlite.outstanding).toEqual([{ keyset_id: offer.msg.ecash.keyset_id, issued_sat: cumulative, signatures: expect.any(Number) }]);
     const Database = createRequire(import.meta.url)('better-sqlite3') as new (p: string, o: object) => { prepare(s: string): { all(): Blind[] }; close(): void };
-    const sqlite = new Database(join(mintDir, 'regtest/credit-mint/mint.sqlite'), { readonly: true, fileMustExist: true });
+    const sqlite = new Database(join(mintDir, 'regtest/state.sqlite'), { readonly: true, fileMustExist: true });
     const sqliteRows = sqlite.prepare('SELECT B_ AS b_, contract_id, state, keyset_id, amount FROM blind_signatures ORDER BY B_').all();
     sqlite.close();
     // Every B_ of every SQLite request is there (test code reads them from the requests), one row each.

@@ -49,7 +49,7 @@ const CHILD = join(ROOT, 'test', 'pg', 'migrate-child.ts');
 type Sqlite = { prepare(sql: string): { all(...a: unknown[]): any[]; get(...a: unknown[]): any } ; close(): void };
 const sqliteAt = (mintDir: string): Sqlite => {
   const Database = createRequire(import.meta.url)('better-sqlite3') as new (p: string, o: object) => Sqlite;
-  return new Database(join(mintDir, 'regtest/credit-mint/mint.sqlite'), { readonly: true, fileMustExist: true });
+  return new Database(join(mintDir, 'regtest/state.sqlite'), { readonly: true, fileMustExist: true });
 };
 
 /**
@@ -119,7 +119,7 @@ function nothingLeft(r: Run): void {
     tmp.cleanup();
   });
 
-  it('moves a mint mid-life: the source refuses every use, the contracts continue on PostgreSQL after one abandon each', async () => {
+  it('moves a mint mid-life: the source refuses every use (a stream that had it open included), the contracts continue on PostgreSQL after one abandon each', async () => {
     const url = await server.createDatabase('migrated');
     const p = await openContractsHere(join(tmp.path, 'a'), 2, SEED, 'pg-migrate');
     const paid = new Map<number, number>();
@@ -170,17 +170,21 @@ function nothingLeft(r: Run): void {
     }
     // The source holds no secret nonce any more, and says where it went.
     const after = sqliteAt(p.mintDir);
-    expect(after.prepare('SELECT count(*) AS n FROM nonces WHERE secnonce IS NOT NULL').get().n).toBe(0);
+    expect(after.prepare('SELECT count(*) AS n FROM nonces WHERE sealed IS NOT NULL').get().n).toBe(0);
     expect(JSON.parse(after.prepare("SELECT value FROM meta WHERE key = 'migration'").get().value)).toMatchObject({ state: 'migrated', to: url });
     after.close();
 
-    // The stream that had the source open stops at its next request, answering nothing.
+    // The stream that had the source open refuses its next request (and every one after it),
+    // signing nothing and writing nothing: E_STORE_MIGRATED, naming where the mint went.
     const late = await payRequest(p.users[0]!, 300, SEED);
-    sqliteStream.write(late.line + '\n');
-    const stopped = await Promise.race([sqliteStream.exited, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`the SQLite stream did not stop: ${sqliteStream.stdout} ${sqliteStream.stderr}`)), 30_000))]);
-    expect(stopped.status, sqliteStream.stderr).toBe(5);
-    expect(sqliteStream.stderr).toMatch(/error E_STORE_MIGRATED: .*was migrated to/);
-    expect(sqliteStream.stdout).toBe('');
+    const migratedFiles = filesDigest(p.mintDir);
+    for (let n = 1; n <= 2; n++) {
+      sqliteStream.write(late.line + '\n');
+      await sqliteStream.until(() => sqliteStream.lines().length >= n, `the SQLite stream's answer ${n}`, 30_000);
+      expect(JSON.parse(sqliteStream.lines()[n - 1]!)).toMatchObject({ type: 'credit/error', code: 'E_STORE_MIGRATED', exit_code: 5, message: expect.stringContaining(`was migrated to ${url}`) });
+    }
+    await sqliteStream.end();
+    expect(filesDigest(p.mintDir), 'the refused requests wrote nothing').toEqual(migratedFiles);
 
     // The source refuses every use, writing nothing; a second migration is refused.
     const frozen = filesDigest(p.mintDir);
@@ -247,7 +251,7 @@ function nothingLeft(r: Run): void {
     // A real process death mid-migration: the library the command runs, in its own process,
     // SIGKILLed by the hook only tests pass (migrate-child.ts); the rerun is the real command.
     const killedAt = (phase: 1 | 2 | 'mark', url: string, of: Parties = p) => {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, join(of.mintDir, 'regtest', 'credit-mint'), url, String(phase)], {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, join(of.mintDir, 'regtest'), url, String(phase)], {
         cwd: ROOT, env: cleanEnv({ ...SEED, ...pgEnv }), encoding: 'utf8', timeout: 120_000,
       });
       expect(r.signal, r.stderr).toBe('SIGKILL');
@@ -285,7 +289,7 @@ function nothingLeft(r: Run): void {
     refusedWith(run(['credit', 'list', '--store', target, '--tip-height', '1001'], { env: { ...SEED, ...pgEnv } }), 'E_STORE_MIGRATING', 5);
     const q = await openContractsHere(join(tmp.path, 'q'), 1, SEED, 'pg-migrate-q');
     const qUntouched = filesDigest(q.mintDir);
-    expect(refusedWith(migrate(q, target), 'E_STORE_NOT_EMPTY', 5)).toMatch(/unfinished migration of .*b\/mint\/regtest\/credit-mint/);
+    expect(refusedWith(migrate(q, target), 'E_STORE_NOT_EMPTY', 5)).toMatch(/unfinished migration of .*b\/mint\/regtest/);
     expect(filesDigest(q.mintDir)).toEqual(qUntouched);
     expect(await digest(target)).toBe(claimed);
     await early.close();
@@ -329,7 +333,7 @@ function nothingLeft(r: Run): void {
     // target's migration lock waits for its source; the other must be refused meanwhile.
     const holdWriteLock = (p: Parties) => {
       const Database = createRequire(import.meta.url)('better-sqlite3') as new (p: string) => { exec(sql: string): void; close(): void };
-      const d = new Database(join(p.mintDir, 'regtest/credit-mint/mint.sqlite'));
+      const d = new Database(join(p.mintDir, 'regtest/state.sqlite'));
       d.exec('BEGIN IMMEDIATE');
       return () => {
         d.exec('ROLLBACK');
