@@ -2,8 +2,9 @@
  * Issue 38's low items on the PostgreSQL store, through the built CLI:
  *
  * - `exit-credit --store …` without --state-dir wrote the host's nonce key and witness under
- *   ~/.offchain: it signs with no nonce, so it now opens no host epoch and writes nothing
- *   outside the database — the home directory is byte-identical before and after.
+ *   ~/.offchain (host epochs, since gone): it signs with no nonce, runs one-shot on PostgreSQL
+ *   and writes nothing outside the database — the home directory is byte-identical before and
+ *   after.
  * - A second `credit store migrate` of a finished migration exited 5 (E_STORE_MIGRATED): it
  *   now says there is nothing left (exit 0, the same report, `resumed: true`, the source
  *   untouched) when the target holds that migration; a target that does not (restored,
