@@ -32,7 +32,7 @@ export type PgUser = User & { nonce?: string; home: number; env?: Record<string,
 export async function pgMint(server: Postgres, name: string, root: string, extra: { env?: Record<string, string>; publish?: string[] } = {}): Promise<{ env: Record<string, string>; mintDir: string; offerPath: string }> {
   const url = await server.createDatabase(name);
   const env = { ...extra.env, OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: server.password };
-  const mintDir = join(root, 'mint-host'); // with a store URL, only one-shot commands keep their host's nonce key here
+  const mintDir = join(root, 'mint-host'); // the mint's --state-dir: with a store URL nothing of the mint is kept there (one-shot-steps.test.ts)
   const offer = message(await pipeline([mintStage(mintDir, env, 'open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT, ...(extra.publish ?? []))], ''), 'credit/offer', 'offer');
   const offerPath = join(root, 'offer.json');
   writeFileSync(offerPath, offer.text);
