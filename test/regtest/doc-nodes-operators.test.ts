@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers.ts';
+import { hasState, networkDir, records, withStateDb } from '../state.ts';
 import { cleanEnv, finished } from '../e2e/cli.ts';
 import { operatorsBlocks, type OperatorsBlock } from '../e2e/doc-blocks-operators.ts';
 import { findBitcoind } from './bitcoind.ts';
@@ -216,20 +217,21 @@ const CHECKS: Record<string, (r: Ran) => void | Promise<void>> = {
     expect(await sql('offchain', 'SELECT n FROM statechain_operator_backups WHERE coin_id = $1 ORDER BY n', [coin.coin_id])).toEqual([{ n: 1 }, { n: 2 }]);
     expect((await sql('offchain', 'SELECT txid FROM statechain_operator_backups WHERE coin_id = $1 AND n = 2', [coin.coin_id]))[0]!.txid).toBe(cosigned.backup_txid);
     expect(await sql('offchain', "SELECT state FROM statechain_operator_transfers WHERE coin_id = $1", [coin.coin_id])).toEqual([{ state: 'pending' }]);
-    const opFiles = join(coinFile!.dir, 'op', 'regtest', 'statechain');
-    expect(existsSync(opFiles) ? readdirSync(opFiles).filter((f) => f.startsWith('op-')) : []).toEqual([]);
+    expect(records(networkDir(join(coinFile!.dir, 'op')), 'statechain-operator')).toEqual([]);
     // the coin's funding, mined twice (its min_confirmations)
     const funding = (coin.statement?.outpoint ?? coin.outpoint) as string;
     expect(JSON.parse(bcli('getrawtransaction', funding.split(':')[0]!, 'true')).confirmations).toBeGreaterThanOrEqual(2);
   },
-  // The fixtures' operator moved to the store: its coin there, its file gone.
+  // The fixtures' operator moved to the store: its coin there, its record gone from its state.sqlite, the directory marked.
   'docs/deployment.md block 3': async ({ stdout, tmp, sql }) => {
     const coinId = readFileSync(join(ROOT, 'fixtures/statechain/coin-id'), 'utf8').trim();
     const migrated = only(documents(stdout).docs, 'statechain/store-migrated');
     expect(migrated.coins).toEqual([coinId]);
     expect((await sql('offchain', 'SELECT coin_id FROM statechain_operator_coins WHERE coin_id = $1', [coinId])).length).toBe(1);
-    const dir = readdirSync(tmp).map((d) => join(tmp, d, 'operator', 'regtest', 'statechain')).find(existsSync)!;
-    expect(readdirSync(dir).filter((f) => f.startsWith('op-'))).toEqual([]);
+    const dir = readdirSync(tmp).map((d) => join(tmp, d, 'operator', 'regtest')).find(hasState)!;
+    expect(records(dir, 'statechain-operator')).toEqual([]);
+    const mark = withStateDb(dir, (db) => db.sql.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'statechain_operator_migrated'").get());
+    expect(JSON.parse(mark!.value)).toMatchObject({ to: expect.stringMatching(/^postgres(ql)?:\/\//) });
   },
 };
 

@@ -31,8 +31,7 @@
  * accepted and mined by Core.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { snapshot } from '../lib/credit/tamper.ts';
+import { writeFileSync } from 'node:fs';
 import { keyPair } from '../../src/lib/keys/keys.ts';
 import { coinKey, coinSighash, parseTransaction } from '../../src/lib/statechain/coin.ts';
 import { nonceGen, partialSign } from '../../src/lib/statechain/signer.ts';
@@ -45,7 +44,7 @@ import { bytesOf, hexOf, parseTx } from '../independent/tx.ts';
 import { publicKeyOf } from '../independent/secp256k1.ts';
 import { taprootOutput } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
-import { KEYS } from '../e2e/statechain-flow.ts';
+import { KEYS, operatorRecord, ownerDocs, stateSnapshot as snapshot } from '../e2e/statechain-flow.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain, type CliRun } from './offchain-cli.ts';
@@ -215,7 +214,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       const honest = await step<Record<string, unknown> & { statement: Statement; owner_pubnonce: string }>('OPERATOR_KEY', ['statechain-deposit'], backup.text);
       // The operator's lie, made as a dishonest operator would: its statement says 99,999 sat and is
       // re-signed with its key; its partial signature is over backup 1 spending 99,999 sat.
-      const op = JSON.parse(readFileSync(join(root, 'OPERATOR_KEY', 'regtest', 'statechain', `op-${offer.msg.coin_id}.json`), 'utf8')) as { share_secret: string };
+      const op = operatorRecord(root, offer.msg.coin_id);
       const { operator_sig: _sig, ...body } = { ...honest.msg.statement, amount_sat: 99_999 };
       const statement = signStatement(body, keyPair(bytesOf(KEYS.OPERATOR_KEY!)), { deterministic: true, bytes: (len: number) => new Uint8Array(len) });
       const tx = parseTransaction(backup.msg.backup_tx, 'backup 1');
@@ -451,15 +450,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
         const normal = n;
         n = L.n = highFeeNode;
         try {
-          const { readdirSync } = await import('node:fs');
           const { backupWithChild } = await import('../../src/lib/statechain/owner.ts');
-          const findRecord = (dir: string, name: string): string => {
-            for (const e of readdirSync(dir, { withFileTypes: true })) {
-              const p = join(dir, e.name);
-              if (e.isDirectory()) { try { return findRecord(p, name); } catch { /* not here */ } } else if (e.name === name) return p;
-            }
-            throw new Error(`${name} not under ${dir}`);
-          };
+          type OwnerRecord = Parameters<typeof backupWithChild>[0];
           const terms = anchored ? ANCHORED : TERMS;
           const d = await deposit('ALICE_KEY', 60_000n, 'raw', terms);
           await n.node.rpc.call('sendrawtransaction', [d.fundingHex]);
@@ -468,7 +460,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
           const coin = (await pairReceives(d.coinId, [], anchored ? [] : ['--allow-unanchored'])).coin;
           const [alice, pair] = coin.backups.map((hex) => ({ hex, tx: parseTx(hex) }));
           // The previous owner (Alice, who sent the coin to the pair) still holds her own older backup and its key.
-          const aliceRecord = JSON.parse(readFileSync(findRecord(join(root, 'ALICE_KEY'), `coin-${d.coinId}.json`), 'utf8'));
+          const aliceRecord = ownerDocs<OwnerRecord>(root, 'ALICE_KEY').get(`coin-${d.coinId}`)!;
           await n.mine(alice!.tx.lockTime - (await n.tip()));
           // Both backups are final now. The pair's alone: below the floor (old terms) or zero fee (anchored).
           expect(await n.mempool(pair!.hex)).toMatchObject({ allowed: false, 'reject-reason': 'min relay fee not met' });
