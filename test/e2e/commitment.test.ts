@@ -9,7 +9,7 @@
  * test/lib/bolt3/party.test.ts; this file runs the CLI once per step kind.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { copyFileSync, chmodSync, readFileSync } from 'node:fs';
+import { copyFileSync, chmodSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, tempDir, fileSnapshot } from '../helpers.ts';
 import { pipeline, run, type Run } from './cli.ts';
@@ -53,8 +53,15 @@ describe('two parties through BOLT 2\'s commitment exchange, by pipes', () => {
       bob: ok(run(['commitment', 'points', '--channel', fx('bob-channel.json'), '--seed-file', seeds.bob])),
     };
     expect(points.alice).toEqual(JSON.parse(readFileSync(fx('alice-points.json'), 'utf8')));
-    ok(run(as('alice', 'init', '--channel', fx('alice-channel.json'), '--seed-file', seeds.alice).args, { input: JSON.stringify(points.bob), env: ENV }));
-    ok(run(as('bob', 'init', '--channel', fx('bob-channel.json'), '--seed-file', seeds.bob).args, { input: JSON.stringify(points.alice), env: ENV }));
+    const opened = {
+      alice: ok(run(as('alice', 'init', '--channel', fx('alice-channel.json'), '--seed-file', seeds.alice).args, { input: JSON.stringify(points.bob), env: ENV })),
+      bob: ok(run(as('bob', 'init', '--channel', fx('bob-channel.json'), '--seed-file', seeds.bob).args, { input: JSON.stringify(points.alice), env: ENV })),
+    };
+    // Each channel is kept in its party's network database, which the answer names.
+    for (const who of ['alice', 'bob'] as const) {
+      expect(opened[who]).toMatchObject({ type: 'bolt3/channel-opened', channel_id: CHANNEL_ID, state_dir: join(dirs[who].path, 'state', 'regtest', 'state.sqlite') });
+      expect(readdirSync(join(dirs[who].path, 'state', 'regtest'))).toEqual(['state.sqlite']);
+    }
 
     for (const n of [0, 1]) {
       // Alice signs Bob's commitment n; Bob keeps it and revokes n−1; Alice keeps the revocation.
