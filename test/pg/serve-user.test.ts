@@ -1,6 +1,6 @@
 /**
  * `sign-update --peer` on a PostgreSQL mint whose nonce is elsewhere (issue 39; docs/postgres.md,
- * "The restore rule"): `serve mint --nonce-epoch process` seals each nonce it issues under a key
+ * "The restore rule"): every `serve mint` on PostgreSQL seals each nonce it issues under a key
  * only that process holds, so a nonce handed out before a restart is dead afterwards and the
  * user's next payment is refused E_NONCE_ELSEWHERE. `--peer` absorbs it: it abandons that
  * request through the same URL (the serving process burns the dead nonce and issues a fresh
@@ -50,7 +50,7 @@ describePostgres('sign-update --peer absorbs E_NONCE_ELSEWHERE once', (pg) => {
   let env: Record<string, string>;
   let storeUrl: string;
   const services: Service[] = [];
-  const mintArgs = () => ['--key-env', 'MINT_KEY', '--state-dir', join(pg.root, 'mint'), '--store', storeUrl, '--nonce-epoch', 'process', ...TIP, '--confirmations', '1'];
+  const mintArgs = () => ['--key-env', 'MINT_KEY', '--state-dir', join(pg.root, 'mint'), '--store', storeUrl, ...TIP, '--confirmations', '1'];
   const serve = async () => {
     const s = await serveMint(mintArgs(), env);
     services.push(s);
