@@ -380,10 +380,12 @@ export class StateDb {
       takenBack = this.takeBack();
       if (!takenBack) {
         try {
+          // Without waiting: another process writing now checkpoints when it closes (the last one out does).
+          this.sql.pragma('busy_timeout = 0');
           this.sql.pragma('wal_checkpoint(TRUNCATE)');
         } catch (e) {
-          // Committed already (in the WAL, durable): a full disk only defers the checkpoint.
-          if (!isFullError(e) && !/^SQLITE_BUSY/.test(errnoCode(e) ?? '')) throw e;
+          // Committed already (in the WAL, durable): a full disk, or a writer in another process, only defers the checkpoint.
+          if (!isFullError(e) && !/^SQLITE_BUSY|^SQLITE_LOCKED/.test(errnoCode(e) ?? '')) throw e;
         }
       }
     } finally {

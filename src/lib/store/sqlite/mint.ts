@@ -117,8 +117,12 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     });
   }
 
+  /** Set once a migration to PostgreSQL was found committed under this open store: it refuses every use from then on. */
+  private migrated: Error | undefined;
+
+  /** Set once a COMMIT failed, or the mint was found migrated: the process must exit, releasing nothing of its batch. */
   get broken(): Error | undefined {
-    return this.db.broken;
+    return this.migrated ?? this.db.broken;
   }
 
   /** A batch is open: something may be written but not yet committed. */
@@ -130,13 +134,16 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
 
   /** The batch's transaction, begun at its first write; a migration that committed meanwhile stops it here. */
   private begin(): void {
+    if (this.migrated) throw this.migrated;
     const was = this.db.dirty;
     this.db.begin();
     if (!was) {
       const mark = this.q.getMeta.get(MIGRATION_KEY);
       if (mark) {
         this.db.rollback();
-        throw migratedError(this.dir, JSON.parse(mark.value) as MigrationMark);
+        // A stream that had the store open stops here, answering nothing more (as a restart would find it).
+        this.migrated = migratedError(this.dir, JSON.parse(mark.value) as MigrationMark);
+        throw this.migrated;
       }
     }
   }
