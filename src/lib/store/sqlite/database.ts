@@ -297,22 +297,32 @@ export class StateDb {
     this.usable();
     this.attempted = true;
     if (!this.sql.inTransaction) this.sql.exec('BEGIN IMMEDIATE');
-    const name = `step${depth}`;
-    this.sql.exec(`SAVEPOINT ${name}`);
+    const sp = this.savepointStatements(depth);
+    sp.begin.run();
     const scope = { db: this as StateDb, depth: depth + 1, live: true };
     try {
       const result = await current.run(scope, fn);
-      this.sql.exec(`RELEASE ${name}`);
+      sp.release.run();
       return result;
     } catch (e) {
       if (this.sql.inTransaction) {
-        this.sql.exec(`ROLLBACK TO ${name}`);
-        this.sql.exec(`RELEASE ${name}`);
+        sp.rollback.run();
+        sp.release.run();
       }
       throw sqliteError(e, this.dir);
     } finally {
       scope.live = false;
     }
+  }
+
+  /** A savepoint's statements for one nesting depth, prepared once (the mint's every request nests two or three). */
+  private readonly savepoints: { begin: BetterSqlite3.Statement; release: BetterSqlite3.Statement; rollback: BetterSqlite3.Statement }[] = [];
+  private savepointStatements(depth: number) {
+    return (this.savepoints[depth] ??= {
+      begin: this.sql.prepare(`SAVEPOINT step${depth}`),
+      release: this.sql.prepare(`RELEASE step${depth}`),
+      rollback: this.sql.prepare(`ROLLBACK TO step${depth}`),
+    });
   }
 
   private commitNow(): void {

@@ -62,7 +62,8 @@ function statements(db: StateDb) {
     getMeta: sql.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
     putMeta: sql.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     getContract: sql.prepare<[string], { record: string }>('SELECT record FROM contracts WHERE contract_id = ?'),
-    // A record written again (every update): its row rewritten in place.
+    // A record written again (every update): its row rewritten in place, tried first; a new one inserted.
+    updateContract: sql.prepare<[string, number | null, string]>('UPDATE contracts SET record = ?, unfunded_since = ? WHERE contract_id = ?'),
     putContract: sql.prepare<[string, string, number | null]>('INSERT INTO contracts (contract_id, record, unfunded_since) VALUES (?, ?, ?) ON CONFLICT (contract_id) DO UPDATE SET record = excluded.record, unfunded_since = excluded.unfunded_since'),
     listContracts: sql.prepare<[], { record: string }>('SELECT record FROM contracts ORDER BY contract_id'),
     countContracts: sql.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM contracts'),
@@ -186,8 +187,9 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
 
   async put(record: R): Promise<void> {
     const text = this.encode(record);
+    const since = unfundedSince(record);
     this.begin();
-    this.q.putContract.run(record.contract_id, text, unfundedSince(record));
+    if (this.q.updateContract.run(text, since, record.contract_id).changes === 0) this.q.putContract.run(record.contract_id, text, since);
   }
 
   async list(): Promise<R[]> {
