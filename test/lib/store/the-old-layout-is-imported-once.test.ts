@@ -168,7 +168,8 @@ describe('each role\'s directory, imported', () => {
       expect(got.blind).toEqual(expected.mintRows.blind);
       for (const [k, v] of Object.entries(expected.mintRows.meta)) expect(got.meta[k]).toBe(v);
       expect(got.meta['mint_states_v1']).toBe('1');
-    }
+    } else expect(got.meta['mint_states_v1']).toBeUndefined();
+    expect(got.meta['statechain_shares_clear']).toBe(role === 'statechain-operator' ? '1' : undefined);
     // Opened again: nothing imported twice, nothing changed.
     const once = rowsOf(dir);
     importNow(dir);
@@ -460,6 +461,189 @@ describe('what an older toolkit left', () => {
     }
     store.abandon();
     db.close();
+  });
+});
+
+describe('what the layout never named, and what it named', () => {
+  const hex = (n: number, c = 'a') => c.repeat(n);
+
+  it('files whose names the old stores never wrote (notes, temp files, other cases) are not imported — and go with their folders; a document named like op-/offer- but not one is the owner\'s', () => {
+    const dir = copy('statechain-owner');
+    const before = expectedOf(dir);
+    const put = (rel: string, text = '{"stray":true}') => {
+      mkdirSync(join(dir, rel, '..'), { recursive: true });
+      writeFileSync(join(dir, rel), text);
+    };
+    for (const rel of [
+      'credit-user/contracts/notes.txt', `credit-user/contracts/x${hex(64)}.json`, `credit-user/contracts/${hex(64)}.json.bak`, `credit-user/contracts/${hex(64, 'A')}.json`,
+      'bolt3/junk-0/channel.json', `bolt3/${hex(64)}-0x/channel.json`, `bolt3/x${hex(64)}-0/channel.json`, `bolt3/${hex(64)}-0/other.json`,
+      'statechain/.coin-x.json.0123.tmp', 'statechain/Coin-x.json', 'statechain/coin-y.json.bak', 'statechain/-coin.json',
+      'statechain-witness/seen-x.json.bak', 'statechain-witness/xseen-y.json', 'statechain-witness/Seen-z.json',
+      'nonces/consumed/.hidden.json', 'nonces/consumed/x.tmp', 'nonces/taking/y.json.tmp',
+      'nonces/unused/notes.json', `nonces/unused/${hex(32)}.json.tmp`, `nonces/unused/x${hex(32)}.json`, `nonces/unused/${hex(31)}.json`,
+    ]) put(rel, rel.startsWith('nonces/unused') || rel.startsWith('nonces/taking') ? '{ not json' : undefined);
+    // Named as the owner's documents are (the op-/offer- forms need their exact ids).
+    for (const doc of [`op-${hex(32, '1')}x`, `xop-${hex(32, '1')}`, `offer-${hex(64, '2')}x`, `xoffer-${hex(64, '2')}`, `op-${hex(31, '1')}`]) put(`statechain/${doc}.json`, `{"doc":"${doc}"}`);
+    importNow(dir);
+    expect(readdirSync(dir)).toEqual([STATE_DB_FILE]);
+    const got = holds(dir);
+    const owners = [`op-${hex(32, '1')}x`, `xop-${hex(32, '1')}`, `offer-${hex(64, '2')}x`, `xoffer-${hex(64, '2')}`, `op-${hex(31, '1')}`];
+    expect(got.records).toEqual(new Map([...before.records, ...owners.map((d) => [`statechain/${d}`, { doc: d }] as const)]));
+    expect(got.nonces.length).toBe(before.unused.size + before.consumed.size);
+    expect(got.meta['statechain_shares_clear']).toBeUndefined();
+  });
+
+  it('the operator\'s op-<coin> and offer-<digest>, a witness\'s seen-<coin>, a channel\'s <txid>-<vout>/channel.json: each under its kind and id', () => {
+    const dir = join(tmp.path, `c-${++n}`, 'regtest');
+    const put = (rel: string, body: unknown) => {
+      mkdirSync(join(dir, rel, '..'), { recursive: true });
+      writeFileSync(join(dir, rel), JSON.stringify(body));
+    };
+    put(`statechain/op-${hex(32, '1')}.json`, { coin_id: hex(32, '1'), share_secret: hex(64, '3') });
+    put(`statechain/offer-${hex(64, '2')}.json`, { coin_id: hex(32, '1'), offer: {} });
+    put('statechain/operator-migrated.json', { to: 'postgres://u@h/db', at: '2026-01-01T00:00:00.000Z' });
+    put(`statechain-witness/seen-${hex(32, '4')}.json`, { version: 3 });
+    put(`bolt3/${hex(64, 'b')}-12/channel.json`, { format: 'legacy' });
+    put(`credit-user/contracts/${hex(64, 'c')}.json`, { contract_id: hex(64, 'c') });
+    importNow(dir);
+    const got = holds(dir);
+    expect(got.records).toEqual(new Map<string, unknown>([
+      [`statechain-operator/${hex(32, '1')}`, { coin_id: hex(32, '1'), share_secret: hex(64, '3') }],
+      [`statechain-offer/${hex(64, '2')}`, { coin_id: hex(32, '1'), offer: {} }],
+      [`statechain-witness/${hex(32, '4')}`, { version: 3 }],
+      [`bolt3/${hex(64, 'b')}:12`, { format: 'legacy' }],
+      [`credit-user/${hex(64, 'c')}`, { contract_id: hex(64, 'c') }],
+    ]));
+    expect(got.meta['statechain_operator_migrated']).toBe(JSON.stringify({ to: 'postgres://u@h/db', at: '2026-01-01T00:00:00.000Z' }));
+    expect(got.meta['statechain_shares_clear']).toBe('1');
+  });
+
+  it('the nonce counter kept is the highest any old file says: counter.json, an unused, a consumed or a taking/ nonce\'s', () => {
+    const cases: [string, (d: string) => void, number][] = [
+      ['counter.json above every nonce', (d) => writeFileSync(join(d, 'nonces', 'counter.json'), '{"counter":40}'), 40],
+      ['an unused nonce above counter.json', (d) => {
+        const f = join(d, 'nonces', 'unused', files(join(d, 'nonces', 'unused'))[0]!);
+        writeFileSync(f, JSON.stringify({ ...json(f), counter: 41 }));
+      }, 41],
+      ['a consumed nonce above the rest', (d) => {
+        const f = join(d, 'nonces', 'consumed', files(join(d, 'nonces', 'consumed'))[0]!);
+        writeFileSync(f, JSON.stringify({ ...json(f), counter: 42 }));
+      }, 42],
+      ['a taking/ file above the rest', (d) => {
+        mkdirSync(join(d, 'nonces', 'taking'), { recursive: true });
+        const f = join(d, 'nonces', 'consumed', files(join(d, 'nonces', 'consumed'))[0]!);
+        writeFileSync(join(d, 'nonces', 'taking', `${files(join(d, 'nonces', 'consumed'))[0]!.slice(0, 32)}.0badc0de.1.x.0.0.json`), JSON.stringify({ ...json(f), counter: 43 }));
+      }, 43],
+      ['no counter.json', (d) => rmSync(join(d, 'nonces', 'counter.json')), 2],
+    ];
+    for (const [what, change, counter] of cases) {
+      const dir = copy('musig');
+      change(dir);
+      importNow(dir);
+      expect(holds(dir).meta['nonce_counter'], what).toBe(String(counter));
+    }
+  });
+
+  it.each([
+    ['no context', (r: Record<string, unknown>) => ({ ...r, context: undefined })],
+    ['a context that is not text', (r: Record<string, unknown>) => ({ ...r, context: 7 })],
+    ['no public nonce', (r: Record<string, unknown>) => ({ ...r, pubnonce: undefined })],
+    ['a public nonce one digit short', (r: Record<string, unknown>) => ({ ...r, pubnonce: String(r.pubnonce).slice(1) })],
+    ['a public nonce with more after it', (r: Record<string, unknown>) => ({ ...r, pubnonce: `${String(r.pubnonce)}00` })],
+    ['a public nonce with more before it', (r: Record<string, unknown>) => ({ ...r, pubnonce: `zz${String(r.pubnonce)}` })],
+    ['a public nonce in capitals', (r: Record<string, unknown>) => ({ ...r, pubnonce: String(r.pubnonce).toUpperCase() })],
+    ['no secret', (r: Record<string, unknown>) => ({ ...r, secnonce: undefined })],
+    ['an empty secret', (r: Record<string, unknown>) => ({ ...r, secnonce: '' })],
+    ['a secret of an odd number of digits', (r: Record<string, unknown>) => ({ ...r, secnonce: `${String(r.secnonce)}a` })],
+    ['a secret with more before it', (r: Record<string, unknown>) => ({ ...r, secnonce: `zz${String(r.secnonce)}` })],
+    ['a secret with more after it', (r: Record<string, unknown>) => ({ ...r, secnonce: `${String(r.secnonce)}zz` })],
+  ])('an unused nonce file with %s: E_STATE_CORRUPT (exit 3) naming it, nothing imported', (_, change) => {
+    const dir = copy('musig');
+    const path = join(dir, 'nonces', 'unused', files(join(dir, 'nonces', 'unused'))[0]!);
+    writeFileSync(path, JSON.stringify(change(json(path))));
+    const e = refusal(() => openState(dir, { create: false }), 'E_STATE_CORRUPT', 3);
+    expect(e.message).toBe(`nonce file ${path} is damaged: it cannot be imported (move it aside: the nonce is lost, never reused)`);
+    expect(e.detail).toEqual({ path });
+    expect(existsSync(path)).toBe(true);
+  });
+
+  it('a tombstone or taking/ file whose public nonce is not one (damaged, or more around it): no row made from it', () => {
+    const dir = copy('musig');
+    const before = expectedOf(dir);
+    const c = json(join(dir, 'nonces', 'consumed', files(join(dir, 'nonces', 'consumed'))[0]!)) as { pubnonce: string };
+    mkdirSync(join(dir, 'nonces', 'taking'), { recursive: true });
+    writeFileSync(join(dir, 'nonces', 'consumed', `${hex(32, 'd')}.json`), JSON.stringify({ pubnonce: `zz${c.pubnonce}` }));
+    writeFileSync(join(dir, 'nonces', 'consumed', `${hex(32, 'e')}.json`), JSON.stringify({ pubnonce: `${c.pubnonce}zz` }));
+    writeFileSync(join(dir, 'nonces', 'taking', `${hex(32, 'f')}.0badc0de.1.x.0.0.json`), JSON.stringify({ pubnonce: 7 }));
+    importNow(dir);
+    expect(new Set(holds(dir).nonces.map((r) => r.id))).toEqual(new Set([...before.unused.keys(), ...before.consumed]));
+  });
+});
+
+describe('the mint\'s old store, whatever it held', () => {
+  /** A copy of credit-mint whose old mint.sqlite `change` edited first. */
+  function mintWith(change: (old: Database.Database) => void): string {
+    const dir = copy('credit-mint');
+    const old = new Database(join(dir, 'credit-mint', 'mint.sqlite'));
+    change(old);
+    old.close();
+    return dir;
+  }
+
+  it('a row neither consumed nor whole (no secret, no context or no public nonce) is imported consumed: nothing in it to sign with', () => {
+    const ids = ['1'.repeat(32), '2'.repeat(32), '3'.repeat(32)];
+    const dir = mintWith((old) => {
+      const put = old.prepare('INSERT INTO nonces (id, context, pubnonce, secnonce, consumed) VALUES (?, ?, ?, ?, 0)');
+      put.run(ids[0], 'ctx', '02'.repeat(33), null);
+      put.run(ids[1], null, '02'.repeat(33), '11'.repeat(97));
+      put.run(ids[2], 'ctx', null, '11'.repeat(97));
+    });
+    importNow(dir);
+    const rows = holds(dir).nonces.filter((r) => ids.includes(r.id));
+    expect(rows.map((r) => [r.id, r.consumed, r.sealed])).toEqual(ids.map((id) => [id, 1, null]));
+  });
+
+  it('its meta: the documents (doc:…) and a migration mark kept as they were, its counter as the nonce counter, nothing else', () => {
+    const dir = mintWith((old) => {
+      old.prepare("INSERT INTO meta (key, value) VALUES ('migration', ?), ('other', 'x'), ('doc:z', '{\"z\":1}')").run(JSON.stringify({ state: 'migrated', to: 'postgres://h/db', id: 'i', at: 'a' }));
+    });
+    importNow(dir);
+    const meta = holds(dir).meta;
+    expect(meta['migration']).toBe(JSON.stringify({ state: 'migrated', to: 'postgres://h/db', id: 'i', at: 'a' }));
+    expect(meta['doc:z']).toBe('{"z":1}');
+    expect(meta['other']).toBeUndefined();
+    expect(meta['states_sealed']).toBeUndefined();
+    expect(meta['counter']).toBeUndefined();
+    expect(meta['nonce_counter']).toBe('8');
+  });
+
+  it('an older store without some of its tables (no blind signatures, funding, nonces or meta yet): what is there is imported', () => {
+    const dir = mintWith((old) => old.exec('DROP TABLE blind_signatures; DROP TABLE funding; DROP TABLE nonces; DROP TABLE meta'));
+    importNow(dir);
+    const got = holds(dir);
+    expect(got.contracts).toHaveLength(3);
+    expect([got.funding, got.blind, got.nonces]).toEqual([[], [], []]);
+    expect(got.meta['mint_states_v1']).toBeUndefined();
+    expect(got.meta['nonce_counter']).toBeUndefined();
+    const none = mintWith((old) => old.exec('DROP TABLE contracts'));
+    importNow(none);
+    expect(holds(none).contracts).toEqual([]);
+  });
+
+  it('without the unfunded_since column: only an open contract never paid, never seen funded, with a height, gets one', () => {
+    const dir = mintWith((old) => {
+      old.exec('DROP INDEX IF EXISTS unfunded_since; ALTER TABLE contracts DROP COLUMN unfunded_since');
+      const put = old.prepare('INSERT INTO contracts (contract_id, record) VALUES (?, ?)');
+      const rec = (id: string, more: Record<string, unknown>) => put.run(id, JSON.stringify({ contract_id: id, status: 'open', opened_at_height: 7, ...more }));
+      rec('u1', {});
+      rec('u2', { status: 'closing' });
+      rec('u3', { latest: { state: 1 } });
+      rec('u4', { funding_seen: true });
+      rec('u5', { opened_at_height: '7' });
+    });
+    importNow(dir);
+    const by = new Map(holds(dir).contracts.map((r) => [(r as { contract_id: string }).contract_id, (r as { unfunded_since: number | null }).unfunded_since]));
+    expect([by.get('u1'), by.get('u2'), by.get('u3'), by.get('u4'), by.get('u5')]).toEqual([7, null, null, null, null]);
   });
 });
 
