@@ -226,6 +226,20 @@ describe('the nonces, after the import', () => {
       await refusalAsync(alice.take(fromHex(u.pubnonce), u.context), 'E_NONCE_USED', 5);
       db.close();
     }
+    // Not that nonce's: a taking/ temp file of it, a file whose name only contains its id, a note in consumed/.
+    for (const [what, plant] of [
+      ['a taking/ temp file', (d: string) => (mkdirSync(join(d, 'nonces', 'taking'), { recursive: true }), writeFileSync(join(d, 'nonces', 'taking', `${bytesId(u.pubnonce)}.0badc0de.1.x.0.0.tmp`), 'x'))],
+      ['a taking/ file whose name only contains its id', (d: string) => (mkdirSync(join(d, 'nonces', 'taking'), { recursive: true }), writeFileSync(join(d, 'nonces', 'taking', `zz${bytesId(u.pubnonce)}.0badc0de.1.x.0.0.json`), '{}'))],
+      ['a hidden tombstone-like file', (d: string) => writeFileSync(join(d, 'nonces', 'consumed', `.${bytesId(u.pubnonce)}.json`), '{}')],
+      ['a note in consumed/', (d: string) => writeFileSync(join(d, 'nonces', 'consumed', 'notes.json'), '{"note":1}')],
+    ] as const) {
+      const d = copy('musig');
+      plant(d);
+      importNow(d);
+      const db = StateDb.open(d, { create: false })!;
+      expect(await new SqliteNonces(db, undefined).status(fromHex(u.pubnonce)), what).toBe('unused');
+      db.close();
+    }
     // And without any of them, the same nonce is unused (the cases above are not vacuous).
     importNow(dir);
     const db = StateDb.open(dir, { create: false })!;
@@ -275,8 +289,8 @@ describe('refused, with nothing created or changed', () => {
     writeFileSync(join(dir, where, '.step.00112233445566aa.open'), '{"pid":1}\n');
     const before = fileSnapshot(dir);
     const e = refusal(() => openState(dir, { create: false }), 'E_STEP_INTERRUPTED', 5);
-    expect(e.message).toContain(join(dir, where, '.step.00112233445566aa.open'));
-    expect(e.message).toContain('nothing was read or written');
+    expect(e.message).toBe(`${dir} holds a step an older offchain did not finish (${join(dir, where, '.step.00112233445566aa.open')}): run that version once on this --state-dir (any command that names it finishes the step), then this one imports the directory; nothing was read or written`);
+    expect(e.detail).toEqual({ path: join(dir, where, '.step.00112233445566aa.open') });
     refusal(() => openState(dir, { create: true }), 'E_STEP_INTERRUPTED', 5);
     expect(fileSnapshot(dir)).toEqual(before);
     expect(existsSync(join(dir, STATE_DB_FILE))).toBe(false);
@@ -286,8 +300,18 @@ describe('refused, with nothing created or changed', () => {
     const dir = copy('credit-mint');
     writeFileSync(join(dir, 'credit-mint', 'snapshot.json'), '{"generation":1}');
     const before = fileSnapshot(dir);
-    refusal(() => openState(dir, { create: false }), 'E_STATE_OLD_LAYOUT', 5);
+    const e = refusal(() => openState(dir, { create: false }), 'E_STATE_OLD_LAYOUT', 5);
+    expect(e.message).toBe(`${join(dir, 'credit-mint')} is a mint directory from before its SQLite store (snapshot.json): open it once with an offchain of 2026 (any mint command imports it), then this one; nothing was read or written`);
+    expect(e.detail).toEqual({ path: dir });
     expect(fileSnapshot(dir)).toEqual(before);
+  });
+
+  it('a file only named like a step record (another prefix, another ending) is not one: the directory imports', () => {
+    const dir = copy('musig');
+    writeFileSync(join(dir, 'x.step.00112233445566aa.open'), '');
+    writeFileSync(join(dir, 'nonces', '.step.00112233445566aa.open.bak'), '');
+    importNow(dir);
+    expect(readdirSync(dir).sort()).toEqual([STATE_DB_FILE, 'x.step.00112233445566aa.open']);
   });
 
   it('old folders beside a database that never imported them (copied in): E_STATE_HALF_MIGRATED (exit 5), the database and the files byte for byte as they were', async () => {
@@ -297,8 +321,15 @@ describe('refused, with nothing created or changed', () => {
     db.close();
     const before = fileSnapshot(dir);
     const e = refusal(() => openState(dir, { create: false }), 'E_STATE_HALF_MIGRATED', 5);
-    expect(e.message).toContain(`${dir} holds both ${join(dir, STATE_DB_FILE)} and files of the older layout (nonces)`);
+    expect(e.message).toBe(`${dir} holds both ${join(dir, STATE_DB_FILE)} and files of the older layout (nonces) it never imported: which is the state cannot be told — move one of them aside (never run both)`);
+    expect(e.detail).toEqual({ path: dir });
     expect(fileSnapshot(dir)).toEqual(before);
+    // Every old folder named.
+    const two = copy('statechain-owner');
+    const db2 = StateDb.open(two, { create: true })!;
+    await db2.step(() => db2.sql.prepare("INSERT INTO meta (key, value) VALUES ('k', 'v')").run());
+    db2.close();
+    expect(refusal(() => openState(two, { create: false }), 'E_STATE_HALF_MIGRATED', 5).message).toContain('files of the older layout (nonces, statechain) it never imported');
   });
 
   it('a damaged file (an unused nonce, a record): E_STATE_CORRUPT (exit 3) naming it; nothing imported, the old files as they were', () => {
@@ -364,7 +395,8 @@ describe('old files the import never took, beside a database that imported other
     const before = fileSnapshot(dir);
     const rows = rowsOf(dir);
     const e = refusal(() => openState(dir, { create: false }), 'E_STATE_HALF_MIGRATED', 5);
-    expect(e.message).toMatch(/files of the older layout that import never took \(.*nonces\/(unused|consumed)\/[0-9a-f]{32}\.json/);
+    expect(e.message).toMatch(new RegExp(`^${dir} holds ${join(dir, STATE_DB_FILE)}, which imported this directory's older files at \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z, and files of the older layout that import never took \\(${dir}/nonces/(unused|consumed)/[0-9a-f]{32}\\.json( and (1|2) more)?\\): written since by an older offchain, or copied in — which is the state cannot be told; move them aside \\(never run both\\)$`));
+    expect(e.detail).toEqual({ path: dir });
     expect(fileSnapshot(dir)).toEqual(before);
     expect(rowsOf(dir)).toBe(rows);
   });
@@ -535,6 +567,11 @@ describe('what the layout never named, and what it named', () => {
         writeFileSync(join(d, 'nonces', 'taking', `${files(join(d, 'nonces', 'consumed'))[0]!.slice(0, 32)}.0badc0de.1.x.0.0.json`), JSON.stringify({ ...json(f), counter: 43 }));
       }, 43],
       ['no counter.json', (d) => rmSync(join(d, 'nonces', 'counter.json')), 2],
+      ['an unused nonce without a counter', (d) => {
+        const f = join(d, 'nonces', 'unused', files(join(d, 'nonces', 'unused'))[0]!);
+        const { counter: _, ...rest } = json(f);
+        writeFileSync(f, JSON.stringify(rest));
+      }, 2],
     ];
     for (const [what, change, counter] of cases) {
       const dir = copy('musig');
