@@ -86,7 +86,7 @@ describe('a nonce is taken once', () => {
     expect(await nonces.status(pubnonce)).toBe('consumed');
     const again = await refusalAsync(nonces.take(pubnonce, CTX), 'E_NONCE_USED', 5);
     expect(again).toBeInstanceOf(StateConflictError);
-    expect(again.message).toContain(nonceId(pubnonce));
+    expect(again.message).toBe(`nonce ${nonceId(pubnonce)} has already been used; request a fresh nonce`);
     expect(again.detail).toEqual({ id: nonceId(pubnonce) });
     db.close();
     // Another invocation (a connection of its own) agrees.
@@ -101,7 +101,7 @@ describe('a nonce is taken once', () => {
     await nonces.issue(CTX, recording().generate); // a database with other nonces in it
     const stranger = new Uint8Array(randomBytes(66));
     const e = await refusalAsync(nonces.take(stranger, CTX), 'E_NONCE_UNKNOWN', 5);
-    expect(e.message).toContain(toHex(stranger).slice(0, 16));
+    expect(e.message).toBe(`nonce ${toHex(stranger).slice(0, 16)}… was never issued by this store (or the store was replaced); request a fresh nonce`);
     expect(e.detail).toEqual({ id: nonceId(stranger) });
     await refusalAsync(nonces.burn(stranger, CTX), 'E_NONCE_UNKNOWN', 5);
     expect(await nonces.status(stranger)).toBe('unknown');
@@ -116,6 +116,7 @@ describe('a nonce is taken once', () => {
     const e = await refusalAsync(nonces.take(pubnonce, 'offchain/credit/v1/ffff/state/3'), 'E_NONCE_MISBOUND', 4);
     expect(e).toBeInstanceOf(RefusedError);
     expect(e.detail).toEqual({ id: nonceId(pubnonce), issuedFor: CTX, requested: 'offchain/credit/v1/ffff/state/3' });
+    expect(e.message).toBe(`nonce ${toHex(pubnonce).slice(0, 16)}… was issued for ${CTX}, not offchain/credit/v1/ffff/state/3; refusing to sign with it (it stays unused for its own context)`);
     await refusalAsync(nonces.burn(pubnonce, 'another'), 'E_NONCE_MISBOUND', 4);
     expect(rowOf(db, pubnonce)).toEqual(before);
     expect(await nonces.status(pubnonce)).toBe('unused');
@@ -218,7 +219,9 @@ describe('issuing', () => {
   it('a context must be 1 to 1024 characters: E_NONCE_CONTEXT, before anything is written', async () => {
     const { db, nonces } = signer(fresh());
     await refusalAsync(nonces.issue('', recording().generate), 'E_NONCE_CONTEXT', 1);
-    await refusalAsync(nonces.issue('x'.repeat(1025), recording().generate), 'E_NONCE_CONTEXT', 1);
+    const e = await refusalAsync(nonces.issue('x'.repeat(1025), recording().generate), 'E_NONCE_CONTEXT', 1);
+    expect(e.message).toBe('nonce context must be a non-empty string of at most 1024 characters');
+    await refusalAsync(nonces.issue(7 as unknown as string, recording().generate), 'E_NONCE_CONTEXT', 1);
     expect(allRows(db)).toEqual([]);
     await nonces.issue('x'.repeat(1024), recording().generate);
     expect(allRows(db)).toHaveLength(1);
