@@ -1,0 +1,198 @@
+/**
+ * ADVERSARIAL — the operator's database READER (a monitoring login, a backup): someone who can read
+ * `<state-dir>/<network>/state.sqlite` (and its -wal), never write it. README "State": "the secrets
+ * in it are sealed under their owner's key"; docs/state.md "Secrets at rest are sealed": a reader
+ * "learns that a secret is there and its length, nothing else".
+ *
+ * 1. A mint directory of the older layout, imported by its first command (migrate-v0.ts) — here the
+ *    monitoring job's own `credit list`, which holds no key: every unused secret nonce of the mint
+ *    is stored in the clear (`0x00 ‖ secnonce`, CLEAR_SECRET), and stays so until it is taken
+ *    (docs/state.md says so; nothing seals it meanwhile — `resealLegacy` reseals states only).
+ *    A reader copies it. The mint later signs with that nonce and exits: the state transaction
+ *    is on chain; its user knows its own partial signature (in its request). One equation
+ *    s_mint = ε(k1 + b·k2) + e·a·g·gacc·x with k1, k2 known: the mint's secret key. Test code
+ *    below solves it (BIP-327 written out, nothing from the signing path).
+ *
+ * 2. The statechain OWNER's share o (`share_secret` of its coin documents) is stored in the clear
+ *    (the operator's s is sealed): a reader of the owner's state.sqlite holds half of the coin's
+ *    key; with the operator's share (the operator, or whoever breaks into it) the coin is theirs.
+ *
+ * 3. Checked and safe: secret nonces issued after the import (a credit payment's, `musig nonce`'s)
+ *    and the mint's signed states never appear in the file or its -wal as bytes.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { base64, hex } from '@scure/base';
+import { Transaction } from '@scure/btc-signer';
+import { ROOT, tempDir } from '../helpers.ts';
+import { run } from '../e2e/cli.ts';
+import { applyTweak, keyAgg, keySort, publicKeyOf, tapTweak } from '../independent/keys.ts';
+import { keyPathSigHash } from '../independent/sighash.ts';
+import { G, N, decodeCompressed, encodeCompressed, hasEvenY, int, pointAdd, pointMul, taggedHash, xOnly, type Point } from '../independent/secp256k1.ts';
+import { bytesOf, parseTx, type TxOutput } from '../independent/tx.ts';
+import { musigFields } from '../pg/musig-nonce-reuse.ts';
+import { KEYS as SC_KEYS, OPERATOR_PUB, depositThrough, flow, fundingTo } from '../e2e/statechain-flow.ts';
+import { MintStream, applyReceipt, openContracts, payRequest } from '../e2e/stream-credit.ts';
+import { Sealer } from '../../src/lib/store/seal.ts';
+
+const V0 = join(ROOT, 'test', 'fixtures', 'state-v0');
+const MINT_KEY = readFileSync(join(ROOT, 'fixtures/keys/mint.key'), 'utf8').trim();
+const MINT_PUB = publicKeyOf(hex.decode(MINT_KEY));
+const USER_KEY = readFileSync(join(ROOT, 'fixtures/keys/user.key'), 'utf8').trim();
+const C1 = 'db257f2e4a5b05c0b602d90c17d543fd65ed9426adde8b78992365922323e491';
+const PAY = ['--tip-height', '1001', '--confirmations', '1'];
+
+const tmp = tempDir('offchain-adv-reader-');
+afterAll(() => tmp.cleanup());
+
+const mod = (a: bigint): bigint => ((a % N) + N) % N;
+function inverse(a: bigint): bigint {
+  let [r, e, b] = [1n, N - 2n, mod(a)];
+  while (e > 0n) {
+    if (e & 1n) r = (r * b) % N;
+    b = (b * b) % N;
+    e >>= 1n;
+  }
+  return r;
+}
+
+/**
+ * The mint's secret key from ONE signature made with a secret nonce the attacker read: the user's
+ * request (its PSBT: both public nonces, the user's partial signature), the signed state, its prevout.
+ */
+function mintKeyFromKnownNonce(psbt: Uint8Array, signedTx: string, prevout: TxOutput, userPub: Uint8Array, mintPub: Uint8Array, secnonce: Uint8Array): bigint {
+  const sorted = keySort([userPub, mintPub]);
+  const inner = keyAgg(sorted);
+  const ctx = applyTweak(inner, tapTweak(xOnly(inner.Q)), true);
+  const Q = ctx.Q!;
+  const g = hasEvenY(Q) ? 1n : N - 1n;
+  const L = taggedHash('KeyAgg list', ...sorted);
+  const second = sorted.find((pk) => Buffer.compare(pk, sorted[0]!) !== 0)!;
+  const a = Buffer.compare(mintPub, second) === 0 ? 1n : int(taggedHash('KeyAgg coefficient', L, mintPub)) % N;
+  const tx = parseTx(bytesOf(signedTx));
+  const sig = tx.inputs[0]!.witness[0]!;
+  const msg = keyPathSigHash(tx, [prevout], 0, 0x00);
+  const { pubnonces, psigs } = musigFields(psbt);
+  const nu = pubnonces.get(hex.encode(userPub))!;
+  const nm = pubnonces.get(hex.encode(mintPub))!;
+  const su = psigs.get(hex.encode(userPub))!;
+  const R1 = pointAdd(decodeCompressed(nu.subarray(0, 33)), decodeCompressed(nm.subarray(0, 33)));
+  const R2 = pointAdd(decodeCompressed(nu.subarray(33, 66)), decodeCompressed(nm.subarray(33, 66)));
+  const ext = (p: Point) => (p === null ? new Uint8Array(33) : encodeCompressed(p));
+  const b = int(taggedHash('MuSig/noncecoef', ext(R1), ext(R2), xOnly(Q), msg)) % N;
+  const R = (pointAdd(R1, pointMul(R2, b)) ?? G)!;
+  expect(Buffer.compare(xOnly(R), sig.subarray(0, 32)), 'the signature was made in this session').toBe(0);
+  const e = int(taggedHash('BIP0340/challenge', xOnly(R), xOnly(Q), msg)) % N;
+  const sMint = mod(int(sig.subarray(32)) - int(su) - e * g * ctx.tacc);
+  const eps = hasEvenY(R) ? 1n : N - 1n;
+  const [k1, k2] = [int(secnonce.subarray(0, 32)), int(secnonce.subarray(32, 64))];
+  // ε·s_mint = k1 + b·k2 + ε·e·a·g·gacc·x
+  const D = mod(mod(eps * sMint) - k1 - b * k2);
+  return mod(D * inverse(mod(eps * e * a * g * ctx.gacc)));
+}
+
+const bytesIn = (file: string, needle: Uint8Array) => existsSync(file) && readFileSync(file).includes(Buffer.from(needle));
+
+describe('a reader of state.sqlite', () => {
+  it('reads the mint\'s unused secret nonces an import left in the clear; with one exit on chain and the user\'s own partial signature, the mint\'s key', () => {
+    const s = join(tmp.path, 'v0');
+    cpSync(join(V0, 'credit-mint'), join(s, 'credit-mint'), { recursive: true });
+    const dir = join(s, 'credit-mint');
+    // The monitoring job (no key) runs first after the upgrade: its credit list imports the directory.
+    const list = run(['credit', 'list', '--tip-height', '1001', '--state-dir', dir]);
+    expect(list.status, list.stderr).toBe(0);
+    const file = join(dir, 'regtest', 'state.sqlite');
+    // The reader: a read-only SQL login (or the bytes of a backup).
+    const db = new Database(file, { readonly: true });
+    const rows = db.prepare('SELECT id, context, pubnonce, sealed FROM nonces WHERE consumed = 0').all() as { id: string; context: string; pubnonce: string; sealed: Buffer }[];
+    db.close();
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) expect(r.sealed[0], `nonce ${r.id} (${r.context}) is stored in the clear`).toBe(0x00);
+    const c1 = rows.find((r) => r.context.includes(`${C1}/state/3`))!;
+    const secnonce = new Uint8Array(c1.sealed.subarray(1));
+    expect(bytesIn(file, secnonce.subarray(0, 64)), 'k1 ‖ k2 are bytes of the file').toBe(true);
+
+    // Later: C1's user pays (the mint takes that nonce), and the mint exits with that state — on chain.
+    const requestText = readFileSync(join(V0, 'credit-messages', 'next-c1-update-request.json'), 'utf8');
+    const receipt = run(['sign-update', '--role', 'mint', ...PAY, '--key-env', 'MINT_KEY', '--state-dir', dir], { input: requestText, env: { MINT_KEY } });
+    expect(receipt.status, receipt.stderr).toBe(0);
+    const exit = run(['credit', 'exit', '--contract', C1, '--fee-rate', '2', '--tip-height', '1001', '--key-env', 'MINT_KEY', '--state-dir', dir], { env: { MINT_KEY } });
+    expect(exit.status, exit.stderr).toBe(0);
+    const stateTx = (JSON.parse(exit.stdout) as { state_tx: { hex: string } }).state_tx.hex;
+
+    // The reader and the user: the request's PSBT (the user's), the state from the chain, the nonce from the backup.
+    const request = JSON.parse(requestText) as { psbt: string };
+    const psbt = base64.decode(request.psbt);
+    expect(hex.encode(musigFields(psbt).pubnonces.get(hex.encode(MINT_PUB))!)).toBe(c1.pubnonce);
+    const w = Transaction.fromPSBT(psbt).getInput(0).witnessUtxo!;
+    const x = mintKeyFromKnownNonce(psbt, stateTx, { amount: w.amount, script: w.script }, publicKeyOf(hex.decode(USER_KEY)), MINT_PUB, secnonce);
+    expect(x.toString(16).padStart(64, '0')).toBe(MINT_KEY);
+  });
+
+  it('reads the statechain owner\'s share o in the clear (the operator\'s s is sealed)', () => {
+    const dir = join(tmp.path, 'sc');
+    const f = flow(dir, () => ['--tip-height', '200', '--confirmations', '3']);
+    const { coinId } = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
+    expect(SC_KEYS.ALICE_KEY).toBeDefined();
+    const read = (who: string, kind: string) => {
+      const db = new Database(join(dir, who, 'regtest', 'state.sqlite'), { readonly: true });
+      try {
+        return db.prepare('SELECT id, body FROM records WHERE kind = ?').all(kind) as { id: string; body: string }[];
+      } finally {
+        db.close();
+      }
+    };
+    const coin = JSON.parse(read('ALICE_KEY', 'statechain').find((r) => r.id === `coin-${coinId}`)!.body) as { share_secret?: string; share: string };
+    expect(coin.share_secret, 'the owner\'s share o, readable').toMatch(/^[0-9a-f]{64}$/);
+    // It is the share: o·G is the owner's public share the statement names.
+    expect(hex.encode(encodeCompressed(pointMul(G, BigInt(`0x${coin.share_secret}`))))).toBe(coin.share);
+    // The operator's, by contrast, is sealed.
+    const op = JSON.parse(read('OPERATOR_KEY', 'statechain-operator').find((r) => r.id === coinId)!.body) as Record<string, unknown>;
+    expect(op.share_secret).toBeUndefined();
+    expect(typeof op.share_secret_sealed).toBe('string');
+    void OPERATOR_PUB;
+  });
+
+  it('checked and safe: the secret nonces and signed states of a live mint (stream) and of its users are not bytes of state.sqlite or its -wal', async () => {
+    const parties = await openContracts(join(tmp.path, 'live'), 2, {}, 'reader');
+    // Two payments each, one-shot users, the mint a stream left running (its -wal in use).
+    const stream = new MintStream(parties.mintDir, {});
+    try {
+      for (const round of [1, 2]) {
+        for (const u of parties.users) {
+          const { line } = await payRequest(u, 1000 * round, {});
+          const before = stream.lines().length;
+          stream.write(line + '\n');
+          await stream.until(() => stream.lines().length > before, 'a receipt');
+          await applyReceipt(u, stream.lines().at(-1)!, {});
+        }
+      }
+      const secretsOf = (dir: string, key: string) => {
+        const sealer = Sealer.fromSecret(hex.decode(key));
+        const db = new Database(join(dir, 'regtest', 'state.sqlite'), { readonly: true });
+        try {
+          const nonces = (db.prepare('SELECT id, context, sealed FROM nonces WHERE consumed = 0').all() as { id: string; context: string; sealed: Buffer }[])
+            .map((r) => sealer.open('nonce', [r.id, r.context], r.sealed));
+          return { nonces: nonces.filter((x): x is Buffer => x !== undefined), records: db.prepare('SELECT record FROM contracts').all() as { record: string }[] };
+        } finally {
+          db.close();
+        }
+      };
+      const mint = secretsOf(parties.mintDir, MINT_KEY);
+      expect(mint.nonces.length).toBe(2); // each contract's next nonce, opened here with the mint's key
+      const files = (dir: string) => [join(dir, 'regtest', 'state.sqlite'), join(dir, 'regtest', 'state.sqlite-wal')];
+      expect(existsSync(files(parties.mintDir)[1]!), 'the live stream\'s -wal').toBe(true);
+      for (const n of mint.nonces) for (const f of files(parties.mintDir)) expect(bytesIn(f, n.subarray(0, 64)), f).toBe(false);
+      // The signed states: sealed in the records (no "hex" of a latest state readable).
+      for (const r of mint.records) expect(JSON.parse(r.record).latest?.hex).toBeUndefined();
+      for (const u of parties.users) {
+        const mine = secretsOf(u.dir, u.key);
+        for (const n of mine.nonces) for (const f of files(u.dir)) expect(bytesIn(f, n.subarray(0, 64)), f).toBe(false);
+      }
+    } finally {
+      await stream.end();
+    }
+  });
+});
