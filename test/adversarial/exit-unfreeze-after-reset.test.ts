@@ -1,0 +1,77 @@
+/**
+ * ADVERSARIAL (built CLI): the mint's exit (CreditCommand.mintExit, src/topics/credit/command.ts)
+ * commits the freeze, submits the package, and takes the freeze back when the node "provably did
+ * not take" it (`notTaken`): any E_RPC_UNREACHABLE but a timeout counts as proof. A connection
+ * reset AFTER the request reached the node (bitcoind accepted the package and died, or a proxy on
+ * the way dropped the answer) is no such proof: the package may be in the node's mempool — and
+ * relayed — yet the contract is unfrozen and the mint goes on signing later states, which that
+ * exit (an older state) would leave unpaid once it confirms.
+ *
+ * Here a fake Core records the package it is sent (what it "accepted"), then destroys the
+ * connection without answering: exit-credit fails E_RPC_UNREACHABLE, `credit list` shows the
+ * contract open (not exiting), and the next payment is signed — against a state the node holds.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tempDir } from '../helpers.ts';
+import { blockchainInfo } from '../lib/chain/fake-core.ts';
+import { pipeline } from '../e2e/cli.ts';
+import { PAY_FLAGS, applyReceipt, message, mintStage, openContracts, payRequest } from '../e2e/stream-credit.ts';
+
+const USER = 'offchain-test';
+const PASSWORD = 'fake-core-password-0123456789';
+
+describe('exit-credit --broadcast: a connection reset after the node took the package', () => {
+  const dir = tempDir('offchain-adv-exit-reset-');
+  let server: Server | undefined;
+  afterAll(async () => {
+    server?.closeAllConnections();
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    dir.cleanup();
+  });
+
+  it('is taken for "not taken": the freeze is taken back and a later state is signed, the exit package still with the node', async () => {
+    const p = await openContracts(dir.path, 1, {}, 'exit-reset');
+    const u = p.users[0]!;
+    const pay = async (amount: number) => {
+      const { line } = await payRequest(u, amount, {});
+      const receipt = message(await pipeline([mintStage(p.mintDir, {}, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], line), 'credit/receipt', 'pay').msg;
+      await applyReceipt(u, JSON.stringify(receipt), {});
+      return receipt;
+    };
+    const first = await pay(42_000);
+
+    const accepted: string[][] = [];
+    server = createServer((req, res) => {
+      let text = '';
+      req.on('data', (d) => (text += d));
+      req.on('end', () => {
+        const body = JSON.parse(text) as { id: unknown; method: string; params: unknown[] };
+        if (body.method === 'submitpackage') {
+          accepted.push(body.params[0] as string[]); // in the mempool, relayed…
+          req.socket.destroy(); // …and the answer never comes back
+          return;
+        }
+        const result = body.method === 'getblockchaininfo' ? blockchainInfo('regtest') : null;
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', result, id: body.id }) + '\n');
+      });
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+
+    const [exit] = await pipeline([mintStage(p.mintDir, { OFFCHAIN_RPC_USER: USER, OFFCHAIN_RPC_PASSWORD: PASSWORD }, 'exit-credit', '--fee-rate', '3', '--broadcast', '--rpc-url', url)], '');
+    expect(exit!.status).not.toBe(0);
+    expect(exit!.stderr).toMatch(/E_RPC_UNREACHABLE/);
+    // The node holds the exit with the state of the first payment.
+    expect(accepted).toHaveLength(1);
+
+    // Yet the contract is open again, not exiting…
+    const list = message(await pipeline([mintStage(p.mintDir, {}, 'credit', 'list', '--tip-height', '1001')], ''), 'credit/contracts', 'list').msg;
+    expect(list.contracts[0].status).toBe('open');
+    expect(list.contracts[0].exit).toBeUndefined();
+    // …and the mint signs the next state, which the exit in the node's mempool leaves unpaid.
+    const second = await pay(10_000);
+    expect(second.state).toBe(first.state + 1);
+  });
+});
