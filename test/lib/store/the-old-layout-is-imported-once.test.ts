@@ -29,7 +29,7 @@ import { fileSnapshot, ROOT, tempDir } from '../../helpers.ts';
 import { refusal, refusalAsync } from '../../setup/refusal.ts';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'state-v0');
-const FOLDERS = ['credit-user', 'credit-mint', 'nonces', 'statechain', 'bolt3', 'statechain-witness'];
+const FOLDERS = ['credit-user', 'credit-mint', 'nonces', 'statechain', 'bolt3', 'statechain-witness', 'credit-mint-pg'];
 const ROLES = ['credit-mint', 'credit-user', 'credit-ecash-mint', 'credit-ecash-user', 'device', 'gateway', 'commitment-a', 'commitment-b', 'musig', 'ptlc', 'ptlc-payer', 'statechain-operator', 'statechain-owner', 'statechain-receiver'];
 const key = (name: string) => fromHex(readFileSync(join(ROOT, 'fixtures', 'keys', `${name}.key`), 'utf8').trim());
 
@@ -443,6 +443,29 @@ describe('what an older toolkit left', () => {
     await refusalAsync(witness.check(coin, 4, 'the store'), 'E_STORE_ROLLED_BACK', 1);
     await refusalAsync(witness.check(coin, 5, 'the store', 'ffffffffffffffffffffffffffffffff'), 'E_STORE_ROLLED_BACK', 1);
     await witness.check(coin, 5, 'the store', '5d602418b6aa2311f48ad77505b9abee');
+  });
+
+  it('a PostgreSQL mint host\'s nonce key, witness and journal (credit-mint-pg/, host epochs: gone): nothing imported, every byte of them zeroed and removed — the key opens no nonce any more', () => {
+    const dir = join(tmp.path, `c-${++n}`, 'regtest');
+    const host = join(dir, 'credit-mint-pg');
+    mkdirSync(join(host, 'ledger-11'), { recursive: true });
+    const secret = 'ab'.repeat(32);
+    writeFileSync(join(host, 'epoch-22.json'), `${JSON.stringify({ epoch: '11'.repeat(16), key: secret })}\n`);
+    writeFileSync(join(host, 'seen-11.json'), `${JSON.stringify({ version: 7 })}\n`);
+    writeFileSync(join(host, 'ledger-11', 'journal'), 'offchain nonce ledger v1 11\n');
+    // A second name for the key file: what the import zeroes is the file, whatever its names.
+    linkSync(join(host, 'epoch-22.json'), join(tmp.path, `key-link-${n}`));
+    importNow(dir);
+    expect(readdirSync(dir)).toEqual([STATE_DB_FILE]);
+    const left = readFileSync(join(tmp.path, `key-link-${n}`));
+    expect(left.every((b) => b === 0) && left.length > 0, 'the key file zeroed before it went').toBe(true);
+    const db = new Database(join(dir, STATE_DB_FILE), { readonly: true });
+    try {
+      expect(db.prepare('SELECT COUNT(*) AS n FROM records').get()).toEqual({ n: 0 });
+      expect(db.prepare('SELECT COUNT(*) AS n FROM nonces').get()).toEqual({ n: 0 });
+    } finally {
+      db.close();
+    }
   });
 
   it('the operator\'s shares, in the clear in its old files, are sealed under its key at its first keyed use; a view leaves them as they are', async () => {

@@ -13,6 +13,9 @@
  *                                     the operator's op-<coin>, offer-<digest>       → records `statechain-operator`, `-offer`
  *   bolt3/<txid>-<vout>/channel.json  a channel party's records                     → records `bolt3` (`<txid>:<vout>`)
  *   statechain-witness/seen-<coin>    a PostgreSQL operator host's rollback witness → records `statechain-witness`
+ *   credit-mint-pg/                   a PostgreSQL mint host's nonce key, witness   → nothing: host epochs are gone (the
+ *                                     and journal (one-shot mint commands)            nonces that key sealed are dead; their
+ *                                                                                      users abandon once), the key zeroed
  *
  * All of it goes into the database in ONE transaction, with a mark (meta `imported_files`);
  * only after its COMMIT are the old files removed (each overwritten with zeros first; a
@@ -46,7 +49,7 @@ import { sqliteError, STATE_DB_FILE, type StateDb } from './database.ts';
 import { CLEAR_SECRET, nonceId } from './nonces.ts';
 
 /** The folders the file layout kept under `<state-dir>/<network>`. */
-export const LEGACY_FOLDERS = ['credit-user', 'credit-mint', 'nonces', 'statechain', 'bolt3', 'statechain-witness'] as const;
+export const LEGACY_FOLDERS = ['credit-user', 'credit-mint', 'nonces', 'statechain', 'bolt3', 'statechain-witness', 'credit-mint-pg'] as const;
 
 /** The meta key the import leaves: what was imported, when. */
 export const IMPORTED_KEY = 'imported_files';

@@ -179,19 +179,13 @@ export class Documents {
 
   /**
    * Read, transform, write, as one step: returns what was written. `fn` may run steps of its
-   * own (nonces taken): they are part of this one. Where there is no database yet, `fn` sees
-   * nothing, and the database is made only if it returns a document to write.
+   * own (nonces taken): they are part of this one. Where there is no database yet one is made
+   * for the step (and taken back when it commits nothing: database.ts `takeBack`), so that even
+   * the first writes of a directory are one step each, never two racing updates lost.
    */
   async update<T>(name: string, fn: (current: T | undefined) => T | Promise<T>): Promise<T> {
     checkName(name);
-    let r = await this.records(false);
-    if (r === undefined) {
-      const next = await fn(undefined);
-      r = (await this.records(true))!;
-      await r.db.step(() => r!.put(name, next));
-      return next;
-    }
-    const records = r;
+    const records = (await this.records(true))!;
     return records.db.step(async () => {
       const next = await fn(records.get(name) as T | undefined);
       records.put(name, next);
