@@ -27,7 +27,7 @@ const FORKS = 4;
  * Library files that change what a whole process shares (process.chdir, process.umask): a
  * worker thread may not, so they run in forks of their own (project `lib-process`).
  */
-const PROCESS_WIDE = ['test/lib/cli/layering.test.ts', 'test/lib/store/atomic.test.ts'];
+const PROCESS_WIDE = ['test/lib/cli/layering.test.ts'];
 
 export default defineConfig({
   plugins: [snapshotsNeverWriteThemselves],
@@ -58,7 +58,7 @@ export default defineConfig({
     // to file (no isolation), instead of a fresh fork re-importing src/, fast-check and the
     // independent verifier for every one of ~165 files: issue 43 measured ~0.4 CPU-s a file.
     // Sound because no library file mocks a module or leaves process-wide state behind (the
-    // two that change cwd/umask are in lib-process; backend selections and env are restored
+    // one that changes cwd is in lib-process; backend selections and env are restored
     // by the files that change them); the nodes project stays one fresh fork per file.
     // All four threads live for the whole group (minWorkers = maxWorkers): with fewer, the pool
     // ends an idle thread while vitest still counts on it, and the run fails at the end of the
