@@ -241,8 +241,6 @@ export const ERROR_CODES: Readonly<Record<string, ExitClass>> = {
   E_LOCKTIME: 'refused',
   E_LOCKTIME_MARGIN: 'refused',
   E_LOCK_HELD: 'state',
-  E_LOCK_LOST: 'state',
-  E_LOCK_REENTRANT: 'general',
   E_MALFORMED_JSON: 'malformed',
   E_MALFORMED_MESSAGE: 'malformed',
   E_MALFORMED_PSBT: 'malformed',
