@@ -9,7 +9,8 @@ import { serveFlags } from '../../topics/serve/flags.ts';
 import { onServedMint, type ServedMint } from '../../topics/serve/served-mint.ts';
 import type { ExitRequest } from '../../topics/credit/exit.ts';
 import type { Network } from '../../lib/network.ts';
-import type { MintContext, MintContractRecord } from '../../lib/credit/ports.ts';
+import type { MintContext, MintContractRecord, MintPolicy } from '../../lib/credit/ports.ts';
+import type { ChainSource } from '../../lib/chain/types.ts';
 import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
 
 export default class ServeMint extends MintStream<typeof ServeMint> {
@@ -56,6 +57,16 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
     const s = this.served;
     if (!s) return super.withMint(network, step, opts);
     return onServedMint(s, this.random.deterministic, step);
+  }
+  /**
+   * A read of the mint's state (the gateway's payment in flight, a listing) as one request of
+   * the service's group commit too: a second store on the service's one connection would share
+   * — and, closing, roll back — the batch the service has open.
+   */
+  protected override withMintView<R>(network: Network, view: (store: MintStorePort<MintContractRecord>, policy: MintPolicy, chain: ChainSource) => Promise<R>): Promise<R> {
+    const s = this.served;
+    if (!s) return super.withMintView(network, view);
+    return onServedMint(s, false, (ctx, store) => view(store, ctx.policy, ctx.chain));
   }
 
   protected async execute(): Promise<CommandResult | void> {

@@ -48,9 +48,9 @@ describe('refuseInsideStep', () => {
 
   it('inside a step of the mint\'s batch (a savepoint of its open transaction): refused', async () => {
     const db = open();
-    db.begin();
+    const batch = db.begin();
     await db.step(() => refusal(() => refuseInsideStep('an answer'), 'E_INTERNAL', 1));
-    db.commit();
+    db.commit(batch);
     db.close();
   });
 

@@ -30,7 +30,7 @@
  * mint.ts), the import of a directory of the file layout before this one (migrate-v0.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { accessSync, chmodSync, constants, existsSync, lstatSync, mkdirSync, rmdirSync, rmSync, statfsSync, unlinkSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, existsSync, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, rmdirSync, rmSync, statfsSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -123,6 +123,9 @@ function installExitHook(): void {
   });
 }
 
+/** A long-running owner's open batch (`StateDb.begin`): a transaction across its steps. */
+export type Batch = { rolledBack: boolean };
+
 export type OpenOptions = {
   /** Create the database (and the directory) when there is none; otherwise there must be one. */
   create: boolean;
@@ -137,7 +140,7 @@ export class StateDb {
   /** The end of the last step begun on this connection: steps from other contexts wait for it. */
   private tail: Promise<unknown> = Promise.resolve();
   /** A transaction a long-running owner holds open across its steps (`begin`, the mint's group commit). */
-  private batch = false;
+  private batch: Batch | undefined;
   private failed: Error | undefined;
   /**
    * The directories this open made (deepest first) and that it made the file: a database whose
@@ -189,8 +192,10 @@ export class StateDb {
   }
 
   private static connect(abs: string, path: string): StateDb {
-    // An open that fails takes back the files it created (a full disk: the directory as it was).
-    const created = [path, `${path}-wal`, `${path}-shm`, `${path}-journal`].filter((p) => !existsSync(p));
+    // An open that fails takes back the files it created (a full disk: the directory as it was) —
+    // only when this open made the database file itself (O_EXCL): a file another process made
+    // meanwhile, and the -wal and -shm beside it, are that process's, live.
+    let made: number | undefined;
     let sql: BetterSqlite3.Database | undefined;
     try {
       try {
@@ -198,8 +203,8 @@ export class StateDb {
       } catch (e) {
         throw stateAccessError(e, abs);
       }
+      made = makeFile(path);
       sql = new (sqlite())(path);
-      if (created.includes(path)) chmodSync(path, 0o600);
       sql.pragma('synchronous = FULL');
       sql.pragma('secure_delete = ON');
       sql.pragma('foreign_keys = ON');
@@ -229,13 +234,15 @@ export class StateDb {
       // A first read in WAL mode makes the WAL index (-shm): a full disk fails it here, at the open.
       sql.prepare('SELECT count(*) FROM sqlite_master').get();
       const db = new StateDb(abs, path, sql);
-      db.createdFile = created.includes(path);
+      db.createdFile = made !== undefined;
       return db;
     } catch (e) {
       if (sql?.open) sql.close();
       const code = errnoCode(e) ?? '';
       const full = isFullError(e) || (/^SQLITE_(IOERR|CANTOPEN)/.test(code) && freeBytes(abs) < FULL_BELOW);
-      if (full || !(e instanceof OffchainError)) for (const p of created) rmSync(p, { force: true });
+      if ((full || !(e instanceof OffchainError)) && made !== undefined && inodeOf(path) === made) {
+        for (const p of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) rmSync(p, { force: true });
+      }
       if (full) throw new StoreFullError(abs, `the filesystem is full (${code}: ${(e as Error).message})`);
       throw sqliteError(e, abs);
     }
@@ -265,7 +272,7 @@ export class StateDb {
    */
   async step<T>(fn: () => Promise<T> | T): Promise<T> {
     const outer = current.getStore();
-    if ((outer?.db === this && outer.live) || this.batch) return this.savepoint(fn, outer?.db === this ? outer.depth : 0);
+    if ((outer?.db === this && outer.live) || this.batch !== undefined) return this.savepoint(fn, outer?.db === this ? outer.depth : 0);
     const turn = this.tail.then(() => this.transaction(fn));
     this.tail = turn.catch(() => undefined);
     return turn;
@@ -296,7 +303,9 @@ export class StateDb {
   private async savepoint<T>(fn: () => Promise<T> | T, depth: number): Promise<T> {
     this.usable();
     this.attempted = true;
-    if (!this.sql.inTransaction) this.sql.exec('BEGIN IMMEDIATE');
+    // Inside a step or a batch there is a transaction: one that is gone was rolled back under
+    // the caller, and a new one begun here would commit this step alone, out of its batch.
+    if (!this.sql.inTransaction) throw new OffchainError('E_STATE_WRITE', `the transaction of the state in ${this.dir} this step belongs to was rolled back under it: nothing of it was kept or released`, 1);
     const sp = this.savepointStatements(depth);
     sp.begin.run();
     const scope = { db: this as StateDb, depth: depth + 1, live: true };
@@ -339,37 +348,49 @@ export class StateDb {
 
   /**
    * A long-running owner's batch (the mint's group commit): a transaction held open across
-   * its steps — each a SAVEPOINT — until `commit()`. Nothing derived from a step of the batch
-   * may leave before `commit()` has returned. One batch at a time per connection.
+   * its steps — each a SAVEPOINT — until `commit(batch)`. Nothing derived from a step of the
+   * batch may leave before `commit` has returned. One batch at a time per connection: a
+   * second `begin` while one is open joins it (the same object).
    */
-  begin(): void {
+  begin(): Batch {
     this.usable();
     this.attempted = true;
-    if (this.batch) return;
+    if (this.batch !== undefined) return this.batch;
     try {
       if (!this.sql.inTransaction) this.sql.exec('BEGIN IMMEDIATE');
     } catch (e) {
       throw sqliteError(e, this.dir);
     }
-    this.batch = true;
+    this.batch = { rolledBack: false };
+    return this.batch;
   }
 
-  /** End the batch: one COMMIT, one WAL fsync, whatever its steps wrote. */
-  commit(): void {
+  /**
+   * End `batch`: one COMMIT, one WAL fsync, whatever its steps wrote. A batch that is no longer
+   * the open one was rolled back by another owner on this connection: its steps' answers must
+   * not leave — E_STATE_WRITE, the store broken (the process exits, releasing nothing).
+   */
+  commit(batch: Batch | undefined): void {
     this.usable();
-    if (!this.batch) return;
-    this.batch = false;
+    if (batch === undefined) return;
+    if (batch !== this.batch || batch.rolledBack) {
+      this.failed = new Error('the batch was rolled back before its COMMIT');
+      throw new OffchainError('E_STATE_WRITE', `the state in ${this.dir} lost its open batch before its COMMIT (rolled back on this connection): nothing of it was released`, 1);
+    }
+    this.batch = undefined;
     if (this.sql.inTransaction) this.commitNow();
   }
 
   /** Whether a batch is open with something perhaps written. */
   get dirty(): boolean {
-    return this.batch && this.sql.inTransaction;
+    return this.batch !== undefined && this.sql.inTransaction;
   }
 
-  /** Drop the batch: nothing of it happened (a failed step's owner, a test's crash). */
-  rollback(): void {
-    this.batch = false;
+  /** Drop `batch`, if it is the open one: nothing of it happened (a failed step's owner, a test's crash). Another owner's is left alone. */
+  rollback(batch: Batch | undefined): void {
+    if (batch === undefined || batch !== this.batch) return;
+    batch.rolledBack = true;
+    this.batch = undefined;
     if (this.sql.open && this.sql.inTransaction) this.sql.exec('ROLLBACK');
   }
 
@@ -385,6 +406,10 @@ export class StateDb {
     this.refs = 0;
     if (!this.sql.open) return;
     let takenBack = false;
+    if (this.batch !== undefined) {
+      this.batch.rolledBack = true;
+      this.batch = undefined;
+    }
     try {
       if (this.sql.inTransaction) this.sql.exec('ROLLBACK');
       takenBack = this.takeBack();
@@ -423,6 +448,9 @@ export class StateDb {
       return false;
     }
     try {
+      // Under the exclusive lock, once more: another process may have opened the file between the
+      // switch and the lock and turned it back to WAL, whose writes an unlinked file would lose.
+      if (this.sql.pragma('journal_mode', { simple: true }) !== 'delete') return false;
       const empty = TABLES.every((t) => this.sql.prepare(`SELECT 1 FROM ${t} LIMIT 1`).get() === undefined);
       if (!empty) return false;
       unlinkSync(this.path);
@@ -432,6 +460,31 @@ export class StateDb {
     } finally {
       this.sql.exec('ROLLBACK');
     }
+  }
+}
+
+/** Make the database file, 0600, if there is none (O_EXCL): its inode when this call made it, undefined when it was there. */
+function makeFile(path: string): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch (e) {
+    if (errnoCode(e) === 'EEXIST') return undefined;
+    throw e;
+  }
+  try {
+    fchmodSync(fd, 0o600); // whatever the umask
+    return fstatSync(fd).ino;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function inodeOf(path: string): number | undefined {
+  try {
+    return lstatSync(path).ino;
+  } catch {
+    return undefined;
   }
 }
 

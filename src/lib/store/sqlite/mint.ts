@@ -28,7 +28,7 @@ import { RefusedError, StateConflictError, UsageError } from '../../errors.ts';
 import type { MintStorePort } from '../mint-store-port.ts';
 import type { Sealer } from '../seal.ts';
 import { mintRecordOf, mintRecordText, resealed } from '../mint-records.ts';
-import type { StateDb } from './database.ts';
+import type { Batch, StateDb } from './database.ts';
 import { SqliteNonces } from './nonces.ts';
 import { TABLES } from './schema.ts';
 import { LEGACY_STATES_KEY } from './migrate-v0.ts';
@@ -83,6 +83,8 @@ function statements(db: StateDb) {
 export type SqliteMintOptions = {
   /** The mint's seal (from its key): its nonces and its records' signed states. A view has none. */
   sealer?: Sealer;
+  /** The mint's compressed public key: its nonces an older store kept in the clear are sealed at its first use. */
+  signer?: Uint8Array;
 };
 
 export class SqliteMintStore<R extends { contract_id: string }> implements MintStorePort<R> {
@@ -98,7 +100,7 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     this.dir = db.dir;
     this.q = statements(db);
     this.sealer = opts.sealer;
-    this.nonces = opts.sealer && new SqliteNonces(db, opts.sealer, "the mint's nonce");
+    this.nonces = opts.sealer && new SqliteNonces(db, opts.sealer, "the mint's nonce", opts.signer);
     const mark = this.q.getMeta.get(MIGRATION_KEY);
     if (mark) throw migratedError(this.dir, JSON.parse(mark.value) as MigrationMark);
   }
@@ -117,6 +119,9 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
       this.db.sql.prepare('DELETE FROM meta WHERE key = ?').run(LEGACY_STATES_KEY);
     });
   }
+
+  /** The batch this store began (or joined) and has not committed: only it is committed or dropped by this store. */
+  private batch: Batch | undefined;
 
   /** Set once a migration to PostgreSQL was found committed under this open store: it refuses every use from then on. */
   private migrated: Error | undefined;
@@ -137,11 +142,12 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
   private begin(): void {
     if (this.migrated) throw this.migrated;
     const was = this.db.dirty;
-    this.db.begin();
+    this.batch = this.db.begin();
     if (!was) {
       const mark = this.q.getMeta.get(MIGRATION_KEY);
       if (mark) {
-        this.db.rollback();
+        this.db.rollback(this.batch);
+        this.batch = undefined;
         // A stream that had the store open stops here, answering nothing more (as a restart would find it).
         this.migrated = migratedError(this.dir, JSON.parse(mark.value) as MigrationMark);
         throw this.migrated;
@@ -155,19 +161,23 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     return this.db.step(fn);
   }
 
-  /** Make the batch durable: one COMMIT, one WAL fsync. */
+  /** Make the batch durable: one COMMIT, one WAL fsync (E_STATE_WRITE if it was rolled back under this store: nothing of it released). */
   async commit(): Promise<void> {
-    this.db.commit();
+    const batch = this.batch;
+    this.batch = undefined;
+    this.db.commit(batch);
   }
 
   /** Commit what the batch holds. The connection is the command's (its `state`), closed when the command ends. */
   async close(): Promise<void> {
-    this.db.commit();
+    await this.commit();
   }
 
-  /** Drop the batch uncommitted: what a crash leaves (a failed command, a test). */
+  /** Drop this store's batch uncommitted: what a crash leaves (a failed command, a test). A view, which began none, drops nothing. */
   abandon(): void {
-    this.db.rollback();
+    const batch = this.batch;
+    this.batch = undefined;
+    this.db.rollback(batch);
   }
 
   // ——— records ———
@@ -222,7 +232,7 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
   async writeDoc(name: string, value: unknown): Promise<void> {
     this.begin();
     this.q.putMeta.run(`doc:${name}`, JSON.stringify(value));
-    this.db.commit();
+    await this.commit();
   }
 
   // ——— the funding-outpoint index (one outpoint, one contract) ———
