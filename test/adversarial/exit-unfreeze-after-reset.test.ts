@@ -1,15 +1,17 @@
 /**
- * ADVERSARIAL (built CLI): the mint's exit (CreditCommand.mintExit, src/topics/credit/command.ts)
- * commits the freeze, submits the package, and takes the freeze back when the node "provably did
- * not take" it (`notTaken`): any E_RPC_UNREACHABLE but a timeout counts as proof. A connection
- * reset AFTER the request reached the node (bitcoind accepted the package and died, or a proxy on
- * the way dropped the answer) is no such proof: the package may be in the node's mempool — and
- * relayed — yet the contract is unfrozen and the mint goes on signing later states, which that
- * exit (an older state) would leave unpaid once it confirms.
+ * REGRESSION (built CLI) — found by the adversarial review of the one store: the mint's exit
+ * (CreditCommand.mintExit, src/topics/credit/command.ts) commits the freeze, submits the
+ * package, and takes the freeze back only when the node provably did not take it (`notTaken`).
+ * It used to count any E_RPC_UNREACHABLE but a timeout as proof — so a connection reset AFTER
+ * the request reached the node (bitcoind accepted the package and died, or a proxy on the way
+ * dropped the answer) unfroze the contract, and the mint went on signing later states that the
+ * exit in the node's mempool (an older state) would leave unpaid once it confirmed.
  *
- * Here a fake Core records the package it is sent (what it "accepted"), then destroys the
- * connection without answering: exit-credit fails E_RPC_UNREACHABLE, `credit list` shows the
- * contract open (not exiting), and the next payment is signed — against a state the node holds.
+ * Now only a connection never made (refused, no address, no route) or a node's answer of no
+ * counts. Here a fake Core records the package it is sent (what it "accepted"), then destroys
+ * the connection without answering: exit-credit fails E_RPC_UNREACHABLE saying the contract
+ * stays frozen, `credit list` shows it exiting with that state, and the next payment is refused
+ * E_CONTRACT_FROZEN.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
@@ -31,16 +33,12 @@ describe('exit-credit --broadcast: a connection reset after the node took the pa
     dir.cleanup();
   });
 
-  it('is taken for "not taken": the freeze is taken back and a later state is signed, the exit package still with the node', async () => {
+  it('is not taken for "not taken": the contract stays frozen with the state the node holds, and no later state is signed', async () => {
     const p = await openContracts(dir.path, 1, {}, 'exit-reset');
     const u = p.users[0]!;
-    const pay = async (amount: number) => {
-      const { line } = await payRequest(u, amount, {});
-      const receipt = message(await pipeline([mintStage(p.mintDir, {}, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], line), 'credit/receipt', 'pay').msg;
-      await applyReceipt(u, JSON.stringify(receipt), {});
-      return receipt;
-    };
-    const first = await pay(42_000);
+    const { line } = await payRequest(u, 42_000, {});
+    const first = message(await pipeline([mintStage(p.mintDir, {}, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], line), 'credit/receipt', 'pay').msg;
+    await applyReceipt(u, JSON.stringify(first), {});
 
     const accepted: string[][] = [];
     server = createServer((req, res) => {
@@ -62,16 +60,21 @@ describe('exit-credit --broadcast: a connection reset after the node took the pa
 
     const [exit] = await pipeline([mintStage(p.mintDir, { OFFCHAIN_RPC_USER: USER, OFFCHAIN_RPC_PASSWORD: PASSWORD }, 'exit-credit', '--fee-rate', '3', '--broadcast', '--rpc-url', url)], '');
     expect(exit!.status).not.toBe(0);
-    expect(exit!.stderr).toMatch(/E_RPC_UNREACHABLE/);
+    expect(exit!.stdout).toBe('');
+    expect(exit!.stderr.trim().split('\n')).toHaveLength(1);
+    expect(exit!.stderr).toMatch(/E_RPC_UNREACHABLE.*stays frozen/);
     // The node holds the exit with the state of the first payment.
     expect(accepted).toHaveLength(1);
 
-    // Yet the contract is open again, not exiting…
+    // The contract is exiting with that state…
     const list = message(await pipeline([mintStage(p.mintDir, {}, 'credit', 'list', '--tip-height', '1001')], ''), 'credit/contracts', 'list').msg;
-    expect(list.contracts[0].status).toBe('open');
-    expect(list.contracts[0].exit).toBeUndefined();
-    // …and the mint signs the next state, which the exit in the node's mempool leaves unpaid.
-    const second = await pay(10_000);
-    expect(second.state).toBe(first.state + 1);
+    expect(list.contracts[0].status).toBe('exiting');
+    expect(list.contracts[0].exit.state).toBe(first.state);
+    // …and the mint signs no later state.
+    const next = await payRequest(u, 10_000, {});
+    const [refused] = await pipeline([mintStage(p.mintDir, {}, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], next.line);
+    expect(refused!.status).not.toBe(0);
+    expect(refused!.stdout).toBe('');
+    expect(refused!.stderr).toMatch(/E_CONTRACT_FROZEN/);
   });
 });

@@ -110,8 +110,11 @@ export type MintContractRecord = {
   funding_seen?: true;
   /** A rollover whose new refund the mint co-signed (round 1), awaiting the user's signature. */
   proposed_rollover?: { state: number; txid: string; new_contract_id: string; new_contract: CreditTermsJson; response: Record<string, unknown> };
-  /** Set by the mint's exit (exit-credit): it exits with this state, so it signs nothing more for the contract. */
-  exiting?: { state: number; txid: string };
+  /**
+   * Set by the mint's exit (exit-credit): it exits with this state, so it signs nothing more for the contract.
+   * `attempt`: the run that froze it (a failed broadcast takes back only its own freeze).
+   */
+  exiting?: { state: number; txid: string; attempt?: string };
   /** Set once the mint signs a close or rollover: the contract is frozen from then on. */
   settlement?: { kind: 'close' | 'rollover'; state: number; txid: string; response: Record<string, unknown>; new_contract_id?: string };
   /** Ecash signed under this contract (sum of the amounts of its blind signatures). */

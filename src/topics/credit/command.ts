@@ -14,7 +14,7 @@
  */
 import type { Command } from '@oclif/core';
 import { join } from 'node:path';
-import { RefusedError, UsageError } from '../../lib/errors.ts';
+import { OffchainError, RefusedError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
 import type { ChainSource } from '../../lib/chain/types.ts';
 import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserContractRecord } from '../../lib/credit/ports.ts';
@@ -37,11 +37,17 @@ export function noMint(dir: string): UsageError {
 /** What an exit's builder gives: the package, and with --broadcast how to send it (after the freeze is committed). */
 export type ExitBuilt = { message: Record<string, unknown>; send?: () => Promise<Record<string, unknown>> };
 
-/** A broadcast's failure that proves the node did not take the package: it answered no, or was never asked. A lost answer (a timeout) proves nothing. */
+/**
+ * A broadcast's failure that proves the node did not take the package: it answered no (an RPC
+ * error, a rejection), or it was never asked (the connection never made, nothing sent: no
+ * node there, no address for it). A lost answer — a timeout, a connection reset after the
+ * request went out — proves nothing: the package may be in the node's mempool.
+ */
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 function notTaken(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
-  if (code === 'E_RPC_UNREACHABLE') return (e as { detail?: { reason?: unknown } }).detail?.reason !== 'timeout';
-  return typeof code === 'string' && code !== 'E_INTERNAL';
+  if (code === 'E_RPC_UNREACHABLE') return NEVER_SENT.has(String((e as { detail?: { reason?: unknown } }).detail?.reason));
+  return code === 'E_RPC_ERROR' || code === 'E_BROADCAST_REJECTED' || code === 'E_RPC_AUTH' || code === 'E_RPC_COOKIE' || code === 'E_CHAIN_OFFLINE' || code === 'E_NETWORK_MISMATCH' || code === 'E_USAGE';
 }
 
 /** No credit user state under this state directory (and none was created). Exit 2. */
@@ -93,7 +99,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       const result = await use(ctx, store);
       await store.close();
       return result;
-    }, { nonces: opts.nonces ?? 'used', key: mint.secretKey });
+    }, { nonces: opts.nonces ?? 'used', key: mint.secretKey, pub: mint.publicKey });
   }
 
   /** The keysets this mint issues under (./ecash.ts ecashSigner). */
@@ -110,7 +116,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return this.onMintStore(network, async (store, _dir, policy) => view(store, policy, await this.mintChain(network, store)), { view: true });
   }
 
-  private async onMintStore<T>(network: Network, use: (store: MintStorePort<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>, opts: { view?: boolean; nonces?: 'used' | 'none'; key?: Uint8Array } = {}): Promise<T> {
+  private async onMintStore<T>(network: Network, use: (store: MintStorePort<MintContractRecord>, dir: string, policy: MintPolicy) => Promise<T>, opts: { view?: boolean; nonces?: 'used' | 'none'; key?: Uint8Array; pub?: Uint8Array } = {}): Promise<T> {
     const store = await this.openMintStore(network, { create: false, ...opts });
     try {
       return await use(store, store.dir, await mintPolicy(store, store.dir));
@@ -210,22 +216,28 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       if (!record) throw new UsageError('E_USAGE', `${who} has no contract ${id}`);
       const out = await build(ctx, record);
       const froze = !record.exiting && !f['dry-run'];
-      if (froze) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid } });
-      return { ...out, id, froze };
+      const attempt = Buffer.from(ctx.random.bytes(8, 'credit/exit/attempt')).toString('hex');
+      if (froze) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid, attempt } });
+      return { ...out, id, froze, attempt };
     }, { nonces: 'none' });
     if (!built.send) return built.message;
     try {
       return { ...built.message, broadcast: await built.send() };
     } catch (e) {
-      if (built.froze && notTaken(e)) {
-        await this.withMint(network, async (_ctx, store) => {
-          const now = await store.get(built.id);
-          if (now?.exiting) {
-            const { exiting: _e, ...unfrozen } = now;
-            await store.put(unfrozen as MintContractRecord);
-          }
-        }, { nonces: 'none' });
+      if (!built.froze) throw e;
+      if (!notTaken(e)) {
+        // The package may be in the node's mempool: the contract stays frozen, and saying so is the error's last word.
+        if (!(e instanceof OffchainError)) throw e;
+        throw new OffchainError(e.code, `${e.message} — the node may have taken the package: contract ${built.id} stays frozen (exiting); run the exit again to send it again`, e.exitCode, e.detail);
       }
+      await this.withMint(network, async (_ctx, store) => {
+        const now = await store.get(built.id);
+        // Only the freeze this run made (its attempt id): another run's exit, begun since, keeps its own.
+        if (now?.exiting?.attempt === built.attempt) {
+          const { exiting: _e, ...unfrozen } = now;
+          await store.put(unfrozen as MintContractRecord);
+        }
+      }, { nonces: 'none' });
       throw e;
     }
   }
