@@ -354,7 +354,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   protected async nonceStore(network: Network, signer: KeyPair): Promise<import('../musig/nonce-port.ts').NoncePort> {
     const { SqliteNonces } = await import('../store/sqlite/nonces.ts');
     const { Sealer } = await import('../store/seal.ts');
-    return new SqliteNonces((create) => this.state(network, { create }), Sealer.fromSecret(signer.secretKey));
+    return new SqliteNonces((create) => this.state(network, { create }), Sealer.fromSecret(signer.secretKey), 'nonce', signer.publicKey);
   }
 
   /** Close what `state` opened (the end of the run; a long-running command when it stops). */

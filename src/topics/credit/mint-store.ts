@@ -20,7 +20,7 @@ import type { StateDb } from '../../lib/store/sqlite/database.ts';
  * mint's commands says which: ./command.ts withMintStore); publishing or reading the offer names
  * none and uses none, so it runs on PostgreSQL as a one-shot command.
  */
-export type MintStoreOptions = { create: boolean; view?: boolean; nonces?: 'used' | 'none'; key?: Uint8Array };
+export type MintStoreOptions = { create: boolean; view?: boolean; nonces?: 'used' | 'none'; key?: Uint8Array; pub?: Uint8Array };
 
 /** What opening the store needs of the command: its flags, its terminal, and where its state lives. */
 export type MintStoreHost = {
@@ -65,7 +65,7 @@ export async function openMintStore(host: MintStoreHost, opts: MintStoreOptions)
   const { Sealer } = await import('../../lib/store/seal.ts');
   const db = await host.state(opts.create);
   if (db === undefined) throw new UsageError('E_NO_MINT_POLICY', `no mint policy in ${host.stateDir()} (nothing was created there): check --state-dir and --network, or run "open-credit --role mint --publish --payout-address ADDR" first`);
-  const store = new SqliteMintStore<MintContractRecord>(db, opts.view || !opts.key ? {} : { sealer: Sealer.fromSecret(opts.key) });
+  const store = new SqliteMintStore<MintContractRecord>(db, opts.view || !opts.key ? {} : { sealer: Sealer.fromSecret(opts.key), ...(opts.pub ? { signer: opts.pub } : {}) });
   if (!opts.view && opts.key) await store.resealLegacy(opts.key);
   return store;
 }

@@ -32,11 +32,14 @@
  *   version finishes it when it runs once on the directory (its crash recovery is not part
  *   of this one);
  * - E_STATE_OLD_LAYOUT: a mint directory from before its SQLite store (snapshot.json),
- *   which an older offchain imports first.
+ *   which an older offchain imports first;
+ * - E_LOCK_HELD: the old mint database open in another process (an older offchain's mint
+ *   still running, which could sign with nonces the import copies): stop it first.
  *
  * Secrets that arrive in the clear (an unused nonce's, an operator's share) stay so until
- * their owner's key opens the store (the mint's and the operator's stores seal them then) or
- * the nonce is taken. The mint's states sealed by the older scheme are sealed again by the
+ * their owner's key opens the store: the operator's store seals its shares then, and each
+ * signer its own nonces (a BIP-327 secret nonce ends with its signer's public key: nonces.ts
+ * `sealImported`). The mint's states sealed by the older scheme are sealed again by the
  * first mint command that holds the key (mint.ts `resealLegacy`).
  */
 import { createHash } from 'node:crypto';
@@ -45,8 +48,8 @@ import { join } from 'node:path';
 import { MalformedInputError, StateConflictError } from '../../errors.ts';
 import { errnoCode } from '../write-errors.ts';
 import { syncDirSync, unlinkIfPresent, writeAll } from '../sync-fs.ts';
-import { sqliteError, STATE_DB_FILE, type StateDb } from './database.ts';
-import { CLEAR_SECRET, nonceId } from './nonces.ts';
+import { sqlite, sqliteError, STATE_DB_FILE, type StateDb } from './database.ts';
+import { CLEAR_NONCES_KEY, CLEAR_SECRET, nonceId } from './nonces.ts';
 
 /** The folders the file layout kept under `<state-dir>/<network>`. */
 export const LEGACY_FOLDERS = ['credit-user', 'credit-mint', 'nonces', 'statechain', 'bolt3', 'statechain-witness', 'credit-mint-pg'] as const;
@@ -87,6 +90,7 @@ export function importFileLayout(db: StateDb): void {
     // SQLite detaches no database a transaction has read ("database old is locked").
     const mintDb = join(dir, 'credit-mint', 'mint.sqlite');
     const attached = existsSync(mintDb);
+    if (attached) refuseOpenElsewhere(mintDb);
     if (attached) db.sql.prepare('ATTACH DATABASE ? AS old').run(mintDb);
     try {
       db.sql.exec('BEGIN IMMEDIATE');
@@ -116,6 +120,30 @@ export function importFileLayout(db: StateDb): void {
     }
   }
   removeOldFiles(dir);
+}
+
+/**
+ * E_LOCK_HELD when another process — an older offchain's streaming mint, still running — has
+ * the old mint database open: it could go on signing with nonces the import copies as unused.
+ * SQLite lets a WAL database leave WAL mode only when no other connection has it open, so the
+ * switch is the test (the file is about to be imported and removed: its mode no longer matters).
+ */
+function refuseOpenElsewhere(path: string): void {
+  const old = new (sqlite())(path);
+  try {
+    old.pragma('busy_timeout = 0');
+    let mode: unknown;
+    try {
+      mode = old.pragma('journal_mode = DELETE', { simple: true });
+    } catch {
+      mode = 'busy';
+    }
+    if (mode !== 'delete') {
+      throw new StateConflictError('E_LOCK_HELD', `${path} is open in another process (an older offchain's mint, still running?): stop it, then run this command again — its nonces cannot be imported while it may sign with them; nothing was read or written`, { path });
+    }
+  } finally {
+    old.close();
+  }
 }
 
 /** The files SQLite keeps beside the mint's old database while it is open: made by the import itself. */
@@ -269,6 +297,8 @@ function importAll(db: StateDb, mintAttached: boolean): Counts {
   }
   if (counter > 0) putMeta.run('nonce_counter', String(counter));
   counts.nonces = db.sql.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM nonces').get()!.n;
+  // Unused nonces arrive with their secrets in the clear: each signer seals its own at its first use (nonces.ts).
+  if (db.sql.prepare("SELECT 1 FROM nonces WHERE consumed = 0 AND substr(sealed, 1, 1) = x'00' LIMIT 1").get() !== undefined) putMeta.run(CLEAR_NONCES_KEY, '1');
   return counts;
 }
 

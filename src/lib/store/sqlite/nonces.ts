@@ -44,8 +44,11 @@ export function nonceId(pubnonce: Uint8Array | string): string {
   return createHash('sha256').update(hex).digest('hex').slice(0, 32);
 }
 
-/** The first byte of a secret kept in the clear by a store before sealing (an imported unused nonce): read once, when it is taken. */
+/** The first byte of a secret kept in the clear by a store before sealing (an imported unused nonce): sealed at its signer's first use, or read once when taken. */
 export const CLEAR_SECRET = 0x00;
+
+/** The meta key the import of the older file layout leaves while nonces it took are in the clear. */
+export const CLEAR_NONCES_KEY = 'clear_nonces';
 
 type Row = { context: string | null; sealed: Buffer | null; consumed: number };
 
@@ -62,14 +65,42 @@ export class SqliteNonces implements NoncePort {
     private readonly sealer: Sealer | undefined,
     /** Whose nonces, for messages: "the mint's nonce", "nonce". */
     private readonly whose = 'nonce',
+    /** The signer's compressed public key: its nonces an older store kept in the clear are sealed at its first use (`sealImported`). */
+    private readonly signer?: Uint8Array,
   ) {}
 
   private async use(create: boolean): Promise<{ db: StateDb; q: ReturnType<typeof statements> } | undefined> {
     if (this.opened === undefined) {
       const db = typeof this.db === 'function' ? await this.db(create) : this.db;
-      if (db !== undefined) this.opened = { db, q: statements(db) };
+      if (db !== undefined) {
+        this.opened = { db, q: statements(db) };
+        await this.sealImported(this.opened.db);
+      }
     }
     return this.opened;
+  }
+
+  /**
+   * The unused nonces a store of the older file layout kept in the clear (migrate-v0.ts marks
+   * them, meta `clear_nonces`), sealed under this signer's key at its first use: a BIP-327
+   * secret nonce ends with its signer's public key (k1 ‖ k2 ‖ pk), so each signer takes only its
+   * own. The mark goes with the last of them.
+   */
+  private async sealImported(db: StateDb): Promise<void> {
+    if (!this.sealer || !this.signer || db.sql.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(CLEAR_NONCES_KEY) === undefined) return;
+    const sealer = this.sealer;
+    const signer = Buffer.from(this.signer);
+    await db.step(() => {
+      const rows = db.sql.prepare<[], { id: string; context: string; sealed: Buffer }>('SELECT id, context, sealed FROM nonces WHERE consumed = 0 AND substr(sealed, 1, 1) = x\'00\'').all();
+      let left = 0;
+      const reseal = db.sql.prepare<[Buffer, string]>('UPDATE nonces SET sealed = ? WHERE id = ? AND consumed = 0');
+      for (const r of rows) {
+        const secret = r.sealed.subarray(1);
+        if (secret.length === 97 && secret.subarray(64).equals(signer)) reseal.run(sealer.seal('nonce', [r.id, r.context], secret), r.id);
+        else left++;
+      }
+      if (left === 0) db.sql.prepare('DELETE FROM meta WHERE key = ?').run(CLEAR_NONCES_KEY);
+    });
   }
 
   /** Where it lives, for messages. */
