@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { StateDb, STATE_DB_FILE } from '../src/lib/store/sqlite/database.ts';
 import { SqliteMintStore } from '../src/lib/store/sqlite/mint.ts';
 import { Sealer } from '../src/lib/store/seal.ts';
-import { Records, type RecordKind } from '../src/lib/store/sqlite/records.ts';
+import { OWNER_SECRETS, Records, type RecordKind } from '../src/lib/store/sqlite/records.ts';
 import { OPERATOR_SECRETS } from '../src/lib/store/sqlite/operator.ts';
 import { TABLES } from '../src/lib/store/sqlite/schema.ts';
 import { VersionWitness } from '../src/lib/store/pg/witness.ts';
@@ -64,10 +64,11 @@ export async function mintRecord<R extends { contract_id: string } = { contract_
   return withMintStore<R, R | undefined>(dir, key, (s) => s.get(id));
 }
 
-/** Every record of `kind` (the operator's with their shares opened under `key`, when given). */
+/** Every record of `kind` (the operator's and the statechain owner's with their shares opened under `key`, when given). */
 export function records<R = Record<string, unknown>>(dir: string, kind: RecordKind, key?: Uint8Array): { id: string; record: R }[] {
   if (!hasState(dir)) return [];
-  return withStateDb(dir, (db) => new Records<R>(db, kind, kind === 'statechain-operator' && key ? { fields: OPERATOR_SECRETS, sealer: Sealer.fromSecret(key) } : { fields: [] }).list());
+  const fields = kind === 'statechain-operator' ? OPERATOR_SECRETS : kind === 'statechain' ? OWNER_SECRETS : [];
+  return withStateDb(dir, (db) => new Records<R>(db, kind, key && fields.length > 0 ? { fields, sealer: Sealer.fromSecret(key) } : { fields: [] }).list());
 }
 
 /** One record of `kind`, or undefined. */

@@ -1,24 +1,24 @@
 /**
- * ADVERSARIAL — the operator's database READER (a monitoring login, a backup): someone who can read
- * `<state-dir>/<network>/state.sqlite` (and its -wal), never write it. README "State": "the secrets
- * in it are sealed under their owner's key"; docs/state.md "Secrets at rest are sealed": a reader
- * "learns that a secret is there and its length, nothing else".
+ * REGRESSION — the operator's database READER (a monitoring login, a backup): someone who can
+ * read `<state-dir>/<network>/state.sqlite` (and its -wal), never write it. docs/state.md
+ * "Secrets at rest are sealed": a reader "learns that a secret is there and its length, nothing
+ * else". The adversarial review of the one store found two secrets in the clear; fixed:
  *
- * 1. A mint directory of the older layout, imported by its first command (migrate-v0.ts) — here the
- *    monitoring job's own `credit list`, which holds no key: every unused secret nonce of the mint
- *    is stored in the clear (`0x00 ‖ secnonce`, CLEAR_SECRET), and stays so until it is taken
- *    (docs/state.md says so; nothing seals it meanwhile — `resealLegacy` reseals states only).
- *    A reader copies it. The mint later signs with that nonce and exits: the state transaction
- *    is on chain; its user knows its own partial signature (in its request). One equation
- *    s_mint = ε(k1 + b·k2) + e·a·g·gacc·x with k1, k2 known: the mint's secret key. Test code
- *    below solves it (BIP-327 written out, nothing from the signing path).
+ * 1. A mint directory of the older layout (which kept its unused secret nonces in the clear, in
+ *    its own files), imported by a command without the key — the monitoring job's `credit list`
+ *    — keeps them so (`0x00 ‖ secnonce`), no worse than the files they came from, and used to keep
+ *    them so until each was taken: a reader who copied one, with the exit that nonce signed on
+ *    chain and the user's own partial signature, solved the mint's key (one equation; the solver
+ *    is below, BIP-327 written out, nothing from the signing path). Now the mint's first command
+ *    with its key seals every one of them (nonces.ts `sealImported`): none is left in the clear,
+ *    and its k1 ‖ k2 are no longer bytes of the file or its -wal.
  *
- * 2. The statechain OWNER's share o (`share_secret` of its coin documents) is stored in the clear
- *    (the operator's s is sealed): a reader of the owner's state.sqlite holds half of the coin's
- *    key; with the operator's share (the operator, or whoever breaks into it) the coin is theirs.
+ * 2. The statechain OWNER's share o (`share_secret` of its coin documents) was stored in the
+ *    clear (the operator's s sealed): now it is sealed under the owner's key (records.ts
+ *    OWNER_SECRETS), the coin's key half unreadable to the reader.
  *
- * 3. Checked and safe: secret nonces issued after the import (a credit payment's, `musig nonce`'s)
- *    and the mint's signed states never appear in the file or its -wal as bytes.
+ * 3. Checked and safe from the start: secret nonces issued after the import (a credit payment's,
+ *    `musig nonce`'s) and the mint's signed states never appear in the file or its -wal as bytes.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { cpSync, existsSync, readFileSync } from 'node:fs';
@@ -35,7 +35,8 @@ import { bytesOf, parseTx, type TxOutput } from '../independent/tx.ts';
 import { musigFields } from '../pg/musig-nonce-reuse.ts';
 import { KEYS as SC_KEYS, OPERATOR_PUB, depositThrough, flow, fundingTo } from '../e2e/statechain-flow.ts';
 import { MintStream, applyReceipt, openContracts, payRequest } from '../e2e/stream-credit.ts';
-import { Sealer } from '../../src/lib/store/seal.ts';
+import { Sealer, openFields } from '../../src/lib/store/seal.ts';
+import { OWNER_SECRETS } from '../../src/lib/store/sqlite/records.ts';
 
 const V0 = join(ROOT, 'test', 'fixtures', 'state-v0');
 const MINT_KEY = readFileSync(join(ROOT, 'fixtures/keys/mint.key'), 'utf8').trim();
@@ -96,25 +97,30 @@ function mintKeyFromKnownNonce(psbt: Uint8Array, signedTx: string, prevout: TxOu
 const bytesIn = (file: string, needle: Uint8Array) => existsSync(file) && readFileSync(file).includes(Buffer.from(needle));
 
 describe('a reader of state.sqlite', () => {
-  it('reads the mint\'s unused secret nonces an import left in the clear; with one exit on chain and the user\'s own partial signature, the mint\'s key', () => {
+  it("an imported mint's unused secret nonces, in the clear as its older files kept them, are sealed by the mint's first command with its key; with them the reader would have had the mint's key", () => {
     const s = join(tmp.path, 'v0');
-    cpSync(join(V0, 'credit-mint'), join(s, 'credit-mint'), { recursive: true });
+    cpSync(join(V0, 'credit-mint'), join(s, 'credit-mint'), { recursive: true, filter: (f) => !/-(wal|shm)$/.test(f) });
     const dir = join(s, 'credit-mint');
     // The monitoring job (no key) runs first after the upgrade: its credit list imports the directory.
     const list = run(['credit', 'list', '--tip-height', '1001', '--state-dir', dir]);
     expect(list.status, list.stderr).toBe(0);
     const file = join(dir, 'regtest', 'state.sqlite');
-    // The reader: a read-only SQL login (or the bytes of a backup).
-    const db = new Database(file, { readonly: true });
-    const rows = db.prepare('SELECT id, context, pubnonce, sealed FROM nonces WHERE consumed = 0').all() as { id: string; context: string; pubnonce: string; sealed: Buffer }[];
-    db.close();
-    expect(rows.length).toBeGreaterThan(0);
-    for (const r of rows) expect(r.sealed[0], `nonce ${r.id} (${r.context}) is stored in the clear`).toBe(0x00);
-    const c1 = rows.find((r) => r.context.includes(`${C1}/state/3`))!;
+    const unused = () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.prepare('SELECT id, context, pubnonce, sealed FROM nonces WHERE consumed = 0').all() as { id: string; context: string; pubnonce: string; sealed: Buffer }[];
+      } finally {
+        db.close();
+      }
+    };
+    // Until the mint runs with its key, as in the files they came from: in the clear.
+    const before = unused();
+    expect(before.length).toBeGreaterThan(1);
+    for (const r of before) expect(r.sealed[0], `nonce ${r.id} (${r.context})`).toBe(0x00);
+    const c1 = before.find((r) => r.context.includes(`${C1}/state/3`))!;
     const secnonce = new Uint8Array(c1.sealed.subarray(1));
-    expect(bytesIn(file, secnonce.subarray(0, 64)), 'k1 ‖ k2 are bytes of the file').toBe(true);
 
-    // Later: C1's user pays (the mint takes that nonce), and the mint exits with that state — on chain.
+    // The mint's first command with its key: C1's user pays (the mint takes that nonce), and the mint exits with that state.
     const requestText = readFileSync(join(V0, 'credit-messages', 'next-c1-update-request.json'), 'utf8');
     const receipt = run(['sign-update', '--role', 'mint', ...PAY, '--key-env', 'MINT_KEY', '--state-dir', dir], { input: requestText, env: { MINT_KEY } });
     expect(receipt.status, receipt.stderr).toBe(0);
@@ -122,7 +128,23 @@ describe('a reader of state.sqlite', () => {
     expect(exit.status, exit.stderr).toBe(0);
     const stateTx = (JSON.parse(exit.stdout) as { state_tx: { hex: string } }).state_tx.hex;
 
-    // The reader and the user: the request's PSBT (the user's), the state from the chain, the nonce from the backup.
+    // Now the reader finds every unused nonce sealed (0x02 ‖ iv ‖ ct ‖ tag), opening only under the mint's key …
+    const after = unused();
+    expect(after.find((r) => r.id === c1.id), "C1's nonce, taken").toBeUndefined();
+    expect(after.filter((r) => before.some((b) => b.id === r.id))).toHaveLength(before.length - 1);
+    const sealer = Sealer.fromSecret(hex.decode(MINT_KEY));
+    for (const r of after) {
+      expect(r.sealed[0], `nonce ${r.id} (${r.context})`).toBe(0x02);
+      const opened = sealer.open('nonce', [r.id, r.context], r.sealed);
+      expect(opened, `nonce ${r.id} opens under the mint's key`).toBeDefined();
+      const was = before.find((b) => b.id === r.id);
+      if (was) expect(Buffer.from(opened!).equals(was.sealed.subarray(1)), `nonce ${r.id} sealed from its clear form`).toBe(true);
+    }
+    // … and none of the secrets that were in the clear is bytes of the file or its -wal.
+    for (const b of before) for (const f of [file, `${file}-wal`]) expect(bytesIn(f, b.sealed.subarray(1, 65)), `${b.id} in ${f}`).toBe(false);
+
+    // What a copy taken in the window (before the mint's first keyed command) would give — the
+    // reason the window must close: the user's request, the state from the chain, that nonce.
     const request = JSON.parse(requestText) as { psbt: string };
     const psbt = base64.decode(request.psbt);
     expect(hex.encode(musigFields(psbt).pubnonces.get(hex.encode(MINT_PUB))!)).toBe(c1.pubnonce);
@@ -131,11 +153,10 @@ describe('a reader of state.sqlite', () => {
     expect(x.toString(16).padStart(64, '0')).toBe(MINT_KEY);
   });
 
-  it('reads the statechain owner\'s share o in the clear (the operator\'s s is sealed)', () => {
+  it("the statechain owner's share o is sealed under the owner's key, as the operator's s is", () => {
     const dir = join(tmp.path, 'sc');
     const f = flow(dir, () => ['--tip-height', '200', '--confirmations', '3']);
     const { coinId } = depositThrough(f, 'ALICE_KEY', (address) => fundingTo(address, 100_000n));
-    expect(SC_KEYS.ALICE_KEY).toBeDefined();
     const read = (who: string, kind: string) => {
       const db = new Database(join(dir, who, 'regtest', 'state.sqlite'), { readonly: true });
       try {
@@ -144,11 +165,20 @@ describe('a reader of state.sqlite', () => {
         db.close();
       }
     };
-    const coin = JSON.parse(read('ALICE_KEY', 'statechain').find((r) => r.id === `coin-${coinId}`)!.body) as { share_secret?: string; share: string };
-    expect(coin.share_secret, 'the owner\'s share o, readable').toMatch(/^[0-9a-f]{64}$/);
-    // It is the share: o·G is the owner's public share the statement names.
-    expect(hex.encode(encodeCompressed(pointMul(G, BigInt(`0x${coin.share_secret}`))))).toBe(coin.share);
-    // The operator's, by contrast, is sealed.
+    const id = `coin-${coinId}`;
+    const coin = JSON.parse(read('ALICE_KEY', 'statechain').find((r) => r.id === id)!.body) as { share_secret?: string; share_secret_sealed?: string; share: string };
+    expect(coin.share_secret, "the owner's share o, not readable").toBeUndefined();
+    expect(coin.share_secret_sealed).toMatch(/^02[0-9a-f]+$/);
+    // Under the owner's key it opens to the share: o·G is the owner's public share the statement names.
+    const o = openFields(coin, id, OWNER_SECRETS, Sealer.fromSecret(hex.decode(SC_KEYS.ALICE_KEY!)), dir).share_secret!;
+    expect(hex.encode(encodeCompressed(pointMul(G, BigInt(`0x${o}`))))).toBe(coin.share);
+    // Nowhere in the file as bytes or as hex text.
+    const file = join(dir, 'ALICE_KEY', 'regtest', 'state.sqlite');
+    for (const f of [file, `${file}-wal`]) {
+      expect(bytesIn(f, hex.decode(o)), f).toBe(false);
+      expect(bytesIn(f, Buffer.from(o)), f).toBe(false);
+    }
+    // The operator's, as before, is sealed.
     const op = JSON.parse(read('OPERATOR_KEY', 'statechain-operator').find((r) => r.id === coinId)!.body) as Record<string, unknown>;
     expect(op.share_secret).toBeUndefined();
     expect(typeof op.share_secret_sealed).toBe('string');

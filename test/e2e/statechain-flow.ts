@@ -160,9 +160,9 @@ export function stateSnapshot(dir: string): Record<string, string> {
   return out;
 }
 
-/** A party's statechain records in its state.sqlite (`<dir>/<who>/regtest`): the owner's documents by name (`coin-<coin>`, `joint-<coin>`, …). */
+/** A party's statechain records in its state.sqlite (`<dir>/<who>/regtest`): the owner's documents by name (`coin-<coin>`, `joint-<coin>`, …), their shares opened with `who`'s key (KEYS). */
 export function ownerDocs<T = Record<string, unknown>>(dir: string, who: string): Map<string, T> {
-  return new Map(records<T>(networkDir(join(dir, who)), 'statechain').map((r) => [r.id, r.record]));
+  return new Map(records<T>(networkDir(join(dir, who)), 'statechain', KEYS[who] !== undefined ? bytesOf(KEYS[who]!) : undefined).map((r) => [r.id, r.record]));
 }
 
 /** The operator's record of a coin (its share and x₁ opened with the operator's key, `who`'s in KEYS). */
@@ -187,7 +187,7 @@ export function storedSecrets(dir: string): string[] {
   for (const who of readdirSync(dir)) {
     const net = networkDir(join(dir, who));
     if (!existsSync(join(net, 'state.sqlite'))) continue;
-    for (const r of records(net, 'statechain')) collect(r.record);
+    for (const r of records(net, 'statechain', KEYS[who] !== undefined ? bytesOf(KEYS[who]!) : undefined)) collect(r.record);
     if (KEYS[who] !== undefined) for (const r of records(net, 'statechain-operator', bytesOf(KEYS[who]!))) collect(r.record);
   }
   return out;

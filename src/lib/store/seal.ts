@@ -148,6 +148,11 @@ function label(id: string, f: SecretField, o: Obj): string[] {
   return [id, [...f.path, f.field].join('.'), ...(f.bind ?? []).map((b) => String(o[b]))];
 }
 
+/** Whether `record` holds one of `fields` sealed. */
+export function hasSealedSecret(record: unknown, fields: readonly SecretField[]): boolean {
+  return fields.some((f) => typeof at(record, f.path)?.[`${f.field}_sealed`] === 'string');
+}
+
 /** Whether `record` holds one of `fields` in the clear. */
 export function hasPlainSecret(record: unknown, fields: readonly SecretField[]): boolean {
   return fields.some((f) => typeof at(record, f.path)?.[f.field] === 'string');

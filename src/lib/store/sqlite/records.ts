@@ -15,7 +15,7 @@
  * is byte-identical.
  */
 import { MalformedInputError, OffchainError } from '../../errors.ts';
-import { hasPlainSecret, openFields, sealFields, type Sealer, type SecretField } from '../seal.ts';
+import { hasPlainSecret, hasSealedSecret, openFields, sealFields, type Sealer, type SecretField } from '../seal.ts';
 import type { StateDb } from './database.ts';
 
 export type RecordKind = 'credit-user' | 'bolt3' | 'statechain' | 'statechain-operator' | 'statechain-offer' | 'statechain-witness';
@@ -145,19 +145,36 @@ export class ContractBook<R extends { contract_id: string }> {
 }
 
 /**
+ * The statechain owner's secrets in its documents: its share (`share_secret`: coin-, deposit-,
+ * receive-, joint- and a sent coin's record), and a pair's part before the handoff
+ * (`part_secret`), sealed under the owner's key, labelled by the document's name.
+ */
+export const OWNER_SECRETS: readonly SecretField[] = [
+  { purpose: 'share', path: [], field: 'share_secret', encoding: 'hex' },
+  { purpose: 'share', path: [], field: 'part_secret', encoding: 'hex' },
+];
+
+/**
  * Named JSON documents of one kind (the statechain owner's coins and the documents around
  * them: `coin-<coin>`, `joint-<coin>`, `deposit-<share>`, `receive-<coin>`, `part-<coin>`),
  * each write one step of its own — or part of the caller's, inside one (database.ts `step`).
  */
 export class Documents {
   private opened: Records<unknown> | undefined;
+  private sealing: Promise<Sealer> | undefined;
 
-  /** `open(create)`: the database, created only when a document is written (reading creates nothing). */
+  /**
+   * `open(create)`: the database, made by the first document written (reading creates nothing).
+   * `secrets`: the fields of these documents that hold a secret (the owner's share), sealed under
+   * the key `sealer` gives — asked only when a document to write holds one, or one read holds one
+   * sealed (a read of a document without, a backup printed, needs no key).
+   */
   constructor(
     private readonly open: (create: boolean) => Promise<StateDb | undefined>,
     private readonly kind: RecordKind,
     /** Where it lives, for messages. */
     readonly dir: string,
+    private readonly secrets?: { fields: readonly SecretField[]; sealer: () => Promise<Sealer> },
   ) {}
 
   private async records(create: boolean): Promise<Records<unknown> | undefined> {
@@ -168,27 +185,52 @@ export class Documents {
     return this.opened;
   }
 
+  private sealer(): Promise<Sealer> {
+    this.sealing ??= this.secrets!.sealer();
+    return this.sealing;
+  }
+
+  /** A document as stored, its secrets opened (E_STATE_CORRUPT when one does not open under the owner's key). */
+  private async openSecrets(name: string, stored: unknown): Promise<unknown> {
+    if (!this.secrets || !hasSealedSecret(stored, this.secrets.fields)) return stored;
+    return openFields(stored, name, this.secrets.fields, await this.sealer(), this.dir);
+  }
+
+  /** A document to store, its secrets sealed (the sealer resolved before any transaction begins). */
+  private sealed(name: string, value: unknown, sealer: Sealer | undefined): unknown {
+    if (!this.secrets || !hasPlainSecret(value, this.secrets.fields)) return value;
+    if (!sealer) throw new OffchainError('E_INTERNAL', `refusing to store ${this.kind} ${name}'s secret without its owner's key`);
+    return sealFields(value, name, this.secrets.fields, sealer);
+  }
+
   async read<T = unknown>(name: string): Promise<T | undefined> {
-    return (await this.records(false))?.get(checkName(name)) as T | undefined;
+    const stored = (await this.records(false))?.get(checkName(name));
+    return (stored === undefined ? undefined : await this.openSecrets(name, stored)) as T | undefined;
   }
 
   async write(name: string, value: unknown): Promise<void> {
+    checkName(name);
+    const sealer = this.secrets && hasPlainSecret(value, this.secrets.fields) ? await this.sealer() : undefined;
     const r = (await this.records(true))!;
-    await r.db.step(() => r.put(checkName(name), value));
+    await r.db.step(() => r.put(name, this.sealed(name, value, sealer)));
   }
 
   /**
    * Read, transform, write, as one step: returns what was written. `fn` may run steps of its
    * own (nonces taken): they are part of this one. Where there is no database yet one is made
    * for the step (and taken back when it commits nothing: database.ts `takeBack`), so that even
-   * the first writes of a directory are one step each, never two racing updates lost.
+   * the first writes of a directory are one step each, never two racing updates lost. The
+   * owner's key, where these documents hold secrets, is asked before the step begins.
    */
   async update<T>(name: string, fn: (current: T | undefined) => T | Promise<T>): Promise<T> {
     checkName(name);
+    const sealer = this.secrets ? await this.sealer() : undefined;
     const records = (await this.records(true))!;
     return records.db.step(async () => {
-      const next = await fn(records.get(name) as T | undefined);
-      records.put(name, next);
+      const stored = records.get(name);
+      const current = (stored === undefined ? undefined : this.secrets && sealer && hasSealedSecret(stored, this.secrets.fields) ? openFields(stored, name, this.secrets.fields, sealer, this.dir) : stored) as T | undefined;
+      const next = await fn(current);
+      records.put(name, this.sealed(name, next, sealer));
       return next;
     });
   }
