@@ -32,7 +32,7 @@ import { applyTweak, keyAgg, keySort, publicKeyOf, tapTweak } from '../independe
 import { keyPathSigHash } from '../independent/sighash.ts';
 import { G, N, decodeCompressed, encodeCompressed, hasEvenY, int, pointAdd, pointMul, taggedHash, xOnly, type Point } from '../independent/secp256k1.ts';
 import { bytesOf, parseTx, type TxOutput } from '../independent/tx.ts';
-import { musigFields } from '../pg/musig-nonce-reuse.ts';
+import { inverse, mod, musigFields } from '../pg/musig-nonce-reuse.ts';
 import { KEYS as SC_KEYS, OPERATOR_PUB, depositThrough, flow, fundingTo } from '../e2e/statechain-flow.ts';
 import { MintStream, applyReceipt, openContracts, payRequest } from '../e2e/stream-credit.ts';
 import { Sealer, openFields } from '../../src/lib/store/seal.ts';
@@ -47,17 +47,6 @@ const PAY = ['--tip-height', '1001', '--confirmations', '1'];
 
 const tmp = tempDir('offchain-adv-reader-');
 afterAll(() => tmp.cleanup());
-
-const mod = (a: bigint): bigint => ((a % N) + N) % N;
-function inverse(a: bigint): bigint {
-  let [r, e, b] = [1n, N - 2n, mod(a)];
-  while (e > 0n) {
-    if (e & 1n) r = (r * b) % N;
-    b = (b * b) % N;
-    e >>= 1n;
-  }
-  return r;
-}
 
 /**
  * The mint's secret key from ONE signature made with a secret nonce the attacker read: the user's

@@ -17,9 +17,9 @@ import { keyPathSigHash } from '../independent/sighash.ts';
 import { G, N, decodeCompressed, encodeCompressed, hasEvenY, int, pointAdd, pointMul, taggedHash, xOnly, type Point } from '../independent/secp256k1.ts';
 import { bytesOf, parseTx, type TxOutput } from '../independent/tx.ts';
 
-const mod = (a: bigint): bigint => ((a % N) + N) % N;
+export const mod = (a: bigint): bigint => ((a % N) + N) % N;
 
-function inverse(a: bigint): bigint {
+export function inverse(a: bigint): bigint {
   let [r, e, b] = [1n, N - 2n, mod(a)];
   while (e > 0n) {
     if (e & 1n) r = (r * b) % N;
