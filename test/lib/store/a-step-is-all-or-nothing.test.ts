@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../../src/lib/bytes.ts';
-import { StateDb, STATE_DB_FILE } from '../../../src/lib/store/sqlite/database.ts';
+import { heldElsewhere, StateDb, STATE_DB_FILE } from '../../../src/lib/store/sqlite/database.ts';
 import { SqliteMintStore } from '../../../src/lib/store/sqlite/mint.ts';
 import { Records } from '../../../src/lib/store/sqlite/records.ts';
 import { TABLES } from '../../../src/lib/store/sqlite/schema.ts';
@@ -330,6 +330,26 @@ describe('a process killed (kill -9)', () => {
       expect(docs(u).get('c3'), `a commit after a tear at ${l}`).toEqual({ v: 3 });
       u.close();
     }
+  });
+});
+
+describe("an open that fails beside another process's database", () => {
+  // A failed open (a full disk) takes back the -wal and -shm it added only while no process holds
+  // the database: another that opened it meanwhile made them its own, and removing them would
+  // lose its commits (e2e/full-disk.test.ts covers the taking back itself, on a real full tmpfs).
+  it.skipIf(MUTATION_RUN || !existsSync('/proc/locks'))('sees a process that merely has the database open (its lock on the -shm), and none once it is gone', async () => {
+    const dir = fresh();
+    const db = open(dir);
+    await db.step(() => docs(db).put('a', { v: 1 }));
+    db.close();
+    const path = join(dir, STATE_DB_FILE);
+    expect(heldElsewhere(path)).toBe(false);
+    const child = startSqliteChild(['idle', dir]);
+    await child.waitFor('open\n');
+    expect(existsSync(`${path}-shm`)).toBe(true);
+    expect(heldElsewhere(path)).toBe(true);
+    await killNow(child);
+    expect(heldElsewhere(path)).toBe(false);
   });
 });
 

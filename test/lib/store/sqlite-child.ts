@@ -127,6 +127,15 @@ async function main(mode: string, args: string[]): Promise<void> {
       });
       return;
     }
+    case 'idle': {
+      // The database open, nothing in progress, until killed (a service between requests).
+      const [dir = ''] = args;
+      const db = open(dir);
+      await db.step(() => new Records(db, 'statechain').put('idle', { by: process.pid }));
+      say('open');
+      await forever();
+      return;
+    }
     case 'wait-and-see': {
       // A step begun while another process holds the write lock: it waits (busy timeout), then
       // says what it found of the holder's write, and writes its own.

@@ -30,7 +30,7 @@
  * mint.ts), the import of a directory of the file layout before this one (migrate-v0.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { accessSync, chmodSync, closeSync, constants, existsSync, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, rmdirSync, rmSync, statfsSync, unlinkSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, existsSync, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, statfsSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -193,8 +193,10 @@ export class StateDb {
 
   private static connect(abs: string, path: string): StateDb {
     // An open that fails takes back the files it created (a full disk: the directory as it was) —
-    // only when this open made the database file itself (O_EXCL): a file another process made
-    // meanwhile, and the -wal and -shm beside it, are that process's, live.
+    // all of them when this open made the database file itself (O_EXCL); beside a database that
+    // was there, only the -wal and -shm it added, and only while no process holds a lock on the
+    // database (`heldElsewhere`): another process that opened it meanwhile made them its own.
+    const sidesBefore = new Set(SIDE_FILES.map((s) => `${path}${s}`).filter((p) => existsSync(p)));
     let made: number | undefined;
     let sql: BetterSqlite3.Database | undefined;
     try {
@@ -240,8 +242,15 @@ export class StateDb {
       if (sql?.open) sql.close();
       const code = errnoCode(e) ?? '';
       const full = isFullError(e) || (/^SQLITE_(IOERR|CANTOPEN)/.test(code) && freeBytes(abs) < FULL_BELOW);
-      if ((full || !(e instanceof OffchainError)) && made !== undefined && inodeOf(path) === made) {
-        for (const p of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) rmSync(p, { force: true });
+      if (full || !(e instanceof OffchainError)) {
+        if (made !== undefined && inodeOf(path) === made) {
+          for (const p of [path, ...SIDE_FILES.map((s) => `${path}${s}`)]) rmSync(p, { force: true });
+        } else if (made === undefined && !heldElsewhere(path)) {
+          for (const p of SIDE_FILES.map((s) => `${path}${s}`)) {
+            // A -wal with frames in it is not this open's (it wrote nothing).
+            if (!sidesBefore.has(p) && (!p.endsWith('-wal') || sizeOf(p) === 0)) rmSync(p, { force: true });
+          }
+        }
       }
       if (full) throw new StoreFullError(abs, `the filesystem is full (${code}: ${(e as Error).message})`);
       throw sqliteError(e, abs);
@@ -477,6 +486,34 @@ function makeFile(path: string): number | undefined {
     return fstatSync(fd).ino;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** What SQLite keeps beside a database file. */
+const SIDE_FILES = ['-wal', '-shm', '-journal'];
+
+/**
+ * Whether any process holds a POSIX lock on the database or its -shm (Linux's /proc/locks: a
+ * connection in WAL mode holds one on the -shm for as long as it is open). Where that cannot
+ * be read, held: the files are left (empty, SQLite's own; they change no state).
+ */
+export function heldElsewhere(path: string): boolean {
+  let locks: string;
+  try {
+    locks = readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return true;
+  }
+  const inodes = new Set([inodeOf(path), inodeOf(`${path}-shm`)].filter((i) => i !== undefined).map(String));
+  // "1: POSIX  ADVISORY  READ 4242 fd:01:1310738 128 128" (a waiter's line has "->" before POSIX).
+  return locks.split('\n').some((line) => inodes.has(/\s[0-9a-f]+:[0-9a-f]+:(\d+)\s/.exec(line)?.[1] ?? ''));
+}
+
+function sizeOf(path: string): number | undefined {
+  try {
+    return lstatSync(path).size;
+  } catch {
+    return undefined;
   }
 }
 
