@@ -149,7 +149,7 @@ export class RpcClient {
 }
 
 function unreachable(e: unknown, method: string, config: RpcConfig): OffchainError {
-  const err = e as { name?: string; cause?: { code?: string } };
+  const err = e as { name?: string; cause?: { code?: string; message?: string } };
   if (err?.name === 'TimeoutError' || err?.name === 'AbortError') {
     return new OffchainError(
       'E_RPC_UNREACHABLE',
@@ -158,7 +158,8 @@ function unreachable(e: unknown, method: string, config: RpcConfig): OffchainErr
       { method, reason: 'timeout' },
     );
   }
-  const code = err?.cause?.code ?? 'network error';
+  // fetch refuses a port on the Fetch standard's list (1, 9, 6000, …) before connecting: "bad port".
+  const code = err?.cause?.code ?? (err?.cause?.message === 'bad port' ? 'bad port' : 'network error');
   return new OffchainError(
     'E_RPC_UNREACHABLE',
     `cannot reach bitcoind at ${config.url} (${code}): is it running for ${config.network} with -server? ` +

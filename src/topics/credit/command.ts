@@ -40,10 +40,10 @@ export type ExitBuilt = { message: Record<string, unknown>; send?: () => Promise
 /**
  * A broadcast's failure that proves the node did not take the package: it answered no (an RPC
  * error, a rejection), or it was never asked (the connection never made, nothing sent: no
- * node there, no address for it). A lost answer — a timeout, a connection reset after the
+ * node there, no address for it, a port fetch refuses). A lost answer — a timeout, a connection reset after the
  * request went out — proves nothing: the package may be in the node's mempool.
  */
-const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'bad port']);
 function notTaken(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
   if (code === 'E_RPC_UNREACHABLE') return NEVER_SENT.has(String((e as { detail?: { reason?: unknown } }).detail?.reason));
