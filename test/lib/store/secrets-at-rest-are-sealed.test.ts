@@ -1,5 +1,5 @@
 /**
- * SECRETS AT REST ARE SEALED (src/lib/store/seal.ts): a secret nonce, a mint's fully signed state
+ * SECRETS AT REST ARE SEALED (src/lib/store/seal.ts): a secret nonce, a mint's fully signed state, a statechain owner's share
  * and a statechain operator's share are written to state.sqlite only sealed — one key derivation
  * (HKDF-SHA256 of the owner's secret, salt `offchain/seal/v2`), one layout (0x02 ‖ synthetic iv ‖
  * AES-256-GCM), one associated data naming the row and field (label binding). The bytes are
@@ -19,7 +19,7 @@ import { MINT_SECRETS, mintRecordOf, resealed } from '../../../src/lib/store/min
 import { SqliteMintStore } from '../../../src/lib/store/sqlite/mint.ts';
 import { nonceId, SqliteNonces } from '../../../src/lib/store/sqlite/nonces.ts';
 import { OPERATOR_SECRETS, SqliteOperatorStore } from '../../../src/lib/store/sqlite/operator.ts';
-import { Records } from '../../../src/lib/store/sqlite/records.ts';
+import { Documents, OWNER_SECRETS, Records } from '../../../src/lib/store/sqlite/records.ts';
 import { hasPlainSecret, openFields, Sealer, sealFields, type SealPurpose } from '../../../src/lib/store/seal.ts';
 import type { OperatorRecord } from '../../../src/lib/statechain/ports.ts';
 import { tempDir } from '../../helpers.ts';
@@ -347,6 +347,31 @@ describe('in state.sqlite', () => {
     // Moved to another coin's row: the step on that coin does not open it.
     db.sql.prepare("INSERT INTO records (kind, id, body) VALUES ('statechain-operator', ?, ?)").run('3'.repeat(32), raw[0]!.body.replace(coin, '3'.repeat(32)));
     await refusalAsync(store.step('3'.repeat(32), (r) => ({ record: r, message: r.share_secret })), 'E_STATE_CORRUPT', 3);
+    db.close();
+    expect(onDisk(dir).includes(Buffer.from(share))).toBe(false);
+    expect(onDisk(dir).includes(Buffer.from(share, 'hex'))).toBe(false);
+  });
+
+  it("the statechain owner's share: sealed under the owner's key to the documented bytes; another key is E_KEY_MISMATCH (exit 4), an altered seal E_STATE_CORRUPT (exit 3); the share in no file", async () => {
+    const dir = fresh();
+    const [owner, other] = [new Uint8Array(randomBytes(32)), new Uint8Array(randomBytes(32))];
+    const share = randomBytes(32).toString('hex');
+    const name = `coin-${'4'.repeat(32)}`;
+    const docs = (key: Uint8Array) => new Documents(async (create) => StateDb.open(dir, { create }), 'statechain', dir, { fields: OWNER_SECRETS, sealer: async () => Sealer.fromSecret(key) });
+    await docs(owner).write(name, { coin_id: '4'.repeat(32), share_secret: share, share: '02'.padEnd(66, '0') });
+    const db = open(dir);
+    const stored = () => JSON.parse(db.sql.prepare<[string], { body: string }>("SELECT body FROM records WHERE kind = 'statechain' AND id = ?").get(name)!.body) as Record<string, string>;
+    expect(stored()).not.toHaveProperty('share_secret');
+    expect(stored()['share_secret_sealed']).toBe(toHex(referenceSeal(owner, 'share', [name, 'share_secret'], Buffer.from(share, 'hex'))));
+    expect(await docs(owner).read(name)).toMatchObject({ share_secret: share });
+    // Another key (the wrong --key-env): refused as such, on a read and on an update, nothing written.
+    await refusalAsync(docs(other).read(name), 'E_KEY_MISMATCH', 4);
+    await refusalAsync(docs(other).update(name, (d) => d), 'E_KEY_MISMATCH', 4);
+    // The seal altered (a database writer): the owner's own key says it does not open.
+    const body = stored();
+    const sealed = body['share_secret_sealed']!;
+    db.sql.prepare("UPDATE records SET body = ? WHERE kind = 'statechain' AND id = ?").run(JSON.stringify({ ...body, share_secret_sealed: sealed.slice(0, -2) + (sealed.endsWith('00') ? '01' : '00') }), name);
+    await refusalAsync(docs(owner).read(name), 'E_STATE_CORRUPT', 3);
     db.close();
     expect(onDisk(dir).includes(Buffer.from(share))).toBe(false);
     expect(onDisk(dir).includes(Buffer.from(share, 'hex'))).toBe(false);

@@ -14,7 +14,7 @@
  * The JSON is stored as the text given (key order kept): a record answered again on a replay
  * is byte-identical.
  */
-import { MalformedInputError, OffchainError } from '../../errors.ts';
+import { MalformedInputError, OffchainError, RefusedError } from '../../errors.ts';
 import { hasPlainSecret, hasSealedSecret, openFields, sealFields, type Sealer, type SecretField } from '../seal.ts';
 import type { StateDb } from './database.ts';
 
@@ -149,6 +149,11 @@ export class ContractBook<R extends { contract_id: string }> {
  * receive-, joint- and a sent coin's record), and a pair's part before the handoff
  * (`part_secret`), sealed under the owner's key, labelled by the document's name.
  */
+/** Who sealed a directory's documents, for telling a wrong key from an altered record: the owner's seal of nothing (synthetic iv: the same for the same key), no secret in it. */
+function ownerCheck(sealer: Sealer, kind: RecordKind): string {
+  return sealer.seal('share', ['owner-check', kind], new Uint8Array(0)).toString('hex');
+}
+
 export const OWNER_SECRETS: readonly SecretField[] = [
   { purpose: 'share', path: [], field: 'share_secret', encoding: 'hex' },
   { purpose: 'share', path: [], field: 'part_secret', encoding: 'hex' },
@@ -191,28 +196,48 @@ export class Documents {
   }
 
   /** A document as stored, its secrets opened (E_STATE_CORRUPT when one does not open under the owner's key). */
-  private async openSecrets(name: string, stored: unknown): Promise<unknown> {
+  private async openSecrets(records: Records<unknown>, name: string, stored: unknown): Promise<unknown> {
     if (!this.secrets || !hasSealedSecret(stored, this.secrets.fields)) return stored;
-    return openFields(stored, name, this.secrets.fields, await this.sealer(), this.dir);
+    return this.openWith(records, name, stored, await this.sealer());
   }
 
-  /** A document to store, its secrets sealed (the sealer resolved before any transaction begins). */
-  private sealed(name: string, value: unknown, sealer: Sealer | undefined): unknown {
+  /**
+   * `stored` with its secrets opened under `sealer`. One that does not open: E_KEY_MISMATCH
+   * (exit 4) when the directory's owner check (meta `owner_check:<kind>`, written with the first
+   * secret sealed) says the documents are another key's — the wrong --key, the common case —
+   * otherwise E_STATE_CORRUPT (exit 3): the record was altered.
+   */
+  private openWith(records: Records<unknown>, name: string, stored: unknown, sealer: Sealer): unknown {
+    try {
+      return openFields(stored, name, this.secrets!.fields, sealer, this.dir);
+    } catch (e) {
+      const kept = records.db.sql.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(`owner_check:${this.kind}`)?.value;
+      if (kept !== undefined && kept !== ownerCheck(sealer, this.kind)) {
+        throw new RefusedError('E_KEY_MISMATCH', `the ${this.kind} documents in ${this.dir} are sealed under another key: this key is not their owner's — run the step with the key that made them`);
+      }
+      throw e;
+    }
+  }
+
+  /** A document to store, its secrets sealed (the sealer resolved before any transaction begins), the directory's owner check kept beside them. */
+  private sealed(records: Records<unknown>, name: string, value: unknown, sealer: Sealer | undefined): unknown {
     if (!this.secrets || !hasPlainSecret(value, this.secrets.fields)) return value;
     if (!sealer) throw new OffchainError('E_INTERNAL', `refusing to store ${this.kind} ${name}'s secret without its owner's key`);
+    records.db.sql.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(`owner_check:${this.kind}`, ownerCheck(sealer, this.kind));
     return sealFields(value, name, this.secrets.fields, sealer);
   }
 
   async read<T = unknown>(name: string): Promise<T | undefined> {
-    const stored = (await this.records(false))?.get(checkName(name));
-    return (stored === undefined ? undefined : await this.openSecrets(name, stored)) as T | undefined;
+    const records = await this.records(false);
+    const stored = records?.get(checkName(name));
+    return (stored === undefined ? undefined : await this.openSecrets(records!, name, stored)) as T | undefined;
   }
 
   async write(name: string, value: unknown): Promise<void> {
     checkName(name);
     const sealer = this.secrets && hasPlainSecret(value, this.secrets.fields) ? await this.sealer() : undefined;
     const r = (await this.records(true))!;
-    await r.db.step(() => r.put(name, this.sealed(name, value, sealer)));
+    await r.db.step(() => r.put(name, this.sealed(r, name, value, sealer)));
   }
 
   /**
@@ -228,9 +253,9 @@ export class Documents {
     const records = (await this.records(true))!;
     return records.db.step(async () => {
       const stored = records.get(name);
-      const current = (stored === undefined ? undefined : this.secrets && sealer && hasSealedSecret(stored, this.secrets.fields) ? openFields(stored, name, this.secrets.fields, sealer, this.dir) : stored) as T | undefined;
+      const current = (stored === undefined ? undefined : this.secrets && sealer && hasSealedSecret(stored, this.secrets.fields) ? this.openWith(records, name, stored, sealer) : stored) as T | undefined;
       const next = await fn(current);
-      records.put(name, this.sealed(name, next, sealer));
+      records.put(name, this.sealed(records, name, next, sealer));
       return next;
     });
   }
