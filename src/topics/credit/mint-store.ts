@@ -66,7 +66,10 @@ export async function openMintStore(host: MintStoreHost, opts: MintStoreOptions)
   const db = await host.state(opts.create);
   if (db === undefined) throw new UsageError('E_NO_MINT_POLICY', `no mint policy in ${host.stateDir()} (nothing was created there): check --state-dir and --network, or run "open-credit --role mint --publish --payout-address ADDR" first`);
   const store = new SqliteMintStore<MintContractRecord>(db, opts.view || !opts.key ? {} : { sealer: Sealer.fromSecret(opts.key), ...(opts.pub ? { signer: opts.pub } : {}) });
-  if (!opts.view && opts.key) await store.resealLegacy(opts.key);
+  if (!opts.view && opts.key) {
+    await store.resealLegacy(opts.key);
+    await store.sealImported();
+  }
   return store;
 }
 

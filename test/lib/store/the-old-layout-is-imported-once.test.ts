@@ -206,6 +206,46 @@ describe('the nonces, after the import', () => {
     db.close();
   });
 
+  it("the unused ones, in the clear as their files kept them, are sealed under their signer's key at its first use — tried again after a first use whose step was rolled back, until one commits", async () => {
+    const dir = copy('musig');
+    const u = json(join(dir, 'nonces', 'unused', files(join(dir, 'nonces', 'unused'))[0]!)) as { context: string; pubnonce: string; secnonce: string };
+    importNow(dir);
+    const db = StateDb.open(dir, { create: false })!;
+    const clear = () => db.sql.prepare<[], { n: number }>("SELECT count(*) AS n FROM nonces WHERE consumed = 0 AND substr(sealed, 1, 1) = x'00'").get()!.n;
+    const mark = () => db.sql.prepare("SELECT value FROM meta WHERE key = 'clear_nonces'").get();
+    expect(clear()).toBeGreaterThan(0);
+    expect(mark()).toBeDefined();
+    // The signer's first use is a request refused inside a batch (a served process): its sealing is undone with it.
+    const signer = fromHex(u.secnonce).subarray(64);
+    const alice = new SqliteNonces(db, Sealer.fromSecret(key('alice')), 'nonce', signer);
+    const batch = db.begin();
+    await refusalAsync(db.step(() => alice.take(new Uint8Array(66).fill(1), u.context)), 'E_NONCE_UNKNOWN', 5);
+    db.rollback(batch);
+    expect(clear()).toBeGreaterThan(0);
+    // The next use, in the same process and the same store, seals them (and the mark goes).
+    await refusalAsync(alice.take(new Uint8Array(66).fill(1), u.context), 'E_NONCE_UNKNOWN', 5);
+    expect(clear()).toBe(0);
+    expect(mark()).toBeUndefined();
+    // Each sealed under the signer's key, labelled by its row: the old secret, taken once.
+    expect(toHex(await alice.take(fromHex(u.pubnonce), u.context))).toBe(u.secnonce);
+    db.close();
+  });
+
+  it("the mint's store seals its imported nonces at its open, in a transaction of its own, before its first batch", async () => {
+    const dir = copy('credit-mint');
+    importNow(dir);
+    const db = StateDb.open(dir, { create: false })!;
+    const clear = () => db.sql.prepare<[], { n: number }>("SELECT count(*) AS n FROM nonces WHERE consumed = 0 AND substr(sealed, 1, 1) = x'00'").get()!.n;
+    expect(clear()).toBeGreaterThan(0);
+    const mintKey = key('mint');
+    const first = db.sql.prepare<[], { sealed: Buffer }>("SELECT sealed FROM nonces WHERE consumed = 0 AND substr(sealed, 1, 1) = x'00' LIMIT 1").get()!.sealed;
+    const store = new SqliteMintStore<{ contract_id: string }>(db, { sealer: Sealer.fromSecret(mintKey), signer: first.subarray(65) });
+    await store.sealImported();
+    expect(db.sql.inTransaction).toBe(false);
+    expect(clear()).toBe(0);
+    db.close();
+  });
+
   it('the copy that says consumed wins: an unused file beside a tombstone or a taking/ file of the same nonce — readable or not, named in the old id scheme — is imported consumed', async () => {
     const dir = copy('musig');
     const unusedFile = files(join(dir, 'nonces', 'unused'))[0]!;

@@ -105,6 +105,11 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     if (mark) throw migratedError(this.dir, JSON.parse(mark.value) as MigrationMark);
   }
 
+  /** Seal the nonces an import of the older layout left in the clear, in a transaction of its own: before the first batch (nonces.ts `sealImported`). */
+  async sealImported(): Promise<void> {
+    await this.nonces?.prepare();
+  }
+
   /**
    * With the mint's key, once: the states an imported store (migrate-v0.ts) holds sealed by
    * the scheme before seal.ts, or in the clear, sealed again in this one — in one transaction.

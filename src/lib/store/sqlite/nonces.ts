@@ -72,22 +72,30 @@ export class SqliteNonces implements NoncePort {
   private async use(create: boolean): Promise<{ db: StateDb; q: ReturnType<typeof statements> } | undefined> {
     if (this.opened === undefined) {
       const db = typeof this.db === 'function' ? await this.db(create) : this.db;
-      if (db !== undefined) {
-        this.opened = { db, q: statements(db) };
-        await this.sealImported(this.opened.db);
-      }
+      if (db !== undefined) this.opened = { db, q: statements(db) };
     }
+    if (this.opened !== undefined && !this.importSealed) await this.sealImported(this.opened.db);
     return this.opened;
   }
+
+  /** Set once the sealing of imported clear nonces is known committed (see `sealImported`). */
+  private importSealed = false;
 
   /**
    * The unused nonces a store of the older file layout kept in the clear (migrate-v0.ts marks
    * them, meta `clear_nonces`), sealed under this signer's key at its first use: a BIP-327
    * secret nonce ends with its signer's public key (k1 ‖ k2 ‖ pk), so each signer takes only its
-   * own. The mark goes with the last of them.
+   * own. The mark goes with the last of them. Run outside any transaction it commits on its own
+   * and is done for the process; inside a step or a batch — which may yet be rolled back, the
+   * sealing with it — it is tried again at the next use until one commits (a meta lookup).
+   * The mint's store runs it at its open, before its first batch (`prepare`).
    */
   private async sealImported(db: StateDb): Promise<void> {
-    if (!this.sealer || !this.signer || db.sql.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(CLEAR_NONCES_KEY) === undefined) return;
+    const alone = !db.sql.inTransaction;
+    if (!this.sealer || !this.signer || db.sql.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(CLEAR_NONCES_KEY) === undefined) {
+      if (alone || !this.sealer || !this.signer) this.importSealed = true;
+      return;
+    }
     const sealer = this.sealer;
     const signer = Buffer.from(this.signer);
     await db.step(() => {
@@ -101,6 +109,12 @@ export class SqliteNonces implements NoncePort {
       }
       if (left === 0) db.sql.prepare('DELETE FROM meta WHERE key = ?').run(CLEAR_NONCES_KEY);
     });
+    if (alone) this.importSealed = true;
+  }
+
+  /** Open the store now and seal what an import left in the clear, in a transaction of its own (a long-running signer, before its first batch). */
+  async prepare(): Promise<void> {
+    await this.use(false);
   }
 
   /** Where it lives, for messages. */
