@@ -15,6 +15,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { tempDir } from '../helpers.ts';
 import { blockchainInfo } from '../lib/chain/fake-core.ts';
@@ -76,5 +77,41 @@ describe('exit-credit --broadcast: a connection reset after the node took the pa
     expect(refused!.status).not.toBe(0);
     expect(refused!.stdout).toBe('');
     expect(refused!.stderr).toMatch(/E_CONTRACT_FROZEN/);
+  });
+  it('a redirect (a proxy answering 307 after it took the POST) is not followed, and is not taken for "never sent": the contract stays frozen', async () => {
+    const p = await openContracts(join(dir.path, 'redirect'), 1, {}, 'exit-redirect');
+    const u = p.users[0]!;
+    const { line } = await payRequest(u, 42_000, {});
+    const first = message(await pipeline([mintStage(p.mintDir, {}, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], line), 'credit/receipt', 'pay').msg;
+    await applyReceipt(u, JSON.stringify(first), {});
+    const taken: string[][] = [];
+    const proxy = createServer((req, res) => {
+      let text = '';
+      req.on('data', (d) => (text += d));
+      req.on('end', () => {
+        const body = JSON.parse(text) as { id: unknown; method: string; params: unknown[] };
+        if (body.method === 'submitpackage') {
+          taken.push(body.params[0] as string[]); // sent on to the node…
+          res.writeHead(307, { Location: 'http://127.0.0.1:1/' }).end(); // …and the caller pointed at a port fetch refuses
+          return;
+        }
+        const result = body.method === 'getblockchaininfo' ? blockchainInfo('regtest') : null;
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', result, id: body.id }) + '\n');
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/`;
+      const [exit] = await pipeline([mintStage(p.mintDir, { OFFCHAIN_RPC_USER: USER, OFFCHAIN_RPC_PASSWORD: PASSWORD }, 'exit-credit', '--fee-rate', '3', '--broadcast', '--rpc-url', url)], '');
+      expect(exit!.status).not.toBe(0);
+      expect(exit!.stdout).toBe('');
+      expect(exit!.stderr).toMatch(/E_RPC_UNREACHABLE.*stays frozen/);
+      expect(taken).toHaveLength(1);
+      const list = message(await pipeline([mintStage(p.mintDir, {}, 'credit', 'list', '--tip-height', '1001')], ''), 'credit/contracts', 'list').msg;
+      expect(list.contracts[0]).toMatchObject({ status: 'exiting', exit: { state: first.state } });
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
   });
 });

@@ -13,15 +13,17 @@
  *     stdout;
  *   - no node at all (offline) → exit 2, E_CHAIN_OFFLINE.
  *
- * A failed broadcast changes no state: after each failure the mint's state directory is
- * byte-identical to before and `credit list` shows the contract open, not exiting; a
- * payment is still served. Only the accepted package freezes the contract (`credit
- * list`: exiting, a later payment E_CONTRACT_FROZEN).
+ * A failed broadcast the node provably did not take changes no state: after each failure
+ * the mint's state directory is byte-identical to before and `credit list` shows the
+ * contract open, not exiting; a payment is still served. After a refusal the node is asked
+ * (gettxout, mempool included) whether the funding output is unspent: one it says is spent
+ * — the state taken and only its child refused — leaves the contract frozen. The accepted
+ * package freezes the contract (`credit list`: exiting, a later payment E_CONTRACT_FROZEN).
  *
  * The contract: one user, opened offline, one payment of 42,000 sat; the payout is the
  * mint key's own P2TR address, so exit-credit signs the child.
  */
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { fileSnapshot, tempDir } from '../helpers.ts';
@@ -42,6 +44,8 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
   let receipt: Record<string, any>;
   let core: FakeCore | undefined;
   let before: Record<string, string>;
+  /** The mint's directory after the first payment, for the cases that leave it frozen (each on a copy). */
+  let pristine: string;
 
   beforeAll(async () => {
     dir = tempDir('offchain-exit-broadcast-');
@@ -51,12 +55,17 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
     receipt = message(await pipelineInProcess([mintStage(p.mintDir, {}, 'sign-update', '--role', 'mint', ...PAY_FLAGS)], request.line), 'credit/receipt', 'payment').msg;
     await applyReceiptHere(p.users[0]!, JSON.stringify(receipt), {});
     before = fileSnapshot(p.mintDir, { locks: true });
+    pristine = join(dir.path, 'mint-after-payment');
+    cpSync(p.mintDir, pristine, { recursive: true });
   });
   afterAll(() => dir?.cleanup());
   afterEach(async () => {
     await core?.close();
     core = undefined;
   });
+
+  /** The funding output, unspent (gettxout, mempool included), as a node that holds it answers. */
+  const unspent: Handler = () => ({ bestblock: '00'.repeat(32), confirmations: 6, value: 0.001, scriptPubKey: { hex: '5120' + '11'.repeat(32) }, coinbase: false });
 
   /** A fake regtest node with these handlers (getblockchaininfo answers regtest unless replaced). */
   async function node(handlers: Record<string, Handler>): Promise<FakeCore> {
@@ -126,8 +135,11 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
         const txs = (params[0] as string[]).map((t) => parseTx(t));
         return submitPackageReply(txs, [STATE_ERROR, CHILD_ERROR]);
       },
+      gettxout: unspent,
     });
     const line = refused(await broadcast(core!.url), 4, 'E_BROADCAST_REJECTED');
+    // Asked after the refusal: the funding output, mempool included.
+    expect(core!.requests.filter((r) => r.body.method === 'gettxout').map((r) => r.body.params)).toEqual([[p.users[0]!.funding.txid, p.users[0]!.funding.vout, true]]);
     const txs = submitted();
     expectExitPackage(txs);
     const [state, child] = txs.map((t) => parseTx(t));
@@ -139,10 +151,10 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
   });
 
   it('a node without submitpackage (RPC error -32601): exit 1, E_RPC_ERROR naming the method, nothing on stdout', async () => {
-    await node({}); // the fake answers any method it has no handler for with -32601 "Method not found"
+    await node({ gettxout: unspent }); // the fake answers any method it has no handler for with -32601 "Method not found"
     const line = refused(await broadcast(core!.url), 1, 'E_RPC_ERROR');
     expect(line).toMatch(/submitpackage.*Method not found.*-32601/);
-    expect(core!.requests.map((r) => r.body.method)).toEqual(['getblockchaininfo', 'submitpackage']);
+    expect(core!.requests.map((r) => r.body.method).filter((m) => m !== 'getblockchaininfo')).toEqual(['submitpackage', 'gettxout']);
     await unchanged();
   });
 
@@ -159,6 +171,23 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
     const line = refused(await broadcast(`http://127.0.0.1:${port}/`), 1, 'E_RPC_UNREACHABLE');
     expect(line).toContain(`127.0.0.1:${port}`);
     await unchanged();
+  });
+
+  it("a refusal after which the node says the funding output is spent and the state in its mempool (Core took the state and refused only its child), or cannot say: the contract stays frozen, and the error says so", async () => {
+    const inMempool: Handler = () => ({ txid: receipt.txid }); // no confirmations field: a mempool transaction
+    for (const [name, gettxout, getrawtransaction] of [['spent', () => null, inMempool], ['no answer', undefined, undefined]] as const) {
+      const copy = join(dir.path, `mint-${name.replace(' ', '-')}`);
+      rmSync(copy, { recursive: true, force: true });
+      cpSync(pristine, copy, { recursive: true });
+      await node({ submitpackage: (params) => submitPackageReply((params[0] as string[]).map((t) => parseTx(t)), [undefined, 'min relay fee not met, 0 < 110']), ...(gettxout ? { gettxout } : {}), ...(getrawtransaction ? { getrawtransaction } : {}) });
+      const [r] = await pipeline([mintStage(copy, { OFFCHAIN_RPC_USER: RPC_USER, OFFCHAIN_RPC_PASSWORD: RPC_PASSWORD }, 'exit-credit', '--fee-rate', '3', '--broadcast', '--rpc-url', core!.url)], '');
+      const line = refused(r!, 4, 'E_BROADCAST_REJECTED');
+      expect(line, name).toMatch(/the node holds the exit's state in its mempool, or cannot say: contract [0-9a-f]{64} stays frozen \(exiting\)/);
+      const list = message(await pipelineInProcess([mintStage(copy, {}, 'credit', 'list', '--tip-height', '1001')], ''), 'credit/contracts', 'credit list').msg;
+      expect(list.contracts[0], name).toMatchObject({ status: 'exiting', exit: { state: 1, txid: receipt.txid } });
+      await core!.close();
+      core = undefined;
+    }
   });
 
   it('a node on another chain (main): exit 4, E_NETWORK_MISMATCH, and no package is sent', async () => {

@@ -190,7 +190,7 @@ describe('serve mint: every route answers what the one-shot prints', () => {
       const r2 = await svc.post('/v1/operator/exit', JSON.stringify({ contract_id: id, fee_rate: '2' }), svc.operator);
       expect(r2.status, r2.text).toBe(200);
       expect(Buffer.from(r2.text)).toEqual(Buffer.from(real));
-      expect(JSON.parse(exiting(id)!)).toEqual({ state: JSON.parse(real).state, txid: JSON.parse(real).state_tx.txid, attempt: expect.stringMatching(/^[0-9a-f]{16}$/) });
+      expect(JSON.parse(exiting(id)!)).toEqual({ state: JSON.parse(real).state, txid: JSON.parse(real).state_tx.txid, attempts: [expect.stringMatching(/^[0-9a-f]{16}$/)] });
 
       // A later payment, through the service: refused as the one-shot mint refuses it on its frozen copy.
       const frozen = oneShotRefusal(await runInProcess(ONE_SHOT['credit/update-request']!(a), { input: request, env: ENV }));

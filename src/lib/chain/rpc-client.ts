@@ -140,7 +140,8 @@ export class RpcClient {
     // One deadline for connecting, the headers and the body alike.
     const signal = AbortSignal.timeout(timeoutMs);
     try {
-      const res = await this.fetchImpl(url, { method: 'POST', headers, body, signal });
+      // No redirect followed: a POST sent on to another address (a 307 from a proxy) is not the node's answer.
+      const res = await this.fetchImpl(url, { method: 'POST', headers, body, signal, redirect: 'error' });
       return { status: res.status, text: await res.text() };
     } catch (e) {
       throw unreachable(e, method, { ...this.config, timeoutMs });

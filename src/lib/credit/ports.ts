@@ -112,9 +112,10 @@ export type MintContractRecord = {
   proposed_rollover?: { state: number; txid: string; new_contract_id: string; new_contract: CreditTermsJson; response: Record<string, unknown> };
   /**
    * Set by the mint's exit (exit-credit): it exits with this state, so it signs nothing more for the contract.
-   * `attempt`: the run that froze it (a failed broadcast takes back only its own freeze).
+   * `attempts`: each run that froze it or sent its package since; a failed broadcast takes back its
+   * own, and the freeze goes with the last of them only (an exit from before has none: it stays).
    */
-  exiting?: { state: number; txid: string; attempt?: string };
+  exiting?: { state: number; txid: string; attempts?: string[] };
   /** Set once the mint signs a close or rollover: the contract is frozen from then on. */
   settlement?: { kind: 'close' | 'rollover'; state: number; txid: string; response: Record<string, unknown>; new_contract_id?: string };
   /** Ecash signed under this contract (sum of the amounts of its blind signatures). */

@@ -38,16 +38,22 @@ export function noMint(dir: string): UsageError {
 export type ExitBuilt = { message: Record<string, unknown>; send?: () => Promise<Record<string, unknown>> };
 
 /**
- * A broadcast's failure that proves the node did not take the package: it answered no (an RPC
- * error, a rejection), or it was never asked (the connection never made, nothing sent: no
- * node there, no address for it, a port fetch refuses). A lost answer — a timeout, a connection reset after the
- * request went out — proves nothing: the package may be in the node's mempool.
+ * What a broadcast's failure proves of the package. `never-sent`: the node was never asked (the
+ * connection never made: no node there, no address for it, a port fetch refuses; no
+ * credentials or wrong ones, no node configured, a node on another chain). `answered-no`:
+ * the node's answer was a refusal (an RPC error, a rejection) — but Core may accept the state and refuse only its child, and an
+ * error object may come from a proxy that sent the request on: the node is asked again before
+ * the freeze goes. `undefined`: a lost answer (a timeout, a connection reset after the request
+ * went out) proves nothing — the package may be in the node's mempool.
  */
 const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'bad port']);
-function notTaken(e: unknown): boolean {
+function notTaken(e: unknown): 'never-sent' | 'answered-no' | undefined {
   const code = (e as { code?: unknown }).code;
-  if (code === 'E_RPC_UNREACHABLE') return NEVER_SENT.has(String((e as { detail?: { reason?: unknown } }).detail?.reason));
-  return code === 'E_RPC_ERROR' || code === 'E_BROADCAST_REJECTED' || code === 'E_RPC_AUTH' || code === 'E_RPC_COOKIE' || code === 'E_CHAIN_OFFLINE' || code === 'E_NETWORK_MISMATCH' || code === 'E_USAGE';
+  if (code === 'E_RPC_UNREACHABLE') return NEVER_SENT.has(String((e as { detail?: { reason?: unknown } }).detail?.reason)) ? 'never-sent' : undefined;
+  // No credentials, no node configured; a 401 (Core checks them before it reads the call); another chain (asked before the package is sent).
+  if (code === 'E_RPC_COOKIE' || code === 'E_CHAIN_OFFLINE' || code === 'E_USAGE' || code === 'E_RPC_AUTH' || code === 'E_NETWORK_MISMATCH') return 'never-sent';
+  if (code === 'E_RPC_ERROR' || code === 'E_BROADCAST_REJECTED') return 'answered-no';
+  return undefined;
 }
 
 /** No credit user state under this state directory (and none was created). Exit 2. */
@@ -200,11 +206,14 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * state and freezes the contract, so no later state of it is signed that this exit would
    * leave unpaid. `build` makes the package and, with --broadcast, says how to send it. The
    * freeze is committed first (one transaction of the mint's store, with its other writers, a
-   * streaming mint included), then the package goes to the node — COMMIT before the act. A
-   * node that provably did not take it (it refused it, or could not be reached or asked) gets
-   * the freeze taken back, so a failed broadcast leaves the contract as it was; one whose
-   * answer was lost (a timeout) leaves it frozen, as the package may be in its mempool.
-   * --dry-run writes nothing. It signs with no nonce (on PostgreSQL a one-shot command may run it).
+   * streaming mint included), then the package goes to the node — COMMIT before the act. Each
+   * run that sends adds its attempt to the freeze. The freeze is taken back only when every
+   * run that sent proved the node did not take its package (`notTaken`: never asked; or it
+   * answered no, and then says the funding output is unspent, mempool included, or the state
+   * is not in its mempool);
+   * an answer lost (a timeout, a reset), a run still sending, or a node that cannot say leaves
+   * it frozen, as the package may be in a mempool. --dry-run writes nothing. It signs with no
+   * nonce (on PostgreSQL a one-shot command may run it).
    */
   protected async mintExit(network: Network, who: string, build: (ctx: MintContext, record: MintContractRecord) => Promise<ExitBuilt>, given?: { broadcast?: boolean; 'dry-run'?: boolean; contract?: string }): Promise<Record<string, unknown>> {
     // `given`: a service's request in place of this command's flags (serve gateway's /v1/operator/claim).
@@ -215,30 +224,55 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
       const record = await store.get(id);
       if (!record) throw new UsageError('E_USAGE', `${who} has no contract ${id}`);
       const out = await build(ctx, record);
-      const froze = !record.exiting && !f['dry-run'];
+      const stateTxid = record.exiting?.txid ?? record.latest!.txid;
+      if (f['dry-run']) return { ...out, id, attempt: undefined, funding: record.contract.funding, stateTxid };
       const attempt = Buffer.from(ctx.random.bytes(8, 'credit/exit/attempt')).toString('hex');
-      if (froze) await store.put({ ...record, exiting: { state: record.latest!.state, txid: record.latest!.txid, attempt } });
-      return { ...out, id, froze, attempt };
+      // A freeze from before attempts were kept is nobody's to take back: it stays ('earlier').
+      const attempts = [...(record.exiting ? record.exiting.attempts ?? ['earlier'] : []), attempt];
+      await store.put({ ...record, exiting: { state: record.exiting?.state ?? record.latest!.state, txid: stateTxid, attempts } });
+      return { ...out, id, attempt, funding: record.contract.funding, stateTxid };
     }, { nonces: 'none' });
     if (!built.send) return built.message;
     try {
       return { ...built.message, broadcast: await built.send() };
     } catch (e) {
-      if (!built.froze) throw e;
-      if (!notTaken(e)) {
-        // The package may be in the node's mempool: the contract stays frozen, and saying so is the error's last word.
-        if (!(e instanceof OffchainError)) throw e;
-        throw new OffchainError(e.code, `${e.message} — the node may have taken the package: contract ${built.id} stays frozen (exiting); run the exit again to send it again`, e.exitCode, e.detail);
-      }
-      await this.withMint(network, async (_ctx, store) => {
+      if (built.attempt === undefined) throw e;
+      const stays = (why: string) => {
+        if (!(e instanceof OffchainError)) return e;
+        return new OffchainError(e.code, `${e.message} — ${why}: contract ${built.id} stays frozen (exiting); run the exit again to send it again`, e.exitCode, e.detail);
+      };
+      const proof = notTaken(e);
+      if (proof === undefined) throw stays('the node may have taken the package');
+      // After an answer of no, the node's word decides: the funding output unspent (mempool
+      // included), or spent and the state not in its mempool (mined already, or another spend).
+      const unspent = proof === 'never-sent' || await this.notInMempool(network, built.funding, built.stateTxid);
+      const unfrozen = await this.withMint(network, async (_ctx, store) => {
         const now = await store.get(built.id);
-        // Only the freeze this run made (its attempt id): another run's exit, begun since, keeps its own.
-        if (now?.exiting?.attempt === built.attempt) {
-          const { exiting: _e, ...unfrozen } = now;
-          await store.put(unfrozen as MintContractRecord);
+        const attempts = now?.exiting?.attempts;
+        if (!now?.exiting || !attempts?.includes(built.attempt)) return false;
+        const rest = attempts.filter((a) => a !== built.attempt);
+        if (rest.length > 0 || !unspent) {
+          await store.put({ ...now, exiting: { ...now.exiting, attempts: rest.length > 0 ? rest : ['unconfirmed'] } });
+          return false;
         }
+        const { exiting: _e, ...open } = now;
+        await store.put(open as MintContractRecord);
+        return true;
       }, { nonces: 'none' });
+      if (!unfrozen) throw stays(unspent ? 'another exit of it was sent since' : 'the node holds the exit\'s state in its mempool, or cannot say');
       throw e;
+    }
+  }
+
+  /** The node's word that an exit's state is not in its mempool: the funding output unspent, or the state not a mempool transaction (false when it cannot say). */
+  private async notInMempool(network: Network, funding: { txid: string; vout: number }, stateTxid: string): Promise<boolean> {
+    try {
+      const chain = await this.chain(network);
+      if (await chain.utxo(funding.txid, funding.vout) !== null) return true;
+      if (!chain.txConfirmations) return false;
+      return await chain.txConfirmations(stateTxid) !== 0;
+    } catch {
+      return false;
     }
   }
 

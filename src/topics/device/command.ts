@@ -267,7 +267,7 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
     const feeRate = await this.guardedRate(o.feeRate);
     const feeLimits = await this.feeLimits();
     const maxFeeRate = Math.round(feeLimits.maxFeeRate * 1000);
-    // As exit-credit (mintExit): the freeze is written only after the node accepted (with --broadcast).
+    // As exit-credit (mintExit): the freeze is committed before the package goes out, and taken back only on proof the node did not take it.
     // The claim alone (the state mined, or a spender of the HTLC in the mempool to replace) is sent by itself.
     return this.mintExit(network, 'the gateway', async (ctx, record) => {
       const { message, alone } = await gatewayClaimPackage(ctx.chain, record, ctx.mint, { network, feeRate, feeLimits, ...(to ? { to } : {}), ...(o.preimage ? { preimage: o.preimage } : {}), auxRand: ctx.random.bytes(32, 'gateway/claim/aux') });
