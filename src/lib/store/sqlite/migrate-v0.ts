@@ -93,7 +93,9 @@ export function importFileLayout(db: StateDb): void {
     if (attached) refuseOpenElsewhere(mintDb);
     if (attached) db.sql.prepare('ATTACH DATABASE ? AS old').run(mintDb);
     try {
-      db.sql.exec('BEGIN IMMEDIATE');
+      // EXCLUSIVE: the old mint database (in rollback mode since the check) locked against
+      // every other process — an older offchain started meanwhile — until the import commits.
+      db.sql.exec('BEGIN EXCLUSIVE');
       try {
         const files = oldFiles(dir);
         const counts = importAll(db, attached);
