@@ -28,12 +28,10 @@ import { base64, hex } from '@scure/base';
 import { Transaction } from '@scure/btc-signer';
 import { ROOT, tempDir } from '../helpers.ts';
 import { run } from '../e2e/cli.ts';
-import { applyTweak, keyAgg, keySort, publicKeyOf, tapTweak } from '../independent/keys.ts';
-import { keyPathSigHash } from '../independent/sighash.ts';
-import { G, N, decodeCompressed, encodeCompressed, hasEvenY, int, pointAdd, pointMul, taggedHash, xOnly, type Point } from '../independent/secp256k1.ts';
-import { bytesOf, parseTx, type TxOutput } from '../independent/tx.ts';
-import { inverse, mod, musigFields } from '../pg/musig-nonce-reuse.ts';
-import { KEYS as SC_KEYS, OPERATOR_PUB, depositThrough, flow, fundingTo } from '../e2e/statechain-flow.ts';
+import { publicKeyOf } from '../independent/keys.ts';
+import { G, encodeCompressed, pointMul } from '../independent/secp256k1.ts';
+import { mintKeyFromKnownNonce, musigFields } from '../pg/musig-nonce-reuse.ts';
+import { KEYS as SC_KEYS, depositThrough, flow, fundingTo } from '../e2e/statechain-flow.ts';
 import { MintStream, applyReceipt, openContracts, payRequest } from '../e2e/stream-credit.ts';
 import { Sealer, openFields } from '../../src/lib/store/seal.ts';
 import { OWNER_SECRETS } from '../../src/lib/store/sqlite/records.ts';
@@ -47,41 +45,6 @@ const PAY = ['--tip-height', '1001', '--confirmations', '1'];
 
 const tmp = tempDir('offchain-adv-reader-');
 afterAll(() => tmp.cleanup());
-
-/**
- * The mint's secret key from ONE signature made with a secret nonce the attacker read: the user's
- * request (its PSBT: both public nonces, the user's partial signature), the signed state, its prevout.
- */
-function mintKeyFromKnownNonce(psbt: Uint8Array, signedTx: string, prevout: TxOutput, userPub: Uint8Array, mintPub: Uint8Array, secnonce: Uint8Array): bigint {
-  const sorted = keySort([userPub, mintPub]);
-  const inner = keyAgg(sorted);
-  const ctx = applyTweak(inner, tapTweak(xOnly(inner.Q)), true);
-  const Q = ctx.Q!;
-  const g = hasEvenY(Q) ? 1n : N - 1n;
-  const L = taggedHash('KeyAgg list', ...sorted);
-  const second = sorted.find((pk) => Buffer.compare(pk, sorted[0]!) !== 0)!;
-  const a = Buffer.compare(mintPub, second) === 0 ? 1n : int(taggedHash('KeyAgg coefficient', L, mintPub)) % N;
-  const tx = parseTx(bytesOf(signedTx));
-  const sig = tx.inputs[0]!.witness[0]!;
-  const msg = keyPathSigHash(tx, [prevout], 0, 0x00);
-  const { pubnonces, psigs } = musigFields(psbt);
-  const nu = pubnonces.get(hex.encode(userPub))!;
-  const nm = pubnonces.get(hex.encode(mintPub))!;
-  const su = psigs.get(hex.encode(userPub))!;
-  const R1 = pointAdd(decodeCompressed(nu.subarray(0, 33)), decodeCompressed(nm.subarray(0, 33)));
-  const R2 = pointAdd(decodeCompressed(nu.subarray(33, 66)), decodeCompressed(nm.subarray(33, 66)));
-  const ext = (p: Point) => (p === null ? new Uint8Array(33) : encodeCompressed(p));
-  const b = int(taggedHash('MuSig/noncecoef', ext(R1), ext(R2), xOnly(Q), msg)) % N;
-  const R = (pointAdd(R1, pointMul(R2, b)) ?? G)!;
-  expect(Buffer.compare(xOnly(R), sig.subarray(0, 32)), 'the signature was made in this session').toBe(0);
-  const e = int(taggedHash('BIP0340/challenge', xOnly(R), xOnly(Q), msg)) % N;
-  const sMint = mod(int(sig.subarray(32)) - int(su) - e * g * ctx.tacc);
-  const eps = hasEvenY(R) ? 1n : N - 1n;
-  const [k1, k2] = [int(secnonce.subarray(0, 32)), int(secnonce.subarray(32, 64))];
-  // ε·s_mint = k1 + b·k2 + ε·e·a·g·gacc·x
-  const D = mod(mod(eps * sMint) - k1 - b * k2);
-  return mod(D * inverse(mod(eps * e * a * g * ctx.gacc)));
-}
 
 const bytesIn = (file: string, needle: Uint8Array) => existsSync(file) && readFileSync(file).includes(Buffer.from(needle));
 
@@ -138,7 +101,7 @@ describe('a reader of state.sqlite', () => {
     const psbt = base64.decode(request.psbt);
     expect(hex.encode(musigFields(psbt).pubnonces.get(hex.encode(MINT_PUB))!)).toBe(c1.pubnonce);
     const w = Transaction.fromPSBT(psbt).getInput(0).witnessUtxo!;
-    const x = mintKeyFromKnownNonce(psbt, stateTx, { amount: w.amount, script: w.script }, publicKeyOf(hex.decode(USER_KEY)), MINT_PUB, secnonce);
+    const x = mintKeyFromKnownNonce({ psbt, signedTx: stateTx, prevout: { amount: w.amount, script: w.script } }, publicKeyOf(hex.decode(USER_KEY)), MINT_PUB, secnonce);
     expect(x.toString(16).padStart(64, '0')).toBe(MINT_KEY);
   });
 
@@ -171,7 +134,6 @@ describe('a reader of state.sqlite', () => {
     const op = JSON.parse(read('OPERATOR_KEY', 'statechain-operator').find((r) => r.id === coinId)!.body) as Record<string, unknown>;
     expect(op.share_secret).toBeUndefined();
     expect(typeof op.share_secret_sealed).toBe('string');
-    void OPERATOR_PUB;
   });
 
   it('checked and safe: the secret nonces and signed states of a live mint (stream) and of its users are not bytes of state.sqlite or its -wal', async () => {

@@ -128,3 +128,14 @@ export function solveMintKey(sessions: readonly Session[], userPub: Uint8Array, 
   const x = mod(D * inverse(mod(a * g * gacc)));
   return Buffer.compare(encodeCompressed(pointMul(G, x)), mintPub) === 0 ? x : undefined;
 }
+
+/**
+ * The mint's secret key from ONE session whose mint secret nonce (k1 ‖ k2 ‖ pk) the attacker
+ * read: ε·s_mint = k1 + b·k2 + ε·e·a·g·gacc·x.
+ */
+export function mintKeyFromKnownNonce(s: Session, userPub: Uint8Array, mintPub: Uint8Array, secnonce: Uint8Array): bigint {
+  const { eq, a, g, gacc } = equation(s, userPub, mintPub);
+  const [k1, k2] = [int(secnonce.subarray(0, 32)), int(secnonce.subarray(32, 64))];
+  const D = mod((eq.u - k1 - eq.b * k2) * inverse(eq.c));
+  return mod(D * inverse(mod(a * g * gacc)));
+}
