@@ -9,7 +9,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OffchainError } from '../../../src/lib/errors.ts';
-import { sqliteError, StateDb, STATE_DB_FILE } from '../../../src/lib/store/sqlite/database.ts';
+import { StateDb, STATE_DB_FILE } from '../../../src/lib/store/sqlite/database.ts';
+import { sqliteError } from '../../../src/lib/store/sqlite/driver.ts';
 import { tempDir } from '../../helpers.ts';
 import { refusal } from '../../setup/refusal.ts';
 

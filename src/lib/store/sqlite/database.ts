@@ -26,70 +26,24 @@
  * lightningd.sqlite3 or Nutshell's database — and is out of scope; never restore or copy it
  * (docs/state.md, "Backups").
  *
- * Not here: the tables' meaning (schema.ts), each role's rows (nonces.ts, records.ts,
+ * Not here: loading the driver and saying its errors (driver.ts), the directory and the files
+ * (files.ts), the tables' meaning (schema.ts), each role's rows (nonces.ts, records.ts,
  * mint.ts), the import of a directory of the file layout before this one (migrate-v0.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { accessSync, chmodSync, closeSync, constants, existsSync, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, statfsSync, unlinkSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { accessSync, constants, existsSync, unlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { MalformedInputError, OffchainError, StateConflictError, UsageError } from '../../errors.ts';
+import { OffchainError } from '../../errors.ts';
 import { errnoCode, isFullError, stateAccessError, StoreFullError } from '../write-errors.ts';
+import { BUSY_TIMEOUT_MS, sqlite, sqliteError } from './driver.ts';
+import { freeBytes, makeDir, makeFile, removeDirs, sidesThere, takeBackFailedOpen } from './files.ts';
 import { applySchema, SCHEMA_VERSION, TABLES } from './schema.ts';
 
 export const STATE_DB_FILE = 'state.sqlite';
 
 /** Below this many free bytes, an I/O error of SQLite's at open is taken for a full filesystem. */
 const FULL_BELOW = 1 << 20;
-
-/** How long a step waits for another process's write transaction before E_LOCK_HELD. */
-const BUSY_TIMEOUT_MS = 10_000;
-
-let Database: typeof BetterSqlite3 | undefined;
-
-/** better-sqlite3, loaded on first use; a binary built for another Node is E_NATIVE_MODULE, never a corrupt state. */
-export function sqlite(): typeof BetterSqlite3 {
-  if (Database) return Database;
-  try {
-    Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
-  } catch (e) {
-    throw nativeModuleError(e);
-  }
-  return Database;
-}
-
-function nativeModuleError(e: unknown): OffchainError {
-  const message = (e as Error).message ?? String(e);
-  return new OffchainError('E_NATIVE_MODULE', `the SQLite module (better-sqlite3) cannot be loaded by Node ${process.version}: ${message.split('\n')[0]} — run "npm rebuild better-sqlite3" in the toolkit's folder (it was built for another Node.js)`, 1);
-}
-
-/** E_STORE_MIGRATED and friends are thrown as they are; SQLite's own errors are said as the toolkit's. */
-export function sqliteError(e: unknown, where: string): unknown {
-  if (e instanceof OffchainError) return e;
-  const code = errnoCode(e) ?? '';
-  if (isFullError(e)) return new StoreFullError(where, `the database or disk is full (${code})`);
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return new StateConflictError('E_LOCK_HELD', `the state in ${where} is being written by another offchain process (its write transaction did not end within ${BUSY_TIMEOUT_MS / 1000} s): wait, or stop the other process`);
-  }
-  if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH') {
-    return stateAccessError(Object.assign(new Error((e as Error).message), { code: 'EACCES' }), where);
-  }
-  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
-    return new MalformedInputError('E_STATE_CORRUPT', `the state database in ${where} is damaged (${code}: ${(e as Error).message}); restore it from the copy you trust or move it aside`, { path: where });
-  }
-  if (/NODE_MODULE_VERSION|was compiled against a different Node\.js version|invalid ELF header|ERR_DLOPEN_FAILED/.test((e as Error)?.message ?? '')) return nativeModuleError(e);
-  return e;
-}
-
-function freeBytes(dir: string): number {
-  try {
-    const st = statfsSync(dir);
-    return st.bavail * st.bsize;
-  } catch {
-    return Number.POSITIVE_INFINITY;
-  }
-}
 
 /** The step a piece of code runs in (this process's async context), if any. */
 const current = new AsyncLocalStorage<{ db: StateDb; depth: number; live: boolean }>();
@@ -192,11 +146,7 @@ export class StateDb {
   }
 
   private static connect(abs: string, path: string): StateDb {
-    // An open that fails takes back the files it created (a full disk: the directory as it was) —
-    // all of them when this open made the database file itself (O_EXCL); beside a database that
-    // was there, only the -wal and -shm it added, and only while no process holds a lock on the
-    // database (`heldElsewhere`): another process that opened it meanwhile made them its own.
-    const sidesBefore = new Set(SIDE_FILES.map((s) => `${path}${s}`).filter((p) => existsSync(p)));
+    const sidesBefore = sidesThere(path);
     let made: number | undefined;
     let sql: BetterSqlite3.Database | undefined;
     try {
@@ -242,16 +192,7 @@ export class StateDb {
       if (sql?.open) sql.close();
       const code = errnoCode(e) ?? '';
       const full = isFullError(e) || (/^SQLITE_(IOERR|CANTOPEN)/.test(code) && freeBytes(abs) < FULL_BELOW);
-      if (full || !(e instanceof OffchainError)) {
-        if (made !== undefined && inodeOf(path) === made) {
-          for (const p of [path, ...SIDE_FILES.map((s) => `${path}${s}`)]) rmSync(p, { force: true });
-        } else if (made === undefined && !heldElsewhere(path)) {
-          for (const p of SIDE_FILES.map((s) => `${path}${s}`)) {
-            // A -wal with frames in it is not this open's (it wrote nothing).
-            if (!sidesBefore.has(p) && (!p.endsWith('-wal') || sizeOf(p) === 0)) rmSync(p, { force: true });
-          }
-        }
-      }
+      if (full || !(e instanceof OffchainError)) takeBackFailedOpen(path, made, sidesBefore);
       if (full) throw new StoreFullError(abs, `the filesystem is full (${code}: ${(e as Error).message})`);
       throw sqliteError(e, abs);
     }
@@ -472,114 +413,3 @@ export class StateDb {
   }
 }
 
-/** Make the database file, 0600, if there is none (O_EXCL): its inode when this call made it, undefined when it was there. */
-function makeFile(path: string): number | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'wx', 0o600);
-  } catch (e) {
-    if (errnoCode(e) === 'EEXIST') return undefined;
-    throw e;
-  }
-  try {
-    fchmodSync(fd, 0o600); // whatever the umask
-    return fstatSync(fd).ino;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** What SQLite keeps beside a database file. */
-const SIDE_FILES = ['-wal', '-shm', '-journal'];
-
-/**
- * Whether any process holds a POSIX lock on the database or its -shm (Linux's /proc/locks: a
- * connection in WAL mode holds one on the -shm for as long as it is open). Where that cannot
- * be read, held: the files are left (empty, SQLite's own; they change no state).
- */
-export function heldElsewhere(path: string): boolean {
-  let locks: string;
-  try {
-    locks = readFileSync('/proc/locks', 'utf8');
-  } catch {
-    return true;
-  }
-  const inodes = new Set([inodeOf(path), inodeOf(`${path}-shm`)].filter((i) => i !== undefined).map(String));
-  // "1: POSIX  ADVISORY  READ 4242 fd:01:1310738 128 128" (a waiter's line has "->" before POSIX).
-  return locks.split('\n').some((line) => inodes.has(/\s[0-9a-f]+:[0-9a-f]+:(\d+)\s/.exec(line)?.[1] ?? ''));
-}
-
-function sizeOf(path: string): number | undefined {
-  try {
-    return lstatSync(path).size;
-  } catch {
-    return undefined;
-  }
-}
-
-function inodeOf(path: string): number | undefined {
-  try {
-    return lstatSync(path).ino;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Remove the directories an open made (deepest first), as far as they are still empty. */
-function removeDirs(dirs: string[]): void {
-  for (const d of dirs) {
-    try {
-      rmdirSync(d);
-    } catch {
-      return;
-    }
-  }
-}
-
-/**
- * The network's state directory, created 0700 (an existing one tightened, never loosened):
- * E_STATE_NOT_DIR / E_STATE_ACCESS. Returns the directories it made, deepest first.
- */
-function makeDir(abs: string): string[] {
-  let first: string | undefined;
-  try {
-    first = mkdirSync(abs, { recursive: true, mode: 0o700 });
-  } catch (e) {
-    if (errnoCode(e) === 'EEXIST' || errnoCode(e) === 'ENOTDIR') throw new UsageError('E_STATE_NOT_DIR', `state path ${abs} exists and is not a directory`);
-    // A recursive mkdir on a read-only mount says ENOENT: the nearest existing parent says why.
-    if (errnoCode(e) === 'ENOENT') unwritableParent(abs);
-    throw stateAccessError(e, abs);
-  }
-  const made: string[] = [];
-  if (first !== undefined) {
-    for (let d = abs; ; d = dirname(d)) {
-      made.push(d);
-      if (d === resolve(first) || dirname(d) === d) break;
-    }
-  }
-  const st = lstatSync(abs);
-  if (!st.isDirectory()) throw new UsageError('E_STATE_NOT_DIR', `state path ${abs} exists and is not a directory`);
-  if ((st.mode & 0o077) !== 0) {
-    try {
-      chmodSync(abs, st.mode & 0o700);
-    } catch (e) {
-      throw stateAccessError(e, abs);
-    }
-  }
-  return made;
-}
-
-/** E_STATE_ACCESS when the nearest existing ancestor of `path` cannot be written (otherwise returns). */
-function unwritableParent(path: string): void {
-  for (let d = dirname(path); ; d = dirname(d)) {
-    if (existsSync(d)) {
-      try {
-        accessSync(d, constants.W_OK);
-      } catch (e) {
-        throw stateAccessError(e, path);
-      }
-      return;
-    }
-    if (dirname(d) === d) return;
-  }
-}

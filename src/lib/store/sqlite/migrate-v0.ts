@@ -48,7 +48,8 @@ import { join } from 'node:path';
 import { MalformedInputError, StateConflictError } from '../../errors.ts';
 import { errnoCode } from '../write-errors.ts';
 import { syncDirSync, unlinkIfPresent, writeAll } from '../sync-fs.ts';
-import { sqlite, sqliteError, STATE_DB_FILE, type StateDb } from './database.ts';
+import { STATE_DB_FILE, type StateDb } from './database.ts';
+import { sqlite, sqliteError } from './driver.ts';
 import { CLEAR_NONCES_KEY, CLEAR_SECRET, nonceId } from './nonces.ts';
 
 /** The folders the file layout kept under `<state-dir>/<network>`. */

@@ -1,0 +1,49 @@
+/**
+ * THE SQLITE DRIVER: better-sqlite3, loaded on first use, and SQLite's errors said as the
+ * toolkit's — a full disk E_STORE_FULL, another writer past the busy timeout E_LOCK_HELD, no
+ * access E_STATE_ACCESS, a damaged file E_STATE_CORRUPT, a binary built for another Node
+ * E_NATIVE_MODULE (never taken for a corrupt state).
+ */
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
+import { MalformedInputError, OffchainError, StateConflictError } from '../../errors.ts';
+import { errnoCode, isFullError, stateAccessError, StoreFullError } from '../write-errors.ts';
+
+/** How long a step waits for another process's write transaction before E_LOCK_HELD. */
+export const BUSY_TIMEOUT_MS = 10_000;
+
+let Database: typeof BetterSqlite3 | undefined;
+
+/** better-sqlite3, loaded on first use; a binary built for another Node is E_NATIVE_MODULE, never a corrupt state. */
+export function sqlite(): typeof BetterSqlite3 {
+  if (Database) return Database;
+  try {
+    Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+  } catch (e) {
+    throw nativeModuleError(e);
+  }
+  return Database;
+}
+
+function nativeModuleError(e: unknown): OffchainError {
+  const message = (e as Error).message ?? String(e);
+  return new OffchainError('E_NATIVE_MODULE', `the SQLite module (better-sqlite3) cannot be loaded by Node ${process.version}: ${message.split('\n')[0]} — run "npm rebuild better-sqlite3" in the toolkit's folder (it was built for another Node.js)`, 1);
+}
+
+/** E_STORE_MIGRATED and friends are thrown as they are; SQLite's own errors are said as the toolkit's. */
+export function sqliteError(e: unknown, where: string): unknown {
+  if (e instanceof OffchainError) return e;
+  const code = errnoCode(e) ?? '';
+  if (isFullError(e)) return new StoreFullError(where, `the database or disk is full (${code})`);
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new StateConflictError('E_LOCK_HELD', `the state in ${where} is being written by another offchain process (its write transaction did not end within ${BUSY_TIMEOUT_MS / 1000} s): wait, or stop the other process`);
+  }
+  if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH') {
+    return stateAccessError(Object.assign(new Error((e as Error).message), { code: 'EACCES' }), where);
+  }
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
+    return new MalformedInputError('E_STATE_CORRUPT', `the state database in ${where} is damaged (${code}: ${(e as Error).message}); restore it from the copy you trust or move it aside`, { path: where });
+  }
+  if (/NODE_MODULE_VERSION|was compiled against a different Node\.js version|invalid ELF header|ERR_DLOPEN_FAILED/.test((e as Error)?.message ?? '')) return nativeModuleError(e);
+  return e;
+}
