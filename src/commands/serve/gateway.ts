@@ -6,11 +6,6 @@ import { ecashSeedFlags, fundingConfirmationsFlag } from '../../topics/credit/fl
 import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { serveFlags, serveOptions, type ServeFlagValues } from '../../topics/serve/flags.ts';
-import type { Network } from '../../lib/network.ts';
-import type { MintContext, MintContractRecord, MintPolicy } from '../../lib/credit/ports.ts';
-import type { ChainSource } from '../../lib/chain/types.ts';
-import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
-import { onServedMint, type ServedMint } from '../../topics/serve/served-mint.ts';
 
 export default class ServeGateway extends GatewayLightning<typeof ServeGateway> {
   static override summary = 'Run the gateway as an HTTP service: devices pay through it (device pay --peer URL), its Lightning node pays their invoices.';
@@ -59,29 +54,6 @@ committed before it is answered; on SQLite one serve process holds a --state-dir
   };
 
   protected override longRunning = true;
-
-  /** The mint's store, open for the service's life, and its group commit (every step of this process goes through it). */
-  private served: ServedMint | undefined;
-
-  /**
-   * A gateway step (gatewayStep, gatewayMarkAttempted) as one request of the service's group
-   * commit, as the credit routes' steps (topics/serve/served-mint.ts).
-   */
-  protected override withMint<R>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<R>, opts: { nonces?: 'used' | 'none' } = {}): Promise<R> {
-    const s = this.served;
-    if (!s) return super.withMint(network, step, opts);
-    return onServedMint(s, this.random.deterministic, step);
-  }
-  /**
-   * A read of the mint's state (the gateway's payment in flight, a listing) as one request of
-   * the service's group commit too: a second store on the service's one connection would share
-   * — and, closing, roll back — the batch the service has open.
-   */
-  protected override withMintView<R>(network: Network, view: (store: MintStorePort<MintContractRecord>, policy: MintPolicy, chain: ChainSource) => Promise<R>): Promise<R> {
-    const s = this.served;
-    if (!s) return super.withMintView(network, view);
-    return onServedMint(s, false, (ctx, store) => view(store, ctx.policy, ctx.chain));
-  }
 
   protected async execute(): Promise<CommandResult | void> {
     const f = this.flags;

@@ -4,14 +4,8 @@ import { MintStream, retiredNonceEpoch } from '../../topics/credit/stream.ts';
 import { ecashSeedFlags } from '../../topics/credit/flags.ts';
 import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
-import { UsageError } from '../../lib/errors.ts';
 import { serveFlags } from '../../topics/serve/flags.ts';
-import { onServedMint, type ServedMint } from '../../topics/serve/served-mint.ts';
 import type { ExitRequest } from '../../topics/credit/exit.ts';
-import type { Network } from '../../lib/network.ts';
-import type { MintContext, MintContractRecord, MintPolicy } from '../../lib/credit/ports.ts';
-import type { ChainSource } from '../../lib/chain/types.ts';
-import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
 
 export default class ServeMint extends MintStream<typeof ServeMint> {
   static override summary = 'The credit mint as an HTTP service: each step of the credit protocol one endpoint, answering the bytes the one-shot command prints.';
@@ -48,26 +42,6 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
 
   /** Keeps noble's large precompute tables (the base class narrows them for one-shot commands). */
   protected override longRunning = true;
-
-  /** The mint's store, open for the service's life, and its group commit. */
-  private served: ServedMint | undefined;
-
-  /** The exit's store step (mintExit) as one request of the service's group commit (topics/serve/served-mint.ts). */
-  protected override withMint<R>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<R>, opts: { nonces?: 'used' | 'none' } = {}): Promise<R> {
-    const s = this.served;
-    if (!s) return super.withMint(network, step, opts);
-    return onServedMint(s, this.random.deterministic, step);
-  }
-  /**
-   * A read of the mint's state (the gateway's payment in flight, a listing) as one request of
-   * the service's group commit too: a second store on the service's one connection would share
-   * — and, closing, roll back — the batch the service has open.
-   */
-  protected override withMintView<R>(network: Network, view: (store: MintStorePort<MintContractRecord>, policy: MintPolicy, chain: ChainSource) => Promise<R>): Promise<R> {
-    const s = this.served;
-    if (!s) return super.withMintView(network, view);
-    return onServedMint(s, false, (ctx, store) => view(store, ctx.policy, ctx.chain));
-  }
 
   protected async execute(): Promise<CommandResult | void> {
     const f = this.flags;

@@ -17,7 +17,7 @@
 import { Transaction } from '@scure/btc-signer';
 import { base64 } from '@scure/base';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
-import { RefusedError } from '../errors.ts';
+import { OffchainError, RefusedError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import { taprootOutput } from '../taproot/taproot.ts';
 import { DEFAULT_FEE_LIMITS, type FeeLimits } from '../tx/fee-guard.ts';
@@ -120,10 +120,11 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
 
 /**
  * Submit an exit's state + child as one package (Core's submitpackage); throws
- * E_BROADCAST_REJECTED (nothing is to be marked) unless the node accepted it. Returns what
- * the node answered (Core's names, fees in sat). Shared by exit-credit and gateway claim.
+ * E_BROADCAST_REJECTED unless the node accepted it (what then becomes of the freeze:
+ * `releaseAttempt`). Returns what the node answered (Core's names, fees in sat). Shared by
+ * exit-credit and gateway claim.
  */
-export async function submitExit(chain: ChainSource, message: Record<string, unknown>, maxFeeRateSatPerKvb: number, what = 'the contract'): Promise<Record<string, unknown>> {
+export async function submitExit(chain: ChainSource, message: Record<string, unknown>, maxFeeRateSatPerKvb: number): Promise<Record<string, unknown>> {
   const child = message.child as { hex?: string };
   if (!child.hex) throw new Error('internal: an unsigned child cannot be submitted');
   const state = message.state_tx as { hex: string };
@@ -131,7 +132,7 @@ export async function submitExit(chain: ChainSource, message: Record<string, unk
   // Since Core 28, a rejected package is reported in the result, not as an RPC error.
   if (result.packageMsg !== 'success') {
     const why = result.txResults.filter((t) => t.error).map((t) => `${t.txid}: ${t.error}`).join('; ');
-    throw new RefusedError('E_BROADCAST_REJECTED', `the node did not accept the exit package: ${result.packageMsg}${why ? ` (${why})` : ''}; ${what} is unchanged`);
+    throw new RefusedError('E_BROADCAST_REJECTED', `the node did not accept the exit package: ${result.packageMsg}${why ? ` (${why})` : ''}`);
   }
   return {
     package_msg: result.packageMsg,
@@ -143,4 +144,80 @@ export async function submitExit(chain: ChainSource, message: Record<string, unk
       ...(t.error === undefined ? {} : { error: t.error }),
     })),
   };
+}
+
+// ——— The freeze: no later state is signed while an exit's package may be in a mempool ———
+//
+// The freeze is committed before the package goes out, each run that sends adding its attempt.
+// It is taken back only when every such run proved the node did not take its package: never
+// asked, or an answer of no after which the node says the exit's state is not in its mempool
+// (Core may take the state and refuse only its child). A lost answer, a run still sending, or
+// a node that cannot say leaves it frozen.
+
+/** A freeze from before attempts were kept: nobody's to take back. */
+export const EARLIER_FREEZE = 'earlier';
+/** Kept when the node, after an answer of no, held the state in its mempool or could not say. */
+export const UNCONFIRMED_FREEZE = 'unconfirmed';
+
+/** The state an exit of `record` sends: the one it is frozen with, or its latest. */
+export function exitTarget(record: MintContractRecord): { state: number; txid: string } {
+  return record.exiting ?? record.latest!;
+}
+
+/** `record` frozen for an exit, `attempt` added to the runs that may send its package. */
+export function frozenForExit(record: MintContractRecord, attempt: string): MintContractRecord {
+  const { state, txid } = exitTarget(record);
+  const attempts = [...(record.exiting ? record.exiting.attempts ?? [EARLIER_FREEZE] : []), attempt];
+  return { ...record, exiting: { state, txid, attempts } };
+}
+
+/**
+ * What a broadcast's failure proves of the package. `never-sent`: the node was never asked (the
+ * connection never made: no node there, no address for it, a port fetch refuses; no
+ * credentials or wrong ones, no node configured, a node on another chain). `answered-no`:
+ * the node's answer was a refusal (an RPC error, a rejection) — but Core may accept the state
+ * and refuse only its child, and an error object may come from a proxy that sent the request
+ * on: the node is asked again (`stateNotInMempool`). `undefined`: a lost answer (a timeout, a
+ * connection reset after the request went out, a redirect) proves nothing.
+ */
+export function broadcastProof(e: unknown): 'never-sent' | 'answered-no' | undefined {
+  const code = (e as { code?: unknown }).code;
+  if (code === 'E_RPC_UNREACHABLE') return NEVER_SENT.has(String((e as { detail?: { reason?: unknown } }).detail?.reason)) ? 'never-sent' : undefined;
+  // No credentials, no node configured; a 401 (Core checks them before it reads the call); another chain (asked before the package is sent).
+  if (code === 'E_RPC_COOKIE' || code === 'E_CHAIN_OFFLINE' || code === 'E_USAGE' || code === 'E_RPC_AUTH' || code === 'E_NETWORK_MISMATCH') return 'never-sent';
+  if (code === 'E_RPC_ERROR' || code === 'E_BROADCAST_REJECTED') return 'answered-no';
+  return undefined;
+}
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'bad port']);
+
+/** The node's word that `record`'s exit state is not in its mempool: its funding output unspent, or the state not a mempool transaction (false when it cannot say). */
+export async function stateNotInMempool(chain: ChainSource, record: MintContractRecord): Promise<boolean> {
+  const { funding } = record.contract;
+  try {
+    if (await chain.utxo(funding.txid, funding.vout) !== null) return true;
+    if (!chain.txConfirmations) return false;
+    return await chain.txConfirmations(exitTarget(record).txid) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * After run `attempt`'s package provably did not reach a mempool (`notInMempool`, the node's
+ * word where it answered): the record to store (its attempt gone; the freeze too when it was
+ * the last and the node so said), or undefined when the attempt is not there (nothing to do).
+ */
+export function releaseAttempt(now: MintContractRecord | undefined, attempt: string, notInMempool: boolean): { record: MintContractRecord; unfrozen: boolean } | undefined {
+  const attempts = now?.exiting?.attempts;
+  if (!now?.exiting || !attempts?.includes(attempt)) return undefined;
+  const rest = attempts.filter((a) => a !== attempt);
+  if (rest.length > 0 || !notInMempool) return { record: { ...now, exiting: { ...now.exiting, attempts: rest.length > 0 ? rest : [UNCONFIRMED_FREEZE] } }, unfrozen: false };
+  const { exiting: _e, ...open } = now;
+  return { record: open as MintContractRecord, unfrozen: true };
+}
+
+/** `e` said again with the freeze's outcome: `contract` stays frozen, and why. */
+export function stillFrozen(e: unknown, contract: string, why: string): unknown {
+  if (!(e instanceof OffchainError)) return e;
+  return new OffchainError(e.code, `${e.message} — ${why}: contract ${contract} stays frozen (exiting); run the exit again to send it again`, e.exitCode, e.detail);
 }

@@ -13,8 +13,8 @@
  * commands too long to be thin shells (./open.ts, ./stream.ts, ./rollover.ts, ./exit.ts).
  */
 import type { Command } from '@oclif/core';
-import { join } from 'node:path';
-import { OffchainError, RefusedError, UsageError } from '../../lib/errors.ts';
+import { RefusedError, UsageError } from '../../lib/errors.ts';
+import { toHex } from '../../lib/bytes.ts';
 import type { Network } from '../../lib/network.ts';
 import type { ChainSource } from '../../lib/chain/types.ts';
 import type { MintContext, MintContractRecord, MintPolicy, UserContext, UserContractRecord } from '../../lib/credit/ports.ts';
@@ -25,6 +25,7 @@ import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
 import { OffchainCommand } from '../../lib/cli/base-command.ts';
 import { parseRate } from '../../lib/cli/flags.ts';
 import * as ecash from './ecash.ts';
+import { onServedMint, type ServedMint } from './served-mint.ts';
 import { mintChain, mintPolicy, openMintStore, type MintStoreOptions } from './mint-store.ts';
 
 type EcashFlags = Parameters<typeof ecash.ecashSeed>[0];
@@ -37,25 +38,6 @@ export function noMint(dir: string): UsageError {
 /** What an exit's builder gives: the package, and with --broadcast how to send it (after the freeze is committed). */
 export type ExitBuilt = { message: Record<string, unknown>; send?: () => Promise<Record<string, unknown>> };
 
-/**
- * What a broadcast's failure proves of the package. `never-sent`: the node was never asked (the
- * connection never made: no node there, no address for it, a port fetch refuses; no
- * credentials or wrong ones, no node configured, a node on another chain). `answered-no`:
- * the node's answer was a refusal (an RPC error, a rejection) — but Core may accept the state and refuse only its child, and an
- * error object may come from a proxy that sent the request on: the node is asked again before
- * the freeze goes. `undefined`: a lost answer (a timeout, a connection reset after the request
- * went out) proves nothing — the package may be in the node's mempool.
- */
-const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'bad port']);
-function notTaken(e: unknown): 'never-sent' | 'answered-no' | undefined {
-  const code = (e as { code?: unknown }).code;
-  if (code === 'E_RPC_UNREACHABLE') return NEVER_SENT.has(String((e as { detail?: { reason?: unknown } }).detail?.reason)) ? 'never-sent' : undefined;
-  // No credentials, no node configured; a 401 (Core checks them before it reads the call); another chain (asked before the package is sent).
-  if (code === 'E_RPC_COOKIE' || code === 'E_CHAIN_OFFLINE' || code === 'E_USAGE' || code === 'E_RPC_AUTH' || code === 'E_NETWORK_MISMATCH') return 'never-sent';
-  if (code === 'E_RPC_ERROR' || code === 'E_BROADCAST_REJECTED') return 'answered-no';
-  return undefined;
-}
-
 /** No credit user state under this state directory (and none was created). Exit 2. */
 export function noUserState(dir: string): UsageError {
   return new UsageError('E_NO_STATE', `no credit contract in ${dir} (nothing was created there): check --state-dir and --network, or open one with open-credit --role user`);
@@ -64,6 +46,9 @@ export function noUserState(dir: string): UsageError {
 export abstract class CreditCommand<T extends typeof Command> extends OffchainCommand<T> {
   /** MuSig2 sessions at every step (base-command.ts `curveWork`). */
   protected override curveWork = true;
+
+  /** A service's mint store, open for its life, and its group commit (serve mint, serve gateway): each store step then runs as one request of it (./served-mint.ts). */
+  protected served: ServedMint | undefined;
 
   /**
    * Run `step` as the mint, as one transaction of its store (contracts, funding index
@@ -77,6 +62,7 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * as a one-shot command (a step that uses nonces runs only in a long-running process).
    */
   protected async withMint<T>(network: Network, step: (ctx: MintContext, store: MintStorePort<MintContractRecord>) => Promise<T>, opts: { nonces?: 'used' | 'none' } = {}): Promise<T> {
+    if (this.served) return onServedMint(this.served, this.random.deterministic, step);
     return this.withMintStore(network, (ctx, store) => store.step(() => step(ctx, store)), opts);
   }
 
@@ -116,9 +102,11 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
   /**
    * A read-only view of the mint's state: no key (a monitoring job need not hold the
    * signing key) and no lock (SQLite readers see the last commit, also while a mint
-   * streams). Nothing is written.
+   * streams). Nothing is written. In a service, one request of its group commit too: a second
+   * store on the service's one connection would share — and, closing, roll back — its open batch.
    */
   protected async withMintView<T>(network: Network, view: (store: MintStorePort<MintContractRecord>, policy: MintPolicy, chain: ChainSource) => Promise<T>): Promise<T> {
+    if (this.served) return onServedMint(this.served, false, (ctx, store) => view(store, ctx.policy, ctx.chain));
     return this.onMintStore(network, async (store, _dir, policy) => view(store, policy, await this.mintChain(network, store)), { view: true });
   }
 
@@ -205,74 +193,43 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
    * An exit of the mint's (exit-credit, gateway claim): the exit takes the latest committed
    * state and freezes the contract, so no later state of it is signed that this exit would
    * leave unpaid. `build` makes the package and, with --broadcast, says how to send it. The
-   * freeze is committed first (one transaction of the mint's store, with its other writers, a
-   * streaming mint included), then the package goes to the node — COMMIT before the act. Each
-   * run that sends adds its attempt to the freeze. The freeze is taken back only when every
-   * run that sent proved the node did not take its package (`notTaken`: never asked; or it
-   * answered no, and then says the funding output is unspent, mempool included, or the state
-   * is not in its mempool);
-   * an answer lost (a timeout, a reset), a run still sending, or a node that cannot say leaves
-   * it frozen, as the package may be in a mempool. --dry-run writes nothing. It signs with no
+   * freeze (and this run's attempt) is committed first — one transaction of the mint's store,
+   * with its other writers, a streaming mint included — then the package goes to the node:
+   * COMMIT before the act. A failed send takes back only what ../../lib/credit/exit.ts's rules
+   * allow (`broadcastProof`, `releaseAttempt`). --dry-run writes nothing. It signs with no
    * nonce (on PostgreSQL a one-shot command may run it).
    */
   protected async mintExit(network: Network, who: string, build: (ctx: MintContext, record: MintContractRecord) => Promise<ExitBuilt>, given?: { broadcast?: boolean; 'dry-run'?: boolean; contract?: string }): Promise<Record<string, unknown>> {
     // `given`: a service's request in place of this command's flags (serve gateway's /v1/operator/claim).
     const f = given ?? (this.flags as { broadcast?: boolean; 'dry-run'?: boolean });
+    const { frozenForExit, broadcastProof, stateNotInMempool, releaseAttempt, stillFrozen } = await import('../../lib/credit/exit.ts');
     const built = await this.withMint(network, async (ctx, store) => {
       if (f.broadcast && !ctx.chain.submitPackage) throw new UsageError('E_CHAIN_OFFLINE', '--broadcast needs a node: pass --rpc-url (or drop --broadcast and submit the printed package with bitcoin-cli submitpackage)');
       const id = given?.contract ?? await this.pickContract(store, ['open', 'closing', 'rolling-over']);
       const record = await store.get(id);
       if (!record) throw new UsageError('E_USAGE', `${who} has no contract ${id}`);
       const out = await build(ctx, record);
-      const stateTxid = record.exiting?.txid ?? record.latest!.txid;
-      if (f['dry-run']) return { ...out, id, attempt: undefined, funding: record.contract.funding, stateTxid };
-      const attempt = Buffer.from(ctx.random.bytes(8, 'credit/exit/attempt')).toString('hex');
-      // A freeze from before attempts were kept is nobody's to take back: it stays ('earlier').
-      const attempts = [...(record.exiting ? record.exiting.attempts ?? ['earlier'] : []), attempt];
-      await store.put({ ...record, exiting: { state: record.exiting?.state ?? record.latest!.state, txid: stateTxid, attempts } });
-      return { ...out, id, attempt, funding: record.contract.funding, stateTxid };
+      if (f['dry-run']) return { message: out.message };
+      const attempt = toHex(ctx.random.bytes(8, 'credit/exit/attempt'));
+      const frozen = frozenForExit(record, attempt);
+      await store.put(frozen);
+      return { ...out, frozen, attempt, chain: ctx.chain };
     }, { nonces: 'none' });
-    if (!built.send) return built.message;
+    if (!('frozen' in built) || !built.send) return built.message;
     try {
       return { ...built.message, broadcast: await built.send() };
     } catch (e) {
-      if (built.attempt === undefined) throw e;
-      const stays = (why: string) => {
-        if (!(e instanceof OffchainError)) return e;
-        return new OffchainError(e.code, `${e.message} — ${why}: contract ${built.id} stays frozen (exiting); run the exit again to send it again`, e.exitCode, e.detail);
-      };
-      const proof = notTaken(e);
-      if (proof === undefined) throw stays('the node may have taken the package');
-      // After an answer of no, the node's word decides: the funding output unspent (mempool
-      // included), or spent and the state not in its mempool (mined already, or another spend).
-      const unspent = proof === 'never-sent' || await this.notInMempool(network, built.funding, built.stateTxid);
-      const unfrozen = await this.withMint(network, async (_ctx, store) => {
-        const now = await store.get(built.id);
-        const attempts = now?.exiting?.attempts;
-        if (!now?.exiting || !attempts?.includes(built.attempt)) return false;
-        const rest = attempts.filter((a) => a !== built.attempt);
-        if (rest.length > 0 || !unspent) {
-          await store.put({ ...now, exiting: { ...now.exiting, attempts: rest.length > 0 ? rest : ['unconfirmed'] } });
-          return false;
-        }
-        const { exiting: _e, ...open } = now;
-        await store.put(open as MintContractRecord);
-        return true;
+      const id = built.frozen.contract_id;
+      const proof = broadcastProof(e);
+      if (proof === undefined) throw stillFrozen(e, id, 'the node may have taken the package');
+      const notInMempool = proof === 'never-sent' || await stateNotInMempool(built.chain, built.frozen);
+      const released = await this.withMint(network, async (_ctx, store) => {
+        const next = releaseAttempt(await store.get(id), built.attempt, notInMempool);
+        if (next) await store.put(next.record);
+        return next?.unfrozen === true;
       }, { nonces: 'none' });
-      if (!unfrozen) throw stays(unspent ? 'another exit of it was sent since' : 'the node holds the exit\'s state in its mempool, or cannot say');
+      if (!released) throw stillFrozen(e, id, notInMempool ? 'another exit of it was sent since' : 'the node holds the exit\'s state in its mempool, or cannot say');
       throw e;
-    }
-  }
-
-  /** The node's word that an exit's state is not in its mempool: the funding output unspent, or the state not a mempool transaction (false when it cannot say). */
-  private async notInMempool(network: Network, funding: { txid: string; vout: number }, stateTxid: string): Promise<boolean> {
-    try {
-      const chain = await this.chain(network);
-      if (await chain.utxo(funding.txid, funding.vout) !== null) return true;
-      if (!chain.txConfirmations) return false;
-      return await chain.txConfirmations(stateTxid) !== 0;
-    } catch {
-      return false;
     }
   }
 

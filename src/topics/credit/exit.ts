@@ -48,8 +48,8 @@ export abstract class ExitSteps<T extends typeof Command> extends CreditCommand<
   }
 
   /**
-   * Submit state + child as one package; throws (nothing is marked) unless the node
-   * accepted it. Returns what the node answered (Core's names, fees in sat).
+   * Submit state + child as one package; throws unless the node accepted it (the freeze then
+   * as mintExit decides). Returns what the node answered (Core's names, fees in sat).
    */
   private async submit(chain: ChainSource, message: Record<string, unknown>, maxFeeRateSatPerKvb: number): Promise<Record<string, unknown>> {
     if (!(message.child as { hex?: string }).hex) {

@@ -272,21 +272,22 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
     return this.mintExit(network, 'the gateway', async (ctx, record) => {
       const { message, alone } = await gatewayClaimPackage(ctx.chain, record, ctx.mint, { network, feeRate, feeLimits, ...(to ? { to } : {}), ...(o.preimage ? { preimage: o.preimage } : {}), auxRand: ctx.random.bytes(32, 'gateway/claim/aux') });
       if (!o.broadcast) return { message };
-      if (alone) return { message, send: async () => ({ txid: await this.broadcastTx(ctx.chain, alone(), 'the claim', 'the channel') }) };
-      return { message, send: () => submitExit(ctx.chain, message, maxFeeRate, 'the channel') };
+      if (alone) return { message, send: async () => ({ txid: await this.broadcastTx(ctx.chain, alone(), 'the claim') }) };
+      return { message, send: () => submitExit(ctx.chain, message, maxFeeRate) };
     }, { broadcast: o.broadcast === true, 'dry-run': o.dryRun === true, ...(o.contract ? { contract: o.contract } : {}) });
   }
 
   /**
    * sendrawtransaction: the txid, or E_BROADCAST_REJECTED (exit 4) naming the node's reason
-   * when the node refuses it (nothing is to be written then).
+   * when the node refuses it, and `unchanged` (nothing is to be written then; a gateway claim's
+   * freeze is mintExit's to say).
    */
-  protected async broadcastTx(chain: { broadcast(raw: Uint8Array): Promise<string> }, raw: Uint8Array, what: string, unchanged: string): Promise<string> {
+  protected async broadcastTx(chain: { broadcast(raw: Uint8Array): Promise<string> }, raw: Uint8Array, what: string, unchanged?: string): Promise<string> {
     const { RpcError } = await import('../../lib/chain/rpc-client.ts');
     try {
       return await chain.broadcast(raw);
     } catch (e) {
-      if (e instanceof RpcError) throw new RefusedError('E_BROADCAST_REJECTED', `the node did not accept ${what}: ${e.rpcMessage}; ${unchanged} is unchanged`);
+      if (e instanceof RpcError) throw new RefusedError('E_BROADCAST_REJECTED', `the node did not accept ${what}: ${e.rpcMessage}${unchanged ? `; ${unchanged} is unchanged` : ''}`);
       throw e;
     }
   }
