@@ -8,6 +8,7 @@ import { closeSync, fsyncSync, linkSync, openSync, unlinkSync, writeSync } from 
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RefusedError, UsageError } from '../errors.ts';
+import { syncDirSync } from './sync-fs.ts';
 import { isFullError, StoreFullError } from './write-errors.ts';
 
 export function writeNewFile(path: string, data: Uint8Array | string, mode = 0o600): void {
@@ -39,10 +40,5 @@ export function writeNewFile(path: string, data: Uint8Array | string, mode = 0o6
   } finally {
     unlinkSync(tmp);
   }
-  const dirFd = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
+  syncDirSync(dirname(path));
 }

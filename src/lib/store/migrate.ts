@@ -67,12 +67,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { OffchainError, RefusedError, StateConflictError, UsageError } from '../errors.ts';
 import { MIGRATION_KEY, migratedError, type MigrationMark } from './sqlite/mint.ts';
 import { STATE_DB_FILE as MINT_DB_FILE } from './sqlite/database.ts';
+import { BUSY_TIMEOUT_MS, sqlite } from './sqlite/driver.ts';
 import type pg from 'pg';
 import { pgConfig } from './pg/client.ts';
 import { hasPlainState, resealed } from './mint-records.ts';
@@ -145,13 +145,12 @@ export async function migrateMintStore(sourceDir: string, target: PgTarget, netw
 }
 
 async function migrateLocked(dir: string, file: string, c: pg.Client, target: PgTarget, network: string, hooks: MigrationHooks, key: MigrationKey | undefined): Promise<MigrationReport> {
-  const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
-  const db = new Database(file);
+  const db = new (sqlite())(file);
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('secure_delete = ON');
-    db.pragma('busy_timeout = 10000');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     const meta = (name: string) => db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(name)?.value;
     // Plain states need the mint's key, checked before either store is touched.
     // (A store imported from the file layout keeps its states in the older seal until a mint command with the key opens it.)

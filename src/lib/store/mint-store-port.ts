@@ -2,7 +2,7 @@
  * The mint's store port: everything the credit protocol and the mint's commands need from
  * the place the mint keeps its state. Two implementations, one contract:
  *
- * - `MintStore` (mint-store.ts): embedded SQLite in --state-dir, one writer process,
+ * - `SqliteMintStore` (sqlite/mint.ts): embedded SQLite in --state-dir, one writer process,
  *   group commit (a `step` is a SAVEPOINT, `commit` ends the batch).
  * - `PgMintStore` (pg/mint-store.ts): PostgreSQL named by --store / OFFCHAIN_STORE_URL,
  *   any number of processes, each `step` its own transaction (committed before `step`

@@ -61,11 +61,10 @@
  * raises the alarm all the same (a committed nonce offered again is evidence of a writer at
  * work), without refusing.
  */
-import { sessionOf, type Op } from './nonce-ops.ts';
+import { OffchainError, StateConflictError } from '../errors.ts';
 
 /** A session digest: 32 bytes of hex. */
 const DIGEST_RE = /^[0-9a-f]{64}$/;
-import { OffchainError, StateConflictError } from '../errors.ts';
 
 /** The store offered a nonce this signer already opened (or never issued): an alarm. Exit 1. */
 export class NonceReopenedError extends OffchainError {
@@ -77,7 +76,17 @@ export class NonceReopenedError extends OffchainError {
 /** The committed openings whose digest is kept; the ledger is pruned against the store past twice its size. */
 export const COMPACT_MIN = 4096;
 
-export type { Op } from './nonce-ops.ts';
+/**
+ * What a transaction does to the ledger, op by op. `open` and `reopen` carry the session
+ * digest they open the nonce for (hex; none: never opened again). `reopen`: an id opened
+ * before for that same digest.
+ */
+export type Op = { kind: 'issue' | 'burn'; id: string } | { kind: 'open' | 'reopen'; id: string; session: string | undefined };
+
+/** The session digest an op opens its nonce for; none for an issue, a burn, or an opening without one. */
+function sessionOf(op: Op): string | undefined {
+  return op.kind === 'open' || op.kind === 'reopen' ? op.session : undefined;
+}
 
 export interface LedgerOptions {
   /** Whose ledger, for messages: "this process (pid 12, epoch 1a2b…)". */
@@ -136,12 +145,8 @@ export class NonceLedger {
   /** Opened by a transaction whose COMMIT answer was lost: refused as used, not as an attack. */
   private readonly lost = new Set<string>();
 
-  private constructor(private readonly opts: LedgerOptions) {}
-
   /** A process's ledger: memory only. */
-  static inMemory(opts: LedgerOptions): NonceLedger {
-    return new NonceLedger(opts);
-  }
+  constructor(private readonly opts: LedgerOptions) {}
 
   /** Entries this ledger holds now (tests, and the bound). */
   get size(): number {

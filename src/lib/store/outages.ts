@@ -19,10 +19,9 @@
  * without trusting the server's word: the mint nonce it opened is opened again for this
  * same signing session only (nonce-ledger.ts), so it produces the same partial signature
  * as the first attempt — never a second, different one, whatever the database says or
- * later puts back. (A host epoch's lost COMMIT is not served this way: its witness counted
- * the COMMIT, so the retry meets a retired key — the renew row below.) The window is
- * shared by the requests of one outage (`Outages`): once it has passed, each request gets one
- * attempt, so a long outage does not hold every line for the whole window.
+ * later puts back. The window is shared by the requests of one outage (`Outages`): once it
+ * has passed, each request gets one attempt, so a long outage does not hold every line for
+ * the whole window.
  *
  * A store without `reachable`/`renew` (SQLite) is served once, as before: a broken store
  * ends the stream.

@@ -73,31 +73,63 @@ export class Sealer {
    * PostgreSQL's operator shares, pg/operator-seal.ts). The layout, and opening, are the same.
    */
   seal(purpose: SealPurpose, label: readonly string[], plain: Uint8Array, iv: 'synthetic' | 'random' = 'synthetic'): Buffer {
+    return this.sealing(purpose, label, plain, iv).out;
+  }
+
+  /** `seal`'s bytes as hex (a record's field, `sealFields`): encoded once, for the field and the cache alike. */
+  sealHex(purpose: Exclude<SealPurpose, 'nonce'>, label: readonly string[], plain: Uint8Array): string {
+    return this.sealing(purpose, label, plain, 'synthetic').hex!;
+  }
+
+  private sealing(purpose: SealPurpose, label: readonly string[], plain: Uint8Array, iv: 'synthetic' | 'random'): { out: Buffer; hex: string | undefined } {
     const aadText = Sealer.aad(purpose, label);
     const aad = Buffer.from(aadText);
     const nonce = iv === 'random' ? randomBytes(12) : createHmac('sha256', this.iv).update(`${aad.length}:`).update(aad).update(plain).digest().subarray(0, 12);
     const c = createCipheriv('aes-256-gcm', this.enc, nonce);
     c.setAAD(aad);
     const out = Buffer.concat([Buffer.of(VERSION), nonce, c.update(plain), c.final(), c.getAuthTag()]);
-    if (purpose !== 'nonce') this.known.set(out.toString('hex'), { aad: aadText, plain: Buffer.from(plain) });
-    return out;
+    if (purpose === 'nonce') return { out, hex: undefined };
+    const hex = out.toString('hex');
+    this.known.set(hex, { aad: aadText, plain: Buffer.from(plain) });
+    return { out, hex };
   }
 
   /** The plain bytes, or undefined when `sealed` does not open under this key and label (altered, moved, or another key's). */
   open(purpose: SealPurpose, label: readonly string[], sealed: Uint8Array): Buffer | undefined {
     const aadText = Sealer.aad(purpose, label);
-    if (purpose !== 'nonce') {
-      const known = this.known.get(Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength).toString('hex'));
-      if (known?.aad === aadText) return Buffer.from(known.plain);
-    }
+    if (purpose === 'nonce') return this.decrypt(aadText, sealed);
+    const hex = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength).toString('hex');
+    return this.recalled(aadText, hex) ?? this.remembered(aadText, hex, this.decrypt(aadText, sealed));
+  }
+
+  /**
+   * `open` of sealed bytes written as hex (a record's field, `openFields`): a hit in the cache is
+   * not decoded at all. Text that is not lower-case hex of whole bytes opens to nothing.
+   */
+  openHex(purpose: Exclude<SealPurpose, 'nonce'>, label: readonly string[], sealed: string): Buffer | undefined {
+    const aadText = Sealer.aad(purpose, label);
+    if (!/^[0-9a-f]*$/.test(sealed) || sealed.length % 2 !== 0) return undefined;
+    return this.recalled(aadText, sealed) ?? this.remembered(aadText, sealed, this.decrypt(aadText, Buffer.from(sealed, 'hex')));
+  }
+
+  /** What this process sealed or opened as `hex` under the same label, a copy. */
+  private recalled(aadText: string, hex: string): Buffer | undefined {
+    const known = this.known.get(hex);
+    return known?.aad === aadText ? Buffer.from(known.plain) : undefined;
+  }
+
+  private remembered(aadText: string, hex: string, plain: Buffer | undefined): Buffer | undefined {
+    if (plain !== undefined) this.known.set(hex, { aad: aadText, plain: Buffer.from(plain) });
+    return plain;
+  }
+
+  private decrypt(aadText: string, sealed: Uint8Array): Buffer | undefined {
     if (sealed.length < OVERHEAD || sealed[0] !== VERSION) return undefined;
     try {
       const d = createDecipheriv('aes-256-gcm', this.enc, sealed.subarray(1, 13));
       d.setAAD(Buffer.from(aadText));
       d.setAuthTag(sealed.subarray(sealed.length - 16));
-      const plain = Buffer.concat([d.update(sealed.subarray(13, sealed.length - 16)), d.final()]);
-      if (purpose !== 'nonce') this.known.set(Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength).toString('hex'), { aad: aadText, plain: Buffer.from(plain) });
-      return plain;
+      return Buffer.concat([d.update(sealed.subarray(13, sealed.length - 16)), d.final()]);
     } catch {
       return undefined;
     }
@@ -165,7 +197,7 @@ export function sealFields<R>(record: R, id: string, fields: readonly SecretFiel
     const o = at(out, f.path);
     const plain = o?.[f.field];
     if (!o || typeof plain !== 'string') continue;
-    const sealed = sealer.seal(f.purpose, label(id, f, o), Buffer.from(plain, f.encoding)).toString('hex');
+    const sealed = sealer.sealHex(f.purpose, label(id, f, o), Buffer.from(plain, f.encoding));
     out = replaced(out, f.path, renamed(o, f.field, `${f.field}_sealed`, sealed));
   }
   return out;
@@ -178,8 +210,7 @@ export function openFields<R>(record: R, id: string, fields: readonly SecretFiel
     const o = at(out, f.path);
     const sealed = o?.[`${f.field}_sealed`];
     if (!o || typeof sealed !== 'string') continue;
-    const bytes = /^[0-9a-f]*$/.test(sealed) && sealed.length % 2 === 0 ? Buffer.from(sealed, 'hex') : Buffer.alloc(0);
-    const plain = sealer.open(f.purpose, label(id, f, o), bytes);
+    const plain = sealer.openHex(f.purpose, label(id, f, o), sealed);
     if (plain === undefined) {
       throw new MalformedInputError('E_STATE_CORRUPT', `the sealed ${[...f.path, f.field].join('.')} of ${id} in ${where} does not open under this key: the record was altered, or written by another key's owner`, { id });
     }

@@ -1,6 +1,6 @@
 /**
- * The small synchronous file moves the import of the older file layout makes
- * (sqlite/migrate-v0.ts): a directory synced, bytes written whole, a file unlinked.
+ * Small synchronous file moves: a directory synced (a new file's link, exclusive.ts; the
+ * import of the older file layout, sqlite/migrate-v0.ts), bytes written whole, a file unlinked.
  */
 import { closeSync, fsyncSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { errnoCode } from './write-errors.ts';

@@ -35,7 +35,7 @@ async function issued(l: NonceLedger, ids: string[]): Promise<void> {
 describe('the nonce ledger in memory (a process epoch)', () => {
   it('opens what it issued, once: a second claim, before or after settle, is the alarm (E_NONCE_REOPENED, exit 1); one never issued too', async () => {
     const alarms: string[] = [];
-    const l = NonceLedger.inMemory(opts(alarms));
+    const l = new NonceLedger(opts(alarms));
     await issued(l, [id(1), id(2)]);
     await l.claim(id(1), 'n1');
     await refusalAsync(l.claim(id(1), 'n1'), 'E_NONCE_REOPENED', 1); // twice in one transaction
@@ -49,7 +49,7 @@ describe('the nonce ledger in memory (a process epoch)', () => {
   });
 
   it('a rollback before COMMIT gives the claim back (a deadlock retried, a request refused after its nonce was taken); a savepoint only its own', async () => {
-    const l = NonceLedger.inMemory(opts());
+    const l = new NonceLedger(opts());
     await issued(l, [id(1), id(2)]);
     await l.claim(id(1), 'n1');
     l.discard();
@@ -63,7 +63,7 @@ describe('the nonce ledger in memory (a process epoch)', () => {
   });
 
   it('an issue rolled back never enters it; a burn takes an entry out without opening it', async () => {
-    const l = NonceLedger.inMemory(opts());
+    const l = new NonceLedger(opts());
     l.issued(id(1));
     l.discard();
     await refusalAsync(l.claim(id(1), 'n1'), 'E_NONCE_REOPENED', 1);
@@ -78,7 +78,7 @@ describe('the nonce ledger in memory (a process epoch)', () => {
 
   it('a COMMIT whose answer was lost: its nonces stay unopenable, refused as used (E_NONCE_USED, exit 5), not as an alarm', async () => {
     const alarms: string[] = [];
-    const l = NonceLedger.inMemory(opts(alarms));
+    const l = new NonceLedger(opts(alarms));
     await issued(l, [id(1)]);
     await l.claim(id(1), 'n1');
     await l.settle();
@@ -90,7 +90,7 @@ describe('the nonce ledger in memory (a process epoch)', () => {
   it('a nonce opened for a session is opened again for that session only: after a COMMIT, with the alarm said but not refused; for another session, none, or after a burn, the alarm refusal', async () => {
     const alarms: string[] = [];
     const notices: string[] = [];
-    const l = NonceLedger.inMemory(opts(alarms, notices));
+    const l = new NonceLedger(opts(alarms, notices));
     await issued(l, [id(1), id(2)]);
     await l.claim(id(1), 'n1', S(1));
     await commit(l);
@@ -116,7 +116,7 @@ describe('the nonce ledger in memory (a process epoch)', () => {
   it('settled but its COMMIT never sent or its answer lost: the same session again is opened without an alarm (a stream serving the request again), another is E_NONCE_USED', async () => {
     const alarms: string[] = [];
     const notices: string[] = [];
-    const l = NonceLedger.inMemory(opts(alarms, notices));
+    const l = new NonceLedger(opts(alarms, notices));
     await issued(l, [id(1), id(2)]);
     // Settled, then the transaction failed before COMMIT was sent (the counter's tick lost its connection).
     await l.claim(id(1), 'n1', S(1));
@@ -140,7 +140,7 @@ describe('the nonce ledger in memory (a process epoch)', () => {
   });
 
   it('bounded: the digests of the last COMPACT_MIN committed openings are kept; an older one is forgotten, and its nonce refused for every session', async () => {
-    const l = NonceLedger.inMemory(opts());
+    const l = new NonceLedger(opts());
     const ids = Array.from({ length: COMPACT_MIN + 1 }, (_, i) => id(i + 1));
     await issued(l, ids);
     for (const [i, n] of ids.entries()) {
@@ -154,7 +154,7 @@ describe('the nonce ledger in memory (a process epoch)', () => {
 
   it('bounded: past the threshold, ids the store shows consumed (burned elsewhere) are pruned', async () => {
     const asked: number[] = [];
-    const l = NonceLedger.inMemory({ ...opts(), consumed: async (ids) => { asked.push(ids.length); return new Set(ids.filter((i) => parseInt(i, 16) % 2 === 0)); } });
+    const l = new NonceLedger({ ...opts(), consumed: async (ids) => { asked.push(ids.length); return new Set(ids.filter((i) => parseInt(i, 16) % 2 === 0)); } });
     await issued(l, Array.from({ length: COMPACT_MIN + 2 }, (_, i) => id(i)));
     expect(asked).toEqual([COMPACT_MIN + 2]);
     expect(l.size).toBe(COMPACT_MIN / 2 + 1);
@@ -163,7 +163,7 @@ describe('the nonce ledger in memory (a process epoch)', () => {
   });
 
   it('a session digest that is not 32 bytes of hex is refused before anything is claimed', async () => {
-    const l = NonceLedger.inMemory(opts());
+    const l = new NonceLedger(opts());
     await issued(l, [id(1)]);
     for (const bad of [S(1).slice(2), S(1).toUpperCase(), `${S(1)}00`]) await expect(l.claim(id(1), 'n1', bad)).rejects.toThrow('a session digest is 32 bytes of hex');
     await l.claim(id(1), 'n1', S(1));

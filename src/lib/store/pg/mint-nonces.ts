@@ -70,8 +70,8 @@ export abstract class PgMintNonces extends PgMintTransactions {
     this.nonceTouched = true;
     const { id, short, n } = await this.live(pubnonce, expectedContext);
     if (n.epoch !== this.epoch) {
-      const alive = (await this.q<{ pid: number | null; host: string }>('SELECT pid, host FROM epochs WHERE epoch = $1', [n.epoch])).rows[0];
-      const who = !alive ? ', a process that is gone' : alive.pid === null ? `, on ${alive.host}` : `, pid ${alive.pid} on ${alive.host}`;
+      const alive = (await this.q<{ pid: number; host: string }>('SELECT pid, host FROM epochs WHERE epoch = $1', [n.epoch])).rows[0];
+      const who = alive ? `, pid ${alive.pid} on ${alive.host}` : ', a process that is gone';
       // Not burned: the process that issued it may still serve it.
       throw new StateConflictError(
         'E_NONCE_ELSEWHERE',

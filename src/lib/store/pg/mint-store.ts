@@ -143,7 +143,7 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
       const epoch = randomBytes(16).toString('hex');
       await openingTransaction(this.client, this.target, this.network, { view: false, epoch, retire: old });
       this.epoch = epoch;
-      this.key = randomBytes(32);
+      this.sealer = Sealer.random();
     } catch (e) {
       await this.client.query('ROLLBACK').catch(() => undefined);
       throw e instanceof OffchainError ? e : isConnectionError(e) ? storeError(e, this.target) : failed;
@@ -167,7 +167,6 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
       throw storeConnectError(e, target);
     }
     const epoch = randomBytes(16).toString('hex');
-    const key = randomBytes(32);
     let reached = '';
     try {
       await openingTransaction(client, target, network, { view: opts.view ?? false, storeId: !opts.view, epoch: !opts.view ? epoch : undefined, ...(!opts.view && opts.key ? { key: opts.key } : {}) });
@@ -179,12 +178,10 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
       if (isConnectionError(e)) throw storeConnectError(e, target);
       throw new OffchainError('E_STATE_CORRUPT', `the store ${target.url} cannot be opened: ${(e as Error).message}`, 3);
     }
-    const store = new PgMintStore<R>(client, target, epoch, key);
-    store.processEpoch = !opts.view;
+    const store = new PgMintStore<R>(client, target, epoch, opts.view ? undefined : Sealer.random());
     store.network = network;
     store.reached = reached;
     if (opts.view) {
-      store.wipe();
       store.viewOnly = true;
     } else {
       store.stateSeal = opts.key && Sealer.fromSecret(opts.key);

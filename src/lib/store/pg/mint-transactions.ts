@@ -32,7 +32,7 @@ import { reconnectWindowMs } from '../outages.ts';
 import { StoreWriteError } from '../write-errors.ts';
 import type { PgTarget } from './connect.ts';
 import { NonceLedger } from '../nonce-ledger.ts';
-import { Sealer } from '../seal.ts';
+import type { Sealer } from '../seal.ts';
 import { codeOf, isConnectionError, PgMintConnection, RETRYABLE } from './mint-connection.ts';
 
 /** How many times a step runs again after a deadlock or serialization failure. */
@@ -51,30 +51,29 @@ export class StoreRolledBackError extends OffchainError {
 export abstract class PgMintTransactions extends PgMintConnection {
   /** The epoch whose key seals this process's nonces: its own, kept in memory alone; a new one after `renew`. */
   epoch: string;
-  protected key: Buffer;
+  /** The seal of this epoch's key (../seal.ts): a random key in this process's memory alone; gone once wiped (nothing it sealed opens again here). */
+  protected sealer: Sealer | undefined;
   protected counter = 0;
   protected pendingCounter: number | undefined;
   /** Set by a nonce issued, taken or burned in the open transaction: its COMMIT ticks the epoch (`tick`). */
   protected nonceTouched = false;
   /** The network the store serves: for `renew`. */
   protected network = '';
-  /** A process epoch: its row is deleted when the process closes the store. */
-  protected processEpoch = false;
   /** The nonces this epoch may still open (nonce-ledger.ts): the process's memory; a new one after `renew`. */
   protected ledger: NonceLedger | undefined;
   protected alarm: ((message: string, refused: boolean) => void) | undefined;
   protected savepoints = 0;
   protected viewOnly = false;
 
-  protected constructor(client: pg.Client, target: PgTarget, epoch: string, key: Buffer) {
+  protected constructor(client: pg.Client, target: PgTarget, epoch: string, sealer: Sealer | undefined) {
     super(client, target);
     this.epoch = epoch;
-    this.key = key;
+    this.sealer = sealer;
   }
 
   /** The ledger of this store's epoch (nonce-ledger.ts): the process's memory. */
   protected newLedger(): NonceLedger {
-    return NonceLedger.inMemory({
+    return new NonceLedger({
       who: `this process (pid ${process.pid}, epoch ${this.epoch.slice(0, 8)}…)`,
       where: this.target.url,
       consumed: (ids: string[]) => this.consumedOf(ids),
@@ -261,8 +260,8 @@ export abstract class PgMintTransactions extends PgMintConnection {
     try {
       if (!this.failed && !this.viewOnly) {
         await this.commit();
-        // A process epoch's nonces die with its key: the row only kept the rollback check, now moot.
-        if (this.processEpoch) await this.q('DELETE FROM epochs WHERE epoch = $1', [this.epoch]);
+        // The epoch's nonces die with its key: the row only kept the rollback check, now moot.
+        await this.q('DELETE FROM epochs WHERE epoch = $1', [this.epoch]);
       }
     } finally {
       this.wipe();
@@ -279,15 +278,12 @@ export abstract class PgMintTransactions extends PgMintConnection {
   }
 
   protected wipe(): void {
-    this.key.fill(0);
     this.sealer = undefined;
   }
 
-  /** The seal of this epoch's key (../seal.ts), made on first use; gone once the key is wiped (nothing it sealed opens again here). */
-  private sealer: Sealer | undefined;
+  /** The seal of this epoch's key; none once the key is wiped. */
   protected keySeal(): Sealer {
-    if (this.key.every((b) => b === 0)) throw new StoreWriteError(`this process's nonce key for ${this.dir} was wiped: restart the mint`);
-    this.sealer ??= Sealer.fromSecret(this.key);
+    if (!this.sealer) throw new StoreWriteError(`this process's nonce key for ${this.dir} was wiped: restart the mint`);
     return this.sealer;
   }
 

@@ -70,10 +70,13 @@ export class PgOperatorStore implements OperatorStore {
   readonly where: string;
   private client: Client | undefined;
   private readonly sealKey: ShareSeal;
+  /** The operator's public key (compressed, hex): what a record's statement names as operator_auth. */
+  private readonly operatorAuth: string;
 
   constructor(private readonly target: PgTarget, private readonly opts: PgOperatorStoreOptions) {
     this.where = target.url;
     this.sealKey = shareSeal(opts.operatorSecret);
+    this.operatorAuth = toHex(secp256k1.getPublicKey(opts.operatorSecret, true));
   }
 
   async offer(request: string, make: () => DepositOffer): Promise<Record<string, unknown>> {
@@ -121,7 +124,7 @@ export class PgOperatorStore implements OperatorStore {
   /** Of its network and signed for by this operator's key (E_KEY_MISMATCH): what a record whose share is still sealed already tells. */
   assertOwnKey(record: Pick<OperatorRecord, 'coin_id' | 'network' | 'statement'>): void {
     this.sameNetwork(record);
-    const mine = toHex(secp256k1.getPublicKey(this.opts.operatorSecret, true));
+    const mine = this.operatorAuth;
     if (record.statement.operator_auth !== mine) {
       throw new RefusedError('E_KEY_MISMATCH', `coin ${record.coin_id} belongs to the operator ${record.statement.operator_auth}, not to this key (${mine}): give the operator's own key`);
     }

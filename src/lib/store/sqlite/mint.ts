@@ -28,6 +28,7 @@ import { RefusedError, StateConflictError, UsageError } from '../../errors.ts';
 import type { MintStorePort } from '../mint-store-port.ts';
 import type { Sealer } from '../seal.ts';
 import { mintRecordOf, mintRecordText, resealed } from '../mint-records.ts';
+import { errnoCode } from '../write-errors.ts';
 import type { Batch, StateDb } from './database.ts';
 import { SqliteNonces } from './nonces.ts';
 import { TABLES } from './schema.ts';
@@ -118,8 +119,9 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     const sealer = this.sealer;
     if (!sealer || this.q.getMeta.get(LEGACY_STATES_KEY) === undefined) return;
     await this.db.step(() => {
+      const reseal = this.db.sql.prepare<[string, string]>('UPDATE contracts SET record = ? WHERE contract_id = ?');
       for (const row of this.db.sql.prepare<[], { contract_id: string; record: string }>('SELECT contract_id, record FROM contracts').all()) {
-        this.db.sql.prepare<[string, string]>('UPDATE contracts SET record = ? WHERE contract_id = ?').run(resealed(row.record, mintSecret, sealer, this.db.path), row.contract_id);
+        reseal.run(resealed(row.record, mintSecret, sealer, this.db.path), row.contract_id);
       }
       this.db.sql.prepare('DELETE FROM meta WHERE key = ?').run(LEGACY_STATES_KEY);
     });
@@ -300,7 +302,7 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
       try {
         this.q.putBlindSig.run(r.B_, contractId, state, r.keyset_id, r.amount, r.C_);
       } catch (e) {
-        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        if (errnoCode(e) === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
           throw new RefusedError('E_BLINDED_MESSAGE_REUSED', `the blinded message ${r.B_.slice(0, 16)}… was already signed: a blinded message is signed once`);
         }
         throw e;

@@ -32,10 +32,11 @@ import { toHex } from '../../bytes.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../../errors.ts';
 import type { NoncePort } from '../../musig/nonce-port.ts';
 import type { Sealer } from '../seal.ts';
+import { errnoCode } from '../write-errors.ts';
 import type { StateDb } from './database.ts';
 
 /** BIP-327 pubnonce: two compressed points. */
-export const PUBNONCE_LENGTH = 66;
+const PUBNONCE_LENGTH = 66;
 const MAX_CONTEXT_LENGTH = 1024;
 
 /** A nonce's row id: SHA-256 of its public nonce's hex text, 16 bytes, hex. */
@@ -74,7 +75,7 @@ export class SqliteNonces implements NoncePort {
       const db = typeof this.db === 'function' ? await this.db(create) : this.db;
       if (db !== undefined) this.opened = { db, q: statements(db) };
     }
-    if (this.opened !== undefined && !this.importSealed) await this.sealImported(this.opened.db);
+    if (this.opened !== undefined && !this.importSealed) await this.sealImported(this.opened.db, this.opened.q);
     return this.opened;
   }
 
@@ -90,9 +91,9 @@ export class SqliteNonces implements NoncePort {
    * sealing with it — it is tried again at the next use until one commits (a meta lookup).
    * The mint's store runs it at its open, before its first batch (`prepare`).
    */
-  private async sealImported(db: StateDb): Promise<void> {
+  private async sealImported(db: StateDb, q: ReturnType<typeof statements>): Promise<void> {
     const alone = !db.sql.inTransaction;
-    if (!this.sealer || !this.signer || db.sql.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(CLEAR_NONCES_KEY) === undefined) {
+    if (!this.sealer || !this.signer || q.meta.get(CLEAR_NONCES_KEY) === undefined) {
       if (alone || !this.sealer || !this.signer) this.importSealed = true;
       return;
     }
@@ -139,7 +140,7 @@ export class SqliteNonces implements NoncePort {
         try {
           q.insert.run(id, context, hex, this.keyed().seal('nonce', [id, context], secnonce));
         } catch (e) {
-          if ((e as { code?: string }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw e;
+          if (errnoCode(e) !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw e;
           // The same public nonce twice means the same secret twice: a replayed test seed or a reset store.
           throw new StateConflictError('E_NONCE_REPEATED', `the generated public nonce ${hex.slice(0, 16)}… was issued before (counter ${counter}): refusing to hand it out twice — was the state directory reset?`, { id });
         }
@@ -227,6 +228,8 @@ function statements(db: StateDb) {
   return {
     counter: sql.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'nonce_counter'"),
     setCounter: sql.prepare<[string]>("INSERT INTO meta (key, value) VALUES ('nonce_counter', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+    // The import's mark (CLEAR_NONCES_KEY), looked up at each use until the sealing of its clear nonces commits (`sealImported`).
+    meta: sql.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
     get: sql.prepare<[string], Row>('SELECT context, sealed, consumed FROM nonces WHERE id = ?'),
     insert: sql.prepare<[string, string, string, Buffer]>('INSERT INTO nonces (id, context, pubnonce, sealed) VALUES (?, ?, ?, ?)'),
     // The gate: of every step racing for a nonce, in any process, one changes its row (SQLite's

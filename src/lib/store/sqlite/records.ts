@@ -38,11 +38,6 @@ export class Records<R> {
     };
   }
 
-  /** Where it lives, for messages. */
-  get where(): string {
-    return this.db.dir;
-  }
-
   get(id: string): R | undefined {
     const row = this.q.get.get(this.kind, id);
     return row === undefined ? undefined : this.decode(id, row.body);
@@ -144,16 +139,26 @@ export class ContractBook<R extends { contract_id: string }> {
   }
 }
 
+/** Who sealed a directory's documents, for telling a wrong key from an altered record: the owner's seal of nothing (synthetic iv: the same for the same key), no secret in it. */
+function ownerCheck(sealer: Sealer, kind: RecordKind): string {
+  return sealer.sealHex('share', ['owner-check', kind], new Uint8Array(0));
+}
+
+/** The owner check's meta row (`owner_check:<kind>`), read and kept: prepared once per opened database, beside its Records. */
+function ownerCheckStatements(db: StateDb) {
+  return {
+    get: db.sql.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+    keep: db.sql.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
+  };
+}
+
+type OpenedDocuments = { records: Records<unknown>; ownerCheck: ReturnType<typeof ownerCheckStatements> };
+
 /**
  * The statechain owner's secrets in its documents: its share (`share_secret`: coin-, deposit-,
  * receive-, joint- and a sent coin's record), and a pair's part before the handoff
  * (`part_secret`), sealed under the owner's key, labelled by the document's name.
  */
-/** Who sealed a directory's documents, for telling a wrong key from an altered record: the owner's seal of nothing (synthetic iv: the same for the same key), no secret in it. */
-function ownerCheck(sealer: Sealer, kind: RecordKind): string {
-  return sealer.seal('share', ['owner-check', kind], new Uint8Array(0)).toString('hex');
-}
-
 export const OWNER_SECRETS: readonly SecretField[] = [
   { purpose: 'share', path: [], field: 'share_secret', encoding: 'hex' },
   { purpose: 'share', path: [], field: 'part_secret', encoding: 'hex' },
@@ -165,7 +170,7 @@ export const OWNER_SECRETS: readonly SecretField[] = [
  * each write one step of its own — or part of the caller's, inside one (database.ts `step`).
  */
 export class Documents {
-  private opened: Records<unknown> | undefined;
+  private opened: OpenedDocuments | undefined;
   private sealing: Promise<Sealer> | undefined;
 
   /**
@@ -182,10 +187,10 @@ export class Documents {
     private readonly secrets?: { fields: readonly SecretField[]; sealer: () => Promise<Sealer> },
   ) {}
 
-  private async records(create: boolean): Promise<Records<unknown> | undefined> {
+  private async records(create: boolean): Promise<OpenedDocuments | undefined> {
     if (this.opened === undefined) {
       const db = await this.open(create);
-      if (db !== undefined) this.opened = new Records<unknown>(db, this.kind);
+      if (db !== undefined) this.opened = { records: new Records<unknown>(db, this.kind), ownerCheck: ownerCheckStatements(db) };
     }
     return this.opened;
   }
@@ -196,9 +201,9 @@ export class Documents {
   }
 
   /** A document as stored, its secrets opened (E_STATE_CORRUPT when one does not open under the owner's key). */
-  private async openSecrets(records: Records<unknown>, name: string, stored: unknown): Promise<unknown> {
+  private async openSecrets(opened: OpenedDocuments, name: string, stored: unknown): Promise<unknown> {
     if (!this.secrets || !hasSealedSecret(stored, this.secrets.fields)) return stored;
-    return this.openWith(records, name, stored, await this.sealer());
+    return this.openWith(opened, name, stored, await this.sealer());
   }
 
   /**
@@ -207,11 +212,11 @@ export class Documents {
    * secret sealed) says the documents are another key's — the wrong --key, the common case —
    * otherwise E_STATE_CORRUPT (exit 3): the record was altered.
    */
-  private openWith(records: Records<unknown>, name: string, stored: unknown, sealer: Sealer): unknown {
+  private openWith(opened: OpenedDocuments, name: string, stored: unknown, sealer: Sealer): unknown {
     try {
       return openFields(stored, name, this.secrets!.fields, sealer, this.dir);
     } catch (e) {
-      const kept = records.db.sql.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(`owner_check:${this.kind}`)?.value;
+      const kept = opened.ownerCheck.get.get(`owner_check:${this.kind}`)?.value;
       if (kept !== undefined && kept !== ownerCheck(sealer, this.kind)) {
         throw new RefusedError('E_KEY_MISMATCH', `the ${this.kind} documents in ${this.dir} are sealed under another key: this key is not their owner's — run the step with the key that made them`);
       }
@@ -220,24 +225,25 @@ export class Documents {
   }
 
   /** A document to store, its secrets sealed (the sealer resolved before any transaction begins), the directory's owner check kept beside them. */
-  private sealed(records: Records<unknown>, name: string, value: unknown, sealer: Sealer | undefined): unknown {
+  private sealed(opened: OpenedDocuments, name: string, value: unknown, sealer: Sealer | undefined): unknown {
     if (!this.secrets || !hasPlainSecret(value, this.secrets.fields)) return value;
     if (!sealer) throw new OffchainError('E_INTERNAL', `refusing to store ${this.kind} ${name}'s secret without its owner's key`);
-    records.db.sql.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING').run(`owner_check:${this.kind}`, ownerCheck(sealer, this.kind));
+    opened.ownerCheck.keep.run(`owner_check:${this.kind}`, ownerCheck(sealer, this.kind));
     return sealFields(value, name, this.secrets.fields, sealer);
   }
 
   async read<T = unknown>(name: string): Promise<T | undefined> {
-    const records = await this.records(false);
-    const stored = records?.get(checkName(name));
-    return (stored === undefined ? undefined : await this.openSecrets(records!, name, stored)) as T | undefined;
+    const opened = await this.records(false);
+    const stored = opened?.records.get(checkName(name));
+    return (stored === undefined ? undefined : await this.openSecrets(opened!, name, stored)) as T | undefined;
   }
 
   async write(name: string, value: unknown): Promise<void> {
     checkName(name);
     const sealer = this.secrets && hasPlainSecret(value, this.secrets.fields) ? await this.sealer() : undefined;
-    const r = (await this.records(true))!;
-    await r.db.step(() => r.put(name, this.sealed(r, name, value, sealer)));
+    const opened = (await this.records(true))!;
+    const { records } = opened;
+    await records.db.step(() => records.put(name, this.sealed(opened, name, value, sealer)));
   }
 
   /**
@@ -250,24 +256,25 @@ export class Documents {
   async update<T>(name: string, fn: (current: T | undefined) => T | Promise<T>): Promise<T> {
     checkName(name);
     const sealer = this.secrets ? await this.sealer() : undefined;
-    const records = (await this.records(true))!;
+    const opened = (await this.records(true))!;
+    const { records } = opened;
     return records.db.step(async () => {
       const stored = records.get(name);
-      const current = (stored === undefined ? undefined : this.secrets && sealer && hasSealedSecret(stored, this.secrets.fields) ? this.openWith(records, name, stored, sealer) : stored) as T | undefined;
+      const current = (stored === undefined ? undefined : this.secrets && sealer && hasSealedSecret(stored, this.secrets.fields) ? this.openWith(opened, name, stored, sealer) : stored) as T | undefined;
       const next = await fn(current);
-      records.put(name, this.sealed(records, name, next, sealer));
+      records.put(name, this.sealed(opened, name, next, sealer));
       return next;
     });
   }
 
   async remove(name: string): Promise<void> {
-    const r = await this.records(false);
+    const r = (await this.records(false))?.records;
     if (r) await r.db.step(() => r.remove(checkName(name)));
   }
 
   /** Names of the stored documents, sorted. */
   async list(): Promise<string[]> {
-    return (await this.records(false))?.ids() ?? [];
+    return (await this.records(false))?.records.ids() ?? [];
   }
 }
 
