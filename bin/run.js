@@ -31,11 +31,38 @@ function lastResort(e) {
 process.on('uncaughtException', lastResort);
 process.on('unhandledRejection', lastResort);
 
+// The Node.js offchain runs on: package.json's engines.node, the LTS lines CI tests
+// (scripts/test.mjs: the whole suite on 24, the stores and native modules on 22 and 26).
+// Older ones are refused before anything is loaded, in one coded line naming what to run
+// instead: better-sqlite3 13 crashes Node 20 in the middle of a step (a segfault), and
+// Node 20 reached its end of life in April 2026. `--version` still answers, saying so.
+// test/e2e/node-lines.test.ts holds these equal to package.json.
+const NODE_MIN = [22, 12];
+const NODE_LINES = '22, 24 and 26';
+const nodeSupported = (() => {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  return major > NODE_MIN[0] || (major === NODE_MIN[0] && minor >= NODE_MIN[1]);
+})();
+
 // The spellings bitcoin-cli / hal users type: --version, -v, -V, version.
 if (argv.length === 1 && ['--version', '-v', '-V', 'version'].includes(argv[0])) {
   printVersion();
+} else if (!nodeSupported) {
+  refuseNode();
 } else {
   void run();
+}
+
+/** E_NODE_VERSION (exit 1): this Node is too old; the one `npm ci` brought beside the toolkit (package.json optionalDependencies `node`) named when it is there. */
+function refuseNode() {
+  const fs = process.getBuiltinModule?.('node:fs') ?? require('node:fs');
+  const path = process.getBuiltinModule?.('node:path') ?? require('node:path');
+  const bundled = path.join(__dirname, '..', 'node_modules', '.bin', 'node');
+  const instead = fs.existsSync(bundled)
+    ? `run it with the Node.js "npm ci" put beside it: ${bundled} ${__filename} …, or put ${path.dirname(bundled)} first on PATH`
+    : 'install Node.js 24 LTS (nodejs.org or your package manager; on linux-x64 "npm ci" in the toolkit\'s folder brings it as node_modules/.bin/node)';
+  process.stderr.write(`offchain: error E_NODE_VERSION: Node.js ${process.version} is not supported: offchain runs on Node.js ${NODE_MIN.join('.')} or later (tested on the LTS lines ${NODE_LINES}); ${instead}\n`);
+  process.exitCode = 1;
 }
 
 /**
@@ -48,7 +75,8 @@ if (argv.length === 1 && ['--version', '-v', '-V', 'version'].includes(argv[0]))
 function printVersion() {
   const fs = process.getBuiltinModule('node:fs');
   const { version } = JSON.parse(fs.readFileSync(`${__dirname}/../package.json`, 'utf8'));
-  const line = `offchain/${version} ${process.platform}-${process.arch} node-${process.version}\n`;
+  const support = nodeSupported ? `supports Node.js ${NODE_MIN.join('.')}+, tested on ${NODE_LINES}` : `not supported on this Node.js: needs ${NODE_MIN.join('.')}+, tested on ${NODE_LINES}`;
+  const line = `offchain/${version} ${process.platform}-${process.arch} node-${process.version} (${support})\n`;
   try {
     fs.writeSync(1, line);
   } catch (e) {
@@ -116,7 +144,7 @@ function codeCache(fs, cacheFile) {
 function loadBundle(name, cli = false) {
   const fs = require('node:fs');
   const vm = require('node:vm');
-  const path = require('node:path');
+  const path = process.getBuiltinModule?.('node:path') ?? require('node:path');
   const Module = require('node:module');
   const file = path.join(__dirname, '..', 'dist', name);
   globalThis[Symbol.for('offchain.import')] = (specifier) => import(specifier);

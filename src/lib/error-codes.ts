@@ -255,6 +255,7 @@ export const ERROR_CODES: Readonly<Record<string, ExitClass>> = {
   E_MUSIG_SIGN: 'refused',
   E_NATIVE_MODULE: 'general',
   E_NETWORK_MISMATCH: 'refused',
+  E_NODE_VERSION: 'general',
   E_NONCE_CONFLICT: 'refused',
   E_NONCE_CONTEXT: 'general',
   E_NONCE_ELSEWHERE: 'state',

@@ -12,10 +12,10 @@ import { ROOT } from '../helpers.ts';
 import { BIN, cleanEnv, run } from './cli.ts';
 
 const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-const LINE = `offchain/${version} ${process.platform}-${process.arch} node-${process.version}\n`;
+const LINE = `offchain/${version} ${process.platform}-${process.arch} node-${process.version} (supports Node.js 22.12+, tested on 22, 24 and 26)\n`;
 
 describe('the version line, written to descriptor 1', () => {
-  it('is the package.json version, platform and Node, on a pipe', () => {
+  it('is the package.json version, platform and Node (and what is supported), on a pipe', () => {
     const r = run(['--version']);
     expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ status: 0, stdout: LINE, stderr: '' });
   });
