@@ -72,7 +72,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { OffchainError, RefusedError, StateConflictError, UsageError } from '../errors.ts';
 import { MIGRATION_KEY, migratedError, type MigrationMark } from './sqlite/mint.ts';
 import { STATE_DB_FILE as MINT_DB_FILE } from './sqlite/database.ts';
-import { BUSY_TIMEOUT_MS, sqlite } from './sqlite/driver.ts';
+import { BUSY_TIMEOUT_MS, openSqlite } from './sqlite/driver.ts';
 import type pg from 'pg';
 import { pgConfig } from './pg/client.ts';
 import { hasPlainState, resealed } from './mint-records.ts';
@@ -145,7 +145,7 @@ export async function migrateMintStore(sourceDir: string, target: PgTarget, netw
 }
 
 async function migrateLocked(dir: string, file: string, c: pg.Client, target: PgTarget, network: string, hooks: MigrationHooks, key: MigrationKey | undefined): Promise<MigrationReport> {
-  const db = new (sqlite())(file);
+  const db = openSqlite(file);
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');

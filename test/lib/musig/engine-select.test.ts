@@ -40,6 +40,18 @@ describe('selectBackend', () => {
     expect(activeEngine().name).toBe('noble');
   });
 
+  it('a binary this Node cannot load, or the package not installed, is named so with the command that fixes it (E_NATIVE_MODULE)', async () => {
+    const foreign = Object.assign(new Error("The module '/x/node_modules/secp256k1/prebuilds/linux-x64/node.napi.node'\nwas compiled against a different Node.js version using\nNODE_MODULE_VERSION 115."), { code: 'ERR_DLOPEN_FAILED' });
+    const built = await selectBackend('native', { importer: () => Promise.reject(foreign) });
+    expect(built.fallbackReason).toBe(
+      `native is not available: E_NATIVE_MODULE: secp256k1's native module cannot be loaded by Node.js ${process.version} (The module '/x/node_modules/secp256k1/prebuilds/linux-x64/node.napi.node') — ` +
+        'run "npm rebuild secp256k1" in the toolkit\'s folder (it was built for another Node.js, or is damaged); using noble',
+    );
+    const missing = Object.assign(new Error("Cannot find module 'koffi'\nRequire stack:\n- /x/dist/offchain.cjs"), { code: 'MODULE_NOT_FOUND' });
+    const absent = await selectBackend('libsecp256k1', { importer: () => Promise.reject(missing) });
+    expect(absent.fallbackReason).toBe('libsecp256k1 is not available: E_NATIVE_MODULE: koffi is not installed (Cannot find module \'koffi\') — run "npm install koffi" in the toolkit\'s folder; using noble');
+  });
+
   it('refuses a backend that gets a known computation wrong', async () => {
     const liar = {
       pointCompress: (p: Uint8Array) => p,

@@ -31,7 +31,7 @@ describe('a native module built for another Node', () => {
   ])('%s: E_NATIVE_MODULE (exit 1), its first line and what to run', (message) => {
     const e = sqliteError(coded(message), '/state/regtest') as OffchainError;
     expect({ code: e.code, exitCode: e.exitCode }).toEqual({ code: 'E_NATIVE_MODULE', exitCode: 1 });
-    expect(e.message).toBe(`the SQLite module (better-sqlite3) cannot be loaded by Node ${process.version}: ${message.split('\n')[0]} — run "npm rebuild better-sqlite3" in the toolkit's folder (it was built for another Node.js)`);
+    expect(e.message).toBe(`the SQLite module cannot be loaded: better-sqlite3's native module cannot be loaded by Node.js ${process.version} (${message.split('\n')[0]}) — run "npm ci" in the toolkit's folder (it was built for another Node.js, or is damaged)`);
     expect(e.message).not.toContain('\n');
   });
 });

@@ -21,6 +21,7 @@ import { bytes32 } from './scalar.ts';
 import { createEngine, type Bip327Engine, type EngineName } from './engine.ts';
 import { fromHex, toHex } from '../../bytes.ts';
 import { UsageError } from '../../errors.ts';
+import { nativeModuleProblem } from '../../native-module.ts';
 
 export type BackendChoice = EngineName | 'auto';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'noble', 'tiny-secp256k1', 'native', 'libsecp256k1', 'reference'];
@@ -175,7 +176,9 @@ export async function loadBackend(name: BackendName, importer: ModuleImporter = 
     selfTest(ec);
     return ec;
   } catch (e) {
-    throw new BackendUnavailableError(name, firstLine(e));
+    // A binary this Node cannot load, or the optional package not installed: named so, with the command that fixes it.
+    const problem = nativeModuleProblem(e, optional.specifier);
+    throw new BackendUnavailableError(name, problem === undefined ? firstLine(e) : `E_NATIVE_MODULE: ${problem}`);
   }
 }
 

@@ -36,7 +36,7 @@ import { join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { OffchainError } from '../../errors.ts';
 import { errnoCode, isFullError, stateAccessError, StoreFullError } from '../write-errors.ts';
-import { BUSY_TIMEOUT_MS, sqlite, sqliteError } from './driver.ts';
+import { BUSY_TIMEOUT_MS, openSqlite, sqliteError } from './driver.ts';
 import { freeBytes, makeDir, makeFile, removeDirs, sidesThere, takeBackFailedOpen } from './files.ts';
 import { applySchema, SCHEMA_VERSION, TABLES } from './schema.ts';
 
@@ -156,7 +156,7 @@ export class StateDb {
         throw stateAccessError(e, abs);
       }
       made = makeFile(path);
-      sql = new (sqlite())(path);
+      sql = openSqlite(path);
       sql.pragma('synchronous = FULL');
       sql.pragma('secure_delete = ON');
       sql.pragma('foreign_keys = ON');
@@ -192,7 +192,8 @@ export class StateDb {
       if (sql?.open) sql.close();
       const code = errnoCode(e) ?? '';
       const full = isFullError(e) || (/^SQLITE_(IOERR|CANTOPEN)/.test(code) && freeBytes(abs) < FULL_BELOW);
-      if (full || !(e instanceof OffchainError)) takeBackFailedOpen(path, made, sidesBefore);
+      // What this open made is taken back when SQLite failed — or never loaded (E_NATIVE_MODULE: nothing half-made is left).
+      if (full || !(e instanceof OffchainError) || e.code === 'E_NATIVE_MODULE') takeBackFailedOpen(path, made, sidesBefore);
       if (full) throw new StoreFullError(abs, `the filesystem is full (${code}: ${(e as Error).message})`);
       throw sqliteError(e, abs);
     }

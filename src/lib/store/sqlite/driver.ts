@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { MalformedInputError, OffchainError, StateConflictError } from '../../errors.ts';
+import { nativeModuleError } from '../../native-module.ts';
 import { errnoCode, isFullError, stateAccessError, StoreFullError } from '../write-errors.ts';
 
 /** How long a step waits for another process's write transaction before E_LOCK_HELD. */
@@ -20,14 +21,30 @@ export function sqlite(): typeof BetterSqlite3 {
   try {
     Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
   } catch (e) {
-    throw nativeModuleError(e);
+    throw sqliteModuleError(e) ?? e;
   }
   return Database;
 }
 
-function nativeModuleError(e: unknown): OffchainError {
-  const message = (e as Error).message ?? String(e);
-  return new OffchainError('E_NATIVE_MODULE', `the SQLite module (better-sqlite3) cannot be loaded by Node ${process.version}: ${message.split('\n')[0]} — run "npm rebuild better-sqlite3" in the toolkit's folder (it was built for another Node.js)`, 1);
+/**
+ * A connection to the database file at `path`. better-sqlite3 loads its binary at the first
+ * open, not at require: a binary this Node cannot load is E_NATIVE_MODULE here too.
+ */
+export function openSqlite(path: string): BetterSqlite3.Database {
+  const Driver = sqlite();
+  try {
+    return new Driver(path);
+  } catch (e) {
+    throw sqliteModuleError(e) ?? e;
+  }
+}
+
+/**
+ * better-sqlite3 13 loads a binary someone compiled (build/Release, which `npm rebuild` leaves
+ * as it is) before the prebuilt one its package carries: `npm ci` puts back exactly the locked one.
+ */
+function sqliteModuleError(e: unknown): OffchainError | undefined {
+  return nativeModuleError(e, 'better-sqlite3', 'the SQLite module cannot be loaded', 'npm ci');
 }
 
 /** E_STORE_MIGRATED and friends are thrown as they are; SQLite's own errors are said as the toolkit's. */
@@ -44,6 +61,5 @@ export function sqliteError(e: unknown, where: string): unknown {
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
     return new MalformedInputError('E_STATE_CORRUPT', `the state database in ${where} is damaged (${code}: ${(e as Error).message}); restore it from the copy you trust or move it aside`, { path: where });
   }
-  if (/NODE_MODULE_VERSION|was compiled against a different Node\.js version|invalid ELF header|ERR_DLOPEN_FAILED/.test((e as Error)?.message ?? '')) return nativeModuleError(e);
-  return e;
+  return sqliteModuleError(e) ?? e;
 }

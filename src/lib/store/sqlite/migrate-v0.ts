@@ -49,7 +49,7 @@ import { MalformedInputError, StateConflictError } from '../../errors.ts';
 import { errnoCode } from '../write-errors.ts';
 import { syncDirSync, unlinkIfPresent, writeAll } from '../sync-fs.ts';
 import { STATE_DB_FILE, type StateDb } from './database.ts';
-import { sqlite, sqliteError } from './driver.ts';
+import { openSqlite, sqliteError } from './driver.ts';
 import { CLEAR_NONCES_KEY, CLEAR_SECRET, nonceId } from './nonces.ts';
 
 /** The folders the file layout kept under `<state-dir>/<network>`. */
@@ -132,7 +132,7 @@ export function importFileLayout(db: StateDb): void {
  * switch is the test (the file is about to be imported and removed: its mode no longer matters).
  */
 function refuseOpenElsewhere(path: string): void {
-  const old = new (sqlite())(path);
+  const old = openSqlite(path);
   try {
     old.pragma('busy_timeout = 0');
     let mode: unknown;
