@@ -352,14 +352,19 @@ describePostgres('the device and its gateway on PostgreSQL: serve gateway --stor
     const before = await digest();
     const answers = await Promise.all([gwPay(A, payA), gwPay(A, payB), gwPay(B, payB)]);
     const winners = answers.filter((a) => a.status === 200);
-    expect(winners.length, answers.map((a) => a.text).join('\n')).toBe(1);
+    // One payment signed. A request for the very state the gateway already took (payB at B, after
+    // A committed it) is answered the stored job, byte for byte, signing nothing: which of the two a
+    // late request meets depends on the interleaving, so every 200 must be that one job.
+    expect(winners.length, answers.map((a) => a.text).join('\n')).toBeGreaterThanOrEqual(1);
+    expect(new Set(winners.map((w) => w.text)).size, answers.map((a) => a.text).join('\n')).toBe(1);
     const losers = answers.filter((a) => a.status !== 200).map(refusedBy);
     for (const l of losers) expect(['E_HTLC_IN_FLIGHT', 'E_NONCE_USED', 'E_STALE_STATE', 'E_NONCE_ELSEWHERE', 'E_STORE_BUSY']).toContain(l.code);
     raceLoser = losers.map((l) => l.code).join(', ');
     const job = JSON.parse(winners[0]!.text) as Msg;
     const wonA = answers[0]!.status === 200;
     const won = wonA ? { n: nA, pay: JSON.parse(payA) as Msg } : { n: nB, pay: JSON.parse(payB) as Msg };
-    expect(answers[2]!.status, 'B cannot sign with A\'s nonce').not.toBe(200);
+    // B cannot sign with A's nonce: at most it answers A's committed job for that same state.
+    if (answers[2]!.status === 200) expect({ wonA, text: answers[2]!.text }, 'B answered only the job A stored for payB').toEqual({ wonA: false, text: answers[1]!.text });
     if (!wonA) userDir = twin; // the device whose payment the gateway took goes on
     expect(job.state_txid).toBe(won.pay.txid);
     book(nonce, job.state_txid);
