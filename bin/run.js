@@ -73,7 +73,8 @@ function refuseNode() {
  * uncaught error the stream's own write would have raised (lastResort: EPIPE quiet, else coded).
  */
 function printVersion() {
-  const fs = process.getBuiltinModule('node:fs');
+  // (process.getBuiltinModule is from Node 20.16 and 22.3: an older Node is told it is not supported, not crashed.)
+  const fs = process.getBuiltinModule?.('node:fs') ?? require('node:fs');
   const { version } = JSON.parse(fs.readFileSync(`${__dirname}/../package.json`, 'utf8'));
   const support = nodeSupported ? `supports Node.js ${NODE_MIN.join('.')}+, tested on ${NODE_LINES}` : `not supported on this Node.js: needs ${NODE_MIN.join('.')}+, tested on ${NODE_LINES}`;
   const line = `offchain/${version} ${process.platform}-${process.arch} node-${process.version} (${support})\n`;

@@ -8,20 +8,26 @@
 import { OffchainError } from './errors.ts';
 
 /** dlopen's and Node's words for a binary this process cannot load. */
-const FOREIGN_BINARY = /NODE_MODULE_VERSION|was compiled against a different Node\.js version|invalid ELF header|ERR_DLOPEN_FAILED|wrong ELF class|cannot open shared object file|undefined symbol|Module did not self-register/;
+const FOREIGN_BINARY = /NODE_MODULE_VERSION|was compiled against a different Node\.js version|invalid ELF header|ERR_DLOPEN_FAILED|wrong ELF class|undefined symbol|Module did not self-register/;
 
 function textOf(e: unknown): string {
   return e instanceof Error ? `${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}` : String(e);
 }
 
-/** A binary this Node cannot load. */
+/** A binary this Node cannot load, or none there for this platform (a `.node` file not found). */
 export function isForeignBinary(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'MODULE_NOT_FOUND' && /\.node'/.test(String((e as Error).message))) return true;
   return FOREIGN_BINARY.test(textOf(e));
 }
 
-/** The package itself missing (MODULE_NOT_FOUND naming it). */
+/** The package itself missing: require's MODULE_NOT_FOUND or import()'s ERR_MODULE_NOT_FOUND naming it (not one of its own dependencies). */
 export function isMissingPackage(e: unknown, pkg: string): boolean {
-  return (e as NodeJS.ErrnoException)?.code === 'MODULE_NOT_FOUND' && String((e as Error).message).includes(`'${pkg.split('/')[0]}`);
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_MODULE_NOT_FOUND') return false;
+  const first = String((e as Error).message).split('\n')[0]!;
+  const name = pkg.split('/')[0]!;
+  return first.includes(`'${name}'`) || first.includes(`'${name}/`);
 }
 
 /**

@@ -146,6 +146,9 @@ export async function migrateMintStore(sourceDir: string, target: PgTarget, netw
 
 async function migrateLocked(dir: string, file: string, c: pg.Client, target: PgTarget, network: string, hooks: MigrationHooks, key: MigrationKey | undefined): Promise<MigrationReport> {
   const db = openSqlite(file);
+  // A process ending in the middle (an uncaught error, process.exit) closes it too, as StateDb's exit hook does its own.
+  const closeAtExit = () => db.open && db.close();
+  process.once('exit', closeAtExit);
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
@@ -233,8 +236,12 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
     db.pragma('wal_checkpoint(TRUNCATE)');
     return { from: dir, to: target.url, migration_id: mark.id, ...counts, resumed: counts.resumed || marked };
   } finally {
-    if (db.inTransaction) db.exec('ROLLBACK');
-    db.close();
+    process.removeListener('exit', closeAtExit);
+    try {
+      if (db.inTransaction) db.exec('ROLLBACK');
+    } finally {
+      db.close();
+    }
   }
 }
 

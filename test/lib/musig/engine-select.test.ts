@@ -52,6 +52,16 @@ describe('selectBackend', () => {
     expect(absent.fallbackReason).toBe('libsecp256k1 is not available: E_NATIVE_MODULE: koffi is not installed (Cannot find module \'koffi\') — run "npm install koffi" in the toolkit\'s folder; using noble');
   });
 
+  it('koffi loaded, the system\'s libsecp256k1 missing: that is the reason, not a broken koffi (no E_NATIVE_MODULE, no "npm rebuild koffi")', async () => {
+    const dlopen = () => {
+      throw Object.assign(new Error('libsecp256k1.so.2: cannot open shared object file: No such file or directory'), { code: 'ERR_DLOPEN_FAILED' });
+    };
+    const sel = await selectBackend('libsecp256k1', { importer: async () => ({ load: dlopen }) });
+    expect(sel.engine).toBe('noble');
+    expect(sel.fallbackReason).toMatch(/^libsecp256k1 is not available: /);
+    expect(sel.fallbackReason).not.toMatch(/E_NATIVE_MODULE|npm rebuild/);
+  });
+
   it('refuses a backend that gets a known computation wrong', async () => {
     const liar = {
       pointCompress: (p: Uint8Array) => p,

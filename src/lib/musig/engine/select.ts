@@ -171,14 +171,21 @@ export async function loadBackend(name: BackendName, importer: ModuleImporter = 
   if (name === 'noble') return nobleBackend;
   const optional = OPTIONAL[name];
   if (!optional) throw new BackendUnavailableError(name, 'unknown backend');
+  let mod: unknown;
   try {
-    const ec = optional.make(await importer(optional.specifier));
+    mod = await importer(optional.specifier);
+  } catch (e) {
+    // The package's own binary this Node cannot load, or the package not installed: named so, with the command that fixes it.
+    const problem = nativeModuleProblem(e, optional.specifier);
+    throw new BackendUnavailableError(name, problem === undefined ? firstLine(e) : `E_NATIVE_MODULE: ${problem}`);
+  }
+  try {
+    // What the package then loads (the system's libsecp256k1 through koffi) or computes is its own reason.
+    const ec = optional.make(mod);
     selfTest(ec);
     return ec;
   } catch (e) {
-    // A binary this Node cannot load, or the optional package not installed: named so, with the command that fixes it.
-    const problem = nativeModuleProblem(e, optional.specifier);
-    throw new BackendUnavailableError(name, problem === undefined ? firstLine(e) : `E_NATIVE_MODULE: ${problem}`);
+    throw new BackendUnavailableError(name, firstLine(e));
   }
 }
 

@@ -21,7 +21,7 @@ export function sqlite(): typeof BetterSqlite3 {
   try {
     Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
   } catch (e) {
-    throw sqliteModuleError(e) ?? e;
+    throw sqliteLoadError(e) ?? e;
   }
   return Database;
 }
@@ -35,7 +35,7 @@ export function openSqlite(path: string): BetterSqlite3.Database {
   try {
     return new Driver(path);
   } catch (e) {
-    throw sqliteModuleError(e) ?? e;
+    throw sqliteLoadError(e) ?? e;
   }
 }
 
@@ -43,7 +43,7 @@ export function openSqlite(path: string): BetterSqlite3.Database {
  * better-sqlite3 13 loads a binary someone compiled (build/Release, which `npm rebuild` leaves
  * as it is) before the prebuilt one its package carries: `npm ci` puts back exactly the locked one.
  */
-function sqliteModuleError(e: unknown): OffchainError | undefined {
+export function sqliteLoadError(e: unknown): OffchainError | undefined {
   return nativeModuleError(e, 'better-sqlite3', 'the SQLite module cannot be loaded', 'npm ci');
 }
 
@@ -61,5 +61,5 @@ export function sqliteError(e: unknown, where: string): unknown {
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
     return new MalformedInputError('E_STATE_CORRUPT', `the state database in ${where} is damaged (${code}: ${(e as Error).message}); restore it from the copy you trust or move it aside`, { path: where });
   }
-  return sqliteModuleError(e) ?? e;
+  return e;
 }
