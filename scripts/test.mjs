@@ -48,15 +48,21 @@ const SUBSET = [
 const LINES_REQUIRED = process.env.OFFCHAIN_NODE_LINES_REQUIRED === '1';
 const [MIN_MAJOR, MIN_MINOR] = [22, 12];
 
-/** A line's Node: the one npm ci installed, or this one when it is of that line. */
-function nodeOf({ major, pkg }) {
-  const installed = join(ROOT, 'node_modules', pkg, 'bin', 'node');
-  if (existsSync(installed)) return installed;
-  return Number(process.versions.node.split('.')[0]) === major ? process.execPath : undefined;
-}
-
 const [major, minor] = process.versions.node.split('.').map(Number);
 const thisSupported = major > MIN_MAJOR || (major === MIN_MAJOR && minor >= MIN_MINOR);
+
+/** A line's Node: the one npm ci installed, or this one when it is of that line (and supported). */
+function nodeOf(line) {
+  const installed = join(ROOT, 'node_modules', line.pkg, 'bin', 'node');
+  if (existsSync(installed)) return installed;
+  return major === line.major && thisSupported ? process.execPath : undefined;
+}
+
+const gone = SUBSET.filter((p) => !existsSync(join(ROOT, p)));
+if (gone.length) {
+  console.error(`npm test: scripts/test.mjs names test paths that are not there: ${gone.join(', ')}`);
+  process.exit(1);
+}
 const main = nodeOf(LINES[0]) ?? (thisSupported ? process.execPath : undefined);
 if (main === undefined) {
   console.error(`npm test: no supported Node.js to run the suite on: this is ${process.version}, and node_modules/${LINES[0].pkg} (Node.js ${LINES[0].major}, which npm ci installs on linux-x64) is not there: install Node.js ${LINES[0].major} LTS (or ${MIN_MAJOR}.${MIN_MINOR}+)`);
@@ -126,9 +132,13 @@ const typecheck = run(bin('tsc'), ['-p', 'tsconfig.json'], { hold: true });
 const suiteEnv = { ...process.env };
 delete suiteEnv.NODE_EXTRA_CA_CERTS;
 
-/** vitest on `node`, with that Node first on PATH: what the suite spawns as `node` (scripts/demo.sh, the fixtures' scripts) is it too. */
+/**
+ * vitest on `node`. An installed line's Node goes first on PATH: what the suite spawns as `node`
+ * (scripts/demo.sh, the fixtures' scripts) is it too. This process's own Node is left where PATH
+ * has it (its folder may be /usr/bin: put first, it would reorder every other tool).
+ */
 function vitestOn(node, args) {
-  const env = { ...suiteEnv, PATH: `${dirname(node)}${delimiter}${suiteEnv.PATH ?? ''}` };
+  const env = node === process.execPath ? suiteEnv : { ...suiteEnv, PATH: `${dirname(node)}${delimiter}${suiteEnv.PATH ?? ''}` };
   return run(node, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args], { env });
 }
 

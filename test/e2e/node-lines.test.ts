@@ -5,11 +5,12 @@
  *
  * Every step that touches a store ends with its documented exit code and nothing but its own
  * words on stderr — on success, on a refusal, on a crash with the database open, and on a
- * signal — never Node's abort at exit (better-sqlite3 12 on Node 24: `Assertion failed:
+ * signal (a service drains and exits 0; a one-shot step ends by the signal, as Node's default
+ * has it) — never Node's abort at exit (better-sqlite3 12 on Node 24: `Assertion failed:
  * (env) != nullptr`, SIGABRT, exit 134, from a statement finalised after the environment was
  * gone). An older Node is refused before anything is loaded, in one coded line.
  */
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -54,6 +55,9 @@ describe(`the CLI on Node ${process.version}`, () => {
       .sort((a, b) => a - b);
     expect(lines).toEqual([22, 24, 26]);
     expect(runJs).toContain(`const NODE_LINES = '${lines.slice(0, -1).join(', ')} and ${lines.at(-1)}';`);
+    // npm links one node_modules/.bin/node for the three (the first by path wins): it must be 24's, the Node npm scripts run on.
+    const bundled = join(ROOT, 'node_modules', 'node', 'bin', 'node');
+    if (existsSync(bundled)) expect(realpathSync(join(ROOT, 'node_modules', '.bin', 'node'))).toBe(realpathSync(bundled));
   });
 
   it('--version names this Node and what is supported', () => {
@@ -161,6 +165,37 @@ describe(`the CLI on Node ${process.version}`, () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^offchain: error E_NATIVE_MODULE: the SQLite module cannot be loaded: better-sqlite3's native module cannot be loaded by Node\.js v[\d.]+ \(.*better_sqlite3\.node.*\) — run "npm ci" in the toolkit's folder \(it was built for another Node\.js, or is damaged\)$/);
     expect(existsSync(state), 'no state directory, no database was made').toBe(false);
+  });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('a one-shot step killed by %s with its store open (sign-update --stream, the mint between batches): no abort, and the store opens for the next step', async (signal) => {
+    const dir = work('offchain-node-kill-');
+    const path = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
+    const demo = spawnSync('sh', [join(ROOT, 'fixtures', 'credit', 'open-demo.sh')], { cwd: ROOT, env: cleanEnv({ OFFCHAIN_DEMO_DIR: dir, PATH: path }), encoding: 'utf8' });
+    expect(demo.status, demo.stderr).toBe(0);
+    const env = { MINT_KEY: readFileSync(join(ROOT, 'fixtures', 'keys', 'mint.key'), 'utf8').trim() };
+    const mint = ['--key-env', 'MINT_KEY', '--state-dir', join(dir, 'mint'), '--tip-height', '1001', '--confirmations', '1'];
+    assertFreshBuild();
+    const child = spawn(process.execPath, [BIN, 'sign-update', '--role', 'mint', '--stream', ...mint], { cwd: ROOT, env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the stream did not start: ${stderr}`)), 60_000);
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+        if (stderr.includes('streaming')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    const exited = new Promise<{ status: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (status, sig) => resolve({ status, signal: sig })));
+    child.kill(signal);
+    const exit = await exited;
+    expect(stderr).not.toMatch(ABORT);
+    // Node's default for the signal: the process ends by it, without a teardown that could finalise anything late (docs/state.md).
+    expect(exit, stderr).toEqual({ status: null, signal });
+    const list = run(['credit', 'list', '--state-dir', join(dir, 'mint'), '--tip-height', '1001'], { env });
+    ended(list, 0);
+    expect(JSON.parse(list.stdout)).toMatchObject({ type: expect.stringMatching(/^credit\//) });
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)('serve mint stopped by %s while its store is open: drained, exit 0, no abort', async (signal) => {
