@@ -457,8 +457,8 @@ describe('kill -9', () => {
       const child = startSqliteChild(['churn', dir, toHex(KEY)]);
       await child.waitFor('ready\n');
       await new Promise((r) => setTimeout(r, 30 + Math.floor(Math.random() * 200)));
-      const { signal, stdout } = await killNow(child);
-      expect(signal).toBe('SIGKILL');
+      const { signal, code, stdout, stderr } = await killNow(child);
+      expect({ signal, code }, stderr).toEqual({ signal: 'SIGKILL', code: null });
       for (const line of stdout.split('\n')) {
         const [what, c, hex] = line.split(' ');
         if (what === 'issued') issued.set(Number(c), hex!);

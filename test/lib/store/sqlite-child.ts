@@ -17,7 +17,22 @@ import { Records } from '../../../src/lib/store/sqlite/records.ts';
 import { Sealer } from '../../../src/lib/store/seal.ts';
 import { churnNonce } from './processes.ts';
 
-const say = (line: string) => writeSync(1, `${line}\n`);
+/**
+ * A line on stdout, whole, before the next step: written synchronously (a kill -9 right after must
+ * not lose a line said). The pipe may be non-blocking (on Node 26 a churning child met EAGAIN when
+ * the parent fell behind): the write then waits a millisecond and goes on.
+ */
+const say = (line: string) => {
+  let rest = Buffer.from(`${line}\n`);
+  while (rest.length > 0) {
+    try {
+      rest = rest.subarray(writeSync(1, rest));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+};
 const forever = () => new Promise(() => setInterval(() => undefined, 60_000));
 const code = (e: unknown) => (isOffchainError(e) ? e.code : String(e));
 
