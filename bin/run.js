@@ -123,7 +123,7 @@ function loadShortcut(name) {
   const vm = process.getBuiltinModule('node:vm');
   const dir = process.getBuiltinModule('node:path').join(__dirname, '..', 'dist');
   const file = `${dir}/${name}`;
-  const cacheFile = `${file}.cache`;
+  const cacheFile = cacheFileOf(file);
   const script = new vm.Script(fs.readFileSync(file, 'utf8'), { filename: file, cachedData: codeCache(fs, cacheFile) });
   const mod = { exports: {} };
   script.runInThisContext().call(mod.exports, mod.exports, process.getBuiltinModule, mod, file, dir);
@@ -131,6 +131,15 @@ function loadShortcut(name) {
     process.once('beforeExit', () => fs.writeFileSync(cacheFile, script.createCachedData()));
   }
   return mod.exports;
+}
+
+/**
+ * A bundle's code cache file, one per V8: a cache made by another V8 is rejected whole, so each
+ * Node line has its own (scripts/build.mjs trains one on each it finds; Node 22 started on 24's
+ * cache took 7.5x bare node's CPU for a command, 4.4x on its own).
+ */
+function cacheFileOf(file) {
+  return `${file}.${process.versions.v8}.cache`;
 }
 
 /** A bundle's V8 code cache (scripts/build.mjs), or undefined where there is none: V8 then compiles from the text. */
@@ -159,7 +168,7 @@ function loadBundle(name, cli = false) {
     if (cli) globalThis[Symbol.for('offchain.bundle')] = exports;
     return exports;
   }
-  const cacheFile = `${file}.cache`;
+  const cacheFile = cacheFileOf(file);
   const cachedData = codeCache(fs, cacheFile);
   // The bundle's import() calls (oclif loading ES-module plugins, the lazy prompt) come
   // to the importer set above: a script compiled by vm cannot import() by itself (scripts/build.mjs).

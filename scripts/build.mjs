@@ -11,7 +11,8 @@
  *    dist/psbt-decode-plain.cjs and dist/psbt-decode.cjs (src/fast-decode/), which bin/run.js
  *    tries first.
  * 2. bin/run.js compiles that file through vm.Script with a V8 code cache
- *    (dist/offchain.cjs.cache, made here by a training run), skipping compilation. A cache
+ *    (dist/offchain.cjs.<V8 version>.cache, made here by a training run on each Node line
+ *    node_modules holds), skipping compilation. A cache
  *    made by another V8 is rejected by V8 itself and the file is compiled normally.
  *    A script run that way cannot use `import()` on Node 20 once a code cache is
  *    involved, so the few `import()` calls the bundle keeps (oclif loading ES-module
@@ -27,8 +28,8 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { patchOclif } from './oclif-patches.mjs';
 
@@ -242,34 +243,45 @@ const decodeTraining = [
     inputs: ['psbt/musig-keypath-signed.psbt', 'psbt/musig-keypath-unsigned.psbt', 'psbt/musig-keypath-final.psbt', 'credit/funding.psbt', 'truc/parent.psbt', 'credit/update-request.json'].map((f) => `fixtures/${f}`),
   },
 ];
-for (const { env, inputs } of decodeTraining) {
-  for (const input of inputs) {
-    execFileSync(process.execPath, [join(root, 'bin', 'run.js'), 'psbt', 'decode', '--in', join(root, input)], {
-      env: { ...process.env, OFFCHAIN_WRITE_CODE_CACHE: '1', ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-  }
+// Each Node line npm ci installed (and this one) trains its own cache (bin/run.js cacheFileOf: one
+// per V8 version); an unsupported Node (bin/run.js refuses it) trains none.
+const runtimes = new Map();
+for (const node of [process.execPath, ...['node', 'node-22', 'node-26'].map((p) => join(root, 'node_modules', p, 'bin', 'node'))]) {
+  if (!existsSync(node)) continue;
+  const [v8, version] = execFileSync(node, ['-p', 'process.versions.v8 + " " + process.versions.node'], { encoding: 'utf8' }).trim().split(' ');
+  const [major, minor] = version.split('.').map(Number);
+  if ((major > 22 || (major === 22 && minor >= 12)) && !runtimes.has(v8)) runtimes.set(v8, node);
 }
-// And a signing step, so the full CLI's cache also holds what every MuSig2 step compiles (the
-// arithmetic of the backend this machine selects, btc-signer's PSBT coder, BIP-327, the state store): the demo toll's
-// `device pay` on a throw-away demo channel (offline, fixed clock). A cache that holds them spares
-// each signing process their lazy compilation: `device pay --peer` -20 ms of CPU (bench/device-serve.ts),
-// with no change to a command that does not sign (the cache loads in the same time).
-{
-  const { mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const demo = mkdtempSync(join(tmpdir(), 'offchain-build-train-'));
-  try {
-    const env = { ...process.env, OFFCHAIN_CONFIG: '/dev/null', OFFCHAIN_DEMO_DIR: demo };
-    execFileSync('sh', [join(root, 'fixtures/credit/open-demo.sh')], { env, stdio: ['ignore', 'ignore', 'ignore'] });
-    const fx = (p) => join(root, 'fixtures', p);
-    execFileSync(process.execPath, [join(root, 'bin', 'run.js'), 'device', 'pay', '--invoice', fx('device/toll.bolt11'), '--policy', fx('policies/device.json'), '--terms', fx('policies/gateway-terms.json'),
-      '--now', '1800000000', '--tip-height', '1000', '--key-env', 'USER_KEY', '--state-dir', join(demo, 'user')], {
-      env: { ...env, OFFCHAIN_WRITE_CODE_CACHE: '1', USER_KEY: readFileSync(fx('keys/user.key'), 'utf8').trim() },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-  } finally {
-    rmSync(demo, { recursive: true, force: true });
+for (const node of runtimes.values()) {
+  for (const { env, inputs } of decodeTraining) {
+    for (const input of inputs) {
+      execFileSync(node, [join(root, 'bin', 'run.js'), 'psbt', 'decode', '--in', join(root, input)], {
+        env: { ...process.env, OFFCHAIN_WRITE_CODE_CACHE: '1', ...env },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+    }
+  }
+  // And a signing step, so the full CLI's cache also holds what every MuSig2 step compiles (the
+  // arithmetic of the backend this machine selects, btc-signer's PSBT coder, BIP-327, the state store): the demo toll's
+  // `device pay` on a throw-away demo channel (offline, fixed clock). A cache that holds them spares
+  // each signing process their lazy compilation: `device pay --peer` -20 ms of CPU (bench/device-serve.ts),
+  // with no change to a command that does not sign (the cache loads in the same time).
+  {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const demo = mkdtempSync(join(tmpdir(), 'offchain-build-train-'));
+    try {
+      const env = { ...process.env, OFFCHAIN_CONFIG: '/dev/null', OFFCHAIN_DEMO_DIR: demo, PATH: `${dirname(node)}${delimiter}${process.env.PATH ?? ''}` };
+      execFileSync('sh', [join(root, 'fixtures/credit/open-demo.sh')], { env, stdio: ['ignore', 'ignore', 'ignore'] });
+      const fx = (p) => join(root, 'fixtures', p);
+      execFileSync(node, [join(root, 'bin', 'run.js'), 'device', 'pay', '--invoice', fx('device/toll.bolt11'), '--policy', fx('policies/device.json'), '--terms', fx('policies/gateway-terms.json'),
+        '--now', '1800000000', '--tip-height', '1000', '--key-env', 'USER_KEY', '--state-dir', join(demo, 'user')], {
+        env: { ...env, OFFCHAIN_WRITE_CODE_CACHE: '1', USER_KEY: readFileSync(fx('keys/user.key'), 'utf8').trim() },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+    } finally {
+      rmSync(demo, { recursive: true, force: true });
+    }
   }
 }
 console.error(`built dist/offchain.cjs, dist/psbt-decode-plain.cjs, dist/psbt-decode.cjs (+ V8 code caches) and oclif.manifest.json (${Object.keys(plugin.manifest.commands).length} commands)`);
