@@ -37,7 +37,7 @@ const LINES = [
 const SUBSET = [
   'test/lib/store/',
   'test/pg/a-nonce-signs-once-on-postgres.test.ts',
-  'test/pg/statechain-operator.test.ts',
+  'test/pg/statechain-migrate.test.ts',
   'test/setup/backends.test.ts',
   'test/lib/musig/engine-backends.test.ts',
   'test/lib/musig/libsecp256k1-backend.test.ts',
