@@ -58,6 +58,17 @@ const CASES: { name: string; big?: boolean; expected: string; build: (coin: Coin
     },
   },
   {
+    // Core's standardness has a lower bound on the version too (IsStandardTx: 1 ≤ version ≤ 3):
+    // the checker's prediction of Core's answer must refuse a version-0 parent as Core does.
+    name: 'a version-0 package (fee-paying parent, CPFP child): refused with Core\'s own answer, "version" for the parent',
+    expected: 'E_TRUC_VERSION',
+    build: (coin) => {
+      const parent = buildTx(0, [spendAnyone(coin.txid, coin.vout)], [out(coin.amount - 500n)]);
+      const child = buildTx(0, [spendAnyone(parent.parsed.txid, 0)], [out(coin.amount - 1_500n)]);
+      return { parent, child, prevouts: [prevoutOf(coin)] };
+    },
+  },
+  {
     name: 'child not spending the P2A',
     expected: 'E_TRUC_EPHEMERAL_UNSPENT',
     build: (coin) => {

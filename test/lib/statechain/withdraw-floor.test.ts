@@ -72,6 +72,13 @@ describe('finding 5: no withdrawal strands a coin', () => {
     // At the floor exactly (112 vB at 1 sat/vB: 112 sat) it is asked.
     const ok = await own.withdrawRequest(d.ownerRecord, DEST, 1, d.owner, node(1000));
     expect(parseTx((ok.message as { tx: string }).tx).outputs[0]!.amount).toBe(100_000n - 112n - 240n);
+    // A floor that is not a whole number of sats on its size: Core rounds the fee it needs up
+    // (CFeeRate::GetFee, CeilDiv), so 112 vB at 1.001 sat/vB needs 113 sat — 112 is 1 sat under it.
+    const beforeUnder = nonceState(d.owner);
+    const under = await refusalAsync(own.withdrawRequest(d.ownerRecord, DEST, 1, d.owner, node(1001)), 'E_FEE_TOO_LOW', 4);
+    expect(under.message).toContain('pays 112 sat for 112 vB');
+    expect(under.message).toContain('1.001 sat/vB: 113 sat');
+    expect(nonceState(d.owner)).toEqual(beforeUnder);
 
     const p = await pairOwned();
     const [beforeA, beforeB] = [nonceState(p.alice), nonceState(p.bob)];

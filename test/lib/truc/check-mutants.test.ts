@@ -27,6 +27,14 @@ describe('a rule of ours is named as ours; Core\'s rules carry Core\'s reason an
     expect(e.detail).toMatchObject({ rule: 'E_TRUC_VERSION', tx: 'package', core_reject_reason: null, core_error: null });
     expect(e.detail?.core).toEqual({ package_msg: 'success', parent: 'accepted', child: 'accepted' });
   });
+  it('a version-0 package: Core\'s own refusal ("version": IsStandardTx keeps 1 ≤ version ≤ 3), never reported as Core-accepted', () => {
+    // Bitcoin Core's submitpackage answer for this very shape, on regtest (test/regtest/truc.test.ts runs it against the node).
+    const parent = buildTx(0, [spendAnyone(COIN.txid, COIN.vout)], [out(COIN.amount - 500n)]);
+    const c = buildTx(0, [spendAnyone(parent.parsed.txid, 0)], [out(parent.parsed.outputs[0]!.amount - 1_000n)]);
+    const e = refusal(() => checkTrucPackage(parent.raw, c.raw, PREVOUTS), 'E_TRUC_VERSION', 4) as TrucRefusal;
+    expect(e.detail).toMatchObject({ rule: 'E_TRUC_VERSION', tx: 'parent', core_reject_reason: 'version' });
+    expect(e.detail?.core).toEqual({ package_msg: 'transaction failed', parent: 'version', child: 'version' });
+  });
   it('a Core rule (inheritance): the detail holds Core\'s reject reason and its whole error string', () => {
     const parent = zeroFeeParent();
     const c = childOf(parent, 1_000n, 2);
