@@ -82,7 +82,7 @@ type ExitMsg = {
   child: { txid: string; complete: boolean; psbt: string; hex?: string; package_fee_rate: number };
 };
 type RefundMsg = { contract_id: string; txid: string; hex: string; final: boolean; final_from_height: number };
-type ContractsMsg = { tip_height: number; contracts: { contract_id: string; state: number; cumulative_sat: number; blocks_to_expiry: number; must_exit: boolean }[] };
+type ContractsMsg = { tip_height: number; contracts: { contract_id: string; status: string; state: number; cumulative_sat: number; blocks_to_expiry: number; must_exit: boolean; next: string; refund?: { txid: string; confirmations: number } }[] };
 
 /** A contract as the suite follows it. */
 type Contract = {
@@ -651,10 +651,28 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(verdict).toMatchObject({ txid: ready.txid, allowed: true, fees: A.capacity - refund.getOutput(0).amount! });
     expect(Number(verdict!.fees) / verdict!.vsize!).toBeGreaterThanOrEqual(A.terms.fee_rate);
     expect(await source.broadcast(fromHex(ready.hex))).toBe(ready.txid);
+    // In the mempool: the mint's exit may still replace it, and credit list says so.
+    const racing = (await step<ContractsMsg>(asMint('credit', 'list'), '', 'credit/contracts')).contracts.find((c) => c.contract_id === A.id)!;
+    expect(racing).toMatchObject({ status: 'refunding', must_exit: true, refund: { txid: ready.txid, confirmations: 0 } });
+    expect(racing.next).toBe(`exit now: the user's refund ${ready.txid} is in the mempool — exit-credit --contract ${A.id} --fee-rate R --broadcast, at a fee that replaces it (BIP-125), or state 4 is lost once it is mined`);
     await mine(1);
     expect(await confirmedAt(ready.txid)).toEqual({ confirmations: 1, height: expiry + 1 });
     expect(await source.utxo(A.fundingTxid, A.fundingVout)).toBeNull();
     expect(await source.utxo(ready.txid, 0)).toMatchObject({ value: refund.getOutput(0).amount, confirmations: 1 });
+  }, 120_000);
+
+  it("after A's refund is mined, credit list says so (refunded, nothing to exit), never \"open, exit now\" (issue 71, item 6)", async () => {
+    const row = async () => (await step<ContractsMsg>(asMint('credit', 'list'), '', 'credit/contracts')).contracts.find((c) => c.contract_id === A.id)!;
+    const minConf = offer.min_confirmations;
+    const mined = await confirmedAt(A.opened.refund.txid);
+    // Under the required confirmations: refunding, nothing to exit (a mined refund cannot be replaced).
+    if (mined.confirmations < minConf) {
+      expect(await row()).toMatchObject({ status: 'refunding', must_exit: false, refund: { txid: A.opened.refund.txid, confirmations: mined.confirmations } });
+      await mine(minConf - mined.confirmations);
+    }
+    const done = await row();
+    expect(done).toMatchObject({ status: 'refunded', must_exit: false, state: 4, refund: { txid: A.opened.refund.txid, confirmations: (await confirmedAt(A.opened.refund.txid)).confirmations } });
+    expect(done.next).toMatch(new RegExp(`^nothing: the user's refund ${A.opened.refund.txid} spent the funding \\(\\d+ confirmations?\\); its states can no longer be exited \\(state 4, 80000 sat, is lost\\)$`));
   }, 120_000);
 
   it("B's refund, final by now, is rejected because the mint's exit already spent its input", async () => {

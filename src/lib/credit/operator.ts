@@ -14,11 +14,22 @@
  *
  * A contract the mint is exiting (exit-credit marked it: frozen, its latest state
  * submitted or printed to submit) is `exiting` until that state has the required
- * confirmations, then `exited`. Every row says in `next` what the operator does now.
+ * confirmations, then `exited`.
+ *
+ * Past its expiry the user's refund is final, and it is the one other spend of the funding
+ * the mint ever signed. Its txid is the contract's (the refund is built from the terms alone),
+ * so a node is asked about it — only then, for contracts neither settled nor exited: once it
+ * is mined the contract is `refunded` (with the required confirmations) and no state can be
+ * exited any more; while it is in the mempool (`refunding`, 0 confirmations) the mint's exit
+ * may still replace it. Every row says in `next` what the operator does now.
  */
 import type { ChainSource } from '../chain/types.ts';
+import type { Network } from '../network.ts';
 import type { MintContractRecord, MintPolicy } from './ports.ts';
 import { gatewayPayments } from './channel-payments.ts';
+import { termsFromJson } from './codec.ts';
+import { buildRefund } from './transactions.ts';
+import { txidOnceSigned } from '../tx/wallet-psbt.ts';
 
 async function settlementConfirmations(chain: ChainSource, txid: string): Promise<number | undefined> {
   if (chain.kind !== 'rpc' || !chain.txConfirmations) return undefined;
@@ -26,6 +37,14 @@ async function settlementConfirmations(chain: ChainSource, txid: string): Promis
 }
 
 const SETTLED_STATUS = { close: 'closed', rollover: 'rolled-over' } as const;
+
+/** The user's refund as the node knows it (in its mempool or mined), or undefined (offline, not there, or a node that cannot say). */
+async function refundOnChain(chain: ChainSource, r: MintContractRecord, network: Network): Promise<{ txid: string; confirmations: number } | undefined> {
+  if (chain.kind !== 'rpc' || !chain.txConfirmations) return undefined;
+  const txid = txidOnceSigned(buildRefund(termsFromJson(r.contract, network)));
+  const confirmations = await chain.txConfirmations(txid);
+  return confirmations === null ? undefined : { txid, confirmations };
+}
 
 export async function contractsMessage(
   records: readonly MintContractRecord[],
@@ -44,8 +63,12 @@ export async function contractsMessage(
     const settled = confirmations !== undefined && confirmations >= policy.min_confirmations;
     const exitConfirmations = r.exiting ? await settlementConfirmations(chain, r.exiting.txid) : undefined;
     const exited = exitConfirmations !== undefined && exitConfirmations >= policy.min_confirmations;
-    const mustExit = r.latest !== undefined && !settled && !exited && blocks <= policy.safety_margin_blocks;
-    const status = settled ? SETTLED_STATUS[s!.kind] : exited ? 'exited' : r.exiting ? 'exiting' : r.status;
+    // The refund is final from the tip at expiry (nLockTime = expiry_height).
+    const refund = !settled && !exited && blocks <= 0 ? await refundOnChain(chain, r, network as Network) : undefined;
+    const refunded = refund !== undefined && refund.confirmations >= policy.min_confirmations;
+    // A mined refund cannot be replaced: no state can be exited (a reorg aside) — not "exit now".
+    const mustExit = r.latest !== undefined && !settled && !exited && (refund === undefined || refund.confirmations === 0) && blocks <= policy.safety_margin_blocks;
+    const status = settled ? SETTLED_STATUS[s!.kind] : exited ? 'exited' : refunded ? 'refunded' : refund ? 'refunding' : r.exiting ? 'exiting' : r.status;
     rows.push({
       contract_id: r.contract_id,
       status,
@@ -56,8 +79,9 @@ export async function contractsMessage(
       blocks_to_expiry: blocks,
       settlement: s ? { kind: s.kind, txid: s.txid, confirmations } : undefined,
       exit: r.exiting ? { state: r.exiting.state, txid: r.exiting.txid, confirmations: exitConfirmations } : undefined,
+      refund,
       must_exit: mustExit,
-      next: nextStep(r, { settled, exited, mustExit, blocks, margin: policy.safety_margin_blocks, minConfirmations: policy.min_confirmations }),
+      next: nextStep(r, { settled, exited, refund, mustExit, blocks, margin: policy.safety_margin_blocks, minConfirmations: policy.min_confirmations }),
       ecash_issued_sat: r.ecash_issued_sat,
       payments: r.gateway ? gatewayPayments(r.gateway) : undefined,
     });
@@ -73,11 +97,22 @@ const confirmationsText = (n: number) => `${n} confirmation${n === 1 ? '' : 's'}
 /** What the operator does now for one contract, in one line (the runbook's "next"). */
 function nextStep(
   r: MintContractRecord,
-  f: { settled: boolean; exited: boolean; mustExit: boolean; blocks: number; margin: number; minConfirmations: number },
+  f: { settled: boolean; exited: boolean; refund: { txid: string; confirmations: number } | undefined; mustExit: boolean; blocks: number; margin: number; minConfirmations: number },
 ): string {
   const id = r.contract_id;
   if (f.settled) return 'nothing: the ' + r.settlement!.kind + ' is confirmed';
   if (f.exited) return 'nothing: the exit is confirmed';
+  if (f.refund && f.refund.confirmations > 0) {
+    const lost = r.latest ? `; its states can no longer be exited (state ${r.latest.state}, ${r.latest.cumulative_sat} sat, is lost)` : '';
+    return f.refund.confirmations >= f.minConfirmations
+      ? `nothing: the user's refund ${f.refund.txid} spent the funding (${confirmationsText(f.refund.confirmations)})${lost}`
+      : `nothing to do but watch: the user's refund ${f.refund.txid} spent the funding (${confirmationsText(f.refund.confirmations)} of ${f.minConfirmations})${lost}`;
+  }
+  if (f.refund) {
+    return r.latest
+      ? `exit now: the user's refund ${f.refund.txid} is in the mempool — exit-credit --contract ${id} --fee-rate R --broadcast, at a fee that replaces it (BIP-125), or state ${r.latest.state} is lost once it is mined`
+      : `nothing: the user's refund ${f.refund.txid} is in the mempool (no payment to exit with)`;
+  }
   if (r.exiting) {
     return `wait for the exit (state ${r.exiting.state}, ${r.exiting.txid}) to get ${confirmationsText(f.minConfirmations)}; ` +
       `if it is not mined, rerun exit-credit --contract ${id} with a higher --fee-rate (add --broadcast with a node)`;

@@ -74,7 +74,7 @@ export const ContractsSchema = messageSchema('credit/contracts', 'The mint\'s co
   contracts: Type.Array(
     Type.Object({
       contract_id: ContractId,
-      status: Type.String({ description: 'open, closing, rolling-over, exiting (exit-credit marked it), or once confirmed closed, rolled-over, exited' }),
+      status: Type.String({ description: 'open, closing, rolling-over, exiting (exit-credit marked it), or once confirmed closed, rolled-over, exited; past expiry, with a node: refunding (the user\'s refund in its mempool or under the required confirmations), refunded' }),
       capacity_sat: Sats('locked'),
       cumulative_sat: Sats('paid to the mint in its latest state'),
       state: Type.Integer({ minimum: 0 }),
@@ -94,7 +94,13 @@ export const ContractsSchema = messageSchema('credit/contracts', 'The mint\'s co
           confirmations: Type.Optional(Type.Integer({ minimum: 0, description: 'asked of the node; absent offline or when unknown' })),
         }),
       ),
-      must_exit: Type.Boolean({ description: 'a signed state, no confirmed settlement or exit, within the safety margin: broadcast the latest state now (exit-credit)' }),
+      refund: Type.Optional(
+        Type.Object({
+          txid: Txid,
+          confirmations: Type.Integer({ minimum: 0, description: 'the user\'s refund as the node knows it (0: in its mempool); absent when it does not, offline, or before expiry' }),
+        }),
+      ),
+      must_exit: Type.Boolean({ description: 'a signed state, no confirmed settlement, exit or refund, within the safety margin: broadcast the latest state now (exit-credit)' }),
       next: Type.String({ description: 'what the operator does now for this contract, in words' }),
       ecash_issued_sat: Type.Optional(Sats('ecash the mint signed under this contract (equals cumulative_sat when every payment carried outputs)')),
       payments: Type.Optional(Payments('a gateway\'s channel: the payment in flight and the last one decided, as its record keeps them (its Lightning node\'s listpays holds the rest)')),
