@@ -26,7 +26,7 @@
  * Each section says the load average while it ran.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -43,7 +43,7 @@ function median(xs) {
 }
 
 /**
- * Median CPU and wall times of each command, spawned in turn — bare node, then each of ours,
+ * Median CPU and wall times of each command ([name, args, env?, node binary?]), spawned in turn — bare node, then each of ours,
  * round after round — so that load on a shared machine weighs on all of them alike and the
  * ratios hold better than the times. CPU is each child's own (process.cpuUsage at its exit,
  * bench/cpu-at-exit.cjs preloaded into every one of them alike, bare node included); wall
@@ -58,10 +58,10 @@ function timeInTurn(commands) {
   const cpu = commands.map(() => []);
   try {
     for (let i = 0; i < runs + 2; i++) {
-      commands.forEach(([, args, extraEnv], k) => {
+      commands.forEach(([, args, extraEnv, node = process.execPath], k) => {
         rmSync(cpuFile, { force: true });
         const t0 = process.hrtime.bigint();
-        const r = spawnSync(process.execPath, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['pipe', 'pipe', 'pipe'] });
+        const r = spawnSync(node, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['pipe', 'pipe', 'pipe'] });
         const ms = Number(process.hrtime.bigint() - t0) / 1e6;
         if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`);
         const used = JSON.parse(readFileSync(cpuFile, 'utf8'));
@@ -132,6 +132,30 @@ for (const r of rows) {
   console.log(r.name.padEnd(40) + r.cpu.toFixed(1).padStart(8) + `${(r.cpu / bare.cpu).toFixed(2)}×`.padStart(8) + r.wall.toFixed(1).padStart(10) + `${(r.wall / bare.wall).toFixed(2)}×`.padStart(8));
 }
 if (caCerts) console.log(`(NODE_EXTRA_CA_CERTS=${caCerts} is set here; every child above but the last ran without it)`);
+
+// The same start-up on each Node line npm ci installed (package.json optionalDependencies node,
+// node-22, node-26), each beside bare node of that line in the same turns: every line starts
+// from its own code cache (bin/run.js cacheFileOf), so the ratios should match 24's.
+{
+  const lines = [['24', 'node'], ['22', 'node-22'], ['26', 'node-26']]
+    .map(([line, pkg]) => [line, join(root, 'node_modules', pkg, 'bin', 'node')])
+    .filter(([, node]) => existsSync(node));
+  const loadLines = loadavg()[0];
+  const perLine = timeInTurn(lines.flatMap(([line, node]) => [
+    [`node ${line}: node -e 0 (bare)`, ['-e', '0'], {}, node],
+    [`node ${line}: offchain --version`, [bin, '--version'], {}, node],
+    [`node ${line}: psbt decode, signed fixture`, [bin, 'psbt', 'decode', '--in', 'fixtures/psbt/musig-keypath-signed.psbt'], {}, node],
+    [`node ${line}: the same, full CLI`, [bin, 'psbt', 'decode', '--in', 'fixtures/psbt/musig-keypath-signed.psbt'], { OFFCHAIN_FAST_PATHS: '0' }, node],
+  ]));
+  console.log(`\ncold start per Node line (load ${loadLines.toFixed(1)} → ${loadavg()[0].toFixed(1)})`.padEnd(41) + 'CPU ms'.padStart(8) + '  × bare' + 'wall ms'.padStart(10) + '  × bare');
+  for (let i = 0; i < perLine.length; i += 4) {
+    const lineBare = perLine[i];
+    for (const r of perLine.slice(i, i + 4)) {
+      console.log(r.name.padEnd(40) + r.cpu.toFixed(1).padStart(8) + `${(r.cpu / lineBare.cpu).toFixed(2)}×`.padStart(8) + r.wall.toFixed(1).padStart(10) + `${(r.wall / lineBare.wall).toFixed(2)}×`.padStart(8));
+    }
+  }
+  if (lines.length === 0) console.log('(no Node line in node_modules here: npm ci installs them on linux-x64)');
+}
 const floorRatio = rows.find((r) => r.name === FLOOR).cpu / bare.cpu;
 const decodeBound = `a PSBT with keys (the signed fixture, ${(rows[3].cpu / bare.cpu).toFixed(2)}× bare) goes on to the reader that loads @scure/btc-signer, which alone costs ${floorRatio.toFixed(2)}× bare; this one loads neither it nor the curve`;
 for (const [r, id, atMost, bound] of [[rows[1], 'cold/version', 1.5, undefined], [rows[2], 'cold/psbt-decode', 1.2, decodeBound]]) {
