@@ -38,7 +38,7 @@ import { base64 } from '@scure/base';
 import { RefusedError, UsageError } from '../errors.ts';
 import { toHex } from '../bytes.ts';
 import { checkFee, checkFeeRate, type FeeLimits } from '../tx/fee-guard.ts';
-import { dustThreshold, feeFor, standardScriptType } from '../tx/policy.ts';
+import { dustThreshold, feeFor, INCREMENTAL_RELAY_FEE_RATE, standardScriptType } from '../tx/policy.ts';
 import { derivationMakesScript } from '../tx/wallet-output.ts';
 import { isNestedP2wpkh, psbtInputOf, txidOnceSigned, walletCoins, walletInputVbytes, walletInputsAmount, type WalletPsbtRole } from '../tx/wallet-psbt.ts';
 import { checkTrucPackage, TRUC_VERSION, type PackageVerdict, type Prevout, type TrucPolicy } from './check.ts';
@@ -47,8 +47,6 @@ import type { Conflict } from './standing.ts';
 
 export const WALLET_PSBT: WalletPsbtRole = { flag: '--wallet-psbt', code: 'E_WALLET_PSBT', purpose: 'a child pays only back to the wallet that funds it' };
 
-/** Core's default -incrementalrelayfee, sat/kvB: what a replacement pays on top, per vB of its own. */
-export const INCREMENTAL_RELAY_FEE_RATE = 100;
 const SEQUENCE = 0xffff_fffd;
 
 export type ChildRequest = {

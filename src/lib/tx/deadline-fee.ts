@@ -20,8 +20,7 @@
  *   the budget covered rather than waiting for all of it (lnd#9627), and says the shortfall.
  */
 
-/** Core's default incremental relay fee, sat/kvB (-incrementalrelayfee 0.00001 BTC/kvB). */
-export const CORE_INCREMENTAL_RELAY = 1_000;
+import { INCREMENTAL_RELAY_FEE_RATE } from './policy.ts';
 
 export type DeadlineFeeInput = {
   /** The tip when the first bid was made: the chances run from the block after it. */
@@ -38,7 +37,7 @@ export type DeadlineFeeInput = {
   affordableRate?: number;
   /** The bid of the transaction this one replaces, sat/kvB; absent: a first broadcast. */
   previousRate?: number;
-  /** The node's incremental relay fee, sat/kvB (default Core's). */
+  /** The node's incremental relay fee, sat/kvB (default Core's, 100); the rule is on the replacement's own size, so as a rate it holds for a replacement of the same size. */
   incrementalRate?: number;
 };
 
@@ -94,7 +93,7 @@ export function deadlineBid(i: DeadlineFeeInput): DeadlineBid {
   if (chancesLeft < 0) shortfall = 'deadline-passed';
   if (i.previousRate === undefined) return { rate, scheduled, chancesLeft, hold: false, ...(shortfall ? { shortfall } : {}) };
   // A replacement must pay the incremental relay fee on top of what it replaces.
-  const least = i.previousRate + (i.incrementalRate ?? CORE_INCREMENTAL_RELAY);
+  const least = i.previousRate + (i.incrementalRate ?? INCREMENTAL_RELAY_FEE_RATE);
   const ceiling = Math.min(i.budgetRate, i.affordableRate ?? Number.MAX_SAFE_INTEGER);
   if (rate >= least) return { rate, scheduled, chancesLeft, hold: false, ...(shortfall ? { shortfall } : {}) };
   // The schedule asks less than a replacement needs: hold the earlier bid while the schedule is below it,

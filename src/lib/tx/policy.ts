@@ -6,6 +6,9 @@
  * Sizes are exact for the shapes we build (taproot key-path inputs with a 64-byte
  * SIGHASH_DEFAULT signature) and an upper bound otherwise.
  */
+/** Core's default -incrementalrelayfee, sat/kvB (0.1 sat/vB since v29): what a replacement pays on top, per vB of its own. */
+export const INCREMENTAL_RELAY_FEE_RATE = 100;
+
 export type StandardScriptType = 'p2pkh' | 'p2sh' | 'p2wpkh' | 'p2wsh' | 'p2tr' | 'p2a' | 'op_return';
 
 export function standardScriptType(script: Uint8Array): StandardScriptType | undefined {

@@ -58,7 +58,7 @@ export abstract class PackageCommand<T extends typeof Command> extends OffchainC
    */
   protected async policy(chain: ChainSource, maxFeeRate: number): Promise<TrucPolicy & { incrementalRelayFeeRate: number }> {
     const { CORE_POLICY } = await import('../../lib/truc/check.ts');
-    const { INCREMENTAL_RELAY_FEE_RATE } = await import('../../lib/truc/child.ts');
+    const { INCREMENTAL_RELAY_FEE_RATE } = await import('../../lib/tx/policy.ts');
     const f = this.flags as { 'min-relay-fee'?: string; 'mempool-min-fee'?: string; 'dust-relay-fee'?: string };
     const policy: TrucPolicy & { incrementalRelayFeeRate: number } = {
       minRelayFeeRate: satPerKvb('min-relay-fee', f['min-relay-fee'], CORE_POLICY.minRelayFeeRate),

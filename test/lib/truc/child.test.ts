@@ -9,7 +9,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Transaction } from '@scure/btc-signer';
-import { buildChild, INCREMENTAL_RELAY_FEE_RATE, type ChildRequest } from '../../../src/lib/truc/child.ts';
+import { buildChild, type ChildRequest } from '../../../src/lib/truc/child.ts';
+import { INCREMENTAL_RELAY_FEE_RATE } from '../../../src/lib/tx/policy.ts';
 import { CORE_POLICY, type Prevout } from '../../../src/lib/truc/check.ts';
 import { DEFAULT_FEE_LIMITS } from '../../../src/lib/tx/fee-guard.ts';
 import { refusal } from '../../setup/refusal.ts';

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CORE_INCREMENTAL_RELAY, deadlineBid, type DeadlineFeeInput } from '../../../src/lib/tx/deadline-fee.ts';
+import { deadlineBid, type DeadlineFeeInput } from '../../../src/lib/tx/deadline-fee.ts';
 
 describe('a schedule from 2 to 10 sat/vB over ten chances (blocks 101 to 110, the deadline 110)', () => {
   const at = (tip: number, extra: Partial<DeadlineFeeInput> = {}) => deadlineBid({ startTip: 100, tip, deadline: 110, startRate: 2_000, budgetRate: 10_000, ...extra });
@@ -23,14 +23,18 @@ describe('a schedule from 2 to 10 sat/vB over ten chances (blocks 101 to 110, th
   });
 
   it('a replacement outbids what it replaces by the incremental relay fee, or holds it', () => {
+    // Core's default -incrementalrelayfee (0.1 sat/vB): the schedule's step of 889 sat/kvB is enough.
+    expect(at(103, { previousRate: 3_778 })).toMatchObject({ rate: 4_667, scheduled: 4_667, hold: false });
+    // A node at -incrementalrelayfee=0.00001 (1 sat/vB).
+    const node = { incrementalRate: 1_000 };
     // Block 103's bid replaces block 102's: the schedule's step (889) is under 1,000, so the least replacement.
-    expect(at(103, { previousRate: 3_778 })).toMatchObject({ rate: 4_778, scheduled: 4_667, hold: false });
+    expect(at(103, { previousRate: 3_778, ...node })).toMatchObject({ rate: 4_778, scheduled: 4_667, hold: false });
     // The schedule still under the earlier bid (it was bumped by hand): hold it, send nothing.
-    expect(at(103, { previousRate: 6_000 })).toMatchObject({ rate: 6_000, hold: true });
+    expect(at(103, { previousRate: 6_000, ...node })).toMatchObject({ rate: 6_000, hold: true });
     // At the last chance with the budget already bid: nothing more to send (all the budget is bid).
-    expect(at(109, { previousRate: 10_000 })).toEqual({ rate: 10_000, scheduled: 10_000, chancesLeft: 0, hold: true });
+    expect(at(109, { previousRate: 10_000, ...node })).toEqual({ rate: 10_000, scheduled: 10_000, chancesLeft: 0, hold: true });
     // The schedule above the earlier bid, but no replacement fits in the budget: hold, and say the budget is short.
-    expect(at(109, { previousRate: 9_500 })).toEqual({ rate: 9_500, scheduled: 10_000, chancesLeft: 0, hold: true, shortfall: 'budget' });
+    expect(at(109, { previousRate: 9_500, ...node })).toEqual({ rate: 9_500, scheduled: 10_000, chancesLeft: 0, hold: true, shortfall: 'budget' });
   });
 
   it('a wallet that covers part of the budget still bids what it can (lnd#9627), and says so', () => {
@@ -68,7 +72,7 @@ describe('invariants, for any schedule', () => {
       }
       expect(b.rate).toBeLessThanOrEqual(Math.min(i.budgetRate, affordableRate ?? Infinity));
       expect(b.rate).toBeGreaterThanOrEqual(Math.min(i.startRate, i.budgetRate, affordableRate ?? Infinity));
-      if (previousRate !== undefined) expect(b.rate).toBeGreaterThanOrEqual(previousRate + CORE_INCREMENTAL_RELAY);
+      if (previousRate !== undefined) expect(b.rate).toBeGreaterThanOrEqual(previousRate + 100); // Core's default -incrementalrelayfee, 0.1 sat/vB
     }));
   });
 
