@@ -26,12 +26,13 @@
  * Each section says the load average while it ran.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reportRow } from './rows.mjs';
+import { installedNode, LINES } from '../scripts/node-lines.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const runs = Number(process.env.BENCH_RUNS ?? 31);
@@ -133,13 +134,10 @@ for (const r of rows) {
 }
 if (caCerts) console.log(`(NODE_EXTRA_CA_CERTS=${caCerts} is set here; every child above but the last ran without it)`);
 
-// The same start-up on each Node line npm ci installed (package.json optionalDependencies node,
-// node-22, node-26), each beside bare node of that line in the same turns: every line starts
+// The same start-up on each Node line npm ci installed (scripts/node-lines.mjs), each beside bare node of that line in the same turns: every line starts
 // from its own code cache (bin/run.js cacheFileOf), so the ratios should match 24's.
 {
-  const lines = [['24', 'node'], ['22', 'node-22'], ['26', 'node-26']]
-    .map(([line, pkg]) => [line, join(root, 'node_modules', pkg, 'bin', 'node')])
-    .filter(([, node]) => existsSync(node));
+  const lines = LINES.map((l) => [String(l.major), installedNode(l)]).filter(([, node]) => node !== undefined);
   const loadLines = loadavg()[0];
   const perLine = timeInTurn(lines.flatMap(([line, node]) => [
     [`node ${line}: node -e 0 (bare)`, ['-e', '0'], {}, node],

@@ -28,9 +28,10 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installedNode, LINES, supported } from './node-lines.mjs';
 import { patchOclif } from './oclif-patches.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -246,11 +247,9 @@ const decodeTraining = [
 // Each Node line npm ci installed (and this one) trains its own cache (bin/run.js cacheFileOf: one
 // per V8 version); an unsupported Node (bin/run.js refuses it) trains none.
 const runtimes = new Map();
-for (const node of [process.execPath, ...['node', 'node-22', 'node-26'].map((p) => join(root, 'node_modules', p, 'bin', 'node'))]) {
-  if (!existsSync(node)) continue;
+for (const node of [process.execPath, ...LINES.map(installedNode).filter(Boolean)]) {
   const [v8, version] = execFileSync(node, ['-p', 'process.versions.v8 + " " + process.versions.node'], { encoding: 'utf8' }).trim().split(' ');
-  const [major, minor] = version.split('.').map(Number);
-  if ((major > 22 || (major === 22 && minor >= 12)) && !runtimes.has(v8)) runtimes.set(v8, node);
+  if (supported(version) && !runtimes.has(v8)) runtimes.set(v8, node);
 }
 for (const node of runtimes.values()) {
   for (const { env, inputs } of decodeTraining) {

