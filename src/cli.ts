@@ -13,7 +13,7 @@ import { BASH_VALUES_MARKER, bashValueCompletion } from './lib/cli/completion.ts
 import { BrokenPipe, onLateOutputError, outputFailure, writeOutput } from './lib/cli/output.ts';
 import { completionRequest, completionScript, setupLine } from './lib/cli/autocomplete.ts';
 import { OffchainError } from './lib/errors.ts';
-import { describeError } from './lib/cli/base-command.ts';
+import { describeError } from './lib/cli/describe-error.ts';
 import { reportError } from './lib/cli/error-line.ts';
 import { suggestCommand } from './lib/cli/suggest.ts';
 import { argvRules } from './lib/cli/argv.ts';

@@ -14,7 +14,7 @@ import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { base64 } from '@scure/base';
-import { ExitCode, MalformedInputError, OffchainError, RefusedError, UsageError } from '../errors.ts';
+import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
 import { stringifyMessage, stringifyLine } from '../json.ts';
 import { resolveNetwork, type Network } from '../network.ts';
 import { deterministicRandom, systemRandom, type RandomSource } from '../random.ts';
@@ -23,7 +23,6 @@ import type { ChainSource } from '../chain/types.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
 import type { StateDb } from '../store/sqlite/database.ts';
-import { isFullError, stateAccessError } from '../store/write-errors.ts';
 import { expandTilde } from './config.ts';
 import { detectFormat, inputFrom, jsonLines, readFlagFile, readInputBytes, type InputDocument } from './input.ts';
 import { inputDocument, psbtBytesOf } from './psbt-input.ts';
@@ -32,6 +31,7 @@ import { wantsHuman } from './human.ts';
 import { nearest } from './suggest.ts';
 import { BrokenPipe, onLateOutputError, writeOutput, writeOutputLine } from './output.ts';
 import { reportError } from './error-line.ts';
+import { describeError } from './describe-error.ts';
 
 export const TEST_SEED_ENV = 'OFFCHAIN_TEST_SEED';
 
@@ -386,8 +386,9 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   protected fail(e: unknown): void {
     if (e instanceof BrokenPipe) return; // the reader left: quiet, as Unix tools are
     const debug = process.argv.includes('--debug');
-    const { code, exitCode } = describeError(e);
-    let { message } = describeError(e);
+    const described = describeError(e);
+    const { code, exitCode } = described;
+    let { message } = described;
     // A mistyped flag: name the flag of this command it was probably meant to be.
     const typo = /^Nonexistent flags?: (--?[\w-]+)/.exec(message);
     if (typo) {
@@ -417,44 +418,4 @@ export function checkNotUnderFile(path: string, given: string): void {
     if (st.isDirectory()) return;
     throw new UsageError('E_STATE_NOT_DIR', p === path ? `${given} is a file, not a directory` : `${given} lies under ${p}, which is a file, not a directory`);
   }
-}
-
-/**
- * A message given as an argument, as `bitcoin-cli decodepsbt` and hal take it: say where it
- * goes instead (the value itself is cut short in the error line, error-line.ts).
- */
-function positionalHint(text: string): string {
-  const arg = /^Unexpected arguments?: (\S+)/.exec(text)?.[1];
-  if (arg === undefined) return '';
-  const kind = /^(cHNidP8|70736274ff)/i.test(arg) ? 'a PSBT' : /^ln/i.test(arg) ? 'an invoice' : /^cashu[AB]/.test(arg) ? 'a token' : arg.length > 40 || arg.startsWith('{') ? 'an input' : undefined;
-  return kind === undefined ? '' : ` — ${kind} is read from standard input or --in FILE, not from an argument: pass it on stdin (… | offchain …) or with --in`;
-}
-
-export function describeError(e: unknown): { code: string; message: string; exitCode: number } {
-  const oneLine = (s: string) => s.split('\n')[0]!.trim();
-  if (e instanceof OffchainError) {
-    // A flag's own parser refused its value (hexFlag): oclif prefixes "Parsing --flag" and
-    // appends "See more help with --help" on lines of their own; our message names the flag.
-    const parsing = /^Parsing --[\w-]+ \n\t([^\n]*)/.exec(e.message);
-    return { code: e.code, message: parsing ? `${parsing[1]!.trim()} (see --help)` : oneLine(e.message), exitCode: e.exitCode };
-  }
-  // oclif's parser errors (unknown flag, missing value, bad option) carry oclif.exit = 2.
-  const oclif = (e as { oclif?: { exit?: number } } | undefined)?.oclif;
-  if (oclif && e instanceof Error) {
-    // oclif words some parse errors over several lines ("The following error occurred:",
-    // the reason, "See more help with --help"): keep the reasons, on one line.
-    const reasons = e.message
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l && !/^The following errors? occurred:?$/i.test(l) && !/^See more help with/i.test(l));
-    const text = reasons.join('; ') || oneLine(e.message);
-    return { code: 'E_USAGE', message: `${text}${positionalHint(text)} (see --help)`, exitCode: ExitCode.usage };
-  }
-  // A full filesystem met by a write no store path codes itself: still the store's code, not E_INTERNAL.
-  if (isFullError(e)) {
-    const full = stateAccessError(e, (e as { path?: string }).path ?? 'the state directory') as OffchainError;
-    return { code: full.code, message: oneLine(full.message), exitCode: full.exitCode };
-  }
-  const message = e instanceof Error ? e.message : String(e);
-  return { code: 'E_INTERNAL', message: `${oneLine(message)} (rerun with --debug for details)`, exitCode: ExitCode.general };
 }

@@ -54,7 +54,7 @@ export abstract class MintStream<T extends typeof Command> extends ExitSteps<T> 
    */
   protected async stream(): Promise<void> {
     this.longRunning = true;
-    const { describeError } = await import('../../lib/cli/base-command.ts');
+    const { describeError } = await import('../../lib/cli/describe-error.ts');
     const { setBasePointWindow } = await import('../../lib/curve.ts');
     setBasePointWindow(8);
     const backend = await this.useFastestBackend();
@@ -106,7 +106,7 @@ export abstract class MintStream<T extends typeof Command> extends ExitSteps<T> 
   }
 
   /** A refused line as its credit/error line; nothing when the batcher ended (the stream fails instead). */
-  private streamRefusal(batch: { failure: unknown }, network: string, line: number, e: unknown, describe: typeof import('../../lib/cli/base-command.ts').describeError): void {
+  private streamRefusal(batch: { failure: unknown }, network: string, line: number, e: unknown, describe: typeof import('../../lib/cli/describe-error.ts').describeError): void {
     if (batch.failure !== undefined) return;
     const { code, message, exitCode } = describe(e);
     this.emitLine({ type: 'credit/error', version: 1, network, line, code, exit_code: exitCode, message });

@@ -7,7 +7,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import { describeError } from '../../lib/cli/base-command.ts';
+import { describeError } from '../../lib/cli/describe-error.ts';
 import type { Terminal } from '../../lib/cli/terminal.ts';
 import { MalformedInputError, UsageError } from '../../lib/errors.ts';
 import { MESSAGE_VERSION } from '../../lib/envelope.ts';

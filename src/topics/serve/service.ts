@@ -24,7 +24,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ExitCode, OffchainError, MalformedInputError } from '../../lib/errors.ts';
 import { stringifyLine, stringifyMessage } from '../../lib/json.ts';
-import { describeError } from '../../lib/cli/base-command.ts';
+import { describeError } from '../../lib/cli/describe-error.ts';
 import { malformedJson } from '../../lib/cli/input.ts';
 import { ServiceMetrics, type Gauge } from './metrics.ts';
 
