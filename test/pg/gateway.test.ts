@@ -228,6 +228,12 @@ describePostgres('the device and its gateway on PostgreSQL: serve gateway --stor
     const [ds] = await device([dev('device', 'settle')], JSON.stringify(gs));
     ok([ds!], 'device/settle');
     const receiptAnswer = await gwComplete(s, ds!.stdout);
+    await received(receiptAnswer, gs, msat);
+    return { deviceSettle: ds!.stdout, receiptText: receiptAnswer.text };
+  }
+
+  /** The gateway's receipt for a settle: the device takes it, the channel moves on two states and the HTLC's sats, the latest state verified. */
+  async function received(receiptAnswer: Answer, gs: Msg, msat: bigint): Promise<void> {
     const receipt = served(receiptAnswer, 'gateway/receipt');
     const [balance] = ok(await device([dev('device', 'receipt')], receiptAnswer.text), 'credit/balance');
     const A_ = htlcSat(msat);
@@ -237,7 +243,6 @@ describePostgres('the device and its gateway on PostgreSQL: serve gateway --stor
     state += 2;
     settled += A_;
     expect(await verifyLatest(state, settled)).toBe(receipt.txid);
-    return { deviceSettle: ds!.stdout, receiptText: receiptAnswer.text };
   }
 
   beforeAll(async () => {
@@ -401,16 +406,7 @@ describePostgres('the device and its gateway on PostgreSQL: serve gateway --stor
     expect(refusedBy(onB)).toEqual({ code: 'E_NONCE_ELSEWHERE', exit_code: 5 });
     expect(await digest()).toBe(before);
     // A still there: the step goes to the service that issued the nonce.
-    const receiptAnswer = await gwComplete(A, JSON.stringify(ds));
-    const receipt = served(receiptAnswer, 'gateway/receipt');
-    const [balance] = ok(await device([dev('device', 'receipt')], receiptAnswer.text), 'credit/balance');
-    const A_ = htlcSat(msat);
-    expect([balance!.state, balance!.cumulative_sat]).toEqual([state + 2, settled + A_]);
-    book(gs.next_nonce.pubnonce, receipt.txid);
-    nonce = receipt.next_nonce.pubnonce;
-    state += 2;
-    settled += A_;
-    expect(await verifyLatest(state, settled)).toBe(receipt.txid);
+    await received(await gwComplete(A, JSON.stringify(ds)), gs, msat);
 
     // A killed -9 (its key gone with it): the device's next payment, signed against A's nonce, is refused at B.
     await A.stop('SIGKILL');
