@@ -45,14 +45,13 @@
  *                       statements each update sent, by text (pg_stat_statements, loaded at
  *                       the server's start: each statement a round trip of a mint process)
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import { cpuSeconds, postgresPids, proxyTo } from './procs.ts';
+import { cpuSeconds, hasTaskset, postgresPids, proxyTo, serveMint, serviceEnv } from './procs.ts';
 
 function parseArgs() {
   const a = process.argv.slice(2);
@@ -92,43 +91,10 @@ const { findPostgres, startPostgres } = await mod('test/setup/postgres.ts');
 const { fastUser } = await import('./fast-user.ts');
 const autocannon = createRequire(join(TREE, 'package.json'))('autocannon');
 
-const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const pinned = opts.pin && hasTaskset && spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' }).status === 0;
 
-const cleanEnv = (): NodeJS.ProcessEnv => {
-  const env: NodeJS.ProcessEnv = { ...process.env, OFFCHAIN_CONFIG: '/dev/null', MINT_KEY };
-  for (const k of Object.keys(env)) if (k.startsWith('OFFCHAIN_') && k !== 'OFFCHAIN_CONFIG') delete env[k];
-  delete env.NODE_ENV;
-  return env;
-};
-const MINT_ARGS = ['--key-env', 'MINT_KEY', '--tip-height', '1001', '--confirmations', '1'];
-
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-async function serve(args: string[], env: NodeJS.ProcessEnv) {
-  const argv = [BIN, 'serve', 'mint', ...MINT_ARGS, '--listen', '127.0.0.1:0', '--rate-limit', '0', '--log-level', 'warn', ...args];
-  const child = spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const line = await new Promise<string>((res, rej) => {
-    createInterface({ input: child.stdout! }).once('line', res);
-    child.once('exit', (code) => rej(new Error(`pg-scale: serve mint exited ${code}: ${stderr}`)));
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return {
-    url: (JSON.parse(line) as { public: string }).public, child,
-    backend: () => /on the (\S+) secp256k1 backend/.exec(stderr)?.[1] ?? '?',
-    stop: () => new Promise<void>((res) => {
-      if (child.exitCode !== null) return res();
-      child.once('exit', () => res());
-      child.kill('SIGTERM');
-    }),
-  };
-}
+const cleanEnv = () => serviceEnv(MINT_KEY);
+const serve = (args: string[], env: NodeJS.ProcessEnv) => serveMint(BIN, args, env);
 
 type Ct = { c: { id: string }; state: number; nonce: unknown };
 

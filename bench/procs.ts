@@ -1,12 +1,60 @@
 /**
- * What the service benchmarks (serve.ts, pg-scale.ts) share: a reverse proxy in front of
- * several services, and the CPU time of processes read from /proc (Linux).
+ * What the service benchmarks (serve.ts, pg-scale.ts) share: the `serve mint` processes they
+ * start, a reverse proxy in front of several services, and the CPU time of processes read
+ * from /proc (Linux).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, Agent, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+
+/** Whether `taskset` pins here (util-linux): the benches pin the service and the load generator to a core each. */
+export const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+
+/** The demo mint's chain facts, offline: what every benchmarked `serve mint` is started with (its key in MINT_KEY). */
+export const MINT_ARGS = ['--key-env', 'MINT_KEY', '--tip-height', '1001', '--confirmations', '1'];
+
+/** The environment of a benchmarked service: no OFFCHAIN_ setting of the shell's, no configuration file, no NODE_ENV; the mint key. */
+export function serviceEnv(mintKey: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, OFFCHAIN_CONFIG: '/dev/null', MINT_KEY: mintKey };
+  for (const k of Object.keys(env)) if (k.startsWith('OFFCHAIN_') && k !== 'OFFCHAIN_CONFIG') delete env[k];
+  delete env.NODE_ENV;
+  return env;
+}
+
+/** Every service still running: killed if the bench dies on its way (a refusal it did not expect). */
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+export type ServedMint = { url: string; child: ChildProcess; backend: () => string; stop: () => Promise<void> };
+
+/** A `serve mint` process of `bin` (pinned to core 0 with `pin` where taskset works) and its public URL (its first line on standard output). */
+export async function serveMint(bin: string, args: string[], env: NodeJS.ProcessEnv, pin = false): Promise<ServedMint> {
+  const argv = [bin, 'serve', 'mint', ...MINT_ARGS, '--listen', '127.0.0.1:0', '--rate-limit', '0', '--log-level', 'warn', ...args];
+  const child = pin && hasTaskset ? spawn('taskset', ['-c', '0', process.execPath, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`bench: serve mint exited ${code}: ${stderr}`)));
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return {
+    url: (JSON.parse(line) as { public: string }).public,
+    child,
+    backend: () => /on the (\S+) secp256k1 backend/.exec(stderr)?.[1] ?? '?',
+    stop: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
 
 /** Clock ticks per second (/proc/<pid>/stat counts CPU time in them). */
 const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);

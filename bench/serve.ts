@@ -32,12 +32,11 @@
  * Run alone: `node --import tsx bench/serve.ts` (BENCH_SERVE_RUNS, BENCH_SERVE_PG_CONTRACTS; BENCH_SERVE_SQLITE_ONLY=1:
  * the SQLite rows alone, each with the service's CPU per update — /proc, utime + stime).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { cpuSeconds, postgresPids, proxyTo } from './procs.ts';
+import { cpuSeconds, hasTaskset, MINT_ARGS, postgresPids, proxyTo, serveMint, serviceEnv } from './procs.ts';
 import autocannon from 'autocannon';
 import { setupMintStream } from './credit.ts';
 import { abandon, MINT_KEY, request, setup, type Ct } from './credit-closed-loop.ts';
@@ -49,46 +48,9 @@ const BIN = join(ROOT, 'bin', 'run.js');
 const RUNS = Number(process.env.BENCH_SERVE_RUNS ?? 3);
 const PG_CONTRACTS = Number(process.env.BENCH_SERVE_PG_CONTRACTS ?? 32);
 const PG_PAYMENTS = 10;
-const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 if (hasTaskset) spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
-
-const cleanEnv = (): NodeJS.ProcessEnv => {
-  const env: NodeJS.ProcessEnv = { ...process.env, OFFCHAIN_CONFIG: '/dev/null', MINT_KEY };
-  for (const k of Object.keys(env)) if (k.startsWith('OFFCHAIN_') && k !== 'OFFCHAIN_CONFIG') delete env[k];
-  delete env.NODE_ENV;
-  return env;
-};
-const MINT_ARGS = ['--key-env', 'MINT_KEY', '--tip-height', '1001', '--confirmations', '1'];
-
-/** Every service still running: killed if this bench dies on its way (a refusal it did not expect). */
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-/** A `serve mint` process and its public URL (its first line on standard output). */
-async function serve(args: string[], env: NodeJS.ProcessEnv, pin: boolean, bin = BIN): Promise<{ url: string; child: ChildProcess; backend: string; stop: () => Promise<void> }> {
-  const argv = [bin, 'serve', 'mint', ...MINT_ARGS, '--listen', '127.0.0.1:0', '--rate-limit', '0', '--log-level', 'warn', ...args];
-  const child = pin && hasTaskset ? spawn('taskset', ['-c', '0', process.execPath, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`bench: serve mint exited ${code}: ${stderr}`)));
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const url = (JSON.parse(line) as { public: string }).public;
-  const backend = /on the (\S+) secp256k1 backend/.exec(stderr)?.[1] ?? '?';
-  return {
-    url, child, backend,
-    stop: () => new Promise<void>((res) => {
-      if (child.exitCode !== null) return res();
-      child.once('exit', () => res());
-      child.kill('SIGTERM');
-    }),
-  };
-}
+const cleanEnv = () => serviceEnv(MINT_KEY);
+const serve = (args: string[], env: NodeJS.ProcessEnv, pin: boolean, bin = BIN) => serveMint(bin, args, env, pin);
 
 type Row = { rate: number; p50: number; p99: number; errors: number; total?: number; cpuMs?: number };
 
@@ -152,7 +114,7 @@ for (const [users, base] of [[1, 300], [8, 64], [64, 10]] as const) {
       const dir = join(work, `sqlite-${users}-${run}-${b}`);
       cpSync(setupDir, dir, { recursive: true });
       const svc = await serve(['--state-dir', dir], cleanEnv(), true, bin);
-      backend = svc.backend;
+      backend = svc.backend();
       // The service's own CPU over the load (/proc: its utime + stime), per update answered.
       const cpu0 = cpuSeconds([svc.child.pid!]);
       const row = await load(svc.url, users, payments, (k, j) => lines[j * users + k]!);
