@@ -24,7 +24,6 @@
  * may still replace it. Every row says in `next` what the operator does now.
  */
 import type { ChainSource } from '../chain/types.ts';
-import type { Network } from '../network.ts';
 import type { MintContractRecord, MintPolicy } from './ports.ts';
 import { gatewayPayments } from './channel-payments.ts';
 import { termsFromJson } from './codec.ts';
@@ -39,9 +38,9 @@ async function settlementConfirmations(chain: ChainSource, txid: string): Promis
 const SETTLED_STATUS = { close: 'closed', rollover: 'rolled-over' } as const;
 
 /** The user's refund as the node knows it (in its mempool or mined), or undefined (offline, not there, or a node that cannot say). */
-async function refundOnChain(chain: ChainSource, r: MintContractRecord, network: Network): Promise<{ txid: string; confirmations: number } | undefined> {
+async function refundOnChain(chain: ChainSource, r: MintContractRecord): Promise<{ txid: string; confirmations: number } | undefined> {
   if (chain.kind !== 'rpc' || !chain.txConfirmations) return undefined;
-  const txid = txidOnceSigned(buildRefund(termsFromJson(r.contract, network)));
+  const txid = txidOnceSigned(buildRefund(termsFromJson(r.contract, r.network)));
   const confirmations = await chain.txConfirmations(txid);
   return confirmations === null ? undefined : { txid, confirmations };
 }
@@ -64,7 +63,7 @@ export async function contractsMessage(
     const exitConfirmations = r.exiting ? await settlementConfirmations(chain, r.exiting.txid) : undefined;
     const exited = exitConfirmations !== undefined && exitConfirmations >= policy.min_confirmations;
     // The refund is final from the tip at expiry (nLockTime = expiry_height).
-    const refund = !settled && !exited && blocks <= 0 ? await refundOnChain(chain, r, network as Network) : undefined;
+    const refund = !settled && !exited && blocks <= 0 ? await refundOnChain(chain, r) : undefined;
     const refunded = refund !== undefined && refund.confirmations >= policy.min_confirmations;
     // A mined refund cannot be replaced: no state can be exited (a reorg aside) — not "exit now".
     const mustExit = r.latest !== undefined && !settled && !exited && (refund === undefined || refund.confirmations === 0) && blocks <= policy.safety_margin_blocks;
