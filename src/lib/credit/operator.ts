@@ -39,10 +39,10 @@ const SETTLED_STATUS = { close: 'closed', rollover: 'rolled-over' } as const;
 
 /** The user's refund as the node knows it (in its mempool or mined), or undefined (offline, not there, or a node that cannot say). */
 async function refundOnChain(chain: ChainSource, r: MintContractRecord): Promise<{ txid: string; confirmations: number } | undefined> {
-  if (chain.kind !== 'rpc' || !chain.txConfirmations) return undefined;
+  if (chain.kind !== 'rpc') return undefined; // offline: not even built
   const txid = txidOnceSigned(buildRefund(termsFromJson(r.contract, r.network)));
-  const confirmations = await chain.txConfirmations(txid);
-  return confirmations === null ? undefined : { txid, confirmations };
+  const confirmations = await settlementConfirmations(chain, txid);
+  return confirmations === undefined ? undefined : { txid, confirmations };
 }
 
 export async function contractsMessage(

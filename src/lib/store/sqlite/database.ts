@@ -192,8 +192,8 @@ export class StateDb {
       if (sql?.open) sql.close();
       const code = errnoCode(e) ?? '';
       const full = isFullError(e) || (/^SQLITE_(IOERR|CANTOPEN)/.test(code) && freeBytes(abs) < FULL_BELOW);
-      // What this open made is taken back when SQLite failed — or never loaded (E_NATIVE_MODULE: nothing half-made is left).
-      if (full || !(e instanceof OffchainError) || e.code === 'E_NATIVE_MODULE') takeBackFailedOpen(path, made, sidesBefore);
+      // Taken back when SQLite failed, and whatever failed when this open made the file (a driver that never loaded: E_NATIVE_MODULE).
+      if (full || !(e instanceof OffchainError) || made !== undefined) takeBackFailedOpen(path, made, sidesBefore);
       if (full) throw new StoreFullError(abs, `the filesystem is full (${code}: ${(e as Error).message})`);
       throw sqliteError(e, abs);
     }
