@@ -39,8 +39,8 @@ export async function migrateOperatorState(db: StateDb, sealer: Sealer, to: PgOp
   // a wrong --key-env is refused before any share is sealed under it and any row deleted.
   for (const record of records) to.assertOwn(record);
   // A directory moved (or being moved) to one database is not moved to another: its coins would be split between two.
-  const row = db.sql.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(OPERATOR_MIGRATED_KEY);
-  const mark = row && (JSON.parse(row.value) as OperatorMigratedMark);
+  const row = db.meta(OPERATOR_MIGRATED_KEY);
+  const mark = row === undefined ? undefined : (JSON.parse(row) as OperatorMigratedMark);
   if (mark !== undefined && mark.to.split('?')[0] !== to.where.split('?')[0]) { // the same database with other connection options is the same
     throw new StateConflictError('E_STORE_MIGRATED', `this operator's coins in ${db.dir} were moved to ${mark.to} at ${mark.at}, not ${to.where}: run the migration again with --to ${mark.to}`, { store: mark.to });
   }

@@ -206,6 +206,21 @@ export class StateDb {
     return this.sql.open;
   }
 
+  /** The meta table's two statements (a mark an import or a migration leaves, a document), prepared once per connection. */
+  private metaRows: { get: BetterSqlite3.Statement<[string], { value: string }>; drop: BetterSqlite3.Statement<[string]> } | undefined;
+
+  /** A meta row's value, or undefined. */
+  meta(key: string): string | undefined {
+    this.metaRows ??= { get: this.sql.prepare('SELECT value FROM meta WHERE key = ?'), drop: this.sql.prepare('DELETE FROM meta WHERE key = ?') };
+    return this.metaRows.get.get(key)?.value;
+  }
+
+  /** A meta row removed (a mark whose work is done). */
+  dropMeta(key: string): void {
+    this.meta(key);
+    this.metaRows!.drop.run(key);
+  }
+
   /** Set once a COMMIT failed: the process must exit without releasing anything of that step (E_STATE_WRITE / E_STORE_FULL). */
   get broken(): Error | undefined {
     return this.failed;

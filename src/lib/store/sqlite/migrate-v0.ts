@@ -80,7 +80,7 @@ type Counts = { records: number; nonces: number; mint_contracts: number };
 /** Import the file layout of `db.dir` (the caller saw `legacyLayout`), or finish removing what an import left. */
 export function importFileLayout(db: StateDb): void {
   const dir = db.dir;
-  const imported = db.sql.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(IMPORTED_KEY);
+  const imported = db.meta(IMPORTED_KEY);
   if (imported === undefined) {
     refuseUnfinished(dir);
     const empty = db.sql.prepare('SELECT 1 FROM records UNION ALL SELECT 1 FROM nonces UNION ALL SELECT 1 FROM contracts UNION ALL SELECT 1 FROM meta LIMIT 1').get() === undefined;
@@ -115,7 +115,7 @@ export function importFileLayout(db: StateDb): void {
     // Imported before: what is left must be what that import took (a crash before their
     // removal ended, some perhaps gone already). A file it never took was written since by an
     // older offchain run on this directory, or copied in: removing it would lose it unread.
-    const mark = JSON.parse(imported.value) as { at?: string; files?: string[] };
+    const mark = JSON.parse(imported) as { at?: string; files?: string[] };
     const took = new Set(mark.files ?? []);
     const strangers = mark.files === undefined ? [] : oldFiles(dir).filter((f) => !took.has(f) && !SQLITE_COMPANION.test(f));
     if (strangers.length > 0) {

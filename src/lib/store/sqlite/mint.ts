@@ -60,7 +60,6 @@ export function unfundedSince(record: unknown): number | null {
 function statements(db: StateDb) {
   const sql = db.sql;
   return {
-    getMeta: sql.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
     putMeta: sql.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     getContract: sql.prepare<[string], { record: string }>('SELECT record FROM contracts WHERE contract_id = ?'),
     // A record written again (every update): its row rewritten in place, tried first; a new one inserted.
@@ -102,8 +101,8 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     this.q = statements(db);
     this.sealer = opts.sealer;
     this.nonces = opts.sealer && new SqliteNonces(db, opts.sealer, "the mint's nonce", opts.signer);
-    const mark = this.q.getMeta.get(MIGRATION_KEY);
-    if (mark) throw migratedError(this.dir, JSON.parse(mark.value) as MigrationMark);
+    const mark = this.db.meta(MIGRATION_KEY);
+    if (mark) throw migratedError(this.dir, JSON.parse(mark) as MigrationMark);
   }
 
   /** Seal the nonces an import of the older layout left in the clear, in a transaction of its own: before the first batch (nonces.ts `sealImported`). */
@@ -117,13 +116,13 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
    */
   async resealLegacy(mintSecret: Uint8Array): Promise<void> {
     const sealer = this.sealer;
-    if (!sealer || this.q.getMeta.get(LEGACY_STATES_KEY) === undefined) return;
+    if (!sealer || this.db.meta(LEGACY_STATES_KEY) === undefined) return;
     await this.db.step(() => {
       const reseal = this.db.sql.prepare<[string, string]>('UPDATE contracts SET record = ? WHERE contract_id = ?');
       for (const row of this.db.sql.prepare<[], { contract_id: string; record: string }>('SELECT contract_id, record FROM contracts').all()) {
         reseal.run(resealed(row.record, mintSecret, sealer, this.db.path), row.contract_id);
       }
-      this.db.sql.prepare('DELETE FROM meta WHERE key = ?').run(LEGACY_STATES_KEY);
+      this.db.dropMeta(LEGACY_STATES_KEY);
     });
   }
 
@@ -151,12 +150,12 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     const was = this.db.dirty;
     this.batch = this.db.begin();
     if (!was) {
-      const mark = this.q.getMeta.get(MIGRATION_KEY);
+      const mark = this.db.meta(MIGRATION_KEY);
       if (mark) {
         this.db.rollback(this.batch);
         this.batch = undefined;
         // A stream that had the store open stops here, answering nothing more (as a restart would find it).
-        this.migrated = migratedError(this.dir, JSON.parse(mark.value) as MigrationMark);
+        this.migrated = migratedError(this.dir, JSON.parse(mark) as MigrationMark);
         throw this.migrated;
       }
     }
@@ -231,8 +230,8 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
   }
 
   async readDoc<T>(name: string): Promise<T | undefined> {
-    const row = this.q.getMeta.get(`doc:${name}`);
-    return row ? (JSON.parse(row.value) as T) : undefined;
+    const row = this.db.meta(`doc:${name}`);
+    return row === undefined ? undefined : (JSON.parse(row) as T);
   }
 
   /** Store a small document (the mint's offer) durably at once. */

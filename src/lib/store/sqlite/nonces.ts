@@ -75,7 +75,7 @@ export class SqliteNonces implements NoncePort {
       const db = typeof this.db === 'function' ? await this.db(create) : this.db;
       if (db !== undefined) this.opened = { db, q: statements(db) };
     }
-    if (this.opened !== undefined && !this.importSealed) await this.sealImported(this.opened.db, this.opened.q);
+    if (this.opened !== undefined && !this.importSealed) await this.sealImported(this.opened.db);
     return this.opened;
   }
 
@@ -91,9 +91,9 @@ export class SqliteNonces implements NoncePort {
    * sealing with it — it is tried again at the next use until one commits (a meta lookup).
    * The mint's store runs it at its open, before its first batch (`prepare`).
    */
-  private async sealImported(db: StateDb, q: ReturnType<typeof statements>): Promise<void> {
+  private async sealImported(db: StateDb): Promise<void> {
     const alone = !db.sql.inTransaction;
-    if (!this.sealer || !this.signer || q.meta.get(CLEAR_NONCES_KEY) === undefined) {
+    if (!this.sealer || !this.signer || db.meta(CLEAR_NONCES_KEY) === undefined) {
       if (alone || !this.sealer || !this.signer) this.importSealed = true;
       return;
     }
@@ -108,7 +108,7 @@ export class SqliteNonces implements NoncePort {
         if (secret.length === 97 && secret.subarray(64).equals(signer)) reseal.run(sealer.seal('nonce', [r.id, r.context], secret), r.id);
         else left++;
       }
-      if (left === 0) db.sql.prepare('DELETE FROM meta WHERE key = ?').run(CLEAR_NONCES_KEY);
+      if (left === 0) db.dropMeta(CLEAR_NONCES_KEY);
     });
     if (alone) this.importSealed = true;
   }
@@ -228,8 +228,6 @@ function statements(db: StateDb) {
   return {
     counter: sql.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'nonce_counter'"),
     setCounter: sql.prepare<[string]>("INSERT INTO meta (key, value) VALUES ('nonce_counter', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
-    // The import's mark (CLEAR_NONCES_KEY), looked up at each use until the sealing of its clear nonces commits (`sealImported`).
-    meta: sql.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
     get: sql.prepare<[string], Row>('SELECT context, sealed, consumed FROM nonces WHERE id = ?'),
     insert: sql.prepare<[string, string, string, Buffer]>('INSERT INTO nonces (id, context, pubnonce, sealed) VALUES (?, ?, ?, ?)'),
     // The gate: of every step racing for a nonce, in any process, one changes its row (SQLite's

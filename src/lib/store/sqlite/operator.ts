@@ -34,13 +34,8 @@ export const OPERATOR_SECRETS: readonly SecretField[] = [
 export const OPERATOR_MIGRATED_KEY = 'statechain_operator_migrated';
 export type OperatorMigratedMark = { to: string; at: string };
 
-/** A meta row by key (the marks an import or a migration leaves): prepared once per opened database, not per step. */
-function metaLookup(db: StateDb) {
-  return db.sql.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
-}
-
-/** The opened database: the coins, the kept offers, the meta lookup. */
-type Tables = { db: StateDb; coins: Records<OperatorRecord>; offers: Records<{ coin_id: string; offer: Record<string, unknown> }>; meta: ReturnType<typeof metaLookup> };
+/** The opened database: the coins, the kept offers. */
+type Tables = { db: StateDb; coins: Records<OperatorRecord>; offers: Records<{ coin_id: string; offer: Record<string, unknown> }> };
 
 export class SqliteOperatorStore implements OperatorStore {
   private opened: Tables | undefined;
@@ -60,7 +55,6 @@ export class SqliteOperatorStore implements OperatorStore {
         db,
         coins: new Records<OperatorRecord>(db, 'statechain-operator', { fields: OPERATOR_SECRETS, ...(this.sealer ? { sealer: this.sealer } : {}) }),
         offers: new Records(db, 'statechain-offer'),
-        meta: metaLookup(db),
       };
       if (this.sealer) await this.sealClearShares(this.opened);
     }
@@ -68,11 +62,11 @@ export class SqliteOperatorStore implements OperatorStore {
   }
 
   /** Once, with the operator's key: the shares an imported directory (migrate-v0.ts) holds in the clear, sealed. */
-  private async sealClearShares({ db, coins, meta }: Tables): Promise<void> {
-    if (meta.get(CLEAR_SHARES_KEY) === undefined) return;
+  private async sealClearShares({ db, coins }: Tables): Promise<void> {
+    if (db.meta(CLEAR_SHARES_KEY) === undefined) return;
     await db.step(() => {
       for (const { id, record } of coins.list()) coins.put(id, record);
-      db.sql.prepare('DELETE FROM meta WHERE key = ?').run(CLEAR_SHARES_KEY);
+      db.dropMeta(CLEAR_SHARES_KEY);
     });
   }
 
@@ -82,10 +76,9 @@ export class SqliteOperatorStore implements OperatorStore {
     // database only for an offer to keep: a refused first request creates nothing.
     const existing = await this.tables(false);
     const made = existing === undefined ? make() : undefined;
-    const t = existing ?? (await this.tables(true))!;
-    const { db, coins, offers } = t;
+    const { db, coins, offers } = existing ?? (await this.tables(true))!;
     return db.step(() => {
-      refuseIfMigrated(t);
+      refuseIfMigrated(db);
       // Kept: the offer answered before for this very request.
       const kept = offers.get(request);
       if (kept !== undefined && coins.get(kept.coin_id) !== undefined) return kept.offer;
@@ -102,7 +95,7 @@ export class SqliteOperatorStore implements OperatorStore {
     const t = await this.tables(false);
     if (t === undefined) throw unknownCoin(coinId);
     return t.db.step(async () => {
-      refuseIfMigrated(t);
+      refuseIfMigrated(t.db);
       const current = t.coins.get(coinId);
       if (current === undefined) throw unknownCoin(coinId);
       const out = await fn(current);
@@ -125,9 +118,9 @@ export class SqliteOperatorStore implements OperatorStore {
  * E_STORE_MIGRATED (exit 5) once the operator's coins were moved to PostgreSQL: a step here
  * would start a second store beside the database (a new coin no other host knows).
  */
-function refuseIfMigrated({ db, meta }: Tables): void {
-  const row = meta.get(OPERATOR_MIGRATED_KEY);
+function refuseIfMigrated(db: StateDb): void {
+  const row = db.meta(OPERATOR_MIGRATED_KEY);
   if (row === undefined) return;
-  const mark = JSON.parse(row.value) as OperatorMigratedMark;
+  const mark = JSON.parse(row) as OperatorMigratedMark;
   throw new StateConflictError('E_STORE_MIGRATED', `this operator's coins in ${db.dir} were moved to ${mark.to} at ${mark.at} (statechain store migrate): serve with --store ${mark.to}`, { store: mark.to });
 }

@@ -17,6 +17,7 @@
 import { MalformedInputError, OffchainError, RefusedError } from '../../errors.ts';
 import { hasPlainSecret, hasSealedSecret, openFields, sealFields, type Sealer, type SecretField } from '../seal.ts';
 import type { StateDb } from './database.ts';
+import type BetterSqlite3 from 'better-sqlite3';
 
 export type RecordKind = 'credit-user' | 'bolt3' | 'statechain' | 'statechain-operator' | 'statechain-offer' | 'statechain-witness';
 
@@ -144,15 +145,8 @@ function ownerCheck(sealer: Sealer, kind: RecordKind): string {
   return sealer.sealHex('share', ['owner-check', kind], new Uint8Array(0));
 }
 
-/** The owner check's meta row (`owner_check:<kind>`), read and kept: prepared once per opened database, beside its Records. */
-function ownerCheckStatements(db: StateDb) {
-  return {
-    get: db.sql.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-    keep: db.sql.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
-  };
-}
-
-type OpenedDocuments = { records: Records<unknown>; ownerCheck: ReturnType<typeof ownerCheckStatements> };
+/** The opened database: its documents, and the statement that keeps the owner check (meta `owner_check:<kind>`), prepared once. */
+type OpenedDocuments = { db: StateDb; records: Records<unknown>; keepOwnerCheck: BetterSqlite3.Statement<[string, string]> };
 
 /**
  * The statechain owner's secrets in its documents: its share (`share_secret`: coin-, deposit-,
@@ -172,6 +166,7 @@ export const OWNER_SECRETS: readonly SecretField[] = [
 export class Documents {
   private opened: OpenedDocuments | undefined;
   private sealing: Promise<Sealer> | undefined;
+  private checked: { sealer: Sealer; value: string } | undefined;
 
   /**
    * `open(create)`: the database, made by the first document written (reading creates nothing).
@@ -190,9 +185,18 @@ export class Documents {
   private async records(create: boolean): Promise<OpenedDocuments | undefined> {
     if (this.opened === undefined) {
       const db = await this.open(create);
-      if (db !== undefined) this.opened = { records: new Records<unknown>(db, this.kind), ownerCheck: ownerCheckStatements(db) };
+      if (db !== undefined) {
+        const keepOwnerCheck = db.sql.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING');
+        this.opened = { db, records: new Records<unknown>(db, this.kind), keepOwnerCheck };
+      }
     }
     return this.opened;
+  }
+
+  /** The owner check of `sealer`, computed once (a seal of nothing: the same for the same key). */
+  private ownerCheckOf(sealer: Sealer): string {
+    if (this.checked?.sealer !== sealer) this.checked = { sealer, value: ownerCheck(sealer, this.kind) };
+    return this.checked.value;
   }
 
   private sealer(): Promise<Sealer> {
@@ -216,8 +220,8 @@ export class Documents {
     try {
       return openFields(stored, name, this.secrets!.fields, sealer, this.dir);
     } catch (e) {
-      const kept = opened.ownerCheck.get.get(`owner_check:${this.kind}`)?.value;
-      if (kept !== undefined && kept !== ownerCheck(sealer, this.kind)) {
+      const kept = opened.db.meta(`owner_check:${this.kind}`);
+      if (kept !== undefined && kept !== this.ownerCheckOf(sealer)) {
         throw new RefusedError('E_KEY_MISMATCH', `the ${this.kind} documents in ${this.dir} are sealed under another key: this key is not their owner's — run the step with the key that made them`);
       }
       throw e;
@@ -228,7 +232,7 @@ export class Documents {
   private sealed(opened: OpenedDocuments, name: string, value: unknown, sealer: Sealer | undefined): unknown {
     if (!this.secrets || !hasPlainSecret(value, this.secrets.fields)) return value;
     if (!sealer) throw new OffchainError('E_INTERNAL', `refusing to store ${this.kind} ${name}'s secret without its owner's key`);
-    opened.ownerCheck.keep.run(`owner_check:${this.kind}`, ownerCheck(sealer, this.kind));
+    opened.keepOwnerCheck.run(`owner_check:${this.kind}`, this.ownerCheckOf(sealer));
     return sealFields(value, name, this.secrets.fields, sealer);
   }
 
