@@ -266,7 +266,16 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     writeOutputLine(stringifyLine(value));
   }
 
-  protected async keyPair(network: Network): Promise<KeyPair> {
+  /** The key, read (or asked) once per network in a run: every step and store of the command shares it. */
+  protected keyPair(network: Network): Promise<KeyPair> {
+    let key = this.keys.get(network);
+    if (key === undefined) this.keys.set(network, (key = this.readKeyPair(network)));
+    return key;
+  }
+
+  private keys = new Map<Network, Promise<KeyPair>>();
+
+  private async readKeyPair(network: Network): Promise<KeyPair> {
     const f = this.flags as { 'key-file'?: string; 'key-env'?: string };
     const { hiddenPrompt, loadKeyPair } = await import('./secrets.ts');
     const { openPromptTerminal } = await import('./prompt-terminal.ts');

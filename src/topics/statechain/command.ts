@@ -14,7 +14,6 @@
 import { type Command } from '@oclif/core';
 import { ExitCode, MalformedInputError, OffchainError, StateConflictError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
-import type { KeyPair } from '../../lib/keys/keys.ts';
 import type { ChainSource, UtxoInfo } from '../../lib/chain/types.ts';
 import type { Documents as StateStore } from '../../lib/store/sqlite/records.ts';
 import type { OperatorContext } from '../../lib/statechain/operator.ts';
@@ -38,21 +37,22 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
    * database is made by the first write; its shares sealed under the owner's key, asked only
    * when a document holding one is read or written.
    */
-  protected async store(network: Network): Promise<StateStore> {
+  protected store(network: Network): Promise<StateStore> {
+    let store = this.stores.get(network);
+    if (store === undefined) this.stores.set(network, (store = this.openStore(network)));
+    return store;
+  }
+
+  /** One store per network in a run: its statements prepared, its seal derived and what it opened kept once. */
+  private stores = new Map<Network, Promise<StateStore>>();
+
+  private async openStore(network: Network): Promise<StateStore> {
     const { Documents, OWNER_SECRETS } = await import('../../lib/store/sqlite/records.ts');
     const { Sealer } = await import('../../lib/store/seal.ts');
     return new Documents((create) => this.state(network, { create }), 'statechain', this.stateDir(network), {
       fields: OWNER_SECRETS,
       sealer: async () => Sealer.fromSecret((await this.keyPair(network)).secretKey),
     });
-  }
-
-  /** The key, read (or asked) once per network in a run: the owner's steps and its sealed documents share it. */
-  private keys = new Map<Network, Promise<KeyPair>>();
-  protected override keyPair(network: Network): Promise<KeyPair> {
-    let key = this.keys.get(network);
-    if (key === undefined) this.keys.set(network, (key = super.keyPair(network)));
-    return key;
   }
 
   /** The one JSON message a step reads, its envelope checked, the network resolved. */
