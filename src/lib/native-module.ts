@@ -15,14 +15,14 @@ function textOf(e: unknown): string {
 }
 
 /** A binary this Node cannot load, or none there for this platform (a `.node` file not found). */
-export function isForeignBinary(e: unknown): boolean {
+function isForeignBinary(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException)?.code;
   if (code === 'MODULE_NOT_FOUND' && /\.node'/.test(String((e as Error).message))) return true;
   return FOREIGN_BINARY.test(textOf(e));
 }
 
 /** The package itself missing: require's MODULE_NOT_FOUND or import()'s ERR_MODULE_NOT_FOUND naming it (not one of its own dependencies). */
-export function isMissingPackage(e: unknown, pkg: string): boolean {
+function isMissingPackage(e: unknown, pkg: string): boolean {
   const code = (e as NodeJS.ErrnoException)?.code;
   if (code !== 'MODULE_NOT_FOUND' && code !== 'ERR_MODULE_NOT_FOUND') return false;
   const first = String((e as Error).message).split('\n')[0]!;

@@ -155,12 +155,12 @@ export async function submitExit(chain: ChainSource, message: Record<string, unk
 // a node that cannot say leaves it frozen.
 
 /** A freeze from before attempts were kept: nobody's to take back. */
-export const EARLIER_FREEZE = 'earlier';
+const EARLIER_FREEZE = 'earlier';
 /** Kept when the node, after an answer of no, held the state in its mempool or could not say. */
-export const UNCONFIRMED_FREEZE = 'unconfirmed';
+const UNCONFIRMED_FREEZE = 'unconfirmed';
 
 /** The state an exit of `record` sends: the one it is frozen with, or its latest. */
-export function exitTarget(record: MintContractRecord): { state: number; txid: string } {
+function exitTarget(record: MintContractRecord): { state: number; txid: string } {
   return record.exiting ?? record.latest!;
 }
 

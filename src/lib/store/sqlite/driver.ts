@@ -16,7 +16,7 @@ export const BUSY_TIMEOUT_MS = 10_000;
 let Database: typeof BetterSqlite3 | undefined;
 
 /** better-sqlite3, loaded on first use; a binary built for another Node is E_NATIVE_MODULE, never a corrupt state. */
-export function sqlite(): typeof BetterSqlite3 {
+function sqlite(): typeof BetterSqlite3 {
   if (Database) return Database;
   try {
     Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;

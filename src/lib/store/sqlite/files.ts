@@ -4,7 +4,7 @@
  * whether the file is its own), and what a failed open takes back of the files it added — never
  * a file another process made or holds open.
  */
-import { accessSync, chmodSync, closeSync, constants, existsSync, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, statfsSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, existsSync, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, statfsSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsageError } from '../../errors.ts';
 import { errnoCode, stateAccessError } from '../write-errors.ts';
@@ -27,7 +27,7 @@ export function makeFile(path: string): number | undefined {
 }
 
 /** What SQLite keeps beside a database file. */
-export const SIDE_FILES = ['-wal', '-shm', '-journal'];
+const SIDE_FILES = ['-wal', '-shm', '-journal'];
 
 /**
  * Whether any process holds a POSIX lock on the database or its -shm (Linux's /proc/locks: a
@@ -41,22 +41,15 @@ export function heldElsewhere(path: string): boolean {
   } catch {
     return true;
   }
-  const inodes = new Set([inodeOf(path), inodeOf(`${path}-shm`)].filter((i) => i !== undefined).map(String));
+  const inodes = new Set([statOf(path)?.ino, statOf(`${path}-shm`)?.ino].filter((i) => i !== undefined).map(String));
   // "1: POSIX  ADVISORY  READ 4242 fd:01:1310738 128 128" (a waiter's line has "->" before POSIX).
   return locks.split('\n').some((line) => inodes.has(/\s[0-9a-f]+:[0-9a-f]+:(\d+)\s/.exec(line)?.[1] ?? ''));
 }
 
-function sizeOf(path: string): number | undefined {
+/** The file at `path` as lstat sees it, or undefined when there is none. */
+function statOf(path: string): Stats | undefined {
   try {
-    return lstatSync(path).size;
-  } catch {
-    return undefined;
-  }
-}
-
-export function inodeOf(path: string): number | undefined {
-  try {
-    return lstatSync(path).ino;
+    return lstatSync(path);
   } catch {
     return undefined;
   }
@@ -140,13 +133,13 @@ export function freeBytes(dir: string): number {
 export function takeBackFailedOpen(path: string, made: number | undefined, sidesBefore: ReadonlySet<string>): void {
   const sides = SIDE_FILES.map((s) => `${path}${s}`);
   if (made !== undefined) {
-    if (inodeOf(path) === made) for (const p of [path, ...sides]) rmSync(p, { force: true });
+    if (statOf(path)?.ino === made) for (const p of [path, ...sides]) rmSync(p, { force: true });
     return;
   }
   if (heldElsewhere(path)) return;
   for (const p of sides) {
     // A -wal with frames in it is not this open's (it wrote nothing).
-    if (!sidesBefore.has(p) && (!p.endsWith('-wal') || sizeOf(p) === 0)) rmSync(p, { force: true });
+    if (!sidesBefore.has(p) && (!p.endsWith('-wal') || statOf(p)?.size === 0)) rmSync(p, { force: true });
   }
 }
 
