@@ -59,10 +59,7 @@ export type DeadlineBid = {
 };
 
 function checkRates(i: DeadlineFeeInput): void {
-  for (const [name, v] of Object.entries({ startTip: i.startTip, tip: i.tip, deadline: i.deadline, startRate: i.startRate, budgetRate: i.budgetRate })) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be a non-negative integer, got ${v}`);
-  }
-  for (const [name, v] of Object.entries({ affordableRate: i.affordableRate, previousRate: i.previousRate, incrementalRate: i.incrementalRate })) {
+  for (const [name, v] of Object.entries(i)) {
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) throw new RangeError(`${name} must be a non-negative integer, got ${v}`);
   }
   if (i.tip < i.startTip) throw new RangeError(`the tip ${i.tip} is below the schedule's start ${i.startTip}`);
@@ -83,22 +80,20 @@ export function deadlineBid(i: DeadlineFeeInput): DeadlineBid {
   checkRates(i);
   const chancesLeft = i.deadline - i.tip - 1;
   const scheduled = scheduledRate(i);
-  let rate = scheduled;
-  let shortfall: DeadlineBid['shortfall'];
-  if (i.startRate > i.budgetRate) shortfall = 'budget';
-  if (i.affordableRate !== undefined && i.affordableRate < rate) {
-    rate = i.affordableRate;
-    shortfall = 'wallet';
-  }
+  let shortfall: DeadlineBid['shortfall'] = i.startRate > i.budgetRate ? 'budget' : undefined;
+  const wallet = i.affordableRate !== undefined && i.affordableRate < scheduled;
+  if (wallet) shortfall = 'wallet';
   if (chancesLeft < 0) shortfall = 'deadline-passed';
-  if (i.previousRate === undefined) return { rate, scheduled, chancesLeft, hold: false, ...(shortfall ? { shortfall } : {}) };
+  const rate = wallet ? i.affordableRate! : scheduled;
+  const bid = (rate: number, hold: boolean, short = shortfall): DeadlineBid => ({ rate, scheduled, chancesLeft, hold, ...(short ? { shortfall: short } : {}) });
+  if (i.previousRate === undefined) return bid(rate, false);
   // A replacement must pay the incremental relay fee on top of what it replaces.
   const least = i.previousRate + (i.incrementalRate ?? INCREMENTAL_RELAY_FEE_RATE);
   const ceiling = Math.min(i.budgetRate, i.affordableRate ?? Number.MAX_SAFE_INTEGER);
-  if (rate >= least) return { rate, scheduled, chancesLeft, hold: false, ...(shortfall ? { shortfall } : {}) };
+  if (rate >= least) return bid(rate, false);
   // The schedule asks less than a replacement needs: hold the earlier bid while the schedule is below it,
   // or outbid by the least step the budget allows; when none does, hold and say why.
-  if (scheduled <= i.previousRate) return { rate: i.previousRate, scheduled, chancesLeft, hold: true, ...(shortfall ? { shortfall } : {}) };
-  if (least <= ceiling) return { rate: least, scheduled, chancesLeft, hold: false, ...(shortfall ? { shortfall } : {}) };
-  return { rate: i.previousRate, scheduled, chancesLeft, hold: true, shortfall: shortfall ?? (ceiling === i.budgetRate ? 'budget' : 'wallet') };
+  if (scheduled <= i.previousRate) return bid(i.previousRate, true);
+  if (least <= ceiling) return bid(least, false);
+  return bid(i.previousRate, true, shortfall ?? (ceiling === i.budgetRate ? 'budget' : 'wallet'));
 }
