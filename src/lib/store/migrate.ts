@@ -72,7 +72,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { OffchainError, RefusedError, StateConflictError, UsageError } from '../errors.ts';
 import { MIGRATION_KEY, migratedError, type MigrationMark } from './sqlite/mint.ts';
 import { STATE_DB_FILE as MINT_DB_FILE } from './sqlite/database.ts';
-import { BUSY_TIMEOUT_MS, openSqlite } from './sqlite/driver.ts';
+import { openSqlite } from './sqlite/driver.ts';
 import type pg from 'pg';
 import { pgConfig } from './pg/client.ts';
 import { hasPlainState, resealed } from './mint-records.ts';
@@ -151,10 +151,8 @@ async function migrateLocked(dir: string, file: string, c: pg.Client, target: Pg
   process.once('exit', closeAtExit);
   try {
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('secure_delete = ON');
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    const meta = (name: string) => db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(name)?.value;
+    const metaRow = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
+    const meta = (name: string) => metaRow.get(name)?.value;
     // Plain states need the mint's key, checked before either store is touched.
     // (A store imported from the file layout keeps its states in the older seal until a mint command with the key opens it.)
     const plain = meta(LEGACY_STATES_KEY) !== undefined || db.prepare<[], { record: string }>(`SELECT record FROM contracts WHERE record LIKE '%"hex"%'`).all().some((r) => hasPlainState(JSON.parse(r.record)));

@@ -36,7 +36,7 @@ import { join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { OffchainError } from '../../errors.ts';
 import { errnoCode, isFullError, stateAccessError, StoreFullError } from '../write-errors.ts';
-import { BUSY_TIMEOUT_MS, openSqlite, sqliteError } from './driver.ts';
+import { openSqlite, sqliteError } from './driver.ts';
 import { freeBytes, makeDir, makeFile, removeDirs, sidesThere, takeBackFailedOpen } from './files.ts';
 import { applySchema, SCHEMA_VERSION, TABLES } from './schema.ts';
 
@@ -157,10 +157,7 @@ export class StateDb {
       }
       made = makeFile(path);
       sql = openSqlite(path);
-      sql.pragma('synchronous = FULL');
-      sql.pragma('secure_delete = ON');
       sql.pragma('foreign_keys = ON');
-      sql.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       const version = sql.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) {
         throw new OffchainError('E_STORE_SCHEMA_NEWER', `the state in ${abs} was written by a newer offchain (schema ${version}; this one knows ${SCHEMA_VERSION}): upgrade offchain — nothing was read or written`, 1, { path });

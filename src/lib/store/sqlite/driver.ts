@@ -27,16 +27,29 @@ function sqlite(): typeof BetterSqlite3 {
 }
 
 /**
- * A connection to the database file at `path`. better-sqlite3 loads its binary at the first
- * open, not at require: a binary this Node cannot load is E_NATIVE_MODULE here too.
+ * A connection to the database file at `path`, as every one of ours is set: a COMMIT that
+ * returned survives a power cut (synchronous=FULL), what is deleted is overwritten
+ * (secure_delete: a consumed nonce's secret is not left in a free page), another writer is
+ * waited for BUSY_TIMEOUT_MS. better-sqlite3 loads its binary at the first open, not at
+ * require: a binary this Node cannot load is E_NATIVE_MODULE here too.
  */
 export function openSqlite(path: string): BetterSqlite3.Database {
   const Driver = sqlite();
+  let sql: BetterSqlite3.Database;
   try {
-    return new Driver(path);
+    sql = new Driver(path);
   } catch (e) {
     throw sqliteLoadError(e) ?? e;
   }
+  try {
+    sql.pragma('synchronous = FULL');
+    sql.pragma('secure_delete = ON');
+    sql.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  } catch (e) {
+    sql.close();
+    throw e;
+  }
+  return sql;
 }
 
 /**
