@@ -36,7 +36,7 @@ import { join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { OffchainError } from '../../errors.ts';
 import { errnoCode, isFullError, stateAccessError, StoreFullError } from '../write-errors.ts';
-import { openSqlite, sqliteError } from './driver.ts';
+import { aloneOnFile, openSqlite, sqliteError } from './driver.ts';
 import { freeBytes, makeDir, makeFile, removeDirs, sidesThere, takeBackFailedOpen } from './files.ts';
 import { applySchema, SCHEMA_VERSION, TABLES } from './schema.ts';
 
@@ -403,9 +403,8 @@ export class StateDb {
    */
   private takeBack(): boolean {
     if (this.made === undefined || !this.attempted || this.committed) return false;
+    if (!aloneOnFile(this.sql)) return false;
     try {
-      this.sql.pragma('busy_timeout = 0');
-      if (this.sql.pragma('journal_mode = DELETE', { simple: true }) !== 'delete') return false;
       this.sql.exec('BEGIN EXCLUSIVE');
     } catch {
       return false;

@@ -60,6 +60,20 @@ export function sqliteLoadError(e: unknown): OffchainError | undefined {
   return nativeModuleError(e, 'better-sqlite3', 'the SQLite module cannot be loaded', 'npm ci');
 }
 
+/**
+ * Whether `sql` is the only connection to its file: SQLite lets a WAL database leave WAL mode
+ * only when no other connection has it open, so the switch (to rollback mode, without waiting)
+ * is the test. The file is left in rollback mode when it is.
+ */
+export function aloneOnFile(sql: BetterSqlite3.Database): boolean {
+  try {
+    sql.pragma('busy_timeout = 0');
+    return sql.pragma('journal_mode = DELETE', { simple: true }) === 'delete';
+  } catch {
+    return false; // another connection holds a lock
+  }
+}
+
 /** E_STORE_MIGRATED and friends are thrown as they are; SQLite's own errors are said as the toolkit's. */
 export function sqliteError(e: unknown, where: string): unknown {
   if (e instanceof OffchainError) return e;

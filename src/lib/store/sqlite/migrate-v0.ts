@@ -49,7 +49,7 @@ import { MalformedInputError, StateConflictError } from '../../errors.ts';
 import { errnoCode } from '../write-errors.ts';
 import { syncDirSync, unlinkIfPresent, writeAll } from '../sync-fs.ts';
 import { STATE_DB_FILE, type StateDb } from './database.ts';
-import { openSqlite, sqliteError } from './driver.ts';
+import { aloneOnFile, openSqlite, sqliteError } from './driver.ts';
 import { CLEAR_NONCES_KEY, CLEAR_SECRET, nonceId } from './nonces.ts';
 
 /** The folders the file layout kept under `<state-dir>/<network>`. */
@@ -134,14 +134,7 @@ export function importFileLayout(db: StateDb): void {
 function refuseOpenElsewhere(path: string): void {
   const old = openSqlite(path);
   try {
-    old.pragma('busy_timeout = 0');
-    let mode: unknown;
-    try {
-      mode = old.pragma('journal_mode = DELETE', { simple: true });
-    } catch {
-      mode = 'busy';
-    }
-    if (mode !== 'delete') {
+    if (!aloneOnFile(old)) {
       throw new StateConflictError('E_LOCK_HELD', `${path} is open in another process (an older offchain's mint, still running?): stop it, then run this command again — its nonces cannot be imported while it may sign with them; nothing was read or written`, { path });
     }
   } finally {
