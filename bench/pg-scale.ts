@@ -51,7 +51,7 @@ import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cpuSeconds, hasTaskset, postgresPids, proxyTo, serveMint, serviceEnv } from './procs.ts';
+import { cpuSeconds, hasTaskset, postgresPids, proxyTo, receiptOf, serveMint, serviceEnv } from './procs.ts';
 
 function parseArgs() {
   const a = process.argv.slice(2);
@@ -180,11 +180,8 @@ async function loadRun(url: string, cts: Ct[], payments: number, request: (ct: C
       return { ...req, headers: { ...(req.headers as Record<string, string>), 'offchain-contract': ct.c.id }, body };
     },
     onResponse: (status: number, text: string, context: Record<string, number>) => {
-      let value: Record<string, unknown> = {};
-      try {
-        value = JSON.parse(text) as Record<string, unknown>;
-      } catch { /* counted below */ }
-      if (status !== 200 || value.type !== 'credit/receipt') {
+      const value = receiptOf(status, text);
+      if (value === undefined) {
         errors++;
         firstRefusal ??= `${status} ${text.slice(0, 200)}`;
         return;

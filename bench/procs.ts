@@ -56,6 +56,15 @@ export async function serveMint(bin: string, args: string[], env: NodeJS.Process
   };
 }
 
+/** A credit update's answer: the receipt it carries, or undefined for anything else (a refusal, a status not 200, text that is not JSON). */
+export function receiptOf(status: number, text: string): Record<string, unknown> | undefined {
+  let value: Record<string, unknown> = {};
+  try {
+    value = JSON.parse(text) as Record<string, unknown>;
+  } catch { /* not a receipt */ }
+  return status === 200 && value.type === 'credit/receipt' ? value : undefined;
+}
+
 /** Clock ticks per second (/proc/<pid>/stat counts CPU time in them). */
 const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 

@@ -36,7 +36,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuSeconds, hasTaskset, MINT_ARGS, postgresPids, proxyTo, serveMint, serviceEnv } from './procs.ts';
+import { cpuSeconds, hasTaskset, MINT_ARGS, postgresPids, proxyTo, receiptOf, serveMint, serviceEnv } from './procs.ts';
 import autocannon from 'autocannon';
 import { setupMintStream } from './credit.ts';
 import { abandon, MINT_KEY, request, setup, type Ct } from './credit-closed-loop.ts';
@@ -71,11 +71,8 @@ async function load(url: string, connections: number, payments: number, body: (k
       return { ...req, headers, body: body(context.k!, j) };
     },
     onResponse: (status: number, text: string, context: Record<string, number>) => {
-      let value: Record<string, unknown> = {};
-      try {
-        value = JSON.parse(text) as Record<string, unknown>;
-      } catch { /* counted below */ }
-      if (status !== 200 || value.type !== 'credit/receipt') {
+      const value = receiptOf(status, text);
+      if (value === undefined) {
         errors++;
         if (errors === 1) console.log(`    first refusal: ${status} ${text.slice(0, 200)}`);
         return;
