@@ -56,6 +56,7 @@ const PROTOCOLS = {
   ptlc: ['htlc'], // PTLCs: the HTLC's script tree with adaptor signatures
   credit: ['ecash', 'htlc', 'truc'], // the credit channel in front of a Cashu mint; an HTLC on a state; exits as TRUC packages
   device: ['credit', 'htlc', 'invoice'], // the IoT device and its gateway: a credit channel paying BOLT 11 invoices. Credit must not know it.
+  watch: [], // a watcher's view of the chain and each kind's deadline decisions (offchain watch), over tx/deadline-fee.ts; it reads the chain's facts as plain rows
 };
 const PROTOCOL_NAMES = Object.keys(PROTOCOLS);
 const PROTOCOL_FOLDERS = `^src/lib/(${PROTOCOL_NAMES.join('|')})/`;
@@ -220,8 +221,9 @@ module.exports = {
       severity: 'error',
       comment:
         'The HTTP server, its logger and metrics (fastify, @fastify/*, pino, prom-client) belong to the services\' shell, ' +
-        'src/topics/serve/ and src/commands/serve/: protocols, stores and other commands stay free of them (and of their start-up cost).',
-      from: { path: '^src/', pathNot: '^src/(topics|commands)/serve/' },
+        'src/topics/serve/ and src/commands/serve/ — and the watcher, a long-running service too (src/topics/watch/: its JSON log and /metrics): ' +
+        'protocols, stores and other commands stay free of them (and of their start-up cost).',
+      from: { path: '^src/', pathNot: '^src/(topics|commands)/serve/|^src/topics/watch/' },
       to: { path: 'node_modules/(fastify|@fastify/[^/]+|pino|prom-client)/' },
     },
     {

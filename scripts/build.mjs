@@ -55,7 +55,8 @@ const routeDynamicImports = {
       loader: 'ts',
     }));
     // The services' external packages (fastify, pino, prom-client): a script compiled by vm cannot import() them by itself.
-    b.onLoad({ filter: /src[\\/]topics[\\/]serve[\\/][^\\/]+\.ts$/ }, (args) => ({
+    // The services' shell, and the watcher's (its log and /metrics).
+    b.onLoad({ filter: /src[\\/]topics[\\/](serve|watch)[\\/][^\\/]+\.ts$/ }, (args) => ({
       contents: readFileSync(args.path, 'utf8').replace(/\bawait import\('(fastify|@fastify\/rate-limit|pino|prom-client)'\)/g, "await __offchainImport('$1')"),
       loader: 'ts',
     }));

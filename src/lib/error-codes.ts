@@ -47,6 +47,7 @@ export const ERROR_CODES: Readonly<Record<string, ExitClass>> = {
   E_BAD_AMOUNT: 'malformed',
   E_BAD_BINDING: 'refused',
   E_BAD_BLINDED_MESSAGE: 'refused',
+  E_BAD_BLOCK_HASH: 'malformed',
   E_BAD_CHANNEL: 'malformed',
   E_BAD_CHANNEL_ID: 'usage',
   E_BAD_CHANNEL_RECORD: 'general',

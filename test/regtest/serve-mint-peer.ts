@@ -42,23 +42,23 @@ export function mintPeerSetup(prefix: string) {
     userDir,
     /** The user's command, in process, on the node's chain. */
     user,
-    /** Starts the funded node (`wallet`) and publishes the mint's offer (paid to PAYOUT, the mint key's own P2TR address) in mintDir. */
-    async start(bitcoind: string, wallet: string): Promise<FundedNode> {
+    /** Starts the funded node (`wallet`) and publishes the mint's offer (paid to PAYOUT, the mint key's own P2TR address) in mintDir; `offer`: more publish flags (--safety-margin N). */
+    async start(bitcoind: string, wallet: string, offer: string[] = []): Promise<FundedNode> {
       node = await startFundedNode(bitcoind, wallet);
-      ok(await runInProcess(['open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT, '--key-env', 'MINT_KEY', '--state-dir', mintDir], { env: { MINT_KEY } }), 'credit/offer');
+      ok(await runInProcess(['open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT, ...offer, '--key-env', 'MINT_KEY', '--state-dir', mintDir], { env: { MINT_KEY } }), 'credit/offer');
       return node;
     },
     /**
      * The user opens `capacity` through the service at `url` with the wallet's funding PSBT; the refund is
      * verified independently, and only then does the wallet sign the funding (returned, not yet broadcast).
      */
-    async openThroughPeer(url: string, capacity: bigint) {
+    async openThroughPeer(url: string, capacity: bigint, expiry = '+500') {
       const offer = await (await fetch(`${url}/v1/credit/offer`)).text();
       const address = ok(await runInProcess(['open-credit', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', userDir], { env: { USER_KEY }, input: offer }), 'credit/address').address as string;
       const created = await node!.wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [[], [{ [address]: satsToBtc(capacity) }], 0, { change_type: 'bech32m', replaceable: false }]);
       const psbtFile = join(tmp.path, 'funding.psbt');
       writeFileSync(psbtFile, created.psbt);
-      const opened = ok(await user('open-credit', '--role', 'user', '--peer', url, '--expiry', '+500', '--refund-address', REFUND, '--in', psbtFile), 'credit/opened');
+      const opened = ok(await user('open-credit', '--role', 'user', '--peer', url, '--expiry', expiry, '--refund-address', REFUND, '--in', psbtFile), 'credit/opened');
       const funding = verifyKeyPathSpend(opened.refund.hex, [{ amount: capacity, script: CONTRACT.script }], CONTRACT.outputKey).inputs[0]!;
       // Only now does the wallet sign the funding.
       const signed = await node!.wallet.call<{ hex: string; complete: boolean }>('walletprocesspsbt', [created.psbt]);

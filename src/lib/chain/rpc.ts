@@ -10,7 +10,10 @@
  *   - amounts come back as exact satoshis (see amount.ts);
  *   - a raw transaction from the node must hash to the txid asked for.
  *
- * Not done: wallet RPCs, fee estimation, waiting for confirmations.
+ * For a watcher (`offchain watch`): getblockheader (its own view of the best chain, to see a
+ * reorganisation) and estimatesmartfee (where a deadline's fee schedule starts).
+ *
+ * Not done: wallet RPCs, waiting for confirmations.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { fromHex, toHex } from '../bytes.ts';
@@ -250,6 +253,32 @@ export class RpcChainSource implements ChainSource {
       txResults,
       replacedTransactions: Array.isArray(replaced) ? replaced.filter((t): t is string => typeof t === 'string') : [],
     };
+  }
+
+  /**
+   * getblockheader: a block's height and the hash of the block before it (null for the genesis
+   * block). Any block the node has, in the best chain or not: a watcher walks back from a tip by
+   * it, so what it sees is one chain however the node moves meanwhile.
+   */
+  async blockHeader(hash: string): Promise<{ height: number; prev: string | null }> {
+    if (typeof hash !== 'string' || !TXID_RE.test(hash)) throw new MalformedInputError('E_BAD_BLOCK_HASH', `a block hash is 64 lower-case hex characters, got ${JSON.stringify(hash)}`);
+    await this.ensureChain();
+    const m = 'getblockheader';
+    const r = obj(await this.client.call(m, [hash, true]), m, this.url);
+    return { height: int(r, 'height', m, this.url), prev: r['previousblockhash'] === undefined ? null : txidField(r, 'previousblockhash', m, this.url) };
+  }
+
+  /**
+   * estimatesmartfee's rate for confirmation within `blocks` (1–1008), sat/kvB; null when the
+   * node has no estimate (a fresh node, regtest without history: Core answers "errors").
+   */
+  async estimateFeeRate(blocks: number): Promise<number | null> {
+    await this.ensureChain();
+    const m = 'estimatesmartfee';
+    const target = Math.min(1008, Math.max(1, Math.trunc(blocks)));
+    const r = obj(await this.client.call(m, [target]), m, this.url);
+    if (r['feerate'] === undefined) return null;
+    return Number(amount(r, 'feerate', m, this.url));
   }
 
   /** getmempoolinfo's minrelaytxfee, mempoolminfee and incrementalrelayfee, in sat/kvB (Core's unit; the same 8-decimal encoding). */

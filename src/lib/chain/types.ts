@@ -79,6 +79,10 @@ export interface ChainSource {
    * `scantxoutset`, which reads the whole set: slow on mainnet, mempool not included).
    */
   outputsPaying?(script: Uint8Array): Promise<UtxoInfo[]>;
+  /** A block's height and its parent's hash (null: the genesis block), for any block the node has. */
+  blockHeader?(hash: string): Promise<{ height: number; prev: string | null }>;
+  /** estimatesmartfee for confirmation within `blocks`, sat/kvB (null: the node has no estimate). */
+  estimateFeeRate?(blocks: number): Promise<number | null>;
   /** getmempoolinfo's minrelaytxfee, mempoolminfee and incrementalrelayfee (what a replacement pays on top), sat/kvB. */
   mempoolPolicy?(): Promise<{ minRelayFeeRate: number; mempoolMinFeeRate: number; incrementalRelayFeeRate: number }>;
   /**

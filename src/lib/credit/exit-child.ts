@@ -30,7 +30,7 @@ import { checkFee, DEFAULT_FEE_LIMITS, type FeeLimits } from '../tx/fee-guard.ts
 
 type ExitMessage = {
   state_tx: { txid: string; hex: string; vsize: number; fee_sat: number };
-  child: { txid: string; complete: boolean; psbt: string; hex?: string; package_fee_rate: number };
+  child: { txid: string; complete: boolean; psbt: string; hex?: string; vsize?: number; fee_sat?: number; package_fee_rate: number };
 };
 
 export function withWalletChild<M extends ExitMessage>(exit: M, childPsbt: Uint8Array, statePrevouts: Prevout[], policy: TrucPolicy = CORE_POLICY, limits: FeeLimits = DEFAULT_FEE_LIMITS): M {
@@ -76,5 +76,5 @@ export function withWalletChild<M extends ExitMessage>(exit: M, childPsbt: Uint8
   // The fee guard, as on the child exit-credit builds: the wallet (walletprocesspsbt may add coins) pays the child's fee out of what it spends.
   checkFee({ what: 'the exit package (state + the wallet\'s child)', feeSat: BigInt(exit.state_tx.fee_sat) + childFee, vsize: exit.state_tx.vsize + signed.vsize, amountSat: inputsSat, payerFeeSat: childFee }, limits);
   const packageFeeRate = Number(((exit.state_tx.fee_sat + Number(childFee)) / (exit.state_tx.vsize + signed.vsize)).toFixed(2));
-  return { ...exit, child: { txid: signed.id, complete: true, psbt: base64.encode(childPsbt), hex: toHex(hex), package_fee_rate: packageFeeRate } };
+  return { ...exit, child: { txid: signed.id, complete: true, psbt: base64.encode(childPsbt), hex: toHex(hex), vsize: signed.vsize, fee_sat: Number(childFee), package_fee_rate: packageFeeRate } };
 }

@@ -114,7 +114,7 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
     deadline_height: c.expiryHeight,
     state_tx: { txid: parent.id, hex: record.latest.hex, vsize: parent.vsize, fee_sat: Number(parentFee) },
     ...(opts.claim ? { htlc_claim: { payment_hash: toHex(opts.claim.htlc.spec.paymentHash), vout: htlcVout, amount_sat: Number(parent.getOutput(htlcVout).amount!) } } : {}),
-    child: { txid: child.id, complete: mintSigns, psbt: base64.encode(child.toPSBT()), hex, package_fee_rate: Number(((Number(parentFee + childFee)) / (parent.vsize + childVsize)).toFixed(2)) },
+    child: { txid: child.id, complete: mintSigns, psbt: base64.encode(child.toPSBT()), hex, vsize: childVsize, fee_sat: Number(childFee), package_fee_rate: Number(((Number(parentFee + childFee)) / (parent.vsize + childVsize)).toFixed(2)) },
   };
 }
 

@@ -19,6 +19,8 @@ export const ExitSchema = messageSchema('credit/exit', 'The mint\'s unilateral e
     complete: Type.Boolean(),
     psbt: Base64Psbt,
     hex: Type.Optional(Hex('the signed child: the mint key signs its own payout; a wallet\'s payout is signed by the wallet (--child)')),
+    vsize: Type.Integer({ description: 'the child\'s virtual size at its largest signed size, vB (what its fee is counted on)' }),
+    fee_sat: Sats('the child\'s fee, paid out of the payout it spends'),
     package_fee_rate: Type.Number({ description: 'fee rate of state + child together, sat/vB' }),
   }),
   htlc_claim: Type.Optional(

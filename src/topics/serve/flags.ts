@@ -52,16 +52,19 @@ function isLoopback(host: string): boolean {
   return isIP(host) === 4 && host.startsWith('127.');
 }
 
+/** --operator-listen: a loopback HOST:PORT or unix:PATH (the listener has no authentication). The services' and the watcher's. */
+export function parseOperatorListen(text: string): ListenAt {
+  const at = parseListen(text, '--operator-listen', true);
+  if ('host' in at && !isLoopback(at.host)) {
+    throw new UsageError('E_USAGE', `--operator-listen ${text}: the operator's listener has no authentication, so it takes a loopback address (127.0.0.1, ::1) or unix:PATH only; put a proxy with authentication in front to reach it from elsewhere`);
+  }
+  return at;
+}
+
 /** The shared flags as options; `port` is the role's default public port. */
 export function serveOptions(f: ServeFlagValues, port: number): Omit<ServeOptions, 'role' | 'group' | 'network'> {
   const listen = parseListen(f.listen ?? `127.0.0.1:${port}`, '--listen', false) as { host: string; port: number };
-  let operatorListen: ListenAt | undefined;
-  if (f['operator-listen'] !== undefined) {
-    operatorListen = parseListen(f['operator-listen'], '--operator-listen', true);
-    if ('host' in operatorListen && !isLoopback(operatorListen.host)) {
-      throw new UsageError('E_USAGE', `--operator-listen ${f['operator-listen']}: the operator's listener has no authentication, so it takes a loopback address (127.0.0.1, ::1) or unix:PATH only; put a proxy with authentication in front to reach it from elsewhere`);
-    }
-  }
+  const operatorListen = f['operator-listen'] === undefined ? undefined : parseOperatorListen(f['operator-listen']);
   const trustProxy = f['trust-proxy']?.split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const t of trustProxy ?? []) {
     const [addr, bits] = t.split('/');

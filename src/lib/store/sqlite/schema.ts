@@ -7,7 +7,8 @@
  *   records           (kind, id) → JSON: every role's record but the mint's — the credit
  *                     user's contracts (kind `credit-user`, the device's channel inside them),
  *                     the BOLT 2/3 party's channels (`bolt3`), the statechain owner's coins
- *                     and the operator's (`statechain-…`): records.ts
+ *                     and the operator's (`statechain-…`), a watcher's chain view and bids
+ *                     (`watch`): records.ts
  *   nonces            every signer's single-use secret nonces (nonces.ts): the secret sealed
  *                     (seal.ts) under the signer's key, NULL once consumed; a row is never
  *                     deleted and never goes from consumed back to unused (triggers)

@@ -1,0 +1,71 @@
+import { Flags } from '@oclif/core';
+import type { CommandResult } from '../lib/cli/base-command.ts';
+import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { storeFlags } from '../lib/cli/store-flags.ts';
+import { UsageError } from '../lib/errors.ts';
+import { WatchSteps } from '../topics/watch/command.ts';
+
+export default class Watch extends WatchSteps<typeof Watch> {
+  static override summary = 'Keep every deadline of the contracts in a state directory: exit, refund and rebid on chain, with no other command.';
+  static override description =
+    'Follows Bitcoin Core\'s best chain (it asks for the tip every --interval seconds, and keeps its own view by block hash, so a ' +
+    'reorganisation is seen and every decision taken again) and, at each new block, decides for every contract the state directory ' +
+    'holds (docs/watch.md has the table): the credit mint exits a contract within its safety margin of expiry (the exit-credit package, ' +
+    'its fee rising each block from the node\'s estimate to --max-fee-rate, reached one block before the deadline, never above ' +
+    '--max-fee-share of the payout), and the credit user sends its refund once it is final. Runs until SIGTERM/SIGINT, logging one JSON ' +
+    'line per decision on standard error; --once evaluates the tip, acts, prints a watch/report and exits 0 (for cron and tests); ' +
+    '--dry-run says what it would do, sending and storing nothing (offline too: with --tip-height instead of a node).';
+  static override examples = [
+    {
+      description: 'What the demo mint\'s watcher would do once its contract is 100 blocks from expiry (offline, nothing sent): exit now',
+      command:
+        'D=$(mktemp -d); export MINT_KEY=$(cat fixtures/keys/mint.key) USER_KEY=$(cat fixtures/keys/user.key); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/open-demo.sh && ' +
+        '<%= config.bin %> sign-update --role user --amount 5000 --key-env USER_KEY --state-dir $D/user ' +
+        '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1001 --confirmations 1 > /dev/null && ' +
+        '<%= config.bin %> watch --once --dry-run --key-env MINT_KEY --state-dir $D/mint --tip-height 5220',
+    },
+    {
+      description: 'The watcher of a mint beside its node, for good (stop it with SIGTERM); its decisions are JSON lines on standard error',
+      command: '<%= config.bin %> watch --key-env MINT_KEY --state-dir /var/lib/offchain --rpc-url http://127.0.0.1:8332 --max-fee-rate 200',
+    },
+  ];
+  static override flags = {
+    ...keyFlags,
+    ...stateFlags, ...storeFlags,
+    once: Flags.boolean({ description: 'evaluate the current tip, act, print a watch/report and exit 0' }),
+    'dry-run': Flags.boolean({ description: 'say what it would do: nothing is sent to the node or stored (with a node, or offline with --tip-height and --once)' }),
+    interval: Flags.string({ description: 'seconds between two questions to the node for its tip (a new block starts a round)', default: '2', helpValue: 'SECONDS' }),
+    'operator-listen': Flags.string({
+      description: 'serve GET /metrics (Prometheus: blocks to the nearest deadline, actions pending, budget shortfalls, reorganisations) and /healthz on this loopback HOST:PORT or unix:PATH',
+      helpValue: 'HOST:PORT|unix:PATH',
+    }),
+    'log-level': Flags.string({ description: 'the JSON log on standard error (a long-running watcher)', options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], default: 'info' }),
+    ...feeGuardFlags,
+    ...chainFlags,
+  };
+
+  protected async execute(): Promise<CommandResult | void> {
+    const f = this.flags;
+    const interval = Number(f.interval);
+    if (!Number.isFinite(interval) || interval < 0.05 || interval > 3600) throw new UsageError('E_USAGE', `--interval must be a number of seconds from 0.05 to 3600, got ${f.interval}`);
+    const { parseOperatorListen } = await import('../topics/serve/flags.ts');
+    const operatorListen = f['operator-listen'] === undefined ? undefined : parseOperatorListen(f['operator-listen']);
+    if (operatorListen && f.once) throw new UsageError('E_USAGE', '--operator-listen serves /metrics for a long-running watcher: drop it with --once');
+    const network = this.network();
+    await this.feeLimits(); // E_USAGE for a bad --max-fee-rate/--max-fee-share before the node is asked
+    const chain = await this.watchChain(network, { dryRun: f['dry-run'], once: f.once });
+    if (f.once) return { message: await this.round(network, chain, await this.watchDb(network), f['dry-run']) };
+    this.longRunning = true;
+    const { startWatchMetrics, watchLogger } = await import('../topics/watch/service.ts');
+    const log = await watchLogger(f['log-level'], network);
+    const gauges = { reorgs: 0, failedRounds: 0 };
+    const metrics = operatorListen ? await startWatchMetrics(operatorListen, gauges) : undefined;
+    if (metrics) log.info({ event: 'listening', operator: metrics.url }, 'metrics on the operator\'s listener');
+    try {
+      await this.loop(network, chain, () => this.watchDb(network), { dryRun: f['dry-run'], intervalMs: Math.round(interval * 1000), log: log.info, gauges });
+    } finally {
+      await metrics?.close();
+    }
+    log.info({ event: 'stopped' }, 'stopped');
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The credit contract's deadlines, as a watcher keeps them (BRIEF §3.1): the decision table of
+ * the mint (its exit, mined by block `expiry`) and of the user (the refund, final from the tip
+ * at `expiry`). Pure: the chain's facts come in already asked (src/topics/watch/credit.ts).
+ *
+ * INVARIANTS (test/lib/watch/credit.test.ts, property tests):
+ * - The mint sends nothing for a contract that is settled (closed, rolled over), exited or
+ *   refunded with the required confirmations, or whose exit or the user's refund is mined (a
+ *   reorganisation un-mines it: the next decision, on the new chain, acts again).
+ * - The mint exits every contract with a signed state whose expiry is within the safety
+ *   margin, or that it is already exiting, until its exit is mined; its bid is the deadline's
+ *   schedule (deadline-fee.ts): never above the budget, never below what it may already have
+ *   sent while the exit's state is in the node's mempool (a replacement outbids it by the
+ *   incremental relay fee, or the earlier one is held).
+ * - The user sends its refund only once it is final (tip ≥ expiry) and only while the funding
+ *   is unspent and the refund unknown to the node; once the funding is spent by anything else
+ *   (the mint's state, a close, a rollover) the user is done: that spend pays it what the
+ *   latest state says.
+ */
+import { deadlineBid } from '../tx/deadline-fee.ts';
+import type { Decision } from './decision.ts';
+
+/** The mint's view of one contract: `credit list`'s row (src/lib/credit/operator.ts contractsMessage). */
+export type MintRow = {
+  contract_id: string;
+  status: string;
+  state: number;
+  expiry_height: number;
+  must_exit: boolean;
+  next: string;
+  exit?: { state: number; txid: string; confirmations?: number | undefined } | undefined;
+  refund?: { txid: string; confirmations: number } | undefined;
+};
+
+/** What the watcher bid last for a contract's exit: stored before it is sent (commit before the act). */
+export type ExitBid = {
+  /** The tip when the first bid was made: the schedule runs from the block after it. */
+  start_tip: number;
+  /** sat/kvB of the package. */
+  rate: number;
+  /** The tip, and its block, it was made at. */
+  tip: number;
+  block: string;
+  /** The exit's state, the same in every bid (the contract is frozen on it). */
+  state_txid: string;
+  child_txid: string;
+};
+
+export type MintFacts = {
+  tip: number;
+  /** Where the schedule starts, sat/kvB: the node's estimate for the blocks left, at least its floor. */
+  startRate: number;
+  /** The most the mint pays, sat/kvB (--max-fee-rate). */
+  budgetRate: number;
+  /** The most the payout can pay under --max-fee-share, sat/kvB of the package. */
+  affordableRate?: number;
+  incrementalRate: number;
+  bid?: ExitBid;
+  /** The exit's state is in the node's mempool (so one of our children, or the package we last sent, may be too). */
+  stateInMempool: boolean;
+};
+
+/** The rows that need nothing more of the mint, by `credit list`'s status. */
+const FINISHED = new Set(['closed', 'rolled-over', 'exited', 'refunded']);
+
+export type MintDecision = Decision & { /** The bid to store (and send) when the action sends: sat/kvB. */ rate?: number };
+
+export function decideMint(row: MintRow, f: MintFacts): MintDecision {
+  const base = { kind: 'credit-mint' as const, contract: row.contract_id, deadline: row.expiry_height, blocks_left: row.expiry_height - f.tip };
+  if (FINISHED.has(row.status)) return { ...base, action: 'done', reason: row.next, ...txidOf(row) };
+  if (!row.must_exit && row.status !== 'exiting') return { ...base, action: row.status === 'refunding' ? 'wait' : 'none', reason: row.next };
+  if (row.exit?.confirmations !== undefined && row.exit.confirmations >= 1) {
+    return { ...base, action: 'wait', reason: `the exit (state ${row.exit.state}) is mined: ${row.exit.confirmations} confirmation(s) so far`, txid: row.exit.txid };
+  }
+  if (row.refund && row.refund.confirmations >= 1) {
+    return { ...base, action: 'wait', reason: `the user's refund ${row.refund.txid} spent the funding: nothing can be exited (unless a reorganisation un-mines it)`, txid: row.refund.txid };
+  }
+  const previous = f.stateInMempool ? f.bid?.rate : undefined;
+  const bid = deadlineBid({
+    startTip: Math.min(f.bid?.start_tip ?? f.tip, f.tip),
+    tip: f.tip,
+    deadline: row.expiry_height,
+    startRate: f.startRate,
+    budgetRate: f.budgetRate,
+    ...(f.affordableRate !== undefined ? { affordableRate: f.affordableRate } : {}),
+    ...(previous !== undefined ? { previousRate: previous } : {}),
+    incrementalRate: f.incrementalRate,
+  });
+  const shortfall = bid.shortfall ? { shortfall: bid.shortfall } : {};
+  const rate = { fee_rate: bid.rate / 1000, rate: bid.rate };
+  if (bid.hold) {
+    return { ...base, action: 'hold', reason: `the exit sent at ${bid.rate / 1000} sat/vB stands: no bid within the budget outbids it by the incremental relay fee`, fee_rate: bid.rate / 1000, ...shortfall, ...(f.bid ? { txid: f.bid.child_txid } : {}) };
+  }
+  if (f.bid === undefined) return { ...base, action: 'exit', reason: `exit now: ${bid.chancesLeft + 1} block(s) can still mine the state before the user's refund is final`, ...rate, ...shortfall };
+  if (previous === undefined) return { ...base, action: 'rebroadcast', reason: 'the exit is not in the node\'s mempool (evicted, un-mined by a reorganisation, or never sent): sent again at the schedule\'s rate', ...rate, ...shortfall };
+  return { ...base, action: 'rebid', reason: `the exit is not mined yet: its child replaced at the schedule's rate (${bid.chancesLeft + 1} block(s) left)`, ...rate, ...shortfall };
+}
+
+function txidOf(row: MintRow): { txid?: string } {
+  if (row.exit) return { txid: row.exit.txid };
+  if (row.refund) return { txid: row.refund.txid };
+  return {};
+}
+
+/** The user's view of one contract: its record's status and terms, and what the node knows. */
+export type UserFacts = {
+  contract: string;
+  status: string;
+  expiry: number;
+  tip: number;
+  /** The signed refund's txid (undefined: the contract has none yet — still opening). */
+  refundTxid?: string;
+  /** The node's confirmations of the refund: null, unknown to it. */
+  refundConfirmations: number | null;
+  /** The funding output is unspent (in the chain and the mempool). */
+  fundingUnspent: boolean;
+  /** The confirmations the user waits for before it calls the refund settled. */
+  minConfirmations: number;
+};
+
+const USER_FINISHED = new Set(['closed', 'rolled-over']);
+
+export function decideUser(f: UserFacts): Decision {
+  const base = { kind: 'credit-user' as const, contract: f.contract, deadline: f.expiry, blocks_left: f.expiry - f.tip };
+  if (USER_FINISHED.has(f.status)) return { ...base, action: 'done', reason: `the contract is ${f.status}` };
+  if (f.refundTxid === undefined) return { ...base, action: 'none', reason: 'no signed refund yet (the contract is still opening)' };
+  const txid = { txid: f.refundTxid };
+  if (f.refundConfirmations !== null && f.refundConfirmations >= f.minConfirmations) return { ...base, action: 'done', reason: 'the refund is mined', ...txid };
+  if (f.refundConfirmations !== null) return { ...base, action: 'wait', reason: f.refundConfirmations === 0 ? 'the refund is in the mempool' : `the refund is mined: ${f.refundConfirmations} confirmation(s) so far`, ...txid };
+  if (!f.fundingUnspent) return { ...base, action: 'done', reason: 'the funding was spent by another transaction (the mint\'s state, a close or a rollover): it pays what the latest state says' };
+  if (f.tip < f.expiry) return { ...base, action: 'none', reason: `the refund is final once the tip reaches ${f.expiry} (in ${f.expiry - f.tip} block(s)), if the mint has not closed or exited by then` };
+  return { ...base, action: 'refund', reason: 'the refund is final and the funding unspent: the mint neither closed nor exited', ...txid };
+}

@@ -1,0 +1,59 @@
+/**
+ * What a watcher decides for one contract at one tip: the row of `offchain watch`'s report,
+ * the one JSON log line it writes per decision, and what its metrics count (docs/watch.md has
+ * the decision table of every kind). Pure types and one ordering; no I/O.
+ */
+
+/** The contract kinds a watcher keeps (docs/watch.md). */
+export type WatchKind = 'credit-mint' | 'credit-user';
+
+/**
+ * - `none`: nothing to do yet (the deadline is not near); `wait`: something is on its way (a
+ *   settlement, a mined exit gathering confirmations, a refund in the mempool);
+ * - `exit`, `refund`: the first broadcast of the kind's action; `rebid`: the same action at a
+ *   higher fee, replacing the earlier one; `rebroadcast`: the earlier bid sent again (the node
+ *   lost it: evicted, a reorganisation, a crash before it was sent); `hold`: the earlier bid
+ *   stands (a higher one would not outbid it within the budget);
+ * - `done`: the contract's funds are where it says; nothing more will be done.
+ */
+export type WatchAction = 'none' | 'wait' | 'exit' | 'refund' | 'rebid' | 'rebroadcast' | 'hold' | 'done';
+
+/** The actions that send something to the node. */
+export const SENDING: ReadonlySet<WatchAction> = new Set(['exit', 'refund', 'rebid', 'rebroadcast']);
+
+export type Decision = {
+  kind: WatchKind;
+  contract: string;
+  action: WatchAction;
+  /** The last height whose block may hold the action's transaction (credit-mint: expiry); for a kind that acts from a height on (credit-user's refund), that height. */
+  deadline: number;
+  /** deadline − tip. */
+  blocks_left: number;
+  /** One line for the operator: why this action, what happens next. */
+  reason: string;
+  /** The bid, sat/vB (of the package, for a CPFP exit). */
+  fee_rate?: number;
+  /** Why the bid is short of the schedule (deadline-fee.ts): the budget, the coins at hand, or a deadline already passed. */
+  shortfall?: 'budget' | 'wallet' | 'deadline-passed';
+  /** The transaction the action sent, or is waiting on. */
+  txid?: string;
+  /** What the node answered when it refused the action (the decision is taken again at the next block). */
+  error?: string;
+};
+
+/** Soonest deadline first, then by kind and contract: the report's order. */
+export function byDeadline(a: Decision, b: Decision): number {
+  return a.blocks_left - b.blocks_left || a.kind.localeCompare(b.kind) || a.contract.localeCompare(b.contract);
+}
+
+/** One round's report (`watch/report`, ./schemas.ts): what --once prints and the metrics read. */
+export type Report = {
+  type: 'watch/report';
+  version: 1;
+  network: string;
+  dry_run: boolean;
+  tip: { height: number; hash?: string };
+  reorg?: { depth: number; fork_height?: number; deep: boolean; replaced: string[] };
+  decisions: Decision[];
+  summary: { contracts: number; sent: number; pending: number; shortfalls: number; errors: number; nearest_deadline?: number };
+};

@@ -1,0 +1,52 @@
+/**
+ * The JSON Schema of what `offchain watch` prints: `watch/report`, one round's decisions at one
+ * tip (with --once; a long-running watcher logs each decision as a JSON line instead).
+ */
+import { Type } from '@sinclair/typebox';
+import { Txid, messageSchema } from '../message.ts';
+
+const Hash = Type.String({ pattern: '^[0-9a-f]{64}$' });
+
+const DecisionSchema = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('credit-mint'), Type.Literal('credit-user')], { description: 'whose deadline: the credit mint\'s exit, the credit user\'s refund (docs/watch.md)' }),
+    contract: Hash,
+    action: Type.Union(['none', 'wait', 'exit', 'refund', 'rebid', 'rebroadcast', 'hold', 'done'].map((a) => Type.Literal(a)), { description: 'what the watcher did (docs/watch.md, "Actions")' }),
+    deadline: Type.Integer({ minimum: 0, description: 'the last height that may mine the action (credit-mint: expiry); credit-user: the height its refund is final from' }),
+    blocks_left: Type.Integer({ description: 'deadline − tip' }),
+    reason: Type.String(),
+    fee_rate: Type.Optional(Type.Number({ description: 'the bid, sat/vB (of the package, for a CPFP exit)' })),
+    shortfall: Type.Optional(Type.Union([Type.Literal('budget'), Type.Literal('wallet'), Type.Literal('deadline-passed')], { description: 'why the bid is short of the schedule' })),
+    txid: Type.Optional(Txid),
+    error: Type.Optional(Type.String({ description: 'the node\'s refusal of the action, "CODE: message" (taken again at the next block)' })),
+  },
+  { additionalProperties: false },
+);
+
+export const WatchReportSchema = messageSchema('watch/report', 'One round of offchain watch: the tip it evaluated, any reorganisation it saw, and its decision for every contract.', {
+  dry_run: Type.Boolean({ description: 'nothing was sent or stored' }),
+  tip: Type.Object({ height: Type.Integer({ minimum: 0 }), hash: Type.Optional(Hash) }, { additionalProperties: false, description: 'the tip evaluated (offline, --tip-height: no hash)' }),
+  reorg: Type.Optional(Type.Object(
+    {
+      depth: Type.Integer({ minimum: 1, description: 'blocks of the earlier view no longer in the best chain' }),
+      fork_height: Type.Optional(Type.Integer({ minimum: 0, description: 'the highest block both chains share' })),
+      deep: Type.Boolean({ description: 'the fork is below every block the watcher kept: at least `depth` blocks' }),
+      replaced: Type.Array(Hash, { description: 'the replaced blocks, lowest first' }),
+    },
+    { additionalProperties: false, description: 'the best chain is not an extension of the one the watcher evaluated last: every decision was taken again on the new one' },
+  )),
+  decisions: Type.Array(DecisionSchema, { description: 'soonest deadline first' }),
+  summary: Type.Object(
+    {
+      contracts: Type.Integer({ minimum: 0 }),
+      sent: Type.Integer({ minimum: 0, description: 'actions sent this round (exit, refund, rebid, rebroadcast)' }),
+      pending: Type.Integer({ minimum: 0, description: 'contracts with an action under way: sent, held or waiting' }),
+      shortfalls: Type.Integer({ minimum: 0, description: 'bids short of the schedule (budget, wallet, deadline passed)' }),
+      errors: Type.Integer({ minimum: 0 }),
+      nearest_deadline: Type.Optional(Type.Integer({ description: 'blocks to the nearest deadline of a contract not done' })),
+    },
+    { additionalProperties: false },
+  ),
+});
+
+export const WATCH_SCHEMAS = [WatchReportSchema];

@@ -1,0 +1,269 @@
+/**
+ * `offchain watch` keeps the credit contract's deadlines on a real `bitcoind -regtest` with no
+ * other command typed (issue 71): the user vanishes and the mint's watcher exits in time, its
+ * bid rising each block while a fee spike keeps the exit out of blocks (Core's
+ * prioritisetransaction takes the package's fee away from the block template, as a market of
+ * higher bids would), to the budget one block before the deadline and never above it; a
+ * reorganisation un-mines the exit and the watcher sees it and keeps it going; the mint
+ * vanishes and the user's watcher refunds at expiry; a watcher killed (SIGKILL) at random points
+ * and started again, and two watchers at once, end as the contract says. Each watcher is the
+ * built CLI, spawned. Skipped, visibly, without bitcoind.
+ *
+ * Timeline: the mint publishes an offer with a 6-block safety margin; contracts X (expiry +40),
+ * Y (+80), Z (+120) and W (+160) open through `serve mint` and take one payment each; the
+ * service stops (from then on only watchers run beside the node).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { hex } from '@scure/base';
+import { findBitcoind } from './bitcoind.ts';
+import type { FundedNode } from './funded-node.ts';
+import { ServeMintProcess } from '../e2e/serve-process.ts';
+import { CONTRACT, MINT_KEY, USER_KEY, mintPeerSetup, ok } from './serve-mint-peer.ts';
+import { BIN, offchain, describeRun } from './offchain-cli.ts';
+import { publicKeyOf, singleKeyTaprootOutput } from '../independent/keys.ts';
+import { verifyKeyPathSpend } from '../independent/verify.ts';
+
+const BITCOIND = findBitcoind();
+const TITLE = BITCOIND
+  ? `offchain watch keeps the credit contract's deadlines on bitcoind -regtest (${BITCOIND})`
+  : 'offchain watch on bitcoind -regtest — SKIPPED: no bitcoind on PATH and BITCOIND is unset';
+if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
+
+const MARGIN = 6;
+/** The mint's budget, sat/vB (--max-fee-rate). */
+const BUDGET = 5;
+const PAYOUT_OUTPUT = singleKeyTaprootOutput(publicKeyOf(hex.decode(MINT_KEY)));
+
+type Decision = { kind: string; contract: string; action: string; deadline: number; blocks_left: number; fee_rate?: number; txid?: string; error?: string; shortfall?: string };
+type Report = { type: string; tip: { height: number; hash: string }; reorg?: { depth: number; fork_height?: number; deep: boolean; replaced: string[] }; decisions: Decision[] };
+type Opened = { id: string; expiry: number; funding: { txid: string; vout: number } };
+
+describe.skipIf(!BITCOIND)(TITLE, () => {
+  const w = mintPeerSetup('offchain-regtest-watch-');
+  let node: FundedNode;
+  const contracts: Record<'X' | 'Y' | 'Z' | 'W', Opened> = {} as never;
+  const rpc = <T>(method: string, params: unknown[] = []) => node.node.rpc.call<T>(method, params);
+
+  const watchArgs = (dir: string, key: string[], extra: string[] = []) => ['watch', ...key, '--state-dir', dir, ...node.chain(), '--max-fee-rate', String(BUDGET), ...extra];
+  const asMint = (extra: string[] = []) => watchArgs(w.mintDir, ['--key-env', 'MINT_KEY'], extra);
+  const asUser = (extra: string[] = []) => watchArgs(w.userDir, [], extra);
+  /** One round, as cron would run it: the built CLI, spawned. */
+  const once = async (args: string[]): Promise<Report> => {
+    const r = await offchain([...args, '--once'], { env: { MINT_KEY, USER_KEY } });
+    expect(r.status, describeRun(r)).toBe(0);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.type).toBe('watch/report');
+    return report;
+  };
+  const decision = (r: Report, c: Opened, kind = 'credit-mint') => {
+    const d = r.decisions.find((x) => x.contract === c.id && x.kind === kind);
+    expect(d, JSON.stringify(r)).toBeDefined();
+    return d!;
+  };
+  const mineTo = async (height: number) => {
+    const n = height - (await node.tip());
+    expect(n).toBeGreaterThanOrEqual(0);
+    if (n > 0) await node.mine(n);
+  };
+  const mempool = () => rpc<string[]>('getrawmempool');
+  const entry = (txid: string) => rpc<{ vsize: number; fees: { base: number } }>('getmempoolentry', [txid]);
+  const confirmations = async (txid: string) => (await rpc<{ confirmations?: number }>('getrawtransaction', [txid, 1])).confirmations ?? 0;
+  /** The fee spike: the package's fee taken away from the block template (the next block leaves it out). */
+  const outbid = (txid: string) => rpc('prioritisetransaction', [txid, 0, -100_000_000]);
+
+  beforeAll(async () => {
+    node = await w.start(BITCOIND!, 'watch', ['--safety-margin', String(MARGIN), '--min-expiry', '20']);
+    const svc = await ServeMintProcess.start(['--key-env', 'MINT_KEY', '--state-dir', w.mintDir, ...node.chain()], { MINT_KEY });
+    try {
+      for (const [name, blocks] of [['X', 40], ['Y', 80], ['Z', 120], ['W', 160]] as const) {
+        const { opened, funding, signed } = await w.openThroughPeer(svc.url, 1_000_000n, `+${blocks}`);
+        expect(await node.acceptAndMine(signed.hex)).toBe(funding.txid);
+        ok(await w.user('sign-update', '--role', 'user', '--amount', '60000', '--contract', opened.contract_id, '--peer', svc.url), 'credit/balance');
+        contracts[name] = { id: opened.contract_id, expiry: opened.refund.final_from_height - 1, funding: { txid: funding.txid, vout: funding.vout } };
+      }
+    } finally {
+      expect((await svc.stop()).status, svc.stderr).toBe(0);
+    }
+  }, 240_000);
+
+  afterAll(() => w.stop());
+
+  it('far from any deadline the watchers do nothing: every contract `none`, nothing sent', async () => {
+    const mint = await once(asMint());
+    expect(mint.decisions.filter((d) => d.kind === 'credit-mint').map((d) => d.action)).toEqual(['none', 'none', 'none', 'none']);
+    const user = await once(asUser());
+    expect(user.decisions.map((d) => d.action)).toEqual(['none', 'none', 'none', 'none']);
+    expect(await mempool()).toEqual([]);
+  }, 60_000);
+
+  it('the user vanishes and fees spike: the mint\'s watcher exits X at the margin and rebids each block, reaching its budget one block before the deadline (lnd#8741), never above it; mined by the deadline', async () => {
+    const X = contracts.X;
+    await mineTo(X.expiry - MARGIN - 1);
+    expect(decision(await once(asMint()), X).action).toBe('none');
+    await mineTo(X.expiry - MARGIN);
+    const rates: number[] = [];
+    let state = '';
+    let sizes = { state: { vsize: 0, fee: 0 }, child: { vsize: 0 } };
+    for (let tip = X.expiry - MARGIN; tip < X.expiry; tip++) {
+      expect(await node.tip()).toBe(tip);
+      const d = decision(await once(asMint()), X);
+      expect(d.action, JSON.stringify(d)).toBe(tip === X.expiry - MARGIN ? 'exit' : 'rebid');
+      expect(d.error).toBeUndefined();
+      rates.push(d.fee_rate!);
+      // In the node's mempool: the state and this child, at the bid, counted by Core.
+      const pool = await mempool();
+      expect(pool).toContain(d.txid);
+      const child = await rpc<{ depends: string[] }>('getmempoolentry', [d.txid]);
+      state = child.depends[0]!;
+      const [s, c] = [await entry(state), await entry(d.txid!)];
+      const [stateFee, childFee] = [Math.round(s.fees.base * 1e8), Math.round(c.fees.base * 1e8)];
+      sizes = { state: { vsize: s.vsize, fee: stateFee }, child: { vsize: c.vsize } };
+      const packageRate = (stateFee + childFee) / (s.vsize + c.vsize);
+      expect(packageRate).toBeGreaterThanOrEqual(d.fee_rate! - 0.01);
+      // Never above the budget: not the package, not the child alone.
+      expect(packageRate).toBeLessThanOrEqual(BUDGET);
+      expect(childFee / c.vsize).toBeLessThanOrEqual(BUDGET);
+      // The spike: this bid is not enough for the next block (the state pays its own floor fee: it is outbid too, once).
+      if (tip === X.expiry - MARGIN) await outbid(state);
+      if (tip < X.expiry - 1) await outbid(d.txid!);
+      else await rpc('prioritisetransaction', [state, 0, 100_000_000]); // the spike ends: the last bid is enough
+      await node.mine(1);
+    }
+    // The budget as a package rate: --max-fee-rate bounds each transaction's own rate (Core's
+    // maxfeerate), so the child — paying for the state too — may pay at most BUDGET·its vsize
+    // (less a sat for rounding); from Core's own sizes and fees.
+    const budgetRate = Math.floor((1000 * (Math.floor(BUDGET * sizes.child.vsize) - 1 + sizes.state.fee)) / (sizes.state.vsize + sizes.child.vsize));
+    // LND's linear schedule from the relay floor (100 sat/kvB: regtest has no estimate) to the
+    // budget, reached at the last chance (tip = deadline − 1, the 6th bid), rounded up to a sat/kvB.
+    expect(rates).toEqual([0, 1, 2, 3, 4, 5].map((k) => (100 + Math.ceil(((budgetRate - 100) * k) / 5)) / 1000));
+    // Mined in the deadline's block at the latest: the user's refund is final only after it.
+    expect(await confirmations(state)).toBe(1);
+    expect(await node.tip()).toBe(X.expiry);
+    const verified = verifyKeyPathSpend(await rpc<string>('getrawtransaction', [state]), [{ ...X.funding, amount: 1_000_000n, script: CONTRACT.script }], CONTRACT.outputKey);
+    expect(verified.outputs.find((o) => hex.encode(o.script) === hex.encode(PAYOUT_OUTPUT.script))?.amount).toBe(60_000n);
+    // The offer's min_confirmations is 1: the exit is done.
+    expect(decision(await once(asMint()), X).action).toBe('done');
+  }, 180_000);
+
+  it('a reorganisation un-mines X\'s exit: the watcher reports it (depth, fork) and keeps the exit going until it is mined again; then done', async () => {
+    const X = contracts.X;
+    const tip = await node.tip();
+    const replaced = await rpc<string>('getblockhash', [tip]);
+    await rpc('invalidateblock', [replaced]);
+    const r = await once(asMint());
+    expect(r.reorg).toMatchObject({ depth: 1, fork_height: tip - 1, deep: false, replaced: [replaced] });
+    const d = decision(r, X);
+    // Core put the exit back in its mempool; the bid is at the budget: it is held, or sent again if it was lost.
+    expect(['hold', 'rebroadcast'], JSON.stringify(d)).toContain(d.action);
+    // A block of the new branch (to another address: the same coinbase in the same second would be the invalidated block again).
+    await rpc('generatetoaddress', [1, node.sweepTo]);
+    expect(await confirmations(d.txid ?? r.decisions.find((x) => x.contract === X.id)!.txid!)).toBe(1);
+    const done = decision(await once(asMint()), X);
+    expect(done.action).toBe('done');
+  }, 120_000);
+
+  it('the mint vanishes: the user\'s watcher refunds Y once the refund is final — not a block earlier — and it is mined; the mint\'s view says refunded', async () => {
+    const Y = contracts.Y;
+    await mineTo(Y.expiry - 1);
+    expect(decision(await once(asUser()), Y, 'credit-user').action).toBe('none');
+    await mineTo(Y.expiry);
+    const d = decision(await once(asUser()), Y, 'credit-user');
+    expect(d.action).toBe('refund');
+    expect(d.error).toBeUndefined();
+    expect(await mempool()).toContain(d.txid);
+    await node.mine(1);
+    expect(await confirmations(d.txid!)).toBe(1);
+    expect(decision(await once(asUser()), Y, 'credit-user').action).toBe('wait');
+    const list = ok(await offchain(['credit', 'list', '--state-dir', w.mintDir, ...node.chain()]), 'credit/contracts');
+    expect(list.contracts.find((c: { contract_id: string }) => c.contract_id === Y.id)).toMatchObject({ refund: { txid: d.txid, confirmations: 1 } });
+  }, 120_000);
+
+  it('a long-running watcher killed (SIGKILL) at random points and started again: Z is exited by its deadline, and no bid it stored ever fell', async () => {
+    const Z = contracts.Z;
+    await mineTo(Z.expiry - MARGIN - 2);
+    const seen: number[] = [];
+    const outbidden = new Set<string>();
+    let kills = 0;
+    while ((await node.tip()) < Z.expiry - 1) {
+      const child = spawn(process.execPath, [BIN, ...asMint(['--interval', '0.05', '--log-level', 'info'])], { env: { ...process.env, MINT_KEY, OFFCHAIN_CONFIG: '/dev/null' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let log = '';
+      child.stderr.on('data', (b: Buffer) => (log += b.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      await new Promise((resolve) => setTimeout(resolve, 150 + Math.floor(Math.random() * 900)));
+      child.kill('SIGKILL');
+      expect(await exited, `the watcher ended by itself before it was killed:\n${log}`).toBeNull();
+      kills++;
+      for (const line of log.split('\n').filter((l) => l.includes('"event":"decision"'))) {
+        const d = JSON.parse(line) as Decision;
+        if (d.contract === Z.id && d.fee_rate !== undefined && ['exit', 'rebid'].includes(d.action)) seen.push(d.fee_rate);
+      }
+      // Keep the spike on whatever it sent (each transaction outbid once).
+      for (const txid of await mempool()) if (!outbidden.has(txid)) outbidden.add(txid), await outbid(txid);
+      await node.mine(1);
+    }
+    // The last chance: the spike ends (the node counts their fees again), one more round, one more block.
+    for (const txid of outbidden) await rpc('prioritisetransaction', [txid, 0, 100_000_000]);
+    const last = decision(await once(asMint()), Z);
+    expect(['rebid', 'hold', 'rebroadcast', 'exit']).toContain(last.action);
+    await node.mine(1);
+    expect(decision(await once(asMint()), Z).action).toBe('done');
+    expect(await node.tip()).toBe(Z.expiry);
+    expect(kills).toBeGreaterThanOrEqual(MARGIN);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]!, `bids ${seen.join(', ')}`).toBeGreaterThanOrEqual(seen[i - 1]!);
+  }, 240_000);
+
+  it('two watchers at once act once: one exit package for W in the mempool, both exit 0', async () => {
+    const W = contracts.W;
+    await mineTo(W.expiry - MARGIN);
+    const [a, b] = await Promise.all([once(asMint()), once(asMint())]);
+    const sent = [decision(a, W), decision(b, W)];
+    expect(sent.map((d) => d.error)).toEqual([undefined, undefined]);
+    const pool = await mempool();
+    expect(pool).toHaveLength(2); // the state and one child
+    await node.mine(1);
+    expect(decision(await once(asMint()), W).action).toBe('done');
+  }, 120_000);
+
+  it('a long-running watcher logs one JSON line per decision, serves /metrics on the operator\'s listener (blocks to the nearest deadline, actions pending), and stops on SIGTERM with exit 0', async () => {
+    // V: a fresh contract far from its deadline, so the nearest deadline is V's.
+    const svc = await ServeMintProcess.start(['--key-env', 'MINT_KEY', '--state-dir', w.mintDir, ...node.chain()], { MINT_KEY });
+    let V: Opened;
+    try {
+      const { opened, funding, signed } = await w.openThroughPeer(svc.url, 500_000n, '+30');
+      expect(await node.acceptAndMine(signed.hex)).toBe(funding.txid);
+      ok(await w.user('sign-update', '--role', 'user', '--amount', '1000', '--contract', opened.contract_id, '--peer', svc.url), 'credit/balance');
+      V = { id: opened.contract_id, expiry: opened.refund.final_from_height - 1, funding };
+    } finally {
+      expect((await svc.stop()).status, svc.stderr).toBe(0);
+    }
+    const child = spawn(process.execPath, [BIN, ...asMint(['--interval', '0.1', '--operator-listen', '127.0.0.1:0'])], { env: { ...process.env, MINT_KEY, OFFCHAIN_CONFIG: '/dev/null' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    let stdout = '';
+    child.stderr.on('data', (b: Buffer) => (log += b.toString()));
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const lines = () => log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 100 && !what(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(what(), log).toBe(true);
+    };
+    await until(() => lines().some((l) => l.event === 'round'));
+    const url = lines().find((l) => l.event === 'listening')!.operator as string;
+    const tip = await node.tip();
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toContain(`offchain_watch_blocks_to_nearest_deadline{role="watch"} ${V!.expiry - tip}`);
+    expect(metrics).toMatch(/offchain_watch_actions_pending\{role="watch"\} \d+/);
+    expect(metrics).toContain(`offchain_watch_tip_height{role="watch"} ${tip}`);
+    // No contract id or txid in any label.
+    expect(metrics).not.toContain(V!.id);
+    // A new block: a new round, seen in the log.
+    const rounds = lines().filter((l) => l.event === 'round').length;
+    await node.mine(1);
+    await until(() => lines().filter((l) => l.event === 'round').length > rounds);
+    child.kill('SIGTERM');
+    expect(await exited, log).toBe(0);
+    expect(stdout).toBe('');
+    expect(lines().at(-1)).toMatchObject({ event: 'stopped' });
+  }, 120_000);
+});
