@@ -111,7 +111,7 @@ const LOADERS = {
   'statechain:transfer': () => import('./commands/statechain/transfer.ts'),
   'statechain:verify': () => import('./commands/statechain/verify.ts'),
   'statechain:withdraw': () => import('./commands/statechain/withdraw.ts'),
-  watch: () => import('./commands/watch.ts'),
+  'watch': () => import('./commands/watch.ts'),
 } satisfies Record<string, () => Promise<{ default: Command.Class }>>;
 
 export type CommandId = keyof typeof LOADERS;

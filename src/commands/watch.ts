@@ -54,16 +54,24 @@ export default class Watch extends WatchSteps<typeof Watch> {
     const network = this.network();
     await this.feeLimits(); // E_USAGE for a bad --max-fee-rate/--max-fee-share before the node is asked
     const chain = await this.watchChain(network, { dryRun: f['dry-run'], once: f.once });
-    if (f.once) return { message: await this.round(network, chain, await this.watchDb(network), f['dry-run']) };
+    const host = this.watchHost(network, chain);
+    const { watchLoop, watchRound } = await import('../topics/watch/rounds.ts');
+    if (f.once) return { message: await watchRound(host, f['dry-run']) };
     this.longRunning = true;
     const { startWatchMetrics, watchLogger } = await import('../topics/watch/service.ts');
     const log = await watchLogger(f['log-level'], network);
     const gauges = { reorgs: 0, failedRounds: 0 };
     const metrics = operatorListen ? await startWatchMetrics(operatorListen, gauges) : undefined;
     if (metrics) log.info({ event: 'listening', operator: metrics.url }, 'metrics on the operator\'s listener');
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
     try {
-      await this.loop(network, chain, () => this.watchDb(network), { dryRun: f['dry-run'], intervalMs: Math.round(interval * 1000), log: log.info, gauges });
+      await watchLoop(host, { dryRun: f['dry-run'], intervalMs: Math.round(interval * 1000), log: log.info, gauges, signal: stop.signal });
     } finally {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
       await metrics?.close();
     }
     log.info({ event: 'stopped' }, 'stopped');

@@ -15,6 +15,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { cpSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { hex } from '@scure/base';
 import { findBitcoind } from './bitcoind.ts';
 import type { FundedNode } from './funded-node.ts';
@@ -158,9 +160,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(['hold', 'rebroadcast'], JSON.stringify(d)).toContain(d.action);
     // A block of the new branch (to another address: the same coinbase in the same second would be the invalidated block again).
     await rpc('generatetoaddress', [1, node.sweepTo]);
-    expect(await confirmations(d.txid ?? r.decisions.find((x) => x.contract === X.id)!.txid!)).toBe(1);
     const done = decision(await once(asMint()), X);
     expect(done.action).toBe('done');
+    expect(await confirmations(done.txid!)).toBe(1); // the exit's state, mined again on the new branch
   }, 120_000);
 
   it('the mint vanishes: the user\'s watcher refunds Y once the refund is final — not a block earlier — and it is mined; the mint\'s view says refunded', async () => {
@@ -266,4 +268,73 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(stdout).toBe('');
     expect(lines().at(-1)).toMatchObject({ event: 'stopped' });
   }, 120_000);
+
+  it('serve mint keeps the deadlines itself (a watcher beside its routes): U is exited at its margin with no other command, the decision in the service\'s log; SIGTERM still drains and exits 0', async () => {
+    const svc = await ServeMintProcess.start(['--key-env', 'MINT_KEY', '--state-dir', w.mintDir, ...node.chain(), '--max-fee-rate', String(BUDGET), '--log-level', 'info'], { MINT_KEY });
+    try {
+      const { opened, funding, signed } = await w.openThroughPeer(svc.url, 400_000n, '+25');
+      expect(await node.acceptAndMine(signed.hex)).toBe(funding.txid);
+      ok(await w.user('sign-update', '--role', 'user', '--amount', '3000', '--contract', opened.contract_id, '--peer', svc.url), 'credit/balance');
+      const expiry = opened.refund.final_from_height - 1;
+      await mineTo(expiry - MARGIN);
+      const exitLine = () => svc.stderr.split('\n').filter((l) => l.includes('"event":"decision"')).map((l) => JSON.parse(l) as Decision).find((d) => d.contract === opened.contract_id && d.action === 'exit');
+      for (let i = 0; i < 100 && !exitLine()?.txid; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      const d = exitLine();
+      expect(d, svc.stderr).toMatchObject({ kind: 'credit-mint', deadline: expiry, blocks_left: MARGIN });
+      expect(d!.error).toBeUndefined();
+      expect(await mempool()).toContain(d!.txid);
+      await node.mine(1);
+      expect(await confirmations(d!.txid!)).toBe(1);
+      // The exit froze the contract: the service signs no later state of it.
+      const refused = await w.user('sign-update', '--role', 'user', '--amount', '1000', '--contract', opened.contract_id, '--peer', svc.url);
+      expect(refused.status).toBe(4);
+    } finally {
+      expect((await svc.stop()).status, svc.stderr).toBe(0);
+    }
+  }, 120_000);
+
+  it('a mint store restored from a backup behind the chain never replaces its newer exit with an older state: the watcher holds and says E_WATCH_FOREIGN_SPEND', async () => {
+    // T: paid once (the backup is taken then), paid again, exited with state 2 by the watcher.
+    const backup = join(w.tmp.path, 'mint-backup');
+    let svc = await ServeMintProcess.start(['--key-env', 'MINT_KEY', '--state-dir', w.mintDir, ...node.chain(), '--no-watch'], { MINT_KEY });
+    let T: Opened;
+    try {
+      const { opened, funding, signed } = await w.openThroughPeer(svc.url, 300_000n, '+25');
+      expect(await node.acceptAndMine(signed.hex)).toBe(funding.txid);
+      ok(await w.user('sign-update', '--role', 'user', '--amount', '10000', '--contract', opened.contract_id, '--peer', svc.url), 'credit/balance');
+      T = { id: opened.contract_id, expiry: opened.refund.final_from_height - 1, funding };
+    } finally {
+      expect((await svc.stop()).status, svc.stderr).toBe(0);
+    }
+    cpSync(w.mintDir, backup, { recursive: true });
+    svc = await ServeMintProcess.start(['--key-env', 'MINT_KEY', '--state-dir', w.mintDir, ...node.chain(), '--no-watch'], { MINT_KEY });
+    try {
+      ok(await w.user('sign-update', '--role', 'user', '--amount', '30000', '--contract', T!.id, '--peer', svc.url), 'credit/balance');
+    } finally {
+      expect((await svc.stop()).status, svc.stderr).toBe(0);
+    }
+    await mineTo(T!.expiry - MARGIN);
+    const sent = decision(await once(asMint()), T!);
+    expect(sent.action).toBe('exit');
+    const state2 = (await rpc<{ depends: string[] }>('getmempoolentry', [sent.txid])).depends[0]!;
+    await outbid(state2);
+    await outbid(sent.txid!);
+    // The operator restores the backup: the store's latest is state 1 again.
+    rmSync(w.mintDir, { recursive: true, force: true });
+    cpSync(backup, w.mintDir, { recursive: true });
+    await node.mine(1);
+    const held = decision(await once(asMint()), T!);
+    expect(held.action, JSON.stringify(held)).toBe('hold');
+    expect(held.error).toMatch(/^E_WATCH_FOREIGN_SPEND: /);
+    expect(held.txid).toBe(state2);
+    // Nothing was sent over it: state 2 and its child are still what the node holds.
+    expect((await mempool()).sort()).toEqual([state2, sent.txid!].sort());
+    const verified = verifyKeyPathSpend(await rpc<string>('getrawtransaction', [state2]), [{ ...T!.funding, amount: 300_000n, script: CONTRACT.script }], CONTRACT.outputKey);
+    expect(verified.outputs.find((o) => hex.encode(o.script) === hex.encode(PAYOUT_OUTPUT.script))?.amount).toBe(40_000n);
+    // The operator's way out: state 2 mined (here, the spike ends).
+    await rpc('prioritisetransaction', [state2, 0, 100_000_000]);
+    await rpc('prioritisetransaction', [sent.txid, 0, 100_000_000]);
+    await node.mine(1);
+    expect(await confirmations(state2)).toBe(1);
+  }, 180_000);
 });

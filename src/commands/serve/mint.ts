@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { MintStream, retiredNonceEpoch } from '../../topics/credit/stream.ts';
 import { ecashSeedFlags } from '../../topics/credit/flags.ts';
-import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { serveFlags } from '../../topics/serve/flags.ts';
 import type { ExitRequest } from '../../topics/credit/exit.ts';
@@ -17,6 +17,8 @@ stream). The operator's listener (--operator-listen, loopback only) adds /metric
 and POST /v1/operator/exit {fee_rate, contract_id?, to?, broadcast|dry_run} (as credit exit, signed by the mint key: no --child).
 On SQLite one serve process holds a --state-dir; on PostgreSQL any number may share the store, each opening the nonces
 it issued (route requests by contract; a restart makes each of its users abandon once, which --peer does by itself).
+With a node (--rpc-url) it also keeps every contract's deadline, as offchain watch does (docs/watch.md): the exit of a contract within
+its safety margin, its fee rising each block within --max-fee-rate/--max-fee-share; --no-watch leaves that to a separate watcher.
 Prints one serve/listening line on standard output, then logs JSON on standard error; SIGTERM drains and exits 0.`;
   static override examples = [
     {
@@ -36,6 +38,12 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
     'nonce-epoch': Flags.string({ hidden: true, description: 'retired: every PostgreSQL mint process seals its nonces under its own key', options: ['process', 'host'] }),
     ...ecashSeedFlags,
     ...chainFlags,
+    watch: Flags.boolean({
+      description: 'with a node (--rpc-url), keep every contract\'s deadline from inside the service, as offchain watch does (its decisions in the log, its gauges on /metrics); --no-watch when a separate offchain watch runs',
+      default: true,
+      allowNo: true,
+    }),
+    ...feeGuardFlags,
     // A new command: --confirmations without the one-shots' old spelling (--funding-confirmations).
     confirmations: Flags.integer({ description: 'offline: assert the served contract\'s funding output has N confirmations (with a node, it is asked instead)', helpValue: 'N', min: 0, helpGroup: 'CHAIN' }),
   };
@@ -61,11 +69,17 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
       const { mintGauges, mintRoutes } = await import('../../topics/serve/mint-routes.ts');
       const { announcement, startService } = await import('../../topics/serve/service.ts');
       const exit = (r: ExitRequest) => this.creditExit(r); // topics/credit/exit.ts, as `credit exit`
+      // The watcher beside the routes (topics/watch/): with a node, unless --no-watch. It stops before the drain.
+      const watcher = await this.serviceWatcher(network, ctx.chain, f.watch, options.logLevel);
       const svc = await startService({ ...options, role: 'mint', group: 'credit', network }, mintRoutes({ network, ctx, store, batch, exit }), {
-        // What is in flight finished (the listeners closed first): commit the last batch and release it.
-        drain: () => batch.close(),
-        gauges: mintGauges({ store, batch }),
+        // What is in flight finished (the listeners closed first): the watcher's round ends, then the last batch is committed and released.
+        drain: async () => {
+          await watcher?.stop();
+          await batch.close();
+        },
+        gauges: [...mintGauges({ store, batch }), ...(watcher?.gauges ?? [])],
       });
+      watcher?.start();
       // A store that broke for good (a failed commit) ends the service: nothing more may be answered.
       batch.ended.catch(() => void svc.stop());
       this.emitLine(announcement('mint', svc.urls));

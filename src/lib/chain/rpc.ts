@@ -268,6 +268,13 @@ export class RpcChainSource implements ChainSource {
     return { height: int(r, 'height', m, this.url), prev: r['previousblockhash'] === undefined ? null : txidField(r, 'previousblockhash', m, this.url) };
   }
 
+  /** getindexinfo: whether the node keeps the transaction index (-txindex), which getrawtransaction needs for a mined transaction. */
+  async txIndex(): Promise<boolean> {
+    await this.ensureChain();
+    const r = obj(await this.client.call('getindexinfo', ['txindex']), 'getindexinfo', this.url);
+    return r['txindex'] !== undefined;
+  }
+
   /**
    * estimatesmartfee's rate for confirmation within `blocks` (1–1008), sat/kvB; null when the
    * node has no estimate (a fresh node, regtest without history: Core answers "errors").

@@ -79,6 +79,8 @@ export interface ChainSource {
    * `scantxoutset`, which reads the whole set: slow on mainnet, mempool not included).
    */
   outputsPaying?(script: Uint8Array): Promise<UtxoInfo[]>;
+  /** Whether the node keeps the transaction index (-txindex): without it a mined transaction is unknown to getrawtransaction. */
+  txIndex?(): Promise<boolean>;
   /** A block's height and its parent's hash (null: the genesis block), for any block the node has. */
   blockHeader?(hash: string): Promise<{ height: number; prev: string | null }>;
   /** estimatesmartfee for confirmation within `blocks`, sat/kvB (null: the node has no estimate). */

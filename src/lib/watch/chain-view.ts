@@ -15,7 +15,8 @@
  *   view holds reports the blocks above it.
  * - A fork below everything the view kept is reported as `deep` (all it kept is replaced): the
  *   caller then treats every decision as to be taken again, which is always safe.
- * - Nothing is asked of the node when the tip's hash is the view's last (the common poll).
+ * - Nothing is asked of the node when the tip's hash is the view's last (the common poll), and
+ *   never more than MAX_WALK headers in one follow.
  *
  * Pure but for `headerOf`, the caller's getblockheader; no other I/O.
  */
@@ -40,6 +41,13 @@ export type Followed = {
   connected: BlockRef[];
 };
 
+/**
+ * The most headers one follow asks for: two weeks of blocks. A watcher back after longer (or a
+ * view that is not what it kept) starts a fresh view from the tip: nothing is reported replaced,
+ * since nothing is known — and every decision is taken from the chain anyway.
+ */
+export const MAX_WALK = 2016;
+
 /** The header a walk needs: the block's parent (null: genesis). */
 export type HeaderOf = (hash: string) => Promise<{ prev: string | null }>;
 
@@ -63,6 +71,7 @@ export async function follow(view: ChainView | undefined, tip: BlockRef, headerO
     }
     walked.push(cur);
     if (cur.height <= lowest) break;
+    if (walked.length >= MAX_WALK) return { view: { blocks: walked.reverse().slice(-KEEP_BLOCKS) }, replaced: [], deep: false, connected: walked };
     const { prev } = await headerOf(cur.hash);
     cur = prev === null ? undefined : { height: cur.height - 1, hash: prev };
   }

@@ -9,13 +9,15 @@
  *   reorganisation un-mines it: the next decision, on the new chain, acts again).
  * - The mint exits every contract with a signed state whose expiry is within the safety
  *   margin, or that it is already exiting, until its exit is mined; its bid is the deadline's
- *   schedule (deadline-fee.ts): never above the budget, never below what it may already have
- *   sent while the exit's state is in the node's mempool (a replacement outbids it by the
- *   incremental relay fee, or the earlier one is held).
+ *   schedule (deadline-fee.ts): never above the budget, and while the exit's state is in the
+ *   node's mempool, above the package the node holds by the incremental relay fee (whoever
+ *   made its child), or the package there is held.
+ * - The mint never sends over a spend of the funding it does not know (neither its exit state
+ *   nor the user's refund): a restored store must not replace a newer state with an older one.
  * - The user sends its refund only once it is final (tip ≥ expiry) and only while the funding
  *   is unspent and the refund unknown to the node; once the funding is spent by anything else
- *   (the mint's state, a close, a rollover) the user is done: that spend pays it what the
- *   latest state says.
+ *   (the mint's state, a close, a rollover) and that spend is mined, the user is done: it pays
+ *   what the latest state says (while it is only in the mempool, the user waits).
  */
 import { deadlineBid } from '../tx/deadline-fee.ts';
 import type { Decision } from './decision.ts';
@@ -32,7 +34,7 @@ export type MintRow = {
   refund?: { txid: string; confirmations: number } | undefined;
 };
 
-/** What the watcher bid last for a contract's exit: stored before it is sent (commit before the act). */
+/** What the watcher bid last for a contract's exit: stored before it is sent (commit before the act). Only its start_tip steers a later bid: what replaces an exit is judged by what the node holds. */
 export type ExitBid = {
   /** The tip when the first bid was made: the schedule runs from the block after it. */
   start_tip: number;
@@ -50,14 +52,25 @@ export type MintFacts = {
   tip: number;
   /** Where the schedule starts, sat/kvB: the node's estimate for the blocks left, at least its floor. */
   startRate: number;
-  /** The most the mint pays, sat/kvB (--max-fee-rate). */
+  /** The most the mint pays, as a package rate, sat/kvB: the fee guard (--max-fee-rate on each transaction, --max-fee-share of the payout), the lower of the two. */
   budgetRate: number;
-  /** The most the payout can pay under --max-fee-share, sat/kvB of the package. */
-  affordableRate?: number;
   incrementalRate: number;
   bid?: ExitBid;
-  /** The exit's state is in the node's mempool (so one of our children, or the package we last sent, may be too). */
-  stateInMempool: boolean;
+  /**
+   * The package rate, sat/kvB, of the exit's state with whatever child it has in the node's
+   * mempool (its descendants' fee over their size): what a new bid must outbid, whoever made the
+   * child — never the watcher's own record of what it sent (a crash, or a store rolled back, can
+   * make that wrong). Undefined: the state is not in the mempool.
+   */
+  mempoolRate?: number;
+  /**
+   * The funding output is spent by a transaction that is neither this contract's exit state nor
+   * the user's refund — in the mempool (its txid) or in a block: the store does not know it (a
+   * restored backup behind the chain?). Nothing is sent over it; the operator is told.
+   */
+  foreignSpend?: { where: 'mempool' | 'block'; txid?: string };
+  /** The exit could not be built (the refusal, "CODE: message"): nothing can be sent; the operator is told. */
+  unbuildable?: string;
 };
 
 /** The rows that need nothing more of the mint, by `credit list`'s status. */
@@ -75,25 +88,34 @@ export function decideMint(row: MintRow, f: MintFacts): MintDecision {
   if (row.refund && row.refund.confirmations >= 1) {
     return { ...base, action: 'wait', reason: `the user's refund ${row.refund.txid} spent the funding: nothing can be exited (unless a reorganisation un-mines it)`, txid: row.refund.txid };
   }
-  const previous = f.stateInMempool ? f.bid?.rate : undefined;
+  if (f.unbuildable !== undefined) return { ...base, action: 'hold', reason: 'the exit cannot be built: nothing sent', error: f.unbuildable };
+  if (f.foreignSpend) {
+    const what = f.foreignSpend.where === 'mempool' ? `in the node's mempool by ${f.foreignSpend.txid}` : 'in a block';
+    return {
+      ...base,
+      action: 'hold',
+      reason: 'the funding is spent by a transaction that is not this contract\'s exit state or the user\'s refund: not replaced',
+      error: `E_WATCH_FOREIGN_SPEND: contract ${row.contract_id}'s funding is spent ${what}, by no transaction this store knows — is the store behind the chain (a restored backup)? Find that state before anything else is sent`,
+      ...(f.foreignSpend.txid ? { txid: f.foreignSpend.txid } : {}),
+    };
+  }
   const bid = deadlineBid({
     startTip: Math.min(f.bid?.start_tip ?? f.tip, f.tip),
     tip: f.tip,
     deadline: row.expiry_height,
     startRate: f.startRate,
     budgetRate: f.budgetRate,
-    ...(f.affordableRate !== undefined ? { affordableRate: f.affordableRate } : {}),
-    ...(previous !== undefined ? { previousRate: previous } : {}),
+    ...(f.mempoolRate !== undefined ? { previousRate: f.mempoolRate } : {}),
     incrementalRate: f.incrementalRate,
   });
   const shortfall = bid.shortfall ? { shortfall: bid.shortfall } : {};
   const rate = { fee_rate: bid.rate / 1000, rate: bid.rate };
   if (bid.hold) {
-    return { ...base, action: 'hold', reason: `the exit sent at ${bid.rate / 1000} sat/vB stands: no bid within the budget outbids it by the incremental relay fee`, fee_rate: bid.rate / 1000, ...shortfall, ...(f.bid ? { txid: f.bid.child_txid } : {}) };
+    return { ...base, action: 'hold', reason: `the exit in the node's mempool at ${bid.rate / 1000} sat/vB stands: no bid within the budget outbids it by the incremental relay fee`, fee_rate: bid.rate / 1000, ...shortfall };
   }
+  if (f.mempoolRate !== undefined) return { ...base, action: 'rebid', reason: `the exit is not mined yet: its child replaced at the schedule's rate (${bid.chancesLeft + 1} block(s) left)`, ...rate, ...shortfall };
   if (f.bid === undefined) return { ...base, action: 'exit', reason: `exit now: ${bid.chancesLeft + 1} block(s) can still mine the state before the user's refund is final`, ...rate, ...shortfall };
-  if (previous === undefined) return { ...base, action: 'rebroadcast', reason: 'the exit is not in the node\'s mempool (evicted, un-mined by a reorganisation, or never sent): sent again at the schedule\'s rate', ...rate, ...shortfall };
-  return { ...base, action: 'rebid', reason: `the exit is not mined yet: its child replaced at the schedule's rate (${bid.chancesLeft + 1} block(s) left)`, ...rate, ...shortfall };
+  return { ...base, action: 'rebroadcast', reason: 'the exit is not in the node\'s mempool (evicted, un-mined by a reorganisation, or never sent): sent again at the schedule\'s rate', ...rate, ...shortfall };
 }
 
 function txidOf(row: MintRow): { txid?: string } {
@@ -114,6 +136,8 @@ export type UserFacts = {
   refundConfirmations: number | null;
   /** The funding output is unspent (in the chain and the mempool). */
   fundingUnspent: boolean;
+  /** When it is spent: by a transaction still in the mempool (not mined yet). */
+  fundingSpentInMempool?: boolean;
   /** The confirmations the user waits for before it calls the refund settled. */
   minConfirmations: number;
 };
@@ -127,6 +151,7 @@ export function decideUser(f: UserFacts): Decision {
   const txid = { txid: f.refundTxid };
   if (f.refundConfirmations !== null && f.refundConfirmations >= f.minConfirmations) return { ...base, action: 'done', reason: 'the refund is mined', ...txid };
   if (f.refundConfirmations !== null) return { ...base, action: 'wait', reason: f.refundConfirmations === 0 ? 'the refund is in the mempool' : `the refund is mined: ${f.refundConfirmations} confirmation(s) so far`, ...txid };
+  if (!f.fundingUnspent && f.fundingSpentInMempool) return { ...base, action: 'wait', reason: 'the funding is spent by a transaction in the node\'s mempool (the mint\'s state, a close): waiting for it to be mined' };
   if (!f.fundingUnspent) return { ...base, action: 'done', reason: 'the funding was spent by another transaction (the mint\'s state, a close or a rollover): it pays what the latest state says' };
   if (f.tip < f.expiry) return { ...base, action: 'none', reason: `the refund is final once the tip reaches ${f.expiry} (in ${f.expiry - f.tip} block(s)), if the mint has not closed or exited by then` };
   return { ...base, action: 'refund', reason: 'the refund is final and the funding unspent: the mint neither closed nor exited', ...txid };

@@ -20,7 +20,7 @@ import { UsageError } from '../../lib/errors.ts';
 import type { MintContext, MintContractRecord } from '../../lib/credit/ports.ts';
 import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
 import type { Network } from '../../lib/network.ts';
-import { ExitSteps } from './exit.ts';
+import { WatchSteps } from '../watch/command.ts';
 import type { MintBatch } from './mint-batch.ts';
 
 type StreamFlags = { role: string; stream?: boolean; 'nonce-epoch'?: string };
@@ -37,7 +37,7 @@ export function retiredNonceEpoch(value: string | undefined): void {
 }
 
 // ExitSteps: `serve mint` answers POST /v1/operator/exit with `credit exit`'s step (./exit.ts).
-export abstract class MintStream<T extends typeof Command> extends ExitSteps<T> {
+export abstract class MintStream<T extends typeof Command> extends WatchSteps<T> {
   /** --nonce-epoch: retired (every PostgreSQL mint process seals its nonces under its own key). */
   protected async checkNonceEpoch(): Promise<void> {
     retiredNonceEpoch((this.flags as StreamFlags)['nonce-epoch']);

@@ -9,12 +9,16 @@ import type { ChainSource } from '../../lib/chain/types.ts';
 import type { UserContractRecord } from '../../lib/credit/ports.ts';
 import { OffchainError } from '../../lib/errors.ts';
 import type { ExitRequest } from '../credit/exit.ts';
-import { decideMint, decideUser, type MintRow } from '../../lib/watch/credit.ts';
+import { decideMint, decideUser, type MintDecision, type MintFacts, type MintRow } from '../../lib/watch/credit.ts';
+import { SENDING } from '../../lib/watch/decision.ts';
+import { RawTx } from '@scure/btc-signer';
+import { fromHex, toHex } from '../../lib/bytes.ts';
+import { dustThreshold } from '../../lib/tx/policy.ts';
 import type { Decision } from '../../lib/watch/decision.ts';
 import type { WatchRecords } from './state.ts';
 
 /** A node as a watcher needs it: the chain source with the calls a watcher makes. */
-export type WatchChain = ChainSource & Required<Pick<ChainSource, 'txConfirmations' | 'estimateFeeRate' | 'mempoolPolicy' | 'blockHeader'>>;
+export type WatchChain = ChainSource & Required<Pick<ChainSource, 'txConfirmations' | 'estimateFeeRate' | 'mempoolPolicy' | 'blockHeader' | 'mempoolSpender' | 'mempoolEviction'>>;
 
 /** One round: the tip (its block hash; '' offline), whether it acts, and whether a node is there at all (offline: a dry run at --tip-height). */
 export type Round = { tip: number; block: string; dryRun: boolean; offline: boolean; chain: WatchChain; records: WatchRecords };
@@ -47,49 +51,84 @@ async function startRate(chain: WatchChain, blocksLeft: number): Promise<{ start
 
 const satVb = (rate: number) => (rate / 1000).toFixed(3);
 
-/** The mint's decisions this round, each acted on unless a dry run. */
+/** The rate the package's sizes are taken at: any rate gives the same sizes, and the floor is one no fee guard refuses. */
+const SIZING_RATE = '0.1';
+
+/** The mint's decisions this round, each acted on unless a dry run. A contract whose turn fails is that decision's error; the others go on. */
 export async function mintRound(host: MintHost, r: Round): Promise<Decision[]> {
-  const rows = await host.rows();
   const out: Decision[] = [];
-  for (const row of rows) {
-    const bid = r.records.bid(row.contract_id);
-    const active = row.must_exit || row.status === 'exiting';
-    let facts = { tip: r.tip, startRate: 0, budgetRate: Math.floor(host.limits.maxFeeRate * 1000), incrementalRate: 0, stateInMempool: false, ...(bid ? { bid } : {}) } as Parameters<typeof decideMint>[1];
-    let sizes: { stateVsize: number; stateFee: number; childVsize: number; payout: number } | undefined;
-    if (active && !(row.exit?.confirmations && row.exit.confirmations >= 1)) {
-      const { start, incremental } = await startRate(r.chain, row.expiry_height - r.tip);
-      const stateTxid = row.exit?.txid ?? bid?.state_txid;
-      const inMempool = stateTxid !== undefined && (await r.chain.txConfirmations(stateTxid)) === 0;
-      // The package's sizes from a build at the start rate (a dry run: nothing frozen or sent): what the payout can pay under --max-fee-share.
-      try {
-        sizes = exitSizes(await host.exit({ feeRate: satVb(start), broadcast: false, dryRun: true, contract: row.contract_id }));
-      } catch (e) {
-        if (!(e instanceof OffchainError)) throw e;
-      }
-      facts = { ...facts, startRate: start, incrementalRate: incremental, stateInMempool: inMempool, ...(sizes ? { budgetRate: budget(sizes, host.limits.maxFeeRate), affordableRate: affordable(sizes, host.limits.maxFeeShare) } : {}) };
-    }
-    const d = decideMint(row, facts);
-    out.push(d);
-    if (r.dryRun || d.rate === undefined || !['exit', 'rebid', 'rebroadcast'].includes(d.action)) continue;
+  for (const row of await host.rows()) {
+    let d: MintDecision;
     try {
-      const planned = exitSizes(await host.exit({ feeRate: satVb(d.rate), broadcast: false, dryRun: true, contract: row.contract_id }));
-      await r.records.setBid(row.contract_id, { start_tip: bid?.start_tip ?? r.tip, rate: d.rate, tip: r.tip, block: r.block, state_txid: planned.stateTxid, child_txid: planned.childTxid });
-      const sent = await host.exit({ feeRate: satVb(d.rate), broadcast: true, dryRun: false, contract: row.contract_id });
-      d.txid = (sent.child as { txid: string }).txid;
+      d = await mintTurn(host, r, row);
     } catch (e) {
-      if (!(e instanceof OffchainError)) throw e;
-      d.error = `${e.code}: ${e.message}`;
+      d = { kind: 'credit-mint', contract: row.contract_id, deadline: row.expiry_height, blocks_left: row.expiry_height - r.tip, action: 'hold', reason: 'this contract\'s turn failed: taken again at the next round', error: errorText(e) };
     }
+    out.push(d);
   }
   return out;
 }
 
-type Sizes = { stateVsize: number; stateFee: number; childVsize: number; payout: number; stateTxid: string; childTxid: string };
+async function mintTurn(host: MintHost, r: Round, row: MintRow): Promise<MintDecision> {
+  const active = (row.must_exit || row.status === 'exiting') && !(row.exit?.confirmations && row.exit.confirmations >= 1) && !(row.refund && row.refund.confirmations >= 1);
+  // Only a contract the mint must act on has a bid worth reading (a lookup per contract per block is most of a round's cost at 100,000).
+  const bid = active ? await r.records.bid(row.contract_id) : undefined;
+  let facts: MintFacts = { tip: r.tip, startRate: 0, budgetRate: Math.floor(host.limits.maxFeeRate * 1000), incrementalRate: 0, ...(bid ? { bid } : {}) };
+  if (active) facts = { ...facts, ...await exitFacts(host, r, row) };
+  const d = decideMint(row, facts);
+  // A hold over a package someone else sent (the operator's exit-credit, a store that lost its bids) starts the schedule here: the next block's bid rises from it.
+  if (!r.dryRun && active && bid === undefined && d.action === 'hold') await r.records.setBid(row.contract_id, { start_tip: r.tip, rate: 0, tip: r.tip, block: r.block, state_txid: '', child_txid: '' });
+  if (r.dryRun || d.rate === undefined || !SENDING.has(d.action)) return d;
+  try {
+    const planned = exitSizes(await host.exit({ feeRate: satVb(d.rate), broadcast: false, dryRun: true, contract: row.contract_id }));
+    await r.records.setBid(row.contract_id, { start_tip: bid?.start_tip ?? r.tip, rate: d.rate, tip: r.tip, block: r.block, state_txid: planned.stateTxid, child_txid: planned.childTxid });
+    const sent = await host.exit({ feeRate: satVb(d.rate), broadcast: true, dryRun: false, contract: row.contract_id });
+    d.txid = (sent.child as { txid: string }).txid;
+  } catch (e) {
+    d.error = errorText(e);
+  }
+  return d;
+}
+
+/** What the node says of a contract the mint must exit: where the schedule starts, the budget, what holds the funding now. */
+async function exitFacts(host: MintHost, r: Round, row: MintRow): Promise<Partial<MintFacts>> {
+  const { start, incremental } = await startRate(r.chain, row.expiry_height - r.tip);
+  let sizes: Sizes;
+  try {
+    sizes = exitSizes(await host.exit({ feeRate: SIZING_RATE, broadcast: false, dryRun: true, contract: row.contract_id }));
+  } catch (e) {
+    return { startRate: start, incrementalRate: incremental, unbuildable: errorText(e) };
+  }
+  const budgetRate = Math.min(budget(sizes, host.limits.maxFeeRate), affordable(sizes, host.limits.maxFeeShare));
+  const facts: Partial<MintFacts> = { startRate: start, incrementalRate: incremental, budgetRate };
+  if (r.offline) return facts;
+  // Who holds the funding now: the exit's state (then the package there is what a bid outbids), the user's refund (replaced), or something this store does not know.
+  const { txid, vout } = sizes.funding;
+  const spender = await r.chain.mempoolSpender(txid, vout);
+  if (spender === sizes.stateTxid) {
+    const held = await r.chain.mempoolEviction(sizes.stateTxid);
+    // Core's modified fees (a prioritisetransaction delta counts, as in its replacement rules): never below 0.
+    return held ? { ...facts, mempoolRate: Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize)) } : facts;
+  }
+  if (spender !== undefined && spender !== row.refund?.txid) return { ...facts, foreignSpend: { where: 'mempool', txid: spender } };
+  if (spender === undefined && (await r.chain.utxo(txid, vout)) === null) return { ...facts, foreignSpend: { where: 'block' } };
+  return facts;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof OffchainError ? `${e.code}: ${e.message}` : `E_INTERNAL: ${(e as Error)?.message ?? String(e)}`;
+}
+
+type Sizes = { stateVsize: number; stateFee: number; childVsize: number; payout: number; payoutScript: Uint8Array; stateTxid: string; childTxid: string; funding: { txid: string; vout: number } };
 
 function exitSizes(message: Record<string, unknown>): Sizes {
-  const state = message.state_tx as { txid: string; vsize: number; fee_sat: number };
+  const state = message.state_tx as { txid: string; hex: string; vsize: number; fee_sat: number };
   const child = message.child as { txid: string; vsize: number };
-  return { stateVsize: state.vsize, stateFee: state.fee_sat, childVsize: child.vsize, payout: message.cumulative_sat as number, stateTxid: state.txid, childTxid: child.txid };
+  const tx = RawTx.decode(fromHex(state.hex));
+  const input = tx.inputs[0]!;
+  const payout = message.cumulative_sat as number;
+  const payoutScript = tx.outputs.find((o) => o.amount === BigInt(payout))?.script ?? new Uint8Array(34);
+  return { stateVsize: state.vsize, stateFee: state.fee_sat, childVsize: child.vsize, payout, payoutScript, stateTxid: state.txid, childTxid: child.txid, funding: { txid: toHex(input.txid), vout: input.index } };
 }
 
 /**
@@ -102,37 +141,49 @@ function budget(s: Pick<Sizes, 'stateVsize' | 'stateFee' | 'childVsize'>, maxFee
   return Math.min(Math.floor(maxFeeRate * 1000), Math.floor((1000 * (childAtLimit + s.stateFee)) / (s.stateVsize + s.childVsize)));
 }
 
-/** The package rate (sat/kvB) at which the child's fee is --max-fee-share of the payout it spends. */
-function affordable(s: Pick<Sizes, 'stateVsize' | 'stateFee' | 'childVsize' | 'payout'>, share: number): number {
-  return Math.floor((1000 * (Math.floor(s.payout * share) + s.stateFee)) / (s.stateVsize + s.childVsize));
+/** The package rate (sat/kvB) at which the child's fee is --max-fee-share of the payout it spends — and leaves its output above dust. */
+function affordable(s: Pick<Sizes, 'stateVsize' | 'stateFee' | 'childVsize' | 'payout' | 'payoutScript'>, share: number): number {
+  const childFee = Math.min(Math.floor(s.payout * share), s.payout - Number(dustThreshold(s.payoutScript)));
+  return Math.max(0, Math.floor((1000 * (childFee + s.stateFee)) / (s.stateVsize + s.childVsize)));
 }
 
 /** The user's decisions this round, each refund sent unless a dry run. */
 export async function userRound(host: UserHost, r: Round): Promise<Decision[]> {
   const out: Decision[] = [];
   for (const record of await host.contracts()) {
-    const { expiry_height: expiry, funding } = record.contract;
-    const refundTxid = record.refund?.txid;
-    const d = decideUser({
-      contract: record.contract_id,
-      status: record.status,
-      expiry,
-      tip: r.tip,
-      ...(refundTxid ? { refundTxid } : {}),
-      refundConfirmations: refundTxid ? await r.chain.txConfirmations(refundTxid) : null,
-      // Offline nothing says it was spent: the dry run says what it would do if it were not.
-      fundingUnspent: r.offline || (await r.chain.utxo(funding.txid, funding.vout)) !== null,
-      minConfirmations: USER_SAFE_CONFIRMATIONS,
-    });
-    out.push(d);
-    if (r.dryRun || d.action !== 'refund') continue;
+    let d: Decision;
     try {
-      const { fromHex } = await import('../../lib/bytes.ts');
-      d.txid = await r.chain.broadcast(fromHex((await host.refund(record.contract_id)).hex));
+      d = await userTurn(host, r, record);
     } catch (e) {
-      if (!(e instanceof OffchainError)) throw e;
-      d.error = `${e.code}: ${e.message}`;
+      d = { kind: 'credit-user', contract: record.contract_id, deadline: record.contract.expiry_height, blocks_left: record.contract.expiry_height - r.tip, action: 'none', reason: 'this contract\'s turn failed: taken again at the next round', error: errorText(e) };
     }
+    out.push(d);
   }
   return out;
+}
+
+async function userTurn(host: UserHost, r: Round, record: UserContractRecord): Promise<Decision> {
+  const { expiry_height: expiry, funding } = record.contract;
+  const refundTxid = record.refund?.txid;
+  // The node is asked only where its answer can change the decision: a refund final by now (offline, nothing is known spent).
+  const ask = refundTxid !== undefined && r.tip >= expiry && record.status !== 'closed' && record.status !== 'rolled-over' && !r.offline;
+  const unspent = !ask || (await r.chain.utxo(funding.txid, funding.vout)) !== null;
+  const d = decideUser({
+    contract: record.contract_id,
+    status: record.status,
+    expiry,
+    tip: r.tip,
+    ...(refundTxid ? { refundTxid } : {}),
+    refundConfirmations: ask ? await r.chain.txConfirmations(refundTxid) : null,
+    fundingUnspent: unspent,
+    fundingSpentInMempool: !unspent && (await r.chain.mempoolSpender(funding.txid, funding.vout)) !== undefined,
+    minConfirmations: USER_SAFE_CONFIRMATIONS,
+  });
+  if (r.dryRun || d.action !== 'refund') return d;
+  try {
+    d.txid = await r.chain.broadcast(fromHex((await host.refund(record.contract_id)).hex));
+  } catch (e) {
+    d.error = errorText(e);
+  }
+  return d;
 }

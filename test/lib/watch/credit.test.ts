@@ -19,7 +19,7 @@ describe('the mint: contract c1 expires at 800,100; from 2 to 10 sat/vB over its
     contract_id: 'c1', status: 'open', state: 7, expiry_height: 800_100, must_exit: true, next: 'exit before 800100',
     exit: { state: 7, txid: 'state7' }, ...extra,
   });
-  const facts = (tip: number, extra: Partial<MintFacts> = {}): MintFacts => ({ tip, startRate: 2_000, budgetRate: 10_000, incrementalRate: 100, stateInMempool: false, ...extra });
+  const facts = (tip: number, extra: Partial<MintFacts> = {}): MintFacts => ({ tip, startRate: 2_000, budgetRate: 10_000, incrementalRate: 100, ...extra });
   const bid = (rate: number, tip: number): ExitBid => ({ start_tip: 800_090, rate, tip, block: `b${tip}`, state_txid: 'state7', child_txid: `child@${rate}` });
 
   it('ten blocks before expiry the safety margin is reached: it exits at the start rate, 2 sat/vB, with 10 blocks (800,091 … 800,100) to mine it', () => {
@@ -29,22 +29,34 @@ describe('the mint: contract c1 expires at 800,100; from 2 to 10 sat/vB over its
     });
   });
 
-  it('a block later the state sits in the mempool: it replaces its child at 2,000 + ⌈8,000 / 9⌉ = 2,889 sat/kvB (more than 2,000 + 100)', () => {
-    expect(decideMint(row(), facts(800_091, { bid: bid(2_000, 800_090), stateInMempool: true }))).toMatchObject({ action: 'rebid', rate: 2_889, fee_rate: 2.889, blocks_left: 9 });
+  it('a block later its package sits in the mempool at 2,000: it replaces the child at 2,000 + ⌈8,000 / 9⌉ = 2,889 sat/kvB (more than 2,000 + 100)', () => {
+    expect(decideMint(row(), facts(800_091, { bid: bid(2_000, 800_090), mempoolRate: 2_000 }))).toMatchObject({ action: 'rebid', rate: 2_889, fee_rate: 2.889, blocks_left: 9 });
   });
 
   it('with the tip at 800,099 — the bid for block 800,100, the last that can mine it — it bids the whole budget, not one block late (lnd#8741)', () => {
-    expect(decideMint(row(), facts(800_099, { bid: bid(9_112, 800_098), stateInMempool: true }))).toMatchObject({ action: 'rebid', rate: 10_000, fee_rate: 10, blocks_left: 1 });
+    expect(decideMint(row(), facts(800_099, { bid: bid(9_112, 800_098), mempoolRate: 9_112 }))).toMatchObject({ action: 'rebid', rate: 10_000, fee_rate: 10, blocks_left: 1 });
   });
 
-  it('an earlier child at 9 sat/vB (bumped by hand) above the schedule\'s 6,445 sat/kvB stands: hold, nothing sent', () => {
-    const d = decideMint(row(), facts(800_095, { bid: bid(9_000, 800_094), stateInMempool: true }));
-    expect(d).toMatchObject({ action: 'hold', fee_rate: 9, txid: 'child@9000' });
+  it('a package at 9 sat/vB in the node (a child bumped by hand, the user\'s, or a store rolled back to a bid of 5,556) above the schedule\'s 6,445 sat/kvB stands: hold, nothing sent', () => {
+    const d = decideMint(row(), facts(800_095, { bid: bid(5_556, 800_094), mempoolRate: 9_000 }));
+    expect(d).toMatchObject({ action: 'hold', fee_rate: 9 });
     expect(d.rate).toBeUndefined();
+    expect(d.error).toBeUndefined();
   });
 
-  it('the same bid, but the node lost the state (evicted, a reorganisation): sent again at the schedule\'s 6,445 sat/kvB', () => {
+  it('the store says 9,000 (committed, then a crash before it was sent; or forged) but the node holds 5,556: the child is replaced at the schedule\'s 6,445', () => {
+    expect(decideMint(row(), facts(800_095, { bid: bid(9_000, 800_094), mempoolRate: 5_556 }))).toMatchObject({ action: 'rebid', rate: 6_445 });
+    // Whatever the store claims: the same decision for a stored rate of 10^12 and of 0.
+    expect(decideMint(row(), facts(800_095, { bid: bid(1e12, 800_094), mempoolRate: 5_556 }))).toEqual(decideMint(row(), facts(800_095, { bid: bid(0, 800_094), mempoolRate: 5_556 })));
+  });
+
+  it('someone else\'s child at 6,400 sat/kvB: the schedule\'s 6,445 would not outbid it by 100, so the least replacement, 6,500', () => {
+    expect(decideMint(row(), facts(800_095, { bid: bid(5_556, 800_094), mempoolRate: 6_400 }))).toMatchObject({ action: 'rebid', rate: 6_500 });
+  });
+
+  it('the node lost the state (evicted, a reorganisation): sent again at the schedule\'s 6,445 sat/kvB, whatever the stored bid says', () => {
     expect(decideMint(row(), facts(800_095, { bid: bid(9_000, 800_094) }))).toMatchObject({ action: 'rebroadcast', rate: 6_445 });
+    expect(decideMint(row(), facts(800_095, { bid: bid(1e12, 800_094) }))).toMatchObject({ action: 'rebroadcast', rate: 6_445 });
   });
 
   it('once the exit, or the user\'s refund, is mined it waits; a reorganisation that un-mines the exit makes it act again', () => {
@@ -54,9 +66,28 @@ describe('the mint: contract c1 expires at 800,100; from 2 to 10 sat/vB over its
     expect(decideMint(row(), facts(800_096, { bid: bid(7_334, 800_095) }))).toMatchObject({ action: 'rebroadcast', rate: 7_334 });
   });
 
-  it('a settled contract is done; one far from expiry needs nothing', () => {
-    expect(decideMint(row({ status: 'closed', next: 'nothing' }), facts(800_099))).toMatchObject({ action: 'done', reason: 'nothing', txid: 'state7' });
-    expect(decideMint(row({ must_exit: false, exit: undefined }), facts(796_000))).toMatchObject({ action: 'none', blocks_left: 4_100 });
+  it('the funding spent by a state the store does not know (a restored backup behind the chain): held with E_WATCH_FOREIGN_SPEND, even at the last chance', () => {
+    const inMempool = decideMint(row(), facts(800_099, { bid: bid(9_112, 800_098), foreignSpend: { where: 'mempool', txid: 'state9' } }));
+    expect(inMempool).toMatchObject({ action: 'hold', txid: 'state9' });
+    expect(inMempool.error).toMatch(/^E_WATCH_FOREIGN_SPEND: contract c1's funding is spent in the node's mempool by state9/);
+    expect(inMempool.rate).toBeUndefined();
+    expect(inMempool.fee_rate).toBeUndefined();
+    const inBlock = decideMint(row(), facts(800_095, { foreignSpend: { where: 'block' } }));
+    expect(inBlock).toMatchObject({ action: 'hold' });
+    expect(inBlock.error).toMatch(/^E_WATCH_FOREIGN_SPEND: .* in a block/);
+    expect(inBlock.rate).toBeUndefined();
+    expect(inBlock.txid).toBeUndefined();
+  });
+
+  it('an exit that cannot be built: held with the refusal as its error, nothing sent', () => {
+    const d = decideMint(row(), facts(800_095, { unbuildable: 'E_FEE_TOO_HIGH: the child cannot pay the package' }));
+    expect(d).toMatchObject({ action: 'hold', error: 'E_FEE_TOO_HIGH: the child cannot pay the package' });
+    expect(d.rate).toBeUndefined();
+  });
+
+  it('a settled contract is done; one far from expiry needs nothing — whatever the node says of its funding', () => {
+    expect(decideMint(row({ status: 'closed', next: 'nothing' }), facts(800_099, { foreignSpend: { where: 'block' } }))).toMatchObject({ action: 'done', reason: 'nothing', txid: 'state7' });
+    expect(decideMint(row({ must_exit: false, exit: undefined }), facts(796_000, { unbuildable: 'E_X: y' }))).toMatchObject({ action: 'none', blocks_left: 4_100 });
   });
 });
 
@@ -79,8 +110,10 @@ describe('the user: contract u1 with its refund r1 locked to 800,100', () => {
     expect(decideUser(user(800_106, { refundConfirmations: 6 }))).toMatchObject({ action: 'done', txid: 'r1' });
   });
 
-  it('the funding spent by the mint\'s state (or a close, a rollover): done, that spend pays the user what the state says', () => {
-    expect(decideUser(user(800_120, { fundingUnspent: false }))).toMatchObject({ action: 'done' });
+  it('the funding spent by the mint\'s state (or a close, a rollover): waited for while in the mempool, done once mined — that spend pays the user what the state says', () => {
+    expect(decideUser(user(800_120, { fundingUnspent: false, fundingSpentInMempool: true }))).toMatchObject({ action: 'wait' });
+    expect(decideUser(user(800_121, { fundingUnspent: false, fundingSpentInMempool: false }))).toMatchObject({ action: 'done' });
+    expect(decideUser(user(800_121, { fundingUnspent: false }))).toMatchObject({ action: 'done' });
     expect(decideUser(user(800_120, { status: 'closed' }))).toMatchObject({ action: 'done' });
     expect(decideUser(user(800_120, { refundTxid: undefined }))).toMatchObject({ action: 'none' });
   });
@@ -90,9 +123,13 @@ describe('the user: contract u1 with its refund r1 locked to 800,100', () => {
 
 const TIP = 800_000;
 const rate = fc.oneof(fc.integer({ min: 0, max: 2_000 }), fc.integer({ min: 0, max: 200_000 }), fc.integer({ min: 0, max: 5_000_000 }));
+/** What a stored bid may claim once the store is rolled back, restored or tampered with: anything a number can be. */
+const forgedRate = fc.oneof(fc.constant(1e12), fc.constant(0), rate, fc.integer({ min: -1e15, max: 1e15 }), fc.double());
 /** expiry − tip: passed, at the door, near, far. */
 const blocksLeft = fc.oneof(fc.integer({ min: -50, max: -1 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 4, max: 200 }), fc.integer({ min: 201, max: 5_000 }));
 const confirmations = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 200 }));
+/** Mostly absent: the facts that stop every send must not starve the properties of the schedule. */
+const rarely = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ arbitrary: fc.constant(undefined), weight: 5 }, { arbitrary: arb, weight: 1 });
 
 const mintRow = fc.record({
   contract_id: fc.constantFrom('c1', 'c2'),
@@ -105,36 +142,53 @@ const mintRow = fc.record({
   refund: fc.option(fc.record({ txid: fc.constant('refund'), confirmations }), { nil: undefined }),
 });
 
-/** A stored bid: usually made at or before this tip, sometimes from a chain a reorganisation replaced (its start above the tip). */
+/** A stored bid: usually made at or before this tip, sometimes from a chain a reorganisation replaced (its start above the tip); its rate anything. */
 const exitBid = (tip: number) => fc.record({
   start_tip: fc.oneof(fc.integer({ min: tip - 5_000, max: tip }), fc.integer({ min: tip + 1, max: tip + 20 })),
-  rate,
+  rate: forgedRate,
   tip: fc.integer({ min: tip - 5_000, max: tip + 20 }),
   block: fc.constant('b'),
   state_txid: fc.constant('exit'),
   child_txid: fc.constant('child'),
 });
 
-const mintCase = fc.record({ r: mintRow, tip: fc.integer({ min: TIP - 100, max: TIP + 100 }) }).chain(({ r, tip }) => fc.record({
-  row: fc.constant({ contract_id: r.contract_id, status: r.status, state: r.state, expiry_height: tip + r.left, must_exit: r.must_exit, next: r.next, exit: r.exit, refund: r.refund } as MintRow),
-  facts: fc.record({
-    tip: fc.constant(tip),
-    startRate: rate,
-    budgetRate: rate,
-    affordableRate: fc.option(rate, { nil: undefined }),
-    incrementalRate: fc.oneof(fc.constant(100), fc.integer({ min: 0, max: 5_000 })),
-    bid: fc.option(exitBid(tip), { nil: undefined }),
-    stateInMempool: fc.boolean(),
-  }).map((f): MintFacts => {
-    const { affordableRate, bid, ...rest } = f;
-    return { ...rest, ...(affordableRate !== undefined ? { affordableRate } : {}), ...(bid !== undefined ? { bid } : {}) };
-  }),
-}));
+const foreignSpend = fc.oneof(
+  fc.record({ where: fc.constant('mempool' as const), txid: fc.constantFrom('state5', 'close') }),
+  fc.record({ where: fc.constant('block' as const) }),
+);
+const unbuildable = fc.constantFrom('E_FEE_TOO_HIGH: the child cannot pay the package', 'E_INTERNAL: boom', 'E_CREDIT_NO_STATE: nothing signed');
+
+const mintCase = fc.record({ r: mintRow, tip: fc.integer({ min: TIP - 100, max: TIP + 100 }), budgetRate: rate, incrementalRate: fc.oneof(fc.constant(100), fc.integer({ min: 0, max: 5_000 })) })
+  .chain(({ r, tip, budgetRate, incrementalRate }) => fc.record({
+    row: fc.constant({ contract_id: r.contract_id, status: r.status, state: r.state, expiry_height: tip + r.left, must_exit: r.must_exit, next: r.next, exit: r.exit, refund: r.refund } as MintRow),
+    facts: fc.record({
+      startRate: rate,
+      bid: fc.option(exitBid(tip), { nil: undefined }),
+      // The package the node holds: none, anything, just under or over the budget (where outbidding by one increment matters), or out of reach.
+      mempoolRate: fc.oneof(
+        { arbitrary: fc.constant(undefined), weight: 3 },
+        { arbitrary: rate, weight: 2 },
+        { arbitrary: fc.integer({ min: Math.max(0, budgetRate - 2 * incrementalRate - 2), max: budgetRate + 2 }), weight: 2 },
+        { arbitrary: fc.integer({ min: 0, max: 1e12 }), weight: 1 },
+      ),
+      foreignSpend: rarely(foreignSpend),
+      unbuildable: rarely(unbuildable),
+    }).map(({ bid, mempoolRate, foreignSpend, unbuildable, startRate }): MintFacts => ({
+      tip, startRate, budgetRate, incrementalRate,
+      ...(bid !== undefined ? { bid } : {}),
+      ...(mempoolRate !== undefined ? { mempoolRate } : {}),
+      ...(foreignSpend !== undefined ? { foreignSpend } : {}),
+      ...(unbuildable !== undefined ? { unbuildable } : {}),
+    })),
+  }));
 
 const finished = (row: MintRow) => FINISHED.includes(row.status);
 const mined = (row: MintRow) => (row.exit?.confirmations ?? 0) >= 1 || (row.refund?.confirmations ?? 0) >= 1;
 const due = (row: MintRow) => row.must_exit || row.status === 'exiting';
-const ceilingOf = (f: MintFacts) => Math.min(f.budgetRate, f.affordableRate ?? Infinity);
+/** A row the mint must still act on: the only one the node's facts (a foreign spend, a refusal, the mempool) may change. */
+const live = (row: MintRow) => !finished(row) && !mined(row) && due(row);
+/** Nothing stops the exit from being sent: no foreign spend of the funding, no refusal to build it. */
+const clear = (f: MintFacts) => f.foreignSpend === undefined && f.unbuildable === undefined;
 
 // ---- the mint ------------------------------------------------------------------------------
 
@@ -147,6 +201,7 @@ describe('the mint, for any row, stored bid and fee facts', () => {
         expect(SENDING.has(d.action)).toBe(false);
         expect(d.action).not.toBe('hold');
         expect(d.rate).toBeUndefined();
+        expect(d.error).toBeUndefined();
       }
     }), { numRuns: 400 });
   });
@@ -154,54 +209,79 @@ describe('the mint, for any row, stored bid and fee facts', () => {
   it('exits every contract that must exit (or is exiting) until its exit is mined: a send or a hold, never none or wait; and sends nothing for one that need not', () => {
     fc.assert(fc.property(mintCase, ({ row, facts }) => {
       const d = decideMint(row, facts);
-      if (!finished(row) && !mined(row) && due(row)) expect(SENDING.has(d.action) || d.action === 'hold').toBe(true);
+      if (live(row)) expect(SENDING.has(d.action) || d.action === 'hold').toBe(true);
       if (!due(row)) expect(['none', 'wait', 'done']).toContain(d.action);
     }), { numRuns: 400 });
   });
 
-  it('a bid sent is the schedule\'s: never above the budget nor what the payout can pay, fee_rate = rate / 1000, and never a refund', () => {
+  it('never sends over a spend of the funding it does not know, nor an exit it cannot build: a hold that says why, with no rate to store', () => {
+    fc.assert(fc.property(mintCase, ({ row, facts }) => {
+      const d = decideMint(row, facts);
+      if (!clear(facts)) {
+        expect(SENDING.has(d.action)).toBe(false);
+        expect(d.rate).toBeUndefined();
+      }
+      if (!live(row) || clear(facts)) return;
+      expect(d.action).toBe('hold');
+      expect(d.fee_rate).toBeUndefined();
+      if (facts.unbuildable !== undefined) expect(d.error).toBe(facts.unbuildable);
+      else {
+        expect(d.error).toMatch(/^E_WATCH_FOREIGN_SPEND: /);
+        expect(d.error).toContain(row.contract_id);
+        if (facts.foreignSpend!.txid !== undefined) {
+          expect(d.txid).toBe(facts.foreignSpend!.txid);
+          expect(d.error).toContain(facts.foreignSpend!.txid);
+        }
+      }
+    }), { numRuns: 400 });
+  });
+
+  it('a stored bid steers only by its start_tip: its rate (10^12, 0, negative, NaN …), tip, block and txids change nothing', () => {
+    fc.assert(fc.property(mintCase, fc.integer({ min: TIP - 5_200, max: TIP + 200 }), forgedRate, ({ row, facts }, start, forged) => {
+      const start_tip = facts.bid?.start_tip ?? start;
+      const honest: ExitBid = { start_tip, rate: 0, tip: 0, block: '', state_txid: '', child_txid: '' };
+      const expected = decideMint(row, { ...facts, bid: honest });
+      expect(decideMint(row, { ...facts, bid: { ...(facts.bid ?? honest), start_tip, rate: 1e12 } })).toEqual(expected);
+      expect(decideMint(row, { ...facts, bid: { ...(facts.bid ?? honest), start_tip, rate: forged } })).toEqual(expected);
+      expect(decideMint(row, { ...facts, bid: { start_tip, rate: forged, tip: start_tip + 7, block: 'elsewhere', state_txid: 'forged', child_txid: 'forged' } })).toEqual(expected);
+    }), { numRuns: 400 });
+  });
+
+  it('a bid sent is the schedule\'s: never above the budget, never below the start unless the budget is, fee_rate = rate / 1000, and never a refund', () => {
     fc.assert(fc.property(mintCase, ({ row, facts }) => {
       const d = decideMint(row, facts);
       expect(d.action).not.toBe('refund');
       if (!SENDING.has(d.action)) return;
       expect(Number.isSafeInteger(d.rate)).toBe(true);
-      expect(d.rate!).toBeGreaterThanOrEqual(0);
+      expect(d.rate!).toBeGreaterThanOrEqual(Math.min(facts.startRate, facts.budgetRate));
       expect(d.rate!).toBeLessThanOrEqual(facts.budgetRate);
-      expect(d.rate!).toBeLessThanOrEqual(ceilingOf(facts));
       expect(d.fee_rate).toBe(d.rate! / 1000);
+      expect(d.error).toBeUndefined();
     }), { numRuns: 400 });
   });
 
-  it('while the state is in the mempool with a stored bid, a send outbids it by the incremental relay fee; otherwise it holds that bid', () => {
+  it('while the exit\'s state is in the mempool, a send outbids the package there by the incremental relay fee (whoever made its child); otherwise that package is held', () => {
     fc.assert(fc.property(mintCase, ({ row, facts }) => {
       const d = decideMint(row, facts);
-      if (!facts.stateInMempool || facts.bid === undefined || !(SENDING.has(d.action) || d.action === 'hold')) return;
+      if (facts.mempoolRate === undefined || !clear(facts) || !live(row)) return;
+      expect(['rebid', 'hold']).toContain(d.action);
       if (d.action === 'hold') {
-        expect(d.fee_rate).toBe(facts.bid.rate / 1000);
-        expect(d.txid).toBe(facts.bid.child_txid);
+        expect(d.fee_rate).toBe(facts.mempoolRate / 1000);
         expect(d.rate).toBeUndefined(); // nothing new to store, nothing sent
+        expect(d.error).toBeUndefined();
       } else {
-        expect(d.action).toBe('rebid');
-        expect(d.rate!).toBeGreaterThanOrEqual(facts.bid.rate + facts.incrementalRate);
+        expect(d.rate!).toBeGreaterThanOrEqual(facts.mempoolRate + facts.incrementalRate);
       }
     }), { numRuns: 400 });
   });
 
-  it('holds only while the state is in the mempool with a stored bid; names the send by what the node has (exit, rebroadcast, rebid)', () => {
+  it('holds only a package the node has, a foreign spend or a refusal; names the send by what the node has (rebid) and what the store has (exit, rebroadcast)', () => {
     fc.assert(fc.property(mintCase, ({ row, facts }) => {
       const d = decideMint(row, facts);
-      if (d.action === 'hold') expect(facts.stateInMempool && facts.bid !== undefined).toBe(true);
+      if (d.action === 'hold') expect(facts.mempoolRate !== undefined || !clear(facts)).toBe(true);
       if (!SENDING.has(d.action)) return;
-      const expected = facts.bid === undefined ? 'exit' : facts.stateInMempool ? 'rebid' : 'rebroadcast';
+      const expected = facts.mempoolRate !== undefined ? 'rebid' : facts.bid === undefined ? 'exit' : 'rebroadcast';
       expect(d.action).toBe(expected);
-    }), { numRuns: 400 });
-  });
-
-  it('a first send (nothing of ours in the mempool) is at least the start, unless the budget or the payout is below it', () => {
-    fc.assert(fc.property(mintCase, ({ row, facts }) => {
-      const d = decideMint(row, facts);
-      if (d.action !== 'exit' && d.action !== 'rebroadcast') return;
-      expect(d.rate!).toBeGreaterThanOrEqual(Math.min(facts.startRate, ceilingOf(facts)));
     }), { numRuns: 400 });
   });
 
@@ -213,39 +293,57 @@ describe('the mint, for any row, stored bid and fee facts', () => {
     }), { numRuns: 200 });
   });
 
-  it('at the last chance (tip = expiry − 1) it sends the whole ceiling, or holds a bid no replacement within the ceiling can outbid', () => {
+  it('at the last chance (tip = expiry − 1) it sends the whole budget, or holds a package no replacement within the budget can outbid', () => {
     fc.assert(fc.property(mintCase, ({ row, facts }) => {
       const last = { ...facts, tip: row.expiry_height - 1 };
-      if (last.bid && last.bid.tip > last.tip) last.bid = { ...last.bid, tip: last.tip };
       const d = decideMint(row, last);
-      if (d.action === 'hold') expect(last.bid!.rate + last.incrementalRate).toBeGreaterThan(ceilingOf(last));
-      else if (SENDING.has(d.action)) expect(d.rate).toBe(ceilingOf(last));
+      if (!live(row) || !clear(last)) return;
+      if (d.action === 'hold') expect(last.mempoolRate! + last.incrementalRate).toBeGreaterThan(last.budgetRate);
+      else expect(d).toMatchObject({ rate: last.budgetRate });
     }), { numRuns: 400 });
   });
 
-  it('acts on the chain it sees now: the same row un-mined by a reorganisation is exited again', () => {
+  it('acts on the chain it sees now: the same row un-mined by a reorganisation is exited again (or held, by what the node says)', () => {
     fc.assert(fc.property(mintCase, ({ row, facts }) => {
       if (finished(row) || !due(row)) return;
       const unmined: MintRow = { ...row, exit: row.exit ? { ...row.exit, confirmations: undefined } : undefined, refund: row.refund ? { ...row.refund, confirmations: 0 } : undefined };
       const d = decideMint(unmined, facts);
       expect(SENDING.has(d.action) || d.action === 'hold').toBe(true);
+      if (clear(facts) && facts.mempoolRate === undefined) expect(SENDING.has(d.action)).toBe(true);
     }), { numRuns: 200 });
   });
 });
 
+/** What happens around the watcher at one block: the node's estimate; the node evicting the package; someone else replacing its child; the store's record tampered with. */
+type Around = { startRate: number; evicted?: boolean; foreign?: number; forged?: number };
+
 /**
- * A watcher that decides at every block from `from` to past the expiry, sends when told to and
- * stores the bid it sent (start_tip kept from the first), as src/topics/watch/credit.ts does.
+ * A watcher that decides at every block from `from` to `to`, sends when told to and stores the
+ * bid it sent (start_tip kept from the first), as src/topics/watch/credit.ts does — beside a
+ * node that keeps what it accepts (the package rate it reports is what the watcher last sent,
+ * unless evicted or outbid by someone else's child under the replacement rule).
  */
-function watch(row: MintRow, from: number, to: number, perTip: (tip: number) => Omit<MintFacts, 'tip' | 'bid'>) {
+function watch(row: MintRow, from: number, to: number, budgetRate: number, incrementalRate: number, around: (tip: number) => Around) {
   let bid: ExitBid | undefined;
-  const log: { tip: number; action: string; sent?: number; stored?: number; facts: Omit<MintFacts, 'tip' | 'bid'>; before?: ExitBid }[] = [];
+  let held: number | undefined;
+  const log: { tip: number; action: string; fee_rate?: number; sent?: number; fed?: number; after?: number; around: Around; hadBid: boolean }[] = [];
   for (let tip = from; tip <= to; tip++) {
-    const facts = perTip(tip);
-    const before = bid;
-    const d = decideMint(row, { tip, ...facts, ...(bid ? { bid } : {}) });
-    if (SENDING.has(d.action)) bid = { start_tip: bid?.start_tip ?? tip, rate: d.rate!, tip, block: `b${tip}`, state_txid: 'exit', child_txid: `child${tip}` };
-    log.push({ tip, action: d.action, ...(SENDING.has(d.action) ? { sent: d.rate! } : {}), ...(bid ? { stored: bid.rate } : {}), facts, ...(before ? { before } : {}) });
+    const a = around(tip);
+    if (a.evicted) held = undefined;
+    if (a.foreign !== undefined) held = held === undefined ? a.foreign : held + incrementalRate + a.foreign; // the user (it holds the state too) or anyone with a child
+    const stored = bid && a.forged !== undefined ? { ...bid, rate: a.forged } : bid;
+    const fed = held;
+    const d = decideMint(row, { tip, startRate: a.startRate, budgetRate, incrementalRate, ...(stored ? { bid: stored } : {}), ...(fed !== undefined ? { mempoolRate: fed } : {}) });
+    const hadBid = bid !== undefined;
+    if (SENDING.has(d.action)) {
+      bid = { start_tip: bid?.start_tip ?? tip, rate: d.rate!, tip, block: `b${tip}`, state_txid: 'exit', child_txid: `child${tip}` };
+      held = d.rate!;
+    }
+    log.push({
+      tip, action: d.action, around: a, hadBid,
+      ...(d.fee_rate !== undefined ? { fee_rate: d.fee_rate } : {}), ...(SENDING.has(d.action) ? { sent: d.rate! } : {}),
+      ...(fed !== undefined ? { fed } : {}), ...(held !== undefined ? { after: held } : {}),
+    });
   }
   return log;
 }
@@ -254,63 +352,76 @@ const sequence = fc.record({
   span: fc.integer({ min: 1, max: 60 }),
   late: fc.integer({ min: 0, max: 3 }),
   budgetRate: rate,
-  affordableRate: fc.option(rate, { nil: undefined }),
   incrementalRate: fc.oneof(fc.constant(100), fc.integer({ min: 0, max: 3_000 })),
   /** The node's estimate moves from block to block (it may fall). */
   startRates: fc.array(rate, { minLength: 70, maxLength: 70 }),
 });
 
-describe('the mint over a run of blocks, the state staying in the mempool', () => {
+describe('the mint over a run of blocks', () => {
   const expiry = TIP + 100;
   const row: MintRow = { contract_id: 'c1', status: 'open', state: 3, expiry_height: expiry, must_exit: true, next: 'exit', exit: { state: 3, txid: 'exit' } };
 
-  it('the bid never falls, never leaves the ceiling, and is the ceiling by the tip expiry − 1 unless the last bid is within one increment of it (lnd#8741)', () => {
+  it('its package staying in the mempool (the node reporting the last bid): the bid never falls, never leaves the budget, and is the budget by the tip expiry − 1 unless the last bid is within one increment of it (lnd#8741)', () => {
     fc.assert(fc.property(sequence, (s) => {
-      const log = watch(row, expiry - s.span, expiry + s.late, (tip) => ({
-        startRate: s.startRates[tip - (expiry - s.span)]!, budgetRate: s.budgetRate, incrementalRate: s.incrementalRate, stateInMempool: tip > expiry - s.span,
-        ...(s.affordableRate !== undefined ? { affordableRate: s.affordableRate } : {}),
-      }));
-      const ceiling = Math.min(s.budgetRate, s.affordableRate ?? Infinity);
+      const from = expiry - s.span;
+      const log = watch(row, from, expiry + s.late, s.budgetRate, s.incrementalRate, (tip) => ({ startRate: s.startRates[tip - from]! }));
       expect(log[0]!.action).toBe('exit');
       for (const [k, step] of log.entries()) {
         expect(['exit', 'rebid', 'hold']).toContain(step.action);
-        if (step.sent !== undefined) expect(step.sent).toBeLessThanOrEqual(ceiling);
-        if (k > 0) expect(step.stored!).toBeGreaterThanOrEqual(log[k - 1]!.stored!);
-        if (k > 0 && step.sent !== undefined) expect(step.sent).toBeGreaterThanOrEqual(log[k - 1]!.stored! + s.incrementalRate);
+        if (step.sent !== undefined) expect(step.sent).toBeLessThanOrEqual(s.budgetRate);
+        if (k === 0) continue;
+        expect(step.fed).toBe(log[k - 1]!.after);
+        expect(step.after!).toBeGreaterThanOrEqual(log[k - 1]!.after!);
+        if (step.sent !== undefined) expect(step.sent).toBeGreaterThanOrEqual(step.fed! + s.incrementalRate);
+        if (step.action === 'hold') expect(step.fee_rate).toBe(step.fed! / 1000);
       }
       const last = log.find((step) => step.tip === expiry - 1)!;
-      if (last.action === 'hold') expect(last.stored! + s.incrementalRate).toBeGreaterThan(ceiling);
-      else expect(last.sent).toBe(ceiling);
-    }), { numRuns: 300 });
+      if (last.action === 'hold') expect(last.fed! + s.incrementalRate).toBeGreaterThan(s.budgetRate);
+      else expect(last.sent).toBe(s.budgetRate);
+    }), { numRuns: 200 });
   });
 
   it('with a steady estimate and Core\'s incremental fee small against the schedule\'s step, it bids exactly the budget with the tip at expiry − 1', () => {
     fc.assert(fc.property(fc.integer({ min: 2, max: 50 }), fc.integer({ min: 1_000, max: 10_000 }), fc.integer({ min: 0, max: 1_000 }), (span, budget, start) => {
       // Each step is (budget − start) / (span − 1) ≥ 100 sat/kvB here, so no hold below the budget.
       fc.pre((budget - start) / Math.max(1, span - 1) >= 100);
-      const log = watch(row, expiry - span, expiry, (tip) => ({ startRate: start, budgetRate: budget, incrementalRate: 100, stateInMempool: tip > expiry - span }));
+      const log = watch(row, expiry - span, expiry, budget, 100, () => ({ startRate: start }));
       expect(log.find((step) => step.tip === expiry - 1)).toMatchObject({ action: span === 1 ? 'exit' : 'rebid', sent: budget });
-      expect(log.filter((step) => step.tip < expiry - 1).every((step) => step.stored! < budget)).toBe(true);
+      expect(log.filter((step) => step.tip < expiry - 1).every((step) => step.after! < budget)).toBe(true);
     }), { numRuns: 200 });
   });
 
-  it('when the node loses the state now and then, a send in the mempool still outbids the stored bid, and the last chance is still the ceiling or a hold', () => {
-    fc.assert(fc.property(sequence, fc.array(fc.boolean(), { minLength: 70, maxLength: 70 }), (s, inMempool) => {
+  it('the node evicting it now and then, someone else outbidding its child, the store\'s bid tampered with: every send outbids the package the node holds, the package never falls while it stays, and the last chance is still the budget or a hold', () => {
+    const around = fc.array(fc.record({
+      evicted: fc.boolean(),
+      foreign: rarely(rate),
+      forged: forgedRate,
+    }), { minLength: 70, maxLength: 70 });
+    fc.assert(fc.property(sequence, around, (s, events) => {
       const from = expiry - s.span;
-      const log = watch(row, from, expiry + s.late, (tip) => ({
-        startRate: s.startRates[tip - from]!, budgetRate: s.budgetRate, incrementalRate: s.incrementalRate, stateInMempool: tip > from && inMempool[tip - from]!,
-        ...(s.affordableRate !== undefined ? { affordableRate: s.affordableRate } : {}),
-      }));
-      const ceiling = Math.min(s.budgetRate, s.affordableRate ?? Infinity);
-      for (const step of log) {
-        if (step.facts.stateInMempool && step.before && step.sent !== undefined) expect(step.sent).toBeGreaterThanOrEqual(step.before.rate + s.incrementalRate);
-        if (step.action === 'hold') expect(step.facts.stateInMempool).toBe(true);
-        if (step.sent !== undefined) expect(step.sent).toBeLessThanOrEqual(ceiling);
+      const at = (forge: boolean) => (tip: number): Around => {
+        const e = events[tip - from]!;
+        return { startRate: s.startRates[tip - from]!, ...(e.evicted && tip > from ? { evicted: true } : {}), ...(e.foreign !== undefined ? { foreign: e.foreign } : {}), ...(forge ? { forged: e.forged } : {}) };
+      };
+      const log = watch(row, from, expiry + s.late, s.budgetRate, s.incrementalRate, at(false));
+      for (const [k, step] of log.entries()) {
+        const named = step.fed !== undefined ? ['rebid', 'hold'] : step.hadBid ? ['rebroadcast'] : ['exit'];
+        expect(named).toContain(step.action);
+        if (step.sent !== undefined) {
+          expect(step.sent).toBeLessThanOrEqual(s.budgetRate);
+          expect(step.sent).toBeGreaterThanOrEqual(Math.min(step.around.startRate, s.budgetRate));
+          if (step.fed !== undefined) expect(step.sent).toBeGreaterThanOrEqual(step.fed + s.incrementalRate);
+        }
+        if (step.action === 'hold') expect(step.fee_rate).toBe(step.fed! / 1000);
+        // The package in the node never falls from block to block while it stays there.
+        if (k > 0 && !step.around.evicted && log[k - 1]!.after !== undefined) expect(step.after!).toBeGreaterThanOrEqual(log[k - 1]!.after!);
       }
       const last = log.find((step) => step.tip === expiry - 1)!;
-      if (last.action === 'hold') expect(last.before!.rate + s.incrementalRate).toBeGreaterThan(ceiling);
-      else expect(last.sent).toBe(ceiling);
-    }), { numRuns: 300 });
+      if (last.action === 'hold') expect(last.fed! + s.incrementalRate).toBeGreaterThan(s.budgetRate);
+      else expect(last.sent).toBe(s.budgetRate);
+      // What the store claims it bid changes nothing: the same run, block for block.
+      expect(watch(row, from, expiry + s.late, s.budgetRate, s.incrementalRate, at(true)).map(({ around: _, ...step }) => step)).toEqual(log.map(({ around: _, ...step }) => step));
+    }), { numRuns: 200 });
   });
 });
 
@@ -323,21 +434,28 @@ const userFacts = fc.record({
   left: blocksLeft,
   refundTxid: fc.option(fc.constant('r1'), { nil: undefined }),
   confirmations: fc.option(confirmations, { nil: null }),
-  fundingUnspent: fc.boolean(),
+  /** The funding: unspent, spent by a transaction in the mempool, or by one mined (the flag false or left out). */
+  funding: fc.constantFrom('unspent', 'unspent-said-so', 'mempool', 'mined', 'mined-said-so'),
   minConfirmations: fc.oneof(fc.constant(6), fc.integer({ min: 0, max: 10 })),
-}).map(({ left, confirmations, refundTxid, ...f }): UserFacts => ({
+}).map(({ left, confirmations, refundTxid, funding, ...f }): UserFacts => ({
   ...f,
   expiry: f.tip + left,
   ...(refundTxid !== undefined ? { refundTxid } : {}),
   // The node is asked about the refund only when there is one.
   refundConfirmations: refundTxid === undefined ? null : confirmations,
+  fundingUnspent: funding.startsWith('unspent'),
+  ...(funding === 'mempool' ? { fundingSpentInMempool: true } : funding.endsWith('said-so') ? { fundingSpentInMempool: false } : {}),
 }));
+
+const settled = (f: UserFacts) => ['closed', 'rolled-over'].includes(f.status);
+const spentInMempool = (f: UserFacts) => !f.fundingUnspent && f.fundingSpentInMempool === true;
+const spentMined = (f: UserFacts) => !f.fundingUnspent && !f.fundingSpentInMempool;
 
 describe('the user, for any record and chain', () => {
   it('refunds exactly when the refund is final, the funding unspent, the refund unknown to the node, and it has one', () => {
     fc.assert(fc.property(userFacts, (f) => {
       const d = decideUser(f);
-      const should = !['closed', 'rolled-over'].includes(f.status) && f.refundTxid !== undefined && f.refundConfirmations === null && f.fundingUnspent && f.tip >= f.expiry;
+      const should = !settled(f) && f.refundTxid !== undefined && f.refundConfirmations === null && f.fundingUnspent && f.tip >= f.expiry;
       expect(d.action === 'refund').toBe(should);
       if (d.action === 'refund') expect(d.txid).toBe(f.refundTxid);
     }), { numRuns: 500 });
@@ -352,15 +470,21 @@ describe('the user, for any record and chain', () => {
     }), { numRuns: 500 });
   });
 
-  it('is done once settled, once the funding is spent by anything else, or once its refund has the confirmations it waits for', () => {
+  it('is done exactly once settled, once the funding is spent by anything else and that spend mined, or once its refund has the confirmations it waits for', () => {
     fc.assert(fc.property(userFacts, (f) => {
       const d = decideUser(f);
-      const settled = ['closed', 'rolled-over'].includes(f.status);
-      const spentElsewhere = f.refundTxid !== undefined && f.refundConfirmations === null && !f.fundingUnspent;
+      const spentElsewhere = f.refundTxid !== undefined && f.refundConfirmations === null && spentMined(f);
       const refunded = f.refundConfirmations !== null && f.refundConfirmations >= f.minConfirmations;
-      if (settled || spentElsewhere || refunded) expect(d.action).toBe('done');
+      expect(d.action === 'done').toBe(settled(f) || spentElsewhere || refunded);
       // A refund on its way (in the mempool, or short of its confirmations) is waited for, not done nor resent.
-      if (!settled && f.refundConfirmations !== null && f.refundConfirmations < f.minConfirmations) expect(d.action).toBe('wait');
+      if (!settled(f) && f.refundConfirmations !== null && f.refundConfirmations < f.minConfirmations) expect(d.action).toBe('wait');
+    }), { numRuns: 500 });
+  });
+
+  it('waits — neither done nor refunding — while the funding is spent by a transaction still in the mempool', () => {
+    fc.assert(fc.property(userFacts, (f) => {
+      const d = decideUser(f);
+      if (!settled(f) && f.refundTxid !== undefined && spentInMempool(f) && !(f.refundConfirmations !== null && f.refundConfirmations >= f.minConfirmations)) expect(d.action).toBe('wait');
     }), { numRuns: 500 });
   });
 
@@ -380,5 +504,22 @@ describe('the user, for any record and chain', () => {
       expect(actions.find((a) => a.action === 'refund')?.tip).toBe(expiry);
       expect(actions.filter((a) => a.tip < expiry).every((a) => a.action === 'none')).toBe(true);
     }), { numRuns: 50 });
+  });
+
+  it('over a run of blocks with the mint\'s state seen in the mempool (before or after the expiry), mined later, un-mined by a reorganisation now and then: from the sighting on it never refunds, waits while the spend is unmined, and is done while it is mined', () => {
+    fc.assert(fc.property(fc.integer({ min: -10, max: 10 }), fc.integer({ min: 0, max: 10 }), fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }), (seen, wait, reorged) => {
+      const expiry = TIP + 50;
+      const start = expiry - 12;
+      for (let tip = start; tip < start + 30; tip++) {
+        const spent = tip >= expiry + seen;
+        const minedNow = spent && tip >= expiry + seen + wait && !reorged[tip - start];
+        const d = decideUser({
+          contract: 'u1', status: 'open', expiry, tip, refundTxid: 'r1', refundConfirmations: null, minConfirmations: 6,
+          fundingUnspent: !spent, ...(spent ? { fundingSpentInMempool: !minedNow } : {}),
+        });
+        if (!spent) expect(d.action).toBe(tip >= expiry ? 'refund' : 'none');
+        else expect(d.action).toBe(minedNow ? 'done' : 'wait');
+      }
+    }), { numRuns: 100 });
   });
 });

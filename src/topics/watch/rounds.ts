@@ -1,0 +1,119 @@
+/**
+ * A watcher's rounds, over a host its caller builds (the `watch` command, or `serve mint`
+ * running one beside its routes): one round per new best block — follow the chain by block
+ * hash (src/lib/watch/chain-view.ts: a reorganisation is seen, and every decision is taken
+ * again on the new chain), then, for every contract the host's roles hold, decide
+ * (src/lib/watch/) and act through the one-shot step's own code (./credit.ts).
+ *
+ * Every round decides from the chain and the store alone, so a watcher killed at any point and
+ * started again takes the same decisions: what it sent is either in the node (seen there) or
+ * not (sent again), and a bid is stored before it is sent, so no later bid undercuts it.
+ */
+import { OffchainError } from '../../lib/errors.ts';
+import type { StateDb } from '../../lib/store/sqlite/database.ts';
+import { byDeadline, SENDING, type Decision, type Report } from '../../lib/watch/decision.ts';
+import { mintRound, userRound, type MintHost, type Round, type UserHost, type WatchChain } from './credit.ts';
+import { WatchRecords } from './state.ts';
+import type { WatchGaugeState, WatchLog } from './service.ts';
+
+export type WatchHost = {
+  network: string;
+  chain: WatchChain;
+  /** The state directory's database (created only by the first write: `create`). */
+  db: (create: boolean) => Promise<StateDb | undefined>;
+  /** The mint's side; undefined when no mint is here. */
+  mint: () => Promise<MintHost | undefined>;
+  user: UserHost;
+};
+
+export type LoopOptions = { dryRun: boolean; intervalMs: number; log: WatchLog; gauges: WatchGaugeState; signal: AbortSignal };
+
+/** A round with a failed action is taken again after this long, at the same tip (the last chance must not wait for a block). */
+const RETRY_MS = 10_000;
+
+const PENDING = new Set(['exit', 'refund', 'rebid', 'rebroadcast', 'hold', 'wait']);
+
+/** One round at the node's tip: follow the chain, decide for every contract, act unless `dryRun`. */
+export async function watchRound(host: WatchHost, dryRun: boolean): Promise<Report> {
+  const { follow } = await import('../../lib/watch/chain-view.ts');
+  const { chain } = host;
+  const records = new WatchRecords(dryRun ? async () => host.db(false) : host.db);
+  const tip = await chain.tip();
+  const offline = chain.kind !== 'rpc';
+  const followed = offline ? undefined : await follow(await records.view(), { height: tip.height, hash: tip.hash! }, (hash) => chain.blockHeader(hash));
+  const r: Round = { tip: tip.height, block: tip.hash ?? '', dryRun, offline, chain, records };
+  const mint = await host.mint();
+  const decisions = [...(mint ? await mintRound(mint, r) : []), ...await userRound(host.user, r)].sort(byDeadline);
+  if (!dryRun && followed) await records.setView(followed.view);
+  const live = decisions.filter((d) => d.action !== 'done');
+  const reorg = followed && followed.replaced.length > 0
+    ? { depth: followed.replaced.length, ...(followed.forkHeight !== undefined ? { fork_height: followed.forkHeight } : {}), deep: followed.deep, replaced: followed.replaced.map((b) => b.hash) }
+    : undefined;
+  return {
+    type: 'watch/report',
+    version: 1,
+    network: host.network,
+    dry_run: dryRun,
+    tip: { height: tip.height, ...(tip.hash ? { hash: tip.hash } : {}) },
+    ...(reorg ? { reorg } : {}),
+    decisions: decisions.map(({ rate: _rate, ...d }: Decision & { rate?: number }) => d),
+    summary: {
+      contracts: decisions.length,
+      sent: decisions.filter((d) => SENDING.has(d.action) && d.error === undefined && !dryRun).length,
+      pending: decisions.filter((d) => PENDING.has(d.action)).length,
+      shortfalls: decisions.filter((d) => d.shortfall !== undefined).length,
+      errors: decisions.filter((d) => d.error !== undefined).length,
+      ...(live.length > 0 ? { nearest_deadline: Math.min(...live.map((d) => d.blocks_left)) } : {}),
+    },
+  };
+}
+
+/**
+ * Rounds until `signal` aborts: one at start, then one per new best block (the node asked every
+ * `intervalMs`), each decision other than `none` that changed logged as one JSON line. A round
+ * that fails (the node unreachable, a busy store) is logged and tried again at the next poll; a
+ * round whose action failed is taken again after RETRY_MS at the same tip.
+ */
+export async function watchLoop(host: WatchHost, opts: LoopOptions): Promise<void> {
+  let last: string | undefined;
+  /** After a round whose action failed (the node away, a refusal): when to take it again at the same tip. */
+  let retryAt: number | undefined;
+  const previous = new Map<string, string>();
+  while (!opts.signal.aborted) {
+    try {
+      const tip = await host.chain.tip();
+      if (tip.hash !== last || (retryAt !== undefined && Date.now() >= retryAt)) {
+        const report = await watchRound(host, opts.dryRun);
+        last = report.tip.hash;
+        retryAt = report.summary.errors > 0 ? Date.now() + RETRY_MS : undefined;
+        opts.gauges.last = report;
+        if (report.reorg) {
+          opts.gauges.reorgs++;
+          opts.log({ event: 'reorg', tip: report.tip, ...report.reorg }, 'reorganisation: decisions taken again on the new best chain');
+        }
+        for (const d of report.decisions) {
+          const key = `${d.kind}:${d.contract}`;
+          const said = `${d.action}:${d.fee_rate ?? ''}:${d.txid ?? ''}:${d.error ?? ''}`;
+          if (d.action !== 'none' && previous.get(key) !== said) opts.log({ event: 'decision', height: report.tip.height, ...d }, d.reason);
+          previous.set(key, said);
+        }
+        opts.log({ event: 'round', tip: report.tip, ...report.summary }, 'round');
+      }
+    } catch (e) {
+      // Whatever failed (the node, the store, a record), the next poll tries again: a watcher that stops keeps no deadline.
+      opts.gauges.failedRounds++;
+      const code = e instanceof OffchainError ? e.code : 'E_INTERNAL';
+      opts.log({ event: 'round-failed', code }, (e as Error)?.message ?? String(e));
+    }
+    await new Promise<void>((resolve) => {
+      if (opts.signal.aborted) return resolve();
+      const t = setTimeout(done, opts.intervalMs);
+      function done() {
+        clearTimeout(t);
+        opts.signal.removeEventListener('abort', done);
+        resolve();
+      }
+      opts.signal.addEventListener('abort', done);
+    });
+  }
+}
