@@ -52,13 +52,13 @@ export function mintPeerSetup(prefix: string) {
      * The user opens `capacity` through the service at `url` with the wallet's funding PSBT; the refund is
      * verified independently, and only then does the wallet sign the funding (returned, not yet broadcast).
      */
-    async openThroughPeer(url: string, capacity: bigint, expiry = '+500') {
+    async openThroughPeer(url: string, capacity: bigint, expiry = '+500', refund = REFUND) {
       const offer = await (await fetch(`${url}/v1/credit/offer`)).text();
       const address = ok(await runInProcess(['open-credit', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', userDir], { env: { USER_KEY }, input: offer }), 'credit/address').address as string;
       const created = await node!.wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [[], [{ [address]: satsToBtc(capacity) }], 0, { change_type: 'bech32m', replaceable: false }]);
       const psbtFile = join(tmp.path, 'funding.psbt');
       writeFileSync(psbtFile, created.psbt);
-      const opened = ok(await user('open-credit', '--role', 'user', '--peer', url, '--expiry', expiry, '--refund-address', REFUND, '--in', psbtFile), 'credit/opened');
+      const opened = ok(await user('open-credit', '--role', 'user', '--peer', url, '--expiry', expiry, '--refund-address', refund, '--in', psbtFile), 'credit/opened');
       const funding = verifyKeyPathSpend(opened.refund.hex, [{ amount: capacity, script: CONTRACT.script }], CONTRACT.outputKey).inputs[0]!;
       // Only now does the wallet sign the funding.
       const signed = await node!.wallet.call<{ hex: string; complete: boolean }>('walletprocesspsbt', [created.psbt]);

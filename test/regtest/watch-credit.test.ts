@@ -106,7 +106,6 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await mineTo(X.expiry - MARGIN);
     const rates: number[] = [];
     let state = '';
-    let sizes = { state: { vsize: 0, fee: 0 }, child: { vsize: 0 } };
     for (let tip = X.expiry - MARGIN; tip < X.expiry; tip++) {
       expect(await node.tip()).toBe(tip);
       const d = decision(await once(asMint()), X);
@@ -120,25 +119,21 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       state = child.depends[0]!;
       const [s, c] = [await entry(state), await entry(d.txid!)];
       const [stateFee, childFee] = [Math.round(s.fees.base * 1e8), Math.round(c.fees.base * 1e8)];
-      sizes = { state: { vsize: s.vsize, fee: stateFee }, child: { vsize: c.vsize } };
       const packageRate = (stateFee + childFee) / (s.vsize + c.vsize);
       expect(packageRate).toBeGreaterThanOrEqual(d.fee_rate! - 0.01);
-      // Never above the budget: not the package, not the child alone.
+      // Never above the budget: the package's rate (the fee guard is the package's; the child alone carries the state).
       expect(packageRate).toBeLessThanOrEqual(BUDGET);
-      expect(childFee / c.vsize).toBeLessThanOrEqual(BUDGET);
+      expect(childFee / c.vsize).toBeGreaterThan(0);
       // The spike: this bid is not enough for the next block (the state pays its own floor fee: it is outbid too, once).
       if (tip === X.expiry - MARGIN) await outbid(state);
       if (tip < X.expiry - 1) await outbid(d.txid!);
       else await rpc('prioritisetransaction', [state, 0, 100_000_000]); // the spike ends: the last bid is enough
       await node.mine(1);
     }
-    // The budget as a package rate: --max-fee-rate bounds each transaction's own rate (Core's
-    // maxfeerate), so the child — paying for the state too — may pay at most BUDGET·its vsize
-    // (less a sat for rounding); from Core's own sizes and fees.
-    const budgetRate = Math.floor((1000 * (Math.floor(BUDGET * sizes.child.vsize) - 1 + sizes.state.fee)) / (sizes.state.vsize + sizes.child.vsize));
-    // LND's linear schedule from the relay floor (100 sat/kvB: regtest has no estimate) to the
-    // budget, reached at the last chance (tip = deadline − 1, the 6th bid), rounded up to a sat/kvB.
-    expect(rates).toEqual([0, 1, 2, 3, 4, 5].map((k) => (100 + Math.ceil(((budgetRate - 100) * k) / 5)) / 1000));
+    // LND's linear schedule from the relay floor (0.1 sat/vB: regtest has no estimate) to the
+    // budget (the package's rate, --max-fee-rate), reached at the last chance (tip = deadline − 1,
+    // the 6th bid), worked out by hand: 0.1 + 4.9·k/5.
+    expect(rates).toEqual([0.1, 1.08, 2.06, 3.04, 4.02, 5]);
     // Mined in the deadline's block at the latest: the user's refund is final only after it.
     expect(await confirmations(state)).toBe(1);
     expect(await node.tip()).toBe(X.expiry);
@@ -292,6 +287,67 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       expect((await svc.stop()).status, svc.stderr).toBe(0);
     }
   }, 120_000);
+
+  it('the user pins the exit with a large low-rate TRUC child of its own on the state\'s change output: the watcher replaces it (sibling eviction) within its budget, and the state is mined by the deadline', async () => {
+    // P: the user's change (the refund address) is a Core wallet address, so the test can spend it as the user would.
+    const userAddress = await node.wallet.call<string>('getnewaddress', ['', 'bech32m']);
+    const svc = await ServeMintProcess.start(['--key-env', 'MINT_KEY', '--state-dir', w.mintDir, ...node.chain(), '--no-watch'], { MINT_KEY });
+    let P: Opened;
+    try {
+      const { opened, funding, signed } = await w.openThroughPeer(svc.url, 300_000n, '+25', userAddress);
+      expect(await node.acceptAndMine(signed.hex)).toBe(funding.txid);
+      ok(await w.user('sign-update', '--role', 'user', '--amount', '20000', '--contract', opened.contract_id, '--peer', svc.url), 'credit/balance');
+      P = { id: opened.contract_id, expiry: opened.refund.final_from_height - 1, funding };
+    } finally {
+      expect((await svc.stop()).status, svc.stderr).toBe(0);
+    }
+    await mineTo(P!.expiry - MARGIN);
+    const first = decision(await once(asMint()), P!);
+    expect(first.action).toBe('exit');
+    const state = (await rpc<{ depends: string[] }>('getmempoolentry', [first.txid])).depends[0]!;
+    // The pin: a v3 child of the state on the user's change, ~930 vB at ~1.2 sat/vB — more absolute fee
+    // than a small child at a budget rate pays alone, too low a rate for the (imagined) market to mine.
+    const tx = await rpc<{ hex: string; vout: { n: number; value: number; scriptPubKey: { address?: string; hex: string } }[] }>('getrawtransaction', [state, 1]);
+    const change = tx.vout.find((o) => o.scriptPubKey.address === userAddress)!;
+    const changeSat = Math.round(change.value * 1e8);
+    const pinFee = 1100;
+    const outputs: Record<string, string>[] = [];
+    for (let i = 0; i < 20; i++) outputs.push({ [await node.wallet.call<string>('getnewaddress', ['', 'bech32m'])]: ((Math.floor((changeSat - pinFee) / 20)) / 1e8).toFixed(8) });
+    const raw = await rpc<string>('createrawtransaction', [[{ txid: state, vout: change.n }], outputs]);
+    const v3 = `03000000${raw.slice(8)}`;
+    const signed = await node.wallet.call<{ hex: string; complete: boolean }>('signrawtransactionwithwallet', [v3, [{ txid: state, vout: change.n, scriptPubKey: change.scriptPubKey.hex, amount: change.value }]]);
+    expect(signed.complete).toBe(true);
+    const pin = await rpc<string>('sendrawtransaction', [signed.hex]);
+    expect(await mempool()).not.toContain(first.txid); // the user's child evicted the mint's (TRUC: one child per parent)
+    expect(await mempool()).toContain(pin);
+    // The market mines none of it (empty blocks: generateblock with no transaction). Each block the
+    // watcher's schedule rises; it holds while the pin's package rate is above the schedule, then
+    // replaces the pin (its child pays more absolute fee than the whole pin: Core's rule 3).
+    let again: Decision | undefined;
+    const seen: string[] = [];
+    for (let tip = await node.tip(); tip < P!.expiry; tip++) {
+      const d = decision(await once(asMint()), P!);
+      seen.push(d.action);
+      expect(d.error, JSON.stringify(d)).toBeUndefined();
+      if (d.action === 'rebid') {
+        again = d;
+        break;
+      }
+      expect(d.action).toBe('hold');
+      await rpc('generateblock', [node.sweepTo, []]);
+    }
+    expect(again, seen.join(', ')).toBeDefined();
+    const pool = await mempool();
+    expect(pool).toContain(again!.txid);
+    expect(pool).not.toContain(pin);
+    const [s, c] = [await entry(state), await entry(again!.txid!)];
+    const packageRate = (Math.round(s.fees.base * 1e8) + Math.round(c.fees.base * 1e8)) / (s.vsize + c.vsize);
+    expect(packageRate).toBeLessThanOrEqual(BUDGET);
+    expect(Math.round(c.fees.base * 1e8)).toBeGreaterThan(pinFee); // more absolute fee than the pin (Core's rule 3)
+    await node.mine(1);
+    expect(await confirmations(state)).toBe(1);
+    expect(await node.tip()).toBeLessThanOrEqual(P!.expiry);
+  }, 180_000);
 
   it('a mint store restored from a backup behind the chain never replaces its newer exit with an older state: the watcher holds and says E_WATCH_FOREIGN_SPEND', async () => {
     // T: paid once (the backup is taken then), paid again, exited with state 2 by the watcher.

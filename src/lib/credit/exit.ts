@@ -41,6 +41,8 @@ export function exitPrevouts(record: MintContractRecord): Prevout[] {
 export type ExitOptions = { feeRate: number; /** The fee guard (default: Core's maxfeerate, half the payout). */ feeLimits?: FeeLimits; to?: Uint8Array; /** BIP-340 aux_rand for the child's signature (from the random source, so the test seed makes it reproducible). */ auxRand: Uint8Array;
   /** A device channel: the child also claims this HTLC output of the state with its preimage (the gateway's key signs the claim leaf). */
   claim?: { htlc: HtlcOutput; preimage: Uint8Array };
+  /** A child of the state already in the mempool that this one replaces (TRUC sibling eviction): its fee and chunk set the least this child pays (Core's rules 3, 4 and the feerate diagram). */
+  replaces?: { txid: string; fee: bigint; chunk?: { fee: bigint; weight: number; withParent: boolean } };
 };
 
 export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitOptions): Record<string, unknown> {
@@ -69,14 +71,18 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
   // The one child builder (src/lib/truc/child.ts): sized, fee, the fee guard (the mint pays the
   // child's fee out of its payout) and the package through check.ts, the child at its largest.
   // A state stored before states were TRUC may be v2: then only a v2 child can bump it.
+  // The fee guard is the package's (buildChild's check: its rate, and the child's fee as a share of
+  // the payout), not each transaction's: the child carries the state, so alone it pays more than the
+  // package — and must, to replace a large sibling the user hung on the state to pin it (a child of
+  // its own on its change output). Each transaction alone is held to Core's maxfeerate only.
   const feeLimits = opts.feeLimits ?? DEFAULT_FEE_LIMITS;
-  const policy = { ...CORE_POLICY, maxFeeRate: Math.round(feeLimits.maxFeeRate * 1000) };
+  const policy = CORE_POLICY;
   const prevouts = exitPrevouts(record);
   let built;
   try {
     built = buildChild({
-      parent: stateRaw, parentPrevouts: prevouts, own: { to, shortCode: 'E_EXIT_UNECONOMICAL' }, spend, ...(claimWitness ? { scriptPathWitness: claimWitness } : {}),
-      feeRate: opts.feeRate, feeLimits, policy, allowV2: true,
+      parent: stateRaw, parentPrevouts: prevouts, own: { to, shortCode: 'E_EXIT_UNECONOMICAL' }, spend, ...(claimWitness ? { scriptPathWitness: claimWitness } : {}), ...(opts.replaces ? { replaces: opts.replaces } : {}),
+      feeRate: opts.feeRate, feeLimits, policy, packageGuard: true, allowV2: true,
     });
   } catch (e) {
     if (e instanceof RefusedError && e.code === 'E_TRUC_CHILD_INPUT') throw new RefusedError('E_EXIT_PAYOUT', `the payout script type cannot be fee-estimated for a CPFP child: ${e.message}`);
@@ -119,16 +125,18 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
 }
 
 /**
- * Submit an exit's state + child as one package (Core's submitpackage); throws
+ * Submit an exit's state + child as one package (Core's submitpackage, its maxfeerate Core's own
+ * on each transaction: the fee guard was the package's, checked when it was built); throws
  * E_BROADCAST_REJECTED unless the node accepted it (what then becomes of the freeze:
  * `releaseAttempt`). Returns what the node answered (Core's names, fees in sat). Shared by
  * exit-credit and gateway claim.
  */
-export async function submitExit(chain: ChainSource, message: Record<string, unknown>, maxFeeRateSatPerKvb: number): Promise<Record<string, unknown>> {
+export async function submitExit(chain: ChainSource, message: Record<string, unknown>): Promise<Record<string, unknown>> {
   const child = message.child as { hex?: string };
   if (!child.hex) throw new Error('internal: an unsigned child cannot be submitted');
   const state = message.state_tx as { hex: string };
-  const result = await chain.submitPackage!([fromHex(state.hex), fromHex(child.hex)], maxFeeRateSatPerKvb);
+  // Core's maxfeerate on each transaction (the fee guard was the package's, checked when it was built).
+  const result = await chain.submitPackage!([fromHex(state.hex), fromHex(child.hex)], CORE_POLICY.maxFeeRate);
   // Since Core 28, a rejected package is reported in the result, not as an RPC error.
   if (result.packageMsg !== 'success') {
     const why = result.txResults.filter((t) => t.error).map((t) => `${t.txid}: ${t.error}`).join('; ');

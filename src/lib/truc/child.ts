@@ -73,8 +73,15 @@ export type ChildRequest = {
   /** Target package fee rate, sat/vB. */
   feeRate: number;
   feeLimits: FeeLimits;
-  /** The node's numbers; maxFeeRate is set from feeLimits. */
+  /** The node's numbers; maxFeeRate is set from feeLimits, unless `packageGuard`. */
   policy: TrucPolicy;
+  /**
+   * The fee guard holds the package as a whole (its rate, the child's share), and each
+   * transaction alone only to `policy.maxFeeRate` (Core's maxfeerate): a child carrying its
+   * parent pays more alone than the package — and must, to replace a large sibling that pins
+   * the parent (the credit exit's: the user's child on its own output of the state).
+   */
+  packageGuard?: boolean;
   /**
    * An earlier child of this parent that this one must replace: its fee as the node's mempool holds it, or (signed)
    * its bytes and inputs, from which the fee is computed.
@@ -247,7 +254,7 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
   // The whole package through the checker, the child at its largest signed size.
   const standIn = assemble(tx, redeem, scriptPath);
   const childPrevouts: Prevout[] = wallet.inputs.map((i) => ({ txid: i.txid, vout: i.vout, amount: i.amount, script: i.script }));
-  const policy = { ...req.policy, maxFeeRate: Math.round(req.feeLimits.maxFeeRate * 1000) };
+  const policy = req.packageGuard ? req.policy : { ...req.policy, maxFeeRate: Math.round(req.feeLimits.maxFeeRate * 1000) };
   const verdict = v2 ? undefined : checkTrucPackage(req.parent, standIn, [...req.parentPrevouts, ...childPrevouts], policy);
   return { psbt: tx, txid: txidOnceSigned(tx), verdict, vsize: childVsize, childFee, ...(replaces ? { replaces } : {}) };
 }

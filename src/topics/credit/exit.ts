@@ -8,12 +8,13 @@
 import type { Command } from '@oclif/core';
 import { MalformedInputError, UsageError } from '../../lib/errors.ts';
 import type { ChainSource } from '../../lib/chain/index.ts';
+import type { ExitOptions } from '../../lib/credit/exit.ts';
 import { CreditCommand } from './command.ts';
 
 type ExitFlags = { 'fee-rate': string; to?: string; child?: string; broadcast?: boolean };
 
 /** A service's exit request (serve mint's POST /v1/operator/exit): the one-shot's flags but --child. */
-export type ExitRequest = { feeRate: string; to?: string; broadcast: boolean; dryRun: boolean; contract?: string };
+export type ExitRequest = { feeRate: string; to?: string; broadcast: boolean; dryRun: boolean; contract?: string; /** A child of the state in the mempool to replace (a watcher's: src/lib/credit/exit.ts ExitOptions.replaces). */ replaces?: ExitOptions['replaces'] };
 
 export abstract class ExitSteps<T extends typeof Command> extends CreditCommand<T> {
   /**
@@ -34,16 +35,16 @@ export abstract class ExitSteps<T extends typeof Command> extends CreditCommand<
     const childPsbt = f.child === undefined ? undefined : await this.walletChild(f.child);
     return this.mintExit(network, 'the mint', async (ctx, record) => {
       // ctx.random: the command's own source for the one-shot; a service's per step (serve mint's withMint).
-      let message: Record<string, unknown> = buildExit(record, ctx.mint, { feeRate, feeLimits, to, auxRand: ctx.random.bytes(32, 'credit/exit/aux') });
+      let message: Record<string, unknown> = buildExit(record, ctx.mint, { feeRate, feeLimits, to, auxRand: ctx.random.bytes(32, 'credit/exit/aux'), ...(given?.replaces ? { replaces: given.replaces } : {}) });
       if (childPsbt) {
         const { withWalletChild } = await import('../../lib/credit/exit-child.ts');
         const { exitPrevouts } = await import('../../lib/credit/exit.ts');
         const { CORE_POLICY } = await import('../../lib/truc/check.ts');
-        message = withWalletChild(message as Parameters<typeof withWalletChild>[0], childPsbt, exitPrevouts(record), { ...CORE_POLICY, maxFeeRate: Math.round(feeLimits.maxFeeRate * 1000) }, feeLimits);
+        message = withWalletChild(message as Parameters<typeof withWalletChild>[0], childPsbt, exitPrevouts(record), CORE_POLICY, feeLimits);
       }
       if (!f.broadcast) return { message };
       const built = message;
-      return { message, send: () => this.submit(ctx.chain, built, Math.round(feeLimits.maxFeeRate * 1000)) };
+      return { message, send: () => this.submit(ctx.chain, built) };
     }, given && { broadcast: given.broadcast, 'dry-run': given.dryRun, ...(given.contract ? { contract: given.contract } : {}) });
   }
 
@@ -51,12 +52,12 @@ export abstract class ExitSteps<T extends typeof Command> extends CreditCommand<
    * Submit state + child as one package; throws unless the node accepted it (the freeze then
    * as mintExit decides). Returns what the node answered (Core's names, fees in sat).
    */
-  private async submit(chain: ChainSource, message: Record<string, unknown>, maxFeeRateSatPerKvb: number): Promise<Record<string, unknown>> {
+  private async submit(chain: ChainSource, message: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (!(message.child as { hex?: string }).hex) {
       throw new UsageError('E_USAGE', 'the child is not signed (the payout address is not the mint key\'s): sign child.psbt with bitcoin-cli walletprocesspsbt and pass it back with --child');
     }
     const { submitExit } = await import('../../lib/credit/exit.ts');
-    return submitExit(chain, message, maxFeeRateSatPerKvb);
+    return submitExit(chain, message);
   }
 
   /** --child: a finalized PSBT as bitcoin-cli walletprocesspsbt prints it (JSON with "psbt"), or the PSBT itself. */

@@ -266,14 +266,13 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
     const to = o.to ? decodeAddress(o.to, network, '--to') : undefined;
     const feeRate = await this.guardedRate(o.feeRate);
     const feeLimits = await this.feeLimits();
-    const maxFeeRate = Math.round(feeLimits.maxFeeRate * 1000);
     // As exit-credit (mintExit): the freeze is committed before the package goes out, and taken back only on proof the node did not take it.
     // The claim alone (the state mined, or a spender of the HTLC in the mempool to replace) is sent by itself.
     return this.mintExit(network, 'the gateway', async (ctx, record) => {
       const { message, alone } = await gatewayClaimPackage(ctx.chain, record, ctx.mint, { network, feeRate, feeLimits, ...(to ? { to } : {}), ...(o.preimage ? { preimage: o.preimage } : {}), auxRand: ctx.random.bytes(32, 'gateway/claim/aux') });
       if (!o.broadcast) return { message };
       if (alone) return { message, send: async () => ({ txid: await this.broadcastTx(ctx.chain, alone(), 'the claim') }) };
-      return { message, send: () => submitExit(ctx.chain, message, maxFeeRate) };
+      return { message, send: () => submitExit(ctx.chain, message) };
     }, { broadcast: o.broadcast === true, 'dry-run': o.dryRun === true, ...(o.contract ? { contract: o.contract } : {}) });
   }
 

@@ -11,14 +11,15 @@ import { OffchainError } from '../../lib/errors.ts';
 import type { ExitRequest } from '../credit/exit.ts';
 import { decideMint, decideUser, type MintDecision, type MintFacts, type MintRow } from '../../lib/watch/credit.ts';
 import { SENDING } from '../../lib/watch/decision.ts';
-import { RawTx } from '@scure/btc-signer';
+import { RawTx, Transaction } from '@scure/btc-signer';
+import { base64 } from '@scure/base';
 import { fromHex, toHex } from '../../lib/bytes.ts';
 import { dustThreshold } from '../../lib/tx/policy.ts';
 import type { Decision } from '../../lib/watch/decision.ts';
 import type { WatchRecords } from './state.ts';
 
 /** A node as a watcher needs it: the chain source with the calls a watcher makes. */
-export type WatchChain = ChainSource & Required<Pick<ChainSource, 'txConfirmations' | 'estimateFeeRate' | 'mempoolPolicy' | 'blockHeader' | 'mempoolSpender' | 'mempoolEviction'>>;
+export type WatchChain = ChainSource & Required<Pick<ChainSource, 'txConfirmations' | 'estimateFeeRate' | 'mempoolPolicy' | 'blockHeader' | 'mempoolSpender' | 'mempoolEviction' | 'mempoolEntry'>>;
 
 /** One round: the tip (its block hash; '' offline), whether it acts, and whether a node is there at all (offline: a dry run at --tip-height). */
 export type Round = { tip: number; block: string; dryRun: boolean; offline: boolean; chain: WatchChain; records: WatchRecords };
@@ -74,15 +75,21 @@ async function mintTurn(host: MintHost, r: Round, row: MintRow): Promise<MintDec
   // Only a contract the mint must act on has a bid worth reading (a lookup per contract per block is most of a round's cost at 100,000).
   const bid = active ? await r.records.bid(row.contract_id) : undefined;
   let facts: MintFacts = { tip: r.tip, startRate: 0, budgetRate: Math.floor(host.limits.maxFeeRate * 1000), incrementalRate: 0, ...(bid ? { bid } : {}) };
-  if (active) facts = { ...facts, ...await exitFacts(host, r, row) };
+  let replaces: ExitRequest['replaces'];
+  if (active) {
+    const held = await exitFacts(host, r, row);
+    facts = { ...facts, ...held.facts };
+    replaces = held.replaces;
+  }
   const d = decideMint(row, facts);
   // A hold over a package someone else sent (the operator's exit-credit, a store that lost its bids) starts the schedule here: the next block's bid rises from it.
   if (!r.dryRun && active && bid === undefined && d.action === 'hold') await r.records.setBid(row.contract_id, { start_tip: r.tip, rate: 0, tip: r.tip, block: r.block, state_txid: '', child_txid: '' });
   if (r.dryRun || d.rate === undefined || !SENDING.has(d.action)) return d;
   try {
-    const planned = exitSizes(await host.exit({ feeRate: satVb(d.rate), broadcast: false, dryRun: true, contract: row.contract_id }));
+    const over = replaces ? { replaces } : {};
+    const planned = exitSizes(await host.exit({ feeRate: satVb(d.rate), broadcast: false, dryRun: true, contract: row.contract_id, ...over }));
     await r.records.setBid(row.contract_id, { start_tip: bid?.start_tip ?? r.tip, rate: d.rate, tip: r.tip, block: r.block, state_txid: planned.stateTxid, child_txid: planned.childTxid });
-    const sent = await host.exit({ feeRate: satVb(d.rate), broadcast: true, dryRun: false, contract: row.contract_id });
+    const sent = await host.exit({ feeRate: satVb(d.rate), broadcast: true, dryRun: false, contract: row.contract_id, ...over });
     d.txid = (sent.child as { txid: string }).txid;
   } catch (e) {
     d.error = errorText(e);
@@ -90,36 +97,57 @@ async function mintTurn(host: MintHost, r: Round, row: MintRow): Promise<MintDec
   return d;
 }
 
-/** What the node says of a contract the mint must exit: where the schedule starts, the budget, what holds the funding now. */
-async function exitFacts(host: MintHost, r: Round, row: MintRow): Promise<Partial<MintFacts>> {
+/**
+ * What the node says of a contract the mint must exit: where the schedule starts, the budget,
+ * what holds the funding now — and, when the exit's state is in the mempool with a child that
+ * is not the mint's (the user's, on its own output of the state, to pin it), that child, which
+ * the next one must replace (TRUC sibling eviction: its fee and chunk set the least it pays).
+ */
+async function exitFacts(host: MintHost, r: Round, row: MintRow): Promise<{ facts: Partial<MintFacts>; replaces?: ExitRequest['replaces'] }> {
   const { start, incremental } = await startRate(r.chain, row.expiry_height - r.tip);
   let sizes: Sizes;
   try {
     sizes = exitSizes(await host.exit({ feeRate: SIZING_RATE, broadcast: false, dryRun: true, contract: row.contract_id }));
   } catch (e) {
-    return { startRate: start, incrementalRate: incremental, unbuildable: errorText(e) };
+    return { facts: { startRate: start, incrementalRate: incremental, unbuildable: errorText(e) } };
   }
-  const budgetRate = Math.min(budget(sizes, host.limits.maxFeeRate), affordable(sizes, host.limits.maxFeeShare));
-  const facts: Partial<MintFacts> = { startRate: start, incrementalRate: incremental, budgetRate };
-  if (r.offline) return facts;
+  const facts: Partial<MintFacts> = { startRate: start, incrementalRate: incremental, budgetRate: Math.min(rateCap(sizes, host.limits.maxFeeRate), affordable(sizes, host.limits.maxFeeShare)) };
+  if (r.offline) return { facts };
   // Who holds the funding now: the exit's state (then the package there is what a bid outbids), the user's refund (replaced), or something this store does not know.
   const { txid, vout } = sizes.funding;
   const spender = await r.chain.mempoolSpender(txid, vout);
   if (spender === sizes.stateTxid) {
     const held = await r.chain.mempoolEviction(sizes.stateTxid);
+    if (!held) return { facts };
     // Core's modified fees (a prioritisetransaction delta counts, as in its replacement rules): never below 0.
-    return held ? { ...facts, mempoolRate: Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize)) } : facts;
+    const withHeld = { ...facts, mempoolRate: Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize)) };
+    const sibling = held.descendantVsize > sizes.stateVsize ? await foreignChild(r.chain, sizes) : undefined;
+    return sibling ? { facts: withHeld, replaces: sibling } : { facts: withHeld };
   }
-  if (spender !== undefined && spender !== row.refund?.txid) return { ...facts, foreignSpend: { where: 'mempool', txid: spender } };
-  if (spender === undefined && (await r.chain.utxo(txid, vout)) === null) return { ...facts, foreignSpend: { where: 'block' } };
-  return facts;
+  if (spender !== undefined && spender !== row.refund?.txid) return { facts: { ...facts, foreignSpend: { where: 'mempool', txid: spender } } };
+  if (spender === undefined && (await r.chain.utxo(txid, vout)) === null) return { facts: { ...facts, foreignSpend: { where: 'block' } } };
+  return { facts };
+}
+
+/** The state's child in the mempool when it is not the mint's (it spends another output than the payout): its txid, fee and chunk. */
+async function foreignChild(chain: WatchChain, sizes: Sizes): Promise<ExitRequest['replaces']> {
+  if ((await chain.mempoolSpender(sizes.stateTxid, sizes.payoutVout)) !== undefined) return undefined; // the mint's own child
+  for (let v = 0; v < sizes.outputs; v++) {
+    if (v === sizes.payoutVout) continue;
+    const child = await chain.mempoolSpender(sizes.stateTxid, v);
+    if (child === undefined) continue;
+    const [entry, chunk] = [await chain.mempoolEntry(child), await chain.mempoolEviction(child)];
+    if (!entry) return undefined;
+    return { txid: child, fee: entry.fee, ...(chunk ? { chunk: { fee: chunk.chunkFee, weight: chunk.chunkWeight, withParent: chunk.chunkWeight > 4 * entry.vsize } } : {}) };
+  }
+  return undefined;
 }
 
 function errorText(e: unknown): string {
   return e instanceof OffchainError ? `${e.code}: ${e.message}` : `E_INTERNAL: ${(e as Error)?.message ?? String(e)}`;
 }
 
-type Sizes = { stateVsize: number; stateFee: number; childVsize: number; payout: number; payoutScript: Uint8Array; stateTxid: string; childTxid: string; funding: { txid: string; vout: number } };
+type Sizes = { stateVsize: number; stateFee: number; childVsize: number; payout: number; payoutScript: Uint8Array; payoutVout: number; outputs: number; stateTxid: string; childTxid: string; funding: { txid: string; vout: number } };
 
 function exitSizes(message: Record<string, unknown>): Sizes {
   const state = message.state_tx as { txid: string; hex: string; vsize: number; fee_sat: number };
@@ -127,18 +155,16 @@ function exitSizes(message: Record<string, unknown>): Sizes {
   const tx = RawTx.decode(fromHex(state.hex));
   const input = tx.inputs[0]!;
   const payout = message.cumulative_sat as number;
-  const payoutScript = tx.outputs.find((o) => o.amount === BigInt(payout))?.script ?? new Uint8Array(34);
-  return { stateVsize: state.vsize, stateFee: state.fee_sat, childVsize: child.vsize, payout, payoutScript, stateTxid: state.txid, childTxid: child.txid, funding: { txid: toHex(input.txid), vout: input.index } };
+  // The output the child spends is the payout (the child's one input from the state, or its first: a device channel's claim spends the HTLC too).
+  const payoutVout = Transaction.fromPSBT(base64.decode((message.child as { psbt: string }).psbt), { allowUnknownOutputs: true }).getInput(0).index!;
+  const payoutScript = tx.outputs[payoutVout]?.script ?? new Uint8Array(34);
+  return { stateVsize: state.vsize, stateFee: state.fee_sat, childVsize: child.vsize, payout, payoutScript, payoutVout, outputs: tx.outputs.length, stateTxid: state.txid, childTxid: child.txid, funding: { txid: toHex(input.txid), vout: input.index } };
 }
 
-/**
- * The budget as a package rate, sat/kvB: --max-fee-rate bounds each transaction's own rate (as
- * submitpackage's maxfeerate does), and the child pays for the state too — so the package may
- * reach only the rate at which the child alone is at the limit (a sat under it, for rounding).
- */
-function budget(s: Pick<Sizes, 'stateVsize' | 'stateFee' | 'childVsize'>, maxFeeRate: number): number {
-  const childAtLimit = Math.floor(maxFeeRate * s.childVsize) - 1;
-  return Math.min(Math.floor(maxFeeRate * 1000), Math.floor((1000 * (childAtLimit + s.stateFee)) / (s.stateVsize + s.childVsize)));
+/** --max-fee-rate as a package rate, sat/kvB: the highest whose fee, rounded up to a sat as the child is built, stays within it (the guard is the package's). */
+function rateCap(s: Pick<Sizes, 'stateVsize' | 'childVsize'>, maxFeeRate: number): number {
+  const vsize = s.stateVsize + s.childVsize;
+  return Math.floor((Math.floor(maxFeeRate * vsize) * 1000) / vsize);
 }
 
 /** The package rate (sat/kvB) at which the child's fee is --max-fee-share of the payout it spends — and leaves its output above dust. */
