@@ -31,6 +31,7 @@ export type MintRow = {
   must_exit: boolean;
   next: string;
   exit?: { state: number; txid: string; confirmations?: number | undefined } | undefined;
+  settlement?: { kind: string; txid: string; confirmations?: number | undefined } | undefined;
   refund?: { txid: string; confirmations: number } | undefined;
 };
 

@@ -26,6 +26,17 @@ async function needsTxIndex(chain: ChainSource): Promise<void> {
   }
 }
 
+/** Blocks under which a long-running watcher takes a settlement as final (a reorganisation that deep asks again). */
+const SETTLED_DEPTH = 6;
+
+/** How deep the transaction that settled a row for good is buried (0: not settled for good). */
+function settledDepth(row: MintRow): number {
+  if (row.status === 'closed' || row.status === 'rolled-over') return row.settlement?.confirmations ?? 0;
+  if (row.status === 'exited') return row.exit?.confirmations ?? 0;
+  if (row.status === 'refunded') return row.refund?.confirmations ?? 0;
+  return 0;
+}
+
 export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> {
   /**
    * The node, with what a watcher asks of it. Without one (--tip-height), only a dry run of one
@@ -46,13 +57,24 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
     }) as WatchChain;
   }
 
+  /**
+   * Contracts a long-running watcher saw settled for good — closed, rolled over, exited or
+   * refunded, that transaction SETTLED_DEPTH blocks deep or more: not evaluated again (each
+   * would cost the node a getrawtransaction per block, for ever), until a reorganisation that
+   * deep makes every one of them a question again.
+   */
+  private settledForGood = new Set<string>();
+
   /** The host of a watcher's rounds for this state directory (and --store), on `chain`. */
   protected watchHost(network: Network, chain: WatchChain): WatchHost {
     return {
       network,
       chain,
       db: (create) => this.state(network, { create }),
-      mint: () => this.watchedMint(network),
+      mint: (reorgDepth) => {
+        if (reorgDepth >= SETTLED_DEPTH) this.settledForGood.clear();
+        return this.watchedMint(network);
+      },
       user: this.watchedUser(network),
     };
   }
@@ -102,13 +124,15 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
     let rows: MintRow[];
     try {
       rows = await this.withMintView(network, async (store, policy, chain) => {
-        const { contractsList } = await import('../credit/list.ts');
-        return (await contractsList(store, policy, chain, network, undefined)).contracts as MintRow[];
+        const { contractsMessage } = await import('../../lib/credit/operator.ts');
+        const records = (await store.list()).filter((r) => !this.settledForGood.has(r.contract_id));
+        return (await contractsMessage(records, (await chain.tip()).height, policy, network, chain)).contracts as MintRow[];
       });
     } catch (e) {
       if (e instanceof UsageError && e.code === 'E_NO_MINT_POLICY') return undefined;
       throw e;
     }
+    for (const row of rows) if (settledDepth(row) >= SETTLED_DEPTH) this.settledForGood.add(row.contract_id);
     return { rows: async () => rows, exit: (req) => this.creditExit(req), limits: await this.feeLimits() };
   }
 

@@ -21,8 +21,8 @@ export type WatchHost = {
   chain: WatchChain;
   /** The state directory's database (created only by the first write: `create`). */
   db: (create: boolean) => Promise<StateDb | undefined>;
-  /** The mint's side; undefined when no mint is here. */
-  mint: () => Promise<MintHost | undefined>;
+  /** The mint's side; undefined when no mint is here. `reorgDepth`: blocks this round's tip replaced (what the host took as final is asked again). */
+  mint: (reorgDepth: number) => Promise<MintHost | undefined>;
   user: UserHost;
 };
 
@@ -42,7 +42,7 @@ export async function watchRound(host: WatchHost, dryRun: boolean): Promise<Repo
   const offline = chain.kind !== 'rpc';
   const followed = offline ? undefined : await follow(await records.view(), { height: tip.height, hash: tip.hash! }, (hash) => chain.blockHeader(hash));
   const r: Round = { tip: tip.height, block: tip.hash ?? '', dryRun, offline, chain, records };
-  const mint = await host.mint();
+  const mint = await host.mint(followed?.deep ? Number.MAX_SAFE_INTEGER : followed?.replaced.length ?? 0);
   const decisions = [...(mint ? await mintRound(mint, r) : []), ...await userRound(host.user, r)].sort(byDeadline);
   if (!dryRun && followed) await records.setView(followed.view);
   const live = decisions.filter((d) => d.action !== 'done');
