@@ -158,6 +158,17 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const done = decision(await once(asMint()), X);
     expect(done.action).toBe('done');
     expect(await confirmations(done.txid!)).toBe(1); // the exit's state, mined again on the new branch
+
+    // Deeper: the last three blocks replaced by three others (the exit un-mined and mined again).
+    const t = await node.tip();
+    const gone = [await rpc<string>('getblockhash', [t - 2]), await rpc<string>('getblockhash', [t - 1]), await rpc<string>('getblockhash', [t])];
+    await rpc('invalidateblock', [gone[0]]);
+    await rpc('generatetoaddress', [3, await node.wallet.call<string>('getnewaddress', ['', 'bech32m'])]);
+    const deeper = await once(asMint());
+    expect(deeper.reorg).toEqual({ depth: 3, fork_height: t - 3, deep: false, replaced: gone });
+    const again = decision(deeper, X);
+    expect(again.action).toBe('done');
+    expect(await confirmations(again.txid!)).toBeGreaterThanOrEqual(1);
   }, 120_000);
 
   it('the mint vanishes: the user\'s watcher refunds Y once the refund is final — not a block earlier — and it is mined; the mint\'s view says refunded', async () => {
