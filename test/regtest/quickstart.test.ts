@@ -137,6 +137,9 @@ describe('the quick start without BITCOIND', () => {
     try {
       expect(r.stdout).toContain(`\nkept ${work}\n`);
       expect(existsSync(join(work, 'bitcoind', 'regtest')), `${work} kept with the node's data`).toBe(true);
+      // serve mint kept the deadlines while it ran: its watcher's rounds are in the service's log (docs/watch.md).
+      const log = readFileSync(join(work, 'logs', 'serve-mint.log'), 'utf8');
+      expect(log.split('\n').some((l) => l.includes('"role":"watch"') && l.includes('"event":"round"')), log.slice(-2000)).toBe(true);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
