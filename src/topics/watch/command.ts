@@ -71,11 +71,14 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
       network,
       chain,
       db: (create) => this.state(network, { create }),
-      mint: (reorgDepth) => {
-        if (reorgDepth >= SETTLED_DEPTH) this.settledForGood.clear();
-        return this.watchedMint(network);
-      },
-      user: this.watchedUser(network),
+      kinds: [
+        async (r, reorgDepth) => {
+          if (reorgDepth >= SETTLED_DEPTH) this.settledForGood.clear();
+          const mint = await this.watchedMint(network);
+          return mint ? (await import('./credit.ts')).mintRound(mint, r) : [];
+        },
+        async (r) => (await import('./credit.ts')).userRound(this.watchedUser(network), r),
+      ],
     };
   }
 

@@ -12,7 +12,7 @@
 import { OffchainError } from '../../lib/errors.ts';
 import type { StateDb } from '../../lib/store/sqlite/database.ts';
 import { byDeadline, SENDING, type Decision, type Report } from '../../lib/watch/decision.ts';
-import { mintRound, userRound, type MintHost, type Round, type UserHost, type WatchChain } from './credit.ts';
+import type { Round, WatchChain } from './credit.ts';
 import { WatchRecords } from './state.ts';
 import type { WatchGaugeState, WatchLog } from './service.ts';
 
@@ -21,10 +21,16 @@ export type WatchHost = {
   chain: WatchChain;
   /** The state directory's database (created only by the first write: `create`). */
   db: (create: boolean) => Promise<StateDb | undefined>;
-  /** The mint's side; undefined when no mint is here. `reorgDepth`: blocks this round's tip replaced (what the host took as final is asked again). */
-  mint: (reorgDepth: number) => Promise<MintHost | undefined>;
-  user: UserHost;
+  /**
+   * Every contract kind the state directory's roles hold, each its round's decisions (acted on
+   * unless `r.dryRun`): the credit mint's and the credit user's today (./credit.ts). A new kind is
+   * one more entry — its decision table in src/lib/watch/, its round beside ./credit.ts.
+   */
+  kinds: readonly KindRound[];
 };
+
+/** One kind's round. `reorgDepth`: blocks this round's tip replaced (what a kind took as final is asked again). */
+export type KindRound = (r: Round, reorgDepth: number) => Promise<Decision[]>;
 
 export type LoopOptions = { dryRun: boolean; intervalMs: number; log: WatchLog; gauges: WatchGaugeState; signal: AbortSignal };
 
@@ -42,8 +48,10 @@ export async function watchRound(host: WatchHost, dryRun: boolean): Promise<Repo
   const offline = chain.kind !== 'rpc';
   const followed = offline ? undefined : await follow(await records.view(), { height: tip.height, hash: tip.hash! }, (hash) => chain.blockHeader(hash));
   const r: Round = { tip: tip.height, block: tip.hash ?? '', dryRun, offline, chain, records };
-  const mint = await host.mint(followed?.deep ? Number.MAX_SAFE_INTEGER : followed?.replaced.length ?? 0);
-  const decisions = [...(mint ? await mintRound(mint, r) : []), ...await userRound(host.user, r)].sort(byDeadline);
+  const reorgDepth = followed?.deep ? Number.MAX_SAFE_INTEGER : followed?.replaced.length ?? 0;
+  const decisions: Decision[] = [];
+  for (const kind of host.kinds) decisions.push(...await kind(r, reorgDepth));
+  decisions.sort(byDeadline);
   if (!dryRun && followed) await records.setView(followed.view);
   const live = decisions.filter((d) => d.action !== 'done');
   const reorg = followed && followed.replaced.length > 0
