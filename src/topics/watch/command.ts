@@ -9,7 +9,7 @@
  * which kinds are not kept yet).
  */
 import type { Command } from '@oclif/core';
-import { UsageError } from '../../lib/errors.ts';
+import { RefusedError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
 import type { ChainSource } from '../../lib/chain/types.ts';
 import type { UserContractRecord } from '../../lib/credit/ports.ts';
@@ -122,6 +122,23 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
     };
   }
 
+  private keyChecked = false;
+
+  /**
+   * A watcher of a mint holds the mint's key (its exits' children are signed by it): a missing
+   * or wrong one is refused before anything is decided (E_NO_KEY, E_WRONG_KEY), not found out
+   * contract by contract when an exit is due.
+   */
+  private async mintKeyChecked(network: Network): Promise<void> {
+    if (this.keyChecked) return;
+    const key = await this.keyPair(network);
+    await this.withMintView(network, async (_store, policy) => {
+      const { toHex } = await import('../../lib/bytes.ts');
+      if (toHex(key.publicKey) !== policy.mint_pubkey) throw new RefusedError('E_WRONG_KEY', `this key is not the mint key of ${this.stateDir(network)} (${policy.mint_pubkey}): pass the mint's --key-file/--key-env`);
+    });
+    this.keyChecked = true;
+  }
+
   /** The mint's side, when this state directory (or --store) holds a mint. */
   private async watchedMint(network: Network): Promise<MintHost | undefined> {
     let rows: MintRow[];
@@ -136,6 +153,7 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
       throw e;
     }
     for (const row of rows) if (settledDepth(row) >= SETTLED_DEPTH) this.settledForGood.add(row.contract_id);
+    if (!this.served) await this.mintKeyChecked(network);
     return { rows: async () => rows, exit: (req) => this.creditExit(req), limits: await this.feeLimits() };
   }
 
