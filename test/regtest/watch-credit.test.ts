@@ -38,7 +38,7 @@ const BUDGET = 5;
 const PAYOUT_OUTPUT = singleKeyTaprootOutput(publicKeyOf(hex.decode(MINT_KEY)));
 
 type Decision = { kind: string; contract: string; action: string; deadline: number; blocks_left: number; fee_rate?: number; txid?: string; error?: string; shortfall?: string };
-type Report = { type: string; tip: { height: number; hash: string }; reorg?: { depth: number; fork_height?: number; deep: boolean; replaced: string[] }; decisions: Decision[] };
+type Report = { type: string; tip: { height: number; hash: string }; reorg?: { depth: number; fork_height?: number; deep: boolean; replaced: string[] }; decisions: Decision[]; summary: { errors: number; shortfalls: number } };
 type Opened = { id: string; expiry: number; funding: { txid: string; vout: number } };
 
 describe.skipIf(!BITCOIND)(TITLE, () => {
@@ -299,8 +299,13 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     }
   }, 120_000);
 
-  it('the user pins the exit with a large low-rate TRUC child of its own on the state\'s change output: the watcher replaces it (sibling eviction) within its budget, and the state is mined by the deadline', async () => {
-    // P: the user's change (the refund address) is a Core wallet address, so the test can spend it as the user would.
+  /**
+   * A contract whose user's change (its refund address) is a Core wallet address, exited by the
+   * watcher at its margin; then the user pins the state: a v3 child on its change, ~930 vB paying
+   * `pinFee` — more absolute fee than a small child pays, at a low rate. TRUC allows one child, so
+   * it evicts the mint's.
+   */
+  const pinnedExit = async (pinFee: number) => {
     const userAddress = await node.wallet.call<string>('getnewaddress', ['', 'bech32m']);
     const svc = await ServeMintProcess.start(['--key-env', 'MINT_KEY', '--state-dir', w.mintDir, ...node.chain(), '--no-watch'], { MINT_KEY });
     let P: Opened;
@@ -316,28 +321,30 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const first = decision(await once(asMint()), P!);
     expect(first.action).toBe('exit');
     const state = (await rpc<{ depends: string[] }>('getmempoolentry', [first.txid])).depends[0]!;
-    // The pin: a v3 child of the state on the user's change, ~930 vB at ~1.2 sat/vB — more absolute fee
-    // than a small child at a budget rate pays alone, too low a rate for the (imagined) market to mine.
     const tx = await rpc<{ hex: string; vout: { n: number; value: number; scriptPubKey: { address?: string; hex: string } }[] }>('getrawtransaction', [state, 1]);
     const change = tx.vout.find((o) => o.scriptPubKey.address === userAddress)!;
     const changeSat = Math.round(change.value * 1e8);
-    const pinFee = 1100;
     const outputs: Record<string, string>[] = [];
     for (let i = 0; i < 20; i++) outputs.push({ [await node.wallet.call<string>('getnewaddress', ['', 'bech32m'])]: ((Math.floor((changeSat - pinFee) / 20)) / 1e8).toFixed(8) });
     const raw = await rpc<string>('createrawtransaction', [[{ txid: state, vout: change.n }], outputs]);
-    const v3 = `03000000${raw.slice(8)}`;
-    const signed = await node.wallet.call<{ hex: string; complete: boolean }>('signrawtransactionwithwallet', [v3, [{ txid: state, vout: change.n, scriptPubKey: change.scriptPubKey.hex, amount: change.value }]]);
+    const signed = await node.wallet.call<{ hex: string; complete: boolean }>('signrawtransactionwithwallet', [`03000000${raw.slice(8)}`, [{ txid: state, vout: change.n, scriptPubKey: change.scriptPubKey.hex, amount: change.value }]]);
     expect(signed.complete).toBe(true);
     const pin = await rpc<string>('sendrawtransaction', [signed.hex]);
-    expect(await mempool()).not.toContain(first.txid); // the user's child evicted the mint's (TRUC: one child per parent)
+    expect(await mempool()).not.toContain(first.txid); // the user's child evicted the mint's
     expect(await mempool()).toContain(pin);
+    return { P: P!, state, pin };
+  };
+
+  it('the user pins the exit with a large low-rate TRUC child of its own on the state\'s change output: the watcher replaces it (sibling eviction) within its budget, and the state is mined by the deadline', async () => {
+    const pinFee = 1100;
+    const { P, state, pin } = await pinnedExit(pinFee);
     // The market mines none of it (empty blocks: generateblock with no transaction). Each block the
     // watcher's schedule rises; it holds while the pin's package rate is above the schedule, then
     // replaces the pin (its child pays more absolute fee than the whole pin: Core's rule 3).
     let again: Decision | undefined;
     const seen: string[] = [];
-    for (let tip = await node.tip(); tip < P!.expiry; tip++) {
-      const d = decision(await once(asMint()), P!);
+    for (let tip = await node.tip(); tip < P.expiry; tip++) {
+      const d = decision(await once(asMint()), P);
       seen.push(d.action);
       expect(d.error, JSON.stringify(d)).toBeUndefined();
       if (d.action === 'rebid') {
@@ -357,7 +364,22 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(Math.round(c.fees.base * 1e8)).toBeGreaterThan(pinFee); // more absolute fee than the pin (Core's rule 3)
     await node.mine(1);
     expect(await confirmations(state)).toBe(1);
-    expect(await node.tip()).toBeLessThanOrEqual(P!.expiry);
+    expect(await node.tip()).toBeLessThanOrEqual(P.expiry);
+  }, 180_000);
+
+  it('a pin paying more than the budget can ever outbid: the watcher holds, says the budget falls short (shortfall budget, no error, nothing sent), and does not retry every 10 s', async () => {
+    // BUDGET 5 sat/vB over the mint's package (state 154 vB + child 111 vB) is at most 1,325 sat: a 1,600-sat pin is out of reach.
+    const { P, pin } = await pinnedExit(1600);
+    const d = decision(await once(asMint()), P);
+    expect(d, JSON.stringify(d)).toMatchObject({ action: 'hold', shortfall: 'budget', txid: pin });
+    expect(d.error).toBeUndefined();
+    await rpc('generateblock', [node.sweepTo, []]);
+    const last = await once(asMint());
+    expect(decision(last, P)).toMatchObject({ action: 'hold', shortfall: 'budget' });
+    expect(last.summary).toMatchObject({ errors: 0 });
+    expect(await mempool()).toContain(pin);
+    // Leave the chain clean for what follows: the pinned package mined.
+    await node.mine(1);
   }, 180_000);
 
   it('a mint store restored from a backup behind the chain never replaces its newer exit with an older state: the watcher holds and says E_WATCH_FOREIGN_SPEND', async () => {

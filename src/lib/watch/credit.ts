@@ -14,6 +14,9 @@
  *   made its child), or the package there is held.
  * - The mint never sends over a spend of the funding it does not know (neither its exit state
  *   nor the user's refund): a restored store must not replace a newer state with an older one.
+ * - A child of the state that is not the mint's (a pin) is replaced only by a bid that pays more
+ *   than it (as a package rate of the mint's own package) within the budget; otherwise the bid
+ *   holds, and says the budget falls short when it can never reach it.
  * - The user sends its refund only once it is final (tip ≥ expiry) and only while the funding
  *   is unspent and the refund unknown to the node; once the funding is spent by anything else
  *   (the mint's state, a close, a rollover) and that spend is mined, the user is done: it pays
@@ -72,6 +75,12 @@ export type MintFacts = {
   foreignSpend?: { where: 'mempool' | 'block'; txid?: string };
   /** The exit could not be built (the refusal, "CODE: message"): nothing can be sent; the operator is told. */
   unbuildable?: string;
+  /**
+   * The state's child in the mempool is not the mint's (the user's, on its own output: a pin).
+   * `mempoolRate` is then the least package rate that replaces it, less the incremental relay
+   * fee (its absolute fee, Core's rule 3, as a rate of the mint's package).
+   */
+  foreignChild?: string;
 };
 
 /** The rows that need nothing more of the mint, by `credit list`'s status. */
@@ -111,9 +120,14 @@ export function decideMint(row: MintRow, f: MintFacts): MintDecision {
   });
   const shortfall = bid.shortfall ? { shortfall: bid.shortfall } : {};
   const rate = { fee_rate: bid.rate / 1000, rate: bid.rate };
+  const pinned = f.foreignChild !== undefined;
   if (bid.hold) {
-    return { ...base, action: 'hold', reason: `the exit in the node's mempool at ${bid.rate / 1000} sat/vB stands: no bid within the budget outbids it by the incremental relay fee`, fee_rate: bid.rate / 1000, ...shortfall };
+    const unbeatable = pinned && f.mempoolRate! + f.incrementalRate > f.budgetRate;
+    return pinned
+      ? { ...base, action: 'hold', reason: `the state's child in the mempool is not the mint's (${f.foreignChild}): replacing it needs ${(f.mempoolRate! + f.incrementalRate) / 1000} sat/vB of the package${unbeatable ? ', above the budget' : ', above the schedule yet'}`, fee_rate: bid.rate / 1000, ...(unbeatable ? { shortfall: 'budget' as const } : shortfall), txid: f.foreignChild! }
+      : { ...base, action: 'hold', reason: `the exit in the node's mempool at ${bid.rate / 1000} sat/vB stands: no bid within the budget outbids it by the incremental relay fee`, fee_rate: bid.rate / 1000, ...shortfall };
   }
+  if (pinned) return { ...base, action: 'rebid', reason: `the state's child in the mempool is not the mint's (${f.foreignChild}): replaced by the mint's, paying more than it (${bid.chancesLeft + 1} block(s) left)`, ...rate, ...shortfall };
   if (f.mempoolRate !== undefined) return { ...base, action: 'rebid', reason: `the exit is not mined yet: its child replaced at the schedule's rate (${bid.chancesLeft + 1} block(s) left)`, ...rate, ...shortfall };
   if (f.bid === undefined) return { ...base, action: 'exit', reason: `exit now: ${bid.chancesLeft + 1} block(s) can still mine the state before the user's refund is final`, ...rate, ...shortfall };
   return { ...base, action: 'rebroadcast', reason: 'the exit is not in the node\'s mempool (evicted, un-mined by a reorganisation, or never sent): sent again at the schedule\'s rate', ...rate, ...shortfall };

@@ -120,9 +120,14 @@ async function exitFacts(host: MintHost, r: Round, row: MintRow): Promise<{ fact
     const held = await r.chain.mempoolEviction(sizes.stateTxid);
     if (!held) return { facts };
     // Core's modified fees (a prioritisetransaction delta counts, as in its replacement rules): never below 0.
-    const withHeld = { ...facts, mempoolRate: Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize)) };
-    const sibling = held.descendantVsize > sizes.stateVsize ? await foreignChild(r.chain, sizes) : undefined;
-    return sibling ? { facts: withHeld, replaces: sibling } : { facts: withHeld };
+    const mempoolRate = Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize));
+    // A child of the state that is not the mint's (TRUC: a v3 state has one child at most, so it evicted the mint's):
+    // replacing it takes more absolute fee than it pays (Core's rule 3), whatever the rates — what a bid must reach is
+    // that, as a package rate, or the bid holds, saying the budget falls short (never a send bound to be refused).
+    const sibling = sizes.version === 3 && held.descendantVsize > sizes.stateVsize ? await foreignChild(r.chain, sizes) : undefined;
+    if (!sibling) return { facts: { ...facts, mempoolRate } };
+    const least = Math.ceil((1000 * (sizes.stateFee + Number(sibling.fee)) + incremental * sizes.childVsize) / (sizes.stateVsize + sizes.childVsize));
+    return { facts: { ...facts, mempoolRate: Math.max(mempoolRate, least - incremental), foreignChild: sibling.txid }, replaces: sibling };
   }
   if (spender !== undefined && spender !== row.refund?.txid) return { facts: { ...facts, foreignSpend: { where: 'mempool', txid: spender } } };
   if (spender === undefined && (await r.chain.utxo(txid, vout)) === null) return { facts: { ...facts, foreignSpend: { where: 'block' } } };
@@ -147,7 +152,7 @@ function errorText(e: unknown): string {
   return e instanceof OffchainError ? `${e.code}: ${e.message}` : `E_INTERNAL: ${(e as Error)?.message ?? String(e)}`;
 }
 
-type Sizes = { stateVsize: number; stateFee: number; childVsize: number; payout: number; payoutScript: Uint8Array; payoutVout: number; outputs: number; stateTxid: string; childTxid: string; funding: { txid: string; vout: number } };
+type Sizes = { version: number; stateVsize: number; stateFee: number; childVsize: number; payout: number; payoutScript: Uint8Array; payoutVout: number; outputs: number; stateTxid: string; childTxid: string; funding: { txid: string; vout: number } };
 
 function exitSizes(message: Record<string, unknown>): Sizes {
   const state = message.state_tx as { txid: string; hex: string; vsize: number; fee_sat: number };
@@ -158,7 +163,7 @@ function exitSizes(message: Record<string, unknown>): Sizes {
   // The output the child spends is the payout (the child's one input from the state, or its first: a device channel's claim spends the HTLC too).
   const payoutVout = Transaction.fromPSBT(base64.decode((message.child as { psbt: string }).psbt), { allowUnknownOutputs: true }).getInput(0).index!;
   const payoutScript = tx.outputs[payoutVout]?.script ?? new Uint8Array(34);
-  return { stateVsize: state.vsize, stateFee: state.fee_sat, childVsize: child.vsize, payout, payoutScript, payoutVout, outputs: tx.outputs.length, stateTxid: state.txid, childTxid: child.txid, funding: { txid: toHex(input.txid), vout: input.index } };
+  return { version: tx.version, stateVsize: state.vsize, stateFee: state.fee_sat, childVsize: child.vsize, payout, payoutScript, payoutVout, outputs: tx.outputs.length, stateTxid: state.txid, childTxid: child.txid, funding: { txid: toHex(input.txid), vout: input.index } };
 }
 
 /** --max-fee-rate as a package rate, sat/kvB: the highest whose fee, rounded up to a sat as the child is built, stays within it (the guard is the package's). */
