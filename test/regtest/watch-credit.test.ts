@@ -74,6 +74,19 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   /** The fee spike: the package's fee taken away from the block template (the next block leaves it out). */
   const outbid = (txid: string) => rpc('prioritisetransaction', [txid, 0, -100_000_000]);
 
+  /** A contract opened and paid once through a `serve mint` started for it (--no-watch) and stopped after: `refund`, the user's refund and change address. */
+  const openPaid = async (capacity: bigint, expiry: string, amount: number, refund?: string): Promise<Opened> => {
+    const svc = await ServeMintProcess.start(['--key-env', 'MINT_KEY', '--state-dir', w.mintDir, ...node.chain(), '--no-watch'], { MINT_KEY });
+    try {
+      const { opened, funding, signed } = await w.openThroughPeer(svc.url, capacity, expiry, refund);
+      expect(await node.acceptAndMine(signed.hex)).toBe(funding.txid);
+      ok(await w.user('sign-update', '--role', 'user', '--amount', String(amount), '--contract', opened.contract_id, '--peer', svc.url), 'credit/balance');
+      return { id: opened.contract_id, expiry: opened.refund.final_from_height - 1, funding };
+    } finally {
+      expect((await svc.stop()).status, svc.stderr).toBe(0);
+    }
+  };
+
   beforeAll(async () => {
     node = await w.start(BITCOIND!, 'watch', ['--safety-margin', String(MARGIN), '--min-expiry', '20']);
     const svc = await ServeMintProcess.start(['--key-env', 'MINT_KEY', '--state-dir', w.mintDir, ...node.chain()], { MINT_KEY });
@@ -235,16 +248,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
 
   it('a long-running watcher logs one JSON line per decision, serves /metrics on the operator\'s listener (blocks to the nearest deadline, actions pending), and stops on SIGTERM with exit 0', async () => {
     // V: a fresh contract far from its deadline, so the nearest deadline is V's.
-    const svc = await ServeMintProcess.start(['--key-env', 'MINT_KEY', '--state-dir', w.mintDir, ...node.chain()], { MINT_KEY });
-    let V: Opened;
-    try {
-      const { opened, funding, signed } = await w.openThroughPeer(svc.url, 500_000n, '+30');
-      expect(await node.acceptAndMine(signed.hex)).toBe(funding.txid);
-      ok(await w.user('sign-update', '--role', 'user', '--amount', '1000', '--contract', opened.contract_id, '--peer', svc.url), 'credit/balance');
-      V = { id: opened.contract_id, expiry: opened.refund.final_from_height - 1, funding };
-    } finally {
-      expect((await svc.stop()).status, svc.stderr).toBe(0);
-    }
+    const V = await openPaid(500_000n, '+30', 1000);
     const child = spawn(process.execPath, [BIN, ...asMint(['--interval', '0.1', '--operator-listen', '127.0.0.1:0'])], { env: { ...process.env, MINT_KEY, OFFCHAIN_CONFIG: '/dev/null' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     let stdout = '';
@@ -260,11 +264,11 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const url = lines().find((l) => l.event === 'listening')!.operator as string;
     const tip = await node.tip();
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metrics).toContain(`offchain_watch_blocks_to_nearest_deadline{role="watch"} ${V!.expiry - tip}`);
+    expect(metrics).toContain(`offchain_watch_blocks_to_nearest_deadline{role="watch"} ${V.expiry - tip}`);
     expect(metrics).toMatch(/offchain_watch_actions_pending\{role="watch"\} \d+/);
     expect(metrics).toContain(`offchain_watch_tip_height{role="watch"} ${tip}`);
     // No contract id or txid in any label.
-    expect(metrics).not.toContain(V!.id);
+    expect(metrics).not.toContain(V.id);
     // A new block: a new round, seen in the log.
     const rounds = lines().filter((l) => l.event === 'round').length;
     await node.mine(1);
@@ -307,18 +311,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
    */
   const pinnedExit = async (pinFee: number) => {
     const userAddress = await node.wallet.call<string>('getnewaddress', ['', 'bech32m']);
-    const svc = await ServeMintProcess.start(['--key-env', 'MINT_KEY', '--state-dir', w.mintDir, ...node.chain(), '--no-watch'], { MINT_KEY });
-    let P: Opened;
-    try {
-      const { opened, funding, signed } = await w.openThroughPeer(svc.url, 300_000n, '+25', userAddress);
-      expect(await node.acceptAndMine(signed.hex)).toBe(funding.txid);
-      ok(await w.user('sign-update', '--role', 'user', '--amount', '20000', '--contract', opened.contract_id, '--peer', svc.url), 'credit/balance');
-      P = { id: opened.contract_id, expiry: opened.refund.final_from_height - 1, funding };
-    } finally {
-      expect((await svc.stop()).status, svc.stderr).toBe(0);
-    }
-    await mineTo(P!.expiry - MARGIN);
-    const first = decision(await once(asMint()), P!);
+    const P = await openPaid(300_000n, '+25', 20000, userAddress);
+    await mineTo(P.expiry - MARGIN);
+    const first = decision(await once(asMint()), P);
     expect(first.action).toBe('exit');
     const state = (await rpc<{ depends: string[] }>('getmempoolentry', [first.txid])).depends[0]!;
     const tx = await rpc<{ hex: string; vout: { n: number; value: number; scriptPubKey: { address?: string; hex: string } }[] }>('getrawtransaction', [state, 1]);
@@ -332,7 +327,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const pin = await rpc<string>('sendrawtransaction', [signed.hex]);
     expect(await mempool()).not.toContain(first.txid); // the user's child evicted the mint's
     expect(await mempool()).toContain(pin);
-    return { P: P!, state, pin };
+    return { P, state, pin };
   };
 
   it('the user pins the exit with a large low-rate TRUC child of its own on the state\'s change output: the watcher replaces it (sibling eviction) within its budget, and the state is mined by the deadline', async () => {
@@ -385,25 +380,16 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   it('a mint store restored from a backup behind the chain never replaces its newer exit with an older state: the watcher holds and says E_WATCH_FOREIGN_SPEND', async () => {
     // T: paid once (the backup is taken then), paid again, exited with state 2 by the watcher.
     const backup = join(w.tmp.path, 'mint-backup');
-    let svc = await ServeMintProcess.start(['--key-env', 'MINT_KEY', '--state-dir', w.mintDir, ...node.chain(), '--no-watch'], { MINT_KEY });
-    let T: Opened;
-    try {
-      const { opened, funding, signed } = await w.openThroughPeer(svc.url, 300_000n, '+25');
-      expect(await node.acceptAndMine(signed.hex)).toBe(funding.txid);
-      ok(await w.user('sign-update', '--role', 'user', '--amount', '10000', '--contract', opened.contract_id, '--peer', svc.url), 'credit/balance');
-      T = { id: opened.contract_id, expiry: opened.refund.final_from_height - 1, funding };
-    } finally {
-      expect((await svc.stop()).status, svc.stderr).toBe(0);
-    }
+    const T = await openPaid(300_000n, '+25', 10000);
     cpSync(w.mintDir, backup, { recursive: true });
-    svc = await ServeMintProcess.start(['--key-env', 'MINT_KEY', '--state-dir', w.mintDir, ...node.chain(), '--no-watch'], { MINT_KEY });
+    const svc = await ServeMintProcess.start(['--key-env', 'MINT_KEY', '--state-dir', w.mintDir, ...node.chain(), '--no-watch'], { MINT_KEY });
     try {
-      ok(await w.user('sign-update', '--role', 'user', '--amount', '30000', '--contract', T!.id, '--peer', svc.url), 'credit/balance');
+      ok(await w.user('sign-update', '--role', 'user', '--amount', '30000', '--contract', T.id, '--peer', svc.url), 'credit/balance');
     } finally {
       expect((await svc.stop()).status, svc.stderr).toBe(0);
     }
-    await mineTo(T!.expiry - MARGIN);
-    const sent = decision(await once(asMint()), T!);
+    await mineTo(T.expiry - MARGIN);
+    const sent = decision(await once(asMint()), T);
     expect(sent.action).toBe('exit');
     const state2 = (await rpc<{ depends: string[] }>('getmempoolentry', [sent.txid])).depends[0]!;
     await outbid(state2);
@@ -412,13 +398,13 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     rmSync(w.mintDir, { recursive: true, force: true });
     cpSync(backup, w.mintDir, { recursive: true });
     await node.mine(1);
-    const held = decision(await once(asMint()), T!);
+    const held = decision(await once(asMint()), T);
     expect(held.action, JSON.stringify(held)).toBe('hold');
     expect(held.error).toMatch(/^E_WATCH_FOREIGN_SPEND: /);
     expect(held.txid).toBe(state2);
     // Nothing was sent over it: state 2 and its child are still what the node holds.
     expect((await mempool()).sort()).toEqual([state2, sent.txid!].sort());
-    const verified = verifyKeyPathSpend(await rpc<string>('getrawtransaction', [state2]), [{ ...T!.funding, amount: 300_000n, script: CONTRACT.script }], CONTRACT.outputKey);
+    const verified = verifyKeyPathSpend(await rpc<string>('getrawtransaction', [state2]), [{ ...T.funding, amount: 300_000n, script: CONTRACT.script }], CONTRACT.outputKey);
     expect(verified.outputs.find((o) => hex.encode(o.script) === hex.encode(PAYOUT_OUTPUT.script))?.amount).toBe(40_000n);
     // The operator's way out: state 2 mined (here, the spike ends).
     await rpc('prioritisetransaction', [state2, 0, 100_000_000]);

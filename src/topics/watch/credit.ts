@@ -55,19 +55,25 @@ const satVb = (rate: number) => (rate / 1000).toFixed(3);
 /** The rate the package's sizes are taken at: any rate gives the same sizes, and the floor is one no fee guard refuses. */
 const SIZING_RATE = '0.1';
 
-/** The mint's decisions this round, each acted on unless a dry run. A contract whose turn fails is that decision's error; the others go on. */
-export async function mintRound(host: MintHost, r: Round): Promise<Decision[]> {
+/**
+ * Every contract's turn, one after another: a turn that fails is that contract's decision —
+ * `failed`, with the error — and the others go on (a watcher that stops keeps no deadline).
+ */
+async function turns<T>(items: readonly T[], turn: (item: T) => Promise<Decision>, failed: (item: T) => Omit<Decision, 'reason' | 'error'>): Promise<Decision[]> {
   const out: Decision[] = [];
-  for (const row of await host.rows()) {
-    let d: MintDecision;
+  for (const item of items) {
     try {
-      d = await mintTurn(host, r, row);
+      out.push(await turn(item));
     } catch (e) {
-      d = { kind: 'credit-mint', contract: row.contract_id, deadline: row.expiry_height, blocks_left: row.expiry_height - r.tip, action: 'hold', reason: 'this contract\'s turn failed: taken again at the next round', error: errorText(e) };
+      out.push({ ...failed(item), reason: 'this contract\'s turn failed: taken again at the next round', error: errorText(e) });
     }
-    out.push(d);
   }
   return out;
+}
+
+/** The mint's decisions this round, each acted on unless a dry run. */
+export async function mintRound(host: MintHost, r: Round): Promise<Decision[]> {
+  return turns(await host.rows(), (row) => mintTurn(host, r, row), (row) => ({ kind: 'credit-mint', contract: row.contract_id, deadline: row.expiry_height, blocks_left: row.expiry_height - r.tip, action: 'hold' }));
 }
 
 async function mintTurn(host: MintHost, r: Round, row: MintRow): Promise<MintDecision> {
@@ -180,17 +186,8 @@ function affordable(s: Pick<Sizes, 'stateVsize' | 'stateFee' | 'childVsize' | 'p
 
 /** The user's decisions this round, each refund sent unless a dry run. */
 export async function userRound(host: UserHost, r: Round): Promise<Decision[]> {
-  const out: Decision[] = [];
-  for (const record of await host.contracts()) {
-    let d: Decision;
-    try {
-      d = await userTurn(host, r, record);
-    } catch (e) {
-      d = { kind: 'credit-user', contract: record.contract_id, deadline: record.contract.expiry_height, blocks_left: record.contract.expiry_height - r.tip, action: 'none', reason: 'this contract\'s turn failed: taken again at the next round', error: errorText(e) };
-    }
-    out.push(d);
-  }
-  return out;
+  const failed = (c: UserContractRecord) => ({ kind: 'credit-user' as const, contract: c.contract_id, deadline: c.contract.expiry_height, blocks_left: c.contract.expiry_height - r.tip, action: 'none' as const });
+  return turns(await host.contracts(), (c) => userTurn(host, r, c), failed);
 }
 
 async function userTurn(host: UserHost, r: Round, record: UserContractRecord): Promise<Decision> {
