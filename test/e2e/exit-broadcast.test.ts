@@ -154,7 +154,8 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
     await node({ gettxout: unspent }); // the fake answers any method it has no handler for with -32601 "Method not found"
     const line = refused(await broadcast(core!.url), 1, 'E_RPC_ERROR');
     expect(line).toMatch(/submitpackage.*Method not found.*-32601/);
-    expect(core!.requests.map((r) => r.body.method).filter((m) => m !== 'getblockchaininfo')).toEqual(['submitpackage', 'gettxout']);
+    // First the pin lookup (src/lib/credit/exit.ts exitPin: a node without gettxspendingprevout cannot say, and no pin is known).
+    expect(core!.requests.map((r) => r.body.method).filter((m) => m !== 'getblockchaininfo')).toEqual(['gettxspendingprevout', 'submitpackage', 'gettxout']);
     await unchanged();
   });
 

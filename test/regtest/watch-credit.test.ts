@@ -373,8 +373,20 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(decision(last, P)).toMatchObject({ action: 'hold', shortfall: 'budget' });
     expect(last.summary).toMatchObject({ errors: 0 });
     expect(await mempool()).toContain(pin);
-    // Leave the chain clean for what follows: the pinned package mined.
+    // The operator's way out: a higher budget, by hand. exit-credit reads the pin itself (with a node) and its child replaces it.
+    const pinFee = Math.round((await entry(pin)).fees.base * 1e8);
+    expect(pinFee).toBeGreaterThanOrEqual(1600);
+    const r = await offchain(['exit-credit', '--contract', P.id, '--fee-rate', '2', '--max-fee-rate', '10', '--broadcast', '--key-env', 'MINT_KEY', '--state-dir', w.mintDir, ...node.chain()], { env: { MINT_KEY } });
+    expect(r.status, describeRun(r)).toBe(0);
+    const exit = JSON.parse(r.stdout) as { state_tx: { txid: string }; child: { txid: string; fee_sat: number; replaces?: { txid: string; fee_sat: number } }; broadcast: { package_msg: string } };
+    expect(exit.child.replaces).toEqual({ txid: pin, fee_sat: pinFee });
+    expect(exit.child.fee_sat).toBeGreaterThan(pinFee); // more than the pin (Core's rule 3), above what --fee-rate 2 alone asks
+    expect(exit.broadcast.package_msg).toBe('success');
+    const pool = await mempool();
+    expect(pool).toContain(exit.child.txid);
+    expect(pool).not.toContain(pin);
     await node.mine(1);
+    expect(await confirmations(exit.state_tx.txid)).toBe(1);
   }, 180_000);
 
   it('a mint store restored from a backup behind the chain never replaces its newer exit with an older state: the watcher holds and says E_WATCH_FOREIGN_SPEND', async () => {

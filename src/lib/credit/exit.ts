@@ -120,8 +120,38 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
     deadline_height: c.expiryHeight,
     state_tx: { txid: parent.id, hex: record.latest.hex, vsize: parent.vsize, fee_sat: Number(parentFee) },
     ...(opts.claim ? { htlc_claim: { payment_hash: toHex(opts.claim.htlc.spec.paymentHash), vout: htlcVout, amount_sat: Number(parent.getOutput(htlcVout).amount!) } } : {}),
-    child: { txid: child.id, complete: mintSigns, psbt: base64.encode(child.toPSBT()), hex, vsize: childVsize, fee_sat: Number(childFee), package_fee_rate: Number(((Number(parentFee + childFee)) / (parent.vsize + childVsize)).toFixed(2)) },
+    child: { txid: child.id, complete: mintSigns, psbt: base64.encode(child.toPSBT()), hex, vsize: childVsize, fee_sat: Number(childFee), ...(built.replaces ? { replaces: { txid: built.replaces.txid, fee_sat: Number(built.replaces.fee) } } : {}), package_fee_rate: Number(((Number(parentFee + childFee)) / (parent.vsize + childVsize)).toFixed(2)) },
   };
+}
+
+/**
+ * The state's child in the node's mempool when it is not the mint's: a child the user hung on its
+ * own (change) output of a v3 state, which evicted the mint's (TRUC: one child) and pins the
+ * state. The next child must replace it (sibling eviction): its fee and chunk, as buildChild's
+ * `replaces` takes them. Undefined: none, a v2 state, or a node that cannot say.
+ */
+export async function exitPin(chain: ChainSource, record: MintContractRecord): Promise<ExitOptions['replaces']> {
+  if (!record.latest || !chain.mempoolSpender || !chain.mempoolEntry || !chain.mempoolEviction) return undefined;
+  const c = termsFromJson(record.contract, record.network);
+  const state = Transaction.fromRaw(fromHex(record.latest.hex, 'state'), { allowUnknownOutputs: true });
+  if (state.version !== 3) return undefined;
+  for (let v = 0; v < state.outputsLength; v++) {
+    if (!equalBytes(state.getOutput(v).script!, c.changeScript)) continue;
+    let child: string | undefined;
+    try {
+      child = await chain.mempoolSpender(state.id, v);
+    } catch (e) {
+      // A node without gettxspendingprevout (before Core 24) cannot say: no pin is known (RPC_METHOD_NOT_FOUND).
+      if ((e as { rpcCode?: unknown }).rpcCode === -32601) return undefined;
+      throw e;
+    }
+    if (child === undefined) return undefined;
+    const [entry, chunk] = [await chain.mempoolEntry(child), await chain.mempoolEviction(child)];
+    if (!entry) return undefined;
+    // The chunk holds the state too when it weighs more than the child alone (Core 30's cluster mempool; none before it).
+    return { txid: child, fee: entry.fee, ...(chunk ? { chunk: { fee: chunk.chunkFee, weight: chunk.chunkWeight, withParent: chunk.chunkWeight > 4 * entry.vsize } } : {}) };
+  }
+  return undefined;
 }
 
 /**

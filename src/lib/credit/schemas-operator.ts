@@ -21,6 +21,7 @@ export const ExitSchema = messageSchema('credit/exit', 'The mint\'s unilateral e
     hex: Type.Optional(Hex('the signed child: the mint key signs its own payout; a wallet\'s payout is signed by the wallet (--child)')),
     vsize: Type.Integer({ description: 'the child\'s virtual size at its largest signed size, vB (what its fee is counted on)' }),
     fee_sat: Sats('the child\'s fee, paid out of the payout it spends'),
+    replaces: Type.Optional(Type.Object({ txid: Txid, fee_sat: Sats('what it pays') }, { additionalProperties: false, description: 'with a node: a child of the state in its mempool that is not the mint\'s (the user\'s, on its change: a pin), which this child replaces — paying more than it, more than --fee-rate when needed, within the fee guard' })),
     package_fee_rate: Type.Number({ description: 'fee rate of state + child together, sat/vB' }),
   }),
   htlc_claim: Type.Optional(

@@ -8,13 +8,12 @@
 import type { Command } from '@oclif/core';
 import { MalformedInputError, UsageError } from '../../lib/errors.ts';
 import type { ChainSource } from '../../lib/chain/index.ts';
-import type { ExitOptions } from '../../lib/credit/exit.ts';
 import { CreditCommand } from './command.ts';
 
 type ExitFlags = { 'fee-rate': string; to?: string; child?: string; broadcast?: boolean };
 
 /** A service's exit request (serve mint's POST /v1/operator/exit): the one-shot's flags but --child. */
-export type ExitRequest = { feeRate: string; to?: string; broadcast: boolean; dryRun: boolean; contract?: string; /** A child of the state in the mempool to replace (a watcher's: src/lib/credit/exit.ts ExitOptions.replaces). */ replaces?: ExitOptions['replaces'] };
+export type ExitRequest = { feeRate: string; to?: string; broadcast: boolean; dryRun: boolean; contract?: string; /** false: build as if no pin were there (a watcher's sizing build, which prices the pin itself). */ pin?: false };
 
 export abstract class ExitSteps<T extends typeof Command> extends CreditCommand<T> {
   /**
@@ -27,7 +26,7 @@ export abstract class ExitSteps<T extends typeof Command> extends CreditCommand<
       ? { 'fee-rate': given.feeRate, ...(given.to !== undefined ? { to: given.to } : {}), broadcast: given.broadcast }
       : this.flags as unknown as ExitFlags;
     const network = this.network();
-    const { buildExit } = await import('../../lib/credit/exit.ts');
+    const { buildExit, exitPin } = await import('../../lib/credit/exit.ts');
     const { decodeAddress } = await import('../../lib/address.ts');
     const to = f.to ? decodeAddress(f.to, network, '--to') : undefined;
     const feeRate = await this.guardedRate(f['fee-rate']);
@@ -35,7 +34,9 @@ export abstract class ExitSteps<T extends typeof Command> extends CreditCommand<
     const childPsbt = f.child === undefined ? undefined : await this.walletChild(f.child);
     return this.mintExit(network, 'the mint', async (ctx, record) => {
       // ctx.random: the command's own source for the one-shot; a service's per step (serve mint's withMint).
-      let message: Record<string, unknown> = buildExit(record, ctx.mint, { feeRate, feeLimits, to, auxRand: ctx.random.bytes(32, 'credit/exit/aux'), ...(given?.replaces ? { replaces: given.replaces } : {}) });
+      // With a node, a child of the state the user hung on its change (a pin) is replaced: this child pays more than it.
+      const pin = ctx.chain.kind === 'rpc' && given?.pin !== false ? await exitPin(ctx.chain, record) : undefined;
+      let message: Record<string, unknown> = buildExit(record, ctx.mint, { feeRate, feeLimits, to, auxRand: ctx.random.bytes(32, 'credit/exit/aux'), ...(pin ? { replaces: pin } : {}) });
       if (childPsbt) {
         const { withWalletChild } = await import('../../lib/credit/exit-child.ts');
         const { exitPrevouts } = await import('../../lib/credit/exit.ts');

@@ -154,7 +154,12 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
     }
     for (const row of rows) if (settledDepth(row) >= SETTLED_DEPTH) this.settledForGood.add(row.contract_id);
     if (!this.served) await this.mintKeyChecked(network);
-    return { rows: async () => rows, exit: (req) => this.creditExit(req), limits: await this.feeLimits() };
+    // With the key: a view reads the signed states sealed (asked only of a contract whose exit's state is in the mempool).
+    const pin = (contract: string) => this.withMint(network, async (ctx, store) => {
+      const record = await store.get(contract);
+      return record ? (await import('../../lib/credit/exit.ts')).exitPin(ctx.chain, record) : undefined;
+    }, { nonces: 'none' });
+    return { rows: async () => rows, exit: (req) => this.creditExit(req), pin, limits: await this.feeLimits() };
   }
 
   private watchedUser(network: Network): UserHost {

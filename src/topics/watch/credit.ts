@@ -29,6 +29,8 @@ export type MintHost = {
   /** `credit list`'s rows. */
   rows(): Promise<MintRow[]>;
   exit(req: ExitRequest): Promise<Record<string, unknown>>;
+  /** A child of the contract's state in the node's mempool that is not the mint's (src/lib/credit/exit.ts exitPin). */
+  pin(contract: string): Promise<{ txid: string; fee: bigint } | undefined>;
   /** --max-fee-rate and --max-fee-share. */
   limits: { maxFeeRate: number; maxFeeShare: number };
 };
@@ -81,21 +83,15 @@ async function mintTurn(host: MintHost, r: Round, row: MintRow): Promise<MintDec
   // Only a contract the mint must act on has a bid worth reading (a lookup per contract per block is most of a round's cost at 100,000).
   const bid = active ? await r.records.bid(row.contract_id) : undefined;
   let facts: MintFacts = { tip: r.tip, startRate: 0, budgetRate: Math.floor(host.limits.maxFeeRate * 1000), incrementalRate: 0, ...(bid ? { bid } : {}) };
-  let replaces: ExitRequest['replaces'];
-  if (active) {
-    const held = await exitFacts(host, r, row);
-    facts = { ...facts, ...held.facts };
-    replaces = held.replaces;
-  }
+  if (active) facts = { ...facts, ...await exitFacts(host, r, row) };
   const d = decideMint(row, facts);
   // A hold over a package someone else sent (the operator's exit-credit, a store that lost its bids) starts the schedule here: the next block's bid rises from it.
   if (!r.dryRun && active && bid === undefined && d.action === 'hold') await r.records.setBid(row.contract_id, { start_tip: r.tip, rate: 0, tip: r.tip, block: r.block, state_txid: '', child_txid: '' });
   if (r.dryRun || d.rate === undefined || !SENDING.has(d.action)) return d;
   try {
-    const over = replaces ? { replaces } : {};
-    const planned = exitSizes(await host.exit({ feeRate: satVb(d.rate), broadcast: false, dryRun: true, contract: row.contract_id, ...over }));
+    const planned = exitSizes(await host.exit({ feeRate: satVb(d.rate), broadcast: false, dryRun: true, contract: row.contract_id }));
     await r.records.setBid(row.contract_id, { start_tip: bid?.start_tip ?? r.tip, rate: d.rate, tip: r.tip, block: r.block, state_txid: planned.stateTxid, child_txid: planned.childTxid });
-    const sent = await host.exit({ feeRate: satVb(d.rate), broadcast: true, dryRun: false, contract: row.contract_id, ...over });
+    const sent = await host.exit({ feeRate: satVb(d.rate), broadcast: true, dryRun: false, contract: row.contract_id });
     d.txid = (sent.child as { txid: string }).txid;
   } catch (e) {
     d.error = errorText(e);
@@ -109,56 +105,42 @@ async function mintTurn(host: MintHost, r: Round, row: MintRow): Promise<MintDec
  * is not the mint's (the user's, on its own output of the state, to pin it), that child, which
  * the next one must replace (TRUC sibling eviction: its fee and chunk set the least it pays).
  */
-async function exitFacts(host: MintHost, r: Round, row: MintRow): Promise<{ facts: Partial<MintFacts>; replaces?: ExitRequest['replaces'] }> {
+async function exitFacts(host: MintHost, r: Round, row: MintRow): Promise<Partial<MintFacts>> {
   const { start, incremental } = await startRate(r.chain, row.expiry_height - r.tip);
   let sizes: Sizes;
   try {
-    sizes = exitSizes(await host.exit({ feeRate: SIZING_RATE, broadcast: false, dryRun: true, contract: row.contract_id }));
+    sizes = exitSizes(await host.exit({ feeRate: SIZING_RATE, broadcast: false, dryRun: true, contract: row.contract_id, pin: false }));
   } catch (e) {
-    return { facts: { startRate: start, incrementalRate: incremental, unbuildable: errorText(e) } };
+    return { startRate: start, incrementalRate: incremental, unbuildable: errorText(e) };
   }
   const facts: Partial<MintFacts> = { startRate: start, incrementalRate: incremental, budgetRate: Math.min(rateCap(sizes, host.limits.maxFeeRate), affordable(sizes, host.limits.maxFeeShare)) };
-  if (r.offline) return { facts };
+  if (r.offline) return facts;
   // Who holds the funding now: the exit's state (then the package there is what a bid outbids), the user's refund (replaced), or something this store does not know.
   const { txid, vout } = sizes.funding;
   const spender = await r.chain.mempoolSpender(txid, vout);
   if (spender === sizes.stateTxid) {
     const held = await r.chain.mempoolEviction(sizes.stateTxid);
-    if (!held) return { facts };
+    if (!held) return facts;
     // Core's modified fees (a prioritisetransaction delta counts, as in its replacement rules): never below 0.
     const mempoolRate = Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize));
-    // A child of the state that is not the mint's (TRUC: a v3 state has one child at most, so it evicted the mint's):
-    // replacing it takes more absolute fee than it pays (Core's rule 3), whatever the rates — what a bid must reach is
-    // that, as a package rate, or the bid holds, saying the budget falls short (never a send bound to be refused).
-    const sibling = sizes.version === 3 && held.descendantVsize > sizes.stateVsize ? await foreignChild(r.chain, sizes) : undefined;
-    if (!sibling) return { facts: { ...facts, mempoolRate } };
-    const least = Math.ceil((1000 * (sizes.stateFee + Number(sibling.fee)) + incremental * sizes.childVsize) / (sizes.stateVsize + sizes.childVsize));
-    return { facts: { ...facts, mempoolRate: Math.max(mempoolRate, least - incremental), foreignChild: sibling.txid }, replaces: sibling };
+    // A child of the state that is not the mint's (the exit step found it: src/lib/credit/exit.ts exitPin): replacing it
+    // takes more absolute fee than it pays (Core's rule 3), whatever the rates — what a bid must reach is that, as a
+    // package rate, or the bid holds, saying the budget falls short (never a send bound to be refused).
+    const pin = await host.pin(row.contract_id);
+    if (!pin) return { ...facts, mempoolRate };
+    const least = Math.ceil((1000 * (sizes.stateFee + Number(pin.fee)) + incremental * sizes.childVsize) / (sizes.stateVsize + sizes.childVsize));
+    return { ...facts, mempoolRate: Math.max(mempoolRate, least - incremental), foreignChild: pin.txid };
   }
-  if (spender !== undefined && spender !== row.refund?.txid) return { facts: { ...facts, foreignSpend: { where: 'mempool', txid: spender } } };
-  if (spender === undefined && (await r.chain.utxo(txid, vout)) === null) return { facts: { ...facts, foreignSpend: { where: 'block' } } };
-  return { facts };
-}
-
-/** The state's child in the mempool when it is not the mint's (it spends another output than the payout): its txid, fee and chunk. */
-async function foreignChild(chain: WatchChain, sizes: Sizes): Promise<ExitRequest['replaces']> {
-  if ((await chain.mempoolSpender(sizes.stateTxid, sizes.payoutVout)) !== undefined) return undefined; // the mint's own child
-  for (let v = 0; v < sizes.outputs; v++) {
-    if (v === sizes.payoutVout) continue;
-    const child = await chain.mempoolSpender(sizes.stateTxid, v);
-    if (child === undefined) continue;
-    const [entry, chunk] = [await chain.mempoolEntry(child), await chain.mempoolEviction(child)];
-    if (!entry) return undefined;
-    return { txid: child, fee: entry.fee, ...(chunk ? { chunk: { fee: chunk.chunkFee, weight: chunk.chunkWeight, withParent: chunk.chunkWeight > 4 * entry.vsize } } : {}) };
-  }
-  return undefined;
+  if (spender !== undefined && spender !== row.refund?.txid) return { ...facts, foreignSpend: { where: 'mempool', txid: spender } };
+  if (spender === undefined && (await r.chain.utxo(txid, vout)) === null) return { ...facts, foreignSpend: { where: 'block' } };
+  return facts;
 }
 
 function errorText(e: unknown): string {
   return e instanceof OffchainError ? `${e.code}: ${e.message}` : `E_INTERNAL: ${(e as Error)?.message ?? String(e)}`;
 }
 
-type Sizes = { version: number; stateVsize: number; stateFee: number; childVsize: number; payout: number; payoutScript: Uint8Array; payoutVout: number; outputs: number; stateTxid: string; childTxid: string; funding: { txid: string; vout: number } };
+type Sizes = { stateVsize: number; stateFee: number; childVsize: number; payout: number; payoutScript: Uint8Array; payoutVout: number; outputs: number; stateTxid: string; childTxid: string; funding: { txid: string; vout: number } };
 
 function exitSizes(message: Record<string, unknown>): Sizes {
   const state = message.state_tx as { txid: string; hex: string; vsize: number; fee_sat: number };
@@ -169,7 +151,7 @@ function exitSizes(message: Record<string, unknown>): Sizes {
   // The output the child spends is the payout (the child's one input from the state, or its first: a device channel's claim spends the HTLC too).
   const payoutVout = Transaction.fromPSBT(base64.decode((message.child as { psbt: string }).psbt), { allowUnknownOutputs: true }).getInput(0).index!;
   const payoutScript = tx.outputs[payoutVout]?.script ?? new Uint8Array(34);
-  return { version: tx.version, stateVsize: state.vsize, stateFee: state.fee_sat, childVsize: child.vsize, payout, payoutScript, payoutVout, outputs: tx.outputs.length, stateTxid: state.txid, childTxid: child.txid, funding: { txid: toHex(input.txid), vout: input.index } };
+  return { stateVsize: state.vsize, stateFee: state.fee_sat, childVsize: child.vsize, payout, payoutScript, payoutVout, outputs: tx.outputs.length, stateTxid: state.txid, childTxid: child.txid, funding: { txid: toHex(input.txid), vout: input.index } };
 }
 
 /** --max-fee-rate as a package rate, sat/kvB: the highest whose fee, rounded up to a sat as the child is built, stays within it (the guard is the package's). */
