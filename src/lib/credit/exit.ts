@@ -128,23 +128,29 @@ export function buildExit(record: MintContractRecord, mint: KeyPair, opts: ExitO
  * The state's child in the node's mempool when it is not the mint's: a child the user hung on its
  * own (change) output of a v3 state, which evicted the mint's (TRUC: one child) and pins the
  * state. The next child must replace it (sibling eviction): its fee and chunk, as buildChild's
- * `replaces` takes them. Undefined: none, a v2 state, or a node that cannot say.
+ * `replaces` takes them. Undefined: none, a v2 state, or a node that cannot say (gettxspendingprevout is Core 24+).
  */
 export async function exitPin(chain: ChainSource, record: MintContractRecord): Promise<ExitOptions['replaces']> {
+  // Best effort: a node that cannot say (too old, unreachable, a proxy answering nonsense) knows no pin, and the
+  // package goes out as without one — what the node then answers is the exit's to judge (broadcastProof).
+  try {
+    return await findPin(chain, record);
+  } catch (e) {
+    // Not a node that cannot say but the wrong node, or no way in: refused here, before anything is frozen or sent.
+    if (WRONG_NODE.has(String((e as { code?: unknown }).code))) throw e;
+    return undefined;
+  }
+}
+const WRONG_NODE = new Set(['E_NETWORK_MISMATCH', 'E_RPC_AUTH', 'E_RPC_COOKIE']);
+
+async function findPin(chain: ChainSource, record: MintContractRecord): Promise<ExitOptions['replaces']> {
   if (!record.latest || !chain.mempoolSpender || !chain.mempoolEntry || !chain.mempoolEviction) return undefined;
   const c = termsFromJson(record.contract, record.network);
   const state = Transaction.fromRaw(fromHex(record.latest.hex, 'state'), { allowUnknownOutputs: true });
   if (state.version !== 3) return undefined;
   for (let v = 0; v < state.outputsLength; v++) {
     if (!equalBytes(state.getOutput(v).script!, c.changeScript)) continue;
-    let child: string | undefined;
-    try {
-      child = await chain.mempoolSpender(state.id, v);
-    } catch (e) {
-      // A node without gettxspendingprevout (before Core 24) cannot say: no pin is known (RPC_METHOD_NOT_FOUND).
-      if ((e as { rpcCode?: unknown }).rpcCode === -32601) return undefined;
-      throw e;
-    }
+    const child = await chain.mempoolSpender(state.id, v);
     if (child === undefined) return undefined;
     const [entry, chunk] = [await chain.mempoolEntry(child), await chain.mempoolEviction(child)];
     if (!entry) return undefined;
