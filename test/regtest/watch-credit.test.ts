@@ -260,23 +260,28 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       for (let i = 0; i < 100 && !what(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
       expect(what(), log).toBe(true);
     };
-    await until(() => lines().some((l) => l.event === 'round'));
-    const url = lines().find((l) => l.event === 'listening')!.operator as string;
-    const tip = await node.tip();
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metrics).toContain(`offchain_watch_blocks_to_nearest_deadline{role="watch"} ${V.expiry - tip}`);
-    expect(metrics).toMatch(/offchain_watch_actions_pending\{role="watch"\} \d+/);
-    expect(metrics).toContain(`offchain_watch_tip_height{role="watch"} ${tip}`);
-    // No contract id or txid in any label.
-    expect(metrics).not.toContain(V.id);
-    // A new block: a new round, seen in the log.
-    const rounds = lines().filter((l) => l.event === 'round').length;
-    await node.mine(1);
-    await until(() => lines().filter((l) => l.event === 'round').length > rounds);
-    child.kill('SIGTERM');
-    expect(await exited, log).toBe(0);
-    expect(stdout).toBe('');
-    expect(lines().at(-1)).toMatchObject({ event: 'stopped' });
+    try {
+      await until(() => lines().some((l) => l.event === 'round'));
+      const url = lines().find((l) => l.event === 'listening')!.operator as string;
+      const tip = await node.tip();
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      expect(metrics).toContain(`offchain_watch_blocks_to_nearest_deadline{role="watch"} ${V.expiry - tip}`);
+      expect(metrics).toMatch(/offchain_watch_actions_pending\{role="watch"\} \d+/);
+      expect(metrics).toContain(`offchain_watch_tip_height{role="watch"} ${tip}`);
+      // No contract id or txid in any label.
+      expect(metrics).not.toContain(V.id);
+      // A new block: a new round, seen in the log.
+      const rounds = lines().filter((l) => l.event === 'round').length;
+      await node.mine(1);
+      await until(() => lines().filter((l) => l.event === 'round').length > rounds);
+      child.kill('SIGTERM');
+      expect(await exited, log).toBe(0);
+      expect(stdout).toBe('');
+      expect(lines().at(-1)).toMatchObject({ event: 'stopped' });
+    } finally {
+      // A failed expectation must not leave the watcher running after the test (it would poll a node that is gone, for ever).
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
   }, 120_000);
 
   it('serve mint keeps the deadlines itself (a watcher beside its routes): U is exited at its margin with no other command, the decision in the service\'s log; SIGTERM still drains and exits 0', async () => {
