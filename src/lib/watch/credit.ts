@@ -42,14 +42,14 @@ export type MintRow = {
 export type ExitBid = {
   /** The tip when the first bid was made: the schedule runs from the block after it. */
   start_tip: number;
-  /** sat/kvB of the package. */
+  /** sat/kvB of the package (0: a hold over a package someone else sent). */
   rate: number;
   /** The tip, and its block, it was made at. */
   tip: number;
   block: string;
-  /** The exit's state, the same in every bid (the contract is frozen on it). */
-  state_txid: string;
-  child_txid: string;
+  /** Written by earlier versions (the exit's state and child); read by nothing. */
+  state_txid?: string;
+  child_txid?: string;
 };
 
 export type MintFacts = {
@@ -82,6 +82,21 @@ export type MintFacts = {
    */
   foreignChild?: string;
 };
+
+/** An exit package's sizes and what its child spends, as the exit step built it (sat, vB). */
+export type ExitPackage = { stateVsize: number; stateFee: number; childVsize: number; payout: number; /** The payout output's dust threshold: the child must leave at least that. */ payoutDust: number };
+
+/**
+ * The mint's budget as a package rate, sat/kvB: the lower of --max-fee-rate (the guard is the
+ * package's: the highest rate whose fee, rounded up to a sat as the child is built, stays
+ * within it) and --max-fee-share of the payout (the child's fee, leaving its output above dust).
+ */
+export function exitBudgetRate(p: ExitPackage, limits: { maxFeeRate: number; maxFeeShare: number }): number {
+  const vsize = p.stateVsize + p.childVsize;
+  const rateCap = Math.floor((Math.floor(limits.maxFeeRate * vsize) * 1000) / vsize);
+  const childFee = Math.min(Math.floor(p.payout * limits.maxFeeShare), p.payout - p.payoutDust);
+  return Math.min(rateCap, Math.max(0, Math.floor((1000 * (childFee + p.stateFee)) / vsize)));
+}
 
 /** The rows that need nothing more of the mint, by `credit list`'s status. */
 const FINISHED = new Set(['closed', 'rolled-over', 'exited', 'refunded']);

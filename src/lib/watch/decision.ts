@@ -18,6 +18,13 @@ export type WatchKind = 'credit-mint' | 'credit-user';
  */
 export type WatchAction = 'none' | 'wait' | 'exit' | 'refund' | 'rebid' | 'rebroadcast' | 'hold' | 'done';
 
+/**
+ * Blocks under which a watcher takes a transaction as final: a user's refund is `done`, and a
+ * long-running watcher stops asking about a contract settled that deep — until a reorganisation
+ * that deep makes it a question again.
+ */
+export const FINAL_DEPTH = 6;
+
 /** The actions that send something to the node. */
 export const SENDING: ReadonlySet<WatchAction> = new Set(['exit', 'refund', 'rebid', 'rebroadcast']);
 

@@ -14,6 +14,7 @@ import type { Network } from '../../lib/network.ts';
 import type { ChainSource } from '../../lib/chain/types.ts';
 import type { UserContractRecord } from '../../lib/credit/ports.ts';
 import type { MintRow } from '../../lib/watch/credit.ts';
+import { FINAL_DEPTH } from '../../lib/watch/decision.ts';
 import { ExitSteps } from '../credit/exit.ts';
 import type { MintHost, UserHost, WatchChain } from './credit.ts';
 import type { WatchHost } from './rounds.ts';
@@ -26,8 +27,6 @@ async function needsTxIndex(chain: ChainSource): Promise<void> {
   }
 }
 
-/** Blocks under which a long-running watcher takes a settlement as final (a reorganisation that deep asks again). */
-const SETTLED_DEPTH = 6;
 
 /** How deep the transaction that settled a row for good is buried (0: not settled for good). */
 function settledDepth(row: MintRow): number {
@@ -59,7 +58,7 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
 
   /**
    * Contracts a long-running watcher saw settled for good — closed, rolled over, exited or
-   * refunded, that transaction SETTLED_DEPTH blocks deep or more: not evaluated again (each
+   * refunded, that transaction FINAL_DEPTH blocks deep or more: not evaluated again (each
    * would cost the node a getrawtransaction per block, for ever), until a reorganisation that
    * deep makes every one of them a question again.
    */
@@ -73,7 +72,7 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
       db: (create) => this.state(network, { create }),
       kinds: [
         async (r, reorgDepth) => {
-          if (reorgDepth >= SETTLED_DEPTH) this.settledForGood.clear();
+          if (reorgDepth >= FINAL_DEPTH) this.settledForGood.clear();
           const mint = await this.watchedMint(network);
           return mint ? (await import('./credit.ts')).mintRound(mint, r) : [];
         },
@@ -152,7 +151,7 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
       if (e instanceof UsageError && e.code === 'E_NO_MINT_POLICY') return undefined;
       throw e;
     }
-    for (const row of rows) if (settledDepth(row) >= SETTLED_DEPTH) this.settledForGood.add(row.contract_id);
+    for (const row of rows) if (settledDepth(row) >= FINAL_DEPTH) this.settledForGood.add(row.contract_id);
     if (!this.served) await this.mintKeyChecked(network);
     // With the key: a view reads the signed states sealed (asked only of a contract whose exit's state is in the mempool).
     const pin = (contract: string) => this.withMint(network, async (ctx, store) => {

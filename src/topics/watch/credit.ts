@@ -9,8 +9,8 @@ import type { ChainSource } from '../../lib/chain/types.ts';
 import type { UserContractRecord } from '../../lib/credit/ports.ts';
 import { OffchainError } from '../../lib/errors.ts';
 import type { ExitRequest } from '../credit/exit.ts';
-import { decideMint, decideUser, type MintDecision, type MintFacts, type MintRow } from '../../lib/watch/credit.ts';
-import { SENDING } from '../../lib/watch/decision.ts';
+import { decideMint, decideUser, exitBudgetRate, type ExitPackage, type MintDecision, type MintFacts, type MintRow } from '../../lib/watch/credit.ts';
+import { FINAL_DEPTH, SENDING } from '../../lib/watch/decision.ts';
 import { RawTx, Transaction } from '@scure/btc-signer';
 import { base64 } from '@scure/base';
 import { fromHex, toHex } from '../../lib/bytes.ts';
@@ -41,15 +41,20 @@ export type UserHost = {
   refund(id: string): Promise<{ hex: string; txid: string }>;
 };
 
-/** How many confirmations make a user's refund `done` (deep enough that no reorganisation seen since 2013 undoes it). */
-export const USER_SAFE_CONFIRMATIONS = 6;
 
-/** Where a deadline's schedule starts: the node's estimate for the blocks left, at least what its mempool takes now. */
-async function startRate(chain: WatchChain, blocksLeft: number): Promise<{ start: number; incremental: number }> {
-  const policy = await chain.mempoolPolicy();
-  const floor = Math.max(policy.minRelayFeeRate, policy.mempoolMinFeeRate);
-  const estimate = await chain.estimateFeeRate(Math.max(1, blocksLeft));
-  return { start: Math.max(floor, estimate ?? 0), incremental: policy.incrementalRelayFeeRate };
+/** Where a deadline's schedule starts: the node's estimate for the blocks left, at least what its mempool takes now — each asked once a round. */
+type StartRate = (blocksLeft: number) => Promise<{ start: number; incremental: number }>;
+
+function startRates(chain: WatchChain): StartRate {
+  let policy: ReturnType<WatchChain['mempoolPolicy']> | undefined;
+  const estimates = new Map<number, Promise<number | null>>();
+  return async (blocksLeft) => {
+    const target = Math.max(1, blocksLeft);
+    const p = await (policy ??= chain.mempoolPolicy());
+    let estimate = estimates.get(target);
+    if (estimate === undefined) estimates.set(target, (estimate = chain.estimateFeeRate(target)));
+    return { start: Math.max(p.minRelayFeeRate, p.mempoolMinFeeRate, (await estimate) ?? 0), incremental: p.incrementalRelayFeeRate };
+  };
 }
 
 const satVb = (rate: number) => (rate / 1000).toFixed(3);
@@ -75,22 +80,22 @@ async function turns<T>(items: readonly T[], turn: (item: T) => Promise<Decision
 
 /** The mint's decisions this round, each acted on unless a dry run. */
 export async function mintRound(host: MintHost, r: Round): Promise<Decision[]> {
-  return turns(await host.rows(), (row) => mintTurn(host, r, row), (row) => ({ kind: 'credit-mint', contract: row.contract_id, deadline: row.expiry_height, blocks_left: row.expiry_height - r.tip, action: 'hold' }));
+  const start = startRates(r.chain);
+  return turns(await host.rows(), (row) => mintTurn(host, r, row, start), (row) => ({ kind: 'credit-mint', contract: row.contract_id, deadline: row.expiry_height, blocks_left: row.expiry_height - r.tip, action: 'hold' }));
 }
 
-async function mintTurn(host: MintHost, r: Round, row: MintRow): Promise<MintDecision> {
+async function mintTurn(host: MintHost, r: Round, row: MintRow, startRate: StartRate): Promise<MintDecision> {
   const active = (row.must_exit || row.status === 'exiting') && !(row.exit?.confirmations && row.exit.confirmations >= 1) && !(row.refund && row.refund.confirmations >= 1);
   // Only a contract the mint must act on has a bid worth reading (a lookup per contract per block is most of a round's cost at 100,000).
   const bid = active ? await r.records.bid(row.contract_id) : undefined;
   let facts: MintFacts = { tip: r.tip, startRate: 0, budgetRate: Math.floor(host.limits.maxFeeRate * 1000), incrementalRate: 0, ...(bid ? { bid } : {}) };
-  if (active) facts = { ...facts, ...await exitFacts(host, r, row) };
+  if (active) facts = { ...facts, ...await exitFacts(host, r, row, startRate) };
   const d = decideMint(row, facts);
   // A hold over a package someone else sent (the operator's exit-credit, a store that lost its bids) starts the schedule here: the next block's bid rises from it.
-  if (!r.dryRun && active && bid === undefined && d.action === 'hold') await r.records.setBid(row.contract_id, { start_tip: r.tip, rate: 0, tip: r.tip, block: r.block, state_txid: '', child_txid: '' });
+  if (!r.dryRun && active && bid === undefined && d.action === 'hold') await r.records.setBid(row.contract_id, { start_tip: r.tip, rate: 0, tip: r.tip, block: r.block });
   if (r.dryRun || d.rate === undefined || !SENDING.has(d.action)) return d;
   try {
-    const planned = exitSizes(await host.exit({ feeRate: satVb(d.rate), broadcast: false, dryRun: true, contract: row.contract_id }));
-    await r.records.setBid(row.contract_id, { start_tip: bid?.start_tip ?? r.tip, rate: d.rate, tip: r.tip, block: r.block, state_txid: planned.stateTxid, child_txid: planned.childTxid });
+    await r.records.setBid(row.contract_id, { start_tip: bid?.start_tip ?? r.tip, rate: d.rate, tip: r.tip, block: r.block });
     const sent = await host.exit({ feeRate: satVb(d.rate), broadcast: true, dryRun: false, contract: row.contract_id });
     d.txid = (sent.child as { txid: string }).txid;
   } catch (e) {
@@ -105,15 +110,15 @@ async function mintTurn(host: MintHost, r: Round, row: MintRow): Promise<MintDec
  * is not the mint's (the user's, on its own output of the state, to pin it), that child, which
  * the next one must replace (TRUC sibling eviction: its fee and chunk set the least it pays).
  */
-async function exitFacts(host: MintHost, r: Round, row: MintRow): Promise<Partial<MintFacts>> {
-  const { start, incremental } = await startRate(r.chain, row.expiry_height - r.tip);
+async function exitFacts(host: MintHost, r: Round, row: MintRow, startRate: StartRate): Promise<Partial<MintFacts>> {
+  const { start, incremental } = await startRate(row.expiry_height - r.tip);
   let sizes: Sizes;
   try {
     sizes = exitSizes(await host.exit({ feeRate: SIZING_RATE, broadcast: false, dryRun: true, contract: row.contract_id, pin: false }));
   } catch (e) {
     return { startRate: start, incrementalRate: incremental, unbuildable: errorText(e) };
   }
-  const facts: Partial<MintFacts> = { startRate: start, incrementalRate: incremental, budgetRate: Math.min(rateCap(sizes, host.limits.maxFeeRate), affordable(sizes, host.limits.maxFeeShare)) };
+  const facts: Partial<MintFacts> = { startRate: start, incrementalRate: incremental, budgetRate: exitBudgetRate(sizes, host.limits) };
   if (r.offline) return facts;
   // Who holds the funding now: the exit's state (then the package there is what a bid outbids), the user's refund (replaced), or something this store does not know.
   const { txid, vout } = sizes.funding;
@@ -140,7 +145,7 @@ function errorText(e: unknown): string {
   return e instanceof OffchainError ? `${e.code}: ${e.message}` : `E_INTERNAL: ${(e as Error)?.message ?? String(e)}`;
 }
 
-type Sizes = { stateVsize: number; stateFee: number; childVsize: number; payout: number; payoutScript: Uint8Array; payoutVout: number; outputs: number; stateTxid: string; childTxid: string; funding: { txid: string; vout: number } };
+type Sizes = ExitPackage & { stateTxid: string; funding: { txid: string; vout: number } };
 
 function exitSizes(message: Record<string, unknown>): Sizes {
   const state = message.state_tx as { txid: string; hex: string; vsize: number; fee_sat: number };
@@ -150,20 +155,8 @@ function exitSizes(message: Record<string, unknown>): Sizes {
   const payout = message.cumulative_sat as number;
   // The output the child spends is the payout (the child's one input from the state, or its first: a device channel's claim spends the HTLC too).
   const payoutVout = Transaction.fromPSBT(base64.decode((message.child as { psbt: string }).psbt), { allowUnknownOutputs: true }).getInput(0).index!;
-  const payoutScript = tx.outputs[payoutVout]?.script ?? new Uint8Array(34);
-  return { stateVsize: state.vsize, stateFee: state.fee_sat, childVsize: child.vsize, payout, payoutScript, payoutVout, outputs: tx.outputs.length, stateTxid: state.txid, childTxid: child.txid, funding: { txid: toHex(input.txid), vout: input.index } };
-}
-
-/** --max-fee-rate as a package rate, sat/kvB: the highest whose fee, rounded up to a sat as the child is built, stays within it (the guard is the package's). */
-function rateCap(s: Pick<Sizes, 'stateVsize' | 'childVsize'>, maxFeeRate: number): number {
-  const vsize = s.stateVsize + s.childVsize;
-  return Math.floor((Math.floor(maxFeeRate * vsize) * 1000) / vsize);
-}
-
-/** The package rate (sat/kvB) at which the child's fee is --max-fee-share of the payout it spends — and leaves its output above dust. */
-function affordable(s: Pick<Sizes, 'stateVsize' | 'stateFee' | 'childVsize' | 'payout' | 'payoutScript'>, share: number): number {
-  const childFee = Math.min(Math.floor(s.payout * share), s.payout - Number(dustThreshold(s.payoutScript)));
-  return Math.max(0, Math.floor((1000 * (childFee + s.stateFee)) / (s.stateVsize + s.childVsize)));
+  const payoutDust = Number(dustThreshold(tx.outputs[payoutVout]?.script ?? new Uint8Array(34)));
+  return { stateVsize: state.vsize, stateFee: state.fee_sat, childVsize: child.vsize, payout, payoutDust, stateTxid: state.txid, funding: { txid: toHex(input.txid), vout: input.index } };
 }
 
 /** The user's decisions this round, each refund sent unless a dry run. */
@@ -187,7 +180,7 @@ async function userTurn(host: UserHost, r: Round, record: UserContractRecord): P
     refundConfirmations: ask ? await r.chain.txConfirmations(refundTxid) : null,
     fundingUnspent: unspent,
     fundingSpentInMempool: !unspent && (await r.chain.mempoolSpender(funding.txid, funding.vout)) !== undefined,
-    minConfirmations: USER_SAFE_CONFIRMATIONS,
+    minConfirmations: FINAL_DEPTH,
   });
   if (r.dryRun || d.action !== 'refund') return d;
   try {
