@@ -44,7 +44,7 @@ import type { ChainSource } from '../chain/types.ts';
 import type { RpcChainSource } from '../chain/rpc.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import type { Network } from '../network.ts';
-import type { FeeLimits } from '../tx/fee-guard.ts';
+import { CORE_MAX_FEE_RATE, checkFee, type FeeLimits } from '../tx/fee-guard.ts';
 import type { MintContractRecord } from '../credit/ports.ts';
 import { termsFromJson } from '../credit/codec.ts';
 import { claimPreimage, gatewayClaim, gatewayExitClaim, htlcOf } from './onchain.ts';
@@ -236,7 +236,7 @@ export function claimReplacing<S extends { feeSat: bigint; vsize: number; tx: { 
  */
 export async function gatewayClaimPackage(
   chain: ChainSource, record: MintContractRecord, gateway: KeyPair,
-  opts: { network: Network; feeRate: number; feeLimits: FeeLimits; to?: Uint8Array; preimage?: Uint8Array; auxRand: Uint8Array },
+  opts: { network: Network; feeRate: number; feeLimits: FeeLimits; to?: Uint8Array; preimage?: Uint8Array; auxRand: Uint8Array; /** false: the package, whatever the node holds (a watcher's sizing build). */ lookup?: false },
 ): Promise<{ message: Record<string, unknown>; alone?: () => Uint8Array }> {
   const { network, feeRate, feeLimits, to, preimage } = opts;
   const message = gatewayExitClaim(record, gateway, { feeRate, feeLimits, ...(to ? { to } : {}), auxRand: opts.auxRand, ...(preimage ? { preimage } : {}) });
@@ -248,13 +248,22 @@ export async function gatewayClaimPackage(
   // And when a transaction in the mempool spends the HTLC (the device's refund, from the
   // HTLC's expiry on; the state mined or not), the claim alone REPLACES it: a direct
   // conflict, at the fee Core's replacement rules need (above).
+  if (opts.lookup === false) return { message };
   const out = chain.kind === 'rpc' ? await chain.utxo(stateTxid, claim.vout) : null;
   const rpc = chain.kind === 'rpc' ? (chain as RpcChainSource).client : undefined;
   const conflict = rpc && !out ? await mempoolConflict(rpc, { txid: stateTxid, vout: claim.vout }) : null;
   if (!((out && out.confirmations > 0) || conflict)) return { message };
   // The preimage was checked by gatewayExitClaim above; build runs up to three times when replacing.
   const held = claimPreimage(record.gateway!, preimage);
-  const build = (rate: number) => gatewayClaim(record.gateway!, gateway, held, to ?? termsFromJson(record.contract, network).payoutScript, rate, feeLimits);
+  // With the state unconfirmed the claim carries it: the fee guard is the package's (its rate, the claim's share of the
+  // HTLC), as for the exit package — the claim alone pays more than the package's rate, held only to Core's maxfeerate.
+  const carries = conflict !== null && conflict.depends.includes(stateTxid);
+  const ownLimits = carries ? { ...feeLimits, maxFeeRate: Math.max(feeLimits.maxFeeRate, CORE_MAX_FEE_RATE) } : feeLimits;
+  const build = (rate: number) => {
+    const spend = gatewayClaim(record.gateway!, gateway, held, to ?? termsFromJson(record.contract, network).payoutScript, rate, ownLimits);
+    if (carries) checkFee({ what: 'the claim with its unconfirmed state', feeSat: spend.feeSat + BigInt(stateTx.fee_sat), vsize: spend.vsize + stateTx.vsize, amountSat: BigInt(claim.amount_sat), payerFeeSat: spend.feeSat }, feeLimits);
+    return spend;
+  };
   // The gateway's own earlier claim in the mempool is bumped only when asked for more than it pays
   // (a rerun at the same rate would otherwise raise the fee each time); with the state unconfirmed,
   // --fee-rate is the rate of state + claim, as for the exit package.
