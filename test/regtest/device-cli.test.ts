@@ -22,6 +22,11 @@
  *      mined; the device's refund at L is then E_BROADCAST_REJECTED (its input is spent).
  *   C  a device channel (one toll settled, one in flight) whose gateway vanishes:
  *      `refund-credit` rejected `non-final` one block before the expiry, then mined.
+ *   W1 as A, with only `offchain watch` beside the node for the gateway (issue 71): nothing
+ *      before the margin, then the claim package, rebid each block through a fee spike within
+ *      the budget, mined by the HTLC's expiry; done at depth.
+ *   W2 as B, with only `offchain watch` for the device: nothing at L − 1, the refund at L
+ *      (refused with the wrong key), mined; done.
  *
  * The steps each test is about (claim, exit, refund, the refusals) run as processes; the
  * setup before them (opening a channel, the tolls) too for channel A, and in the test process
@@ -406,5 +411,112 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(ready.hex).toBe(early.hex);
     await n.acceptAndMine(ready.hex);
     expect(await confirmations(ready.txid)).toBe(1);
+  }, 240_000);
+
+  type WatchDecision = { kind: string; contract: string; action: string; deadline: number; blocks_left: number; fee_rate?: number; txid?: string; error?: string };
+  /** One round of `offchain watch --once` (the built CLI, spawned) for a state directory: every decision of the round. */
+  async function watchOnce(dir: string, key: string, extra: string[] = []): Promise<WatchDecision[]> {
+    const r = await run(['watch', '--once', '--key-env', key, '--state-dir', dir, ...n.chain(), ...extra]);
+    expect(r.status, describeRun(r)).toBe(0);
+    return (JSON.parse(r.stdout) as { type: string; decisions: WatchDecision[] }).decisions;
+  }
+  const only = (ds: WatchDecision[], ch: Channel, kind: string) => {
+    const mine = ds.filter((d) => d.contract === ch.id);
+    expect(mine.map((d) => d.kind), JSON.stringify(ds)).toContain(kind);
+    return mine.find((d) => d.kind === kind)!;
+  };
+  /** The offer's --safety-margin (beforeAll): the gateway claims from this many blocks before the HTLC's expiry. */
+  const MARGIN = 3;
+
+  it('W1: a toll paid on Lightning, the device silent, only offchain watch beside the node for the gateway: nothing before the margin, then the claim package, rebid each block through a fee spike (0.1 → budget at L − 1), mined by the HTLC\'s expiry; then done', async () => {
+    const ch = await openChannel('W1');
+    await pay(ch, 20, 20_000_000n);
+    await settle(ch, 20, true);
+    const job = await pay(ch, 21, 30_000_000n);
+    await settle(ch, 21, false); // the gateway holds the preimage; the device never answers
+    const L = job.htlc_expiry_height;
+    const gw = async () => {
+      const ds = await watchOnce(ch.gw, 'MINT_KEY', ['--max-fee-rate', '10']);
+      // One kind per contract: the claim is this contract's exit, the credit mint's kind does not act on it too.
+      expect(ds.filter((d) => d.contract === ch.id).map((d) => d.kind)).toEqual(['gateway']);
+      return only(ds, ch, 'gateway');
+    };
+    await mineTo(L - MARGIN - 1);
+    const far = await gw();
+    expect(far, JSON.stringify(far)).toMatchObject({ action: 'none', deadline: L, blocks_left: MARGIN + 1 });
+    expect(await rpc<string[]>('getrawmempool')).toEqual([]);
+    await n.mine(1);
+    const rates: number[] = [];
+    let claim = '';
+    let state = '';
+    for (let tip = L - MARGIN; tip < L; tip++) {
+      expect(await n.tip()).toBe(tip);
+      const d = await gw();
+      expect(d.action, JSON.stringify(d)).toBe(tip === L - MARGIN ? 'claim' : 'rebid');
+      expect(d.error, d.error).toBeUndefined();
+      rates.push(d.fee_rate!);
+      claim = d.txid!;
+      const e = await rpc<{ depends: string[]; vsize: number; fees: { base: number } }>('getmempoolentry', [claim]);
+      state ||= e.depends[0]!;
+      expect(e.depends).toEqual([state]);
+      const s = await rpc<{ vsize: number; fees: { base: number } }>('getmempoolentry', [state]);
+      const packageRate = Math.round((e.fees.base + s.fees.base) * 1e8) / (e.vsize + s.vsize);
+      expect(packageRate).toBeGreaterThanOrEqual(d.fee_rate! - 0.01);
+      expect(packageRate).toBeLessThanOrEqual(10.01);
+      // The spike: the claim (and, once, the state) left out of the next block, until the last bid.
+      if (tip === L - MARGIN) await rpc('prioritisetransaction', [state, 0, -100_000_000]);
+      if (tip < L - 1) await rpc('prioritisetransaction', [claim, 0, -100_000_000]);
+      else await rpc('prioritisetransaction', [state, 0, 100_000_000]);
+      await n.mine(1);
+    }
+    // From the relay floor (regtest has no estimate) to the budget at the last chance, by hand: 0.1, (0.1 + 10) / 2, 10.
+    expect(rates).toEqual([0.1, 5.05, 10]);
+    expect(await n.tip()).toBe(L);
+    expect(await confirmations(claim)).toBe(1);
+    const s = checkState(ch, await rpc<string>('getrawtransaction', [state]), htlcSat(20_000_000n), { k: 21, amount: htlcSat(30_000_000n), expiry: L });
+    const claimHex = await rpc<string>('getrawtransaction', [claim]);
+    const inputs = parseTx(claimHex).inputs.map((i) => [i.txid, i.vout]);
+    const at = inputs.findIndex(([t, v]) => t === state && v === s.vout);
+    expect(at).toBeGreaterThanOrEqual(0);
+    const prevouts: Prevout[] = parseTx(claimHex).inputs.map((i) => ({ ...s.tx.outputs[i.vout]!, txid: state, vout: i.vout }));
+    verifyScriptPathSpend(claimHex, prevouts, at, {
+      outputKey: s.tree.output.outputKey, internalKey: s.tree.internalKey, leafScript: s.tree.leaves.claim!.script, signingKey: MINT_PUB.subarray(1), before: [preimage(21)],
+    });
+    expect(await gw()).toMatchObject({ action: 'wait', txid: claim });
+    await n.mine(5);
+    expect(await gw()).toMatchObject({ action: 'done', txid: claim });
+    // The device's refund, final now, finds its input spent.
+    refused(await run(asDev(ch, 'device', 'refund-htlc', '--fee-rate', '2', '--broadcast')), 'E_BROADCAST_REJECTED');
+  }, 240_000);
+
+  it('W2: a toll in flight without a preimage, the gateway exits and vanishes, only offchain watch for the device: nothing at L − 1, the HTLC refunded at L (not with another key), mined; then done', async () => {
+    const ch = await openChannel('W2');
+    await pay(ch, 22, 20_000_000n);
+    await settle(ch, 22, true);
+    const job = await pay(ch, 23, 30_000_000n);
+    const L = job.htlc_expiry_height;
+    const exit = await step<Exit>(asGw(ch, 'exit-credit', '--fee-rate', '3', '--broadcast'), '', 'credit/exit');
+    await n.mine(1);
+    const s = checkState(ch, exit.state_tx.hex, htlcSat(20_000_000n), { k: 23, amount: htlcSat(30_000_000n), expiry: L });
+    const dev = async (key = 'USER_KEY') => only(await watchOnce(ch.dev, key), ch, 'device');
+    await mineTo(L - 1);
+    expect(await dev()).toMatchObject({ action: 'none', deadline: L, blocks_left: 1 });
+    await n.mine(1);
+    // Another key signs nothing: said before anything is built, nothing sent.
+    const wrong = await dev('MINT_KEY');
+    expect(wrong).toMatchObject({ action: 'refund' });
+    expect(wrong.error).toMatch(/^E_WRONG_KEY: /);
+    expect(await rpc<string[]>('getrawmempool')).toEqual([]);
+    const d = await dev();
+    expect(d).toMatchObject({ action: 'refund', deadline: L, blocks_left: 0 });
+    expect(d.error).toBeUndefined();
+    expect(await rpc<string[]>('getrawmempool')).toEqual([d.txid]);
+    verifyScriptPathSpend(await rpc<string>('getrawtransaction', [d.txid]), [{ ...s.tx.outputs[s.vout]!, txid: exit.state_tx.txid, vout: s.vout }], 0, {
+      outputKey: s.tree.output.outputKey, internalKey: s.tree.internalKey, leafScript: s.tree.leaves.refund!.script, signingKey: USER_PUB.subarray(1), after: L,
+    });
+    expect(await dev()).toMatchObject({ action: 'wait', txid: d.txid });
+    await n.mine(1);
+    expect(await confirmations(d.txid!)).toBe(1);
+    expect((await dev()).action).toBe('done');
   }, 240_000);
 });

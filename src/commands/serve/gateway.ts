@@ -3,7 +3,7 @@ import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { termsFlag } from '../../topics/device/command.ts';
 import { GatewayLightning } from '../../topics/device/lightning.ts';
 import { ecashSeedFlags, fundingConfirmationsFlag } from '../../topics/credit/flags.ts';
-import { chainFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
+import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
 import { serveFlags, serveOptions, type ServeFlagValues } from '../../topics/serve/flags.ts';
 
@@ -20,7 +20,9 @@ on --operator-listen only: GET /v1/operator/payments/HASH (the settle or fail gi
 credit routes (/v1/credit/offer, /open, /update, /abandon, /close, /rollover…, GET /v1/operator/contracts). Refusals: the one-shot's code and exit code as an HTTP status. A repeated
 device/pay gets the same answer; a payment still pending is 503 E_PAYMENT_PENDING with Retry-After (the node is
 asked again on the retry, and never pays a hash it knows). Every step goes through the mint's group commit and is
-committed before it is answered; on SQLite one serve process holds a --state-dir.`;
+committed before it is answered; on SQLite one serve process holds a --state-dir. With a node, the service runs the
+watcher of "offchain watch" beside its routes (unless --no-watch): each payment's HTLC whose preimage it holds is claimed
+on chain before the device may refund it, within --max-fee-rate/--max-fee-share.`;
   static override examples = [
     {
       description: 'The demo gateway as a service without a Lightning node (it answers jobs) on a free port: once its serve/listening line is out (it is ready), ask it for its credit offer (a gateway is a credit mint on device channels), then stop it (SIGTERM: it drains and exits 0)',
@@ -51,6 +53,12 @@ committed before it is answered; on SQLite one serve process holds a --state-dir
     ...ecashSeedFlags,
     ...chainFlags,
     ...fundingConfirmationsFlag,
+    watch: Flags.boolean({
+      description: 'with a node (--rpc-url), keep every contract\'s deadline from inside the service, as offchain watch does — the exits, and each HTLC claimed with its preimage before the device can refund it (decisions in the log, gauges on /metrics); --no-watch when a separate offchain watch runs',
+      default: true,
+      allowNo: true,
+    }),
+    ...feeGuardFlags,
   };
 
   protected override longRunning = true;
@@ -99,7 +107,16 @@ committed before it is answered; on SQLite one serve process holds a --state-dir
         // The gateway is a credit mint on device channels: the credit routes of `serve mint` (open, abandon, close, …).
         ...mintRoutes({ network, ctx, store, batch }),
       ];
-      const svc = await startService({ ...options, role: 'gateway', group: 'gateway', network }, routes, { drain: () => batch.close(), gauges: mintGauges({ store, batch }) });
+      // The watcher beside the routes (topics/watch/): with a node, unless --no-watch. It stops before the drain.
+      const watcher = await this.serviceWatcher(network, ctx.chain, f.watch, options.logLevel);
+      const svc = await startService({ ...options, role: 'gateway', group: 'gateway', network }, routes, {
+        drain: async () => {
+          await watcher?.stop();
+          await batch.close();
+        },
+        gauges: [...mintGauges({ store, batch }), ...(watcher?.gauges ?? [])],
+      });
+      watcher?.start();
       batch.ended.catch(() => void svc.stop());
       this.emitLine(announcement('gateway', svc.urls));
       code = await svc.done;

@@ -47,6 +47,8 @@ export type ExitBid = {
   /** The tip, and its block, it was made at. */
   tip: number;
   block: string;
+  /** A gateway's claim: the claim sent with this bid (its confirmations say the claim is mined). */
+  txid?: string;
   /** Written by earlier versions (the exit's state and child); read by nothing. */
   state_txid?: string;
   child_txid?: string;

@@ -25,7 +25,7 @@ import type { KeyPair } from '../../lib/keys/keys.ts';
 import type { DeviceChannel, GatewayChannel, MintContractRecord, ReceiptJson, UserContractRecord } from '../../lib/credit/ports.ts';
 import type { GatewayContext } from '../../lib/device/gateway.ts';
 import type { DevicePolicy, GatewayTerms } from '../../lib/device/policy.ts';
-import { CreditCommand } from '../credit/command.ts';
+import { ExitSteps } from '../credit/exit.ts';
 
 export const termsFlag = {
   terms: Flags.string({
@@ -51,7 +51,7 @@ function jsonFlagFile(flag: string, path: string): unknown {
   }
 }
 
-export abstract class DeviceCommand<T extends typeof Command> extends CreditCommand<T> {
+export abstract class DeviceCommand<T extends typeof Command> extends ExitSteps<T> {
   /** --terms FILE, checked field by field (exit 2 on a bad file). */
   protected async gatewayTerms(): Promise<GatewayTermsFile> {
     const path = (this.flags as { terms?: string }).terms;
@@ -259,7 +259,7 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
    * with broadcast only once the node accepted). `contract`: a service's request names it (the
    * one-shot takes --contract or the only contract).
    */
-  protected async gatewayClaim(network: Network, o: { feeRate: string; to?: string; preimage?: Uint8Array; broadcast?: boolean; dryRun?: boolean; contract?: string }): Promise<Record<string, unknown>> {
+  protected async gatewayClaim(network: Network, o: { feeRate: string; to?: string; preimage?: Uint8Array; broadcast?: boolean; dryRun?: boolean; contract?: string; /** false: the exit package whatever the node holds (a watcher's sizing build, with dryRun). */ lookup?: false }): Promise<Record<string, unknown>> {
     const { gatewayClaimPackage } = await import('../../lib/device/replace.ts');
     const { submitExit } = await import('../../lib/credit/exit.ts');
     const { decodeAddress } = await import('../../lib/address.ts');
@@ -269,7 +269,7 @@ export abstract class DeviceCommand<T extends typeof Command> extends CreditComm
     // As exit-credit (mintExit): the freeze is committed before the package goes out, and taken back only on proof the node did not take it.
     // The claim alone (the state mined, or a spender of the HTLC in the mempool to replace) is sent by itself.
     return this.mintExit(network, 'the gateway', async (ctx, record) => {
-      const { message, alone } = await gatewayClaimPackage(ctx.chain, record, ctx.mint, { network, feeRate, feeLimits, ...(to ? { to } : {}), ...(o.preimage ? { preimage: o.preimage } : {}), auxRand: ctx.random.bytes(32, 'gateway/claim/aux') });
+      const { message, alone } = await gatewayClaimPackage(ctx.chain, record, ctx.mint, { network, feeRate, feeLimits, ...(to ? { to } : {}), ...(o.preimage ? { preimage: o.preimage } : {}), auxRand: ctx.random.bytes(32, 'gateway/claim/aux'), ...(o.lookup === false ? { lookup: false as const } : {}) });
       if (!o.broadcast) return { message };
       if (alone) return { message, send: async () => ({ txid: await this.broadcastTx(ctx.chain, alone(), 'the claim') }) };
       return { message, send: () => submitExit(ctx.chain, message) };

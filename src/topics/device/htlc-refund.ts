@@ -7,12 +7,17 @@ import type { Command } from '@oclif/core';
 import { RefusedError, UsageError } from '../../lib/errors.ts';
 import { DeviceCommand } from './command.ts';
 
-type RefundFlags = { 'payment-hash'?: string; 'state-txid'?: string; 'fee-rate': string; to?: string; 'any-time'?: boolean; broadcast?: boolean };
+/** `device refund-htlc`'s flags, or a watcher's request in their place (`contract`: the one whose HTLC, as --contract). */
+export type HtlcRefundRequest = { 'payment-hash'?: string; 'state-txid'?: string; 'fee-rate': string; to?: string; 'any-time'?: boolean; broadcast?: boolean; contract?: string };
 
 export abstract class HtlcRefundSteps<T extends typeof Command> extends DeviceCommand<T> {
-  /** device/htlc-refund: the signed refund of the payment in flight, or of a failed one (--payment-hash). */
-  protected async htlcRefund(): Promise<Record<string, unknown>> {
-    const f = this.flags as unknown as RefundFlags;
+  /**
+   * device/htlc-refund: the signed refund of the payment in flight, or of a failed one
+   * (--payment-hash). `given`: a watcher's request in place of this command's flags (the fee
+   * guard's limits stay the command's).
+   */
+  protected async htlcRefund(given?: HtlcRefundRequest): Promise<Record<string, unknown>> {
+    const f = given ?? this.flags as unknown as HtlcRefundRequest;
     const network = this.network();
     const { deviceRefund, refundable } = await import('../../lib/device/onchain.ts');
     const { termsFromJson } = await import('../../lib/credit/codec.ts');
@@ -21,7 +26,7 @@ export abstract class HtlcRefundSteps<T extends typeof Command> extends DeviceCo
     const feeRate = await this.guardedRate(f['fee-rate']);
     const feeLimits = await this.feeLimits();
     const { ctx, book } = await this.userSession(network);
-    const id = await this.pickContract(book, ['open', 'closing', 'rolling-over']);
+    const id = given?.contract ?? await this.pickContract(book, ['open', 'closing', 'rolling-over']);
     const rec = await book.get(id);
     if (!rec) throw new RefusedError('E_UNKNOWN_CONTRACT', `no contract ${id} in this state directory`);
     const d = rec.device;
@@ -30,6 +35,9 @@ export abstract class HtlcRefundSteps<T extends typeof Command> extends DeviceCo
     const hash = f['payment-hash']?.toLowerCase() ?? d.in_flight?.payment_hash;
     if (!hash) throw new UsageError('E_USAGE', `no payment is in flight: name a failed one with --payment-hash (${candidates.map((p) => p.payment_hash).join(', ')})`);
     const to = f.to ? decodeAddress(f.to, network, '--to') : termsFromJson(d.contract, d.network).refundScript;
+    const { toHex } = await import('../../lib/bytes.ts');
+    // Signed by any other key, the refund would only be refused by the node: said here, before anything is built.
+    if (toHex(ctx.user.publicKey) !== d.contract.user_pubkey) throw new RefusedError('E_WRONG_KEY', `this key is not the device's key of contract ${id} (${d.contract.user_pubkey}): pass the device's --key-file/--key-env`);
     const spend = deviceRefund(d, ctx.user, hash, to, feeRate, feeLimits, f['state-txid']);
     const tip = await ctx.chain.tip();
     // The HTLC's expiry is a block height (checked when the payment was made): median-time-past plays no part.
@@ -38,7 +46,6 @@ export abstract class HtlcRefundSteps<T extends typeof Command> extends DeviceCo
       throw new RefusedError('E_NOT_FINAL', `the HTLC refund's nLockTime ${spend.lockTime} is final once the tip reaches ${spend.lockTime} (now ${tip.height}, ${spend.lockTime - tip.height} blocks to go); rerun then, or pass --any-time`);
     }
     const input = spend.tx.getInput(0);
-    const { toHex } = await import('../../lib/bytes.ts');
     let message: Record<string, unknown> = {
       type: 'device/htlc-refund', version: 1, network, contract_id: id, payment_hash: hash,
       outpoint: { txid: toHex(input.txid!), vout: input.index! }, amount_sat: Number(input.witnessUtxo!.amount),

@@ -10,9 +10,10 @@ import { StateConflictError } from '../../lib/errors.ts';
 import { refuseInsideStep } from '../../lib/store/sqlite/database.ts';
 import type { Network } from '../../lib/network.ts';
 import type { ClnRpc } from '../../lib/lightning/cln-rpc.ts';
-import { DeviceCommand, type GatewayTermsFile } from './command.ts';
+import type { GatewayTermsFile } from './command.ts';
+import { WatchSteps } from '../watch/command.ts';
 
-export abstract class GatewayLightning<T extends typeof Command> extends DeviceCommand<T> {
+export abstract class GatewayLightning<T extends typeof Command> extends WatchSteps<T> {
   /**
    * The device/pay (standard input's, or a service's request body) checked and co-signed
    * (gateway.ts pay): the gateway/job, stored. A node that does not answer is found first.

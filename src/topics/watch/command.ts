@@ -3,20 +3,22 @@
  * beside its routes): the node as a watcher asks it, and the host of ./rounds.ts built from the
  * command's own steps — the mint's contracts as `credit list` sees them, its exit as
  * `exit-credit` runs it (in a service, through the service's store: ../credit/served-mint.ts),
- * the user's contracts and refund as `refund-credit` reads them.
+ * the user's contracts and refund as `refund-credit` reads them, the gateway's HTLC claim as
+ * `gateway claim` runs it, the device's HTLC refund as `device refund-htlc` builds it.
  *
- * Kinds kept today: the credit mint's exit and the credit user's refund (docs/watch.md says
- * which kinds are not kept yet).
+ * Kinds kept today: the credit mint's exit, the credit user's refund, the gateway's claim and the
+ * device's refund of a payment's HTLC (docs/watch.md says which kinds are not kept yet).
  */
 import type { Command } from '@oclif/core';
 import { RefusedError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
 import type { ChainSource } from '../../lib/chain/types.ts';
-import type { UserContractRecord } from '../../lib/credit/ports.ts';
+import type { MintContractRecord, UserContractRecord } from '../../lib/credit/ports.ts';
 import type { MintRow } from '../../lib/watch/credit.ts';
 import { FINAL_DEPTH } from '../../lib/watch/decision.ts';
-import { ExitSteps } from '../credit/exit.ts';
+import { HtlcRefundSteps } from '../device/htlc-refund.ts';
 import type { MintHost, UserHost, WatchChain } from './credit.ts';
+import type { DeviceHost, GatewayHost } from './device.ts';
 import type { WatchHost } from './rounds.ts';
 import type { Gauge } from '../serve/metrics.ts';
 
@@ -36,7 +38,7 @@ function settledDepth(row: MintRow): number {
   return 0;
 }
 
-export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> {
+export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSteps<T> {
   /**
    * The node, with what a watcher asks of it. Without one (--tip-height), only a dry run of one
    * round: no estimate (the schedule starts at Core's relay floor), no mempool, no view of the chain.
@@ -74,9 +76,13 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
         async (r, reorgDepth) => {
           if (reorgDepth >= FINAL_DEPTH) this.settledForGood.clear();
           const mint = await this.watchedMint(network);
-          return mint ? (await import('./credit.ts')).mintRound(mint, r) : [];
+          if (!mint) return [];
+          const { mintRound } = await import('./credit.ts');
+          const { gatewayRound } = await import('./device.ts');
+          return [...await mintRound(mint.host, r), ...await gatewayRound(mint.gateway, r)];
         },
         async (r) => (await import('./credit.ts')).userRound(this.watchedUser(network), r),
+        async (r) => (await import('./device.ts')).deviceRound(this.watchedDevice(network), r),
       ],
     };
   }
@@ -138,15 +144,25 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
     this.keyChecked = true;
   }
 
-  /** The mint's side, when this state directory (or --store) holds a mint. */
-  private async watchedMint(network: Network): Promise<MintHost | undefined> {
+  /**
+   * The mint's side, when this state directory (or --store) holds a mint: its contracts for the
+   * credit mint's exit, and those a gateway keeps (its latest state's HTLC, whose preimage it
+   * holds: ./device.ts gatewayKeeps) for the gateway's claim — each contract one kind's.
+   */
+  private async watchedMint(network: Network): Promise<{ host: MintHost; gateway: GatewayHost } | undefined> {
     let rows: MintRow[];
+    let channels: MintContractRecord[];
+    let margin: number;
     try {
-      rows = await this.withMintView(network, async (store, policy, chain) => {
+      ({ rows, channels, margin } = await this.withMintView(network, async (store, policy, chain) => {
         const { contractsMessage } = await import('../../lib/credit/operator.ts');
+        const { gatewayKeeps } = await import('./device.ts');
         const records = (await store.list()).filter((r) => !this.settledForGood.has(r.contract_id));
-        return (await contractsMessage(records, (await chain.tip()).height, policy, network, chain)).contracts as MintRow[];
-      });
+        const channels = records.filter(gatewayKeeps);
+        const exits = records.filter((r) => !gatewayKeeps(r));
+        const rows = (await contractsMessage(exits, (await chain.tip()).height, policy, network, chain)).contracts as MintRow[];
+        return { rows, channels, margin: policy.safety_margin_blocks };
+      }));
     } catch (e) {
       if (e instanceof UsageError && e.code === 'E_NO_MINT_POLICY') return undefined;
       throw e;
@@ -158,7 +174,23 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
       const record = await store.get(contract);
       return record ? (await import('../../lib/credit/exit.ts')).exitPin(ctx.chain, record) : undefined;
     }, { nonces: 'none' });
-    return { rows: async () => rows, exit: (req) => this.creditExit(req), pin, limits: await this.feeLimits() };
+    const limits = await this.feeLimits();
+    return {
+      host: { rows: async () => rows, exit: (req) => this.creditExit(req), pin, limits },
+      gateway: {
+        channels, margin, limits,
+        claim: (req) => this.gatewayClaim(network, req),
+        settled: (contract) => this.settledForGood.add(contract),
+      },
+    };
+  }
+
+  /** The device's side: the user's contracts with a device channel, and `device refund-htlc`'s step (signed by --key-env/--key-file, the device's key). */
+  private watchedDevice(network: Network): DeviceHost {
+    return {
+      contracts: () => this.watchedUser(network).contracts(),
+      refund: (req) => this.htlcRefund(req),
+    };
   }
 
   private watchedUser(network: Network): UserHost {

@@ -1,7 +1,7 @@
 /**
  * What a watcher keeps between rounds, in the state directory's one database (records of kind
- * `watch`): its view of the chain (`chain`) and, per exit it sent, its last bid
- * (`exit-<contract>`). Each write is one step, committed before the act it records (a bid is
+ * `watch`): its view of the chain (`chain`) and, per exit or gateway claim it sent, its last
+ * bid (`exit-<contract>`, `claim-<contract>`). Each write is one step, committed before the act it records (a bid is
  * stored before its package is sent: a crash after the COMMIT makes the next bid outbid it, never
  * undercut what may already be in a mempool). Reading creates nothing: the database is made by
  * the first write (a mint on PostgreSQL has none under --state-dir until then).
@@ -12,6 +12,9 @@ import type { ChainView } from '../../lib/watch/chain-view.ts';
 import type { ExitBid } from '../../lib/watch/credit.ts';
 
 const HASH = /^[0-9a-f]{64}$/;
+
+/** What a bid is for: the mint's exit, or the gateway's claim of an HTLC. */
+export type BidOf = 'exit' | 'claim';
 
 export class WatchRecords {
   private opened: Records<unknown> | undefined;
@@ -52,14 +55,20 @@ export class WatchRecords {
   }
 
   /** The last bid, or undefined when there is none or it is not one (only its start_tip steers the next: a bad one restarts the schedule). */
-  async bid(contract: string): Promise<ExitBid | undefined> {
-    const b = await this.read(`exit-${contract}`) as ExitBid | undefined;
+  async bid(contract: string, of: BidOf = 'exit'): Promise<ExitBid | undefined> {
+    const b = await this.read(`${of}-${contract}`) as ExitBid | undefined;
     const ok = typeof b === 'object' && b !== null && Number.isSafeInteger(b.start_tip) && b.start_tip >= 0 && Number.isSafeInteger(b.rate) && b.rate >= 0;
-    return ok ? b : undefined;
+    if (!ok) return undefined;
+    // A claim's txid that is not one is no claim: only asked of the node, never sent.
+    if (b.txid !== undefined && !(typeof b.txid === 'string' && HASH.test(b.txid))) {
+      const { txid: _bad, ...rest } = b;
+      return rest;
+    }
+    return b;
   }
 
-  async setBid(contract: string, bid: ExitBid): Promise<void> {
+  async setBid(contract: string, bid: ExitBid, of: BidOf = 'exit'): Promise<void> {
     const r = (await this.records(true))!;
-    await r.db.step(() => r.put(`exit-${contract}`, bid));
+    await r.db.step(() => r.put(`${of}-${contract}`, bid));
   }
 }

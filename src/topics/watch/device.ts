@@ -1,0 +1,186 @@
+/**
+ * The device ↔ gateway channel's HTLC kinds in a watcher's round (docs/watch.md): the chain's
+ * facts asked of the node, the decision taken by src/lib/watch/device.ts, and the action run by
+ * the one-shot step's own code — the gateway's claim is `gateway claim`'s (DeviceCommand.gatewayClaim:
+ * the contract frozen as by exit-credit, then the state and its claim child as a package, or the
+ * claim alone once the state is mined or replacing the device's refund), the device's refund is
+ * `device refund-htlc`'s (HtlcRefundSteps.htlcRefund, sent with sendrawtransaction).
+ *
+ * A channel whose gateway holds the preimage of its latest state's HTLC is this kind's, not the
+ * credit mint's: the claim is that contract's exit (its child claims the HTLC), and two exits of
+ * one contract would only replace each other.
+ */
+import { Transaction } from '@scure/btc-signer';
+import type { DeviceChannel, GatewayChannel, MintContractRecord, UserContractRecord } from '../../lib/credit/ports.ts';
+import { fromHex } from '../../lib/bytes.ts';
+import { OffchainError } from '../../lib/errors.ts';
+import type { HtlcOutput } from '../../lib/htlc/htlc.ts';
+import { SENDING, FINAL_DEPTH, type Decision } from '../../lib/watch/decision.ts';
+import { decideDevice, decideGateway, type GatewayFacts, type GatewayRow, type HtlcSpend } from '../../lib/watch/device.ts';
+import { errorText, SIZING_RATE, satVb, startRates, turns, type Round } from './credit.ts';
+import type { HtlcRefundRequest } from '../device/htlc-refund.ts';
+
+/**
+ * A gateway's channel this kind keeps: its latest state holds an HTLC whose preimage the gateway
+ * holds (gateway settle stored it), and no close or rollover is signed (that settlement is the
+ * credit mint's to see confirmed).
+ */
+export function gatewayKeeps(r: MintContractRecord): boolean {
+  const g = r.gateway;
+  const h = g?.latest?.htlc;
+  if (!g || !h || r.settlement) return false;
+  return g.in_flight?.payment_hash === h.payment_hash && typeof g.in_flight.preimage === 'string';
+}
+
+/** The gateway's side: its kept channels (records of the mint's store), its claim step, its fee guard. */
+export type GatewayHost = {
+  channels: MintContractRecord[];
+  /** Blocks before an HTLC's expiry from which the gateway claims (the mint's safety margin). */
+  margin: number;
+  claim(req: { feeRate: string; broadcast: boolean; dryRun: boolean; contract: string; lookup?: false }): Promise<Record<string, unknown>>;
+  limits: { maxFeeRate: number; maxFeeShare: number };
+  /** A channel whose claim is done for good: not asked again (until a deep reorganisation). */
+  settled(contract: string): void;
+};
+
+/** The device's side: its channels (the user's records with a device channel) and the refund step. */
+export type DeviceHost = {
+  contracts(): Promise<UserContractRecord[]>;
+  refund(req: HtlcRefundRequest & { contract: string }): Promise<Record<string, unknown>>;
+};
+
+/**
+ * The HTLC's output of a state: the first after the gateway's payout (index 1 when something was
+ * settled, else 0), as the device's refund takes it (lib/device/onchain.ts deviceRefund) — a view
+ * of the mint's store reads the signed state sealed, so its outputs are not read here.
+ */
+function htlcVout(settledSat: number): number {
+  return settledSat > 0 ? 1 : 0;
+}
+
+/**
+ * Who spends an HTLC output, as the node says: nobody (or its state is not out), a transaction
+ * in its mempool (by which leaf, and what a replacement must outbid), or one in a block.
+ */
+async function htlcSpend(r: Round, outpoint: { txid: string; vout: number }, htlc: HtlcOutput, stateConfirmations: number | null): Promise<HtlcSpend> {
+  if (r.offline || stateConfirmations === null) return { where: 'none' };
+  if ((await r.chain.utxo(outpoint.txid, outpoint.vout)) !== null) return { where: 'none' };
+  const spender = await r.chain.mempoolSpender(outpoint.txid, outpoint.vout);
+  if (spender === undefined) return stateConfirmations >= 1 ? { where: 'block' } : { where: 'none' };
+  const { spendingLeaf } = await import('../../lib/device/replace.ts');
+  const leaf = spendingLeaf(await r.chain.rawTransaction(spender), outpoint, htlc);
+  // What holds the output now: with the state unconfirmed the state and its child, else the spender and its descendants.
+  const held = await r.chain.mempoolEviction(stateConfirmations === 0 ? outpoint.txid : spender);
+  const rate = held ? Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize)) : 0;
+  return { where: 'mempool', txid: spender, leaf, rate };
+}
+
+/**
+ * The claim's budget as a rate of what it sends (sat/kvB): --max-fee-rate, and --max-fee-share of
+ * the HTLC, taken on the exit package (state + claim child): the claim alone, once the state is
+ * mined, is smaller, so the share's rate is the lower bound of what it could pay.
+ */
+function claimBudgetRate(message: Record<string, unknown>, amount: number, limits: GatewayHost['limits']): number {
+  let vsize: number;
+  let stateFee = 0;
+  if (message.type === 'credit/exit') {
+    const state = message.state_tx as { vsize: number; fee_sat: number };
+    vsize = state.vsize + (message.child as { vsize: number }).vsize;
+    stateFee = state.fee_sat;
+  } else {
+    vsize = Transaction.fromRaw(fromHex(message.hex as string), { allowUnknownOutputs: true }).vsize;
+  }
+  const rateCap = Math.floor((Math.floor(limits.maxFeeRate * vsize) * 1000) / vsize);
+  return Math.min(rateCap, Math.floor((1000 * (Math.floor(amount * limits.maxFeeShare) + stateFee)) / vsize));
+}
+
+/** The transaction a claim step sent: the package's child, or the claim alone. */
+function claimTxid(message: Record<string, unknown>): string {
+  return message.type === 'credit/exit' ? (message.child as { txid: string }).txid : message.txid as string;
+}
+
+/** The gateway's decisions this round, each claim sent unless a dry run. */
+export async function gatewayRound(host: GatewayHost, r: Round): Promise<Decision[]> {
+  const start = startRates(r.chain);
+  const failed = (c: MintContractRecord) => {
+    const expiry = c.gateway!.latest!.htlc!.expiry_height;
+    return { kind: 'gateway' as const, contract: c.contract_id, deadline: expiry, blocks_left: expiry - r.tip, action: 'hold' as const };
+  };
+  return turns(host.channels, (c) => gatewayTurn(host, r, c, start), failed);
+}
+
+async function gatewayTurn(host: GatewayHost, r: Round, record: MintContractRecord, startRate: ReturnType<typeof startRates>): Promise<Decision> {
+  const { htlcOf } = await import('../../lib/device/onchain.ts');
+  const g = record.gateway as GatewayChannel & { latest: NonNullable<GatewayChannel['latest']> };
+  const h = g.latest.htlc!;
+  const row: GatewayRow = { contract_id: record.contract_id, payment_hash: h.payment_hash, htlc_expiry: h.expiry_height, margin: host.margin };
+  const htlc = htlcOf(g);
+  const outpoint = { txid: g.latest.txid, vout: htlcVout(g.latest.settled_sat) };
+  const bid = await r.records.bid(record.contract_id, 'claim');
+  const stateConfirmations = r.offline ? null : await r.chain.txConfirmations(g.latest.txid);
+  let facts: GatewayFacts = {
+    tip: r.tip, startRate: 0, budgetRate: 0, incrementalRate: 0, stateConfirmations, minConfirmations: FINAL_DEPTH,
+    htlc: await htlcSpend(r, outpoint, htlc, stateConfirmations),
+    ...(bid ? { bid } : {}),
+    ...(bid?.txid && !r.offline ? { claim: { txid: bid.txid, confirmations: await r.chain.txConfirmations(bid.txid) } } : {}),
+  };
+  let d = decideGateway(row, facts);
+  if (d.action === 'done') host.settled(record.contract_id);
+  // Only a claim due is priced: its sizes from the step's own build (a dry run: nothing frozen), the schedule from the node's estimate.
+  if (!SENDING.has(d.action) && d.action !== 'hold') return d;
+  const { start, incremental } = await startRate(h.expiry_height - r.tip);
+  try {
+    const sized = await host.claim({ feeRate: SIZING_RATE, broadcast: false, dryRun: true, contract: record.contract_id, lookup: false });
+    facts = { ...facts, startRate: start, incrementalRate: incremental, budgetRate: claimBudgetRate(sized, h.amount_sat, host.limits) };
+  } catch (e) {
+    facts = { ...facts, startRate: start, incrementalRate: incremental, unbuildable: errorText(e) };
+  }
+  d = decideGateway(row, facts);
+  if (r.dryRun || d.rate === undefined || !SENDING.has(d.action)) return d;
+  const next = { start_tip: bid?.start_tip ?? r.tip, rate: d.rate, tip: r.tip, block: r.block };
+  try {
+    // Stored before it is sent: the schedule's start survives a crash; the claim's txid once the node took it.
+    await r.records.setBid(record.contract_id, { ...next, ...(bid?.txid ? { txid: bid.txid } : {}) }, 'claim');
+    const sent = await host.claim({ feeRate: satVb(d.rate), broadcast: true, dryRun: false, contract: record.contract_id });
+    d.txid = claimTxid(sent);
+    await r.records.setBid(record.contract_id, { ...next, txid: d.txid }, 'claim');
+  } catch (e) {
+    // The step's own judgement of the mempool (lib/device/replace.ts claimReplacing): its claim there pays the rate already.
+    if (e instanceof OffchainError && e.code === 'E_ALREADY_CLAIMED') return { ...d, action: 'hold', reason: `the claim in the node's mempool already pays ${satVb(d.rate!)} sat/vB: it stands` };
+    d.error = errorText(e);
+  }
+  return d;
+}
+
+/** The device's decisions this round: one per payment it may take back, in each state that holds it. */
+export async function deviceRound(host: DeviceHost, r: Round): Promise<Decision[]> {
+  const { refundable } = await import('../../lib/device/onchain.ts');
+  const rows = (await host.contracts())
+    .filter((c) => c.device && c.status !== 'closed' && c.status !== 'rolled-over')
+    .flatMap((c) => refundable(c.device as DeviceChannel).map((p) => ({ c, p })));
+  const start = startRates(r.chain);
+  const failed = ({ c, p }: (typeof rows)[number]) => ({ kind: 'device' as const, contract: c.contract_id, deadline: p.expiry_height, blocks_left: p.expiry_height - r.tip, action: 'none' as const });
+  return turns(rows, ({ c, p }) => deviceTurn(host, r, c, p, start), failed);
+}
+
+async function deviceTurn(host: DeviceHost, r: Round, c: UserContractRecord, p: { payment_hash: string; expiry_height: number; txid: string; settled_sat: number }, startRate: ReturnType<typeof startRates>): Promise<Decision> {
+  const { paymentHtlc, hexBytes } = await import('../../lib/device/channel.ts');
+  const { termsFromJson } = await import('../../lib/credit/codec.ts');
+  const htlc = paymentHtlc(termsFromJson(c.contract, c.network), hexBytes(p.payment_hash), p.expiry_height);
+  const outpoint = { txid: p.txid, vout: htlcVout(p.settled_sat) };
+  const stateConfirmations = r.offline ? null : await r.chain.txConfirmations(p.txid);
+  const d = decideDevice({ contract_id: c.contract_id, payment_hash: p.payment_hash, state_txid: p.txid, htlc_expiry: p.expiry_height }, {
+    tip: r.tip, stateConfirmations, htlc: await htlcSpend(r, outpoint, htlc, stateConfirmations),
+  });
+  if (r.dryRun || d.action !== 'refund') return d;
+  // A race with a claim that has no lock: the refund bids what the node expects for the next block.
+  const { start } = await startRate(1);
+  d.fee_rate = Number(satVb(start));
+  try {
+    const sent = await host.refund({ contract: c.contract_id, 'payment-hash': p.payment_hash, 'state-txid': p.txid, 'fee-rate': satVb(start), broadcast: true });
+    d.txid = (sent.broadcast as { txid: string }).txid;
+  } catch (e) {
+    d.error = errorText(e);
+  }
+  return d;
+}
