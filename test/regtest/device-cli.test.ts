@@ -27,6 +27,9 @@
  *      the budget, mined by the HTLC's expiry; done at depth.
  *   W2 as B, with only `offchain watch` for the device: nothing at L − 1, the refund at L
  *      (refused with the wrong key), mined; done.
+ *   W3–W5 the review's attacks on the gateway's watcher: a safety margin as long as the HTLC
+ *      (the defaults: 144 and 144) must not put a payment on chain before the device settles;
+ *      a forged claim record, or one left by an earlier payment, claims nothing and steers nothing.
  *
  * The steps each test is about (claim, exit, refund, the refusals) run as processes; the
  * setup before them (opening a channel, the tolls) too for channel A, and in the test process
@@ -51,6 +54,7 @@ import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { assertBuilt, describeRun, errorCode, messageOf, offchain, type CliRun } from './offchain-cli.ts';
 import { offchainInProcess } from './in-process-cli.ts';
+import Database from 'better-sqlite3';
 
 const BITCOIND = findBitcoind();
 const TITLE = BITCOIND
@@ -136,18 +140,18 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   });
 
   /** A channel opened through the CLI (each its own pair of state directories), funded and confirmed. */
-  async function openChannel(tag: string, expiryBlocks = 60, capacity = 100_000n, setup: Runner = inProcess): Promise<Channel> {
+  async function openChannel(tag: string, expiryBlocks = 60, capacity = 100_000n, setup: Runner = inProcess, offer = { dir: 'offer-mint', file: '' }): Promise<Channel> {
     const ch = { dev: join(work.path, tag, 'device'), gw: join(work.path, tag, 'gateway'), run: setup } as Channel;
     const step = async <T>(args: string[], input: string, type: string) => messageOf<T>(await setup(args, input), type);
     mkdirSync(join(work.path, tag), { recursive: true });
     // The mint's offer state (its policy) goes with each gateway directory: a copy of the state directory that
     // published the offer once (beforeAll), the same files a publish with the same flags writes.
-    cpSync(join(work.path, 'offer-mint'), ch.gw, { recursive: true });
-    const address = await step<{ address: string }>(asDev(ch, 'open-credit', '--role', 'user'), readFileSync(offerFile, 'utf8'), 'credit/address');
+    cpSync(join(work.path, offer.dir), ch.gw, { recursive: true });
+    const address = await step<{ address: string }>(asDev(ch, 'open-credit', '--role', 'user'), readFileSync(offer.file || offerFile, 'utf8'), 'credit/address');
     const created = await n.wallet.call<{ psbt: string }>('walletcreatefundedpsbt', [[], [{ [address.address]: Number(capacity) / 1e8 }], 0, { change_type: 'bech32m', replaceable: false }]);
     const refundAddress = await n.wallet.call<string>('getnewaddress', ['', 'bech32m']);
     const request = await step<{ contract_id: string; contract: { expiry_height: number; funding: { txid: string; vout: number } } }>(
-      asDev(ch, 'open-credit', '--role', 'user', '--offer', offerFile, '--expiry', `+${expiryBlocks}`, '--refund-address', refundAddress), created.psbt, 'credit/open-request');
+      asDev(ch, 'open-credit', '--role', 'user', '--offer', offer.file || offerFile, '--expiry', `+${expiryBlocks}`, '--refund-address', refundAddress), created.psbt, 'credit/open-request');
     const accept = await setup(asGw(ch, 'open-credit', '--role', 'mint'), JSON.stringify(request));
     const opened = await step<{ funding_psbt: string }>(asDev(ch, 'open-credit', '--role', 'user'), messageOf(accept, 'credit/open-accept') && accept.stdout, 'credit/opened');
     const signed = await n.wallet.call<{ psbt: string; complete: boolean }>('walletprocesspsbt', [opened.funding_psbt]);
@@ -518,5 +522,55 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await n.mine(1);
     expect(await confirmations(d.txid!)).toBe(1);
     expect((await dev()).action).toBe('done');
+  }, 240_000);
+
+  /** A `watch` record written straight into the gateway's state database (the operator's database administrator). */
+  function forge(ch: Channel, id: string, body: unknown) {
+    const db = new Database(join(ch.gw, 'regtest', 'state.sqlite'));
+    try {
+      db.prepare('INSERT INTO records (kind, id, body) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body').run('watch', id, JSON.stringify(body));
+    } finally {
+      db.close();
+    }
+  }
+  const gwOnce = async (ch: Channel) => (await watchOnce(ch.gw, 'MINT_KEY')).filter((d) => d.contract === ch.id);
+
+  it('W3: the mint\'s safety margin as long as the HTLC (as the defaults, 144 and 144): one round between gateway settle and the device\'s answer claims nothing, and the device settles off chain', async () => {
+    const wide = join(work.path, 'offer-wide.json');
+    const key = messageOf<{ p2tr_address: string }>(await run(['key', 'show', '--key-env', 'MINT_KEY']), 'key/public');
+    writeFileSync(wide, JSON.stringify(await step<Record<string, unknown>>(
+      ['open-credit', '--role', 'mint', '--publish', '--payout-address', key.p2tr_address, '--min-expiry', '5', '--max-expiry', '200', '--safety-margin', String(HTLC_BLOCKS),
+        '--key-env', 'MINT_KEY', '--state-dir', join(work.path, 'offer-mint-wide')], '', 'credit/offer')));
+    const ch = await openChannel('W3', 100, 100_000n, inProcess, { dir: 'offer-mint-wide', file: wide });
+    const job = await pay(ch, 30, 20_000_000n);
+    const s = await ch.run(asGw(ch, 'gateway', 'settle', '--preimage-file', preimageFile(30)));
+    messageOf(s, 'gateway/settle');
+    expect(await gwOnce(ch)).toMatchObject([{ kind: 'gateway', action: 'none', deadline: job.htlc_expiry_height }]);
+    expect(await rpc<string[]>('getrawmempool')).toEqual([]);
+    const d = await ch.run(asDev(ch, 'device', 'settle'), s.stdout);
+    messageOf(await ch.run(asGw(ch, 'gateway', 'complete'), messageOf(d, 'device/settle') && d.stdout), 'gateway/receipt');
+  }, 240_000);
+
+  it('W4: a forged claim record naming a mined transaction that is not a claim of this HTLC (the funding) claims nothing: inside the margin the watcher claims', async () => {
+    const ch = await openChannel('W4');
+    const job = await pay(ch, 31, 20_000_000n);
+    await settle(ch, 31, false);
+    const L = job.htlc_expiry_height;
+    await mineTo(L - MARGIN);
+    forge(ch, `claim-${ch.id}`, { start_tip: L - MARGIN, rate: 1000, tip: L - MARGIN, block: '', txid: ch.funding.txid, payment: `${job.payment_hash}:${job.state_txid}` });
+    const [d] = await gwOnce(ch);
+    expect(d, JSON.stringify(d)).toMatchObject({ kind: 'gateway', action: 'rebroadcast' });
+    expect(await rpc<string[]>('getrawmempool')).toContain(d!.txid);
+  }, 240_000);
+
+  it('W5: a claim record left by an earlier payment (stored, never sent; the device then settled) steers nothing: the next payment, far from its margin, is not claimed', async () => {
+    const ch = await openChannel('W5', 100);
+    const first = await pay(ch, 32, 10_000_000n);
+    forge(ch, `claim-${ch.id}`, { start_tip: first.htlc_expiry_height - 3, rate: 1000, tip: first.htlc_expiry_height - 3, block: '', payment: `${first.payment_hash}:${first.state_txid}` });
+    await settle(ch, 32, true);
+    const job = await pay(ch, 33, 10_000_000n);
+    await settle(ch, 33, false);
+    expect(await gwOnce(ch)).toMatchObject([{ kind: 'gateway', action: 'none', deadline: job.htlc_expiry_height }]);
+    expect(await rpc<string[]>('getrawmempool')).toEqual([]);
   }, 240_000);
 });

@@ -47,8 +47,10 @@ export type ExitBid = {
   /** The tip, and its block, it was made at. */
   tip: number;
   block: string;
-  /** A gateway's claim: the claim sent with this bid (its confirmations say the claim is mined). */
+  /** A gateway's claim: the claim sent with this bid (its confirmations say the claim is mined, once the node shows it spends the HTLC). */
   txid?: string;
+  /** A gateway's claim: the payment and state it is for ("<payment hash>:<state txid>"); a bid for another steers nothing. */
+  payment?: string;
   /** Written by earlier versions (the exit's state and child); read by nothing. */
   state_txid?: string;
   child_txid?: string;

@@ -41,7 +41,7 @@ export type GatewayRow = {
   payment_hash: string;
   /** The HTLC's expiry height L: the claim must be mined by block L. */
   htlc_expiry: number;
-  /** Blocks before L from which the gateway claims while the state is not out (the mint's safety margin). */
+  /** Blocks before L from which the gateway claims while the state is not out (src/topics/watch/device.ts CLAIM_BLOCKS, at most the mint's safety margin). */
   margin: number;
 };
 
@@ -55,8 +55,14 @@ export type GatewayFacts = {
   /** The latest state: its confirmations (0: in the mempool; null: the node does not know it). */
   stateConfirmations: number | null;
   htlc: HtlcSpend;
-  /** The claim this watcher sent last, and its confirmations (null: unknown to the node). */
+  /** The claim this watcher sent last, and its confirmations (null: unknown to the node) — only one the node shows spending this HTLC through the claim leaf. */
   claim?: { txid: string; confirmations: number | null };
+  /**
+   * The state is in the mempool with a child that does not spend the HTLC (the mint's exit child,
+   * sent before the preimage came): the rate, sat/kvB, of the state with its descendants, which a
+   * claim package must outbid to take that child's place.
+   */
+  packageRate?: number;
   /** The claim could not be built ("CODE: message"). */
   unbuildable?: string;
   minConfirmations: number;
@@ -86,7 +92,7 @@ export function decideGateway(row: GatewayRow, f: GatewayFacts): GatewayDecision
     return { ...base, action: 'none', reason: `the device may still settle payment ${row.payment_hash}: the gateway claims from block ${row.htlc_expiry - row.margin} (the margin before the HTLC's expiry)` };
   }
   if (f.unbuildable !== undefined) return { ...base, action: 'hold', reason: 'the claim cannot be built: nothing sent', error: f.unbuildable };
-  const previous = f.htlc.where === 'mempool' ? f.htlc.rate : undefined;
+  const previous = f.htlc.where === 'mempool' ? f.htlc.rate : f.packageRate;
   const bid = deadlineBid({
     startTip: Math.min(f.bid?.start_tip ?? f.tip, f.tip), tip: f.tip, deadline: row.htlc_expiry, startRate: f.startRate, budgetRate: f.budgetRate,
     ...(previous !== undefined ? { previousRate: previous } : {}), incrementalRate: f.incrementalRate,
@@ -104,6 +110,9 @@ export function decideGateway(row: GatewayRow, f: GatewayFacts): GatewayDecision
     return theirs
       ? { ...base, action: 'claim', reason: `the device's refund is in the mempool: the claim replaces it (${bid.chancesLeft + 1} block(s) left)`, ...rate, ...shortfall }
       : { ...base, action: 'rebid', reason: `the claim is not mined yet: replaced at the schedule's rate (${bid.chancesLeft + 1} block(s) left)`, ...rate, ...shortfall };
+  }
+  if (f.packageRate !== undefined && bid.hold) {
+    return { ...base, action: 'hold', reason: `the state is in the mempool with a child that is not the claim (at ${f.packageRate / 1000} sat/vB with it): no bid within the budget outbids it yet`, fee_rate: bid.rate / 1000, ...shortfall };
   }
   if (f.bid === undefined) return { ...base, action: 'claim', reason: `claim now: ${bid.chancesLeft + 1} block(s) can still mine it before the device's refund is final`, ...rate, ...shortfall };
   return { ...base, action: 'rebroadcast', reason: 'the claim is not in the node\'s mempool (evicted, un-mined by a reorganisation, or never sent): sent again at the schedule\'s rate', ...rate, ...shortfall };

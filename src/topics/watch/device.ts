@@ -32,6 +32,14 @@ export function gatewayKeeps(r: MintContractRecord): boolean {
   return g.in_flight?.payment_hash === h.payment_hash && typeof g.in_flight.preimage === 'string';
 }
 
+/**
+ * Blocks before an HTLC's expiry from which the gateway claims it (at most the mint's safety
+ * margin): LND's incoming broadcast delta (contractcourt DefaultIncomingBroadcastDelta, 10). The
+ * mint's margin (144 by default) is as long as a device's whole HTLC (144 by default): claiming
+ * from it would put every paid HTLC on chain before the device could settle it (review of issue 71).
+ */
+export const CLAIM_BLOCKS = 10;
+
 /** The gateway's side: its kept channels (records of the mint's store), its claim step, its fee guard. */
 export type GatewayHost = {
   channels: MintContractRecord[];
@@ -94,6 +102,17 @@ function claimBudgetRate(message: Record<string, unknown>, amount: number, limit
   return Math.min(rateCap, Math.floor((1000 * (Math.floor(amount * limits.maxFeeShare) + stateFee)) / vsize));
 }
 
+/**
+ * The claim a bid record names, as the node shows it: only a transaction that spends this HTLC
+ * through the claim leaf counts (a record is advice — a forged or stale txid claims nothing).
+ */
+async function recordedClaim(r: Round, txid: string, outpoint: { txid: string; vout: number }, htlc: HtlcOutput): Promise<{ claim?: { txid: string; confirmations: number | null } }> {
+  const confirmations = await r.chain.txConfirmations(txid);
+  if (confirmations === null) return {};
+  const { spendingLeaf } = await import('../../lib/device/replace.ts');
+  return spendingLeaf(await r.chain.rawTransaction(txid), outpoint, htlc) === 'claim' ? { claim: { txid, confirmations } } : {};
+}
+
 /** The transaction a claim step sent: the package's child, or the claim alone. */
 function claimTxid(message: Record<string, unknown>): string {
   return message.type === 'credit/exit' ? (message.child as { txid: string }).txid : message.txid as string;
@@ -113,19 +132,28 @@ async function gatewayTurn(host: GatewayHost, r: Round, record: MintContractReco
   const { htlcOf } = await import('../../lib/device/onchain.ts');
   const g = record.gateway as GatewayChannel & { latest: NonNullable<GatewayChannel['latest']> };
   const h = g.latest.htlc!;
-  const row: GatewayRow = { contract_id: record.contract_id, payment_hash: h.payment_hash, htlc_expiry: h.expiry_height, margin: host.margin };
+  const row: GatewayRow = { contract_id: record.contract_id, payment_hash: h.payment_hash, htlc_expiry: h.expiry_height, margin: Math.min(host.margin, CLAIM_BLOCKS) };
   const htlc = htlcOf(g);
   const outpoint = { txid: g.latest.txid, vout: htlcVout(g.latest.settled_sat) };
-  const bid = await r.records.bid(record.contract_id, 'claim');
+  // A bid is this payment's, in this state (a record left by an earlier payment's claim, never sent, steers nothing).
+  const payment = `${h.payment_hash}:${g.latest.txid}`;
+  const stored = await r.records.bid(record.contract_id, 'claim');
+  const bid = stored?.payment === payment ? stored : undefined;
   const stateConfirmations = r.offline ? null : await r.chain.txConfirmations(g.latest.txid);
+  const spend = await htlcSpend(r, outpoint, htlc, stateConfirmations);
   let facts: GatewayFacts = {
-    tip: r.tip, startRate: 0, budgetRate: 0, incrementalRate: 0, stateConfirmations, minConfirmations: FINAL_DEPTH,
-    htlc: await htlcSpend(r, outpoint, htlc, stateConfirmations),
+    tip: r.tip, startRate: 0, budgetRate: 0, incrementalRate: 0, stateConfirmations, minConfirmations: FINAL_DEPTH, htlc: spend,
     ...(bid ? { bid } : {}),
-    ...(bid?.txid && !r.offline ? { claim: { txid: bid.txid, confirmations: await r.chain.txConfirmations(bid.txid) } } : {}),
+    ...(bid?.txid && !r.offline ? await recordedClaim(r, bid.txid, outpoint, htlc) : {}),
   };
+  // The state in the mempool with a child that is not a claim (the mint's exit child, sent before the preimage came): a claim package must outbid it.
+  if (stateConfirmations === 0 && spend.where === 'none') {
+    const held = await r.chain.mempoolEviction(g.latest.txid);
+    if (held) facts.packageRate = Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize));
+  }
   let d = decideGateway(row, facts);
-  if (d.action === 'done') host.settled(record.contract_id);
+  // Only a claim of its own, deep: a spend found in a block without its depth is asked about again each round (a reorganisation may undo it).
+  if (d.action === 'done' && facts.claim) host.settled(record.contract_id);
   // Only a claim due is priced: its sizes from the step's own build (a dry run: nothing frozen), the schedule from the node's estimate.
   if (!SENDING.has(d.action) && d.action !== 'hold') return d;
   const { start, incremental } = await startRate(h.expiry_height - r.tip);
@@ -137,7 +165,7 @@ async function gatewayTurn(host: GatewayHost, r: Round, record: MintContractReco
   }
   d = decideGateway(row, facts);
   if (r.dryRun || d.rate === undefined || !SENDING.has(d.action)) return d;
-  const next = { start_tip: bid?.start_tip ?? r.tip, rate: d.rate, tip: r.tip, block: r.block };
+  const next = { start_tip: bid?.start_tip ?? r.tip, rate: d.rate, tip: r.tip, block: r.block, payment };
   try {
     // Stored before it is sent: the schedule's start survives a crash; the claim's txid once the node took it.
     await r.records.setBid(record.contract_id, { ...next, ...(bid?.txid ? { txid: bid.txid } : {}) }, 'claim');
