@@ -43,9 +43,9 @@ export type UserHost = {
 
 
 /** Where a deadline's schedule starts: the node's estimate for the blocks left, at least what its mempool takes now — each asked once a round. */
-type StartRate = (blocksLeft: number) => Promise<{ start: number; incremental: number }>;
+export type StartRate = (blocksLeft: number) => Promise<{ start: number; incremental: number }>;
 
-function startRates(chain: WatchChain): StartRate {
+export function startRates(chain: WatchChain): StartRate {
   let policy: ReturnType<WatchChain['mempoolPolicy']> | undefined;
   const estimates = new Map<number, Promise<number | null>>();
   return async (blocksLeft) => {
@@ -66,7 +66,7 @@ const SIZING_RATE = '0.1';
  * Every contract's turn, one after another: a turn that fails is that contract's decision —
  * `failed`, with the error — and the others go on (a watcher that stops keeps no deadline).
  */
-async function turns<T>(items: readonly T[], turn: (item: T) => Promise<Decision>, failed: (item: T) => Omit<Decision, 'reason' | 'error'>): Promise<Decision[]> {
+export async function turns<T>(items: readonly T[], turn: (item: T) => Promise<Decision>, failed: (item: T) => Omit<Decision, 'reason' | 'error'>): Promise<Decision[]> {
   const out: Decision[] = [];
   for (const item of items) {
     try {
@@ -141,7 +141,7 @@ async function exitFacts(host: MintHost, r: Round, row: MintRow, startRate: Star
   return facts;
 }
 
-function errorText(e: unknown): string {
+export function errorText(e: unknown): string {
   return e instanceof OffchainError ? `${e.code}: ${e.message}` : `E_INTERNAL: ${(e as Error)?.message ?? String(e)}`;
 }
 
