@@ -12,6 +12,8 @@
  *   at L₁ Core refuses Alice's backup (its input is spent).
  * - Carol's watcher was down until Alice's backup is final and Alice broadcast it: the watcher
  *   replaces it with Carol's backup and child (package RBF), mined; Alice's is gone.
+ * - Alice's third coin, withdrawn cooperatively (signed, never sent): her watcher sends the
+ *   withdrawal, waits for it, and is done six blocks deep.
  *
  * Every step is the built CLI (the deposits and transfers it only stands on run in-process,
  * in-process-cli.ts); every watcher is spawned. Skipped, visibly, without bitcoind.
@@ -51,7 +53,9 @@ type Report = { type: string; tip: { height: number }; reorg?: { depth: number; 
 describe.skipIf(!BITCOIND)(TITLE, () => {
   let work: { path: string; cleanup: () => void };
   let n: FundedNode;
-  const coins: Record<'bob' | 'carol', string> = { bob: '', carol: '' };
+  const coins: Record<'bob' | 'carol' | 'alice', string> = { bob: '', carol: '', alice: '' };
+  /** Alice's cooperative withdrawal of her third coin, signed while the operator was there and never broadcast. */
+  let withdrawal = '';
   /** Alice's backup locktime (L₁) and Bob's and Carol's (L₂ = L₁ − 5). */
   let L1 = 0;
   let L2 = 0;
@@ -122,7 +126,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     n = await startFundedNode(BITCOIND!, 'watch-statechain');
     const a = await deposit();
     const b = await deposit();
-    for (const d of [a, b]) await rpc('sendrawtransaction', [d.fundingHex]);
+    const c = await deposit();
+    for (const d of [a, b, c]) await rpc('sendrawtransaction', [d.fundingHex]);
     await n.mine(2);
     L1 = a.lockTime;
     expect(b.lockTime).toBe(L1);
@@ -131,6 +136,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     L2 = (await transfer(a.coinId, 'BOB_KEY')).latest_locktime;
     expect((await transfer(b.coinId, 'CAROL_KEY')).latest_locktime).toBe(L2);
     expect(L2).toBe(L1 - INTERVAL);
+    coins.alice = c.coinId;
+    const asked = await step('ALICE_KEY', ['statechain-withdraw', '--coin', c.coinId, '--to', n.sweepTo, '--fee-rate', '2']);
+    withdrawal = (JSON.parse(await step('ALICE_KEY', ['statechain-withdraw'], await step('OPERATOR_KEY', ['statechain-withdraw'], asked))) as { txid: string }).txid;
     // The operator vanishes here: nothing below runs one of its steps.
   }, 120_000);
   afterAll(async () => {
@@ -235,6 +243,21 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(hexOf(childTx.outputs[0]!.script)).toBe(hexOf(singleKeyTaprootOutput(publicKeyOf(bytesOf(KEYS.CAROL_KEY!))).script));
     expect(decision(await once('CAROL_KEY'), coins.carol)).toMatchObject({ action: 'wait', txid: d.txid });
   }, 120_000);
+
+  it('Alice\'s withdrawal, signed but never sent: her watcher sends it while the coin is unspent, waits while it is unmined, done six deep; the coins she handed on are done for her', async () => {
+    const r = await once('ALICE_KEY');
+    expect(decision(r, coins.alice)).toMatchObject({ action: 'rebroadcast', txid: withdrawal });
+    expect(decision(r, coins.alice).error).toBeUndefined();
+    expect([decision(r, coins.bob).action, decision(r, coins.carol).action]).toEqual(['done', 'done']);
+    expect(await mempool()).toEqual([withdrawal]);
+    expect(decision(await once('ALICE_KEY'), coins.alice)).toMatchObject({ action: 'wait', txid: withdrawal });
+    await n.mine(1);
+    expect(await confirmations(withdrawal)).toBe(1);
+    expect(decision(await once('ALICE_KEY'), coins.alice)).toMatchObject({ action: 'wait', txid: withdrawal });
+    await n.mine(5);
+    expect(decision(await once('ALICE_KEY'), coins.alice)).toMatchObject({ action: 'done', txid: withdrawal });
+    expect(await mempool()).toEqual([]);
+  }, 60_000);
 
   /** A long-running watcher spawned, SIGKILLed as soon as it logged its decision on `coin` at the current tip: that decision. */
   async function decidedThenKilled(who: string, coin: string): Promise<Decision> {
