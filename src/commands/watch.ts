@@ -12,7 +12,8 @@ export default class Watch extends WatchSteps<typeof Watch> {
     'reorganisation is seen and every decision taken again) and, at each new block, decides for every contract the state directory ' +
     'holds (docs/watch.md has the table): the credit mint exits a contract within its safety margin of expiry (the exit-credit package, ' +
     'its fee rising each block from the node\'s estimate to --max-fee-rate, reached one block before the deadline, never above ' +
-    '--max-fee-share of the payout), and the credit user sends its refund once it is final. Runs until SIGTERM/SIGINT, logging one JSON ' +
+    '--max-fee-share of the payout), the credit user sends its refund once it is final, and a statechain owner gets its backup (with a CPFP ' +
+    'child, rebid the same way) mined before the previous owner\'s is final, or its signed withdrawal. Runs until SIGTERM/SIGINT, logging one JSON ' +
     'line per decision on standard error; --once evaluates the tip, acts, prints a watch/report and exits 0 (for cron and tests); ' +
     '--dry-run says what it would do, sending and storing nothing (offline too: with --tip-height instead of a node).';
   static override examples = [
