@@ -192,6 +192,7 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
     const key = await this.keyPair(network);
     const { toHex } = await import('../../lib/bytes.ts');
     for (const name of names) {
+      if (this.ownerChecked.has(name)) continue;
       let record: OwnerRecord | undefined;
       try {
         record = await docs.read<OwnerRecord>(name);
@@ -202,8 +203,12 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
       if (record !== undefined && record.auth !== toHex(key.publicKey)) {
         throw new RefusedError('E_WRONG_KEY', `this key is not the owner of coin ${record.coin_id} in ${this.stateDir(network)} (its key is ${record.auth}): pass the owner's --key-file/--key-env (a mint and an owner with different keys need a state directory each)`);
       }
+      this.ownerChecked.add(name);
     }
   }
+
+  /** The coin records whose owner key was checked (a long-running watcher checks a coin once). */
+  private ownerChecked = new Set<string>();
 
   /** The statechain owner's side, when this state directory holds coins. */
   private async watchedOwner(network: Network, chain: WatchChain): Promise<OwnerHost | undefined> {
