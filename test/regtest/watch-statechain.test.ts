@@ -124,10 +124,15 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     assertBuilt();
     work = tempDir('offchain-regtest-watch-sc-');
     n = await startFundedNode(BITCOIND!, 'watch-statechain');
-    const a = await deposit();
-    const b = await deposit();
-    const c = await deposit();
-    for (const d of [a, b, c]) await rpc('sendrawtransaction', [d.fundingHex]);
+    // Each funding sent before the next is funded (the wallet would pick the same coins again), all at one tip: one L₁.
+    const sent = async () => {
+      const d = await deposit();
+      await rpc('sendrawtransaction', [d.fundingHex]);
+      return d;
+    };
+    const a = await sent();
+    const b = await sent();
+    const c = await sent();
     await n.mine(2);
     L1 = a.lockTime;
     expect(b.lockTime).toBe(L1);
