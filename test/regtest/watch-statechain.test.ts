@@ -14,6 +14,8 @@
  *   replaces it with Carol's backup and child (package RBF), mined; Alice's is gone.
  * - Alice's third coin, withdrawn cooperatively (signed, never sent): her watcher sends the
  *   withdrawal, waits for it, and is done six blocks deep.
+ * - Dave's coin, under anchored terms (a zero-fee backup and a P2A anchor): his watcher's child
+ *   spends the backup's output and the anchor; mined.
  *
  * Every step is the built CLI (the deposits and transfers it only stands on run in-process,
  * in-process-cli.ts); every watcher is spawned. Skipped, visibly, without bitcoind.
@@ -41,6 +43,8 @@ if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
 
 const INTERVAL = 5;
 const TERMS = ['--interval', String(INTERVAL), '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '400', '--margin', '2'];
+/** Anchored terms (zero-fee backups with a P2A anchor) and a later lock: Dave's coin, kept after the others. */
+const ANCHORED = ['--interval', String(INTERVAL), '--initial-lock', '+60', '--min-confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
 /** Regtest's terms are below an owner's default floor: its owners lower theirs to match. */
 const FLOOR = ['--min-interval', String(INTERVAL), '--min-margin', '2'];
 /** The owner's budget, sat/vB of the package (--max-fee-rate). */
@@ -53,7 +57,9 @@ type Report = { type: string; tip: { height: number }; reorg?: { depth: number; 
 describe.skipIf(!BITCOIND)(TITLE, () => {
   let work: { path: string; cleanup: () => void };
   let n: FundedNode;
-  const coins: Record<'bob' | 'carol' | 'alice', string> = { bob: '', carol: '', alice: '' };
+  const coins: Record<'bob' | 'carol' | 'alice' | 'dave', string> = { bob: '', carol: '', alice: '', dave: '' };
+  /** Dave's backup locktime (anchored terms, 20 blocks after the others). */
+  let daveLock = 0;
   /** Alice's cooperative withdrawal of her third coin, signed while the operator was there and never broadcast. */
   let withdrawal = '';
   /** Alice's backup locktime (L₁) and Bob's and Carol's (L₂ = L₁ − 5). */
@@ -94,9 +100,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   const outbid = (txid: string, by = -100_000_000) => rpc('prioritisetransaction', [txid, 0, by]);
 
   /** Alice deposits (its funding signed by the wallet only after backup 1): the coin id and the signed funding. */
-  const deposit = async () => {
+  const deposit = async (terms = TERMS) => {
     const req = await step('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]);
-    const offer = await step('OPERATOR_KEY', ['statechain-deposit', ...TERMS], req);
+    const offer = await step('OPERATOR_KEY', ['statechain-deposit', ...terms], req);
     const o = JSON.parse(offer) as { coin_id: string; statement: { address: string } };
     const funded = await n.wallet.call<{ hex: string }>('fundrawtransaction', [await n.wallet.call<string>('createrawtransaction', [[], [{ [o.statement.address]: satsToBtc(AMOUNT) }]])]);
     const file = join(work.path, `${o.coin_id}.funding`);
@@ -125,14 +131,15 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     work = tempDir('offchain-regtest-watch-sc-');
     n = await startFundedNode(BITCOIND!, 'watch-statechain');
     // Each funding sent before the next is funded (the wallet would pick the same coins again), all at one tip: one L₁.
-    const sent = async () => {
-      const d = await deposit();
+    const sent = async (terms = TERMS) => {
+      const d = await deposit(terms);
       await rpc('sendrawtransaction', [d.fundingHex]);
       return d;
     };
     const a = await sent();
     const b = await sent();
     const c = await sent();
+    const anchored = await sent(ANCHORED);
     await n.mine(2);
     L1 = a.lockTime;
     expect(b.lockTime).toBe(L1);
@@ -142,6 +149,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect((await transfer(b.coinId, 'CAROL_KEY')).latest_locktime).toBe(L2);
     expect(L2).toBe(L1 - INTERVAL);
     coins.alice = c.coinId;
+    coins.dave = anchored.coinId;
+    daveLock = (await transfer(anchored.coinId, 'DAVE_KEY')).latest_locktime;
+    expect(daveLock).toBe(L2 + 20);
     const asked = await step('ALICE_KEY', ['statechain-withdraw', '--coin', c.coinId, '--to', n.sweepTo, '--fee-rate', '2']);
     withdrawal = (JSON.parse(await step('ALICE_KEY', ['statechain-withdraw'], await step('OPERATOR_KEY', ['statechain-withdraw'], asked))) as { txid: string }).txid;
     // The operator vanishes here: nothing below runs one of its steps.
@@ -262,6 +272,25 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await n.mine(5);
     expect(decision(await once('ALICE_KEY'), coins.alice)).toMatchObject({ action: 'done', txid: withdrawal });
     expect(await mempool()).toEqual([]);
+  }, 60_000);
+
+  it('Dave\'s coin under anchored terms (a zero-fee backup with a P2A anchor): once final his watcher sends it with a child spending its output and the anchor, accepted and mined', async () => {
+    await mineTo(daveLock - 1);
+    expect(decision(await once('DAVE_KEY'), coins.dave).action).toBe('none');
+    await mineTo(daveLock);
+    const d = decision(await once('DAVE_KEY'), coins.dave);
+    expect(d).toMatchObject({ action: 'backup', deadline: daveLock + INTERVAL - 1 });
+    expect(d.error).toBeUndefined();
+    const b = await entry(d.txid!);
+    expect(Math.round(b.fees.base * 1e8)).toBe(0);
+    const backup = parseTx(await rpc<string>('getrawtransaction', [d.txid]));
+    expect(backup.outputs.map((o) => [hexOf(o.script).startsWith('5120') ? 'p2tr' : hexOf(o.script), o.amount])).toEqual([['p2tr', AMOUNT], ['51024e73', 0n]]);
+    const child = parseTx(await rpc<string>('getrawtransaction', [b.spentby[0]!]));
+    expect(child.inputs.map((i) => `${i.txid}:${i.vout}`)).toEqual([`${d.txid}:0`, `${d.txid}:1`]);
+    expect(hexOf(child.outputs[0]!.script)).toBe(hexOf(singleKeyTaprootOutput(publicKeyOf(bytesOf(KEYS.DAVE_KEY!))).script));
+    await n.mine(1);
+    expect(await confirmations(d.txid!)).toBe(1);
+    expect(decision(await once('DAVE_KEY'), coins.dave)).toMatchObject({ action: 'wait', txid: d.txid });
   }, 60_000);
 
   /** A long-running watcher spawned, SIGKILLed as soon as it logged its decision on `coin` at the current tip: that decision. */
