@@ -13,8 +13,9 @@ export default class Watch extends WatchSteps<typeof Watch> {
     'holds (docs/watch.md has the table): the credit mint exits a contract within its safety margin of expiry (the exit-credit package, ' +
     'its fee rising each block from the node\'s estimate to --max-fee-rate, reached one block before the deadline, never above ' +
     '--max-fee-share of the payout), the credit user sends its refund once it is final, a gateway claims each HTLC it holds the ' +
-    'preimage of (from its safety margin before the HTLC\'s expiry, mined by it) and a device takes back an HTLC the gateway put on ' +
-    'chain and left unclaimed (from its expiry on; the device\'s key). Runs until SIGTERM/SIGINT, logging one JSON ' +
+    'preimage of (from 10 blocks before the HTLC\'s expiry, mined by it), a device takes back an HTLC the gateway put on chain and ' +
+    'left unclaimed (from its expiry on; the device\'s key), and a statechain owner gets its backup (with a CPFP child, rebid the same ' +
+    'way) mined before the previous owner\'s is final, or its signed withdrawal. Runs until SIGTERM/SIGINT, logging one JSON ' +
     'line per decision on standard error; --once evaluates the tip, acts, prints a watch/report and exits 0 (for cron and tests); ' +
     '--dry-run says what it would do, sending and storing nothing (offline too: with --tip-height instead of a node).';
   static override examples = [
@@ -56,6 +57,7 @@ export default class Watch extends WatchSteps<typeof Watch> {
     const network = this.network();
     await this.feeLimits(); // E_USAGE for a bad --max-fee-rate/--max-fee-share before the node is asked
     const chain = await this.watchChain(network, { dryRun: f['dry-run'], once: f.once });
+    await this.ownerKeyChecked(network); // a statechain owner's key: E_NO_KEY/E_WRONG_KEY before any round
     const host = this.watchHost(network, chain);
     const { watchLoop, watchRound } = await import('../topics/watch/rounds.ts');
     if (f.once) return { message: await watchRound(host, f['dry-run']) };

@@ -33,9 +33,6 @@ export default class StatechainBackup extends StatechainCommand<typeof Statechai
     const network = this.network();
     const coinId = checkCoinId(f.coin);
     if ((f.to === undefined) !== (f['fee-rate'] === undefined)) throw new UsageError('E_USAGE', '--to and --fee-rate go together (the CPFP child)');
-    const own = await import('../../lib/statechain/owner.ts');
-    const { isFinalAtTip, blocksUntilFinal } = await import('../../lib/chain/finality.ts');
-    const { fromHex } = await import('../../lib/bytes.ts');
     const store = await this.store(network);
     // A part of a pair (O = A + B) holds the pair's backup in its joint record; it pays O (or the
     // channel's funding output), which no part signs alone: it is bumped from its anchor.
@@ -47,31 +44,9 @@ export default class StatechainBackup extends StatechainCommand<typeof Statechai
     const chain = await this.coinChain(network, record.statement);
     const { parseFeeLimits } = await import('../../lib/tx/fee-guard.ts');
     const feeLimits = parseFeeLimits({ maxFeeRate: f['max-fee-rate'], maxFeeShare: f['max-fee-share'] });
-    let child: { destination: Uint8Array; feeRate: number; feeLimits: typeof feeLimits } | undefined;
-    if (f.to !== undefined) {
-      child = { ...(await this.payTo(network, f.to, f['fee-rate']!)), feeLimits };
-    }
-    const out = own.backupWithChild(record, child, this.random.bytes(32, 'statechain/child-aux'));
-    const tip = await chain.tip();
-    const fields = { lockTime: out.backup.lockTime, inputs: [{ sequence: out.backup.getInput(0).sequence ?? 0xffff_fffe }], version: out.backup.version };
-    if (!isFinalAtTip(fields, tip)) {
-      throw new RefusedError('E_NOT_FINAL', `the backup's locktime ${out.backup.lockTime} is not final at tip ${tip.height}: ${blocksUntilFinal(fields, tip.height)} more block(s)`);
-    }
-    const message: Record<string, unknown> = { type: 'statechain/spend', version: 1, network, coin_id: coinId, kind: 'backup', txid: out.backup.id, hex: out.hex };
-    if (out.childHex !== undefined) message.child_hex = out.childHex;
-    if (f.broadcast) {
-      if (out.childHex !== undefined && out.verdict !== undefined) {
-        if (chain.submitPackage === undefined) throw new UsageError('E_CHAIN_OFFLINE', 'a package needs a node (--rpc-url)');
-        // As package submit: maxfeerate from the fee guard, each transaction's answer read by its wtxid
-        // (anything but success is E_BROADCAST_REJECTED, exit 4), the node's answer in snake_case.
-        const { submittedMessage } = await import('../../lib/truc/submit.ts');
-        const result = await chain.submitPackage([fromHex(out.hex), fromHex(out.childHex)], Math.round(feeLimits.maxFeeRate * 1000));
-        const { type: _t, version: _v, network: _n, ...answer } = submittedMessage(result, out.verdict, network);
-        message.broadcast = answer;
-      } else {
-        message.broadcast = { txid: await chain.broadcast(fromHex(out.hex)) };
-      }
-    }
+    const child = f.to === undefined ? undefined : { ...(await this.payTo(network, f.to, f['fee-rate']!)), feeLimits };
+    const { backupSpend } = await import('../../topics/statechain/backup-spend.ts');
+    const { message } = await backupSpend(record, chain, { network, ...(child ? { child } : {}), broadcast: f.broadcast, auxRand: this.random.bytes(32, 'statechain/child-aux') });
     return { message };
   }
 }

@@ -39,6 +39,7 @@ import { schnorrSign } from '../taproot/schnorr.ts';
 import { P2A_SCRIPT, coinKey, coinSighash, finishSpend, ownerScript, parseOutpointText, parseTransaction } from './coin.ts';
 import { checkTrucPackage, CORE_POLICY } from '../truc/check.ts';
 import { buildChild } from '../truc/child.ts';
+import type { Conflict } from '../truc/standing.ts';
 import { DEFAULT_FEE_LIMITS, checkFee, type FeeLimits } from '../tx/fee-guard.ts';
 import { finalizedRaw } from '../truc/input.ts';
 import type { Statement, WithdrawCosignedSchema } from './schemas.ts';
@@ -243,6 +244,15 @@ export function storedWithdrawal(record: OwnerRecord): { txid: string; hex: stri
 }
 
 /**
+ * The CPFP child of a backup: where it pays, the package's rate, the fee guard — on each
+ * transaction (`statechain backup`: submitpackage's maxfeerate is --max-fee-rate), or with
+ * `packageGuard` on the package as a whole (a watcher's deadline bid, as the credit exit's: the
+ * child carries the backup, so alone it pays more) — and `conflicts`, the mempool transactions
+ * spending the coin that the package replaces (a previous owner's backup: Core's package RBF).
+ */
+export type BackupChild = { destination: Uint8Array; feeRate: number; feeLimits: FeeLimits; packageGuard?: boolean; conflicts?: Conflict[] };
+
+/**
  * This owner's backup (the newest in its chain, paying its share) and a CPFP child spending
  * its output — and, for an anchored backup (terms with `anchor`), its 0-sat anchor too, as
  * Core's ephemeral-dust rule demands. Built by the one CPFP builder (../truc/child.ts, as
@@ -250,7 +260,7 @@ export function storedWithdrawal(record: OwnerRecord): { txid: string; hex: stri
  * (backup + child) through every rule of ../truc/check.ts, again once signed (a refusal:
  * exit 4 with Core's string).
  */
-export function backupWithChild(record: OwnerRecord, child: { destination: Uint8Array; feeRate: number; feeLimits: FeeLimits } | undefined, auxRand: Uint8Array) {
+export function backupWithChild(record: OwnerRecord, child: BackupChild | undefined, auxRand: Uint8Array) {
   if (record.backups.length === 0) throw new StateConflictError('E_NO_BACKUP', 'this coin has no signed backup yet');
   // Ours is the newest backup recorded for our share (a transfer we sent may have added one after it).
   const own = ownerScript(parsePublicKey(record.share, 'share'));
@@ -275,10 +285,11 @@ export function backupWithChild(record: OwnerRecord, child: { destination: Uint8
   const prevouts = [{ txid: toHex(coin.txid!), vout: coin.index!, amount: BigInt(st.amount_sat!), script: coinScript }];
   // The one child builder (../truc/child.ts): our share's output (and the anchor), sized at its
   // largest, the fee, the fee guard and the package through check.ts; our share's key signs.
-  const policy = { ...CORE_POLICY, maxFeeRate: Math.round(child.feeLimits.maxFeeRate * 1000) };
+  const policy = child.packageGuard ? CORE_POLICY : { ...CORE_POLICY, maxFeeRate: Math.round(child.feeLimits.maxFeeRate * 1000) };
   const built = buildChild({
     parent: fromHex(hex, 'backup'), parentPrevouts: prevouts, own: { to: child.destination, shortCode: 'E_FEE_TOO_HIGH' },
     spend: anchored ? [0, 1] : [0], feeRate: child.feeRate, feeLimits: child.feeLimits, policy,
+    ...(child.packageGuard ? { packageGuard: true } : {}), ...(child.conflicts?.length ? { conflicts: child.conflicts } : {}),
   });
   const tx = built.psbt;
   const childFee = built.childFee;
@@ -290,5 +301,5 @@ export function backupWithChild(record: OwnerRecord, child: { destination: Uint8
   tx.updateInput(0, { finalScriptWitness: [sig] }, true);
   const childRaw = finalizedRaw(tx, 'the child');
   const verdict = checkTrucPackage(fromHex(hex, 'backup'), childRaw, prevouts, policy);
-  return { backup, hex, child: tx, childHex: toHex(childRaw), childFeeSat: childFee, verdict };
+  return { backup, hex, child: tx, childHex: toHex(childRaw), childFeeSat: childFee, childVsize: built.vsize, verdict, policy };
 }

@@ -47,12 +47,8 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
   private stores = new Map<Network, Promise<StateStore>>();
 
   private async openStore(network: Network): Promise<StateStore> {
-    const { Documents, OWNER_SECRETS } = await import('../../lib/store/sqlite/records.ts');
-    const { Sealer } = await import('../../lib/store/seal.ts');
-    return new Documents((create) => this.state(network, { create }), 'statechain', this.stateDir(network), {
-      fields: OWNER_SECRETS,
-      sealer: async () => Sealer.fromSecret((await this.keyPair(network)).secretKey),
-    });
+    const { ownerDocuments } = await import('./backup-spend.ts');
+    return ownerDocuments((create) => this.state(network, { create }), this.stateDir(network), () => this.keyPair(network));
   }
 
   /** The one JSON message a step reads, its envelope checked, the network resolved. */

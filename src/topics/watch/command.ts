@@ -7,18 +7,23 @@
  * `gateway claim` runs it, the device's HTLC refund as `device refund-htlc` builds it.
  *
  * Kinds kept today: the credit mint's exit, the credit user's refund, the gateway's claim and the
- * device's refund of a payment's HTLC (docs/watch.md says which kinds are not kept yet).
+ * device's refund of a payment's HTLC, and (in `offchain watch`) the statechain owner's backup and
+ * withdrawal — its coins as the statechain commands' store keeps them, its exit as `statechain
+ * backup` runs it (../statechain/backup-spend.ts). docs/watch.md says which kinds are not kept yet.
  */
 import type { Command } from '@oclif/core';
-import { RefusedError, UsageError } from '../../lib/errors.ts';
+import { OffchainError, RefusedError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
 import type { ChainSource } from '../../lib/chain/types.ts';
 import type { MintContractRecord, UserContractRecord } from '../../lib/credit/ports.ts';
 import type { MintRow } from '../../lib/watch/credit.ts';
 import { FINAL_DEPTH } from '../../lib/watch/decision.ts';
 import { HtlcRefundSteps } from '../device/htlc-refund.ts';
-import type { MintHost, UserHost, WatchChain } from './credit.ts';
+import type { MintHost, Round, UserHost, WatchChain } from './credit.ts';
 import type { DeviceHost, GatewayHost } from './device.ts';
+import type { OwnerHost } from './statechain.ts';
+import type { OwnerRecord } from '../../lib/statechain/owner.ts';
+import type { Documents } from '../../lib/store/sqlite/records.ts';
 import type { WatchHost } from './rounds.ts';
 import type { Gauge } from '../serve/metrics.ts';
 
@@ -83,6 +88,11 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
         },
         async (r) => (await import('./credit.ts')).userRound(this.watchedUser(network), r),
         async (r) => (await import('./device.ts')).deviceRound(this.watchedDevice(network), r),
+        // A statechain owner's coins: kept by `offchain watch` (a service's watcher keeps its mint's contracts).
+        ...(this.served ? [] : [async (r: Round) => {
+          const owner = await this.watchedOwner(network, chain);
+          return owner ? (await import('./statechain.ts')).ownerRound(owner, r) : [];
+        }]),
       ],
     };
   }
@@ -190,6 +200,66 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
     return {
       contracts: () => this.watchedUser(network).contracts(),
       refund: (req) => this.htlcRefund(req),
+    };
+  }
+
+  /** The owner's documents (coin-<id>), opened once, sealed under --key-file/--key-env. */
+  private ownerDocs: Promise<Documents> | undefined;
+
+  private async ownerCoins(network: Network): Promise<{ docs: Documents; names: string[] }> {
+    const { ownerDocuments } = await import('../statechain/backup-spend.ts');
+    const docs = await (this.ownerDocs ??= ownerDocuments((create) => this.state(network, { create }), this.stateDir(network), () => this.keyPair(network)));
+    return { docs, names: (await docs.list()).filter((n) => n.startsWith('coin-')) };
+  }
+
+  /**
+   * A watcher of a statechain owner's coins holds the owner's key (its shares are sealed under
+   * it; the backup's child is signed with the share): a missing or wrong one is refused before
+   * anything is decided (E_NO_KEY, E_WRONG_KEY). One key per watcher: a state directory whose mint
+   * and statechain owner hold different keys is refused by one check or the other.
+   */
+  protected async ownerKeyChecked(network: Network): Promise<void> {
+    const { docs, names } = await this.ownerCoins(network);
+    if (names.length === 0) return;
+    const key = await this.keyPair(network);
+    const { toHex } = await import('../../lib/bytes.ts');
+    for (const name of names) {
+      if (this.ownerChecked.has(name)) continue;
+      let record: OwnerRecord | undefined;
+      try {
+        record = await docs.read<OwnerRecord>(name);
+      } catch (e) {
+        if (e instanceof OffchainError && e.code === 'E_KEY_MISMATCH') throw new RefusedError('E_WRONG_KEY', `this key is not the statechain owner's of ${this.stateDir(network)} (its coins are sealed under another): pass the owner's --key-file/--key-env (a mint and an owner with different keys need a state directory each)`);
+        throw e;
+      }
+      if (record !== undefined && record.auth !== toHex(key.publicKey)) {
+        throw new RefusedError('E_WRONG_KEY', `this key is not the owner of coin ${record.coin_id} in ${this.stateDir(network)} (its key is ${record.auth}): pass the owner's --key-file/--key-env (a mint and an owner with different keys need a state directory each)`);
+      }
+      this.ownerChecked.add(name);
+    }
+  }
+
+  /** The coin records whose owner key was checked (a long-running watcher checks a coin once). */
+  private ownerChecked = new Set<string>();
+
+  /** The statechain owner's side, when this state directory holds coins. */
+  private async watchedOwner(network: Network, chain: WatchChain): Promise<OwnerHost | undefined> {
+    const { docs, names } = await this.ownerCoins(network);
+    if (names.length === 0) return undefined;
+    await this.ownerKeyChecked(network);
+    const key = await this.keyPair(network);
+    const limits = await this.feeLimits();
+    const { backupSpend } = await import('../statechain/backup-spend.ts');
+    const { ownerScript } = await import('../../lib/statechain/coin.ts');
+    // The child pays the watcher's own key (its BIP-86 P2TR), as the credit exit's pays the mint's.
+    const destination = ownerScript(key.publicKey);
+    return {
+      coins: async () => (await Promise.all(names.map((n) => docs.read<OwnerRecord>(n)))).filter((r): r is OwnerRecord => r !== undefined),
+      backup: (record, req) => backupSpend(record, chain, {
+        network, broadcast: req.broadcast, auxRand: this.random.bytes(32, 'statechain/child-aux'),
+        child: { destination, feeRate: req.feeRate, feeLimits: limits, packageGuard: true, ...(req.conflicts ? { conflicts: req.conflicts } : {}) },
+      }),
+      limits,
     };
   }
 

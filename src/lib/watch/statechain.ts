@@ -1,0 +1,147 @@
+/**
+ * The statechain owner's deadlines, as a watcher keeps them (BRIEF §3.2, docs/statechain.md
+ * "The newest owner exits first"): the owner's newest backup, final from the tip at its locktime
+ * Lₙ, mined before the previous owner's (final from Lₙ₋₁ > Lₙ) can enter any mempool — by block
+ * Lₙ₋₁ − 1 — and a cooperative withdrawal the owner signed, sent until it is mined. Pure: the
+ * chain's facts come in already asked (src/topics/watch/statechain.ts).
+ *
+ * INVARIANTS (test/lib/watch/statechain.test.ts, property tests):
+ * - Nothing is sent for a coin the owner does not hold (handed on, not received yet), for backup 1
+ *   (no older backup to outrun: the depositor exits when it chooses), before its backup is final
+ *   (tip < Lₙ) or before the margin of the deadline, or once the backup (or the withdrawal) is
+ *   mined — a reorganisation un-mines it and the next decision acts again.
+ * - From max(Lₙ, deadline − margin) on, with the coin unspent, the owner's backup and its child
+ *   go out (`backup`), then each block `rebid` while in the node's mempool, `rebroadcast` when the
+ *   node lost it; the bid is the deadline's schedule (deadline-fee.ts), never above the budget,
+ *   and above the package the node holds by the incremental relay fee, or the package there is
+ *   held.
+ * - A previous owner's backup in the node's mempool (final once the tip reaches its locktime) is
+ *   replaced only by a bid that outbids it and its descendants (package RBF) within the budget;
+ *   otherwise the owner holds, saying the budget falls short. A previous owner's backup mined
+ *   first is reported, nothing sent.
+ * - Nothing is sent over a spend of the coin that is not one of this owner's backups, an older one
+ *   or its own withdrawal: a later owner's backup or withdrawal (the coin was handed on, the store is
+ *   behind it) is waited for or `done`; anything else is E_WATCH_FOREIGN_SPEND.
+ * - A signed withdrawal is sent (again) only while the coin is unspent and the withdrawal unknown
+ *   to the node.
+ */
+import { deadlineBid } from '../tx/deadline-fee.ts';
+import type { ExitBid } from './credit.ts';
+import type { Decision } from './decision.ts';
+
+/** What the owner's record says of a coin (src/lib/statechain/owner.ts OwnerRecord). */
+export type OwnerCoin = {
+  coin: string;
+  status: 'depositing' | 'active' | 'sending' | 'sent' | 'receiving' | 'withdrawing' | 'withdrawn';
+  /** Our newest backup: its txid and locktime Lₙ (undefined: none of ours). */
+  own?: { txid: string; lockTime: number };
+  /** The backup before ours (the previous owner's), Lₙ₋₁ > Lₙ; undefined: ours is backup 1. */
+  older?: { txid: string; lockTime: number };
+  /** The signed withdrawal's txid (status withdrawn). */
+  withdrawal?: string;
+};
+
+/** Who spends the coin, when it is not our backup: a previous owner's backup, a later owner's (or the withdrawal), our own withdrawal, or nobody this record knows. */
+export type Spender = { who: 'older' | 'newer' | 'withdrawal' | 'unknown'; where: 'mempool' | 'block'; txid?: string };
+
+export type OwnerFacts = {
+  tip: number;
+  /** Blocks before the deadline the owner acts from (once its backup is final). */
+  margin: number;
+  /** sat/kvB: the node's estimate for the blocks left, at least its floor. */
+  startRate: number;
+  /** The most the owner pays, as a package rate (backup + child), sat/kvB. */
+  budgetRate: number;
+  incrementalRate: number;
+  bid?: ExitBid;
+  /** The node's confirmations of our backup (withdrawn: of the withdrawal); null: unknown to it. */
+  confirmations: number | null;
+  /** The coin spent by something else (undefined: unspent, or spent by ours). */
+  spender?: Spender;
+  /** Our backup in the node's mempool: the package rate there (its descendants' fee over their size), sat/kvB. */
+  mempoolRate?: number;
+  /** A previous owner's backup in the node's mempool: the least package rate that replaces it, less the incremental relay fee, sat/kvB. */
+  replaceRate?: number;
+  /** The backup could not be built (the refusal, "CODE: message"). */
+  unbuildable?: string;
+  /** Confirmations after which the owner calls it done. */
+  finalDepth: number;
+};
+
+export type OwnerDecision = Decision & { /** The bid to store and send (sat/kvB) when the action sends a backup. */ rate?: number };
+
+/** The last height whose block may mine our backup before the previous owner's can enter a mempool (tip Lₙ₋₁): Lₙ₋₁ − 1. */
+export function backupDeadline(coin: OwnerCoin): number {
+  return coin.older ? coin.older.lockTime - 1 : coin.own?.lockTime ?? 0;
+}
+
+const HELD = new Set(['active', 'sending', 'withdrawing']);
+
+export function decideOwner(coin: OwnerCoin, f: OwnerFacts): OwnerDecision {
+  const deadline = backupDeadline(coin);
+  const base = { kind: 'statechain-owner' as const, contract: coin.coin, deadline, blocks_left: deadline - f.tip };
+  if (coin.status === 'sent') return { ...base, action: 'done', reason: 'the coin was handed on: its deadlines are the next owner\'s' };
+  if (coin.status === 'withdrawn' && coin.withdrawal !== undefined) return decideWithdrawal(coin.withdrawal, base, f);
+  if (!HELD.has(coin.status) || coin.own === undefined) return { ...base, action: 'none', reason: `the coin is ${coin.status}: not held by this owner (yet)` };
+  const own = coin.own;
+  const txid = { txid: own.txid };
+  if (f.confirmations !== null && f.confirmations >= f.finalDepth) return { ...base, action: 'done', reason: `the backup is mined ${f.confirmations} deep: the coin is the owner's`, ...txid };
+  if (f.confirmations !== null && f.confirmations >= 1) return { ...base, action: 'wait', reason: `the backup is mined: ${f.confirmations} confirmation(s) so far`, ...txid };
+  const s = f.spender;
+  if (s?.where === 'block') {
+    if (s.who === 'newer' || s.who === 'withdrawal') return { ...base, action: 'done', reason: s.who === 'newer' ? 'a later owner\'s backup spent the coin: it was handed on' : 'the withdrawal spent the coin', ...(s.txid ? { txid: s.txid } : {}) };
+    const what = s.who === 'older' ? `the previous owner's backup ${s.txid} was mined first: the coin is lost to it` : 'the coin is spent in a block by no transaction this record knows';
+    return { ...base, action: 'hold', reason: 'the coin is spent by another transaction: nothing can be sent', error: `E_WATCH_FOREIGN_SPEND: coin ${coin.coin}: ${what}`, ...(s.txid ? { txid: s.txid } : {}) };
+  }
+  if (s?.where === 'mempool' && (s.who === 'newer' || s.who === 'withdrawal')) {
+    return { ...base, action: 'wait', reason: s.who === 'newer' ? 'a later owner\'s backup spends the coin in the node\'s mempool (it was handed on)' : 'the withdrawal spends the coin in the node\'s mempool', ...(s.txid ? { txid: s.txid } : {}) };
+  }
+  if (s?.where === 'mempool' && s.who === 'unknown') {
+    return {
+      ...base, action: 'hold', reason: 'the coin is spent in the node\'s mempool by a transaction that is none of this chain\'s backups nor the withdrawal: not replaced',
+      error: `E_WATCH_FOREIGN_SPEND: coin ${coin.coin} is spent in the node's mempool by ${s.txid}, which this record does not know — is the store behind the chain (a restored backup)?`, ...(s.txid ? { txid: s.txid } : {}),
+    };
+  }
+  if (coin.older === undefined) return { ...base, action: 'none', reason: 'backup 1, the depositor\'s: no older backup to outrun (statechain backup sends it when the owner chooses)', ...txid };
+  if (f.tip < own.lockTime) return { ...base, action: 'none', reason: `the backup is final once the tip reaches ${own.lockTime} (in ${own.lockTime - f.tip} block(s)); it must be mined by block ${deadline}, before the previous owner's is final at ${coin.older.lockTime}`, ...txid };
+  if (deadline - f.tip > f.margin) return { ...base, action: 'none', reason: `the backup is final; it is sent ${f.margin} block(s) before block ${deadline}, the last that mines it before the previous owner's is final`, ...txid };
+  if (f.unbuildable !== undefined) return { ...base, action: 'hold', reason: 'the backup cannot be built: nothing sent', error: f.unbuildable };
+  const outrun = s?.who === 'older';
+  const previous = outrun ? f.replaceRate : f.confirmations === 0 ? f.mempoolRate : undefined;
+  const bid = deadlineBid({
+    startTip: Math.min(f.bid?.start_tip ?? f.tip, f.tip),
+    tip: f.tip,
+    deadline,
+    startRate: f.startRate,
+    budgetRate: f.budgetRate,
+    ...(previous !== undefined ? { previousRate: previous } : {}),
+    incrementalRate: f.incrementalRate,
+  });
+  const shortfall = bid.shortfall ? { shortfall: bid.shortfall } : {};
+  const rate = { fee_rate: bid.rate / 1000, rate: bid.rate };
+  const left = `${Math.max(0, bid.chancesLeft + 1)} block(s) left`;
+  if (outrun) {
+    if (bid.hold) {
+      const beyond = previous! + f.incrementalRate > f.budgetRate;
+      return { ...base, action: 'hold', reason: `the previous owner's backup ${s.txid} is in the node's mempool: replacing it needs ${(previous! + f.incrementalRate) / 1000} sat/vB of the package${beyond ? ', above the budget' : ', above the schedule yet'}`, fee_rate: bid.rate / 1000, ...(beyond ? { shortfall: 'budget' as const } : shortfall), ...(s.txid ? { txid: s.txid } : {}) };
+    }
+    return { ...base, action: 'backup', reason: `the previous owner's backup ${s.txid} is in the node's mempool: replaced by ours and its child, paying more (${left})`, ...rate, ...shortfall };
+  }
+  if (f.confirmations === 0 && f.mempoolRate !== undefined) {
+    if (bid.hold) return { ...base, action: 'hold', reason: `the backup in the node's mempool at ${bid.rate / 1000} sat/vB stands: no bid within the budget outbids it by the incremental relay fee`, fee_rate: bid.rate / 1000, ...shortfall, ...txid };
+    return { ...base, action: 'rebid', reason: `the backup is not mined yet: its child replaced at the schedule's rate (${left})`, ...rate, ...shortfall };
+  }
+  if (f.confirmations === 0) return { ...base, action: 'wait', reason: 'the backup is in the node\'s mempool', ...txid };
+  if (f.bid === undefined) return { ...base, action: 'backup', reason: `send the backup now: ${left} to mine it before the previous owner's is final`, ...rate, ...shortfall };
+  return { ...base, action: 'rebroadcast', reason: 'the backup is not in the node\'s mempool (evicted, un-mined by a reorganisation, or never sent): sent again at the schedule\'s rate', ...rate, ...shortfall };
+}
+
+function decideWithdrawal(txid: string, base: Omit<Decision, 'action' | 'reason'>, f: OwnerFacts): OwnerDecision {
+  const t = { txid };
+  if (f.confirmations !== null && f.confirmations >= f.finalDepth) return { ...base, action: 'done', reason: `the withdrawal is mined ${f.confirmations} deep`, ...t };
+  if (f.confirmations !== null) return { ...base, action: 'wait', reason: f.confirmations === 0 ? 'the withdrawal is in the node\'s mempool' : `the withdrawal is mined: ${f.confirmations} confirmation(s) so far`, ...t };
+  if (f.spender !== undefined) {
+    return { ...base, action: 'hold', reason: 'the coin is spent by a transaction that is not the withdrawal: nothing sent', error: `E_WATCH_FOREIGN_SPEND: coin ${base.contract} is spent ${f.spender.where === 'mempool' ? 'in the node\'s mempool' : 'in a block'}${f.spender.txid ? ` by ${f.spender.txid}` : ''}, not by its signed withdrawal`, ...(f.spender.txid ? { txid: f.spender.txid } : {}) };
+  }
+  return { ...base, action: 'rebroadcast', reason: 'the signed withdrawal is unknown to the node and the coin unspent: sent (again)', ...t };
+}

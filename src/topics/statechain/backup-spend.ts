@@ -1,0 +1,74 @@
+/**
+ * The owner's unilateral exit as `statechain backup` runs it and `offchain watch` runs it for a
+ * coin whose previous owner's backup nears (../watch/statechain.ts): the newest backup of ours
+ * (src/lib/statechain/owner.ts backupWithChild: with a CPFP child, the package through the TRUC
+ * checker), refused before it is final, and with `broadcast` submitted — the package with
+ * submitpackage, a backup alone with sendrawtransaction. One implementation: the command and the
+ * watcher call this, never a copy. Also the owner's documents store both open (sealed under the
+ * owner's key).
+ *
+ * Not here: which record (a part of a pair's, or ours: the command decides), the flags.
+ */
+import { RefusedError, UsageError } from '../../lib/errors.ts';
+import type { Network } from '../../lib/network.ts';
+import type { ChainSource } from '../../lib/chain/types.ts';
+import type { KeyPair } from '../../lib/keys/keys.ts';
+import type { StateDb } from '../../lib/store/sqlite/database.ts';
+import type { Documents } from '../../lib/store/sqlite/records.ts';
+import type { BackupChild, OwnerRecord } from '../../lib/statechain/owner.ts';
+
+/** The owner's documents (kind `statechain`) of a state directory, their shares sealed under the owner's key (asked only when one is read or written). */
+export async function ownerDocuments(open: (create: boolean) => Promise<StateDb | undefined>, dir: string, key: () => Promise<KeyPair>): Promise<Documents> {
+  const { Documents, OWNER_SECRETS } = await import('../../lib/store/sqlite/records.ts');
+  const { Sealer } = await import('../../lib/store/seal.ts');
+  return new Documents(open, 'statechain', dir, { fields: OWNER_SECRETS, sealer: async () => Sealer.fromSecret((await key()).secretKey) });
+}
+
+export type BackupSpend = {
+  /** The `statechain/spend` message (kind backup), with the node's answer under `broadcast` when sent. */
+  message: Record<string, unknown>;
+  backup: { txid: string; lockTime: number; vsize: number; feeSat: number; valueSat: number };
+  child?: { txid: string; vsize: number; feeSat: number };
+};
+
+/**
+ * `record`'s newest backup of ours once final at the chain's tip (E_NOT_FINAL before), with a
+ * child when asked; with `broadcast` sent to the node (its refusal: E_BROADCAST_REJECTED, exit 4).
+ */
+export async function backupSpend(record: OwnerRecord, chain: ChainSource, opts: { network: Network; child?: BackupChild; broadcast: boolean; auxRand: Uint8Array }): Promise<BackupSpend> {
+  const { backupWithChild } = await import('../../lib/statechain/owner.ts');
+  const { isFinalAtTip, blocksUntilFinal } = await import('../../lib/chain/finality.ts');
+  const { fromHex } = await import('../../lib/bytes.ts');
+  const { measureTx } = await import('../../lib/truc/transaction.ts');
+  const out = backupWithChild(record, opts.child, opts.auxRand);
+  const tip = await chain.tip();
+  const fields = { lockTime: out.backup.lockTime, inputs: [{ sequence: out.backup.getInput(0).sequence ?? 0xffff_fffe }], version: out.backup.version };
+  if (!isFinalAtTip(fields, tip)) {
+    throw new RefusedError('E_NOT_FINAL', `the backup's locktime ${out.backup.lockTime} is not final at tip ${tip.height}: ${blocksUntilFinal(fields, tip.height)} more block(s)`);
+  }
+  const message: Record<string, unknown> = { type: 'statechain/spend', version: 1, network: opts.network, coin_id: record.coin_id, kind: 'backup', txid: out.backup.id, hex: out.hex };
+  if (out.childHex !== undefined) message.child_hex = out.childHex;
+  if (opts.broadcast) {
+    if (out.childHex !== undefined && out.verdict !== undefined) {
+      if (chain.submitPackage === undefined) throw new UsageError('E_CHAIN_OFFLINE', 'a package needs a node (--rpc-url)');
+      // As package submit: maxfeerate from the fee guard (the package's guard: Core's own, the guard was checked
+      // when the child was built), each transaction's answer read by its wtxid (anything but success is
+      // E_BROADCAST_REJECTED, exit 4), the node's answer in snake_case.
+      const { submittedMessage } = await import('../../lib/truc/submit.ts');
+      const result = await chain.submitPackage([fromHex(out.hex), fromHex(out.childHex)], out.policy!.maxFeeRate);
+      const { type: _t, version: _v, network: _n, ...answer } = submittedMessage(result, out.verdict, opts.network);
+      message.broadcast = answer;
+    } else {
+      message.broadcast = { txid: await chain.broadcast(fromHex(out.hex)) };
+    }
+  }
+  const value = out.backup.getOutput(0).amount!;
+  const amount = BigInt(record.statement.amount_sat ?? 0);
+  let outputs = 0n;
+  for (let i = 0; i < out.backup.outputsLength; i++) outputs += out.backup.getOutput(i).amount!;
+  return {
+    message,
+    backup: { txid: out.backup.id, lockTime: out.backup.lockTime, vsize: measureTx(fromHex(out.hex), 'the backup').vsize, feeSat: Number(amount - outputs), valueSat: Number(value) },
+    ...(out.childHex !== undefined ? { child: { txid: out.child!.id, vsize: out.childVsize!, feeSat: Number(out.childFeeSat!) } } : {}),
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * The statechain owner's kind in a watcher's round (docs/watch.md, docs/statechain.md "Exit by
+ * backup"): for every coin this owner holds in the state directory, the chain's facts asked of the
+ * node, the decision taken by src/lib/watch/statechain.ts, and the action run by `statechain
+ * backup`'s own code (../statechain/backup-spend.ts: the backup and its TRUC child through
+ * submitpackage), or the signed withdrawal sent with sendrawtransaction.
+ *
+ * The margin: the owner acts from `OWNER_MARGIN` blocks before the deadline (and never before its
+ * backup is final) — the safety floor's --min-interval default (src/lib/statechain/floor.ts,
+ * docs/statechain.md "The owner's safety floor"), the blocks an owner expects its backup to need
+ * to confirm once final. A coin taken with an interval at or under it (regtest's 5) is acted on
+ * as soon as its backup is final: every block of its head start is used.
+ */
+import type { Conflict } from '../../lib/truc/standing.ts';
+import type { FeeLimits } from '../../lib/tx/fee-guard.ts';
+import type { OwnerRecord } from '../../lib/statechain/owner.ts';
+import { DEFAULT_FLOOR } from '../../lib/statechain/floor.ts';
+import { FINAL_DEPTH, SENDING, type Decision } from '../../lib/watch/decision.ts';
+import { exitBudgetRate } from '../../lib/watch/credit.ts';
+import { backupDeadline, decideOwner, type OwnerCoin, type OwnerFacts, type Spender } from '../../lib/watch/statechain.ts';
+import { fromHex } from '../../lib/bytes.ts';
+import type { BackupSpend } from '../statechain/backup-spend.ts';
+import { errorText, startRates, turns, type Round, type StartRate } from './credit.ts';
+
+/** Blocks before the deadline the owner acts from (see the header). */
+export const OWNER_MARGIN = DEFAULT_FLOOR.minInterval;
+
+/** The owner's side, as the watch command gives it (its store, its key, its fee guard). */
+export type OwnerHost = {
+  /** The coin records (`coin-<id>`) of this state directory. */
+  coins(): Promise<OwnerRecord[]>;
+  /** `statechain backup --to <the key's own address> --fee-rate R [--broadcast]` on this record, the fee guard the package's; `conflicts`: what the package replaces. */
+  backup(record: OwnerRecord, req: { feeRate: number; broadcast: boolean; conflicts?: Conflict[] }): Promise<BackupSpend>;
+  /** --max-fee-rate and --max-fee-share. */
+  limits: FeeLimits;
+};
+
+/** The rate (sat/vB) the package's sizes are taken at: any rate gives the same sizes. */
+const SIZING_RATE = 0.1;
+/** The child's output (P2TR) must keep this much. */
+const P2TR_DUST = 330;
+
+/** What the record says of the coin: our newest backup, the one before it, the later ones, the withdrawal. */
+export function ownerCoin(record: OwnerRecord): OwnerCoin & { newer: string[]; olderAll: string[] } {
+  const records = record.statement.backups;
+  const index = records.map((b) => b.owner_share).lastIndexOf(record.share);
+  const signed = index >= 0 && record.backups[index] !== undefined;
+  const own = signed ? { txid: records[index]!.txid, lockTime: records[index]!.locktime } : undefined;
+  const older = signed && index > 0 ? { txid: records[index - 1]!.txid, lockTime: records[index - 1]!.locktime } : undefined;
+  return {
+    coin: record.coin_id,
+    status: record.status,
+    ...(own ? { own } : {}),
+    ...(older ? { older } : {}),
+    ...(record.withdrawal ? { withdrawal: record.withdrawal.txid } : {}),
+    newer: signed ? records.slice(index + 1).map((b) => b.txid) : [],
+    olderAll: signed ? records.slice(0, index).map((b) => b.txid) : [],
+  };
+}
+
+/** The owner's decisions this round, each acted on unless a dry run. */
+export async function ownerRound(host: OwnerHost, r: Round): Promise<Decision[]> {
+  const start = startRates(r.chain);
+  const failed = (record: OwnerRecord) => {
+    const deadline = backupDeadline(ownerCoin(record));
+    return { kind: 'statechain-owner' as const, contract: record.coin_id, deadline, blocks_left: deadline - r.tip, action: 'hold' as const };
+  };
+  return turns(await host.coins(), (record) => ownerTurn(host, r, record, start), failed);
+}
+
+async function ownerTurn(host: OwnerHost, r: Round, record: OwnerRecord, startRate: StartRate): Promise<Decision> {
+  const coin = ownerCoin(record);
+  const deadline = backupDeadline(coin);
+  let facts: OwnerFacts = { tip: r.tip, margin: OWNER_MARGIN, startRate: 0, budgetRate: 0, incrementalRate: 0, confirmations: null, finalDepth: FINAL_DEPTH };
+  const withdrawn = coin.status === 'withdrawn' && coin.withdrawal !== undefined;
+  const held = ['active', 'sending', 'withdrawing'].includes(coin.status) && coin.own !== undefined;
+  // The node is asked only where its answer can change the decision: a withdrawal, or a backup final by now (offline, nothing is known).
+  const ask = !r.offline && (withdrawn || (held && r.tip >= coin.own!.lockTime));
+  let conflicts: Conflict[] | undefined;
+  if (ask) {
+    const watched = withdrawn ? coin.withdrawal! : coin.own!.txid;
+    const confirmations = await r.chain.txConfirmations(watched);
+    facts = { ...facts, confirmations };
+    if (confirmations === null) {
+      const spender = await spentBy(r, record, coin, watched);
+      if (spender) facts = { ...facts, spender };
+      if (spender?.who === 'older' && spender.where === 'mempool') {
+        const held = await r.chain.mempoolEviction(spender.txid!);
+        if (held) conflicts = [{ txid: spender.txid!, ...held }];
+      }
+    }
+  }
+  const active = held && coin.older !== undefined && r.tip >= coin.own!.lockTime && deadline - r.tip <= OWNER_MARGIN && !(facts.confirmations !== null && facts.confirmations >= 1) && !(facts.spender && (facts.spender.where === 'block' || facts.spender.who !== 'older'));
+  const bid = active ? await r.records.bid(coin.coin) : undefined;
+  if (bid) facts = { ...facts, bid };
+  if (active) facts = { ...facts, ...await backupFacts(host, r, record, coin.own!.txid, deadline, startRate, facts, conflicts) };
+  const d = decideOwner(coin, facts);
+  if (r.dryRun || !SENDING.has(d.action)) return d;
+  try {
+    if (withdrawn) {
+      d.txid = await r.chain.broadcast(fromHex(record.withdrawal!.hex, 'the withdrawal'));
+    } else {
+      await r.records.setBid(coin.coin, { start_tip: bid?.start_tip ?? r.tip, rate: d.rate!, tip: r.tip, block: r.block });
+      const sent = await host.backup(record, { feeRate: d.rate! / 1000, broadcast: true, ...(conflicts ? { conflicts } : {}) });
+      d.txid = sent.backup.txid;
+    }
+  } catch (e) {
+    d.error = errorText(e);
+  }
+  return d;
+}
+
+/** Who spends the coin, when not `ours` (our backup, or the withdrawal being watched): undefined while it is unspent. */
+async function spentBy(r: Round, record: OwnerRecord, coin: ReturnType<typeof ownerCoin>, ours: string): Promise<Spender | undefined> {
+  const [txid, vout] = record.statement.outpoint!.split(':') as [string, string];
+  const classify = (spender: string): Spender['who'] =>
+    coin.olderAll.includes(spender) ? 'older' : coin.newer.includes(spender) ? 'newer' : spender === coin.withdrawal ? 'withdrawal' : 'unknown';
+  const inMempool = await r.chain.mempoolSpender(txid, Number(vout));
+  if (inMempool !== undefined) return inMempool === ours ? undefined : { who: classify(inMempool), where: 'mempool', txid: inMempool };
+  if ((await r.chain.utxo(txid, Number(vout))) !== null) return undefined;
+  // Spent in a block: by one of the transactions this record knows (each looked up by txid, -txindex), or by none of them.
+  for (const known of [...coin.olderAll, ...coin.newer, ...(coin.withdrawal ? [coin.withdrawal] : [])]) {
+    if (known === ours) continue;
+    const c = await r.chain.txConfirmations(known);
+    if (c !== null && c >= 1) return { who: classify(known), where: 'block', txid: known };
+  }
+  return { who: 'unknown', where: 'block' };
+}
+
+/**
+ * What the node says of a backup the owner must get mined: where the schedule starts, the budget
+ * (the fee guard on the package: backup + child), and what a bid must outbid — our package in the
+ * mempool, or a previous owner's backup there with its descendants (package RBF: more fee than
+ * all it evicts, plus the incremental relay fee on our package, and a rate above its chunk's).
+ */
+async function backupFacts(host: OwnerHost, r: Round, record: OwnerRecord, ownTxid: string, deadline: number, startRate: StartRate, f: OwnerFacts, conflicts: Conflict[] | undefined): Promise<Partial<OwnerFacts>> {
+  const { start, incremental } = await startRate(deadline - r.tip);
+  let sized: BackupSpend;
+  try {
+    sized = await host.backup(record, { feeRate: SIZING_RATE, broadcast: false });
+  } catch (e) {
+    return { startRate: start, incrementalRate: incremental, unbuildable: errorText(e) };
+  }
+  const child = sized.child!;
+  const vsize = sized.backup.vsize + child.vsize;
+  const budgetRate = exitBudgetRate({ stateVsize: sized.backup.vsize, stateFee: sized.backup.feeSat, childVsize: child.vsize, payout: sized.backup.valueSat, payoutDust: P2TR_DUST }, host.limits);
+  const facts: Partial<OwnerFacts> = { startRate: start, incrementalRate: incremental, budgetRate };
+  if (r.offline) return facts;
+  if (conflicts?.length) {
+    const c = conflicts[0]!;
+    const fee = Math.ceil((1000 * Number(c.descendantFee) + incremental * vsize) / vsize);
+    const chunk = Math.floor((4000 * Number(c.chunkFee)) / c.chunkWeight) + 1;
+    return { ...facts, replaceRate: Math.max(fee, chunk + incremental) - incremental };
+  }
+  if (f.confirmations === 0) {
+    const held = await r.chain.mempoolEviction(ownTxid);
+    // Core's modified fees (a prioritisetransaction delta counts, as in its replacement rules): never below 0.
+    if (held) return { ...facts, mempoolRate: Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize)) };
+  }
+  return facts;
+}

@@ -1,0 +1,179 @@
+/**
+ * The statechain owner's watcher decisions (src/lib/watch/statechain.ts): one narrated coin — Bob's
+ * backup final at 800,090, Alice's (the previous owner's) at 800,100, so Bob's must be mined by
+ * block 800,099 — then the module's INVARIANTS as properties over any coin, stored bid, node
+ * facts and tip. Expected values are worked out here from the rules' words (deadline-fee.ts:
+ * linear from the start at the first chance to the budget at the last, rounded up), never read
+ * from the module.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { decideOwner, type OwnerCoin, type OwnerFacts, type Spender } from '../../../src/lib/watch/statechain.ts';
+import type { ExitBid } from '../../../src/lib/watch/credit.ts';
+import { SENDING } from '../../../src/lib/watch/decision.ts';
+
+const L_OWN = 800_090;
+const L_OLDER = 800_100;
+const DEADLINE = L_OLDER - 1;
+
+const coin = (extra: Partial<OwnerCoin> = {}): OwnerCoin => ({
+  coin: 'c0ffee', status: 'active', own: { txid: 'bob', lockTime: L_OWN }, older: { txid: 'alice', lockTime: L_OLDER }, ...extra,
+});
+const facts = (tip: number, extra: Partial<OwnerFacts> = {}): OwnerFacts => ({
+  tip, margin: 6, startRate: 1_000, budgetRate: 10_000, incrementalRate: 100, confirmations: null, finalDepth: 6, ...extra,
+});
+const bid = (start: number): ExitBid => ({ start_tip: start, rate: 1_000, tip: start, block: `b${start}` });
+
+describe('Bob\'s coin: his backup final at 800,090, Alice\'s at 800,100 — his mined by 800,099', () => {
+  it('before his backup is final, and before the margin (6 blocks before 800,099), nothing', () => {
+    expect(decideOwner(coin(), facts(L_OWN - 1))).toMatchObject({ kind: 'statechain-owner', action: 'none', deadline: DEADLINE, blocks_left: 10 });
+    expect(decideOwner(coin(), facts(DEADLINE - 7))).toMatchObject({ action: 'none' });
+  });
+
+  it('at 800,093 (6 blocks before the deadline) the backup and its child go out at the start rate, 1 sat/vB', () => {
+    expect(decideOwner(coin(), facts(DEADLINE - 6))).toMatchObject({ action: 'backup', rate: 1_000, fee_rate: 1, blocks_left: 6 });
+  });
+
+  it('with a margin of 20 it goes out as soon as it is final, at 800,090', () => {
+    expect(decideOwner(coin(), facts(L_OWN - 1, { margin: 20 })).action).toBe('none');
+    expect(decideOwner(coin(), facts(L_OWN, { margin: 20 })).action).toBe('backup');
+  });
+
+  it('in the mempool a block later at 1,000: the child replaced at 1,000 + ⌈9,000 / 5⌉ = 2,800 sat/kvB; at 800,098 (the last chance) the whole budget', () => {
+    expect(decideOwner(coin(), facts(DEADLINE - 5, { bid: bid(DEADLINE - 6), confirmations: 0, mempoolRate: 1_000 }))).toMatchObject({ action: 'rebid', rate: 2_800 });
+    expect(decideOwner(coin(), facts(DEADLINE - 1, { bid: bid(DEADLINE - 6), confirmations: 0, mempoolRate: 8_200 }))).toMatchObject({ action: 'rebid', rate: 10_000 });
+  });
+
+  it('a package in the node above the schedule stands: hold, nothing to send', () => {
+    const d = decideOwner(coin(), facts(DEADLINE - 5, { bid: bid(DEADLINE - 6), confirmations: 0, mempoolRate: 9_000 }));
+    expect(d).toMatchObject({ action: 'hold', txid: 'bob' });
+    expect(d.rate).toBeUndefined();
+  });
+
+  it('the node lost it (a reorganisation, an eviction): sent again at the schedule\'s rate', () => {
+    expect(decideOwner(coin(), facts(DEADLINE - 5, { bid: bid(DEADLINE - 6) }))).toMatchObject({ action: 'rebroadcast', rate: 2_800 });
+  });
+
+  it('mined: wait, then done six deep', () => {
+    expect(decideOwner(coin(), facts(DEADLINE, { confirmations: 1 }))).toMatchObject({ action: 'wait', txid: 'bob' });
+    expect(decideOwner(coin(), facts(DEADLINE + 5, { confirmations: 6 }))).toMatchObject({ action: 'done', txid: 'bob' });
+  });
+
+  it('Alice\'s backup in the mempool (the tip at 800,100, past the deadline): replaced by Bob\'s at the budget when the budget outbids it; held, short of the budget, when it cannot', () => {
+    const alice: Spender = { who: 'older', where: 'mempool', txid: 'alice' };
+    expect(decideOwner(coin(), facts(L_OLDER, { spender: alice, replaceRate: 3_000 }))).toMatchObject({ action: 'backup', rate: 10_000, shortfall: 'deadline-passed' });
+    const held = decideOwner(coin(), facts(L_OLDER, { spender: alice, replaceRate: 9_950 }));
+    expect(held).toMatchObject({ action: 'hold', shortfall: 'budget', txid: 'alice' });
+    expect(held.rate).toBeUndefined();
+  });
+
+  it('Alice\'s backup mined first: the coin is lost to it, reported, nothing sent; a later owner\'s backup mined: done (it was handed on)', () => {
+    const lost = decideOwner(coin(), facts(L_OLDER + 1, { spender: { who: 'older', where: 'block', txid: 'alice' } }));
+    expect(lost).toMatchObject({ action: 'hold', txid: 'alice' });
+    expect(lost.error).toMatch(/^E_WATCH_FOREIGN_SPEND: coin c0ffee: the previous owner's backup alice was mined first/);
+    expect(decideOwner(coin({ status: 'sending' }), facts(L_OWN, { spender: { who: 'newer', where: 'block', txid: 'carol' } }))).toMatchObject({ action: 'done', txid: 'carol' });
+  });
+
+  it('backup 1 (no older backup) and a coin handed on or not yet received send nothing', () => {
+    expect(decideOwner(coin({ older: undefined }), facts(L_OWN + 5)).action).toBe('none');
+    expect(decideOwner(coin({ status: 'sent' }), facts(DEADLINE - 1)).action).toBe('done');
+    expect(decideOwner(coin({ status: 'receiving', own: undefined }), facts(DEADLINE - 1)).action).toBe('none');
+  });
+
+  it('a signed withdrawal: sent while unknown to the node and the coin unspent; waited for; done six deep; held over another spend', () => {
+    const w = coin({ status: 'withdrawn', withdrawal: 'w1' });
+    expect(decideOwner(w, facts(800_000))).toMatchObject({ action: 'rebroadcast', txid: 'w1' });
+    expect(decideOwner(w, facts(800_000, { confirmations: 0 }))).toMatchObject({ action: 'wait', txid: 'w1' });
+    expect(decideOwner(w, facts(800_006, { confirmations: 6 }))).toMatchObject({ action: 'done', txid: 'w1' });
+    expect(decideOwner(w, facts(800_000, { spender: { who: 'older', where: 'mempool', txid: 'alice' } })).error).toMatch(/^E_WATCH_FOREIGN_SPEND/);
+  });
+});
+
+// ---- arbitraries ---------------------------------------------------------------------------
+
+const rate = fc.oneof(fc.integer({ min: 0, max: 2_000 }), fc.integer({ min: 0, max: 200_000 }));
+const rarely = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ arbitrary: fc.constant(undefined), weight: 4 }, { arbitrary: arb, weight: 1 });
+const STATUSES = ['depositing', 'active', 'sending', 'sent', 'receiving', 'withdrawing', 'withdrawn'] as const;
+
+const arbCoin = fc.record({
+  status: fc.constantFrom(...STATUSES),
+  lockOwn: fc.integer({ min: 100, max: 1_000 }),
+  interval: fc.integer({ min: 2, max: 200 }),
+  first: fc.boolean(),
+  withdrawal: fc.boolean(),
+}).map(({ status, lockOwn, interval, first, withdrawal }): OwnerCoin => ({
+  coin: 'c1', status, own: { txid: 'own', lockTime: lockOwn }, ...(first ? {} : { older: { txid: 'older', lockTime: lockOwn + interval } }), ...(withdrawal ? { withdrawal: 'w' } : {}),
+}));
+
+const arbFacts = (c: OwnerCoin) => fc.record({
+  tip: fc.integer({ min: c.own!.lockTime - 30, max: (c.older?.lockTime ?? c.own!.lockTime) + 30 }),
+  margin: fc.integer({ min: 0, max: 20 }),
+  startRate: rate,
+  budgetRate: rate,
+  incrementalRate: fc.integer({ min: 1, max: 1_000 }),
+  startBack: fc.integer({ min: 0, max: 50 }),
+  hasBid: fc.boolean(),
+  confirmations: fc.oneof(fc.constant(null), fc.constant(0), fc.integer({ min: 1, max: 20 })),
+  spender: rarely(fc.record({ who: fc.constantFrom('older', 'newer', 'withdrawal', 'unknown'), where: fc.constantFrom('mempool', 'block'), txid: fc.constantFrom('older', 'x') }) as fc.Arbitrary<Spender>),
+  mempoolRate: rarely(rate),
+  replaceRate: rarely(rate),
+  unbuildable: rarely(fc.constant('E_X: no')),
+}).map(({ startBack, hasBid, ...f }): OwnerFacts => {
+  const out: OwnerFacts = { ...f, finalDepth: 6 } as OwnerFacts;
+  for (const k of ['spender', 'mempoolRate', 'replaceRate', 'unbuildable'] as const) if (out[k] === undefined) delete out[k];
+  if (hasBid) out.bid = { start_tip: f.tip - startBack, rate: 0, tip: f.tip, block: 'b' };
+  return out;
+});
+
+const cases = arbCoin.chain((c) => arbFacts(c).map((f) => ({ c, f })));
+const sendsBackup = (a: string) => a === 'backup' || a === 'rebid' || (a === 'rebroadcast');
+
+describe('INVARIANTS', () => {
+  it('nothing is sent for a coin not held, backup 1, before the backup is final or the margin, or once it (or a later owner\'s, or the withdrawal) is mined', () => {
+    fc.assert(fc.property(cases, ({ c, f }) => {
+      const d = decideOwner(c, f);
+      if (!SENDING.has(d.action)) return;
+      if (c.status === 'withdrawn' && c.withdrawal) {
+        // Only the withdrawal, only while unknown to the node and the coin unspent.
+        expect(d).toMatchObject({ action: 'rebroadcast', txid: 'w' });
+        expect(f.confirmations).toBeNull();
+        expect(f.spender).toBeUndefined();
+        return;
+      }
+      expect(['active', 'sending', 'withdrawing']).toContain(c.status);
+      expect(c.older).toBeDefined();
+      expect(f.tip).toBeGreaterThanOrEqual(c.own!.lockTime);
+      expect(c.older!.lockTime - 1 - f.tip).toBeLessThanOrEqual(f.margin);
+      expect(f.confirmations === null || f.confirmations === 0).toBe(true);
+      expect(f.unbuildable).toBeUndefined();
+      // Never over a spend that is not an older backup in the mempool.
+      if (f.spender) expect(f.spender).toMatchObject({ who: 'older', where: 'mempool' });
+    }), { numRuns: 3_000 });
+  });
+
+  it('a bid is never above the budget, and outbids what the node holds (ours, or an older backup) by the incremental relay fee', () => {
+    fc.assert(fc.property(cases, ({ c, f }) => {
+      const d = decideOwner(c, f);
+      if (!sendsBackup(d.action) || d.rate === undefined) return;
+      expect(d.rate).toBeLessThanOrEqual(f.budgetRate);
+      expect(d.fee_rate).toBe(d.rate / 1000);
+      const held = f.spender?.who === 'older' ? f.replaceRate : f.confirmations === 0 ? f.mempoolRate : undefined;
+      if (held !== undefined) expect(d.rate).toBeGreaterThanOrEqual(held + f.incrementalRate);
+    }), { numRuns: 3_000 });
+  });
+
+  it('the same facts with any stored bid rate: the same decision (only its start tip steers the schedule)', () => {
+    fc.assert(fc.property(cases, fc.integer({ min: 0, max: 1e9 }), ({ c, f }, forged) => {
+      if (!f.bid) return;
+      expect(decideOwner(c, { ...f, bid: { ...f.bid, rate: forged } })).toEqual(decideOwner(c, f));
+    }), { numRuns: 1_000 });
+  });
+
+  it('an older backup in the mempool that the budget cannot outbid is held, saying the budget falls short', () => {
+    fc.assert(fc.property(cases, ({ c, f }) => {
+      const d = decideOwner(c, f);
+      if (d.action !== 'hold' || f.spender?.who !== 'older' || f.spender.where !== 'mempool' || f.replaceRate === undefined) return;
+      if (f.replaceRate + f.incrementalRate > f.budgetRate) expect(d.shortfall).toBe('budget');
+    }), { numRuns: 2_000 });
+  });
+});

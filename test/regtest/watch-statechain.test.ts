@@ -1,0 +1,312 @@
+/**
+ * `offchain watch` keeps the statechain owner's deadline on a real `bitcoind -regtest` with no
+ * other command typed (issue 71): Alice deposits two coins with the CLI and hands one to Bob and
+ * one to Carol; the operator is gone from then on (none of its steps runs again). Bob's backup is
+ * final at L₂ = L₁ − 5, Alice's at L₁: Bob's watcher must have his mined by block L₁ − 1.
+ *
+ * - Bob's watcher, one `--once` round per block from L₂ under a fee spike (Core's
+ *   prioritisetransaction takes the package's fee away from the block template, as a market of
+ *   higher bids would): it sends his backup with a CPFP child, rebids each block up to its budget
+ *   one block before the deadline, and is mined by it; killed (SIGKILL) after it acted and started
+ *   again, it sends nothing twice; a reorganisation un-mines the backup and the watcher sees it;
+ *   at L₁ Core refuses Alice's backup (its input is spent).
+ * - Carol's watcher was down until Alice's backup is final and Alice broadcast it: the watcher
+ *   replaces it with Carol's backup and child (package RBF), mined; Alice's is gone.
+ * - Alice's third coin, withdrawn cooperatively (signed, never sent): her watcher sends the
+ *   withdrawal, waits for it, and is done six blocks deep.
+ * - Dave's coin, under anchored terms (a zero-fee backup and a P2A anchor): his watcher's child
+ *   spends the backup's output and the anchor; mined.
+ *
+ * Every step is the built CLI (the deposits and transfers it only stands on run in-process,
+ * in-process-cli.ts); every watcher is spawned. Skipped, visibly, without bitcoind.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { satsToBtc } from '../../src/lib/chain/amount.ts';
+import { tempDir } from '../helpers.ts';
+import { bytesOf, hexOf, parseTx } from '../independent/tx.ts';
+import { singleKeyTaprootOutput } from '../independent/keys.ts';
+import { publicKeyOf } from '../independent/secp256k1.ts';
+import { KEYS, OPERATOR_PUB } from '../e2e/statechain-flow.ts';
+import { findBitcoind } from './bitcoind.ts';
+import { startFundedNode, type FundedNode } from './funded-node.ts';
+import { BIN, assertBuilt, describeRun, messageOf, offchain } from './offchain-cli.ts';
+import { offchainInProcess } from './in-process-cli.ts';
+
+const BITCOIND = findBitcoind();
+const TITLE = BITCOIND
+  ? `offchain watch keeps the statechain owner's deadline on bitcoind -regtest (${BITCOIND})`
+  : 'offchain watch for a statechain owner on bitcoind -regtest — SKIPPED: no bitcoind on PATH and BITCOIND is unset';
+if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
+
+const INTERVAL = 5;
+const TERMS = ['--interval', String(INTERVAL), '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '400', '--margin', '2'];
+/** Anchored terms (zero-fee backups with a P2A anchor) and a later lock: Dave's coin, kept after the others. */
+const ANCHORED = ['--interval', String(INTERVAL), '--initial-lock', '+60', '--min-confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
+/** Regtest's terms are below an owner's default floor: its owners lower theirs to match. */
+const FLOOR = ['--min-interval', String(INTERVAL), '--min-margin', '2'];
+/** The owner's budget, sat/vB of the package (--max-fee-rate). */
+const BUDGET = 5;
+const AMOUNT = 100_000n;
+
+type Decision = { kind: string; contract: string; action: string; deadline: number; blocks_left: number; fee_rate?: number; txid?: string; error?: string; shortfall?: string; reason: string };
+type Report = { type: string; tip: { height: number }; reorg?: { depth: number; fork_height?: number; replaced: string[] }; decisions: Decision[]; summary: { errors: number } };
+
+describe.skipIf(!BITCOIND)(TITLE, () => {
+  let work: { path: string; cleanup: () => void };
+  let n: FundedNode;
+  const coins: Record<'bob' | 'carol' | 'alice' | 'dave', string> = { bob: '', carol: '', alice: '', dave: '' };
+  /** Dave's backup locktime (anchored terms, 20 blocks after the others). */
+  let daveLock = 0;
+  /** Alice's cooperative withdrawal of her third coin, signed while the operator was there and never broadcast. */
+  let withdrawal = '';
+  /** Alice's backup locktime (L₁) and Bob's and Carol's (L₂ = L₁ − 5). */
+  let L1 = 0;
+  let L2 = 0;
+  const rpc = <T>(method: string, params: unknown[] = []) => n.node.rpc.call<T>(method, params);
+  const dir = (who: string) => join(work.path, who);
+
+  const step = async (who: string, args: string[], input = '') => {
+    const extra = ['statechain-deposit', 'statechain-transfer'].includes(args[0]!) ? FLOOR : [];
+    const r = await offchainInProcess([...args, ...extra, '--key-env', who, '--state-dir', dir(who), ...n.chain()], { input, env: KEYS });
+    messageOf(r);
+    return r.stdout;
+  };
+  const watchArgs = (who: string, extra: string[] = []) => ['watch', '--key-env', who, '--state-dir', dir(who), ...n.chain(), '--max-fee-rate', String(BUDGET), ...extra];
+  /** One round, as cron would run it: the built CLI, spawned. */
+  const once = async (who: string): Promise<Report> => {
+    const r = await offchain([...watchArgs(who), '--once'], { env: KEYS });
+    expect(r.status, describeRun(r)).toBe(0);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.type).toBe('watch/report');
+    return report;
+  };
+  const decision = (r: Report, coin: string) => {
+    const d = r.decisions.find((x) => x.contract === coin && x.kind === 'statechain-owner');
+    expect(d, JSON.stringify(r)).toBeDefined();
+    return d!;
+  };
+  const mineTo = async (height: number) => {
+    const blocks = height - (await n.tip());
+    expect(blocks).toBeGreaterThanOrEqual(0);
+    if (blocks > 0) await n.mine(blocks);
+  };
+  const mempool = () => rpc<string[]>('getrawmempool');
+  const confirmations = async (txid: string) => (await rpc<{ confirmations?: number }>('getrawtransaction', [txid, 1])).confirmations ?? 0;
+  const entry = (txid: string) => rpc<{ vsize: number; fees: { base: number }; spentby: string[]; depends: string[] }>('getmempoolentry', [txid]);
+  /** The fee spike: the transaction's fee taken away from the block template (the next block leaves it out). */
+  const outbid = (txid: string, by = -100_000_000) => rpc('prioritisetransaction', [txid, 0, by]);
+
+  /** Alice deposits (its funding signed by the wallet only after backup 1): the coin id and the signed funding. */
+  const deposit = async (terms = TERMS) => {
+    const req = await step('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]);
+    const offer = await step('OPERATOR_KEY', ['statechain-deposit', ...terms], req);
+    const o = JSON.parse(offer) as { coin_id: string; statement: { address: string } };
+    const funded = await n.wallet.call<{ hex: string }>('fundrawtransaction', [await n.wallet.call<string>('createrawtransaction', [[], [{ [o.statement.address]: satsToBtc(AMOUNT) }]])]);
+    const file = join(work.path, `${o.coin_id}.funding`);
+    writeFileSync(file, funded.hex);
+    const backup = await step('ALICE_KEY', ['statechain-deposit', '--funding', file, '--operator-key', OPERATOR_PUB], offer);
+    const coin = JSON.parse(await step('ALICE_KEY', ['statechain-deposit'], await step('OPERATOR_KEY', ['statechain-deposit'], backup))) as { latest_locktime: number };
+    const signed = await n.wallet.call<{ hex: string; complete: boolean }>('signrawtransactionwithwallet', [funded.hex]);
+    expect(signed.complete).toBe(true);
+    return { coinId: o.coin_id, fundingHex: signed.hex, lockTime: coin.latest_locktime };
+  };
+  const transfer = async (coinId: string, receiver: string) => {
+    const req = await step(receiver, ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', OPERATOR_PUB]);
+    const cos = await step('OPERATOR_KEY', ['statechain-transfer'], await step('ALICE_KEY', ['statechain-transfer'], req));
+    const pkg = await step('ALICE_KEY', ['statechain-transfer'], cos);
+    const done = await step('OPERATOR_KEY', ['statechain-transfer'], await step(receiver, ['statechain-transfer'], pkg));
+    return JSON.parse(await step(receiver, ['statechain-transfer'], done)) as { latest_locktime: number };
+  };
+  /** Alice's own backup of a coin, printed by `statechain backup` from her state directory (final once the tip reaches L₁). */
+  const alicesBackup = async (coinId: string, broadcast = false) => {
+    const r = await offchainInProcess(['statechain-backup', '--coin', coinId, ...(broadcast ? ['--broadcast'] : []), '--key-env', 'ALICE_KEY', '--state-dir', dir('ALICE_KEY'), ...n.chain()], { env: KEYS });
+    return messageOf<{ txid: string; hex: string }>(r, 'statechain/spend');
+  };
+
+  beforeAll(async () => {
+    assertBuilt();
+    work = tempDir('offchain-regtest-watch-sc-');
+    n = await startFundedNode(BITCOIND!, 'watch-statechain');
+    // Each funding sent before the next is funded (the wallet would pick the same coins again), all at one tip: one L₁.
+    const sent = async (terms = TERMS) => {
+      const d = await deposit(terms);
+      await rpc('sendrawtransaction', [d.fundingHex]);
+      return d;
+    };
+    const a = await sent();
+    const b = await sent();
+    const c = await sent();
+    const anchored = await sent(ANCHORED);
+    await n.mine(2);
+    L1 = a.lockTime;
+    expect(b.lockTime).toBe(L1);
+    coins.bob = a.coinId;
+    coins.carol = b.coinId;
+    L2 = (await transfer(a.coinId, 'BOB_KEY')).latest_locktime;
+    expect((await transfer(b.coinId, 'CAROL_KEY')).latest_locktime).toBe(L2);
+    expect(L2).toBe(L1 - INTERVAL);
+    coins.alice = c.coinId;
+    coins.dave = anchored.coinId;
+    daveLock = (await transfer(anchored.coinId, 'DAVE_KEY')).latest_locktime;
+    expect(daveLock).toBe(L2 + 20);
+    const asked = await step('ALICE_KEY', ['statechain-withdraw', '--coin', c.coinId, '--to', n.sweepTo, '--fee-rate', '2']);
+    withdrawal = (JSON.parse(await step('ALICE_KEY', ['statechain-withdraw'], await step('OPERATOR_KEY', ['statechain-withdraw'], asked))) as { txid: string }).txid;
+    // The operator vanishes here: nothing below runs one of its steps.
+  }, 120_000);
+  afterAll(async () => {
+    await n?.stop();
+    work?.cleanup();
+  });
+
+  it('before his backup is final Bob\'s watcher does nothing; a wrong or missing key is refused before anything is decided', async () => {
+    await mineTo(L2 - 1);
+    const d = decision(await once('BOB_KEY'), coins.bob);
+    // The deadline: the block before Alice's backup is final (L₁ − 1), worked out from the terms, not read from the watcher.
+    expect(d).toMatchObject({ action: 'none', deadline: L1 - 1, blocks_left: L1 - 1 - (L2 - 1) });
+    expect(await mempool()).toEqual([]);
+    const wrong = await offchain(['watch', '--once', '--key-env', 'CAROL_KEY', '--state-dir', dir('BOB_KEY'), ...n.chain()], { env: KEYS });
+    expect({ status: wrong.status, stdout: wrong.stdout, code: /error (E_[A-Z_]+)/.exec(wrong.stderr)?.[1] }).toEqual({ status: 4, stdout: '', code: 'E_WRONG_KEY' });
+    const none = await offchain(['watch', '--once', '--state-dir', dir('BOB_KEY'), ...n.chain()], { env: {} });
+    expect({ status: none.status, stdout: none.stdout, code: /error (E_[A-Z_]+)/.exec(none.stderr)?.[1] }).toEqual({ status: 2, stdout: '', code: 'E_NO_KEY' });
+    expect(await mempool()).toEqual([]);
+  }, 60_000);
+
+  it('the operator is gone and fees spike: Bob\'s watcher sends his backup once final and rebids each block, reaching its budget one block before the deadline; killed and restarted it sends nothing twice; mined by the deadline', async () => {
+    await mineTo(L2);
+    const rates: number[] = [];
+    let backup = '';
+    for (let tip = L2; tip < L1 - 1; tip++) {
+      expect(await n.tip()).toBe(tip);
+      // The first round by a long-running watcher, killed (SIGKILL) once it has decided; the rest by --once rounds.
+      const d = tip === L2 ? await decidedThenKilled('BOB_KEY', coins.bob) : decision(await once('BOB_KEY'), coins.bob);
+      expect(d.action, JSON.stringify(d)).toBe(tip === L2 ? 'backup' : 'rebid');
+      expect(d.error).toBeUndefined();
+      rates.push(d.fee_rate!);
+      backup = d.txid!;
+      const b = await entry(backup);
+      expect(b.spentby).toHaveLength(1);
+      const child = b.spentby[0]!;
+      const c = await entry(child);
+      const packageRate = (Math.round(b.fees.base * 1e8) + Math.round(c.fees.base * 1e8)) / (b.vsize + c.vsize);
+      expect(packageRate).toBeGreaterThanOrEqual(d.fee_rate! - 0.01);
+      expect(packageRate).toBeLessThanOrEqual(BUDGET);
+      expect((await mempool()).sort()).toEqual([backup, child].sort());
+      if (tip === L2) {
+        // Started again at the same tip (a long-running watcher, killed again, and a --once round): the package the
+        // killed one sent is in the node above the schedule's rate — each holds it, nothing is sent twice.
+        expect((await decidedThenKilled('BOB_KEY', coins.bob)).action).toBe('hold');
+        expect(decision(await once('BOB_KEY'), coins.bob).action).toBe('hold');
+        expect((await mempool()).sort()).toEqual([backup, child].sort());
+      }
+      if (tip === L2) await outbid(backup);
+      if (tip < L1 - 2) await outbid(child);
+      else await outbid(backup, 100_000_000); // the spike ends: the last bid is enough
+      await n.mine(1);
+    }
+    // LND's linear schedule from the relay floor (0.1 sat/vB: regtest has no estimate) to the budget, reached at the
+    // last chance (tip = L₁ − 2, for block L₁ − 1): four chances, worked out by hand: 0.1 + ⌈4,900·k/3⌉ sat/kvB.
+    expect(rates).toEqual([0.1, 1.734, 3.367, 5]);
+    expect(await n.tip()).toBe(L1 - 1);
+    expect(await confirmations(backup)).toBe(1);
+    // Bob's backup pays his share (its BIP-86 P2TR), and his child pays on to Bob's own key, both mined.
+    const mined = parseTx(await rpc<string>('getrawtransaction', [backup]));
+    expect(mined.outputs.map((o) => o.amount)).toEqual([AMOUNT - 400n]);
+    expect(decision(await once('BOB_KEY'), coins.bob)).toMatchObject({ action: 'wait', txid: backup });
+  }, 120_000);
+
+  it('a reorganisation un-mines Bob\'s backup: the watcher reports it and keeps the backup going; then, with the tip at L₁, Core refuses Alice\'s backup: its input is spent', async () => {
+    const tip = await n.tip();
+    const replaced = await rpc<string>('getblockhash', [tip]);
+    await rpc('invalidateblock', [replaced]);
+    const r = await once('BOB_KEY');
+    expect(r.reorg).toMatchObject({ depth: 1, fork_height: tip - 1, replaced: [replaced] });
+    const d = decision(r, coins.bob);
+    // Core put the package back in its mempool at the budget: held (or sent again had it been lost).
+    expect(['hold', 'rebroadcast'], JSON.stringify(d)).toContain(d.action);
+    const backup = (await mempool()).find((t) => t === d.txid) ?? d.txid!;
+    await rpc('generatetoaddress', [1, n.sweepTo]);
+    expect(decision(await once('BOB_KEY'), coins.bob)).toMatchObject({ action: 'wait' });
+    expect(await confirmations(backup)).toBe(1);
+    await mineTo(L1);
+    const alice = await alicesBackup(coins.bob);
+    expect(await n.mempool(alice.hex)).toMatchObject({ allowed: false, 'reject-reason': 'missing-inputs' });
+    await mineTo(L1 + 4);
+    expect(decision(await once('BOB_KEY'), coins.bob)).toMatchObject({ action: 'done', txid: backup });
+  }, 120_000);
+
+  it('Carol\'s watcher was down: at L₁ Alice broadcasts her older backup of Carol\'s coin; the watcher, back, replaces it with Carol\'s backup and child (package RBF), within the budget; mined, Alice\'s gone', async () => {
+    expect(await n.tip()).toBeGreaterThanOrEqual(L1);
+    const alice = await alicesBackup(coins.carol, true);
+    expect(await mempool()).toEqual([alice.txid]);
+    const d = decision(await once('CAROL_KEY'), coins.carol);
+    expect(d, JSON.stringify(d)).toMatchObject({ action: 'backup', shortfall: 'deadline-passed', fee_rate: BUDGET });
+    expect(d.error).toBeUndefined();
+    const pool = await mempool();
+    expect(pool).not.toContain(alice.txid);
+    expect(pool).toContain(d.txid);
+    const b = await entry(d.txid!);
+    const c = await entry(b.spentby[0]!);
+    expect((Math.round(b.fees.base * 1e8) + Math.round(c.fees.base * 1e8)) / (b.vsize + c.vsize)).toBeLessThanOrEqual(BUDGET);
+    await n.mine(1);
+    expect(await confirmations(d.txid!)).toBe(1);
+    await expect(rpc('getrawtransaction', [alice.txid, 1])).rejects.toThrow();
+    // Carol's backup pays her share; her child pays her own key's BIP-86 P2TR (not Alice's, not the operator's).
+    const childTx = parseTx(await rpc<string>('getrawtransaction', [b.spentby[0]!]));
+    expect(hexOf(childTx.outputs[0]!.script)).toBe(hexOf(singleKeyTaprootOutput(publicKeyOf(bytesOf(KEYS.CAROL_KEY!))).script));
+    expect(decision(await once('CAROL_KEY'), coins.carol)).toMatchObject({ action: 'wait', txid: d.txid });
+  }, 120_000);
+
+  it('Alice\'s withdrawal, signed but never sent: her watcher sends it while the coin is unspent, waits while it is unmined, done six deep; the coins she handed on are done for her', async () => {
+    const r = await once('ALICE_KEY');
+    expect(decision(r, coins.alice)).toMatchObject({ action: 'rebroadcast', txid: withdrawal });
+    expect(decision(r, coins.alice).error).toBeUndefined();
+    expect([decision(r, coins.bob).action, decision(r, coins.carol).action]).toEqual(['done', 'done']);
+    expect(await mempool()).toEqual([withdrawal]);
+    expect(decision(await once('ALICE_KEY'), coins.alice)).toMatchObject({ action: 'wait', txid: withdrawal });
+    await n.mine(1);
+    expect(await confirmations(withdrawal)).toBe(1);
+    expect(decision(await once('ALICE_KEY'), coins.alice)).toMatchObject({ action: 'wait', txid: withdrawal });
+    await n.mine(5);
+    expect(decision(await once('ALICE_KEY'), coins.alice)).toMatchObject({ action: 'done', txid: withdrawal });
+    expect(await mempool()).toEqual([]);
+  }, 60_000);
+
+  it('Dave\'s coin under anchored terms (a zero-fee backup with a P2A anchor): once final his watcher sends it with a child spending its output and the anchor, accepted and mined', async () => {
+    await mineTo(daveLock - 1);
+    expect(decision(await once('DAVE_KEY'), coins.dave).action).toBe('none');
+    await mineTo(daveLock);
+    const d = decision(await once('DAVE_KEY'), coins.dave);
+    expect(d).toMatchObject({ action: 'backup', deadline: daveLock + INTERVAL - 1 });
+    expect(d.error).toBeUndefined();
+    const b = await entry(d.txid!);
+    expect(Math.round(b.fees.base * 1e8)).toBe(0);
+    const backup = parseTx(await rpc<string>('getrawtransaction', [d.txid]));
+    expect(backup.outputs.map((o) => [hexOf(o.script).startsWith('5120') ? 'p2tr' : hexOf(o.script), o.amount])).toEqual([['p2tr', AMOUNT], ['51024e73', 0n]]);
+    const child = parseTx(await rpc<string>('getrawtransaction', [b.spentby[0]!]));
+    expect(child.inputs.map((i) => `${i.txid}:${i.vout}`)).toEqual([`${d.txid}:0`, `${d.txid}:1`]);
+    expect(hexOf(child.outputs[0]!.script)).toBe(hexOf(singleKeyTaprootOutput(publicKeyOf(bytesOf(KEYS.DAVE_KEY!))).script));
+    await n.mine(1);
+    expect(await confirmations(d.txid!)).toBe(1);
+    expect(decision(await once('DAVE_KEY'), coins.dave)).toMatchObject({ action: 'wait', txid: d.txid });
+  }, 60_000);
+
+  /** A long-running watcher spawned, SIGKILLed as soon as it logged its decision on `coin` at the current tip: that decision. */
+  async function decidedThenKilled(who: string, coin: string): Promise<Decision> {
+    const child = spawn(process.execPath, [BIN, ...watchArgs(who, ['--interval', '0.05', '--log-level', 'info'])], { env: { ...process.env, ...KEYS, OFFCHAIN_CONFIG: '/dev/null' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr.on('data', (b: Buffer) => (log += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const found = () => log.split('\n').filter((l) => l.includes('"event":"decision"')).map((l) => JSON.parse(l) as Decision).find((d) => d.contract === coin);
+    try {
+      for (let i = 0; i < 200 && !found(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(await exited, log).toBeNull();
+    expect(found(), log).toBeDefined();
+    return found()!;
+  }
+});
