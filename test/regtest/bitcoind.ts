@@ -61,6 +61,12 @@ export interface Bitcoind {
   /** Log output so far, for failure messages. */
   log(): string;
   stop(): Promise<void>;
+  /**
+   * Stops the node (RPC `stop`, its mempool saved as on any clean shutdown) and starts it again
+   * on the same datadir and ports after `downMs`: what an operator's node restart looks like to
+   * its clients (a new cookie; wallets not loaded again unless asked).
+   */
+  restart(downMs?: number): Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -111,22 +117,28 @@ async function startOnce(binary: string, extraArgs: string[], startTimeoutMs: nu
     ...extraArgs,
   ];
   let output = '';
-  const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  let child: ChildProcess;
   let exited: { code: number | null; signal: string | null } | undefined;
   let spawnError: Error | undefined;
-  const exitPromise = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve();
+  let exitPromise: Promise<void>;
+  const launch = () => {
+    exited = undefined;
+    child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    exitPromise = new Promise<void>((resolve) => {
+      child.once('exit', (code, signal) => {
+        exited = { code, signal };
+        resolve();
+      });
+      child.once('error', (e) => {
+        spawnError = e;
+        exited = { code: null, signal: null };
+        resolve();
+      });
     });
-    child.once('error', (e) => {
-      spawnError = e;
-      exited = { code: null, signal: null };
-      resolve();
-    });
-  });
+  };
+  launch();
 
   const cookieFile = join(dir.path, 'regtest', '.cookie');
   const config: RpcConfig = { url: `http://127.0.0.1:${rpcPort}/`, network: 'regtest', auth: { cookieFile }, timeoutMs: 30_000 };
@@ -137,43 +149,57 @@ async function startOnce(binary: string, extraArgs: string[], startTimeoutMs: nu
   };
   const log = () => `${output}\n--- debug.log (tail) ---\n${debugLog()}`;
 
-  const stop = async (): Promise<void> => {
+  const halt = async (): Promise<void> => {
     if (!exited) {
       await rpc.call('stop').catch(() => undefined);
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       await exitPromise;
       clearTimeout(timer);
     }
+  };
+  const stop = async (): Promise<void> => {
+    await halt();
     dir.cleanup();
   };
 
-  const deadline = Date.now() + startTimeoutMs;
-  for (;;) {
-    if (exited) {
-      const why = spawnError ? spawnError.message : `exit code ${exited.code} signal ${exited.signal}`;
-      const text = log();
-      dir.cleanup();
-      const ErrorClass = PORT_TAKEN.test(text) ? PortTakenError : Error;
-      throw new ErrorClass(`bitcoind (${binary}) did not start: ${why}\n${text}`);
-    }
-    if (existsSync(cookieFile)) {
-      try {
-        await rpc.call('getblockchaininfo');
-        break;
-      } catch (e) {
-        // Warm-up (-28) and a not-yet-listening socket are expected; anything else is fatal.
-        const retry = (e instanceof RpcError && e.rpcCode === -28) || (e instanceof OffchainError && e.code === 'E_RPC_UNREACHABLE');
-        if (!retry) {
-          await stop();
-          throw e;
+  await answering(startTimeoutMs);
+  const restart = async (downMs = 0): Promise<void> => {
+    await halt();
+    await sleep(downMs);
+    launch();
+    await answering(startTimeoutMs);
+  };
+  return { datadir: dir.path, rpcPort, p2pPort, cookieFile, config, rpc, log, stop, restart };
+
+  /** Until the node answers RPC (warm-up done), or it exited, or the time is up. */
+  async function answering(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (exited) {
+        const why = spawnError ? spawnError.message : `exit code ${exited.code} signal ${exited.signal}`;
+        const text = log();
+        dir.cleanup();
+        const ErrorClass = PORT_TAKEN.test(text) ? PortTakenError : Error;
+        throw new ErrorClass(`bitcoind (${binary}) did not start: ${why}\n${text}`);
+      }
+      if (existsSync(cookieFile)) {
+        try {
+          await rpc.call('getblockchaininfo');
+          break;
+        } catch (e) {
+          // Warm-up (-28) and a not-yet-listening socket are expected; anything else is fatal.
+          const retry = (e instanceof RpcError && e.rpcCode === -28) || (e instanceof OffchainError && e.code === 'E_RPC_UNREACHABLE');
+          if (!retry) {
+            await stop();
+            throw e;
+          }
         }
       }
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`bitcoind did not answer RPC within ${timeoutMs} ms\n${log()}`);
+      }
+      await sleep(100);
     }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`bitcoind did not answer RPC within ${startTimeoutMs} ms\n${log()}`);
-    }
-    await sleep(100);
   }
-  return { datadir: dir.path, rpcPort, p2pPort, cookieFile, config, rpc, log, stop };
 }

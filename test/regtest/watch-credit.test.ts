@@ -429,4 +429,40 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await node.mine(1);
     expect(await confirmations(state2)).toBe(1);
   }, 180_000);
+
+  it('the node restarted under a long-running watcher: its rounds fail while the node is away (logged, the watcher goes on), resume once it is back (a new cookie), and R is exited at its margin and mined by its deadline', async () => {
+    const R = await openPaid(300_000n, '+25', 20000);
+    await mineTo(R.expiry - MARGIN - 2);
+    const child = spawn(process.execPath, [BIN, ...asMint(['--interval', '0.1'])], { env: { ...process.env, MINT_KEY, OFFCHAIN_CONFIG: '/dev/null' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stderr.on('data', (b: Buffer) => (log += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const lines = () => log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 200 && !what(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(what(), log).toBe(true);
+    };
+    try {
+      await until(() => lines().some((l) => l.event === 'round'));
+      // Down for 1.5 s (fifteen polls), then back on the same datadir: its cookie is a new one.
+      await node.node.restart(1500);
+      expect(lines().some((l) => l.event === 'round-failed'), log).toBe(true);
+      expect(child.exitCode).toBeNull();
+      const before = lines().filter((l) => l.event === 'round').length;
+      await node.mine(2);
+      await until(() => lines().filter((l) => l.event === 'round').length > before);
+      const exitLine = () => lines().find((l) => l.event === 'decision' && l.contract === R.id && l.action === 'exit' && l.txid);
+      await until(() => exitLine() !== undefined);
+      const d = exitLine()!;
+      expect(d).toMatchObject({ kind: 'credit-mint', deadline: R.expiry, blocks_left: MARGIN });
+      expect(d.error).toBeUndefined();
+      const state = (await rpc<{ depends: string[] }>('getmempoolentry', [d.txid])).depends[0]!;
+      await node.mine(1);
+      expect(await confirmations(state)).toBe(1);
+      child.kill('SIGTERM');
+      expect(await exited, log).toBe(0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }, 180_000);
 });
