@@ -57,7 +57,9 @@ export default class Watch extends WatchSteps<typeof Watch> {
     const network = this.network();
     await this.feeLimits(); // E_USAGE for a bad --max-fee-rate/--max-fee-share before the node is asked
     const chain = await this.watchChain(network, { dryRun: f['dry-run'], once: f.once });
-    await this.ownerKeyChecked(network); // a statechain owner's key: E_NO_KEY/E_WRONG_KEY before any round
+    // The roles' keys, E_NO_KEY/E_WRONG_KEY before any round: the mint's, a statechain owner's.
+    await this.mintKeyChecked(network);
+    await this.ownerKeyChecked(network);
     const host = this.watchHost(network, chain);
     const { watchLoop, watchRound } = await import('../topics/watch/rounds.ts');
     if (f.once) return { message: await watchRound(host, f['dry-run']) };

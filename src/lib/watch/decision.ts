@@ -64,5 +64,7 @@ export type Report = {
   tip: { height: number; hash?: string };
   reorg?: { depth: number; fork_height?: number; deep: boolean; replaced: string[] };
   decisions: Decision[];
+  /** Kinds whose round failed as a whole ("CODE: message"): the other kinds acted; it is taken again 10 s later. */
+  failures?: { kind: string; error: string }[];
   summary: { contracts: number; sent: number; pending: number; shortfalls: number; errors: number; nearest_deadline?: number };
 };

@@ -36,13 +36,17 @@ export const WatchReportSchema = messageSchema('watch/report', 'One round of off
     { additionalProperties: false, description: 'the best chain is not an extension of the one the watcher evaluated last: every decision was taken again on the new one' },
   )),
   decisions: Type.Array(DecisionSchema, { description: 'soonest deadline first' }),
+  failures: Type.Optional(Type.Array(
+    Type.Object({ kind: Type.String({ description: 'the roles whose round failed: mint (credit mint and gateway), credit-user, device, statechain-owner, …' }), error: Type.String({ description: '"CODE: message"' }) }, { additionalProperties: false }),
+    { description: 'kinds whose round failed as a whole (their store unreadable, a key not theirs): the other kinds acted; it is taken again 10 s later' },
+  )),
   summary: Type.Object(
     {
       contracts: Type.Integer({ minimum: 0 }),
       sent: Type.Integer({ minimum: 0, description: 'actions sent this round (exit, claim, refund, backup, rebid, rebroadcast)' }),
       pending: Type.Integer({ minimum: 0, description: 'contracts with an action under way: sent, held or waiting' }),
       shortfalls: Type.Integer({ minimum: 0, description: 'bids short of the schedule (budget, wallet, deadline passed)' }),
-      errors: Type.Integer({ minimum: 0 }),
+      errors: Type.Integer({ minimum: 0, description: 'decisions with an error, and failed kinds' }),
       nearest_deadline: Type.Optional(Type.Integer({ description: 'blocks to the nearest deadline of a contract not done' })),
     },
     { additionalProperties: false },

@@ -78,20 +78,27 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
       chain,
       db: (create) => this.state(network, { create }),
       kinds: [
-        async (r, reorgDepth) => {
-          if (reorgDepth >= FINAL_DEPTH) this.settledForGood.clear();
-          const mint = await this.watchedMint(network);
-          if (!mint) return [];
-          const { mintRound } = await import('./credit.ts');
-          const { gatewayRound } = await import('./device.ts');
-          return [...await mintRound(mint.host, r), ...await gatewayRound(mint.gateway, r)];
+        {
+          // The mint's contracts: the credit mint's exits and the gateway's claims (one kind per contract).
+          kind: 'mint',
+          round: async (r, reorgDepth) => {
+            if (reorgDepth >= FINAL_DEPTH) this.settledForGood.clear();
+            const mint = await this.watchedMint(network);
+            if (!mint) return [];
+            const { mintRound } = await import('./credit.ts');
+            const { gatewayRound } = await import('./device.ts');
+            return [...await mintRound(mint.host, r), ...await gatewayRound(mint.gateway, r)];
+          },
         },
-        async (r) => (await import('./credit.ts')).userRound(this.watchedUser(network), r),
-        async (r) => (await import('./device.ts')).deviceRound(this.watchedDevice(network), r),
+        { kind: 'credit-user', round: async (r) => (await import('./credit.ts')).userRound(this.watchedUser(network), r) },
+        { kind: 'device', round: async (r) => (await import('./device.ts')).deviceRound(this.watchedDevice(network), r) },
         // A statechain owner's coins: kept by `offchain watch` (a service's watcher keeps its mint's contracts).
-        ...(this.served ? [] : [async (r: Round) => {
-          const owner = await this.watchedOwner(network, chain);
-          return owner ? (await import('./statechain.ts')).ownerRound(owner, r) : [];
+        ...(this.served ? [] : [{
+          kind: 'statechain-owner',
+          round: async (r: Round) => {
+            const owner = await this.watchedOwner(network, chain);
+            return owner ? (await import('./statechain.ts')).ownerRound(owner, r) : [];
+          },
         }]),
       ],
     };
@@ -142,15 +149,21 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
   /**
    * A watcher of a mint holds the mint's key (its exits' children are signed by it): a missing
    * or wrong one is refused before anything is decided (E_NO_KEY, E_WRONG_KEY), not found out
-   * contract by contract when an exit is due.
+   * contract by contract when an exit is due. A directory without a mint needs none.
    */
-  private async mintKeyChecked(network: Network): Promise<void> {
-    if (this.keyChecked) return;
-    const key = await this.keyPair(network);
-    await this.withMintView(network, async (_store, policy) => {
-      const { toHex } = await import('../../lib/bytes.ts');
-      if (toHex(key.publicKey) !== policy.mint_pubkey) throw new RefusedError('E_WRONG_KEY', `this key is not the mint key of ${this.stateDir(network)} (${policy.mint_pubkey}): pass the mint's --key-file/--key-env`);
-    });
+  protected async mintKeyChecked(network: Network): Promise<void> {
+    if (this.keyChecked || this.served) return;
+    let key: Awaited<ReturnType<typeof this.keyPair>> | undefined;
+    try {
+      await this.withMintView(network, async (_store, policy) => {
+        key ??= await this.keyPair(network);
+        const { toHex } = await import('../../lib/bytes.ts');
+        if (toHex(key.publicKey) !== policy.mint_pubkey) throw new RefusedError('E_WRONG_KEY', `this key is not the mint key of ${this.stateDir(network)} (${policy.mint_pubkey}): pass the mint's --key-file/--key-env (a mint and an owner with different keys need a state directory each)`);
+      });
+    } catch (e) {
+      if (e instanceof UsageError && e.code === 'E_NO_MINT_POLICY') return;
+      throw e;
+    }
     this.keyChecked = true;
   }
 

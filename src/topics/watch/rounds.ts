@@ -26,7 +26,7 @@ export type WatchHost = {
    * unless `r.dryRun`): the credit mint's and the credit user's today (./credit.ts). A new kind is
    * one more entry — its decision table in src/lib/watch/, its round beside ./credit.ts.
    */
-  kinds: readonly KindRound[];
+  kinds: readonly { kind: string; round: KindRound }[];
 };
 
 /** One kind's round. `reorgDepth`: blocks this round's tip replaced (what a kind took as final is asked again). */
@@ -50,7 +50,16 @@ export async function watchRound(host: WatchHost, dryRun: boolean): Promise<Repo
   const r: Round = { tip: tip.height, block: tip.hash ?? '', dryRun, offline, chain, records };
   const reorgDepth = followed?.deep ? Number.MAX_SAFE_INTEGER : followed?.replaced.length ?? 0;
   const decisions: Decision[] = [];
-  for (const kind of host.kinds) decisions.push(...await kind(r, reorgDepth));
+  // One kind that fails (its store unreadable, a key that is not its own, a bug) is that kind's failure in the report:
+  // the others still act this round, and the failed one is taken again 10 s later (as a failed action).
+  const failures: { kind: string; error: string }[] = [];
+  for (const { kind, round } of host.kinds) {
+    try {
+      decisions.push(...await round(r, reorgDepth));
+    } catch (e) {
+      failures.push({ kind, error: e instanceof OffchainError ? `${e.code}: ${e.message}` : `E_INTERNAL: ${(e as Error)?.message ?? String(e)}` });
+    }
+  }
   decisions.sort(byDeadline);
   if (!dryRun && followed) await records.setView(followed.view);
   const live = decisions.filter((d) => d.action !== 'done');
@@ -65,12 +74,13 @@ export async function watchRound(host: WatchHost, dryRun: boolean): Promise<Repo
     tip: { height: tip.height, ...(tip.hash ? { hash: tip.hash } : {}) },
     ...(reorg ? { reorg } : {}),
     decisions: decisions.map(({ rate: _rate, ...d }: Decision & { rate?: number }) => d),
+    ...(failures.length > 0 ? { failures } : {}),
     summary: {
       contracts: decisions.length,
       sent: decisions.filter((d) => SENDING.has(d.action) && d.error === undefined && !dryRun).length,
       pending: decisions.filter((d) => PENDING.has(d.action)).length,
       shortfalls: decisions.filter((d) => d.shortfall !== undefined).length,
-      errors: decisions.filter((d) => d.error !== undefined).length,
+      errors: decisions.filter((d) => d.error !== undefined).length + failures.length,
       ...(live.length > 0 ? { nearest_deadline: Math.min(...live.map((d) => d.blocks_left)) } : {}),
     },
   };
@@ -99,6 +109,7 @@ export async function watchLoop(host: WatchHost, opts: LoopOptions): Promise<voi
           opts.gauges.reorgs++;
           opts.log({ event: 'reorg', tip: report.tip, ...report.reorg }, 'reorganisation: decisions taken again on the new best chain');
         }
+        for (const f of report.failures ?? []) opts.log({ event: 'kind-failed', kind: f.kind, code: f.error.split(':')[0] }, f.error);
         for (const d of report.decisions) {
           const key = `${d.kind}:${d.contract}`;
           const said = `${d.action}:${d.fee_rate ?? ''}:${d.txid ?? ''}:${d.error ?? ''}`;
