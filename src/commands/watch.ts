@@ -43,6 +43,8 @@ export default class Watch extends WatchSteps<typeof Watch> {
       helpValue: 'HOST:PORT|unix:PATH',
     }),
     'log-level': Flags.string({ description: 'the JSON log on standard error (a long-running watcher)', options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], default: 'info' }),
+    tower: Flags.string({ description: 'be a keyless watchtower for the statechain/tower-backup exports (statechain tower-export) dropped into this directory: each owner\'s anchored backup mined before the previous owner\'s is final, paid from the node\'s wallet within --max-fee-rate (required); no --key-file/--key-env, no --store (docs/watch.md, "The tower")', helpValue: 'DIR' }),
+    'rpc-wallet': Flags.string({ description: 'with --tower: the node\'s wallet that pays the children (bitcoin-cli -rpcwallet; default: the node\'s only loaded wallet)', helpValue: 'NAME' }),
     ...feeGuardFlags,
     ...chainFlags,
   };
@@ -55,10 +57,22 @@ export default class Watch extends WatchSteps<typeof Watch> {
     const operatorListen = f['operator-listen'] === undefined ? undefined : parseOperatorListen(f['operator-listen']);
     if (operatorListen && f.once) throw new UsageError('E_USAGE', '--operator-listen serves /metrics for a long-running watcher: drop it with --once');
     const network = this.network();
-    await this.feeLimits(); // E_USAGE for a bad --max-fee-rate/--max-fee-share before the node is asked
+    if (f.tower !== undefined) {
+      // A tower holds no key and keeps no one's store: what it acts on is in its directory, what it pays is its wallet's.
+      if (f['key-file'] !== undefined || f['key-env'] !== undefined) throw new UsageError('E_USAGE', '--tower holds no key: drop --key-file/--key-env (an owner\'s own watcher is offchain watch with its key, without --tower)');
+      if (f.store !== undefined) throw new UsageError('E_USAGE', '--tower keeps only its own records, in --state-dir: drop --store');
+      if (f['max-fee-rate'] === undefined) throw new UsageError('E_USAGE', '--tower pays every child from its own wallet: give its budget, --max-fee-rate SAT/VB on each package');
+    } else if (f['rpc-wallet'] !== undefined) throw new UsageError('E_USAGE', '--rpc-wallet names the wallet a tower pays from: only with --tower');
+    const limits = await this.feeLimits(); // E_USAGE for a bad --max-fee-rate/--max-fee-share before the node is asked
     const chain = await this.watchChain(network, { dryRun: f['dry-run'], once: f.once });
-    await this.ownerKeyChecked(network); // a statechain owner's key: E_NO_KEY/E_WRONG_KEY before any round
-    const host = this.watchHost(network, chain);
+    let host;
+    if (f.tower !== undefined) {
+      const { towerWatchHost } = await import('../topics/watch/tower.ts');
+      host = await towerWatchHost({ network, chain, db: (create) => this.state(network, { create }), dir: f.tower, limits, ...(f['rpc-wallet'] !== undefined ? { wallet: f['rpc-wallet'] } : {}) });
+    } else {
+      await this.ownerKeyChecked(network); // a statechain owner's key: E_NO_KEY/E_WRONG_KEY before any round
+      host = this.watchHost(network, chain);
+    }
     const { watchLoop, watchRound } = await import('../topics/watch/rounds.ts');
     if (f.once) return { message: await watchRound(host, f['dry-run']) };
     this.longRunning = true;
