@@ -28,6 +28,10 @@ export default class Watch extends WatchSteps<typeof Watch> {
         '<%= config.bin %> watch --once --dry-run --key-env MINT_KEY --state-dir $D/mint --tip-height 5220',
     },
     {
+      description: 'What a keyless tower holding the fixture export would do at tip 284 (the backup final at 280, due by 289): send it now, with a child from its wallet (offline, nothing sent)',
+      command: 'D=$(mktemp -d); mkdir $D/drop && cp fixtures/statechain/tower-backup.json $D/drop/ && <%= config.bin %> watch --tower $D/drop --state-dir $D/tower --max-fee-rate 20 --once --dry-run --tip-height 284',
+    },
+    {
       description: 'The watcher of a mint beside its node, for good (stop it with SIGTERM); its decisions are JSON lines on standard error',
       command: '<%= config.bin %> watch --key-env MINT_KEY --state-dir /var/lib/offchain --rpc-url http://127.0.0.1:8332 --max-fee-rate 200',
     },

@@ -14,7 +14,11 @@ export default class StatechainTowerExport extends StatechainCommand<typeof Stat
     'outrun). Each transfer makes an export stale: the new owner\'s export of the same coin replaces it at the tower (docs/watch.md, "The tower").';
   static override examples = [
     {
-      description: 'Bob hands his coin to the tower\'s drop directory, written aside and renamed in (a tower reads only whole *.json files)',
+      description: 'Bob, who holds the fixture coin alone under anchored terms (backup 3), prints what his tower needs',
+      command: 'D=$(mktemp -d); cp -r fixtures/statechain/state/bob-anchored $D/sc-bob && BOB_KEY=$(cat fixtures/keys/bob.key) <%= config.bin %> statechain tower-export --coin $(cat fixtures/statechain/coin-id) --key-env BOB_KEY --state-dir $D/sc-bob',
+    },
+    {
+      description: 'The same, dropped into a tower\'s directory: written aside and renamed in (a tower reads only whole *.json files)',
       command: '<%= config.bin %> statechain tower-export --coin $COIN --key-env BOB_KEY --state-dir ~/.offchain-bob > ~/tower/.$COIN.part && mv ~/tower/.$COIN.part ~/tower/$COIN.json',
     },
   ];
