@@ -13,13 +13,16 @@
  * - Carol's stale export: Dave's backup (final at L₃ = L₂ − 5, broadcast by Dave, kept out of
  *   blocks) spends the coin in the mempool when Carol's becomes final: the tower waits, never
  *   replaces it, sends nothing; once Dave's is mined the tower is done with the coin, and Core
- *   refuses Carol's backup.
+ *   refuses Carol's backup. Dave exports it after all: the tower keeps his export (the newest), and
+ *   with his removed never goes back to Carol's.
+ * - Refused before any round: a tower not told which of the node's two wallets pays (E_NO_WALLET).
+ *   Run twice at one tip, it holds: nothing is sent twice.
  *
  * Every watcher round is the built CLI, spawned; the setup steps run in-process. Skipped, visibly,
  * without bitcoind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { satsToBtc } from '../../src/lib/chain/amount.ts';
 import { tempDir } from '../helpers.ts';
@@ -173,6 +176,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(decision(r, coins.bob)).toMatchObject({ action: 'none', deadline: L1 - 1 });
     expect(decision(r, coins.carol)).toMatchObject({ action: 'none', deadline: L1 - 1 });
     expect(await mempool()).toEqual([]);
+    // The node holds two wallets: a tower not told which one pays is refused before any round.
+    const unnamed = await offchain(['watch', '--tower', towerDir(), '--state-dir', dir('TOWER'), '--max-fee-rate', String(BUDGET), ...n.chain(), '--once'], { env: {} });
+    expect({ status: unnamed.status, stdout: unnamed.stdout, code: /error (E_[A-Z_]+)/.exec(unnamed.stderr)?.[1] }).toEqual({ status: 2, stdout: '', code: 'E_NO_WALLET' });
   }, 60_000);
 
   it('Dave, the new owner, broadcasts his own backup once final (L₃) and a fee spike keeps it out of blocks: when Carol\'s stale export becomes final the tower waits on it, never replacing it', async () => {
@@ -218,6 +224,11 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       expect(decoded.vout.length).toBe(tx.outputs.length);
       for (const v of decoded.vout) expect((await towerWallet().call<{ ismine: boolean }>('getaddressinfo', [v.scriptPubKey.address])).ismine).toBe(true);
       expect(await mempool()).toEqual([backup, child, dave.backup, dave.child].sort());
+      if (tip === L2) {
+        // A second round at the same tip (a restart, cron twice): the package in the node is at the schedule's rate — held, nothing sent twice.
+        expect(decision(await tower(), coins.bob)).toMatchObject({ action: 'hold', txid: backup });
+        expect(await mempool()).toEqual([backup, child, dave.backup, dave.child].sort());
+      }
       if (tip < L1 - 2) await outbid(child);
       else {
         await outbid(child, 100_000_000); // the spike ends: the last bid is enough
@@ -251,6 +262,16 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(decision(r, coins.bob)).toMatchObject({ action: 'done', txid: bobExport.backup.txid });
     expect(r.summary.errors).toBe(0);
     expect(await mempool()).toEqual([]);
+    // Dave exports the coin after all (backup 3): the tower keeps his export, not Carol's stale one (Dave's backup is 6 deep: done).
+    const daves = await exportTo('DAVE_KEY', coins.carol);
+    expect(daves.backup).toMatchObject({ n: 3, txid: dave.backup, locktime: L3 });
+    writeFileSync(join(towerDir(), 'carol-again.json'), JSON.stringify(carolExport));
+    expect(decision(await tower(), coins.carol)).toMatchObject({ action: 'done', deadline: L2 - 1, txid: dave.backup });
+    // Dave's export removed, Carol's left: older than the one the tower kept — never acted on again.
+    rmSync(join(towerDir(), `${coins.carol}.json`));
+    const stale = decision(await tower(), coins.carol);
+    expect(stale).toMatchObject({ action: 'done', deadline: L1 - 1 });
+    expect(stale.reason).toMatch(/older than backup 3/);
     // The tower kept its own records in its own state directory, and no owner's.
     expect(readFileSync(join(dir('TOWER'), 'regtest', 'state.sqlite')).length).toBeGreaterThan(0);
   }, 60_000);
