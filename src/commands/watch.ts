@@ -17,7 +17,10 @@ export default class Watch extends WatchSteps<typeof Watch> {
     'left unclaimed (from its expiry on; the device\'s key), and a statechain owner gets its backup (with a CPFP child, rebid the same ' +
     'way) mined before the previous owner\'s is final, or its signed withdrawal. Runs until SIGTERM/SIGINT, logging one JSON ' +
     'line per decision on standard error; --once evaluates the tip, acts, prints a watch/report and exits 0 (for cron and tests); ' +
-    '--dry-run says what it would do, sending and storing nothing (offline too: with --tip-height instead of a node).';
+    '--dry-run says what it would do, sending and storing nothing (offline too: with --tip-height instead of a node). With --tower DIR it is ' +
+    'a keyless watchtower instead: it holds no key and keeps only the statechain/tower-backup exports owners dropped into DIR (statechain ' +
+    'tower-export), each owner\'s anchored backup mined by the block before the previous owner\'s is final, its child paid from the node\'s ' +
+    'wallet (--rpc-wallet) within --max-fee-rate.';
   static override examples = [
     {
       description: 'What the demo mint\'s watcher would do once its contract is 100 blocks from expiry (offline, nothing sent): exit now',
