@@ -98,11 +98,14 @@ export async function towerWatchHost(o: { network: string; chain: WatchChain; db
   let wallet: TowerWallet | undefined;
   if (o.chain.kind === 'rpc') {
     const { UsageError } = await import('../../lib/errors.ts');
+    const { RpcError } = await import('../../lib/chain/rpc-client.ts');
+    // The node's client (an RpcChainSource's: watchChain gave the node itself when it is one).
     const node = (o.chain as unknown as { client: RpcClient }).client;
     const client = o.wallet === undefined ? node : node.forWallet(o.wallet);
     try {
       await client.call('getwalletinfo');
     } catch (e) {
+      if (!(e instanceof RpcError)) throw e;
       throw new UsageError('E_NO_WALLET', `a tower pays its children from the node's wallet, and ${o.wallet === undefined ? 'the node has no single loaded wallet' : `the node has no wallet ${o.wallet} loaded`}: load one (bitcoin-cli loadwallet NAME) and name it with --rpc-wallet NAME (${(e as Error).message})`);
     }
     wallet = nodeWallet(client);
