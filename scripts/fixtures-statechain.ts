@@ -23,7 +23,7 @@ const state = mkdtempSync(join(tmpdir(), 'offchain-fixtures-sc-'));
 const CHAIN = ['--tip-height', '200', '--confirmations', '3'];
 /** The built CLI run as `who` (its key env name, and its state directory under `root`). */
 const cliIn = (stateRoot: string) => (who: string, args: string[], input = '') =>
-  execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args, '--key-env', who, '--state-dir', join(stateRoot, who), ...(args[0] === 'statechain-deposit' ? CHAIN.slice(0, 2) : CHAIN)], {
+  execFileSync(process.execPath, [join(root, 'bin/run.js'), ...args, '--key-env', who, '--state-dir', join(stateRoot, who), ...(args[0] === 'statechain-deposit' ? CHAIN.slice(0, 2) : args[1] === 'tower-export' ? [] : CHAIN)], {
     input, env, stdio: ['pipe', 'pipe', process.env.FIXTURES_DEBUG ? 'inherit' : 'ignore'],
   }).toString();
 const cli = cliIn(state);
@@ -42,10 +42,10 @@ const save = (name: string, text: string) => (writeFileSync(fx(name), text), tex
  * database holds the party's nonces either way (a step that finishes a signature needs its
  * unused secret nonce).
  */
-const snapshot = (who: string, name: string, _withNonces = false) => {
+const snapshot = (who: string, name: string, _withNonces = false, from = state) => {
   const to = fx(`state/${name}/regtest`);
   mkdirSync(to, { recursive: true });
-  cpSync(join(state, who, 'regtest', 'state.sqlite'), join(to, 'state.sqlite'));
+  cpSync(join(from, who, 'regtest', 'state.sqlite'), join(to, 'state.sqlite'));
 };
 
 // Everything here is made again, but for what no script makes: store-migrated.json (a real migration's output, paths generalised).
@@ -109,7 +109,10 @@ const closeReq = jcli('BOB_KEY', jStart);
 const jNonce = save('joint-nonce.json', jcli('BOB_KEY', ['statechain-transfer'], closeReq));
 const jSign = save('joint-sign.json', jcli('ALICE_KEY', ['statechain-transfer'], jcli('OPERATOR_KEY', ['statechain-transfer'], jcli('ALICE_KEY', ['statechain-transfer'], jNonce))));
 const closeDone = jcli('OPERATOR_KEY', ['statechain-transfer'], jcli('BOB_KEY', ['statechain-transfer'], jcli('BOB_KEY', ['statechain-transfer'], jSign)));
-save('coin-bob-closed.json', jcli('BOB_KEY', ['statechain-transfer'], closeDone));
+const closed = save('coin-bob-closed.json', jcli('BOB_KEY', ['statechain-transfer'], closeDone));
+// Bob alone now holds an anchored coin (backup 3, the pair's before it): what he hands a watchtower.
+snapshot('BOB_KEY', 'bob-anchored', false, joint);
+save('tower-backup.json', jcli('BOB_KEY', ['statechain', 'tower-export', '--coin', (JSON.parse(closed) as { coin_id: string }).coin_id]));
 // The same pair withdrawing a third coin cooperatively (a fresh state directory again).
 const pairW = mkdtempSync(join(tmpdir(), 'offchain-fixtures-sc-pair-w-'));
 const wcli = cliIn(pairW);

@@ -108,6 +108,7 @@ const LOADERS = {
   'statechain:backup': () => import('./commands/statechain/backup.ts'),
   'statechain:deposit': () => import('./commands/statechain/deposit.ts'),
   'statechain:store:migrate': () => import('./commands/statechain/store/migrate.ts'),
+  'statechain:tower-export': () => import('./commands/statechain/tower-export.ts'),
   'statechain:transfer': () => import('./commands/statechain/transfer.ts'),
   'statechain:verify': () => import('./commands/statechain/verify.ts'),
   'statechain:withdraw': () => import('./commands/statechain/withdraw.ts'),

@@ -17,7 +17,10 @@ export default class Watch extends WatchSteps<typeof Watch> {
     'left unclaimed (from its expiry on; the device\'s key), and a statechain owner gets its backup (with a CPFP child, rebid the same ' +
     'way) mined before the previous owner\'s is final, or its signed withdrawal. Runs until SIGTERM/SIGINT, logging one JSON ' +
     'line per decision on standard error; --once evaluates the tip, acts, prints a watch/report and exits 0 (for cron and tests); ' +
-    '--dry-run says what it would do, sending and storing nothing (offline too: with --tip-height instead of a node).';
+    '--dry-run says what it would do, sending and storing nothing (offline too: with --tip-height instead of a node). With --tower DIR it is ' +
+    'a keyless watchtower instead: it holds no key and keeps only the statechain/tower-backup exports owners dropped into DIR (statechain ' +
+    'tower-export), each owner\'s anchored backup mined by the block before the previous owner\'s is final, its child paid from the node\'s ' +
+    'wallet (--rpc-wallet) within --max-fee-rate.';
   static override examples = [
     {
       description: 'What the demo mint\'s watcher would do once its contract is 100 blocks from expiry (offline, nothing sent): exit now',
@@ -26,6 +29,10 @@ export default class Watch extends WatchSteps<typeof Watch> {
         '<%= config.bin %> sign-update --role user --amount 5000 --key-env USER_KEY --state-dir $D/user ' +
         '| <%= config.bin %> sign-update --role mint --key-env MINT_KEY --state-dir $D/mint --tip-height 1001 --confirmations 1 > /dev/null && ' +
         '<%= config.bin %> watch --once --dry-run --key-env MINT_KEY --state-dir $D/mint --tip-height 5220',
+    },
+    {
+      description: 'What a keyless tower holding the fixture export would do at tip 284 (the backup final at 280, due by 289): send it now, with a child from its wallet (offline, nothing sent)',
+      command: 'D=$(mktemp -d); mkdir $D/drop && cp fixtures/statechain/tower-backup.json $D/drop/ && <%= config.bin %> watch --tower $D/drop --state-dir $D/tower --max-fee-rate 20 --once --dry-run --tip-height 284',
     },
     {
       description: 'The watcher of a mint beside its node, for good (stop it with SIGTERM); its decisions are JSON lines on standard error',
@@ -43,6 +50,8 @@ export default class Watch extends WatchSteps<typeof Watch> {
       helpValue: 'HOST:PORT|unix:PATH',
     }),
     'log-level': Flags.string({ description: 'the JSON log on standard error (a long-running watcher)', options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], default: 'info' }),
+    tower: Flags.string({ description: 'be a keyless watchtower for the statechain/tower-backup exports (statechain tower-export) dropped into this directory: each owner\'s anchored backup mined before the previous owner\'s is final, paid from the node\'s wallet within --max-fee-rate (required); no --key-file/--key-env, no --store (docs/watch.md, "The tower")', helpValue: 'DIR' }),
+    'rpc-wallet': Flags.string({ description: 'with --tower: the node\'s wallet that pays the children (bitcoin-cli -rpcwallet; default: the node\'s only loaded wallet)', helpValue: 'NAME' }),
     ...feeGuardFlags,
     ...chainFlags,
   };
@@ -55,12 +64,24 @@ export default class Watch extends WatchSteps<typeof Watch> {
     const operatorListen = f['operator-listen'] === undefined ? undefined : parseOperatorListen(f['operator-listen']);
     if (operatorListen && f.once) throw new UsageError('E_USAGE', '--operator-listen serves /metrics for a long-running watcher: drop it with --once');
     const network = this.network();
-    await this.feeLimits(); // E_USAGE for a bad --max-fee-rate/--max-fee-share before the node is asked
+    if (f.tower !== undefined) {
+      // A tower holds no key and keeps no one's store: what it acts on is in its directory, what it pays is its wallet's.
+      if (f['key-file'] !== undefined || f['key-env'] !== undefined) throw new UsageError('E_USAGE', '--tower holds no key: drop --key-file/--key-env (an owner\'s own watcher is offchain watch with its key, without --tower)');
+      if (f.store !== undefined) throw new UsageError('E_USAGE', '--tower keeps only its own records, in --state-dir: drop --store');
+      if (f['max-fee-rate'] === undefined) throw new UsageError('E_USAGE', '--tower pays every child from its own wallet: give its budget, --max-fee-rate SAT/VB on each package');
+    } else if (f['rpc-wallet'] !== undefined) throw new UsageError('E_USAGE', '--rpc-wallet names the wallet a tower pays from: only with --tower');
+    const limits = await this.feeLimits(); // E_USAGE for a bad --max-fee-rate/--max-fee-share before the node is asked
     const chain = await this.watchChain(network, { dryRun: f['dry-run'], once: f.once });
-    // The roles' keys, E_NO_KEY/E_WRONG_KEY before any round: the mint's, a statechain owner's.
-    await this.mintKeyChecked(network);
-    await this.ownerKeyChecked(network);
-    const host = this.watchHost(network, chain);
+    let host;
+    if (f.tower !== undefined) {
+      const { towerWatchHost } = await import('../topics/watch/tower.ts');
+      host = await towerWatchHost({ network, chain, db: (create) => this.state(network, { create }), dir: f.tower, limits, ...(f['rpc-wallet'] !== undefined ? { wallet: f['rpc-wallet'] } : {}) });
+    } else {
+      // The roles' keys, E_NO_KEY/E_WRONG_KEY before any round: the mint's, a statechain owner's.
+      await this.mintKeyChecked(network);
+      await this.ownerKeyChecked(network);
+      host = this.watchHost(network, chain);
+    }
     const { watchLoop, watchRound } = await import('../topics/watch/rounds.ts');
     if (f.once) return { message: await watchRound(host, f['dry-run']) };
     this.longRunning = true;

@@ -317,6 +317,33 @@ export const VerifiedSchema = messageSchema('statechain/verified', 'The receiver
   )),
 });
 
+/**
+ * What an owner hands a watchtower (`statechain tower-export`, read by `offchain watch --tower`):
+ * nothing secret — the newest backup, already signed by both shares, pays only the owner; a
+ * tower can get it mined (a TRUC child on its anchor, its own wallet's coins) and nothing else.
+ */
+export const TowerBackupSchema = messageSchema('statechain/tower-backup', 'Owner → its watchtower: the owner\'s newest anchored backup (signed), its locktime, the deadline before the previous owner\'s backup is final, and the older backups\' txids (what the tower may outrun). No secret.', {
+  coin_id: CoinId,
+  outpoint: Type.String({ pattern: '^[0-9a-f]{64}:[0-9]{1,10}$', description: 'the coin: the deposit output every backup spends' }),
+  amount_sat: Sats('the coin\'s amount (the backup\'s input)'),
+  backup: Type.Object(
+    {
+      n: Type.Integer({ minimum: 2, description: 'its number in the coin\'s chain (1 is the depositor\'s: no older backup, no deadline)' }),
+      txid: Txid,
+      locktime: Height('Lₙ: final (accepted to a mempool) once the tip reaches it'),
+      hex: TxHex('the signed backup: version 3, zero fee, its output to the owner\'s share and a 0-sat keyless pay-to-anchor (OP_1 <4e73>)'),
+    },
+    { additionalProperties: false },
+  ),
+  previous: Type.Object(
+    { txid: Txid, locktime: Height('Lₙ₋₁: the previous owner\'s backup is final from this tip on') },
+    { additionalProperties: false, description: 'the backup before it (the previous owner\'s): the one to get ahead of' },
+  ),
+  deadline: Type.Integer({ minimum: 0, description: 'Lₙ₋₁ − 1: the last block that mines the backup before the previous owner\'s can enter any mempool' }),
+  older_txids: Type.Array(Txid, { minItems: 1, description: 'every older backup of the coin, backup 1 first: the spenders a tower may replace in a mempool (any other spender — a later owner\'s backup, the withdrawal — is never replaced)' }),
+  next: Type.String(),
+});
+
 export const StoreMigratedSchema = messageSchema('statechain/store-migrated', 'Operator: its coins\' records moved from --state-dir into PostgreSQL, each file copy of a share erased.', {
   from: Type.String({ description: 'the operator\'s statechain directory migrated' }),
   to: Type.String({ description: 'the PostgreSQL store, its URL without a password' }),
@@ -328,5 +355,5 @@ export const STATECHAIN_SCHEMAS = [
   DepositRequestSchema, DepositOfferSchema, DepositBackupSchema, DepositCosignedSchema, CoinSchema,
   TransferRequestSchema, TransferSignSchema, TransferCosignedSchema, TransferPackageSchema, TransferAcceptSchema, TransferDoneSchema,
   JointPartSchema, JointHandoffSchema, JointT2Schema, JointNonceSchema, JointSignSchema, JointWithdrawNonceSchema, JointWithdrawSignSchema,
-  WithdrawRequestSchema, WithdrawCosignedSchema, SpendSchema, VerifiedSchema, StoreMigratedSchema,
+  WithdrawRequestSchema, WithdrawCosignedSchema, SpendSchema, VerifiedSchema, StoreMigratedSchema, TowerBackupSchema,
 ];

@@ -13,8 +13,8 @@ import type { ExitBid } from '../../lib/watch/credit.ts';
 
 const HASH = /^[0-9a-f]{64}$/;
 
-/** What a bid is for: the mint's exit, or the gateway's claim of an HTLC. */
-export type BidOf = 'exit' | 'claim';
+/** What a bid is for: the mint's exit, the gateway's claim of an HTLC, or a tower's package for an owner's backup. */
+export type BidOf = 'exit' | 'claim' | 'tower';
 
 export class WatchRecords {
   private opened: Records<unknown> | undefined;
@@ -70,5 +70,22 @@ export class WatchRecords {
   async setBid(contract: string, bid: ExitBid, of: BidOf = 'exit'): Promise<void> {
     const r = (await this.records(true))!;
     await r.db.step(() => r.put(`${of}-${contract}`, bid));
+  }
+
+  /** A tower's newest export per coin (`export-<coin>`: its backup number): a tower never goes back to an older one. A damaged row counts as none. */
+  async towerKept(): Promise<Map<string, number>> {
+    const r = await this.records(false);
+    const kept = new Map<string, number>();
+    for (const id of r?.ids() ?? []) {
+      if (!id.startsWith('export-')) continue;
+      const n = (await this.read(id) as { n?: unknown } | undefined)?.n;
+      if (Number.isSafeInteger(n)) kept.set(id.slice('export-'.length), n as number);
+    }
+    return kept;
+  }
+
+  async setTowerKept(coin: string, kept: { n: number; txid: string }): Promise<void> {
+    const r = (await this.records(true))!;
+    await r.db.step(() => r.put(`export-${coin}`, kept));
   }
 }

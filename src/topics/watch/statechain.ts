@@ -82,7 +82,9 @@ async function ownerTurn(host: OwnerHost, r: Round, record: OwnerRecord, startRa
     const confirmations = await r.chain.txConfirmations(watched);
     facts = { ...facts, confirmations };
     if (confirmations === null) {
-      const spender = await spentBy(r, record, coin, watched);
+      const classify = (spender: string): Spender['who'] =>
+        coin.olderAll.includes(spender) ? 'older' : coin.newer.includes(spender) ? 'newer' : spender === coin.withdrawal ? 'withdrawal' : 'unknown';
+      const spender = await spentBy(r, record.statement.outpoint!, watched, [...coin.olderAll, ...coin.newer, ...(coin.withdrawal ? [coin.withdrawal] : [])], classify);
       if (spender) facts = { ...facts, spender };
       if (spender?.who === 'older' && spender.where === 'mempool') {
         const held = await r.chain.mempoolEviction(spender.txid!);
@@ -110,21 +112,33 @@ async function ownerTurn(host: OwnerHost, r: Round, record: OwnerRecord, startRa
   return d;
 }
 
-/** Who spends the coin, when not `ours` (our backup, or the withdrawal being watched): undefined while it is unspent. */
-async function spentBy(r: Round, record: OwnerRecord, coin: ReturnType<typeof ownerCoin>, ours: string): Promise<Spender | undefined> {
-  const [txid, vout] = record.statement.outpoint!.split(':') as [string, string];
-  const classify = (spender: string): Spender['who'] =>
-    coin.olderAll.includes(spender) ? 'older' : coin.newer.includes(spender) ? 'newer' : spender === coin.withdrawal ? 'withdrawal' : 'unknown';
+/**
+ * Who spends the coin's `outpoint`, when not `ours` (our backup, or the withdrawal being watched): undefined while it is
+ * unspent. In a block, asked of each `known` transaction by txid (-txindex); none of them: `unknown`. Also the tower's
+ * (./tower.ts), with what its export names.
+ */
+export async function spentBy(r: Round, outpoint: string, ours: string, known: readonly string[], classify: (txid: string) => Spender['who']): Promise<Spender | undefined> {
+  const [txid, vout] = outpoint.split(':') as [string, string];
   const inMempool = await r.chain.mempoolSpender(txid, Number(vout));
   if (inMempool !== undefined) return inMempool === ours ? undefined : { who: classify(inMempool), where: 'mempool', txid: inMempool };
   if ((await r.chain.utxo(txid, Number(vout))) !== null) return undefined;
-  // Spent in a block: by one of the transactions this record knows (each looked up by txid, -txindex), or by none of them.
-  for (const known of [...coin.olderAll, ...coin.newer, ...(coin.withdrawal ? [coin.withdrawal] : [])]) {
-    if (known === ours) continue;
-    const c = await r.chain.txConfirmations(known);
-    if (c !== null && c >= 1) return { who: classify(known), where: 'block', txid: known };
+  for (const k of known) {
+    if (k === ours) continue;
+    const c = await r.chain.txConfirmations(k);
+    if (c !== null && c >= 1) return { who: classify(k), where: 'block', txid: k };
   }
   return { who: 'unknown', where: 'block' };
+}
+
+/**
+ * The least package rate (sat/kvB), less the incremental relay fee, at which a package of `vsize` replaces `c` and its
+ * descendants (package RBF: more fee than all it evicts plus the incremental fee on its own size, and a rate above the
+ * conflict's chunk): what the owner's and the tower's bids must exceed to outrun a previous owner's backup.
+ */
+export function replaceRate(c: Conflict, vsize: number, incremental: number): number {
+  const fee = Math.ceil((1000 * Number(c.descendantFee) + incremental * vsize) / vsize);
+  const chunk = Math.floor((4000 * Number(c.chunkFee)) / c.chunkWeight) + 1;
+  return Math.max(fee, chunk + incremental) - incremental;
 }
 
 /**
@@ -147,10 +161,7 @@ async function backupFacts(host: OwnerHost, r: Round, record: OwnerRecord, ownTx
   const facts: Partial<OwnerFacts> = { startRate: start, incrementalRate: incremental, budgetRate };
   if (r.offline) return facts;
   if (conflicts?.length) {
-    const c = conflicts[0]!;
-    const fee = Math.ceil((1000 * Number(c.descendantFee) + incremental * vsize) / vsize);
-    const chunk = Math.floor((4000 * Number(c.chunkFee)) / c.chunkWeight) + 1;
-    return { ...facts, replaceRate: Math.max(fee, chunk + incremental) - incremental };
+    return { ...facts, replaceRate: replaceRate(conflicts[0]!, vsize, incremental) };
   }
   if (f.confirmations === 0) {
     const held = await r.chain.mempoolEviction(ownTxid);

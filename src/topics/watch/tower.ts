@@ -1,0 +1,261 @@
+/**
+ * The keyless watchtower (`offchain watch --tower DIR`, docs/watch.md "The tower"): the exports
+ * owners dropped into DIR (`statechain/tower-backup`, src/lib/statechain/tower.ts), the chain's
+ * facts asked of the node as the statechain owner's watcher asks them (./statechain.ts spentBy),
+ * the decision taken by the owner's own table (src/lib/watch/tower.ts), and the action: the
+ * owner's signed backup with a TRUC child spending its anchor and a coin of the node's wallet
+ * (src/lib/truc/child.ts buildChild, as `package child --wallet-psbt` builds it; the wallet's
+ * coins from walletcreatefundedpsbt used as is, the child signed by walletprocesspsbt), checked
+ * (check.ts) and submitted with submitpackage (read as `package submit` reads it).
+ *
+ * The tower holds no key: nothing it does can move the coin anywhere but where the owner's backup
+ * pays. What it spends is its own wallet's, within --max-fee-rate on the package.
+ *
+ * Not here: the channel half of issue 71 item 5 (penalty transactions for a BOLT 2/3 channel's
+ * revoked commitments: a kind of its own beside this one, docs/watch.md).
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Transaction } from '@scure/btc-signer';
+import type { Conflict } from '../../lib/truc/standing.ts';
+import type { FeeLimits } from '../../lib/tx/fee-guard.ts';
+import type { RpcClient } from '../../lib/chain/rpc-client.ts';
+import type { TowerBackup } from '../../lib/statechain/tower.ts';
+import type { ReplacedChild } from '../../lib/truc/replaced.ts';
+import { FINAL_DEPTH, SENDING, type Decision } from '../../lib/watch/decision.ts';
+import { decideTower, newestExports, type TowerCoin } from '../../lib/watch/tower.ts';
+import type { OwnerFacts } from '../../lib/watch/statechain.ts';
+import { fromHex } from '../../lib/bytes.ts';
+import { errorText, startRates, turns, type Round, type StartRate } from './credit.ts';
+import { OWNER_MARGIN, replaceRate, spentBy } from './statechain.ts';
+import type { WatchChain } from './credit.ts';
+import type { WatchHost } from './rounds.ts';
+import type { StateDb } from '../../lib/store/sqlite/database.ts';
+
+/** The node's wallet, as the tower pays from it. */
+export type TowerWallet = {
+  /** walletcreatefundedpsbt: confirmed coins of the wallet paying `sat` to an address of its own (its change too), used as is. */
+  coins(sat: bigint): Promise<Transaction>;
+  /** walletprocesspsbt: the child with the wallet's inputs signed, its network bytes. */
+  sign(psbt: Transaction): Promise<Uint8Array>;
+};
+
+export type TowerHost = {
+  /** The exports in the tower's directory (each file that decodes). */
+  exports(): Promise<TowerBackup[]>;
+  /** The node's wallet (undefined offline: a dry run only). */
+  wallet?: TowerWallet;
+  /** --max-fee-rate (the tower's budget, required) and --max-fee-share. */
+  limits: FeeLimits;
+  network: string;
+};
+
+/** Files the tower reads in its directory: `*.json`, each one export (a file being written elsewhere and renamed in). */
+const EXPORT_FILE = /\.json$/;
+
+/**
+ * The exports in `dir`, each read and checked (readTowerBackup). `strict`: a file that is not one
+ * is an error (the command's start: E_BAD_TOWER_EXPORT, exit 2); otherwise skipped — a tower keeps
+ * every other deadline whatever lands in its directory.
+ */
+export async function readTowerDir(dir: string, network: string, strict: boolean): Promise<TowerBackup[]> {
+  const { readTowerBackup } = await import('../../lib/statechain/tower.ts');
+  const { MalformedInputError, UsageError } = await import('../../lib/errors.ts');
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => EXPORT_FILE.test(n)).sort();
+  } catch (e) {
+    throw new UsageError('E_USAGE', `--tower ${dir}: not a directory the tower can read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const out: TowerBackup[] = [];
+  for (const name of names) {
+    try {
+      let value: unknown;
+      try {
+        value = JSON.parse(await readFile(join(dir, name), 'utf8'));
+      } catch (e) {
+        throw new MalformedInputError('E_BAD_TOWER_EXPORT', `not JSON (${(e as Error).message})`);
+      }
+      const m = readTowerBackup(value, `--tower ${join(dir, name)}`);
+      if (m.network !== network) throw new MalformedInputError('E_BAD_TOWER_EXPORT', `its network is ${m.network}, not ${network}`);
+      out.push(m);
+    } catch (e) {
+      if (!strict) continue;
+      const code = (e as { code?: string }).code;
+      throw new UsageError('E_BAD_TOWER_EXPORT', `--tower ${join(dir, name)} is not a statechain/tower-backup this tower can keep${code && code !== 'E_BAD_TOWER_EXPORT' ? ` (${code})` : ''}: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * A watcher's host for a tower: its one kind, the exports of `dir` (each checked once at the start: a file there that is
+ * not one is refused, E_BAD_TOWER_EXPORT; later ones that are not are skipped), paying from the node's wallet —
+ * `wallet` names one (`--rpc-wallet`), else the node's only one — which must answer at the start (E_NO_WALLET).
+ */
+export async function towerWatchHost(o: { network: string; chain: WatchChain; db: (create: boolean) => Promise<StateDb | undefined>; dir: string; limits: FeeLimits; wallet?: string }): Promise<WatchHost> {
+  await readTowerDir(o.dir, o.network, true);
+  let wallet: TowerWallet | undefined;
+  if (o.chain.kind === 'rpc') {
+    const { UsageError } = await import('../../lib/errors.ts');
+    const { RpcError } = await import('../../lib/chain/rpc-client.ts');
+    // The node's client (an RpcChainSource's: watchChain gave the node itself when it is one).
+    const node = (o.chain as unknown as { client: RpcClient }).client;
+    const client = o.wallet === undefined ? node : node.forWallet(o.wallet);
+    try {
+      await client.call('getwalletinfo');
+    } catch (e) {
+      if (!(e instanceof RpcError)) throw e;
+      throw new UsageError('E_NO_WALLET', `a tower pays its children from the node's wallet, and ${o.wallet === undefined ? 'the node has no single loaded wallet' : `the node has no wallet ${o.wallet} loaded`}: load one (bitcoin-cli loadwallet NAME) and name it with --rpc-wallet NAME (${(e as Error).message})`);
+    }
+    wallet = nodeWallet(client);
+  }
+  const host: TowerHost = { exports: () => readTowerDir(o.dir, o.network, false), limits: o.limits, network: o.network, ...(wallet ? { wallet } : {}) };
+  return { network: o.network, chain: o.chain, db: o.db, kinds: [{ kind: 'tower-statechain', round: (r) => towerRound(host, r) }] };
+}
+
+/** The node's wallet (`client`: the node, or `/wallet/<--rpc-wallet>`). */
+export function nodeWallet(client: RpcClient): TowerWallet {
+  return {
+    async coins(sat) {
+      const { satsToBtc } = await import('../../lib/chain/amount.ts');
+      const { parsePsbtBase64 } = await import('../../lib/psbt/parse.ts');
+      const address = await client.call<string>('getnewaddress');
+      // Confirmed coins only (a TRUC child has no unconfirmed parent but the backup); the wallet's own fee is ignored: the child sets its fee.
+      const answer = await client.call<{ psbt: string }>('walletcreatefundedpsbt', [[], [{ [address]: satsToBtc(sat) }], 0, { minconf: 1, fee_rate: 1 }]);
+      return parsePsbtBase64(answer.psbt, 'walletcreatefundedpsbt');
+    },
+    async sign(psbt) {
+      const { base64 } = await import('@scure/base');
+      const { packageTxFrom } = await import('../../lib/truc/input.ts');
+      const answer = await client.call<{ psbt: string }>('walletprocesspsbt', [base64.encode(psbt.toPSBT())]);
+      return (await packageTxFrom(new TextEncoder().encode(answer.psbt), 'the child as walletprocesspsbt signed it')).raw;
+    },
+  };
+}
+
+const towerCoin = (e: TowerBackup): TowerCoin => ({
+  coin: e.coin_id, n: e.backup.n,
+  backup: { txid: e.backup.txid, lockTime: e.backup.locktime },
+  previous: { txid: e.previous.txid, lockTime: e.previous.locktime },
+  older: e.older_txids,
+});
+
+/** The tower's decisions this round, each acted on unless a dry run. */
+export async function towerRound(host: TowerHost, r: Round): Promise<Decision[]> {
+  const given = (await host.exports()).map((e) => ({ coin: e.coin_id, n: e.backup.n, e }));
+  const kept = await r.records.towerKept();
+  const chosen = newestExports(given, kept);
+  // Superseded: every export of the coin at hand is older than one the tower kept — the coin moved on.
+  const superseded = [...new Set(given.map((g) => g.coin))].filter((c) => !chosen.some((x) => x.coin === c)).map((c): Decision => {
+    const e = given.filter((g) => g.coin === c).sort((a, b) => b.n - a.n)[0]!.e;
+    return { kind: 'tower-statechain', contract: c, action: 'done', deadline: e.deadline, blocks_left: e.deadline - r.tip, reason: `every export of this coin here is older than backup ${kept.get(c)}, which this tower kept: the coin moved on, and a stale export is never acted on` };
+  });
+  if (!r.dryRun) for (const c of chosen) if ((kept.get(c.coin) ?? 0) < c.n) await r.records.setTowerKept(c.coin, { n: c.n, txid: c.e.backup.txid });
+  const start = startRates(r.chain);
+  const failed = (c: (typeof chosen)[number]) => ({ kind: 'tower-statechain' as const, contract: c.coin, deadline: c.e.deadline, blocks_left: c.e.deadline - r.tip, action: 'hold' as const });
+  return [...superseded, ...await turns(chosen, (c) => towerTurn(host, r, c.e, start), failed)];
+}
+
+async function towerTurn(host: TowerHost, r: Round, e: TowerBackup, startRate: StartRate): Promise<Decision> {
+  const t = towerCoin(e);
+  const deadline = e.deadline;
+  let facts: OwnerFacts = { tip: r.tip, margin: OWNER_MARGIN, startRate: 0, budgetRate: 0, incrementalRate: 0, confirmations: null, finalDepth: FINAL_DEPTH };
+  let conflicts: Conflict[] | undefined;
+  if (!r.offline && r.tip >= t.backup.lockTime) {
+    const confirmations = await r.chain.txConfirmations(t.backup.txid);
+    facts = { ...facts, confirmations };
+    if (confirmations === null) {
+      // Only an older backup the export names is 'older'; anything else the tower takes as a later owner's (src/lib/watch/tower.ts).
+      const spender = await spentBy(r, e.outpoint, t.backup.txid, t.older, (txid) => (t.older.includes(txid) ? 'older' : 'newer'));
+      if (spender) facts = { ...facts, spender };
+      if (spender?.who === 'older' && spender.where === 'mempool') {
+        const held = await r.chain.mempoolEviction(spender.txid!);
+        if (held) conflicts = [{ txid: spender.txid!, ...held }];
+      }
+    }
+  }
+  const s = facts.spender;
+  const active = r.tip >= t.backup.lockTime && deadline - r.tip <= OWNER_MARGIN && !(facts.confirmations !== null && facts.confirmations >= 1) && !(s && (s.where === 'block' || s.who !== 'older'));
+  const bid = active ? await r.records.bid(t.coin, 'tower') : undefined;
+  if (bid) facts = { ...facts, bid };
+  let replaces: ReplacedChild | undefined;
+  if (active) {
+    const { start, incremental } = await startRate(deadline - r.tip);
+    facts = { ...facts, startRate: start, incrementalRate: incremental, budgetRate: Math.round(host.limits.maxFeeRate * 1000) };
+    if (!r.offline && facts.confirmations === 0) {
+      const held = await r.chain.mempoolEviction(t.backup.txid);
+      // The package the node holds, whoever made its child (the owner's own watcher too): what a bid must outbid.
+      if (held) facts = { ...facts, mempoolRate: Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize)) };
+      replaces = await anchorChild(r, e);
+    }
+    if (!r.offline && conflicts) {
+      try {
+        const sized = await towerPackage(host, r, e, { feeRate: 0.1, send: false });
+        facts = { ...facts, replaceRate: replaceRate(conflicts[0]!, sized.vsize, incremental) };
+      } catch (err) {
+        facts = { ...facts, unbuildable: errorText(err) };
+      }
+    }
+  }
+  const d = decideTower(t, facts);
+  if (r.dryRun || !SENDING.has(d.action)) return d;
+  try {
+    await r.records.setBid(t.coin, { start_tip: bid?.start_tip ?? r.tip, rate: d.rate!, tip: r.tip, block: r.block }, 'tower');
+    await towerPackage(host, r, e, { feeRate: d.rate! / 1000, send: true, ...(conflicts ? { conflicts } : {}), ...(replaces ? { replaces } : {}) });
+    d.txid = t.backup.txid;
+  } catch (err) {
+    d.error = errorText(err);
+  }
+  return d;
+}
+
+/** The child spending the backup's anchor in the node's mempool (ours, the owner's, anyone's): the one a new child replaces, at its mempool fee and chunk. */
+async function anchorChild(r: Round, e: TowerBackup): Promise<ReplacedChild | undefined> {
+  const { measureTx } = await import('../../lib/truc/transaction.ts');
+  const { P2A_SCRIPT } = await import('../../lib/statechain/coin.ts');
+  const { equalBytes } = await import('../../lib/bytes.ts');
+  const vout = measureTx(fromHex(e.backup.hex), 'the backup').tx.outputs.findIndex((o) => equalBytes(o.script, P2A_SCRIPT));
+  const child = await r.chain.mempoolSpender(e.backup.txid, vout);
+  if (child === undefined) return undefined;
+  const entry = await r.chain.mempoolEntry(child);
+  if (!entry) return undefined;
+  const c = await r.chain.mempoolEviction(child);
+  return { txid: child, fee: entry.fee, ...(c ? { chunk: { fee: c.chunkFee, weight: c.chunkWeight, withParent: c.chunkWeight > 4 * entry.vsize } } : {}) };
+}
+
+/**
+ * The backup with a child paying `feeRate` on the package from the node's wallet (buildChild: the fee guard on the
+ * package, the package through check.ts); with `send`, signed by the wallet, checked again as signed, and submitted
+ * (E_BROADCAST_REJECTED naming each transaction's refusal). The package's vsize (the child at its largest).
+ */
+async function towerPackage(host: TowerHost, r: Round, e: TowerBackup, req: { feeRate: number; send: boolean; conflicts?: Conflict[]; replaces?: ReplacedChild }): Promise<{ vsize: number }> {
+  const { UsageError } = await import('../../lib/errors.ts');
+  if (!host.wallet) throw new UsageError('E_CHAIN_OFFLINE', 'a tower pays from its node\'s wallet: give it a node (--rpc-url)');
+  const { buildChild } = await import('../../lib/truc/child.ts');
+  const { CORE_POLICY, checkTrucPackage } = await import('../../lib/truc/check.ts');
+  const { measureTx } = await import('../../lib/truc/transaction.ts');
+  const { submittedMessage } = await import('../../lib/truc/submit.ts');
+  const { toHex } = await import('../../lib/bytes.ts');
+  const backup = fromHex(e.backup.hex, 'the backup');
+  // The coin's output as the node's transaction index has it (its amount sets the backup's fee: the node's word, not the export's).
+  const [txid, vout] = e.outpoint.split(':') as [string, string];
+  const funding = measureTx(await r.chain.rawTransaction(txid), 'the coin\'s funding').tx.outputs[Number(vout)];
+  if (!funding) throw new UsageError('E_BAD_TOWER_EXPORT', `the coin ${e.coin_id}'s outpoint ${e.outpoint} does not exist`);
+  const prevouts = [{ txid, vout: Number(vout), amount: funding.amount, script: funding.script }];
+  const node = await r.chain.mempoolPolicy();
+  const policy = { ...CORE_POLICY, minRelayFeeRate: node.minRelayFeeRate, mempoolMinFeeRate: node.mempoolMinFeeRate > node.minRelayFeeRate ? node.mempoolMinFeeRate : 0 };
+  const wallet = await host.wallet.coins(BigInt(Math.ceil(host.limits.maxFeeRate * 1000)) + 1000n);
+  const built = buildChild({
+    parent: backup, parentPrevouts: prevouts, wallet, feeRate: req.feeRate, feeLimits: host.limits, policy, packageGuard: true,
+    incrementalRelayFeeRate: node.incrementalRelayFeeRate,
+    ...(req.conflicts?.length ? { conflicts: req.conflicts } : {}), ...(req.replaces ? { replaces: req.replaces } : {}),
+  });
+  const vsize = built.verdict.parent.vsize + built.vsize;
+  if (!req.send) return { vsize };
+  const child = await host.wallet.sign(built.psbt);
+  const coins = Array.from({ length: wallet.inputsLength }, (_, i) => wallet.getInput(i)).map((i) => ({ txid: toHex(i.txid!), vout: i.index!, amount: i.witnessUtxo!.amount, script: i.witnessUtxo!.script }));
+  const verdict = checkTrucPackage(backup, child, [...prevouts, ...coins], policy);
+  submittedMessage(await r.chain.submitPackage!([backup, child], policy.maxFeeRate), verdict, host.network);
+  return { vsize };
+}
