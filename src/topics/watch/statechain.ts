@@ -118,8 +118,8 @@ async function ownerTurn(host: OwnerHost, r: Round, record: OwnerRecord, startRa
       const spender = await spentBy(r, record, coin, final ? coin.own!.txid : coin.withdrawal!);
       if (spender) facts = { ...facts, spender };
       if (replaceable(coin, spender)) {
-        const held = await r.chain.mempoolEviction(spender!.txid!);
-        if (held) conflicts = [{ txid: spender!.txid!, ...held }];
+        const evicted = await r.chain.mempoolEviction(spender!.txid!);
+        if (evicted) conflicts = [{ txid: spender!.txid!, ...evicted }];
       }
     }
   }
