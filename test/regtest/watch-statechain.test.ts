@@ -16,6 +16,13 @@
  *   withdrawal, waits for it, and is done six blocks deep.
  * - Dave's coin, under anchored terms (a zero-fee backup and a P2A anchor): his watcher's child
  *   spends the backup's output and the anchor; mined.
+ * - The watcher review's findings (one node, one setup): Bob handed a fourth coin on to Erin, then
+ *   asked to withdraw it, refused — his watcher never sends his stale backup (finding 1); Erin
+ *   withdrew a fifth coin (signed, never sent) and at L₁ Alice broadcasts her older backup: Erin's
+ *   watcher outruns it with her backup (finding 2); Frank's two anchored coins — one broadcast by
+ *   Alice with a stranger's large low-rate child on its anchor before Frank's watcher ever ran, one
+ *   whose child a stranger replaces after Frank's first bid — are each replaced within the budget
+ *   at what Core's absolute-fee rule asks, the schedule rising from the first hold (findings 3, 4).
  *
  * Every step is the built CLI (the deposits and transfers it only stands on run in-process,
  * in-process-cli.ts); every watcher is spawned. Skipped, visibly, without bitcoind.
@@ -50,6 +57,10 @@ const FLOOR = ['--min-interval', String(INTERVAL), '--min-margin', '2'];
 /** The owner's budget, sat/vB of the package (--max-fee-rate). */
 const BUDGET = 5;
 const AMOUNT = 100_000n;
+/** Frank's anchored coins: locked 10 blocks after Dave's, kept last. */
+const PINNED = ['--interval', String(INTERVAL), '--initial-lock', '+70', '--min-confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
+/** The CLI's keys, and two more owners of the review's coins. */
+const ENV: Record<string, string> = { ...KEYS, ERIN_KEY: '77'.repeat(32), FRANK_KEY: '88'.repeat(32) };
 
 type Decision = { kind: string; contract: string; action: string; deadline: number; blocks_left: number; fee_rate?: number; txid?: string; error?: string; shortfall?: string; reason: string };
 type Report = { type: string; tip: { height: number }; reorg?: { depth: number; fork_height?: number; replaced: string[] }; decisions: Decision[]; summary: { errors: number } };
@@ -57,7 +68,9 @@ type Report = { type: string; tip: { height: number }; reorg?: { depth: number; 
 describe.skipIf(!BITCOIND)(TITLE, () => {
   let work: { path: string; cleanup: () => void };
   let n: FundedNode;
-  const coins: Record<'bob' | 'carol' | 'alice' | 'dave', string> = { bob: '', carol: '', alice: '', dave: '' };
+  const coins: Record<'bob' | 'carol' | 'alice' | 'dave' | 'stale' | 'withdrawn' | 'pinned' | 'repinned', string> = { bob: '', carol: '', alice: '', dave: '', stale: '', withdrawn: '', pinned: '', repinned: '' };
+  /** Frank's backups' locktime (his anchored coins). */
+  let frankLock = 0;
   /** Dave's backup locktime (anchored terms, 20 blocks after the others). */
   let daveLock = 0;
   /** Alice's cooperative withdrawal of her third coin, signed while the operator was there and never broadcast. */
@@ -70,14 +83,14 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
 
   const step = async (who: string, args: string[], input = '') => {
     const extra = ['statechain-deposit', 'statechain-transfer'].includes(args[0]!) ? FLOOR : [];
-    const r = await offchainInProcess([...args, ...extra, '--key-env', who, '--state-dir', dir(who), ...n.chain()], { input, env: KEYS });
+    const r = await offchainInProcess([...args, ...extra, '--key-env', who, '--state-dir', dir(who), ...n.chain()], { input, env: ENV });
     messageOf(r);
     return r.stdout;
   };
   const watchArgs = (who: string, extra: string[] = []) => ['watch', '--key-env', who, '--state-dir', dir(who), ...n.chain(), '--max-fee-rate', String(BUDGET), ...extra];
   /** One round, as cron would run it: the built CLI, spawned. */
   const once = async (who: string): Promise<Report> => {
-    const r = await offchain([...watchArgs(who), '--once'], { env: KEYS });
+    const r = await offchain([...watchArgs(who), '--once'], { env: ENV });
     expect(r.status, describeRun(r)).toBe(0);
     const report = JSON.parse(r.stdout) as Report;
     expect(report.type).toBe('watch/report');
@@ -113,16 +126,16 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(signed.complete).toBe(true);
     return { coinId: o.coin_id, fundingHex: signed.hex, lockTime: coin.latest_locktime };
   };
-  const transfer = async (coinId: string, receiver: string) => {
+  const transfer = async (coinId: string, receiver: string, sender = 'ALICE_KEY') => {
     const req = await step(receiver, ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', OPERATOR_PUB]);
-    const cos = await step('OPERATOR_KEY', ['statechain-transfer'], await step('ALICE_KEY', ['statechain-transfer'], req));
-    const pkg = await step('ALICE_KEY', ['statechain-transfer'], cos);
+    const cos = await step('OPERATOR_KEY', ['statechain-transfer'], await step(sender, ['statechain-transfer'], req));
+    const pkg = await step(sender, ['statechain-transfer'], cos);
     const done = await step('OPERATOR_KEY', ['statechain-transfer'], await step(receiver, ['statechain-transfer'], pkg));
     return JSON.parse(await step(receiver, ['statechain-transfer'], done)) as { latest_locktime: number };
   };
   /** Alice's own backup of a coin, printed by `statechain backup` from her state directory (final once the tip reaches L₁). */
   const alicesBackup = async (coinId: string, broadcast = false) => {
-    const r = await offchainInProcess(['statechain-backup', '--coin', coinId, ...(broadcast ? ['--broadcast'] : []), '--key-env', 'ALICE_KEY', '--state-dir', dir('ALICE_KEY'), ...n.chain()], { env: KEYS });
+    const r = await offchainInProcess(['statechain-backup', '--coin', coinId, ...(broadcast ? ['--broadcast'] : []), '--key-env', 'ALICE_KEY', '--state-dir', dir('ALICE_KEY'), ...n.chain()], { env: ENV });
     return messageOf<{ txid: string; hex: string }>(r, 'statechain/spend');
   };
 
@@ -140,6 +153,10 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const b = await sent();
     const c = await sent();
     const anchored = await sent(ANCHORED);
+    const stale = await sent();
+    const withdrawn = await sent();
+    const pinned = await sent(PINNED);
+    const repinned = await sent(PINNED);
     await n.mine(2);
     L1 = a.lockTime;
     expect(b.lockTime).toBe(L1);
@@ -154,6 +171,25 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(daveLock).toBe(L2 + 20);
     const asked = await step('ALICE_KEY', ['statechain-withdraw', '--coin', c.coinId, '--to', n.sweepTo, '--fee-rate', '2']);
     withdrawal = (JSON.parse(await step('ALICE_KEY', ['statechain-withdraw'], await step('OPERATOR_KEY', ['statechain-withdraw'], asked))) as { txid: string }).txid;
+    // Finding 1: Bob hands his coin on to Erin (completed), then asks to withdraw it (allowed from `sent`): the operator
+    // refuses — Erin owns it — and Bob's record stays `withdrawing`, Erin's backup in it.
+    coins.stale = stale.coinId;
+    expect((await transfer(stale.coinId, 'BOB_KEY')).latest_locktime).toBe(L2);
+    expect((await transfer(stale.coinId, 'ERIN_KEY', 'BOB_KEY')).latest_locktime).toBe(L2 - INTERVAL);
+    const staleAsk = await step('BOB_KEY', ['statechain-withdraw', '--coin', stale.coinId, '--to', n.sweepTo, '--fee-rate', '2']);
+    const refused = await offchainInProcess(['statechain-withdraw', '--key-env', 'OPERATOR_KEY', '--state-dir', dir('OPERATOR_KEY'), ...n.chain()], { input: staleAsk, env: ENV });
+    expect(refused.status, describeRun(refused)).not.toBe(0);
+    // Finding 2: Erin's own coin, withdrawn cooperatively (signed, never sent: her watcher is down until L₁).
+    coins.withdrawn = withdrawn.coinId;
+    expect((await transfer(withdrawn.coinId, 'ERIN_KEY')).latest_locktime).toBe(L2);
+    const erinAsk = await step('ERIN_KEY', ['statechain-withdraw', '--coin', withdrawn.coinId, '--to', n.sweepTo, '--fee-rate', '2']);
+    await step('ERIN_KEY', ['statechain-withdraw'], await step('OPERATOR_KEY', ['statechain-withdraw'], erinAsk));
+    // Findings 3 and 4: Frank's two anchored coins.
+    coins.pinned = pinned.coinId;
+    coins.repinned = repinned.coinId;
+    frankLock = (await transfer(pinned.coinId, 'FRANK_KEY')).latest_locktime;
+    expect(frankLock).toBe(daveLock + 10);
+    expect((await transfer(repinned.coinId, 'FRANK_KEY')).latest_locktime).toBe(frankLock);
     // The operator vanishes here: nothing below runs one of its steps.
   }, 120_000);
   afterAll(async () => {
@@ -167,7 +203,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     // The deadline: the block before Alice's backup is final (L₁ − 1), worked out from the terms, not read from the watcher.
     expect(d).toMatchObject({ action: 'none', deadline: L1 - 1, blocks_left: L1 - 1 - (L2 - 1) });
     expect(await mempool()).toEqual([]);
-    const wrong = await offchain(['watch', '--once', '--key-env', 'CAROL_KEY', '--state-dir', dir('BOB_KEY'), ...n.chain()], { env: KEYS });
+    const wrong = await offchain(['watch', '--once', '--key-env', 'CAROL_KEY', '--state-dir', dir('BOB_KEY'), ...n.chain()], { env: ENV });
     expect({ status: wrong.status, stdout: wrong.stdout, code: /error (E_[A-Z_]+)/.exec(wrong.stderr)?.[1] }).toEqual({ status: 4, stdout: '', code: 'E_WRONG_KEY' });
     const none = await offchain(['watch', '--once', '--state-dir', dir('BOB_KEY'), ...n.chain()], { env: {} });
     expect({ status: none.status, stdout: none.stdout, code: /error (E_[A-Z_]+)/.exec(none.stderr)?.[1] }).toEqual({ status: 2, stdout: '', code: 'E_NO_KEY' });
@@ -181,7 +217,14 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     for (let tip = L2; tip < L1 - 1; tip++) {
       expect(await n.tip()).toBe(tip);
       // The first round by a long-running watcher, killed (SIGKILL) once it has decided; the rest by --once rounds.
-      const d = tip === L2 ? await decidedThenKilled('BOB_KEY', coins.bob) : decision(await once('BOB_KEY'), coins.bob);
+      let d: Decision;
+      if (tip === L2) d = await decidedThenKilled('BOB_KEY', coins.bob);
+      else {
+        const r = await once('BOB_KEY');
+        d = decision(r, coins.bob);
+        // Finding 1: the coin Bob handed on to Erin (his record `withdrawing`, her backup in it): his stale backup is never sent.
+        expect(decision(r, coins.stale), 'finding 1').toMatchObject({ action: 'none' });
+      }
       expect(d.action, JSON.stringify(d)).toBe(tip === L2 ? 'backup' : 'rebid');
       expect(d.error).toBeUndefined();
       rates.push(d.fee_rate!);
@@ -198,7 +241,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
         // Started again at the same tip (a long-running watcher, killed again, and a --once round): the package the
         // killed one sent is in the node above the schedule's rate — each holds it, nothing is sent twice.
         expect((await decidedThenKilled('BOB_KEY', coins.bob)).action).toBe('hold');
-        expect(decision(await once('BOB_KEY'), coins.bob).action).toBe('hold');
+        const again = await once('BOB_KEY');
+        expect(decision(again, coins.bob).action).toBe('hold');
+        expect(decision(again, coins.stale).reason, 'finding 1').toMatch(/a later owner's backup/);
         expect((await mempool()).sort()).toEqual([backup, child].sort());
       }
       if (tip === L2) await outbid(backup);
@@ -259,6 +304,24 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(decision(await once('CAROL_KEY'), coins.carol)).toMatchObject({ action: 'wait', txid: d.txid });
   }, 120_000);
 
+  it('finding 2: Erin withdrew her coin (signed, never sent) and her watcher was down; at L₁ Alice broadcasts her older backup: Erin\'s watcher, back, outruns it with her own backup and child (package RBF) — the coin back to Erin rather than lost to Alice; mined, Alice\'s gone', async () => {
+    expect(await n.tip()).toBeGreaterThanOrEqual(L1);
+    const alice = await alicesBackup(coins.withdrawn, true);
+    expect(await mempool()).toEqual([alice.txid]);
+    const r = await once('ERIN_KEY');
+    const d = decision(r, coins.withdrawn);
+    expect(d, JSON.stringify(d)).toMatchObject({ action: 'backup', fee_rate: BUDGET });
+    expect(d.error).toBeUndefined();
+    // The coin Bob handed on to her (finding 1's): its deadline passed with nobody's backup out — hers goes out, hers by right.
+    expect(decision(r, coins.stale)).toMatchObject({ action: 'backup' });
+    expect(await mempool()).not.toContain(alice.txid);
+    await n.mine(1);
+    expect(await confirmations(d.txid!)).toBe(1);
+    await expect(rpc('getrawtransaction', [alice.txid, 1])).rejects.toThrow();
+    expect(decision(await once('ERIN_KEY'), coins.withdrawn)).toMatchObject({ action: 'wait', txid: d.txid });
+    expect(await mempool()).toEqual([]);
+  }, 60_000);
+
   it('Alice\'s withdrawal, signed but never sent: her watcher sends it while the coin is unspent, waits while it is unmined, done six deep; the coins she handed on are done for her', async () => {
     const r = await once('ALICE_KEY');
     expect(decision(r, coins.alice)).toMatchObject({ action: 'rebroadcast', txid: withdrawal });
@@ -293,9 +356,63 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(decision(await once('DAVE_KEY'), coins.dave)).toMatchObject({ action: 'wait', txid: d.txid });
   }, 60_000);
 
+  it('findings 3 and 4: Frank\'s anchored backups pinned by a stranger\'s large low-rate child on the anchor — one broadcast so by Alice before his watcher ran, one whose child a stranger replaced after his first bid: each replaced within the budget at what Core\'s absolute-fee rule asks, no bid refused, the schedule rising from the first hold', async () => {
+    await mineTo(frankLock);
+    const deadline = frankLock + INTERVAL - 1;
+    // The previous owner holds Frank's backup bytes (its sent record keeps the chain it handed over): printed here from Frank's.
+    const printed = await offchainInProcess(['statechain-backup', '--coin', coins.pinned, '--key-env', 'FRANK_KEY', '--state-dir', dir('FRANK_KEY'), ...n.chain()], { env: ENV });
+    const backup = messageOf<{ txid: string; hex: string }>(printed, 'statechain/spend');
+    const pin = await strangerChild(backup.txid);
+    const submitted = await rpc<{ package_msg: string }>('submitpackage', [[backup.hex, pin]]);
+    expect(submitted.package_msg, JSON.stringify(submitted)).toBe('success');
+    const first = await once('FRANK_KEY');
+    // Finding 3: a hold over a package someone else sent starts the schedule here.
+    expect(decision(first, coins.pinned)).toMatchObject({ action: 'hold' });
+    const sent = decision(first, coins.repinned);
+    expect(sent, JSON.stringify(sent)).toMatchObject({ action: 'backup' });
+    expect(sent.error).toBeUndefined();
+    // A stranger's child on the anchor replaces Frank's (more absolute fee, a higher rate of its own).
+    const repin = await rpc<string>('sendrawtransaction', [await strangerChild(sent.txid!)]);
+    expect((await entry(sent.txid!)).spentby).toEqual([repin]);
+    const strangers = [parseTx(pin).txid, repin];
+    const pins = async () => (await mempool()).filter((t) => strangers.includes(t));
+    expect((await pins()).sort()).toEqual([...strangers].sort());
+    const seen: { tip: number; coin: string; action: string; fee_rate?: number; error?: string }[] = [];
+    // Each block mined empty (a market above both packages) until both children are replaced.
+    for (let tip = frankLock + 1; tip < deadline && (await pins()).length > 0; tip++) {
+      await rpc('generateblock', [n.miner, []]);
+      const r = await once('FRANK_KEY');
+      for (const coin of [coins.pinned, coins.repinned]) {
+        const d = decision(r, coin);
+        seen.push({ tip, coin: coin === coins.pinned ? 'pinned' : 'repinned', action: d.action, ...(d.fee_rate !== undefined ? { fee_rate: d.fee_rate } : {}), ...(d.error ? { error: d.error } : {}) });
+      }
+    }
+    // Finding 4: 5 sat/vB of Frank's ~280 vB package (1,400 sat) covers the 1,000 sat + incremental fee Core asks: no bid refused.
+    expect(seen.filter((x) => x.error !== undefined), JSON.stringify(seen)).toEqual([]);
+    expect(await pins(), JSON.stringify(seen)).toEqual([]);
+    // Finding 3: the schedule rose from the first hold, so both are replaced before the last chance (tip deadline − 1).
+    for (const coin of ['pinned', 'repinned']) expect(seen.find((x) => x.coin === coin && x.action === 'rebid')?.tip, JSON.stringify(seen)).toBeLessThan(deadline - 1);
+    await n.mine(1);
+    expect(await confirmations(backup.txid)).toBe(1);
+    expect(await confirmations(sent.txid!)).toBe(1);
+  }, 120_000);
+
+  /** The stranger's child of an anchored backup: its anchor and a confirmed wallet coin, change back and an 800-byte OP_RETURN (~1,000 vB), fee 1,000 sat (signed hex). */
+  const usedCoins = new Set<string>();
+  async function strangerChild(parent: string): Promise<string> {
+    const utxo = (await n.wallet.call<{ txid: string; vout: number; amount: number }[]>('listunspent', [1])).find((u) => u.amount >= 1 && !usedCoins.has(`${u.txid}:${u.vout}`))!;
+    usedCoins.add(`${utxo.txid}:${utxo.vout}`);
+    const change = await n.wallet.call<string>('getnewaddress', ['', 'bech32m']);
+    const out = BigInt(Math.round(utxo.amount * 1e8)) - 1_000n;
+    const unsigned = await rpc<string>('createrawtransaction', [[{ txid: parent, vout: 1 }, { txid: utxo.txid, vout: utxo.vout }], [{ [change]: satsToBtc(out) }, { data: 'ab'.repeat(800) }], 0, false, 3]);
+    const signed = await n.wallet.call<{ hex: string; complete: boolean }>('signrawtransactionwithwallet', [unsigned, [{ txid: parent, vout: 1, scriptPubKey: '51024e73', amount: 0 }]]);
+    expect(signed.complete).toBe(true);
+    return signed.hex;
+  }
+
   /** A long-running watcher spawned, SIGKILLed as soon as it logged its decision on `coin` at the current tip: that decision. */
   async function decidedThenKilled(who: string, coin: string): Promise<Decision> {
-    const child = spawn(process.execPath, [BIN, ...watchArgs(who, ['--interval', '0.05', '--log-level', 'info'])], { env: { ...process.env, ...KEYS, OFFCHAIN_CONFIG: '/dev/null' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...watchArgs(who, ['--interval', '0.05', '--log-level', 'info'])], { env: { ...process.env, ...ENV, OFFCHAIN_CONFIG: '/dev/null' }, stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     child.stderr.on('data', (b: Buffer) => (log += b.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

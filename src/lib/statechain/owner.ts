@@ -248,9 +248,11 @@ export function storedWithdrawal(record: OwnerRecord): { txid: string; hex: stri
  * transaction (`statechain backup`: submitpackage's maxfeerate is --max-fee-rate), or with
  * `packageGuard` on the package as a whole (a watcher's deadline bid, as the credit exit's: the
  * child carries the backup, so alone it pays more) — and `conflicts`, the mempool transactions
- * spending the coin that the package replaces (a previous owner's backup: Core's package RBF).
+ * spending the coin that the package replaces (a previous owner's backup: Core's package RBF) —
+ * and `replaces`, a child of this backup already in the mempool (our last one, or a stranger's on
+ * the anchor), whose fee sets the least this child pays (Core's rules 3 and 4; ../truc/child.ts).
  */
-export type BackupChild = { destination: Uint8Array; feeRate: number; feeLimits: FeeLimits; packageGuard?: boolean; conflicts?: Conflict[] };
+export type BackupChild = { destination: Uint8Array; feeRate: number; feeLimits: FeeLimits; packageGuard?: boolean; conflicts?: Conflict[]; replaces?: { txid: string; fee: bigint; chunk?: { fee: bigint; weight: number; withParent: boolean } } };
 
 /**
  * This owner's backup (the newest in its chain, paying its share) and a CPFP child spending
@@ -289,7 +291,7 @@ export function backupWithChild(record: OwnerRecord, child: BackupChild | undefi
   const built = buildChild({
     parent: fromHex(hex, 'backup'), parentPrevouts: prevouts, own: { to: child.destination, shortCode: 'E_FEE_TOO_HIGH' },
     spend: anchored ? [0, 1] : [0], feeRate: child.feeRate, feeLimits: child.feeLimits, policy,
-    ...(child.packageGuard ? { packageGuard: true } : {}), ...(child.conflicts?.length ? { conflicts: child.conflicts } : {}),
+    ...(child.packageGuard ? { packageGuard: true } : {}), ...(child.conflicts?.length ? { conflicts: child.conflicts } : {}), ...(child.replaces ? { replaces: child.replaces } : {}),
   });
   const tx = built.psbt;
   const childFee = built.childFee;

@@ -5,16 +5,24 @@
  * Lₙ₋₁ − 1 — and a cooperative withdrawal the owner signed, sent until it is mined. Pure: the
  * chain's facts come in already asked (src/topics/watch/statechain.ts).
  *
- * INVARIANTS (test/lib/watch/statechain.test.ts, property tests):
+ * INVARIANTS (test/lib/watch/statechain.test.ts, property tests; statechain-attacks.test.ts):
  * - Nothing is sent for a coin the owner does not hold (handed on, not received yet), for backup 1
  *   (no older backup to outrun: the depositor exits when it chooses), before its backup is final
  *   (tip < Lₙ) or before the margin of the deadline, or once the backup (or the withdrawal) is
  *   mined — a reorganisation un-mines it and the next decision acts again.
+ * - A backup is never sent once a later owner's backup is in the record (`newer`: the coin was
+ *   handed on, whatever the status says — a `sent` coin asked again, to withdraw or to send, and
+ *   refused stays `withdrawing` or `sending`): that backup would take a coin that is no longer
+ *   ours. Only a signed withdrawal (the operator's own word that the coin is ours) may be sent.
  * - From max(Lₙ, deadline − margin) on, with the coin unspent, the owner's backup and its child
  *   go out (`backup`), then each block `rebid` while in the node's mempool, `rebroadcast` when the
  *   node lost it; the bid is the deadline's schedule (deadline-fee.ts), never above the budget,
  *   and above the package the node holds by the incremental relay fee, or the package there is
  *   held.
+ * - A withdrawn coin (no later backup) whose withdrawal is not mined is defended the same way:
+ *   within the margin, or with an older backup in the mempool, the owner's backup and child go
+ *   out, replacing the unmined withdrawal (package RBF) — the coin goes back to the owner, not to
+ *   the withdrawal's payee, rather than to the previous owner.
  * - A previous owner's backup in the node's mempool (final once the tip reaches its locktime) is
  *   replaced only by a bid that outbids it and its descendants (package RBF) within the budget;
  *   otherwise the owner holds, saying the budget falls short. A previous owner's backup mined
@@ -23,7 +31,7 @@
  *   or its own withdrawal: a later owner's backup or withdrawal (the coin was handed on, the store is
  *   behind it) is waited for or `done`; anything else is E_WATCH_FOREIGN_SPEND.
  * - A signed withdrawal is sent (again) only while the coin is unspent and the withdrawal unknown
- *   to the node.
+ *   to the node, and never once its backup has been sent in its place (within the margin).
  */
 import { deadlineBid } from '../tx/deadline-fee.ts';
 import type { ExitBid } from './credit.ts';
@@ -37,6 +45,8 @@ export type OwnerCoin = {
   own?: { txid: string; lockTime: number };
   /** The backup before ours (the previous owner's), Lₙ₋₁ > Lₙ; undefined: ours is backup 1. */
   older?: { txid: string; lockTime: number };
+  /** The later owners' backups after ours (txids): any one means the coin was handed on, whatever `status` says. */
+  newer?: string[];
   /** The signed withdrawal's txid (status withdrawn). */
   withdrawal?: string;
 };
@@ -54,13 +64,22 @@ export type OwnerFacts = {
   budgetRate: number;
   incrementalRate: number;
   bid?: ExitBid;
-  /** The node's confirmations of our backup (withdrawn: of the withdrawal); null: unknown to it. */
+  /** The node's confirmations of our backup; null: unknown to it. */
   confirmations: number | null;
+  /** Status withdrawn: the node's confirmations of the signed withdrawal (null or absent: unknown to it). */
+  withdrawalConfirmations?: number | null;
   /** The coin spent by something else (undefined: unspent, or spent by ours). */
   spender?: Spender;
   /** Our backup in the node's mempool: the package rate there (its descendants' fee over their size), sat/kvB. */
   mempoolRate?: number;
-  /** A previous owner's backup in the node's mempool: the least package rate that replaces it, less the incremental relay fee, sat/kvB. */
+  /**
+   * Our backup in the node's mempool with a child: the least package rate (sat/kvB) at which a
+   * new child replaces it — its fee, and the incremental relay fee on the new child (Core's rules
+   * 3 and 4), at a rate above its chunk's. A stranger's large child on the anchor (a pin) sets it
+   * far above `mempoolRate`; our own last child, never above `mempoolRate` + the incremental fee.
+   */
+  pinRate?: number;
+  /** A previous owner's backup (or the withdrawal we replace) in the node's mempool: the least package rate that replaces it, less the incremental relay fee, sat/kvB. */
   replaceRate?: number;
   /** The backup could not be built (the refusal, "CODE: message"). */
   unbuildable?: string;
@@ -77,12 +96,36 @@ export function backupDeadline(coin: OwnerCoin): number {
 
 const HELD = new Set(['active', 'sending', 'withdrawing']);
 
+/** A later owner's backup is in the record: the coin was handed on. */
+const handedOn = (coin: OwnerCoin) => (coin.newer?.length ?? 0) > 0;
+
+/**
+ * At this tip the owner's backup is the coin's way out, if the chain allows it (unmined, the coin
+ * unspent or spent in the mempool by what it may replace): a coin held (or withdrawn, its
+ * withdrawal unmined: the caller checks that) with no later backup, an older backup to outrun,
+ * its own final, within the margin of the deadline.
+ */
+export function backupWindow(coin: OwnerCoin, tip: number, margin: number): boolean {
+  const held = HELD.has(coin.status) || (coin.status === 'withdrawn' && coin.withdrawal !== undefined);
+  return held && !handedOn(coin) && coin.own !== undefined && coin.older !== undefined && tip >= coin.own.lockTime && backupDeadline(coin) - tip <= margin;
+}
+
+/** What the owner's backup may replace in the mempool: an older backup, and — for a withdrawn coin, in its backup window — the unmined withdrawal. */
+export function replaceable(coin: OwnerCoin, s: Spender | undefined): boolean {
+  return s?.where === 'mempool' && (s.who === 'older' || (s.who === 'withdrawal' && coin.status === 'withdrawn'));
+}
+
 export function decideOwner(coin: OwnerCoin, f: OwnerFacts): OwnerDecision {
   const deadline = backupDeadline(coin);
   const base = { kind: 'statechain-owner' as const, contract: coin.coin, deadline, blocks_left: deadline - f.tip };
   if (coin.status === 'sent') return { ...base, action: 'done', reason: 'the coin was handed on: its deadlines are the next owner\'s' };
-  if (coin.status === 'withdrawn' && coin.withdrawal !== undefined) return decideWithdrawal(coin.withdrawal, base, f);
-  if (!HELD.has(coin.status) || coin.own === undefined) return { ...base, action: 'none', reason: `the coin is ${coin.status}: not held by this owner (yet)` };
+  if (coin.status === 'withdrawn' && coin.withdrawal !== undefined) {
+    const w = decideWithdrawal(coin, coin.withdrawal, base, f);
+    if (w) return w;
+  } else if (!HELD.has(coin.status) || coin.own === undefined) {
+    return { ...base, action: 'none', reason: `the coin is ${coin.status}: not held by this owner (yet)` };
+  }
+  if (coin.own === undefined) return { ...base, action: 'none', reason: 'no backup of this coin is ours' };
   const own = coin.own;
   const txid = { txid: own.txid };
   if (f.confirmations !== null && f.confirmations >= f.finalDepth) return { ...base, action: 'done', reason: `the backup is mined ${f.confirmations} deep: the coin is the owner's`, ...txid };
@@ -93,7 +136,7 @@ export function decideOwner(coin: OwnerCoin, f: OwnerFacts): OwnerDecision {
     const what = s.who === 'older' ? `the previous owner's backup ${s.txid} was mined first: the coin is lost to it` : 'the coin is spent in a block by no transaction this record knows';
     return { ...base, action: 'hold', reason: 'the coin is spent by another transaction: nothing can be sent', error: `E_WATCH_FOREIGN_SPEND: coin ${coin.coin}: ${what}`, ...(s.txid ? { txid: s.txid } : {}) };
   }
-  if (s?.where === 'mempool' && (s.who === 'newer' || s.who === 'withdrawal')) {
+  if (s?.where === 'mempool' && (s.who === 'newer' || (s.who === 'withdrawal' && !replaceable(coin, s)))) {
     return { ...base, action: 'wait', reason: s.who === 'newer' ? 'a later owner\'s backup spends the coin in the node\'s mempool (it was handed on)' : 'the withdrawal spends the coin in the node\'s mempool', ...(s.txid ? { txid: s.txid } : {}) };
   }
   if (s?.where === 'mempool' && s.who === 'unknown') {
@@ -102,11 +145,14 @@ export function decideOwner(coin: OwnerCoin, f: OwnerFacts): OwnerDecision {
       error: `E_WATCH_FOREIGN_SPEND: coin ${coin.coin} is spent in the node's mempool by ${s.txid}, which this record does not know — is the store behind the chain (a restored backup)?`, ...(s.txid ? { txid: s.txid } : {}),
     };
   }
+  if (handedOn(coin)) {
+    return { ...base, action: 'none', reason: `a later owner's backup (${coin.newer!.at(-1)}) is in this record: the coin was handed on (the ${coin.status} step after it was refused or never finished), and this owner's backup is never sent — only a withdrawal the operator signed would be`, ...txid };
+  }
   if (coin.older === undefined) return { ...base, action: 'none', reason: 'backup 1, the depositor\'s: no older backup to outrun (statechain backup sends it when the owner chooses)', ...txid };
   if (f.tip < own.lockTime) return { ...base, action: 'none', reason: `the backup is final once the tip reaches ${own.lockTime} (in ${own.lockTime - f.tip} block(s)); it must be mined by block ${deadline}, before the previous owner's is final at ${coin.older.lockTime}`, ...txid };
   if (deadline - f.tip > f.margin) return { ...base, action: 'none', reason: `the backup is final; it is sent ${f.margin} block(s) before block ${deadline}, the last that mines it before the previous owner's is final`, ...txid };
   if (f.unbuildable !== undefined) return { ...base, action: 'hold', reason: 'the backup cannot be built: nothing sent', error: f.unbuildable };
-  const outrun = s?.who === 'older';
+  const outrun = replaceable(coin, s);
   const previous = outrun ? f.replaceRate : f.confirmations === 0 ? f.mempoolRate : undefined;
   const bid = deadlineBid({
     startTip: Math.min(f.bid?.start_tip ?? f.tip, f.tip),
@@ -121,27 +167,49 @@ export function decideOwner(coin: OwnerCoin, f: OwnerFacts): OwnerDecision {
   const rate = { fee_rate: bid.rate / 1000, rate: bid.rate };
   const left = `${Math.max(0, bid.chancesLeft + 1)} block(s) left`;
   if (outrun) {
+    const what = s!.who === 'older' ? `the previous owner's backup ${s!.txid}` : `the withdrawal ${s!.txid}, unmined with the previous owner's backup final at ${coin.older.lockTime},`;
     if (bid.hold) {
       const beyond = previous! + f.incrementalRate > f.budgetRate;
-      return { ...base, action: 'hold', reason: `the previous owner's backup ${s.txid} is in the node's mempool: replacing it needs ${(previous! + f.incrementalRate) / 1000} sat/vB of the package${beyond ? ', above the budget' : ', above the schedule yet'}`, fee_rate: bid.rate / 1000, ...(beyond ? { shortfall: 'budget' as const } : shortfall), ...(s.txid ? { txid: s.txid } : {}) };
+      return { ...base, action: 'hold', reason: `${what} is in the node's mempool: replacing it needs ${(previous! + f.incrementalRate) / 1000} sat/vB of the package${beyond ? ', above the budget' : ', above the schedule yet'}`, fee_rate: bid.rate / 1000, ...(beyond ? { shortfall: 'budget' as const } : shortfall), ...(s!.txid ? { txid: s!.txid } : {}) };
     }
-    return { ...base, action: 'backup', reason: `the previous owner's backup ${s.txid} is in the node's mempool: replaced by ours and its child, paying more (${left})`, ...rate, ...shortfall };
+    const pays = s!.who === 'withdrawal' ? ': the coin goes back to the owner, not to the withdrawal\'s payee' : '';
+    return { ...base, action: 'backup', reason: `${what} is in the node's mempool: replaced by ours and its child, paying more (${left})${pays}`, ...rate, ...shortfall };
   }
   if (f.confirmations === 0 && f.mempoolRate !== undefined) {
-    if (bid.hold) return { ...base, action: 'hold', reason: `the backup in the node's mempool at ${bid.rate / 1000} sat/vB stands: no bid within the budget outbids it by the incremental relay fee`, fee_rate: bid.rate / 1000, ...shortfall, ...txid };
+    // The schedule asks more than the package there pays: replace it — at what its child's replacement costs, when
+    // that is more (a stranger's child pinning the anchor: Core's absolute-fee rule), within the budget or not at all.
+    const pin = f.pinRate ?? 0;
+    if (!bid.hold && bid.rate < pin) {
+      if (pin > f.budgetRate) return { ...base, action: 'hold', reason: `the backup's package in the node's mempool has a child whose replacement needs ${pin / 1000} sat/vB of the package, above the budget`, fee_rate: f.mempoolRate / 1000, shortfall: 'budget', ...txid };
+      return { ...base, action: 'rebid', reason: `the backup is not mined yet: the child in the node's mempool (a stranger's on the anchor, or ours) replaced at what its replacement costs, above the schedule (${left})`, fee_rate: pin / 1000, rate: pin, ...shortfall };
+    }
+    if (bid.hold) return { ...base, action: 'hold', reason: `the backup's package in the node's mempool stands: no bid within the budget yet replaces it by the incremental relay fee (it needs ${(f.mempoolRate + f.incrementalRate) / 1000} sat/vB of the package)`, fee_rate: bid.rate / 1000, ...shortfall, ...txid };
     return { ...base, action: 'rebid', reason: `the backup is not mined yet: its child replaced at the schedule's rate (${left})`, ...rate, ...shortfall };
   }
   if (f.confirmations === 0) return { ...base, action: 'wait', reason: 'the backup is in the node\'s mempool', ...txid };
-  if (f.bid === undefined) return { ...base, action: 'backup', reason: `send the backup now: ${left} to mine it before the previous owner's is final`, ...rate, ...shortfall };
-  return { ...base, action: 'rebroadcast', reason: 'the backup is not in the node\'s mempool (evicted, un-mined by a reorganisation, or never sent): sent again at the schedule\'s rate', ...rate, ...shortfall };
+  const instead = coin.status === 'withdrawn' ? ` (the withdrawal ${coin.withdrawal} is not mined and the previous owner's backup is final at ${coin.older.lockTime}: the coin goes back to the owner, not to the withdrawal's payee)` : '';
+  if (f.bid === undefined) return { ...base, action: 'backup', reason: `send the backup now: ${left} to mine it before the previous owner's is final${instead}`, ...rate, ...shortfall };
+  return { ...base, action: 'rebroadcast', reason: `the backup is not in the node's mempool (evicted, un-mined by a reorganisation, or never sent): sent again at the schedule's rate${instead}`, ...rate, ...shortfall };
 }
 
-function decideWithdrawal(txid: string, base: Omit<Decision, 'action' | 'reason'>, f: OwnerFacts): OwnerDecision {
+/**
+ * A withdrawn coin: the signed withdrawal, sent until mined — or undefined where the owner's
+ * backup must defend the coin instead (the withdrawal unmined, no later backup, within the
+ * backup's window or with an older backup in the mempool): the caller then decides as for a coin
+ * held, the withdrawal one more transaction the backup may replace.
+ */
+function decideWithdrawal(coin: OwnerCoin, txid: string, base: Omit<Decision, 'action' | 'reason'>, f: OwnerFacts): OwnerDecision | undefined {
   const t = { txid };
-  if (f.confirmations !== null && f.confirmations >= f.finalDepth) return { ...base, action: 'done', reason: `the withdrawal is mined ${f.confirmations} deep`, ...t };
-  if (f.confirmations !== null) return { ...base, action: 'wait', reason: f.confirmations === 0 ? 'the withdrawal is in the node\'s mempool' : `the withdrawal is mined: ${f.confirmations} confirmation(s) so far`, ...t };
-  if (f.spender !== undefined) {
-    return { ...base, action: 'hold', reason: 'the coin is spent by a transaction that is not the withdrawal: nothing sent', error: `E_WATCH_FOREIGN_SPEND: coin ${base.contract} is spent ${f.spender.where === 'mempool' ? 'in the node\'s mempool' : 'in a block'}${f.spender.txid ? ` by ${f.spender.txid}` : ''}, not by its signed withdrawal`, ...(f.spender.txid ? { txid: f.spender.txid } : {}) };
+  const w = f.withdrawalConfirmations ?? null;
+  if (w !== null && w >= f.finalDepth) return { ...base, action: 'done', reason: `the withdrawal is mined ${w} deep`, ...t };
+  if (w !== null && w >= 1) return { ...base, action: 'wait', reason: `the withdrawal is mined: ${w} confirmation(s) so far`, ...t };
+  // Our backup sent in its place (or the window open): the backup's decision.
+  if ((f.confirmations !== null && f.confirmations >= 0) || backupWindow(coin, f.tip, f.margin)) return undefined;
+  const s = f.spender;
+  if (s?.who === 'newer') return { ...base, action: s.where === 'block' ? 'done' : 'wait', reason: `a later owner's backup spends the coin${s.where === 'block' ? '' : ' in the node\'s mempool'}: it was handed on before the withdrawal`, ...(s.txid ? { txid: s.txid } : {}) };
+  if (s?.who === 'withdrawal' || w === 0) return { ...base, action: 'wait', reason: 'the withdrawal is in the node\'s mempool', ...t };
+  if (s !== undefined) {
+    return { ...base, action: 'hold', reason: 'the coin is spent by a transaction that is not the withdrawal: nothing sent', error: `E_WATCH_FOREIGN_SPEND: coin ${base.contract} is spent ${s.where === 'mempool' ? 'in the node\'s mempool' : 'in a block'}${s.txid ? ` by ${s.txid}` : ''}, not by its signed withdrawal`, ...(s.txid ? { txid: s.txid } : {}) };
   }
   return { ...base, action: 'rebroadcast', reason: 'the signed withdrawal is unknown to the node and the coin unspent: sent (again)', ...t };
 }

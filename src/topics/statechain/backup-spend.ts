@@ -40,7 +40,9 @@ export async function backupSpend(record: OwnerRecord, chain: ChainSource, opts:
   const { isFinalAtTip, blocksUntilFinal } = await import('../../lib/chain/finality.ts');
   const { fromHex } = await import('../../lib/bytes.ts');
   const { measureTx } = await import('../../lib/truc/transaction.ts');
-  const out = backupWithChild(record, opts.child, opts.auxRand);
+  // Sent with a child: a child of the backup already in the node's mempool (our last, or a stranger's on the anchor) is replaced, its fee the floor of ours.
+  const replaces = opts.broadcast && opts.child !== undefined && opts.child.replaces === undefined ? await backupPin(chain, backupWithChild(record, undefined, opts.auxRand).backup) : undefined;
+  const out = backupWithChild(record, opts.child && replaces ? { ...opts.child, replaces } : opts.child, opts.auxRand);
   const tip = await chain.tip();
   const fields = { lockTime: out.backup.lockTime, inputs: [{ sequence: out.backup.getInput(0).sequence ?? 0xffff_fffe }], version: out.backup.version };
   if (!isFinalAtTip(fields, tip)) {
@@ -71,4 +73,26 @@ export async function backupSpend(record: OwnerRecord, chain: ChainSource, opts:
     backup: { txid: out.backup.id, lockTime: out.backup.lockTime, vsize: measureTx(fromHex(out.hex), 'the backup').vsize, feeSat: Number(amount - outputs), valueSat: Number(value) },
     ...(out.childHex !== undefined ? { child: { txid: out.child!.id, vsize: out.childVsize!, feeSat: Number(out.childFeeSat!) } } : {}),
   };
+}
+
+/**
+ * The child of `backup` in the node's mempool (TRUC: at most one), as buildChild's `replaces` takes it: its
+ * fee and chunk. Best effort, as the credit exit's exitPin: a node that cannot say knows none, and the node's
+ * answer to the package is what counts.
+ */
+async function backupPin(chain: ChainSource, backup: { id: string; outputsLength: number }): Promise<BackupChild['replaces']> {
+  if (!chain.mempoolSpender || !chain.mempoolEntry) return undefined;
+  try {
+    for (let v = 0; v < backup.outputsLength; v++) {
+      const child = await chain.mempoolSpender(backup.id, v);
+      if (child === undefined) continue;
+      const [entry, chunk] = [await chain.mempoolEntry(child), await chain.mempoolEviction?.(child)];
+      if (!entry) return undefined;
+      // The chunk holds the backup too when it weighs more than the child alone (Core 30's cluster mempool; none before it).
+      return { txid: child, fee: entry.fee, ...(chunk ? { chunk: { fee: chunk.chunkFee, weight: chunk.chunkWeight, withParent: chunk.chunkWeight > 4 * entry.vsize } } : {}) };
+    }
+  } catch (e) {
+    if (['E_NETWORK_MISMATCH', 'E_RPC_AUTH', 'E_RPC_COOKIE'].includes(String((e as { code?: unknown }).code))) throw e;
+  }
+  return undefined;
 }

@@ -17,7 +17,11 @@ import type { OwnerRecord } from '../../lib/statechain/owner.ts';
 import { DEFAULT_FLOOR } from '../../lib/statechain/floor.ts';
 import { FINAL_DEPTH, SENDING, type Decision } from '../../lib/watch/decision.ts';
 import { exitBudgetRate } from '../../lib/watch/credit.ts';
-import { backupDeadline, decideOwner, type OwnerCoin, type OwnerFacts, type Spender } from '../../lib/watch/statechain.ts';
+import { backupDeadline, backupWindow, decideOwner, replaceable, type OwnerCoin, type OwnerFacts, type Spender } from '../../lib/watch/statechain.ts';
+import { checkStatement } from '../../lib/statechain/statement.ts';
+import { parseTransaction } from '../../lib/statechain/coin.ts';
+import { parsePublicKey } from '../../lib/keys/keys.ts';
+import { MalformedInputError } from '../../lib/errors.ts';
 import { fromHex } from '../../lib/bytes.ts';
 import type { BackupSpend } from '../statechain/backup-spend.ts';
 import { errorText, startRates, turns, type Round, type StartRate } from './credit.ts';
@@ -58,52 +62,84 @@ export function ownerCoin(record: OwnerRecord): OwnerCoin & { newer: string[]; o
   };
 }
 
+/**
+ * ownerCoin, from what a writer of the database cannot forge cheaply (issue: the statechain watcher
+ * review, finding 6): the statement's signature checked again under the operator key the record
+ * pinned (checkStatement: E_BAD_OPERATOR_SIG, E_WRONG_OPERATOR, …), and Lₙ and Lₙ₋₁ read from the
+ * signed backups' own nLockTime, each backup's txid the statement's (E_STATE_CORRUPT otherwise).
+ * What it does not cover — the record's own status, its pinned operator key, a whole record
+ * replaced by an older one — is in docs/watch.md ("What a watcher trusts").
+ */
+export function checkedCoin(record: OwnerRecord): ReturnType<typeof ownerCoin> {
+  checkStatement(record.statement, parsePublicKey(record.operator_auth, 'operator_auth'), record.coin_id);
+  const coin = ownerCoin(record);
+  if (coin.own === undefined) return coin;
+  const index = coin.olderAll.length;
+  const locked = (at: number, txid: string) => {
+    const hex = record.backups[at];
+    const tx = hex === undefined ? undefined : parseTransaction(hex, `backup ${at + 1}`);
+    if (tx?.id !== txid) throw new MalformedInputError('E_STATE_CORRUPT', `coin ${record.coin_id}: the record's backup ${at + 1} is ${tx ? `${tx.id}, not ${txid} as the operator's statement says` : 'missing'}: not a record this owner wrote; nothing sent`);
+    return { txid, lockTime: tx.lockTime };
+  };
+  return { ...coin, own: locked(index, coin.own.txid), ...(coin.older ? { older: locked(index - 1, coin.older.txid) } : {}) };
+}
+
 /** The owner's decisions this round, each acted on unless a dry run. */
 export async function ownerRound(host: OwnerHost, r: Round): Promise<Decision[]> {
   const start = startRates(r.chain);
   const failed = (record: OwnerRecord) => {
-    const deadline = backupDeadline(ownerCoin(record));
-    return { kind: 'statechain-owner' as const, contract: record.coin_id, deadline, blocks_left: deadline - r.tip, action: 'hold' as const };
+    // A record this turn could not read has no deadline it can trust: 0, the report's soonest.
+    let deadline = 0;
+    try {
+      deadline = backupDeadline(ownerCoin(record));
+    } catch {
+      // keep 0
+    }
+    return { kind: 'statechain-owner' as const, contract: String(record?.coin_id), deadline, blocks_left: deadline - r.tip, action: 'hold' as const };
   };
   return turns(await host.coins(), (record) => ownerTurn(host, r, record, start), failed);
 }
 
 async function ownerTurn(host: OwnerHost, r: Round, record: OwnerRecord, startRate: StartRate): Promise<Decision> {
-  const coin = ownerCoin(record);
+  const coin = checkedCoin(record);
   const deadline = backupDeadline(coin);
   let facts: OwnerFacts = { tip: r.tip, margin: OWNER_MARGIN, startRate: 0, budgetRate: 0, incrementalRate: 0, confirmations: null, finalDepth: FINAL_DEPTH };
   const withdrawn = coin.status === 'withdrawn' && coin.withdrawal !== undefined;
-  const held = ['active', 'sending', 'withdrawing'].includes(coin.status) && coin.own !== undefined;
+  const final = coin.own !== undefined && r.tip >= coin.own.lockTime;
+  const held = ['active', 'sending', 'withdrawing'].includes(coin.status) && final;
   // The node is asked only where its answer can change the decision: a withdrawal, or a backup final by now (offline, nothing is known).
-  const ask = !r.offline && (withdrawn || (held && r.tip >= coin.own!.lockTime));
+  const ask = !r.offline && (withdrawn || held);
   let conflicts: Conflict[] | undefined;
   if (ask) {
-    const watched = withdrawn ? coin.withdrawal! : coin.own!.txid;
-    const confirmations = await r.chain.txConfirmations(watched);
-    facts = { ...facts, confirmations };
-    if (confirmations === null) {
+    if (withdrawn) facts = { ...facts, withdrawalConfirmations: await r.chain.txConfirmations(coin.withdrawal!) };
+    const withdrawalMined = (facts.withdrawalConfirmations ?? 0) >= 1;
+    if (!withdrawalMined && final) facts = { ...facts, confirmations: await r.chain.txConfirmations(coin.own!.txid) };
+    if (!withdrawalMined && facts.confirmations === null) {
       const classify = (spender: string): Spender['who'] =>
         coin.olderAll.includes(spender) ? 'older' : coin.newer.includes(spender) ? 'newer' : spender === coin.withdrawal ? 'withdrawal' : 'unknown';
-      const spender = await spentBy(r, record.statement.outpoint!, watched, [...coin.olderAll, ...coin.newer, ...(coin.withdrawal ? [coin.withdrawal] : [])], classify);
+      const spender = await spentBy(r, record.statement.outpoint!, final ? coin.own!.txid : coin.withdrawal!, [...coin.olderAll, ...coin.newer, ...(coin.withdrawal ? [coin.withdrawal] : [])], classify);
       if (spender) facts = { ...facts, spender };
-      if (spender?.who === 'older' && spender.where === 'mempool') {
-        const held = await r.chain.mempoolEviction(spender.txid!);
-        if (held) conflicts = [{ txid: spender.txid!, ...held }];
+      if (replaceable(coin, spender)) {
+        const evicted = await r.chain.mempoolEviction(spender!.txid!);
+        if (evicted) conflicts = [{ txid: spender!.txid!, ...evicted }];
       }
     }
   }
-  const active = held && coin.older !== undefined && r.tip >= coin.own!.lockTime && deadline - r.tip <= OWNER_MARGIN && !(facts.confirmations !== null && facts.confirmations >= 1) && !(facts.spender && (facts.spender.where === 'block' || facts.spender.who !== 'older'));
+  const active = backupWindow(coin, r.tip, OWNER_MARGIN) && !(facts.confirmations !== null && facts.confirmations >= 1) && !((facts.withdrawalConfirmations ?? 0) >= 1) && !(facts.spender && !replaceable(coin, facts.spender));
   const bid = active ? await r.records.bid(coin.coin) : undefined;
   if (bid) facts = { ...facts, bid };
   if (active) facts = { ...facts, ...await backupFacts(host, r, record, coin.own!.txid, deadline, startRate, facts, conflicts) };
   const d = decideOwner(coin, facts);
+  // A hold over a package someone else sent (the previous owner's backup, ours broadcast with a stranger's child, a store that lost its bids) starts the schedule here: the next block's bid rises from it.
+  if (!r.dryRun && active && bid === undefined && d.action === 'hold') await r.records.setBid(coin.coin, { start_tip: r.tip, rate: 0, tip: r.tip, block: r.block });
   if (r.dryRun || !SENDING.has(d.action)) return d;
   try {
-    if (withdrawn) {
+    if (d.rate === undefined) {
+      // The signed withdrawal (the decision sends a backup only with a rate).
       d.txid = await r.chain.broadcast(fromHex(record.withdrawal!.hex, 'the withdrawal'));
     } else {
-      await r.records.setBid(coin.coin, { start_tip: bid?.start_tip ?? r.tip, rate: d.rate!, tip: r.tip, block: r.block });
-      const sent = await host.backup(record, { feeRate: d.rate! / 1000, broadcast: true, ...(conflicts ? { conflicts } : {}) });
+      await r.records.setBid(coin.coin, { start_tip: bid?.start_tip ?? r.tip, rate: d.rate, tip: r.tip, block: r.block });
+      const sent = await host.backup(record, { feeRate: d.rate / 1000, broadcast: true, ...(conflicts ? { conflicts } : {}) });
       d.txid = sent.backup.txid;
     }
   } catch (e) {
@@ -165,8 +201,15 @@ async function backupFacts(host: OwnerHost, r: Round, record: OwnerRecord, ownTx
   }
   if (f.confirmations === 0) {
     const held = await r.chain.mempoolEviction(ownTxid);
+    if (!held) return facts;
     // Core's modified fees (a prioritisetransaction delta counts, as in its replacement rules): never below 0.
-    if (held) return { ...facts, mempoolRate: Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize)) };
+    const mempoolRate = Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize));
+    // A new child replaces the one there (ours, or a stranger's on the anchor): more absolute fee than it and the backup
+    // pay, plus the incremental relay fee on the new child (Core's rules 3 and 4), at a rate above their chunk's —
+    // whatever the package rate there (a large child at a low rate pins the backup: src/topics/watch/credit.ts exitFacts).
+    const fee = Math.ceil((1000 * Number(held.descendantFee) + incremental * child.vsize) / vsize);
+    const chunk = Math.floor((4000 * Number(held.chunkFee)) / held.chunkWeight) + 1;
+    return { ...facts, mempoolRate, pinRate: Math.max(0, fee, chunk) };
   }
   return facts;
 }

@@ -83,9 +83,45 @@ describe('Bob\'s coin: his backup final at 800,090, Alice\'s at 800,100 — his 
   it('a signed withdrawal: sent while unknown to the node and the coin unspent; waited for; done six deep; held over another spend', () => {
     const w = coin({ status: 'withdrawn', withdrawal: 'w1' });
     expect(decideOwner(w, facts(800_000))).toMatchObject({ action: 'rebroadcast', txid: 'w1' });
-    expect(decideOwner(w, facts(800_000, { confirmations: 0 }))).toMatchObject({ action: 'wait', txid: 'w1' });
-    expect(decideOwner(w, facts(800_006, { confirmations: 6 }))).toMatchObject({ action: 'done', txid: 'w1' });
-    expect(decideOwner(w, facts(800_000, { spender: { who: 'older', where: 'mempool', txid: 'alice' } })).error).toMatch(/^E_WATCH_FOREIGN_SPEND/);
+    expect(decideOwner(w, facts(800_000, { withdrawalConfirmations: 0 }))).toMatchObject({ action: 'wait', txid: 'w1' });
+    expect(decideOwner(w, facts(800_006, { withdrawalConfirmations: 6 }))).toMatchObject({ action: 'done', txid: 'w1' });
+    expect(decideOwner(w, facts(800_000, { spender: { who: 'unknown', where: 'mempool', txid: 'x' } })).error).toMatch(/^E_WATCH_FOREIGN_SPEND/);
+  });
+
+  it('a withdrawal not mined by 800,093 (6 blocks before the deadline): Bob\'s backup goes out in its place — replacing it in the mempool — and pays Bob, not the payee; mined, it is waited for', () => {
+    const w = coin({ status: 'withdrawn', withdrawal: 'w1' });
+    expect(decideOwner(w, facts(DEADLINE - 7))).toMatchObject({ action: 'rebroadcast', txid: 'w1' });
+    expect(decideOwner(w, facts(DEADLINE - 6))).toMatchObject({ action: 'backup', rate: 1_000 });
+    const inPool = (replaceRate: number) => decideOwner(w, facts(DEADLINE - 6, { withdrawalConfirmations: 0, spender: { who: 'withdrawal', where: 'mempool', txid: 'w1' }, replaceRate }));
+    expect(inPool(500)).toMatchObject({ action: 'backup', rate: 1_000 });
+    expect(inPool(500).reason).toMatch(/not to the withdrawal's payee/);
+    // A withdrawal there paying more than the schedule asks yet is left to be mined.
+    expect(inPool(2_000)).toMatchObject({ action: 'hold', txid: 'w1' });
+    expect(decideOwner(w, facts(DEADLINE - 5, { bid: bid(DEADLINE - 6), confirmations: 0, mempoolRate: 2_100 }))).toMatchObject({ action: 'rebid', rate: 2_800 });
+    expect(decideOwner(w, facts(DEADLINE, { confirmations: 1 }))).toMatchObject({ action: 'wait', txid: 'bob' });
+    // The withdrawal mined first: it is the withdrawal's coin.
+    expect(decideOwner(w, facts(DEADLINE - 3, { withdrawalConfirmations: 1 }))).toMatchObject({ action: 'wait', txid: 'w1' });
+  });
+
+  it('a stranger\'s large child on the anchor (a pin): once the schedule asks more than the package there pays, the child is replaced at what Core asks — its absolute fee and the incremental fee — within the budget, else held', () => {
+    const pinned = { bid: bid(DEADLINE - 6), confirmations: 0, mempoolRate: 1_000, pinRate: 3_666 };
+    expect(decideOwner(coin(), facts(DEADLINE - 6, pinned))).toMatchObject({ action: 'hold' });
+    expect(decideOwner(coin(), facts(DEADLINE - 5, pinned))).toMatchObject({ action: 'rebid', rate: 3_666 });
+    const short = decideOwner(coin(), facts(DEADLINE - 5, { ...pinned, pinRate: 12_000 }));
+    expect(short).toMatchObject({ action: 'hold', shortfall: 'budget' });
+    expect(short.rate).toBeUndefined();
+  });
+
+  it('a later owner\'s backup in the record (Bob handed the coin to Carol, then asked to withdraw or send again, refused): his backup is never sent', () => {
+    for (const status of ['active', 'sending', 'withdrawing'] as const) {
+      const d = decideOwner(coin({ status, newer: ['carol'] }), facts(DEADLINE - 1));
+      expect(d.action).toBe('none');
+      expect(d.reason).toMatch(/a later owner's backup/);
+    }
+    // A withdrawal the operator signed (the receiver never finished) is still sent; the backup never is.
+    const w = coin({ status: 'withdrawn', withdrawal: 'w1', newer: ['carol'] });
+    expect(decideOwner(w, facts(DEADLINE - 1))).toMatchObject({ action: 'rebroadcast', txid: 'w1' });
+    expect(decideOwner(w, facts(L_OLDER, { spender: { who: 'older', where: 'mempool', txid: 'alice' }, replaceRate: 1_000 })).action).toBe('hold');
   });
 });
 
@@ -101,8 +137,10 @@ const arbCoin = fc.record({
   interval: fc.integer({ min: 2, max: 200 }),
   first: fc.boolean(),
   withdrawal: fc.boolean(),
-}).map(({ status, lockOwn, interval, first, withdrawal }): OwnerCoin => ({
+  later: fc.boolean(),
+}).map(({ status, lockOwn, interval, first, withdrawal, later }): OwnerCoin => ({
   coin: 'c1', status, own: { txid: 'own', lockTime: lockOwn }, ...(first ? {} : { older: { txid: 'older', lockTime: lockOwn + interval } }), ...(withdrawal ? { withdrawal: 'w' } : {}),
+  ...(later ? { newer: ['newer'] } : {}),
 }));
 
 const arbFacts = (c: OwnerCoin) => fc.record({
@@ -114,13 +152,15 @@ const arbFacts = (c: OwnerCoin) => fc.record({
   startBack: fc.integer({ min: 0, max: 50 }),
   hasBid: fc.boolean(),
   confirmations: fc.oneof(fc.constant(null), fc.constant(0), fc.integer({ min: 1, max: 20 })),
+  withdrawalConfirmations: rarely(fc.oneof(fc.constant(null), fc.constant(0), fc.integer({ min: 1, max: 20 }))),
   spender: rarely(fc.record({ who: fc.constantFrom('older', 'newer', 'withdrawal', 'unknown'), where: fc.constantFrom('mempool', 'block'), txid: fc.constantFrom('older', 'x') }) as fc.Arbitrary<Spender>),
   mempoolRate: rarely(rate),
+  pinRate: rarely(rate),
   replaceRate: rarely(rate),
   unbuildable: rarely(fc.constant('E_X: no')),
 }).map(({ startBack, hasBid, ...f }): OwnerFacts => {
   const out: OwnerFacts = { ...f, finalDepth: 6 } as OwnerFacts;
-  for (const k of ['spender', 'mempoolRate', 'replaceRate', 'unbuildable'] as const) if (out[k] === undefined) delete out[k];
+  for (const k of ['spender', 'mempoolRate', 'pinRate', 'replaceRate', 'unbuildable', 'withdrawalConfirmations'] as const) if (out[k] === undefined) delete out[k];
   if (hasBid) out.bid = { start_tip: f.tip - startBack, rate: 0, tip: f.tip, block: 'b' };
   return out;
 });
@@ -133,21 +173,26 @@ describe('INVARIANTS', () => {
     fc.assert(fc.property(cases, ({ c, f }) => {
       const d = decideOwner(c, f);
       if (!SENDING.has(d.action)) return;
-      if (c.status === 'withdrawn' && c.withdrawal) {
-        // Only the withdrawal, only while unknown to the node and the coin unspent.
+      const withdrawn = c.status === 'withdrawn' && c.withdrawal !== undefined;
+      if (withdrawn) expect(f.withdrawalConfirmations ?? null).toBeNull();
+      if (d.rate === undefined) {
+        // The withdrawal: only while unknown to the node, the coin unspent, our backup not sent in its place.
+        expect(withdrawn).toBe(true);
         expect(d).toMatchObject({ action: 'rebroadcast', txid: 'w' });
         expect(f.confirmations).toBeNull();
         expect(f.spender).toBeUndefined();
         return;
       }
-      expect(['active', 'sending', 'withdrawing']).toContain(c.status);
+      // A backup: never with a later owner's backup in the record.
+      expect(c.newer ?? []).toEqual([]);
+      expect(['active', 'sending', 'withdrawing', ...(withdrawn ? ['withdrawn'] : [])]).toContain(c.status);
       expect(c.older).toBeDefined();
       expect(f.tip).toBeGreaterThanOrEqual(c.own!.lockTime);
       expect(c.older!.lockTime - 1 - f.tip).toBeLessThanOrEqual(f.margin);
       expect(f.confirmations === null || f.confirmations === 0).toBe(true);
       expect(f.unbuildable).toBeUndefined();
-      // Never over a spend that is not an older backup in the mempool.
-      if (f.spender) expect(f.spender).toMatchObject({ who: 'older', where: 'mempool' });
+      // Never over a spend that is not an older backup (or, withdrawn, the withdrawal) in the mempool.
+      if (f.spender) expect(f.spender).toMatchObject({ who: withdrawn && f.spender.who === 'withdrawal' ? 'withdrawal' : 'older', where: 'mempool' });
     }), { numRuns: 3_000 });
   });
 
@@ -157,8 +202,11 @@ describe('INVARIANTS', () => {
       if (!sendsBackup(d.action) || d.rate === undefined) return;
       expect(d.rate).toBeLessThanOrEqual(f.budgetRate);
       expect(d.fee_rate).toBe(d.rate / 1000);
-      const held = f.spender?.who === 'older' ? f.replaceRate : f.confirmations === 0 ? f.mempoolRate : undefined;
+      const replacing = f.spender?.where === 'mempool' && (f.spender.who === 'older' || (f.spender.who === 'withdrawal' && c.status === 'withdrawn'));
+      const held = replacing ? f.replaceRate : f.confirmations === 0 ? f.mempoolRate : undefined;
       if (held !== undefined) expect(d.rate).toBeGreaterThanOrEqual(held + f.incrementalRate);
+      // Over our backup in the mempool, at least what replacing its child costs (a stranger's pin included).
+      if (!replacing && f.confirmations === 0 && f.mempoolRate !== undefined && f.pinRate !== undefined) expect(d.rate).toBeGreaterThanOrEqual(f.pinRate);
     }), { numRuns: 3_000 });
   });
 
