@@ -15,7 +15,8 @@ export default class Watch extends WatchSteps<typeof Watch> {
     '--max-fee-share of the payout), the credit user sends its refund once it is final, a gateway claims each HTLC it holds the ' +
     'preimage of (from 10 blocks before the HTLC\'s expiry, mined by it), a device takes back an HTLC the gateway put on chain and ' +
     'left unclaimed (from its expiry on; the device\'s key), and a statechain owner gets its backup (with a CPFP child, rebid the same ' +
-    'way) mined before the previous owner\'s is final, or its signed withdrawal. Runs until SIGTERM/SIGINT, logging one JSON ' +
+    'way) mined before the previous owner\'s is final, or its signed withdrawal, and a payer takes back each HTLC or PTLC it kept ' +
+    '(htlc watch-add, ptlc watch-add) once its locktime is final and it is unclaimed (the payer\'s key). Runs until SIGTERM/SIGINT, logging one JSON ' +
     'line per decision on standard error; --once evaluates the tip, acts, prints a watch/report and exits 0 (for cron and tests); ' +
     '--dry-run says what it would do, sending and storing nothing (offline too: with --tip-height instead of a node).';
   static override examples = [
@@ -58,6 +59,7 @@ export default class Watch extends WatchSteps<typeof Watch> {
     await this.feeLimits(); // E_USAGE for a bad --max-fee-rate/--max-fee-share before the node is asked
     const chain = await this.watchChain(network, { dryRun: f['dry-run'], once: f.once });
     await this.ownerKeyChecked(network); // a statechain owner's key: E_NO_KEY/E_WRONG_KEY before any round
+    await this.payerKeyChecked(network); // a payer's HTLCs and PTLCs: the same
     const host = this.watchHost(network, chain);
     const { watchLoop, watchRound } = await import('../topics/watch/rounds.ts');
     if (f.once) return { message: await watchRound(host, f['dry-run']) };
