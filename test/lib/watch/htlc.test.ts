@@ -63,14 +63,15 @@ const payerCase = fc.record({
   wrong: fc.boolean(),
   kind: fc.constantFrom('htlc-payer' as const, 'ptlc-payer' as const),
 });
-const decide = (c: fc.Infer<typeof payerCase>) => {
+type PayerCase = typeof payerCase extends fc.Arbitrary<infer T> ? T : never;
+const decide = (c: PayerCase) => {
   const tip = Math.max(0, c.locktime + c.offset);
   const d = decidePayer({ kind: c.kind, contract: 'x', locktime: c.locktime }, {
     tip, funding: c.funding, output: c.output, ...(c.refund ? { refund: c.refund } : {}), ...(c.wrong ? { wrongKey: 'E_WRONG_KEY: x' } : {}),
   });
   return { tip, d };
 };
-const minedRefund = (c: fc.Infer<typeof payerCase>) => c.refund !== undefined && c.refund.confirmations !== null && c.refund.confirmations >= 1;
+const minedRefund = (c: PayerCase) => c.refund !== undefined && c.refund.confirmations !== null && c.refund.confirmations >= 1;
 
 describe('invariants (src/lib/watch/htlc.ts)', () => {
   it('nothing is sent before the refund is final, nor with the funding unknown, nor over a spend in the mempool', () => {
