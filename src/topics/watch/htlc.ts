@@ -81,10 +81,13 @@ async function payerTurn(host: PayerHost, r: Round, rec: PayerRecord, startRate:
     const confirmations = await r.chain.txConfirmations(bid.txid);
     if (confirmations !== null && confirmations >= 1 && (await pathOf(bid.txid)) === 'refund') facts.refund = { txid: bid.txid, confirmations };
   }
+  const row = { kind: kindOf(rec), contract: rec.contract, locktime: terms.locktime };
+  let d = decidePayer(row, facts);
+  if (!SENDING.has(d.action)) return d;
+  // The key only when a refund is due: the decision again, with whether it is the payer's.
   const key = await host.key();
   const wrong = wrongPayerKey(rec, terms.payer, key.publicKey);
-  if (wrong) facts.wrongKey = wrong;
-  const d = decidePayer({ kind: kindOf(rec), contract: rec.contract, locktime: terms.locktime }, facts);
+  if (wrong) d = decidePayer(row, { ...facts, wrongKey: wrong });
   if (r.dryRun || !SENDING.has(d.action)) return d;
   // A race with a claim that has no lock: the refund bids what the node expects for the next block.
   const { start } = await startRate(1);
