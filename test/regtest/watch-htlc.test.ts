@@ -7,7 +7,8 @@
  * locktime, mined, done six deep; a reorganisation back below the locktime drops them from the
  * mempool (non-final again) and the watcher sends them again at the locktime. A second seed HTLC
  * is claimed by Bob with the preimage before the timeout: the watcher waits on the claim, is done
- * once it is mined, and sends nothing for it. Each refund's signature is checked by test code
+ * once it is mined, and sends nothing for it; so for a PTLC Bob claims by the key path with the
+ * adapted signature. Each refund's signature is checked by test code
  * (BIP-143 + OpenSSL for the seed's P2WSH, BIP-341/340 for the taproot leaves). Skipped, visibly,
  * without bitcoind.
  */
@@ -34,7 +35,7 @@ const ALICE = pub(KEYS.ALICE_KEY);
 const BOB = pub(KEYS.BOB_KEY);
 const AMOUNT = 50_000n;
 
-type Decision = { kind: string; contract: string; action: string; deadline: number; blocks_left: number; fee_rate?: number; txid?: string; error?: string };
+type Decision = { kind: string; contract: string; action: string; deadline: number; blocks_left: number; reason: string; fee_rate?: number; txid?: string; error?: string };
 type Report = { type: string; reorg?: { depth: number; fork_height?: number }; decisions: Decision[]; summary: { errors: number; sent: number } };
 type Kept = { name: string; kind: 'htlc-payer' | 'ptlc-payer'; at: OutPoint; created: Record<string, unknown> };
 
@@ -204,5 +205,35 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     r = await once();
     expect(actions(r)).toEqual({ seed: 'done', taproot: 'done', ptlc: 'done', claimed: 'done' });
     expect(sent.map((k) => decision(r, k).txid)).toEqual(again);
+  }, 40_000);
+
+  it('Bob claims a PTLC with the adapted signature (the key path) before its locktime: the watcher waits on the claim, is done once it is mined, and sends nothing at the locktime', async () => {
+    const L2 = (await n.tip()) + 4;
+    const secret = join(work.path, 'bob.t');
+    const created = messageOf<Record<string, unknown>>(await run(['ptlc', 'create', '--payer', ALICE, '--payee', BOB, '--locktime', String(L2), '--secret-out', secret, '--amount', String(AMOUNT)]), 'ptlc/created');
+    const file = join(work.path, 'claimed-ptlc.json');
+    writeFileSync(file, JSON.stringify(created));
+    const at = await n.fund(created.address as string, AMOUNT);
+    const k: Kept = { name: 'claimed-ptlc', kind: 'ptlc-payer', at, created };
+    messageOf(await run(['ptlc', 'watch-add', '--outpoint', `${at.txid}:${at.vout}`, '--to', n.sweepTo, '--state-dir', dir, ...n.chain()], JSON.stringify(created)), 'ptlc/watched');
+    // The adaptor pre-signature in four piped steps (docs/ptlc.md), then Bob's claim with t.
+    const as = (who: 'ALICE_KEY' | 'BOB_KEY') => ['ptlc', 'presign', '--key-env', who, '--state-dir', join(work.path, `presign-${who}`), '--ptlc', file];
+    const s1 = await run(['ptlc', 'presign', '--key-env', 'BOB_KEY', '--state-dir', join(work.path, 'presign-BOB_KEY'), '--outpoint', `${at.txid}:${at.vout}`, '--to', n.sweepTo, '--fee-rate', '2', ...n.chain()], JSON.stringify(created));
+    const s2 = await run(as('ALICE_KEY'), s1.stdout);
+    const s3 = await run(as('BOB_KEY'), s2.stdout);
+    expect(messageOf<{ next: string }>(await run(as('ALICE_KEY'), s3.stdout), 'ptlc/presign').next).toBe('claim');
+    const claim = messageOf<{ hex: string; txid: string }>(await run(['ptlc', 'claim', '--secret-file', secret], s3.stdout), 'ptlc/spend');
+    await rpc('sendrawtransaction', [claim.hex]);
+    let d = decision(await once(), k);
+    expect(d).toMatchObject({ kind: 'ptlc-payer', action: 'wait', txid: claim.txid });
+    expect(d.reason).toMatch(/the recipient's claim/); // the key path: a PTLC's claim
+    await n.mine(1);
+    expect(await confirmations(claim.txid)).toBe(1);
+    await mineTo(L2);
+    const r = await once();
+    d = decision(r, k);
+    expect(d.action).toBe('done');
+    expect(r.summary.sent).toBe(0);
+    expect(await mempool()).toEqual([]);
   }, 40_000);
 });
