@@ -6,7 +6,8 @@
  * (delayed): never fund them outside regtest.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex, utf8 } from '../src/lib/bytes.ts';
@@ -50,5 +51,9 @@ save('seed-refund.json', spend('refund', 'ALICE_KEY', seed, '--tip-height', '110
 save('taproot-claim.json', spend('claim', 'BOB_KEY', taproot, '--preimage-file', fx('preimage.hex')));
 save('offered-timeout-half.json', spend('refund', 'BOB_KEY', offered));
 save('offered-punish.json', spend('punish', 'REVOCATION_KEY', offered));
+// The payer keeps the funded seed HTLC for its watcher (in a state directory thrown away here).
+const payerDir = mkdtempSync(join(tmpdir(), 'offchain-fixtures-htlc-'));
+save('watched.json', cli(['htlc', 'watch-add', '--outpoint', OUTPOINT, '--to', TO, '--state-dir', payerDir], seed));
+rmSync(payerDir, { recursive: true, force: true });
 save('taproot-cooperate.json', cli(['htlc', 'cooperate', '--outpoint', OUTPOINT, '--to', TO, '--fee-rate', '2'], taproot));
 console.error('htlc fixtures regenerated');

@@ -15,7 +15,8 @@ export default class Watch extends WatchSteps<typeof Watch> {
     '--max-fee-share of the payout), the credit user sends its refund once it is final, a gateway claims each HTLC it holds the ' +
     'preimage of (from 10 blocks before the HTLC\'s expiry, mined by it), a device takes back an HTLC the gateway put on chain and ' +
     'left unclaimed (from its expiry on; the device\'s key), and a statechain owner gets its backup (with a CPFP child, rebid the same ' +
-    'way) mined before the previous owner\'s is final, or its signed withdrawal. Runs until SIGTERM/SIGINT, logging one JSON ' +
+    'way) mined before the previous owner\'s is final, or its signed withdrawal, and a payer takes back each HTLC or PTLC it kept ' +
+    '(htlc watch-add, ptlc watch-add) once its locktime is final and it is unclaimed (the payer\'s key). Runs until SIGTERM/SIGINT, logging one JSON ' +
     'line per decision on standard error; --once evaluates the tip, acts, prints a watch/report and exits 0 (for cron and tests); ' +
     '--dry-run says what it would do, sending and storing nothing (offline too: with --tip-height instead of a node). With --tower DIR it is ' +
     'a keyless watchtower instead: it holds no key and keeps only the statechain/tower-backup exports owners dropped into DIR (statechain ' +
@@ -77,9 +78,10 @@ export default class Watch extends WatchSteps<typeof Watch> {
       const { towerWatchHost } = await import('../topics/watch/tower.ts');
       host = await towerWatchHost({ network, chain, db: (create) => this.state(network, { create }), dir: f.tower, limits, ...(f['rpc-wallet'] !== undefined ? { wallet: f['rpc-wallet'] } : {}) });
     } else {
-      // The roles' keys, E_NO_KEY/E_WRONG_KEY before any round: the mint's, a statechain owner's.
+      // The roles' keys, E_NO_KEY/E_WRONG_KEY before any round: the mint's, a statechain owner's, a payer's (HTLCs, PTLCs).
       await this.mintKeyChecked(network);
       await this.ownerKeyChecked(network);
+      await this.payerKeyChecked(network);
       host = this.watchHost(network, chain);
     }
     const { watchLoop, watchRound } = await import('../topics/watch/rounds.ts');

@@ -27,10 +27,12 @@ export const NEXT_STEP: Readonly<Record<string, string>> = {
   'htlc/created': 'the recipient or payer who spends it: offchain htlc claim / htlc refund --htlc FILE',
   'htlc/spend': 'bitcoin-cli sendrawtransaction, or offchain package check (a TRUC child)',
   'htlc/decoded': RESULT,
+  'htlc/watched': RESULT, // the record is in the state directory: offchain watch reads that
   'ptlc/created': 'the payee: offchain ptlc presign; the payer: offchain ptlc refund, ptlc extract --ptlc FILE',
   'ptlc/presign': 'the payee: offchain ptlc claim; the payer: offchain ptlc extract',
   'ptlc/spend': 'bitcoin-cli sendrawtransaction',
   'ptlc/extracted': RESULT,
+  'ptlc/watched': RESULT,
   'ptlc/lock': 'the hop it was made for: offchain ptlc lock-check, then ptlc lock-secret',
   'ptlc/locks': 'the sender, who hands each hop its ptlc/lock',
   'ptlc/lock-secret': 'the hop upstream, which settles with it (offchain ptlc lock-secret)',

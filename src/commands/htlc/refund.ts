@@ -41,11 +41,11 @@ export default class HtlcRefund extends HtlcCommand<typeof HtlcRefund> {
       return this.secondStageResult(input, s, outpoint, amountSat);
     }
     if (!this.flags['any-time']) await this.requireFinal(input.network, timeoutOf(input.htlc.spec));
-    const { buildSpend } = await import('../../lib/htlc/spend.ts');
-    const s = buildSpend({
-      htlc: input.htlc, path: 'refund', outpoint, amountSat, signer,
-      destination: await this.destination(input.network), feeRate: this.feeRate(), feeLimits: await this.feeLimits(), auxRand: this.random.bytes(32, 'htlc/bip340-aux'),
+    // The payer's refund, as a watcher builds it too (topics/htlc/payer.ts).
+    const { payerRefund } = await import('../../topics/htlc/payer.ts');
+    const r = await payerRefund({ kind: 'htlc', htlc: input.htlc, created: input.created, network: input.network }, {
+      outpoint, amountSat, signer, destination: await this.destination(input.network), feeRate: this.feeRate(), feeLimits: await this.feeLimits(), auxRand: this.random.bytes(32, 'htlc/bip340-aux'),
     });
-    return this.spendResult(input, 'refund', s, outpoint, amountSat);
+    return { message: r.message, psbt: r.psbt! };
   }
 }

@@ -34,8 +34,11 @@ export default class PtlcRefund extends HtlcCommand<typeof PtlcRefund> {
     const signer = await this.keyPair(network);
     const amount = await this.outputAmount(network, outpoint, ptlc.scriptPubKey, message.address, amountSat);
     if (!this.flags['any-time']) await this.requireFinal(network, ptlc.spec.locktime);
-    const { refundTransaction } = await import('../../lib/ptlc/spend.ts');
-    const r = refundTransaction(ptlc, { outpoint, amountSat: amount, destination: await this.destination(network), feeRate: this.feeRate() }, signer, this.random.bytes(32, 'ptlc/bip340-aux'));
-    return { message: { type: 'ptlc/spend', version: 1, network, path: 'refund', txid: r.tx.id, hex: r.hex, fee_sat: r.feeSat, locktime: r.tx.lockTime } };
+    // The payer's refund, as a watcher builds it too (topics/htlc/payer.ts).
+    const { payerRefund } = await import('../../topics/htlc/payer.ts');
+    const r = await payerRefund({ kind: 'ptlc', ptlc, created: message, network }, {
+      outpoint, amountSat: amount, destination: await this.destination(network), feeRate: this.feeRate(), signer, auxRand: this.random.bytes(32, 'ptlc/bip340-aux'),
+    });
+    return { message: r.message };
   }
 }

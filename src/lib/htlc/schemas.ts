@@ -84,4 +84,17 @@ export const HtlcDecodedSchema = messageSchema('htlc/decoded', 'Which HTLC kind 
   participants: Type.Optional(Type.Array(Hex('', 33))),
 });
 
-export const HTLC_SCHEMAS = [HtlcCreatedSchema, HtlcSpendSchema, HtlcDecodedSchema];
+/** The fields of `htlc/watched` and `ptlc/watched`: a payer's funded output, kept for `offchain watch` to refund (docs/watch.md). */
+export const watchedFields = (what: string) => ({
+  contract: Type.String({ pattern: '^[0-9a-f]{64}:[0-9]{1,10}$', description: `the ${what} as the watcher names it: its funding outpoint, TXID:VOUT` }),
+  outpoint: Type.Object({ txid: Txid, vout: Type.Integer({ minimum: 0, maximum: 0xffff_ffff }) }, { additionalProperties: false }),
+  amount_sat: Sats('the funded output\'s amount'),
+  address: Type.String({ description: `the ${what}'s address` }),
+  locktime: Type.Integer({ minimum: 1, maximum: 499_999_999, description: 'the refund\'s locktime, a block height' }),
+  refund_from_height: Type.Integer({ minimum: 1, description: 'the tip from which the refund is final and the watcher sends it' }),
+  to: Type.String({ description: 'the address the refund pays' }),
+});
+
+export const HtlcWatchedSchema = messageSchema('htlc/watched', 'A payer\'s funded HTLC kept in the state directory: offchain watch over it refunds it once its locktime is final.', watchedFields('HTLC'));
+
+export const HTLC_SCHEMAS = [HtlcCreatedSchema, HtlcSpendSchema, HtlcDecodedSchema, HtlcWatchedSchema];

@@ -7,6 +7,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { Base64Psbt, Hex, Sats, Txid, messageSchema } from '../message.ts';
+import { watchedFields } from '../htlc/schemas.ts';
 
 const Pubkey = (who: string) => Hex(`${who}: 33-byte compressed public key`, 33);
 
@@ -88,4 +89,6 @@ export const PtlcLockSecretSchema = messageSchema('ptlc/lock-secret', 'The other
   secret_file: Type.String(),
 });
 
-export const PTLC_SCHEMAS = [PtlcCreatedSchema, PtlcPresignSchema, PtlcSpendSchema, PtlcExtractedSchema, PtlcLockSchema, PtlcLocksSchema, PtlcLockSecretSchema];
+export const PtlcWatchedSchema = messageSchema('ptlc/watched', 'A payer\'s funded PTLC kept in the state directory: offchain watch over it refunds it once its locktime is final.', watchedFields('PTLC'));
+
+export const PTLC_SCHEMAS = [PtlcWatchedSchema, PtlcCreatedSchema, PtlcPresignSchema, PtlcSpendSchema, PtlcExtractedSchema, PtlcLockSchema, PtlcLocksSchema, PtlcLockSecretSchema];

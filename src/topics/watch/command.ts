@@ -9,7 +9,8 @@
  * Kinds kept today: the credit mint's exit, the credit user's refund, the gateway's claim and the
  * device's refund of a payment's HTLC, and (in `offchain watch`) the statechain owner's backup and
  * withdrawal — its coins as the statechain commands' store keeps them, its exit as `statechain
- * backup` runs it (../statechain/backup-spend.ts). docs/watch.md says which kinds are not kept yet.
+ * backup` runs it (../statechain/backup-spend.ts) — and a payer's HTLC and PTLC refunds (htlc watch-add,
+ * ptlc watch-add; the refund commands' own code, ../htlc/payer.ts). docs/watch.md says which kinds are not kept yet.
  */
 import type { Command } from '@oclif/core';
 import { OffchainError, RefusedError, UsageError } from '../../lib/errors.ts';
@@ -22,6 +23,7 @@ import { HtlcRefundSteps } from '../device/htlc-refund.ts';
 import type { MintHost, Round, UserHost, WatchChain } from './credit.ts';
 import type { DeviceHost, GatewayHost } from './device.ts';
 import type { OwnerHost } from './statechain.ts';
+import type { PayerHost } from './htlc.ts';
 import type { OwnerRecord } from '../../lib/statechain/owner.ts';
 import type { Documents } from '../../lib/store/sqlite/records.ts';
 import type { WatchHost } from './rounds.ts';
@@ -92,13 +94,16 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
         },
         { kind: 'credit-user', round: async (r) => (await import('./credit.ts')).userRound(this.watchedUser(network), r) },
         { kind: 'device', round: async (r) => (await import('./device.ts')).deviceRound(this.watchedDevice(network), r) },
-        // A statechain owner's coins: kept by `offchain watch` (a service's watcher keeps its mint's contracts).
+        // A statechain owner's coins, a payer's HTLCs and PTLCs: kept by `offchain watch` (a service's watcher keeps its mint's contracts).
         ...(this.served ? [] : [{
           kind: 'statechain-owner',
           round: async (r: Round) => {
             const owner = await this.watchedOwner(network, chain);
             return owner ? (await import('./statechain.ts')).ownerRound(owner, r) : [];
           },
+        }, {
+          kind: 'payer',
+          round: async (r: Round) => (await import('./htlc.ts')).payerRound(await this.watchedPayer(network), r),
         }]),
       ],
     };
@@ -274,6 +279,23 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
       }),
       limits,
     };
+  }
+
+  /** A payer's HTLCs and PTLCs (htlc watch-add, ptlc watch-add): refunded with --key-file/--key-env, the payer's key. */
+  private async watchedPayer(network: Network): Promise<PayerHost> {
+    const { payerRecords } = await import('./htlc.ts');
+    return {
+      network, limits: await this.feeLimits(),
+      records: async () => payerRecords(await this.state(network, { create: false })),
+      key: () => this.keyPair(network),
+      auxRand: () => this.random.bytes(32, 'htlc/bip340-aux'),
+    };
+  }
+
+  /** The payer's key of every kept HTLC and PTLC: E_NO_KEY/E_WRONG_KEY before any round. */
+  protected async payerKeyChecked(network: Network): Promise<void> {
+    const { payerKeyCheck, payerRecords } = await import('./htlc.ts');
+    await payerKeyCheck(await payerRecords(await this.state(network, { create: false })), () => this.keyPair(network), this.stateDir(network));
   }
 
   private watchedUser(network: Network): UserHost {

@@ -1,7 +1,7 @@
 /**
  * What a watcher keeps between rounds, in the state directory's one database (records of kind
- * `watch`): its view of the chain (`chain`) and, per exit or gateway claim it sent, its last
- * bid (`exit-<contract>`, `claim-<contract>`). Each write is one step, committed before the act it records (a bid is
+ * `watch`): its view of the chain (`chain`) and, per exit, gateway claim or payer's refund it sent, its last
+ * bid (`exit-<contract>`, `claim-<contract>`, `refund-<outpoint>`). Each write is one step, committed before the act it records (a bid is
  * stored before its package is sent: a crash after the COMMIT makes the next bid outbid it, never
  * undercut what may already be in a mempool). Reading creates nothing: the database is made by
  * the first write (a mint on PostgreSQL has none under --state-dir until then).
@@ -13,8 +13,8 @@ import type { ExitBid } from '../../lib/watch/credit.ts';
 
 const HASH = /^[0-9a-f]{64}$/;
 
-/** What a bid is for: the mint's exit, the gateway's claim of an HTLC, or a tower's package for an owner's backup. */
-export type BidOf = 'exit' | 'claim' | 'tower';
+/** What a bid is for: the mint's exit, the gateway's claim of an HTLC, a tower's package for an owner's backup, or a payer's refund of an HTLC or a PTLC (../watch/htlc.ts). */
+export type BidOf = 'exit' | 'claim' | 'tower' | 'refund';
 
 export class WatchRecords {
   private opened: Records<unknown> | undefined;

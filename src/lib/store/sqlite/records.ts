@@ -4,8 +4,10 @@
  * inside it), a BOLT 2/3 party's channel (`bolt3`), a statechain owner's coin and the
  * documents around it (`statechain`: `coin-<coin>`, `joint-…`, `deposit-…`, `receive-…`), a statechain
  * operator's coin and the offers it made (`statechain-operator`, `statechain-offer`), and a
- * PostgreSQL operator host's rollback witness (`statechain-witness`, pg/witness.ts), and a
- * watcher's view of the chain and its bids (`watch`: `chain`, `exit-<contract>`; src/topics/watch/).
+ * PostgreSQL operator host's rollback witness (`statechain-witness`, pg/witness.ts), a
+ * watcher's view of the chain and its bids (`watch`: `chain`, `exit-<contract>`; src/topics/watch/),
+ * and an HTLC's or a PTLC's payer's funded outputs for a watcher (`htlc-payer`, by `<txid>:<vout>`;
+ * src/topics/htlc/watch-add.ts).
  *
  * A record is read and written inside its role's step (database.ts `step`): read, check,
  * write, all in one transaction, so a concurrent step on the same database waits and never
@@ -20,7 +22,7 @@ import { hasPlainSecret, hasSealedSecret, openFields, sealFields, type Sealer, t
 import type { StateDb } from './database.ts';
 import type BetterSqlite3 from 'better-sqlite3';
 
-export type RecordKind = 'credit-user' | 'bolt3' | 'statechain' | 'statechain-operator' | 'statechain-offer' | 'statechain-witness' | 'watch';
+export type RecordKind = 'credit-user' | 'bolt3' | 'statechain' | 'statechain-operator' | 'statechain-offer' | 'statechain-witness' | 'watch' | 'htlc-payer';
 
 export class Records<R> {
   private readonly q;
