@@ -12,7 +12,9 @@ export default class Watch extends WatchSteps<typeof Watch> {
     'reorganisation is seen and every decision taken again) and, at each new block, decides for every contract the state directory ' +
     'holds (docs/watch.md has the table): the credit mint exits a contract within its safety margin of expiry (the exit-credit package, ' +
     'its fee rising each block from the node\'s estimate to --max-fee-rate, reached one block before the deadline, never above ' +
-    '--max-fee-share of the payout), and the credit user sends its refund once it is final. Runs until SIGTERM/SIGINT, logging one JSON ' +
+    '--max-fee-share of the payout), the credit user sends its refund once it is final, and a BOLT 2/3 channel party punishes the peer\'s ' +
+    'revoked commitment (commitment penalty\'s justice transactions, to --sweep-to, signed with --revocation-key-env/--revocation-key-file, ' +
+    'mined before the cheater\'s to_self_delay runs out). Runs until SIGTERM/SIGINT, logging one JSON ' +
     'line per decision on standard error; --once evaluates the tip, acts, prints a watch/report and exits 0 (for cron and tests); ' +
     '--dry-run says what it would do, sending and storing nothing (offline too: with --tip-height instead of a node).';
   static override examples = [
@@ -40,6 +42,9 @@ export default class Watch extends WatchSteps<typeof Watch> {
       helpValue: 'HOST:PORT|unix:PATH',
     }),
     'log-level': Flags.string({ description: 'the JSON log on standard error (a long-running watcher)', options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], default: 'info' }),
+    'revocation-key-env': Flags.string({ description: 'environment variable holding the channel party\'s revocation_basepoint secret (needed when the state directory holds channels: it signs their penalties)', helpValue: 'NAME', helpGroup: 'KEY' }),
+    'revocation-key-file': Flags.string({ description: 'file holding the channel party\'s revocation_basepoint secret (0600)', helpValue: 'FILE', helpGroup: 'KEY' }),
+    'sweep-to': Flags.string({ description: 'where a channel\'s justice transactions pay (needed when the state directory holds channels)', helpValue: 'ADDRESS' }),
     ...feeGuardFlags,
     ...chainFlags,
   };
@@ -53,6 +58,7 @@ export default class Watch extends WatchSteps<typeof Watch> {
     if (operatorListen && f.once) throw new UsageError('E_USAGE', '--operator-listen serves /metrics for a long-running watcher: drop it with --once');
     const network = this.network();
     await this.feeLimits(); // E_USAGE for a bad --max-fee-rate/--max-fee-share before the node is asked
+    await this.channelKeyChecked(network); // a state directory with channels: the revocation key and --sweep-to, before anything is decided
     const chain = await this.watchChain(network, { dryRun: f['dry-run'], once: f.once });
     const host = this.watchHost(network, chain);
     const { watchLoop, watchRound } = await import('../topics/watch/rounds.ts');

@@ -5,8 +5,9 @@
  * `exit-credit` runs it (in a service, through the service's store: ../credit/served-mint.ts),
  * the user's contracts and refund as `refund-credit` reads them.
  *
- * Kinds kept today: the credit mint's exit and the credit user's refund (docs/watch.md says
- * which kinds are not kept yet).
+ * Kinds kept today: the credit mint's exit, the credit user's refund, and the BOLT 2/3 channel
+ * party's penalty on a revoked commitment (./channel.ts; docs/watch.md says which kinds are not
+ * kept yet).
  */
 import type { Command } from '@oclif/core';
 import { RefusedError, UsageError } from '../../lib/errors.ts';
@@ -77,6 +78,13 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
           return mint ? (await import('./credit.ts')).mintRound(mint, r) : [];
         },
         async (r) => (await import('./credit.ts')).userRound(this.watchedUser(network), r),
+        async (r, reorgDepth) => {
+          if (reorgDepth >= FINAL_DEPTH) this.channelsDone.clear();
+          // A service's watcher (serve mint) keeps its own role's contracts: a channel party's key is offchain watch's.
+          if (this.served) return [];
+          const host = await this.watchedChannels(network);
+          return host ? (await import('./channel.ts')).channelRound(host, r) : [];
+        },
       ],
     };
   }
@@ -122,6 +130,63 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
   }
 
   private keyChecked = false;
+
+  /** Channels a long-running watcher saw done: not evaluated again, until a reorganisation FINAL_DEPTH deep. */
+  private channelsDone = new Set<string>();
+
+  /** The channel party's revocation_basepoint secret and --sweep-to, loaded and checked once (channelKeyChecked). */
+  private channelParty: { secret: Uint8Array; destination: { script: Uint8Array; dustSat: number } } | undefined;
+
+  /** This state directory's channel records (the `commitment` commands' ChannelBook), decoded: none without a database. */
+  private async channelRecords(network: Network) {
+    const { ChannelBook } = await import('../../lib/store/sqlite/channels.ts');
+    const { decodeChannelRecord } = await import('../../lib/bolt3/party.ts');
+    const book = new ChannelBook((create) => this.state(network, { create: false }), this.stateDir(network));
+    return [...(await book.all())].map(([id, v]) => decodeChannelRecord(v, `the record of channel ${id}`)).filter((r) => r.network === network);
+  }
+
+  /**
+   * A state directory holding channels needs their party's revocation_basepoint secret
+   * (--revocation-key-env/--revocation-key-file: the penalties are signed with it) and where the
+   * penalties pay (--sweep-to): missing or wrong, refused before anything is decided (E_NO_KEY,
+   * E_USAGE, E_WRONG_KEY). Nothing is asked when it holds none.
+   */
+  protected async channelKeyChecked(network: Network): Promise<void> {
+    const records = await this.channelRecords(network);
+    if (records.length === 0 || this.channelParty) return;
+    const f = this.flags as { 'revocation-key-env'?: string; 'revocation-key-file'?: string; 'sweep-to'?: string };
+    const env = f['revocation-key-env'];
+    const file = f['revocation-key-file'];
+    if (env === undefined && file === undefined) {
+      throw new UsageError('E_NO_KEY', `${this.stateDir(network)} holds ${records.length} channel(s): their penalties are signed with your revocation_basepoint secret — pass --revocation-key-env NAME or --revocation-key-file FILE`);
+    }
+    if (file === undefined && !process.env[env!]) throw new UsageError('E_NO_KEY', `the environment variable ${env} named by --revocation-key-env is not set`);
+    if (f['sweep-to'] === undefined) throw new UsageError('E_USAGE', `${this.stateDir(network)} holds channel(s): pass --sweep-to ADDRESS, where their penalties pay`);
+    const { decodeAddress } = await import('../../lib/address.ts');
+    const { dustThreshold } = await import('../../lib/tx/policy.ts');
+    const script = decodeAddress(f['sweep-to'], network, '--sweep-to');
+    const { loadKeyPair } = await import('../../lib/cli/secrets.ts');
+    const key = await loadKeyPair({ keyFile: file, keyFileFlag: '--revocation-key-file', keyEnv: env, env: process.env, network, interactive: false, prompt: async () => '' });
+    const { pointOf } = await import('../../lib/bolt3/keys.ts');
+    const { toHex } = await import('../../lib/bytes.ts');
+    const point = toHex(pointOf(key.secretKey, 'revocation basepoint secret'));
+    for (const r of records) {
+      if (r.channel.local.revocation_basepoint !== point) {
+        key.secretKey.fill(0);
+        throw new RefusedError('E_WRONG_KEY', `this key is not the revocation basepoint secret of channel ${r.channel.funding_txid}:${r.channel.funding_vout} (its basepoint is ${r.channel.local.revocation_basepoint}): pass that channel's --revocation-key-env/--revocation-key-file`);
+      }
+    }
+    this.channelParty = { secret: key.secretKey, destination: { script, dustSat: Number(dustThreshold(script)) } };
+  }
+
+  /** The channel party's side, when this state directory holds channels. */
+  private async watchedChannels(network: Network): Promise<import('./channel.ts').ChannelHost | undefined> {
+    const records = await this.channelRecords(network);
+    if (records.length === 0) return undefined;
+    await this.channelKeyChecked(network);
+    const party = this.channelParty!;
+    return { channels: async () => records, revocationKey: async () => party.secret.slice(), destination: party.destination, limits: await this.feeLimits(), done: this.channelsDone };
+  }
 
   /**
    * A watcher of a mint holds the mint's key (its exits' children are signed by it): a missing

@@ -1,7 +1,8 @@
 /**
  * What a watcher keeps between rounds, in the state directory's one database (records of kind
- * `watch`): its view of the chain (`chain`) and, per exit it sent, its last bid
- * (`exit-<contract>`). Each write is one step, committed before the act it records (a bid is
+ * `watch`): its view of the chain (`chain`), per exit it sent, its last bid
+ * (`exit-<contract>`), and per channel whose funding is spent, the spender it found and the
+ * justice transactions it sent (`channel-<id>`: advice, re-checked against the node). Each write is one step, committed before the act it records (a bid is
  * stored before its package is sent: a crash after the COMMIT makes the next bid outbid it, never
  * undercut what may already be in a mempool). Reading creates nothing: the database is made by
  * the first write (a mint on PostgreSQL has none under --state-dir until then).
@@ -12,6 +13,9 @@ import type { ChainView } from '../../lib/watch/chain-view.ts';
 import type { ExitBid } from '../../lib/watch/credit.ts';
 
 const HASH = /^[0-9a-f]{64}$/;
+
+/** What a watcher keeps of a channel: the funding's spender it found, where its penalty schedule started, the justice transaction it sent last per output taken. */
+export type ChannelWatch = { spender?: string; start_tip?: number; sent: Record<string, string> };
 
 export class WatchRecords {
   private opened: Records<unknown> | undefined;
@@ -61,5 +65,20 @@ export class WatchRecords {
   async setBid(contract: string, bid: ExitBid): Promise<void> {
     const r = (await this.records(true))!;
     await r.db.step(() => r.put(`exit-${contract}`, bid));
+  }
+
+  /** A channel's record, or an empty one when there is none or it is not one (advice only: the node is asked again). */
+  async channel(id: string): Promise<ChannelWatch> {
+    const c = await this.read(`channel-${id}`) as ChannelWatch | undefined;
+    if (typeof c !== 'object' || c === null) return { sent: {} };
+    const spender = typeof c.spender === 'string' && HASH.test(c.spender) ? { spender: c.spender } : {};
+    const start = Number.isSafeInteger(c.start_tip) && c.start_tip! >= 0 ? { start_tip: c.start_tip! } : {};
+    const sent = typeof c.sent === 'object' && c.sent !== null ? Object.fromEntries(Object.entries(c.sent).filter(([, t]) => typeof t === 'string' && HASH.test(t))) : {};
+    return { ...spender, ...start, sent };
+  }
+
+  async setChannel(id: string, c: ChannelWatch): Promise<void> {
+    const r = (await this.records(true))!;
+    await r.db.step(() => r.put(`channel-${id}`, c));
   }
 }

@@ -1,0 +1,195 @@
+/**
+ * The BOLT 2/3 channel party's kind in a watcher's round (docs/watch.md): for each channel the
+ * state directory holds (the `commitment` commands' ChannelBook), who spent the funding — the
+ * node's mempool (gettxspendingprevout), else, once it is gone from the UTXO set, the block
+ * that spent it: the spender the watcher recorded (advice, checked against the node), else the
+ * blocks its view walked this round, else back from the tip to the funding's block — then the
+ * decision of src/lib/watch/channel.ts, and the justice transactions signed and sent by
+ * `commitment penalty`'s own code (src/lib/bolt3/party-penalty.ts punishRevoked).
+ *
+ * Not kept here yet: the party's own commitment (sweeping to_local, its HTLC transactions) and
+ * the peer's current one (claiming HTLCs with stored preimages): reported, nothing sent.
+ */
+import { Transaction } from '@scure/btc-signer';
+import { equalBytes, fromHex, toHex } from '../../lib/bytes.ts';
+import type { ChannelRecord } from '../../lib/bolt3/party.ts';
+import { OffchainError } from '../../lib/errors.ts';
+import { decideChannel, type ChannelDecision, type FundingSpend, type JusticeItem } from '../../lib/watch/channel.ts';
+import type { Decision } from '../../lib/watch/decision.ts';
+import { MAX_WALK } from '../../lib/watch/chain-view.ts';
+import type { Round } from './credit.ts';
+import type { ChannelWatch } from './state.ts';
+
+/** The party's side, as the watch command gives it. */
+export type ChannelHost = {
+  channels(): Promise<ChannelRecord[]>;
+  /** A copy of the revocation_basepoint secret (the caller zeroes it). */
+  revocationKey(): Promise<Uint8Array>;
+  /** --sweep-to's script and its dust threshold. */
+  destination: { script: Uint8Array; dustSat: number };
+  limits: { maxFeeRate: number; maxFeeShare: number };
+  /** Channels a long-running watcher saw done (not evaluated again until a deep reorganisation). */
+  done: Set<string>;
+};
+
+function errorText(e: unknown): string {
+  return e instanceof OffchainError ? `${e.code}: ${e.message}` : `E_INTERNAL: ${(e as Error)?.message ?? String(e)}`;
+}
+
+/** The channels' decisions this round, each acted on unless a dry run. */
+export async function channelRound(host: ChannelHost, r: Round): Promise<Decision[]> {
+  const out: Decision[] = [];
+  const { channelIdOf } = await import('../../lib/bolt3/party.ts');
+  for (const rec of await host.channels()) {
+    const id = channelIdOf(rec.channel);
+    if (host.done.has(id)) continue;
+    try {
+      const { sends: _sends, ...d } = await channelTurn(host, r, rec, id);
+      if (d.action === 'done') host.done.add(id);
+      out.push(d);
+    } catch (e) {
+      const delay = rec.channel.remote_to_self_delay;
+      out.push({ kind: 'channel', contract: id, action: 'hold', deadline: r.tip + delay, blocks_left: delay, reason: 'this channel\'s turn failed: taken again at the next round', error: errorText(e) });
+    }
+  }
+  return out;
+}
+
+/** Does `txid` (a transaction the node has) spend the outpoint? */
+async function spends(r: Round, txid: string, funding: { txid: string; vout: number }): Promise<boolean> {
+  const tx = Transaction.fromRaw(await r.chain.rawTransaction(txid), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+  for (let i = 0; i < tx.inputsLength; i++) {
+    const input = tx.getInput(i);
+    if (toHex(input.txid!) === funding.txid && input.index === funding.vout) return true;
+  }
+  return false;
+}
+
+/**
+ * The funding's spender in a block, without a look at every commitment the channel ever had:
+ * the one recorded (checked: mined, and spending the funding), else the blocks the view walked
+ * this round, else back from the tip, block by block, down to the funding's own block (a
+ * watcher new to this state directory; at most MAX_WALK blocks).
+ */
+async function blockSpender(r: Round, funding: { txid: string; vout: number }, recorded?: string): Promise<string | undefined> {
+  if (recorded !== undefined && ((await r.chain.txConfirmations(recorded)) ?? 0) > 0 && (await spends(r, recorded, funding))) return recorded;
+  const scan = r.chain.blockSpender;
+  if (!scan) return undefined;
+  for (const hash of [...(r.connected ?? [])].reverse()) {
+    const found = await scan.call(r.chain, hash, funding.txid, funding.vout);
+    if (found !== undefined) return found;
+  }
+  const fundingConfirmations = await r.chain.txConfirmations(funding.txid);
+  const lowest = fundingConfirmations ? r.tip - fundingConfirmations + 2 : r.tip - MAX_WALK;
+  let hash: string | null = r.block;
+  for (let height = r.tip; hash !== null && height >= Math.max(lowest, r.tip - MAX_WALK); height--) {
+    const found = await scan.call(r.chain, hash, funding.txid, funding.vout);
+    if (found !== undefined) return found;
+    hash = (await r.chain.blockHeader(hash)).prev;
+  }
+  return undefined;
+}
+
+/** Who the spender is, by the party's record. */
+function classify(rec: ChannelRecord, txid: string): { kind: 'revoked' | 'peer-current' | 'own' | 'mutual-close' | 'foreign'; commitmentNumber?: number } {
+  const signed = rec.remote_signed.find((s) => s.txid === txid);
+  if (signed) {
+    const n = signed.state.commitment_number;
+    return { kind: n <= rec.remote_revoked_through ? 'revoked' : 'peer-current', commitmentNumber: n };
+  }
+  if (rec.local?.txid === txid) return { kind: 'own', commitmentNumber: rec.local.state.commitment_number };
+  if (rec.closing?.txid === txid) return { kind: 'mutual-close' };
+  return { kind: 'foreign' };
+}
+
+async function channelTurn(host: ChannelHost, r: Round, rec: ChannelRecord, id: string): Promise<ChannelDecision> {
+  const funding = { txid: rec.channel.funding_txid, vout: rec.channel.funding_vout };
+  const base = { channel: id, tip: r.tip, toSelfDelay: rec.channel.remote_to_self_delay, startRate: 0, incrementalRate: 0, limits: host.limits, dustSat: host.destination.dustSat };
+  if (r.offline) return decideChannel({ ...base, spend: { kind: 'unknown-offline' } });
+  const watch = await r.records.channel(id);
+  let spender = await r.chain.mempoolSpender(funding.txid, funding.vout);
+  if (spender === undefined) {
+    if ((await r.chain.utxo(funding.txid, funding.vout)) !== null) return decideChannel({ ...base, spend: { kind: 'unspent' } });
+    spender = await blockSpender(r, funding, watch.spender);
+    if (spender === undefined) return decideChannel({ ...base, spend: { kind: 'not-found' } });
+  }
+  if (spender !== watch.spender && !r.dryRun) await r.records.setChannel(id, { ...watch, spender });
+  const who = classify(rec, spender);
+  const confirmations = (await r.chain.txConfirmations(spender)) ?? 0;
+  const spend: FundingSpend = { ...who, txid: spender, confirmations };
+  if (who.kind !== 'revoked') return decideChannel({ ...base, spend });
+  return penaltyTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
+}
+
+/** The sizing rate: at 1000 sat/kw BOLT 3's fee is the counted weight itself. */
+const SIZING_PER_KW = 1000;
+
+type Built = { txid: string; hex: string; fee_sat: number; inputs: { kind: string; txid: string; vout: number; amount_sat: number }[] };
+
+async function penaltyTurn(
+  host: ChannelHost, r: Round, rec: ChannelRecord, base: Parameters<typeof decideChannel>[0], revokedTxid: string, confirmations: number, watch: ChannelWatch,
+): Promise<ChannelDecision> {
+  const { punishRevoked } = await import('../../lib/bolt3/party-penalty.ts');
+  const dest = host.destination.script;
+  // The party's own justice transactions in the mempool (one output, to --sweep-to): replaced, not counted as the cheater's.
+  const replaceable = (tx: { outputs: { script: Uint8Array }[] }) => tx.outputs.length === 1 && equalBytes(tx.outputs[0]!.script, dest);
+  const sign = (perKw: number, findings?: Awaited<ReturnType<typeof punishRevoked>>['onChain']) =>
+    punishRevoked(rec, revokedTxid, { destinationScript: dest, feeratePerKw: perKw }, host.revocationKey, findings ? { findings } : { chain: r.chain, replaceable });
+  let sized: Awaited<ReturnType<typeof punishRevoked>>;
+  try {
+    sized = await sign(SIZING_PER_KW);
+  } catch (e) {
+    if (!(e instanceof OffchainError && (e.code === 'E_PENALTY_NOTHING_TO_TAKE' || e.code === 'E_PENALTY_BELOW_DUST'))) throw e;
+    // Nothing left to take: the justice transactions sent (the records', checked with the node) say whether it is done.
+    const mined = await Promise.all([...new Set(Object.values(watch.sent))].map((t) => r.chain.txConfirmations(t)));
+    return decideChannel({ ...base, items: [], mined });
+  }
+  const findings = sized.onChain!;
+  const commitmentHeight = confirmations > 0 ? r.tip - confirmations + 1 : undefined;
+  const items: JusticeItem[] = [];
+  for (const t of (sized.message.transactions as Built[])) {
+    const input = t.inputs[0]!;
+    const outpoint = `${input.txid}:${input.vout}`;
+    let confirmedAt = commitmentHeight;
+    if (input.txid !== revokedTxid) {
+      const c = (await r.chain.txConfirmations(input.txid)) ?? 0;
+      confirmedAt = c > 0 ? r.tip - c + 1 : undefined;
+    }
+    const heldTxid = findings.held.get(outpoint);
+    const entry = heldTxid ? await r.chain.mempoolEntry(heldTxid) : null;
+    items.push({
+      outpoint, valueSat: input.amount_sat, weight: t.fee_sat, inputs: t.inputs.length, sentBefore: watch.sent[outpoint] !== undefined,
+      ...(confirmedAt !== undefined ? { confirmedAt } : {}), ...(heldTxid && entry ? { held: { txid: heldTxid, feeSat: Number(entry.fee) } } : {}),
+    });
+  }
+  const { start, incremental } = await startRate(r, Math.min(...items.map((i) => (i.confirmedAt === undefined ? r.tip + base.toSelfDelay : i.confirmedAt + base.toSelfDelay - 1))) - r.tip);
+  const d = decideChannel({ ...base, items, startRate: start, incrementalRate: incremental, ...(watch.start_tip !== undefined ? { startTip: watch.start_tip } : {}) });
+  if (r.dryRun || d.sends.length === 0) return d;
+  // Signed at each rate the decision asks (one signing per distinct rate), stored, then sent (commit before the act).
+  const chosen: Built[] = [];
+  for (const perKw of new Set(d.sends.map((s) => s.perKw))) {
+    const wanted = new Set(d.sends.filter((s) => s.perKw === perKw).map((s) => s.outpoint));
+    const { message } = await sign(perKw, findings);
+    chosen.push(...(message.transactions as Built[]).filter((t) => wanted.has(`${t.inputs[0]!.txid}:${t.inputs[0]!.vout}`)));
+  }
+  const sent = { ...watch.sent };
+  for (const t of chosen) sent[`${t.inputs[0]!.txid}:${t.inputs[0]!.vout}`] = t.txid;
+  await r.records.setChannel(base.channel, { ...watch, start_tip: watch.start_tip ?? r.tip, sent });
+  const txids: string[] = [];
+  for (const t of chosen) {
+    try {
+      txids.push(await r.chain.broadcast(fromHex(t.hex)));
+    } catch (e) {
+      d.error ??= errorText(e);
+    }
+  }
+  if (txids.length > 0) d.txid = txids[0]!;
+  return d;
+}
+
+/** Where the schedule starts: the node's estimate for the blocks left, at least what its mempool takes now; and its incremental relay fee. */
+async function startRate(r: Round, blocksLeft: number): Promise<{ start: number; incremental: number }> {
+  const p = await r.chain.mempoolPolicy();
+  const estimate = await r.chain.estimateFeeRate(Math.max(1, blocksLeft));
+  return { start: Math.max(p.minRelayFeeRate, p.mempoolMinFeeRate, estimate ?? 0), incremental: p.incrementalRelayFeeRate };
+}
