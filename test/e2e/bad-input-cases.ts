@@ -27,6 +27,8 @@ export const KEYS = {
   DELAYED: key('bolt3/local-delayed.key'),
   BOB_FUNDING: key('bolt3/remote-funding.key'),
   REVOCATION_KEY: key('htlc/revocation.key'),
+  /** Alice's revocation_basepoint secret in the bolt3 fixtures (the same scalar as her htlc_basepoint's). */
+  ALICE_REVOCATION: key('bolt3/local-htlc.key'),
 };
 
 const ALICE = key('keys/alice.pub');
@@ -385,6 +387,15 @@ const SPECIFIC: Case[] = [
   c('credit', 'bad number', 'watch --interval 0', ['watch', '--interval', '0', ...mintSide, '--tip-height', '5300'], 'E_USAGE', 2, { state: ['credit'], env: env('MINT_KEY') }),
   c('credit', 'bad number', 'watch --max-fee-share 2', ['watch', '--once', '--dry-run', '--max-fee-share', '2', ...mintSide, '--tip-height', '5300'], 'E_USAGE', 2, { state: ['credit'], env: env('MINT_KEY') }),
   c('credit', 'bad number', 'watch --operator-listen on a public address (no authentication)', ['watch', '--operator-listen', '0.0.0.0:9339', ...mintSide, '--tip-height', '5300'], 'E_USAGE', 2, { state: ['credit'], env: env('MINT_KEY') }),
+  // A state directory holding a channel (Alice's): the watcher needs her revocation_basepoint secret and --sweep-to, checked before anything is decided.
+  c('commitment', 'missing flag', 'watch --once --dry-run on a channel party\'s directory without --revocation-key-env/--revocation-key-file', ['watch', '--once', '--dry-run', '--state-dir', 'bolt3', '--sweep-to', TO, '--tip-height', '900'], 'E_NO_KEY', 2, { state: ['bolt3-alice'], says: '--revocation-key-env' }),
+  c('commitment', 'secret', 'watch --revocation-key-env naming an unset variable', ['watch', '--once', '--dry-run', '--state-dir', 'bolt3', '--revocation-key-env', 'NO_SUCH_VAR', '--sweep-to', TO, '--tip-height', '900'], 'E_NO_KEY', 2, { state: ['bolt3-alice'], says: '--revocation-key-env' }),
+  c('commitment', 'wrong party', 'watch --revocation-key-env with a key that is not the channel\'s revocation basepoint secret', ['watch', '--once', '--dry-run', '--state-dir', 'bolt3', '--revocation-key-env', 'DELAYED', '--sweep-to', TO, '--tip-height', '900'], 'E_WRONG_KEY', 4, { state: ['bolt3-alice'], env: env('DELAYED'), secret: KEYS.DELAYED }),
+  c('commitment', 'secret', 'watch --revocation-key-file readable by others (0644)', ['watch', '--once', '--dry-run', '--state-dir', 'bolt3', '--revocation-key-file', 'k', '--sweep-to', TO, '--tip-height', '900'], 'E_KEY_FILE_PERMISSIONS', 4, { state: ['bolt3-alice'], files: { k: { text: KEYS.ALICE_REVOCATION, mode: 0o644 } }, secret: KEYS.ALICE_REVOCATION }),
+  c('commitment', 'secret', 'watch --revocation-key HEX on the command line (no such flag; the key is not echoed)', ['watch', '--once', '--dry-run', '--state-dir', 'bolt3', '--revocation-key', KEYS.ALICE_REVOCATION, '--sweep-to', TO, '--tip-height', '900'], 'E_USAGE', 2, { state: ['bolt3-alice'], secret: KEYS.ALICE_REVOCATION }),
+  c('commitment', 'missing flag', 'watch on a channel party\'s directory without --sweep-to (where the penalties pay)', ['watch', '--once', '--dry-run', '--state-dir', 'bolt3', '--revocation-key-env', 'ALICE_REVOCATION', '--tip-height', '900'], 'E_USAGE', 2, { state: ['bolt3-alice'], env: env('ALICE_REVOCATION'), says: '--sweep-to' }),
+  c('commitment', 'wrong network', 'watch --sweep-to a mainnet address on regtest', ['watch', '--once', '--dry-run', '--state-dir', 'bolt3', '--revocation-key-env', 'ALICE_REVOCATION', '--sweep-to', MAINNET_TO, '--tip-height', '900'], 'E_NETWORK_MISMATCH', 4, { state: ['bolt3-alice'], env: env('ALICE_REVOCATION'), says: '--sweep-to' }),
+  c('commitment', 'bad hex', 'watch --sweep-to that is no address', ['watch', '--once', '--dry-run', '--state-dir', 'bolt3', '--revocation-key-env', 'ALICE_REVOCATION', '--sweep-to', 'not-an-address', '--tip-height', '900'], 'E_BAD_ADDRESS', 2, { state: ['bolt3-alice'], env: env('ALICE_REVOCATION'), says: '--sweep-to' }),
   c('credit', 'wrong party', "watch --once --dry-run with the user's key on the mint's directory", ['watch', '--once', '--dry-run', '--key-env', 'USER_KEY', '--state-dir', 'mint', '--tip-height', '5300'], 'E_WRONG_KEY', 4, { state: ['credit'], env: env('USER_KEY') }),
   c('credit', 'bad number', 'open-credit --role mint --publish --payout-address nonsense', ['open-credit', '--role', 'mint', '--publish', '--payout-address', 'nonsense', '--key-env', 'MINT_KEY', '--state-dir', 'new-mint'], /^(E_BAD_ADDRESS|E_USAGE)$/, 2, { env: env('MINT_KEY') }),
   c('credit', 'wrong network', 'open-credit --role mint --publish --payout-address a mainnet address', ['open-credit', '--role', 'mint', '--publish', '--payout-address', MAINNET_TO, '--key-env', 'MINT_KEY', '--state-dir', 'new-mint'], 'E_NETWORK_MISMATCH', 4, { env: env('MINT_KEY') }),
