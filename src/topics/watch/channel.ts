@@ -80,7 +80,8 @@ async function blockSpender(r: Round, funding: { txid: string; vout: number }, r
     if (found !== undefined) return found;
   }
   const fundingConfirmations = await r.chain.txConfirmations(funding.txid);
-  const lowest = fundingConfirmations ? r.tip - fundingConfirmations + 2 : r.tip - MAX_WALK;
+  // The funding's own block too: a commitment may be mined beside it.
+  const lowest = fundingConfirmations ? r.tip - fundingConfirmations + 1 : r.tip - MAX_WALK;
   let hash: string | null = r.block;
   for (let height = r.tip; hash !== null && height >= Math.max(lowest, r.tip - MAX_WALK); height--) {
     const found = await scan.call(r.chain, hash, funding.txid, funding.vout);
