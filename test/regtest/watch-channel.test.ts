@@ -189,7 +189,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     let first = true;
     let tip = tip0;
     let secondStage: Verbose | undefined;
-    const taken = new Set<string>();
+    const spiked: string[] = [];
     let commitmentHeight = Infinity;
     for (let round = 0; round < 5; round++) {
       const r = await once(dirs1.alice);
@@ -205,7 +205,6 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       expect(justice).toHaveLength(3);
       for (const j of justice) {
         expect(j.vin).toHaveLength(1);
-        taken.add(`${j.vin[0]!.txid}:${j.vin[0]!.vout}`);
         expect(await feeRate(j.txid)).toBeLessThanOrEqual(BUDGET);
       }
       if (round === 2) {
@@ -216,7 +215,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
         await rpc('sendrawtransaction', [timeout.hex]);
         secondStage = await verbose(timeout.txid);
       }
-      if (round < 3) for (const j of justice) await outbid(j.txid); // the spike goes on
+      if (round < 3) for (const j of justice) await outbid(j.txid), spiked.push(j.txid); // the spike goes on
       await n.mine(1);
       tip++;
       if (round === 0) {
@@ -225,6 +224,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       }
       if (round === 3) break;
     }
+    // The spike is over: Core forgets what it took away (a transaction sent again later is the market's to price).
+    for (const txid of spiked) await rpc('prioritisetransaction', [txid, 0, 100_000_000]);
     // The bids rose each block, within the budget.
     for (let i = 1; i < rates.length; i++) expect(rates[i]!, rates.join(', ')).toBeGreaterThan(rates[i - 1]!);
     expect(Math.max(...rates)).toBeLessThanOrEqual(BUDGET);
@@ -261,6 +262,29 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await n.mine(5);
     const done = decision(await once(dirs1.alice), ch1.id);
     expect(done.action, JSON.stringify(done)).toBe('done');
+
+    // Deeper: the revoked commitment's own block replaced. Core takes the commitment and the penalties on it back into its
+    // mempool, but not Bob's HTLC-timeout (not final below its cltv_expiry) nor the justice child on it: the HTLC output
+    // is the commitment's again, and the watcher sends the justice transaction it sent for it before (rebroadcast).
+    const before = await n.tip();
+    await rpc('invalidateblock', [await rpc<string>('getblockhash', [commitmentHeight])]);
+    expect(await n.tip()).toBe(commitmentHeight - 1);
+    const pool = await mempool();
+    expect(pool).toContain(revoked1.txid);
+    expect(pool).not.toContain(secondStage!.txid);
+    const deep = await once(dirs1.alice);
+    expect(deep.reorg).toMatchObject({ depth: before - commitmentHeight + 1, fork_height: commitmentHeight - 1, deep: false });
+    const back = decision(deep, ch1.id);
+    expect(back, JSON.stringify(back)).toMatchObject({ action: 'rebroadcast', deadline: commitmentHeight - 1 + DELAY });
+    expect(back.error, JSON.stringify(back)).toBeUndefined();
+    const bobsHtlc = values.indexOf(40_000);
+    const spender = await rpc<{ spendingtxid?: string }[]>('gettxspendingprevout', [[{ txid: revoked1.txid, vout: bobsHtlc }]]);
+    expect((await verbose(spender[0]!.spendingtxid!)).vout.map((o) => o.scriptPubKey.address)).toEqual([n.sweepTo]);
+    await rpc('generatetoaddress', [1, await n.wallet.call<string>('getnewaddress', ['', 'bech32m'])]);
+    expect(await mempool()).toEqual([]);
+    expect((await verbose(spender[0]!.spendingtxid!)).confirmations).toBe(1);
+    await n.mine(5);
+    expect(decision(await once(dirs1.alice), ch1.id).action).toBe('done');
   }, 120_000);
 
   it('Bob closes with his current commitment: the watcher waits, sends nothing, and is done once it is final', async () => {

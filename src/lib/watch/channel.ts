@@ -25,7 +25,7 @@
  *   and 4): else it is kept (`hold`). What the node holds is read from the node, never from the
  *   watcher's records.
  * - `done` only when nothing is left to take and every justice transaction of the party's that
- *   the node knows is FINAL_DEPTH deep; `wait` while one is shallower.
+ *   the best chain holds is FINAL_DEPTH deep; `wait` while one is shallower.
  */
 import { deadlineBid } from '../tx/deadline-fee.ts';
 import { FINAL_DEPTH, type Decision, type WatchAction } from './decision.ts';
@@ -70,7 +70,7 @@ export type ChannelFacts = {
   spend: FundingSpend;
   /** Revoked only: what is left to take. */
   items?: JusticeItem[];
-  /** Revoked only: confirmations of the party's justice transactions the node knows (null: unknown to it). */
+  /** Revoked only: confirmations of the party's justice transactions the node knows (null: unknown to it; 0: in no block of the best chain). */
   mined?: (number | null)[];
   /** Where the schedule started (the first tip a penalty was bid at; the records'), else the tip. */
   startTip?: number;
@@ -163,7 +163,9 @@ export function decideChannel(f: ChannelFacts): ChannelDecision {
   const items = f.items ?? [];
   const number = s.commitmentNumber !== undefined ? ` ${s.commitmentNumber}` : '';
   if (items.length === 0) {
-    const shallow = (f.mined ?? []).filter((c): c is number => c !== null && c < FINAL_DEPTH);
+    // 0: not in a block of the best chain — nothing left to take means it is not in the mempool either: one the cheater's
+    // move or a reorganisation left behind (getrawtransaction still finds it in a stale block), not a pending one.
+    const shallow = (f.mined ?? []).filter((c): c is number => c !== null && c > 0 && c < FINAL_DEPTH);
     if (shallow.length > 0) return { ...base, action: 'wait', reason: `the peer's revoked commitment${number} is punished: its justice transactions are mined, ${Math.min(...shallow)} confirmation(s) so far` };
     return { ...base, action: 'done', reason: `the peer's revoked commitment${number}: nothing left to take (every revocable output is spent, the justice transactions ${FINAL_DEPTH} deep)` };
   }
