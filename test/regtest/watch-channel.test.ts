@@ -20,6 +20,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { scriptAddress } from '../../src/lib/address.ts';
 import { toHex } from '../../src/lib/bytes.ts';
 import { LEGACY, channelFundingOutput, pointOf, type ChannelPublicKeys } from '../../src/lib/bolt3/index.ts';
+import { Value } from '@sinclair/typebox/value';
+import { WatchReportSchema } from '../../src/lib/watch/schemas.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { BIN, assertBuilt, describeRun, messageOf, offchain } from './offchain-cli.ts';
 import { offchainInProcess } from './in-process-cli.ts';
@@ -114,7 +116,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const r = await offchain([...watchArgs(dir), '--once'], { env: ENV });
     expect(r.status, describeRun(r)).toBe(0);
     const report = JSON.parse(r.stdout) as Report;
-    expect(report.type).toBe('watch/report');
+    expect([...Value.Errors(WatchReportSchema, report)].map((e) => `${e.path}: ${e.message}`)).toEqual([]);
     return report;
   };
   const decision = (r: Report, id: string) => {
@@ -299,20 +301,24 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(decision(await once(dirs1.alice), ch3.id).action).toBe('done');
   }, 60_000);
 
-  it('a long-running watcher new to the channel (the revoked commitment mined blocks before it started), killed (SIGKILL) at random points and started again through a fee spike: every output taken once, mined before the deadline', async () => {
+  it('a long-running watcher new to the channel (the revoked commitment and the cheater\'s HTLC-timeout mined before it started: the spender found by walking back, the second stage in the UTXO set), killed (SIGKILL) at random points and started again through a fee spike: every output taken once, mined before the deadline', async () => {
     const ch2 = await openChannel(dirs2);
     const t0 = await n.tip();
     await ch2.update(0, 700_000, 300_000, []);
-    await ch2.update(1, 640_000, 300_000, [htlc('received', 60_000, 3, t0 + 100)]);
+    await ch2.update(1, 640_000, 300_000, [htlc('received', 60_000, 3, t0 + 4)]);
     const kept = await ch2.bobsCommitment();
     await ch2.update(2, 700_000, 300_000, []);
+    // No watcher yet: Bob's revoked commitment mined, then his HTLC-timeout once final.
     await n.acceptAndMine(kept.hex);
     const height = await n.tip();
-    await n.mine(2); // no watcher yet
+    const timeout = kept.htlc_txs.find((h) => h.kind === 'htlc-timeout')!;
+    await n.mine(t0 + 4 - height);
+    await n.acceptAndMine(timeout.hex!);
+    const timeoutHeight = await n.tip();
     const outbidden = new Set<string>();
     let kills = 0;
     let log = '';
-    while ((await n.tip()) < height + 5) {
+    while ((await n.tip()) < height + DELAY - 3) {
       const child = spawn(process.execPath, [BIN, ...watchArgs(dirs2.alice, ['--interval', '0.05'])], { env: { ...process.env, ...ENV, OFFCHAIN_CONFIG: '/dev/null' }, stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr.on('data', (b: Buffer) => (log += b.toString()));
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -333,30 +339,32 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(kills).toBeGreaterThanOrEqual(3);
     expect(log).toContain('"action":"penalty"');
     // The spike ends: one more round, one more block.
-    for (const txid of await mempool()) await rpc('prioritisetransaction', [txid, 0, 100_000_000]);
+    for (const txid of outbidden) await rpc('prioritisetransaction', [txid, 0, 100_000_000]);
     const last = decision(await once(dirs2.alice), ch2.id);
     expect(last.error, JSON.stringify(last)).toBeUndefined();
+    // The soonest deadline is to_local's: the commitment's height + to_self_delay − 1.
+    expect(last.deadline).toBe(height + DELAY - 1);
     await n.mine(1);
     expect(await mempool()).toEqual([]);
     expect(await n.tip()).toBeLessThanOrEqual(height + DELAY - 1);
-    // Each revocable output (to_local, the HTLC) spent once, by a transaction paying --sweep-to.
+    // Every spend of the commitment's and the HTLC-timeout's outputs since: Bob's HTLC-timeout, and one transaction paying
+    // --sweep-to for each of to_local and the HTLC-timeout's output — each taken once.
     const commitment = await verbose(kept.txid);
-    const revocable = commitment.vout.filter((o) => [300_000, 60_000].includes(sat(o.value)));
-    expect(revocable).toHaveLength(2);
-    for (const o of revocable) {
-      expect(await rpc('gettxout', [kept.txid, o.n, true])).toBeNull();
-    }
-    const tip = await n.tip();
-    const spenders: Verbose[] = [];
-    for (let h = height + 1; h <= tip; h++) {
+    const toLocal = commitment.vout.find((o) => sat(o.value) === 300_000)!.n;
+    const spends: string[] = [];
+    for (let h = height + 1; h <= (await n.tip()); h++) {
       const b = await rpc<{ tx: string[] }>('getblock', [await rpc<string>('getblockhash', [h]), 1]);
       for (const t of b.tx) {
         const v = await verbose(t);
-        if (v.vin.some((i) => i.txid === kept.txid)) spenders.push(v);
+        for (const i of v.vin) {
+          if (i.txid !== kept.txid && i.txid !== timeout.txid) continue;
+          const pays = v.vout.length === 1 && v.vout[0]!.scriptPubKey.address === n.sweepTo ? 'sweep-to' : v.txid === timeout.txid ? 'bob' : 'other';
+          spends.push(`${i.txid === kept.txid ? 'commitment' : 'timeout'}:${i.txid === kept.txid && i.vout === toLocal ? 'to_local' : i.vout}:${pays}:${h <= (i.txid === kept.txid ? height : timeoutHeight) + DELAY - 1}`);
+        }
       }
     }
-    expect(spenders).toHaveLength(2);
-    for (const s of spenders) expect(s.vout.map((o) => o.scriptPubKey.address)).toEqual([n.sweepTo]);
+    const htlcVout = commitment.vout.find((o) => sat(o.value) === 60_000)!.n;
+    expect(spends.sort()).toEqual([`commitment:${htlcVout}:bob:true`, 'commitment:to_local:sweep-to:true', 'timeout:0:sweep-to:true'].sort());
     await n.mine(5);
     expect(decision(await once(dirs2.alice), ch2.id).action).toBe('done');
   }, 120_000);

@@ -61,7 +61,7 @@ export async function watchRound(host: WatchHost, dryRun: boolean): Promise<Repo
     type: 'watch/report',
     version: 1,
     network: host.network,
-    dry_run: dryRun,
+    dry_run: dryRun === true, // oclif leaves an absent boolean flag undefined: the report says false
     tip: { height: tip.height, ...(tip.hash ? { hash: tip.hash } : {}) },
     ...(reorg ? { reorg } : {}),
     decisions: decisions.map(({ rate: _rate, ...d }: Decision & { rate?: number }) => d),
