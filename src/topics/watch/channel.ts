@@ -20,9 +20,12 @@ import { MAX_WALK } from '../../lib/watch/chain-view.ts';
 import type { Round } from './credit.ts';
 import type { ChannelWatch } from './state.ts';
 
+/** A channel the state directory holds: its record, or why it could not be read. */
+export type WatchedChannel = { id: string; record: ChannelRecord; error?: undefined } | { id: string; record?: undefined; error: string };
+
 /** The party's side, as the watch command gives it. */
 export type ChannelHost = {
-  channels(): Promise<ChannelRecord[]>;
+  channels(): Promise<WatchedChannel[]>;
   /** A copy of the revocation_basepoint secret (the caller zeroes it). */
   revocationKey(): Promise<Uint8Array>;
   /** --sweep-to's script and its dust threshold. */
@@ -39,10 +42,12 @@ function errorText(e: unknown): string {
 /** The channels' decisions this round, each acted on unless a dry run. */
 export async function channelRound(host: ChannelHost, r: Round): Promise<Decision[]> {
   const out: Decision[] = [];
-  const { channelIdOf } = await import('../../lib/bolt3/party.ts');
-  for (const rec of await host.channels()) {
-    const id = channelIdOf(rec.channel);
+  for (const { id, record: rec, error } of await host.channels()) {
     if (host.done.has(id)) continue;
+    if (!rec) {
+      out.push({ kind: 'channel', contract: id, action: 'hold', deadline: r.tip, blocks_left: 0, reason: 'this channel\'s record cannot be read: nothing is decided for it', error });
+      continue;
+    }
     try {
       const { sends: _sends, ...d } = await channelTurn(host, r, rec, id);
       if (d.action === 'done') host.done.add(id);

@@ -10,7 +10,7 @@
  * kept yet).
  */
 import type { Command } from '@oclif/core';
-import { RefusedError, UsageError } from '../../lib/errors.ts';
+import { OffchainError, RefusedError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
 import type { ChainSource } from '../../lib/chain/types.ts';
 import type { UserContractRecord } from '../../lib/credit/ports.ts';
@@ -135,14 +135,25 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
   private channelsDone = new Set<string>();
 
   /** The channel party's revocation_basepoint secret and --sweep-to, loaded and checked once (channelKeyChecked). */
-  private channelParty: { secret: Uint8Array; destination: { script: Uint8Array; dustSat: number } } | undefined;
+  private channelParty: { secret: Uint8Array; point: string; destination: { script: Uint8Array; dustSat: number } } | undefined;
 
-  /** This state directory's channel records (the `commitment` commands' ChannelBook), decoded: none without a database. */
-  private async channelRecords(network: Network) {
+  /**
+   * This state directory's channel records (the `commitment` commands' ChannelBook), each decoded
+   * — a damaged one is its channel's error, not the round's (the other channels and kinds go on);
+   * none without a database.
+   */
+  private async channelRecords(network: Network): Promise<import('./channel.ts').WatchedChannel[]> {
     const { ChannelBook } = await import('../../lib/store/sqlite/channels.ts');
     const { decodeChannelRecord } = await import('../../lib/bolt3/party.ts');
     const book = new ChannelBook((create) => this.state(network, { create: false }), this.stateDir(network));
-    return [...(await book.all())].map(([id, v]) => decodeChannelRecord(v, `the record of channel ${id}`)).filter((r) => r.network === network);
+    return [...(await book.all())].flatMap(([id, v]): import('./channel.ts').WatchedChannel[] => {
+      try {
+        const record = decodeChannelRecord(v, `the record of channel ${id}`);
+        return record.network === network ? [{ id, record }] : [];
+      } catch (e) {
+        return [{ id, error: e instanceof OffchainError ? `${e.code}: ${e.message}` : String(e) }];
+      }
+    });
   }
 
   /**
@@ -170,22 +181,37 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
     const { pointOf } = await import('../../lib/bolt3/keys.ts');
     const { toHex } = await import('../../lib/bytes.ts');
     const point = toHex(pointOf(key.secretKey, 'revocation basepoint secret'));
-    for (const r of records) {
-      if (r.channel.local.revocation_basepoint !== point) {
+    for (const { id, record } of records) {
+      if (record && record.channel.local.revocation_basepoint !== point) {
         key.secretKey.fill(0);
-        throw new RefusedError('E_WRONG_KEY', `this key is not the revocation basepoint secret of channel ${r.channel.funding_txid}:${r.channel.funding_vout} (its basepoint is ${r.channel.local.revocation_basepoint}): pass that channel's --revocation-key-env/--revocation-key-file`);
+        throw new RefusedError('E_WRONG_KEY', `this key is not the revocation basepoint secret of channel ${id} (its basepoint is ${record.channel.local.revocation_basepoint}): pass that channel's --revocation-key-env/--revocation-key-file`);
       }
     }
-    this.channelParty = { secret: key.secretKey, destination: { script, dustSat: Number(dustThreshold(script)) } };
+    this.channelParty = { secret: key.secretKey, point, destination: { script, dustSat: Number(dustThreshold(script)) } };
   }
 
-  /** The channel party's side, when this state directory holds channels. */
+  /**
+   * The channel party's side, when this state directory holds channels. A channel recorded after
+   * the watcher started is checked here too: without a key, or with another revocation basepoint,
+   * it is that channel's error (the other channels and kinds go on).
+   */
   private async watchedChannels(network: Network): Promise<import('./channel.ts').ChannelHost | undefined> {
-    const records = await this.channelRecords(network);
+    let records = await this.channelRecords(network);
     if (records.length === 0) return undefined;
-    await this.channelKeyChecked(network);
+    const limits = await this.feeLimits();
+    try {
+      await this.channelKeyChecked(network);
+    } catch (e) {
+      if (!(e instanceof OffchainError)) throw e;
+      const error = `${e.code}: ${e.message}`;
+      const unkeyed = records.map(({ id }) => ({ id, error }));
+      return { channels: async () => unkeyed, revocationKey: async () => new Uint8Array(32), destination: { script: new Uint8Array(0), dustSat: 0 }, limits, done: this.channelsDone };
+    }
     const party = this.channelParty!;
-    return { channels: async () => records, revocationKey: async () => party.secret.slice(), destination: party.destination, limits: await this.feeLimits(), done: this.channelsDone };
+    records = records.map((c) => (c.record && c.record.channel.local.revocation_basepoint !== party.point
+      ? { id: c.id, error: `E_WRONG_KEY: the revocation key given is not channel ${c.id}'s (its basepoint is ${c.record.channel.local.revocation_basepoint})` }
+      : c));
+    return { channels: async () => records, revocationKey: async () => party.secret.slice(), destination: party.destination, limits, done: this.channelsDone };
   }
 
   /**
