@@ -44,7 +44,9 @@ export default class Watch extends WatchSteps<typeof Watch> {
     'log-level': Flags.string({ description: 'the JSON log on standard error (a long-running watcher)', options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], default: 'info' }),
     'revocation-key-env': Flags.string({ description: 'environment variable holding the channel party\'s revocation_basepoint secret (needed when the state directory holds channels: it signs their penalties)', helpValue: 'NAME', helpGroup: 'KEY' }),
     'revocation-key-file': Flags.string({ description: 'file holding the channel party\'s revocation_basepoint secret (0600)', helpValue: 'FILE', helpGroup: 'KEY' }),
-    'sweep-to': Flags.string({ description: 'where a channel\'s justice transactions pay (needed when the state directory holds channels)', helpValue: 'ADDRESS' }),
+    'delayed-key-env': Flags.string({ description: 'environment variable holding the channel party\'s delayed_payment_basepoint secret: with it, its own commitment\'s to_local is swept once to_self_delay has passed', helpValue: 'NAME', helpGroup: 'KEY' }),
+    'delayed-key-file': Flags.string({ description: 'file holding the channel party\'s delayed_payment_basepoint secret (0600)', helpValue: 'FILE', helpGroup: 'KEY' }),
+    'sweep-to': Flags.string({ description: 'where a channel\'s justice transactions (and its own to_local\'s sweep) pay (needed when the state directory holds channels)', helpValue: 'ADDRESS' }),
     ...feeGuardFlags,
     ...chainFlags,
   };

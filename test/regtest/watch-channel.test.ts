@@ -48,7 +48,7 @@ const DELAY = 10;
 const FUNDING_SAT = 1_000_000;
 /** Alice's watcher's budget, sat/vB. */
 const BUDGET = 20;
-const ENV = { A_FUNDING: toHex(A.funding), A_HTLC: toHex(A.htlc), A_REVOCATION: toHex(A.revocation), B_FUNDING: toHex(B.funding), B_HTLC: toHex(B.htlc), NOT_ALICES: toHex(B.revocation) };
+const ENV = { A_FUNDING: toHex(A.funding), A_HTLC: toHex(A.htlc), A_REVOCATION: toHex(A.revocation), A_DELAYED: toHex(A.delayed), B_FUNDING: toHex(B.funding), B_HTLC: toHex(B.htlc), NOT_ALICES: toHex(B.revocation) };
 
 type Decision = { kind: string; contract: string; action: string; deadline: number; blocks_left: number; reason: string; fee_rate?: number; txid?: string; error?: string; shortfall?: string };
 type Report = { type: string; tip: { height: number }; reorg?: { depth: number }; decisions: Decision[]; summary: { errors: number } };
@@ -105,13 +105,15 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       cpSync(dirs.bob, copy, { recursive: true });
       return step<{ txid: string; hex: string; commitment_number: number; htlc_txs: { kind: string; txid: string; hex?: string; locktime: number }[] }>('bob', ['finalize', '--channel-id', id, '--seed-file', files.bob.seed], '', copy);
     };
-    return { id, update, bobsCommitment };
+    /** Alice's own commitment, completed for broadcast (finalize). */
+    const alicesCommitment = () => step<{ txid: string; hex: string; commitment_number: number }>('alice', ['finalize', '--channel-id', id, '--seed-file', files.alice.seed]);
+    return { id, update, bobsCommitment, alicesCommitment };
   }
   const htlc = (direction: 'offered' | 'received', satoshis: number, preimage: number, cltv: number): AgreedHtlc => ({ direction, amount_msat: `${satoshis}000`, payment_hash: toHex(sha256(sha256(Uint8Array.of(preimage)))), cltv_expiry: cltv });
 
   const dirs1 = { alice: join(tmp.path, 'alice1'), bob: join(tmp.path, 'bob1') };
   const dirs2 = { alice: join(tmp.path, 'alice2'), bob: join(tmp.path, 'bob2') };
-  const watchArgs = (dir: string, extra: string[] = []) => ['watch', '--state-dir', dir, ...n.chain(), '--revocation-key-env', 'A_REVOCATION', '--sweep-to', n.sweepTo, '--max-fee-rate', String(BUDGET), ...extra];
+  const watchArgs = (dir: string, extra: string[] = []) => ['watch', '--state-dir', dir, ...n.chain(), '--revocation-key-env', 'A_REVOCATION', '--delayed-key-env', 'A_DELAYED', '--sweep-to', n.sweepTo, '--max-fee-rate', String(BUDGET), ...extra];
   const once = async (dir: string): Promise<Report> => {
     const r = await offchain([...watchArgs(dir), '--once'], { env: ENV });
     expect(r.status, describeRun(r)).toBe(0);
@@ -299,6 +301,37 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(await mempool()).toEqual([]);
     await n.mine(5);
     expect(decision(await once(dirs1.alice), ch3.id).action).toBe('done');
+  }, 60_000);
+
+  it('Alice closes with her own commitment: the watcher waits out to_self_delay, then sweeps her to_local to --sweep-to at the first block BIP-68 allows, mined; then done', async () => {
+    const ch4 = await openChannel(dirs1);
+    await ch4.update(0, 500_000, 500_000, []);
+    const own = await ch4.alicesCommitment();
+    expect(own.commitment_number).toBe(0);
+    await n.acceptAndMine(own.hex);
+    const height = await n.tip();
+    // Her to_local is hers from block height + to_self_delay (nSequence = to_self_delay).
+    expect(decision(await once(dirs1.alice), ch4.id)).toMatchObject({ action: 'wait', deadline: height + DELAY, txid: own.txid });
+    await n.mine(DELAY - 2);
+    expect(decision(await once(dirs1.alice), ch4.id).action).toBe('wait');
+    expect(await mempool()).toEqual([]);
+    await n.mine(1); // the tip at height + to_self_delay − 1: the next block may hold the sweep
+    const d = decision(await once(dirs1.alice), ch4.id);
+    expect(d, JSON.stringify(d)).toMatchObject({ action: 'sweep' });
+    expect(d.error).toBeUndefined();
+    const sweep = await verbose(d.txid!);
+    const commitment = await verbose(own.txid);
+    const toLocal = commitment.vout.find((o) => sat(o.value) > 400_000 && sat(o.value) < 500_000)!;
+    expect(sweep.vin).toMatchObject([{ txid: own.txid, vout: toLocal.n }]);
+    expect(sweep.vout.map((o) => o.scriptPubKey.address)).toEqual([n.sweepTo]);
+    const fee = sat(toLocal.value) - sat(sweep.vout[0]!.value);
+    expect(fee).toBeGreaterThan(0);
+    expect(fee / (await rpc<{ vsize: number }>('getmempoolentry', [sweep.txid])).vsize).toBeLessThanOrEqual(BUDGET);
+    await n.mine(1);
+    expect((await verbose(sweep.txid)).confirmations).toBe(1);
+    expect(decision(await once(dirs1.alice), ch4.id).action).toBe('wait');
+    await n.mine(5);
+    expect(decision(await once(dirs1.alice), ch4.id).action).toBe('done');
   }, 60_000);
 
   it('a long-running watcher new to the channel (the revoked commitment and the cheater\'s HTLC-timeout mined before it started: the spender found by walking back, the second stage in the UTXO set), killed (SIGKILL) at random points and started again through a fee spike: every output taken once, mined before the deadline', async () => {

@@ -3,7 +3,8 @@
  * "Revoked Transaction Close Handling"): who spent the funding output, and — when it is the
  * peer's revoked commitment — the justice transactions, one per revocable output (the
  * commitment's to_local and HTLC outputs, and the outputs of the cheater's second-stage HTLC
- * transactions), each bid on the deadline schedule (../tx/deadline-fee.ts). Pure: the chain's
+ * transactions), each bid on the deadline schedule (../tx/deadline-fee.ts); when it is the
+ * party's own commitment, the sweep of its to_local once to_self_delay allows. Pure: the chain's
  * facts come in already asked, the transactions are built by `commitment penalty`'s own code
  * (src/topics/watch/channel.ts).
  *
@@ -24,6 +25,9 @@
  *   least its fee plus the node's incremental relay fee on the new one's size (BIP-125 rules 3
  *   and 4): else it is kept (`hold`). What the node holds is read from the node, never from the
  *   watcher's records.
+ * - The party's own commitment: its to_local is swept (with the delayed_payment_basepoint secret,
+ *   when the watcher holds it) only from the block its to_self_delay allows — sent with the tip at
+ *   confirmation + to_self_delay − 1 — on the same budget and replacement rules.
  * - `done` only when nothing is left to take and every justice transaction of the party's that
  *   the best chain holds is FINAL_DEPTH deep; `wait` while one is shallower.
  */
@@ -59,6 +63,8 @@ export type JusticeItem = {
   held?: { txid: string; feeSat: number };
   /** The watcher sent a justice transaction for it before (its records: advice only). */
   sentBefore: boolean;
+  /** A deadline of its own (the party's own to_local: none is forced on it, a horizon for the schedule); else the cheater's output's. */
+  deadline?: number;
 };
 
 export type ChannelFacts = {
@@ -72,6 +78,13 @@ export type ChannelFacts = {
   items?: JusticeItem[];
   /** Revoked only: confirmations of the party's justice transactions the node knows (null: unknown to it; 0: in no block of the best chain). */
   mined?: (number | null)[];
+  /**
+   * The party's own commitment only, when the watcher holds its delayed_payment_basepoint secret:
+   * its to_local, the party's from block `from` (its confirmation height + its own to_self_delay) —
+   * `items` the to_local sweep (none: it is spent), `mined` the sweeps' confirmations. Absent: the
+   * watcher does not sweep (no key, no to_local).
+   */
+  own?: { from: number; items: JusticeItem[]; mined: (number | null)[] };
   /** Where the schedule started (the first tip a penalty was bid at; the records'), else the tip. */
   startTip?: number;
   /** sat/kvB: the node's estimate for the blocks left, at least its floor; and its incremental relay fee. */
@@ -108,7 +121,7 @@ export function justiceMaxFee(item: Pick<JusticeItem, 'valueSat' | 'weight' | 'i
 type ItemBid = { item: JusticeItem; deadline: number; action: 'send' | 'replace' | 'keep' | 'none'; send?: JusticeSend; rate: number; shortfall?: Decision['shortfall'] };
 
 function bidItem(f: ChannelFacts, item: JusticeItem): ItemBid {
-  const deadline = outputDeadline(f.tip, f.toSelfDelay, item.confirmedAt);
+  const deadline = item.deadline ?? outputDeadline(f.tip, f.toSelfDelay, item.confirmedAt);
   const vsize = Math.ceil(item.weight / 4);
   const maxFee = justiceMaxFee(item, f.limits, f.dustSat);
   const budgetRate = Math.floor((maxFee * 1000) / vsize);
@@ -139,6 +152,9 @@ const REASONS: Record<'peer-current' | 'own' | 'mutual-close', string> = {
   'mutual-close': 'the mutual close spent the funding: each side is paid its balance',
 };
 
+/** How far ahead the schedule of the party's own to_local sweep looks: nobody else can take it, so it starts at the node's estimate and rises slowly. */
+export const SWEEP_HORIZON = 144;
+
 export function decideChannel(f: ChannelFacts): ChannelDecision {
   const idle = { kind: 'channel' as const, contract: f.channel, deadline: f.tip + f.toSelfDelay, blocks_left: f.toSelfDelay, sends: [] as JusticeSend[] };
   const s = f.spend;
@@ -156,6 +172,7 @@ export function decideChannel(f: ChannelFacts): ChannelDecision {
       error: `E_WATCH_FOREIGN_SPEND: channel ${f.channel}'s funding is spent by ${s.txid}, no commitment or close this record knows (one of your own older commitments — is the store behind the chain?)`,
     };
   }
+  if (s.kind === 'own' && f.own && s.confirmations > 0) return decideOwn(f, f.own, base);
   if (s.kind !== 'revoked') {
     const mined = s.confirmations >= FINAL_DEPTH;
     return { ...base, action: mined ? 'done' : 'wait', reason: `${REASONS[s.kind]}${mined ? '' : ` (${s.confirmations} confirmation(s) so far)`}` };
@@ -169,21 +186,38 @@ export function decideChannel(f: ChannelFacts): ChannelDecision {
     if (shallow.length > 0) return { ...base, action: 'wait', reason: `the peer's revoked commitment${number} is punished: its justice transactions are mined, ${Math.min(...shallow)} confirmation(s) so far` };
     return { ...base, action: 'done', reason: `the peer's revoked commitment${number}: nothing left to take (every revocable output is spent, the justice transactions ${FINAL_DEPTH} deep)` };
   }
+  return bidAll(f, base, items, 'penalty', `${items.length} output(s) of the peer's revoked commitment${number} (or its second stages)`);
+}
+
+/** The party's own commitment, mined: its to_local swept once to_self_delay has passed (`commitment sweep`'s transaction). */
+function decideOwn(f: ChannelFacts, own: NonNullable<ChannelFacts['own']>, base: Omit<ChannelDecision, 'action' | 'reason'>): ChannelDecision {
+  const at = { ...base, deadline: own.from, blocks_left: own.from - f.tip };
+  // BIP-68: the sweep may be in block `from` at the earliest, so it goes to the node with the tip at from − 1.
+  if (f.tip + 1 < own.from) return { ...at, action: 'wait', reason: `your commitment is mined: your to_local is yours from block ${own.from} (to_self_delay), then swept to --sweep-to` };
+  if (own.items.length === 0) {
+    const shallow = own.mined.filter((c): c is number => c !== null && c > 0 && c < FINAL_DEPTH);
+    if (shallow.length > 0) return { ...at, action: 'wait', reason: `your to_local is swept: ${Math.min(...shallow)} confirmation(s) so far` };
+    return { ...at, action: 'done', reason: 'your commitment closed the channel: your to_local is swept (your HTLC transactions are not kept by the watcher yet)' };
+  }
+  return bidAll(f, at, own.items, 'sweep', 'your to_local');
+}
+
+function bidAll(f: ChannelFacts, base: Omit<ChannelDecision, 'action' | 'reason'>, items: JusticeItem[], first: 'penalty' | 'sweep', what: string): ChannelDecision {
   const bids = items.map((i) => bidItem(f, i));
   const sends = bids.flatMap((b) => (b.send ? [b.send] : []));
   const soonest = Math.min(...bids.map((b) => b.deadline));
   const rate = Math.max(...bids.map((b) => b.rate));
   const shortfall = bids.find((b) => b.shortfall)?.shortfall;
-  const action: WatchAction = bids.some((b) => b.action === 'send' && !b.item.sentBefore) ? 'penalty'
+  const action: WatchAction = bids.some((b) => b.action === 'send' && !b.item.sentBefore) ? first
     : bids.some((b) => b.action === 'send') ? 'rebroadcast'
       : bids.some((b) => b.action === 'replace') ? 'rebid' : 'hold';
   const left = soonest - f.tip + 1;
-  const what = `${items.length} output(s) of the peer's revoked commitment${number} (or its second stages)`;
   const reason = {
     penalty: `punish: ${what} taken by justice transactions, ${left} block(s) left`,
-    rebroadcast: `the justice transactions for ${what} are not in the node's mempool (evicted, un-mined by a reorganisation, or never sent): sent again, ${left} block(s) left`,
-    rebid: `the justice transactions are not mined yet: replaced at the schedule's rate, ${left} block(s) left`,
-    hold: 'the justice transactions in the node\'s mempool stand: no bid within the budget outbids them by the incremental relay fee',
-  }[action as 'penalty' | 'rebroadcast' | 'rebid' | 'hold'];
+    sweep: `sweep: ${what} sent to --sweep-to`,
+    rebroadcast: `the transactions for ${what} are not in the node's mempool (evicted, un-mined by a reorganisation, or never sent): sent again, ${left} block(s) left`,
+    rebid: `the transactions for ${what} are not mined yet: replaced at the schedule's rate, ${left} block(s) left`,
+    hold: 'the transactions in the node\'s mempool stand: no bid within the budget outbids them by the incremental relay fee',
+  }[action as 'penalty' | 'sweep' | 'rebroadcast' | 'rebid' | 'hold'];
   return { ...base, deadline: soonest, blocks_left: soonest - f.tip, action, reason, fee_rate: rate / 1000, ...(shortfall ? { shortfall } : {}), sends };
 }

@@ -10,13 +10,13 @@ export type WatchKind = 'credit-mint' | 'credit-user' | 'channel';
 /**
  * - `none`: nothing to do yet (the deadline is not near); `wait`: something is on its way (a
  *   settlement, a mined exit gathering confirmations, a refund in the mempool);
- * - `exit`, `refund`, `penalty`: the first broadcast of the kind's action; `rebid`: the same action at a
+ * - `exit`, `refund`, `penalty`, `sweep`: the first broadcast of the kind's action; `rebid`: the same action at a
  *   higher fee, replacing the earlier one; `rebroadcast`: the earlier bid sent again (the node
  *   lost it: evicted, a reorganisation, a crash before it was sent); `hold`: the earlier bid
  *   stands (a higher one would not outbid it within the budget);
  * - `done`: the contract's funds are where it says; nothing more will be done.
  */
-export type WatchAction = 'none' | 'wait' | 'exit' | 'refund' | 'penalty' | 'rebid' | 'rebroadcast' | 'hold' | 'done';
+export type WatchAction = 'none' | 'wait' | 'exit' | 'refund' | 'penalty' | 'sweep' | 'rebid' | 'rebroadcast' | 'hold' | 'done';
 
 /**
  * Blocks under which a watcher takes a transaction as final: a user's refund is `done`, and a
@@ -26,7 +26,7 @@ export type WatchAction = 'none' | 'wait' | 'exit' | 'refund' | 'penalty' | 'reb
 export const FINAL_DEPTH = 6;
 
 /** The actions that send something to the node. */
-export const SENDING: ReadonlySet<WatchAction> = new Set(['exit', 'refund', 'penalty', 'rebid', 'rebroadcast']);
+export const SENDING: ReadonlySet<WatchAction> = new Set(['exit', 'refund', 'penalty', 'sweep', 'rebid', 'rebroadcast']);
 
 export type Decision = {
   kind: WatchKind;

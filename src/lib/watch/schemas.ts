@@ -11,7 +11,7 @@ const DecisionSchema = Type.Object(
   {
     kind: Type.Union([Type.Literal('credit-mint'), Type.Literal('credit-user'), Type.Literal('channel')], { description: 'whose deadline: the credit mint\'s exit, the credit user\'s refund, a BOLT 2/3 channel party\'s penalty (docs/watch.md)' }),
     contract: Type.String({ pattern: '^[0-9a-f]{64}(:(0|[1-9][0-9]{0,9}))?$', description: 'the contract id; a channel: its funding outpoint TXID:VOUT' }),
-    action: Type.Union(['none', 'wait', 'exit', 'refund', 'penalty', 'rebid', 'rebroadcast', 'hold', 'done'].map((a) => Type.Literal(a)), { description: 'what the watcher did (docs/watch.md, "Actions")' }),
+    action: Type.Union(['none', 'wait', 'exit', 'refund', 'penalty', 'sweep', 'rebid', 'rebroadcast', 'hold', 'done'].map((a) => Type.Literal(a)), { description: 'what the watcher did (docs/watch.md, "Actions")' }),
     deadline: Type.Integer({ minimum: 0, description: 'the last height that may mine the action (credit-mint: expiry); credit-user: the height its refund is final from' }),
     blocks_left: Type.Integer({ description: 'deadline − tip' }),
     reason: Type.String(),
@@ -39,7 +39,7 @@ export const WatchReportSchema = messageSchema('watch/report', 'One round of off
   summary: Type.Object(
     {
       contracts: Type.Integer({ minimum: 0 }),
-      sent: Type.Integer({ minimum: 0, description: 'actions sent this round (exit, refund, penalty, rebid, rebroadcast)' }),
+      sent: Type.Integer({ minimum: 0, description: 'actions sent this round (exit, refund, penalty, sweep, rebid, rebroadcast)' }),
       pending: Type.Integer({ minimum: 0, description: 'contracts with an action under way: sent, held or waiting' }),
       shortfalls: Type.Integer({ minimum: 0, description: 'bids short of the schedule (budget, wallet, deadline passed)' }),
       errors: Type.Integer({ minimum: 0 }),

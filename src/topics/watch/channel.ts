@@ -7,14 +7,18 @@
  * decision of src/lib/watch/channel.ts, and the justice transactions signed and sent by
  * `commitment penalty`'s own code (src/lib/bolt3/party-penalty.ts punishRevoked).
  *
- * Not kept here yet: the party's own commitment (sweeping to_local, its HTLC transactions) and
- * the peer's current one (claiming HTLCs with stored preimages): reported, nothing sent.
+ * The party's own commitment, mined: its to_local swept once to_self_delay has passed, with
+ * `commitment sweep`'s own code (src/lib/bolt3/sweep.ts delayedInputs, sweepMessage), when the
+ * watcher holds the delayed_payment_basepoint secret.
+ *
+ * Not kept here yet: the party's own HTLC transactions, and the peer's current commitment
+ * (claiming HTLCs with stored preimages): reported, nothing sent.
  */
 import { Transaction } from '@scure/btc-signer';
 import { equalBytes, fromHex, toHex } from '../../lib/bytes.ts';
 import type { ChannelRecord } from '../../lib/bolt3/party.ts';
 import { OffchainError } from '../../lib/errors.ts';
-import { decideChannel, type ChannelDecision, type FundingSpend, type JusticeItem } from '../../lib/watch/channel.ts';
+import { SWEEP_HORIZON, decideChannel, type ChannelDecision, type FundingSpend, type JusticeItem } from '../../lib/watch/channel.ts';
 import type { Decision } from '../../lib/watch/decision.ts';
 import { MAX_WALK } from '../../lib/watch/chain-view.ts';
 import type { Round } from './credit.ts';
@@ -28,6 +32,8 @@ export type ChannelHost = {
   channels(): Promise<WatchedChannel[]>;
   /** A copy of the revocation_basepoint secret (the caller zeroes it). */
   revocationKey(): Promise<Uint8Array>;
+  /** A copy of the delayed_payment_basepoint secret, when given (--delayed-key-env/--delayed-key-file): the party's own to_local is swept. */
+  delayedKey?: () => Promise<Uint8Array>;
   /** --sweep-to's script and its dust threshold. */
   destination: { script: Uint8Array; dustSat: number };
   limits: { maxFeeRate: number; maxFeeShare: number };
@@ -123,6 +129,7 @@ async function channelTurn(host: ChannelHost, r: Round, rec: ChannelRecord, id: 
   const who = classify(rec, spender);
   const confirmations = (await r.chain.txConfirmations(spender)) ?? 0;
   const spend: FundingSpend = { ...who, txid: spender, confirmations };
+  if (who.kind === 'own' && confirmations > 0 && host.delayedKey) return ownTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
   if (who.kind !== 'revoked') return decideChannel({ ...base, spend });
   return penaltyTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
 }
@@ -190,6 +197,67 @@ async function penaltyTurn(
     }
   }
   if (txids.length > 0) d.txid = txids[0]!;
+  return d;
+}
+
+/** Its own commitment's to_local, swept once it is the party's: the same schedule and replacement rules, `commitment sweep`'s transaction. */
+async function ownTurn(
+  host: ChannelHost, r: Round, rec: ChannelRecord, base: Parameters<typeof decideChannel>[0], commitmentTxid: string, confirmations: number, watch: ChannelWatch,
+): Promise<ChannelDecision> {
+  const local = rec.local!;
+  const n = local.state.commitment_number;
+  const point = n === 0 ? rec.local_first_point : rec.local_points?.[String(n)];
+  const { ownCommitment } = await import('../../lib/bolt3/party.ts');
+  const { delayedInputs, sweepMessage } = await import('../../lib/bolt3/sweep.ts');
+  if (point === undefined) return decideChannel(base);
+  const { c } = ownCommitment(rec.channel, local.state, fromHex(point, 'own per-commitment point', 33));
+  if (c.txid !== commitmentTxid) return decideChannel(base);
+  let inputs: ReturnType<typeof delayedInputs>;
+  try {
+    inputs = delayedInputs(c, [], { toLocal: true, htlcTxids: [] });
+  } catch (e) {
+    if (e instanceof OffchainError && e.code === 'E_SWEEP_NOTHING_TO_TAKE') return decideChannel(base); // trimmed: nothing of the party's to sweep
+    throw e;
+  }
+  const from = r.tip - confirmations + 1 + rec.channel.to_self_delay;
+  const input = inputs[0]!;
+  const outpoint = `${input.txid}:${input.vout}`;
+  const mined = async () => Promise.all([...new Set(Object.values(watch.sent))].map((t) => r.chain.txConfirmations(t)));
+  if (r.tip + 1 < from) return decideChannel({ ...base, own: { from, items: [], mined: [] } });
+  const dest = host.destination.script;
+  const sign = async (perKw: number) => {
+    const secret = await host.delayedKey!();
+    try {
+      return sweepMessage(rec.network, c, inputs, secret, dest, perKw) as { txid: string; hex: string; fee_sat: number; weight: number };
+    } finally {
+      secret.fill(0);
+    }
+  };
+  // Who holds it: a sweep of the party's in the mempool (replaced by the next), else spent (a block) or unspent.
+  const spender = await r.chain.mempoolSpender(input.txid, input.vout);
+  let held: { txid: string; feeSat: number } | undefined;
+  if (spender !== undefined) {
+    const tx = Transaction.fromRaw(await r.chain.rawTransaction(spender), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+    const entry = await r.chain.mempoolEntry(spender);
+    if (tx.outputsLength !== 1 || !equalBytes(tx.getOutput(0).script!, dest) || !entry) return decideChannel({ ...base, own: { from, items: [], mined: await mined() } });
+    held = { txid: spender, feeSat: Number(entry.fee) };
+  } else if ((await r.chain.utxo(input.txid, input.vout)) === null) {
+    return decideChannel({ ...base, own: { from, items: [], mined: await mined() } });
+  }
+  const sized = await sign(SIZING_PER_KW);
+  const item: JusticeItem = {
+    outpoint, valueSat: Number(input.amountSat), weight: sized.weight, inputs: 1, sentBefore: watch.sent[outpoint] !== undefined, deadline: from + SWEEP_HORIZON, ...(held ? { held } : {}),
+  };
+  const { start, incremental } = await startRate(r, SWEEP_HORIZON);
+  const d = decideChannel({ ...base, own: { from, items: [item], mined: [] }, startRate: start, incrementalRate: incremental, startTip: watch.start_tip ?? r.tip });
+  if (r.dryRun || d.sends.length === 0) return d;
+  const tx = await sign(d.sends[0]!.perKw);
+  await r.records.setChannel(base.channel, { ...watch, start_tip: watch.start_tip ?? r.tip, sent: { ...watch.sent, [outpoint]: tx.txid } });
+  try {
+    d.txid = await r.chain.broadcast(fromHex(tx.hex));
+  } catch (e) {
+    d.error = errorText(e);
+  }
   return d;
 }
 

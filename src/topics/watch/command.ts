@@ -135,7 +135,7 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
   private channelsDone = new Set<string>();
 
   /** The channel party's revocation_basepoint secret and --sweep-to, loaded and checked once (channelKeyChecked). */
-  private channelParty: { secret: Uint8Array; point: string; destination: { script: Uint8Array; dustSat: number } } | undefined;
+  private channelParty: { secret: Uint8Array; point: string; delayed?: Uint8Array; destination: { script: Uint8Array; dustSat: number } } | undefined;
 
   /**
    * This state directory's channel records (the `commitment` commands' ChannelBook), each decoded
@@ -160,12 +160,13 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
    * A state directory holding channels needs their party's revocation_basepoint secret
    * (--revocation-key-env/--revocation-key-file: the penalties are signed with it) and where the
    * penalties pay (--sweep-to): missing or wrong, refused before anything is decided (E_NO_KEY,
-   * E_USAGE, E_WRONG_KEY). Nothing is asked when it holds none.
+   * E_USAGE, E_WRONG_KEY). The delayed_payment_basepoint secret is optional (the party's own
+   * to_local swept), checked the same way when given. Nothing is asked when it holds none.
    */
   protected async channelKeyChecked(network: Network): Promise<void> {
     const records = await this.channelRecords(network);
     if (records.length === 0 || this.channelParty) return;
-    const f = this.flags as { 'revocation-key-env'?: string; 'revocation-key-file'?: string; 'sweep-to'?: string };
+    const f = this.flags as { 'revocation-key-env'?: string; 'revocation-key-file'?: string; 'delayed-key-env'?: string; 'delayed-key-file'?: string; 'sweep-to'?: string };
     const env = f['revocation-key-env'];
     const file = f['revocation-key-file'];
     if (env === undefined && file === undefined) {
@@ -187,7 +188,22 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
         throw new RefusedError('E_WRONG_KEY', `this key is not the revocation basepoint secret of channel ${id} (its basepoint is ${record.channel.local.revocation_basepoint}): pass that channel's --revocation-key-env/--revocation-key-file`);
       }
     }
-    this.channelParty = { secret: key.secretKey, point, destination: { script, dustSat: Number(dustThreshold(script)) } };
+    // The delayed_payment_basepoint secret is optional: with it, the party's own commitment's to_local is swept.
+    let delayed: Uint8Array | undefined;
+    const delayedEnv = f['delayed-key-env'];
+    const delayedFile = f['delayed-key-file'];
+    if (delayedEnv !== undefined || delayedFile !== undefined) {
+      if (delayedFile === undefined && !process.env[delayedEnv!]) throw new UsageError('E_NO_KEY', `the environment variable ${delayedEnv} named by --delayed-key-env is not set`);
+      delayed = (await loadKeyPair({ keyFile: delayedFile, keyFileFlag: '--delayed-key-file', keyEnv: delayedEnv, env: process.env, network, interactive: false, prompt: async () => '' })).secretKey;
+      const delayedPoint = toHex(pointOf(delayed, 'delayed payment basepoint secret'));
+      const other = records.find((c) => c.record && c.record.channel.local.delayed_payment_basepoint !== delayedPoint);
+      if (other) {
+        key.secretKey.fill(0);
+        delayed.fill(0);
+        throw new RefusedError('E_WRONG_KEY', `this key is not the delayed_payment_basepoint secret of channel ${other.id} (its basepoint is ${other.record!.channel.local.delayed_payment_basepoint}): pass that channel's --delayed-key-env/--delayed-key-file`);
+      }
+    }
+    this.channelParty = { secret: key.secretKey, point, ...(delayed ? { delayed } : {}), destination: { script, dustSat: Number(dustThreshold(script)) } };
   }
 
   /**
@@ -211,7 +227,11 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
     records = records.map((c) => (c.record && c.record.channel.local.revocation_basepoint !== party.point
       ? { id: c.id, error: `E_WRONG_KEY: the revocation key given is not channel ${c.id}'s (its basepoint is ${c.record.channel.local.revocation_basepoint})` }
       : c));
-    return { channels: async () => records, revocationKey: async () => party.secret.slice(), destination: party.destination, limits, done: this.channelsDone };
+    const delayed = party.delayed;
+    return {
+      channels: async () => records, revocationKey: async () => party.secret.slice(), ...(delayed ? { delayedKey: async () => delayed.slice() } : {}),
+      destination: party.destination, limits, done: this.channelsDone,
+    };
   }
 
   /**

@@ -37,7 +37,7 @@ export type LoopOptions = { dryRun: boolean; intervalMs: number; log: WatchLog; 
 /** A round with a failed action is taken again after this long, at the same tip (the last chance must not wait for a block). */
 const RETRY_MS = 10_000;
 
-const PENDING = new Set(['exit', 'refund', 'penalty', 'rebid', 'rebroadcast', 'hold', 'wait']);
+const PENDING = new Set(['exit', 'refund', 'penalty', 'sweep', 'rebid', 'rebroadcast', 'hold', 'wait']);
 
 /** One round at the node's tip: follow the chain, decide for every contract, act unless `dryRun`. */
 export async function watchRound(host: WatchHost, dryRun: boolean): Promise<Report> {

@@ -84,6 +84,19 @@ describe('the peer broadcast its revoked commitment 7, mined at 800,000; to_self
     expect(foreign.error).toMatch(/^E_WATCH_FOREIGN_SPEND: /);
   });
 
+  it('the party\'s own commitment mined at 800,000, its own to_self_delay making to_local its from 800,144: wait until the tip is 800,143 (BIP-68: the sweep may be in block 800,144), then sweep; spent and 6 deep: done', () => {
+    const own = (tip: number, extra: Partial<NonNullable<ChannelFacts['own']>> = {}) =>
+      facts(tip, { spend: { kind: 'own', txid: REVOKED, confirmations: tip - 800_000 + 1 }, items: undefined, own: { from: 800_144, items: [item({ deadline: 800_144 + 144 })], mined: [], ...extra } });
+    expect(decideChannel(own(800_142))).toMatchObject({ action: 'wait', deadline: 800_144, sends: [] });
+    const d = decideChannel(own(800_143, { items: [item({ deadline: 800_144 + 144 })] }));
+    expect(d.action).toBe('sweep');
+    expect(d.sends).toHaveLength(1);
+    expect(decideChannel(own(800_150, { items: [], mined: [3] })).action).toBe('wait');
+    expect(decideChannel(own(800_150, { items: [], mined: [6] })).action).toBe('done');
+    // Without the delayed key (no `own` facts): nothing sent, as for the peer's current commitment.
+    expect(decideChannel(facts(800_150, { spend: { kind: 'own', txid: REVOKED, confirmations: 151 } }))).toMatchObject({ action: 'done', sends: [] });
+  });
+
   it('the funding unspent: none, the punishment window as the deadline', () => {
     expect(decideChannel(facts(800_000, { spend: { kind: 'unspent' } }))).toMatchObject({ action: 'none', deadline: 800_144, blocks_left: 144, sends: [] });
   });
@@ -116,11 +129,21 @@ const caseArb = fc.record({
     sentBefore: fc.boolean(),
   }), { maxLength: 5 }),
   mined: fc.array(fc.option(fc.integer({ min: 0, max: 20 })), { maxLength: 4 }),
+  own: fc.option(fc.record({ fromAhead: fc.integer({ min: -50, max: 50 }), value: fc.integer({ min: 1, max: 100_000_000 }), weight: fc.integer({ min: 400, max: 1_000 }), held: fc.option(fc.integer({ min: 0, max: 200_000 })), spent: fc.boolean() })),
 }).map((c) => ({
   ...c,
   facts: {
     channel: CHANNEL, tip: c.tip, toSelfDelay: c.toSelfDelay, spend: c.spend, startTip: c.tip - c.startBack, startRate: c.startRate, incrementalRate: c.incrementalRate,
     limits: { maxFeeRate: c.maxFeeRate, maxFeeShare: c.maxFeeShare }, dustSat: c.dustSat, mined: c.mined,
+    ...(c.own ? {
+      own: {
+        from: c.tip + c.own.fromAhead, mined: c.mined,
+        items: c.own.spent ? [] : [{
+          outpoint: `${'dd'.repeat(32)}:0`, valueSat: c.own.value, weight: c.own.weight, inputs: 1, sentBefore: false, deadline: c.tip + c.own.fromAhead + 144,
+          ...(c.own.held !== null ? { held: { txid: 'ee'.repeat(32), feeSat: c.own.held } } : {}),
+        }],
+      },
+    } : {}),
     items: c.items.map((i, k): JusticeItem => ({
       outpoint: `${REVOKED}:${k}`, valueSat: i.valueSat, weight: i.weight, inputs: 1, sentBefore: i.sentBefore,
       ...(i.confirmedBack !== null ? { confirmedAt: c.tip - i.confirmedBack } : {}),
@@ -130,13 +153,15 @@ const caseArb = fc.record({
 }));
 
 describe('INVARIANTS', () => {
-  it('nothing is sent unless the spender is a commitment the peer revoked', () => {
+  it('nothing is sent unless the spender is a commitment the peer revoked (or the party\'s own, its to_local once to_self_delay allows)', () => {
     fc.assert(fc.property(caseArb, ({ facts: f }) => {
       const d = decideChannel(f);
-      if (f.spend.kind !== 'revoked') {
+      const ownSweep = f.spend.kind === 'own' && f.spend.confirmations > 0 && f.own !== undefined && f.tip + 1 >= f.own.from;
+      if (f.spend.kind !== 'revoked' && !ownSweep) {
         expect(d.sends).toEqual([]);
         expect(SENDING.has(d.action)).toBe(false);
       }
+      if (ownSweep) for (const s of d.sends) expect(s.outpoint).toBe(`${'dd'.repeat(32)}:0`);
     }));
   });
 
@@ -154,7 +179,7 @@ describe('INVARIANTS', () => {
   it('every justice transaction\'s fee is within --max-fee-rate on its smallest real size and --max-fee-share of the output, and leaves the output above dust', () => {
     fc.assert(fc.property(caseArb, ({ facts: f }) => {
       for (const s of decideChannel(f).sends) {
-        const i = f.items.find((x) => x.outpoint === s.outpoint)!;
+        const i = [...f.items, ...(f.own?.items ?? [])].find((x) => x.outpoint === s.outpoint)!;
         expect(s.feeSat).toBe(Math.floor((s.perKw * i.weight) / 1000)); // BOLT 3's fee at that feerate_per_kw
         expect(s.feeSat).toBeGreaterThan(0);
         expect(s.feeSat).toBeLessThanOrEqual(f.limits.maxFeeRate * Math.ceil((i.weight - 4) / 4));
@@ -168,7 +193,7 @@ describe('INVARIANTS', () => {
     fc.assert(fc.property(caseArb, ({ facts: f }) => {
       const d = decideChannel(f);
       for (const s of d.sends) {
-        const i = f.items.find((x) => x.outpoint === s.outpoint)!;
+        const i = [...f.items, ...(f.own?.items ?? [])].find((x) => x.outpoint === s.outpoint)!;
         if (i.held) {
           expect(s.replaces).toBe(i.held.txid);
           expect(s.feeSat).toBeGreaterThanOrEqual(i.held.feeSat + (f.incrementalRate * Math.ceil(i.weight / 4)) / 1000);
