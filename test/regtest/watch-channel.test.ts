@@ -113,7 +113,13 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
 
   const dirs1 = { alice: join(tmp.path, 'alice1'), bob: join(tmp.path, 'bob1') };
   const dirs2 = { alice: join(tmp.path, 'alice2'), bob: join(tmp.path, 'bob2') };
-  const watchArgs = (dir: string, extra: string[] = []) => ['watch', '--state-dir', dir, ...n.chain(), '--revocation-key-env', 'A_REVOCATION', '--delayed-key-env', 'A_DELAYED', '--sweep-to', n.sweepTo, '--max-fee-rate', String(BUDGET), ...extra];
+  /** Alice knows the preimage of the HTLC Bob offers her on channel 5 (a 0600 file, as commitment claim reads it). */
+  const preimageFile = join(tmp.path, 'preimage-6.hex');
+  writeFileSync(preimageFile, toHex(sha256(Uint8Array.of(6))), { mode: 0o600 });
+  const watchArgs = (dir: string, extra: string[] = []) => [
+    'watch', '--state-dir', dir, ...n.chain(), '--revocation-key-env', 'A_REVOCATION', '--delayed-key-env', 'A_DELAYED', '--htlc-key-env', 'A_HTLC', '--preimage-file', preimageFile,
+    '--sweep-to', n.sweepTo, '--max-fee-rate', String(BUDGET), ...extra,
+  ];
   const once = async (dir: string): Promise<Report> => {
     const r = await offchain([...watchArgs(dir), '--once'], { env: ENV });
     expect(r.status, describeRun(r)).toBe(0);
@@ -297,7 +303,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await n.acceptAndMine(current.hex);
     const d = decision(await once(dirs1.alice), ch3.id);
     expect(d).toMatchObject({ action: 'wait', txid: current.txid });
-    expect(d.reason).toMatch(/current \(unrevoked\) commitment/);
+    expect(d.reason).toMatch(/current commitment/);
     expect(await mempool()).toEqual([]);
     await n.mine(5);
     expect(decision(await once(dirs1.alice), ch3.id).action).toBe('done');
@@ -332,6 +338,45 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(decision(await once(dirs1.alice), ch4.id).action).toBe('wait');
     await n.mine(5);
     expect(decision(await once(dirs1.alice), ch4.id).action).toBe('done');
+  }, 60_000);
+
+  it('Bob closes with his current commitment holding an HTLC each way: the watcher claims his with the preimage at once, takes Alice\'s back once its cltv_expiry is final — not a block earlier — both mined to --sweep-to; then done', async () => {
+    const ch5 = await openChannel(dirs1);
+    const t0 = await n.tip();
+    const cltv = t0 + 6;
+    await ch5.update(0, 500_000, 500_000, []);
+    await ch5.update(1, 470_000, 480_000, [htlc('offered', 30_000, 5, cltv), htlc('received', 20_000, 6, t0 + 60)]);
+    const current = await ch5.bobsCommitment();
+    expect(current.commitment_number).toBe(1);
+    await n.acceptAndMine(current.hex);
+    const commitment = await verbose(current.txid);
+    const vout = (v: number) => commitment.vout.find((o) => sat(o.value) === v)!.n;
+    const spenderOf = async (o: number) => (await rpc<{ spendingtxid?: string }[]>('gettxspendingprevout', [[{ txid: current.txid, vout: o }]]))[0]!.spendingtxid;
+    // Bob's HTLC, with its preimage: at once (its deadline is its cltv_expiry: then Bob may time it out).
+    const claim = decision(await once(dirs1.alice), ch5.id);
+    expect(claim, JSON.stringify(claim)).toMatchObject({ action: 'sweep', deadline: t0 + 60 });
+    expect(claim.error).toBeUndefined();
+    const claimTx = await verbose((await spenderOf(vout(20_000)))!);
+    expect(claimTx.vout.map((o) => o.scriptPubKey.address)).toEqual([n.sweepTo]);
+    expect(await spenderOf(vout(30_000))).toBeUndefined();
+    await n.mine(1);
+    // Alice's own HTLC: nLockTime = cltv_expiry, final once the tip reaches it.
+    await n.mine(cltv - 1 - (await n.tip()));
+    const early = decision(await once(dirs1.alice), ch5.id);
+    expect(early).toMatchObject({ action: 'wait', deadline: cltv });
+    expect(await mempool()).toEqual([]);
+    await n.mine(1);
+    expect(await n.tip()).toBe(cltv);
+    const back = decision(await once(dirs1.alice), ch5.id);
+    expect(back, JSON.stringify(back)).toMatchObject({ action: 'sweep' });
+    const timeoutTx = await verbose((await spenderOf(vout(30_000)))!);
+    expect(timeoutTx.vout.map((o) => o.scriptPubKey.address)).toEqual([n.sweepTo]);
+    await n.mine(1);
+    expect((await verbose(claimTx.txid)).confirmations).toBeGreaterThanOrEqual(1);
+    expect((await verbose(timeoutTx.txid)).confirmations).toBe(1);
+    expect(decision(await once(dirs1.alice), ch5.id).action).toBe('wait');
+    await n.mine(5);
+    expect(decision(await once(dirs1.alice), ch5.id).action).toBe('done');
   }, 60_000);
 
   it('a long-running watcher new to the channel (the revoked commitment and the cheater\'s HTLC-timeout mined before it started: the spender found by walking back, the second stage in the UTXO set), killed (SIGKILL) at random points and started again through a fee spike: every output taken once, mined before the deadline', async () => {

@@ -28,8 +28,11 @@
  * - The party's own commitment: its to_local is swept (with the delayed_payment_basepoint secret,
  *   when the watcher holds it) only from the block its to_self_delay allows — sent with the tip at
  *   confirmation + to_self_delay − 1 — on the same budget and replacement rules.
- * - `done` only when nothing is left to take and every justice transaction of the party's that
- *   the best chain holds is FINAL_DEPTH deep; `wait` while one is shallower.
+ * - The peer's current commitment: an HTLC it offered is claimed with its preimage by its
+ *   cltv_expiry, one the party offered is taken back only once its cltv_expiry is final — with the
+ *   htlc_basepoint secret, when the watcher holds it — on the same budget and replacement rules.
+ * - `done` only when nothing is left to take, every transaction of the party's that the best
+ *   chain holds is FINAL_DEPTH deep, and so is the funding's spender; `wait` while one is shallower.
  */
 import { deadlineBid } from '../tx/deadline-fee.ts';
 import { FINAL_DEPTH, type Decision, type WatchAction } from './decision.ts';
@@ -85,6 +88,14 @@ export type ChannelFacts = {
    * watcher does not sweep (no key, no to_local).
    */
   own?: { from: number; items: JusticeItem[]; mined: (number | null)[] };
+  /**
+   * The peer's current commitment only, when the watcher holds the party's htlc_basepoint secret:
+   * its HTLC outputs the party takes (`commitment claim`'s transactions) — each HTLC the peer
+   * offered, with its preimage, by its cltv_expiry (then the peer may time it out), and each the
+   * party offered, back to it once its cltv_expiry is final — `items` those that can go now, `later`
+   * the soonest cltv_expiry of one not final yet, `mined` the claims' confirmations.
+   */
+  claims?: { items: JusticeItem[]; later?: number; mined: (number | null)[] };
   /** Where the schedule started (the first tip a penalty was bid at; the records'), else the tip. */
   startTip?: number;
   /** sat/kvB: the node's estimate for the blocks left, at least its floor; and its incremental relay fee. */
@@ -156,6 +167,16 @@ const REASONS: Record<'peer-current' | 'own' | 'mutual-close', string> = {
 export const SWEEP_HORIZON = 144;
 
 export function decideChannel(f: ChannelFacts): ChannelDecision {
+  const d = decideSpend(f);
+  // Done is for good (a long-running watcher stops asking): only once the funding's spender is FINAL_DEPTH deep.
+  const s = f.spend;
+  if (d.action === 'done' && 'confirmations' in s && s.confirmations < FINAL_DEPTH) {
+    return { ...d, action: 'wait', reason: `${d.reason} — done once the closing transaction is ${FINAL_DEPTH} deep (${s.confirmations} so far)` };
+  }
+  return d;
+}
+
+function decideSpend(f: ChannelFacts): ChannelDecision {
   const idle = { kind: 'channel' as const, contract: f.channel, deadline: f.tip + f.toSelfDelay, blocks_left: f.toSelfDelay, sends: [] as JusticeSend[] };
   const s = f.spend;
   if (s.kind === 'unspent') return { ...idle, action: 'none', reason: `the funding is unspent: a revoked commitment of the peer's would be punished within to_self_delay (${f.toSelfDelay} blocks)` };
@@ -173,6 +194,7 @@ export function decideChannel(f: ChannelFacts): ChannelDecision {
     };
   }
   if (s.kind === 'own' && f.own && s.confirmations > 0) return decideOwn(f, f.own, base);
+  if (s.kind === 'peer-current' && f.claims && s.confirmations > 0) return decideClaims(f, f.claims, base);
   if (s.kind !== 'revoked') {
     const mined = s.confirmations >= FINAL_DEPTH;
     return { ...base, action: mined ? 'done' : 'wait', reason: `${REASONS[s.kind]}${mined ? '' : ` (${s.confirmations} confirmation(s) so far)`}` };
@@ -200,6 +222,19 @@ function decideOwn(f: ChannelFacts, own: NonNullable<ChannelFacts['own']>, base:
     return { ...at, action: 'done', reason: 'your commitment closed the channel: your to_local is swept (your HTLC transactions are not kept by the watcher yet)' };
   }
   return bidAll(f, at, own.items, 'sweep', 'your to_local');
+}
+
+/** The peer's current commitment, mined: the party's HTLC outputs on it taken (`commitment claim`'s transactions). */
+function decideClaims(f: ChannelFacts, claims: NonNullable<ChannelFacts['claims']>, base: Omit<ChannelDecision, 'action' | 'reason'>): ChannelDecision {
+  const later = claims.later !== undefined ? ` (an HTLC of yours comes back once block ${claims.later + 1} may hold it: its cltv_expiry)` : '';
+  if (claims.items.length === 0) {
+    const at = claims.later !== undefined ? { ...base, deadline: claims.later, blocks_left: claims.later - f.tip } : base;
+    const shallow = claims.mined.filter((c): c is number => c !== null && c > 0 && c < FINAL_DEPTH);
+    if (claims.later !== undefined || shallow.length > 0) return { ...at, action: 'wait', reason: `the peer closed with its current commitment: ${shallow.length > 0 ? `your claims are mined, ${Math.min(...shallow)} confirmation(s) so far` : 'nothing of yours to take yet'}${later}` };
+    return { ...at, action: 'done', reason: 'the peer closed with its current commitment: your HTLCs on it are taken (or were not yours to take: no preimage, the peer took them)' };
+  }
+  const d = bidAll(f, base, claims.items, 'sweep', `your HTLC output(s) of the peer's current commitment`);
+  return { ...d, reason: d.reason + later };
 }
 
 function bidAll(f: ChannelFacts, base: Omit<ChannelDecision, 'action' | 'reason'>, items: JusticeItem[], first: 'penalty' | 'sweep', what: string): ChannelDecision {

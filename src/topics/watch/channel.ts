@@ -11,8 +11,12 @@
  * `commitment sweep`'s own code (src/lib/bolt3/sweep.ts delayedInputs, sweepMessage), when the
  * watcher holds the delayed_payment_basepoint secret.
  *
- * Not kept here yet: the party's own HTLC transactions, and the peer's current commitment
- * (claiming HTLCs with stored preimages): reported, nothing sent.
+ * The peer's current commitment, mined: the party's HTLC outputs on it taken with `commitment
+ * claim`'s own code (src/lib/bolt3/party-claim.ts claimFromPeerCommitment) — the peer's offered
+ * HTLCs with the preimages given, the party's own back once their cltv_expiry is final — when the
+ * watcher holds the htlc_basepoint secret.
+ *
+ * Not kept here yet: the party's own HTLC transactions (its commitment's second stages).
  */
 import { Transaction } from '@scure/btc-signer';
 import { equalBytes, fromHex, toHex } from '../../lib/bytes.ts';
@@ -34,6 +38,8 @@ export type ChannelHost = {
   revocationKey(): Promise<Uint8Array>;
   /** A copy of the delayed_payment_basepoint secret, when given (--delayed-key-env/--delayed-key-file): the party's own to_local is swept. */
   delayedKey?: () => Promise<Uint8Array>;
+  /** A copy of the htlc_basepoint secret and of the preimages (--htlc-key-env/--htlc-key-file, --preimage-file): the party's HTLCs on the peer's current commitment are taken. */
+  htlcKey?: () => Promise<{ secret: Uint8Array; preimages: Uint8Array[] }>;
   /** --sweep-to's script and its dust threshold. */
   destination: { script: Uint8Array; dustSat: number };
   limits: { maxFeeRate: number; maxFeeShare: number };
@@ -129,6 +135,7 @@ async function channelTurn(host: ChannelHost, r: Round, rec: ChannelRecord, id: 
   const who = classify(rec, spender);
   const confirmations = (await r.chain.txConfirmations(spender)) ?? 0;
   const spend: FundingSpend = { ...who, txid: spender, confirmations };
+  if (who.kind === 'peer-current' && confirmations > 0 && host.htlcKey) return claimTurn(host, r, rec, { ...base, spend }, spender, { ...watch, spender });
   if (who.kind === 'own' && confirmations > 0 && host.delayedKey) return ownTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
   if (who.kind !== 'revoked') return decideChannel({ ...base, spend });
   return penaltyTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
@@ -188,6 +195,11 @@ async function penaltyTurn(
   const sent = { ...watch.sent };
   for (const t of chosen) sent[`${t.inputs[0]!.txid}:${t.inputs[0]!.vout}`] = t.txid;
   await r.records.setChannel(base.channel, { ...watch, start_tip: watch.start_tip ?? r.tip, sent });
+  return broadcastAll(r, d, chosen);
+}
+
+/** Each transaction sent (after its record is stored); the decision's txid the first the node took, its error the first refusal. */
+async function broadcastAll(r: Round, d: ChannelDecision, chosen: readonly { hex: string }[]): Promise<ChannelDecision> {
   const txids: string[] = [];
   for (const t of chosen) {
     try {
@@ -259,6 +271,70 @@ async function ownTurn(
     d.error = errorText(e);
   }
   return d;
+}
+
+type Claim = { kind: 'htlc-claim' | 'htlc-timeout'; vout: number; locktime: number; txid: string; hex: string; fee_sat: number; amount_sat: number };
+
+/** The party's HTLC outputs on the peer's current commitment, each taken by a `commitment claim` transaction of its own. */
+async function claimTurn(host: ChannelHost, r: Round, rec: ChannelRecord, base: Parameters<typeof decideChannel>[0], commitmentTxid: string, watch: ChannelWatch): Promise<ChannelDecision> {
+  const { claimFromPeerCommitment } = await import('../../lib/bolt3/party-claim.ts');
+  const { peerCommitment } = await import('../../lib/bolt3/party.ts');
+  const dest = host.destination.script;
+  const sign = async (perKw: number): Promise<Claim[]> => {
+    const { secret, preimages } = await host.htlcKey!();
+    try {
+      return claimFromPeerCommitment(rec, commitmentTxid, { htlcBasepointSecret: secret, preimages, destinationScript: dest, feeratePerKw: perKw }).transactions as Claim[];
+    } catch (e) {
+      if (e instanceof OffchainError && e.code === 'E_CLAIM_NOTHING_TO_TAKE') return [];
+      throw e;
+    } finally {
+      for (const x of [secret, ...preimages]) x.fill(0);
+    }
+  };
+  const mined = await Promise.all([...new Set(Object.values(watch.sent))].map((t) => r.chain.txConfirmations(t)));
+  // Each HTLC's cltv_expiry, from the commitment as the record rebuilds it (claimFromPeerCommitment checked it is this one).
+  const signed = rec.remote_signed.find((x) => x.txid === commitmentTxid)!;
+  const n = signed.state.commitment_number;
+  const { c } = peerCommitment(rec.channel, signed.state, fromHex(rec.remote_points[String(n)] ?? '', 'peer point', 33));
+  const items: JusticeItem[] = [];
+  let later: number | undefined;
+  for (const t of await sign(SIZING_PER_KW)) {
+    const cltv = c.outputs[t.vout]!.htlc!.cltvExpiry;
+    // The party's own HTLC comes back with nLockTime = cltv_expiry: final once the tip reaches it.
+    if (t.kind === 'htlc-timeout' && t.locktime > r.tip) {
+      later = Math.min(later ?? Infinity, t.locktime);
+      continue;
+    }
+    const outpoint = `${commitmentTxid}:${t.vout}`;
+    const spender = await r.chain.mempoolSpender(commitmentTxid, t.vout);
+    let held: { txid: string; feeSat: number } | undefined;
+    if (spender !== undefined) {
+      const tx = Transaction.fromRaw(await r.chain.rawTransaction(spender), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+      const entry = await r.chain.mempoolEntry(spender);
+      if (tx.outputsLength !== 1 || !equalBytes(tx.getOutput(0).script!, dest) || !entry) continue; // the peer's: gone
+      held = { txid: spender, feeSat: Number(entry.fee) };
+    } else if ((await r.chain.utxo(commitmentTxid, t.vout)) === null) {
+      continue; // spent in a block
+    }
+    items.push({
+      outpoint, valueSat: t.amount_sat, weight: t.fee_sat, inputs: 1, sentBefore: watch.sent[outpoint] !== undefined,
+      // A claim must be mined by cltv_expiry (from the next block the peer may time it out); one's own timeout has no rival deadline: a horizon.
+      deadline: t.kind === 'htlc-claim' ? cltv : cltv + SWEEP_HORIZON, ...(held ? { held } : {}),
+    });
+  }
+  const soonest = items.length > 0 ? Math.min(...items.map((i) => i.deadline!)) - r.tip : SWEEP_HORIZON;
+  const { start, incremental } = await startRate(r, soonest);
+  const d = decideChannel({ ...base, claims: { items, ...(later !== undefined ? { later } : {}), mined }, startRate: start, incrementalRate: incremental, startTip: watch.start_tip ?? r.tip });
+  if (r.dryRun || d.sends.length === 0) return d;
+  const chosen: Claim[] = [];
+  for (const perKw of new Set(d.sends.map((x) => x.perKw))) {
+    const wanted = new Set(d.sends.filter((x) => x.perKw === perKw).map((x) => x.outpoint));
+    chosen.push(...(await sign(perKw)).filter((t) => wanted.has(`${commitmentTxid}:${t.vout}`)));
+  }
+  const sent = { ...watch.sent };
+  for (const t of chosen) sent[`${commitmentTxid}:${t.vout}`] = t.txid;
+  await r.records.setChannel(base.channel, { ...watch, start_tip: watch.start_tip ?? r.tip, sent });
+  return broadcastAll(r, d, chosen);
 }
 
 /** Where the schedule starts: the node's estimate for the blocks left, at least what its mempool takes now; and its incremental relay fee. */

@@ -135,7 +135,7 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
   private channelsDone = new Set<string>();
 
   /** The channel party's revocation_basepoint secret and --sweep-to, loaded and checked once (channelKeyChecked). */
-  private channelParty: { secret: Uint8Array; point: string; delayed?: Uint8Array; destination: { script: Uint8Array; dustSat: number } } | undefined;
+  private channelParty: { secret: Uint8Array; point: string; delayed?: Uint8Array; htlc?: { secret: Uint8Array; preimages: Uint8Array[] }; destination: { script: Uint8Array; dustSat: number } } | undefined;
 
   /**
    * This state directory's channel records (the `commitment` commands' ChannelBook), each decoded
@@ -160,13 +160,14 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
    * A state directory holding channels needs their party's revocation_basepoint secret
    * (--revocation-key-env/--revocation-key-file: the penalties are signed with it) and where the
    * penalties pay (--sweep-to): missing or wrong, refused before anything is decided (E_NO_KEY,
-   * E_USAGE, E_WRONG_KEY). The delayed_payment_basepoint secret is optional (the party's own
-   * to_local swept), checked the same way when given. Nothing is asked when it holds none.
+   * E_USAGE, E_WRONG_KEY). The delayed_payment_basepoint secret (the party's own to_local swept)
+   * and the htlc_basepoint secret with the preimages (its HTLCs on the peer's current commitment
+   * taken) are optional, checked the same way when given. Nothing is asked when it holds none.
    */
   protected async channelKeyChecked(network: Network): Promise<void> {
     const records = await this.channelRecords(network);
     if (records.length === 0 || this.channelParty) return;
-    const f = this.flags as { 'revocation-key-env'?: string; 'revocation-key-file'?: string; 'delayed-key-env'?: string; 'delayed-key-file'?: string; 'sweep-to'?: string };
+    const f = this.flags as { 'revocation-key-env'?: string; 'revocation-key-file'?: string; 'delayed-key-env'?: string; 'delayed-key-file'?: string; 'htlc-key-env'?: string; 'htlc-key-file'?: string; 'preimage-file'?: string[]; 'sweep-to'?: string };
     const env = f['revocation-key-env'];
     const file = f['revocation-key-file'];
     if (env === undefined && file === undefined) {
@@ -203,7 +204,25 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
         throw new RefusedError('E_WRONG_KEY', `this key is not the delayed_payment_basepoint secret of channel ${other.id} (its basepoint is ${other.record!.channel.local.delayed_payment_basepoint}): pass that channel's --delayed-key-env/--delayed-key-file`);
       }
     }
-    this.channelParty = { secret: key.secretKey, point, ...(delayed ? { delayed } : {}), destination: { script, dustSat: Number(dustThreshold(script)) } };
+    // The htlc_basepoint secret is optional too: with it (and the preimages given), the party's HTLCs on the peer's current commitment are taken.
+    let htlc: { secret: Uint8Array; preimages: Uint8Array[] } | undefined;
+    const htlcEnv = f['htlc-key-env'];
+    const htlcFile = f['htlc-key-file'];
+    if (htlcEnv !== undefined || htlcFile !== undefined) {
+      if (htlcFile === undefined && !process.env[htlcEnv!]) throw new UsageError('E_NO_KEY', `the environment variable ${htlcEnv} named by --htlc-key-env is not set`);
+      const secret = (await loadKeyPair({ keyFile: htlcFile, keyFileFlag: '--htlc-key-file', keyEnv: htlcEnv, env: process.env, network, interactive: false, prompt: async () => '' })).secretKey;
+      const htlcPoint = toHex(pointOf(secret, 'htlc basepoint secret'));
+      const other = records.find((c) => c.record && c.record.channel.local.htlc_basepoint !== htlcPoint);
+      if (other) {
+        for (const x of [key.secretKey, secret, ...(delayed ? [delayed] : [])]) x.fill(0);
+        throw new RefusedError('E_WRONG_KEY', `this key is not the htlc_basepoint secret of channel ${other.id} (its basepoint is ${other.record!.channel.local.htlc_basepoint}): pass that channel's --htlc-key-env/--htlc-key-file`);
+      }
+      const { readHexSecretFile } = await import('../../lib/cli/secret-file.ts');
+      htlc = { secret, preimages: (f['preimage-file'] ?? []).map((p) => readHexSecretFile(p, '--preimage-file', { length: 32 })) };
+    } else if (f['preimage-file'] !== undefined) {
+      throw new UsageError('E_USAGE', '--preimage-file claims HTLCs with the htlc_basepoint secret: pass --htlc-key-env or --htlc-key-file too');
+    }
+    this.channelParty = { secret: key.secretKey, point, ...(delayed ? { delayed } : {}), ...(htlc ? { htlc } : {}), destination: { script, dustSat: Number(dustThreshold(script)) } };
   }
 
   /**
@@ -227,9 +246,10 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
     records = records.map((c) => (c.record && c.record.channel.local.revocation_basepoint !== party.point
       ? { id: c.id, error: `E_WRONG_KEY: the revocation key given is not channel ${c.id}'s (its basepoint is ${c.record.channel.local.revocation_basepoint})` }
       : c));
-    const delayed = party.delayed;
+    const { delayed, htlc } = party;
     return {
       channels: async () => records, revocationKey: async () => party.secret.slice(), ...(delayed ? { delayedKey: async () => delayed.slice() } : {}),
+      ...(htlc ? { htlcKey: async () => ({ secret: htlc.secret.slice(), preimages: htlc.preimages.map((p) => p.slice()) }) } : {}),
       destination: party.destination, limits, done: this.channelsDone,
     };
   }

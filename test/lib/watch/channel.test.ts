@@ -97,6 +97,17 @@ describe('the peer broadcast its revoked commitment 7, mined at 800,000; to_self
     expect(decideChannel(facts(800_150, { spend: { kind: 'own', txid: REVOKED, confirmations: 151 } }))).toMatchObject({ action: 'done', sends: [] });
   });
 
+  it('the peer\'s current commitment, mined at 800,000: its HTLC offered to the party claimed at once, by its cltv_expiry; the party\'s own HTLC waits for its cltv_expiry (800,020); nothing left and 6 deep: done', () => {
+    const current = (tip: number, claims: NonNullable<ChannelFacts['claims']>) => facts(tip, { spend: { kind: 'peer-current', txid: REVOKED, confirmations: tip - 800_000 + 1 }, items: undefined, claims });
+    const d = decideChannel(current(800_001, { items: [item({ deadline: 800_040 })], later: 800_020, mined: [] }));
+    expect(d).toMatchObject({ action: 'sweep', deadline: 800_040 });
+    expect(d.sends).toHaveLength(1);
+    expect(decideChannel(current(800_010, { items: [], later: 800_020, mined: [9] }))).toMatchObject({ action: 'wait', deadline: 800_020, sends: [] });
+    // Nothing of the party's, the commitment 3 deep: wait (a reorganisation could still replace it); 6 deep: done.
+    expect(decideChannel(current(800_002, { items: [], mined: [] })).action).toBe('wait');
+    expect(decideChannel(current(800_005, { items: [], mined: [] })).action).toBe('done');
+  });
+
   it('the funding unspent: none, the punishment window as the deadline', () => {
     expect(decideChannel(facts(800_000, { spend: { kind: 'unspent' } }))).toMatchObject({ action: 'none', deadline: 800_144, blocks_left: 144, sends: [] });
   });
@@ -223,9 +234,10 @@ describe('INVARIANTS', () => {
     }));
   });
 
-  it('done only when nothing is left to take and every justice transaction the best chain holds is FINAL_DEPTH deep', () => {
+  it('done only when nothing is left to take, every justice transaction the best chain holds FINAL_DEPTH deep, and so the funding\'s spender', () => {
     fc.assert(fc.property(caseArb, ({ facts: f }) => {
       const d = decideChannel(f);
+      if (d.action === 'done' && 'confirmations' in f.spend) expect(f.spend.confirmations).toBeGreaterThanOrEqual(FINAL_DEPTH);
       if (d.action === 'done' && f.spend.kind === 'revoked') {
         expect(f.items).toEqual([]);
         for (const c of f.mined) if (c !== null && c > 0) expect(c).toBeGreaterThanOrEqual(FINAL_DEPTH);
