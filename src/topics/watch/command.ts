@@ -134,124 +134,39 @@ export abstract class WatchSteps<T extends typeof Command> extends ExitSteps<T> 
   /** Channels a long-running watcher saw done: not evaluated again, until a reorganisation FINAL_DEPTH deep. */
   private channelsDone = new Set<string>();
 
-  /** The channel party's revocation_basepoint secret and --sweep-to, loaded and checked once (channelKeyChecked). */
-  private channelParty: { secret: Uint8Array; point: string; delayed?: Uint8Array; htlc?: { secret: Uint8Array; preimages: Uint8Array[] }; destination: { script: Uint8Array; dustSat: number } } | undefined;
+  /** The channel party's secrets and --sweep-to, loaded and checked once (channelKeyChecked; ./channel-party.ts). */
+  private channelParty: import('./channel-party.ts').ChannelParty | undefined;
 
-  /**
-   * This state directory's channel records (the `commitment` commands' ChannelBook), each decoded
-   * — a damaged one is its channel's error, not the round's (the other channels and kinds go on);
-   * none without a database.
-   */
-  private async channelRecords(network: Network): Promise<import('./channel.ts').WatchedChannel[]> {
-    const { ChannelBook } = await import('../../lib/store/sqlite/channels.ts');
-    const { decodeChannelRecord } = await import('../../lib/bolt3/party.ts');
-    const book = new ChannelBook((create) => this.state(network, { create: false }), this.stateDir(network));
-    return [...(await book.all())].flatMap(([id, v]): import('./channel.ts').WatchedChannel[] => {
-      try {
-        const record = decodeChannelRecord(v, `the record of channel ${id}`);
-        return record.network === network ? [{ id, record }] : [];
-      } catch (e) {
-        return [{ id, error: e instanceof OffchainError ? `${e.code}: ${e.message}` : String(e) }];
-      }
-    });
+  private async channelRecords(network: Network) {
+    return (await import('./channel-party.ts')).readChannels((create) => this.state(network, { create }), this.stateDir(network), network);
   }
 
   /**
-   * A state directory holding channels needs their party's revocation_basepoint secret
-   * (--revocation-key-env/--revocation-key-file: the penalties are signed with it) and where the
-   * penalties pay (--sweep-to): missing or wrong, refused before anything is decided (E_NO_KEY,
-   * E_USAGE, E_WRONG_KEY). The delayed_payment_basepoint secret (the party's own to_local swept)
-   * and the htlc_basepoint secret with the preimages (its HTLCs on the peer's current commitment
-   * taken) are optional, checked the same way when given. Nothing is asked when it holds none.
+   * A state directory holding channels needs their party's secrets and --sweep-to
+   * (./channel-party.ts): missing or wrong, refused before anything is decided. Nothing is asked
+   * when it holds none.
    */
   protected async channelKeyChecked(network: Network): Promise<void> {
     const records = await this.channelRecords(network);
     if (records.length === 0 || this.channelParty) return;
-    const f = this.flags as { 'revocation-key-env'?: string; 'revocation-key-file'?: string; 'delayed-key-env'?: string; 'delayed-key-file'?: string; 'htlc-key-env'?: string; 'htlc-key-file'?: string; 'preimage-file'?: string[]; 'sweep-to'?: string };
-    const env = f['revocation-key-env'];
-    const file = f['revocation-key-file'];
-    if (env === undefined && file === undefined) {
-      throw new UsageError('E_NO_KEY', `${this.stateDir(network)} holds ${records.length} channel(s): their penalties are signed with your revocation_basepoint secret — pass --revocation-key-env NAME or --revocation-key-file FILE`);
-    }
-    if (file === undefined && !process.env[env!]) throw new UsageError('E_NO_KEY', `the environment variable ${env} named by --revocation-key-env is not set`);
-    if (f['sweep-to'] === undefined) throw new UsageError('E_USAGE', `${this.stateDir(network)} holds channel(s): pass --sweep-to ADDRESS, where their penalties pay`);
-    const { decodeAddress } = await import('../../lib/address.ts');
-    const { dustThreshold } = await import('../../lib/tx/policy.ts');
-    const script = decodeAddress(f['sweep-to'], network, '--sweep-to');
-    const { loadKeyPair } = await import('../../lib/cli/secrets.ts');
-    const key = await loadKeyPair({ keyFile: file, keyFileFlag: '--revocation-key-file', keyEnv: env, env: process.env, network, interactive: false, prompt: async () => '' });
-    const { pointOf } = await import('../../lib/bolt3/keys.ts');
-    const { toHex } = await import('../../lib/bytes.ts');
-    const point = toHex(pointOf(key.secretKey, 'revocation basepoint secret'));
-    for (const { id, record } of records) {
-      if (record && record.channel.local.revocation_basepoint !== point) {
-        key.secretKey.fill(0);
-        throw new RefusedError('E_WRONG_KEY', `this key is not the revocation basepoint secret of channel ${id} (its basepoint is ${record.channel.local.revocation_basepoint}): pass that channel's --revocation-key-env/--revocation-key-file`);
-      }
-    }
-    // The delayed_payment_basepoint secret is optional: with it, the party's own commitment's to_local is swept.
-    let delayed: Uint8Array | undefined;
-    const delayedEnv = f['delayed-key-env'];
-    const delayedFile = f['delayed-key-file'];
-    if (delayedEnv !== undefined || delayedFile !== undefined) {
-      if (delayedFile === undefined && !process.env[delayedEnv!]) throw new UsageError('E_NO_KEY', `the environment variable ${delayedEnv} named by --delayed-key-env is not set`);
-      delayed = (await loadKeyPair({ keyFile: delayedFile, keyFileFlag: '--delayed-key-file', keyEnv: delayedEnv, env: process.env, network, interactive: false, prompt: async () => '' })).secretKey;
-      const delayedPoint = toHex(pointOf(delayed, 'delayed payment basepoint secret'));
-      const other = records.find((c) => c.record && c.record.channel.local.delayed_payment_basepoint !== delayedPoint);
-      if (other) {
-        key.secretKey.fill(0);
-        delayed.fill(0);
-        throw new RefusedError('E_WRONG_KEY', `this key is not the delayed_payment_basepoint secret of channel ${other.id} (its basepoint is ${other.record!.channel.local.delayed_payment_basepoint}): pass that channel's --delayed-key-env/--delayed-key-file`);
-      }
-    }
-    // The htlc_basepoint secret is optional too: with it (and the preimages given), the party's HTLCs on the peer's current commitment are taken.
-    let htlc: { secret: Uint8Array; preimages: Uint8Array[] } | undefined;
-    const htlcEnv = f['htlc-key-env'];
-    const htlcFile = f['htlc-key-file'];
-    if (htlcEnv !== undefined || htlcFile !== undefined) {
-      if (htlcFile === undefined && !process.env[htlcEnv!]) throw new UsageError('E_NO_KEY', `the environment variable ${htlcEnv} named by --htlc-key-env is not set`);
-      const secret = (await loadKeyPair({ keyFile: htlcFile, keyFileFlag: '--htlc-key-file', keyEnv: htlcEnv, env: process.env, network, interactive: false, prompt: async () => '' })).secretKey;
-      const htlcPoint = toHex(pointOf(secret, 'htlc basepoint secret'));
-      const other = records.find((c) => c.record && c.record.channel.local.htlc_basepoint !== htlcPoint);
-      if (other) {
-        for (const x of [key.secretKey, secret, ...(delayed ? [delayed] : [])]) x.fill(0);
-        throw new RefusedError('E_WRONG_KEY', `this key is not the htlc_basepoint secret of channel ${other.id} (its basepoint is ${other.record!.channel.local.htlc_basepoint}): pass that channel's --htlc-key-env/--htlc-key-file`);
-      }
-      const { readHexSecretFile } = await import('../../lib/cli/secret-file.ts');
-      htlc = { secret, preimages: (f['preimage-file'] ?? []).map((p) => readHexSecretFile(p, '--preimage-file', { length: 32 })) };
-    } else if (f['preimage-file'] !== undefined) {
-      throw new UsageError('E_USAGE', '--preimage-file claims HTLCs with the htlc_basepoint secret: pass --htlc-key-env or --htlc-key-file too');
-    }
-    this.channelParty = { secret: key.secretKey, point, ...(delayed ? { delayed } : {}), ...(htlc ? { htlc } : {}), destination: { script, dustSat: Number(dustThreshold(script)) } };
+    const { loadChannelParty } = await import('./channel-party.ts');
+    this.channelParty = await loadChannelParty(this.flags as import('./channel-party.ts').ChannelFlags, records, network, this.stateDir(network));
   }
 
-  /**
-   * The channel party's side, when this state directory holds channels. A channel recorded after
-   * the watcher started is checked here too: without a key, or with another revocation basepoint,
-   * it is that channel's error (the other channels and kinds go on).
-   */
+  /** The channel party's side, when this state directory holds channels (a channel recorded since the start is checked too). */
   private async watchedChannels(network: Network): Promise<import('./channel.ts').ChannelHost | undefined> {
-    let records = await this.channelRecords(network);
+    const records = await this.channelRecords(network);
     if (records.length === 0) return undefined;
-    const limits = await this.feeLimits();
+    const { channelHost } = await import('./channel-party.ts');
+    let party: import('./channel-party.ts').ChannelParty | OffchainError;
     try {
       await this.channelKeyChecked(network);
+      party = this.channelParty!;
     } catch (e) {
       if (!(e instanceof OffchainError)) throw e;
-      const error = `${e.code}: ${e.message}`;
-      const unkeyed = records.map(({ id }) => ({ id, error }));
-      return { channels: async () => unkeyed, revocationKey: async () => new Uint8Array(32), destination: { script: new Uint8Array(0), dustSat: 0 }, limits, done: this.channelsDone };
+      party = e;
     }
-    const party = this.channelParty!;
-    records = records.map((c) => (c.record && c.record.channel.local.revocation_basepoint !== party.point
-      ? { id: c.id, error: `E_WRONG_KEY: the revocation key given is not channel ${c.id}'s (its basepoint is ${c.record.channel.local.revocation_basepoint})` }
-      : c));
-    const { delayed, htlc } = party;
-    return {
-      channels: async () => records, revocationKey: async () => party.secret.slice(), ...(delayed ? { delayedKey: async () => delayed.slice() } : {}),
-      ...(htlc ? { htlcKey: async () => ({ secret: htlc.secret.slice(), preimages: htlc.preimages.map((p) => p.slice()) }) } : {}),
-      destination: party.destination, limits, done: this.channelsDone,
-    };
+    return channelHost(records, party, await this.feeLimits(), this.channelsDone);
   }
 
   /**
