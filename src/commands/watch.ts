@@ -14,9 +14,11 @@ export default class Watch extends WatchSteps<typeof Watch> {
     'its fee rising each block from the node\'s estimate to --max-fee-rate, reached one block before the deadline, never above ' +
     '--max-fee-share of the payout), the credit user sends its refund once it is final, a gateway claims each HTLC it holds the ' +
     'preimage of (from 10 blocks before the HTLC\'s expiry, mined by it), a device takes back an HTLC the gateway put on chain and ' +
-    'left unclaimed (from its expiry on; the device\'s key), and a statechain owner gets its backup (with a CPFP child, rebid the same ' +
-    'way) mined before the previous owner\'s is final, or its signed withdrawal, and a payer takes back each HTLC or PTLC it kept ' +
-    '(htlc watch-add, ptlc watch-add) once its locktime is final and it is unclaimed (the payer\'s key). Runs until SIGTERM/SIGINT, logging one JSON ' +
+    'left unclaimed (from its expiry on; the device\'s key), a statechain owner gets its backup (with a CPFP child, rebid the same ' +
+    'way) mined before the previous owner\'s is final, or its signed withdrawal, a payer takes back each HTLC or PTLC it kept ' +
+    '(htlc watch-add, ptlc watch-add) once its locktime is final and it is unclaimed (the payer\'s key), and a BOLT 2/3 channel ' +
+    'party punishes the peer\'s revoked commitment (commitment penalty\'s justice transactions, to --sweep-to, signed with ' +
+    '--revocation-key-env/--revocation-key-file, mined before the cheater\'s to_self_delay runs out). Runs until SIGTERM/SIGINT, logging one JSON ' +
     'line per decision on standard error; --once evaluates the tip, acts, prints a watch/report and exits 0 (for cron and tests); ' +
     '--dry-run says what it would do, sending and storing nothing (offline too: with --tip-height instead of a node). With --tower DIR it is ' +
     'a keyless watchtower instead: it holds no key and keeps only the statechain/tower-backup exports owners dropped into DIR (statechain ' +
@@ -53,6 +55,14 @@ export default class Watch extends WatchSteps<typeof Watch> {
     'log-level': Flags.string({ description: 'the JSON log on standard error (a long-running watcher)', options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], default: 'info' }),
     tower: Flags.string({ description: 'be a keyless watchtower for the statechain/tower-backup exports (statechain tower-export) dropped into this directory: each owner\'s anchored backup mined before the previous owner\'s is final, paid from the node\'s wallet within --max-fee-rate (required); no --key-file/--key-env, no --store (docs/watch.md, "The tower")', helpValue: 'DIR' }),
     'rpc-wallet': Flags.string({ description: 'with --tower: the node\'s wallet that pays the children (bitcoin-cli -rpcwallet; default: the node\'s only loaded wallet)', helpValue: 'NAME' }),
+    'revocation-key-env': Flags.string({ description: 'environment variable holding the channel party\'s revocation_basepoint secret (needed when the state directory holds channels: it signs their penalties)', helpValue: 'NAME', helpGroup: 'KEY' }),
+    'revocation-key-file': Flags.string({ description: 'file holding the channel party\'s revocation_basepoint secret (0600)', helpValue: 'FILE', helpGroup: 'KEY' }),
+    'delayed-key-env': Flags.string({ description: 'environment variable holding the channel party\'s delayed_payment_basepoint secret: with it, its own commitment\'s to_local is swept once to_self_delay has passed', helpValue: 'NAME', helpGroup: 'KEY' }),
+    'delayed-key-file': Flags.string({ description: 'file holding the channel party\'s delayed_payment_basepoint secret (0600)', helpValue: 'FILE', helpGroup: 'KEY' }),
+    'htlc-key-env': Flags.string({ description: 'environment variable holding the channel party\'s htlc_basepoint secret: with it, its HTLCs on the peer\'s current commitment are taken (the peer\'s with --preimage-file, its own back at cltv_expiry)', helpValue: 'NAME', helpGroup: 'KEY' }),
+    'htlc-key-file': Flags.string({ description: 'file holding the channel party\'s htlc_basepoint secret (0600)', helpValue: 'FILE', helpGroup: 'KEY' }),
+    'preimage-file': Flags.string({ description: 'a payment preimage (hex, 0600 file) of an HTLC a peer offered: claimed from its current commitment; repeat for several', helpValue: 'FILE', multiple: true }),
+    'sweep-to': Flags.string({ description: 'where a channel\'s justice transactions (and its own to_local\'s sweep) pay (needed when the state directory holds channels)', helpValue: 'ADDRESS' }),
     ...feeGuardFlags,
     ...chainFlags,
   };
@@ -68,10 +78,15 @@ export default class Watch extends WatchSteps<typeof Watch> {
     if (f.tower !== undefined) {
       // A tower holds no key and keeps no one's store: what it acts on is in its directory, what it pays is its wallet's.
       if (f['key-file'] !== undefined || f['key-env'] !== undefined) throw new UsageError('E_USAGE', '--tower holds no key: drop --key-file/--key-env (an owner\'s own watcher is offchain watch with its key, without --tower)');
+      const channelFlags = ['revocation-key-env', 'revocation-key-file', 'delayed-key-env', 'delayed-key-file', 'htlc-key-env', 'htlc-key-file', 'preimage-file', 'sweep-to'] as const;
+      const given = channelFlags.find((k) => f[k] !== undefined);
+      if (given) throw new UsageError('E_USAGE', `--tower holds statechain backups only, no channel's keys: drop --${given}`);
       if (f.store !== undefined) throw new UsageError('E_USAGE', '--tower keeps only its own records, in --state-dir: drop --store');
       if (f['max-fee-rate'] === undefined) throw new UsageError('E_USAGE', '--tower pays every child from its own wallet: give its budget, --max-fee-rate SAT/VB on each package');
     } else if (f['rpc-wallet'] !== undefined) throw new UsageError('E_USAGE', '--rpc-wallet names the wallet a tower pays from: only with --tower');
     const limits = await this.feeLimits(); // E_USAGE for a bad --max-fee-rate/--max-fee-share before the node is asked
+    // A state directory with channels: the revocation key and --sweep-to, before anything is decided (a tower holds no channel).
+    if (f.tower === undefined) await this.channelKeyChecked(network);
     const chain = await this.watchChain(network, { dryRun: f['dry-run'], once: f.once });
     let host;
     if (f.tower !== undefined) {

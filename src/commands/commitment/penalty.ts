@@ -42,7 +42,7 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
   protected async execute(): Promise<CommandResult> {
     const { UsageError } = await import('../../lib/errors.ts');
     const { decodeAddress } = await import('../../lib/address.ts');
-    const { findOnChain, parseSecondStage, penalties, revokedPeerCommitment } = await import('../../lib/bolt3/party-penalty.ts');
+    const { parseSecondStage, punishRevoked } = await import('../../lib/bolt3/party-penalty.ts');
     const network = this.network();
     const txid = this.flags.txid.toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(txid)) throw new UsageError('E_BAD_TXID', `--txid ${this.flags.txid} is not a transaction id`);
@@ -54,20 +54,11 @@ export default class CommitmentPenalty extends CommitmentCommand<typeof Commitme
     const secondStage = [];
     for (const f of this.flags['htlc-tx'] ?? []) secondStage.push(parseSecondStage(decoder.decode(await this.readFlagInput('--htlc-tx', f)).trim(), `--htlc-tx ${f}`));
     const record = await this.channelRecord(this.channelId());
-    // Rebuilt once (the commitment, its secret out of the store): for the node's answers and for the penalties.
-    const revoked = revokedPeerCommitment(record, txid);
-    // With a node: what is spent, and the cheater's second stages it can see (mempool, UTXO set).
-    const onChain = this.flags['rpc-url'] !== undefined || process.env.OFFCHAIN_RPC_URL ? await findOnChain(await this.chain(network), revoked, secondStage) : undefined;
-    const key = await this.keyPair(network);
-    try {
-      return {
-        message: penalties(record, txid, {
-          revocationBasepointSecret: key.secretKey, destinationScript: decodeAddress(this.flags.to, network, '--to'), feeratePerKw: this.flags['feerate-per-kw'],
-          outputs, secondStage, combine: this.flags.combine, ...onChain,
-        }, revoked),
-      };
-    } finally {
-      key.secretKey.fill(0);
-    }
+    // The command's steps are the watcher's too (punishRevoked): the node's answers (with a node), the key, the penalties.
+    const chain = this.flags['rpc-url'] !== undefined || process.env.OFFCHAIN_RPC_URL ? await this.chain(network) : undefined;
+    const { message } = await punishRevoked(record, txid, {
+      destinationScript: decodeAddress(this.flags.to, network, '--to'), feeratePerKw: this.flags['feerate-per-kw'], outputs, secondStage, combine: this.flags.combine,
+    }, async () => (await this.keyPair(network)).secretKey, chain ? { chain } : {});
+    return { message };
   }
 }

@@ -2,7 +2,6 @@ import { Flags } from '@oclif/core';
 import type { CommandResult } from '../../lib/cli/base-command.ts';
 import { CommitmentCommand } from '../../topics/commitment/command.ts';
 import { inputFlags, keyFlags } from '../../lib/cli/flags.ts';
-import { RefusedError } from '../../lib/errors.ts';
 
 export default class CommitmentSweep extends CommitmentCommand<typeof CommitmentSweep> {
   static override summary = 'Sweep your own delayed outputs of a BOLT 3 commitment you broadcast: to_local and your HTLC transactions\' outputs.';
@@ -37,20 +36,9 @@ export default class CommitmentSweep extends CommitmentCommand<typeof Commitment
   protected async execute(): Promise<CommandResult> {
     const { network, c, htlcTxs } = await this.readCommitment();
     const { decodeAddress } = await import('../../lib/address.ts');
-    const { sweepDelayedOutputs, toLocalOutput, txid } = await import('../../lib/bolt3/index.ts');
-    type Input = { kind: 'to_local' | 'htlc-timeout' | 'htlc-success'; txid: string; vout: number; amountSat: bigint };
-    const inputs: Input[] = [];
-    if (this.flags['to-local']) {
-      const o = toLocalOutput(c);
-      if (!o) throw new RefusedError('E_SWEEP_NOTHING_TO_TAKE', `commitment ${c.txid} has no to_local output (trimmed): pass --no-to-local`);
-      inputs.push({ kind: 'to_local', ...o });
-    }
-    const byTxid = new Map(htlcTxs.map((h) => [txid(h.tx), h]));
-    for (const id of new Set((this.flags['htlc-txid'] ?? []).map((t) => t.toLowerCase()))) {
-      const h = byTxid.get(id);
-      if (!h) throw new RefusedError('E_UNKNOWN_HTLC_TX', `${id} is not an HTLC transaction of commitment ${c.txid}`);
-      inputs.push({ kind: h.kind, txid: id, vout: 0, amountSat: h.tx.outputs[0]!.amount });
-    }
+    const { delayedInputs, sweepMessage } = await import('../../lib/bolt3/sweep.ts');
+    // The inputs and the message are the watcher's too (src/topics/watch/channel.ts).
+    const inputs = delayedInputs(c, htlcTxs, { toLocal: this.flags['to-local'], htlcTxids: this.flags['htlc-txid'] ?? [] });
     // A funded anchors / zero-fee HTLC transaction: another txid, the same output 0 (src/lib/bolt3/funded-htlc.ts).
     for (const path of this.flags['htlc-tx'] ?? []) {
       const { packageTxFromDocument } = await import('../../lib/truc/input.ts');
@@ -60,15 +48,7 @@ export default class CommitmentSweep extends CommitmentCommand<typeof Commitment
       if (!inputs.some((i) => i.txid === id)) inputs.push({ kind: htlc.kind, txid: id, vout: 0, amountSat: htlc.tx.outputs[0]!.amount });
     }
     const key = await this.keyPair(network);
-    const s = sweepDelayedOutputs({
-      commitment: c, outputs: inputs, delayedPaymentBasepointSecret: key.secretKey,
-      destinationScript: decodeAddress(this.flags.to, network, '--to'), feeratePerKw: this.flags['feerate-per-kw'],
-    });
-    return {
-      message: {
-        type: 'bolt3/sweep', version: 1, network, commitment_txid: c.txid, txid: s.txid, hex: s.hex, fee_sat: Number(s.feeSat),
-        to_self_delay: c.params.toSelfDelay, inputs: inputs.map((i) => ({ kind: i.kind, txid: i.txid, vout: i.vout, amount_sat: Number(i.amountSat) })),
-      },
-    };
+    const { weight: _weight, ...message } = sweepMessage(network, c, inputs, key.secretKey, decodeAddress(this.flags.to, network, '--to'), this.flags['feerate-per-kw']);
+    return { message };
   }
 }

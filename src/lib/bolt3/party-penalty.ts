@@ -250,21 +250,36 @@ export function penalties(
  * the confirmed outputs paying the second-stage script (scantxoutset — it reads the whole UTXO
  * set, slow on mainnet). Each output found paying that script is asked again: one already spent
  * in the mempool (an earlier penalty of ours) is reported, not taken twice.
+ *
+ * `replaceable` (a watcher re-bidding its own justice transactions): a mempool spender it
+ * says is the party's own earlier justice transaction does not count as spending — the output
+ * is taken again, and the new transaction replaces it; `held` says which output it holds.
  */
 export async function findOnChain(
   chain: Pick<ChainSource, 'utxo' | 'rawTransaction' | 'mempoolSpender' | 'outputsPaying'>, revoked: { c: CommitmentTransaction; htlcTxs: readonly HtlcTransaction[] },
-  given: readonly BroadcastSecondStage[] = [],
-): Promise<{ spent: Set<number>; found: ChainFindings }> {
+  given: readonly BroadcastSecondStage[] = [], opts: { replaceable?: (tx: BroadcastSecondStage) => boolean } = {},
+): Promise<{ spent: Set<number>; found: ChainFindings; held: Map<string, string> }> {
   const { c, htlcTxs } = revoked;
   const script = secondStageScript(c);
+  const held = new Map<string, string>();
+  const parsed = new Map<string, BroadcastSecondStage>();
+  const transaction = async (id: string) => parsed.get(id) ?? parsed.set(id, parseSecondStage(toHex(await chain.rawTransaction(id)), `the node's transaction ${id}`)).get(id)!;
+  /** The mempool's spender of an output, unless it is a replaceable one of ours (then the output counts as unspent, held by it). */
+  const ownSpend = async (txid: string, vout: number): Promise<boolean> => {
+    if (!opts.replaceable || !chain.mempoolSpender) return false;
+    const id = await chain.mempoolSpender(txid, vout);
+    if (id === undefined || !opts.replaceable(await transaction(id))) return false;
+    held.set(`${txid}:${vout}`, id);
+    return true;
+  };
   const spent = new Set<number>();
-  for (const o of revocableOutputs(c)) if ((await chain.utxo(c.txid, o.vout)) === null) spent.add(o.vout);
+  for (const o of revocableOutputs(c)) if ((await chain.utxo(c.txid, o.vout)) === null && !(await ownSpend(c.txid, o.vout))) spent.add(o.vout);
   const spenders = new Map<string, BroadcastSecondStage>();
   let confirmedSpend = false;
   for (const v of htlcTxs.map((h) => h.commitmentOutputIndex).filter((x) => spent.has(x))) {
     const id = chain.mempoolSpender ? await chain.mempoolSpender(c.txid, v) : undefined;
     if (id === undefined) confirmedSpend = true;
-    else if (!spenders.has(id)) spenders.set(id, parseSecondStage(toHex(await chain.rawTransaction(id)), `the node's transaction ${id}`));
+    else if (!spenders.has(id)) spenders.set(id, await transaction(id));
   }
   const utxos: SecondStageOutput[] = confirmedSpend && chain.outputsPaying
     ? (await chain.outputsPaying(script)).filter((u) => u.txid !== c.txid).map((u) => ({ txid: u.txid, vout: u.vout, amountSat: u.value }))
@@ -274,7 +289,7 @@ export async function findOnChain(
     ...[...spenders.values()].flatMap((s) => s.outputs.flatMap((o, vout) => (equalBytes(o.script, script) ? [{ txid: s.txid, vout }] : []))),
   ];
   const spentOutputs = new Set<string>();
-  for (const o of candidates) if ((await chain.utxo(o.txid, o.vout)) === null) spentOutputs.add(`${o.txid}:${o.vout}`);
+  for (const o of candidates) if ((await chain.utxo(o.txid, o.vout)) === null && !(await ownSpend(o.txid, o.vout))) spentOutputs.add(`${o.txid}:${o.vout}`);
   // The transactions given are asked too: one the cheater replaced (RBF) after the victim saved it has no outputs.
   const absent = new Set<string>();
   for (const s of given) {
@@ -283,7 +298,33 @@ export async function findOnChain(
       if (equalBytes(o.script, script) && !spentOutputs.has(key) && (await chain.utxo(s.txid, vout)) === null) absent.add(key);
     }
   }
-  return { spent, found: { spenders: [...spenders.values()], utxos, spent: spentOutputs, absent } };
+  return { spent, found: { spenders: [...spenders.values()], utxos, spent: spentOutputs, absent }, held };
+}
+
+export type OnChain = Awaited<ReturnType<typeof findOnChain>>;
+
+/**
+ * `commitment penalty`'s steps, for the command and the watcher alike: the revoked commitment
+ * rebuilt (its secret out of the compact store), the node's findings when there is a node
+ * (`node.chain`; or `node.findings`, asked earlier in the same round, so a watcher signing at
+ * several rates asks once), the key asked for only then (`key()`), and the justice
+ * transactions. `node.replaceable`: see findOnChain.
+ */
+export async function punishRevoked(
+  rec: ChannelRecord, revokedTxid: string, plan: Omit<PenaltyPlan, 'revocationBasepointSecret' | 'spent' | 'found'>,
+  key: () => Promise<Uint8Array>,
+  node: { chain?: Pick<ChainSource, 'utxo' | 'rawTransaction' | 'mempoolSpender' | 'outputsPaying'>; findings?: OnChain; replaceable?: (tx: BroadcastSecondStage) => boolean } = {},
+): Promise<{ message: Record<string, unknown>; onChain?: OnChain }> {
+  const revoked = revokedPeerCommitment(rec, revokedTxid);
+  const onChain = node.findings ?? (node.chain ? await findOnChain(node.chain, revoked, plan.secondStage ?? [], node) : undefined);
+  const secret = await key();
+  try {
+    const message = penalties(rec, revokedTxid, { ...plan, revocationBasepointSecret: secret, ...(onChain ? { spent: onChain.spent, found: onChain.found } : {}) }, revoked);
+    return { message, ...(onChain ? { onChain } : {}) };
+  } finally {
+    secret.fill(0);
+    revoked.secret.fill(0);
+  }
 }
 
 /** A transaction the cheater broadcast (raw hex): its txid, the outpoints its inputs spend, its outputs. */

@@ -76,3 +76,36 @@ export function sweepDelayedOutputs(request: DelayedSweepRequest, backend: Bolt3
   };
   return { tx: signed, hex: toHex(serializeTx(signed)), txid: txid(signed), feeSat, weight: estimated };
 }
+
+/** A delayed output to sweep, with what it is: the commitment's to_local, or an HTLC transaction's output. */
+export type DelayedInput = DelayedOutput & { kind: 'to_local' | 'htlc-timeout' | 'htlc-success' };
+
+/**
+ * What `commitment sweep` takes from a commitment it rebuilt: its to_local (`toLocal`; refused when
+ * trimmed) and the output of each HTLC transaction named by txid (refused when not this
+ * commitment's). The command and the watcher alike.
+ */
+export function delayedInputs(c: CommitmentTransaction, htlcTxs: readonly { kind: 'htlc-timeout' | 'htlc-success'; tx: Tx }[], choice: { toLocal: boolean; htlcTxids: readonly string[] }): DelayedInput[] {
+  const inputs: DelayedInput[] = [];
+  if (choice.toLocal) {
+    const o = toLocalOutput(c);
+    if (!o) throw new RefusedError('E_SWEEP_NOTHING_TO_TAKE', `commitment ${c.txid} has no to_local output (trimmed): pass --no-to-local`);
+    inputs.push({ kind: 'to_local', ...o });
+  }
+  const byTxid = new Map(htlcTxs.map((h) => [txid(h.tx), h]));
+  for (const id of new Set(choice.htlcTxids.map((t) => t.toLowerCase()))) {
+    const h = byTxid.get(id);
+    if (!h) throw new RefusedError('E_UNKNOWN_HTLC_TX', `${id} is not an HTLC transaction of commitment ${c.txid}`);
+    inputs.push({ kind: h.kind, txid: id, vout: 0, amountSat: h.tx.outputs[0]!.amount });
+  }
+  return inputs;
+}
+
+/** `commitment sweep`'s message (bolt3/sweep): the signed sweep of `inputs` to `destinationScript`. */
+export function sweepMessage(network: string, c: CommitmentTransaction, inputs: readonly DelayedInput[], secret: Uint8Array, destinationScript: Uint8Array, feeratePerKw: number): Record<string, unknown> {
+  const s = sweepDelayedOutputs({ commitment: c, outputs: inputs, delayedPaymentBasepointSecret: secret, destinationScript, feeratePerKw });
+  return {
+    type: 'bolt3/sweep', version: 1, network, commitment_txid: c.txid, txid: s.txid, hex: s.hex, fee_sat: Number(s.feeSat), weight: s.weight,
+    to_self_delay: c.params.toSelfDelay, inputs: inputs.map((i) => ({ kind: i.kind, txid: i.txid, vout: i.vout, amount_sat: Number(i.amountSat) })),
+  };
+}

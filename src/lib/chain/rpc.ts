@@ -268,6 +268,26 @@ export class RpcChainSource implements ChainSource {
     return { height: int(r, 'height', m, this.url), prev: r['previousblockhash'] === undefined ? null : txidField(r, 'previousblockhash', m, this.url) };
   }
 
+  /**
+   * getblock (verbosity 2): the transaction of a block spending txid:vout, or undefined. For a
+   * watcher that saw an output disappear among the blocks it walked (one block, once).
+   */
+  async blockSpender(hash: string, txid: string, vout: number): Promise<string | undefined> {
+    if (typeof hash !== 'string' || !TXID_RE.test(hash)) throw new MalformedInputError('E_BAD_BLOCK_HASH', `a block hash is 64 lower-case hex characters, got ${JSON.stringify(hash)}`);
+    assertTxid(txid);
+    await this.ensureChain();
+    const m = 'getblock';
+    const r = obj(await this.client.call(m, [hash, 2]), m, this.url);
+    const txs = r['tx'];
+    if (!Array.isArray(txs)) throw protocolError(m, this.url, 'no "tx" list');
+    for (const t of txs) {
+      const tx = obj(t, m, this.url);
+      const vin = Array.isArray(tx['vin']) ? tx['vin'] : [];
+      if (vin.some((i) => typeof i === 'object' && i !== null && (i as { txid?: unknown }).txid === txid && (i as { vout?: unknown }).vout === vout)) return txidField(tx, 'txid', m, this.url);
+    }
+    return undefined;
+  }
+
   /** getindexinfo: whether the node keeps the transaction index (-txindex), which getrawtransaction needs for a mined transaction. */
   async txIndex(): Promise<boolean> {
     await this.ensureChain();

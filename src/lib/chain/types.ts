@@ -101,4 +101,6 @@ export interface ChainSource {
   mempoolEviction?(txid: string): Promise<{ descendantFee: bigint; descendantVsize: number; chunkFee: bigint; chunkWeight: number } | null>;
   /** getmempoolentry's fees.base (sat) and vsize (Core's, sigop-adjusted) of a transaction in the mempool (null: not in the mempool). */
   mempoolEntry?(txid: string): Promise<{ fee: bigint; vsize: number } | null>;
+  /** The transaction of block `hash` that spends txid:vout (getblock, verbosity 2), or undefined when none of it does. */
+  blockSpender?(hash: string, txid: string, vout: number): Promise<string | undefined>;
 }

@@ -5,20 +5,21 @@
  */
 
 /** The contract kinds a watcher keeps (docs/watch.md). */
-export type WatchKind = 'credit-mint' | 'credit-user' | 'gateway' | 'device' | 'statechain-owner' | 'tower-statechain' | 'htlc-payer' | 'ptlc-payer';
+export type WatchKind = 'credit-mint' | 'credit-user' | 'gateway' | 'device' | 'statechain-owner' | 'tower-statechain' | 'htlc-payer' | 'ptlc-payer' | 'channel';
 
 /**
  * - `none`: nothing to do yet (the deadline is not near); `wait`: something is on its way (a
  *   settlement, a mined exit gathering confirmations, a refund in the mempool);
- * - `exit`, `claim`, `refund`, `backup`: the first broadcast of the kind's action (a gateway's
- *   `claim` may replace the device's refund; `backup`: a statechain owner's newest backup with
- *   its CPFP child); `rebid`: the same action at a
+ * - `exit`, `claim`, `refund`, `backup`, `penalty`, `sweep`: the first broadcast of the kind's
+ *   action (a gateway's `claim` may replace the device's refund; `backup`: a statechain owner's
+ *   newest backup with its CPFP child; `penalty`, `sweep`: a channel party's justice transactions,
+ *   its own to_local's sweep); `rebid`: the same action at a
  *   higher fee, replacing the earlier one; `rebroadcast`: the earlier bid sent again (the node
  *   lost it: evicted, a reorganisation, a crash before it was sent); `hold`: the earlier bid
  *   stands (a higher one would not outbid it within the budget);
  * - `done`: the contract's funds are where it says; nothing more will be done.
  */
-export type WatchAction = 'none' | 'wait' | 'exit' | 'claim' | 'refund' | 'backup' | 'rebid' | 'rebroadcast' | 'hold' | 'done';
+export type WatchAction = 'none' | 'wait' | 'exit' | 'claim' | 'refund' | 'backup' | 'penalty' | 'sweep' | 'rebid' | 'rebroadcast' | 'hold' | 'done';
 
 /**
  * Blocks under which a watcher takes a transaction as final: a user's refund is `done`, and a
@@ -28,7 +29,7 @@ export type WatchAction = 'none' | 'wait' | 'exit' | 'claim' | 'refund' | 'backu
 export const FINAL_DEPTH = 6;
 
 /** The actions that send something to the node. */
-export const SENDING: ReadonlySet<WatchAction> = new Set(['exit', 'claim', 'refund', 'backup', 'rebid', 'rebroadcast']);
+export const SENDING: ReadonlySet<WatchAction> = new Set(['exit', 'claim', 'refund', 'backup', 'penalty', 'sweep', 'rebid', 'rebroadcast']);
 
 export type Decision = {
   kind: WatchKind;

@@ -9,9 +9,9 @@ const Hash = Type.String({ pattern: '^[0-9a-f]{64}$' });
 
 const DecisionSchema = Type.Object(
   {
-    kind: Type.Union([Type.Literal('credit-mint'), Type.Literal('credit-user'), Type.Literal('gateway'), Type.Literal('device'), Type.Literal('statechain-owner'), Type.Literal('tower-statechain'), Type.Literal('htlc-payer'), Type.Literal('ptlc-payer')], { description: 'whose deadline: the credit mint\'s exit, the credit user\'s refund, the gateway\'s HTLC claim, the device\'s HTLC refund, the statechain owner\'s backup or withdrawal, a keyless tower\'s anchored statechain backup held for its owner (docs/watch.md)' }),
-    contract: Type.String({ pattern: '^(?:[0-9a-f]{32}){1,2}(?::[0-9]{1,10})?$', description: 'the contract: a credit contract\'s id (32 bytes), a statechain coin\'s (16 bytes), an HTLC\'s or a PTLC\'s funding outpoint (TXID:VOUT)' }),
-    action: Type.Union(['none', 'wait', 'exit', 'claim', 'refund', 'backup', 'rebid', 'rebroadcast', 'hold', 'done'].map((a) => Type.Literal(a)), { description: 'what the watcher did (docs/watch.md, "Actions")' }),
+    kind: Type.Union([Type.Literal('credit-mint'), Type.Literal('credit-user'), Type.Literal('gateway'), Type.Literal('device'), Type.Literal('statechain-owner'), Type.Literal('tower-statechain'), Type.Literal('htlc-payer'), Type.Literal('ptlc-payer'), Type.Literal('channel')], { description: 'whose deadline: the credit mint\'s exit, the credit user\'s refund, the gateway\'s HTLC claim, the device\'s HTLC refund, the statechain owner\'s backup or withdrawal, a keyless tower\'s anchored statechain backup held for its owner ; a BOLT 2/3 channel party\'s penalty and sweep (docs/watch.md)' }),
+    contract: Type.String({ pattern: '^(?:[0-9a-f]{32}){1,2}(?::[0-9]{1,10})?$', description: 'the contract: a credit contract\'s id (32 bytes), a statechain coin\'s (16 bytes), an HTLC\'s or a PTLC\'s funding outpoint, a channel\'s funding outpoint (TXID:VOUT)' }),
+    action: Type.Union(['none', 'wait', 'exit', 'claim', 'refund', 'backup', 'penalty', 'sweep', 'rebid', 'rebroadcast', 'hold', 'done'].map((a) => Type.Literal(a)), { description: 'what the watcher did (docs/watch.md, "Actions")' }),
     deadline: Type.Integer({ minimum: 0, description: 'the last height that may mine the action (credit-mint: expiry; gateway: the HTLC\'s expiry); credit-user, device, htlc-payer, ptlc-payer: the height its refund is final from' }),
     blocks_left: Type.Integer({ description: 'deadline − tip' }),
     reason: Type.String(),
@@ -43,7 +43,7 @@ export const WatchReportSchema = messageSchema('watch/report', 'One round of off
   summary: Type.Object(
     {
       contracts: Type.Integer({ minimum: 0 }),
-      sent: Type.Integer({ minimum: 0, description: 'actions sent this round (exit, claim, refund, backup, rebid, rebroadcast)' }),
+      sent: Type.Integer({ minimum: 0, description: 'actions sent this round (exit, claim, refund, backup, penalty, sweep, rebid, rebroadcast)' }),
       pending: Type.Integer({ minimum: 0, description: 'contracts with an action under way: sent, held or waiting' }),
       shortfalls: Type.Integer({ minimum: 0, description: 'bids short of the schedule (budget, wallet, deadline passed)' }),
       errors: Type.Integer({ minimum: 0, description: 'decisions with an error, and failed kinds' }),

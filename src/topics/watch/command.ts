@@ -9,8 +9,10 @@
  * Kinds kept today: the credit mint's exit, the credit user's refund, the gateway's claim and the
  * device's refund of a payment's HTLC, and (in `offchain watch`) the statechain owner's backup and
  * withdrawal — its coins as the statechain commands' store keeps them, its exit as `statechain
- * backup` runs it (../statechain/backup-spend.ts) — and a payer's HTLC and PTLC refunds (htlc watch-add,
- * ptlc watch-add; the refund commands' own code, ../htlc/payer.ts). docs/watch.md says which kinds are not kept yet.
+ * backup` runs it (../statechain/backup-spend.ts) — a payer's HTLC and PTLC refunds (htlc watch-add,
+ * ptlc watch-add; the refund commands' own code, ../htlc/payer.ts), and the BOLT 2/3 channel party's
+ * penalty on a revoked commitment, its own to_local's sweep and its HTLCs on the peer's commitment
+ * (./channel.ts). docs/watch.md says which kinds are not kept yet.
  */
 import type { Command } from '@oclif/core';
 import { OffchainError, RefusedError, UsageError } from '../../lib/errors.ts';
@@ -94,7 +96,8 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
         },
         { kind: 'credit-user', round: async (r) => (await import('./credit.ts')).userRound(this.watchedUser(network), r) },
         { kind: 'device', round: async (r) => (await import('./device.ts')).deviceRound(this.watchedDevice(network), r) },
-        // A statechain owner's coins, a payer's HTLCs and PTLCs: kept by `offchain watch` (a service's watcher keeps its mint's contracts).
+        // A statechain owner's coins, a payer's HTLCs and PTLCs, a channel party's channels: kept by `offchain watch`
+        // (a service's watcher keeps its mint's or gateway's contracts; these roles' keys are offchain watch's).
         ...(this.served ? [] : [{
           kind: 'statechain-owner',
           round: async (r: Round) => {
@@ -104,6 +107,13 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
         }, {
           kind: 'payer',
           round: async (r: Round) => (await import('./htlc.ts')).payerRound(await this.watchedPayer(network), r),
+        }, {
+          kind: 'channel',
+          round: async (r: Round, reorgDepth: number) => {
+            if (reorgDepth >= FINAL_DEPTH) this.channelsDone.clear();
+            const host = await this.watchedChannels(network);
+            return host ? (await import('./channel.ts')).channelRound(host, r) : [];
+          },
         }]),
       ],
     };
@@ -150,6 +160,44 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
   }
 
   private keyChecked = false;
+
+  /** Channels a long-running watcher saw done: not evaluated again, until a reorganisation FINAL_DEPTH deep. */
+  private channelsDone = new Set<string>();
+
+  /** The channel party's secrets and --sweep-to, loaded and checked once (channelKeyChecked; ./channel-party.ts). */
+  private channelParty: import('./channel-party.ts').ChannelParty | undefined;
+
+  private async channelRecords(network: Network) {
+    return (await import('./channel-party.ts')).readChannels((create) => this.state(network, { create }), this.stateDir(network), network);
+  }
+
+  /**
+   * A state directory holding channels needs their party's secrets and --sweep-to
+   * (./channel-party.ts): missing or wrong, refused before anything is decided. Nothing is asked
+   * when it holds none.
+   */
+  protected async channelKeyChecked(network: Network): Promise<void> {
+    const records = await this.channelRecords(network);
+    if (records.length === 0 || this.channelParty) return;
+    const { loadChannelParty } = await import('./channel-party.ts');
+    this.channelParty = await loadChannelParty(this.flags as import('./channel-party.ts').ChannelFlags, records, network, this.stateDir(network));
+  }
+
+  /** The channel party's side, when this state directory holds channels (a channel recorded since the start is checked too). */
+  private async watchedChannels(network: Network): Promise<import('./channel.ts').ChannelHost | undefined> {
+    const records = await this.channelRecords(network);
+    if (records.length === 0) return undefined;
+    const { channelHost } = await import('./channel-party.ts');
+    let party: import('./channel-party.ts').ChannelParty | OffchainError;
+    try {
+      await this.channelKeyChecked(network);
+      party = this.channelParty!;
+    } catch (e) {
+      if (!(e instanceof OffchainError)) throw e;
+      party = e;
+    }
+    return channelHost(records, party, await this.feeLimits(), this.channelsDone);
+  }
 
   /**
    * A watcher of a mint holds the mint's key (its exits' children are signed by it): a missing

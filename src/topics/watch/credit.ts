@@ -22,7 +22,11 @@ import type { WatchRecords } from './state.ts';
 export type WatchChain = ChainSource & Required<Pick<ChainSource, 'txConfirmations' | 'estimateFeeRate' | 'mempoolPolicy' | 'blockHeader' | 'mempoolSpender' | 'mempoolEviction' | 'mempoolEntry'>>;
 
 /** One round: the tip (its block hash; '' offline), whether it acts, and whether a node is there at all (offline: a dry run at --tip-height). */
-export type Round = { tip: number; block: string; dryRun: boolean; offline: boolean; chain: WatchChain; records: WatchRecords };
+export type Round = {
+  tip: number; block: string; dryRun: boolean; offline: boolean; chain: WatchChain; records: WatchRecords;
+  /** The blocks new to the watcher's view this round, lowest first (a first view: the tip alone): where an output that disappeared was spent. */
+  connected?: string[];
+};
 
 /** The mint's side, as the watch command gives it (its store, its key, its fee guard). */
 export type MintHost = {

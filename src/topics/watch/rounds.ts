@@ -37,7 +37,7 @@ export type LoopOptions = { dryRun: boolean; intervalMs: number; log: WatchLog; 
 /** A round with a failed action is taken again after this long, at the same tip (the last chance must not wait for a block). */
 const RETRY_MS = 10_000;
 
-const PENDING = new Set(['exit', 'claim', 'refund', 'backup', 'rebid', 'rebroadcast', 'hold', 'wait']);
+const PENDING = new Set(['exit', 'claim', 'refund', 'backup', 'penalty', 'sweep', 'rebid', 'rebroadcast', 'hold', 'wait']);
 
 /** One round at the node's tip: follow the chain, decide for every contract, act unless `dryRun`. */
 export async function watchRound(host: WatchHost, dryRun: boolean): Promise<Report> {
@@ -47,7 +47,7 @@ export async function watchRound(host: WatchHost, dryRun: boolean): Promise<Repo
   const tip = await chain.tip();
   const offline = chain.kind !== 'rpc';
   const followed = offline ? undefined : await follow(await records.view(), { height: tip.height, hash: tip.hash! }, (hash) => chain.blockHeader(hash));
-  const r: Round = { tip: tip.height, block: tip.hash ?? '', dryRun, offline, chain, records };
+  const r: Round = { tip: tip.height, block: tip.hash ?? '', dryRun, offline, chain, records, connected: followed?.connected.map((b) => b.hash) ?? [] };
   const reorgDepth = followed?.deep ? Number.MAX_SAFE_INTEGER : followed?.replaced.length ?? 0;
   const decisions: Decision[] = [];
   // One kind that fails (its store unreadable, a key that is not its own, a bug) is that kind's failure in the report:
@@ -70,7 +70,7 @@ export async function watchRound(host: WatchHost, dryRun: boolean): Promise<Repo
     type: 'watch/report',
     version: 1,
     network: host.network,
-    dry_run: dryRun,
+    dry_run: dryRun === true, // oclif leaves an absent boolean flag undefined: the report says false
     tip: { height: tip.height, ...(tip.hash ? { hash: tip.hash } : {}) },
     ...(reorg ? { reorg } : {}),
     decisions: decisions.map(({ rate: _rate, ...d }: Decision & { rate?: number }) => d),

@@ -1,7 +1,9 @@
 /**
  * What a watcher keeps between rounds, in the state directory's one database (records of kind
- * `watch`): its view of the chain (`chain`) and, per exit, gateway claim or payer's refund it sent, its last
- * bid (`exit-<contract>`, `claim-<contract>`, `refund-<outpoint>`). Each write is one step, committed before the act it records (a bid is
+ * `watch`): its view of the chain (`chain`), per exit, gateway claim or payer's refund it sent, its
+ * last bid (`exit-<contract>`, `claim-<contract>`, `refund-<outpoint>`), and per channel whose
+ * funding is spent, the spender it found and the justice transactions it sent (`channel-<id>`:
+ * advice, re-checked against the node). Each write is one step, committed before the act it records (a bid is
  * stored before its package is sent: a crash after the COMMIT makes the next bid outbid it, never
  * undercut what may already be in a mempool). Reading creates nothing: the database is made by
  * the first write (a mint on PostgreSQL has none under --state-dir until then).
@@ -15,6 +17,8 @@ const HASH = /^[0-9a-f]{64}$/;
 
 /** What a bid is for: the mint's exit, the gateway's claim of an HTLC, a tower's package for an owner's backup, or a payer's refund of an HTLC or a PTLC (../watch/htlc.ts). */
 export type BidOf = 'exit' | 'claim' | 'tower' | 'refund';
+/** What a watcher keeps of a channel: the funding's spender it found, where its penalty schedule started, the justice transaction it sent last per output taken. */
+export type ChannelWatch = { spender?: string; start_tip?: number; sent: Record<string, string> };
 
 export class WatchRecords {
   private opened: Records<unknown> | undefined;
@@ -87,5 +91,20 @@ export class WatchRecords {
   async setTowerKept(coin: string, kept: { n: number; txid: string }): Promise<void> {
     const r = (await this.records(true))!;
     await r.db.step(() => r.put(`export-${coin}`, kept));
+  }
+
+  /** A channel's record, or an empty one when there is none or it is not one (advice only: the node is asked again). */
+  async channel(id: string): Promise<ChannelWatch> {
+    const c = await this.read(`channel-${id}`) as ChannelWatch | undefined;
+    if (typeof c !== 'object' || c === null) return { sent: {} };
+    const spender = typeof c.spender === 'string' && HASH.test(c.spender) ? { spender: c.spender } : {};
+    const start = Number.isSafeInteger(c.start_tip) && c.start_tip! >= 0 ? { start_tip: c.start_tip! } : {};
+    const sent = typeof c.sent === 'object' && c.sent !== null ? Object.fromEntries(Object.entries(c.sent).filter(([, t]) => typeof t === 'string' && HASH.test(t))) : {};
+    return { ...spender, ...start, sent };
+  }
+
+  async setChannel(id: string, c: ChannelWatch): Promise<void> {
+    const r = (await this.records(true))!;
+    await r.db.step(() => r.put(`channel-${id}`, c));
   }
 }

@@ -1,0 +1,258 @@
+/**
+ * A BOLT 2/3 channel party's deadlines, as a watcher keeps them (BRIEF §3.3, §3.12; BOLT 5
+ * "Revoked Transaction Close Handling"): who spent the funding output, and — when it is the
+ * peer's revoked commitment — the justice transactions, one per revocable output (the
+ * commitment's to_local and HTLC outputs, and the outputs of the cheater's second-stage HTLC
+ * transactions), each bid on the deadline schedule (../tx/deadline-fee.ts); when it is the
+ * party's own commitment, the sweep of its to_local once to_self_delay allows. Pure: the chain's
+ * facts come in already asked, the transactions are built by `commitment penalty`'s own code
+ * (src/topics/watch/channel.ts).
+ *
+ * INVARIANTS (test/lib/watch/channel.test.ts, property tests):
+ * - Nothing is sent unless the funding's spender is a commitment of the peer's that it revoked:
+ *   its current commitment, the party's own, a mutual close, an unknown spender or an unspent
+ *   funding send nothing (`wait`/`done`/`hold`/`none`, with the reason).
+ * - Deadline: an output of the cheater's (the commitment's, or a second stage's) confirmed at
+ *   height H can be taken by him with his delayed key from block H + to_self_delay: the justice
+ *   transaction must be mined by H + to_self_delay − 1. Unconfirmed, it could be mined in the
+ *   next block at the earliest: the deadline is then tip + to_self_delay (conservative — it moves
+ *   on each block it stays out, never later than the real one).
+ * - Fees: each justice transaction's fee never exceeds its budget — the lower of --max-fee-rate
+ *   × its size (counted at the smallest signatures) and --max-fee-share of the output it takes —
+ *   and always leaves its output above dust. A bid rises toward the deadline on the schedule and
+ *   never below it unless the budget is.
+ * - A justice transaction of the party's in the node's mempool is replaced only by one paying at
+ *   least its fee plus the node's incremental relay fee on the new one's size (BIP-125 rules 3
+ *   and 4): else it is kept (`hold`). What the node holds is read from the node, never from the
+ *   watcher's records.
+ * - The party's own commitment: its to_local is swept (with the delayed_payment_basepoint secret,
+ *   when the watcher holds it) only from the block its to_self_delay allows — sent with the tip at
+ *   confirmation + to_self_delay − 1 — on the same budget and replacement rules.
+ * - The peer's current commitment: an HTLC it offered is claimed with its preimage by its
+ *   cltv_expiry, one the party offered is taken back only once its cltv_expiry is final — with the
+ *   htlc_basepoint secret, when the watcher holds it — on the same budget and replacement rules.
+ * - `done` only when nothing is left to take, every transaction of the party's that the best
+ *   chain holds is FINAL_DEPTH deep, and so is the funding's spender; `wait` while one is shallower.
+ */
+import { deadlineBid } from '../tx/deadline-fee.ts';
+import { FINAL_DEPTH, type Decision, type WatchAction } from './decision.ts';
+
+/** Who spent the funding output. */
+export type FundingSpend =
+  | { kind: 'unspent' }
+  /** Offline (a dry run at --tip-height): nothing known. */
+  | { kind: 'unknown-offline' }
+  /** Spent in a block the watcher could not find among the blocks it may scan. */
+  | { kind: 'not-found' }
+  | {
+    kind: 'revoked' | 'peer-current' | 'own' | 'mutual-close' | 'foreign';
+    txid: string;
+    /** 0: in the mempool. */
+    confirmations: number;
+    commitmentNumber?: number;
+  };
+
+/** One output the revocation key takes, with one justice transaction of its own. */
+export type JusticeItem = {
+  /** txid:vout of the output taken (the revoked commitment's, or a second stage's). */
+  outpoint: string;
+  valueSat: number;
+  /** The justice transaction's weight as BOLT 3 counts it for the fee (73-byte signatures). */
+  weight: number;
+  inputs: number;
+  /** The height that mined the output (undefined: it is in the mempool). */
+  confirmedAt?: number;
+  /** The party's own justice transaction holding this output in the node's mempool: its txid and base fee (sat). */
+  held?: { txid: string; feeSat: number };
+  /** The watcher sent a justice transaction for it before (its records: advice only). */
+  sentBefore: boolean;
+  /** A deadline of its own (the party's own to_local: none is forced on it, a horizon for the schedule); else the cheater's output's. */
+  deadline?: number;
+};
+
+export type ChannelFacts = {
+  /** The channel id, TXID:VOUT of its funding. */
+  channel: string;
+  tip: number;
+  /** The delay on the peer's commitment (remote_to_self_delay: the punishment window). */
+  toSelfDelay: number;
+  spend: FundingSpend;
+  /** Revoked only: what is left to take. */
+  items?: JusticeItem[];
+  /** Revoked only: confirmations of the party's justice transactions the node knows (null: unknown to it; 0: in no block of the best chain). */
+  mined?: (number | null)[];
+  /**
+   * The party's own commitment only, when the watcher holds its delayed_payment_basepoint secret:
+   * its to_local, the party's from block `from` (its confirmation height + its own to_self_delay) —
+   * `items` the to_local sweep (none: it is spent), `mined` the sweeps' confirmations. Absent: the
+   * watcher does not sweep (no key, no to_local).
+   */
+  own?: { from: number; items: JusticeItem[]; mined: (number | null)[] };
+  /**
+   * The peer's current commitment only, when the watcher holds the party's htlc_basepoint secret:
+   * its HTLC outputs the party takes (`commitment claim`'s transactions) — each HTLC the peer
+   * offered, with its preimage, by its cltv_expiry (then the peer may time it out), and each the
+   * party offered, back to it once its cltv_expiry is final — `items` those that can go now, `later`
+   * the soonest cltv_expiry of one not final yet, `mined` the claims' confirmations.
+   */
+  claims?: { items: JusticeItem[]; later?: number; mined: (number | null)[] };
+  /** Where the schedule started (the first tip a penalty was bid at; the records'), else the tip. */
+  startTip?: number;
+  /** sat/kvB: the node's estimate for the blocks left, at least its floor; and its incremental relay fee. */
+  startRate: number;
+  incrementalRate: number;
+  /** --max-fee-rate (sat/vB) and --max-fee-share. */
+  limits: { maxFeeRate: number; maxFeeShare: number };
+  /** The destination's dust threshold (sat). */
+  dustSat: number;
+};
+
+/** One justice transaction to sign and send: at `perKw` (BOLT 3's feerate_per_kw), its fee; `replaces`: the party's own in the mempool. */
+export type JusticeSend = { outpoint: string; perKw: number; feeSat: number; rate: number; replaces?: string };
+
+export type ChannelDecision = Decision & { sends: JusticeSend[] };
+
+/** The deadline of an output of the cheater's mined at `confirmedAt` (undefined: in the mempool). */
+export function outputDeadline(tip: number, toSelfDelay: number, confirmedAt?: number): number {
+  return confirmedAt === undefined ? tip + toSelfDelay : confirmedAt + toSelfDelay - 1;
+}
+
+/** BOLT 3's fee at feerate_per_kw for a counted weight (src/lib/bolt3/formats.ts feeFromWeight). */
+export const feeAt = (perKw: number, weight: number): number => Math.floor((perKw * weight) / 1000);
+
+/** A signature is at least 71 bytes with its sighash byte where BOLT 3 counts 73: the real size is at most this much smaller, per input. */
+const SIGNATURE_SLACK_WU = 4;
+
+/** The most a justice transaction may pay (sat): the fee guard on its smallest real size, the share of its output, dust left. */
+export function justiceMaxFee(item: Pick<JusticeItem, 'valueSat' | 'weight' | 'inputs'>, limits: ChannelFacts['limits'], dustSat: number): number {
+  const vsizeLow = Math.ceil((item.weight - SIGNATURE_SLACK_WU * item.inputs) / 4);
+  return Math.max(0, Math.min(Math.floor(limits.maxFeeRate * vsizeLow), Math.floor(limits.maxFeeShare * item.valueSat), item.valueSat - dustSat));
+}
+
+type ItemBid = { item: JusticeItem; deadline: number; action: 'send' | 'replace' | 'keep' | 'none'; send?: JusticeSend; rate: number; shortfall?: Decision['shortfall'] };
+
+function bidItem(f: ChannelFacts, item: JusticeItem): ItemBid {
+  const deadline = item.deadline ?? outputDeadline(f.tip, f.toSelfDelay, item.confirmedAt);
+  const vsize = Math.ceil(item.weight / 4);
+  const maxFee = justiceMaxFee(item, f.limits, f.dustSat);
+  const budgetRate = Math.floor((maxFee * 1000) / vsize);
+  const previousRate = item.held ? Math.ceil((item.held.feeSat * 1000) / vsize) : undefined;
+  const bid = deadlineBid({
+    startTip: Math.min(f.startTip ?? f.tip, f.tip), tip: f.tip, deadline, startRate: f.startRate, budgetRate, incrementalRate: f.incrementalRate,
+    ...(previousRate !== undefined ? { previousRate } : {}),
+  });
+  const short = bid.shortfall ? { shortfall: bid.shortfall } : {};
+  if (bid.hold) return { item, deadline, action: 'keep', rate: bid.rate, ...short };
+  // The rate as feerate_per_kw: the least whose fee reaches the bid, never above the budget.
+  const needFee = Math.ceil((bid.rate * vsize) / 1000);
+  let perKw = Math.max(1, Math.ceil((needFee * 1000) / item.weight));
+  while (perKw > 1 && feeAt(perKw, item.weight) > maxFee) perKw--;
+  const feeSat = feeAt(perKw, item.weight);
+  if (feeSat > maxFee || feeSat === 0) return { item, deadline, action: 'none', rate: 0, shortfall: 'budget' };
+  if (item.held) {
+    // Rules 3 and 4 on what the node holds, in whole sats after rounding: else the one there stands.
+    if (feeSat < item.held.feeSat + Math.ceil((f.incrementalRate * vsize) / 1000)) return { item, deadline, action: 'keep', rate: previousRate!, ...short };
+    return { item, deadline, action: 'replace', rate: bid.rate, send: { outpoint: item.outpoint, perKw, feeSat, rate: bid.rate, replaces: item.held.txid }, ...short };
+  }
+  return { item, deadline, action: 'send', rate: bid.rate, send: { outpoint: item.outpoint, perKw, feeSat, rate: bid.rate }, ...short };
+}
+
+const REASONS: Record<'peer-current' | 'own' | 'mutual-close', string> = {
+  'peer-current': 'the peer closed with its current (unrevoked) commitment: nothing to punish — claiming your HTLCs on it (commitment claim) is not kept by the watcher yet',
+  own: 'your own commitment spent the funding: sweeping your to_local after to_self_delay (commitment sweep) and your HTLC transactions are not kept by the watcher yet',
+  'mutual-close': 'the mutual close spent the funding: each side is paid its balance',
+};
+
+/** How far ahead the schedule of the party's own to_local sweep looks: nobody else can take it, so it starts at the node's estimate and rises slowly. */
+export const SWEEP_HORIZON = 144;
+
+export function decideChannel(f: ChannelFacts): ChannelDecision {
+  const d = decideSpend(f);
+  // Done is for good (a long-running watcher stops asking): only once the funding's spender is FINAL_DEPTH deep.
+  const s = f.spend;
+  if (d.action === 'done' && 'confirmations' in s && s.confirmations < FINAL_DEPTH) {
+    return { ...d, action: 'wait', reason: `${d.reason} — done once the closing transaction is ${FINAL_DEPTH} deep (${s.confirmations} so far)` };
+  }
+  return d;
+}
+
+function decideSpend(f: ChannelFacts): ChannelDecision {
+  const idle = { kind: 'channel' as const, contract: f.channel, deadline: f.tip + f.toSelfDelay, blocks_left: f.toSelfDelay, sends: [] as JusticeSend[] };
+  const s = f.spend;
+  if (s.kind === 'unspent') return { ...idle, action: 'none', reason: `the funding is unspent: a revoked commitment of the peer's would be punished within to_self_delay (${f.toSelfDelay} blocks)` };
+  if (s.kind === 'unknown-offline') return { ...idle, action: 'none', reason: 'offline: who spends the funding is not known (a node tells)' };
+  if (s.kind === 'not-found') {
+    return { ...idle, action: 'hold', reason: 'the funding is spent in a block the watcher did not find', error: `E_WATCH_FOREIGN_SPEND: channel ${f.channel}'s funding is spent in a block the watcher could not find (deeper than it scans): check the channel by hand` };
+  }
+  const confirmedAt = s.confirmations > 0 ? f.tip - s.confirmations + 1 : undefined;
+  const deadline = outputDeadline(f.tip, f.toSelfDelay, confirmedAt);
+  const base = { ...idle, deadline, blocks_left: deadline - f.tip, txid: s.txid };
+  if (s.kind === 'foreign') {
+    return {
+      ...base, action: 'hold', reason: 'the funding is spent by a transaction this channel record does not know: nothing sent',
+      error: `E_WATCH_FOREIGN_SPEND: channel ${f.channel}'s funding is spent by ${s.txid}, no commitment or close this record knows (one of your own older commitments — is the store behind the chain?)`,
+    };
+  }
+  if (s.kind === 'own' && f.own && s.confirmations > 0) return decideOwn(f, f.own, base);
+  if (s.kind === 'peer-current' && f.claims && s.confirmations > 0) return decideClaims(f, f.claims, base);
+  if (s.kind !== 'revoked') {
+    const mined = s.confirmations >= FINAL_DEPTH;
+    return { ...base, action: mined ? 'done' : 'wait', reason: `${REASONS[s.kind]}${mined ? '' : ` (${s.confirmations} confirmation(s) so far)`}` };
+  }
+  const items = f.items ?? [];
+  const number = s.commitmentNumber !== undefined ? ` ${s.commitmentNumber}` : '';
+  if (items.length === 0) {
+    // 0: not in a block of the best chain — nothing left to take means it is not in the mempool either: one the cheater's
+    // move or a reorganisation left behind (getrawtransaction still finds it in a stale block), not a pending one.
+    const shallow = (f.mined ?? []).filter((c): c is number => c !== null && c > 0 && c < FINAL_DEPTH);
+    if (shallow.length > 0) return { ...base, action: 'wait', reason: `the peer's revoked commitment${number} is punished: its justice transactions are mined, ${Math.min(...shallow)} confirmation(s) so far` };
+    return { ...base, action: 'done', reason: `the peer's revoked commitment${number}: nothing left to take (every revocable output is spent, the justice transactions ${FINAL_DEPTH} deep)` };
+  }
+  return bidAll(f, base, items, 'penalty', `${items.length} output(s) of the peer's revoked commitment${number} (or its second stages)`);
+}
+
+/** The party's own commitment, mined: its to_local swept once to_self_delay has passed (`commitment sweep`'s transaction). */
+function decideOwn(f: ChannelFacts, own: NonNullable<ChannelFacts['own']>, base: Omit<ChannelDecision, 'action' | 'reason'>): ChannelDecision {
+  const at = { ...base, deadline: own.from, blocks_left: own.from - f.tip };
+  // BIP-68: the sweep may be in block `from` at the earliest, so it goes to the node with the tip at from − 1.
+  if (f.tip + 1 < own.from) return { ...at, action: 'wait', reason: `your commitment is mined: your to_local is yours from block ${own.from} (to_self_delay), then swept to --sweep-to` };
+  if (own.items.length === 0) {
+    const shallow = own.mined.filter((c): c is number => c !== null && c > 0 && c < FINAL_DEPTH);
+    if (shallow.length > 0) return { ...at, action: 'wait', reason: `your to_local is swept: ${Math.min(...shallow)} confirmation(s) so far` };
+    return { ...at, action: 'done', reason: 'your commitment closed the channel: your to_local is swept (your HTLC transactions are not kept by the watcher yet)' };
+  }
+  return bidAll(f, at, own.items, 'sweep', 'your to_local');
+}
+
+/** The peer's current commitment, mined: the party's HTLC outputs on it taken (`commitment claim`'s transactions). */
+function decideClaims(f: ChannelFacts, claims: NonNullable<ChannelFacts['claims']>, base: Omit<ChannelDecision, 'action' | 'reason'>): ChannelDecision {
+  const later = claims.later !== undefined ? ` (an HTLC of yours comes back once block ${claims.later + 1} may hold it: its cltv_expiry)` : '';
+  if (claims.items.length === 0) {
+    const at = claims.later !== undefined ? { ...base, deadline: claims.later, blocks_left: claims.later - f.tip } : base;
+    const shallow = claims.mined.filter((c): c is number => c !== null && c > 0 && c < FINAL_DEPTH);
+    if (claims.later !== undefined || shallow.length > 0) return { ...at, action: 'wait', reason: `the peer closed with its current commitment: ${shallow.length > 0 ? `your claims are mined, ${Math.min(...shallow)} confirmation(s) so far` : 'nothing of yours to take yet'}${later}` };
+    return { ...at, action: 'done', reason: 'the peer closed with its current commitment: your HTLCs on it are taken (or were not yours to take: no preimage, the peer took them)' };
+  }
+  const d = bidAll(f, base, claims.items, 'sweep', `your HTLC output(s) of the peer's current commitment`);
+  return { ...d, reason: d.reason + later };
+}
+
+function bidAll(f: ChannelFacts, base: Omit<ChannelDecision, 'action' | 'reason'>, items: JusticeItem[], first: 'penalty' | 'sweep', what: string): ChannelDecision {
+  const bids = items.map((i) => bidItem(f, i));
+  const sends = bids.flatMap((b) => (b.send ? [b.send] : []));
+  const soonest = Math.min(...bids.map((b) => b.deadline));
+  const rate = Math.max(...bids.map((b) => b.rate));
+  const shortfall = bids.find((b) => b.shortfall)?.shortfall;
+  const action: WatchAction = bids.some((b) => b.action === 'send' && !b.item.sentBefore) ? first
+    : bids.some((b) => b.action === 'send') ? 'rebroadcast'
+      : bids.some((b) => b.action === 'replace') ? 'rebid' : 'hold';
+  const left = soonest - f.tip + 1;
+  const reason = {
+    penalty: `punish: ${what} taken by justice transactions, ${left} block(s) left`,
+    sweep: `sweep: ${what} sent to --sweep-to`,
+    rebroadcast: `the transactions for ${what} are not in the node's mempool (evicted, un-mined by a reorganisation, or never sent): sent again, ${left} block(s) left`,
+    rebid: `the transactions for ${what} are not mined yet: replaced at the schedule's rate, ${left} block(s) left`,
+    hold: 'the transactions in the node\'s mempool stand: no bid within the budget outbids them by the incremental relay fee',
+  }[action as 'penalty' | 'sweep' | 'rebroadcast' | 'rebid' | 'hold'];
+  return { ...base, deadline: soonest, blocks_left: soonest - f.tip, action, reason, fee_rate: rate / 1000, ...(shortfall ? { shortfall } : {}), sends };
+}

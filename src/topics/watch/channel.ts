@@ -1,0 +1,345 @@
+/**
+ * The BOLT 2/3 channel party's kind in a watcher's round (docs/watch.md): for each channel the
+ * state directory holds (the `commitment` commands' ChannelBook), who spent the funding — the
+ * node's mempool (gettxspendingprevout), else, once it is gone from the UTXO set, the block
+ * that spent it: the spender the watcher recorded (advice, checked against the node), else the
+ * blocks its view walked this round, else back from the tip to the funding's block — then the
+ * decision of src/lib/watch/channel.ts, and the justice transactions signed and sent by
+ * `commitment penalty`'s own code (src/lib/bolt3/party-penalty.ts punishRevoked).
+ *
+ * The party's own commitment, mined: its to_local swept once to_self_delay has passed, with
+ * `commitment sweep`'s own code (src/lib/bolt3/sweep.ts delayedInputs, sweepMessage), when the
+ * watcher holds the delayed_payment_basepoint secret.
+ *
+ * The peer's current commitment, mined: the party's HTLC outputs on it taken with `commitment
+ * claim`'s own code (src/lib/bolt3/party-claim.ts claimFromPeerCommitment) — the peer's offered
+ * HTLCs with the preimages given, the party's own back once their cltv_expiry is final — when the
+ * watcher holds the htlc_basepoint secret.
+ *
+ * Not kept here yet: the party's own HTLC transactions (its commitment's second stages).
+ */
+import { Transaction } from '@scure/btc-signer';
+import { equalBytes, fromHex, toHex } from '../../lib/bytes.ts';
+import type { ChannelRecord } from '../../lib/bolt3/party.ts';
+import { OffchainError } from '../../lib/errors.ts';
+import { SWEEP_HORIZON, decideChannel, type ChannelDecision, type FundingSpend, type JusticeItem } from '../../lib/watch/channel.ts';
+import type { Decision } from '../../lib/watch/decision.ts';
+import { MAX_WALK } from '../../lib/watch/chain-view.ts';
+import type { Round } from './credit.ts';
+import type { ChannelWatch } from './state.ts';
+
+/** A channel the state directory holds: its record, or why it could not be read. */
+export type WatchedChannel = { id: string; record: ChannelRecord; error?: undefined } | { id: string; record?: undefined; error: string };
+
+/** The party's side, as the watch command gives it. */
+export type ChannelHost = {
+  channels(): Promise<WatchedChannel[]>;
+  /** A copy of the revocation_basepoint secret (the caller zeroes it). */
+  revocationKey(): Promise<Uint8Array>;
+  /** A copy of the delayed_payment_basepoint secret, when given (--delayed-key-env/--delayed-key-file): the party's own to_local is swept. */
+  delayedKey?: () => Promise<Uint8Array>;
+  /** A copy of the htlc_basepoint secret and of the preimages (--htlc-key-env/--htlc-key-file, --preimage-file): the party's HTLCs on the peer's current commitment are taken. */
+  htlcKey?: () => Promise<{ secret: Uint8Array; preimages: Uint8Array[] }>;
+  /** --sweep-to's script and its dust threshold. */
+  destination: { script: Uint8Array; dustSat: number };
+  limits: { maxFeeRate: number; maxFeeShare: number };
+  /** Channels a long-running watcher saw done (not evaluated again until a deep reorganisation). */
+  done: Set<string>;
+};
+
+function errorText(e: unknown): string {
+  return e instanceof OffchainError ? `${e.code}: ${e.message}` : `E_INTERNAL: ${(e as Error)?.message ?? String(e)}`;
+}
+
+/** The channels' decisions this round, each acted on unless a dry run. */
+export async function channelRound(host: ChannelHost, r: Round): Promise<Decision[]> {
+  const out: Decision[] = [];
+  for (const { id, record: rec, error } of await host.channels()) {
+    if (host.done.has(id)) continue;
+    if (!rec) {
+      out.push({ kind: 'channel', contract: id, action: 'hold', deadline: r.tip, blocks_left: 0, reason: 'this channel\'s record cannot be read: nothing is decided for it', error });
+      continue;
+    }
+    try {
+      const { sends: _sends, ...d } = await channelTurn(host, r, rec, id);
+      if (d.action === 'done') host.done.add(id);
+      out.push(d);
+    } catch (e) {
+      const delay = rec.channel.remote_to_self_delay;
+      out.push({ kind: 'channel', contract: id, action: 'hold', deadline: r.tip + delay, blocks_left: delay, reason: 'this channel\'s turn failed: taken again at the next round', error: errorText(e) });
+    }
+  }
+  return out;
+}
+
+/** Does `txid` (a transaction the node has) spend the outpoint? */
+async function spends(r: Round, txid: string, funding: { txid: string; vout: number }): Promise<boolean> {
+  const tx = Transaction.fromRaw(await r.chain.rawTransaction(txid), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+  for (let i = 0; i < tx.inputsLength; i++) {
+    const input = tx.getInput(i);
+    if (toHex(input.txid!) === funding.txid && input.index === funding.vout) return true;
+  }
+  return false;
+}
+
+/**
+ * The funding's spender in a block, without a look at every commitment the channel ever had:
+ * the one recorded (checked: mined, and spending the funding), else the blocks the view walked
+ * this round, else back from the tip, block by block, down to the funding's own block (a
+ * watcher new to this state directory; at most MAX_WALK blocks).
+ */
+async function blockSpender(r: Round, funding: { txid: string; vout: number }, recorded?: string): Promise<string | undefined> {
+  if (recorded !== undefined && ((await r.chain.txConfirmations(recorded)) ?? 0) > 0 && (await spends(r, recorded, funding))) return recorded;
+  const scan = r.chain.blockSpender;
+  if (!scan) return undefined;
+  for (const hash of [...(r.connected ?? [])].reverse()) {
+    const found = await scan.call(r.chain, hash, funding.txid, funding.vout);
+    if (found !== undefined) return found;
+  }
+  const fundingConfirmations = await r.chain.txConfirmations(funding.txid);
+  // The funding's own block too: a commitment may be mined beside it.
+  const lowest = fundingConfirmations ? r.tip - fundingConfirmations + 1 : r.tip - MAX_WALK;
+  let hash: string | null = r.block;
+  for (let height = r.tip; hash !== null && height >= Math.max(lowest, r.tip - MAX_WALK); height--) {
+    const found = await scan.call(r.chain, hash, funding.txid, funding.vout);
+    if (found !== undefined) return found;
+    hash = (await r.chain.blockHeader(hash)).prev;
+  }
+  return undefined;
+}
+
+/** Who the spender is, by the party's record. */
+function classify(rec: ChannelRecord, txid: string): { kind: 'revoked' | 'peer-current' | 'own' | 'mutual-close' | 'foreign'; commitmentNumber?: number } {
+  const signed = rec.remote_signed.find((s) => s.txid === txid);
+  if (signed) {
+    const n = signed.state.commitment_number;
+    return { kind: n <= rec.remote_revoked_through ? 'revoked' : 'peer-current', commitmentNumber: n };
+  }
+  if (rec.local?.txid === txid) return { kind: 'own', commitmentNumber: rec.local.state.commitment_number };
+  if (rec.closing?.txid === txid) return { kind: 'mutual-close' };
+  return { kind: 'foreign' };
+}
+
+async function channelTurn(host: ChannelHost, r: Round, rec: ChannelRecord, id: string): Promise<ChannelDecision> {
+  const funding = { txid: rec.channel.funding_txid, vout: rec.channel.funding_vout };
+  const base = { channel: id, tip: r.tip, toSelfDelay: rec.channel.remote_to_self_delay, startRate: 0, incrementalRate: 0, limits: host.limits, dustSat: host.destination.dustSat };
+  if (r.offline) return decideChannel({ ...base, spend: { kind: 'unknown-offline' } });
+  const watch = await r.records.channel(id);
+  let spender = await r.chain.mempoolSpender(funding.txid, funding.vout);
+  if (spender === undefined) {
+    if ((await r.chain.utxo(funding.txid, funding.vout)) !== null) return decideChannel({ ...base, spend: { kind: 'unspent' } });
+    spender = await blockSpender(r, funding, watch.spender);
+    if (spender === undefined) return decideChannel({ ...base, spend: { kind: 'not-found' } });
+  }
+  if (spender !== watch.spender && !r.dryRun) await r.records.setChannel(id, { ...watch, spender });
+  const who = classify(rec, spender);
+  const confirmations = (await r.chain.txConfirmations(spender)) ?? 0;
+  const spend: FundingSpend = { ...who, txid: spender, confirmations };
+  if (who.kind === 'peer-current' && confirmations > 0 && host.htlcKey) return claimTurn(host, r, rec, { ...base, spend }, spender, { ...watch, spender });
+  if (who.kind === 'own' && confirmations > 0 && host.delayedKey) return ownTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
+  if (who.kind !== 'revoked') return decideChannel({ ...base, spend });
+  return penaltyTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
+}
+
+/** The sizing rate: at 1000 sat/kw BOLT 3's fee is the counted weight itself. */
+const SIZING_PER_KW = 1000;
+
+type Built = { txid: string; hex: string; fee_sat: number; inputs: { kind: string; txid: string; vout: number; amount_sat: number }[] };
+
+async function penaltyTurn(
+  host: ChannelHost, r: Round, rec: ChannelRecord, base: Parameters<typeof decideChannel>[0], revokedTxid: string, confirmations: number, watch: ChannelWatch,
+): Promise<ChannelDecision> {
+  const { punishRevoked } = await import('../../lib/bolt3/party-penalty.ts');
+  const dest = host.destination.script;
+  // The party's own justice transactions in the mempool (one output, to --sweep-to): replaced, not counted as the cheater's.
+  const replaceable = (tx: { outputs: { script: Uint8Array }[] }) => tx.outputs.length === 1 && equalBytes(tx.outputs[0]!.script, dest);
+  const sign = (perKw: number, findings?: Awaited<ReturnType<typeof punishRevoked>>['onChain']) =>
+    punishRevoked(rec, revokedTxid, { destinationScript: dest, feeratePerKw: perKw }, host.revocationKey, findings ? { findings } : { chain: r.chain, replaceable });
+  let sized: Awaited<ReturnType<typeof punishRevoked>>;
+  try {
+    sized = await sign(SIZING_PER_KW);
+  } catch (e) {
+    if (!(e instanceof OffchainError && (e.code === 'E_PENALTY_NOTHING_TO_TAKE' || e.code === 'E_PENALTY_BELOW_DUST'))) throw e;
+    // Nothing left to take: the justice transactions sent (the records', checked with the node) say whether it is done.
+    const mined = await Promise.all([...new Set(Object.values(watch.sent))].map((t) => r.chain.txConfirmations(t)));
+    return decideChannel({ ...base, items: [], mined });
+  }
+  const findings = sized.onChain!;
+  const commitmentHeight = confirmations > 0 ? r.tip - confirmations + 1 : undefined;
+  const items: JusticeItem[] = [];
+  for (const t of (sized.message.transactions as Built[])) {
+    const input = t.inputs[0]!;
+    const outpoint = `${input.txid}:${input.vout}`;
+    let confirmedAt = commitmentHeight;
+    if (input.txid !== revokedTxid) {
+      const c = (await r.chain.txConfirmations(input.txid)) ?? 0;
+      confirmedAt = c > 0 ? r.tip - c + 1 : undefined;
+    }
+    const heldTxid = findings.held.get(outpoint);
+    const entry = heldTxid ? await r.chain.mempoolEntry(heldTxid) : null;
+    items.push({
+      outpoint, valueSat: input.amount_sat, weight: t.fee_sat, inputs: t.inputs.length, sentBefore: watch.sent[outpoint] !== undefined,
+      ...(confirmedAt !== undefined ? { confirmedAt } : {}), ...(heldTxid && entry ? { held: { txid: heldTxid, feeSat: Number(entry.fee) } } : {}),
+    });
+  }
+  const { start, incremental } = await startRate(r, Math.min(...items.map((i) => (i.confirmedAt === undefined ? r.tip + base.toSelfDelay : i.confirmedAt + base.toSelfDelay - 1))) - r.tip);
+  const d = decideChannel({ ...base, items, startRate: start, incrementalRate: incremental, ...(watch.start_tip !== undefined ? { startTip: watch.start_tip } : {}) });
+  if (r.dryRun || d.sends.length === 0) return d;
+  // Signed at each rate the decision asks (one signing per distinct rate), stored, then sent (commit before the act).
+  const chosen: Built[] = [];
+  for (const perKw of new Set(d.sends.map((s) => s.perKw))) {
+    const wanted = new Set(d.sends.filter((s) => s.perKw === perKw).map((s) => s.outpoint));
+    const { message } = await sign(perKw, findings);
+    chosen.push(...(message.transactions as Built[]).filter((t) => wanted.has(`${t.inputs[0]!.txid}:${t.inputs[0]!.vout}`)));
+  }
+  const sent = { ...watch.sent };
+  for (const t of chosen) sent[`${t.inputs[0]!.txid}:${t.inputs[0]!.vout}`] = t.txid;
+  await r.records.setChannel(base.channel, { ...watch, start_tip: watch.start_tip ?? r.tip, sent });
+  return broadcastAll(r, d, chosen);
+}
+
+/** Each transaction sent (after its record is stored); the decision's txid the first the node took, its error the first refusal. */
+async function broadcastAll(r: Round, d: ChannelDecision, chosen: readonly { hex: string }[]): Promise<ChannelDecision> {
+  const txids: string[] = [];
+  for (const t of chosen) {
+    try {
+      txids.push(await r.chain.broadcast(fromHex(t.hex)));
+    } catch (e) {
+      d.error ??= errorText(e);
+    }
+  }
+  if (txids.length > 0) d.txid = txids[0]!;
+  return d;
+}
+
+/** Its own commitment's to_local, swept once it is the party's: the same schedule and replacement rules, `commitment sweep`'s transaction. */
+async function ownTurn(
+  host: ChannelHost, r: Round, rec: ChannelRecord, base: Parameters<typeof decideChannel>[0], commitmentTxid: string, confirmations: number, watch: ChannelWatch,
+): Promise<ChannelDecision> {
+  const local = rec.local!;
+  const n = local.state.commitment_number;
+  const point = n === 0 ? rec.local_first_point : rec.local_points?.[String(n)];
+  const { ownCommitment } = await import('../../lib/bolt3/party.ts');
+  const { delayedInputs, sweepMessage } = await import('../../lib/bolt3/sweep.ts');
+  if (point === undefined) return decideChannel(base);
+  const { c } = ownCommitment(rec.channel, local.state, fromHex(point, 'own per-commitment point', 33));
+  if (c.txid !== commitmentTxid) return decideChannel(base);
+  let inputs: ReturnType<typeof delayedInputs>;
+  try {
+    inputs = delayedInputs(c, [], { toLocal: true, htlcTxids: [] });
+  } catch (e) {
+    if (e instanceof OffchainError && e.code === 'E_SWEEP_NOTHING_TO_TAKE') return decideChannel(base); // trimmed: nothing of the party's to sweep
+    throw e;
+  }
+  const from = r.tip - confirmations + 1 + rec.channel.to_self_delay;
+  const input = inputs[0]!;
+  const outpoint = `${input.txid}:${input.vout}`;
+  const mined = async () => Promise.all([...new Set(Object.values(watch.sent))].map((t) => r.chain.txConfirmations(t)));
+  if (r.tip + 1 < from) return decideChannel({ ...base, own: { from, items: [], mined: [] } });
+  const dest = host.destination.script;
+  const sign = async (perKw: number) => {
+    const secret = await host.delayedKey!();
+    try {
+      return sweepMessage(rec.network, c, inputs, secret, dest, perKw) as { txid: string; hex: string; fee_sat: number; weight: number };
+    } finally {
+      secret.fill(0);
+    }
+  };
+  // Who holds it: a sweep of the party's in the mempool (replaced by the next), else spent (a block) or unspent.
+  const spender = await r.chain.mempoolSpender(input.txid, input.vout);
+  let held: { txid: string; feeSat: number } | undefined;
+  if (spender !== undefined) {
+    const tx = Transaction.fromRaw(await r.chain.rawTransaction(spender), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+    const entry = await r.chain.mempoolEntry(spender);
+    if (tx.outputsLength !== 1 || !equalBytes(tx.getOutput(0).script!, dest) || !entry) return decideChannel({ ...base, own: { from, items: [], mined: await mined() } });
+    held = { txid: spender, feeSat: Number(entry.fee) };
+  } else if ((await r.chain.utxo(input.txid, input.vout)) === null) {
+    return decideChannel({ ...base, own: { from, items: [], mined: await mined() } });
+  }
+  const sized = await sign(SIZING_PER_KW);
+  const item: JusticeItem = {
+    outpoint, valueSat: Number(input.amountSat), weight: sized.weight, inputs: 1, sentBefore: watch.sent[outpoint] !== undefined, deadline: from + SWEEP_HORIZON, ...(held ? { held } : {}),
+  };
+  const { start, incremental } = await startRate(r, SWEEP_HORIZON);
+  const d = decideChannel({ ...base, own: { from, items: [item], mined: [] }, startRate: start, incrementalRate: incremental, startTip: watch.start_tip ?? r.tip });
+  if (r.dryRun || d.sends.length === 0) return d;
+  const tx = await sign(d.sends[0]!.perKw);
+  await r.records.setChannel(base.channel, { ...watch, start_tip: watch.start_tip ?? r.tip, sent: { ...watch.sent, [outpoint]: tx.txid } });
+  try {
+    d.txid = await r.chain.broadcast(fromHex(tx.hex));
+  } catch (e) {
+    d.error = errorText(e);
+  }
+  return d;
+}
+
+type Claim = { kind: 'htlc-claim' | 'htlc-timeout'; vout: number; locktime: number; txid: string; hex: string; fee_sat: number; amount_sat: number };
+
+/** The party's HTLC outputs on the peer's current commitment, each taken by a `commitment claim` transaction of its own. */
+async function claimTurn(host: ChannelHost, r: Round, rec: ChannelRecord, base: Parameters<typeof decideChannel>[0], commitmentTxid: string, watch: ChannelWatch): Promise<ChannelDecision> {
+  const { claimFromPeerCommitment } = await import('../../lib/bolt3/party-claim.ts');
+  const { peerCommitment } = await import('../../lib/bolt3/party.ts');
+  const dest = host.destination.script;
+  const sign = async (perKw: number): Promise<Claim[]> => {
+    const { secret, preimages } = await host.htlcKey!();
+    try {
+      return claimFromPeerCommitment(rec, commitmentTxid, { htlcBasepointSecret: secret, preimages, destinationScript: dest, feeratePerKw: perKw }).transactions as Claim[];
+    } catch (e) {
+      if (e instanceof OffchainError && e.code === 'E_CLAIM_NOTHING_TO_TAKE') return [];
+      throw e;
+    } finally {
+      for (const x of [secret, ...preimages]) x.fill(0);
+    }
+  };
+  const mined = await Promise.all([...new Set(Object.values(watch.sent))].map((t) => r.chain.txConfirmations(t)));
+  // Each HTLC's cltv_expiry, from the commitment as the record rebuilds it (claimFromPeerCommitment checked it is this one).
+  const signed = rec.remote_signed.find((x) => x.txid === commitmentTxid)!;
+  const n = signed.state.commitment_number;
+  const { c } = peerCommitment(rec.channel, signed.state, fromHex(rec.remote_points[String(n)] ?? '', 'peer point', 33));
+  const items: JusticeItem[] = [];
+  let later: number | undefined;
+  for (const t of await sign(SIZING_PER_KW)) {
+    const cltv = c.outputs[t.vout]!.htlc!.cltvExpiry;
+    // The party's own HTLC comes back with nLockTime = cltv_expiry: final once the tip reaches it.
+    if (t.kind === 'htlc-timeout' && t.locktime > r.tip) {
+      later = Math.min(later ?? Infinity, t.locktime);
+      continue;
+    }
+    const outpoint = `${commitmentTxid}:${t.vout}`;
+    const spender = await r.chain.mempoolSpender(commitmentTxid, t.vout);
+    let held: { txid: string; feeSat: number } | undefined;
+    if (spender !== undefined) {
+      const tx = Transaction.fromRaw(await r.chain.rawTransaction(spender), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+      const entry = await r.chain.mempoolEntry(spender);
+      if (tx.outputsLength !== 1 || !equalBytes(tx.getOutput(0).script!, dest) || !entry) continue; // the peer's: gone
+      held = { txid: spender, feeSat: Number(entry.fee) };
+    } else if ((await r.chain.utxo(commitmentTxid, t.vout)) === null) {
+      continue; // spent in a block
+    }
+    items.push({
+      outpoint, valueSat: t.amount_sat, weight: t.fee_sat, inputs: 1, sentBefore: watch.sent[outpoint] !== undefined,
+      // A claim must be mined by cltv_expiry (from the next block the peer may time it out); one's own timeout has no rival deadline: a horizon.
+      deadline: t.kind === 'htlc-claim' ? cltv : cltv + SWEEP_HORIZON, ...(held ? { held } : {}),
+    });
+  }
+  const soonest = items.length > 0 ? Math.min(...items.map((i) => i.deadline!)) - r.tip : SWEEP_HORIZON;
+  const { start, incremental } = await startRate(r, soonest);
+  const d = decideChannel({ ...base, claims: { items, ...(later !== undefined ? { later } : {}), mined }, startRate: start, incrementalRate: incremental, startTip: watch.start_tip ?? r.tip });
+  if (r.dryRun || d.sends.length === 0) return d;
+  const chosen: Claim[] = [];
+  for (const perKw of new Set(d.sends.map((x) => x.perKw))) {
+    const wanted = new Set(d.sends.filter((x) => x.perKw === perKw).map((x) => x.outpoint));
+    chosen.push(...(await sign(perKw)).filter((t) => wanted.has(`${commitmentTxid}:${t.vout}`)));
+  }
+  const sent = { ...watch.sent };
+  for (const t of chosen) sent[`${commitmentTxid}:${t.vout}`] = t.txid;
+  await r.records.setChannel(base.channel, { ...watch, start_tip: watch.start_tip ?? r.tip, sent });
+  return broadcastAll(r, d, chosen);
+}
+
+/** Where the schedule starts: the node's estimate for the blocks left, at least what its mempool takes now; and its incremental relay fee. */
+async function startRate(r: Round, blocksLeft: number): Promise<{ start: number; incremental: number }> {
+  const p = await r.chain.mempoolPolicy();
+  const estimate = await r.chain.estimateFeeRate(Math.max(1, blocksLeft));
+  return { start: Math.max(p.minRelayFeeRate, p.mempoolMinFeeRate, estimate ?? 0), incremental: p.incrementalRelayFeeRate };
+}
