@@ -29,18 +29,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { satsToBtc } from '../../src/lib/chain/amount.ts';
 import { tempDir } from '../helpers.ts';
 import { bytesOf, hexOf, parseTx } from '../independent/tx.ts';
 import { singleKeyTaprootOutput } from '../independent/keys.ts';
 import { publicKeyOf } from '../independent/secp256k1.ts';
-import { KEYS, OPERATOR_PUB } from '../e2e/statechain-flow.ts';
+import { KEYS } from '../e2e/statechain-flow.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { BIN, assertBuilt, describeRun, messageOf, offchain } from './offchain-cli.ts';
 import { offchainInProcess } from './in-process-cli.ts';
+import { statechainCoins } from './statechain-coins.ts';
 
 const BITCOIND = findBitcoind();
 const TITLE = BITCOIND
@@ -112,27 +112,10 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   /** The fee spike: the transaction's fee taken away from the block template (the next block leaves it out). */
   const outbid = (txid: string, by = -100_000_000) => rpc('prioritisetransaction', [txid, 0, by]);
 
+  const coins_ = statechainCoins({ node: () => n, work: () => work.path, step, amount: AMOUNT });
   /** Alice deposits (its funding signed by the wallet only after backup 1): the coin id and the signed funding. */
-  const deposit = async (terms = TERMS) => {
-    const req = await step('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]);
-    const offer = await step('OPERATOR_KEY', ['statechain-deposit', ...terms], req);
-    const o = JSON.parse(offer) as { coin_id: string; statement: { address: string } };
-    const funded = await n.wallet.call<{ hex: string }>('fundrawtransaction', [await n.wallet.call<string>('createrawtransaction', [[], [{ [o.statement.address]: satsToBtc(AMOUNT) }]])]);
-    const file = join(work.path, `${o.coin_id}.funding`);
-    writeFileSync(file, funded.hex);
-    const backup = await step('ALICE_KEY', ['statechain-deposit', '--funding', file, '--operator-key', OPERATOR_PUB], offer);
-    const coin = JSON.parse(await step('ALICE_KEY', ['statechain-deposit'], await step('OPERATOR_KEY', ['statechain-deposit'], backup))) as { latest_locktime: number };
-    const signed = await n.wallet.call<{ hex: string; complete: boolean }>('signrawtransactionwithwallet', [funded.hex]);
-    expect(signed.complete).toBe(true);
-    return { coinId: o.coin_id, fundingHex: signed.hex, lockTime: coin.latest_locktime };
-  };
-  const transfer = async (coinId: string, receiver: string, sender = 'ALICE_KEY') => {
-    const req = await step(receiver, ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', OPERATOR_PUB]);
-    const cos = await step('OPERATOR_KEY', ['statechain-transfer'], await step(sender, ['statechain-transfer'], req));
-    const pkg = await step(sender, ['statechain-transfer'], cos);
-    const done = await step('OPERATOR_KEY', ['statechain-transfer'], await step(receiver, ['statechain-transfer'], pkg));
-    return JSON.parse(await step(receiver, ['statechain-transfer'], done)) as { latest_locktime: number };
-  };
+  const deposit = (terms = TERMS) => coins_.deposit(terms);
+  const transfer = (coinId: string, receiver: string, sender = 'ALICE_KEY') => coins_.transfer(coinId, sender, receiver);
   /** Alice's own backup of a coin, printed by `statechain backup` from her state directory (final once the tip reaches L₁). */
   const alicesBackup = async (coinId: string, broadcast = false) => {
     const r = await offchainInProcess(['statechain-backup', '--coin', coinId, ...(broadcast ? ['--broadcast'] : []), '--key-env', 'ALICE_KEY', '--state-dir', dir('ALICE_KEY'), ...n.chain()], { env: ENV });

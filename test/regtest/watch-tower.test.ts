@@ -27,11 +27,12 @@ import { join } from 'node:path';
 import { satsToBtc } from '../../src/lib/chain/amount.ts';
 import { tempDir } from '../helpers.ts';
 import { hexOf, parseTx } from '../independent/tx.ts';
-import { KEYS, OPERATOR_PUB } from '../e2e/statechain-flow.ts';
+import { KEYS } from '../e2e/statechain-flow.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { assertBuilt, describeRun, messageOf, offchain } from './offchain-cli.ts';
 import { offchainInProcess } from './in-process-cli.ts';
+import { statechainCoins } from './statechain-coins.ts';
 
 const BITCOIND = findBitcoind();
 const TITLE = BITCOIND
@@ -99,27 +100,14 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   /** The fee spike: the transaction's fee taken away from the block template (the next block leaves it out). */
   const outbid = (txid: string, by = -100_000_000) => rpc('prioritisetransaction', [txid, 0, by]);
 
+  const coins_ = statechainCoins({ node: () => n, work: () => work.path, step, amount: AMOUNT });
+  /** Alice deposits under anchored terms; the funding sent. */
   const deposit = async () => {
-    const req = await step('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]);
-    const offer = await step('OPERATOR_KEY', ['statechain-deposit', ...ANCHORED], req);
-    const o = JSON.parse(offer) as { coin_id: string; statement: { address: string } };
-    const funded = await n.wallet.call<{ hex: string }>('fundrawtransaction', [await n.wallet.call<string>('createrawtransaction', [[], [{ [o.statement.address]: satsToBtc(AMOUNT) }]])]);
-    const file = join(work.path, `${o.coin_id}.funding`);
-    writeFileSync(file, funded.hex);
-    const backup = await step('ALICE_KEY', ['statechain-deposit', '--funding', file, '--operator-key', OPERATOR_PUB], offer);
-    const coin = JSON.parse(await step('ALICE_KEY', ['statechain-deposit'], await step('OPERATOR_KEY', ['statechain-deposit'], backup))) as { latest_locktime: number };
-    const signed = await n.wallet.call<{ hex: string; complete: boolean }>('signrawtransactionwithwallet', [funded.hex]);
-    expect(signed.complete).toBe(true);
-    await rpc('sendrawtransaction', [signed.hex]);
-    return { coinId: o.coin_id, lockTime: coin.latest_locktime };
+    const d = await coins_.deposit(ANCHORED);
+    await rpc('sendrawtransaction', [d.fundingHex]);
+    return { coinId: d.coinId, lockTime: d.lockTime };
   };
-  const transfer = async (coinId: string, sender: string, receiver: string) => {
-    const req = await step(receiver, ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', OPERATOR_PUB]);
-    const cos = await step('OPERATOR_KEY', ['statechain-transfer'], await step(sender, ['statechain-transfer'], req));
-    const pkg = await step(sender, ['statechain-transfer'], cos);
-    const done = await step('OPERATOR_KEY', ['statechain-transfer'], await step(receiver, ['statechain-transfer'], pkg));
-    return JSON.parse(await step(receiver, ['statechain-transfer'], done)) as { latest_locktime: number };
-  };
+  const transfer = (coinId: string, sender: string, receiver: string) => coins_.transfer(coinId, sender, receiver);
   /** The owner's hand-over, as an owner would drop it: written aside, renamed into the tower's directory. */
   const exportTo = async (who: string, coinId: string): Promise<Export> => {
     const r = await offchainInProcess(['statechain', 'tower-export', '--coin', coinId, '--key-env', who, '--state-dir', dir(who)], { env: KEYS });

@@ -1,0 +1,44 @@
+/**
+ * Statechain coins made through the CLI on a funded `bitcoind -regtest`, for the watcher suites
+ * (watch-statechain.test.ts, watch-tower.test.ts): Alice deposits (the funding signed by the
+ * wallet only after backup 1 is held), and a coin is handed on (the transfer's five steps). Each
+ * step is the suite's own `step(who, args, input)`: one CLI invocation as `who` (its key and
+ * state directory), printing one message.
+ */
+import { expect } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { satsToBtc } from '../../src/lib/chain/amount.ts';
+import { OPERATOR_PUB } from '../e2e/statechain-flow.ts';
+import type { FundedNode } from './funded-node.ts';
+
+export type Step = (who: string, args: string[], input?: string) => Promise<string>;
+
+export function statechainCoins(o: { node: () => FundedNode; work: () => string; step: Step; amount: bigint }) {
+  const { step } = o;
+  return {
+    /** Alice deposits `amount` under the operator's `terms`: the coin id, its signed funding (not sent) and backup 1's locktime. */
+    async deposit(terms: string[]) {
+      const n = o.node();
+      const req = await step('ALICE_KEY', ['statechain-deposit', '--start', '--operator-key', OPERATOR_PUB]);
+      const offer = await step('OPERATOR_KEY', ['statechain-deposit', ...terms], req);
+      const c = JSON.parse(offer) as { coin_id: string; statement: { address: string } };
+      const funded = await n.wallet.call<{ hex: string }>('fundrawtransaction', [await n.wallet.call<string>('createrawtransaction', [[], [{ [c.statement.address]: satsToBtc(o.amount) }]])]);
+      const file = join(o.work(), `${c.coin_id}.funding`);
+      writeFileSync(file, funded.hex);
+      const backup = await step('ALICE_KEY', ['statechain-deposit', '--funding', file, '--operator-key', OPERATOR_PUB], offer);
+      const coin = JSON.parse(await step('ALICE_KEY', ['statechain-deposit'], await step('OPERATOR_KEY', ['statechain-deposit'], backup))) as { latest_locktime: number };
+      const signed = await n.wallet.call<{ hex: string; complete: boolean }>('signrawtransactionwithwallet', [funded.hex]);
+      expect(signed.complete).toBe(true);
+      return { coinId: c.coin_id, fundingHex: signed.hex, lockTime: coin.latest_locktime };
+    },
+    /** `sender` hands coin `coinId` to `receiver`: the receiver's coin message (its newest backup's locktime). */
+    async transfer(coinId: string, sender: string, receiver: string) {
+      const req = await step(receiver, ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', OPERATOR_PUB]);
+      const cos = await step('OPERATOR_KEY', ['statechain-transfer'], await step(sender, ['statechain-transfer'], req));
+      const pkg = await step(sender, ['statechain-transfer'], cos);
+      const done = await step('OPERATOR_KEY', ['statechain-transfer'], await step(receiver, ['statechain-transfer'], pkg));
+      return JSON.parse(await step(receiver, ['statechain-transfer'], done)) as { latest_locktime: number };
+    },
+  };
+}
