@@ -73,6 +73,24 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   const confirmations = async (txid: string) => (await rpc<{ confirmations?: number }>('getrawtransaction', [txid, 1])).confirmations ?? 0;
   /** The fee spike: the package's fee taken away from the block template (the next block leaves it out). */
   const outbid = (txid: string) => rpc('prioritisetransaction', [txid, 0, -100_000_000]);
+  /**
+   * The mint's long-running watcher (the built CLI, spawned): its JSON log lines, a wait for one
+   * (up to 20 s), its exit code. A test that fails must kill it (a watcher left polling a node that is gone).
+   */
+  const longRunning = (extra: string[]) => {
+    const child = spawn(process.execPath, [BIN, ...asMint(extra)], { env: { ...process.env, MINT_KEY, OFFCHAIN_CONFIG: '/dev/null' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    let out = '';
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const lines = () => err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 200 && !what(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(what(), err).toBe(true);
+    };
+    return { child, exited, lines, until, log: () => err, stdout: () => out };
+  };
 
   /** A contract opened and paid once through a `serve mint` started for it (--no-watch) and stopped after: `refund`, the user's refund and change address. */
   const openPaid = async (capacity: bigint, expiry: string, amount: number, refund?: string): Promise<Opened> => {
@@ -255,17 +273,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   it('a long-running watcher logs one JSON line per decision, serves /metrics on the operator\'s listener (blocks to the nearest deadline, actions pending), and stops on SIGTERM with exit 0', async () => {
     // V: a fresh contract far from its deadline, so the nearest deadline is V's.
     const V = await openPaid(500_000n, '+30', 1000);
-    const child = spawn(process.execPath, [BIN, ...asMint(['--interval', '0.1', '--operator-listen', '127.0.0.1:0'])], { env: { ...process.env, MINT_KEY, OFFCHAIN_CONFIG: '/dev/null' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    let stdout = '';
-    child.stderr.on('data', (b: Buffer) => (log += b.toString()));
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const lines = () => log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
-    const until = async (what: () => boolean) => {
-      for (let i = 0; i < 100 && !what(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(what(), log).toBe(true);
-    };
+    const { child, exited, lines, until, log, stdout } = longRunning(['--interval', '0.1', '--operator-listen', '127.0.0.1:0']);
     try {
       await until(() => lines().some((l) => l.event === 'round'));
       const url = lines().find((l) => l.event === 'listening')!.operator as string;
@@ -281,8 +289,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       await node.mine(1);
       await until(() => lines().filter((l) => l.event === 'round').length > rounds);
       child.kill('SIGTERM');
-      expect(await exited, log).toBe(0);
-      expect(stdout).toBe('');
+      expect(await exited, log()).toBe(0);
+      expect(stdout()).toBe('');
       expect(lines().at(-1)).toMatchObject({ event: 'stopped' });
     } finally {
       // A failed expectation must not leave the watcher running after the test (it would poll a node that is gone, for ever).
@@ -439,20 +447,12 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   it('the node restarted under a long-running watcher: its rounds fail while the node is away (logged, the watcher goes on), resume once it is back (a new cookie), and R is exited at its margin and mined by its deadline', async () => {
     const R = await openPaid(300_000n, '+25', 20000);
     await mineTo(R.expiry - MARGIN - 2);
-    const child = spawn(process.execPath, [BIN, ...asMint(['--interval', '0.1'])], { env: { ...process.env, MINT_KEY, OFFCHAIN_CONFIG: '/dev/null' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    child.stderr.on('data', (b: Buffer) => (log += b.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const lines = () => log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
-    const until = async (what: () => boolean) => {
-      for (let i = 0; i < 200 && !what(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(what(), log).toBe(true);
-    };
+    const { child, exited, lines, until, log } = longRunning(['--interval', '0.1']);
     try {
       await until(() => lines().some((l) => l.event === 'round'));
       // Down for 1.5 s (fifteen polls), then back on the same datadir: its cookie is a new one.
       await node.node.restart(1500);
-      expect(lines().some((l) => l.event === 'round-failed'), log).toBe(true);
+      expect(lines().some((l) => l.event === 'round-failed'), log()).toBe(true);
       expect(child.exitCode).toBeNull();
       const before = lines().filter((l) => l.event === 'round').length;
       await node.mine(2);
@@ -466,7 +466,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       await node.mine(1);
       expect(await confirmations(state)).toBe(1);
       child.kill('SIGTERM');
-      expect(await exited, log).toBe(0);
+      expect(await exited, log()).toBe(0);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
