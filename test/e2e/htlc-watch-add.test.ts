@@ -3,7 +3,7 @@
  * --dry-run --tip-height`): the payer's funded outputs kept in one state directory, a rerun that
  * prints the same answer, other terms for a kept outpoint refused (exit 5), a unix-time locktime
  * refused, the payer's refund decided from the tip at the locktime and not before, another key
- * refused before any round. test/regtest/watch-htlc.test.ts runs the same against Core.
+ * refused at registration (E_WRONG_KEY) and, at run time, that output's `hold` only (the others go on). test/regtest/watch-htlc.test.ts runs the same against Core.
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -32,7 +32,7 @@ describe('a payer keeps its funded HTLC and PTLC for offchain watch', () => {
     const dir = tempDir('offchain-e2e-watch-add-');
     try {
       const add = (command: string, input: string, outpoint: string, to = TO) =>
-        run([command, 'watch-add', '--outpoint', outpoint, '--to', to, '--state-dir', dir.path], { input });
+        run([command, 'watch-add', '--key-env', 'ALICE_KEY', '--outpoint', outpoint, '--to', to, '--state-dir', dir.path], { input, env: ENV });
       const seed = fixture('htlc/seed.json');
       const first = add('htlc', seed, `${TXID}:0`);
       expect(ok(first)).toMatchObject({ type: 'htlc/watched', contract: `${TXID}:0`, amount_sat: 50000, locktime: 1100, to: TO });
@@ -45,7 +45,10 @@ describe('a payer keeps its funded HTLC and PTLC for offchain watch', () => {
       const actions = (r: Report) => r.decisions.map((d) => [d.kind, d.contract, d.action, d.blocks_left]);
       expect(actions(ok<Report>(watch(1099)))).toEqual([['htlc-payer', `${TXID}:0`, 'none', 1], ['ptlc-payer', `${TXID}:1`, 'none', 1]]);
       expect(actions(ok<Report>(watch(1100)))).toEqual([['htlc-payer', `${TXID}:0`, 'refund', 0], ['ptlc-payer', `${TXID}:1`, 'refund', 0]]);
-      refused(watch(1100, 'BOB_KEY'), 'E_WRONG_KEY', 4);
+      // Another key: each output's hold with E_WRONG_KEY, the watcher itself goes on.
+      const bob = ok<Report>(watch(1100, 'BOB_KEY')).decisions;
+      expect(bob.map((d) => [d.action, /^E_WRONG_KEY: /.test(d.error ?? '')])).toEqual([['hold', true], ['hold', true]]);
+      refused(run(['htlc', 'watch-add', '--key-env', 'BOB_KEY', '--outpoint', `${TXID}:2`, '--to', TO, '--state-dir', dir.path], { input: seed, env: ENV }), 'E_WRONG_KEY', 4);
     } finally {
       dir.cleanup();
     }

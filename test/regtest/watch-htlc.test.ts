@@ -121,7 +121,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       kept[name] = { name, kind: name === 'ptlc' ? 'ptlc-payer' : 'htlc-payer', at, created };
       const command = name === 'ptlc' ? 'ptlc' : 'htlc';
       // The payer keeps it: the node checks the outpoint pays this output, and gives its amount.
-      const w = messageOf<{ contract: string; amount_sat: number; locktime: number }>(await run([command, 'watch-add', '--outpoint', `${at.txid}:${at.vout}`, '--to', n.sweepTo, '--state-dir', dir, ...n.chain()], JSON.stringify(created)), `${command}/watched`);
+      const w = messageOf<{ contract: string; amount_sat: number; locktime: number }>(await run([command, 'watch-add', '--key-env', 'ALICE_KEY', '--outpoint', `${at.txid}:${at.vout}`, '--to', n.sweepTo, '--state-dir', dir, ...n.chain()], JSON.stringify(created)), `${command}/watched`);
       expect(w).toMatchObject({ contract: `${at.txid}:${at.vout}`, amount_sat: Number(AMOUNT), locktime: L });
     }
   }, 60_000);
@@ -131,9 +131,13 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     work?.cleanup();
   });
 
-  it('Bob\'s key is not the payer\'s: refused before any round (E_WRONG_KEY, exit 4), nothing printed or sent', async () => {
+  it('Bob\'s key is not the payer\'s: refused at registration (E_WRONG_KEY, exit 4); a watcher with it runs, sends nothing (each output its own hold once due)', async () => {
+    const k = Object.values(kept)[0]!;
+    const add = await run([k.kind === 'ptlc-payer' ? 'ptlc' : 'htlc', 'watch-add', '--key-env', 'BOB_KEY', '--outpoint', `${k.at.txid}:${k.at.vout}`, '--to', n.sweepTo, '--state-dir', join(work.path, 'bob-dir'), ...n.chain()], JSON.stringify(k.created));
+    expect({ status: add.status, code: errorCode(add), stdout: add.stdout }, describeRun(add)).toEqual({ status: 4, code: 'E_WRONG_KEY', stdout: '' });
     const r = await run(['watch', '--once', '--key-env', 'BOB_KEY', '--state-dir', dir, ...n.chain()]);
-    expect({ status: r.status, code: errorCode(r), stdout: r.stdout }, describeRun(r)).toEqual({ status: 4, code: 'E_WRONG_KEY', stdout: '' });
+    expect(r.status, describeRun(r)).toBe(0);
+    expect((JSON.parse(r.stdout) as Report).summary.sent).toBe(0);
     expect(await mempool()).toEqual([]);
   }, 20_000);
 
@@ -215,7 +219,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     writeFileSync(file, JSON.stringify(created));
     const at = await n.fund(created.address as string, AMOUNT);
     const k: Kept = { name: 'claimed-ptlc', kind: 'ptlc-payer', at, created };
-    messageOf(await run(['ptlc', 'watch-add', '--outpoint', `${at.txid}:${at.vout}`, '--to', n.sweepTo, '--state-dir', dir, ...n.chain()], JSON.stringify(created)), 'ptlc/watched');
+    messageOf(await run(['ptlc', 'watch-add', '--key-env', 'ALICE_KEY', '--outpoint', `${at.txid}:${at.vout}`, '--to', n.sweepTo, '--state-dir', dir, ...n.chain()], JSON.stringify(created)), 'ptlc/watched');
     // The adaptor pre-signature in four piped steps (docs/ptlc.md), then Bob's claim with t.
     const as = (who: 'ALICE_KEY' | 'BOB_KEY') => ['ptlc', 'presign', '--key-env', who, '--state-dir', join(work.path, `presign-${who}`), '--ptlc', file];
     const s1 = await run(['ptlc', 'presign', '--key-env', 'BOB_KEY', '--state-dir', join(work.path, 'presign-BOB_KEY'), '--outpoint', `${at.txid}:${at.vout}`, '--to', n.sweepTo, '--fee-rate', '2', ...n.chain()], JSON.stringify(created));

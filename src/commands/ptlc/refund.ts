@@ -37,7 +37,7 @@ export default class PtlcRefund extends HtlcCommand<typeof PtlcRefund> {
     // The payer's refund, as a watcher builds it too (topics/htlc/payer.ts).
     const { payerRefund } = await import('../../topics/htlc/payer.ts');
     const r = await payerRefund({ kind: 'ptlc', ptlc, created: message, network }, {
-      outpoint, amountSat: amount, destination: await this.destination(network), feeRate: this.feeRate(), signer, auxRand: this.random.bytes(32, 'ptlc/bip340-aux'),
+      outpoint, amountSat: amount, destination: await this.destination(network), feeRate: this.feeRate(), feeLimits: await this.feeLimits(), signer, auxRand: this.random.bytes(32, 'ptlc/bip340-aux'),
     });
     return { message: r.message };
   }

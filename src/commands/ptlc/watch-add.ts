@@ -5,13 +5,13 @@ export default class PtlcWatchAdd extends WatchAddSteps<typeof PtlcWatchAdd> {
   static override summary = 'The payer, once it funded a PTLC: keep it in the state directory, so offchain watch refunds it when its timeout is final.';
   static override description =
     'Reads the ptlc/created and the funded output (--outpoint; a node checks it pays the PTLC and gives its amount, else ' +
-    '--amount or the message\'s amount_sat), and stores them with the refund\'s address (--to) in --state-dir. Signs nothing: the watcher\'s ' +
-    '--key-file/--key-env is the payer\'s key. A locktime that is a unix time is refused (E_CLTV_NOT_HEIGHT: a watcher keeps heights); ' +
+    '--amount or the message\'s amount_sat), and stores them with the refund\'s address (--to) in --state-dir. Takes the payer\'s key (--key-file/--key-env; another: E_WRONG_KEY) and ' +
+    'signs the record with it: the watcher (the same key) refunds only a record its key signed (else hold, E_STATE_CORRUPT). A locktime that is a unix time is refused (E_CLTV_NOT_HEIGHT: a watcher keeps heights); ' +
     'the same outpoint with other terms is refused (E_STATE_CONFLICT, exit 5). Prints ptlc/watched.';
   static override examples = [
     {
       description: 'Alice keeps the fixture PTLC, funded at 5f…5f:0, for her watcher: refunded to her address from height 1100',
-      command: 'D=$(mktemp -d); <%= config.bin %> ptlc watch-add --in fixtures/ptlc/created.json --outpoint ' + '5f'.repeat(32) + ':0 --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --state-dir $D',
+      command: 'D=$(mktemp -d); ALICE_KEY=$(cat fixtures/keys/alice.key) <%= config.bin %> ptlc watch-add --key-env ALICE_KEY --in fixtures/ptlc/created.json --outpoint ' + '5f'.repeat(32) + ':0 --to bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080 --state-dir $D',
     },
   ];
   static override flags = watchAddFlags;

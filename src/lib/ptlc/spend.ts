@@ -15,10 +15,12 @@ import type { KeyPair } from '../keys/keys.ts';
 import { adapt, bip340Verify, extractAdaptor } from '../musig/bip327.ts';
 import { schnorrSign } from '../taproot/schnorr.ts';
 import { SEQUENCE_RBF, payOut, type OutPoint } from '../htlc/spend.ts';
+import type { FeeLimits } from '../tx/fee-guard.ts';
 import { claimMessage } from './presign.ts';
 import type { PtlcOutput } from './ptlc.ts';
 
-export type SpendRequest = { outpoint: OutPoint; amountSat: bigint; destination: Uint8Array; feeRate: number };
+/** feeLimits: the fee guard (--max-fee-rate, --max-fee-share), checked by payOut as for an HTLC's spend. */
+export type SpendRequest = { outpoint: OutPoint; amountSat: bigint; destination: Uint8Array; feeRate: number; feeLimits?: FeeLimits };
 
 function spendingTx(ptlc: PtlcOutput, req: SpendRequest, lockTime: number, script: boolean): Transaction {
   const tx = new Transaction({ version: 2, lockTime, allowUnknownOutputs: true });

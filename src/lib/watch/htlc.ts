@@ -17,7 +17,12 @@
  *   `rebroadcast` when the node lost the last one (evicted, un-mined by a reorganisation).
  * - `done` only when the output is spent in a block by anything but the watcher's last refund
  *   (the claim, or an earlier refund), or by that refund FINAL_DEPTH deep; short of it, `wait`.
- * - A key that is not the payer's sends nothing: `hold`, its error E_WRONG_KEY, when a refund is due.
+ * - A key that is not the payer's sends nothing: `hold`, its error E_WRONG_KEY, when a refund is due;
+ *   nor does a record the watcher's key did not sign (edited in the database): `hold`, E_STATE_CORRUPT.
+ * - An output the node shows with another script or amount than the record's: `hold`, E_UTXO_MISMATCH, every round.
+ * - The watcher's own last refund in the mempool, from the tip at L: `rebid` (the command decides
+ *   whether the next block's estimate asks more than it pays, and replaces it within the budget —
+ *   only its own refund, never a claim).
  */
 import { Transaction } from '@scure/btc-signer';
 import { equalBytes, toHex } from '../bytes.ts';
@@ -44,6 +49,10 @@ export type PayerFacts = {
   refund?: { txid: string; confirmations: number | null };
   /** The watcher's key is not the payer's ("E_WRONG_KEY: …"). */
   wrongKey?: string;
+  /** The record is not signed by the watcher's key ("E_STATE_CORRUPT: …"). */
+  corrupt?: string;
+  /** The node's output (gettxout) has another script or amount than the record's ("E_UTXO_MISMATCH: …"). */
+  mismatch?: string;
 };
 
 export function decidePayer(row: PayerRow, f: PayerFacts): Decision {
@@ -56,12 +65,18 @@ export function decidePayer(row: PayerRow, f: PayerFacts): Decision {
   }
   if (f.funding === null) return { ...base, action: 'none', reason: 'the node does not know the funding transaction (not sent yet, or dropped): nothing to refund' };
   if (f.output.where === 'block') return { ...base, action: 'done', reason: 'the output is spent in a block by another transaction than the last refund: the recipient\'s claim (the payment is paid) or an earlier refund' };
+  if (f.mismatch !== undefined) return { ...base, action: 'hold', reason: 'the node\'s output is not the one registered (another script or amount): nothing signed', error: f.mismatch };
+  const own = f.output.where === 'mempool' && f.output.path === 'refund' && f.refund !== undefined && f.refund.txid === f.output.txid;
+  if (own && f.tip >= row.locktime && f.wrongKey === undefined && f.corrupt === undefined) {
+    return { ...base, action: 'rebid', reason: 'the watcher\'s own refund is in the mempool, not mined yet: bid again within the budget if the next block asks more than it pays', txid: (f.output as { txid: string }).txid };
+  }
   if (f.output.where === 'mempool') {
     const who = f.output.path === 'claim' ? 'the recipient\'s claim (the payment is paid)' : f.output.path === 'refund' ? 'the payer\'s refund' : 'a cooperative key-path spend';
     return { ...base, action: 'wait', reason: `the output is spent in the mempool by ${who}`, txid: f.output.txid };
   }
   if (f.tip < row.locktime) return { ...base, action: 'none', reason: `the refund is final from the tip at ${row.locktime}` };
   if (f.wrongKey !== undefined) return { ...base, action: 'hold', reason: 'the refund is due, but this watcher\'s key is not the payer\'s: nothing sent', error: f.wrongKey };
+  if (f.corrupt !== undefined) return { ...base, action: 'hold', reason: 'the refund is due, but the kept record is not signed by this watcher\'s key (edited in the database?): nothing signed', error: f.corrupt };
   return f.refund
     ? { ...base, action: 'rebroadcast', reason: 'the last refund is not in the node\'s mempool (evicted, un-mined by a reorganisation, or never sent): sent again' }
     : { ...base, action: 'refund', reason: 'the output is funded and unspent, and its refund is final: taken back' };

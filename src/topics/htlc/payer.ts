@@ -33,6 +33,12 @@ export type PayerRecord = {
   to: string;
   /** The htlc/created or ptlc/created message, as given. */
   created: Record<string, unknown>;
+  /**
+   * The payer's BIP-340 signature (hex) over the rest of the record (payerRecordDigest), made by
+   * `watch-add` with the payer's key: a watcher signs a refund only for a record its own key
+   * signed, so whoever edits the database does not choose where the refund goes (E_STATE_CORRUPT).
+   */
+  sig?: string;
 };
 
 /** The description read back: an `htlc/created` (seed or taproot) or a `ptlc/created`. */
@@ -72,7 +78,7 @@ export type RefundRequest = { outpoint: OutPoint; amountSat: bigint; destination
 export async function payerRefund(c: PayerContract, req: RefundRequest): Promise<{ txid: string; hex: string; message: Record<string, unknown>; psbt?: Uint8Array }> {
   if (c.kind === 'ptlc') {
     const { refundTransaction } = await import('../../lib/ptlc/spend.ts');
-    const r = refundTransaction(c.ptlc, { outpoint: req.outpoint, amountSat: req.amountSat, destination: req.destination, feeRate: req.feeRate }, req.signer, req.auxRand);
+    const r = refundTransaction(c.ptlc, { outpoint: req.outpoint, amountSat: req.amountSat, destination: req.destination, feeRate: req.feeRate, ...(req.feeLimits ? { feeLimits: req.feeLimits } : {}) }, req.signer, req.auxRand);
     return { txid: r.tx.id, hex: r.hex, message: { type: 'ptlc/spend', version: 1, network: c.network, path: 'refund', txid: r.tx.id, hex: r.hex, fee_sat: r.feeSat, locktime: r.tx.lockTime } };
   }
   const { buildSpend } = await import('../../lib/htlc/spend.ts');
@@ -85,6 +91,58 @@ export async function payerRefund(c: PayerContract, req: RefundRequest): Promise
   const psbt = serializePsbt(s.tx);
   const message = spendMessage(c.created, { path: 'refund', complete: true, txid: s.txid, outpoint: req.outpoint, amountSat: req.amountSat, feeSat: s.feeSat, lockTime: s.lockTime, sequence: s.sequence, hex: s.hex, psbt });
   return { txid: s.txid, hex: s.hex, message, psbt };
+}
+
+/**
+ * The highest refund rate (sat/kvB) the fee guard lets through for this output: the fee within
+ * --max-fee-rate and within --max-fee-share of the amount, at the refund's planned vsize. A
+ * watcher bids min(its estimate, this) — short of the estimate, `shortfall: 'budget'` — instead
+ * of a bid the guard refuses every round (nothing ever sent).
+ */
+export async function payerRefundCap(c: PayerContract, amountSat: bigint, destination: Uint8Array, limits: FeeLimits): Promise<number> {
+  const { estimateVsize, plannedWitness } = await import('../../lib/htlc/spend.ts');
+  const { feeFor } = await import('../../lib/tx/policy.ts');
+  const witness = c.kind === 'ptlc' ? [64, c.ptlc.refundLeaf.length, c.ptlc.refundControlBlock.length] : plannedWitness(c.htlc, 'refund', undefined);
+  const vsize = estimateVsize(destination, witness);
+  const maxFee = Math.min(Math.floor(limits.maxFeeRate * vsize), Math.floor(limits.maxFeeShare * Number(amountSat)));
+  let cap = Math.min(Math.floor(limits.maxFeeRate * 1000), Math.floor((maxFee * 1000) / vsize));
+  while (cap > 0 && Number(feeFor(vsize, cap / 1000)) > maxFee) cap--;
+  return Math.max(0, cap);
+}
+
+/** JSON with its object keys sorted: one byte string for one value, whatever order the database gives it back in. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** What the payer signs of a record: BIP-340's tagged hash (tag `offchain/htlc-payer-record`) of its terms. */
+export async function payerRecordDigest(r: PayerRecord): Promise<Uint8Array> {
+  const { taggedHash } = await import('../../lib/musig/engine/scalar.ts');
+  const terms = { kind: r.kind, contract: r.contract, outpoint: r.outpoint, amount_sat: r.amount_sat, to: r.to, created: r.created };
+  return taggedHash('offchain/htlc-payer-record', new TextEncoder().encode(canonicalJson(terms)));
+}
+
+/** The payer's signature over a record (BIP-340, zero aux: deterministic, so a rerun of watch-add stores the same record). */
+export async function signPayerRecord(r: PayerRecord, key: KeyPair): Promise<string> {
+  const { schnorrSign } = await import('../../lib/taproot/schnorr.ts');
+  return toHex(schnorrSign(await payerRecordDigest(r), key.secretKey, new Uint8Array(32), key.publicKey));
+}
+
+/** A record this key did not sign, as stored ("E_STATE_CORRUPT: …"; undefined: it did). */
+export async function forgedPayerRecord(r: PayerRecord, key: KeyPair): Promise<string | undefined> {
+  const { schnorrVerify } = await import('../../lib/taproot/schnorr.ts');
+  const { fromHex } = await import('../../lib/bytes.ts');
+  let ok = false;
+  try {
+    ok = typeof r.sig === 'string' && /^[0-9a-f]{128}$/.test(r.sig) && schnorrVerify(fromHex(r.sig), await payerRecordDigest(r), key.xOnly);
+  } catch {
+    ok = false;
+  }
+  return ok ? undefined : `E_STATE_CORRUPT: the kept record of ${r.kind.toUpperCase()} ${r.contract} is not signed by this watcher's key (edited in the database, or kept before records were signed): nothing signed; register it again with ${r.kind} watch-add --key-file/--key-env`;
 }
 
 /** The watcher's check of its key against a registered output's payer (E_WRONG_KEY: the refund would only be refused). */

@@ -343,7 +343,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
   /** The payer's key of every kept HTLC and PTLC: E_NO_KEY/E_WRONG_KEY before any round. */
   protected async payerKeyChecked(network: Network): Promise<void> {
     const { payerKeyCheck, payerRecords } = await import('./htlc.ts');
-    await payerKeyCheck(await payerRecords(await this.state(network, { create: false })), () => this.keyPair(network), this.stateDir(network));
+    await payerKeyCheck(await payerRecords(await this.state(network, { create: false })), () => this.keyPair(network));
   }
 
   private watchedUser(network: Network): UserHost {
