@@ -40,9 +40,11 @@ import { FINAL_DEPTH, type Decision, type WatchAction } from './decision.ts';
 /** Who spent the funding output. */
 export type FundingSpend =
   | { kind: 'unspent' }
+  /** The funding is in no block the node knows (`known`: in its mempool; else unknown to it — never broadcast, or double-spent). */
+  | { kind: 'not-mined'; known: boolean }
   /** Offline (a dry run at --tip-height): nothing known. */
   | { kind: 'unknown-offline' }
-  /** Spent in a block the watcher could not find among the blocks it may scan. */
+  /** Spent in a block the watcher could not find among the blocks it may scan (the funding mined: the node knows it). */
   | { kind: 'not-found' }
   | {
     kind: 'revoked' | 'peer-current' | 'own' | 'mutual-close' | 'foreign';
@@ -180,6 +182,9 @@ function decideSpend(f: ChannelFacts): ChannelDecision {
   const idle = { kind: 'channel' as const, contract: f.channel, deadline: f.tip + f.toSelfDelay, blocks_left: f.toSelfDelay, sends: [] as JusticeSend[] };
   const s = f.spend;
   if (s.kind === 'unspent') return { ...idle, action: 'none', reason: `the funding is unspent: a revoked commitment of the peer's would be punished within to_self_delay (${f.toSelfDelay} blocks)` };
+  if (s.kind === 'not-mined') {
+    return { ...idle, action: 'none', reason: s.known ? 'the funding is not mined yet (in the node\'s mempool): nothing to watch until it is' : 'the funding is on no chain the node knows (not in a block or its mempool: never broadcast, or its input spent elsewhere): nothing to watch until it is' };
+  }
   if (s.kind === 'unknown-offline') return { ...idle, action: 'none', reason: 'offline: who spends the funding is not known (a node tells)' };
   if (s.kind === 'not-found') {
     return { ...idle, action: 'hold', reason: 'the funding is spent in a block the watcher did not find', error: `E_WATCH_FOREIGN_SPEND: channel ${f.channel}'s funding is spent in a block the watcher could not find (deeper than it scans): check the channel by hand` };
