@@ -122,13 +122,24 @@ export function outputDeadline(tip: number, toSelfDelay: number, confirmedAt?: n
 /** BOLT 3's fee at feerate_per_kw for a counted weight (src/lib/bolt3/formats.ts feeFromWeight). */
 export const feeAt = (perKw: number, weight: number): number => Math.floor((perKw * weight) / 1000);
 
-/** A signature is at least 71 bytes with its sighash byte where BOLT 3 counts 73: the real size is at most this much smaller, per input. */
-const SIGNATURE_SLACK_WU = 4;
+/** A signature is usually 71–72 bytes with its sighash byte where BOLT 3 counts 73, but 70 (or less) happens (~1 in 256): the real size is counted this much smaller, per input. */
+const SIGNATURE_SLACK_WU = 6;
 
 /** The most a justice transaction may pay (sat): the fee guard on its smallest real size, the share of its output, dust left. */
 export function justiceMaxFee(item: Pick<JusticeItem, 'valueSat' | 'weight' | 'inputs'>, limits: ChannelFacts['limits'], dustSat: number): number {
   const vsizeLow = Math.ceil((item.weight - SIGNATURE_SLACK_WU * item.inputs) / 4);
   return Math.max(0, Math.min(Math.floor(limits.maxFeeRate * vsizeLow), Math.floor(limits.maxFeeShare * item.valueSat), item.valueSat - dustSat));
+}
+
+/**
+ * Where an item's schedule starts: the first tip bid at (the records'), else the tip — and for an
+ * output of the cheater's, never before its confirmation (its window starts there): while it is
+ * unconfirmed its conservative deadline moves with the tip, so the bid stays at the start rate.
+ */
+function scheduleStart(f: ChannelFacts, item: JusticeItem): number {
+  const first = Math.min(f.startTip ?? f.tip, f.tip);
+  if (item.deadline !== undefined) return first;
+  return item.confirmedAt === undefined ? f.tip : Math.min(Math.max(first, item.confirmedAt), f.tip);
 }
 
 type ItemBid = { item: JusticeItem; deadline: number; action: 'send' | 'replace' | 'keep' | 'none'; send?: JusticeSend; rate: number; shortfall?: Decision['shortfall'] };
@@ -140,7 +151,7 @@ function bidItem(f: ChannelFacts, item: JusticeItem): ItemBid {
   const budgetRate = Math.floor((maxFee * 1000) / vsize);
   const previousRate = item.held ? Math.ceil((item.held.feeSat * 1000) / vsize) : undefined;
   const bid = deadlineBid({
-    startTip: Math.min(f.startTip ?? f.tip, f.tip), tip: f.tip, deadline, startRate: f.startRate, budgetRate, incrementalRate: f.incrementalRate,
+    startTip: scheduleStart(f, item), tip: f.tip, deadline, startRate: f.startRate, budgetRate, incrementalRate: f.incrementalRate,
     ...(previousRate !== undefined ? { previousRate } : {}),
   });
   const short = bid.shortfall ? { shortfall: bid.shortfall } : {};
