@@ -11,12 +11,17 @@
  * INVARIANTS (test/lib/watch/channel.test.ts, property tests):
  * - Nothing is sent unless the funding's spender is a commitment of the peer's that it revoked:
  *   its current commitment, the party's own, a mutual close, an unknown spender or an unspent
- *   funding send nothing (`wait`/`done`/`hold`/`none`, with the reason).
+ *   funding send nothing (`wait`/`done`/`hold`/`none`, with the reason). A funding the node does
+ *   not know mined (unknown to it, or in its mempool only) is not on chain: `none`, and no block
+ *   is walked for its spender; a walk that found nothing is recorded (`walked_to`) and never
+ *   read again below that block (src/topics/watch/channel.ts).
  * - Deadline: an output of the cheater's (the commitment's, or a second stage's) confirmed at
  *   height H can be taken by him with his delayed key from block H + to_self_delay: the justice
  *   transaction must be mined by H + to_self_delay − 1. Unconfirmed, it could be mined in the
  *   next block at the earliest: the deadline is then tip + to_self_delay (conservative — it moves
- *   on each block it stays out, never later than the real one).
+ *   on each block it stays out, never later than the real one). Its window has not started then:
+ *   its justice transaction is bid at the start rate, and its schedule starts at its confirmation
+ *   H (the bid made at tip H − 1), never earlier.
  * - Fees: each justice transaction's fee never exceeds its budget — the lower of --max-fee-rate
  *   × its size (counted at the smallest signatures) and --max-fee-share of the output it takes —
  *   and always leaves its output above dust. A bid rises toward the deadline on the schedule and
@@ -33,6 +38,11 @@
  *   htlc_basepoint secret, when the watcher holds it — on the same budget and replacement rules.
  * - `done` only when nothing is left to take, every transaction of the party's that the best
  *   chain holds is FINAL_DEPTH deep, and so is the funding's spender; `wait` while one is shallower.
+ *   "Nothing left" is the node's word (every revocable output spent), never a sizing refusal: an
+ *   output worth less than its fee at the node's relay floor (the rate it is sized at) is `hold`
+ *   with `shortfall: 'budget'`, and a failed second-stage search is `hold` with its error (the
+ *   commitment's own outputs are taken all the same). Once done, the channel record keeps it with
+ *   the spender's height: not evaluated again until a reorganisation moves the spender.
  */
 import { deadlineBid } from '../tx/deadline-fee.ts';
 import { FINAL_DEPTH, type Decision, type WatchAction } from './decision.ts';
@@ -133,13 +143,15 @@ export function justiceMaxFee(item: Pick<JusticeItem, 'valueSat' | 'weight' | 'i
 
 /**
  * Where an item's schedule starts: the first tip bid at (the records'), else the tip — and for an
- * output of the cheater's, never before its confirmation (its window starts there): while it is
- * unconfirmed its conservative deadline moves with the tip, so the bid stays at the start rate.
+ * output of the cheater's, never before its confirmation at H (its window starts there: the tip
+ * H − 1 bids for block H): while it is unconfirmed its conservative deadline moves with the tip,
+ * so the bid stays at the start rate.
  */
 function scheduleStart(f: ChannelFacts, item: JusticeItem): number {
   const first = Math.min(f.startTip ?? f.tip, f.tip);
   if (item.deadline !== undefined) return first;
-  return item.confirmedAt === undefined ? f.tip : Math.min(Math.max(first, item.confirmedAt), f.tip);
+  // Mined at H, it could be taken from block H itself (beside it): the window's first bid is the one made with the tip at H − 1.
+  return item.confirmedAt === undefined ? f.tip : Math.min(Math.max(first, item.confirmedAt - 1), f.tip);
 }
 
 type ItemBid = { item: JusticeItem; deadline: number; action: 'send' | 'replace' | 'keep' | 'none'; send?: JusticeSend; rate: number; shortfall?: Decision['shortfall'] };
