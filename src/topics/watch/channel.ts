@@ -167,9 +167,6 @@ async function spendTurn(host: ChannelHost, r: Round, rec: ChannelRecord, base: 
   return penaltyTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
 }
 
-/** The sizing rate of the party's own sweeps and claims: at 1000 sat/kw BOLT 3's fee is the counted weight itself. */
-const SIZING_PER_KW = 1000;
-
 /** The node's relay floor as BOLT 3's feerate_per_kw (sat/kvB ÷ 4, rounded up): the lowest rate a round could bid. */
 async function floorPerKw(r: Round): Promise<number> {
   const p = await r.chain.mempoolPolicy();
@@ -328,7 +325,7 @@ async function ownTurn(
   } else if ((await r.chain.utxo(input.txid, input.vout)) === null) {
     return decideChannel({ ...base, own: { from, items: [], mined: await mined() } });
   }
-  const sized = await sign(SIZING_PER_KW);
+  const sized = await sign(await floorPerKw(r)); // at the relay floor: a small to_local is not refused at a rate no round bids
   const item: JusticeItem = {
     outpoint, valueSat: Number(input.amountSat), weight: sized.weight, inputs: 1, sentBefore: watch.sent[outpoint] !== undefined, deadline: from + SWEEP_HORIZON, ...(held ? { held } : {}),
   };
@@ -370,7 +367,8 @@ async function claimTurn(host: ChannelHost, r: Round, rec: ChannelRecord, base: 
   const { c } = peerCommitment(rec.channel, signed.state, fromHex(rec.remote_points[String(n)] ?? '', 'peer point', 33));
   const items: JusticeItem[] = [];
   let later: number | undefined;
-  for (const t of await sign(SIZING_PER_KW)) {
+  // Sized at the node's relay floor (the lowest rate a round could bid): an HTLC worth claiming there is not left out.
+  for (const t of await sign(await floorPerKw(r))) {
     const cltv = c.outputs[t.vout]!.htlc!.cltvExpiry;
     // The party's own HTLC comes back with nLockTime = cltv_expiry: final once the tip reaches it.
     if (t.kind === 'htlc-timeout' && t.locktime > r.tip) {
@@ -389,7 +387,7 @@ async function claimTurn(host: ChannelHost, r: Round, rec: ChannelRecord, base: 
       continue; // spent in a block
     }
     items.push({
-      outpoint, valueSat: t.amount_sat, weight: t.fee_sat, inputs: 1, sentBefore: watch.sent[outpoint] !== undefined,
+      outpoint, valueSat: t.amount_sat, weight: countedWeight(t.hex), inputs: 1, sentBefore: watch.sent[outpoint] !== undefined,
       // A claim must be mined by cltv_expiry (from the next block the peer may time it out); one's own timeout has no rival deadline: a horizon.
       deadline: t.kind === 'htlc-claim' ? cltv : cltv + SWEEP_HORIZON, ...(held ? { held } : {}),
     });
