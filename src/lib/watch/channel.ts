@@ -35,7 +35,9 @@
  *   confirmation + to_self_delay − 1 — on the same budget and replacement rules.
  * - The peer's current commitment: an HTLC it offered is claimed with its preimage by its
  *   cltv_expiry, one the party offered is taken back only once its cltv_expiry is final — with the
- *   htlc_basepoint secret, when the watcher holds it — on the same budget and replacement rules.
+ *   htlc_basepoint secret, when the watcher holds it — on the same budget and replacement rules;
+ *   a preimage claim whose HTLC the peer's unconfirmed timeout spends replaces that timeout
+ *   (`held` is then the peer's, its fee all it evicts), within the budget, else it stands.
  * - `done` only when nothing is left to take, every transaction of the party's that the best
  *   chain holds is FINAL_DEPTH deep, and so is the funding's spender; `wait` while one is shallower.
  *   "Nothing left" is the node's word (every revocable output spent), never a sizing refusal: an

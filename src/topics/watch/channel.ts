@@ -381,8 +381,17 @@ async function claimTurn(host: ChannelHost, r: Round, rec: ChannelRecord, base: 
     if (spender !== undefined) {
       const tx = Transaction.fromRaw(await r.chain.rawTransaction(spender), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
       const entry = await r.chain.mempoolEntry(spender);
-      if (tx.outputsLength !== 1 || !equalBytes(tx.getOutput(0).script!, dest) || !entry) continue; // the peer's: gone
-      held = { txid: spender, feeSat: Number(entry.fee) };
+      if (!entry) continue;
+      if (tx.outputsLength !== 1 || !equalBytes(tx.getOutput(0).script!, dest)) {
+        // The peer's timeout, unconfirmed: a preimage claim may still replace it — paying all it evicts
+        // (its descendants too) plus the incremental relay fee on its own size (BIP-125 rules 3 and 4) within
+        // the budget; else it stands. The party's own HTLC coming back has no rival to outbid: gone.
+        if (t.kind !== 'htlc-claim') continue;
+        const evicted = await r.chain.mempoolEviction(spender);
+        held = { txid: spender, feeSat: Number(evicted?.descendantFee ?? entry.fee) };
+      } else {
+        held = { txid: spender, feeSat: Number(entry.fee) };
+      }
     } else if ((await r.chain.utxo(commitmentTxid, t.vout)) === null) {
       continue; // spent in a block
     }
