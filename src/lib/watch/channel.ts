@@ -11,12 +11,17 @@
  * INVARIANTS (test/lib/watch/channel.test.ts, property tests):
  * - Nothing is sent unless the funding's spender is a commitment of the peer's that it revoked:
  *   its current commitment, the party's own, a mutual close, an unknown spender or an unspent
- *   funding send nothing (`wait`/`done`/`hold`/`none`, with the reason).
+ *   funding send nothing (`wait`/`done`/`hold`/`none`, with the reason). A funding the node does
+ *   not know mined (unknown to it, or in its mempool only) is not on chain: `none`, and no block
+ *   is walked for its spender; a walk that found nothing is recorded (`walked_to`) and never
+ *   read again below that block (src/topics/watch/channel.ts).
  * - Deadline: an output of the cheater's (the commitment's, or a second stage's) confirmed at
  *   height H can be taken by him with his delayed key from block H + to_self_delay: the justice
  *   transaction must be mined by H + to_self_delay − 1. Unconfirmed, it could be mined in the
  *   next block at the earliest: the deadline is then tip + to_self_delay (conservative — it moves
- *   on each block it stays out, never later than the real one).
+ *   on each block it stays out, never later than the real one). Its window has not started then:
+ *   its justice transaction is bid at the start rate, and its schedule starts at its confirmation
+ *   H (the bid made at tip H − 1), never earlier.
  * - Fees: each justice transaction's fee never exceeds its budget — the lower of --max-fee-rate
  *   × its size (counted at the smallest signatures) and --max-fee-share of the output it takes —
  *   and always leaves its output above dust. A bid rises toward the deadline on the schedule and
@@ -30,9 +35,16 @@
  *   confirmation + to_self_delay − 1 — on the same budget and replacement rules.
  * - The peer's current commitment: an HTLC it offered is claimed with its preimage by its
  *   cltv_expiry, one the party offered is taken back only once its cltv_expiry is final — with the
- *   htlc_basepoint secret, when the watcher holds it — on the same budget and replacement rules.
+ *   htlc_basepoint secret, when the watcher holds it — on the same budget and replacement rules;
+ *   a preimage claim whose HTLC the peer's unconfirmed timeout spends replaces that timeout
+ *   (`held` is then the peer's, its fee all it evicts), within the budget, else it stands.
  * - `done` only when nothing is left to take, every transaction of the party's that the best
  *   chain holds is FINAL_DEPTH deep, and so is the funding's spender; `wait` while one is shallower.
+ *   "Nothing left" is the node's word (every revocable output spent), never a sizing refusal: an
+ *   output worth less than its fee at the node's relay floor (the rate it is sized at) is `hold`
+ *   with `shortfall: 'budget'`, and a failed second-stage search is `hold` with its error (the
+ *   commitment's own outputs are taken all the same). Once done, the channel record keeps it with
+ *   the spender's height: not evaluated again until a reorganisation moves the spender.
  */
 import { deadlineBid } from '../tx/deadline-fee.ts';
 import { FINAL_DEPTH, type Decision, type WatchAction } from './decision.ts';
@@ -40,9 +52,11 @@ import { FINAL_DEPTH, type Decision, type WatchAction } from './decision.ts';
 /** Who spent the funding output. */
 export type FundingSpend =
   | { kind: 'unspent' }
+  /** The funding is in no block the node knows (`known`: in its mempool; else unknown to it — never broadcast, or double-spent). */
+  | { kind: 'not-mined'; known: boolean }
   /** Offline (a dry run at --tip-height): nothing known. */
   | { kind: 'unknown-offline' }
-  /** Spent in a block the watcher could not find among the blocks it may scan. */
+  /** Spent in a block the watcher could not find among the blocks it may scan (the funding mined: the node knows it). */
   | { kind: 'not-found' }
   | {
     kind: 'revoked' | 'peer-current' | 'own' | 'mutual-close' | 'foreign';
@@ -120,13 +134,26 @@ export function outputDeadline(tip: number, toSelfDelay: number, confirmedAt?: n
 /** BOLT 3's fee at feerate_per_kw for a counted weight (src/lib/bolt3/formats.ts feeFromWeight). */
 export const feeAt = (perKw: number, weight: number): number => Math.floor((perKw * weight) / 1000);
 
-/** A signature is at least 71 bytes with its sighash byte where BOLT 3 counts 73: the real size is at most this much smaller, per input. */
-const SIGNATURE_SLACK_WU = 4;
+/** A signature is usually 71–72 bytes with its sighash byte where BOLT 3 counts 73, but 70 (or less) happens (~1 in 256): the real size is counted this much smaller, per input. */
+const SIGNATURE_SLACK_WU = 6;
 
 /** The most a justice transaction may pay (sat): the fee guard on its smallest real size, the share of its output, dust left. */
 export function justiceMaxFee(item: Pick<JusticeItem, 'valueSat' | 'weight' | 'inputs'>, limits: ChannelFacts['limits'], dustSat: number): number {
   const vsizeLow = Math.ceil((item.weight - SIGNATURE_SLACK_WU * item.inputs) / 4);
   return Math.max(0, Math.min(Math.floor(limits.maxFeeRate * vsizeLow), Math.floor(limits.maxFeeShare * item.valueSat), item.valueSat - dustSat));
+}
+
+/**
+ * Where an item's schedule starts: the first tip bid at (the records'), else the tip — and for an
+ * output of the cheater's, never before its confirmation at H (its window starts there: the tip
+ * H − 1 bids for block H): while it is unconfirmed its conservative deadline moves with the tip,
+ * so the bid stays at the start rate.
+ */
+function scheduleStart(f: ChannelFacts, item: JusticeItem): number {
+  const first = Math.min(f.startTip ?? f.tip, f.tip);
+  if (item.deadline !== undefined) return first;
+  // Mined at H, it could be taken from block H itself (beside it): the window's first bid is the one made with the tip at H − 1.
+  return item.confirmedAt === undefined ? f.tip : Math.min(Math.max(first, item.confirmedAt - 1), f.tip);
 }
 
 type ItemBid = { item: JusticeItem; deadline: number; action: 'send' | 'replace' | 'keep' | 'none'; send?: JusticeSend; rate: number; shortfall?: Decision['shortfall'] };
@@ -138,7 +165,7 @@ function bidItem(f: ChannelFacts, item: JusticeItem): ItemBid {
   const budgetRate = Math.floor((maxFee * 1000) / vsize);
   const previousRate = item.held ? Math.ceil((item.held.feeSat * 1000) / vsize) : undefined;
   const bid = deadlineBid({
-    startTip: Math.min(f.startTip ?? f.tip, f.tip), tip: f.tip, deadline, startRate: f.startRate, budgetRate, incrementalRate: f.incrementalRate,
+    startTip: scheduleStart(f, item), tip: f.tip, deadline, startRate: f.startRate, budgetRate, incrementalRate: f.incrementalRate,
     ...(previousRate !== undefined ? { previousRate } : {}),
   });
   const short = bid.shortfall ? { shortfall: bid.shortfall } : {};
@@ -180,6 +207,9 @@ function decideSpend(f: ChannelFacts): ChannelDecision {
   const idle = { kind: 'channel' as const, contract: f.channel, deadline: f.tip + f.toSelfDelay, blocks_left: f.toSelfDelay, sends: [] as JusticeSend[] };
   const s = f.spend;
   if (s.kind === 'unspent') return { ...idle, action: 'none', reason: `the funding is unspent: a revoked commitment of the peer's would be punished within to_self_delay (${f.toSelfDelay} blocks)` };
+  if (s.kind === 'not-mined') {
+    return { ...idle, action: 'none', reason: s.known ? 'the funding is not mined yet (in the node\'s mempool): nothing to watch until it is' : 'the funding is on no chain the node knows (not in a block or its mempool: never broadcast, or its input spent elsewhere): nothing to watch until it is' };
+  }
   if (s.kind === 'unknown-offline') return { ...idle, action: 'none', reason: 'offline: who spends the funding is not known (a node tells)' };
   if (s.kind === 'not-found') {
     return { ...idle, action: 'hold', reason: 'the funding is spent in a block the watcher did not find', error: `E_WATCH_FOREIGN_SPEND: channel ${f.channel}'s funding is spent in a block the watcher could not find (deeper than it scans): check the channel by hand` };

@@ -23,7 +23,7 @@ import { equalBytes, fromHex, toHex } from '../../lib/bytes.ts';
 import type { ChannelRecord } from '../../lib/bolt3/party.ts';
 import { OffchainError } from '../../lib/errors.ts';
 import { SWEEP_HORIZON, decideChannel, type ChannelDecision, type FundingSpend, type JusticeItem } from '../../lib/watch/channel.ts';
-import type { Decision } from '../../lib/watch/decision.ts';
+import { FINAL_DEPTH, type Decision } from '../../lib/watch/decision.ts';
 import { MAX_WALK } from '../../lib/watch/chain-view.ts';
 import type { Round } from './credit.ts';
 import type { ChannelWatch } from './state.ts';
@@ -85,27 +85,33 @@ async function spends(r: Round, txid: string, funding: { txid: string; vout: num
 /**
  * The funding's spender in a block, without a look at every commitment the channel ever had:
  * the one recorded (checked: mined, and spending the funding), else the blocks the view walked
- * this round, else back from the tip, block by block, down to the funding's own block (a
- * watcher new to this state directory; at most MAX_WALK blocks).
+ * this round, else back from the tip, block by block, down to the funding's own block (at most
+ * MAX_WALK blocks) — or to the block an earlier walk started from (`walkedTo`: everything below
+ * it was read then; a reorganisation that took it away walks again, once). `fundingHeight`: the
+ * funding's block (the node knows it mined). `top`: the block this walk started from.
  */
-async function blockSpender(r: Round, funding: { txid: string; vout: number }, recorded?: string): Promise<string | undefined> {
-  if (recorded !== undefined && ((await r.chain.txConfirmations(recorded)) ?? 0) > 0 && (await spends(r, recorded, funding))) return recorded;
+async function blockSpender(
+  r: Round, funding: { txid: string; vout: number }, fundingHeight: number, recorded?: string, walkedTo?: string,
+): Promise<{ spender?: string; top?: string }> {
+  if (recorded !== undefined && ((await r.chain.txConfirmations(recorded)) ?? 0) > 0 && (await spends(r, recorded, funding))) return { spender: recorded };
   const scan = r.chain.blockSpender;
-  if (!scan) return undefined;
+  if (!scan) return {};
+  const seen = new Set<string>();
   for (const hash of [...(r.connected ?? [])].reverse()) {
+    seen.add(hash);
     const found = await scan.call(r.chain, hash, funding.txid, funding.vout);
-    if (found !== undefined) return found;
+    if (found !== undefined) return { spender: found };
   }
-  const fundingConfirmations = await r.chain.txConfirmations(funding.txid);
   // The funding's own block too: a commitment may be mined beside it.
-  const lowest = fundingConfirmations ? r.tip - fundingConfirmations + 1 : r.tip - MAX_WALK;
   let hash: string | null = r.block;
-  for (let height = r.tip; hash !== null && height >= Math.max(lowest, r.tip - MAX_WALK); height--) {
-    const found = await scan.call(r.chain, hash, funding.txid, funding.vout);
-    if (found !== undefined) return found;
+  for (let height = r.tip; hash !== null && hash !== walkedTo && height >= Math.max(fundingHeight, r.tip - MAX_WALK); height--) {
+    if (!seen.has(hash)) {
+      const found = await scan.call(r.chain, hash, funding.txid, funding.vout);
+      if (found !== undefined) return { spender: found };
+    }
     hash = (await r.chain.blockHeader(hash)).prev;
   }
-  return undefined;
+  return { top: r.block };
 }
 
 /** Who the spender is, by the party's record. */
@@ -128,21 +134,52 @@ async function channelTurn(host: ChannelHost, r: Round, rec: ChannelRecord, id: 
   let spender = await r.chain.mempoolSpender(funding.txid, funding.vout);
   if (spender === undefined) {
     if ((await r.chain.utxo(funding.txid, funding.vout)) !== null) return decideChannel({ ...base, spend: { kind: 'unspent' } });
-    spender = await blockSpender(r, funding, watch.spender);
-    if (spender === undefined) return decideChannel({ ...base, spend: { kind: 'not-found' } });
+    // Not in the UTXO set: spent in a block — or never mined (unknown to the node, or in its mempool only): nothing to walk for.
+    const fundingConfirmations = await r.chain.txConfirmations(funding.txid);
+    if (fundingConfirmations === null || fundingConfirmations === 0) return decideChannel({ ...base, spend: { kind: 'not-mined', known: fundingConfirmations === 0 } });
+    const walk = await blockSpender(r, funding, r.tip - fundingConfirmations + 1, watch.spender, watch.walked_to);
+    if (walk.spender === undefined) {
+      if (walk.top !== undefined && walk.top !== watch.walked_to && !r.dryRun) await r.records.setChannel(id, { ...watch, walked_to: walk.top });
+      return decideChannel({ ...base, spend: { kind: 'not-found' } });
+    }
+    spender = walk.spender;
   }
   if (spender !== watch.spender && !r.dryRun) await r.records.setChannel(id, { ...watch, spender });
   const who = classify(rec, spender);
   const confirmations = (await r.chain.txConfirmations(spender)) ?? 0;
   const spend: FundingSpend = { ...who, txid: spender, confirmations };
-  if (who.kind === 'peer-current' && confirmations > 0 && host.htlcKey) return claimTurn(host, r, rec, { ...base, spend }, spender, { ...watch, spender });
-  if (who.kind === 'own' && confirmations > 0 && host.delayedKey) return ownTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
-  if (who.kind !== 'revoked') return decideChannel({ ...base, spend });
+  const height = r.tip - confirmations + 1;
+  // Done before, its spender still mined at the same height (FINAL_DEPTH deep then: only a reorganisation that deep moves it): not evaluated again.
+  if (watch.done?.spender === spender && confirmations >= FINAL_DEPTH && watch.done.height === height) {
+    const d = decideChannel({ ...base, spend, items: [] });
+    return { ...d, action: 'done', reason: `done (recorded when the closing transaction ${spender} was mined at height ${height}, as it still is): not evaluated again` };
+  }
+  const d = await spendTurn(host, r, rec, base, spend, watch);
+  if (d.action === 'done' && confirmations >= FINAL_DEPTH && !r.dryRun) await r.records.setChannel(id, { ...(await r.records.channel(id)), spender, done: { spender, height } });
+  return d;
+}
+
+async function spendTurn(host: ChannelHost, r: Round, rec: ChannelRecord, base: Omit<Parameters<typeof decideChannel>[0], 'spend'>, spend: FundingSpend & { txid: string; confirmations: number }, watch: ChannelWatch): Promise<ChannelDecision> {
+  const { txid: spender, confirmations, kind } = spend;
+  if (kind === 'peer-current' && confirmations > 0 && host.htlcKey) return claimTurn(host, r, rec, { ...base, spend }, spender, { ...watch, spender });
+  if (kind === 'own' && confirmations > 0 && host.delayedKey) return ownTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
+  if (kind !== 'revoked') return decideChannel({ ...base, spend });
   return penaltyTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
 }
 
-/** The sizing rate: at 1000 sat/kw BOLT 3's fee is the counted weight itself. */
-const SIZING_PER_KW = 1000;
+/** The node's relay floor as BOLT 3's feerate_per_kw (sat/kvB ÷ 4, rounded up): the lowest rate a round could bid. */
+async function floorPerKw(r: Round): Promise<number> {
+  const p = await r.chain.mempoolPolicy();
+  return Math.max(1, Math.ceil(Math.max(p.minRelayFeeRate, p.mempoolMinFeeRate) / 4));
+}
+
+/** A justice transaction's weight as BOLT 3 counts it for the fee: its real weight with each signature (its witness's first item) counted at 73 bytes. */
+export function countedWeight(hex: string): number {
+  const tx = Transaction.fromRaw(fromHex(hex), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+  let slack = 0;
+  for (let i = 0; i < tx.inputsLength; i++) slack += 73 - (tx.getInput(i).finalScriptWitness?.[0]?.length ?? 73);
+  return tx.weight + slack;
+}
 
 type Built = { txid: string; hex: string; fee_sat: number; inputs: { kind: string; txid: string; vout: number; amount_sat: number }[] };
 
@@ -153,14 +190,40 @@ async function penaltyTurn(
   const dest = host.destination.script;
   // The party's own justice transactions in the mempool (one output, to --sweep-to): replaced, not counted as the cheater's.
   const replaceable = (tx: { outputs: { script: Uint8Array }[] }) => tx.outputs.length === 1 && equalBytes(tx.outputs[0]!.script, dest);
+  // The search for the cheater's second stages (scantxoutset: slow, one at a time on a node) may fail: the commitment's own
+  // outputs are taken all the same, the failure reported, the search made again next round.
+  let searchError: string | undefined;
+  const outputsPaying = r.chain.outputsPaying;
+  const node = {
+    utxo: (txid: string, vout: number) => r.chain.utxo(txid, vout),
+    rawTransaction: (txid: string) => r.chain.rawTransaction(txid),
+    mempoolSpender: (txid: string, vout: number) => r.chain.mempoolSpender(txid, vout),
+    ...(outputsPaying ? {
+      outputsPaying: async (script: Uint8Array) => {
+        try {
+          return await outputsPaying.call(r.chain, script);
+        } catch (e) {
+          searchError = `${errorText(e)} (the search for the cheater's second-stage outputs failed: the commitment's own outputs are taken, the search is made again next round)`;
+          return [];
+        }
+      },
+    } : {}),
+  };
   const sign = (perKw: number, findings?: Awaited<ReturnType<typeof punishRevoked>>['onChain']) =>
-    punishRevoked(rec, revokedTxid, { destinationScript: dest, feeratePerKw: perKw }, host.revocationKey, findings ? { findings } : { chain: r.chain, replaceable });
+    punishRevoked(rec, revokedTxid, { destinationScript: dest, feeratePerKw: perKw }, host.revocationKey, findings ? { findings } : { chain: node, replaceable });
   let sized: Awaited<ReturnType<typeof punishRevoked>>;
   try {
-    sized = await sign(SIZING_PER_KW);
+    // Sized at the lowest rate the round could bid: an output worth taking at the relay floor is not left out.
+    sized = await sign(await floorPerKw(r));
   } catch (e) {
     if (!(e instanceof OffchainError && (e.code === 'E_PENALTY_NOTHING_TO_TAKE' || e.code === 'E_PENALTY_BELOW_DUST'))) throw e;
-    // Nothing left to take: the justice transactions sent (the records', checked with the node) say whether it is done.
+    const idle = decideChannel({ ...base, items: [] });
+    if (e.code === 'E_PENALTY_BELOW_DUST') {
+      // Unspent, but worth less than its fee at the floor: kept in view (the floor may fall), never done.
+      return { ...idle, action: 'hold', shortfall: 'budget', reason: `the revocable outputs left are worth less than their justice transactions' fee at the node's relay floor: nothing sent, asked again each round`, ...(searchError ? { error: searchError } : {}) };
+    }
+    if (searchError) return { ...idle, action: 'hold', reason: 'the commitment\'s outputs are spent; whether second-stage outputs are left is not known (the search failed): asked again next round', error: searchError };
+    // Nothing left to take (the node says every output is spent): the justice transactions sent (the records', checked with the node) say whether it is done.
     const mined = await Promise.all([...new Set(Object.values(watch.sent))].map((t) => r.chain.txConfirmations(t)));
     return decideChannel({ ...base, items: [], mined });
   }
@@ -178,12 +241,18 @@ async function penaltyTurn(
     const heldTxid = findings.held.get(outpoint);
     const entry = heldTxid ? await r.chain.mempoolEntry(heldTxid) : null;
     items.push({
-      outpoint, valueSat: input.amount_sat, weight: t.fee_sat, inputs: t.inputs.length, sentBefore: watch.sent[outpoint] !== undefined,
+      outpoint, valueSat: input.amount_sat, weight: countedWeight(t.hex), inputs: t.inputs.length, sentBefore: watch.sent[outpoint] !== undefined,
       ...(confirmedAt !== undefined ? { confirmedAt } : {}), ...(heldTxid && entry ? { held: { txid: heldTxid, feeSat: Number(entry.fee) } } : {}),
     });
   }
   const { start, incremental } = await startRate(r, Math.min(...items.map((i) => (i.confirmedAt === undefined ? r.tip + base.toSelfDelay : i.confirmedAt + base.toSelfDelay - 1))) - r.tip);
   const d = decideChannel({ ...base, items, startRate: start, incrementalRate: incremental, ...(watch.start_tip !== undefined ? { startTip: watch.start_tip } : {}) });
+  if (searchError) d.error = searchError;
+  const belowFee = ((sized.message.skipped ?? []) as { reason: string }[]).filter((x) => x.reason.startsWith('worth less')).length;
+  if (belowFee > 0) {
+    d.shortfall ??= 'budget';
+    d.reason += ` — ${belowFee} output(s) worth less than their fee at the node's relay floor left for now`;
+  }
   if (r.dryRun || d.sends.length === 0) return d;
   // Signed at each rate the decision asks (one signing per distinct rate), stored, then sent (commit before the act).
   const chosen: Built[] = [];
@@ -256,7 +325,7 @@ async function ownTurn(
   } else if ((await r.chain.utxo(input.txid, input.vout)) === null) {
     return decideChannel({ ...base, own: { from, items: [], mined: await mined() } });
   }
-  const sized = await sign(SIZING_PER_KW);
+  const sized = await sign(await floorPerKw(r)); // at the relay floor: a small to_local is not refused at a rate no round bids
   const item: JusticeItem = {
     outpoint, valueSat: Number(input.amountSat), weight: sized.weight, inputs: 1, sentBefore: watch.sent[outpoint] !== undefined, deadline: from + SWEEP_HORIZON, ...(held ? { held } : {}),
   };
@@ -298,7 +367,8 @@ async function claimTurn(host: ChannelHost, r: Round, rec: ChannelRecord, base: 
   const { c } = peerCommitment(rec.channel, signed.state, fromHex(rec.remote_points[String(n)] ?? '', 'peer point', 33));
   const items: JusticeItem[] = [];
   let later: number | undefined;
-  for (const t of await sign(SIZING_PER_KW)) {
+  // Sized at the node's relay floor (the lowest rate a round could bid): an HTLC worth claiming there is not left out.
+  for (const t of await sign(await floorPerKw(r))) {
     const cltv = c.outputs[t.vout]!.htlc!.cltvExpiry;
     // The party's own HTLC comes back with nLockTime = cltv_expiry: final once the tip reaches it.
     if (t.kind === 'htlc-timeout' && t.locktime > r.tip) {
@@ -311,13 +381,22 @@ async function claimTurn(host: ChannelHost, r: Round, rec: ChannelRecord, base: 
     if (spender !== undefined) {
       const tx = Transaction.fromRaw(await r.chain.rawTransaction(spender), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
       const entry = await r.chain.mempoolEntry(spender);
-      if (tx.outputsLength !== 1 || !equalBytes(tx.getOutput(0).script!, dest) || !entry) continue; // the peer's: gone
-      held = { txid: spender, feeSat: Number(entry.fee) };
+      if (!entry) continue;
+      if (tx.outputsLength !== 1 || !equalBytes(tx.getOutput(0).script!, dest)) {
+        // The peer's timeout, unconfirmed: a preimage claim may still replace it — paying all it evicts
+        // (its descendants too) plus the incremental relay fee on its own size (BIP-125 rules 3 and 4) within
+        // the budget; else it stands. The party's own HTLC coming back has no rival to outbid: gone.
+        if (t.kind !== 'htlc-claim') continue;
+        const evicted = await r.chain.mempoolEviction(spender);
+        held = { txid: spender, feeSat: Number(evicted?.descendantFee ?? entry.fee) };
+      } else {
+        held = { txid: spender, feeSat: Number(entry.fee) };
+      }
     } else if ((await r.chain.utxo(commitmentTxid, t.vout)) === null) {
       continue; // spent in a block
     }
     items.push({
-      outpoint, valueSat: t.amount_sat, weight: t.fee_sat, inputs: 1, sentBefore: watch.sent[outpoint] !== undefined,
+      outpoint, valueSat: t.amount_sat, weight: countedWeight(t.hex), inputs: 1, sentBefore: watch.sent[outpoint] !== undefined,
       // A claim must be mined by cltv_expiry (from the next block the peer may time it out); one's own timeout has no rival deadline: a horizon.
       deadline: t.kind === 'htlc-claim' ? cltv : cltv + SWEEP_HORIZON, ...(held ? { held } : {}),
     });

@@ -17,8 +17,12 @@ const HASH = /^[0-9a-f]{64}$/;
 
 /** What a bid is for: the mint's exit, the gateway's claim of an HTLC, a tower's package for an owner's backup, or a payer's refund of an HTLC or a PTLC (../watch/htlc.ts). */
 export type BidOf = 'exit' | 'claim' | 'tower' | 'refund';
-/** What a watcher keeps of a channel: the funding's spender it found, where its penalty schedule started, the justice transaction it sent last per output taken. */
-export type ChannelWatch = { spender?: string; start_tip?: number; sent: Record<string, string> };
+/**
+ * What a watcher keeps of a channel: the funding's spender it found, where its penalty schedule started, the justice transaction it sent last per output taken;
+ * `walked_to`: the tip block a walk back for the spender reached down from (later walks stop there: only newly connected blocks are read);
+ * `done`: the channel was done with its spender mined at that height (not evaluated again while the node says so: a reorganisation of FINAL_DEPTH or more asks again).
+ */
+export type ChannelWatch = { spender?: string; start_tip?: number; sent: Record<string, string>; walked_to?: string; done?: { spender: string; height: number } };
 
 export class WatchRecords {
   private opened: Records<unknown> | undefined;
@@ -100,7 +104,10 @@ export class WatchRecords {
     const spender = typeof c.spender === 'string' && HASH.test(c.spender) ? { spender: c.spender } : {};
     const start = Number.isSafeInteger(c.start_tip) && c.start_tip! >= 0 ? { start_tip: c.start_tip! } : {};
     const sent = typeof c.sent === 'object' && c.sent !== null ? Object.fromEntries(Object.entries(c.sent).filter(([, t]) => typeof t === 'string' && HASH.test(t))) : {};
-    return { ...spender, ...start, sent };
+    const walked = typeof c.walked_to === 'string' && HASH.test(c.walked_to) ? { walked_to: c.walked_to } : {};
+    const d = c.done;
+    const done = typeof d === 'object' && d !== null && typeof d.spender === 'string' && HASH.test(d.spender) && Number.isSafeInteger(d.height) && d.height >= 0 ? { done: { spender: d.spender, height: d.height } } : {};
+    return { ...spender, ...start, sent, ...walked, ...done };
   }
 
   async setChannel(id: string, c: ChannelWatch): Promise<void> {
