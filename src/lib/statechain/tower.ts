@@ -12,11 +12,13 @@
  * - Only a coin its owner holds (`active`), whose newest backup is its own, anchored (terms with
  *   `anchor`: zero fee and a keyless P2A — without one a tower has nothing to spend, E_BACKUP_UNBUMPABLE),
  *   and not backup 1 (no older backup to outrun: no deadline, E_NO_DEADLINE).
- * - A reader takes only a backup that is what the message says: version 3, its one input the
- *   coin's outpoint, its locktime Lₙ, a 0-sat pay-to-anchor output, fully signed (one witness
- *   item on its input); the previous owner's locktime above Lₙ and the deadline Lₙ₋₁ − 1
- *   (E_BAD_TOWER_EXPORT otherwise). Whether the signature is good is the node's to say: a tower
- *   submits nothing the node has not accepted.
+ * - A reader takes only a backup that is what the message says and has an anchored backup's
+ *   shape: version 3, its one input the coin's outpoint with the template's nSequence, its
+ *   locktime Lₙ, exactly the whole coin to a P2TR and a 0-sat pay-to-anchor, one 64-byte witness
+ *   item; the previous owner's locktime above Lₙ and the deadline Lₙ₋₁ − 1 (E_BAD_TOWER_EXPORT
+ *   otherwise). verifyTowerBackup then checks it against the coin's output as the node has it:
+ *   exactly the backup template (coin.ts), with a valid BIP 341 key-path signature for the coin's
+ *   key — what a tower keeps; `coin_id`, `n` and `older_txids` are claims no key signs.
  *
  * Not here: which export a tower keeps when it holds several for one coin (../watch/tower.ts),
  * the chain.
