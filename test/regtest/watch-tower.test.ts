@@ -264,7 +264,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(readFileSync(join(dir('TOWER'), 'regtest', 'state.sqlite')).length).toBeGreaterThan(0);
   }, 60_000);
 
-  it('a writer dresses a 60-output payout of its own coin as an export (a 0-sat P2A, deadline now): the tower skips it, says so, and pays nothing', async () => {
+  it('a writer dresses a 60-output payout of its own coin as an export (a 0-sat P2A, deadline now), and drops junk beside it: the tower starts, skips both, says so, and pays nothing', async () => {
     // The writer's coin: 0.5 BTC to a taproot address of its own wallet.
     const mine = await n.wallet.call<string>('getnewaddress', ['', 'bech32m']);
     const ftx = await n.wallet.call<string>('sendtoaddress', [mine, 0.5]);
@@ -285,10 +285,12 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       backup: { n: 2, txid: batch.txid, locktime: tip, hex: signed.hex }, previous: { txid: 'cc'.repeat(32), locktime: tip + 1 }, deadline: tip, older_txids: ['cc'.repeat(32)], next: '',
     };
     writeFileSync(join(towerDir(), 'x.json'), JSON.stringify(forged));
+    writeFileSync(join(towerDir(), 'zz-junk.json'), '{"type":'); // junk beside it: said, never a refusal to start
     const before = await towerWallet().call<number>('getbalance');
     const r = await offchain(['watch', '--tower', towerDir(), '--state-dir', dir('TOWER'), '--rpc-wallet', 'tower', '--max-fee-rate', String(BUDGET), ...n.chain(), '--once'], { env: {} });
     expect(r.status, describeRun(r)).toBe(0);
     expect(r.stderr).toMatch(/x\.json skipped: .*outputs are not an anchored backup/);
+    expect(r.stderr).toMatch(/zz-junk\.json skipped: .*not JSON/);
     expect((JSON.parse(r.stdout) as Report).decisions.map((d) => d.contract)).not.toContain(forged.coin_id);
     expect(await mempool()).toEqual([]);
     await n.mine(1);

@@ -14,7 +14,7 @@
  * Not here: the channel half of issue 71 item 5 (penalty transactions for a BOLT 2/3 channel's
  * revoked commitments: a kind of its own beside this one, docs/watch.md).
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Transaction } from '@scure/btc-signer';
 import type { Conflict } from '../../lib/truc/standing.ts';
@@ -52,6 +52,9 @@ export type TowerHost = {
   network: string;
 };
 
+/** Each file read, as it was when read (size, mtime): its export or why it was skipped. */
+const readFiles = new Map<string, { mtimeMs: number; size: number; m?: TowerBackup; why?: string }>();
+
 /** Files the tower reads in its directory: `*.json`, each one export (a file being written elsewhere and renamed in). */
 const EXPORT_FILE = /\.json$/;
 
@@ -71,6 +74,15 @@ export async function readTowerDir(dir: string, network: string, warn?: (message
   }
   const out: TowerBackup[] = [];
   for (const name of names) {
+    // A file unchanged since the last round (same size and mtime) is not read or parsed again.
+    const path = join(dir, name);
+    const st = await stat(path).catch(() => undefined);
+    const seen = st && readFiles.get(path);
+    if (st && seen && seen.mtimeMs === st.mtimeMs && seen.size === st.size) {
+      if (seen.m) out.push(seen.m);
+      else warn?.(seen.why!);
+      continue;
+    }
     try {
       let value: unknown;
       try {
@@ -81,9 +93,12 @@ export async function readTowerDir(dir: string, network: string, warn?: (message
       const m = readTowerBackup(value, `--tower ${join(dir, name)}`);
       if (m.network !== network) throw new MalformedInputError('E_BAD_TOWER_EXPORT', `its network is ${m.network}, not ${network}`);
       out.push(m);
+      if (st) readFiles.set(path, { mtimeMs: st.mtimeMs, size: st.size, m });
     } catch (e) {
       const code = (e as { code?: string }).code;
-      warn?.(`--tower ${join(dir, name)} skipped: not a statechain/tower-backup this tower can keep${code && code !== 'E_BAD_TOWER_EXPORT' ? ` (${code})` : ''}: ${(e as Error).message}`);
+      const why = `--tower ${join(dir, name)} skipped: not a statechain/tower-backup this tower can keep${code && code !== 'E_BAD_TOWER_EXPORT' ? ` (${code})` : ''}: ${(e as Error).message}`;
+      if (st) readFiles.set(path, { mtimeMs: st.mtimeMs, size: st.size, why });
+      warn?.(why);
     }
   }
   return out;

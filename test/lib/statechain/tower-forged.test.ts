@@ -160,6 +160,11 @@ describe('D (T3): a junk file in the directory', () => {
       const warned: string[] = [];
       expect(await readTowerDir(dir, 'regtest', (m) => warned.push(m))).toHaveLength(1);
       expect(warned).toEqual([expect.stringMatching(/zz-junk\.json skipped/)]);
+      // Unchanged: not parsed again (the same export, the same reason); replaced: read anew.
+      expect(await readTowerDir(dir, 'regtest', (m) => warned.push(m))).toHaveLength(1);
+      expect(warned).toHaveLength(2);
+      writeFileSync(join(dir, 'zz-junk.json'), JSON.stringify({ ...good, next: 'again' }));
+      expect(await readTowerDir(dir, 'regtest', (m) => warned.push(m))).toHaveLength(2);
     } finally {
       rmSync(dir, { recursive: true });
     }
