@@ -91,7 +91,7 @@ export default class Watch extends WatchSteps<typeof Watch> {
     let host;
     if (f.tower !== undefined) {
       const { towerWatchHost } = await import('../topics/watch/tower.ts');
-      host = await towerWatchHost({ network, chain, db: (create) => this.state(network, { create }), dir: f.tower, limits, ...(f['rpc-wallet'] !== undefined ? { wallet: f['rpc-wallet'] } : {}) });
+      host = await towerWatchHost({ network, chain, db: (create) => this.state(network, { create }), dir: f.tower, limits, warn: (m) => this.term.warn(m), ...(f['rpc-wallet'] !== undefined ? { wallet: f['rpc-wallet'] } : {}) });
     } else {
       // The roles' keys, E_NO_KEY/E_WRONG_KEY before any round: the mint's, a statechain owner's, a payer's (HTLCs, PTLCs).
       await this.mintKeyChecked(network);

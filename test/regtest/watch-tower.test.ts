@@ -259,8 +259,41 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     rmSync(join(towerDir(), `${coins.carol}.json`));
     const stale = decision(await tower(), coins.carol);
     expect(stale).toMatchObject({ action: 'done', deadline: L1 - 1 });
-    expect(stale.reason).toMatch(/older than backup 3/);
+    expect(stale.reason).toMatch(new RegExp(`older than the backup with locktime ${L3}`));
     // The tower kept its own records in its own state directory, and no owner's.
     expect(readFileSync(join(dir('TOWER'), 'regtest', 'state.sqlite')).length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('a writer dresses a 60-output payout of its own coin as an export (a 0-sat P2A, deadline now), and drops junk beside it: the tower starts, skips both, says so, and pays nothing', async () => {
+    // The writer's coin: 0.5 BTC to a taproot address of its own wallet.
+    const mine = await n.wallet.call<string>('getnewaddress', ['', 'bech32m']);
+    const ftx = await n.wallet.call<string>('sendtoaddress', [mine, 0.5]);
+    await n.mine(1);
+    const info = await n.wallet.call<{ details: { vout: number; address: string }[] }>('gettransaction', [ftx]);
+    const vout = info.details.find((d) => d.address === mine)!.vout;
+    const tip = await n.tip();
+    const outs: Record<string, string>[] = [];
+    for (let i = 0; i < 60; i++) outs.push({ [await n.wallet.call<string>('getnewaddress', ['', 'bech32m'])]: satsToBtc(500_000n) });
+    outs.push({ [await n.wallet.call<string>('getnewaddress', ['', 'bech32m'])]: satsToBtc(50_000_000n - 60n * 500_000n) });
+    outs.push({ [(await rpc<{ address: string }>('decodescript', [P2A])).address]: '0' });
+    const raw = await n.wallet.call<string>('createrawtransaction', [[{ txid: ftx, vout }], outs, tip, false, 3]);
+    const signed = await n.wallet.call<{ hex: string; complete: boolean }>('signrawtransactionwithwallet', [raw]);
+    expect(signed.complete).toBe(true);
+    const batch = await rpc<{ txid: string }>('decoderawtransaction', [signed.hex]);
+    const forged = {
+      type: 'statechain/tower-backup', version: 1, network: 'regtest', coin_id: 'ab'.repeat(16), outpoint: `${ftx}:${vout}`, amount_sat: 50_000_000,
+      backup: { n: 2, txid: batch.txid, locktime: tip, hex: signed.hex }, previous: { txid: 'cc'.repeat(32), locktime: tip + 1 }, deadline: tip, older_txids: ['cc'.repeat(32)], next: '',
+    };
+    writeFileSync(join(towerDir(), 'x.json'), JSON.stringify(forged));
+    writeFileSync(join(towerDir(), 'zz-junk.json'), '{"type":'); // junk beside it: said, never a refusal to start
+    const before = await towerWallet().call<number>('getbalance');
+    const r = await offchain(['watch', '--tower', towerDir(), '--state-dir', dir('TOWER'), '--rpc-wallet', 'tower', '--max-fee-rate', String(BUDGET), ...n.chain(), '--once'], { env: {} });
+    expect(r.status, describeRun(r)).toBe(0);
+    expect(r.stderr).toMatch(/x\.json skipped: .*outputs are not an anchored backup/);
+    expect(r.stderr).toMatch(/zz-junk\.json skipped: .*not JSON/);
+    expect((JSON.parse(r.stdout) as Report).decisions.map((d) => d.contract)).not.toContain(forged.coin_id);
+    expect(await mempool()).toEqual([]);
+    await n.mine(1);
+    expect(await towerWallet().call<number>('getbalance')).toBe(before);
   }, 60_000);
 });

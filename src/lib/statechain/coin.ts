@@ -137,7 +137,7 @@ function checkChosenScript(script: Uint8Array, amount: bigint): void {
 }
 
 /** The backup template, unsigned. */
-export function backupTransaction(key: AdditiveKey, spec: BackupSpec): Backup {
+export function backupTransaction(key: Pick<AdditiveKey, 'script'>, spec: BackupSpec): Backup {
   if (!Number.isInteger(spec.locktime) || spec.locktime <= 0 || spec.locktime >= LOCKTIME_THRESHOLD) {
     throw new RefusedError('E_BACKUP_LOCKTIME', `a backup locktime must be a block height, got ${spec.locktime}`);
   }

@@ -12,11 +12,13 @@
  * - Only a coin its owner holds (`active`), whose newest backup is its own, anchored (terms with
  *   `anchor`: zero fee and a keyless P2A — without one a tower has nothing to spend, E_BACKUP_UNBUMPABLE),
  *   and not backup 1 (no older backup to outrun: no deadline, E_NO_DEADLINE).
- * - A reader takes only a backup that is what the message says: version 3, its one input the
- *   coin's outpoint, its locktime Lₙ, a 0-sat pay-to-anchor output, fully signed (one witness
- *   item on its input); the previous owner's locktime above Lₙ and the deadline Lₙ₋₁ − 1
- *   (E_BAD_TOWER_EXPORT otherwise). Whether the signature is good is the node's to say: a tower
- *   submits nothing the node has not accepted.
+ * - A reader takes only a backup that is what the message says and has an anchored backup's
+ *   shape: version 3, its one input the coin's outpoint with the template's nSequence, its
+ *   locktime Lₙ, exactly the whole coin to a P2TR and a 0-sat pay-to-anchor, one 64-byte witness
+ *   item; the previous owner's locktime above Lₙ and the deadline Lₙ₋₁ − 1 (E_BAD_TOWER_EXPORT
+ *   otherwise). verifyTowerBackup then checks it against the coin's output as the node has it:
+ *   exactly the backup template (coin.ts), with a valid BIP 341 key-path signature for the coin's
+ *   key — what a tower keeps; `coin_id`, `n` and `older_txids` are claims no key signs.
  *
  * Not here: which export a tower keeps when it holds several for one coin (../watch/tower.ts),
  * the chain.
@@ -25,7 +27,8 @@ import { equalBytes, toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
 import { decodeMessage } from '../message.ts';
 import type { Network } from '../network.ts';
-import { P2A_SCRIPT, parseTransaction } from './coin.ts';
+import { activeSecp256k1 } from '../musig/engine/select.ts';
+import { BACKUP_SEQUENCE, P2A_SCRIPT, backupTransaction, parseTransaction } from './coin.ts';
 import type { OwnerRecord } from './owner.ts';
 import { TowerBackupSchema } from './schemas.ts';
 import type { Static } from '@sinclair/typebox';
@@ -79,11 +82,53 @@ export function readTowerBackup(value: unknown, what: string): TowerBackup {
   if (!input || `${toHex(input.txid!)}:${input.index}` !== m.outpoint) throw bad(`the backup does not spend the coin ${m.outpoint} alone`);
   if (input.finalScriptWitness?.length !== 1) throw bad('the backup is not signed (one witness item: the coin\'s key-path signature)');
   if (tx.lockTime !== m.backup.locktime) throw bad(`the backup's locktime is ${tx.lockTime}, not backup.locktime ${m.backup.locktime}`);
-  const anchors = Array.from({ length: tx.outputsLength }, (_, i) => tx.getOutput(i)).filter((o) => equalBytes(o.script!, P2A_SCRIPT));
-  if (anchors.length !== 1 || anchors[0]!.amount !== 0n) throw bad('the backup has no 0-sat pay-to-anchor output: a tower cannot bump it');
+  if (input.sequence !== BACKUP_SEQUENCE) throw bad(`the backup's input has nSequence ${input.sequence}, not the template's ${BACKUP_SEQUENCE}`);
+  if (input.finalScriptWitness[0]!.length !== 64) throw bad('the backup\'s witness is not one 64-byte key-path signature (SIGHASH_DEFAULT)');
+  // An anchored backup's outputs, exactly: the owner's P2TR (the whole coin: zero fee) and the 0-sat anchor. Anything else is no backup.
+  const outs = Array.from({ length: tx.outputsLength }, (_, i) => tx.getOutput(i));
+  if (outs.length !== 2 || !isP2tr(outs[0]!.script!)) throw bad('the backup\'s outputs are not an anchored backup\'s: the owner\'s P2TR, then the 0-sat anchor');
+  if (!equalBytes(outs[1]!.script!, P2A_SCRIPT) || outs[1]!.amount !== 0n) throw bad('the backup has no 0-sat pay-to-anchor output: a tower cannot bump it');
+  if (outs[0]!.amount !== BigInt(m.amount_sat)) throw bad(`the backup pays ${outs[0]!.amount} sat, not the whole coin (${m.amount_sat} sat): an anchored backup pays zero fee`);
   if (m.previous.locktime <= m.backup.locktime) throw bad(`the previous owner's locktime ${m.previous.locktime} is not above the backup's ${m.backup.locktime}`);
   if (m.deadline !== m.previous.locktime - 1) throw bad(`the deadline is ${m.deadline}, not the block before the previous owner's backup is final (${m.previous.locktime - 1})`);
   if (m.older_txids.length !== m.backup.n - 1 || m.older_txids.at(-1) !== m.previous.txid) throw bad('older_txids must list the backup\'s n − 1 older backups, the previous owner\'s last');
   if (m.older_txids.includes(m.backup.txid)) throw bad('older_txids names the backup itself');
   return m;
+}
+
+const isP2tr = (script: Uint8Array) => script.length === 34 && script[0] === 0x51 && script[1] === 0x20;
+
+/**
+ * The largest a backup a tower pays for may be (vB): an anchored backup signed — version 3, the coin's one
+ * input, the owner's P2TR and the 0-sat anchor, one 64-byte witness item (4·107 + 68 WU). A tower never
+ * pays a child's fee on a bigger parent.
+ */
+export const TOWER_BACKUP_VSIZE = 124;
+
+/**
+ * `m`'s backup checked against the coin's output as the node has it (`funding`: its script and amount at
+ * m.outpoint): exactly the statechain backup template under anchored terms (coin.ts backupTransaction: version
+ * 3, the outpoint alone with nSequence 0xfffffffe, the whole coin to a P2TR, the 0-sat anchor, its nLockTime),
+ * signed by the coin's key (BIP 341 key-path, SIGHASH_DEFAULT, verified against the output's key). A tower
+ * keeps nothing that fails this (E_BAD_TOWER_EXPORT): a file anyone wrote cannot pass for a coin's backup.
+ */
+export function verifyTowerBackup(m: TowerBackup, funding: { script: Uint8Array; amount: bigint }, what: string): void {
+  const bad = (why: string) => new MalformedInputError('E_BAD_TOWER_EXPORT', `${what}: ${why}`);
+  if (!isP2tr(funding.script)) throw bad(`the output at ${m.outpoint} is not a statechain coin's (key-path P2TR)`);
+  if (funding.amount !== BigInt(m.amount_sat)) throw bad(`the coin at ${m.outpoint} holds ${funding.amount} sat, not amount_sat ${m.amount_sat}`);
+  const [txid, vout] = m.outpoint.split(':') as [string, string];
+  const payTo = parseTransaction(m.backup.hex, 'backup.hex').getOutput(0).script!;
+  let template;
+  try {
+    template = backupTransaction({ script: funding.script }, {
+      outpoint: { txid, vout: Number(vout) }, amountSat: funding.amount, locktime: m.backup.locktime, ownerShare: new Uint8Array(33), feeSat: 0n, payTo, anchor: true,
+    });
+  } catch (e) {
+    throw bad(`no backup template for it (${(e as Error).message})`);
+  }
+  const given = template.recognise(m.backup.hex);
+  if (given?.signature === undefined) throw bad('the backup is not the statechain backup template under anchored terms, signed');
+  if (!activeSecp256k1().verifySchnorr(given.signature, template.sighash(), funding.script.subarray(2))) {
+    throw bad(`the backup has no valid BIP-341 key-path signature for the coin at ${m.outpoint}`);
+  }
 }

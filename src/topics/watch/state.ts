@@ -80,19 +80,22 @@ export class WatchRecords {
     await r.db.step(() => r.put(`${of}-${contract}`, bid));
   }
 
-  /** A tower's newest export per coin (`export-<coin>`: its backup number): a tower never goes back to an older one. A damaged row counts as none. */
+  /**
+   * A tower's newest verified export per coin (`export-<outpoint>`: its backup's nLockTime, the lowest kept): a tower never
+   * goes back to a higher one. A damaged row, or one of an older tower's (keyed by coin_id, a backup number only), counts as none.
+   */
   async towerKept(): Promise<Map<string, number>> {
     const r = await this.records(false);
     const kept = new Map<string, number>();
     for (const id of r?.ids() ?? []) {
       if (!id.startsWith('export-')) continue;
-      const n = (await this.read(id) as { n?: unknown } | undefined)?.n;
-      if (Number.isSafeInteger(n)) kept.set(id.slice('export-'.length), n as number);
+      const lockTime = (await this.read(id) as { locktime?: unknown } | undefined)?.locktime;
+      if (Number.isSafeInteger(lockTime)) kept.set(id.slice('export-'.length), lockTime as number);
     }
     return kept;
   }
 
-  async setTowerKept(coin: string, kept: { n: number; txid: string }): Promise<void> {
+  async setTowerKept(coin: string, kept: { locktime: number; txid: string }): Promise<void> {
     const r = (await this.records(true))!;
     await r.db.step(() => r.put(`export-${coin}`, kept));
   }

@@ -14,7 +14,7 @@
  * Not here: the channel half of issue 71 item 5 (penalty transactions for a BOLT 2/3 channel's
  * revoked commitments: a kind of its own beside this one, docs/watch.md).
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Transaction } from '@scure/btc-signer';
 import type { Conflict } from '../../lib/truc/standing.ts';
@@ -43,6 +43,8 @@ export type TowerWallet = {
 export type TowerHost = {
   /** The exports in the tower's directory (each file that decodes). */
   exports(): Promise<TowerBackup[]>;
+  /** Says why an export was skipped (each file and reason once). */
+  warn?: (message: string) => void;
   /** The node's wallet (undefined offline: a dry run only). */
   wallet?: TowerWallet;
   /** --max-fee-rate (the tower's budget, required) and --max-fee-share. */
@@ -50,15 +52,18 @@ export type TowerHost = {
   network: string;
 };
 
+/** Each file read, as it was when read (size, mtime): its export or why it was skipped. */
+const readFiles = new Map<string, { mtimeMs: number; size: number; m?: TowerBackup; why?: string }>();
+
 /** Files the tower reads in its directory: `*.json`, each one export (a file being written elsewhere and renamed in). */
 const EXPORT_FILE = /\.json$/;
 
 /**
- * The exports in `dir`, each read and checked (readTowerBackup). `strict`: a file that is not one
- * is an error (the command's start: E_BAD_TOWER_EXPORT, exit 2); otherwise skipped — a tower keeps
- * every other deadline whatever lands in its directory.
+ * The exports in `dir`, each read and checked (readTowerBackup). A file that is not one is skipped
+ * and said (`warn`), at the start as in every round — a tower keeps every other deadline whatever
+ * lands in its directory; only a directory it cannot read is an error (E_USAGE).
  */
-export async function readTowerDir(dir: string, network: string, strict: boolean): Promise<TowerBackup[]> {
+export async function readTowerDir(dir: string, network: string, warn?: (message: string) => void): Promise<TowerBackup[]> {
   const { readTowerBackup } = await import('../../lib/statechain/tower.ts');
   const { MalformedInputError, UsageError } = await import('../../lib/errors.ts');
   let names: string[];
@@ -69,6 +74,15 @@ export async function readTowerDir(dir: string, network: string, strict: boolean
   }
   const out: TowerBackup[] = [];
   for (const name of names) {
+    // A file unchanged since the last round (same size and mtime) is not read or parsed again.
+    const path = join(dir, name);
+    const st = await stat(path).catch(() => undefined);
+    const seen = st && readFiles.get(path);
+    if (st && seen && seen.mtimeMs === st.mtimeMs && seen.size === st.size) {
+      if (seen.m) out.push(seen.m);
+      else warn?.(seen.why!);
+      continue;
+    }
     try {
       let value: unknown;
       try {
@@ -79,22 +93,30 @@ export async function readTowerDir(dir: string, network: string, strict: boolean
       const m = readTowerBackup(value, `--tower ${join(dir, name)}`);
       if (m.network !== network) throw new MalformedInputError('E_BAD_TOWER_EXPORT', `its network is ${m.network}, not ${network}`);
       out.push(m);
+      if (st) readFiles.set(path, { mtimeMs: st.mtimeMs, size: st.size, m });
     } catch (e) {
-      if (!strict) continue;
       const code = (e as { code?: string }).code;
-      throw new UsageError('E_BAD_TOWER_EXPORT', `--tower ${join(dir, name)} is not a statechain/tower-backup this tower can keep${code && code !== 'E_BAD_TOWER_EXPORT' ? ` (${code})` : ''}: ${(e as Error).message}`);
+      const why = `--tower ${join(dir, name)} skipped: not a statechain/tower-backup this tower can keep${code && code !== 'E_BAD_TOWER_EXPORT' ? ` (${code})` : ''}: ${(e as Error).message}`;
+      if (st) readFiles.set(path, { mtimeMs: st.mtimeMs, size: st.size, why });
+      warn?.(why);
     }
   }
   return out;
 }
 
 /**
- * A watcher's host for a tower: its one kind, the exports of `dir` (each checked once at the start: a file there that is
- * not one is refused, E_BAD_TOWER_EXPORT; later ones that are not are skipped), paying from the node's wallet —
+ * A watcher's host for a tower: its one kind, the exports of `dir` (a file there that is not one is skipped and said,
+ * `warn`, each file and reason once; a directory it cannot read is refused, E_USAGE), paying from the node's wallet —
  * `wallet` names one (`--rpc-wallet`), else the node's only one — which must answer at the start (E_NO_WALLET).
  */
-export async function towerWatchHost(o: { network: string; chain: WatchChain; db: (create: boolean) => Promise<StateDb | undefined>; dir: string; limits: FeeLimits; wallet?: string }): Promise<WatchHost> {
-  await readTowerDir(o.dir, o.network, true);
+export async function towerWatchHost(o: { network: string; chain: WatchChain; db: (create: boolean) => Promise<StateDb | undefined>; dir: string; limits: FeeLimits; wallet?: string; warn?: (message: string) => void }): Promise<WatchHost> {
+  const said = new Set<string>();
+  const warn = (m: string) => {
+    if (said.has(m)) return;
+    said.add(m);
+    o.warn?.(m);
+  };
+  await readTowerDir(o.dir, o.network, warn);
   let wallet: TowerWallet | undefined;
   if (o.chain.kind === 'rpc') {
     const { UsageError } = await import('../../lib/errors.ts');
@@ -110,7 +132,7 @@ export async function towerWatchHost(o: { network: string; chain: WatchChain; db
     }
     wallet = nodeWallet(client);
   }
-  const host: TowerHost = { exports: () => readTowerDir(o.dir, o.network, false), limits: o.limits, network: o.network, ...(wallet ? { wallet } : {}) };
+  const host: TowerHost = { exports: () => readTowerDir(o.dir, o.network, warn), warn, limits: o.limits, network: o.network, ...(wallet ? { wallet } : {}) };
   return { network: o.network, chain: o.chain, db: o.db, kinds: [{ kind: 'tower-statechain', round: (r) => towerRound(host, r) }] };
 }
 
@@ -135,25 +157,63 @@ export function nodeWallet(client: RpcClient): TowerWallet {
 }
 
 const towerCoin = (e: TowerBackup): TowerCoin => ({
-  coin: e.coin_id, n: e.backup.n,
+  coin: e.outpoint,
   backup: { txid: e.backup.txid, lockTime: e.backup.locktime },
   previous: { txid: e.previous.txid, lockTime: e.previous.locktime },
   older: e.older_txids,
 });
 
 /** The tower's decisions this round, each acted on unless a dry run. */
+/** Exports verified against the node (`<outpoint>|<hex>`): the bytes and the coin's output never change, so each is checked once. */
+const verifiedExports = new Set<string>();
+
+/**
+ * `e` checked against the coin's output as the node has it (verifyTowerBackup: the anchored backup template, signed by
+ * the coin's key). Undefined when it passes; else why it is skipped.
+ */
+async function unverified(r: Round, e: TowerBackup): Promise<string | undefined> {
+  const key = `${e.outpoint}|${e.backup.hex}`;
+  if (verifiedExports.has(key)) return undefined;
+  const { measureTx } = await import('../../lib/truc/transaction.ts');
+  const { verifyTowerBackup } = await import('../../lib/statechain/tower.ts');
+  const [txid, vout] = e.outpoint.split(':') as [string, string];
+  try {
+    const funding = measureTx(await r.chain.rawTransaction(txid), 'the coin\'s funding').tx.outputs[Number(vout)];
+    if (!funding) return `the coin's outpoint ${e.outpoint} does not exist`;
+    verifyTowerBackup(e, funding, `the export of ${e.coin_id} (${e.outpoint})`);
+  } catch (err) {
+    return errorText(err);
+  }
+  verifiedExports.add(key);
+  return undefined;
+}
+
+/**
+ * The tower's decisions this round, each acted on unless a dry run. With a node, an export counts only once verified
+ * (unverified: the backup template, signed by the coin's key, against the node's output): one that is not is skipped,
+ * said, never kept. Offline nothing can be verified: the round decides (a dry run's view) but keeps nothing.
+ */
 export async function towerRound(host: TowerHost, r: Round): Promise<Decision[]> {
-  const given = (await host.exports()).map((e) => ({ coin: e.coin_id, n: e.backup.n, e }));
+  const given: { coin: string; lockTime: number; txid: string; deadline: number; e: TowerBackup }[] = [];
+  for (const e of await host.exports()) {
+    const why = r.offline ? undefined : await unverified(r, e);
+    if (why !== undefined) {
+      host.warn?.(`--tower: the export of ${e.coin_id} (${e.outpoint}, backup ${e.backup.txid}) skipped: ${why}`);
+      continue;
+    }
+    given.push({ coin: e.outpoint, lockTime: e.backup.locktime, txid: e.backup.txid, deadline: e.deadline, e });
+  }
   const kept = await r.records.towerKept();
   const chosen = newestExports(given, kept);
   // Superseded: every export of the coin at hand is older than one the tower kept — the coin moved on.
   const superseded = [...new Set(given.map((g) => g.coin))].filter((c) => !chosen.some((x) => x.coin === c)).map((c): Decision => {
-    const e = given.filter((g) => g.coin === c).sort((a, b) => b.n - a.n)[0]!.e;
-    return { kind: 'tower-statechain', contract: c, action: 'done', deadline: e.deadline, blocks_left: e.deadline - r.tip, reason: `every export of this coin here is older than backup ${kept.get(c)}, which this tower kept: the coin moved on, and a stale export is never acted on` };
+    const e = given.filter((g) => g.coin === c).sort((a, b) => a.lockTime - b.lockTime)[0]!.e;
+    return { kind: 'tower-statechain', contract: e.coin_id, action: 'done', deadline: e.deadline, blocks_left: e.deadline - r.tip, reason: `every export of this coin (${c}) here is older than the backup with locktime ${kept.get(c)}, which this tower kept: the coin moved on, and a stale export is never acted on` };
   });
-  if (!r.dryRun) for (const c of chosen) if ((kept.get(c.coin) ?? 0) < c.n) await r.records.setTowerKept(c.coin, { n: c.n, txid: c.e.backup.txid });
+  // Kept only once verified (a round with a node): what a file claims never moves the tower off a coin.
+  if (!r.dryRun && !r.offline) for (const c of chosen) if ((kept.get(c.coin) ?? Infinity) > c.lockTime) await r.records.setTowerKept(c.coin, { locktime: c.lockTime, txid: c.txid });
   const start = startRates(r.chain);
-  const failed = (c: (typeof chosen)[number]) => ({ kind: 'tower-statechain' as const, contract: c.coin, deadline: c.e.deadline, blocks_left: c.e.deadline - r.tip, action: 'hold' as const });
+  const failed = (c: (typeof chosen)[number]) => ({ kind: 'tower-statechain' as const, contract: c.e.coin_id, deadline: c.e.deadline, blocks_left: c.e.deadline - r.tip, action: 'hold' as const });
   return [...superseded, ...await turns(chosen, (c) => towerTurn(host, r, c.e, start), failed)];
 }
 
@@ -167,7 +227,9 @@ async function towerTurn(host: TowerHost, r: Round, e: TowerBackup, startRate: S
     facts = { ...facts, confirmations };
     if (confirmations === null) {
       // Only an older backup the export names is 'older'; anything else the tower takes as a later owner's (src/lib/watch/tower.ts).
-      const spender = await spentBy(r, e.outpoint, t.backup.txid, t.older, (txid) => (t.older.includes(txid) ? 'older' : 'newer'));
+      let spender = await spentBy(r, e.outpoint, t.backup.txid, t.older, (txid) => (t.older.includes(txid) ? 'older' : 'newer'));
+      // Older only if its own nLockTime is above the backup's (a later owner's backup, named older by a forged list, is not).
+      if (spender?.who === 'older' && spender.where === 'mempool' && !(await lockTimeAbove(r, spender.txid!, t.backup.lockTime))) spender = { ...spender, who: 'newer' };
       if (spender) facts = { ...facts, spender };
       if (spender?.who === 'older' && spender.where === 'mempool') {
         const held = await r.chain.mempoolEviction(spender.txid!);
@@ -198,7 +260,7 @@ async function towerTurn(host: TowerHost, r: Round, e: TowerBackup, startRate: S
       }
     }
   }
-  const d = decideTower(t, facts);
+  const d = { ...decideTower(t, facts), contract: e.coin_id };
   if (r.dryRun || !SENDING.has(d.action)) return d;
   try {
     await r.records.setBid(t.coin, { start_tip: bid?.start_tip ?? r.tip, rate: d.rate!, tip: r.tip, block: r.block }, 'tower');
@@ -208,6 +270,17 @@ async function towerTurn(host: TowerHost, r: Round, e: TowerBackup, startRate: S
     d.error = errorText(err);
   }
   return d;
+}
+
+/** Whether the node's transaction `txid` has an nLockTime above `lockTime` (false when the node does not give it). */
+async function lockTimeAbove(r: Round, txid: string, lockTime: number): Promise<boolean> {
+  const { parseTransaction } = await import('../../lib/statechain/coin.ts');
+  const { toHex } = await import('../../lib/bytes.ts');
+  try {
+    return parseTransaction(toHex(await r.chain.rawTransaction(txid)), 'a spender of the coin').lockTime > lockTime;
+  } catch {
+    return false;
+  }
 }
 
 /** The child spending the backup's anchor in the node's mempool (ours, the owner's, anyone's): the one a new child replaces, at its mempool fee and chunk. */
@@ -251,6 +324,8 @@ async function towerPackage(host: TowerHost, r: Round, e: TowerBackup, req: { fe
     incrementalRelayFeeRate: node.incrementalRelayFeeRate,
     ...(req.conflicts?.length ? { conflicts: req.conflicts } : {}), ...(req.replaces ? { replaces: req.replaces } : {}),
   });
+  const { TOWER_BACKUP_VSIZE } = await import('../../lib/statechain/tower.ts');
+  if (built.verdict.parent.vsize > TOWER_BACKUP_VSIZE) throw new UsageError('E_BAD_TOWER_EXPORT', `the backup is ${built.verdict.parent.vsize} vB, more than a statechain backup's ${TOWER_BACKUP_VSIZE}: a tower pays for no bigger parent`);
   const vsize = built.verdict.parent.vsize + built.vsize;
   if (!req.send) return { vsize };
   const child = await host.wallet.sign(built.psbt);

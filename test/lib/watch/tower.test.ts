@@ -14,7 +14,7 @@ const L_OWN = 800_090;
 const L_OLDER = 800_100;
 const DEADLINE = L_OLDER - 1;
 
-const bob: TowerCoin = { coin: 'c0ffee', n: 2, backup: { txid: 'bob', lockTime: L_OWN }, previous: { txid: 'alice', lockTime: L_OLDER }, older: ['alice'] };
+const bob: TowerCoin = { coin: 'c0ffee:0', backup: { txid: 'bob', lockTime: L_OWN }, previous: { txid: 'alice', lockTime: L_OLDER }, older: ['alice'] };
 const facts = (tip: number, extra: Partial<OwnerFacts> = {}): OwnerFacts => ({
   tip, margin: 6, startRate: 1_000, budgetRate: 5_000, incrementalRate: 100, confirmations: null, finalDepth: 6, ...extra,
 });
@@ -44,26 +44,34 @@ describe('Bob\'s export: his backup final at 800,090, Alice\'s at 800,100 — mi
 });
 
 describe('newestExports', () => {
-  it('Carol\'s export (n = 3) replaces Bob\'s (n = 2) of the same coin; once kept, Bob\'s alone is not acted on', () => {
-    const bobs = { coin: 'c0ffee', n: 2 }, carols = { coin: 'c0ffee', n: 3 }, other = { coin: 'beef', n: 2 };
+  const ex = (coin: string, lockTime: number, txid: string, deadline = lockTime + 9) => ({ coin, lockTime, txid, deadline });
+  it('Carol\'s export (her backup\'s locktime the lower) replaces Bob\'s of the same coin, whatever number either claims; once kept, Bob\'s alone is not acted on', () => {
+    const bobs = ex('c0ffee:0', 800_090, 'bob'), carols = ex('c0ffee:0', 800_085, 'carol'), other = ex('beef:1', 800_090, 'other', 800_070);
     expect(newestExports([bobs, other, carols], new Map())).toEqual([other, carols]);
-    expect(newestExports([bobs, other], new Map([['c0ffee', 3]]))).toEqual([other]);
+    expect(newestExports([bobs, other], new Map([['c0ffee:0', 800_085]]))).toEqual([other]);
   });
 
-  it('property: per coin at most one export, the highest number given, and none below what was kept', () => {
-    const exp = fc.record({ coin: fc.constantFrom('a', 'b', 'c'), n: fc.integer({ min: 2, max: 9 }) });
-    fc.assert(fc.property(fc.array(exp, { maxLength: 12 }), fc.dictionary(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 2, max: 9 })), (given, keptObj) => {
+  it('the same locktime twice: the same one chosen whatever the order (the lowest txid), never the file that sorts first', () => {
+    const a = ex('c0ffee:0', 800_090, 'aa'), b = ex('c0ffee:0', 800_090, 'bb');
+    expect(newestExports([b, a], new Map())).toEqual([a]);
+    expect(newestExports([a, b], new Map())).toEqual([a]);
+  });
+
+  it('property: per coin at most one export, the lowest locktime given, none above what was kept; in deadline order', () => {
+    const exp = fc.record({ coin: fc.constantFrom('a:0', 'b:0', 'c:1'), lockTime: fc.integer({ min: 100, max: 109 }), txid: fc.constantFrom('t1', 't2', 't3'), deadline: fc.integer({ min: 100, max: 130 }) });
+    fc.assert(fc.property(fc.array(exp, { maxLength: 12 }), fc.dictionary(fc.constantFrom('a:0', 'b:0', 'c:1'), fc.integer({ min: 100, max: 109 })), (given, keptObj) => {
       const kept = new Map(Object.entries(keptObj));
       const out = newestExports(given, kept);
       expect(new Set(out.map((e) => e.coin)).size).toBe(out.length);
       for (const e of out) {
-        expect(e.n).toBe(Math.max(...given.filter((g) => g.coin === e.coin).map((g) => g.n)));
-        expect(e.n).toBeGreaterThanOrEqual(kept.get(e.coin) ?? 0);
+        expect(e.lockTime).toBe(Math.min(...given.filter((g) => g.coin === e.coin).map((g) => g.lockTime)));
+        expect(e.lockTime).toBeLessThanOrEqual(kept.get(e.coin) ?? Infinity);
         expect(given).toContain(e);
       }
+      for (let i = 1; i < out.length; i++) expect(out[i]!.deadline).toBeGreaterThanOrEqual(out[i - 1]!.deadline);
       for (const coin of new Set(given.map((g) => g.coin))) {
-        const best = Math.max(...given.filter((g) => g.coin === coin).map((g) => g.n));
-        expect(out.some((e) => e.coin === coin)).toBe(best >= (kept.get(coin) ?? 0));
+        const best = Math.min(...given.filter((g) => g.coin === coin).map((g) => g.lockTime));
+        expect(out.some((e) => e.coin === coin)).toBe(best <= (kept.get(coin) ?? Infinity));
       }
     }));
   });
@@ -96,12 +104,17 @@ describe('decideTower: properties', () => {
 
   it('otherwise it is the statechain owner\'s own decision, with the export read as the owner\'s coin (only the kind differs)', () => {
     fc.assert(fc.property(factsArb, (f) => {
-      const named = f.spender === undefined || (f.spender.txid !== undefined && bob.older.includes(f.spender.txid));
+      // Named by the export, and not found a later owner's by the caller (its nLockTime below the backup's: 'newer').
+      const named = f.spender === undefined || (f.spender.txid !== undefined && bob.older.includes(f.spender.txid) && f.spender.who !== 'newer');
       fc.pre(named);
       const ownerFacts = f.spender ? { ...f, spender: { ...f.spender, who: 'older' as const } } : f;
       const owner = decideOwner({ coin: bob.coin, status: 'active', own: { txid: 'bob', lockTime: L_OWN }, older: { txid: 'alice', lockTime: L_OLDER } }, ownerFacts);
       expect(decideTower(bob, f)).toEqual({ ...owner, kind: 'tower-statechain' });
     }));
+  });
+
+  it('a spender the export names as older but the caller found newer (its nLockTime below the backup\'s: a forged list) is a later owner\'s: waited on, never outbid', () => {
+    expect(decideTower(bob, facts(DEADLINE - 3, { spender: { who: 'newer', where: 'mempool', txid: 'alice' }, replaceRate: 2_000 }))).toMatchObject({ action: 'wait', txid: 'alice' });
   });
 
   it('never a bid above the budget', () => {
