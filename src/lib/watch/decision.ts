@@ -69,3 +69,12 @@ export type Report = {
   failures?: { kind: string; error: string }[];
   summary: { contracts: number; sent: number; pending: number; shortfalls: number; errors: number; nearest_deadline?: number };
 };
+
+/**
+ * The rate, sat/kvB, of what the node's mempool holds on a transaction: its descendants' fee
+ * (Core's modified fees: a prioritisetransaction delta counts, as in its replacement rules) over
+ * their size, rounded up, never below 0 — what a replacement must outbid.
+ */
+export function heldRate(held: { descendantFee: bigint; descendantVsize: number }): number {
+  return Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize));
+}

@@ -10,7 +10,7 @@ import type { UserContractRecord } from '../../lib/credit/ports.ts';
 import { OffchainError } from '../../lib/errors.ts';
 import type { ExitRequest } from '../credit/exit.ts';
 import { decideMint, decideUser, exitBudgetRate, type ExitPackage, type MintDecision, type MintFacts, type MintRow } from '../../lib/watch/credit.ts';
-import { FINAL_DEPTH, SENDING } from '../../lib/watch/decision.ts';
+import { FINAL_DEPTH, SENDING, heldRate } from '../../lib/watch/decision.ts';
 import { RawTx, Transaction } from '@scure/btc-signer';
 import { base64 } from '@scure/base';
 import { fromHex, toHex } from '../../lib/bytes.ts';
@@ -130,8 +130,7 @@ async function exitFacts(host: MintHost, r: Round, row: MintRow, startRate: Star
   if (spender === sizes.stateTxid) {
     const held = await r.chain.mempoolEviction(sizes.stateTxid);
     if (!held) return facts;
-    // Core's modified fees (a prioritisetransaction delta counts, as in its replacement rules): never below 0.
-    const mempoolRate = Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize));
+    const mempoolRate = heldRate(held);
     // A child of the state that is not the mint's (the exit step found it: src/lib/credit/exit.ts exitPin): replacing it
     // takes more absolute fee than it pays (Core's rule 3), whatever the rates — what a bid must reach is that, as a
     // package rate, or the bid holds, saying the budget falls short (never a send bound to be refused).

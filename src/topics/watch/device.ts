@@ -15,7 +15,7 @@ import type { DeviceChannel, GatewayChannel, MintContractRecord, UserContractRec
 import { fromHex } from '../../lib/bytes.ts';
 import { OffchainError } from '../../lib/errors.ts';
 import type { HtlcOutput } from '../../lib/htlc/htlc.ts';
-import { SENDING, FINAL_DEPTH, type Decision } from '../../lib/watch/decision.ts';
+import { SENDING, FINAL_DEPTH, type Decision, heldRate } from '../../lib/watch/decision.ts';
 import { decideDevice, decideGateway, type GatewayFacts, type GatewayRow, type HtlcSpend } from '../../lib/watch/device.ts';
 import { errorText, SIZING_RATE, satVb, startRates, turns, type Round } from './credit.ts';
 import type { HtlcRefundRequest } from '../device/htlc-refund.ts';
@@ -79,7 +79,7 @@ async function htlcSpend(r: Round, outpoint: { txid: string; vout: number }, htl
   const leaf = spendingLeaf(await r.chain.rawTransaction(spender), outpoint, htlc);
   // What holds the output now: with the state unconfirmed the state and its child, else the spender and its descendants.
   const held = await r.chain.mempoolEviction(stateConfirmations === 0 ? outpoint.txid : spender);
-  const rate = held ? Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize)) : 0;
+  const rate = held ? heldRate(held) : 0;
   return { where: 'mempool', txid: spender, leaf, rate };
 }
 
@@ -149,7 +149,7 @@ async function gatewayTurn(host: GatewayHost, r: Round, record: MintContractReco
   // The state in the mempool with a child that is not a claim (the mint's exit child, sent before the preimage came): a claim package must outbid it.
   if (stateConfirmations === 0 && spend.where === 'none') {
     const held = await r.chain.mempoolEviction(g.latest.txid);
-    if (held) facts.packageRate = Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize));
+    if (held) facts.packageRate = heldRate(held);
   }
   let d = decideGateway(row, facts);
   // Only a claim of its own, deep: a spend found in a block without its depth is asked about again each round (a reorganisation may undo it).

@@ -15,7 +15,7 @@ import type { Conflict } from '../../lib/truc/standing.ts';
 import type { FeeLimits } from '../../lib/tx/fee-guard.ts';
 import type { OwnerRecord } from '../../lib/statechain/owner.ts';
 import { DEFAULT_FLOOR } from '../../lib/statechain/floor.ts';
-import { FINAL_DEPTH, SENDING, type Decision } from '../../lib/watch/decision.ts';
+import { FINAL_DEPTH, SENDING, type Decision, heldRate } from '../../lib/watch/decision.ts';
 import { exitBudgetRate } from '../../lib/watch/credit.ts';
 import { backupDeadline, backupWindow, decideOwner, replaceable, type OwnerCoin, type OwnerFacts, type Spender } from '../../lib/watch/statechain.ts';
 import { checkStatement } from '../../lib/statechain/statement.ts';
@@ -202,8 +202,7 @@ async function backupFacts(host: OwnerHost, r: Round, record: OwnerRecord, ownTx
   if (f.confirmations === 0) {
     const held = await r.chain.mempoolEviction(ownTxid);
     if (!held) return facts;
-    // Core's modified fees (a prioritisetransaction delta counts, as in its replacement rules): never below 0.
-    const mempoolRate = Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize));
+    const mempoolRate = heldRate(held);
     // A new child replaces the one there (ours, or a stranger's on the anchor): more absolute fee than it and the backup
     // pay, plus the incremental relay fee on the new child (Core's rules 3 and 4), at a rate above their chunk's —
     // whatever the package rate there (a large child at a low rate pins the backup: src/topics/watch/credit.ts exitFacts).

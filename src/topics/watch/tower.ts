@@ -22,7 +22,7 @@ import type { FeeLimits } from '../../lib/tx/fee-guard.ts';
 import type { RpcClient } from '../../lib/chain/rpc-client.ts';
 import type { TowerBackup } from '../../lib/statechain/tower.ts';
 import type { ReplacedChild } from '../../lib/truc/replaced.ts';
-import { FINAL_DEPTH, SENDING, type Decision } from '../../lib/watch/decision.ts';
+import { FINAL_DEPTH, SENDING, type Decision, heldRate } from '../../lib/watch/decision.ts';
 import { decideTower, newestExports, type TowerCoin } from '../../lib/watch/tower.ts';
 import type { OwnerFacts } from '../../lib/watch/statechain.ts';
 import { fromHex } from '../../lib/bytes.ts';
@@ -248,7 +248,7 @@ async function towerTurn(host: TowerHost, r: Round, e: TowerBackup, startRate: S
     if (!r.offline && facts.confirmations === 0) {
       const held = await r.chain.mempoolEviction(t.backup.txid);
       // The package the node holds, whoever made its child (the owner's own watcher too): what a bid must outbid.
-      if (held) facts = { ...facts, mempoolRate: Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize)) };
+      if (held) facts = { ...facts, mempoolRate: heldRate(held) };
       replaces = await anchorChild(r, e);
     }
     if (!r.offline && conflicts) {
