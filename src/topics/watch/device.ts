@@ -10,9 +10,7 @@
  * credit mint's: the claim is that contract's exit (its child claims the HTLC), and two exits of
  * one contract would only replace each other.
  */
-import { Transaction } from '@scure/btc-signer';
 import type { DeviceChannel, GatewayChannel, MintContractRecord, UserContractRecord } from '../../lib/credit/ports.ts';
-import { fromHex } from '../../lib/bytes.ts';
 import { OffchainError } from '../../lib/errors.ts';
 import type { HtlcOutput } from '../../lib/htlc/htlc.ts';
 import { SENDING, FINAL_DEPTH, type Decision, heldRate } from '../../lib/watch/decision.ts';
@@ -88,18 +86,12 @@ async function htlcSpend(r: Round, outpoint: { txid: string; vout: number }, htl
  * the HTLC, taken on the exit package (state + claim child): the claim alone, once the state is
  * mined, is smaller, so the share's rate is the lower bound of what it could pay.
  */
-function claimBudgetRate(message: Record<string, unknown>, amount: number, limits: GatewayHost['limits']): number {
-  let vsize: number;
-  let stateFee = 0;
-  if (message.type === 'credit/exit') {
-    const state = message.state_tx as { vsize: number; fee_sat: number };
-    vsize = state.vsize + (message.child as { vsize: number }).vsize;
-    stateFee = state.fee_sat;
-  } else {
-    vsize = Transaction.fromRaw(fromHex(message.hex as string), { allowUnknownOutputs: true }).vsize;
-  }
+function claimBudgetRate(sized: Record<string, unknown>, amount: number, limits: GatewayHost['limits']): number {
+  // The sizing build is always the exit package (lookup: false): the state and its claim child.
+  const state = sized.state_tx as { vsize: number; fee_sat: number };
+  const vsize = state.vsize + (sized.child as { vsize: number }).vsize;
   const rateCap = Math.floor((Math.floor(limits.maxFeeRate * vsize) * 1000) / vsize);
-  return Math.min(rateCap, Math.floor((1000 * (Math.floor(amount * limits.maxFeeShare) + stateFee)) / vsize));
+  return Math.min(rateCap, Math.floor((1000 * (Math.floor(amount * limits.maxFeeShare) + state.fee_sat)) / vsize));
 }
 
 /**
