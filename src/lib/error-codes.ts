@@ -272,6 +272,7 @@ export const ERROR_CODES: Readonly<Record<string, ExitClass>> = {
   E_NONCE_USED: 'state',
   E_NONSTANDARD_SCRIPT: 'refused',
   E_NOTHING_PENDING: 'state',
+  E_NOTHING_REVOKED: 'refused',
   E_NOTHING_TO_DO: 'refused',
   E_NOTHING_TO_REVOKE: 'refused',
   E_NOTHING_UNPAID: 'state',
