@@ -12,7 +12,8 @@
  *   ladder ends below it.
  * - Never a rung above the cap: every rung's fee is at most --max-fee-rate × its real vsize and at
  *   most --max-fee-share of the output it takes, and leaves that output's value at or above the
- *   destination's dust threshold. An output whose lowest rung is over the cap has no ladder.
+ *   destination's dust threshold; and none below --min-fee-rate. An output whose lowest rung is
+ *   over the cap has no ladder.
  * - Every rung spends the same one output through the revocation key and pays only
  *   `destinationScript` (one input, one output: ./penalty.ts's justice transaction).
  *
@@ -99,7 +100,8 @@ export function ladder(valueSat: bigint, sign: (perKw: number) => Signed | undef
     const vsize = realVsize(s);
     const fee = s.feeSat;
     const rungRate = Number(fee) / vsize;
-    if (fee <= 0n || fee > cap(vsize)) break;
+    // Capped below the lowest rate asked for: no rung (a rung under --min-fee-rate would not relay, or not be worth sending).
+    if (fee <= 0n || fee > cap(vsize) || Number(fee) * 1000 < plan.minRate * vsize) break;
     if (previous && (fee < previous.fee + incremental(vsize) || rungRate <= previous.rate)) break;
     out.push({ txid: s.txid, hex: s.hex, fee: Number(fee), vsize });
     previous = { fee, rate: rungRate };

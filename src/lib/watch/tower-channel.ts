@@ -92,7 +92,8 @@ export function bidLadder(f: Pick<TowerChannelFacts, 'tip' | 'toSelfDelay' | 'st
     startTip: windowStart(f.startTip, f.tip, l.confirmedAt), tip: f.tip, deadline, startRate: f.startRate, budgetRate: rungRate(l.rungs[top]!),
     incrementalRate: f.incrementalRate, ...(held !== undefined ? { previousRate: rungRate(l.rungs[held]!) } : {}),
   });
-  let k = l.rungs.findIndex((r) => rungRate(r) >= bid.rate);
+  // The schedule at its budget (the last chance) is the top rung, whatever rung below rounds to the same rate.
+  let k = bid.rate >= rungRate(l.rungs[top]!) ? top : l.rungs.findIndex((r) => rungRate(r) >= bid.rate);
   if (k < 0) k = top;
   if (l.last !== undefined && l.last.rung >= 0 && l.last.rung <= top) {
     // Never below what was sent; a block went by without mining it (its input confirmed): one rung up.
