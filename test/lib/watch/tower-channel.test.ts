@@ -128,7 +128,7 @@ describe('when a breach is settled', () => {
         commitment: 'dd'.repeat(32), confirmations, tip: 2000, toSelfDelay: 30, startRate: 1000, incrementalRate: 100,
         ladders: states.map((state, i) => ({ outpoint: `${'cc'.repeat(32)}:${i}`, rungs, state, confirmedAt: 2000 - confirmations + 1 })),
       });
-      const settled = confirmations >= FINAL_DEPTH && states.every((s) => s.kind === 'lost' || s.confirmations >= FINAL_DEPTH);
+      const settled = confirmations >= FINAL_DEPTH && states.every((s) => s.kind === 'lost' || (s.kind === 'mined' && s.confirmations >= FINAL_DEPTH));
       expect(d.action).toBe(settled ? 'done' : 'wait');
       expect(d.sends).toEqual([]);
     }));
