@@ -184,7 +184,8 @@ async function breachTurn(r: Round, rec: TowerBreach, startRate: ReturnType<type
   let first: string | undefined;
   for (const s of sends) {
     try {
-      first ??= await r.chain.broadcast(fromHex(byOutpoint.get(s.outpoint)!.rungs[s.rung]!.hex));
+      const txid = await r.chain.broadcast(fromHex(byOutpoint.get(s.outpoint)!.rungs[s.rung]!.hex));
+      first ??= txid;
     } catch (e) {
       decision.error ??= errorText(e);
     }

@@ -14,6 +14,7 @@
  * The channel half (a channel party's justice ladders, `bolt3/tower-justice`) is a kind of its own
  * beside this one, in the same directory: ./tower-channel.ts.
  */
+import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Transaction } from '@scure/btc-signer';
@@ -85,7 +86,6 @@ async function readExport(path: string, network: string): Promise<Read> {
     const { readTowerJustice } = await import('../../lib/bolt3/tower-justice.ts');
     const { blobs } = readTowerJustice(value, `--tower ${path}`);
     if (net !== network) throw new MalformedInputError('E_BAD_TOWER_EXPORT', `its network is ${String(net)}, not ${network}`);
-    const { createHash } = await import('node:crypto');
     return { channel: { file: path, digest: createHash('sha256').update(bytes).digest('hex'), blobs } };
   }
   const { readTowerBackup } = await import('../../lib/statechain/tower.ts');
