@@ -27,7 +27,9 @@ import { decideTowerChannel, type LadderFacts, type LadderState } from '../../li
 import type { VerifiedLadder } from '../../lib/bolt3/tower-justice.ts';
 import { errorText, startRates, turns, type Round } from './credit.ts';
 import type { TowerBreach } from './state.ts';
-import type { ChannelExport } from './tower.ts';
+
+/** A channel party's export as a tower holds it (./tower.ts reads it): its file, its content's digest (what a catch-up scan is recorded by) and its blobs by locator. */
+export type ChannelExport = { file: string; digest: string; blobs: Map<string, Uint8Array[]> };
 
 export type TowerChannelHost = {
   /** The channel exports in the tower's directory (each file that decodes). */

@@ -22,6 +22,7 @@ import type { Conflict } from '../../lib/truc/standing.ts';
 import type { FeeLimits } from '../../lib/tx/fee-guard.ts';
 import type { RpcClient } from '../../lib/chain/rpc-client.ts';
 import type { TowerBackup } from '../../lib/statechain/tower.ts';
+import type { ChannelExport } from './tower-channel.ts';
 import type { ReplacedChild } from '../../lib/truc/replaced.ts';
 import { FINAL_DEPTH, SENDING, type Decision, heldRate } from '../../lib/watch/decision.ts';
 import { decideTower, newestExports, type TowerCoin } from '../../lib/watch/tower.ts';
@@ -53,8 +54,6 @@ export type TowerHost = {
   network: string;
 };
 
-/** A channel party's export as a tower holds it: its file, its content's digest (what a catch-up scan is recorded by) and its blobs by locator. */
-export type ChannelExport = { file: string; digest: string; blobs: Map<string, Uint8Array[]> };
 
 /** What a tower's directory holds: the statechain owners' backups and the channel parties' justice. */
 export type TowerFiles = { backups: TowerBackup[]; channels: ChannelExport[] };
