@@ -43,8 +43,13 @@ const TITLE = BITCOIND
   : 'offchain watch --tower (channel half) on bitcoind -regtest — SKIPPED: no bitcoind on PATH and BITCOIND is unset';
 if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
 
-/** The delay on Bob's commitments (Alice imposes it): the punishment window. */
-const DELAY = 12;
+/**
+ * The delay on Bob's commitments (Alice imposes it): the punishment window. Long enough that the
+ * deadline schedule alone (regtest has no estimate: from the relay floor to the top rung over the
+ * window) would not reach the next rung in one block: each climb below is the tower's rung up for
+ * a block that passed without mining its rung.
+ */
+const DELAY = 60;
 const FUNDING_SAT = 1_000_000;
 /** Alice's cap on every rung, sat/vB, and her ladder's rungs. */
 const CAP = 20;

@@ -44,6 +44,7 @@ export default class CommitmentTowerExport extends CommitmentCommand<typeof Comm
     const { decodeAddress } = await import('../../lib/address.ts');
     const { parseFeeLimits } = await import('../../lib/tx/fee-guard.ts');
     const { towerExport } = await import('../../lib/bolt3/tower-justice.ts');
+    const { INCREMENTAL_RELAY_FEE_RATE } = await import('../../lib/tx/policy.ts');
     const network = this.network();
     const f = this.flags;
     const limits = parseFeeLimits({ maxFeeRate: f['max-fee-rate'], maxFeeShare: f['max-fee-share'] });
@@ -53,7 +54,7 @@ export default class CommitmentTowerExport extends CommitmentCommand<typeof Comm
     const record = await this.channelRecord(this.channelId());
     const { secretKey } = await this.keyPair(network);
     try {
-      const plan = { destinationScript, minRate: Math.round(min * 1000), maxRate: Math.floor(limits.maxFeeRate * 1000), maxFeeShare: limits.maxFeeShare, rungs: f.rungs, incrementalRate: 100 };
+      const plan = { destinationScript, minRate: Math.round(min * 1000), maxRate: Math.floor(limits.maxFeeRate * 1000), maxFeeShare: limits.maxFeeShare, rungs: f.rungs, incrementalRate: INCREMENTAL_RELAY_FEE_RATE };
       const { message, empty } = towerExport(record, network, secretKey, plan, f.from ?? 0);
       if (empty.length > 0) this.term.warn(`commitment(s) ${empty.join(', ')}: no output worth a justice transaction within the cap (nothing above dust after the lowest rung's fee): no appointment`);
       return { message };

@@ -102,17 +102,16 @@ export function bidLadder(f: Pick<TowerChannelFacts, 'tip' | 'toSelfDelay' | 'st
   k = Math.min(k, top);
   const shortfall = bid.shortfall ? { shortfall: bid.shortfall } : {};
   if (s.kind === 'unspent') return { deadline, action: 'send', rung: k, rate: rungRate(l.rungs[k]!), ...shortfall };
+  // Its own rung in the mempool, the schedule asking no higher one and no block gone by since it was sent: it stands.
+  if (s.kind === 'held' && k <= s.rung) return { deadline, action: 'keep', rung: s.rung, rate: rungRate(l.rungs[s.rung]!), ...(s.rung === top ? { shortfall: 'budget' as const } : shortfall) };
   const evicts = s.kind === 'held' ? l.rungs[s.rung]!.fee : s.fee;
-  const from = s.kind === 'held' ? Math.max(k, s.rung + 1) : k;
-  for (let j = from; j <= top; j++) {
+  for (let j = k; j <= top; j++) {
     if (l.rungs[j]!.fee >= leastOver(evicts, l.rungs[j]!.vsize, f.incrementalRate)) {
       return { deadline, action: 'replace', rung: j, rate: rungRate(l.rungs[j]!), replaces: s.kind === 'held' ? l.rungs[s.rung]!.txid : s.txid, ...shortfall };
     }
   }
-  if (s.kind === 'held') {
-    const atTop = s.rung === top;
-    return { deadline, action: 'keep', rung: s.rung, rate: rungRate(l.rungs[s.rung]!), ...(atTop || k > s.rung ? { shortfall: 'budget' as const } : shortfall) };
-  }
+  // Nothing above it is a valid replacement on this node (its incremental relay fee above the party's): it stands.
+  if (s.kind === 'held') return { deadline, action: 'keep', rung: s.rung, rate: rungRate(l.rungs[s.rung]!), shortfall: 'budget' };
   return { deadline, action: 'keep', rate: 0, shortfall: 'budget', why: `the rival ${s.txid} in the mempool pays more than any rung can replace` };
 }
 

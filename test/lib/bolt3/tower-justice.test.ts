@@ -11,13 +11,20 @@ import fc from 'fast-check';
 import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { base64 } from '@scure/base';
+import { Transaction } from '@scure/btc-signer';
 import { sealAppointment } from '../../../src/lib/bolt3/appointment.ts';
+import { fromHex, toHex } from '../../../src/lib/bytes.ts';
+import { derFromCompact, nobleEcdsa } from '../../../src/lib/bolt3/ecdsa.ts';
+import { pointOf } from '../../../src/lib/bolt3/keys.ts';
+import { toLocalScript } from '../../../src/lib/bolt3/scripts.ts';
+import { SIGHASH_ALL, segwitV0Sighash } from '../../../src/lib/bolt3/sighash.ts';
+import { serializeTx, type Tx } from '../../../src/lib/bolt3/tx.ts';
 import { justiceLadders, openBreach, readTowerJustice, secondStageLadder, secondStageTxid, towerExport, type JusticeLadders } from '../../../src/lib/bolt3/tower-justice.ts';
 import type { LadderPlan } from '../../../src/lib/bolt3/tower-ladder.ts';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import { refusal } from '../../setup/refusal.ts';
 import { hexOf } from '../../independent/tx.ts';
-import { A, CHANNEL_ID } from './two-parties.ts';
+import { A, CHANNEL_ID, sha } from './two-parties.ts';
 import { DEST, breached } from './tower-breach.ts';
 
 const PLAN: LadderPlan = { destinationScript: DEST, minRate: 1000, maxRate: 20_000, maxFeeShare: 0.5, rungs: 4, incrementalRate: 100 };
@@ -113,6 +120,39 @@ describe('the tower: only the party\'s justice for that commitment', () => {
     }
   });
 
+  it('a rung that is not the revocation branch, or signed by another key for a script of its own: refused', () => {
+    // Bob re-signs each of Alice's rungs with his own key: for to_local, the ELSE (delayed) branch; for an HTLC, his key
+    // in the place of the revocation key; and for to_local again, a look-alike script whose revocation key is his.
+    const bob = sha(new TextEncoder().encode('bob attacker'));
+    const bobPub = pointOf(bob);
+    /** The rung with another witness: `witness(sig)`, sig Bob's over `script` (or, `script` undefined, Alice's own, kept). */
+    const resign = (hex: string, witness: (sig: Uint8Array) => Uint8Array[], script: Uint8Array | undefined, amount: bigint) => {
+      const t = Transaction.fromRaw(fromHex(hex), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+      const i = t.getInput(0);
+      const tx: Tx = { version: t.version, lockTime: t.lockTime, inputs: [{ txid: toHex(i.txid!), vout: i.index!, sequence: i.sequence! }], outputs: [{ amount: t.getOutput(0).amount!, script: t.getOutput(0).script! }] };
+      const sig = script ? Uint8Array.from([...derFromCompact(nobleEcdsa.signCompact(segwitV0Sighash(tx, 0, script, amount, SIGHASH_ALL), bob)), SIGHASH_ALL]) : i.finalScriptWitness![0]!;
+      return toHex(serializeTx({ ...tx, inputs: [{ ...tx.inputs[0]!, witness: witness(sig) }] }));
+    };
+    for (const [i, o] of ladders.outputs.entries()) {
+      const t = Transaction.fromRaw(fromHex(o.rungs[0]!), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+      const [, selector, script] = t.getInput(0).finalScriptWitness! as [Uint8Array, Uint8Array, Uint8Array];
+      const amount = b.commitment.outputs[t.getInput(0).index!]!.amount;
+      const cases = selector.length === 1
+        ? [
+          resign(o.rungs[0]!, (sig) => [sig, new Uint8Array(0), script], undefined, amount), // Alice's signature, the delayed branch
+          resign(o.rungs[0]!, (sig) => [sig, Uint8Array.of(2), script], undefined, amount), // a non-minimal IF
+          resign(o.rungs[0]!, (sig) => [sig, new Uint8Array(0), script], script, amount), // the delayed branch, Bob's signature
+          resign(o.rungs[0]!, (sig) => [sig, Uint8Array.of(1), toLocalScript(bobPub, 30, bobPub)], toLocalScript(bobPub, 30, bobPub), amount), // his own script
+        ]
+        : [resign(o.rungs[0]!, (sig) => [sig, bobPub, script], script, amount)]; // his key where the revocation key goes
+      for (const hex of cases) {
+        const l: JusticeLadders = structuredClone(ladders);
+        l.outputs[i]!.rungs = [hex];
+        refusal(() => open(l), 'E_BAD_TOWER_EXPORT', 3);
+      }
+    }
+  });
+
   it('junk sealed under the right txid (anyone can once the breach is public) is refused, never another error (property)', () => {
     const junk = fc.oneof(
       fc.jsonValue(),
@@ -131,7 +171,7 @@ describe('the tower: only the party\'s justice for that commitment', () => {
     // Not deflated at all, or a deflate bomb: refused too.
     refusal(() => openBreach(b.revoked.hex, sealAppointment(b.revoked.txid, new TextEncoder().encode(JSON.stringify(ladders))).blob, 'test'), 'E_BAD_TOWER_EXPORT', 3);
     const bomb = sealAppointment(b.revoked.txid, deflateRawSync(new Uint8Array(64 * 1024 * 1024).fill(0x20))).blob;
-    refusal(() => openBreach(b.revoked.hex, bomb, 'test'), 'E_BAD_TOWER_EXPORT', 3);
+    expect(refusal(() => openBreach(b.revoked.hex, bomb, 'test'), 'E_BAD_TOWER_EXPORT', 3).message).toMatch(/larger than 8388608/);
   });
 
   it('a message whose blob is not base64, or not this schema, is refused on reading', () => {

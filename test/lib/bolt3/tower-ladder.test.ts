@@ -95,6 +95,18 @@ describe('the fee ladder', () => {
     }
   });
 
+  it('rates closer than the incremental relay fee: each rung lifted to a valid replacement of the one below, not dropped', () => {
+    // 1 → 1.5 sat/vB on 8 rungs: nominal steps of ~0.06 sat/vB, under the incremental relay fee (0.1 sat/vB).
+    const plan: LadderPlan = { destinationScript: DEST, minRate: 1000, maxRate: 1500, maxFeeShare: 0.5, rungs: 8, incrementalRate: INCREMENTAL };
+    const b = breached('legacy');
+    const l = justiceLadders(b.record, b.revoked.txid, A.revocation, plan)!;
+    for (const o of l.outputs) {
+      checkLadder(b, plan, o.rungs);
+      // 1.0, 1.1, … 1.5 sat/vB: six rungs each a replacement of the one below, within the cap.
+      expect(o.rungs.length).toBeGreaterThanOrEqual(5);
+    }
+  });
+
   it('an output whose lowest rung is over the cap has no ladder; a commitment with none has no appointment', () => {
     // 10 sat/vB at most 0.1 % of each output: 200 sat of Bob's 200,000-sat to_local covers no justice transaction's size.
     const plan: LadderPlan = { destinationScript: DEST, minRate: 10_000, maxRate: 10_000, maxFeeShare: 0.001, rungs: 4, incrementalRate: INCREMENTAL };

@@ -96,6 +96,18 @@ describe('which rung a tower sends', () => {
     }), { numRuns: 2000 });
   });
 
+  it('its own rung in the mempool, no block gone by since it was sent (a second round at one tip): it stands unless the schedule asks a higher one', () => {
+    fc.assert(fc.property(factsArb, ({ facts, ladder }) => {
+      fc.pre(ladder.state.kind === 'held' && ladder.last !== undefined);
+      const same = { ...facts, ladders: [{ ...ladder, last: { ...ladder.last!, tip: facts.tip } }] };
+      const d = decideTowerChannel(same);
+      const h = (ladder.state as { rung: number }).rung;
+      const again = decideTowerChannel({ ...same, ladders: [{ ...same.ladders[0]!, state: d.sends[0] ? { kind: 'held', rung: d.sends[0].rung } : ladder.state, last: { rung: d.sends[0]?.rung ?? h, tip: facts.tip } }] });
+      // Asked twice at one tip, the tower climbs at most once: the second round holds what the first sent.
+      expect(again.sends).toEqual([]);
+    }), { numRuns: 2000 });
+  });
+
   it('climbing while unmined: the rung never falls, rises each block until the top, and is the top by the last block that can mine it', () => {
     fc.assert(fc.property(ladderArb, fc.integer({ min: 3, max: 60 }), fc.integer({ min: 100, max: 5000 }), (rungs, delay, startRate) => {
       const H = 1000;
