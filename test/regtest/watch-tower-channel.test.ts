@@ -17,6 +17,8 @@
  *   was fixed in advance).
  * - The spike ends: every rung mined by the deadline (the commitment's height + to_self_delay − 1),
  *   paying Alice's address; then `done`. The tower's wallet is untouched throughout.
+ * - A second channel's breach mined before Alice's export of it reached the tower: found in the
+ *   blocks below the tip when the export arrives, and punished.
  *
  * Every watcher round is the built CLI, spawned with no key in its environment. Skipped, visibly,
  * without bitcoind.
@@ -228,4 +230,33 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     // The tower's wallet paid for nothing.
     expect(await towerCoins()).toEqual(walletBefore);
   }, 240_000);
+
+  it('a breach mined before the party\'s export reached the tower is found in the blocks below the tip (once per export) and punished', async () => {
+    const dirs2 = { alice: join(tmp.path, 'alice2'), bob: join(tmp.path, 'bob2') };
+    const ch2 = await openChannel(dirs2);
+    await ch2.update(0, 600_000, 400_000, []);
+    const old = await ch2.bobsCommitment();
+    await ch2.update(1, 610_000, 390_000, []);
+    await ch2.update(2, 620_000, 380_000, []);
+    // Bob cheats; three blocks later Alice's export arrives (she exported late, or the tower was down).
+    await rpc('sendrawtransaction', [old.hex]);
+    await n.mine(1);
+    const H = await n.tip();
+    await n.mine(2);
+    // The tower has seen those blocks (without the export: nothing to match in them then).
+    expect(channelDecisions((await tower()).report).find((x) => x.contract === old.txid)).toBeUndefined();
+    await n.mine(1);
+    const r = await offchainInProcess(['commitment', 'tower-export', '--channel-id', ch2.id, '--key-env', 'A_REVOCATION', '--sweep-to', n.sweepTo, '--max-fee-rate', String(CAP), '--state-dir', dirs2.alice], { env: ENV });
+    messageOf(r, 'bolt3/tower-justice');
+    writeFileSync(join(towerDir, 'alice2.json'), r.stdout);
+    const { report } = await tower();
+    const d = channelDecisions(report).find((x) => x.contract === old.txid);
+    expect(d, JSON.stringify(report.decisions)).toMatchObject({ action: 'penalty', deadline: H + DELAY - 1 });
+    const rungs = (await rungsInMempool()).filter((t) => t.vin[0]!.txid === old.txid);
+    expect(rungs).toHaveLength(1); // Bob's to_local (no HTLC in flight)
+    await n.mine(1);
+    expect(await mempool()).toEqual([]);
+    expect((await verbose(rungs[0]!.txid)).confirmations).toBe(1);
+    expect(await towerCoins()).toEqual(walletBefore);
+  }, 120_000);
 });
