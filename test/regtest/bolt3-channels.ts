@@ -82,5 +82,51 @@ export function channels(o: { node: () => FundedNode; dir: string; delay: number
     return { id, update, bobsCommitment, alicesCommitment };
   }
   const htlc = (direction: 'offered' | 'received', satoshis: number, preimage: number, cltv: number): AgreedHtlc => ({ direction, amount_msat: `${satoshis}000`, payment_hash: toHex(sha256(sha256(Uint8Array.of(preimage)))), cltv_expiry: cltv });
-  return { openChannel, htlc };
+  /**
+   * The cheat both watchers' tests punish: a channel where Bob keeps his commitment 1 signed — an HTLC
+   * each way, his (Alice receives 40,000 sat) timing out 3 blocks from now — then revokes it (the
+   * channel moves on to 3). `bobsCltv`: his HTLC's cltv_expiry, his HTLC-timeout final from then.
+   */
+  async function revokedWithHtlcs(dirs: { alice: string; bob: string }) {
+    const channel = await openChannel(dirs);
+    const t0 = await o.node().tip();
+    const bobsCltv = t0 + 3;
+    await channel.update(0, 700_000, 300_000, []);
+    await channel.update(1, 650_000, 260_000, [htlc('offered', 50_000, 1, t0 + 80), htlc('received', 40_000, 2, bobsCltv)]);
+    const revoked = await channel.bobsCommitment();
+    await channel.update(2, 690_000, 310_000, []);
+    await channel.update(3, 680_000, 320_000, []);
+    return { channel, revoked, bobsCltv };
+  }
+  return { openChannel, htlc, revokedWithHtlcs };
+}
+
+/** A transaction as getrawtransaction (verbose) shows it. */
+export type Verbose = { txid: string; vin: { txid: string; vout: number }[]; vout: { value: number; n: number; scriptPubKey: { address?: string } }[]; confirmations?: number; blockhash?: string };
+
+/** What the channel watchers' tests ask the node: raw RPC, a transaction, the mempool, a fee spike, a rate, the justice transactions in the mempool. */
+export function nodeViews(node: () => FundedNode) {
+  const rpc = <T>(method: string, params: unknown[] = []) => node().node.rpc.call<T>(method, params);
+  const verbose = (txid: string) => rpc<Verbose>('getrawtransaction', [txid, 1]);
+  const sat = (btc: number) => Math.round(btc * 1e8);
+  const mempool = () => rpc<string[]>('getrawmempool');
+  return {
+    rpc, verbose, sat, mempool,
+    /** The fee spike: the transaction's fee taken away from the block template (the next block leaves it out). */
+    outbid: (txid: string) => rpc('prioritisetransaction', [txid, 0, -100_000_000]),
+    /** The mempool's transactions paying only --sweep-to: the party's justice transactions. */
+    async justiceInMempool() {
+      const out: Verbose[] = [];
+      for (const t of await mempool()) {
+        const v = await verbose(t);
+        if (v.vout.length === 1 && v.vout[0]!.scriptPubKey.address === node().sweepTo) out.push(v);
+      }
+      return out;
+    },
+    /** A mempool transaction's rate, sat/vB (its base fee over its vsize). */
+    async feeRate(txid: string) {
+      const e = await rpc<{ vsize: number; fees: { base: number } }>('getmempoolentry', [txid]);
+      return sat(e.fees.base) / e.vsize;
+    },
+  };
 }

@@ -22,7 +22,7 @@ import { Value } from '@sinclair/typebox/value';
 import { WatchReportSchema } from '../../src/lib/watch/schemas.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { BIN, assertBuilt, describeRun, offchain } from './offchain-cli.ts';
-import { ENV, channels } from './bolt3-channels.ts';
+import { ENV, channels, nodeViews, type Verbose } from './bolt3-channels.ts';
 import { tempDir } from '../helpers.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 
@@ -40,19 +40,13 @@ const BUDGET = 20;
 
 type Decision = { kind: string; contract: string; action: string; deadline: number; blocks_left: number; reason: string; fee_rate?: number; txid?: string; error?: string; shortfall?: string };
 type Report = { type: string; tip: { height: number }; reorg?: { depth: number }; decisions: Decision[]; summary: { errors: number } };
-type Verbose = { txid: string; vin: { txid: string; vout: number }[]; vout: { value: number; n: number; scriptPubKey: { address?: string } }[]; confirmations?: number; blockhash?: string };
 
 describe.skipIf(!BITCOIND)(TITLE, () => {
   let n: FundedNode;
   const tmp = tempDir('offchain-regtest-watch-channel-');
-  const rpc = <T>(method: string, params: unknown[] = []) => n.node.rpc.call<T>(method, params);
-  const verbose = (txid: string) => rpc<Verbose>('getrawtransaction', [txid, 1]);
-  const sat = (btc: number) => Math.round(btc * 1e8);
-  const mempool = () => rpc<string[]>('getrawmempool');
-  /** The fee spike: the transaction's fee taken away from the block template (the next block leaves it out). */
-  const outbid = (txid: string) => rpc('prioritisetransaction', [txid, 0, -100_000_000]);
+  const { rpc, verbose, sat, mempool, outbid, justiceInMempool, feeRate } = nodeViews(() => n);
 
-  const { openChannel, htlc } = channels({ node: () => n, dir: tmp.path, delay: DELAY, fundingSat: FUNDING_SAT });
+  const { openChannel, htlc, revokedWithHtlcs } = channels({ node: () => n, dir: tmp.path, delay: DELAY, fundingSat: FUNDING_SAT });
   const dirs1 = { alice: join(tmp.path, 'alice1'), bob: join(tmp.path, 'bob1') };
   const dirs2 = { alice: join(tmp.path, 'alice2'), bob: join(tmp.path, 'bob2') };
   /** Alice knows the preimage of the HTLC Bob offers her on channel 5 (a 0600 file, as commitment claim reads it). */
@@ -74,19 +68,6 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(d, JSON.stringify(r)).toBeDefined();
     return d!;
   };
-  /** The mempool's transactions paying only --sweep-to: Alice's justice transactions. */
-  const justiceInMempool = async () => {
-    const out: Verbose[] = [];
-    for (const t of await mempool()) {
-      const v = await verbose(t);
-      if (v.vout.length === 1 && v.vout[0]!.scriptPubKey.address === n.sweepTo) out.push(v);
-    }
-    return out;
-  };
-  const feeRate = async (txid: string) => {
-    const e = await rpc<{ vsize: number; fees: { base: number } }>('getmempoolentry', [txid]);
-    return sat(e.fees.base) / e.vsize;
-  };
 
   let ch1: Awaited<ReturnType<typeof openChannel>>;
   let ch3: Awaited<ReturnType<typeof openChannel>>;
@@ -97,14 +78,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     assertBuilt();
     n = await startFundedNode(BITCOIND!, 'watch-channel');
     // Channel 1: Bob keeps his commitment 1 (an HTLC each way) signed, then revokes it.
-    ch1 = await openChannel(dirs1);
-    const t0 = await n.tip();
-    bobsCltv = t0 + 3;
-    await ch1.update(0, 700_000, 300_000, []);
-    await ch1.update(1, 650_000, 260_000, [htlc('offered', 50_000, 1, t0 + 80), htlc('received', 40_000, 2, bobsCltv)]);
-    revoked1 = await ch1.bobsCommitment();
-    await ch1.update(2, 690_000, 310_000, []);
-    await ch1.update(3, 680_000, 320_000, []);
+    ({ channel: ch1, revoked: revoked1, bobsCltv } = await revokedWithHtlcs(dirs1));
     // Channel 3, in the same state directories: Bob will close with his current commitment.
     ch3 = await openChannel(dirs1);
     await ch3.update(0, 500_000, 500_000, []);

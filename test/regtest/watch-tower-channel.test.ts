@@ -37,7 +37,7 @@ import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { assertBuilt, describeRun, messageOf, offchain } from './offchain-cli.ts';
 import { offchainInProcess } from './in-process-cli.ts';
-import { ENV, channels } from './bolt3-channels.ts';
+import { ENV, channels, nodeViews } from './bolt3-channels.ts';
 
 const BITCOIND = findBitcoind();
 const TITLE = BITCOIND
@@ -59,20 +59,15 @@ const RUNGS = 6;
 
 type Decision = { kind: string; contract: string; action: string; deadline: number; blocks_left: number; reason: string; fee_rate?: number; txid?: string; error?: string; shortfall?: string };
 type Report = { type: string; tip: { height: number }; decisions: Decision[]; summary: { errors: number } };
-type Verbose = { txid: string; vin: { txid: string; vout: number }[]; vout: { value: number; n: number; scriptPubKey: { address?: string } }[]; confirmations?: number; blockhash?: string };
 
 describe.skipIf(!BITCOIND)(TITLE, () => {
   let n: FundedNode;
   const tmp = tempDir('offchain-regtest-watch-tower-channel-');
-  const rpc = <T>(method: string, params: unknown[] = []) => n.node.rpc.call<T>(method, params);
-  const verbose = (txid: string) => rpc<Verbose>('getrawtransaction', [txid, 1]);
-  const sat = (btc: number) => Math.round(btc * 1e8);
-  const mempool = () => rpc<string[]>('getrawmempool');
-  const outbid = (txid: string, by = -100_000_000) => rpc('prioritisetransaction', [txid, 0, by]);
+  const { rpc, verbose, mempool, outbid, justiceInMempool, feeRate } = nodeViews(() => n);
   const towerDir = join(tmp.path, 'tower-drop');
   const towerState = join(tmp.path, 'tower-state');
   const dirs = { alice: join(tmp.path, 'alice'), bob: join(tmp.path, 'bob') };
-  const { openChannel, htlc } = channels({ node: () => n, dir: tmp.path, delay: DELAY, fundingSat: FUNDING_SAT });
+  const { openChannel, revokedWithHtlcs } = channels({ node: () => n, dir: tmp.path, delay: DELAY, fundingSat: FUNDING_SAT });
 
   /** One round of the tower, as cron would run it: the built CLI, spawned with no key in its environment. */
   const tower = async (): Promise<{ report: Report; stderr: string }> => {
@@ -83,19 +78,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     return { report, stderr: r.stderr };
   };
   const channelDecisions = (r: Report) => r.decisions.filter((d) => d.kind === 'tower-channel');
-  /** The mempool's transactions paying only Alice's address: the tower's rungs. */
-  const rungsInMempool = async () => {
-    const out: Verbose[] = [];
-    for (const t of await mempool()) {
-      const v = await verbose(t);
-      if (v.vout.length === 1 && v.vout[0]!.scriptPubKey.address === n.sweepTo) out.push(v);
-    }
-    return out.sort((a, b) => `${a.vin[0]!.txid}:${a.vin[0]!.vout}`.localeCompare(`${b.vin[0]!.txid}:${b.vin[0]!.vout}`));
-  };
-  const feeRate = async (txid: string) => {
-    const e = await rpc<{ vsize: number; fees: { base: number } }>('getmempoolentry', [txid]);
-    return sat(e.fees.base) / e.vsize;
-  };
+  /** The tower's rungs in the mempool (paying only Alice's address), by the outpoint each takes. */
+  const rungsInMempool = async () => (await justiceInMempool()).sort((a, b) => `${a.vin[0]!.txid}:${a.vin[0]!.vout}`.localeCompare(`${b.vin[0]!.txid}:${b.vin[0]!.vout}`));
   const towerCoins = async () => (await n.node.rpc.forWallet('tower').call<{ txid: string; vout: number }[]>('listunspent', [0])).map((u) => `${u.txid}:${u.vout}`).sort();
 
   let channel: Awaited<ReturnType<typeof openChannel>>;
@@ -113,14 +97,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await n.mine(1);
     walletBefore = await towerCoins();
     expect(walletBefore).toHaveLength(1);
-    channel = await openChannel(dirs);
-    const t0 = await n.tip();
-    bobsCltv = t0 + 3;
-    await channel.update(0, 700_000, 300_000, []);
-    await channel.update(1, 650_000, 260_000, [htlc('offered', 50_000, 1, t0 + 80), htlc('received', 40_000, 2, bobsCltv)]);
-    revoked = await channel.bobsCommitment();
-    await channel.update(2, 690_000, 310_000, []);
-    await channel.update(3, 680_000, 320_000, []);
+    ({ channel, revoked, bobsCltv } = await revokedWithHtlcs(dirs));
   }, 120_000);
   afterAll(async () => {
     await n?.stop();
