@@ -119,7 +119,7 @@ export async function callPeer(base: URL, path: string, call: PeerCall = {}): Pr
     }
     // Exponential backoff with jitter (half to all of it), never past the deadline: a last attempt goes at it.
     const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (i - 1));
-    const wait = Math.max(0, Math.min(left, retryAfterMs ?? Math.round(backoff / 2 + Math.random() * (backoff / 2))));
+    const wait = Math.min(left, retryAfterMs ?? Math.round(backoff / 2 + Math.random() * (backoff / 2)));
     call.onRetry?.(last, wait);
     await sleep(wait);
   }
