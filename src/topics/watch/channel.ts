@@ -73,7 +73,7 @@ export async function channelRound(host: ChannelHost, r: Round): Promise<Decisio
 }
 
 /** Does `txid` (a transaction the node has) spend the outpoint? */
-async function spends(r: Round, txid: string, funding: { txid: string; vout: number }): Promise<boolean> {
+async function spends(r: SpendRound, txid: string, funding: { txid: string; vout: number }): Promise<boolean> {
   const tx = Transaction.fromRaw(await r.chain.rawTransaction(txid), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
   for (let i = 0; i < tx.inputsLength; i++) {
     const input = tx.getInput(i);
@@ -91,7 +91,7 @@ async function spends(r: Round, txid: string, funding: { txid: string; vout: num
  * funding's block (the node knows it mined). `top`: the block this walk started from.
  */
 async function blockSpender(
-  r: Round, funding: { txid: string; vout: number }, fundingHeight: number, recorded?: string, walkedTo?: string,
+  r: SpendRound, funding: { txid: string; vout: number }, fundingHeight: number, recorded?: string, walkedTo?: string,
 ): Promise<{ spender?: string; top?: string }> {
   if (recorded !== undefined && ((await r.chain.txConfirmations(recorded)) ?? 0) > 0 && (await spends(r, recorded, funding))) return { spender: recorded };
   const scan = r.chain.blockSpender;
@@ -114,6 +114,31 @@ async function blockSpender(
   return { top: r.block };
 }
 
+/** The chain as a look for the funding's spender reads it: the tip, its block, the blocks new to a watcher's view this round. */
+export type SpendRound = Pick<Round, 'tip' | 'block' | 'connected' | 'chain'>;
+
+/**
+ * Who spent the channel's funding, as the node says (the watcher and `commitment list` both ask it so): its mempool
+ * (gettxspendingprevout), else the UTXO set (unspent), else — the funding mined — the block that spent it (blockSpender:
+ * the spender `watch` recorded, checked; the blocks new this round; back from the tip, never below `watch.walked_to`),
+ * classified by the record. `top`: a walk that found nothing started from this block (the watcher records it).
+ */
+export async function fundingSpend(r: SpendRound, rec: ChannelRecord, watch: Pick<ChannelWatch, 'spender' | 'walked_to'>): Promise<{ spend: FundingSpend; top?: string }> {
+  const funding = { txid: rec.channel.funding_txid, vout: rec.channel.funding_vout };
+  let spender = await r.chain.mempoolSpender(funding.txid, funding.vout);
+  if (spender === undefined) {
+    if ((await r.chain.utxo(funding.txid, funding.vout)) !== null) return { spend: { kind: 'unspent' } };
+    // Not in the UTXO set: spent in a block — or never mined (unknown to the node, or in its mempool only): nothing to walk for.
+    const fundingConfirmations = await r.chain.txConfirmations(funding.txid);
+    if (fundingConfirmations === null || fundingConfirmations === 0) return { spend: { kind: 'not-mined', known: fundingConfirmations === 0 } };
+    const walk = await blockSpender(r, funding, r.tip - fundingConfirmations + 1, watch.spender, watch.walked_to);
+    if (walk.spender === undefined) return { spend: { kind: 'not-found' }, ...(walk.top !== undefined ? { top: walk.top } : {}) };
+    spender = walk.spender;
+  }
+  const confirmations = (await r.chain.txConfirmations(spender)) ?? 0;
+  return { spend: { ...classify(rec, spender), txid: spender, confirmations } };
+}
+
 /** Who the spender is, by the party's record. */
 function classify(rec: ChannelRecord, txid: string): { kind: 'revoked' | 'peer-current' | 'own' | 'mutual-close' | 'foreign'; commitmentNumber?: number } {
   const signed = rec.remote_signed.find((s) => s.txid === txid);
@@ -131,23 +156,14 @@ async function channelTurn(host: ChannelHost, r: Round, rec: ChannelRecord, id: 
   const base = { channel: id, tip: r.tip, toSelfDelay: rec.channel.remote_to_self_delay, startRate: 0, incrementalRate: 0, limits: host.limits, dustSat: host.destination.dustSat };
   if (r.offline) return decideChannel({ ...base, spend: { kind: 'unknown-offline' } });
   const watch = await r.records.channel(id);
-  let spender = await r.chain.mempoolSpender(funding.txid, funding.vout);
-  if (spender === undefined) {
-    if ((await r.chain.utxo(funding.txid, funding.vout)) !== null) return decideChannel({ ...base, spend: { kind: 'unspent' } });
-    // Not in the UTXO set: spent in a block — or never mined (unknown to the node, or in its mempool only): nothing to walk for.
-    const fundingConfirmations = await r.chain.txConfirmations(funding.txid);
-    if (fundingConfirmations === null || fundingConfirmations === 0) return decideChannel({ ...base, spend: { kind: 'not-mined', known: fundingConfirmations === 0 } });
-    const walk = await blockSpender(r, funding, r.tip - fundingConfirmations + 1, watch.spender, watch.walked_to);
-    if (walk.spender === undefined) {
-      if (walk.top !== undefined && walk.top !== watch.walked_to && !r.dryRun) await r.records.setChannel(id, { ...watch, walked_to: walk.top });
-      return decideChannel({ ...base, spend: { kind: 'not-found' } });
-    }
-    spender = walk.spender;
+  const found = await fundingSpend(r, rec, watch);
+  if (!('txid' in found.spend)) {
+    if (found.top !== undefined && found.top !== watch.walked_to && !r.dryRun) await r.records.setChannel(id, { ...watch, walked_to: found.top });
+    return decideChannel({ ...base, spend: found.spend });
   }
+  const spend = found.spend;
+  const { txid: spender, confirmations } = spend;
   if (spender !== watch.spender && !r.dryRun) await r.records.setChannel(id, { ...watch, spender });
-  const who = classify(rec, spender);
-  const confirmations = (await r.chain.txConfirmations(spender)) ?? 0;
-  const spend: FundingSpend = { ...who, txid: spender, confirmations };
   const height = r.tip - confirmations + 1;
   // Done before, its spender still mined at the same height (FINAL_DEPTH deep then: only a reorganisation that deep moves it): not evaluated again.
   if (watch.done?.spender === spender && confirmations >= FINAL_DEPTH && watch.done.height === height) {
