@@ -7,12 +7,14 @@
  * Not listed: a pair's part of a coin (`joint-<coin>`), which the watcher does not keep either.
  */
 import type { ChainSource } from '../../lib/chain/types.ts';
-import { MalformedInputError, OffchainError, UsageError } from '../../lib/errors.ts';
+import { MalformedInputError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
 import type { StateDb } from '../../lib/store/sqlite/database.ts';
 import type { OwnerRecord } from '../../lib/statechain/owner.ts';
 import type { CoinChainFacts, CoinRow } from '../../lib/watch/statechain-view.ts';
 import type { CoinChain as NodeChain, ownerCoin } from '../watch/statechain.ts';
+
+const STATUSES = new Set<unknown>(['depositing', 'active', 'sending', 'sent', 'receiving', 'withdrawing', 'withdrawn']);
 
 export type CoinsMessage = { type: 'statechain/coins'; version: 1; network: Network; tip_height: number; coins: CoinRow[] };
 
@@ -45,13 +47,13 @@ export async function coinsList(open: (create: boolean) => Promise<StateDb | und
   const node = chain.kind === 'rpc' ? await (await import('../watch/credit.ts')).withTxIndex(chain, 'a backup or withdrawal mined would look unknown to statechain list') : undefined;
   const rows: CoinRow[] = [];
   for (const record of records) {
-    let coin: ReturnType<typeof checkedCoin>;
-    try {
-      coin = checkedCoin(record);
-    } catch (e) {
-      if (e instanceof OffchainError) throw e;
-      throw new MalformedInputError('E_STATE_CORRUPT', `a coin record in ${dir} is not an owner's coin record (${(e as Error).message}): not a record this owner wrote`);
-    }
+    // The fields read here, of the types the owner writes; then the watcher's own check (the operator's signature, the backups).
+    const st = record?.statement;
+    const shaped = typeof record?.coin_id === 'string' && STATUSES.has(record.status) && typeof record.share === 'string' && typeof record.operator_auth === 'string'
+      && Array.isArray(record.backups) && record.backups.every((b) => typeof b === 'string') && typeof st === 'object' && st !== null && Array.isArray(st.backups)
+      && (st.outpoint === null || typeof st.outpoint === 'string') && (st.amount_sat === null || Number.isSafeInteger(st.amount_sat));
+    if (!shaped) throw new MalformedInputError('E_STATE_CORRUPT', `a coin record in ${dir} (${String(record?.coin_id)}) is not an owner's coin record: not a record this owner wrote; restore the database from the copy you trust`);
+    const coin = checkedCoin(record);
     const outpoint = record.statement.outpoint;
     const chainFacts = node && outpoint !== null ? await coinFacts(node, coin, outpoint, tip) : undefined;
     rows.push(coinRow({ coin, outpoint, amountSat: record.statement.amount_sat, backups: record.statement.backups.length, ...(chainFacts ? { chain: chainFacts } : {}) }, tip, OWNER_MARGIN));
