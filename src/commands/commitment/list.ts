@@ -13,7 +13,7 @@ export default class CommitmentList extends CommitmentCommand<typeof CommitmentL
     'due and a spend no record explains. Offline (--tip-height) the record\'s word only. Read-only: no key, no lock; it runs beside a running watcher.';
   static override examples = [
     { description: 'Alice\'s fixture channel (the BOLT 3 Appendix C one), offline at tip 500', command: 'D=$(mktemp -d); cp -r fixtures/bolt3/alice-state-dir $D/alice && <%= config.bin %> commitment list --state-dir $D/alice --tip-height 500' },
-    { description: 'The same for a person', command: 'D=$(mktemp -d); cp -r fixtures/bolt3/alice-state-dir $D/alice && <%= config.bin %> commitment list --state-dir $D/alice --tip-height 500 --human' },
+    { description: 'Beside a node, for a person: every channel with the chain\'s word on it', command: '<%= config.bin %> commitment list --state-dir ~/.offchain-alice --rpc-url http://127.0.0.1:8332 --human' },
   ];
   static override flags = { ...stateFlags, ...chainFlags, ...humanFlags };
 

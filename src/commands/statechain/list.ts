@@ -13,7 +13,7 @@ export default class StatechainList extends StatechainCommand<typeof StatechainL
     'the record\'s word only. Read-only: no key (the shares stay sealed), no lock — it runs beside a running watcher.';
   static override examples = [
     { description: 'Bob\'s fixture coin at tip 285: his backup 2 is final at 290, Alice\'s backup 1 at 300', command: 'D=$(mktemp -d); cp -r fixtures/statechain/state/bob $D/sc-bob && <%= config.bin %> statechain list --state-dir $D/sc-bob --tip-height 285' },
-    { description: 'The same for a person', command: 'D=$(mktemp -d); cp -r fixtures/statechain/state/bob $D/sc-bob && <%= config.bin %> statechain list --state-dir $D/sc-bob --tip-height 285 --human' },
+    { description: 'A runbook\'s line beside a node: the coins whose backup must go out now', command: '<%= config.bin %> statechain list --state-dir ~/.offchain-bob --rpc-url http://127.0.0.1:8332 | jq -r \'.coins[] | select(.must_act) | .coin_id\'' },
   ];
   static override flags = { ...stateFlags, ...chainFlags, ...humanFlags };
 
