@@ -13,6 +13,8 @@
  * - `must_act` is the watcher's `backupDue`, nothing else: true exactly while the owner's backup
  *   must be on its way (its window open, neither it nor the withdrawal mined, the coin unspent or
  *   spent in the mempool by what ours replaces); a lost, exited or withdrawn coin never asks.
+ * - A coin whose record holds a later owner's backup was handed on (`transferred`), whatever its
+ *   status says — the watcher's own rule: its backup is never sent again.
  * - Offline nothing of the chain is claimed: no `chain`, the status the record's, `must_act` the
  *   window alone (as `credit list` flags must_exit from the margin alone).
  */
@@ -56,13 +58,14 @@ export type CoinRow = {
   next: string;
 };
 
-/** What spends the funding, by the facts: undefined while it is unspent. */
-function chainOf(f: CoinChainFacts): CoinChain {
+/** What spends the funding, by the facts. */
+function chainOf(coin: CoinInput['coin'], f: CoinChainFacts): CoinChain {
   const w = f.withdrawalConfirmations ?? null;
-  if (w !== null && w >= 1) return { funding: 'spent', spent_by: 'withdrawal', confirmations: w };
-  if (f.confirmations !== null) return { funding: 'spent', spent_by: 'own-backup', confirmations: f.confirmations };
+  const withdrawal = coin.withdrawal !== undefined ? { txid: coin.withdrawal } : {};
+  if (w !== null && w >= 1) return { funding: 'spent', spent_by: 'withdrawal', ...withdrawal, confirmations: w };
+  if (f.confirmations !== null) return { funding: 'spent', spent_by: 'own-backup', ...(coin.own ? { txid: coin.own.txid } : {}), confirmations: f.confirmations };
   const s = f.spender;
-  if (w === 0 && (s === undefined || s.who === 'withdrawal')) return { funding: 'spent', spent_by: 'withdrawal', confirmations: 0 };
+  if (w === 0 && (s === undefined || s.who === 'withdrawal')) return { funding: 'spent', spent_by: 'withdrawal', ...withdrawal, confirmations: 0 };
   if (s === undefined) return { funding: 'unspent' };
   if (f.fundingMissing) return { funding: 'not-on-chain' };
   const by = ({ older: 'previous-backup', newer: 'later-backup', withdrawal: 'withdrawal', unknown: 'unknown' } as const)[s.who];
@@ -75,8 +78,9 @@ const RECORD_STATUS: Record<OwnerCoin['status'], string> = {
 };
 
 function statusOf(coin: CoinInput['coin'], chain: CoinChain | undefined): string {
+  // A later owner's backup in the record: handed on, whatever its status says (a step after it refused or unfinished).
   const handedOn = coin.status === 'sent' || coin.newer.length > 0;
-  if (chain === undefined || chain.funding === 'unspent') return RECORD_STATUS[coin.status];
+  if (chain === undefined || chain.funding === 'unspent') return handedOn ? 'transferred' : RECORD_STATUS[coin.status];
   if (chain.funding === 'not-on-chain') return coin.status === 'depositing' ? 'depositing' : 'unfunded';
   const mined = (chain.confirmations ?? 0) >= 1;
   switch (chain.spent_by) {
@@ -95,7 +99,7 @@ function nextOf(row: Omit<CoinRow, 'next'>, coin: CoinInput['coin'], margin: num
   const id = row.coin_id;
   const send = `offchain watch sends it (or statechain backup --coin ${id} --to ADDRESS --fee-rate R --broadcast)`;
   switch (row.status) {
-    case 'exited': return `nothing: your backup ${c!.txid ?? coin.own?.txid} spent the coin${confirmationsText(c!.confirmations)}`;
+    case 'exited': return `nothing: your backup ${c!.txid} spent the coin${confirmationsText(c!.confirmations)}`;
     case 'exiting': return `wait for your backup ${coin.own?.txid} to be mined${row.deadline_height !== undefined ? `, by block ${row.deadline_height}` : ''}; ${row.must_act ? 'keep offchain watch running: it raises its fee each block' : 'nothing else to do'}`;
     case 'withdrawn': return `nothing: the withdrawal ${coin.withdrawal ?? c?.txid} spent the coin${confirmationsText(c?.confirmations)}`;
     case 'withdrawal-sent': return `wait for the withdrawal ${coin.withdrawal} to be mined${row.must_act ? `; the previous owner's backup is final at ${row.previous_locktime}: ${send} in its place` : ''}`;
@@ -112,14 +116,14 @@ function nextOf(row: Omit<CoinRow, 'next'>, coin: CoinInput['coin'], margin: num
   if (coin.own === undefined) return 'nothing: no backup of this coin is yours yet';
   if (row.previous_locktime === undefined) return `nothing: backup 1 is yours to send when you choose, once final at ${row.locktime} (statechain backup)`;
   const from = Math.max(coin.own.lockTime, backupDeadline(coin) - margin);
-  return `nothing yet: offchain watch sends your backup from block ${from} (in ${from - tip} blocks) unless the coin is withdrawn or handed on first`;
+  return `nothing yet: offchain watch sends your backup from block ${from}${from > tip ? ` (in ${from - tip} blocks)` : ''} unless the coin is withdrawn or handed on first`;
 }
 
 /** One coin's row at `tip`; `margin`: the blocks before the deadline the owner's watcher acts from (OWNER_MARGIN). */
 export function coinRow(input: CoinInput, tip: number, margin: number): CoinRow {
   const { coin } = input;
   const f = input.chain;
-  const chain = f ? chainOf(f) : undefined;
+  const chain = f ? chainOf(coin, f) : undefined;
   const own = coin.own;
   const older = coin.older;
   const row: Omit<CoinRow, 'next'> = {

@@ -80,9 +80,9 @@ describe('Bob\'s fixture coin: his backup 2 final at 290, Alice\'s backup 1 at 3
 
   it('his backup in the node\'s mempool: exiting, still must act (mined by 299); mined: exited, nothing more', async () => {
     const pending = (await row(node(295, { confirmations: { [bob.txid]: 0 }, mempoolSpender: bob.txid }))).c;
-    expect(pending).toMatchObject({ status: 'exiting', chain: { funding: 'spent', spent_by: 'own-backup', confirmations: 0 }, must_act: true });
+    expect(pending).toMatchObject({ status: 'exiting', chain: { funding: 'spent', spent_by: 'own-backup', txid: bob.txid, confirmations: 0 }, must_act: true });
     const mined = (await row(node(296, { confirmations: { [bob.txid]: 1 } }))).c;
-    expect(mined).toMatchObject({ status: 'exited', chain: { funding: 'spent', spent_by: 'own-backup', confirmations: 1 }, must_act: false });
+    expect(mined).toMatchObject({ status: 'exited', chain: { funding: 'spent', spent_by: 'own-backup', txid: bob.txid, confirmations: 1 }, must_act: false });
     expect(mined.next).toContain(bob.txid);
   });
 
@@ -135,14 +135,16 @@ describe('a withdrawn coin and a handed-on one (the rows alone)', () => {
   it('the signed withdrawal: offline withdrawal-signed; unknown to the node with the coin unspent, still to send; in the mempool withdrawal-sent; mined withdrawn, nothing to act on even past the deadline', () => {
     expect(coinRow(input(withdrawn), 800_080, 6)).toMatchObject({ status: 'withdrawal-signed', must_act: false });
     expect(coinRow(input(withdrawn, { confirmations: null, withdrawalConfirmations: null }), 800_080, 6)).toMatchObject({ status: 'withdrawal-signed', chain: { funding: 'unspent' } });
-    expect(coinRow(input(withdrawn, { confirmations: null, withdrawalConfirmations: 0 }), 800_080, 6)).toMatchObject({ status: 'withdrawal-sent', chain: { funding: 'spent', spent_by: 'withdrawal', confirmations: 0 }, must_act: false });
+    expect(coinRow(input(withdrawn, { confirmations: null, withdrawalConfirmations: 0 }), 800_080, 6)).toMatchObject({ status: 'withdrawal-sent', chain: { funding: 'spent', spent_by: 'withdrawal', txid: 'w', confirmations: 0 }, must_act: false });
     // Unmined with the previous owner's backup near final: the owner's backup must replace it (the watcher's rule).
     expect(coinRow(input(withdrawn, { confirmations: null, withdrawalConfirmations: 0 }), 800_095, 6).must_act).toBe(true);
     expect(coinRow(input(withdrawn, { confirmations: null, withdrawalConfirmations: 3 }), 800_120, 6)).toMatchObject({ status: 'withdrawn', chain: { spent_by: 'withdrawal', confirmations: 3 }, must_act: false });
   });
 
-  it('handed on: transferred, whoever spent it after (a later owner\'s backup, or something this record never saw), and never must act', () => {
+  it('handed on: transferred, whoever spent it after (a later owner\'s backup, or something this record never saw), and never must act — also when the record, past a refused withdrawal, still says withdrawing', () => {
     const sent = { ...base, status: 'sent' as const, newer: ['carol'] };
+    expect(coinRow(input({ ...sent, status: 'withdrawing' }, { confirmations: null }), 800_095, 6)).toMatchObject({ status: 'transferred', record_status: 'withdrawing', chain: { funding: 'unspent' }, must_act: false });
+    expect(coinRow(input({ ...sent, status: 'withdrawing' }), 800_095, 6)).toMatchObject({ status: 'transferred', must_act: false });
     expect(coinRow(input(sent), 800_095, 6)).toMatchObject({ status: 'transferred', must_act: false });
     expect(coinRow(input(sent, { confirmations: null, spender: { who: 'newer', where: 'block', txid: 'carol' }, spenderConfirmations: 4 }), 800_095, 6)).toMatchObject({ status: 'transferred', chain: { spent_by: 'later-backup', txid: 'carol', confirmations: 4 } });
     expect(coinRow(input(sent, { confirmations: null, spender: { who: 'unknown', where: 'block' } }), 800_095, 6)).toMatchObject({ status: 'transferred', chain: { spent_by: 'unknown' } });
@@ -197,11 +199,12 @@ describe('INVARIANTS', () => {
     }));
   });
 
-  it('offline nothing of the chain is claimed: no chain field, the record\'s word', () => {
+  it('offline nothing of the chain is claimed: no chain field, the record\'s word — transferred once a later owner\'s backup is in it', () => {
     fc.assert(fc.property(coinArb, tip, (coin, t) => {
       const r = coinRow({ coin, outpoint: 'o', amountSat: 1, backups: 2 }, t, 6);
       expect(r.chain).toBeUndefined();
       expect(RECORD_WORDS).toContain(r.status);
+      if (coin.newer.length > 0) expect(r.status).toBe('transferred');
     }));
   });
 });
