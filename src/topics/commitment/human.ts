@@ -3,10 +3,9 @@
  * a penalty's deadline first, with what to do now. The JSON message (bolt3/channels) is the input:
  * nothing here reads a store or a node.
  */
-import { msatText, rows, thousands } from '../../lib/cli/human.ts';
+import { depthText, msatText, rows, thousands } from '../../lib/cli/human.ts';
 import type { ChannelsMessage } from './list.ts';
 
-const depth = (n: number | undefined) => (n === undefined ? '' : n === 0 ? ', in the mempool' : `, ${thousands(n)} confirmation${n === 1 ? '' : 's'}`);
 const num = (n: number | null) => (n === null ? 'none' : String(n));
 
 export function channelsText(m: ChannelsMessage): string {
@@ -23,10 +22,10 @@ export function channelsText(m: ChannelsMessage): string {
       ['commitments', `yours ${num(c.local_commitment)}, theirs ${num(c.remote_commitment)}, ${c.revoked_commitments} of theirs revoked`],
       ['htlcs', c.htlcs ? `${c.htlcs} pending, ${thousands(c.htlc_sat)} sat` : 'none'],
       ['delays', `yours ${c.to_self_delay} blocks, theirs ${c.remote_to_self_delay} (your punishment window)`],
-      c.chain ? ['chain', spent ? `spent by ${spent.spent_by}${spent.commitment_number !== undefined ? ` ${spent.commitment_number}` : ''}${spent.txid ? ` ${spent.txid}` : ''}${depth(spent.confirmations)}` : c.chain.funding === 'unspent' ? 'funding unspent' : `funding not mined${c.chain.funding === 'not-mined' && c.chain.in_mempool ? ' (in the mempool)' : ''}`] : undefined,
+      c.chain ? ['chain', spent ? `spent by ${spent.spent_by}${spent.commitment_number !== undefined ? ` ${spent.commitment_number}` : ''}${spent.txid ? ` ${spent.txid}` : ''}${depthText(spent.confirmations)}` : c.chain.funding === 'unspent' ? 'funding unspent' : `funding not mined${c.chain.funding === 'not-mined' && c.chain.in_mempool ? ' (in the mempool)' : ''}`] : undefined,
       c.penalty ? ['penalty', `by block ${c.penalty.deadline_height} (${c.penalty.blocks_left} blocks left), ${c.penalty.outputs_left ?? 'unknown'} output(s) left, ${c.penalty.in_mempool} on their way`] : undefined,
       c.sweep_from !== undefined ? ['to_local', `yours from block ${c.sweep_from}`] : undefined,
-      ...(c.sent ?? []).map((s) => ['sent', `${s.txid} for ${s.outpoint}${s.confirmations === null ? ', unknown to the node' : depth(s.confirmations)}`] as const),
+      ...(c.sent ?? []).map((s) => ['sent', `${s.txid} for ${s.outpoint}${s.confirmations === null ? ', unknown to the node' : depthText(s.confirmations)}`] as const),
       ['next', c.next],
     ]));
   }
