@@ -2,7 +2,7 @@
  * `commitment list`'s row of one channel (docs/bolt3.md "The party's channels"): what the party's
  * record says — capacity, both commitment numbers, the revoked commitments it can punish, the HTLCs
  * in flight, both delays — and, with a node, who spent the funding, found and classified as the
- * channel watcher finds it (src/topics/watch/channel.ts fundingSpend), the punishment window of a
+ * channel watcher finds it (src/topics/watch/channel-spend.ts fundingSpend), the punishment window of a
  * revoked commitment by the watcher's own rule (./channel.ts outputDeadline), and what is left to
  * take of it as `commitment penalty` counts it. Pure: the facts come in already asked.
  *

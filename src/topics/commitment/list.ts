@@ -1,7 +1,7 @@
 /**
  * What `commitment list` prints: the channel party's channels (the ChannelBook of its state
  * directory, each record decoded: a damaged one is refused, E_BAD_CHANNEL_RECORD), each summed up
- * from its record and, with a node, asked as the channel watcher asks (../watch/channel.ts
+ * from its record and, with a node, asked as the channel watcher asks (../watch/channel-spend.ts
  * fundingSpend, with the watcher's own records as its advice) — for a revoked commitment, what is
  * left to take as `commitment penalty` counts it (src/lib/bolt3/party-penalty.ts findOnChain,
  * leftToTake) — into the rows of src/lib/watch/channel-view.ts. Read-only: no key (the revoked
@@ -74,7 +74,7 @@ async function penaltyLeft(node: WatchChain, rec: ChannelRecord, txid: string): 
 
 /** The node's facts of one channel. */
 async function channelFacts(node: WatchChain, tip: { height: number; hash?: string }, rec: ChannelRecord, watch: ChannelWatch): Promise<ChannelChainFacts> {
-  const { fundingSpend } = await import('../watch/channel.ts');
+  const { fundingSpend } = await import('../watch/channel-spend.ts');
   const { spend } = await fundingSpend({ tip: tip.height, block: tip.hash ?? '', chain: node }, rec, watch);
   const sent = await Promise.all(Object.entries(watch.sent).map(async ([outpoint, txid]) => ({ outpoint, txid, confirmations: await node.txConfirmations(txid) })));
   const facts: ChannelChainFacts = { spend, ...(sent.length ? { sent } : {}) };
