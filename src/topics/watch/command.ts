@@ -32,11 +32,7 @@ import type { WatchHost } from './rounds.ts';
 import type { Gauge } from '../serve/metrics.ts';
 
 /** A watcher sees its transactions mined through getrawtransaction: without the node's transaction index it would send them again forever. */
-async function needsTxIndex(chain: ChainSource): Promise<void> {
-  if (chain.txIndex && !(await chain.txIndex())) {
-    throw new UsageError('E_CHAIN_NO_TXINDEX', 'the node keeps no transaction index: a watcher could not see its own transactions mined; restart bitcoind with -txindex=1 (it builds the index once)');
-  }
-}
+const needsTxIndex = async (chain: ChainSource) => (await import('./credit.ts')).withTxIndex(chain, 'a watcher could not see its own transactions mined');
 
 
 /** How deep the transaction that settled a row for good is buried (0: not settled for good). */

@@ -7,7 +7,7 @@
  */
 import type { ChainSource } from '../../lib/chain/types.ts';
 import type { UserContractRecord } from '../../lib/credit/ports.ts';
-import { OffchainError } from '../../lib/errors.ts';
+import { OffchainError, UsageError } from '../../lib/errors.ts';
 import type { ExitRequest } from '../credit/exit.ts';
 import { decideMint, decideUser, exitBudgetRate, type ExitPackage, type MintDecision, type MintFacts, type MintRow } from '../../lib/watch/credit.ts';
 import { FINAL_DEPTH, SENDING, heldRate } from '../../lib/watch/decision.ts';
@@ -45,6 +45,17 @@ export type UserHost = {
   refund(id: string): Promise<{ hex: string; txid: string }>;
 };
 
+
+/**
+ * A node whose transaction index is on (getrawtransaction finds a mined transaction), as a watcher and the list views
+ * read it — `without` says what could not be seen otherwise (E_CHAIN_NO_TXINDEX, exit 2).
+ */
+export async function withTxIndex(chain: ChainSource, without: string): Promise<WatchChain> {
+  if (chain.txIndex && !(await chain.txIndex())) {
+    throw new UsageError('E_CHAIN_NO_TXINDEX', `the node keeps no transaction index: ${without}; restart bitcoind with -txindex=1 (it builds the index once)`);
+  }
+  return chain as WatchChain;
+}
 
 /** Where a deadline's schedule starts: the node's estimate for the blocks left, at least what its mempool takes now — each asked once a round. */
 export type StartRate = (blocksLeft: number) => Promise<{ start: number; incremental: number }>;
