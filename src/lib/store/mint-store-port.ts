@@ -26,6 +26,12 @@ export interface MintStorePort<R extends { contract_id: string }> extends Fundin
   get(id: string): Promise<R | undefined>;
   put(record: R): Promise<void>;
   list(): Promise<R[]>;
+  /**
+   * What a watcher's round reads: the contracts whose watch height (src/lib/watch/due.ts) is at
+   * most `upTo` (its tip plus the safety margin, mintDueUpTo), by contract id — through an index,
+   * the others unread — and how many others the store holds.
+   */
+  due(upTo: number): Promise<{ records: R[]; others: number }>;
   /** What a service's metrics show (one query each): the contracts kept (open, closing or rolling over) and the nonces issued and not yet consumed. */
   counts(): Promise<{ contracts: number; unusedNonces: number }>;
   remove(id: string): Promise<void>;

@@ -14,15 +14,25 @@
  *                     deleted and never goes from consumed back to unused (triggers)
  *   contracts         the mint's (and gateway's) contracts, as PostgreSQL keeps them
  *                     (pg/schema.ts), with `unfunded_since` for the expiry of unfunded opens
+ *                     and `watch_height` (version 2) for a watcher's round
  *   funding           one funding outpoint, one contract (PRIMARY KEY)
  *   blind_signatures  a blinded message B_ is signed once (PRIMARY KEY), with the C_ answered
  *
  * Single-use rules are constraints here, whatever the code does; the code checks the same
  * rules first so that a refusal carries the protocol's own error code.
+ *
+ * Version 2: `watch_height` beside the mint's contracts and the credit user's records (kind
+ * `credit-user`), indexed: the height from which a watcher's round must read the contract
+ * (src/lib/watch/due.ts), written by the one statement that writes the record (mint.ts `put`,
+ * records.ts `put`) from that record. A row written by anything else keeps the default, 0:
+ * read at every round, never left out. A version-1 store gets the columns, each row's height
+ * from its record, in the transaction that raises its version (an offchain of version 1 then
+ * refuses the file, E_STORE_SCHEMA_NEWER: it would write records without their height).
  */
 import type BetterSqlite3 from 'better-sqlite3';
+import { mintWatchHeight, userWatchHeight } from '../../watch/due.ts';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const V1 = `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -64,9 +74,55 @@ const V1 = `
   );
 `;
 
+const V2 = `
+  ALTER TABLE contracts ADD COLUMN watch_height INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX contracts_watch_height ON contracts (watch_height);
+  ALTER TABLE records ADD COLUMN watch_height INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX credit_user_watch_height ON records (watch_height) WHERE kind = 'credit-user';
+`;
+
 /** Bring a database at `from` (0: new) to SCHEMA_VERSION, inside the caller's transaction. */
 export function applySchema(sql: BetterSqlite3.Database, from: number): void {
   if (from < 1) sql.exec(V1);
+  if (from < 2) {
+    sql.exec(V2);
+    fillWatchHeights(sql);
+  }
+}
+
+/** The `watch_height` of a record of `kind` (records.ts `put`): a credit user's contract's (../../watch/due.ts); 0 for any other kind, which no watcher selects by it. */
+export function recordWatchHeight(kind: string, record: unknown): number {
+  return kind === 'credit-user' && typeof record === 'object' && record !== null ? userWatchHeight(record) : 0;
+}
+
+/**
+ * Every row's `watch_height` from its record (../../watch/due.ts): a store of version 1, and a
+ * directory of the file layout imported (migrate-v0.ts). A record that is not JSON keeps 0
+ * (read at every round: its read then says E_STATE_CORRUPT, as before). In pages of 500 rows
+ * (a statement cannot run while another iterates on the connection; 100,000 records at once
+ * would be their whole text in memory).
+ */
+export function fillWatchHeights(sql: BetterSqlite3.Database): void {
+  const parsed = (text: string): unknown => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return undefined;
+    }
+  };
+  const mintPage = sql.prepare<[string], { contract_id: string; record: string }>('SELECT contract_id, record FROM contracts WHERE contract_id > ? ORDER BY contract_id LIMIT 500');
+  const mint = sql.prepare<[number, string]>('UPDATE contracts SET watch_height = ? WHERE contract_id = ?');
+  for (let after = '', page = mintPage.all(after); page.length > 0; after = page.at(-1)!.contract_id, page = mintPage.all(after)) {
+    for (const r of page) {
+      const record = parsed(r.record);
+      if (typeof record === 'object' && record !== null) mint.run(mintWatchHeight(record), r.contract_id);
+    }
+  }
+  const userPage = sql.prepare<[string], { id: string; body: string }>("SELECT id, body FROM records WHERE kind = 'credit-user' AND id > ? ORDER BY id LIMIT 500");
+  const user = sql.prepare<[number, string]>("UPDATE records SET watch_height = ? WHERE kind = 'credit-user' AND id = ?");
+  for (let after = '', page = userPage.all(after); page.length > 0; after = page.at(-1)!.id, page = userPage.all(after)) {
+    for (const r of page) user.run(recordWatchHeight('credit-user', parsed(r.body)), r.id);
+  }
 }
 
 /** Every table, for a content digest (tests: a refused step wrote nothing). */
