@@ -86,6 +86,8 @@ type Rec = { contract_id: string; contract: { expiry_height: number }; status: s
       const due = await store.due(mintDueUpTo(1_000, 144));
       expect(due.records.map((r) => r.contract_id)).toEqual(['edge', 'exiting', 'near', 'past']);
       expect(due.others).toBe(2);
+      expect(due.next).toBe(1_145);
+      expect((await store.due(mintDueUpTo(5_000, 144))).next).toBeUndefined();
       expect((await store.due(mintDueUpTo(1_001, 144))).records.map((r) => r.contract_id)).toEqual(['edge', 'exiting', 'near', 'next', 'past']);
     } finally {
       await store.close();

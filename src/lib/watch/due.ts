@@ -59,6 +59,9 @@ export function userWatchHeight(stored: object): number {
   return expiryOf(record);
 }
 
+/** A round's read of a store: the records due, how many others it holds, and the lowest watch height among those (their nearest deadline: an expiry; undefined when none). */
+export type Due<R> = { records: R[]; others: number; next?: number };
+
 /** The highest watch height of a mint's contract that is due at `tip`: within the safety margin (a margin below 0 counts as 0: the refund is final at expiry). */
 export function mintDueUpTo(tip: number, margin: number): number {
   return tip + Math.max(0, margin);

@@ -134,6 +134,8 @@ describe('a round reads the contracts due at its tip', () => {
     const due = await store.due(mintDueUpTo(1_000, 144));
     expect(due.records.map((r) => r.contract_id)).toEqual([ids.near, ids.edge, ids.exiting, ids.past]);
     expect(due.others).toBe(2);
+    // The nearest expiry among those not read: the report's nearest deadline counts them.
+    expect(due.next).toBe(1_145);
   });
 
   it('the contract one block beyond the margin is read at the next tip, and acts there (exit), where it did nothing before', async () => {
@@ -212,8 +214,10 @@ describe('a store of version 1 (the toolkit before) is migrated: each row\'s hei
     const [a, b, c] = ids as [string, string, string];
     expect((await book.due(userDueUpTo(1_499))).records.map((r) => r.contract_id)).toEqual([]);
     expect((await book.due(userDueUpTo(1_500))).records.map((r) => r.contract_id)).toEqual([c]);
+    expect((await book.due(userDueUpTo(1_499))).next).toBe(1_500);
     const at = await book.due(userDueUpTo(6_000));
     expect(at.records.map((r) => r.contract_id).sort()).toEqual([a, b, c].sort());
     expect(at.others).toBe(0);
+    expect(at.next).toBeUndefined();
   });
 });

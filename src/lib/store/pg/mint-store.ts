@@ -99,6 +99,7 @@ import { storeError } from './client.ts';
 import { mintRecordOf, mintRecordText } from '../mint-records.ts';
 import { Sealer } from '../seal.ts';
 import { TABLES, WATCH_HEIGHT_SQL } from './schema.ts';
+import type { Due } from '../../watch/due.ts';
 
 export interface PgMintStoreOptions {
   /** Read only (monitoring, `credit list`): no epoch, no key, nothing written. */
@@ -220,11 +221,11 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
     return (await this.q<{ record: string }>('SELECT record FROM contracts ORDER BY contract_id')).rows.map((r) => this.decode(r.record));
   }
 
-  async due(upTo: number): Promise<{ records: R[]; others: number }> {
+  async due(upTo: number): Promise<Due<R>> {
     // The expression of the index itself (schema.ts): the database computes each row's height from its record.
     const rows = (await this.q<{ record: string }>(`SELECT record FROM contracts WHERE ${WATCH_HEIGHT_SQL} <= $1 ORDER BY contract_id`, [upTo])).rows;
-    const all = Number((await this.q<{ n: string }>('SELECT COUNT(*) AS n FROM contracts')).rows[0]!.n);
-    return { records: rows.map((r) => this.decode(r.record)), others: all - rows.length };
+    const rest = (await this.q<{ n: string; next: string | null }>(`SELECT COUNT(*) AS n, (SELECT MIN(${WATCH_HEIGHT_SQL}) FROM contracts WHERE ${WATCH_HEIGHT_SQL} > $1) AS next FROM contracts`, [upTo])).rows[0]!;
+    return { records: rows.map((r) => this.decode(r.record)), others: Number(rest.n) - rows.length, ...(rest.next !== null ? { next: Number(rest.next) } : {}) };
   }
 
   async counts(): Promise<{ contracts: number; unusedNonces: number }> {

@@ -33,7 +33,7 @@ import type { Batch, StateDb } from './database.ts';
 import { SqliteNonces } from './nonces.ts';
 import { TABLES } from './schema.ts';
 import { LEGACY_STATES_KEY } from './migrate-v0.ts';
-import { mintWatchHeight } from '../../watch/due.ts';
+import { mintWatchHeight, type Due } from '../../watch/due.ts';
 
 /** The meta key a migration to PostgreSQL (store/migrate.ts) leaves: while it is there the store refuses every use. */
 export const MIGRATION_KEY = 'migration';
@@ -69,6 +69,7 @@ function statements(db: StateDb) {
     listContracts: sql.prepare<[], { record: string }>('SELECT record FROM contracts ORDER BY contract_id'),
     // The index, named: the access path is the point (a planner that chose to scan the table in key order would read it all).
     dueContracts: sql.prepare<[number], { contract_id: string; record: string }>('SELECT contract_id, record FROM contracts INDEXED BY contracts_watch_height WHERE watch_height <= ?'),
+    nextDue: sql.prepare<[number], { h: number | null }>('SELECT MIN(watch_height) AS h FROM contracts INDEXED BY contracts_watch_height WHERE watch_height > ?'),
     countContracts: sql.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM contracts'),
     countUnusedNonces: sql.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM nonces WHERE consumed = 0'),
     removeContract: sql.prepare<[string]>('DELETE FROM contracts WHERE contract_id = ?'),
@@ -219,9 +220,10 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     return this.q.listContracts.all().map((row) => this.decode(row.record));
   }
 
-  async due(upTo: number): Promise<{ records: R[]; others: number }> {
+  async due(upTo: number): Promise<Due<R>> {
     const rows = this.q.dueContracts.all(upTo).sort((a, b) => (a.contract_id < b.contract_id ? -1 : a.contract_id > b.contract_id ? 1 : 0));
-    return { records: rows.map((row) => this.decode(row.record)), others: this.q.countContracts.get()!.n - rows.length };
+    const next = this.q.nextDue.get(upTo)!.h;
+    return { records: rows.map((row) => this.decode(row.record)), others: this.q.countContracts.get()!.n - rows.length, ...(next !== null ? { next } : {}) };
   }
 
   async counts(): Promise<{ contracts: number; unusedNonces: number }> {

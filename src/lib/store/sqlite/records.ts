@@ -21,6 +21,7 @@ import { MalformedInputError, OffchainError, RefusedError } from '../../errors.t
 import { hasPlainSecret, hasSealedSecret, openFields, sealFields, type Sealer, type SecretField } from '../seal.ts';
 import type { StateDb } from './database.ts';
 import { recordWatchHeight } from './schema.ts';
+import type { Due } from '../../watch/due.ts';
 import type BetterSqlite3 from 'better-sqlite3';
 
 export type RecordKind = 'credit-user' | 'bolt3' | 'statechain' | 'statechain-operator' | 'statechain-offer' | 'statechain-witness' | 'watch' | 'htlc-payer';
@@ -72,20 +73,23 @@ export class Records<R> {
     return this.q.ids.all(this.kind).map((r) => r.id);
   }
 
-  private dueQuery: { due: BetterSqlite3.Statement<[number], { id: string; body: string }>; count: BetterSqlite3.Statement<[], { n: number }> } | undefined;
+  private dueQuery: { due: BetterSqlite3.Statement<[number], { id: string; body: string }>; next: BetterSqlite3.Statement<[number], { h: number | null }>; count: BetterSqlite3.Statement<[], { n: number }> } | undefined;
 
   /**
    * A watcher's round: the credit user's contracts whose watch height (src/lib/watch/due.ts) is
-   * at most `upTo`, by id — through their index, the others unread — and how many others there are.
+   * at most `upTo`, by id — through their index, the others unread — how many others there are,
+   * and the lowest height among them.
    */
-  due(upTo: number): { records: { id: string; record: R }[]; others: number } {
+  due(upTo: number): Due<{ id: string; record: R }> {
     if (this.kind !== 'credit-user') throw new OffchainError('E_INTERNAL', `a watcher selects ${this.kind} records by no height`);
     this.dueQuery ??= {
       due: this.db.sql.prepare("SELECT id, body FROM records INDEXED BY credit_user_watch_height WHERE kind = 'credit-user' AND watch_height <= ?"),
+      next: this.db.sql.prepare("SELECT MIN(watch_height) AS h FROM records INDEXED BY credit_user_watch_height WHERE kind = 'credit-user' AND watch_height > ?"),
       count: this.db.sql.prepare("SELECT COUNT(*) AS n FROM records WHERE kind = 'credit-user'"),
     };
     const rows = this.dueQuery.due.all(upTo).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return { records: rows.map((row) => ({ id: row.id, record: this.decode(row.id, row.body) })), others: this.dueQuery.count.get()!.n - rows.length };
+    const next = this.dueQuery.next.get(upTo)!.h;
+    return { records: rows.map((row) => ({ id: row.id, record: this.decode(row.id, row.body) })), others: this.dueQuery.count.get()!.n - rows.length, ...(next !== null ? { next } : {}) };
   }
 
   private decode(id: string, body: string): R {
@@ -155,10 +159,10 @@ export class ContractBook<R extends { contract_id: string }> {
     return ((await this.records(false))?.list() ?? []).map((r) => r.record);
   }
 
-  /** A watcher's round (Records `due`): the contracts whose watch height is at most `upTo`, and how many others there are. */
-  async due(upTo: number): Promise<{ records: R[]; others: number }> {
+  /** A watcher's round (Records `due`): the contracts whose watch height is at most `upTo`, how many others there are, the lowest height among them. */
+  async due(upTo: number): Promise<Due<R>> {
     const due = (await this.records(false))?.due(upTo);
-    return { records: due?.records.map((r) => r.record) ?? [], others: due?.others ?? 0 };
+    return { ...due, records: due?.records.map((r) => r.record) ?? [], others: due?.others ?? 0 };
   }
 
   /** Whether it holds no record (a step on a directory of another role's is refused: E_NO_STATE). */
