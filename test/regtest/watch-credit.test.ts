@@ -63,7 +63,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(d, JSON.stringify(r)).toBeDefined();
     return d!;
   };
-  /** The round did not read `c` (src/lib/watch/due.ts: nothing it can need at this tip): no decision for it, counted among the idle. */
+  /** The round did not read `c` (src/lib/watch/ports.ts: nothing it can need at this tip): no decision for it, counted among the idle. */
   const unread = (r: Report, c: Opened) => {
     expect(r.decisions.filter((x) => x.contract === c.id), JSON.stringify(r)).toEqual([]);
     expect(r.summary.idle, JSON.stringify(r.summary)).toBeGreaterThanOrEqual(1);

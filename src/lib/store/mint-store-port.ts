@@ -19,7 +19,7 @@
  */
 import type { BlindSignaturePort, FundingIndexPort, MintRecordPort } from '../credit/ports.ts';
 import type { NoncePort } from '../musig/nonce-port.ts';
-import type { Due } from '../watch/due.ts';
+import type { Due } from '../watch/ports.ts';
 
 export interface MintStorePort<R extends { contract_id: string }> extends FundingIndexPort, NoncePort, BlindSignaturePort {
   /** Where it lives, for messages: a directory, or the store's URL without its password. */
@@ -28,7 +28,7 @@ export interface MintStorePort<R extends { contract_id: string }> extends Fundin
   put(record: R): Promise<void>;
   list(): Promise<R[]>;
   /**
-   * What a watcher's round reads: the contracts whose watch height (src/lib/watch/due.ts) is at
+   * What a watcher's round reads: the contracts whose watch height (src/lib/watch/ports.ts) is at
    * most `upTo` (its tip plus the safety margin, mintDueUpTo), by contract id — through an index,
    * the others unread — how many others the store holds, and the lowest height among them.
    */

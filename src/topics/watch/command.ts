@@ -21,7 +21,7 @@ import type { ChainSource } from '../../lib/chain/types.ts';
 import type { MintContractRecord, UserContractRecord } from '../../lib/credit/ports.ts';
 import type { MintRow } from '../../lib/watch/credit.ts';
 import { FINAL_DEPTH } from '../../lib/watch/decision.ts';
-import type { Due } from '../../lib/watch/due.ts';
+import type { Due } from '../../lib/watch/ports.ts';
 import { HtlcRefundSteps } from '../device/htlc-refund.ts';
 import { countIdle, type MintHost, type Round, type UserHost, type WatchChain } from './credit.ts';
 import type { DeviceHost, GatewayHost } from './device.ts';
@@ -224,7 +224,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
 
   /**
    * The mint's side, when this state directory (or --store) holds a mint: its contracts due at
-   * the tip (src/lib/watch/due.ts: within the safety margin of expiry, or with an exit or a
+   * the tip (src/lib/watch/ports.ts: within the safety margin of expiry, or with an exit or a
    * gateway's payment in flight; the others, `idle`, are not read) for the credit mint's exit,
    * and those a gateway keeps (its latest state's HTLC, whose preimage it holds: ./device.ts
    * gatewayKeeps) for the gateway's claim — each contract one kind's.
@@ -238,7 +238,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
       ({ rows, channels, margin, unread } = await this.withMintView(network, async (store, policy, chain) => {
         const { contractsMessage } = await import('../../lib/credit/operator.ts');
         const { gatewayKeeps } = await import('./device.ts');
-        const { mintDueUpTo } = await import('../../lib/watch/due.ts');
+        const { mintDueUpTo } = await import('../../lib/watch/ports.ts');
         // The rows are credit list's at the node's tip now: the contracts due at it, or at the round's if that is higher.
         const tip = (await chain.tip()).height;
         const due = await store.due(mintDueUpTo(Math.max(tip, roundTip), policy.safety_margin_blocks));
@@ -275,7 +275,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
   /** The device's side: the user's contracts with a device channel, and `device refund-htlc`'s step (signed by --key-env/--key-file, the device's key). */
   private watchedDevice(network: Network): DeviceHost {
     return {
-      // Those of the user's contracts due at the round's tip: every one with a device channel is (src/lib/watch/due.ts).
+      // Those of the user's contracts due at the round's tip: every one with a device channel is (src/lib/watch/ports.ts).
       contracts: async (tip) => (await this.watchedUser(network).contracts(tip)).records,
       refund: (req) => this.htlcRefund(req),
     };
@@ -362,7 +362,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
     return {
       contracts: async (tip) => {
         const { ContractBook } = await import('../../lib/store/sqlite/records.ts');
-        const { userDueUpTo } = await import('../../lib/watch/due.ts');
+        const { userDueUpTo } = await import('../../lib/watch/ports.ts');
         const book = new ContractBook<UserContractRecord>((c) => this.state(network, { create: c }), 'credit-user', this.stateDir(network));
         return book.due(userDueUpTo(tip));
       },

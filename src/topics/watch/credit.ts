@@ -16,7 +16,7 @@ import { base64 } from '@scure/base';
 import { fromHex, toHex } from '../../lib/bytes.ts';
 import { dustThreshold } from '../../lib/tx/policy.ts';
 import type { Decision } from '../../lib/watch/decision.ts';
-import type { Due } from '../../lib/watch/due.ts';
+import type { Due } from '../../lib/watch/ports.ts';
 import type { WatchRecords } from './state.ts';
 
 /** A node as a watcher needs it: the chain source with the calls a watcher makes. */
@@ -28,8 +28,8 @@ export type Round = {
   /** The blocks new to the watcher's view this round, lowest first (a first view: the tip alone): where an output that disappeared was spent. */
   connected?: string[];
   /**
-   * The contracts this round left unread (src/lib/watch/due.ts: none can need anything at its tip) and the lowest
-   * watch height among them (their nearest expiry), each kind adding its own (`idled`): the report's summary.
+   * The contracts this round left unread (src/lib/watch/ports.ts: none can need anything at its tip) and the lowest
+   * watch height among them (their nearest expiry), each kind adding its own (countIdle): the report's summary.
    */
   idle?: { count: number; next?: number };
 };
@@ -52,7 +52,7 @@ export type MintHost = {
   limits: { maxFeeRate: number; maxFeeShare: number };
 };
 
-/** The user's side: its contracts due at a tip (src/lib/watch/due.ts), how many others it holds, and the refund step. */
+/** The user's side: its contracts due at a tip (src/lib/watch/ports.ts), how many others it holds, and the refund step. */
 export type UserHost = {
   contracts(tip: number): Promise<Due<UserContractRecord>>;
   refund(id: string): Promise<{ hex: string; txid: string }>;

@@ -1,6 +1,6 @@
 /**
  * A watcher's round reads the contracts due at its tip, through an index (schema version 2:
- * `watch_height` beside the mint's contracts and the credit user's records; src/lib/watch/due.ts),
+ * `watch_height` beside the mint's contracts and the credit user's records; src/lib/watch/ports.ts),
  * not the whole store. The height is written by the statement that writes the record, from it:
  * it follows every step of the protocol that writes a record (open, pay, abandon, rollover, close,
  * the exit's freeze and its release, a gateway's payment in flight, a device channel), a row
@@ -10,6 +10,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
 import { join } from 'node:path';
 import * as mint from '../../../src/lib/credit/mint.ts';
 import * as abandon from '../../../src/lib/credit/abandon.ts';
@@ -23,9 +24,9 @@ import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { StateDb, STATE_DB_FILE } from '../../../src/lib/store/sqlite/database.ts';
 import { SqliteMintStore } from '../../../src/lib/store/sqlite/mint.ts';
 import { ContractBook } from '../../../src/lib/store/sqlite/records.ts';
-import { SCHEMA_VERSION } from '../../../src/lib/store/sqlite/schema.ts';
+import { fillWatchHeights, SCHEMA_VERSION } from '../../../src/lib/store/sqlite/schema.ts';
 import { decideMint, type MintRow } from '../../../src/lib/watch/credit.ts';
-import { mintDueUpTo, userDueUpTo } from '../../../src/lib/watch/due.ts';
+import { mintDueUpTo, mintWatchHeight, userDueUpTo, userWatchHeight } from '../../../src/lib/watch/ports.ts';
 import { OfflineChainSource } from '../../../src/lib/chain/offline.ts';
 import { MINT_SEALER, POLICY, world } from '../credit/world.ts';
 import { openContract, pay } from '../credit/tamper.ts';
@@ -219,5 +220,47 @@ describe('a store of version 1 (the toolkit before) is migrated: each row\'s hei
     expect(at.records.map((r) => r.contract_id).sort()).toEqual([a, b, c].sort());
     expect(at.others).toBe(0);
     expect(at.next).toBeUndefined();
+  });
+});
+
+describe('the rows already there when the column comes get the height src/lib/watch/ports.ts gives', () => {
+  /** Any value a stored record's field may hold, the odd ones included. */
+  const anyValue = fc.oneof(fc.constant(null), fc.boolean(), fc.string({ maxLength: 12 }), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant([]), fc.constant({}), fc.constant('in_flight'), fc.constant(['in_flight']));
+  const expiry = fc.oneof(
+    { weight: 4, arbitrary: fc.integer({ min: -10, max: 10_000_000 }) },
+    fc.constant(2 ** 53 - 1), fc.constant(2 ** 53), fc.constant(-(2 ** 63)), fc.constant(1e21), fc.double({ noNaN: true, noDefaultInfinity: true }), anyValue,
+  );
+  const field = (weight: number) => fc.oneof({ weight, arbitrary: fc.constant(undefined) }, anyValue, fc.record({ in_flight: anyValue, state: anyValue }, { requiredKeys: [] }));
+  const anyRecord = fc.record({
+    contract: fc.oneof({ weight: 4, arbitrary: fc.record({ expiry_height: expiry }) }, fc.record({ expiry_height: expiry }, { requiredKeys: [] }), anyValue),
+    exiting: field(4), gateway: field(2), device: field(2),
+  }, { requiredKeys: [] });
+
+  it('property: fillWatchHeights (version 1 → 2, the old layout\'s import) writes mintWatchHeight and userWatchHeight of each record, for 3,000 records of every shape', () => {
+    const dir = tempDir('offchain-fill-');
+    try {
+      const db = StateDb.open(dir.path, { create: true })!;
+      const samples = fc.sample(anyRecord, { numRuns: 3_000, seed: 71 });
+      const texts = samples.map((r) => JSON.stringify(r));
+      db.sql.transaction(() => {
+        texts.forEach((text, i) => {
+          db.sql.prepare('INSERT INTO contracts (contract_id, record) VALUES (?, ?)').run(`c${i}`, text);
+          db.sql.prepare("INSERT INTO records (kind, id, body) VALUES ('credit-user', ?, ?)").run(`u${i}`, text);
+        });
+        // A row that is not JSON keeps 0, and is read at every round.
+        db.sql.prepare('INSERT INTO contracts (contract_id, record) VALUES (?, ?)').run('broken', '{');
+        fillWatchHeights(db.sql);
+      })();
+      const mint = mintHeights(db);
+      const user = userHeights(db);
+      texts.forEach((text, i) => {
+        expect(mint[`c${i}`], text).toBe(mintWatchHeight(JSON.parse(text) as object));
+        expect(user[`u${i}`], text).toBe(userWatchHeight(JSON.parse(text) as object));
+      });
+      expect(mint.broken).toBe(0);
+      db.closeNow();
+    } finally {
+      dir.cleanup();
+    }
   });
 });

@@ -45,7 +45,7 @@ describe('a round over several kinds', () => {
   });
 });
 
-describe('the contracts a round did not read (src/lib/watch/due.ts)', () => {
+describe('the contracts a round did not read (src/lib/watch/ports.ts)', () => {
   it('are counted in summary.idle, and the nearest of their expiries is the nearest deadline when no contract read is nearer', async () => {
     const report = await watchRound(host([
       { kind: 'mint', round: async (r) => { countIdle(r, { others: 3, next: 1_200 }); return []; } },

@@ -99,7 +99,7 @@ import { storeError } from './client.ts';
 import { mintRecordOf, mintRecordText } from '../mint-records.ts';
 import { Sealer } from '../seal.ts';
 import { TABLES, WATCH_HEIGHT_SQL } from './schema.ts';
-import type { Due } from '../../watch/due.ts';
+import type { Due } from '../../watch/ports.ts';
 
 export interface PgMintStoreOptions {
   /** Read only (monitoring, `credit list`): no epoch, no key, nothing written. */

@@ -26,7 +26,7 @@
  * Records are kept as the exact JSON text the SQLite store keeps (not jsonb, which would
  * reorder keys): a receipt answered again on replay is byte-identical.
  *
- * A watcher's round reads the contracts due at its tip (src/lib/watch/due.ts) through the
+ * A watcher's round reads the contracts due at its tip (src/lib/watch/ports.ts) through the
  * expression index `contracts_watch_height`: the database computes each row's watch height from
  * the record it stores, whoever writes it (an older toolkit's process still running included), so
  * the height can never disagree with the record. A store made before it gets the index from its
@@ -39,7 +39,7 @@ export const SCHEMA_VERSION = 3;
 const numberAt = (path: string) => `(record::jsonb ${path})::numeric`;
 
 /**
- * src/lib/watch/due.ts mintWatchHeight, in SQL: 0 when the record has `exiting`, or a `gateway`
+ * src/lib/watch/ports.ts mintWatchHeight, in SQL: 0 when the record has `exiting`, or a `gateway`
  * object with `in_flight`; else its contract's expiry when that is a safe integer; else 0.
  * Index and query use this text alike (PostgreSQL matches an index expression by its text).
  */

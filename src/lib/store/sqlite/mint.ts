@@ -33,7 +33,7 @@ import type { Batch, StateDb } from './database.ts';
 import { SqliteNonces } from './nonces.ts';
 import { TABLES } from './schema.ts';
 import { LEGACY_STATES_KEY } from './migrate-v0.ts';
-import { mintWatchHeight, type Due } from '../../watch/due.ts';
+import { mintWatchHeight, type Due } from '../../watch/ports.ts';
 
 /** The meta key a migration to PostgreSQL (store/migrate.ts) leaves: while it is there the store refuses every use. */
 export const MIGRATION_KEY = 'migration';

@@ -20,11 +20,15 @@
 import { MalformedInputError, OffchainError, RefusedError } from '../../errors.ts';
 import { hasPlainSecret, hasSealedSecret, openFields, sealFields, type Sealer, type SecretField } from '../seal.ts';
 import type { StateDb } from './database.ts';
-import { recordWatchHeight } from './schema.ts';
-import type { Due } from '../../watch/due.ts';
+import { userWatchHeight, type Due } from '../../watch/ports.ts';
 import type BetterSqlite3 from 'better-sqlite3';
 
 export type RecordKind = 'credit-user' | 'bolt3' | 'statechain' | 'statechain-operator' | 'statechain-offer' | 'statechain-witness' | 'watch' | 'htlc-payer';
+
+/** The `watch_height` of a record of `kind` (schema.ts, version 2): a credit user's contract's (src/lib/watch/ports.ts); 0 for any other kind, which no watcher selects by it. */
+function recordWatchHeight(kind: RecordKind, record: unknown): number {
+  return kind === 'credit-user' && typeof record === 'object' && record !== null ? userWatchHeight(record) : 0;
+}
 
 export class Records<R> {
   private readonly q;
@@ -37,7 +41,7 @@ export class Records<R> {
     const sql = db.sql;
     this.q = {
       get: sql.prepare<[string, string], { body: string }>('SELECT body FROM records WHERE kind = ? AND id = ?'),
-      // The one writer of a record's row: its body and the column read from it (schema.ts recordWatchHeight), in one statement.
+      // The one writer of a record's row: its body and the column read from it (recordWatchHeight), in one statement.
       put: sql.prepare<[string, string, string, number]>('INSERT INTO records (kind, id, body, watch_height) VALUES (?, ?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, watch_height = excluded.watch_height'),
       remove: sql.prepare<[string, string]>('DELETE FROM records WHERE kind = ? AND id = ?'),
       list: sql.prepare<[string], { id: string; body: string }>('SELECT id, body FROM records WHERE kind = ? ORDER BY id'),
@@ -76,7 +80,7 @@ export class Records<R> {
   private dueQuery: { due: BetterSqlite3.Statement<[number], { id: string; body: string }>; next: BetterSqlite3.Statement<[number], { h: number | null }>; count: BetterSqlite3.Statement<[], { n: number }> } | undefined;
 
   /**
-   * A watcher's round: the credit user's contracts whose watch height (src/lib/watch/due.ts) is
+   * A watcher's round: the credit user's contracts whose watch height (src/lib/watch/ports.ts) is
    * at most `upTo`, by id — through their index, the others unread — how many others there are,
    * and the lowest height among them.
    */

@@ -23,14 +23,14 @@
  *
  * Version 2: `watch_height` beside the mint's contracts and the credit user's records (kind
  * `credit-user`), indexed: the height from which a watcher's round must read the contract
- * (src/lib/watch/due.ts), written by the one statement that writes the record (mint.ts `put`,
+ * (src/lib/watch/ports.ts), written by the one statement that writes the record (mint.ts `put`,
  * records.ts `put`) from that record. A row written by anything else keeps the default, 0:
  * read at every round, never left out. A version-1 store gets the columns, each row's height
- * from its record, in the transaction that raises its version (an offchain of version 1 then
- * refuses the file, E_STORE_SCHEMA_NEWER: it would write records without their height).
+ * from its record (the same rule in SQL: MINT_WATCH_HEIGHT_SQL), in the transaction that raises
+ * its version (an offchain of version 1 then refuses the file, E_STORE_SCHEMA_NEWER: it would
+ * write records without their height).
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import { mintWatchHeight, userWatchHeight } from '../../watch/due.ts';
 
 export const SCHEMA_VERSION = 2;
 
@@ -90,39 +90,32 @@ export function applySchema(sql: BetterSqlite3.Database, from: number): void {
   }
 }
 
-/** The `watch_height` of a record of `kind` (records.ts `put`): a credit user's contract's (../../watch/due.ts); 0 for any other kind, which no watcher selects by it. */
-export function recordWatchHeight(kind: string, record: unknown): number {
-  return kind === 'credit-user' && typeof record === 'object' && record !== null ? userWatchHeight(record) : 0;
-}
+/** A JSON value at `path` of `column` that is a safe integer (src/lib/watch/ports.ts reads no other expiry). */
+const safeInteger = (column: string, path: string) =>
+  `json_type(${column}, '${path}') = 'integer' AND json_extract(${column}, '${path}') BETWEEN -9007199254740991 AND 9007199254740991`;
 
 /**
- * Every row's `watch_height` from its record (../../watch/due.ts): a store of version 1, and a
- * directory of the file layout imported (migrate-v0.ts). A record that is not JSON keeps 0
- * (read at every round: its read then says E_STATE_CORRUPT, as before). In pages of 500 rows
- * (a statement cannot run while another iterates on the connection; 100,000 records at once
- * would be their whole text in memory).
+ * src/lib/watch/ports.ts mintWatchHeight and userWatchHeight in SQL, for the rows already there
+ * when the column comes (a store of version 1, the old layout's import: migrate-v0.ts) — the
+ * stores' writers compute it from the record in hand (mint.ts, records.ts `put`). 0 for a record
+ * that is not JSON (read at every round: its read then says E_STATE_CORRUPT, as before).
+ * test/lib/store/a-watcher-reads-the-contracts-due.test.ts checks both against ports.ts.
  */
+export const MINT_WATCH_HEIGHT_SQL = `CASE
+    WHEN NOT json_valid(record) THEN 0
+    WHEN json_type(record, '$.exiting') IS NOT NULL OR json_type(record, '$.gateway.in_flight') IS NOT NULL THEN 0
+    WHEN ${safeInteger('record', '$.contract.expiry_height')} THEN json_extract(record, '$.contract.expiry_height')
+    ELSE 0 END`;
+export const USER_WATCH_HEIGHT_SQL = `CASE
+    WHEN NOT json_valid(body) THEN 0
+    WHEN json_type(body, '$.device') IS NOT NULL THEN 0
+    WHEN ${safeInteger('body', '$.contract.expiry_height')} THEN json_extract(body, '$.contract.expiry_height')
+    ELSE 0 END`;
+
+/** Every row's `watch_height` from its record, in the caller's transaction: two statements, whatever the store's size. */
 export function fillWatchHeights(sql: BetterSqlite3.Database): void {
-  const parsed = (text: string): unknown => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      return undefined;
-    }
-  };
-  const mintPage = sql.prepare<[string], { contract_id: string; record: string }>('SELECT contract_id, record FROM contracts WHERE contract_id > ? ORDER BY contract_id LIMIT 500');
-  const mint = sql.prepare<[number, string]>('UPDATE contracts SET watch_height = ? WHERE contract_id = ?');
-  for (let after = '', page = mintPage.all(after); page.length > 0; after = page.at(-1)!.contract_id, page = mintPage.all(after)) {
-    for (const r of page) {
-      const record = parsed(r.record);
-      if (typeof record === 'object' && record !== null) mint.run(mintWatchHeight(record), r.contract_id);
-    }
-  }
-  const userPage = sql.prepare<[string], { id: string; body: string }>("SELECT id, body FROM records WHERE kind = 'credit-user' AND id > ? ORDER BY id LIMIT 500");
-  const user = sql.prepare<[number, string]>("UPDATE records SET watch_height = ? WHERE kind = 'credit-user' AND id = ?");
-  for (let after = '', page = userPage.all(after); page.length > 0; after = page.at(-1)!.id, page = userPage.all(after)) {
-    for (const r of page) user.run(recordWatchHeight('credit-user', parsed(r.body)), r.id);
-  }
+  sql.prepare(`UPDATE contracts SET watch_height = ${MINT_WATCH_HEIGHT_SQL}`).run();
+  sql.prepare(`UPDATE records SET watch_height = ${USER_WATCH_HEIGHT_SQL} WHERE kind = 'credit-user'`).run();
 }
 
 /** Every table, for a content digest (tests: a refused step wrote nothing). */

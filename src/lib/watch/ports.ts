@@ -1,8 +1,9 @@
 /**
- * Which credit contracts a watcher's round must read at a tip (docs/watch.md, "Scale"): each
- * record's WATCH HEIGHT, kept by its store beside the record and indexed, so that a round reads
- * the contracts that can need something at its tip and leaves the rest unread — its cost grows
- * with those, not with the store. Pure: no I/O (the stores write the height with the record,
+ * The watcher's port to the stores: which credit contracts a round must read at a tip
+ * (docs/watch.md, "Scale"). Each record's WATCH HEIGHT is kept by its store beside the record and
+ * indexed, so that a round reads the contracts that can need something at its tip and leaves the
+ * rest unread — its cost grows with those, not with the store — and a store answers a round's
+ * read as `Due`. Pure: no I/O (the stores write the height with the record,
  * src/lib/store/sqlite/mint.ts and records.ts; PostgreSQL indexes the same rule, pg/schema.ts).
  *
  * A contract is due at tip T when its watch height is at most T plus the lead of its kind: the
@@ -25,7 +26,7 @@
  *   node nothing (`none`, or `done` once closed or rolled over). A device channel inside the
  *   record (./device.ts decideDevice) acts on its HTLCs' expiries: due at every tip (height 0).
  *
- * INVARIANTS (test/lib/watch/due.test.ts, property tests over any record):
+ * INVARIANTS (test/lib/watch/ports.test.ts, property tests over any record):
  * - A record whose height the rule cannot read (no numeric expiry) is due at every tip (0): a
  *   record the rule does not understand is never left out.
  * - A mint's record that is not due at T decides `none` or `done` at T, whatever the chain says;

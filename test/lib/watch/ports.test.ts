@@ -1,5 +1,5 @@
 /**
- * Which contracts a watcher's round reads (src/lib/watch/due.ts): its INVARIANTS as properties
+ * Which contracts a watcher's round reads (src/lib/watch/ports.ts): its INVARIANTS as properties
  * over any record the stores may hold, checked against the decision tables themselves — a record
  * the rule leaves unread at a tip, given to the round anyway (credit list's row, decideMint; the
  * user's round, decideUser), decides `none` or `done` whatever the node says, and the user's asks
@@ -12,7 +12,7 @@ import { contractsMessage } from '../../../src/lib/credit/operator.ts';
 import type { MintContractRecord, MintPolicy, UserContractRecord } from '../../../src/lib/credit/ports.ts';
 import type { ChainSource } from '../../../src/lib/chain/types.ts';
 import { decideMint, type MintRow } from '../../../src/lib/watch/credit.ts';
-import { mintDueUpTo, mintWatchHeight, userDueUpTo, userWatchHeight } from '../../../src/lib/watch/due.ts';
+import { mintDueUpTo, mintWatchHeight, userDueUpTo, userWatchHeight } from '../../../src/lib/watch/ports.ts';
 import { userRound, type Round } from '../../../src/topics/watch/credit.ts';
 import { gatewayKeeps } from '../../../src/topics/watch/device.ts';
 
