@@ -24,9 +24,11 @@
  *      `refund-credit` rejected `non-final` one block before the expiry, then mined.
  *   W1 as A, with only `offchain watch` beside the node for the gateway (issue 71): nothing
  *      before the margin, then the claim package, rebid each block through a fee spike within
- *      the budget, mined by the HTLC's expiry; done at depth.
+ *      the budget, mined by the HTLC's expiry; a reorganisation of two blocks un-mines the package
+ *      (reported, the claim held in the mempool), mined again by the expiry; done at depth.
  *   W2 as B, with only `offchain watch` for the device: nothing at L − 1, the refund at L
- *      (refused with the wrong key), mined; done.
+ *      (refused with the wrong key), mined; a reorganisation un-mines it (waited on), a second one
+ *      back below L drops it (non-final): sent again at L, mined; done.
  *   W3–W5 the review's attacks on the gateway's watcher: a safety margin as long as the HTLC
  *      (the defaults: 144 and 144) must not put a payment on chain before the device settles;
  *      a forged claim record, or one left by an earlier payment, claims nothing and steers nothing.
@@ -418,12 +420,17 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   }, 240_000);
 
   type WatchDecision = { kind: string; contract: string; action: string; deadline: number; blocks_left: number; fee_rate?: number; txid?: string; error?: string };
-  /** One round of `offchain watch --once` (the built CLI, spawned) for a state directory: every decision of the round. */
-  async function watchOnce(dir: string, key: string, extra: string[] = []): Promise<WatchDecision[]> {
+  type WatchReport = { type: string; reorg?: { depth: number; fork_height?: number }; decisions: WatchDecision[] };
+  /** One round of `offchain watch --once` (the built CLI, spawned) for a state directory: its report. */
+  async function watchReport(dir: string, key: string, extra: string[] = []): Promise<WatchReport> {
     const r = await run(['watch', '--once', '--key-env', key, '--state-dir', dir, ...n.chain(), ...extra]);
     expect(r.status, describeRun(r)).toBe(0);
-    return (JSON.parse(r.stdout) as { type: string; decisions: WatchDecision[] }).decisions;
+    return JSON.parse(r.stdout) as WatchReport;
   }
+  /** One round of `offchain watch --once`: every decision of the round. */
+  const watchOnce = async (dir: string, key: string, extra: string[] = []) => (await watchReport(dir, key, extra)).decisions;
+  /** A block of another branch (to a new address: the same coinbase would be an invalidated block again). */
+  const mineOtherBranch = async () => rpc('generatetoaddress', [1, await n.wallet.call<string>('getnewaddress', ['', 'bech32m'])]);
   const only = (ds: WatchDecision[], ch: Channel, kind: string) => {
     const mine = ds.filter((d) => d.contract === ch.id);
     expect(mine.map((d) => d.kind), JSON.stringify(ds)).toContain(kind);
@@ -432,7 +439,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   /** The offer's --safety-margin (beforeAll): the gateway claims from this many blocks before the HTLC's expiry. */
   const MARGIN = 3;
 
-  it('W1: a toll paid on Lightning, the device silent, only offchain watch beside the node for the gateway: nothing before the margin, then the claim package, rebid each block through a fee spike (0.1 → budget at L − 1), mined by the HTLC\'s expiry; then done', async () => {
+  it('W1: a toll paid on Lightning, the device silent, only offchain watch beside the node for the gateway: nothing before the margin, then the claim package, rebid each block through a fee spike (0.1 → budget at L − 1), mined by the HTLC\'s expiry; a reorganisation of two blocks un-mines the package: reported, the claim held in the mempool, mined again by the expiry; then done', async () => {
     const ch = await openChannel('W1');
     await pay(ch, 20, 20_000_000n);
     await settle(ch, 20, true);
@@ -487,13 +494,25 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       outputKey: s.tree.output.outputKey, internalKey: s.tree.internalKey, leafScript: s.tree.leaves.claim!.script, signingKey: MINT_PUB.subarray(1), before: [preimage(21)],
     });
     expect(await gw()).toMatchObject({ action: 'wait', txid: claim });
+    // A reorganisation of two blocks un-mines the claim package (blocks L − 1 and L): reported, the claim held in the
+    // mempool at the budget (the schedule asks less), mined again on the new branch by the HTLC's expiry.
+    await rpc('invalidateblock', [await rpc<string>('getblockhash', [L - 1])]);
+    expect(await n.tip()).toBe(L - 2);
+    expect((await rpc<string[]>('getrawmempool')).sort()).toEqual([claim, state].sort());
+    const reorged = await watchReport(ch.gw, 'MINT_KEY', ['--max-fee-rate', '10']);
+    expect(reorged.reorg).toMatchObject({ depth: 2, fork_height: L - 2 });
+    expect(only(reorged.decisions, ch, 'gateway'), JSON.stringify(reorged)).toMatchObject({ action: 'hold', txid: claim, blocks_left: 2 });
+    expect((await rpc<string[]>('getrawmempool')).sort()).toEqual([claim, state].sort());
+    await mineOtherBranch();
+    expect(await confirmations(claim)).toBe(1);
+    expect(await gw()).toMatchObject({ action: 'wait', txid: claim, blocks_left: 1 });
     await n.mine(5);
     expect(await gw()).toMatchObject({ action: 'done', txid: claim });
     // The device's refund, final now, finds its input spent.
     refused(await run(asDev(ch, 'device', 'refund-htlc', '--fee-rate', '2', '--broadcast')), 'E_BROADCAST_REJECTED');
   }, 240_000);
 
-  it('W2: a toll in flight without a preimage, the gateway exits and vanishes, only offchain watch for the device: nothing at L − 1, the HTLC refunded at L (not with another key), mined; then done', async () => {
+  it('W2: a toll in flight without a preimage, the gateway exits and vanishes, only offchain watch for the device: nothing at L − 1, the HTLC refunded at L (not with another key), mined; a reorganisation un-mines it (waited on in the mempool), one more back below L drops it (non-final): nothing at L − 1, sent again at L, mined; then done', async () => {
     const ch = await openChannel('W2');
     await pay(ch, 22, 20_000_000n);
     await settle(ch, 22, true);
@@ -521,6 +540,27 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(await dev()).toMatchObject({ action: 'wait', txid: d.txid });
     await n.mine(1);
     expect(await confirmations(d.txid!)).toBe(1);
+    expect((await dev()).action).toBe('done');
+    // A reorganisation un-mines the refund (block L + 1): reported, the refund back in the mempool and waited on.
+    await rpc('invalidateblock', [await rpc<string>('getblockhash', [L + 1])]);
+    let r = await watchReport(ch.dev, 'USER_KEY');
+    expect(r.reorg).toMatchObject({ depth: 1, fork_height: L });
+    expect(only(r.decisions, ch, 'device')).toMatchObject({ action: 'wait', txid: d.txid });
+    expect(await rpc<string[]>('getrawmempool')).toEqual([d.txid]);
+    // One more, back below the HTLC's expiry (block L): the refund is non-final again, the node drops it; nothing sent at L − 1.
+    await rpc('invalidateblock', [await rpc<string>('getblockhash', [L])]);
+    expect(await rpc<string[]>('getrawmempool')).toEqual([]);
+    r = await watchReport(ch.dev, 'USER_KEY');
+    expect(r.reorg).toMatchObject({ depth: 1, fork_height: L - 1 });
+    expect(only(r.decisions, ch, 'device')).toMatchObject({ action: 'none', blocks_left: 1 });
+    expect(await rpc<string[]>('getrawmempool')).toEqual([]);
+    // The new branch reaches L: the watcher refunds again, mined in L + 1; done.
+    await mineOtherBranch();
+    const again = await dev();
+    expect(again).toMatchObject({ action: 'refund', blocks_left: 0 });
+    expect(await rpc<string[]>('getrawmempool')).toEqual([again.txid]);
+    await mineOtherBranch();
+    expect(await confirmations(again.txid!)).toBe(1);
     expect((await dev()).action).toBe('done');
   }, 240_000);
 
