@@ -50,7 +50,7 @@ const AMOUNT = 100_000n;
 const P2A = '51024e73';
 
 type Decision = { kind: string; contract: string; action: string; deadline: number; blocks_left: number; fee_rate?: number; txid?: string; error?: string; shortfall?: string; reason: string };
-type Report = { type: string; tip: { height: number }; decisions: Decision[]; summary: { errors: number } };
+type Report = { type: string; tip: { height: number }; reorg?: { depth: number; fork_height?: number }; decisions: Decision[]; summary: { errors: number } };
 type Export = { coin_id: string; backup: { n: number; txid: string; locktime: number; hex: string }; previous: { txid: string; locktime: number }; deadline: number; older_txids: string[] };
 
 describe.skipIf(!BITCOIND)(TITLE, () => {
@@ -237,6 +237,28 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(decision(r, coins.carol).error).toBeUndefined();
     // Bob's backup pays Bob's share, as signed: the tower could pay for it, not change it.
     expect(hexOf(parseTx(await rpc<string>('getrawtransaction', [backup])).outputs[0]!.script)).toBe(hexOf(parseTx(bobExport.backup.hex).outputs[0]!.script));
+  }, 60_000);
+
+  it('a reorganisation of two blocks un-mines Bob\'s backup package (mined at L₁ − 1): the tower reports it, holds its package in the mempool at the budget, and it is mined again on the new branch by the deadline', async () => {
+    const backup = bobExport.backup.txid;
+    await rpc('invalidateblock', [await rpc<string>('getblockhash', [L1 - 2])]);
+    expect(await n.tip()).toBe(L1 - 3);
+    const pool = await mempool();
+    expect(pool).toContain(backup);
+    const r = await tower();
+    expect(r.reorg).toMatchObject({ depth: 2, fork_height: L1 - 3 });
+    const d = decision(r, coins.bob);
+    expect(d, JSON.stringify(d)).toMatchObject({ action: 'hold', txid: backup, blocks_left: 2 });
+    expect(d.error).toBeUndefined();
+    // Nothing sent: the same package, at most the budget.
+    expect(await mempool()).toEqual(pool);
+    const b = await entry(backup);
+    const c = await entry(b.spentby[0]!);
+    expect(Math.round(c.fees.base * 1e8) / (b.vsize + c.vsize)).toBeLessThanOrEqual(BUDGET);
+    await rpc('generatetoaddress', [1, await n.wallet.call<string>('getnewaddress', ['', 'bech32m'])]);
+    expect(await n.tip()).toBe(L1 - 2);
+    expect(await confirmations(backup)).toBe(1);
+    expect(decision(await tower(), coins.bob)).toMatchObject({ action: 'wait', txid: backup });
   }, 60_000);
 
   it('at L₁ Core refuses Alice\'s older backup of Bob\'s coin and Carol\'s stale backup (their input is spent); six deep the tower is done, and nothing of its own is left in the mempool', async () => {
