@@ -35,7 +35,8 @@ import { abandonRequest, acceptAbandon } from '../../../src/lib/credit/abandon.t
 import * as device from '../../../src/lib/device/device.ts';
 import * as gateway from '../../../src/lib/device/gateway.ts';
 import { GatewayFailSchema, GatewayReceiptSchema, GatewaySettleSchema } from '../../../src/lib/device/schemas.ts';
-import { bip340Verify, publicKeyOf, taggedHash } from '../../independent/secp256k1.ts';
+import { bip340Verify, publicKeyOf } from '../../independent/secp256k1.ts';
+import { answerDigestOf } from '../../independent/answer.ts';
 import { musigTaprootOutput } from '../../independent/keys.ts';
 import { bytesOf, hexOf, psbtUnsignedTx } from '../../independent/tx.ts';
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
@@ -52,25 +53,7 @@ type Msg = Record<string, any>;
 const MINT_PUB = publicKeyOf(bytesOf('a1'.repeat(32))); // world.ts's mint (and the device world's gateway)
 const USER_PUB = publicKeyOf(bytesOf('b2'.repeat(32)));
 const CONTRACT = musigTaprootOutput([USER_PUB, MINT_PUB]);
-const HEADER = ['type', 'version', 'network'];
-
-/** The canonical JSON line: at every depth type, version, network first, the other keys in code-point order; no whitespace; a newline. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Msg;
-    const keys = Object.keys(o).filter((k) => o[k] !== undefined);
-    const ordered = [...HEADER.filter((k) => keys.includes(k)), ...keys.filter((k) => !HEADER.includes(k)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))];
-    return `{${ordered.map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
-
-/** What the member `sig` of `answer` signs: TaggedHash("offchain/credit/v1/answer", its canonical line without that member). */
-function digestOf(answer: Msg, sig: 'mint_signature' | 'gateway_signature'): Uint8Array {
-  const { [sig]: _s, ...body } = answer;
-  return taggedHash('offchain/credit/v1/answer', new TextEncoder().encode(`${canonical(body)}\n`));
-}
+const digestOf = answerDigestOf;
 
 /** Signed by the mint key over every other member, by the test's reading; and by no contract key. */
 function expectSignedByMint(answer: Msg, sig: 'mint_signature' | 'gateway_signature' = 'mint_signature'): Uint8Array {
