@@ -3,6 +3,7 @@
  * src/lib/credit/answer-signature.ts: the canonical JSON line written here from the docs'
  * words, the tagged hash and BIP-340 Verify of ./secp256k1.ts.
  */
+import { schnorr } from '@noble/curves/secp256k1.js';
 import { bip340Verify, taggedHash } from './secp256k1.ts';
 
 const HEADER = ['type', 'version', 'network'];
@@ -34,4 +35,12 @@ export function answerDigestOf(answer: Record<string, unknown>, sig: AnswerSigna
 export function answerSignedBy(answer: Record<string, unknown>, xOnlyKey: Uint8Array, sig: AnswerSignatureMember = 'mint_signature'): boolean {
   const s = answer[sig];
   return typeof s === 'string' && /^[0-9a-f]{128}$/.test(s) && bip340Verify(Uint8Array.from(Buffer.from(s, 'hex')), answerDigestOf(answer, sig), xOnlyKey);
+}
+
+/**
+ * `answer` signed by `secretKey` as a mint signs its own (a test playing a faulty mint): BIP-340
+ * Sign by noble (the message built here), zero auxiliary randomness.
+ */
+export function signedAs(answer: Record<string, unknown>, secretKey: Uint8Array, sig: AnswerSignatureMember = 'mint_signature'): Record<string, unknown> {
+  return { ...answer, [sig]: Buffer.from(schnorr.sign(answerDigestOf(answer, sig), secretKey, new Uint8Array(32))).toString('hex') };
 }
