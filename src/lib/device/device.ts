@@ -9,6 +9,8 @@
  *   fail     gateway/fail: → sign state n+2: settled S, A back to the change
  *   receipt  gateway/receipt for the pending state → idle, next nonce
  *
+ * settle, fail and receipt check the gateway's signature over its message first (channel.ts).
+ *
  * What pay adds to the channel invariants (channel.ts):
  * - One payment per hash per device. A hash belongs to the channel whose state first
  *   carried its HTLC: that channel's gateway can complete the state (it holds its own
