@@ -156,6 +156,15 @@ function alter(answer: Msg, pick: number, seed: number, drop: boolean): { path: 
 
 const ALTERATION = fc.record({ pick: fc.nat(), seed: fc.nat(), drop: fc.boolean() });
 
+/** A fresh device channel with payment `n` decided by its gateway: the device's pay step, and the gateway's settle or fail. */
+async function decided(outcome: 'settle' | 'fail', n: number) {
+  const ch = await channel();
+  const p = device.pay(ch.device, ch.deviceKey, { invoice: invoice(n, 1_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: ch.tip });
+  const job = await gateway.pay(ch.gctx, ch.gateway, p.message as never, NOW);
+  const notice = outcome === 'settle' ? await gateway.settle(ch.gctx, job.record, preimage(n)) : await gateway.fail(ch.gctx, job.record, (job.message as Msg).payment_hash);
+  return { ch, p, notice };
+}
+
 // ——————————————————————————————————————————————————————————————————————————————————————————
 
 describe('the signature: the mint key over every other member, completing nothing', () => {
@@ -185,10 +194,7 @@ describe('the signature: the mint key over every other member, completing nothin
 
   it('the gateway\'s settle, fail and receipt verify the same way (gateway_signature), under the gateway key', async () => {
     for (const outcome of ['settle', 'fail'] as const) {
-      const ch = await channel();
-      const p = device.pay(ch.device, ch.deviceKey, { invoice: invoice(outcome === 'settle' ? 3 : 4, 1_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: ch.tip });
-      const job = await gateway.pay(ch.gctx, ch.gateway, p.message as never, NOW);
-      const notice = outcome === 'settle' ? await gateway.settle(ch.gctx, job.record, preimage(3)) : await gateway.fail(ch.gctx, job.record, (job.message as Msg).payment_hash);
+      const { ch, p, notice } = await decided(outcome, outcome === 'settle' ? 3 : 4);
       expectSignedByMint(notice.message, 'gateway_signature');
       const signed = outcome === 'settle' ? device.settle(p.record, ch.deviceKey, notice.message as never) : device.fail(p.record, ch.deviceKey, notice.message as never);
       const done = await gateway.completeStep(ch.gctx, notice.record, signed.message as never);
@@ -268,49 +274,35 @@ describe('every member of every answer altered: E_RECEIPT_FORGED, nothing writte
     after(await applyAs(w, honest));
   }
 
-  it('credit/open-accept', async () => {
-    const w = world();
-    try {
+  /** Each answer of the mint with the user waiting for it, and what the user's step gives once the honest one applies. */
+  const CREDIT: [string, (w: World) => Promise<{ honest: Msg; gives: Msg }>][] = [
+    ['credit/open-accept', async (w) => {
       const req = await openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(100_000n), expiryHeight: 5320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
-      const accept = await mint.acceptOpen(w.mint, req as never);
-      await holds(w, accept, (r) => expect(r).toMatchObject({ type: 'credit/opened' }));
-    } finally {
-      w.dir.cleanup();
-    }
-  });
-
-  it('credit/receipt', async () => {
-    const w = world();
-    try {
+      return { honest: await mint.acceptOpen(w.mint, req as never), gives: { type: 'credit/opened' } };
+    }],
+    ['credit/receipt', async (w) => {
       const A = await openContract(w);
       await pay(w, A.id, 1000n);
-      const receipt = await mint.acceptUpdate(w.mint, (await updateRequest(w.user, A.id, 250n)) as never);
-      await holds(w, receipt, (r) => expect(r).toMatchObject({ state: 2, cumulative_sat: 1250 }));
-    } finally {
-      w.dir.cleanup();
-    }
-  });
-
-  it('credit/closed', async () => {
-    const w = world();
-    try {
+      return { honest: await mint.acceptUpdate(w.mint, (await updateRequest(w.user, A.id, 250n)) as never), gives: { state: 2, cumulative_sat: 1250 } };
+    }],
+    ['credit/closed', async (w) => {
       const A = await openContract(w);
       await pay(w, A.id, 1000n);
       const closed = await mint.acceptClose(w.mint, (await closeRequest(w.user, A.id, 2)) as never);
-      await holds(w, closed, (r) => expect(r).toMatchObject({ type: 'credit/closed', txid: closed.txid }));
-    } finally {
-      w.dir.cleanup();
-    }
-  });
-
-  it('credit/rollover-accept', async () => {
-    const w = world();
-    try {
+      return { honest: closed, gives: { type: 'credit/closed', txid: closed.txid } };
+    }],
+    ['credit/rollover-accept', async (w) => {
       const A = await openContract(w);
       await pay(w, A.id, 1000n);
       const sign = await rolloverSign(w.user, (await mint.proposeRollover(w.mint, (await rolloverRequest(w.user, A.id, { expiryHeight: w.chain.height + 4320, feeRate: 2 })) as never)) as never);
-      const accepted = await mint.acceptRollover(w.mint, sign as never);
-      await holds(w, accepted, (r) => expect(r).toMatchObject({ type: 'credit/rolled-over' }));
+      return { honest: await mint.acceptRollover(w.mint, sign as never), gives: { type: 'credit/rolled-over' } };
+    }],
+  ];
+  it.each(CREDIT)('%s', async (_type, make) => {
+    const w = world();
+    try {
+      const { honest, gives } = await make(w);
+      await holds(w, honest, (r) => expect(r).toMatchObject(gives));
     } finally {
       w.dir.cleanup();
     }
@@ -321,11 +313,8 @@ describe('every member of every answer altered: E_RECEIPT_FORGED, nothing writte
     try {
       const steps: [Msg, TObject, (m: never) => unknown][] = [];
       for (const outcome of ['settle', 'fail'] as const) {
-        const ch = await channel();
+        const { ch, p, notice } = await decided(outcome, outcome === 'settle' ? 5 : 6);
         channels.push(ch);
-        const p = device.pay(ch.device, ch.deviceKey, { invoice: invoice(outcome === 'settle' ? 5 : 6, 1_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: ch.tip });
-        const job = await gateway.pay(ch.gctx, ch.gateway, p.message as never, NOW);
-        const notice = outcome === 'settle' ? await gateway.settle(ch.gctx, job.record, preimage(5)) : await gateway.fail(ch.gctx, job.record, (job.message as Msg).payment_hash);
         steps.push([notice.message, outcome === 'settle' ? GatewaySettleSchema : GatewayFailSchema, (m) => (outcome === 'settle' ? device.settle : device.fail)(p.record, ch.deviceKey, m)]);
         if (outcome === 'settle') {
           const signed = device.settle(p.record, ch.deviceKey, notice.message as never);
@@ -423,27 +412,28 @@ describe('an answer an older toolkit stored unsigned is given again signed, the 
     const { mint_signature: _s, ...rest } = m;
     return rest;
   };
+  /** `first`, stored unsigned in the mint's record (`strip`), asked again twice (`ask`): signed, every other member `first`'s, the same bytes both times. */
+  async function signedWhenGivenAgain(id: string, first: Msg, strip: (r: Msg) => void, ask: () => Promise<unknown>): Promise<Msg> {
+    await legacy(id, strip);
+    const again = await ask() as Msg;
+    expect(unsigned(again)).toEqual(unsigned(first));
+    expect(JSON.stringify(await ask())).toBe(JSON.stringify(again));
+    expectSignedByMint(again);
+    return again;
+  }
 
   it('a retried open-request, update-request and close-request, and the abandon of a state whose answer was lost', async () => {
     const req = await openRequest(w.user, { offer: offer(), fundingPsbt: fundingPsbt(100_000n), expiryHeight: 5320, refundAddress: REFUND, changeAddress: CHANGE, feeRate: 2 });
     const accept = await mint.acceptOpen(w.mint, req as never) as Msg;
     const id = accept.contract_id as string;
-    await legacy(id, (r) => (r.open_accept = unsigned(r.open_accept)));
-    const again = await mint.acceptOpen(w.mint, req as never) as Msg;
-    expect(unsigned(again)).toEqual(unsigned(accept));
-    expect(JSON.stringify(await mint.acceptOpen(w.mint, req as never))).toBe(JSON.stringify(again));
-    expectSignedByMint(again);
+    const again = await signedWhenGivenAgain(id, accept, (r) => (r.open_accept = unsigned(r.open_accept)), () => mint.acceptOpen(w.mint, req as never));
     await openFinish(w.user, again as never);
     const c = termsFromJson((await userRecord(w, id)).contract, 'regtest');
     w.chain.confirm(c.funding.txid, c.funding.vout, c.capacity, c.script, 3);
 
     const update = await updateRequest(w.user, id, 600n);
     const receipt = await mint.acceptUpdate(w.mint, update as never) as Msg;
-    await legacy(id, (r) => (r.latest.receipt = unsigned(r.latest.receipt)));
-    const retried = await mint.acceptUpdate(w.mint, update as never) as Msg;
-    expect(unsigned(retried)).toEqual(unsigned(receipt));
-    expect(JSON.stringify(await mint.acceptUpdate(w.mint, update as never))).toBe(JSON.stringify(retried));
-    expectSignedByMint(retried);
+    const retried = await signedWhenGivenAgain(id, receipt, (r) => (r.latest.receipt = unsigned(r.latest.receipt)), () => mint.acceptUpdate(w.mint, update as never));
     // Lost, then abandoned: the mint answers what it signed at that state, signed now.
     const abandon = await abandonRequest(w.user, id);
     const answer = await acceptAbandon(w.mint, abandon as never) as Msg;
@@ -452,20 +442,13 @@ describe('an answer an older toolkit stored unsigned is given again signed, the 
 
     const close = await closeRequest(w.user, id, 2);
     const closed = await mint.acceptClose(w.mint, close as never) as Msg;
-    await legacy(id, (r) => (r.settlement.response = unsigned(r.settlement.response)));
-    const closedAgain = await mint.acceptClose(w.mint, close as never) as Msg;
-    expect(unsigned(closedAgain)).toEqual(unsigned(closed));
-    expect(JSON.stringify(await mint.acceptClose(w.mint, close as never))).toBe(JSON.stringify(closedAgain));
-    expectSignedByMint(closedAgain);
+    const closedAgain = await signedWhenGivenAgain(id, closed, (r) => (r.settlement.response = unsigned(r.settlement.response)), () => mint.acceptClose(w.mint, close as never));
     expect(await applyClosed(w.user, closedAgain as never)).toMatchObject({ txid: closed.txid });
   });
 
   it('the gateway: a stored settle given again to a resent device/pay, and a stored receipt to a resent device/settle', async () => {
-    const ch = await channel();
+    const { ch, p, notice } = await decided('settle', 7);
     try {
-      const p = device.pay(ch.device, ch.deviceKey, { invoice: invoice(7, 1_000_000n), policy: POLICY, gateway: GATEWAY_TERMS, now: NOW, tip: ch.tip });
-      const job = await gateway.pay(ch.gctx, ch.gateway, p.message as never, NOW);
-      const notice = await gateway.settle(ch.gctx, job.record, preimage(7));
       const f = notice.record.in_flight!;
       const { gateway_signature: _g, ...bare } = f.answer as Msg;
       const old = { ...notice.record, in_flight: { ...f, answer: bare } };
