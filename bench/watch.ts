@@ -21,7 +21,9 @@
  *       10% funded and never paid, 10% closing (a close signed, as acceptClose leaves the record);
  *   10% credit-user contracts (`records`, kind credit-user), 10% of those closed, and two past
  *       expiry (the tip is at or after it: the user's refund is final).
- * Not written: the nonce table (a watcher reads no nonce; bench/store-growth.ts measures it).
+ * Each row is written with its watch height (src/lib/watch/ports.ts), as the store's own put
+ * writes it (the filler computes it with the same function). Not written: the nonce table (a
+ * watcher reads no nonce; bench/store-growth.ts measures it).
  *
  * Timed, per N, alternately (offline, one untimed warm-up of each first):
  *   watch   the built CLI, spawned: `offchain watch --once --dry-run --key-env MINT_KEY
@@ -29,18 +31,27 @@
  *           to a file). CPU: the process's user + system at its exit (bench/cpu-at-exit.cjs),
  *           start-up included, and the system share; wall: spawn to exit.
  *   floor   the anchor, the same way: one node process that opens the same state.sqlite with
- *           better-sqlite3 and reads and JSON.parses every contract row, the mint's in the
- *           store's own order and the user's — what any evaluation of the store must at least do.
+ *           better-sqlite3, reads through their indexes the rows due at H (the mint's whose
+ *           watch height is at most H + the margin, the user's at most H), JSON.parses them and
+ *           counts the rest (the report's `idle`) — what any evaluation of the store that reads
+ *           no contract it cannot need must at least do.
+ *   read-all  the floor before the watch heights, kept as a reference: the same process reading
+ *           and JSON.parsing every contract row, the mint's in the store's own order and the
+ *           user's — what a round that reads the whole store must at least do (the round of
+ *           before cost 2.5× this at N = 100,000).
  * Medians of the rounds. Per block and per contract (µs/contract), the ratio watch ÷ floor, and
  * the slope between consecutive sizes (the difference of the medians ÷ the contracts added):
  * what one more contract costs per block, start-up and the six exit builds taken out — whether
  * it grows with the store.
  *
  * With a node (BITCOIND, else `bitcoind` on PATH; skipped, visibly, without one): a throw-away
- * `bitcoind -regtest -debug=rpc` (test/regtest/bitcoind.ts: 127.0.0.1, a temp datadir) mined
- * to H, then the same stores with `--rpc-url … --dry-run` in place of --tip-height (no warm-up):
- * the RPCs a round makes (counted by method from the node's debug.log) and the node's own CPU
- * per block (its /proc stat), beside the watcher's. Stopped and removed after.
+ * `bitcoind -regtest -debug=rpc -debug=http` (test/regtest/bitcoind.ts: 127.0.0.1, a temp
+ * datadir) mined to H, then the same stores with `--rpc-url … --dry-run` in place of
+ * --tip-height (no warm-up): the RPCs a round makes (counted by method from the node's
+ * debug.log), the HTTP POSTs they took (a JSON-RPC batch is one), and the node's own CPU per
+ * block (its /proc stat), beside the watcher's. Then, at the largest N, `credit list` with the
+ * node: the runbook's view of every contract, which asks the node about every close in flight
+ * (10% of the mint's contracts) — in batches. Stopped and removed after.
  *
  *   node --import tsx bench/watch.ts
  *   BENCH_WATCH_SIZES=1000,10000,100000  BENCH_WATCH_ROUNDS=5  BENCH_WATCH_NODE_ROUNDS=3
@@ -68,6 +79,7 @@ import { decodeMessage } from '../src/lib/message.ts';
 import { deterministicRandom } from '../src/lib/random.ts';
 import { taprootOutput } from '../src/lib/taproot/taproot.ts';
 import { scriptAddress } from '../src/lib/address.ts';
+import { mintDueUpTo, mintWatchHeight, userDueUpTo, userWatchHeight } from '../src/lib/watch/ports.ts';
 import { MINT_KEY, mint, request, type Ct } from './credit-closed-loop.ts';
 import { openMint } from './stores.ts';
 import { findBitcoind, startBitcoind, type Bitcoind } from '../test/regtest/bitcoind.ts';
@@ -161,7 +173,7 @@ async function baseDir(dir: string): Promise<Templates> {
   const userRow = demoDb.prepare<[], { id: string; body: string }>("SELECT id, body FROM records WHERE kind = 'credit-user'").get()!;
   demoDb.close();
   const db = new Database(join(net, 'state.sqlite'));
-  db.prepare('INSERT INTO records (kind, id, body) VALUES (?, ?, ?)').run('credit-user', userRow.id, userRow.body);
+  db.prepare('INSERT INTO records (kind, id, body, watch_height) VALUES (?, ?, ?, ?)').run('credit-user', userRow.id, userRow.body, userWatchHeight(JSON.parse(userRow.body) as object));
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
   return { ...templates, user: JSON.parse(userRow.body) };
@@ -189,9 +201,9 @@ function fill(dir: string, n: number, t: Templates): Mix & { db_mb: number; fill
   const closedFixture = JSON.parse(readFileSync(join(ROOT, 'fixtures/credit/closed.json'), 'utf8')) as Record<string, unknown>;
   const latest = t.paid.latest!;
   const expiry = () => TIP + MARGIN + 1 + Math.floor(Math.random() * 4320);
-  const putContract = db.prepare('INSERT INTO contracts (contract_id, record, unfunded_since) VALUES (?, ?, NULL)');
+  const putContract = db.prepare('INSERT INTO contracts (contract_id, record, unfunded_since, watch_height) VALUES (?, ?, NULL, ?)');
   const putFunding = db.prepare("INSERT INTO funding (outpoint, contract_id, kind) VALUES (?, ?, 'open')");
-  const putRecord = db.prepare("INSERT INTO records (kind, id, body) VALUES ('credit-user', ?, ?)");
+  const putRecord = db.prepare("INSERT INTO records (kind, id, body, watch_height) VALUES ('credit-user', ?, ?, ?)");
   db.transaction(() => {
     for (let i = 0; i < mints; i++) {
       const id = rnd(32);
@@ -210,8 +222,9 @@ function fill(dir: string, n: number, t: Templates): Mix & { db_mb: number; fill
         mix.paid++;
         text = copyOf(t.paid, texts.paid, id, expiry(), [[latest.txid, rnd(32)]]);
       }
-      putContract.run(id, text);
-      putFunding.run(`${JSON.parse(text).contract.funding.txid}:0`, id);
+      const record = JSON.parse(text) as MintContractRecord;
+      putContract.run(id, text, mintWatchHeight(record));
+      putFunding.run(`${record.contract.funding.txid}:0`, id);
     }
     const userTpl = t.user as unknown as { contract_id: string; contract: { funding: { txid: string }; expiry_height: number }; refund: { txid: string } };
     for (let i = 0; i < users; i++) {
@@ -222,7 +235,7 @@ function fill(dir: string, n: number, t: Templates): Mix & { db_mb: number; fill
         mix.userClosed++;
         text = text.replace('"status":"open"', '"status":"closed"');
       }
-      putRecord.run(id, text);
+      putRecord.run(id, text, userWatchHeight(JSON.parse(text) as object));
     }
   })();
   db.pragma('wal_checkpoint(TRUNCATE)');
@@ -251,7 +264,7 @@ function timed(args: string[], env: NodeJS.ProcessEnv, label: string): Run {
   return { cpu: (used.user + used.system) / 1e6, sys: used.system / 1e6, wall, out: outFile };
 }
 
-type Summary = { contracts: number; pending: number; errors: number; actions: Record<string, number> };
+type Summary = { contracts: number; idle?: number; pending: number; errors: number; actions: Record<string, number> };
 
 function watchRun(dir: string, chainArgs: string[]): Run & { summary: Summary } {
   const r = timed([...NODE_ARGS, BIN, 'watch', '--once', '--dry-run', '--key-env', 'MINT_KEY', '--state-dir', dir, ...chainArgs], childEnv(), 'watch');
@@ -261,38 +274,66 @@ function watchRun(dir: string, chainArgs: string[]): Run & { summary: Summary } 
   return { ...r, summary: { ...report.summary, actions } };
 }
 
-/** The anchor: open the state database, read and JSON.parse every contract row (the mint's in the store's order, the user's). */
+/**
+ * The anchor: open the state database, read through their indexes the rows due at the tip (the
+ * mint's within the margin or in flight, the user's from their expiry: src/lib/watch/ports.ts's
+ * bounds, passed in), JSON.parse them, count the rest.
+ */
 const FLOOR = `
+const Database = require('better-sqlite3');
+const db = new Database(process.env.BENCH_DB);
+let n = 0;
+for (const r of db.prepare('SELECT record FROM contracts INDEXED BY contracts_watch_height WHERE watch_height <= ?').all(Number(process.env.BENCH_MINT_UP_TO))) n += JSON.parse(r.record).contract_id ? 1 : 0;
+for (const r of db.prepare("SELECT id, body FROM records INDEXED BY credit_user_watch_height WHERE kind = 'credit-user' AND watch_height <= ?").all(Number(process.env.BENCH_USER_UP_TO))) n += JSON.parse(r.body).contract_id ? 1 : 0;
+const all = db.prepare('SELECT COUNT(*) AS n FROM contracts').get().n + db.prepare("SELECT COUNT(*) AS n FROM records WHERE kind = 'credit-user'").get().n;
+db.close();
+process.stdout.write(JSON.stringify({ n, idle: all - n }));
+`;
+
+/** The reference (the floor before the watch heights): read and JSON.parse every contract row (the mint's in the store's order, the user's). */
+const READ_ALL = `
 const Database = require('better-sqlite3');
 const db = new Database(process.env.BENCH_DB);
 let n = 0;
 for (const r of db.prepare('SELECT record FROM contracts ORDER BY contract_id').all()) n += JSON.parse(r.record).contract_id ? 1 : 0;
 for (const r of db.prepare("SELECT id, body FROM records WHERE kind = 'credit-user' ORDER BY id").all()) n += JSON.parse(r.body).contract_id ? 1 : 0;
 db.close();
-process.stdout.write(JSON.stringify({ n }));
+process.stdout.write(JSON.stringify({ n, idle: 0 }));
 `;
 
-function floorRun(dir: string): Run & { n: number } {
-  const r = timed(['-e', FLOOR], childEnv({ BENCH_DB: join(dir, 'regtest', 'state.sqlite') }), 'floor');
-  return { ...r, n: (JSON.parse(readFileSync(r.out!, 'utf8')) as { n: number }).n };
+function floorRun(dir: string, script: string): Run & { n: number; idle: number } {
+  const env = childEnv({ BENCH_DB: join(dir, 'regtest', 'state.sqlite'), BENCH_MINT_UP_TO: String(mintDueUpTo(TIP, MARGIN)), BENCH_USER_UP_TO: String(userDueUpTo(TIP)) });
+  const r = timed(['-e', script], env, 'floor');
+  return { ...r, ...(JSON.parse(readFileSync(r.out!, 'utf8')) as { n: number; idle: number }) };
 }
 
-type Measured = { n: number; watch: Run[]; floor: Run[]; summary: Summary; rows: number; node?: { cpu: number; rpcs: Record<string, number> }[] };
+type Measured = {
+  n: number; watch: Run[]; floor: Run[]; readAll: Run[]; summary: Summary;
+  /** What the floor read and left (its count of the others), and what the reference read. */
+  rows: { due: number; idle: number; all: number };
+  node?: { cpu: number; rpcs: Record<string, number>; posts: number }[];
+};
 
 /** Warm-up of each (offline; with a node, the rounds alone: the median absorbs a cold first), then `rounds` alternating pairs. */
 function measure(dir: string, n: number, rounds: number, chainArgs: string[], withFloor: boolean, node?: Bitcoind): Measured {
   const nodePid = node ? Number(readFileSync(join(node.datadir, 'regtest', 'bitcoind.pid'), 'utf8')) : 0;
-  const m: Measured = { n, watch: [], floor: [], summary: undefined as unknown as Summary, rows: 0, ...(node ? { node: [] } : {}) };
+  const m: Measured = { n, watch: [], floor: [], readAll: [], summary: undefined as unknown as Summary, rows: { due: 0, idle: 0, all: 0 }, ...(node ? { node: [] } : {}) };
   if (!node) m.summary = watchRun(dir, chainArgs).summary;
-  if (withFloor) m.rows = floorRun(dir).n;
+  if (withFloor) {
+    const f = floorRun(dir, FLOOR);
+    m.rows = { due: f.n, idle: f.idle, all: floorRun(dir, READ_ALL).n };
+  }
   for (let r = 0; r < rounds; r++) {
     const logBefore = node ? debugLogSize(node) : 0;
     const nodeCpu0 = node ? cpuSeconds([nodePid]) : 0;
     const w = watchRun(dir, chainArgs);
     m.summary ??= w.summary;
-    if (node) m.node!.push({ cpu: cpuSeconds([nodePid]) - nodeCpu0, rpcs: rpcsSince(node, logBefore) });
+    if (node) m.node!.push({ cpu: cpuSeconds([nodePid]) - nodeCpu0, ...rpcsSince(node, logBefore) });
     m.watch.push(w);
-    if (withFloor) m.floor.push(floorRun(dir));
+    if (withFloor) {
+      m.floor.push(floorRun(dir, FLOOR));
+      m.readAll.push(floorRun(dir, READ_ALL));
+    }
   }
   return m;
 }
@@ -301,12 +342,16 @@ function measure(dir: string, n: number, rounds: number, chainArgs: string[], wi
 
 const debugLog = (node: Bitcoind) => join(node.datadir, 'regtest', 'debug.log');
 const debugLogSize = (node: Bitcoind) => statSync(debugLog(node)).size;
-/** The RPCs the node logged (-debug=rpc: one "ThreadRPCServer method=…" line each) since `offset`, by method. */
-function rpcsSince(node: Bitcoind, offset: number): Record<string, number> {
+/**
+ * The RPCs the node logged (-debug=rpc: one "ThreadRPCServer method=…" line each, a batch's
+ * calls each theirs) since `offset`, by method; and the HTTP POSTs that carried them
+ * (-debug=http: "Received a POST request", a batch one).
+ */
+function rpcsSince(node: Bitcoind, offset: number): { rpcs: Record<string, number>; posts: number } {
   const text = readFileSync(debugLog(node)).subarray(offset).toString('utf8');
-  const out: Record<string, number> = {};
-  for (const m of text.matchAll(/ThreadRPCServer method=(\w+)/g)) out[m[1]!] = (out[m[1]!] ?? 0) + 1;
-  return out;
+  const rpcs: Record<string, number> = {};
+  for (const m of text.matchAll(/ThreadRPCServer method=(\w+)/g)) rpcs[m[1]!] = (rpcs[m[1]!] ?? 0) + 1;
+  return { rpcs, posts: [...text.matchAll(/Received a POST request/g)].length };
 }
 
 // ——— the report ———
@@ -323,12 +368,14 @@ function line(label: string, m: Measured, contracts: number) {
   if (m.floor.length) {
     const fc = med(m.floor, 'cpu');
     const fw = med(m.floor, 'wall');
-    text += `  │ floor CPU ${ms(fc).padStart(8)}  wall ${ms(fw).padStart(8)}  ${per(fc).padStart(8)}/contract  │ watch ÷ floor: CPU ${(wc / fc).toFixed(2)}×  wall ${(ww / fw).toFixed(2)}×`;
+    const rc = med(m.readAll, 'cpu');
+    text += `  │ floor CPU ${ms(fc).padStart(8)}  wall ${ms(fw).padStart(8)}  │ watch ÷ floor: CPU ${(wc / fc).toFixed(2)}×  wall ${(ww / fw).toFixed(2)}×`;
+    text += `  │ read-all CPU ${ms(rc).padStart(8)}  wall ${ms(med(m.readAll, 'wall')).padStart(8)}  ${per(rc).padStart(8)}/contract  │ watch ÷ read-all: CPU ${(wc / rc).toFixed(2)}×`;
   }
   if (m.node) {
-    const rpcs = m.node[0]!.rpcs;
+    const { rpcs, posts } = m.node[0]!;
     const total = Object.values(rpcs).reduce((a, b) => a + b, 0);
-    text += `  │ bitcoind CPU ${ms(median(m.node.map((x) => x.cpu))).padStart(8)}  │ RPCs ${int(total)}: ${Object.entries(rpcs).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${int(v)}`).join(', ')}`;
+    text += `  │ bitcoind CPU ${ms(median(m.node.map((x) => x.cpu))).padStart(8)}  │ RPCs ${int(total)} in ${int(posts)} POSTs: ${Object.entries(rpcs).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${int(v)}`).join(', ')}`;
   }
   console.log(text);
 }
@@ -343,7 +390,7 @@ function slopes(ms: Map<number, Measured>) {
     const d = b.n - a.n;
     const per = (xs: Run[], ys: Run[], k: 'cpu' | 'wall') => (((med(ys, k) - med(xs, k)) / d) * 1e6).toFixed(1);
     let p = `${int(a.n)}→${int(b.n)}: watch ${per(a.watch, b.watch, 'cpu')} µs CPU (wall ${per(a.watch, b.watch, 'wall')})`;
-    if (a.floor.length) p += `, floor ${per(a.floor, b.floor, 'cpu')} µs (wall ${per(a.floor, b.floor, 'wall')}), ratio ${((med(b.watch, 'cpu') - med(a.watch, 'cpu')) / (med(b.floor, 'cpu') - med(a.floor, 'cpu'))).toFixed(2)}×`;
+    if (a.floor.length) p += `, floor ${per(a.floor, b.floor, 'cpu')} µs (wall ${per(a.floor, b.floor, 'wall')}), read-all ${per(a.readAll, b.readAll, 'cpu')} µs (wall ${per(a.readAll, b.readAll, 'wall')})`;
     parts.push(p);
   }
   console.log(`  one more contract, per block (the slope between sizes):\n    ${parts.join('\n    ')}`);
@@ -369,7 +416,7 @@ for (const n of SIZES) {
   console.log(`  N = ${int(n).padStart(7)} more: mint ${int(f.paid)} paid, ${int(f.unpaid)} never paid, ${int(f.closing)} closing; user ${int(f.user)} (${int(f.userClosed)} closed, ${f.userFinal} past expiry); state.sqlite ${f.db_mb.toFixed(0)} MB, written in ${f.fill_s.toFixed(1)} s`);
 }
 
-console.log(`\n  offline: watch --once --dry-run --tip-height ${TIP} (the built CLI, spawned; its watch/report to a file) beside the floor (one process: open state.sqlite, read + JSON.parse every contract row); CPU = user + system of the process, start-up included; medians of ${ROUNDS}`);
+console.log(`\n  offline: watch --once --dry-run --tip-height ${TIP} (the built CLI, spawned; its watch/report to a file) beside the floor (one process: open state.sqlite, read + JSON.parse the rows due at ${TIP} through their indexes, count the rest) and the read-all reference (the same, every contract row); CPU = user + system of the process, start-up included; medians of ${ROUNDS}`);
 const offline = new Map<number, Measured>();
 offline.set(0, measure(base, 0, ROUNDS, ['--tip-height', String(TIP)], true));
 line('N = 0', offline.get(0)!, BASE_CONTRACTS);
@@ -377,10 +424,12 @@ for (const n of SIZES) {
   const m = measure(dirs.get(n)!, n, ROUNDS, ['--tip-height', String(TIP)], true);
   offline.set(n, m);
   line(`N = ${int(n)}`, m, n + BASE_CONTRACTS);
-  if (m.summary.contracts !== n + BASE_CONTRACTS || m.rows !== n + BASE_CONTRACTS) console.log(`    (!) the report counts ${m.summary.contracts} contracts and the floor ${m.rows}; the store holds ${n + BASE_CONTRACTS}`);
+  const reported = m.summary.contracts + (m.summary.idle ?? 0);
+  console.log(`    read: the watcher ${int(m.summary.contracts)} (idle ${int(m.summary.idle ?? 0)}), the floor ${int(m.rows.due)} (idle ${int(m.rows.idle)})`);
+  if (reported !== n + BASE_CONTRACTS || m.rows.due + m.rows.idle !== n + BASE_CONTRACTS || m.rows.all !== n + BASE_CONTRACTS) console.log(`    (!) the report counts ${reported} contracts, the floor ${m.rows.due + m.rows.idle}, the read-all ${m.rows.all}; the store holds ${n + BASE_CONTRACTS}`);
 }
 const biggest = Math.max(...SIZES);
-const actions = (m: Measured) => `${Object.entries(m.summary.actions).map(([k, v]) => `${k} ${int(v)}`).join(', ')} (pending ${m.summary.pending}, errors ${m.summary.errors})`;
+const actions = (m: Measured) => `${Object.entries(m.summary.actions).map(([k, v]) => `${k} ${int(v)}`).join(', ')}, not read ${int(m.summary.idle ?? 0)} (pending ${m.summary.pending}, errors ${m.summary.errors})`;
 console.log(`  decisions at N = ${int(biggest)}: ${actions(offline.get(biggest)!)}`);
 slopes(offline);
 const aim = (m: Measured, what: string) => {
@@ -393,7 +442,7 @@ const BITCOIND = findBitcoind();
 if (!BITCOIND || !existsSync(BITCOIND)) {
   console.log('\n  with a node — SKIPPED: no bitcoind on PATH and BITCOIND is unset');
 } else {
-  const node = await startBitcoind(BITCOIND, ['-debug=rpc', '-logtimestamps=0']);
+  const node = await startBitcoind(BITCOIND, ['-debug=rpc', '-debug=http', '-logtimestamps=0']);
   try {
     const payout = scriptAddress(taprootOutput(mint.xOnly).script, 'regtest')!;
     await node.rpc.call('generatetoaddress', [TIP, payout]);
@@ -411,6 +460,17 @@ if (!BITCOIND || !existsSync(BITCOIND)) {
     console.log(`  decisions at N = ${int(biggest)}: ${actions(withNode.get(biggest)!)}`);
     slopes(withNode);
     if (withNode.has(100_000)) aim(withNode.get(100_000)!, `, with the node (+ ${median(withNode.get(100_000)!.node!.map((x) => x.cpu)).toFixed(2)} s of bitcoind's)`);
+    // credit list, the runbook's view of every contract: it asks about every close in flight — in batches.
+    const list: { run: Run; rpcs: Record<string, number>; posts: number; cpu: number }[] = [];
+    for (let r = 0; r < NODE_ROUNDS; r++) {
+      const logBefore = debugLogSize(node);
+      const nodeCpu0 = cpuSeconds([Number(readFileSync(join(node.datadir, 'regtest', 'bitcoind.pid'), 'utf8'))]);
+      const run = timed([BIN, 'credit', 'list', '--state-dir', dirs.get(biggest)!, ...chainArgs], childEnv(), 'credit list');
+      list.push({ run, ...rpcsSince(node, logBefore), cpu: cpuSeconds([Number(readFileSync(join(node.datadir, 'regtest', 'bitcoind.pid'), 'utf8'))]) - nodeCpu0 });
+    }
+    const lr = list.map((x) => x.run);
+    const calls = list[0]!.rpcs.getrawtransaction ?? 0;
+    console.log(`  credit list --rpc-url at N = ${int(biggest)} (every contract; the node asked about each close in flight): CPU ${ms(med(lr, 'cpu'))}  wall ${ms(med(lr, 'wall'))}  │ bitcoind CPU ${ms(median(list.map((x) => x.cpu)))}  │ getrawtransaction ${int(calls)} in ${int(list[0]!.posts)} POSTs (all RPCs ${int(Object.values(list[0]!.rpcs).reduce((a, b) => a + b, 0))}); medians of ${NODE_ROUNDS}`);
   } finally {
     await node.stop();
   }

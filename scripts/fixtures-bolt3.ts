@@ -165,6 +165,8 @@ for (const who of ['alice', 'bob'] as const) {
   rmSync(target, { recursive: true, force: true });
   cpSync(join(dirs[who], 'regtest'), join(target, 'regtest'), { recursive: true, filter: (src) => !src.includes('.lock') });
 }
+// Alice's channels as commitment list shows them (read-only, no key; offline at tip 500).
+save('alice-channels.json', rel(['commitment', 'list', '--state-dir', dirs.alice, '--tip-height', '500']));
 const shutdown = save('alice-shutdown.json', party('alice', ['close', '--start', '--channel-id', channelId, '--seed-file', seeds.alice, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-sat', '1500', ...keyArgs.slice(0, 2)]));
 const closingSigned = save('bob-closing-signed.json', party('bob', ['close', '--seed-file', seeds.bob, '--to', 'bcrt1py6453jm8063t35dhf6yddhqnf65hel4aryj9sz673xkkqpy73u9sfeux7j', ...keyArgs.slice(0, 2)], shutdown));
 save('alice-closing-tx.json', party('alice', ['close', '--seed-file', seeds.alice, ...keyArgs.slice(0, 2)], closingSigned));

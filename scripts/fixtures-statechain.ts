@@ -84,6 +84,8 @@ const accept = save('transfer-accept.json', cli('BOB_KEY', ['statechain-transfer
 const done = save('transfer-done.json', cli('OPERATOR_KEY', ['statechain-transfer'], accept));
 save('coin-bob.json', cli('BOB_KEY', ['statechain-transfer'], done));
 snapshot('BOB_KEY', 'bob');
+// Bob's coins as statechain list shows them (read-only, no key; offline at tip 285: his backup is final in 5 blocks).
+save('coins.json', execFileSync(process.execPath, [join(root, 'bin/run.js'), 'statechain', 'list', '--state-dir', join(state, 'BOB_KEY'), '--tip-height', '285'], { env }).toString());
 snapshot('OPERATOR_KEY', 'operator');
 const wreq = save('withdraw-request.json', cli('BOB_KEY', ['statechain-withdraw', '--coin', coinId, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '2']));
 const wcos = save('withdraw-cosigned.json', cli('OPERATOR_KEY', ['statechain-withdraw'], wreq));

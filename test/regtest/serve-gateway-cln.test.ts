@@ -8,11 +8,14 @@
  *   open (funded, mined) → 3 tolls by `device pay --peer` (paid once on the payee's side, the
  *     device's kept preimage hashes to the invoice's hash, the Lightning payment in the service's
  *     log); the figures are bench/device-serve.ts's
+ *   → a toll sent while the service is down (killed -9): the same process's retries outlast the
+ *     service's restart on its port 8 s later, the toll paid once (issue 72)
  *   → a toll the payee holds; the service killed -9 while its node's payment is out; restarted,
- *     the same `device pay --peer` again: 503 E_PAYMENT_PENDING after its retries, the node still
- *     with ONE payment for the hash (listpays); the payee goes away, blocks come, the gateway's
- *     node fails its HTLC on chain; the same command again → gateway/fail → device fail →
- *     receipt, still one payment in listpays
+ *     the same `device pay --peer` again: 503 E_PAYMENT_PENDING after its retries (--peer-timeout),
+ *     its line naming `device pay --resend`, the node still with ONE payment for the hash
+ *     (listpays); the payee goes away, blocks come, the gateway's node fails its HTLC on chain;
+ *     that resend → gateway/fail → device fail → receipt applied and stored, and the command
+ *     fails E_PAYMENT_FAILED (exit 4: nothing paid), still one payment in listpays
  *   → cooperative close, accepted and mined.
  *
  * Skipped visibly without LIGHTNINGD or BITCOIND.
@@ -55,7 +58,7 @@ const TITLE = worldTitle('device pay --peer through serve gateway and Core Light
   const file = (name: string, text: string) => w.file(name, text);
   const device = (...args: string[]) => w.device(...args);
   const gateway = (...args: string[]) => w.gateway(...args);
-  const serve = () => startGateway(['--terms', terms, '--lightning-rpc', socket, '--pay-timeout', '2', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...n.chain()], { MINT_KEY });
+  const serve = (port = 0) => startGateway(['--terms', terms, '--lightning-rpc', socket, '--pay-timeout', '2', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...n.chain()], { MINT_KEY }, port);
   const peerArgs = async (invoiceFile: string) => ['device', 'pay', '--peer', svc.public, '--invoice', invoiceFile, '--policy', policy, '--terms', terms, '--tip-height', String(await n.tip()), '--key-env', 'USER_KEY', '--state-dir', userDir];
   const paysFor = async (hash: string) => (await gwRpc.call<{ pays: { status: string }[] }>('listpays', { payment_hash: hash })).pays;
 
@@ -108,7 +111,28 @@ const TITLE = worldTitle('device pay --peer through serve gateway and Core Light
     }
   }, 240_000);
 
-  it('the service killed -9 with its node\'s payment out: the same device pay --peer after a restart is E_PAYMENT_PENDING and the node has one payment; failed on chain later, the same command ends the toll', async () => {
+  it('a toll sent while the service is down (killed -9) is paid by the same device pay --peer process once the service is back on its port 8 s later: its retries outlast the restart', async () => {
+    const msat = 1_234_000n;
+    const inv = await payeeRpc.call<{ bolt11: string; payment_hash: string }>('invoice', { amount_msat: Number(msat), label: 'restart', description: 'restart' });
+    const port = Number(new URL(svc.public).port);
+    await svc.stop('SIGKILL');
+    const paying = timedRun(await peerArgs(file('restart.bolt11', inv.bolt11)), { USER_KEY });
+    // Longer than the ~5 s the client once gave up after; well inside --peer-timeout's default 60 s.
+    await new Promise((r) => setTimeout(r, 8000));
+    svc = await serve(port);
+    const r = await paying;
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/the gateway: ECONNREFUSED; again in [\d.]+ s/);
+    const balance = JSON.parse(r.stdout) as Msg;
+    state += 2;
+    settled += htlcSat(msat);
+    expect([balance.type, balance.state, balance.cumulative_sat]).toEqual(['credit/balance', state, settled]);
+    expect((await paysFor(inv.payment_hash)).map((p) => p.status)).toEqual(['complete']);
+    const onPayee = (await payeeRpc.call<{ invoices: { status: string }[] }>('listinvoices', { label: 'restart' })).invoices[0]!;
+    expect(onPayee.status).toBe('paid');
+  }, 240_000);
+
+  it('the service killed -9 with its node\'s payment out: the same device pay --peer after a restart is E_PAYMENT_PENDING naming its resend, and the node has one payment; failed on chain later, that resend ends the toll: E_PAYMENT_FAILED (exit 4), the receipt stored', async () => {
     const msat = 2_000_000n;
     const inv = await payee.call<{ bolt11: string; payment_hash: string }>('invoice', { amount_msat: Number(msat), label: 'held', description: 'held' });
     writeFileSync(join(payee.dir, 'regtest', 'hold-hashes'), `${inv.payment_hash}\n`);
@@ -121,8 +145,11 @@ const TITLE = worldTitle('device pay --peer through serve gateway and Core Light
     await firstDone;
     svc = await serve();
     const userBefore = fileSnapshot(userDir, { sqliteRows: true });
-    const again = await timedRun(await peerArgs(invoiceFile), { USER_KEY });
+    const again = await timedRun([...(await peerArgs(invoiceFile)), '--peer-timeout', '5'], { USER_KEY });
     expect([again.status, /error (E_[A-Z_]+)/.exec(again.stderr)?.[1], again.stdout], again.stderr).toEqual([5, 'E_PAYMENT_PENDING', '']);
+    // The line says how to send it again: one command, no invoice, policy or terms (nothing is newly signed).
+    const resend = /send it again with "offchain (device pay --resend [^"]+)"/.exec(again.stderr)?.[1];
+    expect(resend).toBe(`device pay --resend --contract ${deviceRecord().contract_id} --peer ${svc.public}`);
     // The killed device pay had committed its record of the payment before it sent its message
     // (database.ts COMMIT BEFORE THE ACT): the payment is in flight there, and the retry changes no row.
     const inFlight = records<UserContractRecord>(networkDir(userDir), 'credit-user').map((r) => r.record.device?.in_flight?.payment_hash);
@@ -146,11 +173,15 @@ const TITLE = worldTitle('device pay --peer through serve gateway and Core Light
       await new Promise((r) => setTimeout(r, 800));
       if ((await paysFor(inv.payment_hash)).every((p) => p.status === 'failed')) break;
     }
-    const done = await timedRun(await peerArgs(invoiceFile), { USER_KEY });
-    expect(done.status, done.stderr).toBe(0);
-    const balance = JSON.parse(done.stdout) as Msg;
+    // The command the line named ends the toll: failed on Lightning, so the command fails (E_PAYMENT_FAILED, exit 4,
+    // one line, nothing on stdout) once the fail state's receipt is applied and stored.
+    const done = await timedRun([...resend!.split(' '), '--key-env', 'USER_KEY', '--state-dir', userDir], { USER_KEY });
+    expect([done.status, /error (E_[A-Z_]+)/.exec(done.stderr)?.[1], done.stdout], done.stderr).toEqual([4, 'E_PAYMENT_FAILED', '']);
+    expect(done.stderr.split('\n').filter((l) => l.startsWith('offchain:'))).toHaveLength(1);
     state += 2;
-    expect([balance.type, balance.state, balance.cumulative_sat]).toEqual(['credit/balance', state, settled]); // failed: nothing more settled
+    const d = deviceRecord().device as { state: number; settled_sat: number; in_flight?: unknown; pending?: unknown; failed: { payment_hash: string }[] };
+    expect([d.state, d.settled_sat, d.in_flight, d.pending]).toEqual([state, settled, undefined, undefined]); // failed: nothing more settled
+    expect(d.failed.map((f) => f.payment_hash)).toContain(inv.payment_hash);
     // One payment for the hash, ever: the kill and the retries paid nothing twice.
     expect((await paysFor(inv.payment_hash)).map((p) => p.status)).toEqual(['failed']);
   }, 240_000);

@@ -10,7 +10,10 @@
  * un-mines them and the watcher keeps them going; a long-running watcher killed (SIGKILL) at
  * random points and started again, new to the channel (it finds the spender by walking back
  * through the blocks), takes every output once. The peer's current commitment: `wait`, then
- * `done`, nothing sent. Skipped, visibly, without bitcoind.
+ * `done`, nothing sent. `commitment list` (no key, spawned beside the node) shows each channel as
+ * the chain has it: open, then penalty-due (its deadline and what is left to take) until every
+ * revocable output is taken in a block (penalized); peer-closed; force-closed with the block its
+ * to_local is Alice's from. Skipped, visibly, without bitcoind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -127,6 +130,17 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect([...Value.Errors(WatchReportSchema, report)].map((e) => `${e.path}: ${e.message}`)).toEqual([]);
     return report;
   };
+  type ChannelRow = { channel_id: string; status: string; must_act: boolean; chain?: Record<string, unknown>; penalty?: { deadline_height: number; blocks_left: number; outputs_left: number | null; in_mempool: number }; sweep_from?: number; sent?: { txid: string; confirmations: number | null }[]; next: string };
+  /** `commitment list` of a state directory beside the node: no key given (none is needed), the built CLI spawned. */
+  const listed = async (dir: string, id: string, extra: string[] = []): Promise<ChannelRow> => {
+    const r = await offchain(['commitment', 'list', '--state-dir', dir, ...n.chain(), ...extra], { env: {} });
+    expect(r.status, describeRun(r)).toBe(0);
+    const m = JSON.parse(r.stdout) as { type: string; channels: ChannelRow[] };
+    expect(m.type).toBe('bolt3/channels');
+    const row = m.channels.find((c) => c.channel_id === id);
+    expect(row, r.stdout).toBeDefined();
+    return row!;
+  };
   const decision = (r: Report, id: string) => {
     const d = r.decisions.find((x) => x.kind === 'channel' && x.contract === id);
     expect(d, JSON.stringify(r)).toBeDefined();
@@ -190,9 +204,15 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const tip0 = await n.tip();
     const idle = decision(await once(dirs1.alice), ch1.id);
     expect(idle).toMatchObject({ action: 'none', blocks_left: DELAY });
+    expect(await listed(dirs1.alice, ch1.id)).toMatchObject({ status: 'open', chain: { funding: 'unspent' }, must_act: false });
     // The cheat, in the mempool.
     expect(await n.mempool(revoked1.hex)).toMatchObject({ allowed: true });
     await rpc('sendrawtransaction', [revoked1.hex]);
+    // Before the watcher's first round the list says what is due: its three revocable outputs (to_local and both HTLCs), by tip + to_self_delay.
+    expect(await listed(dirs1.alice, ch1.id)).toMatchObject({
+      status: 'penalty-due', must_act: true, chain: { funding: 'spent', spent_by: 'revoked-commitment', txid: revoked1.txid, confirmations: 0, commitment_number: 1 },
+      penalty: { deadline_height: tip0 + DELAY, blocks_left: DELAY, outputs_left: 3, in_mempool: 0 },
+    });
     const commitment = await verbose(revoked1.txid);
     const values = commitment.vout.map((o) => sat(o.value));
     const rates: number[] = [];
@@ -213,6 +233,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       const justice = await justiceInMempool();
       // One per output: to_local and both HTLCs (then Bob's HTLC-timeout's output in place of his HTLC's).
       expect(justice).toHaveLength(3);
+      // Justice transactions in the mempool are on their way, not taken: still due, all three left.
+      if (round === 0) expect((await listed(dirs1.alice, ch1.id)).penalty).toMatchObject({ outputs_left: 3, in_mempool: 3 });
       for (const j of justice) {
         expect(j.vin).toHaveLength(1);
         expect(await feeRate(j.txid)).toBeLessThanOrEqual(BUDGET);
@@ -259,6 +281,14 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       expect(fee / (await rpc<{ vsize: number }>('getrawtransaction', [p.txid, 1])).vsize).toBeLessThanOrEqual(BUDGET);
     }
     expect(decision(await once(dirs1.alice), ch1.id).action).toBe('wait');
+    // Every revocable output taken in a block (the HTLC-timeout's output too): penalized, the watcher's three transactions mined.
+    const punished = await listed(dirs1.alice, ch1.id);
+    expect(punished).toMatchObject({ status: 'penalized', must_act: false, penalty: { deadline_height: commitmentHeight + DELAY - 1, outputs_left: 0, in_mempool: 0 } });
+    expect(punished.sent!.map((x) => x.txid).filter((t) => penalties.some((p) => p.txid === t)).length).toBe(3);
+    for (const x of punished.sent!.filter((y) => penalties.some((p) => p.txid === y.txid))) expect(x.confirmations).toBe(1);
+    const human = await offchain(['commitment', 'list', '--state-dir', dirs1.alice, ...n.chain(), '--human'], { env: {} });
+    expect(human.status, describeRun(human)).toBe(0);
+    expect(human.stdout).toContain(`${ch1.id}  penalized\n`);
 
     // A reorganisation un-mines the penalties: back in the mempool, held or rebid, then mined again on the new branch.
     const best = await rpc<string>('getbestblockhash');
@@ -295,6 +325,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect((await verbose(spender[0]!.spendingtxid!)).confirmations).toBe(1);
     await n.mine(5);
     expect(decision(await once(dirs1.alice), ch1.id).action).toBe('done');
+    expect(await listed(dirs1.alice, ch1.id)).toMatchObject({ status: 'penalized', must_act: false });
   }, 120_000);
 
   it('Bob closes with his current commitment: the watcher waits, sends nothing, and is done once it is final', async () => {
@@ -307,6 +338,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(await mempool()).toEqual([]);
     await n.mine(5);
     expect(decision(await once(dirs1.alice), ch3.id).action).toBe('done');
+    expect(await listed(dirs1.alice, ch3.id)).toMatchObject({ status: 'peer-closed', chain: { spent_by: 'their-commitment', txid: current.txid, confirmations: 6, commitment_number: 0 }, must_act: false });
   }, 60_000);
 
   it('Alice closes with her own commitment: the watcher waits out to_self_delay, then sweeps her to_local to --sweep-to at the first block BIP-68 allows, mined; then done', async () => {
@@ -318,6 +350,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const height = await n.tip();
     // Her to_local is hers from block height + to_self_delay (nSequence = to_self_delay).
     expect(decision(await once(dirs1.alice), ch4.id)).toMatchObject({ action: 'wait', deadline: height + DELAY, txid: own.txid });
+    expect(await listed(dirs1.alice, ch4.id)).toMatchObject({ status: 'force-closed', chain: { spent_by: 'own-commitment', txid: own.txid, confirmations: 1 }, sweep_from: height + DELAY, must_act: false });
     await n.mine(DELAY - 2);
     expect(decision(await once(dirs1.alice), ch4.id).action).toBe('wait');
     expect(await mempool()).toEqual([]);

@@ -24,6 +24,11 @@
  *   whose child a stranger replaces after Frank's first bid — are each replaced within the budget
  *   at what Core's absolute-fee rule asks, the schedule rising from the first hold (findings 3, 4).
  *
+ * - `statechain list` (no key, spawned beside the node) shows each coin as the chain has it at
+ *   each point: Bob's active, then exiting (his backup in the mempool, must_act), exited once
+ *   mined; Carol's contested while Alice's older backup is in the mempool, then exited; Alice's
+ *   withdrawal signed, sent, withdrawn; the coins Alice handed on, transferred.
+ *
  * Every step is the built CLI (the deposits and transfers it only stands on run in-process,
  * in-process-cli.ts); every watcher is spawned. Skipped, visibly, without bitcoind.
  */
@@ -95,6 +100,17 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const report = JSON.parse(r.stdout) as Report;
     expect(report.type).toBe('watch/report');
     return report;
+  };
+  type CoinRow = { coin_id: string; status: string; must_act: boolean; chain?: { funding: string; spent_by?: string; txid?: string; confirmations?: number }; deadline_height?: number; next: string };
+  /** `statechain list` of `who`'s state directory beside the node: no key given (none is needed), the built CLI spawned. */
+  const listed = async (who: string, coin: string, extra: string[] = []): Promise<CoinRow> => {
+    const r = await offchain(['statechain', 'list', '--state-dir', dir(who), ...n.chain(), ...extra], { env: {} });
+    expect(r.status, describeRun(r)).toBe(0);
+    const m = JSON.parse(r.stdout) as { type: string; tip_height: number; coins: CoinRow[] };
+    expect(m.type).toBe('statechain/coins');
+    const row = m.coins.find((c) => c.coin_id === coin);
+    expect(row, r.stdout).toBeDefined();
+    return row!;
   };
   const decision = (r: Report, coin: string) => {
     const d = r.decisions.find((x) => x.contract === coin && x.kind === 'statechain-owner');
@@ -186,6 +202,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     // The deadline: the block before Alice's backup is final (L₁ − 1), worked out from the terms, not read from the watcher.
     expect(d).toMatchObject({ action: 'none', deadline: L1 - 1, blocks_left: L1 - 1 - (L2 - 1) });
     expect(await mempool()).toEqual([]);
+    // The list: the coin unspent, held, his backup not final yet — nothing to do (must_act only once it is).
+    expect(await listed('BOB_KEY', coins.bob)).toMatchObject({ status: 'active', chain: { funding: 'unspent' }, must_act: false, deadline_height: L1 - 1 });
     const wrong = await offchain(['watch', '--once', '--key-env', 'CAROL_KEY', '--state-dir', dir('BOB_KEY'), ...n.chain()], { env: ENV });
     expect({ status: wrong.status, stdout: wrong.stdout, code: /error (E_[A-Z_]+)/.exec(wrong.stderr)?.[1] }).toEqual({ status: 4, stdout: '', code: 'E_WRONG_KEY' });
     const none = await offchain(['watch', '--once', '--state-dir', dir('BOB_KEY'), ...n.chain()], { env: {} });
@@ -221,6 +239,11 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       expect(packageRate).toBeLessThanOrEqual(BUDGET);
       expect((await mempool()).sort()).toEqual([backup, child].sort());
       if (tip === L2) {
+        // The list, beside: his backup in the node's mempool — exiting, and still must act (not mined yet); Alice handed it on: transferred.
+        expect(await listed('BOB_KEY', coins.bob)).toMatchObject({ status: 'exiting', chain: { funding: 'spent', spent_by: 'own-backup', confirmations: 0 }, must_act: true });
+        expect(await listed('ALICE_KEY', coins.bob)).toMatchObject({ status: 'transferred', must_act: false });
+        // Finding 1's coin: handed on to Erin, the record still `withdrawing` — transferred, never to act on.
+        expect(await listed('BOB_KEY', coins.stale)).toMatchObject({ status: 'transferred', record_status: 'withdrawing', must_act: false });
         // Started again at the same tip (a long-running watcher, killed again, and a --once round): the package the
         // killed one sent is in the node above the schedule's rate — each holds it, nothing is sent twice.
         expect((await decidedThenKilled('BOB_KEY', coins.bob)).action).toBe('hold');
@@ -243,6 +266,12 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const mined = parseTx(await rpc<string>('getrawtransaction', [backup]));
     expect(mined.outputs.map((o) => o.amount)).toEqual([AMOUNT - 400n]);
     expect(decision(await once('BOB_KEY'), coins.bob)).toMatchObject({ action: 'wait', txid: backup });
+    // The list shows the chain's truth: exited by his backup, one confirmation, nothing left to do — for a person too.
+    expect(await listed('BOB_KEY', coins.bob)).toMatchObject({ status: 'exited', chain: { funding: 'spent', spent_by: 'own-backup', confirmations: 1 }, must_act: false });
+    const human = await offchain(['statechain', 'list', '--state-dir', dir('BOB_KEY'), ...n.chain(), '--human'], { env: {} });
+    expect(human.status, describeRun(human)).toBe(0);
+    expect(human.stdout).toContain(`${coins.bob}  exited\n`);
+    expect(human.stdout).toMatch(new RegExp(`chain +spent by own-backup ${backup}, 1 confirmation\\n`));
   }, 120_000);
 
   it('a reorganisation un-mines Bob\'s backup: the watcher reports it and keeps the backup going; then, with the tip at L₁, Core refuses Alice\'s backup: its input is spent', async () => {
@@ -269,6 +298,10 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(await n.tip()).toBeGreaterThanOrEqual(L1);
     const alice = await alicesBackup(coins.carol, true);
     expect(await mempool()).toEqual([alice.txid]);
+    // Before her watcher is back, the list says what is at stake: contested by Alice's backup in the mempool, act now.
+    const contested = await listed('CAROL_KEY', coins.carol);
+    expect(contested).toMatchObject({ status: 'contested', chain: { funding: 'spent', spent_by: 'previous-backup', txid: alice.txid, confirmations: 0 }, must_act: true });
+    expect(contested.next).toMatch(/^act now/);
     const d = decision(await once('CAROL_KEY'), coins.carol);
     expect(d, JSON.stringify(d)).toMatchObject({ action: 'backup', shortfall: 'deadline-passed', fee_rate: BUDGET });
     expect(d.error).toBeUndefined();
@@ -285,6 +318,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const childTx = parseTx(await rpc<string>('getrawtransaction', [b.spentby[0]!]));
     expect(hexOf(childTx.outputs[0]!.script)).toBe(hexOf(singleKeyTaprootOutput(publicKeyOf(bytesOf(KEYS.CAROL_KEY!))).script));
     expect(decision(await once('CAROL_KEY'), coins.carol)).toMatchObject({ action: 'wait', txid: d.txid });
+    expect(await listed('CAROL_KEY', coins.carol)).toMatchObject({ status: 'exited', chain: { spent_by: 'own-backup', txid: d.txid, confirmations: 1 }, must_act: false });
+    // Alice's record of it says `sent`; the chain says Carol's backup spent it: transferred, a later owner's backup.
+    expect(await listed('ALICE_KEY', coins.carol)).toMatchObject({ status: 'transferred', chain: { spent_by: 'later-backup', txid: d.txid }, must_act: false });
   }, 120_000);
 
   it('finding 2: Erin withdrew her coin (signed, never sent) and her watcher was down; at L₁ Alice broadcasts her older backup: Erin\'s watcher, back, outruns it with her own backup and child (package RBF) — the coin back to Erin rather than lost to Alice; mined, Alice\'s gone', async () => {
@@ -306,18 +342,21 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   }, 60_000);
 
   it('Alice\'s withdrawal, signed but never sent: her watcher sends it while the coin is unspent, waits while it is unmined, done six deep; the coins she handed on are done for her', async () => {
+    expect(await listed('ALICE_KEY', coins.alice)).toMatchObject({ status: 'withdrawal-signed', chain: { funding: 'unspent' }, must_act: false });
     const r = await once('ALICE_KEY');
     expect(decision(r, coins.alice)).toMatchObject({ action: 'rebroadcast', txid: withdrawal });
     expect(decision(r, coins.alice).error).toBeUndefined();
     expect([decision(r, coins.bob).action, decision(r, coins.carol).action]).toEqual(['done', 'done']);
     expect(await mempool()).toEqual([withdrawal]);
     expect(decision(await once('ALICE_KEY'), coins.alice)).toMatchObject({ action: 'wait', txid: withdrawal });
+    expect(await listed('ALICE_KEY', coins.alice)).toMatchObject({ status: 'withdrawal-sent', chain: { funding: 'spent', spent_by: 'withdrawal', confirmations: 0 } });
     await n.mine(1);
     expect(await confirmations(withdrawal)).toBe(1);
     expect(decision(await once('ALICE_KEY'), coins.alice)).toMatchObject({ action: 'wait', txid: withdrawal });
     await n.mine(5);
     expect(decision(await once('ALICE_KEY'), coins.alice)).toMatchObject({ action: 'done', txid: withdrawal });
     expect(await mempool()).toEqual([]);
+    expect(await listed('ALICE_KEY', coins.alice)).toMatchObject({ status: 'withdrawn', chain: { funding: 'spent', spent_by: 'withdrawal', confirmations: 6 }, must_act: false });
   }, 60_000);
 
   it('Dave\'s coin under anchored terms (a zero-fee backup with a P2A anchor): once final his watcher sends it with a child spending its output and the anchor, accepted and mined', async () => {

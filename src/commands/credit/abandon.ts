@@ -55,7 +55,7 @@ or fail it).`;
     const { applyAbandonAnswer } = await import('../../topics/credit/answers.ts');
     if (f.role === 'user' && f.start) {
       const network = this.network();
-      const peer = await MintPeer.from(f.peer, network, this.term);
+      const peer = await MintPeer.from(f, network, this.term);
       const { ctx, book } = await this.userSession(network);
       const id = f.contract ?? (await this.onlyStuck(book));
       if (!/^[0-9a-f]{64}$/.test(id)) throw new UsageError('E_USAGE', `--contract must be a contract id (64 hex digits), got ${JSON.stringify(id)}`);

@@ -60,7 +60,7 @@ The mint keeps its latest state and still exits with it if the close does not co
 
   private async request(): Promise<CommandResult> {
     const network = this.network();
-    const peer = await MintPeer.from(this.flags.peer, network, this.term);
+    const peer = await MintPeer.from(this.flags, network, this.term);
     const { ctx, book } = await this.userSession(network);
     const { closeRequest } = await import('../../lib/credit/user-close.ts');
     const id = await this.pickContract(book, ['open']);

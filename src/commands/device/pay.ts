@@ -4,6 +4,7 @@ import { DeviceCommand, termsFlag, tollExample } from '../../topics/device/comma
 import { contractFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { inputFrom, readInputBytes } from '../../lib/cli/input.ts';
+import { UsageError } from '../../lib/errors.ts';
 
 export default class DevicePay extends DeviceCommand<typeof DevicePay> {
   static override summary = 'The device pays a Lightning invoice through its gateway: the next channel state, carrying one HTLC, signed.';
@@ -21,8 +22,12 @@ With --peer URL (a gateway's "offchain serve gateway" with a Lightning node) the
 invocation: device/pay to URL/v1/gateway/pay, its gateway/settle or gateway/fail applied (as "device settle" or
 "device fail"), that state to URL/v1/gateway/complete, its receipt applied (as "device receipt"); it prints the
 credit/balance "device receipt" prints. Each step is written before the next message leaves, as in the pipes, so
-running the same command again after a crash resumes where it stopped (a pending payment: E_PAYMENT_PENDING,
-exit 5, after the retries; run it again later).`;
+running the same command again after a crash resumes where it stopped. Each request is sent again (the same bytes)
+while the gateway does not answer — a refused or dropped connection, a timeout, 503 — with backoff, for --peer-timeout
+seconds (default 60: a restarted gateway is back within it); then E_PEER_UNREACHABLE (exit 1), or E_PAYMENT_PENDING
+(exit 5) for a payment its node has not decided yet. The payment stays in flight: "device pay --resend --peer URL"
+sends it again as recorded (no invoice, policy or terms needed: nothing is newly signed). A payment the gateway
+failed on Lightning is E_PAYMENT_FAILED (exit 4) once its receipt is applied and stored: nothing was paid.`;
   static override examples = [
     {
       description: 'A toll of 2500 sat through a freshly opened demo channel (fixed clock and tip)',
@@ -34,9 +39,10 @@ exit 5, after the retries; run it again later).`;
     },
   ];
   static override flags = {
-    invoice: Flags.string({ description: 'the BOLT 11 invoice to pay: a file, or - for standard input', helpValue: 'FILE|-', required: true }),
-    policy: Flags.string({ description: 'the device\'s spending policy (JSON), e.g. fixtures/policies/device.json', helpValue: 'FILE', required: true }),
-    ...termsFlag,
+    invoice: Flags.string({ description: 'the BOLT 11 invoice to pay: a file, or - for standard input (required without --resend)', helpValue: 'FILE|-', exclusive: ['resend'] }),
+    policy: Flags.string({ description: 'the device\'s spending policy (JSON), e.g. fixtures/policies/device.json (required without --resend)', helpValue: 'FILE' }),
+    terms: { ...termsFlag.terms, required: false },
+    resend: Flags.boolean({ description: 'the payment in flight again, exactly as recorded (its device/pay, or the settle or fail signed since): nothing newly signed; with --peer the rest of the toll runs', exclusive: ['invoice'] }),
     now: Flags.integer({ description: 'judge the invoice\'s expiry and the day\'s limit at this time, unix seconds (default: the clock)', helpValue: 'T', min: 0 }),
     ...keyFlags,
     ...stateFlags,
@@ -48,13 +54,18 @@ exit 5, after the retries; run it again later).`;
   protected async execute(): Promise<CommandResult> {
     const f = this.flags;
     const network = this.network();
+    const base = f.peer === undefined ? undefined : (await import('../../lib/cli/peer.ts')).peerUrl(f.peer);
+    if (f.resend) {
+      const message = await this.inFlightMessage(network, f.contract);
+      return { message: base ? await this.tollThrough(base, message) : message };
+    }
+    if (f.invoice === undefined) throw new UsageError('E_USAGE', 'pass the invoice to pay with --invoice FILE (or --resend: the payment in flight, as recorded)');
     const policy = await this.devicePolicy();
     const terms = await this.gatewayTerms();
     const invoice = new TextDecoder().decode(await readInputBytes(inputFrom(f.invoice === '-' ? undefined : f.invoice, '--invoice'))).trim();
     const tip = (await (await this.chain(network)).tip()).height;
     const now = f.now ?? Math.floor(Date.now() / 1000);
     const { pay } = await import('../../lib/device/device.ts');
-    const base = f.peer === undefined ? undefined : (await import('../../lib/cli/peer.ts')).peerUrl(f.peer);
     // --peer after a crash between the device's settle/fail and the gateway's receipt: that state again (device.ts keeps it as `pending`).
     const pending = base ? await this.pendingFor(network, f.contract, invoice) : undefined;
     const message = pending ?? await this.deviceStep(network, f.contract, (d, key, others) => {

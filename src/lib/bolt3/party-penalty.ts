@@ -184,17 +184,15 @@ function combinedGroups(c: CommitmentTransaction, outputs: readonly number[], se
   return groups;
 }
 
-/** Justice transactions for a revoked peer commitment: per output by default, second-stage outputs included. */
-export function penalties(
-  rec: ChannelRecord, revokedTxid: string, plan: PenaltyPlan, revoked: ReturnType<typeof revokedPeerCommitment> = revokedPeerCommitment(rec, revokedTxid),
-): Record<string, unknown> {
-  const { n, c, htlcTxs, secret } = revoked;
-  const revocable = revocableOutputs(c).map((i) => i.vout);
-  const wanted = plan.outputs ?? revocable;
-  if (new Set(wanted).size !== wanted.length) throw new UsageError('E_BAD_VOUT', `--outputs names an output twice: ${wanted.join(',')}`);
-  for (const v of wanted) {
-    if (!revocable.includes(v)) throw new RefusedError('E_NOT_REVOCABLE', `output ${v} of ${revokedTxid} is not one the revocation key can take`, { vout: v });
-  }
+/**
+ * What is left to take of a revoked commitment (invariants 1 and 2): the `wanted` commitment outputs that no transaction
+ * given or found spends and the node does not report spent, and every output paying the second-stage script found or
+ * given that is not spent — with what is left out and why. `commitment penalty` signs these; `commitment list` counts them.
+ */
+export function leftToTake(
+  revoked: { c: CommitmentTransaction; htlcTxs: readonly HtlcTransaction[] }, wanted: readonly number[], plan: Pick<PenaltyPlan, 'spent' | 'secondStage' | 'found'>,
+): { outputs: number[]; second: SecondStageOutput[]; skipped: Skipped[] } {
+  const { c, htlcTxs } = revoked;
   const script = secondStageScript(c);
   const htlcVouts = new Set(htlcTxs.map((t) => t.commitmentOutputIndex));
   const moves: Moves = { spentBy: new Map(), outputs: new Map() };
@@ -212,6 +210,21 @@ export function penalties(
     else if (plan.found?.absent?.has(key)) skipped.push({ txid: o.txid, vout: o.vout, reason: 'not unspent at the node (spent, or the transaction given was replaced or never broadcast)' });
     else second.push(o);
   }
+  return { outputs, second, skipped };
+}
+
+/** Justice transactions for a revoked peer commitment: per output by default, second-stage outputs included. */
+export function penalties(
+  rec: ChannelRecord, revokedTxid: string, plan: PenaltyPlan, revoked: ReturnType<typeof revokedPeerCommitment> = revokedPeerCommitment(rec, revokedTxid),
+): Record<string, unknown> {
+  const { n, c, secret } = revoked;
+  const revocable = revocableOutputs(c).map((i) => i.vout);
+  const wanted = plan.outputs ?? revocable;
+  if (new Set(wanted).size !== wanted.length) throw new UsageError('E_BAD_VOUT', `--outputs names an output twice: ${wanted.join(',')}`);
+  for (const v of wanted) {
+    if (!revocable.includes(v)) throw new RefusedError('E_NOT_REVOCABLE', `output ${v} of ${revokedTxid} is not one the revocation key can take`, { vout: v });
+  }
+  const { outputs, second, skipped } = leftToTake(revoked, wanted, plan);
   if (outputs.length === 0 && second.length === 0) {
     throw new RefusedError('E_PENALTY_NOTHING_TO_TAKE', `nothing left to take from ${revokedTxid}: every chosen output is spent (give the second-stage transactions that spent them)`);
   }

@@ -240,8 +240,65 @@ export const ClosingTxSchema = messageSchema('bolt3/closing-tx', 'The mutual clo
   fee_sat: Type.Integer({ minimum: 0, maximum: 2_100_000_000_000_000 }),
 });
 
+const Spent = (values: string[]) => Type.Union(values.map((v) => Type.Literal(v)));
+
+export const ChannelsSchema = messageSchema('bolt3/channels', 'A channel party\'s channels (commitment list), a revoked commitment\'s penalty deadline first, with what the chain says and what must be done now.', {
+  tip_height: Type.Integer({ minimum: 0 }),
+  channels: Type.Array(
+    Type.Object(
+      {
+        channel_id: ChannelId,
+        capacity_sat: Type.Integer({ minimum: 0, description: 'the funding output, sat' }),
+        status: Type.String({
+          description: 'the record\'s word (open, closing, closing-signed, force-closing: your commitment completed for broadcast), and with a node the chain\'s: funding-unconfirmed, unfunded, ' +
+            'penalty-due / penalized (a revoked commitment of the peer\'s spent the funding; penalized once every revocable output is spent in a block), peer-closing / peer-closed, force-closing / force-closed, closing / closed (the mutual close), spent-unknown',
+        }),
+        record_status: Spent(['open', 'closing', 'closing-signed', 'force-closing']),
+        local_commitment: Type.Union([Type.Null(), CommitmentNumber], { description: 'your latest commitment held (with the peer\'s signatures)' }),
+        remote_commitment: Type.Union([Type.Null(), CommitmentNumber], { description: 'the peer\'s latest commitment you signed' }),
+        revoked_commitments: Type.Integer({ minimum: 0, description: 'the peer\'s commitments it revoked: each one punishable if broadcast' }),
+        htlcs: Type.Integer({ minimum: 0, description: 'HTLCs in the latest state' }),
+        htlc_sat: Type.Integer({ minimum: 0 }),
+        to_local_msat: Type.Optional(Msat('your balance in the latest state')),
+        to_remote_msat: Type.Optional(Msat('the peer\'s balance in the latest state')),
+        to_self_delay: Type.Integer({ minimum: 1, description: 'the delay on your own to_local (the peer asked for it)' }),
+        remote_to_self_delay: Type.Integer({ minimum: 1, description: 'the delay on the peer\'s to_local: your window to punish a revoked commitment' }),
+        chain: Type.Optional(Type.Union([
+          Type.Object({ funding: Type.Literal('unspent') }, { additionalProperties: false }),
+          Type.Object({ funding: Type.Literal('not-mined'), in_mempool: Type.Boolean() }, { additionalProperties: false }),
+          Type.Object(
+            {
+              funding: Type.Literal('spent'),
+              spent_by: Spent(['revoked-commitment', 'their-commitment', 'own-commitment', 'mutual-close', 'unknown']),
+              txid: Type.Optional(Txid),
+              confirmations: Type.Optional(Type.Integer({ minimum: 0, description: '0: in the mempool' })),
+              commitment_number: Type.Optional(CommitmentNumber),
+            },
+            { additionalProperties: false },
+          ),
+        ], { description: 'with a node: who spent the funding, found as offchain watch finds it; absent offline' })),
+        penalty: Type.Optional(Type.Object(
+          {
+            deadline_height: Type.Integer({ minimum: 0, description: 'the revoked commitment mined at H: H + remote_to_self_delay − 1 (in the mempool: tip + remote_to_self_delay)' }),
+            blocks_left: Type.Integer(),
+            outputs_left: Type.Union([Type.Null(), Type.Integer({ minimum: 0 })], { description: 'revocable outputs (second stages included) not yet spent in a block; null: not known (the search failed)' }),
+            in_mempool: Type.Integer({ minimum: 0, description: 'of those, how many a transaction in the mempool is taking' }),
+            error: Type.Optional(Type.String()),
+          },
+          { additionalProperties: false },
+        )),
+        sweep_from: Type.Optional(Type.Integer({ minimum: 0, description: 'your commitment mined: the first block your to_local may be swept in' })),
+        sent: Type.Optional(Type.Array(Type.Object({ outpoint: Type.String(), txid: Txid, confirmations: Type.Union([Type.Null(), Type.Integer({ minimum: 0 })]) }, { additionalProperties: false }), { description: 'what offchain watch sent for this channel (its records), each as the node knows it: null unknown, 0 in the mempool' })),
+        must_act: Type.Boolean({ description: 'a penalty is due (something revocable is left, or not known to be taken), or the funding is spent by nothing the record knows' }),
+        next: Type.String({ description: 'what the party does now for this channel, in words' }),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+});
+
 export const BOLT3_SCHEMAS = [
   CommitmentRequestSchema, SweepSchema, PerCommitmentPointSchema,
   OwnChannelSchema, ChannelStateSchema, ChannelPointsSchema, ChannelOpenedSchema, CommitmentSignedSchema, RevokeAndAckSchema, CommitmentHeldSchema, RevocationReceivedSchema, HolderCommitmentSchema, PenaltiesSchema,
-  ShutdownSchema, ClosingSignedSchema, ClosingTxSchema, ClaimsSchema,
+  ShutdownSchema, ClosingSignedSchema, ClosingTxSchema, ClaimsSchema, ChannelsSchema,
 ];

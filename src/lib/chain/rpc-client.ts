@@ -14,7 +14,11 @@
  *
  * Secrets: the password and cookie never appear in an error message or detail; the URL
  * cannot contain credentials (rpc-config refuses them), so it may be shown.
- * Not done: batching, named parameters, HTTP keep-alive tuning.
+ *
+ * A batch (`batch`): many calls of one method in one HTTP POST, a JSON array of requests —
+ * Core answers an array of replies, each its own result or error (a watcher asks about
+ * thousands of transactions a round: one round-trip each would be most of its time).
+ * Not done: named parameters, HTTP keep-alive tuning.
  */
 import { readFile } from 'node:fs/promises';
 import { OffchainError, UsageError } from '../errors.ts';
@@ -96,6 +100,38 @@ export class RpcClient {
     return parseReply<T>(method, id, status, text, this.config.url);
   }
 
+  /**
+   * `method` once per entry of `paramsList`, in one POST (a JSON-RPC batch): each call's result,
+   * or the RpcError Core answered for it, in the order asked. What fails the whole batch (the
+   * node unreachable, credentials, an answer that is not Core's) throws as `call` does.
+   */
+  async batch<T = unknown>(method: string, paramsList: readonly (readonly unknown[])[]): Promise<({ result: T } | { error: RpcError })[]> {
+    if (paramsList.length === 0) return [];
+    const first = this.nextId;
+    this.nextId += paramsList.length;
+    const body = JSON.stringify(paramsList.map((params, i) => ({ jsonrpc: '2.0', id: first + i, method, params })));
+    const headers = { 'Content-Type': 'application/json', Authorization: await this.authorization() };
+    const { status, text } = await this.post(method, headers, body, this.config.timeoutMs);
+    const replies = parseBody(method, status, text, this.config.url);
+    // Not an array: the batch refused whole (Core's error object for it, thrown as the call's), or not Core's answer.
+    if (!Array.isArray(replies)) replyResult(method, first, status, replies, this.config.url);
+    if (!Array.isArray(replies) || replies.length !== paramsList.length) {
+      throw protocolError(method, this.config.url, `HTTP ${status} with an answer that is not a batch of ${paramsList.length} replies`);
+    }
+    const byId = new Map<unknown, unknown>(replies.map((r) => [(r as { id?: unknown } | null)?.id, r]));
+    return paramsList.map((_, i) => {
+      const id = first + i;
+      if (!byId.has(id)) throw protocolError(method, this.config.url, `a batch without a reply for request id ${id}`);
+      try {
+        // Each reply as a single call's: an error object is that call's RpcError; a batch's HTTP status is its own.
+        return { result: replyResult<T>(method, id, 200, byId.get(id), this.config.url) };
+      } catch (e) {
+        if (e instanceof RpcError) return { error: e };
+        throw e;
+      }
+    });
+  }
+
   private async authorization(): Promise<string> {
     const { auth } = this.config;
     let user: string;
@@ -171,6 +207,11 @@ function unreachable(e: unknown, method: string, config: RpcConfig): OffchainErr
 }
 
 function parseReply<T>(method: string, id: number, status: number, text: string, url: string): T {
+  return replyResult<T>(method, id, status, parseBody(method, status, text, url), url);
+}
+
+/** The answer's JSON, once the HTTP status says it is Core's (401, 403: the credentials). */
+function parseBody(method: string, status: number, text: string, url: string): unknown {
   if (status === 401) {
     throw new UsageError(
       'E_RPC_AUTH',
@@ -185,12 +226,15 @@ function parseReply<T>(method: string, id: number, status: number, text: string,
       { method, status },
     );
   }
-  let reply: unknown;
   try {
-    reply = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch {
     throw protocolError(method, url, `HTTP ${status} with a non-JSON body${text ? `: ${text.trim().slice(0, 120)}` : ''}`);
   }
+}
+
+/** One JSON-RPC reply: its result, or Core's error object as an RpcError. */
+function replyResult<T>(method: string, id: number, status: number, reply: unknown, url: string): T {
   if (typeof reply !== 'object' || reply === null || Array.isArray(reply)) {
     throw protocolError(method, url, `HTTP ${status} with an answer that is not a JSON-RPC reply object`);
   }

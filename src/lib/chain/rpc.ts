@@ -43,6 +43,18 @@ const TXID_RE = /^[0-9a-f]{64}$/;
  */
 export const SCAN_TIMEOUT_MS = 900_000;
 
+/**
+ * getrawtransaction calls in one batch: each verbose answer is a few kB, so 500 of them are a
+ * megabyte or two — one POST a node answers well within the RPC timeout.
+ */
+export const TX_BATCH = 500;
+
+/** getrawtransaction's RPC_INVALID_ADDRESS_OR_KEY: not in the mempool, and not found in the chain (or no -txindex) — null; anything else is thrown. */
+function notFound(e: unknown): null {
+  if (e instanceof RpcError && e.rpcCode === -5) return null;
+  throw e;
+}
+
 export class RpcChainSource implements ChainSource {
   readonly kind = 'rpc' as const;
   readonly client: RpcClient;
@@ -127,10 +139,31 @@ export class RpcChainSource implements ChainSource {
       // verbosity 1: `confirmations` is present once mined, absent while in the mempool.
       reply = await this.client.call('getrawtransaction', [txid, 1]);
     } catch (e) {
-      // RPC_INVALID_ADDRESS_OR_KEY: not in the mempool, and not found in the chain (or no -txindex).
-      if (e instanceof RpcError && e.rpcCode === -5) return null;
-      throw e;
+      return notFound(e);
     }
+    return this.confirmationsOf(txid, reply);
+  }
+
+  /** txConfirmations of each txid, asked in batches of TX_BATCH (one POST each), by txid. */
+  async txConfirmationsMany(txids: readonly string[]): Promise<Map<string, number | null>> {
+    const asked = [...new Set(txids)];
+    for (const txid of asked) assertTxid(txid);
+    const out = new Map<string, number | null>();
+    if (asked.length === 0) return out;
+    await this.ensureChain();
+    for (let i = 0; i < asked.length; i += TX_BATCH) {
+      const part = asked.slice(i, i + TX_BATCH);
+      const replies = await this.client.batch('getrawtransaction', part.map((txid) => [txid, 1]));
+      part.forEach((txid, j) => {
+        const r = replies[j]!;
+        out.set(txid, 'error' in r ? notFound(r.error) : this.confirmationsOf(txid, r.result));
+      });
+    }
+    return out;
+  }
+
+  /** getrawtransaction's verbose answer for `txid`: 0 in the mempool, its confirmations once mined. */
+  private confirmationsOf(txid: string, reply: unknown): number {
     const r = obj(reply, 'getrawtransaction', this.url);
     if (txidField(r, 'txid', 'getrawtransaction', this.url) !== txid) throw protocolError('getrawtransaction', this.url, `a transaction other than ${txid}`);
     return r['confirmations'] === undefined ? 0 : int(r, 'confirmations', 'getrawtransaction', this.url);

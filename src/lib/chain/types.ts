@@ -71,6 +71,8 @@ export interface ChainSource {
    * (not found: never seen, evicted, or confirmed on a node without -txindex).
    */
   txConfirmations?(txid: string): Promise<number | null>;
+  /** txConfirmations of many transactions, asked together (a JSON-RPC batch), by txid. */
+  txConfirmationsMany?(txids: readonly string[]): Promise<Map<string, number | null>>;
   testMempoolAccept(rawTxs: Uint8Array[]): Promise<MempoolAcceptResult[]>;
   /** Returns the txid. */
   broadcast(rawTx: Uint8Array): Promise<string>;

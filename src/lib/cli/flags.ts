@@ -149,6 +149,14 @@ export const peerFlags = {
     helpValue: 'URL',
     helpGroup: 'PEER',
   }),
+  'peer-timeout': Flags.integer({
+    description: 'with --peer: keep sending the same message again, with backoff, for this long while the service does not answer (a refused or dropped connection, a timeout, 503) — not after a refusal; 0: one attempt',
+    helpValue: 'SECONDS',
+    helpGroup: 'PEER',
+    // PEER_RETRY_SECONDS of lib/cli/peer.ts (not imported: node:http is loaded by --peer commands only; test/lib/cli/peer.test.ts holds them equal).
+    default: 60,
+    min: 0,
+  }),
 };
 
 /** `--human` / `--no-human` (lib/cli/human.ts): the view for people, the default when standard output is a terminal. */

@@ -36,3 +36,9 @@ export function msatText(msat: string | bigint): string {
   const rest = m % 1000n;
   return rest === 0n ? `${thousands(sat)} sat` : `${thousands(sat)}.${rest.toString().padStart(3, '0').replace(/0+$/, '')} sat`;
 }
+
+/** A transaction's depth for a person, after its txid: ", in the mempool", ", 3 confirmations", nothing when unknown. */
+export function depthText(confirmations: number | undefined): string {
+  if (confirmations === undefined) return '';
+  return confirmations === 0 ? ', in the mempool' : `, ${thousands(confirmations)} confirmation${confirmations === 1 ? '' : 's'}`;
+}

@@ -5,10 +5,12 @@
  * Retries are safe by construction: the same bytes go every time, and every service step
  * answers the same message with the same answer (stored before it leaves). So a request
  * is sent again on anything that may not have reached the step or whose answer was lost —
- * a refused or dropped connection, a timeout, 408, 429, 503 (after its Retry-After) — and
- * never on a refusal (another 4xx, 5xx with a code), which is raised as the one-shot
- * command's own error: the same code and exit code, one line on stderr. A redirect is not
- * followed.
+ * a refused or dropped connection, a timeout, 408, 429, 502, 503, 504 (after its
+ * Retry-After) — with exponential backoff and jitter for `retryForMs` (--peer-timeout,
+ * default 60 s: longer than a service's restart), and never on a refusal (another 4xx, 5xx
+ * with a code), which is raised as the one-shot command's own error: the same code and exit
+ * code, one line on stderr — never exit 0, whatever exit_code the service wrote. A redirect
+ * is not followed.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -20,15 +22,30 @@ export type PeerCall = {
   body?: string;
   /** Sent as the Offchain-Contract header, for a proxy that routes by contract (public: it is in the body too). */
   contract?: string;
-  /** Attempts in all (default 6). */
+  /** How long to keep sending the request again while no answer comes, ms (default 60 s; --peer-timeout): no attempt starts after it. */
+  retryForMs?: number;
+  /** At most this many attempts (default: as many as `retryForMs` allows). */
   attempts?: number;
   /** Per attempt, ms (default 60 s). */
   timeoutMs?: number;
+  /** What the error says once no answer came: how to send the same request again later (default: the same command again). */
+  resend?: string;
   /** Told of each retry: what went wrong and when the next attempt is. */
   onRetry?: (why: string, waitMs: number) => void;
   /** Injected for tests. */
   sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
 };
+
+/** --peer-timeout's default, seconds: a service restarted (a deploy, kill -9 and its supervisor) is back well within it. */
+export const PEER_RETRY_SECONDS = 60;
+/** A command's --peer-timeout (seconds) as callPeer's `retryForMs`. */
+export function peerRetry(seconds: number | undefined): { retryForMs?: number } {
+  return seconds === undefined ? {} : { retryForMs: seconds * 1000 };
+}
+/** The backoff's first wait and its ceiling, ms (each wait between half and all of it: jitter). */
+const FIRST_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 5000;
 
 /** A service's base URL from --peer (or $OFFCHAIN_PEER): http(s) only, never with credentials in it. */
 export function peerUrl(text: string, flag = '--peer'): URL {
@@ -54,19 +71,25 @@ const RETRY_STATUS = new Set([408, 429, 502, 503, 504]);
 
 /**
  * One call: the answer's JSON value on 2xx; the service's refusal as an OffchainError (its
- * code and exit code); E_PEER_UNREACHABLE (exit 1) once every attempt failed to get an answer.
+ * code and exit code, never 0); once `retryForMs` passed without an answer, the last
+ * transient refusal (a 503's code) or E_PEER_UNREACHABLE (exit 1), each saying `resend`.
  */
 export async function callPeer(base: URL, path: string, call: PeerCall = {}): Promise<{ status: number; value: unknown; text: string }> {
   const url = endpoint(base, path);
-  const attempts = call.attempts ?? 6;
   const sleep = call.sleep ?? ((ms: number) => new Promise<void>((res) => setTimeout(res, ms)));
+  const now = call.now ?? (() => performance.now());
+  const timeoutMs = call.timeoutMs ?? 60_000;
+  const started = now();
+  const retryForMs = call.retryForMs ?? PEER_RETRY_SECONDS * 1000;
+  const deadline = started + retryForMs;
   let last = '';
   for (let i = 1; ; i++) {
     let retryAfterMs: number | undefined;
+    let transient: OffchainError | undefined;
     try {
       const res = await send(url, call.body === undefined ? 'GET' : 'POST', {
         accept: 'application/json', ...(call.body === undefined ? {} : { 'content-type': 'application/json' }), ...(call.contract ? { 'offchain-contract': call.contract } : {}),
-      }, call.body, call.timeoutMs ?? 60_000);
+      }, call.body, timeoutMs);
       const text = res.text;
       const value = parseAnswer(text);
       if (res.ok) {
@@ -78,18 +101,25 @@ export async function callPeer(base: URL, path: string, call: PeerCall = {}): Pr
         if (refused) throw refused;
         throw new OffchainError('E_PEER_ANSWER', `${url.origin}${url.pathname} answered HTTP ${res.status} without a coded refusal: is --peer the right service?`, ExitCode.general);
       }
+      transient = refused;
       last = refused ? `${refused.code} (HTTP ${res.status})` : `HTTP ${res.status}`;
       const ra = Number(res.retryAfter);
       if (Number.isFinite(ra) && ra > 0) retryAfterMs = Math.min(ra, 30) * 1000;
-      if (i >= attempts && refused) throw refused;
     } catch (e) {
       if (e instanceof OffchainError) throw e;
       const err = e as Error & { cause?: { code?: string } };
-      last = err.name === 'TimeoutError' ? `no answer within ${(call.timeoutMs ?? 60_000) / 1000} s` : ((err as NodeJS.ErrnoException).code ?? err.cause?.code ?? err.message);
+      last = err.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : ((err as NodeJS.ErrnoException).code ?? err.cause?.code ?? err.message);
     }
-    if (i >= attempts) throw new OffchainError('E_PEER_UNREACHABLE', `${url.origin} did not answer after ${attempts} attempts (last: ${last}); the same message may be sent again safely`, ExitCode.general);
-    const backoff = Math.min(5000, 200 * 2 ** (i - 1));
-    const wait = retryAfterMs ?? Math.round(backoff / 2 + Math.random() * (backoff / 2));
+    const left = deadline - now();
+    if (i >= (call.attempts ?? Infinity) || left <= 0) {
+      const again = call.resend ?? 'the same message may be sent again safely: run the same command again';
+      // A service that stayed unavailable: its own code (E_PAYMENT_PENDING, E_DRAINING, …), and the way to send it again.
+      if (transient) throw new OffchainError(transient.code, `${transient.message}; ${again}`, transient.exitCode);
+      throw new OffchainError('E_PEER_UNREACHABLE', `${url.origin} did not answer: ${i} attempts over ${((now() - started) / 1000).toFixed(1)} s (--peer-timeout ${retryForMs / 1000}; last: ${last}); ${again}`, ExitCode.general);
+    }
+    // Exponential backoff with jitter (half to all of it), never past the deadline: a last attempt goes at it.
+    const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (i - 1));
+    const wait = Math.min(left, retryAfterMs ?? Math.round(backoff / 2 + Math.random() * (backoff / 2)));
     call.onRetry?.(last, wait);
     await sleep(wait);
   }
@@ -141,6 +171,7 @@ function parseAnswer(text: string): unknown {
   }
 }
 
+/** The exit codes a refusal may carry: never 0 (a refusal is a failure, whatever the service wrote), nor one the CLI does not define — those are 1. */
 const EXIT_CLASSES = new Set<number>([ExitCode.general, ExitCode.usage, ExitCode.malformed, ExitCode.refused, ExitCode.state]);
 
 /** A service's coded refusal ({type:"…/error", code, exit_code, message}) as the error the one-shot raises. */

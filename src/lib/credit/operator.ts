@@ -30,19 +30,27 @@ import { termsFromJson } from './codec.ts';
 import { buildRefund } from './transactions.ts';
 import { txidOnceSigned } from '../tx/wallet-psbt.ts';
 
-async function settlementConfirmations(chain: ChainSource, txid: string): Promise<number | undefined> {
-  if (chain.kind !== 'rpc' || !chain.txConfirmations) return undefined;
-  return (await chain.txConfirmations(txid)) ?? undefined;
+/**
+ * The confirmations of `txids` as the node says them — asked together (one JSON-RPC batch per
+ * few hundred: a view of thousands of contracts is a few round-trips), each once — by txid;
+ * undefined when the chain cannot say (offline, a source without the call, or not found).
+ */
+async function confirmationsOf(chain: ChainSource, txids: readonly string[]): Promise<(txid: string) => number | undefined> {
+  if (chain.kind !== 'rpc' || !chain.txConfirmations || txids.length === 0) return () => undefined;
+  let known: Map<string, number | null>;
+  if (chain.txConfirmationsMany) known = await chain.txConfirmationsMany(txids);
+  else {
+    known = new Map();
+    for (const txid of new Set(txids)) known.set(txid, await chain.txConfirmations(txid));
+  }
+  return (txid) => known.get(txid) ?? undefined;
 }
 
 const SETTLED_STATUS = { close: 'closed', rollover: 'rolled-over' } as const;
 
-/** The user's refund as the node knows it (in its mempool or mined), or undefined (offline, not there, or a node that cannot say). */
-async function refundOnChain(chain: ChainSource, r: MintContractRecord): Promise<{ txid: string; confirmations: number } | undefined> {
-  if (chain.kind !== 'rpc') return undefined; // offline: not even built
-  const txid = txidOnceSigned(buildRefund(termsFromJson(r.contract, r.network)));
-  const confirmations = await settlementConfirmations(chain, txid);
-  return confirmations === undefined ? undefined : { txid, confirmations };
+/** The user's refund's txid (offline: not even built — the chain cannot say anything of it). */
+function refundTxid(chain: ChainSource, r: MintContractRecord): string | undefined {
+  return chain.kind === 'rpc' ? txidOnceSigned(buildRefund(termsFromJson(r.contract, r.network))) : undefined;
 }
 
 export async function contractsMessage(
@@ -54,16 +62,25 @@ export async function contractsMessage(
   within?: number,
   ecashOutstanding?: { keyset_id: string; issued_sat: number; signatures: number }[],
 ) {
-  const rows = [];
-  for (const r of records) {
+  // What the node says of each settlement and exit, then of the refunds still in question: asked together, not contract by contract.
+  const onChain = await confirmationsOf(chain, records.flatMap((r) => [...(r.settlement ? [r.settlement.txid] : []), ...(r.exiting ? [r.exiting.txid] : [])]));
+  const facts = records.map((r) => {
     const blocks = r.contract.expiry_height - tipHeight;
-    const s = r.settlement;
-    const confirmations = s ? await settlementConfirmations(chain, s.txid) : undefined;
+    const confirmations = r.settlement ? onChain(r.settlement.txid) : undefined;
+    const exitConfirmations = r.exiting ? onChain(r.exiting.txid) : undefined;
     const settled = confirmations !== undefined && confirmations >= policy.min_confirmations;
-    const exitConfirmations = r.exiting ? await settlementConfirmations(chain, r.exiting.txid) : undefined;
     const exited = exitConfirmations !== undefined && exitConfirmations >= policy.min_confirmations;
     // The refund is final from the tip at expiry (nLockTime = expiry_height).
-    const refund = !settled && !exited && blocks <= 0 ? await refundOnChain(chain, r) : undefined;
+    const refundId = !settled && !exited && blocks <= 0 ? refundTxid(chain, r) : undefined;
+    return { r, blocks, confirmations, exitConfirmations, settled, exited, refundId };
+  });
+  const refundOnChain = await confirmationsOf(chain, facts.flatMap((f) => (f.refundId ? [f.refundId] : [])));
+  const rows = [];
+  for (const { r, blocks, confirmations, exitConfirmations, settled, exited, refundId } of facts) {
+    const s = r.settlement;
+    const refundConfirmations = refundId ? refundOnChain(refundId) : undefined;
+    // The user's refund as the node knows it (in its mempool or mined), or undefined (offline, not there, or a node that cannot say).
+    const refund = refundId !== undefined && refundConfirmations !== undefined ? { txid: refundId, confirmations: refundConfirmations } : undefined;
     const refunded = refund !== undefined && refund.confirmations >= policy.min_confirmations;
     // A mined refund cannot be replaced: no state can be exited (a reorg aside) — not "exit now".
     const mustExit = r.latest !== undefined && !settled && !exited && (refund === undefined || refund.confirmations === 0) && blocks <= policy.safety_margin_blocks;

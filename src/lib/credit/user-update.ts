@@ -8,7 +8,7 @@
 import { base64 } from '@scure/base';
 import type { Static } from '@sinclair/typebox';
 import { fromHex } from '../bytes.ts';
-import { MalformedInputError, RefusedError, UsageError, isOffchainError } from '../errors.ts';
+import { MalformedInputError, RefusedError, StateConflictError, UsageError, isOffchainError } from '../errors.ts';
 import { serializePsbt } from '../psbt/parse.ts';
 import type { UserContext, UserContractRecord } from './ports.ts';
 import type { ReceiptSchema } from './schemas.ts';
@@ -18,7 +18,7 @@ import { adoptKeyset, authorizeOutputs, makeOutputs, receiveSignatures, type Bli
 import { encodeTokenV4, type Proof } from '../ecash/token.ts';
 import { buildState } from './transactions.ts';
 import { checkAnswer } from './answer-signature.ts';
-import { balanceMessage, checkCanSign, load, nextCounter, walletSeed, type TokenSink } from './user.ts';
+import { balanceMessage, checkCanSign, load, nextCounter, resendHint, walletSeed, type TokenSink } from './user.ts';
 
 function refuse(code: string, message: string): never {
   throw new RefusedError(code, message);
@@ -56,6 +56,25 @@ export async function updateRequest(ctx: UserContext, id: string, amount: bigint
   // Recorded before it leaves: from now on the mint may hold this state.
   await ctx.records.put({ ...record, pending: { kind: 'update', state, cumulative_sat: Number(cumulative), txid: tx.id, request }, ...(ecash ? { ecash } : {}) });
   return request;
+}
+
+/**
+ * `sign-update --resend`: the amount of the payment still waiting for the mint's answer, so
+ * that updateRequest returns its recorded request unchanged (the same bytes: nothing newly
+ * signed, no second nonce asked for). Nothing pending: E_NOTHING_PENDING; a close or
+ * rollover pending: E_PENDING, naming the command that resends it.
+ */
+export function pendingAmount(record: UserContractRecord): bigint {
+  const p = record.pending;
+  if (!p) throw new StateConflictError('E_NOTHING_PENDING', `contract ${record.contract_id} has no payment waiting for the mint's answer: nothing to resend (pay with --amount N)`);
+  if (p.kind !== 'update') throw new StateConflictError('E_PENDING', `state ${p.state} of contract ${record.contract_id} is a ${p.kind}, not a payment: ${resendHint(p, record.contract_id)}`);
+  return BigInt(p.cumulative_sat) - BigInt(record.confirmed.cumulative_sat);
+}
+
+/** `sign-update --resend`: the pending payment's request, as recorded (read and returned under one lock: never a new payment). */
+export async function resendRequest(ctx: UserContext, id: string): Promise<Record<string, unknown>> {
+  const { record } = await load(ctx, id);
+  return updateRequest(ctx, id, pendingAmount(record));
 }
 
 /** The user's signature over a request's outputs, binding them to this state and mint nonce (ecash.ts, outputsDigest). */

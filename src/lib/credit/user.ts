@@ -97,6 +97,16 @@ export function abandonHint(id: string): string {
   return `if the mint refused it or its answer is lost, abandon it: offchain credit abandon --role user --start --contract ${id} | (mint) offchain credit abandon --role mint | offchain credit abandon --role user`;
 }
 
+/** How to send a pending request again, exactly as recorded, for the error line (with --peer URL the answer is applied too). */
+export function resendHint(p: Pick<Pending, 'kind'>, id: string): string {
+  const again = {
+    update: `offchain sign-update --role user --resend --contract ${id}`,
+    close: `offchain close-credit --role user --start --contract ${id} at the same fee rate`,
+    rollover: `offchain rollover --role user --contract ${id} with the same --expiry`,
+  }[p.kind];
+  return `resend it as recorded: ${again} (with --peer URL for a mint service)`;
+}
+
 /**
  * Whether a new request may be signed now. A pending request of the same kind and the
  * same parameters (`again`) is returned to be resent unchanged; anything else is refused
@@ -115,7 +125,7 @@ export function checkCanSign(record: UserContractRecord, kind: 'update' | 'close
     if (p.kind === kind && again(p)) return p.request;
     throw new StateConflictError(
       'E_PENDING',
-      `state ${p.state} (${p.kind}) is still waiting for the mint's answer${what(p)}: run the same request again to resend it, or feed its answer; ${abandonHint(record.contract_id)}`,
+      `state ${p.state} (${p.kind}) is still waiting for the mint's answer${what(p)}: ${resendHint(p, record.contract_id)}, or feed its answer; ${abandonHint(record.contract_id)}`,
     );
   }
   if (!record.mint_nonce || record.mint_nonce.state !== record.confirmed.state + 1) {

@@ -98,13 +98,30 @@ function refusePaidElsewhere(others: readonly OtherChannel[], hash: string): voi
   if (o) refuse('E_ALREADY_PAID', `payment ${hash} was settled on this device's channel ${o.contract_id}: one preimage pays for one payment (the gateway could take it twice)`);
 }
 
+/** How a payment in flight is finished, for the error line. */
+const RESEND = 'send it again as recorded with "offchain device pay --resend" (with --peer URL for a gateway service), or feed the gateway\'s answer';
+
+function refuseAbandoning(r: DeviceChannel): void {
+  if (r.in_flight?.abandon) throw new StateConflictError('E_PENDING', `payment ${r.in_flight.payment_hash} is being abandoned: feed the gateway's answer to "offchain credit abandon --role user" first`);
+}
+
+/**
+ * `device pay --resend`: the payment in flight as last recorded — the settle or fail signed
+ * since, else its device/pay — to be sent again unchanged (nothing signed here); undefined
+ * when none is in flight.
+ */
+export function inFlightRequest(r: DeviceChannel): Record<string, unknown> | undefined {
+  refuseAbandoning(r);
+  return r.pending?.request ?? r.in_flight?.request;
+}
+
 /** Step 1: verify the invoice, apply the policy, sign state n+1 with the HTLC. */
 export function pay(r: DeviceChannel, device: KeyPair, p: PayParams): Step {
-  if (r.pending) refuse('E_HTLC_IN_FLIGHT', `state ${r.pending.state} (${r.pending.kind}) awaits the gateway's receipt`);
+  if (r.pending) refuse('E_HTLC_IN_FLIGHT', `state ${r.pending.state} (${r.pending.kind}) awaits the gateway's receipt: ${RESEND}`);
   // The same invoice again while it is in flight: its device/pay was lost (the process
   // killed after the record was written, a broken pipe), so resend it unchanged —
   // refusing would leave a payment in flight the gateway never saw, and nothing to end it.
-  if (r.in_flight?.abandon) throw new StateConflictError('E_PENDING', `payment ${r.in_flight.payment_hash} is being abandoned: feed the gateway's answer to "offchain credit abandon --role user" first`);
+  refuseAbandoning(r);
   if (r.in_flight && r.in_flight.invoice === p.invoice.trim()) return { record: r, message: r.in_flight.request };
   const invoice = decodeBolt11(p.invoice); // signature, fields: coded refusals
   // The UTC day never goes back: a clock set back (a reset RTC, a spoofed time source)

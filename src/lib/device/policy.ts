@@ -69,7 +69,7 @@ export type PaymentCheck = {
 /** The HTLC the policy allows for this invoice: amount (invoice + fee, in sat) and expiry height. */
 export function checkPayment(p: PaymentCheck): { amountMsat: bigint; feeMsat: bigint; htlcSat: bigint; expiryHeight: number } {
   const inv = p.invoice;
-  if (p.inFlight) refuse('E_HTLC_IN_FLIGHT', 'a payment is already in flight: settle or fail it first (one HTLC at a time)');
+  if (p.inFlight) refuse('E_HTLC_IN_FLIGHT', 'a payment is already in flight (one HTLC at a time): finish it first — "offchain device pay --resend" sends it again as recorded (with --peer URL for a gateway service), or settle or fail it by hand');
   if (!CURRENCY_NETWORKS[inv.currency].includes(p.network)) refuse('E_INVOICE_WRONG_NETWORK', `the invoice is for ${inv.currency}, the channel is on ${p.network}`);
   if (inv.amountMsat === undefined) refuse('E_INVOICE_NO_AMOUNT', 'the invoice has no amount; the device pays only invoices that name one');
   if (inv.timestamp + inv.expiry <= p.now) refuse('E_INVOICE_EXPIRED', `the invoice expired at ${inv.timestamp + inv.expiry} (now ${p.now})`);

@@ -351,9 +351,50 @@ export const StoreMigratedSchema = messageSchema('statechain/store-migrated', 'O
   next: Type.String(),
 });
 
+export const CoinsSchema = messageSchema('statechain/coins', 'The owner\'s coins (statechain list), soonest deadline first, with what the chain says and what must be done now.', {
+  tip_height: Type.Integer({ minimum: 0 }),
+  coins: Type.Array(
+    Type.Object(
+      {
+        coin_id: CoinId,
+        outpoint: Type.Union([Type.Null(), Type.String({ pattern: '^[0-9a-f]{64}:[0-9]{1,10}$' })], { description: 'the deposit output (null: not funded yet)' }),
+        amount_sat: Type.Union([Type.Null(), Sats('the deposit output\'s amount')]),
+        status: Type.String({
+          description: 'the record\'s word (active, sending, withdrawing, depositing, receiving, transferred: handed on, withdrawal-signed: signed, not seen on chain), and with a node the chain\'s: exiting / exited (your backup in the mempool / mined), ' +
+            'withdrawal-sent / withdrawn, contested / lost (a previous owner\'s backup in the mempool / mined), transferred (a later owner\'s spend), spent-unknown, unfunded',
+        }),
+        record_status: Type.Union(['depositing', 'active', 'sending', 'sent', 'receiving', 'withdrawing', 'withdrawn'].map((s) => Type.Literal(s)), { description: 'the owner record\'s own status' }),
+        backup: Type.Optional(Type.Integer({ minimum: 1, description: 'your backup\'s number (1: the depositor\'s); absent: none of them is yours yet' })),
+        backups: Type.Integer({ minimum: 0, description: 'backups the operator\'s statement lists' }),
+        locktime: Type.Optional(Height('your backup\'s nLockTime: final (may enter a mempool) once the tip reaches it')),
+        blocks_to_final: Type.Optional(Type.Integer({ description: 'locktime − tip (0 or less: final now)' })),
+        previous_locktime: Type.Optional(Height('the previous owner\'s backup\'s nLockTime (absent for backup 1)')),
+        blocks_to_previous_final: Type.Optional(Type.Integer({ description: 'previous_locktime − tip: blocks before the previous owner\'s backup is final' })),
+        deadline_height: Type.Optional(Type.Integer({ minimum: 0, description: 'previous_locktime − 1: the last block that mines your backup before the previous owner\'s can enter any mempool' })),
+        chain: Type.Optional(Type.Union([
+          Type.Object({ funding: Type.Literal('unspent') }, { additionalProperties: false }),
+          Type.Object({ funding: Type.Literal('not-on-chain') }, { additionalProperties: false }),
+          Type.Object(
+            {
+              funding: Type.Literal('spent'),
+              spent_by: Type.Union(['own-backup', 'previous-backup', 'later-backup', 'withdrawal', 'unknown'].map((s) => Type.Literal(s))),
+              txid: Type.Optional(Txid),
+              confirmations: Type.Optional(Type.Integer({ minimum: 0, description: '0: in the mempool' })),
+            },
+            { additionalProperties: false },
+          ),
+        ], { description: 'with a node: what spends the deposit output, asked as offchain watch asks it; absent offline' })),
+        must_act: Type.Boolean({ description: 'your backup must be on its way now (offchain watch sends it): its window open, neither it nor the withdrawal mined, the coin unspent or a previous owner\'s backup only in the mempool' }),
+        next: Type.String({ description: 'what the owner does now for this coin, in words' }),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+});
+
 export const STATECHAIN_SCHEMAS = [
   DepositRequestSchema, DepositOfferSchema, DepositBackupSchema, DepositCosignedSchema, CoinSchema,
   TransferRequestSchema, TransferSignSchema, TransferCosignedSchema, TransferPackageSchema, TransferAcceptSchema, TransferDoneSchema,
   JointPartSchema, JointHandoffSchema, JointT2Schema, JointNonceSchema, JointSignSchema, JointWithdrawNonceSchema, JointWithdrawSignSchema,
-  WithdrawRequestSchema, WithdrawCosignedSchema, SpendSchema, VerifiedSchema, StoreMigratedSchema, TowerBackupSchema,
+  WithdrawRequestSchema, WithdrawCosignedSchema, SpendSchema, VerifiedSchema, StoreMigratedSchema, TowerBackupSchema, CoinsSchema,
 ];

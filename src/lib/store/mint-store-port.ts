@@ -19,6 +19,7 @@
  */
 import type { BlindSignaturePort, FundingIndexPort, MintRecordPort } from '../credit/ports.ts';
 import type { NoncePort } from '../musig/nonce-port.ts';
+import type { Due } from '../watch/ports.ts';
 
 export interface MintStorePort<R extends { contract_id: string }> extends FundingIndexPort, NoncePort, BlindSignaturePort {
   /** Where it lives, for messages: a directory, or the store's URL without its password. */
@@ -26,6 +27,12 @@ export interface MintStorePort<R extends { contract_id: string }> extends Fundin
   get(id: string): Promise<R | undefined>;
   put(record: R): Promise<void>;
   list(): Promise<R[]>;
+  /**
+   * What a watcher's round reads: the contracts whose watch height (src/lib/watch/ports.ts) is at
+   * most `upTo` (its tip plus the safety margin, mintDueUpTo), by contract id — through an index,
+   * the others unread — how many others the store holds, and the lowest height among them.
+   */
+  due(upTo: number): Promise<Due<R>>;
   /** What a service's metrics show (one query each): the contracts kept (open, closing or rolling over) and the nonces issued and not yet consumed. */
   counts(): Promise<{ contracts: number; unusedNonces: number }>;
   remove(id: string): Promise<void>;

@@ -67,7 +67,8 @@ export type Report = {
   decisions: Decision[];
   /** Kinds whose round failed as a whole ("CODE: message"): the other kinds acted; it is taken again 10 s later. */
   failures?: { kind: string; error: string }[];
-  summary: { contracts: number; sent: number; pending: number; shortfalls: number; errors: number; nearest_deadline?: number };
+  /** `contracts`: those decided; `idle`: those not read (src/lib/watch/ports.ts); `nearest_deadline`: blocks to the nearest deadline of a contract not done, the idle included. */
+  summary: { contracts: number; sent: number; pending: number; shortfalls: number; errors: number; nearest_deadline?: number; idle?: number };
 };
 
 /**

@@ -42,12 +42,13 @@ export const WatchReportSchema = messageSchema('watch/report', 'One round of off
   )),
   summary: Type.Object(
     {
-      contracts: Type.Integer({ minimum: 0 }),
+      contracts: Type.Integer({ minimum: 0, description: 'contracts evaluated: the decisions' }),
       sent: Type.Integer({ minimum: 0, description: 'actions sent this round (exit, claim, refund, backup, penalty, sweep, rebid, rebroadcast)' }),
       pending: Type.Integer({ minimum: 0, description: 'contracts with an action under way: sent, held or waiting' }),
       shortfalls: Type.Integer({ minimum: 0, description: 'bids short of the schedule (budget, wallet, deadline passed)' }),
       errors: Type.Integer({ minimum: 0, description: 'decisions with an error, and failed kinds' }),
-      nearest_deadline: Type.Optional(Type.Integer({ description: 'blocks to the nearest deadline of a contract not done' })),
+      nearest_deadline: Type.Optional(Type.Integer({ description: 'blocks to the nearest deadline of a contract not done, the contracts not read (idle) included' })),
+      idle: Type.Optional(Type.Integer({ minimum: 1, description: 'contracts the round did not read: none can need anything at this tip (far from its deadline, nothing in flight: docs/watch.md, "Scale"); absent when none' })),
     },
     { additionalProperties: false },
   ),

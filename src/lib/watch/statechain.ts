@@ -115,6 +115,22 @@ export function replaceable(coin: OwnerCoin, s: Spender | undefined): boolean {
   return s?.where === 'mempool' && (s.who === 'older' || (s.who === 'withdrawal' && coin.status === 'withdrawn'));
 }
 
+/** Who a transaction spending the coin is, by the record: a previous owner's backup, a later owner's, the signed withdrawal, or none it knows. */
+export function spenderOf(coin: Pick<OwnerCoin, 'withdrawal'> & { olderAll: readonly string[]; newer: readonly string[] }, txid: string): Spender['who'] {
+  return coin.olderAll.includes(txid) ? 'older' : coin.newer.includes(txid) ? 'newer' : txid === coin.withdrawal ? 'withdrawal' : 'unknown';
+}
+
+/**
+ * The owner's backup must be on its way at this tip (the watcher acts on it; `statechain list`
+ * says `must_act`): in its window (backupWindow), neither it nor the withdrawal mined, and the
+ * coin not spent by anything but what the backup may replace. Offline (the facts not asked:
+ * confirmations null, no spender) it is the window alone.
+ */
+export function backupDue(coin: OwnerCoin, f: Pick<OwnerFacts, 'tip' | 'margin' | 'confirmations' | 'withdrawalConfirmations' | 'spender'>): boolean {
+  const mined = (f.confirmations !== null && f.confirmations >= 1) || (f.withdrawalConfirmations ?? 0) >= 1;
+  return backupWindow(coin, f.tip, f.margin) && !mined && !(f.spender && !replaceable(coin, f.spender));
+}
+
 export function decideOwner(coin: OwnerCoin, f: OwnerFacts): OwnerDecision {
   const deadline = backupDeadline(coin);
   const base = { kind: 'statechain-owner' as const, contract: coin.coin, deadline, blocks_left: deadline - f.tip };

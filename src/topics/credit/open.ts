@@ -48,7 +48,7 @@ export abstract class OpenSteps<T extends typeof Command> extends CreditCommand<
     const user = await import('../../lib/credit/user-open.ts');
     if (doc.format === 'psbt') {
       if (!f.offer && f.peer === undefined) throw new UsageError('E_USAGE', 'with a funding PSBT on input, pass the mint\'s offer with --offer FILE (or --peer URL: the mint service\'s)');
-      const service = await MintPeer.from(f.peer, this.network(), this.term);
+      const service = await MintPeer.from(f, this.network(), this.term);
       // With --peer and no --offer: the offer the mint service publishes (GET /v1/credit/offer), read as a piped one.
       const offerDoc = f.offer ? await this.readFileDocument(f.offer, '--offer') : (await service!.offer()).value;
       const network = this.network(readEnvelope(offerDoc).network);

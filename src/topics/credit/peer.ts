@@ -43,13 +43,13 @@ export const MINT_ROUTES: Readonly<Record<string, string>> = {
 export type PeerAnswer = { type: string; value: unknown };
 
 export class MintPeer {
-  private constructor(readonly base: URL, private readonly network: Network, private readonly term: Terminal) {}
+  private constructor(readonly base: URL, private readonly network: Network, private readonly term: Terminal, private readonly retry: { retryForMs?: number }) {}
 
-  /** The mint service named by --peer, or undefined without it. */
-  static async from(peer: string | undefined, network: Network, term: Terminal): Promise<MintPeer | undefined> {
-    if (peer === undefined) return undefined;
-    const { peerUrl } = await import('../../lib/cli/peer.ts');
-    return new MintPeer(peerUrl(peer), network, term);
+  /** The mint service named by --peer (retried for --peer-timeout), or undefined without it. */
+  static async from(flags: { peer?: string | undefined; 'peer-timeout'?: number | undefined }, network: Network, term: Terminal): Promise<MintPeer | undefined> {
+    if (flags.peer === undefined) return undefined;
+    const { peerUrl, peerRetry } = await import('../../lib/cli/peer.ts');
+    return new MintPeer(peerUrl(flags.peer), network, term, peerRetry(flags['peer-timeout']));
   }
 
   /** --peer given to a step it does not belong to (the mint's, or a user step reading an answer). */
@@ -59,7 +59,7 @@ export class MintPeer {
 
   /** The same service, its answers taken for `network` (the offer's, when the command had none of its own). */
   on(network: Network): MintPeer {
-    return new MintPeer(this.base, network, this.term);
+    return new MintPeer(this.base, network, this.term, this.retry);
   }
 
   /** The mint's published offer (GET /v1/credit/offer), on whichever network: it names the network, as a piped offer does. */
@@ -73,15 +73,22 @@ export class MintPeer {
     const path = MINT_ROUTES[type];
     if (path === undefined) throw new Error(`no mint service route for ${type}`);
     const { stringifyMessage } = await import('../../lib/json.ts');
-    return this.call(path, stringifyMessage(message), typeof message.contract_id === 'string' ? message.contract_id : undefined);
+    const contract = typeof message.contract_id === 'string' ? message.contract_id : undefined;
+    // What stays pending when no answer came, and the one command that sends it again.
+    const resend = type === 'credit/update-request'
+      ? `the payment stays pending: send it again with "offchain sign-update --role user --resend --contract ${contract} --peer ${this.base.href.replace(/\/$/, '')}" (the same request; the mint answers it once)`
+      : 'the request stays pending: run the same command again (the same request is sent; the mint answers it once)';
+    return this.call(path, stringifyMessage(message), contract, true, resend);
   }
 
-  private async call(path: string, body?: string, contract?: string, sameNetwork = true): Promise<PeerAnswer> {
+  private async call(path: string, body?: string, contract?: string, sameNetwork = true, resend?: string): Promise<PeerAnswer> {
     const { callPeer } = await import('../../lib/cli/peer.ts');
     const { readEnvelope } = await import('../../lib/envelope.ts');
     const { value } = await callPeer(this.base, path, {
       ...(body === undefined ? {} : { body }),
       ...(contract === undefined ? {} : { contract }),
+      ...this.retry,
+      ...(resend === undefined ? {} : { resend }),
       onRetry: (why, waitMs) => this.term.warn(`${this.base.origin}${path}: ${why}; sending the same message again in ${(waitMs / 1000).toFixed(1)} s`),
     });
     const env = readEnvelope(value);
@@ -100,22 +107,25 @@ export class MintPeer {
  * recovery's own (credit abandon, then sign-update again), so a run stopped half-way — its
  * abandon sent, the answer lost — takes up that abandon when it is run again.
  */
-export async function payThrough(peer: MintPeer, ctx: UserContext, book: ContractBook<UserContractRecord>, id: string, amount: bigint, sink: TokenSink | undefined, term: Terminal): Promise<Record<string, unknown>> {
-  const { updateRequest, applyReceipt } = await import('../../lib/credit/user-update.ts');
+export async function payThrough(peer: MintPeer, ctx: UserContext, book: ContractBook<UserContractRecord>, id: string, given: bigint | 'resend', sink: TokenSink | undefined, term: Terminal): Promise<Record<string, unknown>> {
+  const { updateRequest, applyReceipt, pendingAmount, resendRequest } = await import('../../lib/credit/user-update.ts');
   const { abandonRequest } = await import('../../lib/credit/abandon.ts');
   const { decodeMessage } = await import('../../lib/message.ts');
   const { ReceiptSchema } = await import('../../lib/credit/schemas.ts');
   const { applyAbandonAnswer } = await import('./answers.ts');
+  const { load } = await import('../../lib/credit/user.ts');
   const applied = (answer: PeerAnswer) => book.exclusive(() => applyReceipt(ctx, decodeMessage(ReceiptSchema, answer.value), sink));
   const record = await book.get(id);
   // Asked before anything is signed: the receipt's token must have somewhere to go.
   if (record?.ecash && !sink) throw new UsageError('E_USAGE', 'this contract takes its credit as ecash: pass --token-out FILE (a new 0600 file; "-" for standard output) to keep the payment\'s token');
   const p = record?.pending;
+  // --resend: the payment pending, its recorded request sent as is (resendRequest: never a new one).
+  const amount = given === 'resend' ? pendingAmount(record ?? (await load(ctx, id)).record) : given;
   const amountSat = Number(amount);
   if (p?.kind === 'update' && p.abandon !== undefined && p.cumulative_sat === record!.confirmed.cumulative_sat + amountSat) {
     term.info(`offchain: state ${p.state} of contract ${id} is being abandoned: asking ${peer.base.origin} for its answer, then paying ${amountSat} sat again`);
   } else {
-    const request = await book.exclusive(() => updateRequest(ctx, id, amount));
+    const request = await book.exclusive(() => (given === 'resend' ? resendRequest(ctx, id) : updateRequest(ctx, id, amount)));
     let answer: PeerAnswer;
     try {
       answer = await peer.send(request);

@@ -32,7 +32,7 @@ export abstract class RolloverSteps<T extends typeof Command> extends CreditComm
     const user = await import('../../lib/credit/user-rollover.ts');
     if (f.role === 'user' && f.expiry !== undefined) {
       const network = this.network();
-      const peer = await MintPeer.from(f.peer, network, this.term);
+      const peer = await MintPeer.from(f, network, this.term);
       const { ctx, book } = await this.userSession(network);
       const id = await this.pickContract(book, ['open']);
       const record = await book.get(id);

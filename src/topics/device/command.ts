@@ -146,22 +146,49 @@ export abstract class DeviceCommand<T extends typeof Command> extends ExitSteps<
    * `device pay --peer`: the rest of the toll against a gateway service, each answer applied
    * by the step the pipe would run (device settle|fail, device receipt), each written before
    * the next message leaves. `sent` is the device/pay, or the device/settle|fail a crashed run
-   * left pending. Prints what `device receipt` prints.
+   * left pending. Prints what `device receipt` prints; a payment the gateway failed is the
+   * command's error once its receipt is applied (E_PAYMENT_FAILED, exit 4: nothing paid).
+   * Each request is retried for --peer-timeout; after it the error names `device pay --resend`.
    */
   protected async tollThrough(base: URL, sent: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const { callPeer } = await import('../../lib/cli/peer.ts');
+    const { callPeer, peerRetry } = await import('../../lib/cli/peer.ts');
     const { stringifyMessage } = await import('../../lib/json.ts');
     const contract = String(sent.contract_id);
-    const onRetry = (why: string, ms: number) => this.term.info(`the gateway: ${why}; again in ${Math.round(ms / 100) / 10} s`);
+    const call = {
+      contract,
+      onRetry: (why: string, ms: number) => this.term.info(`the gateway: ${why}; again in ${Math.round(ms / 100) / 10} s`),
+      ...peerRetry((this.flags as { 'peer-timeout'?: number })['peer-timeout']),
+      resend: `the payment stays in flight: send it again with "offchain device pay --resend --contract ${contract} --peer ${base.href.replace(/\/$/, '')}" (the same message; the gateway answers it once, and never pays an invoice twice)`,
+    };
     let done = sent;
     if (sent.type === 'device/pay') {
-      const answer = (await callPeer(base, '/v1/gateway/pay', { body: stringifyMessage(sent), contract, onRetry, timeoutMs: 120_000 })).value as Record<string, unknown>;
+      const answer = (await callPeer(base, '/v1/gateway/pay', { ...call, body: stringifyMessage(sent), timeoutMs: 120_000 })).value as Record<string, unknown>;
       if (answer?.type === 'gateway/job') throw new OffchainError('E_PEER_ANSWER', `${base.origin} answered a gateway/job: that gateway pays no invoice itself (serve gateway without --lightning-rpc); its settle or fail goes to "device settle|fail" by hand`, ExitCode.general);
       const read = await this.messageOf(answer);
       done = read.type === 'gateway/fail' ? await this.deviceFail(read) : await this.deviceSettle(read);
     }
-    const receipt = (await callPeer(base, '/v1/gateway/complete', { body: stringifyMessage(done), contract, onRetry })).value;
-    return this.deviceReceipt(await this.messageOf(receipt));
+    const receipt = (await callPeer(base, '/v1/gateway/complete', { ...call, body: stringifyMessage(done) })).value;
+    const balance = await this.deviceReceipt(await this.messageOf(receipt));
+    if (done.type === 'device/fail') {
+      // Stored as any receipt (the channel idle again, the HTLC's amount back in the change); a script must not take it for a payment.
+      throw new RefusedError('E_PAYMENT_FAILED', `the gateway could not pay invoice ${String(done.payment_hash)} on Lightning: nothing was paid, the HTLC's amount is back in the channel (state ${String(balance.state)}, settled ${String(balance.cumulative_sat)} sat; its receipt stored). Pay it again later, or ask the payee for a new invoice`);
+    }
+    return balance;
+  }
+
+  /**
+   * `device pay --resend`: the channel's payment in flight as last recorded — the device/settle
+   * or device/fail signed since, else the device/pay — resent unchanged (nothing newly signed).
+   * Nothing in flight: E_NOTHING_PENDING.
+   */
+  protected async inFlightMessage(network: Network, id: string | undefined): Promise<Record<string, unknown>> {
+    const { book } = await this.userView(network);
+    const contractId = id ?? (await this.pickContract(book, ['open']));
+    const d = (await book.get(contractId))?.device;
+    const { inFlightRequest } = await import('../../lib/device/device.ts');
+    const message = d ? inFlightRequest(d) : undefined;
+    if (!message) throw new StateConflictError('E_NOTHING_PENDING', `no payment is in flight on contract ${contractId}: nothing to resend`);
+    return message;
   }
 
   /** The device/settle or device/fail a crashed `device pay --peer` left unacknowledged for this invoice, if any. */

@@ -150,9 +150,9 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
    * applied). Without --peer, or for a message bound to another party, `message` as it is.
    */
   protected async viaPeer(network: Network, message: Record<string, unknown>, next: (type: string, value: Record<string, unknown>) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
-    const peer = (this.flags as { peer?: string }).peer;
+    const { peer, 'peer-timeout': seconds } = this.flags as { peer?: string; 'peer-timeout'?: number };
     if (peer === undefined) return message;
-    const { peerUrl, callPeer } = await import('../../lib/cli/peer.ts');
+    const { peerUrl, callPeer, peerRetry } = await import('../../lib/cli/peer.ts');
     const { operatorSteps } = await import('./operator-steps.ts');
     const { stringifyMessage } = await import('../../lib/json.ts');
     const { readEnvelope } = await import('../../lib/envelope.ts');
@@ -164,6 +164,7 @@ export abstract class StatechainCommand<T extends typeof Command> extends Offcha
       const answer = await callPeer(base, row.path, {
         body: stringifyMessage(out),
         ...(typeof out.coin_id === 'string' ? { contract: out.coin_id } : {}),
+        ...peerRetry(seconds),
         onRetry: (why, ms) => this.term.warn(`--peer: ${why}; sending the same ${sent} again in ${Math.round(ms)} ms`),
       });
       const env = readEnvelope(answer.value);

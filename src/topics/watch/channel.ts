@@ -2,8 +2,9 @@
  * The BOLT 2/3 channel party's kind in a watcher's round (docs/watch.md): for each channel the
  * state directory holds (the `commitment` commands' ChannelBook), who spent the funding — the
  * node's mempool (gettxspendingprevout), else, once it is gone from the UTXO set, the block
- * that spent it: the spender the watcher recorded (advice, checked against the node), else the
- * blocks its view walked this round, else back from the tip to the funding's block — then the
+ * that spent it (./channel-spend.ts fundingSpend, which `commitment list` asks too): the spender
+ * the watcher recorded (advice, checked against the node), else the blocks its view walked this
+ * round, else back from the tip to the funding's block — then the
  * decision of src/lib/watch/channel.ts, and the justice transactions signed and sent by
  * `commitment penalty`'s own code (src/lib/bolt3/party-penalty.ts punishRevoked).
  *
@@ -19,13 +20,13 @@
  * Not kept here yet: the party's own HTLC transactions (its commitment's second stages).
  */
 import { Transaction } from '@scure/btc-signer';
-import { equalBytes, fromHex, toHex } from '../../lib/bytes.ts';
+import { equalBytes, fromHex } from '../../lib/bytes.ts';
 import type { ChannelRecord } from '../../lib/bolt3/party.ts';
 import { OffchainError } from '../../lib/errors.ts';
 import { SWEEP_HORIZON, decideChannel, type ChannelDecision, type FundingSpend, type JusticeItem } from '../../lib/watch/channel.ts';
 import { FINAL_DEPTH, type Decision } from '../../lib/watch/decision.ts';
-import { MAX_WALK } from '../../lib/watch/chain-view.ts';
 import type { Round } from './credit.ts';
+import { fundingSpend } from './channel-spend.ts';
 import type { ChannelWatch } from './state.ts';
 
 /** A channel the state directory holds: its record, or why it could not be read. */
@@ -72,82 +73,19 @@ export async function channelRound(host: ChannelHost, r: Round): Promise<Decisio
   return out;
 }
 
-/** Does `txid` (a transaction the node has) spend the outpoint? */
-async function spends(r: Round, txid: string, funding: { txid: string; vout: number }): Promise<boolean> {
-  const tx = Transaction.fromRaw(await r.chain.rawTransaction(txid), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
-  for (let i = 0; i < tx.inputsLength; i++) {
-    const input = tx.getInput(i);
-    if (toHex(input.txid!) === funding.txid && input.index === funding.vout) return true;
-  }
-  return false;
-}
-
-/**
- * The funding's spender in a block, without a look at every commitment the channel ever had:
- * the one recorded (checked: mined, and spending the funding), else the blocks the view walked
- * this round, else back from the tip, block by block, down to the funding's own block (at most
- * MAX_WALK blocks) — or to the block an earlier walk started from (`walkedTo`: everything below
- * it was read then; a reorganisation that took it away walks again, once). `fundingHeight`: the
- * funding's block (the node knows it mined). `top`: the block this walk started from.
- */
-async function blockSpender(
-  r: Round, funding: { txid: string; vout: number }, fundingHeight: number, recorded?: string, walkedTo?: string,
-): Promise<{ spender?: string; top?: string }> {
-  if (recorded !== undefined && ((await r.chain.txConfirmations(recorded)) ?? 0) > 0 && (await spends(r, recorded, funding))) return { spender: recorded };
-  const scan = r.chain.blockSpender;
-  if (!scan) return {};
-  const seen = new Set<string>();
-  for (const hash of [...(r.connected ?? [])].reverse()) {
-    seen.add(hash);
-    const found = await scan.call(r.chain, hash, funding.txid, funding.vout);
-    if (found !== undefined) return { spender: found };
-  }
-  // The funding's own block too: a commitment may be mined beside it.
-  let hash: string | null = r.block;
-  for (let height = r.tip; hash !== null && hash !== walkedTo && height >= Math.max(fundingHeight, r.tip - MAX_WALK); height--) {
-    if (!seen.has(hash)) {
-      const found = await scan.call(r.chain, hash, funding.txid, funding.vout);
-      if (found !== undefined) return { spender: found };
-    }
-    hash = (await r.chain.blockHeader(hash)).prev;
-  }
-  return { top: r.block };
-}
-
-/** Who the spender is, by the party's record. */
-function classify(rec: ChannelRecord, txid: string): { kind: 'revoked' | 'peer-current' | 'own' | 'mutual-close' | 'foreign'; commitmentNumber?: number } {
-  const signed = rec.remote_signed.find((s) => s.txid === txid);
-  if (signed) {
-    const n = signed.state.commitment_number;
-    return { kind: n <= rec.remote_revoked_through ? 'revoked' : 'peer-current', commitmentNumber: n };
-  }
-  if (rec.local?.txid === txid) return { kind: 'own', commitmentNumber: rec.local.state.commitment_number };
-  if (rec.closing?.txid === txid) return { kind: 'mutual-close' };
-  return { kind: 'foreign' };
-}
-
 async function channelTurn(host: ChannelHost, r: Round, rec: ChannelRecord, id: string): Promise<ChannelDecision> {
   const funding = { txid: rec.channel.funding_txid, vout: rec.channel.funding_vout };
   const base = { channel: id, tip: r.tip, toSelfDelay: rec.channel.remote_to_self_delay, startRate: 0, incrementalRate: 0, limits: host.limits, dustSat: host.destination.dustSat };
   if (r.offline) return decideChannel({ ...base, spend: { kind: 'unknown-offline' } });
   const watch = await r.records.channel(id);
-  let spender = await r.chain.mempoolSpender(funding.txid, funding.vout);
-  if (spender === undefined) {
-    if ((await r.chain.utxo(funding.txid, funding.vout)) !== null) return decideChannel({ ...base, spend: { kind: 'unspent' } });
-    // Not in the UTXO set: spent in a block — or never mined (unknown to the node, or in its mempool only): nothing to walk for.
-    const fundingConfirmations = await r.chain.txConfirmations(funding.txid);
-    if (fundingConfirmations === null || fundingConfirmations === 0) return decideChannel({ ...base, spend: { kind: 'not-mined', known: fundingConfirmations === 0 } });
-    const walk = await blockSpender(r, funding, r.tip - fundingConfirmations + 1, watch.spender, watch.walked_to);
-    if (walk.spender === undefined) {
-      if (walk.top !== undefined && walk.top !== watch.walked_to && !r.dryRun) await r.records.setChannel(id, { ...watch, walked_to: walk.top });
-      return decideChannel({ ...base, spend: { kind: 'not-found' } });
-    }
-    spender = walk.spender;
+  const found = await fundingSpend(r, rec, watch);
+  if (!('txid' in found.spend)) {
+    if (found.top !== undefined && found.top !== watch.walked_to && !r.dryRun) await r.records.setChannel(id, { ...watch, walked_to: found.top });
+    return decideChannel({ ...base, spend: found.spend });
   }
+  const spend = found.spend;
+  const { txid: spender, confirmations } = spend;
   if (spender !== watch.spender && !r.dryRun) await r.records.setChannel(id, { ...watch, spender });
-  const who = classify(rec, spender);
-  const confirmations = (await r.chain.txConfirmations(spender)) ?? 0;
-  const spend: FundingSpend = { ...who, txid: spender, confirmations };
   const height = r.tip - confirmations + 1;
   // Done before, its spender still mined at the same height (FINAL_DEPTH deep then: only a reorganisation that deep moves it): not evaluated again.
   if (watch.done?.spender === spender && confirmations >= FINAL_DEPTH && watch.done.height === height) {

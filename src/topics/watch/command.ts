@@ -21,8 +21,9 @@ import type { ChainSource } from '../../lib/chain/types.ts';
 import type { MintContractRecord, UserContractRecord } from '../../lib/credit/ports.ts';
 import type { MintRow } from '../../lib/watch/credit.ts';
 import { FINAL_DEPTH } from '../../lib/watch/decision.ts';
+import type { Due } from '../../lib/watch/ports.ts';
 import { HtlcRefundSteps } from '../device/htlc-refund.ts';
-import type { MintHost, Round, UserHost, WatchChain } from './credit.ts';
+import { countIdle, type MintHost, type Round, type UserHost, type WatchChain } from './credit.ts';
 import type { DeviceHost, GatewayHost } from './device.ts';
 import type { OwnerHost } from './statechain.ts';
 import type { PayerHost } from './htlc.ts';
@@ -32,11 +33,7 @@ import type { WatchHost } from './rounds.ts';
 import type { Gauge } from '../serve/metrics.ts';
 
 /** A watcher sees its transactions mined through getrawtransaction: without the node's transaction index it would send them again forever. */
-async function needsTxIndex(chain: ChainSource): Promise<void> {
-  if (chain.txIndex && !(await chain.txIndex())) {
-    throw new UsageError('E_CHAIN_NO_TXINDEX', 'the node keeps no transaction index: a watcher could not see its own transactions mined; restart bitcoind with -txindex=1 (it builds the index once)');
-  }
-}
+const needsTxIndex = async (chain: ChainSource) => (await import('./credit.ts')).withTxIndex(chain, 'a watcher could not see its own transactions mined');
 
 
 /** How deep the transaction that settled a row for good is buried (0: not settled for good). */
@@ -87,8 +84,9 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
           kind: 'mint',
           round: async (r, reorgDepth) => {
             if (reorgDepth >= FINAL_DEPTH) this.settledForGood.clear();
-            const mint = await this.watchedMint(network);
+            const mint = await this.watchedMint(network, r.tip);
             if (!mint) return [];
+            countIdle(r, mint.unread);
             const { mintRound } = await import('./credit.ts');
             const { gatewayRound } = await import('./device.ts');
             return [...await mintRound(mint.host, r), ...await gatewayRound(mint.gateway, r)];
@@ -221,23 +219,31 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
   }
 
   /**
-   * The mint's side, when this state directory (or --store) holds a mint: its contracts for the
-   * credit mint's exit, and those a gateway keeps (its latest state's HTLC, whose preimage it
-   * holds: ./device.ts gatewayKeeps) for the gateway's claim — each contract one kind's.
+   * The mint's side, when this state directory (or --store) holds a mint: its contracts due at
+   * the tip (src/lib/watch/ports.ts: within the safety margin of expiry, or with an exit or a
+   * gateway's payment in flight; the others, `idle`, are not read) for the credit mint's exit,
+   * and those a gateway keeps (its latest state's HTLC, whose preimage it holds: ./device.ts
+   * gatewayKeeps) for the gateway's claim — each contract one kind's.
    */
-  private async watchedMint(network: Network): Promise<{ host: MintHost; gateway: GatewayHost } | undefined> {
+  private async watchedMint(network: Network, roundTip: number): Promise<{ host: MintHost; gateway: GatewayHost; unread: Omit<Due<unknown>, 'records'> } | undefined> {
     let rows: MintRow[];
     let channels: MintContractRecord[];
     let margin: number;
+    let unread: Omit<Due<unknown>, 'records'>;
     try {
-      ({ rows, channels, margin } = await this.withMintView(network, async (store, policy, chain) => {
+      ({ rows, channels, margin, unread } = await this.withMintView(network, async (store, policy, chain) => {
         const { contractsMessage } = await import('../../lib/credit/operator.ts');
         const { gatewayKeeps } = await import('./device.ts');
-        const records = (await store.list()).filter((r) => !this.settledForGood.has(r.contract_id));
+        const { mintDueUpTo } = await import('../../lib/watch/ports.ts');
+        // The rows are credit list's at the node's tip now: the contracts due at it, or at the round's if that is higher.
+        const tip = (await chain.tip()).height;
+        const due = await store.due(mintDueUpTo(Math.max(tip, roundTip), policy.safety_margin_blocks));
+        const records = due.records.filter((r) => !this.settledForGood.has(r.contract_id));
         const channels = records.filter(gatewayKeeps);
         const exits = records.filter((r) => !gatewayKeeps(r));
-        const rows = (await contractsMessage(exits, (await chain.tip()).height, policy, network, chain)).contracts as MintRow[];
-        return { rows, channels, margin: policy.safety_margin_blocks };
+        const rows = (await contractsMessage(exits, tip, policy, network, chain)).contracts as MintRow[];
+        const { records: _read, ...rest } = due;
+        return { rows, channels, margin: policy.safety_margin_blocks, unread: rest };
       }));
     } catch (e) {
       if (e instanceof UsageError && e.code === 'E_NO_MINT_POLICY') return undefined;
@@ -252,6 +258,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
     }, { nonces: 'none' });
     const limits = await this.feeLimits();
     return {
+      unread,
       host: { rows: async () => rows, exit: (req) => this.creditExit(req), pin, limits },
       gateway: {
         channels, margin, limits,
@@ -264,7 +271,8 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
   /** The device's side: the user's contracts with a device channel, and `device refund-htlc`'s step (signed by --key-env/--key-file, the device's key). */
   private watchedDevice(network: Network): DeviceHost {
     return {
-      contracts: () => this.watchedUser(network).contracts(),
+      // Those of the user's contracts due at the round's tip: every one with a device channel is (src/lib/watch/ports.ts).
+      contracts: async (tip) => (await this.watchedUser(network).contracts(tip)).records,
       refund: (req) => this.htlcRefund(req),
     };
   }
@@ -348,10 +356,11 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
 
   private watchedUser(network: Network): UserHost {
     return {
-      contracts: async () => {
+      contracts: async (tip) => {
         const { ContractBook } = await import('../../lib/store/sqlite/records.ts');
+        const { userDueUpTo } = await import('../../lib/watch/ports.ts');
         const book = new ContractBook<UserContractRecord>((c) => this.state(network, { create: c }), 'credit-user', this.stateDir(network));
-        return book.list();
+        return book.due(userDueUpTo(tip));
       },
       refund: async (id) => {
         const { ctx } = await this.userView(network);

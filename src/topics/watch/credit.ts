@@ -7,7 +7,7 @@
  */
 import type { ChainSource } from '../../lib/chain/types.ts';
 import type { UserContractRecord } from '../../lib/credit/ports.ts';
-import { OffchainError } from '../../lib/errors.ts';
+import { OffchainError, UsageError } from '../../lib/errors.ts';
 import type { ExitRequest } from '../credit/exit.ts';
 import { decideMint, decideUser, exitBudgetRate, type ExitPackage, type MintDecision, type MintFacts, type MintRow } from '../../lib/watch/credit.ts';
 import { FINAL_DEPTH, SENDING, heldRate } from '../../lib/watch/decision.ts';
@@ -16,6 +16,7 @@ import { base64 } from '@scure/base';
 import { fromHex, toHex } from '../../lib/bytes.ts';
 import { dustThreshold } from '../../lib/tx/policy.ts';
 import type { Decision } from '../../lib/watch/decision.ts';
+import type { Due } from '../../lib/watch/ports.ts';
 import type { WatchRecords } from './state.ts';
 
 /** A node as a watcher needs it: the chain source with the calls a watcher makes. */
@@ -26,7 +27,19 @@ export type Round = {
   tip: number; block: string; dryRun: boolean; offline: boolean; chain: WatchChain; records: WatchRecords;
   /** The blocks new to the watcher's view this round, lowest first (a first view: the tip alone): where an output that disappeared was spent. */
   connected?: string[];
+  /**
+   * The contracts this round left unread (src/lib/watch/ports.ts: none can need anything at its tip) and the lowest
+   * watch height among them (their nearest expiry), each kind adding its own (countIdle): the report's summary.
+   */
+  idle?: { count: number; next?: number };
 };
+
+/** What a kind's read of its store left unread, counted into the round's idle contracts. */
+export function countIdle(r: Round, unread: Omit<Due<unknown>, 'records'>): void {
+  if (!r.idle) return;
+  r.idle.count += unread.others;
+  if (unread.next !== undefined) r.idle.next = Math.min(r.idle.next ?? unread.next, unread.next);
+}
 
 /** The mint's side, as the watch command gives it (its store, its key, its fee guard). */
 export type MintHost = {
@@ -39,12 +52,23 @@ export type MintHost = {
   limits: { maxFeeRate: number; maxFeeShare: number };
 };
 
-/** The user's side: its contracts and the refund step. */
+/** The user's side: its contracts due at a tip (src/lib/watch/ports.ts), how many others it holds, and the refund step. */
 export type UserHost = {
-  contracts(): Promise<UserContractRecord[]>;
+  contracts(tip: number): Promise<Due<UserContractRecord>>;
   refund(id: string): Promise<{ hex: string; txid: string }>;
 };
 
+
+/**
+ * A node whose transaction index is on (getrawtransaction finds a mined transaction), as a watcher and the list views
+ * read it — `without` says what could not be seen otherwise (E_CHAIN_NO_TXINDEX, exit 2).
+ */
+export async function withTxIndex(chain: ChainSource, without: string): Promise<WatchChain> {
+  if (chain.txIndex && !(await chain.txIndex())) {
+    throw new UsageError('E_CHAIN_NO_TXINDEX', `the node keeps no transaction index: ${without}; restart bitcoind with -txindex=1 (it builds the index once)`);
+  }
+  return chain as WatchChain;
+}
 
 /** Where a deadline's schedule starts: the node's estimate for the blocks left, at least what its mempool takes now — each asked once a round. */
 export type StartRate = (blocksLeft: number) => Promise<{ start: number; incremental: number }>;
@@ -165,7 +189,9 @@ function exitSizes(message: Record<string, unknown>): Sizes {
 /** The user's decisions this round, each refund sent unless a dry run. */
 export async function userRound(host: UserHost, r: Round): Promise<Decision[]> {
   const failed = (c: UserContractRecord) => ({ kind: 'credit-user' as const, contract: c.contract_id, deadline: c.contract.expiry_height, blocks_left: c.contract.expiry_height - r.tip, action: 'none' as const });
-  return turns(await host.contracts(), (c) => userTurn(host, r, c), failed);
+  const due = await host.contracts(r.tip);
+  countIdle(r, due);
+  return turns(due.records, (c) => userTurn(host, r, c), failed);
 }
 
 async function userTurn(host: UserHost, r: Round, record: UserContractRecord): Promise<Decision> {

@@ -49,9 +49,9 @@ export type GatewayHost = {
   settled(contract: string): void;
 };
 
-/** The device's side: its channels (the user's records with a device channel) and the refund step. */
+/** The device's side: its channels (the user's records with a device channel, due at the tip) and the refund step. */
 export type DeviceHost = {
-  contracts(): Promise<UserContractRecord[]>;
+  contracts(tip: number): Promise<UserContractRecord[]>;
   refund(req: HtlcRefundRequest & { contract: string }): Promise<Record<string, unknown>>;
 };
 
@@ -175,7 +175,7 @@ async function gatewayTurn(host: GatewayHost, r: Round, record: MintContractReco
 /** The device's decisions this round: one per payment it may take back, in each state that holds it. */
 export async function deviceRound(host: DeviceHost, r: Round): Promise<Decision[]> {
   const { refundable } = await import('../../lib/device/onchain.ts');
-  const rows = (await host.contracts())
+  const rows = (await host.contracts(r.tip))
     .filter((c) => c.device && c.status !== 'closed' && c.status !== 'rolled-over')
     .flatMap((c) => refundable(c.device as DeviceChannel).map((p) => ({ c, p })));
   const start = startRates(r.chain);

@@ -47,7 +47,8 @@ export async function watchRound(host: WatchHost, dryRun: boolean): Promise<Repo
   const tip = await chain.tip();
   const offline = chain.kind !== 'rpc';
   const followed = offline ? undefined : await follow(await records.view(), { height: tip.height, hash: tip.hash! }, (hash) => chain.blockHeader(hash));
-  const r: Round = { tip: tip.height, block: tip.hash ?? '', dryRun, offline, chain, records, connected: followed?.connected.map((b) => b.hash) ?? [] };
+  const idle: NonNullable<Round['idle']> = { count: 0 };
+  const r: Round = { tip: tip.height, block: tip.hash ?? '', dryRun, offline, chain, records, connected: followed?.connected.map((b) => b.hash) ?? [], idle };
   const reorgDepth = followed?.deep ? Number.MAX_SAFE_INTEGER : followed?.replaced.length ?? 0;
   const decisions: Decision[] = [];
   // One kind that fails (its store unreadable, a key that is not its own, a bug) is that kind's failure in the report:
@@ -63,6 +64,7 @@ export async function watchRound(host: WatchHost, dryRun: boolean): Promise<Repo
   decisions.sort(byDeadline);
   if (!dryRun && followed) await records.setView(followed.view);
   const live = decisions.filter((d) => d.action !== 'done');
+  const nearest = [...live.map((d) => d.blocks_left), ...(idle.next !== undefined ? [idle.next - tip.height] : [])];
   const reorg = followed && followed.replaced.length > 0
     ? { depth: followed.replaced.length, ...(followed.forkHeight !== undefined ? { fork_height: followed.forkHeight } : {}), deep: followed.deep, replaced: followed.replaced.map((b) => b.hash) }
     : undefined;
@@ -81,7 +83,9 @@ export async function watchRound(host: WatchHost, dryRun: boolean): Promise<Repo
       pending: decisions.filter((d) => PENDING.has(d.action)).length,
       shortfalls: decisions.filter((d) => d.shortfall !== undefined).length,
       errors: decisions.filter((d) => d.error !== undefined).length + failures.length,
-      ...(live.length > 0 ? { nearest_deadline: Math.min(...live.map((d) => d.blocks_left)) } : {}),
+      // The contracts left unread count too: the nearest of their deadlines is their lowest expiry.
+      ...(nearest.length > 0 ? { nearest_deadline: Math.min(...nearest) } : {}),
+      ...(idle.count > 0 ? { idle: idle.count } : {}),
     },
   };
 }

@@ -26,8 +26,9 @@ export const WATCH_GAUGES = (s: WatchGaugeState) => {
   };
   return [
     { name: 'offchain_watch_tip_height', help: 'The height of the tip the watcher last evaluated', read: async () => { if (!s.last) throw new Error('no round yet'); return s.last.tip.height; } },
-    { name: 'offchain_watch_blocks_to_nearest_deadline', help: 'Blocks to the nearest deadline of a contract not done (absent when none)', read: async () => { const n = summary().nearest_deadline; if (n === undefined) throw new Error('none'); return n; } },
+    { name: 'offchain_watch_blocks_to_nearest_deadline', help: 'Blocks to the nearest deadline of a contract not done, those not read included (absent when none)', read: async () => { const n = summary().nearest_deadline; if (n === undefined) throw new Error('none'); return n; } },
     { name: 'offchain_watch_contracts', help: 'Contracts evaluated in the last round', read: async () => summary().contracts },
+    { name: 'offchain_watch_contracts_idle', help: 'Contracts the last round did not read: none could need anything at its tip (far from its deadline, nothing in flight)', read: async () => summary().idle ?? 0 },
     { name: 'offchain_watch_actions_pending', help: 'Contracts with an action under way (sent, held or waiting for confirmations)', read: async () => summary().pending },
     { name: 'offchain_watch_budget_shortfalls', help: 'Bids short of the deadline\'s schedule in the last round (the budget, the coins at hand, or a deadline passed)', read: async () => summary().shortfalls },
     { name: 'offchain_watch_action_errors', help: 'Actions the node refused in the last round (taken again at the next block)', read: async () => summary().errors },

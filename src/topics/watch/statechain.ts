@@ -17,14 +17,14 @@ import type { OwnerRecord } from '../../lib/statechain/owner.ts';
 import { DEFAULT_FLOOR } from '../../lib/statechain/floor.ts';
 import { FINAL_DEPTH, SENDING, type Decision, heldRate } from '../../lib/watch/decision.ts';
 import { exitBudgetRate } from '../../lib/watch/credit.ts';
-import { backupDeadline, backupWindow, decideOwner, replaceable, type OwnerCoin, type OwnerFacts, type Spender } from '../../lib/watch/statechain.ts';
+import { backupDeadline, backupDue, decideOwner, replaceable, spenderOf, type OwnerCoin, type OwnerFacts, type Spender } from '../../lib/watch/statechain.ts';
 import { checkStatement } from '../../lib/statechain/statement.ts';
 import { parseTransaction } from '../../lib/statechain/coin.ts';
 import { parsePublicKey } from '../../lib/keys/keys.ts';
 import { MalformedInputError } from '../../lib/errors.ts';
 import { fromHex } from '../../lib/bytes.ts';
 import type { BackupSpend } from '../statechain/backup-spend.ts';
-import { errorText, startRates, turns, type Round, type StartRate } from './credit.ts';
+import { errorText, startRates, turns, type Round, type StartRate, type WatchChain } from './credit.ts';
 
 /** Blocks before the deadline the owner acts from (see the header). */
 export const OWNER_MARGIN = DEFAULT_FLOOR.minInterval;
@@ -104,28 +104,18 @@ async function ownerTurn(host: OwnerHost, r: Round, record: OwnerRecord, startRa
   const coin = checkedCoin(record);
   const deadline = backupDeadline(coin);
   let facts: OwnerFacts = { tip: r.tip, margin: OWNER_MARGIN, startRate: 0, budgetRate: 0, incrementalRate: 0, confirmations: null, finalDepth: FINAL_DEPTH };
-  const withdrawn = coin.status === 'withdrawn' && coin.withdrawal !== undefined;
-  const final = coin.own !== undefined && r.tip >= coin.own.lockTime;
-  const held = ['active', 'sending', 'withdrawing'].includes(coin.status) && final;
+  const held = ['active', 'sending', 'withdrawing'].includes(coin.status) && coin.own !== undefined && r.tip >= coin.own.lockTime;
   // The node is asked only where its answer can change the decision: a withdrawal, or a backup final by now (offline, nothing is known).
-  const ask = !r.offline && (withdrawn || held);
+  const ask = !r.offline && ((coin.status === 'withdrawn' && coin.withdrawal !== undefined) || held);
   let conflicts: Conflict[] | undefined;
   if (ask) {
-    if (withdrawn) facts = { ...facts, withdrawalConfirmations: await r.chain.txConfirmations(coin.withdrawal!) };
-    const withdrawalMined = (facts.withdrawalConfirmations ?? 0) >= 1;
-    if (!withdrawalMined && final) facts = { ...facts, confirmations: await r.chain.txConfirmations(coin.own!.txid) };
-    if (!withdrawalMined && facts.confirmations === null) {
-      const classify = (spender: string): Spender['who'] =>
-        coin.olderAll.includes(spender) ? 'older' : coin.newer.includes(spender) ? 'newer' : spender === coin.withdrawal ? 'withdrawal' : 'unknown';
-      const spender = await spentBy(r, record.statement.outpoint!, final ? coin.own!.txid : coin.withdrawal!, [...coin.olderAll, ...coin.newer, ...(coin.withdrawal ? [coin.withdrawal] : [])], classify);
-      if (spender) facts = { ...facts, spender };
-      if (replaceable(coin, spender)) {
-        const evicted = await r.chain.mempoolEviction(spender!.txid!);
-        if (evicted) conflicts = [{ txid: spender!.txid!, ...evicted }];
-      }
+    facts = { ...facts, ...await coinSpend(r.chain, coin, record.statement.outpoint!, r.tip) };
+    if (replaceable(coin, facts.spender)) {
+      const evicted = await r.chain.mempoolEviction(facts.spender!.txid!);
+      if (evicted) conflicts = [{ txid: facts.spender!.txid!, ...evicted }];
     }
   }
-  const active = backupWindow(coin, r.tip, OWNER_MARGIN) && !(facts.confirmations !== null && facts.confirmations >= 1) && !((facts.withdrawalConfirmations ?? 0) >= 1) && !(facts.spender && !replaceable(coin, facts.spender));
+  const active = backupDue(coin, facts);
   const bid = active ? await r.records.bid(coin.coin) : undefined;
   if (bid) facts = { ...facts, bid };
   if (active) facts = { ...facts, ...await backupFacts(host, r, record, coin.own!.txid, deadline, startRate, facts, conflicts) };
@@ -148,19 +138,42 @@ async function ownerTurn(host: OwnerHost, r: Round, record: OwnerRecord, startRa
   return d;
 }
 
+/** The node's answers the owner's watcher, the tower and `statechain list` read of a coin. */
+export type CoinChain = Pick<WatchChain, 'txConfirmations' | 'mempoolSpender' | 'utxo'>;
+
+/**
+ * What the node says of the coin at `outpoint` (the owner's watcher and `statechain list` both ask it so): the signed
+ * withdrawal's confirmations (status withdrawn); unless it is mined, our backup's (once final at `tip`); unless the node
+ * knows ours, who else spends the coin (spentBy, classified by the record: spenderOf).
+ */
+export async function coinSpend(chain: CoinChain, coin: ReturnType<typeof ownerCoin>, outpoint: string, tip: number): Promise<Pick<OwnerFacts, 'confirmations' | 'withdrawalConfirmations' | 'spender'>> {
+  const final = coin.own !== undefined && tip >= coin.own.lockTime;
+  const withdrawal = coin.status === 'withdrawn' ? coin.withdrawal : undefined;
+  const facts: Pick<OwnerFacts, 'confirmations' | 'withdrawalConfirmations' | 'spender'> = { confirmations: null };
+  if (withdrawal !== undefined) {
+    facts.withdrawalConfirmations = await chain.txConfirmations(withdrawal);
+    if (facts.withdrawalConfirmations !== null && facts.withdrawalConfirmations >= 1) return facts;
+  }
+  if (final) facts.confirmations = await chain.txConfirmations(coin.own!.txid);
+  if (facts.confirmations !== null) return facts;
+  const known = [...coin.olderAll, ...coin.newer, ...(coin.withdrawal ? [coin.withdrawal] : [])];
+  const spender = await spentBy(chain, outpoint, final ? coin.own!.txid : withdrawal ?? '', known, (txid) => spenderOf(coin, txid));
+  return spender ? { ...facts, spender } : facts;
+}
+
 /**
  * Who spends the coin's `outpoint`, when not `ours` (our backup, or the withdrawal being watched): undefined while it is
  * unspent. In a block, asked of each `known` transaction by txid (-txindex); none of them: `unknown`. Also the tower's
  * (./tower.ts), with what its export names.
  */
-export async function spentBy(r: Round, outpoint: string, ours: string, known: readonly string[], classify: (txid: string) => Spender['who']): Promise<Spender | undefined> {
+export async function spentBy(chain: CoinChain, outpoint: string, ours: string, known: readonly string[], classify: (txid: string) => Spender['who']): Promise<Spender | undefined> {
   const [txid, vout] = outpoint.split(':') as [string, string];
-  const inMempool = await r.chain.mempoolSpender(txid, Number(vout));
+  const inMempool = await chain.mempoolSpender(txid, Number(vout));
   if (inMempool !== undefined) return inMempool === ours ? undefined : { who: classify(inMempool), where: 'mempool', txid: inMempool };
-  if ((await r.chain.utxo(txid, Number(vout))) !== null) return undefined;
+  if ((await chain.utxo(txid, Number(vout))) !== null) return undefined;
   for (const k of known) {
     if (k === ours) continue;
-    const c = await r.chain.txConfirmations(k);
+    const c = await chain.txConfirmations(k);
     if (c !== null && c >= 1) return { who: classify(k), where: 'block', txid: k };
   }
   return { who: 'unknown', where: 'block' };

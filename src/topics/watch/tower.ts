@@ -227,7 +227,7 @@ async function towerTurn(host: TowerHost, r: Round, e: TowerBackup, startRate: S
     facts = { ...facts, confirmations };
     if (confirmations === null) {
       // Only an older backup the export names is 'older'; anything else the tower takes as a later owner's (src/lib/watch/tower.ts).
-      let spender = await spentBy(r, e.outpoint, t.backup.txid, t.older, (txid) => (t.older.includes(txid) ? 'older' : 'newer'));
+      let spender = await spentBy(r.chain, e.outpoint, t.backup.txid, t.older, (txid) => (t.older.includes(txid) ? 'older' : 'newer'));
       // Older only if its own nLockTime is above the backup's (a later owner's backup, named older by a forged list, is not).
       if (spender?.who === 'older' && spender.where === 'mempool' && !(await lockTimeAbove(r, spender.txid!, t.backup.lockTime))) spender = { ...spender, who: 'newer' };
       if (spender) facts = { ...facts, spender };

@@ -7,7 +7,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { callPeer, endpoint, peerUrl } from '../../../src/lib/cli/peer.ts';
+import { PEER_RETRY_SECONDS, callPeer, endpoint, peerRetry, peerUrl } from '../../../src/lib/cli/peer.ts';
+import { peerFlags } from '../../../src/lib/cli/flags.ts';
 
 type Seen = { method: string; url: string; body: string; headers: IncomingMessage['headers'] };
 
@@ -38,6 +39,21 @@ const json = (status: number, value: unknown, headers: Record<string, string> = 
 };
 const refusal = (code: string, exit: number, message = 'no') => ({ type: 'credit/error', version: 1, network: 'regtest', code, exit_code: exit, message });
 const noWait = { sleep: async () => {} };
+
+/** A clock that moves only when the client sleeps (each wait kept), so 60 s of retries take no real time; `tick` runs at each new time. */
+function fakeClock(tick: (t: number) => Promise<void> = async () => {}) {
+  let t = 0;
+  const waits: number[] = [];
+  return {
+    waits,
+    now: () => t,
+    sleep: async (ms: number) => {
+      waits.push(ms);
+      t += ms;
+      await tick(t);
+    },
+  };
+}
 
 describe('callPeer', () => {
   it('sends the message as JSON with the contract header and returns the answer', async () => {
@@ -74,6 +90,16 @@ describe('callPeer', () => {
     expect(seen).toHaveLength(1);
   });
 
+  it('a hostile service\'s refusal saying exit_code 0 is a failure on the client: exit 1, never 0', async () => {
+    for (const status of [400, 409, 422, 500]) {
+      const { url } = await scripted([json(status, refusal('E_ALL_GOOD', 0, 'payment made, honest'))]);
+      const e = await callPeer(url, '/v1/x', { body: '{}', ...noWait }).catch((x) => x);
+      expect(e, `HTTP ${status}`).toMatchObject({ code: 'E_ALL_GOOD', exitCode: 1 });
+      await new Promise<void>((res) => server!.close(() => res()));
+      server = undefined;
+    }
+  });
+
   it('takes an unknown exit code as 1 and an answer that is not the service\'s as E_PEER_ANSWER', async () => {
     let s = await scripted([json(409, refusal('E_ODD', 77))]);
     expect(await callPeer(s.url, '/v1/x', { body: '{}', ...noWait }).catch((x) => x)).toMatchObject({ code: 'E_ODD', exitCode: 1 });
@@ -92,8 +118,66 @@ describe('callPeer', () => {
     let calls = 0;
     const e = await callPeer(url, '/v1/x', { body: '{}', attempts: 3, sleep: async () => void calls++ }).catch((x) => x);
     expect(e).toMatchObject({ code: 'E_PEER_UNREACHABLE', exitCode: 1 });
-    expect(e.message).toMatch(/after 3 attempts \(last: ECONNREFUSED\)/);
+    expect(e.message).toMatch(/: 3 attempts over [\d.]+ s \(--peer-timeout 60; last: ECONNREFUSED\); the same message may be sent again safely/);
     expect(calls).toBe(2);
+  });
+
+  it('nothing listening: retries for retryForMs with exponential backoff and jitter (each wait half to all of 250 ms · 2^n, at most 5 s), the last wait cut at the deadline, then the caller\'s way to resend', async () => {
+    const { url } = await scripted([json(200, {})]);
+    await new Promise<void>((res) => server!.close(() => res()));
+    server = undefined;
+    const clock = fakeClock();
+    const e = await callPeer(url, '/v1/x', { body: '{}', retryForMs: 60_000, resend: 'send it again with "offchain x --resend"', ...clock }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'E_PEER_UNREACHABLE', exitCode: 1 });
+    expect(e.message).toMatch(/: \d+ attempts over 60\.0 s \(--peer-timeout 60; last: ECONNREFUSED\); send it again with "offchain x --resend"$/);
+    const waits = clock.waits;
+    // Backoff of the n-th wait: 250, 500, 1000, 2000, 4000, then 5000 each.
+    waits.slice(0, -1).forEach((w, n) => {
+      const b = Math.min(5000, 250 * 2 ** n);
+      expect(w, `wait ${n}`).toBeGreaterThanOrEqual(b / 2);
+      expect(w, `wait ${n}`).toBeLessThanOrEqual(b);
+    });
+    // Jitter: not every 5 s wait the same.
+    expect(new Set(waits.slice(5, -1)).size).toBeGreaterThan(1);
+    expect(waits.reduce((a, b) => a + b, 0)).toBe(60_000);
+    // At 60 s of 2.5–5 s waits after the first 7.75 s: at least 12 attempts (6 once was all).
+    expect(waits.length + 1).toBeGreaterThanOrEqual(12);
+  });
+
+  it('a service restarted within retryForMs gets the same bytes and answers (the old 6 attempts gave up after ~5 s)', async () => {
+    const { url, seen } = await scripted([json(200, { ok: true })]);
+    const port = Number(url.port);
+    await new Promise<void>((res) => server!.close(() => res()));
+    const down = server!;
+    server = undefined;
+    const clock = fakeClock(async (t) => {
+      // Back on its port 20 s (of the test's clock) later.
+      if (t >= 20_000 && !server) {
+        server = down;
+        await new Promise<void>((res) => down.listen(port, '127.0.0.1', res));
+      }
+    });
+    const out = await callPeer(url, '/v1/x', { body: '{"same":1}', ...clock });
+    expect(out.value).toEqual({ ok: true });
+    expect(seen.map((s) => s.body)).toEqual(['{"same":1}']);
+    expect(clock.waits.length).toBeGreaterThan(6);
+  });
+
+  it('retryForMs 0 (--peer-timeout 0): one attempt', async () => {
+    const { url, seen } = await scripted([json(503, refusal('E_DRAINING', 1))]);
+    const e = await callPeer(url, '/v1/x', { body: '{}', retryForMs: 0, ...noWait }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'E_DRAINING', exitCode: 1 });
+    expect(seen).toHaveLength(1);
+  });
+
+  it('a service that stays unavailable past retryForMs: its last code and exit code, with the caller\'s way to resend', async () => {
+    const { url, seen } = await scripted([json(503, refusal('E_PAYMENT_PENDING', 5, 'payment 00 is not decided yet'), { 'retry-after': '1' })]);
+    const clock = fakeClock();
+    const e = await callPeer(url, '/v1/x', { body: '{}', retryForMs: 10_000, resend: 'send it again with "offchain device pay --resend"', ...clock }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'E_PAYMENT_PENDING', exitCode: 5, message: 'payment 00 is not decided yet (the service); send it again with "offchain device pay --resend"' });
+    // Its Retry-After (1 s) each time: 10 waits, 11 attempts.
+    expect(clock.waits).toEqual(Array(10).fill(1000));
+    expect(seen).toHaveLength(11);
   });
 
   it('surfaces the last refusal when a service stays unavailable', async () => {
@@ -123,6 +207,15 @@ describe('callPeer on node:http (not fetch: a fresh process paid ~110 ms of CPU 
     expect(out.value).toEqual({ ok: true });
     expect(why).toEqual(['no answer within 0.3 s']);
     expect(seen.map((s) => [s.body, s.headers['content-length']])).toEqual([['é', '2'], ['é', '2']]);
+  });
+});
+
+describe('--peer-timeout', () => {
+  it('defaults to callPeer\'s own default, 60 s at least (longer than a service\'s restart)', () => {
+    expect(peerFlags['peer-timeout'].default).toBe(PEER_RETRY_SECONDS);
+    expect(PEER_RETRY_SECONDS).toBeGreaterThanOrEqual(60);
+    expect(peerRetry(7)).toEqual({ retryForMs: 7000 });
+    expect(peerRetry(undefined)).toEqual({});
   });
 });
 

@@ -108,3 +108,25 @@ describe('credit list: frozen, exiting and exited contracts, and what to do next
     expect(m.contracts[0]!.next).toContain(`wait for the close ${TXID}`);
   });
 });
+
+describe('credit list asks the node about many contracts together', () => {
+  it('1,000 closes and 3 exits: one txConfirmationsMany for all of them (a JSON-RPC batch, rpc.ts), none asked one by one; each row from its own answer', async () => {
+    const txid = (n: number) => n.toString(16).padStart(64, '0');
+    const closes = Array.from({ length: 1_000 }, (_, i) => ({ ...record(String(i % 10), 5_000, true), contract_id: txid(i + 1), settlement: { kind: 'close' as const, state: 2, txid: txid(10_000 + i), response: {} } }));
+    const exits = [1, 2, 3].map((i) => ({ ...record('e', 5_000, false), contract_id: txid(50_000 + i), exiting: { state: 1, txid: txid(60_000 + i) } }));
+    const batches: string[][] = [];
+    const node: ChainSource = {
+      ...chain('rpc', null),
+      txConfirmations: async () => { throw new Error('asked one by one'); },
+      // Even closes and the first exit mined once; the rest in the mempool.
+      txConfirmationsMany: async (txids) => (batches.push([...txids]), new Map(txids.map((t) => [t, (parseInt(t, 16) % 2 === 0 && parseInt(t, 16) < 50_000) || t === txid(60_001) ? 1 : 0]))),
+    };
+    const m = await contractsMessage([...closes, ...exits], 1_000, POLICY, 'regtest', node);
+    expect(batches).toHaveLength(1);
+    expect(new Set(batches[0])).toEqual(new Set([...closes.map((c) => c.settlement.txid), ...exits.map((e) => e.exiting.txid)]));
+    const status = new Map(m.contracts.map((c) => [c.contract_id, c.status]));
+    expect(status.get(txid(1))).toBe('closed'); // its close 10,000: even
+    expect(status.get(txid(2))).toBe('closing'); // 10,001: odd
+    expect([1, 2, 3].map((i) => status.get(txid(50_000 + i)))).toEqual(['exited', 'exiting', 'exiting']);
+  });
+});

@@ -29,7 +29,7 @@ import { buildExit } from '../../../src/lib/credit/exit.ts';
 import { applyClosed, closeRequest } from '../../../src/lib/credit/user-close.ts';
 import { openFinish, openRequest } from '../../../src/lib/credit/user-open.ts';
 import { applyRolloverAccept, rolloverRequest, rolloverSign } from '../../../src/lib/credit/user-rollover.ts';
-import { applyReceipt, updateRequest } from '../../../src/lib/credit/user-update.ts';
+import { applyReceipt, resendRequest, updateRequest } from '../../../src/lib/credit/user-update.ts';
 import { termsFromJson, type CreditTermsJson } from '../../../src/lib/credit/codec.ts';
 import type { MintContext, MintContractRecord, NextNonceJson, ReceiptJson } from '../../../src/lib/credit/ports.ts';
 import { StateDb } from '../../../src/lib/store/sqlite/database.ts';
@@ -809,6 +809,13 @@ describe('user side: the user signs only what it asked for and checks every answ
       await refused(w, () => rolloverRequest(w.user, A.id, { expiryHeight: 6000, feeRate: 2 }), e);
     });
 
+    it('sign-update --resend: the pending request exactly as recorded, nothing written; E_PENDING names that command', async () => {
+      const snap = snapshot(w.dir.path);
+      expect(await resendRequest(w.user, A.id)).toEqual(req);
+      expect(snapshot(w.dir.path)).toEqual(snap);
+      await refused(w, () => updateRequest(w.user, A.id, 2000n), { code: 'E_PENDING', exitCode: 5, message: new RegExp(`: resend it as recorded: offchain sign-update --role user --resend --contract ${A.id} \\(with --peer URL for a mint service\\), or feed its answer`) });
+    });
+
     const receiptCases: [string, () => unknown, Expected][] = [
       ['for a contract this user does not have', () => ({ ...receipt, contract_id: UNKNOWN_ID }), { code: 'E_UNKNOWN_CONTRACT', exitCode: 4, message: /no contract abab/ }],
       ['for another of the user\'s contracts', () => ({ ...receipt, contract_id: B.id }), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: /no update for state 2 is waiting for a receipt/ }],
@@ -825,10 +832,14 @@ describe('user side: the user signs only what it asked for and checks every answ
     it('after which the honest receipt is taken', async () => {
       const balance = await applyReceipt(w.user, receipt as never);
       expect(balance).toMatchObject({ state: 2, cumulative_sat: 6000 });
+      // Nothing pending any more: --resend signs nothing new.
+      await refused(w, () => resendRequest(w.user, A.id), { code: 'E_NOTHING_PENDING', exitCode: 5, message: /has no payment waiting for the mint's answer: nothing to resend/ });
     });
 
     it('a closed message for another contract, another tx, or with a bad signature', async () => {
       const close = await closeRequest(w.user, A.id, 2);
+      // A close pending is no payment: --resend names the command that resends it.
+      await refused(w, () => resendRequest(w.user, A.id), { code: 'E_PENDING', exitCode: 5, message: new RegExp(`state 3 of contract ${A.id} is a close, not a payment: resend it as recorded: offchain close-credit --role user --start --contract ${A.id} at the same fee rate`) });
       const closed = await mint.acceptClose(w.mint, close as never);
       const latest = (await w.mintBook.get(A.id))!.latest!;
       await refused(w, () => applyClosed(w.user, { ...closed, contract_id: UNKNOWN_ID } as never), { code: 'E_UNKNOWN_CONTRACT', exitCode: 4, message: /no contract abab/ });

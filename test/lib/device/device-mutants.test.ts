@@ -115,13 +115,19 @@ describe('device pay: the HTLC, the message and the record', () => {
     expect(e2.message).toBe("no gateway nonce for state 5: apply the gateway's last receipt first");
     const p = inFlight();
     const e3 = refusal(() => pay(p.record, invoice(2, MSAT)), 'E_HTLC_IN_FLIGHT', 4);
-    expect(e3.message).toBe('a payment is already in flight: settle or fail it first (one HTLC at a time)');
+    expect(e3.message).toBe('a payment is already in flight (one HTLC at a time): finish it first — "offchain device pay --resend" sends it again as recorded (with --peer URL for a gateway service), or settle or fail it by hand');
     const pending = fail(p.record).record;
     const e4 = refusal(() => pay(pending, invoice(1, MSAT)), 'E_HTLC_IN_FLIGHT', 4);
-    expect(e4.message).toBe("state 6 (fail) awaits the gateway's receipt");
+    expect(e4.message).toBe('state 6 (fail) awaits the gateway\'s receipt: send it again as recorded with "offchain device pay --resend" (with --peer URL for a gateway service), or feed the gateway\'s answer');
     const abandoning = { ...p.record, in_flight: { ...p.record.in_flight!, abandon: { type: 'credit/abandon' } } };
     const e5 = refusal(() => pay(abandoning, invoice(1, MSAT)), 'E_PENDING', 5);
     expect(e5.message).toBe(`payment ${hashHex(1)} is being abandoned: feed the gateway's answer to "offchain credit abandon --role user" first`);
+    // device pay --resend: what is in flight, as recorded — the settle or fail once signed, else the device/pay; none when idle; never while abandoning.
+    expect(device.inFlightRequest(p.record)).toBe(p.record.in_flight!.request);
+    expect(device.inFlightRequest(pending)).toBe(pending.pending!.request);
+    expect(pending.pending!.request.type).toBe('device/fail');
+    expect(device.inFlightRequest(base)).toBeUndefined();
+    refusal(() => device.inFlightRequest(abandoning), 'E_PENDING', 5);
   });
 
   it('a hash paid on this channel is E_ALREADY_PAID; another hash paid is no bar', () => {

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
 import { watchRound, type WatchHost } from '../../../src/topics/watch/rounds.ts';
+import { countIdle } from '../../../src/topics/watch/credit.ts';
 import { WatchReportSchema } from '../../../src/lib/watch/schemas.ts';
 import { RefusedError } from '../../../src/lib/errors.ts';
 import type { Decision } from '../../../src/lib/watch/decision.ts';
@@ -40,6 +41,22 @@ describe('a round over several kinds', () => {
     const report = await watchRound(host([{ kind: 'credit-user', round: async () => [decided] }]), true);
     expect(report.failures).toBeUndefined();
     expect(report.summary.errors).toBe(0);
+    expect(Value.Check(WatchReportSchema, report)).toBe(true);
+  });
+});
+
+describe('the contracts a round did not read (src/lib/watch/ports.ts)', () => {
+  it('are counted in summary.idle, and the nearest of their expiries is the nearest deadline when no contract read is nearer', async () => {
+    const report = await watchRound(host([
+      { kind: 'mint', round: async (r) => { countIdle(r, { others: 3, next: 1_200 }); return []; } },
+      { kind: 'credit-user', round: async (r) => { countIdle(r, { others: 2, next: 950 }); return [decided]; } },
+    ]), true);
+    // Tip 800: the idle's nearest expiry 950 is 150 blocks away; the one read, 100.
+    expect(report.summary).toMatchObject({ contracts: 1, idle: 5, nearest_deadline: 100 });
+    const farRead = await watchRound(host([{ kind: 'credit-user', round: async (r) => { countIdle(r, { others: 1, next: 850 }); return [decided]; } }]), true);
+    expect(farRead.summary).toMatchObject({ idle: 1, nearest_deadline: 50 });
+    const none = await watchRound(host([{ kind: 'credit-user', round: async () => [decided] }]), true);
+    expect(none.summary.idle).toBeUndefined();
     expect(Value.Check(WatchReportSchema, report)).toBe(true);
   });
 });

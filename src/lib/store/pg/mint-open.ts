@@ -14,7 +14,7 @@ import type { PgTarget } from './connect.ts';
 import { resealed } from '../mint-records.ts';
 import { Sealer } from '../seal.ts';
 import { foreignOwnerError, ownership } from './owners.ts';
-import { OWNED_RELATIONS, SCHEMA_SQL, SCHEMA_VERSION } from './schema.ts';
+import { OWNED_RELATIONS, SCHEMA_SQL, SCHEMA_VERSION, WATCH_HEIGHT_INDEX } from './schema.ts';
 
 
 /**
@@ -56,6 +56,11 @@ export async function prepareSchema(client: pg.Client, target: PgTarget, network
   // Rows keep the C_ they answered (ecash-restore.ts); a store created before gets the column once (its old rows none).
   if (!view && !(await client.query("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'blind_signatures' AND column_name = 'c_'")).rowCount) {
     await client.query('ALTER TABLE blind_signatures ADD COLUMN IF NOT EXISTS c_ text');
+  }
+  // A watcher's index (schema.ts WATCH_HEIGHT_INDEX); a store created before gets it once. Looked up first: CREATE INDEX
+  // takes a lock that waits for every write in flight, even when the index is there.
+  if (!view && (await client.query<{ t: string | null }>("SELECT to_regclass('contracts_watch_height')::text AS t")).rows[0]!.t === null) {
+    await client.query(WATCH_HEIGHT_INDEX);
   }
   if (!view) await client.query("INSERT INTO meta (key, value) VALUES ('network', $1) ON CONFLICT (key) DO NOTHING", [network]);
   const stored = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'network'")).rows[0]?.value ?? network;

@@ -98,7 +98,8 @@ import { MIGRATION_CLAIM_KEY, migratingInto, OPEN_LOCK, openingTransaction, type
 import { storeError } from './client.ts';
 import { mintRecordOf, mintRecordText } from '../mint-records.ts';
 import { Sealer } from '../seal.ts';
-import { TABLES } from './schema.ts';
+import { TABLES, WATCH_HEIGHT_SQL } from './schema.ts';
+import type { Due } from '../../watch/ports.ts';
 
 export interface PgMintStoreOptions {
   /** Read only (monitoring, `credit list`): no epoch, no key, nothing written. */
@@ -218,6 +219,13 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
 
   async list(): Promise<R[]> {
     return (await this.q<{ record: string }>('SELECT record FROM contracts ORDER BY contract_id')).rows.map((r) => this.decode(r.record));
+  }
+
+  async due(upTo: number): Promise<Due<R>> {
+    // The expression of the index itself (schema.ts): the database computes each row's height from its record.
+    const rows = (await this.q<{ record: string }>(`SELECT record FROM contracts WHERE ${WATCH_HEIGHT_SQL} <= $1 ORDER BY contract_id`, [upTo])).rows;
+    const rest = (await this.q<{ n: string; next: string | null }>(`SELECT COUNT(*) AS n, (SELECT MIN(${WATCH_HEIGHT_SQL}) FROM contracts WHERE ${WATCH_HEIGHT_SQL} > $1) AS next FROM contracts`, [upTo])).rows[0]!;
+    return { records: rows.map((r) => this.decode(r.record)), others: Number(rest.n) - rows.length, ...(rest.next !== null ? { next: Number(rest.next) } : {}) };
   }
 
   async counts(): Promise<{ contracts: number; unusedNonces: number }> {

@@ -25,8 +25,34 @@
  *
  * Records are kept as the exact JSON text the SQLite store keeps (not jsonb, which would
  * reorder keys): a receipt answered again on replay is byte-identical.
+ *
+ * A watcher's round reads the contracts due at its tip (src/lib/watch/ports.ts) through the
+ * expression index `contracts_watch_height`: the database computes each row's watch height from
+ * the record it stores, whoever writes it (an older toolkit's process still running included), so
+ * the height can never disagree with the record. A store made before it gets the index from its
+ * first writer's open (CREATE INDEX IF NOT EXISTS, under OPEN_LOCK); until then a watcher's query
+ * is the same, without the index.
  */
 export const SCHEMA_VERSION = 3;
+
+/** A JSON number in the record at `path` (-> keys), read as numeric. */
+const numberAt = (path: string) => `(record::jsonb ${path})::numeric`;
+
+/**
+ * src/lib/watch/ports.ts mintWatchHeight, in SQL: 0 when the record has `exiting`, or a `gateway`
+ * object with `in_flight`; else its contract's expiry when that is a safe integer; else 0.
+ * Index and query use this text alike (PostgreSQL matches an index expression by its text).
+ */
+export const WATCH_HEIGHT_SQL = `(CASE
+    WHEN record::jsonb ? 'exiting' OR (jsonb_typeof(record::jsonb -> 'gateway') = 'object' AND (record::jsonb -> 'gateway') ? 'in_flight') THEN 0
+    WHEN jsonb_typeof(record::jsonb -> 'contract' -> 'expiry_height') = 'number'
+      AND ${numberAt("-> 'contract' ->> 'expiry_height'")} = trunc(${numberAt("-> 'contract' ->> 'expiry_height'")})
+      AND abs(${numberAt("-> 'contract' ->> 'expiry_height'")}) <= 9007199254740991
+      THEN ${numberAt("-> 'contract' ->> 'expiry_height'")}
+    ELSE 0 END)`;
+
+/** The watcher's index: created with the schema, and by a writer's open of a store made before it. */
+export const WATCH_HEIGHT_INDEX = `CREATE INDEX IF NOT EXISTS contracts_watch_height ON contracts (${WATCH_HEIGHT_SQL})`;
 
 /** Run once, in one transaction, under an advisory lock (many processes start at once). */
 export const SCHEMA_SQL = `
@@ -38,6 +64,7 @@ export const SCHEMA_SQL = `
   CREATE TABLE IF NOT EXISTS contracts (contract_id text PRIMARY KEY, record text NOT NULL);
   CREATE INDEX IF NOT EXISTS unfunded_opens ON contracts (((record::jsonb ->> 'opened_at_height')::bigint))
     WHERE (record::jsonb ->> 'status') = 'open' AND (record::jsonb -> 'latest') IS NULL AND (record::jsonb -> 'funding_seen') IS NULL;
+  ${WATCH_HEIGHT_INDEX};
   CREATE TABLE IF NOT EXISTS funding (
     outpoint text PRIMARY KEY,
     contract_id text NOT NULL,

@@ -33,6 +33,7 @@ import type { Batch, StateDb } from './database.ts';
 import { SqliteNonces } from './nonces.ts';
 import { TABLES } from './schema.ts';
 import { LEGACY_STATES_KEY } from './migrate-v0.ts';
+import { mintWatchHeight, type Due } from '../../watch/ports.ts';
 
 /** The meta key a migration to PostgreSQL (store/migrate.ts) leaves: while it is there the store refuses every use. */
 export const MIGRATION_KEY = 'migration';
@@ -63,9 +64,12 @@ function statements(db: StateDb) {
     putMeta: sql.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     getContract: sql.prepare<[string], { record: string }>('SELECT record FROM contracts WHERE contract_id = ?'),
     // A record written again (every update): its row rewritten in place, tried first; a new one inserted.
-    updateContract: sql.prepare<[string, number | null, string]>('UPDATE contracts SET record = ?, unfunded_since = ? WHERE contract_id = ?'),
-    putContract: sql.prepare<[string, string, number | null]>('INSERT INTO contracts (contract_id, record, unfunded_since) VALUES (?, ?, ?) ON CONFLICT (contract_id) DO UPDATE SET record = excluded.record, unfunded_since = excluded.unfunded_since'),
+    updateContract: sql.prepare<[string, number | null, number, string]>('UPDATE contracts SET record = ?, unfunded_since = ?, watch_height = ? WHERE contract_id = ?'),
+    putContract: sql.prepare<[string, string, number | null, number]>('INSERT INTO contracts (contract_id, record, unfunded_since, watch_height) VALUES (?, ?, ?, ?) ON CONFLICT (contract_id) DO UPDATE SET record = excluded.record, unfunded_since = excluded.unfunded_since, watch_height = excluded.watch_height'),
     listContracts: sql.prepare<[], { record: string }>('SELECT record FROM contracts ORDER BY contract_id'),
+    // The index, named: the access path is the point (a planner that chose to scan the table in key order would read it all).
+    dueContracts: sql.prepare<[number], { contract_id: string; record: string }>('SELECT contract_id, record FROM contracts INDEXED BY contracts_watch_height WHERE watch_height <= ?'),
+    nextDue: sql.prepare<[number], { h: number | null }>('SELECT MIN(watch_height) AS h FROM contracts INDEXED BY contracts_watch_height WHERE watch_height > ?'),
     countContracts: sql.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM contracts'),
     countUnusedNonces: sql.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM nonces WHERE consumed = 0'),
     removeContract: sql.prepare<[string]>('DELETE FROM contracts WHERE contract_id = ?'),
@@ -118,9 +122,11 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     const sealer = this.sealer;
     if (!sealer || this.db.meta(LEGACY_STATES_KEY) === undefined) return;
     await this.db.step(() => {
-      const reseal = this.db.sql.prepare<[string, string]>('UPDATE contracts SET record = ? WHERE contract_id = ?');
       for (const row of this.db.sql.prepare<[], { contract_id: string; record: string }>('SELECT contract_id, record FROM contracts').all()) {
-        reseal.run(resealed(row.record, mintSecret, sealer, this.db.path), row.contract_id);
+        // Through the one writer's statement: the record's columns from the record written.
+        const text = resealed(row.record, mintSecret, sealer, this.db.path);
+        const record = JSON.parse(text) as R;
+        this.q.updateContract.run(text, unfundedSince(record), mintWatchHeight(record), row.contract_id);
       }
       this.db.dropMeta(LEGACY_STATES_KEY);
     });
@@ -201,15 +207,23 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     return row ? this.decode(row.record) : undefined;
   }
 
+  /** The one writer of a contract's row: its record, and the columns read from it (unfunded_since, watch_height), in one statement. */
   async put(record: R): Promise<void> {
     const text = this.encode(record);
     const since = unfundedSince(record);
+    const watch = mintWatchHeight(record);
     this.begin();
-    if (this.q.updateContract.run(text, since, record.contract_id).changes === 0) this.q.putContract.run(record.contract_id, text, since);
+    if (this.q.updateContract.run(text, since, watch, record.contract_id).changes === 0) this.q.putContract.run(record.contract_id, text, since, watch);
   }
 
   async list(): Promise<R[]> {
     return this.q.listContracts.all().map((row) => this.decode(row.record));
+  }
+
+  async due(upTo: number): Promise<Due<R>> {
+    const rows = this.q.dueContracts.all(upTo).sort((a, b) => (a.contract_id < b.contract_id ? -1 : a.contract_id > b.contract_id ? 1 : 0));
+    const next = this.q.nextDue.get(upTo)!.h;
+    return { records: rows.map((row) => this.decode(row.record)), others: this.q.countContracts.get()!.n - rows.length, ...(next !== null ? { next } : {}) };
   }
 
   async counts(): Promise<{ contracts: number; unusedNonces: number }> {

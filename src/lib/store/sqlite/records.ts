@@ -20,9 +20,15 @@
 import { MalformedInputError, OffchainError, RefusedError } from '../../errors.ts';
 import { hasPlainSecret, hasSealedSecret, openFields, sealFields, type Sealer, type SecretField } from '../seal.ts';
 import type { StateDb } from './database.ts';
+import { userWatchHeight, type Due } from '../../watch/ports.ts';
 import type BetterSqlite3 from 'better-sqlite3';
 
 export type RecordKind = 'credit-user' | 'bolt3' | 'statechain' | 'statechain-operator' | 'statechain-offer' | 'statechain-witness' | 'watch' | 'htlc-payer';
+
+/** The `watch_height` of a record of `kind` (schema.ts, version 2): a credit user's contract's (src/lib/watch/ports.ts); 0 for any other kind, which no watcher selects by it. */
+function recordWatchHeight(kind: RecordKind, record: unknown): number {
+  return kind === 'credit-user' && typeof record === 'object' && record !== null ? userWatchHeight(record) : 0;
+}
 
 export class Records<R> {
   private readonly q;
@@ -35,7 +41,8 @@ export class Records<R> {
     const sql = db.sql;
     this.q = {
       get: sql.prepare<[string, string], { body: string }>('SELECT body FROM records WHERE kind = ? AND id = ?'),
-      put: sql.prepare<[string, string, string]>('INSERT INTO records (kind, id, body) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body'),
+      // The one writer of a record's row: its body and the column read from it (recordWatchHeight), in one statement.
+      put: sql.prepare<[string, string, string, number]>('INSERT INTO records (kind, id, body, watch_height) VALUES (?, ?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, watch_height = excluded.watch_height'),
       remove: sql.prepare<[string, string]>('DELETE FROM records WHERE kind = ? AND id = ?'),
       list: sql.prepare<[string], { id: string; body: string }>('SELECT id, body FROM records WHERE kind = ? ORDER BY id'),
       ids: sql.prepare<[string], { id: string }>('SELECT id FROM records WHERE kind = ? ORDER BY id'),
@@ -55,7 +62,7 @@ export class Records<R> {
     }
     const text = JSON.stringify(record, refuseUnencoded);
     if (text === undefined) throw new OffchainError('E_STATE_UNSERIALISABLE', `refusing to store ${this.kind} ${id}: it is not JSON`);
-    this.q.put.run(this.kind, id, text);
+    this.q.put.run(this.kind, id, text, recordWatchHeight(this.kind, record));
   }
 
   remove(id: string): void {
@@ -68,6 +75,25 @@ export class Records<R> {
 
   ids(): string[] {
     return this.q.ids.all(this.kind).map((r) => r.id);
+  }
+
+  private dueQuery: { due: BetterSqlite3.Statement<[number], { id: string; body: string }>; next: BetterSqlite3.Statement<[number], { h: number | null }>; count: BetterSqlite3.Statement<[], { n: number }> } | undefined;
+
+  /**
+   * A watcher's round: the credit user's contracts whose watch height (src/lib/watch/ports.ts) is
+   * at most `upTo`, by id — through their index, the others unread — how many others there are,
+   * and the lowest height among them.
+   */
+  due(upTo: number): Due<{ id: string; record: R }> {
+    if (this.kind !== 'credit-user') throw new OffchainError('E_INTERNAL', `a watcher selects ${this.kind} records by no height`);
+    this.dueQuery ??= {
+      due: this.db.sql.prepare("SELECT id, body FROM records INDEXED BY credit_user_watch_height WHERE kind = 'credit-user' AND watch_height <= ?"),
+      next: this.db.sql.prepare("SELECT MIN(watch_height) AS h FROM records INDEXED BY credit_user_watch_height WHERE kind = 'credit-user' AND watch_height > ?"),
+      count: this.db.sql.prepare("SELECT COUNT(*) AS n FROM records WHERE kind = 'credit-user'"),
+    };
+    const rows = this.dueQuery.due.all(upTo).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const next = this.dueQuery.next.get(upTo)!.h;
+    return { records: rows.map((row) => ({ id: row.id, record: this.decode(row.id, row.body) })), others: this.dueQuery.count.get()!.n - rows.length, ...(next !== null ? { next } : {}) };
   }
 
   private decode(id: string, body: string): R {
@@ -135,6 +161,12 @@ export class ContractBook<R extends { contract_id: string }> {
 
   async list(): Promise<R[]> {
     return ((await this.records(false))?.list() ?? []).map((r) => r.record);
+  }
+
+  /** A watcher's round (Records `due`): the contracts whose watch height is at most `upTo`, how many others there are, the lowest height among them. */
+  async due(upTo: number): Promise<Due<R>> {
+    const due = (await this.records(false))?.due(upTo);
+    return { ...due, records: due?.records.map((r) => r.record) ?? [], others: due?.others ?? 0 };
   }
 
   /** Whether it holds no record (a step on a directory of another role's is refused: E_NO_STATE). */

@@ -1,0 +1,134 @@
+/**
+ * Which contracts a watcher's round reads (src/lib/watch/ports.ts): its INVARIANTS as properties
+ * over any record the stores may hold, checked against the decision tables themselves — a record
+ * the rule leaves unread at a tip, given to the round anyway (credit list's row, decideMint; the
+ * user's round, decideUser), decides `none` or `done` whatever the node says, and the user's asks
+ * the node nothing. A rule that forgot the mint's exit in flight, a gateway's payment, a device
+ * channel or the safety margin would leave out a contract that must act: these fail.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { contractsMessage } from '../../../src/lib/credit/operator.ts';
+import type { MintContractRecord, MintPolicy, UserContractRecord } from '../../../src/lib/credit/ports.ts';
+import type { ChainSource } from '../../../src/lib/chain/types.ts';
+import { decideMint, type MintRow } from '../../../src/lib/watch/credit.ts';
+import { mintDueUpTo, mintWatchHeight, userDueUpTo, userWatchHeight } from '../../../src/lib/watch/ports.ts';
+import { userRound, type Round } from '../../../src/topics/watch/credit.ts';
+import { gatewayKeeps } from '../../../src/topics/watch/device.ts';
+
+const POLICY = { safety_margin_blocks: 144, min_confirmations: 1 } as MintPolicy;
+const txid = (n: number) => n.toString(16).padStart(64, '0');
+
+/** Any mint record: open, closing or rolling over; paid or not; exiting or not; a close or rollover signed or not; a gateway's channel in any state. */
+const mintRecord = fc.record({
+  status: fc.constantFrom('open', 'closing', 'rolling-over'),
+  expiry: fc.integer({ min: 0, max: 3_000 }),
+  latest: fc.boolean(),
+  exiting: fc.boolean(),
+  settlement: fc.constantFrom(undefined, 'close', 'rollover'),
+  gateway: fc.constantFrom('none', 'idle', 'pending', 'preimage', 'failed', 'preimage-no-htlc'),
+}).map(({ status, expiry, latest, exiting, settlement, gateway }): MintContractRecord => {
+  const htlc = { payment_hash: 'aa'.repeat(32), amount_sat: 500, expiry_height: expiry - 50 };
+  const inFlight = { payment_hash: 'aa'.repeat(32), state: 3, amount_sat: 500, fee_sat: 1, invoice_amount_msat: '499000' };
+  const g = gateway === 'none' ? {} : {
+    gateway: {
+      network: 'regtest', contract_id: 'c', next_state: 4, settled_sat: 0,
+      ...(gateway === 'idle' ? {} : { latest: { state: 3, settled_sat: 0, txid: txid(7), hex: '00', ...(gateway === 'preimage-no-htlc' ? {} : { htlc }) } }),
+      ...(gateway === 'idle' ? {} : { in_flight: { ...inFlight, ...(gateway.startsWith('preimage') ? { preimage: 'bb'.repeat(32) } : gateway === 'failed' ? { failed: true } : {}) } }),
+    },
+  };
+  return {
+    contract_id: 'c'.repeat(64), network: 'regtest', contract: { expiry_height: expiry, capacity_sat: 100_000 }, status, next_state: 2, open_accept: {},
+    ...(latest ? { latest: { state: 1, cumulative_sat: 1_000, txid: txid(1), hex: '00', receipt: {} } } : {}),
+    ...(exiting ? { exiting: { state: 1, txid: txid(1) } } : {}),
+    ...(settlement ? { settlement: { kind: settlement, state: 1, txid: txid(2), response: {} } } : {}),
+    ...g,
+  } as unknown as MintContractRecord;
+});
+
+/** A node that answers every settlement's and exit's confirmations from `known` (null: unknown to it). */
+const node = (known: (number | null)[]): ChainSource => ({
+  kind: 'rpc',
+  tip: async () => ({ height: 0, medianTimePast: 0 }),
+  txConfirmations: async (t: string) => known[parseInt(t.slice(-2), 16) % known.length] ?? null,
+} as unknown as ChainSource);
+
+describe('the mint\'s contracts a round leaves unread need nothing at its tip', () => {
+  it('property: not due at a tip (height above tip + margin) → credit list\'s row there is neither must_exit nor exiting, and decideMint says none or done, whatever the node says of its settlement and exit', async () => {
+    await fc.assert(fc.asyncProperty(
+      // The tip drawn around the record's expiry: before, at and after its margin.
+      mintRecord, fc.integer({ min: -50, max: 400 }), fc.integer({ min: 1, max: 300 }), fc.array(fc.option(fc.integer({ min: 0, max: 10 })), { minLength: 1, maxLength: 4 }),
+      async (record, before, margin, known) => {
+        const tip = Math.max(0, record.contract.expiry_height - before);
+        if (mintWatchHeight(record) <= mintDueUpTo(tip, margin)) return;
+        expect(gatewayKeeps(record)).toBe(false);
+        const policy = { ...POLICY, safety_margin_blocks: margin };
+        const row = (await contractsMessage([record], tip, policy, 'regtest', node(known))).contracts[0] as MintRow;
+        expect(row.must_exit).toBe(false);
+        expect(row.status).not.toBe('exiting');
+        expect(['none', 'done']).toContain(decideMint(row, { tip, startRate: 0, budgetRate: 10_000, incrementalRate: 0 }).action);
+      },
+    ), { numRuns: 600 });
+  });
+
+  it('property: a record the gateway keeps (a payment in flight whose preimage it holds), or that the mint is exiting, is due at every tip', () => {
+    fc.assert(fc.property(mintRecord, (record) => {
+      if (gatewayKeeps(record) || record.exiting) expect(mintWatchHeight(record)).toBe(0);
+    }), { numRuns: 300 });
+  });
+
+  it('within the margin at tip T exactly: due at T, not at T − 1 (expiry 1,144, margin 144 → from tip 1,000)', () => {
+    const record = { contract: { expiry_height: 1_144 } };
+    expect(mintWatchHeight(record)).toBe(1_144);
+    expect(mintDueUpTo(1_000, 144)).toBe(1_144);
+    expect(mintDueUpTo(999, 144)).toBe(1_143);
+    // A margin below 0 (no offer says one) counts as 0: the refund is final at expiry.
+    expect(mintDueUpTo(1_000, -5)).toBe(1_000);
+  });
+
+  it('a record the rule cannot read — no expiry, or one that is not a safe integer — is due at every tip (0)', () => {
+    for (const contract of [undefined, null, {}, { expiry_height: '5000' }, { expiry_height: 1.5 }, { expiry_height: 2 ** 60 }, { expiry_height: null }]) {
+      expect(mintWatchHeight({ contract } as object)).toBe(0);
+      expect(userWatchHeight({ contract } as object)).toBe(0);
+    }
+    expect(mintWatchHeight({ contract: { expiry_height: 5_000 }, exiting: null })).toBe(0);
+    expect(mintWatchHeight({ contract: { expiry_height: 5_000 }, gateway: { in_flight: { failed: true } } })).toBe(0);
+    expect(mintWatchHeight({ contract: { expiry_height: 5_000 }, gateway: { decided: {} } })).toBe(5_000);
+  });
+});
+
+/** Any credit user's record: any status, with or without its signed refund, with or without a device channel. */
+const userRecord = fc.record({
+  status: fc.constantFrom('opening', 'open', 'closing', 'closed', 'rolling-over', 'rolled-over'),
+  expiry: fc.integer({ min: 0, max: 3_000 }),
+  refund: fc.boolean(),
+  device: fc.boolean(),
+}).map(({ status, expiry, refund, device }) => ({
+  contract_id: 'd'.repeat(64), network: 'regtest', status, funding_psbt: '', confirmed: { state: 0, cumulative_sat: 0 },
+  contract: { expiry_height: expiry, funding: { txid: txid(3), vout: 0 } },
+  ...(refund ? { refund: { txid: txid(4), hex: '00' } } : {}),
+  ...(device ? { device: { network: 'regtest', contract_id: 'd'.repeat(64), next_state: 1, settled_sat: 0 } } : {}),
+}) as unknown as UserContractRecord);
+
+describe('the user\'s contracts a round leaves unread need nothing at its tip', () => {
+  it('property: not due (its expiry above the tip, no device channel) → the user\'s round decides none or done and asks the node nothing', async () => {
+    await fc.assert(fc.asyncProperty(userRecord, fc.integer({ min: -20, max: 20 }), async (record, before) => {
+      const tip = Math.max(0, record.contract.expiry_height - before);
+      if (userWatchHeight(record) <= userDueUpTo(tip)) return;
+      const asked: string[] = [];
+      const chain = new Proxy({ kind: 'rpc' }, { get: (t, k) => (k === 'kind' ? t.kind : k === 'then' ? undefined : () => { asked.push(String(k)); throw new Error(`asked ${String(k)}`); }) });
+      const r = { tip, block: '', dryRun: true, offline: false, chain, records: undefined } as unknown as Round;
+      const [d] = await userRound({ contracts: async () => ({ records: [record], others: 0 }), refund: async () => { throw new Error('no refund'); } }, r);
+      expect(asked).toEqual([]);
+      expect(['none', 'done']).toContain(d!.action);
+      expect(d!.error).toBeUndefined();
+    }), { numRuns: 400 });
+  });
+
+  it('a device channel makes the record due at every tip; otherwise from its expiry on', () => {
+    expect(userWatchHeight({ contract: { expiry_height: 900 }, device: {} })).toBe(0);
+    expect(userWatchHeight({ contract: { expiry_height: 900 } })).toBe(900);
+    expect(userDueUpTo(899)).toBeLessThan(900);
+    expect(userDueUpTo(900)).toBe(900);
+  });
+});
