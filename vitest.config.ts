@@ -27,7 +27,7 @@ const FORKS = 4;
  * Library files that change what a whole process shares (process.chdir, process.umask): a
  * worker thread may not, so they run in forks of their own (project `lib-process`).
  */
-const PROCESS_WIDE = ['test/lib/cli/layering.test.ts'];
+const PROCESS_WIDE = ['test/lib/cli/layering.test.ts', 'test/lib/serve/operator-socket.test.ts'];
 
 export default defineConfig({
   plugins: [snapshotsNeverWriteThemselves],

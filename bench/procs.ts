@@ -34,7 +34,9 @@ export type ServedMint = { url: string; child: ChildProcess; backend: () => stri
 
 /** A `serve mint` process of `bin` (pinned to core 0 with `pin` where taskset works) and its public URL (its first line on standard output). */
 export async function serveMint(bin: string, args: string[], env: NodeJS.ProcessEnv, pin = false): Promise<ServedMint> {
-  const argv = [bin, 'serve', 'mint', ...MINT_ARGS, '--listen', '127.0.0.1:0', '--rate-limit', '0', '--log-level', 'warn', ...args];
+  // --trust-proxy 127.0.0.1: the load generators and proxies here connect from 127.0.0.1 with up to
+  // 256 connections, past --max-connections-per-address (16); a trusted address is not counted.
+  const argv = [bin, 'serve', 'mint', ...MINT_ARGS, '--listen', '127.0.0.1:0', '--rate-limit', '0', '--trust-proxy', '127.0.0.1', '--log-level', 'warn', ...args];
   const child = pin && hasTaskset ? spawn('taskset', ['-c', '0', process.execPath, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));

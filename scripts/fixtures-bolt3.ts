@@ -172,5 +172,7 @@ const closingSigned = save('bob-closing-signed.json', party('bob', ['close', '--
 save('alice-closing-tx.json', party('alice', ['close', '--seed-file', seeds.alice, ...keyArgs.slice(0, 2)], closingSigned));
 const bobsRevoked = (JSON.parse(a0) as { commitment_txid: string }).commitment_txid;
 save('alice-penalties.json', party('alice', ['penalty', '--channel-id', channelId, '--txid', bobsRevoked, '--key-env', 'REVOCATION_A', '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--feerate-per-kw', '2500'], '', ));
+// What Alice hands a keyless tower for Bob's revoked commitments 0 and 1 (commitment tower-export).
+save('alice-tower-justice.json', party('alice', ['tower-export', '--channel-id', channelId, '--key-env', 'REVOCATION_A', '--sweep-to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--max-fee-rate', '50', '--max-fee-share', '0.2', '--rungs', '4'], ''));
 for (const d of Object.values(dirs)) rmSync(d, { recursive: true, force: true });
 console.error('bolt3 fixtures regenerated');

@@ -39,6 +39,7 @@ const LOADERS = {
   'commitment:receive-sigs': () => import('./commands/commitment/receive-sigs.ts'),
   'commitment:revoke': () => import('./commands/commitment/revoke.ts'),
   'commitment:sign': () => import('./commands/commitment/sign.ts'),
+  'commitment:tower-export': () => import('./commands/commitment/tower-export.ts'),
   'commitment:sweep': () => import('./commands/commitment/sweep.ts'),
   'counterparty:decode': () => import('./commands/counterparty/decode.ts'),
   'credit:abandon': () => import('./commands/credit/abandon.ts'),

@@ -21,9 +21,11 @@ export default class Watch extends WatchSteps<typeof Watch> {
     '--revocation-key-env/--revocation-key-file, mined before the cheater\'s to_self_delay runs out). Runs until SIGTERM/SIGINT, logging one JSON ' +
     'line per decision on standard error; --once evaluates the tip, acts, prints a watch/report and exits 0 (for cron and tests); ' +
     '--dry-run says what it would do, sending and storing nothing (offline too: with --tip-height instead of a node). With --tower DIR it is ' +
-    'a keyless watchtower instead: it holds no key and keeps only the statechain/tower-backup exports owners dropped into DIR (statechain ' +
-    'tower-export), each owner\'s anchored backup mined by the block before the previous owner\'s is final, its child paid from the node\'s ' +
-    'wallet (--rpc-wallet) within --max-fee-rate.';
+    'a keyless watchtower instead: it holds no key and keeps only the exports dropped into DIR — statechain/tower-backup (statechain ' +
+    'tower-export: each owner\'s anchored backup mined by the block before the previous owner\'s is final, its child paid from the node\'s ' +
+    'wallet, --rpc-wallet, within --max-fee-rate) and bolt3/tower-justice (commitment tower-export: a channel party\'s encrypted justice ' +
+    'ladders, matched against each new block\'s txids; on a revoked commitment, the party\'s pre-signed justice sent and climbed rung by ' +
+    'rung toward its deadline, its fee out of the penalized output).';
   static override examples = [
     {
       description: 'What the demo mint\'s watcher would do once its contract is 100 blocks from expiry (offline, nothing sent): exit now',
@@ -53,7 +55,7 @@ export default class Watch extends WatchSteps<typeof Watch> {
       helpValue: 'HOST:PORT|unix:PATH',
     }),
     'log-level': Flags.string({ description: 'the JSON log on standard error (a long-running watcher)', options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], default: 'info' }),
-    tower: Flags.string({ description: 'be a keyless watchtower for the statechain/tower-backup exports (statechain tower-export) dropped into this directory: each owner\'s anchored backup mined before the previous owner\'s is final, paid from the node\'s wallet within --max-fee-rate (required); no --key-file/--key-env, no --store (docs/watch.md, "The tower")', helpValue: 'DIR' }),
+    tower: Flags.string({ description: 'be a keyless watchtower for the exports dropped into this directory: statechain/tower-backup (statechain tower-export: each owner\'s anchored backup mined before the previous owner\'s is final, paid from the node\'s wallet within --max-fee-rate, required) and bolt3/tower-justice (commitment tower-export: a channel party\'s justice ladders, sent when a revoked commitment is mined); no --key-file/--key-env, no --store (docs/watch.md, "The tower")', helpValue: 'DIR' }),
     'rpc-wallet': Flags.string({ description: 'with --tower: the node\'s wallet that pays the children (bitcoin-cli -rpcwallet; default: the node\'s only loaded wallet)', helpValue: 'NAME' }),
     'revocation-key-env': Flags.string({ description: 'environment variable holding the channel party\'s revocation_basepoint secret (needed when the state directory holds channels: it signs their penalties)', helpValue: 'NAME', helpGroup: 'KEY' }),
     'revocation-key-file': Flags.string({ description: 'file holding the channel party\'s revocation_basepoint secret (0600)', helpValue: 'FILE', helpGroup: 'KEY' }),
@@ -80,7 +82,7 @@ export default class Watch extends WatchSteps<typeof Watch> {
       if (f['key-file'] !== undefined || f['key-env'] !== undefined) throw new UsageError('E_USAGE', '--tower holds no key: drop --key-file/--key-env (an owner\'s own watcher is offchain watch with its key, without --tower)');
       const channelFlags = ['revocation-key-env', 'revocation-key-file', 'delayed-key-env', 'delayed-key-file', 'htlc-key-env', 'htlc-key-file', 'preimage-file', 'sweep-to'] as const;
       const given = channelFlags.find((k) => f[k] !== undefined);
-      if (given) throw new UsageError('E_USAGE', `--tower holds statechain backups only, no channel's keys: drop --${given}`);
+      if (given) throw new UsageError('E_USAGE', `--tower holds no channel's keys (a channel party hands it encrypted justice ladders: commitment tower-export): drop --${given}`);
       if (f.store !== undefined) throw new UsageError('E_USAGE', '--tower keeps only its own records, in --state-dir: drop --store');
       if (f['max-fee-rate'] === undefined) throw new UsageError('E_USAGE', '--tower pays every child from its own wallet: give its budget, --max-fee-rate SAT/VB on each package');
     } else if (f['rpc-wallet'] !== undefined) throw new UsageError('E_USAGE', '--rpc-wallet names the wallet a tower pays from: only with --tower');

@@ -155,7 +155,8 @@ describe("serve gateway --lightning-rpc: device/pay replays in flight cannot rol
     const socket = join(root.path, 'lightning-rpc');
     await node.start(socket);
     svc = await startGateway(['--terms', TERMS, '--now', String(NOW), '--tip-height', TIP, '--confirmations', '1', '--key-env', 'MINT_KEY', '--state-dir', mintDir(),
-      '--lightning-rpc', socket, '--pay-timeout', '2', '--rate-limit', '0', '--operator-listen', '127.0.0.1:0'], { MINT_KEY });
+      // 300 replays at once from 127.0.0.1: no per-address cap (its default, 16, would close most of them).
+      '--lightning-rpc', socket, '--pay-timeout', '2', '--rate-limit', '0', '--max-connections-per-address', '0', '--operator-listen', '127.0.0.1:0'], { MINT_KEY });
   }, 600_000);
 
   afterAll(async () => {

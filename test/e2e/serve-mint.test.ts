@@ -373,6 +373,27 @@ describe('serve mint: every route answers what the one-shot prints', () => {
     expect(r.stderr).toMatch(/error E_USAGE: --nonce-epoch host is retired: .*drop the flag/);
   });
 
+  it('a second serve mint (or a --stream) on the SQLite --state-dir a serve mint holds: E_LOCK_HELD, exit 5, one line, nothing on stdout; one-shots beside it still run; stopped, the directory is free again', async () => {
+    const d = join(dir.path, 'held');
+    cpSync(cur, d, { recursive: true });
+    const first = await ServeMintProcess.start(serveArgs(d), ENV);
+    try {
+      const second = run(['serve', 'mint', ...serveArgs(d, '--listen', '127.0.0.1:0')], { env: ENV, timeoutMs: 30_000 });
+      expect({ status: second.status, stdout: second.stdout }).toEqual({ status: 5, stdout: '' });
+      expect(second.stderr.trim().split('\n').filter((l) => /error E_/.test(l))).toHaveLength(1);
+      expect(second.stderr).toMatch(/error E_LOCK_HELD: .* is held by another long-running process/);
+      const stream = run(['sign-update', '--role', 'mint', '--stream', ...serveArgs(d)], { env: ENV, input: '', timeoutMs: 30_000 });
+      expect([stream.status, stream.stdout, /error (E_[A-Z_]+)/.exec(stream.stderr)?.[1]]).toEqual([5, '', 'E_LOCK_HELD']);
+      const list = run(['credit', 'list', '--state-dir', d, ...TIP], { env: ENV });
+      expect(list.status, list.stderr).toBe(0);
+      expect((await first.get('/v1/credit/offer')).status).toBe(200);
+    } finally {
+      expect((await first.stop()).status, first.stderr).toBe(0);
+    }
+    const again = await ServeMintProcess.start(serveArgs(d), ENV);
+    expect((await again.stop()).status, again.stderr).toBe(0);
+  });
+
   it('every route of the table had its case', () => {
     writeFileSync(join(dir.path, 'routes.txt'), ROUTES.join('\n'));
     expect(ROUTES.filter((r) => !covered.has(r))).toEqual([]);

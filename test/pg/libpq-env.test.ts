@@ -7,14 +7,16 @@
  * the wrong CA — through the URL and through PGSSLMODE/PGSSLROOTCERT — and what the server
  * itself says of each connection (pg_stat_ssl), so "honoured" means the bytes went over TLS,
  * not that a setting was parsed; verify-ca and require, which do not check the host; the
- * Unix-socket host (`?host=/tmp`, PGHOST); the password from PGPASSFILE; and through the
+ * Unix-socket host (`?host=/tmp`, PGHOST); a host name that begins `127.` (resolved to this
+ * server by the test), which is TLS by default like any name; the password from PGPASSFILE; and through the
  * built CLI, PGSSLMODE honoured or refused (E_STORE_TLS, exit 4), and the configuration
  * file's `store=`.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, expect, it } from 'vitest';
+import dns from 'node:dns';
+import { beforeAll, expect, it, vi } from 'vitest';
 import type { Client } from 'pg';
 import { describePostgres } from './fixture.ts';
 import { connectPg } from '../../src/lib/store/pg/client.ts';
@@ -35,7 +37,7 @@ describePostgres('libpq settings against a real server: TLS with its own CA, a U
       ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=offchain test ${ca}`, '-keyout', `${ca}.key`, '-out', `${ca}.crt`);
     }
     ossl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr');
-    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost\n');
+    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,DNS:127.db.example\n');
     ossl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'san.ext', '-out', 'server.crt');
   }
 
@@ -116,6 +118,23 @@ describePostgres('libpq settings against a real server: TLS with its own CA, a U
     expect(await refused(at('127.0.0.1'), { PGSSLMODE: 'verify-ca', PGSSLROOTCERT: pki.wrongCa })).toBe('E_STORE_TLS 4');
     expect(await session(at('127.0.0.1', '?sslmode=require'))).toEqual({ tls: true, socket: false });
     expect(await session(at('127.0.0.1'))).toEqual({ tls: false, socket: false });
+  });
+
+  it('a host NAME that begins "127." is not this machine by its name: verify-full when no sslmode is given, never plain text with the password', async () => {
+    // 127.db.example resolves here to this server (a test's resolver); the certificate names it too.
+    const lookup = dns.lookup;
+    const spy = vi.spyOn(dns, 'lookup').mockImplementation(((host: string, ...rest: unknown[]) => (lookup as (...a: unknown[]) => void)(host === '127.db.example' ? '127.0.0.1' : host, ...rest)) as typeof dns.lookup);
+    try {
+      // With the CA: TLS, checked against the name (before: sslmode=disable, the password sent in clear).
+      expect(await session(at('127.db.example'), { PGSSLROOTCERT: pki.ca })).toEqual({ tls: true, socket: false });
+      expect(spy).toHaveBeenCalled();
+      // Without one: refused before anything connects, as for any host not this machine.
+      expect(await refused(at('127.db.example'))).toBe('E_STORE_URL 2');
+      // An address in 127.0.0.0/8 is this machine: plain text unless asked (the same server).
+      expect(await session(at('127.0.0.1'))).toEqual({ tls: false, socket: false });
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('a Unix-socket host: ?host=/tmp and PGHOST=/tmp (was "not a valid URL")', async () => {

@@ -297,8 +297,51 @@ export const ChannelsSchema = messageSchema('bolt3/channels', 'A channel party\'
   ),
 });
 
+/**
+ * A channel party's hand-over to a keyless watchtower (`commitment tower-export`, read by `offchain
+ * watch --tower`): one appointment per revoked commitment of the peer, each its locator (the
+ * commitment txid's first 16 bytes) and its blob (./appointment.ts: ChaCha20-Poly1305 under
+ * SHA256(txid) of the justice ladders, ./tower-justice.ts). Nothing of the channel is readable
+ * before the commitment is on chain; nothing secret at all.
+ */
+export const TowerJusticeSchema = messageSchema('bolt3/tower-justice', 'Channel party → its watchtower: per revoked commitment of the peer, a locator (the commitment txid\'s first 16 bytes) and the encrypted justice ladders (ChaCha20-Poly1305 under SHA256 of the txid). No secret, nothing readable before the breach.', {
+  appointments: Type.Array(
+    Type.Object(
+      {
+        locator: Hex('the revoked commitment\'s txid, its first 16 bytes (display order)', 16),
+        blob: Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$', minLength: 40, maxLength: 16_777_216, description: 'base64: nonce (12 bytes) ‖ ChaCha20-Poly1305 ciphertext ‖ tag (16 bytes), key SHA256(commitment txid), aad "offchain/tower-justice/1"' }),
+      },
+      { additionalProperties: false },
+    ),
+    { maxItems: 1_000_000, description: 'one per revoked commitment worth punishing, in locator order' },
+  ),
+  next: Type.String(),
+});
+
+const RungHex = Type.String({ pattern: '^([0-9a-f]{2})+$', maxLength: 4000, description: 'a signed justice transaction: one input (through the revocation key), one output (the party\'s)' });
+const Rungs = Type.Array(RungHex, { minItems: 1, maxItems: 64, description: 'the fee ladder, lowest fee first: each rung replaces the one below (BIP 125)' });
+
+/** What a blob of `bolt3/tower-justice` decrypts to (UTF-8 JSON): the justice ladders of one revoked commitment. */
+export const JusticeLaddersSchema = Type.Object(
+  {
+    v: Type.Literal(1),
+    to_self_delay: Type.Integer({ minimum: 1, maximum: 65535, description: 'the CSV on the cheater\'s outputs: a ladder must be mined by the block before its input is final for him (confirmation height + to_self_delay − 1)' }),
+    outputs: Type.Array(
+      Type.Object(
+        {
+          rungs: Rungs,
+          second_stage: Type.Optional(Type.Object({ rungs: Rungs }, { additionalProperties: false, description: 'legacy channels only: the ladder on the output of the cheater\'s HTLC transaction for this HTLC (its txid is fixed: the peer\'s signature on it is SIGHASH_ALL)' })),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 967, description: 'one per revocable output of the commitment (to_local, each HTLC output)' },
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const BOLT3_SCHEMAS = [
   CommitmentRequestSchema, SweepSchema, PerCommitmentPointSchema,
   OwnChannelSchema, ChannelStateSchema, ChannelPointsSchema, ChannelOpenedSchema, CommitmentSignedSchema, RevokeAndAckSchema, CommitmentHeldSchema, RevocationReceivedSchema, HolderCommitmentSchema, PenaltiesSchema,
-  ShutdownSchema, ClosingSignedSchema, ClosingTxSchema, ClaimsSchema, ChannelsSchema,
+  ShutdownSchema, ClosingSignedSchema, ClosingTxSchema, ClaimsSchema, ChannelsSchema, TowerJusticeSchema,
 ];

@@ -321,6 +321,20 @@ export class RpcChainSource implements ChainSource {
     return undefined;
   }
 
+  /**
+   * getblock (verbosity 1): a block's height and its txids — what a tower matches its locators
+   * against, one call per block, no transaction decoded.
+   */
+  async blockTxids(hash: string): Promise<{ height: number; txids: string[] }> {
+    if (typeof hash !== 'string' || !TXID_RE.test(hash)) throw new MalformedInputError('E_BAD_BLOCK_HASH', `a block hash is 64 lower-case hex characters, got ${JSON.stringify(hash)}`);
+    await this.ensureChain();
+    const m = 'getblock';
+    const r = obj(await this.client.call(m, [hash, 1]), m, this.url);
+    const txs = r['tx'];
+    if (!Array.isArray(txs) || !txs.every((t) => typeof t === 'string' && TXID_RE.test(t))) throw protocolError(m, this.url, 'no "tx" list of txids');
+    return { height: int(r, 'height', m, this.url), txids: txs as string[] };
+  }
+
   /** getindexinfo: whether the node keeps the transaction index (-txindex), which getrawtransaction needs for a mined transaction. */
   async txIndex(): Promise<boolean> {
     await this.ensureChain();

@@ -105,4 +105,6 @@ export interface ChainSource {
   mempoolEntry?(txid: string): Promise<{ fee: bigint; vsize: number } | null>;
   /** The transaction of block `hash` that spends txid:vout (getblock, verbosity 2), or undefined when none of it does. */
   blockSpender?(hash: string, txid: string, vout: number): Promise<string | undefined>;
+  /** A block's height and its transactions' txids, in block order (getblock, verbosity 1: no transaction decoded). */
+  blockTxids?(hash: string): Promise<{ height: number; txids: string[] }>;
 }

@@ -17,7 +17,7 @@ import { Transform, type Readable } from 'node:stream';
 import { base64, hex } from '@scure/base';
 import { MalformedInputError, OffchainError, UsageError, type ExitCode } from '../errors.ts';
 import { PSBT_MAGIC } from '../constants.ts';
-import { jsonErrorPosition, jsonReason } from './json-position.ts';
+import { duplicateName, jsonErrorPosition, jsonReason, lineColumn } from './json-position.ts';
 
 export type InputDocument =
   | { format: 'psbt'; encoding: 'binary' | 'base64' | 'hex'; psbt: Uint8Array }
@@ -207,8 +207,9 @@ export function detectFormat(bytes: Uint8Array, what = 'the input'): InputDocume
 }
 
 function parseJsonText(text: string, what: string): InputDocument {
+  let value: unknown;
   try {
-    return { format: 'json', value: JSON.parse(text) };
+    value = JSON.parse(text);
   } catch (whole) {
     // Not one document. JSON Lines (one object per line) only if the first line is a whole
     // JSON value by itself; otherwise it is one (pretty-printed) document with an error in
@@ -226,6 +227,34 @@ function parseJsonText(text: string, what: string): InputDocument {
     }
     throw malformedJson(what, text, whole as Error);
   }
+  refuseDuplicateNames(text, what);
+  return { format: 'json', value };
+}
+
+/**
+ * E_MALFORMED_JSON when a name appears twice in one object of `text` (a text JSON.parse
+ * took): JSON.parse keeps the last, a filter in front of us may read the first — a body
+ * whose first "type" is credit/abandon would pass it and be served as its last "type".
+ */
+function refuseDuplicateNames(text: string, what: string, lineNumber?: number): void {
+  const dup = duplicateName(text);
+  if (dup === undefined) return;
+  if (dup === 'too deep') throw new MalformedInputError('E_MALFORMED_JSON', `${what} is nested too deeply to be a message`);
+  const at = lineColumn(text, dup.offset);
+  const line = lineNumber ?? at.line;
+  throw new MalformedInputError('E_MALFORMED_JSON', `${what} names ${JSON.stringify(dup.name.slice(0, 64))} twice in one object, at ${lineNumber === undefined ? `line ${line}, ` : ''}column ${at.column}: readers disagree on which one counts, so neither does`, { line, column: at.column });
+}
+
+/** One JSON message read from `text` (`what` names it): E_MALFORMED_JSON with its line and column, or a name twice in one object. */
+export function parseJson(text: string, what: string): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw malformedJson(what, text, e as Error);
+  }
+  refuseDuplicateNames(text, what);
+  return value;
 }
 
 function parsesAlone(line: string): boolean {
@@ -244,12 +273,15 @@ export function malformedJson(what: string, text: string, error: Error): Malform
 }
 
 export function parseJsonLine(line: string, lineNumber: number): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(line);
+    value = JSON.parse(line);
   } catch (e) {
     const { column } = jsonErrorPosition(line, e as Error);
     throw new MalformedInputError('E_MALFORMED_JSON', `line ${lineNumber} is not valid JSON at column ${column}: ${jsonReason(e as Error)}`, { line: lineNumber, column });
   }
+  refuseDuplicateNames(line, `line ${lineNumber}`, lineNumber);
+  return value;
 }
 
 /**

@@ -70,6 +70,13 @@ export function endpoint(base: URL, path: string): URL {
 const RETRY_STATUS = new Set([408, 429, 502, 503, 504]);
 
 /**
+ * The most an answer may hold: every answer of every service is far smaller (a NUT-09 restore
+ * of 1,000 outputs is about 300 KB). A longer one is not read on — a hostile service made a
+ * client read 400 MB — and is E_PEER_ANSWER, not retried.
+ */
+export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+
+/**
  * One call: the answer's JSON value on 2xx; the service's refusal as an OffchainError (its
  * code and exit code, never 0); once `retryForMs` passed without an answer, the last
  * transient refusal (a 503's code) or E_PEER_UNREACHABLE (exit 1), each saying `resend`.
@@ -142,7 +149,14 @@ function send(url: URL, method: 'GET' | 'POST', headers: Record<string, string>,
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers: { ...headers, ...(bytes ? { 'content-length': String(bytes.length) } : {}) } }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
+      let size = 0;
+      const tooLong = () => fail(new OffchainError('E_PEER_ANSWER', `${url.origin} answered more than ${MAX_ANSWER_BYTES} bytes, which no answer of a service is: is --peer the right service?`, ExitCode.general));
+      if (Number(res.headers['content-length']) > MAX_ANSWER_BYTES) return tooLong();
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_ANSWER_BYTES) return tooLong();
+        chunks.push(c);
+      });
       res.on('error', fail);
       res.on('aborted', () => fail(Object.assign(new Error('the answer was cut off'), { code: 'ECONNRESET' })));
       res.on('end', () => {

@@ -28,7 +28,7 @@ import { rolloverTxid } from './transactions.ts';
 import type {
   CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema,
 } from './schemas.ts';
-import { issueStateNonce, mintComplete, mintCosignRefund, signedKeyPathTx, stateNonceContext } from './signing.ts';
+import { checkUserSigned, issueStateNonce, mintComplete, mintCosignRefund, signedKeyPathTx, stateNonceContext } from './signing.ts';
 import type { CreditContract } from './terms.ts';
 
 type OpenRequest = Static<typeof OpenRequestSchema>;
@@ -197,8 +197,11 @@ export async function checkChain(ctx: Pick<MintContext, 'chain'> & { policy: Pic
 /** A payment: check the next state, co-sign it, store it fully signed, answer with a receipt. */
 export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promise<ReceiptJson> {
   const { record, c } = await loadOpen(ctx, req.contract_id, req.network);
-  if (record.gateway) refuse('E_DEVICE_CHANNEL', `contract ${record.contract_id} is a device channel: its payments go through "gateway pay" (the states would diverge)`);
   const tx = parsePsbtBase64(req.psbt, 'psbt');
+  // The user's request, before a word about the contract (signing.ts checkUserSigned).
+  const input = readMusigInput(tx, 0); // contract key, sighash type
+  checkUserSigned(input, ctx.mint.publicKey, c.userPubkey);
+  if (record.gateway) refuse('E_DEVICE_CHANNEL', `contract ${record.contract_id} is a device channel: its payments go through "gateway pay" (the states would diverge)`);
   if (record.latest && req.state <= record.latest.state) {
     // Idempotent retry: the same state again gets the stored receipt, never an error.
     if (req.state === record.latest.state && tx.id === record.latest.txid && req.cumulative_sat === record.latest.cumulative_sat) return signedAgain(record.latest.receipt, ctx.mint);
@@ -211,7 +214,6 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
   if (cumulative <= previous) refuse('E_AMOUNT_NOT_INCREASING', `cumulative ${cumulative} sat does not exceed the previous ${previous} sat`);
   if (cumulative - previous !== BigInt(req.amount_sat)) refuse('E_AMOUNT_MISMATCH', `amount_sat ${req.amount_sat} is not cumulative minus previous (${cumulative - previous})`);
   checkState(tx, c, cumulative, ctx.policy.min_fee_rate);
-  const input = readMusigInput(tx, 0); // contract key, sighash type
   await checkChain(ctx, c);
   // Ecash outputs are checked before the nonce is taken: a refusal leaves it unused.
   if (ctx.policy.ecash && !ctx.ecash) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
@@ -261,15 +263,17 @@ function retriedSettlement(ctx: MintContext, record: MintContractRecord, kind: '
 /** Cooperative close: the mint is paid at least its latest amount; the contract freezes. */
 export async function acceptClose(ctx: MintContext, req: CloseRequest): Promise<Record<string, unknown>> {
   const { record, c } = await loadOpen(ctx, req.contract_id, req.network);
+  const tx = parsePsbtBase64(req.psbt, 'psbt');
+  // The user's request, before a word about the contract (signing.ts checkUserSigned).
+  const input = readMusigInput(tx, 0);
+  checkUserSigned(input, ctx.mint.publicKey, c.userPubkey);
   const retried = retriedSettlement(ctx, record, 'close', req.state);
   if (retried) return retried;
   checkNotFrozen(record);
   if (record.gateway?.in_flight) refuse('E_HTLC_IN_FLIGHT', `payment ${record.gateway.in_flight.payment_hash} is in flight on this device channel: settle or fail it first`);
   checkStateNumber(record, req.state);
-  const tx = parsePsbtBase64(req.psbt, 'psbt');
   const paid = checkClose(tx, c, BigInt(record.latest?.cumulative_sat ?? 0), ctx.policy.min_fee_rate);
   if (paid !== BigInt(req.cumulative_sat)) refuse('E_AMOUNT_MISMATCH', `cumulative_sat ${req.cumulative_sat} is not what the close pays the mint (${paid})`);
-  const input = readMusigInput(tx, 0);
   const signed = signedKeyPathTx(tx, await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state)));
   const response = signAnswer({ type: 'credit/closed', version: 1, network: ctx.network, contract_id: c.id, cumulative_sat: req.cumulative_sat, txid: signed.txid, hex: signed.hex }, ctx.mint, answerAux(ctx));
   // The latest state stays: the mint still exits with it if the close never confirms.
@@ -341,6 +345,8 @@ export async function proposeRollover(ctx: MintContext, req: RolloverRequest): P
  */
 export async function acceptRollover(ctx: MintContext, req: RolloverSign): Promise<Record<string, unknown>> {
   const { record, c } = await loadOpen(ctx, req.contract_id, req.network);
+  // The user's request, before a word about the contract (signing.ts checkUserSigned).
+  checkUserSigned(readMusigInput(parsePsbtBase64(req.rollover_psbt, 'rollover_psbt'), 0), ctx.mint.publicKey, c.userPubkey);
   const retried = retriedSettlement(ctx, record, 'rollover', req.state);
   if (retried) return retried;
   const proposed = record.proposed_rollover;

@@ -55,22 +55,34 @@ export function userSignAgainst(tx: Transaction, index: number, user: KeyPair, m
 }
 
 /**
- * The mint's side: the user's partial signature must be present and valid (blamed on
- * the user otherwise), the mint's nonce must be the one issued for `context`; only then
- * is the secret nonce consumed — durably, with the digest of the session it signs — and
- * used. Returns the final signature, which has been verified against the output key.
+ * The request is the user's: its partial signature on the contract input is present and
+ * valid (blamed on the user otherwise), beside the mint's public nonce and no signature in
+ * the mint's name. The mint checks this before it says anything of the contract — its state,
+ * what it was paid, whether it is frozen — so that a stranger who knows a contract's id
+ * learns nothing from a refusal (issue 72: `latest is 3`, `previous 6000 sat`). Its words
+ * name the request only. Checked once: mintComplete's own check is then free.
  */
-export async function mintComplete(tx: Transaction, input: MusigInput, mint: KeyPair, userPubkey: Uint8Array, nonces: NoncePort, context: string): Promise<Uint8Array> {
-  const me = indexOf(input, mint.publicKey);
+export function checkUserSigned(input: MusigInput, mintPubkey: Uint8Array, userPubkey: Uint8Array): void {
+  const me = indexOf(input, mintPubkey);
   const user = indexOf(input, userPubkey);
   if (me < 0 || user < 0) throw new RefusedError('E_WRONG_CONTRACT', 'the PSBT input is not signed for this contract\'s keys');
   if (!input.partialSigs[user]) {
     throw new InvalidContributionError('E_MISSING_PARTIAL_SIGS', toHex(userPubkey), 'the user\'s partial signature is missing');
   }
-  const pubnonce = input.pubnonces[me];
-  if (!pubnonce) throw new RefusedError('E_MISSING_NONCES', 'the PSBT does not carry the mint\'s public nonce');
+  if (!input.pubnonces[me]) throw new RefusedError('E_MISSING_NONCES', 'the PSBT does not carry the mint\'s public nonce');
   if (input.partialSigs[me]) throw new RefusedError('E_MUSIG_FIELDS', 'the PSBT already carries a partial signature in the mint\'s name');
   verifyPartialSigs(input);
+}
+
+/**
+ * The mint's side: the user's partial signature must be present and valid
+ * (checkUserSigned), the mint's nonce must be the one issued for `context`; only then
+ * is the secret nonce consumed — durably, with the digest of the session it signs — and
+ * used. Returns the final signature, which has been verified against the output key.
+ */
+export async function mintComplete(tx: Transaction, input: MusigInput, mint: KeyPair, userPubkey: Uint8Array, nonces: NoncePort, context: string): Promise<Uint8Array> {
+  checkUserSigned(input, mint.publicKey, userPubkey);
+  const pubnonce = input.pubnonces[indexOf(input, mint.publicKey)]!;
   // The session it is opened for: a store's ledger opens it again only for this one (nonce-ledger.ts).
   const secnonce = await nonces.take(pubnonce, context, signingSessionDigest(input));
   return lastSignature(input, mint, secnonce);

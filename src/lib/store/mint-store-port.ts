@@ -49,6 +49,12 @@ export interface MintStorePort<R extends { contract_id: string }> extends Fundin
   abandon(): void | Promise<void>;
   /** Set once a commit failed or the store found itself rolled back: exit, release nothing. */
   readonly broken: Error | undefined;
+  /**
+   * SQLite: this process alone runs long on the store's directory — a service or a stream, whose
+   * batch and nonces live in its memory — E_LOCK_HELD when another already does (sqlite/service-lock.ts).
+   * PostgreSQL has none: any number of processes share a store.
+   */
+  holdAlone?(what: string): void;
   /** PostgreSQL: after a lost connection, wait (bounded backoff) until the store answers again; false when it did not in `withinMs`. */
   reachable?(withinMs: number): Promise<boolean>;
   /** PostgreSQL: leave a broken store behind with a fresh nonce epoch, as a restart would (pg/mint-store.ts `renew`); the retired epoch. */

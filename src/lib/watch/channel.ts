@@ -150,10 +150,19 @@ export function justiceMaxFee(item: Pick<JusticeItem, 'valueSat' | 'weight' | 'i
  * so the bid stays at the start rate.
  */
 function scheduleStart(f: ChannelFacts, item: JusticeItem): number {
-  const first = Math.min(f.startTip ?? f.tip, f.tip);
-  if (item.deadline !== undefined) return first;
-  // Mined at H, it could be taken from block H itself (beside it): the window's first bid is the one made with the tip at H − 1.
-  return item.confirmedAt === undefined ? f.tip : Math.min(Math.max(first, item.confirmedAt - 1), f.tip);
+  if (item.deadline !== undefined) return Math.min(f.startTip ?? f.tip, f.tip);
+  return windowStart(f.startTip, f.tip, item.confirmedAt);
+}
+
+/**
+ * Where the schedule of a justice transaction on an output of the cheater's starts: the first tip
+ * bid at (`startTip`), else the tip — never before the output's confirmation at H (mined at H, it
+ * could be taken from block H itself, beside it: the window's first bid is the one made with the
+ * tip at H − 1); unconfirmed (`confirmedAt` undefined), the tip: its deadline moves with it.
+ */
+export function windowStart(startTip: number | undefined, tip: number, confirmedAt?: number): number {
+  const first = Math.min(startTip ?? tip, tip);
+  return confirmedAt === undefined ? tip : Math.min(Math.max(first, confirmedAt - 1), tip);
 }
 
 type ItemBid = { item: JusticeItem; deadline: number; action: 'send' | 'replace' | 'keep' | 'none'; send?: JusticeSend; rate: number; shortfall?: Decision['shortfall'] };

@@ -131,6 +131,8 @@ export async function mintBatchOn(term: { warn(text: string): void }, network: N
   const outages = new Outages(store, windowMs, (retired, why) => term.warn(
     `the store ${store.dir} broke under this ${what} (${(why as { code?: string }).code ?? why.message.split('\n')[0]}: the request in flight says why): it wiped its nonce key (epoch ${retired.slice(0, 8)}…), drew a fresh one and goes on; users holding a nonce of the old one are refused E_NONCE_ELSEWHERE once and recover with "credit abandon"`,
   ));
+  // A second service or stream on one SQLite directory is refused at its start: each keeps its batch and nonces in memory.
+  store.holdAlone?.(what === 'stream' ? 'sign-update --stream' : 'serve');
   // A configuration error (no chain source, no ecash seed) stops the process at its start, not per request.
   await ctx.chain.tip();
   if (ctx.policy.ecash && !ctx.ecash) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');

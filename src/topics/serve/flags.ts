@@ -1,6 +1,7 @@
 /**
  * The flags every `serve` command shares (docs/serve.md, "Flags"): where it listens, the
- * operator's own listener, the limits of a request, the per-client rate limit, whose
+ * operator's own listener, the limits of a request, the connections and body bytes held
+ * (./limits.ts), the per-client rate limit, whose
  * X-Forwarded-For is believed, how long a drain may take, and the log level. Parsed here
  * into ServeOptions (./service.ts); a role's own flags (key, store, chain…) stay its topic's.
  */
@@ -17,7 +18,10 @@ export const serveFlags = {
     helpGroup: 'SERVICE',
   }),
   'body-limit': Flags.integer({ description: 'largest request body, bytes (413 E_INPUT_TOO_LARGE above it)', default: 65_536, min: 1024, max: 32 * 1024 * 1024, helpGroup: 'SERVICE' }),
-  'request-timeout': Flags.integer({ description: 'seconds a client has to send its whole request (408 after)', default: 10, min: 1, max: 3600, helpGroup: 'SERVICE' }),
+  'request-timeout': Flags.integer({ description: 'seconds a client has to send its whole request, headers and body, however slowly it trickles (408 and the connection closed after)', default: 10, min: 1, max: 3600, helpGroup: 'SERVICE' }),
+  'max-connections': Flags.integer({ description: 'connections open at once on the public listener; more are closed as they come. 0: no cap', default: 512, min: 0, max: 1_000_000, helpGroup: 'SERVICE' }),
+  'max-connections-per-address': Flags.integer({ description: 'connections open at once from one client address (an IPv6 /64 counts as one; --trust-proxy peers are not counted); more are closed as they come. 0: no cap', default: 16, min: 0, max: 1_000_000, helpGroup: 'SERVICE' }),
+  'max-body-bytes': Flags.integer({ description: 'bytes of request bodies held at once across all requests, each from its first byte until its answer left (503 E_SERVICE_BUSY past it)', default: 32 * 1024 * 1024, min: 256 * 1024, max: 1024 * 1024 * 1024, helpGroup: 'SERVICE' }),
   'step-timeout': Flags.integer({ description: 'seconds a step may take before the client is answered 503 E_STEP_TIMEOUT (the step is not cancelled: it commits or rolls back, and a retry gets its stored answer)', default: 30, min: 1, max: 3600, helpGroup: 'SERVICE' }),
   'rate-limit': Flags.integer({ description: 'requests per client address per --rate-window on the public listener (429 E_RATE_LIMITED above it); 0: no limit', default: 600, min: 0, max: 10_000_000, helpGroup: 'SERVICE' }),
   'rate-window': Flags.integer({ description: 'the rate limit\'s window, seconds', default: 60, min: 1, max: 86_400, helpGroup: 'SERVICE' }),
@@ -28,6 +32,7 @@ export const serveFlags = {
 
 export type ServeFlagValues = {
   listen?: string; 'operator-listen'?: string; 'body-limit': number; 'request-timeout': number; 'step-timeout': number;
+  'max-connections': number; 'max-connections-per-address': number; 'max-body-bytes': number;
   'rate-limit': number; 'rate-window': number; 'trust-proxy'?: string; 'drain-timeout': number; 'log-level': string;
 };
 
@@ -76,6 +81,9 @@ export function serveOptions(f: ServeFlagValues, port: number): Omit<ServeOption
     bodyLimit: f['body-limit'],
     requestTimeoutMs: f['request-timeout'] * 1000,
     stepTimeoutMs: f['step-timeout'] * 1000,
+    maxConnections: f['max-connections'],
+    maxConnectionsPerAddress: f['max-connections-per-address'],
+    maxBodyBytes: f['max-body-bytes'],
     rateLimit: f['rate-limit'] === 0 ? undefined : { max: f['rate-limit'], windowMs: f['rate-window'] * 1000 },
     ...(trustProxy && trustProxy.length > 0 ? { trustProxy } : {}),
     drainTimeoutMs: f['drain-timeout'] * 1000,

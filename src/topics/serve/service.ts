@@ -14,19 +14,22 @@
  *   /metrics                      the operator's listener only (Prometheus text)
  *   operator routes               the operator's listener only: 404 on the public one
  *   logs                          JSON on standard error: request id, route, status, time, code — never a body
+ *   limits                        ./limits.ts: a whole-request deadline, connections in all and per address,
+ *                                 the bytes of bodies in flight; X-Request-Id only from a --trust-proxy peer
  *
  * Invariants: an answer leaves only once the step returned (the step commits before it
  * returns); a step is never cancelled by the service — a step timeout answers 503 and the
  * step still commits or rolls back, so the client's retry gets its stored answer; SIGTERM
  * stops taking connections, finishes what is in flight, then runs the role's drain.
  */
-import { randomUUID } from 'node:crypto';
+import { chmodSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ExitCode, OffchainError, MalformedInputError } from '../../lib/errors.ts';
 import { stringifyLine, stringifyMessage } from '../../lib/json.ts';
 import { describeError } from '../../lib/cli/describe-error.ts';
-import { malformedJson } from '../../lib/cli/input.ts';
+import { parseJson } from '../../lib/cli/input.ts';
 import { ServiceMetrics, type Gauge } from './metrics.ts';
+import { BodyBudget, capConnections, requestDeadline, requestIdFrom, trustedPeer } from './limits.ts';
 
 export type ListenAt = { host: string; port: number } | { path: string };
 export type Listener = 'public' | 'operator';
@@ -39,8 +42,14 @@ export type ServeOptions = {
   listen: { host: string; port: number };
   operatorListen?: ListenAt;
   bodyLimit: number;
+  /** The whole request, headers and body, within this (408 after). */
   requestTimeoutMs: number;
   stepTimeoutMs: number;
+  /** Connections on the public listener in all, and per client address (0: no cap). */
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  /** The bytes of request bodies held at once, across all requests (503 E_SERVICE_BUSY past it). */
+  maxBodyBytes: number;
   rateLimit: { max: number; windowMs: number } | undefined;
   trustProxy?: string[];
   drainTimeoutMs: number;
@@ -87,6 +96,8 @@ export type RunningService = {
   done: Promise<number>;
   /** Requests being served right now. */
   inflight(): number;
+  /** The listeners' fastify instances: a test injects requests where the socket is not the point. */
+  apps: { public: FastifyInstance; operator?: FastifyInstance };
 };
 
 /** HTTP status of a refusal, by its code and exit class. */
@@ -106,7 +117,7 @@ export function httpStatus(code: string, exitCode: number): number {
 }
 
 /** Refusals a client should retry after a while: the answer carries Retry-After. */
-const UNAVAILABLE = new Set(['E_STORE_UNREACHABLE', 'E_STORE_BUSY', 'E_STEP_TIMEOUT', 'E_DRAINING', 'E_PAYMENT_PENDING']);
+const UNAVAILABLE = new Set(['E_STORE_UNREACHABLE', 'E_STORE_BUSY', 'E_STEP_TIMEOUT', 'E_DRAINING', 'E_PAYMENT_PENDING', 'E_SERVICE_BUSY']);
 
 type FastifyLike = Error & { statusCode?: number; code?: string };
 
@@ -139,14 +150,10 @@ function retryAfter(e: unknown): number {
   return typeof s === 'number' && s > 0 ? Math.ceil(s) : 1;
 }
 
-/** Our JSON reader on a request body: the one-shot's E_MALFORMED_JSON text, not fastify's. */
+/** Our JSON reader on a request body: the one-shot's E_MALFORMED_JSON text, not fastify's; a name twice in one object refused. */
 function parseBody(text: string): unknown {
   if (text.trim() === '') throw new MalformedInputError('E_EMPTY_INPUT', 'the request body is empty: send one JSON message');
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw malformedJson('the request body', text, e as Error);
-  }
+  return parseJson(text, 'the request body');
 }
 
 function urlOf(app: FastifyInstance): string {
@@ -177,7 +184,14 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
     },
     pino.destination({ dest: 2, sync: true }),
   );
-  const metrics = new ServiceMetrics(opts.role, hooks.gauges ?? []);
+  const budget = new BodyBudget(opts.maxBodyBytes);
+  const trusted = trustedPeer(opts.trustProxy);
+  let publicServer: import('node:http').Server | undefined;
+  const metrics = new ServiceMetrics(opts.role, [
+    ...(hooks.gauges ?? []),
+    { name: 'offchain_http_body_bytes_held', help: 'Bytes of request bodies held now, across all requests (--max-body-bytes)', read: async () => budget.bytes },
+    { name: 'offchain_http_connections', help: 'Connections open on the public listener (--max-connections)', read: () => new Promise((res, rej) => publicServer ? publicServer.getConnections((e, n) => (e ? rej(e) : res(n))) : rej(new Error('not listening'))) },
+  ]);
   await metrics.ready();
   let draining = false;
   let inflight = 0;
@@ -187,14 +201,19 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
       loggerInstance: logger as unknown as import('fastify').FastifyBaseLogger,
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: opts.bodyLimit,
+      // The deadline of a whole request, headers and body: Node reads these when the server is
+      // made (set after, as fastify's requestTimeout does, a body trickled a byte a second was
+      // held until headersTimeout, 60 s, plus the check's 30 s interval).
+      http: requestDeadline(opts.requestTimeoutMs),
       requestTimeout: opts.requestTimeoutMs,
       connectionTimeout: opts.requestTimeoutMs,
       keepAliveTimeout: 5000,
       // Not fastify's own 503 while closing (an uncoded body): our handlers answer it — /healthz draining, a step E_DRAINING.
       return503OnClosing: false,
       forceCloseConnections: 'idle',
-      genReqId: () => randomUUID(),
-      requestIdHeader: opts.trustProxy ? 'x-request-id' : false,
+      // A client's own X-Request-Id only through a --trust-proxy peer (never one connecting directly).
+      genReqId: requestIdFrom(trusted),
+      requestIdHeader: false,
       trustProxy: listener === 'public' && opts.trustProxy ? opts.trustProxy : false,
       routerOptions: { ignoreTrailingSlash: true },
     });
@@ -210,6 +229,11 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
       reply.header('x-request-id', req.id);
       (req as { started?: bigint }).started = process.hrtime.bigint();
     });
+    if (listener === 'public') {
+      publicServer = app.server;
+      capConnections(app.server, { total: opts.maxConnections, perClient: opts.maxConnectionsPerAddress }, trusted, () => metrics.refused('E_TOO_MANY_CONNECTIONS'));
+      app.addHook('preParsing', async (req, reply, payload) => budget.count(payload, reply.raw));
+    }
     // While draining, every answer closes its connection: a kept-alive socket would hold the close open.
     app.addHook('onSend', async (_req, reply) => {
       if (draining) reply.header('connection', 'close');
@@ -267,7 +291,7 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
           // The request is in: from here the step's limit applies, not the sender's. A socket
           // left at connectionTimeout (--request-timeout of silence) was dropped under a step
           // waiting for its store, before its 503 E_STEP_TIMEOUT could be sent.
-          req.raw.socket?.setTimeout(opts.stepTimeoutMs + opts.requestTimeoutMs);
+          req.raw.socket?.setTimeout?.(opts.stepTimeoutMs + opts.requestTimeoutMs);
           const stop = metrics.start(route.step);
           try {
             const answer = await withTimeout(route.handle({ body: req.body, params: req.params as Record<string, string>, query: req.query as Record<string, string | undefined>, id: req.id }), opts.stepTimeoutMs);
@@ -289,8 +313,9 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
   const pub = await build('public');
   const op = opts.operatorListen ? await build('operator') : undefined;
   try {
+    // The operator's first, before any request can be served: its socket is made under umask 0177.
+    if (op && opts.operatorListen) await listenOperator(op, opts.operatorListen);
     await pub.listen({ host: opts.listen.host, port: opts.listen.port });
-    if (op && opts.operatorListen) await op.listen('path' in opts.operatorListen ? { path: opts.operatorListen.path } : { host: opts.operatorListen.host, port: opts.operatorListen.port });
   } catch (e) {
     await Promise.allSettled([pub.close(), op?.close()]);
     const err = e as NodeJS.ErrnoException;
@@ -345,7 +370,33 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   });
-  return { urls, stop, done, inflight: () => inflight };
+  return { urls, stop, done, inflight: () => inflight, apps: { public: pub, ...(op ? { operator: op } : {}) } };
+}
+
+/**
+ * The operator's listener. Its unix socket is made 0600 — whoever can connect acts as the
+ * operator — whatever the process umask: bind(2) makes it under the umask, so the umask is
+ * 0177 while it binds (nothing else runs then: no listener is up yet), and the mode is set
+ * again after, in case a filesystem did not apply it.
+ */
+async function listenOperator(op: FastifyInstance, at: ListenAt): Promise<void> {
+  if (!('path' in at)) {
+    await op.listen({ host: at.host, port: at.port });
+    return;
+  }
+  await op.ready();
+  let umask: number | undefined;
+  try {
+    umask = process.umask(0o177);
+  } catch {
+    // A worker thread may not change the umask (the tests' library workers): the chmod below alone.
+  }
+  try {
+    await op.listen({ path: at.path });
+  } finally {
+    if (umask !== undefined) process.umask(umask);
+  }
+  chmodSync(at.path, 0o600);
 }
 
 /** The step's answer, or 503 E_STEP_TIMEOUT once `ms` passed; the step goes on either way. */

@@ -12,6 +12,7 @@ import type { StateDb } from '../../lib/store/sqlite/database.ts';
 import type { Records } from '../../lib/store/sqlite/records.ts';
 import type { ChainView } from '../../lib/watch/chain-view.ts';
 import type { ExitBid } from '../../lib/watch/credit.ts';
+import type { Breach, VerifiedLadder } from '../../lib/bolt3/tower-justice.ts';
 
 const HASH = /^[0-9a-f]{64}$/;
 
@@ -23,6 +24,16 @@ export type BidOf = 'exit' | 'claim' | 'tower' | 'refund';
  * `done`: the channel was done with its spender mined at that height (not evaluated again while the node says so: a reorganisation of FINAL_DEPTH or more asks again).
  */
 export type ChannelWatch = { spender?: string; start_tip?: number; sent: Record<string, string>; walked_to?: string; done?: { spender: string; height: number } };
+
+/**
+ * What a tower keeps of a revoked commitment it found on chain (`breach-<txid>`): the party's ladders
+ * as verified when found (src/lib/bolt3/tower-justice.ts openBreach), each second stage's once the
+ * cheater's HTLC transaction was seen and it verified (by the outpoint of the commitment output it
+ * follows), the first tip it bid at, the rung it sent last per outpoint and the tip then; `done`: the
+ * commitment's height when every ladder was settled (not evaluated again unless a reorganisation
+ * that deep).
+ */
+export type TowerBreach = { breach: Breach; second: Record<string, VerifiedLadder>; start_tip?: number; sent: Record<string, { rung: number; tip: number }>; done?: number };
 
 export class WatchRecords {
   private opened: Records<unknown> | undefined;
@@ -98,6 +109,40 @@ export class WatchRecords {
   async setTowerKept(coin: string, kept: { locktime: number; txid: string }): Promise<void> {
     const r = (await this.records(true))!;
     await r.db.step(() => r.put(`export-${coin}`, kept));
+  }
+
+  /** The breaches a tower keeps, by commitment txid (a row that is not one is left out: it is said by the caller's count only). */
+  async towerBreaches(): Promise<Map<string, TowerBreach>> {
+    const r = await this.records(false);
+    const out = new Map<string, TowerBreach>();
+    for (const id of r?.ids() ?? []) {
+      if (!id.startsWith('breach-')) continue;
+      const b = await this.read(id) as TowerBreach | undefined;
+      const ok = typeof b === 'object' && b !== null && typeof b.breach === 'object' && b.breach !== null && Array.isArray(b.breach.outputs)
+        && typeof b.breach.commitment === 'string' && HASH.test(b.breach.commitment) && Number.isSafeInteger(b.breach.to_self_delay)
+        && typeof b.sent === 'object' && b.sent !== null && typeof b.second === 'object' && b.second !== null;
+      if (ok) out.set(b.breach.commitment, b);
+    }
+    return out;
+  }
+
+  async setTowerBreach(b: TowerBreach): Promise<void> {
+    const r = (await this.records(true))!;
+    await r.db.step(() => r.put(`breach-${b.breach.commitment}`, b));
+  }
+
+  /** The channel exports (by content digest) whose locators a tower has matched against the blocks before it got them. */
+  async towerScanned(): Promise<Set<string>> {
+    const r = await this.records(false);
+    return new Set((r?.ids() ?? []).filter((id) => id.startsWith('scanned-')).map((id) => id.slice('scanned-'.length)));
+  }
+
+  async setTowerScanned(digests: readonly string[], tip: number): Promise<void> {
+    if (digests.length === 0) return;
+    const r = (await this.records(true))!;
+    await r.db.step(() => {
+      for (const d of digests) r.put(`scanned-${d}`, { tip });
+    });
   }
 
   /** A channel's record, or an empty one when there is none or it is not one (advice only: the node is asked again). */

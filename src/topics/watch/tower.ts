@@ -11,9 +11,10 @@
  * The tower holds no key: nothing it does can move the coin anywhere but where the owner's backup
  * pays. What it spends is its own wallet's, within --max-fee-rate on the package.
  *
- * Not here: the channel half of issue 71 item 5 (penalty transactions for a BOLT 2/3 channel's
- * revoked commitments: a kind of its own beside this one, docs/watch.md).
+ * The channel half (a channel party's justice ladders, `bolt3/tower-justice`) is a kind of its own
+ * beside this one, in the same directory: ./tower-channel.ts.
  */
+import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Transaction } from '@scure/btc-signer';
@@ -21,6 +22,7 @@ import type { Conflict } from '../../lib/truc/standing.ts';
 import type { FeeLimits } from '../../lib/tx/fee-guard.ts';
 import type { RpcClient } from '../../lib/chain/rpc-client.ts';
 import type { TowerBackup } from '../../lib/statechain/tower.ts';
+import type { ChannelExport } from './tower-channel.ts';
 import type { ReplacedChild } from '../../lib/truc/replaced.ts';
 import { FINAL_DEPTH, SENDING, type Decision, heldRate } from '../../lib/watch/decision.ts';
 import { decideTower, newestExports, type TowerCoin } from '../../lib/watch/tower.ts';
@@ -52,56 +54,90 @@ export type TowerHost = {
   network: string;
 };
 
+
+/** What a tower's directory holds: the statechain owners' backups and the channel parties' justice. */
+export type TowerFiles = { backups: TowerBackup[]; channels: ChannelExport[] };
+
+type Read = { backup: TowerBackup } | { channel: ChannelExport };
+
 /** Each file read, as it was when read (size, mtime): its export or why it was skipped. */
-const readFiles = new Map<string, { mtimeMs: number; size: number; m?: TowerBackup; why?: string }>();
+const readFiles = new Map<string, { mtimeMs: number; size: number; read?: Read; why?: string }>();
 
 /** Files the tower reads in its directory: `*.json`, each one export (a file being written elsewhere and renamed in). */
 const EXPORT_FILE = /\.json$/;
 
-/**
- * The exports in `dir`, each read and checked (readTowerBackup). A file that is not one is skipped
- * and said (`warn`), at the start as in every round — a tower keeps every other deadline whatever
- * lands in its directory; only a directory it cannot read is an error (E_USAGE).
- */
-export async function readTowerDir(dir: string, network: string, warn?: (message: string) => void): Promise<TowerBackup[]> {
+/** The largest file a tower reads (a channel's export of many revoked commitments is a few KiB each): a bigger one is skipped unread. */
+export const MAX_EXPORT_FILE = 64 * 1024 * 1024;
+
+/** One file's export: by its `type`, a statechain owner's backup or a channel party's justice; junk throws (E_BAD_TOWER_EXPORT). */
+async function readExport(path: string, network: string): Promise<Read> {
+  const { MalformedInputError } = await import('../../lib/errors.ts');
+  const bytes = await readFile(path);
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw new MalformedInputError('E_BAD_TOWER_EXPORT', `not JSON (${(e as Error).message})`);
+  }
+  const type = (value as { type?: unknown } | null)?.type;
+  const net = (value as { network?: unknown } | null)?.network;
+  if (type === 'bolt3/tower-justice') {
+    const { readTowerJustice } = await import('../../lib/bolt3/tower-justice.ts');
+    const { blobs } = readTowerJustice(value, `--tower ${path}`);
+    if (net !== network) throw new MalformedInputError('E_BAD_TOWER_EXPORT', `its network is ${String(net)}, not ${network}`);
+    return { channel: { file: path, digest: createHash('sha256').update(bytes).digest('hex'), blobs } };
+  }
   const { readTowerBackup } = await import('../../lib/statechain/tower.ts');
-  const { MalformedInputError, UsageError } = await import('../../lib/errors.ts');
+  if (type !== 'statechain/tower-backup') throw new MalformedInputError('E_BAD_TOWER_EXPORT', `its type is ${JSON.stringify(type)}: a tower keeps statechain/tower-backup (statechain tower-export) and bolt3/tower-justice (commitment tower-export)`);
+  const m = readTowerBackup(value, `--tower ${path}`);
+  if (m.network !== network) throw new MalformedInputError('E_BAD_TOWER_EXPORT', `its network is ${m.network}, not ${network}`);
+  return { backup: m };
+}
+
+/**
+ * The exports in `dir`, each read and checked (readTowerBackup, readTowerJustice by its type). A file
+ * that is not one — or is over MAX_EXPORT_FILE — is skipped and said (`warn`), at the start as in
+ * every round: a tower keeps every other deadline whatever lands in its directory; only a directory
+ * it cannot read is an error (E_USAGE).
+ */
+export async function readTowerFiles(dir: string, network: string, warn?: (message: string) => void): Promise<TowerFiles> {
+  const { UsageError } = await import('../../lib/errors.ts');
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => EXPORT_FILE.test(n)).sort();
   } catch (e) {
     throw new UsageError('E_USAGE', `--tower ${dir}: not a directory the tower can read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  const out: TowerBackup[] = [];
+  const out: TowerFiles = { backups: [], channels: [] };
+  const keep = (r: Read) => ('backup' in r ? out.backups.push(r.backup) : out.channels.push(r.channel));
   for (const name of names) {
     // A file unchanged since the last round (same size and mtime) is not read or parsed again.
     const path = join(dir, name);
     const st = await stat(path).catch(() => undefined);
     const seen = st && readFiles.get(path);
     if (st && seen && seen.mtimeMs === st.mtimeMs && seen.size === st.size) {
-      if (seen.m) out.push(seen.m);
+      if (seen.read) keep(seen.read);
       else warn?.(seen.why!);
       continue;
     }
     try {
-      let value: unknown;
-      try {
-        value = JSON.parse(await readFile(join(dir, name), 'utf8'));
-      } catch (e) {
-        throw new MalformedInputError('E_BAD_TOWER_EXPORT', `not JSON (${(e as Error).message})`);
-      }
-      const m = readTowerBackup(value, `--tower ${join(dir, name)}`);
-      if (m.network !== network) throw new MalformedInputError('E_BAD_TOWER_EXPORT', `its network is ${m.network}, not ${network}`);
-      out.push(m);
-      if (st) readFiles.set(path, { mtimeMs: st.mtimeMs, size: st.size, m });
+      if (st && st.size > MAX_EXPORT_FILE) throw Object.assign(new Error(`${st.size} bytes, more than a tower reads (${MAX_EXPORT_FILE})`), { code: 'E_BAD_TOWER_EXPORT' });
+      const read = await readExport(path, network);
+      keep(read);
+      if (st) readFiles.set(path, { mtimeMs: st.mtimeMs, size: st.size, read });
     } catch (e) {
       const code = (e as { code?: string }).code;
-      const why = `--tower ${join(dir, name)} skipped: not a statechain/tower-backup this tower can keep${code && code !== 'E_BAD_TOWER_EXPORT' ? ` (${code})` : ''}: ${(e as Error).message}`;
+      const why = `--tower ${path} skipped: not an export this tower can keep${code && code !== 'E_BAD_TOWER_EXPORT' ? ` (${code})` : ''}: ${(e as Error).message}`;
       if (st) readFiles.set(path, { mtimeMs: st.mtimeMs, size: st.size, why });
       warn?.(why);
     }
   }
   return out;
+}
+
+/** The statechain owners' exports in `dir` (readTowerFiles). */
+export async function readTowerDir(dir: string, network: string, warn?: (message: string) => void): Promise<TowerBackup[]> {
+  return (await readTowerFiles(dir, network, warn)).backups;
 }
 
 /**
@@ -116,7 +152,7 @@ export async function towerWatchHost(o: { network: string; chain: WatchChain; db
     said.add(m);
     o.warn?.(m);
   };
-  await readTowerDir(o.dir, o.network, warn);
+  await readTowerFiles(o.dir, o.network, warn);
   let wallet: TowerWallet | undefined;
   if (o.chain.kind === 'rpc') {
     const { UsageError } = await import('../../lib/errors.ts');
@@ -133,7 +169,12 @@ export async function towerWatchHost(o: { network: string; chain: WatchChain; db
     wallet = nodeWallet(client);
   }
   const host: TowerHost = { exports: () => readTowerDir(o.dir, o.network, warn), warn, limits: o.limits, network: o.network, ...(wallet ? { wallet } : {}) };
-  return { network: o.network, chain: o.chain, db: o.db, kinds: [{ kind: 'tower-statechain', round: (r) => towerRound(host, r) }] };
+  const { towerChannelRound } = await import('./tower-channel.ts');
+  const channels = { exports: async () => (await readTowerFiles(o.dir, o.network, warn)).channels, warn };
+  return {
+    network: o.network, chain: o.chain, db: o.db,
+    kinds: [{ kind: 'tower-statechain', round: (r) => towerRound(host, r) }, { kind: 'tower-channel', round: (r, depth) => towerChannelRound(channels, r, depth) }],
+  };
 }
 
 /** The node's wallet (`client`: the node, or `/wallet/<--rpc-wallet>`). */

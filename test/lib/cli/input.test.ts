@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { Readable } from 'node:stream';
 import { base64, hex } from '@scure/base';
 import { detectFormat, readFlagFile, readToEnd, jsonLines } from '../../../src/lib/cli/input.ts';
-import { jsonErrorOffset } from '../../../src/lib/cli/json-position.ts';
+import { duplicateName, jsonErrorOffset } from '../../../src/lib/cli/json-position.ts';
 import { PSBT_MAGIC } from '../../../src/lib/constants.ts';
 import { tempDir } from '../../helpers.ts';
 import { writeFileSync } from 'node:fs';
@@ -181,5 +181,42 @@ describe('jsonErrorOffset agrees with JSON.parse on what is JSON', () => {
         if (offset !== undefined) expect(offset).toBeLessThanOrEqual(mutated.length);
       }
     }), { numRuns: 500 });
+  });
+});
+
+describe('a name twice in one object is refused: a reader that takes the first and one that takes the last would see two messages', () => {
+  /** Every character of `name` as a \\uXXXX escape: the same name to JSON.parse, other bytes to a filter. */
+  const escaped = (name: string) => `"${[...name].map((c) => [...c].map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')).join('')}"`;
+  // fc.json(): texts JSON.stringify wrote, so no object in them names anything twice.
+  it('finds none in what JSON.stringify writes, pretty-printed or not', () => {
+    fc.assert(fc.property(fc.json(), fc.boolean(), (text, pretty) => {
+      expect(duplicateName(pretty ? JSON.stringify(JSON.parse(text), null, 2) : text)).toBeUndefined();
+    }), { numRuns: 300 });
+  });
+
+  it('finds a name written again in an object at any depth, escaped or not, at its second appearance', () => {
+    const entries = fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { minKeys: 1, maxKeys: 5 });
+    fc.assert(fc.property(entries, fc.nat(), fc.jsonValue({ maxDepth: 1 }), fc.boolean(), fc.nat({ max: 3 }), (object, pick, value, escape, depth) => {
+      const names = Object.keys(object);
+      const name = names[pick % names.length]!;
+      const again = `${escape ? escaped(name) : JSON.stringify(name)}:${JSON.stringify(value)}`;
+      const inner = `${JSON.stringify(object).slice(0, -1)},${again}}`;
+      let text = inner;
+      for (let d = 0; d < depth; d++) text = d % 2 === 0 ? `[1,${text}]` : `{"outer":${text}}`;
+      expect(() => JSON.parse(text)).not.toThrow();
+      const found = duplicateName(text);
+      expect(found).toEqual({ name, offset: text.lastIndexOf(again) });
+    }), { numRuns: 300 });
+  });
+
+  it('detectFormat and JSON Lines refuse it E_MALFORMED_JSON (exit 3), saying where; the same name in two objects is no duplicate', async () => {
+    const e = refusal(() => detectFormat(enc('{"type":"credit/abandon",\n  "type":"credit/update-request"}')), 'E_MALFORMED_JSON', 3);
+    expect(e.message).toBe('the input names "type" twice in one object, at line 2, column 3: readers disagree on which one counts, so neither does');
+    expect(detectFormat(enc('{"a":{"x":1},"b":{"x":2}}'))).toEqual({ format: 'json', value: { a: { x: 1 }, b: { x: 2 } } });
+    const seen: unknown[] = [];
+    for await (const item of jsonLines({ path: undefined, stdin: Readable.from(['{"i":1}\n{"i":2,"i":3}\n']) })) seen.push(item);
+    expect(seen[0]).toEqual({ value: { i: 1 }, line: 1 });
+    const { code, message } = (seen[1] as { error: { code: string; message: string } }).error;
+    expect({ code, message }).toEqual({ code: 'E_MALFORMED_JSON', message: 'line 2 names "i" twice in one object, at column 8: readers disagree on which one counts, so neither does' });
   });
 });

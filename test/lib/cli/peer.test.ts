@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PEER_RETRY_SECONDS, callPeer, endpoint, peerRetry, peerUrl } from '../../../src/lib/cli/peer.ts';
+import { MAX_ANSWER_BYTES, PEER_RETRY_SECONDS, callPeer, endpoint, peerRetry, peerUrl } from '../../../src/lib/cli/peer.ts';
 import { peerFlags } from '../../../src/lib/cli/flags.ts';
 
 type Seen = { method: string; url: string; body: string; headers: IncomingMessage['headers'] };
@@ -216,6 +216,41 @@ describe('--peer-timeout', () => {
     expect(PEER_RETRY_SECONDS).toBeGreaterThanOrEqual(60);
     expect(peerRetry(7)).toEqual({ retryForMs: 7000 });
     expect(peerRetry(undefined)).toEqual({});
+  });
+});
+
+describe('callPeer caps the answer it reads (a hostile service made a client read 400 MB)', () => {
+  it('stops reading an endless answer past MAX_ANSWER_BYTES: E_PEER_ANSWER (exit 1), not retried, the connection dropped', async () => {
+    let written = 0;
+    let dropped: Promise<void> = Promise.resolve();
+    const { url, seen } = await scripted([(res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      dropped = new Promise((done) => res.on('close', done));
+      const pump = () => {
+        while (!res.destroyed && written < 64 * MAX_ANSWER_BYTES) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+      };
+      pump();
+    }]);
+    const e = await callPeer(url, '/v1/x', { body: '{}', ...noWait }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'E_PEER_ANSWER', exitCode: 1 });
+    expect(e.message).toMatch(/answered more than 4194304 bytes/);
+    expect(seen).toHaveLength(1);
+    await dropped;
+    // What the service got out before the client hung up: the cap and what the sockets buffer, not the 256 MiB it had.
+    expect(written).toBeLessThan(2 * MAX_ANSWER_BYTES);
+  });
+
+  it('does not start reading an answer whose Content-Length is over the cap', async () => {
+    const { url } = await scripted([(res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(MAX_ANSWER_BYTES + 1) });
+      res.write('{');
+    }]);
+    const e = await callPeer(url, '/v1/x', { body: '{}', ...noWait }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'E_PEER_ANSWER', exitCode: 1 });
   });
 });
 

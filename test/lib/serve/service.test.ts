@@ -13,6 +13,7 @@ import { MalformedInputError, OffchainError, RefusedError, StateConflictError, U
 const base: ServeOptions = {
   role: 'test', group: 'credit', network: 'regtest', listen: { host: '127.0.0.1', port: 0 }, operatorListen: { host: '127.0.0.1', port: 0 },
   bodyLimit: 2048, requestTimeoutMs: 5000, stepTimeoutMs: 2000, rateLimit: undefined, drainTimeoutMs: 5000, logLevel: 'silent',
+  maxConnections: 0, maxConnectionsPerAddress: 0, maxBodyBytes: 1 << 20,
 };
 
 const post = (body: string, type = 'application/json'): RequestInit => ({ method: 'POST', headers: { 'content-type': type }, body });
@@ -191,12 +192,13 @@ describe('drain', () => {
 });
 
 describe('flags', () => {
-  const f = { 'body-limit': 65536, 'request-timeout': 10, 'step-timeout': 30, 'rate-limit': 600, 'rate-window': 60, 'drain-timeout': 30, 'log-level': 'info' };
+  const f = { 'body-limit': 65536, 'request-timeout': 10, 'step-timeout': 30, 'rate-limit': 600, 'rate-window': 60, 'drain-timeout': 30, 'log-level': 'info', 'max-connections': 512, 'max-connections-per-address': 16, 'max-body-bytes': 1 << 25 };
   it('listens on loopback unless told, and the operator\'s listener only on loopback or a socket', () => {
     expect(serveOptions(f, 8338).listen).toEqual({ host: '127.0.0.1', port: 8338 });
     expect(serveOptions({ ...f, listen: '[::1]:0' }, 8338).listen).toEqual({ host: '::1', port: 0 });
     expect(serveOptions({ ...f, 'operator-listen': 'unix:/tmp/op.sock' }, 1).operatorListen).toEqual({ path: '/tmp/op.sock' });
-    for (const bad of ['0.0.0.0:9000', '10.1.2.3:9000', 'example.com:9000']) {
+    // A host NAME that begins "127." is a name: it binds wherever it resolves, loopback or not.
+    for (const bad of ['0.0.0.0:9000', '10.1.2.3:9000', 'example.com:9000', '127.db.example:9000', '127.0.0.1.nip.io:9000', '127.1:9000']) {
       expect(() => serveOptions({ ...f, 'operator-listen': bad }, 1)).toThrow(expect.objectContaining({ code: 'E_USAGE' }));
     }
     for (const bad of ['127.0.0.1', ':80', '127.0.0.1:70000', 'unix:/x']) expect(() => parseListen(bad, '--listen', false)).toThrow(expect.objectContaining({ code: 'E_USAGE' }));

@@ -39,6 +39,7 @@ import { errnoCode, isFullError, stateAccessError, StoreFullError } from '../wri
 import { aloneOnFile, openSqlite, sqliteError } from './driver.ts';
 import { freeBytes, makeDir, makeFile, removeDirs, sidesThere, takeBackFailedOpen } from './files.ts';
 import { applySchema, SCHEMA_VERSION, TABLES } from './schema.ts';
+import { holdStateDir } from './service-lock.ts';
 
 export const STATE_DB_FILE = 'state.sqlite';
 
@@ -105,6 +106,8 @@ export class StateDb {
   /** Whether a step (or a batch) began on this connection, and whether one committed. */
   private attempted = false;
   private committed = false;
+  /** A long-running owner's hold on the directory (`holdAlone`), released when this database closes. */
+  private holder: { release(): void } | undefined;
 
   private constructor(dir: string, path: string, sql: BetterSqlite3.Database) {
     this.dir = dir;
@@ -363,10 +366,17 @@ export class StateDb {
     this.closeNow();
   }
 
+  /** This process alone runs long on the directory (./service-lock.ts): E_LOCK_HELD when another already does. */
+  holdAlone(what: string): void {
+    this.holder ??= holdStateDir(this.dir, what);
+  }
+
   /** Close whatever the count (the exit hook; a test's crash). An open batch is rolled back, as a crash would leave it. */
   closeNow(): void {
     open.delete(this.path);
     this.refs = 0;
+    this.holder?.release();
+    this.holder = undefined;
     if (!this.sql.open) return;
     let takenBack = false;
     if (this.batch !== undefined) {

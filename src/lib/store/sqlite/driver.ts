@@ -33,18 +33,19 @@ function sqlite(): typeof BetterSqlite3 {
  * waited for BUSY_TIMEOUT_MS. better-sqlite3 loads its binary at the first open, not at
  * require: a binary this Node cannot load is E_NATIVE_MODULE here too.
  */
-export function openSqlite(path: string): BetterSqlite3.Database {
+export function openSqlite(path: string, busyTimeoutMs = BUSY_TIMEOUT_MS): BetterSqlite3.Database {
   const Driver = sqlite();
   let sql: BetterSqlite3.Database;
   try {
-    sql = new Driver(path);
+    // The wait from the first statement on (better-sqlite3's own default is 5 s until the pragma below).
+    sql = new Driver(path, { timeout: busyTimeoutMs });
   } catch (e) {
     throw sqliteLoadError(e) ?? e;
   }
   try {
     sql.pragma('synchronous = FULL');
     sql.pragma('secure_delete = ON');
-    sql.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    sql.pragma(`busy_timeout = ${busyTimeoutMs}`);
   } catch (e) {
     sql.close();
     throw e;

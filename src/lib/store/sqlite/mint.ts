@@ -180,6 +180,11 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     this.db.commit(batch);
   }
 
+  /** One long-running process per directory (./service-lock.ts), held until the command's connection closes. */
+  holdAlone(what: string): void {
+    this.db.holdAlone(what);
+  }
+
   /** Commit what the batch holds. The connection is the command's (its `state`), closed when the command ends. */
   async close(): Promise<void> {
     await this.commit();
