@@ -105,7 +105,7 @@ for amount in 10000 25000 40000; do
   user sign-update --role user --amount "$amount" \
     | show "user → mint: credit/update-request (+$amount sat)" \
     | mint sign-update --role mint --tip-height 1001 --confirmations 1 \
-    | show 'mint → user: credit/receipt (no signature in it)' \
+    | show 'mint → user: credit/receipt (signed by the mint; no signature on the state)' \
     | user sign-update --role user \
     | show 'user: credit/balance' >/dev/null
   check

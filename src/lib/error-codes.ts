@@ -390,6 +390,7 @@ export const ERROR_CODES: Readonly<Record<string, ExitClass>> = {
   E_PTLC_CLAIM_TX: 'refused',
   E_PTLC_MISMATCH: 'refused',
   E_RATE_LIMITED: 'general',
+  E_RECEIPT_FORGED: 'refused',
   E_RECEIPT_MISMATCH: 'refused',
   E_REFUND_LOCKTIME: 'refused',
   E_REFUND_MISMATCH: 'refused',

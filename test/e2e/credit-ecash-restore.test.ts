@@ -4,8 +4,8 @@
  *   /v1/restore is `credit ecash restore` run as a child process on the bytes it sends;
  *   the proofs it gets back are the ones the user was paid (the test-code Nutshell mint
  *   accepts each);
- * - a receipt changed on its way, twice: the user's contract is not frozen — the abandon
- *   settles the payment unpaid, the next payment is refused (E_ECASH_UNPAID, exit 4,
+ * - a receipt whose ecash the mint got wrong, twice (a relay's change is refused before:
+ *   E_RECEIPT_FORGED): the user's contract is not frozen — the abandon settles the payment unpaid, the next payment is refused (E_ECASH_UNPAID, exit 4,
  *   nothing written), and `credit ecash claim --start | credit ecash restore | credit ecash
  *   claim` pays it: the token redeems and payments resume.
  *
@@ -26,6 +26,7 @@ import { ROOT, tempDir } from '../helpers.ts';
 import { nutshellAccepts, nutshellKeyset } from '../independent/cashu.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { snapshot } from '../lib/credit/tamper.ts';
+import { signedAs } from '../independent/answer.ts';
 import { pipeline, run } from './cli.ts';
 import { pipelineInProcess, runInProcess } from './in-process.ts';
 import { MINT_KEY, PAYOUT, PAY_FLAGS, REFUND, fundingPsbt, message, mintStage, type Msg, userStage } from './stream-credit.ts';
@@ -102,20 +103,26 @@ describe('restore and recovery through the CLI', () => {
     expect((await wallet.restore(30, 30, { keysetId: keyset.id })).proofs).toEqual([]);
   }, 120_000);
 
-  it('a receipt changed on its way twice: settled unpaid (not frozen), the next payment refused, then claimed through the mint\'s restore; payments resume', async () => {
-    const relay = (text: string) => {
+  it('a receipt whose ecash the mint got wrong, twice: settled unpaid (not frozen), the next payment refused, then claimed through the mint\'s restore; payments resume', async () => {
+    // The first DLEQ's s replaced by its e: by a relay (unsigned), or in the mint's own answer (signed by its key).
+    const changed = (text: string) => {
       const m = JSON.parse(text);
       m.signatures[0].dleq.s = m.signatures[0].dleq.e;
-      return JSON.stringify(m);
+      return m;
     };
+    const relay = (text: string) => JSON.stringify(changed(text));
+    const faulty = (text: string) => JSON.stringify(signedAs(changed(text), hex.decode(MINT_KEY)));
     const req = message(await pipelineInProcess([userStage(user, ENV, 'sign-update', '--role', 'user', '--amount', '640', ...WALLET)], ''), 'credit/update-request', 'request').text;
     const receipt = message(await pipelineInProcess([mintStage(mintDir, ENV, 'sign-update', '--role', 'mint', ...PAY_FLAGS, ...ECASH)], req), 'credit/receipt', 'receipt').text;
-    const refused = run(['sign-update', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', user.dir, ...WALLET, '--token-out', join(root, 'x.txt')], { input: relay(receipt), env: { ...ENV, USER_KEY: key } });
+    const forged = run(['sign-update', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', user.dir, ...WALLET, '--token-out', join(root, 'x.txt')], { input: relay(receipt), env: { ...ENV, USER_KEY: key } });
+    expect(forged.status).toBe(4);
+    expect(forged.stderr).toMatch(/^offchain: error E_RECEIPT_FORGED: /m);
+    const refused = run(['sign-update', '--role', 'user', '--key-env', 'USER_KEY', '--state-dir', user.dir, ...WALLET, '--token-out', join(root, 'x.txt')], { input: faulty(receipt), env: { ...ENV, USER_KEY: key } });
     expect(refused.status).toBe(4);
     expect(refused.stderr).toMatch(/^offchain: error E_BAD_DLEQ: .*settle this payment without its ecash: offchain credit abandon --role user --start/m);
     const start = message(await pipelineInProcess([userStage(user, ENV, 'credit', 'abandon', '--role', 'user', '--start')], ''), 'credit/abandon', 'abandon').text;
     const answer = message(await pipelineInProcess([mintStage(mintDir, ENV, 'credit', 'abandon', '--role', 'mint')], start), 'credit/receipt', 'abandon answer').text;
-    const settled = message(await pipelineInProcess([userStage(user, ENV, 'credit', 'abandon', '--role', 'user', ...WALLET, '--token-out', join(root, 'y.txt'))], relay(answer)), 'credit/balance', 'settled').msg;
+    const settled = message(await pipelineInProcess([userStage(user, ENV, 'credit', 'abandon', '--role', 'user', ...WALLET, '--token-out', join(root, 'y.txt'))], faulty(answer)), 'credit/balance', 'settled').msg;
     expect(settled.ecash).toMatchObject({ unpaid_sat: 640, unpaid_state: 4 });
     // the next payment is refused: nothing written
     const before = snapshot(user.dir);

@@ -34,6 +34,7 @@ import { base64, hex } from '@scure/base';
 import { musigTaprootOutput, publicKeyOf, singleKeyTaprootOutput } from '../independent/keys.ts';
 import { parseTx, psbtUnsignedTx } from '../independent/tx.ts';
 import { verifyKeyPathSpend, type VerifiedSpend } from '../independent/verify.ts';
+import { answerSignedBy } from '../independent/answer.ts';
 import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
 import { pipelineInProcess } from './in-process.ts';
@@ -159,15 +160,19 @@ function refused(results: Run[], exitCode: number, code: string): Run {
   return r;
 }
 
-const RECEIPT_KEYS = ['amount_sat', 'contract_id', 'cumulative_sat', 'network', 'next_nonce', 'state', 'txid', 'type', 'version'];
+const RECEIPT_KEYS = ['amount_sat', 'contract_id', 'cumulative_sat', 'mint_signature', 'network', 'next_nonce', 'state', 'txid', 'type', 'version'];
 
 /**
- * The mint's answer to a payment carries no signature of any kind: exactly the receipt
- * fields, no PSBT/hex/signature-looking field or value, and not the state's signature.
+ * The mint's answer to a payment carries no signature on the state: exactly the receipt
+ * fields, no PSBT/hex/signature-looking field or value but `mint_signature` — the mint
+ * key's signature over the receipt itself (docs/credit.md, "Signed answers"), checked by
+ * test code — and not the state's signature nor either half of it.
  */
 function expectNoMintSignature(receiptText: string, stateSignatureHex: string): void {
-  const receipt = JSON.parse(receiptText) as Msg;
-  expect(Object.keys(receipt).sort()).toEqual(RECEIPT_KEYS);
+  const { mint_signature: answerSig, ...receipt } = JSON.parse(receiptText) as Msg;
+  expect(Object.keys({ ...receipt, mint_signature: answerSig }).sort()).toEqual(RECEIPT_KEYS);
+  expect(answerSignedBy({ ...receipt, mint_signature: answerSig }, MINT_PUB.subarray(1)), 'the mint key\'s signature over the receipt').toBe(true);
+  expect(answerSig).not.toBe(stateSignatureHex);
   expect(Object.keys(receipt.next_nonce).sort()).toEqual(['pubnonce', 'state']);
   const walk = (v: unknown, path: string): void => {
     if (typeof v === 'string') {

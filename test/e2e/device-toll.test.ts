@@ -32,6 +32,7 @@ import { Address, OutScript } from '@scure/btc-signer';
 import { hex } from '@scure/base';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
+import { signedAs } from '../independent/answer.ts';
 import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { MINT_KEY, USER_KEY, demoParties, fixture, ok, openDemoChannel, tollPayStages } from './fixtures.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
@@ -266,7 +267,9 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
     expect(job.payment_hash).toBe(paymentHash(4));
     const settleMsg = (await pipelineInProcess([gateway('gateway', 'settle', '--preimage-file', preimageFile(4))], ''))[0]!;
     expect(settleMsg.status, settleMsg.stderr).toBe(0);
+    // A settle with another preimage: changed on its way (unsigned), or the gateway's own (signed by its key).
     const forged = JSON.stringify({ ...JSON.parse(settleMsg.stdout), preimage: hex.encode(preimage(9)) });
+    const lying = JSON.stringify(signedAs(JSON.parse(forged), hex.decode(MINT_KEY), 'gateway_signature'));
     const inflight: { name: string; stages: () => Promise<Run[]>; exit: number; code: string }[] = [
       { name: 'a second payment while one is in flight', stages: () => pipelineInProcess(payStages(invoiceFile('toll-5.bolt11', invoice(5, 1_000_000n))).slice(0, 1), ''), exit: 4, code: 'E_HTLC_IN_FLIGHT' },
       { name: 'the gateway given a wrong preimage', stages: () => pipelineInProcess([gateway('gateway', 'settle', '--preimage-file', preimageFile(4, preimage(8)))], ''), exit: 4, code: 'E_WRONG_PREIMAGE' },
@@ -281,7 +284,8 @@ describe('device toll through the CLI (pipes, separate state dirs)', () => {
         },
         exit: 4, code: 'E_SECRET_FILE_PERMISSIONS',
       },
-      { name: 'the device given a forged preimage', stages: () => pipelineInProcess([device('device', 'settle')], forged), exit: 4, code: 'E_WRONG_PREIMAGE' },
+      { name: 'the device given a settle changed on its way', stages: () => pipelineInProcess([device('device', 'settle')], forged), exit: 4, code: 'E_RECEIPT_FORGED' },
+      { name: 'the device given a wrong preimage by the gateway', stages: () => pipelineInProcess([device('device', 'settle')], lying), exit: 4, code: 'E_WRONG_PREIMAGE' },
       { name: 'a close while an HTLC is in flight', stages: () => pipelineInProcess([device('close-credit', '--role', 'user', '--start')], ''), exit: 4, code: 'E_HTLC_IN_FLIGHT' },
     ];
     for (const c of inflight) {

@@ -29,16 +29,21 @@ import { createHash } from 'node:crypto';
 import { tempDir } from '../helpers.ts';
 import { independentSchnorr, productBackends } from '../independent/schnorr.ts';
 import { verifyKeyPathSpend } from '../independent/verify.ts';
+import { answerSignedBy } from '../independent/answer.ts';
+import { publicKeyOf } from '../independent/keys.ts';
+import { hex } from '@scure/base';
 import { pipeline } from './cli.ts';
 import { OPTIONAL_BACKENDS, installed } from '../setup/backends.ts';
 import {
-  CAPACITY, MintStream, message, mintStage, requestTxid, type Msg, type Parties, type User,
+  CAPACITY, MINT_KEY, MintStream, message, mintStage, requestTxid, type Msg, type Parties, type User,
 } from './stream-credit.ts';
 import { applyReceiptHere, openContractsHere, payRequestHere } from './stream-credit-here.ts';
 
 const SEED = 'mint-stream';
 const ENV = { OFFCHAIN_TEST_SEED: SEED };
-const RECEIPT_KEYS = ['amount_sat', 'contract_id', 'cumulative_sat', 'network', 'next_nonce', 'state', 'txid', 'type', 'version'];
+const RECEIPT_KEYS = ['amount_sat', 'contract_id', 'cumulative_sat', 'mint_signature', 'network', 'next_nonce', 'state', 'txid', 'type', 'version'];
+/** The mint's key, x-only: its receipts are signed with it (docs/credit.md, "Signed answers"). */
+const MINT_XONLY = publicKeyOf(hex.decode(MINT_KEY)).subarray(1);
 const ERROR_KEYS = ['code', 'exit_code', 'line', 'message', 'network', 'type', 'version'];
 
 /**
@@ -64,6 +69,7 @@ function expectReceipt(text: string, user: User, request: Msg): Msg {
   });
   expect(r.next_nonce.state).toBe(request.state + 1);
   expect(r.next_nonce.pubnonce).toMatch(/^0[23][0-9a-f]{64}0[23][0-9a-f]{64}$/);
+  expect(answerSignedBy(r, MINT_XONLY), `${text}: the mint's signature`).toBe(true);
   return r;
 }
 

@@ -361,7 +361,7 @@ describe('a service\'s answer is read as one from a pipe (a peer that answers wr
     tmp.cleanup();
   });
 
-  it('another network, not JSON, another message, a receipt for another transaction: each refused with the pipe\'s code, nothing printed, the request resent byte for byte', async () => {
+  it('another network, not JSON, another message, a receipt not the mint\'s: each refused with the pipe\'s code, nothing printed, the request resent byte for byte', async () => {
     const receipt = (network: string) => JSON.stringify({
       type: 'credit/receipt', version: 1, network, amount_sat: 1000, contract_id: contractId, cumulative_sat: 1000,
       next_nonce: { pubnonce: `02${'11'.repeat(32)}03${'22'.repeat(32)}`, state: 2 }, state: 1, txid: 'ab'.repeat(32),
@@ -370,7 +370,7 @@ describe('a service\'s answer is read as one from a pipe (a peer that answers wr
       [{ status: 200, body: receipt('testnet') }, 4, 'E_NETWORK_MISMATCH'],
       [{ status: 200, body: 'ok' }, 1, 'E_PEER_ANSWER'],
       [{ status: 200, body: JSON.stringify({ type: 'credit/closed', version: 1, network: 'regtest' }) }, 3, 'E_WRONG_MESSAGE'],
-      [{ status: 200, body: receipt('regtest') }, 4, 'E_RECEIPT_MISMATCH'],
+      [{ status: 200, body: receipt('regtest') }, 4, 'E_RECEIPT_FORGED'],
       [{ status: 422, body: JSON.stringify({ type: 'credit/error', version: 1, network: 'regtest', code: 'E_TOO_CLOSE_TO_EXPIRY', exit_code: 4, message: 'refused' }) }, 4, 'E_TOO_CLOSE_TO_EXPIRY'],
     ];
     let after: Record<string, string> | undefined;

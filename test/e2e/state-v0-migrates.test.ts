@@ -3,9 +3,13 @@
  * built CLI: each role's directory as that version left it mid-life (test/fixtures/state-v0,
  * README there), copied as a git checkout leaves it, then the role's NEXT steps — the first
  * command imports the directory into state.sqlite — each printing, byte for byte, what
- * c2eaab3 printed for it (`expected-*.json`); a nonce consumed before the migration still
+ * c2eaab3 printed for it (`expected-*.json`) — an answer this toolkit signs (docs/credit.md,
+ * "Signed answers") with its signature line besides, checked here, also when the mint gives
+ * again an answer that version stored — ; a nonce consumed before the migration still
  * refused (E_NONCE_USED), one issued unused before it signing once. The scenarios are the
- * fixtures' verify.sh, step for step, seeds included.
+ * fixtures' verify.sh, step for step, seeds included, and beside them (seeded apart) an
+ * answer that version printed, unsigned, refused by today's user (E_RECEIPT_FORGED): it
+ * asks the mint again, which answers the same request with that answer, signed.
  *
  * And refused with nothing written: a directory half migrated (E_STATE_HALF_MIGRATED), an
  * older offchain's unfinished step (E_STEP_INTERRUPTED), a database from a newer offchain
@@ -20,6 +24,8 @@ import { StateDb, STATE_DB_FILE } from '../../src/lib/store/sqlite/database.ts';
 import { Records } from '../../src/lib/store/sqlite/records.ts';
 import { fileSnapshot, ROOT, tempDir } from '../helpers.ts';
 import { run, type Run } from './cli.ts';
+import { answerSignedBy, canonicalLine } from '../independent/answer.ts';
+import { publicKeyOf } from '../independent/secp256k1.ts';
 
 const V0 = join(ROOT, 'test', 'fixtures', 'state-v0');
 const FIX = join(ROOT, 'fixtures');
@@ -47,6 +53,15 @@ const TC = ['--tip-height', '200', '--confirmations', '3'];
 const TERMS = ['--terms', join(FIX, 'policies/gateway-terms.json')];
 const POLICY = ['--policy', join(FIX, 'policies/device.json')];
 const NOW = ['--now', '1800000000'];
+/** The mint's (and the gateway's) key, x-only: what its answers are signed with. */
+const MINT_XONLY = publicKeyOf(Uint8Array.from(Buffer.from(KEYS.MINT_KEY!, 'hex'))).subarray(1);
+/** C3's open-request as the user sent it to c2eaab3's mint (its record keeps it; printed, its keys in canonical order): the user sends it again. */
+const C3_OPEN_REQUEST = (c: Ctx) => {
+  const file = c.scratch('c3-open-request.json');
+  const record = JSON.parse(readFileSync(join(V0, 'credit-user', 'regtest', 'credit-user', 'contracts', `${C3}.json`), 'utf8')) as { open_request: unknown };
+  writeFileSync(file, canonicalLine(record.open_request));
+  return file;
+};
 
 /** Where a scenario's arguments point: its messages (`m`), an earlier step's output (`w`), a scratch file (`scratch`). */
 type Ctx = { m: (f: string) => string; w: (name: string) => string; scratch: (f: string) => string };
@@ -54,7 +69,7 @@ type Args = (c: Ctx) => string[];
 /** verify.sh's three kinds: a step that prints its expected-NAME.json; one that prints FILE again; a refusal. */
 type Step = (
   | { step: string; role: string; key: string; args: Args }
-  | { same: string; role: string; key: string; args: Args }
+  | { same: string; role: string; key: string; args: Args; save?: string }
   | { refuse: string; exit: number; role: string; key: string; args: Args }
 ) & {
   /** Not verify.sh's: a step asked again to show a nonce signs once (seeded apart, so verify.sh's steps keep their seeds). */
@@ -76,17 +91,23 @@ const SCENARIOS: Scenario[] = [
   ] },
   { name: 'credit-c2-lost-receipt', messages: 'credit-messages', roles: ['credit-mint', 'credit-user'], steps: [
     { same: 'c2-s2-update-request.json', role: 'credit-user', key: 'USER_KEY', args: () => ['sign-update', '--role', 'user', '--contract', C2!, '--amount', '300'] },
-    { same: 'c2-s2-receipt-lost.json', role: 'credit-mint', key: 'MINT_KEY', args: (c) => ['sign-update', '--role', 'mint', ...PAY, '--in', c.m('c2-s2-update-request.json')] },
-    { step: 'c2-s2-balance', role: 'credit-user', key: 'USER_KEY', args: (c) => ['sign-update', '--role', 'user', '--contract', C2!, '--in', c.m('c2-s2-receipt-lost.json')] },
+    // The receipt c2eaab3's mint stored, given again: signed now.
+    { same: 'c2-s2-receipt-lost.json', save: 'c2-s2-receipt-again', role: 'credit-mint', key: 'MINT_KEY', args: (c) => ['sign-update', '--role', 'mint', ...PAY, '--in', c.m('c2-s2-update-request.json')] },
+    // The receipt as that version printed it, unsigned: refused, nothing written.
+    { again: true, refuse: 'E_RECEIPT_FORGED', exit: 4, role: 'credit-user', key: 'USER_KEY', args: (c) => ['sign-update', '--role', 'user', '--contract', C2!, '--in', c.m('c2-s2-receipt-lost.json')] },
+    { step: 'c2-s2-balance', role: 'credit-user', key: 'USER_KEY', args: (c) => ['sign-update', '--role', 'user', '--contract', C2!, '--in', c.w('c2-s2-receipt-again')] },
     { step: 'c2-s3-update-request', role: 'credit-user', key: 'USER_KEY', args: () => ['sign-update', '--role', 'user', '--contract', C2!, '--amount', '100'] },
     { step: 'c2-s3-receipt', role: 'credit-mint', key: 'MINT_KEY', args: (c) => ['sign-update', '--role', 'mint', ...PAY, '--in', c.w('c2-s3-update-request')] },
   ] },
   { name: 'credit-c3-open', messages: 'credit-messages', roles: ['credit-mint', 'credit-user'], steps: [
-    { step: 'c3-opened', role: 'credit-user', key: 'USER_KEY', args: (c) => ['open-credit', '--role', 'user', '--in', c.m('next-c3-open-accept.json')] },
+    // The open-accept c2eaab3's mint printed, unsigned: refused; the user sends its open-request again, and the mint answers it signed.
+    { again: true, refuse: 'E_RECEIPT_FORGED', exit: 4, role: 'credit-user', key: 'USER_KEY', args: (c) => ['open-credit', '--role', 'user', '--in', c.m('next-c3-open-accept.json')] },
+    { again: true, same: 'next-c3-open-accept.json', save: 'c3-open-accept-again', role: 'credit-mint', key: 'MINT_KEY', args: (c) => ['open-credit', '--role', 'mint', '--tip-height', '1000', '--in', C3_OPEN_REQUEST(c)] },
+    { step: 'c3-opened', role: 'credit-user', key: 'USER_KEY', args: (c) => ['open-credit', '--role', 'user', '--in', c.w('c3-open-accept-again')] },
     { step: 'c3-s1-update-request', role: 'credit-user', key: 'USER_KEY', args: () => ['sign-update', '--role', 'user', '--contract', C3!, '--amount', '1000'] },
     { step: 'c3-s1-receipt', role: 'credit-mint', key: 'MINT_KEY', args: (c) => ['sign-update', '--role', 'mint', ...PAY, '--in', c.w('c3-s1-update-request')] },
     // The user's refund nonce, issued before the migration, signed once: the accept read again answers what it answered.
-    { again: true, same: '$W/c3-opened', role: 'credit-user', key: 'USER_KEY', args: (c) => ['open-credit', '--role', 'user', '--in', c.m('next-c3-open-accept.json')] },
+    { again: true, same: '$W/c3-opened', role: 'credit-user', key: 'USER_KEY', args: (c) => ['open-credit', '--role', 'user', '--in', c.w('c3-open-accept-again')] },
   ] },
   { name: 'credit-read-only', messages: 'credit-messages', roles: ['credit-mint', 'credit-user'], steps: [
     { step: 'credit-list', role: 'credit-mint', key: 'MINT_KEY', args: () => ['credit', 'list', '--tip-height', '1001'] },
@@ -241,6 +262,18 @@ function migrated(s: string, role: string): void {
   expect(statSync(join(dir, STATE_DB_FILE)).mode & 0o777, role).toBe(0o600);
 }
 
+/**
+ * `expected`, as this toolkit prints it: the same bytes, or — an answer it signs — the same
+ * bytes with the line of its signature besides, a valid signature of the mint's key over the rest.
+ */
+function expectPrinted(out: string, expected: string, label: string): void {
+  if (out === expected) return;
+  const line = /^ {2}"(mint|gateway)_signature": "[0-9a-f]{128}",\n/m.exec(out);
+  expect(line, `${label}: differs, and not by a signature line`).not.toBeNull();
+  expect(out.replace(line![0], ''), label).toBe(expected);
+  expect(answerSignedBy(JSON.parse(out) as Record<string, unknown>, MINT_XONLY, `${line![1] as 'mint' | 'gateway'}_signature`), `${label}: its signature`).toBe(true);
+}
+
 describe('each role\'s next steps, on its directory as c2eaab3 left it', () => {
   it.each(SCENARIOS.map((sc) => [sc.name, sc] as const))('%s', (_, sc) => {
     const { w, s } = workspace(sc.roles);
@@ -257,10 +290,11 @@ describe('each role\'s next steps, on its directory as c2eaab3 left it', () => {
       const out = normalise(r.stdout);
       if ('step' in step) {
         writeFileSync(ctx.w(step.step), out);
-        expect(out, `${step.step}: the bytes c2eaab3 printed`).toBe(readFileSync(m(`expected-${step.step}.json`), 'utf8'));
+        expectPrinted(out, readFileSync(m(`expected-${step.step}.json`), 'utf8'), `${step.step}: the bytes c2eaab3 printed`);
       } else {
         const file = step.same.startsWith('$W/') ? ctx.w(step.same.slice(3)) : m(step.same);
-        expect(out, `${step.same} again`).toBe(readFileSync(file, 'utf8'));
+        if (step.save) writeFileSync(ctx.w(step.save), out);
+        expectPrinted(out, readFileSync(file, 'utf8'), `${step.same} again`);
       }
     });
     for (const role of sc.roles) {

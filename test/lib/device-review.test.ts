@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import * as device from '../../src/lib/device/device.ts';
 import * as gateway from '../../src/lib/device/gateway.ts';
 import type { DeviceChannel } from '../../src/lib/credit/ports.ts';
-import { GATEWAY_TERMS, NOW, POLICY, type Channel, channel, invoice, payThrough, paymentHash, preimage, refusedWith } from './device/world.ts';
+import { GATEWAY_TERMS, NOW, POLICY, type Channel, asGateway, channel, invoice, payThrough, paymentHash, preimage, refusedWith } from './device/world.ts';
 import { expectRefused } from './credit/tamper.ts';
 import * as abandon from '../../src/lib/credit/abandon.ts';
 
@@ -81,8 +81,10 @@ describe('review: crashes and replays on the device', () => {
     const done = await gateway.completeStep(ch.gctx, notice.record, signed.message as never);
     const idle = device.receipt(signed.record, done.message as never);
     expect(device.receipt(idle, done.message as never)).toEqual(idle);
-    // Another receipt (a forged settled amount, an old state) is still refused.
-    refusedWith(() => device.receipt(idle, { ...(done.message as Record<string, unknown>), settled_sat: 999_999 } as never), 'E_STATE_NUMBER');
+    // Another receipt (a forged settled amount, an old state) is still refused: a relay's (E_RECEIPT_FORGED), the gateway's own (E_STATE_NUMBER).
+    const forged = { ...(done.message as Record<string, unknown>), settled_sat: 999_999 };
+    refusedWith(() => device.receipt(idle, forged as never), 'E_RECEIPT_FORGED');
+    refusedWith(() => device.receipt(idle, asGateway(forged) as never), 'E_STATE_NUMBER');
   });
 });
 

@@ -95,7 +95,7 @@ on chain before the device may refund it, within --max-fee-rate/--max-fee-share.
           complete: async (body) => this.gatewayComplete(await this.messageOf(body)),
           payment: (hash) => batch.read(async () => {
             for (const r of await store.list()) {
-              const a = r.gateway ? paymentAnswer(r.gateway, hash) : undefined;
+              const a = r.gateway ? paymentAnswer(r.gateway, hash, ctx.mint) : undefined;
               if (a) return a;
             }
             return undefined;

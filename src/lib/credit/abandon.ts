@@ -34,6 +34,7 @@ import { issueStateNonce, refundNonceContext, stateNonceContext } from './signin
 import type { CreditContract } from './terms.ts';
 import { balanceMessage, load } from './user.ts';
 import { abandoned } from './htlc-channel.ts';
+import { signedAgain } from './answer-signature.ts';
 
 type Abandon = Static<typeof AbandonSchema>;
 type Abandoned = Static<typeof AbandonedSchema>;
@@ -217,8 +218,8 @@ export async function acceptAbandon(ctx: MintContext, req: Abandon): Promise<Rec
     refuse('E_HTLC_IN_FLIGHT', `the gateway signed state ${g.in_flight?.state ?? g.latest!.state} of contract ${c.id}${g.in_flight ? ` (payment ${g.in_flight.payment_hash} is in flight: settle or fail it)` : ''}: it cannot be abandoned`);
   }
   // A lost answer: the user gets what the mint signed at that state, and applies it.
-  if (record.latest?.state === n) return record.latest.receipt;
-  if (record.settlement?.state === n) return record.settlement.response;
+  if (record.latest?.state === n) return signedAgain(record.latest.receipt, ctx.mint);
+  if (record.settlement?.state === n) return signedAgain(record.settlement.response, ctx.mint);
   if (record.abandoned?.state === n && record.abandoned.pubnonce === req.mint_pubnonce) return record.abandoned.response;
   if (record.exiting) refuse('E_CONTRACT_FROZEN', `contract ${c.id} is frozen: the mint is exiting it with its state ${record.exiting.state}`);
   if (record.settlement) refuse('E_CONTRACT_FROZEN', `contract ${c.id} is frozen: the mint signed a ${record.settlement.kind} at state ${record.settlement.state}`);

@@ -5,7 +5,9 @@
  * partial or final signature for an update (the user could broadcast an old, cheaper
  * state). Each step takes the decoded request and returns the response message; every
  * durable effect goes through the ports (records, nonces) in the order safety needs:
- * nonce consumed → signature made → state stored → response returned.
+ * nonce consumed → signature made → state stored → response returned. Every answer
+ * that moves the user's record is signed by the mint's key (answer-signature.ts), and so
+ * is one stored unsigned by an older toolkit when it is given again.
  */
 import { base64 } from '@scure/base';
 import type { Static } from '@sinclair/typebox';
@@ -21,6 +23,7 @@ import type { MintContext, MintContractRecord, MintPolicy, ReceiptJson } from '.
 import { checkClose, checkFunding, checkRefund, checkRollover, checkState } from './rules.ts';
 import { checkOutputs, ecashOffer, signOutputs } from './ecash.ts';
 import { signAnnouncement } from './ecash-announce.ts';
+import { signAnswer, signedAgain } from './answer-signature.ts';
 import { rolloverTxid } from './transactions.ts';
 import type {
   CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema,
@@ -117,7 +120,7 @@ export async function acceptOpen(ctx: MintContext, req: OpenRequest): Promise<Re
   const existing = await ctx.records.get(c.id);
   if (existing) {
     // A retried open-request gets the same answer; anything else is a conflict.
-    if (existing.status === 'open' && !existing.latest && JSON.stringify(existing.contract) === JSON.stringify(req.contract)) return existing.open_accept;
+    if (existing.status === 'open' && !existing.latest && JSON.stringify(existing.contract) === JSON.stringify(req.contract)) return signedAgain(existing.open_accept, ctx.mint);
     throw new StateConflictError('E_CONTRACT_EXISTS', `contract ${c.id} is already open at this mint`);
   }
   await checkOutpointFree(ctx, c);
@@ -129,14 +132,14 @@ export async function acceptOpen(ctx: MintContext, req: OpenRequest): Promise<Re
   checkRefund(refund, c);
   mintCosignRefund(refund, ctx.mint, c.userPubkey);
   const nextNonce = await issueStateNonce(ctx.nonces, ctx.random, ctx.mint, c, 1);
-  const accept = {
+  const accept = signAnswer({
     type: 'credit/open-accept',
     version: 1,
     network: ctx.network,
     contract_id: c.id,
     refund_psbt: base64.encode(serializePsbt(refund)),
     next_nonce: nextNonce,
-  };
+  }, ctx.mint, answerAux(ctx));
   await expireUnfundedOpens(ctx, tip);
   await ctx.funding.bindFunding(outpointOf(c.funding), { contract_id: c.id, kind: 'open' });
   await ctx.records.put({ contract_id: c.id, network: ctx.network, contract: req.contract, status: 'open', next_state: 1, open_accept: accept, opened_at_height: tip });
@@ -201,7 +204,7 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
   if (record.gateway) refuse('E_DEVICE_CHANNEL', `contract ${record.contract_id} is a device channel: its payments go through "gateway pay" (the states would diverge)`);
   if (record.latest && req.state <= record.latest.state) {
     // Idempotent retry: the same state again gets the stored receipt, never an error.
-    if (req.state === record.latest.state && tx.id === record.latest.txid && req.cumulative_sat === record.latest.cumulative_sat) return record.latest.receipt;
+    if (req.state === record.latest.state && tx.id === record.latest.txid && req.cumulative_sat === record.latest.cumulative_sat) return signedAgain(record.latest.receipt, ctx.mint);
     throw new StateConflictError('E_STALE_STATE', `state ${req.state} of contract ${c.id} is already settled (latest is ${record.latest.state})`);
   }
   checkNotFrozen(record);
@@ -223,7 +226,7 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
   const points = await checkOutputs(keysets ? { ecash: { ...ctx.ecash!, keyset: keysets.keyset } } : ctx, req, binding);
   const signed = signedKeyPathTx(tx, await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state)));
   const signatures = points ? signOutputs(keysets!.keyset, req.outputs!, points) : undefined;
-  const receipt: ReceiptJson = {
+  const receipt: ReceiptJson = signAnswer<ReceiptJson>({
     type: 'credit/receipt',
     version: 1,
     network: ctx.network,
@@ -235,7 +238,7 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
     next_nonce: await issueStateNonce(ctx.nonces, ctx.random, ctx.mint, c, req.state + 1),
     ...(signatures ? { signatures } : {}),
     ...(signatures && keysets?.announce ? { next_keyset: signAnnouncement(keysets.announce, c.id, req.state, ctx.mint.secretKey, ctx.random.bytes(32, 'next-keyset')) } : {}),
-  };
+  }, ctx.mint, answerAux(ctx));
   // Same transaction as the state: signatures exist only for stored states (B_ unique in the table).
   if (signatures) await ctx.ecash!.signatures.recordBlindSignatures(c.id, req.state, req.outputs!.map((o, i) => ({ B_: o.B_, keyset_id: o.id, amount: o.amount, C_: signatures[i]!.C_ })));
   const issued = signatures ? (record.ecash_issued_sat ?? 0) + req.amount_sat : record.ecash_issued_sat;
@@ -246,9 +249,14 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
   return receipt;
 }
 
-function retriedSettlement(record: MintContractRecord, kind: 'close' | 'rollover', state: number): Record<string, unknown> | undefined {
+/** BIP-340's auxiliary randomness for signing an answer. */
+function answerAux(ctx: MintContext): Uint8Array {
+  return ctx.random.bytes(32, 'credit/answer/aux');
+}
+
+function retriedSettlement(ctx: MintContext, record: MintContractRecord, kind: 'close' | 'rollover', state: number): Record<string, unknown> | undefined {
   const s = record.settlement;
-  if (s && s.kind === kind && s.state === state) return s.response;
+  if (s && s.kind === kind && s.state === state) return signedAgain(s.response, ctx.mint);
   return undefined;
 }
 
@@ -259,7 +267,7 @@ export async function acceptClose(ctx: MintContext, req: CloseRequest): Promise<
   // The user's request, before a word about the contract (signing.ts checkUserSigned).
   const input = readMusigInput(tx, 0);
   checkUserSigned(input, ctx.mint.publicKey, c.userPubkey);
-  const retried = retriedSettlement(record, 'close', req.state);
+  const retried = retriedSettlement(ctx, record, 'close', req.state);
   if (retried) return retried;
   checkNotFrozen(record);
   if (record.gateway?.in_flight) refuse('E_HTLC_IN_FLIGHT', `payment ${record.gateway.in_flight.payment_hash} is in flight on this device channel: settle or fail it first`);
@@ -267,7 +275,7 @@ export async function acceptClose(ctx: MintContext, req: CloseRequest): Promise<
   const paid = checkClose(tx, c, BigInt(record.latest?.cumulative_sat ?? 0), ctx.policy.min_fee_rate);
   if (paid !== BigInt(req.cumulative_sat)) refuse('E_AMOUNT_MISMATCH', `cumulative_sat ${req.cumulative_sat} is not what the close pays the mint (${paid})`);
   const signed = signedKeyPathTx(tx, await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state)));
-  const response = { type: 'credit/closed', version: 1, network: ctx.network, contract_id: c.id, cumulative_sat: req.cumulative_sat, txid: signed.txid, hex: signed.hex };
+  const response = signAnswer({ type: 'credit/closed', version: 1, network: ctx.network, contract_id: c.id, cumulative_sat: req.cumulative_sat, txid: signed.txid, hex: signed.hex }, ctx.mint, answerAux(ctx));
   // The latest state stays: the mint still exits with it if the close never confirms.
   await ctx.records.put({ ...record, status: 'closing', next_state: req.state + 1, settlement: { kind: 'close', state: req.state, txid: signed.txid, response } });
   return response;
@@ -302,7 +310,7 @@ async function checkRolloverProposal(ctx: MintContext, record: MintContractRecor
  */
 export async function proposeRollover(ctx: MintContext, req: RolloverRequest): Promise<Record<string, unknown>> {
   const { record, c } = await loadOpen(ctx, req.contract_id, req.network);
-  const retried = retriedSettlement(record, 'rollover', req.state);
+  const retried = retriedSettlement(ctx, record, 'rollover', req.state);
   if (retried) return retried;
   const proposed = record.proposed_rollover;
   if (proposed && proposed.state === req.state && proposed.new_contract_id === req.new_contract_id) return proposed.response;
@@ -339,7 +347,7 @@ export async function acceptRollover(ctx: MintContext, req: RolloverSign): Promi
   const { record, c } = await loadOpen(ctx, req.contract_id, req.network);
   // The user's request, before a word about the contract (signing.ts checkUserSigned).
   checkUserSigned(readMusigInput(parsePsbtBase64(req.rollover_psbt, 'rollover_psbt'), 0), ctx.mint.publicKey, c.userPubkey);
-  const retried = retriedSettlement(record, 'rollover', req.state);
+  const retried = retriedSettlement(ctx, record, 'rollover', req.state);
   if (retried) return retried;
   const proposed = record.proposed_rollover;
   if (!proposed || proposed.state !== req.state || proposed.new_contract_id !== req.new_contract_id) {
@@ -351,7 +359,7 @@ export async function acceptRollover(ctx: MintContext, req: RolloverSign): Promi
   const tapKeySig = await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state));
   tx.updateInput(0, { tapKeySig }, true);
   const nextNonce = await issueStateNonce(ctx.nonces, ctx.random, ctx.mint, next, 1);
-  const response = {
+  const response = signAnswer({
     type: 'credit/rollover-accept',
     version: 1,
     network: ctx.network,
@@ -359,8 +367,9 @@ export async function acceptRollover(ctx: MintContext, req: RolloverSign): Promi
     new_contract_id: next.id,
     rollover_psbt: base64.encode(serializePsbt(tx)),
     next_nonce: nextNonce,
-  };
+  }, ctx.mint, answerAux(ctx));
   const refundPsbt = (proposed.response as { refund_psbt: string }).refund_psbt;
+  // The next contract's record as an open's (never sent: its open is this rollover); signed when given again, as any stored answer.
   const openAccept = { type: 'credit/open-accept', version: 1, network: ctx.network, contract_id: next.id, refund_psbt: refundPsbt, next_nonce: nextNonce };
   await ctx.funding.bindFunding(outpointOf(next.funding), { contract_id: next.id, kind: 'open' });
   await ctx.records.put({ contract_id: next.id, network: ctx.network, contract: proposed.new_contract, status: 'open', next_state: 1, open_accept: openAccept });

@@ -90,6 +90,8 @@ export type ReceiptJson = {
   signatures?: BlindSignatureJson[];
   /** The ecash mint's active keyset, when these signatures are under an older one: the next payment's outputs use it. */
   next_keyset?: NextKeysetJson;
+  /** The mint key's BIP-340 signature over every other member (answer-signature.ts); absent only in a receipt an older toolkit stored. */
+  mint_signature?: string;
 };
 
 /** The mint's record of one contract: only JSON-native values (it is stored as JSON). */

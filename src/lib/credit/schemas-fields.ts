@@ -16,6 +16,14 @@ export const NextNonce = Type.Object(
   { state: StateNumber, pubnonce: Hex('the mint\'s BIP-327 public nonce for that state, bound to this contract and state number', 66) },
   { additionalProperties: false, description: 'the mint nonce the user signs the next state against (BIP-327 DeterministicSign)' },
 );
+/**
+ * The signature on an answer that moves the other party's record (answer-signature.ts): optional in the
+ * schema so that one missing is refused by the protocol (E_RECEIPT_FORGED, exit 4), not as malformed.
+ */
+export const AnswerSignature = (who: 'mint' | 'gateway') => Type.Optional(Hex(
+  `BIP-340 signature by the ${who}'s contract key over the tagged hash "offchain/credit/v1/answer" of this message's canonical JSON line without this member (at every depth type, version and network first, every other key in code-point order; no whitespace; a newline at the end); the receiver refuses the message without it or with another (E_RECEIPT_FORGED)`,
+  64,
+));
 
 export const KEYSET_ID = '00[0-9a-f]{14}|01[0-9a-f]{64}';
 export const KeysetId = Type.String({ pattern: `^(${KEYSET_ID})$`, description: 'NUT-02 keyset id: version 01 (33 bytes, Nutshell 0.20), or 00 (8 bytes, a keyset made by Nutshell ≤ 0.19)' });

@@ -19,7 +19,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { Base64Psbt, Hex, Sats, Txid, messageSchema } from '../message.ts';
-import { Pubkey, ContractId, Address, FeeRate, Height, StateNumber, NextNonce, Payments } from './schemas-fields.ts';
+import { Pubkey, ContractId, Address, FeeRate, Height, StateNumber, NextNonce, Payments, AnswerSignature } from './schemas-fields.ts';
 import { EcashOfferSchema, NextKeysetSchema, BlindedMessageSchema, BlindSignatureSchema, KeysetSchema, EcashCheckSchema, EcashKeysetsSchema, TokenSchema, RestoreRequestSchema, RestoreSchema } from './schemas-ecash.ts';
 import { ExitSchema, StoreMigratedSchema, ContractsSchema } from './schemas-operator.ts';
 
@@ -66,10 +66,11 @@ export const OpenRequestSchema = messageSchema('credit/open-request', 'User → 
   refund_psbt: Base64Psbt,
 });
 
-export const OpenAcceptSchema = messageSchema('credit/open-accept', 'Mint → user: the mint\'s partial signature on the refund, and its first nonce.', {
+export const OpenAcceptSchema = messageSchema('credit/open-accept', 'Mint → user: the mint\'s partial signature on the refund, and its first nonce; signed by the mint\'s key.', {
   contract_id: ContractId,
   refund_psbt: Base64Psbt,
   next_nonce: NextNonce,
+  mint_signature: AnswerSignature('mint'),
 });
 
 export const OpenedSchema = messageSchema('credit/opened', 'The user holds a fully signed refund: now, and only now, sign and broadcast the funding.', {
@@ -93,7 +94,7 @@ export const UpdateRequestSchema = messageSchema('credit/update-request', 'User 
   )),
 });
 
-export const ReceiptSchema = messageSchema('credit/receipt', 'Mint → user: the state is stored fully signed; credit the amount. Carries no mint signature.', {
+export const ReceiptSchema = messageSchema('credit/receipt', 'Mint → user: the state is stored fully signed; credit the amount. Signed by the mint\'s key; carries no signature on the state.', {
   contract_id: ContractId,
   state: StateNumber,
   amount_sat: Sats('credited by this state'),
@@ -102,6 +103,7 @@ export const ReceiptSchema = messageSchema('credit/receipt', 'Mint → user: the
   next_nonce: NextNonce,
   signatures: Type.Optional(Type.Array(BlindSignatureSchema, { minItems: 1, maxItems: 64, description: 'one NUT-00 blind signature with NUT-12 DLEQ per output, in order' })),
   next_keyset: Type.Optional(NextKeysetSchema),
+  mint_signature: AnswerSignature('mint'),
 });
 
 export const BalanceSchema = messageSchema('credit/balance', 'The user\'s own record after a receipt.', {
@@ -130,11 +132,12 @@ export const CloseRequestSchema = messageSchema('credit/close-request', 'User �
   psbt: Base64Psbt,
 });
 
-export const ClosedSchema = messageSchema('credit/closed', 'Mint → user: the fully signed close; either party may broadcast it.', {
+export const ClosedSchema = messageSchema('credit/closed', 'Mint → user: the fully signed close; either party may broadcast it. Signed by the mint\'s key.', {
   contract_id: ContractId,
   cumulative_sat: Sats('paid to the mint'),
   txid: Txid,
   hex: Hex('the signed close transaction'),
+  mint_signature: AnswerSignature('mint'),
 });
 
 export const RolloverRequestSchema = messageSchema('credit/rollover-request', 'User → mint: the proposed rollover (not yet signed) and the next contract\'s refund to co-sign.', {
@@ -161,11 +164,12 @@ export const RolloverSignSchema = messageSchema('credit/rollover-sign', 'User �
   rollover_psbt: Base64Psbt,
 });
 
-export const RolloverAcceptSchema = messageSchema('credit/rollover-accept', 'Mint → user: the rollover\'s contract input signed; the old contract is frozen.', {
+export const RolloverAcceptSchema = messageSchema('credit/rollover-accept', 'Mint → user: the rollover\'s contract input signed; the old contract is frozen. Signed by the mint\'s key.', {
   contract_id: ContractId,
   new_contract_id: ContractId,
   rollover_psbt: Base64Psbt,
   next_nonce: NextNonce,
+  mint_signature: AnswerSignature('mint'),
 });
 
 export const RolledOverSchema = messageSchema('credit/rolled-over', 'The user holds the new contract\'s signed refund; the rollover can be completed and broadcast.', {

@@ -16,6 +16,7 @@ import { userSignAgainst } from './signing.ts';
 import type { CreditContract } from './terms.ts';
 import { buildClose } from './transactions.ts';
 import { checkCanSign, load } from './user.ts';
+import { checkAnswer } from './answer-signature.ts';
 
 function refuse(code: string, message: string): never {
   throw new RefusedError(code, message);
@@ -56,6 +57,7 @@ function checkSignedSpend(hex: string, expectedTxid: string, c: CreditContract, 
 
 export async function applyClosed(ctx: UserContext, closed: Static<typeof ClosedSchema>): Promise<Record<string, unknown>> {
   const { record, c } = await load(ctx, closed.contract_id);
+  checkAnswer(closed, c.mintPubkey);
   if (record.status === 'closed') {
     if (closed.txid !== record.closed?.txid || closed.hex !== record.closed?.hex) {
       refuse('E_RECEIPT_MISMATCH', `the close ${closed.txid} is not the one this user signed (${record.closed?.txid})`);

@@ -18,6 +18,7 @@ import { contractKey, makeContract, type CreditContract } from './terms.ts';
 import { checkEcashOffer } from './ecash.ts';
 import { checkExpiryHeight, load, nextCounter, offerWindow } from './user.ts';
 import { checkFirstNonce, completeRefund, putOrBurn, refundRequest } from './user-refund.ts';
+import { checkAnswer } from './answer-signature.ts';
 
 type Offer = Static<typeof CreditOfferSchema>;
 
@@ -124,6 +125,8 @@ function openedMessage(ctx: UserContext, c: CreditContract, record: UserContract
 /** Step 2: the refund comes back co-signed; finish it. Only now may the funding be signed. */
 export async function openFinish(ctx: UserContext, accept: Static<typeof OpenAcceptSchema>): Promise<Record<string, unknown>> {
   const { record, c } = await load(ctx, accept.contract_id);
+  // Its next nonce is the one state 1 is signed against: the mint's, signed, before the refund nonce is spent.
+  checkAnswer(accept, c.mintPubkey);
   if (record.status !== 'opening') {
     if (record.refund) return openedMessage(ctx, c, record);
     throw new StateConflictError('E_STALE_STATE', `contract ${c.id} is ${record.status}, not opening: this open-accept answers an open that no longer waits for it (credit list shows the contract)`);

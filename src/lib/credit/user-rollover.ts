@@ -20,6 +20,7 @@ import { makeContract } from './terms.ts';
 import { NO_TOP_UP, buildRollover, rolloverTxid, type TopUp } from './transactions.ts';
 import { abandonHint, checkCanSign, checkExpiryHeight, load, nextCounter, type Pending } from './user.ts';
 import { checkFirstNonce, completeRefund, putOrBurn, refundRequest } from './user-refund.ts';
+import { checkAnswer } from './answer-signature.ts';
 
 function refuse(code: string, message: string): never {
   throw new RefusedError(code, message);
@@ -113,6 +114,8 @@ export async function rolloverSign(ctx: UserContext, msg: Static<typeof Rollover
 /** The mint completed the rollover input: verify it, and the next contract is open. */
 export async function applyRolloverAccept(ctx: UserContext, accept: Static<typeof RolloverAcceptSchema>): Promise<Record<string, unknown>> {
   const { record, c } = await load(ctx, accept.contract_id);
+  // Its next nonce is the next contract's first: the mint's, signed, or that contract could never be paid.
+  checkAnswer(accept, c.mintPubkey);
   const p = pendingRollover(record, accept.new_contract_id);
   const { record: nextRecord, c: next } = await load(ctx, accept.new_contract_id);
   checkFirstNonce(accept.next_nonce);

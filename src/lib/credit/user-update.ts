@@ -17,6 +17,7 @@ import type { CreditContract } from './terms.ts';
 import { adoptKeyset, authorizeOutputs, makeOutputs, receiveSignatures, type BlindedMessageJson, type OutputsAuthorization } from './ecash.ts';
 import { encodeTokenV4, type Proof } from '../ecash/token.ts';
 import { buildState } from './transactions.ts';
+import { checkAnswer } from './answer-signature.ts';
 import { balanceMessage, checkCanSign, load, nextCounter, resendHint, walletSeed, type TokenSink } from './user.ts';
 
 function refuse(code: string, message: string): never {
@@ -96,7 +97,8 @@ async function signedOutputsOnResend(ctx: UserContext, record: UserContractRecor
 }
 
 /**
- * The mint's receipt: check it is for the state we signed, take its next nonce. With
+ * The mint's receipt: check it is the mint's (its signature over every member: a relay
+ * cannot invent one, nor swap its next nonce) and for the state we signed, take its next nonce. With
  * ecash, every signature is verified (DLEQ) before anything is written; then the token
  * goes to `sink`, and only then the record moves on (a crash between the two leaves the
  * receipt pending: fed again, it writes the same token again). The last payment's
@@ -105,6 +107,8 @@ async function signedOutputsOnResend(ctx: UserContext, record: UserContractRecor
  */
 export async function applyReceipt(ctx: UserContext, receipt: Static<typeof ReceiptSchema>, sink?: TokenSink): Promise<Record<string, unknown>> {
   const { record, c } = await load(ctx, receipt.contract_id);
+  // The mint's own word, every member as it signed it, before anything is taken from it.
+  checkAnswer(receipt, c.mintPubkey);
   const p = record.pending;
   const repeat = !p && record.confirmed.state === receipt.state && record.confirmed.cumulative_sat === receipt.cumulative_sat;
   if (!repeat) {
@@ -127,7 +131,7 @@ export async function applyReceipt(ctx: UserContext, receipt: Static<typeof Rece
         // The mint's own answer to this user's abandon: it holds the state, so the state
         // stands; its ecash never came. Settled without it (ecash-claim.ts), not frozen.
         if (p!.abandon) return settleUnpaid(ctx, c, updated, e, p!.cumulative_sat - record.confirmed.cumulative_sat, receipt);
-        throw new RefusedError(err.code, `${err.message}. Resend the request (an answer changed on its way gets the mint's stored one again); if the mint keeps answering so, settle this payment without its ecash: offchain credit abandon --role user --start --contract ${c.id} | (mint) offchain credit abandon --role mint | offchain credit abandon --role user --token-out FILE`);
+        throw new RefusedError(err.code, `${err.message}. This is the mint's own answer (its signature verifies: a resend gets it again); settle this payment without its ecash: offchain credit abandon --role user --start --contract ${c.id} | (mint) offchain credit abandon --role mint | offchain credit abandon --role user --token-out FILE`);
       }
       const { pending_outputs: _done, ...rest } = e;
       // The paid outputs stay until the next payment: the same receipt fed again writes the same token again.
@@ -159,8 +163,8 @@ const UNPAID_CODES = ['E_BAD_DLEQ', 'E_BAD_SIGNATURES'];
 
 /**
  * A state the mint signed (its receipt, answered to the user's abandon) whose ecash is not
- * for this user's outputs — a mint that signed other outputs, or an answer changed on its
- * way twice. The state stands (the mint holds it and can exit with it), so the record
+ * for this user's outputs — a mint that signed other outputs, or whose answer got its ecash
+ * wrong (an answer changed on its way is refused before: E_RECEIPT_FORGED). The state stands (the mint holds it and can exit with it), so the record
  * moves on: confirmed, the receipt's next nonce taken, and the payment kept as unpaid —
  * its outputs (restorable if the mint did sign them: credit ecash claim) and its amount.
  * Until it is paid no further payment is signed into this contract (E_ECASH_UNPAID), so

@@ -12,16 +12,19 @@
  *   address     —                 credit/offer            —                                            nothing                          credit/address           user-open.ts
  *   open        —                 offer + funding PSBT    one output to the contract, fee ≥ floor,     'opening' + refund nonce         credit/open-request
  *                                                         expiry in the window
- *   open finish opening           credit/open-accept      the refund is the terms' own, mint partial   'open' + signed refund           credit/opened
+ *   open finish opening           credit/open-accept      the mint's signature (answer-signature.ts),  'open' + signed refund           credit/opened
+ *                                                         the refund is the terms' own, mint partial
  *                                                         signature valid, first nonce for state 1
  *   update      open              amount                  checkCanSign (below), no unpaid ecash        pending (+ NUT-13 counter)       credit/update-request    user-update.ts
- *   receipt     pending update    credit/receipt          state, cumulative and txid as signed, next   token file, then confirmed       credit/balance
- *                                                         nonce for n+1, every DLEQ
+ *   receipt     pending update    credit/receipt          the mint's signature; state, cumulative and  token file, then confirmed       credit/balance
+ *                                                         txid as signed, next nonce for n+1, every DLEQ
  *   close       open              fee rate                checkCanSign                                 pending close                    credit/close-request     user-close.ts
- *   closed      pending close     credit/closed           txid as signed, its signature valid          'closed'                         credit/closed
+ *   closed      pending close     credit/closed           the mint's signature, txid as signed, the    'closed'                         credit/closed
+ *                                                         close's signature valid
  *   rollover 1  open              expiry, fee, top-up     checkCanSign, expiry in the window           next contract 'opening', pending credit/rollover-request  user-rollover.ts
  *   rollover 2  pending rollover  credit/rollover-refund  the next refund complete and verified        next refund, then the signature  credit/rollover-sign
- *   rolled over pending rollover  credit/rollover-accept  first nonce, txid as signed, input signed    'rolled-over', next 'open'       credit/rolled-over
+ *   rolled over pending rollover  credit/rollover-accept  the mint's signature, first nonce, txid as   'rolled-over', next 'open'       credit/rolled-over
+ *                                                         signed, input signed
  *   refund      a signed refund   —                       —                                            nothing                          credit/refund            user-refund.ts
  *
  * Abandoning a request (abandon.ts) and claiming an unpaid payment's ecash

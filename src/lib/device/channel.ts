@@ -33,6 +33,12 @@
  *   (a state confirmed after the channel expiry can lose to the refund).
  * - Single-use: each gateway nonce signs one state number of one contract (credit
  *   NoncePort); the device needs no nonce state (DeterministicSign).
+ * - The device acts only on the gateway's own word: gateway/settle, gateway/fail and
+ *   gateway/receipt carry the gateway key's signature over every member
+ *   (credit/answer-signature.ts), checked before anything else (E_RECEIPT_FORGED). A
+ *   relay cannot invent a fail for a payment the gateway paid (the device would sign the
+ *   fail state, then refuse the real settle: the gateway left to claim on chain), nor
+ *   swap a next nonce (the channel stuck with the gateway).
  *
  * State table (n = the last confirmed state; S = settled; A = HTLC amount):
  *

@@ -9,6 +9,8 @@
  *   fail     gateway/fail: → sign state n+2: settled S, A back to the change
  *   receipt  gateway/receipt for the pending state → idle, next nonce
  *
+ * settle, fail and receipt check the gateway's signature over its message first (channel.ts).
+ *
  * What pay adds to the channel invariants (channel.ts):
  * - One payment per hash per device. A hash belongs to the channel whose state first
  *   carried its HTLC: that channel's gateway can complete the state (it holds its own
@@ -50,6 +52,7 @@ import { userSignAgainst } from '../credit/signing.ts';
 import { buildState } from '../credit/transactions.ts';
 import type { DeviceChannel, InFlightJson, NextNonceJson } from '../credit/ports.ts';
 import { stripRequest } from '../credit/htlc-channel.ts';
+import { checkAnswer } from '../credit/answer-signature.ts';
 import { hexBytes, preimageMatches, stateHtlc } from './channel.ts';
 import { checkPayment, msatToSatCeil, type DevicePolicy, type GatewayTerms } from './policy.ts';
 
@@ -155,7 +158,12 @@ export function pay(r: DeviceChannel, device: KeyPair, p: PayParams): Step {
   return { record: { ...r, in_flight: { ...htlc, request: message }, day: { date: day, spent_msat: (spent + ok.amountMsat).toString() } }, message };
 }
 
-type GatewayNotice = { type: string; contract_id: string; payment_hash: string; next_nonce: NextNonceJson; preimage?: string };
+type GatewayNotice = { type: string; contract_id: string; payment_hash: string; next_nonce: NextNonceJson; preimage?: string; gateway_signature?: string };
+
+/** A gateway answer is the gateway's own, every member as it signed it (credit/answer-signature.ts): checked before anything else. */
+function checkGatewayAnswer(r: DeviceChannel, m: Record<string, unknown>): void {
+  checkAnswer(m, hexBytes(r.contract.mint_pubkey), 'gateway');
+}
 
 function checkNotice(r: DeviceChannel, n: GatewayNotice): InFlightJson {
   if (n.contract_id !== r.contract_id) refuse('E_WRONG_CONTRACT', `the message is for contract ${n.contract_id}, not ${r.contract_id}`);
@@ -186,6 +194,7 @@ function again(r: DeviceChannel, kind: 'settle' | 'fail', n: GatewayNotice): 're
  * paying the HTLC amount into settled.
  */
 export function settle(r: DeviceChannel, device: KeyPair, n: GatewayNotice, others: readonly OtherChannel[] = []): Step {
+  checkGatewayAnswer(r, n);
   const repeat = again(r, 'settle', n);
   if (repeat === 'resend') return { record: r, message: r.pending!.request };
   const f = checkNotice(r, n);
@@ -209,6 +218,8 @@ export function settle(r: DeviceChannel, device: KeyPair, n: GatewayNotice, othe
 
 /** gateway/fail: sign the state without the HTLC, its amount back in the change. */
 export function fail(r: DeviceChannel, device: KeyPair, n: GatewayNotice): Step {
+  // A fail the gateway never gave (a relay's) would have the device sign away a payment the gateway settled.
+  checkGatewayAnswer(r, n);
   const repeat = again(r, 'fail', n);
   if (repeat === 'resend') return { record: r, message: r.pending!.request };
   const f = checkNotice(r, n);
@@ -228,7 +239,8 @@ export function fail(r: DeviceChannel, device: KeyPair, n: GatewayNotice): Step 
 }
 
 /** gateway/receipt for the pending settle or fail: the channel is idle again at that state. */
-export function receipt(r: DeviceChannel, m: { contract_id: string; state: number; settled_sat: number; next_nonce: NextNonceJson }): DeviceChannel {
+export function receipt(r: DeviceChannel, m: { type: string; contract_id: string; state: number; settled_sat: number; next_nonce: NextNonceJson; gateway_signature?: string }): DeviceChannel {
+  checkGatewayAnswer(r, m);
   if (m.contract_id !== r.contract_id) refuse('E_WRONG_CONTRACT', `the receipt is for contract ${m.contract_id}, not ${r.contract_id}`);
   const p = r.pending;
   // The same receipt again (applied, its output lost): the record is already idle at it.

@@ -32,6 +32,7 @@ import { checkChain } from '../credit/mint.ts';
 import type { ChainSource } from '../chain/types.ts';
 import { hexBytes, preimageMatches, stateHtlc, toHex } from './channel.ts';
 import { gatewayFeeMsat, msatToSatCeil, type GatewayTerms } from './policy.ts';
+import { signAnswer, signedAgain } from '../credit/answer-signature.ts';
 
 function refuse(code: string, message: string): never {
   throw new RefusedError(code, message);
@@ -48,6 +49,11 @@ export type GatewayContext = {
 };
 
 export type GatewayStep = { record: GatewayChannel; message: Record<string, unknown> };
+
+/** An answer the device acts on, signed by the gateway's contract key (credit/answer-signature.ts). */
+function signedByGateway(ctx: GatewayContext, message: Record<string, unknown>): Record<string, unknown> {
+  return signAnswer(message, ctx.gateway, ctx.random.bytes(32, 'gateway/answer/aux'), 'gateway');
+}
 
 type PayMessage = {
   contract_id: string; state: number; settled_sat: number; invoice: string; psbt: string;
@@ -132,7 +138,7 @@ export async function settle(ctx: GatewayContext, r: GatewayChannel, preimage: U
   if (!preimageMatches(preimage, hexBytes(f.payment_hash))) refuse('E_WRONG_PREIMAGE', `the preimage does not hash to the payment in flight ${f.payment_hash}`);
   const c = termsFromJson(r.contract, r.network);
   const next_nonce = await issueStateNonce(ctx.nonces, ctx.random, ctx.gateway, c, r.next_state);
-  const message = { type: 'gateway/settle', version: 1, network: r.network, contract_id: r.contract_id, payment_hash: f.payment_hash, preimage: toHex(preimage), next_nonce };
+  const message = signedByGateway(ctx, { type: 'gateway/settle', version: 1, network: r.network, contract_id: r.contract_id, payment_hash: f.payment_hash, preimage: toHex(preimage), next_nonce });
   return { record: { ...r, in_flight: { ...f, preimage: toHex(preimage), answer: message } }, message };
 }
 
@@ -144,7 +150,7 @@ export async function fail(ctx: GatewayContext, r: GatewayChannel, paymentHash: 
   if (f.preimage) refuse('E_PAYMENT_SETTLED', `payment ${f.payment_hash} has its preimage: settle it`);
   const c = termsFromJson(r.contract, r.network);
   const next_nonce = await issueStateNonce(ctx.nonces, ctx.random, ctx.gateway, c, r.next_state);
-  const message = { type: 'gateway/fail', version: 1, network: r.network, contract_id: r.contract_id, payment_hash: f.payment_hash, next_nonce };
+  const message = signedByGateway(ctx, { type: 'gateway/fail', version: 1, network: r.network, contract_id: r.contract_id, payment_hash: f.payment_hash, next_nonce });
   return { record: { ...r, in_flight: { ...f, failed: true, answer: message } }, message };
 }
 
@@ -153,16 +159,16 @@ export async function fail(ctx: GatewayContext, r: GatewayChannel, paymentHash: 
  * (same contract, state and transaction): a service answers the retry with it, unchanged,
  * instead of asking the Lightning node again or issuing another nonce. Undefined otherwise.
  */
-export function decidedAnswer(r: GatewayChannel, m: { contract_id: string; state: number; psbt: string }): Record<string, unknown> | undefined {
+export function decidedAnswer(r: GatewayChannel, m: { contract_id: string; state: number; psbt: string }, key: KeyPair): Record<string, unknown> | undefined {
   const f = r.in_flight;
   if (!f?.answer || m.contract_id !== r.contract_id || f.state !== m.state || r.latest?.state !== m.state) return undefined;
-  return parsePsbtBase64(m.psbt, 'psbt').id === r.latest.txid ? f.answer : undefined;
+  return parsePsbtBase64(m.psbt, 'psbt').id === r.latest.txid ? signedAgain(f.answer, key, 'gateway') : undefined;
 }
 
 /** The gateway/settle or gateway/fail given for `paymentHash`, while in flight or as the last payment completed; undefined until decided. */
-export function paymentAnswer(r: GatewayChannel, paymentHash: string): Record<string, unknown> | undefined {
-  if (r.in_flight?.payment_hash === paymentHash) return r.in_flight.answer;
-  return r.decided?.payment_hash === paymentHash ? r.decided.answer : undefined;
+export function paymentAnswer(r: GatewayChannel, paymentHash: string, key: KeyPair): Record<string, unknown> | undefined {
+  const answer = r.in_flight?.payment_hash === paymentHash ? r.in_flight.answer : r.decided?.payment_hash === paymentHash ? r.decided.answer : undefined;
+  return answer && signedAgain(answer, key, 'gateway');
 }
 
 type CompleteMessage = { type: string; contract_id: string; state: number; payment_hash: string; settled_sat: number; psbt: string };
@@ -170,7 +176,7 @@ type CompleteMessage = { type: string; contract_id: string; state: number; payme
 /** device/settle or device/fail: co-sign and store the state without the HTLC; receipt with the next nonce. */
 export async function completeStep(ctx: GatewayContext, r: GatewayChannel, m: CompleteMessage): Promise<GatewayStep> {
   checkContract(r, m.contract_id);
-  if (r.receipt && r.latest && m.state === r.latest.state && m.settled_sat === r.latest.settled_sat && !r.in_flight) return { record: r, message: r.receipt };
+  if (r.receipt && r.latest && m.state === r.latest.state && m.settled_sat === r.latest.settled_sat && !r.in_flight) return { record: r, message: signedAgain(r.receipt, ctx.gateway, 'gateway') };
   const f = r.in_flight;
   if (!f) refuse('E_NO_PAYMENT_IN_FLIGHT', 'no payment is in flight on this channel');
   if (m.payment_hash !== f.payment_hash) refuse('E_WRONG_PAYMENT', `the message is for payment ${m.payment_hash}, the one in flight is ${f.payment_hash}`);
@@ -188,10 +194,10 @@ export async function completeStep(ctx: GatewayContext, r: GatewayChannel, m: Co
   if (BigInt(m.settled_sat) !== settled) refuse('E_BAD_PAYOUT', `the state says settled ${m.settled_sat} sat, the gateway expects ${settled} sat`);
   const signed = await complete(ctx, r, m.psbt, m.state, settled);
   const c = termsFromJson(r.contract, r.network);
-  const message = {
+  const message = signedByGateway(ctx, {
     type: 'gateway/receipt', version: 1, network: r.network, contract_id: r.contract_id, state: m.state, settled_sat: Number(settled), txid: signed.txid,
     next_nonce: await issueStateNonce(ctx.nonces, ctx.random, ctx.gateway, c, m.state + 1),
-  };
+  });
   const { in_flight: _f, decided: _d, ...rest } = r;
   const decided = f.answer ? { decided: { payment_hash: f.payment_hash, answer: f.answer, amount_sat: f.amount_sat, fee_sat: f.fee_sat, invoice_amount_msat: f.invoice_amount_msat, state: f.state } } : {};
   return { record: { ...rest, ...decided, next_state: m.state + 1, settled_sat: Number(settled), latest: { state: m.state, settled_sat: Number(settled), txid: signed.txid, hex: signed.hex }, receipt: message }, message };

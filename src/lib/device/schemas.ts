@@ -6,6 +6,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { Base64Psbt, Hex, Sats, Txid, messageSchema } from '../message.ts';
+import { AnswerSignature } from '../credit/schemas-fields.ts';
 
 const ContractId = Hex('contract id: SHA-256 over every term of the credit contract under the channel', 32);
 const StateNumber = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'state number: +1 for each signed state' });
@@ -51,12 +52,14 @@ export const GatewaySettleSchema = messageSchema('gateway/settle', 'The payment 
   payment_hash: PaymentHash,
   preimage: Hex('the payment preimage (the device checks its SHA-256 and keeps it as proof of payment)', 32),
   next_nonce: NextNonce,
+  gateway_signature: AnswerSignature('gateway'),
 });
 
 export const GatewayFailSchema = messageSchema('gateway/fail', 'The payment failed: the nonce for the state that gives the amount back to the device.', {
   contract_id: ContractId,
   payment_hash: PaymentHash,
   next_nonce: NextNonce,
+  gateway_signature: AnswerSignature('gateway'),
 });
 
 const Closing = (type: string, description: string) =>
@@ -78,6 +81,7 @@ export const GatewayReceiptSchema = messageSchema('gateway/receipt', 'The gatewa
   settled_sat: Sats('the gateway\'s settled amount in that state'),
   txid: Txid,
   next_nonce: NextNonce,
+  gateway_signature: AnswerSignature('gateway'),
 });
 
 export const DeviceHtlcRefundSchema = messageSchema('device/htlc-refund', 'The device takes a payment\'s HTLC back on chain through the refund leaf, once its expiry height is final (device refund-htlc).', {

@@ -29,7 +29,7 @@ export abstract class GatewayLightning<T extends typeof Command> extends WatchSt
     const { DevicePaySchema } = await import('../../lib/device/schemas.ts');
     const m = decodeMessage(DevicePaySchema, read.value);
     const message = await this.gatewayStep(read.network, m.contract_id, terms, async (ctx, g) => {
-      const decided = node ? gateway.decidedAnswer(g, m) : undefined;
+      const decided = node ? gateway.decidedAnswer(g, m, ctx.gateway) : undefined;
       return decided ? { record: g, message: decided } : gateway.pay(ctx, g, m, now);
     });
     return { message, network: read.network, contractId: m.contract_id };

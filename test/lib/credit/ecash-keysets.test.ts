@@ -30,7 +30,7 @@ import { OffchainError } from '../../../src/lib/errors.ts';
 import { nutshellAccepts, nutshellKeyset, type NutshellKeyset } from '../../independent/cashu.ts';
 import { loadVector } from '../../helpers.ts';
 import { refusal, refusalAsync, thrown } from '../../setup/refusal.ts';
-import { expectRefused } from './tamper.ts';
+import { asMint, expectRefused } from './tamper.ts';
 import { CHANGE, MINT, POLICY, REFUND, USER, fundingPsbt, world } from './world.ts';
 import { createHash } from 'node:crypto';
 import { TEST_CODE_VERIFIER } from '../../independent/schnorr.ts';
@@ -423,7 +423,7 @@ describe('a rotation between payments: one payment under the keyset the contract
     }
   });
 
-  it("a receipt whose announced keyset a relay altered: refused before the token or the record is written; the honest one then applies", async () => {
+  it("a receipt whose announced keyset a relay altered (E_RECEIPT_FORGED), or one the mint signed the receipt over but not the announcement (E_BAD_NEXT_KEYSET): refused before the token or the record is written; the honest one then applies", async () => {
     const { w: v, rotate: r } = rotatingWorld();
     try {
       const id = await open(v);
@@ -433,7 +433,8 @@ describe('a rotation between payments: one payment under the keyset the contract
       const receipt = (await mint.acceptUpdate(v.mint, request as never)) as Record<string, any>;
       const forged = { ...receipt, next_keyset: { ...receipt.next_keyset, keys: { ...receipt.next_keyset.keys, '1': receipt.next_keyset.keys['2'] } } };
       let written = false;
-      await expectRefused(v.dir.path, () => applyReceipt(v.user, forged as never, { path: 'm', write: async () => void (written = true) }), { code: 'E_BAD_NEXT_KEYSET', exitCode: 4, message: /not signed by the mint's key/ });
+      await expectRefused(v.dir.path, () => applyReceipt(v.user, forged as never, { path: 'm', write: async () => void (written = true) }), { code: 'E_RECEIPT_FORGED', exitCode: 4, message: /not signed by this contract's mint key/ });
+      await expectRefused(v.dir.path, () => applyReceipt(v.user, asMint(forged) as never, { path: 'm', write: async () => void (written = true) }), { code: 'E_BAD_NEXT_KEYSET', exitCode: 4, message: /not signed by the mint's key/ });
       expect(written).toBe(false);
       // the honest receipt then applies
       await applyReceipt(v.user, receipt as never, { path: 'm', write: async () => undefined });

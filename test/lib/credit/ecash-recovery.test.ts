@@ -7,8 +7,9 @@
  * Now the abandon settles it: the mint's own answer to the abandon is a receipt for the
  * user's state, so the state stands, and its ecash is recorded unpaid. Then the way ends
  * with the user paid or refunded:
- * - paid: the mint did sign the user's outputs (the answers were changed on their way):
- *   its NUT-09 restore gives them back (credit ecash claim) and payments resume;
+ * - paid: the mint did sign the user's outputs (its answers got their ecash wrong: a relay's
+ *   change is refused before, E_RECEIPT_FORGED): its NUT-09 restore gives them back (credit
+ *   ecash claim) and payments resume;
  * - refunded: it never did (a dishonest mint, or a relay's outputs signed before the user
  *   signed its outputs): the claim finds nothing, no further payment is signed into the
  *   contract (so such a mint gains that one payment, no more), and the user closes and
@@ -28,7 +29,7 @@ import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { musigTaprootOutput, publicKeyOf } from '../../independent/keys.ts';
 import { bytesOf, hexOf } from '../../independent/tx.ts';
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
-import { expectRefused } from './tamper.ts';
+import { asMint, expectRefused } from './tamper.ts';
 import { KS, ecashWorld, memorySink, open, redeemable, signedByUser, type UpdateRequest, type W } from './ecash-world.ts';
 
 const CONTRACT = musigTaprootOutput([publicKeyOf(bytesOf('b2'.repeat(32))), publicKeyOf(bytesOf('a1'.repeat(32)))]);
@@ -41,11 +42,11 @@ async function abandonRound(w: W, id: string, change: (r: Record<string, unknown
   return change(JSON.parse(JSON.stringify(answer)));
 }
 
-/** A receipt changed on its way: the first signature's DLEQ s replaced by its e. */
+/** A receipt whose ecash the mint's answer got wrong, signed by it: the first signature's DLEQ s replaced by its e. */
 function corrupted(r: Record<string, unknown>): Record<string, unknown> {
   const c = JSON.parse(JSON.stringify(r));
   c.signatures[0].dleq.s = c.signatures[0].dleq.e;
-  return c;
+  return asMint(c);
 }
 
 async function restoreFor(w: W, req: Record<string, unknown>): Promise<RestoreAnswer> {
@@ -97,7 +98,7 @@ describe('a mint that signs the state and outputs the user did not ask for: not 
   });
 });
 
-describe('a receipt changed on its way (twice): settled unpaid, then paid through the mint\'s restore', () => {
+describe('a receipt whose ecash the mint got wrong (twice): settled unpaid, then paid through the mint\'s restore', () => {
   const w = ecashWorld(fromHex('3d'.repeat(64)));
   afterAll(() => w.dir.cleanup());
 
@@ -105,7 +106,7 @@ describe('a receipt changed on its way (twice): settled unpaid, then paid throug
     const id = await open(w);
     const req = await updateRequest(w.user, id, 2048n) as UpdateRequest;
     const receipt = await w.mintBook.step(() => mint.acceptUpdate(w.mint, req as never));
-    await expectRefused(w.dir.path, () => applyReceipt(w.user, corrupted(receipt as never) as never, memorySink()), { code: 'E_BAD_DLEQ', exitCode: 4, message: /Resend the request/ });
+    await expectRefused(w.dir.path, () => applyReceipt(w.user, corrupted(receipt as never) as never, memorySink()), { code: 'E_BAD_DLEQ', exitCode: 4, message: /the mint's own answer/ });
     const settled = await applyReceipt(w.user, await abandonRound(w, id, corrupted) as never, memorySink()) as { ecash: Record<string, unknown> };
     expect(settled.ecash).toMatchObject({ issued_sat: 0, unpaid_sat: 2048 });
     const claim = await claimRequest(w.user, id);

@@ -18,6 +18,7 @@ import { decodeToken, encodeTokenV4 } from '../../../src/lib/ecash/token.ts';
 import { keysetFromDocument, tokenMessage } from '../../../src/lib/credit/ecash-view.ts';
 import { nutshellAccepts, nutshellKeyset } from '../../independent/cashu.ts';
 import { CHANGE, POLICY, REFUND, fundingPsbt, world } from './world.ts';
+import { asMint } from './tamper.ts';
 
 const SEED = 'TEST_PRIVATE_KEY';
 const KS = deriveMintKeyset(SEED);
@@ -106,7 +107,7 @@ describe('review: a token whose output was lost after the record moved on can be
     expect(balance.ecash.issued_sat).toBe(1234);
     expect(JSON.stringify(await w.userBook.get(id))).toBe(before);
     // the same receipt with its signatures reordered: verified again, so nothing is written
-    const reordered = { ...receipt, signatures: [...receipt.signatures!].reverse() };
+    const reordered = asMint({ ...receipt, signatures: [...receipt.signatures!].reverse() });
     expect(reordered.signatures.length).toBe(5);
     let none: string | undefined;
     await expect(applyReceipt(w.user, reordered as never, { path: '-', write: async (t) => void (none = t) })).rejects.toMatchObject({ code: 'E_BAD_SIGNATURES' });
@@ -174,7 +175,7 @@ describe('review: what held up (each would have been a finding)', () => {
     const r2 = await mint.acceptUpdate(w.mint, await updateRequest(w.user, id, 512n) as never);
     const before = JSON.stringify(await w.userBook.get(id));
     let written: string | undefined;
-    const swapped = { ...r2, signatures: r1.signatures };
+    const swapped = asMint({ ...r2, signatures: r1.signatures });
     await expect(applyReceipt(w.user, swapped as never, { path: 'm', write: async (t) => void (written = t) })).rejects.toMatchObject({ code: 'E_BAD_DLEQ', exitCode: 4 });
     expect(written).toBeUndefined();
     expect(JSON.stringify(await w.userBook.get(id))).toBe(before);

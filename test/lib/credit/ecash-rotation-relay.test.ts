@@ -8,12 +8,11 @@
  *   under the keyset the user knew; a relay that swaps them for its own, under the new
  *   keyset or the old, gets a refusal (E_OUTPUTS_SIGNATURE) with nothing written and the
  *   nonce unused, and the genuine request is then signed (and announces the new keyset);
- * - a relay that swaps the receipt's next_keyset for a keyset of its own is refused
- *   (E_BAD_NEXT_KEYSET) before the token or the record is written; the resend gets the mint's
- *   stored receipt, which applies;
- * - a relay that drops the receipt's next_keyset leaves the user on the old keyset: its
- *   next payment is signed under it again, announcing the new one again, and the user
- *   adopts it then — no payment is refused for it;
+ * - a relay that swaps the receipt's next_keyset for a keyset of its own, or drops it, is
+ *   refused (E_RECEIPT_FORGED: the mint signs its whole answer, answer-signature.ts) before
+ *   the token or the record is written; the resend gets the mint's stored receipt, which
+ *   applies and adopts the new keyset; a swapped announcement the mint itself signed the
+ *   receipt over is still refused by the announcement's own signature (E_BAD_NEXT_KEYSET);
  * - a payment settled unpaid across the rotation keeps the announcement: the user adopts
  *   the new keyset with the state, the claim checks the unpaid outputs under the old keys,
  *   and the payments after it are made under the new keyset.
@@ -37,7 +36,7 @@ import { decodeMessage } from '../../../src/lib/message.ts';
 import { UpdateRequestSchema } from '../../../src/lib/credit/schemas.ts';
 import { nutshellAccepts, nutshellKeyset, type NutshellKeyset } from '../../independent/cashu.ts';
 import { loadVector } from '../../helpers.ts';
-import { expectRefused } from './tamper.ts';
+import { asMint, expectRefused } from './tamper.ts';
 import { open, type UpdateRequest } from './ecash-world.ts';
 import { POLICY, world } from './world.ts';
 
@@ -86,11 +85,11 @@ const sinkOf = () => {
   const s: { path: string; token?: string; write(t: string): Promise<void> } = { path: 'memory', write: async (t) => void (s.token = t) };
   return s;
 };
-async function pay(w: ReturnType<typeof world>, id: string, amount: bigint, change: (r: Receipt) => Receipt = (r) => r) {
+async function pay(w: ReturnType<typeof world>, id: string, amount: bigint) {
   const request = await user.updateRequest(w.user, id, amount) as UpdateRequest;
   const receipt = await serve(w, request);
   const sink = sinkOf();
-  await user.applyReceipt(w.user, change(receipt) as never, sink);
+  await user.applyReceipt(w.user, receipt as never, sink);
   return { request, receipt, token: sink.token! };
 }
 const nonceStatus = async (w: ReturnType<typeof world>, id: string) => w.mint.nonces.status(fromHex((await w.userBook.get(id))!.mint_nonce!.pubnonce));
@@ -124,7 +123,7 @@ describe('the payment across a rotation, its outputs bound to the payer', () => 
 });
 
 describe('a relay and the receipt\'s next_keyset', () => {
-  it('swapped for a keyset of its own (a valid id for its keys, the mint\'s signature kept): E_BAD_NEXT_KEYSET, nothing written; the resend gets the stored receipt, which applies', async () => {
+  it('swapped for a keyset of its own (a valid id for its keys, the announcement\'s signature kept): E_RECEIPT_FORGED — E_BAD_NEXT_KEYSET under the mint\'s own signature — nothing written; the resend gets the stored receipt, which applies', async () => {
     const { w, rotate } = rotatingWorld('4b');
     try {
       const id = await open(w);
@@ -135,7 +134,8 @@ describe('a relay and the receipt\'s next_keyset', () => {
       const relay = deriveMintKeyset('the relay\'s own seed', { path: "m/0'/0'/1'" });
       const keys = Object.fromEntries([...relay.keys].map(([a, K]) => [a.toString(), toHex(K)]));
       const swapped = { ...receipt, next_keyset: { ...receipt.next_keyset, id: relay.id, final_expiry: null, keys } };
-      await expectRefused(w.dir.path, () => user.applyReceipt(w.user, swapped as never, sinkOf()), { code: 'E_BAD_NEXT_KEYSET', exitCode: 4, message: /not signed by the mint's key/ });
+      await expectRefused(w.dir.path, () => user.applyReceipt(w.user, swapped as never, sinkOf()), { code: 'E_RECEIPT_FORGED', exitCode: 4, message: /not signed by this contract's mint key/ });
+      await expectRefused(w.dir.path, () => user.applyReceipt(w.user, asMint(swapped) as never, sinkOf()), { code: 'E_BAD_NEXT_KEYSET', exitCode: 4, message: /not signed by the mint's key/ });
       // the resend: the same request, the mint's stored receipt
       expect(await user.updateRequest(w.user, id, 300n)).toEqual(request);
       const again = await serve(w, request);
@@ -149,25 +149,27 @@ describe('a relay and the receipt\'s next_keyset', () => {
     }
   });
 
-  it('dropped: the user stays on the old keyset, its next payment is signed under it again announcing the new one, and it adopts it then — no payment refused', async () => {
+  it('dropped: E_RECEIPT_FORGED, nothing written; the resend gets the stored receipt, and the user adopts the new keyset with it — no payment refused for it', async () => {
     const { w, rotate } = rotatingWorld('4c');
     try {
       const id = await open(w);
       await pay(w, id, 500n);
       rotate();
-      const dropped = await pay(w, id, 300n, ({ next_keyset: _n, ...r }) => r);
-      expect(dropped.receipt.next_keyset.id).toBe(NEW); // the mint announced it; the relay dropped it
-      expect(redeem(dropped.token)).toEqual({ amount: 300n, ids: [OLD] });
-      expect((await w.userBook.get(id))!.ecash!.keyset_id).toBe(OLD);
-      const told = await pay(w, id, 200n);
-      expect(told.request.outputs.every((o) => o.id === OLD)).toBe(true);
-      expect(told.receipt.next_keyset.id).toBe(NEW);
-      expect(redeem(told.token)).toEqual({ amount: 200n, ids: [OLD] });
+      const request = await user.updateRequest(w.user, id, 300n) as UpdateRequest;
+      const receipt = await serve(w, request);
+      expect(receipt.next_keyset.id).toBe(NEW); // the mint announced it; the relay drops it
+      const { next_keyset: _dropped, ...dropped } = receipt;
+      await expectRefused(w.dir.path, () => user.applyReceipt(w.user, dropped as never, sinkOf()), { code: 'E_RECEIPT_FORGED', exitCode: 4, message: /not signed by this contract's mint key/ });
+      expect(await user.updateRequest(w.user, id, 300n)).toEqual(request);
+      const sink = sinkOf();
+      await user.applyReceipt(w.user, (await serve(w, request)) as never, sink);
+      expect(redeem(sink.token!)).toEqual({ amount: 300n, ids: [OLD] });
+      expect((await w.userBook.get(id))!.ecash!.keyset_id).toBe(NEW);
       const after = await pay(w, id, 100n);
       expect(after.request.outputs.every((o) => o.id === NEW)).toBe(true);
       expect(after.receipt.next_keyset).toBeUndefined();
       expect(redeem(after.token)).toEqual({ amount: 100n, ids: [NEW] });
-      expect((await w.mintBook.get(id))!.ecash_issued_sat).toBe(1100);
+      expect((await w.mintBook.get(id))!.ecash_issued_sat).toBe(900);
     } finally {
       w.dir.cleanup();
     }
@@ -178,11 +180,11 @@ describe('a payment settled unpaid across the rotation', () => {
   const { w, rotate, signer } = rotatingWorld('4d');
   afterAll(() => w.dir.cleanup());
 
-  /** A receipt changed on its way: the first signature's DLEQ s replaced by its e. */
+  /** A receipt whose ecash the mint got wrong, signed by it: the first signature's DLEQ s replaced by its e. */
   const corrupted = (r: Receipt): Receipt => {
     const c = JSON.parse(JSON.stringify(r));
     c.signatures[0].dleq.s = c.signatures[0].dleq.e;
-    return c;
+    return asMint(c);
   };
 
   it('adopts the announced keyset with the state; the claim checks the unpaid outputs under the old keys; the payments after it are under the new keyset', async () => {
@@ -193,7 +195,7 @@ describe('a payment settled unpaid across the rotation', () => {
     const receipt = await serve(w, request);
     expect(receipt.next_keyset.id).toBe(NEW);
     await expectRefused(w.dir.path, () => user.applyReceipt(w.user, corrupted(receipt) as never, sinkOf()), { code: 'E_BAD_DLEQ', exitCode: 4, message: /settle this payment without its ecash/ });
-    // the abandon: the mint's stored receipt, changed on its way again → settled unpaid, the announcement kept
+    // the abandon: the mint's stored receipt, as wrong again → settled unpaid, the announcement kept
     const start = await abandonRequest(w.user, id);
     const answer = await w.mintBook.step(() => acceptAbandon(w.mint, start as never));
     const settled = await user.applyReceipt(w.user, corrupted(answer as Receipt) as never, sinkOf()) as { ecash: Record<string, unknown> };

@@ -19,7 +19,7 @@ import { EcashSigner } from '../../../src/lib/credit/ecash-signer.ts';
 import { decodeToken } from '../../../src/lib/ecash/token.ts';
 import type { MintKeyset } from '../../../src/lib/ecash/nut01.ts';
 import { nutshellAccepts, nutshellKeyset } from '../../independent/cashu.ts';
-import { expectRefused } from './tamper.ts';
+import { asMint, expectRefused } from './tamper.ts';
 import { signedByUser } from './ecash-world.ts';
 import { CHANGE, POLICY, REFUND, fundingPsbt, world } from './world.ts';
 
@@ -233,11 +233,11 @@ describe('the user refuses a mint that signs with another key: E_BAD_DLEQ, nothi
       const req = await updateRequest(w.user, id, 384n);
       const receipt = await mint.acceptUpdate(w.mint, req as never) as { signatures: unknown[] };
       const sink = { path: 'm', write: async () => undefined };
-      await expectRefused(w.dir.path, () => applyReceipt(w.user, { ...receipt, signatures: receipt.signatures.slice(1) } as never, sink), { code: 'E_BAD_SIGNATURES', exitCode: 4, message: /1 blind signatures for 2 outputs/ });
-      await expectRefused(w.dir.path, () => applyReceipt(w.user, { ...receipt, signatures: [...receipt.signatures].reverse() } as never, sink), { code: 'E_BAD_SIGNATURES', exitCode: 4, message: /signature 0 is for 128/ });
+      await expectRefused(w.dir.path, () => applyReceipt(w.user, asMint({ ...receipt, signatures: receipt.signatures.slice(1) }) as never, sink), { code: 'E_BAD_SIGNATURES', exitCode: 4, message: /1 blind signatures for 2 outputs/ });
+      await expectRefused(w.dir.path, () => applyReceipt(w.user, asMint({ ...receipt, signatures: [...receipt.signatures].reverse() }) as never, sink), { code: 'E_BAD_SIGNATURES', exitCode: 4, message: /signature 0 is for 128/ });
       const flipped = JSON.parse(JSON.stringify(receipt));
       flipped.signatures[0].dleq.s = flipped.signatures[0].dleq.s.slice(0, 63) + (flipped.signatures[0].dleq.s.endsWith('0') ? '1' : '0');
-      await expectRefused(w.dir.path, () => applyReceipt(w.user, flipped, sink), { code: 'E_BAD_DLEQ', exitCode: 4, message: /DLEQ/ });
+      await expectRefused(w.dir.path, () => applyReceipt(w.user, asMint(flipped), sink), { code: 'E_BAD_DLEQ', exitCode: 4, message: /DLEQ/ });
       await applyReceipt(w.user, receipt as never, sink);
     } finally {
       w.dir.cleanup();

@@ -60,7 +60,15 @@ describe('credit contract lifecycle (library)', () => {
     for (const amount of [1_000, 2_500, 700]) {
       const req = await updateRequest(w.user, id, BigInt(amount));
       const receipt = await mint.acceptUpdate(w.mint, req as any);
-      expect(JSON.stringify(receipt)).not.toMatch(/psbt|hex|sig/i);
+      const { mint_signature: answerSig, ...members } = receipt;
+      expect(JSON.stringify(members)).not.toMatch(/psbt|hex|sig/i);
+      // Its one signature is on the answer, not on the state: as the state's witness it does not verify under the contract key.
+      const stateHex = (await w.mintBook.get(id))!.latest!.hex;
+      const stateSig = stateHex.slice(-8 - 128, -8);
+      expect(verifySpend(stateHex, fundingTxid, 0, 100_000n).txid).toBe(receipt.txid);
+      expect(answerSig).toMatch(/^[0-9a-f]{128}$/);
+      expect(answerSig).not.toBe(stateSig);
+      expect(() => verifySpend(stateHex.replace(stateSig, answerSig!), fundingTxid, 0, 100_000n)).toThrow(/signature/i);
       cumulative += amount;
       expect(receipt.cumulative_sat).toBe(cumulative);
       const balance = await applyReceipt(w.user, receipt as any);

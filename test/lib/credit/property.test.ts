@@ -27,7 +27,7 @@ import type { ReceiptJson } from '../../../src/lib/credit/ports.ts';
 import type { CreditContract } from '../../../src/lib/credit/terms.ts';
 import { maxCumulative, split } from '../../../src/lib/credit/transactions.ts';
 import { fundingPsbt, world } from './world.ts';
-import { openContract, psbtOf, snapshot, userRecord, type World } from './tamper.ts';
+import { asMint, openContract, psbtOf, snapshot, userRecord, type World } from './tamper.ts';
 import { musigTaprootOutput, publicKeyOf } from '../../independent/keys.ts';
 import { bytesOf, hexOf, psbtUnsignedTx } from '../../independent/tx.ts';
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
@@ -131,7 +131,8 @@ async function run(steps: Step[]): Promise<void> {
       mintLatest = stored;
 
       if (receipt && step.lie !== 0) {
-        const lie = { ...receipt, cumulative_sat: receipt.cumulative_sat + step.lie, amount_sat: receipt.amount_sat + step.lie };
+        // The mint's own lie, signed with its key (a relay's change would be E_RECEIPT_FORGED: answer-signature.test.ts).
+        const lie = asMint({ ...receipt, cumulative_sat: receipt.cumulative_sat + step.lie, amount_sat: receipt.amount_sat + step.lie });
         const s = snapshot(w.dir.path);
         await expect(user.applyReceipt(w.user, lie as never)).rejects.toMatchObject({ code: 'E_RECEIPT_MISMATCH', exitCode: 4 });
         expect(snapshot(w.dir.path)).toEqual(s);

@@ -42,7 +42,7 @@ import { CHANGE, MINT, MINT_SEALER, PAYOUT, REFUND, USER, fundingPsbt, offer, wo
 import { IndependentCheckError, verifyKeyPathSpend } from '../../independent/verify.ts';
 import { musigTaprootOutput, p2trScript } from '../../independent/keys.ts';
 import {
-  buildSpend, closeMessage, copyMusigFields, expectRefused, flipLastBit, foreignPubnonce, fundingInputSpec, musigFieldsOf, openContract, pay,
+  asMint, buildSpend, closeMessage, copyMusigFields, expectRefused, flipLastBit, foreignPubnonce, fundingInputSpec, musigFieldsOf, openContract, pay,
   psbtBase64, psbtOf, refundWithNonce, rolloverMessage, signAsUser, snapshot, specOf, updateMessage, userRecord, withPartialSig,
   type Expected, type Opened, type SpendSpec, type World,
 } from './tamper.ts';
@@ -725,7 +725,7 @@ describe('user side: the user signs only what it asked for and checks every answ
     function acceptWith(mutate: (s: SpendSpec) => SpendSpec) {
       const refund = refundWithNonce(mutate(specOf(buildRefund(c), PARTICIPANTS)), USER.publicKey, userNonce);
       mintCosignRefund(refund, MINT, USER.publicKey);
-      return { ...accept, refund_psbt: psbtBase64(refund) };
+      return asMint({ ...accept, refund_psbt: psbtBase64(refund) });
     }
     async function userRefuses(message: unknown, e: Expected) {
       await refused(w, () => openFinish(w.user, message as never), e);
@@ -747,7 +747,7 @@ describe('user side: the user signs only what it asked for and checks every answ
     it('a bad mint partial signature on the refund: E_BAD_PARTIAL_SIG, blaming the mint\'s key', async () => {
       const good = psbtOf(accept.refund_psbt as string);
       const bad = withPartialSig(good, specOf(buildRefund(c), PARTICIPANTS), MINT.publicKey, flipLastBit(musigFieldsOf(good, MINT.publicKey).partialSig!));
-      await userRefuses({ ...accept, refund_psbt: psbtBase64(bad) }, { code: 'E_BAD_PARTIAL_SIG', exitCode: 4, message: /does not verify/, culprit: MINT.publicKey });
+      await userRefuses(asMint({ ...accept, refund_psbt: psbtBase64(bad) }), { code: 'E_BAD_PARTIAL_SIG', exitCode: 4, message: /does not verify/, culprit: MINT.publicKey });
     });
 
     it('an open-accept for another contract: E_UNKNOWN_CONTRACT', async () => {
@@ -756,7 +756,7 @@ describe('user side: the user signs only what it asked for and checks every answ
 
     it('an open-accept whose first nonce is not for state 1: E_RECEIPT_MISMATCH', async () => {
       const next = accept.next_nonce as NextNonceJson;
-      await userRefuses({ ...accept, next_nonce: { ...next, state: 2 } }, { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: /first nonce must be for state 1, not 2/ });
+      await userRefuses(asMint({ ...accept, next_nonce: { ...next, state: 2 } }), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: /first nonce must be for state 1, not 2/ });
     });
 
     it('an open-accept for an open that no longer waits (its record closed, no refund kept): E_STALE_STATE, exit 5', async () => {
@@ -826,7 +826,7 @@ describe('user side: the user signs only what it asked for and checks every answ
       ['whose next nonce is not for the next state', () => ({ ...receipt, next_nonce: { ...receipt.next_nonce, state: 2 } }), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: /next nonce is for state 2, not 3/ }],
     ];
     it.each(receiptCases)('a receipt %s', async (_name, make, e) => {
-      await refused(w, () => applyReceipt(w.user, make() as never), e);
+      await refused(w, () => applyReceipt(w.user, asMint(make()) as never), e);
     });
 
     it('after which the honest receipt is taken', async () => {
@@ -843,10 +843,10 @@ describe('user side: the user signs only what it asked for and checks every answ
       const closed = await mint.acceptClose(w.mint, close as never);
       const latest = (await w.mintBook.get(A.id))!.latest!;
       await refused(w, () => applyClosed(w.user, { ...closed, contract_id: UNKNOWN_ID } as never), { code: 'E_UNKNOWN_CONTRACT', exitCode: 4, message: /no contract abab/ });
-      await refused(w, () => applyClosed(w.user, { ...closed, hex: latest.hex } as never), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: new RegExp(`signed transaction ${latest.txid} is not the one this user signed`) });
+      await refused(w, () => applyClosed(w.user, asMint({ ...closed, hex: latest.hex }) as never), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: new RegExp(`signed transaction ${latest.txid} is not the one this user signed`) });
       const sig = Transaction.fromRaw(fromHex(closed.hex as string)).getInput(0).finalScriptWitness![0]!;
       const forged = (closed.hex as string).replace(toHex(sig), toHex(flipLastBit(sig)));
-      await refused(w, () => applyClosed(w.user, { ...closed, hex: forged } as never), { code: 'E_BAD_SIGNATURE', exitCode: 4, message: /signature does not verify/ });
+      await refused(w, () => applyClosed(w.user, asMint({ ...closed, hex: forged }) as never), { code: 'E_BAD_SIGNATURE', exitCode: 4, message: /signature does not verify/ });
       await applyClosed(w.user, closed as never);
     });
 
@@ -854,7 +854,7 @@ describe('user side: the user signs only what it asked for and checks every answ
       const roll = await rolloverRequest(w.user, B.id, { expiryHeight: w.chain.height + 4320, feeRate: 2 });
       const sign = await rolloverSign(w.user, (await mint.proposeRollover(w.mint, roll as never)) as never);
       const accepted = await mint.acceptRollover(w.mint, sign as never);
-      await refused(w, () => applyRolloverAccept(w.user, { ...accepted, new_contract_id: UNKNOWN_ID } as never), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: new RegExp(`no rollover of contract ${B.id} to ${UNKNOWN_ID} is waiting`) });
+      await refused(w, () => applyRolloverAccept(w.user, asMint({ ...accepted, new_contract_id: UNKNOWN_ID }) as never), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: new RegExp(`no rollover of contract ${B.id} to ${UNKNOWN_ID} is waiting`) });
     });
   });
 });
@@ -932,7 +932,7 @@ describe('found by these tests, fixed: what a PSBT claims about the spent output
       spec.inputs[0]!.amount += 1n;
       const refund = refundWithNonce(spec, USER.publicKey, musigFieldsOf(psbtOf(request.refund_psbt as string), USER.publicKey).pubnonce);
       mintCosignRefund(refund, MINT, USER.publicKey);
-      const tampered = { ...accept, refund_psbt: psbtBase64(refund) };
+      const tampered = asMint({ ...accept, refund_psbt: psbtBase64(refund) });
       const refundHex = async () => (await userRecord(w, c.id)).refund!.hex;
       await expectRefusedOrShowCost(w, () => openFinish(w.user, tampered as never), refundHex, c, 'the user was told to fund: its refund can never be mined');
     } finally {
@@ -947,7 +947,7 @@ describe('found by these tests, fixed: what a PSBT claims about the spent output
       await applyClosed(w.user, closed as never);
       const latest = (await w.mintBook.get(A.id))!.latest!;
       // The mint's latest update state, sold to the user as "the close to broadcast".
-      const forged = { ...closed, txid: latest.txid, hex: latest.hex, cumulative_sat: latest.cumulative_sat };
+      const forged = asMint({ ...closed, txid: latest.txid, hex: latest.hex, cumulative_sat: latest.cumulative_sat });
       await refused(w, () => applyClosed(w.user, forged as never), { code: 'E_RECEIPT_MISMATCH', exitCode: 4, message: /not the one this user signed/ });
     } finally {
       w.dir.cleanup();

@@ -37,7 +37,8 @@ import { makeContract, type CreditContract } from '../../../src/lib/credit/terms
 import { buildRefund } from '../../../src/lib/credit/transactions.ts';
 import { STATE_DB_FILE } from '../../../src/lib/store/sqlite/database.ts';
 import { stateDigest } from '../../state.ts';
-import { CHANGE, REFUND, fundingPsbt, offer, type world } from './world.ts';
+import { signAnswer } from '../../../src/lib/credit/answer-signature.ts';
+import { CHANGE, MINT, REFUND, fundingPsbt, offer, type world } from './world.ts';
 
 export type World = ReturnType<typeof world>;
 
@@ -156,6 +157,15 @@ export const psbtOf = (b64: string): Transaction => parsePsbt(base64.decode(b64)
 
 // ---------------------------------------------------------------------------------------
 // Messages
+
+/**
+ * An answer as a dishonest mint would send it: changed, then signed again with the mint's
+ * own key (answer-signature.ts), so that what refuses it is the user's rule under test,
+ * not E_RECEIPT_FORGED (a relay's change, unsigned, is: test/lib/credit/answer-signature.test.ts).
+ */
+export function asMint<T>(answer: T, key: KeyPair = MINT): T {
+  return signAnswer(answer as Record<string, unknown>, key, new Uint8Array(32)) as T;
+}
 
 export function updateMessage(c: CreditContract, state: number, amount: bigint, cumulative: bigint, tx: Transaction, contractId = c.id) {
   return {

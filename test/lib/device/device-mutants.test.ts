@@ -19,7 +19,7 @@ import { bytesOf, hexOf, psbtUnsignedTx } from '../../independent/tx.ts';
 import { publicKeyOf } from '../../independent/keys.ts';
 import { taprootHtlcContract } from '../../independent/descriptor.ts';
 import { refusal } from '../../setup/refusal.ts';
-import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, paymentHash, preimage } from './world.ts';
+import { GATEWAY_TERMS, NOW, POLICY, asGateway, channel, invoice, paymentHash, preimage } from './world.ts';
 
 type Ch = Awaited<ReturnType<typeof channel>>;
 type Msg = Record<string, any>;
@@ -64,7 +64,7 @@ const params = (inv: string, o: { now?: number; others?: device.OtherChannel[]; 
 const pay = (r: DeviceChannel, inv: string, o: Parameters<typeof params>[1] = {}) => device.pay(r, ch.deviceKey, params(inv, o));
 /** Payment 1 (1_234_567 msat) in flight from `base`. */
 const inFlight = (r: DeviceChannel = base) => pay(r, invoice(1, MSAT));
-const notice = (type: string, r: DeviceChannel, o: { hash?: string; next?: Nonce; preimage?: string | undefined; contract?: string } = {}) => ({
+const notice = (type: string, r: DeviceChannel, o: { hash?: string; next?: Nonce; preimage?: string | undefined; contract?: string } = {}) => asGateway({
   type, contract_id: o.contract ?? r.contract_id, payment_hash: o.hash ?? r.in_flight!.payment_hash, next_nonce: o.next ?? nonce(r.in_flight!.state + 1, 7),
   ...('preimage' in o ? (o.preimage === undefined ? {} : { preimage: o.preimage }) : { preimage: hexOf(preimage(1)) }),
 });
@@ -293,7 +293,7 @@ describe('device settle and fail: the notice checked, the state signed, the reco
 
 describe('device receipt', () => {
   const receipt = (r: DeviceChannel, o: Partial<{ contract_id: string; state: number; settled_sat: number; next_nonce: Nonce }> = {}) =>
-    device.receipt(r, { contract_id: r.contract_id, state: 6, settled_sat: r.pending?.settled_sat ?? r.settled_sat, next_nonce: nonce(7, 13), ...o });
+    device.receipt(r, asGateway({ type: 'gateway/receipt', contract_id: r.contract_id, state: 6, settled_sat: r.pending?.settled_sat ?? r.settled_sat, next_nonce: nonce(7, 13), ...o }));
 
   it('after a settle: idle at the state, its settled amount and the new nonce; nothing in flight, no failed list added', () => {
     const s = settle(inFlight().record).record;

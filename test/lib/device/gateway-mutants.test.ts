@@ -159,17 +159,17 @@ describe('gateway steps at the edges the mutation run found', () => {
   it('decidedAnswer: the gateway/settle or gateway/fail given, only for the same contract, state and transaction', async () => {
     const ch = await channel();
     const m = devicePay(ch, ch.device).message as Msg;
-    expect(gateway.decidedAnswer(ch.gateway, m as never)).toBeUndefined(); // nothing in flight
+    expect(gateway.decidedAnswer(ch.gateway, m as never, ch.gctx.gateway)).toBeUndefined(); // nothing in flight
     const { job } = await inFlight(ch);
-    expect(gateway.decidedAnswer(job.record, m as never)).toBeUndefined(); // in flight, not decided
+    expect(gateway.decidedAnswer(job.record, m as never, ch.gctx.gateway)).toBeUndefined(); // in flight, not decided
     const notice = await gateway.settle(ch.gctx, job.record, preimage(0));
-    expect(gateway.decidedAnswer(notice.record, m as never)).toBe(notice.message);
+    expect(gateway.decidedAnswer(notice.record, m as never, ch.gctx.gateway)).toBe(notice.message);
     const failed = await gateway.fail(ch.gctx, job.record, HASH0);
-    expect(gateway.decidedAnswer(failed.record, m as never)).toBe(failed.message);
-    expect(gateway.decidedAnswer(notice.record, { ...m, contract_id: '00'.repeat(32) } as never)).toBeUndefined();
-    expect(gateway.decidedAnswer(notice.record, { ...m, state: m.state + 1 } as never)).toBeUndefined();
-    expect(gateway.decidedAnswer(notice.record, crafted(ch, { amount: m.htlc.amount_sat + 1 }) as never)).toBeUndefined();
-    const e = await refusalAsync((async () => gateway.decidedAnswer(notice.record, { ...m, psbt: '!!!' } as never))(), 'E_MALFORMED_PSBT', 3);
+    expect(gateway.decidedAnswer(failed.record, m as never, ch.gctx.gateway)).toBe(failed.message);
+    expect(gateway.decidedAnswer(notice.record, { ...m, contract_id: '00'.repeat(32) } as never, ch.gctx.gateway)).toBeUndefined();
+    expect(gateway.decidedAnswer(notice.record, { ...m, state: m.state + 1 } as never, ch.gctx.gateway)).toBeUndefined();
+    expect(gateway.decidedAnswer(notice.record, crafted(ch, { amount: m.htlc.amount_sat + 1 }) as never, ch.gctx.gateway)).toBeUndefined();
+    const e = await refusalAsync((async () => gateway.decidedAnswer(notice.record, { ...m, psbt: '!!!' } as never, ch.gctx.gateway))(), 'E_MALFORMED_PSBT', 3);
     expect(e.message).toMatch(/^psbt is not valid base64/);
   });
 
@@ -177,19 +177,19 @@ describe('gateway steps at the edges the mutation run found', () => {
     const ch = await channel();
     const { p, job } = await inFlight(ch);
     const hash1 = toHex(sha256(preimage(1)));
-    expect(gateway.paymentAnswer(ch.gateway, HASH0)).toBeUndefined();
-    expect(gateway.paymentAnswer(job.record, HASH0)).toBeUndefined(); // not decided yet
+    expect(gateway.paymentAnswer(ch.gateway, HASH0, ch.gctx.gateway)).toBeUndefined();
+    expect(gateway.paymentAnswer(job.record, HASH0, ch.gctx.gateway)).toBeUndefined(); // not decided yet
     const notice = await gateway.settle(ch.gctx, job.record, preimage(0));
-    expect(gateway.paymentAnswer(notice.record, HASH0)).toBe(notice.message);
-    expect(gateway.paymentAnswer(notice.record, hash1)).toBeUndefined();
+    expect(gateway.paymentAnswer(notice.record, HASH0, ch.gctx.gateway)).toBe(notice.message);
+    expect(gateway.paymentAnswer(notice.record, hash1, ch.gctx.gateway)).toBeUndefined();
     const s = device.settle(p.record, ch.deviceKey, notice.message as never);
     const done = await gateway.completeStep(ch.gctx, notice.record, s.message as never);
-    expect(gateway.paymentAnswer(done.record, HASH0)).toBe(notice.message);
-    expect(gateway.paymentAnswer(done.record, hash1)).toBeUndefined();
+    expect(gateway.paymentAnswer(done.record, HASH0, ch.gctx.gateway)).toBe(notice.message);
+    expect(gateway.paymentAnswer(done.record, hash1, ch.gctx.gateway)).toBeUndefined();
     // The next payment in flight, not decided: the last one's answer is still given for its hash.
     const d = device.receipt(s.record, done.message as never);
     const next = await gateway.pay(ch.gctx, done.record, devicePay(ch, d, 1).message as never, NOW);
-    expect(gateway.paymentAnswer(next.record, HASH0)).toBe(notice.message);
-    expect(gateway.paymentAnswer(next.record, hash1)).toBeUndefined();
+    expect(gateway.paymentAnswer(next.record, HASH0, ch.gctx.gateway)).toBe(notice.message);
+    expect(gateway.paymentAnswer(next.record, hash1, ch.gctx.gateway)).toBeUndefined();
   });
 });

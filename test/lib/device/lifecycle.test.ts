@@ -16,7 +16,7 @@ import { bytesOf, hexOf, psbtUnsignedTx } from '../../independent/tx.ts';
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
 import { taprootHtlcContract } from '../../independent/descriptor.ts';
 import { fundingPsbt } from '../credit/world.ts';
-import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, preimage, refusedWith } from './world.ts';
+import { GATEWAY_TERMS, asGateway, NOW, POLICY, channel, invoice, preimage, refusedWith } from './world.ts';
 import { decodeMessage } from '../../../src/lib/message.ts';
 
 const toHexString = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -151,7 +151,7 @@ describe('device ↔ gateway: the toll scenario in process', () => {
       expect(s2.record.paid).toEqual(s1.record.paid);
       expect(s2.record.day).toEqual(s1.record.day);
       // The other outcome for the same payment is still refused.
-      refusedWith(() => (outcome === 'settle' ? device.fail : device.settle)(s2.record, deviceKey, { ...(second.message as object), preimage: toHexString(preimage(40)) } as never), 'E_HTLC_IN_FLIGHT');
+      refusedWith(() => (outcome === 'settle' ? device.fail : device.settle)(s2.record, deviceKey, asGateway({ ...(second.message as object), preimage: toHexString(preimage(40)) }) as never), 'E_HTLC_IN_FLIGHT');
       // Completed with the new nonce: stored, signed for the real contract, and the device idle at that state.
       const done = await gateway.completeStep(gctx, second.record, s2.message as never);
       expect(done.record.latest!.txid).toBe(m1!.txid);

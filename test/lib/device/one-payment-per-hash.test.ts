@@ -37,7 +37,7 @@ import { tempDir } from '../../helpers.ts';
 import { publicKeyOf } from '../../independent/keys.ts';
 import { bytesOf, hexOf, psbtUnsignedTx } from '../../independent/tx.ts';
 import { taprootHtlcContract } from '../../independent/descriptor.ts';
-import { GATEWAY_TERMS, NOW, POLICY, type Channel, channel, invoice, paymentHash, preimage, refusedWith } from './world.ts';
+import { GATEWAY_TERMS, asGateway, NOW, POLICY, type Channel, channel, invoice, paymentHash, preimage, refusedWith } from './world.ts';
 
 const MINT_PUB = publicKeyOf(bytesOf('a1'.repeat(32)));
 const USER_PUB = publicKeyOf(bytesOf('b2'.repeat(32)));
@@ -129,7 +129,7 @@ describe('one payment per hash per device: device settle', () => {
     const dfB = device.fail(pB.record, b.deviceKey, fB.message as never);
     expect([dsA.message.type, dfB.message.type]).toEqual(['device/settle', 'device/fail']);
     // The settle signed on A counts from now on: a settle of the hash on B (a gateway turned dishonest) is refused.
-    refusedWith(() => device.settle(pB.record, b.deviceKey, { ...(fB.message as Msg), type: 'gateway/settle', preimage: hexOf(preimage(0)) } as never, [dsA.record]), 'E_ALREADY_PAID');
+    refusedWith(() => device.settle(pB.record, b.deviceKey, asGateway({ ...(fB.message as Msg), type: 'gateway/settle', preimage: hexOf(preimage(0)) }) as never, [dsA.record]), 'E_ALREADY_PAID');
   });
 });
 

@@ -68,7 +68,7 @@ import { bytesOf, hexOf, parseTx, psbtUnsignedTx, type ParsedTx } from '../../in
 import { verifyKeyPathSpend } from '../../independent/verify.ts';
 import { taprootHtlcContract } from '../../independent/descriptor.ts';
 import { fundingPsbt } from '../credit/world.ts';
-import { GATEWAY_TERMS, NOW, POLICY, type Channel, channel, invoice, preimage } from './world.ts';
+import { GATEWAY_TERMS, NOW, POLICY, type Channel, asGateway, channel, invoice, preimage } from './world.ts';
 
 const MINT_PUB = publicKeyOf(bytesOf('a1'.repeat(32)));
 const USER_PUB = publicKeyOf(bytesOf('b2'.repeat(32)));
@@ -179,7 +179,7 @@ async function simpleRun(actions: SimpleAction[]): Promise<{ states: number; set
         if (a.forged) {
           // A lying gateway: a settle notice with a preimage that is not the payment's.
           const next_nonce = d.gateway_nonce ? { ...d.gateway_nonce, state: f.state + 1 } : { state: f.state + 1, pubnonce: '02'.repeat(66) };
-          toDevice.push({ type: 'gateway/settle', version: 1, network: 'regtest', contract_id: g.contract_id, payment_hash: f.payment_hash, preimage: hexOf(preimage(999)), next_nonce });
+          toDevice.push(asGateway({ type: 'gateway/settle', version: 1, network: 'regtest', contract_id: g.contract_id, payment_hash: f.payment_hash, preimage: hexOf(preimage(999)), next_nonce }));
           break;
         }
         const out = await simpleCoded(() => gateway.settle(ch.gctx, g, preimage(hashes.get(f.payment_hash)!)));
@@ -492,12 +492,13 @@ async function run(actions: Action[]): Promise<void> {
         const pubnonce = e.nonce === 'issued' && issued.length ? issued[COUNT.evil % issued.length]! : `04${'ff'.repeat(32)}03${'00'.repeat(32)}`;
         const next_nonce = { state: Math.max(1, base), pubnonce };
         const contract_id = e.contract === 'right' ? d.contract_id : hexOf(sha256(bytesOf(d.contract_id)));
-        const m: Msg = e.kind === 'gateway/receipt'
+        // The gateway's own lie: signed with its key, so what refuses it is the device's rule, not the signature check.
+        const m: Msg = asGateway(e.kind === 'gateway/receipt'
           ? {
             type: e.kind, version: 1, network: 'regtest', contract_id, state: Math.max(1, (d.pending?.state ?? d.state) + e.stateOffset),
             settled_sat: Math.max(0, (d.pending?.settled_sat ?? d.settled_sat) + e.settledDelta), txid: '00'.repeat(32), next_nonce: { ...next_nonce, state: Math.max(1, (d.pending?.state ?? d.state) + 1 + e.nonceOffset) },
           }
-          : { type: e.kind, version: 1, network: 'regtest', contract_id, payment_hash: hash, next_nonce, ...(e.kind === 'gateway/settle' ? { preimage: hexOf(pre) } : {}) };
+          : { type: e.kind, version: 1, network: 'regtest', contract_id, payment_hash: hash, next_nonce, ...(e.kind === 'gateway/settle' ? { preimage: hexOf(pre) } : {}) });
         // Well-formed: it passes the schema a command decodes it with.
         decodeMessage(DEVICE_SCHEMAS.find((s) => s.$id === e.kind)!, m);
         const before = d;
@@ -649,9 +650,12 @@ function mutate(m: Msg, x: Mutation): { text: string; expect: 'refuse' | 'decode
   const pick = (list: string[], i: number) => list[i % list.length]!;
   const c: Msg = structuredClone(m);
   switch (x.kind) {
-    case 'drop':
-      delete c[pick(keys, x.key)];
-      return { text: JSON.stringify(c), expect: 'refuse' };
+    case 'drop': {
+      const k = pick(keys, x.key);
+      delete c[k];
+      // The gateway's signature is optional to the decoder: without it the device's step refuses (E_RECEIPT_FORGED).
+      return k === 'gateway_signature' ? { text: JSON.stringify(c), expect: 'decode', value: c } : { text: JSON.stringify(c), expect: 'refuse' };
+    }
     case 'retype': {
       const k = pick(keys, x.key);
       if (JSON.stringify(c[k]) === JSON.stringify(x.to) || (typeof c[k] === typeof x.to && typeof x.to !== 'number' && x.to !== null && !Array.isArray(x.to) && typeof x.to !== 'object')) return undefined;

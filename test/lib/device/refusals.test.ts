@@ -21,7 +21,7 @@ import type { DeviceChannel, GatewayChannel } from '../../../src/lib/credit/port
 import { gatewayFeeMsat, type DevicePolicy } from '../../../src/lib/device/policy.ts';
 import { expectRefused } from '../credit/tamper.ts';
 import { refusal } from '../../setup/refusal.ts';
-import { GATEWAY_TERMS, NOW, PAYEE, POLICY, channel, invoice, preimage } from './world.ts';
+import { GATEWAY_TERMS, asGateway, NOW, PAYEE, POLICY, channel, invoice, preimage } from './world.ts';
 
 type Ch = Awaited<ReturnType<typeof channel>>;
 
@@ -275,13 +275,13 @@ describe('device refusals (the step throws: no record, no message)', () => {
     const ch = await channel();
     const { d, g } = await inFlight(ch);
     const notice = (await gateway.settle(ch.gctx, g, preimage(0))).message as Record<string, any>;
-    refusal(() => device.settle(d, ch.deviceKey, { ...notice, preimage: toHex(preimage(1)) } as never), 'E_WRONG_PREIMAGE', 4);
-    refusal(() => device.settle(d, ch.deviceKey, { ...notice, payment_hash: toHex(sha256(preimage(1))) } as never), 'E_WRONG_PAYMENT', 4);
-    refusal(() => device.fail(d, ch.deviceKey, { ...notice, payment_hash: toHex(sha256(preimage(1))) } as never), 'E_WRONG_PAYMENT', 4);
-    refusal(() => device.settle(d, ch.deviceKey, { ...notice, contract_id: '00'.repeat(32) } as never), 'E_WRONG_CONTRACT', 4);
+    refusal(() => device.settle(d, ch.deviceKey, asGateway({ ...notice, preimage: toHex(preimage(1)) }) as never), 'E_WRONG_PREIMAGE', 4);
+    refusal(() => device.settle(d, ch.deviceKey, asGateway({ ...notice, payment_hash: toHex(sha256(preimage(1))) }) as never), 'E_WRONG_PAYMENT', 4);
+    refusal(() => device.fail(d, ch.deviceKey, asGateway({ ...notice, payment_hash: toHex(sha256(preimage(1))) }) as never), 'E_WRONG_PAYMENT', 4);
+    refusal(() => device.settle(d, ch.deviceKey, asGateway({ ...notice, contract_id: '00'.repeat(32) }) as never), 'E_WRONG_CONTRACT', 4);
     const s = device.settle(d, ch.deviceKey, notice as never);
     const done = (await gateway.completeStep(ch.gctx, (await gateway.settle(ch.gctx, g, preimage(0))).record, s.message as never)).message as Record<string, any>;
-    refusal(() => device.receipt(s.record, { ...done, settled_sat: done.settled_sat + 1 } as never), 'E_RECEIPT_MISMATCH', 4);
+    refusal(() => device.receipt(s.record, asGateway({ ...done, settled_sat: done.settled_sat + 1 }) as never), 'E_RECEIPT_MISMATCH', 4);
     expect(device.receipt(s.record, done as never).settled_sat).toBe(done.settled_sat);
     void PAYEE;
   });

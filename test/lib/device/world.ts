@@ -19,6 +19,7 @@ import type { DeviceChannel, GatewayChannel } from '../../../src/lib/credit/port
 import type { GatewayContext } from '../../../src/lib/device/gateway.ts';
 import type { DevicePolicy } from '../../../src/lib/device/policy.ts';
 import { MINT, USER, world } from '../credit/world.ts';
+import { signAnswer } from '../../../src/lib/credit/answer-signature.ts';
 import { openContract, userRecord } from '../credit/tamper.ts';
 
 export const PAYEE_KEY = Uint8Array.from(Buffer.alloc(32, 0x42));
@@ -92,6 +93,15 @@ export async function payThrough(ch: Channel, d: DeviceChannel, g: GatewayChanne
   const signed = o.outcome === 'settle' ? device.settle(p.record, ch.deviceKey, notice.message as never) : device.fail(p.record, ch.deviceKey, notice.message as never);
   const done = await gateway.completeStep(ch.gctx, notice.record, signed.message as never);
   return { d: device.receipt(signed.record, done.message as never), g: done.record, state };
+}
+
+/**
+ * A gateway answer written by a test, signed with the gateway's key (credit/answer-signature.ts)
+ * as the gateway signs its own: the device's check of that signature passes, and the rule a test
+ * names is the one that refuses (a relay's unsigned change: test/lib/credit/answer-signature.test.ts).
+ */
+export function asGateway<T>(m: T): T {
+  return signAnswer(m as Record<string, unknown>, MINT, new Uint8Array(32), 'gateway') as T;
 }
 
 /** A library step refused with `code` (a RefusedError), not any other error, and not a success. */

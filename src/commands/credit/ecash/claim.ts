@@ -13,12 +13,12 @@ export default class CreditEcashClaim extends CreditCommand<typeof CreditEcashCl
 
 A payment is unpaid when the mint signed its state but its receipt — also when asked again through "credit abandon" —
 carried no valid ecash for the user's outputs: the abandon settles the state without its ecash, and no further payment is
-signed into the contract. If the mint did sign those outputs (the answer was changed on its way), its restore gives them
+signed into the contract. If the mint did sign those outputs (its answer got their ecash wrong), its restore gives them
 back and this keeps the token. If it never did, nothing comes back (E_ECASH_UNPAID, exit 4): close the contract
 (close-credit --role user --start) and keep the rest of the balance, or take the refund at expiry.`;
   static override examples = [
     {
-      description: 'A demo payment whose receipt was lost and whose answer to the abandon was changed on its way (so the user settled it unpaid), claimed through the mint\'s restore',
+      description: 'A demo payment whose receipt was lost and whose answer to the abandon got its ecash wrong (so the user settled it unpaid), claimed through the mint\'s restore',
       command: 'D=$(mktemp -d); OFFCHAIN_DEMO_DIR=$D sh fixtures/credit/ecash-demo.sh unpaid && export USER_KEY=$(cat fixtures/keys/user.key) ECASH_SEED=$(cat fixtures/credit/ecash-seed.txt) WALLET_SEED=$(printf "5e%.0s" $(seq 64)) && ' +
         '<%= config.bin %> credit ecash claim --start --key-env USER_KEY --state-dir $D/user ' +
         '| <%= config.bin %> credit ecash restore --state-dir $D/mint --ecash-seed-env ECASH_SEED ' +
