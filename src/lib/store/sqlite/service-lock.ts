@@ -27,6 +27,9 @@ export function holdStateDir(dir: string, what: string): { release(): void } {
     // Opening sets pragmas that read the file: the holder's lock refuses them too.
     sql = openSqlite(path, 0);
     sql.pragma('locking_mode = EXCLUSIVE');
+    // Its one row says who holds it and needs no durability: no journal file beside it (an
+    // exclusive connection keeps its journal, which outlived a refused request in the directory).
+    sql.pragma('journal_mode = MEMORY');
     sql.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL, what TEXT NOT NULL)');
     sql.prepare('INSERT INTO holder (pid, what) VALUES (?, ?)').run(process.pid, what);
     sql.exec('DELETE FROM holder WHERE rowid < (SELECT max(rowid) FROM holder)');
