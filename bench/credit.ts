@@ -154,7 +154,7 @@ export async function mintBreakdown(opts: { setup: string; dir: string; mintKeyH
     lap('signed transaction');
     const next = await issueStateNonce(store, random, mint, c, req.state + 1);
     lap('next nonce (NonceGen, store)');
-    const receipt = signAnswer({ type: 'credit/receipt', version: 1, network: 'regtest', contract_id: c.id, state: req.state, amount_sat: req.amount_sat, cumulative_sat: req.cumulative_sat, txid: signed.txid, next_nonce: next }, mint, random.bytes(32, 'credit/answer/aux'));
+    const receipt = signAnswer({ type: 'credit/receipt', version: 1, network: 'regtest', contract_id: c.id, state: req.state, amount_sat: req.amount_sat, cumulative_sat: req.cumulative_sat, txid: signed.txid, next_nonce: next }, mint);
     lap('receipt signed (BIP-340, the mint key)');
     await store.put({ ...record, next_state: req.state + 1, latest: { state: req.state, cumulative_sat: req.cumulative_sat, txid: signed.txid, hex: signed.hex, receipt } } as MintContractRecord);
     lap('state stored');

@@ -29,9 +29,9 @@
  *   it reveals nothing of them, and a partial signature — the answer to one session's
  *   aggregate nonce and challenge made with the mint's secret nonce for that session — cannot
  *   be derived from it.
- * - An answer stored before answers were signed (an older toolkit's) is signed when it is
- *   given again, with zero auxiliary randomness (BIP-340 allows it: the nonce still depends
- *   on the key and the message), so the same retry gets the same bytes each time.
+ * - Answers are signed with zero auxiliary randomness (BIP-340 allows it: the nonce still depends
+ *   on the key and the message), so one answer is one signature: an answer stored before answers
+ *   were signed (an older toolkit's), signed when it is given again, gets the same bytes each time.
  */
 import { fromHex, toHex, utf8 } from '../bytes.ts';
 import { RefusedError } from '../errors.ts';
@@ -53,14 +53,21 @@ export function answerDigest(answer: Record<string, unknown>, signer: AnswerSign
   return taggedHash(ANSWER_TAG, utf8(stringifyLine(body)));
 }
 
+/**
+ * BIP-340's auxiliary randomness for an answer: none (zeros, which BIP-340 allows — the nonce is
+ * still derived from the key and the digest). An answer is the same bytes however often and
+ * wherever it is signed: a retry, an answer signed again, a documented example run twice.
+ */
+const NO_AUX = new Uint8Array(32);
+
 /** The answer with its signature by `key` (the contract's mint or gateway key). */
-export function signAnswer<T extends Record<string, unknown>>(answer: T, key: KeyPair, auxRand: Uint8Array, signer: AnswerSigner = 'mint'): T {
-  return { ...answer, [MEMBER[signer]]: toHex(schnorrSign(answerDigest(answer, signer), key.secretKey, auxRand, key.publicKey)) };
+export function signAnswer<T extends Record<string, unknown>>(answer: T, key: KeyPair, signer: AnswerSigner = 'mint'): T {
+  return { ...answer, [MEMBER[signer]]: toHex(schnorrSign(answerDigest(answer, signer), key.secretKey, NO_AUX, key.publicKey)) };
 }
 
 /** A stored answer as it is given again: as stored when signed; one stored unsigned (by an older toolkit), signed now, deterministically. */
 export function signedAgain<T extends Record<string, unknown>>(answer: T, key: KeyPair, signer: AnswerSigner = 'mint'): T {
-  return typeof answer[MEMBER[signer]] === 'string' ? answer : signAnswer(answer, key, new Uint8Array(32), signer);
+  return typeof answer[MEMBER[signer]] === 'string' ? answer : signAnswer(answer, key, signer);
 }
 
 /** BIP-340 Verify on the selected secp256k1 backend (libsecp256k1 where it loads: ~30× noble's); false for anything malformed. */

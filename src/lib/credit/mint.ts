@@ -139,7 +139,7 @@ export async function acceptOpen(ctx: MintContext, req: OpenRequest): Promise<Re
     contract_id: c.id,
     refund_psbt: base64.encode(serializePsbt(refund)),
     next_nonce: nextNonce,
-  }, ctx.mint, answerAux(ctx));
+  }, ctx.mint);
   await expireUnfundedOpens(ctx, tip);
   await ctx.funding.bindFunding(outpointOf(c.funding), { contract_id: c.id, kind: 'open' });
   await ctx.records.put({ contract_id: c.id, network: ctx.network, contract: req.contract, status: 'open', next_state: 1, open_accept: accept, opened_at_height: tip });
@@ -238,7 +238,7 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
     next_nonce: await issueStateNonce(ctx.nonces, ctx.random, ctx.mint, c, req.state + 1),
     ...(signatures ? { signatures } : {}),
     ...(signatures && keysets?.announce ? { next_keyset: signAnnouncement(keysets.announce, c.id, req.state, ctx.mint.secretKey, ctx.random.bytes(32, 'next-keyset')) } : {}),
-  }, ctx.mint, answerAux(ctx));
+  }, ctx.mint);
   // Same transaction as the state: signatures exist only for stored states (B_ unique in the table).
   if (signatures) await ctx.ecash!.signatures.recordBlindSignatures(c.id, req.state, req.outputs!.map((o, i) => ({ B_: o.B_, keyset_id: o.id, amount: o.amount, C_: signatures[i]!.C_ })));
   const issued = signatures ? (record.ecash_issued_sat ?? 0) + req.amount_sat : record.ecash_issued_sat;
@@ -247,11 +247,6 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
     ...(issued !== undefined ? { ecash_issued_sat: issued } : {}),
   });
   return receipt;
-}
-
-/** BIP-340's auxiliary randomness for signing an answer. */
-function answerAux(ctx: MintContext): Uint8Array {
-  return ctx.random.bytes(32, 'credit/answer/aux');
 }
 
 function retriedSettlement(ctx: MintContext, record: MintContractRecord, kind: 'close' | 'rollover', state: number): Record<string, unknown> | undefined {
@@ -275,7 +270,7 @@ export async function acceptClose(ctx: MintContext, req: CloseRequest): Promise<
   const paid = checkClose(tx, c, BigInt(record.latest?.cumulative_sat ?? 0), ctx.policy.min_fee_rate);
   if (paid !== BigInt(req.cumulative_sat)) refuse('E_AMOUNT_MISMATCH', `cumulative_sat ${req.cumulative_sat} is not what the close pays the mint (${paid})`);
   const signed = signedKeyPathTx(tx, await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state)));
-  const response = signAnswer({ type: 'credit/closed', version: 1, network: ctx.network, contract_id: c.id, cumulative_sat: req.cumulative_sat, txid: signed.txid, hex: signed.hex }, ctx.mint, answerAux(ctx));
+  const response = signAnswer({ type: 'credit/closed', version: 1, network: ctx.network, contract_id: c.id, cumulative_sat: req.cumulative_sat, txid: signed.txid, hex: signed.hex }, ctx.mint);
   // The latest state stays: the mint still exits with it if the close never confirms.
   await ctx.records.put({ ...record, status: 'closing', next_state: req.state + 1, settlement: { kind: 'close', state: req.state, txid: signed.txid, response } });
   return response;
@@ -367,7 +362,7 @@ export async function acceptRollover(ctx: MintContext, req: RolloverSign): Promi
     new_contract_id: next.id,
     rollover_psbt: base64.encode(serializePsbt(tx)),
     next_nonce: nextNonce,
-  }, ctx.mint, answerAux(ctx));
+  }, ctx.mint);
   const refundPsbt = (proposed.response as { refund_psbt: string }).refund_psbt;
   // The next contract's record as an open's (never sent: its open is this rollover); signed when given again, as any stored answer.
   const openAccept = { type: 'credit/open-accept', version: 1, network: ctx.network, contract_id: next.id, refund_psbt: refundPsbt, next_nonce: nextNonce };

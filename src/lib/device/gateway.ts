@@ -52,7 +52,7 @@ export type GatewayStep = { record: GatewayChannel; message: Record<string, unkn
 
 /** An answer the device acts on, signed by the gateway's contract key (credit/answer-signature.ts). */
 function signedByGateway(ctx: GatewayContext, message: Record<string, unknown>): Record<string, unknown> {
-  return signAnswer(message, ctx.gateway, ctx.random.bytes(32, 'gateway/answer/aux'), 'gateway');
+  return signAnswer(message, ctx.gateway, 'gateway');
 }
 
 type PayMessage = {

@@ -164,7 +164,7 @@ export const psbtOf = (b64: string): Transaction => parsePsbt(base64.decode(b64)
  * not E_RECEIPT_FORGED (a relay's change, unsigned, is: test/lib/credit/answer-signature.test.ts).
  */
 export function asMint<T>(answer: T, key: KeyPair = MINT): T {
-  return signAnswer(answer as Record<string, unknown>, key, new Uint8Array(32)) as T;
+  return signAnswer(answer as Record<string, unknown>, key) as T;
 }
 
 export function updateMessage(c: CreditContract, state: number, amount: bigint, cumulative: bigint, tx: Transaction, contractId = c.id) {

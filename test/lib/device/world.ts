@@ -101,7 +101,7 @@ export async function payThrough(ch: Channel, d: DeviceChannel, g: GatewayChanne
  * names is the one that refuses (a relay's unsigned change: test/lib/credit/answer-signature.test.ts).
  */
 export function asGateway<T>(m: T): T {
-  return signAnswer(m as Record<string, unknown>, MINT, new Uint8Array(32), 'gateway') as T;
+  return signAnswer(m as Record<string, unknown>, MINT, 'gateway') as T;
 }
 
 /** A library step refused with `code` (a RefusedError), not any other error, and not a success. */
