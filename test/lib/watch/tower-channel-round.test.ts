@@ -110,3 +110,31 @@ describe('the tower\'s channel round, as the cheater writing into its directory'
     expect(f.sent.map(idOf).sort()).toEqual([...others, secondLow].sort());
   });
 });
+
+describe('the tower\'s directory, as anyone who can write into it', () => {
+  it('a FIFO or a link to an endless device named *.json is skipped and said, never read: the round goes on to the export beside it', async () => {
+    const { mkdtempSync, symlinkSync, writeFileSync, rmSync } = await import('node:fs');
+    const { execFileSync } = await import('node:child_process');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { towerExport } = await import('../../../src/lib/bolt3/tower-justice.ts');
+    const { readTowerFiles } = await import('../../../src/topics/watch/tower.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'tower-dir-'));
+    try {
+      execFileSync('mkfifo', [join(dir, 'a-fifo.json')]);
+      symlinkSync('/dev/zero', join(dir, 'b-zero.json'));
+      writeFileSync(join(dir, 'c-alice.json'), JSON.stringify(towerExport(b.record, 'regtest', A.revocation, PLAN).message));
+      const warned: string[] = [];
+      const files = await Promise.race([
+        readTowerFiles(dir, 'regtest', (m) => warned.push(m)),
+        new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 3000).unref()),
+      ]);
+      expect(files).not.toBe('hung');
+      expect((files as Awaited<ReturnType<typeof readTowerFiles>>).channels.map((c) => c.file)).toEqual([join(dir, 'c-alice.json')]);
+      expect(warned.join('\n')).toMatch(/a-fifo\.json skipped: .*not a regular file/);
+      expect(warned.join('\n')).toMatch(/b-zero\.json skipped: .*not a regular file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
