@@ -30,6 +30,9 @@
  *   secret the cheater revealed), so what a rung pays is what the party signed: a tower can publish
  *   it and nothing else. Anything else — a blob of junk, the cheater's own HTLC transaction dressed
  *   as justice, a signature of another key, a ladder out of order — is refused (E_BAD_TOWER_EXPORT).
+ * - Several appointments under one locator that verify never lose to the first one read
+ *   (`mergeBreaches`; test/lib/watch/tower-channel-round.test.ts): per output the ladder reaching the
+ *   highest fee, every output any takes, the to_self_delay a to_local script fixes, every second stage.
  *
  * Not here: which rung a tower sends (src/lib/watch/tower-channel.ts); the chain.
  */
