@@ -30,6 +30,9 @@
  *   secret the cheater revealed), so what a rung pays is what the party signed: a tower can publish
  *   it and nothing else. Anything else — a blob of junk, the cheater's own HTLC transaction dressed
  *   as justice, a signature of another key, a ladder out of order — is refused (E_BAD_TOWER_EXPORT).
+ * - Several appointments under one locator that verify never lose to the first one read
+ *   (`mergeBreaches`; test/lib/watch/tower-channel-round.test.ts): per output the ladder reaching the
+ *   highest fee, every output any takes, the to_self_delay a to_local script fixes, every second stage.
  *
  * Not here: which rung a tower sends (src/lib/watch/tower-channel.ts); the chain.
  */
@@ -143,11 +146,15 @@ export function readTowerJustice(value: unknown, what: string): { message: Tower
 /** A ladder a tower keeps: the outpoint it takes, its rungs (verified), lowest fee first. */
 export type VerifiedLadder = { outpoint: string; value_sat: number; rungs: Rung[] };
 
-/** A breach a tower keeps: the revoked commitment, its delay, and per output its ladder and (unverified until the cheater's HTLC transaction is seen) its second stage's. */
+/**
+ * A breach a tower keeps: the revoked commitment, its delay, and per output its ladder and (unverified until the
+ * cheater's HTLC transaction is seen) its second stage's — `others`: the second stages other appointments under the
+ * same locator gave for that output (mergeBreaches), tried in turn when the first does not verify.
+ */
 export type Breach = {
   commitment: string;
   to_self_delay: number;
-  outputs: { ladder: VerifiedLadder; second_stage?: { rungs: string[] } }[];
+  outputs: { ladder: VerifiedLadder; second_stage?: { rungs: string[]; others?: string[][] } }[];
 };
 
 const bad = (what: string, why: string) => new MalformedInputError('E_BAD_TOWER_EXPORT', `${what}: ${why}`);
@@ -264,6 +271,46 @@ export function openBreach(commitmentHex: string, blob: Uint8Array, what: string
     return { ladder, ...(o.second_stage ? { second_stage: { rungs: o.second_stage.rungs } } : {}) };
   });
   return { commitment: commitment.id, to_self_delay: l.to_self_delay, outputs };
+}
+
+/** Whether a verified ladder takes a to_local output (its witness script's kind): the one whose to_self_delay the script fixes. */
+function takesToLocal(l: VerifiedLadder): boolean {
+  const w = parseTx(l.rungs[0]!.hex, 'a verified rung').getInput(0).finalScriptWitness;
+  return w !== undefined && w.length === 3 && decodeBolt3Script(w[2]!)?.kind === 'to_local';
+}
+
+/**
+ * Several appointments under one locator that all opened and verified against the same commitment
+ * (`breaches`, in file order), as one breach. Anyone who knows the commitment's txid — the cheater —
+ * can open the party's blob and seal a part of it again (a ladder cut to its lowest rung, an output
+ * left out, another to_self_delay where no to_local output checks it, a second stage of junk, which
+ * is verified only once the HTLC transaction is mined): every rung he keeps still verifies. So no
+ * appointment wins by coming first: per output, the ladder reaching the highest fee (then the one
+ * with more rungs); every output any of them takes; the to_self_delay a to_local ladder's script
+ * fixes, else the shortest given; every second stage given for an output, kept to be tried in turn.
+ */
+export function mergeBreaches(breaches: readonly Breach[]): Breach {
+  const first = breaches[0]!;
+  const best = new Map<string, Breach['outputs'][number]>();
+  const seconds = new Map<string, string[][]>();
+  const reach = (l: VerifiedLadder) => [l.rungs.at(-1)!.fee, l.rungs.length] as const;
+  for (const b of breaches) {
+    for (const o of b.outputs) {
+      const key = o.ladder.outpoint;
+      const held = best.get(key);
+      const [fee, n] = reach(o.ladder);
+      if (!held || fee > reach(held.ladder)[0] || (fee === reach(held.ladder)[0] && n > reach(held.ladder)[1])) best.set(key, { ladder: o.ladder });
+      const list = seconds.get(key) ?? [];
+      for (const r of [o.second_stage?.rungs, ...(o.second_stage?.others ?? [])]) if (r && !list.some((x) => x.join() === r.join())) list.push(r);
+      seconds.set(key, list);
+    }
+  }
+  const checked = breaches.filter((b) => b.outputs.some((o) => takesToLocal(o.ladder))).map((b) => b.to_self_delay);
+  const outputs = [...best].map(([key, o]) => {
+    const [rungs, ...others] = seconds.get(key)!;
+    return { ...o, ...(rungs ? { second_stage: { rungs, ...(others.length > 0 ? { others } : {}) } } : {}) };
+  });
+  return { commitment: first.commitment, to_self_delay: Math.min(...(checked.length > 0 ? checked : breaches.map((b) => b.to_self_delay))), outputs };
 }
 
 /** The txid a second-stage ladder waits for (its rungs' input): the cheater's HTLC transaction. */

@@ -24,7 +24,7 @@ import { fromHex } from '../../lib/bytes.ts';
 import { KEEP_BLOCKS } from '../../lib/watch/chain-view.ts';
 import { FINAL_DEPTH, type Decision } from '../../lib/watch/decision.ts';
 import { decideTowerChannel, type LadderFacts, type LadderState } from '../../lib/watch/tower-channel.ts';
-import type { VerifiedLadder } from '../../lib/bolt3/tower-justice.ts';
+import type { Breach, VerifiedLadder } from '../../lib/bolt3/tower-justice.ts';
 import { errorText, startRates, turns, type Round } from './credit.ts';
 import type { TowerBreach } from './state.ts';
 
@@ -79,21 +79,25 @@ async function scan(r: Round, all: ReadonlyMap<string, Candidate[]>, fresh: Read
   return [...found];
 }
 
-/** The first candidate that opens under `txid` and verifies as the party's justice for it; each other one said. */
-async function openFirst(r: Round, host: TowerChannelHost, txid: string, candidates: readonly Candidate[]): Promise<TowerBreach | undefined> {
-  const { openBreach } = await import('../../lib/bolt3/tower-justice.ts');
+/**
+ * Every candidate that opens under `txid` and verifies as the party's justice for it, merged (mergeBreaches: a decoy
+ * of the party's own rungs, read first, never cuts what the tower sends); each other one said.
+ */
+async function openAll(r: Round, host: TowerChannelHost, txid: string, candidates: readonly Candidate[]): Promise<TowerBreach | undefined> {
+  const { mergeBreaches, openBreach } = await import('../../lib/bolt3/tower-justice.ts');
   const { toHex } = await import('../../lib/bytes.ts');
   const hex = toHex(await r.chain.rawTransaction(txid));
+  const opened: Breach[] = [];
   for (const c of candidates) {
     try {
       const breach = openBreach(hex, c.blob, `--tower ${c.file}, the appointment for ${txid}`);
-      if (breach) return { breach, second: {}, sent: {} };
-      host.warn?.(`--tower ${c.file}: an appointment whose locator matches ${txid} does not open under it (another commitment's, or junk): skipped`);
+      if (breach) opened.push(breach);
+      else host.warn?.(`--tower ${c.file}: an appointment whose locator matches ${txid} does not open under it (another commitment's, or junk): skipped`);
     } catch (e) {
       host.warn?.(`--tower ${c.file}: the appointment for ${txid} skipped: ${errorText(e)}`);
     }
   }
-  return undefined;
+  return opened.length > 0 ? { breach: mergeBreaches(opened), second: {}, sent: {} } : undefined;
 }
 
 /** The tower's channel decisions this round: new breaches found and recorded, every breach kept acted on unless a dry run. */
@@ -106,7 +110,7 @@ export async function towerChannelRound(host: TowerChannelHost, r: Round, reorgD
   const breaches = await r.records.towerBreaches();
   for (const txid of await scan(r, all, byLocator(freshExports))) {
     if (breaches.has(txid)) continue;
-    const b = await openFirst(r, host, txid, all.get(txid.slice(0, 32)) ?? []);
+    const b = await openAll(r, host, txid, all.get(txid.slice(0, 32)) ?? []);
     if (!b) continue;
     // Recorded before anything is sent: a tower killed now finds it in its records, not in a block it will not scan again.
     if (!r.dryRun) await r.records.setTowerBreach(b);
@@ -156,14 +160,24 @@ async function breachTurn(r: Round, rec: TowerBreach, startRate: ReturnType<type
       ladders.push(facts(o.ladder, state, height));
       if (state.kind !== 'lost' || !o.second_stage) continue;
       // The commitment's output went elsewhere: the cheater's HTLC transaction (legacy: its txid fixed), mined? Its output has a ladder of its own.
-      const htlcTxid = secondStageTxid(o.second_stage.rungs, `the second stage of ${o.ladder.outpoint}`);
-      const c2 = await r.chain.txConfirmations(htlcTxid);
-      if (c2 === null || c2 === 0) continue;
+      // Each second stage given for it tried in turn (one of junk, sealed by whoever knew the txid, is skipped): none verifies, the other ladders still go.
       let l = second[o.ladder.outpoint];
-      if (!l) {
-        l = secondStageLadder(b, o.ladder, o.second_stage.rungs, toHex(await r.chain.rawTransaction(htlcTxid)), `the second stage of ${o.ladder.outpoint}`);
-        second = { ...second, [o.ladder.outpoint]: l };
+      const what = `the second stage of ${o.ladder.outpoint}`;
+      for (const rungs of l ? [] : [o.second_stage.rungs, ...(o.second_stage.others ?? [])]) {
+        try {
+          const htlcTxid = secondStageTxid(rungs, what);
+          const c = await r.chain.txConfirmations(htlcTxid);
+          if (c === null || c === 0) continue;
+          l = secondStageLadder(b, o.ladder, rungs, toHex(await r.chain.rawTransaction(htlcTxid)), what);
+          second = { ...second, [o.ladder.outpoint]: l };
+          break;
+        } catch {
+          // not the party's justice on that transaction: the next one given, if any
+        }
       }
+      if (!l) continue;
+      const c2 = await r.chain.txConfirmations(l.outpoint.split(':')[0]!);
+      if (c2 === null || c2 === 0) continue;
       ladders.push(facts(l, await ladderState(r, l), r.tip - c2 + 1));
     }
   }
