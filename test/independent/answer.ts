@@ -3,8 +3,7 @@
  * src/lib/credit/answer-signature.ts: the canonical JSON line written here from the docs'
  * words, the tagged hash and BIP-340 Verify of ./secp256k1.ts.
  */
-import { schnorr } from '@noble/curves/secp256k1.js';
-import { bip340Verify, taggedHash } from './secp256k1.ts';
+import { bip340Sign, bip340Verify, taggedHash } from './secp256k1.ts';
 
 const HEADER = ['type', 'version', 'network'];
 
@@ -39,8 +38,8 @@ export function answerSignedBy(answer: Record<string, unknown>, xOnlyKey: Uint8A
 
 /**
  * `answer` signed by `secretKey` as a mint signs its own (a test playing a faulty mint): BIP-340
- * Sign by noble (the message built here), zero auxiliary randomness.
+ * Sign as test code writes it (secp256k1.ts bip340Sign), zero auxiliary randomness.
  */
 export function signedAs(answer: Record<string, unknown>, secretKey: Uint8Array, sig: AnswerSignatureMember = 'mint_signature'): Record<string, unknown> {
-  return { ...answer, [sig]: Buffer.from(schnorr.sign(answerDigestOf(answer, sig), secretKey, new Uint8Array(32))).toString('hex') };
+  return { ...answer, [sig]: Buffer.from(bip340Sign(answerDigestOf(answer, sig), secretKey)).toString('hex') };
 }

@@ -10,7 +10,7 @@ import { describe, it, expect } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { loadVector, readVectorText, TEST_DIR } from '../helpers.ts';
-import { bip340Verify, publicKeyOf, xOnly, decodeCompressed } from './secp256k1.ts';
+import { bip340Sign, bip340Verify, publicKeyOf, xOnly, decodeCompressed } from './secp256k1.ts';
 import { aggregatePlain, aggregateXOnly, keySort, taprootOutput } from './keys.ts';
 import { keyPathSigHash, keyPathSigMsg, txHashes, VALID_HASH_TYPES } from './sighash.ts';
 import { independentSchnorr, productBackends, TEST_CODE_VERIFIER } from './schnorr.ts';
@@ -148,6 +148,10 @@ describe('BIP-340 Verify: every row of test-vectors.csv', () => {
     const signing = rows.filter((f) => f[1] !== '');
     expect(signing.length).toBeGreaterThan(0);
     for (const f of signing) expect(hexOf(publicKeyOf(bytesOf(f[1]!))).slice(2)).toBe(lower(f[2]!));
+  });
+  it('the secret-key rows sign their messages, with their aux_rand, to their signatures through the test-code Sign', () => {
+    const signing = rows.filter((f) => f[1] !== '');
+    for (const [, sk, , aux, msg, sig] of signing) expect(hexOf(bip340Sign(bytesOf(msg!), bytesOf(sk!), bytesOf(aux!)))).toBe(lower(sig!));
   });
 });
 

@@ -220,6 +220,24 @@ export function bip340Verify(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): 
   return R.x === r;
 }
 
+/**
+ * BIP-340 Sign(sk, m) with auxiliary randomness `aux`, step by step as the BIP writes it — for a
+ * test that plays a signer (a faulty mint) without the product's signing path or its library.
+ */
+export function bip340Sign(msg: Uint8Array, secretKey: Uint8Array, aux: Uint8Array = new Uint8Array(32)): Uint8Array {
+  const d0 = int(secretKey);
+  if (secretKey.length !== 32 || d0 === 0n || d0 >= N) throw new Error('secret key out of range');
+  const Pk = pointMul(G, d0)!;
+  const d = hasEvenY(Pk) ? d0 : N - d0;
+  const t = bytes32(d ^ int(taggedHash('BIP0340/aux', aux)));
+  const k0 = mod(int(taggedHash('BIP0340/nonce', t, xOnly(Pk), msg)), N);
+  if (k0 === 0n) throw new Error('k = 0');
+  const R = pointMul(G, k0)!;
+  const k = hasEvenY(R) ? k0 : N - k0;
+  const e = mod(int(taggedHash('BIP0340/challenge', xOnly(R), xOnly(Pk), msg)), N);
+  return Uint8Array.from([...xOnly(R), ...bytes32(mod(k + e * d, N))]);
+}
+
 /** The public key of a secret key (33-byte compressed), for keys this test holds. */
 export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
   const d = int(secretKey);
