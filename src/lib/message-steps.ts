@@ -63,6 +63,7 @@ export const NEXT_STEP: Readonly<Record<string, string>> = {
   'bolt3/closing-signed': 'the peer: offchain commitment close',
   'bolt3/closing-tx': 'bitcoin-cli sendrawtransaction',
   'bolt3/channels': RESULT,
+  'bolt3/tower-justice': 'a watchtower: put the file in the directory of offchain watch --tower DIR',
   'bolt3/claims': 'bitcoin-cli sendrawtransaction (each claim, once its timelock has passed)',
   'openassets/decoded': RESULT,
   'openassets/error': RESULT,
