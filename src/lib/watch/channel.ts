@@ -230,7 +230,7 @@ function bidItem(f: ChannelFacts, item: JusticeItem): ItemBid {
 }
 
 const REASONS: Record<'peer-current' | 'own' | 'mutual-close', string> = {
-  'peer-current': 'the peer closed with its current (unrevoked) commitment: nothing to punish — claiming your HTLCs on it (commitment claim) is not kept by the watcher yet',
+  'peer-current': 'the peer closed with its current (unrevoked) commitment: nothing to punish — claiming your HTLCs on it (commitment claim) needs your htlc_basepoint secret (--htlc-key-env), not given',
   own: 'your own commitment spent the funding: sweeping your to_local and your HTLC outputs needs your delayed_payment_basepoint and htlc_basepoint secrets (--delayed-key-env, --htlc-key-env), not given',
   'mutual-close': 'the mutual close spent the funding: each side is paid its balance',
 };
