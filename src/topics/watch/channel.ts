@@ -316,6 +316,8 @@ async function ownTurn(
   const mined = await Promise.all([...new Set(Object.values(watch.sent))].map((t) => r.chain.txConfirmations(t)));
   const { start, incremental } = await startRate(r, SWEEP_HORIZON);
   const d = decideChannel({ ...base, own: { ...(from !== undefined ? { from } : {}), items, mined, htlcs }, startRate: start, incrementalRate: incremental, startTip: watch.start_tip ?? r.tip });
+  const zeroFee = host.htlcKey ? htlcTxs.filter((h) => h.feeSat === 0n).length : 0;
+  if (zeroFee > 0) d.reason += ` — ${zeroFee} HTLC output(s) of this anchors channel not kept: their zero-fee second stages need a wallet's fee input (commitment finalize --fee-psbt)`;
   if (r.dryRun || d.sends.length === 0) return d;
   // Signed (the sweeps at the rate asked), recorded, then sent (commit before the act).
   const chosen: { outpoint: string; txid: string; hex: string }[] = [];
