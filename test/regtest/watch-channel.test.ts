@@ -289,6 +289,69 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(decision(await once(dirs1.alice), ch4.id).action).toBe('done');
   }, 60_000);
 
+  it('Alice\'s own commitment holding an HTLC each way is mined: the watcher sends her HTLC-success (preimage given) at once, her HTLC-timeout at its cltv_expiry (non-final a block earlier), each second stage\'s output and her to_local swept once to_self_delay allows, all to --sweep-to; then done', async () => {
+    const dirs3 = { alice: join(tmp.path, 'alice3'), bob: join(tmp.path, 'bob3') };
+    const ch6 = await openChannel(dirs3);
+    const t0 = await n.tip();
+    const cltv = t0 + 8;
+    await ch6.update(0, 500_000, 500_000, []);
+    await ch6.update(1, 470_000, 480_000, [htlc('offered', 30_000, 5, cltv), htlc('received', 20_000, 6, t0 + 40)]);
+    const own = (await ch6.alicesCommitment()) as unknown as { txid: string; hex: string; commitment_number: number; htlc_txs: { kind: string; txid: string; hex?: string }[] };
+    expect(own.commitment_number).toBe(1);
+    const timeoutHex = own.htlc_txs.find((h) => h.kind === 'htlc-timeout')!.hex!;
+    await n.acceptAndMine(own.hex);
+    const height = await n.tip();
+    const commitment = await verbose(own.txid);
+    const vout = (v: number) => commitment.vout.find((o) => sat(o.value) === v)!.n;
+    const toLocal = commitment.vout.find((o) => sat(o.value) > 400_000 && sat(o.value) < 470_000)!.n;
+    const spenderOf = async (txid: string, o: number) => (await rpc<{ spendingtxid?: string }[]>('gettxspendingprevout', [[{ txid, vout: o }]]))[0]!.spendingtxid;
+    const run = async (dir = dirs3.alice) => {
+      const d = decision(await once(dir), ch6.id);
+      expect(d.error, JSON.stringify(d)).toBeUndefined();
+      return d;
+    };
+    // The HTLC-success, with the preimage: at once (it must be mined by its cltv_expiry, t0 + 40); the next thing due is the HTLC-timeout, at its own.
+    expect(await run()).toMatchObject({ action: 'sweep', deadline: cltv });
+    const success = await verbose((await spenderOf(own.txid, vout(20_000)))!);
+    expect(await spenderOf(own.txid, vout(30_000))).toBeUndefined();
+    await n.mine(1);
+    const h2 = height + 1;
+    expect((await verbose(success.txid)).confirmations).toBe(1);
+    // The tip one below cltv_expiry: the HTLC-timeout is non-final; the watcher waits.
+    await n.mine(cltv - 1 - (await n.tip()));
+    expect(await run()).toMatchObject({ action: 'wait' });
+    expect(await spenderOf(own.txid, vout(30_000))).toBeUndefined();
+    const early = await rpc<{ allowed: boolean; 'reject-reason'?: string }[]>('testmempoolaccept', [[timeoutHex]]);
+    expect(early[0]).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    await n.mine(1);
+    expect(await run()).toMatchObject({ action: 'sweep' });
+    const timeout = (await spenderOf(own.txid, vout(30_000)))!;
+    expect(timeout).toBe(own.htlc_txs.find((h) => h.kind === 'htlc-timeout')!.txid);
+    await n.mine(1);
+    const h3 = cltv + 1;
+    // Block by block: each delayed output's sweep first seen with the tip at its confirmation + to_self_delay − 1, never earlier.
+    const outputs = { success: [success.txid, 0, h2], timeout: [timeout, 0, h3], to_local: [own.txid, toLocal, height] } as const;
+    const firstSeen: Record<string, number> = {};
+    while (Object.keys(firstSeen).length < 3) {
+      await run();
+      const tip = await n.tip();
+      for (const [name, [txid, o]] of Object.entries(outputs)) {
+        const s = await spenderOf(txid, o);
+        if (s && firstSeen[name] === undefined) {
+          firstSeen[name] = tip;
+          expect((await verbose(s)).vout.map((x) => x.scriptPubKey.address)).toEqual([n.sweepTo]);
+        }
+      }
+      expect(tip).toBeLessThan(h3 + DELAY + 3);
+      await n.mine(1);
+    }
+    expect(firstSeen).toEqual({ success: h2 + DELAY - 1, timeout: h3 + DELAY - 1, to_local: height + DELAY - 1 });
+    expect(await mempool()).toEqual([]);
+    expect((await run()).action).toBe('wait');
+    await n.mine(5);
+    expect((await run()).action).toBe('done');
+  }, 120_000);
+
   it('Bob closes with his current commitment holding an HTLC each way: the watcher claims his with the preimage at once, takes Alice\'s back once its cltv_expiry is final — not a block earlier — both mined to --sweep-to; then done', async () => {
     const ch5 = await openChannel(dirs1);
     const t0 = await n.tip();

@@ -9,7 +9,9 @@ import { equalBytes, fromHex, toHex } from '../bytes.ts';
 import { OffchainError, RefusedError, StateConflictError, UsageError } from '../errors.ts';
 import { sha256 } from '../hash.ts';
 import { derivePrivkey, pointOf } from './keys.ts';
-import { finalizeCommitment, finalizeHtlcTransaction, signCommitment, signHtlcTransaction } from './sign.ts';
+import { finalizeCommitment, finalizeHtlcTransaction, signCommitment, signHtlcTransaction, type SignedTransaction } from './sign.ts';
+import type { CommitmentTransaction } from './commitment.ts';
+import type { HtlcTransaction } from './htlc-tx.ts';
 import { txid } from './tx.ts';
 import { htlcPsbt } from './psbt.ts';
 import { fundHtlcTransaction } from './htlc-fee.ts';
@@ -22,6 +24,26 @@ import { channelIdOf, checkSeed, ownCommitment, ownPoint, type ChannelRecord, ty
  */
 export function holderCommitment(rec: ChannelRecord, seed: Uint8Array, keys: SigningKeys, preimages: readonly Uint8Array[]): Record<string, unknown> {
   return closeUnilaterally(rec, seed, keys, preimages).message;
+}
+
+/** The local htlc key of our commitment `c` (BOLT 3 derivation at its per-commitment point), from the htlc_basepoint secret: refused when not the channel's (E_KEY_MISMATCH). The caller zeroes it. */
+export function holderHtlcKey(c: CommitmentTransaction, htlcBasepointSecret: Uint8Array): Uint8Array {
+  if (!equalBytes(pointOf(htlcBasepointSecret), c.params.local.htlcBasepoint)) throw new RefusedError('E_KEY_MISMATCH', 'this key is not your htlc_basepoint secret of the channel');
+  return derivePrivkey(htlcBasepointSecret, c.keys.perCommitmentPoint, undefined, c.params.local.htlcBasepoint);
+}
+
+/** The preimage among `preimages` an HTLC-success needs (none for an HTLC-timeout). */
+export function preimageOf(h: HtlcTransaction, preimages: readonly Uint8Array[]): Uint8Array | undefined {
+  return h.kind === 'htlc-success' ? preimages.find((p) => equalBytes(sha256(p), h.htlc.paymentHash)) : undefined;
+}
+
+/**
+ * One HTLC transaction of our commitment with its own fee (legacy: SIGHASH_ALL both ways, the fee
+ * fixed when the peer signed), completed: our signature with `privkey` (holderHtlcKey) beside the
+ * peer's stored one (hex) — an HTLC-success with its preimage. `commitment finalize` and the watcher.
+ */
+export function signHolderHtlc(h: HtlcTransaction, privkey: Uint8Array, peerSignature: string, preimage?: Uint8Array): SignedTransaction {
+  return finalizeHtlcTransaction(h, signHtlcTransaction(h, privkey, 'local'), fromHex(peerSignature, 'htlc signature'), preimage);
 }
 
 /** holderCommitment as a step: the record then says commitment n went out for broadcast, so it is never revoked. */
@@ -40,13 +62,12 @@ export function closeUnilaterally(rec: ChannelRecord, seed: Uint8Array, keys: Si
   let privkey: Uint8Array | undefined;
   if (htlcTxs.length > 0) {
     if (!keys.htlcBasepointSecret) throw new UsageError('E_NO_KEY', 'this commitment has HTLC outputs: give your htlc_basepoint secret (--htlc-key-env/--htlc-key-file)');
-    if (!equalBytes(pointOf(keys.htlcBasepointSecret), c.params.local.htlcBasepoint)) throw new RefusedError('E_KEY_MISMATCH', 'this key is not your htlc_basepoint secret of the channel');
-    privkey = derivePrivkey(keys.htlcBasepointSecret, c.keys.perCommitmentPoint, undefined, c.params.local.htlcBasepoint);
+    privkey = holderHtlcKey(c, keys.htlcBasepointSecret);
   }
   let fundedCount = 0;
   const htlcs = htlcTxs.map((h, i) => {
     const base = { kind: h.kind, commitment_output_index: h.commitmentOutputIndex, txid: txid(h.tx), payment_hash: toHex(h.htlc.paymentHash), locktime: h.tx.lockTime };
-    const preimage = h.kind === 'htlc-success' ? preimages.find((p) => equalBytes(sha256(p), h.htlc.paymentHash)) : undefined;
+    const preimage = preimageOf(h, preimages);
     if (h.kind === 'htlc-success' && !preimage) return base; // signed once its preimage is known
     if (h.feeSat === 0n) {
       // Anchors / zero-fee: the transaction pays no fee of its own and our SIGHASH_ALL would
@@ -61,9 +82,7 @@ export function closeUnilaterally(rec: ChannelRecord, seed: Uint8Array, keys: Si
       }
       return { ...base, psbt: base64.encode(htlcPsbt(h, { remote: fromHex(held.htlc_signatures[i]!, 'htlc signature') })), needs_fee_input: true };
     }
-    const local = signHtlcTransaction(h, privkey!, 'local');
-    const tx = finalizeHtlcTransaction(h, local, fromHex(held.htlc_signatures[i]!, 'htlc signature'), preimage);
-    return { ...base, hex: tx.hex };
+    return { ...base, hex: signHolderHtlc(h, privkey!, held.htlc_signatures[i]!, preimage).hex };
   });
   privkey?.fill(0);
   if (funding && fundedCount < funding.wallets.length) {

@@ -33,6 +33,14 @@
  * - The party's own commitment: its to_local is swept (with the delayed_payment_basepoint secret,
  *   when the watcher holds it) only from the block its to_self_delay allows — sent with the tip at
  *   confirmation + to_self_delay − 1 — on the same budget and replacement rules.
+ * - The party's own commitment, its HTLC outputs (BOLT 3 second stages, legacy: their fee fixed when
+ *   the peer signed, sent as signed, never bid): an HTLC-success (an incoming HTLC, its preimage
+ *   held) only while the tip is below its cltv_expiry — it may then be mined by block cltv_expiry,
+ *   from the next the peer may time it out; an HTLC-timeout (an outgoing HTLC, nLockTime =
+ *   cltv_expiry) only once the tip reaches cltv_expiry (the next block may hold it) — at once then;
+ *   neither while one of the party's is in the mempool or the output is spent. Each second stage's
+ *   output (to_local-like) is swept only from its confirmation + to_self_delay (sent with the tip at
+ *   that − 1), on the to_local sweep's budget and replacement rules.
  * - The peer's current commitment: an HTLC it offered is claimed with its preimage by its
  *   cltv_expiry, one the party offered is taken back only once its cltv_expiry is final — with the
  *   htlc_basepoint secret, when the watcher holds it — on the same budget and replacement rules;
@@ -82,7 +90,34 @@ export type JusticeItem = {
   sentBefore: boolean;
   /** A deadline of its own (the party's own to_local: none is forced on it, a horizon for the schedule); else the cheater's output's. */
   deadline?: number;
+  /** A delayed output of the party's own (a second stage's): the block that may hold its sweep first (its confirmation + to_self_delay); absent: `own.from`. */
+  from?: number;
 };
+
+/** An HTLC output of the party's own commitment, mined: its second stage (BOLT 3 HTLC-success or HTLC-timeout, signed with the peer's stored signature). */
+export type OwnHtlc = {
+  /** txid:vout of the commitment's HTLC output. */
+  outpoint: string;
+  kind: 'htlc-success' | 'htlc-timeout';
+  cltvExpiry: number;
+  /** An HTLC-success: its preimage is held (signed). */
+  preimage: boolean;
+  /** open: unspent, nothing in the mempool; held: its second stage is in the node's mempool; gone: spent (its second stage mined, or the peer took it). */
+  state: 'open' | 'held' | 'gone';
+  /** Its fixed fee (legacy). */
+  feeSat: number;
+  sentBefore: boolean;
+};
+
+/** What becomes of an own HTLC output this round: sent (its second stage), later (not final yet, or its preimage may still come), or nothing of the party's to do. */
+export function secondStageDue(tip: number, h: Pick<OwnHtlc, 'kind' | 'cltvExpiry' | 'preimage' | 'state'>): 'send' | 'later' | 'none' {
+  if (h.state !== 'open') return h.state === 'held' ? 'later' : 'none';
+  // nLockTime = cltv_expiry: final in block cltv_expiry + 1, so sent once the tip is cltv_expiry.
+  if (h.kind === 'htlc-timeout') return tip >= h.cltvExpiry ? 'send' : 'later';
+  // Mined by block cltv_expiry at the latest (sent with the tip below it): from the next, the peer's timeout is valid.
+  if (tip >= h.cltvExpiry) return 'none';
+  return h.preimage ? 'send' : 'later';
+}
 
 export type ChannelFacts = {
   /** The channel id, TXID:VOUT of its funding. */
@@ -96,12 +131,13 @@ export type ChannelFacts = {
   /** Revoked only: confirmations of the party's justice transactions the node knows (null: unknown to it; 0: in no block of the best chain). */
   mined?: (number | null)[];
   /**
-   * The party's own commitment only, when the watcher holds its delayed_payment_basepoint secret:
-   * its to_local, the party's from block `from` (its confirmation height + its own to_self_delay) —
-   * `items` the to_local sweep (none: it is spent), `mined` the sweeps' confirmations. Absent: the
-   * watcher does not sweep (no key, no to_local).
+   * The party's own commitment only, when the watcher holds its delayed_payment_basepoint or
+   * htlc_basepoint secret: its to_local, the party's from block `from` (its confirmation height +
+   * its own to_self_delay; absent: none to sweep) — `items` the delayed outputs' sweeps (the
+   * to_local's, each mined second stage's, none: spent), `htlcs` its HTLC outputs (their second
+   * stages), `mined` the transactions sent's confirmations. Absent: the watcher keeps nothing.
    */
-  own?: { from: number; items: JusticeItem[]; mined: (number | null)[] };
+  own?: { from?: number; items: JusticeItem[]; mined: (number | null)[]; htlcs?: OwnHtlc[] };
   /**
    * The peer's current commitment only, when the watcher holds the party's htlc_basepoint secret:
    * its HTLC outputs the party takes (`commitment claim`'s transactions) — each HTLC the peer
@@ -122,7 +158,7 @@ export type ChannelFacts = {
 };
 
 /** One justice transaction to sign and send: at `perKw` (BOLT 3's feerate_per_kw), its fee; `replaces`: the party's own in the mempool. */
-export type JusticeSend = { outpoint: string; perKw: number; feeSat: number; rate: number; replaces?: string };
+export type JusticeSend = { outpoint: string; perKw: number; feeSat: number; rate: number; replaces?: string; stage?: OwnHtlc['kind'] };
 
 export type ChannelDecision = Decision & { sends: JusticeSend[] };
 
@@ -194,8 +230,8 @@ function bidItem(f: ChannelFacts, item: JusticeItem): ItemBid {
 }
 
 const REASONS: Record<'peer-current' | 'own' | 'mutual-close', string> = {
-  'peer-current': 'the peer closed with its current (unrevoked) commitment: nothing to punish — claiming your HTLCs on it (commitment claim) is not kept by the watcher yet',
-  own: 'your own commitment spent the funding: sweeping your to_local after to_self_delay (commitment sweep) and your HTLC transactions are not kept by the watcher yet',
+  'peer-current': 'the peer closed with its current (unrevoked) commitment: nothing to punish — claiming your HTLCs on it (commitment claim) needs your htlc_basepoint secret (--htlc-key-env), not given',
+  own: 'your own commitment spent the funding: sweeping your to_local and your HTLC outputs needs your delayed_payment_basepoint and htlc_basepoint secrets (--delayed-key-env, --htlc-key-env), not given',
   'mutual-close': 'the mutual close spent the funding: each side is paid its balance',
 };
 
@@ -250,17 +286,43 @@ function decideSpend(f: ChannelFacts): ChannelDecision {
   return bidAll(f, base, items, 'penalty', `${items.length} output(s) of the peer's revoked commitment${number} (or its second stages)`);
 }
 
-/** The party's own commitment, mined: its to_local swept once to_self_delay has passed (`commitment sweep`'s transaction). */
+/**
+ * The party's own commitment, mined: its HTLC outputs' second stages sent as signed (fixed fee), its
+ * to_local and each second stage's output swept once to_self_delay has passed (`commitment sweep`'s
+ * transactions).
+ */
 function decideOwn(f: ChannelFacts, own: NonNullable<ChannelFacts['own']>, base: Omit<ChannelDecision, 'action' | 'reason'>): ChannelDecision {
-  const at = { ...base, deadline: own.from, blocks_left: own.from - f.tip };
-  // BIP-68: the sweep may be in block `from` at the earliest, so it goes to the node with the tip at from − 1.
-  if (f.tip + 1 < own.from) return { ...at, action: 'wait', reason: `your commitment is mined: your to_local is yours from block ${own.from} (to_self_delay), then swept to --sweep-to` };
-  if (own.items.length === 0) {
+  const htlcs = own.htlcs ?? [];
+  const due = htlcs.map((h) => ({ h, due: secondStageDue(f.tip, h) }));
+  const stages: JusticeSend[] = due.filter((x) => x.due === 'send').map(({ h }) => ({ outpoint: h.outpoint, perKw: 0, feeSat: h.feeSat, rate: 0, stage: h.kind }));
+  // BIP-68: a sweep may be in block `from` at the earliest, so it goes to the node with the tip at from − 1.
+  const fromOf = (i: JusticeItem) => i.from ?? own.from ?? f.tip + 1;
+  const ready = own.items.filter((i) => fromOf(i) <= f.tip + 1);
+  const pending = [
+    ...(own.from !== undefined && f.tip + 1 < own.from ? [own.from] : []),
+    ...own.items.filter((i) => fromOf(i) > f.tip + 1).map(fromOf),
+    ...due.filter((x) => x.due === 'later').map((x) => x.h.cltvExpiry),
+  ];
+  const soonest = pending.length > 0 ? Math.min(...pending) : (own.from ?? base.deadline);
+  const at = { ...base, deadline: soonest, blocks_left: soonest - f.tip };
+  const htlcNote = htlcs.length > 0 ? ` and ${htlcs.length} HTLC output(s) through their second stages` : '';
+  if (ready.length === 0 && stages.length === 0) {
     const shallow = own.mined.filter((c): c is number => c !== null && c > 0 && c < FINAL_DEPTH);
-    if (shallow.length > 0) return { ...at, action: 'wait', reason: `your to_local is swept: ${Math.min(...shallow)} confirmation(s) so far` };
-    return { ...at, action: 'done', reason: 'your commitment closed the channel: your to_local is swept (your HTLC transactions are not kept by the watcher yet)' };
+    if (pending.length > 0) return { ...at, action: 'wait', reason: `your commitment is mined: your to_local${htlcNote} are swept to --sweep-to as each becomes yours (next: block ${soonest})${shallow.length > 0 ? `; ${Math.min(...shallow)} confirmation(s) so far of those sent` : ''}` };
+    if (shallow.length > 0) return { ...at, action: 'wait', reason: `your outputs are swept: ${Math.min(...shallow)} confirmation(s) so far` };
+    return { ...at, action: 'done', reason: `your commitment closed the channel: your to_local${htlcNote} are swept (or were not yours to take)` };
   }
-  return bidAll(f, at, own.items, 'sweep', 'your to_local');
+  const swept = ready.length > 0 ? bidAll(f, at, ready, 'sweep', 'your delayed output(s) (to_local, second stages)') : { ...at, action: 'sweep' as WatchAction, reason: '', sends: [] as JusticeSend[] };
+  if (stages.length === 0) return swept;
+  const fresh = due.some((x) => x.due === 'send' && !x.h.sentBefore);
+  const success = stages.filter((x) => x.stage === 'htlc-success').map((x) => htlcs.find((h) => h.outpoint === x.outpoint)!.cltvExpiry);
+  const deadline = Math.min(swept.deadline, ...success);
+  const what = `${stages.length} HTLC second stage(s) sent as signed (fixed fee)${success.length > 0 ? `, the HTLC-success mined by block ${Math.min(...success)} (its cltv_expiry)` : ''}`;
+  return {
+    ...swept, deadline, blocks_left: deadline - f.tip, sends: [...swept.sends, ...stages],
+    action: fresh || swept.action === 'sweep' ? 'sweep' : 'rebroadcast',
+    reason: swept.reason ? `${what}; ${swept.reason}` : (fresh ? what : `${what}: not in the node's mempool, sent again`),
+  };
 }
 
 /** The peer's current commitment, mined: the party's HTLC outputs on it taken (`commitment claim`'s transactions). */

@@ -17,13 +17,17 @@
  * HTLCs with the preimages given, the party's own back once their cltv_expiry is final — when the
  * watcher holds the htlc_basepoint secret.
  *
- * Not kept here yet: the party's own HTLC transactions (its commitment's second stages).
+ * The party's own commitment's HTLC outputs: their second stages (HTLC-success with a preimage given,
+ * before its cltv_expiry; HTLC-timeout from its cltv_expiry on), signed with the peer's stored
+ * signatures by `commitment finalize`'s own code (src/lib/bolt3/party-holder-commitment.ts
+ * signHolderHtlc) when the watcher holds the htlc_basepoint secret — legacy channels' only (their fee
+ * fixed); then each one's output swept like the to_local.
  */
 import { Transaction } from '@scure/btc-signer';
 import { equalBytes, fromHex } from '../../lib/bytes.ts';
 import type { ChannelRecord } from '../../lib/bolt3/party.ts';
 import { OffchainError } from '../../lib/errors.ts';
-import { SWEEP_HORIZON, decideChannel, type ChannelDecision, type FundingSpend, type JusticeItem } from '../../lib/watch/channel.ts';
+import { SWEEP_HORIZON, decideChannel, type ChannelDecision, type FundingSpend, type JusticeItem, type OwnHtlc } from '../../lib/watch/channel.ts';
 import { FINAL_DEPTH, type Decision } from '../../lib/watch/decision.ts';
 import type { Round } from './credit.ts';
 import { fundingSpend } from './channel-spend.ts';
@@ -100,7 +104,7 @@ async function channelTurn(host: ChannelHost, r: Round, rec: ChannelRecord, id: 
 async function spendTurn(host: ChannelHost, r: Round, rec: ChannelRecord, base: Omit<Parameters<typeof decideChannel>[0], 'spend'>, spend: FundingSpend & { txid: string; confirmations: number }, watch: ChannelWatch): Promise<ChannelDecision> {
   const { txid: spender, confirmations, kind } = spend;
   if (kind === 'peer-current' && confirmations > 0 && host.htlcKey) return claimTurn(host, r, rec, { ...base, spend }, spender, { ...watch, spender });
-  if (kind === 'own' && confirmations > 0 && host.delayedKey) return ownTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
+  if (kind === 'own' && confirmations > 0 && (host.delayedKey || host.htlcKey)) return ownTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
   if (kind !== 'revoked') return decideChannel({ ...base, spend });
   return penaltyTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
 }
@@ -219,7 +223,12 @@ async function broadcastAll(r: Round, d: ChannelDecision, chosen: readonly { hex
   return d;
 }
 
-/** Its own commitment's to_local, swept once it is the party's: the same schedule and replacement rules, `commitment sweep`'s transaction. */
+/**
+ * Its own commitment, mined: its HTLC outputs' second stages (`commitment finalize`'s signing:
+ * signHolderHtlc, with the peer's stored signatures) sent as signed, and its to_local and each mined
+ * second stage's output swept once to_self_delay allows (`commitment sweep`'s transactions), on the
+ * same schedule and replacement rules.
+ */
 async function ownTurn(
   host: ChannelHost, r: Round, rec: ChannelRecord, base: Parameters<typeof decideChannel>[0], commitmentTxid: string, confirmations: number, watch: ChannelWatch,
 ): Promise<ChannelDecision> {
@@ -227,57 +236,99 @@ async function ownTurn(
   const n = local.state.commitment_number;
   const point = n === 0 ? rec.local_first_point : rec.local_points?.[String(n)];
   const { ownCommitment } = await import('../../lib/bolt3/party.ts');
-  const { delayedInputs, sweepMessage } = await import('../../lib/bolt3/sweep.ts');
+  const { delayedInputs, sweepMessage, toLocalOutput } = await import('../../lib/bolt3/sweep.ts');
+  const { holderHtlcKey, preimageOf, signHolderHtlc } = await import('../../lib/bolt3/party-holder-commitment.ts');
+  const { txid: txidOf } = await import('../../lib/bolt3/tx.ts');
   if (point === undefined) return decideChannel(base);
-  const { c } = ownCommitment(rec.channel, local.state, fromHex(point, 'own per-commitment point', 33));
+  const { c, htlcTxs } = ownCommitment(rec.channel, local.state, fromHex(point, 'own per-commitment point', 33));
   if (c.txid !== commitmentTxid) return decideChannel(base);
-  let inputs: ReturnType<typeof delayedInputs>;
-  try {
-    inputs = delayedInputs(c, [], { toLocal: true, htlcTxids: [] });
-  } catch (e) {
-    if (e instanceof OffchainError && e.code === 'E_SWEEP_NOTHING_TO_TAKE') return decideChannel(base); // trimmed: nothing of the party's to sweep
-    throw e;
-  }
-  const from = r.tip - confirmations + 1 + rec.channel.to_self_delay;
-  const input = inputs[0]!;
-  const outpoint = `${input.txid}:${input.vout}`;
-  const mined = async () => Promise.all([...new Set(Object.values(watch.sent))].map((t) => r.chain.txConfirmations(t)));
-  if (r.tip + 1 < from) return decideChannel({ ...base, own: { from, items: [], mined: [] } });
+  const height = r.tip - confirmations + 1;
+  const delay = rec.channel.to_self_delay;
   const dest = host.destination.script;
-  const sign = async (perKw: number) => {
-    const secret = await host.delayedKey!();
-    try {
-      return sweepMessage(rec.network, c, inputs, secret, dest, perKw) as { txid: string; hex: string; fee_sat: number; weight: number };
-    } finally {
-      secret.fill(0);
+  const floor = await floorPerKw(r);
+  const sweeps = new Map<string, (perKw: number) => Promise<{ txid: string; hex: string; weight: number }>>();
+  const items: JusticeItem[] = [];
+  /** A delayed output of the party's (to_local, a second stage's), its sweep from block `from`: an item, unless spent (in a block, or by another in the mempool). */
+  const delayed = async (input: ReturnType<typeof delayedInputs>[number], from: number) => {
+    const outpoint = `${input.txid}:${input.vout}`;
+    const sign = async (perKw: number) => {
+      const secret = await host.delayedKey!();
+      try {
+        return sweepMessage(rec.network, c, [input], secret, dest, perKw) as { txid: string; hex: string; fee_sat: number; weight: number };
+      } finally {
+        secret.fill(0);
+      }
+    };
+    // Who holds it: a sweep of the party's in the mempool (replaced by the next), else spent (a block) or unspent.
+    const spender = await r.chain.mempoolSpender(input.txid, input.vout);
+    let held: { txid: string; feeSat: number } | undefined;
+    if (spender !== undefined) {
+      const tx = Transaction.fromRaw(await r.chain.rawTransaction(spender), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+      const entry = await r.chain.mempoolEntry(spender);
+      if (tx.outputsLength !== 1 || !equalBytes(tx.getOutput(0).script!, dest) || !entry) return;
+      held = { txid: spender, feeSat: Number(entry.fee) };
+    } else if ((await r.chain.utxo(input.txid, input.vout)) === null) {
+      return;
     }
+    const sized = await sign(floor); // at the relay floor: a small output is not refused at a rate no round bids
+    sweeps.set(outpoint, sign);
+    items.push({ outpoint, valueSat: Number(input.amountSat), weight: sized.weight, inputs: 1, sentBefore: watch.sent[outpoint] !== undefined, deadline: from + SWEEP_HORIZON, from, ...(held ? { held } : {}) });
   };
-  // Who holds it: a sweep of the party's in the mempool (replaced by the next), else spent (a block) or unspent.
-  const spender = await r.chain.mempoolSpender(input.txid, input.vout);
-  let held: { txid: string; feeSat: number } | undefined;
-  if (spender !== undefined) {
-    const tx = Transaction.fromRaw(await r.chain.rawTransaction(spender), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
-    const entry = await r.chain.mempoolEntry(spender);
-    if (tx.outputsLength !== 1 || !equalBytes(tx.getOutput(0).script!, dest) || !entry) return decideChannel({ ...base, own: { from, items: [], mined: await mined() } });
-    held = { txid: spender, feeSat: Number(entry.fee) };
-  } else if ((await r.chain.utxo(input.txid, input.vout)) === null) {
-    return decideChannel({ ...base, own: { from, items: [], mined: await mined() } });
+  let from: number | undefined;
+  if (host.delayedKey && toLocalOutput(c)) {
+    from = height + delay;
+    // Not before the tip at from − 1 (BIP-68): nothing asked of the node until then.
+    if (r.tip + 1 >= from) await delayed(delayedInputs(c, [], { toLocal: true, htlcTxids: [] })[0]!, from);
   }
-  const sized = await sign(await floorPerKw(r)); // at the relay floor: a small to_local is not refused at a rate no round bids
-  const item: JusticeItem = {
-    outpoint, valueSat: Number(input.amountSat), weight: sized.weight, inputs: 1, sentBefore: watch.sent[outpoint] !== undefined, deadline: from + SWEEP_HORIZON, ...(held ? { held } : {}),
-  };
+  // Its HTLC outputs: each second stage signed with the peer's stored signature (legacy: its fee fixed); anchors' (zero-fee) are not kept here.
+  const htlcs: OwnHtlc[] = [];
+  const stages = new Map<string, { txid: string; hex: string }>();
+  if (host.htlcKey && htlcTxs.some((h) => h.feeSat > 0n)) {
+    const { secret, preimages } = await host.htlcKey();
+    const privkey = holderHtlcKey(c, secret);
+    try {
+      for (const [i, h] of htlcTxs.entries()) {
+        if (h.feeSat === 0n) continue;
+        const vout = h.commitmentOutputIndex;
+        const outpoint = `${commitmentTxid}:${vout}`;
+        const second = txidOf(h.tx);
+        const preimage = preimageOf(h, preimages);
+        if (h.kind === 'htlc-timeout' || preimage) stages.set(outpoint, signHolderHtlc(h, privkey, local.htlc_signatures[i]!, preimage));
+        const spender = await r.chain.mempoolSpender(commitmentTxid, vout);
+        let state: OwnHtlc['state'] = spender === undefined ? 'open' : spender === second ? 'held' : 'gone';
+        if (spender === undefined && (await r.chain.utxo(commitmentTxid, vout)) === null) {
+          state = 'gone';
+          // Its second stage mined: its output the party's once to_self_delay has passed.
+          const c2 = (await r.chain.txConfirmations(second)) ?? 0;
+          if (c2 > 0 && host.delayedKey) {
+            const at = r.tip - c2 + 1 + delay;
+            if (r.tip + 1 >= at) await delayed(delayedInputs(c, htlcTxs, { toLocal: false, htlcTxids: [second] })[0]!, at);
+            else items.push({ outpoint: `${second}:0`, valueSat: Number(h.tx.outputs[0]!.amount), weight: 0, inputs: 1, sentBefore: false, from: at });
+          }
+        }
+        htlcs.push({ outpoint, kind: h.kind, cltvExpiry: h.htlc.cltvExpiry, preimage: preimage !== undefined, state, feeSat: Number(h.feeSat), sentBefore: watch.sent[outpoint] !== undefined });
+      }
+    } finally {
+      privkey.fill(0);
+      for (const x of [secret, ...preimages]) x.fill(0);
+    }
+  }
+  const mined = await Promise.all([...new Set(Object.values(watch.sent))].map((t) => r.chain.txConfirmations(t)));
   const { start, incremental } = await startRate(r, SWEEP_HORIZON);
-  const d = decideChannel({ ...base, own: { from, items: [item], mined: [] }, startRate: start, incrementalRate: incremental, startTip: watch.start_tip ?? r.tip });
+  const d = decideChannel({ ...base, own: { ...(from !== undefined ? { from } : {}), items, mined, htlcs }, startRate: start, incrementalRate: incremental, startTip: watch.start_tip ?? r.tip });
+  const zeroFee = host.htlcKey ? htlcTxs.filter((h) => h.feeSat === 0n).length : 0;
+  if (zeroFee > 0) d.reason += ` — ${zeroFee} HTLC output(s) of this anchors channel not kept: their zero-fee second stages need a wallet's fee input (commitment finalize --fee-psbt)`;
   if (r.dryRun || d.sends.length === 0) return d;
-  const tx = await sign(d.sends[0]!.perKw);
-  await r.records.setChannel(base.channel, { ...watch, start_tip: watch.start_tip ?? r.tip, sent: { ...watch.sent, [outpoint]: tx.txid } });
-  try {
-    d.txid = await r.chain.broadcast(fromHex(tx.hex));
-  } catch (e) {
-    d.error = errorText(e);
+  // Signed (the sweeps at the rate asked), recorded, then sent (commit before the act).
+  const chosen: { outpoint: string; txid: string; hex: string }[] = [];
+  for (const x of d.sends) {
+    const t = x.stage ? stages.get(x.outpoint)! : await sweeps.get(x.outpoint)!(x.perKw);
+    chosen.push({ outpoint: x.outpoint, txid: t.txid, hex: t.hex });
   }
-  return d;
+  const sent = { ...watch.sent };
+  for (const t of chosen) sent[t.outpoint] = t.txid;
+  await r.records.setChannel(base.channel, { ...watch, start_tip: watch.start_tip ?? r.tip, sent });
+  return broadcastAll(r, d, chosen);
 }
 
 type Claim = { kind: 'htlc-claim' | 'htlc-timeout'; vout: number; locktime: number; txid: string; hex: string; fee_sat: number; amount_sat: number };

@@ -1,0 +1,111 @@
+/**
+ * The party's own commitment's HTLC outputs in the watcher's decisions (src/lib/watch/channel.ts
+ * decideOwn, secondStageDue): BOLT 3's second stages — an HTLC-success (incoming, its preimage held)
+ * mined by its cltv_expiry, an HTLC-timeout (outgoing, nLockTime = cltv_expiry) sent once the tip
+ * reaches its cltv_expiry — then each one's output swept from its confirmation + to_self_delay.
+ * Expected values are worked out from BOLT 3's words (a transaction with nLockTime L is final in
+ * block L + 1: sent with the tip at L), never read from the module.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { decideChannel, type ChannelFacts, type JusticeItem, type OwnHtlc } from '../../../src/lib/watch/channel.ts';
+
+const OWN = 'aa'.repeat(32);
+const SECOND = 'bb'.repeat(32);
+const CLTV_IN = 800_040;
+const CLTV_OUT = 800_060;
+const success = (extra: Partial<OwnHtlc> = {}): OwnHtlc => ({ outpoint: `${OWN}:2`, kind: 'htlc-success', cltvExpiry: CLTV_IN, preimage: true, state: 'open', feeSat: 1_000, sentBefore: false, ...extra });
+const timeout = (extra: Partial<OwnHtlc> = {}): OwnHtlc => ({ outpoint: `${OWN}:3`, kind: 'htlc-timeout', cltvExpiry: CLTV_OUT, preimage: false, state: 'open', feeSat: 1_000, sentBefore: false, ...extra });
+const sweepOf = (from: number, extra: Partial<JusticeItem> = {}): JusticeItem => ({ outpoint: `${SECOND}:0`, valueSat: 48_000, weight: 500, inputs: 1, sentBefore: false, deadline: from + 144, from, ...extra });
+/** Alice's own commitment mined at 800,000; her to_self_delay 144 (no to_local of hers here). */
+const facts = (tip: number, own: NonNullable<ChannelFacts['own']>): ChannelFacts => ({
+  channel: `${'cc'.repeat(32)}:0`, tip, toSelfDelay: 144, spend: { kind: 'own', txid: OWN, confirmations: tip - 800_000 + 1 },
+  own, startRate: 1_000, incrementalRate: 100, limits: { maxFeeRate: 20, maxFeeShare: 0.5 }, dustSat: 294,
+});
+
+describe('Alice\'s own commitment mined at 800,000: an incoming HTLC (cltv_expiry 800,040, preimage held) and an outgoing one (800,060)', () => {
+  it('at once: the HTLC-success is sent as signed (fixed fee), the HTLC-timeout waits for its cltv_expiry', () => {
+    const d = decideChannel(facts(800_001, { items: [], mined: [], htlcs: [success(), timeout()] }));
+    expect(d.action).toBe('sweep');
+    expect(d.sends).toEqual([{ outpoint: `${OWN}:2`, perKw: 0, feeSat: 1_000, rate: 0, stage: 'htlc-success' }]);
+    expect(d.deadline).toBe(CLTV_IN);
+  });
+
+  it('the HTLC-timeout goes with the tip at 800,060 (final in block 800,061), not a block earlier; the success in the mempool is left alone', () => {
+    expect(decideChannel(facts(800_059, { items: [], mined: [], htlcs: [success({ state: 'held' }), timeout()] }))).toMatchObject({ action: 'wait', sends: [], deadline: CLTV_IN });
+    const d = decideChannel(facts(800_060, { items: [], mined: [], htlcs: [success({ state: 'gone' }), timeout()] }));
+    expect(d.sends).toEqual([{ outpoint: `${OWN}:3`, perKw: 0, feeSat: 1_000, rate: 0, stage: 'htlc-timeout' }]);
+  });
+
+  it('no preimage: nothing sent, waiting for one until the cltv_expiry; from then the peer\'s timeout is valid: nothing of hers left, done', () => {
+    expect(decideChannel(facts(800_010, { items: [], mined: [], htlcs: [success({ preimage: false })] }))).toMatchObject({ action: 'wait', sends: [] });
+    expect(decideChannel(facts(800_040, { items: [], mined: [], htlcs: [success()] }))).toMatchObject({ action: 'done', sends: [] });
+  });
+
+  it('the success mined at 800,005: its output swept with the tip at 800,148 (800,005 + 144 − 1), not at 800,147; then done once 6 deep', () => {
+    expect(decideChannel(facts(800_147, { items: [sweepOf(800_149)], mined: [143], htlcs: [success({ state: 'gone' })] }))).toMatchObject({ action: 'wait', sends: [], deadline: 800_149 });
+    const d = decideChannel(facts(800_148, { items: [sweepOf(800_149)], mined: [144], htlcs: [success({ state: 'gone' })] }));
+    expect(d.action).toBe('sweep');
+    expect(d.sends.map((s) => s.outpoint)).toEqual([`${SECOND}:0`]);
+    expect(decideChannel(facts(800_200, { items: [], mined: [190, 3], htlcs: [success({ state: 'gone' })] })).action).toBe('wait');
+    expect(decideChannel(facts(800_200, { items: [], mined: [190, 6], htlcs: [success({ state: 'gone' })] })).action).toBe('done');
+  });
+});
+
+const htlcArb = fc.record({
+  kind: fc.constantFrom('htlc-success' as const, 'htlc-timeout' as const), cltvAhead: fc.integer({ min: -4, max: 4 }), preimage: fc.boolean(),
+  state: fc.constantFrom('open' as const, 'held' as const, 'gone' as const), sentBefore: fc.boolean(),
+});
+const caseArb = fc.record({
+  tip: fc.integer({ min: 800_000, max: 801_000 }), htlcs: fc.array(htlcArb, { maxLength: 4 }),
+  sweeps: fc.array(fc.record({ fromAhead: fc.integer({ min: -4, max: 4 }), held: fc.option(fc.integer({ min: 1, max: 5_000 })) }), { maxLength: 3 }),
+  toLocalAhead: fc.option(fc.integer({ min: -30, max: 30 })),
+}).map((c) => {
+  const htlcs = c.htlcs.map((h, i): OwnHtlc => ({ outpoint: `${OWN}:${i}`, kind: h.kind, cltvExpiry: c.tip + h.cltvAhead, preimage: h.preimage, state: h.state, feeSat: 1_000, sentBefore: h.sentBefore }));
+  const items = c.sweeps.map((s, i) => sweepOf(c.tip + s.fromAhead, { outpoint: `${i.toString(16).padStart(2, '0').repeat(32)}:0`, ...(s.held !== null ? { held: { txid: 'ee'.repeat(32), feeSat: s.held } } : {}) }));
+  return facts(c.tip, { items, mined: [], htlcs, ...(c.toLocalAhead !== null ? { from: c.tip + c.toLocalAhead } : {}) });
+});
+
+describe('INVARIANTS: the party\'s own commitment\'s second stages', () => {
+  it('never an HTLC-success with the tip at or past its cltv_expiry (it could be mined after it), nor without its preimage', () => {
+    fc.assert(fc.property(caseArb, (f) => {
+      for (const s of decideChannel(f).sends.filter((x) => x.stage === 'htlc-success')) {
+        const h = f.own!.htlcs!.find((x) => x.outpoint === s.outpoint)!;
+        expect(f.tip).toBeLessThan(h.cltvExpiry);
+        expect(h.preimage).toBe(true);
+      }
+    }));
+  });
+
+  it('never an HTLC-timeout before its cltv_expiry is final for the next block (the tip below it)', () => {
+    fc.assert(fc.property(caseArb, (f) => {
+      for (const s of decideChannel(f).sends.filter((x) => x.stage === 'htlc-timeout')) {
+        expect(f.tip).toBeGreaterThanOrEqual(f.own!.htlcs!.find((x) => x.outpoint === s.outpoint)!.cltvExpiry);
+      }
+    }));
+  });
+
+  it('never a sweep before to_self_delay (its block `from` beyond the next); never a second stage for an output held or spent; an open one due is always sent', () => {
+    fc.assert(fc.property(caseArb, (f) => {
+      const d = decideChannel(f);
+      for (const s of d.sends.filter((x) => !x.stage)) expect(f.own!.items.find((i) => i.outpoint === s.outpoint)!.from!).toBeLessThanOrEqual(f.tip + 1);
+      for (const s of d.sends.filter((x) => x.stage)) expect(f.own!.htlcs!.find((x) => x.outpoint === s.outpoint)!.state).toBe('open');
+      for (const h of f.own!.htlcs!) {
+        const due = h.state === 'open' && (h.kind === 'htlc-timeout' ? f.tip >= h.cltvExpiry : h.preimage && f.tip < h.cltvExpiry);
+        expect(d.sends.some((s) => s.outpoint === h.outpoint)).toBe(due);
+      }
+    }));
+  });
+
+  it('done only when nothing is left: no second stage in the mempool or to come, no sweep to come', () => {
+    fc.assert(fc.property(caseArb, (f) => {
+      if (decideChannel(f).action !== 'done') return;
+      expect(f.own!.items).toEqual([]);
+      expect(f.own!.from === undefined || f.own!.from <= f.tip + 1).toBe(true);
+      for (const h of f.own!.htlcs!) {
+        expect(h.state).not.toBe('held');
+        if (h.state === 'open') expect(h.kind === 'htlc-success' && f.tip >= h.cltvExpiry).toBe(true);
+      }
+    }));
+  });
+});
