@@ -298,7 +298,9 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
         events.push('first: writes');
         return { record: { ...r, last_answer: { request: 'first', message: { n: 1 } } }, message: 'first' };
       });
-      await new Promise((r) => setTimeout(r, 300));
+      // The first step holds coin A before the second asks for it (polled, not a fixed wait: a loaded machine took longer than 300 ms to lock).
+      for (let i = 0; i < 600 && !events.includes('first: locked'); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(events).toEqual(['first: locked']);
       const second = s2.step(coinA, (r: OperatorRecord) => {
         events.push(`second: sees ${r.last_answer?.request}`);
         return { record: r, message: 'second' };
@@ -309,8 +311,11 @@ describePostgres('statechain operator on PostgreSQL', (fx) => {
       });
       expect(other).toBe('other');
       await new Promise((r) => setTimeout(r, 300));
-      expect(events).toEqual(['first: locked', 'other coin: done']);
-      release();
+      try {
+        expect(events).toEqual(['first: locked', 'other coin: done']);
+      } finally {
+        release(); // never left holding coin A for the tests after this one
+      }
       expect(await first).toBe('first');
       expect(await second).toBe('second');
       expect(events).toEqual(['first: locked', 'other coin: done', 'first: writes', 'second: sees first']);
