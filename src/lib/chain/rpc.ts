@@ -16,10 +16,10 @@
  * Not done: wallet RPCs, waiting for confirmations.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { fromHex, toHex } from '../bytes.ts';
+import { toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import type { Network } from '../network.ts';
-import { btcToSats } from './amount.ts';
+import { TXID_RE, amount, hexField, hexOrProtocol, int, obj, txidField } from './rpc-fields.ts';
 import { RpcClient, RpcError, protocolError } from './rpc-client.ts';
 import type { RpcClientDeps } from './rpc-client.ts';
 import type { RpcConfig } from './rpc-config.ts';
@@ -34,7 +34,6 @@ export const CORE_CHAIN_NAME: Readonly<Record<Network, string>> = {
   regtest: 'regtest',
 };
 
-const TXID_RE = /^[0-9a-f]{64}$/;
 
 /**
  * scantxoutset's deadline: bitcoin-cli's -rpcclienttimeout (900 s). It reads the whole UTXO set —
@@ -407,46 +406,4 @@ export async function computeTxid(raw: Uint8Array): Promise<string> {
 
 function assertTxid(txid: string): void {
   if (typeof txid !== 'string' || !TXID_RE.test(txid)) throw new MalformedInputError('E_BAD_TXID', `txid must be 64 lower-case hex characters, got ${JSON.stringify(txid)}`);
-}
-
-// Shape checks for Core's answers: anything unexpected is E_RPC_PROTOCOL, never a TypeError.
-function obj(value: unknown, method: string, url: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw protocolError(method, url, 'a result that is not an object');
-  return value as Record<string, unknown>;
-}
-
-function int(o: Record<string, unknown>, key: string, method: string, url: string): number {
-  const v = o[key];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw protocolError(method, url, `a "${key}" that is not an integer`);
-  return v;
-}
-
-function txidField(o: Record<string, unknown>, key: string, method: string, url: string): string {
-  const v = o[key];
-  if (typeof v !== 'string' || !TXID_RE.test(v)) throw protocolError(method, url, `a "${key}" that is not a 32-byte hash`);
-  return v;
-}
-
-function hexField(o: Record<string, unknown>, key: string, method: string, url: string): Uint8Array {
-  const v = o[key];
-  if (typeof v !== 'string') throw protocolError(method, url, `a "${key}" that is not hex`);
-  return hexOrProtocol(v, method, url);
-}
-
-function hexOrProtocol(text: string, method: string, url: string): Uint8Array {
-  try {
-    return fromHex(text);
-  } catch {
-    throw protocolError(method, url, 'a result that is not hex');
-  }
-}
-
-function amount(o: Record<string, unknown>, key: string, method: string, url: string): bigint {
-  const v = o[key];
-  try {
-    if (typeof v !== 'number' && typeof v !== 'string') throw new TypeError();
-    return btcToSats(v, key);
-  } catch {
-    throw protocolError(method, url, `a "${key}" that is not a BTC amount`);
-  }
 }
