@@ -1,5 +1,6 @@
 import { configDefaults, defineConfig, type Plugin } from 'vitest/config';
 import SlowestFiles from './test/setup/slowest-files.ts';
+import FailureRecap from './test/setup/failure-recap.ts';
 
 /**
  * A snapshot file that does not exist fails the test, on every machine. Left alone,
@@ -32,8 +33,9 @@ const PROCESS_WIDE = ['test/lib/cli/layering.test.ts', 'test/lib/serve/operator-
 export default defineConfig({
   plugins: [snapshotsNeverWriteThemselves],
   test: {
-    // vitest's own report, then the 15 slowest files (test/setup/slowest-files.ts says why).
-    reporters: ['default', new SlowestFiles()],
+    // vitest's own report, then the 15 slowest files (test/setup/slowest-files.ts says why), and
+    // what failed, for scripts/test.mjs to print again at the very end (failure-recap.ts).
+    reporters: ['default', new SlowestFiles(), new FailureRecap()],
     // Every fast-check property runs from one seed (FC_SEED overrides it; printed on failure);
     // between tests each worker lets its event loop turn (breathe.ts says why).
     setupFiles: ['test/setup/fast-check.ts', 'test/setup/breathe.ts'],

@@ -9,7 +9,8 @@
 // error is the last thing on screen and never lost in the suite's output. Arguments go to
 // vitest (`npm test -- test/lib/x.test.ts`), on Node 24 alone.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installedNode, LINES, NODE_FLOOR, supported } from './node-lines.mjs';
@@ -124,9 +125,35 @@ delete suiteEnv.NODE_EXTRA_CA_CERTS;
  * (scripts/demo.sh, the fixtures' scripts) is it too. This process's own Node is left where PATH
  * has it (its folder may be /usr/bin: put first, it would reorder every other tool).
  */
-function vitestOn(node, args) {
+async function vitestOn(node, args) {
   const env = node === process.execPath ? suiteEnv : { ...suiteEnv, PATH: `${dirname(node)}${delimiter}${suiteEnv.PATH ?? ''}` };
-  return run(node, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args], { env });
+  rmSync(FAILURES, { force: true });
+  const r = await run(node, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...args], { env: { ...env, OFFCHAIN_FAILURES_FILE: FAILURES } });
+  let failed = [];
+  try {
+    failed = readFileSync(FAILURES, 'utf8').split('\n').filter((l) => l !== '');
+  } catch {}
+  rmSync(FAILURES, { force: true });
+  if (r.status !== 0 || failed.length) recap.push({ node: versionOf(node), status: r.status, failed });
+  return r;
+}
+
+/**
+ * What failed, run by run, printed again as the last lines of `npm test` (CI shows the tail:
+ * a failure on the first line would otherwise scroll away behind the others' green reports).
+ * Each run's failures come from test/setup/failure-recap.ts, through this file.
+ */
+const FAILURES = join(tmpdir(), `offchain-failures-${process.pid}.txt`);
+const recap = [];
+function printRecap() {
+  if (recap.length === 0) return;
+  const lines = ['', 'npm test: what failed, run by run (each run\'s report above has the details):'];
+  for (const { node, status, failed } of recap) {
+    lines.push(`  on Node.js ${node} (vitest exit ${status}):${failed.length ? '' : ' no test failed (an error outside the tests: see its report above)'}`);
+    for (const f of failed.slice(0, 30)) lines.push(`    ${f}`);
+    if (failed.length > 30) lines.push(`    … and ${failed.length - 30} more`);
+  }
+  console.error(lines.join('\n'));
 }
 
 /** The version a Node binary says it is. */
@@ -152,6 +179,7 @@ if (args.length === 0) {
   }
 }
 const types = await typecheck;
+printRecap();
 if (types.status !== 0) {
   process.stderr.write(types.output);
   console.error(`npm test: the type check (tsc -p tsconfig.json) failed (exit ${types.status})`);
