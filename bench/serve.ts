@@ -29,7 +29,7 @@
  *    LOADER-BOUND when this process used 0.8 core or more. (A mint process has one
  *    connection and runs one step at a time: its mint cores well under n say it waits —
  *    on its fsyncs and COMMIT, or for a core.)
- * Run alone: `node --import tsx bench/serve.ts` (BENCH_SERVE_RUNS, BENCH_SERVE_PG_CONTRACTS; BENCH_SERVE_SQLITE_ONLY=1:
+ * Run alone: `node --import tsx bench/serve.ts` (BENCH_SERVE_RUNS, BENCH_SERVE_SCALE, BENCH_SERVE_USERS (1,8,64), BENCH_SERVE_PG_CONTRACTS; BENCH_SERVE_SQLITE_ONLY=1:
  * the SQLite rows alone, each with the service's CPU per update — /proc, utime + stime).
  */
 import { spawnSync } from 'node:child_process';
@@ -104,7 +104,8 @@ console.log(`\nThe mint as a service (bench/serve.ts): serve mint under autocann
 
 // 1. SQLite, one process, 1/8/64 users.
 const SCALE = Number(process.env.BENCH_SERVE_SCALE ?? 1);
-for (const [users, base] of [[1, 300], [8, 64], [64, 10]] as const) {
+const USERS = (process.env.BENCH_SERVE_USERS ?? '1,8,64').split(',').map(Number);
+for (const [users, base] of ([[1, 300], [8, 64], [64, 10]] as const).filter(([u]) => USERS.includes(u))) {
   const payments = Math.max(2, Math.round(base * SCALE));
   const setupDir = join(work, `setup-${users}`);
   const { requests } = await setupMintStream({ dir: setupDir, contracts: users, payments, mintKeyHex: MINT_KEY });
