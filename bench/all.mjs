@@ -23,12 +23,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** In the order they run; `tsx` for the TypeScript ones. */
 const BENCHES = [
-  'run.mjs', 'credit-run.mjs', 'ecash-run.mjs', 'openassets-run.mjs', 'onion.ts', 'bolt3.ts', 'statechain.ts',
+  'run.mjs', 'credit-run.mjs', 'ecash-run.mjs', 'ecash-serve.ts', 'openassets-run.mjs', 'onion.ts', 'bolt3.ts', 'statechain.ts',
   'truc.ts', 'device.ts', 'device-serve.ts', 'pg.ts', 'serve.ts', 'watch.ts',
 ];
 
 /** The benchmarks that report issue 40's rows: what `--readme` runs (the table is theirs alone). */
-const ROW_BENCHES = ['run.mjs', 'credit-run.mjs', 'onion.ts', 'bolt3.ts', 'statechain.ts'];
+const ROW_BENCHES = ['run.mjs', 'credit-run.mjs', 'ecash-serve.ts', 'onion.ts', 'bolt3.ts', 'statechain.ts'];
 
 const README_BEGIN = '<!-- bench-rows:begin (npm run bench -- --readme writes this table) -->';
 const README_END = '<!-- bench-rows:end -->';

@@ -27,24 +27,31 @@ import type { MintContractRecord } from '../src/lib/credit/ports.ts';
 
 /**
  * With `ecash`, the offer names a keyset (Nutshell's derivation of the seed `ecash`) and
- * every request carries 5 NUT-13 blinded messages (992 sat = 512+256+128+64+32), so
- * the mint also makes 5 blind signatures with DLEQ proofs per update.
+ * every request carries 5 NUT-13 blinded messages (992 sat = 512+256+128+64+32), signed
+ * by the user as `sign-update --role user` signs them (authorizeOutputs), so the mint also
+ * makes 5 blind signatures with DLEQ proofs per update. The keysets document and the offer
+ * are written as `open-credit --role mint --publish` writes them (publishedKeysets: sealed
+ * under the seed, which the mint checks before it signs; makeOffer).
  */
 export async function setupMintStream(opts: { dir: string; contracts: number; payments?: number; mintKeyHex: string; ecash?: string }) {
   const payments = opts.payments ?? 1;
   const { deriveMintKeyset } = await import('../src/lib/ecash/nut01.ts');
-  const { ecashOffer, makeOutputs } = await import('../src/lib/credit/ecash.ts');
-  const keyset = opts.ecash ? deriveMintKeyset(opts.ecash) : undefined;
+  const { authorizeOutputs, makeOutputs } = await import('../src/lib/credit/ecash.ts');
+  const { publishedKeysets } = await import('../src/lib/credit/ecash-reproduce.ts');
+  const { ECASH_KEYSETS_DOC } = await import('../src/lib/credit/ecash-keysets.ts');
+  const { makeOffer } = await import('../src/lib/credit/mint.ts');
+  const issuing = opts.ecash ? publishedKeysets(opts.ecash, deriveMintKeyset(opts.ecash), undefined) : undefined;
+  const keyset = issuing?.keyset;
   const amount = keyset ? 992 : 1000;
   const mint = keyPair(fromHex(opts.mintKeyHex));
   const payout = scriptAddress(taprootOutput(mint.xOnly).script, 'regtest')!;
   const mintDir = join(opts.dir, 'regtest');
   const store = await openMint<MintContractRecord>(mintDir, mint.secretKey);
-  const offer = {
-    type: 'credit/offer', version: 1, network: 'regtest', mint_pubkey: toHex(mint.publicKey), payout_address: payout, min_fee_rate: 1,
-    safety_margin_blocks: 144, min_confirmations: 1, min_expiry_blocks: 100, max_expiry_blocks: 100_000, default_expiry_blocks: 4320,
-    ...(keyset ? { ecash: ecashOffer(keyset, 'http://localhost:3338') } : {}),
-  };
+  const offer = makeOffer('regtest', mint.publicKey, {
+    payoutAddress: payout, minFeeRate: 1, safetyMargin: 144, minConfirmations: 1, minExpiry: 100, maxExpiry: 100_000,
+    ...(keyset ? { ecash: { keyset, mintUrl: 'http://localhost:3338' } } : {}),
+  });
+  if (issuing) await store.writeDoc(ECASH_KEYSETS_DOC, issuing.doc);
   await store.writeDoc('offer', offer);
   const random = deterministicRandom('bench');
   const rounds: string[][] = Array.from({ length: payments }, () => []);
@@ -61,9 +68,13 @@ export async function setupMintStream(opts: { dir: string; contracts: number; pa
       const tx = buildState(c, BigInt(state * amount));
       userSignAgainst(tx, 0, user, mint.publicKey, nonce);
       const outputs = keyset ? makeOutputs(fromHex((i + 1).toString(16).padStart(64, '5')), keyset.id, (state - 1) * 5, BigInt(amount)) : undefined;
+      const body = { contract_id: c.id, state, amount_sat: amount, cumulative_sat: state * amount };
+      const outputsSignature = outputs
+        ? authorizeOutputs(user, { ...body, txid: tx.id, mint_pubnonce: fromHex(nonce.pubnonce, 'mint nonce', 66), outputs }, random.bytes(32, 'aux'))
+        : undefined;
       rounds[state - 1]!.push(JSON.stringify({
-        type: 'credit/update-request', version: 1, network: 'regtest', contract_id: c.id, state, amount_sat: amount, cumulative_sat: state * amount,
-        psbt: base64.encode(serializePsbt(tx)), ...(outputs ? { outputs } : {}),
+        type: 'credit/update-request', version: 1, network: 'regtest', ...body,
+        psbt: base64.encode(serializePsbt(tx)), ...(outputs ? { outputs, outputs_signature: outputsSignature } : {}),
       }));
     }
   }

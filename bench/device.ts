@@ -8,6 +8,7 @@
  * (cold: tables built on first use) is reported apart from the steady state.
  * Run alone: `node --import tsx bench/device.ts [rounds]`.
  */
+import { loadavg } from 'node:os';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../src/lib/bytes.ts';
@@ -124,7 +125,7 @@ async function main() {
   console.log(`device ↔ gateway, noble (pure JS) backend, ${rounds} payments after a cold first one; CPU ms per step (median, max)`);
   console.log(`  device pay, cold (first in the process)  ${cold.toFixed(1)}`);
   for (const [name, xs] of Object.entries(times)) console.log(`  ${name.padEnd(40)} ${median(xs).toFixed(1)}  ${Math.max(...xs).toFixed(1)}  (n=${xs.length})`);
-  console.log(`  settled ${d.settled_sat} sat over ${d.paid.length} settled payments`);
+  console.log(`  settled ${d.settled_sat} sat over ${d.paid.length} settled payments; load average ${loadavg()[0]!.toFixed(1)} at the end`);
 }
 
 void main();

@@ -18,7 +18,7 @@
  * (and the peeled next packet) are compared byte for byte with Electrum's. Printed, never
  * asserted.
  * Run: node --import tsx bench/onion.ts [seconds per measurement] (BENCH_ROUNDS, default 3;
- * BENCH_ELECTRUM_PYTHON, default /usr/bin/python3).
+ * BENCH_ELECTRUM_PYTHON, default /usr/bin/python3; BENCH_BACKENDS, a comma list; BENCH_WARMUP, calls before each clock, 20).
  */
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -38,10 +38,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 const seconds = Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 1);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const python = process.env.BENCH_ELECTRUM_PYTHON ?? '/usr/bin/python3';
+/** Calls of each timed function before its clock starts (BENCH_WARMUP). */
+const warmup = Number(process.env.BENCH_WARMUP ?? 20);
 
 type Rate = { cpu: number; wall: number };
 function rate(fn: () => void): Rate {
-  for (let i = 0; i < 20; i++) fn();
+  for (let i = 0; i < warmup; i++) fn();
   let n = 0;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -77,7 +79,8 @@ function electrum(): Electrum | string {
   return JSON.parse(r.stdout) as Electrum;
 }
 
-const names: BackendName[] = ['noble', 'tiny-secp256k1', 'native', 'libsecp256k1'];
+const only = process.env.BENCH_BACKENDS?.split(',');
+const names = (['noble', 'tiny-secp256k1', 'native', 'libsecp256k1'] as BackendName[]).filter((n) => !only || only.includes(n));
 const ecs = new Map<BackendName, Secp256k1Backend<unknown>>();
 for (const name of names) {
   const ec = await loadBackend(name).catch((e: Error) => e);

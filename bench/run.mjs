@@ -36,6 +36,10 @@ import { installedNode, LINES } from '../scripts/node-lines.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const runs = Number(process.env.BENCH_RUNS ?? 31);
+/** Untimed first rounds of the cold starts, which fill the OS file cache (BENCH_WARMUP). */
+const warmup = Number(process.env.BENCH_WARMUP ?? 2);
+/** BENCH_NODE_LINES=24,26: the cold start on those Node lines alone (default: every line npm ci installed). */
+const nodeLines = process.env.BENCH_NODE_LINES?.split(',');
 const bin = join(root, 'bin', 'run.js');
 
 function median(xs) {
@@ -58,7 +62,7 @@ function timeInTurn(commands) {
   const wall = commands.map(() => []);
   const cpu = commands.map(() => []);
   try {
-    for (let i = 0; i < runs + 2; i++) {
+    for (let i = 0; i < runs + warmup; i++) {
       commands.forEach(([, args, extraEnv, node = process.execPath], k) => {
         rmSync(cpuFile, { force: true });
         const t0 = process.hrtime.bigint();
@@ -66,7 +70,7 @@ function timeInTurn(commands) {
         const ms = Number(process.hrtime.bigint() - t0) / 1e6;
         if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`);
         const used = JSON.parse(readFileSync(cpuFile, 'utf8'));
-        if (i >= 2) {
+        if (i >= warmup) {
           wall[k].push(ms);
           cpu[k].push((used.user + used.system) / 1000);
         }
@@ -137,7 +141,7 @@ if (caCerts) console.log(`(NODE_EXTRA_CA_CERTS=${caCerts} is set here; every chi
 // The same start-up on each Node line npm ci installed (scripts/node-lines.mjs), each beside bare node of that line in the same turns: every line starts
 // from its own code cache (bin/run.js cacheFileOf), so the ratios should match 24's.
 {
-  const lines = LINES.map((l) => [String(l.major), installedNode(l)]).filter(([, node]) => node !== undefined);
+  const lines = LINES.map((l) => [String(l.major), installedNode(l)]).filter(([line, node]) => node !== undefined && (!nodeLines || nodeLines.includes(line)));
   const loadLines = loadavg()[0];
   const perLine = timeInTurn(lines.flatMap(([line, node]) => [
     [`node ${line}: node -e 0 (bare)`, ['-e', '0'], {}, node],

@@ -29,7 +29,7 @@
  *    LOADER-BOUND when this process used 0.8 core or more. (A mint process has one
  *    connection and runs one step at a time: its mint cores well under n say it waits —
  *    on its fsyncs and COMMIT, or for a core.)
- * Run alone: `node --import tsx bench/serve.ts` (BENCH_SERVE_RUNS, BENCH_SERVE_PG_CONTRACTS; BENCH_SERVE_SQLITE_ONLY=1:
+ * Run alone: `node --import tsx bench/serve.ts` (BENCH_SERVE_RUNS, BENCH_SERVE_SCALE, BENCH_SERVE_USERS (1,8,64), BENCH_SERVE_PG_CONTRACTS; BENCH_SERVE_SQLITE_ONLY=1:
  * the SQLite rows alone, each with the service's CPU per update — /proc, utime + stime).
  */
 import { spawnSync } from 'node:child_process';
@@ -52,15 +52,18 @@ if (hasTaskset) spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { s
 const cleanEnv = () => serviceEnv(MINT_KEY);
 const serve = (args: string[], env: NodeJS.ProcessEnv, pin: boolean, bin = BIN) => serveMint(bin, args, env, pin);
 
-type Row = { rate: number; p50: number; p99: number; errors: number; total?: number; cpuMs?: number };
+/** `rate`: answers per second of this process's own clock; `autocannonRate`: autocannon's (its duration ends at its next 1-s tick after the last answer, so it under-reports). */
+type Row = { rate: number; autocannonRate?: number; p50: number; p99: number; errors: number; total?: number; cpuMs?: number };
 
 /**
  * `connections` users, user k sending `bodies(k, j)` as its j-th request once its (j-1)-th
  * was answered (autocannon keeps a connection's context through one pass over `requests`).
  */
-async function load(url: string, connections: number, payments: number, body: (k: number, j: number) => string, answered?: (k: number, value: Record<string, unknown>) => void, contract?: (k: number) => string): Promise<Row> {
+async function load(url: string, connections: number, payments: number, body: (k: number, j: number) => string, onReceipt?: (k: number, value: Record<string, unknown>) => void, contract?: (k: number) => string): Promise<Row> {
   let next = 0;
   let errors = 0;
+  let answered = 0;
+  let lastAnswer = 0;
   const requests = Array.from({ length: payments }, (_, j) => ({
     method: 'POST' as const,
     path: '/v1/credit/update',
@@ -71,23 +74,28 @@ async function load(url: string, connections: number, payments: number, body: (k
       return { ...req, headers, body: body(context.k!, j) };
     },
     onResponse: (status: number, text: string, context: Record<string, number>) => {
+      answered++;
+      lastAnswer = performance.now();
       const value = receiptOf(status, text);
       if (value === undefined) {
         errors++;
         if (errors === 1) console.log(`    first refusal: ${status} ${text.slice(0, 200)}`);
         return;
       }
-      answered?.(context.k!, value);
+      onReceipt?.(context.k!, value);
     },
   }));
+  // Timed by this process's clock, from the start to the last answer: autocannon's own duration
+  // ends at its next 1-s tick after the last answer (a 1.8 s run counts as 3 s), so its rate is low.
+  const started = performance.now();
   const r = await autocannon({ url, connections, pipelining: 1, maxConnectionRequests: payments, timeout: 60, requests: requests as never });
-  const total = r.requests.total;
-  return { rate: total / r.duration, p50: r.latency.p50, p99: r.latency.p99, errors: errors + r.errors + r.non2xx, total };
+  const seconds = (lastAnswer - started) / 1000;
+  return { rate: answered / seconds, autocannonRate: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, errors: errors + r.errors + r.non2xx, total: answered };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (label: string, r: Row, extra = '') =>
-  `  ${label.padEnd(44)} ${r.rate.toFixed(0).padStart(6)} updates/s   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms${r.errors ? `   ${r.errors} NOT ANSWERED` : ''}${extra}`;
+  `  ${label.padEnd(44)} ${r.rate.toFixed(0).padStart(6)} updates/s${r.autocannonRate === undefined ? '' : ` (autocannon says ${r.autocannonRate.toFixed(0)})`}   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms${r.errors ? `   ${r.errors} NOT ANSWERED` : ''}${extra}`;
 
 const work = mkdtempSync(join(tmpdir(), 'offchain-bench-serve-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
@@ -96,7 +104,8 @@ console.log(`\nThe mint as a service (bench/serve.ts): serve mint under autocann
 
 // 1. SQLite, one process, 1/8/64 users.
 const SCALE = Number(process.env.BENCH_SERVE_SCALE ?? 1);
-for (const [users, base] of [[1, 300], [8, 64], [64, 10]] as const) {
+const USERS = (process.env.BENCH_SERVE_USERS ?? '1,8,64').split(',').map(Number);
+for (const [users, base] of ([[1, 300], [8, 64], [64, 10]] as const).filter(([u]) => USERS.includes(u))) {
   const payments = Math.max(2, Math.round(base * SCALE));
   const setupDir = join(work, `setup-${users}`);
   const { requests } = await setupMintStream({ dir: setupDir, contracts: users, payments, mintKeyHex: MINT_KEY });
@@ -121,7 +130,7 @@ for (const [users, base] of [[1, 300], [8, 64], [64, 10]] as const) {
     }
   }
   for (const [b, rs] of rows.entries()) {
-    const row = { rate: median(rs.map((r) => r.rate)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), errors: rs.reduce((a, r) => a + r.errors, 0) };
+    const row = { rate: median(rs.map((r) => r.rate)), autocannonRate: median(rs.map((r) => r.autocannonRate!)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), errors: rs.reduce((a, r) => a + r.errors, 0) };
     const cpuMs = median(rs.map((r) => r.cpuMs!));
     console.log(fmt(`${b ? '  anchor: ' : ''}SQLite, 1 process, ${users} user${users > 1 ? 's' : ''} (${backend})`, row,
       `   service CPU ${cpuMs.toFixed(2)} ms per update = ${(1000 / cpuMs).toFixed(0)} updates per CPU-s   (median of ${RUNS}, ${users * payments} payments each; rates ${rs.map((r) => r.rate.toFixed(0)).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`));

@@ -8,6 +8,7 @@
  * The child and the checker use no curve operation (the wallet signs later), so only the
  * first figure depends on the backend. Run alone: `node --import tsx bench/truc.ts [seconds]`.
  */
+import { loadavg } from 'node:os';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Transaction } from '@scure/btc-signer';
@@ -74,7 +75,7 @@ function perCpuSecond(one: () => void, seconds: number): number {
 }
 
 const seconds = Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 3);
-console.log('\nTRUC: a zero-fee commitment with 20 HTLCs + a wallet-funded child, per CPU-second');
+console.log(`\nTRUC: a zero-fee commitment with 20 HTLCs + a wallet-funded child, per CPU-second; load average ${loadavg()[0]!.toFixed(1)} at start`);
 let k = 0;
 const commitment = (backend: Bolt3Backend) => {
   const c = buildCommitment(p, { commitmentNumber: k, perCommitmentPoint: points[k % 64]!, toLocalMsat: 6_000_000_000n - htlcTotal, toRemoteMsat: 4_000_000_000n, feeratePerKw: 0, htlcs }, backend);
@@ -100,6 +101,7 @@ const childOnly = perCpuSecond(() => buildChild({ parent: f.parent, parentPrevou
 console.log(`  ${'(any)'.padEnd(15)} child built+checked  ${childOnly.toFixed(0).padStart(6)}/s   (the parent given)`);
 const checked = perCpuSecond(() => checkTrucPackage(f.parent, f.child, f.prevouts), seconds);
 console.log(`  ${'(any)'.padEnd(15)} checked only         ${checked.toFixed(0).padStart(6)}/s`);
+console.log(`  load average ${loadavg()[0]!.toFixed(1)} at the end`);
 
 /** The child with placeholder witnesses of a signed child's shape (72-byte signature, 33-byte key; the anchor empty). */
 function standIn(psbt: Transaction): Uint8Array {
