@@ -164,3 +164,30 @@ export const nobleVerify = remembered(
   (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => `${toHex(sig)} ${toHex(msg)} ${toHex(pk)}`,
   (sig: Uint8Array, msg: Uint8Array, pk: Uint8Array) => schnorr.verify(sig, msg, pk),
 );
+
+/**
+ * `body`'s tests once per backend (ALL_BACKENDS), each run with that backend's engine selected
+ * (what the CLI's $OFFCHAIN_SECP256K1 or a long-running mode's `auto` does), the previous one
+ * restored after; a backend not installed is a visible skip, one installed that the product
+ * cannot load fails the file (`backendUnderTest`).
+ */
+export async function describeOnEachBackend(title: string, body: (backend: BackendId) => void): Promise<void> {
+  const { describe, it, beforeAll, afterAll } = await import('vitest');
+  const { activeEngine, loadEngine, useEngine } = await import('../../src/lib/musig/engine/select.ts');
+  for (const backend of ALL_BACKENDS) {
+    const under = await backendUnderTest(backend, () => loadEngine(backend));
+    if (under.skipped !== undefined) {
+      describe.skip(`${title} on ${backend}: SKIPPED, ${under.skipped}`, () => it('every case', () => {}));
+      continue;
+    }
+    describe(`${title} on ${backend}`, () => {
+      let before: ReturnType<typeof activeEngine>;
+      beforeAll(() => {
+        before = activeEngine();
+        useEngine(under.loaded);
+      });
+      afterAll(() => useEngine(before));
+      body(backend);
+    });
+  }
+}

@@ -78,7 +78,6 @@ then. --peer retries an unanswered request for --peer-timeout seconds (default 6
     if (f.role === 'mint') {
       const req = decodeMessage(schemas.UpdateRequestSchema, value);
       const { acceptUpdate } = await import('../../lib/credit/mint.ts');
-      await this.ecashOnBackend(); // the selected backend's constant-time k·P when it has one (libsecp256k1, native); else noble
       return { message: await this.withMint(network, (ctx) => acceptUpdate(ctx, req)) };
     }
     const receipt = decodeMessage(schemas.ReceiptSchema, value);

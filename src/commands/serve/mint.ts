@@ -60,7 +60,6 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
     setBasePointWindow(8);
     const backend = await this.useFastestBackend();
     this.term.info(`offchain: mint serving on the ${backend} secp256k1 backend`);
-    await this.ecashOnBackend();
     const network = this.network();
     let code = 0;
     await this.withMintStore(network, async (ctx, store) => {

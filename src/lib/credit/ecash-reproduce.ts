@@ -9,7 +9,7 @@
 import { toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
 import { childKey, derivePath, hardened } from '../ecash/bip32.ts';
-import { G, bytesToScalar, compressed } from '../ecash/curve.ts';
+import { bytesToScalar, compressed, mulBase } from '../ecash/curve.ts';
 import { checkSettings, deriveMintKeyset, withDefaults, splitPath, type MintKeyset } from '../ecash/nut01.ts';
 import { keysetIdMatches, keysetIdVersion, type KeysetKeys } from '../ecash/nut02.ts';
 import type { LiveKeyset, LiveMint } from './ecash-answers.ts';
@@ -30,7 +30,7 @@ function mismatch(setting: string, message: string): never {
 function firstKeysUnder(seed: Uint8Array, prefix: string, indices: number[]): Map<string, number> {
   const base = derivePath(seed, prefix);
   const out = new Map<string, number>();
-  for (const i of indices) out.set(toHex(compressed(G.multiply(bytesToScalar(childKey(childKey(base, hardened(i)), hardened(0)).key)))), i);
+  for (const i of indices) out.set(toHex(compressed(mulBase(bytesToScalar(childKey(childKey(base, hardened(i)), hardened(0)).key)))), i);
   return out;
 }
 

@@ -40,7 +40,7 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import { taggedHash } from '../musig/engine/scalar.ts';
-import { G, compressed, pointFromBytes, scalarToBytes, type Point } from '../ecash/curve.ts';
+import { compressed, pointFromBytes, scalarToBytes, type Point } from '../ecash/curve.ts';
 import { blindMessage, secretPoint, signBlindedMessage, splitAmount, unblindSignature } from '../ecash/nut00.ts';
 import { keysObject, parseKeys, type MintKeyset } from '../ecash/nut01.ts';
 import { keysetId, keysetIdMatches, keysetIdVersion, type KeysetKeys } from '../ecash/nut02.ts';

@@ -15,7 +15,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, utf8 } from '../bytes.ts';
 import { MalformedInputError } from '../errors.ts';
-import { G, N, Point, mulSecret, type Point as PointT } from './curve.ts';
+import { N, add, equals, expectFinite, liftEvenX, mulBase, mulSecret, subtract, type Point as PointT } from './curve.ts';
 
 const DOMAIN_SEPARATOR = utf8('Secp256k1_HashToCurve_Cashu_');
 
@@ -29,12 +29,9 @@ export function hashToCurve(message: Uint8Array): PointT {
   const counter = new Uint8Array(4);
   for (let i = 0; i < 2 ** 16; i++) {
     new DataView(counter.buffer).setUint32(0, i, true);
-    const x = sha256(concatBytes(msgToHash, counter));
-    try {
-      return Point.fromBytes(concatBytes(new Uint8Array([2]), x));
-    } catch {
-      // not an x-coordinate on the curve: next counter
-    }
+    // Not an x coordinate on the curve (or ≥ p): the next counter.
+    const Y = liftEvenX(sha256(concatBytes(msgToHash, counter)));
+    if (Y) return Y;
   }
   throw new Error('hash_to_curve found no point in 2^16 tries');
 }
@@ -44,7 +41,7 @@ export const secretPoint = (secret: string): PointT => hashToCurve(utf8(secret))
 
 /** Alice: B_ = Y + r·G. */
 export function blindMessage(Y: PointT, r: bigint): PointT {
-  return Y.add(G.multiply(r));
+  return expectFinite(add(Y, mulBase(r)), 'B_');
 }
 
 /** Bob: C_ = k·B_. B_ must be a point (not the identity: pointFromBytes refuses it). */
@@ -54,12 +51,12 @@ export function signBlindedMessage(k: bigint, B_: PointT): PointT {
 
 /** Alice: C = C_ − r·K. */
 export function unblindSignature(C_: PointT, r: bigint, K: PointT): PointT {
-  return C_.subtract(K.multiply(r));
+  return expectFinite(subtract(C_, mulSecret(K, r)), 'C');
 }
 
 /** Bob, at redemption: C == k·hash_to_curve(x). */
 export function verifyProofSignature(k: bigint, secret: string, C: PointT): boolean {
-  return secretPoint(secret).multiply(k).equals(C);
+  return equals(mulSecret(secretPoint(secret), k), C);
 }
 
 /** Amounts a keyset signs: powers of two 2^0 … 2^63. */

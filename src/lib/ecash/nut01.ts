@@ -16,7 +16,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex, utf8, fromHex } from '../bytes.ts';
 import { MalformedInputError, UsageError } from '../errors.ts';
 import { childKey, derivePath, hardened, parsePath } from './bip32.ts';
-import { G, bytesToScalar, compressed, pointFromBytes, type Point } from './curve.ts';
+import { bytesToScalar, compressed, mulBase, pointFromBytes, type Point } from './curve.ts';
 import { MAX_ORDER, isPowerOfTwo } from './nut00.ts';
 import { keysetId, type KeysetIdVersion, type KeysetKeys } from './nut02.ts';
 
@@ -81,7 +81,7 @@ export function deriveMintKeyset(seed: string | Uint8Array, settings: Partial<Ke
   for (let i = 0; i < s.amounts; i++) {
     const amount = 1n << BigInt(i);
     const k = bytesToScalar(childKey(base, hardened(i)).key);
-    const K = G.multiply(k);
+    const K = mulBase(k);
     privateKeys.set(amount, k);
     points.set(amount, K);
     keys.set(amount, compressed(K));
@@ -103,7 +103,7 @@ export function cdkKeysetPath(unit: string, index: number): string {
 
 /** The public key of amount 1 at `path`: enough to tell whether a seed and path are a mint's (one child, not 64). */
 export function firstKey(seed: string | Uint8Array, path: string): string {
-  return toHex(compressed(G.multiply(bytesToScalar(childKey(derivePath(seedBytes(seed), path), hardened(0)).key))));
+  return toHex(compressed(mulBase(bytesToScalar(childKey(derivePath(seedBytes(seed), path), hardened(0)).key))));
 }
 
 /** The public keyset: what a wallet needs (id, unit, fee, amount → point). */

@@ -11,8 +11,8 @@
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, toHex, utf8 } from '../bytes.ts';
-import { G, N, bytesToScalar, mulSecret, scalarToBytes, uncompressed, type Point } from './curve.ts';
-import { blindMessage, secretPoint } from './nut00.ts';
+import { N, add, baseMinusMul, bytesToScalar, mulBase, mulMinusMul, mulPublic, mulSecret, scalarToBytes, uncompressed, type Point } from './curve.ts';
+import { secretPoint } from './nut00.ts';
 
 /** hash_e: SHA-256 over the concatenated lowercase hex of the uncompressed points. */
 export function hashE(...points: Point[]): Uint8Array {
@@ -34,9 +34,10 @@ export function dleqNonce(a: bigint, A: Point, B_: Point, C_: Point): bigint {
 export type Dleq = { e: Uint8Array; s: Uint8Array };
 
 /** Bob: (e, s) for C_ = a·B_, with the deterministic nonce (A = a·G, given when the caller has it). */
-export function createDleq(a: bigint, B_: Point, C_: Point, A: Point = G.multiply(a)): Dleq {
+export function createDleq(a: bigint, B_: Point, C_: Point, A: Point = mulBase(a)): Dleq {
   const r = dleqNonce(a, A, B_, C_);
-  const e = hashE(G.multiply(r), mulSecret(B_, r), A, C_);
+  // r is as secret as a (s = r + e·a): constant-time multiplications only.
+  const e = hashE(mulBase(r), mulSecret(B_, r), A, C_);
   const s = (r + bytesToScalar(e) * a) % N;
   return { e, s: scalarToBytes(s) };
 }
@@ -47,16 +48,11 @@ export function verifyDleq(dleq: Dleq, A: Point, B_: Point, C_: Point): boolean 
   const e = bytesToScalar(dleq.e);
   const s = bytesToScalar(dleq.s);
   if (e === 0n || e >= N || s === 0n || s >= N) return false;
-  try {
-    // Every input is public: variable-time multiplication is safe here.
-    const R1 = G.multiply(s).subtract(A.multiplyUnsafe(e));
-    const R2 = B_.multiplyUnsafe(s).subtract(C_.multiplyUnsafe(e));
-    if (R1.is0() || R2.is0()) return false;
-    const h = hashE(R1, R2, A, C_);
-    return toHex(h) === toHex(dleq.e);
-  } catch {
-    return false;
-  }
+  // Every input is public: variable-time multiplication is safe here.
+  const R1 = baseMinusMul(s, e, A);
+  const R2 = mulMinusMul(B_, s, C_, e);
+  if (R1 === null || R2 === null) return false;
+  return toHex(hashE(R1, R2, A, C_)) === toHex(dleq.e);
 }
 
 /**
@@ -67,8 +63,8 @@ export function verifyProofDleq(dleq: Dleq & { r: Uint8Array }, A: Point, secret
   if (dleq.r.length !== 32) return false;
   const r = bytesToScalar(dleq.r);
   if (r === 0n || r >= N) return false;
-  const B_ = blindMessage(secretPoint(secret), r);
   // r travels in the token: public, so variable-time multiplication is safe here too.
-  const C_ = C.add(A.multiplyUnsafe(r));
-  return verifyDleq(dleq, A, B_, C_);
+  const B_ = add(secretPoint(secret), mulBase(r));
+  const C_ = add(C, mulPublic(A, r)!);
+  return B_ !== null && C_ !== null && verifyDleq(dleq, A, B_, C_);
 }

@@ -11,7 +11,8 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import type { Secp256k1Backend } from '../musig/engine/backend.ts';
 import { N } from '../musig/engine/scalar.ts';
-import { secretMul, sharedSecretOf } from './ecdh.ts';
+import { secretMul } from '../musig/engine/secret-mul.ts';
+import { sharedSecretOf } from './ecdh.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import { generateKey, hmacSha256, sha256 } from './crypto.ts';
 

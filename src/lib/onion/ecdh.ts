@@ -4,29 +4,13 @@
  * secret, so it is treated as secret too). The backend interface's `mul` is for public
  * scalars and variable time on every backend (noble's multiplyUnsafe, libsecp256k1's
  * pubkey_tweak_mul), so a secret scalar goes only to a constant-time multiplication:
- * the backend's `ecdhSha256` or `mulSecret` (libsecp256k1's ecmult_const, behind
- * secp256k1_ecdh) where it has them, else noble's constant-time `multiply` — on noble
- * itself, and on tiny-secp256k1, whose only k·P is variable time (the point crosses to
- * noble as its encoding and back).
+ * the backend's `ecdhSha256` where it has one, else ../musig/engine/secret-mul.ts's
+ * `secretMul` (the backend's `mulSecret`, or noble's constant-time `multiply`).
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Secp256k1Backend } from '../musig/engine/backend.ts';
 import { N, bytes32, int } from '../musig/engine/scalar.ts';
+import { nobleSecretMul } from '../musig/engine/secret-mul.ts';
 import { sha256 } from '../hash.ts';
-
-type NoblePoint = InstanceType<typeof secp256k1.Point>;
-
-/** k·P in constant time on noble, for a backend's point that has no constant-time k·P of its own. */
-function nobleSecretMul<P>(ec: Secp256k1Backend<P>, p: P, k: bigint): NoblePoint {
-  return ec.name === 'noble' ? (p as unknown as NoblePoint).multiply(k) : secp256k1.Point.fromBytes(ec.pointToBytes(p)).multiply(k);
-}
-
-export function secretMul<P>(ec: Secp256k1Backend<P>, p: P, k: bigint): P | null {
-  if (k === 0n) return null;
-  if (ec.mulSecret) return ec.mulSecret(p, k);
-  const product = nobleSecretMul(ec, p, k);
-  return ec.name === 'noble' ? (product as unknown as P) : ec.pointFromBytes(product.toBytes(true))!;
-}
 
 /**
  * SHA256(compressed(k·P)) for a secret key k given as its 32 bytes, in [1, n) (callers

@@ -154,11 +154,6 @@ export abstract class CreditCommand<T extends typeof Command> extends OffchainCo
     return ecash.tokenSink(this.flags as EcashFlags, this.term);
   }
 
-  /** A long-running mint's blind signatures on the selected libsecp256k1 backend, when it has one. */
-  protected ecashOnBackend(): Promise<void> {
-    return ecash.ecashOnBackend();
-  }
-
   /**
    * The user's context; run its steps in `book.exclusive(…)`. Only the step that opens a
    * contract (`create`) may start a new user state directory; every other step needs one.

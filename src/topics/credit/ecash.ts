@@ -113,15 +113,6 @@ export function tokenSink(f: EcashFlags, term: Terminal) {
   };
 }
 
-/** A long-running mint's blind signatures on the selected libsecp256k1 backend's constant-time multiply, when it has one. */
-export async function ecashOnBackend(): Promise<void> {
-  const { activeSecp256k1 } = await import('../../lib/musig/engine/select.ts');
-  const ec = activeSecp256k1();
-  if (ec.name === 'noble' || !ec.mulSecret) return;
-  const { useSecretMultiplier } = await import('../../lib/ecash/curve.ts');
-  useSecretMultiplier((p, k) => ec.mulSecret!(p, k) as Uint8Array | null);
-}
-
 /** The user's wallet seed (hex, 16–64 bytes) from --wallet-seed-env/--wallet-seed-file, if given. */
 export async function walletSeed(f: EcashFlags): Promise<Uint8Array | undefined> {
   if (f['wallet-seed-env'] !== undefined && f['wallet-seed-file'] !== undefined) throw new UsageError('E_USAGE', 'give the wallet seed once: --wallet-seed-env or --wallet-seed-file');

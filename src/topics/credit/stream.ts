@@ -59,7 +59,6 @@ export abstract class MintStream<T extends typeof Command> extends WatchSteps<T>
     setBasePointWindow(8);
     const backend = await this.useFastestBackend();
     this.term.info(`offchain: mint streaming on the ${backend} secp256k1 backend`);
-    await this.ecashOnBackend();
     const network = this.network();
     await this.withMintStore(network, async (ctx, store) => {
       const batch = await this.mintBatch(network, ctx, store, 'stream');

@@ -18,7 +18,7 @@ import {
   MAX_OUTPUTS, adoptKeyset, checkEcashOffer, checkOutputs, ecashOffer, keysetOfOutputs, makeOutputs, negatedPointHex, outputsDigest, receiveSignatures, type BlindSignatureJson, type BlindedMessageJson, type OutputsRequest,
 } from '../../../src/lib/credit/ecash.ts';
 import { signAnnouncement } from '../../../src/lib/credit/ecash-announce.ts';
-import { G, pointFromHex } from '../../../src/lib/ecash/curve.ts';
+import { compressed, equals, mulBase, mulSecret, pointFromHex } from '../../../src/lib/ecash/curve.ts';
 import { keysetId } from '../../../src/lib/ecash/nut02.ts';
 import { blindMessage, secretPoint, signBlindedMessage } from '../../../src/lib/ecash/nut00.ts';
 import { deriveMintKeyset, keysObject } from '../../../src/lib/ecash/nut01.ts';
@@ -77,7 +77,7 @@ describe('checkOutputs: the bounds', () => {
 
   it('the points come back in order, as the outputs named them', async () => {
     const pts = await checkOutputs(mint(), request([out(1, 5), out(2, 6), out(128, 7)]), BINDING);
-    expect(pts!.map((p) => hexOf(p.toBytes(true)))).toEqual([point(5), point(6), point(7)]);
+    expect(pts!.map((p) => hexOf(compressed(p)))).toEqual([point(5), point(6), point(7)]);
   });
 });
 
@@ -190,7 +190,7 @@ describe('the user: checking an offer, adopting nothing, receiving signatures', 
   const outputs = (amounts: number[], counter = 10): BlindedMessageJson[] =>
     amounts.map((amount, i) => {
       const { secret, r } = deriveSecret(SEED, KS.id, counter + i);
-      return { amount, id: KS.id, B_: hexOf(blindMessage(secretPoint(secret), r).toBytes(true)) };
+      return { amount, id: KS.id, B_: hexOf(compressed(blindMessage(secretPoint(secret), r))) };
     });
   /** The mint's answer with the keyset's private keys (nut00, nut12). */
   const sign = (os: BlindedMessageJson[]): BlindSignatureJson[] =>
@@ -199,7 +199,7 @@ describe('the user: checking an offer, adopting nothing, receiving signatures', 
       const B_ = pointFromHex(o.B_, 'B_');
       const C_ = signBlindedMessage(k, B_);
       const d = createDleq(k, B_, C_);
-      return { amount: o.amount, id: KS.id, C_: hexOf(C_.toBytes(true)), dleq: { e: hexOf(d.e), s: hexOf(d.s) } };
+      return { amount: o.amount, id: KS.id, C_: hexOf(compressed(C_)), dleq: { e: hexOf(d.e), s: hexOf(d.s) } };
     });
   const refused = (fn: () => unknown, code: string) => {
     const e = thrown(fn);
@@ -214,7 +214,7 @@ describe('the user: checking an offer, adopting nothing, receiving signatures', 
   it('checkEcashOffer: the offer\'s id and points; keys that hash elsewhere refused naming both ids', () => {
     const c = checkEcashOffer(offer);
     expect(c.id).toBe(KS.id);
-    expect(c.points.get(2n)!.equals(G.multiply(KS.privateKeys.get(2n)!))).toBe(true);
+    expect(equals(c.points.get(2n)!, mulBase(KS.privateKeys.get(2n)!))).toBe(true);
     const swapped = { ...offer, keys: { ...offer.keys, '1': offer.keys['2']! } };
     expect(refused(() => checkEcashOffer(swapped), 'E_KEYSET_ID_MISMATCH')).toMatch(new RegExp(`^the keyset's keys \\(unit sat, fee 0\\) hash to keyset 01[0-9a-f]{64}, not the ${KS.id} it names$`.replace('fee 0', 'fee 100')));
     const { input_fee_ppk: _f, ...noFee } = swapped;
@@ -261,7 +261,7 @@ describe('the user: checking an offer, adopting nothing, receiving signatures', 
     expect(proofs.map((p) => [p.id, p.amount, p.secret])).toEqual(os.map((o, i) => [KS.id, BigInt(o.amount), deriveSecret(SEED, KS.id, 10 + i).secret]));
     for (const [i, p] of proofs.entries()) {
       const k = KS.privateKeys.get(p.amount)!;
-      expect(hexOf(p.C)).toBe(hexOf(secretPoint(p.secret).multiply(k).toBytes(true)));
+      expect(hexOf(p.C)).toBe(hexOf(compressed(mulSecret(secretPoint(p.secret), k))));
       expect(hexOf(p.dleq!.r!)).toBe(deriveSecret(SEED, KS.id, 10 + i).r.toString(16).padStart(64, '0'));
       expect(hexOf(p.dleq!.e)).toBe(sign(os)[i]!.dleq.e);
     }

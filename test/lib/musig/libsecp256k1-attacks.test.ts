@@ -22,7 +22,7 @@ import { nobleBackend } from '../../../src/lib/musig/engine/backend-noble.ts';
 import { libsecp256k1Ecdsa, nobleEcdsa } from '../../../src/lib/bolt3/ecdsa.ts';
 import { N, P as FIELD_P, bytes32, int } from '../../../src/lib/musig/engine/scalar.ts';
 import { toHex } from '../../../src/lib/bytes.ts';
-import { secretMul } from '../../../src/lib/onion/ecdh.ts';
+import { secretMul } from '../../../src/lib/musig/engine/secret-mul.ts';
 import { backendUnderTest, systemLibsecp256k1 } from '../../setup/backends.ts';
 import { nativeBackend, type NativeSecp256k1 } from '../../../src/lib/musig/engine/backend-native.ts';
 

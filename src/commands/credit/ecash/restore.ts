@@ -33,7 +33,6 @@ export default class CreditEcashRestore extends CreditCommand<typeof CreditEcash
     // A bare NUT-09 body names no network; a credit/restore-request does, and must agree with --network.
     const network = this.network((doc.value as { network?: Network }).network);
     const seed = (await this.ecashSeed(true))!;
-    await this.ecashOnBackend(); // the signatures' secret multiplications on the selected backend when it has a constant-time k·P (same bytes)
     // Under every keyset this mint signed under: the active one and those it issued under before a rotation.
     const answer = await this.withMintView(network, async (store, policy) => {
       const keysets = policy.ecash ? await (await this.ecashSigner(store, policy.ecash, seed)).kept() : [];

@@ -46,6 +46,7 @@ export const nobleBackend: Secp256k1Backend<Point> = {
     return nobleBackend.pointFromBytes(compressed);
   },
   pointToBytes: (p) => p.toBytes(true),
+  pointToUncompressed: (p) => p.toBytes(false),
   hasEvenY: (p) => (p.toAffine().y & 1n) === 0n,
   equals: (a, b) => (a === null || b === null ? a === b : a.equals(b)),
   negate: (p) => p.negate(),

@@ -22,6 +22,8 @@ export interface Secp256k1Backend<P = unknown> {
   liftX(x: Uint8Array): P | undefined;
   /** cbytes(P): the 33-byte compressed encoding of a finite point. */
   pointToBytes(p: P): Uint8Array;
+  /** The 65-byte uncompressed SEC1 encoding 04 ‖ x ‖ y of a finite point (Cashu's NUT-12 hashes it); read-only: it may be the point itself. */
+  pointToUncompressed(p: P): Uint8Array;
   hasEvenY(p: P): boolean;
   equals(a: P | null, b: P | null): boolean;
   negate(p: P): P;

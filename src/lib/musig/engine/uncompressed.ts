@@ -156,6 +156,7 @@ export function uncompressedBackend(
       return ec.pointFromBytes(c);
     },
     pointToBytes: compress,
+    pointToUncompressed: (p) => p, // the representation is the encoding
     hasEvenY,
     equals,
     negate,
