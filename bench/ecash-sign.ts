@@ -6,6 +6,7 @@
  * (process.cpuUsage), medians of the rounds [min–max], the load average beside each row.
  *
  *   node --import tsx bench/ecash-sign.ts [payments per round]     BENCH_BACKENDS=native,noble to pick
+ *   (BENCH_ECASH_SIGN_PAYMENTS, BENCH_ROUNDS: the sizes, for the smoke run in test/e2e/bench-smoke.test.ts)
  */
 import { loadavg } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -16,8 +17,8 @@ import { signOutputs, type BlindedMessageJson } from '../src/lib/credit/ecash.ts
 import { setBasePointWindow } from '../src/lib/curve.ts';
 import { BackendUnavailableError, loadEngine, useEngine } from '../src/lib/musig/engine/select.ts';
 
-const perRound = Number(process.argv[2] ?? 25);
-const ROUNDS = 7;
+const perRound = Number(process.argv[2] ?? process.env.BENCH_ECASH_SIGN_PAYMENTS ?? 25);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'noble,tiny-secp256k1,native,libsecp256k1').split(',') as ('noble' | 'tiny-secp256k1' | 'native' | 'libsecp256k1')[];
 const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -35,6 +35,10 @@ const BENCHES: Record<string, Smoke> = {
     env: { BENCH_CONTRACTS: '2', BENCH_PAYMENTS: '1', BENCH_RUNS: '1', BENCH_BACKENDS: 'noble', BENCH_BLIND_SIGNATURES: '5' },
     labels: [/without ecash \(anchor\) +with ecash \(5 outputs\)/, /^ {2}noble +[\d.]+ ms CPU, [\d.]+ ms wall +[\d.]+ ms CPU, [\d.]+ ms wall +\+-?[\d.]+ ms CPU.* [\d.]+ → [\d.]+$/m, /one blind signature \(noble, in process\)/],
   },
+  'ecash-sign.ts': {
+    env: { BENCH_ECASH_SIGN_PAYMENTS: '2', BENCH_ROUNDS: '1', BENCH_BACKENDS: 'noble,libsecp256k1' },
+    labels: [/^ecash: decode 5 B_ \+ signOutputs/m, /^noble +[\d.]+ ms \[[\d.]+–[\d.]+\] +load/m, /^libsecp256k1 +([\d.]+ ms \[|SKIPPED: )/m],
+  },
   'ecash-serve.ts': {
     env: { BENCH_ECASH_ROUNDS: '1', BENCH_ECASH_OPS: '3', ...(NUTSHELL ? { NUTSHELL } : {}) },
     labels: [
