@@ -14,14 +14,15 @@
  *
  *   psbt decode [--in FILE | --in=FILE] [--network NET | --network=NET]
  *
- * with stdout not a terminal and none of OFFCHAIN_TEST_SEED / OFFCHAIN_SECP256K1 set (their
- * warnings belong to the full CLI). Anything else — another flag, --help, --debug, and every
+ * with stdout not a terminal, none of OFFCHAIN_TEST_SEED / OFFCHAIN_SECP256K1 set (their
+ * warnings belong to the full CLI), no $OFFCHAIN_IN and no configuration file in play (its keys,
+ * sections and errors are the full CLI's: lib/cli/config.ts). Anything else — another flag, --help, --debug, and every
  * error — goes back to the full CLI (`{ done: false }`), which then answers or explains the
  * error in its own words; standard input already read is handed back with it, so nothing is
  * lost. test/e2e/fast-decode.test.ts holds the paths to the same bytes and exit codes.
  */
 import { fstatSync, statSync, writeSync } from 'node:fs';
-import { applyConfigFile } from '../lib/cli/config.ts';
+import { configFileInPlay } from '../lib/cli/config-file.ts';
 import { inputFrom, readInputBytes, stdinFailure, type StdinHandoff } from '../lib/cli/input.ts';
 import { inputDocument, psbtBytesOf } from '../lib/cli/psbt-input.ts';
 import { OffchainError } from '../lib/errors.ts';
@@ -112,13 +113,13 @@ function homeDirectory(): string {
 /** The shortcut with `read` as its reader. `write`: how the answer is written (a test's collector; standard output otherwise). */
 export async function runShortcut(argv: readonly string[], read: Reader, write: (text: string) => Promise<void> = writeAnswer): Promise<FastResult> {
   if (argv[0] !== 'psbt' || argv[1] !== 'decode' || !stdoutIsNotTerminal()) return { done: false };
-  if (process.env.OFFCHAIN_TEST_SEED || process.env.OFFCHAIN_SECP256K1) return { done: false };
+  if (process.env.OFFCHAIN_TEST_SEED || process.env.OFFCHAIN_SECP256K1 || process.env.OFFCHAIN_IN) return { done: false };
+  if (configFileInPlay(process.env, homeDirectory())) return { done: false };
   const opts = parseArgs(argv.slice(2));
   if (!opts) return { done: false };
   let stdin: StdinHandoff | undefined;
   let text: string;
   try {
-    applyConfigFile(process.env, homeDirectory());
     // oclif's flag: --network, else $OFFCHAIN_NETWORK; a value outside the list is its error to word.
     const flagNetwork = opts.network ?? (process.env.OFFCHAIN_NETWORK || undefined);
     if (flagNetwork !== undefined && !(NETWORKS as readonly string[]).includes(flagNetwork)) return { done: false };

@@ -23,7 +23,7 @@ import type { ChainSource } from '../chain/types.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
 import type { StateDb } from '../store/sqlite/database.ts';
-import { expandTilde } from './config.ts';
+import { expandTilde } from './config-file.ts';
 import { detectFormat, inputFrom, jsonLines, readFlagFile, readInputBytes, type InputDocument } from './input.ts';
 import { inputDocument, psbtBytesOf } from './psbt-input.ts';
 import { createTerminal, type Terminal } from './terminal.ts';
@@ -75,16 +75,18 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     }, { replace: true });
     try {
       const ctor = this.constructor as unknown as T & typeof OffchainCommand;
+      const settings = await this.settings();
       const { flags, args } = await this.parse({
         flags: ctor.flags,
         baseFlags: ctor.baseFlags,
         args: ctor.args,
         strict: ctor.strict,
         enableJsonFlag: false,
-      });
+      }, withWords(this.argv, settings.argv));
       this.flags = flags as InferredFlags<T>;
       this.args = args as InferredArgs<T>;
       this.term.quiet = (flags as { quiet?: boolean }).quiet === true;
+      if ((flags as { 'print-config'?: boolean })['print-config'] === true) return await this.emit(await this.printConfig(settings.sources));
       this.random = this.randomSource();
       if (!this.longRunning) (await import('../curve.ts')).setBasePointWindow(4);
       await this.selectSecp256k1();
@@ -103,6 +105,40 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       (this as unknown as { parsed: boolean }).parsed = true;
       this.fail(e);
     }
+  }
+
+  /** The flags' definitions, base flags included, by name. */
+  private flagDefs(): Record<string, import('./config.ts').FlagDef> {
+    const ctor = this.constructor as unknown as { flags?: Record<string, unknown>; baseFlags?: Record<string, unknown> };
+    return { ...ctor.baseFlags, ...ctor.flags } as Record<string, import('./config.ts').FlagDef>;
+  }
+
+  /** This command's id as a configuration section names it: `serve mint`. */
+  private commandWords(): string {
+    const id = (this.constructor as { id?: string }).id ?? this.id ?? '';
+    return id.replace(/:/g, ' ');
+  }
+
+  /**
+   * The configuration file and the environment (lib/cli/config.ts): the words they add to argv
+   * (a flag given on argv wins), and where each setting came from. The settings' variables a
+   * command reads without having their flag are filled here.
+   */
+  private async settings(): Promise<import('./config.ts').Resolved> {
+    const { readConfigFile, resolveSettings } = await import('./config.ts');
+    const file = readConfigFile(this.argv, process.env, homedir());
+    const commands = () => Object.fromEntries(this.config.commands.map((c) => [c.id.replace(/:/g, ' '), c.flags as Record<string, { multiple?: boolean }>]));
+    const resolved = await resolveSettings({ command: this.commandWords(), defs: this.flagDefs(), argv: this.argv, env: process.env, home: homedir(), file, commands });
+    for (const [name, value] of Object.entries(resolved.envFill)) process.env[name] = value;
+    return resolved;
+  }
+
+  /** --print-config: the effective settings, secrets redacted, the file named; nothing else runs. */
+  private async printConfig(sources: Record<string, import('./config.ts').Source>): Promise<CommandResult> {
+    const { effectiveSettings, readConfigFile } = await import('./config.ts');
+    const file = readConfigFile(this.argv, process.env, homedir());
+    const settings = effectiveSettings(this.flagDefs(), this.flags as Record<string, unknown>, sources, process.env);
+    return { message: { type: 'config/effective', version: 1, command: this.commandWords(), file: file?.path ?? null, settings } };
   }
 
   /**
@@ -412,6 +448,12 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
     process.exitCode = exitCode;
   }
+}
+
+/** argv with `words` added before its `--` (after which every word is an argument). */
+function withWords(argv: readonly string[], words: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  return end === -1 ? [...argv, ...words] : [...argv.slice(0, end), ...words, ...argv.slice(end)];
 }
 
 /** E_STATE_NOT_DIR when `path`, or the nearest of its ancestors that exists, is not a directory. */
