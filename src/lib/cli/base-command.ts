@@ -76,8 +76,10 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     try {
       const ctor = this.constructor as unknown as T & typeof OffchainCommand;
       const settings = await this.settings();
+      // --print-config shows what is set and what is missing: no flag is required for it.
+      const printing = settings.printConfig;
       const { flags, args } = await this.parse({
-        flags: ctor.flags,
+        flags: printing ? optional(ctor.flags) : ctor.flags,
         baseFlags: ctor.baseFlags,
         args: ctor.args,
         strict: ctor.strict,
@@ -448,6 +450,11 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
     process.exitCode = exitCode;
   }
+}
+
+/** The same flags, none required (for --print-config). */
+function optional<F extends object | undefined>(flags: F): F {
+  return Object.fromEntries(Object.entries(flags ?? {}).map(([name, def]) => [name, { ...def, required: false }])) as F;
 }
 
 /** argv with `words` added before its `--` (after which every word is an argument). */

@@ -16,7 +16,7 @@ import { UsageError } from '../errors.ts';
 export const CONFIG_ENV = 'OFFCHAIN_CONFIG';
 
 /** One `key=value` line: the section it is under (undefined: the top, every command), where it is, for errors. */
-export type ConfigLine = { section?: string; key: string; value: string; where: string };
+export type ConfigLine = { section?: string; sectionWhere?: string; key: string; value: string; where: string };
 
 export type ConfigFile = { path: string; lines: ConfigLine[] };
 
@@ -69,6 +69,7 @@ export function readConfigFile(argv: readonly string[], env: NodeJS.ProcessEnv, 
 export function parseConfigText(text: string, path: string): ConfigLine[] {
   const out: ConfigLine[] = [];
   let section: string | undefined;
+  let sectionWhere: string | undefined;
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
     const where = `${path} line ${i + 1}`;
@@ -76,6 +77,7 @@ export function parseConfigText(text: string, path: string): ConfigLine[] {
     const header = /^\[\s*([a-z0-9-]+(?:\s+[a-z0-9-]+)*)\s*\]$/.exec(line);
     if (header) {
       section = header[1]!.split(/\s+/).join(' ');
+      sectionWhere = where;
       return;
     }
     const m = /^(?:export\s+)?([A-Za-z][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
@@ -83,7 +85,7 @@ export function parseConfigText(text: string, path: string): ConfigLine[] {
     const key = m[1]!.toLowerCase();
     const value = unquote(m[2]!);
     if (value === '') throw new UsageError('E_CONFIG', `${where}: "${key}" has no value`);
-    out.push({ ...(section !== undefined ? { section } : {}), key, value, where });
+    out.push({ ...(section !== undefined ? { section, sectionWhere } : {}), key, value, where });
   });
   return out;
 }

@@ -31,6 +31,7 @@ import { redactUrl } from '../store/pg/url.ts';
 import { SETTINGS } from '../settings.ts';
 import { expandTilde, type ConfigFile, type ConfigLine } from './config-file.ts';
 import { nearest } from './suggest.ts';
+import { describeError } from './describe-error.ts';
 
 export { CONFIG_ENV, expandTilde, readConfigFile } from './config-file.ts';
 
@@ -77,6 +78,8 @@ export type Resolved = {
   sources: Record<string, Source>;
   /** Environment variables to fill (settings.ts's, for a command that reads one without having its flag). */
   envFill: Record<string, string>;
+  /** --print-config is on argv. */
+  printConfig: boolean;
 };
 
 export type ResolveInput = {
@@ -125,7 +128,7 @@ export function checkConfigFile(file: ConfigFile, commands: Record<string, Recor
       const flags = commands[section];
       if (flags === undefined) {
         const near = nearest(section, Object.keys(commands));
-        throw new UsageError('E_CONFIG', `${where}: no command "${section}" for the section [${section}]${near ? `; did you mean [${near}]?` : ''}`);
+        throw new UsageError('E_CONFIG', `${line.sectionWhere ?? where}: no command "${section}" for the section [${section}]${near ? `; did you mean [${near}]?` : ''}`);
       }
       const keys = new Map(Object.entries(flags).filter(([n]) => !NOT_KEYS.has(n)).map(([n, d]) => [keyOf(n), d.multiple === true]));
       if (!keys.has(key)) {
@@ -173,7 +176,7 @@ async function checkValue(name: string, def: FlagDef, words: string[], where: st
   try {
     await Parser.parse(words, { flags: { [name]: alone as never }, strict: true, context: undefined as never });
   } catch (e) {
-    const message = ((e as Error).message ?? String(e)).split('\n')[0]!.replace(/\s*See more help with --help$/, '');
+    const message = describeError(e).message.replace(/ \(see --help\)$/, '');
     throw new UsageError('E_CONFIG', `${where}: ${keyOf(name)}: ${redactUrl(message)}`);
   }
 }
@@ -184,7 +187,7 @@ export async function resolveSettings(input: ResolveInput): Promise<Resolved> {
   if (file !== undefined) checkConfigFile(file, input.commands?.() ?? { [command]: defs });
   const lines = file?.lines ?? [];
   const given = flagsOnArgv(argv, defs);
-  const out: Resolved = { argv: [], sources: {}, envFill: {} };
+  const out: Resolved = { argv: [], sources: {}, envFill: {}, printConfig: given.has('print-config') };
   for (const [name, def] of Object.entries(defs)) {
     if (NOT_KEYS.has(name)) continue;
     const key = keyOf(name);
