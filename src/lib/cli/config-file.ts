@@ -39,11 +39,6 @@ export function expandTilde(path: string, home: string): string {
   return path;
 }
 
-/** A configuration file is named ($OFFCHAIN_CONFIG) or the default one exists (--config aside, which argv shows). */
-export function configFileInPlay(env: NodeJS.ProcessEnv, home: string): boolean {
-  return (env[CONFIG_ENV] ?? '') !== '' || existsSync(join(home, '.offchain', 'config'));
-}
-
 /** The configuration file in play, read and parsed, or undefined when there is none. */
 export function readConfigFile(argv: readonly string[], env: NodeJS.ProcessEnv, home: string): ConfigFile | undefined {
   const flag = configFlagOf(argv);
