@@ -198,3 +198,13 @@ describe('the compose file', () => {
   });
 });
 
+
+describe('docs/config.md', () => {
+  it('shows each shipped configuration file as it is (the blocks that run it with --print-config)', () => {
+    const doc = readFileSync(join(ROOT, 'docs/config.md'), 'utf8');
+    for (const role of ['mint', 'watch', 'gateway', 'statechain']) {
+      const block = new RegExp(`cat > ${role}\\.conf <<'EOF'\\n([\\s\\S]*?)^EOF$`, 'm').exec(doc);
+      expect(block?.[1], role).toBe(readFileSync(join(DEPLOY, 'etc/offchain', `${role}.conf`), 'utf8'));
+    }
+  });
+});
