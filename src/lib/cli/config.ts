@@ -11,10 +11,10 @@
  * others; a key no command has, or a section key its command does not have, is E_CONFIG with
  * the key it was probably meant to be. A value from the file or the environment is injected as
  * the flag (`--max-connections=512`), parsed by the flag's own parser first so that a bad one
- * is E_CONFIG naming its line or variable. A flag exclusive with one given on argv is not
- * injected (the command line chose).
+ * is E_CONFIG naming its line or variable. A flag exclusive with one given on argv (oclif
+ * `exclusive`, `exactlyOne`) is not injected (the command line chose).
  *
- * Forms: a boolean is `watch=true` / `watch=false` (false is `--no-watch`); a flag that may be
+ * Forms: a boolean is `watch=true` / `watch=false` (or 1 / 0; false is `--no-watch`); a flag that may be
  * repeated is repeated as keys, one value a line (`prevout=…` twice), and its environment
  * variable holds the values separated by commas. Paths (`*_file`, `*_dir`, a FILE, DIR or
  * SOCKET value) starting `~/` are under the home directory.
@@ -164,8 +164,8 @@ function pathLike(key: string, def: FlagDef | undefined): boolean {
 function wordsFor(name: string, def: FlagDef, values: string[], where: string): string[] {
   if (def.type !== 'boolean') return values.map((v) => `--${name}=${v}`);
   const v = values.at(-1)!;
-  if (v !== 'true' && v !== 'false') throw new UsageError('E_CONFIG', `${where}: ${keyOf(name)} is true or false, got "${v.slice(0, 20)}"`);
-  if (v === 'true') return [`--${name}`];
+  if (!['true', 'false', '1', '0'].includes(v)) throw new UsageError('E_CONFIG', `${where}: ${keyOf(name)} is true or false (1 or 0), got "${v.slice(0, 20)}"`);
+  if (v === 'true' || v === '1') return [`--${name}`];
   return def.allowNo ? [`--no-${name}`] : [];
 }
 
@@ -195,7 +195,8 @@ export async function resolveSettings(input: ResolveInput): Promise<Resolved> {
       out.sources[name] = { from: 'flag' };
       continue;
     }
-    if ((def.exclusive ?? []).some((x) => given.has(x))) continue;
+    const oneOf = (def as { exactlyOne?: string[] }).exactlyOne ?? [];
+    if ([...(def.exclusive ?? []), ...oneOf.filter((x) => x !== name)].some((x) => given.has(x))) continue;
     const envName = envOf(key, def);
     const envValue = env[envName];
     if (envValue !== undefined && envValue !== '') {

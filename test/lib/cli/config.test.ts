@@ -105,11 +105,20 @@ describe('precedence: flag > environment > [section] > top > default', () => {
   it('a boolean is true or false (false is --no-x); anything else is E_CONFIG', async () => {
     expect((await mint('watch=false\n')).argv).toEqual(['--no-watch']);
     expect((await mint('watch=true\n')).argv).toEqual(['--watch']);
+    expect([...(await mint('', { OFFCHAIN_QUIET: '1', OFFCHAIN_WATCH: '0' })).argv].sort()).toEqual(['--no-watch', '--quiet']);
     expect((await refusalOf(mint('watch=no\n'))).message).toMatch(/watch is true or false/);
   });
   it('a key set twice in one place is refused; once at the top and once in a section is not', async () => {
     expect((await refusalOf(mint('listen=a:1\nlisten=b:2\n'))).message).toMatch(/line 2: "listen" is set twice/);
     expect((await mint('listen=127.0.0.1:1\n[serve mint]\nlisten=127.0.0.1:2\n')).argv).toEqual(['--listen=127.0.0.1:2']);
+  });
+  it('a flag exclusive with one on argv is not taken from the file (exclusive, exactlyOne)', async () => {
+    const defs: Record<string, FlagDef> = { hops: { type: 'option', exactlyOne: ['hops', 'route'] } as FlagDef, route: { type: 'option', exactlyOne: ['hops', 'route'] } as FlagDef, amount: { type: 'option', exclusive: ['resend'] }, resend: { type: 'boolean' } };
+    const path = join(dir.path, 'x');
+    const text = '[ptlc lock-plan]\nhops=2\n';
+    const r = await resolveSettings({ command: 'ptlc lock-plan', defs, argv: ['--route', 'r.json'], env: { OFFCHAIN_AMOUNT: '5' }, home: '/h', file: { path, lines: parseConfigText(text, path) }, commands: () => COMMANDS });
+    expect(r.argv).toEqual(['--amount=5']);
+    expect((await resolveSettings({ command: 'ptlc lock-plan', defs, argv: ['--resend'], env: { OFFCHAIN_AMOUNT: '5' }, home: '/h' })).argv).toEqual([]);
   });
   it('a repeated flag is a repeated key, and its variable a comma list', async () => {
     const defs: Record<string, FlagDef> = { 'preimage-file': { type: 'option', multiple: true, helpValue: 'FILE' } };
