@@ -88,7 +88,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
       this.flags = flags as InferredFlags<T>;
       this.args = args as InferredArgs<T>;
       this.term.quiet = (flags as { quiet?: boolean }).quiet === true;
-      if ((flags as { 'print-config'?: boolean })['print-config'] === true) return await this.emit(await this.printConfig(settings.sources));
+      if ((flags as { 'print-config'?: boolean })['print-config'] === true) return await this.emit(await this.printConfig(settings));
       this.random = this.randomSource();
       if (!this.longRunning) (await import('../curve.ts')).setBasePointWindow(4);
       await this.selectSecp256k1();
@@ -115,32 +115,18 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     return { ...ctor.baseFlags, ...ctor.flags } as Record<string, import('./config.ts').FlagDef>;
   }
 
-  /** This command's id as a configuration section names it: `serve mint`. */
-  private commandWords(): string {
+  /** The configuration file and the environment (lib/cli/config.ts): the words they add to argv, where each setting came from. */
+  private async settings(): Promise<import('./config.ts').RunSettings> {
+    const { settingsOfRun } = await import('./config.ts');
     const id = (this.constructor as { id?: string }).id ?? this.id ?? '';
-    return id.replace(/:/g, ' ');
-  }
-
-  /**
-   * The configuration file and the environment (lib/cli/config.ts): the words they add to argv
-   * (a flag given on argv wins), and where each setting came from. The settings' variables a
-   * command reads without having their flag are filled here.
-   */
-  private async settings(): Promise<import('./config.ts').Resolved> {
-    const { readConfigFile, resolveSettings } = await import('./config.ts');
-    const file = readConfigFile(this.argv, process.env, homedir());
     const commands = () => Object.fromEntries(this.config.commands.map((c) => [c.id.replace(/:/g, ' '), c.flags as Record<string, { multiple?: boolean }>]));
-    const resolved = await resolveSettings({ command: this.commandWords(), defs: this.flagDefs(), argv: this.argv, env: process.env, home: homedir(), file, commands });
-    for (const [name, value] of Object.entries(resolved.envFill)) process.env[name] = value;
-    return resolved;
+    return settingsOfRun({ id, defs: this.flagDefs(), argv: this.argv, commands });
   }
 
   /** --print-config: the effective settings, secrets redacted, the file named; nothing else runs. */
-  private async printConfig(sources: Record<string, import('./config.ts').Source>): Promise<CommandResult> {
-    const { effectiveSettings, readConfigFile } = await import('./config.ts');
-    const file = readConfigFile(this.argv, process.env, homedir());
-    const settings = effectiveSettings(this.flagDefs(), this.flags as Record<string, unknown>, sources, process.env);
-    return { message: { type: 'config/effective', version: 1, command: this.commandWords(), file: file?.path ?? null, settings } };
+  private async printConfig(run: import('./config.ts').RunSettings): Promise<CommandResult> {
+    const { printConfigMessage } = await import('./config.ts');
+    return { message: printConfigMessage(run, this.flagDefs(), this.flags as Record<string, unknown>) };
   }
 
   /**
@@ -149,8 +135,7 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
    * and misses `--old=value`).
    */
   protected override warnIfFlagDeprecated(flags: Record<string, unknown>): void {
-    const ctor = this.constructor as unknown as { flags?: Record<string, unknown>; baseFlags?: Record<string, unknown> };
-    const defs = { ...ctor.baseFlags, ...ctor.flags } as Record<string, { aliases?: string[]; deprecateAliases?: boolean }>;
+    const defs = this.flagDefs() as Record<string, { aliases?: string[]; deprecateAliases?: boolean }>;
     const end = this.argv.indexOf('--');
     const words = end === -1 ? this.argv : this.argv.slice(0, end);
     for (const name of Object.keys(flags)) {

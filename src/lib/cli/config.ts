@@ -26,10 +26,11 @@
  * `debug` and `json_errors` (read before the file is).
  */
 import { Parser } from '@oclif/core';
+import { homedir } from 'node:os';
 import { UsageError } from '../errors.ts';
 import { redactUrl } from '../store/pg/url.ts';
 import { SETTINGS } from '../settings.ts';
-import { expandTilde, type ConfigFile, type ConfigLine } from './config-file.ts';
+import { expandTilde, readConfigFile, type ConfigFile, type ConfigLine } from './config-file.ts';
 import { nearest } from './suggest.ts';
 import { describeError } from './describe-error.ts';
 
@@ -80,6 +81,8 @@ export type Resolved = {
   envFill: Record<string, string>;
   /** --print-config is on argv. */
   printConfig: boolean;
+  /** The configuration file read, if any. */
+  file?: string;
 };
 
 export type ResolveInput = {
@@ -187,7 +190,7 @@ export async function resolveSettings(input: ResolveInput): Promise<Resolved> {
   if (file !== undefined) checkConfigFile(file, input.commands?.() ?? { [command]: defs });
   const lines = file?.lines ?? [];
   const given = flagsOnArgv(argv, defs);
-  const out: Resolved = { argv: [], sources: {}, envFill: {}, printConfig: given.has('print-config') };
+  const out: Resolved = { argv: [], sources: {}, envFill: {}, printConfig: given.has('print-config'), ...(file !== undefined ? { file: file.path } : {}) };
   for (const [name, def] of Object.entries(defs)) {
     if (NOT_KEYS.has(name)) continue;
     const key = keyOf(name);
@@ -259,4 +262,24 @@ function redact(key: string, value: unknown): unknown {
   if (SECRET_KEY.test(key)) return '***';
   if (Array.isArray(value)) return value.map((v) => redact(key, v));
   return typeof value === 'string' ? redactUrl(value) : value;
+}
+
+/** One run's settings: what resolveSettings gives, for the command it names. */
+export type RunSettings = Resolved & { command: string };
+
+/**
+ * The settings of the command that runs (base-command.ts): its file read (--config, $OFFCHAIN_CONFIG,
+ * ~/.offchain/config), resolved against its flags, and the variables it reads without a flag filled.
+ */
+export async function settingsOfRun(run: { id: string; defs: Record<string, FlagDef>; argv: readonly string[]; commands: ResolveInput['commands'] }, env: NodeJS.ProcessEnv = process.env, home = homedir()): Promise<RunSettings> {
+  const command = run.id.replace(/:/g, ' ');
+  const file = readConfigFile(run.argv, env, home);
+  const resolved = await resolveSettings({ command, defs: run.defs, argv: run.argv, env, home, file, commands: run.commands });
+  for (const [name, value] of Object.entries(resolved.envFill)) env[name] = value;
+  return { ...resolved, command };
+}
+
+/** --print-config's one JSON object: the command, the file, each setting's value and source. */
+export function printConfigMessage(run: RunSettings, defs: Record<string, FlagDef>, flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  return { type: 'config/effective', version: 1, command: run.command, file: run.file ?? null, settings: effectiveSettings(defs, flags, run.sources, env) };
 }
