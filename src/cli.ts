@@ -8,7 +8,6 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { homedir } from 'node:os';
-import { applyConfigFile } from './lib/cli/config.ts';
 import { BASH_VALUES_MARKER, bashValueCompletion } from './lib/cli/completion.ts';
 import { BrokenPipe, onLateOutputError, outputFailure, writeOutput } from './lib/cli/output.ts';
 import { completionRequest, completionScript, setupLine } from './lib/cli/autocomplete.ts';
@@ -225,14 +224,6 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
   const argv = normalizeArgv(rawArgv);
   const notice = process.stderr.isTTY && !rawArgv.includes('-q') && !rawArgv.includes('--quiet') ? deprecatedAliasNotice(rawArgv) : undefined;
   if (notice) process.stderr.write(notice);
-  try {
-    applyConfigFile(process.env, homedir());
-  } catch (e) {
-    if (!(e instanceof OffchainError)) throw e;
-    reportError(e.code, e.message, e.exitCode);
-    process.exitCode = e.exitCode;
-    return;
-  }
   // A write error on standard output that arrives as an event (help text, a stream's
   // pipe) is coded too; without this oclif's own listener would rethrow it, uncaught.
   onLateOutputError((e) => {

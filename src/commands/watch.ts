@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import type { CommandResult } from '../lib/cli/base-command.ts';
-import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../lib/cli/flags.ts';
+import { chainFlags, feeGuardFlags, keyFlags, printConfigFlags, stateFlags } from '../lib/cli/flags.ts';
 import { storeFlags } from '../lib/cli/store-flags.ts';
 import { UsageError } from '../lib/errors.ts';
 import { WatchSteps } from '../topics/watch/command.ts';
@@ -67,6 +67,7 @@ export default class Watch extends WatchSteps<typeof Watch> {
     'sweep-to': Flags.string({ description: 'where a channel\'s justice transactions (and its own to_local\'s sweep) pay (needed when the state directory holds channels)', helpValue: 'ADDRESS' }),
     ...feeGuardFlags,
     ...chainFlags,
+    ...printConfigFlags,
   };
 
   protected async execute(): Promise<CommandResult | void> {

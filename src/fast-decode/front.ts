@@ -14,14 +14,15 @@
  *
  *   psbt decode [--in FILE | --in=FILE] [--network NET | --network=NET]
  *
- * with stdout not a terminal and none of OFFCHAIN_TEST_SEED / OFFCHAIN_SECP256K1 set (their
- * warnings belong to the full CLI). Anything else — another flag, --help, --debug, and every
+ * with stdout not a terminal, none of OFFCHAIN_TEST_SEED / OFFCHAIN_SECP256K1 set (their
+ * warnings belong to the full CLI), no $OFFCHAIN_IN, and a configuration file that sets nothing
+ * but the network (anything else, and its errors, are the full CLI's: lib/cli/config.ts). Anything else — another flag, --help, --debug, and every
  * error — goes back to the full CLI (`{ done: false }`), which then answers or explains the
  * error in its own words; standard input already read is handed back with it, so nothing is
  * lost. test/e2e/fast-decode.test.ts holds the paths to the same bytes and exit codes.
  */
 import { fstatSync, statSync, writeSync } from 'node:fs';
-import { applyConfigFile } from '../lib/cli/config.ts';
+import { readConfigFile } from '../lib/cli/config-file.ts';
 import { inputFrom, readInputBytes, stdinFailure, type StdinHandoff } from '../lib/cli/input.ts';
 import { inputDocument, psbtBytesOf } from '../lib/cli/psbt-input.ts';
 import { OffchainError } from '../lib/errors.ts';
@@ -109,18 +110,34 @@ function homeDirectory(): string {
   return home !== undefined ? home : process.getBuiltinModule('node:os').homedir();
 }
 
+/**
+ * The configuration file's network for `psbt decode` ([psbt decode]'s, else the top's), undefined
+ * when it sets none; false when it holds anything else or cannot be read: its keys, sections and
+ * errors are the full CLI's (lib/cli/config.ts).
+ */
+function networkOfConfig(): string | undefined | false {
+  try {
+    const lines = readConfigFile([], process.env, homeDirectory())?.lines ?? [];
+    if (lines.some((l) => l.key !== 'network' || (l.section !== undefined && l.section !== 'psbt decode'))) return false;
+    return (lines.find((l) => l.section !== undefined) ?? lines.at(-1))?.value;
+  } catch {
+    return false;
+  }
+}
+
 /** The shortcut with `read` as its reader. `write`: how the answer is written (a test's collector; standard output otherwise). */
 export async function runShortcut(argv: readonly string[], read: Reader, write: (text: string) => Promise<void> = writeAnswer): Promise<FastResult> {
   if (argv[0] !== 'psbt' || argv[1] !== 'decode' || !stdoutIsNotTerminal()) return { done: false };
-  if (process.env.OFFCHAIN_TEST_SEED || process.env.OFFCHAIN_SECP256K1) return { done: false };
+  if (process.env.OFFCHAIN_TEST_SEED || process.env.OFFCHAIN_SECP256K1 || process.env.OFFCHAIN_IN) return { done: false };
   const opts = parseArgs(argv.slice(2));
   if (!opts) return { done: false };
+  const configNetwork = networkOfConfig();
+  if (configNetwork === false) return { done: false };
   let stdin: StdinHandoff | undefined;
   let text: string;
   try {
-    applyConfigFile(process.env, homeDirectory());
     // oclif's flag: --network, else $OFFCHAIN_NETWORK; a value outside the list is its error to word.
-    const flagNetwork = opts.network ?? (process.env.OFFCHAIN_NETWORK || undefined);
+    const flagNetwork = opts.network ?? (process.env.OFFCHAIN_NETWORK || configNetwork);
     if (flagNetwork !== undefined && !(NETWORKS as readonly string[]).includes(flagNetwork)) return { done: false };
     const fromStdin = opts.in === undefined || opts.in === '-';
     // Only standard input is handed on (to the next reader, to the full CLI); a file is read

@@ -37,6 +37,14 @@ describe('the demo scripts', () => {
     expect(r.stderr).toMatch(/^demo (ecash )?contract opened/m);
   }, 90_000);
 
+  it.each([['open-demo.sh'], ['ecash-demo.sh']] as const)('%s: a variable naming a flag of its steps (OFFCHAIN_<KEY>, docs/config.md) changes nothing', (script) => {
+    assertFreshBuild();
+    const r = demo(script, { OFFCHAIN_MIN_FEE_RATE: '50', OFFCHAIN_SAFETY_MARGIN: '7' });
+    expect(r.status, r.stderr).toBe(0);
+    const offer = JSON.parse(readFileSync(join(r.dir, 'offer.json'), 'utf8')) as { min_fee_rate: number; safety_margin_blocks: number };
+    expect({ min_fee_rate: offer.min_fee_rate, safety_margin_blocks: offer.safety_margin_blocks }).toEqual({ min_fee_rate: 1, safety_margin_blocks: 144 });
+  }, 90_000);
+
   it('a step that fails stops the demo with a line naming it and its errors, exit 1', () => {
     const r = demo('open-demo.sh', { NODE_OPTIONS: '--no-such-flag' });
     expect(r.status).toBe(1);

@@ -296,6 +296,30 @@ describe('in process: what each reader answers itself', () => {
     expect(written).toBe(full(argv));
   });
 
+  it('a configuration file that sets only the network is read; one that sets anything else is the full CLI\'s (docs/config.md)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'offchain-fast-config-'));
+    const argv = ['psbt', 'decode', '--in', join(ROOT, PSBT)];
+    try {
+      const networkOnly = join(dir, 'network.conf');
+      writeFileSync(networkOnly, '# the operator\'s\n[psbt decode]\nnetwork=regtest\n');
+      process.env.OFFCHAIN_CONFIG = networkOnly;
+      const answered = await attempt(signerMain, argv);
+      expect(answered.result).toEqual({ done: true });
+      expect(answered.written).toBe(run(argv, { env: { OFFCHAIN_FAST_PATHS: '0', OFFCHAIN_CONFIG: networkOnly } }).stdout);
+      // A key the shortcut does not read, or a line the full CLI refuses: handed back, nothing written.
+      for (const text of ['network=regtest\nmax_connections=5\n', 'networks=regtest\n', 'not a line\n']) {
+        writeFileSync(networkOnly, text);
+        for (const main of [signerMain, plainMain]) {
+          const { result, written } = await attempt(main, argv);
+          expect({ done: result.done, written }, text).toEqual({ done: false, written: '' });
+        }
+      }
+    } finally {
+      process.env.OFFCHAIN_CONFIG = '/dev/null';
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it.each(handedBack)('each hands back %s to the full CLI, writing nothing', async (_name, argv) => {
     for (const main of [signerMain, plainMain, built('psbt-decode-plain.cjs')]) {
       const { result, written } = await attempt(main, argv);

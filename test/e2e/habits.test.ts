@@ -151,7 +151,7 @@ describe('the configuration file', () => {
     for (const [text, says] of [
       ['network mainnet\n', 'line 1: expected key=value'],
       ['# fine\nrpcpassword=x\n', 'line 2: unknown key "rpcpassword"'],
-      ['network=bitcoin\n', 'network must be one of'],
+      ['network=bitcoin\n', 'line 1: network: Expected --network=bitcoin to be one of'],
     ] as const) {
       writeFileSync(file, text);
       // The first through the built CLI as a process, the others in this process.

@@ -24,11 +24,12 @@ export class ServeProcess {
   readonly exited: Promise<Exit>;
   readonly ready: Promise<{ public: string; operator?: string }>;
 
-  /** `offchain serve <role> <args> --listen 127.0.0.1:<port>`, with `--log-level` when given and not in `args`. */
-  constructor(role: string, args: string[], env: Record<string, string>, opts: { port?: number; logLevel?: string; timeoutMs?: number } = {}) {
+  /** `offchain serve <role> <args> --listen 127.0.0.1:<port>` (no --listen with `listen: false`: a configuration file's), with `--log-level` when given and not in `args`. */
+  constructor(role: string, args: string[], env: Record<string, string>, opts: { port?: number; logLevel?: string; timeoutMs?: number; listen?: false } = {}) {
     assertFreshBuild();
     const level = opts.logLevel !== undefined && !args.includes('--log-level') ? ['--log-level', opts.logLevel] : [];
-    this.child = spawn(process.execPath, [BIN, 'serve', role, ...args, ...level, '--listen', `127.0.0.1:${opts.port ?? 0}`], { env: cleanEnv(env), cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const listen = opts.listen === false ? [] : ['--listen', `127.0.0.1:${opts.port ?? 0}`];
+    this.child = spawn(process.execPath, [BIN, 'serve', role, ...args, ...level, ...listen], { env: cleanEnv(env), cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => this.child.on('close', (status, signal) => resolve({ status, signal })));
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     const timeoutMs = opts.timeoutMs ?? 60_000;
@@ -52,7 +53,7 @@ export class ServeProcess {
     });
   }
 
-  static async launch(role: string, args: string[], env: Record<string, string>, opts: { port?: number; logLevel?: string; timeoutMs?: number } = {}): Promise<ServeProcess> {
+  static async launch(role: string, args: string[], env: Record<string, string>, opts: { port?: number; logLevel?: string; timeoutMs?: number; listen?: false } = {}): Promise<ServeProcess> {
     const p = new ServeProcess(role, args, env, opts);
     await p.ready;
     return p;

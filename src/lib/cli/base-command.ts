@@ -23,7 +23,7 @@ import type { ChainSource } from '../chain/types.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
 import type { StateDb } from '../store/sqlite/database.ts';
-import { expandTilde } from './config.ts';
+import { expandTilde } from './config-file.ts';
 import { detectFormat, inputFrom, jsonLines, readFlagFile, readInputBytes, type InputDocument } from './input.ts';
 import { inputDocument, psbtBytesOf } from './psbt-input.ts';
 import { createTerminal, type Terminal } from './terminal.ts';
@@ -75,16 +75,20 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     }, { replace: true });
     try {
       const ctor = this.constructor as unknown as T & typeof OffchainCommand;
+      const settings = await this.settings();
+      // --print-config shows what is set and what is missing: no flag is required for it.
+      const printing = settings.printConfig;
       const { flags, args } = await this.parse({
-        flags: ctor.flags,
+        flags: printing ? optional(ctor.flags) : ctor.flags,
         baseFlags: ctor.baseFlags,
         args: ctor.args,
         strict: ctor.strict,
         enableJsonFlag: false,
-      });
+      }, withWords(this.argv, settings.argv));
       this.flags = flags as InferredFlags<T>;
       this.args = args as InferredArgs<T>;
       this.term.quiet = (flags as { quiet?: boolean }).quiet === true;
+      if ((flags as { 'print-config'?: boolean })['print-config'] === true) return await this.emit(await this.printConfig(settings));
       this.random = this.randomSource();
       if (!this.longRunning) (await import('../curve.ts')).setBasePointWindow(4);
       await this.selectSecp256k1();
@@ -105,14 +109,33 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     }
   }
 
+  /** The flags' definitions, base flags included, by name. */
+  private flagDefs(): Record<string, import('./config.ts').FlagDef> {
+    const ctor = this.constructor as unknown as { flags?: Record<string, unknown>; baseFlags?: Record<string, unknown> };
+    return { ...ctor.baseFlags, ...ctor.flags } as Record<string, import('./config.ts').FlagDef>;
+  }
+
+  /** The configuration file and the environment (lib/cli/config.ts): the words they add to argv, where each setting came from. */
+  private async settings(): Promise<import('./config.ts').RunSettings> {
+    const { settingsOfRun } = await import('./config.ts');
+    const id = (this.constructor as { id?: string }).id ?? this.id ?? '';
+    const commands = () => Object.fromEntries(this.config.commands.map((c) => [c.id.replace(/:/g, ' '), c.flags as Record<string, { multiple?: boolean }>]));
+    return settingsOfRun({ id, defs: this.flagDefs(), argv: this.argv, commands });
+  }
+
+  /** --print-config: the effective settings, secrets redacted, the file named; nothing else runs. */
+  private async printConfig(run: import('./config.ts').RunSettings): Promise<CommandResult> {
+    const { printConfigMessage } = await import('./config.ts');
+    return { message: printConfigMessage(run, this.flagDefs(), this.flags as Record<string, unknown>) };
+  }
+
   /**
    * A flag's old spelling (renamedFrom, flags.ts) was used: one line on standard error naming
    * the new one, in our warning format (oclif's own stops at the first flag without aliases
    * and misses `--old=value`).
    */
   protected override warnIfFlagDeprecated(flags: Record<string, unknown>): void {
-    const ctor = this.constructor as unknown as { flags?: Record<string, unknown>; baseFlags?: Record<string, unknown> };
-    const defs = { ...ctor.baseFlags, ...ctor.flags } as Record<string, { aliases?: string[]; deprecateAliases?: boolean }>;
+    const defs = this.flagDefs() as Record<string, { aliases?: string[]; deprecateAliases?: boolean }>;
     const end = this.argv.indexOf('--');
     const words = end === -1 ? this.argv : this.argv.slice(0, end);
     for (const name of Object.keys(flags)) {
@@ -412,6 +435,17 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     if (debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
     process.exitCode = exitCode;
   }
+}
+
+/** The same flags, none required (for --print-config). */
+function optional<F extends object | undefined>(flags: F): F {
+  return Object.fromEntries(Object.entries(flags ?? {}).map(([name, def]) => [name, { ...def, required: false }])) as F;
+}
+
+/** argv with `words` added before its `--` (after which every word is an argument). */
+function withWords(argv: readonly string[], words: readonly string[]): string[] {
+  const end = argv.indexOf('--');
+  return end === -1 ? [...argv, ...words] : [...argv.slice(0, end), ...words, ...argv.slice(end)];
 }
 
 /** E_STATE_NOT_DIR when `path`, or the nearest of its ancestors that exists, is not a directory. */

@@ -71,6 +71,13 @@ export const globalFlags = {
   // Read from argv before parsing (error-line.ts), so a parse error is JSON too; hidden from each command's help, documented in docs/cli.md.
   'json-errors': Flags.boolean({ description: 'an error is one JSON line on standard error (same exit code); or OFFCHAIN_JSON_ERRORS=1', helpGroup: 'GLOBAL', hidden: true }),
   quiet: Flags.boolean({ char: 'q', description: 'no progress line on standard error (it is shown on a terminal only, for work over ~2 s)', helpGroup: 'GLOBAL' }),
+  // Read before parsing (lib/cli/config-file.ts); here so that oclif takes it and --help shows it.
+  config: Flags.string({ description: 'the configuration file (default $OFFCHAIN_CONFIG, else ~/.offchain/config when it exists): every flag is a key, docs/config.md', helpValue: 'FILE', helpGroup: 'GLOBAL' }),
+};
+
+/** A service's `--print-config`: the effective settings and where each came from, secrets redacted; nothing started (lib/cli/config.ts). */
+export const printConfigFlags = {
+  'print-config': Flags.boolean({ description: 'print the effective settings (each value and where it came from: flag, env, file, default; secrets redacted) as one JSON object and exit 0, starting nothing' }),
 };
 
 export const inputFlags = {

@@ -8,6 +8,7 @@
 import { Flags } from '@oclif/core';
 import { isIP } from 'node:net';
 import { UsageError } from '../../lib/errors.ts';
+import { printConfigFlags } from '../../lib/cli/flags.ts';
 import type { ListenAt, ServeOptions } from './service.ts';
 
 export const serveFlags = {
@@ -28,6 +29,7 @@ export const serveFlags = {
   'trust-proxy': Flags.string({ description: 'addresses or CIDRs of reverse proxies whose X-Forwarded-For and X-Request-Id are believed (comma-separated). Default: none, the peer\'s own address counts', helpValue: 'CIDR,…', helpGroup: 'SERVICE' }),
   'drain-timeout': Flags.integer({ description: 'on SIGTERM: seconds to finish the requests in flight before exiting 1 anyway', default: 30, min: 1, max: 3600, helpGroup: 'SERVICE' }),
   'log-level': Flags.string({ description: 'the JSON log on standard error', options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], default: 'info', helpGroup: 'SERVICE' }),
+  ...printConfigFlags,
 };
 
 export type ServeFlagValues = {

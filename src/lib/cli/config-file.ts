@@ -1,0 +1,92 @@
+/**
+ * The configuration file's syntax (docs/config.md): bitcoin.conf's `key=value` lines and `#`
+ * comments — so a Nutshell-style `.env` file reads the same — with optional sections
+ * `[serve mint]`, `[credit open]` (a command's id, its words separated by spaces) whose keys
+ * apply to that command only. This module only reads the text; which keys exist, and what a
+ * value means, is config.ts's (from the commands' own flag tables).
+ *
+ * Which file: `--config FILE`, else `$OFFCHAIN_CONFIG`, else `~/.offchain/config` when it
+ * exists. A file named (flag or variable) that cannot be read is E_CONFIG; the default one
+ * only when it exists.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../errors.ts';
+
+export const CONFIG_ENV = 'OFFCHAIN_CONFIG';
+
+/** One `key=value` line: the section it is under (undefined: the top, every command), where it is, for errors. */
+export type ConfigLine = { section?: string; sectionWhere?: string; key: string; value: string; where: string };
+
+export type ConfigFile = { path: string; lines: ConfigLine[] };
+
+/** The value of `--config FILE` / `--config=FILE` among the words before `--`, if given. */
+export function configFlagOf(argv: readonly string[]): string | undefined {
+  const end = argv.indexOf('--');
+  const words = end === -1 ? argv : argv.slice(0, end);
+  let found: string | undefined;
+  words.forEach((w, i) => {
+    if (w.startsWith('--config=')) found = w.slice('--config='.length);
+    else if (w === '--config' && i + 1 < words.length) found = words[i + 1];
+  });
+  return found;
+}
+
+/** `~` or `~/…` → the home directory (what a shell would have done; no shell reads this file). */
+export function expandTilde(path: string, home: string): string {
+  if (path === '~') return home;
+  if (path.startsWith('~/')) return join(home, path.slice(2));
+  return path;
+}
+
+/** The configuration file in play, read and parsed, or undefined when there is none. */
+export function readConfigFile(argv: readonly string[], env: NodeJS.ProcessEnv, home: string): ConfigFile | undefined {
+  const flag = configFlagOf(argv);
+  const named = flag ?? (env[CONFIG_ENV] || undefined);
+  const path = named !== undefined ? expandTilde(named, home) : join(home, '.offchain', 'config');
+  if (named === undefined && !existsSync(path)) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const by = flag !== undefined ? '--config' : named !== undefined ? `$${CONFIG_ENV}` : 'the default configuration file';
+    throw new UsageError('E_CONFIG', `cannot read the configuration file ${path} (${by}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return { path, lines: parseConfigText(text, path) };
+}
+
+/**
+ * The lines of a configuration file, in order. Syntax only: `key=value` (spaces around `=`
+ * allowed; an `export ` before the key and quotes around the value, as in a `.env` file, are
+ * taken off), `[command id]` starting a section, blank lines and `#` comments. Anything else
+ * is E_CONFIG naming the line.
+ */
+export function parseConfigText(text: string, path: string): ConfigLine[] {
+  const out: ConfigLine[] = [];
+  let section: string | undefined;
+  let sectionWhere: string | undefined;
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    const where = `${path} line ${i + 1}`;
+    if (line === '' || line.startsWith('#')) return;
+    const header = /^\[\s*([a-z0-9-]+(?:\s+[a-z0-9-]+)*)\s*\]$/.exec(line);
+    if (header) {
+      section = header[1]!.split(/\s+/).join(' ');
+      sectionWhere = where;
+      return;
+    }
+    const m = /^(?:export\s+)?([A-Za-z][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!m) throw new UsageError('E_CONFIG', `${where}: expected key=value or [command], got "${line.slice(0, 40)}"`);
+    const key = m[1]!.toLowerCase();
+    const value = unquote(m[2]!);
+    if (value === '') throw new UsageError('E_CONFIG', `${where}: "${key}" has no value`);
+    out.push({ ...(section !== undefined ? { section, sectionWhere } : {}), key, value, where });
+  });
+  return out;
+}
+
+/** A `.env` value's quotes: "x" or 'x' → x (nothing inside is interpreted). */
+function unquote(value: string): string {
+  const m = /^(["'])(.*)\1$/.exec(value);
+  return m ? m[2]! : value;
+}
