@@ -78,8 +78,8 @@ on chain before the device may refund it, within --max-fee-rate/--max-fee-share.
     // device; a node on another network (E_NETWORK_MISMATCH, exit 4) too, as gateway pay: before the store is opened.
     if (node) (await import('../../lib/device/lightning.ts')).checkNodeNetwork(await node.call<{ network?: unknown }>('getinfo', {}), network, 'the gateway (--network)');
     const { paymentAnswer } = await import('../../lib/device/gateway.ts');
-    const { gatewayRoutes } = await import('../../topics/serve/gateway-routes.ts');
-    const { mintGauges, mintRoutes } = await import('../../topics/serve/mint-routes.ts');
+    const { gatewayPlugin } = await import('../../topics/serve/gateway-routes.ts');
+    const { mintGauges, mintPlugin } = await import('../../topics/serve/mint-routes.ts');
     const { mintBatchOn } = await import('../../topics/credit/stream.ts');
     const { startService, announcement } = await import('../../topics/serve/service.ts');
     const now = () => f.now ?? Math.floor(Date.now() / 1000);
@@ -88,7 +88,7 @@ on chain before the device may refund it, within --max-fee-rate/--max-fee-share.
       const batch = await mintBatchOn(this.term, network, ctx, store, 'service');
       this.served = { ctx, store, batch };
       const routes = [
-        ...gatewayRoutes({
+        gatewayPlugin({
           network,
           terms: async () => ({ ...terms }),
           pay: async (body) => this.payDevicePay(node, terms, now(), await this.messageOf(body), f['pay-timeout']),
@@ -105,7 +105,7 @@ on chain before the device may refund it, within --max-fee-rate/--max-fee-share.
           claim: (c) => this.gatewayClaim(network, c),
         }),
         // The gateway is a credit mint on device channels: the credit routes of `serve mint` (open, abandon, close, …).
-        ...mintRoutes({ network, ctx, store, batch }),
+        mintPlugin({ network, ctx, store, batch }),
       ];
       // The watcher beside the routes (topics/watch/): with a node, unless --no-watch. It stops before the drain.
       const watcher = await this.serviceWatcher(network, ctx.chain, f.watch, options.logLevel);

@@ -66,12 +66,12 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
     await this.withMintStore(network, async (ctx, store) => {
       const batch = await this.mintBatch(network, ctx, store, 'service');
       this.served = { ctx, store, batch };
-      const { mintGauges, mintRoutes } = await import('../../topics/serve/mint-routes.ts');
+      const { mintGauges, mintPlugin } = await import('../../topics/serve/mint-routes.ts');
       const { announcement, startService } = await import('../../topics/serve/service.ts');
       const exit = (r: ExitRequest) => this.creditExit(r); // topics/credit/exit.ts, as `credit exit`
       // The watcher beside the routes (topics/watch/): with a node, unless --no-watch. It stops before the drain.
       const watcher = await this.serviceWatcher(network, ctx.chain, f.watch, options.logLevel);
-      const svc = await startService({ ...options, role: 'mint', group: 'credit', network }, mintRoutes({ network, ctx, store, batch, exit }), {
+      const svc = await startService({ ...options, role: 'mint', group: 'credit', network }, [mintPlugin({ network, ctx, store, batch, exit })], {
         // What is in flight finished (the listeners closed first): the watcher's round ends, then the last batch is committed and released.
         drain: async () => {
           await watcher?.stop();

@@ -54,9 +54,9 @@ export default class ServeStatechain extends StatechainCommand<typeof ServeState
     const random = () => (this.random.deterministic && seed ? deterministicRandom(seed) : this.random);
 
     const { operatorStep } = await import('../../topics/statechain/operator-steps.ts');
-    const { statechainRoutes } = await import('../../topics/serve/statechain-routes.ts');
+    const { statechainPlugin } = await import('../../topics/serve/statechain-routes.ts');
     const { toHex } = await import('../../lib/bytes.ts');
-    const routes = statechainRoutes({
+    const routes = statechainPlugin({
       network,
       answer: async (type, value) => {
         const row = operatorStep(type);
@@ -70,7 +70,7 @@ export default class ServeStatechain extends StatechainCommand<typeof ServeState
       coins: async () => ({ type: 'statechain/operator-coins', version: 1, network, coins: await stores.use((s) => s.coins()) }),
     });
     const { startService, announcement } = await import('../../topics/serve/service.ts');
-    const svc = await startService({ ...opts, role: 'statechain', group: 'statechain', network }, routes, { drain: () => stores.close() });
+    const svc = await startService({ ...opts, role: 'statechain', group: 'statechain', network }, [routes], { drain: () => stores.close() });
     this.emitLine(announcement('statechain', svc.urls));
     process.exitCode = await svc.done;
   }
