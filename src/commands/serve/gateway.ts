@@ -63,6 +63,12 @@ on chain before the device may refund it, within --max-fee-rate/--max-fee-share.
 
   protected override longRunning = true;
 
+  /** The service's standard error is its JSON log from the start: a refused flag is a JSON line too (topics/serve/log.ts). */
+  override async run(): Promise<void> {
+    (await import('../../topics/serve/log.ts')).serveLogsJson('gateway');
+    await super.run();
+  }
+
   protected async execute(): Promise<CommandResult | void> {
     const f = this.flags;
     const network = this.network();
@@ -70,8 +76,7 @@ on chain before the device may refund it, within --max-fee-rate/--max-fee-share.
     const options = serveOptions(f as unknown as ServeFlagValues, 8339);
     // As serve mint: the fastest secp256k1 backend that loads (libsecp256k1), not pure-JS noble —
     // the gateway verifies the device's partial signature and signs last on every step (byte-identical results).
-    const backend = await this.useFastestBackend();
-    this.term.info(`offchain: gateway serving on the ${backend} secp256k1 backend`);
+    await this.useFastestBackend(); // named in the service's listening line and /v1/info
     const { ClnRpc } = await import('../../lib/lightning/cln-rpc.ts');
     const node = f['lightning-rpc'] ? new ClnRpc(f['lightning-rpc']) : undefined;
     // A node that does not answer stops the service at its start (E_LIGHTNING_UNREACHABLE), not at the first

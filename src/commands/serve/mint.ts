@@ -51,6 +51,12 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
   /** Keeps noble's large precompute tables (the base class narrows them for one-shot commands). */
   protected override longRunning = true;
 
+  /** The service's standard error is its JSON log from the start: a refused flag is a JSON line too (topics/serve/log.ts). */
+  override async run(): Promise<void> {
+    (await import('../../topics/serve/log.ts')).serveLogsJson('mint');
+    await super.run();
+  }
+
   protected async execute(): Promise<CommandResult | void> {
     const f = this.flags;
     const { serveOptions } = await import('../../topics/serve/flags.ts');
@@ -58,8 +64,7 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
     retiredNonceEpoch(f['nonce-epoch']);
     const { setBasePointWindow } = await import('../../lib/curve.ts');
     setBasePointWindow(8);
-    const backend = await this.useFastestBackend();
-    this.term.info(`offchain: mint serving on the ${backend} secp256k1 backend`);
+    await this.useFastestBackend(); // named in the service's listening line and /v1/info
     await this.ecashOnBackend();
     const network = this.network();
     let code = 0;

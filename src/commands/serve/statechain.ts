@@ -35,6 +35,12 @@ export default class ServeStatechain extends StatechainCommand<typeof ServeState
 
   protected override longRunning = true;
 
+  /** The service's standard error is its JSON log from the start: a refused flag is a JSON line too (topics/serve/log.ts). */
+  override async run(): Promise<void> {
+    (await import('../../topics/serve/log.ts')).serveLogsJson('statechain');
+    await super.run();
+  }
+
   protected async execute(): Promise<CommandResult | void> {
     const f = this.flags;
     const network = this.network();

@@ -332,7 +332,8 @@ async function listen(opts: ServeOptions, { pub, op, logger, hooks, state }: Bui
     throw e;
   }
   const urls = { public: urlOf(pub), ...(op ? { operator: urlOf(op) } : {}) };
-  logger.info({ urls }, 'listening');
+  const { backendSelection } = await import('../../lib/musig/bip327.ts');
+  logger.info({ urls, network: opts.network, secp256k1: backendSelection().engine }, 'listening');
 
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((res) => (resolveDone = res));
