@@ -7,14 +7,20 @@
  * object carrying pino's level, time and the role; the refusal is a line with its code; a
  * failed start writes nothing on standard output. Before: the terminal's notes ("… serving on
  * the libsecp256k1 secp256k1 backend", the test seed's warning) and the error line were plain text.
+ * Each also answers GET /v1/info on its operator's socket (404 on the public one).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { ROOT, tempDir } from '../helpers.ts';
 import { cleanEnv, run } from './cli.ts';
 import { fixture, fixturePath } from './fixtures.ts';
 import { ServeProcess } from './serve-process.ts';
+import { decodeMessage } from '../../src/lib/message.ts';
+import { ServeInfoSchema } from '../../src/lib/serve/schemas.ts';
+
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 const ENV = { OFFCHAIN_TEST_SEED: 'demo', MINT_KEY: fixture('keys/mint.key') };
 const TERMS = join(ROOT, 'fixtures/policies/gateway-terms.json');
@@ -66,6 +72,16 @@ describe('serve <role>: every line on standard error is one JSON object', () => 
         const r = await svc.post(path, body);
         expect([r.status, JSON.parse(r.text).code]).toEqual([400, 'E_WRONG_MESSAGE']);
         expect((await svc.get('/v1/nowhere')).status).toBe(404);
+        // GET /v1/info: the operator's listener only; the status in schemas/serve.info.json's shape.
+        expect((await svc.get('/v1/info')).status).toBe(404);
+        const info = await svc.get('/v1/info', svc.operator);
+        expect(info.status, info.text).toBe(200);
+        expect(decodeMessage(ServeInfoSchema, JSON.parse(info.text))).toMatchObject({
+          role, network: 'regtest', offchain_version: VERSION,
+          store: { kind: 'sqlite', path: join(dir.path, role === 'statechain' ? 'statechain' : 'mint', 'regtest') },
+          chain: { source: 'offline', height: role === 'statechain' ? 200 : 1001 },
+          watcher: { running: false }, listening: { public: svc.url, operator: svc.operator },
+        });
       } finally {
         exit = await svc.stop();
       }

@@ -114,12 +114,14 @@ on chain before the device may refund it, within --max-fee-rate/--max-fee-share.
       ];
       // The watcher beside the routes (topics/watch/): with a node, unless --no-watch. It stops before the drain.
       const watcher = await this.serviceWatcher(network, ctx.chain, f.watch, options.logLevel);
+      const { infoHook, storeInfo } = await import('../../topics/serve/info.ts');
       const svc = await startService({ ...options, role: 'gateway', group: 'gateway', network }, routes, {
         drain: async () => {
           await watcher?.stop();
           await batch.close();
         },
         gauges: [...mintGauges({ store, batch }), ...(watcher?.gauges ?? [])],
+        info: infoHook({ version: this.config.version, store: await storeInfo(f, this.stateDir(network)), chain: ctx.chain, watcher }),
       });
       watcher?.start();
       batch.ended.catch(() => void svc.stop());

@@ -76,6 +76,7 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
       const exit = (r: ExitRequest) => this.creditExit(r); // topics/credit/exit.ts, as `credit exit`
       // The watcher beside the routes (topics/watch/): with a node, unless --no-watch. It stops before the drain.
       const watcher = await this.serviceWatcher(network, ctx.chain, f.watch, options.logLevel);
+      const { infoHook, storeInfo } = await import('../../topics/serve/info.ts');
       const svc = await startService({ ...options, role: 'mint', group: 'credit', network }, [mintPlugin({ network, ctx, store, batch, exit })], {
         // What is in flight finished (the listeners closed first): the watcher's round ends, then the last batch is committed and released.
         drain: async () => {
@@ -83,6 +84,7 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
           await batch.close();
         },
         gauges: [...mintGauges({ store, batch }), ...(watcher?.gauges ?? [])],
+        info: infoHook({ version: this.config.version, store: await storeInfo(f, this.stateDir(network)), chain: ctx.chain, watcher }),
       });
       watcher?.start();
       // A store that broke for good (a failed commit) ends the service: nothing more may be answered.

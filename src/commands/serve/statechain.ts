@@ -76,7 +76,9 @@ export default class ServeStatechain extends StatechainCommand<typeof ServeState
       coins: async () => ({ type: 'statechain/operator-coins', version: 1, network, coins: await stores.use((s) => s.coins()) }),
     });
     const { startService, announcement } = await import('../../topics/serve/service.ts');
-    const svc = await startService({ ...opts, role: 'statechain', group: 'statechain', network }, [routes], { drain: () => stores.close() });
+    const { infoHook, storeInfo } = await import('../../topics/serve/info.ts');
+    const info = infoHook({ version: this.config.version, store: await storeInfo(f, this.stateDir(network)), chain: await this.chain(network) });
+    const svc = await startService({ ...opts, role: 'statechain', group: 'statechain', network }, [routes], { drain: () => stores.close(), info });
     this.emitLine(announcement('statechain', svc.urls));
     process.exitCode = await svc.done;
   }

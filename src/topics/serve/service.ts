@@ -67,6 +67,8 @@ export type ServiceHooks = {
   gauges?: Gauge[];
   /** After the listeners closed and in-flight requests finished: flush and close the role's store. */
   drain?: () => Promise<void>;
+  /** The role's part of GET /v1/info (./info.ts infoHook): version, store, chain tip, watcher. */
+  info?: () => Promise<Record<string, unknown>>;
 };
 
 export type RunningService = {
@@ -194,6 +196,8 @@ export async function buildService(opts: ServeOptions, roles: readonly RoutePlug
   await metrics.ready();
   let draining = false;
   let inflight = 0;
+  /** Set once listening (GET /v1/info's uptime). */
+  const listening: { since?: number } = {};
 
   /** A route's step as the service runs it: refused while draining, counted, within --step-timeout. */
   const run = async (route: Route, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
@@ -298,6 +302,16 @@ export async function buildService(opts: ServeOptions, roles: readonly RoutePlug
       app.get('/metrics', async (_req, reply) => {
         void reply.type(metrics.contentType).send(await metrics.text());
       });
+      // What this service is and how it is doing (schemas/serve.info.json): never a failure for the node (./info.ts).
+      app.get('/v1/info', async (_req, reply) => {
+        const { backendSelection } = await import('../../lib/musig/bip327.ts');
+        const role = await hooks.info?.();
+        const uptime = listening.since === undefined ? 0 : Math.floor((Date.now() - listening.since) / 1000);
+        void reply.type('application/json').send(stringifyMessage({
+          type: 'serve/info', version: 1, network: opts.network, role: opts.role, ...role,
+          secp256k1: backendSelection().engine, uptime_s: uptime, listening: { public: urlOf(pub), operator: urlOf(op!) },
+        }));
+      });
     }
     for (const plugin of plugins) await app.register(plugin, { listener, network: opts.network, bodyLimit: opts.bodyLimit, run });
     return app;
@@ -311,13 +325,13 @@ export async function buildService(opts: ServeOptions, roles: readonly RoutePlug
     close: async () => {
       await Promise.all([pub.close(), op?.close()]);
     },
-    listen: () => listen(opts, { pub, op, logger, hooks, state: { drain: () => void (draining = true), inflight: () => inflight } }),
+    listen: () => listen(opts, { pub, op, logger, hooks, state: { drain: () => void (draining = true), inflight: () => inflight, listening } }),
   };
 }
 
 type Built = {
   pub: FastifyInstance; op: FastifyInstance | undefined; logger: import('pino').Logger; hooks: ServiceHooks;
-  state: { drain(): void; inflight(): number };
+  state: { drain(): void; inflight(): number; listening: { since?: number } };
 };
 
 async function listen(opts: ServeOptions, { pub, op, logger, hooks, state }: Built): Promise<RunningService> {
@@ -332,6 +346,7 @@ async function listen(opts: ServeOptions, { pub, op, logger, hooks, state }: Bui
     throw e;
   }
   const urls = { public: urlOf(pub), ...(op ? { operator: urlOf(op) } : {}) };
+  state.listening.since = Date.now();
   const { backendSelection } = await import('../../lib/musig/bip327.ts');
   logger.info({ urls, network: opts.network, secp256k1: backendSelection().engine }, 'listening');
 

@@ -5,7 +5,8 @@
  * on the NUT routes) and never reaches its step (the role's steps here are recorders that
  * fail the test when called); a valid message reaches its step unchanged and the step's answer
  * leaves as the one-shot prints it. The expected codes are written here by hand, route by
- * route; a route with a schema and no case here fails the last test of its role.
+ * route; a route with a schema and no case here fails the last test of its role. Also GET
+ * /v1/info: 404 on the public listener, and on the operator's an answer whatever the node does.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -16,6 +17,11 @@ import { mintPlugin, type MintServe } from '../../../src/topics/serve/mint-route
 import { gatewayPlugin, type GatewaySteps } from '../../../src/topics/serve/gateway-routes.ts';
 import { statechainPlugin, type StatechainService } from '../../../src/topics/serve/statechain-routes.ts';
 import { fixturePath } from '../../e2e/fixtures.ts';
+import { infoHook } from '../../../src/topics/serve/info.ts';
+import { ServeInfoSchema } from '../../../src/lib/serve/schemas.ts';
+import { decodeMessage } from '../../../src/lib/message.ts';
+import { OffchainError } from '../../../src/lib/errors.ts';
+import type { ChainSource } from '../../../src/lib/chain/types.ts';
 
 const base: ServeOptions = {
   role: 'test', group: 'credit', network: 'regtest', listen: { host: '127.0.0.1', port: 0 }, operatorListen: { host: '127.0.0.1', port: 0 },
@@ -197,4 +203,36 @@ describe('a valid request reaches its step as sent, and its answer leaves as the
       await built.close();
     }
   });
+});
+
+describe('GET /v1/info: on the operator listener only, never failing for the node', () => {
+  const tip = { height: 812, medianTimePast: 1, hash: 'cd'.repeat(32) };
+  const chains: [string, Partial<ChainSource>, Record<string, unknown>][] = [
+    ['a node that answers', { kind: 'rpc', tip: async () => tip }, { source: 'rpc', height: 812, hash: 'cd'.repeat(32) }],
+    ['a node that refuses', { kind: 'rpc', tip: async () => { throw new OffchainError('E_CHAIN_UNREACHABLE', 'connect ECONNREFUSED 127.0.0.1:1'); } }, { source: 'rpc', error: 'E_CHAIN_UNREACHABLE: connect ECONNREFUSED 127.0.0.1:1' }],
+    ['a node that never answers', { kind: 'rpc', tip: () => new Promise(() => {}) }, { source: 'rpc', error: expect.stringMatching(/^E_CHAIN_TIMEOUT: no answer within 2000 ms/) }],
+    ['--tip-height', { kind: 'offline', tip: async () => ({ height: 1001, medianTimePast: 0 }) }, { source: 'offline', height: 1001 }],
+  ];
+  for (const [what, chain, want] of chains) {
+    it(`${what}: the status answered, in the schema of schemas/serve.info.json`, async () => {
+      const watcher = { state: { reorgs: 0, failedRounds: 2, last: { tip: { height: 811, hash: 'ef'.repeat(32) } } as never, lastAt: '2026-01-01T00:00:00.000Z' }, running: () => true };
+      const built = await buildService({ ...base, role: 'mint' }, [mint().plugin], {
+        info: infoHook({ version: '9.9.9', store: { kind: 'postgres', url: 'postgres://mint@db:5432/mint' }, chain: chain as ChainSource, watcher }),
+      });
+      try {
+        expect((await built.apps.public.inject({ method: 'GET', url: '/v1/info' })).statusCode).toBe(404);
+        const r = await built.apps.operator!.inject({ method: 'GET', url: '/v1/info' });
+        expect(r.statusCode, r.body).toBe(200);
+        const info = decodeMessage(ServeInfoSchema, JSON.parse(r.body));
+        expect(info).toEqual({
+          type: 'serve/info', version: 1, network: 'regtest', role: 'mint', offchain_version: '9.9.9',
+          store: { kind: 'postgres', url: 'postgres://mint@db:5432/mint' }, chain: want, secp256k1: expect.any(String),
+          watcher: { running: true, tip: { height: 811, hash: 'ef'.repeat(32) }, at: '2026-01-01T00:00:00.000Z', failed_rounds: 2 },
+          uptime_s: 0, listening: { public: 'closed', operator: 'closed' },
+        });
+      } finally {
+        await built.close();
+      }
+    }, 10_000);
+  }
 });
