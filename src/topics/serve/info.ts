@@ -6,6 +6,7 @@
  */
 import type { ChainSource } from '../../lib/chain/types.ts';
 import { describeError } from '../../lib/cli/describe-error.ts';
+import { OffchainError } from '../../lib/errors.ts';
 import type { WatchGaugeState } from '../watch/service.ts';
 
 /** How long the answer waits for the node's tip. */
@@ -33,12 +34,12 @@ async function chainInfo(chain: ChainSource): Promise<Record<string, unknown>> {
   try {
     const tip = await Promise.race([
       chain.tip(),
-      new Promise<never>((_res, rej) => (timer = setTimeout(() => rej(Object.assign(new Error(`no answer within ${INFO_TIP_TIMEOUT_MS} ms`), { code: 'E_CHAIN_TIMEOUT' })), INFO_TIP_TIMEOUT_MS))),
+      new Promise<never>((_res, rej) => (timer = setTimeout(() => rej(new OffchainError('E_RPC_UNREACHABLE', `the node did not answer within ${INFO_TIP_TIMEOUT_MS} ms`)), INFO_TIP_TIMEOUT_MS))),
     ]);
     return chain.kind === 'rpc' ? { source: 'rpc', height: tip.height, hash: tip.hash } : { source: 'offline', height: tip.height };
   } catch (e) {
     const d = describeError(e);
-    return { source: chain.kind, error: `${(e as { code?: string }).code === 'E_CHAIN_TIMEOUT' ? 'E_CHAIN_TIMEOUT' : d.code}: ${d.message}` };
+    return { source: chain.kind, error: `${d.code}: ${d.message}` };
   } finally {
     clearTimeout(timer);
   }
