@@ -56,6 +56,7 @@ const PROTOCOLS = {
   ptlc: ['htlc'], // PTLCs: the HTLC's script tree with adaptor signatures
   credit: ['ecash', 'htlc', 'truc'], // the credit channel in front of a Cashu mint; an HTLC on a state; exits as TRUC packages
   device: ['credit', 'htlc', 'invoice'], // the IoT device and its gateway: a credit channel paying BOLT 11 invoices. Credit must not know it.
+  serve: [], // the services' own message (serve/info), no protocol
   watch: [], // a watcher's view of the chain and each kind's deadline decisions (offchain watch), over tx/deadline-fee.ts; it reads the chain's facts as plain rows
 };
 const PROTOCOL_NAMES = Object.keys(PROTOCOLS);

@@ -76,6 +76,7 @@ export const NEXT_STEP: Readonly<Record<string, string>> = {
   'package/child': 'your wallet: bitcoin-cli walletprocesspsbt (signs the child), then offchain package submit with the parent',
   'package/submitted': RESULT,
   'watch/report': RESULT,
+  'serve/info': RESULT,
   'invoice/bolt11': 'the payer: offchain route plan --invoice, htlc create --invoice (the string is verified again there)',
   'invoice/offer': 'the payer, who asks the issuer for an invoice (lightning-cli fetchinvoice)',
   'invoice/request': 'the offer\'s issuer, who answers with an invoice',

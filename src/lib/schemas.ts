@@ -20,9 +20,10 @@ import { TRUC_SCHEMAS } from './truc/schemas.ts';
 import { INVOICE_SCHEMAS } from './invoice/schemas.ts';
 import { DEVICE_SCHEMAS } from './device/schemas.ts';
 import { WATCH_SCHEMAS } from './watch/schemas.ts';
+import { SERVE_SCHEMAS } from './serve/schemas.ts';
 
 export const MESSAGE_SCHEMAS: readonly TObject[] = [
-  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS, ...PTLC_SCHEMAS, ...ROUTE_SCHEMAS, ...BOLT3_SCHEMAS, ...OPENASSETS_SCHEMAS, ColuDecodedSchema, XcpDecodedSchema, XcpUnpackedSchema, ...ONION_SCHEMAS, ...STATECHAIN_SCHEMAS, ...TRUC_SCHEMAS, ...INVOICE_SCHEMAS, ...DEVICE_SCHEMAS, ...WATCH_SCHEMAS,
+  KeyPublicSchema, PsbtUpdatedSchema, PsbtDecodedSchema, PsbtAnalysisSchema, PsbtExtractedSchema, ...CREDIT_SCHEMAS, ...HTLC_SCHEMAS, ...PTLC_SCHEMAS, ...ROUTE_SCHEMAS, ...BOLT3_SCHEMAS, ...OPENASSETS_SCHEMAS, ColuDecodedSchema, XcpDecodedSchema, XcpUnpackedSchema, ...ONION_SCHEMAS, ...STATECHAIN_SCHEMAS, ...TRUC_SCHEMAS, ...INVOICE_SCHEMAS, ...DEVICE_SCHEMAS, ...WATCH_SCHEMAS, ...SERVE_SCHEMAS,
 ];
 
 /** schemas/credit.update.json for `credit/update`. */

@@ -101,7 +101,10 @@ describe('a bad configuration file: one coded line, exit 2, nothing on stdout', 
     const r = run(['serve', 'mint', '--config', file('bad.conf', text), '--print-config']);
     expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: '' });
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(message);
+    // A service's stderr is JSON lines (docs/serve.md), its refusals too: the line's message and code.
+    const line = JSON.parse(r.stderr) as { code: string; exit_code: number; msg: string };
+    expect({ code: line.code, exit_code: line.exit_code }).toEqual({ code: 'E_CONFIG', exit_code: 2 });
+    expect(line.msg).toMatch(message);
     expect(r.stderr).not.toContain('hunter2');
   });
   it('a --config that is not there', () => {

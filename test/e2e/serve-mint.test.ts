@@ -37,7 +37,7 @@ import { fixture, fixturePath } from './fixtures.ts';
 import { musigTaprootOutput, publicKeyOf } from '../independent/keys.ts';
 import { fundingPsbt, MINT_PUB, REFUND } from './stream-credit.ts';
 import { mintRoutes } from '../../src/topics/serve/mint-routes.ts';
-import { ServeMintProcess } from './serve-process.ts';
+import { ServeMintProcess, serveErrors } from './serve-process.ts';
 
 const USER2_KEY = hex.encode(createHash('sha256').update('offchain serve-mint test user 2').digest());
 const ENV = {
@@ -363,14 +363,14 @@ describe('serve mint: every route answers what the one-shot prints', () => {
     const r = run(['serve', 'mint', ...serveArgs(cur, '--operator-listen', '0.0.0.0:1')], { env: ENV });
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/error E_USAGE: --operator-listen 0\.0\.0\.0:1/);
+    expect(serveErrors(r.stderr)).toEqual([{ code: 'E_USAGE', exit_code: 2, msg: expect.stringMatching(/^E_USAGE: --operator-listen 0\.0\.0\.0:1/) }]);
   });
 
   it('--nonce-epoch host: E_USAGE (retired: a host\'s shared nonce key is gone, on every store), exit 2', () => {
     const r = run(['serve', 'mint', ...serveArgs(cur, '--nonce-epoch', 'host')], { env: ENV });
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/error E_USAGE: --nonce-epoch host is retired: .*drop the flag/);
+    expect(serveErrors(r.stderr)).toEqual([{ code: 'E_USAGE', exit_code: 2, msg: expect.stringMatching(/^E_USAGE: --nonce-epoch host is retired: .*drop the flag/) }]);
   });
 
   it('a second serve mint (or a --stream) on the SQLite --state-dir a serve mint holds: E_LOCK_HELD, exit 5, one line, nothing on stdout; one-shots beside it still run; stopped, the directory is free again', async () => {
@@ -380,8 +380,7 @@ describe('serve mint: every route answers what the one-shot prints', () => {
     try {
       const second = run(['serve', 'mint', ...serveArgs(d, '--listen', '127.0.0.1:0')], { env: ENV, timeoutMs: 30_000 });
       expect({ status: second.status, stdout: second.stdout }).toEqual({ status: 5, stdout: '' });
-      expect(second.stderr.trim().split('\n').filter((l) => /error E_/.test(l))).toHaveLength(1);
-      expect(second.stderr).toMatch(/error E_LOCK_HELD: .* is held by another long-running process/);
+      expect(serveErrors(second.stderr)).toEqual([{ code: 'E_LOCK_HELD', exit_code: 5, msg: expect.stringMatching(/^E_LOCK_HELD: .* is held by another long-running process/) }]);
       const stream = run(['sign-update', '--role', 'mint', '--stream', ...serveArgs(d)], { env: ENV, input: '', timeoutMs: 30_000 });
       expect([stream.status, stream.stdout, /error (E_[A-Z_]+)/.exec(stream.stderr)?.[1]]).toEqual([5, '', 'E_LOCK_HELD']);
       const list = run(['credit', 'list', '--state-dir', d, ...TIP], { env: ENV });

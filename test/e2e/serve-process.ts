@@ -117,3 +117,12 @@ export async function startGateway(args: string[], env: Record<string, string>, 
   expect(p.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   return { child: p.child, public: p.url, ...(p.operator ? { operator: p.operator } : {}), stderr: () => p.stderr, stop: async (signal = 'SIGTERM') => (await p.stop(signal)).status };
 }
+
+/**
+ * The error lines of a `serve …` that refused to start: its standard error is its JSON log
+ * (every line one object), the error a line at level 50 or more with its code.
+ */
+export function serveErrors(stderr: string): { code: string; exit_code: number; msg: string }[] {
+  return stderr.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { level: number; code: string; exit_code: number; msg: string })
+    .filter((l) => l.level >= 50).map(({ code, exit_code, msg }) => ({ code, exit_code, msg }));
+}

@@ -19,7 +19,7 @@ describe('message schemas', () => {
   });
 
   it('every JSON fixture message validates against the schema of its type, and every type has one', () => {
-    const dirs = ['fixtures/messages', 'fixtures/psbt', 'fixtures/credit', 'fixtures/htlc', 'fixtures/ptlc', 'fixtures/route', 'fixtures/bolt3', 'fixtures/openassets', 'fixtures/onion', 'fixtures/statechain', 'fixtures/truc', 'fixtures/invoice', 'fixtures/device', 'fixtures/watch'];
+    const dirs = ['fixtures/messages', 'fixtures/psbt', 'fixtures/credit', 'fixtures/htlc', 'fixtures/ptlc', 'fixtures/route', 'fixtures/bolt3', 'fixtures/openassets', 'fixtures/onion', 'fixtures/statechain', 'fixtures/truc', 'fixtures/invoice', 'fixtures/device', 'fixtures/watch', 'fixtures/serve'];
     const seen = new Set<string>();
     for (const d of dirs) {
       for (const f of readdirSync(join(ROOT, d)).filter((f) => f.endsWith('.json'))) {

@@ -36,7 +36,9 @@ function oneLine(r: Run): { status: number; code: string | undefined } {
   expect(r.stdout).toBe('');
   const lines = r.stderr.split('\n').filter(Boolean);
   expect(lines, r.stderr).toHaveLength(1);
-  return { status: r.status, code: /^offchain: error (E_[A-Z0-9_]+): /.exec(lines[0]!)?.[1] };
+  // A service's is a line of its JSON log (docs/serve.md), a one-shot's the plain coded line.
+  const code = lines[0]!.startsWith('{') ? (JSON.parse(lines[0]!) as { code?: string }).code : /^offchain: error (E_[A-Z0-9_]+): /.exec(lines[0]!)?.[1];
+  return { status: r.status, code };
 }
 /** Every file under `dir` with its digest; nothing when there is no such directory. */
 const files = (dir: string) => (existsSync(dir) ? tree(dir) : {});

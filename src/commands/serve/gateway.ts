@@ -63,6 +63,12 @@ on chain before the device may refund it, within --max-fee-rate/--max-fee-share.
 
   protected override longRunning = true;
 
+  /** The service's standard error is its JSON log from the start: a refused flag is a JSON line too (topics/serve/log.ts). */
+  override async run(): Promise<void> {
+    (await import('../../topics/serve/log.ts')).serveLogsJson('gateway');
+    await super.run();
+  }
+
   protected async execute(): Promise<CommandResult | void> {
     const f = this.flags;
     const network = this.network();
@@ -70,16 +76,15 @@ on chain before the device may refund it, within --max-fee-rate/--max-fee-share.
     const options = serveOptions(f as unknown as ServeFlagValues, 8339);
     // As serve mint: the fastest secp256k1 backend that loads (libsecp256k1), not pure-JS noble —
     // the gateway verifies the device's partial signature and signs last on every step (byte-identical results).
-    const backend = await this.useFastestBackend();
-    this.term.info(`offchain: gateway serving on the ${backend} secp256k1 backend`);
+    await this.useFastestBackend(); // named in the service's listening line and /v1/info
     const { ClnRpc } = await import('../../lib/lightning/cln-rpc.ts');
     const node = f['lightning-rpc'] ? new ClnRpc(f['lightning-rpc']) : undefined;
     // A node that does not answer stops the service at its start (E_LIGHTNING_UNREACHABLE), not at the first
     // device; a node on another network (E_NETWORK_MISMATCH, exit 4) too, as gateway pay: before the store is opened.
     if (node) (await import('../../lib/device/lightning.ts')).checkNodeNetwork(await node.call<{ network?: unknown }>('getinfo', {}), network, 'the gateway (--network)');
     const { paymentAnswer } = await import('../../lib/device/gateway.ts');
-    const { gatewayRoutes } = await import('../../topics/serve/gateway-routes.ts');
-    const { mintGauges, mintRoutes } = await import('../../topics/serve/mint-routes.ts');
+    const { gatewayPlugin } = await import('../../topics/serve/gateway-routes.ts');
+    const { mintGauges, mintPlugin } = await import('../../topics/serve/mint-routes.ts');
     const { mintBatchOn } = await import('../../topics/credit/stream.ts');
     const { startService, announcement } = await import('../../topics/serve/service.ts');
     const now = () => f.now ?? Math.floor(Date.now() / 1000);
@@ -88,7 +93,7 @@ on chain before the device may refund it, within --max-fee-rate/--max-fee-share.
       const batch = await mintBatchOn(this.term, network, ctx, store, 'service');
       this.served = { ctx, store, batch };
       const routes = [
-        ...gatewayRoutes({
+        gatewayPlugin({
           network,
           terms: async () => ({ ...terms }),
           pay: async (body) => this.payDevicePay(node, terms, now(), await this.messageOf(body), f['pay-timeout']),
@@ -105,16 +110,18 @@ on chain before the device may refund it, within --max-fee-rate/--max-fee-share.
           claim: (c) => this.gatewayClaim(network, c),
         }),
         // The gateway is a credit mint on device channels: the credit routes of `serve mint` (open, abandon, close, …).
-        ...mintRoutes({ network, ctx, store, batch }),
+        mintPlugin({ network, ctx, store, batch }),
       ];
       // The watcher beside the routes (topics/watch/): with a node, unless --no-watch. It stops before the drain.
       const watcher = await this.serviceWatcher(network, ctx.chain, f.watch, options.logLevel);
+      const { infoHook, storeInfo } = await import('../../topics/serve/info.ts');
       const svc = await startService({ ...options, role: 'gateway', group: 'gateway', network }, routes, {
         drain: async () => {
           await watcher?.stop();
           await batch.close();
         },
         gauges: [...mintGauges({ store, batch }), ...(watcher?.gauges ?? [])],
+        info: infoHook({ version: this.config.version, store: await storeInfo(f, this.stateDir(network)), chain: ctx.chain, watcher }),
       });
       watcher?.start();
       batch.ended.catch(() => void svc.stop());

@@ -51,6 +51,12 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
   /** Keeps noble's large precompute tables (the base class narrows them for one-shot commands). */
   protected override longRunning = true;
 
+  /** The service's standard error is its JSON log from the start: a refused flag is a JSON line too (topics/serve/log.ts). */
+  override async run(): Promise<void> {
+    (await import('../../topics/serve/log.ts')).serveLogsJson('mint');
+    await super.run();
+  }
+
   protected async execute(): Promise<CommandResult | void> {
     const f = this.flags;
     const { serveOptions } = await import('../../topics/serve/flags.ts');
@@ -58,25 +64,26 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
     retiredNonceEpoch(f['nonce-epoch']);
     const { setBasePointWindow } = await import('../../lib/curve.ts');
     setBasePointWindow(8);
-    const backend = await this.useFastestBackend();
-    this.term.info(`offchain: mint serving on the ${backend} secp256k1 backend`);
+    await this.useFastestBackend(); // named in the service's listening line and /v1/info
     const network = this.network();
     let code = 0;
     await this.withMintStore(network, async (ctx, store) => {
       const batch = await this.mintBatch(network, ctx, store, 'service');
       this.served = { ctx, store, batch };
-      const { mintGauges, mintRoutes } = await import('../../topics/serve/mint-routes.ts');
+      const { mintGauges, mintPlugin } = await import('../../topics/serve/mint-routes.ts');
       const { announcement, startService } = await import('../../topics/serve/service.ts');
       const exit = (r: ExitRequest) => this.creditExit(r); // topics/credit/exit.ts, as `credit exit`
       // The watcher beside the routes (topics/watch/): with a node, unless --no-watch. It stops before the drain.
       const watcher = await this.serviceWatcher(network, ctx.chain, f.watch, options.logLevel);
-      const svc = await startService({ ...options, role: 'mint', group: 'credit', network }, mintRoutes({ network, ctx, store, batch, exit }), {
+      const { infoHook, storeInfo } = await import('../../topics/serve/info.ts');
+      const svc = await startService({ ...options, role: 'mint', group: 'credit', network }, [mintPlugin({ network, ctx, store, batch, exit })], {
         // What is in flight finished (the listeners closed first): the watcher's round ends, then the last batch is committed and released.
         drain: async () => {
           await watcher?.stop();
           await batch.close();
         },
         gauges: [...mintGauges({ store, batch }), ...(watcher?.gauges ?? [])],
+        info: infoHook({ version: this.config.version, store: await storeInfo(f, this.stateDir(network)), chain: ctx.chain, watcher }),
       });
       watcher?.start();
       // A store that broke for good (a failed commit) ends the service: nothing more may be answered.

@@ -35,6 +35,12 @@ export default class ServeStatechain extends StatechainCommand<typeof ServeState
 
   protected override longRunning = true;
 
+  /** The service's standard error is its JSON log from the start: a refused flag is a JSON line too (topics/serve/log.ts). */
+  override async run(): Promise<void> {
+    (await import('../../topics/serve/log.ts')).serveLogsJson('statechain');
+    await super.run();
+  }
+
   protected async execute(): Promise<CommandResult | void> {
     const f = this.flags;
     const network = this.network();
@@ -54,9 +60,9 @@ export default class ServeStatechain extends StatechainCommand<typeof ServeState
     const random = () => (this.random.deterministic && seed ? deterministicRandom(seed) : this.random);
 
     const { operatorStep } = await import('../../topics/statechain/operator-steps.ts');
-    const { statechainRoutes } = await import('../../topics/serve/statechain-routes.ts');
+    const { statechainPlugin } = await import('../../topics/serve/statechain-routes.ts');
     const { toHex } = await import('../../lib/bytes.ts');
-    const routes = statechainRoutes({
+    const routes = statechainPlugin({
       network,
       answer: async (type, value) => {
         const row = operatorStep(type);
@@ -70,7 +76,9 @@ export default class ServeStatechain extends StatechainCommand<typeof ServeState
       coins: async () => ({ type: 'statechain/operator-coins', version: 1, network, coins: await stores.use((s) => s.coins()) }),
     });
     const { startService, announcement } = await import('../../topics/serve/service.ts');
-    const svc = await startService({ ...opts, role: 'statechain', group: 'statechain', network }, routes, { drain: () => stores.close() });
+    const { infoHook, storeInfo } = await import('../../topics/serve/info.ts');
+    const info = infoHook({ version: this.config.version, store: await storeInfo(f, this.stateDir(network)), chain: await this.chain(network) });
+    const svc = await startService({ ...opts, role: 'statechain', group: 'statechain', network }, [routes], { drain: () => stores.close(), info });
     this.emitLine(announcement('statechain', svc.urls));
     process.exitCode = await svc.done;
   }

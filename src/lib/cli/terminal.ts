@@ -4,6 +4,7 @@
  * NO_COLOR on a TTY, so the level is decided here, not by chalk).
  */
 import { Chalk, type ChalkInstance } from 'chalk';
+import { jsonLogLine, loggingJson } from './error-line.ts';
 
 export type Terminal = {
   readonly color: ChalkInstance;
@@ -52,10 +53,11 @@ export function createTerminal(stderr: NodeJS.WriteStream, env: NodeJS.ProcessEn
     quiet: false,
     color,
     stderrIsTTY: isTTY,
-    info: (line) => write(line + '\n'),
-    warn: (line) => write(color.yellow(`offchain: warning: ${line}`) + '\n'),
+    // In a service (error-line.ts logLinesAsJson) a line of its JSON log instead.
+    info: (line) => write(jsonLogLine('info', line.replace(/^offchain: /, '')) ?? line + '\n'),
+    warn: (line) => write(jsonLogLine('warn', line) ?? color.yellow(`offchain: warning: ${line}`) + '\n'),
     progress(line) {
-      if (!isTTY || term.quiet) return;
+      if (!isTTY || term.quiet || loggingJson()) return;
       stderr.write('\r\x1b[K' + color.dim(line));
       progressShown = true;
     },

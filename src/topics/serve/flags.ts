@@ -5,6 +5,7 @@
  * X-Forwarded-For is believed, how long a drain may take, and the log level. Parsed here
  * into ServeOptions (./service.ts); a role's own flags (key, store, chain…) stay its topic's.
  */
+import { jsonLogLevel } from '../../lib/cli/error-line.ts';
 import { Flags } from '@oclif/core';
 import { isIP } from 'node:net';
 import { UsageError } from '../../lib/errors.ts';
@@ -70,6 +71,8 @@ export function parseOperatorListen(text: string): ListenAt {
 
 /** The shared flags as options; `port` is the role's default public port. */
 export function serveOptions(f: ServeFlagValues, port: number): Omit<ServeOptions, 'role' | 'group' | 'network'> {
+  // The log's level holds from here for the lines besides pino's (./log.ts): a note at info is not written under --log-level warn.
+  jsonLogLevel(f['log-level']);
   const listen = parseListen(f.listen ?? `127.0.0.1:${port}`, '--listen', false) as { host: string; port: number };
   const operatorListen = f['operator-listen'] === undefined ? undefined : parseOperatorListen(f['operator-listen']);
   const trustProxy = f['trust-proxy']?.split(',').map((s) => s.trim()).filter((s) => s !== '');

@@ -23,11 +23,13 @@
  * pending is 503 E_PAYMENT_PENDING with Retry-After. The preimage travels only in the settle
  * bodies (the device's proof of payment); the service logs no body.
  */
-import { Answer, type Route } from './service.ts';
-import { contractIdOf, fields } from './operator-request.ts';
-import { MalformedInputError } from '../../lib/errors.ts';
+import { Type } from '@sinclair/typebox';
+import { Answer, type Route } from './route.ts';
+import { ClaimBody, FailBody, SettleBody, exitSwitches, type OperatorBody } from './operator-request.ts';
+import { routePlugin, type RoutePlugin } from './routes-plugin.ts';
 import { fromHex, toHex } from '../../lib/bytes.ts';
 import { flagValue } from '../../lib/cli/flags.ts';
+import { DeviceFailSchema, DevicePaySchema, DeviceSettleSchema } from '../../lib/device/schemas.ts';
 
 /** What the routes need of the gateway: the serve command's bindings of the one-shots' step functions. */
 export type GatewaySteps = {
@@ -42,54 +44,55 @@ export type GatewaySteps = {
   claim: (c: { contract?: string; feeRate: string; to?: string; preimage?: Uint8Array; broadcast: boolean; dryRun: boolean }) => Promise<Record<string, unknown>>;
 };
 
-function preimageOf(text: string | undefined): Uint8Array {
-  if (!/^[0-9a-fA-F]{64}$/.test(text ?? '')) throw new MalformedInputError('E_MALFORMED_REQUEST', 'preimage must be 64 hex digits');
-  return Uint8Array.from(Buffer.from(text!, 'hex'));
-}
+/** A preimage the body's schema checked: 64 hex digits. */
+const preimageOf = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'hex'));
+
+/** A payment hash in the path: 64 hex digits, either case. */
+const PaymentParams = Type.Object({ hash: Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'the payment hash' }) });
 
 export function gatewayRoutes(s: GatewaySteps): Route[] {
   return [
     { method: 'GET', path: '/v1/gateway/terms', step: 'terms', listener: 'public', in: '—', out: 'the gateway\'s terms', handle: () => s.terms() },
-    { method: 'POST', path: '/v1/gateway/pay', step: 'pay', listener: 'public', in: 'device/pay', out: 'gateway/job | gateway/settle | gateway/fail', handle: (req) => s.pay(req.body) },
-    { method: 'POST', path: '/v1/gateway/complete', step: 'complete', listener: 'public', in: 'device/settle | device/fail', out: 'gateway/receipt', handle: (req) => s.complete(req.body) },
+    { method: 'POST', path: '/v1/gateway/pay', step: 'pay', listener: 'public', in: 'device/pay', out: 'gateway/job | gateway/settle | gateway/fail', schema: { body: DevicePaySchema }, handle: (req) => s.pay(req.body) },
+    { method: 'POST', path: '/v1/gateway/complete', step: 'complete', listener: 'public', in: 'device/settle | device/fail', out: 'gateway/receipt', schema: { body: Type.Union([DeviceSettleSchema, DeviceFailSchema]) }, handle: (req) => s.complete(req.body) },
     {
-      method: 'GET', path: '/v1/operator/payments/:hash', step: 'payment', listener: 'operator', in: '—', out: 'gateway/settle | gateway/fail',
+      method: 'GET', path: '/v1/operator/payments/:hash', step: 'payment', listener: 'operator', in: '—', out: 'gateway/settle | gateway/fail', schema: { params: PaymentParams },
       handle: async (req) => {
-        const hash = (req.params.hash ?? '').toLowerCase();
-        if (!/^[0-9a-f]{64}$/.test(hash)) throw new MalformedInputError('E_MALFORMED_REQUEST', 'the payment hash must be 64 hex digits');
+        const hash = req.params.hash!.toLowerCase();
         const answer = await s.payment(hash);
         if (answer) return answer;
         return new Answer(404, { type: 'gateway/error', version: 1, network: s.network, code: 'E_PAYMENT_UNDECIDED', exit_code: 5, message: `payment ${hash} is not decided (still being paid, or unknown to this gateway): ask again later` }, { 'retry-after': '1' });
       },
     },
     {
-      method: 'POST', path: '/v1/operator/settle', step: 'settle', listener: 'operator', in: '{contract_id?, preimage}', out: 'gateway/settle',
+      method: 'POST', path: '/v1/operator/settle', step: 'settle', listener: 'operator', in: '{contract_id?, preimage}', out: 'gateway/settle', schema: { body: SettleBody },
       handle: async (req) => {
-        const f = fields(req, ['contract_id', 'preimage']);
-        return s.settle(contractIdOf(f), preimageOf(f.preimage));
+        const b = req.body as OperatorBody<typeof SettleBody>;
+        return s.settle(b.contract_id, preimageOf(b.preimage));
       },
     },
     {
-      method: 'POST', path: '/v1/operator/fail', step: 'fail', listener: 'operator', in: '{contract_id?, payment_hash}', out: 'gateway/fail',
+      method: 'POST', path: '/v1/operator/fail', step: 'fail', listener: 'operator', in: '{contract_id?, payment_hash}', out: 'gateway/fail', schema: { body: FailBody },
       handle: async (req) => {
-        const f = fields(req, ['contract_id', 'payment_hash']);
-        if (f.payment_hash === undefined) throw new MalformedInputError('E_MALFORMED_REQUEST', 'payment_hash is required');
+        const b = req.body as OperatorBody<typeof FailBody>;
         // Read as `gateway fail --payment-hash` reads its flag (hexFlag): the same refusal, code and exit class.
-        return s.fail(contractIdOf(f), flagValue(() => toHex(fromHex(f.payment_hash!, 'payment_hash', 32))));
+        return s.fail(b.contract_id, flagValue(() => toHex(fromHex(b.payment_hash, 'payment_hash', 32))));
       },
     },
     {
-      method: 'POST', path: '/v1/operator/claim', step: 'claim', listener: 'operator', in: '{contract_id?, fee_rate, to?, preimage?, broadcast?, dry_run?}', out: 'credit/exit (htlc_claim)',
+      method: 'POST', path: '/v1/operator/claim', step: 'claim', listener: 'operator', in: '{contract_id?, fee_rate, to?, preimage?, broadcast?, dry_run?}', out: 'credit/exit (htlc_claim)', schema: { body: ClaimBody },
       handle: async (req) => {
-        const f = fields(req, ['contract_id', 'fee_rate', 'to', 'preimage'], ['broadcast', 'dry_run']);
-        if (f.fee_rate === undefined) throw new MalformedInputError('E_MALFORMED_REQUEST', 'fee_rate is required (sat/vB, as --fee-rate)');
-        if (f.on.has('broadcast') && f.on.has('dry_run')) throw new MalformedInputError('E_MALFORMED_REQUEST', 'broadcast and dry_run exclude each other');
-        const id = contractIdOf(f);
+        const b = req.body as OperatorBody<typeof ClaimBody>;
         return s.claim({
-          ...(id ? { contract: id } : {}), feeRate: f.fee_rate, ...(f.to ? { to: f.to } : {}), ...(f.preimage !== undefined ? { preimage: preimageOf(f.preimage) } : {}),
-          broadcast: f.on.has('broadcast'), dryRun: f.on.has('dry_run'),
+          ...(b.contract_id ? { contract: b.contract_id } : {}), feeRate: b.fee_rate, ...(b.to ? { to: b.to } : {}), ...(b.preimage !== undefined ? { preimage: preimageOf(b.preimage) } : {}),
+          ...exitSwitches(b),
         });
       },
     },
   ];
+}
+
+/** The gateway's own routes as one fastify plugin (./routes-plugin.ts); serve gateway adds the mint's (mintPlugin). */
+export function gatewayPlugin(s: GatewaySteps): RoutePlugin {
+  return routePlugin(gatewayRoutes(s));
 }

@@ -25,17 +25,22 @@
  * E_NETWORK_MISMATCH. The NUT routes answer refusals in NUT-00's {detail, code}. The exit is
  * served only where the command binds `exit` (serve mint; serve gateway claims instead).
  */
-import { OffchainError, ExitCode, MalformedInputError, UsageError } from '../../lib/errors.ts';
+import { OffchainError, ExitCode } from '../../lib/errors.ts';
 import { resolveNetwork } from '../../lib/network.ts';
 import type { MintContext, MintContractRecord } from '../../lib/credit/ports.ts';
 import type { MintStorePort } from '../../lib/store/mint-store-port.ts';
 import type { Network } from '../../lib/network.ts';
 import type { MintBatch } from '../credit/mint-batch.ts';
 import type { MintStepType } from '../credit/mint-steps.ts';
-import type { Route } from './service.ts';
+import type { Route } from './route.ts';
 import type { ExitRequest } from '../credit/exit.ts';
-import { contractIdOf, fields } from './operator-request.ts';
+import { ExitBody, exitSwitches, type OperatorBody } from './operator-request.ts';
 import type { Gauge } from './metrics.ts';
+import { routePlugin, type RoutePlugin } from './routes-plugin.ts';
+import { Type, type TObject } from '@sinclair/typebox';
+import { AbandonSchema, CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema } from '../../lib/credit/schemas.ts';
+import { RestoreRequestSchema } from '../../lib/credit/schemas-ecash.ts';
+import { readRestoreRequest } from '../../lib/credit/ecash-restore.ts';
 
 export type MintServe = {
   network: Network; ctx: MintContext; store: MintStorePort<MintContractRecord>; batch: MintBatch;
@@ -43,15 +48,24 @@ export type MintServe = {
   exit?: (r: ExitRequest) => Promise<Record<string, unknown>>;
 };
 
-/** The routes of the credit protocol's POSTs: path → the message type it takes. */
-export const MINT_POSTS: readonly { path: string; step: string; type: MintStepType; out: string }[] = [
-  { path: '/v1/credit/open', step: 'open', type: 'credit/open-request', out: 'credit/open-accept' },
-  { path: '/v1/credit/update', step: 'update', type: 'credit/update-request', out: 'credit/receipt' },
-  { path: '/v1/credit/abandon', step: 'abandon', type: 'credit/abandon', out: 'credit/abandoned' },
-  { path: '/v1/credit/close', step: 'close', type: 'credit/close-request', out: 'credit/closed' },
-  { path: '/v1/credit/rollover', step: 'rollover', type: 'credit/rollover-request', out: 'credit/rollover-refund' },
-  { path: '/v1/credit/rollover/sign', step: 'rollover-sign', type: 'credit/rollover-sign', out: 'credit/rollover-accept' },
+/** The routes of the credit protocol's POSTs: path → the message type it takes, and its schema (schemas/credit.*.json). */
+export const MINT_POSTS: readonly { path: string; step: string; type: MintStepType; out: string; schema: TObject }[] = [
+  { path: '/v1/credit/open', step: 'open', type: 'credit/open-request', out: 'credit/open-accept', schema: OpenRequestSchema },
+  { path: '/v1/credit/update', step: 'update', type: 'credit/update-request', out: 'credit/receipt', schema: UpdateRequestSchema },
+  { path: '/v1/credit/abandon', step: 'abandon', type: 'credit/abandon', out: 'credit/abandoned', schema: AbandonSchema },
+  { path: '/v1/credit/close', step: 'close', type: 'credit/close-request', out: 'credit/closed', schema: CloseRequestSchema },
+  { path: '/v1/credit/rollover', step: 'rollover', type: 'credit/rollover-request', out: 'credit/rollover-refund', schema: RolloverRequestSchema },
+  { path: '/v1/credit/rollover/sign', step: 'rollover-sign', type: 'credit/rollover-sign', out: 'credit/rollover-accept', schema: RolloverSignSchema },
 ];
+
+/** NUT-09's PostRestoreRequest as a wallet POSTs it, or with our envelope (credit/restore-request); read by readRestoreRequest. */
+const RestoreBody = Type.Union([RestoreRequestSchema, Type.Object({ outputs: RestoreRequestSchema.properties.outputs }, { description: 'NUT-09 PostRestoreRequest' })]);
+
+/** A keyset id as NUT-01 names it in the path (any other string is an unknown keyset: NUT-00 code 12001). */
+const KeysetParams = Type.Object({ id: Type.String({ description: 'keyset id' }) });
+
+/** credit list's --expiring-within as the query's expiring-within. */
+const ContractsQuery = Type.Object({ 'expiring-within': Type.Optional(Type.String({ pattern: '^[0-9]{1,9}$', description: 'only contracts expiring within N blocks' })) });
 
 /** NUT-00 error code of an unknown keyset (Nutshell's KeysetNotFoundError). */
 const NUT_UNKNOWN_KEYSET = 12001;
@@ -80,7 +94,7 @@ export function mintRoutes(m: MintServe): Route[] {
   const { ctx, store, batch, network } = m;
   const signer = () => ctx.ecash?.signer;
   const posts: Route[] = MINT_POSTS.map((p) => ({
-    method: 'POST', path: p.path, step: p.step, listener: 'public', in: p.type, out: p.out,
+    method: 'POST', path: p.path, step: p.step, listener: 'public', in: p.type, out: p.out, schema: { body: p.schema },
     handle: (req) => batch.submit(req.body, p.type),
   }));
   return [
@@ -98,7 +112,7 @@ export function mintRoutes(m: MintServe): Route[] {
       }),
     },
     {
-      method: 'GET', path: '/v1/keys/:id', step: 'keys-id', listener: 'public', in: '—', out: 'NUT-01 GetKeysResponse', errors: 'nut',
+      method: 'GET', path: '/v1/keys/:id', step: 'keys-id', listener: 'public', in: '—', out: 'NUT-01 GetKeysResponse', errors: 'nut', schema: { params: KeysetParams },
       handle: (req) => batch.read(async () => {
         const id = req.params['id'] ?? '';
         const s = signer();
@@ -125,8 +139,10 @@ export function mintRoutes(m: MintServe): Route[] {
       method: 'POST', path: '/v1/restore', step: 'restore', listener: 'public', in: 'NUT-09 PostRestoreRequest', out: 'NUT-09 PostRestoreResponse', errors: 'nut',
       // A wallet restores in batches of outputs: 1000 of them are about 150 KiB of JSON.
       bodyLimit: 256 * 1024,
+      schema: { body: RestoreBody },
+      decode: { body: readRestoreRequest },
       handle: (req) => batch.read(async () => {
-        const { readRestoreRequest, restoreSignatures } = await import('../../lib/credit/ecash-restore.ts');
+        const { restoreSignatures } = await import('../../lib/credit/ecash-restore.ts');
         const r = readRestoreRequest(req.body);
         // A bare NUT-09 body names no network; a credit/restore-request does, and must be this mint's.
         resolveNetwork(network, (req.body as { network?: Network }).network);
@@ -136,10 +152,9 @@ export function mintRoutes(m: MintServe): Route[] {
     },
     ...posts,
     {
-      method: 'GET', path: '/v1/operator/contracts', step: 'contracts', listener: 'operator', in: '—', out: 'credit/contracts',
+      method: 'GET', path: '/v1/operator/contracts', step: 'contracts', listener: 'operator', in: '—', out: 'credit/contracts', schema: { querystring: ContractsQuery },
       handle: (req) => batch.read(async () => {
         const text = req.query['expiring-within'];
-        if (text !== undefined && !/^[0-9]{1,9}$/.test(text)) throw new UsageError('E_USAGE', `expiring-within must be a number of blocks, got ${JSON.stringify(text.slice(0, 20))}`);
         const { contractsList } = await import('../credit/list.ts');
         return contractsList(store, ctx.policy, ctx.chain, network, text === undefined ? undefined : Number(text));
       }),
@@ -152,12 +167,15 @@ export function mintRoutes(m: MintServe): Route[] {
 function exitRoute(exit: NonNullable<MintServe['exit']>): Route {
   return {
     method: 'POST', path: '/v1/operator/exit', step: 'exit', listener: 'operator', in: '{contract_id?, fee_rate, to?, broadcast?, dry_run?}', out: 'credit/exit',
+    schema: { body: ExitBody },
     handle: async (req) => {
-      const f = fields(req, ['contract_id', 'fee_rate', 'to'], ['broadcast', 'dry_run']);
-      if (f.fee_rate === undefined) throw new MalformedInputError('E_MALFORMED_REQUEST', 'fee_rate is required (sat/vB, as --fee-rate)');
-      if (f.on.has('broadcast') && f.on.has('dry_run')) throw new MalformedInputError('E_MALFORMED_REQUEST', 'broadcast and dry_run exclude each other');
-      const id = contractIdOf(f);
-      return exit({ feeRate: f.fee_rate, ...(f.to !== undefined ? { to: f.to } : {}), broadcast: f.on.has('broadcast'), dryRun: f.on.has('dry_run'), ...(id ? { contract: id } : {}) });
+      const b = req.body as OperatorBody<typeof ExitBody>;
+      return exit({ feeRate: b.fee_rate, ...(b.to !== undefined ? { to: b.to } : {}), ...exitSwitches(b), ...(b.contract_id ? { contract: b.contract_id } : {}) });
     },
   };
+}
+
+/** The mint's routes as one fastify plugin (./routes-plugin.ts). */
+export function mintPlugin(m: MintServe): RoutePlugin {
+  return routePlugin(mintRoutes(m));
 }

@@ -2,10 +2,13 @@
  * The shell every `serve` command runs (docs/serve.md): one HTTP endpoint per step, taking
  * the JSON message a pipe carries and answering the bytes the one-shot command prints
  * (`stringifyMessage`), with the limits, logs, metrics and drain a network service needs.
- * A role gives its table of routes (./<role>-routes.ts); this file knows no protocol.
+ * A role gives its table of routes (./<role>-routes.ts) as a fastify plugin (./routes-plugin.ts:
+ * each route's JSON Schemas checked by the library's own decoders before its step); this file
+ * knows no protocol.
  *
  *   what                          where
- *   POST body                     read by our JSON reader (E_MALFORMED_JSON line/column), never fastify's
+ *   POST body                     read by our JSON reader (E_MALFORMED_JSON line/column), never fastify's;
+ *                                 then the route's schema (./routes-plugin.ts): refused before the step
  *   2xx body                      stringifyMessage(answer): the one-shot's stdout, byte for byte
  *   refusal                       {type:"<group>/error",version:1,network,code,exit_code,message}
  *                                 exit 2/3 → 400, 4 → 422, 5 → 409, 1 → 500; unavailable → 503 + Retry-After
@@ -30,9 +33,12 @@ import { describeError } from '../../lib/cli/describe-error.ts';
 import { parseJson } from '../../lib/cli/input.ts';
 import { ServiceMetrics, type Gauge } from './metrics.ts';
 import { BodyBudget, capConnections, requestDeadline, requestIdFrom, trustedPeer } from './limits.ts';
+import { routePlugin, type RoutePlugin } from './routes-plugin.ts';
+import { Answer, type Listener, type Route } from './route.ts';
+
+export { Answer, type Listener, type Route, type RouteRequest } from './route.ts';
 
 export type ListenAt = { host: string; port: number } | { path: string };
-export type Listener = 'public' | 'operator';
 
 export type ServeOptions = {
   role: string;
@@ -56,36 +62,13 @@ export type ServeOptions = {
   logLevel: string;
 };
 
-export type RouteRequest = { body: unknown; params: Record<string, string>; query: Record<string, string | undefined>; id: string };
-
-/** One endpoint: the columns are what docs/serve.md shows and the same-bytes test iterates. */
-export type Route = {
-  method: 'GET' | 'POST';
-  /** fastify's path syntax: /v1/keys/:id */
-  path: string;
-  /** The metric label: a fixed name, never a value from the request. */
-  step: string;
-  listener: Listener;
-  /** The message read (a type, or "—") and the one answered: documentation. */
-  in: string;
-  out: string;
-  /** NUT routes answer refusals in NUT-00's shape. */
-  errors?: 'offchain' | 'nut';
-  /** A larger body than --body-limit for this route alone (NUT-09 restore: up to 1000 outputs). Never smaller. */
-  bodyLimit?: number;
-  handle: (req: RouteRequest) => Promise<unknown>;
-};
-
-/** An answer with another status than 200 (202 for a job still running, say) or headers of its own. */
-export class Answer {
-  constructor(readonly status: number, readonly value: unknown, readonly headers: Record<string, string> = {}) {}
-}
-
 export type ServiceHooks = {
   /** Gauges read at each scrape (open contracts, nonces outstanding): one cheap query each. */
   gauges?: Gauge[];
   /** After the listeners closed and in-flight requests finished: flush and close the role's store. */
   drain?: () => Promise<void>;
+  /** The role's part of GET /v1/info (./info.ts infoHook): version, store, chain tip, watcher. */
+  info?: () => Promise<Record<string, unknown>>;
 };
 
 export type RunningService = {
@@ -164,10 +147,28 @@ function urlOf(app: FastifyInstance): string {
 }
 
 /**
- * Start the listeners with the role's routes; resolves once both listen. The caller prints
+ * Start the listeners with the roles' routes; resolves once both listen. The caller prints
  * `urls` and awaits `done`, which SIGTERM/SIGINT (or `stop()`) resolves after the drain.
  */
-export async function startService(opts: ServeOptions, routes: readonly Route[], hooks: ServiceHooks = {}): Promise<RunningService> {
+export async function startService(opts: ServeOptions, roles: readonly RoutePlugin[] | readonly Route[], hooks: ServiceHooks = {}): Promise<RunningService> {
+  return (await buildService(opts, roles, hooks)).listen();
+}
+
+/** The service built and not listening: its apps answer inject() (the tests where the socket is not the point). */
+export type BuiltService = {
+  apps: { public: FastifyInstance; operator?: FastifyInstance };
+  /** Listen (the operator's listener first), and take SIGTERM/SIGINT. */
+  listen(): Promise<RunningService>;
+  /** Close the apps of a service that never listened (its drain is not run). */
+  close(): Promise<void>;
+};
+
+/**
+ * The listeners' fastify instances, each with the roles' plugins (a table of routes is made
+ * one: `routePlugin`) registered with that listener's routes, ready and not listening.
+ */
+export async function buildService(opts: ServeOptions, roles: readonly RoutePlugin[] | readonly Route[], hooks: ServiceHooks = {}): Promise<BuiltService> {
+  const plugins: readonly RoutePlugin[] = roles.length > 0 && typeof roles[0] === 'function' ? (roles as readonly RoutePlugin[]) : [routePlugin(roles as readonly Route[])];
   const { default: fastify, LogController } = await import('fastify');
   const { default: pino } = await import('pino');
   const logger = pino(
@@ -195,6 +196,30 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
   await metrics.ready();
   let draining = false;
   let inflight = 0;
+  /** Set once listening (GET /v1/info's uptime). */
+  const listening: { since?: number } = {};
+
+  /** A route's step as the service runs it: refused while draining, counted, within --step-timeout. */
+  const run = async (route: Route, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    if (draining) throw new OffchainError('E_DRAINING', 'this service is stopping: retry on another instance or later', ExitCode.general);
+    inflight++;
+    // The request is in: from here the step's limit applies, not the sender's. A socket
+    // left at connectionTimeout (--request-timeout of silence) was dropped under a step
+    // waiting for its store, before its 503 E_STEP_TIMEOUT could be sent.
+    req.raw.socket?.setTimeout?.(opts.stepTimeoutMs + opts.requestTimeoutMs);
+    const stop = metrics.start(route.step);
+    try {
+      const answer = await withTimeout(route.handle({ body: req.body, params: req.params as Record<string, string>, query: req.query as Record<string, string | undefined>, id: req.id }), opts.stepTimeoutMs);
+      const a = answer instanceof Answer ? answer : new Answer(200, answer);
+      stop('answered');
+      return reply.code(a.status).headers(a.headers).type('application/json').send(stringifyMessage(a.value));
+    } catch (e) {
+      stop(e instanceof OffchainError && e.exitCode !== ExitCode.general ? 'refused' : 'failed');
+      throw e;
+    } finally {
+      inflight--;
+    }
+  };
 
   const build = async (listener: Listener): Promise<FastifyInstance> => {
     const app = fastify({
@@ -277,41 +302,39 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
       app.get('/metrics', async (_req, reply) => {
         void reply.type(metrics.contentType).send(await metrics.text());
       });
-    }
-    for (const route of routes) {
-      if (route.listener !== listener) continue;
-      app.route({
-        method: route.method,
-        url: route.path,
-        config: { shape: route.errors ?? 'offchain' },
-        ...(route.bodyLimit !== undefined ? { bodyLimit: Math.max(route.bodyLimit, opts.bodyLimit) } : {}),
-        handler: async (req, reply) => {
-          if (draining) throw new OffchainError('E_DRAINING', 'this service is stopping: retry on another instance or later', ExitCode.general);
-          inflight++;
-          // The request is in: from here the step's limit applies, not the sender's. A socket
-          // left at connectionTimeout (--request-timeout of silence) was dropped under a step
-          // waiting for its store, before its 503 E_STEP_TIMEOUT could be sent.
-          req.raw.socket?.setTimeout?.(opts.stepTimeoutMs + opts.requestTimeoutMs);
-          const stop = metrics.start(route.step);
-          try {
-            const answer = await withTimeout(route.handle({ body: req.body, params: req.params as Record<string, string>, query: req.query as Record<string, string | undefined>, id: req.id }), opts.stepTimeoutMs);
-            const a = answer instanceof Answer ? answer : new Answer(200, answer);
-            stop('answered');
-            return reply.code(a.status).headers(a.headers).type('application/json').send(stringifyMessage(a.value));
-          } catch (e) {
-            stop(e instanceof OffchainError && e.exitCode !== ExitCode.general ? 'refused' : 'failed');
-            throw e;
-          } finally {
-            inflight--;
-          }
-        },
+      // What this service is and how it is doing (schemas/serve.info.json): never a failure for the node (./info.ts).
+      app.get('/v1/info', async (_req, reply) => {
+        const { backendSelection } = await import('../../lib/musig/bip327.ts');
+        const role = await hooks.info?.();
+        const uptime = listening.since === undefined ? 0 : Math.floor((Date.now() - listening.since) / 1000);
+        void reply.type('application/json').send(stringifyMessage({
+          type: 'serve/info', version: 1, network: opts.network, role: opts.role, ...role,
+          secp256k1: backendSelection().engine, uptime_s: uptime, listening: { public: urlOf(pub), operator: urlOf(op!) },
+        }));
       });
     }
+    for (const plugin of plugins) await app.register(plugin, { listener, network: opts.network, bodyLimit: opts.bodyLimit, run });
     return app;
   };
 
   const pub = await build('public');
   const op = opts.operatorListen ? await build('operator') : undefined;
+  await Promise.all([pub.ready(), op?.ready()]);
+  return {
+    apps: { public: pub, ...(op ? { operator: op } : {}) },
+    close: async () => {
+      await Promise.all([pub.close(), op?.close()]);
+    },
+    listen: () => listen(opts, { pub, op, logger, hooks, state: { drain: () => void (draining = true), inflight: () => inflight, listening } }),
+  };
+}
+
+type Built = {
+  pub: FastifyInstance; op: FastifyInstance | undefined; logger: import('pino').Logger; hooks: ServiceHooks;
+  state: { drain(): void; inflight(): number; listening: { since?: number } };
+};
+
+async function listen(opts: ServeOptions, { pub, op, logger, hooks, state }: Built): Promise<RunningService> {
   try {
     // The operator's first, before any request can be served: its socket is made under umask 0177.
     if (op && opts.operatorListen) await listenOperator(op, opts.operatorListen);
@@ -323,20 +346,22 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
     throw e;
   }
   const urls = { public: urlOf(pub), ...(op ? { operator: urlOf(op) } : {}) };
-  logger.info({ urls }, 'listening');
+  state.listening.since = Date.now();
+  const { backendSelection } = await import('../../lib/musig/bip327.ts');
+  logger.info({ urls, network: opts.network, secp256k1: backendSelection().engine }, 'listening');
 
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((res) => (resolveDone = res));
   let stopping: Promise<number> | undefined;
   const stop = (): Promise<number> => {
     if (stopping) return stopping;
-    draining = true;
-    logger.info({ inflight }, 'draining');
+    state.drain();
+    logger.info({ inflight: state.inflight() }, 'draining');
     stopping = (async () => {
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<number>((res) => {
         timer = setTimeout(() => {
-          logger.error({ inflight }, 'drain timed out: exiting with requests in flight (each commits or rolls back; a retry gets its stored answer)');
+          logger.error({ inflight: state.inflight() }, 'drain timed out: exiting with requests in flight (each commits or rolls back; a retry gets its stored answer)');
           res(1);
         }, opts.drainTimeoutMs);
       });
@@ -358,7 +383,7 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
   };
   const onSignal = () => {
     if (stopping) {
-      logger.error({ inflight }, 'second signal: exiting now');
+      logger.error({ inflight: state.inflight() }, 'second signal: exiting now');
       resolveDone(1);
       return;
     }
@@ -370,7 +395,7 @@ export async function startService(opts: ServeOptions, routes: readonly Route[],
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   });
-  return { urls, stop, done, inflight: () => inflight, apps: { public: pub, ...(op ? { operator: op } : {}) } };
+  return { urls, stop, done, inflight: state.inflight, apps: { public: pub, ...(op ? { operator: op } : {}) } };
 }
 
 /**

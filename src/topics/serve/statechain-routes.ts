@@ -13,15 +13,17 @@
  * | POST /v1/statechain/withdraw       | withdraw-request → withdraw-cosigned (a pair's A too) | P |
  * | GET  /v1/operator/coins            | — → statechain/operator-coins                | O |
  *
- * The POST rows are operator-steps.ts's table (each row names its path): a row added there is served.
- * A body whose type is not the route's is E_WRONG_MESSAGE; a message of another network than
- * the service's, the one-shot's network refusal. Retries: every row answers the same message
+ * The POST rows are operator-steps.ts's table (each row names its path): a row added there is served,
+ * its body checked against the schema of the message it reads (schemas/statechain.*.json) before the
+ * row runs: a message of another network than the service's is E_NETWORK_MISMATCH, a body whose type
+ * is not the route's E_WRONG_MESSAGE (./routes-plugin.ts). Retries: every row answers the same message
  * with the same answer (operator-steps.ts), so a client may send again whatever it did not hear.
  */
-import { MalformedInputError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
+import { STATECHAIN_SCHEMAS } from '../../lib/statechain/schemas.ts';
 import { operatorSteps } from '../statechain/operator-steps.ts';
-import type { Route } from './service.ts';
+import type { Route } from './route.ts';
+import { routePlugin, type RoutePlugin } from './routes-plugin.ts';
 
 export type StatechainService = {
   network: Network;
@@ -33,6 +35,12 @@ export type StatechainService = {
   coins: () => Promise<Record<string, unknown>>;
 };
 
+function schemaOf(type: string) {
+  const schema = STATECHAIN_SCHEMAS.find((m) => m.$id === type);
+  if (!schema) throw new Error(`no schema for ${type} (src/lib/statechain/schemas.ts)`);
+  return schema;
+}
+
 export function statechainRoutes(s: StatechainService): Route[] {
   const posts: Route[] = Object.values(operatorSteps).map((p) => ({
     method: 'POST',
@@ -41,18 +49,17 @@ export function statechainRoutes(s: StatechainService): Route[] {
     listener: 'public',
     in: p.reads,
     out: p.answers,
-    handle: async (req) => {
-      const { readEnvelope } = await import('../../lib/envelope.ts');
-      const { resolveNetwork } = await import('../../lib/network.ts');
-      const env = readEnvelope(req.body);
-      if (env.type !== p.reads) throw new MalformedInputError('E_WRONG_MESSAGE', `${p.path} takes a ${p.reads}, not ${env.type}`);
-      resolveNetwork(s.network, env.network);
-      return s.answer(p.reads, req.body);
-    },
+    schema: { body: schemaOf(p.reads) },
+    handle: (req) => s.answer(p.reads, req.body),
   }));
   return [
     { method: 'GET', path: '/v1/statechain/info', step: 'info', listener: 'public', in: '—', out: 'statechain/operator-info', handle: () => s.info() },
     ...posts,
     { method: 'GET', path: '/v1/operator/coins', step: 'coins', listener: 'operator', in: '—', out: 'statechain/operator-coins', handle: () => s.coins() },
   ];
+}
+
+/** The operator's routes as one fastify plugin (./routes-plugin.ts). */
+export function statechainPlugin(s: StatechainService): RoutePlugin {
+  return routePlugin(statechainRoutes(s));
 }

@@ -31,6 +31,7 @@ import type { OwnerRecord } from '../../lib/statechain/owner.ts';
 import type { Documents } from '../../lib/store/sqlite/records.ts';
 import type { WatchHost } from './rounds.ts';
 import type { Gauge } from '../serve/metrics.ts';
+import type { WatchGaugeState } from './service.ts';
 
 /** A watcher sees its transactions mined through getrawtransaction: without the node's transaction index it would send them again forever. */
 const needsTxIndex = async (chain: ChainSource) => (await import('./credit.ts')).withTxIndex(chain, 'a watcher could not see its own transactions mined');
@@ -123,7 +124,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
    * service's /metrics; `stop()` ends it after the round in flight. Undefined otherwise (offline
    * there is nothing to watch; the service says so once).
    */
-  protected async serviceWatcher(network: Network, chain: ChainSource, enabled: boolean, logLevel: string): Promise<{ gauges: Gauge[]; start(): void; stop(): Promise<void> } | undefined> {
+  protected async serviceWatcher(network: Network, chain: ChainSource, enabled: boolean, logLevel: string): Promise<{ gauges: Gauge[]; state: WatchGaugeState; running(): boolean; start(): void; stop(): Promise<void> } | undefined> {
     if (!enabled) return undefined;
     if (chain.kind !== 'rpc') {
       this.term.info('offchain: no node (--rpc-url): the service keeps no deadline — run offchain watch beside a node, or give this service one');
@@ -139,16 +140,20 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
       log.warn({ event: 'not-watching', code: e.code }, e.message);
       return undefined;
     }
-    const state = { reorgs: 0, failedRounds: 0 };
+    const state: WatchGaugeState = { reorgs: 0, failedRounds: 0 };
     const abort = new AbortController();
     let running: Promise<void> | undefined;
+    let stopped = false;
     const host = this.watchHost(network, chain as WatchChain);
     return {
       gauges: WATCH_GAUGES(state),
+      state,
+      // Started, and neither stopped nor ended on an internal error (GET /v1/info).
+      running: () => running !== undefined && !stopped,
       start: () => {
         running = watchLoop(host, { dryRun: false, intervalMs: 2000, log: log.info, gauges: state, signal: abort.signal }).catch((e: unknown) => {
           log.warn({ event: 'watch-stopped', err: { message: (e as Error).message } }, 'the watcher stopped on an internal error; the service goes on');
-        });
+        }).finally(() => (stopped = true));
       },
       stop: async () => {
         abort.abort();

@@ -109,6 +109,7 @@ export async function watchLoop(host: WatchHost, opts: LoopOptions): Promise<voi
         last = report.tip.hash;
         retryAt = report.summary.errors > 0 ? Date.now() + RETRY_MS : undefined;
         opts.gauges.last = report;
+        opts.gauges.lastAt = new Date().toISOString();
         if (report.reorg) {
           opts.gauges.reorgs++;
           opts.log({ event: 'reorg', tip: report.tip, ...report.reorg }, 'reorganisation: decisions taken again on the new best chain');

@@ -17,7 +17,7 @@ export async function watchLogger(level: string, network: string): Promise<{ inf
 }
 
 /** What the gauges read: the last round's report, and the reorganisations seen since start. */
-export type WatchGaugeState = { last?: Report; reorgs: number; failedRounds: number };
+export type WatchGaugeState = { last?: Report; lastAt?: string; reorgs: number; failedRounds: number };
 
 export const WATCH_GAUGES = (s: WatchGaugeState) => {
   const summary = () => {
