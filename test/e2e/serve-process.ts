@@ -110,10 +110,10 @@ export async function stopService(s: Service | undefined, signal: NodeJS.Signals
   return s.exited;
 }
 
-/** serve gateway (quiet) on `port` (0: any; a restart takes its old one), its URLs, stderr and stop. */
+/** serve gateway (quiet: --log-level warn unless asked) on `port` (0: any; a restart takes its old one), its URLs, stderr and stop. */
 export type GatewayService = { child: ChildProcess; public: string; operator?: string; stderr: () => string; stop: (signal?: NodeJS.Signals) => Promise<number | null> };
-export async function startGateway(args: string[], env: Record<string, string>, port = 0): Promise<GatewayService> {
-  const p = await ServeProcess.launch('gateway', args, env, { logLevel: 'warn', timeoutMs: 30_000, port });
+export async function startGateway(args: string[], env: Record<string, string>, port = 0, logLevel = 'warn'): Promise<GatewayService> {
+  const p = await ServeProcess.launch('gateway', args, env, { logLevel, timeoutMs: 30_000, port });
   expect(p.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   return { child: p.child, public: p.url, ...(p.operator ? { operator: p.operator } : {}), stderr: () => p.stderr, stop: async (signal = 'SIGTERM') => (await p.stop(signal)).status };
 }

@@ -58,7 +58,7 @@ const TITLE = worldTitle('device pay --peer through serve gateway and Core Light
   const file = (name: string, text: string) => w.file(name, text);
   const device = (...args: string[]) => w.device(...args);
   const gateway = (...args: string[]) => w.gateway(...args);
-  const serve = (port = 0) => startGateway(['--terms', terms, '--lightning-rpc', socket, '--pay-timeout', '2', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...n.chain()], { MINT_KEY }, port);
+  const serve = (port = 0) => startGateway(['--terms', terms, '--lightning-rpc', socket, '--pay-timeout', '2', '--key-env', 'MINT_KEY', '--state-dir', mintDir, ...n.chain()], { MINT_KEY }, port, 'info'); // info: the "paid on Lightning in N ms" line
   const peerArgs = async (invoiceFile: string) => ['device', 'pay', '--peer', svc.public, '--invoice', invoiceFile, '--policy', policy, '--terms', terms, '--tip-height', String(await n.tip()), '--key-env', 'USER_KEY', '--state-dir', userDir];
   const paysFor = async (hash: string) => (await gwRpc.call<{ pays: { status: string }[] }>('listpays', { payment_hash: hash })).pays;
 
