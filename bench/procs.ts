@@ -36,7 +36,10 @@ export type ServedMint = { url: string; child: ChildProcess; backend: () => stri
 export async function serveMint(bin: string, args: string[], env: NodeJS.ProcessEnv, pin = false): Promise<ServedMint> {
   // --trust-proxy 127.0.0.1: the load generators and proxies here connect from 127.0.0.1 with up to
   // 256 connections, past --max-connections-per-address (16); a trusted address is not counted.
-  const argv = [bin, 'serve', 'mint', ...MINT_ARGS, '--listen', '127.0.0.1:0', '--rate-limit', '0', '--trust-proxy', '127.0.0.1', '--log-level', 'warn', ...args];
+  // BENCH_SERVE_NODE_ARGS: node flags for the service, e.g. '--cpu-prof --cpu-prof-dir=DIR' (a profile of the mint under load).
+  const nodeArgs = (process.env.BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // The operator listener answers GET /v1/info: the secp256k1 backend the service chose (its log, at warn, does not say).
+  const argv = [...nodeArgs, bin, 'serve', 'mint', ...MINT_ARGS, '--listen', '127.0.0.1:0', '--operator-listen', '127.0.0.1:0', '--rate-limit', '0', '--trust-proxy', '127.0.0.1', '--log-level', 'warn', ...args];
   const child = pin && hasTaskset ? spawn('taskset', ['-c', '0', process.execPath, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -46,10 +49,17 @@ export async function serveMint(bin: string, args: string[], env: NodeJS.Process
   });
   children.add(child);
   child.once('exit', () => children.delete(child));
+  const { public: url, operator } = JSON.parse(line) as { public: string; operator?: string };
+  let backend = '?';
+  if (operator) {
+    try {
+      backend = ((await (await fetch(`${operator}/v1/info`)).json()) as { secp256k1?: string }).secp256k1 ?? '?';
+    } catch { /* an older tree without /v1/info: '?' */ }
+  }
   return {
-    url: (JSON.parse(line) as { public: string }).public,
+    url,
     child,
-    backend: () => /on the (\S+) secp256k1 backend/.exec(stderr)?.[1] ?? '?',
+    backend: () => backend,
     stop: () => new Promise<void>((resolve) => {
       if (child.exitCode !== null) return resolve();
       child.once('exit', () => resolve());
