@@ -59,7 +59,7 @@ export function readConfigFile(argv: readonly string[], env: NodeJS.ProcessEnv, 
  * The lines of a configuration file, in order. Syntax only: `key=value` (spaces around `=`
  * allowed; an `export ` before the key and quotes around the value, as in a `.env` file, are
  * taken off), `[command id]` starting a section, blank lines and `#` comments. Anything else
- * is E_CONFIG naming the line.
+ * is E_CONFIG naming the line (by number only: its text may be a secret).
  */
 export function parseConfigText(text: string, path: string): ConfigLine[] {
   const out: ConfigLine[] = [];
@@ -76,7 +76,9 @@ export function parseConfigText(text: string, path: string): ConfigLine[] {
       return;
     }
     const m = /^(?:export\s+)?([A-Za-z][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-    if (!m) throw new UsageError('E_CONFIG', `${where}: expected key=value or [command], got "${line.slice(0, 40)}"`);
+    // The line's text is not repeated: a file named by mistake may be a key or a password file,
+    // and a refusal goes to the journal (nor may a binary file's bytes reach a terminal).
+    if (!m) throw new UsageError('E_CONFIG', `${where}: expected key=value or [command] (the line is not shown: it may hold a secret)`);
     const key = m[1]!.toLowerCase();
     const value = unquote(m[2]!);
     if (value === '') throw new UsageError('E_CONFIG', `${where}: "${key}" has no value`);

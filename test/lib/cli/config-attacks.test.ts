@@ -1,0 +1,70 @@
+/**
+ * The configuration file attacked (issue 72 item 5, src/lib/cli/config.ts, config-file.ts): any
+ * text and any environment is read or refused with one E_CONFIG, never a crash; no refusal
+ * and no --print-config shows a secret the file or the environment carried.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../../helpers.ts';
+import { resolveSettings, type FlagDef } from '../../../src/lib/cli/config.ts';
+import { parseConfigText } from '../../../src/lib/cli/config-file.ts';
+import { UsageError } from '../../../src/lib/errors.ts';
+import ServeMint from '../../../src/commands/serve/mint.ts';
+
+type Manifest = { commands: Record<string, { flags: Record<string, FlagDef> }> };
+const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as Manifest;
+const COMMANDS = Object.fromEntries(Object.entries(manifest.commands).map(([id, c]) => [id.replace(/:/g, ' '), c.flags]));
+const MINT = { ...ServeMint.baseFlags, ...ServeMint.flags } as unknown as Record<string, FlagDef>;
+
+/** `command`'s settings from `text` and `env`, as the base command resolves them. */
+function settings(text: string, env: NodeJS.ProcessEnv = {}, command = 'serve mint', defs = command === 'serve mint' ? MINT : COMMANDS[command]!) {
+  return resolveSettings({ command, defs, argv: [], env, home: '/home/operator', file: { path: 'f', lines: parseConfigText(text, 'f') }, commands: () => COMMANDS });
+}
+
+/** Read or refused with one E_CONFIG (exit 2): nothing else may come out. */
+async function readOrConfigError(run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run();
+  } catch (e) {
+    if (!(e instanceof UsageError) || e.code !== 'E_CONFIG' || e.exitCode !== 2) throw e;
+  }
+}
+
+const KEYS = [...new Set(Object.keys(MINT).map((n) => n.replace(/-/g, '_')))];
+const junk = fc.string({ unit: 'binary', maxLength: 60 });
+const line = fc.oneof(
+  junk,
+  fc.tuple(fc.constantFrom(...KEYS, 'payout_address', 'nope', 'MAX_CONNECTIONS', 'export watch'), fc.constantFrom('=', ' = ', '=='), fc.oneof(junk, fc.constantFrom('true', 'false', 'yes', '1', '0', '""', "'x'", '~/x', '-1', '1e3', '127.0.0.1:0', 'postgresql://u@h/db'))).map(([k, eq, v]) => `${k}${eq}${v}`),
+  fc.constantFrom('[serve mint]', '[serve  mint]', '[watch]', '[nope]', '[]', '[serve mint', '#', '\uFEFF', '\r', '\0'),
+);
+
+describe('any text is read or refused with one E_CONFIG', () => {
+  it('lines of junk, keys, sections, CRLF and BOM (fast-check)', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(line, { maxLength: 12 }), fc.constantFrom('\n', '\r\n', '\r'), fc.boolean(), async (lines, eol, bom) => {
+      await readOrConfigError(() => settings(`${bom ? '\uFEFF' : ''}${lines.join(eol)}`));
+    }), { numRuns: 1500 });
+  });
+  it('any environment value for any key (fast-check)', async () => {
+    await fc.assert(fc.asyncProperty(fc.constantFrom(...KEYS), junk, async (key, value) => {
+      await readOrConfigError(() => settings('', { [`OFFCHAIN_${key.toUpperCase()}`]: value }));
+    }), { numRuns: 1500 });
+  });
+  it('a very long line', async () => {
+    await readOrConfigError(() => settings(`listen=${'1'.repeat(1_000_000)}\n${'x'.repeat(1_000_000)}`));
+  });
+});
+
+describe('no refusal shows what the file holds', () => {
+  it('a key file given as the configuration file: the refusal names the line, never its text', () => {
+    const key = 'deadbeefcafebabe0123456789abcdef0011223344556677889900aabbccddee';
+    for (const text of [`${key}\n`, `network=regtest\npassword ${key}\n`, `\x1b]0;owned\x07${key}\n`]) {
+      const e = (() => { try { parseConfigText(text, 'f'); } catch (x) { return x as UsageError; } throw new Error('accepted'); })();
+      expect(e).toMatchObject({ code: 'E_CONFIG', exitCode: 2 });
+      expect(e.message).toMatch(/^f line \d: expected key=value or \[command\]/);
+      expect(e.message).not.toContain(key.slice(0, 8));
+      expect(e.message).not.toContain('\x1b');
+    }
+  });
+});
