@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../../helpers.ts';
-import { resolveSettings, type FlagDef } from '../../../src/lib/cli/config.ts';
+import { effectiveSettings, resolveSettings, type FlagDef } from '../../../src/lib/cli/config.ts';
 import { parseConfigText } from '../../../src/lib/cli/config-file.ts';
 import { UsageError } from '../../../src/lib/errors.ts';
 import ServeMint from '../../../src/commands/serve/mint.ts';
@@ -65,6 +65,27 @@ describe('no refusal shows what the file holds', () => {
       expect(e.message).toMatch(/^f line \d: expected key=value or \[command\]/);
       expect(e.message).not.toContain(key.slice(0, 8));
       expect(e.message).not.toContain('\x1b');
+    }
+  });
+});
+
+describe('a password in a URL, however written, is refused in the file and never printed', () => {
+  // libpq reads each as a password: a %-escaped parameter name is decoded, and so is a URL after spaces (trimmed).
+  const hidden = ['postgresql://mint@db/mint?%70assword=SEKRIT', 'postgresql://mint@db/mint?sslmode=disable&PASS%57ORD=SEKRIT', ' postgresql://mint:SEKRIT@db/mint', '\tpostgres://mint:SEKRIT@db/mint', 'postgresql://mint@db/mint?a?password=SEKRIT'];
+  it('in the file: E_CONFIG, the password not echoed', async () => {
+    for (const url of hidden) {
+      const e = await settings(`store="${url}"\n`).then(() => undefined, (x: UsageError) => x);
+      expect(e, JSON.stringify(url)).toMatchObject({ code: 'E_CONFIG', exitCode: 2 });
+      expect(e!.message).not.toContain('SEKRIT');
+    }
+  });
+  it('from the environment: --print-config shows it redacted', async () => {
+    for (const url of hidden) {
+      const env = { OFFCHAIN_STORE_URL: url, OFFCHAIN_RPC_URL: url.replace(/postgres(ql)?:/, 'http:') };
+      const run = await settings('', env);
+      const shown = JSON.stringify(effectiveSettings(MINT, {}, run.sources, env));
+      expect(shown, JSON.stringify(url)).toContain('"from":"env OFFCHAIN_STORE_URL"');
+      expect(shown, JSON.stringify(url)).not.toContain('SEKRIT');
     }
   });
 });
