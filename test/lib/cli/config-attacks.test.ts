@@ -89,3 +89,26 @@ describe('a password in a URL, however written, is refused in the file and never
     }
   });
 });
+
+describe('a step acts (sends, broadcasts, publishes) only when its own command line or section says so', () => {
+  it('a key at the top of the file that would make every command with it act is E_CONFIG naming the line', async () => {
+    for (const [text, command] of [['broadcast=true\n', 'credit exit'], ['peer=http://127.0.0.1:8338\n', 'credit sign-update'], ['publish=true\n', 'credit open'], ['resend=true\n', 'device pay'], ['start=1\n', 'credit abandon'], ['resume=true\n', 'gateway pay']] as const) {
+      const e = await settings(text, {}, command).then(() => undefined, (x: UsageError) => x);
+      expect(e, text).toMatchObject({ code: 'E_CONFIG', exitCode: 2 });
+      expect(e!.message, text).toMatch(/^f line 1: /);
+    }
+  });
+  it('an inherited OFFCHAIN_BROADCAST or OFFCHAIN_PEER is E_CONFIG naming the variable, never --broadcast or --peer', async () => {
+    for (const [env, command] of [[{ OFFCHAIN_BROADCAST: '1' }, 'credit exit'], [{ OFFCHAIN_BROADCAST: 'true' }, 'statechain withdraw'], [{ OFFCHAIN_PEER: 'http://127.0.0.1:8338' }, 'device pay'], [{ OFFCHAIN_PUBLISH: '1' }, 'credit open']] as const) {
+      const e = await settings('', env, command).then((r) => r.argv, (x: UsageError) => x);
+      expect(e, JSON.stringify(env)).toMatchObject({ code: 'E_CONFIG', exitCode: 2, message: expect.stringMatching(/^\$OFFCHAIN_(BROADCAST|PEER|PUBLISH): /) });
+    }
+  });
+  it('in the command\'s own section, or on the command line, it is taken', async () => {
+    expect((await settings('[credit exit]\nbroadcast=true\n', {}, 'credit exit')).argv).toEqual(['--broadcast']);
+    expect((await settings('[device pay]\npeer=http://127.0.0.1:8338\n', {}, 'device pay')).argv).toEqual(['--peer=http://127.0.0.1:8338']);
+    expect((await settings('[credit open]\npublish=true\n', {}, 'credit open')).argv).toEqual(['--publish']);
+    // Another command's section says nothing to this one.
+    expect((await settings('[credit exit]\nbroadcast=true\n', {}, 'statechain withdraw')).argv).toEqual([]);
+  });
+});
