@@ -3,13 +3,14 @@
  * text and any environment is read or refused with one E_CONFIG, never a crash; no refusal
  * and no --print-config shows a secret the file or the environment carried.
  */
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { ROOT } from '../../helpers.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ROOT, tempDir } from '../../helpers.ts';
 import { effectiveSettings, resolveSettings, type FlagDef } from '../../../src/lib/cli/config.ts';
-import { parseConfigText } from '../../../src/lib/cli/config-file.ts';
+import { parseConfigText, readConfigFile } from '../../../src/lib/cli/config-file.ts';
 import { UsageError } from '../../../src/lib/errors.ts';
 import ServeMint from '../../../src/commands/serve/mint.ts';
 
@@ -110,5 +111,37 @@ describe('a step acts (sends, broadcasts, publishes) only when its own command l
     expect((await settings('[credit open]\npublish=true\n', {}, 'credit open')).argv).toEqual(['--publish']);
     // Another command's section says nothing to this one.
     expect((await settings('[credit exit]\nbroadcast=true\n', {}, 'statechain withdraw')).argv).toEqual([]);
+  });
+});
+
+describe('the file read is a regular file of a configuration\'s size that no other user may change', () => {
+  const dir = tempDir('offchain-config-attacks-');
+  afterAll(() => dir.cleanup());
+  const refusedAs = (path: string) => {
+    try {
+      readConfigFile(['--config', path], {}, '/h');
+    } catch (e) {
+      return `${(e as UsageError).code} ${(e as UsageError).exitCode} ${(e as UsageError).message}`;
+    }
+    return 'read';
+  };
+  it('a device, a FIFO (no writer: it would wait forever) and a directory are E_CONFIG at once; /dev/null is no configuration', () => {
+    const fifo = join(dir.path, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    for (const path of ['/dev/zero', fifo, dir.path]) expect(refusedAs(path), path).toMatch(/^E_CONFIG 2 /);
+    expect(readConfigFile(['--config', '/dev/null'], {}, '/h')?.lines).toEqual([]);
+  });
+  it('a file over 1 MiB is E_CONFIG (no configuration is that long)', () => {
+    const big = join(dir.path, 'big.conf');
+    writeFileSync(big, `# ${'x'.repeat(2 << 20)}\nnetwork=regtest\n`);
+    expect(refusedAs(big)).toMatch(/^E_CONFIG 2 .*bytes/);
+  });
+  it('a file every user may write is E_CONFIG: any of them could point peer, rpc_url or key_file elsewhere', () => {
+    const loose = join(dir.path, 'loose.conf');
+    writeFileSync(loose, 'network=regtest\n');
+    chmodSync(loose, 0o666);
+    expect(refusedAs(loose)).toMatch(/^E_CONFIG 2 .*every user/);
+    chmodSync(loose, 0o644);
+    expect(refusedAs(loose)).toBe('read');
   });
 });
