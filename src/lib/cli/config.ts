@@ -24,6 +24,13 @@
  * `?password=`) are refused — keys come by --key-file / --key-env, the database password from
  * a 0600 file (store_password_file). Not keys: `config` (it names the file), `print_config`,
  * `debug` and `json_errors` (read before the file is).
+ *
+ * A step acts only when its own command says so: the flags that make it send its message to a
+ * service, broadcast, publish, resend, resume or start instead of printing (ONE_STEP) are read
+ * from the command line or the command's own section only — at the top of the file (every
+ * command with the flag) or from the environment (a variable exported once, inherited by a
+ * shell or a unit) they are E_CONFIG, as --peer was made with no variable so that a pipe's
+ * command never starts talking to a service because of an exported one.
  */
 import { Parser } from '@oclif/core';
 import { homedir } from 'node:os';
@@ -51,6 +58,9 @@ export type FlagDef = {
 
 /** Flags that are no key (module header). */
 export const NOT_KEYS: ReadonlySet<string> = new Set(['config', 'print-config', 'debug', 'json-errors']);
+
+/** Flags that make a step act rather than print: from the command line or the command's section only (module header). */
+export const ONE_STEP: ReadonlySet<string> = new Set(['peer', 'broadcast', 'publish', 'resend', 'resume', 'start']);
 
 const SECRET_KEY = /(^|_)(secret|password|seed|preimage)$/;
 
@@ -145,6 +155,10 @@ export function checkConfigFile(file: ConfigFile, commands: Record<string, Recor
         throw new UsageError('E_CONFIG', `${where}: unknown key "${key}": no command has --${key.replace(/_/g, '-')}${near ? `; did you mean "${near}"?` : ''}`);
       }
       multiple = allKeys.get(key)!;
+      if (ONE_STEP.has(key)) {
+        const ids = Object.entries(commands).filter(([, flags]) => key in flags).map(([id]) => `[${id}]`);
+        throw new UsageError('E_CONFIG', `${where}: "${key}" at the top would make every command with --${key} act (${ids.length} of them); put it in the section of the one it is for (${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''})`);
+      }
     }
     if (SECRET_KEY.test(key)) throw new UsageError('E_CONFIG', `${where}: "${key}" would put a secret in the configuration file; give it in a file of its own (a *_file key) or the environment`);
     // Credentials never go here: a password in a URL (user:pw@, ?password=) is refused, not kept (nor echoed).
@@ -203,6 +217,7 @@ export async function resolveSettings(input: ResolveInput): Promise<Resolved> {
     const envName = envOf(key, def);
     const envValue = env[envName];
     if (envValue !== undefined && envValue !== '') {
+      if (ONE_STEP.has(name)) throw new UsageError('E_CONFIG', `$${envName}: --${name} is not taken from the environment (an exported variable must not make a step act); unset it, and give --${name} on the command line or ${key}= in [${command}] of the configuration file`);
       out.sources[name] = { from: 'env', env: envName };
       if (readsEnvItself(key, def)) continue;
       const values = def.multiple ? envValue.split(',').map((v) => v.trim()).filter((v) => v !== '') : [envValue];

@@ -26,12 +26,22 @@ export const SECRET_PARAMS = new Set(['password', 'sslpassword']);
 /**
  * The URL with any password replaced by `***`: the only form a URL is printed in. It is
  * used on URLs that may not parse (a `/` in a password, another scheme), so it takes the
- * user-information to the last `@` of any `scheme://` and every `password=` parameter.
+ * user-information to the last `@` of any `scheme://` and every `password=` parameter, however
+ * its name is %-escaped.
  */
 export function redactUrl(text: string): string {
+  // As parseUrl reads it: after any leading spaces (trimmed), a parameter's name %-decoded (`?%70assword=`).
   return text
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#]*):.*@/i, '$1:***@')
-    .replace(/([?&;](?:ssl)?password=)[^&;#]*/gi, '$1***');
+    .replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/[^:@/?#]*):.*@/i, '$1:***@')
+    .replace(/([?&;])([^=&;#?]*)=[^&;#]*/g, (all, sep: string, name: string) => (SECRET_PARAMS.has(decodedName(name).toLowerCase()) ? `${sep}${name}=***` : all));
+}
+
+function decodedName(name: string): string {
+  try {
+    return decodeURIComponent(name);
+  } catch {
+    return name;
+  }
 }
 
 /** A URL taken apart by libpq's grammar: each part still %-escaped. */
