@@ -26,7 +26,9 @@
  * `debug` and `json_errors` (read before the file is).
  *
  * A step acts only when its own command says so: the flags that make it send its message to a
- * service, broadcast, publish, resend, resume or start instead of printing (ONE_STEP) are read
+ * service, broadcast, publish, resend, resume or start instead of printing, and those that say
+ * what one step works on (in, out, to, amount, contract), its clock (now, tip_height, tip_mtp)
+ * or a fee risk it takes (allow_unanchored) — ONE_STEP — are read
  * from the command line or the command's own section only — at the top of the file (every
  * command with the flag) or from the environment (a variable exported once, inherited by a
  * shell or a unit) they are E_CONFIG, as --peer was made with no variable so that a pipe's
@@ -60,7 +62,13 @@ export type FlagDef = {
 export const NOT_KEYS: ReadonlySet<string> = new Set(['config', 'print-config', 'debug', 'json-errors']);
 
 /** Flags that make a step act rather than print: from the command line or the command's section only (module header). */
-export const ONE_STEP: ReadonlySet<string> = new Set(['peer', 'broadcast', 'publish', 'resend', 'resume', 'start']);
+export const ONE_STEP: ReadonlySet<string> = new Set([
+  'peer', 'broadcast', 'publish', 'resend', 'resume', 'start',
+  // What one step works on, its clock and a fee risk it accepts: set once for every command, they
+  // would pay every later sign-update that amount, point every step at one contract, or freeze
+  // every command's clock (an attacking review of issue 72 found them read from an exported variable).
+  'in', 'out', 'to', 'amount', 'contract', 'now', 'tip_height', 'tip_mtp', 'allow_unanchored',
+]);
 
 const SECRET_KEY = /(^|_)(secret|password|seed|preimage)$/;
 
@@ -156,8 +164,8 @@ export function checkConfigFile(file: ConfigFile, commands: Record<string, Recor
       }
       multiple = allKeys.get(key)!;
       if (ONE_STEP.has(key)) {
-        const ids = Object.entries(commands).filter(([, flags]) => key in flags).map(([id]) => `[${id}]`);
-        throw new UsageError('E_CONFIG', `${where}: "${key}" at the top would make every command with --${key} act (${ids.length} of them); put it in the section of the one it is for (${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''})`);
+        const ids = Object.entries(commands).filter(([, flags]) => Object.keys(flags).some((n) => keyOf(n) === key)).map(([id]) => `[${id}]`);
+        throw new UsageError('E_CONFIG', `${where}: "${key}" at the top would make every command with --${key.replace(/_/g, '-')} act (${ids.length} of them); put it in the section of the one it is for (${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''})`);
       }
     }
     if (SECRET_KEY.test(key)) throw new UsageError('E_CONFIG', `${where}: "${key}" would put a secret in the configuration file; give it in a file of its own (a *_file key) or the environment`);
@@ -217,7 +225,7 @@ export async function resolveSettings(input: ResolveInput): Promise<Resolved> {
     const envName = envOf(key, def);
     const envValue = env[envName];
     if (envValue !== undefined && envValue !== '') {
-      if (ONE_STEP.has(name)) throw new UsageError('E_CONFIG', `$${envName}: --${name} is not taken from the environment (an exported variable must not make a step act); unset it, and give --${name} on the command line or ${key}= in [${command}] of the configuration file`);
+      if (ONE_STEP.has(key)) throw new UsageError('E_CONFIG', `$${envName}: --${name} is not taken from the environment (an exported variable must not make a step act); unset it, and give --${name} on the command line or ${key}= in [${command}] of the configuration file`);
       out.sources[name] = { from: 'env', env: envName };
       if (readsEnvItself(key, def)) continue;
       const values = def.multiple ? envValue.split(',').map((v) => v.trim()).filter((v) => v !== '') : [envValue];

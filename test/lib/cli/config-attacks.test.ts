@@ -93,16 +93,20 @@ describe('a password in a URL, however written, is refused in the file and never
 
 describe('a step acts (sends, broadcasts, publishes) only when its own command line or section says so', () => {
   it('a key at the top of the file that would make every command with it act is E_CONFIG naming the line', async () => {
-    for (const [text, command] of [['broadcast=true\n', 'credit exit'], ['peer=http://127.0.0.1:8338\n', 'credit sign-update'], ['publish=true\n', 'credit open'], ['resend=true\n', 'device pay'], ['start=1\n', 'credit abandon'], ['resume=true\n', 'gateway pay']] as const) {
+    for (const [text, command] of [['broadcast=true\n', 'credit exit'], ['peer=http://127.0.0.1:8338\n', 'credit sign-update'], ['publish=true\n', 'credit open'], ['resend=true\n', 'device pay'], ['start=1\n', 'credit abandon'], ['resume=true\n', 'gateway pay'],
+      // What one step works on, its clock and a fee risk: set once, every later step would take them.
+      ['amount=1000\n', 'credit sign-update'], ['contract=ab\n', 'credit exit'], ['tip_height=900000\n', 'credit sign-update'], ['now=1800000000\n', 'device pay'], ['allow_unanchored=true\n', 'credit exit']] as const) {
       const e = await settings(text, {}, command).then(() => undefined, (x: UsageError) => x);
       expect(e, text).toMatchObject({ code: 'E_CONFIG', exitCode: 2 });
       expect(e!.message, text).toMatch(/^f line 1: /);
+      // The commands it names are those with the flag (a two-word key's flag has a dash).
+      expect(e!.message, text).toMatch(new RegExp(`every command with --${text.split('=')[0]!.replace(/_/g, '-')} act \\([1-9]\\d* of them\\)`));
     }
   });
   it('an inherited OFFCHAIN_BROADCAST or OFFCHAIN_PEER is E_CONFIG naming the variable, never --broadcast or --peer', async () => {
-    for (const [env, command] of [[{ OFFCHAIN_BROADCAST: '1' }, 'credit exit'], [{ OFFCHAIN_BROADCAST: 'true' }, 'statechain withdraw'], [{ OFFCHAIN_PEER: 'http://127.0.0.1:8338' }, 'device pay'], [{ OFFCHAIN_PUBLISH: '1' }, 'credit open']] as const) {
+    for (const [env, command] of [[{ OFFCHAIN_BROADCAST: '1' }, 'credit exit'], [{ OFFCHAIN_BROADCAST: 'true' }, 'statechain withdraw'], [{ OFFCHAIN_PEER: 'http://127.0.0.1:8338' }, 'device pay'], [{ OFFCHAIN_PUBLISH: '1' }, 'credit open'], [{ OFFCHAIN_AMOUNT: '1000' }, 'credit sign-update'], [{ OFFCHAIN_TIP_HEIGHT: '900000' }, 'credit exit']] as const) {
       const e = await settings('', env, command).then((r) => r.argv, (x: UsageError) => x);
-      expect(e, JSON.stringify(env)).toMatchObject({ code: 'E_CONFIG', exitCode: 2, message: expect.stringMatching(/^\$OFFCHAIN_(BROADCAST|PEER|PUBLISH): /) });
+      expect(e, JSON.stringify(env)).toMatchObject({ code: 'E_CONFIG', exitCode: 2, message: expect.stringMatching(/^\$OFFCHAIN_(BROADCAST|PEER|PUBLISH|AMOUNT|TIP_HEIGHT): /) });
     }
   });
   it('in the command\'s own section, or on the command line, it is taken', async () => {

@@ -52,7 +52,7 @@ describe('every flag of every command is a key (the flag\'s long name, - → _)'
         keys++;
       }
     }
-    const top = [...new Set(Object.values(COMMANDS).flatMap((f) => Object.keys(f)))].filter((n) => !NOT_KEYS.has(n) && !ONE_STEP.has(n) && !/(^|-)(secret|password|seed|preimage)$/.test(n)).map((n) => `${keyOf(n)}=x`);
+    const top = [...new Set(Object.values(COMMANDS).flatMap((f) => Object.keys(f)))].filter((n) => !NOT_KEYS.has(n) && !ONE_STEP.has(keyOf(n)) && !/(^|-)(secret|password|seed|preimage)$/.test(n)).map((n) => `${keyOf(n)}=x`);
     expect(Object.keys(COMMANDS).length).toBeGreaterThanOrEqual(91);
     expect(keys).toBeGreaterThan(500);
     expect(() => checkConfigFile({ path: 'f', lines: parseConfigText([...top, ...lines].join('\n'), 'f') }, COMMANDS)).not.toThrow();
@@ -113,12 +113,12 @@ describe('precedence: flag > environment > [section] > top > default', () => {
     expect((await mint('listen=127.0.0.1:1\n[serve mint]\nlisten=127.0.0.1:2\n')).argv).toEqual(['--listen=127.0.0.1:2']);
   });
   it('a flag exclusive with one on argv is not taken from the file (exclusive, exactlyOne)', async () => {
-    const defs: Record<string, FlagDef> = { hops: { type: 'option', exactlyOne: ['hops', 'route'] } as FlagDef, route: { type: 'option', exactlyOne: ['hops', 'route'] } as FlagDef, amount: { type: 'option', exclusive: ['resend'] }, resend: { type: 'boolean' } };
+    const defs: Record<string, FlagDef> = { hops: { type: 'option', exactlyOne: ['hops', 'route'] } as FlagDef, route: { type: 'option', exactlyOne: ['hops', 'route'] } as FlagDef, 'fee-rate': { type: 'option', exclusive: ['resend'] }, resend: { type: 'boolean' } };
     const path = join(dir.path, 'x');
     const text = '[ptlc lock-plan]\nhops=2\n';
-    const r = await resolveSettings({ command: 'ptlc lock-plan', defs, argv: ['--route', 'r.json'], env: { OFFCHAIN_AMOUNT: '5' }, home: '/h', file: { path, lines: parseConfigText(text, path) }, commands: () => COMMANDS });
-    expect(r.argv).toEqual(['--amount=5']);
-    expect((await resolveSettings({ command: 'ptlc lock-plan', defs, argv: ['--resend'], env: { OFFCHAIN_AMOUNT: '5' }, home: '/h' })).argv).toEqual([]);
+    const r = await resolveSettings({ command: 'ptlc lock-plan', defs, argv: ['--route', 'r.json'], env: { OFFCHAIN_FEE_RATE: '5' }, home: '/h', file: { path, lines: parseConfigText(text, path) }, commands: () => COMMANDS });
+    expect(r.argv).toEqual(['--fee-rate=5']);
+    expect((await resolveSettings({ command: 'ptlc lock-plan', defs, argv: ['--resend'], env: { OFFCHAIN_FEE_RATE: '5' }, home: '/h' })).argv).toEqual([]);
   });
   it('a repeated flag is a repeated key, and its variable a comma list', async () => {
     const defs: Record<string, FlagDef> = { 'preimage-file': { type: 'option', multiple: true, helpValue: 'FILE' } };
