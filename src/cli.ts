@@ -13,7 +13,7 @@ import { BrokenPipe, onLateOutputError, outputFailure, writeOutput } from './lib
 import { completionRequest, completionScript, setupLine } from './lib/cli/autocomplete.ts';
 import { OffchainError } from './lib/errors.ts';
 import { describeError } from './lib/cli/describe-error.ts';
-import { reportError } from './lib/cli/error-line.ts';
+import { logLinesAsJson, reportError } from './lib/cli/error-line.ts';
 import { suggestCommand } from './lib/cli/suggest.ts';
 import { argvRules } from './lib/cli/argv.ts';
 
@@ -231,7 +231,11 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
     process.exit(process.exitCode ?? 0);
   }, { replace: true });
   // The command argv names, before oclif looks for it (COMMANDS); in development every one.
-  await loadCommands(opts.development ? undefined : commandsFor(argv));
+  const named = commandsFor(argv);
+  // A service's standard error is its JSON log from its first line: a refusal before the command
+  // runs (a stray word after it, below) is one of its lines too (topics/serve/log.ts).
+  if (named[0]?.startsWith('serve:')) logLinesAsJson(named[0].slice('serve:'.length));
+  await loadCommands(opts.development ? undefined : named);
   if (opts.development) {
     // oclif finds the table through dist/commands.cjs, which hands back the table registered
     // here when there is one: these sources' commands, not the last build's.

@@ -98,6 +98,8 @@ describe('serve <role>: every line on standard error is one JSON object', () => 
       const cases: [string[], number, string][] = [
         [[...args[role]!(dir.path), '--operator-listen', '0.0.0.0:1'], 2, 'E_USAGE'],
         [[...args[role]!(dir.path), '--no-such-flag'], 2, 'E_USAGE'],
+        // A stray word after the command: refused before the command runs (src/cli.ts), a plain line until the argv named the service.
+        [['stray', ...args[role]!(dir.path)], 2, 'E_USAGE'],
         ...(role === 'statechain' ? [] : [[[...args[role]!(join(dir.path, 'empty'))], 2, 'E_NO_MINT_POLICY'] as [string[], number, string]]),
       ];
       for (const [a, status, code] of cases) {

@@ -221,8 +221,21 @@ export async function buildService(opts: ServeOptions, roles: readonly RoutePlug
     }
   };
 
+  /**
+   * A path the router cannot read (a bad %-escape, a part over fastify's 100 characters): fastify
+   * answers it before any route or hook — its own uncoded body, the path echoed, no log line, no
+   * count — unless given this. The refusal then is ours, logged and counted as any other.
+   */
+  const unreadablePath = (e: FastifyLike, req: FastifyRequest, reply: FastifyReply): void => {
+    const r = refusal(new MalformedInputError('E_MALFORMED_REQUEST', e.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'the path has a part longer than 100 characters' : 'the path has a %-escape that is not one (%XX, hexadecimal digits)'), opts);
+    metrics.refused(r.code);
+    req.log.info({ req, status: r.status, code: r.code }, 'served');
+    void reply.code(r.status).header('x-request-id', req.id).type('application/json').send(r.body);
+  };
+
   const build = async (listener: Listener): Promise<FastifyInstance> => {
     const app = fastify({
+      frameworkErrors: unreadablePath,
       loggerInstance: logger as unknown as import('fastify').FastifyBaseLogger,
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: opts.bodyLimit,

@@ -81,6 +81,20 @@ describe('answers and refusals', () => {
     expect(await none.text()).toBe(refusalText('E_NO_SUCH_ENDPOINT', 2, 'no GET /v1/nothing on this listener (docs/serve.md lists the endpoints)'));
   });
 
+  it('refuses a path the router cannot read — a bad %-escape, a part over 100 characters — in the documented shape, counted, the path not echoed', async () => {
+    // fastify answers these before any route: its own uncoded body, unlogged and uncounted, the path echoed whole.
+    const cases: [string, string][] = [
+      ['/v1/throw/%zz', 'the path has a %-escape that is not one (%XX, hexadecimal digits)'],
+      [`/v1/throw/${'a'.repeat(150)}`, 'the path has a part longer than 100 characters'],
+    ];
+    for (const [path, message] of cases) {
+      const r = await fetch(`${svc.urls.public}${path}`, post('{}'));
+      expect([path.slice(0, 20), r.status, r.headers.get('x-request-id')?.length, await r.text()]).toEqual([path.slice(0, 20), 400, 36, refusalText('E_MALFORMED_REQUEST', 3, message)]);
+    }
+    const text = await (await fetch(`${svc.urls.operator}/metrics`)).text();
+    expect(text).toMatch(/^offchain_refusals_total\{role="test",code="E_MALFORMED_REQUEST"\} 2$/m);
+  });
+
   it('maps each exit class to its status: 2 and 3 → 400, 4 → 422, 5 → 409, busy → 503 with Retry-After, anything else → 500 without its stack', async () => {
     const expected: Record<string, [number, string, number]> = {
       usage: [400, 'E_USAGE', 2], malformed: [400, 'E_MALFORMED_MESSAGE', 3], refused: [422, 'E_BAD_SIGNATURE', 4],
