@@ -19,10 +19,8 @@ import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import {
   ANCHORS, Channel, LEGACY, NOBLE, ProvenKey, bolt3Backend, buildCommitment, buildHtlcTransactions, commitmentSighash, generateFromSeed, htlcSighash, nativeEcdsa, pointOf, signCounterpartyCommitment,
-  tinySecp256k1Ecdsa,
   type Bolt3Backend, type ChannelParameters, type CommitmentFormat, type Htlc,
 } from '../src/lib/bolt3/index.ts';
-import { tinySecp256k1Backend } from '../src/lib/musig/engine/backend-tiny-secp256k1.ts';
 import { nativeBackend } from '../src/lib/musig/engine/backend-native.ts';
 import { libsecp256k1Backend } from '../src/lib/musig/engine/backend-libsecp256k1.ts';
 import { openLibsecp256k1 } from '../src/lib/musig/engine/libsecp256k1.ts';
@@ -45,12 +43,6 @@ const POINTS = 512;
 const points = Array.from({ length: POINTS }, (_, i) => pointOf(generateFromSeed(sec(9), 2 ** 48 - 1 - i)));
 
 const backends: [string, Bolt3Backend | string][] = [['noble', NOBLE]];
-try {
-  const tiny = (await import(req.resolve('tiny-secp256k1'))) as Parameters<typeof tinySecp256k1Backend>[0] & Parameters<typeof tinySecp256k1Ecdsa>[0];
-  backends.push(['tiny-secp256k1', bolt3Backend(tinySecp256k1Backend(tiny), tinySecp256k1Ecdsa(tiny))]);
-} catch (e) {
-  backends.push(['tiny-secp256k1', `not installed: ${(e as Error).message}`]);
-}
 try {
   const native = req('secp256k1/bindings.js') as Parameters<typeof nativeBackend>[0] & Parameters<typeof nativeEcdsa>[0];
   backends.push(['native', bolt3Backend(nativeBackend(native), nativeEcdsa(native))]);

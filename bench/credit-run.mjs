@@ -157,10 +157,10 @@ console.log(`\nmint streaming mode: ${N} update requests (${CONTRACTS} contracts
   `CPU time of the mint's process (process.cpuUsage) less its start-up (the same stream with no requests), beside the crypto ceiling ` +
   `(bench/credit.ts musigCeiling: the same MuSig2 work alone, same backend), interleaved, medians of ${ROUNDS} rounds; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 const start = startup();
-const backends = (process.env.BENCH_BACKENDS ?? 'noble,tiny-secp256k1,native,libsecp256k1').split(',');
+const backends = (process.env.BENCH_BACKENDS ?? 'noble,native,libsecp256k1').split(',');
 const streamed = {};
 // Issue 40's row 1: ≥ 1,000 updates per CPU-s on the native backends (the system's
-// libsecp256k1 counts as native), ≥ 200 in pure JS; the tiny-secp256k1 (WASM) row has none.
+// libsecp256k1 counts as native), ≥ 200 in pure JS.
 const TARGET = { native: 1000, libsecp256k1: 1000, noble: 200 };
 const range = (xs) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
 for (const backend of backends) {

@@ -70,7 +70,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (s) => `${((s * 1000) / N).toFixed(2)} ms`;
 console.log(`\nmint streaming mode, ecash beside none: ${N} update requests (${CONTRACTS} contracts × ${PAYMENTS} payments), one process${hasTaskset ? ' pinned to one core' : ''}; medians of ${RUNS} interleaved runs, per update: the stream process's own CPU, then wall`);
 console.log('  ' + 'backend'.padEnd(16) + 'without ecash (anchor)'.padStart(34) + 'with ecash (5 outputs)'.padStart(34) + 'ecash cost per update'.padStart(34) + '  load');
-for (const backend of (process.env.BENCH_BACKENDS ?? 'noble,tiny-secp256k1,native').split(',')) {
+for (const backend of (process.env.BENCH_BACKENDS ?? 'noble,native').split(',')) {
   const load0 = loadavg()[0];
   const runs = { without: [], with: [] };
   for (let i = 0; i < RUNS; i++) for (const mode of ['without', 'with']) runs[mode].push(streamRun(mode, backend));

@@ -19,7 +19,7 @@ import { BackendUnavailableError, loadEngine, useEngine } from '../src/lib/musig
 
 const perRound = Number(process.argv[2] ?? process.env.BENCH_ECASH_SIGN_PAYMENTS ?? 25);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-const BACKENDS = (process.env.BENCH_BACKENDS ?? 'noble,tiny-secp256k1,native,libsecp256k1').split(',') as ('noble' | 'tiny-secp256k1' | 'native' | 'libsecp256k1')[];
+const BACKENDS = (process.env.BENCH_BACKENDS ?? 'noble,native,libsecp256k1').split(',') as ('noble' | 'native' | 'libsecp256k1')[];
 const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

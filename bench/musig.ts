@@ -3,7 +3,7 @@
  * shipped code):
  * - `benchMusigSigning`: one complete two-party key-path signing of a PSBT input,
  *   phase by phase, on whichever engine src/lib/musig/bip327.ts is using;
- * - `benchMusigBackends`: per engine (noble, tiny-secp256k1, native, reference), that
+ * - `benchMusigBackends`: per engine (noble, native, libsecp256k1, reference), that
  *   PSBT signing, the same two-party signing on the BIP-327 API alone, and the mint's
  *   per-update work in a credit channel.
  */
@@ -193,7 +193,7 @@ export async function benchMusigBackends(opts: { seconds: number; engines?: read
   const user = keyPair(fromHex('33'.repeat(32)));
   const mint = keyPair(fromHex('44'.repeat(32)));
   const pool = userUpdates(user, mint);
-  return perEngine(opts.engines ?? ['noble', 'tiny-secp256k1', 'native', 'libsecp256k1', 'reference'], async (engine): Promise<BackendFigures> => {
+  return perEngine(opts.engines ?? ['noble', 'native', 'libsecp256k1', 'reference'], async (engine): Promise<BackendFigures> => {
     const psbt = await cpuSeconds(() => benchMusigSigning({ seconds: opts.seconds }));
     return {
       engine,
@@ -214,7 +214,7 @@ export async function benchAdaptorBackends(opts: { seconds: number; engines?: re
   const bob = keyPair(fromHex('22'.repeat(32)));
   const t = fromHex('25'.repeat(32));
   const T = keyPair(t).publicKey;
-  return perEngine(opts.engines ?? ['noble', 'tiny-secp256k1', 'native', 'libsecp256k1'], async (engine) => ({
+  return perEngine(opts.engines ?? ['noble', 'native', 'libsecp256k1'], async (engine) => ({
     engine,
     claims: await rate(opts.seconds, (i) => {
       const ch = channel(alice, bob);

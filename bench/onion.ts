@@ -12,7 +12,7 @@
  * same peel with the point work answered from memory), beside Electrum's whole peel and its
  * two curve calls — and what (c) may cost for 2×. The 20-hop build too: 20 ECDH, 18 k·G and the
  * rest (the build with those answered from memory), beside Electrum's 20 get_ecdh, 20 e·G and
- * its rest. Backends: noble, tiny-secp256k1, native, and libsecp256k1 (the system's
+ * its rest. Backends: noble, native, and libsecp256k1 (the system's
  * library) where the tree has it. Rounds interleave ours and Electrum's; each figure is the median of the rounds,
  * per CPU-second (and per wall-second), with the load average. Before timing, the packets
  * (and the peeled next packet) are compared byte for byte with Electrum's. Printed, never
@@ -80,7 +80,7 @@ function electrum(): Electrum | string {
 }
 
 const only = process.env.BENCH_BACKENDS?.split(',');
-const names = (['noble', 'tiny-secp256k1', 'native', 'libsecp256k1'] as BackendName[]).filter((n) => !only || only.includes(n));
+const names = (['noble', 'native', 'libsecp256k1'] as BackendName[]).filter((n) => !only || only.includes(n));
 const ecs = new Map<BackendName, Secp256k1Backend<unknown>>();
 for (const name of names) {
   const ec = await loadBackend(name).catch((e: Error) => e);

@@ -123,7 +123,7 @@ async function timed(n: number, fn: (i: number) => unknown): Promise<{ cpu: numb
 
 console.log(`\nStatechains, per secp256k1 backend: CPU time per operation (process.cpuUsage), wall time in brackets; ${cpus().length} cores, load average ${load()} at start`);
 console.log(`  medians of ${ROUNDS} rounds [range], each round the row and then its curve floor (what the protocol's arithmetic alone costs)`);
-for (const name of (['noble', 'tiny-secp256k1', 'native', 'libsecp256k1'] as const).filter((n) => !process.env.BENCH_BACKENDS || process.env.BENCH_BACKENDS.split(',').includes(n))) {
+for (const name of (['noble', 'native', 'libsecp256k1'] as const).filter((n) => !process.env.BENCH_BACKENDS || process.env.BENCH_BACKENDS.split(',').includes(n))) {
   const engine = await loadEngine(name).catch((e: Error) => e);
   if (engine instanceof Error) {
     console.log(`  ${name.padEnd(15)} not installed: ${engine.message}`);

@@ -13,10 +13,9 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Transaction } from '@scure/btc-signer';
 import {
-  NOBLE, ZERO_FEE, bolt3Backend, buildCommitment, channelFundingOutput, finalizeCommitment, generateFromSeed, nativeEcdsa, pointOf, signCommitment, tinySecp256k1Ecdsa,
+  NOBLE, ZERO_FEE, bolt3Backend, buildCommitment, channelFundingOutput, finalizeCommitment, generateFromSeed, nativeEcdsa, pointOf, signCommitment,
   type Bolt3Backend, type ChannelParameters, type Htlc,
 } from '../src/lib/bolt3/index.ts';
-import { tinySecp256k1Backend } from '../src/lib/musig/engine/backend-tiny-secp256k1.ts';
 import { nativeBackend } from '../src/lib/musig/engine/backend-native.ts';
 import { buildChild } from '../src/lib/truc/child.ts';
 import { checkTrucPackage, CORE_POLICY, type Prevout } from '../src/lib/truc/check.ts';
@@ -47,12 +46,6 @@ for (let i = 0; i < 2; i++) wallet.addInput({ txid: `${i}a`.repeat(32), index: 0
 wallet.addOutput({ script: walletScript, amount: 150_000n, bip32Derivation: path(9) });
 
 const backends: [string, Bolt3Backend | string][] = [['noble', NOBLE]];
-try {
-  const tiny = (await import(req.resolve('tiny-secp256k1'))) as Parameters<typeof tinySecp256k1Backend>[0] & Parameters<typeof tinySecp256k1Ecdsa>[0];
-  backends.push(['tiny-secp256k1', bolt3Backend(tinySecp256k1Backend(tiny), tinySecp256k1Ecdsa(tiny))]);
-} catch (e) {
-  backends.push(['tiny-secp256k1', `not installed: ${(e as Error).message}`]);
-}
 try {
   const native = req('secp256k1/bindings.js') as Parameters<typeof nativeBackend>[0] & Parameters<typeof nativeEcdsa>[0];
   backends.push(['native', bolt3Backend(nativeBackend(native), nativeEcdsa(native))]);

@@ -418,6 +418,7 @@ export const ERROR_CODES: Readonly<Record<string, ExitClass>> = {
   E_SECOND_DEPOSIT: 'refused',
   E_SECOND_STAGE: 'refused',
   E_SECOND_STAGE_CONFLICT: 'refused',
+  E_SECP256K1_BACKEND_REMOVED: 'usage',
   E_SECRET_FILE_PERMISSIONS: 'refused',
   E_SECRET_ON_ARGV: 'usage',
   E_SEED_REUSED: 'refused',

@@ -14,7 +14,7 @@
  * the new contract's refund — is checked by the independent verifier
  * (test/independent/verify.ts): test code parses it and computes the BIP-341 sighash
  * from the prevout this test knows, and BIP-340 Verify runs on an implementation the
- * CLI is not using (tiny-secp256k1 while the CLI is on noble), against output keys
+ * CLI is not using (BIP-340 written in test code), against output keys
  * derived in test code from the fixture secret keys (KeyAgg of the sorted keys and
  * TapTweak for the contract, TapTweak alone for the mint's payout) — never through
  * src/lib/credit, src/lib/musig or the libraries the product signs with.

@@ -14,7 +14,7 @@
  * receipt's state, and its signature checks with the independent verifier.
  *
  * Backends: the run above is on noble; the same input replayed from the same starting
- * state on tiny-secp256k1 and native (each skipped, visibly, where test code cannot import it) must
+ * state on native and libsecp256k1 (each skipped, visibly, where test code cannot load it) must
  * print byte-identical receipts and exits under OFFCHAIN_TEST_SEED.
  *
  * The contracts are opened and the users make their requests and take their receipts in

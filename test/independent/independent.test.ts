@@ -19,9 +19,6 @@ import { base58checkDecode, base58checkEncode, hash160 } from './base58check.ts'
 import { IndependentCheckError, VERIFIER, verifyKeyPathSpend, type Prevout } from './verify.ts';
 import { descsumCheck, descsumCreate, pkAfterLeaf, pkSha256Leaf, ptlcContract, taprootHtlcContract } from './descriptor.ts';
 
-/** tiny-secp256k1's Verify when it is installed (the verifier for a product on noble alone), else the test code's. */
-const TINY = await independentSchnorr(['noble']);
-
 type WalletVectors = {
   scriptPubKey: {
     given: { internalPubkey: string; scriptTree: unknown };
@@ -137,12 +134,6 @@ describe('BIP-340 Verify: every row of test-vectors.csv', () => {
     it(`row ${index}: test code says ${result}${comment ? ` (${comment})` : ''}`, () => {
       expect(bip340Verify(...args)).toBe(result === 'TRUE');
     });
-    // tiny-secp256k1 takes 32-byte messages only (every sighash is one); the others are test-code rows.
-    if (msg.length !== 64) continue;
-    // Whenever it is installed: a test whose product is on noble or native verifies with it (mint-stream's replays).
-    it.skipIf(TINY.name !== 'tiny-secp256k1')(`row ${index}: tiny-secp256k1 says ${result}${TINY.name !== 'tiny-secp256k1' ? ' (SKIPPED: tiny-secp256k1 not installed)' : ''}`, () => {
-      expect(TINY.verify(...args)).toBe(result === 'TRUE');
-    });
   }
   it('the secret-key rows give their public keys through the test-code arithmetic', () => {
     const signing = rows.filter((f) => f[1] !== '');
@@ -213,25 +204,16 @@ describe('the verifier is never the product\'s own', () => {
     expect(await independentSchnorr(productBackends())).toMatchObject({ name: VERIFIER.name });
   });
 
-  it('takes the test-code verifier whenever the product may be on tiny-secp256k1 or on the system libsecp256k1 (the same schnorrsig source)', async () => {
-    expect(productBackends({ OFFCHAIN_SECP256K1: 'tiny-secp256k1' })).toEqual(['noble', 'tiny-secp256k1']);
-    expect(productBackends({ OFFCHAIN_SECP256K1: 'auto' })).toContain('tiny-secp256k1');
-    expect(productBackends({}, { longRunning: true })).toContain('tiny-secp256k1');
-    // Unset: a one-shot command doing curve work takes the system's libsecp256k1 or native when one loads.
+  it('takes the test-code verifier whatever the product may be on', async () => {
+    // Unset: a one-shot command doing curve work, and a long-running mode, take the system's libsecp256k1 or native when one loads.
     expect(productBackends({})).toEqual(['noble', 'libsecp256k1', 'native']);
+    expect(productBackends({}, { longRunning: true })).toEqual(['noble', 'libsecp256k1', 'native']);
     expect(productBackends({ OFFCHAIN_SECP256K1: 'noble' })).toEqual(['noble']);
     expect(productBackends({ OFFCHAIN_SECP256K1: 'native' })).toEqual(['noble', 'native']);
     expect(productBackends({ OFFCHAIN_SECP256K1: 'libsecp256k1' })).toEqual(['noble', 'libsecp256k1']);
     expect(productBackends({ OFFCHAIN_SECP256K1: 'auto' })).toContain('libsecp256k1');
-    for (const env of [{}, { OFFCHAIN_SECP256K1: 'tiny-secp256k1' }, { OFFCHAIN_SECP256K1: 'auto' }, { OFFCHAIN_SECP256K1: 'libsecp256k1' }]) {
+    for (const env of [{}, { OFFCHAIN_SECP256K1: 'auto' }, { OFFCHAIN_SECP256K1: 'libsecp256k1' }, { OFFCHAIN_SECP256K1: 'noble' }, { OFFCHAIN_SECP256K1: 'native' }, { OFFCHAIN_SECP256K1: 'reference' }]) {
       expect((await independentSchnorr(productBackends(env))).name).toBe(TEST_CODE_VERIFIER.name);
-    }
-  });
-
-  it('with the product on noble or native it is tiny-secp256k1 (installed here) or, if missing, the test code', async () => {
-    const tinyInstalled = await import('tiny-secp256k1').then(() => true, () => false);
-    for (const env of [{ OFFCHAIN_SECP256K1: 'noble' }, { OFFCHAIN_SECP256K1: 'native' }, { OFFCHAIN_SECP256K1: 'reference' }]) {
-      expect((await independentSchnorr(productBackends(env))).name).toBe(tinyInstalled ? 'tiny-secp256k1' : TEST_CODE_VERIFIER.name);
     }
   });
 
@@ -256,7 +238,7 @@ describe('the verifier is never the product\'s own', () => {
           // A relative import must land on another independent file (or the vector loader test/helpers.ts).
           const target = relative(TEST_DIR, resolve(dirname(join(TEST_DIR, f)), s));
           expect(files.includes(target) || target === 'helpers.ts', `${f} imports ${s} (${target}), which is not under test/**/independent*`).toBe(true);
-        } else expect(s, `${f} imports ${s}`).toMatch(/^(node:[\w/]+|tiny-secp256k1|vitest)$/);
+        } else expect(s, `${f} imports ${s}`).toMatch(/^(node:[\w/]+|vitest)$/);
       }
     }
   });

@@ -3,8 +3,8 @@
  * curve y² = x³ + 7 over F_p, points in Jacobian coordinates, plain double-and-add,
  * `lift_x`, tagged hashes (node:crypto's SHA-256) and Verify. Nothing here comes from
  * the product or from the libraries it signs with (@noble/curves, @scure/btc-signer):
- * this is the arithmetic the independent verifier falls back to when tiny-secp256k1 is
- * the product's own backend, and the arithmetic of the keys it derives (./keys.ts).
+ * this is the arithmetic of the independent verifier (./schnorr.ts) and of the keys it
+ * derives (./keys.ts).
  *
  * Slow on purpose (no windows, no endomorphism, variable time): only public data and
  * test keys go through it. Checked against the BIP-340 vectors in ./independent.test.ts.

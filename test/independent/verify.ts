@@ -29,11 +29,7 @@ import { p2trScript, taprootOutput } from './keys.ts';
 import { taggedHash } from './secp256k1.ts';
 import { compactSize, hexOf, parseTx, type ParsedTx } from './tx.ts';
 
-/**
- * The verifier of this run: tiny-secp256k1 unless the product may be on it or on the system
- * libsecp256k1 (the same schnorrsig source) — which a CLI run doing curve work may take
- * (it does wherever the library loads), so the test code's BIP-340.
- */
+/** The verifier of this run: the test code's BIP-340 (./schnorr.ts). */
 export const VERIFIER: SchnorrVerifier = await independentSchnorr();
 
 export class IndependentCheckError extends Error {

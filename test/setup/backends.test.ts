@@ -22,7 +22,7 @@ describe('the backends package-lock.json installs', () => {
   });
 
   it('the lockfile lists every optional backend\'s package (a guard that lists nothing would guard nothing)', () => {
-    expect(INSTALLED).toEqual(['tiny-secp256k1', 'native', 'libsecp256k1']);
+    expect(INSTALLED).toEqual(['native', 'libsecp256k1']);
   });
 
   it('test code looks for the system libsecp256k1 where the product does (same variable, same sonames, same order)', () => {
@@ -94,14 +94,14 @@ describe('no test decides "installed" through the product\'s loader', () => {
   it('every test that runs several backends takes them from ./backends.ts', () => {
     const multi = testSources()
       .filter((p) => /(?:loadBackend|loadEngine|selectBackend)\(/.test(readFileSync(p, 'utf8')))
-      .filter((p) => /'tiny-secp256k1'|OPTIONAL_BACKENDS|ALL_BACKENDS/.test(readFileSync(p, 'utf8')))
+      .filter((p) => /'native'|OPTIONAL_BACKENDS|ALL_BACKENDS/.test(readFileSync(p, 'utf8')))
       .map((p) => relative(ROOT, p))
       .filter((p) => !p.startsWith('test/setup/') && !(p in EXEMPT));
     expect(multi.length).toBeGreaterThanOrEqual(8);
     for (const p of multi) {
       const text = readFileSync(join(ROOT, p), 'utf8');
       // bolt3/sign.test.ts imports each package itself and fails if it does not load: the same rule, spelled out.
-      const ownImport = /await import\('tiny-secp256k1'\)[\s\S]*failed to load/.test(text);
+      const ownImport = /await import\('secp256k1\/bindings\.js'(?: as string)?\)[\s\S]*failed to load/.test(text);
       expect(ownImport || /from '(?:\.\.\/)+setup\/backends\.ts'/.test(text), `${p} runs several backends without ./backends.ts`).toBe(true);
     }
   });

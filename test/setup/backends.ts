@@ -1,12 +1,12 @@
 /**
  * Which optional secp256k1 backends a test must run, decided by TEST code, never by the
  * product's loader (src/lib/musig/engine/select.ts). If the product's loader decided,
- * a loader bug ("tiny-secp256k1's constructor throws") would turn every multi-backend
+ * a loader bug ("the binding's constructor throws") would turn every multi-backend
  * test into "skipped: not installed" — green — while users asking for the backend
  * silently got noble.
  *
  * - A backend is **installed** when this file can import its package itself
- *   (`tiny-secp256k1`; the `secp256k1` package's N-API binding `secp256k1/bindings.js`;
+ *   (the `secp256k1` package's N-API binding `secp256k1/bindings.js`;
  *   for `libsecp256k1`, `koffi` AND a system libsecp256k1 that koffi loads here, by the
  *   sonames below or $OFFCHAIN_LIBSECP256K1 — a list kept in test code, which the guard
  *   compares with the product's).
@@ -28,14 +28,13 @@ import { schnorr } from '@noble/curves/secp256k1.js';
 import { toHex } from '../../src/lib/bytes.ts';
 import { openLibsecp256k1, type Koffi, type Libsecp256k1 } from '../../src/lib/musig/engine/libsecp256k1.ts';
 
-export type BackendId = 'noble' | 'tiny-secp256k1' | 'native' | 'libsecp256k1';
+export type BackendId = 'noble' | 'native' | 'libsecp256k1';
 export type OptionalBackend = Exclude<BackendId, 'noble'>;
-export const OPTIONAL_BACKENDS: readonly OptionalBackend[] = ['tiny-secp256k1', 'native', 'libsecp256k1'];
+export const OPTIONAL_BACKENDS: readonly OptionalBackend[] = ['native', 'libsecp256k1'];
 export const ALL_BACKENDS: readonly BackendId[] = ['noble', ...OPTIONAL_BACKENDS];
 
 /** The npm package each optional backend comes from, and what test code imports of it. */
 export const BACKEND_PACKAGE: Record<OptionalBackend, { pkg: string; specifier: string }> = {
-  'tiny-secp256k1': { pkg: 'tiny-secp256k1', specifier: 'tiny-secp256k1' },
   // The binding itself: the package's index falls back to pure-JS elliptic unseen.
   native: { pkg: 'secp256k1', specifier: 'secp256k1/bindings.js' },
   // The FFI package; the library itself is the system's (SYSTEM_LIBSECP256K1 below).
@@ -130,7 +129,7 @@ export async function backendUnderTest<T>(name: BackendId, load: () => Promise<T
 
 /**
  * The system libsecp256k1 for tests that adapt loaded modules themselves (as bolt3/sign.test.ts
- * does with `tiny-secp256k1` and `secp256k1/bindings.js`): installed as decided above, then
+ * does with `secp256k1/bindings.js`): installed as decided above, then
  * bound by the product's ./libsecp256k1.ts from the koffi test code imported — which must work.
  */
 export async function systemLibsecp256k1(): Promise<UnderTest<Libsecp256k1>> {

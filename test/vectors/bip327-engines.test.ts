@@ -1,6 +1,6 @@
 /**
  * The eight BIP-327 vector files again, on every engine src/lib/musig/bip327.ts can
- * route to: our BIP-327 on noble, on tiny-secp256k1 (WASM) and on the native binding,
+ * route to: our BIP-327 on noble, on the native binding and on the system's libsecp256k1,
  * and the reference engine (@scure/btc-signer). Same suites and assertions as
  * ./bip327.test.ts (./bip327-cases.ts), through the same public API, with the engine
  * switched for each block. An optional backend that is not installed shows up as a

@@ -1,11 +1,10 @@
 /**
  * MuSig2 adaptor signatures against the secp256k1-zkp vectors (test/vectors/ptlc/), on
- * every engine that has them (our BIP-327 on noble, tiny-secp256k1 and native; the
+ * every engine that has them (our BIP-327 on noble, native and libsecp256k1; the
  * reference engine has none and says so). Each case: NonceGen, NonceAgg, the partial
  * signatures of the adaptor session and their verification, the pre-signature and its
  * parity, its verification against T (and not against another point), adapt to the
- * vector's BIP-340 signature (checked by the test-code BIP-340 verifier, since the product
- * runs on tiny-secp256k1 here too), extract t. Without
+ * vector's BIP-340 signature (checked by the test-code BIP-340 verifier), extract t. Without
  * T the same nonces give a different, plain BIP-327 session that rejects these partial
  * signatures.
  */
@@ -17,8 +16,7 @@ import { Session, adapt, extractAdaptor, keyAgg, nonceAgg, nonceGen, verifyPreSi
 import { activeEngine, loadEngine, useEngine } from '../../src/lib/musig/engine/select.ts';
 import { ALL_BACKENDS, backendUnderTest } from '../setup/backends.ts';
 import type { Bip327Engine, EngineName } from '../../src/lib/musig/engine/engine.ts';
-// The product runs on tiny-secp256k1 in one of the blocks below, so tiny-secp256k1 cannot
-// be the independent verifier here: BIP-340 written in test code (docs/testing.md).
+// The independent verifier: BIP-340 written in test code (docs/testing.md).
 import { TEST_CODE_VERIFIER as VERIFIER } from '../independent/schnorr.ts';
 import { Bip327Error } from '../../src/lib/musig/engine/errors.ts';
 

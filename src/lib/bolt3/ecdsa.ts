@@ -4,9 +4,9 @@
  * of their signatures have a high R (71-byte DER). Signatures go into witnesses as
  * strict DER (BIP-66) followed by the sighash byte.
  *
- * One interface, four implementations of the same function: @noble/curves (pure JS,
- * the default), tiny-secp256k1 (libsecp256k1 in WASM), the `secp256k1` package's N-API
- * binding and the system's libsecp256k1 through koffi. The optional ones are adapted
+ * One interface, three implementations of the same function: @noble/curves (pure JS,
+ * the default), the `secp256k1` package's N-API binding and the system's libsecp256k1
+ * through koffi. The optional ones are adapted
  * from an already loaded module, as the MuSig2 backends are (../musig/engine/select.ts
  * loads them); all give identical bytes.
  */
@@ -37,26 +37,6 @@ export const nobleEcdsa: EcdsaSigner = {
     }
   },
 };
-
-/** The part of tiny-secp256k1's API used here. */
-export type TinySecp256k1Ecdsa = {
-  sign(h: Uint8Array, d: Uint8Array): Uint8Array;
-  verify(h: Uint8Array, Q: Uint8Array, signature: Uint8Array, strict?: boolean): boolean;
-};
-
-export function tinySecp256k1Ecdsa(lib: TinySecp256k1Ecdsa): EcdsaSigner {
-  return {
-    name: 'tiny-secp256k1',
-    signCompact: (digest, secretKey) => lib.sign(digest, secretKey),
-    verifyCompact(signature, digest, publicKey) {
-      try {
-        return lib.verify(digest, publicKey, signature, true);
-      } catch {
-        return false;
-      }
-    },
-  };
-}
 
 /** The part of the `secp256k1` package's binding used here (load `secp256k1/bindings.js`). */
 export type NativeSecp256k1Ecdsa = {

@@ -38,7 +38,7 @@ export {
   verifyCommitmentSignature, verifyHtlcSignature,
 } from './sign.ts';
 export {
-  type EcdsaSigner, type NativeSecp256k1Ecdsa, type TinySecp256k1Ecdsa, compactFromDer, derFromCompact, nativeEcdsa, nobleEcdsa, tinySecp256k1Ecdsa,
+  type EcdsaSigner, type NativeSecp256k1Ecdsa, compactFromDer, derFromCompact, nativeEcdsa, nobleEcdsa,
 } from './ecdsa.ts';
 // ./psbt.ts (commitmentPsbt, htlcPsbt) imports @scure/btc-signer: import it directly, lazily.
 export { type OutPoint, type Tx, type TxInput, type TxOutput, serializeTx, txid, weight } from './tx.ts';

@@ -6,8 +6,8 @@
  * every path byte for byte.
  *
  * The engine is chosen once at start-up with `selectBackend` (./engine/select.ts):
- * our own BIP-327 (./engine/) on noble (pure JS, the default), tiny-secp256k1 (WASM)
- * or the native libsecp256k1 binding, or `reference`, @scure/btc-signer's BIP-327.
+ * our own BIP-327 (./engine/) on noble (pure JS, the default), the native libsecp256k1
+ * binding or the system's libsecp256k1, or `reference`, @scure/btc-signer's BIP-327.
  * Every engine raises `Bip327Error`, which says which signer's contribution was bad
  * (the spec's InvalidContributionError) so callers can blame a participant by key.
  * KeyAgg work is cached per participant set (./engine/key-aggregation.ts).

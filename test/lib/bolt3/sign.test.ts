@@ -16,12 +16,11 @@ import { counterpartyView } from '../../../src/lib/bolt3/channel.ts';
 import { buildCommitment, type CommitmentTransaction } from '../../../src/lib/bolt3/commitment.ts';
 import { NOBLE, bolt3Backend, type Bolt3Backend } from '../../../src/lib/bolt3/backend.ts';
 import {
-  compactFromDer, derFromCompact, libsecp256k1Ecdsa, nativeEcdsa, nobleEcdsa, tinySecp256k1Ecdsa, type NativeSecp256k1Ecdsa, type TinySecp256k1Ecdsa,
+  compactFromDer, derFromCompact, libsecp256k1Ecdsa, nativeEcdsa, nobleEcdsa, type NativeSecp256k1Ecdsa,
 } from '../../../src/lib/bolt3/ecdsa.ts';
 import { libsecp256k1Backend } from '../../../src/lib/musig/engine/backend-libsecp256k1.ts';
 import { systemLibsecp256k1 } from '../../setup/backends.ts';
 import { nativeBackend, type NativeSecp256k1 } from '../../../src/lib/musig/engine/backend-native.ts';
-import { tinySecp256k1Backend, type TinySecp256k1 } from '../../../src/lib/musig/engine/backend-tiny-secp256k1.ts';
 import { ANCHORS, LEGACY } from '../../../src/lib/bolt3/formats.ts';
 import { buildHtlcTransactions } from '../../../src/lib/bolt3/htlc-tx.ts';
 import { deriveRevocationPrivkey, pointOf } from '../../../src/lib/bolt3/keys.ts';
@@ -61,10 +60,6 @@ describe('signing', () => {
   describe('every secp256k1 backend gives the spec\'s bytes (key derivation and ECDSA)', () => {
     const backends: [string, () => Promise<Bolt3Backend | string>][] = [
       ['noble', async () => NOBLE],
-      ['tiny-secp256k1', async () => {
-        const lib = (await import('tiny-secp256k1')) as unknown as TinySecp256k1 & TinySecp256k1Ecdsa;
-        return bolt3Backend(tinySecp256k1Backend(lib), tinySecp256k1Ecdsa(lib));
-      }],
       ['native', async () => {
         const mod = (await import('secp256k1/bindings.js' as string)) as { default?: unknown };
         const lib = (mod.default ?? mod) as NativeSecp256k1 & NativeSecp256k1Ecdsa;

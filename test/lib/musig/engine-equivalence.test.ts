@@ -5,7 +5,7 @@
  * the last signer) run on each available engine; the transcripts (aggregate keys,
  * secret and public nonces, aggnonce, partial signatures, final signature) must be
  * byte-identical. Independently of every engine (noble and reference both sit on
- * @noble/curves; tiny-secp256k1 and native are libsecp256k1), the test code in
+ * @noble/curves; native and libsecp256k1 are libsecp256k1), the test code in
  * test/independent/ derives the tweaked aggregate key (KeyAgg, ApplyTweak, TapTweak) and
  * checks the final signature with its own BIP-340 arithmetic.
  *

@@ -20,7 +20,6 @@ import { toHex } from '../../../src/lib/bytes.ts';
 const noble = await loadEngine('noble');
 // Installed or not is decided by test code importing the package (../../setup/backends.ts), never by
 // the loader under test: a loader that breaks must turn these red, not into "not installed".
-const tinyInstalled = await installed('tiny-secp256k1');
 const nativeInstalled = await installed('native');
 const libsecp256k1Installed = await installed('libsecp256k1');
 
@@ -33,10 +32,10 @@ describe('selectBackend', () => {
   });
 
   it('falls back to noble, with a one-line reason, when the package cannot be imported', async () => {
-    const sel = await selectBackend('tiny-secp256k1', { importer: () => Promise.reject(new Error("Cannot find package 'tiny-secp256k1'\n    at somewhere")) });
+    const sel = await selectBackend('native', { importer: () => Promise.reject(new Error("Cannot find package 'secp256k1/bindings.js'\n    at somewhere")) });
     expect(sel.engine).toBe('noble');
-    expect(sel.requested).toBe('tiny-secp256k1');
-    expect(sel.fallbackReason).toMatch(/^tiny-secp256k1 is not available: Error: Cannot find package 'tiny-secp256k1'; using noble$/);
+    expect(sel.requested).toBe('native');
+    expect(sel.fallbackReason).toMatch(/^native is not available: Error: Cannot find package 'secp256k1\/bindings\.js'; using noble$/);
     expect(activeEngine().name).toBe('noble');
   });
 
@@ -63,16 +62,12 @@ describe('selectBackend', () => {
   });
 
   it('refuses a backend that gets a known computation wrong', async () => {
-    const liar = {
-      pointCompress: (p: Uint8Array) => p,
-      pointAdd: () => null,
-      pointMultiply: () => null,
-      pointFromScalar: () => new Uint8Array(65).fill(4, 0, 1),
-      verifySchnorr: () => true,
-    };
-    const sel = await selectBackend('tiny-secp256k1', { importer: async () => liar });
+    // A binding whose every point is 04 || 0…0: k·G comes out wrong.
+    const zero = () => new Uint8Array(65).fill(4, 0, 1);
+    const liar = { publicKeyConvert: zero, publicKeyCombine: zero, publicKeyTweakMul: zero, publicKeyCreate: zero };
+    const sel = await selectBackend('native', { importer: async () => liar });
     expect(sel.engine).toBe('noble');
-    expect(sel.fallbackReason).toMatch(/tiny-secp256k1 is not available: .*; using noble$/);
+    expect(sel.fallbackReason).toMatch(/^native is not available: .*k·G.*; using noble$/);
   });
 
   it('selects the reference engine (@scure/btc-signer) for cross-checks', async () => {
@@ -90,9 +85,9 @@ describe('selectBackend', () => {
 
   it('auto takes the fastest backend that loads, and says why only if that is noble', async () => {
     const sel = await selectBackend('auto');
-    const expected = libsecp256k1Installed ? 'libsecp256k1' : nativeInstalled ? 'native' : tinyInstalled ? 'tiny-secp256k1' : 'noble';
+    const expected = libsecp256k1Installed ? 'libsecp256k1' : nativeInstalled ? 'native' : 'noble';
     expect(sel.engine).toBe(expected);
-    if (expected === 'noble') expect(sel.fallbackReason).toMatch(/^libsecp256k1 is not available: .*; native is not available: .*; tiny-secp256k1 is not available: .*; using noble$/);
+    if (expected === 'noble') expect(sel.fallbackReason).toMatch(/^libsecp256k1 is not available: .*; native is not available: .*; using noble$/);
     else expect(sel.fallbackReason).toBeUndefined();
   });
 
@@ -102,17 +97,23 @@ describe('selectBackend', () => {
       requested: 'auto',
       engine: 'noble',
       fallbackReason:
-        "libsecp256k1 is not available: Error: Cannot find package 'koffi'; native is not available: Error: Cannot find package 'secp256k1/bindings.js'; " +
-        "tiny-secp256k1 is not available: Error: Cannot find package 'tiny-secp256k1'; using noble",
+        "libsecp256k1 is not available: Error: Cannot find package 'koffi'; native is not available: Error: Cannot find package 'secp256k1/bindings.js'; using noble",
     });
   });
 
   it('parses the CLI environment value strictly', () => {
     expect(parseBackendChoice(undefined)).toBe('noble');
     expect(parseBackendChoice('')).toBe('noble');
-    expect(parseBackendChoice(' Tiny-Secp256k1 ')).toBe('tiny-secp256k1');
+    expect(parseBackendChoice(' Native ')).toBe('native');
     expect(parseBackendChoice('auto')).toBe('auto');
-    expect(refusal(() => parseBackendChoice('openssl'), 'E_USAGE', 2).message).toMatch(/^unknown secp256k1 backend "openssl": expected one of auto, noble, tiny-secp256k1, native, libsecp256k1/);
+    expect(refusal(() => parseBackendChoice('openssl'), 'E_USAGE', 2).message).toMatch(/^unknown secp256k1 backend "openssl": expected one of auto, noble, native, libsecp256k1, reference$/);
+  });
+
+  it('refuses the removed tiny-secp256k1 by name, with why and the backends there are (no silent fallback to noble)', () => {
+    for (const typed of ['tiny-secp256k1', ' Tiny-Secp256k1 ']) {
+      expect(refusal(() => parseBackendChoice(typed), 'E_SECP256K1_BACKEND_REMOVED', 2).message)
+        .toMatch(/^secp256k1 backend "tiny-secp256k1" was removed: .*constant-time k·P.*; use one of auto, noble, native, libsecp256k1, reference$/);
+    }
   });
 });
 
@@ -142,10 +143,6 @@ describe('with the loaders bin/run.js lends the bundle (a require and an importe
 
   it.skipIf(!nativeInstalled)('so is the secp256k1 binding (SKIPPED only if test code cannot import it)', async () => {
     expect(await lending(() => loadBackend('native'))).toEqual({ required: ['secp256k1/bindings.js'], imported: [] });
-  });
-
-  it.skipIf(!tinyInstalled)('an ES module package (tiny-secp256k1) goes to the importer (SKIPPED only if not installed)', async () => {
-    expect(await lending(() => loadBackend('tiny-secp256k1'))).toEqual({ required: [], imported: ['tiny-secp256k1'] });
   });
 });
 

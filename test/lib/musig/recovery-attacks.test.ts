@@ -1,6 +1,6 @@
 /**
  * Adversarial inputs for a·P + b·G by ECDSA recovery (mulAddBase in ./uncompressed.ts:
- * the native, libsecp256k1 and tiny-secp256k1 backends), on every backend, each answer
+ * the native and libsecp256k1 backends), on every backend, each answer
  * compared with @noble/curves (points, schnorr.verify) or @scure/btc-signer's BIP-327
  * (the `reference` engine, on noble):
  *

@@ -1,10 +1,10 @@
 /**
  * a·P + b·G by ECDSA recovery (mulAddBase, ./uncompressed.ts) at backend selection: a
  * library whose recovery answers wrong points must be refused by select.ts's self-test,
- * as one whose k·G or tweak-add is wrong is. On tiny-secp256k1 and libsecp256k1 the
- * BIP-340 known answer does not reach recovery (they verify with their own schnorrsig),
- * so without a known answer of its own a wrong recovery would be selected and would then
- * decide every partial signature the mint verifies.
+ * as one whose k·G or tweak-add is wrong is. On libsecp256k1 the BIP-340 known answer
+ * does not reach recovery (it verifies with its own schnorrsig), so without a known
+ * answer of its own a wrong recovery would be selected and would then decide every
+ * partial signature the mint verifies; the native binding's recovery is checked here.
  *
  * The liars below are the real packages with only their recovery changed: the recovery
  * id's parity bit flipped, or its overflow bit (x ≥ n) dropped.
@@ -17,11 +17,6 @@ type Recid = (recid: number) => number;
 const flipParity: Recid = (recid) => recid ^ 1;
 const dropOverflow: Recid = (recid) => recid & 1;
 
-function tinyWith(mod: Record<string, unknown>, change: Recid): unknown {
-  const recover = mod.recover as (h: Uint8Array, sig: Uint8Array, recid: number, compressed?: boolean) => Uint8Array | null;
-  return { ...mod, recover: (h: Uint8Array, sig: Uint8Array, recid: number, compressed?: boolean) => recover(h, sig, change(recid), compressed) };
-}
-
 function nativeWith(mod: Record<string, unknown>, change: Recid): unknown {
   const lib = ((mod as { default?: unknown }).default ?? mod) as Record<string, (...args: unknown[]) => unknown>;
   const wrapped: Record<string, unknown> = {};
@@ -31,7 +26,6 @@ function nativeWith(mod: Record<string, unknown>, change: Recid): unknown {
 }
 
 const cases = [
-  { name: 'tiny-secp256k1', wrap: tinyWith },
   { name: 'native', wrap: nativeWith },
 ] as const;
 

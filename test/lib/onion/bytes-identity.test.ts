@@ -16,7 +16,6 @@ import { codeOf } from '../../helpers.ts';
 import { buildOnion, peelOnion } from '../../../src/lib/onion/sphinx.ts';
 import { nobleBackend } from '../../../src/lib/musig/engine/backend-noble.ts';
 import { nativeBackend, type NativeSecp256k1 } from '../../../src/lib/musig/engine/backend-native.ts';
-import { tinySecp256k1Backend, type TinySecp256k1 } from '../../../src/lib/musig/engine/backend-tiny-secp256k1.ts';
 import type { Secp256k1Backend } from '../../../src/lib/musig/engine/backend.ts';
 import { libsecp256k1Backend } from '../../../src/lib/musig/engine/backend-libsecp256k1.ts';
 import { systemLibsecp256k1 } from '../../setup/backends.ts';
@@ -119,7 +118,6 @@ const route = fc
 
 const backends: [string, () => Promise<Secp256k1Backend<unknown>>][] = [
   ['noble', async () => nobleBackend as Secp256k1Backend<unknown>],
-  ['tiny-secp256k1', async () => tinySecp256k1Backend((await import('tiny-secp256k1')) as unknown as TinySecp256k1) as Secp256k1Backend<unknown>],
   ['native', async () => {
     const mod = (await import('secp256k1/bindings.js' as string)) as { default?: unknown };
     return nativeBackend((mod.default ?? mod) as NativeSecp256k1) as Secp256k1Backend<unknown>;

@@ -6,7 +6,7 @@
  * party; after the operator's share is rotated as a transfer does (s₂ = s₁ + o₁ − o₂,
  * through t₁ = o₁ + x₁, t₂ = t₁ − o₂, s₂ = s₁ + t₂ − x₁) P is unchanged and the new pair
  * signs for the same coin; proofs of possession bind a share to a coin, and a rogue key
- * (X' = Y − X_victim) cannot be proven. On each optional backend (tiny-secp256k1, native)
+ * (X' = Y − X_victim) cannot be proven. On each optional backend (native, libsecp256k1)
  * the same bytes as noble: a backend whose package imports in test code but which the
  * product cannot load fails the test; one not installed is a visible skip.
  */
@@ -103,8 +103,8 @@ describe('additive Schnorr signing for P = ΣXᵢ', () => {
 });
 
 describe('the additive signer on every secp256k1 backend gives the same bytes', async () => {
-  // Every engine runs in this one process, so the product may be on tiny-secp256k1 here:
-  // each aggregate is checked with BIP-340 written in test code (docs/testing.md).
+  // Every engine runs in this one process: each aggregate is checked with BIP-340 written in
+  // test code (docs/testing.md).
   const verifier = TEST_CODE_VERIFIER;
   const select = await import('../../../src/lib/musig/engine/select.ts');
   for (const name of OPTIONAL_BACKENDS) {

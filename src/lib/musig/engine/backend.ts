@@ -1,8 +1,8 @@
 /**
  * The secp256k1 operations BIP-327 and BIP-340 verification need, and nothing else:
  * decode / encode a compressed point, lift_x, parity, negation, addition, k·P, k·G and
- * BIP-340 Verify. Each backend (noble, tiny-secp256k1, the native binding, the system's
- * libsecp256k1 through koffi) implements
+ * BIP-340 Verify. Each backend (noble, the native binding, the system's libsecp256k1
+ * through koffi) implements
  * them over its own point representation `P`; the BIP-327 engine (./keyagg.ts,
  * ./nonces.ts, ./session.ts) is written once against this interface, with scalars as
  * bigints (./scalar.ts).
@@ -12,7 +12,7 @@
  */
 import { N, P as FIELD_P, int, taggedScalar } from './scalar.ts';
 
-export type BackendName = 'noble' | 'tiny-secp256k1' | 'native' | 'libsecp256k1';
+export type BackendName = 'noble' | 'native' | 'libsecp256k1';
 
 export interface Secp256k1Backend<P = unknown> {
   readonly name: BackendName;
@@ -32,10 +32,9 @@ export interface Secp256k1Backend<P = unknown> {
   mul(p: P, k: bigint): P | null;
   /**
    * k·P for a SECRET scalar, constant time: libsecp256k1's ECDH multiplication
-   * (secp256k1_ecmult_const), in the backends that can reach it — not tiny-secp256k1,
-   * whose only k·P is pubkey_tweak_mul, variable time like `mul`. The ecash mint's
-   * C_ = k·B_ uses it when the stream selected such a backend, else noble's constant-time
-   * multiply.
+   * (secp256k1_ecmult_const), in the libsecp256k1 backends (absent on noble, whose
+   * constant-time `multiply` ./secret-mul.ts calls instead). The ecash mint's C_ = k·B_
+   * uses it when the stream selected such a backend.
    */
   mulSecret?(p: P, k: bigint): P | null;
   /**

@@ -40,7 +40,7 @@ function checkAggregateNonce(aggnonce: Uint8Array, kind: 'aggnonce' | 'aggothern
   }
 }
 
-const NO_ADAPTOR = 'the reference engine (@scure/btc-signer) has no MuSig2 adaptor signatures; use noble, tiny-secp256k1 or native';
+const NO_ADAPTOR = 'the reference engine (@scure/btc-signer) has no MuSig2 adaptor signatures; use noble, native or libsecp256k1';
 
 class ReferenceSession implements EngineSession {
   private readonly inner: scure.Session;

@@ -3,8 +3,8 @@
  * public scalars and variable time on every backend (noble's multiplyUnsafe,
  * libsecp256k1's pubkey_tweak_mul), so a secret goes only to the backend's `mulSecret`
  * (libsecp256k1's ecmult_const, behind secp256k1_ecdh) where it has one, else to noble's
- * constant-time `multiply` — on noble itself, and on tiny-secp256k1, whose only k·P is
- * variable time (the point crosses to noble as its encoding and back).
+ * constant-time `multiply` — on noble itself, and on a backend without `mulSecret` (the
+ * point crosses to noble as its encoding and back).
  *
  * Shared by BOLT 4's ECDH (../../onion/ecdh.ts) and Cashu's blind signatures and DLEQ
  * nonces (../../ecash/curve.ts).

@@ -1,18 +1,25 @@
 /**
  * Which BIP-327 engine ../bip327.ts uses. `noble` (pure JS) is the default and always
- * there; `tiny-secp256k1` (libsecp256k1 in WASM), `native` (the `secp256k1` package's
- * N-API binding, a 2019 libsecp256k1) and `libsecp256k1` (the system's libsecp256k1
- * through the `koffi` FFI package: ./libsecp256k1.ts) are optional, imported only when
- * selected, and a selection that cannot be met falls back to noble with a one-line
- * reason. `reference` is @scure/btc-signer's BIP-327, for cross-checks. `auto` takes the
- * fastest that loads.
+ * there; `native` (the `secp256k1` package's N-API binding, a 2019 libsecp256k1) and
+ * `libsecp256k1` (the system's libsecp256k1 through the `koffi` FFI package:
+ * ./libsecp256k1.ts) are optional, imported only when selected, and a selection that
+ * cannot be met falls back to noble with a one-line reason. `reference` is
+ * @scure/btc-signer's BIP-327, for cross-checks. `auto` takes the fastest that loads.
+ *
+ * Each backend kept earns its place on a bench row where it is the fastest available
+ * (docs/secp256k1.md, "Which backends and why"): libsecp256k1 on every row where the
+ * system has the library; native where it does not (the npm install alone, on the
+ * platforms its package ships binaries for); noble everywhere else and as the pure-JS
+ * reference. tiny-secp256k1 (libsecp256k1 in WASM) was removed: never the fastest
+ * available where either of the others loads, and no constant-time k·P, so the onion's
+ * ECDH and the mint's k·B_ ran on noble beside it. Asking for it is refused by name
+ * (`E_SECP256K1_BACKEND_REMOVED`).
  *
  * This module never reads the environment: the CLI layer reads OFFCHAIN_SECP256K1
  * (`SECP256K1_ENV`), parses it with `parseBackendChoice` and calls `selectBackend`.
  */
 import { nobleBackend } from './backend-noble.ts';
 import { nativeBackend, type NativeSecp256k1 } from './backend-native.ts';
-import { tinySecp256k1Backend, type TinySecp256k1 } from './backend-tiny-secp256k1.ts';
 import { libsecp256k1Backend } from './backend-libsecp256k1.ts';
 import { openLibsecp256k1, type Koffi } from './libsecp256k1.ts';
 import type { BackendName, Secp256k1Backend } from './backend.ts';
@@ -24,7 +31,11 @@ import { UsageError } from '../../errors.ts';
 import { nativeModuleProblem } from '../../native-module.ts';
 
 export type BackendChoice = EngineName | 'auto';
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'noble', 'tiny-secp256k1', 'native', 'libsecp256k1', 'reference'];
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'noble', 'native', 'libsecp256k1', 'reference'];
+/** Backends this toolkit once offered and no longer does: asked for, each is refused with its reason. */
+const REMOVED_BACKENDS: Readonly<Record<string, string>> = {
+  'tiny-secp256k1': 'it was never the fastest where native or libsecp256k1 loads, and it has no constant-time k·P (docs/secp256k1.md)',
+};
 /** The environment variable the CLI reads to choose a backend. */
 export const SECP256K1_ENV = 'OFFCHAIN_SECP256K1';
 
@@ -59,7 +70,6 @@ const defaultImporter: ModuleImporter = (specifier) => {
 
 /** Optional backends: the module to import and how to make a backend of it. */
 const OPTIONAL: Partial<Record<BackendName, { specifier: string; make: (mod: unknown) => Secp256k1Backend<Uncompressed> }>> = {
-  'tiny-secp256k1': { specifier: 'tiny-secp256k1', make: (mod) => tinySecp256k1Backend(mod as TinySecp256k1) },
   // The binding itself: the package's index would fall back to pure-JS elliptic unseen.
   native: {
     specifier: 'secp256k1/bindings.js',
@@ -118,7 +128,7 @@ export function useEngine(engine: Bip327Engine): void {
 /**
  * Known answers a backend must reproduce before it is used: k·G by every multiplication
  * it has, (k+1)·G by addition and by a·P + b·G (G and a point with odd y and x ≥ n: ECDSA
- * recovery's two recovery-id bits, which tiny-secp256k1's and libsecp256k1's own BIP-340 Verify
+ * recovery's two recovery-id bits, which libsecp256k1's own BIP-340 Verify
  * never reach), BIP-340 vector 1 (and a forgery refused), and the ECDH
  * secret SHA256(compressed(k·G)) where it offers one. And two refusals: an x with no y
  * on the curve (x = 5), and x = p + 1 (1 is an x; p + 1 only reduces to it) — a library
@@ -210,13 +220,13 @@ function firstLine(e: unknown): string {
 }
 
 /** Fastest first; `auto` takes the first that loads. */
-const AUTO_ORDER: readonly EngineName[] = ['libsecp256k1', 'native', 'tiny-secp256k1', 'noble'];
+const AUTO_ORDER: readonly EngineName[] = ['libsecp256k1', 'native', 'noble'];
 
 /**
- * `auto` for a one-shot command: no WASM (instantiating tiny-secp256k1 costs more than
- * one command's curve work saves).
+ * `auto` for a one-shot command: the same order now that no backend costs more to load
+ * than one command's curve work saves (the WASM one did; it was removed).
  */
-export const ONE_SHOT_AUTO: readonly EngineName[] = ['libsecp256k1', 'native', 'noble'];
+export const ONE_SHOT_AUTO: readonly EngineName[] = AUTO_ORDER;
 
 /**
  * Select the engine ../bip327.ts uses from now on. Never throws for an unavailable
@@ -242,6 +252,10 @@ export async function selectBackend(choice: BackendChoice, opts: { importer?: Mo
 export function parseBackendChoice(text: string | undefined): BackendChoice {
   if (text === undefined || text.trim() === '') return 'noble';
   const choice = text.trim().toLowerCase() as BackendChoice;
+  const removed = REMOVED_BACKENDS[choice];
+  if (removed !== undefined) {
+    throw new UsageError('E_SECP256K1_BACKEND_REMOVED', `secp256k1 backend "${choice}" was removed: ${removed}; use one of ${BACKEND_CHOICES.join(', ')}`);
+  }
   if (!BACKEND_CHOICES.includes(choice)) {
     throw new UsageError('E_USAGE', `unknown secp256k1 backend "${text}": expected one of ${BACKEND_CHOICES.join(', ')}`);
   }
