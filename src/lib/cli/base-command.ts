@@ -148,14 +148,14 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   }
 
   /**
-   * The secp256k1 backend behind MuSig2: $OFFCHAIN_SECP256K1 (noble | tiny-secp256k1 |
-   * native | libsecp256k1 | reference | auto) when set; libsecp256k1 is the system's
+   * The secp256k1 backend behind MuSig2: $OFFCHAIN_SECP256K1 (noble | native |
+   * libsecp256k1 | reference | auto) when set; libsecp256k1 is the system's
    * library through koffi ($OFFCHAIN_LIBSECP256K1 names its file, else it is found by
    * soname). Without it a one-shot command that does curve work (`curveWork`) takes the
    * system's libsecp256k1 or the native binding when one loads, silently noble otherwise
    * (loading either costs ~12 ms of CPU; noble's first multiplications, tables and
-   * compilation, 30–50 ms: `sign-update --role mint` 209 → 155 ms, `onion build` 163 → 116, with the lazy command table);
-   * never the WASM, whose loading costs more than one command saves. Any other command
+   * compilation, 30–50 ms: `sign-update --role mint` 209 → 155 ms, `onion build` 163 → 116, with the lazy command table).
+   * Any other command
    * stays on noble; long-running modes select theirs in `useFastestBackend()`. Every backend
    * gives byte-identical results.
    */
