@@ -24,8 +24,8 @@ import { OffchainError } from '../../../src/lib/errors.ts';
 import type { DeviceChannel, GatewayChannel, InFlightJson, NextNonceJson } from '../../../src/lib/credit/ports.ts';
 import type { CreditContract } from '../../../src/lib/credit/terms.ts';
 import { MINT, USER } from '../credit/world.ts';
-import { buildSpend, flipLastBit, musigFieldsOf, psbtBase64, psbtOf, snapshot, specOf, withPartialSig } from '../credit/tamper.ts';
-import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, paymentHash, payThrough, preimage, type Channel } from './world.ts';
+import { flipLastBit, musigFieldsOf, psbtBase64, snapshot, specOf, withPartialSig } from '../credit/tamper.ts';
+import { GATEWAY_TERMS, NOW, POLICY, channel, invoice, paymentHash, payThrough, preimage, withoutDeviceSignature, type Channel } from './world.ts';
 
 const TOLL_MSAT = 2_000_000n;
 
@@ -62,16 +62,6 @@ function badlySigned(k: Side, settled: bigint, htlc?: InFlightJson): Transaction
   const tx = buildState(k.c, settled, htlc && stateHtlc(k.c, htlc));
   userSignAgainst(tx, 0, USER, MINT.publicKey, k.nonce);
   return withPartialSig(tx, specOf(tx, [USER.publicKey, MINT.publicKey]), USER.publicKey, flipLastBit(musigFieldsOf(tx, USER.publicKey).partialSig!));
-}
-
-/** `psbt` (base64) with the device's partial signature taken off, or made invalid; the nonces kept. */
-function stripped(psbt: string, how: 'unsigned' | 'flipped'): string {
-  const tx = psbtOf(psbt);
-  const spec = specOf(tx, [USER.publicKey, MINT.publicKey]);
-  if (how === 'flipped') return psbtBase64(withPartialSig(tx, spec, USER.publicKey, flipLastBit(musigFieldsOf(tx, USER.publicKey).partialSig!)));
-  const out = buildSpend(spec);
-  out.updateInput(0, { musig2PubNonce: tx.getInput(0).musig2PubNonce ?? [] });
-  return psbtBase64(out);
 }
 
 describe('a stranger who knows a channel id learns nothing of it from the gateway\'s refusals', () => {
@@ -155,9 +145,9 @@ describe('a stranger who knows a channel id learns nothing of it from the gatewa
     // A's own messages with the device's signature taken off or spoiled: the retries' very transactions.
     for (const how of ['unsigned', 'flipped'] as const) {
       for (const decided of [false, true]) {
-        out.push({ name: `A's device/pay ${how}, decided ${decided}`, step: (k) => () => gateway.pay(k.ch.gctx, k.g, { ...genuine.pay, contract_id: k.g.contract_id, psbt: stripped(genuine.pay.psbt, how) } as never, NOW, { decided }) });
+        out.push({ name: `A's device/pay ${how}, decided ${decided}`, step: (k) => () => gateway.pay(k.ch.gctx, k.g, { ...genuine.pay, contract_id: k.g.contract_id, psbt: withoutDeviceSignature(genuine.pay.psbt, how) } as never, NOW, { decided }) });
       }
-      out.push({ name: `A's device/settle ${how}`, step: (k) => () => gateway.completeStep(k.ch.gctx, k.g, { ...genuine.settle, contract_id: k.g.contract_id, psbt: stripped(genuine.settle.psbt, how) } as never) });
+      out.push({ name: `A's device/settle ${how}`, step: (k) => () => gateway.completeStep(k.ch.gctx, k.g, { ...genuine.settle, contract_id: k.g.contract_id, psbt: withoutDeviceSignature(genuine.settle.psbt, how) } as never) });
     }
     return out;
   }
@@ -180,8 +170,8 @@ describe('a stranger who knows a channel id learns nothing of it from the gatewa
     const pay = (k: Side, psbt: string) => () => gateway.pay(k.ch.gctx, k.g, { ...genuine.pay, psbt } as never, NOW, { decided: true });
     const complete = (k: Side, psbt: string) => () => gateway.completeStep(k.ch.gctx, k.g, { ...genuine.settle, psbt } as never);
     for (const how of ['unsigned', 'flipped'] as const) {
-      expect(await refusalOf(frozen, pay(frozen, stripped(genuine.pay.psbt, how)))).toEqual(await refusalOf(a, pay(a, stripped(genuine.pay.psbt, how))));
-      expect(await refusalOf(frozen, complete(frozen, stripped(genuine.settle.psbt, how)))).toEqual(await refusalOf(a, complete(a, stripped(genuine.settle.psbt, how))));
+      expect(await refusalOf(frozen, pay(frozen, withoutDeviceSignature(genuine.pay.psbt, how)))).toEqual(await refusalOf(a, pay(a, withoutDeviceSignature(genuine.pay.psbt, how))));
+      expect(await refusalOf(frozen, complete(frozen, withoutDeviceSignature(genuine.settle.psbt, how)))).toEqual(await refusalOf(a, complete(a, withoutDeviceSignature(genuine.settle.psbt, how))));
     }
     // The device itself, its own signed retry: told why.
     expect(await refusalOf(frozen, pay(frozen, genuine.pay.psbt))).toEqual({ code: 'E_CONTRACT_FROZEN', exitCode: 4, message: 'contract <channel> is not open for payments: the mint is exiting it with its state 7' });
@@ -216,7 +206,7 @@ describe('a stranger who knows a channel id learns nothing of it from the gatewa
         const pay = r.kind === 'device/pay';
         const own = pay ? genuine.pay.psbt : genuine.settle.psbt;
         const build = r.how === 'unsigned' ? unsigned : badlySigned;
-        const psbt = r.psbt === 'own' ? stripped(own, r.how) : psbtBase64(build(a, BigInt(r.settled), pay ? htlc : undefined));
+        const psbt = r.psbt === 'own' ? withoutDeviceSignature(own, r.how) : psbtBase64(build(a, BigInt(r.settled), pay ? htlc : undefined));
         const e = await refusalOf(a, () =>
           pay
             ? gateway.pay(a.ch.gctx, a.g, { ...genuine.pay, state: r.state, settled_sat: r.settled, htlc: { payment_hash: r.hash, amount_sat: r.amount, expiry_height: r.expiry }, psbt } as never, NOW, { decided: r.decided })
