@@ -37,16 +37,10 @@ type Side = { ch: Channel; c: CreditContract; g: GatewayChannel; nonce: NextNonc
 async function refusalOf(k: Side, step: () => Promise<unknown>): Promise<{ code: string; exitCode: number; message: string }> {
   const before = snapshot(k.ch.w.dir.path);
   const record = JSON.stringify(k.g);
-  let thrown: unknown;
-  try {
-    await step();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, 'refused').toBeInstanceOf(OffchainError);
+  const e = (await step().then(() => undefined, (thrown: unknown) => thrown)) as OffchainError;
+  expect(e, 'refused').toBeInstanceOf(OffchainError);
   expect(snapshot(k.ch.w.dir.path)).toEqual(before);
   expect(JSON.stringify(k.g)).toBe(record);
-  const e = thrown as OffchainError;
   return { code: e.code, exitCode: e.exitCode, message: e.message.replaceAll(k.g.contract_id, '<channel>') };
 }
 
