@@ -13,7 +13,7 @@ import { ROOT, fileSnapshot, tempDir } from '../helpers.ts';
 import { demoParties, ok, openDemoChannel } from './fixtures.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
 import { pipelineInProcess } from './in-process.ts';
-import { NOW, invoice, preimage } from '../lib/device/world.ts';
+import { NOW, invoice, preimage, withoutDeviceSignature } from '../lib/device/world.ts';
 
 const TIP = '1000';
 
@@ -97,6 +97,15 @@ describe('review: the gateway after its own exit, the device after the close', (
       expect(paid.status, paid.stderr).toBe(0);
       const before = d.both();
       refused((await pipeline([d.gatewayPay], paid.stdout))[0]!, 4, 'E_CONTRACT_FROZEN');
+      expect(d.both()).toEqual(before);
+      // A stranger's copy, the device's signature taken off or spoiled, hears nothing of the freeze
+      // or the state the mint exits with (issue 72): only that the request is not the device's.
+      for (const [how, code] of [['unsigned', 'E_MISSING_PARTIAL_SIGS'], ['flipped', 'E_BAD_PARTIAL_SIG']] as const) {
+        const m = JSON.parse(paid.stdout) as { psbt: string };
+        const r = (await pipeline([d.gatewayPay], JSON.stringify({ ...m, psbt: withoutDeviceSignature(m.psbt, how) })))[0]!;
+        refused(r, 4, code);
+        expect(r.stderr).not.toMatch(/frozen|exit|state \d/);
+      }
       expect(d.both()).toEqual(before);
     } finally {
       d.root.cleanup();

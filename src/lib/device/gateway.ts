@@ -4,28 +4,41 @@
  * runs before the gateway's secret nonce is taken, so a refusal burns no nonce and
  * writes nothing (the caller writes the returned record only on success).
  *
- * A retried device/pay gets the same job while its payment is in flight, never once the
- * gateway failed it (E_PAYMENT_FAILED): a job is the order to pay the invoice, and a
- * failed payment can no longer be settled, so paying it again would pay for nothing.
+ * INVARIANTS
+ * - A device request (device/pay, device/settle, device/fail) is the device's before a word
+ *   is said of the channel: its partial signature on the contract input, with the gateway's
+ *   nonce beside it, is checked (credit/signing.ts checkUserSigned) right after the contract
+ *   id and before the freeze, the retry answers and every rule that reads the record. A
+ *   stranger who knows a channel id gets the same refusal from every channel, naming no state,
+ *   amount or payment hash (issue 72); a genuine retry carries the same signed PSBT and passes.
+ * - A retried device/pay gets the same job while its payment is in flight, never once the
+ *   gateway failed it (E_PAYMENT_FAILED): a job is the order to pay the invoice, and a
+ *   failed payment can no longer be settled, so paying it again would pay for nothing.
+ * - A frozen channel (ctx.frozen: exit-credit, a close or rollover signed) co-signs nothing and
+ *   decides no payment: every step refuses E_CONTRACT_FROZEN.
  *
- *   pay       device/pay: everything the mint checks (credit checkState, checkChain) plus the HTLC
+ *   pay       device/pay: the device's signature, then everything the mint checks (credit
+ *             checkState, checkChain) plus the HTLC
  *             output rebuilt from the invoice's hash, the two keys and the expiry; the
  *             HTLC amount covers the invoice plus the gateway's fee; the expiry leaves
  *             time to pay on Lightning and claim on chain. Stores the state; emits a job
  *             for its Lightning node (the invoice to pay).
  *   settle    the preimage from its Lightning node (sha256 = hash) → gateway/settle + nonce
  *   fail      the Lightning payment failed → gateway/fail + nonce
- *   complete  device/settle or device/fail: the state without the HTLC, settled + A or S
+ *   complete  device/settle or device/fail: the device's signature, then the state without
+ *             the HTLC, settled + A or S
  */
 import { MalformedInputError, RefusedError, StateConflictError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import type { RandomSource } from '../random.ts';
 import { decodeBolt11 } from '../invoice/bolt11.ts';
 import { parsePsbtBase64 } from '../psbt/parse.ts';
-import { readMusigInput } from '../musig/psbt-keypath.ts';
+import { readMusigInput, type MusigInput } from '../musig/psbt-keypath.ts';
+import type { Transaction } from '@scure/btc-signer';
+import type { CreditContract } from '../credit/terms.ts';
 import { termsFromJson } from '../credit/codec.ts';
 import { checkState } from '../credit/rules.ts';
-import { issueStateNonce, mintComplete, signedKeyPathTx, stateNonceContext } from '../credit/signing.ts';
+import { checkUserSigned, issueStateNonce, mintComplete, signedKeyPathTx, stateNonceContext } from '../credit/signing.ts';
 import type { GatewayChannel, InFlightJson } from '../credit/ports.ts';
 import type { NoncePort } from '../musig/nonce-port.ts';
 import { checkChain } from '../credit/mint.ts';
@@ -46,6 +59,8 @@ export type GatewayContext = {
   chain: ChainSource;
   policy: { safety_margin_blocks: number; min_confirmations: number };
   terms: GatewayTerms & { min_fee_rate: number; claim_margin_blocks: number; min_htlc_sat?: number };
+  /** Why the channel takes no more payments (E_CONTRACT_FROZEN's words), read by the caller from the mint's credit record; unset while open. */
+  frozen?: string;
 };
 
 export type GatewayStep = { record: GatewayChannel; message: Record<string, unknown> };
@@ -64,23 +79,49 @@ function checkContract(r: GatewayChannel, id: string): void {
   if (id !== r.contract_id) refuse('E_WRONG_CONTRACT', `the message is for contract ${id}, not ${r.contract_id}`);
 }
 
+function checkOpen(ctx: GatewayContext): void {
+  if (ctx.frozen !== undefined) refuse('E_CONTRACT_FROZEN', ctx.frozen);
+}
+
+/** A device request read and found to be the device's: the contract, its PSBT and the contract input. */
+type DeviceRequest = { c: CreditContract; tx: Transaction; input: MusigInput };
+
+/**
+ * The request is the device's (INVARIANTS): for this contract, its PSBT carrying the device's
+ * valid partial signature beside the gateway's nonce — refusals that name the request only —
+ * then the freeze. Before anything that reads the record; the input read here is the one
+ * completed, so its signature is verified once.
+ */
+function checkDeviceRequest(ctx: GatewayContext, r: GatewayChannel, m: { contract_id: string; psbt: string }): DeviceRequest {
+  checkContract(r, m.contract_id);
+  const c = termsFromJson(r.contract, r.network);
+  const tx = parsePsbtBase64(m.psbt, 'psbt');
+  const input = readMusigInput(tx, 0);
+  checkUserSigned(input, ctx.gateway.publicKey, c.userPubkey);
+  checkOpen(ctx);
+  return { c, tx, input };
+}
+
 function checkStateNumber(r: GatewayChannel, state: number): void {
   if (state !== r.next_state) throw new StateConflictError('E_STALE_STATE', `state ${state} is not the next state ${r.next_state} of contract ${r.contract_id}`);
 }
 
-async function complete(ctx: GatewayContext, r: GatewayChannel, psbt: string, state: number, settled: bigint, htlc?: InFlightJson) {
-  const c = termsFromJson(r.contract, r.network);
-  const tx = parsePsbtBase64(psbt, 'psbt');
+async function complete(ctx: GatewayContext, { c, tx, input }: DeviceRequest, state: number, settled: bigint, htlc?: InFlightJson) {
   checkState(tx, c, settled, ctx.terms.min_fee_rate, htlc ? stateHtlc(c, htlc) : undefined);
-  const input = readMusigInput(tx, 0);
   return signedKeyPathTx(tx, await mintComplete(tx, input, ctx.gateway, c.userPubkey, ctx.nonces, stateNonceContext(c.id, state)));
 }
 
-/** device/pay: check, co-sign and store the state carrying the HTLC; emit the Lightning job. */
-export async function pay(ctx: GatewayContext, r: GatewayChannel, m: PayMessage, now: number): Promise<GatewayStep> {
-  checkContract(r, m.contract_id);
+/**
+ * device/pay: check, co-sign and store the state carrying the HTLC; emit the Lightning job.
+ * `o.decided` (a gateway that pays through its own node): a retry of a payment already decided
+ * gets its gateway/settle or gateway/fail (decidedAnswer) — after the device's signature.
+ */
+export async function pay(ctx: GatewayContext, r: GatewayChannel, m: PayMessage, now: number, o: { decided?: boolean } = {}): Promise<GatewayStep> {
+  const request = checkDeviceRequest(ctx, r, m);
+  const decided = o.decided ? decidedAnswer(r, m, ctx.gateway) : undefined;
+  if (decided) return { record: r, message: decided };
   // A retried device/pay (its gateway/job was lost) gets the same job again, nothing new signed.
-  if (r.in_flight?.job && r.in_flight.state === m.state && r.latest?.state === m.state && parsePsbtBase64(m.psbt, 'psbt').id === r.latest.txid) {
+  if (r.in_flight?.job && r.in_flight.state === m.state && r.latest?.state === m.state && request.tx.id === r.latest.txid) {
     // Never once failed: a job printed again would have the invoice paid again, and a
     // failed payment's preimage settles nothing (the device's fail state drops the HTLC).
     if (r.in_flight.failed) refuse('E_PAYMENT_FAILED', `payment ${r.in_flight.payment_hash} was failed: its job is not given again (the device signs the fail state next)`);
@@ -115,8 +156,8 @@ export async function pay(ctx: GatewayContext, r: GatewayChannel, m: PayMessage,
     invoice_amount_msat: invoice.amountMsat.toString(), expiry_height: m.htlc.expiry_height, invoice: m.invoice,
   };
   // Chain facts last before the nonce: funding confirmed, the contract not within the safety margin.
-  await checkChain(ctx, termsFromJson(r.contract, r.network));
-  const signed = await complete(ctx, r, m.psbt, m.state, BigInt(r.settled_sat), htlc);
+  await checkChain(ctx, request.c);
+  const signed = await complete(ctx, request, m.state, BigInt(r.settled_sat), htlc);
   const message = {
     type: 'gateway/job', version: 1, network: r.network, contract_id: r.contract_id, state: m.state,
     invoice: m.invoice, payment_hash: hash, amount_msat: htlc.invoice_amount_msat,
@@ -132,6 +173,7 @@ export async function pay(ctx: GatewayContext, r: GatewayChannel, m: PayMessage,
 
 /** The Lightning node paid: present the preimage (it must hash to the payment in flight). */
 export async function settle(ctx: GatewayContext, r: GatewayChannel, preimage: Uint8Array): Promise<GatewayStep> {
+  checkOpen(ctx);
   const f = r.in_flight;
   if (!f) refuse('E_NO_PAYMENT_IN_FLIGHT', 'no payment is in flight on this channel');
   if (f.failed) refuse('E_PAYMENT_FAILED', `payment ${f.payment_hash} was failed; it cannot be settled`);
@@ -144,6 +186,7 @@ export async function settle(ctx: GatewayContext, r: GatewayChannel, preimage: U
 
 /** The Lightning payment failed (or the gateway gives up): the device gets the amount back. */
 export async function fail(ctx: GatewayContext, r: GatewayChannel, paymentHash: string): Promise<GatewayStep> {
+  checkOpen(ctx);
   const f = r.in_flight;
   if (!f) refuse('E_NO_PAYMENT_IN_FLIGHT', 'no payment is in flight on this channel');
   if (f.payment_hash !== paymentHash) refuse('E_WRONG_PAYMENT', `payment ${paymentHash} is not the one in flight (${f.payment_hash})`);
@@ -158,6 +201,7 @@ export async function fail(ctx: GatewayContext, r: GatewayChannel, paymentHash: 
  * The gateway/settle or gateway/fail already given for the payment a retried device/pay carries
  * (same contract, state and transaction): a service answers the retry with it, unchanged,
  * instead of asking the Lightning node again or issuing another nonce. Undefined otherwise.
+ * A lookup only: pay (o.decided) asks it once the request is the device's.
  */
 export function decidedAnswer(r: GatewayChannel, m: { contract_id: string; state: number; psbt: string }, key: KeyPair): Record<string, unknown> | undefined {
   const f = r.in_flight;
@@ -175,7 +219,7 @@ type CompleteMessage = { type: string; contract_id: string; state: number; payme
 
 /** device/settle or device/fail: co-sign and store the state without the HTLC; receipt with the next nonce. */
 export async function completeStep(ctx: GatewayContext, r: GatewayChannel, m: CompleteMessage): Promise<GatewayStep> {
-  checkContract(r, m.contract_id);
+  const request = checkDeviceRequest(ctx, r, m);
   if (r.receipt && r.latest && m.state === r.latest.state && m.settled_sat === r.latest.settled_sat && !r.in_flight) return { record: r, message: signedAgain(r.receipt, ctx.gateway, 'gateway') };
   const f = r.in_flight;
   if (!f) refuse('E_NO_PAYMENT_IN_FLIGHT', 'no payment is in flight on this channel');
@@ -192,8 +236,8 @@ export async function completeStep(ctx: GatewayContext, r: GatewayChannel, m: Co
     throw new MalformedInputError('E_WRONG_MESSAGE', `expected device/settle or device/fail, got ${m.type}`);
   }
   if (BigInt(m.settled_sat) !== settled) refuse('E_BAD_PAYOUT', `the state says settled ${m.settled_sat} sat, the gateway expects ${settled} sat`);
-  const signed = await complete(ctx, r, m.psbt, m.state, settled);
-  const c = termsFromJson(r.contract, r.network);
+  const signed = await complete(ctx, request, m.state, settled);
+  const { c } = request;
   const message = signedByGateway(ctx, {
     type: 'gateway/receipt', version: 1, network: r.network, contract_id: r.contract_id, state: m.state, settled_sat: Number(settled), txid: signed.txid,
     next_nonce: await issueStateNonce(ctx.nonces, ctx.random, ctx.gateway, c, m.state + 1),

@@ -333,15 +333,18 @@ export abstract class DeviceCommand<T extends typeof Command> extends ExitSteps<
       const contractId = id ?? (await this.pickContract({ list: () => store.list(), dir: 'the mint\'s state directory' }, ['open']));
       const rec = await store.get(contractId);
       if (!rec) refuse('E_UNKNOWN_CONTRACT', `this gateway has no contract ${contractId}`);
+      const g = rec.gateway ?? gatewayChannelOf(rec);
       // Every step, not only the first: once the mint exits (exit-credit), closes or rolls the
       // contract over, the gateway co-signs no later state — a payment state then could never
-      // be mined, yet its job would have the invoice paid on Lightning.
-      checkGatewayOpen(rec);
-      const g = rec.gateway ?? gatewayChannelOf(rec);
+      // be mined, yet its job would have the invoice paid on Lightning. The step refuses it
+      // (gateway.ts checkOpen), a device's request only once it is the device's (issue 72:
+      // the freeze's words name the state the mint exits with).
+      const frozen = frozenBecause(rec);
       const ctx: GatewayContext = {
         gateway: mctx.mint, nonces: mctx.nonces, random: mctx.random, chain: mctx.chain,
         policy: { safety_margin_blocks: mctx.policy.safety_margin_blocks, min_confirmations: mctx.policy.min_confirmations },
         terms: { fee_base_msat: 0, fee_ppm: 0, cltv_budget_blocks: 0, claim_margin_blocks: 0, ...terms, min_fee_rate: mctx.policy.min_fee_rate },
+        ...(frozen !== undefined ? { frozen } : {}),
       };
       const { record, message } = await step(ctx, g);
       // A replay (the step answered from the record, e.g. a repeated device/pay's job): nothing to write.
@@ -369,10 +372,10 @@ function deviceChannelOf(r: UserContractRecord): DeviceChannel {
   };
 }
 
-function checkGatewayOpen(r: MintContractRecord): void {
-  if (r.status !== 'open' || r.exiting || r.settlement) {
-    refuse('E_CONTRACT_FROZEN', `contract ${r.contract_id} is not open for payments${r.exiting ? `: the mint is exiting it with its state ${r.exiting.state}` : r.settlement ? `: the mint signed a ${r.settlement.kind}` : ''}`);
-  }
+/** Why the mint's record takes no more payments (E_CONTRACT_FROZEN's words), undefined while open. */
+function frozenBecause(r: MintContractRecord): string | undefined {
+  if (r.status === 'open' && !r.exiting && !r.settlement) return undefined;
+  return `contract ${r.contract_id} is not open for payments${r.exiting ? `: the mint is exiting it with its state ${r.exiting.state}` : r.settlement ? `: the mint signed a ${r.settlement.kind}` : ''}`;
 }
 
 function gatewayChannelOf(r: MintContractRecord): GatewayChannel {

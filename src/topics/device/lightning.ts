@@ -18,7 +18,7 @@ export abstract class GatewayLightning<T extends typeof Command> extends WatchSt
    * The device/pay (standard input's, or a service's request body) checked and co-signed
    * (gateway.ts pay): the gateway/job, stored. A node that does not answer is found first.
    * With a node, a retried device/pay whose payment was already decided gets the stored
-   * gateway/settle or gateway/fail instead (gateway.ts decidedAnswer): nothing asked, nothing issued.
+   * gateway/settle or gateway/fail instead (gateway.ts pay, decided): nothing asked, nothing issued.
    */
   protected async coSignDevicePay(node: ClnRpc | undefined, terms: GatewayTermsFile, now: number, read: { network: Network; value: unknown }): Promise<{ message: Record<string, unknown>; network: Network; contractId: string }> {
     const gateway = await import('../../lib/device/gateway.ts');
@@ -28,10 +28,7 @@ export abstract class GatewayLightning<T extends typeof Command> extends WatchSt
     const { decodeMessage } = await import('../../lib/message.ts');
     const { DevicePaySchema } = await import('../../lib/device/schemas.ts');
     const m = decodeMessage(DevicePaySchema, read.value);
-    const message = await this.gatewayStep(read.network, m.contract_id, terms, async (ctx, g) => {
-      const decided = node ? gateway.decidedAnswer(g, m, ctx.gateway) : undefined;
-      return decided ? { record: g, message: decided } : gateway.pay(ctx, g, m, now);
-    });
+    const message = await this.gatewayStep(read.network, m.contract_id, terms, (ctx, g) => gateway.pay(ctx, g, m, now, { decided: node !== undefined }));
     return { message, network: read.network, contractId: m.contract_id };
   }
 

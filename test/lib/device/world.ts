@@ -3,13 +3,14 @@
  * (test/lib/credit/world.ts: device = user USER b2…, gateway = mint MINT a1…), plus
  * BOLT 11 invoices written by test code (signed with a test payee key, as a Lightning
  * node would) and their preimages; one payment through both sides (payThrough); a step
- * refused with its code (refusedWith).
+ * refused with its code (refusedWith); a device message's PSBT as a stranger would send it (withoutDeviceSignature).
  */
 import { expect } from 'vitest';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { Transaction } from '@scure/btc-signer';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../../../src/lib/bytes.ts';
+import { readMusigInput } from '../../../src/lib/musig/psbt-keypath.ts';
 import { type Bolt11Field, bolt11SigningHash, encodeBolt11 } from '../../../src/lib/invoice/bolt11.ts';
 import { deterministicRandom } from '../../../src/lib/random.ts';
 import { RefusedError } from '../../../src/lib/errors.ts';
@@ -20,7 +21,7 @@ import type { GatewayContext } from '../../../src/lib/device/gateway.ts';
 import type { DevicePolicy } from '../../../src/lib/device/policy.ts';
 import { MINT, USER, world } from '../credit/world.ts';
 import { signAnswer } from '../../../src/lib/credit/answer-signature.ts';
-import { openContract, userRecord } from '../credit/tamper.ts';
+import { buildSpend, flipLastBit, musigFieldsOf, openContract, psbtBase64, psbtOf, specOf, userRecord, withPartialSig } from '../credit/tamper.ts';
 
 export const PAYEE_KEY = Uint8Array.from(Buffer.alloc(32, 0x42));
 export const PAYEE = toHex(secp256k1.getPublicKey(PAYEE_KEY, true));
@@ -114,4 +115,19 @@ export function refusedWith(step: () => unknown, code: string): void {
   }
   expect(err, `expected ${code}, the step succeeded`).toBeInstanceOf(RefusedError);
   expect((err as RefusedError).code).toBe(code);
+}
+
+/**
+ * A device message's `psbt` (base64) as a stranger could send it: the device's partial signature
+ * (the one the PSBT carries) taken off, or one bit of it flipped; the nonces kept. Any keys.
+ */
+export function withoutDeviceSignature(psbt: string, how: 'unsigned' | 'flipped'): string {
+  const tx = psbtOf(psbt);
+  const input = readMusigInput(tx, 0);
+  const signer = input.key.participants[input.partialSigs.findIndex(Boolean)]!;
+  const spec = specOf(tx, input.key.participants);
+  if (how === 'flipped') return psbtBase64(withPartialSig(tx, spec, signer, flipLastBit(musigFieldsOf(tx, signer).partialSig!)));
+  const out = buildSpend(spec);
+  out.updateInput(0, { musig2PubNonce: tx.getInput(0).musig2PubNonce ?? [] });
+  return psbtBase64(out);
 }
