@@ -13,12 +13,23 @@
  * own time per request comes from its log (--log-level info: each "served" line's ms).
  * Beside it, today's six-process piped toll on a second copy of the channel: device pay |
  * gateway pay (job), then gateway settle | device settle | gateway complete | device receipt.
+ *
+ * Issue 73 item 4 (the toll under 300 ms wall WITH Core Lightning's payment, its CPU said part by part):
+ * beside these, the anchor `node -e 0` (wall and CPU, same run); the device's CPU part by part (start-up,
+ * curve, store, HTTP, …: bench/cpu-parts.ts) from the V8 profiles of a few more tolls run with
+ * --cpu-prof (profiling slows a process: the parts are read against each other, the CPU row above is
+ * the unprofiled one); and, when LIGHTNINGD and BITCOIND are set, the same tolls through a gateway
+ * on real Core Lightning (test/regtest/device-cln-world.ts: one bitcoind -regtest, the gateway's and the
+ * payee's lightningd over a real channel), each invoice the payee's, paid by the gateway's node — the
+ * Lightning time included — with the node's own time from the service's log. Skipped visibly without.
  * Run alone: `node --import tsx bench/device-serve.ts [tolls]` (default 21; BENCH_DEVICE_SERVE_PIPED, default 7;
+ * BENCH_DEVICE_SERVE_PROFILES: profiled tolls for the parts, default 5, 0 for none;
+ * BENCH_DEVICE_SERVE_CLN_TOLLS: tolls on Core Lightning, default as many, 0 to skip that row;
  * BENCH_DEVICE_SERVE_NODE_ARGS: node flags for the device process, e.g. `--cpu-prof --cpu-prof-dir=DIR`;
  * BENCH_DEVICE_SERVE_SVC_NODE_ARGS: the same for the service).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,14 +38,19 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../src/lib/bytes.ts';
 import { type Bolt11Field, bolt11SigningHash, encodeBolt11 } from '../src/lib/invoice/bolt11.ts';
+import { bundleSourceMap, cpuParts, PARTS, type Part } from './cpu-parts.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'run.js');
 const TOLLS = Number(process.argv[2] ?? process.env.BENCH_DEVICE_SERVE_TOLLS ?? 21);
 const PIPED = Number(process.env.BENCH_DEVICE_SERVE_PIPED ?? 7);
+const PROFILES = Number(process.env.BENCH_DEVICE_SERVE_PROFILES ?? 5);
+const CLN_TOLLS = Number(process.env.BENCH_DEVICE_SERVE_CLN_TOLLS ?? TOLLS);
 const NOW = 1_800_000_000;
 /** Node flags for the device process only, e.g. BENCH_DEVICE_SERVE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
 const NODE_ARGS = (process.env.BENCH_DEVICE_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** A command the device process runs under, e.g. BENCH_DEVICE_SERVE_WRAP='strace -f -c -o /tmp/toll.strace' (its system calls). */
+const WRAP = (process.env.BENCH_DEVICE_SERVE_WRAP ?? '').split(' ').filter(Boolean);
 const TIP = '1000';
 const TERMS = join(ROOT, 'fixtures/policies/gateway-terms.json');
 const POLICY = join(ROOT, 'fixtures/policies/device.json');
@@ -86,10 +102,78 @@ const children = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
+const load = () => loadavg()[0]!.toFixed(1);
+const ms = (x: number) => `${x.toFixed(0).padStart(5)} ms`;
 
 const work = mkdtempSync(join(tmpdir(), 'offchain-bench-device-serve-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 const startLoad = loadavg();
+
+/** `offchain serve gateway` on its state directory and Lightning node's socket: its URL, its log so far, and its stop. */
+async function serveGateway(args: string[]): Promise<{ url: string; log: () => string; stop: () => Promise<void> }> {
+  const svcArgs = [...(process.env.BENCH_DEVICE_SERVE_SVC_NODE_ARGS ?? '').split(' ').filter(Boolean), BIN, 'serve', 'gateway', '--listen', '127.0.0.1:0', '--log-level', 'info', '--rate-limit', '0', '--key-env', 'MINT_KEY', ...args];
+  const svc = spawn(process.execPath, svcArgs, { env: cleanEnv({ MINT_KEY }), stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(svc);
+  let log = '';
+  svc.stderr.setEncoding('utf8').on('data', (d: string) => (log += d));
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: svc.stdout }).once('line', resolve);
+    svc.once('exit', (code) => reject(new Error(`bench: serve gateway exited ${code}: ${log}`)));
+  });
+  return {
+    url: (JSON.parse(line) as { public: string }).public,
+    log: () => log,
+    stop: async () => {
+      svc.kill('SIGTERM');
+      await new Promise((res) => svc.once('exit', res));
+      children.delete(svc);
+    },
+  };
+}
+
+/** The service's own time per request of `route` (its "served" log lines' `ms`), the first left out. */
+const logTimes = (log: string, route: string) => log.split('\n').filter((l) => l.includes('"msg":"served"') && l.includes(`"route":"${route}"`)).map((l) => Number(/"ms":([\d.]+)/.exec(l)?.[1])).slice(1);
+
+/**
+ * `count` tolls, each one `device pay --peer` process (the first left out: cold files, the service's first request),
+ * then `profiles` more run with --cpu-prof: the runs, and each profile's parts (bench/cpu-parts.ts).
+ */
+async function tolls(count: number, profiles: number, args: (n: number) => Promise<string[]>): Promise<{ runs: Timed[]; parts: Record<Part, number>[] }> {
+  const runs: Timed[] = [];
+  const profDir = join(work, `prof-${Math.random().toString(36).slice(2)}`);
+  for (let n = 0; n < count + profiles; n++) {
+    const prof = n >= count ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+    const r = await timed('"$@"', [...WRAP, process.execPath, ...NODE_ARGS, ...prof, BIN, 'device', 'pay', '--peer', ...(await args(n))], cleanEnv({ USER_KEY }));
+    if (r.status !== 0 || !r.stdout.includes('"credit/balance"')) throw new Error(`bench: device pay --peer ${n} exited ${r.status}: ${r.stderr}`);
+    if (n > 0 && n < count) runs.push(r);
+    if (process.env.BENCH_DEVICE_SERVE_SHOW === '1' && n === count - 1) console.log(r.stdout, r.stderr);
+  }
+  const map = profiles > 0 ? bundleSourceMap(join(ROOT, 'dist', 'offchain.cjs.map')) : undefined;
+  const parts = profiles > 0 ? readdirSync(profDir).map((f) => cpuParts(join(profDir, f), map)) : [];
+  return { runs, parts };
+}
+
+/** The parts' medians over the profiles, on one line: busy parts first, then the time it waited. */
+function partsLine(parts: Record<Part, number>[]): string {
+  const med = (k: Part) => q(parts.map((p) => p[k]), 0.5);
+  const busy = q(parts.map((p) => PARTS.filter((k) => k !== 'idle').reduce((s, k) => s + p[k], 0)), 0.5);
+  return `${PARTS.filter((k) => k !== 'idle').map((k) => `${k} ${med(k).toFixed(0)}`).join(', ')} (sum ${busy.toFixed(0)} ms); waiting ${med('idle').toFixed(0)} ms`;
+}
+
+function tollRow(label: string, runs: Timed[], parts: Record<Part, number>[], loadAt: string): void {
+  const wall = runs.map((r) => r.ms);
+  const cpu = runs.map((r) => r.cpuMs);
+  console.log(`  ${label.padEnd(47)} wall p50 ${ms(q(wall, 0.5))}  p90 ${ms(q(wall, 0.9))}   device CPU p50 ${ms(q(cpu, 0.5))}  p90 ${ms(q(cpu, 0.9))}   (n=${runs.length}, the first left out; load ${loadAt} → ${load()})`);
+  if (parts.length) console.log(`    device CPU part by part (V8 profiles of ${parts.length} more, ms p50): ${partsLine(parts)}`);
+}
+
+// The anchor: a bare node process, the same way, in the same run.
+const anchorLoad = load();
+const anchor: Timed[] = [];
+for (let n = 0; n < Math.max(3, Math.min(TOLLS, 11)); n++) {
+  const r = await timed('"$@"', [process.execPath, '-e', '0'], cleanEnv());
+  if (n > 0) anchor.push(r);
+}
 
 // The channel, twice: one for the service, one for the pipes.
 const open = spawnSync('sh', [join(ROOT, 'fixtures/credit/open-demo.sh')], { env: cleanEnv({ OFFCHAIN_DEMO_DIR: join(work, 'svc') }), encoding: 'utf8' });
@@ -125,18 +209,6 @@ const node = createServer((s) => {
 });
 await new Promise<void>((res) => node.listen(socket, res));
 
-// The service.
-const svcArgs = [...(process.env.BENCH_DEVICE_SERVE_SVC_NODE_ARGS ?? '').split(' ').filter(Boolean), BIN, 'serve', 'gateway', '--listen', '127.0.0.1:0', '--log-level', 'info', '--rate-limit', '0', '--terms', TERMS, '--now', String(NOW), '--tip-height', TIP, '--confirmations', '1', '--key-env', 'MINT_KEY', '--state-dir', join(work, 'svc', 'mint'), '--lightning-rpc', socket];
-const svc = spawn(process.execPath, svcArgs, { env: cleanEnv({ MINT_KEY }), stdio: ['ignore', 'pipe', 'pipe'] });
-children.add(svc);
-let log = '';
-svc.stderr.setEncoding('utf8').on('data', (d: string) => (log += d));
-const line = await new Promise<string>((resolve, reject) => {
-  createInterface({ input: svc.stdout }).once('line', resolve);
-  svc.once('exit', (code) => reject(new Error(`bench: serve gateway exited ${code}: ${log}`)));
-});
-const url = (JSON.parse(line) as { public: string }).public;
-
 const inv = (dir: string, n: number) => {
   const bolt11 = invoice(n, BigInt(1_000_000 + n * 1000));
   byHash.set(bolt11, n);
@@ -147,25 +219,19 @@ const inv = (dir: string, n: number) => {
 const payFlags = ['--policy', POLICY, '--terms', TERMS, '--now', String(NOW), '--tip-height', TIP];
 const user = (dir: string) => ['--key-env', 'USER_KEY', '--state-dir', join(work, dir, 'user')];
 
-const runs: Timed[] = [];
-for (let n = 0; n < TOLLS; n++) {
-  const r = await timed('"$@"', [process.execPath, ...NODE_ARGS, BIN, 'device', 'pay', '--peer', url, '--invoice', inv('svc', n), ...payFlags, ...user('svc')], cleanEnv({ USER_KEY }));
-  if (r.status !== 0 || !r.stdout.includes('"credit/balance"')) throw new Error(`bench: device pay --peer ${n} exited ${r.status}: ${r.stderr}`);
-  if (n > 0) runs.push(r);
-  if (process.env.BENCH_DEVICE_SERVE_SHOW === '1' && n === TOLLS - 1) console.log(r.stdout, r.stderr);
-}
-/** The service's own time per request of `route` (its "served" log lines' `ms`). */
-const logTimes = (route: string) => log.split('\n').filter((l) => l.includes('"msg":"served"') && l.includes(`"route":"${route}"`)).map((l) => Number(/"ms":([\d.]+)/.exec(l)?.[1]));
-const payMs = logTimes('/v1/gateway/pay').slice(1);
-const completeMs = logTimes('/v1/gateway/complete').slice(1);
-svc.kill('SIGTERM');
-await new Promise((res) => svc.once('exit', res));
+const scriptedLoad = load();
+const svc = await serveGateway(['--terms', TERMS, '--now', String(NOW), '--tip-height', TIP, '--confirmations', '1', '--state-dir', join(work, 'svc', 'mint'), '--lightning-rpc', socket]);
+const scripted = await tolls(TOLLS, PROFILES, async (n) => [svc.url, '--invoice', inv('svc', n), ...payFlags, ...user('svc')]);
+const payMs = logTimes(svc.log(), '/v1/gateway/pay');
+const completeMs = logTimes(svc.log(), '/v1/gateway/complete');
+await svc.stop();
 node.close();
 
 // Today's pipes: six processes per toll.
 const gw = ['--key-env', 'MINT_KEY', '--state-dir', join(work, 'pipe', 'mint')];
 const chain = ['--tip-height', TIP, '--confirmations', '1'];
 const piped: Timed[] = [];
+const pipedLoad = load();
 for (let n = 0; n < PIPED; n++) {
   const pre = join(work, `preimage-${n}`);
   writeFileSync(pre, toHex(preimage(n)) + '\n', { mode: 0o600 });
@@ -178,16 +244,52 @@ for (let n = 0; n < PIPED; n++) {
   if (n > 0) piped.push(r);
 }
 
-const ms = (x: number) => `${x.toFixed(0).padStart(5)} ms`;
-const wall = runs.map((r) => r.ms);
-const cpu = runs.map((r) => r.cpuMs);
+const wall = scripted.runs.map((r) => r.ms);
+const cpu = scripted.runs.map((r) => r.cpuMs);
 const pwall = piped.map((r) => r.ms);
 const pcpu = piped.map((r) => r.cpuMs);
-console.log(`\nThe device's toll through serve gateway (bench/device-serve.ts): scripted Lightning node (no Lightning time), ${cpus().length} cores, load average ${startLoad.map((l) => l.toFixed(1)).join(' ')} at start`);
-console.log(`  device pay --peer, pay → receipt, 1 process      wall p50 ${ms(q(wall, 0.5))}  p90 ${ms(q(wall, 0.9))}   device CPU p50 ${ms(q(cpu, 0.5))}  p90 ${ms(q(cpu, 0.9))}   (n=${runs.length}, the first left out)`);
+console.log(`\nThe device's toll through serve gateway (bench/device-serve.ts): ${cpus().length} cores, load average ${startLoad.map((l) => l.toFixed(1)).join(' ')} at start`);
+console.log(`  anchor: node -e 0                               wall p50 ${ms(q(anchor.map((r) => r.ms), 0.5))}  p90 ${ms(q(anchor.map((r) => r.ms), 0.9))}   CPU p50 ${ms(q(anchor.map((r) => r.cpuMs), 0.5))}   (n=${anchor.length}; load ${anchorLoad})`);
+console.log('  scripted Lightning node (no Lightning time):');
+tollRow('device pay --peer, pay → receipt, 1 process', scripted.runs, scripted.parts, scriptedLoad);
 if (payMs.length) console.log(`    the service's own time (its log)               POST /v1/gateway/pay p50 ${q(payMs, 0.5).toFixed(1)} ms, POST /v1/gateway/complete p50 ${q(completeMs, 0.5).toFixed(1)} ms`);
 if (piped.length) {
-  console.log(`  today's pipes, 6 processes per toll               wall p50 ${ms(q(pwall, 0.5))}  p90 ${ms(q(pwall, 0.9))}   all CPU p50 ${ms(q(pcpu, 0.5))}  p90 ${ms(q(pcpu, 0.9))}   (n=${piped.length}, the first left out)`);
-  console.log(`  ratio pipes / service: wall ${(q(pwall, 0.5) / q(wall, 0.5)).toFixed(2)}×, CPU ${(q(pcpu, 0.5) / q(cpu, 0.5)).toFixed(2)}×   (target: < 300 ms wall, ${q(wall, 0.5) < 300 ? 'met' : 'not met'} here)`);
+  console.log(`  today's pipes, 6 processes per toll               wall p50 ${ms(q(pwall, 0.5))}  p90 ${ms(q(pwall, 0.9))}   all CPU p50 ${ms(q(pcpu, 0.5))}  p90 ${ms(q(pcpu, 0.9))}   (n=${piped.length}, the first left out; load ${pipedLoad})`);
+  console.log(`  ratio pipes / service: wall ${(q(pwall, 0.5) / q(wall, 0.5)).toFixed(2)}×, CPU ${(q(pcpu, 0.5) / q(cpu, 0.5)).toFixed(2)}×`);
 }
+await clnRow();
 console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);
+
+/**
+ * The toll with Core Lightning's regtest payment included: the device's channel and the gateway's Lightning
+ * channel of test/regtest/device-cln-world.ts, `serve gateway --lightning-rpc` on the gateway's node, each
+ * invoice made by the payee's node. Skipped visibly without LIGHTNINGD and BITCOIND (or with 0 tolls).
+ */
+async function clnRow(): Promise<void> {
+  const label = 'Core Lightning regtest (the payment included):';
+  const { RUN, LIGHTNINGD, startDeviceClnWorld } = await import('../test/regtest/device-cln-world.ts');
+  if (!RUN || CLN_TOLLS <= 0) {
+    console.log(`  ${label} SKIPPED: ${CLN_TOLLS <= 0 ? 'BENCH_DEVICE_SERVE_CLN_TOLLS=0' : LIGHTNINGD ? 'BITCOIND is unset' : 'LIGHTNINGD is unset'}`);
+    return;
+  }
+  const w = await startDeviceClnWorld('offchain-bench-device-cln-');
+  try {
+    const loadAt = load();
+    const svc = await serveGateway(['--terms', w.terms, '--lightning-rpc', w.socket, '--state-dir', w.mintDir, ...w.n.chain()]);
+    try {
+      const tip = String(await w.n.tip());
+      const { runs, parts } = await tolls(CLN_TOLLS, PROFILES, async (n) => {
+        const made = await w.payeeRpc.call<{ bolt11: string }>('invoice', { amount_msat: 1_000_000 + n * 1000, label: `bench-${n}`, description: `toll ${n}` });
+        return [svc.url, '--invoice', w.file(`bench-${n}.bolt11`, made.bolt11), '--policy', w.policy, '--terms', w.terms, '--tip-height', tip, '--key-env', 'USER_KEY', '--state-dir', w.userDir];
+      });
+      const lightning = [...svc.log().matchAll(/paid on Lightning in (\d+) ms/g)].map((m) => Number(m[1])).slice(1);
+      console.log(`  ${label}`);
+      tollRow('device pay --peer, pay → receipt, 1 process', runs, parts, loadAt);
+      if (lightning.length) console.log(`    the gateway's node paying (its log)            p50 ${q(lightning, 0.5).toFixed(0)} ms, p90 ${q(lightning, 0.9).toFixed(0)} ms   (target: the toll < 300 ms wall: ${q(runs.map((r) => r.ms), 0.5) < 300 ? 'met' : 'not met'} here, load ${load()})`);
+    } finally {
+      await svc.stop();
+    }
+  } finally {
+    await w.stop();
+  }
+}

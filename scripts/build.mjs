@@ -33,6 +33,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installedNode, LINES, supported } from './node-lines.mjs';
 import { patchOclif } from './oclif-patches.mjs';
+import { BTC_SIGNER_PATCHES } from './btc-signer-patches.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Build beside dist/ and swap it in at the end, so a CLI started during a rebuild (a test,
@@ -91,6 +92,16 @@ const linearTerminatorCheck = {
   },
 };
 
+/** btc-signer's key check, remembered per key (scripts/btc-signer-patches.mjs). */
+const btcSignerPatches = {
+  name: 'btc-signer-patches',
+  setup(b) {
+    for (const [file, patch] of BTC_SIGNER_PATCHES) {
+      b.onLoad({ filter: file }, (args) => ({ contents: patch(args.path, readFileSync(args.path, 'utf8')), loader: 'js' }));
+    }
+  },
+};
+
 const common = {
   absWorkingDir: root,
   bundle: true,
@@ -118,7 +129,7 @@ const cli = await build({
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
   sourcemap: 'linked',
-  plugins: [routeDynamicImports, linearTerminatorCheck],
+  plugins: [routeDynamicImports, linearTerminatorCheck, btcSignerPatches],
   define: { 'import.meta.url': '__offchainModuleUrl' },
   banner: {
     js:
@@ -152,7 +163,7 @@ const shortcut = {
   footer: { js: SHORTCUT_WRAPPER[1] },
 };
 // Any PSBT, through parsePsbt (btc-signer, the selected secp256k1 backend).
-const fastDecode = await build({ ...shortcut, entryPoints: { 'psbt-decode': 'src/fast-decode/signer.ts' }, plugins: [linearTerminatorCheck] });
+const fastDecode = await build({ ...shortcut, entryPoints: { 'psbt-decode': 'src/fast-decode/signer.ts' }, plugins: [linearTerminatorCheck, btcSignerPatches] });
 // A PSBT that carries no key, without btc-signer: every import of it resolves to a stand-in whose
 // names throw when touched (src/fast-decode/signer-absent.ts; the reader then leaves the PSBT to
 // the bundle above). Refused if it would hold btc-signer, or the curve, after all.
@@ -185,7 +196,7 @@ for (const [name, result] of [['psbt-decode', fastDecode], ['psbt-decode-plain',
 // (so the build counts as stale) rather than hash content the bundle may not hold.
 const sha256 = (path) =>
   statSync(join(root, path)).mtimeMs >= started ? 'modified during the build' : createHash('sha256').update(readFileSync(join(root, path))).digest('hex');
-const inputs = [...new Set([...Object.keys(cli.metafile.inputs), ...Object.keys(fastDecode.metafile.inputs), ...Object.keys(plainDecode.metafile.inputs), 'scripts/build.mjs', 'scripts/oclif-patches.mjs'])].sort();
+const inputs = [...new Set([...Object.keys(cli.metafile.inputs), ...Object.keys(fastDecode.metafile.inputs), ...Object.keys(plainDecode.metafile.inputs), 'scripts/build.mjs', 'scripts/oclif-patches.mjs', 'scripts/btc-signer-patches.mjs'])].sort();
 writeFileSync(join(out, 'build-inputs.json'), JSON.stringify({ sha256: Object.fromEntries(inputs.map((p) => [p, sha256(p)])) }, null, 1) + '\n');
 writeFileSync(
   join(out, 'commands.cjs'),

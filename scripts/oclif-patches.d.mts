@@ -9,3 +9,5 @@ export function engineFloorCheck(path: string, text: string): string;
 export const OCLIF_PATCHES: readonly (readonly [RegExp, (path: string, text: string) => string])[];
 /** `text` of the oclif file at `path` as the bundle carries it. */
 export function patchOclif(path: string, text: string): string;
+/** `text` with its one occurrence of `find` replaced, or an error naming `path` and the patch to review. */
+export function replaceOnce(path: string, text: string, find: string, replacement: string, patch: string, what: string, library?: string): string;

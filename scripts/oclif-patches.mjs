@@ -10,12 +10,12 @@
  * `text` with its one occurrence of `find` replaced (by a function: a replacement string would
  * read `$` patterns), or an error naming `path` and the patch to review when it is not there once.
  */
-function replaceOnce(path, text, find, replacement, patch, what) {
-  if (text.split(find).length !== 2) throw changed(path, what, patch);
+export function replaceOnce(path, text, find, replacement, patch, what, library = 'oclif') {
+  if (text.split(find).length !== 2) throw changed(path, what, patch, library);
   return text.replace(find, () => replacement);
 }
 
-const changed = (path, what, patch) => new Error(`${path}: oclif's ${what} changed; review scripts/oclif-patches.mjs ${patch}`);
+const changed = (path, what, patch, library = 'oclif') => new Error(`${path}: ${library}'s ${what} changed; review scripts/${library}-patches.mjs ${patch}`);
 
 /**
  * oclif's Plugin.load orders a plugin's commands with `a.id.localeCompare(b.id)`, on every run

@@ -1,14 +1,12 @@
 /** The repository's fixtures as the end-to-end tests use them. */
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { ROOT } from '../helpers.ts';
 import { pipeline, type Run, type Stage } from './cli.ts';
 import { openedDemo } from './demo-copy.ts';
+import { fixture, fixturePath, fixtureText, MINT_KEY, USER_KEY } from './fixture-files.ts';
 
-export const fixturePath = (p: string) => join(ROOT, 'fixtures', p);
-export const fixtureText = (p: string) => readFileSync(fixturePath(p), 'utf8');
-export const fixture = (p: string) => fixtureText(p).trim();
+export { fixture, fixturePath, fixtureText, MINT_KEY, USER_KEY } from './fixture-files.ts';
 
 /** Hex test keys (checked out 0644: pass them via the environment and --key-env). */
 export const ALICE_KEY = fixture('keys/alice.key');
@@ -20,13 +18,6 @@ export const BOB = '02466d7fcae563e5cb09a0d1870bb580344804617879a14949cf22285f1b
 export const UNSIGNED = fixture('psbt/musig-keypath-unsigned.psbt');
 /** psbt/updated message (regtest) where Alice and Bob have both added public nonces. */
 export const NONCES_MESSAGE = fixtureText('psbt/musig-keypath-nonces.json');
-
-// ---------------------------------------------------------------------------------------------
-// The device ↔ gateway demo channel (fixtures/credit/open-demo.sh): the gateway is the mint
-// (keys/mint.key), the device the user (keys/user.key); tip 1000, 1 000 000 sat.
-
-export const MINT_KEY = fixture('keys/mint.key');
-export const USER_KEY = fixture('keys/user.key');
 
 /**
  * The demo channel in `dir` (mint/ and user/ state directories, offer.json, opened.json): what

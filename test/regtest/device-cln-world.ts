@@ -13,7 +13,7 @@ import { ClnRpc } from '../../src/lib/lightning/cln-rpc.ts';
 import { ROOT, tempDir } from '../helpers.ts';
 import { networkDir, record as storedRecord } from '../state.ts';
 import type { Stage } from '../e2e/cli.ts';
-import { MINT_KEY, USER_KEY } from '../e2e/fixtures.ts';
+import { MINT_KEY, USER_KEY } from '../e2e/fixture-files.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { findLightningd, startLightningd, waitFor, type Lightningd } from './lightningd.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';

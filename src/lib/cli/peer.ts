@@ -13,7 +13,6 @@
  * is not followed.
  */
 import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { ExitCode, OffchainError, UsageError } from '../errors.ts';
 import { refuseInsideStep } from '../store/sqlite/database.ts';
 
@@ -136,13 +135,14 @@ export async function callPeer(base: URL, path: string, call: PeerCall = {}): Pr
  * One HTTP exchange on node:http (node:https for an https URL): status, body as text, and
  * Retry-After. Not fetch: a fresh process pays for undici and its WASM HTTP parser on the
  * first fetch (~110 ms of CPU on the bench machine, more than a toll's protocol work),
- * while node:http and node:https cost ~5 ms (imported with this module, which
- * only --peer commands load). A redirect is never followed (the message goes
+ * while node:http costs ~3 ms (imported with this module, which
+ * only --peer commands load; node:https when the URL is https). A redirect is never followed (the message goes
  * only where --peer says): a 3xx is an answer like any other non-2xx. `timeoutMs` bounds
  * the whole exchange, the answer's body included (a TimeoutError, as AbortSignal.timeout).
  */
 function send(url: URL, method: 'GET' | 'POST', headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<{ status: number; ok: boolean; text: string; retryAfter: string | undefined }> {
-  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  // node:https (and node:tls under it, ~2 ms of a start) only for an https URL.
+  const request = url.protocol === 'https:' ? (process.getBuiltinModule('node:https') as typeof import('node:https')).request : httpRequest;
   // A message goes to a peer only after the COMMIT of the step that records it (store/sqlite/database.ts).
   refuseInsideStep('a message to a peer');
   const bytes = body === undefined ? undefined : Buffer.from(body, 'utf8');

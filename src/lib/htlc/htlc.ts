@@ -140,11 +140,18 @@ function taprootHtlcOutput(spec: Extract<HtlcSpec, { kind: 'taproot' }>): HtlcOu
     claimControlBlock: controlBlock(key.internalKey, tree, 0),
     refundControlBlock: controlBlock(key.internalKey, tree, 1),
   };
-  const descriptor = withChecksum(
-    `tr(musig(${key.participants.map(toHex).join(',')}),{and_v(v:pk(${toHex(spec.recipient.subarray(1))}),sha256(${toHex(spec.paymentHash)})),` +
-      `and_v(v:pk(${toHex(spec.payer.subarray(1))}),after(${spec.locktime}))})`,
-  );
-  return { spec, scriptPubKey: key.output.script, taproot, descriptor, scriptHash: spec.paymentHash };
+  // The descriptor (a pure-JS checksum, ~3 ms in a fresh process) is computed when read: a channel state
+  // carrying the HTLC (src/lib/device/) needs its script only.
+  let descriptor: string | undefined;
+  return {
+    spec, scriptPubKey: key.output.script, taproot, scriptHash: spec.paymentHash,
+    get descriptor() {
+      return (descriptor ??= withChecksum(
+        `tr(musig(${key.participants.map(toHex).join(',')}),{and_v(v:pk(${toHex(spec.recipient.subarray(1))}),sha256(${toHex(spec.paymentHash)})),` +
+          `and_v(v:pk(${toHex(spec.payer.subarray(1))}),after(${spec.locktime}))})`,
+      ));
+    },
+  };
 }
 
 /** The witness script of BOLT 3's second-stage output (to_local form) for this HTLC. */

@@ -17,11 +17,15 @@
  * Deliberately not done here: the clock (`expired` is the message layer's, at a given
  * time) and the network choice between testnet and testnet4 (both are `lntb`).
  *
- * Pure and dependency-light (noble secp256k1 + hashes): a small device runs it.
+ * Pure and dependency-light (noble secp256k1 + hashes): a small device runs it. The payee's
+ * recovery runs on the selected secp256k1 backend (../musig/engine/select.ts: noble unless a
+ * faster one was chosen; the same key on every backend).
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { MalformedInputError, RefusedError } from '../errors.ts';
+import { recoverEcdsa } from '../musig/engine/backend.ts';
+import { activeSecp256k1 } from '../musig/engine/select.ts';
 import type { Network } from '../network.ts';
 import { BOLT11_DEPENDENCIES, BOLT11_KNOWN_FEATURES, checkFeatures, featureBits } from './features.ts';
 import {
@@ -343,11 +347,10 @@ export function decodeBolt11(text: string): Bolt11Invoice {
     payee = given.bytes;
   } else {
     if (recoveryId > 3) throw new RefusedError('E_INVOICE_SIGNATURE', `recovery id ${recoveryId} is not 0-3: the payee cannot be recovered`);
-    try {
-      payee = secp256k1.Signature.fromBytes(signature, 'compact').addRecoveryBit(recoveryId).recoverPublicKey(signedHash).toBytes(true);
-    } catch {
-      throw new RefusedError('E_INVOICE_SIGNATURE', 'no public key recovers from this signature: it was not made over this invoice');
-    }
+    const ec = activeSecp256k1();
+    const recovered = recoverEcdsa(ec, signature, recoveryId, signedHash);
+    if (recovered === undefined) throw new RefusedError('E_INVOICE_SIGNATURE', 'no public key recovers from this signature: it was not made over this invoice');
+    payee = ec.pointToBytes(recovered);
   }
 
   return {

@@ -154,6 +154,13 @@ describe('the taproot HTLC as test code derives it (test/independent/descriptor.
       { numRuns: 20 },
     );
   });
+
+  it('the descriptor is computed when read, not when the output is built (a channel state needs the script only), and the same each time', () => {
+    const out = htlcOutput({ kind: 'taproot', paymentHash: HASH, payer: ALICE.publicKey, recipient: BOB.publicKey, locktime: 1100 });
+    expect(typeof Object.getOwnPropertyDescriptor(out, 'descriptor')?.get).toBe('function');
+    const d = taprootHtlcContract({ payer: ALICE.publicKey, recipient: BOB.publicKey, paymentHash: HASH, locktime: 1100 }).descriptor;
+    expect([out.descriptor, out.descriptor, { ...out }.descriptor]).toEqual([d, d, d]);
+  });
 });
 
 describe('BOLT 3: cltv_expiry is a block height', () => {

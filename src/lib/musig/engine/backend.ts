@@ -10,7 +10,8 @@
  * `null` is the point at infinity (BIP-327's cbytes_ext encodes it as 33 zero bytes).
  * Scalars are integers in [0, n); 0 times anything is infinity.
  */
-import { N, P as FIELD_P, int, taggedScalar } from './scalar.ts';
+import { invert } from '@noble/curves/abstract/modular.js';
+import { N, P as FIELD_P, bytes32, int, taggedScalar } from './scalar.ts';
 
 export type BackendName = 'noble' | 'native' | 'libsecp256k1';
 
@@ -93,6 +94,33 @@ export function verifySchnorrWith<P>(
   const x = xBytes(ec, R);
   for (let i = 0; i < 32; i++) if (x[i] !== sig[i]) return false;
   return true;
+}
+
+/**
+ * ECDSA public key recovery (SEC 1 §4.1.6, as noble's `recoverPublicKey`): the key Q with
+ * s·R = e·G + r·Q for the compact signature r ‖ s (64 bytes), its recovery id (R's y parity,
+ * and whether R's x is r + n) and the 32-byte hash e — Q = (s/r)·R − (e/r)·G, one
+ * multi-multiplication where the backend has one. Undefined when no key recovers: r or s
+ * outside [1, n), R's x not below p or no point, Q infinity. Public values only (variable time).
+ */
+export function recoverEcdsa<P>(ec: Secp256k1Backend<P>, sig: Uint8Array, recoveryId: number, hash: Uint8Array): P | undefined {
+  if (sig.length !== 64 || hash.length !== 32 || !Number.isInteger(recoveryId) || recoveryId < 0 || recoveryId > 3) return undefined;
+  const r = int(sig.subarray(0, 32));
+  const s = int(sig.subarray(32, 64));
+  if (r < 1n || r >= N || s < 1n || s >= N) return undefined;
+  const x = recoveryId >= 2 ? r + N : r;
+  if (x >= FIELD_P) return undefined;
+  const encoded = new Uint8Array(33);
+  encoded[0] = 0x02 + (recoveryId & 1);
+  encoded.set(bytes32(x), 1);
+  const R = ec.pointFromBytes(encoded);
+  if (R === undefined) return undefined;
+  const rInverse = invert(r, N);
+  const e = int(hash) % N;
+  const a = (s * rInverse) % N;
+  const b = (N - ((e * rInverse) % N)) % N;
+  const Q = ec.mulAddBase ? ec.mulAddBase(R, a, b) : plusMulBase(ec, ec.mul(R, a)!, b);
+  return Q ?? undefined;
 }
 
 /** a·P + b·Q for public scalars a, b in [0, n): one multi-multiplication where the backend has one, else two and their sum. */
