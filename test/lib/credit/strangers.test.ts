@@ -14,6 +14,8 @@ import { buildClose, buildRollover, buildState } from '../../../src/lib/credit/t
 import { keyPair, type KeyPair } from '../../../src/lib/keys/keys.ts';
 import { signRequest } from '../../../src/lib/credit/request-signature.ts';
 import { applyReceipt, updateRequest } from '../../../src/lib/credit/user-update.ts';
+import { applyRolloverAccept, rolloverRequest, rolloverSign } from '../../../src/lib/credit/user-rollover.ts';
+import { abandonRequest, acceptAbandon, applyAbandoned } from '../../../src/lib/credit/abandon.ts';
 import { addPubNonce, readMusigInput } from '../../../src/lib/musig/psbt-keypath.ts';
 import { fromHex } from '../../../src/lib/bytes.ts';
 import { OffchainError } from '../../../src/lib/errors.ts';
@@ -202,6 +204,50 @@ describe('round 1 of a rollover is the user\'s: a stranger\'s is refused before 
       expect(e.code).toBe('E_REQUEST_UNSIGNED');
       expectSaysNothingOf(e.message, a, proposedA);
     }), { numRuns: 150 });
+  });
+});
+
+describe('a relay replaying the user\'s round 1 once its nonce is spent', () => {
+  it('after the user abandoned it: E_NONCE_USED, naming nothing, not co-signed again; the user\'s next rollover is not blocked', async () => {
+    const w = world();
+    try {
+      const o = await openContract(w);
+      await pay(w, o.id, 3000n);
+      const r1 = await rolloverRequest(w.user, o.id, { expiryHeight: w.chain.height + 4320, feeRate: 2 });
+      await mint.proposeRollover(w.mint, r1 as never); // co-signed; its answer lost on the way back
+      await applyAbandoned(w.user, (await acceptAbandon(w.mint, (await abandonRequest(w.user, o.id)) as never)) as never);
+      expect((await w.mintBook.get(o.id))!.proposed_rollover).toBeUndefined();
+      const e = await refusalOf(w, o.id, () => mint.proposeRollover(w.mint, r1 as never));
+      expect(e).toMatchObject({ code: 'E_NONCE_USED', exitCode: 5 });
+      expectSaysNothingOf(e.message, { o, next: r1 as never, state: 1, paid: 3000n }, String(r1.new_contract_id));
+      const again = await rolloverRequest(w.user, o.id, { expiryHeight: w.chain.height + 4320, feeRate: 2 });
+      const sign = await rolloverSign(w.user, (await mint.proposeRollover(w.mint, again as never)) as never);
+      expect(await applyRolloverAccept(w.user, (await mint.acceptRollover(w.mint, sign as never)) as never)).toMatchObject({ type: 'credit/rolled-over', contract_id: o.id });
+    } finally {
+      await w.close();
+      w.dir.cleanup();
+    }
+  });
+});
+
+describe('a round 1 an older toolkit stored unsigned', () => {
+  it('is signed when the user sends it again: the bytes a new one would have, which the mint co-signs', async () => {
+    const w = world();
+    try {
+      const o = await openContract(w);
+      await pay(w, o.id, 3000n);
+      const params = { expiryHeight: w.chain.height + 4320, feeRate: 2 };
+      const signed = await rolloverRequest(w.user, o.id, params);
+      const record = (await w.userBook.get(o.id))!;
+      const { user_signature: _s, mint_pubnonce: _n, ...old } = record.pending!.request as Record<string, unknown>;
+      await w.userBook.put({ ...record, pending: { ...record.pending!, request: old } });
+      const resent = await rolloverRequest(w.user, o.id, params);
+      expect(resent).toEqual(signed);
+      expect(await mint.proposeRollover(w.mint, resent as never)).toMatchObject({ type: 'credit/rollover-refund', new_contract_id: signed.new_contract_id });
+    } finally {
+      await w.close();
+      w.dir.cleanup();
+    }
   });
 });
 
