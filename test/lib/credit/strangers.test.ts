@@ -55,21 +55,24 @@ function badlySigned(c: CreditContract, tx: () => Transaction, nonce: NextNonceJ
   return withPartialSig(signed, specOf(tx(), [USER.publicKey, MINT.publicKey]), USER.publicKey, flipLastBit(musigFieldsOf(signed, USER.publicKey).partialSig!));
 }
 
+/** A: three payments of 2000 (state 3, 6000 sat). B: one of 1000 (state 1). */
+async function twoContracts(w: World): Promise<{ a: Contract; b: Contract }> {
+  const oa = await openContract(w, { input: 'f1' });
+  let ra = await pay(w, oa.id, 2000n);
+  ra = await pay(w, oa.id, 2000n);
+  ra = await pay(w, oa.id, 2000n);
+  const ob = await openContract(w, { input: 'f2' });
+  const rb = await pay(w, ob.id, 1000n);
+  return { a: { o: oa, next: ra.next_nonce, state: 3, paid: 6000n }, b: { o: ob, next: rb.next_nonce, state: 1, paid: 1000n } };
+}
+
 describe('a stranger who knows a contract id learns nothing of it from a refusal', () => {
   let w: World;
   let a: Contract;
   let b: Contract;
   beforeAll(async () => {
     w = world();
-    // A: three payments of 2000 (state 3, 6000 sat). B: one of 1000 (state 1).
-    const oa = await openContract(w, { input: 'f1' });
-    let ra = await pay(w, oa.id, 2000n);
-    ra = await pay(w, oa.id, 2000n);
-    ra = await pay(w, oa.id, 2000n);
-    a = { o: oa, next: ra.next_nonce, state: 3, paid: 6000n };
-    const ob = await openContract(w, { input: 'f2' });
-    const rb = await pay(w, ob.id, 1000n);
-    b = { o: ob, next: rb.next_nonce, state: 1, paid: 1000n };
+    ({ a, b } = await twoContracts(w));
   });
   afterAll(async () => {
     await w.close();
@@ -140,14 +143,7 @@ describe('round 1 of a rollover is the user\'s: a stranger\'s is refused before 
   let proposedA: string;
   beforeAll(async () => {
     w = world();
-    const oa = await openContract(w, { input: 'f1' });
-    let ra = await pay(w, oa.id, 2000n);
-    ra = await pay(w, oa.id, 2000n);
-    ra = await pay(w, oa.id, 2000n);
-    a = { o: oa, next: ra.next_nonce, state: 3, paid: 6000n };
-    const ob = await openContract(w, { input: 'f2' });
-    const rb = await pay(w, ob.id, 1000n);
-    b = { o: ob, next: rb.next_nonce, state: 1, paid: 1000n };
+    ({ a, b } = await twoContracts(w));
     // A's user proposed a rollover (round 1 co-signed): the state a stranger would read from E_ROLLOVER_PROPOSED.
     const real = roundOne(a);
     await mint.proposeRollover(w.mint, real as never);
