@@ -395,6 +395,7 @@ export const ERROR_CODES: Readonly<Record<string, ExitClass>> = {
   E_REFUND_LOCKTIME: 'refused',
   E_REFUND_MISMATCH: 'refused',
   E_REFUND_OUTPUTS: 'refused',
+  E_REQUEST_UNSIGNED: 'refused',
   E_REVOKED_COMMITMENT: 'refused',
   E_ROLLOVER_CHANGED: 'refused',
   E_ROLLOVER_PROPOSED: 'refused',

@@ -47,10 +47,15 @@ export const ANSWER_TAG = 'offchain/credit/v1/answer';
 export type AnswerSigner = 'mint' | 'gateway';
 const MEMBER = { mint: 'mint_signature', gateway: 'gateway_signature' } as const;
 
-/** What the signature signs: the tagged hash of the answer's canonical JSON line (stringifyLine) without its signature member. */
+/** The tagged hash under `tag` of a message's canonical JSON line (stringifyLine) without its signature `member` (also request-signature.ts). */
+export function messageDigest(tag: string, message: Record<string, unknown>, member: string): Uint8Array {
+  const { [member]: _signature, ...body } = message;
+  return taggedHash(tag, utf8(stringifyLine(body)));
+}
+
+/** What the signature signs: the tagged hash of the answer's canonical JSON line without its signature member. */
 export function answerDigest(answer: Record<string, unknown>, signer: AnswerSigner = 'mint'): Uint8Array {
-  const { [MEMBER[signer]]: _signature, ...body } = answer;
-  return taggedHash(ANSWER_TAG, utf8(stringifyLine(body)));
+  return messageDigest(ANSWER_TAG, answer, MEMBER[signer]);
 }
 
 /**
@@ -60,9 +65,14 @@ export function answerDigest(answer: Record<string, unknown>, signer: AnswerSign
  */
 const NO_AUX = new Uint8Array(32);
 
+/** `message` with `member` set to `key`'s BIP-340 signature over `digest`, made with zero auxiliary randomness (NO_AUX). */
+export function withSignature<T extends Record<string, unknown>>(message: T, member: string, digest: Uint8Array, key: KeyPair): T {
+  return { ...message, [member]: toHex(schnorrSign(digest, key.secretKey, NO_AUX, key.publicKey)) };
+}
+
 /** The answer with its signature by `key` (the contract's mint or gateway key). */
 export function signAnswer<T extends Record<string, unknown>>(answer: T, key: KeyPair, signer: AnswerSigner = 'mint'): T {
-  return { ...answer, [MEMBER[signer]]: toHex(schnorrSign(answerDigest(answer, signer), key.secretKey, NO_AUX, key.publicKey)) };
+  return withSignature(answer, MEMBER[signer], answerDigest(answer, signer), key);
 }
 
 /** A stored answer as it is given again: as stored when signed; one stored unsigned (by an older toolkit), signed now, deterministically. */
@@ -79,6 +89,11 @@ function verified(sig: Uint8Array, msg: Uint8Array, xOnly: Uint8Array): boolean 
   }
 }
 
+/** Whether `sig` (a member's value, of any JSON type) is a 64-byte hex BIP-340 signature over `digest` by `pubkey` (compressed or x-only). */
+export function signedBy(sig: unknown, digest: Uint8Array, pubkey: Uint8Array): boolean {
+  return typeof sig === 'string' && /^[0-9a-f]{128}$/.test(sig) && verified(fromHex(sig, 'signature', 64), digest, pubkey.length === 33 ? pubkey.subarray(1) : pubkey);
+}
+
 /**
  * The counterpart's check, before it writes anything: `answer` is signed by `pubkey` (the
  * terms' mint key, compressed or x-only), every member as signed. E_RECEIPT_FORGED otherwise.
@@ -89,8 +104,7 @@ export function checkAnswer(answer: Record<string, unknown>, pubkey: Uint8Array,
   if (typeof sig !== 'string') {
     throw new RefusedError('E_RECEIPT_FORGED', `the ${type} carries no ${MEMBER[signer]}: not an answer of this contract's ${signer} (a relay invented or stripped it, or the ${signer} runs a toolkit older than signed answers: upgrade it); nothing was written`);
   }
-  const ok = /^[0-9a-f]{128}$/.test(sig) && verified(fromHex(sig, MEMBER[signer], 64), answerDigest(answer, signer), pubkey.length === 33 ? pubkey.subarray(1) : pubkey);
-  if (!ok) {
+  if (!signedBy(sig, answerDigest(answer, signer), pubkey)) {
     throw new RefusedError('E_RECEIPT_FORGED', `the ${type} is not signed by this contract's ${signer} key as it stands (forged, or changed on its way: ask the ${signer} itself again); nothing was written`);
   }
 }

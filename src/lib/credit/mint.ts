@@ -8,10 +8,26 @@
  * nonce consumed → signature made → state stored → response returned. Every answer
  * that moves the user's record is signed by the mint's key (answer-signature.ts), and so
  * is one stored unsigned by an older toolkit when it is given again.
+ *
+ * INVARIANTS (issue 72: a refusal tells only the contract's user anything of the contract)
+ * - Every request is the user's before a rule reads the contract's state: an update's, a
+ *   close's and round 2's by the user's partial signature on the contract input (signing.ts
+ *   checkUserSigned), round 1's by the user's signature over the whole request
+ *   (request-signature.ts, E_REQUEST_UNSIGNED). Only the contract's existence, network and
+ *   terms are read before.
+ * - Every request is for the state of the mint nonce it is signed against (signing.ts
+ *   checkStateNonce, reads only): a signature covers the transaction or the request, so a relay
+ *   holding one signed request may replay it but not move it to another state. A request whose
+ *   nonce is used gets the stored answer if it is the very request signed (same state and
+ *   transaction), E_NONCE_USED otherwise; one whose nonce was issued for another state or
+ *   never is refused (E_NONCE_MISBOUND, E_NONCE_UNKNOWN). These refusals name only the
+ *   request: no state number, amount or other contract of the mint's.
+ * - An update's transaction is checked against the request's own amount before that amount
+ *   meets the contract's (previous total, next state).
  */
 import { base64 } from '@scure/base';
 import type { Static } from '@sinclair/typebox';
-import { equalBytes, toHex } from '../bytes.ts';
+import { equalBytes, fromHex, toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError, StateConflictError, UsageError, isOffchainError } from '../errors.ts';
 import type { Network } from '../network.ts';
 import { readMusigInput } from '../musig/psbt-keypath.ts';
@@ -28,7 +44,10 @@ import { rolloverTxid } from './transactions.ts';
 import type {
   CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema,
 } from './schemas.ts';
-import { checkUserSigned, issueStateNonce, mintComplete, mintCosignRefund, signedKeyPathTx, stateNonceContext } from './signing.ts';
+import {
+  checkStateNonce, checkUserSigned, issueStateNonce, mintComplete, mintCosignRefund, mintPubnonceOf, refuseSpent, signedKeyPathTx, stateNonceContext,
+} from './signing.ts';
+import { checkRequestSigned } from './request-signature.ts';
 import type { CreditContract } from './terms.ts';
 
 type OpenRequest = Static<typeof OpenRequestSchema>;
@@ -201,26 +220,33 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
   // The user's request, before a word about the contract (signing.ts checkUserSigned).
   const input = readMusigInput(tx, 0); // contract key, sighash type
   checkUserSigned(input, ctx.mint.publicKey, c.userPubkey);
+  // Signed against the nonce of the state it names (a replayed request's `state` edited is refused here, signing.ts).
+  const mintPubnonce = mintPubnonceOf(input, ctx.mint.publicKey);
+  if (await checkStateNonce(ctx.nonces, mintPubnonce, c.id, req.state) === 'spent') {
+    // Idempotent retry: the same request again gets the stored receipt, never an error.
+    const l = record.latest;
+    if (l && req.state === l.state && tx.id === l.txid && req.cumulative_sat === l.cumulative_sat) return signedAgain(l.receipt, ctx.mint);
+    refuseSpent(c.id);
+  }
+  // The transaction is the one the request's amount describes, before that amount meets the contract's.
+  const cumulative = BigInt(req.cumulative_sat);
+  checkState(tx, c, cumulative, ctx.policy.min_fee_rate);
   if (record.gateway) refuse('E_DEVICE_CHANNEL', `contract ${record.contract_id} is a device channel: its payments go through "gateway pay" (the states would diverge)`);
   if (record.latest && req.state <= record.latest.state) {
-    // Idempotent retry: the same state again gets the stored receipt, never an error.
-    if (req.state === record.latest.state && tx.id === record.latest.txid && req.cumulative_sat === record.latest.cumulative_sat) return signedAgain(record.latest.receipt, ctx.mint);
+    // A live nonce for a settled state: only a writer of the mint's database makes one.
     throw new StateConflictError('E_STALE_STATE', `state ${req.state} of contract ${c.id} is already settled (latest is ${record.latest.state})`);
   }
   checkNotFrozen(record);
   checkStateNumber(record, req.state);
   const previous = BigInt(record.latest?.cumulative_sat ?? 0);
-  const cumulative = BigInt(req.cumulative_sat);
   if (cumulative <= previous) refuse('E_AMOUNT_NOT_INCREASING', `cumulative ${cumulative} sat does not exceed the previous ${previous} sat`);
   if (cumulative - previous !== BigInt(req.amount_sat)) refuse('E_AMOUNT_MISMATCH', `amount_sat ${req.amount_sat} is not cumulative minus previous (${cumulative - previous})`);
-  checkState(tx, c, cumulative, ctx.policy.min_fee_rate);
   await checkChain(ctx, c);
   // Ecash outputs are checked before the nonce is taken: a refusal leaves it unused.
   if (ctx.policy.ecash && !ctx.ecash) throw new UsageError('E_NO_ECASH_SEED', 'this mint issues ecash: pass its seed with --ecash-seed-env NAME or --ecash-seed-file FILE');
   // The keyset: the ecash mint's active one, or the one this contract was told of last (src/lib/credit/ecash-keysets.ts).
   const keysets = ctx.ecash ? await ctx.ecash.signer.forRequest(record.latest?.receipt, req.outputs) : undefined;
   // The outputs are the user's: its signature over them, this state's txid and the mint nonce it signs against (ecash.ts).
-  const mintPubnonce = input.pubnonces[input.key.participants.findIndex((k) => equalBytes(k, ctx.mint.publicKey))];
   // The txid only when the outputs are checked against it (a mint without ecash never reads it: re-encoding costs ~20 µs).
   const binding = { userPubkey: c.userPubkey, mintPubnonce, get txid() { return tx.id; } };
   const points = await checkOutputs(keysets ? { ecash: { ...ctx.ecash!, keyset: keysets.keyset } } : ctx, req, binding);
@@ -249,10 +275,11 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
   return receipt;
 }
 
-function retriedSettlement(ctx: MintContext, record: MintContractRecord, kind: 'close' | 'rollover', state: number): Record<string, unknown> | undefined {
+/** The stored answer to the very close or rollover signed (kind, state and transaction), given again; else refuseSpent: its nonce is used. */
+function retriedSettlement(ctx: MintContext, record: MintContractRecord, kind: 'close' | 'rollover', state: number, txid: string): Record<string, unknown> {
   const s = record.settlement;
-  if (s && s.kind === kind && s.state === state) return signedAgain(s.response, ctx.mint);
-  return undefined;
+  if (s && s.kind === kind && s.state === state && s.txid === txid) return signedAgain(s.response, ctx.mint);
+  refuseSpent(record.contract_id);
 }
 
 /** Cooperative close: the mint is paid at least its latest amount; the contract freezes. */
@@ -262,8 +289,7 @@ export async function acceptClose(ctx: MintContext, req: CloseRequest): Promise<
   // The user's request, before a word about the contract (signing.ts checkUserSigned).
   const input = readMusigInput(tx, 0);
   checkUserSigned(input, ctx.mint.publicKey, c.userPubkey);
-  const retried = retriedSettlement(ctx, record, 'close', req.state);
-  if (retried) return retried;
+  if (await checkStateNonce(ctx.nonces, mintPubnonceOf(input, ctx.mint.publicKey), c.id, req.state) === 'spent') return retriedSettlement(ctx, record, 'close', req.state, tx.id);
   checkNotFrozen(record);
   if (record.gateway?.in_flight) refuse('E_HTLC_IN_FLIGHT', `payment ${record.gateway.in_flight.payment_hash} is in flight on this device channel: settle or fail it first`);
   checkStateNumber(record, req.state);
@@ -305,8 +331,12 @@ async function checkRolloverProposal(ctx: MintContext, record: MintContractRecor
  */
 export async function proposeRollover(ctx: MintContext, req: RolloverRequest): Promise<Record<string, unknown>> {
   const { record, c } = await loadOpen(ctx, req.contract_id, req.network);
-  const retried = retriedSettlement(ctx, record, 'rollover', req.state);
-  if (retried) return retried;
+  // The user's request, before a word about the contract (request-signature.ts), for the state of its nonce.
+  checkRequestSigned(req, c.userPubkey);
+  const pubnonce = fromHex(req.mint_pubnonce ?? '', 'mint_pubnonce', 66);
+  if (await checkStateNonce(ctx.nonces, pubnonce, c.id, req.state) === 'spent') {
+    return retriedSettlement(ctx, record, 'rollover', req.state, rolloverTxid(parsePsbtBase64(req.rollover_psbt, 'rollover_psbt')));
+  }
   const proposed = record.proposed_rollover;
   if (proposed && proposed.state === req.state && proposed.new_contract_id === req.new_contract_id) return proposed.response;
   // While a co-signed round 1 can still be completed (the contract is at its state), it
@@ -340,10 +370,11 @@ export async function proposeRollover(ctx: MintContext, req: RolloverRequest): P
  */
 export async function acceptRollover(ctx: MintContext, req: RolloverSign): Promise<Record<string, unknown>> {
   const { record, c } = await loadOpen(ctx, req.contract_id, req.network);
-  // The user's request, before a word about the contract (signing.ts checkUserSigned).
-  checkUserSigned(readMusigInput(parsePsbtBase64(req.rollover_psbt, 'rollover_psbt'), 0), ctx.mint.publicKey, c.userPubkey);
-  const retried = retriedSettlement(ctx, record, 'rollover', req.state);
-  if (retried) return retried;
+  // The user's request, before a word about the contract (signing.ts checkUserSigned), for the state of its nonce.
+  const signedTx = parsePsbtBase64(req.rollover_psbt, 'rollover_psbt');
+  const signedInput = readMusigInput(signedTx, 0);
+  checkUserSigned(signedInput, ctx.mint.publicKey, c.userPubkey);
+  if (await checkStateNonce(ctx.nonces, mintPubnonceOf(signedInput, ctx.mint.publicKey), c.id, req.state) === 'spent') return retriedSettlement(ctx, record, 'rollover', req.state, rolloverTxid(signedTx));
   const proposed = record.proposed_rollover;
   if (!proposed || proposed.state !== req.state || proposed.new_contract_id !== req.new_contract_id) {
     throw new StateConflictError('E_STALE_STATE', `no rollover of contract ${c.id} to ${req.new_contract_id} at state ${req.state} was proposed to this mint`);

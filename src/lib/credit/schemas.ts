@@ -140,7 +140,7 @@ export const ClosedSchema = messageSchema('credit/closed', 'Mint → user: the f
   mint_signature: AnswerSignature('mint'),
 });
 
-export const RolloverRequestSchema = messageSchema('credit/rollover-request', 'User → mint: the proposed rollover (not yet signed) and the next contract\'s refund to co-sign.', {
+export const RolloverRequestSchema = messageSchema('credit/rollover-request', 'User → mint: the proposed rollover (its transaction not yet signed) and the next contract\'s refund to co-sign; the request signed by the user\'s key.', {
   contract_id: ContractId,
   state: StateNumber,
   cumulative_sat: Sats('the mint\'s total'),
@@ -149,6 +149,12 @@ export const RolloverRequestSchema = messageSchema('credit/rollover-request', 'U
   new_contract: CreditTermsSchema,
   rollover_psbt: Base64Psbt,
   refund_psbt: Base64Psbt,
+  // Optional in the schema so that one missing is refused by the protocol (E_REQUEST_UNSIGNED), not as malformed.
+  mint_pubnonce: Type.Optional(Hex('the mint\'s nonce for this state (the user\'s record of the last receipt): the mint answers only while it is that state\'s live nonce', 66)),
+  user_signature: Type.Optional(Hex(
+    'BIP-340 signature by the user\'s contract key over the tagged hash "offchain/credit/v1/request" of this message\'s canonical JSON line without this member (as mint_signature on answers); the mint refuses the request without it or with another (E_REQUEST_UNSIGNED) before it reads the contract\'s state',
+    64,
+  )),
 });
 
 export const RolloverRefundSchema = messageSchema('credit/rollover-refund', 'Mint → user: the rollover is acceptable; here is the new refund\'s partial signature.', {

@@ -6,7 +6,7 @@
 import type { Transaction } from '@scure/btc-signer';
 import { equalBytes, fromHex, toHex, utf8 } from '../bytes.ts';
 import { hash256 } from '../hash.ts';
-import { InvalidContributionError, RefusedError } from '../errors.ts';
+import { InvalidContributionError, RefusedError, StateConflictError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import {
   addPubNonce, lastSignature, musigDeterministicSign, readMusigInput, signingSessionDigest, verifyPartialSigs, type MusigInput,
@@ -74,6 +74,35 @@ export function checkUserSigned(input: MusigInput, mintPubkey: Uint8Array, userP
   verifyPartialSigs(input);
 }
 
+/** The mint's public nonce in a request's contract input (present once checkUserSigned passed). */
+export function mintPubnonceOf(input: MusigInput, mintPubkey: Uint8Array): Uint8Array {
+  return input.pubnonces[indexOf(input, mintPubkey)]!;
+}
+
+/**
+ * The mint nonce a request of the user's is signed against (its partial signature, or round 1's
+ * signed `mint_pubnonce`) must be the one this mint issued for the state the request names:
+ * the signature covers the transaction, not the JSON's `state` or amounts, so a relay holding
+ * one signed request could otherwise edit them and read the contract's state from the
+ * refusals. Asked of the nonce store (reads only) before any rule that reads the contract's
+ * state: 'live' — unused, issued for `state` of contract `id` (the user's current request);
+ * 'spent' — used: a request the mint signed (the caller serves its stored answer again if it
+ * is that very request; refuseSpent otherwise) or abandoned. A nonce never issued here, or
+ * issued for another state or contract, is refused in words that name only the request.
+ */
+export async function checkStateNonce(nonces: NoncePort, pubnonce: Uint8Array, id: string, state: number): Promise<'live' | 'spent'> {
+  const status = await nonces.status(pubnonce, stateNonceContext(id, state));
+  if (status === 'unused') return 'live';
+  if (status === 'consumed') return 'spent';
+  if (status === 'unknown') throw new StateConflictError('E_NONCE_UNKNOWN', 'the mint nonce this request is signed against was never issued by this store: nothing was written');
+  throw new RefusedError('E_NONCE_MISBOUND', 'the mint nonce this request is signed against was not issued for the state the request names (a request is for the state of its nonce): nothing was written');
+}
+
+/** A request signed against a used nonce that is not the request the mint signed with it: what it holds is told only to the user's signed abandon. */
+export function refuseSpent(contractId: string): never {
+  throw new StateConflictError('E_NONCE_USED', `the mint nonce this request is signed against has already been used (the mint signed another request with it, or it was abandoned): this request is never signed; the user asks what the mint holds with "offchain credit abandon --role user --start --contract ${contractId}"`);
+}
+
 /**
  * The mint's side: the user's partial signature must be present and valid
  * (checkUserSigned), the mint's nonce must be the one issued for `context`; only then
@@ -82,7 +111,7 @@ export function checkUserSigned(input: MusigInput, mintPubkey: Uint8Array, userP
  */
 export async function mintComplete(tx: Transaction, input: MusigInput, mint: KeyPair, userPubkey: Uint8Array, nonces: NoncePort, context: string): Promise<Uint8Array> {
   checkUserSigned(input, mint.publicKey, userPubkey);
-  const pubnonce = input.pubnonces[indexOf(input, mint.publicKey)]!;
+  const pubnonce = mintPubnonceOf(input, mint.publicKey);
   // The session it is opened for: a store's ledger opens it again only for this one (nonce-ledger.ts).
   const secnonce = await nonces.take(pubnonce, context, signingSessionDigest(input));
   return lastSignature(input, mint, secnonce);

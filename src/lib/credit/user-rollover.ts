@@ -1,8 +1,8 @@
 /**
  * The user's rollover (BRIEF §3.1, docs/credit.md "Rolling over"), in two rounds so
  * the user holds the next contract's verified refund before it signs anything that moves
- * its funds: round 1 proposes the rollover (unsigned) and the next refund with the user's
- * nonce; round 2 completes that refund, then signs the rollover; the mint's accept opens
+ * its funds: round 1 proposes the rollover (its transaction unsigned; the request signed
+ * by the user's key, request-signature.ts) and the next refund with the user's nonce; round 2 completes that refund, then signs the rollover; the mint's accept opens
  * the next contract.
  */
 import { base64 } from '@scure/base';
@@ -21,6 +21,7 @@ import { NO_TOP_UP, buildRollover, rolloverTxid, type TopUp } from './transactio
 import { abandonHint, checkCanSign, checkExpiryHeight, load, nextCounter, type Pending } from './user.ts';
 import { checkFirstNonce, completeRefund, putOrBurn, refundRequest } from './user-refund.ts';
 import { checkAnswer } from './answer-signature.ts';
+import { signRequest } from './request-signature.ts';
 
 function refuse(code: string, message: string): never {
   throw new RefusedError(code, message);
@@ -29,8 +30,8 @@ function refuse(code: string, message: string): never {
 export type RolloverParams = { expiryHeight: number; feeRate: number; topUp?: TopUp };
 
 /**
- * Rollover, round 1: propose the rollover (unsigned) and the next contract's refund with
- * the user's nonce. The user signs the rollover only in round 2, once that refund is
+ * Rollover, round 1: propose the rollover (its transaction unsigned) and the next contract's
+ * refund with the user's nonce, in a request the user's key signs. The user signs the rollover only in round 2, once that refund is
  * complete and verified.
  */
 export async function rolloverRequest(ctx: UserContext, id: string, p: RolloverParams): Promise<Record<string, unknown>> {
@@ -57,15 +58,16 @@ export async function rolloverRequest(ctx: UserContext, id: string, p: RolloverP
         throw new StateConflictError('E_PENDING', `state ${state} (rollover) is still waiting for the mint's answer (signed, expiry ${next.contract.expiry_height}): run it again with --expiry ${next.contract.expiry_height} to resend it; ${abandonHint(c.id)}`);
       }
     }
-    return resend;
+    // One stored by a toolkit older than signed requests: signed now (deterministically), as the mint needs it.
+    return resend.type === 'credit/rollover-request' && resend.user_signature === undefined ? signedRoundOne(ctx, record, resend) : resend;
   }
   checkExpiryHeight(p.expiryHeight, (await ctx.chain.tip()).height, record.expiry_window);
   const next = makeContract({ ...c, capacity: newCapacity, funding: { txid, vout }, expiryHeight: p.expiryHeight, feeRate: c.feeRate });
-  const request = {
+  const request = signedRoundOne(ctx, record, {
     type: 'credit/rollover-request', version: 1, network: ctx.network, contract_id: c.id, state, cumulative_sat: Number(cumulative),
     fee_rate: p.feeRate, new_contract_id: next.id, new_contract: termsToJson(next), rollover_psbt: base64.encode(serializePsbt(tx)),
     refund_psbt: await refundRequest(ctx, next),
-  };
+  });
   const nextRecord: UserContractRecord = {
     contract_id: next.id, network: ctx.network, contract: termsToJson(next), status: 'opening', funding_psbt: request.rollover_psbt,
     confirmed: { state: 0, cumulative_sat: 0 }, previous_contract_id: c.id,
@@ -78,6 +80,15 @@ export async function rolloverRequest(ctx: UserContext, id: string, p: RolloverP
   await putOrBurn(ctx, next, request.refund_psbt, nextRecord);
   await ctx.records.put({ ...record, pending: { kind: 'rollover', state, cumulative_sat: Number(cumulative), txid, request, new_contract_id: next.id } });
   return request;
+}
+
+/**
+ * Round 1 as it leaves: for the state of the mint nonce the user signs it against (its record's, which
+ * checkCanSign made sure is this state's), signed by the user's key (request-signature.ts) — the mint
+ * answers no one else, and no older round 1 once that nonce is used.
+ */
+function signedRoundOne<T extends Record<string, unknown>>(ctx: UserContext, record: UserContractRecord, request: T): T & { mint_pubnonce: string } {
+  return signRequest({ ...request, mint_pubnonce: record.mint_nonce!.pubnonce }, ctx.user);
 }
 
 function pendingRollover(record: UserContractRecord, newId: string): NonNullable<UserContractRecord['pending']> {

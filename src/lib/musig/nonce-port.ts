@@ -22,5 +22,11 @@ export interface NoncePort {
    * nonce it can no longer open; without `burn`, `take` is used and the secret wiped.
    */
   burn?(pubnonce: Uint8Array, expectedContext: string): Promise<void>;
-  status(pubnonce: Uint8Array): Promise<'unused' | 'consumed' | 'unknown'>;
+  /**
+   * Reads only. With `context`: an unused nonce issued for another context is 'misbound' — what
+   * `take` would refuse, asked before any other rule (the credit mint: credit/mint.ts checkStateNonce).
+   */
+  status(pubnonce: Uint8Array, context?: string): Promise<NonceStatus>;
 }
+
+export type NonceStatus = 'unused' | 'consumed' | 'unknown' | 'misbound';

@@ -6,7 +6,8 @@
 import { describe, it, expect } from 'vitest';
 import * as mint from '../../../src/lib/credit/mint.ts';
 import { MalformedInputError } from '../../../src/lib/errors.ts';
-import { CHANGE, REFUND, fundingPsbt, offer, world } from './world.ts';
+import { CHANGE, REFUND, USER, fundingPsbt, offer, world } from './world.ts';
+import { signRequest } from '../../../src/lib/credit/request-signature.ts';
 import { openContract, pay, userRecord, snapshot } from './tamper.ts';
 import { openRequest } from '../../../src/lib/credit/user-open.ts';
 import { rolloverRequest } from '../../../src/lib/credit/user-rollover.ts';
@@ -30,8 +31,9 @@ describe('PSBT fields with bad base64', () => {
         ['open refund_psbt', () => mint.acceptOpen(w.mint, { ...open, refund_psbt: BAD_LENGTH } as never)],
         ['funding_psbt', () => mint.acceptOpen(w.mint, { ...open, funding_psbt: BAD_LENGTH } as never)],
         ['update psbt', () => mint.acceptUpdate(w.mint, { ...update, psbt: BAD_LENGTH } as never)],
-        ['rollover_psbt', () => mint.proposeRollover(w.mint, { ...rollover, rollover_psbt: BAD_LENGTH } as never)],
-        ['rollover refund_psbt', () => mint.proposeRollover(w.mint, { ...rollover, refund_psbt: BAD_LENGTH } as never)],
+        // Round 1 is the user's by its signature (request-signature.ts): signed as the user made it, bad field and all.
+        ['rollover_psbt', () => mint.proposeRollover(w.mint, signRequest({ ...rollover, rollover_psbt: BAD_LENGTH }, USER) as never)],
+        ['rollover refund_psbt', () => mint.proposeRollover(w.mint, signRequest({ ...rollover, refund_psbt: BAD_LENGTH }, USER) as never)],
       ];
       expect((await userRecord(w, A.id)).pending?.kind).toBe('update');
       expect((await userRecord(w, B.id)).pending?.kind).toBe('rollover');

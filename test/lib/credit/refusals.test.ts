@@ -40,6 +40,7 @@ import type { CreditContract } from '../../../src/lib/credit/terms.ts';
 import { buildClose, buildRefund, buildRollover, buildState } from '../../../src/lib/credit/transactions.ts';
 import { CHANGE, MINT, MINT_SEALER, PAYOUT, REFUND, USER, fundingPsbt, offer, world } from './world.ts';
 import { IndependentCheckError, verifyKeyPathSpend } from '../../independent/verify.ts';
+import { signRequest } from '../../../src/lib/credit/request-signature.ts';
 import { musigTaprootOutput, p2trScript } from '../../independent/keys.ts';
 import {
   asMint, buildSpend, closeMessage, copyMusigFields, expectRefused, flipLastBit, foreignPubnonce, fundingInputSpec, musigFieldsOf, openContract, pay,
@@ -407,27 +408,30 @@ describe('updates: the mint co-signs only a minable next state that pays it exac
   });
 
   it('the mint nonce of another contract: E_NONCE_MISBOUND, exit 4, and that nonce stays unused', async () => {
-    await mintRefuses(w, request({ nonce: nonceB }), { code: 'E_NONCE_MISBOUND', exitCode: 4, message: new RegExp(`was issued for offchain/credit/v1/${B.id}/state/1, not offchain/credit/v1/${A.id}/state/2`) }, nonceA);
+    // Its words name neither contract's state (issue 72): the request's own alone.
+    await mintRefuses(w, request({ nonce: nonceB }), { code: 'E_NONCE_MISBOUND', exitCode: 4, message: /^the mint nonce this request is signed against was not issued for the state the request names \(a request is for the state of its nonce\): nothing was written$/ }, nonceA);
     expect(await nonceStatus(w, nonceB)).toBe('unused');
   });
 
   it('the (spent) mint nonce of the previous state: E_NONCE_USED, exit 5, and it is never signed with again', async () => {
     const spent = (A.accept as { next_nonce: NextNonceJson }).next_nonce;
     expect(await nonceStatus(w, spent)).toBe('consumed');
-    await mintRefuses(w, request({ nonce: spent }), { code: 'E_NONCE_USED', exitCode: 5, message: /has already been used; request a fresh nonce/ }, nonceA);
+    await mintRefuses(w, request({ nonce: spent }), { code: 'E_NONCE_USED', exitCode: 5, message: /has already been used/ }, nonceA);
   });
 
-  it('a state number already settled, with another state: E_STALE_STATE, exit 5', async () => {
+  // A request is for the state of the nonce it is signed against (mint.ts INVARIANTS): its
+  // `state` moved is refused before the contract's state is read, in words naming none.
+  it('the next state\'s request claiming a settled state number: E_NONCE_MISBOUND, exit 4', async () => {
     const tx = signAsUser(buildSpend(stateSpec(A.c, 4000n)), USER, MINT.publicKey, nonceA);
-    await mintRefuses(w, updateMessage(A.c, 1, 4000n, 4000n, tx), { code: 'E_STALE_STATE', exitCode: 5, message: /state 1 of contract [0-9a-f]{64} is already settled \(latest is 1\)/ }, nonceA);
+    await mintRefuses(w, updateMessage(A.c, 1, 4000n, 4000n, tx), { code: 'E_NONCE_MISBOUND', exitCode: 4, message: /^the mint nonce this request is signed against was not issued for the state the request names/ }, nonceA);
   });
 
-  it('the settled state\'s PSBT with another amount claimed: E_STALE_STATE, exit 5', async () => {
-    await mintRefuses(w, { ...state1, amount_sat: 6000, cumulative_sat: 6000 }, { code: 'E_STALE_STATE', exitCode: 5, message: /already settled/ }, nonceA);
+  it('the settled state\'s request with another amount claimed: E_NONCE_USED, exit 5', async () => {
+    await mintRefuses(w, { ...state1, amount_sat: 6000, cumulative_sat: 6000 }, { code: 'E_NONCE_USED', exitCode: 5, message: /has already been used/ }, nonceA);
   });
 
-  it('a state number ahead of the next one: E_STALE_STATE, exit 5', async () => {
-    await mintRefuses(w, request({ state: 3 }), { code: 'E_STALE_STATE', exitCode: 5, message: /state 3 is not the next state of contract [0-9a-f]{64} \(expected 2\)/ }, nonceA);
+  it('a state number ahead of the next one: E_NONCE_MISBOUND, exit 4', async () => {
+    await mintRefuses(w, request({ state: 3 }), { code: 'E_NONCE_MISBOUND', exitCode: 4, message: /^the mint nonce this request is signed against was not issued for the state the request names/ }, nonceA);
   });
 
   it('while the identical request retried gets the stored receipt (exit 0) and writes nothing', async () => {
@@ -513,7 +517,7 @@ describe('nonces: single use across a crash', () => {
       };
       await expect(mint.acceptUpdate(crashing, req as never)).rejects.toThrow('simulated crash');
       expect(await nonceStatus(w, nonce)).toBe('consumed');
-      const e: Expected = { code: 'E_NONCE_USED', exitCode: 5, message: /has already been used; request a fresh nonce/ };
+      const e: Expected = { code: 'E_NONCE_USED', exitCode: 5, message: /has already been used/ };
       await refused(w, () => mint.acceptUpdate(w.mint, req as never), e);
       const other = signAsUser(buildSpend(stateSpec(A.c, 7000n)), USER, MINT.publicKey, nonce);
       await refused(w, () => mint.acceptUpdate(w.mint, updateMessage(A.c, 2, 2000n, 7000n, other) as never), e);
@@ -579,7 +583,7 @@ describe('nonces on a committed mint store (what the CLI runs on)', () => {
 
   it('the mint nonce already spent on state 1, for state 2: E_NONCE_USED, exit 5', async () => {
     expect(await store.status(fromHex(spent.pubnonce))).toBe('consumed');
-    await storeRefuses(spent, (s) => s, { code: 'E_NONCE_USED', exitCode: 5, message: /has already been used; request a fresh nonce/ });
+    await storeRefuses(spent, (s) => s, { code: 'E_NONCE_USED', exitCode: 5, message: /has already been used/ });
   });
 
   it('a nonce this mint never issued: E_NONCE_UNKNOWN, exit 5', async () => {
@@ -587,7 +591,7 @@ describe('nonces on a committed mint store (what the CLI runs on)', () => {
   });
 
   it('the nonce of another contract: E_NONCE_MISBOUND, exit 4, and that nonce stays unused', async () => {
-    await storeRefuses(nonceB, (s) => s, { code: 'E_NONCE_MISBOUND', exitCode: 4, message: new RegExp(`was issued for offchain/credit/v1/[0-9a-f]{64}/state/1, not offchain/credit/v1/${A.id}/state/2`) });
+    await storeRefuses(nonceB, (s) => s, { code: 'E_NONCE_MISBOUND', exitCode: 4, message: /^the mint nonce this request is signed against was not issued for the state the request names/ });
     expect(await store.status(fromHex(nonceB.pubnonce))).toBe('unused');
   });
 
@@ -656,23 +660,25 @@ describe('close and rollover: the mint is paid at least its latest amount; then 
     const spec = { ...specOf(tx, PARTICIPANTS), sighashType: SIGHASH_ALL };
     const built = buildSpend(spec);
     const next = { ...rollover(specOf(tx, PARTICIPANTS), 5000n) };
-    await rolloverRefused({ ...next, rollover_psbt: psbtBase64(built) }, { code: 'E_SIGHASH_NOT_ALLOWED', exitCode: 4, message: /only SIGHASH_DEFAULT/ });
+    await rolloverRefused(signRequest({ ...next, rollover_psbt: psbtBase64(built) }, USER), { code: 'E_SIGHASH_NOT_ALLOWED', exitCode: 4, message: /only SIGHASH_DEFAULT/ });
   });
 
   it('rollover into a new contract with another user key: E_WRONG_CONTRACT', async () => {
     const { tx } = buildRollover(A.c, 5000n, A.c.script, 2);
     const req = rollover(specOf(tx, PARTICIPANTS), 5000n);
     const contract = { ...req.new_contract, user_pubkey: toHex(OTHER.publicKey) };
-    await rolloverRefused({ ...req, new_contract: contract, new_contract_id: termsFromJson(contract, 'regtest').id }, { code: 'E_WRONG_CONTRACT', exitCode: 4, message: /same user key/ });
+    await rolloverRefused(signRequest({ ...req, new_contract: contract, new_contract_id: termsFromJson(contract, 'regtest').id }, USER), { code: 'E_WRONG_CONTRACT', exitCode: 4, message: /same user key/ });
   });
 
   it('rollover into a contract that already exists at the mint: E_CONTRACT_EXISTS, exit 5', async () => {
     const req = rollover(specOf(buildRollover(A.c, 5000n, A.c.script, 2).tx, PARTICIPANTS), 5000n);
-    await rolloverRefused({ ...req, new_contract: B.request.contract, new_contract_id: B.id }, { code: 'E_CONTRACT_EXISTS', exitCode: 5, message: new RegExp(`contract ${B.id} already exists at this mint`) });
+    await rolloverRefused(signRequest({ ...req, new_contract: B.request.contract, new_contract_id: B.id }, USER), { code: 'E_CONTRACT_EXISTS', exitCode: 5, message: new RegExp(`contract ${B.id} already exists at this mint`) });
   });
 
   const frozenAfter: ['close' | 'rollover'][] = [['close'], ['rollover']];
-  it.each(frozenAfter)('after a %s, updates, closes and rollovers are refused: E_CONTRACT_FROZEN (user side too)', async (kind) => {
+  // The settled state's nonce is spent: every request signed against it is refused as such, in
+  // words that say nothing of the settlement (issue 72); the user's own library refuses first.
+  it.each(frozenAfter)('after a %s, updates, closes and rollovers are refused: E_NONCE_USED at the mint, E_CONTRACT_FROZEN at the user', async (kind) => {
     const v = world();
     try {
       const P = await openContract(v);
@@ -686,16 +692,17 @@ describe('close and rollover: the mint is paid at least its latest amount; then 
         await applyRolloverAccept(v.user, (await mint.acceptRollover(v.mint, sign as never)) as never);
       }
       expect(await v.mint.nonces.status(fromHex(n.pubnonce))).toBe('consumed');
-      const message = new RegExp(`contract ${P.id} is frozen: the mint signed a ${kind} at state 2`);
+      const message = /^the mint nonce this request is signed against has already been used \(the mint signed another request with it, or it was abandoned\)/;
+      const spent = { code: 'E_NONCE_USED', exitCode: 5 as const, message };
       const update = updateMessage(P.c, 2, 1000n, 6000n, signAsUser(buildSpend(stateSpec(P.c, 6000n)), USER, MINT.publicKey, n));
-      await refused(v, () => mint.acceptUpdate(v.mint, update as never), { code: 'E_CONTRACT_FROZEN', exitCode: 4, message });
+      await refused(v, () => mint.acceptUpdate(v.mint, update as never), spent);
       const close = closeMessage(P.c, 2, 5000n, 2, signAsUser(buildSpend(specOf(buildClose(P.c, 5000n, 2), PARTICIPANTS)), USER, MINT.publicKey, n));
       const roll = rolloverMessage(P.c, 2, 5000n, 2, specOf(buildRollover(P.c, 5000n, P.c.script, 2).tx, PARTICIPANTS), USER, MINT.publicKey, n, v.chain.height + 4320).message;
-      if (kind === 'rollover') await refused(v, () => mint.acceptClose(v.mint, close as never), { code: 'E_CONTRACT_FROZEN', exitCode: 4, message });
-      else await refused(v, () => mint.proposeRollover(v.mint, roll as never), { code: 'E_CONTRACT_FROZEN', exitCode: 4, message });
-      // A state number past the settlement is frozen too, not merely stale.
+      if (kind === 'rollover') await refused(v, () => mint.acceptClose(v.mint, close as never), spent);
+      else await refused(v, () => mint.proposeRollover(v.mint, roll as never), spent);
+      // A state number past the settlement: the same.
       const later = updateMessage(P.c, 3, 1000n, 6000n, signAsUser(buildSpend(stateSpec(P.c, 6000n)), USER, MINT.publicKey, n));
-      await refused(v, () => mint.acceptUpdate(v.mint, later as never), { code: 'E_CONTRACT_FROZEN', exitCode: 4, message });
+      await refused(v, () => mint.acceptUpdate(v.mint, later as never), spent);
       // The user's own library will not sign for a settled contract either.
       const status = kind === 'close' ? 'closed' : 'rolled-over';
       await refused(v, () => updateRequest(v.user, P.id, 1000n), { code: 'E_CONTRACT_FROZEN', exitCode: 4, message: new RegExp(`contract ${P.id} is ${status}`) });

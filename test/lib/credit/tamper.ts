@@ -38,6 +38,7 @@ import { buildRefund } from '../../../src/lib/credit/transactions.ts';
 import { STATE_DB_FILE } from '../../../src/lib/store/sqlite/database.ts';
 import { stateDigest } from '../../state.ts';
 import { signAnswer } from '../../../src/lib/credit/answer-signature.ts';
+import { signRequest } from '../../../src/lib/credit/request-signature.ts';
 import { CHANGE, MINT, REFUND, fundingPsbt, offer, type world } from './world.ts';
 
 export type World = ReturnType<typeof world>;
@@ -192,7 +193,8 @@ export function refundWithNonce(spec: SpendSpec, userPubkey: Uint8Array, userPub
  * A rollover-request (round 1) for an arbitrary rollover transaction: the next contract
  * is the one the transaction's last output funds, with the same keys and addresses; its
  * refund carries a fresh (in-memory) user nonce; the rollover itself is NOT signed yet
- * (the user signs it in round 2, after its new refund verifies).
+ * (the user signs it in round 2, after its new refund verifies); the request is, by `signer`,
+ * for the state of `mintNonce` (request-signature.ts).
  */
 export function rolloverMessage(
   c: CreditContract,
@@ -209,13 +211,13 @@ export function rolloverMessage(
   const vout = spec.outputs.length - 1;
   const next = makeContract({ ...c, capacity: spec.outputs[vout]!.amount, funding: { txid: tx.id, vout }, expiryHeight });
   void mintPubkey;
-  void mintNonce;
   const refund = refundWithNonce(specOf(buildRefund(next), [next.userPubkey, next.mintPubkey]), signer.publicKey, fromHex(foreignPubnonce(signer, 9)));
   return {
-    message: {
+    message: signRequest({
       type: 'credit/rollover-request' as const, version: 1 as const, network: c.network, contract_id: c.id, state, cumulative_sat: Number(cumulative),
       fee_rate: feeRate, new_contract_id: next.id, new_contract: termsToJson(next), rollover_psbt: psbtBase64(tx), refund_psbt: psbtBase64(refund),
-    },
+      mint_pubnonce: mintNonce.pubnonce,
+    }, signer),
     next,
     tx,
   };

@@ -16,7 +16,8 @@ import * as user from '../../../src/lib/credit/user-rollover.ts';
 import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { buildRollover, rolloverTxid, topUpFromPsbt } from '../../../src/lib/credit/transactions.ts';
 import { refusal } from '../../setup/refusal.ts';
-import { world } from './world.ts';
+import { USER, world } from './world.ts';
+import { signRequest } from '../../../src/lib/credit/request-signature.ts';
 import { expectRefused, openContract, pay, psbtOf, type World } from './tamper.ts';
 
 const WALLET = keyPair(fromHex('c7'.repeat(32)));
@@ -113,7 +114,8 @@ describe('the mint\'s rule on change outputs', () => {
         const honest = (await user.rolloverRequest(w.user, id, { expiryHeight: w.chain.height + 4320, feeRate: 2 })) as Record<string, any>;
         const terms = { ...honest.new_contract, ...next(tx, 1) };
         const nextC = termsFromJson(terms, 'regtest');
-        return { ...honest, new_contract: terms, new_contract_id: nextC.id, rollover_psbt: Buffer.from(tx.toPSBT()).toString('base64') };
+        // Signed by the user as it stands (request-signature.ts): the mint's own rules are what is tested.
+        return signRequest({ ...honest, new_contract: terms, new_contract_id: nextC.id, rollover_psbt: Buffer.from(tx.toPSBT()).toString('base64') }, USER);
       };
       // The contract's own funds paid out as "change" (no wallet input).
       const { tx: plain } = buildRollover(c, 4000n, c.script, 2);

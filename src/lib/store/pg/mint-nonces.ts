@@ -11,6 +11,7 @@ import { toHex } from '../../bytes.ts';
 import { nonceId as nonceKey } from '../sqlite/nonces.ts';
 import { MalformedInputError, RefusedError, StateConflictError } from '../../errors.ts';
 import { PgMintTransactions } from './mint-transactions.ts';
+import type { NonceStatus } from '../../musig/nonce-port.ts';
 
 export abstract class PgMintNonces extends PgMintTransactions {
   private seal(id: string, context: string, secret: Uint8Array): Buffer {
@@ -93,8 +94,12 @@ export abstract class PgMintNonces extends PgMintTransactions {
     this.ledger!.burned(id);
   }
 
-  async status(pubnonce: Uint8Array): Promise<'unused' | 'consumed' | 'unknown'> {
-    const n = (await this.q<{ consumed: boolean }>('SELECT consumed FROM nonces WHERE id = $1', [nonceKey(pubnonce)])).rows[0];
-    return !n ? 'unknown' : n.consumed ? 'consumed' : 'unused';
+  async status(pubnonce: Uint8Array, context?: string): Promise<NonceStatus> {
+    const n = (await this.q<{ consumed: boolean; context: string | null; sealed: boolean }>('SELECT consumed, context, sealed IS NOT NULL AS sealed FROM nonces WHERE id = $1', [nonceKey(pubnonce)])).rows[0];
+    if (!n) return 'unknown';
+    if (n.consumed) return 'consumed';
+    // As `live` (take, burn) sees it: a row without its secret is one this store never issued.
+    if (!n.sealed) return 'unknown';
+    return context !== undefined && n.context !== context ? 'misbound' : 'unused';
   }
 }

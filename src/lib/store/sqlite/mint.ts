@@ -26,6 +26,7 @@ import { createHash } from 'node:crypto';
 import type { FundingBinding, SignedBlindedMessage } from '../../credit/ports.ts';
 import { RefusedError, StateConflictError, UsageError } from '../../errors.ts';
 import type { MintStorePort } from '../mint-store-port.ts';
+import type { NonceStatus } from '../../musig/nonce-port.ts';
 import type { Sealer } from '../seal.ts';
 import { mintRecordOf, mintRecordText, resealed } from '../mint-records.ts';
 import { errnoCode } from '../write-errors.ts';
@@ -304,8 +305,8 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     return nonces.burn(pubnonce, expectedContext);
   }
 
-  async status(pubnonce: Uint8Array): Promise<'unused' | 'consumed' | 'unknown'> {
-    return (this.nonces ?? new SqliteNonces(this.db, undefined)).status(pubnonce);
+  async status(pubnonce: Uint8Array, context?: string): Promise<NonceStatus> {
+    return (this.nonces ?? new SqliteNonces(this.db, undefined)).status(pubnonce, context);
   }
 
   // ——— blind signatures: a B_ is signed once ———

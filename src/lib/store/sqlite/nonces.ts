@@ -30,7 +30,7 @@
 import { createHash } from 'node:crypto';
 import { toHex } from '../../bytes.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError } from '../../errors.ts';
-import type { NoncePort } from '../../musig/nonce-port.ts';
+import type { NoncePort, NonceStatus } from '../../musig/nonce-port.ts';
 import type { Sealer } from '../seal.ts';
 import { errnoCode } from '../write-errors.ts';
 import type { StateDb } from './database.ts';
@@ -172,10 +172,12 @@ export class SqliteNonces implements NoncePort {
     });
   }
 
-  async status(pubnonce: Uint8Array): Promise<'unused' | 'consumed' | 'unknown'> {
+  async status(pubnonce: Uint8Array, context?: string): Promise<NonceStatus> {
     const t = await this.use(false);
     const row = t?.q.get.get(nonceId(pubnonce));
-    return !row ? 'unknown' : row.consumed ? 'consumed' : 'unused';
+    if (!row) return 'unknown';
+    if (row.consumed) return 'consumed';
+    return context !== undefined && row.context !== context ? 'misbound' : 'unused';
   }
 
   /** The database a take or burn needs: none means no nonce was ever issued here (E_NONCE_UNKNOWN, nothing created). */
