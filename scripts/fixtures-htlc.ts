@@ -53,7 +53,7 @@ save('offered-timeout-half.json', spend('refund', 'BOB_KEY', offered));
 save('offered-punish.json', spend('punish', 'REVOCATION_KEY', offered));
 // The payer keeps the funded seed HTLC for its watcher (in a state directory thrown away here).
 const payerDir = mkdtempSync(join(tmpdir(), 'offchain-fixtures-htlc-'));
-save('watched.json', cli(['htlc', 'watch-add', '--outpoint', OUTPOINT, '--to', TO, '--state-dir', payerDir], seed));
+save('watched.json', cli(['htlc', 'watch-add', '--key-env', 'ALICE_KEY', '--outpoint', OUTPOINT, '--to', TO, '--state-dir', payerDir], seed));
 rmSync(payerDir, { recursive: true, force: true });
 save('taproot-cooperate.json', cli(['htlc', 'cooperate', '--outpoint', OUTPOINT, '--to', TO, '--fee-rate', '2'], taproot));
 console.error('htlc fixtures regenerated');

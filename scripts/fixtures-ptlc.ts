@@ -36,7 +36,7 @@ rmSync(join(state, 't'), { force: true });
 save('extracted.json', cli(['ptlc', 'extract', '--ptlc', fx('created.json'), '--claim-tx', fx('claim.hex'), '--secret-out', join(state, 't')], s3).replace(join(state, 't'), 'alice.t'));
 save('refund.json', cli(['ptlc', 'refund', '--key-env', 'ALICE_KEY', '--outpoint', OUTPOINT, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--fee-rate', '2', '--tip-height', '1100'], created));
 // The payer keeps the funded PTLC for its watcher.
-save('watched.json', cli(['ptlc', 'watch-add', '--outpoint', OUTPOINT, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--state-dir', join(state, 'payer')], created));
+save('watched.json', cli(['ptlc', 'watch-add', '--key-env', 'ALICE_KEY', '--outpoint', OUTPOINT, '--to', 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '--state-dir', join(state, 'payer')], created));
 // Decorrelated locks for a payment through one hop: the payee's z and Z, every lock record.
 for (const f of ['payment-secret.hex', 'lock-0.json', 'lock-1.json', 'lock-2.json']) rmSync(fx(f), { force: true });
 const z = JSON.parse(cli(['key', 'new', '--out', fx('payment-secret.hex')])) as { public_key: string };
