@@ -16,7 +16,7 @@
  *  - a receipt: it is for the request's contract, state and txid, and if any run ever
  *    printed a receipt for that (contract, state), byte-identical to it (same txid,
  *    cumulative and next nonce: nothing released was forgotten and re-signed);
- *  - an error: only E_STALE_STATE, and only for a state no later than the latest
+ *  - an error: only E_NONCE_USED (the request's nonce is spent), and only for a state no later than the latest
  *    receipt printed for that contract (an older state, or a conflicting "twin"
  *    request). A mint that forgot a released state would instead sign the twin (a
  *    different txid for a released state), answer the next state with E_STALE_STATE
@@ -29,7 +29,7 @@
  *
  * After the last round a last restart gets every request ever sent: each contract's
  * latest request gets its receipt back byte for byte, every other request
- * E_STALE_STATE; then `credit list` and `exit-credit` work on the state directory and
+ * E_NONCE_USED; then `credit list` and `exit-credit` work on the state directory and
  * the exit's state is the latest receipt's, validly signed.
  *
  * The plan (amounts, shuffles, chunk sizes, kill points) comes from STREAM_CRASH_SEED
@@ -114,9 +114,9 @@ describe(`kill -9 of a streaming mint at random points (STREAM_CRASH_SEED=${SEED
       }
     } else {
       expect(got, `${where}: request for state ${req.msg.state} of contract ${req.user.index}${req.twin ? ' (a twin)' : ''}`).toMatchObject({
-        type: 'credit/error', code: 'E_STALE_STATE', exit_code: 5,
+        type: 'credit/error', code: 'E_NONCE_USED', exit_code: 5,
       });
-      expect(req.msg.state, `${where}: E_STALE_STATE for a state later than any released (${answer})`).toBeLessThanOrEqual(latestPrinted.get(req.user.index) ?? 0);
+      expect(req.msg.state, `${where}: E_NONCE_USED for a state later than any released (${answer})`).toBeLessThanOrEqual(latestPrinted.get(req.user.index) ?? 0);
       if (req.twin) stats.twinsRefused++;
       else stats.staleRefused++;
     }
@@ -234,7 +234,7 @@ describe(`kill -9 of a streaming mint at random points (STREAM_CRASH_SEED=${SEED
     for (const [k, set] of txids) expect([...set], k).toHaveLength(1);
   });
 
-  it('a last restart with every request ever sent: each latest request gets its receipt back byte for byte, every other one E_STALE_STATE', async () => {
+  it('a last restart with every request ever sent: each latest request gets its receipt back byte for byte, every other one E_NONCE_USED', async () => {
     expect(history, 'every round of the campaign completed').toHaveLength(ROUNDS * (USERS + 1));
     const input = [...history];
     const lines = await completeRun(input);
@@ -242,7 +242,7 @@ describe(`kill -9 of a streaming mint at random points (STREAM_CRASH_SEED=${SEED
       const req = input[i]!;
       const isLatest = !req.twin && req.msg.state === ROUNDS;
       if (isLatest) expect(line, `contract ${req.user.index}`).toBe(released.get(key(req)));
-      else expect(JSON.parse(line), `${req.twin ? 'twin' : 'request'} for state ${req.msg.state} of contract ${req.user.index}`).toMatchObject({ type: 'credit/error', code: 'E_STALE_STATE', exit_code: 5 });
+      else expect(JSON.parse(line), `${req.twin ? 'twin' : 'request'} for state ${req.msg.state} of contract ${req.user.index}`).toMatchObject({ type: 'credit/error', code: 'E_NONCE_USED', exit_code: 5 });
     });
   });
 

@@ -169,13 +169,13 @@ describe('sign-update --role mint --stream: three users, one mint process, recei
     expect([...latest.values()].map((r) => [r.state, r.cumulative_sat])).toEqual([[1, 1_000], [1, 2_000], [1, 3_000]]);
   });
 
-  it('round 2: a stale state gets E_STALE_STATE (exit 5), a retried request the same receipt byte for byte, a message of another type E_WRONG_MESSAGE', async () => {
+  it('round 2: an old request again gets E_NONCE_USED (exit 5: its nonce is spent, and its words say nothing of the contract), a retried request the same receipt byte for byte, a message of another type E_WRONG_MESSAGE', async () => {
     const [a, b, c] = await requests([500, 600, 700]);
     const firstOfA = sent.get(0)![0]!;
     const receipts = await round([
       pay(p.users[1]!, b!),
       pay(p.users[0]!, a!),
-      bad(JSON.stringify(firstOfA), 'E_STALE_STATE', 5, /state 1 .*already settled \(latest is 2\)/),
+      bad(JSON.stringify(firstOfA), 'E_NONCE_USED', 5, /nonce this request is signed against has already been used/),
       pay(p.users[1]!, b!), // the same request again, in the same batch
       bad(JSON.stringify(latest.get(2)), 'E_WRONG_MESSAGE', 3, /credit\/update-request.*credit\/receipt/),
       pay(p.users[2]!, c!),

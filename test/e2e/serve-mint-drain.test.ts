@@ -202,7 +202,7 @@ describe(`serve mint: kill -9 at seeded points (SERVE_CRASH_SEED=${SEED})`, () =
         expect(o.text).toBe(released.get(s.line));
       } else {
         expect(o.status, o.text).toBe(409);
-        expect(JSON.parse(o.text).code).toBe('E_STALE_STATE');
+        expect(JSON.parse(o.text).code, 'an older state again: its nonce is spent').toBe('E_NONCE_USED');
       }
     }
     expect((await svc!.stop()).status).toBe(0);

@@ -120,7 +120,7 @@ const nonceId = (pubnonce: string) => createHash('sha256').update(pubnonce).dige
     sent.forEach((s, k) => {
       for (const a of replays[k]!) {
         if (s.kind === 'update' && s.state === latest.get(s.contract)) expect(a, 'the latest state replayed: its receipt, byte for byte').toBe(s.first);
-        else if (s.kind === 'update') expect(parse(a).code).toBe('E_STALE_STATE');
+        else if (s.kind === 'update') expect(parse(a).code, 'an older state replayed: its nonce is spent').toBe('E_NONCE_USED');
         else expect(parse(a).code, 'a contract already paid is not opened again').toBe('E_CONTRACT_EXISTS');
       }
     });
