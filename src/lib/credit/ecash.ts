@@ -37,6 +37,7 @@
  */
 import { fromHex, toHex } from '../bytes.ts';
 import { schnorr } from '@noble/curves/secp256k1.js';
+import { bip340Verify } from '../musig/bip327.ts';
 import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
 import type { KeyPair } from '../keys/keys.ts';
 import { taggedHash } from '../musig/engine/scalar.ts';
@@ -252,7 +253,8 @@ function checkOutputsSignature(req: OutputsRequest, outputs: BlindedMessageJson[
   const digest = outputsDigest({ ...req, txid: b.txid, mint_pubnonce: b.mintPubnonce, outputs });
   let valid = false;
   try {
-    valid = schnorr.verify(fromHex(req.outputs_signature, 'outputs_signature', 64), digest, b.userPubkey.subarray(1));
+    // On the selected backend (noble's own verify here cost ~2.4 ms of a 9 ms payment on libsecp256k1).
+    valid = bip340Verify(fromHex(req.outputs_signature, 'outputs_signature', 64), digest, b.userPubkey.subarray(1));
   } catch {
     valid = false;
   }
