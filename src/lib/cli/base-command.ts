@@ -147,39 +147,17 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     }
   }
 
-  /**
-   * The secp256k1 backend behind MuSig2: $OFFCHAIN_SECP256K1 (noble | native |
-   * libsecp256k1 | reference | auto) when set; libsecp256k1 is the system's
-   * library through koffi ($OFFCHAIN_LIBSECP256K1 names its file, else it is found by
-   * soname). Without it a one-shot command that does curve work (`curveWork`) takes the
-   * system's libsecp256k1 or the native binding when one loads, silently noble otherwise
-   * (loading either costs ~12 ms of CPU; noble's first multiplications, tables and
-   * compilation, 30–50 ms: `sign-update --role mint` 209 → 155 ms, `onion build` 163 → 116, with the lazy command table).
-   * Any other command
-   * stays on noble; long-running modes select theirs in `useFastestBackend()`. Every backend
-   * gives byte-identical results.
-   */
+  /** The secp256k1 backend for this command (./secp256k1-choice.ts); nothing loaded for a command without curve work. */
   private async selectSecp256k1(): Promise<void> {
-    const wanted = process.env.OFFCHAIN_SECP256K1;
-    if (!wanted) {
-      if (!this.curveWork) return;
-      const { selectBackend, ONE_SHOT_AUTO } = await import('../musig/bip327.ts');
-      await selectBackend('auto', { order: ONE_SHOT_AUTO });
-      return;
-    }
-    const { selectBackend, parseBackendChoice } = await import('../musig/bip327.ts');
-    const selection = await selectBackend(parseBackendChoice(wanted));
-    if (selection.fallbackReason) this.term.warn(selection.fallbackReason);
+    if (!process.env.OFFCHAIN_SECP256K1 && !this.curveWork) return;
+    const { selectForCommand } = await import('./secp256k1-choice.ts');
+    await selectForCommand(this.curveWork, process.env, (line) => this.term.warn(line));
   }
 
   /** For long-running modes: the fastest backend available, unless $OFFCHAIN_SECP256K1 chose. */
   protected async useFastestBackend(): Promise<string> {
-    const { selectBackend, backendSelection } = await import('../musig/bip327.ts');
-    if (!process.env.OFFCHAIN_SECP256K1) {
-      const selection = await selectBackend('auto');
-      if (selection.fallbackReason) this.term.warn(selection.fallbackReason);
-    }
-    return backendSelection().engine;
+    const { selectFastest } = await import('./secp256k1-choice.ts');
+    return selectFastest(process.env, (line) => this.term.warn(line));
   }
 
   private randomSource(): RandomSource {

@@ -18,7 +18,7 @@ import type { EngineSession, KeyAggContext, SessionContext, SignOptions } from '
 export { Bip327Error, type ContributionKind } from './engine/errors.ts';
 export type { KeyAggContext, SessionContext } from './engine/engine.ts';
 export {
-  selectBackend, backendSelection, parseBackendChoice, SECP256K1_ENV, BACKEND_CHOICES, ONE_SHOT_AUTO,
+  selectBackend, backendSelection, parseBackendChoice, SECP256K1_ENV, BACKEND_CHOICES,
   type BackendChoice, type BackendSelection,
 } from './engine/select.ts';
 

@@ -223,18 +223,12 @@ function firstLine(e: unknown): string {
 const AUTO_ORDER: readonly EngineName[] = ['libsecp256k1', 'native', 'noble'];
 
 /**
- * `auto` for a one-shot command: the same order now that no backend costs more to load
- * than one command's curve work saves (the WASM one did; it was removed).
- */
-export const ONE_SHOT_AUTO: readonly EngineName[] = AUTO_ORDER;
-
-/**
  * Select the engine ../bip327.ts uses from now on. Never throws for an unavailable
  * backend: it falls back to noble and says why in `fallbackReason`.
  */
-export async function selectBackend(choice: BackendChoice, opts: { importer?: ModuleImporter; order?: readonly EngineName[] } = {}): Promise<BackendSelection> {
+export async function selectBackend(choice: BackendChoice, opts: { importer?: ModuleImporter } = {}): Promise<BackendSelection> {
   const reasons: string[] = [];
-  for (const name of choice === 'auto' ? (opts.order ?? AUTO_ORDER) : [choice, 'noble' as const]) {
+  for (const name of choice === 'auto' ? AUTO_ORDER : [choice, 'noble' as const]) {
     try {
       active = await loadEngine(name, opts.importer);
       // `auto` is met by any libsecp256k1 backend; only landing on noble needs a reason.
