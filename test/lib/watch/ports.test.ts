@@ -12,7 +12,7 @@ import { contractsMessage } from '../../../src/lib/credit/operator.ts';
 import type { MintContractRecord, MintPolicy, UserContractRecord } from '../../../src/lib/credit/ports.ts';
 import type { ChainSource } from '../../../src/lib/chain/types.ts';
 import { decideMint, type MintRow } from '../../../src/lib/watch/credit.ts';
-import { mintDueUpTo, mintWatchHeight, userDueUpTo, userWatchHeight } from '../../../src/lib/watch/ports.ts';
+import { auditDue, auditEvery, missedByIndex, mintDueUpTo, mintWatchHeight, userDueUpTo, userWatchHeight } from '../../../src/lib/watch/ports.ts';
 import { userRound, type Round } from '../../../src/topics/watch/credit.ts';
 import { gatewayKeeps } from '../../../src/topics/watch/device.ts';
 
@@ -130,5 +130,36 @@ describe('the user\'s contracts a round leaves unread need nothing at its tip', 
     expect(userWatchHeight({ contract: { expiry_height: 900 } })).toBe(900);
     expect(userDueUpTo(899)).toBeLessThan(900);
     expect(userDueUpTo(900)).toBe(900);
+  });
+});
+
+describe('the audit: a whole read of the store, well inside the shortest lead', () => {
+  it('a third of the lead, at least 1: the demo margin 144 with a gateway\'s 10-block claim window → every 3 blocks', () => {
+    expect(auditEvery(Math.min(144, 10))).toBe(3);
+    expect(auditEvery(144)).toBe(48);
+    expect(auditEvery(2)).toBe(1);
+    expect(auditEvery(0)).toBe(1);
+  });
+
+  it('property: a long-running watcher reads the whole store at its first round, and after any round its last read was at most every − 1 blocks below the tip (rounds again at a tip, a reorganisation back included); --once at the multiples', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: 1, max: 50 }), fc.array(fc.integer({ min: -3, max: 2 }), { maxLength: 200 }), (start, every, steps) => {
+      let tip = start;
+      let last: number | undefined;
+      expect(auditDue(tip, every, undefined, true)).toBe(true);
+      expect(auditDue(tip, every, undefined, false)).toBe(tip % every === 0);
+      for (const step of steps) {
+        if (auditDue(tip, every, last, true)) last = tip;
+        expect(Math.abs(tip - last!)).toBeLessThan(every);
+        // Tips go up a block at a time, stay (a retry), or go down (a reorganisation).
+        tip = Math.max(0, tip + (step > 0 ? 1 : step === 0 ? 0 : -1));
+      }
+    }), { numRuns: 300 });
+  });
+
+  it('missedByIndex: what the rule makes due that the index did not return, nothing else', () => {
+    const rec = (id: string, expiry: number, extra = {}) => ({ contract_id: id, contract: { expiry_height: expiry }, ...extra });
+    const all = [rec('a', 1_100), rec('b', 1_200), rec('c', 9_000, { exiting: {} }), rec('d', 9_000)];
+    expect(missedByIndex(all, new Set(['a']), (r) => r.contract_id, mintWatchHeight, 1_144).map((r) => r.contract_id)).toEqual(['c']);
+    expect(missedByIndex(all, new Set(), (r) => r.contract_id, mintWatchHeight, 1_144).map((r) => r.contract_id)).toEqual(['a', 'c']);
   });
 });
