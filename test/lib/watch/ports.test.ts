@@ -71,6 +71,30 @@ describe('the mint\'s contracts a round leaves unread need nothing at its tip', 
     ), { numRuns: 600 });
   });
 
+  it('property (attack review of issue 71): records as older toolkits or a hand may have left them — any status string, `exiting` or a gateway\'s `in_flight` null or empty, a settlement of another kind, a gateway state holding an HTLC with no payment in flight — not due → none or done, never kept by the gateway', async () => {
+    const odd = fc.record({
+      status: fc.constantFrom('open', 'closing', 'rolling-over', 'closed', 'rolled-over', 'frozen', ''),
+      expiry: fc.integer({ min: 0, max: 3_000 }),
+      latest: fc.boolean(),
+      exiting: fc.constantFrom(undefined, null, {}, { state: 1, txid: txid(1) }, { state: 1, txid: txid(1), attempt: 'a' }),
+      settlement: fc.constantFrom(undefined, { kind: 'close', state: 1, txid: txid(2), response: {} }, { kind: 'rollover', state: 1, txid: txid(2), response: {} }, { kind: 'swap', state: 1, txid: txid(2), response: {} }),
+      gateway: fc.constantFrom(undefined, null, {}, { in_flight: null }, { in_flight: {} }, { latest: { state: 3, settled_sat: 0, txid: txid(7), hex: '00', htlc: { payment_hash: 'aa'.repeat(32), amount_sat: 500, expiry_height: 10 } }, decided: { payment_hash: 'aa'.repeat(32), answer: {} } }),
+    }).map(({ status, expiry, latest, exiting, settlement, gateway }) => ({
+      contract_id: 'c'.repeat(64), network: 'regtest', contract: { expiry_height: expiry, capacity_sat: 100_000 }, status, next_state: 2, open_accept: {},
+      ...(latest ? { latest: { state: 1, cumulative_sat: 1_000, txid: txid(1), hex: '00', receipt: {} } } : {}),
+      ...(exiting !== undefined ? { exiting } : {}), ...(settlement ? { settlement } : {}), ...(gateway !== undefined ? { gateway } : {}),
+    }) as unknown as MintContractRecord);
+    await fc.assert(fc.asyncProperty(odd, fc.integer({ min: -50, max: 400 }), fc.integer({ min: 1, max: 300 }), fc.array(fc.option(fc.integer({ min: 0, max: 10 })), { minLength: 1, maxLength: 4 }), async (record, before, margin, known) => {
+      const tip = Math.max(0, record.contract.expiry_height - before);
+      if (mintWatchHeight(record) <= mintDueUpTo(tip, margin)) return;
+      expect(gatewayKeeps(record)).toBe(false);
+      const row = (await contractsMessage([record], tip, { ...POLICY, safety_margin_blocks: margin }, 'regtest', node(known))).contracts[0] as MintRow;
+      expect(row.must_exit).toBe(false);
+      expect(row.status).not.toBe('exiting');
+      expect(['none', 'done']).toContain(decideMint(row, { tip, startRate: 0, budgetRate: 10_000, incrementalRate: 0 }).action);
+    }), { numRuns: 600 });
+  });
+
   it('property: a record the gateway keeps (a payment in flight whose preimage it holds), or that the mint is exiting, is due at every tip', () => {
     fc.assert(fc.property(mintRecord, (record) => {
       if (gatewayKeeps(record) || record.exiting) expect(mintWatchHeight(record)).toBe(0);
