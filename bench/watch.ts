@@ -44,6 +44,12 @@
  * what one more contract costs per block, start-up and the six exit builds taken out — whether
  * it grows with the store.
  *
+ * Then, per N, an audit's round (src/topics/watch/audit.ts): the same `watch` at the tip below H
+ * that is a multiple of 3 (the audit's interval at the margin and a gateway's claim window), where
+ * the round reads the whole store, hashes each record's terms to its id and checks its watch
+ * height against the rule — the filler writes each copy under the id its terms hash to. A
+ * `(!)` line says the audit reported an error.
+ *
  * With a node (BITCOIND, else `bitcoind` on PATH; skipped, visibly, without one): a throw-away
  * `bitcoind -regtest -debug=rpc -debug=http` (test/regtest/bitcoind.ts: 127.0.0.1, a temp
  * datadir) mined to H, then the same stores with `--rpc-url … --dry-run` in place of
