@@ -44,6 +44,12 @@
  * what one more contract costs per block, start-up and the six exit builds taken out — whether
  * it grows with the store.
  *
+ * Then, per N, an audit's round (src/topics/watch/audit.ts): the same `watch` at the tip below H
+ * that is a multiple of 3 (the audit's interval at the margin and a gateway's claim window), where
+ * the round reads the whole store, hashes each record's terms to its id and checks its watch
+ * height against the rule — the filler writes each copy under the id its terms hash to. A
+ * `(!)` line says the audit reported an error.
+ *
  * With a node (BITCOIND, else `bitcoind` on PATH; skipped, visibly, without one): a throw-away
  * `bitcoind -regtest -debug=rpc -debug=http` (test/regtest/bitcoind.ts: 127.0.0.1, a temp
  * datadir) mined to H, then the same stores with `--rpc-url … --dry-run` in place of
@@ -66,7 +72,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { fromHex, toHex } from '../src/lib/bytes.ts';
-import { termsToJson } from '../src/lib/credit/codec.ts';
+import { termsId, termsToJson, type CreditTermsJson } from '../src/lib/credit/codec.ts';
 import { frozenForExit } from '../src/lib/credit/exit.ts';
 import { acceptUpdate } from '../src/lib/credit/mint.ts';
 import type { MintContractRecord } from '../src/lib/credit/ports.ts';
@@ -183,11 +189,13 @@ async function baseDir(dir: string): Promise<Templates> {
 
 type Mix = { paid: number; unpaid: number; closing: number; user: number; userClosed: number; userFinal: number };
 
-/** Copy `tpl` as a new contract: its ids replaced everywhere in its text, its expiry set. */
-function copyOf(tpl: { contract_id: string; contract: { funding: { txid: string }; expiry_height: number } }, text: string, id: string, expiry: number, also: [string, string][] = []): string {
-  let out = text.replaceAll(tpl.contract_id, id).replaceAll(tpl.contract.funding.txid, rnd(32)).replaceAll(`"expiry_height":${tpl.contract.expiry_height}`, `"expiry_height":${expiry}`);
+/** Copy `tpl` as a new contract: a fresh funding outpoint, its expiry set, and the id those terms hash to (a watcher's audit checks it) replaced everywhere in its text. */
+function copyOf(tpl: { contract_id: string; contract: CreditTermsJson }, text: string, expiry: number, also: [string, string][] = []): { id: string; text: string } {
+  const funding = rnd(32);
+  const id = termsId({ ...tpl.contract, funding: { ...tpl.contract.funding, txid: funding }, expiry_height: expiry }, 'regtest');
+  let out = text.replaceAll(tpl.contract_id, id).replaceAll(tpl.contract.funding.txid, funding).replaceAll(`"expiry_height":${tpl.contract.expiry_height}`, `"expiry_height":${expiry}`);
   for (const [from, to] of also) out = out.replaceAll(from, to);
-  return out;
+  return { id, text: out };
 }
 
 function fill(dir: string, n: number, t: Templates): Mix & { db_mb: number; fill_s: number } {
@@ -206,31 +214,34 @@ function fill(dir: string, n: number, t: Templates): Mix & { db_mb: number; fill
   const putRecord = db.prepare("INSERT INTO records (kind, id, body, watch_height) VALUES ('credit-user', ?, ?, ?)");
   db.transaction(() => {
     for (let i = 0; i < mints; i++) {
-      const id = rnd(32);
       const u = i % 10;
+      let id: string;
       let text: string;
       if (u === 0) {
         mix.unpaid++;
-        text = copyOf(t.unpaid, texts.unpaid, id, expiry());
+        ({ id, text } = copyOf(t.unpaid, texts.unpaid, expiry()));
       } else if (u === 1) {
         // A close signed (credit/mint.ts acceptClose's record), its transaction not yet mined.
         mix.closing++;
         const txid = rnd(32);
-        const rec = JSON.parse(copyOf(t.paid, texts.paid, id, expiry(), [[latest.txid, rnd(32)]])) as MintContractRecord;
+        const copy = copyOf(t.paid, texts.paid, expiry(), [[latest.txid, rnd(32)]]);
+        id = copy.id;
+        const rec = JSON.parse(copy.text) as MintContractRecord;
         text = JSON.stringify({ ...rec, status: 'closing', next_state: latest.state + 1, settlement: { kind: 'close', state: latest.state, txid, response: { ...closedFixture, contract_id: id, cumulative_sat: latest.cumulative_sat, txid } } });
       } else {
         mix.paid++;
-        text = copyOf(t.paid, texts.paid, id, expiry(), [[latest.txid, rnd(32)]]);
+        ({ id, text } = copyOf(t.paid, texts.paid, expiry(), [[latest.txid, rnd(32)]]));
       }
       const record = JSON.parse(text) as MintContractRecord;
       putContract.run(id, text, mintWatchHeight(record));
       putFunding.run(`${record.contract.funding.txid}:0`, id);
     }
-    const userTpl = t.user as unknown as { contract_id: string; contract: { funding: { txid: string }; expiry_height: number }; refund: { txid: string } };
+    const userTpl = t.user as unknown as { contract_id: string; contract: CreditTermsJson; refund: { txid: string } };
     for (let i = 0; i < users; i++) {
-      const id = rnd(32);
       const final = i < mix.userFinal;
-      let text = copyOf(userTpl, texts.user, id, final ? TIP - 1 - i : expiry(), [[userTpl.refund.txid, rnd(32)]]);
+      const copy = copyOf(userTpl, texts.user, final ? TIP - 1 - i : expiry(), [[userTpl.refund.txid, rnd(32)]]);
+      const id = copy.id;
+      let text = copy.text;
       if (!final && i % 10 === 5) {
         mix.userClosed++;
         text = text.replace('"status":"open"', '"status":"closed"');
@@ -427,6 +438,15 @@ for (const n of SIZES) {
   const reported = m.summary.contracts + (m.summary.idle ?? 0);
   console.log(`    read: the watcher ${int(m.summary.contracts)} (idle ${int(m.summary.idle ?? 0)}), the floor ${int(m.rows.due)} (idle ${int(m.rows.idle)})`);
   if (reported !== n + BASE_CONTRACTS || m.rows.due + m.rows.idle !== n + BASE_CONTRACTS || m.rows.all !== n + BASE_CONTRACTS) console.log(`    (!) the report counts ${reported} contracts, the floor ${m.rows.due + m.rows.idle}, the read-all ${m.rows.all}; the store holds ${n + BASE_CONTRACTS}`);
+}
+// A round at a tip that is a multiple of the audit's interval (3 here: a third of the gateway's 10-block claim window, under the margin) reads the whole store
+// (src/topics/watch/audit.ts): the one below TIP, where the same contracts are due (none of the N more is within the margin yet).
+const AUDIT_TIP = TIP - (TIP % 3 || 3);
+console.log(`  an audit's round: the same at --tip-height ${AUDIT_TIP} (a multiple of 3: every record read, its terms hashed to its id, its watch height checked against the rule); medians of ${ROUNDS}`);
+for (const n of [0, ...SIZES]) {
+  const m = measure(n === 0 ? base : dirs.get(n)!, n, ROUNDS, ['--tip-height', String(AUDIT_TIP)], false);
+  line(`N = ${int(n)}`, m, n + BASE_CONTRACTS);
+  if (m.summary.errors > 0) console.log(`    (!) the audit reported ${m.summary.errors} error(s): a record the filler wrote does not check`);
 }
 const biggest = Math.max(...SIZES);
 const actions = (m: Measured) => `${Object.entries(m.summary.actions).map(([k, v]) => `${k} ${int(v)}`).join(', ')}, not read ${int(m.summary.idle ?? 0)} (pending ${m.summary.pending}, errors ${m.summary.errors})`;

@@ -100,7 +100,7 @@ export default class Watch extends WatchSteps<typeof Watch> {
       await this.mintKeyChecked(network);
       await this.ownerKeyChecked(network);
       await this.payerKeyChecked(network);
-      host = this.watchHost(network, chain);
+      host = this.watchHost(network, chain, { once: f.once });
     }
     const { watchLoop, watchRound } = await import('../topics/watch/rounds.ts');
     if (f.once) return { message: await watchRound(host, f['dry-run']) };

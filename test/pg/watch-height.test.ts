@@ -4,15 +4,22 @@
  * each row's height from the record it stores — for any record, the height src/lib/watch/ports.ts
  * gives (a property over records of every shape, written raw) — the query is the index's own
  * expression (the planner uses it), and a store made before the index gets it from its first
- * writer's open while a view of it reads the same rows without it. On a server of the suite's
- * own; skips visibly without one.
+ * writer's open while a view of it reads the same rows without it; the database's superuser who
+ * puts another index under its name changes nothing read, and one who moves a record's expiry is
+ * caught by the watcher's audit (src/topics/watch/audit.ts). On a server of the suite's own; skips
+ * visibly without one.
  */
 import { expect, it } from 'vitest';
 import fc from 'fast-check';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
 import { WATCH_HEIGHT_SQL } from '../../src/lib/store/pg/schema.ts';
-import { mintDueUpTo, mintWatchHeight } from '../../src/lib/watch/ports.ts';
+import { auditEvery, mintDueUpTo, mintWatchHeight } from '../../src/lib/watch/ports.ts';
+import { MintAudit } from '../../src/topics/watch/audit.ts';
+import type { MintContractRecord } from '../../src/lib/credit/ports.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../helpers.ts';
 import { describePostgres } from './fixture.ts';
 import { dba } from './rewind.ts';
 
@@ -85,6 +92,32 @@ describePostgres('a watcher\'s read of a PostgreSQL mint', (fx) => {
       const plan = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT record FROM contracts WHERE ${WATCH_HEIGHT_SQL} <= $1`, [1_144])).rows.map((r) => r['QUERY PLAN']).join('\n');
       expect(plan).toContain('contracts_watch_height');
     } finally {
+      await c.end();
+    }
+  });
+
+  it('the database\'s superuser against a watcher (attack review of issue 71): an index put back under the name on another expression changes nothing read; an expiry moved by 2^32 in the record (its id used to commit to 4 bytes of it) leaves the index\'s read, and the audit holds it, E_STATE_CORRUPT', async () => {
+    const t = await target();
+    // The demo contract's real terms (their id is the one they hash to), expiry 5320: due from tip 5176 at margin 144.
+    const open = JSON.parse(readFileSync(join(ROOT, 'fixtures/credit/open-request.json'), 'utf8')) as { contract: MintContractRecord['contract']; contract_id: string };
+    const id = open.contract_id;
+    const writer = await PgMintStore.open<MintContractRecord>(t, 'regtest');
+    await writer.step(async () => writer.put({ contract_id: id, network: 'regtest', contract: open.contract, status: 'open', next_state: 1, open_accept: {} } as unknown as MintContractRecord));
+    await writer.close();
+    const c = await raw(t);
+    const view = await PgMintStore.open<MintContractRecord>(t, 'regtest', { view: true });
+    const upTo = mintDueUpTo(5_220, 144);
+    try {
+      await c.query('DROP INDEX contracts_watch_height; CREATE INDEX contracts_watch_height ON contracts ((0))');
+      expect((await view.due(upTo)).records.map((r) => r.contract_id)).toEqual([id]);
+      await c.query("UPDATE contracts SET record = jsonb_set(record::jsonb, '{contract,expiry_height}', to_jsonb((record::jsonb #>> '{contract,expiry_height}')::bigint + 4294967296))::text");
+      expect((await view.due(upTo)).records).toEqual([]);
+      const audit = new MintAudit(auditEvery(10), true);
+      const due = await audit.read(view, upTo, 5_220);
+      expect(due.records).toEqual([]);
+      expect(audit.alarms.get(id)).toMatch(/^E_STATE_CORRUPT: the mint's record of contract [0-9a-f]{64} holds terms that are not a contract's \(E_MALFORMED_MESSAGE: expiry_height 4294972616 is not a block height/);
+    } finally {
+      await view.close();
       await c.end();
     }
   });

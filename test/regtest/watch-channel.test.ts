@@ -352,6 +352,38 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect((await run()).action).toBe('done');
   }, 120_000);
 
+  it('Alice\'s own commitment is mined and her watcher first runs past the incoming HTLC\'s cltv_expiry, Bob gone: her HTLC-success (preimage given) still goes out — Core takes it then — and is mined to her, not left for Bob to time out (attack review of issue 71: it was `done`, nothing sent)', async () => {
+    const dirs4 = { alice: join(tmp.path, 'alice4'), bob: join(tmp.path, 'bob4') };
+    const ch7 = await openChannel(dirs4);
+    const t0 = await n.tip();
+    const cltv = t0 + 6;
+    await ch7.update(0, 500_000, 500_000, []);
+    await ch7.update(1, 480_000, 500_000, [htlc('received', 20_000, 6, cltv)]);
+    const own = (await ch7.alicesCommitment()) as unknown as { txid: string; hex: string };
+    await n.acceptAndMine(own.hex);
+    const commitment = await verbose(own.txid);
+    const htlcVout = commitment.vout.find((o) => sat(o.value) === 20_000)!.n;
+    // Alice's watcher was down until two blocks past cltv_expiry: Bob's timeout has been valid since the tip reached it.
+    await n.mine(cltv + 2 - (await n.tip()));
+    // commitment list, a runbook's page while the watcher is down: an HTLC output of hers is at stake (it said must_act false, only her to_local).
+    const before = await listed(dirs4.alice, ch7.id);
+    expect(before).toMatchObject({ status: 'force-closed', must_act: true, htlc_outputs: { unspent: 1, soonest_cltv_expiry: cltv } });
+    expect(before.next).toMatch(/act: 1 HTLC output\(s\) unspent \(the soonest cltv_expiry \d+\)/);
+    const d = decision(await once(dirs4.alice), ch7.id);
+    expect(d.error, JSON.stringify(d)).toBeUndefined();
+    expect(d).toMatchObject({ action: 'sweep', deadline: cltv });
+    const spender = (await rpc<{ spendingtxid?: string }[]>('gettxspendingprevout', [[{ txid: own.txid, vout: htlcVout }]]))[0]!.spendingtxid;
+    expect(spender).toBeDefined();
+    await n.mine(1);
+    const success = await verbose(spender!);
+    expect(success.confirmations).toBe(1);
+    // Its one output is Alice's delayed output (to_local-like: P2WSH), the HTLC less the second stage's fee.
+    expect(success.vout).toHaveLength(1);
+    expect((success.vout[0]!.scriptPubKey as { type?: string }).type).toBe('witness_v0_scripthash');
+    // Taken: nothing of hers is at stake any more (the second stage's output is hers alone, swept after to_self_delay).
+    expect(await listed(dirs4.alice, ch7.id)).toMatchObject({ status: 'force-closed', must_act: false, htlc_outputs: { unspent: 0 } });
+  }, 60_000);
+
   it('Bob closes with his current commitment holding an HTLC each way: the watcher claims his with the preimage at once, takes Alice\'s back once its cltv_expiry is final — not a block earlier — both mined to --sweep-to; then done', async () => {
     const ch5 = await openChannel(dirs1);
     const t0 = await n.tip();

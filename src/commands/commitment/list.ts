@@ -10,7 +10,7 @@ export default class CommitmentList extends CommitmentCommand<typeof CommitmentL
     'offchain watch asks it: the funding unspent (open), or spent by your commitment (force-closed: your to_local is yours from sweep_from), the ' +
     'peer\'s current one (peer-closed), the mutual close (closed) or a revoked one — penalty-due, with its deadline (mined at H: H + to_self_delay − 1) ' +
     'and the outputs left to take, until every one is taken in a block (penalized) — and what the watcher sent. must_act is true for a penalty ' +
-    'due and a spend no record explains. Offline (--tip-height) the record\'s word only. Read-only: no key, no lock; it runs beside a running watcher.';
+    'due, a spend no record explains, and a mined commitment (yours, the peer\'s current) whose HTLC outputs are not all taken (htlc_outputs). Offline (--tip-height) the record\'s word only. Read-only: no key, no lock; it runs beside a running watcher.';
   static override examples = [
     { description: 'Alice\'s fixture channel (the BOLT 3 Appendix C one), offline at tip 500', command: 'D=$(mktemp -d); cp -r fixtures/bolt3/alice-state-dir $D/alice && <%= config.bin %> commitment list --state-dir $D/alice --tip-height 500' },
     { description: 'Beside a node, for a person: every channel with the chain\'s word on it', command: '<%= config.bin %> commitment list --state-dir ~/.offchain-alice --rpc-url http://127.0.0.1:8332 --human' },

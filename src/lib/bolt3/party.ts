@@ -165,6 +165,24 @@ export function peerCommitment(channel: OwnChannel, terms: StateTerms, peerPoint
   return { c, htlcTxs: buildHtlcTransactions(c) };
 }
 
+/**
+ * The mined commitment `txid` as the record rebuilds it — the party's own latest (at its point the
+ * record keeps) or a commitment of the peer's it signed (at the peer's point) — with its HTLC
+ * transactions: what the watcher takes from it and what `commitment list` counts left on it.
+ * Undefined when the record rebuilds no such commitment to that txid.
+ */
+export function closingCommitment(rec: ChannelRecord, txid: string): { own: boolean; c: CommitmentTransaction; htlcTxs: HtlcTransaction[] } | undefined {
+  if (rec.local?.txid === txid) {
+    const n = rec.local.state.commitment_number;
+    const point = n === 0 ? rec.local_first_point : rec.local_points?.[String(n)];
+    const built = point === undefined ? undefined : ownCommitment(rec.channel, rec.local.state, fromHex(point, 'own per-commitment point', 33));
+    return built?.c.txid === txid ? { own: true, ...built } : undefined;
+  }
+  const signed = rec.remote_signed.find((x) => x.txid === txid);
+  const point = signed && rec.remote_points[String(signed.state.commitment_number)];
+  const built = signed && point !== undefined ? peerCommitment(rec.channel, signed.state, fromHex(point, 'peer per-commitment point', 33)) : undefined;
+  return built?.c.txid === txid ? { own: false, ...built } : undefined;
+}
 
 // ---- checks every step shares ------------------------------------------------------
 

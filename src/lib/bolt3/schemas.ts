@@ -288,8 +288,15 @@ export const ChannelsSchema = messageSchema('bolt3/channels', 'A channel party\'
           { additionalProperties: false },
         )),
         sweep_from: Type.Optional(Type.Integer({ minimum: 0, description: 'your commitment mined: the first block your to_local may be swept in' })),
+        htlc_outputs: Type.Optional(Type.Object(
+          {
+            unspent: Type.Integer({ minimum: 0, description: 'HTLC outputs of the closing commitment (yours, or the peer\'s current) that nothing spends yet, in a block or the mempool' }),
+            soonest_cltv_expiry: Type.Optional(Type.Integer({ minimum: 0, description: 'the soonest cltv_expiry among them: from it the peer may time out an HTLC it offered' })),
+          },
+          { additionalProperties: false, description: 'your commitment, or the peer\'s current one, mined: its HTLC outputs left to take' },
+        )),
         sent: Type.Optional(Type.Array(Type.Object({ outpoint: Type.String(), txid: Txid, confirmations: Type.Union([Type.Null(), Type.Integer({ minimum: 0 })]) }, { additionalProperties: false }), { description: 'what offchain watch sent for this channel (its records), each as the node knows it: null unknown, 0 in the mempool' })),
-        must_act: Type.Boolean({ description: 'a penalty is due (something revocable is left, or not known to be taken), or the funding is spent by nothing the record knows' }),
+        must_act: Type.Boolean({ description: 'a penalty is due (something revocable is left, or not known to be taken), the funding is spent by nothing the record knows, or a mined commitment (yours, the peer\'s current) still has HTLC outputs unspent, which the peer races' }),
         next: Type.String({ description: 'what the party does now for this channel, in words' }),
       },
       { additionalProperties: false },

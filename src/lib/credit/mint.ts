@@ -175,7 +175,13 @@ async function loadOpen(ctx: MintContext, id: string, network: string): Promise<
   const record = await ctx.records.get(id);
   if (!record) refuse('E_UNKNOWN_CONTRACT', `this mint has no contract ${id}`);
   if (record.network !== network) refuse('E_NETWORK_MISMATCH', `contract ${id} is on ${record.network}`);
-  const c = termsFromJson(record.contract, record.network);
+  let c: CreditContract;
+  try {
+    c = termsFromJson(record.contract, record.network);
+  } catch (e) {
+    if (!isOffchainError(e)) throw e;
+    throw new MalformedInputError('E_STATE_CORRUPT', `the mint's record of contract ${id} holds terms that are not a contract's: ${e.message}; nothing is signed under it; check who writes the mint's database`);
+  }
   if (c.id !== id) {
     throw new MalformedInputError('E_STATE_CORRUPT', `the mint's record of contract ${id} holds terms that hash to ${c.id}: not a record this mint wrote as it stands, so nothing is signed under it; check who writes the mint's database`);
   }

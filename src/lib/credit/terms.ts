@@ -16,6 +16,7 @@ import { musigKey, type MusigKey } from '../musig/keyagg.ts';
 import { MalformedInputError } from '../errors.ts';
 import { isMilliSatPrecise } from '../tx/policy.ts';
 import type { Network } from '../network.ts';
+import { LOCKTIME_THRESHOLD } from '../chain/finality.ts';
 
 export const CREDIT_VERSION = 1;
 
@@ -67,10 +68,15 @@ function lengthPrefixed(b: Uint8Array): Uint8Array {
 /**
  * The contract id commits to every term (length-prefixed, so no two term sets share an
  * encoding) under a domain tag. The fee rate is committed in milli-sat/vB as an
- * integer; terms with a finer fee rate are refused when read (isMilliSatPrecise), so
- * two different term sets never share an id.
+ * integer; terms with a finer fee rate are refused when read (isMilliSatPrecise), and an
+ * expiry that is not a block height is refused here — it is committed in 4 bytes, so an expiry
+ * moved by 2^32 (a writer of the mint's database) would otherwise keep the id — so two
+ * different term sets never share an id.
  */
 export function contractId(t: CreditTerms): string {
+  if (!Number.isInteger(t.expiryHeight) || t.expiryHeight < 0 || t.expiryHeight >= LOCKTIME_THRESHOLD) {
+    throw new MalformedInputError('E_MALFORMED_MESSAGE', `expiry_height ${t.expiryHeight} is not a block height (an integer below ${LOCKTIME_THRESHOLD}): the contract id commits to it in 4 bytes`);
+  }
   const body = concatBytes(
     utf8(`offchain/credit/v${CREDIT_VERSION}/${t.network}`),
     t.userPubkey,

@@ -15,6 +15,10 @@
  *   remote_to_self_delay while in the mempool (outputDeadline: the watcher's), and `must_act` holds
  *   while anything of it is left to take — or not known to be taken (a failed search) — and for a
  *   spend no record explains.
+ * - A mined commitment of the party's own or of the peer's current: `must_act` while any of its HTLC
+ *   outputs is unspent (in a block or the mempool) — the watcher's second stages and claims, which
+ *   the peer races (its timeout from cltv_expiry, its preimage at any time) — never for its
+ *   to_local or to_remote alone, which nobody else can take.
  * - Offline nothing of the chain is claimed: no `chain`, the status the record's, `must_act` false.
  */
 import type { FundingSpend } from './channel.ts';
@@ -47,6 +51,8 @@ export type ChannelChainFacts = {
   penalty?: { left: number | null; inMempool: number; error?: string };
   /** What the channel's watcher sent (its records: advice), each asked of the node: null unknown to it, 0 in its mempool. */
   sent?: { outpoint: string; txid: string; confirmations: number | null }[];
+  /** A mined commitment of the party's own or of the peer's current: its HTLC outputs nothing spends yet (block or mempool), and the soonest cltv_expiry among them. */
+  htlcs?: { unspent: number; soonest?: number };
 };
 
 export type SpentBy = 'revoked-commitment' | 'their-commitment' | 'own-commitment' | 'mutual-close' | 'unknown';
@@ -72,6 +78,8 @@ export type ChannelRow = {
   chain?: ChannelChain;
   penalty?: { deadline_height: number; blocks_left: number; outputs_left: number | null; in_mempool: number; error?: string };
   sweep_from?: number;
+  /** A mined commitment of the party's own or of the peer's current: its HTLC outputs left to take, and the soonest cltv_expiry among them. */
+  htlc_outputs?: { unspent: number; soonest_cltv_expiry?: number };
   sent?: { outpoint: string; txid: string; confirmations: number | null }[];
   must_act: boolean;
   next: string;
@@ -121,11 +129,15 @@ function nextOf(row: Omit<ChannelRow, 'next'>): string {
     case 'spent-unknown': return `check by hand: the funding is spent ${c?.txid ? `by ${c.txid}, ` : 'in a block the node was not asked about, '}no commitment or close this record knows (is the state directory behind the chain?)`;
     case 'peer-closing':
     case 'peer-closed':
-      return row.htlcs > 0
-        ? `your HTLCs on the peer's commitment: offchain watch --htlc-key-env claims them (or commitment claim --channel-id ${id} --txid ${c!.txid})`
-        : 'nothing: the peer closed with its current commitment (your to_remote is yours at once)';
+      return row.htlc_outputs?.unspent
+        ? `act: ${htlcsLeftText(row.htlc_outputs)} on the peer's commitment — one it offered is yours with its preimage only until the peer times it out (from its cltv_expiry), one you offered once its cltv_expiry is final: offchain watch --htlc-key-env --preimage-file claims them (or commitment claim --channel-id ${id} --txid ${c!.txid})`
+        : row.htlcs > 0 && row.htlc_outputs === undefined
+          ? `your HTLCs on the peer's commitment: offchain watch --htlc-key-env claims them (or commitment claim --channel-id ${id} --txid ${c!.txid})`
+          : 'nothing: the peer closed with its current commitment (your to_remote is yours at once)';
     case 'force-closing': return c ? `wait for your commitment ${c.txid} to be mined` : 'your commitment is completed for broadcast (commitment finalize): send it, or go on with the mutual close';
-    case 'force-closed': return `your to_local is yours from block ${row.sweep_from} (to_self_delay): offchain watch --delayed-key-env sweeps it (or commitment sweep)`;
+    case 'force-closed':
+      return `your to_local is yours from block ${row.sweep_from} (to_self_delay): offchain watch --delayed-key-env sweeps it (or commitment sweep)` +
+        (row.htlc_outputs?.unspent ? `; act: ${htlcsLeftText(row.htlc_outputs)} — an incoming one's HTLC-success (its preimage given) must be mined by its cltv_expiry, after which the peer may time it out; an outgoing one's HTLC-timeout goes from its cltv_expiry: offchain watch --htlc-key-env --preimage-file sends them (or commitment finalize)` : '');
     case 'closed': return 'nothing: the mutual close is mined';
     case 'closing': return c ? `wait for the mutual close ${c.txid} to be mined` : 'a mutual close is proposed: finish it (commitment close)';
     case 'closing-signed': return 'the mutual close is signed: broadcast it (bitcoin-cli sendrawtransaction)';
@@ -134,6 +146,8 @@ function nextOf(row: Omit<ChannelRow, 'next'>): string {
   }
   return `nothing: keep offchain watch running — it punishes a revoked commitment of the peer's within ${row.remote_to_self_delay} blocks`;
 }
+
+const htlcsLeftText = (h: NonNullable<ChannelRow['htlc_outputs']>) => `${h.unspent} HTLC output(s) unspent${h.soonest_cltv_expiry !== undefined ? ` (the soonest cltv_expiry ${h.soonest_cltv_expiry})` : ''}`;
 
 /** One channel's row at `tip`. */
 export function channelRow(c: ChannelSummary, tip: number, f?: ChannelChainFacts): ChannelRow {
@@ -166,8 +180,10 @@ export function channelRow(c: ChannelSummary, tip: number, f?: ChannelChainFacts
     ...(chain ? { chain } : {}),
     ...(penalty ? { penalty } : {}),
     ...(spent?.kind === 'own' && confirmedAt !== undefined ? { sweep_from: confirmedAt + c.toSelfDelay } : {}),
+    ...(f?.htlcs ? { htlc_outputs: { unspent: f.htlcs.unspent, ...(f.htlcs.soonest !== undefined ? { soonest_cltv_expiry: f.htlcs.soonest } : {}) } } : {}),
     ...(f?.sent?.length ? { sent: f.sent } : {}),
-    must_act: status === 'penalty-due' || status === 'spent-unknown',
+    // A closing commitment's HTLC outputs are raced by the peer (its timeout from cltv_expiry, its preimage at any time): the watcher acts on them.
+    must_act: status === 'penalty-due' || status === 'spent-unknown' || ((status === 'force-closed' || status === 'peer-closed') && (f?.htlcs?.unspent ?? 0) > 0),
   };
   return { ...row, next: nextOf(row) };
 }

@@ -34,11 +34,12 @@
  *   when the watcher holds it) only from the block its to_self_delay allows — sent with the tip at
  *   confirmation + to_self_delay − 1 — on the same budget and replacement rules.
  * - The party's own commitment, its HTLC outputs (BOLT 3 second stages, legacy: their fee fixed when
- *   the peer signed, sent as signed, never bid): an HTLC-success (an incoming HTLC, its preimage
- *   held) only while the tip is below its cltv_expiry — it may then be mined by block cltv_expiry,
- *   from the next the peer may time it out; an HTLC-timeout (an outgoing HTLC, nLockTime =
- *   cltv_expiry) only once the tip reaches cltv_expiry (the next block may hold it) — at once then;
- *   neither while one of the party's is in the mempool or the output is spent. Each second stage's
+ *   the peer signed, sent as signed, never bid): an HTLC-success (an incoming HTLC) only with its
+ *   preimage held — at once, to be mined by block cltv_expiry; past it, still (it then races the
+ *   peer's timeout, and loses nothing: never given up while the output is unspent); an HTLC-timeout
+ *   (an outgoing HTLC, nLockTime = cltv_expiry) only once the tip reaches cltv_expiry (the next
+ *   block may hold it) — at once then; neither while one of the party's is in the mempool or the
+ *   output is spent. Each second stage's
  *   output (to_local-like) is swept only from its confirmation + to_self_delay (sent with the tip at
  *   that − 1), on the to_local sweep's budget and replacement rules.
  * - The peer's current commitment: an HTLC it offered is claimed with its preimage by its
@@ -114,9 +115,11 @@ export function secondStageDue(tip: number, h: Pick<OwnHtlc, 'kind' | 'cltvExpir
   if (h.state !== 'open') return h.state === 'held' ? 'later' : 'none';
   // nLockTime = cltv_expiry: final in block cltv_expiry + 1, so sent once the tip is cltv_expiry.
   if (h.kind === 'htlc-timeout') return tip >= h.cltvExpiry ? 'send' : 'later';
-  // Mined by block cltv_expiry at the latest (sent with the tip below it): from the next, the peer's timeout is valid.
-  if (tip >= h.cltvExpiry) return 'none';
-  return h.preimage ? 'send' : 'later';
+  // With the preimage, whatever the tip: mined by block cltv_expiry it is safe; past it, it races the peer's timeout
+  // (its fee is the HTLC's: nothing to lose — given up, the output is the peer's to take back whenever it likes).
+  if (h.preimage) return 'send';
+  // No preimage yet: none comes to this watcher once the peer's timeout is valid (preimages are given at its start).
+  return tip >= h.cltvExpiry ? 'none' : 'later';
 }
 
 export type ChannelFacts = {

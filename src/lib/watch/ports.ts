@@ -32,6 +32,19 @@
  * - A mint's record that is not due at T decides `none` or `done` at T, whatever the chain says;
  *   a user's record that is not due decides `none` or `done` and asks the node nothing.
  * - A record the gateway or the device keeps, or that the mint is exiting, is due at every tip.
+ * - A record the rule makes due that a store's index left out (missedByIndex) is read all the same
+ *   once a round reads the whole store (auditDue): at a long-running watcher's first round and
+ *   every auditEvery(lead) blocks — a third of the shortest lead — so such a row is read at most
+ *   that many blocks into its window, well inside it.
+ *
+ * THE AUDIT. The index is the store's word, not the record's: a writer of the database who can
+ * run SQL (the operator's administrator, who holds no key) can raise a SQLite row's
+ * `watch_height` — or a migration can compute a height SQL reads otherwise than JSON.parse (a
+ * record with a key twice: SQLite takes the first, JavaScript the last) — and a round would never
+ * read that contract, saying nothing. So every auditEvery(lead) blocks a round reads every record
+ * and checks it against the rule; what the index missed is read every round from then on and
+ * reported (src/topics/watch/audit.ts: E_STATE_CORRUPT). The same read checks that each record's
+ * terms hash to its id (an expiry moved in the record moves its watch height too, on either store).
  */
 
 /** What the rule reads of a mint's record (src/lib/credit/ports.ts MintContractRecord), as any stored JSON may be. */
@@ -71,4 +84,24 @@ export function mintDueUpTo(tip: number, margin: number): number {
 /** The highest watch height of a credit user's contract that is due at `tip`. */
 export function userDueUpTo(tip: number): number {
   return tip;
+}
+
+/** Blocks between two reads of the whole store (the audit): a third of `lead`, the fewest blocks a due contract has to act in (the mint's margin, a gateway's claim window), at least 1. */
+export function auditEvery(lead: number): number {
+  return Math.max(1, Math.floor(lead / 3));
+}
+
+/**
+ * Whether the round at `tip` reads the whole store: a long-running watcher's first round
+ * (`start`), and a round in another `every`-block span than the last audit's (`last`) — a tip
+ * that is a multiple of `every` for a watcher with none (`--once`, run each block from cron).
+ */
+export function auditDue(tip: number, every: number, last: number | undefined, start: boolean): boolean {
+  if (last === undefined) return start || tip % every === 0;
+  return Math.floor(tip / every) !== Math.floor(last / every);
+}
+
+/** The records of a whole read that the rule makes due by `upTo` and the index's read (`read`: their ids) left out. */
+export function missedByIndex<R>(all: readonly R[], read: ReadonlySet<string>, idOf: (r: R) => string, heightOf: (r: R) => number, upTo: number): R[] {
+  return all.filter((r) => !read.has(idOf(r)) && heightOf(r) <= upTo);
 }

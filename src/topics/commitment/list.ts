@@ -72,12 +72,28 @@ async function penaltyLeft(node: WatchChain, rec: ChannelRecord, txid: string): 
   return { left: error !== undefined ? null : outputs.length + second.length, inMempool: held.size, ...(error !== undefined ? { error } : {}) };
 }
 
+/**
+ * The HTLC outputs of a mined commitment (the party's own, or the peer's current) that nothing spends yet, in a block or
+ * the mempool, and the soonest cltv_expiry among them: what the watcher still has to take there (its second stages,
+ * its claims), each before the peer may (a timeout from cltv_expiry; a preimage at any time).
+ */
+async function htlcsLeft(node: WatchChain, rec: ChannelRecord, txid: string): Promise<NonNullable<ChannelChainFacts['htlcs']>> {
+  const { closingCommitment } = await import('../../lib/bolt3/party.ts');
+  const rebuilt = closingCommitment(rec, txid);
+  const left: number[] = [];
+  for (const [vout, o] of (rebuilt?.c.outputs ?? []).entries()) {
+    if (o.htlc && (await node.utxo(txid, vout)) !== null) left.push(o.htlc.cltvExpiry);
+  }
+  return { unspent: left.length, ...(left.length > 0 ? { soonest: Math.min(...left) } : {}) };
+}
+
 /** The node's facts of one channel. */
 async function channelFacts(node: WatchChain, tip: { height: number; hash?: string }, rec: ChannelRecord, watch: ChannelWatch): Promise<ChannelChainFacts> {
   const { fundingSpend } = await import('../watch/channel-spend.ts');
   const { spend } = await fundingSpend({ tip: tip.height, block: tip.hash ?? '', chain: node }, rec, watch);
   const sent = await Promise.all(Object.entries(watch.sent).map(async ([outpoint, txid]) => ({ outpoint, txid, confirmations: await node.txConfirmations(txid) })));
   const facts: ChannelChainFacts = { spend, ...(sent.length ? { sent } : {}) };
+  if ((spend.kind === 'own' || spend.kind === 'peer-current') && spend.confirmations > 0) return { ...facts, htlcs: await htlcsLeft(node, rec, spend.txid) };
   if (spend.kind !== 'revoked') return facts;
   // The watcher's word that it was done with this spender, still mined at the same height that deep: nothing left (as the watcher reads it).
   const done = watch.done;

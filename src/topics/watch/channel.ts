@@ -18,7 +18,7 @@
  * watcher holds the htlc_basepoint secret.
  *
  * The party's own commitment's HTLC outputs: their second stages (HTLC-success with a preimage given,
- * before its cltv_expiry; HTLC-timeout from its cltv_expiry on), signed with the peer's stored
+ * at once, and past its cltv_expiry while unspent; HTLC-timeout from its cltv_expiry on), signed with the peer's stored
  * signatures by `commitment finalize`'s own code (src/lib/bolt3/party-holder-commitment.ts
  * signHolderHtlc) when the watcher holds the htlc_basepoint secret — legacy channels' only (their fee
  * fixed); then each one's output swept like the to_local.
@@ -233,15 +233,13 @@ async function ownTurn(
   host: ChannelHost, r: Round, rec: ChannelRecord, base: Parameters<typeof decideChannel>[0], commitmentTxid: string, confirmations: number, watch: ChannelWatch,
 ): Promise<ChannelDecision> {
   const local = rec.local!;
-  const n = local.state.commitment_number;
-  const point = n === 0 ? rec.local_first_point : rec.local_points?.[String(n)];
-  const { ownCommitment } = await import('../../lib/bolt3/party.ts');
+  const { closingCommitment } = await import('../../lib/bolt3/party.ts');
   const { delayedInputs, sweepMessage, toLocalOutput } = await import('../../lib/bolt3/sweep.ts');
   const { holderHtlcKey, preimageOf, signHolderHtlc } = await import('../../lib/bolt3/party-holder-commitment.ts');
   const { txid: txidOf } = await import('../../lib/bolt3/tx.ts');
-  if (point === undefined) return decideChannel(base);
-  const { c, htlcTxs } = ownCommitment(rec.channel, local.state, fromHex(point, 'own per-commitment point', 33));
-  if (c.txid !== commitmentTxid) return decideChannel(base);
+  const rebuilt = closingCommitment(rec, commitmentTxid);
+  if (!rebuilt?.own) return decideChannel(base);
+  const { c, htlcTxs } = rebuilt;
   const height = r.tip - confirmations + 1;
   const delay = rec.channel.to_self_delay;
   const dest = host.destination.script;

@@ -73,8 +73,12 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
    */
   private settledForGood = new Set<string>();
 
-  /** The host of a watcher's rounds for this state directory (and --store), on `chain`. */
-  protected watchHost(network: Network, chain: WatchChain): WatchHost {
+  /** The whole store read against its index now and then (./audit.ts): at a long-running watcher's first round, then every few blocks. */
+  private mintAudit: import('./audit.ts').MintAudit | undefined;
+
+  /** The host of a watcher's rounds for this state directory (and --store), on `chain`; `once`: one round (`--once`), which reads the whole store only at tips that are multiples of the audit's interval. */
+  protected watchHost(network: Network, chain: WatchChain, opts: { once?: boolean } = {}): WatchHost {
+    this.watchOnce = opts.once === true;
     return {
       network,
       chain,
@@ -90,7 +94,8 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
             countIdle(r, mint.unread);
             const { mintRound } = await import('./credit.ts');
             const { gatewayRound } = await import('./device.ts');
-            return [...await mintRound(mint.host, r), ...await gatewayRound(mint.gateway, r)];
+            const { withAlarms } = await import('./audit.ts');
+            return withAlarms([...await mintRound(mint.host, r), ...await gatewayRound(mint.gateway, r)], mint.alarms, r.tip);
           },
         },
         { kind: 'credit-user', round: async (r) => (await import('./credit.ts')).userRound(this.watchedUser(network), r) },
@@ -164,6 +169,9 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
 
   private keyChecked = false;
 
+  /** One round (`--once`): see watchHost. */
+  private watchOnce = false;
+
   /** Channels a long-running watcher saw done: not evaluated again, until a reorganisation FINAL_DEPTH deep. */
   private channelsDone = new Set<string>();
 
@@ -230,7 +238,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
    * and those a gateway keeps (its latest state's HTLC, whose preimage it holds: ./device.ts
    * gatewayKeeps) for the gateway's claim — each contract one kind's.
    */
-  private async watchedMint(network: Network, roundTip: number): Promise<{ host: MintHost; gateway: GatewayHost; unread: Omit<Due<unknown>, 'records'> } | undefined> {
+  private async watchedMint(network: Network, roundTip: number): Promise<{ host: MintHost; gateway: GatewayHost; unread: Omit<Due<unknown>, 'records'>; alarms: ReadonlyMap<string, string> } | undefined> {
     let rows: MintRow[];
     let channels: MintContractRecord[];
     let margin: number;
@@ -239,10 +247,14 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
       ({ rows, channels, margin, unread } = await this.withMintView(network, async (store, policy, chain) => {
         const { contractsMessage } = await import('../../lib/credit/operator.ts');
         const { gatewayKeeps } = await import('./device.ts');
-        const { mintDueUpTo } = await import('../../lib/watch/ports.ts');
+        const { auditEvery, mintDueUpTo } = await import('../../lib/watch/ports.ts');
+        const { MintAudit } = await import('./audit.ts');
+        const { CLAIM_BLOCKS } = await import('./device.ts');
         // The rows are credit list's at the node's tip now: the contracts due at it, or at the round's if that is higher.
         const tip = (await chain.tip()).height;
-        const due = await store.due(mintDueUpTo(Math.max(tip, roundTip), policy.safety_margin_blocks));
+        // Read through the index, and — every few blocks, well inside the shortest lead (the margin, a gateway's claim window) — against the whole store.
+        this.mintAudit ??= new MintAudit(auditEvery(Math.min(policy.safety_margin_blocks, CLAIM_BLOCKS)), !this.watchOnce);
+        const due = await this.mintAudit.read(store, mintDueUpTo(Math.max(tip, roundTip), policy.safety_margin_blocks), roundTip);
         const records = due.records.filter((r) => !this.settledForGood.has(r.contract_id));
         const channels = records.filter(gatewayKeeps);
         const exits = records.filter((r) => !gatewayKeeps(r));
@@ -264,6 +276,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
     const limits = await this.feeLimits();
     return {
       unread,
+      alarms: this.mintAudit!.alarms,
       host: { rows: async () => rows, exit: (req) => this.creditExit(req), pin, limits },
       gateway: {
         channels, margin, limits,

@@ -118,7 +118,7 @@ export async function watchLoop(host: WatchHost, opts: LoopOptions): Promise<voi
         for (const d of report.decisions) {
           const key = `${d.kind}:${d.contract}`;
           const said = `${d.action}:${d.fee_rate ?? ''}:${d.txid ?? ''}:${d.error ?? ''}`;
-          if (d.action !== 'none' && previous.get(key) !== said) opts.log({ event: 'decision', height: report.tip.height, ...d }, d.reason);
+          if ((d.action !== 'none' || d.error !== undefined) && previous.get(key) !== said) opts.log({ event: 'decision', height: report.tip.height, ...d }, d.reason);
           previous.set(key, said);
         }
         opts.log({ event: 'round', tip: report.tip, ...report.summary }, 'round');

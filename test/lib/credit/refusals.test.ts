@@ -984,4 +984,20 @@ describe('the record\'s terms are the ones its contract id commits to', () => {
       w.dir.cleanup();
     }
   });
+
+  it('an expiry moved by 2^32 (the id commits to it as 4 bytes): refused, not signed under an expiry 4,294,967,296 blocks out', async () => {
+    const w = world();
+    try {
+      const A = await openContract(w);
+      await pay(w, A.id, 5000n);
+      const record = (await w.mintBook.get(A.id))!;
+      // Before the fix these terms hashed to the same id: the mint went on co-signing past the real expiry, and a watcher never read the contract.
+      await w.mintBook.put({ ...record, contract: { ...record.contract, expiry_height: record.contract.expiry_height + 2 ** 32 } });
+      await w.mintBook.commit();
+      const req = await updateRequest(w.user, A.id, 1000n);
+      await expectRefused(w.dir.path, () => mint.acceptUpdate(w.mint, req as never), { code: 'E_STATE_CORRUPT', exitCode: 3, message: new RegExp(`record of contract ${A.id} holds terms that are not a contract's: expiry_height ${record.contract.expiry_height + 2 ** 32} is not a block height`) });
+    } finally {
+      w.dir.cleanup();
+    }
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * The party's own commitment's HTLC outputs in the watcher's decisions (src/lib/watch/channel.ts
  * decideOwn, secondStageDue): BOLT 3's second stages — an HTLC-success (incoming, its preimage held)
- * mined by its cltv_expiry, an HTLC-timeout (outgoing, nLockTime = cltv_expiry) sent once the tip
+ * sent at once to be mined by its cltv_expiry, and still past it (a race with the peer's timeout it
+ * cannot lose by trying), an HTLC-timeout (outgoing, nLockTime = cltv_expiry) sent once the tip
  * reaches its cltv_expiry — then each one's output swept from its confirmation + to_self_delay.
  * Expected values are worked out from BOLT 3's words (a transaction with nLockTime L is final in
  * block L + 1: sent with the tip at L), never read from the module.
@@ -39,7 +40,17 @@ describe('Alice\'s own commitment mined at 800,000: an incoming HTLC (cltv_expir
 
   it('no preimage: nothing sent, waiting for one until the cltv_expiry; from then the peer\'s timeout is valid: nothing of hers left, done', () => {
     expect(decideChannel(facts(800_010, { items: [], mined: [], htlcs: [success({ preimage: false })] }))).toMatchObject({ action: 'wait', sends: [] });
-    expect(decideChannel(facts(800_040, { items: [], mined: [], htlcs: [success()] }))).toMatchObject({ action: 'done', sends: [] });
+    expect(decideChannel(facts(800_040, { items: [], mined: [], htlcs: [success({ preimage: false })] }))).toMatchObject({ action: 'done', sends: [] });
+  });
+
+  it('with the preimage, the HTLC-success still goes at and past its cltv_expiry while the output is unspent (it races the peer\'s timeout, its fee the HTLC\'s): never given up to the peer', () => {
+    for (const tip of [800_040, 800_041, 800_100]) {
+      const d = decideChannel(facts(tip, { items: [], mined: [], htlcs: [success()] }));
+      expect(d).toMatchObject({ action: 'sweep', deadline: CLTV_IN });
+      expect(d.sends).toEqual([{ outpoint: `${OWN}:2`, perKw: 0, feeSat: 1_000, rate: 0, stage: 'htlc-success' }]);
+    }
+    // Sent before and not in the node's mempool any more (evicted): sent again.
+    expect(decideChannel(facts(800_050, { items: [], mined: [], htlcs: [success({ sentBefore: true })] })).sends.map((x) => x.stage)).toEqual(['htlc-success']);
   });
 
   it('the success mined at 800,005: its output swept with the tip at 800,148 (800,005 + 144 − 1), not at 800,147; then done once 6 deep', () => {
@@ -67,13 +78,11 @@ const caseArb = fc.record({
 });
 
 describe('INVARIANTS: the party\'s own commitment\'s second stages', () => {
-  it('never an HTLC-success with the tip at or past its cltv_expiry (it could be mined after it), nor without its preimage', () => {
+  it('never an HTLC-success without its preimage; with it, one for every open output, whatever the tip', () => {
     fc.assert(fc.property(caseArb, (f) => {
-      for (const s of decideChannel(f).sends.filter((x) => x.stage === 'htlc-success')) {
-        const h = f.own!.htlcs!.find((x) => x.outpoint === s.outpoint)!;
-        expect(f.tip).toBeLessThan(h.cltvExpiry);
-        expect(h.preimage).toBe(true);
-      }
+      const sent = decideChannel(f).sends.filter((x) => x.stage === 'htlc-success').map((s) => s.outpoint);
+      for (const outpoint of sent) expect(f.own!.htlcs!.find((x) => x.outpoint === outpoint)!.preimage).toBe(true);
+      expect(sent).toEqual(f.own!.htlcs!.filter((h) => h.kind === 'htlc-success' && h.preimage && h.state === 'open').map((h) => h.outpoint));
     }));
   });
 
@@ -91,7 +100,7 @@ describe('INVARIANTS: the party\'s own commitment\'s second stages', () => {
       for (const s of d.sends.filter((x) => !x.stage)) expect(f.own!.items.find((i) => i.outpoint === s.outpoint)!.from!).toBeLessThanOrEqual(f.tip + 1);
       for (const s of d.sends.filter((x) => x.stage)) expect(f.own!.htlcs!.find((x) => x.outpoint === s.outpoint)!.state).toBe('open');
       for (const h of f.own!.htlcs!) {
-        const due = h.state === 'open' && (h.kind === 'htlc-timeout' ? f.tip >= h.cltvExpiry : h.preimage && f.tip < h.cltvExpiry);
+        const due = h.state === 'open' && (h.kind === 'htlc-timeout' ? f.tip >= h.cltvExpiry : h.preimage);
         expect(d.sends.some((s) => s.outpoint === h.outpoint)).toBe(due);
       }
     }));
@@ -104,7 +113,7 @@ describe('INVARIANTS: the party\'s own commitment\'s second stages', () => {
       expect(f.own!.from === undefined || f.own!.from <= f.tip + 1).toBe(true);
       for (const h of f.own!.htlcs!) {
         expect(h.state).not.toBe('held');
-        if (h.state === 'open') expect(h.kind === 'htlc-success' && f.tip >= h.cltvExpiry).toBe(true);
+        if (h.state === 'open') expect(h.kind === 'htlc-success' && !h.preimage && f.tip >= h.cltvExpiry).toBe(true);
       }
     }));
   });

@@ -180,11 +180,14 @@ describe('INVARIANTS', () => {
     }));
   });
 
-  it('must_act exactly while something of a revoked commitment is left (or not known to be taken), and for a spend no record explains', () => {
-    fc.assert(fc.property(spend, penalty, tip, (s, p, t) => {
-      const r = channelRow(summary, t, { spend: s, penalty: p });
+  it('must_act exactly while something of a revoked commitment is left (or not known to be taken), for a spend no record explains, and while a mined closing commitment (ours, the peer\'s current) has HTLC outputs unspent', () => {
+    const htlcs = fc.option(fc.record({ unspent: fc.integer({ min: 0, max: 3 }), soonest: fc.integer({ min: 0, max: 3_000 }) }), { nil: undefined });
+    fc.assert(fc.property(spend, penalty, tip, htlcs, (s, p, t, h) => {
+      const r = channelRow(summary, t, { spend: s, penalty: p, ...(h ? { htlcs: h } : {}) });
       const revokedLeft = s.kind === 'revoked' && p.left !== 0;
-      expect(r.must_act).toBe(revokedLeft || s.kind === 'foreign' || s.kind === 'not-found');
+      const htlcsLeft = (s.kind === 'own' || s.kind === 'peer-current') && s.confirmations > 0 && (h?.unspent ?? 0) > 0;
+      expect(r.must_act).toBe(revokedLeft || s.kind === 'foreign' || s.kind === 'not-found' || htlcsLeft);
+      if (htlcsLeft) expect(r.next).toMatch(/act: \d HTLC output\(s\) unspent/);
       if (s.kind === 'revoked') expect(r.status).toBe(p.left === 0 ? 'penalized' : 'penalty-due');
     }));
   });

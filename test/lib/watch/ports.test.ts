@@ -12,7 +12,7 @@ import { contractsMessage } from '../../../src/lib/credit/operator.ts';
 import type { MintContractRecord, MintPolicy, UserContractRecord } from '../../../src/lib/credit/ports.ts';
 import type { ChainSource } from '../../../src/lib/chain/types.ts';
 import { decideMint, type MintRow } from '../../../src/lib/watch/credit.ts';
-import { mintDueUpTo, mintWatchHeight, userDueUpTo, userWatchHeight } from '../../../src/lib/watch/ports.ts';
+import { auditDue, auditEvery, missedByIndex, mintDueUpTo, mintWatchHeight, userDueUpTo, userWatchHeight } from '../../../src/lib/watch/ports.ts';
 import { userRound, type Round } from '../../../src/topics/watch/credit.ts';
 import { gatewayKeeps } from '../../../src/topics/watch/device.ts';
 
@@ -69,6 +69,30 @@ describe('the mint\'s contracts a round leaves unread need nothing at its tip', 
         expect(['none', 'done']).toContain(decideMint(row, { tip, startRate: 0, budgetRate: 10_000, incrementalRate: 0 }).action);
       },
     ), { numRuns: 600 });
+  });
+
+  it('property (attack review of issue 71): records as older toolkits or a hand may have left them — any status string, `exiting` or a gateway\'s `in_flight` null or empty, a settlement of another kind, a gateway state holding an HTLC with no payment in flight — not due → none or done, never kept by the gateway', async () => {
+    const odd = fc.record({
+      status: fc.constantFrom('open', 'closing', 'rolling-over', 'closed', 'rolled-over', 'frozen', ''),
+      expiry: fc.integer({ min: 0, max: 3_000 }),
+      latest: fc.boolean(),
+      exiting: fc.constantFrom(undefined, null, {}, { state: 1, txid: txid(1) }, { state: 1, txid: txid(1), attempt: 'a' }),
+      settlement: fc.constantFrom(undefined, { kind: 'close', state: 1, txid: txid(2), response: {} }, { kind: 'rollover', state: 1, txid: txid(2), response: {} }, { kind: 'swap', state: 1, txid: txid(2), response: {} }),
+      gateway: fc.constantFrom(undefined, null, {}, { in_flight: null }, { in_flight: {} }, { latest: { state: 3, settled_sat: 0, txid: txid(7), hex: '00', htlc: { payment_hash: 'aa'.repeat(32), amount_sat: 500, expiry_height: 10 } }, decided: { payment_hash: 'aa'.repeat(32), answer: {} } }),
+    }).map(({ status, expiry, latest, exiting, settlement, gateway }) => ({
+      contract_id: 'c'.repeat(64), network: 'regtest', contract: { expiry_height: expiry, capacity_sat: 100_000 }, status, next_state: 2, open_accept: {},
+      ...(latest ? { latest: { state: 1, cumulative_sat: 1_000, txid: txid(1), hex: '00', receipt: {} } } : {}),
+      ...(exiting !== undefined ? { exiting } : {}), ...(settlement ? { settlement } : {}), ...(gateway !== undefined ? { gateway } : {}),
+    }) as unknown as MintContractRecord);
+    await fc.assert(fc.asyncProperty(odd, fc.integer({ min: -50, max: 400 }), fc.integer({ min: 1, max: 300 }), fc.array(fc.option(fc.integer({ min: 0, max: 10 })), { minLength: 1, maxLength: 4 }), async (record, before, margin, known) => {
+      const tip = Math.max(0, record.contract.expiry_height - before);
+      if (mintWatchHeight(record) <= mintDueUpTo(tip, margin)) return;
+      expect(gatewayKeeps(record)).toBe(false);
+      const row = (await contractsMessage([record], tip, { ...POLICY, safety_margin_blocks: margin }, 'regtest', node(known))).contracts[0] as MintRow;
+      expect(row.must_exit).toBe(false);
+      expect(row.status).not.toBe('exiting');
+      expect(['none', 'done']).toContain(decideMint(row, { tip, startRate: 0, budgetRate: 10_000, incrementalRate: 0 }).action);
+    }), { numRuns: 600 });
   });
 
   it('property: a record the gateway keeps (a payment in flight whose preimage it holds), or that the mint is exiting, is due at every tip', () => {
@@ -130,5 +154,36 @@ describe('the user\'s contracts a round leaves unread need nothing at its tip', 
     expect(userWatchHeight({ contract: { expiry_height: 900 } })).toBe(900);
     expect(userDueUpTo(899)).toBeLessThan(900);
     expect(userDueUpTo(900)).toBe(900);
+  });
+});
+
+describe('the audit: a whole read of the store, well inside the shortest lead', () => {
+  it('a third of the lead, at least 1: the demo margin 144 with a gateway\'s 10-block claim window → every 3 blocks', () => {
+    expect(auditEvery(Math.min(144, 10))).toBe(3);
+    expect(auditEvery(144)).toBe(48);
+    expect(auditEvery(2)).toBe(1);
+    expect(auditEvery(0)).toBe(1);
+  });
+
+  it('property: a long-running watcher reads the whole store at its first round, and after any round its last read was at most every − 1 blocks below the tip (rounds again at a tip, a reorganisation back included); --once at the multiples', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: 1, max: 50 }), fc.array(fc.integer({ min: -3, max: 2 }), { maxLength: 200 }), (start, every, steps) => {
+      let tip = start;
+      let last: number | undefined;
+      expect(auditDue(tip, every, undefined, true)).toBe(true);
+      expect(auditDue(tip, every, undefined, false)).toBe(tip % every === 0);
+      for (const step of steps) {
+        if (auditDue(tip, every, last, true)) last = tip;
+        expect(Math.abs(tip - last!)).toBeLessThan(every);
+        // Tips go up a block at a time, stay (a retry), or go down (a reorganisation).
+        tip = Math.max(0, tip + (step > 0 ? 1 : step === 0 ? 0 : -1));
+      }
+    }), { numRuns: 300 });
+  });
+
+  it('missedByIndex: what the rule makes due that the index did not return, nothing else', () => {
+    const rec = (id: string, expiry: number, extra = {}) => ({ contract_id: id, contract: { expiry_height: expiry }, ...extra });
+    const all = [rec('a', 1_100), rec('b', 1_200), rec('c', 9_000, { exiting: {} }), rec('d', 9_000)];
+    expect(missedByIndex(all, new Set(['a']), (r) => r.contract_id, mintWatchHeight, 1_144).map((r) => r.contract_id)).toEqual(['c']);
+    expect(missedByIndex(all, new Set(), (r) => r.contract_id, mintWatchHeight, 1_144).map((r) => r.contract_id)).toEqual(['a', 'c']);
   });
 });
