@@ -198,13 +198,14 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(done.action).toBe('done');
     expect(await confirmations(done.txid!)).toBe(1); // the exit's state, mined again on the new branch
 
-    // Deeper: the last three blocks replaced by three others (the exit un-mined and mined again).
+    // Deeper, as deep as the issue asks (6): the last six blocks replaced by six others (the exit un-mined and mined again).
     const t = await node.tip();
-    const gone = [await rpc<string>('getblockhash', [t - 2]), await rpc<string>('getblockhash', [t - 1]), await rpc<string>('getblockhash', [t])];
+    const gone: string[] = [];
+    for (let h = t - 5; h <= t; h++) gone.push(await rpc<string>('getblockhash', [h]));
     await rpc('invalidateblock', [gone[0]]);
-    await rpc('generatetoaddress', [3, await node.wallet.call<string>('getnewaddress', ['', 'bech32m'])]);
+    await rpc('generatetoaddress', [6, await node.wallet.call<string>('getnewaddress', ['', 'bech32m'])]);
     const deeper = await once(asMint());
-    expect(deeper.reorg).toEqual({ depth: 3, fork_height: t - 3, deep: false, replaced: gone });
+    expect(deeper.reorg).toEqual({ depth: 6, fork_height: t - 6, deep: false, replaced: gone });
     const again = decision(deeper, X);
     expect(again.action).toBe('done');
     expect(await confirmations(again.txid!)).toBeGreaterThanOrEqual(1);
