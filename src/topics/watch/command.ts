@@ -94,7 +94,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
           },
         },
         { kind: 'credit-user', round: async (r) => (await import('./credit.ts')).userRound(this.watchedUser(network), r) },
-        { kind: 'device', round: async (r) => (await import('./device.ts')).deviceRound(this.watchedDevice(network), r) },
+        { kind: 'device', round: async (r) => (await import('./device.ts')).deviceRound(await this.watchedDevice(network), r) },
         // A statechain owner's coins, a payer's HTLCs and PTLCs, a channel party's channels: kept by `offchain watch`
         // (a service's watcher keeps its mint's or gateway's contracts; these roles' keys are offchain watch's).
         ...(this.served ? [] : [{
@@ -273,9 +273,10 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
     };
   }
 
-  /** The device's side: the user's contracts with a device channel, and `device refund-htlc`'s step (signed by --key-env/--key-file, the device's key). */
-  private watchedDevice(network: Network): DeviceHost {
+  /** The device's side: the user's contracts with a device channel, `device refund-htlc`'s step (signed by --key-env/--key-file, the device's key), the fee guard. */
+  private async watchedDevice(network: Network): Promise<DeviceHost> {
     return {
+      limits: await this.feeLimits(),
       // Those of the user's contracts due at the round's tip: every one with a device channel is (src/lib/watch/ports.ts).
       contracts: async (tip) => (await this.watchedUser(network).contracts(tip)).records,
       refund: (req) => this.htlcRefund(req),
