@@ -514,15 +514,22 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     refused(await run(asDev(ch, 'device', 'refund-htlc', '--fee-rate', '2', '--broadcast')), 'E_BROADCAST_REJECTED');
   }, 240_000);
 
-  it('W2: a toll in flight without a preimage, the gateway exits and vanishes, only offchain watch for the device: nothing at L − 1, the HTLC refunded at L (not with another key), mined; a reorganisation un-mines it (waited on in the mempool), one more back below L drops it (non-final): nothing at L − 1, sent again at L, mined; then done', async () => {
-    const ch = await openChannel('W2');
-    await pay(ch, 22, 20_000_000n);
-    await settle(ch, 22, true);
-    const job = await pay(ch, 23, 30_000_000n);
-    const L = job.htlc_expiry_height;
+  /**
+   * A channel with toll k settled and toll k + 1 in flight without a preimage; the gateway exits (exit-credit
+   * --broadcast) and vanishes; the state mined: the HTLC's expiry L and the state as checked.
+   */
+  async function exitedInFlight(tag: string, k: number) {
+    const ch = await openChannel(tag);
+    await pay(ch, k, 20_000_000n);
+    await settle(ch, k, true);
+    const L = (await pay(ch, k + 1, 30_000_000n)).htlc_expiry_height;
     const exit = await step<Exit>(asGw(ch, 'exit-credit', '--fee-rate', '3', '--broadcast'), '', 'credit/exit');
     await n.mine(1);
-    const s = checkState(ch, exit.state_tx.hex, htlcSat(20_000_000n), { k: 23, amount: htlcSat(30_000_000n), expiry: L });
+    return { ch, L, exit, s: checkState(ch, exit.state_tx.hex, htlcSat(20_000_000n), { k: k + 1, amount: htlcSat(30_000_000n), expiry: L }) };
+  }
+
+  it('W2: a toll in flight without a preimage, the gateway exits and vanishes, only offchain watch for the device: nothing at L − 1, the HTLC refunded at L (not with another key), mined; a reorganisation un-mines it (waited on in the mempool), one more back below L drops it (non-final): nothing at L − 1, sent again at L, mined; then done', async () => {
+    const { ch, L, exit, s } = await exitedInFlight('W2', 22);
     const dev = async (key = 'USER_KEY') => only(await watchOnce(ch.dev, key), ch, 'device');
     await mineTo(L - 1);
     expect(await dev()).toMatchObject({ action: 'none', deadline: L + 6, blocks_left: 7 });
@@ -567,14 +574,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   }, 240_000);
 
   it('W6: a toll in flight without a preimage, the gateway exits and vanishes, fees spike: the device\'s watcher refunds at L and rebids each block (0.1 → the budget at L + 5), never above it, mined by L + 6; a reorganisation of that block puts it back in the mempool, waited on, mined again; then done', async () => {
-    const ch = await openChannel('W6');
-    await pay(ch, 24, 20_000_000n);
-    await settle(ch, 24, true);
-    const job = await pay(ch, 25, 30_000_000n);
-    const L = job.htlc_expiry_height;
-    const exit = await step<Exit>(asGw(ch, 'exit-credit', '--fee-rate', '3', '--broadcast'), '', 'credit/exit');
-    await n.mine(1);
-    const s = checkState(ch, exit.state_tx.hex, htlcSat(20_000_000n), { k: 25, amount: htlcSat(30_000_000n), expiry: L });
+    const { ch, L, exit, s } = await exitedInFlight('W6', 24);
     const htlcPrevout: Prevout = { ...s.tx.outputs[s.vout]!, txid: exit.state_tx.txid, vout: s.vout };
     const dev = async () => only(await watchOnce(ch.dev, 'USER_KEY', ['--max-fee-rate', '10']), ch, 'device');
     await mineTo(L);
