@@ -329,7 +329,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
     await this.ownerKeyChecked(network);
     const key = await this.keyPair(network);
     const limits = await this.feeLimits();
-    const { backupSpend } = await import('../statechain/backup-spend.ts');
+    const { backupSpend, withdrawalSpend } = await import('../statechain/backup-spend.ts');
     const { ownerScript } = await import('../../lib/statechain/coin.ts');
     // The child pays the watcher's own key (its BIP-86 P2TR), as the credit exit's pays the mint's.
     const destination = ownerScript(key.publicKey);
@@ -338,6 +338,10 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
       backup: (record, req) => backupSpend(record, chain, {
         network, broadcast: req.broadcast, auxRand: this.random.bytes(32, 'statechain/child-aux'),
         child: { destination, feeRate: req.feeRate, feeLimits: limits, packageGuard: true, ...(req.conflicts ? { conflicts: req.conflicts } : {}) },
+      }),
+      withdrawal: (record, req) => withdrawalSpend(record, chain, {
+        network, owner: key, broadcast: req.broadcast, auxRand: this.random.bytes(32, 'statechain/child-aux'),
+        child: { destination, feeRate: req.feeRate, feeLimits: limits, packageGuard: true },
       }),
       limits,
     };
