@@ -150,7 +150,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       if (tip === T0) expect(p).toMatchObject({ action: 'rebroadcast', txid: withdrawals.payee });
       else {
         expect(p, JSON.stringify(p)).toMatchObject({ action: 'wait', shortfall: 'wallet', txid: withdrawals.payee });
-        expect(p.reason).toMatch(/cannot bump it \(E_NO_CHILD: the withdrawal pays .*the operator's co-signature/);
+        expect(p.reason).toContain(`cannot bump it (E_NO_CHILD: the withdrawal pays ${n.sweepTo}, not this owner's key nor its share`);
+        expect(p.reason).toMatch(/a withdrawal paying more needs the operator's co-signature, which it gave once/);
         expect((await entry(withdrawals.payee)).spentby).toEqual([]);
       }
       expect(await mempool()).toEqual([withdrawals.own, withdrawals.payee, ...(child ? [child] : [])].sort());

@@ -27,6 +27,7 @@
  */
 import { Transaction } from '@scure/btc-signer';
 import type { Static, TObject } from '@sinclair/typebox';
+import { scriptAddress } from '../address.ts';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
 import { RefusedError, StateConflictError } from '../errors.ts';
 import type { NoncePort } from '../musig/nonce-port.ts';
@@ -299,7 +300,7 @@ export function withdrawalWithChild(record: OwnerRecord, owner: KeyPair, child: 
   if (secret === undefined) {
     throw new RefusedError(
       'E_NO_CHILD',
-      `the withdrawal pays ${toHex(payout)}, not this owner's key nor its share: a child needs that output's key, or a wallet's coin beside its ${WITHDRAWAL_ANCHOR_SAT}-sat anchor (package child --parent <the statechain/spend> --wallet-psbt …), ` +
+      `the withdrawal pays ${scriptAddress(payout, record.network) ?? toHex(payout)}, not this owner's key nor its share: a child needs that output's key, or a wallet's coin beside its ${WITHDRAWAL_ANCHOR_SAT}-sat anchor (package child --parent <the statechain/spend> --wallet-psbt …), ` +
         'and a withdrawal paying more needs the operator\'s co-signature, which it gave once (the coin is closed): its payee bumps it',
     );
   }
