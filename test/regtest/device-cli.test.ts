@@ -29,6 +29,8 @@
  *   W2 as B, with only `offchain watch` for the device: nothing at L − 1, the refund at L
  *      (refused with the wrong key), mined; a reorganisation un-mines it (waited on), a second one
  *      back below L drops it (non-final): sent again at L, mined; done.
+ *   W6 as W2 through a fee spike (issue 71 item 3): the refund rebid each block on the deadline's
+ *      schedule toward L + 6, within the budget, mined by then; a reorganisation of that block.
  *   W3–W5 the review's attacks on the gateway's watcher: a safety margin as long as the HTLC
  *      (the defaults: 144 and 144) must not put a payment on chain before the device settles;
  *      a forged claim record, or one left by an earlier payment, claims nothing and steers nothing.
@@ -512,26 +514,33 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     refused(await run(asDev(ch, 'device', 'refund-htlc', '--fee-rate', '2', '--broadcast')), 'E_BROADCAST_REJECTED');
   }, 240_000);
 
-  it('W2: a toll in flight without a preimage, the gateway exits and vanishes, only offchain watch for the device: nothing at L − 1, the HTLC refunded at L (not with another key), mined; a reorganisation un-mines it (waited on in the mempool), one more back below L drops it (non-final): nothing at L − 1, sent again at L, mined; then done', async () => {
-    const ch = await openChannel('W2');
-    await pay(ch, 22, 20_000_000n);
-    await settle(ch, 22, true);
-    const job = await pay(ch, 23, 30_000_000n);
-    const L = job.htlc_expiry_height;
+  /**
+   * A channel with toll k settled and toll k + 1 in flight without a preimage; the gateway exits (exit-credit
+   * --broadcast) and vanishes; the state mined: the HTLC's expiry L and the state as checked.
+   */
+  async function exitedInFlight(tag: string, k: number) {
+    const ch = await openChannel(tag);
+    await pay(ch, k, 20_000_000n);
+    await settle(ch, k, true);
+    const L = (await pay(ch, k + 1, 30_000_000n)).htlc_expiry_height;
     const exit = await step<Exit>(asGw(ch, 'exit-credit', '--fee-rate', '3', '--broadcast'), '', 'credit/exit');
     await n.mine(1);
-    const s = checkState(ch, exit.state_tx.hex, htlcSat(20_000_000n), { k: 23, amount: htlcSat(30_000_000n), expiry: L });
+    return { ch, L, exit, s: checkState(ch, exit.state_tx.hex, htlcSat(20_000_000n), { k: k + 1, amount: htlcSat(30_000_000n), expiry: L }) };
+  }
+
+  it('W2: a toll in flight without a preimage, the gateway exits and vanishes, only offchain watch for the device: nothing at L − 1, the HTLC refunded at L (not with another key), mined; a reorganisation un-mines it (waited on in the mempool), one more back below L drops it (non-final): nothing at L − 1, sent again at L, mined; then done', async () => {
+    const { ch, L, exit, s } = await exitedInFlight('W2', 22);
     const dev = async (key = 'USER_KEY') => only(await watchOnce(ch.dev, key), ch, 'device');
     await mineTo(L - 1);
-    expect(await dev()).toMatchObject({ action: 'none', deadline: L, blocks_left: 1 });
+    expect(await dev()).toMatchObject({ action: 'none', deadline: L + 6, blocks_left: 7 });
     await n.mine(1);
-    // Another key signs nothing: said before anything is built, nothing sent.
+    // Another key signs nothing: said before anything is built (the refund is held with the error), nothing sent.
     const wrong = await dev('MINT_KEY');
-    expect(wrong).toMatchObject({ action: 'refund' });
+    expect(wrong).toMatchObject({ action: 'hold' });
     expect(wrong.error).toMatch(/^E_WRONG_KEY: /);
     expect(await rpc<string[]>('getrawmempool')).toEqual([]);
     const d = await dev();
-    expect(d).toMatchObject({ action: 'refund', deadline: L, blocks_left: 0 });
+    expect(d).toMatchObject({ action: 'refund', deadline: L + 6, blocks_left: 6 });
     expect(d.error).toBeUndefined();
     expect(await rpc<string[]>('getrawmempool')).toEqual([d.txid]);
     verifyScriptPathSpend(await rpc<string>('getrawtransaction', [d.txid]), [{ ...s.tx.outputs[s.vout]!, txid: exit.state_tx.txid, vout: s.vout }], 0, {
@@ -552,16 +561,63 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(await rpc<string[]>('getrawmempool')).toEqual([]);
     r = await watchReport(ch.dev, 'USER_KEY');
     expect(r.reorg).toMatchObject({ depth: 1, fork_height: L - 1 });
-    expect(only(r.decisions, ch, 'device')).toMatchObject({ action: 'none', blocks_left: 1 });
+    expect(only(r.decisions, ch, 'device')).toMatchObject({ action: 'none', blocks_left: 7 });
     expect(await rpc<string[]>('getrawmempool')).toEqual([]);
-    // The new branch reaches L: the watcher refunds again, mined in L + 1; done.
+    // The new branch reaches L: the watcher sends its refund again (its schedule started at L), mined in L + 1; done.
     await mineOtherBranch();
     const again = await dev();
-    expect(again).toMatchObject({ action: 'refund', blocks_left: 0 });
+    expect(again).toMatchObject({ action: 'rebroadcast', blocks_left: 6 });
     expect(await rpc<string[]>('getrawmempool')).toEqual([again.txid]);
     await mineOtherBranch();
     expect(await confirmations(again.txid!)).toBe(1);
     expect((await dev()).action).toBe('done');
+  }, 240_000);
+
+  it('W6: a toll in flight without a preimage, the gateway exits and vanishes, fees spike: the device\'s watcher refunds at L and rebids each block (0.1 → the budget at L + 5), never above it, mined by L + 6; a reorganisation of that block puts it back in the mempool, waited on, mined again; then done', async () => {
+    const { ch, L, exit, s } = await exitedInFlight('W6', 24);
+    const htlcPrevout: Prevout = { ...s.tx.outputs[s.vout]!, txid: exit.state_tx.txid, vout: s.vout };
+    const dev = async () => only(await watchOnce(ch.dev, 'USER_KEY', ['--max-fee-rate', '10']), ch, 'device');
+    await mineTo(L);
+    const rates: number[] = [];
+    const aims: string[] = [];
+    let refund = '';
+    for (let tip = L; tip < L + 6; tip++) {
+      expect(await n.tip()).toBe(tip);
+      const d = await dev();
+      expect(d.action, JSON.stringify(d)).toBe(tip === L ? 'refund' : 'rebid');
+      expect(d.error, d.error).toBeUndefined();
+      rates.push(d.fee_rate!);
+      aims.push(`${d.deadline}-${d.blocks_left}`);
+      // The one refund in the mempool is this round's (its last one replaced), paying the bid and never above the budget.
+      expect(await rpc<string[]>('getrawmempool')).toEqual([d.txid]);
+      refund = d.txid!;
+      const e = await rpc<{ vsize: number; fees: { base: number } }>('getmempoolentry', [refund]);
+      const rate = Math.round(e.fees.base * 1e8) / e.vsize;
+      expect(rate).toBeGreaterThanOrEqual(d.fee_rate! - 0.01);
+      expect(rate).toBeLessThanOrEqual(10);
+      verifyScriptPathSpend(await rpc<string>('getrawtransaction', [refund]), [htlcPrevout], 0, {
+        outputKey: s.tree.output.outputKey, internalKey: s.tree.internalKey, leafScript: s.tree.leaves.refund!.script, signingKey: USER_PUB.subarray(1), after: L,
+      });
+      // The spike: each refund left out of the next block, until the last bid.
+      if (tip < L + 5) await rpc('prioritisetransaction', [refund, 0, -100_000_000]);
+      await n.mine(1);
+    }
+    // From the relay floor (regtest has no estimate) to the budget at the last chance, by hand: 0.1 + ⌈9.9 · k / 5⌉ sat/vB.
+    expect(rates).toEqual([0.1, 2.08, 4.06, 6.04, 8.02, 10]);
+    // Each decision aims at block L + 6, the blocks left counting down to it.
+    expect(aims).toEqual([6, 5, 4, 3, 2, 1].map((k) => `${L + 6}-${k}`));
+    expect(await n.tip()).toBe(L + 6);
+    expect(await confirmations(refund)).toBe(1);
+    expect(await dev()).toMatchObject({ action: 'done' });
+    // A reorganisation of the block that mined it: the refund back in the node's mempool, waited on (it pays the budget), mined again.
+    await rpc('invalidateblock', [await rpc<string>('getblockhash', [L + 6])]);
+    const r = await watchReport(ch.dev, 'USER_KEY', ['--max-fee-rate', '10']);
+    expect(r.reorg).toMatchObject({ depth: 1, fork_height: L + 5 });
+    expect(only(r.decisions, ch, 'device')).toMatchObject({ action: 'wait', txid: refund });
+    expect(await rpc<string[]>('getrawmempool')).toEqual([refund]);
+    await mineOtherBranch();
+    expect(await confirmations(refund)).toBe(1);
+    expect(await dev()).toMatchObject({ action: 'done' });
   }, 240_000);
 
   /** A `watch` record written straight into the gateway's state database (the operator's database administrator). */

@@ -11,8 +11,29 @@ import { join } from 'node:path';
 import { satsToBtc } from '../../src/lib/chain/amount.ts';
 import { OPERATOR_PUB } from '../e2e/statechain-flow.ts';
 import type { FundedNode } from './funded-node.ts';
+import { messageOf } from './offchain-cli.ts';
+import { offchainInProcess } from './in-process-cli.ts';
 
 export type Step = (who: string, args: string[], input?: string) => Promise<string>;
+
+/** The operator's regtest terms: backups 5 blocks apart, the first 40 blocks out, a 400-sat backup fee. */
+export const INTERVAL = 5;
+export const TERMS = ['--interval', String(INTERVAL), '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '400', '--margin', '2'];
+/** Regtest's terms are below an owner's default floor: its owners lower theirs to match. */
+export const FLOOR = ['--min-interval', String(INTERVAL), '--min-margin', '2'];
+
+/**
+ * One step as `who`: the CLI in-process with `who`'s key (from `env`) and state directory (`dir(who)`), beside the
+ * node, printing one message; deposits and transfers with the owners' floor lowered to regtest's terms (`floor`).
+ */
+export function ownerStep(o: { node: () => FundedNode; dir: (who: string) => string; env: Record<string, string>; floor: string[] }): Step {
+  return async (who, args, input = '') => {
+    const extra = ['statechain-deposit', 'statechain-transfer'].includes(args[0]!) ? o.floor : [];
+    const r = await offchainInProcess([...args, ...extra, '--key-env', who, '--state-dir', o.dir(who), ...o.node().chain()], { input, env: o.env });
+    messageOf(r);
+    return r.stdout;
+  };
+}
 
 export function statechainCoins(o: { node: () => FundedNode; work: () => string; step: Step; amount: bigint }) {
   const { step } = o;

@@ -45,7 +45,7 @@ import { findBitcoind } from './bitcoind.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 import { BIN, assertBuilt, describeRun, messageOf, offchain } from './offchain-cli.ts';
 import { offchainInProcess } from './in-process-cli.ts';
-import { statechainCoins } from './statechain-coins.ts';
+import { FLOOR, INTERVAL, TERMS, ownerStep, statechainCoins } from './statechain-coins.ts';
 
 const BITCOIND = findBitcoind();
 const TITLE = BITCOIND
@@ -53,12 +53,8 @@ const TITLE = BITCOIND
   : 'offchain watch for a statechain owner on bitcoind -regtest — SKIPPED: no bitcoind on PATH and BITCOIND is unset';
 if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
 
-const INTERVAL = 5;
-const TERMS = ['--interval', String(INTERVAL), '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '400', '--margin', '2'];
 /** Anchored terms (zero-fee backups with a P2A anchor) and a later lock: Dave's coin, kept after the others. */
 const ANCHORED = ['--interval', String(INTERVAL), '--initial-lock', '+60', '--min-confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
-/** Regtest's terms are below an owner's default floor: its owners lower theirs to match. */
-const FLOOR = ['--min-interval', String(INTERVAL), '--min-margin', '2'];
 /** The owner's budget, sat/vB of the package (--max-fee-rate). */
 const BUDGET = 5;
 const AMOUNT = 100_000n;
@@ -86,12 +82,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   const rpc = <T>(method: string, params: unknown[] = []) => n.node.rpc.call<T>(method, params);
   const dir = (who: string) => join(work.path, who);
 
-  const step = async (who: string, args: string[], input = '') => {
-    const extra = ['statechain-deposit', 'statechain-transfer'].includes(args[0]!) ? FLOOR : [];
-    const r = await offchainInProcess([...args, ...extra, '--key-env', who, '--state-dir', dir(who), ...n.chain()], { input, env: ENV });
-    messageOf(r);
-    return r.stdout;
-  };
+  const step = ownerStep({ node: () => n, dir, env: ENV, floor: FLOOR });
   const watchArgs = (who: string, extra: string[] = []) => ['watch', '--key-env', who, '--state-dir', dir(who), ...n.chain(), '--max-fee-rate', String(BUDGET), ...extra];
   /** One round, as cron would run it: the built CLI, spawned. */
   const once = async (who: string): Promise<Report> => {

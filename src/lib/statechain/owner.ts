@@ -21,12 +21,13 @@
  *   of them finishes the coin;
  * - the owner's share o is kept in its state (0600) and appears in no message.
  *
- * Here: the owner's record and signing session, the withdrawal and the backup with its child.
+ * Here: the owner's record and signing session, the withdrawal and the backup, each with its CPFP child.
  * Not here: the deposit's steps (deposit.ts) and its funding (funding.ts), the transfer
  * (transfer.ts), persistence and locking (the command's store).
  */
 import { Transaction } from '@scure/btc-signer';
 import type { Static, TObject } from '@sinclair/typebox';
+import { scriptAddress } from '../address.ts';
 import { equalBytes, fromHex, toHex } from '../bytes.ts';
 import { RefusedError, StateConflictError } from '../errors.ts';
 import type { NoncePort } from '../musig/nonce-port.ts';
@@ -44,7 +45,7 @@ import { DEFAULT_FEE_LIMITS, checkFee, type FeeLimits } from '../tx/fee-guard.ts
 import { finalizedRaw } from '../truc/input.ts';
 import type { Statement, WithdrawCosignedSchema } from './schemas.ts';
 import { signBody } from './seal.ts';
-import { checkRelayFloor, withdrawalTransaction as buildWithdrawal, withdrawalVsize, type RelayFloorSource } from './withdrawal.ts';
+import { WITHDRAWAL_ANCHOR_SAT, checkRelayFloor, withdrawalTransaction as buildWithdrawal, withdrawalVsize, type RelayFloorSource } from './withdrawal.ts';
 import { aggregate, nonceGen, partialSign, partialVerify, publicShare } from './signer.ts';
 import { FIXED_FIELDS, checkStatement, requireUnchanged } from './statement.ts';
 
@@ -244,7 +245,7 @@ export function storedWithdrawal(record: OwnerRecord): { txid: string; hex: stri
 }
 
 /**
- * The CPFP child of a backup: where it pays, the package's rate, the fee guard — on each
+ * The CPFP child of a backup (or of the withdrawal): where it pays, the package's rate, the fee guard — on each
  * transaction (`statechain backup`: submitpackage's maxfeerate is --max-fee-rate), or with
  * `packageGuard` on the package as a whole (a watcher's deadline bid, as the credit exit's: the
  * child carries the backup, so alone it pays more) — and `conflicts`, the mempool transactions
@@ -262,7 +263,7 @@ export type BackupChild = { destination: Uint8Array; feeRate: number; feeLimits:
  * (backup + child) through every rule of ../truc/check.ts, again once signed (a refusal:
  * exit 4 with Core's string).
  */
-export function backupWithChild(record: OwnerRecord, child: BackupChild | undefined, auxRand: Uint8Array) {
+export function backupWithChild(record: OwnerRecord, child: BackupChild | undefined, auxRand: Uint8Array): { backup: Transaction; hex: string } & Partial<OwnChild> {
   if (record.backups.length === 0) throw new StateConflictError('E_NO_BACKUP', 'this coin has no signed backup yet');
   // Ours is the newest backup recorded for our share (a transfer we sent may have added one after it).
   const own = ownerScript(parsePublicKey(record.share, 'share'));
@@ -279,29 +280,65 @@ export function backupWithChild(record: OwnerRecord, child: BackupChild | undefi
   const backup = parseTransaction(hex, 'the stored backup');
   if (child === undefined) return { backup, hex };
   if (!equalBytes(backup.getOutput(0).script!, own)) throw new RefusedError('E_NO_CHILD', 'this backup pays the script you chose (e.g. a channel\'s funding output), not your share: bump it from there, or (an anchored backup) with package child from your wallet');
-  const anchored = backup.outputsLength === 2 && equalBytes(backup.getOutput(1).script!, P2A_SCRIPT);
-  const coin = backup.getInput(0);
+  return { backup, hex, ...ownChild(record, hex, backup, fromHex(record.share_secret, 'share', 32), child, auxRand) };
+}
+
+/**
+ * The signed withdrawal (status `withdrawn`) and a CPFP child spending its payout and its 240-sat
+ * anchor, signed by `owner` — the watcher's key, or this owner's share: whichever key the payout
+ * is the BIP-86 P2TR of. A payout to anyone else (the payee's address) is E_NO_CHILD: a child
+ * needs that output's key, or a wallet's coin beside the anchor (`package child --wallet-psbt`),
+ * and a withdrawal paying more needs the operator's co-signature, which it gave once (the coin is
+ * closed). Built and checked as the backup's child is (../truc/child.ts, ../truc/check.ts).
+ */
+export function withdrawalWithChild(record: OwnerRecord, owner: KeyPair, child: BackupChild, auxRand: Uint8Array) {
+  const { hex } = storedWithdrawal(record);
+  const withdrawal = parseTransaction(hex, 'the stored withdrawal');
+  const payout = withdrawal.getOutput(0).script!;
+  const share = parsePublicKey(record.share, 'share');
+  const secret = equalBytes(payout, ownerScript(owner.publicKey)) ? owner.secretKey.slice() : equalBytes(payout, ownerScript(share)) ? fromHex(record.share_secret, 'share', 32) : undefined;
+  if (secret === undefined) {
+    throw new RefusedError(
+      'E_NO_CHILD',
+      `the withdrawal pays ${scriptAddress(payout, record.network) ?? toHex(payout)}, not this owner's key nor its share: a child needs that output's key, or a wallet's coin beside its ${WITHDRAWAL_ANCHOR_SAT}-sat anchor (package child --parent <the statechain/spend> --wallet-psbt …), ` +
+        'and a withdrawal paying more needs the operator\'s co-signature, which it gave once (the coin is closed): its payee bumps it',
+    );
+  }
+  return { withdrawal, hex, ...ownChild(record, hex, withdrawal, secret, child, auxRand) };
+}
+
+type OwnChild = ReturnType<typeof ownChild>;
+
+/**
+ * A CPFP child of `parent` (a backup or the withdrawal, spending the coin) taking its output 0 —
+ * paying `secret`'s BIP-86 key — and, when it has one, its pay-to-anchor (output 1), as Core's
+ * ephemeral-dust rule demands of a 0-sat one. Built by the one CPFP builder (../truc/child.ts, as
+ * the credit exit's): the child at its largest signed size, the fee guard, and the package through
+ * every rule of ../truc/check.ts, again once signed (a refusal: exit 4 with Core's string).
+ * `secret` is wiped.
+ */
+function ownChild(record: OwnerRecord, hex: string, parent: Transaction, secret: Uint8Array, child: BackupChild, auxRand: Uint8Array) {
+  const anchored = parent.outputsLength === 2 && equalBytes(parent.getOutput(1).script!, P2A_SCRIPT);
+  const coin = parent.getInput(0);
   // P = O + S is the same for every owner: the statement's current shares give the coin's script.
   const st = record.statement;
   const coinScript = coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share')).script;
   const prevouts = [{ txid: toHex(coin.txid!), vout: coin.index!, amount: BigInt(st.amount_sat!), script: coinScript }];
-  // The one child builder (../truc/child.ts): our share's output (and the anchor), sized at its
-  // largest, the fee, the fee guard and the package through check.ts; our share's key signs.
+  // The one child builder (../truc/child.ts): our output (and the anchor), sized at its
+  // largest, the fee, the fee guard and the package through check.ts; our key signs.
   const policy = child.packageGuard ? CORE_POLICY : { ...CORE_POLICY, maxFeeRate: Math.round(child.feeLimits.maxFeeRate * 1000) };
   const built = buildChild({
-    parent: fromHex(hex, 'backup'), parentPrevouts: prevouts, own: { to: child.destination, shortCode: 'E_FEE_TOO_HIGH' },
+    parent: fromHex(hex, 'parent'), parentPrevouts: prevouts, own: { to: child.destination, shortCode: 'E_FEE_TOO_HIGH' },
     spend: anchored ? [0, 1] : [0], feeRate: child.feeRate, feeLimits: child.feeLimits, policy,
     ...(child.packageGuard ? { packageGuard: true } : {}), ...(child.conflicts?.length ? { conflicts: child.conflicts } : {}), ...(child.replaces ? { replaces: child.replaces } : {}),
   });
   const tx = built.psbt;
-  const childFee = built.childFee;
-  const secret = fromHex(record.share_secret, 'share', 32);
   const tweaked = tweakSecretKey(secret);
   secret.fill(0);
   const sig = schnorrSign(keyPathSighash(tx, 0), tweaked, auxRand);
   tweaked.fill(0);
   tx.updateInput(0, { finalScriptWitness: [sig] }, true);
   const childRaw = finalizedRaw(tx, 'the child');
-  const verdict = checkTrucPackage(fromHex(hex, 'backup'), childRaw, prevouts, policy);
-  return { backup, hex, child: tx, childHex: toHex(childRaw), childFeeSat: childFee, childVsize: built.vsize, verdict, policy };
+  const verdict = checkTrucPackage(fromHex(hex, 'parent'), childRaw, prevouts, policy);
+  return { child: tx, childHex: toHex(childRaw), childFeeSat: built.childFee, childVsize: built.vsize, verdict, policy };
 }

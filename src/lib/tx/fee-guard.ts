@@ -73,3 +73,16 @@ export function checkFee(fee: FeeToCheck, limits: FeeLimits = DEFAULT_FEE_LIMITS
     { fee_sat: Number(fee.feeSat), fee_rate: rate, share, max_fee_rate: limits.maxFeeRate, max_fee_share: limits.maxFeeShare },
   );
 }
+
+/**
+ * The highest rate, sat/kvB, at which a transaction of `vsize` vB that moves `amountSat` passes
+ * the guard: its fee (the rate on its size, rounded up to a sat, as the builders take it) within
+ * --max-fee-rate × vsize and within --max-fee-share of the amount. A watcher bids at most this —
+ * short of its schedule it says `shortfall: 'budget'` — rather than a bid refused every round.
+ */
+export function guardedRateCap(vsize: number, amountSat: bigint, limits: FeeLimits): number {
+  const maxFee = Math.min(Math.floor(limits.maxFeeRate * vsize), Math.floor(limits.maxFeeShare * Number(amountSat)));
+  let cap = Math.min(Math.floor(limits.maxFeeRate * 1000), Math.floor((maxFee * 1000) / vsize));
+  while (cap > 0 && Math.ceil(vsize * (cap / 1000)) > maxFee) cap--;
+  return Math.max(0, cap);
+}

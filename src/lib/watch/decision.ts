@@ -79,3 +79,16 @@ export type Report = {
 export function heldRate(held: { descendantFee: bigint; descendantVsize: number }): number {
   return Math.max(0, Math.ceil((1000 * Number(held.descendantFee)) / held.descendantVsize));
 }
+
+/**
+ * The least package rate, sat/kvB, at which a new child of a parent in the mempool replaces the
+ * child there (ours, or a stranger's on an anchor: TRUC sibling eviction) — more absolute fee than
+ * the parent and its descendants pay, plus the incremental relay fee on the new child (Core's
+ * rules 3 and 4), at a rate above their chunk's — as a rate of the new package (parent + child,
+ * `packageVsize`). A large child at a low rate pins the parent far above `heldRate`.
+ */
+export function childReplaceRate(held: { descendantFee: bigint; chunkFee: bigint; chunkWeight: number }, childVsize: number, packageVsize: number, incremental: number): number {
+  const fee = Math.ceil((1000 * Number(held.descendantFee) + incremental * childVsize) / packageVsize);
+  const chunk = Math.floor((4000 * Number(held.chunkFee)) / held.chunkWeight) + 1;
+  return Math.max(0, fee, chunk);
+}

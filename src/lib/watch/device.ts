@@ -23,7 +23,12 @@
  *   still come back and settle the payment off chain.
  * - The device refunds an HTLC only from the tip at its expiry, only when the state holding it
  *   is on chain and the HTLC unspent; a claim (the gateway's, with the preimage: the payment is
- *   paid) or its own refund spending it is waited on, never replaced.
+ *   paid) spending it is waited on, never replaced.
+ * - Its refund bids the deadline's schedule toward block L + REFUND_BLOCKS (the race with a late
+ *   claim): never above the budget; its own refund in the mempool (the refund leaf: only the
+ *   device's key signs it) is replaced only at a rate above it by the incremental relay fee —
+ *   never by a worse one — and otherwise stands: `wait` while it pays what the schedule asks,
+ *   `hold` with `shortfall: budget` when the schedule asks more and the budget cannot outbid it.
  */
 import { deadlineBid } from '../tx/deadline-fee.ts';
 import type { Decision } from './decision.ts';
@@ -118,6 +123,15 @@ export function decideGateway(row: GatewayRow, f: GatewayFacts): GatewayDecision
   return { ...base, action: 'rebroadcast', reason: 'the claim is not in the node\'s mempool (evicted, un-mined by a reorganisation, or never sent): sent again at the schedule\'s rate', ...rate, ...shortfall };
 }
 
+/**
+ * Blocks after the HTLC's expiry L by which the device's refund should be mined: its schedule
+ * rises from the node's estimate at the first chance (block L + 1) to the budget at the last
+ * (block L + 6, bid with the tip at L + 5). The claim leaf has no lock, so each block the refund
+ * waits is one more in which a late claim can replace it; six is the window a statechain owner's
+ * watcher gives its backup once final (the safety floor's --min-interval default).
+ */
+export const REFUND_BLOCKS = 6;
+
 /** A payment of the device whose HTLC it may take back (in flight, or failed), in one state. */
 export type DeviceRow = { contract_id: string; payment_hash: string; state_txid: string; htlc_expiry: number };
 
@@ -125,19 +139,61 @@ export type DeviceFacts = {
   tip: number;
   /** The state holding the HTLC: its confirmations (0: in the mempool; null: the node does not know it). */
   stateConfirmations: number | null;
+  /** Who spends the HTLC; a refund in the mempool with the rate, sat/kvB, of it and its descendants (what a replacement outbids). */
   htlc: HtlcSpend;
+  /** The schedule's start, sat/kvB: the node's estimate for the blocks left, at least its floor (0: not asked). */
+  startRate?: number;
+  /** The most the device pays, sat/kvB of the refund: the fee guard (--max-fee-rate, --max-fee-share of the HTLC). */
+  budgetRate?: number;
+  incrementalRate?: number;
+  /** The watcher's last bid for this payment's refund (only its start_tip steers: what the node holds is asked of it). */
+  bid?: ExitBid;
+  /** The refund could not be built ("CODE: message": another key, a record that does not decode). */
+  unbuildable?: string;
 };
 
-export function decideDevice(row: DeviceRow, f: DeviceFacts): Decision {
-  const base = { kind: 'device' as const, contract: row.contract_id, deadline: row.htlc_expiry, blocks_left: row.htlc_expiry - f.tip };
+export type DeviceDecision = Decision & { /** The bid to store and send, sat/kvB, when the action sends the refund. */ rate?: number };
+
+/** The last block the device's refund aims at: L + REFUND_BLOCKS. */
+export function refundDeadline(row: Pick<DeviceRow, 'htlc_expiry'>): number {
+  return row.htlc_expiry + REFUND_BLOCKS;
+}
+
+export function decideDevice(row: DeviceRow, f: DeviceFacts): DeviceDecision {
+  const deadline = refundDeadline(row);
+  const base = { kind: 'device' as const, contract: row.contract_id, deadline, blocks_left: deadline - f.tip };
   if (f.stateConfirmations === null) {
     return { ...base, action: 'none', reason: `the state ${row.state_txid} holding payment ${row.payment_hash} is not on chain: nothing to take back (refund-credit takes the channel after its expiry)` };
   }
   if (f.htlc.where === 'block') return { ...base, action: 'done', reason: 'the HTLC is spent in a block: by the gateway\'s claim (the payment is paid) or by this device\'s refund' };
-  if (f.htlc.where === 'mempool') {
-    const who = f.htlc.leaf === 'claim' ? 'the gateway\'s claim (with the preimage: the payment is paid)' : f.htlc.leaf === 'refund' ? 'the device\'s refund' : 'a transaction through neither leaf';
+  const own = f.htlc.where === 'mempool' && f.htlc.leaf === 'refund';
+  if (f.htlc.where === 'mempool' && !own) {
+    const who = f.htlc.leaf === 'claim' ? 'the gateway\'s claim (with the preimage: the payment is paid)' : 'a transaction through neither leaf';
     return { ...base, action: 'wait', reason: `the HTLC is spent in the mempool by ${who}`, txid: f.htlc.txid };
   }
-  if (f.tip < row.htlc_expiry) return { ...base, action: 'none', reason: `the state is on chain; the HTLC's refund is final from the tip at ${row.htlc_expiry}` };
-  return { ...base, action: 'refund', reason: 'the HTLC is on chain, unclaimed, and its refund is final: taken back' };
+  if (f.tip < row.htlc_expiry) {
+    return own
+      ? { ...base, action: 'wait', reason: 'the device\'s refund is in the mempool', txid: (f.htlc as { txid: string }).txid }
+      : { ...base, action: 'none', reason: `the state is on chain; the HTLC's refund is final from the tip at ${row.htlc_expiry}, mined by block ${deadline} on the schedule` };
+  }
+  if (f.unbuildable !== undefined) return { ...base, action: 'hold', reason: 'the refund cannot be built: nothing sent', error: f.unbuildable };
+  const held = own ? (f.htlc as { rate: number }).rate : undefined;
+  const bid = deadlineBid({
+    startTip: Math.min(f.bid?.start_tip ?? f.tip, f.tip), tip: f.tip, deadline, startRate: f.startRate ?? 0, budgetRate: f.budgetRate ?? 0,
+    ...(held !== undefined ? { previousRate: held } : {}), incrementalRate: f.incrementalRate ?? 0,
+  });
+  const shortfall = bid.shortfall ? { shortfall: bid.shortfall } : {};
+  const rate = { fee_rate: bid.rate / 1000, rate: bid.rate };
+  const left = `${Math.max(0, bid.chancesLeft + 1)} block(s) left on the schedule`;
+  if (held !== undefined) {
+    const txid = { txid: (f.htlc as { txid: string }).txid };
+    if (!bid.hold) return { ...base, action: 'rebid', reason: `the refund is not mined yet: replaced at the schedule's rate, above the ${held / 1000} sat/vB it pays by the incremental relay fee (${left})`, ...rate, ...shortfall };
+    if (bid.scheduled <= held) return { ...base, action: 'wait', reason: `the device's refund in the mempool pays ${held / 1000} sat/vB, what the schedule asks (${bid.scheduled / 1000}) or more: it stands`, fee_rate: held / 1000, ...txid };
+    return {
+      ...base, action: 'hold', reason: `the device's refund in the mempool pays ${held / 1000} sat/vB; the schedule asks ${bid.scheduled / 1000}, and outbidding it by the incremental relay fee is above the budget (--max-fee-rate, --max-fee-share): it stands`,
+      fee_rate: held / 1000, shortfall: 'budget', ...txid,
+    };
+  }
+  if (f.bid === undefined) return { ...base, action: 'refund', reason: `the HTLC is on chain, unclaimed, and its refund is final: taken back (${left})`, ...rate, ...shortfall };
+  return { ...base, action: 'rebroadcast', reason: `the refund is not in the node's mempool (evicted, un-mined by a reorganisation, or never sent): sent again at the schedule's rate (${left})`, ...rate, ...shortfall };
 }

@@ -2,7 +2,8 @@
  * The statechain owner's deadlines, as a watcher keeps them (BRIEF §3.2, docs/statechain.md
  * "The newest owner exits first"): the owner's newest backup, final from the tip at its locktime
  * Lₙ, mined before the previous owner's (final from Lₙ₋₁ > Lₙ) can enter any mempool — by block
- * Lₙ₋₁ − 1 — and a cooperative withdrawal the owner signed, sent until it is mined. Pure: the
+ * Lₙ₋₁ − 1 — and a cooperative withdrawal the owner signed, sent until it is mined (bumped by a
+ * child when it pays the owner's key: the operator co-signs no second one). Pure: the
  * chain's facts come in already asked (src/topics/watch/statechain.ts).
  *
  * INVARIANTS (test/lib/watch/statechain.test.ts, property tests; statechain-attacks.test.ts):
@@ -32,6 +33,12 @@
  *   behind it) is waited for or `done`; anything else is E_WATCH_FOREIGN_SPEND.
  * - A signed withdrawal is sent (again) only while the coin is unspent and the withdrawal unknown
  *   to the node, and never once its backup has been sent in its place (within the margin).
+ * - A withdrawal paying a key of this owner's is bumped before the backup's window by a child
+ *   spending its payout and anchor, on the deadline's schedule (the coin's: the backup takes it
+ *   over in its window), never above the budget, and in the mempool only at a rate above the
+ *   package there by the incremental relay fee (or what replacing its child costs); a withdrawal
+ *   paying anyone else is never bumped (no key for its output, the operator signs no second one):
+ *   sent as signed, the shortfall said (`wallet`) when the schedule asks more than it pays.
  */
 import { deadlineBid } from '../tx/deadline-fee.ts';
 import type { ExitBid } from './credit.ts';
@@ -85,9 +92,43 @@ export type OwnerFacts = {
   unbuildable?: string;
   /** Confirmations after which the owner calls it done. */
   finalDepth: number;
+  /** A withdrawn coin's signed withdrawal, unmined before the backup's window, as the node and the owner's key see it (absent: not asked — offline). */
+  withdrawal?: WithdrawalFacts;
+  /** The tip the coin's schedule started at when its withdrawal was bid first: a backup sent in its place goes on from there. */
+  scheduleStart?: number;
 };
 
-export type OwnerDecision = Decision & { /** The bid to store and send (sat/kvB) when the action sends a backup. */ rate?: number };
+/** What the owner's watcher knows of a signed withdrawal it may bump (startRate, budgetRate, incrementalRate: OwnerFacts', for the withdrawal's package). */
+export type WithdrawalFacts = {
+  /** What it pays alone, sat/kvB. */
+  ownRate: number;
+  /** Why this owner cannot bump it ("CODE: message": its payout is not a key of this owner's); absent: a child spending its payout and anchor can. */
+  unbumpable?: string;
+  /** The watcher's last bid for it (only its start_tip steers). */
+  bid?: ExitBid;
+  /** In the node's mempool: the package rate there (it with its descendants), sat/kvB. */
+  mempoolRate?: number;
+  /** In the node's mempool: the least package rate at which a new child replaces the one there (decision.ts childReplaceRate). */
+  pinRate?: number;
+};
+
+export type OwnerDecision = Decision & {
+  /** The bid to store and send (sat/kvB) when the action sends a backup, or bumps the withdrawal. */
+  rate?: number;
+  /** The action sends the signed withdrawal: as signed (`alone`), or with a child spending its payout and anchor (`child`, at `rate`). */
+  withdrawal?: 'alone' | 'child';
+};
+
+/**
+ * Blocks a withdrawal nothing can outrun aims at from its first bid — a coin whose backup is backup 1 (no older backup
+ * can take it): LND's sweeper deadline for an input without one (sweep.DefaultDeadlineDelta, 1,008: a week).
+ */
+export const NO_DEADLINE_BLOCKS = 1008;
+
+/** The height a withdrawal's schedule aims at: the backup's deadline (the backup takes the schedule over in its window), or NO_DEADLINE_BLOCKS after its first bid for backup 1's coin. */
+export function withdrawalDeadline(coin: OwnerCoin, startTip: number): number {
+  return coin.older ? backupDeadline(coin) : startTip + NO_DEADLINE_BLOCKS;
+}
 
 /** The last height whose block may mine our backup before the previous owner's can enter a mempool (tip Lₙ₋₁): Lₙ₋₁ − 1. */
 export function backupDeadline(coin: OwnerCoin): number {
@@ -171,7 +212,7 @@ export function decideOwner(coin: OwnerCoin, f: OwnerFacts): OwnerDecision {
   const outrun = replaceable(coin, s);
   const previous = outrun ? f.replaceRate : f.confirmations === 0 ? f.mempoolRate : undefined;
   const bid = deadlineBid({
-    startTip: Math.min(f.bid?.start_tip ?? f.tip, f.tip),
+    startTip: Math.min(f.bid?.start_tip ?? f.scheduleStart ?? f.tip, f.tip),
     tip: f.tip,
     deadline,
     startRate: f.startRate,
@@ -209,6 +250,21 @@ export function decideOwner(coin: OwnerCoin, f: OwnerFacts): OwnerDecision {
 }
 
 /**
+ * Where a withdrawn coin's signed withdrawal stands, when it is the coin's way out at this tip and
+ * unmined: unknown to the node with the coin unspent (`unknown`), or in its mempool (`mempool`);
+ * undefined otherwise (mined, the backup's window, a later owner's or a stranger's spend). What the
+ * watcher prices: decideWithdrawal bumps it from there.
+ */
+export function withdrawalPending(coin: OwnerCoin, f: Pick<OwnerFacts, 'tip' | 'margin' | 'confirmations' | 'withdrawalConfirmations' | 'spender'>): 'unknown' | 'mempool' | undefined {
+  if (coin.status !== 'withdrawn' || coin.withdrawal === undefined) return undefined;
+  const w = f.withdrawalConfirmations ?? null;
+  if ((w !== null && w >= 1) || (f.confirmations !== null && f.confirmations >= 0) || backupWindow(coin, f.tip, f.margin)) return undefined;
+  const s = f.spender;
+  if (s?.who === 'withdrawal' || w === 0) return s === undefined || s.who === 'withdrawal' ? 'mempool' : undefined;
+  return s === undefined ? 'unknown' : undefined;
+}
+
+/**
  * A withdrawn coin: the signed withdrawal, sent until mined — or undefined where the owner's
  * backup must defend the coin instead (the withdrawal unmined, no later backup, within the
  * backup's window or with an older backup in the mempool): the caller then decides as for a coin
@@ -223,9 +279,54 @@ function decideWithdrawal(coin: OwnerCoin, txid: string, base: Omit<Decision, 'a
   if ((f.confirmations !== null && f.confirmations >= 0) || backupWindow(coin, f.tip, f.margin)) return undefined;
   const s = f.spender;
   if (s?.who === 'newer') return { ...base, action: s.where === 'block' ? 'done' : 'wait', reason: `a later owner's backup spends the coin${s.where === 'block' ? '' : ' in the node\'s mempool'}: it was handed on before the withdrawal`, ...(s.txid ? { txid: s.txid } : {}) };
-  if (s?.who === 'withdrawal' || w === 0) return { ...base, action: 'wait', reason: 'the withdrawal is in the node\'s mempool', ...t };
-  if (s !== undefined) {
-    return { ...base, action: 'hold', reason: 'the coin is spent by a transaction that is not the withdrawal: nothing sent', error: `E_WATCH_FOREIGN_SPEND: coin ${base.contract} is spent ${s.where === 'mempool' ? 'in the node\'s mempool' : 'in a block'}${s.txid ? ` by ${s.txid}` : ''}, not by its signed withdrawal`, ...(s.txid ? { txid: s.txid } : {}) };
+  const pending = withdrawalPending(coin, f);
+  if (pending === undefined) {
+    return { ...base, action: 'hold', reason: 'the coin is spent by a transaction that is not the withdrawal: nothing sent', error: `E_WATCH_FOREIGN_SPEND: coin ${base.contract} is spent ${s!.where === 'mempool' ? 'in the node\'s mempool' : 'in a block'}${s!.txid ? ` by ${s!.txid}` : ''}, not by its signed withdrawal`, ...(s!.txid ? { txid: s!.txid } : {}) };
   }
-  return { ...base, action: 'rebroadcast', reason: 'the signed withdrawal is unknown to the node and the coin unspent: sent (again)', ...t };
+  if (f.withdrawal === undefined) {
+    return pending === 'mempool'
+      ? { ...base, action: 'wait', reason: 'the withdrawal is in the node\'s mempool', ...t }
+      : { ...base, action: 'rebroadcast', reason: 'the signed withdrawal is unknown to the node and the coin unspent: sent (again)', withdrawal: 'alone', ...t };
+  }
+  return bumpWithdrawal(coin, base, f, f.withdrawal, pending === 'mempool', t);
+}
+
+/**
+ * The withdrawal on the coin's schedule (withdrawalDeadline): sent as signed while it pays what the
+ * schedule asks, else with a child at the schedule's rate (first send, or the node lost it); in the
+ * mempool, a child (a new one, or one replacing ours or a stranger's) once the schedule asks more
+ * than the package there pays — or nothing, said, when this owner cannot bump it.
+ */
+function bumpWithdrawal(coin: OwnerCoin, base: Omit<Decision, 'action' | 'reason'>, f: OwnerFacts, wf: WithdrawalFacts, inMempool: boolean, t: { txid: string }): OwnerDecision {
+  const start = Math.min(wf.bid?.start_tip ?? f.tip, f.tip);
+  const deadline = withdrawalDeadline(coin, start);
+  const b = { ...base, deadline, blocks_left: deadline - f.tip };
+  const held = inMempool ? wf.mempoolRate ?? wf.ownRate : undefined;
+  const bid = deadlineBid({ startTip: start, tip: f.tip, deadline, startRate: f.startRate, budgetRate: f.budgetRate, ...(held !== undefined ? { previousRate: held } : {}), incrementalRate: f.incrementalRate });
+  const shortfall = bid.shortfall ? { shortfall: bid.shortfall } : {};
+  const left = `${Math.max(0, bid.chancesLeft + 1)} block(s) left on the schedule`;
+  const pays = (held ?? wf.ownRate) / 1000;
+  if (wf.unbumpable !== undefined) {
+    const short = bid.scheduled > (held ?? wf.ownRate);
+    const said = short ? { shortfall: 'wallet' as const } : {};
+    const why = short ? `; the schedule asks ${bid.scheduled / 1000}, and this watcher cannot bump it (${wf.unbumpable})` : '';
+    return inMempool
+      ? { ...b, action: 'wait', reason: `the withdrawal is in the node's mempool at ${pays} sat/vB${why}`, fee_rate: pays, ...said, ...t }
+      : { ...b, action: 'rebroadcast', reason: `the signed withdrawal is unknown to the node and the coin unspent: sent (again) as signed, at ${pays} sat/vB${why}`, withdrawal: 'alone', ...said, ...t };
+  }
+  if (!inMempool) {
+    return bid.rate <= wf.ownRate
+      ? { ...b, action: 'rebroadcast', reason: `the signed withdrawal is unknown to the node and the coin unspent: sent (again) as signed, paying ${pays} sat/vB, what the schedule asks (${left})`, fee_rate: pays, rate: wf.ownRate, withdrawal: 'alone', ...t }
+      : { ...b, action: 'rebroadcast', reason: `the signed withdrawal is unknown to the node and the coin unspent: sent (again) with a child spending its payout and anchor, at the schedule's rate (${left})`, fee_rate: bid.rate / 1000, rate: bid.rate, withdrawal: 'child', ...shortfall, ...t };
+  }
+  if (bid.hold) {
+    if (bid.scheduled <= held!) return { ...b, action: 'wait', reason: `the withdrawal's package in the node's mempool pays ${pays} sat/vB, what the schedule asks (${bid.scheduled / 1000}) or more: it stands`, fee_rate: pays, ...t };
+    return { ...b, action: 'hold', reason: `the withdrawal's package in the node's mempool pays ${pays} sat/vB; the schedule asks ${bid.scheduled / 1000}, and outbidding it by the incremental relay fee is above the budget`, fee_rate: pays, shortfall: 'budget', ...t };
+  }
+  const pin = wf.pinRate ?? 0;
+  if (bid.rate < pin) {
+    if (pin > f.budgetRate) return { ...b, action: 'hold', reason: `the withdrawal in the node's mempool has a child whose replacement needs ${pin / 1000} sat/vB of the package, above the budget`, fee_rate: pays, shortfall: 'budget', ...t };
+    return { ...b, action: 'rebid', reason: `the withdrawal is not mined yet: the child in the node's mempool (a stranger's on the anchor, or ours) replaced at what its replacement costs, above the schedule (${left})`, fee_rate: pin / 1000, rate: pin, withdrawal: 'child', ...shortfall, ...t };
+  }
+  return { ...b, action: 'rebid', reason: `the withdrawal is not mined yet: a child spending its payout and anchor brings the package to the schedule's rate (${left})`, fee_rate: bid.rate / 1000, rate: bid.rate, withdrawal: 'child', ...shortfall, ...t };
 }

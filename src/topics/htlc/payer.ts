@@ -101,13 +101,9 @@ export async function payerRefund(c: PayerContract, req: RefundRequest): Promise
  */
 export async function payerRefundCap(c: PayerContract, amountSat: bigint, destination: Uint8Array, limits: FeeLimits): Promise<number> {
   const { estimateVsize, plannedWitness } = await import('../../lib/htlc/spend.ts');
-  const { feeFor } = await import('../../lib/tx/policy.ts');
+  const { guardedRateCap } = await import('../../lib/tx/fee-guard.ts');
   const witness = c.kind === 'ptlc' ? [64, c.ptlc.refundLeaf.length, c.ptlc.refundControlBlock.length] : plannedWitness(c.htlc, 'refund', undefined);
-  const vsize = estimateVsize(destination, witness);
-  const maxFee = Math.min(Math.floor(limits.maxFeeRate * vsize), Math.floor(limits.maxFeeShare * Number(amountSat)));
-  let cap = Math.min(Math.floor(limits.maxFeeRate * 1000), Math.floor((maxFee * 1000) / vsize));
-  while (cap > 0 && Number(feeFor(vsize, cap / 1000)) > maxFee) cap--;
-  return Math.max(0, cap);
+  return guardedRateCap(estimateVsize(destination, witness), amountSat, limits);
 }
 
 /** JSON with its object keys sorted: one byte string for one value, whatever order the database gives it back in. */

@@ -99,7 +99,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
           },
         },
         { kind: 'credit-user', round: async (r) => (await import('./credit.ts')).userRound(this.watchedUser(network), r) },
-        { kind: 'device', round: async (r) => (await import('./device.ts')).deviceRound(this.watchedDevice(network), r) },
+        { kind: 'device', round: async (r) => (await import('./device.ts')).deviceRound(await this.watchedDevice(network), r) },
         // A statechain owner's coins, a payer's HTLCs and PTLCs, a channel party's channels: kept by `offchain watch`
         // (a service's watcher keeps its mint's or gateway's contracts; these roles' keys are offchain watch's).
         ...(this.served ? [] : [{
@@ -286,9 +286,10 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
     };
   }
 
-  /** The device's side: the user's contracts with a device channel, and `device refund-htlc`'s step (signed by --key-env/--key-file, the device's key). */
-  private watchedDevice(network: Network): DeviceHost {
+  /** The device's side: the user's contracts with a device channel, `device refund-htlc`'s step (signed by --key-env/--key-file, the device's key), the fee guard. */
+  private async watchedDevice(network: Network): Promise<DeviceHost> {
     return {
+      limits: await this.feeLimits(),
       // Those of the user's contracts due at the round's tip: every one with a device channel is (src/lib/watch/ports.ts).
       contracts: async (tip) => (await this.watchedUser(network).contracts(tip)).records,
       refund: (req) => this.htlcRefund(req),
@@ -341,7 +342,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
     await this.ownerKeyChecked(network);
     const key = await this.keyPair(network);
     const limits = await this.feeLimits();
-    const { backupSpend } = await import('../statechain/backup-spend.ts');
+    const { backupSpend, withdrawalSpend } = await import('../statechain/backup-spend.ts');
     const { ownerScript } = await import('../../lib/statechain/coin.ts');
     // The child pays the watcher's own key (its BIP-86 P2TR), as the credit exit's pays the mint's.
     const destination = ownerScript(key.publicKey);
@@ -350,6 +351,10 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
       backup: (record, req) => backupSpend(record, chain, {
         network, broadcast: req.broadcast, auxRand: this.random.bytes(32, 'statechain/child-aux'),
         child: { destination, feeRate: req.feeRate, feeLimits: limits, packageGuard: true, ...(req.conflicts ? { conflicts: req.conflicts } : {}) },
+      }),
+      withdrawal: (record, req) => withdrawalSpend(record, chain, {
+        network, owner: key, broadcast: req.broadcast, auxRand: this.random.bytes(32, 'statechain/child-aux'),
+        child: { destination, feeRate: req.feeRate, feeLimits: limits, packageGuard: true },
       }),
       limits,
     };

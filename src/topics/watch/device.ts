@@ -4,7 +4,10 @@
  * the one-shot step's own code — the gateway's claim is `gateway claim`'s (DeviceCommand.gatewayClaim:
  * the contract frozen as by exit-credit, then the state and its claim child as a package, or the
  * claim alone once the state is mined or replacing the device's refund), the device's refund is
- * `device refund-htlc`'s (HtlcRefundSteps.htlcRefund, sent with sendrawtransaction).
+ * `device refund-htlc`'s (HtlcRefundSteps.htlcRefund, sent with sendrawtransaction: self-paying,
+ * signed by the device alone, so a rebid is a plain replacement of its own last refund), bid on
+ * the deadline's schedule toward block L + REFUND_BLOCKS within the fee guard, its bid stored
+ * (`device-<contract>:<payment hash>`) before it is sent.
  *
  * A channel whose gateway holds the preimage of its latest state's HTLC is this kind's, not the
  * credit mint's: the claim is that contract's exit (its child claims the HTLC), and two exits of
@@ -14,7 +17,8 @@ import type { DeviceChannel, GatewayChannel, MintContractRecord, UserContractRec
 import { OffchainError } from '../../lib/errors.ts';
 import type { HtlcOutput } from '../../lib/htlc/htlc.ts';
 import { SENDING, FINAL_DEPTH, type Decision, heldRate } from '../../lib/watch/decision.ts';
-import { decideDevice, decideGateway, type GatewayFacts, type GatewayRow, type HtlcSpend } from '../../lib/watch/device.ts';
+import { decideDevice, decideGateway, refundDeadline, type DeviceFacts, type GatewayFacts, type GatewayRow, type HtlcSpend } from '../../lib/watch/device.ts';
+import { guardedRateCap, type FeeLimits } from '../../lib/tx/fee-guard.ts';
 import { errorText, SIZING_RATE, satVb, startRates, turns, type Round } from './credit.ts';
 import type { HtlcRefundRequest } from '../device/htlc-refund.ts';
 
@@ -49,10 +53,12 @@ export type GatewayHost = {
   settled(contract: string): void;
 };
 
-/** The device's side: its channels (the user's records with a device channel, due at the tip) and the refund step. */
+/** The device's side: its channels (the user's records with a device channel, due at the tip), the refund step, its fee guard. */
 export type DeviceHost = {
   contracts(tip: number): Promise<UserContractRecord[]>;
   refund(req: HtlcRefundRequest & { contract: string }): Promise<Record<string, unknown>>;
+  /** --max-fee-rate and --max-fee-share: the refund's budget. */
+  limits: FeeLimits;
 };
 
 /**
@@ -179,7 +185,10 @@ export async function deviceRound(host: DeviceHost, r: Round): Promise<Decision[
     .filter((c) => c.device && c.status !== 'closed' && c.status !== 'rolled-over')
     .flatMap((c) => refundable(c.device as DeviceChannel).map((p) => ({ c, p })));
   const start = startRates(r.chain);
-  const failed = ({ c, p }: (typeof rows)[number]) => ({ kind: 'device' as const, contract: c.contract_id, deadline: p.expiry_height, blocks_left: p.expiry_height - r.tip, action: 'none' as const });
+  const failed = ({ c, p }: (typeof rows)[number]) => {
+    const deadline = refundDeadline({ htlc_expiry: p.expiry_height });
+    return { kind: 'device' as const, contract: c.contract_id, deadline, blocks_left: deadline - r.tip, action: 'none' as const };
+  };
   return turns(rows, ({ c, p }) => deviceTurn(host, r, c, p, start), failed);
 }
 
@@ -189,15 +198,37 @@ async function deviceTurn(host: DeviceHost, r: Round, c: UserContractRecord, p: 
   const htlc = paymentHtlc(termsFromJson(c.contract, c.network), hexBytes(p.payment_hash), p.expiry_height);
   const outpoint = { txid: p.txid, vout: htlcVout(p.settled_sat) };
   const stateConfirmations = r.offline ? null : await r.chain.txConfirmations(p.txid);
-  const d = decideDevice({ contract_id: c.contract_id, payment_hash: p.payment_hash, state_txid: p.txid, htlc_expiry: p.expiry_height }, {
-    tip: r.tip, stateConfirmations, htlc: await htlcSpend(r, outpoint, htlc, stateConfirmations),
-  });
-  if (r.dryRun || d.action !== 'refund') return d;
-  // A race with a claim that has no lock: the refund bids what the node expects for the next block.
-  const { start } = await startRate(1);
-  d.fee_rate = Number(satVb(start));
+  let spend = await htlcSpend(r, outpoint, htlc, stateConfirmations);
+  // Its own refund in the mempool: a replacement outbids it and its descendants (the state, even unconfirmed, stays).
+  if (spend.where === 'mempool' && spend.leaf === 'refund') {
+    const held = await r.chain.mempoolEviction(spend.txid);
+    spend = { ...spend, rate: held ? heldRate(held) : 0 };
+  }
+  const row = { contract_id: c.contract_id, payment_hash: p.payment_hash, state_txid: p.txid, htlc_expiry: p.expiry_height };
+  // A bid is this payment's, in this state (one left by another steers nothing).
+  const payment = `${p.payment_hash}:${p.txid}`;
+  const key = `${c.contract_id}:${p.payment_hash}`;
+  const stored = await r.records.bid(key, 'device');
+  const bid = stored?.payment === payment ? stored : undefined;
+  let facts: DeviceFacts = { tip: r.tip, stateConfirmations, htlc: spend, ...(bid ? { bid } : {}) };
+  // Only a refund due (final, the HTLC unspent or held by its own refund) is priced: its size from the step's own
+  // build (nothing is written), the schedule from the node's estimate.
+  const due = stateConfirmations !== null && r.tip >= p.expiry_height && (spend.where === 'none' || (spend.where === 'mempool' && spend.leaf === 'refund'));
+  if (!due) return decideDevice(row, facts);
+  const request = { contract: c.contract_id, 'payment-hash': p.payment_hash, 'state-txid': p.txid };
+  const { start, incremental } = await startRate(refundDeadline(row) - r.tip);
   try {
-    const sent = await host.refund({ contract: c.contract_id, 'payment-hash': p.payment_hash, 'state-txid': p.txid, 'fee-rate': satVb(start), broadcast: true });
+    const sized = await host.refund({ ...request, 'fee-rate': SIZING_RATE, broadcast: false });
+    facts = { ...facts, startRate: start, incrementalRate: incremental, budgetRate: guardedRateCap(sized.vsize as number, BigInt(sized.amount_sat as number), host.limits) };
+  } catch (e) {
+    facts = { ...facts, startRate: start, incrementalRate: incremental, unbuildable: errorText(e) };
+  }
+  const d = decideDevice(row, facts);
+  if (r.dryRun || d.rate === undefined || !SENDING.has(d.action)) return d;
+  try {
+    // Stored before it is sent: only its start_tip steers the next bid (what it replaces is read from the node).
+    await r.records.setBid(key, { start_tip: bid?.start_tip ?? r.tip, rate: d.rate, tip: r.tip, block: r.block, payment }, 'device');
+    const sent = await host.refund({ ...request, 'fee-rate': satVb(d.rate), broadcast: true });
     d.txid = (sent.broadcast as { txid: string }).txid;
   } catch (e) {
     d.error = errorText(e);

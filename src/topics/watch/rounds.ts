@@ -75,7 +75,8 @@ export async function watchRound(host: WatchHost, dryRun: boolean): Promise<Repo
     dry_run: dryRun === true, // oclif leaves an absent boolean flag undefined: the report says false
     tip: { height: tip.height, ...(tip.hash ? { hash: tip.hash } : {}) },
     ...(reorg ? { reorg } : {}),
-    decisions: decisions.map(({ rate: _rate, ...d }: Decision & { rate?: number }) => d),
+    // What a kind keeps for its own send (the bid in sat/kvB, which statechain transaction) is not the report's.
+    decisions: decisions.map(({ rate: _rate, withdrawal: _withdrawal, ...d }: Decision & { rate?: number; withdrawal?: string }) => d),
     ...(failures.length > 0 ? { failures } : {}),
     summary: {
       contracts: decisions.length,

@@ -1,7 +1,7 @@
 /**
  * What a watcher keeps between rounds, in the state directory's one database (records of kind
- * `watch`): its view of the chain (`chain`), per exit, gateway claim or payer's refund it sent, its
- * last bid (`exit-<contract>`, `claim-<contract>`, `refund-<outpoint>`), and per channel whose
+ * `watch`): its view of the chain (`chain`), per exit, gateway claim, refund or withdrawal it sent, its
+ * last bid (`exit-<contract>`, `claim-<contract>`, `refund-<outpoint>`, `device-…`, `withdrawal-<coin>`), and per channel whose
  * funding is spent, the spender it found and the justice transactions it sent (`channel-<id>`:
  * advice, re-checked against the node). Each write is one step, committed before the act it records (a bid is
  * stored before its package is sent: a crash after the COMMIT makes the next bid outbid it, never
@@ -16,8 +16,12 @@ import type { Breach, VerifiedLadder } from '../../lib/bolt3/tower-justice.ts';
 
 const HASH = /^[0-9a-f]{64}$/;
 
-/** What a bid is for: the mint's exit, the gateway's claim of an HTLC, a tower's package for an owner's backup, or a payer's refund of an HTLC or a PTLC (../watch/htlc.ts). */
-export type BidOf = 'exit' | 'claim' | 'tower' | 'refund';
+/**
+ * What a bid is for: the mint's exit (and a statechain owner's backup), the gateway's claim of an HTLC, a tower's package for an
+ * owner's backup, a payer's refund of an HTLC or a PTLC (../watch/htlc.ts), the device's refund of a payment's HTLC
+ * (`device-<contract>:<payment hash>`, ./device.ts), or a statechain owner's withdrawal bumped by its child (./statechain.ts).
+ */
+export type BidOf = 'exit' | 'claim' | 'tower' | 'refund' | 'device' | 'withdrawal';
 /**
  * What a watcher keeps of a channel: the funding's spender it found, where its penalty schedule started, the justice transaction it sent last per output taken;
  * `walked_to`: the tip block a walk back for the spender reached down from (later walks stop there: only newly connected blocks are read);

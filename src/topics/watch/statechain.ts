@@ -3,7 +3,9 @@
  * backup"): for every coin this owner holds in the state directory, the chain's facts asked of the
  * node, the decision taken by src/lib/watch/statechain.ts, and the action run by `statechain
  * backup`'s own code (../statechain/backup-spend.ts: the backup and its TRUC child through
- * submitpackage), or the signed withdrawal sent with sendrawtransaction.
+ * submitpackage), or the signed withdrawal — sent with sendrawtransaction, or, when it pays a key
+ * of this owner's and the schedule asks more than it pays, with a child of its payout and anchor
+ * (backup-spend.ts withdrawalSpend, the same package path), its bid stored first.
  *
  * The margin: the owner acts from `OWNER_MARGIN` blocks before the deadline (and never before its
  * backup is final) — the safety floor's --min-interval default (src/lib/statechain/floor.ts,
@@ -15,15 +17,16 @@ import type { Conflict } from '../../lib/truc/standing.ts';
 import type { FeeLimits } from '../../lib/tx/fee-guard.ts';
 import type { OwnerRecord } from '../../lib/statechain/owner.ts';
 import { DEFAULT_FLOOR } from '../../lib/statechain/floor.ts';
-import { FINAL_DEPTH, SENDING, type Decision, heldRate } from '../../lib/watch/decision.ts';
+import { FINAL_DEPTH, SENDING, type Decision, childReplaceRate, heldRate } from '../../lib/watch/decision.ts';
 import { exitBudgetRate } from '../../lib/watch/credit.ts';
-import { backupDeadline, backupDue, decideOwner, replaceable, spenderOf, type OwnerCoin, type OwnerFacts, type Spender } from '../../lib/watch/statechain.ts';
+import { backupDeadline, backupDue, decideOwner, replaceable, spenderOf, withdrawalDeadline, withdrawalPending, type OwnerCoin, type OwnerFacts, type Spender, type WithdrawalFacts } from '../../lib/watch/statechain.ts';
+import type { ExitBid } from '../../lib/watch/credit.ts';
 import { checkStatement } from '../../lib/statechain/statement.ts';
 import { parseTransaction } from '../../lib/statechain/coin.ts';
 import { parsePublicKey } from '../../lib/keys/keys.ts';
 import { MalformedInputError } from '../../lib/errors.ts';
 import { fromHex } from '../../lib/bytes.ts';
-import type { BackupSpend } from '../statechain/backup-spend.ts';
+import type { BackupSpend, WithdrawalSpend } from '../statechain/backup-spend.ts';
 import { errorText, startRates, turns, type Round, type StartRate, type WatchChain } from './credit.ts';
 
 /** Blocks before the deadline the owner acts from (see the header). */
@@ -35,6 +38,8 @@ export type OwnerHost = {
   coins(): Promise<OwnerRecord[]>;
   /** `statechain backup --to <the key's own address> --fee-rate R [--broadcast]` on this record, the fee guard the package's; `conflicts`: what the package replaces. */
   backup(record: OwnerRecord, req: { feeRate: number; broadcast: boolean; conflicts?: Conflict[] }): Promise<BackupSpend>;
+  /** The signed withdrawal with a child spending its payout (a key of this owner's) and anchor, paying the key's own address, the fee guard the package's (E_NO_CHILD: it pays someone else). */
+  withdrawal(record: OwnerRecord, req: { feeRate: number; broadcast: boolean }): Promise<WithdrawalSpend>;
   /** --max-fee-rate and --max-fee-share. */
   limits: FeeLimits;
 };
@@ -116,18 +121,26 @@ async function ownerTurn(host: OwnerHost, r: Round, record: OwnerRecord, startRa
     }
   }
   const active = backupDue(coin, facts);
+  // A withdrawal unmined before the backup's window: priced, and bumped when it pays this owner (its schedule the coin's: a backup sent in its place goes on from its start).
+  const pending = ask ? withdrawalPending(coin, facts) : undefined;
   const bid = active ? await r.records.bid(coin.coin) : undefined;
+  const withdrawalBid = pending || (active && coin.status === 'withdrawn') ? await r.records.bid(coin.coin, 'withdrawal') : undefined;
   if (bid) facts = { ...facts, bid };
+  if (active && withdrawalBid) facts = { ...facts, scheduleStart: withdrawalBid.start_tip };
   if (active) facts = { ...facts, ...await backupFacts(host, r, record, coin.own!.txid, deadline, startRate, facts, conflicts) };
+  if (pending) facts = { ...facts, ...await withdrawalFacts(host, r, record, coin, pending, startRate, withdrawalBid) };
   const d = decideOwner(coin, facts);
   // A hold over a package someone else sent (the previous owner's backup, ours broadcast with a stranger's child, a store that lost its bids) starts the schedule here: the next block's bid rises from it.
   if (!r.dryRun && active && bid === undefined && d.action === 'hold') await r.records.setBid(coin.coin, { start_tip: r.tip, rate: 0, tip: r.tip, block: r.block });
   if (r.dryRun || !SENDING.has(d.action)) return d;
   try {
-    if (d.rate === undefined) {
-      // The signed withdrawal (the decision sends a backup only with a rate).
-      d.txid = await r.chain.broadcast(fromHex(record.withdrawal!.hex, 'the withdrawal'));
-    } else {
+    if (d.withdrawal !== undefined) {
+      // The signed withdrawal: as signed, or with a child; a bumpable one's bid stored before it is sent (only its start_tip steers).
+      if (d.rate !== undefined) await r.records.setBid(coin.coin, { start_tip: withdrawalBid?.start_tip ?? r.tip, rate: d.rate, tip: r.tip, block: r.block }, 'withdrawal');
+      d.txid = d.withdrawal === 'alone'
+        ? await r.chain.broadcast(fromHex(record.withdrawal!.hex, 'the withdrawal'))
+        : (await host.withdrawal(record, { feeRate: d.rate! / 1000, broadcast: true })).withdrawal.txid;
+    } else if (d.rate !== undefined) {
       await r.records.setBid(coin.coin, { start_tip: bid?.start_tip ?? r.tip, rate: d.rate, tip: r.tip, block: r.block });
       const sent = await host.backup(record, { feeRate: d.rate / 1000, broadcast: true, ...(conflicts ? { conflicts } : {}) });
       d.txid = sent.backup.txid;
@@ -187,7 +200,9 @@ export async function spentBy(chain: CoinChain, outpoint: string, ours: string, 
 export function replaceRate(c: Conflict, vsize: number, incremental: number): number {
   const fee = Math.ceil((1000 * Number(c.descendantFee) + incremental * vsize) / vsize);
   const chunk = Math.floor((4000 * Number(c.chunkFee)) / c.chunkWeight) + 1;
-  return Math.max(fee, chunk + incremental) - incremental;
+  // Never below 0: a conflict the node's operator deprioritised (prioritisetransaction, a negative delta) has a negative
+  // modified fee — Core's replacement rules read those, and any package outbids it; a negative rate failed the turn.
+  return Math.max(0, Math.max(fee, chunk + incremental) - incremental);
 }
 
 /**
@@ -215,13 +230,42 @@ async function backupFacts(host: OwnerHost, r: Round, record: OwnerRecord, ownTx
   if (f.confirmations === 0) {
     const held = await r.chain.mempoolEviction(ownTxid);
     if (!held) return facts;
-    const mempoolRate = heldRate(held);
-    // A new child replaces the one there (ours, or a stranger's on the anchor): more absolute fee than it and the backup
-    // pay, plus the incremental relay fee on the new child (Core's rules 3 and 4), at a rate above their chunk's —
-    // whatever the package rate there (a large child at a low rate pins the backup: src/topics/watch/credit.ts exitFacts).
-    const fee = Math.ceil((1000 * Number(held.descendantFee) + incremental * child.vsize) / vsize);
-    const chunk = Math.floor((4000 * Number(held.chunkFee)) / held.chunkWeight) + 1;
-    return { ...facts, mempoolRate, pinRate: Math.max(0, fee, chunk) };
+    // A new child replaces the one there (ours, or a stranger's on the anchor), whatever the package rate there (a large
+    // child at a low rate pins the backup: src/topics/watch/credit.ts exitFacts).
+    return { ...facts, mempoolRate: heldRate(held), pinRate: childReplaceRate(held, child.vsize, vsize, incremental) };
   }
   return facts;
+}
+
+/**
+ * What the node and the owner's key say of a signed withdrawal the owner may bump: what it pays alone, whether a child
+ * of this owner's can spend its payout (the sizing build: E_NO_CHILD when it pays anyone else), the budget (the fee
+ * guard on the package: withdrawal + child, --max-fee-share of its payout), and — in the mempool — the package there
+ * and what replacing its child costs.
+ */
+async function withdrawalFacts(host: OwnerHost, r: Round, record: OwnerRecord, coin: OwnerCoin, pending: 'unknown' | 'mempool', startRate: StartRate, bid: ExitBid | undefined): Promise<Partial<OwnerFacts>> {
+  const { storedWithdrawalSize } = await import('../statechain/backup-spend.ts');
+  const signed = await storedWithdrawalSize(record);
+  const { start, incremental } = await startRate(withdrawalDeadline(coin, Math.min(bid?.start_tip ?? r.tip, r.tip)) - r.tip);
+  const wf: WithdrawalFacts = { ownRate: Math.floor((1000 * signed.feeSat) / signed.vsize), ...(bid ? { bid } : {}) };
+  let budgetRate = 0;
+  let childVsize = 0;
+  try {
+    const sized = await host.withdrawal(record, { feeRate: SIZING_RATE, broadcast: false });
+    childVsize = sized.child.vsize;
+    budgetRate = exitBudgetRate({ stateVsize: signed.vsize, stateFee: signed.feeSat, childVsize, payout: signed.payoutSat, payoutDust: P2TR_DUST }, host.limits);
+  } catch (e) {
+    // Not bumpable: what the schedule would ask of it is still said (toward --max-fee-rate), beside what it pays.
+    wf.unbumpable = errorText(e);
+    budgetRate = Math.floor(host.limits.maxFeeRate * 1000);
+  }
+  if (pending === 'mempool') {
+    const held = await r.chain.mempoolEviction(signed.txid);
+    if (held) {
+      wf.mempoolRate = heldRate(held);
+      // A child there (ours, or a stranger's on the anchor): a new one pays what replacing it costs.
+      if (wf.unbumpable === undefined && held.descendantVsize > signed.vsize) wf.pinRate = childReplaceRate(held, childVsize, signed.vsize + childVsize, incremental);
+    }
+  }
+  return { startRate: start, incrementalRate: incremental, budgetRate, withdrawal: wf };
 }

@@ -57,12 +57,38 @@ describe('the gateway: payment h1\'s HTLC expires at 900,000, its margin 4 block
   });
 });
 
-describe('the device: payment h2 in state s2, its HTLC\'s refund final from the tip at 900,000', () => {
+describe('the device: payment h2 in state s2, its HTLC\'s refund final from the tip at 900,000, aimed at block 900,006; from 1 to 10 sat/vB', () => {
   const drow = { contract_id: 'd1', payment_hash: 'h2', state_txid: 's2', htlc_expiry: L };
-  const dfacts = (tip: number, extra: Partial<DeviceFacts> = {}): DeviceFacts => ({ tip, stateConfirmations: 1, htlc: { where: 'none' }, ...extra });
-  it('the state on chain, one block before: nothing; at L: refund', () => {
-    expect(decideDevice(drow, dfacts(L - 1))).toMatchObject({ kind: 'device', action: 'none', blocks_left: 1 });
-    expect(decideDevice(drow, dfacts(L))).toMatchObject({ action: 'refund', blocks_left: 0 });
+  const dfacts = (tip: number, extra: Partial<DeviceFacts> = {}): DeviceFacts => ({ tip, stateConfirmations: 1, htlc: { where: 'none' }, startRate: 1_000, budgetRate: 10_000, incrementalRate: 100, ...extra });
+  const started = (tip: number): ExitBid => ({ start_tip: L, rate: 1_000, tip, block: `b${tip}` });
+  const own = (rate: number): HtlcSpend => ({ where: 'mempool', txid: 'r2', leaf: 'refund', rate });
+  it('the state on chain, one block before: nothing; at L the refund at the start rate, 6 chances (blocks L + 1 … L + 6)', () => {
+    expect(decideDevice(drow, dfacts(L - 1))).toMatchObject({ kind: 'device', action: 'none', deadline: L + 6, blocks_left: 7 });
+    expect(decideDevice(drow, dfacts(L))).toMatchObject({ action: 'refund', rate: 1_000, fee_rate: 1, blocks_left: 6 });
+  });
+  it('its refund in the mempool at 1,000 a block later: replaced at 1,000 + ⌈9,000 / 5⌉ = 2,800; at L + 5 (the last chance) the whole budget', () => {
+    expect(decideDevice(drow, dfacts(L + 1, { bid: started(L), htlc: own(1_000) }))).toMatchObject({ action: 'rebid', rate: 2_800 });
+    expect(decideDevice(drow, dfacts(L + 5, { bid: started(L + 4), htlc: own(8_200) }))).toMatchObject({ action: 'rebid', rate: 10_000, blocks_left: 1 });
+  });
+  it('a refund in the mempool paying what the schedule asks (5,000 ≥ 4,600 at L + 2) stands: wait, nothing to send', () => {
+    const d = decideDevice(drow, dfacts(L + 2, { bid: started(L + 1), htlc: own(5_000) }));
+    expect(d).toMatchObject({ action: 'wait', txid: 'r2' });
+    expect(d.rate).toBeUndefined();
+  });
+  it('at L + 5 a refund at 9,950: outbidding it needs 10,050, above the budget — held, the shortfall said; the schedule between: the least replacement, 9,950 + 100', () => {
+    const d = decideDevice(drow, dfacts(L + 5, { bid: started(L + 4), htlc: own(9_950) }));
+    expect(d).toMatchObject({ action: 'hold', shortfall: 'budget', txid: 'r2' });
+    expect(d.rate).toBeUndefined();
+    expect(decideDevice(drow, dfacts(L + 4, { bid: started(L + 3), htlc: own(8_000) }))).toMatchObject({ action: 'rebid', rate: 8_200 });
+    expect(decideDevice(drow, dfacts(L + 4, { bid: started(L + 3), htlc: own(8_150) }))).toMatchObject({ action: 'rebid', rate: 8_250 });
+  });
+  it('the node lost it (a reorganisation, an eviction): sent again at the schedule\'s rate; past the aim, at the budget, the deadline said passed', () => {
+    expect(decideDevice(drow, dfacts(L + 3, { bid: started(L + 2) }))).toMatchObject({ action: 'rebroadcast', rate: 6_400 });
+    expect(decideDevice(drow, dfacts(L + 9, { bid: started(L + 2) }))).toMatchObject({ action: 'rebroadcast', rate: 10_000, shortfall: 'deadline-passed' });
+  });
+  it('the gateway\'s claim in the mempool is waited on, never replaced; a refund that cannot be built (another key) is held with its error', () => {
+    expect(decideDevice(drow, dfacts(L + 2, { htlc: { where: 'mempool', txid: 'c2', leaf: 'claim', rate: 1 } }))).toMatchObject({ action: 'wait', txid: 'c2' });
+    expect(decideDevice(drow, dfacts(L, { unbuildable: 'E_WRONG_KEY: no' }))).toMatchObject({ action: 'hold', error: 'E_WRONG_KEY: no' });
   });
   it('the state not on chain: nothing to take back, whatever the tip', () => {
     expect(decideDevice(drow, dfacts(L + 100, { stateConfirmations: null }))).toMatchObject({ action: 'none' });
@@ -133,13 +159,60 @@ describe('the gateway\'s invariants, over any facts', () => {
   });
 });
 
+const deviceCase = fc.record({
+  expiry: fc.integer({ min: 100, max: 1_000_000 }),
+  back: fc.integer({ min: -50, max: 50 }),
+  stateConfirmations: fc.option(fc.integer({ min: 0, max: 10 }), { nil: null }),
+  htlc: spendArb,
+  startRate: fc.integer({ min: 0, max: 20_000 }),
+  budgetRate: fc.integer({ min: 0, max: 20_000 }),
+  incrementalRate: fc.integer({ min: 0, max: 1_000 }),
+  bidBack: fc.option(fc.integer({ min: 0, max: 50 }), { nil: undefined }),
+  unbuildable: fc.option(fc.constant('E_X: no'), { nil: undefined }),
+});
+type DeviceCase = typeof deviceCase extends fc.Arbitrary<infer T> ? T : never;
+function decideD(c: DeviceCase) {
+  const tip = Math.max(0, c.expiry - c.back);
+  const f: DeviceFacts = {
+    tip, stateConfirmations: c.stateConfirmations, htlc: c.htlc, startRate: c.startRate, budgetRate: c.budgetRate, incrementalRate: c.incrementalRate,
+    ...(c.bidBack !== undefined ? { bid: { start_tip: Math.max(0, tip - c.bidBack), rate: 1, tip, block: 'b' } } : {}),
+    ...(c.unbuildable ? { unbuildable: c.unbuildable } : {}),
+  };
+  return { tip, d: decideDevice({ contract_id: 'd', payment_hash: 'h', state_txid: 's', htlc_expiry: c.expiry }, f) };
+}
+
 describe('the device\'s invariants, over any facts', () => {
-  it('a refund only from the tip at the expiry, with the state on chain and the HTLC unspent', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.integer({ min: -50, max: 50 }), fc.option(fc.integer({ min: 0, max: 10 }), { nil: null }), spendArb, (expiry, back, conf, htlc) => {
-      const tip = Math.max(0, expiry - back);
-      const d = decideDevice({ contract_id: 'd', payment_hash: 'h', state_txid: 's', htlc_expiry: expiry }, { tip, stateConfirmations: conf, htlc });
-      expect(d.action === 'refund').toBe(tip >= expiry && conf !== null && htlc.where === 'none');
-      expect(['none', 'wait', 'refund', 'done']).toContain(d.action);
+  it('a refund is sent only from the tip at the expiry, with the state on chain and the HTLC unspent or held by its own refund — never over a claim, a key-path spend or a spend in a block', () => {
+    fc.assert(fc.property(deviceCase, (c) => {
+      const { d, tip } = decideD(c);
+      const open = c.htlc.where === 'none' || (c.htlc.where === 'mempool' && c.htlc.leaf === 'refund');
+      if (SENDING.has(d.action)) expect(tip >= c.expiry && c.stateConfirmations !== null && open).toBe(true);
+      if (tip >= c.expiry && c.stateConfirmations !== null && c.htlc.where === 'none') expect(c.unbuildable ? d.action === 'hold' : SENDING.has(d.action)).toBe(true);
+    }));
+  });
+  it('a bid is never above the budget, and over its own refund in the mempool it outbids it by the incremental relay fee (never a worse one)', () => {
+    fc.assert(fc.property(deviceCase, (c) => {
+      const { d } = decideD(c);
+      if (!SENDING.has(d.action)) {
+        expect(d.rate).toBeUndefined();
+        return;
+      }
+      expect(d.rate).toBeLessThanOrEqual(c.budgetRate);
+      if (c.htlc.where === 'mempool') expect(d.rate).toBeGreaterThanOrEqual(c.htlc.rate + c.incrementalRate);
+    }));
+  });
+  it('a hold over its own refund says the budget is short; a wait over it means it pays at least what the schedule asks', () => {
+    fc.assert(fc.property(deviceCase, (c) => {
+      const { d } = decideD(c);
+      if (c.htlc.where !== 'mempool' || c.htlc.leaf !== 'refund' || c.unbuildable || c.stateConfirmations === null || d.action === 'done') return;
+      if (d.action === 'hold') expect(d.shortfall).toBe('budget');
+      if (d.action === 'hold') expect(c.htlc.rate + c.incrementalRate).toBeGreaterThan(c.budgetRate);
+    }));
+  });
+  it('at the last chance (tip L + 5) a first refund bids the whole budget', () => {
+    fc.assert(fc.property(deviceCase, (c) => {
+      const { d } = decideD({ ...c, back: -5, htlc: { where: 'none' }, stateConfirmations: 1, bidBack: undefined, unbuildable: undefined });
+      expect(d).toMatchObject({ action: 'refund', rate: c.budgetRate, blocks_left: 1 });
     }));
   });
 });

@@ -3,8 +3,9 @@
  * src/topics/watch/statechain.ts). Each `it` states what SHOULD hold; a failure is a finding.
  */
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { decideOwner, type OwnerFacts } from '../../../src/lib/watch/statechain.ts';
-import { ownerCoin } from '../../../src/topics/watch/statechain.ts';
+import { ownerCoin, replaceRate } from '../../../src/topics/watch/statechain.ts';
 import type { OwnerRecord } from '../../../src/lib/statechain/owner.ts';
 
 const L_ALICE = 800_100; // backup 1 (Alice, the depositor)
@@ -55,5 +56,23 @@ describe('a signed withdrawal not mined as the previous owner\'s backup nears', 
   it('the previous owner\'s backup replaced the withdrawal in the mempool: ours outruns it (as for an active coin)', () => {
     const d = decideOwner(ownerCoin(withdrawn()), facts(L_ALICE, { spender: { who: 'older', where: 'mempool', txid: 'alice' }, replaceRate: 2_000 }));
     expect(d.action, JSON.stringify(d)).toBe('backup');
+  });
+});
+
+describe('a conflict the node\'s operator deprioritised (prioritisetransaction with a negative delta: its modified fee below 0)', () => {
+  it('what replacing it needs is never a negative rate — any package outbids it — so the owner\'s turn decides (a negative rate failed it: E_INTERNAL, nothing sent, the coin left to the withdrawal\'s payee or the older backup)', () => {
+    fc.assert(fc.property(fc.bigInt({ min: -200_000_000n, max: 1_000_000n }), fc.integer({ min: 100, max: 2_000 }), fc.integer({ min: 100, max: 2_000 }), fc.integer({ min: 0, max: 1_000 }), (fee, conflictVsize, vsize, incremental) => {
+      const c = { txid: 'w', descendantFee: fee, descendantVsize: conflictVsize, chunkFee: fee, chunkWeight: 4 * conflictVsize };
+      const rate = replaceRate(c, vsize, incremental);
+      expect(rate).toBeGreaterThanOrEqual(0);
+      // A package at rate + incremental still pays all the conflict pays plus the incremental fee on its own size (Core's rules 3 and 4).
+      if (fee > 0n) expect((rate + incremental) * vsize).toBeGreaterThanOrEqual(1000 * Number(fee) + incremental * vsize);
+    }));
+    const deprioritised = { txid: 'w', descendantFee: -99_999_800n, descendantVsize: 150, chunkFee: -99_999_800n, chunkWeight: 600 };
+    const d = decideOwner(
+      { coin: 'c0ffee', status: 'withdrawn', withdrawal: 'w', own: { txid: 'bob', lockTime: L_BOB }, older: { txid: 'alice', lockTime: L_ALICE } },
+      { tip: L_ALICE - 3, margin: 6, startRate: 1_000, budgetRate: 10_000, incrementalRate: 100, confirmations: null, finalDepth: 6, withdrawalConfirmations: 0, spender: { who: 'withdrawal', where: 'mempool', txid: 'w' }, replaceRate: replaceRate(deprioritised, 300, 100) },
+    );
+    expect(d).toMatchObject({ action: 'backup' });
   });
 });

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { decideOwner, type OwnerCoin, type OwnerFacts, type Spender } from '../../../src/lib/watch/statechain.ts';
+import { decideOwner, type OwnerCoin, type OwnerFacts, type Spender, type WithdrawalFacts } from '../../../src/lib/watch/statechain.ts';
 import type { ExitBid } from '../../../src/lib/watch/credit.ts';
 import { SENDING } from '../../../src/lib/watch/decision.ts';
 
@@ -103,6 +103,51 @@ describe('Bob\'s coin: his backup final at 800,090, Alice\'s at 800,100 — his 
     expect(decideOwner(w, facts(DEADLINE - 3, { withdrawalConfirmations: 1 }))).toMatchObject({ action: 'wait', txid: 'w1' });
   });
 
+  it('a withdrawal paying Bob\'s own key, signed at 0.5 sat/vB and first sent at 800,083: a child brings it to the schedule\'s 1 sat/vB, rising 1,000 + ⌈9,000 · k / 15⌉ toward 800,099 (the coin\'s deadline)', () => {
+    const w = coin({ status: 'withdrawn', withdrawal: 'w1' });
+    const first = 800_083;
+    const wbid = { start_tip: first, rate: 1_000, tip: first, block: 'b' };
+    expect(decideOwner(w, facts(first, { withdrawal: { ownRate: 500 } }))).toMatchObject({ action: 'rebroadcast', withdrawal: 'child', rate: 1_000, deadline: DEADLINE, txid: 'w1' });
+    // Paying what the schedule asks alone: sent as signed.
+    expect(decideOwner(w, facts(first, { withdrawal: { ownRate: 2_000 } }))).toMatchObject({ action: 'rebroadcast', withdrawal: 'alone', rate: 2_000 });
+    const inPool = (tip: number, extra: Partial<WithdrawalFacts>, more: Partial<OwnerFacts> = {}) =>
+      decideOwner(w, facts(tip, { withdrawalConfirmations: 0, spender: { who: 'withdrawal', where: 'mempool', txid: 'w1' }, withdrawal: { ownRate: 500, bid: wbid, ...extra }, ...more }));
+    // A block later, the package at 1,000: its child replaced at 1,600; the package at 2,000 stands.
+    expect(inPool(first + 1, { mempoolRate: 1_000 })).toMatchObject({ action: 'rebid', withdrawal: 'child', rate: 1_600 });
+    const kept = inPool(first + 1, { mempoolRate: 2_000 });
+    expect(kept).toMatchObject({ action: 'wait', txid: 'w1' });
+    expect(kept.withdrawal).toBeUndefined();
+    // A stranger's child on its anchor: replaced at what Core asks for it, within the budget, else held and said.
+    expect(inPool(first + 1, { mempoolRate: 1_000, pinRate: 3_000 })).toMatchObject({ action: 'rebid', rate: 3_000 });
+    expect(inPool(first + 1, { mempoolRate: 1_000, pinRate: 12_000 })).toMatchObject({ action: 'hold', shortfall: 'budget' });
+    // From 1.5 to 1.6 sat/vB, the package at 1.55 at 800,092: the schedule asks 1,500 + ⌈100 · 9 / 15⌉ = 1,560, outbidding it needs 1,650: held, short of the budget.
+    expect(inPool(first + 9, { mempoolRate: 1_550 }, { startRate: 1_500, budgetRate: 1_600 })).toMatchObject({ action: 'hold', shortfall: 'budget', txid: 'w1' });
+  });
+
+  it('not mined by 800,093: the backup replaces the withdrawal\'s package, its schedule going on from the withdrawal\'s first bid (1,000 + 600 · 10), not starting again', () => {
+    const w = coin({ status: 'withdrawn', withdrawal: 'w1' });
+    const there = { withdrawalConfirmations: 0, spender: { who: 'withdrawal' as const, where: 'mempool' as const, txid: 'w1' }, replaceRate: 500 };
+    expect(decideOwner(w, facts(DEADLINE - 6, { ...there, scheduleStart: 800_083 }))).toMatchObject({ action: 'backup', rate: 7_000 });
+    expect(decideOwner(w, facts(DEADLINE - 6, there))).toMatchObject({ action: 'backup', rate: 1_000 });
+  });
+
+  it('a withdrawal paying the payee\'s address: never bumped (no key for its output; the operator signs no second one) — sent as signed, waited for, the shortfall said (wallet) when the schedule asks more than it pays', () => {
+    const w = coin({ status: 'withdrawn', withdrawal: 'w1' });
+    const payee = { ownRate: 500, unbumpable: 'E_NO_CHILD: the withdrawal pays 0014…, not this owner\'s key nor its share' };
+    const sent = decideOwner(w, facts(800_083, { withdrawal: payee }));
+    expect(sent).toMatchObject({ action: 'rebroadcast', withdrawal: 'alone', shortfall: 'wallet', txid: 'w1' });
+    expect(sent.rate).toBeUndefined();
+    expect(sent.reason).toMatch(/cannot bump it \(E_NO_CHILD/);
+    const waiting = decideOwner(w, facts(800_084, { withdrawalConfirmations: 0, withdrawal: { ...payee, mempoolRate: 500 } }));
+    expect(waiting).toMatchObject({ action: 'wait', shortfall: 'wallet', txid: 'w1' });
+    expect(decideOwner(w, facts(800_084, { withdrawalConfirmations: 0, withdrawal: { ...payee, mempoolRate: 5_000 } })).shortfall).toBeUndefined();
+  });
+
+  it('backup 1\'s coin withdrawn (no older backup to outrun): the schedule aims 1,008 blocks past its first bid, LND\'s deadline for a sweep without one', () => {
+    const w = coin({ status: 'withdrawn', withdrawal: 'w1', older: undefined });
+    expect(decideOwner(w, facts(800_000, { withdrawal: { ownRate: 500 } }))).toMatchObject({ action: 'rebroadcast', withdrawal: 'child', rate: 1_000, deadline: 801_008, blocks_left: 1_008 });
+  });
+
   it('a stranger\'s large child on the anchor (a pin): once the schedule asks more than the package there pays, the child is replaced at what Core asks — its absolute fee and the incremental fee — within the budget, else held', () => {
     const pinned = { bid: bid(DEADLINE - 6), confirmations: 0, mempoolRate: 1_000, pinRate: 3_666 };
     expect(decideOwner(coin(), facts(DEADLINE - 6, pinned))).toMatchObject({ action: 'hold' });
@@ -158,15 +203,31 @@ const arbFacts = (c: OwnerCoin) => fc.record({
   pinRate: rarely(rate),
   replaceRate: rarely(rate),
   unbuildable: rarely(fc.constant('E_X: no')),
-}).map(({ startBack, hasBid, ...f }): OwnerFacts => {
+  withdrawal: fc.option(fc.record({
+    ownRate: rate,
+    unbumpable: rarely(fc.constant('E_NO_CHILD: it pays the payee')),
+    bidBack: rarely(fc.integer({ min: 0, max: 50 })),
+    mempoolRate: rarely(rate),
+    pinRate: rarely(rate),
+  }), { nil: undefined }),
+  scheduleBack: rarely(fc.integer({ min: 0, max: 50 })),
+}).map(({ startBack, hasBid, withdrawal, scheduleBack, ...f }): OwnerFacts => {
   const out: OwnerFacts = { ...f, finalDepth: 6 } as OwnerFacts;
   for (const k of ['spender', 'mempoolRate', 'pinRate', 'replaceRate', 'unbuildable', 'withdrawalConfirmations'] as const) if (out[k] === undefined) delete out[k];
   if (hasBid) out.bid = { start_tip: f.tip - startBack, rate: 0, tip: f.tip, block: 'b' };
+  if (scheduleBack !== undefined) out.scheduleStart = f.tip - scheduleBack;
+  if (withdrawal) {
+    const { bidBack, ...w } = withdrawal;
+    const wf: WithdrawalFacts = { ownRate: w.ownRate };
+    for (const k of ['unbumpable', 'mempoolRate', 'pinRate'] as const) if (w[k] !== undefined) (wf as Record<string, unknown>)[k] = w[k];
+    if (bidBack !== undefined) wf.bid = { start_tip: f.tip - bidBack, rate: 0, tip: f.tip, block: 'b' };
+    out.withdrawal = wf;
+  }
   return out;
 });
 
 const cases = arbCoin.chain((c) => arbFacts(c).map((f) => ({ c, f })));
-const sendsBackup = (a: string) => a === 'backup' || a === 'rebid' || (a === 'rebroadcast');
+const sendsBackup = (d: { action: string; withdrawal?: string }) => d.withdrawal === undefined && (d.action === 'backup' || d.action === 'rebid' || d.action === 'rebroadcast');
 
 describe('INVARIANTS', () => {
   it('nothing is sent for a coin not held, backup 1, before the backup is final or the margin, or once it (or a later owner\'s, or the withdrawal) is mined', () => {
@@ -175,12 +236,14 @@ describe('INVARIANTS', () => {
       if (!SENDING.has(d.action)) return;
       const withdrawn = c.status === 'withdrawn' && c.withdrawal !== undefined;
       if (withdrawn) expect(f.withdrawalConfirmations ?? null).toBeNull();
-      if (d.rate === undefined) {
-        // The withdrawal: only while unknown to the node, the coin unspent, our backup not sent in its place.
+      if (d.withdrawal !== undefined) {
+        // The withdrawal: as signed only while unknown to the node, the coin unspent, our backup not sent in its place;
+        // with a child also over itself in the mempool — never over anything else.
         expect(withdrawn).toBe(true);
-        expect(d).toMatchObject({ action: 'rebroadcast', txid: 'w' });
+        expect(d.txid).toBe('w');
         expect(f.confirmations).toBeNull();
-        expect(f.spender).toBeUndefined();
+        if (d.withdrawal === 'alone') expect({ action: d.action, spender: f.spender, pool: f.withdrawalConfirmations }).toEqual({ action: 'rebroadcast', spender: undefined, pool: undefined });
+        if (f.spender) expect(f.spender).toMatchObject({ who: 'withdrawal', where: 'mempool' });
         return;
       }
       // A backup: never with a later owner's backup in the record.
@@ -199,7 +262,7 @@ describe('INVARIANTS', () => {
   it('a bid is never above the budget, and outbids what the node holds (ours, or an older backup) by the incremental relay fee', () => {
     fc.assert(fc.property(cases, ({ c, f }) => {
       const d = decideOwner(c, f);
-      if (!sendsBackup(d.action) || d.rate === undefined) return;
+      if (!sendsBackup(d) || d.rate === undefined) return;
       expect(d.rate).toBeLessThanOrEqual(f.budgetRate);
       expect(d.fee_rate).toBe(d.rate / 1000);
       const replacing = f.spender?.where === 'mempool' && (f.spender.who === 'older' || (f.spender.who === 'withdrawal' && c.status === 'withdrawn'));
@@ -215,6 +278,32 @@ describe('INVARIANTS', () => {
       if (!f.bid) return;
       expect(decideOwner(c, { ...f, bid: { ...f.bid, rate: forged } })).toEqual(decideOwner(c, f));
     }), { numRuns: 1_000 });
+  });
+
+  it('a withdrawal is bumped only when this owner can (a child of its payout), never above the budget, and over itself in the mempool only above the package there by the incremental relay fee — and above what replacing its child costs', () => {
+    fc.assert(fc.property(cases, ({ c, f }) => {
+      const d = decideOwner(c, f);
+      if (d.withdrawal !== 'child') return;
+      const wf = f.withdrawal!;
+      expect(wf.unbumpable).toBeUndefined();
+      expect(d.rate).toBeLessThanOrEqual(f.budgetRate);
+      expect(d.rate).toBeGreaterThan(wf.ownRate);
+      const inPool = f.spender !== undefined || f.withdrawalConfirmations === 0;
+      if (inPool) expect(d.rate).toBeGreaterThanOrEqual((wf.mempoolRate ?? wf.ownRate) + f.incrementalRate);
+      if (inPool && wf.pinRate !== undefined) expect(d.rate).toBeGreaterThanOrEqual(wf.pinRate);
+    }), { numRuns: 3_000 });
+  });
+
+  it('a withdrawal this owner cannot bump is never sent with a child, and a shortfall over it is the wallet\'s; a hold over its own package says the budget falls short', () => {
+    fc.assert(fc.property(cases, ({ c, f }) => {
+      const d = decideOwner(c, f);
+      if (d.withdrawal === undefined && !(d.txid === 'w' && f.withdrawal)) return;
+      if (f.withdrawal?.unbumpable !== undefined) {
+        expect(d.withdrawal === 'child').toBe(false);
+        if (d.shortfall !== undefined) expect(d.shortfall).toBe('wallet');
+      }
+      if (d.action === 'hold' && d.txid === 'w' && !d.error) expect(d.shortfall).toBe('budget');
+    }), { numRuns: 3_000 });
   });
 
   it('an older backup in the mempool that the budget cannot outbid is held, saying the budget falls short', () => {
