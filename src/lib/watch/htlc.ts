@@ -20,9 +20,12 @@
  * - A key that is not the payer's sends nothing: `hold`, its error E_WRONG_KEY, when a refund is due;
  *   nor does a record the watcher's key did not sign (edited in the database): `hold`, E_STATE_CORRUPT.
  * - An output the node shows with another script or amount than the record's: `hold`, E_UTXO_MISMATCH, every round.
- * - The watcher's own last refund in the mempool, from the tip at L: `rebid` (the command decides
- *   whether the next block's estimate asks more than it pays, and replaces it within the budget —
- *   only its own refund, never a claim).
+ * - The payer's refund in the mempool, from the tip at L: `rebid` (the command decides whether the
+ *   next block's estimate asks more than it pays, and replaces it within the budget — only a
+ *   refund, never a claim). Only the payer's key signs the refund path, so a refund there is the
+ *   payer's whatever txid the watcher stored last: a watcher killed between storing its bid and
+ *   sending it, or whose send the node refused, finds its earlier refund there and bids again
+ *   (it waited on it for good before).
  */
 import { Transaction } from '@scure/btc-signer';
 import { equalBytes, toHex } from '../bytes.ts';
@@ -66,9 +69,9 @@ export function decidePayer(row: PayerRow, f: PayerFacts): Decision {
   if (f.funding === null) return { ...base, action: 'none', reason: 'the node does not know the funding transaction (not sent yet, or dropped): nothing to refund' };
   if (f.output.where === 'block') return { ...base, action: 'done', reason: 'the output is spent in a block by another transaction than the last refund: the recipient\'s claim (the payment is paid) or an earlier refund' };
   if (f.mismatch !== undefined) return { ...base, action: 'hold', reason: 'the node\'s output is not the one registered (another script or amount): nothing signed', error: f.mismatch };
-  const own = f.output.where === 'mempool' && f.output.path === 'refund' && f.refund !== undefined && f.refund.txid === f.output.txid;
+  const own = f.output.where === 'mempool' && f.output.path === 'refund';
   if (own && f.tip >= row.locktime && f.wrongKey === undefined && f.corrupt === undefined) {
-    return { ...base, action: 'rebid', reason: 'the watcher\'s own refund is in the mempool, not mined yet: bid again within the budget if the next block asks more than it pays', txid: (f.output as { txid: string }).txid };
+    return { ...base, action: 'rebid', reason: 'the payer\'s refund is in the mempool, not mined yet: bid again within the budget if the next block asks more than it pays', txid: (f.output as { txid: string }).txid };
   }
   if (f.output.where === 'mempool') {
     const who = f.output.path === 'claim' ? 'the recipient\'s claim (the payment is paid)' : f.output.path === 'refund' ? 'the payer\'s refund' : 'a cooperative key-path spend';
