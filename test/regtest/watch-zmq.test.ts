@@ -19,6 +19,11 @@ import { Publisher } from 'zeromq';
 import { findBitcoind, freePort, startBitcoind, type Bitcoind } from './bitcoind.ts';
 import { BIN, assertBuilt } from './offchain-cli.ts';
 import { tempDir } from '../helpers.ts';
+import { startServe } from '../e2e/serve-process.ts';
+import { runInProcess } from '../e2e/in-process.ts';
+import { PAYOUT } from '../e2e/stream-credit.ts';
+import { MINT_KEY, ok } from './serve-mint-peer.ts';
+import { join } from 'node:path';
 
 const BITCOIND = findBitcoind();
 if (!BITCOIND) console.warn('[regtest] offchain watch woken by ZMQ hashblock — SKIPPED: no bitcoind on PATH and BITCOIND is unset');
@@ -132,5 +137,24 @@ describe.skipIf(!BITCOIND)('offchain watch woken by the node\'s ZMQ hashblock on
     expect(w.child.exitCode).toBeNull();
     w.child.kill('SIGTERM');
     expect(await w.exited, w.log()).toBe(0);
+  }, 60_000);
+
+  it('serve mint\'s own watcher (beside its routes) follows the same hashblock: connected, each block a notification on its /metrics', async () => {
+    const mintDir = join(dir.path, 'mint');
+    ok(await runInProcess(['open-credit', '--role', 'mint', '--publish', '--payout-address', PAYOUT, '--key-env', 'MINT_KEY', '--state-dir', mintDir], { env: { MINT_KEY } }), 'credit/offer');
+    const svc = await startServe(['mint', '--key-env', 'MINT_KEY', '--state-dir', mintDir, '--rpc-url', node.config.url, '--rpc-cookie', node.cookieFile, '--operator-listen', '127.0.0.1:0', ...zmqArgs()], { MINT_KEY });
+    try {
+      const zmqLines = () => svc.log().split('\n').filter((l) => l.includes('"event":"zmq"')).map((l) => JSON.parse(l) as Line);
+      for (let i = 0; i < 200 && !zmqLines().some((l) => l.state === 'connected'); i++) await sleep(25);
+      expect(zmqLines(), svc.log()).toMatchObject([{ role: 'watch', state: 'connected', endpoint }]);
+      await sleep(300);
+      const metric = async () => /^offchain_watch_zmq_notifications\{role="mint"\} (\d+)$/m.exec(await (await fetch(`${svc.operator}/metrics`)).text())?.[1];
+      expect(await metric()).toBe('0');
+      await mine();
+      for (let i = 0; i < 80 && (await metric()) !== '1'; i++) await sleep(25);
+      expect(await metric()).toBe('1');
+    } finally {
+      expect(await svc.stop(), svc.log()).toBe(0);
+    }
   }, 60_000);
 });
