@@ -19,9 +19,9 @@ export function zmqSetting(value: string): string {
 export const zmqFlags = {
   'zmq-hashblock': Flags.string({
     description:
-      'what wakes the watcher at each new block before its next poll: auto (the node\'s own -zmqpubhashblock, asked with ' +
-      'getzmqnotifications; none: polling alone), off, or the endpoint Bitcoin Core publishes hashblock on. The poll goes on beside it',
-    helpValue: 'auto|off|tcp://HOST:PORT',
+      'also wake at each block the node announces over ZMQ, not only at the next poll: auto (the node\'s -zmqpubhashblock, ' +
+      'from getzmqnotifications; none: poll alone), off, or the endpoint, tcp://HOST:PORT',
+    helpValue: 'URL',
     default: 'auto',
     helpGroup: 'CHAIN',
     parse: async (value) => flagValue(() => zmqSetting(value)),
