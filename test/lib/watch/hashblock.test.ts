@@ -72,17 +72,23 @@ async function follow(setting: string, chain: ChainSource) {
   return { wake, log, gauges, zmq };
 }
 
+/** Subscribed (the handshake, then ZMQ's slow joiner: the subscription reaches the publisher after it), one announcement ends a 10 s wait within a second. */
+async function wakesAtOnce(pub: Publisher, f: Awaited<ReturnType<typeof follow>>): Promise<void> {
+  await until(() => f.gauges.zmq?.connected === true, () => f.log.lines);
+  await sleep(100);
+  const t0 = performance.now();
+  const woken = f.wake.wait(10_000, never);
+  await announce(pub);
+  expect(await woken).toBe('woken');
+  expect(performance.now() - t0).toBeLessThan(1_000);
+}
+
 describe('a notification only wakes the loop', () => {
   it('auto: the endpoint the node announces; a hashblock ends a 10 s wait at once, counted, the subscription said connected once', async () => {
     const { pub, endpoint } = await publisher();
-    const { wake, log, gauges } = await follow('auto', nodeAt(endpoint));
-    await until(() => gauges.zmq?.connected === true, () => log.lines);
-    await sleep(100); // the subscription reaches the publisher after the handshake (ZMQ's slow joiner)
-    const t0 = performance.now();
-    const woken = wake.wait(10_000, never);
-    await announce(pub);
-    expect(await woken).toBe('woken');
-    expect(performance.now() - t0).toBeLessThan(1_000);
+    const f = await follow('auto', nodeAt(endpoint));
+    const { log, gauges } = f;
+    await wakesAtOnce(pub, f);
     expect(gauges.zmq).toEqual({ endpoint, connected: true, notifications: 1 });
     expect(log.zmq()).toEqual([{ level: 'info', event: 'zmq', state: 'connected', endpoint, msg: `following the node's ZMQ hashblock at ${endpoint}, and polling every 60 s` }]);
   });
@@ -115,34 +121,26 @@ describe('nothing here stops the watcher: one line per change of state, and it p
   it('an endpoint nothing listens on: one warning over many retries; a publisher that comes up later is followed', async () => {
     const { pub: probe, endpoint } = await publisher();
     await probe.unbind(endpoint); // a free port, known
-    const { wake, log, gauges } = await follow(endpoint, nodeAt(undefined));
+    const f = await follow(endpoint, nodeAt(undefined));
+    const { wake, log, gauges } = f;
     await sleep(1_500); // libzmq retries after 0.1, 0.2, 0.4, 0.8 s…
     expect(log.zmq()).toEqual([{ level: 'warn', event: 'zmq', state: 'unreachable', endpoint, msg: `ZMQ hashblock at ${endpoint} unreachable: polling the node every 60 s, reconnecting` }]);
     expect(gauges.zmq).toMatchObject({ connected: false, notifications: 0 });
     expect(await wake.wait(50, never)).toBe('interval');
-    const { pub } = await publisher(endpoint);
-    await until(() => gauges.zmq?.connected === true, () => log.lines);
-    await sleep(100);
-    const woken = wake.wait(10_000, never);
-    await announce(pub);
-    expect(await woken).toBe('woken');
+    await wakesAtOnce((await publisher(endpoint)).pub, f);
     expect(log.zmq().map((l) => l.state)).toEqual(['unreachable', 'connected']);
   });
 
   it('a publisher restarted (the node restarted): one line when it goes, one when it is back, and its notifications wake again', async () => {
     const first = await publisher();
     const { endpoint } = first;
-    const { wake, log, gauges } = await follow(endpoint, nodeAt(undefined));
+    const f = await follow(endpoint, nodeAt(undefined));
+    const { log, gauges } = f;
     await until(() => gauges.zmq?.connected === true);
     first.pub.close();
     await until(() => gauges.zmq?.connected === false);
     await sleep(800); // retries meanwhile, unsaid
-    const { pub } = await publisher(endpoint);
-    await until(() => gauges.zmq?.connected === true, () => log.lines);
-    await sleep(100);
-    const woken = wake.wait(10_000, never);
-    await announce(pub);
-    expect(await woken).toBe('woken');
+    await wakesAtOnce((await publisher(endpoint)).pub, f);
     expect(log.zmq().map((l) => [l.level, l.state])).toEqual([['info', 'connected'], ['warn', 'disconnected'], ['info', 'connected']]);
   });
 
