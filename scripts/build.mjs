@@ -56,9 +56,9 @@ const routeDynamicImports = {
       loader: 'ts',
     }));
     // The services' external packages (fastify, pino, prom-client): a script compiled by vm cannot import() them by itself.
-    // The services' shell, and the watcher's (its log and /metrics).
+    // The services' shell, and the watcher's (its log and /metrics, its ZMQ subscriber).
     b.onLoad({ filter: /src[\\/]topics[\\/](serve|watch)[\\/][^\\/]+\.ts$/ }, (args) => ({
-      contents: readFileSync(args.path, 'utf8').replace(/\bawait import\('(fastify|@fastify\/rate-limit|pino|prom-client)'\)/g, "await __offchainImport('$1')"),
+      contents: readFileSync(args.path, 'utf8').replace(/\bawait import\('(fastify|@fastify\/rate-limit|pino|prom-client|zeromq)'\)/g, "await __offchainImport('$1')"),
       loader: 'ts',
     }));
   },
@@ -111,8 +111,9 @@ const common = {
   // inquirer (the hidden key prompt) is big and needed only at a terminal: load it from
   // node_modules when asked instead of carrying it in every start-up.
   // The services' HTTP server, logger and metrics (src/topics/serve/) are loaded from
-  // node_modules by `serve` alone: no other command parses them at start-up.
-  external: ['typescript', 'ts-node', 'inquirer', 'better-sqlite3', 'fastify', '@fastify/rate-limit', 'pino', 'prom-client'],
+  // node_modules by `serve` alone: no other command parses them at start-up. zeromq (optional,
+  // native) only by a long-running watcher whose node offers ZMQ (src/topics/watch/hashblock.ts).
+  external: ['typescript', 'ts-node', 'inquirer', 'better-sqlite3', 'fastify', '@fastify/rate-limit', 'pino', 'prom-client', 'zeromq'],
   // OFFCHAIN_BUILD_READABLE=1: unminified, for reading CPU profiles.
   minify: !process.env.OFFCHAIN_BUILD_READABLE,
   keepNames: true,

@@ -4,11 +4,13 @@ import { chainFlags, feeGuardFlags, keyFlags, printConfigFlags, stateFlags } fro
 import { storeFlags } from '../lib/cli/store-flags.ts';
 import { UsageError } from '../lib/errors.ts';
 import { WatchSteps } from '../topics/watch/command.ts';
+import { zmqFlags } from '../topics/watch/flags.ts';
 
 export default class Watch extends WatchSteps<typeof Watch> {
   static override summary = 'Keep every deadline of the contracts in a state directory: exit, refund and rebid on chain, with no other command.';
   static override description =
-    'Follows Bitcoin Core\'s best chain (it asks for the tip every --interval seconds, and keeps its own view by block hash, so a ' +
+    'Follows Bitcoin Core\'s best chain (it asks for the tip every --interval seconds, and at once at each block the node announces ' +
+    'over ZMQ where it offers hashblock: --zmq-hashblock; it keeps its own view by block hash, so a ' +
     'reorganisation is seen and every decision taken again) and, at each new block, decides for every contract the state directory ' +
     'holds (docs/watch.md has the table): the credit mint exits a contract within its safety margin of expiry (the exit-credit package, ' +
     'its fee rising each block from the node\'s estimate to --max-fee-rate, reached one block before the deadline, never above ' +
@@ -67,6 +69,7 @@ export default class Watch extends WatchSteps<typeof Watch> {
     'sweep-to': Flags.string({ description: 'where a channel\'s justice transactions (and its own to_local\'s sweep) pay (needed when the state directory holds channels)', helpValue: 'ADDRESS' }),
     ...feeGuardFlags,
     ...chainFlags,
+    ...zmqFlags,
     ...printConfigFlags,
   };
 
@@ -115,7 +118,7 @@ export default class Watch extends WatchSteps<typeof Watch> {
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
     try {
-      await watchLoop(host, { dryRun: f['dry-run'], intervalMs: Math.round(interval * 1000), log: log.info, gauges, signal: stop.signal });
+      await watchLoop(host, { dryRun: f['dry-run'], intervalMs: Math.round(interval * 1000), zmq: f['zmq-hashblock'], log, gauges, signal: stop.signal });
     } finally {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);

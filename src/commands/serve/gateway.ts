@@ -5,6 +5,7 @@ import { GatewayLightning } from '../../topics/device/lightning.ts';
 import { ecashSeedFlags, fundingConfirmationsFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
+import { zmqFlags } from '../../topics/watch/flags.ts';
 import { serveFlags, serveOptions, type ServeFlagValues } from '../../topics/serve/flags.ts';
 
 export default class ServeGateway extends GatewayLightning<typeof ServeGateway> {
@@ -58,6 +59,7 @@ on chain before the device may refund it, within --max-fee-rate/--max-fee-share.
       default: true,
       allowNo: true,
     }),
+    ...zmqFlags,
     ...feeGuardFlags,
   };
 
@@ -113,7 +115,7 @@ on chain before the device may refund it, within --max-fee-rate/--max-fee-share.
         mintPlugin({ network, ctx, store, batch }),
       ];
       // The watcher beside the routes (topics/watch/): with a node, unless --no-watch. It stops before the drain.
-      const watcher = await this.serviceWatcher(network, ctx.chain, f.watch, options.logLevel);
+      const watcher = await this.serviceWatcher(network, ctx.chain, f.watch, options.logLevel, f['zmq-hashblock']);
       const { infoHook, storeInfo } = await import('../../topics/serve/info.ts');
       const svc = await startService({ ...options, role: 'gateway', group: 'gateway', network }, routes, {
         drain: async () => {

@@ -4,6 +4,7 @@ import { MintStream, retiredNonceEpoch } from '../../topics/credit/stream.ts';
 import { ecashSeedFlags } from '../../topics/credit/flags.ts';
 import { chainFlags, feeGuardFlags, keyFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { storeFlags } from '../../lib/cli/store-flags.ts';
+import { zmqFlags } from '../../topics/watch/flags.ts';
 import { serveFlags } from '../../topics/serve/flags.ts';
 import type { ExitRequest } from '../../topics/credit/exit.ts';
 
@@ -43,6 +44,7 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
       default: true,
       allowNo: true,
     }),
+    ...zmqFlags,
     ...feeGuardFlags,
     // A new command: --confirmations without the one-shots' old spelling (--funding-confirmations).
     confirmations: Flags.integer({ description: 'offline: assert the served contract\'s funding output has N confirmations (with a node, it is asked instead)', helpValue: 'N', min: 0, helpGroup: 'CHAIN' }),
@@ -74,7 +76,7 @@ Prints one serve/listening line on standard output, then logs JSON on standard e
       const { announcement, startService } = await import('../../topics/serve/service.ts');
       const exit = (r: ExitRequest) => this.creditExit(r); // topics/credit/exit.ts, as `credit exit`
       // The watcher beside the routes (topics/watch/): with a node, unless --no-watch. It stops before the drain.
-      const watcher = await this.serviceWatcher(network, ctx.chain, f.watch, options.logLevel);
+      const watcher = await this.serviceWatcher(network, ctx.chain, f.watch, options.logLevel, f['zmq-hashblock']);
       const { infoHook, storeInfo } = await import('../../topics/serve/info.ts');
       const svc = await startService({ ...options, role: 'mint', group: 'credit', network }, [mintPlugin({ network, ctx, store, batch, exit })], {
         // What is in flight finished (the listeners closed first): the watcher's round ends, then the last batch is committed and released.

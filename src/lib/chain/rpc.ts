@@ -11,7 +11,8 @@
  *   - a raw transaction from the node must hash to the txid asked for.
  *
  * For a watcher (`offchain watch`): getblockheader (its own view of the best chain, to see a
- * reorganisation) and estimatesmartfee (where a deadline's fee schedule starts).
+ * reorganisation), estimatesmartfee (where a deadline's fee schedule starts) and
+ * getzmqnotifications (where the node announces its blocks, to wake at each).
  *
  * Not done: wallet RPCs, waiting for confirmations.
  */
@@ -20,7 +21,7 @@ import { toHex } from '../bytes.ts';
 import { MalformedInputError, RefusedError } from '../errors.ts';
 import type { Network } from '../network.ts';
 import { TXID_RE, amount, hexField, hexOrProtocol, int, obj, txidField } from './rpc-fields.ts';
-import { RpcClient, RpcError, protocolError } from './rpc-client.ts';
+import { RPC_METHOD_NOT_FOUND, RpcClient, RpcError, protocolError } from './rpc-client.ts';
 import type { RpcClientDeps } from './rpc-client.ts';
 import type { RpcConfig } from './rpc-config.ts';
 import type { ChainSource, ChainTip, MempoolAcceptResult, SubmitPackageResult, SubmitPackageTxResult, UtxoInfo } from './types.ts';
@@ -339,6 +340,30 @@ export class RpcChainSource implements ChainSource {
     await this.ensureChain();
     const r = obj(await this.client.call('getindexinfo', ['txindex']), 'getindexinfo', this.url);
     return r['txindex'] !== undefined;
+  }
+
+  /**
+   * getzmqnotifications: where the node publishes ZMQ `hashblock` (its -zmqpubhashblock), as this
+   * client reaches it — a wildcard host (0.0.0.0, *, [::]) is the RPC URL's host. Undefined when
+   * it publishes none, or was built without ZMQ (Method not found).
+   */
+  async hashblockEndpoint(): Promise<string | undefined> {
+    await this.ensureChain();
+    const m = 'getzmqnotifications';
+    let list: unknown;
+    try {
+      list = await this.client.call(m);
+    } catch (e) {
+      if (e instanceof RpcError && e.rpcCode === RPC_METHOD_NOT_FOUND) return undefined;
+      throw e;
+    }
+    if (!Array.isArray(list)) throw protocolError(m, this.url, 'a result that is not a list');
+    const entry = list.map((n) => obj(n, m, this.url)).find((n) => n['type'] === 'pubhashblock');
+    if (entry === undefined) return undefined;
+    const address = entry['address'];
+    if (typeof address !== 'string') throw protocolError(m, this.url, 'a pubhashblock without an address');
+    const host = new URL(this.url).hostname;
+    return address.replace(/^tcp:\/\/(0\.0\.0\.0|\*|\[::\]):/, `tcp://${host}:`);
   }
 
   /**

@@ -85,6 +85,8 @@ export interface ChainSource {
   txIndex?(): Promise<boolean>;
   /** A block's height and its parent's hash (null: the genesis block), for any block the node has. */
   blockHeader?(hash: string): Promise<{ height: number; prev: string | null }>;
+  /** Where the node publishes ZMQ `hashblock`, as this client reaches it (undefined: it publishes none). */
+  hashblockEndpoint?(): Promise<string | undefined>;
   /** estimatesmartfee for confirmation within `blocks`, sat/kvB (null: the node has no estimate). */
   estimateFeeRate?(blocks: number): Promise<number | null>;
   /** getmempoolinfo's minrelaytxfee, mempoolminfee and incrementalrelayfee (what a replacement pays on top), sat/kvB. */

@@ -125,11 +125,12 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
 
   /**
    * A watcher run inside a service (serve mint): with a node and `enabled`, its rounds beside
-   * the routes — its decisions in the service's JSON log (role watch), its gauges on the
-   * service's /metrics; `stop()` ends it after the round in flight. Undefined otherwise (offline
+   * the routes, woken by the node's ZMQ hashblock as `zmq` says (--zmq-hashblock) — its
+   * decisions in the service's JSON log (role watch), its gauges on the service's /metrics;
+   * `stop()` ends it after the round in flight. Undefined otherwise (offline
    * there is nothing to watch; the service says so once).
    */
-  protected async serviceWatcher(network: Network, chain: ChainSource, enabled: boolean, logLevel: string): Promise<{ gauges: Gauge[]; state: WatchGaugeState; running(): boolean; start(): void; stop(): Promise<void> } | undefined> {
+  protected async serviceWatcher(network: Network, chain: ChainSource, enabled: boolean, logLevel: string, zmq: string): Promise<{ gauges: Gauge[]; state: WatchGaugeState; running(): boolean; start(): void; stop(): Promise<void> } | undefined> {
     if (!enabled) return undefined;
     if (chain.kind !== 'rpc') {
       this.term.info('offchain: no node (--rpc-url): the service keeps no deadline — run offchain watch beside a node, or give this service one');
@@ -156,7 +157,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
       // Started, and neither stopped nor ended on an internal error (GET /v1/info).
       running: () => running !== undefined && !stopped,
       start: () => {
-        running = watchLoop(host, { dryRun: false, intervalMs: 2000, log: log.info, gauges: state, signal: abort.signal }).catch((e: unknown) => {
+        running = watchLoop(host, { dryRun: false, intervalMs: 2000, zmq, log, gauges: state, signal: abort.signal }).catch((e: unknown) => {
           log.warn({ event: 'watch-stopped', err: { message: (e as Error).message } }, 'the watcher stopped on an internal error; the service goes on');
         }).finally(() => (stopped = true));
       },

@@ -14,7 +14,9 @@ import type { StateDb } from '../../lib/store/sqlite/database.ts';
 import { byDeadline, SENDING, type Decision, type Report } from '../../lib/watch/decision.ts';
 import type { Round, WatchChain } from './credit.ts';
 import { WatchRecords } from './state.ts';
-import type { WatchGaugeState, WatchLog } from './service.ts';
+import type { WatchGaugeState, WatchLogger } from './service.ts';
+import type { HashblockSetting } from './hashblock.ts';
+import { Wake } from './wake.ts';
 
 export type WatchHost = {
   network: string;
@@ -32,7 +34,8 @@ export type WatchHost = {
 /** One kind's round. `reorgDepth`: blocks this round's tip replaced (what a kind took as final is asked again). */
 export type KindRound = (r: Round, reorgDepth: number) => Promise<Decision[]>;
 
-export type LoopOptions = { dryRun: boolean; intervalMs: number; log: WatchLog; gauges: WatchGaugeState; signal: AbortSignal };
+/** `zmq`: --zmq-hashblock (`auto`, `off` or an endpoint): what wakes the loop before its next poll (./hashblock.ts). */
+export type LoopOptions = { dryRun: boolean; intervalMs: number; zmq: HashblockSetting; log: WatchLogger; gauges: WatchGaugeState; signal: AbortSignal };
 
 /** A round with a failed action is taken again after this long, at the same tip (the last chance must not wait for a block). */
 const RETRY_MS = 10_000;
@@ -93,11 +96,24 @@ export async function watchRound(host: WatchHost, dryRun: boolean): Promise<Repo
 
 /**
  * Rounds until `signal` aborts: one at start, then one per new best block (the node asked every
- * `intervalMs`), each decision other than `none` that changed logged as one JSON line. A round
- * that fails (the node unreachable, a busy store) is logged and tried again at the next poll; a
- * round whose action failed is taken again after RETRY_MS at the same tip.
+ * `intervalMs`, and at once when its ZMQ hashblock wakes the loop), each decision other than
+ * `none` that changed logged as one JSON line. A round that fails (the node unreachable, a busy
+ * store) is logged and tried again at the next poll; a round whose action failed is taken again
+ * after RETRY_MS at the same tip.
  */
 export async function watchLoop(host: WatchHost, opts: LoopOptions): Promise<void> {
+  const wake = new Wake();
+  const { followHashblock } = await import('./hashblock.ts');
+  const zmq = await followHashblock(opts.zmq, host.chain, { wake, log: opts.log, gauges: opts.gauges, pollSeconds: opts.intervalMs / 1000 });
+  try {
+    await rounds(host, opts, wake);
+  } finally {
+    await zmq.close();
+  }
+}
+
+async function rounds(host: WatchHost, opts: LoopOptions, wake: Wake): Promise<void> {
+  const log = opts.log.info;
   let last: string | undefined;
   /** After a round whose action failed (the node away, a refusal): when to take it again at the same tip. */
   let retryAt: number | undefined;
@@ -113,32 +129,23 @@ export async function watchLoop(host: WatchHost, opts: LoopOptions): Promise<voi
         opts.gauges.lastAt = new Date().toISOString();
         if (report.reorg) {
           opts.gauges.reorgs++;
-          opts.log({ event: 'reorg', tip: report.tip, ...report.reorg }, 'reorganisation: decisions taken again on the new best chain');
+          log({ event: 'reorg', tip: report.tip, ...report.reorg }, 'reorganisation: decisions taken again on the new best chain');
         }
-        for (const f of report.failures ?? []) opts.log({ event: 'kind-failed', kind: f.kind, code: f.error.split(':')[0] }, f.error);
+        for (const f of report.failures ?? []) log({ event: 'kind-failed', kind: f.kind, code: f.error.split(':')[0] }, f.error);
         for (const d of report.decisions) {
           const key = `${d.kind}:${d.contract}`;
           const said = `${d.action}:${d.fee_rate ?? ''}:${d.txid ?? ''}:${d.error ?? ''}`;
-          if ((d.action !== 'none' || d.error !== undefined) && previous.get(key) !== said) opts.log({ event: 'decision', height: report.tip.height, ...d }, d.reason);
+          if ((d.action !== 'none' || d.error !== undefined) && previous.get(key) !== said) log({ event: 'decision', height: report.tip.height, ...d }, d.reason);
           previous.set(key, said);
         }
-        opts.log({ event: 'round', tip: report.tip, ...report.summary }, 'round');
+        log({ event: 'round', tip: report.tip, ...report.summary }, 'round');
       }
     } catch (e) {
       // Whatever failed (the node, the store, a record), the next poll tries again: a watcher that stops keeps no deadline.
       opts.gauges.failedRounds++;
       const code = e instanceof OffchainError ? e.code : 'E_INTERNAL';
-      opts.log({ event: 'round-failed', code }, (e as Error)?.message ?? String(e));
+      log({ event: 'round-failed', code }, (e as Error)?.message ?? String(e));
     }
-    await new Promise<void>((resolve) => {
-      if (opts.signal.aborted) return resolve();
-      const t = setTimeout(done, opts.intervalMs);
-      function done() {
-        clearTimeout(t);
-        opts.signal.removeEventListener('abort', done);
-        resolve();
-      }
-      opts.signal.addEventListener('abort', done);
-    });
+    await wake.wait(opts.intervalMs, opts.signal);
   }
 }

@@ -9,20 +9,28 @@ import type { ListenAt } from '../serve/service.ts';
 import type { Report } from '../../lib/watch/decision.ts';
 
 export type WatchLog = (fields: Record<string, unknown>, msg: string) => void;
+export type WatchLogger = { info: WatchLog; warn: WatchLog };
 
-export async function watchLogger(level: string, network: string): Promise<{ info: WatchLog; warn: WatchLog }> {
+export async function watchLogger(level: string, network: string): Promise<WatchLogger> {
   const { default: pino } = await import('pino');
   const logger = pino({ level, base: { role: 'watch', network }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
   return { info: (f, m) => logger.info(f, m), warn: (f, m) => logger.warn(f, m) };
 }
 
-/** What the gauges read: the last round's report, and the reorganisations seen since start. */
-export type WatchGaugeState = { last?: Report; lastAt?: string; reorgs: number; failedRounds: number };
+/**
+ * What the gauges read: the last round's report, the reorganisations seen since start, and the
+ * ZMQ hashblock subscription when there is one (./hashblock.ts).
+ */
+export type WatchGaugeState = { last?: Report; lastAt?: string; reorgs: number; failedRounds: number; zmq?: { endpoint: string; connected: boolean; notifications: number } };
 
 export const WATCH_GAUGES = (s: WatchGaugeState) => {
   const summary = () => {
     if (!s.last) throw new Error('no round yet'); // a failed read leaves the gauge out of that scrape
     return s.last.summary;
+  };
+  const zmq = () => {
+    if (!s.zmq) throw new Error('polling alone');
+    return s.zmq;
   };
   return [
     { name: 'offchain_watch_tip_height', help: 'The height of the tip the watcher last evaluated', read: async () => { if (!s.last) throw new Error('no round yet'); return s.last.tip.height; } },
@@ -34,6 +42,8 @@ export const WATCH_GAUGES = (s: WatchGaugeState) => {
     { name: 'offchain_watch_action_errors', help: 'Actions the node refused in the last round (taken again at the next block)', read: async () => summary().errors },
     { name: 'offchain_watch_reorgs', help: 'Reorganisations seen since the watcher started', read: async () => s.reorgs },
     { name: 'offchain_watch_failed_rounds', help: 'Rounds that failed since start (the node unreachable, a busy store), each tried again', read: async () => s.failedRounds },
+    { name: 'offchain_watch_zmq_connected', help: '1 while the node\'s ZMQ hashblock wakes the watcher at each block, 0 while that subscription is down (polling alone; absent when the watcher only polls)', read: async () => Number(zmq().connected) },
+    { name: 'offchain_watch_zmq_notifications', help: 'ZMQ hashblock notifications received since start, each a look at the node\'s tip (absent when the watcher only polls)', read: async () => zmq().notifications },
   ];
 };
 

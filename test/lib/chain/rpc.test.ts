@@ -290,6 +290,35 @@ describe('RpcChainSource — answers', () => {
       replacedTransactions: [],
     });
   });
+
+  it.each([
+    ['tcp://127.0.0.1:28332', 'tcp://127.0.0.1:28332'],
+    ['tcp://0.0.0.0:28332', 'tcp://127.0.0.1:28332'], // bound on every interface: reached where the RPC is
+    ['tcp://*:28332', 'tcp://127.0.0.1:28332'],
+    ['tcp://[::]:28332', 'tcp://127.0.0.1:28332'],
+    ['tcp://10.0.0.7:28332', 'tcp://10.0.0.7:28332'],
+    ['ipc:///var/run/bitcoind/zmq', 'ipc:///var/run/bitcoind/zmq'],
+  ])('getzmqnotifications: the node publishes hashblock on %s, reached at %s', async (address, reached) => {
+    const core = await fake({
+      getzmqnotifications: () => [
+        { type: 'pubrawtx', address: 'tcp://127.0.0.1:28333', hwm: 1000 },
+        { type: 'pubhashblock', address, hwm: 1000 },
+      ],
+    });
+    expect(await new RpcChainSource(config(core)).hashblockEndpoint()).toBe(reached);
+  });
+
+  it('getzmqnotifications: no hashblock among them, none at all, or a node built without ZMQ (Method not found): undefined; not a list: E_RPC_PROTOCOL', async () => {
+    const some = await fake({ getzmqnotifications: () => [{ type: 'pubrawblock', address: 'tcp://127.0.0.1:28332', hwm: 1000 }] });
+    expect(await new RpcChainSource(config(some)).hashblockEndpoint()).toBeUndefined();
+    const none = await fake({ getzmqnotifications: () => [] });
+    expect(await new RpcChainSource(config(none)).hashblockEndpoint()).toBeUndefined();
+    const without = await fake({}); // the fake answers an unknown method as Core does: -32601
+    expect(await new RpcChainSource(config(without)).hashblockEndpoint()).toBeUndefined();
+    expect(without.requests.map((r) => r.body.method)).toEqual(['getblockchaininfo', 'getzmqnotifications']);
+    const odd = await fake({ getzmqnotifications: () => ({ pubhashblock: 'tcp://127.0.0.1:28332' }) });
+    expect((await failure(new RpcChainSource(config(odd)).hashblockEndpoint())).code).toBe('E_RPC_PROTOCOL');
+  });
 });
 
 describe('RpcChainSource — failures, each with one code', () => {

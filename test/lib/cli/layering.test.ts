@@ -73,8 +73,8 @@ describe('layering', () => {
     expect([...reached].filter((s) => heavy.test(s))).toEqual([]);
   });
 
-  it('the topics\' bases commands may import load no curve, PSBT or schema library either', () => {
-    const heavy = /^(@noble\/curves|@scure\/btc-signer|@sinclair\/typebox|inquirer)(\/|$)/;
+  it('the topics\' bases commands may import load no curve, PSBT or schema library either, nor the watcher\'s ZMQ (optional, native)', () => {
+    const heavy = /^(@noble\/curves|@scure\/btc-signer|@sinclair\/typebox|inquirer|zeromq)(\/|$)/;
     // A topic's shared flags, base class and steps (src/topics/<topic>/): src/lib/cli holds none (issue 43).
     const shared = files(join(ROOT, 'src/topics')).filter((f) => staticImports(f).includes('@oclif/core'));
     expect(shared.length).toBeGreaterThanOrEqual(8);
