@@ -38,8 +38,8 @@ export function channels(o: { node: () => FundedNode; dir: string; delay: number
   const DELAY = o.delay;
   const FUNDING_SAT = o.fundingSat;
   let seq = 0;
-  /** A channel funded by the wallet and recorded by both parties in `dirs` (their state directories), through the in-process CLI. */
-  async function openChannel(dirs: { alice: string; bob: string }) {
+  /** A channel funded by the wallet and recorded by both parties in `dirs` (their state directories), through the in-process CLI; `format`: BOLT 3's (the funding output is the same 2-of-2). */
+  async function openChannel(dirs: { alice: string; bob: string }, format: 'legacy' | 'anchors' = 'legacy') {
     const id0 = ++seq;
     const script = channelFundingOutput({
       format: LEGACY, fundingOutpoint: { txid: '00'.repeat(32), vout: 0 }, fundingSatoshis: BigInt(FUNDING_SAT), opener: 'local',
@@ -48,7 +48,7 @@ export function channels(o: { node: () => FundedNode; dir: string; delay: number
     const f = await o.node().fund(scriptAddress(script, 'regtest')!, BigInt(FUNDING_SAT));
     const id = `${f.txid}:${f.vout}`;
     const file = (name: string, text: string, mode = 0o644) => (writeFileSync(join(o.dir, `${id0}-${name}`), text, { mode }), join(o.dir, `${id0}-${name}`));
-    const base = { type: 'bolt3/channel', version: 1, network: 'regtest', format: 'legacy', funding_txid: f.txid, funding_vout: f.vout, funding_satoshis: FUNDING_SAT, to_self_delay: DELAY, dust_limit_satoshis: 546, remote_to_self_delay: DELAY, remote_dust_limit_satoshis: 546 };
+    const base = { type: 'bolt3/channel', version: 1, network: 'regtest', format, funding_txid: f.txid, funding_vout: f.vout, funding_satoshis: FUNDING_SAT, to_self_delay: DELAY, dust_limit_satoshis: 546, remote_to_self_delay: DELAY, remote_dust_limit_satoshis: 546 };
     const files = {
       alice: { channel: file('alice-channel.json', JSON.stringify({ ...base, opener: 'local', local: keysJson(A), remote: keysJson(B) })), seed: file('alice.seed', toHex(sha256(Uint8Array.of(1, id0))), 0o600) },
       bob: { channel: file('bob-channel.json', JSON.stringify({ ...base, opener: 'remote', local: keysJson(B), remote: keysJson(A) })), seed: file('bob.seed', toHex(sha256(Uint8Array.of(2, id0))), 0o600) },
