@@ -135,7 +135,7 @@ describe('an anchors channel: Alice\'s second stages take a fee input of the nod
 
   it('the HTLC-timeout at the tip 800,060 (final in the next block), not at 800,059', () => {
     expect(decideChannel(facts(800_059, { items: [], mined: [], htlcs: [anchored(timeout())] }))).toMatchObject({ action: 'wait', sends: [], deadline: CLTV_OUT });
-    expect(decideChannel(facts(800_060, { items: [], mined: [], htlcs: [anchored(timeout())] })).sends.map((s) => s.stage)).toEqual(['htlc-timeout']);
+    expect(decideChannel(facts(800_060, { items: [], mined: [], htlcs: [anchored(timeout())] })).sends.map((s) => [s.stage, s.feeSat])).toEqual([['htlc-timeout', 300]]);
   });
 
   it('in the mempool, rebid as its deadline nears: replaced once the schedule outbids it by the incremental relay fee (100 sat/kvB × 300 vB = 30 sat), kept otherwise — never done while it is there', () => {
