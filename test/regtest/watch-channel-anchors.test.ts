@@ -37,7 +37,7 @@ type Raw = { txid: string; locktime: number; vsize: number; vin: { txid: string;
 describe.skipIf(!BITCOIND)(TITLE, () => {
   let n: FundedNode;
   const tmp = tempDir('offchain-regtest-watch-anchors-');
-  const { rpc, sat, mempool, outbid } = nodeViews(() => n);
+  const { rpc, sat, mempool, outbid, firstSwept, spenderOf } = nodeViews(() => n);
   const raw = (txid: string) => rpc<Raw>('getrawtransaction', [txid, 1]);
   const { openChannel, htlc } = channels({ node: () => n, dir: tmp.path, delay: DELAY, fundingSat: 1_000_000 });
   const preimageFile = join(tmp.path, 'preimage-6.hex');
@@ -68,7 +68,6 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const commitment = await raw(own.txid);
     const vout = (v: number) => commitment.vout.find((o) => sat(o.value) === v)!.n;
     const toLocal = commitment.vout.find((o) => sat(o.value) > 400_000 && sat(o.value) < 470_000)!.n;
-    const spenderOf = async (txid: string, o: number) => (await rpc<{ spendingtxid?: string }[]>('gettxspendingprevout', [[{ txid, vout: o }]]))[0]!.spendingtxid;
     const watch = async () => {
       const r = await offchain([
         'watch', '--state-dir', dirs.alice, ...n.chain(), '--revocation-key-env', 'A_REVOCATION', '--delayed-key-env', 'A_DELAYED', '--htlc-key-env', 'A_HTLC',
@@ -137,21 +136,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect((await raw(timeout)).confirmations).toBe(1);
 
     // Each delayed output swept with the tip at its confirmation + to_self_delay − 1, to --sweep-to.
-    const outputs = { success: [held.t.txid, 0], timeout: [timeout, 0], to_local: [own.txid, toLocal] } as const;
-    const firstSeen: Record<string, number> = {};
-    while (Object.keys(firstSeen).length < 3) {
-      await watch();
-      const tip = await n.tip();
-      for (const [name, [txid, o]] of Object.entries(outputs)) {
-        const s = await spenderOf(txid, o);
-        if (s && firstSeen[name] === undefined) {
-          firstSeen[name] = tip;
-          expect((await raw(s)).vout.map((x) => x.scriptPubKey.address)).toEqual([n.sweepTo]);
-        }
-      }
-      expect(tip).toBeLessThan(timeoutMinedAt + DELAY + 3);
-      await n.mine(1);
-    }
+    const firstSeen = await firstSwept({ success: [held.t.txid, 0], timeout: [timeout, 0], to_local: [own.txid, toLocal] }, watch, timeoutMinedAt + DELAY + 3);
     expect(firstSeen).toEqual({ success: successMinedAt + DELAY - 1, timeout: timeoutMinedAt + DELAY - 1, to_local: height + DELAY - 1 });
     expect(await mempool()).toEqual([]);
     await n.mine(6);
