@@ -41,7 +41,11 @@
  *   block may hold it) — at once then; neither while one of the party's is in the mempool or the
  *   output is spent. Each second stage's
  *   output (to_local-like) is swept only from its confirmation + to_self_delay (sent with the tip at
- *   that − 1), on the to_local sweep's budget and replacement rules.
+ *   that − 1), on the to_local sweep's budget and replacement rules. Anchors (zero-fee second stages,
+ *   `funded`): sent when legacy's would be, their fee (a wallet's input) bid on the schedule within the
+ *   budget — --max-fee-rate on the funded size, --max-fee-share of the HTLC — toward cltv_expiry for a
+ *   success, a horizon for a timeout; one of the party's in the mempool rebid (replaced only by a bid
+ *   paying its fee plus the incremental relay fee, BIP-125), never `done` while it is there.
  * - The peer's current commitment: an HTLC it offered is claimed with its preimage by its
  *   cltv_expiry, one the party offered is taken back only once its cltv_expiry is final — with the
  *   htlc_basepoint secret, when the watcher holds it — on the same budget and replacement rules;

@@ -20,8 +20,9 @@
  * The party's own commitment's HTLC outputs: their second stages (HTLC-success with a preimage given,
  * at once, and past its cltv_expiry while unspent; HTLC-timeout from its cltv_expiry on), signed with the peer's stored
  * signatures by `commitment finalize`'s own code (src/lib/bolt3/party-holder-commitment.ts
- * signHolderHtlc) when the watcher holds the htlc_basepoint secret — legacy channels' only (their fee
- * fixed); then each one's output swept like the to_local.
+ * signHolderHtlc) when the watcher holds the htlc_basepoint secret — a legacy channel's as signed (their
+ * fee fixed), an anchors channel's with a fee input of the node's wallet, bid and rebid on the schedule
+ * (./channel-anchors.ts); then each one's output swept like the to_local.
  */
 import { Transaction } from '@scure/btc-signer';
 import { equalBytes, fromHex } from '../../lib/bytes.ts';
