@@ -18,7 +18,7 @@
  */
 import type { Transaction } from '@scure/btc-signer';
 import { fromHex, toHex } from '../../lib/bytes.ts';
-import { RefusedError } from '../../lib/errors.ts';
+import { OffchainError, RefusedError } from '../../lib/errors.ts';
 import type { CommitmentTransaction } from '../../lib/bolt3/commitment.ts';
 import type { HtlcTransaction } from '../../lib/bolt3/htlc-tx.ts';
 import type { FeeLimits } from '../../lib/tx/fee-guard.ts';
@@ -106,7 +106,7 @@ export async function anchorsStage(o: {
     const { measureTx } = await import('../../lib/truc/transaction.ts');
     const { txid } = measureTx(raw, 'the HTLC transaction as the wallet signed it');
     if (txid !== f.txid || !(await secondStageOf(h, raw, commitmentTxid))) {
-      throw new RefusedError('E_FEE_PSBT', `the wallet changed the ${h.kind} transaction it signed (${txid}, not ${f.txid}): not sent`);
+      throw new OffchainError('E_WALLET_ALTERED', `the node's wallet changed the ${h.kind} transaction it signed (${txid}, not ${f.txid}): not sent`);
     }
     const { base64 } = await import('@scure/base');
     return { txid, hex: toHex(raw), wallet: record && coins ? record.wallet : base64.encode(wallet.toPSBT()) };
