@@ -509,6 +509,7 @@ export const ERROR_CODES: Readonly<Record<string, ExitClass>> = {
   E_USAGE: 'usage',
   E_UTXO_MISMATCH: 'refused',
   E_UTXO_NOT_FOUND: 'refused',
+  E_WALLET_ALTERED: 'general',
   E_WALLET_PSBT_INPUT: 'refused',
   E_WALLET_PSBT_OUTPUT: 'refused',
   E_WALLET_PSBT_SHORT: 'refused',

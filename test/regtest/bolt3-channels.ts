@@ -5,6 +5,7 @@
  * advanced through the CLI's `commitment` steps (in-process), as test/regtest/bolt3.test.ts does
  * them. Test code only.
  */
+import { expect } from 'vitest';
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -38,8 +39,8 @@ export function channels(o: { node: () => FundedNode; dir: string; delay: number
   const DELAY = o.delay;
   const FUNDING_SAT = o.fundingSat;
   let seq = 0;
-  /** A channel funded by the wallet and recorded by both parties in `dirs` (their state directories), through the in-process CLI. */
-  async function openChannel(dirs: { alice: string; bob: string }) {
+  /** A channel funded by the wallet and recorded by both parties in `dirs` (their state directories), through the in-process CLI; `format`: BOLT 3's (the funding output is the same 2-of-2). */
+  async function openChannel(dirs: { alice: string; bob: string }, format: 'legacy' | 'anchors' = 'legacy') {
     const id0 = ++seq;
     const script = channelFundingOutput({
       format: LEGACY, fundingOutpoint: { txid: '00'.repeat(32), vout: 0 }, fundingSatoshis: BigInt(FUNDING_SAT), opener: 'local',
@@ -48,7 +49,7 @@ export function channels(o: { node: () => FundedNode; dir: string; delay: number
     const f = await o.node().fund(scriptAddress(script, 'regtest')!, BigInt(FUNDING_SAT));
     const id = `${f.txid}:${f.vout}`;
     const file = (name: string, text: string, mode = 0o644) => (writeFileSync(join(o.dir, `${id0}-${name}`), text, { mode }), join(o.dir, `${id0}-${name}`));
-    const base = { type: 'bolt3/channel', version: 1, network: 'regtest', format: 'legacy', funding_txid: f.txid, funding_vout: f.vout, funding_satoshis: FUNDING_SAT, to_self_delay: DELAY, dust_limit_satoshis: 546, remote_to_self_delay: DELAY, remote_dust_limit_satoshis: 546 };
+    const base = { type: 'bolt3/channel', version: 1, network: 'regtest', format, funding_txid: f.txid, funding_vout: f.vout, funding_satoshis: FUNDING_SAT, to_self_delay: DELAY, dust_limit_satoshis: 546, remote_to_self_delay: DELAY, remote_dust_limit_satoshis: 546 };
     const files = {
       alice: { channel: file('alice-channel.json', JSON.stringify({ ...base, opener: 'local', local: keysJson(A), remote: keysJson(B) })), seed: file('alice.seed', toHex(sha256(Uint8Array.of(1, id0))), 0o600) },
       bob: { channel: file('bob-channel.json', JSON.stringify({ ...base, opener: 'remote', local: keysJson(B), remote: keysJson(A) })), seed: file('bob.seed', toHex(sha256(Uint8Array.of(2, id0))), 0o600) },
@@ -110,8 +111,10 @@ export function nodeViews(node: () => FundedNode) {
   const verbose = (txid: string) => rpc<Verbose>('getrawtransaction', [txid, 1]);
   const sat = (btc: number) => Math.round(btc * 1e8);
   const mempool = () => rpc<string[]>('getrawmempool');
+  /** The transaction spending an output in the node's mempool (gettxspendingprevout), if any. */
+  const spenderOf = async (txid: string, vout: number) => (await rpc<{ spendingtxid?: string }[]>('gettxspendingprevout', [[{ txid, vout }]]))[0]!.spendingtxid;
   return {
-    rpc, verbose, sat, mempool,
+    rpc, verbose, sat, mempool, spenderOf,
     /** The fee spike: the transaction's fee taken away from the block template (the next block leaves it out). */
     outbid: (txid: string) => rpc('prioritisetransaction', [txid, 0, -100_000_000]),
     /** The mempool's transactions paying only --sweep-to: the party's justice transactions. */
@@ -122,6 +125,27 @@ export function nodeViews(node: () => FundedNode) {
         if (v.vout.length === 1 && v.vout[0]!.scriptPubKey.address === node().sweepTo) out.push(v);
       }
       return out;
+    },
+    /**
+     * Round by round (`round()`, then a block mined), until each of `outputs` (name → txid, vout) is spent: the tip at which
+     * its spender — paying --sweep-to alone — was first seen; the tip must stay below `below`.
+     */
+    async firstSwept(outputs: Record<string, readonly [string, number]>, round: () => Promise<unknown>, below: number): Promise<Record<string, number>> {
+      const firstSeen: Record<string, number> = {};
+      while (Object.keys(firstSeen).length < Object.keys(outputs).length) {
+        await round();
+        const tip = await node().tip();
+        for (const [name, [txid, vout]] of Object.entries(outputs)) {
+          const s = await spenderOf(txid, vout);
+          if (s && firstSeen[name] === undefined) {
+            firstSeen[name] = tip;
+            expect((await verbose(s)).vout.map((x) => x.scriptPubKey.address)).toEqual([node().sweepTo]);
+          }
+        }
+        expect(tip).toBeLessThan(below);
+        await node().mine(1);
+      }
+      return firstSeen;
     },
     /** A mempool transaction's rate, sat/vB (its base fee over its vsize). */
     async feeRate(txid: string) {

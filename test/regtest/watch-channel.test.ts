@@ -47,7 +47,7 @@ type Report = { type: string; tip: { height: number }; reorg?: { depth: number }
 describe.skipIf(!BITCOIND)(TITLE, () => {
   let n: FundedNode;
   const tmp = tempDir('offchain-regtest-watch-channel-');
-  const { rpc, verbose, sat, mempool, outbid, justiceInMempool, feeRate } = nodeViews(() => n);
+  const { rpc, verbose, sat, mempool, outbid, justiceInMempool, feeRate, firstSwept, spenderOf } = nodeViews(() => n);
 
   const { openChannel, htlc, revokedWithHtlcs } = channels({ node: () => n, dir: tmp.path, delay: DELAY, fundingSat: FUNDING_SAT });
   const dirs1 = { alice: join(tmp.path, 'alice1'), bob: join(tmp.path, 'bob1') };
@@ -304,7 +304,6 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const commitment = await verbose(own.txid);
     const vout = (v: number) => commitment.vout.find((o) => sat(o.value) === v)!.n;
     const toLocal = commitment.vout.find((o) => sat(o.value) > 400_000 && sat(o.value) < 470_000)!.n;
-    const spenderOf = async (txid: string, o: number) => (await rpc<{ spendingtxid?: string }[]>('gettxspendingprevout', [[{ txid, vout: o }]]))[0]!.spendingtxid;
     const run = async (dir = dirs3.alice) => {
       const d = decision(await once(dir), ch6.id);
       expect(d.error, JSON.stringify(d)).toBeUndefined();
@@ -330,21 +329,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await n.mine(1);
     const h3 = cltv + 1;
     // Block by block: each delayed output's sweep first seen with the tip at its confirmation + to_self_delay − 1, never earlier.
-    const outputs = { success: [success.txid, 0, h2], timeout: [timeout, 0, h3], to_local: [own.txid, toLocal, height] } as const;
-    const firstSeen: Record<string, number> = {};
-    while (Object.keys(firstSeen).length < 3) {
-      await run();
-      const tip = await n.tip();
-      for (const [name, [txid, o]] of Object.entries(outputs)) {
-        const s = await spenderOf(txid, o);
-        if (s && firstSeen[name] === undefined) {
-          firstSeen[name] = tip;
-          expect((await verbose(s)).vout.map((x) => x.scriptPubKey.address)).toEqual([n.sweepTo]);
-        }
-      }
-      expect(tip).toBeLessThan(h3 + DELAY + 3);
-      await n.mine(1);
-    }
+    const firstSeen = await firstSwept({ success: [success.txid, 0], timeout: [timeout, 0], to_local: [own.txid, toLocal] }, () => run(), h3 + DELAY + 3);
     expect(firstSeen).toEqual({ success: h2 + DELAY - 1, timeout: h3 + DELAY - 1, to_local: height + DELAY - 1 });
     expect(await mempool()).toEqual([]);
     expect((await run()).action).toBe('wait');

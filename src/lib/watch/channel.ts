@@ -41,7 +41,11 @@
  *   block may hold it) — at once then; neither while one of the party's is in the mempool or the
  *   output is spent. Each second stage's
  *   output (to_local-like) is swept only from its confirmation + to_self_delay (sent with the tip at
- *   that − 1), on the to_local sweep's budget and replacement rules.
+ *   that − 1), on the to_local sweep's budget and replacement rules. Anchors (zero-fee second stages,
+ *   `funded`): sent when legacy's would be, their fee (a wallet's input) bid on the schedule within the
+ *   budget — --max-fee-rate on the funded size, --max-fee-share of the HTLC — toward cltv_expiry for a
+ *   success, a horizon for a timeout; one of the party's in the mempool rebid (replaced only by a bid
+ *   paying its fee plus the incremental relay fee, BIP-125), never `done` while it is there.
  * - The peer's current commitment: an HTLC it offered is claimed with its preimage by its
  *   cltv_expiry, one the party offered is taken back only once its cltv_expiry is final — with the
  *   htlc_basepoint secret, when the watcher holds it — on the same budget and replacement rules;
@@ -105,9 +109,16 @@ export type OwnHtlc = {
   preimage: boolean;
   /** open: unspent, nothing in the mempool; held: its second stage is in the node's mempool; gone: spent (its second stage mined, or the peer took it). */
   state: 'open' | 'held' | 'gone';
-  /** Its fixed fee (legacy). */
+  /** Its fixed fee (legacy; anchors: 0). */
   feeSat: number;
   sentBefore: boolean;
+  /**
+   * Anchors / zero-fee (option_anchors_zero_fee_htlc_tx): the second stage pays no fee of its own, the node's wallet
+   * adds an input and change (src/lib/bolt3/htlc-fee.ts) — bid on the schedule like a sweep: `valueSat` the HTLC's
+   * amount (the share budget's base), `weight` the funded transaction's at its largest signed size, `held` the party's
+   * funded second stage in the node's mempool (replaced by the next bid, spending the same wallet coins).
+   */
+  funded?: { valueSat: number; weight: number; inputs: number; held?: { txid: string; feeSat: number } };
 };
 
 /** What becomes of an own HTLC output this round: sent (its second stage), later (not final yet, or its preimage may still come), or nothing of the party's to do. */
@@ -297,14 +308,19 @@ function decideSpend(f: ChannelFacts): ChannelDecision {
 function decideOwn(f: ChannelFacts, own: NonNullable<ChannelFacts['own']>, base: Omit<ChannelDecision, 'action' | 'reason'>): ChannelDecision {
   const htlcs = own.htlcs ?? [];
   const due = htlcs.map((h) => ({ h, due: secondStageDue(f.tip, h) }));
-  const stages: JusticeSend[] = due.filter((x) => x.due === 'send').map(({ h }) => ({ outpoint: h.outpoint, perKw: 0, feeSat: h.feeSat, rate: 0, stage: h.kind }));
+  const stages: JusticeSend[] = due.filter((x) => x.due === 'send' && !x.h.funded).map(({ h }) => ({ outpoint: h.outpoint, perKw: 0, feeSat: h.feeSat, rate: 0, stage: h.kind }));
+  // Anchors: the wallet pays — each due second stage bid like a sweep, and one of the party's in the mempool rebid (replaced when the schedule outbids it).
+  // (Held: rebid only as it could be sent now — a success with its preimage, a timeout final for the next block.)
+  const rebid = (h: OwnHtlc) => h.funded?.held !== undefined && h.state === 'held' && (h.kind === 'htlc-timeout' ? f.tip >= h.cltvExpiry : h.preimage);
+  const funded = due.filter((x) => x.h.funded && (x.due === 'send' || rebid(x.h))).map(({ h }) => fundedStage(f, h));
+  const fundedKind = new Map(due.filter((x) => x.h.funded).map(({ h }) => [h.outpoint, h.kind]));
   // BIP-68: a sweep may be in block `from` at the earliest, so it goes to the node with the tip at from − 1.
   const fromOf = (i: JusticeItem) => i.from ?? own.from ?? f.tip + 1;
-  const ready = own.items.filter((i) => fromOf(i) <= f.tip + 1);
+  const ready = [...own.items.filter((i) => fromOf(i) <= f.tip + 1), ...funded];
   const pending = [
     ...(own.from !== undefined && f.tip + 1 < own.from ? [own.from] : []),
     ...own.items.filter((i) => fromOf(i) > f.tip + 1).map(fromOf),
-    ...due.filter((x) => x.due === 'later').map((x) => x.h.cltvExpiry),
+    ...due.filter((x) => x.due === 'later' && !rebid(x.h)).map((x) => x.h.cltvExpiry),
   ];
   const soonest = pending.length > 0 ? Math.min(...pending) : (own.from ?? base.deadline);
   const at = { ...base, deadline: soonest, blocks_left: soonest - f.tip };
@@ -315,7 +331,10 @@ function decideOwn(f: ChannelFacts, own: NonNullable<ChannelFacts['own']>, base:
     if (shallow.length > 0) return { ...at, action: 'wait', reason: `your outputs are swept: ${Math.min(...shallow)} confirmation(s) so far` };
     return { ...at, action: 'done', reason: `your commitment closed the channel: your to_local${htlcNote} are swept (or were not yours to take)` };
   }
-  const swept = ready.length > 0 ? bidAll(f, at, ready, 'sweep', 'your delayed output(s) (to_local, second stages)') : { ...at, action: 'sweep' as WatchAction, reason: '', sends: [] as JusticeSend[] };
+  const bidWhat = funded.length === ready.length ? `${funded.length} HTLC second stage(s) paid from the node's wallet`
+    : `your delayed output(s) (to_local, second stages)${funded.length > 0 ? ` and ${funded.length} HTLC second stage(s) paid from the node's wallet` : ''}`;
+  const bid = ready.length > 0 ? bidAll(f, at, ready, 'sweep', bidWhat) : { ...at, action: 'sweep' as WatchAction, reason: '', sends: [] as JusticeSend[] };
+  const swept = { ...bid, sends: bid.sends.map((x) => (fundedKind.has(x.outpoint) ? { ...x, stage: fundedKind.get(x.outpoint)! } : x)) };
   if (stages.length === 0) return swept;
   const fresh = due.some((x) => x.due === 'send' && !x.h.sentBefore);
   const success = stages.filter((x) => x.stage === 'htlc-success').map((x) => htlcs.find((h) => h.outpoint === x.outpoint)!.cltvExpiry);
@@ -325,6 +344,19 @@ function decideOwn(f: ChannelFacts, own: NonNullable<ChannelFacts['own']>, base:
     ...swept, deadline, blocks_left: deadline - f.tip, sends: [...swept.sends, ...stages],
     action: fresh || swept.action === 'sweep' ? 'sweep' : 'rebroadcast',
     reason: swept.reason ? `${what}; ${swept.reason}` : (fresh ? what : `${what}: not in the node's mempool, sent again`),
+  };
+}
+
+/**
+ * An anchors second stage as the schedule bids it: an HTLC-success must be mined by its cltv_expiry (then the peer may
+ * time it out); an HTLC-timeout has no deadline of its own (the peer's preimage claim races it: a horizon, as the
+ * party's own HTLC coming back off the peer's commitment has). Due now (secondStageDue), or held in the mempool.
+ */
+function fundedStage(f: ChannelFacts, h: OwnHtlc): JusticeItem {
+  const { valueSat, weight, inputs, held } = h.funded!;
+  return {
+    outpoint: h.outpoint, valueSat, weight, inputs, sentBefore: h.sentBefore, from: f.tip + 1,
+    deadline: h.kind === 'htlc-success' ? h.cltvExpiry : h.cltvExpiry + SWEEP_HORIZON, ...(held ? { held } : {}),
   };
 }
 

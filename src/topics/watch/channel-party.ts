@@ -102,7 +102,7 @@ export async function loadChannelParty(f: ChannelFlags, channels: WatchedChannel
  * channel's decision carries that error (a channel recorded after a watcher started without a key
  * for it); a channel of another revocation basepoint than the key's is its own error too.
  */
-export function channelHost(channels: WatchedChannel[], party: ChannelParty | OffchainError, limits: ChannelHost['limits'], done: Set<string>): ChannelHost {
+export function channelHost(channels: WatchedChannel[], party: ChannelParty | OffchainError, limits: ChannelHost['limits'], done: Set<string>, wallet?: ChannelHost['wallet']): ChannelHost {
   if (party instanceof OffchainError) {
     const error = `${party.code}: ${party.message}`;
     const unkeyed = channels.map(({ id }) => ({ id, error }));
@@ -115,6 +115,6 @@ export function channelHost(channels: WatchedChannel[], party: ChannelParty | Of
   return {
     channels: async () => checked, revocationKey: async () => party.secret.slice(), ...(delayed ? { delayedKey: async () => delayed.slice() } : {}),
     ...(htlc ? { htlcKey: async () => ({ secret: htlc.secret.slice(), preimages: htlc.preimages.map((p) => p.slice()) }) } : {}),
-    destination: party.destination, limits, done,
+    destination: party.destination, limits, done, ...(wallet ? { wallet } : {}),
   };
 }

@@ -20,8 +20,9 @@
  * The party's own commitment's HTLC outputs: their second stages (HTLC-success with a preimage given,
  * at once, and past its cltv_expiry while unspent; HTLC-timeout from its cltv_expiry on), signed with the peer's stored
  * signatures by `commitment finalize`'s own code (src/lib/bolt3/party-holder-commitment.ts
- * signHolderHtlc) when the watcher holds the htlc_basepoint secret — legacy channels' only (their fee
- * fixed); then each one's output swept like the to_local.
+ * signHolderHtlc) when the watcher holds the htlc_basepoint secret — a legacy channel's as signed (their
+ * fee fixed), an anchors channel's with a fee input of the node's wallet, bid and rebid on the schedule
+ * (./channel-anchors.ts); then each one's output swept like the to_local.
  */
 import { Transaction } from '@scure/btc-signer';
 import { equalBytes, fromHex } from '../../lib/bytes.ts';
@@ -32,6 +33,8 @@ import { FINAL_DEPTH, type Decision } from '../../lib/watch/decision.ts';
 import type { Round } from './credit.ts';
 import { fundingSpend } from './channel-spend.ts';
 import type { ChannelWatch } from './state.ts';
+import type { NodeWallet } from './wallet.ts';
+import { anchorsStage, type Funder } from './channel-anchors.ts';
 
 /** A channel the state directory holds: its record, or why it could not be read. */
 export type WatchedChannel = { id: string; record: ChannelRecord; error?: undefined } | { id: string; record?: undefined; error: string };
@@ -45,6 +48,8 @@ export type ChannelHost = {
   delayedKey?: () => Promise<Uint8Array>;
   /** A copy of the htlc_basepoint secret and of the preimages (--htlc-key-env/--htlc-key-file, --preimage-file): the party's HTLCs on the peer's current commitment are taken. */
   htlcKey?: () => Promise<{ secret: Uint8Array; preimages: Uint8Array[] }>;
+  /** The node's wallet (offline: none): an anchors channel's HTLC second stages take their fee input from it. */
+  wallet?: NodeWallet;
   /** --sweep-to's script and its dust threshold. */
   destination: { script: Uint8Array; dustSat: number };
   limits: { maxFeeRate: number; maxFeeShare: number };
@@ -278,15 +283,31 @@ async function ownTurn(
     // Not before the tip at from − 1 (BIP-68): nothing asked of the node until then.
     if (r.tip + 1 >= from) await delayed(delayedInputs(c, [], { toLocal: true, htlcTxids: [] })[0]!, from);
   }
-  // Its HTLC outputs: each second stage signed with the peer's stored signature (legacy: its fee fixed); anchors' (zero-fee) are not kept here.
+  // Its HTLC outputs: each second stage signed with the peer's stored signature — legacy: its fee fixed; anchors: a fee
+  // input and change of the node's wallet's added first (./channel-anchors.ts), the bid on the schedule.
   const htlcs: OwnHtlc[] = [];
   const stages = new Map<string, { txid: string; hex: string }>();
-  if (host.htlcKey && htlcTxs.some((h) => h.feeSat > 0n)) {
+  const funders = new Map<string, Funder>();
+  const wallet = host.wallet;
+  if (host.htlcKey && htlcTxs.some((h) => h.feeSat > 0n || wallet)) {
     const { secret, preimages } = await host.htlcKey();
     const privkey = holderHtlcKey(c, secret);
     try {
       for (const [i, h] of htlcTxs.entries()) {
-        if (h.feeSat === 0n) continue;
+        if (h.feeSat === 0n) {
+          if (!wallet) continue;
+          const a = await anchorsStage({ r, c, h, commitmentTxid, preimage: preimageOf(h, preimages), peerSignature: local.htlc_signatures[i]!, watch, wallet, limits: host.limits, htlcKey: host.htlcKey });
+          htlcs.push(a.htlc);
+          if (a.funder) funders.set(a.htlc.outpoint, a.funder);
+          // Its second stage mined: its output the party's once to_self_delay has passed.
+          if (a.mined && host.delayedKey) {
+            const at = r.tip - a.mined.confirmations + 1 + delay;
+            const input = { kind: h.kind, txid: a.mined.txid, vout: 0, amountSat: h.tx.outputs[0]!.amount };
+            if (r.tip + 1 >= at) await delayed(input, at);
+            else items.push({ outpoint: `${a.mined.txid}:0`, valueSat: Number(input.amountSat), weight: 0, inputs: 1, sentBefore: false, from: at });
+          }
+          continue;
+        }
         const vout = h.commitmentOutputIndex;
         const outpoint = `${commitmentTxid}:${vout}`;
         const second = txidOf(h.tx);
@@ -311,21 +332,36 @@ async function ownTurn(
       for (const x of [secret, ...preimages]) x.fill(0);
     }
   }
-  const mined = await Promise.all([...new Set(Object.values(watch.sent))].map((t) => r.chain.txConfirmations(t)));
-  const { start, incremental } = await startRate(r, SWEEP_HORIZON);
+  const bids = [...Object.values(watch.sent), ...Object.values(watch.funded ?? {}).flatMap((f) => f.txids)];
+  const mined = await Promise.all([...new Set(bids)].map((t) => r.chain.txConfirmations(t)));
+  // The schedule starts at the node's estimate for the soonest deadline: an anchors HTLC-success's cltv_expiry, else a horizon.
+  const soonest = Math.min(SWEEP_HORIZON, ...htlcs.filter((h) => h.funded && h.kind === 'htlc-success' && h.state !== 'gone').map((h) => h.cltvExpiry - r.tip));
+  const { start, incremental } = await startRate(r, soonest);
   const d = decideChannel({ ...base, own: { ...(from !== undefined ? { from } : {}), items, mined, htlcs }, startRate: start, incrementalRate: incremental, startTip: watch.start_tip ?? r.tip });
-  const zeroFee = host.htlcKey ? htlcTxs.filter((h) => h.feeSat === 0n).length : 0;
-  if (zeroFee > 0) d.reason += ` — ${zeroFee} HTLC output(s) of this anchors channel not kept: their zero-fee second stages need a wallet's fee input (commitment finalize --fee-psbt)`;
+  const zeroFee = host.htlcKey && !wallet ? htlcTxs.filter((h) => h.feeSat === 0n).length : 0;
+  if (zeroFee > 0) d.reason += ` — ${zeroFee} HTLC output(s) of this anchors channel not kept: their zero-fee second stages need a fee input from the node's wallet (a watcher beside a node, --rpc-url)`;
   if (r.dryRun || d.sends.length === 0) return d;
-  // Signed (the sweeps at the rate asked), recorded, then sent (commit before the act).
+  // Signed (the sweeps at the rate asked; anchors' second stages funded by the wallet at the fee asked), recorded, then sent (commit before the act).
   const chosen: { outpoint: string; txid: string; hex: string }[] = [];
+  const funded = { ...(watch.funded ?? {}) };
   for (const x of d.sends) {
+    const funder = funders.get(x.outpoint);
+    if (funder) {
+      try {
+        const t = await funder(x.feeSat);
+        funded[x.outpoint] = { wallet: t.wallet, txids: [...(funded[x.outpoint]?.txids ?? []).filter((id) => id !== t.txid), t.txid] };
+        chosen.push({ outpoint: x.outpoint, txid: t.txid, hex: t.hex });
+      } catch (e) {
+        d.error ??= errorText(e); // the wallet could not fund it (no wallet, too few coins, the fee guard): the others go on, this one next round
+      }
+      continue;
+    }
     const t = x.stage ? stages.get(x.outpoint)! : await sweeps.get(x.outpoint)!(x.perKw);
     chosen.push({ outpoint: x.outpoint, txid: t.txid, hex: t.hex });
   }
   const sent = { ...watch.sent };
   for (const t of chosen) sent[t.outpoint] = t.txid;
-  await r.records.setChannel(base.channel, { ...watch, start_tip: watch.start_tip ?? r.tip, sent });
+  await r.records.setChannel(base.channel, { ...watch, start_tip: watch.start_tip ?? r.tip, sent, ...(Object.keys(funded).length > 0 ? { funded } : {}) });
   return broadcastAll(r, d, chosen);
 }
 

@@ -115,7 +115,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
           kind: 'channel',
           round: async (r: Round, reorgDepth: number) => {
             if (reorgDepth >= FINAL_DEPTH) this.channelsDone.clear();
-            const host = await this.watchedChannels(network);
+            const host = await this.watchedChannels(network, chain);
             return host ? (await import('./channel.ts')).channelRound(host, r) : [];
           },
         }]),
@@ -196,7 +196,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
   }
 
   /** The channel party's side, when this state directory holds channels (a channel recorded since the start is checked too). */
-  private async watchedChannels(network: Network): Promise<import('./channel.ts').ChannelHost | undefined> {
+  private async watchedChannels(network: Network, chain: ChainSource): Promise<import('./channel.ts').ChannelHost | undefined> {
     const records = await this.channelRecords(network);
     if (records.length === 0) return undefined;
     const { channelHost } = await import('./channel-party.ts');
@@ -208,7 +208,9 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
       if (!(e instanceof OffchainError)) throw e;
       party = e;
     }
-    return channelHost(records, party, await this.feeLimits(), this.channelsDone);
+    // Anchors' HTLC second stages pay their fee from the node's wallet (its only loaded one): asked only when one is due.
+    const wallet = chain.kind === 'rpc' ? (await import('./wallet.ts')).nodeWallet((chain as unknown as { client: import('../../lib/chain/rpc-client.ts').RpcClient }).client) : undefined;
+    return channelHost(records, party, await this.feeLimits(), this.channelsDone, wallet);
   }
 
   /**

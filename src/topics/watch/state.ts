@@ -27,7 +27,15 @@ export type BidOf = 'exit' | 'claim' | 'tower' | 'refund' | 'device' | 'withdraw
  * `walked_to`: the tip block a walk back for the spender reached down from (later walks stop there: only newly connected blocks are read);
  * `done`: the channel was done with its spender mined at that height (not evaluated again while the node says so: a reorganisation of FINAL_DEPTH or more asks again).
  */
-export type ChannelWatch = { spender?: string; start_tip?: number; sent: Record<string, string>; walked_to?: string; done?: { spender: string; height: number } };
+export type ChannelWatch = {
+  spender?: string; start_tip?: number; sent: Record<string, string>; walked_to?: string; done?: { spender: string; height: number };
+  /**
+   * Anchors: per HTLC outpoint of the party's own commitment, the wallet's coins its second stage spends
+   * (walletcreatefundedpsbt's answer, base64: every bid spends these same coins, across restarts — never a second
+   * set while one of its transactions may be mined) and every txid bid with them (which one a block mined).
+   */
+  funded?: Record<string, { wallet: string; txids: string[] }>;
+};
 
 /**
  * What a tower keeps of a revoked commitment it found on chain (`breach-<txid>`): the party's ladders
@@ -159,7 +167,9 @@ export class WatchRecords {
     const walked = typeof c.walked_to === 'string' && HASH.test(c.walked_to) ? { walked_to: c.walked_to } : {};
     const d = c.done;
     const done = typeof d === 'object' && d !== null && typeof d.spender === 'string' && HASH.test(d.spender) && Number.isSafeInteger(d.height) && d.height >= 0 ? { done: { spender: d.spender, height: d.height } } : {};
-    return { ...spender, ...start, sent, ...walked, ...done };
+    const f = typeof c.funded === 'object' && c.funded !== null ? Object.entries(c.funded).filter(([, v]) => typeof v === 'object' && v !== null && typeof v.wallet === 'string' && Array.isArray(v.txids) && v.txids.every((t) => typeof t === 'string' && HASH.test(t))) : [];
+    const funded = f.length > 0 ? { funded: Object.fromEntries(f.map(([k, v]) => [k, { wallet: v.wallet, txids: [...v.txids] }])) } : {};
+    return { ...spender, ...start, sent, ...walked, ...done, ...funded };
   }
 
   async setChannel(id: string, c: ChannelWatch): Promise<void> {

@@ -18,7 +18,6 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Transaction } from '@scure/btc-signer';
 import type { Conflict } from '../../lib/truc/standing.ts';
 import type { FeeLimits } from '../../lib/tx/fee-guard.ts';
 import type { RpcClient } from '../../lib/chain/rpc-client.ts';
@@ -33,15 +32,11 @@ import { errorText, startRates, turns, type Round, type StartRate } from './cred
 import { OWNER_MARGIN, replaceRate, spentBy } from './statechain.ts';
 import type { WatchChain } from './credit.ts';
 import type { WatchHost } from './rounds.ts';
+import { feeCoinsSat, nodeWallet, type NodeWallet } from './wallet.ts';
 import type { StateDb } from '../../lib/store/sqlite/database.ts';
 
-/** The node's wallet, as the tower pays from it. */
-export type TowerWallet = {
-  /** walletcreatefundedpsbt: confirmed coins of the wallet paying `sat` to an address of its own (its change too), used as is. */
-  coins(sat: bigint): Promise<Transaction>;
-  /** walletprocesspsbt: the child with the wallet's inputs signed, its network bytes. */
-  sign(psbt: Transaction): Promise<Uint8Array>;
-};
+/** The node's wallet, as the tower pays from it (./wallet.ts). */
+export type TowerWallet = NodeWallet;
 
 export type TowerHost = {
   /** The exports in the tower's directory (each file that decodes). */
@@ -198,26 +193,6 @@ export async function towerWatchHost(o: { network: string; chain: WatchChain; db
   return {
     network: o.network, chain: o.chain, db: o.db,
     kinds: [{ kind: 'tower-statechain', round: (r) => towerRound(host, r) }, { kind: 'tower-channel', round: (r, depth) => towerChannelRound(channels, r, depth) }],
-  };
-}
-
-/** The node's wallet (`client`: the node, or `/wallet/<--rpc-wallet>`). */
-export function nodeWallet(client: RpcClient): TowerWallet {
-  return {
-    async coins(sat) {
-      const { satsToBtc } = await import('../../lib/chain/amount.ts');
-      const { parsePsbtBase64 } = await import('../../lib/psbt/parse.ts');
-      const address = await client.call<string>('getnewaddress');
-      // Confirmed coins only (a TRUC child has no unconfirmed parent but the backup); the wallet's own fee is ignored: the child sets its fee.
-      const answer = await client.call<{ psbt: string }>('walletcreatefundedpsbt', [[], [{ [address]: satsToBtc(sat) }], 0, { minconf: 1, fee_rate: 1 }]);
-      return parsePsbtBase64(answer.psbt, 'walletcreatefundedpsbt');
-    },
-    async sign(psbt) {
-      const { base64 } = await import('@scure/base');
-      const { packageTxFrom } = await import('../../lib/truc/input.ts');
-      const answer = await client.call<{ psbt: string }>('walletprocesspsbt', [base64.encode(psbt.toPSBT())]);
-      return (await packageTxFrom(new TextEncoder().encode(answer.psbt), 'the child as walletprocesspsbt signed it')).raw;
-    },
   };
 }
 
@@ -383,7 +358,7 @@ async function towerPackage(host: TowerHost, r: Round, e: TowerBackup, req: { fe
   const prevouts = [{ txid, vout: Number(vout), amount: funding.amount, script: funding.script }];
   const node = await r.chain.mempoolPolicy();
   const policy = { ...CORE_POLICY, minRelayFeeRate: node.minRelayFeeRate, mempoolMinFeeRate: node.mempoolMinFeeRate > node.minRelayFeeRate ? node.mempoolMinFeeRate : 0 };
-  const wallet = await host.wallet.coins(BigInt(Math.ceil(host.limits.maxFeeRate * 1000)) + 1000n);
+  const wallet = await host.wallet.coins(feeCoinsSat(host.limits.maxFeeRate));
   const built = buildChild({
     parent: backup, parentPrevouts: prevouts, wallet, feeRate: req.feeRate, feeLimits: host.limits, policy, packageGuard: true,
     incrementalRelayFeeRate: node.incrementalRelayFeeRate,

@@ -118,3 +118,77 @@ describe('INVARIANTS: the party\'s own commitment\'s second stages', () => {
     }));
   });
 });
+
+/** Anchors: the second stage's fee comes from the wallet — an HTLC of 20,000 sat, its funded transaction 1,200 WU (300 vB). */
+const anchored = (h: OwnHtlc, held?: { txid: string; feeSat: number }): OwnHtlc => ({ ...h, feeSat: 0, funded: { valueSat: 20_000, weight: 1_200, inputs: 2, ...(held ? { held } : {}) } });
+/** The budget by hand: --max-fee-rate 20 × its smallest size ((1,200 − 6 × 2) / 4 = 297 vB) = 5,940; --max-fee-share 0.5 × 20,000 = 10,000; dust: 19,706. */
+const BUDGET_SAT = 5_940;
+
+describe('an anchors channel: Alice\'s second stages take a fee input of the node\'s wallet, bid on the schedule within the budget', () => {
+  it('the HTLC-success at once, at the start rate (1 sat/vB on 300 vB), marked as a second stage; the HTLC-timeout waits for its cltv_expiry', () => {
+    const d = decideChannel(facts(800_001, { items: [], mined: [], htlcs: [anchored(success()), anchored(timeout())] }));
+    expect(d.action).toBe('sweep');
+    expect(d.sends.map((s) => [s.outpoint, s.stage])).toEqual([[`${OWN}:2`, 'htlc-success']]);
+    expect(d.sends[0]!.feeSat).toBe(300);
+    expect(d.deadline).toBe(CLTV_IN);
+  });
+
+  it('the HTLC-timeout at the tip 800,060 (final in the next block), not at 800,059', () => {
+    expect(decideChannel(facts(800_059, { items: [], mined: [], htlcs: [anchored(timeout())] }))).toMatchObject({ action: 'wait', sends: [], deadline: CLTV_OUT });
+    expect(decideChannel(facts(800_060, { items: [], mined: [], htlcs: [anchored(timeout())] })).sends.map((s) => [s.stage, s.feeSat])).toEqual([['htlc-timeout', 300]]);
+  });
+
+  it('in the mempool, rebid as its deadline nears: replaced once the schedule outbids it by the incremental relay fee (100 sat/kvB × 300 vB = 30 sat), kept otherwise — never done while it is there', () => {
+    const held = { txid: 'dd'.repeat(32), feeSat: 300 };
+    const early = decideChannel(facts(800_002, { items: [], mined: [], htlcs: [anchored(success({ state: 'held', sentBefore: true }), held)] }));
+    expect(early).toMatchObject({ action: 'hold', sends: [] });
+    const late = decideChannel({ ...facts(800_039, { items: [], mined: [], htlcs: [anchored(success({ state: 'held', sentBefore: true }), held)] }), startTip: 800_001 });
+    expect(late.action).toBe('rebid');
+    expect(late.sends).toHaveLength(1);
+    expect(late.sends[0]).toMatchObject({ outpoint: `${OWN}:2`, stage: 'htlc-success', replaces: held.txid });
+    expect(late.sends[0]!.feeSat).toBeGreaterThanOrEqual(330);
+    expect(late.sends[0]!.feeSat).toBeLessThanOrEqual(BUDGET_SAT);
+  });
+
+  it('no preimage: no HTLC-success, whatever the tip', () => {
+    for (const tip of [800_001, 800_039, 800_040, 800_100]) expect(decideChannel(facts(tip, { items: [], mined: [], htlcs: [anchored(success({ preimage: false }))] })).sends).toEqual([]);
+  });
+});
+
+describe('INVARIANTS: an anchors channel\'s second stages', () => {
+  const anchorsArb = fc.record({
+    f: caseArb, startBack: fc.integer({ min: 0, max: 200 }), held: fc.array(fc.integer({ min: 1, max: 8_000 }), { minLength: 4, maxLength: 4 }),
+  }).map(({ f, startBack, held }) => ({
+    ...f, startTip: f.tip - startBack,
+    own: { ...f.own!, htlcs: f.own!.htlcs!.map((h, i) => anchored(h, h.state === 'held' ? { txid: 'dd'.repeat(32), feeSat: held[i]! } : undefined)) },
+  }));
+
+  it('each fee within its budget (--max-fee-rate on its smallest size, --max-fee-share of the HTLC); a replacement outbids the one held by the incremental relay fee', () => {
+    fc.assert(fc.property(anchorsArb, (f) => {
+      for (const s of decideChannel(f).sends.filter((x) => x.stage)) {
+        expect(s.feeSat).toBeGreaterThan(0);
+        expect(s.feeSat).toBeLessThanOrEqual(BUDGET_SAT);
+        const h = f.own.htlcs.find((x) => x.outpoint === s.outpoint)!;
+        if (h.funded!.held) expect(s.feeSat).toBeGreaterThanOrEqual(h.funded!.held.feeSat + 30);
+      }
+    }));
+  });
+
+  it('never an HTLC-success without its preimage, never an HTLC-timeout before its cltv_expiry is final for the next block, never one for a spent output', () => {
+    fc.assert(fc.property(anchorsArb, (f) => {
+      for (const s of decideChannel(f).sends.filter((x) => x.stage)) {
+        const h = f.own.htlcs.find((x) => x.outpoint === s.outpoint)!;
+        expect(h.state).not.toBe('gone');
+        if (h.kind === 'htlc-success') expect(h.preimage).toBe(true);
+        else expect(f.tip).toBeGreaterThanOrEqual(h.cltvExpiry);
+        expect(s.replaces !== undefined).toBe(h.state === 'held');
+      }
+    }));
+  });
+
+  it('done never while a second stage of hers is in the mempool', () => {
+    fc.assert(fc.property(anchorsArb, (f) => {
+      if (decideChannel(f).action === 'done') for (const h of f.own.htlcs) expect(h.state).not.toBe('held');
+    }));
+  });
+});
