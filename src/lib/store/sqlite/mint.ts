@@ -34,7 +34,7 @@ import type { Batch, StateDb } from './database.ts';
 import { SqliteNonces } from './nonces.ts';
 import { TABLES } from './schema.ts';
 import { LEGACY_STATES_KEY } from './migrate-v0.ts';
-import type { Due } from '../../watch/ports.ts';
+import type { Due, IdRange, Sliced } from '../../watch/ports.ts';
 
 /** The meta key a migration to PostgreSQL (store/migrate.ts) leaves: while it is there the store refuses every use. */
 export const MIGRATION_KEY = 'migration';
@@ -72,6 +72,9 @@ function statements(db: StateDb) {
     // dropped makes the planner read the table (slower, never wrong), where INDEXED BY would fail the round.
     dueContracts: sql.prepare<[number], { contract_id: string; record: string }>('SELECT contract_id, record FROM contracts WHERE watch_height <= ?'),
     nextDue: sql.prepare<[number], { h: number | null }>('SELECT MIN(watch_height) AS h FROM contracts WHERE watch_height > ?'),
+    // A slice of the rolling audit (src/lib/watch/ports.ts auditSlice): a key range of the primary key, the height SQLite computes beside each record.
+    slice: sql.prepare<[string, string], { record: string; watch_height: number }>('SELECT record, watch_height FROM contracts WHERE contract_id >= ? AND contract_id < ? ORDER BY contract_id'),
+    lastSlice: sql.prepare<[string], { record: string; watch_height: number }>('SELECT record, watch_height FROM contracts WHERE contract_id >= ? ORDER BY contract_id'),
     countContracts: sql.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM contracts'),
     countUnusedNonces: sql.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM nonces WHERE consumed = 0'),
     removeContract: sql.prepare<[string]>('DELETE FROM contracts WHERE contract_id = ?'),
@@ -230,6 +233,11 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     const rows = this.q.dueContracts.all(upTo).sort((a, b) => (a.contract_id < b.contract_id ? -1 : a.contract_id > b.contract_id ? 1 : 0));
     const next = this.q.nextDue.get(upTo)!.h;
     return { records: rows.map((row) => this.decode(row.record)), others: this.q.countContracts.get()!.n - rows.length, ...(next !== null ? { next } : {}) };
+  }
+
+  async slice(range: IdRange): Promise<Sliced<R>[]> {
+    const rows = range.to === undefined ? this.q.lastSlice.all(range.from) : this.q.slice.all(range.from, range.to);
+    return rows.map((row) => ({ record: this.decode(row.record), height: row.watch_height }));
   }
 
   async counts(): Promise<{ contracts: number; unusedNonces: number }> {
