@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import type { MintContractRecord } from '../../../src/lib/credit/ports.ts';
 import type { MintStorePort } from '../../../src/lib/store/mint-store-port.ts';
 import { auditEvery, mintDueUpTo } from '../../../src/lib/watch/ports.ts';
-import { MintAudit } from '../../../src/topics/watch/audit.ts';
+import { MintAudit, withAlarms } from '../../../src/topics/watch/audit.ts';
 import { openContract, pay } from '../credit/tamper.ts';
 import { world } from '../credit/world.ts';
 
@@ -122,5 +122,14 @@ describe('the rolling audit: every record read within a third of the margin, one
     expect(restored.held).toEqual(new Set());
     expect(restored.alarms.has(ids.moved)).toBe(false);
     expect(restored.read).toContain(ids.moved);
+  });
+});
+
+describe('withAlarms: what the audit found, in the round\'s decisions', () => {
+  const exit = { kind: 'credit-mint' as const, contract: 'a', action: 'exit' as const, deadline: 5_320, blocks_left: 100, reason: 'must exit' };
+  it('an alarm in its contract\'s decision; one with no decision this round a `hold` when its terms are untrusted, else `none` (a contract settled for good whose record was altered since)', () => {
+    const decisions = withAlarms([{ ...exit }], new Map([['a', 'E_STATE_CORRUPT: a'], ['b', 'E_STATE_CORRUPT: b'], ['c', 'E_STATE_CORRUPT: c']]), new Set(['b']), 5_220);
+    expect(decisions.map((d) => [d.contract, d.action, d.error])).toEqual([['a', 'exit', 'E_STATE_CORRUPT: a'], ['b', 'hold', 'E_STATE_CORRUPT: b'], ['c', 'none', 'E_STATE_CORRUPT: c']]);
+    expect(decisions[1]!.reason).toMatch(/cannot be trusted: nothing is done for it/);
   });
 });
