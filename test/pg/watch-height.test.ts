@@ -50,38 +50,31 @@ describePostgres('a watcher\'s read of a PostgreSQL mint', (fx) => {
     gateway: fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, anyValue, fc.record({ in_flight: anyValue, decided: anyValue }, { requiredKeys: [] })),
   }, { requiredKeys: [] });
 
-  it('property: for any record, the height the server indexes is the one src/lib/watch/ports.ts gives (mintWatchHeight)', async () => {
+  /** Each text written raw as a contract's record in a new store (contract ids c0, c1, …), and the height the server computes for each, by index. */
+  const serverHeights = async (texts: string[]): Promise<number[]> => {
     const t = await target();
     const store = await PgMintStore.open<Rec>(t, 'regtest');
     await store.close();
     const c = await raw(t);
     try {
-      const samples = fc.sample(anyRecord, { numRuns: 3_000, seed: 71 });
-      const texts = samples.map((r, i) => JSON.stringify({ contract_id: `c${i}`, ...r }));
       await c.query('INSERT INTO contracts (contract_id, record) SELECT * FROM unnest($1::text[], $2::text[])', [texts.map((_, i) => `c${i}`), texts]);
       const rows = (await c.query<{ contract_id: string; h: string }>(`SELECT contract_id, ${WATCH_HEIGHT_SQL}::text AS h FROM contracts`)).rows;
       const server = new Map(rows.map((r) => [r.contract_id, Number(r.h)]));
-      texts.forEach((text, i) => expect(server.get(`c${i}`), text).toBe(mintWatchHeight(JSON.parse(text) as object)));
+      return texts.map((_, i) => server.get(`c${i}`)!);
     } finally {
       await c.end();
     }
+  };
+
+  it('property: for any record, the height the server indexes is the one src/lib/watch/ports.ts gives (mintWatchHeight)', async () => {
+    const texts = fc.sample(anyRecord, { numRuns: 3_000, seed: 71 }).map((r, i) => JSON.stringify({ contract_id: `c${i}`, ...r }));
+    (await serverHeights(texts)).forEach((h, i) => expect(h, texts[i]).toBe(mintWatchHeight(JSON.parse(texts[i]!) as object)));
   });
 
   it('property: for 3,000 texts a writer of the database may leave (keys written twice, escaped, numbers written otherwise) the server\'s height is the rule\'s — jsonb, like JSON.parse, keeps a key\'s last value — so due() leaves out nothing a round must read', async () => {
-    const t = await target();
-    const store = await PgMintStore.open<Rec>(t, 'regtest');
-    await store.close();
-    const c = await raw(t);
-    try {
-      const texts = fc.sample(recordText(), { numRuns: 3_000, seed: 72 });
-      await c.query('INSERT INTO contracts (contract_id, record) SELECT * FROM unnest($1::text[], $2::text[])', [texts.map((_, i) => `c${i}`), texts]);
-      const rows = (await c.query<{ contract_id: string; h: string }>(`SELECT contract_id, ${WATCH_HEIGHT_SQL}::text AS h FROM contracts`)).rows;
-      const server = new Map(rows.map((r) => [r.contract_id, Number(r.h)]));
-      // + 0: -0, which a text may hold (and JSON.parse keeps), is the height 0.
-      texts.forEach((text, i) => expect(server.get(`c${i}`), text).toBe(mintWatchHeight(JSON.parse(text) as object) + 0));
-    } finally {
-      await c.end();
-    }
+    const texts = fc.sample(recordText(), { numRuns: 3_000, seed: 72 });
+    // + 0: -0, which a text may hold (and JSON.parse keeps), is the height 0.
+    (await serverHeights(texts)).forEach((h, i) => expect(h, texts[i]).toBe(mintWatchHeight(JSON.parse(texts[i]!) as object) + 0));
   });
 
   it('slice(): the 48 key ranges of the rolling audit read every contract once — hashes and ids that are not — each with the height the server computes from its record', async () => {
