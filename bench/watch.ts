@@ -21,9 +21,9 @@
  *       10% funded and never paid, 10% closing (a close signed, as acceptClose leaves the record);
  *   10% credit-user contracts (`records`, kind credit-user), 10% of those closed, and two past
  *       expiry (the tip is at or after it: the user's refund is final).
- * Each row is written with its watch height (src/lib/watch/ports.ts), as the store's own put
- * writes it (the filler computes it with the same function). Not written: the nonce table (a
- * watcher reads no nonce; bench/store-growth.ts measures it).
+ * Each row's watch height (src/lib/watch/ports.ts) is SQLite's, computed from the record as for
+ * any write (schema version 3). Not written: the nonce table (a watcher reads no nonce;
+ * bench/store-growth.ts measures it).
  *
  * Timed, per N, alternately (offline, one untimed warm-up of each first):
  *   watch   the built CLI, spawned: `offchain watch --once --dry-run --key-env MINT_KEY
@@ -31,7 +31,8 @@
  *           to a file). CPU: the process's user + system at its exit (bench/cpu-at-exit.cjs),
  *           start-up included, and the system share; wall: spawn to exit.
  *   floor   the anchor, the same way: one node process that opens the same state.sqlite with
- *           better-sqlite3, reads through their indexes the rows due at H (the mint's whose
+ *           better-sqlite3, reads through their indexes (the watcher's queries, which name
+ *           none: the planner's choice) the rows due at H (the mint's whose
  *           watch height is at most H + the margin, the user's at most H), JSON.parses them and
  *           counts the rest (the report's `idle`) — what any evaluation of the store that reads
  *           no contract it cannot need must at least do.
@@ -44,11 +45,16 @@
  * what one more contract costs per block, start-up and the six exit builds taken out — whether
  * it grows with the store.
  *
- * Then, per N, an audit's round (src/topics/watch/audit.ts): the same `watch` at the tip below H
- * that is a multiple of 3 (the audit's interval at the margin and a gateway's claim window), where
- * the round reads the whole store, hashes each record's terms to its id and checks its watch
- * height against the rule — the filler writes each copy under the id its terms hash to. A
- * `(!)` line says the audit reported an error.
+ * Every round reads one slice of the mint's store besides (src/topics/watch/audit.ts, the rolling
+ * audit: at tip T slice T mod 48, a key range of the ids — 48 a third of the margin): it hashes
+ * each record's terms to its id and checks the rule against the index's read — the filler writes
+ * each copy under the id its terms hash to. The round at H read slice H mod 48; then, per N, the
+ * worst `--once` round: the same `watch` at the tip below H whose slice holds the most records.
+ * A `(!)` line says the audit reported an error. Then, per N, a long-running watcher in this
+ * process (bench/watch-long.ts): one store view and one audit over 96 consecutive blocks, the CPU
+ * of each block's read of the mint's store (the index's read and the slice) — its mean, first,
+ * worst and median — beside the index's read alone; and the CPU of a record's write (put) with
+ * the watch height's index kept.
  *
  * With a node (BITCOIND, else `bitcoind` on PATH; skipped, visibly, without one): a throw-away
  * `bitcoind -regtest -debug=rpc -debug=http` (test/regtest/bitcoind.ts: 127.0.0.1, a temp
@@ -85,7 +91,8 @@ import { decodeMessage } from '../src/lib/message.ts';
 import { deterministicRandom } from '../src/lib/random.ts';
 import { taprootOutput } from '../src/lib/taproot/taproot.ts';
 import { scriptAddress } from '../src/lib/address.ts';
-import { mintDueUpTo, mintWatchHeight, userDueUpTo, userWatchHeight } from '../src/lib/watch/ports.ts';
+import { auditEvery, auditSlice, mintDueUpTo, userDueUpTo } from '../src/lib/watch/ports.ts';
+import { longRunning, puts } from './watch-long.ts';
 import { MINT_KEY, mint, request, type Ct } from './credit-closed-loop.ts';
 import { openMint } from './stores.ts';
 import { findBitcoind, startBitcoind, type Bitcoind } from '../test/regtest/bitcoind.ts';
@@ -179,7 +186,7 @@ async function baseDir(dir: string): Promise<Templates> {
   const userRow = demoDb.prepare<[], { id: string; body: string }>("SELECT id, body FROM records WHERE kind = 'credit-user'").get()!;
   demoDb.close();
   const db = new Database(join(net, 'state.sqlite'));
-  db.prepare('INSERT INTO records (kind, id, body, watch_height) VALUES (?, ?, ?, ?)').run('credit-user', userRow.id, userRow.body, userWatchHeight(JSON.parse(userRow.body) as object));
+  db.prepare('INSERT INTO records (kind, id, body) VALUES (?, ?, ?)').run('credit-user', userRow.id, userRow.body);
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
   return { ...templates, user: JSON.parse(userRow.body) };
@@ -209,9 +216,9 @@ function fill(dir: string, n: number, t: Templates): Mix & { db_mb: number; fill
   const closedFixture = JSON.parse(readFileSync(join(ROOT, 'fixtures/credit/closed.json'), 'utf8')) as Record<string, unknown>;
   const latest = t.paid.latest!;
   const expiry = () => TIP + MARGIN + 1 + Math.floor(Math.random() * 4320);
-  const putContract = db.prepare('INSERT INTO contracts (contract_id, record, unfunded_since, watch_height) VALUES (?, ?, NULL, ?)');
+  const putContract = db.prepare('INSERT INTO contracts (contract_id, record, unfunded_since) VALUES (?, ?, NULL)');
   const putFunding = db.prepare("INSERT INTO funding (outpoint, contract_id, kind) VALUES (?, ?, 'open')");
-  const putRecord = db.prepare("INSERT INTO records (kind, id, body, watch_height) VALUES ('credit-user', ?, ?, ?)");
+  const putRecord = db.prepare("INSERT INTO records (kind, id, body) VALUES ('credit-user', ?, ?)");
   db.transaction(() => {
     for (let i = 0; i < mints; i++) {
       const u = i % 10;
@@ -233,7 +240,7 @@ function fill(dir: string, n: number, t: Templates): Mix & { db_mb: number; fill
         ({ id, text } = copyOf(t.paid, texts.paid, expiry(), [[latest.txid, rnd(32)]]));
       }
       const record = JSON.parse(text) as MintContractRecord;
-      putContract.run(id, text, mintWatchHeight(record));
+      putContract.run(id, text);
       putFunding.run(`${record.contract.funding.txid}:0`, id);
     }
     const userTpl = t.user as unknown as { contract_id: string; contract: CreditTermsJson; refund: { txid: string } };
@@ -246,7 +253,7 @@ function fill(dir: string, n: number, t: Templates): Mix & { db_mb: number; fill
         mix.userClosed++;
         text = text.replace('"status":"open"', '"status":"closed"');
       }
-      putRecord.run(id, text, userWatchHeight(JSON.parse(text) as object));
+      putRecord.run(id, text);
     }
   })();
   db.pragma('wal_checkpoint(TRUNCATE)');
@@ -294,8 +301,8 @@ const FLOOR = `
 const Database = require('better-sqlite3');
 const db = new Database(process.env.BENCH_DB);
 let n = 0;
-for (const r of db.prepare('SELECT record FROM contracts INDEXED BY contracts_watch_height WHERE watch_height <= ?').all(Number(process.env.BENCH_MINT_UP_TO))) n += JSON.parse(r.record).contract_id ? 1 : 0;
-for (const r of db.prepare("SELECT id, body FROM records INDEXED BY credit_user_watch_height WHERE kind = 'credit-user' AND watch_height <= ?").all(Number(process.env.BENCH_USER_UP_TO))) n += JSON.parse(r.body).contract_id ? 1 : 0;
+for (const r of db.prepare('SELECT record FROM contracts WHERE watch_height <= ?').all(Number(process.env.BENCH_MINT_UP_TO))) n += JSON.parse(r.record).contract_id ? 1 : 0;
+for (const r of db.prepare("SELECT id, body FROM records WHERE kind = 'credit-user' AND watch_height <= ?").all(Number(process.env.BENCH_USER_UP_TO))) n += JSON.parse(r.body).contract_id ? 1 : 0;
 const all = db.prepare('SELECT COUNT(*) AS n FROM contracts').get().n + db.prepare("SELECT COUNT(*) AS n FROM records WHERE kind = 'credit-user'").get().n;
 db.close();
 process.stdout.write(JSON.stringify({ n, idle: all - n }));
@@ -439,14 +446,38 @@ for (const n of SIZES) {
   console.log(`    read: the watcher ${int(m.summary.contracts)} (idle ${int(m.summary.idle ?? 0)}), the floor ${int(m.rows.due)} (idle ${int(m.rows.idle)})`);
   if (reported !== n + BASE_CONTRACTS || m.rows.due + m.rows.idle !== n + BASE_CONTRACTS || m.rows.all !== n + BASE_CONTRACTS) console.log(`    (!) the report counts ${reported} contracts, the floor ${m.rows.due + m.rows.idle}, the read-all ${m.rows.all}; the store holds ${n + BASE_CONTRACTS}`);
 }
-// A round at a tip that is a multiple of the audit's interval (3 here: a third of the gateway's 10-block claim window, under the margin) reads the whole store
-// (src/topics/watch/audit.ts): the one below TIP, where the same contracts are due (none of the N more is within the margin yet).
-const AUDIT_TIP = TIP - (TIP % 3 || 3);
-console.log(`  an audit's round: the same at --tip-height ${AUDIT_TIP} (a multiple of 3: every record read, its terms hashed to its id, its watch height checked against the rule); medians of ${ROUNDS}`);
+// The rolling audit (src/topics/watch/audit.ts): every round reads its tip's slice of the mint's store — at TIP above, slice TIP mod
+// EVERY — so the worst --once round is the one whose slice holds the most records: the tip below TIP (within EVERY) that names it,
+// where the same contracts are due (none of the N more is within the margin yet).
+const EVERY = auditEvery(MARGIN);
+const sliceSizes = (dir: string) => {
+  const db = new Database(join(dir, 'regtest', 'state.sqlite'), { readonly: true });
+  const count = (i: number) => {
+    const r = auditSlice(i, EVERY);
+    return (r.to === undefined ? db.prepare('SELECT COUNT(*) AS n FROM contracts WHERE contract_id >= ?').get(r.from) : db.prepare('SELECT COUNT(*) AS n FROM contracts WHERE contract_id >= ? AND contract_id < ?').get(r.from, r.to)) as { n: number };
+  };
+  const sizes = Array.from({ length: EVERY }, (_, i) => count(i).n);
+  db.close();
+  return sizes;
+};
+console.log(`  the rolling audit's worst --once round: the same at the tip below ${TIP} whose slice of the mint's store (1 of ${EVERY}: a third of the ${MARGIN}-block margin) holds the most records — each read, its terms hashed to its id, the rule checked against the index's read; medians of ${ROUNDS}`);
 for (const n of [0, ...SIZES]) {
-  const m = measure(n === 0 ? base : dirs.get(n)!, n, ROUNDS, ['--tip-height', String(AUDIT_TIP)], false);
+  const dir = n === 0 ? base : dirs.get(n)!;
+  const sizes = sliceSizes(dir);
+  const worst = sizes.indexOf(Math.max(...sizes));
+  const tip = TIP - ((TIP - worst + EVERY) % EVERY);
+  const m = measure(dir, n, ROUNDS, ['--tip-height', String(tip)], false);
   line(`N = ${int(n)}`, m, n + BASE_CONTRACTS);
+  console.log(`    at tip ${tip}: slice ${worst}, ${int(sizes[worst]!)} records (the slices hold ${int(Math.min(...sizes))}–${int(Math.max(...sizes))}; the round at ${TIP} read slice ${TIP % EVERY}, ${int(sizes[TIP % EVERY]!)})`);
   if (m.summary.errors > 0) console.log(`    (!) the audit reported ${m.summary.errors} error(s): a record the filler wrote does not check`);
+}
+// A long-running watcher (serve mint's, offchain watch without --once), in this process: one view and one audit over 2 × EVERY blocks.
+console.log(`  a long-running watcher's read of the mint's store, in this process (bench/watch-long.ts): ${2 * EVERY} consecutive blocks from ${TIP}, each the index's read and the audit's slice (terms hashed again only when changed) — CPU per block, beside the index's read alone; then a write of a record (put, a view's: JSON + the UPDATE, its watch-height index kept)`);
+for (const n of SIZES) {
+  const run = await longRunning(dirs.get(n)!, EVERY, MARGIN, TIP, 2 * EVERY);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const write = await puts(dirs.get(n)!, 2_000);
+  console.log(`  N = ${int(n).padStart(7)}: per block ${ms(mean(run.perBlock))} (first ${ms(run.perBlock[0]!)}, worst ${ms(Math.max(...run.perBlock))}, median ${ms(median(run.perBlock))})  │ the index's read alone ${ms(mean(run.indexOnly))}  │ put ${(write * 1e6).toFixed(1)} µs a record  (load average ${load()})`);
 }
 const biggest = Math.max(...SIZES);
 const actions = (m: Measured) => `${Object.entries(m.summary.actions).map(([k, v]) => `${k} ${int(v)}`).join(', ')}, not read ${int(m.summary.idle ?? 0)} (pending ${m.summary.pending}, errors ${m.summary.errors})`;

@@ -14,12 +14,14 @@ import fc from 'fast-check';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
 import { WATCH_HEIGHT_SQL } from '../../src/lib/store/pg/schema.ts';
-import { auditEvery, mintDueUpTo, mintWatchHeight } from '../../src/lib/watch/ports.ts';
+import { auditEvery, auditSlice, mintDueUpTo, mintWatchHeight } from '../../src/lib/watch/ports.ts';
 import { MintAudit } from '../../src/topics/watch/audit.ts';
 import type { MintContractRecord } from '../../src/lib/credit/ports.ts';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers.ts';
+import { recordText } from '../lib/watch/record-texts.ts';
 import { describePostgres } from './fixture.ts';
 import { dba } from './rewind.ts';
 
@@ -48,20 +50,51 @@ describePostgres('a watcher\'s read of a PostgreSQL mint', (fx) => {
     gateway: fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, anyValue, fc.record({ in_flight: anyValue, decided: anyValue }, { requiredKeys: [] })),
   }, { requiredKeys: [] });
 
-  it('property: for any record, the height the server indexes is the one src/lib/watch/ports.ts gives (mintWatchHeight)', async () => {
+  /** Each text written raw as a contract's record in a new store (contract ids c0, c1, …), and the height the server computes for each, by index. */
+  const serverHeights = async (texts: string[]): Promise<number[]> => {
     const t = await target();
     const store = await PgMintStore.open<Rec>(t, 'regtest');
     await store.close();
     const c = await raw(t);
     try {
-      const samples = fc.sample(anyRecord, { numRuns: 3_000, seed: 71 });
-      const texts = samples.map((r, i) => JSON.stringify({ contract_id: `c${i}`, ...r }));
       await c.query('INSERT INTO contracts (contract_id, record) SELECT * FROM unnest($1::text[], $2::text[])', [texts.map((_, i) => `c${i}`), texts]);
       const rows = (await c.query<{ contract_id: string; h: string }>(`SELECT contract_id, ${WATCH_HEIGHT_SQL}::text AS h FROM contracts`)).rows;
       const server = new Map(rows.map((r) => [r.contract_id, Number(r.h)]));
-      texts.forEach((text, i) => expect(server.get(`c${i}`), text).toBe(mintWatchHeight(JSON.parse(text) as object)));
+      return texts.map((_, i) => server.get(`c${i}`)!);
     } finally {
       await c.end();
+    }
+  };
+
+  it('property: for any record, the height the server indexes is the one src/lib/watch/ports.ts gives (mintWatchHeight)', async () => {
+    const texts = fc.sample(anyRecord, { numRuns: 3_000, seed: 71 }).map((r, i) => JSON.stringify({ contract_id: `c${i}`, ...r }));
+    (await serverHeights(texts)).forEach((h, i) => expect(h, texts[i]).toBe(mintWatchHeight(JSON.parse(texts[i]!) as object)));
+  });
+
+  it('property: for 3,000 texts a writer of the database may leave (keys written twice, escaped, numbers written otherwise) the server\'s height is the rule\'s — jsonb, like JSON.parse, keeps a key\'s last value — so due() leaves out nothing a round must read', async () => {
+    const texts = fc.sample(recordText(), { numRuns: 3_000, seed: 72 });
+    // + 0: -0, which a text may hold (and JSON.parse keeps), is the height 0.
+    (await serverHeights(texts)).forEach((h, i) => expect(h, texts[i]).toBe(mintWatchHeight(JSON.parse(texts[i]!) as object) + 0));
+  });
+
+  it('slice(): the 48 key ranges of the rolling audit read every contract once — hashes and ids that are not — each with the height the server computes from its record', async () => {
+    const t = await target();
+    const store = await PgMintStore.open<Rec>(t, 'regtest');
+    const ids = [...Array.from({ length: 200 }, (_, i) => createHash('sha256').update(String(i)).digest('hex')), '', '0', 'ffffffffzz', 'FFFFFFFF', 'Zed', '~'];
+    try {
+      await store.step(async () => {
+        for (const [i, id] of ids.entries()) await store.put(rec(id, 1_000 + i, i % 7 === 0 ? { exiting: {} } : {}));
+      });
+      const read: string[] = [];
+      for (let i = 0; i < 48; i++) {
+        for (const { record, height } of await store.slice(auditSlice(i, 48))) {
+          read.push(record.contract_id);
+          expect(height).toBe(mintWatchHeight(record));
+        }
+      }
+      expect(read.sort()).toEqual([...ids].sort());
+    } finally {
+      await store.close();
     }
   });
 
@@ -112,8 +145,13 @@ describePostgres('a watcher\'s read of a PostgreSQL mint', (fx) => {
       expect((await view.due(upTo)).records.map((r) => r.contract_id)).toEqual([id]);
       await c.query("UPDATE contracts SET record = jsonb_set(record::jsonb, '{contract,expiry_height}', to_jsonb((record::jsonb #>> '{contract,expiry_height}')::bigint + 4294967296))::text");
       expect((await view.due(upTo)).records).toEqual([]);
-      const audit = new MintAudit(auditEvery(10), true);
-      const due = await audit.read(view, upTo, 5_220);
+      // The round whose slice of the store holds the contract (a third of the margin: 48 slices; found from the id alone).
+      const slice = Math.floor((parseInt(id.slice(0, 8), 16) * 48) / 2 ** 32);
+      const at = 5_220 + ((slice - (5_220 % 48) + 48) % 48);
+      const audit = new MintAudit(auditEvery(144), false);
+      expect((await audit.read(view, mintDueUpTo(at - 1, 144), at - 1)).records).toEqual([]);
+      expect(audit.alarms.size).toBe(0);
+      const due = await audit.read(view, mintDueUpTo(at, 144), at);
       expect(due.records).toEqual([]);
       expect(audit.alarms.get(id)).toMatch(/^E_STATE_CORRUPT: the mint's record of contract [0-9a-f]{64} holds terms that are not a contract's \(E_MALFORMED_MESSAGE: expiry_height 4294972616 is not a block height/);
     } finally {

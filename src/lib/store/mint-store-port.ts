@@ -19,7 +19,7 @@
  */
 import type { BlindSignaturePort, FundingIndexPort, MintRecordPort } from '../credit/ports.ts';
 import type { NoncePort } from '../musig/nonce-port.ts';
-import type { Due } from '../watch/ports.ts';
+import type { Due, IdRange, Sliced } from '../watch/ports.ts';
 
 export interface MintStorePort<R extends { contract_id: string }> extends FundingIndexPort, NoncePort, BlindSignaturePort {
   /** Where it lives, for messages: a directory, or the store's URL without its password. */
@@ -33,6 +33,11 @@ export interface MintStorePort<R extends { contract_id: string }> extends Fundin
    * the others unread — how many others the store holds, and the lowest height among them.
    */
   due(upTo: number): Promise<Due<R>>;
+  /**
+   * The watcher's rolling audit (src/lib/watch/ports.ts auditSlice): every contract whose id is in
+   * `range`, by id, each with the watch height the store computes from the record it holds.
+   */
+  slice(range: IdRange): Promise<Sliced<R>[]>;
   /** What a service's metrics show (one query each): the contracts kept (open, closing or rolling over) and the nonces issued and not yet consumed. */
   counts(): Promise<{ contracts: number; unusedNonces: number }>;
   remove(id: string): Promise<void>;

@@ -1,10 +1,10 @@
 /**
  * The watcher's port to the stores: which credit contracts a round must read at a tip
- * (docs/watch.md, "Scale"). Each record's WATCH HEIGHT is kept by its store beside the record and
- * indexed, so that a round reads the contracts that can need something at its tip and leaves the
- * rest unread — its cost grows with those, not with the store — and a store answers a round's
- * read as `Due`. Pure: no I/O (the stores write the height with the record,
- * src/lib/store/sqlite/mint.ts and records.ts; PostgreSQL indexes the same rule, pg/schema.ts).
+ * (docs/watch.md, "Scale"). Each record's WATCH HEIGHT is computed by its store from the record
+ * it holds, and indexed, so that a round reads the contracts that can need something at its tip
+ * and leaves the rest unread — its cost grows with those, not with the store — and a store
+ * answers a round's read as `Due`. Pure: no I/O (SQLite computes the height in a generated
+ * column, src/lib/store/sqlite/schema.ts; PostgreSQL in an expression index, pg/schema.ts).
  *
  * A contract is due at tip T when its watch height is at most T plus the lead of its kind: the
  * mint's safety margin for the mint's contracts (mintDueUpTo), none for the user's (userDueUpTo).
@@ -32,21 +32,30 @@
  * - A mint's record that is not due at T decides `none` or `done` at T, whatever the chain says;
  *   a user's record that is not due decides `none` or `done` and asks the node nothing.
  * - A record the gateway or the device keeps, or that the mint is exiting, is due at every tip.
- * - A record the rule makes due that a store's index left out (missedByIndex) is read all the same
- *   once a round reads the whole store (auditDue): at a long-running watcher's first round and
- *   every auditEvery(lead) blocks — a third of the shortest lead — so such a row is read at most
- *   that many blocks into its window, well inside it.
+ * - A store's height is never later than the rule's on any record text JSON.parse reads
+ *   (test/lib/store/a-watcher-reads-the-contracts-due.test.ts; pg/watch-height.test.ts).
+ * - Every contract is in exactly one of the audit's `every` slices, and any `every` consecutive
+ *   tips read them all (auditSlice, auditSlices): a record the index left out (missedByIndex) is
+ *   read at most every − 1 blocks after its window opens — a third of the safety margin into it.
  *
- * THE AUDIT. The index is the store's word, not the record's: a writer of the database who can
- * run SQL (the operator's administrator, who holds no key) can raise a SQLite row's
- * `watch_height` — or a migration can compute a height SQL reads otherwise than JSON.parse (a
- * record with a key twice: SQLite takes the first, JavaScript the last) — and a round would never
- * read that contract, saying nothing. So every auditEvery(lead) blocks a round reads every record
- * and checks it against the rule; what the index missed is read every round from then on and
- * reported (src/topics/watch/audit.ts: E_STATE_CORRUPT). The same read checks that each record's
- * terms hash to its id (an expiry moved in the record moves its watch height too, on either store).
+ * THE AUDIT. The index is the store's word. Since the store computes it (schema version 3 on
+ * SQLite), no row's height can be set apart from its record: an administrator's `UPDATE
+ * contracts SET watch_height = …` is refused, and a record whose text holds a key the rule reads
+ * twice — SQLite takes the first, JavaScript the last — is due at every tip. What the index
+ * cannot see is a record that lies: an expiry moved in it (it no longer hashes to its id; the
+ * index follows the lie, on either store), or an index whose entries were edited under SQLite
+ * (writable_schema, the file's bytes). So each round reads one slice of the store — slice
+ * T mod every at tip T, a key range of the ids (hashes), about 1/every of the records — and checks
+ * each record against its id and the rule against the index; what it finds is reported
+ * (src/topics/watch/audit.ts: E_STATE_CORRUPT), and a contract the index missed is read every
+ * round from then on. Why a third of the safety margin and not of a gateway's 10-block claim
+ * window: a gateway's payment in flight makes its record due at every tip whatever its expiry
+ * says, and a key written twice cannot hide it any more. What is left to hide a record is a moved
+ * expiry — which moves only the mint's exit, and that has the margin — or an index edited under
+ * SQLite; whoever can do that can as well delete the record, or the payment in it, which no audit
+ * sees (docs/watch.md, "Scale"): within a third of the margin the audit finds such an index in
+ * time for the mint's exit, not promised for a claim.
  */
-
 /** What the rule reads of a mint's record (src/lib/credit/ports.ts MintContractRecord), as any stored JSON may be. */
 export type MintWatched = { contract?: { expiry_height?: unknown } | null; exiting?: unknown; gateway?: { in_flight?: unknown } | null };
 
@@ -86,22 +95,44 @@ export function userDueUpTo(tip: number): number {
   return tip;
 }
 
-/** Blocks between two reads of the whole store (the audit): a third of `lead`, the fewest blocks a due contract has to act in (the mint's margin, a gateway's claim window), at least 1. */
-export function auditEvery(lead: number): number {
-  return Math.max(1, Math.floor(lead / 3));
+/** Blocks within which the rolling audit reads every record once: a third of the mint's safety margin (48 at 144), at least 1 — see THE AUDIT for why not a gateway's claim window. */
+export function auditEvery(margin: number): number {
+  return Math.max(1, Math.floor(margin / 3));
+}
+
+/** A key range of contract ids: from `from` (inclusive; '' for the first) to `to` (exclusive; none for the last). */
+export type IdRange = { from: string; to?: string };
+
+/** A record a slice read, with the watch height its store computes from it. */
+export type Sliced<R> = { record: R; height: number };
+
+/** 2^32: ids are hashes, their first 8 hex digits a uniform 32-bit number. */
+const SPAN = 2 ** 32;
+
+/**
+ * Slice `i` of `every`: the ids whose first 8 hex digits are at least i·2^32/every and below
+ * (i + 1)·2^32/every — about 1/every of the store each. The first is open below and the last
+ * above, so any id, a hash or not, is in exactly one.
+ */
+export function auditSlice(i: number, every: number): IdRange {
+  const bound = (k: number) => Math.floor((k * SPAN) / every).toString(16).padStart(8, '0');
+  return { from: i === 0 ? '' : bound(i), ...(i < every - 1 ? { to: bound(i + 1) } : {}) };
 }
 
 /**
- * Whether the round at `tip` reads the whole store: a long-running watcher's first round
- * (`start`), and a round in another `every`-block span than the last audit's (`last`) — a tip
- * that is a multiple of `every` for a watcher with none (`--once`, run each block from cron).
+ * The slices the round at `tip` reads: tip mod every — so any `every` consecutive tips read the
+ * whole store, a `--once` run each block included, with nothing remembered. A long-running
+ * watcher passes the tip of its last round (`last`): it also reads the slices of the tips it did
+ * not round at (a gap: all of them from `every` blocks on), and none at a tip it has read already.
  */
-export function auditDue(tip: number, every: number, last: number | undefined, start: boolean): boolean {
-  if (last === undefined) return start || tip % every === 0;
-  return Math.floor(tip / every) !== Math.floor(last / every);
+export function auditSlices(tip: number, every: number, last?: number): number[] {
+  const slice = (t: number) => ((t % every) + every) % every;
+  if (last === undefined || tip < last) return [slice(tip)];
+  const tips = Math.min(tip - last, every);
+  return Array.from({ length: tips }, (_, k) => slice(tip - k)).sort((a, b) => a - b);
 }
 
-/** The records of a whole read that the rule makes due by `upTo` and the index's read (`read`: their ids) left out. */
+/** The records of a read of the store that the rule makes due by `upTo` and the index's read (`read`: their ids) left out. */
 export function missedByIndex<R>(all: readonly R[], read: ReadonlySet<string>, idOf: (r: R) => string, heightOf: (r: R) => number, upTo: number): R[] {
   return all.filter((r) => !read.has(idOf(r)) && heightOf(r) <= upTo);
 }

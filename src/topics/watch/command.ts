@@ -73,10 +73,10 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
    */
   private settledForGood = new Set<string>();
 
-  /** The whole store read against its index now and then (./audit.ts): at a long-running watcher's first round, then every few blocks. */
+  /** The store read against its index one slice a round (./audit.ts): every record once in a third of the safety margin. */
   private mintAudit: import('./audit.ts').MintAudit | undefined;
 
-  /** The host of a watcher's rounds for this state directory (and --store), on `chain`; `once`: one round (`--once`), which reads the whole store only at tips that are multiples of the audit's interval. */
+  /** The host of a watcher's rounds for this state directory (and --store), on `chain`; `once`: one round (`--once`), which reads its tip's slice of the store alone (a long-running watcher also reads those of the tips it skipped). */
   protected watchHost(network: Network, chain: WatchChain, opts: { once?: boolean } = {}): WatchHost {
     this.watchOnce = opts.once === true;
     return {
@@ -95,7 +95,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
             const { mintRound } = await import('./credit.ts');
             const { gatewayRound } = await import('./device.ts');
             const { withAlarms } = await import('./audit.ts');
-            return withAlarms([...await mintRound(mint.host, r), ...await gatewayRound(mint.gateway, r)], mint.alarms, r.tip);
+            return withAlarms([...await mintRound(mint.host, r), ...await gatewayRound(mint.gateway, r)], mint.alarms, mint.held, r.tip);
           },
         },
         { kind: 'credit-user', round: async (r) => (await import('./credit.ts')).userRound(this.watchedUser(network), r) },
@@ -241,7 +241,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
    * and those a gateway keeps (its latest state's HTLC, whose preimage it holds: ./device.ts
    * gatewayKeeps) for the gateway's claim — each contract one kind's.
    */
-  private async watchedMint(network: Network, roundTip: number): Promise<{ host: MintHost; gateway: GatewayHost; unread: Omit<Due<unknown>, 'records'>; alarms: ReadonlyMap<string, string> } | undefined> {
+  private async watchedMint(network: Network, roundTip: number): Promise<{ host: MintHost; gateway: GatewayHost; unread: Omit<Due<unknown>, 'records'>; alarms: ReadonlyMap<string, string>; held: ReadonlySet<string> } | undefined> {
     let rows: MintRow[];
     let channels: MintContractRecord[];
     let margin: number;
@@ -252,11 +252,10 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
         const { gatewayKeeps } = await import('./device.ts');
         const { auditEvery, mintDueUpTo } = await import('../../lib/watch/ports.ts');
         const { MintAudit } = await import('./audit.ts');
-        const { CLAIM_BLOCKS } = await import('./device.ts');
         // The rows are credit list's at the node's tip now: the contracts due at it, or at the round's if that is higher.
         const tip = (await chain.tip()).height;
-        // Read through the index, and — every few blocks, well inside the shortest lead (the margin, a gateway's claim window) — against the whole store.
-        this.mintAudit ??= new MintAudit(auditEvery(Math.min(policy.safety_margin_blocks, CLAIM_BLOCKS)), !this.watchOnce);
+        // Read through the index, and one slice of the store against it: the whole store within a third of the margin (ports.ts, THE AUDIT: why not a gateway's claim window).
+        this.mintAudit ??= new MintAudit(auditEvery(policy.safety_margin_blocks), !this.watchOnce);
         const due = await this.mintAudit.read(store, mintDueUpTo(Math.max(tip, roundTip), policy.safety_margin_blocks), roundTip);
         const records = due.records.filter((r) => !this.settledForGood.has(r.contract_id));
         const channels = records.filter(gatewayKeeps);
@@ -280,6 +279,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
     return {
       unread,
       alarms: this.mintAudit!.alarms,
+      held: this.mintAudit!.held,
       host: { rows: async () => rows, exit: (req) => this.creditExit(req), pin, limits },
       gateway: {
         channels, margin, limits,

@@ -1,12 +1,13 @@
 /**
- * A watcher's round reads the contracts due at its tip, through an index (schema version 2:
- * `watch_height` beside the mint's contracts and the credit user's records; src/lib/watch/ports.ts),
- * not the whole store. The height is written by the statement that writes the record, from it:
- * it follows every step of the protocol that writes a record (open, pay, abandon, rollover, close,
- * the exit's freeze and its release, a gateway's payment in flight, a device channel), a row
- * written by anything else is read at every tip, and a store of version 1 gets every row's height
- * from its record and yields the same decisions as a read of every contract. Expected heights are
- * the contracts' expiries as this file sets them (5,320, 5,420, 6,000), or 0.
+ * A watcher's round reads the contracts due at its tip, through an index (schema version 3:
+ * `watch_height` beside the mint's contracts and the credit user's records, a column SQLite
+ * computes from the record; src/lib/watch/ports.ts), not the whole store. The height follows every
+ * step of the protocol that writes a record (open, pay, abandon, rollover, close, the exit's freeze
+ * and its release, a gateway's payment in flight, a device channel), and every row written by
+ * anything else — no statement sets it, and the administrator's `UPDATE … SET watch_height` of the
+ * attack review of issue 71 is refused; a store of version 1 or 2 gets every row's height from its
+ * record and yields the same decisions as a read of every contract. Expected heights are the
+ * contracts' expiries as this file sets them (5,320, 5,420, 6,000), or 0.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
@@ -24,13 +25,14 @@ import { termsFromJson } from '../../../src/lib/credit/codec.ts';
 import { StateDb, STATE_DB_FILE } from '../../../src/lib/store/sqlite/database.ts';
 import { SqliteMintStore } from '../../../src/lib/store/sqlite/mint.ts';
 import { ContractBook } from '../../../src/lib/store/sqlite/records.ts';
-import { fillWatchHeights, SCHEMA_VERSION } from '../../../src/lib/store/sqlite/schema.ts';
+import { applySchema, SCHEMA_VERSION } from '../../../src/lib/store/sqlite/schema.ts';
 import { decideMint, type MintRow } from '../../../src/lib/watch/credit.ts';
 import { mintDueUpTo, mintWatchHeight, userDueUpTo, userWatchHeight } from '../../../src/lib/watch/ports.ts';
 import { OfflineChainSource } from '../../../src/lib/chain/offline.ts';
 import { MINT_SEALER, POLICY, world } from '../credit/world.ts';
 import { openContract, pay } from '../credit/tamper.ts';
 import { tempDir } from '../../helpers.ts';
+import { recordText } from '../watch/record-texts.ts';
 
 const mintHeights = (db: StateDb) => Object.fromEntries(db.sql.prepare<[], { contract_id: string; watch_height: number }>('SELECT contract_id, watch_height FROM contracts').all().map((r) => [r.contract_id, r.watch_height]));
 const userHeights = (db: StateDb) => Object.fromEntries(db.sql.prepare<[], { id: string; watch_height: number }>("SELECT id, watch_height FROM records WHERE kind = 'credit-user'").all().map((r) => [r.id, r.watch_height]));
@@ -148,24 +150,56 @@ describe('a round reads the contracts due at its tip', () => {
     expect(decideMint(row, { tip: 1_001, startRate: 100, budgetRate: 10_000, incrementalRate: 100 }).action).toBe('exit');
   });
 
-  it('the read goes through the index (EXPLAIN QUERY PLAN), not the table', () => {
-    const plan = store.db.sql.prepare('EXPLAIN QUERY PLAN SELECT contract_id, record FROM contracts INDEXED BY contracts_watch_height WHERE watch_height <= ?').all(1_144) as { detail: string }[];
-    expect(plan.map((p) => p.detail).join('\n')).toMatch(/SEARCH contracts USING INDEX contracts_watch_height \(watch_height<\?\)/);
+  it('the read goes through the index (EXPLAIN QUERY PLAN), which the query does not name: one dropped makes the round read the table, the same rows', async () => {
+    const plan = (sql: string) => (store.db.sql.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(1_144) as { detail: string }[]).map((p) => p.detail).join('\n');
+    expect(plan('SELECT contract_id, record FROM contracts WHERE watch_height <= ?')).toMatch(/^SEARCH contracts USING INDEX contracts_watch_height \(watch_height<\?\)$/);
+    expect(plan('SELECT MIN(watch_height) AS h FROM contracts WHERE watch_height > ?')).toMatch(/^SEARCH contracts USING INDEX contracts_watch_height \(watch_height>\?\)$/);
+    expect(plan("SELECT id, body FROM records WHERE kind = 'credit-user' AND watch_height <= ?")).toMatch(/^SEARCH records USING INDEX credit_user_watch_height \(kind=\? AND watch_height<\?\)$/);
+    const before = await store.due(mintDueUpTo(1_000, 144));
+    store.db.sql.exec('DROP INDEX contracts_watch_height');
+    try {
+      expect(plan('SELECT contract_id, record FROM contracts WHERE watch_height <= ?')).toMatch(/^SCAN contracts$/);
+      expect(await store.due(mintDueUpTo(1_000, 144))).toEqual(before);
+    } finally {
+      store.db.sql.exec('CREATE INDEX contracts_watch_height ON contracts (watch_height)');
+    }
   });
 
-  it('a row written by anything but the store (an older toolkit, a copy by hand) keeps 0: read at every tip, never left out', async () => {
+  it('a row written by anything but the store (an older toolkit, a copy by hand, the administrator\'s SQL) has the height of its record; `UPDATE contracts SET watch_height` is refused, and the contract stays due', async () => {
     const planted = 'a7'.repeat(32);
-    store.db.sql.prepare('INSERT INTO contracts (contract_id, record) VALUES (?, ?)').run(planted, JSON.stringify(record(planted, 9_000, { exiting: { state: 1, txid: '11'.repeat(32) } })));
-    expect((await store.due(mintDueUpTo(0, 144))).records.map((r) => r.contract_id)).toContain(planted);
+    const insert = store.db.sql.prepare('INSERT INTO contracts (contract_id, record) VALUES (?, ?)');
+    insert.run(planted, JSON.stringify(record(planted, 1_100)));
+    expect(mintHeights(store.db)[planted]).toBe(1_100);
+    store.db.sql.prepare('UPDATE contracts SET record = ? WHERE contract_id = ?').run(JSON.stringify(record(planted, 9_000)), planted);
+    expect(mintHeights(store.db)[planted]).toBe(9_000);
+    expect((await store.due(mintDueUpTo(1_000, 144))).records.map((r) => r.contract_id)).not.toContain(planted);
+    // The attack review's tamper: a due contract's height raised by hand, so the index would skip it.
+    expect(() => store.db.sql.prepare('UPDATE contracts SET watch_height = 1000000000 WHERE contract_id = ?').run(ids.near)).toThrow(/cannot UPDATE generated column "watch_height"/);
+    expect((await store.due(mintDueUpTo(1_000, 144))).records.map((r) => r.contract_id)).toContain(ids.near);
+    expect(mintHeights(store.db)[ids.near]).toBe(1_010);
   });
 });
 
-describe('a store of version 1 (the toolkit before) is migrated: each row\'s height from its record, the same decisions', () => {
+/**
+ * Version 2's own statements (the toolkit before this one: schema.ts at the merge of issue 71):
+ * the height written by the stores' put, from the record, in a column anyone could set.
+ */
+const VERSION_2 = `
+  ALTER TABLE contracts ADD COLUMN watch_height INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX contracts_watch_height ON contracts (watch_height);
+  ALTER TABLE records ADD COLUMN watch_height INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX credit_user_watch_height ON records (watch_height) WHERE kind = 'credit-user';
+`;
+
+/** A database's schema as SQLite keeps it: every table's, index's and trigger's statement. */
+const schemaOf = (sql: Database.Database) => sql.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name").all().map((r) => r.sql);
+
+describe.each([1, 2])('a store of version %i (a toolkit before) is migrated: each row\'s height from its record, the same decisions', (version) => {
   const w = world();
   afterAll(() => w.dir.cleanup());
   let ids: string[] = [];
 
-  it('made as version 1 left it, reopened: version 2, every height from its record', async () => {
+  it(`made as version ${version} left it${version === 2 ? ' (one height raised by the administrator)' : ''}, reopened: version 3, every height from its record, the schema a new store's`, async () => {
     const a = (await openContract(w, { expiryHeight: 5_320 })).id;
     const b = (await openContract(w, { expiryHeight: 6_000, input: 'f1' })).id;
     const c = (await openContract(w, { expiryHeight: 1_500, input: 'f2' })).id;
@@ -173,16 +207,28 @@ describe('a store of version 1 (the toolkit before) is migrated: each row\'s hei
     for (const id of ids) await pay(w, id, 1_000n);
     await w.mintBook.step(async () => w.mintBook.put(frozenForExit((await w.mintBook.get(b))!, 'attempt-1')));
     await w.close();
-    // What version 1 had: no watch_height, no index (its tables are version 2's less them).
+    const fresh = new Database(':memory:');
+    applySchema(fresh, 0);
+    expect(schemaOf(fresh).join('\n')).toMatch(/watch_height INTEGER AS \(CASE/);
+    // What version 1 had: no watch_height, no index (its tables are version 3's less them); version 2 its written column.
     for (const dir of ['mint', 'user']) {
       const raw = new Database(join(w.dir.path, dir, STATE_DB_FILE));
       raw.exec('DROP INDEX contracts_watch_height; DROP INDEX credit_user_watch_height; ALTER TABLE contracts DROP COLUMN watch_height; ALTER TABLE records DROP COLUMN watch_height; PRAGMA user_version = 1;');
+      if (version === 2) {
+        raw.exec(`${VERSION_2} PRAGMA user_version = 2;`);
+        raw.prepare('UPDATE contracts SET watch_height = ? WHERE contract_id = ?').run(1_000_000_000, c);
+        raw.prepare("UPDATE records SET watch_height = ? WHERE kind = 'credit-user' AND id = ?").run(1_000_000_000, c);
+      }
       raw.close();
     }
     const db = StateDb.open(join(w.dir.path, 'mint'), { create: false })!;
     expect(db.sql.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(mintHeights(db)).toEqual({ [a]: 5_320, [b]: 0, [c]: 1_500 });
-    expect(userHeights(StateDb.open(join(w.dir.path, 'user'), { create: false })!)).toEqual({ [a]: 5_320, [b]: 6_000, [c]: 1_500 });
+    const user = StateDb.open(join(w.dir.path, 'user'), { create: false })!;
+    expect(userHeights(user)).toEqual({ [a]: 5_320, [b]: 6_000, [c]: 1_500 });
+    expect(schemaOf(db.sql)).toEqual(schemaOf(fresh));
+    expect(schemaOf(user.sql)).toEqual(schemaOf(fresh));
+    user.closeNow();
     db.closeNow();
   });
 
@@ -223,7 +269,7 @@ describe('a store of version 1 (the toolkit before) is migrated: each row\'s hei
   });
 });
 
-describe('the rows already there when the column comes get the height src/lib/watch/ports.ts gives', () => {
+describe('SQLite\'s height (the generated column) against src/lib/watch/ports.ts\'s, on any record text', () => {
   /** Any value a stored record's field may hold, the odd ones included. */
   const anyValue = fc.oneof(fc.constant(null), fc.boolean(), fc.string({ maxLength: 12 }), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant([]), fc.constant({}), fc.constant('in_flight'), fc.constant(['in_flight']));
   const expiry = fc.oneof(
@@ -236,31 +282,53 @@ describe('the rows already there when the column comes get the height src/lib/wa
     exiting: field(4), gateway: field(2), device: field(2),
   }, { requiredKeys: [] });
 
-  it('property: fillWatchHeights (version 1 → 2, the old layout\'s import) writes mintWatchHeight and userWatchHeight of each record, for 3,000 records of every shape', () => {
-    const dir = tempDir('offchain-fill-');
+  /** Each text in both tables of a new store, SQLite's heights read back, by the text's index. */
+  const heightsOf = (texts: string[]) => {
+    const dir = tempDir('offchain-heights-');
     try {
       const db = StateDb.open(dir.path, { create: true })!;
-      const samples = fc.sample(anyRecord, { numRuns: 3_000, seed: 71 });
-      const texts = samples.map((r) => JSON.stringify(r));
       db.sql.transaction(() => {
         texts.forEach((text, i) => {
           db.sql.prepare('INSERT INTO contracts (contract_id, record) VALUES (?, ?)').run(`c${i}`, text);
           db.sql.prepare("INSERT INTO records (kind, id, body) VALUES ('credit-user', ?, ?)").run(`u${i}`, text);
         });
-        // A row that is not JSON keeps 0, and is read at every round.
-        db.sql.prepare('INSERT INTO contracts (contract_id, record) VALUES (?, ?)').run('broken', '{');
-        fillWatchHeights(db.sql);
       })();
-      const mint = mintHeights(db);
-      const user = userHeights(db);
-      texts.forEach((text, i) => {
-        expect(mint[`c${i}`], text).toBe(mintWatchHeight(JSON.parse(text) as object));
-        expect(user[`u${i}`], text).toBe(userWatchHeight(JSON.parse(text) as object));
-      });
-      expect(mint.broken).toBe(0);
+      const heights = { mint: mintHeights(db), user: userHeights(db) };
       db.closeNow();
+      return texts.map((_, i) => ({ mint: heights.mint[`c${i}`]!, user: heights.user[`u${i}`]! }));
     } finally {
       dir.cleanup();
     }
+  };
+
+  it('property: the rule\'s own height (mintWatchHeight, userWatchHeight) for 3,000 records of every shape as offchain writes them (JSON.stringify), 0 for a text that is not JSON', () => {
+    const texts = [...fc.sample(anyRecord, { numRuns: 3_000, seed: 71 }).map((r) => JSON.stringify(r)), '{', 'null'];
+    heightsOf(texts).forEach((h, i) => {
+      const parsed = JSON.parse(texts[i] === '{' ? '{}' : texts[i]!) as object | null;
+      expect(h.mint, texts[i]).toBe(parsed === null ? 0 : mintWatchHeight(parsed));
+      expect(h.user, texts[i]).toBe(parsed === null ? 0 : userWatchHeight(parsed));
+    });
+  });
+
+  it('property: never later than the rule on 5,000 texts a writer of the database may leave — keys written twice, escaped, numbers written otherwise — so the index never leaves out what a round must read', () => {
+    const texts = [
+      // The attack review's: a gateway's payment in flight only in the second `gateway`, a near expiry only in the second `contract` or `expiry_height`.
+      '{"gateway":{"state":1},"contract":{"expiry_height":900000},"gateway":{"in_flight":{"state":2}}}',
+      '{"contract":{"expiry_height":900000},"contract":{"expiry_height":5320}}',
+      '{"contract":{"expiry_height":900000,"expiry_height":5320}}',
+      '{"contract":{"expiry_height":900000},"\\u0065xiting":{}}',
+      ...fc.sample(recordText(), { numRuns: 5_000, seed: 72 }),
+    ];
+    let differ = 0;
+    heightsOf(texts).forEach((h, i) => {
+      const parsed = JSON.parse(texts[i]!) as object;
+      // Due at a tip T ≥ 0 when the height is at most T + lead: SQLite's is due whenever the rule's is.
+      expect(h.mint, texts[i]).toBeLessThanOrEqual(Math.max(0, mintWatchHeight(parsed)));
+      expect(h.user, texts[i]).toBeLessThanOrEqual(Math.max(0, userWatchHeight(parsed)));
+      if (h.mint !== mintWatchHeight(parsed)) differ++;
+    });
+    // The texts reach the cases where the two readings differ (SQLite takes a key's first value, JSON.parse its last).
+    expect(differ).toBeGreaterThan(100);
+    expect(heightsOf(texts.slice(0, 4)).map((h) => h.mint)).toEqual([0, 0, 0, 0]);
   });
 });

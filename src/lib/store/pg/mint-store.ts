@@ -99,7 +99,7 @@ import { storeError } from './client.ts';
 import { mintRecordOf, mintRecordText } from '../mint-records.ts';
 import { Sealer } from '../seal.ts';
 import { TABLES, WATCH_HEIGHT_SQL } from './schema.ts';
-import type { Due } from '../../watch/ports.ts';
+import type { Due, IdRange, Sliced } from '../../watch/ports.ts';
 
 export interface PgMintStoreOptions {
   /** Read only (monitoring, `credit list`): no epoch, no key, nothing written. */
@@ -226,6 +226,14 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
     const rows = (await this.q<{ record: string }>(`SELECT record FROM contracts WHERE ${WATCH_HEIGHT_SQL} <= $1 ORDER BY contract_id`, [upTo])).rows;
     const rest = (await this.q<{ n: string; next: string | null }>(`SELECT COUNT(*) AS n, (SELECT MIN(${WATCH_HEIGHT_SQL}) FROM contracts WHERE ${WATCH_HEIGHT_SQL} > $1) AS next FROM contracts`, [upTo])).rows[0]!;
     return { records: rows.map((r) => this.decode(r.record)), others: Number(rest.n) - rows.length, ...(rest.next !== null ? { next: Number(rest.next) } : {}) };
+  }
+
+  async slice(range: IdRange): Promise<Sliced<R>[]> {
+    // A key range of the primary key; the height is the index's expression, computed here from the record read.
+    const rows = range.to === undefined
+      ? (await this.q<{ record: string; h: string }>(`SELECT record, ${WATCH_HEIGHT_SQL}::text AS h FROM contracts WHERE contract_id >= $1 ORDER BY contract_id`, [range.from])).rows
+      : (await this.q<{ record: string; h: string }>(`SELECT record, ${WATCH_HEIGHT_SQL}::text AS h FROM contracts WHERE contract_id >= $1 AND contract_id < $2 ORDER BY contract_id`, [range.from, range.to])).rows;
+    return rows.map((r) => ({ record: this.decode(r.record), height: Number(r.h) }));
   }
 
   async counts(): Promise<{ contracts: number; unusedNonces: number }> {

@@ -51,7 +51,6 @@ import { syncDirSync, unlinkIfPresent, writeAll } from '../sync-fs.ts';
 import { STATE_DB_FILE, type StateDb } from './database.ts';
 import { aloneOnFile, openSqlite, sqliteError } from './driver.ts';
 import { CLEAR_NONCES_KEY, CLEAR_SECRET, nonceId } from './nonces.ts';
-import { fillWatchHeights } from './schema.ts';
 
 /** The folders the file layout kept under `<state-dir>/<network>`. */
 export const LEGACY_FOLDERS = ['credit-user', 'credit-mint', 'nonces', 'statechain', 'bolt3', 'statechain-witness', 'credit-mint-pg'] as const;
@@ -292,8 +291,6 @@ function importAll(db: StateDb, mintAttached: boolean): Counts {
       putMeta.run(LEGACY_STATES_KEY, '1');
     }
   }
-  // Rows copied as they were: each one's watch height from its record (schema.ts), as a version-1 store gets them.
-  fillWatchHeights(db.sql);
   if (counter > 0) putMeta.run('nonce_counter', String(counter));
   counts.nonces = db.sql.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM nonces').get()!.n;
   // Unused nonces arrive with their secrets in the clear: each signer seals its own at its first use (nonces.ts).

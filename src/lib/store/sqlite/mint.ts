@@ -34,7 +34,7 @@ import type { Batch, StateDb } from './database.ts';
 import { SqliteNonces } from './nonces.ts';
 import { TABLES } from './schema.ts';
 import { LEGACY_STATES_KEY } from './migrate-v0.ts';
-import { mintWatchHeight, type Due } from '../../watch/ports.ts';
+import type { Due, IdRange, Sliced } from '../../watch/ports.ts';
 
 /** The meta key a migration to PostgreSQL (store/migrate.ts) leaves: while it is there the store refuses every use. */
 export const MIGRATION_KEY = 'migration';
@@ -65,12 +65,16 @@ function statements(db: StateDb) {
     putMeta: sql.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     getContract: sql.prepare<[string], { record: string }>('SELECT record FROM contracts WHERE contract_id = ?'),
     // A record written again (every update): its row rewritten in place, tried first; a new one inserted.
-    updateContract: sql.prepare<[string, number | null, number, string]>('UPDATE contracts SET record = ?, unfunded_since = ?, watch_height = ? WHERE contract_id = ?'),
-    putContract: sql.prepare<[string, string, number | null, number]>('INSERT INTO contracts (contract_id, record, unfunded_since, watch_height) VALUES (?, ?, ?, ?) ON CONFLICT (contract_id) DO UPDATE SET record = excluded.record, unfunded_since = excluded.unfunded_since, watch_height = excluded.watch_height'),
+    updateContract: sql.prepare<[string, number | null, string]>('UPDATE contracts SET record = ?, unfunded_since = ? WHERE contract_id = ?'),
+    putContract: sql.prepare<[string, string, number | null]>('INSERT INTO contracts (contract_id, record, unfunded_since) VALUES (?, ?, ?) ON CONFLICT (contract_id) DO UPDATE SET record = excluded.record, unfunded_since = excluded.unfunded_since'),
     listContracts: sql.prepare<[], { record: string }>('SELECT record FROM contracts ORDER BY contract_id'),
-    // The index, named: the access path is the point (a planner that chose to scan the table in key order would read it all).
-    dueContracts: sql.prepare<[number], { contract_id: string; record: string }>('SELECT contract_id, record FROM contracts INDEXED BY contracts_watch_height WHERE watch_height <= ?'),
-    nextDue: sql.prepare<[number], { h: number | null }>('SELECT MIN(watch_height) AS h FROM contracts INDEXED BY contracts_watch_height WHERE watch_height > ?'),
+    // watch_height is SQLite's, from the record (schema.ts, version 3), read through its index. No index named: one
+    // dropped makes the planner read the table (slower, never wrong), where INDEXED BY would fail the round.
+    dueContracts: sql.prepare<[number], { contract_id: string; record: string }>('SELECT contract_id, record FROM contracts WHERE watch_height <= ?'),
+    nextDue: sql.prepare<[number], { h: number | null }>('SELECT MIN(watch_height) AS h FROM contracts WHERE watch_height > ?'),
+    // A slice of the rolling audit (src/lib/watch/ports.ts auditSlice): a key range of the primary key, the height SQLite computes beside each record.
+    slice: sql.prepare<[string, string], { record: string; watch_height: number }>('SELECT record, watch_height FROM contracts WHERE contract_id >= ? AND contract_id < ? ORDER BY contract_id'),
+    lastSlice: sql.prepare<[string], { record: string; watch_height: number }>('SELECT record, watch_height FROM contracts WHERE contract_id >= ? ORDER BY contract_id'),
     countContracts: sql.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM contracts'),
     countUnusedNonces: sql.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM nonces WHERE consumed = 0'),
     removeContract: sql.prepare<[string]>('DELETE FROM contracts WHERE contract_id = ?'),
@@ -127,7 +131,7 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
         // Through the one writer's statement: the record's columns from the record written.
         const text = resealed(row.record, mintSecret, sealer, this.db.path);
         const record = JSON.parse(text) as R;
-        this.q.updateContract.run(text, unfundedSince(record), mintWatchHeight(record), row.contract_id);
+        this.q.updateContract.run(text, unfundedSince(record), row.contract_id);
       }
       this.db.dropMeta(LEGACY_STATES_KEY);
     });
@@ -213,13 +217,12 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     return row ? this.decode(row.record) : undefined;
   }
 
-  /** The one writer of a contract's row: its record, and the columns read from it (unfunded_since, watch_height), in one statement. */
+  /** The one writer of a contract's row: its record, and the column read from it (unfunded_since), in one statement — its watch_height is SQLite's. */
   async put(record: R): Promise<void> {
     const text = this.encode(record);
     const since = unfundedSince(record);
-    const watch = mintWatchHeight(record);
     this.begin();
-    if (this.q.updateContract.run(text, since, watch, record.contract_id).changes === 0) this.q.putContract.run(record.contract_id, text, since, watch);
+    if (this.q.updateContract.run(text, since, record.contract_id).changes === 0) this.q.putContract.run(record.contract_id, text, since);
   }
 
   async list(): Promise<R[]> {
@@ -230,6 +233,11 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     const rows = this.q.dueContracts.all(upTo).sort((a, b) => (a.contract_id < b.contract_id ? -1 : a.contract_id > b.contract_id ? 1 : 0));
     const next = this.q.nextDue.get(upTo)!.h;
     return { records: rows.map((row) => this.decode(row.record)), others: this.q.countContracts.get()!.n - rows.length, ...(next !== null ? { next } : {}) };
+  }
+
+  async slice(range: IdRange): Promise<Sliced<R>[]> {
+    const rows = range.to === undefined ? this.q.lastSlice.all(range.from) : this.q.slice.all(range.from, range.to);
+    return rows.map((row) => ({ record: this.decode(row.record), height: row.watch_height }));
   }
 
   async counts(): Promise<{ contracts: number; unusedNonces: number }> {

@@ -14,25 +14,30 @@
  *                     deleted and never goes from consumed back to unused (triggers)
  *   contracts         the mint's (and gateway's) contracts, as PostgreSQL keeps them
  *                     (pg/schema.ts), with `unfunded_since` for the expiry of unfunded opens
- *                     and `watch_height` (version 2) for a watcher's round
+ *                     and `watch_height` (version 3) for a watcher's round
  *   funding           one funding outpoint, one contract (PRIMARY KEY)
  *   blind_signatures  a blinded message B_ is signed once (PRIMARY KEY), with the C_ answered
  *
  * Single-use rules are constraints here, whatever the code does; the code checks the same
  * rules first so that a refusal carries the protocol's own error code.
  *
- * Version 2: `watch_height` beside the mint's contracts and the credit user's records (kind
- * `credit-user`), indexed: the height from which a watcher's round must read the contract
- * (src/lib/watch/ports.ts), written by the one statement that writes the record (mint.ts `put`,
- * records.ts `put`) from that record. A row written by anything else keeps the default, 0:
- * read at every round, never left out. A version-1 store gets the columns, each row's height
- * from its record (the same rule in SQL: MINT_WATCH_HEIGHT_SQL), in the transaction that raises
- * its version (an offchain of version 1 then refuses the file, E_STORE_SCHEMA_NEWER: it would
- * write records without their height).
+ * Version 3: `watch_height` beside the mint's contracts and the credit user's records (kind
+ * `credit-user`), indexed — the height from which a watcher's round must read the contract
+ * (src/lib/watch/ports.ts) — is a VIRTUAL generated column: SQLite computes it from the record
+ * it stores (MINT_WATCH_HEIGHT_SQL, USER_WATCH_HEIGHT_SQL), whoever writes the row, and keeps its
+ * index with it, as PostgreSQL's expression index does (pg/schema.ts). No statement can set it
+ * (`cannot UPDATE generated column`), so a writer of the file cannot make the index disagree
+ * with the record without changing the schema; the watcher's queries name no index, so an index
+ * dropped only makes a round read the table. Version 2 (the toolkit before) wrote the column
+ * from the record, and an administrator's `UPDATE contracts SET watch_height = …` made the
+ * watcher skip a contract (attack review of issue 71): a version-2 store loses that column for
+ * this one in the transaction that raises its version (the tables are rewritten once), a
+ * version-1 store gets it; an offchain of version 2 or 1 then refuses the file
+ * (E_STORE_SCHEMA_NEWER).
  */
 import type BetterSqlite3 from 'better-sqlite3';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const V1 = `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -74,48 +79,69 @@ const V1 = `
   );
 `;
 
-const V2 = `
-  ALTER TABLE contracts ADD COLUMN watch_height INTEGER NOT NULL DEFAULT 0;
-  CREATE INDEX contracts_watch_height ON contracts (watch_height);
-  ALTER TABLE records ADD COLUMN watch_height INTEGER NOT NULL DEFAULT 0;
-  CREATE INDEX credit_user_watch_height ON records (watch_height) WHERE kind = 'credit-user';
+/** What version 2 added (the written column, src/lib/watch/ports.ts's rule computed in JavaScript by the stores' put): taken out by version 3. */
+const V2_OUT = `
+  DROP INDEX contracts_watch_height;
+  ALTER TABLE contracts DROP COLUMN watch_height;
+  DROP INDEX credit_user_watch_height;
+  ALTER TABLE records DROP COLUMN watch_height;
 `;
-
-/** Bring a database at `from` (0: new) to SCHEMA_VERSION, inside the caller's transaction. */
-export function applySchema(sql: BetterSqlite3.Database, from: number): void {
-  if (from < 1) sql.exec(V1);
-  if (from < 2) {
-    sql.exec(V2);
-    fillWatchHeights(sql);
-  }
-}
 
 /** A JSON value at `path` of `column` that is a safe integer (src/lib/watch/ports.ts reads no other expiry). */
 const safeInteger = (column: string, path: string) =>
   `json_type(${column}, '${path}') = 'integer' AND json_extract(${column}, '${path}') BETWEEN -9007199254740991 AND 9007199254740991`;
 
 /**
- * src/lib/watch/ports.ts mintWatchHeight and userWatchHeight in SQL, for the rows already there
- * when the column comes (a store of version 1, the old layout's import: migrate-v0.ts) — the
- * stores' writers compute it from the record in hand (mint.ts, records.ts `put`). 0 for a record
- * that is not JSON (read at every round: its read then says E_STATE_CORRUPT, as before).
- * test/lib/store/a-watcher-reads-the-contracts-due.test.ts checks both against ports.ts.
+ * A key at `path` written twice in `column`'s text: SQLite's JSON reads the first, JavaScript's
+ * JSON.parse the last (json_remove takes out the first; the path still names one after it). Here,
+ * in the index, because nowhere else sees it in time: json() keeps a key written twice (a text
+ * compared with it shows nothing), JSON.parse keeps the last silently, and a record the index
+ * leaves out is never read to be refused. json_remove, not jsonb_remove (about 6 µs cheaper a
+ * record, measured at load 6): the sqlite3 shell of a distribution (3.40 in Debian 12) must still
+ * write these tables (docs/deployment.md copies a witness so).
+ */
+const twice = (column: string, path: string) => `json_type(json_remove(${column}, '${path}'), '${path}') IS NOT NULL`;
+
+/**
+ * src/lib/watch/ports.ts mintWatchHeight and userWatchHeight in SQL — the generated columns, so
+ * the index's every entry is computed from the record stored. Never later than the rule in
+ * JavaScript on any text JSON.parse reads (test/lib/store/a-watcher-reads-the-contracts-due.test.ts):
+ * 0, read at every round, for a record that is not JSON (its read then says E_STATE_CORRUPT) and
+ * for one where a key the rule reads is written twice, as JSON.stringify never writes it — there
+ * the two readings may differ (a gateway's payment in flight only in the last `gateway`, an
+ * expiry in the last `contract`), and a round reads the record rather than trust the first.
+ * Equal to it on every record offchain writes.
  */
 export const MINT_WATCH_HEIGHT_SQL = `CASE
     WHEN NOT json_valid(record) THEN 0
     WHEN json_type(record, '$.exiting') IS NOT NULL OR json_type(record, '$.gateway.in_flight') IS NOT NULL THEN 0
+    WHEN ${twice('record', '$.gateway')} OR ${twice('record', '$.contract')} OR ${twice('record', '$.contract.expiry_height')} THEN 0
     WHEN ${safeInteger('record', '$.contract.expiry_height')} THEN json_extract(record, '$.contract.expiry_height')
     ELSE 0 END`;
 export const USER_WATCH_HEIGHT_SQL = `CASE
     WHEN NOT json_valid(body) THEN 0
     WHEN json_type(body, '$.device') IS NOT NULL THEN 0
+    WHEN ${twice('body', '$.contract')} OR ${twice('body', '$.contract.expiry_height')} THEN 0
     WHEN ${safeInteger('body', '$.contract.expiry_height')} THEN json_extract(body, '$.contract.expiry_height')
     ELSE 0 END`;
 
-/** Every row's `watch_height` from its record, in the caller's transaction: two statements, whatever the store's size. */
-export function fillWatchHeights(sql: BetterSqlite3.Database): void {
-  sql.prepare(`UPDATE contracts SET watch_height = ${MINT_WATCH_HEIGHT_SQL}`).run();
-  sql.prepare(`UPDATE records SET watch_height = ${USER_WATCH_HEIGHT_SQL} WHERE kind = 'credit-user'`).run();
+/**
+ * The watch heights, computed by SQLite from each row's record (VIRTUAL: nothing stored but the
+ * index's entries). The credit user's index is on (kind, watch_height) so that the planner takes
+ * it over the primary key's (kind, id) for `kind = 'credit-user' AND watch_height <= ?`.
+ */
+const V3 = `
+  ALTER TABLE contracts ADD COLUMN watch_height INTEGER AS (${MINT_WATCH_HEIGHT_SQL}) VIRTUAL;
+  CREATE INDEX contracts_watch_height ON contracts (watch_height);
+  ALTER TABLE records ADD COLUMN watch_height INTEGER AS (${USER_WATCH_HEIGHT_SQL}) VIRTUAL;
+  CREATE INDEX credit_user_watch_height ON records (kind, watch_height) WHERE kind = 'credit-user';
+`;
+
+/** Bring a database at `from` (0: new) to SCHEMA_VERSION, inside the caller's transaction. */
+export function applySchema(sql: BetterSqlite3.Database, from: number): void {
+  if (from < 1) sql.exec(V1);
+  if (from === 2) sql.exec(V2_OUT);
+  if (from < 3) sql.exec(V3);
 }
 
 /** Every table, for a content digest (tests: a refused step wrote nothing). */
