@@ -68,6 +68,54 @@ export async function serveMint(bin: string, args: string[], env: NodeJS.Process
   };
 }
 
+/**
+ * The engine a `serve mint` is quoted against (issue 73: "the service close to its engine"):
+ * `sign-update --role mint --stream` of `bin` on `dir`, pinned as the service is, fed `lines`
+ * on its standard input — the first `first` at once, the rest at once when those were answered,
+ * each group taken in batches by its group commit (up to 1,024 a commit) — and its CPU per
+ * update (/proc, all threads): over all of them from its start-up notice (its store's open
+ * included), and over those after the first (`sustained`).
+ */
+export async function streamMint(bin: string, dir: string, env: NodeJS.ProcessEnv, lines: string[], first: number, pin = false): Promise<{ cpuMs: number; sustainedCpuMs: number }> {
+  const argv = [bin, 'sign-update', '--role', 'mint', '--stream', ...MINT_ARGS, '--state-dir', dir];
+  const child = pin && hasTaskset ? spawn('taskset', ['-c', '0', process.execPath, ...argv], { env, stdio: ['pipe', 'pipe', 'pipe'] }) : spawn(process.execPath, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => {
+    children.delete(child);
+    res(code);
+  }));
+  let stderr = '';
+  let started: () => void;
+  const notice = new Promise<void>((res) => (started = res));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    if (stderr.includes('streaming on the')) started();
+  });
+  const answers: string[] = [];
+  let waiting: { n: number; resolve: () => void } | undefined;
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    answers.push(l);
+    if (waiting && answers.length >= waiting.n) waiting.resolve();
+  });
+  const answered = (n: number) => Promise.race([
+    new Promise<void>((resolve) => (answers.length >= n ? resolve() : (waiting = { n, resolve }))),
+    exited.then((code) => { throw new Error(`bench: the stream exited ${code} after ${answers.length} answers: ${stderr.slice(-300)}`); }),
+  ]);
+  await Promise.race([notice, exited.then((code) => { throw new Error(`bench: the stream exited ${code}: ${stderr.slice(-300)}`); })]);
+  const cpu0 = cpuSeconds([child.pid!]);
+  child.stdin!.write(lines.slice(0, first).join('\n') + '\n');
+  await answered(first);
+  const cpuFirst = cpuSeconds([child.pid!]);
+  child.stdin!.write(lines.slice(first).join('\n') + '\n');
+  await answered(lines.length);
+  const cpu1 = cpuSeconds([child.pid!]);
+  child.stdin!.end();
+  const code = await exited;
+  const refused = answers.filter((a) => !a.includes('"credit/receipt"')).length;
+  if (code !== 0 || refused > 0) throw new Error(`bench: the stream exited ${code} with ${refused} answers not receipts (first: ${answers.find((a) => !a.includes('"credit/receipt"'))?.slice(0, 200)}): ${stderr.slice(-300)}`);
+  return { cpuMs: ((cpu1 - cpu0) * 1000) / lines.length, sustainedCpuMs: ((cpu1 - cpuFirst) * 1000) / (lines.length - first) };
+}
+
 /** A credit update's answer: the receipt it carries, or undefined for anything else (a refusal, a status not 200, text that is not JSON). */
 export function receiptOf(status: number, text: string): Record<string, unknown> | undefined {
   let value: Record<string, unknown> = {};

@@ -10,8 +10,12 @@
  *    requests are prepared up front as bench/credit-run.mjs prepares the stream's
  *    (bench/credit.ts setupMintStream: every state's mint nonce issued ahead), so this
  *    process only sends bytes. Median of three runs, each from the same prepared state.
- *    Beside it, today's per-process costs: the one-shot `sign-update --role mint` run per
- *    payment, and the `--stream` process fed the same requests.
+ *    The service's CPU per update (/proc) over all the payments (JIT warm-up and each
+ *    contract's first sight included) and over those after the first third, as a ratio to
+ *    its engine's (issue 73: "the service close to its engine"): in each run, the
+ *    `sign-update --role mint --stream` process fed the same requests on a pipe, each half
+ *    taken in its group commit's batches (bench/procs.ts streamMint). Beside it, today's
+ *    per-process cost: the one-shot `sign-update --role mint` run per payment.
  * 2. 1, 2 and 4 `serve mint` processes on one PostgreSQL server and one --state-dir (one
  *    host: `--nonce-epoch host`, the service's default), behind a proxy in this process that
  *    sends each request to a random process: aggregate updates/s and p50/p99. Closed loop
@@ -36,7 +40,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuSeconds, hasTaskset, MINT_ARGS, postgresPids, proxyTo, receiptOf, serveMint, serviceEnv } from './procs.ts';
+import { cpuSeconds, hasTaskset, MINT_ARGS, postgresPids, proxyTo, receiptOf, serveMint, serviceEnv, streamMint } from './procs.ts';
 import autocannon from 'autocannon';
 import { setupMintStream } from './credit.ts';
 import { abandon, MINT_KEY, request, setup, type Ct } from './credit-closed-loop.ts';
@@ -53,13 +57,13 @@ const cleanEnv = () => serviceEnv(MINT_KEY);
 const serve = (args: string[], env: NodeJS.ProcessEnv, pin: boolean, bin = BIN) => serveMint(bin, args, env, pin);
 
 /** `rate`: answers per second of this process's own clock; `autocannonRate`: autocannon's (its duration ends at its next 1-s tick after the last answer, so it under-reports). */
-type Row = { rate: number; autocannonRate?: number; p50: number; p99: number; errors: number; total?: number; cpuMs?: number };
+type Row = { rate: number; autocannonRate?: number; p50: number; p99: number; errors: number; total?: number; cpuMs?: number; sustainedCpuMs?: number };
 
 /**
  * `connections` users, user k sending `bodies(k, j)` as its j-th request once its (j-1)-th
  * was answered (autocannon keeps a connection's context through one pass over `requests`).
  */
-async function load(url: string, connections: number, payments: number, body: (k: number, j: number) => string, onReceipt?: (k: number, value: Record<string, unknown>) => void, contract?: (k: number) => string): Promise<Row> {
+async function load(url: string, connections: number, payments: number, body: (k: number, j: number) => string, onReceipt?: (k: number, value: Record<string, unknown>) => void, contract?: (k: number) => string, mark?: { at: number; then: () => void }): Promise<Row> {
   let next = 0;
   let errors = 0;
   let answered = 0;
@@ -76,6 +80,7 @@ async function load(url: string, connections: number, payments: number, body: (k
     onResponse: (status: number, text: string, context: Record<string, number>) => {
       answered++;
       lastAnswer = performance.now();
+      if (answered === mark?.at) mark.then();
       const value = receiptOf(status, text);
       if (value === undefined) {
         errors++;
@@ -114,27 +119,43 @@ for (const [users, base] of ([[1, 300], [8, 64], [64, 10]] as const).filter(([u]
   // BENCH_ANCHOR=DIR (as bench/credit-run.mjs): the same load on DIR's build, interleaved run by run.
   const builds = [BIN, ...(process.env.BENCH_ANCHOR ? [join(process.env.BENCH_ANCHOR, 'bin', 'run.js')] : [])];
   const rows: Row[][] = builds.map(() => []);
+  const engine: { cpuMs: number; sustainedCpuMs: number }[] = [];
+  const first = Math.ceil((users * payments) / 3);
   let backend = '?';
   for (let run = 0; run < RUNS; run++) {
+    // The engine, in the same run: the stream fed the same requests (bench/procs.ts streamMint).
+    const engineDir = join(work, `stream-${users}-${run}`);
+    cpSync(setupDir, engineDir, { recursive: true });
+    engine.push(await streamMint(BIN, engineDir, cleanEnv(), lines, first, true));
     for (const [b, bin] of builds.entries()) {
       const dir = join(work, `sqlite-${users}-${run}-${b}`);
       cpSync(setupDir, dir, { recursive: true });
       const svc = await serve(['--state-dir', dir], cleanEnv(), true, bin);
       backend = svc.backend();
-      // The service's own CPU over the load (/proc: its utime + stime), per update answered.
-      const cpu0 = cpuSeconds([svc.child.pid!]);
-      const row = await load(svc.url, users, payments, (k, j) => lines[j * users + k]!);
-      row.cpuMs = ((cpuSeconds([svc.child.pid!]) - cpu0) * 1000) / Math.max(1, row.total ?? 0);
+      // The service's own CPU over the load (/proc: its utime + stime), per update answered;
+      // sustained: over the answers after the first third (JIT warm-up and each contract's first
+      // sight left out, as the stream's sustained row does — bench/credit-run.mjs).
+      const pid = svc.child.pid!;
+      const cpu0 = cpuSeconds([pid]);
+      let cpuFirst = NaN;
+      const row = await load(svc.url, users, payments, (k, j) => lines[j * users + k]!, undefined, undefined, { at: first, then: () => (cpuFirst = cpuSeconds([pid])) });
+      const cpu1 = cpuSeconds([pid]);
+      row.cpuMs = ((cpu1 - cpu0) * 1000) / Math.max(1, row.total ?? 0);
+      row.sustainedCpuMs = ((cpu1 - cpuFirst) * 1000) / Math.max(1, (row.total ?? 0) - first);
       rows[b]!.push(row);
       await svc.stop();
     }
   }
+  const engineAll = median(engine.map((e) => e.cpuMs));
+  const engineSustained = median(engine.map((e) => e.sustainedCpuMs));
   for (const [b, rs] of rows.entries()) {
     const row = { rate: median(rs.map((r) => r.rate)), autocannonRate: median(rs.map((r) => r.autocannonRate!)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), errors: rs.reduce((a, r) => a + r.errors, 0) };
     const cpuMs = median(rs.map((r) => r.cpuMs!));
+    const sustained = median(rs.map((r) => r.sustainedCpuMs!));
     console.log(fmt(`${b ? '  anchor: ' : ''}SQLite, 1 process, ${users} user${users > 1 ? 's' : ''} (${backend})`, row,
-      `   service CPU ${cpuMs.toFixed(2)} ms per update = ${(1000 / cpuMs).toFixed(0)} updates per CPU-s   (median of ${RUNS}, ${users * payments} payments each; rates ${rs.map((r) => r.rate.toFixed(0)).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`));
+      `   service CPU ${cpuMs.toFixed(2)} ms per update = ${(1000 / cpuMs).toFixed(0)} updates per CPU-s; after the first third ${sustained.toFixed(2)} ms = ${(sustained / engineSustained).toFixed(2)}× the engine's   (median of ${RUNS}, ${users * payments} payments each; rates ${rs.map((r) => r.rate.toFixed(0)).join(', ')}; CPU ${rs.map((r) => r.cpuMs!.toFixed(2)).join(', ')}; after the first third ${rs.map((r) => r.sustainedCpuMs!.toFixed(2)).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`));
   }
+  console.log(`    its engine, sign-update --role mint --stream fed the same requests in the same runs: CPU ${engineAll.toFixed(2)} ms per update (its store's open included), after the first third ${engineSustained.toFixed(2)} ms (runs: ${engine.map((e) => `${e.cpuMs.toFixed(2)}/${e.sustainedCpuMs.toFixed(2)}`).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`);
 }
 if (process.env.BENCH_SERVE_SQLITE_ONLY) process.exit(0);
 

@@ -80,7 +80,7 @@ const BENCHES: Record<string, Smoke> = {
   },
   'serve.ts': {
     env: { BENCH_SERVE_RUNS: '1', BENCH_SERVE_SCALE: '0.01', BENCH_SERVE_USERS: '1,8', BENCH_SERVE_PG_CONTRACTS: '2' },
-    labels: [/^ {2}SQLite, 1 process, 8 users .* updates\/s \(autocannon says \d+\) .*service CPU/m, /one-shot sign-update --role mint/, /PostgreSQL bounds:/, /load average .* at the end/],
+    labels: [/^ {2}SQLite, 1 process, 8 users .* updates\/s \(autocannon says \d+\) .*service CPU .*× the engine's/m, /^ {4}its engine, sign-update --role mint --stream fed the same requests/m, /one-shot sign-update --role mint/, /PostgreSQL bounds:/, /load average .* at the end/],
   },
   'watch.ts': {
     env: { BENCH_WATCH_SIZES: '10', BENCH_WATCH_ROUNDS: '1', BENCH_WATCH_NODE_ROUNDS: '1' },

@@ -21,7 +21,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isIPv4 } from 'node:net';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import proxyAddr from '@fastify/proxy-addr';
 import { ExitCode, OffchainError } from '../../lib/errors.ts';
 
@@ -106,32 +106,37 @@ export class BodyBudget {
     return this.held;
   }
 
-  /** fastify's preParsing hook: the body as it is read, counted; released when the answer is done. */
-  count(payload: Readable, res: ServerResponse): Readable {
+  /**
+   * fastify's preParsing hook: the body counted as it is read, released when the answer is
+   * done. A listener on the request itself, ahead of fastify's body reader: a stream piped in
+   * between (a Transform) cost ~0.05 ms of CPU a request, a fifth of the whole HTTP layer's
+   * (0.24 ms a request at 8 users, load 6; the listener ~0.016). Over the budget, fastify's reader hears it as the body's error (it
+   * listens for one on the request; nothing else does): the request is answered 503, and the
+   * rest of its body is read and dropped, so the client reads that answer.
+   */
+  count(payload: Readable, res: ServerResponse): void {
     let mine = 0;
-    let answered = false;
+    let counting = true;
+    const onChunk = (chunk: Buffer | string) => {
+      if (!counting) return; // read after its answer left, or past its refusal: nothing holds it
+      const n = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+      if (this.held + n > this.max) {
+        counting = false;
+        // No reader listening (fastify refused the body before reading it): nothing to tell.
+        if (payload.listenerCount('error') > 0) payload.emit('error', Object.assign(new OffchainError('E_SERVICE_BUSY', 'this service holds as many request bodies as it takes (--max-body-bytes): retry in a moment', ExitCode.general), { statusCode: 503 }));
+        payload.resume();
+        return;
+      }
+      this.held += n;
+      mine += n;
+    };
     res.once('close', () => {
       this.held -= mine;
       mine = 0;
-      answered = true;
+      counting = false;
+      payload.removeListener('data', onChunk);
     });
-    const counted = new Transform({
-      transform: (chunk: Buffer, _enc, done) => {
-        if (answered) return done(); // read after its answer left: nothing holds it
-        if (this.held + chunk.length > this.max) {
-          // The rest of the body is read and dropped (within --request-timeout), so the client
-          // reads its 503 rather than a reset connection.
-          payload.unpipe(counted);
-          payload.resume();
-          done(Object.assign(new OffchainError('E_SERVICE_BUSY', 'this service holds as many request bodies as it takes (--max-body-bytes): retry in a moment', ExitCode.general), { statusCode: 503 }));
-          return;
-        }
-        this.held += chunk.length;
-        mine += chunk.length;
-        done(null, chunk);
-      },
-    });
-    payload.once('error', (e) => counted.destroy(e));
-    return payload.pipe(counted);
+    // Prepended, and not through Readable's `on`: the request is not set flowing here (fastify's reader does that).
+    payload.prependListener('data', onChunk);
   }
 }

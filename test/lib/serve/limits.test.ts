@@ -4,10 +4,13 @@
  * connections from several loopback addresses (127.0.0.2…), bodies held at once — and through
  * inject() where it is not: whose X-Request-Id is believed, a name twice in one body.
  */
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startService, type Route, type RunningService, type ServeOptions } from '../../../src/topics/serve/service.ts';
-import { clientOf } from '../../../src/topics/serve/limits.ts';
+import { BodyBudget, clientOf } from '../../../src/topics/serve/limits.ts';
 
 const base: ServeOptions = {
   role: 'test', group: 'credit', network: 'regtest', listen: { host: '127.0.0.1', port: 0 },
@@ -177,6 +180,40 @@ describe('the bytes of bodies in flight', () => {
     c.socket.destroy();
     await new Promise((res) => setTimeout(res, 200));
     expect(await held()).toBe(0);
+  });
+});
+
+describe('the budget of body bytes (BodyBudget), on a body alone', () => {
+  const chunks = async (payload: PassThrough, ...sizes: number[]) => {
+    for (const n of sizes) payload.write(Buffer.alloc(n));
+    await new Promise((res) => setImmediate(res));
+  };
+
+  it('tells the reader listening on the body that it passed the budget: E_SERVICE_BUSY, 503, its bytes kept until its answer is done', async () => {
+    const budget = new BodyBudget(100);
+    const payload = new PassThrough();
+    const res = new EventEmitter() as ServerResponse;
+    budget.count(payload, res);
+    const heard: unknown[] = [];
+    payload.on('error', (e) => heard.push(e));
+    payload.resume();
+    await chunks(payload, 60, 60);
+    expect(heard).toMatchObject([{ code: 'E_SERVICE_BUSY', statusCode: 503 }]);
+    expect(budget.bytes).toBe(60);
+    res.emit('close');
+    expect(budget.bytes).toBe(0);
+  });
+
+  it('drops what passes the budget when no reader listens any more (fastify refused the body first): nothing thrown, the process serves on', async () => {
+    const budget = new BodyBudget(100);
+    const payload = new PassThrough();
+    const res = new EventEmitter() as ServerResponse;
+    budget.count(payload, res);
+    payload.resume();
+    await chunks(payload, 60, 60, 60);
+    expect(budget.bytes).toBe(60);
+    res.emit('close');
+    expect(budget.bytes).toBe(0);
   });
 });
 

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Answer, httpStatus, startService, type Route, type RunningService, type ServeOptions } from '../../../src/topics/serve/service.ts';
 import { parseListen, serveOptions } from '../../../src/topics/serve/flags.ts';
+import { ServiceMetrics } from '../../../src/topics/serve/metrics.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError, UsageError } from '../../../src/lib/errors.ts';
 
 const base: ServeOptions = {
@@ -142,6 +143,23 @@ describe('answers and refusals', () => {
     expect(text).toMatch(/^offchain_test_things\{role="test"\} 7$/m);
     expect(text).toMatch(/^offchain_step_seconds_bucket\{le="0.005",role="test",step="echo"\} /m);
     expect(text).not.toMatch(/secret|nothing/);
+  });
+});
+
+describe('the steps\' metrics (ServiceMetrics)', () => {
+  it('counts each step once by outcome, however often scraped, and the steps in flight as they are now', async () => {
+    const m = new ServiceMetrics('test', []);
+    await m.ready();
+    const line = (text: string, name: string) => new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1];
+    for (const outcome of ['answered', 'answered', 'refused'] as const) m.start('pay')(outcome);
+    const open = m.start('pay');
+    for (const scrape of [1, 2]) {
+      const text = await m.text();
+      expect([scrape, line(text, 'offchain_steps_total{role="test",step="pay",outcome="answered"}'), line(text, 'offchain_steps_total{role="test",step="pay",outcome="refused"}'), line(text, 'offchain_http_inflight{role="test"}')]).toEqual([scrape, '2', '1', '1']);
+    }
+    open('failed');
+    const text = await m.text();
+    expect([line(text, 'offchain_steps_total{role="test",step="pay",outcome="failed"}'), line(text, 'offchain_http_inflight{role="test"}'), line(text, 'offchain_step_seconds_count{role="test",step="pay"}')]).toEqual(['1', '0', '4']);
   });
 });
 
