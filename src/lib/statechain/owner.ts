@@ -45,7 +45,7 @@ import { DEFAULT_FEE_LIMITS, checkFee, type FeeLimits } from '../tx/fee-guard.ts
 import { finalizedRaw } from '../truc/input.ts';
 import type { Statement, WithdrawCosignedSchema } from './schemas.ts';
 import { signBody } from './seal.ts';
-import { WITHDRAWAL_ANCHOR_SAT, checkRelayFloor, withdrawalTransaction as buildWithdrawal, withdrawalVsize, type RelayFloorSource } from './withdrawal.ts';
+import { WITHDRAWAL_ANCHOR_SAT, checkRelayFloor, feeOf, withdrawalTransaction as buildWithdrawal, withdrawalVsize, type RelayFloorSource } from './withdrawal.ts';
 import { aggregate, nonceGen, partialSign, partialVerify, publicShare } from './signer.ts';
 import { FIXED_FIELDS, checkStatement, requireUnchanged } from './statement.ts';
 
@@ -165,9 +165,7 @@ export function withdrawalTransaction(record: Pick<OwnerRecord, 'statement'>, de
  */
 export async function checkWithdrawalFloor(record: Pick<OwnerRecord, 'statement'>, tx: Transaction, relay: RelayFloorSource | undefined, limits: FeeLimits = DEFAULT_FEE_LIMITS): Promise<void> {
   const amountSat = BigInt(record.statement.amount_sat!);
-  let out = 0n;
-  for (let i = 0; i < tx.outputsLength; i++) out += tx.getOutput(i).amount!;
-  checkFee({ what: 'the withdrawal', feeSat: amountSat - out, vsize: withdrawalVsize(tx), amountSat }, limits);
+  checkFee({ what: 'the withdrawal', feeSat: feeOf(tx, amountSat), vsize: withdrawalVsize(tx), amountSat }, limits);
   if (relay !== undefined) checkRelayFloor(tx, amountSat, await relay());
 }
 

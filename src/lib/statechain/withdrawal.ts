@@ -77,7 +77,8 @@ export function withdrawalTransaction(coin: { outpoint: OutPoint; amountSat: big
 }
 
 /** The fee a withdrawal pays: the coin less its outputs. */
-function feeOf(tx: Transaction, amountSat: bigint): bigint {
+/** What a transaction spending a coin of `amountSat` pays in fees: the coin less its outputs. */
+export function feeOf(tx: Transaction, amountSat: bigint): bigint {
   let out = 0n;
   for (let i = 0; i < tx.outputsLength; i++) out += tx.getOutput(i).amount!;
   return amountSat - out;

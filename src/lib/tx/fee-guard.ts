@@ -13,6 +13,7 @@
  * ahead on purpose. Pure: no I/O, amounts in sat as bigint.
  */
 import { RefusedError, UsageError } from '../errors.ts';
+import { feeFor } from './policy.ts';
 
 /** Bitcoin Core's default maxfeerate, 0.10 BTC/kvB, in sat/vB. */
 export const CORE_MAX_FEE_RATE = 10_000;
@@ -83,6 +84,6 @@ export function checkFee(fee: FeeToCheck, limits: FeeLimits = DEFAULT_FEE_LIMITS
 export function guardedRateCap(vsize: number, amountSat: bigint, limits: FeeLimits): number {
   const maxFee = Math.min(Math.floor(limits.maxFeeRate * vsize), Math.floor(limits.maxFeeShare * Number(amountSat)));
   let cap = Math.min(Math.floor(limits.maxFeeRate * 1000), Math.floor((maxFee * 1000) / vsize));
-  while (cap > 0 && Math.ceil(vsize * (cap / 1000)) > maxFee) cap--;
+  while (cap > 0 && Number(feeFor(vsize, cap / 1000)) > maxFee) cap--;
   return Math.max(0, cap);
 }

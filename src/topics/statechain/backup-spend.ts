@@ -39,6 +39,7 @@ export type BackupSpend = {
  */
 export async function backupSpend(record: OwnerRecord, chain: ChainSource, opts: { network: Network; child?: BackupChild; broadcast: boolean; auxRand: Uint8Array }): Promise<BackupSpend> {
   const { backupWithChild } = await import('../../lib/statechain/owner.ts');
+  const { feeOf } = await import('../../lib/statechain/withdrawal.ts');
   const { isFinalAtTip, blocksUntilFinal } = await import('../../lib/chain/finality.ts');
   const { fromHex } = await import('../../lib/bytes.ts');
   const { measureTx } = await import('../../lib/truc/transaction.ts');
@@ -56,7 +57,7 @@ export async function backupSpend(record: OwnerRecord, chain: ChainSource, opts:
   const value = out.backup.getOutput(0).amount!;
   return {
     message,
-    backup: { txid: out.backup.id, lockTime: out.backup.lockTime, vsize: measureTx(fromHex(out.hex), 'the backup').vsize, feeSat: feeOf(record, out.backup), valueSat: Number(value) },
+    backup: { txid: out.backup.id, lockTime: out.backup.lockTime, vsize: measureTx(fromHex(out.hex), 'the backup').vsize, feeSat: Number(feeOf(out.backup, BigInt(record.statement.amount_sat ?? 0))), valueSat: Number(value) },
     ...(out.childHex !== undefined ? { child: { txid: out.child!.id, vsize: out.childVsize!, feeSat: Number(out.childFeeSat!) } } : {}),
   };
 }
@@ -80,18 +81,12 @@ export async function withdrawalSpend(record: OwnerRecord, chain: ChainSource, o
 export async function storedWithdrawalSize(record: OwnerRecord): Promise<WithdrawalSpend['withdrawal']> {
   const { storedWithdrawal } = await import('../../lib/statechain/owner.ts');
   const { parseTransaction } = await import('../../lib/statechain/coin.ts');
+  const { feeOf } = await import('../../lib/statechain/withdrawal.ts');
   const { fromHex } = await import('../../lib/bytes.ts');
   const { measureTx } = await import('../../lib/truc/transaction.ts');
   const { hex } = storedWithdrawal(record);
   const tx = parseTransaction(hex, 'the stored withdrawal');
-  return { txid: tx.id, vsize: measureTx(fromHex(hex), 'the withdrawal').vsize, feeSat: feeOf(record, tx), payoutSat: Number(tx.getOutput(0).amount!) };
-}
-
-/** What a transaction spending the coin pays in fees: the coin less its outputs. */
-function feeOf(record: OwnerRecord, tx: { outputsLength: number; getOutput(i: number): { amount?: bigint } }): number {
-  let outputs = 0n;
-  for (let i = 0; i < tx.outputsLength; i++) outputs += tx.getOutput(i).amount!;
-  return Number(BigInt(record.statement.amount_sat ?? 0) - outputs);
+  return { txid: tx.id, vsize: measureTx(fromHex(hex), 'the withdrawal').vsize, feeSat: Number(feeOf(tx, BigInt(record.statement.amount_sat ?? 0))), payoutSat: Number(tx.getOutput(0).amount!) };
 }
 
 export type WithdrawalSpend = {
