@@ -36,8 +36,6 @@ import { BodyBudget, capConnections, requestDeadline, requestIdFrom, trustedPeer
 import { routePlugin, type RoutePlugin } from './routes-plugin.ts';
 import { Answer, type Listener, type Route } from './route.ts';
 
-export { httpStatus, refusal } from './refusal.ts';
-
 export { Answer, type Listener, type Route, type RouteRequest } from './route.ts';
 
 export type ListenAt = { host: string; port: number } | { path: string };

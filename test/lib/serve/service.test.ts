@@ -6,7 +6,8 @@
  * the service's own serializer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Answer, httpStatus, startService, type Route, type RunningService, type ServeOptions } from '../../../src/topics/serve/service.ts';
+import { Answer, startService, type Route, type RunningService, type ServeOptions } from '../../../src/topics/serve/service.ts';
+import { httpStatus } from '../../../src/topics/serve/refusal.ts';
 import { parseListen, serveOptions } from '../../../src/topics/serve/flags.ts';
 import { ServiceMetrics } from '../../../src/topics/serve/metrics.ts';
 import { MalformedInputError, OffchainError, RefusedError, StateConflictError, UsageError } from '../../../src/lib/errors.ts';
