@@ -80,10 +80,9 @@ async function penaltyLeft(node: WatchChain, rec: ChannelRecord, txid: string): 
 async function htlcsLeft(node: WatchChain, rec: ChannelRecord, txid: string): Promise<NonNullable<ChannelChainFacts['htlcs']>> {
   const { closingCommitment } = await import('../../lib/bolt3/party.ts');
   const rebuilt = closingCommitment(rec, txid);
-  const left: number[] = [];
-  for (const [vout, o] of (rebuilt?.c.outputs ?? []).entries()) {
-    if (o.htlc && (await node.utxo(txid, vout)) !== null) left.push(o.htlc.cltvExpiry);
-  }
+  const htlcs = [...(rebuilt?.c.outputs ?? []).entries()].flatMap(([vout, o]) => (o.htlc ? [{ vout, cltvExpiry: o.htlc.cltvExpiry }] : []));
+  const unspent = await Promise.all(htlcs.map(async (h) => (await node.utxo(txid, h.vout)) !== null));
+  const left = htlcs.filter((_, i) => unspent[i]).map((h) => h.cltvExpiry);
   return { unspent: left.length, ...(left.length > 0 ? { soonest: Math.min(...left) } : {}) };
 }
 
