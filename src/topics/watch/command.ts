@@ -209,7 +209,9 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
       party = e;
     }
     // Anchors' HTLC second stages pay their fee from the node's wallet (its only loaded one): asked only when one is due.
-    const wallet = chain.kind === 'rpc' ? (await import('./wallet.ts')).nodeWallet((chain as unknown as { client: import('../../lib/chain/rpc-client.ts').RpcClient }).client) : undefined;
+    const { nodeWallet, walletClient } = await import('./wallet.ts');
+    const client = walletClient(chain);
+    const wallet = client ? nodeWallet(client) : undefined;
     return channelHost(records, party, await this.feeLimits(), this.channelsDone, wallet);
   }
 

@@ -20,7 +20,6 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Conflict } from '../../lib/truc/standing.ts';
 import type { FeeLimits } from '../../lib/tx/fee-guard.ts';
-import type { RpcClient } from '../../lib/chain/rpc-client.ts';
 import type { TowerBackup } from '../../lib/statechain/tower.ts';
 import type { ChannelExport } from './tower-channel.ts';
 import type { ReplacedChild } from '../../lib/truc/replaced.ts';
@@ -32,7 +31,7 @@ import { errorText, startRates, turns, type Round, type StartRate } from './cred
 import { OWNER_MARGIN, replaceRate, spentBy } from './statechain.ts';
 import type { WatchChain } from './credit.ts';
 import type { WatchHost } from './rounds.ts';
-import { feeCoinsSat, nodeWallet, type NodeWallet } from './wallet.ts';
+import { feeCoinsSat, nodeWallet, walletClient, type NodeWallet } from './wallet.ts';
 import type { StateDb } from '../../lib/store/sqlite/database.ts';
 
 /** The node's wallet, as the tower pays from it (./wallet.ts). */
@@ -173,12 +172,10 @@ export async function towerWatchHost(o: { network: string; chain: WatchChain; db
   };
   await readTowerFiles(o.dir, o.network, warn);
   let wallet: TowerWallet | undefined;
-  if (o.chain.kind === 'rpc') {
+  const client = walletClient(o.chain, o.wallet);
+  if (client !== undefined) {
     const { UsageError } = await import('../../lib/errors.ts');
     const { RpcError } = await import('../../lib/chain/rpc-client.ts');
-    // The node's client (an RpcChainSource's: watchChain gave the node itself when it is one).
-    const node = (o.chain as unknown as { client: RpcClient }).client;
-    const client = o.wallet === undefined ? node : node.forWallet(o.wallet);
     try {
       await client.call('getwalletinfo');
     } catch (e) {

@@ -22,6 +22,13 @@ export type NodeWallet = {
 /** What a watcher asks the wallet's coins to move (walletcreatefundedpsbt's payment to itself): the most a transaction of up to 1,000 vB pays at `maxFeeRate` (sat/vB), and 1,000 sat over. */
 export const feeCoinsSat = (maxFeeRate: number): bigint => BigInt(Math.ceil(maxFeeRate * 1000)) + 1000n;
 
+/** The node's RPC client behind a watcher's chain (an RpcChainSource's: watchChain gives the node itself when it is one), at `/wallet/<wallet>` when one is named; none offline. */
+export function walletClient(chain: { kind: string }, wallet?: string): RpcClient | undefined {
+  if (chain.kind !== 'rpc') return undefined;
+  const node = (chain as unknown as { client: RpcClient }).client;
+  return wallet === undefined ? node : node.forWallet(wallet);
+}
+
 /** The node's wallet (`client`: the node, or `/wallet/<--rpc-wallet>`). */
 export function nodeWallet(client: RpcClient): NodeWallet {
   return {
