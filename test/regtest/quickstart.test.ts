@@ -37,7 +37,7 @@ if (!BITCOIND || SKIPPED.length) console.warn(`[regtest] ${TITLE}`);
 type Run = { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string };
 
 /** The script with `args`; `onReady` is called once it printed `until` (then it is left to stop by itself or be signalled). */
-async function quickstart(args: string[], opts: { env?: Record<string, string | undefined>; until?: RegExp; onReady?: (pid: number) => void; timeoutMs?: number } = {}): Promise<Run> {
+async function quickstart(args: string[], opts: { env?: Record<string, string | undefined>; until?: RegExp; onReady?: (pid: number, stdout: string) => void | Promise<void>; timeoutMs?: number } = {}): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...environmentOutsideRuns(), ...opts.env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   await quickstartInNodeTempDir(env); // its nodes' data in memory, as the suite's own (quickstart-nodes.ts)
@@ -49,7 +49,10 @@ async function quickstart(args: string[], opts: { env?: Record<string, string | 
     stdout += d;
     if (!ready && opts.until?.test(stdout)) {
       ready = true;
-      opts.onReady?.(child.pid!);
+      void Promise.resolve(opts.onReady?.(child.pid!, stdout)).catch((e: unknown) => {
+        stderr += `\nthe test's onReady failed: ${String(e)}`;
+        child.kill('SIGKILL');
+      });
     }
   });
   child.stderr.on('data', (d: Buffer) => (stderr += d));
@@ -146,8 +149,14 @@ describe('the quick start without BITCOIND', () => {
     const r = await quickstart(['--nodes-only', '--keep', ...(POSTGRES ? ['--postgres'] : [])], {
       env: { BITCOIND },
       until: /Ctrl-C stops everything it started\.\n/,
-      onReady: (pid) => process.kill(pid, 'SIGTERM'),
-      timeoutMs: 90_000,
+      // serve mint's watcher makes its first round once the service is up; on a loaded machine that can come
+      // after the script says it is ready, so the signal waits for the round the assertions below look for.
+      onReady: async (pid, out) => {
+        const log = join(workOf(out)!, 'logs', 'serve-mint.log');
+        for (let i = 0; i < 600 && !watcherRoundIn(log); i++) await new Promise((r) => setTimeout(r, 100));
+        process.kill(pid, 'SIGTERM');
+      },
+      timeoutMs: 150_000,
     });
     expect(r.stdout, r.stderr).toMatch(/Ctrl-C stops everything it started\.\n/);
     expect(r.stdout).not.toMatch(/^journey /m);
@@ -159,10 +168,16 @@ describe('the quick start without BITCOIND', () => {
       expect(r.stdout).toContain(`\nkept ${work}\n`);
       expect(existsSync(join(work, 'bitcoind', 'regtest')), `${work} kept with the node's data`).toBe(true);
       // serve mint kept the deadlines while it ran: its watcher's rounds are in the service's log (docs/watch.md).
-      const log = readFileSync(join(work, 'logs', 'serve-mint.log'), 'utf8');
-      expect(log.split('\n').some((l) => l.includes('"role":"watch"') && l.includes('"event":"round"')), log.slice(-2000)).toBe(true);
+      const log = join(work, 'logs', 'serve-mint.log');
+      expect(watcherRoundIn(log), readFileSync(log, 'utf8').slice(-2000)).toBe(true);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 180_000);
 });
+
+/** Whether serve mint's log has a round of its watcher (docs/watch.md's `"event":"round"` line). */
+function watcherRoundIn(log: string): boolean {
+  if (!existsSync(log)) return false;
+  return readFileSync(log, 'utf8').split('\n').some((l) => l.includes('"role":"watch"') && l.includes('"event":"round"'));
+}
