@@ -1,0 +1,125 @@
+/**
+ * The preimages a channel party's watcher learns while it runs (src/lib/watch/preimages.ts,
+ * src/topics/watch/preimages.ts), named after the module's invariants: a preimage is used only if
+ * its SHA256 matches; a bad file never stops the others; nothing secret is logged.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { toHex } from '../../../src/lib/bytes.ts';
+import { OffchainError } from '../../../src/lib/errors.ts';
+import { MAX_PREIMAGE_FILE, learntPreimageOf, preimageOfText, revealedPreimage } from '../../../src/lib/watch/preimages.ts';
+import { PreimageSource, readPreimageDir } from '../../../src/topics/watch/preimages.ts';
+import type { Round } from '../../../src/topics/watch/credit.ts';
+import { tempDir } from '../../helpers.ts';
+
+const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
+const enc = (s: string) => new TextEncoder().encode(s);
+
+describe('a preimage is used only if its SHA256 matches', () => {
+  it('a witness item is revealed for a payment_hash only when it hashes to it: the true preimage anywhere among junk is found, junk alone never', () => {
+    fc.assert(fc.property(bytes32, fc.array(fc.uint8Array({ maxLength: 80 }), { maxLength: 6 }), fc.nat(), (preimage, junk, at) => {
+      const hash = sha256(preimage);
+      const others = junk.filter((j) => toHex(j) !== toHex(preimage));
+      expect(revealedPreimage(others, hash)).toBeUndefined();
+      const witness = [...others];
+      witness.splice(at % (others.length + 1), 0, preimage);
+      expect(toHex(revealedPreimage(witness, hash)!)).toBe(toHex(preimage));
+    }));
+  });
+
+  it('a stored learnt record is one only if its preimage opens the payment hash it is kept under', () => {
+    fc.assert(fc.property(bytes32, bytes32, (p, q) => {
+      const rec = { preimage: toHex(p), txid: 'ab'.repeat(32), channel: `${'cd'.repeat(32)}:0`, outpoint: `${'ef'.repeat(32)}:2`, tip: 100 };
+      expect(learntPreimageOf(toHex(sha256(p)), rec)).toEqual(rec);
+      if (toHex(p) !== toHex(q)) expect(learntPreimageOf(toHex(sha256(q)), rec)).toBeUndefined();
+    }));
+    expect(learntPreimageOf(toHex(sha256(new Uint8Array(32))), null)).toBeUndefined();
+  });
+
+  it('a preimage file holds exactly 64 hex digits (whitespace around them ignored); any other text is E_BAD_PREIMAGE, its message holding none of the text', () => {
+    fc.assert(fc.property(bytes32, fc.constantFrom('', '\n', ' \r\n'), (p, ws) => {
+      expect(toHex(preimageOfText(enc(`${ws}${toHex(p).toUpperCase()}${ws}`)))).toBe(toHex(p));
+    }));
+    fc.assert(fc.property(fc.string({ minLength: 8, maxLength: 200 }), (text) => {
+      fc.pre(!/^\s*[0-9a-fA-F]{64}\s*$/.test(text));
+      try {
+        preimageOfText(enc(text));
+        expect.unreachable('accepted');
+      } catch (e) {
+        expect((e as OffchainError).code).toBe('E_BAD_PREIMAGE');
+        expect((e as Error).message).not.toContain(text.trim());
+      }
+    }));
+  });
+});
+
+describe('--preimage-dir: a bad file never stops the others; nothing secret is logged', () => {
+  const good = [sha256(Uint8Array.of(1)), sha256(Uint8Array.of(2))];
+  const secretTexts = [...good.map(toHex), 'zz'.repeat(32), toHex(sha256(Uint8Array.of(3)))];
+
+  function dropDir() {
+    const t = tempDir('offchain-preimage-dir-');
+    const dir = t.path;
+    writeFileSync(join(dir, 'a-good'), `${secretTexts[0]}\n`, { mode: 0o600 });
+    execFileSync('mkfifo', [join(dir, 'b-fifo')]);
+    symlinkSync('/dev/zero', join(dir, 'c-zero'));
+    writeFileSync(join(dir, 'd-big'), 'a'.repeat(MAX_PREIMAGE_FILE + 1), { mode: 0o600 });
+    writeFileSync(join(dir, 'e-bad-hex'), secretTexts[2]!, { mode: 0o600 });
+    writeFileSync(join(dir, 'f-readable-by-others'), secretTexts[3]!, { mode: 0o600 });
+    chmodSync(join(dir, 'f-readable-by-others'), 0o644);
+    mkdirSync(join(dir, 'g-subdir'));
+    writeFileSync(join(dir, 'h-good'), secretTexts[1]!, { mode: 0o600 });
+    return t;
+  }
+
+  it('the two good files are read past a FIFO, a link to /dev/zero, a file too big, bad hex, a file others may read and a directory — each said once, by name, never by content — and the read never hangs', async () => {
+    const t = dropDir();
+    try {
+      const warned: string[] = [];
+      const got = await Promise.race([readPreimageDir(t.path, (m) => warned.push(m)), new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 3000).unref())]);
+      expect(got).not.toBe('hung');
+      expect((got as Uint8Array[]).map(toHex)).toEqual(good.map(toHex));
+      expect(warned).toHaveLength(6);
+      for (const [i, name] of ['b-fifo', 'c-zero', 'd-big', 'e-bad-hex', 'f-readable-by-others', 'g-subdir'].entries()) expect(warned[i]).toContain(join(t.path, name));
+      expect(warned[2]).toMatch(/E_BAD_PREIMAGE: \d+ bytes, more than is read here/);
+      expect(warned[4]).toMatch(/E_SECRET_FILE_PERMISSIONS/);
+      for (const s of secretTexts) expect(warned.join('\n')).not.toContain(s);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a directory gone while the watcher runs is said, and the round goes on with no preimage from it', async () => {
+    const warned: string[] = [];
+    expect(await readPreimageDir('/nonexistent/preimages', (m) => warned.push(m))).toEqual([]);
+    expect(warned).toEqual([expect.stringMatching(/--preimage-dir \/nonexistent\/preimages: not a directory the watcher can read \(ENOENT\)/)]);
+  });
+
+  it('read again at every round: a file dropped between rounds is held from the next round on, the learnt ones from the store beside it; each bad file said once across rounds; the last round\'s copies zeroed', async () => {
+    const t = tempDir('offchain-preimage-source-');
+    try {
+      const learnt = sha256(Uint8Array.of(9));
+      const round = { records: { preimagesLearnt: async () => new Map([[toHex(sha256(learnt)), { preimage: toHex(learnt), txid: 'ab'.repeat(32), channel: 'c', outpoint: 'o', tip: 1 }]]) } } as unknown as Round;
+      const said: string[] = [];
+      const given = sha256(Uint8Array.of(7));
+      const source = new PreimageSource([given], { dir: t.path, say: (m) => said.push(m) });
+      writeFileSync(join(t.path, 'bad'), 'not hex', { mode: 0o600 });
+      await source.refresh(round);
+      expect(source.copies().map(toHex)).toEqual([toHex(given), toHex(learnt)]);
+      writeFileSync(join(t.path, 'new'), toHex(good[0]!), { mode: 0o600 });
+      const held = source.copies();
+      await source.refresh(round);
+      expect(source.copies().map(toHex)).toEqual([toHex(given), toHex(good[0]!), toHex(learnt)]);
+      expect(said).toHaveLength(1);
+      expect(said[0]).toContain(join(t.path, 'bad'));
+      // A copy handed out is the caller's: the source's own refresh never touches it.
+      expect(toHex(held[1]!)).toBe(toHex(learnt));
+    } finally {
+      t.cleanup();
+    }
+  });
+});
