@@ -35,7 +35,6 @@ import { fundingSpend } from './channel-spend.ts';
 import type { ChannelWatch } from './state.ts';
 import type { NodeWallet } from './wallet.ts';
 import { anchorsStage, type Funder } from './channel-anchors.ts';
-import type { PreimageSource } from './preimages.ts';
 
 /** A channel the state directory holds: its record, or why it could not be read. */
 export type WatchedChannel = { id: string; record: ChannelRecord; error?: undefined } | { id: string; record?: undefined; error: string };
@@ -50,7 +49,7 @@ export type ChannelHost = {
   /** A copy of the htlc_basepoint secret and of the preimages (--htlc-key-env/--htlc-key-file, --preimage-file): the party's HTLCs on the peer's current commitment are taken. */
   htlcKey?: () => Promise<{ secret: Uint8Array; preimages: Uint8Array[] }>;
   /** Where htlcKey's preimages come from, each round's (--preimage-dir read again, those learnt on chain: ./preimages.ts). */
-  preimages?: Pick<PreimageSource, 'refresh' | 'learn'>;
+  preimages?: { refresh(r: Round): Promise<void>; learn(r: Round, channels: readonly WatchedChannel[]): Promise<void> };
   /** The node's wallet (offline: none): an anchors channel's HTLC second stages take their fee input from it. */
   wallet?: NodeWallet;
   /** --sweep-to's script and its dust threshold. */
