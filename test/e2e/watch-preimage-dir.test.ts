@@ -43,6 +43,14 @@ describe('offchain watch --preimage-dir, what lands in the directory', () => {
     for (const secret of [GOOD, BAD_HEX, READABLE, R]) expect(r.stderr + r.stdout).not.toContain(secret);
   });
 
+  it('its config key, preimage_dir, as every flag: the directory read from the file, its bad files said the same', () => {
+    const cfg = join(t.path, 'offchain.conf');
+    writeFileSync(cfg, `[watch]\npreimage_dir=${drop}\n`);
+    const r = run([...args(drop).filter((a, i, all) => a !== '--preimage-dir' && all[i - 1] !== '--preimage-dir'), '--config', cfg], { env: { R }, timeoutMs: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/--preimage-dir \S+\/bad-hex skipped/);
+  });
+
   it('refused at the start: a directory the watcher cannot read (E_USAGE), or no htlc_basepoint secret to claim with (E_USAGE naming --htlc-key-env)', () => {
     const missing = run(args(join(t.path, 'no-such-dir')), { env: { R } });
     expect([missing.status, missing.stdout]).toEqual([2, '']);
