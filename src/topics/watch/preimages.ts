@@ -94,6 +94,8 @@ export class PreimageSource {
   /** This round's, from the directory and the store. */
   private current: Uint8Array[] = [];
   private readonly said = new Set<string>();
+  /** HTLC outputs whose spender was read (outpoint → its txid): not read again while the node has it mined (a reorganisation that un-mines it reads again). */
+  private readonly read = new Map<string, string>();
 
   /** `given`: --preimage-file's (this source zeroes them in `close`); `say`: one line on the watcher's log. */
   constructor(private readonly given: Uint8Array[], private readonly o: { dir?: string; say: (line: string) => void }) {}
@@ -146,7 +148,10 @@ export class PreimageSource {
     for (const [vout, o] of rebuilt.c.outputs.entries()) {
       if (o.kind !== offered || !o.htlc) continue;
       const hash = toHex(o.htlc.paymentHash);
+      const outpoint = `${commitment}:${vout}`;
       if (known.has(hash)) continue;
+      const before = this.read.get(outpoint);
+      if (before !== undefined && ((await r.chain.txConfirmations(before)) ?? 0) > 0) continue;
       const spender = await spenderOf(r, commitment!, vout);
       if (spender === undefined) continue;
       const tx = Transaction.fromRaw(await r.chain.rawTransaction(spender), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
@@ -155,8 +160,9 @@ export class PreimageSource {
         const input = tx.getInput(i);
         if (toHex(input.txid!) === commitment && input.index === vout) preimage = revealedPreimage(input.finalScriptWitness ?? [], o.htlc.paymentHash);
       }
+      this.read.set(outpoint, spender);
       if (!preimage) continue; // the party's own HTLC-timeout, or the peer's revocation path: nothing revealed
-      const learnt = { preimage: toHex(preimage), txid: spender, channel: id, outpoint: `${commitment}:${vout}`, tip: r.tip };
+      const learnt = { preimage: toHex(preimage), txid: spender, channel: id, outpoint, tip: r.tip };
       preimage.fill(0);
       // Stored before anything uses it (the next round reads it from the store): a crash after this loses nothing.
       if (!r.dryRun) await r.records.setPreimageLearnt(hash, learnt);

@@ -124,3 +124,62 @@ describe('--preimage-dir: a bad file never stops the others; nothing secret is l
     }
   });
 });
+
+describe('learnt on chain: the peer\'s claim of an HTLC the party offered (fake node, real channel record)', async () => {
+  const { Transaction } = await import('@scure/btc-signer');
+  const { fromHex } = await import('../../../src/lib/bytes.ts');
+  const { closingCommitment } = await import('../../../src/lib/bolt3/party.ts');
+  const { aliceState, upTo, updateTo } = await import('../bolt3/two-parties.ts');
+  // Alice's state 2 offers one HTLC whose preimage is 32 bytes (BOLT 3's offered script checks OP_SIZE 32).
+  const preimage = sha256(Uint8Array.of(42));
+  const hash = toHex(sha256(preimage));
+  const state = aliceState(2, 1);
+  state.htlcs[0]!.payment_hash = hash;
+  const rec = updateTo(upTo(1), state).a;
+  const own = rec.local!.txid;
+  const vout = [...closingCommitment(rec, own)!.c.outputs.entries()].find(([, o]) => o.kind === 'offered_htlc')![0];
+  const id = `${rec.channel.funding_txid}:${rec.channel.funding_vout}`;
+  const SPEND = 'ee'.repeat(32);
+
+  /** One round at tip 600 where the peer's spend of Alice's offered HTLC output on her own commitment carries `witness`. */
+  async function learnt(witness: Uint8Array[]) {
+    const spend = new Transaction({ allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+    spend.addOutput({ script: Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(3)), amount: 4000n });
+    spend.addInput({ txid: fromHex(own), index: vout, finalScriptWitness: witness });
+    const events: string[] = [];
+    const stored = new Map<string, unknown>();
+    const round = {
+      tip: 600, block: 'ab'.repeat(32), dryRun: false, offline: false, connected: [],
+      chain: {
+        mempoolSpender: async (txid: string, v: number) => (txid === own && v === vout ? SPEND : undefined),
+        rawTransaction: async (txid: string) => (txid === SPEND ? spend.toBytes(true, true) : fromHex('00')),
+        txConfirmations: async () => 0,
+        utxo: async () => null,
+      },
+      records: {
+        channel: async () => ({ spender: own, sent: {} }),
+        preimagesLearnt: async () => new Map(),
+        setPreimageLearnt: async (h: string, p: unknown) => { events.push(`stored ${h}`); stored.set(h, p); },
+      },
+    } as unknown as Round;
+    const source = new PreimageSource([], { say: (m) => events.push(`said ${m}`) });
+    await source.learn(round, [{ id, record: rec }]);
+    return { events, stored };
+  }
+
+  it('its preimage, among the signature and the script, is stored (it opens the payment_hash) before it is said, by payment_hash, never itself', async () => {
+    const { events, stored } = await learnt([new Uint8Array(72).fill(1), preimage, new Uint8Array(133).fill(2)]);
+    expect(events[0]).toBe(`stored ${hash}`);
+    expect(events[1]).toMatch(new RegExp(`^said channel ${id}: the preimage of payment_hash ${hash} learnt from ${SPEND}`));
+    expect(stored.get(hash)).toEqual({ preimage: toHex(preimage), txid: SPEND, channel: id, outpoint: `${own}:${vout}`, tip: 600 });
+    expect(events.join('\n')).not.toContain(toHex(preimage));
+  });
+
+  it('a 32-byte item that does not open the payment_hash (the party\'s own timeout, a forged witness) is nothing learnt', async () => {
+    fc.assert(fc.asyncProperty(bytes32, async (junk) => {
+      fc.pre(toHex(junk) !== toHex(preimage));
+      const { events, stored } = await learnt([new Uint8Array(72), junk, new Uint8Array(0)]);
+      expect([events, stored.size]).toEqual([[], 0]);
+    }), { numRuns: 20 });
+  });
+});
