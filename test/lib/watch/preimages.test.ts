@@ -176,7 +176,7 @@ describe('learnt on chain: the peer\'s claim of an HTLC the party offered (fake 
   });
 
   it('a 32-byte item that does not open the payment_hash (the party\'s own timeout, a forged witness) is nothing learnt', async () => {
-    fc.assert(fc.asyncProperty(bytes32, async (junk) => {
+    await fc.assert(fc.asyncProperty(bytes32, async (junk) => {
       fc.pre(toHex(junk) !== toHex(preimage));
       const { events, stored } = await learnt([new Uint8Array(72), junk, new Uint8Array(0)]);
       expect([events, stored.size]).toEqual([[], 0]);
