@@ -48,6 +48,10 @@ export type ChannelHost = {
   delayedKey?: () => Promise<Uint8Array>;
   /** A copy of the htlc_basepoint secret and of the preimages (--htlc-key-env/--htlc-key-file, --preimage-file): the party's HTLCs on the peer's current commitment are taken. */
   htlcKey?: () => Promise<{ secret: Uint8Array; preimages: Uint8Array[] }>;
+  /** Copies of the funding key and the per-commitment seed (--funding-key-env/-file, --seed-file; the caller zeroes them): the party's latest commitment signed to go on chain (./channel-open.ts). */
+  closeKeys?: () => Promise<{ fundingSecret: Uint8Array; seed: Uint8Array }>;
+  /** One step on a channel's record under its lock, written before it returns (the `commitment` commands' ChannelBook.step): with closeKeys. */
+  step?: <T>(id: string, fn: (record: ChannelRecord) => { record?: ChannelRecord; message: T }) => Promise<T>;
   /** The node's wallet (offline: none): an anchors channel's HTLC second stages take their fee input from it. */
   wallet?: NodeWallet;
   /** --sweep-to's script and its dust threshold. */
@@ -71,7 +75,7 @@ export async function channelRound(host: ChannelHost, r: Round): Promise<Decisio
       continue;
     }
     try {
-      const { sends: _sends, ...d } = await channelTurn(host, r, rec, id);
+      const { sends: _sends, close: _close, ...d } = await channelTurn(host, r, rec, id);
       if (d.action === 'done') host.done.add(id);
       out.push(d);
     } catch (e) {
@@ -90,6 +94,8 @@ async function channelTurn(host: ChannelHost, r: Round, rec: ChannelRecord, id: 
   const found = await fundingSpend(r, rec, watch);
   if (!('txid' in found.spend)) {
     if (found.top !== undefined && found.top !== watch.walked_to && !r.dryRun) await r.records.setChannel(id, { ...watch, walked_to: found.top });
+    // Open: an HTLC about to be lost sends the party's latest commitment (./channel-open.ts).
+    if (found.spend.kind === 'unspent' && rec.local) return (await import('./channel-open.ts')).openTurn(host, r, rec, base);
     return decideChannel({ ...base, spend: found.spend });
   }
   const spend = found.spend;
