@@ -56,17 +56,22 @@ const openArb: fc.Arbitrary<OpenChannel> = fc.record({
   revokedThrough: fc.integer({ min: -1, max: 1_000 }),
   broadcast: fc.option(fc.integer({ min: 0, max: 1_000 }), { nil: undefined }),
   htlcs: fc.array(htlcArb, { maxLength: 6 }),
-  missing: fc.constantFrom([], ['--seed-file']),
+  missing: fc.boolean().map((m) => (m ? ['--seed-file'] : [])),
 }).map((o) => {
   const { broadcast, ...rest } = o;
   return broadcast === undefined ? rest : { ...rest, broadcast };
 });
-const tipArb = fc.integer({ min: 1, max: 900_100 });
+/** A tip anywhere, or near an HTLC's cltv_expiry (where the rule's edges are): the index of the HTLC and the offset. */
+const tipArb = fc.oneof(fc.integer({ min: 1, max: 900_100 }).map((t) => ({ t, near: undefined })), fc.record({ t: fc.constant(0), near: fc.record({ i: fc.nat(), offset: fc.integer({ min: -15, max: 15 }) }) }));
+const tipOf = (x: { t: number; near: { i: number; offset: number } | undefined }, open: OpenChannel) =>
+  (x.near && open.htlcs.length > 0 ? Math.max(1, open.htlcs[x.near.i % open.htlcs.length]!.cltvExpiry + x.near.offset) : Math.max(1, x.t));
 const closes = (tip: number, open: OpenChannel) => decideChannel(base(tip, open)).close !== undefined;
+
 
 describe('invariants (property tests)', () => {
   it('never a revoked commitment: what goes out is the latest held, above local_revoked_through', () => {
-    fc.assert(fc.property(tipArb, openArb, (tip, open) => {
+    fc.assert(fc.property(tipArb, openArb, (x, open) => {
+      const tip = tipOf(x, open);
       const d = decideChannel(base(tip, open));
       if (!d.close) return;
       expect(open.latest).not.toBeNull();
@@ -75,13 +80,15 @@ describe('invariants (property tests)', () => {
     }), { numRuns: 2_000 });
   });
   it('never without an HTLC (nor one received without its preimage), unless the record says it was completed for broadcast', () => {
-    fc.assert(fc.property(tipArb, openArb, (tip, open) => {
+    fc.assert(fc.property(tipArb, openArb, (x, open) => {
+      const tip = tipOf(x, open);
       const useful = open.htlcs.filter((h) => h.direction === 'offered' || h.preimage);
       if (useful.length === 0 && open.broadcast === undefined) expect(closes(tip, open)).toBe(false);
     }), { numRuns: 2_000 });
   });
   it('never before its time: no HTLC due (received with preimage: tip ≥ cltv_expiry − 10; offered: tip ≥ cltv_expiry + 3) sends nothing', () => {
-    fc.assert(fc.property(tipArb, openArb, (tip, open) => {
+    fc.assert(fc.property(tipArb, openArb, (x, open) => {
+      const tip = tipOf(x, open);
       if (open.broadcast !== undefined) return;
       const due = open.htlcs.some((h) => (h.direction === 'received' ? h.preimage && tip >= h.cltvExpiry - 10 : tip >= h.cltvExpiry + 3));
       const d = decideChannel(base(tip, open));
@@ -94,8 +101,8 @@ describe('invariants (property tests)', () => {
     }), { numRuns: 2_000 });
   });
   it('a funding that is not unspent never closes through this decision', () => {
-    fc.assert(fc.property(tipArb, openArb, fc.constantFrom({ kind: 'not-mined' as const, known: true }, { kind: 'unknown-offline' as const }, { kind: 'not-found' as const }), (tip, open, spend) => {
-      expect(decideChannel({ ...base(tip, open), spend }).close).toBeUndefined();
+    fc.assert(fc.property(tipArb, openArb, fc.constantFrom({ kind: 'not-mined' as const, known: true }, { kind: 'unknown-offline' as const }, { kind: 'not-found' as const }), (x, open, spend) => {
+      expect(decideChannel({ ...base(tipOf(x, open), open), spend }).close).toBeUndefined();
     }), { numRuns: 500 });
   });
 });
