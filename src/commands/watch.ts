@@ -92,6 +92,8 @@ export default class Watch extends WatchSteps<typeof Watch> {
       if (given) throw new UsageError('E_USAGE', `--tower holds no channel's keys (a channel party hands it encrypted justice ladders: commitment tower-export): drop --${given}`);
       if (f.store !== undefined) throw new UsageError('E_USAGE', '--tower keeps only its own records, in --state-dir: drop --store');
       if (f['max-fee-rate'] === undefined) throw new UsageError('E_USAGE', '--tower pays every child from its own wallet: give its budget, --max-fee-rate SAT/VB on each package');
+    } else if (f['rpc-wallet'] !== undefined && f['revocation-key-env'] === undefined && f['revocation-key-file'] === undefined) {
+      throw new UsageError('E_USAGE', '--rpc-wallet names the wallet a tower (--tower) or a channel party (--revocation-key-env/-file: its anchors fee inputs) pays from');
     }
     const limits = await this.feeLimits(); // E_USAGE for a bad --max-fee-rate/--max-fee-share before the node is asked
     // A state directory with channels: the revocation key and --sweep-to, before anything is decided (a tower holds no channel).
