@@ -14,10 +14,19 @@ import type { ChannelRecord } from '../../lib/bolt3/party.ts';
 import { decideChannel, type ChannelDecision, type ChannelFacts } from '../../lib/watch/channel.ts';
 import type { OpenChannel } from '../../lib/watch/channel-onchain.ts';
 import { errorText, type Round } from './credit.ts';
-import type { ChannelHost } from './channel.ts';
+
+/** What an open channel's turn needs of the party's side (./channel.ts ChannelHost holds it). */
+export type OpenHost = {
+  /** A copy of the htlc_basepoint secret and of the preimages: which received HTLCs' preimages are held. */
+  htlcKey?: () => Promise<{ secret: Uint8Array; preimages: Uint8Array[] }>;
+  /** Copies of the funding key and the per-commitment seed (--funding-key-env/-file, --seed-file; the caller zeroes them): the party's latest commitment signed to go on chain. */
+  closeKeys?: () => Promise<{ fundingSecret: Uint8Array; seed: Uint8Array }>;
+  /** One step on a channel's record under its lock, written before it returns (the `commitment` commands' ChannelBook.step): with closeKeys. */
+  step?: <T>(id: string, fn: (record: ChannelRecord) => { record?: ChannelRecord; message: T }) => Promise<T>;
+};
 
 /** The channel's open side as the decision sees it: its latest commitment, its HTLCs (a received one's preimage held or not), the secrets lacking. */
-async function openSide(host: ChannelHost, rec: ChannelRecord): Promise<OpenChannel> {
+async function openSide(host: OpenHost, rec: ChannelRecord): Promise<OpenChannel> {
   const state = rec.local?.state;
   const htlcs = state?.htlcs ?? [];
   let preimageHeld = (_hash: string) => false;
@@ -39,7 +48,7 @@ async function openSide(host: ChannelHost, rec: ChannelRecord): Promise<OpenChan
   };
 }
 
-export async function openTurn(host: ChannelHost, r: Round, rec: ChannelRecord, base: Omit<ChannelFacts, 'spend'>): Promise<ChannelDecision> {
+export async function openTurn(host: OpenHost, r: Round, rec: ChannelRecord, base: Omit<ChannelFacts, 'spend'>): Promise<ChannelDecision> {
   const d = decideChannel({ ...base, spend: { kind: 'unspent' }, open: await openSide(host, rec) });
   if (!d.close || r.dryRun) return d;
   const { closeUnilaterally } = await import('../../lib/bolt3/party-holder-commitment.ts');

@@ -35,6 +35,7 @@ import { fundingSpend } from './channel-spend.ts';
 import type { ChannelWatch } from './state.ts';
 import type { NodeWallet } from './wallet.ts';
 import { anchorsStage, type Funder } from './channel-anchors.ts';
+import type { OpenHost } from './channel-open.ts';
 
 /** A channel the state directory holds: its record, or why it could not be read. */
 export type WatchedChannel = { id: string; record: ChannelRecord; error?: undefined } | { id: string; record?: undefined; error: string };
@@ -48,10 +49,9 @@ export type ChannelHost = {
   delayedKey?: () => Promise<Uint8Array>;
   /** A copy of the htlc_basepoint secret and of the preimages (--htlc-key-env/--htlc-key-file, --preimage-file): the party's HTLCs on the peer's current commitment are taken. */
   htlcKey?: () => Promise<{ secret: Uint8Array; preimages: Uint8Array[] }>;
-  /** Copies of the funding key and the per-commitment seed (--funding-key-env/-file, --seed-file; the caller zeroes them): the party's latest commitment signed to go on chain (./channel-open.ts). */
-  closeKeys?: () => Promise<{ fundingSecret: Uint8Array; seed: Uint8Array }>;
-  /** One step on a channel's record under its lock, written before it returns (the `commitment` commands' ChannelBook.step): with closeKeys. */
-  step?: <T>(id: string, fn: (record: ChannelRecord) => { record?: ChannelRecord; message: T }) => Promise<T>;
+  /** Going on chain (./channel-open.ts): the funding key and seed, and the record's step under its lock. */
+  closeKeys?: OpenHost['closeKeys'];
+  step?: OpenHost['step'];
   /** The node's wallet (offline: none): an anchors channel's HTLC second stages take their fee input from it. */
   wallet?: NodeWallet;
   /** --sweep-to's script and its dust threshold. */
