@@ -80,7 +80,7 @@ export function channels(o: { node: () => FundedNode; dir: string; delay: number
     };
     /** Alice's own commitment, completed for broadcast (finalize). */
     const alicesCommitment = () => step<{ txid: string; hex: string; commitment_number: number }>('alice', ['finalize', '--channel-id', id, '--seed-file', files.alice.seed]);
-    return { id, update, bobsCommitment, alicesCommitment };
+    return { id, update, bobsCommitment, alicesCommitment, aliceSeed: files.alice.seed };
   }
   const htlc = (direction: 'offered' | 'received', satoshis: number, preimage: number, cltv: number): AgreedHtlc => ({ direction, amount_msat: `${satoshis}000`, payment_hash: toHex(sha256(sha256(Uint8Array.of(preimage)))), cltv_expiry: cltv });
   /**

@@ -199,7 +199,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
   private async watchedChannels(network: Network, chain: ChainSource): Promise<import('./channel.ts').ChannelHost | undefined> {
     const records = await this.channelRecords(network);
     if (records.length === 0) return undefined;
-    const { channelHost } = await import('./channel-party.ts');
+    const { channelHost, channelStepper } = await import('./channel-party.ts');
     let party: import('./channel-party.ts').ChannelParty | OffchainError;
     try {
       await this.channelKeyChecked(network);
@@ -208,11 +208,12 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
       if (!(e instanceof OffchainError)) throw e;
       party = e;
     }
-    // Anchors' HTLC second stages pay their fee from the node's wallet (its only loaded one): asked only when one is due.
+    // Anchors' HTLC second stages pay their fee from the node's wallet (--rpc-wallet, else its only loaded one): asked only when one is due.
     const { nodeWallet, walletClient } = await import('./wallet.ts');
-    const client = walletClient(chain);
+    const client = walletClient(chain, (this.flags as { 'rpc-wallet'?: string })['rpc-wallet']);
     const wallet = client ? nodeWallet(client) : undefined;
-    return channelHost(records, party, await this.feeLimits(), this.channelsDone, wallet);
+    const step = channelStepper((create) => this.state(network, { create }), this.stateDir(network));
+    return channelHost(records, party, await this.feeLimits(), this.channelsDone, wallet, step);
   }
 
   /**
