@@ -124,7 +124,7 @@ function nextOf(row: Omit<CoinRow, 'next'>, coin: CoinInput['coin'], margin: num
     case 'depositing': return 'finish the deposit (statechain deposit)';
     case 'receiving': return 'finish the transfer (statechain transfer): the coin is not yours yet';
   }
-  if (row.must_act) return `act now: your backup must be mined by block ${row.deadline_height}, before the previous owner's is final at ${row.previous_locktime}; ${send}`;
+  if (row.must_act && row.withdrawal_pending === undefined) return `act now: your backup must be mined by block ${row.deadline_height}, before the previous owner's is final at ${row.previous_locktime}; ${send}`;
   if (coin.status === 'withdrawn') return `${row.withdrawal_pending === 'unknown' ? 'act now: the node does not have it — ' : ''}send the signed withdrawal ${coin.withdrawal} (offchain watch does, or bitcoin-cli sendrawtransaction)`;
   if (coin.own === undefined) return 'nothing: no backup of this coin is yours yet';
   if (row.previous_locktime === undefined) return `nothing: backup 1 is yours to send when you choose, once final at ${row.locktime} (statechain backup)`;
