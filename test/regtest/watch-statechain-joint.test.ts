@@ -14,6 +14,9 @@
  * - Without a node (--tip-height) the round says it would send it, `shortfall: wallet`.
  * - A 2-block reorganisation un-mines the package; the watcher sees it, sends nothing new on other
  *   coins, and the package is mined again; at L₁ Alice's older backup finds its input spent.
+ * - A second pair (Carol + Dave) whose watchers are down until Alice, at L₁, broadcasts her older
+ *   backup with a child: Carol's first `--once` replaces it (package RBF) with the pair's backup and
+ *   a wallet-funded child, within the budget; mined, Alice's is gone.
  * - `statechain list` on Bob's directory shows the pair's coin, marked joint: active, then
  *   exiting with must_act, then exited.
  * - The backup's and the child's signatures are checked by the independent verifier.
@@ -56,6 +59,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   let n: FundedNode;
   let coin = '';
   let outpoint = '';
+  /** The second pair's coin (Carol + Dave), contested by Alice's older backup at L₁. */
+  let contested = '';
   let L1 = 0;
   let L2 = 0;
   /** The pair's backup's txid, and the wallet coin (txid:vout) every child of the watcher spends. */
@@ -66,13 +71,13 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   const dir = (who: string) => join(work.path, who);
   const step = ownerStep({ node: () => n, dir, env: ENV, floor: FLOOR });
 
-  const once = async (extra: string[] = n.chain()): Promise<Report> => {
-    const r = await offchain(['watch', '--key-env', 'BOB_KEY', '--state-dir', dir('BOB_KEY'), '--max-fee-rate', String(BUDGET), '--once', ...extra], { env: ENV });
+  const once = async (extra: string[] = n.chain(), who = 'BOB_KEY'): Promise<Report> => {
+    const r = await offchain(['watch', '--key-env', who, '--state-dir', dir(who), '--max-fee-rate', String(BUDGET), '--once', ...extra], { env: ENV });
     expect(r.status, describeRun(r)).toBe(0);
     return JSON.parse(r.stdout) as Report;
   };
-  const decision = (r: Report) => {
-    const d = r.decisions.find((x) => x.contract === coin && x.kind === 'statechain-joint');
+  const decision = (r: Report, of = coin) => {
+    const d = r.decisions.find((x) => x.contract === of && x.kind === 'statechain-joint');
     expect(d, JSON.stringify(r)).toBeDefined();
     return d!;
   };
@@ -111,9 +116,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
    * The pair receives the coin: the docs' block (docs/statechain.md "The pair receives the coin") run by bash, each step
    * a spawned `offchain` process, the messages piped between them — Carol is A, Bob is B, Alice sends.
    */
-  const pairReceives = async () => {
+  const pairReceives = async (coinId: string, A: string, B: string) => {
     const bin = join(work.path, 'bin');
-    mkdirSync(bin);
+    mkdirSync(bin, { recursive: true });
     writeFileSync(join(bin, 'offchain'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@" ${n.chain().map((a) => `'${a}'`).join(' ')} ${FLOOR.join(' ')}\n`);
     chmodSync(join(bin, 'offchain'), 0o755);
     const script = [
@@ -129,8 +134,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       'offchain statechain-transfer --key-env OPERATOR_KEY --state-dir OPERATOR_KEY < accept.json > done.json',
       'offchain statechain-transfer --key-env CAROL_KEY --state-dir CAROL_KEY < done.json > carol-coin.json',
       'offchain statechain-transfer --key-env BOB_KEY --state-dir BOB_KEY < done.json > bob-coin.json',
-    ].join('\n');
-    const env = { ...process.env, ...ENV, PATH: `${bin}:${process.env.PATH}`, COIN: coin, OP: OPERATOR_PUB };
+    ].join('\n').replaceAll('BOB_KEY', B).replaceAll('CAROL_KEY', A);
+    const env = { ...process.env, ...ENV, PATH: `${bin}:${process.env.PATH}`, COIN: coinId, OP: OPERATOR_PUB };
     const { status, stderr } = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
       const child = spawn('bash', ['-c', script], { cwd: work.path, env, stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
@@ -149,14 +154,22 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     assertBuilt();
     work = tempDir('offchain-regtest-watch-joint-');
     n = await startFundedNode(BITCOIND!, 'watch-joint');
-    const d = await statechainCoins({ node: () => n, work: () => work.path, step, amount: AMOUNT }).deposit(ANCHORED);
+    const coins = statechainCoins({ node: () => n, work: () => work.path, step, amount: AMOUNT });
+    // Two coins at one tip (one L₁), each funding sent before the next is funded: Carol + Bob's, watched by Bob
+    // from L₂; Carol + Dave's, whose watchers are down until Alice broadcasts her older backup at L₁.
+    const d = await coins.deposit(ANCHORED);
     await rpc('sendrawtransaction', [d.fundingHex]);
+    const e = await coins.deposit(ANCHORED);
+    await rpc('sendrawtransaction', [e.fundingHex]);
     await n.mine(2);
     coin = d.coinId;
+    contested = e.coinId;
     outpoint = `${parseTx(d.fundingHex).txid}:${parseTx(d.fundingHex).outputs.findIndex((o) => o.amount === AMOUNT)}`;
     L1 = d.lockTime;
-    L2 = await pairReceives();
+    expect(e.lockTime).toBe(L1);
+    L2 = await pairReceives(coin, 'CAROL_KEY', 'BOB_KEY');
     expect(L2).toBe(L1 - INTERVAL);
+    expect(await pairReceives(contested, 'CAROL_KEY', 'DAVE_KEY')).toBe(L2);
     // The child's wallet coins are P2TR (the mined coinbases), so the independent verifier can check the wallet's signature too.
     const others = (await n.wallet.call<{ txid: string; vout: number; scriptPubKey: string }[]>('listunspent')).filter((u) => !u.scriptPubKey.startsWith('5120'));
     if (others.length) await n.wallet.call('lockunspent', [false, others.map((u) => ({ txid: u.txid, vout: u.vout }))]);
@@ -271,6 +284,31 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(accepted.allowed).toBe(false);
     expect(accepted['reject-reason']).toMatch(/missing|spent/);
     expect(await listed()).toMatchObject({ status: 'exited', joint: true, must_act: false });
+  });
+
+  it('the other pair\'s watcher, down until Alice broadcast her older backup at L₁: its first round replaces it with the pair\'s backup and a wallet-funded child (package RBF) within the budget; mined, Alice\'s is gone', async () => {
+    expect(await n.tip()).toBe(L1);
+    const sent = await offchainInProcess(['statechain-backup', '--coin', contested, '--to', n.sweepTo, '--fee-rate', '2', '--broadcast', '--key-env', 'ALICE_KEY', '--state-dir', dir('ALICE_KEY'), ...n.chain()], { env: ENV });
+    const older = messageOf<{ txid: string }>(sent, 'statechain/spend');
+    expect(await mempool()).toContain(older.txid);
+    // Carol (A) keeps both pairs' coins in her directory: the first is mined (wait), the second is contested.
+    const r = await once(n.chain(), 'CAROL_KEY');
+    expect(decision(r)).toMatchObject({ action: 'wait' });
+    const d = decision(r, contested);
+    expect(d, JSON.stringify(d)).toMatchObject({ action: 'backup' });
+    expect(d.error).toBeUndefined();
+    const pool = await mempool();
+    expect(pool).not.toContain(older.txid);
+    expect(pool).toContain(d.txid);
+    const theirs = await entry(d.txid!);
+    expect(theirs.spentby).toHaveLength(1);
+    const child = await entry(theirs.spentby[0]!);
+    const rate = (Math.round(theirs.fees.base * 1e8) + Math.round(child.fees.base * 1e8)) / (theirs.vsize + child.vsize);
+    expect(rate).toBeLessThanOrEqual(BUDGET);
+    expect(parseTx(await rawTx(theirs.spentby[0]!)).inputs[0]).toMatchObject({ txid: d.txid, vout: 1 });
+    await n.mine(1);
+    expect(await confirmations(d.txid!)).toBe(1);
+    expect(await rpc<string | null>('getrawtransaction', [older.txid]).catch(() => null)).toBeNull();
   });
 
   /** The address of a wallet output's script (the node decodes it). */
