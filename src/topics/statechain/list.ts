@@ -40,9 +40,9 @@ async function coinFacts(chain: NodeChain, coin: ReturnType<typeof ownerCoin>, o
 }
 
 export async function coinsList(open: (create: boolean) => Promise<StateDb | undefined>, dir: string, chain: ChainSource, network: Network): Promise<CoinsMessage> {
-  const { checkedCoin, OWNER_MARGIN } = await import('../watch/statechain.ts');
+  const { checkedCoin, ownerView, OWNER_MARGIN } = await import('../watch/statechain.ts');
   const { coinRow, byDeadline } = await import('../../lib/watch/statechain-view.ts');
-  const records = await ownerRecords(open, dir);
+  const records = (await ownerRecords(open, dir)).map((r) => (r && typeof r === 'object' ? ownerView(r) : r));
   const tip = (await chain.tip()).height;
   const node = chain.kind === 'rpc' ? await (await import('../watch/credit.ts')).withTxIndex(chain, 'a backup or withdrawal mined would look unknown to statechain list') : undefined;
   const rows: CoinRow[] = [];

@@ -62,6 +62,18 @@ const P2TR_DUST = 330;
 /** A part's record of a pair's coin (`joint-<coin>`, src/lib/statechain/joint.ts): its share_secret is the part's, never O's. */
 export const isJoint = (record: OwnerRecord): record is JointRecord => typeof (record as Partial<JointRecord>).joint === 'object' && (record as Partial<JointRecord>).joint !== null;
 
+/**
+ * A record as the owner's watcher reads it: a pair's part B keeps the pair's signed withdrawal in its send state
+ * (src/lib/statechain/joint-send.ts storedJointWithdrawal), not where an owner keeps its own — read from there. Part A
+ * holds none (B signs last and prints it): its withdrawn coin is not its to send.
+ */
+export function ownerView(record: OwnerRecord): OwnerRecord {
+  if (!isJoint(record) || record.withdrawal || record.status !== 'withdrawn') return record;
+  const answer = (record as { joint_withdraw?: { answer?: { txid?: unknown; hex?: unknown } } }).joint_withdraw?.answer;
+  if (typeof answer?.txid !== 'string' || typeof answer.hex !== 'string') return record;
+  return { ...record, withdrawal: { txid: answer.txid, hex: answer.hex, broadcast: false } };
+}
+
 /** What the record says of the coin: our newest backup, the one before it, the later ones, the withdrawal. */
 export function ownerCoin(record: OwnerRecord): OwnerCoin & { newer: string[]; olderAll: string[] } {
   const records = record.statement.backups;
@@ -116,7 +128,7 @@ export async function ownerRound(host: OwnerHost, r: Round): Promise<Decision[]>
     }
     return { kind: record && isJoint(record) ? 'statechain-joint' as const : 'statechain-owner' as const, contract: String(record?.coin_id), deadline, blocks_left: deadline - r.tip, action: 'hold' as const };
   };
-  return turns(await host.coins(), (record) => ownerTurn(host, r, record, start), failed);
+  return turns((await host.coins()).map(ownerView), (record) => ownerTurn(host, r, record, start), failed);
 }
 
 async function ownerTurn(host: OwnerHost, r: Round, record: OwnerRecord, startRate: StartRate): Promise<Decision> {
