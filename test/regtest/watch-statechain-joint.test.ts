@@ -11,6 +11,8 @@
  *   node's wallet; under a fee spike (prioritisetransaction takes the child's fee away, and so the
  *   package out of the block template) it rebids each block — each round a new process, each child spending the SAME wallet
  *   coin (stored with the first bid) — never above the budget; mined before L₁ − 1.
+ * - A third pair (Carol + Erin) withdrew cooperatively (signed, never sent): part B's watcher sends
+ *   the pair's withdrawal and waits for it; the list flagged it while the node lacked it.
  * - Without a node (--tip-height) the round says it would send it, `shortfall: wallet`.
  * - A 2-block reorganisation un-mines the package; the watcher sees it, sends nothing new on other
  *   coins, and the package is mined again; at L₁ Alice's older backup finds its input spent.
@@ -48,7 +50,8 @@ const ANCHORED = ['--interval', String(INTERVAL), '--initial-lock', '+40', '--mi
 /** The watcher's budget, sat/vB of the package (--max-fee-rate). */
 const BUDGET = 5;
 const AMOUNT = 100_000n;
-const ENV: Record<string, string> = { ...KEYS };
+/** The CLI's keys, and Erin: part B of a third pair, which withdraws its coin. */
+const ENV: Record<string, string> = { ...KEYS, ERIN_KEY: '77'.repeat(32) };
 
 type Decision = { kind: string; contract: string; action: string; deadline: number; blocks_left: number; fee_rate?: number; txid?: string; error?: string; shortfall?: string; reason: string };
 type Report = { type: string; tip: { height: number }; reorg?: { depth: number }; decisions: Decision[]; summary: { errors: number } };
@@ -61,6 +64,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   let outpoint = '';
   /** The second pair's coin (Carol + Dave), contested by Alice's older backup at L₁. */
   let contested = '';
+  /** The third pair's coin (Carol + Erin) and its signed withdrawal. */
+  let withdrawnCoin = '';
+  let pairWithdrawal = '';
   let L1 = 0;
   let L2 = 0;
   /** The pair's backup's txid, and the wallet coin (txid:vout) every child of the watcher spends. */
@@ -161,6 +167,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     await rpc('sendrawtransaction', [d.fundingHex]);
     const e = await coins.deposit(ANCHORED);
     await rpc('sendrawtransaction', [e.fundingHex]);
+    const f = await coins.deposit(ANCHORED);
+    await rpc('sendrawtransaction', [f.fundingHex]);
     await n.mine(2);
     coin = d.coinId;
     contested = e.coinId;
@@ -170,6 +178,13 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     L2 = await pairReceives(coin, 'CAROL_KEY', 'BOB_KEY');
     expect(L2).toBe(L1 - INTERVAL);
     expect(await pairReceives(contested, 'CAROL_KEY', 'DAVE_KEY')).toBe(L2);
+    // A third pair (Carol + Erin) withdraws its coin cooperatively (docs/statechain.md "The pair withdraws"): signed, never sent.
+    withdrawnCoin = f.coinId;
+    expect(await pairReceives(withdrawnCoin, 'CAROL_KEY', 'ERIN_KEY')).toBe(L2);
+    const to = ['--to', n.sweepTo, '--fee-rate', '2'];
+    const nonce = await step('ERIN_KEY', ['statechain-withdraw', '--coin', withdrawnCoin, ...to]);
+    const cosigned = await step('OPERATOR_KEY', ['statechain-withdraw'], await step('CAROL_KEY', ['statechain-withdraw', ...to], nonce));
+    pairWithdrawal = (JSON.parse(await step('ERIN_KEY', ['statechain-withdraw'], await step('CAROL_KEY', ['statechain-withdraw'], cosigned))) as { txid: string }).txid;
     // The child's wallet coins are P2TR (the mined coinbases), so the independent verifier can check the wallet's signature too.
     const others = (await n.wallet.call<{ txid: string; vout: number; scriptPubKey: string }[]>('listunspent')).filter((u) => !u.scriptPubKey.startsWith('5120'));
     if (others.length) await n.wallet.call('lockunspent', [false, others.map((u) => ({ txid: u.txid, vout: u.vout }))]);
@@ -185,6 +200,21 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(decision(await once())).toMatchObject({ action: 'none', deadline: L1 - 1, blocks_left: L1 - 1 - (L2 - 1) });
     expect(await mempool()).toEqual([]);
     expect(await listed()).toMatchObject({ status: 'active', joint: true, must_act: false, chain: { funding: 'unspent' } });
+  });
+
+  it('the third pair\'s signed withdrawal (part B keeps it): the list flags it — the node lacks it, must act — and Erin\'s watcher sends it until mined', async () => {
+    const list = await offchain(['statechain', 'list', '--state-dir', dir('ERIN_KEY'), ...n.chain()], { env: {} });
+    expect(list.status, describeRun(list)).toBe(0);
+    const row = (JSON.parse(list.stdout) as { coins: (CoinRow & { withdrawal_pending?: string })[] }).coins.find((c) => c.coin_id === withdrawnCoin);
+    expect(row).toMatchObject({ joint: true, status: 'withdrawal-signed', withdrawal_pending: 'unknown', must_act: true });
+    const d = decision(await once(n.chain(), 'ERIN_KEY'), withdrawnCoin);
+    expect(d).toMatchObject({ action: 'rebroadcast', txid: pairWithdrawal });
+    expect(d.error).toBeUndefined();
+    expect(await mempool()).toEqual([pairWithdrawal]);
+    expect(decision(await once(n.chain(), 'ERIN_KEY'), withdrawnCoin)).toMatchObject({ action: 'wait', txid: pairWithdrawal });
+    await n.mine(1);
+    expect(await confirmations(pairWithdrawal)).toBe(1);
+    expect(decision(await once(n.chain(), 'ERIN_KEY'), withdrawnCoin)).toMatchObject({ action: 'wait', txid: pairWithdrawal });
   });
 
   it('without a node, at L₂, the round says it would send the pair\'s backup — and that no wallet funds its child (shortfall wallet)', async () => {
