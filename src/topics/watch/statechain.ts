@@ -60,7 +60,7 @@ const SIZING_RATE = 0.1;
 const P2TR_DUST = 330;
 
 /** A part's record of a pair's coin (`joint-<coin>`, src/lib/statechain/joint.ts): its share_secret is the part's, never O's. */
-export const isJoint = (record: OwnerRecord): record is JointRecord => typeof (record as Partial<JointRecord>).joint === 'object' && (record as Partial<JointRecord>).joint !== null;
+export const isJoint = (record: OwnerRecord): record is JointRecord => typeof record === 'object' && record !== null && typeof (record as Partial<JointRecord>).joint === 'object' && (record as Partial<JointRecord>).joint !== null;
 
 /**
  * A record as the owner's watcher reads it: a pair's part B keeps the pair's signed withdrawal in its send state
