@@ -301,8 +301,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(d.error).toBeUndefined();
     // Whatever it sent, on the same wallet coin.
     expect((await childNow()).inputs).toEqual([`${backupTxid}:1`, walletCoin]);
-    // The new chain mines the package again (before L₁ − 1).
-    await n.mine(1);
+    // The new chain mines the package again (before L₁ − 1) — to another address: the same coinbase, transactions and
+    // second would make the invalidated block again, which the node refuses.
+    await rpc('generatetoaddress', [1, n.sweepTo]);
     expect(await n.tip()).toBeLessThanOrEqual(L1 - 1);
     expect(await confirmations(backupTxid)).toBeGreaterThanOrEqual(1);
     expect(decision(await once())).toMatchObject({ action: 'wait', txid: backupTxid });
