@@ -58,7 +58,7 @@ export default class Watch extends WatchSteps<typeof Watch> {
     }),
     'log-level': Flags.string({ description: 'the JSON log on standard error (a long-running watcher)', options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], default: 'info' }),
     tower: Flags.string({ description: 'be a keyless watchtower for the exports dropped into this directory: statechain/tower-backup (statechain tower-export: each owner\'s anchored backup mined before the previous owner\'s is final, paid from the node\'s wallet within --max-fee-rate, required) and bolt3/tower-justice (commitment tower-export: a channel party\'s justice ladders, sent when a revoked commitment is mined); no --key-file/--key-env, no --store (docs/watch.md, "The tower")', helpValue: 'DIR' }),
-    'rpc-wallet': Flags.string({ description: 'the node\'s wallet that pays: a tower\'s children, a channel party\'s anchors HTLC second stages (bitcoin-cli -rpcwallet; default: the node\'s only loaded wallet)', helpValue: 'NAME' }),
+    'rpc-wallet': Flags.string({ description: 'the node\'s wallet that pays: a tower\'s children, a channel party\'s anchors HTLC second stages, a pair\'s backup\'s children (bitcoin-cli -rpcwallet; default: the node\'s only loaded wallet)', helpValue: 'NAME' }),
     'revocation-key-env': Flags.string({ description: 'environment variable holding the channel party\'s revocation_basepoint secret (needed when the state directory holds channels: it signs their penalties)', helpValue: 'NAME', helpGroup: 'KEY' }),
     'revocation-key-file': Flags.string({ description: 'file holding the channel party\'s revocation_basepoint secret (0600)', helpValue: 'FILE', helpGroup: 'KEY' }),
     'delayed-key-env': Flags.string({ description: 'environment variable holding the channel party\'s delayed_payment_basepoint secret: with it, its own commitment\'s to_local (and its HTLC second stages\' outputs) is swept once to_self_delay has passed', helpValue: 'NAME', helpGroup: 'KEY' }),
@@ -93,8 +93,8 @@ export default class Watch extends WatchSteps<typeof Watch> {
       if (given) throw new UsageError('E_USAGE', `--tower holds no channel's keys (a channel party hands it encrypted justice ladders: commitment tower-export): drop --${given}`);
       if (f.store !== undefined) throw new UsageError('E_USAGE', '--tower keeps only its own records, in --state-dir: drop --store');
       if (f['max-fee-rate'] === undefined) throw new UsageError('E_USAGE', '--tower pays every child from its own wallet: give its budget, --max-fee-rate SAT/VB on each package');
-    } else if (f['rpc-wallet'] !== undefined && f['revocation-key-env'] === undefined && f['revocation-key-file'] === undefined) {
-      throw new UsageError('E_USAGE', '--rpc-wallet names the wallet a tower (--tower) or a channel party (--revocation-key-env/-file: its anchors fee inputs) pays from');
+    } else if (f['rpc-wallet'] !== undefined && f['revocation-key-env'] === undefined && f['revocation-key-file'] === undefined && f['key-env'] === undefined && f['key-file'] === undefined) {
+      throw new UsageError('E_USAGE', '--rpc-wallet names the wallet a tower (--tower), a channel party (--revocation-key-env/-file: its anchors fee inputs) or a pair\'s part (--key-env/--key-file: its backup\'s children) pays from');
     }
     const limits = await this.feeLimits(); // E_USAGE for a bad --max-fee-rate/--max-fee-share before the node is asked
     // A state directory with channels: the revocation key and --sweep-to, before anything is decided (a tower holds no channel).

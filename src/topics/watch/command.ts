@@ -357,7 +357,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
     // The child pays the watcher's own key (its BIP-86 P2TR), as the credit exit's pays the mint's.
     const destination = ownerScript(key.publicKey);
     const { nodeWallet, walletClient } = await import('./wallet.ts');
-    const client = walletClient(chain);
+    const client = walletClient(chain, (this.flags as { 'rpc-wallet'?: string })['rpc-wallet']);
     return {
       coins: async () => (await Promise.all(names.map((n) => docs.read<OwnerRecord>(n)))).filter((r): r is OwnerRecord => r !== undefined),
       backup: (record, req) => backupSpend(record, chain, {
@@ -370,7 +370,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
       }),
       limits,
       network,
-      // A pair's backups' children are paid from the node's wallet (its default one), asked only when one is due.
+      // A pair's backups' children are paid from the node's wallet (--rpc-wallet, else its only loaded one), asked only when one is due.
       ...(client ? { wallet: nodeWallet(client) } : { noWallet: 'E_CHAIN_OFFLINE: no node (--rpc-url) and so no wallet' }),
     };
   }
