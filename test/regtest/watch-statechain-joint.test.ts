@@ -72,6 +72,8 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   /** The pair's backup's txid, and the wallet coin (txid:vout) every child of the watcher spends. */
   let backupTxid = '';
   let walletCoin = '';
+  /** The one coin of the wallet `pairfees`, which only the last pair's watcher is told to pay from (--rpc-wallet). */
+  let pairFeeCoins: string[] = [];
   const children: string[] = [];
   const rpc = <T>(method: string, params: unknown[] = []) => n.node.rpc.call<T>(method, params);
   const dir = (who: string) => join(work.path, who);
@@ -188,6 +190,14 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     // The child's wallet coins are P2TR (the mined coinbases), so the independent verifier can check the wallet's signature too.
     const others = (await n.wallet.call<{ txid: string; vout: number; scriptPubKey: string }[]>('listunspent')).filter((u) => !u.scriptPubKey.startsWith('5120'));
     if (others.length) await n.wallet.call('lockunspent', [false, others.map((u) => ({ txid: u.txid, vout: u.vout }))]);
+    // A second wallet for the last pair's child (--rpc-wallet): funded now, unloaded until that test (two loaded wallets
+    // leave the other rounds, which name none, without an answer).
+    await rpc('createwallet', ['pairfees']);
+    await n.wallet.call('sendtoaddress', [await n.node.rpc.forWallet('pairfees').call<string>('getnewaddress', ['', 'bech32m']), 0.001]);
+    await n.mine(1);
+    pairFeeCoins = (await n.node.rpc.forWallet('pairfees').call<{ txid: string; vout: number }[]>('listunspent')).map((u) => `${u.txid}:${u.vout}`);
+    expect(pairFeeCoins).toHaveLength(1);
+    await rpc('unloadwallet', ['pairfees']);
     // The operator and Alice vanish here: nothing below runs one of their steps (until Alice's backup at L₁).
   }, 180_000);
   afterAll(async () => {
@@ -317,13 +327,15 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(await listed()).toMatchObject({ status: 'exited', joint: true, must_act: false });
   });
 
-  it('the other pair\'s watcher, down until Alice broadcast her older backup at L₁: its first round replaces it with the pair\'s backup and a wallet-funded child (package RBF) within the budget; mined, Alice\'s is gone', async () => {
+  it('the other pair\'s watcher, down until Alice broadcast her older backup at L₁: its first round replaces it with the pair\'s backup and a child funded by the wallet --rpc-wallet names (package RBF) within the budget; mined, Alice\'s is gone', async () => {
     expect(await n.tip()).toBe(L1);
     const sent = await offchainInProcess(['statechain-backup', '--coin', contested, '--to', n.sweepTo, '--fee-rate', '2', '--broadcast', '--key-env', 'ALICE_KEY', '--state-dir', dir('ALICE_KEY'), ...n.chain()], { env: ENV });
     const older = messageOf<{ txid: string }>(sent, 'statechain/spend');
     expect(await mempool()).toContain(older.txid);
     // Carol (A) keeps both pairs' coins in her directory: the first is mined (wait), the second is contested.
-    const r = await once(n.chain(), 'CAROL_KEY');
+    // Her watcher pays from the wallet `pairfees` (--rpc-wallet), loaded beside the node's default one.
+    await rpc('loadwallet', ['pairfees']);
+    const r = await once([...n.chain(), '--rpc-wallet', 'pairfees'], 'CAROL_KEY');
     expect(decision(r)).toMatchObject({ action: 'wait' });
     const d = decision(r, contested);
     expect(d, JSON.stringify(d)).toMatchObject({ action: 'backup' });
@@ -336,7 +348,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const child = await entry(theirs.spentby[0]!);
     const rate = (Math.round(theirs.fees.base * 1e8) + Math.round(child.fees.base * 1e8)) / (theirs.vsize + child.vsize);
     expect(rate).toBeLessThanOrEqual(BUDGET);
-    expect(parseTx(await rawTx(theirs.spentby[0]!)).inputs[0]).toMatchObject({ txid: d.txid, vout: 1 });
+    const childInputs = parseTx(await rawTx(theirs.spentby[0]!)).inputs;
+    expect(childInputs[0]).toMatchObject({ txid: d.txid, vout: 1 });
+    expect(childInputs.slice(1).map((i) => `${i.txid}:${i.vout}`)).toEqual(pairFeeCoins);
     await n.mine(1);
     expect(await confirmations(d.txid!)).toBe(1);
     expect(await rpc<string | null>('getrawtransaction', [older.txid]).catch(() => null)).toBeNull();
