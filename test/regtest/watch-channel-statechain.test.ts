@@ -101,10 +101,17 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   beforeAll(async () => {
     assertBuilt();
     n = await startFundedNode(BITCOIND!, 'watch-channel-sc');
-    const deposits = [await coins.deposit(TERMS), await coins.deposit(TERMS)];
-    for (const d of deposits) await rpc('sendrawtransaction', [d.fundingHex]);
-    await n.mine(2);
-    [ch1, ch2] = [await channelOnCoin(deposits[0]!), await channelOnCoin(deposits[1]!)];
+    // Coin 2 deposited 12 blocks after coin 1: its pair's backup is still non-final while channel 1's story runs.
+    const deposited = async () => {
+      const d = await coins.deposit(TERMS);
+      await rpc('sendrawtransaction', [d.fundingHex]);
+      await n.mine(2);
+      return d;
+    };
+    ch1 = await channelOnCoin(await deposited());
+    await n.mine(10);
+    ch2 = await channelOnCoin(await deposited());
+    expect(ch2.locktime).toBeGreaterThan(ch1.locktime + 5);
     // Bob keeps his commitment 1, then revokes it (commitment 2).
     await ch1.channel.update(0, 700_000, 300_000, []);
     await ch1.channel.update(1, 650_000, 350_000, []);
@@ -169,7 +176,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(() => verifyP2wshSignature(penalty!.hex, 0, { ...spent, amount: spent.amount - 1n }, script.subarray(2, 35))).toThrow(/does not verify/);
   }, 180_000);
 
-  it('channel 2: its funding backup never sent, Alice\'s older backup of the coin final five blocks later and mined — the channel can never be on chain: said, no error, nothing sent; done 6 deep; commitment list: funding-lost', async () => {
+  it('channel 2: its funding backup never sent (no watcher ran), Alice\'s older backup of the coin final five blocks later and mined — the channel can never be on chain: said, no error, nothing sent; done 6 deep; commitment list: funding-lost', async () => {
     const older = parseTx(ch2.backups[0]!);
     expect(older.lockTime).toBe(ch2.locktime + 5);
     await n.mine(older.lockTime - (await n.tip()));
