@@ -44,15 +44,16 @@ function derSignature(sig: Uint8Array): { r: bigint; s: bigint; hashType: number
 }
 
 /**
- * Input `index` of `hex` spends the P2WSH output `prevout` with a witness whose script hashes to it and whose first item
- * is a SIGHASH_ALL ECDSA signature by `pubkey` (33 bytes) — else throws, saying which. Returns the witness script.
+ * Input `index` of `hex` spends the P2WSH output `prevout` with a witness whose script hashes to it and whose item `item`
+ * (the first unless said: a 2-of-2's are 1 and 2) is a SIGHASH_ALL ECDSA signature by `pubkey` (33 bytes) — else throws,
+ * saying which. Returns the witness script.
  */
-export function verifyP2wshSignature(hex: string, index: number, prevout: TxOutput, pubkey: Uint8Array): Uint8Array {
+export function verifyP2wshSignature(hex: string, index: number, prevout: TxOutput, pubkey: Uint8Array, item = 0): Uint8Array {
   const tx = parseTx(bytesOf(hex));
   const witness = tx.inputs[index]!.witness;
   const script = witness[witness.length - 1]!;
   if (hexOf(prevout.script) !== `0020${hexOf(sha256(script))}`) throw new Error('the witness script is not the one the spent output commits to');
-  const { r, s, hashType } = derSignature(witness[0]!);
+  const { r, s, hashType } = derSignature(witness[item]!);
   if (hashType !== 0x01) throw new Error(`sighash ${hashType}, not SIGHASH_ALL`);
   if (!ecdsaVerify(bip143SigHash(tx, index, script, prevout.amount), r, s, pubkey)) throw new Error('the signature does not verify against the key');
   return script;
