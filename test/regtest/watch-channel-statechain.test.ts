@@ -83,6 +83,13 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     return row!;
   };
 
+  /** `commitment list --human` of part A's directory. */
+  const human = async (): Promise<string> => {
+    const r = await offchain(['commitment', 'list', '--state-dir', parts.alice, ...n.chain(), '--human'], { env: {} });
+    expect(r.status, describeRun(r)).toBe(0);
+    return r.stdout;
+  };
+
   /** A coin handed to the pair, its backup paying the channel's funding; the channel opened on it. */
   type OnCoin = { coinId: string; backups: string[]; locktime: number; channel: Awaited<ReturnType<typeof openChannel>> };
   let ch1: OnCoin;
@@ -135,6 +142,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       expect(await listed(c.channel.id)).toMatchObject({ status: 'funding-pending', must_act: false, chain: { funding: 'not-mined', in_mempool: false, funding_locktime: c.locktime } });
     }
     expect(r.summary.errors).toBe(0);
+    expect(await human()).toContain(`funding not mined (a statechain backup, nLockTime ${ch1.locktime})`);
     expect(await n.mempool(revoked.hex)).toMatchObject({ allowed: false, 'reject-reason': 'missing-inputs' });
   }, 120_000);
 
@@ -190,5 +198,6 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(done.summary.errors).toBe(0);
     expect(await rpc<string[]>('getrawmempool')).toEqual([]);
     expect(await listed(ch2.channel.id)).toMatchObject({ status: 'funding-lost', must_act: false, chain: { lost_to: { txid: older.txid, confirmations: 6 } } });
+    expect(await human()).toContain(`funding not mined (a statechain backup, nLockTime ${ch2.locktime}); its coin ${older.inputs[0]!.txid}:${older.inputs[0]!.vout} spent by ${older.txid}, 6 confirmations`);
   }, 120_000);
 });

@@ -20,6 +20,8 @@
  *   the peer races (its timeout from cltv_expiry, its preimage at any time) — never for its
  *   to_local or to_remote alone, which nobody else can take.
  * - Offline nothing of the chain is claimed: no `chain`, the status the record's, `must_act` false.
+ * - A channel on a statechain coin whose funding backup is unmined is `funding-pending` (its nLockTime in
+ *   `chain.funding_locktime`), or `funding-lost` when another transaction took its coin: never `must_act`.
  */
 import type { FundingSpend } from './channel.ts';
 import { outputDeadline } from './channel.ts';

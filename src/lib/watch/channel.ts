@@ -14,7 +14,10 @@
  *   funding send nothing (`wait`/`done`/`hold`/`none`, with the reason). A funding the node does
  *   not know mined (unknown to it, or in its mempool only) is not on chain: `none`, and no block
  *   is walked for its spender; a walk that found nothing is recorded (`walked_to`) and never
- *   read again below that block (src/topics/watch/channel.ts).
+ *   read again below that block (src/topics/watch/channel.ts). A channel on a statechain coin
+ *   (its funding a backup, non-final until its nLockTime): the same `none` while that backup is
+ *   unmined, the reason naming its nLockTime; its coin's outpoint spent by another transaction
+ *   (the channel can never be on chain): `none`, `done` once that is FINAL_DEPTH deep — never an error.
  * - Deadline: an output of the cheater's (the commitment's, or a second stage's) confirmed at
  *   height H can be taken by him with his delayed key from block H + to_self_delay: the justice
  *   transaction must be mined by H + to_self_delay − 1. Unconfirmed, it could be mined in the
