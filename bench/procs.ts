@@ -8,10 +8,25 @@ import { createInterface } from 'node:readline';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, Agent, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 
 /** Whether `taskset` pins here (util-linux): the benches pin the service and the load generator to a core each. */
 export const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+
+/** Every core of this machine, as taskset writes a list ("0-1" on two cores). */
+const ALL_CORES = `0-${cpus().length - 1}`;
+
+/**
+ * A process and its threads free to run on every core again. The benches pin the load generator
+ * (themselves) to core 1, and a process inherits its parent's affinity: without this, PostgreSQL
+ * and every unpinned service would share core 1 with the load generator, and adding a process could
+ * never add a core (the PostgreSQL rows' ×2/×1 of 1.00 until 2026-11-29 was that, not the mint).
+ */
+export function onEveryCore(pids: number[]): void {
+  if (!hasTaskset) return;
+  for (const pid of pids) spawnSync('taskset', ['-a', '-p', '-c', ALL_CORES, String(pid)], { stdio: 'ignore' });
+}
 
 /** The demo mint's chain facts, offline: what every benchmarked `serve mint` is started with (its key in MINT_KEY). */
 export const MINT_ARGS = ['--key-env', 'MINT_KEY', '--tip-height', '1001', '--confirmations', '1'];
@@ -32,7 +47,10 @@ process.on('exit', () => {
 
 export type ServedMint = { url: string; child: ChildProcess; backend: () => string; stop: () => Promise<void> };
 
-/** A `serve mint` process of `bin` (pinned to core 0 with `pin` where taskset works) and its public URL (its first line on standard output). */
+/**
+ * A `serve mint` process of `bin` and its public URL (its first line on standard output): pinned
+ * to core 0 with `pin` where taskset works, else on every core (never the bench's own core 1 by inheritance).
+ */
 export async function serveMint(bin: string, args: string[], env: NodeJS.ProcessEnv, pin = false): Promise<ServedMint> {
   // --trust-proxy 127.0.0.1: the load generators and proxies here connect from 127.0.0.1 with up to
   // 256 connections, past --max-connections-per-address (16); a trusted address is not counted.
@@ -40,7 +58,7 @@ export async function serveMint(bin: string, args: string[], env: NodeJS.Process
   const nodeArgs = (process.env.BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean);
   // The operator listener answers GET /v1/info: the secp256k1 backend the service chose (its log, at warn, does not say).
   const argv = [...nodeArgs, bin, 'serve', 'mint', ...MINT_ARGS, '--listen', '127.0.0.1:0', '--operator-listen', '127.0.0.1:0', '--rate-limit', '0', '--trust-proxy', '127.0.0.1', '--log-level', 'warn', ...args];
-  const child = pin && hasTaskset ? spawn('taskset', ['-c', '0', process.execPath, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = hasTaskset ? spawn('taskset', ['-c', pin ? '0' : ALL_CORES, process.execPath, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const line = await new Promise<string>((resolve, reject) => {

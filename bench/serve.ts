@@ -40,7 +40,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuSeconds, hasTaskset, MINT_ARGS, postgresPids, proxyTo, receiptOf, serveMint, serviceEnv, streamMint } from './procs.ts';
+import { cpuSeconds, hasTaskset, MINT_ARGS, onEveryCore, postgresPids, proxyTo, receiptOf, serveMint, serviceEnv, streamMint } from './procs.ts';
 import autocannon from 'autocannon';
 import { setupMintStream } from './credit.ts';
 import { abandon, MINT_KEY, request, setup, type Ct } from './credit-closed-loop.ts';
@@ -184,6 +184,7 @@ if (!findPostgres()) {
   const pristine = join(work, 'pg-pristine');
   await setup(pristine, PG_CONTRACTS);
   const server = await startPostgres();
+  onEveryCore(postgresPids(server.dataDir)); // started by this pinned process: its backends would share the load generator's core
   const pgRows: { n: number; rate: number; cpu: { mint: number; pg: number; loader: number }; cores: number }[] = [];
   try {
     for (const n of [1, 2, 4]) {

@@ -66,6 +66,7 @@ export default class Watch extends WatchSteps<typeof Watch> {
     'htlc-key-env': Flags.string({ description: 'environment variable holding the channel party\'s htlc_basepoint secret: with it, its HTLCs on the peer\'s current commitment are taken (the peer\'s with --preimage-file, its own back at cltv_expiry), and on its own commitment their second stages sent (HTLC-success with --preimage-file, HTLC-timeout at cltv_expiry; an anchors channel\'s with a fee input of the node\'s wallet)', helpValue: 'NAME', helpGroup: 'KEY' }),
     'htlc-key-file': Flags.string({ description: 'file holding the channel party\'s htlc_basepoint secret (0600)', helpValue: 'FILE', helpGroup: 'KEY' }),
     'preimage-file': Flags.string({ description: 'a payment preimage (hex, 0600 file) of an HTLC a peer offered: claimed from its current commitment, or by an HTLC-success from your own; repeat for several', helpValue: 'FILE', multiple: true }),
+    'preimage-dir': Flags.string({ description: 'a directory read at every round: each file in it (0600, 64 hex digits) a payment preimage, used like --preimage-file\'s; a file that is not one is skipped and said, never its content (docs/watch.md, "Preimages learnt while the watcher runs")', helpValue: 'DIR' }),
     'sweep-to': Flags.string({ description: 'where a channel\'s justice transactions (and its own to_local\'s sweep) pay (needed when the state directory holds channels)', helpValue: 'ADDRESS' }),
     ...feeGuardFlags,
     ...chainFlags,
@@ -84,7 +85,7 @@ export default class Watch extends WatchSteps<typeof Watch> {
     if (f.tower !== undefined) {
       // A tower holds no key and keeps no one's store: what it acts on is in its directory, what it pays is its wallet's.
       if (f['key-file'] !== undefined || f['key-env'] !== undefined) throw new UsageError('E_USAGE', '--tower holds no key: drop --key-file/--key-env (an owner\'s own watcher is offchain watch with its key, without --tower)');
-      const channelFlags = ['revocation-key-env', 'revocation-key-file', 'delayed-key-env', 'delayed-key-file', 'htlc-key-env', 'htlc-key-file', 'preimage-file', 'sweep-to'] as const;
+      const channelFlags = ['revocation-key-env', 'revocation-key-file', 'delayed-key-env', 'delayed-key-file', 'htlc-key-env', 'htlc-key-file', 'preimage-file', 'preimage-dir', 'sweep-to'] as const;
       const given = channelFlags.find((k) => f[k] !== undefined);
       if (given) throw new UsageError('E_USAGE', `--tower holds no channel's keys (a channel party hands it encrypted justice ladders: commitment tower-export): drop --${given}`);
       if (f.store !== undefined) throw new UsageError('E_USAGE', '--tower keeps only its own records, in --state-dir: drop --store');

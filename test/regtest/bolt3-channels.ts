@@ -73,11 +73,11 @@ export function channels(o: { node: () => FundedNode; dir: string; delay: number
       const aliceAnswer = await step('alice', ['receive-sigs', '--state', states.alice, '--seed-file', files.alice.seed], JSON.stringify(await step('bob', ['sign', '--state', states.bob])));
       if (num > 0) await step('bob', ['receive-revocation'], JSON.stringify(aliceAnswer));
     };
-    /** Bob's commitment as he would broadcast it now (finalize, on a copy of his state directory: finalize marks the channel closing). */
-    const bobsCommitment = async () => {
+    /** Bob's commitment as he would broadcast it now (finalize, on a copy of his state directory: finalize marks the channel closing); `extra`: more finalize flags (his --preimage-file). */
+    const bobsCommitment = async (extra: string[] = []) => {
       const copy = join(o.dir, `${id0}-bob-copy-${Math.random().toString(36).slice(2)}`);
       cpSync(dirs.bob, copy, { recursive: true });
-      return step<{ txid: string; hex: string; commitment_number: number; htlc_txs: { kind: string; txid: string; hex?: string; locktime: number }[] }>('bob', ['finalize', '--channel-id', id, '--seed-file', files.bob.seed], '', copy);
+      return step<{ txid: string; hex: string; commitment_number: number; htlc_txs: { kind: string; txid: string; hex?: string; locktime: number }[] }>('bob', ['finalize', '--channel-id', id, '--seed-file', files.bob.seed, ...extra], '', copy);
     };
     /** Alice's own commitment, completed for broadcast (finalize). */
     const alicesCommitment = () => step<{ txid: string; hex: string; commitment_number: number }>('alice', ['finalize', '--channel-id', id, '--seed-file', files.alice.seed]);

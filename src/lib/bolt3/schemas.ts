@@ -305,6 +305,17 @@ export const ChannelsSchema = messageSchema('bolt3/channels', 'A channel party\'
       { additionalProperties: false },
     ),
   ),
+  preimages_learnt: Type.Optional(Type.Array(
+    Type.Object(
+      {
+        payment_hash: Hex('the payment_hash whose preimage the watcher learnt', 32),
+        txid: Txid,
+        channel_id: ChannelId,
+      },
+      { additionalProperties: false },
+    ),
+    { description: 'the preimages offchain watch learnt on chain (the peer claimed an HTLC you offered), by payment_hash: each used for every HTLC of that payment_hash; absent when none' },
+  )),
 });
 
 /**

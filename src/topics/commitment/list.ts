@@ -18,7 +18,11 @@ import { FINAL_DEPTH } from '../../lib/watch/decision.ts';
 import type { WatchChain } from '../watch/credit.ts';
 import type { ChannelWatch } from '../watch/state.ts';
 
-export type ChannelsMessage = { type: 'bolt3/channels'; version: 1; network: Network; tip_height: number; channels: ChannelRow[] };
+export type ChannelsMessage = {
+  type: 'bolt3/channels'; version: 1; network: Network; tip_height: number; channels: ChannelRow[];
+  /** The preimages the watcher learnt on chain (../watch/preimages.ts): by payment_hash, where — never the preimage itself. */
+  preimages_learnt?: { payment_hash: string; txid: string; channel_id: string }[];
+};
 
 /** The record summed up: the latest state (our commitment's, else the peer's we signed last). */
 function summary(id: string, rec: ChannelRecord): ChannelSummary {
@@ -119,5 +123,6 @@ export async function channelsList(open: (create: boolean) => Promise<StateDb | 
   // A penalty's deadline soonest first, then what must be looked at, then by id.
   const key = (r: ChannelRow) => r.penalty?.deadline_height ?? (r.must_act ? -1 : Infinity);
   rows.sort((a, b) => (key(a) === key(b) ? a.channel_id.localeCompare(b.channel_id) : key(a) < key(b) ? -1 : 1));
-  return { type: 'bolt3/channels', version: 1, network, tip_height: tip.height, channels: rows };
+  const learnt = [...(await watched.preimagesLearnt())].sort(([a], [b]) => a.localeCompare(b)).map(([hash, p]) => ({ payment_hash: hash, txid: p.txid, channel_id: p.channel }));
+  return { type: 'bolt3/channels', version: 1, network, tip_height: tip.height, channels: rows, ...(learnt.length > 0 ? { preimages_learnt: learnt } : {}) };
 }

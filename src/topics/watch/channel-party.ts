@@ -6,21 +6,23 @@
  *
  *   --revocation-key-env/-file  revocation_basepoint secret   required  the penalties
  *   --delayed-key-env/-file     delayed_payment_basepoint     optional  its own to_local's sweep
- *   --htlc-key-env/-file        htlc_basepoint (+ --preimage-file)  optional  its HTLCs on the peer's current commitment
+ *   --htlc-key-env/-file        htlc_basepoint (+ --preimage-file, --preimage-dir, those learnt on chain: ./preimages.ts)
+ *                               optional  its HTLCs on either commitment
  *   --sweep-to                  where they all pay            required
  */
 import { OffchainError, RefusedError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
 import type { StateDb } from '../../lib/store/sqlite/database.ts';
 import type { ChannelHost, WatchedChannel } from './channel.ts';
+import type { PreimageSource } from './preimages.ts';
 
 export type ChannelFlags = {
   'revocation-key-env'?: string; 'revocation-key-file'?: string; 'delayed-key-env'?: string; 'delayed-key-file'?: string;
-  'htlc-key-env'?: string; 'htlc-key-file'?: string; 'preimage-file'?: string[]; 'sweep-to'?: string;
+  'htlc-key-env'?: string; 'htlc-key-file'?: string; 'preimage-file'?: string[]; 'preimage-dir'?: string; 'sweep-to'?: string;
 };
 
 /** The party's secrets and destination, loaded once. */
-export type ChannelParty = { secret: Uint8Array; point: string; delayed?: Uint8Array; htlc?: { secret: Uint8Array; preimages: Uint8Array[] }; destination: { script: Uint8Array; dustSat: number } };
+export type ChannelParty = { secret: Uint8Array; point: string; delayed?: Uint8Array; htlc?: { secret: Uint8Array; preimages: PreimageSource }; destination: { script: Uint8Array; dustSat: number } };
 
 /**
  * The channel records of `network`'s database, each decoded — a damaged one is its channel's
@@ -66,14 +68,18 @@ async function basepointSecret(flag: string, env: string | undefined, file: stri
  * The party's secrets and --sweep-to, for a state directory holding `channels`: missing or wrong,
  * refused before anything is decided (E_NO_KEY, E_USAGE naming the flag, E_WRONG_KEY).
  */
-export async function loadChannelParty(f: ChannelFlags, channels: WatchedChannel[], network: Network, dir: string): Promise<ChannelParty> {
+export async function loadChannelParty(f: ChannelFlags, channels: WatchedChannel[], network: Network, dir: string, say: (line: string) => void = () => {}): Promise<ChannelParty> {
   if (f['revocation-key-env'] === undefined && f['revocation-key-file'] === undefined) {
     throw new UsageError('E_NO_KEY', `${dir} holds ${channels.length} channel(s): their penalties are signed with your revocation_basepoint secret — pass --revocation-key-env NAME or --revocation-key-file FILE`);
   }
   if (f['sweep-to'] === undefined) throw new UsageError('E_USAGE', `${dir} holds channel(s): pass --sweep-to ADDRESS, where their penalties pay`);
-  if (f['preimage-file'] !== undefined && f['htlc-key-env'] === undefined && f['htlc-key-file'] === undefined) {
-    throw new UsageError('E_USAGE', '--preimage-file claims HTLCs with the htlc_basepoint secret: pass --htlc-key-env or --htlc-key-file too');
+  for (const flag of ['preimage-file', 'preimage-dir'] as const) {
+    if (f[flag] !== undefined && f['htlc-key-env'] === undefined && f['htlc-key-file'] === undefined) {
+      throw new UsageError('E_USAGE', `--${flag} claims HTLCs with the htlc_basepoint secret: pass --htlc-key-env or --htlc-key-file too`);
+    }
   }
+  const { PreimageSource, checkPreimageDir } = await import('./preimages.ts');
+  if (f['preimage-dir'] !== undefined) await checkPreimageDir(f['preimage-dir']);
   const { decodeAddress } = await import('../../lib/address.ts');
   const { dustThreshold } = await import('../../lib/tx/policy.ts');
   const script = decodeAddress(f['sweep-to'], network, '--sweep-to');
@@ -92,7 +98,8 @@ export async function loadChannelParty(f: ChannelFlags, channels: WatchedChannel
       const { secret } = await basepointSecret('htlc-key', f['htlc-key-env'], f['htlc-key-file'], network, channels, 'htlc_basepoint');
       held.push(secret);
       const { readHexSecretFile } = await import('../../lib/cli/secret-file.ts');
-      htlc = { secret, preimages: (f['preimage-file'] ?? []).map((p) => readHexSecretFile(p, '--preimage-file', { length: 32 })) };
+      const given = (f['preimage-file'] ?? []).map((p) => readHexSecretFile(p, '--preimage-file', { length: 32 }));
+      htlc = { secret, preimages: new PreimageSource(given, { ...(f['preimage-dir'] !== undefined ? { dir: f['preimage-dir'] } : {}), say }) };
     }
     return { secret: revocation.secret, point: revocation.point, ...(delayed ? { delayed } : {}), ...(htlc ? { htlc } : {}), destination: { script, dustSat: Number(dustThreshold(script)) } };
   } catch (e) {
@@ -118,7 +125,7 @@ export function channelHost(channels: WatchedChannel[], party: ChannelParty | Of
   const { delayed, htlc } = party;
   return {
     channels: async () => checked, revocationKey: async () => party.secret.slice(), ...(delayed ? { delayedKey: async () => delayed.slice() } : {}),
-    ...(htlc ? { htlcKey: async () => ({ secret: htlc.secret.slice(), preimages: htlc.preimages.map((p) => p.slice()) }) } : {}),
+    ...(htlc ? { htlcKey: async () => ({ secret: htlc.secret.slice(), preimages: htlc.preimages.copies() }), preimages: htlc.preimages } : {}),
     destination: party.destination, limits, done, ...(wallet ? { wallet } : {}),
   };
 }

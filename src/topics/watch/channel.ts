@@ -48,6 +48,8 @@ export type ChannelHost = {
   delayedKey?: () => Promise<Uint8Array>;
   /** A copy of the htlc_basepoint secret and of the preimages (--htlc-key-env/--htlc-key-file, --preimage-file): the party's HTLCs on the peer's current commitment are taken. */
   htlcKey?: () => Promise<{ secret: Uint8Array; preimages: Uint8Array[] }>;
+  /** Where htlcKey's preimages come from, each round's (--preimage-dir read again, those learnt on chain: ./preimages.ts). */
+  preimages?: { refresh(r: Round): Promise<void>; learn(r: Round, channels: readonly WatchedChannel[]): Promise<void> };
   /** The node's wallet (offline: none): an anchors channel's HTLC second stages take their fee input from it. */
   wallet?: NodeWallet;
   /** --sweep-to's script and its dust threshold. */
@@ -64,8 +66,9 @@ function errorText(e: unknown): string {
 /** The channels' decisions this round, each acted on unless a dry run. */
 export async function channelRound(host: ChannelHost, r: Round): Promise<Decision[]> {
   const out: Decision[] = [];
-  for (const { id, record: rec, error, coin } of await host.channels()) {
-    if (host.done.has(id)) continue;
+  const channels = (await host.channels()).filter((c) => !host.done.has(c.id));
+  await host.preimages?.refresh(r);
+  for (const { id, record: rec, error, coin } of channels) {
     if (!rec) {
       out.push({ kind: 'channel', contract: id, action: 'hold', deadline: r.tip, blocks_left: 0, reason: 'this channel\'s record cannot be read: nothing is decided for it', error });
       continue;
@@ -79,6 +82,7 @@ export async function channelRound(host: ChannelHost, r: Round): Promise<Decisio
       out.push({ kind: 'channel', contract: id, action: 'hold', deadline: r.tip + delay, blocks_left: delay, reason: 'this channel\'s turn failed: taken again at the next round', error: errorText(e) });
     }
   }
+  await host.preimages?.learn(r, channels);
   return out;
 }
 

@@ -192,7 +192,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
     const records = await this.channelRecords(network);
     if (records.length === 0 || this.channelParty) return;
     const { loadChannelParty } = await import('./channel-party.ts');
-    this.channelParty = await loadChannelParty(this.flags as import('./channel-party.ts').ChannelFlags, records, network, this.stateDir(network));
+    this.channelParty = await loadChannelParty(this.flags as import('./channel-party.ts').ChannelFlags, records, network, this.stateDir(network), (line) => this.term.warn(line));
   }
 
   /** The channel party's side, when this state directory holds channels (a channel recorded since the start is checked too). */

@@ -3,7 +3,8 @@
  * `watch`): its view of the chain (`chain`), per exit, gateway claim, refund or withdrawal it sent, its
  * last bid (`exit-<contract>`, `claim-<contract>`, `refund-<outpoint>`, `device-…`, `withdrawal-<coin>`), and per channel whose
  * funding is spent, the spender it found and the justice transactions it sent (`channel-<id>`:
- * advice, re-checked against the node). Each write is one step, committed before the act it records (a bid is
+ * advice, re-checked against the node), and each payment preimage a channel party's watcher learnt
+ * on chain (`preimage-<payment hash>`, ./preimages.ts: stored before any claim it opens is sent). Each write is one step, committed before the act it records (a bid is
  * stored before its package is sent: a crash after the COMMIT makes the next bid outbid it, never
  * undercut what may already be in a mempool). Reading creates nothing: the database is made by
  * the first write (a mint on PostgreSQL has none under --state-dir until then).
@@ -13,6 +14,7 @@ import type { Records } from '../../lib/store/sqlite/records.ts';
 import type { ChainView } from '../../lib/watch/chain-view.ts';
 import type { ExitBid } from '../../lib/watch/credit.ts';
 import type { Breach, VerifiedLadder } from '../../lib/bolt3/tower-justice.ts';
+import { learntPreimageOf, type LearntPreimage } from '../../lib/watch/preimages.ts';
 
 const HASH = /^[0-9a-f]{64}$/;
 
@@ -175,5 +177,23 @@ export class WatchRecords {
   async setChannel(id: string, c: ChannelWatch): Promise<void> {
     const r = (await this.records(true))!;
     await r.db.step(() => r.put(`channel-${id}`, c));
+  }
+
+  /** The preimages learnt on chain, by payment hash: each record checked (its preimage opens its key; any other row is none). */
+  async preimagesLearnt(): Promise<Map<string, LearntPreimage>> {
+    const r = await this.records(false);
+    const out = new Map<string, LearntPreimage>();
+    for (const id of r?.ids() ?? []) {
+      if (!id.startsWith('preimage-')) continue;
+      const hash = id.slice('preimage-'.length);
+      const p = learntPreimageOf(hash, await this.read(id));
+      if (p) out.set(hash, p);
+    }
+    return out;
+  }
+
+  async setPreimageLearnt(paymentHash: string, p: LearntPreimage): Promise<void> {
+    const r = (await this.records(true))!;
+    await r.db.step(() => r.put(`preimage-${paymentHash}`, p));
   }
 }

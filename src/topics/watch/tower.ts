@@ -15,8 +15,7 @@
  * beside this one, in the same directory: ./tower-channel.ts.
  */
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Conflict } from '../../lib/truc/standing.ts';
 import type { FeeLimits } from '../../lib/tx/fee-guard.ts';
@@ -32,6 +31,7 @@ import { OWNER_MARGIN, replaceRate, spentBy } from './statechain.ts';
 import type { WatchChain } from './credit.ts';
 import type { WatchHost } from './rounds.ts';
 import { feeCoinsSat, nodeWallet, walletClient, type NodeWallet } from './wallet.ts';
+import { readRegularFile } from './regular-file.ts';
 import type { StateDb } from '../../lib/store/sqlite/database.ts';
 
 /** The node's wallet, as the tower pays from it (./wallet.ts). */
@@ -64,33 +64,12 @@ const EXPORT_FILE = /\.json$/;
 /** The largest file a tower reads (a channel's export of many revoked commitments is a few KiB each): a bigger one is skipped unread. */
 export const MAX_EXPORT_FILE = 64 * 1024 * 1024;
 
-/**
- * The bytes of `path` if it is a regular file (a link to one too) of at most MAX_EXPORT_FILE bytes: opened without
- * blocking and checked as opened — a FIFO (open and read would wait for a writer forever), a device (/dev/zero never
- * ends), a file grown past the limit since its stat: E_BAD_TOWER_EXPORT, never a round that hangs or fills memory.
- */
-async function readRegularFile(path: string): Promise<Uint8Array> {
-  const { MalformedInputError } = await import('../../lib/errors.ts');
-  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new MalformedInputError('E_BAD_TOWER_EXPORT', 'not a regular file');
-    if (st.size > MAX_EXPORT_FILE) throw new MalformedInputError('E_BAD_TOWER_EXPORT', `${st.size} bytes, more than a tower reads (${MAX_EXPORT_FILE})`);
-    // One byte more than its size: a file still growing is seen as such (read again once it has settled), never cut.
-    const buf = new Uint8Array(st.size + 1);
-    let n = 0;
-    for (let got = -1; got !== 0 && n < buf.length;) n += (got = (await fh.read(buf, n, buf.length - n, n)).bytesRead);
-    if (n > st.size) throw new MalformedInputError('E_BAD_TOWER_EXPORT', 'it grew while read (an export is written elsewhere and renamed in)');
-    return buf.subarray(0, n);
-  } finally {
-    await fh.close();
-  }
-}
+const readExportFile = (path: string) => readRegularFile(path, { max: MAX_EXPORT_FILE, code: 'E_BAD_TOWER_EXPORT', writer: 'an export is written elsewhere and renamed in' });
 
 /** One file's export: by its `type`, a statechain owner's backup or a channel party's justice; junk throws (E_BAD_TOWER_EXPORT). */
 async function readExport(path: string, network: string): Promise<Read> {
   const { MalformedInputError } = await import('../../lib/errors.ts');
-  const bytes = await readRegularFile(path);
+  const bytes = await readExportFile(path);
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));

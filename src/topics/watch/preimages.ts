@@ -1,0 +1,179 @@
+/**
+ * The preimages a channel party's watcher claims HTLCs with (./channel.ts, through the host's
+ * htlcKey), each round's (docs/watch.md, "Preimages learnt while the watcher runs"):
+ *
+ *   --preimage-file FILE   read once, at the start (an unreadable one refuses the start)
+ *   --preimage-dir DIR     read at every round: each regular file of DIR one preimage (64 hex
+ *                          digits, 0600 like --preimage-file); a file that is not one is skipped and
+ *                          said once (its name and why, never its content), the others still used
+ *   learnt on chain        the peer's claim of an HTLC the party offered (its HTLC-success from its
+ *                          commitment, its direct spend from the party's) carries the preimage in
+ *                          its witness: kept in the store (`preimage-<payment hash>`, stored before
+ *                          anything uses it), said once, and used from the next round on for every
+ *                          other channel's HTLC of that payment_hash (the forwarding case: learnt
+ *                          downstream, claimed upstream before its cltv_expiry)
+ *
+ * Every copy handed out is the caller's to zero; this module's own are zeroed when a round's are
+ * replaced (src/lib/watch/preimages.ts: a preimage is used only for the payment_hash it opens).
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transaction } from '@scure/btc-signer';
+import { fromHex, toHex } from '../../lib/bytes.ts';
+import { OffchainError, UsageError } from '../../lib/errors.ts';
+import { MAX_PREIMAGE_FILE, preimageOfText, revealedPreimage } from '../../lib/watch/preimages.ts';
+import type { Round } from './credit.ts';
+import type { WatchedChannel } from './channel.ts';
+import type { ChannelRecord } from '../../lib/bolt3/party.ts';
+import type { LearntPreimage } from '../../lib/watch/preimages.ts';
+import { readRegularFile } from './regular-file.ts';
+
+type ClosingCommitment = typeof import('../../lib/bolt3/party.ts').closingCommitment;
+
+const FLAG = '--preimage-dir';
+
+/** The preimage in `path`: a private (0600) regular file of 64 hex digits; else why not (E_INPUT_FILE, E_SECRET_FILE_PERMISSIONS, E_BAD_PREIMAGE). */
+async function readPreimageFile(path: string): Promise<Uint8Array> {
+  const { requirePrivateFile } = await import('../../lib/cli/secret-file.ts');
+  requirePrivateFile(path, FLAG); // a stat only: a FIFO or a device is refused here, never opened
+  const bytes = await readRegularFile(path, { max: MAX_PREIMAGE_FILE, code: 'E_BAD_PREIMAGE', writer: 'a preimage is written elsewhere and renamed in' });
+  try {
+    return preimageOfText(bytes);
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+/**
+ * The preimages of `dir`'s files, in name order: a file that is not one is skipped and said (`warn`, its
+ * name and code, never its content), the others kept. A directory that cannot be read: said, none from it.
+ */
+export async function readPreimageDir(dir: string, warn: (message: string) => void): Promise<Uint8Array[]> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort();
+  } catch (e) {
+    warn(`${FLAG} ${dir}: not a directory the watcher can read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): no preimage from it this round`);
+    return [];
+  }
+  const out: Uint8Array[] = [];
+  for (const name of names) {
+    const path = join(dir, name);
+    try {
+      out.push(await readPreimageFile(path));
+    } catch (e) {
+      const why = e instanceof OffchainError ? `${e.code}: ${e.message}` : (e as NodeJS.ErrnoException).code ?? 'unreadable';
+      warn(`${FLAG} ${path} skipped: not a preimage file (${why})`);
+    }
+  }
+  return out;
+}
+
+/** --preimage-dir checked at the start: a directory the watcher can read (E_USAGE). */
+export async function checkPreimageDir(dir: string): Promise<void> {
+  try {
+    await readdir(dir);
+  } catch (e) {
+    throw new UsageError('E_USAGE', `${FLAG} ${dir}: not a directory the watcher can read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** A transaction's spender of `txid:vout`: the node's mempool, else — gone from the UTXO set — the blocks new to the view this round. */
+async function spenderOf(r: Round, txid: string, vout: number): Promise<string | undefined> {
+  const inMempool = await r.chain.mempoolSpender(txid, vout);
+  if (inMempool !== undefined || !r.chain.blockSpender || (await r.chain.utxo(txid, vout)) !== null) return inMempool;
+  for (const hash of r.connected ?? []) {
+    const found = await r.chain.blockSpender(hash, txid, vout);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** Where a round's preimages come from: --preimage-file's, --preimage-dir's, those learnt on chain (module header). */
+export class PreimageSource {
+  /** This round's, from the directory and the store. */
+  private current: Uint8Array[] = [];
+  private readonly said = new Set<string>();
+  /** HTLC outputs whose spender was read (outpoint → its txid): not read again while the node has it mined (a reorganisation that un-mines it reads again). */
+  private readonly read = new Map<string, string>();
+
+  /** `given`: --preimage-file's (this source zeroes them in `close`); `say`: one line on the watcher's log. */
+  constructor(private readonly given: Uint8Array[], private readonly o: { dir?: string; say: (line: string) => void }) {}
+
+  private sayOnce(line: string): void {
+    if (this.said.has(line)) return;
+    this.said.add(line);
+    this.o.say(line);
+  }
+
+  /** The round's preimages: the directory read again, the learnt ones read from the store (the last round's zeroed). */
+  async refresh(r: Round): Promise<void> {
+    const next = this.o.dir === undefined ? [] : await readPreimageDir(this.o.dir, (m) => this.sayOnce(m));
+    for (const p of (await r.records.preimagesLearnt()).values()) next.push(fromHex(p.preimage));
+    for (const p of this.current) p.fill(0);
+    this.current = next;
+  }
+
+  /** Copies of every preimage held this round (the caller zeroes them). */
+  copies(): Uint8Array[] {
+    return [...this.given, ...this.current].map((p) => p.slice());
+  }
+
+  /**
+   * The preimages the peer revealed this round: for each channel closed by a commitment the record rebuilds, each
+   * output of an HTLC the party offered, its spender (mempool, or a block new this round) read for a witness item
+   * opening its payment_hash — stored (unless a dry run), then said.
+   */
+  async learn(r: Round, channels: readonly WatchedChannel[]): Promise<void> {
+    if (r.offline) return;
+    const { closingCommitment } = await import('../../lib/bolt3/party.ts');
+    const known = await r.records.preimagesLearnt();
+    for (const { id, record: rec } of channels) {
+      if (!rec) continue;
+      try {
+        await this.learnFrom(r, id, rec, known, closingCommitment);
+      } catch (e) {
+        this.o.say(`channel ${id}: its HTLC outputs' spenders not read for preimages this round (${e instanceof OffchainError ? e.code : 'E_INTERNAL'}: ${(e as Error).message}): read again at the next`);
+      }
+    }
+  }
+
+  /** One channel's HTLCs the party offered on its closing commitment, read for the preimages their spenders revealed. */
+  private async learnFrom(r: Round, id: string, rec: ChannelRecord, known: Map<string, LearntPreimage>, closingCommitment: ClosingCommitment): Promise<void> {
+    const commitment = (await r.records.channel(id)).spender;
+    const rebuilt = commitment === undefined ? undefined : closingCommitment(rec, commitment);
+    if (!rebuilt) return;
+    // The party's offered HTLC is an offered_htlc output of its own commitment, a received_htlc one of the peer's.
+    const offered = rebuilt.own ? 'offered_htlc' : 'received_htlc';
+    for (const [vout, o] of rebuilt.c.outputs.entries()) {
+      if (o.kind !== offered || !o.htlc) continue;
+      const hash = toHex(o.htlc.paymentHash);
+      const outpoint = `${commitment}:${vout}`;
+      if (known.has(hash)) continue;
+      const before = this.read.get(outpoint);
+      if (before !== undefined && ((await r.chain.txConfirmations(before)) ?? 0) > 0) continue;
+      const spender = await spenderOf(r, commitment!, vout);
+      if (spender === undefined) continue;
+      const tx = Transaction.fromRaw(await r.chain.rawTransaction(spender), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+      let preimage: Uint8Array | undefined;
+      for (let i = 0; i < tx.inputsLength && !preimage; i++) {
+        const input = tx.getInput(i);
+        if (toHex(input.txid!) === commitment && input.index === vout) preimage = revealedPreimage(input.finalScriptWitness ?? [], o.htlc.paymentHash);
+      }
+      this.read.set(outpoint, spender);
+      if (!preimage) continue; // the party's own HTLC-timeout, or the peer's revocation path: nothing revealed
+      const learnt = { preimage: toHex(preimage), txid: spender, channel: id, outpoint, tip: r.tip };
+      preimage.fill(0);
+      // Stored before anything uses it (the next round reads it from the store): a crash after this loses nothing.
+      if (!r.dryRun) await r.records.setPreimageLearnt(hash, learnt);
+      known.set(hash, learnt);
+      this.sayOnce(`channel ${id}: the preimage of payment_hash ${hash} learnt from ${spender} (the peer's claim of ${learnt.outpoint})${r.dryRun ? ' — a dry run: not stored' : ': stored, used from the next round for every HTLC of that payment_hash (commitment list shows it)'}`);
+    }
+  }
+
+  /** Every preimage this source holds, zeroed. */
+  close(): void {
+    for (const p of [...this.given, ...this.current]) p.fill(0);
+    this.current = [];
+  }
+}

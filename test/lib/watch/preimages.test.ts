@@ -1,0 +1,185 @@
+/**
+ * The preimages a channel party's watcher learns while it runs (src/lib/watch/preimages.ts,
+ * src/topics/watch/preimages.ts), named after the module's invariants: a preimage is used only if
+ * its SHA256 matches; a bad file never stops the others; nothing secret is logged.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { toHex } from '../../../src/lib/bytes.ts';
+import { OffchainError } from '../../../src/lib/errors.ts';
+import { MAX_PREIMAGE_FILE, learntPreimageOf, preimageOfText, revealedPreimage } from '../../../src/lib/watch/preimages.ts';
+import { PreimageSource, readPreimageDir } from '../../../src/topics/watch/preimages.ts';
+import type { Round } from '../../../src/topics/watch/credit.ts';
+import { tempDir } from '../../helpers.ts';
+
+const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
+const enc = (s: string) => new TextEncoder().encode(s);
+
+describe('a preimage is used only if its SHA256 matches', () => {
+  it('a witness item is revealed for a payment_hash only when it hashes to it: the true preimage anywhere among junk is found, junk alone never', () => {
+    fc.assert(fc.property(bytes32, fc.array(fc.oneof(bytes32, fc.uint8Array({ maxLength: 80 })), { maxLength: 6 }), fc.nat(), (preimage, junk, at) => {
+      const hash = sha256(preimage);
+      const others = junk.filter((j) => toHex(j) !== toHex(preimage));
+      expect(revealedPreimage(others, hash)).toBeUndefined();
+      const witness = [...others];
+      witness.splice(at % (others.length + 1), 0, preimage);
+      expect(toHex(revealedPreimage(witness, hash)!)).toBe(toHex(preimage));
+    }));
+  });
+
+  it('a stored learnt record is one only if its preimage opens the payment hash it is kept under', () => {
+    fc.assert(fc.property(bytes32, bytes32, (p, q) => {
+      const rec = { preimage: toHex(p), txid: 'ab'.repeat(32), channel: `${'cd'.repeat(32)}:0`, outpoint: `${'ef'.repeat(32)}:2`, tip: 100 };
+      expect(learntPreimageOf(toHex(sha256(p)), rec)).toEqual(rec);
+      if (toHex(p) !== toHex(q)) expect(learntPreimageOf(toHex(sha256(q)), rec)).toBeUndefined();
+    }));
+    expect(learntPreimageOf(toHex(sha256(new Uint8Array(32))), null)).toBeUndefined();
+  });
+
+  it('a preimage file holds exactly 64 hex digits (whitespace around them ignored); any other text is E_BAD_PREIMAGE, its message holding none of the text', () => {
+    fc.assert(fc.property(bytes32, fc.constantFrom('', '\n', ' \r\n'), (p, ws) => {
+      expect(toHex(preimageOfText(enc(`${ws}${toHex(p).toUpperCase()}${ws}`)))).toBe(toHex(p));
+    }));
+    const wrongLength = fc.uint8Array({ minLength: 4, maxLength: 80 }).filter((b) => b.length !== 32).map(toHex);
+    fc.assert(fc.property(fc.oneof(wrongLength, fc.string({ minLength: 8, maxLength: 200 })), (text) => {
+      fc.pre(!/^\s*[0-9a-fA-F]{64}\s*$/.test(text));
+      try {
+        preimageOfText(enc(text));
+        expect.unreachable('accepted');
+      } catch (e) {
+        expect((e as OffchainError).code).toBe('E_BAD_PREIMAGE');
+        expect((e as Error).message).not.toContain(text.trim());
+      }
+    }));
+  });
+});
+
+describe('--preimage-dir: a bad file never stops the others; nothing secret is logged', () => {
+  const good = [sha256(Uint8Array.of(1)), sha256(Uint8Array.of(2))];
+  const secretTexts = [...good.map(toHex), 'zz'.repeat(32), toHex(sha256(Uint8Array.of(3)))];
+
+  function dropDir() {
+    const t = tempDir('offchain-preimage-dir-');
+    const dir = t.path;
+    writeFileSync(join(dir, 'a-good'), `${secretTexts[0]}\n`, { mode: 0o600 });
+    execFileSync('mkfifo', [join(dir, 'b-fifo')]);
+    symlinkSync('/dev/zero', join(dir, 'c-zero'));
+    writeFileSync(join(dir, 'd-big'), 'a'.repeat(MAX_PREIMAGE_FILE + 1), { mode: 0o600 });
+    writeFileSync(join(dir, 'e-bad-hex'), secretTexts[2]!, { mode: 0o600 });
+    writeFileSync(join(dir, 'f-readable-by-others'), secretTexts[3]!, { mode: 0o600 });
+    chmodSync(join(dir, 'f-readable-by-others'), 0o644);
+    mkdirSync(join(dir, 'g-subdir'));
+    writeFileSync(join(dir, 'h-good'), secretTexts[1]!, { mode: 0o600 });
+    return t;
+  }
+
+  it('the two good files are read past a FIFO, a link to /dev/zero, a file too big, bad hex, a file others may read and a directory — each said once, by name, never by content — and the read never hangs', async () => {
+    const t = dropDir();
+    try {
+      const warned: string[] = [];
+      const got = await Promise.race([readPreimageDir(t.path, (m) => warned.push(m)), new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 3000).unref())]);
+      expect(got).not.toBe('hung');
+      expect((got as Uint8Array[]).map(toHex)).toEqual(good.map(toHex));
+      expect(warned).toHaveLength(6);
+      for (const [i, name] of ['b-fifo', 'c-zero', 'd-big', 'e-bad-hex', 'f-readable-by-others', 'g-subdir'].entries()) expect(warned[i]).toContain(join(t.path, name));
+      expect(warned[2]).toMatch(/E_BAD_PREIMAGE: \d+ bytes, more than is read here/);
+      expect(warned[4]).toMatch(/E_SECRET_FILE_PERMISSIONS/);
+      for (const s of secretTexts) expect(warned.join('\n')).not.toContain(s);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a directory gone while the watcher runs is said, and the round goes on with no preimage from it', async () => {
+    const warned: string[] = [];
+    expect(await readPreimageDir('/nonexistent/preimages', (m) => warned.push(m))).toEqual([]);
+    expect(warned).toEqual([expect.stringMatching(/--preimage-dir \/nonexistent\/preimages: not a directory the watcher can read \(ENOENT\)/)]);
+  });
+
+  it('read again at every round: a file dropped between rounds is held from the next round on, the learnt ones from the store beside it; each bad file said once across rounds; the last round\'s copies zeroed', async () => {
+    const t = tempDir('offchain-preimage-source-');
+    try {
+      const learnt = sha256(Uint8Array.of(9));
+      const round = { records: { preimagesLearnt: async () => new Map([[toHex(sha256(learnt)), { preimage: toHex(learnt), txid: 'ab'.repeat(32), channel: 'c', outpoint: 'o', tip: 1 }]]) } } as unknown as Round;
+      const said: string[] = [];
+      const given = sha256(Uint8Array.of(7));
+      const source = new PreimageSource([given], { dir: t.path, say: (m) => said.push(m) });
+      writeFileSync(join(t.path, 'bad'), 'not hex', { mode: 0o600 });
+      await source.refresh(round);
+      expect(source.copies().map(toHex)).toEqual([toHex(given), toHex(learnt)]);
+      writeFileSync(join(t.path, 'new'), toHex(good[0]!), { mode: 0o600 });
+      const held = source.copies();
+      await source.refresh(round);
+      expect(source.copies().map(toHex)).toEqual([toHex(given), toHex(good[0]!), toHex(learnt)]);
+      expect(said).toHaveLength(1);
+      expect(said[0]).toContain(join(t.path, 'bad'));
+      // A copy handed out is the caller's: the source's own refresh never touches it.
+      expect(toHex(held[1]!)).toBe(toHex(learnt));
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('learnt on chain: the peer\'s claim of an HTLC the party offered (fake node, real channel record)', async () => {
+  const { Transaction } = await import('@scure/btc-signer');
+  const { fromHex } = await import('../../../src/lib/bytes.ts');
+  const { closingCommitment } = await import('../../../src/lib/bolt3/party.ts');
+  const { aliceState, upTo, updateTo } = await import('../bolt3/two-parties.ts');
+  // Alice's state 2 offers one HTLC whose preimage is 32 bytes (BOLT 3's offered script checks OP_SIZE 32).
+  const preimage = sha256(Uint8Array.of(42));
+  const hash = toHex(sha256(preimage));
+  const state = aliceState(2, 1);
+  state.htlcs[0]!.payment_hash = hash;
+  const rec = updateTo(upTo(1), state).a;
+  const own = rec.local!.txid;
+  const vout = [...closingCommitment(rec, own)!.c.outputs.entries()].find(([, o]) => o.kind === 'offered_htlc')![0];
+  const id = `${rec.channel.funding_txid}:${rec.channel.funding_vout}`;
+  const SPEND = 'ee'.repeat(32);
+
+  /** One round at tip 600 where the peer's spend of Alice's offered HTLC output on her own commitment carries `witness`. */
+  async function learnt(witness: Uint8Array[]) {
+    const spend = new Transaction({ allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+    spend.addOutput({ script: Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(3)), amount: 4000n });
+    spend.addInput({ txid: fromHex(own), index: vout, finalScriptWitness: witness });
+    const events: string[] = [];
+    const stored = new Map<string, unknown>();
+    const round = {
+      tip: 600, block: 'ab'.repeat(32), dryRun: false, offline: false, connected: [],
+      chain: {
+        mempoolSpender: async (txid: string, v: number) => (txid === own && v === vout ? SPEND : undefined),
+        rawTransaction: async (txid: string) => (txid === SPEND ? spend.toBytes(true, true) : fromHex('00')),
+        txConfirmations: async () => 0,
+        utxo: async () => null,
+      },
+      records: {
+        channel: async () => ({ spender: own, sent: {} }),
+        preimagesLearnt: async () => new Map(),
+        setPreimageLearnt: async (h: string, p: unknown) => { events.push(`stored ${h}`); stored.set(h, p); },
+      },
+    } as unknown as Round;
+    const source = new PreimageSource([], { say: (m) => events.push(`said ${m}`) });
+    await source.learn(round, [{ id, record: rec }]);
+    return { events, stored };
+  }
+
+  it('its preimage, among the signature and the script, is stored (it opens the payment_hash) before it is said, by payment_hash, never itself', async () => {
+    const { events, stored } = await learnt([new Uint8Array(72).fill(1), preimage, new Uint8Array(133).fill(2)]);
+    expect(events[0]).toBe(`stored ${hash}`);
+    expect(events[1]).toMatch(new RegExp(`^said channel ${id}: the preimage of payment_hash ${hash} learnt from ${SPEND}`));
+    expect(stored.get(hash)).toEqual({ preimage: toHex(preimage), txid: SPEND, channel: id, outpoint: `${own}:${vout}`, tip: 600 });
+    expect(events.join('\n')).not.toContain(toHex(preimage));
+  });
+
+  it('a 32-byte item that does not open the payment_hash (the party\'s own timeout, a forged witness) is nothing learnt', async () => {
+    await fc.assert(fc.asyncProperty(bytes32, async (junk) => {
+      fc.pre(toHex(junk) !== toHex(preimage));
+      const { events, stored } = await learnt([new Uint8Array(72), junk, new Uint8Array(0)]);
+      expect([events, stored.size]).toEqual([[], 0]);
+    }), { numRuns: 20 });
+  });
+});
