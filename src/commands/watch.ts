@@ -58,7 +58,7 @@ export default class Watch extends WatchSteps<typeof Watch> {
     }),
     'log-level': Flags.string({ description: 'the JSON log on standard error (a long-running watcher)', options: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], default: 'info' }),
     tower: Flags.string({ description: 'be a keyless watchtower for the exports dropped into this directory: statechain/tower-backup (statechain tower-export: each owner\'s anchored backup mined before the previous owner\'s is final, paid from the node\'s wallet within --max-fee-rate, required) and bolt3/tower-justice (commitment tower-export: a channel party\'s justice ladders, sent when a revoked commitment is mined); no --key-file/--key-env, no --store (docs/watch.md, "The tower")', helpValue: 'DIR' }),
-    'rpc-wallet': Flags.string({ description: 'with --tower: the node\'s wallet that pays the children (bitcoin-cli -rpcwallet; default: the node\'s only loaded wallet)', helpValue: 'NAME' }),
+    'rpc-wallet': Flags.string({ description: 'the node\'s wallet that pays: a tower\'s children, a channel party\'s anchors HTLC second stages (bitcoin-cli -rpcwallet; default: the node\'s only loaded wallet)', helpValue: 'NAME' }),
     'revocation-key-env': Flags.string({ description: 'environment variable holding the channel party\'s revocation_basepoint secret (needed when the state directory holds channels: it signs their penalties)', helpValue: 'NAME', helpGroup: 'KEY' }),
     'revocation-key-file': Flags.string({ description: 'file holding the channel party\'s revocation_basepoint secret (0600)', helpValue: 'FILE', helpGroup: 'KEY' }),
     'delayed-key-env': Flags.string({ description: 'environment variable holding the channel party\'s delayed_payment_basepoint secret: with it, its own commitment\'s to_local (and its HTLC second stages\' outputs) is swept once to_self_delay has passed', helpValue: 'NAME', helpGroup: 'KEY' }),
@@ -67,6 +67,9 @@ export default class Watch extends WatchSteps<typeof Watch> {
     'htlc-key-file': Flags.string({ description: 'file holding the channel party\'s htlc_basepoint secret (0600)', helpValue: 'FILE', helpGroup: 'KEY' }),
     'preimage-file': Flags.string({ description: 'a payment preimage (hex, 0600 file) of an HTLC a peer offered: claimed from its current commitment, or by an HTLC-success from your own; repeat for several', helpValue: 'FILE', multiple: true }),
     'preimage-dir': Flags.string({ description: 'a directory read at every round: each file in it (0600, 64 hex digits) a payment preimage, used like --preimage-file\'s; a file that is not one is skipped and said, never its content (docs/watch.md, "Preimages learnt while the watcher runs")', helpValue: 'DIR' }),
+    'funding-key-env': Flags.string({ description: 'environment variable holding the channel party\'s funding key: with it and --seed-file, the watcher goes on chain (its latest commitment broadcast) for an HTLC about to be lost — one received whose preimage is given, 10 blocks before its cltv_expiry; one offered, 3 blocks past it', helpValue: 'NAME', helpGroup: 'KEY' }),
+    'funding-key-file': Flags.string({ description: 'file holding the channel party\'s funding key (0600)', helpValue: 'FILE', helpGroup: 'KEY' }),
+    'seed-file': Flags.string({ description: 'the channel party\'s per-commitment seed (32 bytes hex, 0600 file): with --funding-key-env, its latest commitment is signed to go on chain', helpValue: 'FILE', helpGroup: 'KEY' }),
     'sweep-to': Flags.string({ description: 'where a channel\'s justice transactions (and its own to_local\'s sweep) pay (needed when the state directory holds channels)', helpValue: 'ADDRESS' }),
     ...feeGuardFlags,
     ...chainFlags,
@@ -85,12 +88,14 @@ export default class Watch extends WatchSteps<typeof Watch> {
     if (f.tower !== undefined) {
       // A tower holds no key and keeps no one's store: what it acts on is in its directory, what it pays is its wallet's.
       if (f['key-file'] !== undefined || f['key-env'] !== undefined) throw new UsageError('E_USAGE', '--tower holds no key: drop --key-file/--key-env (an owner\'s own watcher is offchain watch with its key, without --tower)');
-      const channelFlags = ['revocation-key-env', 'revocation-key-file', 'delayed-key-env', 'delayed-key-file', 'htlc-key-env', 'htlc-key-file', 'preimage-file', 'preimage-dir', 'sweep-to'] as const;
+      const channelFlags = ['revocation-key-env', 'revocation-key-file', 'delayed-key-env', 'delayed-key-file', 'htlc-key-env', 'htlc-key-file', 'preimage-file', 'preimage-dir', 'sweep-to', 'funding-key-env', 'funding-key-file', 'seed-file'] as const;
       const given = channelFlags.find((k) => f[k] !== undefined);
       if (given) throw new UsageError('E_USAGE', `--tower holds no channel's keys (a channel party hands it encrypted justice ladders: commitment tower-export): drop --${given}`);
       if (f.store !== undefined) throw new UsageError('E_USAGE', '--tower keeps only its own records, in --state-dir: drop --store');
       if (f['max-fee-rate'] === undefined) throw new UsageError('E_USAGE', '--tower pays every child from its own wallet: give its budget, --max-fee-rate SAT/VB on each package');
-    } else if (f['rpc-wallet'] !== undefined) throw new UsageError('E_USAGE', '--rpc-wallet names the wallet a tower pays from: only with --tower');
+    } else if (f['rpc-wallet'] !== undefined && f['revocation-key-env'] === undefined && f['revocation-key-file'] === undefined) {
+      throw new UsageError('E_USAGE', '--rpc-wallet names the wallet a tower (--tower) or a channel party (--revocation-key-env/-file: its anchors fee inputs) pays from');
+    }
     const limits = await this.feeLimits(); // E_USAGE for a bad --max-fee-rate/--max-fee-share before the node is asked
     // A state directory with channels: the revocation key and --sweep-to, before anything is decided (a tower holds no channel).
     if (f.tower === undefined) await this.channelKeyChecked(network);

@@ -81,7 +81,7 @@ export function channels(o: { node: () => FundedNode; dir: string; delay: number
     };
     /** Alice's own commitment, completed for broadcast (finalize). */
     const alicesCommitment = () => step<{ txid: string; hex: string; commitment_number: number }>('alice', ['finalize', '--channel-id', id, '--seed-file', files.alice.seed]);
-    return { id, update, bobsCommitment, alicesCommitment };
+    return { id, update, bobsCommitment, alicesCommitment, aliceSeed: files.alice.seed };
   }
   /** The channels' BOLT 3 funding output (Alice's and Bob's funding keys, 2-of-2 P2WSH), as an address. */
   function fundingAddress(): string {

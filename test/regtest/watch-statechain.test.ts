@@ -333,14 +333,15 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   }, 60_000);
 
   it('Alice\'s withdrawal, signed but never sent: her watcher sends it while the coin is unspent, waits while it is unmined, done six deep; the coins she handed on are done for her', async () => {
-    expect(await listed('ALICE_KEY', coins.alice)).toMatchObject({ status: 'withdrawal-signed', chain: { funding: 'unspent' }, must_act: false });
+    // The node does not have it: the list flags it (the watcher's withdrawalPending) — it must be sent.
+    expect(await listed('ALICE_KEY', coins.alice)).toMatchObject({ status: 'withdrawal-signed', chain: { funding: 'unspent' }, withdrawal_pending: 'unknown', must_act: true });
     const r = await once('ALICE_KEY');
     expect(decision(r, coins.alice)).toMatchObject({ action: 'rebroadcast', txid: withdrawal });
     expect(decision(r, coins.alice).error).toBeUndefined();
     expect([decision(r, coins.bob).action, decision(r, coins.carol).action]).toEqual(['done', 'done']);
     expect(await mempool()).toEqual([withdrawal]);
     expect(decision(await once('ALICE_KEY'), coins.alice)).toMatchObject({ action: 'wait', txid: withdrawal });
-    expect(await listed('ALICE_KEY', coins.alice)).toMatchObject({ status: 'withdrawal-sent', chain: { funding: 'spent', spent_by: 'withdrawal', confirmations: 0 } });
+    expect(await listed('ALICE_KEY', coins.alice)).toMatchObject({ status: 'withdrawal-sent', chain: { funding: 'spent', spent_by: 'withdrawal', confirmations: 0 }, withdrawal_pending: 'mempool', must_act: false });
     await n.mine(1);
     expect(await confirmations(withdrawal)).toBe(1);
     expect(decision(await once('ALICE_KEY'), coins.alice)).toMatchObject({ action: 'wait', txid: withdrawal });

@@ -284,7 +284,8 @@ export function backupWithChild(record: OwnerRecord, child: BackupChild | undefi
 /**
  * The signed withdrawal (status `withdrawn`) and a CPFP child spending its payout and its 240-sat
  * anchor, signed by `owner` — the watcher's key, or this owner's share: whichever key the payout
- * is the BIP-86 P2TR of. A payout to anyone else (the payee's address) is E_NO_CHILD: a child
+ * is the BIP-86 P2TR of (a pair's part: only the watcher's key, never the pair's share, which no part holds).
+ * A payout to anyone else (the payee's address) is E_NO_CHILD: a child
  * needs that output's key, or a wallet's coin beside the anchor (`package child --wallet-psbt`),
  * and a withdrawal paying more needs the operator's co-signature, which it gave once (the coin is
  * closed). Built and checked as the backup's child is (../truc/child.ts, ../truc/check.ts).
@@ -294,7 +295,9 @@ export function withdrawalWithChild(record: OwnerRecord, owner: KeyPair, child: 
   const withdrawal = parseTransaction(hex, 'the stored withdrawal');
   const payout = withdrawal.getOutput(0).script!;
   const share = parsePublicKey(record.share, 'share');
-  const secret = equalBytes(payout, ownerScript(owner.publicKey)) ? owner.secretKey.slice() : equalBytes(payout, ownerScript(share)) ? fromHex(record.share_secret, 'share', 32) : undefined;
+  // A part of a pair (joint.ts JointRecord) holds its own part's secret, not the share's: it never signs for O = A + B.
+  const part = (record as { joint?: unknown }).joint !== undefined;
+  const secret = equalBytes(payout, ownerScript(owner.publicKey)) ? owner.secretKey.slice() : !part && equalBytes(payout, ownerScript(share)) ? fromHex(record.share_secret, 'share', 32) : undefined;
   if (secret === undefined) {
     throw new RefusedError(
       'E_NO_CHILD',

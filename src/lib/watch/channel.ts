@@ -61,9 +61,13 @@
  *   with `shortfall: 'budget'`, and a failed second-stage search is `hold` with its error (the
  *   commitment's own outputs are taken all the same). Once done, the channel record keeps it with
  *   the spender's height: not evaluated again until a reorganisation moves the spender.
+ * - An open channel (its funding unspent) is closed by the watcher only for an HTLC of its latest
+ *   commitment about to be lost, and only with that commitment, never a revoked one
+ *   (./channel-onchain.ts, its invariants).
  */
 import { deadlineBid } from '../tx/deadline-fee.ts';
 import { FINAL_DEPTH, type Decision, type WatchAction } from './decision.ts';
+import { decideOnChain, type OpenChannel } from './channel-onchain.ts';
 
 /** Who spent the funding output. */
 export type FundingSpend =
@@ -148,6 +152,8 @@ export type ChannelFacts = {
   /** The delay on the peer's commitment (remote_to_self_delay: the punishment window). */
   toSelfDelay: number;
   spend: FundingSpend;
+  /** Unspent only, when the watcher keeps the party's open side: its latest commitment and HTLCs (./channel-onchain.ts). */
+  open?: OpenChannel;
   /** Revoked only: what is left to take. */
   items?: JusticeItem[];
   /** Revoked only: confirmations of the party's justice transactions the node knows (null: unknown to it; 0: in no block of the best chain). */
@@ -182,7 +188,8 @@ export type ChannelFacts = {
 /** One justice transaction to sign and send: at `perKw` (BOLT 3's feerate_per_kw), its fee; `replaces`: the party's own in the mempool. */
 export type JusticeSend = { outpoint: string; perKw: number; feeSat: number; rate: number; replaces?: string; stage?: OwnHtlc['kind'] };
 
-export type ChannelDecision = Decision & { sends: JusticeSend[] };
+/** `close`: the party's latest commitment goes out (./channel-onchain.ts). */
+export type ChannelDecision = Decision & { sends: JusticeSend[]; close?: { commitment: number } };
 
 /** The deadline of an output of the cheater's mined at `confirmedAt` (undefined: in the mempool). */
 export function outputDeadline(tip: number, toSelfDelay: number, confirmedAt?: number): number {
@@ -273,7 +280,10 @@ export function decideChannel(f: ChannelFacts): ChannelDecision {
 function decideSpend(f: ChannelFacts): ChannelDecision {
   const idle = { kind: 'channel' as const, contract: f.channel, deadline: f.tip + f.toSelfDelay, blocks_left: f.toSelfDelay, sends: [] as JusticeSend[] };
   const s = f.spend;
-  if (s.kind === 'unspent') return { ...idle, action: 'none', reason: `the funding is unspent: a revoked commitment of the peer's would be punished within to_self_delay (${f.toSelfDelay} blocks)` };
+  if (s.kind === 'unspent') {
+    const open = { ...idle, action: 'none' as const, reason: `the funding is unspent: a revoked commitment of the peer's would be punished within to_self_delay (${f.toSelfDelay} blocks)` };
+    return f.open ? { ...decideOnChain(f.tip, f.open, open), sends: [] } : open;
+  }
   if (s.kind === 'not-mined' && (s.locktime !== undefined || s.lost)) return fundingOnCoin(f.tip, s, idle);
   if (s.kind === 'not-mined') {
     return { ...idle, action: 'none', reason: s.known ? 'the funding is not mined yet (in the node\'s mempool): nothing to watch until it is' : 'the funding is on no chain the node knows (not in a block or its mempool: never broadcast, or its input spent elsewhere): nothing to watch until it is' };

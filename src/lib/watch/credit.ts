@@ -51,6 +51,8 @@ export type ExitBid = {
   txid?: string;
   /** A gateway's claim: the payment and state it is for ("<payment hash>:<state txid>"); a bid for another steers nothing. */
   payment?: string;
+  /** A pair's statechain backup: the node wallet's coins its child spends (walletcreatefundedpsbt's answer, base64), stored before the first is sent — every bid spends these same coins, across restarts. */
+  wallet?: string;
   /** Written by earlier versions (the exit's state and child); read by nothing. */
   state_txid?: string;
   child_txid?: string;

@@ -5,7 +5,7 @@
  */
 
 /** The contract kinds a watcher keeps (docs/watch.md). */
-export type WatchKind = 'credit-mint' | 'credit-user' | 'gateway' | 'device' | 'statechain-owner' | 'tower-statechain' | 'tower-channel' | 'htlc-payer' | 'ptlc-payer' | 'channel';
+export type WatchKind = 'credit-mint' | 'credit-user' | 'gateway' | 'device' | 'statechain-owner' | 'statechain-joint' | 'tower-statechain' | 'tower-channel' | 'htlc-payer' | 'ptlc-payer' | 'channel';
 
 /**
  * - `none`: nothing to do yet (the deadline is not near); `wait`: something is on its way (a

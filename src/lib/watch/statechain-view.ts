@@ -15,10 +15,17 @@
  *   spent in the mempool by what ours replaces); a lost, exited or withdrawn coin never asks.
  * - A coin whose record holds a later owner's backup was handed on (`transferred`), whatever its
  *   status says — the watcher's own rule: its backup is never sent again.
+ * - A signed withdrawal the watcher still sends or bumps is flagged by the watcher's own rule
+ *   (./statechain.ts withdrawalPending): `withdrawal_pending` unknown (the node does not have it:
+ *   it must be sent, and `must_act`) or mempool (the watcher bumps it toward the deadline while the
+ *   schedule asks more than it pays); never once it or the backup is mined, nor in the backup's
+ *   window (the backup is the way out then), nor offline.
+ * - A pair's coin (a part's `joint-<coin>` record) is a row like an owner's, marked `joint`: the
+ *   same rules, its backup bumped from its anchor by a wallet's coin.
  * - Offline nothing of the chain is claimed: no `chain`, the status the record's, `must_act` the
  *   window alone (as `credit list` flags must_exit from the margin alone).
  */
-import { backupDeadline, backupDue, type OwnerCoin, type OwnerFacts } from './statechain.ts';
+import { backupDeadline, backupDue, withdrawalPending, type OwnerCoin, type OwnerFacts } from './statechain.ts';
 
 /** What the node said of a coin (absent offline). */
 export type CoinChainFacts = Pick<OwnerFacts, 'confirmations' | 'withdrawalConfirmations' | 'spender'> & {
@@ -54,6 +61,10 @@ export type CoinRow = {
   blocks_to_previous_final?: number;
   deadline_height?: number;
   chain?: CoinChain;
+  /** A pair's coin (a part's joint-<coin> record). */
+  joint?: true;
+  /** The signed withdrawal, unmined before the backup's window, as the watcher sees it (withdrawalPending); with a node only. */
+  withdrawal_pending?: 'unknown' | 'mempool';
   must_act: boolean;
   next: string;
 };
@@ -97,12 +108,14 @@ const confirmationsText = (n: number | undefined) => (n === undefined ? '' : ` (
 function nextOf(row: Omit<CoinRow, 'next'>, coin: CoinInput['coin'], margin: number, tip: number): string {
   const c = row.chain && row.chain.funding === 'spent' ? row.chain : undefined;
   const id = row.coin_id;
-  const send = `offchain watch sends it (or statechain backup --coin ${id} --to ADDRESS --fee-rate R --broadcast)`;
+  const send = coin.joint
+    ? `offchain watch sends it with a child from the node's wallet (or statechain backup --coin ${id}, then package child --parent <it> --wallet-psbt <your wallet's coins>)`
+    : `offchain watch sends it (or statechain backup --coin ${id} --to ADDRESS --fee-rate R --broadcast)`;
   switch (row.status) {
     case 'exited': return `nothing: your backup ${c!.txid} spent the coin${confirmationsText(c!.confirmations)}`;
     case 'exiting': return `wait for your backup ${coin.own?.txid} to be mined${row.deadline_height !== undefined ? `, by block ${row.deadline_height}` : ''}; ${row.must_act ? 'keep offchain watch running: it raises its fee each block' : 'nothing else to do'}`;
     case 'withdrawn': return `nothing: the withdrawal ${coin.withdrawal ?? c?.txid} spent the coin${confirmationsText(c?.confirmations)}`;
-    case 'withdrawal-sent': return `wait for the withdrawal ${coin.withdrawal} to be mined${row.must_act ? `; the previous owner's backup is final at ${row.previous_locktime}: ${send} in its place` : ''}`;
+    case 'withdrawal-sent': return `wait for the withdrawal ${coin.withdrawal} to be mined${row.must_act ? `; the previous owner's backup is final at ${row.previous_locktime}: ${send} in its place` : row.withdrawal_pending === 'mempool' ? '; keep offchain watch running: it bumps it with a child (when it pays your key) while the schedule asks more than it pays' : ''}`;
     case 'contested': return `act now: the previous owner's backup ${c!.txid} is in the mempool — replace it with yours at a higher fee; ${send}`;
     case 'lost': return `nothing can be done: the previous owner's backup ${c!.txid} was mined first${confirmationsText(c!.confirmations)}`;
     case 'transferred': return 'nothing: the coin was handed on (its deadlines are the next owner\'s)';
@@ -111,8 +124,8 @@ function nextOf(row: Omit<CoinRow, 'next'>, coin: CoinInput['coin'], margin: num
     case 'depositing': return 'finish the deposit (statechain deposit)';
     case 'receiving': return 'finish the transfer (statechain transfer): the coin is not yours yet';
   }
-  if (row.must_act) return `act now: your backup must be mined by block ${row.deadline_height}, before the previous owner's is final at ${row.previous_locktime}; ${send}`;
-  if (coin.status === 'withdrawn') return `send the signed withdrawal ${coin.withdrawal} (offchain watch does, or bitcoin-cli sendrawtransaction)`;
+  if (row.must_act && row.withdrawal_pending === undefined) return `act now: your backup must be mined by block ${row.deadline_height}, before the previous owner's is final at ${row.previous_locktime}; ${send}`;
+  if (coin.status === 'withdrawn') return `${row.withdrawal_pending === 'unknown' ? 'act now: the node does not have it — ' : ''}send the signed withdrawal ${coin.withdrawal} (offchain watch does, or bitcoin-cli sendrawtransaction)`;
   if (coin.own === undefined) return 'nothing: no backup of this coin is yours yet';
   if (row.previous_locktime === undefined) return `nothing: backup 1 is yours to send when you choose, once final at ${row.locktime} (statechain backup)`;
   const from = Math.max(coin.own.lockTime, backupDeadline(coin) - margin);
@@ -126,7 +139,7 @@ export function coinRow(input: CoinInput, tip: number, margin: number): CoinRow 
   const chain = f ? chainOf(coin, f) : undefined;
   const own = coin.own;
   const older = coin.older;
-  const row: Omit<CoinRow, 'next'> = {
+  const row: Omit<CoinRow, 'next' | 'must_act'> & { must_act?: boolean } = {
     coin_id: coin.coin,
     outpoint: input.outpoint,
     amount_sat: input.amountSat,
@@ -137,9 +150,14 @@ export function coinRow(input: CoinInput, tip: number, margin: number): CoinRow 
     ...(own ? { locktime: own.lockTime, blocks_to_final: own.lockTime - tip } : {}),
     ...(older ? { previous_locktime: older.lockTime, blocks_to_previous_final: older.lockTime - tip, deadline_height: backupDeadline(coin) } : {}),
     ...(chain ? { chain } : {}),
-    must_act: backupDue(coin, { tip, margin, confirmations: f?.confirmations ?? null, withdrawalConfirmations: f?.withdrawalConfirmations ?? null, ...(f?.spender ? { spender: f.spender } : {}) }),
+    ...(coin.joint ? { joint: true as const } : {}),
   };
-  return { ...row, next: nextOf(row, coin, margin, tip) };
+  const asked = { tip, margin, confirmations: f?.confirmations ?? null, withdrawalConfirmations: f?.withdrawalConfirmations ?? null, ...(f?.spender ? { spender: f.spender } : {}) };
+  const pending = f ? withdrawalPending(coin, asked) : undefined;
+  if (pending) row.withdrawal_pending = pending;
+  row.must_act = backupDue(coin, asked) || pending === 'unknown';
+  const done = row as Omit<CoinRow, 'next'>;
+  return { ...done, next: nextOf(done, coin, margin, tip) };
 }
 
 /** Soonest deadline first (the previous owner's backup final soonest), coins without one last, then by id. */

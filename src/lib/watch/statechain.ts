@@ -39,10 +39,16 @@
  *   package there by the incremental relay fee (or what replacing its child costs); a withdrawal
  *   paying anyone else is never bumped (no key for its output, the operator signs no second one):
  *   sent as signed, the shortfall said (`wallet`) when the schedule asks more than it pays.
+ * - A pair's coin (`joint`: one part's record of a coin owned by O = A + B, src/lib/statechain/joint.ts) is
+ *   decided exactly as an owner's — the same window, deadline, schedule and budget — and only its
+ *   kind (`statechain-joint`) and who pays differ: its backup pays the pair (or its channel's
+ *   funding output), which no part signs alone, so its child spends the backup's anchor and a coin
+ *   of the node's wallet. Without that wallet (offline, none loaded) a decision that would send
+ *   says so, `shortfall: wallet` — never a child of the pair's output.
  */
 import { deadlineBid } from '../tx/deadline-fee.ts';
 import type { ExitBid } from './credit.ts';
-import type { Decision } from './decision.ts';
+import { SENDING, type Decision } from './decision.ts';
 
 /** What the owner's record says of a coin (src/lib/statechain/owner.ts OwnerRecord). */
 export type OwnerCoin = {
@@ -56,6 +62,8 @@ export type OwnerCoin = {
   newer?: string[];
   /** The signed withdrawal's txid (status withdrawn). */
   withdrawal?: string;
+  /** A pair's coin (a part's `joint-<coin>` record): its backup's child is paid from the node's wallet, never from its payout. */
+  joint?: boolean;
 };
 
 /** Who spends the coin, when it is not our backup: a previous owner's backup, a later owner's (or the withdrawal), our own withdrawal, or nobody this record knows. */
@@ -96,6 +104,8 @@ export type OwnerFacts = {
   withdrawal?: WithdrawalFacts;
   /** The tip the coin's schedule started at when its withdrawal was bid first: a backup sent in its place goes on from there. */
   scheduleStart?: number;
+  /** A pair's coin: why the node's wallet cannot fund its backup's child ("CODE: message": offline, no wallet loaded); absent: it can. */
+  noWallet?: string;
 };
 
 /** What the owner's watcher knows of a signed withdrawal it may bump (startRate, budgetRate, incrementalRate: OwnerFacts', for the withdrawal's package). */
@@ -172,7 +182,19 @@ export function backupDue(coin: OwnerCoin, f: Pick<OwnerFacts, 'tip' | 'margin' 
   return backupWindow(coin, f.tip, f.margin) && !mined && !(f.spender && !replaceable(coin, f.spender));
 }
 
+/**
+ * The owner's decision — and a pair's part's (`coin.joint`): the same, its kind `statechain-joint`, and a backup it
+ * would send without a wallet to fund its child said so (`shortfall: wallet`, the reason naming why).
+ */
 export function decideOwner(coin: OwnerCoin, f: OwnerFacts): OwnerDecision {
+  const d = decideCoin(coin, f);
+  if (!coin.joint) return d;
+  const joint: OwnerDecision = { ...d, kind: 'statechain-joint' };
+  if (f.noWallet === undefined || !SENDING.has(d.action) || d.withdrawal !== undefined) return joint;
+  return { ...joint, shortfall: 'wallet', reason: `${d.reason} — the pair's backup is bumped from its anchor by a coin of the node's wallet, and there is none to fund it (${f.noWallet}): nothing sent` };
+}
+
+function decideCoin(coin: OwnerCoin, f: OwnerFacts): OwnerDecision {
   const deadline = backupDeadline(coin);
   const base = { kind: 'statechain-owner' as const, contract: coin.coin, deadline, blocks_left: deadline - f.tip };
   if (coin.status === 'sent') return { ...base, action: 'done', reason: 'the coin was handed on: its deadlines are the next owner\'s' };

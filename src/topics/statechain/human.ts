@@ -15,7 +15,7 @@ export function coinsText(m: CoinsMessage): string {
   if (act) out.push(`${act} MUST ACT NOW`);
   for (const c of m.coins) {
     const spent = c.chain?.funding === 'spent' ? c.chain : undefined;
-    out.push('', `${c.coin_id}  ${c.status}${c.must_act ? '  MUST ACT NOW' : ''}`);
+    out.push('', `${c.coin_id}  ${c.status}${c.joint ? '  (the pair\'s: joint)' : ''}${c.must_act ? '  MUST ACT NOW' : ''}`);
     out.push(rows([
       ['coin', `${c.outpoint ?? 'no deposit yet'}${c.amount_sat !== null ? `, ${thousands(c.amount_sat)} sat` : ''}`],
       c.backup !== undefined ? ['your backup', `${c.backup} of ${c.backups}, final at block ${c.locktime} (${blocksText(c.blocks_to_final!)})`] : undefined,

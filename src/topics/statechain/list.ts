@@ -4,7 +4,7 @@
  * runs beside a running watcher), each checked as the watcher checks it (../watch/statechain.ts
  * checkedCoin: the operator's signature, each backup's txid and nLockTime) and, with a node,
  * asked as the watcher asks (coinSpend), into the rows of src/lib/watch/statechain-view.ts.
- * Not listed: a pair's part of a coin (`joint-<coin>`), which the watcher does not keep either.
+ * A pair's part of a coin (`joint-<coin>`) is listed too, marked `joint`, as the watcher keeps it.
  */
 import type { ChainSource } from '../../lib/chain/types.ts';
 import { MalformedInputError, UsageError } from '../../lib/errors.ts';
@@ -24,7 +24,7 @@ async function ownerRecords(open: (create: boolean) => Promise<StateDb | undefin
   const { Documents } = await import('../../lib/store/sqlite/records.ts');
   // No sealer: the records are read as stored, the share sealed and never opened (no key is asked).
   const docs = new Documents(open, 'statechain', dir);
-  const names = (await docs.list()).filter((n) => n.startsWith('coin-'));
+  const names = (await docs.list()).filter((n) => n.startsWith('coin-') || n.startsWith('joint-'));
   return Promise.all(names.map(async (n) => (await docs.read<OwnerRecord>(n))!));
 }
 
@@ -40,9 +40,9 @@ async function coinFacts(chain: NodeChain, coin: ReturnType<typeof ownerCoin>, o
 }
 
 export async function coinsList(open: (create: boolean) => Promise<StateDb | undefined>, dir: string, chain: ChainSource, network: Network): Promise<CoinsMessage> {
-  const { checkedCoin, OWNER_MARGIN } = await import('../watch/statechain.ts');
+  const { checkedCoin, ownerView, OWNER_MARGIN } = await import('../watch/statechain.ts');
   const { coinRow, byDeadline } = await import('../../lib/watch/statechain-view.ts');
-  const records = await ownerRecords(open, dir);
+  const records = (await ownerRecords(open, dir)).map((r) => (r && typeof r === 'object' ? ownerView(r) : r));
   const tip = (await chain.tip()).height;
   const node = chain.kind === 'rpc' ? await (await import('../watch/credit.ts')).withTxIndex(chain, 'a backup or withdrawal mined would look unknown to statechain list') : undefined;
   const rows: CoinRow[] = [];

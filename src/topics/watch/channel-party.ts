@@ -8,6 +8,8 @@
  *   --delayed-key-env/-file     delayed_payment_basepoint     optional  its own to_local's sweep
  *   --htlc-key-env/-file        htlc_basepoint (+ --preimage-file, --preimage-dir, those learnt on chain: ./preimages.ts)
  *                               optional  its HTLCs on either commitment
+ *   --funding-key-env/-file     funding key (+ --seed-file)  optional  going on chain: its latest commitment signed
+ *                               (src/lib/watch/channel-onchain.ts), the seed checked against local_first_point
  *   --sweep-to                  where they all pay            required
  */
 import { OffchainError, RefusedError, UsageError } from '../../lib/errors.ts';
@@ -19,15 +21,29 @@ import type { PreimageSource } from './preimages.ts';
 export type ChannelFlags = {
   'revocation-key-env'?: string; 'revocation-key-file'?: string; 'delayed-key-env'?: string; 'delayed-key-file'?: string;
   'htlc-key-env'?: string; 'htlc-key-file'?: string; 'preimage-file'?: string[]; 'preimage-dir'?: string; 'sweep-to'?: string;
+  'funding-key-env'?: string; 'funding-key-file'?: string; 'seed-file'?: string;
 };
 
 /** The party's secrets and destination, loaded once. */
-export type ChannelParty = { secret: Uint8Array; point: string; delayed?: Uint8Array; htlc?: { secret: Uint8Array; preimages: PreimageSource }; destination: { script: Uint8Array; dustSat: number } };
+export type ChannelParty = {
+  secret: Uint8Array; point: string; delayed?: Uint8Array; htlc?: { secret: Uint8Array; preimages: PreimageSource }; destination: { script: Uint8Array; dustSat: number };
+  /** The funding key and the per-commitment seed: the party's latest commitment signed to go on chain. */
+  close?: { fundingSecret: Uint8Array; seed: Uint8Array };
+};
 
 /**
  * The channel records of `network`'s database, each decoded — a damaged one is its channel's
  * error, not the round's (the other channels and kinds go on); none without a database.
  */
+/** One step on a channel's record under its lock (the `commitment` commands' ChannelBook.step): the record written before the message returns. */
+export function channelStepper(open: (create: boolean) => Promise<StateDb | undefined>, dir: string): NonNullable<ChannelHost['step']> {
+  return async (id, fn) => {
+    const { ChannelBook } = await import('../../lib/store/sqlite/channels.ts');
+    const { decodeChannelRecord } = await import('../../lib/bolt3/party.ts');
+    return new ChannelBook(() => open(false), dir).step(id, (v) => fn(decodeChannelRecord(v, `the record of channel ${id}`)));
+  };
+}
+
 export async function readChannels(open: (create: boolean) => Promise<StateDb | undefined>, dir: string, network: Network): Promise<WatchedChannel[]> {
   const { ChannelBook } = await import('../../lib/store/sqlite/channels.ts');
   const { decodeChannelRecord } = await import('../../lib/bolt3/party.ts');
@@ -46,7 +62,7 @@ export async function readChannels(open: (create: boolean) => Promise<StateDb | 
   });
 }
 
-type Basepoint = 'revocation_basepoint' | 'delayed_payment_basepoint' | 'htlc_basepoint';
+type Basepoint = 'revocation_basepoint' | 'delayed_payment_basepoint' | 'htlc_basepoint' | 'funding_pubkey';
 
 /** One basepoint secret from `--<flag>-env`/`--<flag>-file`, checked against every channel's (E_NO_KEY, E_KEY_FILE_PERMISSIONS, E_WRONG_KEY). */
 async function basepointSecret(flag: string, env: string | undefined, file: string | undefined, network: Network, channels: WatchedChannel[], field: Basepoint): Promise<{ secret: Uint8Array; point: string }> {
@@ -101,7 +117,8 @@ export async function loadChannelParty(f: ChannelFlags, channels: WatchedChannel
       const given = (f['preimage-file'] ?? []).map((p) => readHexSecretFile(p, '--preimage-file', { length: 32 }));
       htlc = { secret, preimages: new PreimageSource(given, { ...(f['preimage-dir'] !== undefined ? { dir: f['preimage-dir'] } : {}), say }) };
     }
-    return { secret: revocation.secret, point: revocation.point, ...(delayed ? { delayed } : {}), ...(htlc ? { htlc } : {}), destination: { script, dustSat: Number(dustThreshold(script)) } };
+    const close = await closeSecrets(f, network, channels, held);
+    return { secret: revocation.secret, point: revocation.point, ...(delayed ? { delayed } : {}), ...(htlc ? { htlc } : {}), ...(close ? { close } : {}), destination: { script, dustSat: Number(dustThreshold(script)) } };
   } catch (e) {
     for (const s of held) s.fill(0);
     throw e;
@@ -109,11 +126,36 @@ export async function loadChannelParty(f: ChannelFlags, channels: WatchedChannel
 }
 
 /**
+ * Optional: the funding key (--funding-key-env/-file) and the per-commitment seed (--seed-file, 0600),
+ * both or neither, checked against every channel (its funding_pubkey, its local_first_point): with
+ * them the watcher goes on chain for an HTLC about to be lost (src/lib/watch/channel-onchain.ts).
+ */
+async function closeSecrets(f: ChannelFlags, network: Network, channels: WatchedChannel[], held: Uint8Array[]): Promise<ChannelParty['close']> {
+  const keyed = f['funding-key-env'] !== undefined || f['funding-key-file'] !== undefined;
+  if (!keyed && f['seed-file'] === undefined) return undefined;
+  if (!keyed || f['seed-file'] === undefined) {
+    throw new UsageError('E_USAGE', 'going on chain signs your latest commitment with your funding key and per-commitment seed: pass both --funding-key-env (or --funding-key-file) and --seed-file');
+  }
+  const { secret: fundingSecret } = await basepointSecret('funding-key', f['funding-key-env'], f['funding-key-file'], network, channels, 'funding_pubkey');
+  held.push(fundingSecret);
+  const { readHexSecretFile } = await import('../../lib/cli/secret-file.ts');
+  const seed = readHexSecretFile(f['seed-file'], '--seed-file', { length: 32 });
+  held.push(seed);
+  const { checkSeed } = await import('../../lib/bolt3/party.ts');
+  for (const c of channels) {
+    if (c.record) checkSeed(c.record, seed);
+  }
+  return { fundingSecret, seed };
+}
+
+/**
  * The host of ./channel.ts's round. `party`: the secrets, or why they could not be had — then each
  * channel's decision carries that error (a channel recorded after a watcher started without a key
  * for it); a channel of another revocation basepoint than the key's is its own error too.
  */
-export function channelHost(channels: WatchedChannel[], party: ChannelParty | OffchainError, limits: ChannelHost['limits'], done: Set<string>, wallet?: ChannelHost['wallet']): ChannelHost {
+export function channelHost(
+  channels: WatchedChannel[], party: ChannelParty | OffchainError, limits: ChannelHost['limits'], done: Set<string>, wallet?: ChannelHost['wallet'], step?: ChannelHost['step'],
+): ChannelHost {
   if (party instanceof OffchainError) {
     const error = `${party.code}: ${party.message}`;
     const unkeyed = channels.map(({ id }) => ({ id, error }));
@@ -122,10 +164,11 @@ export function channelHost(channels: WatchedChannel[], party: ChannelParty | Of
   const checked = channels.map((c) => (c.record && c.record.channel.local.revocation_basepoint !== party.point
     ? { id: c.id, error: `E_WRONG_KEY: the revocation key given is not channel ${c.id}'s (its basepoint is ${c.record.channel.local.revocation_basepoint})` }
     : c));
-  const { delayed, htlc } = party;
+  const { delayed, htlc, close } = party;
   return {
     channels: async () => checked, revocationKey: async () => party.secret.slice(), ...(delayed ? { delayedKey: async () => delayed.slice() } : {}),
     ...(htlc ? { htlcKey: async () => ({ secret: htlc.secret.slice(), preimages: htlc.preimages.copies() }), preimages: htlc.preimages } : {}),
+    ...(close && step ? { closeKeys: async () => ({ fundingSecret: close.fundingSecret.slice(), seed: close.seed.slice() }), step } : {}),
     destination: party.destination, limits, done, ...(wallet ? { wallet } : {}),
   };
 }

@@ -35,6 +35,7 @@ import { fundingSpend } from './channel-spend.ts';
 import type { ChannelWatch } from './state.ts';
 import type { NodeWallet } from './wallet.ts';
 import { anchorsStage, type Funder } from './channel-anchors.ts';
+import type { OpenHost } from './channel-open.ts';
 
 /** A channel the state directory holds: its record, or why it could not be read. */
 export type WatchedChannel = { id: string; record: ChannelRecord; error?: undefined; coin?: string } | { id: string; record?: undefined; error: string; coin?: undefined };
@@ -50,6 +51,9 @@ export type ChannelHost = {
   htlcKey?: () => Promise<{ secret: Uint8Array; preimages: Uint8Array[] }>;
   /** Where htlcKey's preimages come from, each round's (--preimage-dir read again, those learnt on chain: ./preimages.ts). */
   preimages?: { refresh(r: Round): Promise<void>; learn(r: Round, channels: readonly WatchedChannel[]): Promise<void> };
+  /** Going on chain (./channel-open.ts): the funding key and seed, and the record's step under its lock. */
+  closeKeys?: OpenHost['closeKeys'];
+  step?: OpenHost['step'];
   /** The node's wallet (offline: none): an anchors channel's HTLC second stages take their fee input from it. */
   wallet?: NodeWallet;
   /** --sweep-to's script and its dust threshold. */
@@ -74,7 +78,7 @@ export async function channelRound(host: ChannelHost, r: Round): Promise<Decisio
       continue;
     }
     try {
-      const { sends: _sends, ...d } = await channelTurn(host, r, rec, id, coin);
+      const { sends: _sends, close: _close, ...d } = await channelTurn(host, r, rec, id, coin);
       if (d.action === 'done') host.done.add(id);
       out.push(d);
     } catch (e) {
@@ -95,6 +99,8 @@ async function channelTurn(host: ChannelHost, r: Round, rec: ChannelRecord, id: 
   const found = await fundingSpend(r, rec, watch, coin);
   if (!('txid' in found.spend)) {
     if (found.top !== undefined && found.top !== watch.walked_to && !r.dryRun) await r.records.setChannel(id, { ...watch, walked_to: found.top });
+    // Open: an HTLC about to be lost sends the party's latest commitment (./channel-open.ts).
+    if (found.spend.kind === 'unspent' && rec.local) return (await import('./channel-open.ts')).openTurn(host, r, rec, base);
     return decideChannel({ ...base, spend: found.spend });
   }
   const spend = found.spend;

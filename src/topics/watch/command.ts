@@ -199,7 +199,7 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
   private async watchedChannels(network: Network, chain: ChainSource): Promise<import('./channel.ts').ChannelHost | undefined> {
     const records = await this.channelRecords(network);
     if (records.length === 0) return undefined;
-    const { channelHost } = await import('./channel-party.ts');
+    const { channelHost, channelStepper } = await import('./channel-party.ts');
     let party: import('./channel-party.ts').ChannelParty | OffchainError;
     try {
       await this.channelKeyChecked(network);
@@ -208,11 +208,12 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
       if (!(e instanceof OffchainError)) throw e;
       party = e;
     }
-    // Anchors' HTLC second stages pay their fee from the node's wallet (its only loaded one): asked only when one is due.
+    // Anchors' HTLC second stages pay their fee from the node's wallet (--rpc-wallet, else its only loaded one): asked only when one is due.
     const { nodeWallet, walletClient } = await import('./wallet.ts');
-    const client = walletClient(chain);
+    const client = walletClient(chain, (this.flags as { 'rpc-wallet'?: string })['rpc-wallet']);
     const wallet = client ? nodeWallet(client) : undefined;
-    return channelHost(records, party, await this.feeLimits(), this.channelsDone, wallet);
+    const step = channelStepper((create) => this.state(network, { create }), this.stateDir(network));
+    return channelHost(records, party, await this.feeLimits(), this.channelsDone, wallet, step);
   }
 
   /**
@@ -307,7 +308,8 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
   private async ownerCoins(network: Network): Promise<{ docs: Documents; names: string[] }> {
     const { ownerDocuments } = await import('../statechain/backup-spend.ts');
     const docs = await (this.ownerDocs ??= ownerDocuments((create) => this.state(network, { create }), this.stateDir(network), () => this.keyPair(network)));
-    return { docs, names: (await docs.list()).filter((n) => n.startsWith('coin-')) };
+    // A pair's part's coins (joint-<coin>) too: kept as an owner's, the backup's child paid from the node's wallet.
+    return { docs, names: (await docs.list()).filter((n) => n.startsWith('coin-') || n.startsWith('joint-')) };
   }
 
   /**
@@ -330,7 +332,10 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
         if (e instanceof OffchainError && e.code === 'E_KEY_MISMATCH') throw new RefusedError('E_WRONG_KEY', `this key is not the statechain owner's of ${this.stateDir(network)} (its coins are sealed under another): pass the owner's --key-file/--key-env (a mint and an owner with different keys need a state directory each)`);
         throw e;
       }
-      if (record !== undefined && record.auth !== toHex(key.publicKey)) {
+      // A part's record names the pair's first part (A) as its auth: its own part's key is its joint part's.
+      const { isJoint } = await import('./statechain.ts');
+      const auth = record && isJoint(record) ? record.joint.parts[record.joint.index]?.auth : record?.auth;
+      if (record !== undefined && auth !== toHex(key.publicKey)) {
         throw new RefusedError('E_WRONG_KEY', `this key is not the owner of coin ${record.coin_id} in ${this.stateDir(network)} (its key is ${record.auth}): pass the owner's --key-file/--key-env (a mint and an owner with different keys need a state directory each)`);
       }
       this.ownerChecked.add(name);
@@ -351,6 +356,8 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
     const { ownerScript } = await import('../../lib/statechain/coin.ts');
     // The child pays the watcher's own key (its BIP-86 P2TR), as the credit exit's pays the mint's.
     const destination = ownerScript(key.publicKey);
+    const { nodeWallet, walletClient } = await import('./wallet.ts');
+    const client = walletClient(chain);
     return {
       coins: async () => (await Promise.all(names.map((n) => docs.read<OwnerRecord>(n)))).filter((r): r is OwnerRecord => r !== undefined),
       backup: (record, req) => backupSpend(record, chain, {
@@ -362,6 +369,9 @@ export abstract class WatchSteps<T extends typeof Command> extends HtlcRefundSte
         child: { destination, feeRate: req.feeRate, feeLimits: limits, packageGuard: true },
       }),
       limits,
+      network,
+      // A pair's backups' children are paid from the node's wallet (its default one), asked only when one is due.
+      ...(client ? { wallet: nodeWallet(client) } : { noWallet: 'E_CHAIN_OFFLINE: no node (--rpc-url) and so no wallet' }),
     };
   }
 

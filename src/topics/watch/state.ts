@@ -97,6 +97,11 @@ export class WatchRecords {
       const { txid: _bad, ...rest } = b;
       return rest;
     }
+    // Stored wallet coins that are not a string are none: new ones are chosen (and stored) before the next send.
+    if (b.wallet !== undefined && typeof b.wallet !== 'string') {
+      const { wallet: _bad, ...rest } = b;
+      return rest;
+    }
     return b;
   }
 

@@ -16,6 +16,11 @@
 import type { Conflict } from '../../lib/truc/standing.ts';
 import type { FeeLimits } from '../../lib/tx/fee-guard.ts';
 import type { OwnerRecord } from '../../lib/statechain/owner.ts';
+import type { JointRecord } from '../../lib/statechain/joint.ts';
+import type { Transaction } from '@scure/btc-signer';
+import type { ReplacedChild } from '../../lib/truc/replaced.ts';
+import type { Prevout } from '../../lib/truc/check.ts';
+import { feeCoinsSat, type NodeWallet } from './wallet.ts';
 import { DEFAULT_FLOOR } from '../../lib/statechain/floor.ts';
 import { FINAL_DEPTH, SENDING, type Decision, childReplaceRate, heldRate } from '../../lib/watch/decision.ts';
 import { exitBudgetRate } from '../../lib/watch/credit.ts';
@@ -24,7 +29,7 @@ import type { ExitBid } from '../../lib/watch/credit.ts';
 import { checkStatement } from '../../lib/statechain/statement.ts';
 import { parseTransaction } from '../../lib/statechain/coin.ts';
 import { parsePublicKey } from '../../lib/keys/keys.ts';
-import { MalformedInputError } from '../../lib/errors.ts';
+import { MalformedInputError, UsageError } from '../../lib/errors.ts';
 import { fromHex } from '../../lib/bytes.ts';
 import type { BackupSpend, WithdrawalSpend } from '../statechain/backup-spend.ts';
 import { errorText, startRates, turns, type Round, type StartRate, type WatchChain } from './credit.ts';
@@ -42,12 +47,32 @@ export type OwnerHost = {
   withdrawal(record: OwnerRecord, req: { feeRate: number; broadcast: boolean }): Promise<WithdrawalSpend>;
   /** --max-fee-rate and --max-fee-share. */
   limits: FeeLimits;
+  /** A pair's coins (`joint-<coin>`): the node's wallet that pays their backups' children (absent offline, or none loaded). */
+  wallet?: NodeWallet;
+  /** Why there is no wallet ("CODE: message"), said on a pair's coin whose backup is due. */
+  noWallet?: string;
+  network: string;
 };
 
 /** The rate (sat/vB) the package's sizes are taken at: any rate gives the same sizes. */
 const SIZING_RATE = 0.1;
 /** The child's output (P2TR) must keep this much. */
 const P2TR_DUST = 330;
+
+/** A part's record of a pair's coin (`joint-<coin>`, src/lib/statechain/joint.ts): its share_secret is the part's, never O's. */
+export const isJoint = (record: OwnerRecord): record is JointRecord => typeof record === 'object' && record !== null && typeof (record as Partial<JointRecord>).joint === 'object' && (record as Partial<JointRecord>).joint !== null;
+
+/**
+ * A record as the owner's watcher reads it: a pair's part B keeps the pair's signed withdrawal in its send state
+ * (src/lib/statechain/joint-send.ts storedJointWithdrawal), not where an owner keeps its own — read from there. Part A
+ * holds none (B signs last and prints it): its withdrawn coin is not its to send.
+ */
+export function ownerView(record: OwnerRecord): OwnerRecord {
+  if (!isJoint(record) || record.withdrawal || record.status !== 'withdrawn') return record;
+  const answer = (record as { joint_withdraw?: { answer?: { txid?: unknown; hex?: unknown } } }).joint_withdraw?.answer;
+  if (typeof answer?.txid !== 'string' || typeof answer.hex !== 'string') return record;
+  return { ...record, withdrawal: { txid: answer.txid, hex: answer.hex, broadcast: false } };
+}
 
 /** What the record says of the coin: our newest backup, the one before it, the later ones, the withdrawal. */
 export function ownerCoin(record: OwnerRecord): OwnerCoin & { newer: string[]; olderAll: string[] } {
@@ -64,6 +89,7 @@ export function ownerCoin(record: OwnerRecord): OwnerCoin & { newer: string[]; o
     ...(record.withdrawal ? { withdrawal: record.withdrawal.txid } : {}),
     newer: signed ? records.slice(index + 1).map((b) => b.txid) : [],
     olderAll: signed ? records.slice(0, index).map((b) => b.txid) : [],
+    ...(isJoint(record) ? { joint: true } : {}),
   };
 }
 
@@ -100,9 +126,9 @@ export async function ownerRound(host: OwnerHost, r: Round): Promise<Decision[]>
     } catch {
       // keep 0
     }
-    return { kind: 'statechain-owner' as const, contract: String(record?.coin_id), deadline, blocks_left: deadline - r.tip, action: 'hold' as const };
+    return { kind: record && isJoint(record) ? 'statechain-joint' as const : 'statechain-owner' as const, contract: String(record?.coin_id), deadline, blocks_left: deadline - r.tip, action: 'hold' as const };
   };
-  return turns(await host.coins(), (record) => ownerTurn(host, r, record, start), failed);
+  return turns((await host.coins()).map(ownerView), (record) => ownerTurn(host, r, record, start), failed);
 }
 
 async function ownerTurn(host: OwnerHost, r: Round, record: OwnerRecord, startRate: StartRate): Promise<Decision> {
@@ -127,7 +153,12 @@ async function ownerTurn(host: OwnerHost, r: Round, record: OwnerRecord, startRa
   const withdrawalBid = pending || (active && coin.status === 'withdrawn') ? await r.records.bid(coin.coin, 'withdrawal') : undefined;
   if (bid) facts = { ...facts, bid };
   if (active && withdrawalBid) facts = { ...facts, scheduleStart: withdrawalBid.start_tip };
-  if (active) facts = { ...facts, ...await backupFacts(host, r, record, coin.own!.txid, deadline, startRate, facts, conflicts) };
+  // A pair's backup: its child paid from the node's wallet — by the coins its first bid stored, while they can still pay.
+  const part = isJoint(record) ? record : undefined;
+  const pair = active && part ? await pairFunding(host, r, part, bid, facts) : undefined;
+  if (coin.joint && !host.wallet) facts = { ...facts, noWallet: host.noWallet ?? 'E_CHAIN_OFFLINE: no node' };
+  const size: Sizer = pair && part ? (feeRate) => pairBackup(host, r, part, pair, { feeRate, send: false }) : (feeRate) => host.backup(record, { feeRate, broadcast: false });
+  if (active) facts = { ...facts, ...await backupFacts(host, r, size, coin.own!.txid, deadline, startRate, facts, conflicts) };
   if (pending) facts = { ...facts, ...await withdrawalFacts(host, r, record, coin, pending, startRate, withdrawalBid) };
   const d = decideOwner(coin, facts);
   // A hold over a package someone else sent (the previous owner's backup, ours broadcast with a stranger's child, a store that lost its bids) starts the schedule here: the next block's bid rises from it.
@@ -140,6 +171,14 @@ async function ownerTurn(host: OwnerHost, r: Round, record: OwnerRecord, startRa
       d.txid = d.withdrawal === 'alone'
         ? await r.chain.broadcast(fromHex(record.withdrawal!.hex, 'the withdrawal'))
         : (await host.withdrawal(record, { feeRate: d.rate! / 1000, broadcast: true })).withdrawal.txid;
+    } else if (d.rate !== undefined && pair && part) {
+      if (!host.wallet) return d;
+      // The wallet's coins stored with the bid before anything is sent: every bid spends them, across restarts.
+      const coins = pair.coins ?? await host.wallet.coins(feeCoinsSat(host.limits.maxFeeRate), { lock: true });
+      const { base64 } = await import('@scure/base');
+      await r.records.setBid(coin.coin, { start_tip: bid?.start_tip ?? r.tip, rate: d.rate, tip: r.tip, block: r.block, wallet: pair.coins && bid?.wallet ? bid.wallet : base64.encode(coins.toPSBT()) });
+      const sent = await pairBackup(host, r, part, { ...pair, coins }, { feeRate: d.rate / 1000, send: true, ...(conflicts ? { conflicts } : {}) });
+      d.txid = sent.backup.txid;
     } else if (d.rate !== undefined) {
       await r.records.setBid(coin.coin, { start_tip: bid?.start_tip ?? r.tip, rate: d.rate, tip: r.tip, block: r.block });
       const sent = await host.backup(record, { feeRate: d.rate / 1000, broadcast: true, ...(conflicts ? { conflicts } : {}) });
@@ -211,11 +250,11 @@ export function replaceRate(c: Conflict, vsize: number, incremental: number): nu
  * mempool, or a previous owner's backup there with its descendants (package RBF: more fee than
  * all it evicts, plus the incremental relay fee on our package, and a rate above its chunk's).
  */
-async function backupFacts(host: OwnerHost, r: Round, record: OwnerRecord, ownTxid: string, deadline: number, startRate: StartRate, f: OwnerFacts, conflicts: Conflict[] | undefined): Promise<Partial<OwnerFacts>> {
+async function backupFacts(host: OwnerHost, r: Round, size: Sizer, ownTxid: string, deadline: number, startRate: StartRate, f: OwnerFacts, conflicts: Conflict[] | undefined): Promise<Partial<OwnerFacts>> {
   const { start, incremental } = await startRate(deadline - r.tip);
-  let sized: BackupSpend;
+  let sized: Pick<BackupSpend, 'backup' | 'child'>;
   try {
-    sized = await host.backup(record, { feeRate: SIZING_RATE, broadcast: false });
+    sized = await size(SIZING_RATE);
   } catch (e) {
     return { startRate: start, incrementalRate: incremental, unbuildable: errorText(e) };
   }
@@ -268,4 +307,126 @@ async function withdrawalFacts(host: OwnerHost, r: Round, record: OwnerRecord, c
     }
   }
   return { startRate: start, incrementalRate: incremental, budgetRate, withdrawal: wf };
+}
+
+/** A backup's package sized at `feeRate` (sat/vB), nothing sent: the owner's through `statechain backup`'s code, a pair's with the node wallet's coins. */
+type Sizer = (feeRate: number) => Promise<Pick<BackupSpend, 'backup' | 'child'>>;
+
+/**
+ * The vsize of a pair's child before the wallet chose its coins (offline, or no wallet): the anchor (41 vB), one P2WPKH
+ * coin of the wallet (68 vB with its witness), its P2WPKH change (31 vB) and the transaction's own 10.5 vB.
+ */
+const FUNDED_CHILD_VSIZE = 151;
+
+/** What a pair's backup needs to be bumped from its anchor: its bytes, the coin it spends, the child there to replace, the wallet's coins. */
+type PairFunding = {
+  hex: string; txid: string; lockTime: number; feeSat: number; valueSat: number; prevouts: Prevout[]; replaces?: ReplacedChild;
+  /** The coins stored with the coin's bid (still the wallet's, or spent by a bid of ours); undefined: none yet, or the wallet spent them elsewhere. */
+  coins?: Transaction;
+  /** Coins the wallet would choose now (not locked), only to size the child when none are stored. */
+  sizing?: Transaction;
+};
+
+/**
+ * A part's pair backup, due: its bytes (the newest of the pair's, owner.ts backupWithChild with no child), the coin's
+ * output from the operator's statement, the child on its anchor in the node's mempool (ours or anyone's: the one a new
+ * child replaces), and the wallet's coins — those stored with the bid, unless the backup is off the node's mempool and
+ * one of them is no longer unspent (the wallet spent it elsewhere: new ones are chosen, stored before they are sent).
+ */
+async function pairFunding(host: OwnerHost, r: Round, record: JointRecord, bid: ExitBid | undefined, f: OwnerFacts): Promise<PairFunding> {
+  const { backupWithChild } = await import('../../lib/statechain/owner.ts');
+  const { coinKey } = await import('../../lib/statechain/coin.ts');
+  const { feeOf } = await import('../../lib/statechain/withdrawal.ts');
+  const { toHex } = await import('../../lib/bytes.ts');
+  const { backup, hex } = backupWithChild(record, undefined, new Uint8Array(32));
+  const st = record.statement;
+  const [txid, vout] = st.outpoint!.split(':') as [string, string];
+  const prevouts = [{ txid, vout: Number(vout), amount: BigInt(st.amount_sat!), script: coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share')).script }];
+  const out: PairFunding = { hex, txid: backup.id, lockTime: backup.lockTime, feeSat: Number(feeOf(backup, BigInt(st.amount_sat ?? 0))), valueSat: Number(backup.getOutput(0).amount!), prevouts };
+  if (bid?.wallet !== undefined) {
+    const { parsePsbtBase64 } = await import('../../lib/psbt/parse.ts');
+    out.coins = parsePsbtBase64(bid.wallet, 'the stored wallet coins');
+    if (!r.offline && f.confirmations === null) {
+      const stored = out.coins;
+      for (let i = 0; i < stored.inputsLength; i++) {
+        const input = stored.getInput(i);
+        if ((await r.chain.utxo(toHex(input.txid!), input.index!)) === null) {
+          delete out.coins;
+          break;
+        }
+      }
+    }
+  }
+  if (!r.offline && f.confirmations === 0) {
+    const replaces = await anchorChild(r, hex, backup.id);
+    if (replaces) out.replaces = replaces;
+  }
+  if (out.coins === undefined && host.wallet) out.sizing = await host.wallet.coins(feeCoinsSat(host.limits.maxFeeRate));
+  return out;
+}
+
+/** A pair's backup with its child from the node's wallet at `feeRate` (sat/vB of the package); with `send`, submitted. Without coins (no wallet): sized by FUNDED_CHILD_VSIZE. */
+async function pairBackup(host: OwnerHost, r: Round, record: JointRecord, p: PairFunding, req: { feeRate: number; send: boolean; conflicts?: Conflict[] }): Promise<Pick<BackupSpend, 'backup' | 'child'>> {
+  const coins = p.coins ?? (req.send ? undefined : p.sizing);
+  const backup = { txid: p.txid, lockTime: p.lockTime, feeSat: p.feeSat, valueSat: p.valueSat };
+  if (coins === undefined || !host.wallet) {
+    if (req.send) throw new UsageError('E_NO_WALLET', `coin ${record.coin_id}: the pair's backup is bumped from its anchor by the node's wallet, and there is none (${host.noWallet ?? 'offline'})`);
+    const { measureTx } = await import('../../lib/truc/transaction.ts');
+    return { backup: { ...backup, vsize: measureTx(fromHex(p.hex), 'the backup').vsize }, child: { txid: '', vsize: FUNDED_CHILD_VSIZE, feeSat: 0 } };
+  }
+  const built = await walletChild({
+    r, wallet: host.wallet, coins, limits: host.limits, network: host.network, parent: fromHex(p.hex, 'the backup'), prevouts: p.prevouts,
+    feeRate: req.feeRate, send: req.send, ...(req.conflicts?.length ? { conflicts: req.conflicts } : {}), ...(p.replaces ? { replaces: p.replaces } : {}),
+  });
+  return { backup: { ...backup, vsize: built.parentVsize }, child: { txid: built.txid, vsize: built.vsize, feeSat: Number(built.childFee) } };
+}
+
+/**
+ * A parent's TRUC child from its anchor and the node wallet's `coins` (walletcreatefundedpsbt's answer, used as is) at
+ * `feeRate` on the package (src/lib/truc/child.ts buildChild, as `package child --wallet-psbt` builds it: the fee guard
+ * on the package, the package through check.ts); with `send`, signed by the wallet — the txid it signed must be the one
+ * built (E_WALLET_ALTERED: not sent) — checked again as signed, and submitted (E_BROADCAST_REJECTED naming each
+ * transaction's refusal). The keyless tower's (./tower.ts) and a pair's backup's.
+ */
+export async function walletChild(o: {
+  r: Round; wallet: NodeWallet; coins: Transaction; limits: FeeLimits; network: string; parent: Uint8Array; prevouts: Prevout[];
+  feeRate: number; send: boolean; conflicts?: Conflict[]; replaces?: ReplacedChild;
+}): Promise<{ parentVsize: number; vsize: number; txid: string; childFee: bigint }> {
+  const { buildChild } = await import('../../lib/truc/child.ts');
+  const { CORE_POLICY, checkTrucPackage } = await import('../../lib/truc/check.ts');
+  const { submittedMessage } = await import('../../lib/truc/submit.ts');
+  const { measureTx } = await import('../../lib/truc/transaction.ts');
+  const { OffchainError } = await import('../../lib/errors.ts');
+  const { toHex } = await import('../../lib/bytes.ts');
+  const node = await o.r.chain.mempoolPolicy();
+  const policy = { ...CORE_POLICY, minRelayFeeRate: node.minRelayFeeRate, mempoolMinFeeRate: node.mempoolMinFeeRate > node.minRelayFeeRate ? node.mempoolMinFeeRate : 0 };
+  const built = buildChild({
+    parent: o.parent, parentPrevouts: o.prevouts, wallet: o.coins, feeRate: o.feeRate, feeLimits: o.limits, policy, packageGuard: true,
+    incrementalRelayFeeRate: node.incrementalRelayFeeRate,
+    ...(o.conflicts?.length ? { conflicts: o.conflicts } : {}), ...(o.replaces ? { replaces: o.replaces } : {}),
+  });
+  const out = { parentVsize: built.verdict.parent.vsize, vsize: built.vsize, txid: built.txid, childFee: built.childFee };
+  if (!o.send) return out;
+  const child = await o.wallet.sign(built.psbt);
+  const signed = measureTx(child, 'the child as the wallet signed it').txid;
+  if (signed !== built.txid) throw new OffchainError('E_WALLET_ALTERED', `the node's wallet changed the child it signed (${signed}, not ${built.txid}): not sent`);
+  const coins = Array.from({ length: o.coins.inputsLength }, (_, i) => o.coins.getInput(i)).map((i) => ({ txid: toHex(i.txid!), vout: i.index!, amount: i.witnessUtxo!.amount, script: i.witnessUtxo!.script }));
+  const verdict = checkTrucPackage(o.parent, child, [...o.prevouts, ...coins], policy);
+  submittedMessage(await o.r.chain.submitPackage!([o.parent, child], policy.maxFeeRate), verdict, o.network);
+  return out;
+}
+
+/** The child spending `parent`'s anchor in the node's mempool (ours, the owner's, anyone's): the one a new child replaces, at its mempool fee and chunk. */
+export async function anchorChild(r: Round, parentHex: string, parentTxid: string): Promise<ReplacedChild | undefined> {
+  const { measureTx } = await import('../../lib/truc/transaction.ts');
+  const { P2A_SCRIPT } = await import('../../lib/statechain/coin.ts');
+  const { equalBytes } = await import('../../lib/bytes.ts');
+  const vout = measureTx(fromHex(parentHex), 'the backup').tx.outputs.findIndex((o) => equalBytes(o.script, P2A_SCRIPT));
+  if (vout < 0) return undefined;
+  const child = await r.chain.mempoolSpender(parentTxid, vout);
+  if (child === undefined) return undefined;
+  const entry = await r.chain.mempoolEntry(child);
+  if (!entry) return undefined;
+  const c = await r.chain.mempoolEviction(child);
+  return { txid: child, fee: entry.fee, ...(c ? { chunk: { fee: c.chunkFee, weight: c.chunkWeight, withParent: c.chunkWeight > 4 * entry.vsize } } : {}) };
 }

@@ -27,7 +27,7 @@ import { decideTower, newestExports, type TowerCoin } from '../../lib/watch/towe
 import type { OwnerFacts } from '../../lib/watch/statechain.ts';
 import { fromHex } from '../../lib/bytes.ts';
 import { errorText, startRates, turns, type Round, type StartRate } from './credit.ts';
-import { OWNER_MARGIN, replaceRate, spentBy } from './statechain.ts';
+import { OWNER_MARGIN, anchorChild, replaceRate, spentBy, walletChild } from './statechain.ts';
 import type { WatchChain } from './credit.ts';
 import type { WatchHost } from './rounds.ts';
 import { feeCoinsSat, nodeWallet, walletClient, type NodeWallet } from './wallet.ts';
@@ -265,7 +265,7 @@ async function towerTurn(host: TowerHost, r: Round, e: TowerBackup, startRate: S
       const held = await r.chain.mempoolEviction(t.backup.txid);
       // The package the node holds, whoever made its child (the owner's own watcher too): what a bid must outbid.
       if (held) facts = { ...facts, mempoolRate: heldRate(held) };
-      replaces = await anchorChild(r, e);
+      replaces = await anchorChild(r, e.backup.hex, e.backup.txid);
     }
     if (!r.offline && conflicts) {
       try {
@@ -299,20 +299,6 @@ async function lockTimeAbove(r: Round, txid: string, lockTime: number): Promise<
   }
 }
 
-/** The child spending the backup's anchor in the node's mempool (ours, the owner's, anyone's): the one a new child replaces, at its mempool fee and chunk. */
-async function anchorChild(r: Round, e: TowerBackup): Promise<ReplacedChild | undefined> {
-  const { measureTx } = await import('../../lib/truc/transaction.ts');
-  const { P2A_SCRIPT } = await import('../../lib/statechain/coin.ts');
-  const { equalBytes } = await import('../../lib/bytes.ts');
-  const vout = measureTx(fromHex(e.backup.hex), 'the backup').tx.outputs.findIndex((o) => equalBytes(o.script, P2A_SCRIPT));
-  const child = await r.chain.mempoolSpender(e.backup.txid, vout);
-  if (child === undefined) return undefined;
-  const entry = await r.chain.mempoolEntry(child);
-  if (!entry) return undefined;
-  const c = await r.chain.mempoolEviction(child);
-  return { txid: child, fee: entry.fee, ...(c ? { chunk: { fee: c.chunkFee, weight: c.chunkWeight, withParent: c.chunkWeight > 4 * entry.vsize } } : {}) };
-}
-
 /**
  * The backup with a child paying `feeRate` on the package from the node's wallet (buildChild: the fee guard on the
  * package, the package through check.ts); with `send`, signed by the wallet, checked again as signed, and submitted
@@ -321,32 +307,19 @@ async function anchorChild(r: Round, e: TowerBackup): Promise<ReplacedChild | un
 async function towerPackage(host: TowerHost, r: Round, e: TowerBackup, req: { feeRate: number; send: boolean; conflicts?: Conflict[]; replaces?: ReplacedChild }): Promise<{ vsize: number }> {
   const { UsageError } = await import('../../lib/errors.ts');
   if (!host.wallet) throw new UsageError('E_CHAIN_OFFLINE', 'a tower pays from its node\'s wallet: give it a node (--rpc-url)');
-  const { buildChild } = await import('../../lib/truc/child.ts');
-  const { CORE_POLICY, checkTrucPackage } = await import('../../lib/truc/check.ts');
   const { measureTx } = await import('../../lib/truc/transaction.ts');
-  const { submittedMessage } = await import('../../lib/truc/submit.ts');
-  const { toHex } = await import('../../lib/bytes.ts');
   const backup = fromHex(e.backup.hex, 'the backup');
   // The coin's output as the node's transaction index has it (its amount sets the backup's fee: the node's word, not the export's).
   const [txid, vout] = e.outpoint.split(':') as [string, string];
   const funding = measureTx(await r.chain.rawTransaction(txid), 'the coin\'s funding').tx.outputs[Number(vout)];
   if (!funding) throw new UsageError('E_BAD_TOWER_EXPORT', `the coin ${e.coin_id}'s outpoint ${e.outpoint} does not exist`);
   const prevouts = [{ txid, vout: Number(vout), amount: funding.amount, script: funding.script }];
-  const node = await r.chain.mempoolPolicy();
-  const policy = { ...CORE_POLICY, minRelayFeeRate: node.minRelayFeeRate, mempoolMinFeeRate: node.mempoolMinFeeRate > node.minRelayFeeRate ? node.mempoolMinFeeRate : 0 };
+  const { TOWER_BACKUP_VSIZE } = await import('../../lib/statechain/tower.ts');
+  if (measureTx(backup, 'the backup').vsize > TOWER_BACKUP_VSIZE) throw new UsageError('E_BAD_TOWER_EXPORT', `the backup is ${measureTx(backup, 'the backup').vsize} vB, more than a statechain backup's ${TOWER_BACKUP_VSIZE}: a tower pays for no bigger parent`);
   const wallet = await host.wallet.coins(feeCoinsSat(host.limits.maxFeeRate));
-  const built = buildChild({
-    parent: backup, parentPrevouts: prevouts, wallet, feeRate: req.feeRate, feeLimits: host.limits, policy, packageGuard: true,
-    incrementalRelayFeeRate: node.incrementalRelayFeeRate,
+  const built = await walletChild({
+    r, wallet: host.wallet, coins: wallet, limits: host.limits, network: host.network, parent: backup, prevouts, feeRate: req.feeRate, send: req.send,
     ...(req.conflicts?.length ? { conflicts: req.conflicts } : {}), ...(req.replaces ? { replaces: req.replaces } : {}),
   });
-  const { TOWER_BACKUP_VSIZE } = await import('../../lib/statechain/tower.ts');
-  if (built.verdict.parent.vsize > TOWER_BACKUP_VSIZE) throw new UsageError('E_BAD_TOWER_EXPORT', `the backup is ${built.verdict.parent.vsize} vB, more than a statechain backup's ${TOWER_BACKUP_VSIZE}: a tower pays for no bigger parent`);
-  const vsize = built.verdict.parent.vsize + built.vsize;
-  if (!req.send) return { vsize };
-  const child = await host.wallet.sign(built.psbt);
-  const coins = Array.from({ length: wallet.inputsLength }, (_, i) => wallet.getInput(i)).map((i) => ({ txid: toHex(i.txid!), vout: i.index!, amount: i.witnessUtxo!.amount, script: i.witnessUtxo!.script }));
-  const verdict = checkTrucPackage(backup, child, [...prevouts, ...coins], policy);
-  submittedMessage(await r.chain.submitPackage!([backup, child], policy.maxFeeRate), verdict, host.network);
-  return { vsize };
+  return { vsize: built.parentVsize + built.vsize };
 }

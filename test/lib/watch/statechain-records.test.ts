@@ -48,7 +48,7 @@ describe('the owner\'s record as the watcher reads it', () => {
     const forged = structuredClone(bob);
     forged.coin_id = bob.coin_id.replace(/^./, (c) => (c === '0' ? '1' : '0'));
     forged.statement.backups[0]!.locktime += 1_000;
-    const host: OwnerHost = { coins: async () => [bob, forged], backup: async () => { throw new Error('not sent in this test'); }, withdrawal: async () => { throw new Error('not sent in this test'); }, limits: { maxFeeRate: 5, maxFeeShare: 0.5 } };
+    const host: OwnerHost = { coins: async () => [bob, forged], backup: async () => { throw new Error('not sent in this test'); }, withdrawal: async () => { throw new Error('not sent in this test'); }, limits: { maxFeeRate: 5, maxFeeShare: 0.5 }, network: 'regtest' };
     const r = { tip: 0, block: '', dryRun: true, offline: true, chain: {} as Round['chain'], records: {} as Round['records'] } satisfies Round;
     const decisions = await ownerRound(host, r);
     expect(decisions.map((d) => [d.contract, d.action])).toEqual([[bob.coin_id, 'none'], [forged.coin_id, 'hold']]);

@@ -141,6 +141,29 @@ describe('a withdrawn coin and a handed-on one (the rows alone)', () => {
     expect(coinRow(input(withdrawn, { confirmations: null, withdrawalConfirmations: 3 }), 800_120, 6)).toMatchObject({ status: 'withdrawn', chain: { spent_by: 'withdrawal', confirmations: 3 }, must_act: false });
   });
 
+  it('the withdrawal the watcher still sends or bumps is flagged by its own rule: unknown to the node — withdrawal_pending unknown, must act (send it); in the mempool — pending there, the watcher bumps it; neither offline, mined, nor in the backup\'s window', () => {
+    expect(coinRow(input(withdrawn, { confirmations: null, withdrawalConfirmations: null }), 800_080, 6)).toMatchObject({ withdrawal_pending: 'unknown', must_act: true });
+    expect(coinRow(input(withdrawn, { confirmations: null, withdrawalConfirmations: null }), 800_080, 6).next).toMatch(/^act now: the node does not have it/);
+    const sent = coinRow(input(withdrawn, { confirmations: null, withdrawalConfirmations: 0 }), 800_080, 6);
+    expect(sent).toMatchObject({ withdrawal_pending: 'mempool', must_act: false });
+    expect(sent.next).toMatch(/offchain watch running: it bumps it/);
+    expect(coinRow(input(withdrawn), 800_080, 6).withdrawal_pending).toBeUndefined();
+    expect(coinRow(input(withdrawn, { confirmations: null, withdrawalConfirmations: 1 }), 800_080, 6).withdrawal_pending).toBeUndefined();
+    // In the backup's window (800,093 on) the backup is the way out: must act for it, the withdrawal not pending.
+    const window = coinRow(input(withdrawn, { confirmations: null, withdrawalConfirmations: 0 }), 800_095, 6);
+    expect(window).toMatchObject({ must_act: true });
+    expect(window.withdrawal_pending).toBeUndefined();
+  });
+
+  it('a pair\'s coin (a part\'s joint record): the same row, marked joint, its next step the wallet-funded child', () => {
+    const joint = { ...base, joint: true };
+    expect(coinRow(input(joint, { confirmations: null }), 800_080, 6)).toMatchObject({ joint: true, status: 'active', must_act: false });
+    const due = coinRow(input(joint, { confirmations: null }), 800_095, 6);
+    expect(due).toMatchObject({ joint: true, must_act: true });
+    expect(due.next).toMatch(/--wallet-psbt/);
+    expect(coinRow(input(base, { confirmations: null }), 800_095, 6)).not.toHaveProperty('joint');
+  });
+
   it('handed on: transferred, whoever spent it after (a later owner\'s backup, or something this record never saw), and never must act — also when the record, past a refused withdrawal, still says withdrawing', () => {
     const sent = { ...base, status: 'sent' as const, newer: ['carol'] };
     expect(coinRow(input({ ...sent, status: 'withdrawing' }, { confirmations: null }), 800_095, 6)).toMatchObject({ status: 'transferred', record_status: 'withdrawing', chain: { funding: 'unspent' }, must_act: false });

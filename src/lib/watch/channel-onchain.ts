@@ -1,0 +1,107 @@
+/**
+ * When a channel party's watcher goes on chain (BOLT 5 "Requirements" of HTLC handling on an open
+ * channel; LND's contractcourt, LDK's ChannelMonitor, CLN's channeld do the same): the channel is
+ * open (its funding unspent), the peer is silent, and an HTLC on the party's latest commitment
+ * nears the point where waiting loses it — then the party's own latest commitment goes out
+ * (`commitment finalize`'s own code: src/lib/bolt3/party-holder-commitment.ts closeUnilaterally),
+ * and its HTLC's second stage after it (./channel.ts decideOwn, once the commitment is mined).
+ *
+ * INVARIANTS (test/lib/watch/channel-onchain.test.ts, property tests):
+ * - Never without an HTLC: a channel whose latest commitment holds no HTLC the party would lose is
+ *   never closed by the watcher (its to_local and to_remote are nobody else's to take).
+ * - Never before its time: an HTLC the party RECEIVED and holds the preimage of sends the
+ *   commitment from the tip cltv_expiry − INCOMING_BROADCAST_DELTA on (the commitment and the
+ *   HTLC-success must both be mined by block cltv_expiry: from cltv_expiry + 1 the peer may time it
+ *   out on the party's commitment); one it received without the preimage, never (nothing to gain
+ *   on chain). An HTLC the party OFFERED sends it from the tip cltv_expiry + OUTGOING_GRACE on (the
+ *   peer neither failed nor fulfilled it off chain: its HTLC-timeout, final from block
+ *   cltv_expiry + 1, takes it back).
+ * - Never a revoked commitment: only the latest one the party holds, and only while the party has
+ *   not revealed its secret (its number above local_revoked_through); otherwise `hold` with
+ *   E_REVOKED_COMMITMENT, nothing sent.
+ * - Never silent: due, but without the secrets that sign it (the funding key, the per-commitment
+ *   seed, the htlc_basepoint secret), `hold` naming them (E_NO_KEY) — before it is due, the reason
+ *   says so too.
+ * - Once the commitment is recorded as completed for broadcast (`broadcast`: the watcher's own act,
+ *   or `commitment finalize`), a funding still unspent has it sent again at each round
+ *   (`rebroadcast`): the channel signs no other commitment from then on.
+ */
+import type { Decision } from './decision.ts';
+
+/** An HTLC of the party's latest commitment, seen from the party: `received` (the peer offered it) or `offered`. */
+export type OpenHtlc = { direction: 'offered' | 'received'; cltvExpiry: number; preimage: boolean };
+
+/** What the record says of an open channel's own side. */
+export type OpenChannel = {
+  /** The party's latest commitment held with the peer's signatures (null: none yet). */
+  latest: number | null;
+  /** The highest own commitment number whose secret the party revealed (−1: none). */
+  revokedThrough: number;
+  /** The own commitment completed for broadcast (the record's `broadcast`), if any. */
+  broadcast?: number;
+  htlcs: OpenHtlc[];
+  /** The flags of the secrets the watcher lacks to sign the commitment (none: it can). */
+  missing: string[];
+};
+
+/**
+ * Blocks before an incoming HTLC's cltv_expiry at which the party goes on chain with its preimage:
+ * LND's DefaultIncomingBroadcastDelta (10). Time for the commitment and then its HTLC-success to be
+ * mined, one after the other, with room for a few blocks of a congested mempool (LDK's
+ * CLTV_CLAIM_BUFFER is 18; CLN fails the channel half the cltv_expiry_delta before).
+ */
+export const INCOMING_BROADCAST_DELTA = 10;
+
+/**
+ * Blocks past an outgoing HTLC's cltv_expiry the party still waits for the peer to fail it off
+ * chain before going on chain: LDK's LATENCY_GRACE_PERIOD_BLOCKS (3; LND waits 0). It must stay
+ * well under the incoming side's cltv_expiry_delta (BOLT 2 recommends ≥ 34) less
+ * INCOMING_BROADCAST_DELTA, so a forwarded HTLC is taken back before the upstream one is lost.
+ */
+export const OUTGOING_GRACE = 3;
+
+/** The tip from which this HTLC sends the commitment (none: it never does). */
+export function goOnChainAt(h: OpenHtlc): number | undefined {
+  if (h.direction === 'received') return h.preimage ? h.cltvExpiry - INCOMING_BROADCAST_DELTA : undefined;
+  return h.cltvExpiry + OUTGOING_GRACE;
+}
+
+/** The go-on-chain decision's sends: the party's latest commitment, number `commitment`. */
+export type OnChainDecision = Decision & { close?: { commitment: number } };
+
+/** The decision for an open channel (its funding unspent) at `tip`; `idle` is what it is when nothing is due. */
+export function decideOnChain(tip: number, open: OpenChannel, idle: Decision): OnChainDecision {
+  const latest = open.latest;
+  const revoked = latest === null || latest <= open.revokedThrough;
+  const refuseRevoked = (why: string): OnChainDecision => ({
+    ...idle, action: 'hold', reason: `${why}: nothing sent`,
+    error: latest === null
+      ? 'E_NOT_SIGNED: the peer signed no commitment of yours: there is none to broadcast'
+      : `E_REVOKED_COMMITMENT: your commitment ${latest} is revoked (you revealed its secret, through ${open.revokedThrough}): broadcasting it would lose the channel`,
+  });
+  if (open.broadcast !== undefined) {
+    if (revoked || open.broadcast !== latest) return refuseRevoked(`your commitment ${open.broadcast} was completed for broadcast, but it is not your latest unrevoked one`);
+    return { ...idle, action: 'rebroadcast', close: { commitment: latest }, reason: `your commitment ${latest} was completed for broadcast (a unilateral close) and the funding is still unspent: sent again` };
+  }
+  const due = open.htlcs.flatMap((h) => {
+    const at = goOnChainAt(h);
+    return at === undefined ? [] : [{ h, at }];
+  });
+  if (due.length === 0) {
+    const silent = open.htlcs.length > 0 ? ` (its ${open.htlcs.length} HTLC(s): received, their preimage not held — nothing to gain on chain)` : '';
+    return { ...idle, reason: `${idle.reason}; no HTLC of your latest commitment would make you go on chain${silent}` };
+  }
+  const first = due.reduce((a, b) => (b.at < a.at ? b : a));
+  const what = first.h.direction === 'received'
+    ? `an HTLC you received (its preimage held) expires at ${first.h.cltvExpiry}: your commitment and its HTLC-success must be mined by then (go on chain at cltv_expiry − ${INCOMING_BROADCAST_DELTA})`
+    : `an HTLC you offered expires at ${first.h.cltvExpiry} and the peer neither failed nor fulfilled it: its HTLC-timeout takes it back (go on chain at cltv_expiry + ${OUTGOING_GRACE})`;
+  const deadline = first.h.direction === 'received' ? first.h.cltvExpiry : first.at;
+  const at = { ...idle, deadline, blocks_left: deadline - tip };
+  const need = open.missing.length > 0 ? `; it needs ${open.missing.join(', ')}, not given` : '';
+  if (tip < first.at) return { ...at, action: 'none', reason: `the channel is open: ${what}, from block ${first.at + 1} (the tip at ${first.at})${need}` };
+  if (revoked) return refuseRevoked(`going on chain is due (${what})`);
+  if (open.missing.length > 0) {
+    return { ...at, action: 'hold', reason: `going on chain is due (${what}) but your commitment cannot be signed: nothing sent`, error: `E_NO_KEY: your latest commitment ${latest} is signed with your funding key and per-commitment seed: pass ${open.missing.join(', ')}` };
+  }
+  return { ...at, action: 'exit', close: { commitment: latest }, reason: `go on chain: ${what} — your latest commitment ${latest} broadcast (a unilateral close)` };
+}

@@ -1,0 +1,77 @@
+/**
+ * An open channel in a watcher's round (its funding unspent): whether an HTLC of the party's
+ * latest commitment makes it go on chain (src/lib/watch/channel-onchain.ts decides) — and then its
+ * latest commitment signed by `commitment finalize`'s own code
+ * (src/lib/bolt3/party-holder-commitment.ts closeUnilaterally) under the channel's lock, the
+ * record saying it went out for broadcast (never revoked, no further commitment signed) stored
+ * BEFORE it is sent. A refused broadcast changes nothing more: the record already says the
+ * commitment is out, and the next round sends it again (`rebroadcast`). Its HTLC second stages
+ * follow once it is mined (./channel.ts ownTurn).
+ */
+import { equalBytes, fromHex } from '../../lib/bytes.ts';
+import { RefusedError } from '../../lib/errors.ts';
+import type { ChannelRecord } from '../../lib/bolt3/party.ts';
+import { decideChannel, type ChannelDecision, type ChannelFacts } from '../../lib/watch/channel.ts';
+import type { OpenChannel } from '../../lib/watch/channel-onchain.ts';
+import { errorText, type Round } from './credit.ts';
+
+/** What an open channel's turn needs of the party's side (./channel.ts ChannelHost holds it). */
+export type OpenHost = {
+  /** A copy of the htlc_basepoint secret and of the preimages: which received HTLCs' preimages are held. */
+  htlcKey?: () => Promise<{ secret: Uint8Array; preimages: Uint8Array[] }>;
+  /** Copies of the funding key and the per-commitment seed (--funding-key-env/-file, --seed-file; the caller zeroes them): the party's latest commitment signed to go on chain. */
+  closeKeys?: () => Promise<{ fundingSecret: Uint8Array; seed: Uint8Array }>;
+  /** One step on a channel's record under its lock, written before it returns (the `commitment` commands' ChannelBook.step): with closeKeys. */
+  step?: <T>(id: string, fn: (record: ChannelRecord) => { record?: ChannelRecord; message: T }) => Promise<T>;
+};
+
+/** The channel's open side as the decision sees it: its latest commitment, its HTLCs (a received one's preimage held or not), the secrets lacking. */
+async function openSide(host: OpenHost, rec: ChannelRecord): Promise<OpenChannel> {
+  const state = rec.local?.state;
+  const htlcs = state?.htlcs ?? [];
+  let preimageHeld = (_hash: string) => false;
+  if (host.htlcKey && htlcs.some((h) => h.direction === 'received')) {
+    const { sha256 } = await import('../../lib/hash.ts');
+    const { secret, preimages } = await host.htlcKey();
+    const hashes = preimages.map((p) => sha256(p));
+    for (const x of [secret, ...preimages]) x.fill(0);
+    preimageHeld = (hash) => hashes.some((h) => equalBytes(h, fromHex(hash, 'payment_hash', 32)));
+  }
+  const missing = [
+    ...(host.closeKeys ? [] : ['--funding-key-env (or --funding-key-file)', '--seed-file']),
+    ...(htlcs.length > 0 && !host.htlcKey ? ['--htlc-key-env (or --htlc-key-file)'] : []),
+  ];
+  return {
+    latest: state?.commitment_number ?? null, revokedThrough: rec.local_revoked_through, ...(rec.broadcast !== undefined ? { broadcast: rec.broadcast } : {}),
+    htlcs: htlcs.map((h) => ({ direction: h.direction, cltvExpiry: h.cltv_expiry, preimage: h.direction === 'received' && preimageHeld(h.payment_hash) })),
+    missing,
+  };
+}
+
+export async function openTurn(host: OpenHost, r: Round, rec: ChannelRecord, base: Omit<ChannelFacts, 'spend'>): Promise<ChannelDecision> {
+  const d = decideChannel({ ...base, spend: { kind: 'unspent' }, open: await openSide(host, rec) });
+  if (!d.close || r.dryRun) return d;
+  const { closeUnilaterally } = await import('../../lib/bolt3/party-holder-commitment.ts');
+  const { fundingSecret, seed } = await host.closeKeys!();
+  const htlc = host.htlcKey ? await host.htlcKey() : undefined;
+  let signed: { commitment_number: number; txid: string; hex: string };
+  try {
+    // Under the channel's lock, on the record as it is now (a `commitment` command may have moved it since the round read it):
+    // its latest commitment, never one whose secret was revealed; the record written (broadcast = n) before anything is sent.
+    signed = await host.step!(base.channel, (now) => {
+      const n = now.local?.state.commitment_number;
+      if (n === undefined || n <= now.local_revoked_through) throw new RefusedError('E_REVOKED_COMMITMENT', `channel ${base.channel}'s commitment ${n} is revoked (its secret revealed through ${now.local_revoked_through}): never broadcast`);
+      const out = closeUnilaterally(now, seed, { fundingSecret, ...(htlc ? { htlcBasepointSecret: htlc.secret } : {}) }, []);
+      return { ...(out.record ? { record: out.record } : {}), message: out.message as typeof signed };
+    });
+  } finally {
+    for (const x of [fundingSecret, seed, ...(htlc ? [htlc.secret, ...htlc.preimages] : [])]) x.fill(0);
+  }
+  d.txid = signed.txid;
+  try {
+    await r.chain.broadcast(fromHex(signed.hex));
+  } catch (e) {
+    d.error = errorText(e); // recorded as out for broadcast: sent again next round
+  }
+  return d;
+}
