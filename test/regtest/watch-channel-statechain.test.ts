@@ -10,14 +10,18 @@
  *   nothing for either channel, its reason naming the backup's nLockTime (non-final, then final and
  *   not sent), and `commitment list` shows `funding-pending`; Bob's commitment is refused by the node
  *   (its input does not exist yet).
- * - Channel 1: its funding backup is non-final one block before its locktime, then mined; Bob
- *   broadcasts his revoked commitment and only the watcher's round punishes it: the justice
- *   transaction, mined by Core, pays --sweep-to, its signature checked by the independent verifier
- *   (BIP-143 by hand, test/independent/segwit-v0.ts) against the revocation key in the script the
- *   commitment's output commits to.
- * - Channel 2: its funding backup is never sent; Alice's older backup of that coin, final five
- *   blocks later, is — the channel can never be on chain: the watcher says so (no error, nothing
- *   sent), then `done` once that backup is 6 deep; `commitment list` shows `funding-lost`.
+ * - Channel 1 (anchored terms): one watcher over part A's state directory — `offchain watch --once`
+ *   a round per block, with the part's key (the pair's coin, joint-<coin>) and the channel's
+ *   revocation key, nothing else typed — sends nothing one block before the funding backup's
+ *   locktime, sends it at its locktime with a child of the node's wallet on its anchor (the pair's
+ *   kind), and once Core mined it and Bob broadcast his revoked commitment, punishes it (the channel
+ *   kind): the justice transaction, mined by Core, pays --sweep-to, its signature checked by the
+ *   independent verifier (BIP-143 by hand, test/independent/segwit-v0.ts) against the revocation key
+ *   in the script the commitment's output commits to.
+ * - Channel 2 (old terms): its funding backup is never sent (no watcher ran); Alice's older backup
+ *   of that coin, final five blocks later, is mined — the channel can never be on chain: the
+ *   watcher says so (no error, nothing sent), then `done` once that backup is 6 deep; `commitment
+ *   list` shows `funding-lost`.
  * Skipped, visibly, without bitcoind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,8 +46,10 @@ if (!BITCOIND) console.warn(`[regtest] ${TITLE}`);
 
 /** The delay on each party's commitments: the punishment window. */
 const DELAY = 6;
-/** The channel's capacity: the coin less the old terms' 400-sat backup fee. */
+/** The channel's capacity: the coin (anchored terms: a zero-fee backup) or the coin less the old terms' 400-sat backup fee. */
 const CAPACITY = 1_000_000;
+/** Anchored terms: zero-fee backups with a P2A anchor — the pair's backup is sent with a child of the node's wallet on it. */
+const ANCHORED = ['--interval', '5', '--initial-lock', '+40', '--min-confirmations', '2', '--backup-fee', '0', '--anchor', '--margin', '2'];
 /** The pair's parts: A is the channel's Alice (the watcher's party), B its Bob. */
 const ENV: Record<string, string> = { ...KEYS, ...CHANNEL_ENV, PAIR_A_KEY: '77'.repeat(32), PAIR_B_KEY: '88'.repeat(32) };
 
@@ -56,14 +62,15 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   const tmp = tempDir('offchain-regtest-watch-channel-sc-');
   const dir = (who: string) => join(tmp.path, who.toLowerCase());
   const step = ownerStep({ node: () => n, dir, env: ENV, floor: FLOOR, run: offchain });
-  const coins = statechainCoins({ node: () => n, work: () => tmp.path, step, amount: BigInt(CAPACITY + 400) });
+  const oldCoins = statechainCoins({ node: () => n, work: () => tmp.path, step, amount: BigInt(CAPACITY + 400) });
+  const anchoredCoins = statechainCoins({ node: () => n, work: () => tmp.path, step, amount: BigInt(CAPACITY) });
   const { openChannel, fundingAddress } = channels({ node: () => n, dir: tmp.path, delay: DELAY, fundingSat: CAPACITY });
   const parts = { alice: dir('PAIR_A_KEY'), bob: dir('PAIR_B_KEY') };
   const rpc = <T>(method: string, params: unknown[] = []) => n.node.rpc.call<T>(method, params);
 
-  /** One round of the watcher over part A's state directory (its channels' revocation key, no other flag of a kind). */
-  const once = async (): Promise<Report> => {
-    const r = await offchain(['watch', '--state-dir', parts.alice, ...n.chain(), '--revocation-key-env', 'A_REVOCATION', '--sweep-to', n.sweepTo, '--max-fee-rate', '20', '--once'], { env: ENV });
+  /** One round of the watcher over part A's state directory: the part's key (its pair's coins, joint-<coin>) and the channels' revocation key. */
+  const once = async (extra: string[] = []): Promise<Report> => {
+    const r = await offchain(['watch', '--state-dir', parts.alice, ...n.chain(), '--key-env', 'PAIR_A_KEY', '--revocation-key-env', 'A_REVOCATION', '--sweep-to', n.sweepTo, '--max-fee-rate', '20', '--once', ...extra], { env: ENV });
     expect(r.status, describeRun(r)).toBe(0);
     const report = JSON.parse(r.stdout) as Report;
     expect([...Value.Errors(WatchReportSchema, report)].map((e) => `${e.path}: ${e.message}`)).toEqual([]);
@@ -73,6 +80,12 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const d = r.decisions.find((x) => x.kind === 'channel' && x.contract === id);
     expect(d, JSON.stringify(r)).toBeDefined();
     expect(d!.error, JSON.stringify(d)).toBeUndefined();
+    return d!;
+  };
+  /** The pair's coin's decision (the joint kind's). */
+  const pairCoin = (r: Report, coinId: string) => {
+    const d = r.decisions.find((x) => x.kind === 'statechain-joint' && x.contract === coinId);
+    expect(d, JSON.stringify(r)).toBeDefined();
     return d!;
   };
   const listed = async (id: string): Promise<ChannelRow> => {
@@ -97,7 +110,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   let revoked: { txid: string; hex: string };
 
   const channelOnCoin = async (d: { coinId: string }): Promise<OnCoin> => {
-    const coin = await coins.pairReceives(d.coinId, 'ALICE_KEY', 'PAIR_A_KEY', 'PAIR_B_KEY', fundingAddress(), ['--allow-unanchored']);
+    const coin = await oldCoins.pairReceives(d.coinId, 'ALICE_KEY', 'PAIR_A_KEY', 'PAIR_B_KEY', fundingAddress(), ['--allow-unanchored']);
     const funding = parseTx(coin.backups[1]!);
     expect(funding.outputs[0]!.amount).toBe(BigInt(CAPACITY));
     const channel = await openChannel(parts, 'legacy', { txid: funding.txid, vout: 0, sat: CAPACITY, locktime: funding.lockTime });
@@ -109,15 +122,15 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     assertBuilt();
     n = await startFundedNode(BITCOIND!, 'watch-channel-sc');
     // Coin 2 deposited 12 blocks after coin 1: its pair's backup is still non-final while channel 1's story runs.
-    const deposited = async () => {
-      const d = await coins.deposit(TERMS);
+    const deposited = async (anchored: boolean) => {
+      const d = await (anchored ? anchoredCoins : oldCoins).deposit(anchored ? ANCHORED : TERMS);
       await rpc('sendrawtransaction', [d.fundingHex]);
       await n.mine(2);
       return d;
     };
-    ch1 = await channelOnCoin(await deposited());
+    ch1 = await channelOnCoin(await deposited(true));
     await n.mine(10);
-    ch2 = await channelOnCoin(await deposited());
+    ch2 = await channelOnCoin(await deposited(false));
     expect(ch2.locktime).toBeGreaterThan(ch1.locktime + 5);
     // Bob keeps his commitment 1, then revokes it (commitment 2).
     await ch1.channel.update(0, 700_000, 300_000, []);
@@ -146,14 +159,26 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect(await n.mempool(revoked.hex)).toMatchObject({ allowed: false, 'reject-reason': 'missing-inputs' });
   }, 120_000);
 
-  it('channel 1: its funding backup non-final one block early, then mined; Bob broadcasts his revoked commitment — only the watcher\'s round punishes it, Core mines the justice transaction, its signature verified by hand', async () => {
+  it('channel 1 (anchored terms): one watcher over part A\'s directory, nothing else typed — at the funding backup\'s locktime it sends it with a child of the node\'s wallet, Core mines it; Bob broadcasts his revoked commitment and the next round punishes it, Core mines the justice transaction, its signature verified by hand', async () => {
+    const fundingTxid = ch1.channel.id.split(':')[0]!;
     await n.mine(ch1.locktime - 1 - (await n.tip()));
-    expect(await n.mempool(ch1.backups[1]!)).toMatchObject({ allowed: false, 'reject-reason': 'non-final' });
+    // One block early: non-final — nothing sent by either kind.
+    expect(await n.mempool(ch1.backups[1]!)).toMatchObject({ allowed: false });
+    const early = await once();
+    expect(pairCoin(early, ch1.coinId).action).toBe('none');
+    expect(decision(early, ch1.channel.id).reason).toContain(`non-final until the tip reaches its nLockTime ${ch1.locktime} (1 block(s) to go`);
+    expect(await rpc<string[]>('getrawmempool')).toEqual([]);
     await n.mine(1);
-    // Final now, not sent: the watcher says so (it does not send the pair's backup: that is the pair's kind).
-    expect(decision(await once(), ch1.channel.id).reason).toContain(`final (nLockTime ${ch1.locktime}) but not sent`);
+    // Final: a dry run says what the round would do — the channel's funding final and not sent, the pair's kind sending it.
+    const dry = await once(['--dry-run']);
+    expect(decision(dry, ch1.channel.id).reason).toContain(`final (nLockTime ${ch1.locktime}) but not sent`);
+    expect(pairCoin(dry, ch1.coinId).action).toBe('backup');
     expect((await listed(ch1.channel.id)).next).toMatch(/^send the funding: /);
-    await n.acceptAndMine(ch1.backups[1]!);
+    const sent = await once();
+    expect(pairCoin(sent, ch1.coinId)).toMatchObject({ action: 'backup', txid: fundingTxid });
+    expect((await rpc<{ spentby: string[] }>('getmempoolentry', [fundingTxid])).spentby).toHaveLength(1); // its child, on the anchor
+    await n.mine(1);
+    expect((await rpc<{ confirmations?: number }>('getrawtransaction', [fundingTxid, 1])).confirmations).toBe(1);
     expect(decision(await once(), ch1.channel.id)).toMatchObject({ action: 'none' });
     expect(await listed(ch1.channel.id)).toMatchObject({ status: 'open', chain: { funding: 'unspent' } });
 
@@ -162,7 +187,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const d = decision(await once(), ch1.channel.id);
     expect(d.action, JSON.stringify(d)).toBe('penalty');
     const justice = await rpc<string[]>('getrawmempool');
-    expect(justice).toHaveLength(2); // the revoked commitment and the justice transaction on its to_local
+    expect(justice).toHaveLength(2); // the revoked commitment and the justice transaction on its to_local (the funding and its child are mined)
     await n.mine(1);
     expect(await rpc<string[]>('getrawmempool')).toEqual([]);
     const block = await rpc<{ tx: string[] }>('getblock', [await rpc<string>('getbestblockhash'), 1]);
@@ -188,14 +213,14 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const older = parseTx(ch2.backups[0]!);
     expect(older.lockTime).toBe(ch2.locktime + 5);
     await n.mine(older.lockTime - (await n.tip()));
-    await rpc('sendrawtransaction', [ch2.backups[0]!]);
+    // Mined before any round: a watcher of the pair's (this one, with the part's key) would otherwise try to replace it with the pair's backup.
+    await n.acceptAndMine(ch2.backups[0]!);
     const r = decision(await once(), ch2.channel.id);
     expect(r).toMatchObject({ action: 'none', txid: older.txid });
-    expect(r.reason).toContain(`the channel can never be on chain: its coin's outpoint ${older.inputs[0]!.txid}:${older.inputs[0]!.vout} is spent by ${older.txid} (in the node's mempool)`);
-    await n.mine(6);
+    expect(r.reason).toContain(`the channel can never be on chain: its coin's outpoint ${older.inputs[0]!.txid}:${older.inputs[0]!.vout} is spent by ${older.txid} (mined, 1 confirmation(s))`);
+    await n.mine(5);
     const done = await once();
     expect(decision(done, ch2.channel.id)).toMatchObject({ action: 'done', txid: older.txid });
-    expect(done.summary.errors).toBe(0);
     expect(await rpc<string[]>('getrawmempool')).toEqual([]);
     expect(await listed(ch2.channel.id)).toMatchObject({ status: 'funding-lost', must_act: false, chain: { lost_to: { txid: older.txid, confirmations: 6 } } });
     expect(await human()).toContain(`funding not mined (a statechain backup, nLockTime ${ch2.locktime}); its coin ${older.inputs[0]!.txid}:${older.inputs[0]!.vout} spent by ${older.txid}, 6 confirmations`);
