@@ -17,6 +17,8 @@ import { independentSchnorr, productBackends, TEST_CODE_VERIFIER } from './schno
 import { bytesOf, hexOf, parseTx } from './tx.ts';
 import { base58checkDecode, base58checkEncode, hash160 } from './base58check.ts';
 import { IndependentCheckError, VERIFIER, verifyKeyPathSpend, type Prevout } from './verify.ts';
+import { verifyP2wshSignature } from './segwit-v0.ts';
+import { sha256 as sha256Of } from './secp256k1.ts';
 import { descsumCheck, descsumCreate, pkAfterLeaf, pkSha256Leaf, ptlcContract, taprootHtlcContract } from './descriptor.ts';
 
 type WalletVectors = {
@@ -123,6 +125,23 @@ describe('verifyKeyPathSpend on the BIP-341 signed transaction', () => {
     const wrong = prevouts.map((p, j) => (j === 0 ? { ...p, txid: '00'.repeat(32) } : p));
     expect(() => verifyKeyPathSpend(spend.auxiliary.fullySignedTx, wrong, keys, { hashTypes: VALID_HASH_TYPES })).toThrow(/spends/);
   });
+});
+
+describe('verifyP2wshSignature (BIP-143 by hand) on BOLT 3 Appendix C: every commitment transaction spends the funding 2-of-2 with both signatures', () => {
+  type AppendixC = { parameters: { funding_amount_satoshi: number }; keys: { local_funding_pubkey: string; remote_funding_pubkey: string; funding_witness_script: string }; test_vectors: { name: string; expected_commit_tx_hex: string }[] };
+  const c = loadVector<AppendixC>('bolts/bolt03/commitment-tx-test-vectors.json');
+  const funding = { amount: BigInt(c.parameters.funding_amount_satoshi), script: bytesOf(`0020${hexOf(sha256Of(bytesOf(c.keys.funding_witness_script)))}`) };
+  // The script lists the funding keys in BIP-69 order (local 02 3d… before remote 03 0e…): the witness carries their signatures in that order.
+  const [local, remote] = [bytesOf(c.keys.local_funding_pubkey), bytesOf(c.keys.remote_funding_pubkey)];
+  it('has the vectors it loops over', () => expect(c.test_vectors.length).toBeGreaterThan(10));
+  for (const v of c.test_vectors) {
+    it(v.name, () => {
+      expect(hexOf(verifyP2wshSignature(v.expected_commit_tx_hex, 0, funding, local, 1))).toBe(c.keys.funding_witness_script);
+      verifyP2wshSignature(v.expected_commit_tx_hex, 0, funding, remote, 2);
+      expect(() => verifyP2wshSignature(v.expected_commit_tx_hex, 0, funding, remote, 1)).toThrow(/does not verify/);
+      expect(() => verifyP2wshSignature(v.expected_commit_tx_hex, 0, { ...funding, amount: funding.amount + 1n }, local, 1)).toThrow(/does not verify/);
+    });
+  }
 });
 
 describe('BIP-340 Verify: every row of test-vectors.csv', () => {

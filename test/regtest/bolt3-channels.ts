@@ -39,17 +39,17 @@ export function channels(o: { node: () => FundedNode; dir: string; delay: number
   const DELAY = o.delay;
   const FUNDING_SAT = o.fundingSat;
   let seq = 0;
-  /** A channel funded by the wallet and recorded by both parties in `dirs` (their state directories), through the in-process CLI; `format`: BOLT 3's (the funding output is the same 2-of-2). */
-  async function openChannel(dirs: { alice: string; bob: string }, format: 'legacy' | 'anchors' = 'legacy') {
+  /**
+   * A channel funded by the wallet and recorded by both parties in `dirs` (their state directories), through the in-process CLI; `format`: BOLT 3's (the funding output is the same 2-of-2).
+   * `onCoin`: a channel on a statechain coin instead — funded by that backup's output (paying fundingAddress()), each party's `commitment init --funding-locktime` its nLockTime.
+   */
+  async function openChannel(dirs: { alice: string; bob: string }, format: 'legacy' | 'anchors' = 'legacy', onCoin?: { txid: string; vout: number; sat: number; locktime: number }) {
     const id0 = ++seq;
-    const script = channelFundingOutput({
-      format: LEGACY, fundingOutpoint: { txid: '00'.repeat(32), vout: 0 }, fundingSatoshis: BigInt(FUNDING_SAT), opener: 'local',
-      local: { fundingPubkey: pointOf(A.funding) } as ChannelPublicKeys, remote: { fundingPubkey: pointOf(B.funding) } as ChannelPublicKeys, toSelfDelay: DELAY, dustLimitSatoshis: 546n,
-    }).script;
-    const f = await o.node().fund(scriptAddress(script, 'regtest')!, BigInt(FUNDING_SAT));
+    const f = onCoin ?? await o.node().fund(fundingAddress(), BigInt(FUNDING_SAT));
+    const fundingSat = onCoin?.sat ?? FUNDING_SAT;
     const id = `${f.txid}:${f.vout}`;
     const file = (name: string, text: string, mode = 0o644) => (writeFileSync(join(o.dir, `${id0}-${name}`), text, { mode }), join(o.dir, `${id0}-${name}`));
-    const base = { type: 'bolt3/channel', version: 1, network: 'regtest', format, funding_txid: f.txid, funding_vout: f.vout, funding_satoshis: FUNDING_SAT, to_self_delay: DELAY, dust_limit_satoshis: 546, remote_to_self_delay: DELAY, remote_dust_limit_satoshis: 546 };
+    const base = { type: 'bolt3/channel', version: 1, network: 'regtest', format, funding_txid: f.txid, funding_vout: f.vout, funding_satoshis: fundingSat, to_self_delay: DELAY, dust_limit_satoshis: 546, remote_to_self_delay: DELAY, remote_dust_limit_satoshis: 546 };
     const files = {
       alice: { channel: file('alice-channel.json', JSON.stringify({ ...base, opener: 'local', local: keysJson(A), remote: keysJson(B) })), seed: file('alice.seed', toHex(sha256(Uint8Array.of(1, id0))), 0o600) },
       bob: { channel: file('bob-channel.json', JSON.stringify({ ...base, opener: 'remote', local: keysJson(B), remote: keysJson(A) })), seed: file('bob.seed', toHex(sha256(Uint8Array.of(2, id0))), 0o600) },
@@ -61,8 +61,9 @@ export function channels(o: { node: () => FundedNode; dir: string; delay: number
       return messageOf<T>(await offchainInProcess(['commitment', ...args, ...dir, ...signs], { input, env: ENV }));
     };
     const points = { alice: await step('alice', ['points', '--channel', files.alice.channel, '--seed-file', files.alice.seed]), bob: await step('bob', ['points', '--channel', files.bob.channel, '--seed-file', files.bob.seed]) };
-    await step('alice', ['init', '--channel', files.alice.channel, '--seed-file', files.alice.seed], JSON.stringify(points.bob));
-    await step('bob', ['init', '--channel', files.bob.channel, '--seed-file', files.bob.seed], JSON.stringify(points.alice));
+    const locktime = onCoin ? ['--funding-locktime', String(onCoin.locktime)] : [];
+    await step('alice', ['init', '--channel', files.alice.channel, '--seed-file', files.alice.seed, ...locktime], JSON.stringify(points.bob));
+    await step('bob', ['init', '--channel', files.bob.channel, '--seed-file', files.bob.seed, ...locktime], JSON.stringify(points.alice));
     const update = async (num: number, aliceSat: number, bobSat: number, htlcs: AgreedHtlc[]) => {
       const alice = { type: 'bolt3/channel-state', version: 1, network: 'regtest', channel_id: id, commitment_number: num, to_local_msat: `${aliceSat}000`, to_remote_msat: `${bobSat}000`, feerate_per_kw: 2500, htlcs };
       const bob = { ...alice, to_local_msat: alice.to_remote_msat, to_remote_msat: alice.to_local_msat, htlcs: htlcs.map((h) => ({ ...h, direction: h.direction === 'offered' ? 'received' : 'offered' })) };
@@ -82,6 +83,13 @@ export function channels(o: { node: () => FundedNode; dir: string; delay: number
     const alicesCommitment = () => step<{ txid: string; hex: string; commitment_number: number }>('alice', ['finalize', '--channel-id', id, '--seed-file', files.alice.seed]);
     return { id, update, bobsCommitment, alicesCommitment, aliceSeed: files.alice.seed };
   }
+  /** The channels' BOLT 3 funding output (Alice's and Bob's funding keys, 2-of-2 P2WSH), as an address. */
+  function fundingAddress(): string {
+    return scriptAddress(channelFundingOutput({
+      format: LEGACY, fundingOutpoint: { txid: '00'.repeat(32), vout: 0 }, fundingSatoshis: BigInt(FUNDING_SAT), opener: 'local',
+      local: { fundingPubkey: pointOf(A.funding) } as ChannelPublicKeys, remote: { fundingPubkey: pointOf(B.funding) } as ChannelPublicKeys, toSelfDelay: DELAY, dustLimitSatoshis: 546n,
+    }).script, 'regtest')!;
+  }
   const htlc = (direction: 'offered' | 'received', satoshis: number, preimage: number, cltv: number): AgreedHtlc => ({ direction, amount_msat: `${satoshis}000`, payment_hash: toHex(sha256(sha256(Uint8Array.of(preimage)))), cltv_expiry: cltv });
   /**
    * The cheat both watchers' tests punish: a channel where Bob keeps his commitment 1 signed — an HTLC
@@ -99,7 +107,7 @@ export function channels(o: { node: () => FundedNode; dir: string; delay: number
     await channel.update(3, 680_000, 320_000, []);
     return { channel, revoked, bobsCltv };
   }
-  return { openChannel, htlc, revokedWithHtlcs };
+  return { openChannel, htlc, revokedWithHtlcs, fundingAddress };
 }
 
 /** A transaction as getrawtransaction (verbose) shows it. */

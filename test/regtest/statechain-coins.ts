@@ -26,10 +26,11 @@ export const FLOOR = ['--min-interval', String(INTERVAL), '--min-margin', '2'];
  * One step as `who`: the CLI in-process with `who`'s key (from `env`) and state directory (`dir(who)`), beside the
  * node, printing one message; deposits and transfers with the owners' floor lowered to regtest's terms (`floor`).
  */
-export function ownerStep(o: { node: () => FundedNode; dir: (who: string) => string; env: Record<string, string>; floor: string[] }): Step {
+export function ownerStep(o: { node: () => FundedNode; dir: (who: string) => string; env: Record<string, string>; floor: string[]; run?: typeof offchainInProcess }): Step {
+  const run = o.run ?? offchainInProcess; // or the built CLI spawned (./offchain-cli.ts offchain)
   return async (who, args, input = '') => {
     const extra = ['statechain-deposit', 'statechain-transfer'].includes(args[0]!) ? o.floor : [];
-    const r = await offchainInProcess([...args, ...extra, '--key-env', who, '--state-dir', o.dir(who), ...o.node().chain()], { input, env: o.env });
+    const r = await run([...args, ...extra, '--key-env', who, '--state-dir', o.dir(who), ...o.node().chain()], { input, env: o.env });
     messageOf(r);
     return r.stdout;
   };
@@ -60,6 +61,22 @@ export function statechainCoins(o: { node: () => FundedNode; work: () => string;
       const pkg = await step(sender, ['statechain-transfer'], cos);
       const done = await step('OPERATOR_KEY', ['statechain-transfer'], await step(receiver, ['statechain-transfer'], pkg));
       return JSON.parse(await step(receiver, ['statechain-transfer'], done)) as { latest_locktime: number };
+    },
+    /**
+     * `sender` hands coin `coinId` to the pair `a` + `b` (docs/statechain.md "A Lightning channel on the coin": B's part,
+     * A's request with both, the sender's and the operator's steps, A's handoff, B's t₂, A's acceptance), its backup paying
+     * `backupAddress`; `accept`: flags of each part's accepting step. The pair's coin message (B's), its backups' hex.
+     */
+    async pairReceives(coinId: string, sender: string, a: string, b: string, backupAddress: string, accept: string[] = []) {
+      const start = ['statechain-transfer', '--start', '--coin', coinId, '--operator-key', OPERATOR_PUB, '--backup-address', backupAddress];
+      const partFile = join(o.work(), `${coinId}.part.json`);
+      writeFileSync(partFile, await step(b, [...start, '--joint-part']));
+      const req = await step(a, [...start, '--joint-with', partFile]);
+      const pkg = await step(sender, ['statechain-transfer'], await step('OPERATOR_KEY', ['statechain-transfer'], await step(sender, ['statechain-transfer'], req)));
+      const t2 = await step(b, ['statechain-transfer', ...accept], await step(a, ['statechain-transfer', ...accept], pkg));
+      const done = await step('OPERATOR_KEY', ['statechain-transfer'], await step(a, ['statechain-transfer'], t2));
+      await step(a, ['statechain-transfer'], done);
+      return JSON.parse(await step(b, ['statechain-transfer'], done)) as { coin_id: string; outpoint: string; backups: string[]; latest_locktime: number };
     },
   };
 }

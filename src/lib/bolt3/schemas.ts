@@ -250,7 +250,7 @@ export const ChannelsSchema = messageSchema('bolt3/channels', 'A channel party\'
         channel_id: ChannelId,
         capacity_sat: Type.Integer({ minimum: 0, description: 'the funding output, sat' }),
         status: Type.String({
-          description: 'the record\'s word (open, closing, closing-signed, force-closing: your commitment completed for broadcast), and with a node the chain\'s: funding-unconfirmed, unfunded, ' +
+          description: 'the record\'s word (open, closing, closing-signed, force-closing: your commitment completed for broadcast), and with a node the chain\'s: funding-unconfirmed, unfunded, funding-pending / funding-lost (a channel on a statechain coin: its funding backup not mined yet; its coin taken by another transaction, the channel never on chain), ' +
             'penalty-due / penalized (a revoked commitment of the peer\'s spent the funding; penalized once every revocable output is spent in a block), peer-closing / peer-closed, force-closing / force-closed, closing / closed (the mutual close), spent-unknown',
         }),
         record_status: Spent(['open', 'closing', 'closing-signed', 'force-closing']),
@@ -265,7 +265,10 @@ export const ChannelsSchema = messageSchema('bolt3/channels', 'A channel party\'
         remote_to_self_delay: Type.Integer({ minimum: 1, description: 'the delay on the peer\'s to_local: your window to punish a revoked commitment' }),
         chain: Type.Optional(Type.Union([
           Type.Object({ funding: Type.Literal('unspent') }, { additionalProperties: false }),
-          Type.Object({ funding: Type.Literal('not-mined'), in_mempool: Type.Boolean() }, { additionalProperties: false }),
+          Type.Object({
+            funding: Type.Literal('not-mined'), in_mempool: Type.Boolean(), funding_locktime: Type.Optional(Type.Integer({ minimum: 1 })),
+            lost_to: Type.Optional(Type.Object({ coin_outpoint: Type.String(), txid: Type.Optional(Type.String()), confirmations: Type.Integer({ minimum: 0 }) }, { additionalProperties: false })),
+          }, { additionalProperties: false }),
           Type.Object(
             {
               funding: Type.Literal('spent'),

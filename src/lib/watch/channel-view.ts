@@ -20,6 +20,8 @@
  *   the peer races (its timeout from cltv_expiry, its preimage at any time) — never for its
  *   to_local or to_remote alone, which nobody else can take.
  * - Offline nothing of the chain is claimed: no `chain`, the status the record's, `must_act` false.
+ * - A channel on a statechain coin whose funding backup is unmined is `funding-pending` (its nLockTime in
+ *   `chain.funding_locktime`), or `funding-lost` when another transaction took its coin: never `must_act`.
  */
 import type { FundingSpend } from './channel.ts';
 import { outputDeadline } from './channel.ts';
@@ -58,7 +60,8 @@ export type ChannelChainFacts = {
 export type SpentBy = 'revoked-commitment' | 'their-commitment' | 'own-commitment' | 'mutual-close' | 'unknown';
 export type ChannelChain =
   | { funding: 'unspent' }
-  | { funding: 'not-mined'; in_mempool: boolean }
+  /** A channel on a statechain coin: `funding_locktime`, its funding backup's nLockTime; `lost_to`, the coin's outpoint spent by another transaction (the channel can never be on chain). */
+  | { funding: 'not-mined'; in_mempool: boolean; funding_locktime?: number; lost_to?: { coin_outpoint: string; txid?: string; confirmations: number } }
   | { funding: 'spent'; spent_by: SpentBy; txid?: string; confirmations?: number; commitment_number?: number };
 
 export type ChannelRow = {
@@ -93,7 +96,10 @@ function chainOf(s: FundingSpend): ChannelChain | undefined {
   switch (s.kind) {
     case 'unknown-offline': return undefined;
     case 'unspent': return { funding: 'unspent' };
-    case 'not-mined': return { funding: 'not-mined', in_mempool: s.known };
+    case 'not-mined': return {
+      funding: 'not-mined', in_mempool: s.known, ...(s.locktime !== undefined ? { funding_locktime: s.locktime } : {}),
+      ...(s.lost ? { lost_to: { coin_outpoint: s.lost.coin, ...(s.lost.txid !== undefined ? { txid: s.lost.txid } : {}), confirmations: s.lost.confirmations } } : {}),
+    };
     case 'not-found': return { funding: 'spent', spent_by: 'unknown' };
     default: return { funding: 'spent', spent_by: SPENT_BY[s.kind], txid: s.txid, confirmations: s.confirmations, ...(s.commitmentNumber !== undefined ? { commitment_number: s.commitmentNumber } : {}) };
   }
@@ -106,7 +112,7 @@ function recordStatus(c: ChannelSummary): ChannelRow['record_status'] {
 function statusOf(row: Pick<ChannelRow, 'record_status' | 'chain' | 'penalty'>): string {
   const c = row.chain;
   if (c === undefined || c.funding === 'unspent') return row.record_status;
-  if (c.funding === 'not-mined') return c.in_mempool ? 'funding-unconfirmed' : 'unfunded';
+  if (c.funding === 'not-mined') return c.lost_to ? 'funding-lost' : c.in_mempool ? 'funding-unconfirmed' : c.funding_locktime !== undefined ? 'funding-pending' : 'unfunded';
   const mined = (c.confirmations ?? 0) > 0;
   switch (c.spent_by) {
     case 'revoked-commitment': return row.penalty?.outputs_left === 0 ? 'penalized' : 'penalty-due';
@@ -117,7 +123,7 @@ function statusOf(row: Pick<ChannelRow, 'record_status' | 'chain' | 'penalty'>):
   }
 }
 
-function nextOf(row: Omit<ChannelRow, 'next'>): string {
+function nextOf(row: Omit<ChannelRow, 'next'>, tip: number): string {
   const c = row.chain?.funding === 'spent' ? row.chain : undefined;
   const id = row.channel_id;
   const p = row.penalty;
@@ -143,6 +149,14 @@ function nextOf(row: Omit<ChannelRow, 'next'>): string {
     case 'closing-signed': return 'the mutual close is signed: broadcast it (bitcoin-cli sendrawtransaction)';
     case 'funding-unconfirmed': return 'wait for the funding to be mined';
     case 'unfunded': return 'check the funding: it is in no block and no mempool the node knows';
+    case 'funding-pending': {
+      const at = (row.chain as { funding_locktime: number }).funding_locktime;
+      return tip < at ? `wait: the funding is a statechain backup, non-final until the tip reaches its nLockTime ${at} (${at - tip} block(s))` : `send the funding: the statechain backup that funds it is final (nLockTime ${at}) — the pair's watcher or statechain backup --broadcast sends it`;
+    }
+    case 'funding-lost': {
+      const l = (row.chain as { lost_to: { coin_outpoint: string; txid?: string } }).lost_to;
+      return `nothing: the channel can never be on chain — its coin's outpoint ${l.coin_outpoint} is spent by ${l.txid ?? 'another transaction'}, not by the funding backup`;
+    }
   }
   return `nothing: keep offchain watch running — it punishes a revoked commitment of the peer's within ${row.remote_to_self_delay} blocks`;
 }
@@ -185,5 +199,5 @@ export function channelRow(c: ChannelSummary, tip: number, f?: ChannelChainFacts
     // A closing commitment's HTLC outputs are raced by the peer (its timeout from cltv_expiry, its preimage at any time): the watcher acts on them.
     must_act: status === 'penalty-due' || status === 'spent-unknown' || ((status === 'force-closed' || status === 'peer-closed') && (f?.htlcs?.unspent ?? 0) > 0),
   };
-  return { ...row, next: nextOf(row) };
+  return { ...row, next: nextOf(row, tip) };
 }

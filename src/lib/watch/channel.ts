@@ -14,7 +14,10 @@
  *   funding send nothing (`wait`/`done`/`hold`/`none`, with the reason). A funding the node does
  *   not know mined (unknown to it, or in its mempool only) is not on chain: `none`, and no block
  *   is walked for its spender; a walk that found nothing is recorded (`walked_to`) and never
- *   read again below that block (src/topics/watch/channel.ts).
+ *   read again below that block (src/topics/watch/channel.ts). A channel on a statechain coin
+ *   (its funding a backup, non-final until its nLockTime): the same `none` while that backup is
+ *   unmined, the reason naming its nLockTime; its coin's outpoint spent by another transaction
+ *   (the channel can never be on chain): `none`, `done` once that is FINAL_DEPTH deep — never an error.
  * - Deadline: an output of the cheater's (the commitment's, or a second stage's) confirmed at
  *   height H can be taken by him with his delayed key from block H + to_self_delay: the justice
  *   transaction must be mined by H + to_self_delay − 1. Unconfirmed, it could be mined in the
@@ -69,8 +72,13 @@ import { decideOnChain, type OpenChannel } from './channel-onchain.ts';
 /** Who spent the funding output. */
 export type FundingSpend =
   | { kind: 'unspent' }
-  /** The funding is in no block the node knows (`known`: in its mempool; else unknown to it — never broadcast, or double-spent). */
-  | { kind: 'not-mined'; known: boolean }
+  /**
+   * The funding is in no block the node knows (`known`: in its mempool; else unknown to it — never broadcast, or double-spent).
+   * A channel on a statechain coin (docs/statechain.md): `locktime`, the funding backup's nLockTime (final from that block
+   * on); `lost`, the coin's outpoint its backup spends is spent by another transaction (an earlier owner's backup, a later
+   * transfer's, a withdrawal: `txid` when found, `confirmations` 0 in the mempool) — the channel can then never be on chain.
+   */
+  | { kind: 'not-mined'; known: boolean; locktime?: number; lost?: { coin: string; txid?: string; confirmations: number } }
   /** Offline (a dry run at --tip-height): nothing known. */
   | { kind: 'unknown-offline' }
   /** Spent in a block the watcher could not find among the blocks it may scan (the funding mined: the node knows it). */
@@ -276,6 +284,7 @@ function decideSpend(f: ChannelFacts): ChannelDecision {
     const open = { ...idle, action: 'none' as const, reason: `the funding is unspent: a revoked commitment of the peer's would be punished within to_self_delay (${f.toSelfDelay} blocks)` };
     return f.open ? { ...decideOnChain(f.tip, f.open, open), sends: [] } : open;
   }
+  if (s.kind === 'not-mined' && (s.locktime !== undefined || s.lost)) return fundingOnCoin(f.tip, s, idle);
   if (s.kind === 'not-mined') {
     return { ...idle, action: 'none', reason: s.known ? 'the funding is not mined yet (in the node\'s mempool): nothing to watch until it is' : 'the funding is on no chain the node knows (not in a block or its mempool: never broadcast, or its input spent elsewhere): nothing to watch until it is' };
   }
@@ -308,6 +317,31 @@ function decideSpend(f: ChannelFacts): ChannelDecision {
     return { ...base, action: 'done', reason: `the peer's revoked commitment${number}: nothing left to take (every revocable output is spent, the justice transactions ${FINAL_DEPTH} deep)` };
   }
   return bidAll(f, base, items, 'penalty', `${items.length} output(s) of the peer's revoked commitment${number} (or its second stages)`);
+}
+
+/**
+ * A channel on a statechain coin whose funding backup is not mined: nothing to do — no commitment can confirm before its
+ * funding — the reason naming the backup's locktime and where it is; or, its coin's outpoint spent by another
+ * transaction, the channel can never be on chain: `none` (no error: nothing of the channel's is at stake on chain), `done`
+ * once that spend is FINAL_DEPTH deep.
+ */
+function fundingOnCoin(tip: number, s: Extract<FundingSpend, { kind: 'not-mined' }>, idle: Omit<ChannelDecision, 'action' | 'reason'>): ChannelDecision {
+  const lost = s.lost;
+  if (lost) {
+    const by = lost.txid ?? 'another transaction';
+    const where = lost.confirmations > 0 ? `mined, ${lost.confirmations} confirmation(s)` : 'in the node\'s mempool';
+    const final = lost.confirmations >= FINAL_DEPTH;
+    return {
+      ...idle, action: final ? 'done' : 'none', ...(lost.txid ? { txid: lost.txid } : {}),
+      reason: `the channel can never be on chain: its coin's outpoint ${lost.coin} is spent by ${by} (${where}), not by the funding backup — an earlier owner's backup, a later transfer's or a withdrawal won the coin`,
+    };
+  }
+  const at = s.locktime!;
+  // nLockTime L: final in block L + 1, so the node takes it once the tip is L.
+  const state = s.known ? `in the node's mempool (nLockTime ${at})`
+    : tip < at ? `non-final until the tip reaches its nLockTime ${at} (${at - tip} block(s) to go; block ${at + 1} is the first that may hold it)`
+      : `final (nLockTime ${at}) but not sent: the pair's watcher, or statechain backup --broadcast, sends it`;
+  return { ...idle, action: 'none', reason: `the funding is a statechain backup, not mined: ${state} — nothing to watch until it is (no commitment can confirm before it)` };
 }
 
 /**

@@ -7,6 +7,13 @@ import { depthText, msatText, rows, thousands } from '../../lib/cli/human.ts';
 import type { ChannelsMessage } from './list.ts';
 
 const num = (n: number | null) => (n === null ? 'none' : String(n));
+type NotMined = Extract<NonNullable<ChannelsMessage['channels'][number]['chain']>, { funding: 'not-mined' }>;
+/** The funding not mined: in the mempool; a statechain backup's nLockTime; its coin taken by another transaction. */
+const notMinedText = (c: NotMined) => [
+  c.in_mempool ? ' (in the mempool)' : '',
+  c.funding_locktime !== undefined ? ` (a statechain backup, nLockTime ${c.funding_locktime})` : '',
+  c.lost_to ? `; its coin ${c.lost_to.coin_outpoint} spent by ${c.lost_to.txid ?? 'another transaction'}${depthText(c.lost_to.confirmations)}` : '',
+].join('');
 
 export function channelsText(m: ChannelsMessage): string {
   const n = m.channels.length;
@@ -22,7 +29,7 @@ export function channelsText(m: ChannelsMessage): string {
       ['commitments', `yours ${num(c.local_commitment)}, theirs ${num(c.remote_commitment)}, ${c.revoked_commitments} of theirs revoked`],
       ['htlcs', c.htlcs ? `${c.htlcs} pending, ${thousands(c.htlc_sat)} sat` : 'none'],
       ['delays', `yours ${c.to_self_delay} blocks, theirs ${c.remote_to_self_delay} (your punishment window)`],
-      c.chain ? ['chain', spent ? `spent by ${spent.spent_by}${spent.commitment_number !== undefined ? ` ${spent.commitment_number}` : ''}${spent.txid ? ` ${spent.txid}` : ''}${depthText(spent.confirmations)}` : c.chain.funding === 'unspent' ? 'funding unspent' : `funding not mined${c.chain.funding === 'not-mined' && c.chain.in_mempool ? ' (in the mempool)' : ''}`] : undefined,
+      c.chain ? ['chain', spent ? `spent by ${spent.spent_by}${spent.commitment_number !== undefined ? ` ${spent.commitment_number}` : ''}${spent.txid ? ` ${spent.txid}` : ''}${depthText(spent.confirmations)}` : c.chain.funding === 'unspent' ? 'funding unspent' : `funding not mined${c.chain.funding === 'not-mined' ? notMinedText(c.chain) : ''}`] : undefined,
       c.penalty ? ['penalty', `by block ${c.penalty.deadline_height} (${c.penalty.blocks_left} blocks left), ${c.penalty.outputs_left ?? 'unknown'} output(s) left, ${c.penalty.in_mempool} on their way`] : undefined,
       c.sweep_from !== undefined ? ['to_local', `yours from block ${c.sweep_from}`] : undefined,
       ...(c.sent ?? []).map((s) => ['sent', `${s.txid} for ${s.outpoint}${s.confirmations === null ? ', unknown to the node' : depthText(s.confirmations)}`] as const),

@@ -91,9 +91,9 @@ async function htlcsLeft(node: WatchChain, rec: ChannelRecord, txid: string): Pr
 }
 
 /** The node's facts of one channel. */
-async function channelFacts(node: WatchChain, tip: { height: number; hash?: string }, rec: ChannelRecord, watch: ChannelWatch): Promise<ChannelChainFacts> {
+async function channelFacts(node: WatchChain, tip: { height: number; hash?: string }, rec: ChannelRecord, watch: ChannelWatch, coin?: string): Promise<ChannelChainFacts> {
   const { fundingSpend } = await import('../watch/channel-spend.ts');
-  const { spend } = await fundingSpend({ tip: tip.height, block: tip.hash ?? '', chain: node }, rec, watch);
+  const { spend } = await fundingSpend({ tip: tip.height, block: tip.hash ?? '', chain: node }, rec, watch, coin);
   const sent = await Promise.all(Object.entries(watch.sent).map(async ([outpoint, txid]) => ({ outpoint, txid, confirmations: await node.txConfirmations(txid) })));
   const facts: ChannelChainFacts = { spend, ...(sent.length ? { sent } : {}) };
   if ((spend.kind === 'own' || spend.kind === 'peer-current') && spend.confirmations > 0) return { ...facts, htlcs: await htlcsLeft(node, rec, spend.txid) };
@@ -117,7 +117,9 @@ export async function channelsList(open: (create: boolean) => Promise<StateDb | 
   const node = chain.kind === 'rpc' ? await (await import('../watch/credit.ts')).withTxIndex(chain, 'a commitment or penalty mined would look unknown to commitment list') : undefined;
   const watched = new WatchRecords(open);
   const rows: ChannelRow[] = [];
-  for (const [id, rec] of records) rows.push(channelRow(summary(id, rec), tip.height, node ? await channelFacts(node, tip, rec, await watched.channel(id)) : undefined));
+  // A channel on a statechain coin: the coin's outpoint, when this directory holds the coin's record (the watcher's reading).
+  const coins = node && records.some(([, r]) => r.funding_locktime !== undefined) ? await (await import('../watch/channel-coin.ts')).coinOutpoints(open, dir) : new Map<string, string>();
+  for (const [id, rec] of records) rows.push(channelRow(summary(id, rec), tip.height, node ? await channelFacts(node, tip, rec, await watched.channel(id), coins.get(rec.channel.funding_txid)) : undefined));
   // A penalty's deadline soonest first, then what must be looked at, then by id.
   const key = (r: ChannelRow) => r.penalty?.deadline_height ?? (r.must_act ? -1 : Infinity);
   rows.sort((a, b) => (key(a) === key(b) ? a.channel_id.localeCompare(b.channel_id) : key(a) < key(b) ? -1 : 1));

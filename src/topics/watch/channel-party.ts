@@ -48,10 +48,14 @@ export async function readChannels(open: (create: boolean) => Promise<StateDb | 
   const { ChannelBook } = await import('../../lib/store/sqlite/channels.ts');
   const { decodeChannelRecord } = await import('../../lib/bolt3/party.ts');
   const book = new ChannelBook(() => open(false), dir);
-  return [...(await book.all())].flatMap(([id, v]): WatchedChannel[] => {
+  const all = [...(await book.all())];
+  // A channel on a statechain coin: the coin's outpoint, when this directory holds the coin's record (./channel-coin.ts).
+  const coins = all.length > 0 ? await (await import('./channel-coin.ts')).coinOutpoints(open, dir) : new Map<string, string>();
+  return all.flatMap(([id, v]): WatchedChannel[] => {
     try {
       const record = decodeChannelRecord(v, `the record of channel ${id}`);
-      return record.network === network ? [{ id, record }] : [];
+      const coin = record.funding_locktime !== undefined ? coins.get(record.channel.funding_txid) : undefined;
+      return record.network === network ? [{ id, record, ...(coin !== undefined ? { coin } : {}) }] : [];
     } catch (e) {
       return [{ id, error: e instanceof OffchainError ? `${e.code}: ${e.message}` : String(e) }];
     }

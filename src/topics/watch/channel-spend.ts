@@ -66,20 +66,40 @@ export type SpendRound = Pick<Round, 'tip' | 'block' | 'connected' | 'chain'>;
  * the spender `watch` recorded, checked; the blocks new this round; back from the tip, never below `watch.walked_to`),
  * classified by the record. `top`: a walk that found nothing started from this block (the watcher records it).
  */
-export async function fundingSpend(r: SpendRound, rec: ChannelRecord, watch: Pick<ChannelWatch, 'spender' | 'walked_to'>): Promise<{ spend: FundingSpend; top?: string }> {
+export async function fundingSpend(r: SpendRound, rec: ChannelRecord, watch: Pick<ChannelWatch, 'spender' | 'walked_to'>, coin?: string): Promise<{ spend: FundingSpend; top?: string }> {
   const funding = { txid: rec.channel.funding_txid, vout: rec.channel.funding_vout };
   let spender = await r.chain.mempoolSpender(funding.txid, funding.vout);
   if (spender === undefined) {
     if ((await r.chain.utxo(funding.txid, funding.vout)) !== null) return { spend: { kind: 'unspent' } };
     // Not in the UTXO set: spent in a block — or never mined (unknown to the node, or in its mempool only): nothing to walk for.
     const fundingConfirmations = await r.chain.txConfirmations(funding.txid);
-    if (fundingConfirmations === null || fundingConfirmations === 0) return { spend: { kind: 'not-mined', known: fundingConfirmations === 0 } };
+    if (fundingConfirmations === null || fundingConfirmations === 0) return { spend: await notMined(r, rec, fundingConfirmations === 0, coin) };
     const walk = await blockSpender(r, funding, r.tip - fundingConfirmations + 1, watch.spender, watch.walked_to);
     if (walk.spender === undefined) return { spend: { kind: 'not-found' }, ...(walk.top !== undefined ? { top: walk.top } : {}) };
     spender = walk.spender;
   }
   const confirmations = (await r.chain.txConfirmations(spender)) ?? 0;
   return { spend: { ...classify(rec, spender), txid: spender, confirmations } };
+}
+
+/**
+ * The funding not mined. A channel on a statechain coin (docs/statechain.md "A Lightning channel on the coin"): its
+ * backup's nLockTime, and — `coin`, the outpoint that backup spends, when the state directory holds the coin's record
+ * (./channel-coin.ts) — whether another transaction spent it (the mempool's, else the block's, found as a funding's
+ * spender is): then the channel can never be on chain.
+ */
+async function notMined(r: SpendRound, rec: ChannelRecord, known: boolean, coin?: string): Promise<FundingSpend> {
+  const out = { kind: 'not-mined' as const, known, ...(rec.funding_locktime !== undefined ? { locktime: rec.funding_locktime } : {}) };
+  if (known || coin === undefined) return out;
+  const outpoint = { txid: coin.slice(0, coin.lastIndexOf(':')), vout: Number(coin.slice(coin.lastIndexOf(':') + 1)) };
+  const rival = await r.chain.mempoolSpender(outpoint.txid, outpoint.vout);
+  if (rival !== undefined) return rival === rec.channel.funding_txid ? out : { ...out, lost: { coin, txid: rival, confirmations: 0 } };
+  if ((await r.chain.utxo(outpoint.txid, outpoint.vout)) !== null) return out;
+  const coinConfirmations = await r.chain.txConfirmations(outpoint.txid);
+  if (!coinConfirmations) return out; // the coin itself is not mined
+  const { spender } = await blockSpender(r, outpoint, r.tip - coinConfirmations + 1);
+  if (spender === undefined) return { ...out, lost: { coin, confirmations: 1 } }; // spent in a block deeper than a walk reads
+  return { ...out, lost: { coin, txid: spender, confirmations: (await r.chain.txConfirmations(spender)) ?? 1 } };
 }
 
 /** Who the spender is, by the party's record. */

@@ -38,7 +38,7 @@ import { anchorsStage, type Funder } from './channel-anchors.ts';
 import type { OpenHost } from './channel-open.ts';
 
 /** A channel the state directory holds: its record, or why it could not be read. */
-export type WatchedChannel = { id: string; record: ChannelRecord; error?: undefined } | { id: string; record?: undefined; error: string };
+export type WatchedChannel = { id: string; record: ChannelRecord; error?: undefined; coin?: string } | { id: string; record?: undefined; error: string; coin?: undefined };
 
 /** The party's side, as the watch command gives it. */
 export type ChannelHost = {
@@ -72,13 +72,13 @@ export async function channelRound(host: ChannelHost, r: Round): Promise<Decisio
   const out: Decision[] = [];
   const channels = (await host.channels()).filter((c) => !host.done.has(c.id));
   await host.preimages?.refresh(r);
-  for (const { id, record: rec, error } of channels) {
+  for (const { id, record: rec, error, coin } of channels) {
     if (!rec) {
       out.push({ kind: 'channel', contract: id, action: 'hold', deadline: r.tip, blocks_left: 0, reason: 'this channel\'s record cannot be read: nothing is decided for it', error });
       continue;
     }
     try {
-      const { sends: _sends, close: _close, ...d } = await channelTurn(host, r, rec, id);
+      const { sends: _sends, close: _close, ...d } = await channelTurn(host, r, rec, id, coin);
       if (d.action === 'done') host.done.add(id);
       out.push(d);
     } catch (e) {
@@ -90,12 +90,13 @@ export async function channelRound(host: ChannelHost, r: Round): Promise<Decisio
   return out;
 }
 
-async function channelTurn(host: ChannelHost, r: Round, rec: ChannelRecord, id: string): Promise<ChannelDecision> {
+/** `coin`: a channel on a statechain coin, the outpoint its funding backup spends (./channel-coin.ts). */
+async function channelTurn(host: ChannelHost, r: Round, rec: ChannelRecord, id: string, coin?: string): Promise<ChannelDecision> {
   const funding = { txid: rec.channel.funding_txid, vout: rec.channel.funding_vout };
   const base = { channel: id, tip: r.tip, toSelfDelay: rec.channel.remote_to_self_delay, startRate: 0, incrementalRate: 0, limits: host.limits, dustSat: host.destination.dustSat };
   if (r.offline) return decideChannel({ ...base, spend: { kind: 'unknown-offline' } });
   const watch = await r.records.channel(id);
-  const found = await fundingSpend(r, rec, watch);
+  const found = await fundingSpend(r, rec, watch, coin);
   if (!('txid' in found.spend)) {
     if (found.top !== undefined && found.top !== watch.walked_to && !r.dryRun) await r.records.setChannel(id, { ...watch, walked_to: found.top });
     // Open: an HTLC about to be lost sends the party's latest commitment (./channel-open.ts).

@@ -155,13 +155,32 @@ describe('Alice\'s fixture channel: Bob revoked his commitments 0 and 1; both to
   });
 });
 
+describe('a channel on a statechain coin (its funding a backup with nLockTime 1,050)', () => {
+  const summary: ChannelSummary = { id: `${'ab'.repeat(32)}:0`, capacitySat: 90_000, local: 1, remote: 1, revoked: 1, htlcs: 0, htlcSat: 0, toSelfDelay: 6, remoteToSelfDelay: 6 };
+  it('its backup unmined: funding-pending, nothing to act on — non-final 50 blocks before (next: wait), final from the tip 1,050 (next: send it); in the mempool: funding-unconfirmed', () => {
+    const early = channelRow(summary, 1_000, { spend: { kind: 'not-mined', known: false, locktime: 1_050 } });
+    expect(early).toMatchObject({ status: 'funding-pending', chain: { funding: 'not-mined', in_mempool: false, funding_locktime: 1_050 }, must_act: false });
+    expect(early.next).toMatch(/^wait: .*nLockTime 1050 \(50 block/);
+    expect(channelRow(summary, 1_050, { spend: { kind: 'not-mined', known: false, locktime: 1_050 } }).next).toMatch(/^send the funding: .*final \(nLockTime 1050\)/);
+    expect(channelRow(summary, 1_060, { spend: { kind: 'not-mined', known: true, locktime: 1_050 } })).toMatchObject({ status: 'funding-unconfirmed', chain: { funding_locktime: 1_050 } });
+  });
+  it('its coin\'s outpoint spent by another transaction: funding-lost, the rival named, nothing to act on', () => {
+    const r = channelRow(summary, 1_100, { spend: { kind: 'not-mined', known: false, locktime: 1_050, lost: { coin: `${'cd'.repeat(32)}:1`, txid: 'ef'.repeat(32), confirmations: 2 } } });
+    expect(r).toMatchObject({ status: 'funding-lost', must_act: false, chain: { lost_to: { coin_outpoint: `${'cd'.repeat(32)}:1`, txid: 'ef'.repeat(32), confirmations: 2 } } });
+    expect(r.next).toContain('can never be on chain');
+  });
+});
+
 describe('INVARIANTS', () => {
   const summary: ChannelSummary = { id: `${'ab'.repeat(32)}:0`, capacitySat: 1_000_000, local: 3, remote: 3, revoked: 3, htlcs: 1, htlcSat: 5_000, toSelfDelay: 144, remoteToSelfDelay: 100 };
   const spent = fc.record({
     kind: fc.constantFrom<'revoked' | 'peer-current' | 'own' | 'mutual-close' | 'foreign'>('revoked', 'peer-current', 'own', 'mutual-close', 'foreign'),
     confirmations: fc.integer({ min: 0, max: 200 }),
   }).map((s): FundingSpend => ({ ...s, txid: 'ee'.repeat(32) }));
-  const spend = fc.oneof(spent, fc.constantFrom<FundingSpend>({ kind: 'unspent' }, { kind: 'not-mined', known: true }, { kind: 'not-mined', known: false }, { kind: 'not-found' }));
+  const spend = fc.oneof(spent, fc.constantFrom<FundingSpend>(
+    { kind: 'unspent' }, { kind: 'not-mined', known: true }, { kind: 'not-mined', known: false }, { kind: 'not-found' },
+    { kind: 'not-mined', known: false, locktime: 1_500 }, { kind: 'not-mined', known: false, locktime: 1_500, lost: { coin: `${'cd'.repeat(32)}:1`, confirmations: 0 } },
+  ));
   const penalty = fc.record({ left: fc.option(fc.integer({ min: 0, max: 5 }), { nil: null }), inMempool: fc.integer({ min: 0, max: 5 }) });
   const tip = fc.integer({ min: 1_000, max: 2_000 });
 

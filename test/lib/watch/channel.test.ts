@@ -113,12 +113,37 @@ describe('the peer broadcast its revoked commitment 7, mined at 800,000; to_self
   });
 });
 
+describe('a channel on a statechain coin: its funding is a backup with nLockTime 800,050 (final in block 800,051, so sent with the tip at 800,050)', () => {
+  const onCoin = (tip: number, spend: Omit<Extract<FundingSpend, { kind: 'not-mined' }>, 'kind'>) => decideChannel(facts(tip, { spend: { kind: 'not-mined', ...spend } }));
+  it('unmined: none, nothing sent — non-final 50 blocks from tip 800,000; at 800,050 final and to be sent; in the mempool, there — each reason naming the locktime', () => {
+    const early = onCoin(800_000, { known: false, locktime: 800_050 });
+    expect(early).toMatchObject({ action: 'none', sends: [] });
+    expect(early.reason).toContain('non-final until the tip reaches its nLockTime 800050 (50 block(s) to go; block 800051');
+    expect(onCoin(800_049, { known: false, locktime: 800_050 }).reason).toContain('(1 block(s) to go');
+    const final = onCoin(800_050, { known: false, locktime: 800_050 });
+    expect(final).toMatchObject({ action: 'none', sends: [] });
+    expect(final.reason).toContain('final (nLockTime 800050) but not sent');
+    expect(onCoin(800_060, { known: true, locktime: 800_050 }).reason).toContain('in the node\'s mempool (nLockTime 800050)');
+  });
+  it('its coin\'s outpoint spent by another transaction: the channel can never be on chain — none, no error, while the rival is in the mempool or shallow; done at 6 confirmations', () => {
+    const lost = (confirmations: number) => onCoin(800_100, { known: false, locktime: 800_050, lost: { coin: `${'ab'.repeat(32)}:0`, txid: 'ef'.repeat(32), confirmations } });
+    for (const c of [0, 1, 5]) {
+      expect(lost(c)).toMatchObject({ action: 'none', sends: [], txid: 'ef'.repeat(32) });
+      expect(lost(c).error).toBeUndefined();
+      expect(lost(c).reason).toContain(`can never be on chain: its coin's outpoint ${'ab'.repeat(32)}:0 is spent by ${'ef'.repeat(32)}`);
+    }
+    expect(lost(6)).toMatchObject({ action: 'done', sends: [] });
+  });
+});
+
 // ---- the INVARIANTS, over anything -------------------------------------------------------------
 
 const spendArb: fc.Arbitrary<FundingSpend> = fc.oneof(
   fc.constant({ kind: 'unspent' as const }),
   fc.constant({ kind: 'unknown-offline' as const }),
   fc.constant({ kind: 'not-found' as const }),
+  // A channel on a statechain coin: its funding backup unmined (or its coin taken by another transaction).
+  fc.record({ kind: fc.constant('not-mined' as const), known: fc.boolean(), locktime: fc.integer({ min: 1, max: 900_000 }), lost: fc.option(fc.record({ coin: fc.constant(`${'ab'.repeat(32)}:0`), confirmations: fc.integer({ min: 0, max: 20 }) }), { nil: undefined }) }),
   fc.record({ kind: fc.constantFrom('revoked' as const, 'peer-current' as const, 'own' as const, 'mutual-close' as const, 'foreign' as const), txid: fc.constant(REVOKED), confirmations: fc.integer({ min: 0, max: 300 }) }),
 );
 
