@@ -26,6 +26,7 @@ import type { Round } from './credit.ts';
 import type { WatchedChannel } from './channel.ts';
 import type { ChannelRecord } from '../../lib/bolt3/party.ts';
 import type { LearntPreimage } from '../../lib/watch/preimages.ts';
+import { MAX_WALK } from '../../lib/watch/chain-view.ts';
 import { readRegularFile } from './regular-file.ts';
 
 type ClosingCommitment = typeof import('../../lib/bolt3/party.ts').closingCommitment;
@@ -78,11 +79,11 @@ export async function checkPreimageDir(dir: string): Promise<void> {
   }
 }
 
-/** A transaction's spender of `txid:vout`: the node's mempool, else — gone from the UTXO set — the blocks new to the view this round. */
-async function spenderOf(r: Round, txid: string, vout: number): Promise<string | undefined> {
+/** A transaction's spender of `txid:vout`: the node's mempool, else — gone from the UTXO set — `blocks` (new to the view this round, or left unread by a round that failed). */
+async function spenderOf(r: Round, txid: string, vout: number, blocks: readonly string[]): Promise<string | undefined> {
   const inMempool = await r.chain.mempoolSpender(txid, vout);
   if (inMempool !== undefined || !r.chain.blockSpender || (await r.chain.utxo(txid, vout)) !== null) return inMempool;
-  for (const hash of r.connected ?? []) {
+  for (const hash of blocks) {
     const found = await r.chain.blockSpender(hash, txid, vout);
     if (found !== undefined) return found;
   }
@@ -96,6 +97,8 @@ export class PreimageSource {
   private readonly said = new Set<string>();
   /** HTLC outputs whose spender was read (outpoint → its txid): not read again while the node has it mined (a reorganisation that un-mines it reads again). */
   private readonly read = new Map<string, string>();
+  /** Per channel, the blocks a round could not read it in (a call failed): read at the next, though its view has moved on. */
+  private readonly unread = new Map<string, string[]>();
 
   /** `given`: --preimage-file's (this source zeroes them in `close`); `say`: one line on the watcher's log. */
   constructor(private readonly given: Uint8Array[], private readonly o: { dir?: string; say: (line: string) => void }) {}
@@ -130,16 +133,19 @@ export class PreimageSource {
     const known = await r.records.preimagesLearnt();
     for (const { id, record: rec } of channels) {
       if (!rec) continue;
+      const blocks = [...new Set([...(this.unread.get(id) ?? []), ...(r.connected ?? [])])].slice(-MAX_WALK);
       try {
-        await this.learnFrom(r, id, rec, known, closingCommitment);
+        await this.learnFrom(r, id, rec, known, closingCommitment, blocks);
+        this.unread.delete(id);
       } catch (e) {
+        this.unread.set(id, blocks);
         this.o.say(`channel ${id}: its HTLC outputs' spenders not read for preimages this round (${e instanceof OffchainError ? e.code : 'E_INTERNAL'}: ${(e as Error).message}): read again at the next`);
       }
     }
   }
 
   /** One channel's HTLCs the party offered on its closing commitment, read for the preimages their spenders revealed. */
-  private async learnFrom(r: Round, id: string, rec: ChannelRecord, known: Map<string, LearntPreimage>, closingCommitment: ClosingCommitment): Promise<void> {
+  private async learnFrom(r: Round, id: string, rec: ChannelRecord, known: Map<string, LearntPreimage>, closingCommitment: ClosingCommitment, blocks: readonly string[]): Promise<void> {
     const commitment = (await r.records.channel(id)).spender;
     const rebuilt = commitment === undefined ? undefined : closingCommitment(rec, commitment);
     if (!rebuilt) return;
@@ -152,7 +158,7 @@ export class PreimageSource {
       if (known.has(hash)) continue;
       const before = this.read.get(outpoint);
       if (before !== undefined && ((await r.chain.txConfirmations(before)) ?? 0) > 0) continue;
-      const spender = await spenderOf(r, commitment!, vout);
+      const spender = await spenderOf(r, commitment!, vout, blocks);
       if (spender === undefined) continue;
       const tx = Transaction.fromRaw(await r.chain.rawTransaction(spender), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
       let preimage: Uint8Array | undefined;

@@ -175,6 +175,41 @@ describe('learnt on chain: the peer\'s claim of an HTLC the party offered (fake 
     expect(events.join('\n')).not.toContain(toHex(preimage));
   });
 
+  it('a claim mined in a block whose round could not read it (the node failed a call) is read at the next round, the view moved on: the preimage never lost to one failed call', async () => {
+    const spend = new Transaction({ allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+    spend.addOutput({ script: Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(3)), amount: 4000n });
+    spend.addInput({ txid: fromHex(own), index: vout, finalScriptWitness: [new Uint8Array(72).fill(1), preimage, new Uint8Array(133).fill(2)] });
+    const BLOCK = 'bb'.repeat(32);
+    const stored = new Map<string, unknown>();
+    const said: string[] = [];
+    let failing = true;
+    const round = (tip: number, connected: string[]) => ({
+      tip, block: 'ab'.repeat(32), dryRun: false, offline: false, connected,
+      chain: {
+        mempoolSpender: async () => undefined,
+        utxo: async () => null,
+        blockSpender: async (hash: string, txid: string, v: number) => (hash === BLOCK && txid === own && v === vout ? SPEND : undefined),
+        rawTransaction: async (txid: string) => {
+          if (failing) throw new OffchainError('E_RPC', 'the node is busy');
+          return txid === SPEND ? spend.toBytes(true, true) : fromHex('00');
+        },
+        txConfirmations: async () => 1,
+      },
+      records: {
+        channel: async () => ({ spender: own, sent: {} }),
+        preimagesLearnt: async () => new Map(stored as Map<string, never>),
+        setPreimageLearnt: async (h: string, p: unknown) => { stored.set(h, p); },
+      },
+    } as unknown as Round);
+    const source = new PreimageSource([], { say: (m) => said.push(m) });
+    await source.learn(round(600, [BLOCK]), [{ id, record: rec }]);
+    expect(stored.size).toBe(0);
+    expect(said[0]).toMatch(/read again at the next/);
+    failing = false;
+    await source.learn(round(601, ['cc'.repeat(32)]), [{ id, record: rec }]);
+    expect([...stored.keys()]).toEqual([hash]);
+  });
+
   it('a 32-byte item that does not open the payment_hash (the party\'s own timeout, a forged witness) is nothing learnt', async () => {
     await fc.assert(fc.asyncProperty(bytes32, async (junk) => {
       fc.pre(toHex(junk) !== toHex(preimage));
