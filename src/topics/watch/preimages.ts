@@ -16,7 +16,7 @@
  * Every copy handed out is the caller's to zero; this module's own are zeroed when a round's are
  * replaced (src/lib/watch/preimages.ts: a preimage is used only for the payment_hash it opens).
  */
-import { readdir } from 'node:fs/promises';
+import { opendir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transaction } from '@scure/btc-signer';
 import { fromHex, toHex } from '../../lib/bytes.ts';
@@ -33,6 +33,12 @@ type ClosingCommitment = typeof import('../../lib/bolt3/party.ts').closingCommit
 
 const FLAG = '--preimage-dir';
 
+/**
+ * The most files of --preimage-dir one round reads (a file costs a few system calls, some hundreds of µs): a directory
+ * flooded by whoever may write into it neither stalls the round (the penalties wait on it) nor fills memory.
+ */
+export const MAX_PREIMAGE_FILES = 10_000;
+
 /** The preimage in `path`: a private (0600) regular file of 64 hex digits; else why not (E_INPUT_FILE, E_SECRET_FILE_PERMISSIONS, E_BAD_PREIMAGE). */
 async function readPreimageFile(path: string): Promise<Uint8Array> {
   const { requirePrivateFile } = await import('../../lib/cli/secret-file.ts');
@@ -48,15 +54,23 @@ async function readPreimageFile(path: string): Promise<Uint8Array> {
 /**
  * The preimages of `dir`'s files, in name order: a file that is not one is skipped and said (`warn`, its
  * name and code, never its content), the others kept. A directory that cannot be read: said, none from it.
+ * At most `max` files (the first the directory lists): more is said, the rest not read this round.
  */
-export async function readPreimageDir(dir: string, warn: (message: string) => void): Promise<Uint8Array[]> {
-  let names: string[];
+export async function readPreimageDir(dir: string, warn: (message: string) => void, max = MAX_PREIMAGE_FILES): Promise<Uint8Array[]> {
+  const names: string[] = [];
   try {
-    names = (await readdir(dir)).sort();
+    for await (const entry of await opendir(dir)) {
+      if (names.length === max) {
+        warn(`${FLAG} ${dir} holds more than ${max} files: only ${max} read this round (remove the files whose HTLCs are settled)`);
+        break;
+      }
+      names.push(entry.name);
+    }
   } catch (e) {
     warn(`${FLAG} ${dir}: not a directory the watcher can read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): no preimage from it this round`);
     return [];
   }
+  names.sort();
   const out: Uint8Array[] = [];
   for (const name of names) {
     const path = join(dir, name);
@@ -95,6 +109,8 @@ export class PreimageSource {
   /** This round's, from the directory and the store. */
   private current: Uint8Array[] = [];
   private readonly said = new Set<string>();
+  /** The directory's lines said and still true at the last round: a file is said once while it stays, and forgotten when it goes. */
+  private dirSaid = new Set<string>();
   /** HTLC outputs whose spender was read (outpoint → its txid): not read again while the node has it mined (a reorganisation that un-mines it reads again). */
   private readonly read = new Map<string, string>();
   /** Per channel, the blocks a round could not read it in (a call failed): read at the next, though its view has moved on. */
@@ -111,7 +127,12 @@ export class PreimageSource {
 
   /** The round's preimages: the directory read again, the learnt ones read from the store (the last round's zeroed). */
   async refresh(r: Round): Promise<void> {
-    const next = this.o.dir === undefined ? [] : await readPreimageDir(this.o.dir, (m) => this.sayOnce(m));
+    const now = new Set<string>();
+    const next = this.o.dir === undefined ? [] : await readPreimageDir(this.o.dir, (m) => {
+      if (!this.dirSaid.has(m) && !now.has(m)) this.o.say(m);
+      now.add(m);
+    });
+    this.dirSaid = now;
     for (const p of (await r.records.preimagesLearnt()).values()) next.push(fromHex(p.preimage));
     for (const p of this.current) p.fill(0);
     this.current = next;

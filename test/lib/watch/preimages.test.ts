@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../../../src/lib/bytes.ts';
@@ -98,6 +98,39 @@ describe('--preimage-dir: a bad file never stops the others; nothing secret is l
     const warned: string[] = [];
     expect(await readPreimageDir('/nonexistent/preimages', (m) => warned.push(m))).toEqual([]);
     expect(warned).toEqual([expect.stringMatching(/--preimage-dir \/nonexistent\/preimages: not a directory the watcher can read \(ENOENT\)/)]);
+  });
+
+  it('a directory flooded with files (anyone who may write into it) never stalls a round nor fills memory: at most `max` files read a round, the flood said once', async () => {
+    const t = tempDir('offchain-preimage-flood-');
+    try {
+      for (let i = 0; i < 8; i++) writeFileSync(join(t.path, `junk-${i}`), 'zz', { mode: 0o600 });
+      const warned: string[] = [];
+      await readPreimageDir(t.path, (m) => warned.push(m), 5);
+      expect(warned.filter((m) => m.includes('skipped'))).toHaveLength(5);
+      expect(warned.filter((m) => m.includes('holds more than 5 files'))).toHaveLength(1);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a bad file is said once while it stays (names that come and go are not remembered forever): removed and put back, it is said again', async () => {
+    const t = tempDir('offchain-preimage-forget-');
+    try {
+      const round = { records: { preimagesLearnt: async () => new Map() } } as unknown as Round;
+      const said: string[] = [];
+      const source = new PreimageSource([], { dir: t.path, say: (m) => said.push(m) });
+      writeFileSync(join(t.path, 'bad'), 'not hex', { mode: 0o600 });
+      await source.refresh(round);
+      await source.refresh(round);
+      expect(said).toHaveLength(1);
+      rmSync(join(t.path, 'bad'));
+      await source.refresh(round);
+      writeFileSync(join(t.path, 'bad'), 'not hex', { mode: 0o600 });
+      await source.refresh(round);
+      expect(said).toHaveLength(2);
+    } finally {
+      t.cleanup();
+    }
   });
 
   it('read again at every round: a file dropped between rounds is held from the next round on, the learnt ones from the store beside it; each bad file said once across rounds; the last round\'s copies zeroed', async () => {
