@@ -27,7 +27,7 @@ import type { WatchedChannel } from './channel.ts';
 import type { ChannelRecord } from '../../lib/bolt3/party.ts';
 import type { LearntPreimage } from '../../lib/watch/preimages.ts';
 import { MAX_WALK } from '../../lib/watch/chain-view.ts';
-import { readRegularFile } from './regular-file.ts';
+import { oneLine, readRegularFile } from './regular-file.ts';
 
 type ClosingCommitment = typeof import('../../lib/bolt3/party.ts').closingCommitment;
 
@@ -78,7 +78,7 @@ export async function readPreimageDir(dir: string, warn: (message: string) => vo
       out.push(await readPreimageFile(path));
     } catch (e) {
       const why = e instanceof OffchainError ? `${e.code}: ${e.message}` : (e as NodeJS.ErrnoException).code ?? 'unreadable';
-      warn(`${FLAG} ${path} skipped: not a preimage file (${why})`);
+      warn(oneLine(`${FLAG} ${path} skipped: not a preimage file (${why})`));
     }
   }
   return out;

@@ -13,6 +13,7 @@ import { toHex } from '../../../src/lib/bytes.ts';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import { MAX_PREIMAGE_FILE, learntPreimageOf, preimageOfText, revealedPreimage } from '../../../src/lib/watch/preimages.ts';
 import { PreimageSource, readPreimageDir } from '../../../src/topics/watch/preimages.ts';
+import { readTowerFiles } from '../../../src/topics/watch/tower.ts';
 import type { Round } from '../../../src/topics/watch/credit.ts';
 import { tempDir } from '../../helpers.ts';
 
@@ -108,6 +109,22 @@ describe('--preimage-dir: a bad file never stops the others; nothing secret is l
       await readPreimageDir(t.path, (m) => warned.push(m), 5);
       expect(warned.filter((m) => m.includes('skipped'))).toHaveLength(5);
       expect(warned.filter((m) => m.includes('holds more than 5 files'))).toHaveLength(1);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a file\'s name is said on one line whatever it holds (a newline or a terminal escape in a name forges no log line): the preimage dir\'s and the tower\'s', async () => {
+    const t = tempDir('offchain-preimage-names-');
+    try {
+      const forged = 'x\noffchain: warning: channel 00:0: the preimage of payment_hash 11 learnt\u001b[2K\r.json';
+      writeFileSync(join(t.path, forged), 'not hex', { mode: 0o600 });
+      const warned: string[] = [];
+      await readPreimageDir(t.path, (m) => warned.push(m));
+      await readTowerFiles(t.path, 'regtest', (m) => warned.push(m));
+      expect(warned).toHaveLength(2);
+      for (const line of warned) expect(line).not.toMatch(/[\u0000-\u001f\u007f]/);
+      expect(warned[0]).toContain('x\\u000aoffchain: warning');
     } finally {
       t.cleanup();
     }
