@@ -115,6 +115,8 @@ export class PreimageSource {
   private readonly read = new Map<string, string>();
   /** Per channel, the blocks a round could not read it in (a call failed): read at the next, though its view has moved on. */
   private readonly unread = new Map<string, string[]>();
+  /** The channels done before this round's turns (`watch.done`: every output taken, FINAL_DEPTH deep): no claim of theirs left to read. */
+  private settled = new Set<string>();
 
   /** `given`: --preimage-file's (this source zeroes them in `close`); `say`: one line on the watcher's log. */
   constructor(private readonly given: Uint8Array[], private readonly o: { dir?: string; say: (line: string) => void }) {}
@@ -125,8 +127,18 @@ export class PreimageSource {
     this.o.say(line);
   }
 
-  /** The round's preimages: the directory read again, the learnt ones read from the store (the last round's zeroed). */
-  async refresh(r: Round): Promise<void> {
+  /**
+   * The round's preimages: the directory read again, the learnt ones read from the store (the last round's zeroed);
+   * and, before the round's turns, which of `channels` were done already (`learn` skips those: a restart would
+   * otherwise read each new block once per HTLC output of every channel ever closed).
+   */
+  async refresh(r: Round, channels: readonly WatchedChannel[] = []): Promise<void> {
+    const settled = new Set<string>();
+    for (const { id } of r.offline ? [] : channels) {
+      const w = await r.records.channel(id);
+      if (w.done !== undefined && w.done.spender === w.spender) settled.add(id);
+    }
+    this.settled = settled;
     const now = new Set<string>();
     const next = this.o.dir === undefined ? [] : await readPreimageDir(this.o.dir, (m) => {
       if (!this.dirSaid.has(m) && !now.has(m)) this.o.say(m);
@@ -153,7 +165,7 @@ export class PreimageSource {
     const { closingCommitment } = await import('../../lib/bolt3/party.ts');
     const known = await r.records.preimagesLearnt();
     for (const { id, record: rec } of channels) {
-      if (!rec) continue;
+      if (!rec || (this.settled.has(id) && !this.unread.has(id))) continue;
       const blocks = [...new Set([...(this.unread.get(id) ?? []), ...(r.connected ?? [])])].slice(-MAX_WALK);
       try {
         await this.learnFrom(r, id, rec, known, closingCommitment, blocks);

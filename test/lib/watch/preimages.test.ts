@@ -260,6 +260,45 @@ describe('learnt on chain: the peer\'s claim of an HTLC the party offered (fake 
     expect([...stored.keys()]).toEqual([hash]);
   });
 
+  it('a channel done before the round (its outputs taken, 6 deep) is not read again — a restart after a day away read every new block for each of its HTLC outputs — but one done by this round\'s turn still is', async () => {
+    const spend = new Transaction({ allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+    spend.addOutput({ script: Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(3)), amount: 4000n });
+    spend.addInput({ txid: fromHex(own), index: vout, finalScriptWitness: [new Uint8Array(72).fill(1), preimage] });
+    const blocks = Array.from({ length: 144 }, (_, i) => i.toString(16).padStart(64, '0'));
+    let getblocks = 0;
+    let claimIn: string | undefined; // the block holding the peer's claim, if one of those new to the view
+    const stored = new Map<string, unknown>();
+    let done: { spender: string; height: number } | undefined;
+    const round = {
+      tip: 744, block: blocks.at(-1), dryRun: false, offline: false, connected: blocks,
+      chain: {
+        mempoolSpender: async () => undefined,
+        utxo: async () => null,
+        blockSpender: async (hash: string) => { getblocks++; return hash === claimIn ? SPEND : undefined; },
+        rawTransaction: async () => spend.toBytes(true, true),
+        txConfirmations: async () => 144,
+      },
+      records: {
+        channel: async () => ({ spender: own, sent: {}, ...(done ? { done } : {}) }),
+        preimagesLearnt: async () => new Map(),
+        setPreimageLearnt: async (h: string, p: unknown) => { stored.set(h, p); },
+      },
+    } as unknown as Round;
+    const channels = [{ id, record: rec }];
+    done = { spender: own, height: 590 };
+    const settled = new PreimageSource([], { say: () => {} });
+    await settled.refresh(round, channels);
+    await settled.learn(round, channels);
+    expect([getblocks, stored.size]).toEqual([0, 0]);
+    done = undefined;
+    claimIn = blocks[0];
+    const fresh = new PreimageSource([], { say: () => {} });
+    await fresh.refresh(round, channels);
+    done = { spender: own, height: 590 }; // this round's turn found it all 6 deep: the claim may be in a block new to this round
+    await fresh.learn(round, channels);
+    expect([...stored.keys()]).toEqual([hash]);
+  });
+
   it('a 32-byte item that does not open the payment_hash (the party\'s own timeout, a forged witness) is nothing learnt', async () => {
     await fc.assert(fc.asyncProperty(bytes32, async (junk) => {
       fc.pre(toHex(junk) !== toHex(preimage));
