@@ -39,6 +39,9 @@ const FLAG = '--preimage-dir';
  */
 export const MAX_PREIMAGE_FILES = 10_000;
 
+/** The rounds a channel's failed read of its HTLC outputs' spenders is retried over the same blocks (a node's hiccup passes in fewer). */
+const RETRIES = 6;
+
 /** The preimage in `path`: a private (0600) regular file of 64 hex digits; else why not (E_INPUT_FILE, E_SECRET_FILE_PERMISSIONS, E_BAD_PREIMAGE). */
 async function readPreimageFile(path: string): Promise<Uint8Array> {
   const { requirePrivateFile } = await import('../../lib/cli/secret-file.ts');
@@ -113,8 +116,8 @@ export class PreimageSource {
   private dirSaid = new Set<string>();
   /** HTLC outputs whose spender was read (outpoint → its txid): not read again while the node has it mined (a reorganisation that un-mines it reads again). */
   private readonly read = new Map<string, string>();
-  /** Per channel, the blocks a round could not read it in (a call failed): read at the next, though its view has moved on. */
-  private readonly unread = new Map<string, string[]>();
+  /** Per channel, the blocks a round could not read it in (a call failed) and the rounds that failed: read at the next, though its view has moved on — RETRIES times. */
+  private readonly unread = new Map<string, { blocks: string[]; failed: number }>();
   /** The channels done before this round's turns (`watch.done`: every output taken, FINAL_DEPTH deep): no claim of theirs left to read. */
   private settled = new Set<string>();
 
@@ -166,13 +169,22 @@ export class PreimageSource {
     const known = await r.records.preimagesLearnt();
     for (const { id, record: rec } of channels) {
       if (!rec || (this.settled.has(id) && !this.unread.has(id))) continue;
-      const blocks = [...new Set([...(this.unread.get(id) ?? []), ...(r.connected ?? [])])].slice(-MAX_WALK);
+      const before = this.unread.get(id);
+      const blocks = [...new Set([...(before?.blocks ?? []), ...(r.connected ?? [])])].slice(-MAX_WALK);
       try {
         await this.learnFrom(r, id, rec, known, closingCommitment, blocks);
         this.unread.delete(id);
       } catch (e) {
-        this.unread.set(id, blocks);
-        this.o.say(`channel ${id}: its HTLC outputs' spenders not read for preimages this round (${e instanceof OffchainError ? e.code : 'E_INTERNAL'}: ${(e as Error).message}): read again at the next`);
+        const failed = (before?.failed ?? 0) + 1;
+        const why = `${e instanceof OffchainError ? e.code : 'E_INTERNAL'}: ${(e as Error).message}`;
+        if (failed <= RETRIES) {
+          this.unread.set(id, { blocks, failed });
+          this.o.say(`channel ${id}: its HTLC outputs' spenders not read for preimages this round (${why}): read again at the next`);
+        } else {
+          // A failure that repeats (a block the node no longer has) would keep its blocks, and their cost, for ever.
+          this.unread.delete(id);
+          this.o.say(`channel ${id}: its HTLC outputs' spenders not read for preimages in ${failed} rounds (${why}): given up for the blocks before height ${r.tip + 1} — a preimage the peer revealed there is not learnt: give it with --preimage-dir`);
+        }
       }
     }
   }

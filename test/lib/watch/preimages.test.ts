@@ -260,6 +260,27 @@ describe('learnt on chain: the peer\'s claim of an HTLC the party offered (fake 
     expect([...stored.keys()]).toEqual([hash]);
   });
 
+  it('a read that keeps failing (a block the node cannot give: pruned) is retried a few rounds, then given up and said: its blocks never pile up, the rounds after read their own', async () => {
+    const said: string[] = [];
+    const pruned = '0'.repeat(64);
+    const round = (i: number) => ({
+      tip: 600 + i, block: 'ab'.repeat(32), dryRun: false, offline: false, connected: [i.toString(16).padStart(64, '0')],
+      chain: {
+        mempoolSpender: async () => undefined,
+        utxo: async () => null,
+        blockSpender: async (hash: string) => { if (hash === pruned) throw new OffchainError('E_RPC', 'Block not available (pruned data)'); return undefined; },
+        txConfirmations: async () => 1,
+      },
+      records: { channel: async () => ({ spender: own, sent: {} }), preimagesLearnt: async () => new Map(), setPreimageLearnt: async () => {} },
+    } as unknown as Round);
+    const source = new PreimageSource([], { say: (m) => said.push(m) });
+    for (let i = 0; i < 20; i++) await source.learn(round(i), [{ id, record: rec }]);
+    expect(said.filter((m) => /given up/.test(m))).toHaveLength(1);
+    said.length = 0;
+    await source.learn(round(20), [{ id, record: rec }]);
+    expect(said).toEqual([]);
+  });
+
   it('a channel done before the round (its outputs taken, 6 deep) is not read again — a restart after a day away read every new block for each of its HTLC outputs — but one done by this round\'s turn still is', async () => {
     const spend = new Transaction({ allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
     spend.addOutput({ script: Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(3)), amount: 4000n });
