@@ -150,6 +150,32 @@ describe('--preimage-dir: a bad file never stops the others; nothing secret is l
     }
   });
 
+  it('a learnt record whose preimage does not open its payment hash (a hand-written or damaged row) is never used, and said once — not a silent gap', async () => {
+    const t = tempDir('offchain-preimage-forged-');
+    try {
+      const { openState } = await import('../../../src/lib/store/sqlite/open.ts');
+      const { Records } = await import('../../../src/lib/store/sqlite/records.ts');
+      const { WatchRecords } = await import('../../../src/topics/watch/state.ts');
+      const db = openState(t.path, { create: true })!;
+      const hash = toHex(sha256(Uint8Array.of(5)));
+      const forged = 'ab'.repeat(32); // not its preimage
+      const rows = new Records<unknown>(db, 'watch');
+      await db.step(() => rows.put(`preimage-${hash}`, { preimage: forged, txid: 'cd'.repeat(32), channel: 'c', outpoint: 'o', tip: 1 }));
+      const round = { offline: false, records: new WatchRecords(async () => db) } as unknown as Round;
+      const said: string[] = [];
+      const source = new PreimageSource([], { say: (m) => said.push(m) });
+      await source.refresh(round);
+      await source.refresh(round);
+      expect(source.copies()).toEqual([]);
+      expect(said).toHaveLength(1);
+      expect(said[0]).toContain(`preimage-${hash}`);
+      expect(said[0]).not.toContain(forged);
+      db.close();
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('read again at every round: a file dropped between rounds is held from the next round on, the learnt ones from the store beside it; each bad file said once across rounds; the last round\'s copies zeroed', async () => {
     const t = tempDir('offchain-preimage-source-');
     try {
