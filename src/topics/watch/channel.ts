@@ -50,7 +50,7 @@ export type ChannelHost = {
   /** A copy of the htlc_basepoint secret and of the preimages (--htlc-key-env/--htlc-key-file, --preimage-file): the party's HTLCs on the peer's current commitment are taken. */
   htlcKey?: () => Promise<{ secret: Uint8Array; preimages: Uint8Array[] }>;
   /** Where htlcKey's preimages come from, each round's (--preimage-dir read again, those learnt on chain: ./preimages.ts). */
-  preimages?: { refresh(r: Round): Promise<void>; learn(r: Round, channels: readonly WatchedChannel[]): Promise<void> };
+  preimages?: { refresh(r: Round, channels: readonly WatchedChannel[]): Promise<void>; learn(r: Round, channels: readonly WatchedChannel[]): Promise<void> };
   /** Going on chain (./channel-open.ts): the funding key and seed, and the record's step under its lock. */
   closeKeys?: OpenHost['closeKeys'];
   step?: OpenHost['step'];
@@ -71,7 +71,7 @@ function errorText(e: unknown): string {
 export async function channelRound(host: ChannelHost, r: Round): Promise<Decision[]> {
   const out: Decision[] = [];
   const channels = (await host.channels()).filter((c) => !host.done.has(c.id));
-  await host.preimages?.refresh(r);
+  await host.preimages?.refresh(r, channels);
   for (const { id, record: rec, error, coin } of channels) {
     if (!rec) {
       out.push({ kind: 'channel', contract: id, action: 'hold', deadline: r.tip, blocks_left: 0, reason: 'this channel\'s record cannot be read: nothing is decided for it', error });

@@ -4,11 +4,17 @@
  * regular file (a link to one too) of at most `max` bytes, opened without blocking and checked as
  * opened. A FIFO (open and read would wait for a writer forever), a device (/dev/zero never ends),
  * a file over the limit or grown past it since its stat: `code`, never a round that hangs or fills
- * memory. The messages name sizes and kinds, never a byte of the content.
+ * memory. The messages name sizes and kinds, never a byte of the content; `oneLine` makes a line
+ * naming such a file safe to log (whoever drops a file chooses its name).
  */
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { MalformedInputError } from '../../lib/errors.ts';
+
+/** `line` with its control characters as \uXXXX: a file's name never breaks a log line in two or moves a terminal's cursor. */
+export function oneLine(line: string): string {
+  return line.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 export async function readRegularFile(path: string, o: { max: number; code: string; writer: string }): Promise<Uint8Array> {
   const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);

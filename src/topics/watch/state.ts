@@ -184,8 +184,8 @@ export class WatchRecords {
     await r.db.step(() => r.put(`channel-${id}`, c));
   }
 
-  /** The preimages learnt on chain, by payment hash: each record checked (its preimage opens its key; any other row is none). */
-  async preimagesLearnt(): Promise<Map<string, LearntPreimage>> {
+  /** The preimages learnt on chain, by payment hash: each record checked (its preimage opens its key; any other row is none, its id told to `ignored`). */
+  async preimagesLearnt(ignored?: (id: string) => void): Promise<Map<string, LearntPreimage>> {
     const r = await this.records(false);
     const out = new Map<string, LearntPreimage>();
     for (const id of r?.ids() ?? []) {
@@ -193,6 +193,7 @@ export class WatchRecords {
       const hash = id.slice('preimage-'.length);
       const p = learntPreimageOf(hash, await this.read(id));
       if (p) out.set(hash, p);
+      else ignored?.(id);
     }
     return out;
   }

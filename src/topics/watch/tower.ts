@@ -31,7 +31,7 @@ import { OWNER_MARGIN, anchorChild, replaceRate, spentBy, walletChild } from './
 import type { WatchChain } from './credit.ts';
 import type { WatchHost } from './rounds.ts';
 import { feeCoinsSat, nodeWallet, walletClient, type NodeWallet } from './wallet.ts';
-import { readRegularFile } from './regular-file.ts';
+import { oneLine, readRegularFile } from './regular-file.ts';
 import type { StateDb } from '../../lib/store/sqlite/database.ts';
 
 /** The node's wallet, as the tower pays from it (./wallet.ts). */
@@ -124,7 +124,7 @@ export async function readTowerFiles(dir: string, network: string, warn?: (messa
       if (st) readFiles.set(path, { mtimeMs: st.mtimeMs, size: st.size, read });
     } catch (e) {
       const code = (e as { code?: string }).code;
-      const why = `--tower ${path} skipped: not an export this tower can keep${code && code !== 'E_BAD_TOWER_EXPORT' ? ` (${code})` : ''}: ${(e as Error).message}`;
+      const why = oneLine(`--tower ${path} skipped: not an export this tower can keep${code && code !== 'E_BAD_TOWER_EXPORT' ? ` (${code})` : ''}: ${(e as Error).message}`);
       if (st) readFiles.set(path, { mtimeMs: st.mtimeMs, size: st.size, why });
       warn?.(why);
     }

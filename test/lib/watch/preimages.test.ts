@@ -6,13 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../../../src/lib/bytes.ts';
 import { OffchainError } from '../../../src/lib/errors.ts';
 import { MAX_PREIMAGE_FILE, learntPreimageOf, preimageOfText, revealedPreimage } from '../../../src/lib/watch/preimages.ts';
 import { PreimageSource, readPreimageDir } from '../../../src/topics/watch/preimages.ts';
+import { readTowerFiles } from '../../../src/topics/watch/tower.ts';
 import type { Round } from '../../../src/topics/watch/credit.ts';
 import { tempDir } from '../../helpers.ts';
 
@@ -100,6 +101,81 @@ describe('--preimage-dir: a bad file never stops the others; nothing secret is l
     expect(warned).toEqual([expect.stringMatching(/--preimage-dir \/nonexistent\/preimages: not a directory the watcher can read \(ENOENT\)/)]);
   });
 
+  it('a directory flooded with files (anyone who may write into it) never stalls a round nor fills memory: at most `max` files read a round, the flood said once', async () => {
+    const t = tempDir('offchain-preimage-flood-');
+    try {
+      for (let i = 0; i < 8; i++) writeFileSync(join(t.path, `junk-${i}`), 'zz', { mode: 0o600 });
+      const warned: string[] = [];
+      await readPreimageDir(t.path, (m) => warned.push(m), 5);
+      expect(warned.filter((m) => m.includes('skipped'))).toHaveLength(5);
+      expect(warned.filter((m) => m.includes('holds more than 5 files'))).toHaveLength(1);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a file\'s name is said on one line whatever it holds (a newline or a terminal escape in a name forges no log line): the preimage dir\'s and the tower\'s', async () => {
+    const t = tempDir('offchain-preimage-names-');
+    try {
+      const forged = 'x\noffchain: warning: channel 00:0: the preimage of payment_hash 11 learnt\u001b[2K\r.json';
+      writeFileSync(join(t.path, forged), 'not hex', { mode: 0o600 });
+      const warned: string[] = [];
+      await readPreimageDir(t.path, (m) => warned.push(m));
+      await readTowerFiles(t.path, 'regtest', (m) => warned.push(m));
+      expect(warned).toHaveLength(2);
+      for (const line of warned) expect(line).not.toMatch(/[\u0000-\u001f\u007f]/);
+      expect(warned[0]).toContain('x\\u000aoffchain: warning');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a bad file is said once while it stays (names that come and go are not remembered forever): removed and put back, it is said again', async () => {
+    const t = tempDir('offchain-preimage-forget-');
+    try {
+      const round = { records: { preimagesLearnt: async () => new Map() } } as unknown as Round;
+      const said: string[] = [];
+      const source = new PreimageSource([], { dir: t.path, say: (m) => said.push(m) });
+      writeFileSync(join(t.path, 'bad'), 'not hex', { mode: 0o600 });
+      await source.refresh(round);
+      await source.refresh(round);
+      expect(said).toHaveLength(1);
+      rmSync(join(t.path, 'bad'));
+      await source.refresh(round);
+      writeFileSync(join(t.path, 'bad'), 'not hex', { mode: 0o600 });
+      await source.refresh(round);
+      expect(said).toHaveLength(2);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a learnt record whose preimage does not open its payment hash (a hand-written or damaged row) is never used, and said once — not a silent gap', async () => {
+    const t = tempDir('offchain-preimage-forged-');
+    try {
+      const { openState } = await import('../../../src/lib/store/sqlite/open.ts');
+      const { Records } = await import('../../../src/lib/store/sqlite/records.ts');
+      const { WatchRecords } = await import('../../../src/topics/watch/state.ts');
+      const db = openState(t.path, { create: true })!;
+      const hash = toHex(sha256(Uint8Array.of(5)));
+      const forged = 'ab'.repeat(32); // not its preimage
+      const rows = new Records<unknown>(db, 'watch');
+      await db.step(() => rows.put(`preimage-${hash}`, { preimage: forged, txid: 'cd'.repeat(32), channel: 'c', outpoint: 'o', tip: 1 }));
+      const round = { offline: false, records: new WatchRecords(async () => db) } as unknown as Round;
+      const said: string[] = [];
+      const source = new PreimageSource([], { say: (m) => said.push(m) });
+      await source.refresh(round);
+      await source.refresh(round);
+      expect(source.copies()).toEqual([]);
+      expect(said).toHaveLength(1);
+      expect(said[0]).toContain(`preimage-${hash}`);
+      expect(said[0]).not.toContain(forged);
+      db.close();
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it('read again at every round: a file dropped between rounds is held from the next round on, the learnt ones from the store beside it; each bad file said once across rounds; the last round\'s copies zeroed', async () => {
     const t = tempDir('offchain-preimage-source-');
     try {
@@ -173,6 +249,101 @@ describe('learnt on chain: the peer\'s claim of an HTLC the party offered (fake 
     expect(events[1]).toMatch(new RegExp(`^said channel ${id}: the preimage of payment_hash ${hash} learnt from ${SPEND}`));
     expect(stored.get(hash)).toEqual({ preimage: toHex(preimage), txid: SPEND, channel: id, outpoint: `${own}:${vout}`, tip: 600 });
     expect(events.join('\n')).not.toContain(toHex(preimage));
+  });
+
+  it('a claim mined in a block whose round could not read it (the node failed a call) is read at the next round, the view moved on: the preimage never lost to one failed call', async () => {
+    const spend = new Transaction({ allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+    spend.addOutput({ script: Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(3)), amount: 4000n });
+    spend.addInput({ txid: fromHex(own), index: vout, finalScriptWitness: [new Uint8Array(72).fill(1), preimage, new Uint8Array(133).fill(2)] });
+    const BLOCK = 'bb'.repeat(32);
+    const stored = new Map<string, unknown>();
+    const said: string[] = [];
+    let failing = true;
+    const round = (tip: number, connected: string[]) => ({
+      tip, block: 'ab'.repeat(32), dryRun: false, offline: false, connected,
+      chain: {
+        mempoolSpender: async () => undefined,
+        utxo: async () => null,
+        blockSpender: async (hash: string, txid: string, v: number) => (hash === BLOCK && txid === own && v === vout ? SPEND : undefined),
+        rawTransaction: async (txid: string) => {
+          if (failing) throw new OffchainError('E_RPC', 'the node is busy');
+          return txid === SPEND ? spend.toBytes(true, true) : fromHex('00');
+        },
+        txConfirmations: async () => 1,
+      },
+      records: {
+        channel: async () => ({ spender: own, sent: {} }),
+        preimagesLearnt: async () => new Map(stored as Map<string, never>),
+        setPreimageLearnt: async (h: string, p: unknown) => { stored.set(h, p); },
+      },
+    } as unknown as Round);
+    const source = new PreimageSource([], { say: (m) => said.push(m) });
+    await source.learn(round(600, [BLOCK]), [{ id, record: rec }]);
+    expect(stored.size).toBe(0);
+    expect(said[0]).toMatch(/read again at the next/);
+    failing = false;
+    await source.learn(round(601, ['cc'.repeat(32)]), [{ id, record: rec }]);
+    expect([...stored.keys()]).toEqual([hash]);
+  });
+
+  it('a read that keeps failing (a block the node cannot give: pruned) is retried a few rounds, then given up and said: its blocks never pile up, the rounds after read their own', async () => {
+    const said: string[] = [];
+    const pruned = '0'.repeat(64);
+    const round = (i: number) => ({
+      tip: 600 + i, block: 'ab'.repeat(32), dryRun: false, offline: false, connected: [i.toString(16).padStart(64, '0')],
+      chain: {
+        mempoolSpender: async () => undefined,
+        utxo: async () => null,
+        blockSpender: async (hash: string) => { if (hash === pruned) throw new OffchainError('E_RPC', 'Block not available (pruned data)'); return undefined; },
+        txConfirmations: async () => 1,
+      },
+      records: { channel: async () => ({ spender: own, sent: {} }), preimagesLearnt: async () => new Map(), setPreimageLearnt: async () => {} },
+    } as unknown as Round);
+    const source = new PreimageSource([], { say: (m) => said.push(m) });
+    for (let i = 0; i < 20; i++) await source.learn(round(i), [{ id, record: rec }]);
+    expect(said.filter((m) => /given up/.test(m))).toHaveLength(1);
+    said.length = 0;
+    await source.learn(round(20), [{ id, record: rec }]);
+    expect(said).toEqual([]);
+  });
+
+  it('a channel done before the round (its outputs taken, 6 deep) is not read again — a restart after a day away read every new block for each of its HTLC outputs — but one done by this round\'s turn still is', async () => {
+    const spend = new Transaction({ allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
+    spend.addOutput({ script: Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(3)), amount: 4000n });
+    spend.addInput({ txid: fromHex(own), index: vout, finalScriptWitness: [new Uint8Array(72).fill(1), preimage] });
+    const blocks = Array.from({ length: 144 }, (_, i) => i.toString(16).padStart(64, '0'));
+    let getblocks = 0;
+    let claimIn: string | undefined; // the block holding the peer's claim, if one of those new to the view
+    const stored = new Map<string, unknown>();
+    let done: { spender: string; height: number } | undefined;
+    const round = {
+      tip: 744, block: blocks.at(-1), dryRun: false, offline: false, connected: blocks,
+      chain: {
+        mempoolSpender: async () => undefined,
+        utxo: async () => null,
+        blockSpender: async (hash: string) => { getblocks++; return hash === claimIn ? SPEND : undefined; },
+        rawTransaction: async () => spend.toBytes(true, true),
+        txConfirmations: async () => 144,
+      },
+      records: {
+        channel: async () => ({ spender: own, sent: {}, ...(done ? { done } : {}) }),
+        preimagesLearnt: async () => new Map(),
+        setPreimageLearnt: async (h: string, p: unknown) => { stored.set(h, p); },
+      },
+    } as unknown as Round;
+    const channels = [{ id, record: rec }];
+    done = { spender: own, height: 590 };
+    const settled = new PreimageSource([], { say: () => {} });
+    await settled.refresh(round, channels);
+    await settled.learn(round, channels);
+    expect([getblocks, stored.size]).toEqual([0, 0]);
+    done = undefined;
+    claimIn = blocks[0];
+    const fresh = new PreimageSource([], { say: () => {} });
+    await fresh.refresh(round, channels);
+    done = { spender: own, height: 590 }; // this round's turn found it all 6 deep: the claim may be in a block new to this round
+    await fresh.learn(round, channels);
+    expect([...stored.keys()]).toEqual([hash]);
   });
 
   it('a 32-byte item that does not open the payment_hash (the party\'s own timeout, a forged witness) is nothing learnt', async () => {
