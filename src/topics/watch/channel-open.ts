@@ -9,7 +9,7 @@
  * follow once it is mined (./channel.ts ownTurn).
  */
 import { equalBytes, fromHex } from '../../lib/bytes.ts';
-import { RefusedError } from '../../lib/errors.ts';
+import { RefusedError, StateConflictError } from '../../lib/errors.ts';
 import type { ChannelRecord } from '../../lib/bolt3/party.ts';
 import { decideChannel, type ChannelDecision, type ChannelFacts } from '../../lib/watch/channel.ts';
 import type { OpenChannel } from '../../lib/watch/channel-onchain.ts';
@@ -61,6 +61,10 @@ export async function openTurn(host: OpenHost, r: Round, rec: ChannelRecord, bas
     signed = await host.step!(base.channel, (now) => {
       const n = now.local?.state.commitment_number;
       if (n === undefined || n <= now.local_revoked_through) throw new RefusedError('E_REVOKED_COMMITMENT', `channel ${base.channel}'s commitment ${n} is revoked (its secret revealed through ${now.local_revoked_through}): never broadcast`);
+      // Only the commitment decided on: a newer one stored since (the peer settled the HTLC off chain) is decided again next round.
+      if (now.local!.txid !== rec.local!.txid || (now.broadcast !== undefined && now.broadcast !== n)) {
+        throw new StateConflictError('E_STALE_STATE', `channel ${base.channel}'s record moved since this round read it (its latest commitment now ${n}, decided on ${d.close!.commitment}): nothing sent, decided again next round`);
+      }
       const out = closeUnilaterally(now, seed, { fundingSecret, ...(htlc ? { htlcBasepointSecret: htlc.secret } : {}) }, []);
       return { ...(out.record ? { record: out.record } : {}), message: out.message as typeof signed };
     });

@@ -12,14 +12,16 @@ import { channelRound, type ChannelHost } from '../../../src/topics/watch/channe
 import type { Round } from '../../../src/topics/watch/credit.ts';
 import type { ChannelWatch } from '../../../src/topics/watch/state.ts';
 import type { ChannelRecord } from '../../../src/lib/bolt3/party.ts';
-import { A, upTo } from '../bolt3/two-parties.ts';
+import { A, aliceState, updateTo, upTo } from '../bolt3/two-parties.ts';
 
 const H = (n: number) => n.toString(16).padStart(64, '0');
 const DEST = Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(9));
 
 /** Alice's state 1: an HTLC she offered, cltv_expiry 501 (and one she received, 502, no preimage given). */
-function setup(edit: (r: ChannelRecord) => ChannelRecord = (r) => r) {
-  let stored = edit(upTo(1).a);
+function setup(edit: (r: ChannelRecord) => ChannelRecord = (r) => r, start: () => ChannelRecord = () => upTo(1).a) {
+  let stored = edit(start());
+  /** What a `commitment` command writes between the round's read and its step (none: nothing). */
+  const hooks: { meanwhile?: (r: ChannelRecord) => ChannelRecord } = {};
   const id = `${stored.channel.funding_txid}:${stored.channel.funding_vout}`;
   const sent: { txid: string; broadcastRecorded: number | undefined }[] = [];
   const state = { refuse: true };
@@ -42,13 +44,14 @@ function setup(edit: (r: ChannelRecord) => ChannelRecord = (r) => r) {
     revocationKey: async () => A.revocation.slice(), htlcKey: async () => ({ secret: A.htlc.slice(), preimages: [] }),
     closeKeys: async () => ({ fundingSecret: A.funding.slice(), seed: A.seed.slice() }),
     step: async (_id, fn) => {
+      if (hooks.meanwhile) stored = hooks.meanwhile(stored);
       const { record, message } = fn(structuredClone(stored));
       if (record) stored = record;
       return message;
     },
     destination: { script: DEST, dustSat: 294 }, limits: { maxFeeRate: 20, maxFeeShare: 0.5 }, done: new Set(),
   });
-  return { host, round, sent, state, record: () => stored };
+  return { host, round, sent, state, hooks, record: () => stored };
 }
 
 describe('an open channel: Alice offered an HTLC (cltv_expiry 501), Bob is silent', () => {
@@ -87,5 +90,20 @@ describe('an open channel: Alice offered an HTLC (cltv_expiry 501), Bob is silen
     expect(d!.error).toMatch(/^E_NO_KEY: .*--funding-key-env.*--seed-file/);
     expect(s.sent).toEqual([]);
     expect(s.record().broadcast).toBeUndefined();
+  });
+
+  it('Bob settles it off chain and she stores his signatures on commitment 2 (no HTLC) between the round\'s read and its step: nothing signed or sent, decided again on the record as it is', async () => {
+    const p1 = upTo(1);
+    const s = setup(() => p1.a, () => p1.a);
+    const settled = updateTo(p1, aliceState(2, 0)).a; // commitment_signed for 2 received: 1 revoked, 2 held, no HTLC on it
+    s.hooks.meanwhile = () => settled;
+    const [d] = await channelRound(s.host(), s.round(504));
+    expect(d!.error).toMatch(/^E_STALE_STATE: /);
+    expect(s.sent).toEqual([]);
+    expect(s.record().broadcast).toBeUndefined();
+    s.hooks.meanwhile = undefined;
+    const [d2] = await channelRound(s.host(), s.round(505));
+    expect(d2).toMatchObject({ action: 'none' });
+    expect(s.sent).toEqual([]);
   });
 });
