@@ -9,6 +9,10 @@
  * INVARIANTS (test/lib/watch/channel-onchain.test.ts, property tests):
  * - Never without an HTLC: a channel whose latest commitment holds no HTLC the party would lose is
  *   never closed by the watcher (its to_local and to_remote are nobody else's to take).
+ * - Never for dust: an HTLC trimmed from the party's latest commitment (no output: its amount is
+ *   the commitment's fee) never sends it — on chain there is nothing to claim or time out, so a
+ *   close would only cost the channel and its fee, and a peer could force one for a few sats
+ *   (CLN ElementsProject/lightning#4604, LND lightningnetwork/lnd#7685).
  * - Never before its time: an HTLC the party RECEIVED and holds the preimage of sends the
  *   commitment from the tip cltv_expiry − INCOMING_BROADCAST_DELTA on (the commitment and the
  *   HTLC-success must both be mined by block cltv_expiry: from cltv_expiry + 1 the peer may time it
@@ -28,8 +32,8 @@
  */
 import type { Decision } from './decision.ts';
 
-/** An HTLC of the party's latest commitment, seen from the party: `received` (the peer offered it) or `offered`. */
-export type OpenHtlc = { direction: 'offered' | 'received'; cltvExpiry: number; preimage: boolean };
+/** An HTLC of the party's latest commitment, seen from the party: `received` (the peer offered it) or `offered`; `trimmed`: no output of its own (BOLT 3 dust). */
+export type OpenHtlc = { direction: 'offered' | 'received'; cltvExpiry: number; preimage: boolean; trimmed: boolean };
 
 /** What the record says of an open channel's own side. */
 export type OpenChannel = {
@@ -62,6 +66,7 @@ export const OUTGOING_GRACE = 3;
 
 /** The tip from which this HTLC sends the commitment (none: it never does). */
 export function goOnChainAt(h: OpenHtlc): number | undefined {
+  if (h.trimmed) return undefined;
   if (h.direction === 'received') return h.preimage ? h.cltvExpiry - INCOMING_BROADCAST_DELTA : undefined;
   return h.cltvExpiry + OUTGOING_GRACE;
 }
@@ -88,7 +93,7 @@ export function decideOnChain(tip: number, open: OpenChannel, idle: Decision): O
     return at === undefined ? [] : [{ h, at }];
   });
   if (due.length === 0) {
-    const silent = open.htlcs.length > 0 ? ` (its ${open.htlcs.length} HTLC(s): received, their preimage not held — nothing to gain on chain)` : '';
+    const silent = open.htlcs.length > 0 ? ` (its ${open.htlcs.length} HTLC(s): trimmed, or received without their preimage — nothing to gain on chain)` : '';
     return { ...idle, reason: `${idle.reason}; no HTLC of your latest commitment would make you go on chain${silent}` };
   }
   const first = due.reduce((a, b) => (b.at < a.at ? b : a));

@@ -41,9 +41,14 @@ async function openSide(host: OpenHost, rec: ChannelRecord): Promise<OpenChannel
     ...(host.closeKeys ? [] : ['--funding-key-env (or --funding-key-file)', '--seed-file']),
     ...(htlcs.length > 0 && !host.htlcKey ? ['--htlc-key-env (or --htlc-key-file)'] : []),
   ];
+  // Which HTLCs have no output on that commitment (BOLT 3 trimming: its feerate, our dust limit): they never send it.
+  const { channelFromJson } = await import('../../lib/bolt3/messages.ts');
+  const { isTrimmed } = await import('../../lib/bolt3/commitment.ts');
+  const params = channelFromJson(rec.channel);
+  const trimmed = (h: (typeof htlcs)[number]) => isTrimmed(params, state!.feerate_per_kw, { direction: h.direction, amountMsat: BigInt(h.amount_msat), paymentHash: new Uint8Array(32), cltvExpiry: h.cltv_expiry });
   return {
     latest: state?.commitment_number ?? null, revokedThrough: rec.local_revoked_through, ...(rec.broadcast !== undefined ? { broadcast: rec.broadcast } : {}),
-    htlcs: htlcs.map((h) => ({ direction: h.direction, cltvExpiry: h.cltv_expiry, preimage: h.direction === 'received' && preimageHeld(h.payment_hash) })),
+    htlcs: htlcs.map((h) => ({ direction: h.direction, cltvExpiry: h.cltv_expiry, preimage: h.direction === 'received' && preimageHeld(h.payment_hash), trimmed: trimmed(h) })),
     missing,
   };
 }

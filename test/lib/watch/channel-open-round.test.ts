@@ -107,3 +107,17 @@ describe('an open channel: Alice offered an HTLC (cltv_expiry 501), Bob is silen
     expect(s.sent).toEqual([]);
   });
 });
+
+describe('an open channel: the HTLC Alice offered (cltv_expiry 501) is dust, trimmed from her commitment', () => {
+  it('past its expiry: nothing signed or sent (no output to time out; a close would only cost her the channel and its fee)', async () => {
+    const state = aliceState(1, 1);
+    // 1,000 sat: below her dust limit (546) plus an HTLC-timeout's fee at 2,500 sat/kw (1,657).
+    const dust = { ...state, to_local_msat: String(BigInt(state.to_local_msat) + 4_000_000n), htlcs: [{ ...state.htlcs[0]!, amount_msat: '1000000' }] };
+    const s = setup(undefined, () => updateTo(upTo(0), dust).a);
+    expect(s.record().local!.state.htlcs).toHaveLength(1);
+    const [d] = await channelRound(s.host(), s.round(600));
+    expect(d).toMatchObject({ action: 'none' });
+    expect(s.sent).toEqual([]);
+    expect(s.record().broadcast).toBeUndefined();
+  });
+});
