@@ -28,7 +28,8 @@
  *   says so too.
  * - Once the commitment is recorded as completed for broadcast (`broadcast`: the watcher's own act,
  *   or `commitment finalize`), a funding still unspent has it sent again at each round
- *   (`rebroadcast`): the channel signs no other commitment from then on.
+ *   (`rebroadcast`): the channel signs no other commitment from then on. Without the secrets that
+ *   sign it again, `hold` with E_NO_KEY, as above.
  */
 import type { Decision } from './decision.ts';
 
@@ -78,6 +79,10 @@ export type OnChainDecision = Decision & { close?: { commitment: number } };
 export function decideOnChain(tip: number, open: OpenChannel, idle: Decision): OnChainDecision {
   const latest = open.latest;
   const revoked = latest === null || latest <= open.revokedThrough;
+  const unkeyed = (d: Decision, why: string): OnChainDecision => ({
+    ...d, action: 'hold', reason: `${why} but your commitment cannot be signed: nothing sent`,
+    error: `E_NO_KEY: your latest commitment ${latest} is signed with your funding key and per-commitment seed: pass ${open.missing.join(', ')}`,
+  });
   const refuseRevoked = (why: string): OnChainDecision => ({
     ...idle, action: 'hold', reason: `${why}: nothing sent`,
     error: latest === null
@@ -86,6 +91,7 @@ export function decideOnChain(tip: number, open: OpenChannel, idle: Decision): O
   });
   if (open.broadcast !== undefined) {
     if (revoked || open.broadcast !== latest) return refuseRevoked(`your commitment ${open.broadcast} was completed for broadcast, but it is not your latest unrevoked one`);
+    if (open.missing.length > 0) return unkeyed(idle, `your commitment ${latest} was completed for broadcast (a unilateral close) and the funding is still unspent`);
     return { ...idle, action: 'rebroadcast', close: { commitment: latest }, reason: `your commitment ${latest} was completed for broadcast (a unilateral close) and the funding is still unspent: sent again` };
   }
   const due = open.htlcs.flatMap((h) => {
@@ -105,8 +111,6 @@ export function decideOnChain(tip: number, open: OpenChannel, idle: Decision): O
   const need = open.missing.length > 0 ? `; it needs ${open.missing.join(', ')}, not given` : '';
   if (tip < first.at) return { ...at, action: 'none', reason: `the channel is open: ${what}, from block ${first.at + 1} (the tip at ${first.at})${need}` };
   if (revoked) return refuseRevoked(`going on chain is due (${what})`);
-  if (open.missing.length > 0) {
-    return { ...at, action: 'hold', reason: `going on chain is due (${what}) but your commitment cannot be signed: nothing sent`, error: `E_NO_KEY: your latest commitment ${latest} is signed with your funding key and per-commitment seed: pass ${open.missing.join(', ')}` };
-  }
+  if (open.missing.length > 0) return unkeyed(at, `going on chain is due (${what})`);
   return { ...at, action: 'exit', close: { commitment: latest }, reason: `go on chain: ${what} — your latest commitment ${latest} broadcast (a unilateral close)` };
 }

@@ -53,6 +53,8 @@ describe('Alice received an HTLC expiring at 800,040 and holds its preimage; Bob
   it('once recorded as completed for broadcast, the funding still unspent: sent again', () => {
     expect(decideChannel(base(800_000, keyed([], { broadcast: 5 })))).toMatchObject({ action: 'rebroadcast', close: { commitment: 5 } });
     expect(decideChannel(base(800_000, keyed([], { broadcast: 4 }))).action).toBe('hold');
+    const unkeyed = decideChannel(base(800_000, keyed([], { broadcast: 5, missing: ['--seed-file'] })));
+    expect([unkeyed.action, unkeyed.close, unkeyed.error]).toEqual(['hold', undefined, expect.stringMatching(/^E_NO_KEY: .*--seed-file/)]);
   });
 });
 

@@ -108,6 +108,17 @@ describe('an open channel: Alice offered an HTLC (cltv_expiry 501), Bob is silen
   });
 });
 
+describe('an open channel whose commitment Alice completed for broadcast herself (commitment finalize), the funding still unspent', () => {
+  it('a watcher without her funding key and seed (as before going on chain existed): held, E_NO_KEY naming them — not an internal error each round', async () => {
+    const s = setup((r) => ({ ...r, broadcast: r.local!.state.commitment_number }));
+    const { closeKeys: _k, step: _s, ...keyless } = s.host();
+    const [d] = await channelRound(keyless, s.round(400));
+    expect(d).toMatchObject({ action: 'hold' });
+    expect(d!.error).toMatch(/^E_NO_KEY: .*--funding-key-env.*--seed-file/);
+    expect(s.sent).toEqual([]);
+  });
+});
+
 describe('an open channel: the HTLC Alice offered (cltv_expiry 501) is dust, trimmed from her commitment', () => {
   it('past its expiry: nothing signed or sent (no output to time out; a close would only cost her the channel and its fee)', async () => {
     const state = aliceState(1, 1);
