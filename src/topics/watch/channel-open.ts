@@ -21,6 +21,8 @@ export type OpenHost = {
   htlcKey?: () => Promise<{ secret: Uint8Array; preimages: Uint8Array[] }>;
   /** Copies of the funding key and the per-commitment seed (--funding-key-env/-file, --seed-file; the caller zeroes them): the party's latest commitment signed to go on chain. */
   closeKeys?: () => Promise<{ fundingSecret: Uint8Array; seed: Uint8Array }>;
+  /** Whether closeKeys are this channel's (its funding_pubkey, its local_first_point); none: not asked. */
+  closeFits?: (record: ChannelRecord) => boolean;
   /** One step on a channel's record under its lock, written before it returns (the `commitment` commands' ChannelBook.step): with closeKeys. */
   step?: <T>(id: string, fn: (record: ChannelRecord) => { record?: ChannelRecord; message: T }) => Promise<T>;
 };
@@ -37,8 +39,9 @@ async function openSide(host: OpenHost, rec: ChannelRecord): Promise<OpenChannel
     for (const x of [secret, ...preimages]) x.fill(0);
     preimageHeld = (hash) => hashes.some((h) => equalBytes(h, fromHex(hash, 'payment_hash', 32)));
   }
+  const fits = host.closeKeys !== undefined && (host.closeFits?.(rec) ?? true);
   const missing = [
-    ...(host.closeKeys ? [] : ['--funding-key-env (or --funding-key-file)', '--seed-file']),
+    ...(fits ? [] : host.closeKeys ? ['--funding-key-env (or --funding-key-file) and --seed-file of this channel (those given are another channel\'s)'] : ['--funding-key-env (or --funding-key-file)', '--seed-file']),
     ...(htlcs.length > 0 && !host.htlcKey ? ['--htlc-key-env (or --htlc-key-file)'] : []),
   ];
   // Which HTLCs have no output on that commitment (BOLT 3 trimming: its feerate, our dust limit): they never send it.

@@ -12,7 +12,12 @@ import { channelRound, type ChannelHost } from '../../../src/topics/watch/channe
 import type { Round } from '../../../src/topics/watch/credit.ts';
 import type { ChannelWatch } from '../../../src/topics/watch/state.ts';
 import type { ChannelRecord } from '../../../src/lib/bolt3/party.ts';
-import { A, aliceState, updateTo, upTo } from '../bolt3/two-parties.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { A, B, aliceState, updateTo, upTo } from '../bolt3/two-parties.ts';
+import { channelHost, loadChannelParty } from '../../../src/topics/watch/channel-party.ts';
+import { toHex } from '../../../src/lib/bytes.ts';
+import { tempDir } from '../../helpers.ts';
 
 const H = (n: number) => n.toString(16).padStart(64, '0');
 const DEST = Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(9));
@@ -37,7 +42,7 @@ function setup(edit: (r: ChannelRecord) => ChannelRecord = (r) => r, start: () =
       return tx.id;
     },
   };
-  const records = { channel: async () => structuredClone(watch), setChannel: async (_id: string, c: ChannelWatch) => { watch = structuredClone(c); } };
+  const records = { preimagesLearnt: async () => new Map(), channel: async () => structuredClone(watch), setChannel: async (_id: string, c: ChannelWatch) => { watch = structuredClone(c); } };
   const round = (tip: number): Round => ({ tip, block: H(tip), dryRun: false, offline: false, chain: chain as never, records: records as never, connected: [H(tip)] });
   const host = (): ChannelHost => ({
     channels: async () => [{ id, record: stored }],
@@ -130,5 +135,40 @@ describe('an open channel: the HTLC Alice offered (cltv_expiry 501) is dust, tri
     expect(d).toMatchObject({ action: 'none' });
     expect(s.sent).toEqual([]);
     expect(s.record().broadcast).toBeUndefined();
+  });
+});
+
+describe('a channel recorded after the watcher started, its funding key and seed loaded then (with no channel to check them against)', () => {
+  /** The watcher's party as `offchain watch` loads it (env and 0600 file), with `who`'s funding key and seed. */
+  const partyOf = async (who: typeof A) => {
+    const dir = tempDir('offchain-rvon-');
+    const seedFile = join(dir.path, 'seed.hex');
+    writeFileSync(seedFile, toHex(who.seed), { mode: 0o600 });
+    Object.assign(process.env, { RVON_REVOCATION: toHex(A.revocation), RVON_HTLC: toHex(A.htlc), RVON_FUNDING: toHex(who.funding) });
+    return loadChannelParty({
+      'revocation-key-env': 'RVON_REVOCATION', 'htlc-key-env': 'RVON_HTLC', 'funding-key-env': 'RVON_FUNDING', 'seed-file': seedFile,
+      'sweep-to': 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080',
+    }, [], 'regtest', dir.path);
+  };
+  const hostOf = (s: ReturnType<typeof setup>, party: Awaited<ReturnType<typeof partyOf>>) =>
+    channelHost([{ id: `${s.record().channel.funding_txid}:${s.record().channel.funding_vout}`, record: s.record() }], party, { maxFeeRate: 20, maxFeeShare: 0.5 }, new Set(), undefined, s.host().step);
+
+  it('another channel\'s (Bob\'s funding key and seed): said before it is due, held with E_NO_KEY when due, nothing signed or sent', async () => {
+    const s = setup();
+    const party = await partyOf(B);
+    const [d0] = await channelRound(hostOf(s, party), s.round(503));
+    expect(d0).toMatchObject({ action: 'none' });
+    expect(d0!.reason).toContain('another channel\'s');
+    const [d1] = await channelRound(hostOf(s, party), s.round(504));
+    expect(d1).toMatchObject({ action: 'hold' });
+    expect(d1!.error).toMatch(/^E_NO_KEY: .*another channel's/);
+    expect(s.sent).toEqual([]);
+    expect(s.record().broadcast).toBeUndefined();
+  });
+  it('hers: goes on chain when due, as with the keys checked at the start', async () => {
+    const s = setup();
+    const [d] = await channelRound(hostOf(s, await partyOf(A)), s.round(504));
+    expect(d).toMatchObject({ action: 'exit', txid: s.record().local!.txid });
+    expect(s.sent.map((x) => x.txid)).toEqual([s.record().local!.txid]);
   });
 });
