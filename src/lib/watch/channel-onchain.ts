@@ -23,6 +23,9 @@
  * - Never a revoked commitment: only the latest one the party holds, and only while the party has
  *   not revealed its secret (its number above local_revoked_through); otherwise `hold` with
  *   E_REVOKED_COMMITMENT, nothing sent.
+ * - Never a commitment that cannot relay: a zero-fee (TRUC, bolts#1228) commitment pays nothing
+ *   and goes only with a child on its anchor, which the watcher does not make: due, it is `hold`
+ *   with E_NO_CHILD, nothing recorded (the channel stays usable) and nothing sent.
  * - Never silent: due, but without the secrets that sign it (the funding key, the per-commitment
  *   seed, the htlc_basepoint secret), `hold` naming them (E_NO_KEY) — before it is due, the reason
  *   says so too.
@@ -47,6 +50,8 @@ export type OpenChannel = {
   htlcs: OpenHtlc[];
   /** The flags of the secrets the watcher lacks to sign the commitment (none: it can). */
   missing: string[];
+  /** Its commitments pay no fee (the zero-fee format): relayed only with a child. */
+  feeless?: boolean;
 };
 
 /**
@@ -83,6 +88,10 @@ export function decideOnChain(tip: number, open: OpenChannel, idle: Decision): O
     ...d, action: 'hold', reason: `${why} but your commitment cannot be signed: nothing sent`,
     error: `E_NO_KEY: your latest commitment ${latest} is signed with your funding key and per-commitment seed: pass ${open.missing.join(', ')}`,
   });
+  const childless = (d: Decision, why: string): OnChainDecision => ({
+    ...d, action: 'hold', reason: `${why} but your commitment pays no fee: nothing sent`,
+    error: `E_NO_CHILD: your latest commitment ${latest} is a zero-fee (TRUC) one: it relays only with a child on its anchor, which this watcher does not make — complete it with commitment finalize and send it with package child`,
+  });
   const refuseRevoked = (why: string): OnChainDecision => ({
     ...idle, action: 'hold', reason: `${why}: nothing sent`,
     error: latest === null
@@ -91,6 +100,7 @@ export function decideOnChain(tip: number, open: OpenChannel, idle: Decision): O
   });
   if (open.broadcast !== undefined) {
     if (revoked || open.broadcast !== latest) return refuseRevoked(`your commitment ${open.broadcast} was completed for broadcast, but it is not your latest unrevoked one`);
+    if (open.feeless) return childless(idle, `your commitment ${latest} was completed for broadcast (a unilateral close) and the funding is still unspent`);
     if (open.missing.length > 0) return unkeyed(idle, `your commitment ${latest} was completed for broadcast (a unilateral close) and the funding is still unspent`);
     return { ...idle, action: 'rebroadcast', close: { commitment: latest }, reason: `your commitment ${latest} was completed for broadcast (a unilateral close) and the funding is still unspent: sent again` };
   }
@@ -111,6 +121,7 @@ export function decideOnChain(tip: number, open: OpenChannel, idle: Decision): O
   const need = open.missing.length > 0 ? `; it needs ${open.missing.join(', ')}, not given` : '';
   if (tip < first.at) return { ...at, action: 'none', reason: `the channel is open: ${what}, from block ${first.at + 1} (the tip at ${first.at})${need}` };
   if (revoked) return refuseRevoked(`going on chain is due (${what})`);
+  if (open.feeless) return childless(at, `going on chain is due (${what})`);
   if (open.missing.length > 0) return unkeyed(at, `going on chain is due (${what})`);
   return { ...at, action: 'exit', close: { commitment: latest }, reason: `go on chain: ${what} — your latest commitment ${latest} broadcast (a unilateral close)` };
 }

@@ -52,7 +52,7 @@ async function openSide(host: OpenHost, rec: ChannelRecord): Promise<OpenChannel
   return {
     latest: state?.commitment_number ?? null, revokedThrough: rec.local_revoked_through, ...(rec.broadcast !== undefined ? { broadcast: rec.broadcast } : {}),
     htlcs: htlcs.map((h) => ({ direction: h.direction, cltvExpiry: h.cltv_expiry, preimage: h.direction === 'received' && preimageHeld(h.payment_hash), trimmed: trimmed(h) })),
-    missing,
+    missing, ...(rec.channel.format === 'zero-fee' ? { feeless: true } : {}),
   };
 }
 

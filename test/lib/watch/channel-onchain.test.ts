@@ -50,6 +50,12 @@ describe('Alice received an HTLC expiring at 800,040 and holds its preimage; Bob
     expect(d.action).toBe('none');
     expect(d.close).toBeUndefined();
   });
+  it('a zero-fee (TRUC) commitment, due: held, E_NO_CHILD — it relays only with a child the watcher does not make, so nothing is recorded or sent', () => {
+    const feeless = keyed([{ direction: 'offered', cltvExpiry: 800_040, preimage: false, trimmed: false }], { feeless: true });
+    const d = decideChannel(base(800_043, feeless));
+    expect([d.action, d.close, d.error]).toEqual(['hold', undefined, expect.stringMatching(/^E_NO_CHILD: .*package child/)]);
+    expect(decideChannel(base(800_000, keyed([], { broadcast: 5, feeless: true }))).close).toBeUndefined();
+  });
   it('once recorded as completed for broadcast, the funding still unspent: sent again', () => {
     expect(decideChannel(base(800_000, keyed([], { broadcast: 5 })))).toMatchObject({ action: 'rebroadcast', close: { commitment: 5 } });
     expect(decideChannel(base(800_000, keyed([], { broadcast: 4 }))).action).toBe('hold');

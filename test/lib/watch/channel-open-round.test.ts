@@ -138,6 +138,17 @@ describe('an open channel: the HTLC Alice offered (cltv_expiry 501) is dust, tri
   });
 });
 
+describe('a zero-fee (TRUC) channel: Alice offered an HTLC (cltv_expiry 501), Bob is silent', () => {
+  it('due at 504: held, E_NO_CHILD, nothing recorded (the channel still signs) or sent — its commitment pays nothing and goes only with a child', async () => {
+    const s = setup(undefined, () => upTo(1, 'zero-fee').a);
+    const [d] = await channelRound(s.host(), s.round(504));
+    expect(d).toMatchObject({ action: 'hold' });
+    expect(d!.error).toMatch(/^E_NO_CHILD: /);
+    expect(s.sent).toEqual([]);
+    expect(s.record().broadcast).toBeUndefined();
+  });
+});
+
 describe('a channel recorded after the watcher started, its funding key and seed loaded then (with no channel to check them against)', () => {
   /** The watcher's party as `offchain watch` loads it (env and 0600 file), with `who`'s funding key and seed. */
   const partyOf = async (who: typeof A) => {
