@@ -71,9 +71,10 @@ const openArb: fc.Arbitrary<OpenChannel> = fc.record({
   broadcast: fc.option(fc.integer({ min: 0, max: 1_000 }), { nil: undefined }),
   htlcs: fc.array(htlcArb, { maxLength: 6 }),
   missing: fc.boolean().map((m) => (m ? ['--seed-file'] : [])),
+  feeless: fc.boolean(),
 }).map((o) => {
-  const { broadcast, ...rest } = o;
-  return broadcast === undefined ? rest : { ...rest, broadcast };
+  const { broadcast, feeless, ...rest } = o;
+  return { ...rest, ...(broadcast === undefined ? {} : { broadcast }), ...(feeless ? { feeless } : {}) };
 });
 /** A tip anywhere, or near an HTLC's cltv_expiry (where the rule's edges are): the index of the HTLC and the offset. */
 const tipArb = fc.oneof(fc.integer({ min: 1, max: 900_100 }).map((t) => ({ t, near: undefined })), fc.record({ t: fc.constant(0), near: fc.record({ i: fc.nat(), offset: fc.integer({ min: -15, max: 15 }) }) }));
@@ -83,11 +84,12 @@ const closes = (tip: number, open: OpenChannel) => decideChannel(base(tip, open)
 
 
 describe('invariants (property tests)', () => {
-  it('never a revoked commitment: what goes out is the latest held, above local_revoked_through', () => {
+  it('never a revoked commitment: what goes out is the latest held, above local_revoked_through (and never a zero-fee one)', () => {
     fc.assert(fc.property(tipArb, openArb, (x, open) => {
       const tip = tipOf(x, open);
       const d = decideChannel(base(tip, open));
       if (!d.close) return;
+      expect(open.feeless).toBeUndefined();
       expect(open.latest).not.toBeNull();
       expect(d.close.commitment).toBe(open.latest);
       expect(d.close.commitment).toBeGreaterThan(open.revokedThrough);
@@ -109,8 +111,8 @@ describe('invariants (property tests)', () => {
       if (!due) expect(d.close).toBeUndefined();
       // Due, keyed and unrevoked: it goes (never left waiting); unkeyed: held with the flags it needs.
       if (due && open.latest !== null && open.latest > open.revokedThrough) {
-        if (open.missing.length === 0) expect(d.action).toBe('exit');
-        else expect([d.action, d.error?.startsWith('E_NO_KEY')]).toEqual(['hold', true]);
+        if (open.missing.length === 0 && !open.feeless) expect(d.action).toBe('exit');
+        else expect([d.action, /^E_NO_(KEY|CHILD): /.test(d.error ?? '')]).toEqual(['hold', true]);
       }
     }), { numRuns: 2_000 });
   });
