@@ -9,6 +9,10 @@
  * INVARIANTS (test/lib/watch/channel-onchain.test.ts, property tests):
  * - Never without an HTLC: a channel whose latest commitment holds no HTLC the party would lose is
  *   never closed by the watcher (its to_local and to_remote are nobody else's to take).
+ * - Never for dust: an HTLC trimmed from the party's latest commitment (no output: its amount is
+ *   the commitment's fee) never sends it — on chain there is nothing to claim or time out, so a
+ *   close would only cost the channel and its fee, and a peer could force one for a few sats
+ *   (CLN ElementsProject/lightning#4604, LND lightningnetwork/lnd#7685).
  * - Never before its time: an HTLC the party RECEIVED and holds the preimage of sends the
  *   commitment from the tip cltv_expiry − INCOMING_BROADCAST_DELTA on (the commitment and the
  *   HTLC-success must both be mined by block cltv_expiry: from cltv_expiry + 1 the peer may time it
@@ -19,17 +23,21 @@
  * - Never a revoked commitment: only the latest one the party holds, and only while the party has
  *   not revealed its secret (its number above local_revoked_through); otherwise `hold` with
  *   E_REVOKED_COMMITMENT, nothing sent.
+ * - Never a commitment that cannot relay: a zero-fee (TRUC, bolts#1228) commitment pays nothing
+ *   and goes only with a child on its anchor, which the watcher does not make: due, it is `hold`
+ *   with E_NO_CHILD, nothing recorded (the channel stays usable) and nothing sent.
  * - Never silent: due, but without the secrets that sign it (the funding key, the per-commitment
  *   seed, the htlc_basepoint secret), `hold` naming them (E_NO_KEY) — before it is due, the reason
  *   says so too.
  * - Once the commitment is recorded as completed for broadcast (`broadcast`: the watcher's own act,
  *   or `commitment finalize`), a funding still unspent has it sent again at each round
- *   (`rebroadcast`): the channel signs no other commitment from then on.
+ *   (`rebroadcast`): the channel signs no other commitment from then on. Without the secrets that
+ *   sign it again, `hold` with E_NO_KEY, as above.
  */
 import type { Decision } from './decision.ts';
 
-/** An HTLC of the party's latest commitment, seen from the party: `received` (the peer offered it) or `offered`. */
-export type OpenHtlc = { direction: 'offered' | 'received'; cltvExpiry: number; preimage: boolean };
+/** An HTLC of the party's latest commitment, seen from the party: `received` (the peer offered it) or `offered`; `trimmed`: no output of its own (BOLT 3 dust). */
+export type OpenHtlc = { direction: 'offered' | 'received'; cltvExpiry: number; preimage: boolean; trimmed: boolean };
 
 /** What the record says of an open channel's own side. */
 export type OpenChannel = {
@@ -42,6 +50,8 @@ export type OpenChannel = {
   htlcs: OpenHtlc[];
   /** The flags of the secrets the watcher lacks to sign the commitment (none: it can). */
   missing: string[];
+  /** Its commitments pay no fee (the zero-fee format): relayed only with a child. */
+  feeless?: boolean;
 };
 
 /**
@@ -62,6 +72,7 @@ export const OUTGOING_GRACE = 3;
 
 /** The tip from which this HTLC sends the commitment (none: it never does). */
 export function goOnChainAt(h: OpenHtlc): number | undefined {
+  if (h.trimmed) return undefined;
   if (h.direction === 'received') return h.preimage ? h.cltvExpiry - INCOMING_BROADCAST_DELTA : undefined;
   return h.cltvExpiry + OUTGOING_GRACE;
 }
@@ -73,6 +84,14 @@ export type OnChainDecision = Decision & { close?: { commitment: number } };
 export function decideOnChain(tip: number, open: OpenChannel, idle: Decision): OnChainDecision {
   const latest = open.latest;
   const revoked = latest === null || latest <= open.revokedThrough;
+  const unkeyed = (d: Decision, why: string): OnChainDecision => ({
+    ...d, action: 'hold', reason: `${why} but your commitment cannot be signed: nothing sent`,
+    error: `E_NO_KEY: your latest commitment ${latest} is signed with your funding key and per-commitment seed: pass ${open.missing.join(', ')}`,
+  });
+  const childless = (d: Decision, why: string): OnChainDecision => ({
+    ...d, action: 'hold', reason: `${why} but your commitment pays no fee: nothing sent`,
+    error: `E_NO_CHILD: your latest commitment ${latest} is a zero-fee (TRUC) one: it relays only with a child on its anchor, which this watcher does not make — complete it with commitment finalize and send it with package child`,
+  });
   const refuseRevoked = (why: string): OnChainDecision => ({
     ...idle, action: 'hold', reason: `${why}: nothing sent`,
     error: latest === null
@@ -81,6 +100,8 @@ export function decideOnChain(tip: number, open: OpenChannel, idle: Decision): O
   });
   if (open.broadcast !== undefined) {
     if (revoked || open.broadcast !== latest) return refuseRevoked(`your commitment ${open.broadcast} was completed for broadcast, but it is not your latest unrevoked one`);
+    if (open.feeless) return childless(idle, `your commitment ${latest} was completed for broadcast (a unilateral close) and the funding is still unspent`);
+    if (open.missing.length > 0) return unkeyed(idle, `your commitment ${latest} was completed for broadcast (a unilateral close) and the funding is still unspent`);
     return { ...idle, action: 'rebroadcast', close: { commitment: latest }, reason: `your commitment ${latest} was completed for broadcast (a unilateral close) and the funding is still unspent: sent again` };
   }
   const due = open.htlcs.flatMap((h) => {
@@ -88,7 +109,7 @@ export function decideOnChain(tip: number, open: OpenChannel, idle: Decision): O
     return at === undefined ? [] : [{ h, at }];
   });
   if (due.length === 0) {
-    const silent = open.htlcs.length > 0 ? ` (its ${open.htlcs.length} HTLC(s): received, their preimage not held — nothing to gain on chain)` : '';
+    const silent = open.htlcs.length > 0 ? ` (its ${open.htlcs.length} HTLC(s): trimmed, or received without their preimage — nothing to gain on chain)` : '';
     return { ...idle, reason: `${idle.reason}; no HTLC of your latest commitment would make you go on chain${silent}` };
   }
   const first = due.reduce((a, b) => (b.at < a.at ? b : a));
@@ -100,8 +121,7 @@ export function decideOnChain(tip: number, open: OpenChannel, idle: Decision): O
   const need = open.missing.length > 0 ? `; it needs ${open.missing.join(', ')}, not given` : '';
   if (tip < first.at) return { ...at, action: 'none', reason: `the channel is open: ${what}, from block ${first.at + 1} (the tip at ${first.at})${need}` };
   if (revoked) return refuseRevoked(`going on chain is due (${what})`);
-  if (open.missing.length > 0) {
-    return { ...at, action: 'hold', reason: `going on chain is due (${what}) but your commitment cannot be signed: nothing sent`, error: `E_NO_KEY: your latest commitment ${latest} is signed with your funding key and per-commitment seed: pass ${open.missing.join(', ')}` };
-  }
+  if (open.feeless) return childless(at, `going on chain is due (${what})`);
+  if (open.missing.length > 0) return unkeyed(at, `going on chain is due (${what})`);
   return { ...at, action: 'exit', close: { commitment: latest }, reason: `go on chain: ${what} — your latest commitment ${latest} broadcast (a unilateral close)` };
 }

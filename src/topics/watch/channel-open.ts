@@ -9,7 +9,7 @@
  * follow once it is mined (./channel.ts ownTurn).
  */
 import { equalBytes, fromHex } from '../../lib/bytes.ts';
-import { RefusedError } from '../../lib/errors.ts';
+import { RefusedError, StateConflictError } from '../../lib/errors.ts';
 import type { ChannelRecord } from '../../lib/bolt3/party.ts';
 import { decideChannel, type ChannelDecision, type ChannelFacts } from '../../lib/watch/channel.ts';
 import type { OpenChannel } from '../../lib/watch/channel-onchain.ts';
@@ -21,6 +21,8 @@ export type OpenHost = {
   htlcKey?: () => Promise<{ secret: Uint8Array; preimages: Uint8Array[] }>;
   /** Copies of the funding key and the per-commitment seed (--funding-key-env/-file, --seed-file; the caller zeroes them): the party's latest commitment signed to go on chain. */
   closeKeys?: () => Promise<{ fundingSecret: Uint8Array; seed: Uint8Array }>;
+  /** Whether closeKeys are this channel's (its funding_pubkey, its local_first_point); none: not asked. */
+  closeFits?: (record: ChannelRecord) => boolean;
   /** One step on a channel's record under its lock, written before it returns (the `commitment` commands' ChannelBook.step): with closeKeys. */
   step?: <T>(id: string, fn: (record: ChannelRecord) => { record?: ChannelRecord; message: T }) => Promise<T>;
 };
@@ -37,14 +39,20 @@ async function openSide(host: OpenHost, rec: ChannelRecord): Promise<OpenChannel
     for (const x of [secret, ...preimages]) x.fill(0);
     preimageHeld = (hash) => hashes.some((h) => equalBytes(h, fromHex(hash, 'payment_hash', 32)));
   }
+  const fits = host.closeKeys !== undefined && (host.closeFits?.(rec) ?? true);
   const missing = [
-    ...(host.closeKeys ? [] : ['--funding-key-env (or --funding-key-file)', '--seed-file']),
+    ...(fits ? [] : host.closeKeys ? ['--funding-key-env (or --funding-key-file) and --seed-file of this channel (those given are another channel\'s)'] : ['--funding-key-env (or --funding-key-file)', '--seed-file']),
     ...(htlcs.length > 0 && !host.htlcKey ? ['--htlc-key-env (or --htlc-key-file)'] : []),
   ];
+  // Which HTLCs have no output on that commitment (BOLT 3 trimming: its feerate, our dust limit): they never send it.
+  const { channelFromJson } = await import('../../lib/bolt3/messages.ts');
+  const { isTrimmed } = await import('../../lib/bolt3/commitment.ts');
+  const params = channelFromJson(rec.channel);
+  const trimmed = (h: (typeof htlcs)[number]) => isTrimmed(params, state!.feerate_per_kw, { direction: h.direction, amountMsat: BigInt(h.amount_msat), paymentHash: new Uint8Array(32), cltvExpiry: h.cltv_expiry });
   return {
     latest: state?.commitment_number ?? null, revokedThrough: rec.local_revoked_through, ...(rec.broadcast !== undefined ? { broadcast: rec.broadcast } : {}),
-    htlcs: htlcs.map((h) => ({ direction: h.direction, cltvExpiry: h.cltv_expiry, preimage: h.direction === 'received' && preimageHeld(h.payment_hash) })),
-    missing,
+    htlcs: htlcs.map((h) => ({ direction: h.direction, cltvExpiry: h.cltv_expiry, preimage: h.direction === 'received' && preimageHeld(h.payment_hash), trimmed: trimmed(h) })),
+    missing, ...(rec.channel.format === 'zero-fee' ? { feeless: true } : {}),
   };
 }
 
@@ -61,6 +69,10 @@ export async function openTurn(host: OpenHost, r: Round, rec: ChannelRecord, bas
     signed = await host.step!(base.channel, (now) => {
       const n = now.local?.state.commitment_number;
       if (n === undefined || n <= now.local_revoked_through) throw new RefusedError('E_REVOKED_COMMITMENT', `channel ${base.channel}'s commitment ${n} is revoked (its secret revealed through ${now.local_revoked_through}): never broadcast`);
+      // Only the commitment decided on: a newer one stored since (the peer settled the HTLC off chain) is decided again next round.
+      if (now.local!.txid !== rec.local!.txid || (now.broadcast !== undefined && now.broadcast !== n)) {
+        throw new StateConflictError('E_STALE_STATE', `channel ${base.channel}'s record moved since this round read it (its latest commitment now ${n}, decided on ${d.close!.commitment}): nothing sent, decided again next round`);
+      }
       const out = closeUnilaterally(now, seed, { fundingSecret, ...(htlc ? { htlcBasepointSecret: htlc.secret } : {}) }, []);
       return { ...(out.record ? { record: out.record } : {}), message: out.message as typeof signed };
     });

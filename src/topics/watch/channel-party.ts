@@ -14,6 +14,7 @@
  */
 import { OffchainError, RefusedError, UsageError } from '../../lib/errors.ts';
 import type { Network } from '../../lib/network.ts';
+import type { ChannelRecord } from '../../lib/bolt3/party.ts';
 import type { StateDb } from '../../lib/store/sqlite/database.ts';
 import type { ChannelHost, WatchedChannel } from './channel.ts';
 import type { PreimageSource } from './preimages.ts';
@@ -27,8 +28,8 @@ export type ChannelFlags = {
 /** The party's secrets and destination, loaded once. */
 export type ChannelParty = {
   secret: Uint8Array; point: string; delayed?: Uint8Array; htlc?: { secret: Uint8Array; preimages: PreimageSource }; destination: { script: Uint8Array; dustSat: number };
-  /** The funding key and the per-commitment seed: the party's latest commitment signed to go on chain. */
-  close?: { fundingSecret: Uint8Array; seed: Uint8Array };
+  /** The funding key and the per-commitment seed: the party's latest commitment signed to go on chain; their public sides (hex), which channel they are. */
+  close?: { fundingSecret: Uint8Array; seed: Uint8Array; fundingPubkey: string; firstPoint: string };
 };
 
 /**
@@ -136,16 +137,17 @@ async function closeSecrets(f: ChannelFlags, network: Network, channels: Watched
   if (!keyed || f['seed-file'] === undefined) {
     throw new UsageError('E_USAGE', 'going on chain signs your latest commitment with your funding key and per-commitment seed: pass both --funding-key-env (or --funding-key-file) and --seed-file');
   }
-  const { secret: fundingSecret } = await basepointSecret('funding-key', f['funding-key-env'], f['funding-key-file'], network, channels, 'funding_pubkey');
+  const { secret: fundingSecret, point: fundingPubkey } = await basepointSecret('funding-key', f['funding-key-env'], f['funding-key-file'], network, channels, 'funding_pubkey');
   held.push(fundingSecret);
   const { readHexSecretFile } = await import('../../lib/cli/secret-file.ts');
   const seed = readHexSecretFile(f['seed-file'], '--seed-file', { length: 32 });
   held.push(seed);
-  const { checkSeed } = await import('../../lib/bolt3/party.ts');
+  const { checkSeed, ownPoint } = await import('../../lib/bolt3/party.ts');
   for (const c of channels) {
     if (c.record) checkSeed(c.record, seed);
   }
-  return { fundingSecret, seed };
+  const { toHex } = await import('../../lib/bytes.ts');
+  return { fundingSecret, seed, fundingPubkey, firstPoint: toHex(ownPoint(seed, 0)) };
 }
 
 /**
@@ -168,7 +170,11 @@ export function channelHost(
   return {
     channels: async () => checked, revocationKey: async () => party.secret.slice(), ...(delayed ? { delayedKey: async () => delayed.slice() } : {}),
     ...(htlc ? { htlcKey: async () => ({ secret: htlc.secret.slice(), preimages: htlc.preimages.copies() }), preimages: htlc.preimages } : {}),
-    ...(close && step ? { closeKeys: async () => ({ fundingSecret: close.fundingSecret.slice(), seed: close.seed.slice() }), step } : {}),
+    // A channel recorded after the watcher started may be another funding key's or seed's: said by its decision, never signed for.
+    ...(close && step ? {
+      closeKeys: async () => ({ fundingSecret: close.fundingSecret.slice(), seed: close.seed.slice() }), step,
+      closeFits: (rec: ChannelRecord) => rec.channel.local.funding_pubkey === close.fundingPubkey && rec.local_first_point === close.firstPoint,
+    } : {}),
     destination: party.destination, limits, done, ...(wallet ? { wallet } : {}),
   };
 }

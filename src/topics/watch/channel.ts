@@ -53,6 +53,7 @@ export type ChannelHost = {
   preimages?: { refresh(r: Round, channels: readonly WatchedChannel[]): Promise<void>; learn(r: Round, channels: readonly WatchedChannel[]): Promise<void> };
   /** Going on chain (./channel-open.ts): the funding key and seed, and the record's step under its lock. */
   closeKeys?: OpenHost['closeKeys'];
+  closeFits?: OpenHost['closeFits'];
   step?: OpenHost['step'];
   /** The node's wallet (offline: none): an anchors channel's HTLC second stages take their fee input from it. */
   wallet?: NodeWallet;
