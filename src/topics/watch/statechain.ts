@@ -399,7 +399,10 @@ export async function walletChild(o: {
   const { OffchainError } = await import('../../lib/errors.ts');
   const { toHex } = await import('../../lib/bytes.ts');
   const node = await o.r.chain.mempoolPolicy();
-  const policy = { ...CORE_POLICY, minRelayFeeRate: node.minRelayFeeRate, mempoolMinFeeRate: node.mempoolMinFeeRate > node.minRelayFeeRate ? node.mempoolMinFeeRate : 0 };
+  // Sizing (no send) is at any rate, the node's floors none of its business: at 0.1 sat/vB a zero-fee backup's package
+  // is below a node relaying from 1 sat/vB (Core before 29.1) or a full mempool's floor, and was unbuildable — never sent.
+  const floors = o.send ? { minRelayFeeRate: node.minRelayFeeRate, mempoolMinFeeRate: node.mempoolMinFeeRate > node.minRelayFeeRate ? node.mempoolMinFeeRate : 0 } : { minRelayFeeRate: 0, mempoolMinFeeRate: 0 };
+  const policy = { ...CORE_POLICY, ...floors };
   const built = buildChild({
     parent: o.parent, parentPrevouts: o.prevouts, wallet: o.coins, feeRate: o.feeRate, feeLimits: o.limits, policy, packageGuard: true,
     incrementalRelayFeeRate: node.incrementalRelayFeeRate,
