@@ -17,6 +17,11 @@ export type NodeWallet = {
   coins(sat: bigint, opts?: { lock?: boolean }): Promise<Transaction>;
   /** walletprocesspsbt: the transaction with the wallet's inputs signed, its network bytes. */
   sign(psbt: Transaction): Promise<Uint8Array>;
+  /**
+   * getaddressinfo: whether the wallet holds the keys of `address` (ismine) — what vouches for coins read back from a
+   * store, which anyone who writes the database can edit (a BIP-32 mark proves no key is the wallet's: ../../lib/tx/wallet-output.ts).
+   */
+  mine(address: string): Promise<boolean>;
 };
 
 /** What a watcher asks the wallet's coins to move (walletcreatefundedpsbt's payment to itself): the most a transaction of up to 1,000 vB pays at `maxFeeRate` (sat/vB), and 1,000 sat over. */
@@ -45,6 +50,9 @@ export function nodeWallet(client: RpcClient): NodeWallet {
       const { packageTxFrom } = await import('../../lib/truc/input.ts');
       const answer = await client.call<{ psbt: string }>('walletprocesspsbt', [base64.encode(psbt.toPSBT())]);
       return (await packageTxFrom(new TextEncoder().encode(answer.psbt), 'the transaction as walletprocesspsbt signed it')).raw;
+    },
+    async mine(address) {
+      return (await client.call<{ ismine?: unknown }>('getaddressinfo', [address])).ismine === true;
     },
   };
 }

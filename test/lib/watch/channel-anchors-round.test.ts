@@ -41,6 +41,7 @@ describe('an anchors channel\'s HTLC-timeout funded by the node\'s wallet, acros
         for (let i = 1; i < psbt.inputsLength; i++) psbt.updateInput(i, { finalScriptWitness: [new Uint8Array(72), new Uint8Array(33).fill(2)] });
         return psbt.extract();
       },
+      mine: async () => true,
     };
     const spentElsewhere = new Set<string>();
     const sent: Transaction[] = [];
