@@ -21,7 +21,7 @@ import type { Transaction } from '@scure/btc-signer';
 import type { Network } from '../../lib/network.ts';
 import type { ReplacedChild } from '../../lib/truc/replaced.ts';
 import type { Prevout } from '../../lib/truc/check.ts';
-import { feeCoinsSat, type NodeWallet } from './wallet.ts';
+import { feeCoinsSat, vouchedCoins, type NodeWallet } from './wallet.ts';
 import { DEFAULT_FLOOR } from '../../lib/statechain/floor.ts';
 import { FINAL_DEPTH, SENDING, type Decision, childReplaceRate, heldRate } from '../../lib/watch/decision.ts';
 import { exitBudgetRate } from '../../lib/watch/credit.ts';
@@ -332,7 +332,7 @@ type PairFunding = {
  * A part's pair backup, due: its bytes (the newest of the pair's, owner.ts backupWithChild with no child), the coin's
  * output from the operator's statement, the child on its anchor in the node's mempool (ours or anyone's: the one a new
  * child replaces), and the wallet's coins — those stored with the bid while the node and the wallet vouch for them
- * (storedCoins); else new ones are chosen, stored before they are sent.
+ * (./wallet.ts vouchedCoins); else new ones are chosen, stored before they are sent.
  */
 async function pairFunding(host: OwnerHost, r: Round, record: JointRecord, bid: ExitBid | undefined, f: OwnerFacts): Promise<PairFunding> {
   const { backupWithChild } = await import('../../lib/statechain/owner.ts');
@@ -348,55 +348,21 @@ async function pairFunding(host: OwnerHost, r: Round, record: JointRecord, bid: 
     if (replaces) out.replaces = replaces;
   }
   if (bid?.wallet !== undefined) {
-    const coins = await storedCoins(host, r, bid.wallet, out.replaces && 'txid' in out.replaces ? out.replaces.txid : undefined);
-    if (coins) out.coins = coins;
+    const { parsePsbtBase64 } = await import('../../lib/psbt/parse.ts');
+    if (r.offline || !host.wallet) {
+      // Nothing is sent: as stored, for sizing only.
+      try {
+        out.coins = parsePsbtBase64(bid.wallet, 'the stored wallet coins');
+      } catch {
+        // none
+      }
+    } else {
+      const coins = await vouchedCoins(r.chain, host.wallet, host.network as Network, bid.wallet, out.replaces && 'txid' in out.replaces ? out.replaces.txid : undefined);
+      if (coins) out.coins = coins;
+    }
   }
   if (out.coins === undefined && host.wallet) out.sizing = await host.wallet.coins(feeCoinsSat(host.limits.maxFeeRate));
   return out;
-}
-
-/**
- * The wallet's coins a bid stored (base64), as far as the node and the wallet vouch for them: a writer of the database
- * can edit them, and the wallet signs whatever spends its coins — an output marked with a stranger's own BIP-32 keys
- * passes the PSBT's checks (../../lib/tx/wallet-output.ts), and an input's amount written low makes the child pay the
- * difference as fee (the wallet signs over the amount it knows). So, with a node: each input is the output the node's
- * transaction index has (its amount and script), the wallet's (getaddressinfo ismine), and unspent or spent in the
- * mempool by `child` (the one on the backup's anchor: ours, which the next bid replaces); each output is the wallet's.
- * Anything else — the wallet spent a coin elsewhere, the bytes are no PSBT — is none: undefined. Offline (nothing is
- * sent): as stored, for sizing only.
- */
-async function storedCoins(host: OwnerHost, r: Round, stored: string, child: string | undefined): Promise<Transaction | undefined> {
-  const { parsePsbtBase64 } = await import('../../lib/psbt/parse.ts');
-  let coins: Transaction;
-  try {
-    coins = parsePsbtBase64(stored, 'the stored wallet coins');
-  } catch {
-    return undefined;
-  }
-  if (r.offline || !host.wallet) return coins;
-  const wallet = host.wallet;
-  const { scriptAddress } = await import('../../lib/address.ts');
-  const { measureTx } = await import('../../lib/truc/transaction.ts');
-  const { equalBytes, toHex } = await import('../../lib/bytes.ts');
-  const mine = async (script: Uint8Array | undefined) => {
-    const address = script && scriptAddress(script, host.network as Network);
-    return address !== undefined && (await wallet.mine(address));
-  };
-  if (coins.inputsLength === 0 || coins.outputsLength === 0) return undefined;
-  for (let i = 0; i < coins.inputsLength; i++) {
-    const { txid, index, witnessUtxo: w } = coins.getInput(i);
-    if (!txid || index === undefined || !w) return undefined;
-    let real: { amount: bigint; script: Uint8Array } | undefined;
-    try {
-      real = measureTx(await r.chain.rawTransaction(toHex(txid)), 'a stored wallet coin\'s transaction').tx.outputs[index];
-    } catch {
-      return undefined;
-    }
-    if (!real || real.amount !== w.amount || !equalBytes(real.script, w.script) || !(await mine(w.script))) return undefined;
-    if ((await r.chain.utxo(toHex(txid), index)) === null && (child === undefined || (await r.chain.mempoolSpender(toHex(txid), index)) !== child)) return undefined;
-  }
-  for (let i = 0; i < coins.outputsLength; i++) if (!(await mine(coins.getOutput(i).script))) return undefined;
-  return coins;
 }
 
 /** A pair's backup with its child from the node's wallet at `feeRate` (sat/vB of the package); with `send`, submitted. Without coins (no wallet): sized by FUNDED_CHILD_VSIZE. */
