@@ -25,7 +25,8 @@ import type { FeeLimits } from '../../lib/tx/fee-guard.ts';
 import type { OwnHtlc } from '../../lib/watch/channel.ts';
 import type { Round } from './credit.ts';
 import type { ChannelWatch } from './state.ts';
-import { feeCoinsSat, type NodeWallet } from './wallet.ts';
+import { feeCoinsSat, vouchedCoins, type NodeWallet } from './wallet.ts';
+import type { Network } from '../../lib/network.ts';
 
 /** Funds, signs (the party, then the wallet) and returns a second stage paying `feeSat` (at most), with the wallet's coins it spends (base64). */
 export type Funder = (feeSat: number) => Promise<{ txid: string; hex: string; wallet: string }>;
@@ -48,7 +49,7 @@ async function secondStageOf(h: HtlcTransaction, raw: Uint8Array, commitmentTxid
 
 export async function anchorsStage(o: {
   r: Round; c: CommitmentTransaction; h: HtlcTransaction; commitmentTxid: string; preimage?: Uint8Array; peerSignature: string;
-  watch: ChannelWatch; wallet: NodeWallet; limits: FeeLimits; htlcKey: () => Promise<{ secret: Uint8Array; preimages: Uint8Array[] }>;
+  watch: ChannelWatch; wallet: NodeWallet; network: Network; limits: FeeLimits; htlcKey: () => Promise<{ secret: Uint8Array; preimages: Uint8Array[] }>;
 }): Promise<{ htlc: OwnHtlc; funder?: Funder; mined?: { txid: string; confirmations: number } }> {
   const { r, h, commitmentTxid } = o;
   const vout = h.commitmentOutputIndex;
@@ -72,14 +73,9 @@ export async function anchorsStage(o: {
     return { htlc: { ...base, state: 'gone' } };
   }
   const { parsePsbtBase64 } = await import('../../lib/psbt/parse.ts');
-  let coins = record ? parsePsbtBase64(record.wallet, 'the recorded wallet coins') : undefined;
-  if (coins && state === 'open') {
-    for (let i = 0; i < coins.inputsLength; i++) {
-      const input = coins.getInput(i);
-      if ((await r.chain.utxo(toHex(input.txid!), input.index!)) === null) coins = undefined;
-      if (!coins) break;
-    }
-  }
+  // The recorded coins while the node and the wallet vouch for them (a writer of the database can edit them: ./wallet.ts
+  // vouchedCoins) — unspent, or spent by the second stage held there (a bid of the party's); else new ones.
+  const coins = record ? await vouchedCoins(r.chain, o.wallet, o.network, record.wallet, held?.txid) : undefined;
   const fundAt = async (wallet: Transaction, feeRate: number) => {
     const { fundHtlcTransaction } = await import('../../lib/bolt3/htlc-fee.ts');
     const { holderHtlcKey, preimageOf } = await import('../../lib/bolt3/party-holder-commitment.ts');

@@ -97,8 +97,14 @@ async function notMined(r: SpendRound, rec: ChannelRecord, known: boolean, coin?
   if ((await r.chain.utxo(outpoint.txid, outpoint.vout)) !== null) return out;
   const coinConfirmations = await r.chain.txConfirmations(outpoint.txid);
   if (!coinConfirmations) return out; // the coin itself is not mined
-  const { spender } = await blockSpender(r, outpoint, r.tip - coinConfirmations + 1);
-  if (spender === undefined) return { ...out, lost: { coin, confirmations: 1 } }; // spent in a block deeper than a walk reads
+  const { spender, top } = await blockSpender(r, outpoint, r.tip - coinConfirmations + 1);
+  if (spender === undefined) {
+    // Spent in a block deeper than a walk reads — the walk (`top`) read the MAX_WALK blocks above it, and no block came
+    // since the tip was read (its spender would be there): at least MAX_WALK deep, final. Else it was walked again, MAX_WALK
+    // blocks every round, and never done.
+    const deep = top !== undefined && coinConfirmations > MAX_WALK && (await r.chain.tip()).height === r.tip;
+    return { ...out, lost: { coin, confirmations: deep ? MAX_WALK : 1 } };
+  }
   return { ...out, lost: { coin, txid: spender, confirmations: (await r.chain.txConfirmations(spender)) ?? 1 } };
 }
 

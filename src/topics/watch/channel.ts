@@ -35,6 +35,7 @@ import { fundingSpend } from './channel-spend.ts';
 import type { ChannelWatch } from './state.ts';
 import type { NodeWallet } from './wallet.ts';
 import { anchorsStage, type Funder } from './channel-anchors.ts';
+import type { Network } from '../../lib/network.ts';
 import type { OpenHost } from './channel-open.ts';
 
 /** A channel the state directory holds: its record, or why it could not be read. */
@@ -308,7 +309,7 @@ async function ownTurn(
       for (const [i, h] of htlcTxs.entries()) {
         if (h.feeSat === 0n) {
           if (!wallet) continue;
-          const a = await anchorsStage({ r, c, h, commitmentTxid, preimage: preimageOf(h, preimages), peerSignature: local.htlc_signatures[i]!, watch, wallet, limits: host.limits, htlcKey: host.htlcKey });
+          const a = await anchorsStage({ r, c, h, commitmentTxid, preimage: preimageOf(h, preimages), peerSignature: local.htlc_signatures[i]!, watch, wallet, network: rec.network as Network, limits: host.limits, htlcKey: host.htlcKey });
           htlcs.push(a.htlc);
           if (a.funder) funders.set(a.htlc.outpoint, a.funder);
           // Its second stage mined: its output the party's once to_self_delay has passed.

@@ -18,9 +18,10 @@ import type { FeeLimits } from '../../lib/tx/fee-guard.ts';
 import type { OwnerRecord } from '../../lib/statechain/owner.ts';
 import type { JointRecord } from '../../lib/statechain/joint.ts';
 import type { Transaction } from '@scure/btc-signer';
+import type { Network } from '../../lib/network.ts';
 import type { ReplacedChild } from '../../lib/truc/replaced.ts';
 import type { Prevout } from '../../lib/truc/check.ts';
-import { feeCoinsSat, type NodeWallet } from './wallet.ts';
+import { feeCoinsSat, vouchedCoins, type NodeWallet } from './wallet.ts';
 import { DEFAULT_FLOOR } from '../../lib/statechain/floor.ts';
 import { FINAL_DEPTH, SENDING, type Decision, childReplaceRate, heldRate } from '../../lib/watch/decision.ts';
 import { exitBudgetRate } from '../../lib/watch/credit.ts';
@@ -330,36 +331,35 @@ type PairFunding = {
 /**
  * A part's pair backup, due: its bytes (the newest of the pair's, owner.ts backupWithChild with no child), the coin's
  * output from the operator's statement, the child on its anchor in the node's mempool (ours or anyone's: the one a new
- * child replaces), and the wallet's coins — those stored with the bid, unless the backup is off the node's mempool and
- * one of them is no longer unspent (the wallet spent it elsewhere: new ones are chosen, stored before they are sent).
+ * child replaces), and the wallet's coins — those stored with the bid while the node and the wallet vouch for them
+ * (./wallet.ts vouchedCoins); else new ones are chosen, stored before they are sent.
  */
 async function pairFunding(host: OwnerHost, r: Round, record: JointRecord, bid: ExitBid | undefined, f: OwnerFacts): Promise<PairFunding> {
   const { backupWithChild } = await import('../../lib/statechain/owner.ts');
   const { coinKey } = await import('../../lib/statechain/coin.ts');
   const { feeOf } = await import('../../lib/statechain/withdrawal.ts');
-  const { toHex } = await import('../../lib/bytes.ts');
   const { backup, hex } = backupWithChild(record, undefined, new Uint8Array(32));
   const st = record.statement;
   const [txid, vout] = st.outpoint!.split(':') as [string, string];
   const prevouts = [{ txid, vout: Number(vout), amount: BigInt(st.amount_sat!), script: coinKey(parsePublicKey(st.owner_share, 'owner_share'), parsePublicKey(st.operator_share, 'operator_share')).script }];
   const out: PairFunding = { hex, txid: backup.id, lockTime: backup.lockTime, feeSat: Number(feeOf(backup, BigInt(st.amount_sat ?? 0))), valueSat: Number(backup.getOutput(0).amount!), prevouts };
-  if (bid?.wallet !== undefined) {
-    const { parsePsbtBase64 } = await import('../../lib/psbt/parse.ts');
-    out.coins = parsePsbtBase64(bid.wallet, 'the stored wallet coins');
-    if (!r.offline && f.confirmations === null) {
-      const stored = out.coins;
-      for (let i = 0; i < stored.inputsLength; i++) {
-        const input = stored.getInput(i);
-        if ((await r.chain.utxo(toHex(input.txid!), input.index!)) === null) {
-          delete out.coins;
-          break;
-        }
-      }
-    }
-  }
   if (!r.offline && f.confirmations === 0) {
     const replaces = await anchorChild(r, hex, backup.id);
     if (replaces) out.replaces = replaces;
+  }
+  if (bid?.wallet !== undefined) {
+    const { parsePsbtBase64 } = await import('../../lib/psbt/parse.ts');
+    if (r.offline || !host.wallet) {
+      // Nothing is sent: as stored, for sizing only.
+      try {
+        out.coins = parsePsbtBase64(bid.wallet, 'the stored wallet coins');
+      } catch {
+        // none
+      }
+    } else {
+      const coins = await vouchedCoins(r.chain, host.wallet, host.network as Network, bid.wallet, out.replaces && 'txid' in out.replaces ? out.replaces.txid : undefined);
+      if (coins) out.coins = coins;
+    }
   }
   if (out.coins === undefined && host.wallet) out.sizing = await host.wallet.coins(feeCoinsSat(host.limits.maxFeeRate));
   return out;
@@ -399,7 +399,10 @@ export async function walletChild(o: {
   const { OffchainError } = await import('../../lib/errors.ts');
   const { toHex } = await import('../../lib/bytes.ts');
   const node = await o.r.chain.mempoolPolicy();
-  const policy = { ...CORE_POLICY, minRelayFeeRate: node.minRelayFeeRate, mempoolMinFeeRate: node.mempoolMinFeeRate > node.minRelayFeeRate ? node.mempoolMinFeeRate : 0 };
+  // Sizing (no send) is at any rate, the node's floors none of its business: at 0.1 sat/vB a zero-fee backup's package
+  // is below a node relaying from 1 sat/vB (Core before 29.1) or a full mempool's floor, and was unbuildable — never sent.
+  const floors = o.send ? { minRelayFeeRate: node.minRelayFeeRate, mempoolMinFeeRate: node.mempoolMinFeeRate > node.minRelayFeeRate ? node.mempoolMinFeeRate : 0 } : { minRelayFeeRate: 0, mempoolMinFeeRate: 0 };
+  const policy = { ...CORE_POLICY, ...floors };
   const built = buildChild({
     parent: o.parent, parentPrevouts: o.prevouts, wallet: o.coins, feeRate: o.feeRate, feeLimits: o.limits, policy, packageGuard: true,
     incrementalRelayFeeRate: node.incrementalRelayFeeRate,

@@ -6,6 +6,8 @@
  */
 import type { Transaction } from '@scure/btc-signer';
 import type { RpcClient } from '../../lib/chain/rpc-client.ts';
+import type { ChainSource } from '../../lib/chain/types.ts';
+import type { Network } from '../../lib/network.ts';
 
 /** The node's wallet, as a watcher pays from it. */
 export type NodeWallet = {
@@ -17,6 +19,11 @@ export type NodeWallet = {
   coins(sat: bigint, opts?: { lock?: boolean }): Promise<Transaction>;
   /** walletprocesspsbt: the transaction with the wallet's inputs signed, its network bytes. */
   sign(psbt: Transaction): Promise<Uint8Array>;
+  /**
+   * getaddressinfo: whether the wallet holds the keys of `address` (ismine) — what vouches for coins read back from a
+   * store, which anyone who writes the database can edit (a BIP-32 mark proves no key is the wallet's: ../../lib/tx/wallet-output.ts).
+   */
+  mine(address: string): Promise<boolean>;
 };
 
 /** What a watcher asks the wallet's coins to move (walletcreatefundedpsbt's payment to itself): the most a transaction of up to 1,000 vB pays at `maxFeeRate` (sat/vB), and 1,000 sat over. */
@@ -46,5 +53,50 @@ export function nodeWallet(client: RpcClient): NodeWallet {
       const answer = await client.call<{ psbt: string }>('walletprocesspsbt', [base64.encode(psbt.toPSBT())]);
       return (await packageTxFrom(new TextEncoder().encode(answer.psbt), 'the transaction as walletprocesspsbt signed it')).raw;
     },
+    async mine(address) {
+      return (await client.call<{ ismine?: unknown }>('getaddressinfo', [address])).ismine === true;
+    },
   };
+}
+
+/**
+ * The wallet's coins a watcher stored (walletcreatefundedpsbt's answer, base64), as far as the node and the wallet vouch
+ * for them: a writer of the database can edit them, and the wallet signs whatever spends its coins — an output marked
+ * with a stranger's own BIP-32 keys passes the PSBT's checks (../../lib/tx/wallet-output.ts), and an input's amount
+ * written low makes the transaction pay the difference as fee (the wallet signs over the amount it knows). So: each
+ * input is the output the node's transaction index has (its amount and script), the wallet's (getaddressinfo ismine),
+ * and unspent or spent in the mempool by `spentBy` (the watcher's own transaction there, which the next bid replaces);
+ * each output is the wallet's. Anything else — the wallet spent a coin elsewhere, the bytes are no PSBT — is none:
+ * undefined, and the caller chooses new coins.
+ */
+export async function vouchedCoins(chain: Pick<ChainSource, 'utxo' | 'rawTransaction' | 'mempoolSpender'>, wallet: NodeWallet, network: Network, stored: string, spentBy: string | undefined): Promise<Transaction | undefined> {
+  const { parsePsbtBase64 } = await import('../../lib/psbt/parse.ts');
+  const { scriptAddress } = await import('../../lib/address.ts');
+  const { measureTx } = await import('../../lib/truc/transaction.ts');
+  const { equalBytes, toHex } = await import('../../lib/bytes.ts');
+  let coins: Transaction;
+  try {
+    coins = parsePsbtBase64(stored, 'the stored wallet coins');
+  } catch {
+    return undefined;
+  }
+  const mine = async (script: Uint8Array | undefined) => {
+    const address = script && scriptAddress(script, network);
+    return address !== undefined && (await wallet.mine(address));
+  };
+  if (coins.inputsLength === 0 || coins.outputsLength === 0) return undefined;
+  for (let i = 0; i < coins.inputsLength; i++) {
+    const { txid, index, witnessUtxo: w } = coins.getInput(i);
+    if (!txid || index === undefined || !w) return undefined;
+    let real: { amount: bigint; script: Uint8Array } | undefined;
+    try {
+      real = measureTx(await chain.rawTransaction(toHex(txid)), 'a stored wallet coin\'s transaction').tx.outputs[index];
+    } catch {
+      return undefined;
+    }
+    if (!real || real.amount !== w.amount || !equalBytes(real.script, w.script) || !(await mine(w.script))) return undefined;
+    if ((await chain.utxo(toHex(txid), index)) === null && (spentBy === undefined || (await chain.mempoolSpender?.(toHex(txid), index)) !== spentBy)) return undefined;
+  }
+  for (let i = 0; i < coins.outputsLength; i++) if (!(await mine(coins.getOutput(i).script))) return undefined;
+  return coins;
 }

@@ -41,6 +41,7 @@ describe('an anchors channel\'s HTLC-timeout funded by the node\'s wallet, acros
         for (let i = 1; i < psbt.inputsLength; i++) psbt.updateInput(i, { finalScriptWitness: [new Uint8Array(72), new Uint8Array(33).fill(2)] });
         return psbt.extract();
       },
+      mine: async () => true,
     };
     const spentElsewhere = new Set<string>();
     const sent: Transaction[] = [];
@@ -51,8 +52,14 @@ describe('an anchors channel\'s HTLC-timeout funded by the node\'s wallet, acros
       utxo: async (txid: string, vout: number) => (txid === rec.channel.funding_txid || spentElsewhere.has(`${txid}:${vout}`) ? null : { txid, vout, value: 1n, scriptPubKey: '', confirmations: 3 }),
       txConfirmations: async (txid: string) => (txid === own || txid === rec.channel.funding_txid ? 3 : null),
       // The commitment as far as the spender check reads it: it spends the funding.
-      rawTransaction: async () => {
+      rawTransaction: async (txid: string) => {
         const t = new Transaction({ allowUnknownOutputs: true });
+        // A coin of the wallet (H(901), H(902), …): its output 0 as the wallet's PSBT has it — the node vouches for it.
+        if (Number.parseInt(txid, 16) > 900 && Number.parseInt(txid, 16) < 1_000) {
+          t.addInput({ txid: H(1), index: 0 });
+          t.addOutput({ script: P2WPKH, amount: 100_000n });
+          return t.toBytes(true, false);
+        }
         t.addInput({ txid: fromHex(rec.channel.funding_txid), index: rec.channel.funding_vout });
         t.addOutput({ script: DEST, amount: 1_000n });
         return t.toBytes(true, false);
