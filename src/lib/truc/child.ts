@@ -73,6 +73,13 @@ export type ChildRequest = {
   /** Target package fee rate, sat/vB. */
   feeRate: number;
   feeLimits: FeeLimits;
+  /**
+   * What --max-fee-share is a share of, when the wallet's coins only pay for bumping a coin they do not protect (a
+   * watcher's child for a pair's or a tower's backup): that coin's value, as the watcher's deadline schedule measures
+   * its budget. Default: what the child moves (its wallet coins and the parent outputs it spends) — a small fee coin
+   * would otherwise refuse the schedule's last bids near the deadline.
+   */
+  shareOfSat?: bigint;
   /** The node's numbers; maxFeeRate is set from feeLimits, unless `packageGuard`. */
   policy: TrucPolicy;
   /**
@@ -248,7 +255,7 @@ export function buildChild(req: ChildRequest & { allowV2?: boolean }): Omit<Buil
   if (rest < dustThreshold(change.script)) {
     throw new RefusedError('E_WALLET_PSBT_SHORT', `the wallet's coins in --wallet-psbt leave ${rest} sat of change after the child's ${childFee} sat fee (package ${packageVsize} vB at ${req.feeRate} sat/vB): fund it with at least ${dustThreshold(change.script) - rest} sat more`);
   }
-  checkFee({ what: 'the package (parent + child)', feeSat: parentFee + childFee, vsize: packageVsize, amountSat: moved, payerFeeSat: childFee }, req.feeLimits);
+  checkFee({ what: 'the package (parent + child)', feeSat: parentFee + childFee, vsize: packageVsize, amountSat: req.shareOfSat ?? moved, payerFeeSat: childFee }, req.feeLimits);
   tx.updateOutput(largest, { amount: rest });
 
   // The whole package through the checker, the child at its largest signed size.

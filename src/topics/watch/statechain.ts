@@ -376,7 +376,7 @@ async function pairBackup(host: OwnerHost, r: Round, record: JointRecord, p: Pai
   }
   const built = await walletChild({
     r, wallet: host.wallet, coins, limits: host.limits, network: host.network, parent: fromHex(p.hex, 'the backup'), prevouts: p.prevouts,
-    feeRate: req.feeRate, send: req.send, ...(req.conflicts?.length ? { conflicts: req.conflicts } : {}), ...(p.replaces ? { replaces: p.replaces } : {}),
+    feeRate: req.feeRate, send: req.send, protectedSat: BigInt(p.valueSat), ...(req.conflicts?.length ? { conflicts: req.conflicts } : {}), ...(p.replaces ? { replaces: p.replaces } : {}),
   });
   return { backup: { ...backup, vsize: built.parentVsize }, child: { txid: built.txid, vsize: built.vsize, feeSat: Number(built.childFee) } };
 }
@@ -391,6 +391,8 @@ async function pairBackup(host: OwnerHost, r: Round, record: JointRecord, p: Pai
 export async function walletChild(o: {
   r: Round; wallet: NodeWallet; coins: Transaction; limits: FeeLimits; network: string; parent: Uint8Array; prevouts: Prevout[];
   feeRate: number; send: boolean; conflicts?: Conflict[]; replaces?: ReplacedChild;
+  /** The value of the coin the child bumps (the backup's payout): --max-fee-share is a share of it, as the schedule's budget is, not of the fee coins. */
+  protectedSat: bigint;
 }): Promise<{ parentVsize: number; vsize: number; txid: string; childFee: bigint }> {
   const { buildChild } = await import('../../lib/truc/child.ts');
   const { CORE_POLICY, checkTrucPackage } = await import('../../lib/truc/check.ts');
@@ -404,7 +406,7 @@ export async function walletChild(o: {
   const floors = o.send ? { minRelayFeeRate: node.minRelayFeeRate, mempoolMinFeeRate: node.mempoolMinFeeRate > node.minRelayFeeRate ? node.mempoolMinFeeRate : 0 } : { minRelayFeeRate: 0, mempoolMinFeeRate: 0 };
   const policy = { ...CORE_POLICY, ...floors };
   const built = buildChild({
-    parent: o.parent, parentPrevouts: o.prevouts, wallet: o.coins, feeRate: o.feeRate, feeLimits: o.limits, policy, packageGuard: true,
+    parent: o.parent, parentPrevouts: o.prevouts, wallet: o.coins, feeRate: o.feeRate, feeLimits: o.limits, shareOfSat: o.protectedSat, policy, packageGuard: true,
     incrementalRelayFeeRate: node.incrementalRelayFeeRate,
     ...(o.conflicts?.length ? { conflicts: o.conflicts } : {}), ...(o.replaces ? { replaces: o.replaces } : {}),
   });

@@ -319,6 +319,7 @@ async function towerPackage(host: TowerHost, r: Round, e: TowerBackup, req: { fe
   const wallet = await host.wallet.coins(feeCoinsSat(host.limits.maxFeeRate));
   const built = await walletChild({
     r, wallet: host.wallet, coins: wallet, limits: host.limits, network: host.network, parent: backup, prevouts, feeRate: req.feeRate, send: req.send,
+    protectedSat: measureTx(backup, 'the backup').tx.outputs[0]!.amount,
     ...(req.conflicts?.length ? { conflicts: req.conflicts } : {}), ...(req.replaces ? { replaces: req.replaces } : {}),
   });
   return { vsize: built.parentVsize + built.vsize };

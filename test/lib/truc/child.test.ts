@@ -150,6 +150,35 @@ describe('buildChild', () => {
     refusal(() => buildChild(request({ feeRate: 100 })), 'E_FEE_TOO_HIGH', 4);
   });
 
+  it('shareOfSat (a watcher\'s wallet child bumping a coin it does not pay from): --max-fee-share is of that coin, not of the fee coin', () => {
+    // 26,000 sat of fee from a 50,000 sat fee coin is over a 0.5 share of what the child moves — but a tenth of a 260,000 sat coin.
+    const limits = { maxFeeRate: 1_000, maxFeeShare: 0.1 };
+    refusal(() => buildChild(request({ feeRate: 100, feeLimits: limits })), 'E_FEE_TOO_HIGH', 4);
+    const b = buildChild(request({ feeRate: 100, feeLimits: limits, shareOfSat: 300_000n }));
+    expect(Number(b.childFee)).toBeLessThanOrEqual(30_000);
+    // And the share still bounds it: the same fee over a 0.1 share of a 200,000 sat coin is refused.
+    const e = refusal(() => buildChild(request({ feeRate: 100, feeLimits: limits, shareOfSat: 200_000n })), 'E_FEE_TOO_HIGH', 4);
+    expect(e.message).toContain('of the 200000 sat');
+  });
+
+  it('property: with shareOfSat, the child is built exactly when its fee is within the share of that coin (and the rate limit)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 150 }), fc.integer({ min: 10_000, max: 2_000_000 }), (feeRate, coin) => {
+      const limits = { maxFeeRate: 1_000, maxFeeShare: 0.1 };
+      let b;
+      try {
+        b = buildChild(request({ feeRate, feeLimits: limits, wallet: wallet([60_000n], [{ amount: 40_000n }]), shareOfSat: BigInt(coin) }));
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (code === 'E_WALLET_PSBT_SHORT') return; // the fee coin itself too small: its own test
+        expect(code).toBe('E_FEE_TOO_HIGH');
+        // Refused only if the fee at this rate is really above a tenth of the coin.
+        expect(Math.ceil(feeRate * 250)).toBeGreaterThan(coin * 0.1 * 0.9);
+        return;
+      }
+      expect(Number(b.childFee)).toBeLessThanOrEqual(coin * 0.1);
+    }), { numRuns: 300 });
+  });
+
   it('refuses a child over 1,000 vB with Core\'s reason (E_TRUC_CHILD_TOO_BIG): 14 P2WPKH coins fit, 15 do not', () => {
     const many = (n: number) => wallet(Array.from({ length: n }, () => 10_000n), [{ amount: 1_000n }]);
     expect(buildChild(request({ wallet: many(13) })).verdict.child.vsize).toBeLessThanOrEqual(1_000);
