@@ -1,0 +1,94 @@
+/**
+ * An anchors commitment's CPFP child in the watcher's round (src/topics/watch/channel-cpfp.ts), crash
+ * safety with a fake node and a fake wallet: the wallet's coins and the child's txid are stored
+ * BEFORE the package is sent; a package the node refuses changes nothing (the commitment still goes
+ * alone, as before); the next round — a new process, reading the records — spends the SAME stored
+ * coin, never asking the wallet for new ones. Real channel records (two parties through the library).
+ */
+import { describe, expect, it } from 'vitest';
+import { Transaction } from '@scure/btc-signer';
+import { channelRound, type ChannelHost } from '../../../src/topics/watch/channel.ts';
+import type { Round } from '../../../src/topics/watch/credit.ts';
+import type { ChannelWatch } from '../../../src/topics/watch/state.ts';
+import { pointOf } from '../../../src/lib/bolt3/index.ts';
+import { A, upTo } from '../bolt3/two-parties.ts';
+
+const H = (n: number) => n.toString(16).padStart(64, '0');
+const P2WPKH = Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(0x66));
+const KEY = pointOf(new Uint8Array(32).fill(0x55));
+const mark = (i: number) => [[KEY, { fingerprint: 1, path: [0x80000054, 0x80000001, 0x80000000, 0, i] }]] as [Uint8Array, { fingerprint: number; path: number[] }][];
+
+describe('Alice\'s anchors commitment goes on chain (an HTLC she offered, cltv_expiry 501) in a fee spike: the node estimates 15 sat/vB', () => {
+  it('504: coins taken once and stored before the package is sent; refused, the commitment goes alone; 505: the same coin, the package accepted', async () => {
+    let stored = upTo(1, 'anchors').a;
+    const id = `${stored.channel.funding_txid}:${stored.channel.funding_vout}`;
+    let watch: ChannelWatch = { sent: {} };
+    const packages: { txids: string[]; childInputs: string[]; storedThen: ChannelWatch }[] = [];
+    const alone: string[] = [];
+    let coinsAsked = 0;
+    const state = { refuse: true };
+    const chain = {
+      mempoolSpender: async () => undefined,
+      utxo: async (txid: string, vout: number) => ({ txid, vout, value: 1n, scriptPubKey: '', confirmations: 10 }),
+      txConfirmations: async () => 10,
+      mempoolPolicy: async () => ({ minRelayFeeRate: 1000, mempoolMinFeeRate: 1000, incrementalRelayFeeRate: 100 }),
+      estimateFeeRate: async () => 15_000,
+      broadcast: async (raw: Uint8Array) => (alone.push(Transaction.fromRaw(raw, { allowUnknownOutputs: true }).id), alone.at(-1)!),
+      submitPackage: async (raws: Uint8Array[]) => {
+        const [parent, child] = raws.map((r) => Transaction.fromRaw(r, { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true }));
+        const inputs = Array.from({ length: child!.inputsLength }, (_, i) => `${Buffer.from(child!.getInput(i).txid!).toString('hex')}:${child!.getInput(i).index}`);
+        packages.push({ txids: [parent!.id, child!.id], childInputs: inputs, storedThen: structuredClone(watch) });
+        return { packageMsg: state.refuse ? 'transaction failed' : 'success', txResults: [{ wtxid: '', txid: child!.id, ...(state.refuse ? { error: 'mempool full' } : {}) }], replacedTransactions: [] };
+      },
+    };
+    const records = { channel: async () => structuredClone(watch), setChannel: async (_id: string, c: ChannelWatch) => { watch = structuredClone(c); } };
+    const round = (tip: number): Round => ({ tip, block: H(tip), dryRun: false, offline: false, chain: chain as never, records: records as never, connected: [H(tip)] });
+    const wallet = {
+      async coins() {
+        coinsAsked++;
+        const w = new Transaction({ version: 2 });
+        w.addInput({ txid: 'cd'.repeat(32), index: coinsAsked, witnessUtxo: { script: P2WPKH, amount: 100_000n }, bip32Derivation: mark(0) });
+        w.addOutput({ script: P2WPKH, amount: 99_000n, bip32Derivation: mark(1) });
+        return w;
+      },
+      async sign(psbt: Transaction) {
+        for (let i = 1; i < psbt.inputsLength; i++) psbt.updateInput(i, { finalScriptWitness: [new Uint8Array(72), KEY] }, true);
+        return psbt.extract();
+      },
+    };
+    const host = (): ChannelHost => ({
+      channels: async () => [{ id, record: stored }],
+      revocationKey: async () => A.revocation.slice(), htlcKey: async () => ({ secret: A.htlc.slice(), preimages: [] }),
+      closeKeys: async () => ({ fundingSecret: A.funding.slice(), seed: A.seed.slice() }),
+      step: async (_id, fn) => {
+        const { record, message } = fn(structuredClone(stored));
+        if (record) stored = record;
+        return message;
+      },
+      wallet, destination: { script: P2WPKH, dustSat: 294 }, limits: { maxFeeRate: 20, maxFeeShare: 0.5 }, done: new Set(),
+    });
+    const commitment = stored.local!.txid;
+
+    const [d1] = await channelRound(host(), round(504));
+    expect(d1).toMatchObject({ action: 'exit', txid: commitment });
+    expect(d1!.error).toMatch(/^E_BROADCAST_REJECTED: .*mempool full/);
+    expect(coinsAsked).toBe(1);
+    expect(packages).toHaveLength(1);
+    const [p1] = packages;
+    expect(p1!.txids[0]).toBe(commitment);
+    // Stored before the node was asked: the coins, and this child's txid, by the anchor's outpoint (the child's input 0).
+    expect(p1!.storedThen.funded?.[p1!.childInputs[0]!]?.txids).toEqual([p1!.txids[1]]);
+    expect(p1!.childInputs[0]!.startsWith(`${commitment}:`)).toBe(true);
+    expect(alone).toEqual([commitment]); // the refused package changed nothing: the commitment still went alone
+
+    state.refuse = false;
+    const [d2] = await channelRound(host(), round(505));
+    expect(d2).toMatchObject({ action: 'rebroadcast', txid: commitment });
+    expect(d2!.error).toBeUndefined();
+    expect(coinsAsked).toBe(1); // never new coins: the stored one
+    expect(packages[1]!.childInputs).toEqual(p1!.childInputs);
+    expect(watch.funded?.[p1!.childInputs[0]!]?.txids.at(-1)).toBe(packages[1]!.txids[1]);
+    expect(d2!.fee_rate).toBeGreaterThan(10);
+    expect(alone).toEqual([commitment]);
+  });
+});
