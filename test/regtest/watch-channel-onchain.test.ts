@@ -72,6 +72,26 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     }
   };
 
+  /**
+   * A wallet `walletName` holding one 0.001 BTC coin, an anchors channel whose latest commitment holds an HTLC Alice
+   * received (cltv_expiry 14 blocks on, its preimage given), and rounds with --rpc-wallet until she goes on chain.
+   */
+  const anchorsOnChain = async (name: string, walletName: string) => {
+    await rpc('createwallet', [walletName]);
+    const fees = n.node.rpc.forWallet(walletName);
+    await n.wallet.call('sendtoaddress', [await fees.call<string>('getnewaddress', ['', 'bech32']), 0.001]);
+    await n.mine(1);
+    const feeCoins = (await fees.call<{ txid: string; vout: number }[]>('listunspent')).map((u) => `${u.txid}:${u.vout}`);
+    expect(feeCoins).toHaveLength(1);
+    const dirs = { alice: join(tmp.path, `alice-${name}`), bob: join(tmp.path, `bob-${name}`) };
+    const ch = await openChannel(dirs, 'anchors');
+    const cltv = (await n.tip()) + 14;
+    await ch.update(0, 500_000, 500_000, []);
+    await ch.update(1, 480_000, 500_000, [htlc('received', 20_000, 6, cltv)]);
+    const wallet = ['--rpc-wallet', walletName];
+    return { dirs, ch, cltv, wallet, feeCoins, ...(await untilOnChain(dirs.alice, ch.aliceSeed, ch.id, cltv, wallet)) };
+  };
+
   beforeAll(async () => {
     assertBuilt();
     n = await startFundedNode(BITCOIND!, 'watch-onchain');
@@ -139,21 +159,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   }, 180_000);
 
   it('(c) anchors: Alice\'s commitment goes out at cltv_expiry − 10 (its agreed fee above the relay floor), then her zero-fee HTLC-success with a fee input of the wallet named by --rpc-wallet (two wallets loaded: the node\'s default is no answer), mined before cltv_expiry', async () => {
-    await rpc('createwallet', ['fees']);
-    const fees = n.node.rpc.forWallet('fees');
-    const feeAddress = await fees.call<string>('getnewaddress', ['', 'bech32']);
-    await n.wallet.call('sendtoaddress', [feeAddress, 0.001]);
-    await n.mine(1);
-    const feeCoins = (await fees.call<{ txid: string; vout: number }[]>('listunspent')).map((u) => `${u.txid}:${u.vout}`);
-    expect(feeCoins).toHaveLength(1);
-    const dirs = { alice: join(tmp.path, 'alice-c'), bob: join(tmp.path, 'bob-c') };
-    const ch = await openChannel(dirs, 'anchors');
-    const t0 = await n.tip();
-    const cltv = t0 + 14;
-    await ch.update(0, 500_000, 500_000, []);
-    await ch.update(1, 480_000, 500_000, [htlc('received', 20_000, 6, cltv)]);
-    const wallet = ['--rpc-wallet', 'fees'];
-    const { tip, d } = await untilOnChain(dirs.alice, ch.aliceSeed, ch.id, cltv, wallet);
+    const { dirs, ch, cltv, wallet, feeCoins, tip, d } = await anchorsOnChain('c', 'fees');
     expect(tip).toBe(cltv - 10);
     expect(d).toMatchObject({ action: 'exit', deadline: cltv });
     expect(await mempool()).toEqual([d.txid]);
@@ -180,18 +186,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const shared = n;
     n = await startFundedNode(BITCOIND!, 'watch-onchain-spike', ['-blockmintxfee=0.00017']);
     try {
-      await rpc('createwallet', ['cpfp']);
-      const cpfp = n.node.rpc.forWallet('cpfp');
-      await n.wallet.call('sendtoaddress', [await cpfp.call<string>('getnewaddress', ['', 'bech32']), 0.001]);
-      await n.mine(1);
-      const dirs = { alice: join(tmp.path, 'alice-d'), bob: join(tmp.path, 'bob-d') };
-      const ch = await openChannel(dirs, 'anchors');
-      const t0 = await n.tip();
-      const cltv = t0 + 14;
-      await ch.update(0, 500_000, 500_000, []);
-      await ch.update(1, 480_000, 500_000, [htlc('received', 20_000, 6, cltv)]);
-      const wallet = ['--rpc-wallet', 'cpfp'];
-      const { tip, d } = await untilOnChain(dirs.alice, ch.aliceSeed, ch.id, cltv, wallet);
+      const { dirs, ch, cltv, wallet, tip, d } = await anchorsOnChain('d', 'cpfp');
       expect(tip).toBe(cltv - 10);
       expect(d.action).toBe('exit');
       const commitmentTxid = d.txid!;

@@ -7,11 +7,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Transaction } from '@scure/btc-signer';
-import { channelRound, type ChannelHost } from '../../../src/topics/watch/channel.ts';
+import { channelRound } from '../../../src/topics/watch/channel.ts';
 import type { Round } from '../../../src/topics/watch/credit.ts';
 import type { ChannelWatch } from '../../../src/topics/watch/state.ts';
 import { pointOf } from '../../../src/lib/bolt3/index.ts';
-import { A, upTo } from '../bolt3/two-parties.ts';
+import { upTo } from '../bolt3/two-parties.ts';
+import { aliceHost } from './alice-host.ts';
 
 const H = (n: number) => n.toString(16).padStart(64, '0');
 const P2WPKH = Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(0x66));
@@ -20,8 +21,6 @@ const mark = (i: number) => [[KEY, { fingerprint: 1, path: [0x80000054, 0x800000
 
 describe('Alice\'s anchors commitment goes on chain (an HTLC she offered, cltv_expiry 501) in a fee spike: the node estimates 15 sat/vB', () => {
   it('504: coins taken once and stored before the package is sent; refused, the commitment goes alone; 505: the same coin, the package accepted', async () => {
-    let stored = upTo(1, 'anchors').a;
-    const id = `${stored.channel.funding_txid}:${stored.channel.funding_vout}`;
     let watch: ChannelWatch = { sent: {} };
     const packages: { txids: string[]; childInputs: string[]; storedThen: ChannelWatch }[] = [];
     const alone: string[] = [];
@@ -56,18 +55,8 @@ describe('Alice\'s anchors commitment goes on chain (an HTLC she offered, cltv_e
         return psbt.extract();
       },
     };
-    const host = (): ChannelHost => ({
-      channels: async () => [{ id, record: stored }],
-      revocationKey: async () => A.revocation.slice(), htlcKey: async () => ({ secret: A.htlc.slice(), preimages: [] }),
-      closeKeys: async () => ({ fundingSecret: A.funding.slice(), seed: A.seed.slice() }),
-      step: async (_id, fn) => {
-        const { record, message } = fn(structuredClone(stored));
-        if (record) stored = record;
-        return message;
-      },
-      wallet, destination: { script: P2WPKH, dustSat: 294 }, limits: { maxFeeRate: 20, maxFeeShare: 0.5 }, done: new Set(),
-    });
-    const commitment = stored.local!.txid;
+    const { host, record } = aliceHost(upTo(1, 'anchors').a, { wallet, destination: { script: P2WPKH, dustSat: 294 }, limits: { maxFeeRate: 20, maxFeeShare: 0.5 } });
+    const commitment = record().local!.txid;
 
     const [d1] = await channelRound(host(), round(504));
     expect(d1).toMatchObject({ action: 'exit', txid: commitment });

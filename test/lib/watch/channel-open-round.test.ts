@@ -8,19 +8,19 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Transaction } from '@scure/btc-signer';
-import { channelRound, type ChannelHost } from '../../../src/topics/watch/channel.ts';
+import { channelRound } from '../../../src/topics/watch/channel.ts';
 import type { Round } from '../../../src/topics/watch/credit.ts';
 import type { ChannelWatch } from '../../../src/topics/watch/state.ts';
 import type { ChannelRecord } from '../../../src/lib/bolt3/party.ts';
-import { A, upTo } from '../bolt3/two-parties.ts';
+import { upTo } from '../bolt3/two-parties.ts';
+import { aliceHost } from './alice-host.ts';
 
 const H = (n: number) => n.toString(16).padStart(64, '0');
 const DEST = Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(9));
 
 /** Alice's state 1: an HTLC she offered, cltv_expiry 501 (and one she received, 502, no preimage given). */
 function setup(edit: (r: ChannelRecord) => ChannelRecord = (r) => r) {
-  let stored = edit(upTo(1).a);
-  const id = `${stored.channel.funding_txid}:${stored.channel.funding_vout}`;
+  const alice = aliceHost(edit(upTo(1).a), { destination: { script: DEST, dustSat: 294 }, limits: { maxFeeRate: 20, maxFeeShare: 0.5 } });
   const sent: { txid: string; broadcastRecorded: number | undefined }[] = [];
   const state = { refuse: true };
   let watch: ChannelWatch = { sent: {} };
@@ -30,25 +30,14 @@ function setup(edit: (r: ChannelRecord) => ChannelRecord = (r) => r) {
     txConfirmations: async () => 10,
     broadcast: async (raw: Uint8Array) => {
       const tx = Transaction.fromRaw(raw, { allowUnknownOutputs: true });
-      sent.push({ txid: tx.id, broadcastRecorded: stored.broadcast });
+      sent.push({ txid: tx.id, broadcastRecorded: alice.record().broadcast });
       if (state.refuse) throw new Error('mempool full');
       return tx.id;
     },
   };
   const records = { channel: async () => structuredClone(watch), setChannel: async (_id: string, c: ChannelWatch) => { watch = structuredClone(c); } };
   const round = (tip: number): Round => ({ tip, block: H(tip), dryRun: false, offline: false, chain: chain as never, records: records as never, connected: [H(tip)] });
-  const host = (): ChannelHost => ({
-    channels: async () => [{ id, record: stored }],
-    revocationKey: async () => A.revocation.slice(), htlcKey: async () => ({ secret: A.htlc.slice(), preimages: [] }),
-    closeKeys: async () => ({ fundingSecret: A.funding.slice(), seed: A.seed.slice() }),
-    step: async (_id, fn) => {
-      const { record, message } = fn(structuredClone(stored));
-      if (record) stored = record;
-      return message;
-    },
-    destination: { script: DEST, dustSat: 294 }, limits: { maxFeeRate: 20, maxFeeShare: 0.5 }, done: new Set(),
-  });
-  return { host, round, sent, state, record: () => stored };
+  return { host: alice.host, round, sent, state, record: alice.record };
 }
 
 describe('an open channel: Alice offered an HTLC (cltv_expiry 501), Bob is silent', () => {
