@@ -102,7 +102,12 @@ export async function openTurn(host: OpenHost, r: Round, rec: ChannelRecord, bas
   // Anchors, with the node's wallet: with a CPFP child when the schedule asks more than the commitment pays alone (sent, and stored first, there).
   const { anchorChildTurn } = await import('./channel-cpfp.ts');
   const raw = fromHex(signed.hex);
-  const child = await anchorChildTurn(host, r, rec, base.channel, { txid: signed.txid, raw, inMempool: false }, open.htlcs, stakeOf(rec, open));
+  let child: CpfpOutcome | undefined;
+  try {
+    child = await anchorChildTurn(host, r, rec, base.channel, { txid: signed.txid, raw, inMempool: false }, open.htlcs, stakeOf(rec, open));
+  } catch (e) {
+    d.error = errorText(e); // the child could not even be decided (the node's policy unread, no anchor of hers): the commitment still goes
+  }
   if (child) withChild(d, child);
   if (child?.child !== undefined) return d;
   try {

@@ -20,17 +20,20 @@ const KEY = pointOf(new Uint8Array(32).fill(0x55));
 const mark = (i: number) => [[KEY, { fingerprint: 1, path: [0x80000054, 0x80000001, 0x80000000, 0, i] }]] as [Uint8Array, { fingerprint: number; path: number[] }][];
 
 describe('Alice\'s anchors commitment goes on chain (an HTLC she offered, cltv_expiry 501) in a fee spike: the node estimates 15 sat/vB', () => {
-  it('504: coins taken once and stored before the package is sent; refused, the commitment goes alone; 505: the same coin, the package accepted', async () => {
+  it('504, the node\'s policy unreadable: the commitment goes alone all the same; 505: coins taken once and stored before the package is sent; refused, the commitment goes alone; 506: the same coin, the package accepted', async () => {
     let watch: ChannelWatch = { sent: {} };
     const packages: { txids: string[]; childInputs: string[]; storedThen: ChannelWatch }[] = [];
     const alone: string[] = [];
     let coinsAsked = 0;
-    const state = { refuse: true };
+    const state = { refuse: true, policyDown: true };
     const chain = {
       mempoolSpender: async () => undefined,
       utxo: async (txid: string, vout: number) => ({ txid, vout, value: 1n, scriptPubKey: '', confirmations: 10 }),
       txConfirmations: async () => 10,
-      mempoolPolicy: async () => ({ minRelayFeeRate: 1000, mempoolMinFeeRate: 1000, incrementalRelayFeeRate: 100 }),
+      mempoolPolicy: async () => {
+        if (state.policyDown) throw new Error('getmempoolinfo: connection reset');
+        return { minRelayFeeRate: 1000, mempoolMinFeeRate: 1000, incrementalRelayFeeRate: 100 };
+      },
       estimateFeeRate: async () => 15_000,
       broadcast: async (raw: Uint8Array) => (alone.push(Transaction.fromRaw(raw, { allowUnknownOutputs: true }).id), alone.at(-1)!),
       submitPackage: async (raws: Uint8Array[]) => {
@@ -58,8 +61,14 @@ describe('Alice\'s anchors commitment goes on chain (an HTLC she offered, cltv_e
     const { host, record } = aliceHost(upTo(1, 'anchors').a, { wallet, destination: { script: P2WPKH, dustSat: 294 }, limits: { maxFeeRate: 20, maxFeeShare: 0.5 } });
     const commitment = record().local!.txid;
 
-    const [d1] = await channelRound(host(), round(504));
-    expect(d1).toMatchObject({ action: 'exit', txid: commitment });
+    const [d0] = await channelRound(host(), round(504));
+    expect(d0).toMatchObject({ action: 'exit', txid: commitment });
+    expect(d0!.error).toMatch(/connection reset/);
+    expect([alone, packages.length, coinsAsked]).toEqual([[commitment], 0, 0]);
+    state.policyDown = false;
+
+    const [d1] = await channelRound(host(), round(505));
+    expect(d1).toMatchObject({ action: 'rebroadcast', txid: commitment });
     expect(d1!.error).toMatch(/^E_BROADCAST_REJECTED: .*mempool full/);
     expect(coinsAsked).toBe(1);
     expect(packages).toHaveLength(1);
@@ -68,16 +77,16 @@ describe('Alice\'s anchors commitment goes on chain (an HTLC she offered, cltv_e
     // Stored before the node was asked: the coins, and this child's txid, by the anchor's outpoint (the child's input 0).
     expect(p1!.storedThen.funded?.[p1!.childInputs[0]!]?.txids).toEqual([p1!.txids[1]]);
     expect(p1!.childInputs[0]!.startsWith(`${commitment}:`)).toBe(true);
-    expect(alone).toEqual([commitment]); // the refused package changed nothing: the commitment still went alone
+    expect(alone).toEqual([commitment, commitment]); // the refused package changed nothing: the commitment still went alone
 
     state.refuse = false;
-    const [d2] = await channelRound(host(), round(505));
+    const [d2] = await channelRound(host(), round(506));
     expect(d2).toMatchObject({ action: 'rebroadcast', txid: commitment });
     expect(d2!.error).toBeUndefined();
     expect(coinsAsked).toBe(1); // never new coins: the stored one
     expect(packages[1]!.childInputs).toEqual(p1!.childInputs);
     expect(watch.funded?.[p1!.childInputs[0]!]?.txids.at(-1)).toBe(packages[1]!.txids[1]);
     expect(d2!.fee_rate).toBeGreaterThan(10);
-    expect(alone).toEqual([commitment]);
+    expect(alone).toEqual([commitment, commitment]);
   });
 });
