@@ -292,6 +292,7 @@ export const ERROR_CODES: Readonly<Record<string, ExitClass>> = {
   E_NOT_THE_COIN: 'refused',
   E_NOT_TRANSFERRING: 'refused',
   E_NO_BACKUP: 'state',
+  E_NO_ANCHOR: 'refused',
   E_NO_CHILD: 'refused',
   E_NO_DEADLINE: 'refused',
   E_NO_ECASH: 'refused',

@@ -19,7 +19,8 @@ import { WatchReportSchema } from '../../src/lib/watch/schemas.ts';
 import { parseTx } from '../independent/tx.ts';
 import { findBitcoind } from './bitcoind.ts';
 import { assertBuilt, describeRun, offchain } from './offchain-cli.ts';
-import { ENV, channels, nodeViews } from './bolt3-channels.ts';
+import { A, B, ENV, channels, nodeViews } from './bolt3-channels.ts';
+import { pointOf } from '../../src/lib/bolt3/index.ts';
 import { tempDir } from '../helpers.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
 
@@ -33,13 +34,13 @@ const DELAY = 10;
 const FUNDING_SAT = 1_000_000;
 const BUDGET = 20;
 
-type Decision = { kind: string; contract: string; action: string; deadline: number; blocks_left: number; reason: string; txid?: string; error?: string };
+type Decision = { kind: string; contract: string; action: string; deadline: number; blocks_left: number; reason: string; fee_rate?: number; shortfall?: string; txid?: string; error?: string };
 type Report = { decisions: Decision[] };
 
 describe.skipIf(!BITCOIND)(TITLE, () => {
   let n: FundedNode;
   const tmp = tempDir('offchain-regtest-watch-onchain-');
-  const { rpc, verbose, sat, mempool, spenderOf, firstSwept } = nodeViews(() => n);
+  const { rpc, verbose, sat, mempool, spenderOf, firstSwept, outbid } = nodeViews(() => n);
   const { openChannel, htlc } = channels({ node: () => n, dir: tmp.path, delay: DELAY, fundingSat: FUNDING_SAT });
   const preimageFile = join(tmp.path, 'preimage-6.hex');
   writeFileSync(preimageFile, toHex(sha256(Uint8Array.of(6))), { mode: 0o600 });
@@ -69,6 +70,26 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       expect(await spenderOf(fundingTxid, Number(fundingVout))).toBeUndefined();
       await n.mine(1);
     }
+  };
+
+  /**
+   * A wallet `walletName` holding one 0.001 BTC coin, an anchors channel whose latest commitment holds an HTLC Alice
+   * received (cltv_expiry 14 blocks on, its preimage given), and rounds with --rpc-wallet until she goes on chain.
+   */
+  const anchorsOnChain = async (name: string, walletName: string) => {
+    await rpc('createwallet', [walletName]);
+    const fees = n.node.rpc.forWallet(walletName);
+    await n.wallet.call('sendtoaddress', [await fees.call<string>('getnewaddress', ['', 'bech32']), 0.001]);
+    await n.mine(1);
+    const feeCoins = (await fees.call<{ txid: string; vout: number }[]>('listunspent')).map((u) => `${u.txid}:${u.vout}`);
+    expect(feeCoins).toHaveLength(1);
+    const dirs = { alice: join(tmp.path, `alice-${name}`), bob: join(tmp.path, `bob-${name}`) };
+    const ch = await openChannel(dirs, 'anchors');
+    const cltv = (await n.tip()) + 14;
+    await ch.update(0, 500_000, 500_000, []);
+    await ch.update(1, 480_000, 500_000, [htlc('received', 20_000, 6, cltv)]);
+    const wallet = ['--rpc-wallet', walletName];
+    return { dirs, ch, cltv, wallet, feeCoins, ...(await untilOnChain(dirs.alice, ch.aliceSeed, ch.id, cltv, wallet)) };
   };
 
   beforeAll(async () => {
@@ -138,21 +159,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
   }, 180_000);
 
   it('(c) anchors: Alice\'s commitment goes out at cltv_expiry − 10 (its agreed fee above the relay floor), then her zero-fee HTLC-success with a fee input of the wallet named by --rpc-wallet (two wallets loaded: the node\'s default is no answer), mined before cltv_expiry', async () => {
-    await rpc('createwallet', ['fees']);
-    const fees = n.node.rpc.forWallet('fees');
-    const feeAddress = await fees.call<string>('getnewaddress', ['', 'bech32']);
-    await n.wallet.call('sendtoaddress', [feeAddress, 0.001]);
-    await n.mine(1);
-    const feeCoins = (await fees.call<{ txid: string; vout: number }[]>('listunspent')).map((u) => `${u.txid}:${u.vout}`);
-    expect(feeCoins).toHaveLength(1);
-    const dirs = { alice: join(tmp.path, 'alice-c'), bob: join(tmp.path, 'bob-c') };
-    const ch = await openChannel(dirs, 'anchors');
-    const t0 = await n.tip();
-    const cltv = t0 + 14;
-    await ch.update(0, 500_000, 500_000, []);
-    await ch.update(1, 480_000, 500_000, [htlc('received', 20_000, 6, cltv)]);
-    const wallet = ['--rpc-wallet', 'fees'];
-    const { tip, d } = await untilOnChain(dirs.alice, ch.aliceSeed, ch.id, cltv, wallet);
+    const { dirs, ch, cltv, wallet, feeCoins, tip, d } = await anchorsOnChain('c', 'fees');
     expect(tip).toBe(cltv - 10);
     expect(d).toMatchObject({ action: 'exit', deadline: cltv });
     expect(await mempool()).toEqual([d.txid]);
@@ -175,4 +182,76 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect((await verbose(success)).confirmations).toBe(1);
     expect(await n.tip()).toBeLessThan(cltv);
   }, 180_000);
+  it('(d) anchors through a fee spike (a node mining nothing under 17 sat/vB: -blockmintxfee): Alice\'s commitment (its agreed fee, ~10 sat/vB) goes out at cltv_expiry − 10; left out of blocks, a CPFP child on HER anchor (never Bob\'s) with a coin of the --rpc-wallet brings the package to the schedule\'s rate, rebid each block on that same coin within the budget, until mined before cltv_expiry − 1; then her HTLC-success, mined by cltv_expiry', async () => {
+    const shared = n;
+    n = await startFundedNode(BITCOIND!, 'watch-onchain-spike', ['-blockmintxfee=0.00017']);
+    try {
+      const { dirs, ch, cltv, wallet, tip, d } = await anchorsOnChain('d', 'cpfp');
+      expect(tip).toBe(cltv - 10);
+      expect(d.action).toBe('exit');
+      const commitmentTxid = d.txid!;
+      const commitment = await verbose(commitmentTxid);
+      const parentFee = FUNDING_SAT - commitment.vout.reduce((a, o) => a + sat(o.value), 0);
+      const parentVsize = (commitment as unknown as { vsize: number }).vsize;
+      const anchors = commitment.vout.filter((o) => sat(o.value) === 330).map((o) => o.n);
+      expect(anchors).toHaveLength(2);
+      type Child = { txid: string; fee: number; coins: string[]; packageRate: number; reported: number; tip: number };
+      const children: Child[] = [];
+      // Block by block: the commitment stays out of blocks until its package pays 17 sat/vB.
+      while ((await verbose(commitmentTxid)).confirmations === undefined) {
+        const now = await n.tip();
+        expect(now, `children so far: ${JSON.stringify(children)}`).toBeLessThan(cltv - 1);
+        const r = await once(dirs.alice, ch.aliceSeed, ch.id, wallet);
+        const [a, b] = await Promise.all(anchors.map((v) => spenderOf(commitmentTxid, v)));
+        // Bob's anchor is never spent.
+        const childTxid = a ?? b;
+        expect([a, b].filter((x) => x !== undefined).length).toBeLessThanOrEqual(1);
+        if (childTxid !== undefined && children.at(-1)?.txid !== childTxid) {
+          expect(r.action, JSON.stringify(r)).toMatch(/^(exit|rebid)$/);
+          const child = await verbose(childTxid);
+          // Input 0: her anchor — its witness script <alice's funding pubkey> OP_CHECKSIG …
+          expect(child.vin[0]).toMatchObject({ txid: commitmentTxid });
+          const script = (child.vin[0] as unknown as { txinwitness: string[] }).txinwitness[1]!;
+          expect(script.slice(2, 68)).toBe(toHex(pointOf(A.funding)));
+          expect(script).not.toContain(toHex(pointOf(B.funding)));
+          let inSat = 330;
+          for (const i of child.vin.slice(1)) inSat += sat((await verbose(i.txid)).vout[i.vout]!.value);
+          const fee = inSat - child.vout.reduce((x, o) => x + sat(o.value), 0);
+          const packageRate = (parentFee + fee) / (parentVsize + (child as unknown as { vsize: number }).vsize);
+          children.push({ txid: childTxid, fee, coins: child.vin.slice(1).map((i) => `${i.txid}:${i.vout}`), packageRate, reported: r.fee_rate!, tip: now });
+        }
+        await n.mine(1);
+      }
+      const minedAt = await n.tip();
+      expect(minedAt).toBeLessThanOrEqual(cltv - 1);
+      // A first child, then rebids: the same wallet coin each time (a replacement, never a second coin), the fee rising,
+      // the package at least the rate the decision reported (its child sized at 73-byte signatures), within the budget.
+      expect(children.length, JSON.stringify(children)).toBeGreaterThanOrEqual(3);
+      expect(new Set(children.map((c) => c.coins.join()))).toEqual(new Set([children[0]!.coins.join()]));
+      for (let i = 1; i < children.length; i++) {
+        expect(children[i]!.fee).toBeGreaterThan(children[i - 1]!.fee);
+        expect(children[i]!.tip).toBe(children[i - 1]!.tip + 1);
+      }
+      for (const c of children) {
+        expect(c.packageRate).toBeGreaterThanOrEqual(c.reported);
+        expect(c.packageRate).toBeLessThanOrEqual(BUDGET);
+      }
+      expect(children[0]!.packageRate).toBeGreaterThan(parentFee / parentVsize);
+      expect((await verbose(children.at(-1)!.txid)).confirmations).toBe(1);
+      // Then her HTLC-success as today, bid on its own schedule (the child's change funds it), mined by block cltv_expiry.
+      const htlcVout = commitment.vout.find((o) => sat(o.value) === 20_000)!.n;
+      let success: string | undefined;
+      while (success === undefined || (await verbose(success)).confirmations === undefined) {
+        expect(await n.tip()).toBeLessThan(cltv);
+        // (A first bid sized before the wallet chose its coins may be refused by the node and made again next round: ./channel-anchors.ts.)
+        expect((await once(dirs.alice, ch.aliceSeed, ch.id, wallet, true)).action).toMatch(/^(sweep|rebid|rebroadcast|hold)$/);
+        success = (await spenderOf(commitmentTxid, htlcVout)) ?? success;
+        await n.mine(1);
+      }
+      expect(await n.tip()).toBeLessThanOrEqual(cltv);
+    } finally {
+      await n.stop();
+      n = shared;
+    }
+  }, 240_000);
 });

@@ -28,7 +28,7 @@ export const FEE_PSBT: WalletPsbtRole = { flag: '--fee-psbt', code: 'E_FEE_PSBT'
 export type FundedHtlc = { psbt: string; txid: string; feeSat: bigint; vsize: number };
 
 /** The largest witness each wallet input will carry once signed. */
-function walletWitness(script: Uint8Array, redeemScript: Uint8Array | undefined): { witness: Uint8Array[]; scriptSig?: Uint8Array } {
+export function walletWitness(script: Uint8Array, redeemScript: Uint8Array | undefined): { witness: Uint8Array[]; scriptSig?: Uint8Array } {
   if (script.length === 34 && script[0] === 0x51) return { witness: [new Uint8Array(64)] };
   if (isNestedP2wpkh(script, redeemScript)) return { witness: [new Uint8Array(72), new Uint8Array(33)], scriptSig: Uint8Array.of(redeemScript!.length, ...redeemScript!) };
   return { witness: [new Uint8Array(72), new Uint8Array(33)] };

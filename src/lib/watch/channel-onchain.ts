@@ -77,6 +77,19 @@ export function goOnChainAt(h: OpenHtlc): number | undefined {
   return h.cltvExpiry + OUTGOING_GRACE;
 }
 
+/**
+ * The HTLC that sends the commitment first, the tip from which it does (`at`), and the block by which its
+ * second stage must be mined (`deadline`: a received HTLC's cltv_expiry; an offered one's `at`); none: no HTLC would.
+ */
+export function firstDue(htlcs: readonly OpenHtlc[]): { h: OpenHtlc; at: number; deadline: number } | undefined {
+  let first: { h: OpenHtlc; at: number } | undefined;
+  for (const h of htlcs) {
+    const at = goOnChainAt(h);
+    if (at !== undefined && (first === undefined || at < first.at)) first = { h, at };
+  }
+  return first && { ...first, deadline: first.h.direction === 'received' ? first.h.cltvExpiry : first.at };
+}
+
 /** The go-on-chain decision's sends: the party's latest commitment, number `commitment`. */
 export type OnChainDecision = Decision & { close?: { commitment: number } };
 
@@ -104,19 +117,15 @@ export function decideOnChain(tip: number, open: OpenChannel, idle: Decision): O
     if (open.missing.length > 0) return unkeyed(idle, `your commitment ${latest} was completed for broadcast (a unilateral close) and the funding is still unspent`);
     return { ...idle, action: 'rebroadcast', close: { commitment: latest }, reason: `your commitment ${latest} was completed for broadcast (a unilateral close) and the funding is still unspent: sent again` };
   }
-  const due = open.htlcs.flatMap((h) => {
-    const at = goOnChainAt(h);
-    return at === undefined ? [] : [{ h, at }];
-  });
-  if (due.length === 0) {
+  const first = firstDue(open.htlcs);
+  if (!first) {
     const silent = open.htlcs.length > 0 ? ` (its ${open.htlcs.length} HTLC(s): trimmed, or received without their preimage — nothing to gain on chain)` : '';
     return { ...idle, reason: `${idle.reason}; no HTLC of your latest commitment would make you go on chain${silent}` };
   }
-  const first = due.reduce((a, b) => (b.at < a.at ? b : a));
   const what = first.h.direction === 'received'
     ? `an HTLC you received (its preimage held) expires at ${first.h.cltvExpiry}: your commitment and its HTLC-success must be mined by then (go on chain at cltv_expiry − ${INCOMING_BROADCAST_DELTA})`
     : `an HTLC you offered expires at ${first.h.cltvExpiry} and the peer neither failed nor fulfilled it: its HTLC-timeout takes it back (go on chain at cltv_expiry + ${OUTGOING_GRACE})`;
-  const deadline = first.h.direction === 'received' ? first.h.cltvExpiry : first.at;
+  const deadline = first.deadline;
   const at = { ...idle, deadline, blocks_left: deadline - tip };
   const need = open.missing.length > 0 ? `; it needs ${open.missing.join(', ')}, not given` : '';
   if (tip < first.at) return { ...at, action: 'none', reason: `the channel is open: ${what}, from block ${first.at + 1} (the tip at ${first.at})${need}` };

@@ -7,13 +7,21 @@
  * BEFORE it is sent. A refused broadcast changes nothing more: the record already says the
  * commitment is out, and the next round sends it again (`rebroadcast`). Its HTLC second stages
  * follow once it is mined (./channel.ts ownTurn).
+ *
+ * An anchors channel's commitment pays the fee agreed when it was signed: with the node's wallet
+ * (--rpc-wallet) it goes out with a CPFP child on the party's own anchor when the schedule asks
+ * more than it pays alone, and the child is rebid each block it stays in the mempool
+ * (./channel-cpfp.ts; `pendingTurn` below, the funding's spender the commitment in the mempool).
  */
 import { equalBytes, fromHex } from '../../lib/bytes.ts';
 import { RefusedError, StateConflictError } from '../../lib/errors.ts';
 import type { ChannelRecord } from '../../lib/bolt3/party.ts';
 import { decideChannel, type ChannelDecision, type ChannelFacts } from '../../lib/watch/channel.ts';
-import type { OpenChannel } from '../../lib/watch/channel-onchain.ts';
+import { goOnChainAt, type OpenChannel } from '../../lib/watch/channel-onchain.ts';
+import type { FeeLimits } from '../../lib/tx/fee-guard.ts';
 import { errorText, type Round } from './credit.ts';
+import type { CpfpOutcome } from './channel-cpfp.ts';
+import type { NodeWallet } from './wallet.ts';
 
 /** What an open channel's turn needs of the party's side (./channel.ts ChannelHost holds it). */
 export type OpenHost = {
@@ -25,6 +33,9 @@ export type OpenHost = {
   closeFits?: (record: ChannelRecord) => boolean;
   /** One step on a channel's record under its lock, written before it returns (the `commitment` commands' ChannelBook.step): with closeKeys. */
   step?: <T>(id: string, fn: (record: ChannelRecord) => { record?: ChannelRecord; message: T }) => Promise<T>;
+  /** The node's wallet (--rpc-wallet): an anchors commitment's CPFP child takes its coins from it. */
+  wallet?: NodeWallet;
+  limits: FeeLimits;
 };
 
 /** The channel's open side as the decision sees it: its latest commitment, its HTLCs (a received one's preimage held or not), the secrets lacking. */
@@ -56,8 +67,28 @@ async function openSide(host: OpenHost, rec: ChannelRecord): Promise<OpenChannel
   };
 }
 
+/** What going on chain saves, sat: the HTLCs of the latest commitment that make it go (received with the preimage, offered) — --max-fee-share's base for the child. */
+function stakeOf(rec: ChannelRecord, open: OpenChannel): number {
+  const htlcs = rec.local?.state.htlcs ?? [];
+  return htlcs.reduce((a, h, i) => a + (goOnChainAt(open.htlcs[i]!) !== undefined ? Number(BigInt(h.amount_msat) / 1000n) : 0), 0);
+}
+
+/** The package's bid in the decision: its rate, its shortfall, what the child did. */
+function withChild(d: ChannelDecision, out: CpfpOutcome): ChannelDecision {
+  const b = out.bid;
+  d.fee_rate = b.rate / 1000;
+  if (b.shortfall) d.shortfall = b.shortfall;
+  else delete d.shortfall;
+  d.reason += b.action === 'alone' ? ` — it pays ${b.rate / 1000} sat/vB alone, what the schedule asks (mined by block ${out.deadline}): no anchor child yet`
+    : b.action === 'keep' ? ` — its package in the node's mempool stands at ${b.rate / 1000} sat/vB: no bid within the budget outbids it by the incremental relay fee`
+      : ` — its anchor child (a coin of the node's wallet) brings the package to ${b.rate / 1000} sat/vB, to be mined by block ${out.deadline}`;
+  if (out.error) d.error ??= out.error;
+  return d;
+}
+
 export async function openTurn(host: OpenHost, r: Round, rec: ChannelRecord, base: Omit<ChannelFacts, 'spend'>): Promise<ChannelDecision> {
-  const d = decideChannel({ ...base, spend: { kind: 'unspent' }, open: await openSide(host, rec) });
+  const open = await openSide(host, rec);
+  const d = decideChannel({ ...base, spend: { kind: 'unspent' }, open });
   if (!d.close || r.dryRun) return d;
   const { closeUnilaterally } = await import('../../lib/bolt3/party-holder-commitment.ts');
   const { fundingSecret, seed } = await host.closeKeys!();
@@ -80,10 +111,38 @@ export async function openTurn(host: OpenHost, r: Round, rec: ChannelRecord, bas
     for (const x of [fundingSecret, seed, ...(htlc ? [htlc.secret, ...htlc.preimages] : [])]) x.fill(0);
   }
   d.txid = signed.txid;
+  // Anchors, with the node's wallet: with a CPFP child when the schedule asks more than the commitment pays alone (sent, and stored first, there).
+  const { anchorChildTurn } = await import('./channel-cpfp.ts');
+  const raw = fromHex(signed.hex);
+  let child: CpfpOutcome | undefined;
   try {
-    await r.chain.broadcast(fromHex(signed.hex));
+    child = await anchorChildTurn(host, r, rec, base.channel, { txid: signed.txid, raw, inMempool: false }, open.htlcs, stakeOf(rec, open));
   } catch (e) {
-    d.error = errorText(e); // recorded as out for broadcast: sent again next round
+    d.error = errorText(e); // the child could not even be decided (the node's policy unread, no anchor of hers): the commitment still goes
+  }
+  if (child) withChild(d, child);
+  if (child?.child !== undefined) return d;
+  try {
+    await r.chain.broadcast(raw); // alone: as the schedule asks, or its child refused (the commitment may still be taken)
+  } catch (e) {
+    d.error ??= errorText(e); // recorded as out for broadcast: sent again next round
   }
   return d;
+}
+
+/**
+ * The party's own commitment in the node's mempool, not mined (the funding's spender, unconfirmed): an anchors one's
+ * CPFP child sent, or rebid, on the schedule (./channel-cpfp.ts); else it waits.
+ */
+export async function pendingTurn(host: OpenHost, r: Round, rec: ChannelRecord, base: ChannelFacts, txid: string): Promise<ChannelDecision> {
+  const d = decideChannel(base);
+  if (!host.closeKeys || !host.wallet || rec.local?.txid !== txid) return d;
+  const open = await openSide(host, rec);
+  const { anchorChildTurn } = await import('./channel-cpfp.ts');
+  const out = await anchorChildTurn(host, r, rec, base.channel, { txid, raw: await r.chain.rawTransaction(txid), inMempool: true }, open.htlcs, stakeOf(rec, open));
+  if (!out) return d;
+  const sent = out.child !== undefined;
+  const action = out.bid.action === 'keep' || (!sent && out.bid.action !== 'alone') ? 'hold' : out.bid.action === 'alone' ? 'wait' : 'rebid';
+  const reason = `your commitment ${rec.local.state.commitment_number} is in the node's mempool, not mined`;
+  return withChild({ ...d, action, reason, deadline: out.deadline, blocks_left: out.deadline - r.tip, txid: out.child ?? txid }, out);
 }

@@ -122,6 +122,7 @@ async function channelTurn(host: ChannelHost, r: Round, rec: ChannelRecord, id: 
 async function spendTurn(host: ChannelHost, r: Round, rec: ChannelRecord, base: Omit<Parameters<typeof decideChannel>[0], 'spend'>, spend: FundingSpend & { txid: string; confirmations: number }, watch: ChannelWatch): Promise<ChannelDecision> {
   const { txid: spender, confirmations, kind } = spend;
   if (kind === 'peer-current' && confirmations > 0 && host.htlcKey) return claimTurn(host, r, rec, { ...base, spend }, spender, { ...watch, spender });
+  if (kind === 'own' && confirmations === 0) return (await import('./channel-open.ts')).pendingTurn(host, r, rec, { ...base, spend }, spender);
   if (kind === 'own' && confirmations > 0 && (host.delayedKey || host.htlcKey)) return ownTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
   if (kind !== 'revoked') return decideChannel({ ...base, spend });
   return penaltyTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
