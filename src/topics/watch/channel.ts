@@ -12,7 +12,7 @@
  * `commitment sweep`'s own code (src/lib/bolt3/sweep.ts delayedInputs, sweepMessage), when the
  * watcher holds the delayed_payment_basepoint secret.
  *
- * The peer's current commitment, mined: the party's HTLC outputs on it taken with `commitment
+ * The peer's current commitment, mined (./channel-claim.ts): the party's HTLC outputs on it taken with `commitment
  * claim`'s own code (src/lib/bolt3/party-claim.ts claimFromPeerCommitment) — the peer's offered
  * HTLCs with the preimages given, the party's own back once their cltv_expiry is final — when the
  * watcher holds the htlc_basepoint secret.
@@ -25,13 +25,15 @@
  * (./channel-anchors.ts); then each one's output swept like the to_local.
  */
 import { Transaction } from '@scure/btc-signer';
-import { equalBytes, fromHex } from '../../lib/bytes.ts';
-import type { ChannelRecord } from '../../lib/bolt3/party.ts';
+import { equalBytes } from '../../lib/bytes.ts';
 import { OffchainError } from '../../lib/errors.ts';
+import type { ChannelRecord } from '../../lib/bolt3/party.ts';
 import { SWEEP_HORIZON, decideChannel, type ChannelDecision, type FundingSpend, type JusticeItem, type OwnHtlc } from '../../lib/watch/channel.ts';
 import { FINAL_DEPTH, type Decision } from '../../lib/watch/decision.ts';
-import type { Round } from './credit.ts';
+import { errorText, startRates, type Round } from './credit.ts';
 import { fundingSpend } from './channel-spend.ts';
+import { claimTurn } from './channel-claim.ts';
+import { broadcastAll, countedWeight, floorPerKw } from './channel-send.ts';
 import type { ChannelWatch } from './state.ts';
 import type { NodeWallet } from './wallet.ts';
 import { anchorsStage, type Funder } from './channel-anchors.ts';
@@ -64,10 +66,6 @@ export type ChannelHost = {
   /** Channels a long-running watcher saw done (not evaluated again until a deep reorganisation). */
   done: Set<string>;
 };
-
-function errorText(e: unknown): string {
-  return e instanceof OffchainError ? `${e.code}: ${e.message}` : `E_INTERNAL: ${(e as Error)?.message ?? String(e)}`;
-}
 
 /** The channels' decisions this round, each acted on unless a dry run. */
 export async function channelRound(host: ChannelHost, r: Round): Promise<Decision[]> {
@@ -126,20 +124,6 @@ async function spendTurn(host: ChannelHost, r: Round, rec: ChannelRecord, base: 
   if (kind === 'own' && confirmations > 0 && (host.delayedKey || host.htlcKey)) return ownTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
   if (kind !== 'revoked') return decideChannel({ ...base, spend });
   return penaltyTurn(host, r, rec, { ...base, spend }, spender, confirmations, { ...watch, spender });
-}
-
-/** The node's relay floor as BOLT 3's feerate_per_kw (sat/kvB ÷ 4, rounded up): the lowest rate a round could bid. */
-async function floorPerKw(r: Round): Promise<number> {
-  const p = await r.chain.mempoolPolicy();
-  return Math.max(1, Math.ceil(Math.max(p.minRelayFeeRate, p.mempoolMinFeeRate) / 4));
-}
-
-/** A justice transaction's weight as BOLT 3 counts it for the fee: its real weight with each signature (its witness's first item) counted at 73 bytes. */
-export function countedWeight(hex: string): number {
-  const tx = Transaction.fromRaw(fromHex(hex), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
-  let slack = 0;
-  for (let i = 0; i < tx.inputsLength; i++) slack += 73 - (tx.getInput(i).finalScriptWitness?.[0]?.length ?? 73);
-  return tx.weight + slack;
 }
 
 type Built = { txid: string; hex: string; fee_sat: number; inputs: { kind: string; txid: string; vout: number; amount_sat: number }[] };
@@ -206,7 +190,7 @@ async function penaltyTurn(
       ...(confirmedAt !== undefined ? { confirmedAt } : {}), ...(heldTxid && entry ? { held: { txid: heldTxid, feeSat: Number(entry.fee) } } : {}),
     });
   }
-  const { start, incremental } = await startRate(r, Math.min(...items.map((i) => (i.confirmedAt === undefined ? r.tip + base.toSelfDelay : i.confirmedAt + base.toSelfDelay - 1))) - r.tip);
+  const { start, incremental } = await startRates(r.chain)(Math.min(...items.map((i) => (i.confirmedAt === undefined ? r.tip + base.toSelfDelay : i.confirmedAt + base.toSelfDelay - 1))) - r.tip);
   const d = decideChannel({ ...base, items, startRate: start, incrementalRate: incremental, ...(watch.start_tip !== undefined ? { startTip: watch.start_tip } : {}) });
   if (searchError) d.error = searchError;
   const belowFee = ((sized.message.skipped ?? []) as { reason: string }[]).filter((x) => x.reason.startsWith('worth less')).length;
@@ -226,20 +210,6 @@ async function penaltyTurn(
   for (const t of chosen) sent[`${t.inputs[0]!.txid}:${t.inputs[0]!.vout}`] = t.txid;
   await r.records.setChannel(base.channel, { ...watch, start_tip: watch.start_tip ?? r.tip, sent });
   return broadcastAll(r, d, chosen);
-}
-
-/** Each transaction sent (after its record is stored); the decision's txid the first the node took, its error the first refusal. */
-async function broadcastAll(r: Round, d: ChannelDecision, chosen: readonly { hex: string }[]): Promise<ChannelDecision> {
-  const txids: string[] = [];
-  for (const t of chosen) {
-    try {
-      txids.push(await r.chain.broadcast(fromHex(t.hex)));
-    } catch (e) {
-      d.error ??= errorText(e);
-    }
-  }
-  if (txids.length > 0) d.txid = txids[0]!;
-  return d;
 }
 
 /**
@@ -350,7 +320,7 @@ async function ownTurn(
   const mined = await Promise.all([...new Set(bids)].map((t) => r.chain.txConfirmations(t)));
   // The schedule starts at the node's estimate for the soonest deadline: an anchors HTLC-success's cltv_expiry, else a horizon.
   const soonest = Math.min(SWEEP_HORIZON, ...htlcs.filter((h) => h.funded && h.kind === 'htlc-success' && h.state !== 'gone').map((h) => h.cltvExpiry - r.tip));
-  const { start, incremental } = await startRate(r, soonest);
+  const { start, incremental } = await startRates(r.chain)(soonest);
   const d = decideChannel({ ...base, own: { ...(from !== undefined ? { from } : {}), items, mined, htlcs }, startRate: start, incrementalRate: incremental, startTip: watch.start_tip ?? r.tip });
   const zeroFee = host.htlcKey && !wallet ? htlcTxs.filter((h) => h.feeSat === 0n).length : 0;
   if (zeroFee > 0) d.reason += ` — ${zeroFee} HTLC output(s) of this anchors channel not kept: their zero-fee second stages need a fee input from the node's wallet (a watcher beside a node, --rpc-url)`;
@@ -377,85 +347,4 @@ async function ownTurn(
   for (const t of chosen) sent[t.outpoint] = t.txid;
   await r.records.setChannel(base.channel, { ...watch, start_tip: watch.start_tip ?? r.tip, sent, ...(Object.keys(funded).length > 0 ? { funded } : {}) });
   return broadcastAll(r, d, chosen);
-}
-
-type Claim = { kind: 'htlc-claim' | 'htlc-timeout'; vout: number; locktime: number; txid: string; hex: string; fee_sat: number; amount_sat: number };
-
-/** The party's HTLC outputs on the peer's current commitment, each taken by a `commitment claim` transaction of its own. */
-async function claimTurn(host: ChannelHost, r: Round, rec: ChannelRecord, base: Parameters<typeof decideChannel>[0], commitmentTxid: string, watch: ChannelWatch): Promise<ChannelDecision> {
-  const { claimFromPeerCommitment } = await import('../../lib/bolt3/party-claim.ts');
-  const { peerCommitment } = await import('../../lib/bolt3/party.ts');
-  const dest = host.destination.script;
-  const sign = async (perKw: number): Promise<Claim[]> => {
-    const { secret, preimages } = await host.htlcKey!();
-    try {
-      return claimFromPeerCommitment(rec, commitmentTxid, { htlcBasepointSecret: secret, preimages, destinationScript: dest, feeratePerKw: perKw }).transactions as Claim[];
-    } catch (e) {
-      if (e instanceof OffchainError && e.code === 'E_CLAIM_NOTHING_TO_TAKE') return [];
-      throw e;
-    } finally {
-      for (const x of [secret, ...preimages]) x.fill(0);
-    }
-  };
-  const mined = await Promise.all([...new Set(Object.values(watch.sent))].map((t) => r.chain.txConfirmations(t)));
-  // Each HTLC's cltv_expiry, from the commitment as the record rebuilds it (claimFromPeerCommitment checked it is this one).
-  const signed = rec.remote_signed.find((x) => x.txid === commitmentTxid)!;
-  const n = signed.state.commitment_number;
-  const { c } = peerCommitment(rec.channel, signed.state, fromHex(rec.remote_points[String(n)] ?? '', 'peer point', 33));
-  const items: JusticeItem[] = [];
-  let later: number | undefined;
-  // Sized at the node's relay floor (the lowest rate a round could bid): an HTLC worth claiming there is not left out.
-  for (const t of await sign(await floorPerKw(r))) {
-    const cltv = c.outputs[t.vout]!.htlc!.cltvExpiry;
-    // The party's own HTLC comes back with nLockTime = cltv_expiry: final once the tip reaches it.
-    if (t.kind === 'htlc-timeout' && t.locktime > r.tip) {
-      later = Math.min(later ?? Infinity, t.locktime);
-      continue;
-    }
-    const outpoint = `${commitmentTxid}:${t.vout}`;
-    const spender = await r.chain.mempoolSpender(commitmentTxid, t.vout);
-    let held: { txid: string; feeSat: number } | undefined;
-    if (spender !== undefined) {
-      const tx = Transaction.fromRaw(await r.chain.rawTransaction(spender), { allowUnknownOutputs: true, allowUnknownInputs: true, disableScriptCheck: true });
-      const entry = await r.chain.mempoolEntry(spender);
-      if (!entry) continue;
-      if (tx.outputsLength !== 1 || !equalBytes(tx.getOutput(0).script!, dest)) {
-        // The peer's timeout, unconfirmed: a preimage claim may still replace it — paying all it evicts
-        // (its descendants too) plus the incremental relay fee on its own size (BIP-125 rules 3 and 4) within
-        // the budget; else it stands. The party's own HTLC coming back has no rival to outbid: gone.
-        if (t.kind !== 'htlc-claim') continue;
-        const evicted = await r.chain.mempoolEviction(spender);
-        held = { txid: spender, feeSat: Number(evicted?.descendantFee ?? entry.fee) };
-      } else {
-        held = { txid: spender, feeSat: Number(entry.fee) };
-      }
-    } else if ((await r.chain.utxo(commitmentTxid, t.vout)) === null) {
-      continue; // spent in a block
-    }
-    items.push({
-      outpoint, valueSat: t.amount_sat, weight: countedWeight(t.hex), inputs: 1, sentBefore: watch.sent[outpoint] !== undefined,
-      // A claim must be mined by cltv_expiry (from the next block the peer may time it out); one's own timeout has no rival deadline: a horizon.
-      deadline: t.kind === 'htlc-claim' ? cltv : cltv + SWEEP_HORIZON, ...(held ? { held } : {}),
-    });
-  }
-  const soonest = items.length > 0 ? Math.min(...items.map((i) => i.deadline!)) - r.tip : SWEEP_HORIZON;
-  const { start, incremental } = await startRate(r, soonest);
-  const d = decideChannel({ ...base, claims: { items, ...(later !== undefined ? { later } : {}), mined }, startRate: start, incrementalRate: incremental, startTip: watch.start_tip ?? r.tip });
-  if (r.dryRun || d.sends.length === 0) return d;
-  const chosen: Claim[] = [];
-  for (const perKw of new Set(d.sends.map((x) => x.perKw))) {
-    const wanted = new Set(d.sends.filter((x) => x.perKw === perKw).map((x) => x.outpoint));
-    chosen.push(...(await sign(perKw)).filter((t) => wanted.has(`${commitmentTxid}:${t.vout}`)));
-  }
-  const sent = { ...watch.sent };
-  for (const t of chosen) sent[`${commitmentTxid}:${t.vout}`] = t.txid;
-  await r.records.setChannel(base.channel, { ...watch, start_tip: watch.start_tip ?? r.tip, sent });
-  return broadcastAll(r, d, chosen);
-}
-
-/** Where the schedule starts: the node's estimate for the blocks left, at least what its mempool takes now; and its incremental relay fee. */
-async function startRate(r: Round, blocksLeft: number): Promise<{ start: number; incremental: number }> {
-  const p = await r.chain.mempoolPolicy();
-  const estimate = await r.chain.estimateFeeRate(Math.max(1, blocksLeft));
-  return { start: Math.max(p.minRelayFeeRate, p.mempoolMinFeeRate, estimate ?? 0), incremental: p.incrementalRelayFeeRate };
 }

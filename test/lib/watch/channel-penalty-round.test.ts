@@ -10,7 +10,8 @@
  *    across runs, as a state directory does).
  */
 import { describe, expect, it } from 'vitest';
-import { channelRound, countedWeight, type ChannelHost } from '../../../src/topics/watch/channel.ts';
+import { channelRound, type ChannelHost } from '../../../src/topics/watch/channel.ts';
+import { countedWeight } from '../../../src/topics/watch/channel-send.ts';
 import type { Round } from '../../../src/topics/watch/credit.ts';
 import type { ChannelWatch } from '../../../src/topics/watch/state.ts';
 import { punishRevoked, revokedPeerCommitment } from '../../../src/lib/bolt3/party-penalty.ts';
