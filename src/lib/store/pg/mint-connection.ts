@@ -25,6 +25,24 @@ export function isConnectionError(e: unknown): boolean {
   return /Connection terminated|Client has encountered a connection error|not queryable/i.test((e as Error).message ?? '');
 }
 
+/**
+ * `text` with its parameters `$1`… written in as SQL literals — for sending it in the same
+ * simple-protocol round trip as a BEGIN — when every one is a string (quoted by the driver's
+ * escapeLiteral, whatever it holds) or a safe integer; else undefined (it is sent as it is,
+ * its parameters apart).
+ */
+export function withLiterals(text: string, params: readonly unknown[], quote: (s: string) => string): string | undefined {
+  const literals: string[] = [];
+  for (const p of params) {
+    if (typeof p === 'string') literals.push(quote(p));
+    else if (typeof p === 'number' && Number.isSafeInteger(p)) literals.push(String(p));
+    else return undefined;
+  }
+  let bad = false;
+  const out = text.replace(/\$(\d+)/g, (_, n: string) => literals[Number(n) - 1] ?? ((bad = true), ''));
+  return bad ? undefined : out;
+}
+
 /** A connection failure as the command-line contract words it (client.ts): the redacted URL, never the password. */
 export const storeConnectError = storeError;
 
@@ -54,6 +72,12 @@ export function newClient(mod: { default: typeof pg }, target: PgTarget): pg.Cli
 export abstract class PgMintConnection {
   readonly dir: string;
   protected inTransaction = false;
+  /**
+   * A transaction begun here but not yet on the server: BEGIN goes with its first statement,
+   * in one round trip (`q`), or alone before it when its parameters cannot be written as
+   * literals. A step that sends nothing sends no BEGIN, nor COMMIT.
+   */
+  protected beginPending = false;
   protected failed: Error | undefined;
   protected closed = false;
 
@@ -158,10 +182,17 @@ export abstract class PgMintConnection {
   protected async q<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<pg.QueryResult<T>> {
     this.usable();
     if (this.lost) {
-      if (this.inTransaction) throw this.lost;
+      // A transaction whose BEGIN is still here has nothing on the lost connection.
+      if (this.inTransaction && !this.beginPending) throw this.lost;
       await this.reconnect();
     }
     try {
+      if (this.beginPending) {
+        this.beginPending = false;
+        const literal = withLiterals(text, params, (s) => this.client.escapeLiteral(s));
+        if (literal === undefined) await this.client.query('BEGIN');
+        else return ((await this.client.query(`BEGIN; ${literal}`)) as unknown as pg.QueryResult<T>[])[1]!;
+      }
       return await this.client.query<T>(text, params);
     } catch (e) {
       if (isConnectionError(e)) throw this.lose(e);

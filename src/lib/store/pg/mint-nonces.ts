@@ -10,10 +10,35 @@
 import { toHex } from '../../bytes.ts';
 import { nonceId as nonceKey } from '../sqlite/nonces.ts';
 import { MalformedInputError, RefusedError, StateConflictError } from '../../errors.ts';
-import { PgMintTransactions } from './mint-transactions.ts';
+import { PgMintTransactions, type NonceRow } from './mint-transactions.ts';
 import type { NonceStatus } from '../../musig/nonce-port.ts';
 
+/** How many values of the nonce counter a process takes from its sequence at once (one round trip). */
+const COUNTERS_AT_ONCE = 32;
+
 export abstract class PgMintNonces extends PgMintTransactions {
+  /**
+   * Values of the nonce counter taken from the sequence and not yet used: each is used once
+   * (popped before use), whether its transaction commits or not — as nextval's are.
+   */
+  private counters: number[] = [];
+  private async nextCounter(): Promise<number> {
+    if (this.counters.length === 0) {
+      const rows = (await this.q<{ n: string }>("SELECT nextval('nonce_counter') AS n FROM generate_series(1, $1)", [COUNTERS_AT_ONCE])).rows;
+      this.counters = rows.map((r) => Number(r.n)).sort((a, b) => a - b);
+    }
+    return this.counters.shift()!;
+  }
+
+  /** The nonce row `id`, locked for this transaction (read once per transaction). */
+  private async lockedRow(id: string): Promise<NonceRow | undefined> {
+    const held = this.lockedNonces.get(id);
+    if (held) return held;
+    const row = (await this.q<NonceRow>('SELECT context, epoch, sealed, consumed FROM nonces WHERE id = $1 FOR UPDATE', [id])).rows[0];
+    if (row) this.lockedNonces.set(id, row);
+    return row;
+  }
+
   private seal(id: string, context: string, secret: Uint8Array): Buffer {
     return this.keySeal().seal('nonce', [id, this.epoch, context], secret);
   }
@@ -35,11 +60,12 @@ export abstract class PgMintNonces extends PgMintTransactions {
   async issue(context: string, generate: (counter: number) => { secnonce: Uint8Array; pubnonce: Uint8Array }): Promise<{ pubnonce: Uint8Array }> {
     await this.begin();
     this.nonceTouched = true;
-    const counter = Number((await this.q<{ n: string }>("SELECT nextval('nonce_counter') AS n")).rows[0]!.n);
+    const counter = await this.nextCounter();
     const { secnonce, pubnonce } = generate(counter);
     const id = nonceKey(pubnonce);
     const sealed = this.seal(id, context, secnonce);
     secnonce.fill(0);
+    this.lockedNonces.delete(id);
     const r = await this.q('INSERT INTO nonces (id, context, pubnonce, epoch, sealed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING', [id, context, toHex(pubnonce), this.epoch, sealed]);
     if (r.rowCount !== 1) throw new StateConflictError('E_NONCE_REPEATED', 'the generated public nonce was issued before: refusing to hand it out twice');
     this.ledger!.issued(id);
@@ -50,7 +76,7 @@ export abstract class PgMintNonces extends PgMintTransactions {
   private async live(pubnonce: Uint8Array, expectedContext: string) {
     await this.begin();
     const id = nonceKey(pubnonce);
-    const n = (await this.q<{ context: string | null; epoch: string | null; sealed: Buffer | null; consumed: boolean }>('SELECT context, epoch, sealed, consumed FROM nonces WHERE id = $1 FOR UPDATE', [id])).rows[0];
+    const n = await this.lockedRow(id);
     const short = `${toHex(pubnonce).slice(0, 16)}…`;
     if (n?.consumed) throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} has already been used; request a fresh nonce`);
     if (!n || n.sealed === null) throw new StateConflictError('E_NONCE_UNKNOWN', `the mint's nonce ${short} was never issued by this store (or the store was restored from an older copy); abandon the request ("credit abandon") for a fresh nonce`);
@@ -62,6 +88,7 @@ export abstract class PgMintNonces extends PgMintTransactions {
 
   private async consume(id: string, short: string): Promise<void> {
     // `AND NOT consumed`: even a second taker that skipped the row lock changes nothing.
+    this.lockedNonces.delete(id);
     const r = await this.q('UPDATE nonces SET consumed = true, sealed = NULL, context = NULL, pubnonce = NULL WHERE id = $1 AND NOT consumed', [id]);
     if (r.rowCount !== 1) throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} has already been used; request a fresh nonce`);
   }
@@ -95,11 +122,14 @@ export abstract class PgMintNonces extends PgMintTransactions {
   }
 
   async status(pubnonce: Uint8Array, context?: string): Promise<NonceStatus> {
-    const n = (await this.q<{ consumed: boolean; context: string | null; sealed: boolean }>('SELECT consumed, context, sealed IS NOT NULL AS sealed FROM nonces WHERE id = $1', [nonceKey(pubnonce)])).rows[0];
+    // Inside a step (a request's transaction: `take` or `burn` usually follows) the row is read
+    // locked, as `live` reads it, and kept for it; outside one (or in a view), a plain read.
+    const id = nonceKey(pubnonce);
+    const n = this.inTransaction && !this.viewOnly ? await this.lockedRow(id) : (await this.q<NonceRow>('SELECT context, epoch, sealed, consumed FROM nonces WHERE id = $1', [id])).rows[0];
     if (!n) return 'unknown';
     if (n.consumed) return 'consumed';
     // As `live` (take, burn) sees it: a row without its secret is one this store never issued.
-    if (!n.sealed) return 'unknown';
+    if (n.sealed === null) return 'unknown';
     return context !== undefined && n.context !== context ? 'misbound' : 'unused';
   }
 }

@@ -136,6 +136,8 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
     this.wipe();
     this.lost ??= new OffchainError('E_STORE_UNREACHABLE', 'renewing the epoch', 1);
     this.inTransaction = false;
+    this.beginPending = false;
+    this.lockedNonces.clear();
     this.savepoints = 0;
     this.pendingCounter = undefined;
     this.nonceTouched = false;

@@ -48,6 +48,9 @@ export class StoreRolledBackError extends OffchainError {
   }
 }
 
+/** A nonce row as `take`, `burn` and `status` read it (pg/mint-nonces.ts). */
+export type NonceRow = { context: string | null; epoch: string | null; sealed: Buffer | null; consumed: boolean };
+
 export abstract class PgMintTransactions extends PgMintConnection {
   /** The epoch whose key seals this process's nonces: its own, kept in memory alone; a new one after `renew`. */
   epoch: string;
@@ -63,6 +66,13 @@ export abstract class PgMintTransactions extends PgMintConnection {
   protected ledger: NonceLedger | undefined;
   protected alarm: ((message: string, refused: boolean) => void) | undefined;
   protected savepoints = 0;
+  /**
+   * The nonce rows the open transaction read locked (pg/mint-nonces.ts: `status`, then
+   * `take`, one round trip less): a row locked FOR UPDATE cannot change before COMMIT but by
+   * this transaction, which drops it from here when it writes it. Emptied at every
+   * transaction's end and when a savepoint is rolled back (which lets its locks go).
+   */
+  protected lockedNonces = new Map<string, NonceRow>();
   protected viewOnly = false;
 
   protected constructor(client: pg.Client, target: PgTarget, epoch: string, sealer: Sealer | undefined) {
@@ -97,20 +107,25 @@ export abstract class PgMintTransactions extends PgMintConnection {
     if (this.viewOnly) throw new UsageError('E_STORE_READ_ONLY', `this view of the store ${this.dir} writes nothing`);
     this.usable();
     if (!this.inTransaction) {
-      await this.q('BEGIN');
+      // BEGIN goes with the transaction's first statement (pg/mint-connection.ts `q`).
       this.inTransaction = true;
+      this.beginPending = true;
+      this.lockedNonces.clear();
       this.pendingCounter = undefined;
       this.nonceTouched = false;
     }
   }
 
   protected async rollback(): Promise<void> {
+    const sent = !this.beginPending;
+    this.beginPending = false;
     this.inTransaction = false;
+    this.lockedNonces.clear();
     this.pendingCounter = undefined;
     this.nonceTouched = false;
     // Rolled back before COMMIT was sent: nothing of it left; the nonces it claimed stay openable.
     this.ledger?.discard();
-    if (!this.failed) await this.client.query('ROLLBACK').catch(() => undefined);
+    if (!this.failed && sent) await this.client.query('ROLLBACK').catch(() => undefined);
   }
 
   /**
@@ -130,6 +145,7 @@ export abstract class PgMintTransactions extends PgMintConnection {
         return result;
       } catch (e) {
         // (A nonce it touched keeps `nonceTouched` set: one tick too many at COMMIT is harmless.)
+        this.lockedNonces.clear();
         if (!this.failed) await this.q(`ROLLBACK TO ${name}`).then(() => this.q(`RELEASE ${name}`));
         this.ledger?.discard(mark);
         throw e;
@@ -163,6 +179,12 @@ export abstract class PgMintTransactions extends PgMintConnection {
   async commit(): Promise<void> {
     this.usable();
     if (!this.inTransaction) return;
+    if (this.beginPending) {
+      // Nothing of it reached the server: nothing to commit.
+      this.beginPending = false;
+      this.inTransaction = false;
+      return;
+    }
     if (this.nonceTouched && this.pendingCounter === undefined) {
       try {
         // The ledger first (nonce-ledger.ts): what this transaction issued and opened is final
@@ -195,6 +217,7 @@ export abstract class PgMintTransactions extends PgMintConnection {
       throw new StoreWriteError(`could not make the mint's state durable in ${this.dir} (${(e as Error).message}): nothing of this request was released`);
     } finally {
       this.inTransaction = false;
+      this.lockedNonces.clear();
       this.pendingCounter = undefined;
       this.nonceTouched = false;
     }
@@ -301,6 +324,7 @@ export abstract class PgMintTransactions extends PgMintConnection {
       this.failed = new StoreRolledBackError(`the store ${this.dir} went back in time under this process (its epoch ${this.epoch.slice(0, 8)}… counter is ${found ?? 'gone'}, this process counted ${this.counter}): a backup or failover was restored; this process wiped its nonce key and stops — restart it (users whose nonces were lost recover with "credit abandon")`);
       await this.client.query('ROLLBACK').catch(() => undefined);
       this.inTransaction = false;
+      this.lockedNonces.clear();
       throw this.failed;
     }
     this.pendingCounter = found;
