@@ -15,7 +15,11 @@
  *    its engine's (issue 73: "the service close to its engine"): in each run, the
  *    `sign-update --role mint --stream` process fed the same requests on a pipe, each half
  *    taken in its group commit's batches (bench/procs.ts streamMint). Beside it, today's
- *    per-process cost: the one-shot `sign-update --role mint` run per payment.
+ *    per-process cost: the one-shot `sign-update --role mint` run per payment. At 64 users, a
+ *    paced row too: the same users paying at a steady pace, evenly spread (pacedLoad, this
+ *    process's own loader: autocannon's rate limit sends a second's requests in one burst),
+ *    half the closed loop's rate in all — its p99 is how long a payment waits when the service
+ *    keeps up (a closed loop at its limit waits users ÷ rate on average, Little's law).
  * 2. 1, 2 and 4 `serve mint` processes on one PostgreSQL server and one --state-dir (one
  *    host: `--nonce-epoch host`, the service's default), behind a proxy in this process that
  *    sends each request to a random process: aggregate updates/s and p50/p99. Closed loop
@@ -39,6 +43,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
+import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { cpuSeconds, hasTaskset, MINT_ARGS, onEveryCore, postgresPids, proxyTo, receiptOf, serveMint, serviceEnv, streamMint } from './procs.ts';
 import autocannon from 'autocannon';
@@ -57,7 +62,7 @@ const cleanEnv = () => serviceEnv(MINT_KEY);
 const serve = (args: string[], env: NodeJS.ProcessEnv, pin: boolean, bin = BIN) => serveMint(bin, args, env, pin);
 
 /** `rate`: answers per second of this process's own clock; `autocannonRate`: autocannon's (its duration ends at its next 1-s tick after the last answer, so it under-reports). */
-type Row = { rate: number; autocannonRate?: number; p50: number; p99: number; errors: number; total?: number; cpuMs?: number; sustainedCpuMs?: number };
+type Row = { sustainedP50?: number; sustainedP99?: number; rate: number; autocannonRate?: number; p50: number; p99: number; errors: number; total?: number; cpuMs?: number; sustainedCpuMs?: number };
 
 /**
  * `connections` users, user k sending `bodies(k, j)` as its j-th request once its (j-1)-th
@@ -96,6 +101,47 @@ async function load(url: string, connections: number, payments: number, body: (k
   const r = await autocannon({ url, connections, pipelining: 1, maxConnectionRequests: payments, timeout: 60, requests: requests as never });
   const seconds = (lastAnswer - started) / 1000;
   return { rate: answered / seconds, autocannonRate: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, errors: errors + r.errors + r.non2xx, total: answered };
+}
+
+/**
+ * `users` users paying at a steady pace, `offered` payments per second in all: payment j of user k
+ * is due at start + (j × users + k) ÷ offered s — the stream evenly spread, the users in turn
+ * (autocannon's connectionRate sends each second's requests in one burst) — and sent then, or as
+ * soon as that user's last one was answered (one in flight per user). Each latency runs from the
+ * time it was due, not sent: a payment held back behind a slow answer counts its wait.
+ */
+async function pacedLoad(url: string, users: number, payments: number, offered: number, body: (k: number, j: number) => string): Promise<Row> {
+  const agent = new Agent({ keepAlive: true, maxSockets: users });
+  const latencies: number[] = [];
+  const sustained: number[] = [];
+  let errors = 0;
+  let lastAnswer = 0;
+  const post = (text: string) => new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = httpRequest(`${url}/v1/credit/update`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      let out = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (out += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: out }));
+    });
+    req.on('error', reject);
+    req.end(text);
+  });
+  const start = performance.now() + 50;
+  await Promise.all(Array.from({ length: users }, async (_, k) => {
+    for (let j = 0; j < payments; j++) {
+      const due = start + ((j * users + k) * 1000) / offered;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const r = await post(body(k, j)).catch(() => ({ status: 0, text: '' }));
+      lastAnswer = performance.now();
+      latencies.push(lastAnswer - due);
+      if (j * users + k >= (users * payments) / 3) sustained.push(lastAnswer - due);
+      if (receiptOf(r.status, r.text) === undefined) errors++;
+    }
+  }));
+  agent.destroy();
+  const at = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+  return { rate: latencies.length / ((lastAnswer - start) / 1000), p50: at(latencies, 0.5), p99: at(latencies, 0.99), errors, total: latencies.length, sustainedP50: at(sustained, 0.5), sustainedP99: at(sustained, 0.99) };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -156,6 +202,25 @@ for (const [users, base] of ([[1, 300], [8, 64], [64, 10]] as const).filter(([u]
       `   service CPU ${cpuMs.toFixed(2)} ms per update = ${(1000 / cpuMs).toFixed(0)} updates per CPU-s; after the first third ${sustained.toFixed(2)} ms = ${(sustained / engineSustained).toFixed(2)}× the engine's   (median of ${RUNS}, ${users * payments} payments each; rates ${rs.map((r) => r.rate.toFixed(0)).join(', ')}; CPU ${rs.map((r) => r.cpuMs!.toFixed(2)).join(', ')}; after the first third ${rs.map((r) => r.sustainedCpuMs!.toFixed(2)).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`));
   }
   console.log(`    its engine, sign-update --role mint --stream fed the same requests in the same runs: CPU ${engineAll.toFixed(2)} ms per update (its store's open included), after the first third ${engineSustained.toFixed(2)} ms (runs: ${engine.map((e) => `${e.cpuMs.toFixed(2)}/${e.sustainedCpuMs.toFixed(2)}`).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`);
+  if (users === 64) {
+    // Paced: a closed loop at its limit has, by Little's law, a mean latency of users ÷ rate
+    // (64 ÷ 300/s ≈ 210 ms) whatever the service does, so its p99 says how many users wait, not
+    // how fast one is answered. The same 64 users paying at a steady pace (pacedLoad) — together
+    // half the closed loop's median rate — say how long a payment waits when the service keeps up.
+    const closedRate = median(rows[0]!.map((r) => r.rate));
+    const offered = Math.max(1, Math.round(closedRate / 2));
+    const paced: Row[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      const dir = join(work, `sqlite-paced-${run}`);
+      cpSync(setupDir, dir, { recursive: true });
+      const svc = await serve(['--state-dir', dir], cleanEnv(), true);
+      paced.push(await pacedLoad(svc.url, users, payments, offered, (k, j) => lines[j * users + k]!));
+      await svc.stop();
+    }
+    const row = { rate: median(paced.map((r) => r.rate)), p50: median(paced.map((r) => r.p50)), p99: median(paced.map((r) => r.p99)), errors: paced.reduce((a, r) => a + r.errors, 0) };
+    console.log(fmt(`SQLite, 1 process, 64 users paced (${backend})`, row,
+      `   ${offered}/s offered (each user every ${((users / offered) * 1000).toFixed(0)} ms), half the closed loop's ${closedRate.toFixed(0)}/s; after the first third p50 ${median(paced.map((r) => r.sustainedP50!)).toFixed(1)} ms, p99 ${median(paced.map((r) => r.sustainedP99!)).toFixed(1)} ms   (median of ${RUNS}; p99s ${paced.map((r) => `${r.p99.toFixed(0)}/${r.sustainedP99!.toFixed(0)}`).join(', ')} ms, all/after the first third; load ${loadavg()[0]!.toFixed(1)})`));
+  }
 }
 if (process.env.BENCH_SERVE_SQLITE_ONLY) process.exit(0);
 
