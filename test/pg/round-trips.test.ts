@@ -4,7 +4,8 @@
  * contract locked and read, its state nonce asked and taken, the next one issued, the record
  * written — goes in 8 round trips, where it took 11: BEGIN travels with the step's first
  * statement, the nonce row read locked by `status` serves `take`, and the nonce counter comes
- * from the sequence 32 values at a time. What they change is checked against the server: a
+ * from the sequence 32 values at a time; its statements are prepared once per connection
+ * (parsed and planned once, not per request). What they change is checked against the server: a
  * contract id that is not SQL stays data, a savepoint rolled back reads the row again, and the
  * counters stay unique across processes. Skips visibly without a server.
  */
@@ -63,7 +64,8 @@ describe('withLiterals: a statement with its parameters written in', () => {
     const sent: string[] = [];
     const query = client.query.bind(client) as (...a: unknown[]) => unknown;
     (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
-      sent.push(String(a[0]));
+      const q = a[0] as string | { name?: string; text: string };
+      sent.push(typeof q === 'string' ? q : `${q.name ? `[${q.name}] ` : ''}${q.text}`);
       return query(...a);
     };
     return sent;
@@ -95,6 +97,8 @@ describe('withLiterals: a statement with its parameters written in', () => {
       expect(trips.length, `update ${state}: ${trips.join(' | ')}`).toBe(state === 32 ? 9 : 8);
       expect(trips[0]).toMatch(/^BEGIN; SELECT pg_advisory_xact_lock\(hashtextextended\('contract:c1', 0\)\)$/);
       expect(trips.at(-1)).toBe('COMMIT');
+      // The others are prepared once per connection by name, then only bound and run.
+      for (const t of trips.slice(1, -1)) expect(t, `update ${state}`).toMatch(/^\[offchain_\d+\] (SELECT|INSERT|UPDATE) /);
       current = next;
     }
     expect((await s.get('c1'))?.n).toBe(40);

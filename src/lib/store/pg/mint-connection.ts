@@ -43,6 +43,15 @@ export function withLiterals(text: string, params: readonly unknown[], quote: (s
   return bad ? undefined : out;
 }
 
+/** The statements a connection prepares once, by name, and then only binds and runs: parsed and planned once per connection, not per request. */
+const PREPARED = /^(SELECT|INSERT|UPDATE|DELETE|WITH)\b/;
+const names = new Map<string, string>();
+function statementName(text: string): string {
+  let name = names.get(text);
+  if (name === undefined) names.set(text, (name = `offchain_${names.size}`));
+  return name;
+}
+
 /** A connection failure as the command-line contract words it (client.ts): the redacted URL, never the password. */
 export const storeConnectError = storeError;
 
@@ -193,7 +202,7 @@ export abstract class PgMintConnection {
         if (literal === undefined) await this.client.query('BEGIN');
         else return ((await this.client.query(`BEGIN; ${literal}`)) as unknown as pg.QueryResult<T>[])[1]!;
       }
-      return await this.client.query<T>(text, params);
+      return await this.client.query<T>(PREPARED.test(text) ? { name: statementName(text), text, values: params } : { text, values: params });
     } catch (e) {
       if (isConnectionError(e)) throw this.lose(e);
       throw e;
