@@ -24,7 +24,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** In the order they run; `tsx` for the TypeScript ones. */
 const BENCHES = [
   'run.mjs', 'credit-run.mjs', 'ecash-run.mjs', 'ecash-sign.ts', 'ecash-serve.ts', 'openassets-run.mjs', 'onion.ts', 'bolt3.ts', 'statechain.ts',
-  'truc.ts', 'device.ts', 'device-serve.ts', 'pg.ts', 'serve.ts', 'watch.ts',
+  'truc.ts', 'device.ts', 'device-serve.ts', 'pg.ts', 'serve.ts', 'pg-scale.ts', 'watch.ts',
 ];
 
 /** The benchmarks that report issue 40's rows: what `--readme` runs (the table is theirs alone). */

