@@ -28,7 +28,7 @@ const BENCHES = [
 ];
 
 /** The benchmarks that report issue 40's rows: what `--readme` runs (the table is theirs alone). */
-const ROW_BENCHES = ['run.mjs', 'credit-run.mjs', 'ecash-serve.ts', 'onion.ts', 'bolt3.ts', 'statechain.ts'];
+const ROW_BENCHES = ['run.mjs', 'credit-run.mjs', 'ecash-serve.ts', 'onion.ts', 'bolt3.ts', 'statechain.ts', 'serve.ts', 'pg-scale.ts', 'device-serve.ts'];
 
 const README_BEGIN = '<!-- bench-rows:begin (npm run bench -- --readme writes this table) -->';
 const README_END = '<!-- bench-rows:end -->';

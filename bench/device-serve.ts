@@ -39,6 +39,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../src/lib/bytes.ts';
 import { type Bolt11Field, bolt11SigningHash, encodeBolt11 } from '../src/lib/invoice/bolt11.ts';
 import { bundleSourceMap, cpuParts, PARTS, type Part } from './cpu-parts.ts';
+import { reportRow } from './rows.mjs';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'run.js');
@@ -286,6 +287,16 @@ async function clnRow(): Promise<void> {
       console.log(`  ${label}`);
       tollRow('device pay --peer, pay → receipt, 1 process', runs, parts, loadAt);
       if (lightning.length) console.log(`    the gateway's node paying (its log)            p50 ${q(lightning, 0.5).toFixed(0)} ms, p90 ${q(lightning, 0.9).toFixed(0)} ms   (target: the toll < 300 ms wall: ${q(runs.map((r) => r.ms), 0.5) < 300 ? 'met' : 'not met'} here, load ${load()})`);
+      // Issue 73 item 4's row (bench/rows.mjs): the toll's wall, Core Lightning's payment included, beside a bare node's start.
+      const wall = runs.map((r) => r.ms);
+      reportRow({
+        id: 'device/toll-cln', label: '`device pay --peer` through `serve gateway`, Core Lightning regtest payment included: the toll, pay → receipt, wall p50',
+        value: q(wall, 0.5), unit: 'ms wall', range: [Math.min(...wall), Math.max(...wall)],
+        anchor: { label: 'bare `node -e 0`, ms wall', value: q(anchor.map((r) => r.ms), 0.5) }, ratio: q(wall, 0.5) / q(anchor.map((r) => r.ms), 0.5),
+        target: { on: 'value', atMost: 300 },
+        bound: `device CPU p50 ${q(runs.map((r) => r.cpuMs), 0.5).toFixed(0)} ms${parts.length ? ` (${partsLine(parts)})` : ''}${lightning.length ? `; the gateway's node paying p50 ${q(lightning, 0.5).toFixed(0)} ms` : ''}`,
+        note: `${runs.length} tolls, the first left out`,
+      });
     } finally {
       await svc.stop();
     }
