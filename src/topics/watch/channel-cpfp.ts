@@ -79,15 +79,17 @@ export async function anchorChildTurn(
   const coins = record ? await vouchedCoins(r.chain, host.wallet, rec.network as Network, record.wallet, spender) : undefined;
   const { deadline, startTip } = commitmentSchedule(htlcs, r.tip);
   const { start, incremental } = await startRates(r.chain)(deadline - r.tip);
+  // The wallet asked for no more than the child may ever pay: --max-fee-share of the stake (packageMaxFee's bound).
+  const ask = feeCoinsSat(host.limits.maxFeeRate, host.limits.maxFeeShare * stakeSat);
   const facts = (wallet: typeof coins) => ({
     tip: r.tip, startTip, deadline, startRate: start, incrementalRate: incremental, limits: host.limits,
     parent: parentSize, childVsize: anchorChildVsize(c, wallet),
-    stakeSat, coinsMaxFeeSat: wallet ? Number(anchorChildMaxFee(c, wallet)) : Number(feeCoinsSat(host.limits.maxFeeRate)), ...(held ? { held } : {}),
+    stakeSat, coinsMaxFeeSat: wallet ? Number(anchorChildMaxFee(c, wallet)) : Number(ask), ...(held ? { held } : {}),
   });
   let bid = bidAnchorChild(facts(coins));
   if (r.dryRun || bid.action === 'alone' || bid.action === 'keep') return { bid, deadline };
   try {
-    const wallet = coins ?? await host.wallet.coins(feeCoinsSat(host.limits.maxFeeRate), { lock: true });
+    const wallet = coins ?? await host.wallet.coins(ask, { lock: true });
     if (!coins) bid = bidAnchorChild(facts(wallet)); // sized again on the coins the wallet chose
     if (bid.action === 'alone' || bid.action === 'keep') return { bid, deadline };
     const f = facts(wallet);

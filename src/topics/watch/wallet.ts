@@ -26,8 +26,14 @@ export type NodeWallet = {
   mine(address: string): Promise<boolean>;
 };
 
-/** What a watcher asks the wallet's coins to move (walletcreatefundedpsbt's payment to itself): the most a transaction of up to 1,000 vB pays at `maxFeeRate` (sat/vB), and 1,000 sat over. */
-export const feeCoinsSat = (maxFeeRate: number): bigint => BigInt(Math.ceil(maxFeeRate * 1000)) + 1000n;
+/**
+ * What a watcher asks the wallet's coins to move (walletcreatefundedpsbt's payment to itself): the most a transaction of up
+ * to 1,000 vB pays at `maxFeeRate` (sat/vB) — or `mostFeeSat`, the most the transaction may ever pay (--max-fee-share of
+ * what it protects), when less — and 1,000 sat over. Never more: the default budget (10,000 sat/vB) asked 0.1 BTC, and a
+ * wallet holding less answered "Insufficient funds" for a bid of a few thousand sat.
+ */
+export const feeCoinsSat = (maxFeeRate: number, mostFeeSat?: number): bigint =>
+  BigInt(Math.min(Math.ceil(maxFeeRate * 1000), mostFeeSat === undefined ? Number.MAX_SAFE_INTEGER : Math.max(0, Math.floor(mostFeeSat)))) + 1000n;
 
 /** The node's RPC client behind a watcher's chain (an RpcChainSource's: watchChain gives the node itself when it is one), at `/wallet/<wallet>` when one is named; none offline. */
 export function walletClient(chain: { kind: string }, wallet?: string): RpcClient | undefined {
