@@ -23,3 +23,16 @@ describe('Alice\'s anchors commitment goes on chain for a 5,000 sat HTLC, the de
     expect(n.feeOf(n.sent[0]!.child)).toBeLessThanOrEqual(2500n);
   });
 });
+
+describe('Alice\'s anchors commitment goes on chain in a fee spike; the node\'s wallet holds 500 sat', () => {
+  it('the commitment goes alone, the wallet\'s refusal said and the bid\'s shortfall "wallet" — each round, nothing stored', async () => {
+    const n = cpfpNode({ estimate: 11_000, balance: 500n, limits: { maxFeeRate: 20, maxFeeShare: 0.5 } });
+    for (const tip of [504, 505]) {
+      const [d] = await channelRound(n.host(), n.round(tip));
+      expect(d, JSON.stringify(d)).toMatchObject({ action: tip === 504 ? 'exit' : 'rebroadcast', txid: n.commitment, shortfall: 'wallet' });
+      expect(d!.error).toMatch(/Insufficient funds/);
+    }
+    expect(n.sent).toHaveLength(0);
+    expect(n.watch().funded).toBeUndefined();
+  });
+});
