@@ -158,12 +158,25 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect((await verbose(timeout)).confirmations).toBe(1);
   }, 180_000);
 
-  it('(c) anchors: Alice\'s commitment goes out at cltv_expiry − 10 (its agreed fee above the relay floor), then her zero-fee HTLC-success with a fee input of the wallet named by --rpc-wallet (two wallets loaded: the node\'s default is no answer), mined before cltv_expiry', async () => {
+  it('(c) anchors: Alice\'s commitment goes out at cltv_expiry − 10 (its agreed fee above the relay floor) with a child on her anchor at the node\'s floor (her place in its cluster), then her zero-fee HTLC-success with a fee input of the wallet named by --rpc-wallet (two wallets loaded: the node\'s default is no answer), mined before cltv_expiry', async () => {
     const { dirs, ch, cltv, wallet, feeCoins, tip, d } = await anchorsOnChain('c', 'fees');
     expect(tip).toBe(cltv - 10);
     expect(d).toMatchObject({ action: 'exit', deadline: cltv });
-    expect(await mempool()).toEqual([d.txid]);
+    // Its agreed fee is what the schedule asks; the child beside it pays the node's floor on its own size (a version 2
+    // commitment alone in the mempool is the peer's to pin: Core's cluster limits, no CPFP carve-out).
+    const pool = await mempool();
+    expect(pool).toHaveLength(2);
+    expect(pool).toContain(d.txid);
+    const child = await verbose(pool.find((t) => t !== d.txid)!);
+    expect(child.vin[0]!.txid).toBe(d.txid);
+    expect(child.vin.slice(1).map((i) => `${i.txid}:${i.vout}`)).toEqual(feeCoins);
+    let inSat = 330;
+    for (const i of child.vin.slice(1)) inSat += sat((await verbose(i.txid)).vout[i.vout]!.value);
+    const childFee = inSat - child.vout.reduce((a, o) => a + sat(o.value), 0);
+    expect(childFee).toBeGreaterThan(0);
+    expect(childFee).toBeLessThanOrEqual((child as unknown as { vsize: number }).vsize); // at most 1 sat/vB: the floor, not a bid
     await n.mine(1);
+    expect((await verbose(child.txid)).confirmations).toBe(1);
     const commitment = await verbose(d.txid!);
     expect(commitment.confirmations).toBe(1);
     // Two 330-sat anchors beside to_local, to_remote and the HTLC.
@@ -177,7 +190,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     const success = (await spenderOf(d.txid!, htlcVout))!;
     expect(success).toBeDefined();
     const stage = await verbose(success);
-    expect(stage.vin.slice(1).map((i) => `${i.txid}:${i.vout}`)).toEqual(feeCoins);
+    expect(stage.vin.slice(1).every((i) => i.txid === child.txid)).toBe(true); // the child's change: the wallet's coin now
     await n.mine(1);
     expect((await verbose(success)).confirmations).toBe(1);
     expect(await n.tip()).toBeLessThan(cltv);
@@ -197,6 +210,11 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       expect(anchors).toHaveLength(2);
       type Child = { txid: string; fee: number; coins: string[]; packageRate: number; reported: number; tip: number };
       const children: Child[] = [];
+      // With the commitment, a child at the node's floor (its place in the cluster): what the rebids below replace, on its coin.
+      const [ra, rb] = await Promise.all(anchors.map((v) => spenderOf(commitmentTxid, v)));
+      expect([ra, rb].filter((x) => x !== undefined)).toHaveLength(1);
+      const reserve = await verbose((ra ?? rb)!);
+      const reserveCoins = reserve.vin.slice(1).map((i) => `${i.txid}:${i.vout}`);
       // Block by block: the commitment stays out of blocks until its package pays 17 sat/vB.
       while ((await verbose(commitmentTxid)).confirmations === undefined) {
         const now = await n.tip();
@@ -206,7 +224,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
         // Bob's anchor is never spent.
         const childTxid = a ?? b;
         expect([a, b].filter((x) => x !== undefined).length).toBeLessThanOrEqual(1);
-        if (childTxid !== undefined && children.at(-1)?.txid !== childTxid) {
+        if (childTxid !== undefined && childTxid !== reserve.txid && children.at(-1)?.txid !== childTxid) {
           expect(r.action, JSON.stringify(r)).toMatch(/^(exit|rebid)$/);
           const child = await verbose(childTxid);
           // Input 0: her anchor — its witness script <alice's funding pubkey> OP_CHECKSIG …
@@ -227,7 +245,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       // A first child, then rebids: the same wallet coin each time (a replacement, never a second coin), the fee rising,
       // the package at least the rate the decision reported (its child sized at 73-byte signatures), within the budget.
       expect(children.length, JSON.stringify(children)).toBeGreaterThanOrEqual(3);
-      expect(new Set(children.map((c) => c.coins.join()))).toEqual(new Set([children[0]!.coins.join()]));
+      expect(new Set(children.map((c) => c.coins.join()))).toEqual(new Set([reserveCoins.join()]));
       for (let i = 1; i < children.length; i++) {
         expect(children[i]!.fee).toBeGreaterThan(children[i - 1]!.fee);
         expect(children[i]!.tip).toBe(children[i - 1]!.tip + 1);

@@ -78,11 +78,11 @@ export async function anchorChildTurn(
   // vouchedCoins) — unspent, or spent by the child held there (a bid of the party's); else new ones.
   const coins = record ? await vouchedCoins(r.chain, host.wallet, rec.network as Network, record.wallet, spender) : undefined;
   const { deadline, startTip } = commitmentSchedule(htlcs, r.tip);
-  const { start, incremental } = await startRates(r.chain)(deadline - r.tip);
+  const { start, incremental, floor } = await startRates(r.chain)(deadline - r.tip);
   // The wallet asked for no more than the child may ever pay: --max-fee-share of the stake (packageMaxFee's bound).
   const ask = feeCoinsSat(host.limits.maxFeeRate, host.limits.maxFeeShare * stakeSat);
   const facts = (wallet: typeof coins) => ({
-    tip: r.tip, startTip, deadline, startRate: start, incrementalRate: incremental, limits: host.limits,
+    tip: r.tip, startTip, deadline, startRate: start, incrementalRate: incremental, floorRate: floor, limits: host.limits,
     parent: parentSize, childVsize: anchorChildVsize(c, wallet),
     stakeSat, coinsMaxFeeSat: wallet ? Number(anchorChildMaxFee(c, wallet)) : Number(ask), ...(held ? { held } : {}),
   });
@@ -94,7 +94,7 @@ export async function anchorChildTurn(
       chosen = await host.wallet.coins(ask, { lock: true });
     } catch (e) {
       // The wallet gives no coins (empty, or holding less than asked): the bid is short for the wallet, said as such.
-      return { bid: { ...bid, shortfall: bid.shortfall === 'deadline-passed' ? bid.shortfall : 'wallet' }, deadline, error: errorText(e) };
+      return { bid: bid.reserve ? bid : { ...bid, shortfall: bid.shortfall === 'deadline-passed' ? bid.shortfall : 'wallet' }, deadline, error: errorText(e) };
     }
   }
   try {

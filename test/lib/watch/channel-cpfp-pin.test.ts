@@ -8,6 +8,12 @@
  * cluster mempool): a parent with a 46,581 vB, 9,500 sat stranger child and a 1,000 sat child of
  * ours took a replacement of ours paying 1,012 sat. The whole commitment's descendant fee as the
  * bar had her watcher hold, "budget" short, every block to the deadline.
+ *
+ * And a commitment alone in the mempool is Bob's to pin for good: Core's cluster limits (64
+ * transactions, 101 kvB) with no CPFP carve-out since cluster mempool — on regtest (30.99) a parent
+ * with 63 descendants of a stranger's refused a child on its other output ("too-large-cluster"),
+ * while a child already there was replaced in place beside 62 of them. So her commitment goes out
+ * with a child even when the schedule asks no more than its agreed fee: one at the node's floor.
  */
 import { describe, expect, it } from 'vitest';
 import { channelRound } from '../../../src/topics/watch/channel.ts';
@@ -30,5 +36,20 @@ describe('Alice\'s anchors commitment and her child in the mempool; Bob hangs a 
     const second = n.feeOf(n.sent[1]!.child);
     expect(Number(second)).toBeGreaterThanOrEqual(Number(first) + Math.ceil((100 * n.vsizeOf(n.sent[1]!.child)) / 1000));
     expect(second).toBeLessThan(bob.fee); // never Bob's child's fee on top
+  });
+});
+
+describe('Alice\'s anchors commitment goes on chain, the node estimating 1 sat/vB: its agreed ~10 sat/vB is what the schedule asks', () => {
+  it('it goes with a child all the same, at the node\'s floor (1 sat/vB on the child\'s own size): her place in its cluster, which Bob cannot fill', async () => {
+    const n = cpfpNode({ estimate: 1000, balance: 100_000n, limits: { maxFeeRate: 20, maxFeeShare: 0.5 } });
+    const [d] = await channelRound(n.host(), n.round(504));
+    expect(d, JSON.stringify(d)).toMatchObject({ action: 'exit', txid: n.commitment });
+    expect(d!.error).toBeUndefined();
+    expect(d!.shortfall).toBeUndefined();
+    expect(n.sent).toHaveLength(1);
+    // 1 sat/vB on its size, the 73-byte signature counted (the fake wallet's 72-byte one makes it a byte short).
+    const vsize = n.vsizeOf(n.sent[0]!.child);
+    expect(Number(n.feeOf(n.sent[0]!.child))).toBeGreaterThanOrEqual(vsize);
+    expect(Number(n.feeOf(n.sent[0]!.child))).toBeLessThanOrEqual(vsize + 1);
   });
 });
