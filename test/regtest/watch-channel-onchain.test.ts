@@ -23,6 +23,7 @@ import { A, B, ENV, channels, nodeViews } from './bolt3-channels.ts';
 import { pointOf } from '../../src/lib/bolt3/index.ts';
 import { tempDir } from '../helpers.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
+import { pinThroughPeerAnchor } from './anchor-pin.ts';
 
 const BITCOIND = findBitcoind();
 const TITLE = BITCOIND
@@ -267,6 +268,35 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
         await n.mine(1);
       }
       expect(await n.tip()).toBeLessThanOrEqual(cltv);
+    } finally {
+      await n.stop();
+      n = shared;
+    }
+  }, 240_000);
+  it('(e) anchors, Bob pinning: Alice\'s commitment goes out with her floor child; Bob hangs descendants on HIS anchor until Core refuses one (the cluster full: 64, no CPFP carve-out); through the fee spike her rebids still replace her child in place, and the commitment is mined before cltv_expiry − 1', async () => {
+    const shared = n;
+    n = await startFundedNode(BITCOIND!, 'watch-onchain-pin', ['-blockmintxfee=0.00017']);
+    try {
+      const bobsAddress = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
+      const bobsCoin = await n.fund(bobsAddress, 20_000n);
+      const { dirs, ch, cltv, wallet, d } = await anchorsOnChain('e', 'pinned');
+      expect(d.action).toBe('exit');
+      const commitmentTxid = d.txid!;
+      const pin = await pinThroughPeerAnchor(n, commitmentTxid, B.funding, bobsCoin, 20_000);
+      expect(pin.refused).toBe('too-large-cluster');
+      expect((await mempool()).length).toBeGreaterThanOrEqual(60);
+      const children = new Set<string>();
+      while ((await verbose(commitmentTxid)).confirmations === undefined) {
+        expect(await n.tip(), `Alice's children: ${[...children].join(', ')}`).toBeLessThan(cltv - 1);
+        await once(dirs.alice, ch.aliceSeed, ch.id, wallet); // no error: her package taken each round
+        for (const o of (await verbose(commitmentTxid)).vout.filter((x) => sat(x.value) === 330)) {
+          const spender = await spenderOf(commitmentTxid, o.n);
+          if (spender !== undefined && !pin.added.includes(spender)) children.add(spender);
+        }
+        await n.mine(1);
+      }
+      expect(await n.tip()).toBeLessThanOrEqual(cltv - 1);
+      expect(children.size).toBeGreaterThanOrEqual(2); // her floor child, then at least one rebid replacing it
     } finally {
       await n.stop();
       n = shared;
