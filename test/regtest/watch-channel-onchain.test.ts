@@ -159,43 +159,59 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect((await verbose(timeout)).confirmations).toBe(1);
   }, 180_000);
 
-  it('(c) anchors: Alice\'s commitment goes out at cltv_expiry − 10 (its agreed fee above the relay floor) with a child on her anchor at the node\'s floor (her place in its cluster), then her zero-fee HTLC-success with a fee input of the wallet named by --rpc-wallet (two wallets loaded: the node\'s default is no answer), mined before cltv_expiry', async () => {
-    const { dirs, ch, cltv, wallet, feeCoins, tip, d } = await anchorsOnChain('c', 'fees');
-    expect(tip).toBe(cltv - 10);
-    expect(d).toMatchObject({ action: 'exit', deadline: cltv });
-    // Its agreed fee is what the schedule asks; the child beside it pays the node's floor on its own size (a version 2
-    // commitment alone in the mempool is the peer's to pin: Core's cluster limits, no CPFP carve-out).
-    const pool = await mempool();
-    expect(pool).toHaveLength(2);
-    expect(pool).toContain(d.txid);
-    const child = await verbose(pool.find((t) => t !== d.txid)!);
-    expect(child.vin[0]!.txid).toBe(d.txid);
-    expect(child.vin.slice(1).map((i) => `${i.txid}:${i.vout}`)).toEqual(feeCoins);
-    let inSat = 330;
-    for (const i of child.vin.slice(1)) inSat += sat((await verbose(i.txid)).vout[i.vout]!.value);
-    const childFee = inSat - child.vout.reduce((a, o) => a + sat(o.value), 0);
-    expect(childFee).toBeGreaterThan(0);
-    expect(childFee).toBeLessThanOrEqual((child as unknown as { vsize: number }).vsize); // at most 1 sat/vB: the floor, not a bid
-    await n.mine(1);
-    expect((await verbose(child.txid)).confirmations).toBe(1);
-    const commitment = await verbose(d.txid!);
-    expect(commitment.confirmations).toBe(1);
-    // Two 330-sat anchors beside to_local, to_remote and the HTLC.
-    expect(commitment.vout.filter((o) => sat(o.value) === 330)).toHaveLength(2);
-    const htlcVout = commitment.vout.find((o) => sat(o.value) === 20_000)!.n;
-    // Without --rpc-wallet the node cannot say which wallet pays (two loaded): the second stage is not funded, and the round says why.
-    const unnamed = await once(dirs.alice, ch.aliceSeed, ch.id, [], true);
-    expect(unnamed.error).toMatch(/wallet/i);
-    expect(await spenderOf(d.txid!, htlcVout)).toBeUndefined();
-    expect((await once(dirs.alice, ch.aliceSeed, ch.id, wallet)).action).toMatch(/^(sweep|rebroadcast)$/);
-    const success = (await spenderOf(d.txid!, htlcVout))!;
-    expect(success).toBeDefined();
-    const stage = await verbose(success);
-    expect(stage.vin.slice(1).every((i) => i.txid === child.txid)).toBe(true); // the child's change: the wallet's coin now
-    await n.mine(1);
-    expect((await verbose(success)).confirmations).toBe(1);
-    expect(await n.tip()).toBeLessThan(cltv);
+  it('(c) anchors, a node mining nothing under 5 sat/vB (-blockmintxfee): Alice\'s commitment goes out at cltv_expiry − 10 (its agreed ~10 sat/vB: what the schedule asks) with a child on her anchor at its rate (her place in its cluster), both mined at once, then her zero-fee HTLC-success with a fee input of the wallet named by --rpc-wallet (two wallets loaded: the node\'s default is no answer) — the child\'s change — rebid until mined, by cltv_expiry', async () => {
+    const shared = n;
+    n = await startFundedNode(BITCOIND!, 'watch-onchain-c', ['-blockmintxfee=0.00005']);
+    try {
+      const { dirs, ch, cltv, wallet, feeCoins, tip, d } = await anchorsOnChain('c', 'fees');
+      expect(tip).toBe(cltv - 10);
+      expect(d).toMatchObject({ action: 'exit', deadline: cltv });
+      // Its agreed fee is what the schedule asks; the child beside it pays the commitment's rate on its own size (a version 2
+      // commitment alone in the mempool is the peer's to pin: Core's cluster limits, no CPFP carve-out) — not the floor: the
+      // commitment would then be mined alone, the child left with the wallet's only coin, and no confirmed coin for the HTLC-success.
+      const pool = await mempool();
+      expect(pool).toHaveLength(2);
+      expect(pool).toContain(d.txid);
+      const child = await verbose(pool.find((t) => t !== d.txid)!);
+      expect(child.vin[0]!.txid).toBe(d.txid);
+      expect(child.vin.slice(1).map((i) => `${i.txid}:${i.vout}`)).toEqual(feeCoins);
+      let inSat = 330;
+      for (const i of child.vin.slice(1)) inSat += sat((await verbose(i.txid)).vout[i.vout]!.value);
+      const childFee = inSat - child.vout.reduce((a, o) => a + sat(o.value), 0);
+      await n.mine(1);
+      const commitment = await verbose(d.txid!);
+      expect(commitment.confirmations).toBe(1);
+      expect((await verbose(child.txid)).confirmations, 'the child mined with the commitment').toBe(1);
+      const parentRate = (FUNDING_SAT - commitment.vout.reduce((a, o) => a + sat(o.value), 0)) / (commitment as unknown as { vsize: number }).vsize;
+      expect(parentRate).toBeGreaterThan(5);
+      expect(childFee / (child as unknown as { vsize: number }).vsize).toBeGreaterThanOrEqual(parentRate - 0.05);
+      // Two 330-sat anchors beside to_local, to_remote and the HTLC.
+      expect(commitment.vout.filter((o) => sat(o.value) === 330)).toHaveLength(2);
+      const htlcVout = commitment.vout.find((o) => sat(o.value) === 20_000)!.n;
+      // Without --rpc-wallet the node cannot say which wallet pays (two loaded): the second stage is not funded, and the round says why.
+      const unnamed = await once(dirs.alice, ch.aliceSeed, ch.id, [], true);
+      expect(unnamed.error).toMatch(/wallet/i);
+      expect(await spenderOf(d.txid!, htlcVout)).toBeUndefined();
+      expect((await once(dirs.alice, ch.aliceSeed, ch.id, wallet)).action).toMatch(/^(sweep|rebroadcast)$/);
+      let success = (await spenderOf(d.txid!, htlcVout))!;
+      expect(success).toBeDefined();
+      const stage = await verbose(success);
+      expect(stage.vin.slice(1).every((i) => i.txid === child.txid)).toBe(true); // the child's change: the wallet's coin now
+      // The node mines nothing under 5 sat/vB: rebid on its schedule until mined, by cltv_expiry.
+      for (;;) {
+        await n.mine(1);
+        if ((await verbose(success)).confirmations) break;
+        expect(await n.tip()).toBeLessThan(cltv);
+        await once(dirs.alice, ch.aliceSeed, ch.id, wallet);
+        success = (await spenderOf(d.txid!, htlcVout)) ?? success;
+      }
+      expect(await n.tip()).toBeLessThanOrEqual(cltv);
+    } finally {
+      await n.stop();
+      n = shared;
+    }
   }, 180_000);
+
   it('(d) anchors through a fee spike (a node mining nothing under 17 sat/vB: -blockmintxfee): Alice\'s commitment (its agreed fee, ~10 sat/vB) goes out at cltv_expiry − 10; left out of blocks, a CPFP child on HER anchor (never Bob\'s) with a coin of the --rpc-wallet brings the package to the schedule\'s rate, rebid each block on that same coin within the budget, until mined before cltv_expiry − 1; then her HTLC-success, mined by cltv_expiry', async () => {
     const shared = n;
     n = await startFundedNode(BITCOIND!, 'watch-onchain-spike', ['-blockmintxfee=0.00017']);
@@ -273,7 +289,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       n = shared;
     }
   }, 240_000);
-  it('(e) anchors, Bob pinning: Alice\'s commitment goes out with her floor child; Bob hangs descendants on HIS anchor until Core refuses one (the cluster full: 64, no CPFP carve-out); through the fee spike her rebids still replace her child in place, and the commitment is mined before cltv_expiry − 1', async () => {
+  it('(e) anchors, Bob pinning: Alice\'s commitment goes out with her child (at its own rate: its schedule asks no more); Bob hangs descendants on HIS anchor until Core refuses one (the cluster full: 64, no CPFP carve-out); through the fee spike her rebids still replace her child in place, and the commitment is mined before cltv_expiry − 1', async () => {
     const shared = n;
     n = await startFundedNode(BITCOIND!, 'watch-onchain-pin', ['-blockmintxfee=0.00017']);
     try {

@@ -13,11 +13,11 @@
  * transactions, 101 kvB) with no CPFP carve-out since cluster mempool — on regtest (30.99) a parent
  * with 63 descendants of a stranger's refused a child on its other output ("too-large-cluster"),
  * while a child already there was replaced in place beside 62 of them. So her commitment goes out
- * with a child even when the schedule asks no more than its agreed fee: one at the node's floor.
+ * with a child even when the schedule asks no more than its agreed fee: one at its own rate.
  */
 import { describe, expect, it } from 'vitest';
 import { channelRound } from '../../../src/topics/watch/channel.ts';
-import { cpfpNode } from './cpfp-node.ts';
+import { cpfpNode, parse } from './cpfp-node.ts';
 
 describe('Alice\'s anchors commitment and her child in the mempool; Bob hangs a 95,000 vB child paying 1 sat/vB on his anchor', () => {
   it('her next bid replaces her child for its fee plus 100 sat/kvB on its size — not for Bob\'s 95,000 sat too', async () => {
@@ -40,16 +40,21 @@ describe('Alice\'s anchors commitment and her child in the mempool; Bob hangs a 
 });
 
 describe('Alice\'s anchors commitment goes on chain, the node estimating 1 sat/vB: its agreed ~10 sat/vB is what the schedule asks', () => {
-  it('it goes with a child all the same, at the node\'s floor (1 sat/vB on the child\'s own size): her place in its cluster, which Bob cannot fill', async () => {
+  it('it goes with a child all the same, at the commitment\'s own rate on the child\'s size: her place in its cluster, which Bob cannot fill, mined with it', async () => {
     const n = cpfpNode({ estimate: 1000, balance: 100_000n, limits: { maxFeeRate: 20, maxFeeShare: 0.5 } });
     const [d] = await channelRound(n.host(), n.round(504));
     expect(d, JSON.stringify(d)).toMatchObject({ action: 'exit', txid: n.commitment });
     expect(d!.error).toBeUndefined();
     expect(d!.shortfall).toBeUndefined();
     expect(n.sent).toHaveLength(1);
-    // 1 sat/vB on its size, the 73-byte signature counted (the fake wallet's 72-byte one makes it a byte short).
-    const vsize = n.vsizeOf(n.sent[0]!.child);
-    expect(Number(n.feeOf(n.sent[0]!.child))).toBeGreaterThanOrEqual(vsize);
-    expect(Number(n.feeOf(n.sent[0]!.child))).toBeLessThanOrEqual(vsize + 1);
+    // The commitment's own rate (its fee: the funding's 1,000,000 sat less its outputs) on the child's size, the 73-byte signature
+    // counted (the fake wallet's 72-byte one makes it a byte short): the child's rate is the commitment's, give or take a sat.
+    const parent = parse(n.sent[0]!.parent);
+    let out = 0n;
+    for (let i = 0; i < parent.outputsLength; i++) out += parent.getOutput(i).amount!;
+    const parentRate = Number(1_000_000n - out) / parent.vsize;
+    const child = { fee: Number(n.feeOf(n.sent[0]!.child)), vsize: n.vsizeOf(n.sent[0]!.child) };
+    expect(child.fee / child.vsize).toBeGreaterThanOrEqual(parentRate - 0.05);
+    expect(child.fee).toBeLessThanOrEqual(Math.ceil(parentRate * (child.vsize + 1)) + 1);
   });
 });

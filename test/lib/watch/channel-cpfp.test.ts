@@ -16,9 +16,9 @@ const facts = (o: Partial<AnchorChildFacts> = {}): AnchorChildFacts => ({
 });
 
 describe('Alice\'s anchors commitment went out at tip 100 for an HTLC expiring at 110 (the commitment mined by 109); a 20 sat/vB budget', () => {
-  it('the schedule: 1 sat/vB at tip 100 rising to 20 at tip 108 — while the commitment\'s 10 sat/vB is enough, a child at the node\'s floor only, holding her place in its cluster', () => {
-    // tip 103: 1,000 + ceil(19,000 × 3 / 8) = 8,125 sat/kvB < 10,000: the child pays the floor, 1 sat/vB × 180 vB; the package (3,300 + 180) / 510.
-    expect(bidAnchorChild(facts({ tip: 103 }))).toEqual({ action: 'send', rate: 6823, childFeeSat: 180, reserve: true });
+  it('the schedule: 1 sat/vB at tip 100 rising to 20 at tip 108 — while the commitment\'s 10 sat/vB is enough, a child at its rate only, holding her place in its cluster', () => {
+    // tip 103: 1,000 + ceil(19,000 × 3 / 8) = 8,125 sat/kvB < 10,000: the child pays the commitment's 10 sat/vB × 180 vB, the package 10.
+    expect(bidAnchorChild(facts({ tip: 103 }))).toEqual({ action: 'send', rate: 10_000, childFeeSat: 1800, reserve: true });
     // No stake, no budget for a child (the commitment's own fee is all the package may pay): alone.
     expect(bidAnchorChild(facts({ tip: 103, stakeSat: 0 }))).toMatchObject({ action: 'alone', rate: 10_000, childFeeSat: 0 });
   });
@@ -36,7 +36,7 @@ describe('Alice\'s anchors commitment went out at tip 100 for an HTLC expiring a
     const now = { descendantFee: 6567n, descendantVsize: 510, chunkFee: 6567n, chunkWeight: 2040, childFeeSat: 3267 };
     expect(bidAnchorChild(facts({ tip: 105, held: now }))).toMatchObject({ action: 'keep' });
   });
-  it('her floor child (180 sat) in the mempool beside the commitment: it stands while the schedule asks less than the commitment\'s own 10 sat/vB; above it, replaced at the schedule', () => {
+  it('a child of hers paying less than the commitment (180 sat: a full mempool\'s floor was all it paid) beside it: it stands while the schedule asks less than the commitment\'s own 10 sat/vB; above it, replaced at the schedule', () => {
     // The package (3,480 sat / 510 vB) is 6.8 sat/vB, but the commitment mines at its own 10: its chunk is itself (3,300 sat / 1,320 WU).
     const held = { descendantFee: 3480n, descendantVsize: 510, chunkFee: 3300n, chunkWeight: 1320, childFeeSat: 180 };
     expect(bidAnchorChild(facts({ tip: 103, held }))).toEqual({ action: 'keep', rate: 10_000, childFeeSat: 0 });
@@ -85,8 +85,9 @@ describe('properties', () => {
       }
       if (b.action === 'send' && !b.reserve) expect(((f.parent.feeSat + b.childFeeSat - 1) * 1000) / pkg).toBeLessThan(b.rate + 1000 / pkg);
       if (b.action === 'alone') expect(f.held).toBeUndefined();
-      // A child the schedule does not ask for pays the node's floor on its own size, no more.
-      if (b.reserve) expect(b.childFeeSat).toBe(Math.max(1, Math.ceil((f.floorRate * f.childVsize) / 1000)));
+      // A child the schedule does not ask for pays the commitment's own rate (the node's floor at least) on its own size, no more.
+      const parentRate = Math.floor((f.parent.feeSat * 1000) / f.parent.vsize);
+      if (b.reserve) expect(b.childFeeSat).toBe(Math.max(1, Math.ceil((Math.max(f.floorRate, parentRate) * f.childVsize) / 1000)));
     }), { numRuns: 2000 });
   });
   it('a replacement pays the child it replaces plus the incremental relay fee on its own size (Core\'s rules 3 and 4)', () => {
