@@ -23,6 +23,7 @@ import { A, B, ENV, channels, nodeViews } from './bolt3-channels.ts';
 import { pointOf } from '../../src/lib/bolt3/index.ts';
 import { tempDir } from '../helpers.ts';
 import { startFundedNode, type FundedNode } from './funded-node.ts';
+import { pinThroughPeerAnchor } from './anchor-pin.ts';
 
 const BITCOIND = findBitcoind();
 const TITLE = BITCOIND
@@ -158,30 +159,59 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
     expect((await verbose(timeout)).confirmations).toBe(1);
   }, 180_000);
 
-  it('(c) anchors: Alice\'s commitment goes out at cltv_expiry − 10 (its agreed fee above the relay floor), then her zero-fee HTLC-success with a fee input of the wallet named by --rpc-wallet (two wallets loaded: the node\'s default is no answer), mined before cltv_expiry', async () => {
-    const { dirs, ch, cltv, wallet, feeCoins, tip, d } = await anchorsOnChain('c', 'fees');
-    expect(tip).toBe(cltv - 10);
-    expect(d).toMatchObject({ action: 'exit', deadline: cltv });
-    expect(await mempool()).toEqual([d.txid]);
-    await n.mine(1);
-    const commitment = await verbose(d.txid!);
-    expect(commitment.confirmations).toBe(1);
-    // Two 330-sat anchors beside to_local, to_remote and the HTLC.
-    expect(commitment.vout.filter((o) => sat(o.value) === 330)).toHaveLength(2);
-    const htlcVout = commitment.vout.find((o) => sat(o.value) === 20_000)!.n;
-    // Without --rpc-wallet the node cannot say which wallet pays (two loaded): the second stage is not funded, and the round says why.
-    const unnamed = await once(dirs.alice, ch.aliceSeed, ch.id, [], true);
-    expect(unnamed.error).toMatch(/wallet/i);
-    expect(await spenderOf(d.txid!, htlcVout)).toBeUndefined();
-    expect((await once(dirs.alice, ch.aliceSeed, ch.id, wallet)).action).toMatch(/^(sweep|rebroadcast)$/);
-    const success = (await spenderOf(d.txid!, htlcVout))!;
-    expect(success).toBeDefined();
-    const stage = await verbose(success);
-    expect(stage.vin.slice(1).map((i) => `${i.txid}:${i.vout}`)).toEqual(feeCoins);
-    await n.mine(1);
-    expect((await verbose(success)).confirmations).toBe(1);
-    expect(await n.tip()).toBeLessThan(cltv);
+  it('(c) anchors, a node mining nothing under 5 sat/vB (-blockmintxfee): Alice\'s commitment goes out at cltv_expiry − 10 (its agreed ~10 sat/vB: what the schedule asks) with a child on her anchor at its rate (her place in its cluster), both mined at once, then her zero-fee HTLC-success with a fee input of the wallet named by --rpc-wallet (two wallets loaded: the node\'s default is no answer) — the child\'s change — rebid until mined, by cltv_expiry', async () => {
+    const shared = n;
+    n = await startFundedNode(BITCOIND!, 'watch-onchain-c', ['-blockmintxfee=0.00005']);
+    try {
+      const { dirs, ch, cltv, wallet, feeCoins, tip, d } = await anchorsOnChain('c', 'fees');
+      expect(tip).toBe(cltv - 10);
+      expect(d).toMatchObject({ action: 'exit', deadline: cltv });
+      // Its agreed fee is what the schedule asks; the child beside it pays the commitment's rate on its own size (a version 2
+      // commitment alone in the mempool is the peer's to pin: Core's cluster limits, no CPFP carve-out) — not the floor: the
+      // commitment would then be mined alone, the child left with the wallet's only coin, and no confirmed coin for the HTLC-success.
+      const pool = await mempool();
+      expect(pool).toHaveLength(2);
+      expect(pool).toContain(d.txid);
+      const child = await verbose(pool.find((t) => t !== d.txid)!);
+      expect(child.vin[0]!.txid).toBe(d.txid);
+      expect(child.vin.slice(1).map((i) => `${i.txid}:${i.vout}`)).toEqual(feeCoins);
+      let inSat = 330;
+      for (const i of child.vin.slice(1)) inSat += sat((await verbose(i.txid)).vout[i.vout]!.value);
+      const childFee = inSat - child.vout.reduce((a, o) => a + sat(o.value), 0);
+      await n.mine(1);
+      const commitment = await verbose(d.txid!);
+      expect(commitment.confirmations).toBe(1);
+      expect((await verbose(child.txid)).confirmations, 'the child mined with the commitment').toBe(1);
+      const parentRate = (FUNDING_SAT - commitment.vout.reduce((a, o) => a + sat(o.value), 0)) / (commitment as unknown as { vsize: number }).vsize;
+      expect(parentRate).toBeGreaterThan(5);
+      expect(childFee / (child as unknown as { vsize: number }).vsize).toBeGreaterThanOrEqual(parentRate - 0.05);
+      // Two 330-sat anchors beside to_local, to_remote and the HTLC.
+      expect(commitment.vout.filter((o) => sat(o.value) === 330)).toHaveLength(2);
+      const htlcVout = commitment.vout.find((o) => sat(o.value) === 20_000)!.n;
+      // Without --rpc-wallet the node cannot say which wallet pays (two loaded): the second stage is not funded, and the round says why.
+      const unnamed = await once(dirs.alice, ch.aliceSeed, ch.id, [], true);
+      expect(unnamed.error).toMatch(/wallet/i);
+      expect(await spenderOf(d.txid!, htlcVout)).toBeUndefined();
+      expect((await once(dirs.alice, ch.aliceSeed, ch.id, wallet)).action).toMatch(/^(sweep|rebroadcast)$/);
+      let success = (await spenderOf(d.txid!, htlcVout))!;
+      expect(success).toBeDefined();
+      const stage = await verbose(success);
+      expect(stage.vin.slice(1).every((i) => i.txid === child.txid)).toBe(true); // the child's change: the wallet's coin now
+      // The node mines nothing under 5 sat/vB: rebid on its schedule until mined, by cltv_expiry.
+      for (;;) {
+        await n.mine(1);
+        if ((await verbose(success)).confirmations) break;
+        expect(await n.tip()).toBeLessThan(cltv);
+        await once(dirs.alice, ch.aliceSeed, ch.id, wallet);
+        success = (await spenderOf(d.txid!, htlcVout)) ?? success;
+      }
+      expect(await n.tip()).toBeLessThanOrEqual(cltv);
+    } finally {
+      await n.stop();
+      n = shared;
+    }
   }, 180_000);
+
   it('(d) anchors through a fee spike (a node mining nothing under 17 sat/vB: -blockmintxfee): Alice\'s commitment (its agreed fee, ~10 sat/vB) goes out at cltv_expiry − 10; left out of blocks, a CPFP child on HER anchor (never Bob\'s) with a coin of the --rpc-wallet brings the package to the schedule\'s rate, rebid each block on that same coin within the budget, until mined before cltv_expiry − 1; then her HTLC-success, mined by cltv_expiry', async () => {
     const shared = n;
     n = await startFundedNode(BITCOIND!, 'watch-onchain-spike', ['-blockmintxfee=0.00017']);
@@ -197,6 +227,11 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       expect(anchors).toHaveLength(2);
       type Child = { txid: string; fee: number; coins: string[]; packageRate: number; reported: number; tip: number };
       const children: Child[] = [];
+      // With the commitment, a child at the node's floor (its place in the cluster): what the rebids below replace, on its coin.
+      const [ra, rb] = await Promise.all(anchors.map((v) => spenderOf(commitmentTxid, v)));
+      expect([ra, rb].filter((x) => x !== undefined)).toHaveLength(1);
+      const reserve = await verbose((ra ?? rb)!);
+      const reserveCoins = reserve.vin.slice(1).map((i) => `${i.txid}:${i.vout}`);
       // Block by block: the commitment stays out of blocks until its package pays 17 sat/vB.
       while ((await verbose(commitmentTxid)).confirmations === undefined) {
         const now = await n.tip();
@@ -206,7 +241,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
         // Bob's anchor is never spent.
         const childTxid = a ?? b;
         expect([a, b].filter((x) => x !== undefined).length).toBeLessThanOrEqual(1);
-        if (childTxid !== undefined && children.at(-1)?.txid !== childTxid) {
+        if (childTxid !== undefined && childTxid !== reserve.txid && children.at(-1)?.txid !== childTxid) {
           expect(r.action, JSON.stringify(r)).toMatch(/^(exit|rebid)$/);
           const child = await verbose(childTxid);
           // Input 0: her anchor — its witness script <alice's funding pubkey> OP_CHECKSIG …
@@ -227,7 +262,7 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       // A first child, then rebids: the same wallet coin each time (a replacement, never a second coin), the fee rising,
       // the package at least the rate the decision reported (its child sized at 73-byte signatures), within the budget.
       expect(children.length, JSON.stringify(children)).toBeGreaterThanOrEqual(3);
-      expect(new Set(children.map((c) => c.coins.join()))).toEqual(new Set([children[0]!.coins.join()]));
+      expect(new Set(children.map((c) => c.coins.join()))).toEqual(new Set([reserveCoins.join()]));
       for (let i = 1; i < children.length; i++) {
         expect(children[i]!.fee).toBeGreaterThan(children[i - 1]!.fee);
         expect(children[i]!.tip).toBe(children[i - 1]!.tip + 1);
@@ -249,6 +284,35 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
         await n.mine(1);
       }
       expect(await n.tip()).toBeLessThanOrEqual(cltv);
+    } finally {
+      await n.stop();
+      n = shared;
+    }
+  }, 240_000);
+  it('(e) anchors, Bob pinning: Alice\'s commitment goes out with her child (at its own rate: its schedule asks no more); Bob hangs descendants on HIS anchor until Core refuses one (the cluster full: 64, no CPFP carve-out); through the fee spike her rebids still replace her child in place, and the commitment is mined before cltv_expiry − 1', async () => {
+    const shared = n;
+    n = await startFundedNode(BITCOIND!, 'watch-onchain-pin', ['-blockmintxfee=0.00017']);
+    try {
+      const bobsAddress = await n.wallet.call<string>('getnewaddress', ['', 'bech32']);
+      const bobsCoin = await n.fund(bobsAddress, 20_000n);
+      const { dirs, ch, cltv, wallet, d } = await anchorsOnChain('e', 'pinned');
+      expect(d.action).toBe('exit');
+      const commitmentTxid = d.txid!;
+      const pin = await pinThroughPeerAnchor(n, commitmentTxid, B.funding, bobsCoin, 20_000);
+      expect(pin.refused).toBe('too-large-cluster');
+      expect((await mempool()).length).toBeGreaterThanOrEqual(60);
+      const children = new Set<string>();
+      while ((await verbose(commitmentTxid)).confirmations === undefined) {
+        expect(await n.tip(), `Alice's children: ${[...children].join(', ')}`).toBeLessThan(cltv - 1);
+        await once(dirs.alice, ch.aliceSeed, ch.id, wallet); // no error: her package taken each round
+        for (const o of (await verbose(commitmentTxid)).vout.filter((x) => sat(x.value) === 330)) {
+          const spender = await spenderOf(commitmentTxid, o.n);
+          if (spender !== undefined && !pin.added.includes(spender)) children.add(spender);
+        }
+        await n.mine(1);
+      }
+      expect(await n.tip()).toBeLessThanOrEqual(cltv - 1);
+      expect(children.size).toBeGreaterThanOrEqual(2); // her floor child, then at least one rebid replacing it
     } finally {
       await n.stop();
       n = shared;

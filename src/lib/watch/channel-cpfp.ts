@@ -14,7 +14,9 @@
  *   says `shortfall`.
  * - The package pays the schedule's rate: the child's fee is the least that brings the package
  *   (commitment + child, at the child's largest size) to the rate asked, never less.
- * - No child while the commitment alone pays what the schedule asks (`alone`); no child
+ * - While the commitment alone pays what the schedule asks, a child at the commitment's own rate only
+ *   (`reserve`: the party's place in the commitment's cluster, which Core 30+ lets the peer fill —
+ *   no CPFP carve-out), or none when the budget allows not even that (`alone`); no child
  *   replaced but by one paying its fee plus the incremental relay fee on its own size, at a
  *   package rate above the one in the mempool (Core's rules 3 and 4, ./decision.ts
  *   childReplaceRate) — else the one there stands (`keep`).
@@ -36,6 +38,8 @@ export type AnchorChildFacts = {
   /** sat/kvB: the node's estimate for the blocks left, at least what its mempool takes. */
   startRate: number;
   incrementalRate: number;
+  /** sat/kvB: what the node's mempool takes now (its relay floor, or a full mempool's) — the place-holding child's rate at least. */
+  floorRate: number;
   limits: { maxFeeRate: number; maxFeeShare: number };
   /** The commitment: its vsize and the fee it pays (agreed when it was signed). */
   parent: { vsize: number; feeSat: number };
@@ -57,6 +61,8 @@ export type AnchorChildBid = {
   /** The child's fee, sat (send, replace). */
   childFeeSat: number;
   shortfall?: DeadlineBid['shortfall'];
+  /** A `send` the schedule does not ask for: the child at the commitment's own rate holds the party's place in its cluster. */
+  reserve?: true;
 };
 
 /** The most the package may pay in all, sat: --max-fee-rate on its size, and the commitment's fee plus --max-fee-share of the stake. */
@@ -71,13 +77,26 @@ export function bidAnchorChild(f: AnchorChildFacts): AnchorChildBid {
   const budgetRate = Math.max(0, Math.floor((maxFee * 1000) / vsize));
   const affordableRate = Math.max(0, Math.floor(((f.parent.feeSat + f.coinsMaxFeeSat) * 1000) / vsize));
   const parentRate = Math.floor((f.parent.feeSat * 1000) / f.parent.vsize);
-  const previousRate = f.held ? heldRate(f.held) : undefined;
+  // What the mempool holds mines at the commitment's own rate at least: a child paying less (one at the floor) is a chunk of its own.
+  const previousRate = f.held ? Math.max(heldRate(f.held), parentRate) : undefined;
   const bid = deadlineBid({
     startTip: Math.min(f.startTip, f.tip), tip: f.tip, deadline: f.deadline, startRate: f.startRate, budgetRate, affordableRate, incrementalRate: f.incrementalRate,
     ...(previousRate !== undefined ? { previousRate } : {}),
   });
   const short = bid.shortfall ? { shortfall: bid.shortfall } : {};
-  if (!f.held && bid.rate <= parentRate) return { action: 'alone', rate: parentRate, childFeeSat: 0, ...short };
+  if (!f.held && bid.rate <= parentRate) {
+    // The schedule asks no more than the commitment pays — but alone in the mempool, a version 2 commitment is the peer's to
+    // pin: Core's cluster limits (64 transactions, 101 kvB) and no CPFP carve-out since cluster mempool (30.99 on regtest:
+    // "too-large-cluster") let its descendants on its own anchor refuse every later child of the party's, while a child already
+    // there is replaced in place whatever the cluster holds. So a child goes with it, within the budget — at the commitment's
+    // own rate on its own size (the node's floor at least): one chunk with it, mined with it. Below it, the commitment could be
+    // mined alone and the child left in the mempool, the wallet's coin and its change unconfirmed: no coin for the HTLC's
+    // second stage (confirmed coins only) while its deadline runs.
+    const fee = Math.max(1, Math.ceil((Math.max(f.floorRate, parentRate) * f.childVsize) / 1000));
+    const alone: AnchorChildBid = { action: 'alone', rate: parentRate, childFeeSat: 0, ...short };
+    if (fee > Math.min(maxFee - f.parent.feeSat, f.coinsMaxFeeSat)) return alone;
+    return { action: 'send', rate: Math.floor(((f.parent.feeSat + fee) * 1000) / vsize), childFeeSat: fee, ...short, reserve: true };
+  }
   const keep: AnchorChildBid = { action: 'keep', rate: previousRate ?? parentRate, childFeeSat: 0, ...short };
   if (f.held && bid.hold) return keep;
   let rate = bid.rate;

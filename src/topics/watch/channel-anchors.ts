@@ -95,8 +95,10 @@ export async function anchorsStage(o: {
   const htlc: OwnHtlc = { ...base, state, funded: { valueSat: Number(h.spentAmountSat), weight, inputs: 1 + (coins?.inputsLength ?? 1), ...(held ? { held } : {}) } };
   const funder: Funder = async (feeSat) => {
     const wallet = coins ?? await o.wallet.coins(feeCoinsSat(o.limits.maxFeeRate), { lock: true });
-    // The fee asked, on the real size (never above it, nor above --max-fee-rate).
-    const rate = Math.min(feeSat / (await fundAt(wallet, sizingRate)).vsize, o.limits.maxFeeRate);
+    // The rate the fee was decided at (on `weight`: before the wallet chose its coins, one P2WPKH coin), on the real size —
+    // never less than the fee asked (a replacement's rule 3), nor above --max-fee-rate: the fee alone on a larger real size
+    // fell below the rate, under the node's floor at worst ("min relay fee not met"), and the stage waited a block.
+    const rate = Math.min(feeSat / Math.min((await fundAt(wallet, sizingRate)).vsize, weight / 4), o.limits.maxFeeRate);
     const f = await fundAt(wallet, rate);
     const raw = await o.wallet.sign(parsePsbtBase64(f.psbt, 'the funded HTLC transaction'));
     const { measureTx } = await import('../../lib/truc/transaction.ts');

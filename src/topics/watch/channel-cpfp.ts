@@ -60,25 +60,45 @@ export async function anchorChildTurn(
   const record = watch.funded?.[outpoint];
   // A child in the node's mempool (only the funding key spends the anchor before the commitment is 16 blocks deep): replaced by the next.
   const spender = parent.inMempool ? await r.chain.mempoolSpender(parent.txid, anchor.index) : undefined;
+  const parentSize = { vsize: measureTx(parent.raw, 'the commitment').vsize, feeSat: Number(c.actualFeeSat) };
   let held: Parameters<typeof bidAnchorChild>[0]['held'];
   if (spender !== undefined) {
-    const [eviction, entry] = [await r.chain.mempoolEviction(parent.txid), await r.chain.mempoolEntry(spender)];
-    if (eviction && entry) held = { ...eviction, childFeeSat: Number(entry.fee) };
+    // What the next child replaces is this child and its descendants only (its input conflicts with nothing else): the
+    // commitment's other descendants — the peer's child on its own anchor, large at a low rate — are not Core's rule 3 bar.
+    // So: the commitment and this child's descendants (Core's modified fees), and this child's chunk.
+    const eviction = await r.chain.mempoolEviction(spender);
+    if (eviction) {
+      held = {
+        descendantFee: BigInt(parentSize.feeSat) + eviction.descendantFee, descendantVsize: parentSize.vsize + eviction.descendantVsize,
+        chunkFee: eviction.chunkFee, chunkWeight: eviction.chunkWeight, childFeeSat: Number(eviction.descendantFee),
+      };
+    }
   }
   // The recorded coins while the node and the wallet vouch for them (a writer of the database can edit them: ./wallet.ts
   // vouchedCoins) — unspent, or spent by the child held there (a bid of the party's); else new ones.
   const coins = record ? await vouchedCoins(r.chain, host.wallet, rec.network as Network, record.wallet, spender) : undefined;
   const { deadline, startTip } = commitmentSchedule(htlcs, r.tip);
-  const { start, incremental } = await startRates(r.chain)(deadline - r.tip);
+  const { start, incremental, floor } = await startRates(r.chain)(deadline - r.tip);
+  // The wallet asked for no more than the child may ever pay: --max-fee-share of the stake (packageMaxFee's bound).
+  const ask = feeCoinsSat(host.limits.maxFeeRate, host.limits.maxFeeShare * stakeSat);
   const facts = (wallet: typeof coins) => ({
-    tip: r.tip, startTip, deadline, startRate: start, incrementalRate: incremental, limits: host.limits,
-    parent: { vsize: measureTx(parent.raw, 'the commitment').vsize, feeSat: Number(c.actualFeeSat) }, childVsize: anchorChildVsize(c, wallet),
-    stakeSat, coinsMaxFeeSat: wallet ? Number(anchorChildMaxFee(c, wallet)) : Number(feeCoinsSat(host.limits.maxFeeRate)), ...(held ? { held } : {}),
+    tip: r.tip, startTip, deadline, startRate: start, incrementalRate: incremental, floorRate: floor, limits: host.limits,
+    parent: parentSize, childVsize: anchorChildVsize(c, wallet),
+    stakeSat, coinsMaxFeeSat: wallet ? Number(anchorChildMaxFee(c, wallet)) : Number(ask), ...(held ? { held } : {}),
   });
   let bid = bidAnchorChild(facts(coins));
   if (r.dryRun || bid.action === 'alone' || bid.action === 'keep') return { bid, deadline };
+  let chosen = coins;
+  if (!chosen) {
+    try {
+      chosen = await host.wallet.coins(ask, { lock: true });
+    } catch (e) {
+      // The wallet gives no coins (empty, or holding less than asked): the bid is short for the wallet, said as such.
+      return { bid: bid.reserve ? bid : { ...bid, shortfall: bid.shortfall === 'deadline-passed' ? bid.shortfall : 'wallet' }, deadline, error: errorText(e) };
+    }
+  }
   try {
-    const wallet = coins ?? await host.wallet.coins(feeCoinsSat(host.limits.maxFeeRate), { lock: true });
+    const wallet = chosen;
     if (!coins) bid = bidAnchorChild(facts(wallet)); // sized again on the coins the wallet chose
     if (bid.action === 'alone' || bid.action === 'keep') return { bid, deadline };
     const f = facts(wallet);

@@ -9,8 +9,9 @@
  * follow once it is mined (./channel.ts ownTurn).
  *
  * An anchors channel's commitment pays the fee agreed when it was signed: with the node's wallet
- * (--rpc-wallet) it goes out with a CPFP child on the party's own anchor when the schedule asks
- * more than it pays alone, and the child is rebid each block it stays in the mempool
+ * (--rpc-wallet) it goes out with a CPFP child on the party's own anchor — at the schedule's rate
+ * when it asks more than the commitment pays alone, else at the commitment's own, holding the
+ * party's place in its cluster — and the child is rebid each block it stays in the mempool
  * (./channel-cpfp.ts; `pendingTurn` below, the funding's spender the commitment in the mempool).
  */
 import { equalBytes, fromHex } from '../../lib/bytes.ts';
@@ -80,8 +81,9 @@ function withChild(d: ChannelDecision, out: CpfpOutcome): ChannelDecision {
   if (b.shortfall) d.shortfall = b.shortfall;
   else delete d.shortfall;
   d.reason += b.action === 'alone' ? ` — it pays ${b.rate / 1000} sat/vB alone, what the schedule asks (mined by block ${out.deadline}): no anchor child yet`
-    : b.action === 'keep' ? ` — its package in the node's mempool stands at ${b.rate / 1000} sat/vB: no bid within the budget outbids it by the incremental relay fee`
-      : ` — its anchor child (a coin of the node's wallet) brings the package to ${b.rate / 1000} sat/vB, to be mined by block ${out.deadline}`;
+    : b.action === 'keep' ? ` — its package in the node's mempool stands at ${b.rate / 1000} sat/vB: ${b.shortfall ? 'no bid within the budget outbids it by the incremental relay fee' : `what the schedule asks (mined by block ${out.deadline})`}`
+      : b.reserve ? ` — it pays what the schedule asks (mined by block ${out.deadline}); its anchor child (a coin of the node's wallet) at its rate holds your place in its package (${b.rate / 1000} sat/vB), which the peer's descendants could otherwise fill (Core keeps no CPFP carve-out)`
+        : ` — its anchor child (a coin of the node's wallet) brings the package to ${b.rate / 1000} sat/vB, to be mined by block ${out.deadline}`;
   if (out.error) d.error ??= out.error;
   return d;
 }
@@ -111,7 +113,7 @@ export async function openTurn(host: OpenHost, r: Round, rec: ChannelRecord, bas
     for (const x of [fundingSecret, seed, ...(htlc ? [htlc.secret, ...htlc.preimages] : [])]) x.fill(0);
   }
   d.txid = signed.txid;
-  // Anchors, with the node's wallet: with a CPFP child when the schedule asks more than the commitment pays alone (sent, and stored first, there).
+  // Anchors, with the node's wallet: with a CPFP child, at the schedule's rate or the commitment's own (sent, and stored first, there).
   const { anchorChildTurn } = await import('./channel-cpfp.ts');
   const raw = fromHex(signed.hex);
   let child: CpfpOutcome | undefined;

@@ -71,7 +71,7 @@ export async function withTxIndex(chain: ChainSource, without: string): Promise<
 }
 
 /** Where a deadline's schedule starts: the node's estimate for the blocks left, at least what its mempool takes now — each asked once a round. */
-export type StartRate = (blocksLeft: number) => Promise<{ start: number; incremental: number }>;
+export type StartRate = (blocksLeft: number) => Promise<{ start: number; incremental: number; floor: number }>;
 
 export function startRates(chain: WatchChain): StartRate {
   let policy: ReturnType<WatchChain['mempoolPolicy']> | undefined;
@@ -81,7 +81,8 @@ export function startRates(chain: WatchChain): StartRate {
     const p = await (policy ??= chain.mempoolPolicy());
     let estimate = estimates.get(target);
     if (estimate === undefined) estimates.set(target, (estimate = chain.estimateFeeRate(target)));
-    return { start: Math.max(p.minRelayFeeRate, p.mempoolMinFeeRate, (await estimate) ?? 0), incremental: p.incrementalRelayFeeRate };
+    const floor = Math.max(p.minRelayFeeRate, p.mempoolMinFeeRate);
+    return { start: Math.max(floor, (await estimate) ?? 0), incremental: p.incrementalRelayFeeRate, floor };
   };
 }
 

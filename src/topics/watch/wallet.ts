@@ -26,8 +26,14 @@ export type NodeWallet = {
   mine(address: string): Promise<boolean>;
 };
 
-/** What a watcher asks the wallet's coins to move (walletcreatefundedpsbt's payment to itself): the most a transaction of up to 1,000 vB pays at `maxFeeRate` (sat/vB), and 1,000 sat over. */
-export const feeCoinsSat = (maxFeeRate: number): bigint => BigInt(Math.ceil(maxFeeRate * 1000)) + 1000n;
+/**
+ * What a watcher asks the wallet's coins to move (walletcreatefundedpsbt's payment to itself): the most a transaction of up
+ * to 1,000 vB pays at `maxFeeRate` (sat/vB) — or `mostFeeSat`, the most the transaction may ever pay (--max-fee-share of
+ * what it protects), when less — and 1,000 sat over. Never more: the default budget (10,000 sat/vB) asked 0.1 BTC, and a
+ * wallet holding less answered "Insufficient funds" for a bid of a few thousand sat.
+ */
+export const feeCoinsSat = (maxFeeRate: number, mostFeeSat?: number): bigint =>
+  BigInt(Math.min(Math.ceil(maxFeeRate * 1000), mostFeeSat === undefined ? Number.MAX_SAFE_INTEGER : Math.max(0, Math.floor(mostFeeSat)))) + 1000n;
 
 /** The node's RPC client behind a watcher's chain (an RpcChainSource's: watchChain gives the node itself when it is one), at `/wallet/<wallet>` when one is named; none offline. */
 export function walletClient(chain: { kind: string }, wallet?: string): RpcClient | undefined {
@@ -59,6 +65,9 @@ export function nodeWallet(client: RpcClient): NodeWallet {
   };
 }
 
+/** BIP 68: an input's nSequence with this bit set has no relative lock. */
+const SEQUENCE_LOCKTIME_DISABLE_FLAG = 0x8000_0000;
+
 /**
  * The wallet's coins a watcher stored (walletcreatefundedpsbt's answer, base64), as far as the node and the wallet vouch
  * for them: a writer of the database can edit them, and the wallet signs whatever spends its coins — an output marked
@@ -74,6 +83,7 @@ export async function vouchedCoins(chain: Pick<ChainSource, 'utxo' | 'rawTransac
   const { scriptAddress } = await import('../../lib/address.ts');
   const { measureTx } = await import('../../lib/truc/transaction.ts');
   const { equalBytes, toHex } = await import('../../lib/bytes.ts');
+  const { walletCoins } = await import('../../lib/tx/wallet-psbt.ts');
   let coins: Transaction;
   try {
     coins = parsePsbtBase64(stored, 'the stored wallet coins');
@@ -85,9 +95,17 @@ export async function vouchedCoins(chain: Pick<ChainSource, 'utxo' | 'rawTransac
     return address !== undefined && (await wallet.mine(address));
   };
   if (coins.inputsLength === 0 || coins.outputsLength === 0) return undefined;
+  // Coins every bid would fail on, round after round, are none either: what the builders refuse (an output's BIP-32 mark
+  // stripped, a script tree added to a taproot coin), an input whose nSequence is a relative lock (BIP 68: the child non-final).
+  try {
+    walletCoins(coins, { flag: 'the stored wallet coins', code: 'E_FEE_PSBT', purpose: 'vouched for' });
+  } catch {
+    return undefined;
+  }
   for (let i = 0; i < coins.inputsLength; i++) {
-    const { txid, index, witnessUtxo: w } = coins.getInput(i);
+    const { txid, index, witnessUtxo: w, sequence } = coins.getInput(i);
     if (!txid || index === undefined || !w) return undefined;
+    if (sequence !== undefined && (sequence & SEQUENCE_LOCKTIME_DISABLE_FLAG) === 0) return undefined;
     let real: { amount: bigint; script: Uint8Array } | undefined;
     try {
       real = measureTx(await chain.rawTransaction(toHex(txid)), 'a stored wallet coin\'s transaction').tx.outputs[index];

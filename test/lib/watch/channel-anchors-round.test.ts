@@ -22,8 +22,8 @@ const P2WPKH = Uint8Array.of(0x00, 0x14, ...new Uint8Array(20).fill(0x66));
 const KEY = pointOf(new Uint8Array(32).fill(0x55));
 const mark = (i: number) => [[KEY, { fingerprint: 1, path: [0x80000054, 0x80000001, 0x80000000, 0, i] }]] as [Uint8Array, { fingerprint: number; path: number[] }][];
 
-describe('an anchors channel\'s HTLC-timeout funded by the node\'s wallet, across rounds', () => {
-  it('coins locked and recorded before the send; a refused broadcast changes nothing else; the next round spends the same coins; new ones only once one is spent elsewhere', async () => {
+/** Alice's own anchors commitment mined (state 1 offers 5,000 sat, cltv_expiry 501: her HTLC-timeout due at 501), a fake node, a wallet whose PSBTs spend `inputs` coins of 100,000 sat. */
+function world(inputs = 1) {
     const rec = upTo(1, 'anchors').a;
     const own = rec.local!.txid;
     // Alice's state 1 offers 5,000 sat with cltv_expiry 501: her HTLC-timeout, due with the tip at 501.
@@ -32,9 +32,9 @@ describe('an anchors channel\'s HTLC-timeout funded by the node\'s wallet, acros
       async coins(sat, opts) {
         asked.push({ sat, ...(opts?.lock !== undefined ? { lock: opts.lock } : {}) });
         const w = new Transaction({ version: 2 });
-        w.addInput({ txid: H(900 + asked.length), index: 0, witnessUtxo: { script: P2WPKH, amount: 100_000n }, bip32Derivation: mark(0) });
+        for (let k = 0; k < inputs; k++) w.addInput({ txid: H(900 + asked.length), index: k, witnessUtxo: { script: P2WPKH, amount: 100_000n }, bip32Derivation: mark(0) });
         w.addOutput({ script: P2WPKH, amount: sat, bip32Derivation: mark(1) });
-        w.addOutput({ script: P2WPKH, amount: 100_000n - sat - 200n, bip32Derivation: mark(2) });
+        w.addOutput({ script: P2WPKH, amount: 100_000n * BigInt(inputs) - sat - 200n, bip32Derivation: mark(2) });
         return w;
       },
       async sign(psbt) {
@@ -45,7 +45,7 @@ describe('an anchors channel\'s HTLC-timeout funded by the node\'s wallet, acros
     };
     const spentElsewhere = new Set<string>();
     const sent: Transaction[] = [];
-    let refuse = true;
+    const state = { refuse: true };
     let store: ChannelWatch = { sent: {} };
     const chain = {
       mempoolSpender: async () => undefined,
@@ -72,7 +72,7 @@ describe('an anchors channel\'s HTLC-timeout funded by the node\'s wallet, acros
       mempoolEviction: async () => null,
       broadcast: async (raw: Uint8Array) => {
         const tx = Transaction.fromRaw(raw, { allowUnknownOutputs: true });
-        if (refuse) throw new Error('bad-txns-inputs-missingorspent');
+        if (state.refuse) throw new Error('bad-txns-inputs-missingorspent');
         sent.push(tx);
         return tx.id;
       },
@@ -85,17 +85,23 @@ describe('an anchors channel\'s HTLC-timeout funded by the node\'s wallet, acros
       destination: { script: DEST, dustSat: 294 }, limits: { maxFeeRate: 20, maxFeeShare: 0.5 }, done: new Set(), wallet,
     });
 
+    return { rec, asked, sent, state, spentElsewhere, store: () => store, host, round };
+}
+
+describe('an anchors channel\'s HTLC-timeout funded by the node\'s wallet, across rounds', () => {
+  it('coins locked and recorded before the send; a refused broadcast changes nothing else; the next round spends the same coins; new ones only once one is spent elsewhere', async () => {
+    const { asked, sent, state, spentElsewhere, store, host, round } = world();
     const [d1] = await channelRound(host(), round);
     expect(d1!.error).toMatch(/bad-txns-inputs-missingorspent/);
     expect(asked).toEqual([{ sat: 21_000n, lock: true }]);
-    const outpoints = Object.keys(store.funded ?? {});
+    const outpoints = Object.keys(store().funded ?? {});
     expect(outpoints).toHaveLength(1);
-    const recorded = store.funded![outpoints[0]!]!;
+    const recorded = store().funded![outpoints[0]!]!;
     expect(recorded.txids).toHaveLength(1);
-    expect(store.sent[outpoints[0]!]).toBe(recorded.txids[0]);
+    expect(store().sent[outpoints[0]!]).toBe(recorded.txids[0]);
 
     // The next round (a new process: only the records): the same coins, the wallet not asked.
-    refuse = false;
+    state.refuse = false;
     const [d2] = await channelRound(host(), round);
     expect(d2!.error, JSON.stringify(d2)).toBeUndefined();
     expect(asked).toHaveLength(1);
@@ -103,7 +109,7 @@ describe('an anchors channel\'s HTLC-timeout funded by the node\'s wallet, acros
     const tx = sent[0]!;
     expect(`${toHex(tx.getInput(0).txid!)}:${tx.getInput(0).index}`).toBe(outpoints[0]);
     expect([toHex(tx.getInput(1).txid!), tx.getInput(1).index]).toEqual([H(901), 0]);
-    expect(store.funded![outpoints[0]!]!.wallet).toBe(recorded.wallet);
+    expect(store().funded![outpoints[0]!]!.wallet).toBe(recorded.wallet);
     // Its fee: the wallet's coin less what the outputs keep, within --max-fee-rate on its size and half the HTLC (5,000 sat).
     const fee = 100_000 + 5_000 - Array.from({ length: tx.outputsLength }, (_, i) => Number(tx.getOutput(i).amount!)).reduce((a, b) => a + b, 0);
     expect(fee).toBeGreaterThan(0);
@@ -114,5 +120,21 @@ describe('an anchors channel\'s HTLC-timeout funded by the node\'s wallet, acros
     await channelRound(host(), round);
     expect(asked).toHaveLength(2);
     expect([toHex(sent[1]!.getInput(1).txid!)]).toEqual([H(902)]);
+  });
+});
+
+describe('an anchors channel\'s HTLC-timeout, its first bid sized before the wallet chose its coins (one P2WPKH coin); the wallet brings two', () => {
+  it('it pays the rate decided on its real size — not the fee decided for the smaller one, below the rate (the node refused it, "min relay fee not met", and the HTLC waited a block)', async () => {
+    const { sent, state, host, round } = world(2);
+    state.refuse = false;
+    const [d] = await channelRound(host(), round);
+    expect(d!.error, JSON.stringify(d)).toBeUndefined();
+    expect(sent).toHaveLength(1);
+    const tx = sent[0]!;
+    expect(tx.inputsLength).toBe(3);
+    const fee = 200_000 + 5_000 - Array.from({ length: tx.outputsLength }, (_, i) => Number(tx.getOutput(i).amount!)).reduce((a, b) => a + b, 0);
+    // The decision's rate (sat/vB, rounded to the sat/kvB) on the signed size; within --max-fee-rate.
+    expect(fee / tx.vsize).toBeGreaterThanOrEqual(d!.fee_rate! - 0.001);
+    expect(fee).toBeLessThanOrEqual(20 * tx.vsize);
   });
 });

@@ -17,10 +17,10 @@ const p2wpkh = (k: Uint8Array) => Uint8Array.of(0x00, 0x14, ...hash160(k));
 const mark = (k: Uint8Array) => [[k, { fingerprint: 1, path: [0x80000054, 0x80000001, 0x80000000, 0, 1] }]] as [Uint8Array, { fingerprint: number; path: number[] }][];
 const COIN = 'aa'.repeat(32);
 
-function stored(o: { amount?: bigint; to?: Uint8Array } = {}): string {
+function stored(o: { amount?: bigint; to?: Uint8Array; sequence?: number; unmarked?: boolean } = {}): string {
   const w = new Transaction({ version: 2 });
-  w.addInput({ txid: COIN, index: 0, witnessUtxo: { script: p2wpkh(KEY), amount: o.amount ?? 100_000n }, bip32Derivation: mark(KEY) });
-  w.addOutput({ script: p2wpkh(o.to ?? KEY), amount: 99_000n, bip32Derivation: mark(o.to ?? KEY) });
+  w.addInput({ txid: COIN, index: 0, witnessUtxo: { script: p2wpkh(KEY), amount: o.amount ?? 100_000n }, bip32Derivation: mark(KEY), ...(o.sequence !== undefined ? { sequence: o.sequence } : {}) });
+  w.addOutput({ script: p2wpkh(o.to ?? KEY), amount: 99_000n, ...(o.unmarked ? {} : { bip32Derivation: mark(o.to ?? KEY) }) });
   return base64.encode(w.toPSBT());
 }
 
@@ -55,5 +55,18 @@ describe('stored wallet coins, vouched for', () => {
   it('none when the input is another wallet\'s (this wallet does not hold its key)', async () => {
     const other = { mine: async () => false } as unknown as NodeWallet;
     expect(await vouchedCoins(node(), other, 'regtest', stored(), undefined)).toBeUndefined();
+  });
+});
+
+describe('stored wallet coins a writer edited so that every bid on them fails: none, so new ones are chosen', () => {
+  it('as the wallet made them, its nSequence 0xfffffffd (walletcreatefundedpsbt\'s) or 0xfffffffe: kept', async () => {
+    expect(await vouchedCoins(node(), wallet, 'regtest', stored({ sequence: 0xfffffffd }), undefined)).toBeDefined();
+    expect(await vouchedCoins(node(), wallet, 'regtest', stored({ sequence: 0xfffffffe }), undefined)).toBeDefined();
+  });
+  it('an input\'s nSequence a relative lock (BIP 68: 65,535 blocks) — the child non-final, refused by the node each round', async () => {
+    expect(await vouchedCoins(node(), wallet, 'regtest', stored({ sequence: 0x0000ffff }), undefined)).toBeUndefined();
+  });
+  it('the change output\'s BIP-32 mark stripped (still the wallet\'s address) — the child\'s builder refuses it each round', async () => {
+    expect(await vouchedCoins(node(), wallet, 'regtest', stored({ unmarked: true }), undefined)).toBeUndefined();
   });
 });
