@@ -6,6 +6,7 @@
  * statement for the life of the connection, or let a step's statements run outside its
  * transaction. Skips visibly without a server.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
@@ -81,6 +82,23 @@ describe('withLiterals: what the server could refuse whole is sent apart', () =>
     expect(await v.get(id)).toEqual({ contract_id: id, status: plain });
     expect(await v.get(plain)).toEqual({ contract_id: plain, status: id });
     await v.close();
+  });
+
+  it('a column added to blind_signatures while the mint runs (a newer writer, a DBA): NUT-09 restore goes on answering', async () => {
+    const t = await target();
+    const s = await PgMintStore.open<Rec>(t, 'regtest');
+    const B = `02${randomBytes(32).toString('hex')}`;
+    await s.step(async () => {
+      await s.put({ contract_id: 'c1', status: 'open' });
+      await s.recordBlindSignatures('c1', 1, [{ B_: B, keyset_id: '00aa', amount: 8, C_: `03${'11'.repeat(32)}` }]);
+    });
+    expect((await s.signedBlindedMessages([B])).map((r) => r.B_)).toEqual([B]);
+    const c = await raw(t);
+    await c.query('ALTER TABLE blind_signatures ADD COLUMN audit text');
+    await c.end();
+    expect((await s.signedBlindedMessages([B])).map((r) => r.B_)).toEqual([B]);
+    expect((await s.signedBlindedMessages([B])).map((r) => r.B_)).toEqual([B]);
+    await s.close();
   });
 
   it('a first statement the server refuses whole (a NUL in its parameter) leaves the step in a transaction: nothing after it is kept', async () => {

@@ -45,8 +45,14 @@ export function withLiterals(text: string, params: readonly unknown[], quote: (s
   return bad ? undefined : out;
 }
 
-/** The statements a connection prepares once, by name, and then only binds and runs: parsed and planned once per connection, not per request. */
+/**
+ * The statements a connection prepares once, by name, and then only binds and runs: parsed and
+ * planned once per connection, not per request. Not one that returns `*`: its columns are fixed
+ * when it is prepared, and once a column is added (a newer writer's migration, a DBA) the server
+ * refuses it ("cached plan must not change result type") for the connection's life.
+ */
 const PREPARED = /^(SELECT|INSERT|UPDATE|DELETE|WITH)\b/;
+const STAR = /\b(SELECT|RETURNING)\s+\*/i;
 const names = new Map<string, string>();
 function statementName(text: string): string {
   let name = names.get(text);
@@ -204,7 +210,7 @@ export abstract class PgMintConnection {
         if (literal === undefined) await this.client.query('BEGIN');
         else return ((await this.client.query(`BEGIN; ${literal}`)) as unknown as pg.QueryResult<T>[])[1]!;
       }
-      return await this.client.query<T>(PREPARED.test(text) ? { name: statementName(text), text, values: params } : { text, values: params });
+      return await this.client.query<T>(PREPARED.test(text) && !STAR.test(text) ? { name: statementName(text), text, values: params } : { text, values: params });
     } catch (e) {
       if (isConnectionError(e)) throw this.lose(e);
       throw e;
