@@ -115,4 +115,75 @@ describe('withLiterals: what the server could refuse whole is sent apart', () =>
     await c.end();
     await s.close();
   });
+
+  const nonce = () => ({ sec: randomBytes(97), pub: Uint8Array.from([0x02, ...randomBytes(32), 0x03, ...randomBytes(32)]) });
+  const gen = (n: { sec: Uint8Array; pub: Uint8Array }) => () => ({ secnonce: Uint8Array.from(n.sec), pubnonce: n.pub });
+  const pidOf = async (s: PgMintStore<Rec>) => (await (s as unknown as { client: pg.Client }).client.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0]!.p;
+
+  for (const when of ['after the BEGIN round trip', 'between status and take'] as const) {
+    it(`the connection lost ${when}: the step is refused E_STORE_UNREACHABLE, nothing of it kept; the next step reconnects, reads the row again and takes it once`, async () => {
+      const t = await target();
+      const s = await PgMintStore.open<Rec>(t, 'regtest');
+      const n = nonce();
+      await s.step(() => s.issue('c/1', gen(n)));
+      const dba = await raw(t);
+      const kill = async (pid: number) => {
+        await dba.query('SELECT pg_terminate_backend($1)', [pid]);
+        // Until the server has closed it: the store's next statement meets a dead connection.
+        while ((await dba.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount) await new Promise((r) => setTimeout(r, 20));
+      };
+      await expect(s.step(async () => {
+        expect(await s.get('c')).toBeUndefined(); // BEGIN and the contract's lock, one round trip
+        const pid = await pidOf(s);
+        if (when === 'after the BEGIN round trip') await kill(pid);
+        // (Refused here when the connection is gone: never read on a new one outside the transaction.)
+        expect(await s.status(n.pub, 'c/1')).toBe('unused');
+        if (when === 'between status and take') await kill(pid);
+        await s.take(n.pub, 'c/1');
+        await s.put({ contract_id: 'c', status: 'signed' });
+      })).rejects.toMatchObject({ code: 'E_STORE_UNREACHABLE' });
+      const row = (await dba.query('SELECT consumed, sealed IS NOT NULL AS sealed FROM nonces')).rows;
+      expect(row).toEqual([{ consumed: false, sealed: true }]);
+      expect((await dba.query('SELECT contract_id FROM contracts')).rows).toEqual([]);
+      // The next step, on a new connection: the row read (and locked) again, taken once.
+      const secret = await s.step(async () => {
+        expect(await s.get('c')).toBeUndefined();
+        expect(await s.status(n.pub, 'c/1')).toBe('unused');
+        const k = await s.take(n.pub, 'c/1');
+        await s.put({ contract_id: 'c', status: 'signed' });
+        return k;
+      });
+      expect(Buffer.from(secret)).toEqual(Buffer.from(n.sec));
+      expect((await dba.query('SELECT consumed, sealed IS NOT NULL AS sealed FROM nonces')).rows).toEqual([{ consumed: true, sealed: false }]);
+      await expect(s.step(() => s.take(n.pub, 'c/1'))).rejects.toMatchObject({ code: 'E_NONCE_USED' });
+      await dba.end();
+      await s.close();
+    });
+  }
+
+  it("a DBA's edit of a nonce row: between two statements of a step it waits for the step's COMMIT (status read it locked); between two steps it is read", async () => {
+    const t = await target();
+    const s = await PgMintStore.open<Rec>(t, 'regtest');
+    const n = nonce();
+    await s.step(() => s.issue('c/1', gen(n)));
+    const dba = await raw(t);
+    await dba.query("SET lock_timeout = '200ms'");
+    await s.step(async () => {
+      expect(await s.status(n.pub, 'c/1')).toBe('unused');
+      await expect(dba.query("UPDATE nonces SET context = 'c/2'")).rejects.toMatchObject({ code: '55P03' });
+    });
+    // Between steps: relabelled, then consumed (as an abandon by another process would).
+    await dba.query("UPDATE nonces SET context = 'c/2'");
+    expect(await s.step(() => s.status(n.pub, 'c/1'))).toBe('misbound');
+    await s.step(async () => {
+      expect(await s.status(n.pub, 'c/2')).toBe('unused');
+    });
+    await dba.query('UPDATE nonces SET consumed = true, sealed = NULL, context = NULL, pubnonce = NULL');
+    await expect(s.step(async () => {
+      expect(await s.status(n.pub, 'c/2')).toBe('consumed');
+      await s.take(n.pub, 'c/2');
+    })).rejects.toMatchObject({ code: 'E_NONCE_USED' });
+    await dba.end();
+    await s.close();
+  });
 });
