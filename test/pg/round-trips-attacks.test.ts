@@ -20,10 +20,12 @@ const TITLE = FOUND ? `PostgreSQL mint store round trips, attacked (${FOUND})` :
 type Rec = { contract_id: string; status: string };
 
 describe('withLiterals: what the server could refuse whole is sent apart', () => {
-  it('a string with a NUL is not written in (the BEGIN goes alone)', () => {
+  it('a string with a NUL, or beyond ASCII, is not written in (the BEGIN goes alone)', () => {
     const quote = (x: string) => `'${x}'`;
     expect(withLiterals('SELECT $1, $2', ['a', 'b\u0000c'], quote)).toBeUndefined();
-    expect(withLiterals('SELECT $1, $2', ['a', 'b'], quote)).toBe("SELECT 'a', 'b'");
+    expect(withLiterals('SELECT $1, $2', ['a', 'b\u0100c'], quote)).toBeUndefined();
+    expect(withLiterals('SELECT $1, $2', ['a', '\u00c1'], quote)).toBeUndefined();
+    expect(withLiterals('SELECT $1, $2', ['a', "b\\'c\u007f"], quote)).toBe("SELECT 'a', 'b\\'c\u007f'");
   });
 });
 
@@ -63,16 +65,21 @@ describe('withLiterals: what the server could refuse whole is sent apart', () =>
     await c.end();
     const before = await tables(t);
     // U+00C1 is C3 81 in UTF-8; in SJIS 0x81 opens a two-byte character whose second byte may be
-    // 0x5C — the first of the two backslashes escapeLiteral writes for one.
+    // 0x5C — the first of the two backslashes escapeLiteral writes for one (beyond ASCII, it is
+    // bound apart now; written in, the start-up packet's UTF8 kept it data).
     const id = "\u00c1\\', 0)); CREATE TABLE pwned (); --";
-    const plain = "x'); CREATE TABLE pwned2 (); --";
+    // ASCII, a backslash and a quote: written in (E'…' under standard_conforming_strings off).
+    const plain = "x\\'); CREATE TABLE pwned2 (); --";
     const m = await PgMintStore.open<Rec>(t, 'regtest');
     await m.step(async () => {
       expect(await m.get(id)).toBeUndefined();
     });
-    // put first: its INSERT is the BEGIN round trip's statement, both its parameters written in.
+    await m.step(async () => {
+      expect(await m.get(plain)).toBeUndefined();
+    });
+    // put first: its INSERT is the BEGIN round trip's statement, both its parameters written in (ASCII).
+    await m.step(() => m.put({ contract_id: plain, status: plain }));
     await m.step(() => m.put({ contract_id: id, status: plain }));
-    await m.step(() => m.put({ contract_id: plain, status: id }));
     await m.close();
     expect(await tables(t)).toEqual(before);
     const r = await raw(t);
@@ -80,7 +87,7 @@ describe('withLiterals: what the server could refuse whole is sent apart', () =>
     await r.end();
     const v = await PgMintStore.open<Rec>(t, 'regtest', { view: true });
     expect(await v.get(id)).toEqual({ contract_id: id, status: plain });
-    expect(await v.get(plain)).toEqual({ contract_id: plain, status: id });
+    expect(await v.get(plain)).toEqual({ contract_id: plain, status: plain });
     await v.close();
   });
 
@@ -184,6 +191,31 @@ describe('withLiterals: what the server could refuse whole is sent apart', () =>
       await s.take(n.pub, 'c/2');
     })).rejects.toMatchObject({ code: 'E_NONCE_USED' });
     await dba.end();
+    await s.close();
+  });
+
+  it('a database in LATIN1: a first statement whose string it cannot hold is refused inside the step\'s transaction, nothing after it kept', async () => {
+    const url = await server.createDatabase(`attack_${++db}`);
+    const base = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: server.password })!;
+    const latin1 = `${base.database}_latin1`;
+    const c = await raw(base);
+    await c.query(`CREATE DATABASE ${c.escapeIdentifier(latin1)} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+    await c.end();
+    const t = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(/\/[^/?]+(\?|$)/, `/${latin1}$1`), OFFCHAIN_STORE_PASSWORD: server.password })!;
+    expect(t.database).toBe(latin1);
+    const s = await PgMintStore.open<Rec>(t, 'regtest');
+    await expect(s.step(async () => {
+      // U+0100 has no LATIN1 byte: the server cannot convert the round trip's text.
+      await s.get('\u0100').catch(() => undefined);
+      await s.put({ contract_id: 'kept?', status: 'open' }).catch(() => undefined);
+      throw new Error('the step fails');
+    })).rejects.toThrow('the step fails');
+    const r = await raw(t);
+    expect((await r.query('SELECT contract_id FROM contracts')).rows).toEqual([]);
+    await r.end();
+    // The store goes on: a step after it is kept.
+    await s.step(() => s.put({ contract_id: 'next', status: 'open' }));
+    expect(await s.get('next')).toEqual({ contract_id: 'next', status: 'open' });
     await s.close();
   });
 });

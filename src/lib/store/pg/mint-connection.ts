@@ -27,16 +27,17 @@ export function isConnectionError(e: unknown): boolean {
 
 /**
  * `text` with its parameters `$1`… written in as SQL literals — for sending it in the same
- * simple-protocol round trip as a BEGIN — when every one is a string (quoted by the driver's
- * escapeLiteral) without a NUL, or a safe integer; else undefined (it is sent as it is, its
- * parameters apart). A NUL ends the simple query's text on the wire: the server refuses the
- * whole round trip, its BEGIN with it, and the step's later statements would each commit on
- * their own; bound apart, its refusal comes inside the transaction, which it aborts.
+ * simple-protocol round trip as a BEGIN — when every one is a string of ASCII without a NUL
+ * (quoted by the driver's escapeLiteral) or a safe integer; else undefined (it is sent as it
+ * is, its parameters apart). Any other text the server may refuse whole — a NUL ends it on
+ * the wire; a character the database's encoding lacks (LATIN1…) fails its conversion — and
+ * then its BEGIN never ran: the step's later statements would each commit on their own. Bound
+ * apart, such a parameter is refused inside the transaction, which it aborts.
  */
 export function withLiterals(text: string, params: readonly unknown[], quote: (s: string) => string): string | undefined {
   const literals: string[] = [];
   for (const p of params) {
-    if (typeof p === 'string' && !p.includes('\0')) literals.push(quote(p));
+    if (typeof p === 'string' && /^[\x01-\x7f]*$/.test(p)) literals.push(quote(p));
     else if (typeof p === 'number' && Number.isSafeInteger(p)) literals.push(String(p));
     else return undefined;
   }
