@@ -27,14 +27,17 @@ export function isConnectionError(e: unknown): boolean {
 
 /**
  * `text` with its parameters `$1`… written in as SQL literals — for sending it in the same
- * simple-protocol round trip as a BEGIN — when every one is a string (quoted by the driver's
- * escapeLiteral, whatever it holds) or a safe integer; else undefined (it is sent as it is,
- * its parameters apart).
+ * simple-protocol round trip as a BEGIN — when every one is a string of ASCII without a NUL
+ * (quoted by the driver's escapeLiteral) or a safe integer; else undefined (it is sent as it
+ * is, its parameters apart). Any other text the server may refuse whole — a NUL ends it on
+ * the wire; a character the database's encoding lacks (LATIN1…) fails its conversion — and
+ * then its BEGIN never ran: the step's later statements would each commit on their own. Bound
+ * apart, such a parameter is refused inside the transaction, which it aborts.
  */
 export function withLiterals(text: string, params: readonly unknown[], quote: (s: string) => string): string | undefined {
   const literals: string[] = [];
   for (const p of params) {
-    if (typeof p === 'string') literals.push(quote(p));
+    if (typeof p === 'string' && /^[\x01-\x7f]*$/.test(p)) literals.push(quote(p));
     else if (typeof p === 'number' && Number.isSafeInteger(p)) literals.push(String(p));
     else return undefined;
   }
@@ -43,8 +46,14 @@ export function withLiterals(text: string, params: readonly unknown[], quote: (s
   return bad ? undefined : out;
 }
 
-/** The statements a connection prepares once, by name, and then only binds and runs: parsed and planned once per connection, not per request. */
+/**
+ * The statements a connection prepares once, by name, and then only binds and runs: parsed and
+ * planned once per connection, not per request. Not one that returns `*`: its columns are fixed
+ * when it is prepared, and once a column is added (a newer writer's migration, a DBA) the server
+ * refuses it ("cached plan must not change result type") for the connection's life.
+ */
 const PREPARED = /^(SELECT|INSERT|UPDATE|DELETE|WITH)\b/;
+const STAR = /\b(SELECT|RETURNING)\s+\*/i;
 const names = new Map<string, string>();
 function statementName(text: string): string {
   let name = names.get(text);
@@ -202,7 +211,7 @@ export abstract class PgMintConnection {
         if (literal === undefined) await this.client.query('BEGIN');
         else return ((await this.client.query(`BEGIN; ${literal}`)) as unknown as pg.QueryResult<T>[])[1]!;
       }
-      return await this.client.query<T>(PREPARED.test(text) ? { name: statementName(text), text, values: params } : { text, values: params });
+      return await this.client.query<T>(PREPARED.test(text) && !STAR.test(text) ? { name: statementName(text), text, values: params } : { text, values: params });
     } catch (e) {
       if (isConnectionError(e)) throw this.lose(e);
       throw e;
