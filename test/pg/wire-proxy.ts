@@ -5,10 +5,12 @@
  *
  * - `cut = { at, how }` loses the next connection that gets that far, once:
  *   'before' the `at`-th request the client sends (1 = the startup message, then each
- *   password message, simple query 'Q' and extended query 'P'… batch) — dropped unsent;
+ *   password message, simple query 'Q', extended query 'P'… batch, and 'B'… batch running a
+ *   statement prepared earlier) — dropped unsent;
  *   'idle' right after the server's `at`-th ReadyForQuery ('Z') reached the client, so the
  *   client holds an idle connection when it closes (1 = logged in, then one per request).
- * - `onQuery(sql)` sees the text of each query ('Q', or the statement of a 'P') before it
+ * - `onQuery(sql)` sees the text of each query ('Q', the statement of a 'P', or of a 'B' that
+ *   runs a statement prepared by name earlier, which carries no text) before it
  *   goes on, and may hold it (return a promise) — e.g. to crash the server under it — and
  *   then drop the connection instead of forwarding it.
  *
@@ -35,6 +37,17 @@ class Framer {
       if (this.untyped > 0) this.untyped--;
     }
   }
+}
+
+/** The statement name a 'P' prepares (empty: the unnamed one). */
+function parsedName(m: Buffer): string {
+  return m.subarray(5, m.indexOf(0, 5)).toString('utf8');
+}
+
+/** The statement name a 'B' binds (after its portal's name). */
+function boundName(m: Buffer): string {
+  const portalEnd = m.indexOf(0, 5);
+  return m.subarray(portalEnd + 1, m.indexOf(0, portalEnd + 1)).toString('utf8');
 }
 
 /** The SQL text of a 'Q' message, or of a 'P' (after its statement name). */
@@ -84,6 +97,10 @@ export class WireProxy {
     const fromServer = new Framer(0);
     let requests = 0;
     let ready = 0;
+    // A statement the client prepared by name is sent once ('P'); each later run of it is a 'B' of
+    // that name alone, without its text: that 'B' is the request, and its text the prepared one.
+    const prepared = new Map<string, string>();
+    let justParsed: string | undefined;
     // One message after another, so a held query holds everything behind it.
     let chain = Promise.resolve();
     client.on('data', (d: Buffer) => {
@@ -96,14 +113,25 @@ export class WireProxy {
         for (const m of fromClient.push(d)) {
           if (dead) return;
           const type = requests === 0 ? 'startup' : String.fromCharCode(m[0]!);
-          if (type === 'startup' || type === 'p' || type === 'Q' || type === 'P') requests++;
-          if (this.cut?.how === 'before' && requests === this.cut.at && (type === 'startup' || type === 'p' || type === 'Q' || type === 'P')) {
+          let rerun: string | undefined;
+          if (type === 'P') {
+            const name = parsedName(m);
+            if (name) prepared.set(name, sqlOf(m)!);
+            justParsed = name || undefined;
+          } else if (type === 'B') {
+            const name = boundName(m);
+            if (name && name !== justParsed) rerun = prepared.get(name);
+            justParsed = undefined;
+          }
+          const request = type === 'startup' || type === 'p' || type === 'Q' || type === 'P' || rerun !== undefined;
+          if (request) requests++;
+          if (this.cut?.how === 'before' && requests === this.cut.at && request) {
             this.cut = undefined;
             this.cuts++;
             flush();
             return drop();
           }
-          const sql = requests > 0 ? sqlOf(m) : undefined;
+          const sql = requests > 0 ? (sqlOf(m) ?? rerun) : undefined;
           if (sql !== undefined && this.onQuery) {
             flush();
             const verdict = await this.onQuery(sql);
