@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeAll, describe } from 'vitest';
 import { tempDir } from '../helpers.ts';
+import type pg from 'pg';
 import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
 
 export type PgFixture = {
   /** The running server (inside a test). */
@@ -38,4 +40,18 @@ export function describePostgres(title: string, body: (pg: PgFixture) => void, o
       root: dir.path,
     });
   });
+}
+
+/** A fresh database on the file's server, as a mint store is given it (its URL, the password apart). */
+export async function storeTarget(server: Postgres, name: string): Promise<PgTarget> {
+  const url = await server.createDatabase(name);
+  return resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: server.password })!;
+}
+
+/** A plain connection to that database, as its administrator would open one (UTF8, the driver's default said aloud). */
+export async function rawClient(t: PgTarget): Promise<pg.Client> {
+  const { default: pgm } = await import('pg');
+  const c = new pgm.Client({ host: t.host, port: t.port, user: t.user, password: t.password, database: t.database, client_encoding: 'UTF8' });
+  await c.connect();
+  return c;
 }

