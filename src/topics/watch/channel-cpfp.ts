@@ -88,17 +88,16 @@ export async function anchorChildTurn(
   });
   let bid = bidAnchorChild(facts(coins));
   if (r.dryRun || bid.action === 'alone' || bid.action === 'keep') return { bid, deadline };
-  let chosen = coins;
-  if (!chosen) {
+  let wallet = coins;
+  if (!wallet) {
     try {
-      chosen = await host.wallet.coins(ask, { lock: true });
+      wallet = await host.wallet.coins(ask, { lock: true });
     } catch (e) {
       // The wallet gives no coins (empty, or holding less than asked): the bid is short for the wallet, said as such.
       return { bid: bid.reserve ? bid : { ...bid, shortfall: bid.shortfall === 'deadline-passed' ? bid.shortfall : 'wallet' }, deadline, error: errorText(e) };
     }
   }
   try {
-    const wallet = chosen;
     if (!coins) bid = bidAnchorChild(facts(wallet)); // sized again on the coins the wallet chose
     if (bid.action === 'alone' || bid.action === 'keep') return { bid, deadline };
     const f = facts(wallet);

@@ -65,9 +65,6 @@ export function nodeWallet(client: RpcClient): NodeWallet {
   };
 }
 
-/** BIP 68: an input's nSequence with this bit set has no relative lock. */
-const SEQUENCE_LOCKTIME_DISABLE_FLAG = 0x8000_0000;
-
 /**
  * The wallet's coins a watcher stored (walletcreatefundedpsbt's answer, base64), as far as the node and the wallet vouch
  * for them: a writer of the database can edit them, and the wallet signs whatever spends its coins — an output marked
@@ -84,6 +81,7 @@ export async function vouchedCoins(chain: Pick<ChainSource, 'utxo' | 'rawTransac
   const { measureTx } = await import('../../lib/truc/transaction.ts');
   const { equalBytes, toHex } = await import('../../lib/bytes.ts');
   const { walletCoins } = await import('../../lib/tx/wallet-psbt.ts');
+  const { SEQUENCE_LOCKTIME_DISABLE_FLAG } = await import('../../lib/chain/finality.ts');
   let coins: Transaction;
   try {
     coins = parsePsbtBase64(stored, 'the stored wallet coins');
