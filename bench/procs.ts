@@ -188,6 +188,18 @@ export function cpuSeconds(pids: number[]): number {
   }
   return ticks / TICK;
 }
+/**
+ * How long `pid`'s main thread has waited for a core, in seconds: Linux's schedstat, its second
+ * field (runnable, not running — another process, or one of its own threads, had the core); NaN
+ * without it. On a shared machine, the part of a latency that is the machine's, not the service's.
+ */
+export function waitedForCore(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return NaN;
+  }
+}
 /** The PostgreSQL server's processes: the postmaster (first line of postmaster.pid) and its children. */
 export function postgresPids(dataDir: string): number[] {
   const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);

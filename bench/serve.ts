@@ -26,13 +26,15 @@
  * BENCH_SERVE_PACED_RATE=N: the paced row alone, at N payments/s (no closed loop before it); BENCH_SERVE_STALLS=1: each
  * paced service run with bench/stall-probe.cjs, its event loop's stalls over 20 ms per 1000 payments and what filled them
  * (bench/stalls.ts) printed beside its row; BENCH_ANCHOR=DIR: DIR's build too, run by run (A B A B …), the paced row included.
+ * The paced row says how long the service's main thread waited for a core (bench/procs.ts waitedForCore): on a shared
+ * machine its p99 — over a few hundred payments, the fifth-worst — is often one such wait, not the service's.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { cpuSeconds, hasTaskset, MINT_ARGS, receiptOf, serveMint, serviceEnv, streamMint } from './procs.ts';
+import { cpuSeconds, hasTaskset, waitedForCore, MINT_ARGS, receiptOf, serveMint, serviceEnv, streamMint } from './procs.ts';
 import autocannon from 'autocannon';
 import { setupMintStream } from './credit.ts';
 import { reportRow } from './rows.mjs';
@@ -49,7 +51,7 @@ const PACED_RATE = Number(process.env.BENCH_SERVE_PACED_RATE ?? 0);
 const STALLS = process.env.BENCH_SERVE_STALLS === '1';
 
 /** `rate`: answers per second of this process's own clock; `autocannonRate`: autocannon's (its duration ends at its next 1-s tick after the last answer, so it under-reports). */
-type Row = { sustainedFrom?: number; sustained?: number; sustainedP50?: number; sustainedP99?: number; rate: number; autocannonRate?: number; p50: number; p99: number; errors: number; total?: number; cpuMs?: number; sustainedCpuMs?: number };
+type Row = { waitedMsPerS?: number; sustainedFrom?: number; sustained?: number; sustainedP50?: number; sustainedP99?: number; rate: number; autocannonRate?: number; p50: number; p99: number; errors: number; total?: number; cpuMs?: number; sustainedCpuMs?: number };
 
 /**
  * `connections` users, user k sending `bodies(k, j)` as its j-th request once its (j-1)-th
@@ -223,7 +225,10 @@ for (const [users, base] of ([[1, 300], [8, 64], [64, 10]] as const).filter(([u]
         const env = STALLS ? { ...cleanEnv(), BENCH_STALL_FILE: stallFile } : cleanEnv();
         const svc = await serve(['--state-dir', dir], env, true, bin, STALLS ? ['--require', join(ROOT, 'bench', 'stall-probe.cjs')] : []);
         backend = svc.backend();
+        const waited0 = waitedForCore(svc.child.pid!);
+        const loadStart = performance.now();
         const r = await pacedLoad(svc.url, users, payments, offered, (k, j) => lines[j * users + k]!);
+        r.waitedMsPerS = ((waitedForCore(svc.child.pid!) - waited0) * 1000) / ((performance.now() - loadStart) / 1000);
         await svc.stop();
         pacedRows[b]!.push(r);
         if (STALLS) stalls[b]!.push(readStalls(stallFile, r.sustainedFrom!, r.sustained!));
@@ -241,12 +246,12 @@ for (const [users, base] of ([[1, 300], [8, 64], [64, 10]] as const).filter(([u]
         note: `median of ${RUNS} runs`,
       });
       console.log(fmt(`${b ? '  anchor: ' : ''}SQLite, 1 process, ${users} users paced (${backend})`, row,
-        `   ${offered}/s offered (each user every ${((users / offered) * 1000).toFixed(0)} ms), half the closed loop's ${closedRate.toFixed(0)}/s; after the first third p50 ${median(paced.map((r) => r.sustainedP50!)).toFixed(1)} ms, p99 ${median(paced.map((r) => r.sustainedP99!)).toFixed(1)} ms   (median of ${RUNS}; p99s ${paced.map((r) => `${r.p99.toFixed(0)}/${r.sustainedP99!.toFixed(0)}`).join(', ')} ms, all/after the first third; load ${loadavg()[0]!.toFixed(1)})`));
+        `   ${offered}/s offered (each user every ${((users / offered) * 1000).toFixed(0)} ms), half the closed loop's ${closedRate.toFixed(0)}/s; after the first third p50 ${median(paced.map((r) => r.sustainedP50!)).toFixed(1)} ms, p99 ${median(paced.map((r) => r.sustainedP99!)).toFixed(1)} ms   (median of ${RUNS}; p99s ${paced.map((r) => `${r.p99.toFixed(0)}/${r.sustainedP99!.toFixed(0)}`).join(', ')} ms, all/after the first third; the service's main thread waited for a core ${paced.map((r) => r.waitedMsPerS!.toFixed(0)).join(', ')} ms per s of load; load ${loadavg()[0]!.toFixed(1)})`));
       if (STALLS) {
         // The run whose count is the median, in full; the others' counts beside it.
         const ss = stalls[b]!;
         const mid = ss.indexOf([...ss].sort((x, y) => x.per1000 - y.per1000)[Math.floor(ss.length / 2)]!);
-        console.log(`    after the first third, ${stallLine(ss[mid]!)}   (per 1000 in each run: ${ss.map((x) => x.per1000.toFixed(1)).join(', ')}; the probe itself costs a 2 ms timer and two stat() per COMMIT)`);
+        console.log(`    after the first third, ${stallLine(ss[mid]!)}   (per 1000 in each run: ${ss.map((x) => `${x.per1000.toFixed(1)} (${x.over20} in ${x.payments})`).join(', ')}; the probe itself costs a 2 ms timer and two stat() per COMMIT)`);
       }
     }
   }

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 type Event = [kind: string, at: number, ms: number, ...rest: (number | string | undefined)[]];
 
 export type Stalls = {
-  over20: number; per1000: number; longest: number;
+  payments: number; over20: number; per1000: number; longest: number;
   /** The longest stall less its wait for a core: what the service itself held its thread for (its CPU, GC, COMMIT's I/O). */
   longestOwn: number; wallMs: number; mainCpuMs: number; waitedMs: number; commitMs: number;
   /** Stalls over 20 ms by their largest part. */
@@ -40,7 +40,7 @@ export function readStalls(file: string, from: number, payments: number): Stalls
   const markCompacts = gcs.filter((g) => g[3] === 4).map((g) => g[2]);
   const oldSpace = gcs.map((g) => g[5] as number);
   return {
-    over20: stalls.length, per1000: (stalls.length * 1000) / payments, longest: Math.max(0, ...stalls.map((s) => s[2])), longestOwn: Math.max(0, ...stalls.map((s) => s[2] - (s[5] as number))),
+    payments, over20: stalls.length, per1000: (stalls.length * 1000) / payments, longest: Math.max(0, ...stalls.map((s) => s[2])), longestOwn: Math.max(0, ...stalls.map((s) => s[2] - (s[5] as number))),
     wallMs: sum(stalls.map((s) => s[2])), mainCpuMs: sum(stalls.map((s) => s[3] as number)), waitedMs: sum(stalls.map((s) => s[5] as number)), commitMs: sum(stalls.map((s) => s[4] as number)),
     byPart,
     commits: commits.length, commitMedianMs: median(commits.filter((c) => c[3] !== 'CKPT').map((c) => c[2])),
