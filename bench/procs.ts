@@ -51,11 +51,11 @@ export type ServedMint = { url: string; child: ChildProcess; backend: () => stri
  * A `serve mint` process of `bin` and its public URL (its first line on standard output): pinned
  * to core 0 with `pin` where taskset works, else on every core (never the bench's own core 1 by inheritance).
  */
-export async function serveMint(bin: string, args: string[], env: NodeJS.ProcessEnv, pin = false): Promise<ServedMint> {
+export async function serveMint(bin: string, args: string[], env: NodeJS.ProcessEnv, pin = false, extraNodeArgs: string[] = []): Promise<ServedMint> {
   // --trust-proxy 127.0.0.1: the load generators and proxies here connect from 127.0.0.1 with up to
   // 256 connections, past --max-connections-per-address (16); a trusted address is not counted.
   // BENCH_SERVE_NODE_ARGS: node flags for the service, e.g. '--cpu-prof --cpu-prof-dir=DIR' (a profile of the mint under load).
-  const nodeArgs = (process.env.BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = [...(process.env.BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean), ...extraNodeArgs];
   // The operator listener answers GET /v1/info: the secp256k1 backend the service chose (its log, at warn, does not say).
   const argv = [...nodeArgs, bin, 'serve', 'mint', ...MINT_ARGS, '--listen', '127.0.0.1:0', '--operator-listen', '127.0.0.1:0', '--rate-limit', '0', '--trust-proxy', '127.0.0.1', '--log-level', 'warn', ...args];
   const child = hasTaskset ? spawn('taskset', ['-c', pin ? '0' : ALL_CORES, process.execPath, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -187,6 +187,18 @@ export function cpuSeconds(pids: number[]): number {
     if (f) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
   }
   return ticks / TICK;
+}
+/**
+ * How long `pid`'s main thread has waited for a core, in seconds: Linux's schedstat, its second
+ * field (runnable, not running — another process, or one of its own threads, had the core); NaN
+ * without it. On a shared machine, the part of a latency that is the machine's, not the service's.
+ */
+export function waitedForCore(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return NaN;
+  }
 }
 /** The PostgreSQL server's processes: the postmaster (first line of postmaster.pid) and its children. */
 export function postgresPids(dataDir: string): number[] {

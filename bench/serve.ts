@@ -23,27 +23,35 @@
  * 2. PostgreSQL: bench/pg-scale.ts (the same closed loop with a loader that is not the bound,
  *    beside one SQLite service under the same load).
  * Run alone: `node --import tsx bench/serve.ts` (BENCH_SERVE_RUNS, BENCH_SERVE_SCALE, BENCH_SERVE_USERS (1,8,64; the paced row at the largest).
+ * BENCH_SERVE_PACED_RATE=N: the paced row alone, at N payments/s (no closed loop before it); BENCH_SERVE_STALLS=1: each
+ * paced service run with bench/stall-probe.cjs, its event loop's stalls over 20 ms per 1000 payments and what filled them
+ * (bench/stalls.ts) printed beside its row; BENCH_ANCHOR=DIR: DIR's build too, run by run (A B A B …), the paced row included.
+ * The paced row says how long the service's main thread waited for a core (bench/procs.ts waitedForCore): on a shared
+ * machine its p99 — over a few hundred payments, the fifth-worst — is often one such wait, not the service's.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { cpuSeconds, hasTaskset, MINT_ARGS, receiptOf, serveMint, serviceEnv, streamMint } from './procs.ts';
+import { cpuSeconds, hasTaskset, waitedForCore, MINT_ARGS, receiptOf, serveMint, serviceEnv, streamMint } from './procs.ts';
 import autocannon from 'autocannon';
 import { setupMintStream } from './credit.ts';
 import { reportRow } from './rows.mjs';
 import { MINT_KEY } from './credit-closed-loop.ts';
+import { readStalls, stallLine, type Stalls } from './stalls.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'run.js');
 const RUNS = Number(process.env.BENCH_SERVE_RUNS ?? 3);
 if (hasTaskset) spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
 const cleanEnv = () => serviceEnv(MINT_KEY);
-const serve = (args: string[], env: NodeJS.ProcessEnv, pin: boolean, bin = BIN) => serveMint(bin, args, env, pin);
+const serve = (args: string[], env: NodeJS.ProcessEnv, pin: boolean, bin = BIN, nodeArgs: string[] = []) => serveMint(bin, args, env, pin, nodeArgs);
+const PACED_RATE = Number(process.env.BENCH_SERVE_PACED_RATE ?? 0);
+const STALLS = process.env.BENCH_SERVE_STALLS === '1';
 
 /** `rate`: answers per second of this process's own clock; `autocannonRate`: autocannon's (its duration ends at its next 1-s tick after the last answer, so it under-reports). */
-type Row = { sustainedP50?: number; sustainedP99?: number; rate: number; autocannonRate?: number; p50: number; p99: number; errors: number; total?: number; cpuMs?: number; sustainedCpuMs?: number };
+type Row = { waitedMsPerS?: number; sustainedFrom?: number; sustained?: number; sustainedP50?: number; sustainedP99?: number; rate: number; autocannonRate?: number; p50: number; p99: number; errors: number; total?: number; cpuMs?: number; sustainedCpuMs?: number };
 
 /**
  * `connections` users, user k sending `bodies(k, j)` as its j-th request once its (j-1)-th
@@ -108,6 +116,7 @@ async function pacedLoad(url: string, users: number, payments: number, offered: 
     req.end(text);
   });
   const start = performance.now() + 50;
+  const first = (users * payments) / 3;
   await Promise.all(Array.from({ length: users }, async (_, k) => {
     for (let j = 0; j < payments; j++) {
       const due = start + ((j * users + k) * 1000) / offered;
@@ -116,13 +125,13 @@ async function pacedLoad(url: string, users: number, payments: number, offered: 
       const r = await post(body(k, j)).catch(() => ({ status: 0, text: '' }));
       lastAnswer = performance.now();
       latencies.push(lastAnswer - due);
-      if (j * users + k >= (users * payments) / 3) sustained.push(lastAnswer - due);
+      if (j * users + k >= first) sustained.push(lastAnswer - due);
       if (receiptOf(r.status, r.text) === undefined) errors++;
     }
   }));
   agent.destroy();
   const at = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
-  return { rate: latencies.length / ((lastAnswer - start) / 1000), p50: at(latencies, 0.5), p99: at(latencies, 0.99), errors, total: latencies.length, sustainedP50: at(sustained, 0.5), sustainedP99: at(sustained, 0.99) };
+  return { sustainedFrom: performance.timeOrigin + start + (Math.ceil(first) * 1000) / offered, sustained: sustained.length, rate: latencies.length / ((lastAnswer - start) / 1000), p50: at(latencies, 0.5), p99: at(latencies, 0.99), errors, total: latencies.length, sustainedP50: at(sustained, 0.5), sustainedP99: at(sustained, 0.99) };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -149,7 +158,7 @@ for (const [users, base] of ([[1, 300], [8, 64], [64, 10]] as const).filter(([u]
   const engine: { cpuMs: number; sustainedCpuMs: number }[] = [];
   const first = Math.ceil((users * payments) / 3);
   let backend = '?';
-  for (let run = 0; run < RUNS; run++) {
+  for (let run = 0; run < (PACED_RATE ? 0 : RUNS); run++) {
     // The engine, in the same run: the stream fed the same requests (bench/procs.ts streamMint).
     const engineDir = join(work, `stream-${users}-${run}`);
     cpSync(setupDir, engineDir, { recursive: true });
@@ -173,57 +182,78 @@ for (const [users, base] of ([[1, 300], [8, 64], [64, 10]] as const).filter(([u]
       await svc.stop();
     }
   }
-  const engineAll = median(engine.map((e) => e.cpuMs));
-  const engineSustained = median(engine.map((e) => e.sustainedCpuMs));
-  for (const [b, rs] of rows.entries()) {
-    const row = { rate: median(rs.map((r) => r.rate)), autocannonRate: median(rs.map((r) => r.autocannonRate!)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), errors: rs.reduce((a, r) => a + r.errors, 0) };
-    const cpuMs = median(rs.map((r) => r.cpuMs!));
-    const sustained = median(rs.map((r) => r.sustainedCpuMs!));
-    if (b === 0) {
-      // Issue 73 item 2's rows: the service against its engine, after the first third (sustained).
-      const ratios = rs.map((r, i) => r.sustainedCpuMs! / engine[i]!.sustainedCpuMs);
-      const target = users === 1 ? 1.5 : users === 64 ? 1.2 : undefined;
-      reportRow({
-        id: `serve/sqlite-${users}`, label: `\`serve mint\` on SQLite, ${users} user${users > 1 ? 's' : ''} (one payment in flight each), ${backend}: service CPU per update after the first third`,
-        value: sustained, unit: 'ms CPU', range: [Math.min(...rs.map((r) => r.sustainedCpuMs!)), Math.max(...rs.map((r) => r.sustainedCpuMs!))],
-        anchor: { label: 'its engine (`sign-update --role mint --stream`), the same requests, ms CPU', value: engineSustained },
-        ratio: sustained / engineSustained, ratioRange: [Math.min(...ratios), Math.max(...ratios)],
-        ...(target ? { target: { on: 'ratio', atMost: target } } : {}),
-        bound: `${row.rate.toFixed(0)} updates/s, p50 ${row.p50.toFixed(0)} ms, p99 ${row.p99.toFixed(0)} ms (closed loop: ${users} user${users > 1 ? 's' : ''} ÷ rate is the mean wait)`,
-        note: `median of ${RUNS} runs`,
-      });
+  if (!PACED_RATE) {
+    const engineAll = median(engine.map((e) => e.cpuMs));
+    const engineSustained = median(engine.map((e) => e.sustainedCpuMs));
+    for (const [b, rs] of rows.entries()) {
+      const row = { rate: median(rs.map((r) => r.rate)), autocannonRate: median(rs.map((r) => r.autocannonRate!)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), errors: rs.reduce((a, r) => a + r.errors, 0) };
+      const cpuMs = median(rs.map((r) => r.cpuMs!));
+      const sustained = median(rs.map((r) => r.sustainedCpuMs!));
+      if (b === 0) {
+        // Issue 73 item 2's rows: the service against its engine, after the first third (sustained).
+        const ratios = rs.map((r, i) => r.sustainedCpuMs! / engine[i]!.sustainedCpuMs);
+        const target = users === 1 ? 1.5 : users === 64 ? 1.2 : undefined;
+        reportRow({
+          id: `serve/sqlite-${users}`, label: `\`serve mint\` on SQLite, ${users} user${users > 1 ? 's' : ''} (one payment in flight each), ${backend}: service CPU per update after the first third`,
+          value: sustained, unit: 'ms CPU', range: [Math.min(...rs.map((r) => r.sustainedCpuMs!)), Math.max(...rs.map((r) => r.sustainedCpuMs!))],
+          anchor: { label: 'its engine (`sign-update --role mint --stream`), the same requests, ms CPU', value: engineSustained },
+          ratio: sustained / engineSustained, ratioRange: [Math.min(...ratios), Math.max(...ratios)],
+          ...(target ? { target: { on: 'ratio', atMost: target } } : {}),
+          bound: `${row.rate.toFixed(0)} updates/s, p50 ${row.p50.toFixed(0)} ms, p99 ${row.p99.toFixed(0)} ms (closed loop: ${users} user${users > 1 ? 's' : ''} ÷ rate is the mean wait)`,
+          note: `median of ${RUNS} runs`,
+        });
+      }
+      console.log(fmt(`${b ? '  anchor: ' : ''}SQLite, 1 process, ${users} user${users > 1 ? 's' : ''} (${backend})`, row,
+        `   service CPU ${cpuMs.toFixed(2)} ms per update = ${(1000 / cpuMs).toFixed(0)} updates per CPU-s; after the first third ${sustained.toFixed(2)} ms = ${(sustained / engineSustained).toFixed(2)}× the engine's   (median of ${RUNS}, ${users * payments} payments each; rates ${rs.map((r) => r.rate.toFixed(0)).join(', ')}; CPU ${rs.map((r) => r.cpuMs!.toFixed(2)).join(', ')}; after the first third ${rs.map((r) => r.sustainedCpuMs!.toFixed(2)).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`));
     }
-    console.log(fmt(`${b ? '  anchor: ' : ''}SQLite, 1 process, ${users} user${users > 1 ? 's' : ''} (${backend})`, row,
-      `   service CPU ${cpuMs.toFixed(2)} ms per update = ${(1000 / cpuMs).toFixed(0)} updates per CPU-s; after the first third ${sustained.toFixed(2)} ms = ${(sustained / engineSustained).toFixed(2)}× the engine's   (median of ${RUNS}, ${users * payments} payments each; rates ${rs.map((r) => r.rate.toFixed(0)).join(', ')}; CPU ${rs.map((r) => r.cpuMs!.toFixed(2)).join(', ')}; after the first third ${rs.map((r) => r.sustainedCpuMs!.toFixed(2)).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`));
+    console.log(`    its engine, sign-update --role mint --stream fed the same requests in the same runs: CPU ${engineAll.toFixed(2)} ms per update (its store's open included), after the first third ${engineSustained.toFixed(2)} ms (runs: ${engine.map((e) => `${e.cpuMs.toFixed(2)}/${e.sustainedCpuMs.toFixed(2)}`).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`);
   }
-  console.log(`    its engine, sign-update --role mint --stream fed the same requests in the same runs: CPU ${engineAll.toFixed(2)} ms per update (its store's open included), after the first third ${engineSustained.toFixed(2)} ms (runs: ${engine.map((e) => `${e.cpuMs.toFixed(2)}/${e.sustainedCpuMs.toFixed(2)}`).join(', ')}; load ${loadavg()[0]!.toFixed(1)})`);
   if (users === Math.max(...USERS)) {
     // Paced: a closed loop at its limit has, by Little's law, a mean latency of users ÷ rate
     // (64 ÷ 300/s ≈ 210 ms) whatever the service does, so its p99 says how many users wait, not
     // how fast one is answered. The same 64 users paying at a steady pace (pacedLoad) — together
     // half the closed loop's median rate — say how long a payment waits when the service keeps up.
-    const closedRate = median(rows[0]!.map((r) => r.rate));
+    const closedRate = PACED_RATE ? 2 * PACED_RATE : median(rows[0]!.map((r) => r.rate));
     const offered = Math.max(1, Math.round(closedRate / 2));
-    const paced: Row[] = [];
+    const pacedRows: Row[][] = builds.map(() => []);
+    const stalls: Stalls[][] = builds.map(() => []);
     for (let run = 0; run < RUNS; run++) {
-      const dir = join(work, `sqlite-paced-${run}`);
-      cpSync(setupDir, dir, { recursive: true });
-      const svc = await serve(['--state-dir', dir], cleanEnv(), true);
-      paced.push(await pacedLoad(svc.url, users, payments, offered, (k, j) => lines[j * users + k]!));
-      await svc.stop();
+      for (const [b, bin] of builds.entries()) {
+        const dir = join(work, `sqlite-paced-${run}-${b}`);
+        cpSync(setupDir, dir, { recursive: true });
+        const stallFile = join(work, `stalls-${run}-${b}.json`);
+        const env = STALLS ? { ...cleanEnv(), BENCH_STALL_FILE: stallFile } : cleanEnv();
+        const svc = await serve(['--state-dir', dir], env, true, bin, STALLS ? ['--require', join(ROOT, 'bench', 'stall-probe.cjs')] : []);
+        backend = svc.backend();
+        const waited0 = waitedForCore(svc.child.pid!);
+        const loadStart = performance.now();
+        const r = await pacedLoad(svc.url, users, payments, offered, (k, j) => lines[j * users + k]!);
+        r.waitedMsPerS = ((waitedForCore(svc.child.pid!) - waited0) * 1000) / ((performance.now() - loadStart) / 1000);
+        await svc.stop();
+        pacedRows[b]!.push(r);
+        if (STALLS) stalls[b]!.push(readStalls(stallFile, r.sustainedFrom!, r.sustained!));
+      }
     }
-    const row = { rate: median(paced.map((r) => r.rate)), p50: median(paced.map((r) => r.p50)), p99: median(paced.map((r) => r.p99)), errors: paced.reduce((a, r) => a + r.errors, 0) };
-    const p99 = median(paced.map((r) => r.sustainedP99!));
-    reportRow({
-      id: `serve/sqlite-${users}-paced`, label: `\`serve mint\` on SQLite, ${users} users paced (evenly spread, half the closed loop's rate), ${backend}: p99 latency after the first third, from when each payment was due`,
-      value: p99, unit: 'ms wall (p99)', range: [Math.min(...paced.map((r) => r.sustainedP99!)), Math.max(...paced.map((r) => r.sustainedP99!))],
-      anchor: { label: 'offered payments/s (half the closed loop\'s, same run)', value: offered },
-      target: { on: 'value', atMost: 50 },
-      bound: `p50 ${median(paced.map((r) => r.sustainedP50!)).toFixed(1)} ms; over all payments (first sight of each contract and JIT included) p99 ${row.p99.toFixed(0)} ms`,
-      note: `median of ${RUNS} runs`,
-    });
-    console.log(fmt(`SQLite, 1 process, ${users} users paced (${backend})`, row,
-      `   ${offered}/s offered (each user every ${((users / offered) * 1000).toFixed(0)} ms), half the closed loop's ${closedRate.toFixed(0)}/s; after the first third p50 ${median(paced.map((r) => r.sustainedP50!)).toFixed(1)} ms, p99 ${median(paced.map((r) => r.sustainedP99!)).toFixed(1)} ms   (median of ${RUNS}; p99s ${paced.map((r) => `${r.p99.toFixed(0)}/${r.sustainedP99!.toFixed(0)}`).join(', ')} ms, all/after the first third; load ${loadavg()[0]!.toFixed(1)})`));
+    for (const [b, paced] of pacedRows.entries()) {
+      const row = { rate: median(paced.map((r) => r.rate)), p50: median(paced.map((r) => r.p50)), p99: median(paced.map((r) => r.p99)), errors: paced.reduce((a, r) => a + r.errors, 0) };
+      const p99 = median(paced.map((r) => r.sustainedP99!));
+      if (b === 0) reportRow({
+        id: `serve/sqlite-${users}-paced`, label: `\`serve mint\` on SQLite, ${users} users paced (evenly spread, half the closed loop's rate), ${backend}: p99 latency after the first third, from when each payment was due`,
+        value: p99, unit: 'ms wall (p99)', range: [Math.min(...paced.map((r) => r.sustainedP99!)), Math.max(...paced.map((r) => r.sustainedP99!))],
+        anchor: { label: 'offered payments/s (half the closed loop\'s, same run)', value: offered },
+        target: { on: 'value', atMost: 50 },
+        bound: `p50 ${median(paced.map((r) => r.sustainedP50!)).toFixed(1)} ms; over all payments (first sight of each contract and JIT included) p99 ${row.p99.toFixed(0)} ms`,
+        note: `median of ${RUNS} runs`,
+      });
+      console.log(fmt(`${b ? '  anchor: ' : ''}SQLite, 1 process, ${users} users paced (${backend})`, row,
+        `   ${offered}/s offered (each user every ${((users / offered) * 1000).toFixed(0)} ms), half the closed loop's ${closedRate.toFixed(0)}/s; after the first third p50 ${median(paced.map((r) => r.sustainedP50!)).toFixed(1)} ms, p99 ${median(paced.map((r) => r.sustainedP99!)).toFixed(1)} ms   (median of ${RUNS}; p99s ${paced.map((r) => `${r.p99.toFixed(0)}/${r.sustainedP99!.toFixed(0)}`).join(', ')} ms, all/after the first third; the service's main thread waited for a core ${paced.map((r) => r.waitedMsPerS!.toFixed(0)).join(', ')} ms per s of load; load ${loadavg()[0]!.toFixed(1)})`));
+      if (STALLS) {
+        // The run whose count is the median, in full; the others' counts beside it.
+        const ss = stalls[b]!;
+        const mid = ss.indexOf([...ss].sort((x, y) => x.per1000 - y.per1000)[Math.floor(ss.length / 2)]!);
+        console.log(`    after the first third, ${stallLine(ss[mid]!)}   (per 1000 in each run: ${ss.map((x) => `${x.per1000.toFixed(1)} (${x.over20} in ${x.payments})`).join(', ')}; the probe itself costs a 2 ms timer and two stat() per COMMIT)`);
+      }
+    }
   }
 }
 
