@@ -33,6 +33,7 @@ import type { Network } from '../network.ts';
 import { readMusigInput } from '../musig/psbt-keypath.ts';
 import { decodeAddress } from '../address.ts';
 import { parsePsbtBase64, serializePsbt } from '../psbt/parse.ts';
+import { txidOf } from '../psbt/views.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { termsFromJson } from './codec.ts';
 import type { MintContext, MintContractRecord, MintPolicy, ReceiptJson } from './ports.ts';
@@ -253,8 +254,8 @@ export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promis
   // The keyset: the ecash mint's active one, or the one this contract was told of last (src/lib/credit/ecash-keysets.ts).
   const keysets = ctx.ecash ? await ctx.ecash.signer.forRequest(record.latest?.receipt, req.outputs) : undefined;
   // The outputs are the user's: its signature over them, this state's txid and the mint nonce it signs against (ecash.ts).
-  // The txid only when the outputs are checked against it (a mint without ecash never reads it: re-encoding costs ~20 µs).
-  const binding = { userPubkey: c.userPubkey, mintPubnonce, get txid() { return tx.id; } };
+  // The txid only when the outputs are checked against it (a mint without ecash never reads it), from the unsigned bytes (btc-signer's tx.id re-encodes through its coder).
+  const binding = { userPubkey: c.userPubkey, mintPubnonce, get txid() { return txidOf(tx); } };
   const points = await checkOutputs(keysets ? { ecash: { ...ctx.ecash!, keyset: keysets.keyset } } : ctx, req, binding);
   const signed = signedKeyPathTx(tx, await mintComplete(tx, input, ctx.mint, c.userPubkey, ctx.nonces, stateNonceContext(c.id, req.state)));
   const signatures = points ? signOutputs(keysets!.keyset, req.outputs!, points) : undefined;

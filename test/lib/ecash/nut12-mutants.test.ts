@@ -4,12 +4,16 @@
  * (the same scalar written in 33 bytes is refused, so a proof has one encoding), and a
  * blinding factor r outside [1, n−1] is a failed check (false), never an exception.
  * Inputs are NUT-12's own test vectors (test/vectors/cashu/nut12.json); the expected
- * answers are the spec's: a valid vector verifies, anything else does not.
+ * answers are the spec's: a valid vector verifies, anything else does not. The deterministic
+ * nonce against node:crypto's HMAC (the one the mint signs with is on OpenSSL too, through
+ * src/lib/hash.ts; the vectors' (e, s) pin it as well: test/vectors/cashu.test.ts).
  */
+import { createHmac } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concatBytes, fromHex } from '../../../src/lib/bytes.ts';
-import { pointFromHex } from '../../../src/lib/ecash/curve.ts';
-import { verifyDleq, verifyProofDleq } from '../../../src/lib/ecash/nut12.ts';
+import { mulBase, mulSecret, pointFromHex, uncompressed } from '../../../src/lib/ecash/curve.ts';
+import { dleqNonce, verifyDleq, verifyProofDleq } from '../../../src/lib/ecash/nut12.ts';
 import { loadVector } from '../../helpers.ts';
 
 const v12 = loadVector('cashu/nut12.json');
@@ -60,5 +64,18 @@ describe('NUT-12: each part of a DLEQ is 32 bytes, and r a scalar in [1, n−1]'
   it('s = 0 or s ≥ n, e = 0 or e ≥ n → false, not an exception', () => {
     for (const s of [0n, N, N + 1n]) expect(verifyDleq({ e: D.e, s: be32(s) }, A, B_, C_), `s ${s}`).toBe(false);
     for (const e of [0n, N, N + 1n]) expect(verifyDleq({ e: be32(e), s: D.s }, A, B_, C_), `e ${e}`).toBe(false);
+  });
+});
+
+describe("NUT-12's deterministic nonce (on OpenSSL through src/lib/hash.ts since 2026-11-29)", () => {
+  it('is HMAC-SHA256(a, "Cashu_DLEQ_R_v1" ‖ A ‖ B_ ‖ C_ ‖ 0) as node:crypto computes it, for random keys and points', () => {
+    fc.assert(fc.property(fc.bigInt({ min: 1n, max: N - 1n }), fc.bigInt({ min: 1n, max: N - 1n }), (a, b) => {
+      const A = mulBase(a);
+      const B = mulBase(b);
+      const C = mulSecret(B, a);
+      const want = BigInt('0x' + createHmac('sha256', be32(a)).update(Buffer.concat([Buffer.from('Cashu_DLEQ_R_v1'), uncompressed(A), uncompressed(B), uncompressed(C), Buffer.of(0)])).digest('hex'));
+      // a digest ≥ n (probability ~2^-128) would take the next counter: not drawn here
+      expect(dleqNonce(a, A, B, C)).toBe(want);
+    }), { numRuns: 40 });
   });
 });

@@ -3,11 +3,12 @@
  * against btc-signer's own `unsignedTx` on random transactions: 1–300 inputs and outputs
  * (compact sizes of 1 and 3 bytes), scripts up to 300 bytes, any version, sequence and lock
  * time (counts and lengths at 0xfb–0xff, where a compact size grows), and inputs that carry a final scriptSig (left out of the unsigned bytes by both).
+ * `txidOf` against btc-signer's `tx.id` on the same transactions (with and without final scriptSigs).
  */
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Transaction } from '@scure/btc-signer';
-import { unsignedTxBytes } from '../../../src/lib/psbt/views.ts';
+import { unsignedTxBytes, txidOf } from '../../../src/lib/psbt/views.ts';
 
 const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
 const inputArb = fc.record({
@@ -37,6 +38,8 @@ describe('unsignedTxBytes', () => {
           if (scriptSig) tx.updateInput(i, { finalScriptSig: scriptSig }, true);
         }
         expect(Buffer.from(unsignedTxBytes(tx)).toString('hex')).toBe(Buffer.from(tx.unsignedTx).toString('hex'));
+        // The id the credit mint binds ecash outputs to (mint.ts): btc-signer's own.
+        expect(txidOf(tx)).toBe(tx.id);
       }),
       { numRuns: 60 },
     );
