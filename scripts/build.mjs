@@ -156,6 +156,7 @@ const devicePay = await build({
   outdir: out,
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
+  sourcemap: 'linked', // for CPU profiles (bench/cpu-parts.ts); --debug runs the full CLI
   plugins: [oclifLite, routeDynamicImports, linearTerminatorCheck, btcSignerPatches],
   define: { 'import.meta.url': '__offchainModuleUrl' },
   banner: {
