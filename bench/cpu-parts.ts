@@ -1,8 +1,8 @@
 /**
  * A one-shot command's CPU said part by part (issue 73 item 4: start-up, curve, store, HTTP), from
  * the V8 CPU profile of its process (`node --cpu-prof`). Each sample is given to the part of the
- * deepest frame on its stack that belongs to one (the bundle's frames are mapped back to their
- * source file through dist/offchain.cjs.map): a sample in noble under btc-signer's PSBT reader is
+ * deepest frame on its stack that belongs to one (the bundles' frames are mapped back to their
+ * source file through dist/offchain.cjs.map and dist/device-pay.cjs.map): a sample in noble under btc-signer's PSBT reader is
  * curve, one in fs.openSync under the store is store, one compiling node:http for the client is
  * start-up (module loading). Whatever no part claims is "protocol" when it is our own or
  * btc-signer's code (messages, PSBTs, the device's checks) and "other" otherwise. The samples V8
@@ -13,6 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
+import { join } from 'node:path';
 
 export const PARTS = ['start-up', 'curve', 'store', 'HTTP', 'protocol', 'GC', 'V8/native', 'other', 'idle'] as const;
 export type Part = (typeof PARTS)[number];
@@ -29,19 +30,21 @@ const RULES: [RegExp, Part][] = [
   // HTTP: the client (src/lib/cli/peer.ts) and Node's http, net and dns.
   [/src\/lib\/cli\/peer\.ts|^node:(_http_|http|net|dns|internal\/(http|net|dns|dgram|stream_base_commons|streams\/))/, 'HTTP'],
   // Start-up: Node's loaders and compiler of its own modules, bin/run.js (the bundle and its code cache), oclif, the CLI layer.
-  [/^node:(vm|internal\/(modules|bootstrap|vm|main|process\/pre_execution))|bin\/run\.js$|node_modules\/(@oclif\/|semver|lilconfig|ansis|debug|ejs|wrap-ansi|string-width|strip-ansi|widest-line|indent-string|clean-stack|cli-spinners|supports-color|has-flag|wordwrap|js-yaml|tinyglobby|minimatch)|src\/(cli\.ts|lib\/cli\/)/, 'start-up'],
+  [/^node:(vm|internal\/(modules|bootstrap|vm|main|process\/pre_execution))|bin\/run\.js$|node_modules\/(@oclif\/|semver|lilconfig|ansis|debug|ejs|wrap-ansi|string-width|strip-ansi|widest-line|indent-string|clean-stack|cli-spinners|supports-color|has-flag|wordwrap|js-yaml|tinyglobby|minimatch)|src\/(cli\.ts|lib\/cli\/|fast-toll\/)/, 'start-up'],
   [/node_modules\/(@scure\/|micro-packed|@sinclair\/typebox)|src\//, 'protocol'],
 ];
 
 /** The milliseconds of each part in one profile. */
-export function cpuParts(profileFile: string, bundleMap: SourceMap | undefined): Record<Part, number> {
+export function cpuParts(profileFile: string, bundleMaps: ReadonlyMap<string, SourceMap>): Record<Part, number> {
   const p = JSON.parse(readFileSync(profileFile, 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const partOfNode = new Map<number, Part | null>();
   const frameSource = (cf: CallFrame): string => {
-    if (bundleMap && /\/dist\/offchain\.cjs$/.test(cf.url)) return (bundleMap.findEntry(cf.lineNumber, cf.columnNumber) as { originalSource?: string }).originalSource ?? cf.url;
+    const bundleMap = /\/dist\/([\w-]+\.cjs)$/.exec(cf.url)?.[1];
+    const map = bundleMap === undefined ? undefined : bundleMaps.get(bundleMap);
+    if (map) return (map.findEntry(cf.lineNumber, cf.columnNumber) as { originalSource?: string }).originalSource ?? cf.url;
     return cf.url;
   };
   const ownPart = (cf: CallFrame): Part | null => {
@@ -76,11 +79,15 @@ export function cpuParts(profileFile: string, bundleMap: SourceMap | undefined):
   return parts;
 }
 
-/** The bundle's source map (the build writes it beside dist/offchain.cjs), or undefined without one. */
-export function bundleSourceMap(mapFile: string): SourceMap | undefined {
-  try {
-    return new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8')));
-  } catch {
-    return undefined;
+/** The bundles' source maps (the build writes them beside dist/offchain.cjs and dist/device-pay.cjs), by file name; those it finds. */
+export function bundleSourceMaps(distDir: string): Map<string, SourceMap> {
+  const maps = new Map<string, SourceMap>();
+  for (const name of ['offchain.cjs', 'device-pay.cjs']) {
+    try {
+      maps.set(name, new SourceMap(JSON.parse(readFileSync(join(distDir, `${name}.map`), 'utf8'))));
+    } catch {
+      // no map: its frames count by their own file name
+    }
   }
+  return maps;
 }

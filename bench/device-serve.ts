@@ -25,6 +25,7 @@
  * Run alone: `node --import tsx bench/device-serve.ts [tolls]` (default 21; BENCH_DEVICE_SERVE_PIPED, default 7;
  * BENCH_DEVICE_SERVE_PROFILES: profiled tolls for the parts, default 5, 0 for none;
  * BENCH_DEVICE_SERVE_CLN_TOLLS: tolls on Core Lightning, default as many, 0 to skip that row;
+ * BENCH_DEVICE_SERVE_AB=1: every row's tolls in turn through the full CLI and `device pay`'s own bundle, interleaved;
  * BENCH_DEVICE_SERVE_NODE_ARGS: node flags for the device process, e.g. `--cpu-prof --cpu-prof-dir=DIR`;
  * BENCH_DEVICE_SERVE_SVC_NODE_ARGS: the same for the service).
  */
@@ -38,7 +39,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../src/lib/bytes.ts';
 import { type Bolt11Field, bolt11SigningHash, encodeBolt11 } from '../src/lib/invoice/bolt11.ts';
-import { bundleSourceMap, cpuParts, PARTS, type Part } from './cpu-parts.ts';
+import { bundleSourceMaps, cpuParts, PARTS, type Part } from './cpu-parts.ts';
 import { reportRow } from './rows.mjs';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -136,22 +137,38 @@ async function serveGateway(args: string[]): Promise<{ url: string; log: () => s
 const logTimes = (log: string, route: string) => log.split('\n').filter((l) => l.includes('"msg":"served"') && l.includes(`"route":"${route}"`)).map((l) => Number(/"ms":([\d.]+)/.exec(l)?.[1])).slice(1);
 
 /**
- * `count` tolls, each one `device pay --peer` process (the first left out: cold files, the service's first request),
- * then `profiles` more run with --cpu-prof: the runs, and each profile's parts (bench/cpu-parts.ts).
+ * With BENCH_DEVICE_SERVE_AB=1, the tolls go in turn through the full CLI (OFFCHAIN_FAST_PATHS=0) and through
+ * what bin/run.js runs by default (`device pay`'s own bundle): the two measured interleaved, in the same run.
  */
-async function tolls(count: number, profiles: number, args: (n: number) => Promise<string[]>): Promise<{ runs: Timed[]; parts: Record<Part, number>[] }> {
-  const runs: Timed[] = [];
-  const profDir = join(work, `prof-${Math.random().toString(36).slice(2)}`);
-  for (let n = 0; n < count + profiles; n++) {
-    const prof = n >= count ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-    const r = await timed('"$@"', [...WRAP, process.execPath, ...NODE_ARGS, ...prof, BIN, 'device', 'pay', '--peer', ...(await args(n))], cleanEnv({ USER_KEY }));
+const VARIANTS: { label: string; env: Record<string, string> }[] = process.env.BENCH_DEVICE_SERVE_AB === '1'
+  ? [{ label: ', full CLI', env: { OFFCHAIN_FAST_PATHS: '0' } }, { label: ', own bundle', env: {} }]
+  : [{ label: '', env: {} }];
+
+type Tolls = { label: string; runs: Timed[]; parts: Record<Part, number>[] };
+
+/**
+ * `count` tolls of each variant, each one `device pay --peer` process (the first of each left out: cold files, the
+ * service's first request), then `profiles` more of each run with --cpu-prof: the runs, and each profile's parts
+ * (bench/cpu-parts.ts).
+ */
+async function tolls(count: number, profiles: number, args: (n: number) => Promise<string[]>): Promise<Tolls[]> {
+  const out: Tolls[] = VARIANTS.map((v) => ({ label: v.label, runs: [], parts: [] }));
+  const profDirs = VARIANTS.map(() => join(work, `prof-${Math.random().toString(36).slice(2)}`));
+  const V = VARIANTS.length;
+  for (let n = 0; n < (count + profiles) * V; n++) {
+    const v = n % V;
+    const i = Math.floor(n / V);
+    const prof = i >= count ? ['--cpu-prof', `--cpu-prof-dir=${profDirs[v]}`] : [];
+    const r = await timed('"$@"', [...WRAP, process.execPath, ...NODE_ARGS, ...prof, BIN, 'device', 'pay', '--peer', ...(await args(n))], cleanEnv({ USER_KEY, ...VARIANTS[v]!.env }));
     if (r.status !== 0 || !r.stdout.includes('"credit/balance"')) throw new Error(`bench: device pay --peer ${n} exited ${r.status}: ${r.stderr}`);
-    if (n > 0 && n < count) runs.push(r);
-    if (process.env.BENCH_DEVICE_SERVE_SHOW === '1' && n === count - 1) console.log(r.stdout, r.stderr);
+    if (i > 0 && i < count) out[v]!.runs.push(r);
+    if (process.env.BENCH_DEVICE_SERVE_SHOW === '1' && i === count - 1) console.log(r.stdout, r.stderr);
   }
-  const map = profiles > 0 ? bundleSourceMap(join(ROOT, 'dist', 'offchain.cjs.map')) : undefined;
-  const parts = profiles > 0 ? readdirSync(profDir).map((f) => cpuParts(join(profDir, f), map)) : [];
-  return { runs, parts };
+  if (profiles > 0) {
+    const maps = bundleSourceMaps(join(ROOT, 'dist'));
+    out.forEach((o, v) => (o.parts = readdirSync(profDirs[v]!).map((f) => cpuParts(join(profDirs[v]!, f), maps))));
+  }
+  return out;
 }
 
 /** The parts' medians over the profiles, on one line: busy parts first, then the time it waited. */
@@ -164,7 +181,7 @@ function partsLine(parts: Record<Part, number>[]): string {
 function tollRow(label: string, runs: Timed[], parts: Record<Part, number>[], loadAt: string): void {
   const wall = runs.map((r) => r.ms);
   const cpu = runs.map((r) => r.cpuMs);
-  console.log(`  ${label.padEnd(47)} wall p50 ${ms(q(wall, 0.5))}  p90 ${ms(q(wall, 0.9))}   device CPU p50 ${ms(q(cpu, 0.5))}  p90 ${ms(q(cpu, 0.9))}   (n=${runs.length}, the first left out; load ${loadAt} → ${load()})`);
+  console.log(`  ${label.padEnd(60)} wall p50 ${ms(q(wall, 0.5))}  p90 ${ms(q(wall, 0.9))}   device CPU p50 ${ms(q(cpu, 0.5))}  p90 ${ms(q(cpu, 0.9))}   (n=${runs.length}, the first left out; load ${loadAt} → ${load()})`);
   if (parts.length) console.log(`    device CPU part by part (V8 profiles of ${parts.length} more, ms p50): ${partsLine(parts)}`);
 }
 
@@ -222,7 +239,8 @@ const user = (dir: string) => ['--key-env', 'USER_KEY', '--state-dir', join(work
 
 const scriptedLoad = load();
 const svc = await serveGateway(['--terms', TERMS, '--now', String(NOW), '--tip-height', TIP, '--confirmations', '1', '--state-dir', join(work, 'svc', 'mint'), '--lightning-rpc', socket]);
-const scripted = await tolls(TOLLS, PROFILES, async (n) => [svc.url, '--invoice', inv('svc', n), ...payFlags, ...user('svc')]);
+const scriptedAll = await tolls(TOLLS, PROFILES, async (n) => [svc.url, '--invoice', inv('svc', n), ...payFlags, ...user('svc')]);
+const scripted = scriptedAll.at(-1)!;
 const payMs = logTimes(svc.log(), '/v1/gateway/pay');
 const completeMs = logTimes(svc.log(), '/v1/gateway/complete');
 await svc.stop();
@@ -252,7 +270,7 @@ const pcpu = piped.map((r) => r.cpuMs);
 console.log(`\nThe device's toll through serve gateway (bench/device-serve.ts): ${cpus().length} cores, load average ${startLoad.map((l) => l.toFixed(1)).join(' ')} at start`);
 console.log(`  anchor: node -e 0                               wall p50 ${ms(q(anchor.map((r) => r.ms), 0.5))}  p90 ${ms(q(anchor.map((r) => r.ms), 0.9))}   CPU p50 ${ms(q(anchor.map((r) => r.cpuMs), 0.5))}   (n=${anchor.length}; load ${anchorLoad})`);
 console.log('  scripted Lightning node (no Lightning time):');
-tollRow('device pay --peer, pay → receipt, 1 process', scripted.runs, scripted.parts, scriptedLoad);
+for (const t of scriptedAll) tollRow(`device pay --peer, pay → receipt, 1 process${t.label}`, t.runs, t.parts, scriptedLoad);
 if (payMs.length) console.log(`    the service's own time (its log)               POST /v1/gateway/pay p50 ${q(payMs, 0.5).toFixed(1)} ms, POST /v1/gateway/complete p50 ${q(completeMs, 0.5).toFixed(1)} ms`);
 if (piped.length) {
   console.log(`  today's pipes, 6 processes per toll               wall p50 ${ms(q(pwall, 0.5))}  p90 ${ms(q(pwall, 0.9))}   all CPU p50 ${ms(q(pcpu, 0.5))}  p90 ${ms(q(pcpu, 0.9))}   (n=${piped.length}, the first left out; load ${pipedLoad})`);
@@ -279,13 +297,14 @@ async function clnRow(): Promise<void> {
     const svc = await serveGateway(['--terms', w.terms, '--lightning-rpc', w.socket, '--state-dir', w.mintDir, ...w.n.chain()]);
     try {
       const tip = String(await w.n.tip());
-      const { runs, parts } = await tolls(CLN_TOLLS, PROFILES, async (n) => {
+      const all = await tolls(CLN_TOLLS, PROFILES, async (n) => {
         const made = await w.payeeRpc.call<{ bolt11: string }>('invoice', { amount_msat: 1_000_000 + n * 1000, label: `bench-${n}`, description: `toll ${n}` });
         return [svc.url, '--invoice', w.file(`bench-${n}.bolt11`, made.bolt11), '--policy', w.policy, '--terms', w.terms, '--tip-height', tip, '--key-env', 'USER_KEY', '--state-dir', w.userDir];
       });
+      const { runs, parts } = all.at(-1)!;
       const lightning = [...svc.log().matchAll(/paid on Lightning in (\d+) ms/g)].map((m) => Number(m[1])).slice(1);
       console.log(`  ${label}`);
-      tollRow('device pay --peer, pay → receipt, 1 process', runs, parts, loadAt);
+      for (const t of all) tollRow(`device pay --peer, pay → receipt, 1 process${t.label}`, t.runs, t.parts, loadAt);
       if (lightning.length) console.log(`    the gateway's node paying (its log)            p50 ${q(lightning, 0.5).toFixed(0)} ms, p90 ${q(lightning, 0.9).toFixed(0)} ms   (target: the toll < 300 ms wall: ${q(runs.map((r) => r.ms), 0.5) < 300 ? 'met' : 'not met'} here, load ${load()})`);
       // Issue 73 item 4's row (bench/rows.mjs): the toll's wall, Core Lightning's payment included, beside a bare node's start.
       const wall = runs.map((r) => r.ms);

@@ -3,9 +3,10 @@
 // monitoring call it often); `psbt decode`, which scripts call most, by small bundles
 // without oclif (src/fast-decode/): dist/psbt-decode-plain.cjs for a PSBT that carries no key
 // (no btc-signer loaded), then dist/psbt-decode.cjs for any other, each handing what it does
-// not answer exactly as the full CLI would on. Everything else runs the bundle
-// dist/offchain.cjs. Each bundle is compiled through a V8 code cache when one made by this
-// V8 exists (see scripts/build.mjs). OFFCHAIN_FAST_PATHS=0 turns the decode shortcut off.
+// not answer exactly as the full CLI would on; `device pay`, the device's toll, by
+// dist/device-pay.cjs (src/fast-toll/: its command class without oclif's configuration).
+// Everything else runs the bundle dist/offchain.cjs. Each bundle is compiled through a V8 code cache when one made by this
+// V8 exists (see scripts/build.mjs). OFFCHAIN_FAST_PATHS=0 turns these shortcuts off.
 //
 // CommonJS (bin/package.json), not an ES module: Node 20 starts the ES module loader for an
 // ES entry, ~15 ms here — more than everything `--version` does.
@@ -104,6 +105,17 @@ async function run() {
     answered = await main(argv);
     if (answered.stdin !== undefined) globalThis[Symbol.for('offchain.stdin')] = answered.stdin;
     if (answered.done || !answered.psbt) break;
+  }
+  // `device pay` (the device's toll): its own bundle without oclif's configuration
+  // (src/fast-toll/), which hands back --help, --print-config and a configuration file.
+  if (!debug && argv[0] === 'device' && argv[1] === 'pay' && process.env.OFFCHAIN_FAST_PATHS !== '0') {
+    let main;
+    try {
+      main = loadBundle('device-pay.cjs').main;
+    } catch {
+      // a bundle missing or unloadable: the full CLI answers, before anything is read
+    }
+    if (main) answered = await main(argv);
   }
   if (!answered.done) await loadBundle('offchain.cjs', true).main(argv);
 }

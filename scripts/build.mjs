@@ -138,6 +138,36 @@ const cli = await build({
       `const __offchainImport = (s) => (${IMPORTER} ?? ((x) => import(x)))(s);`,
   },
 });
+// `device pay`'s bundle (src/fast-toll/): the same command class and library code, with
+// `@oclif/core` resolved to src/fast-toll/oclif-lite.ts (oclif's flags and parser, no Config,
+// help or plugins). Loaded as the full CLI's is (bin/run.js loadBundle): it requires
+// better-sqlite3 and, for the curve, the optional native backends.
+const OCLIF_LITE = join(root, 'src/fast-toll/oclif-lite.ts');
+const oclifLite = {
+  name: 'oclif-lite',
+  setup(b) {
+    b.onResolve({ filter: /^@oclif\/core$/ }, () => ({ path: OCLIF_LITE }));
+  },
+};
+const devicePay = await build({
+  ...common,
+  entryPoints: { 'device-pay': 'src/fast-toll/device-pay.ts' },
+  metafile: true,
+  outdir: out,
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  sourcemap: 'linked', // for CPU profiles (bench/cpu-parts.ts); --debug runs the full CLI
+  plugins: [oclifLite, routeDynamicImports, linearTerminatorCheck, btcSignerPatches],
+  define: { 'import.meta.url': '__offchainModuleUrl' },
+  banner: {
+    js:
+      "const __offchainModuleUrl = require('node:url').pathToFileURL(__filename).href;" +
+      `const __offchainImport = (s) => (${IMPORTER} ?? ((x) => import(x)))(s);`,
+  },
+});
+for (const input of Object.keys(devicePay.metafile.inputs)) {
+  if (/node_modules\/@oclif\/core\/lib\/(index|main|execute|config\/(config|plugin|index))\.js$|src\/cli\.ts$/.test(input)) throw new Error(`dist/device-pay.cjs would hold ${input}: it is the bundle without oclif's configuration and command table`);
+}
 // `psbt decode`'s shortcuts (src/fast-decode/): the same library code, without oclif.
 // Module.wrap's text (Node's CommonJS wrapper), which bin/run.js checks the file begins with.
 const SHORTCUT_WRAPPER = ['(function (exports, require, module, __filename, __dirname) { ', '\n});'];
@@ -197,7 +227,7 @@ for (const [name, result] of [['psbt-decode', fastDecode], ['psbt-decode-plain',
 // (so the build counts as stale) rather than hash content the bundle may not hold.
 const sha256 = (path) =>
   statSync(join(root, path)).mtimeMs >= started ? 'modified during the build' : createHash('sha256').update(readFileSync(join(root, path))).digest('hex');
-const inputs = [...new Set([...Object.keys(cli.metafile.inputs), ...Object.keys(fastDecode.metafile.inputs), ...Object.keys(plainDecode.metafile.inputs), 'scripts/build.mjs', 'scripts/oclif-patches.mjs', 'scripts/btc-signer-patches.mjs'])].sort();
+const inputs = [...new Set([...Object.keys(cli.metafile.inputs), ...Object.keys(devicePay.metafile.inputs), ...Object.keys(fastDecode.metafile.inputs), ...Object.keys(plainDecode.metafile.inputs), 'scripts/build.mjs', 'scripts/oclif-patches.mjs', 'scripts/btc-signer-patches.mjs'])].sort();
 writeFileSync(join(out, 'build-inputs.json'), JSON.stringify({ sha256: Object.fromEntries(inputs.map((p) => [p, sha256(p)])) }, null, 1) + '\n');
 writeFileSync(
   join(out, 'commands.cjs'),
@@ -278,9 +308,11 @@ for (const node of runtimes.values()) {
   // `device pay` on a throw-away demo channel (offline, fixed clock). A cache that holds them spares
   // each signing process their lazy compilation: `device pay --peer` -20 ms of CPU (bench/device-serve.ts),
   // with no change to a command that does not sign (the cache loads in the same time).
-  {
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
+  // Twice, on a fresh demo channel each: through the full CLI (its cache), then through `device pay`'s
+  // own bundle (dist/device-pay.cjs, bin/run.js tries it first).
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  for (const fast of ['0', '1']) {
     const demo = mkdtempSync(join(tmpdir(), 'offchain-build-train-'));
     try {
       const env = { ...process.env, OFFCHAIN_CONFIG: '/dev/null', OFFCHAIN_DEMO_DIR: demo, PATH: `${dirname(node)}${delimiter}${process.env.PATH ?? ''}` };
@@ -288,7 +320,7 @@ for (const node of runtimes.values()) {
       const fx = (p) => join(root, 'fixtures', p);
       execFileSync(node, [join(root, 'bin', 'run.js'), 'device', 'pay', '--invoice', fx('device/toll.bolt11'), '--policy', fx('policies/device.json'), '--terms', fx('policies/gateway-terms.json'),
         '--now', '1800000000', '--tip-height', '1000', '--key-env', 'USER_KEY', '--state-dir', join(demo, 'user')], {
-        env: { ...env, OFFCHAIN_WRITE_CODE_CACHE: '1', USER_KEY: readFileSync(fx('keys/user.key'), 'utf8').trim() },
+        env: { ...env, OFFCHAIN_WRITE_CODE_CACHE: '1', OFFCHAIN_FAST_PATHS: fast, USER_KEY: readFileSync(fx('keys/user.key'), 'utf8').trim() },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
     } finally {
@@ -296,4 +328,4 @@ for (const node of runtimes.values()) {
     }
   }
 }
-console.error(`built dist/offchain.cjs, dist/psbt-decode-plain.cjs, dist/psbt-decode.cjs (+ V8 code caches) and oclif.manifest.json (${Object.keys(plugin.manifest.commands).length} commands)`);
+console.error(`built dist/offchain.cjs, dist/device-pay.cjs, dist/psbt-decode-plain.cjs, dist/psbt-decode.cjs (+ V8 code caches) and oclif.manifest.json (${Object.keys(plugin.manifest.commands).length} commands)`);

@@ -3,15 +3,15 @@
  * oclif.commands, strategy "explicit") and `main`, which bin/run.js calls. Bundled into
  * dist/offchain.cjs by scripts/build.mjs.
  */
-import { Config, execute, flush, handle, run, type Command, type Interfaces } from '@oclif/core';
+import { Config, execute, handle, run, type Command, type Interfaces } from '@oclif/core';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { homedir } from 'node:os';
 import { BASH_VALUES_MARKER, bashValueCompletion } from './lib/cli/completion.ts';
-import { BrokenPipe, onLateOutputError, outputFailure, writeOutput } from './lib/cli/output.ts';
+import { onLateOutputError, writeOutput } from './lib/cli/output.ts';
+import { flushOutput, reportOutputFailure } from './lib/cli/flush-output.ts';
 import { completionRequest, completionScript, setupLine } from './lib/cli/autocomplete.ts';
-import { OffchainError } from './lib/errors.ts';
 import { describeError } from './lib/cli/describe-error.ts';
 import { logLinesAsJson, reportError } from './lib/cli/error-line.ts';
 import { suggestCommand } from './lib/cli/suggest.ts';
@@ -287,27 +287,6 @@ export async function main(rawArgv: string[], opts: { development?: boolean } = 
     }
     return handle(e as Error);
   }
-}
-
-/**
- * oclif's flush (it waits for standard output to drain) meets a stdout that cannot be
- * written with the write's own error: one coded line (E_OUTPUT_WRITE, exit 1) unless the
- * command already reported its failure or the reader left (EPIPE, quiet).
- */
-async function flushOutput(): Promise<void> {
-  try {
-    await flush();
-  } catch (e) {
-    reportOutputFailure(e);
-  }
-}
-
-function reportOutputFailure(e: unknown): void {
-  const failure = outputFailure(e);
-  if (failure instanceof BrokenPipe || (process.exitCode !== undefined && process.exitCode !== 0)) return;
-  const coded = failure as OffchainError;
-  reportError(coded.code, coded.message, coded.exitCode);
-  process.exitCode = coded.exitCode;
 }
 
 /**
