@@ -25,10 +25,13 @@ const LIBRARY = ['test/lib/**/*.test.ts', 'test/vectors/**/*.test.ts', 'test/ind
 const FORKS = 4;
 
 /**
- * Library files that change what a whole process shares (process.chdir, process.umask): a
- * worker thread may not, so they run in forks of their own (project `lib-process`).
+ * Library files that change what a whole process shares (process.chdir, process.umask), or
+ * mock a module (vi.mock): a worker thread may not, and in the \`lib\` threads, which keep
+ * src/ loaded from file to file, a module another file loaded first would not see the mock
+ * (ecash-signer-cache's HMAC count read 0 in the suite and passed alone). So they run in
+ * forks of their own (project \`lib-process\`).
  */
-const PROCESS_WIDE = ['test/lib/cli/layering.test.ts', 'test/lib/serve/operator-socket.test.ts'];
+const PROCESS_WIDE = ['test/lib/cli/layering.test.ts', 'test/lib/serve/operator-socket.test.ts', 'test/lib/credit/ecash-signer-cache.test.ts'];
 
 export default defineConfig({
   plugins: [snapshotsNeverWriteThemselves],
@@ -59,8 +62,8 @@ export default defineConfig({
     // The library files run in worker threads that each load src/ once and keep it from file
     // to file (no isolation), instead of a fresh fork re-importing src/, fast-check and the
     // independent verifier for every one of ~165 files: issue 43 measured ~0.4 CPU-s a file.
-    // Sound because no library file mocks a module or leaves process-wide state behind (the
-    // one that changes cwd is in lib-process; backend selections and env are restored
+    // Sound because no library file mocks a module or leaves process-wide state behind (those
+    // that do are in lib-process; backend selections and env are restored
     // by the files that change them); the nodes project stays one fresh fork per file.
     // All four threads live for the whole group (minWorkers = maxWorkers): with fewer, the pool
     // ends an idle thread while vitest still counts on it, and the run fails at the end of the
