@@ -122,21 +122,25 @@ const common = {
 };
 
 const started = Date.now();
-const cli = await build({
+/** A bundle bin/run.js loads as a CommonJS module through loadBundle: the full CLI's, and `device pay`'s. */
+const loadedBundle = {
   ...common,
-  entryPoints: { offchain: 'src/cli.ts' },
   metafile: true,
   outdir: out,
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
   sourcemap: 'linked',
-  plugins: [routeDynamicImports, linearTerminatorCheck, btcSignerPatches],
   define: { 'import.meta.url': '__offchainModuleUrl' },
   banner: {
     js:
       "const __offchainModuleUrl = require('node:url').pathToFileURL(__filename).href;" +
       `const __offchainImport = (s) => (${IMPORTER} ?? ((x) => import(x)))(s);`,
   },
+};
+const cli = await build({
+  ...loadedBundle,
+  entryPoints: { offchain: 'src/cli.ts' },
+  plugins: [routeDynamicImports, linearTerminatorCheck, btcSignerPatches],
 });
 // `device pay`'s bundle (src/fast-toll/): the same command class and library code, with
 // `@oclif/core` resolved to src/fast-toll/oclif-lite.ts (oclif's flags and parser, no Config,
@@ -149,21 +153,11 @@ const oclifLite = {
     b.onResolve({ filter: /^@oclif\/core$/ }, () => ({ path: OCLIF_LITE }));
   },
 };
+// (Its source map is for CPU profiles, bench/cpu-parts.ts; --debug runs the full CLI.)
 const devicePay = await build({
-  ...common,
+  ...loadedBundle,
   entryPoints: { 'device-pay': 'src/fast-toll/device-pay.ts' },
-  metafile: true,
-  outdir: out,
-  outExtension: { '.js': '.cjs' },
-  format: 'cjs',
-  sourcemap: 'linked', // for CPU profiles (bench/cpu-parts.ts); --debug runs the full CLI
   plugins: [oclifLite, routeDynamicImports, linearTerminatorCheck, btcSignerPatches],
-  define: { 'import.meta.url': '__offchainModuleUrl' },
-  banner: {
-    js:
-      "const __offchainModuleUrl = require('node:url').pathToFileURL(__filename).href;" +
-      `const __offchainImport = (s) => (${IMPORTER} ?? ((x) => import(x)))(s);`,
-  },
 });
 for (const input of Object.keys(devicePay.metafile.inputs)) {
   if (/node_modules\/@oclif\/core\/lib\/(index|main|execute|config\/(config|plugin|index))\.js$|src\/cli\.ts$/.test(input)) throw new Error(`dist/device-pay.cjs would hold ${input}: it is the bundle without oclif's configuration and command table`);

@@ -128,7 +128,8 @@ function jsonCopy<T>(v: T): T | undefined {
  * Whether two values are the same JSON value: plain objects with the same keys in the same
  * order, arrays of the same length, primitives Object.is-equal (0 and −0 differ), each member
  * alike. Anything else (a class instance, bytes, a function) is never the same: the caller
- * then checks afresh.
+ * then checks afresh. Not ../json.ts's sameJson: that compares canonical texts, and making the
+ * 64-key document's text is most of the check this comparison spares.
  */
 export function sameJsonValue(a: unknown, b: unknown): boolean {
   if (a === null || (typeof a !== 'object' && typeof a !== 'function')) return Object.is(a, b);
