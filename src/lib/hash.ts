@@ -335,7 +335,7 @@ export function hmacSha256Framed(key: Uint8Array, framed: Uint8Array): Uint8Arra
   OUTER.fill(0x5c, 0, 64);
   for (let i = 0; i < k.length; i++) OUTER[i]! ^= k[i]!;
   latin1Into(inner, OUTER, 64);
-  const mac = latin1Into(hash('sha256', OUTER, 'binary'), new Uint8Array(32), 0);
+  const mac = digestBytes(hash('sha256', OUTER, 'binary'), 32);
   OUTER.fill(0);
   return mac;
 }
