@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { fileSnapshot, tempDir } from '../helpers.ts';
 import { parseTx } from '../independent/tx.ts';
-import { blockchainInfo, closedPort, startFakeCore, submitPackageReply, type FakeCore, type Handler } from '../lib/chain/fake-core.ts';
+import { blockchainInfo, CLOSED_PORT, startFakeCore, submitPackageReply, type FakeCore, type Handler } from '../lib/chain/fake-core.ts';
 import { pipeline, type Run } from './cli.ts';
 import { PAY_FLAGS, message, mintStage, type Parties } from './stream-credit.ts';
 import { applyReceiptHere, openContractsHere, payRequestHere } from './stream-credit-here.ts';
@@ -168,7 +168,7 @@ describe('exit-credit --broadcast against a fake Bitcoin Core', () => {
   });
 
   it('nothing listening at --rpc-url: exit 1, E_RPC_UNREACHABLE, nothing on stdout', async () => {
-    const port = await closedPort();
+    const port = CLOSED_PORT;
     const line = refused(await broadcast(`http://127.0.0.1:${port}/`), 1, 'E_RPC_UNREACHABLE');
     expect(line).toContain(`127.0.0.1:${port}`);
     await unchanged();

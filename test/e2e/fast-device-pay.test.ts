@@ -16,6 +16,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers.ts';
 import { BIN, assertFreshBuild, cleanEnv } from './cli.ts';
+import { NO_NODE } from './bad-input-cases.ts';
 import { openDemoChannel } from './fixtures.ts';
 import { USER_KEY } from './fixture-files.ts';
 
@@ -85,12 +86,6 @@ afterAll(() => {
   refusing.kill();
 });
 
-// A port nothing listens on: bound, then closed.
-const closedPort = (() => {
-  const r = spawnSync(process.execPath, ['-e', "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"], { encoding: 'utf8' });
-  return Number(r.stdout.trim());
-})();
-
 const home = join(work, 'home');
 mkdirSync(join(home, '.offchain'), { recursive: true });
 writeFileSync(join(home, '.offchain', 'config'), 'network = regtest\n', { mode: 0o600 });
@@ -103,7 +98,7 @@ const cases: Case[] = [
   ['--flag=value forms', (state) => ['device', 'pay', `--invoice=${fx('device/toll.bolt11')}`, `--policy=${fx('policies/device.json')}`, `--terms=${fx('policies/gateway-terms.json')}`, '--now=1800000000', '--tip-height=1000', '--key-env=USER_KEY', `--state-dir=${state}`]],
   ['a second payment while one is in flight (refused)', withState(), { before: (state) => [[...PAY, '--state-dir', state]] }],
   ['--peer: a gateway that refuses the payment', (state) => [...PAY, '--state-dir', state, '--peer', refusingUrl, '--peer-timeout', '0']],
-  ['--peer: no gateway at the URL', (state) => [...PAY, '--state-dir', state, '--peer', `http://127.0.0.1:${closedPort}`, '--peer-timeout', '0']],
+  ['--peer: no gateway at the URL', (state) => [...PAY, '--state-dir', state, '--peer', NO_NODE, '--peer-timeout', '0']],
   ['--resend with nothing in flight', (state) => ['device', 'pay', '--resend', '--key-env', 'USER_KEY', '--state-dir', state]],
   ['--resend of the payment in flight', (state) => ['device', 'pay', '--resend', '--key-env', 'USER_KEY', '--state-dir', state], { before: (state) => [[...PAY, '--state-dir', state]] }],
   ['no --invoice', (state) => ['device', 'pay', '--policy', fx('policies/device.json'), '--terms', fx('policies/gateway-terms.json'), '--key-env', 'USER_KEY', '--state-dir', state]],
@@ -127,6 +122,17 @@ describe('device pay: its own bundle and the full CLI answer alike', () => {
     expect(full.bundle).toBe('full');
     expect(fast.bundle).toBe(bundle);
     expect({ ...fast, bundle: undefined }).toEqual({ ...full, bundle: undefined });
+  });
+
+  // Port 1: no test's server can take it between the two runs, as one did take a port bound
+  // and released at load time (the full suite, CI: the two runs answered differently).
+  it('--peer with no gateway at the URL is E_PEER_UNREACHABLE on both paths, nothing on stdout', () => {
+    for (const fast of [true, false]) {
+      const r = runOn(fast, (state) => [...PAY, '--state-dir', state, '--peer', NO_NODE, '--peer-timeout', '0']);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^offchain: error E_PEER_UNREACHABLE: [^\n]*ECONNREFUSED[^\n]*\n$/);
+    }
   });
 
   it('pays through the shortcut as the full CLI does: the device/pay message, signed, and its record', () => {

@@ -96,14 +96,12 @@ export async function startFakeCore(opts: FakeCoreOptions): Promise<FakeCore> {
   };
 }
 
-/** A port nothing listens on (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+/**
+ * A port nothing listens on: 2, privileged, so no test's server can take it (a port bound
+ * and released can be, by another file's server on port 0, before the command connects);
+ * not 1, which fetch refuses as a "bad port" before connecting.
+ */
+export const CLOSED_PORT = 2;
 
 /** `getblockchaininfo` as Core answers it (the fields the product reads, and a few more). */
 export function blockchainInfo(chain: string, blocks = 1_001): Record<string, unknown> {

@@ -11,7 +11,7 @@ import type { RpcConfig } from '../../../src/lib/chain/rpc-config.ts';
 import type { Network } from '../../../src/lib/network.ts';
 import { tempDir } from '../../helpers.ts';
 import { refusalAsync } from '../../setup/refusal.ts';
-import { closedPort, startFakeCore } from './fake-core.ts';
+import { CLOSED_PORT, startFakeCore } from './fake-core.ts';
 import type { FakeCore, FakeCoreOptions, Handler } from './fake-core.ts';
 
 const USER = 'alice';
@@ -344,7 +344,7 @@ describe('RpcChainSource — failures, each with one code', () => {
   });
 
   it('connection refused is E_RPC_UNREACHABLE', async () => {
-    const port = await closedPort();
+    const port = CLOSED_PORT;
     const e = await failure(new RpcChainSource(config({ url: `http://127.0.0.1:${port}/` })).tip());
     expect(e.code).toBe('E_RPC_UNREACHABLE');
     expect(e.message).toMatch(/ECONNREFUSED/);

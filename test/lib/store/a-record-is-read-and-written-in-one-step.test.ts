@@ -132,9 +132,11 @@ describe('contracts and channels', () => {
     const other = new Database(join(dir, 'state.sqlite'), { readonly: true });
     expect(other.prepare("SELECT body FROM records WHERE kind = 'bolt3' AND id = 'ab:0'").get()).toEqual({ body: '{"n":0,"was":null}' });
     other.close();
-    expect(() => channels.step('ab:0', () => {
-      throw refused;
-    })).rejects.toBe(refused);
+    await expect(
+      channels.step('ab:0', () => {
+        throw refused;
+      }),
+    ).rejects.toBe(refused);
     expect(await channels.get('ab:0')).toEqual({ n: 0, was: null });
     expect(await channels.step('ab:0', () => ({ message: 'read only' }))).toBe('read only');
     await refusalAsync(channels.get('cd:1'), 'E_UNKNOWN_CHANNEL', 5);
