@@ -26,6 +26,8 @@
  * BENCH_DEVICE_SERVE_PROFILES: profiled tolls for the parts, default 5, 0 for none;
  * BENCH_DEVICE_SERVE_CLN_TOLLS: tolls on Core Lightning, default as many, 0 to skip that row;
  * BENCH_DEVICE_SERVE_AB=1: every row's tolls in turn through the full CLI and `device pay`'s own bundle, interleaved;
+ * BENCH_DEVICE_SERVE_BASE=DIR: the same, interleaved, through another built tree's bin/run.js (e.g. a worktree of main) and this one's;
+ * BENCH_DEVICE_SERVE_AB_NODE_ARGS='FLAGS': the same, interleaved, without and with these node flags on the device process;
  * BENCH_DEVICE_SERVE_NODE_ARGS: node flags for the device process, e.g. `--cpu-prof --cpu-prof-dir=DIR`;
  * BENCH_DEVICE_SERVE_SVC_NODE_ARGS: the same for the service).
  */
@@ -140,9 +142,16 @@ const logTimes = (log: string, route: string) => log.split('\n').filter((l) => l
  * With BENCH_DEVICE_SERVE_AB=1, the tolls go in turn through the full CLI (OFFCHAIN_FAST_PATHS=0) and through
  * what bin/run.js runs by default (`device pay`'s own bundle): the two measured interleaved, in the same run.
  */
-const VARIANTS: { label: string; env: Record<string, string> }[] = process.env.BENCH_DEVICE_SERVE_AB === '1'
+type Variant = { label: string; env: Record<string, string>; bin?: string; nodeArgs?: string[] };
+const BASE = process.env.BENCH_DEVICE_SERVE_BASE;
+const AB_NODE_ARGS = process.env.BENCH_DEVICE_SERVE_AB_NODE_ARGS;
+const VARIANTS: Variant[] = process.env.BENCH_DEVICE_SERVE_AB === '1'
   ? [{ label: ', full CLI', env: { OFFCHAIN_FAST_PATHS: '0' } }, { label: ', own bundle', env: {} }]
-  : [{ label: '', env: {} }];
+  : BASE
+    ? [{ label: `, base ${BASE}`, env: {}, bin: join(BASE, 'bin', 'run.js') }, { label: ', this tree', env: {} }]
+    : AB_NODE_ARGS
+      ? [{ label: ', no node flags', env: {} }, { label: `, node ${AB_NODE_ARGS}`, env: {}, nodeArgs: AB_NODE_ARGS.split(' ').filter(Boolean) }]
+      : [{ label: '', env: {} }];
 
 type Tolls = { label: string; runs: Timed[]; parts: Record<Part, number>[] };
 
@@ -159,14 +168,17 @@ async function tolls(count: number, profiles: number, args: (n: number) => Promi
     const v = n % V;
     const i = Math.floor(n / V);
     const prof = i >= count ? ['--cpu-prof', `--cpu-prof-dir=${profDirs[v]}`] : [];
-    const r = await timed('"$@"', [...WRAP, process.execPath, ...NODE_ARGS, ...prof, BIN, 'device', 'pay', '--peer', ...(await args(n))], cleanEnv({ USER_KEY, ...VARIANTS[v]!.env }));
+    const r = await timed('"$@"', [...WRAP, process.execPath, ...NODE_ARGS, ...(VARIANTS[v]!.nodeArgs ?? []), ...prof, VARIANTS[v]!.bin ?? BIN, 'device', 'pay', '--peer', ...(await args(n))], cleanEnv({ USER_KEY, ...VARIANTS[v]!.env }));
     if (r.status !== 0 || !r.stdout.includes('"credit/balance"')) throw new Error(`bench: device pay --peer ${n} exited ${r.status}: ${r.stderr}`);
     if (i > 0 && i < count) out[v]!.runs.push(r);
     if (process.env.BENCH_DEVICE_SERVE_SHOW === '1' && i === count - 1) console.log(r.stdout, r.stderr);
   }
   if (profiles > 0) {
-    const maps = bundleSourceMaps(join(ROOT, 'dist'));
-    out.forEach((o, v) => (o.parts = readdirSync(profDirs[v]!).map((f) => cpuParts(join(profDirs[v]!, f), maps))));
+    // Each variant's profiles read through its own tree's source maps.
+    out.forEach((o, v) => {
+      const maps = bundleSourceMaps(join(VARIANTS[v]!.bin ? join(VARIANTS[v]!.bin!, '..', '..') : ROOT, 'dist'));
+      o.parts = readdirSync(profDirs[v]!).map((f) => cpuParts(join(profDirs[v]!, f), maps));
+    });
   }
   return out;
 }
