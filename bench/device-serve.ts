@@ -197,6 +197,16 @@ function tollRow(label: string, runs: Timed[], parts: Record<Part, number>[], lo
   if (parts.length) console.log(`    device CPU part by part (V8 profiles of ${parts.length} more, ms p50): ${partsLine(parts)}`);
 }
 
+/** Two variants run in turn: each toll of the second against the one of the first just before it, the median of the ratios (wall, CPU). */
+function pairRatios(all: Tolls[]): void {
+  if (all.length !== 2) return;
+  const [a, b] = all as [Tolls, Tolls];
+  const n = Math.min(a.runs.length, b.runs.length);
+  const r = (k: 'ms' | 'cpuMs') => Array.from({ length: n }, (_, i) => b.runs[i]![k] / a.runs[i]![k]);
+  const line = (k: 'ms' | 'cpuMs') => `${q(r(k), 0.5).toFixed(3)} (${Math.min(...r(k)).toFixed(2)}–${Math.max(...r(k)).toFixed(2)})`;
+  console.log(`    per pair${b.label} ÷${a.label}: wall ${line('ms')}, device CPU ${line('cpuMs')}   (n=${n} pairs, median (range))`);
+}
+
 // The anchor: a bare node process, the same way, in the same run.
 const anchorLoad = load();
 const anchor: Timed[] = [];
@@ -283,6 +293,7 @@ console.log(`\nThe device's toll through serve gateway (bench/device-serve.ts): 
 console.log(`  anchor: node -e 0                               wall p50 ${ms(q(anchor.map((r) => r.ms), 0.5))}  p90 ${ms(q(anchor.map((r) => r.ms), 0.9))}   CPU p50 ${ms(q(anchor.map((r) => r.cpuMs), 0.5))}   (n=${anchor.length}; load ${anchorLoad})`);
 console.log('  scripted Lightning node (no Lightning time):');
 for (const t of scriptedAll) tollRow(`device pay --peer, pay → receipt, 1 process${t.label}`, t.runs, t.parts, scriptedLoad);
+pairRatios(scriptedAll);
 if (payMs.length) console.log(`    the service's own time (its log)               POST /v1/gateway/pay p50 ${q(payMs, 0.5).toFixed(1)} ms, POST /v1/gateway/complete p50 ${q(completeMs, 0.5).toFixed(1)} ms`);
 if (piped.length) {
   console.log(`  today's pipes, 6 processes per toll               wall p50 ${ms(q(pwall, 0.5))}  p90 ${ms(q(pwall, 0.9))}   all CPU p50 ${ms(q(pcpu, 0.5))}  p90 ${ms(q(pcpu, 0.9))}   (n=${piped.length}, the first left out; load ${pipedLoad})`);
@@ -317,6 +328,7 @@ async function clnRow(): Promise<void> {
       const lightning = [...svc.log().matchAll(/paid on Lightning in (\d+) ms/g)].map((m) => Number(m[1])).slice(1);
       console.log(`  ${label}`);
       for (const t of all) tollRow(`device pay --peer, pay → receipt, 1 process${t.label}`, t.runs, t.parts, loadAt);
+      pairRatios(all);
       if (lightning.length) console.log(`    the gateway's node paying (its log)            p50 ${q(lightning, 0.5).toFixed(0)} ms, p90 ${q(lightning, 0.9).toFixed(0)} ms   (target: the toll < 300 ms wall: ${q(runs.map((r) => r.ms), 0.5) < 300 ? 'met' : 'not met'} here, load ${load()})`);
       // Issue 73 item 4's row (bench/rows.mjs): the toll's wall, Core Lightning's payment included, beside a bare node's start.
       const wall = runs.map((r) => r.ms);
