@@ -26,6 +26,8 @@
  * BENCH_DEVICE_SERVE_PROFILES: profiled tolls for the parts, default 5, 0 for none;
  * BENCH_DEVICE_SERVE_CLN_TOLLS: tolls on Core Lightning, default as many, 0 to skip that row;
  * BENCH_DEVICE_SERVE_AB=1: every row's tolls in turn through the full CLI and `device pay`'s own bundle, interleaved;
+ * BENCH_DEVICE_SERVE_BASE=DIR: the same, interleaved, through another built tree's bin/run.js (e.g. a worktree of main) and this one's;
+ * BENCH_DEVICE_SERVE_AB_NODE_ARGS='FLAGS': the same, interleaved, without and with these node flags on the device process;
  * BENCH_DEVICE_SERVE_NODE_ARGS: node flags for the device process, e.g. `--cpu-prof --cpu-prof-dir=DIR`;
  * BENCH_DEVICE_SERVE_SVC_NODE_ARGS: the same for the service).
  */
@@ -140,9 +142,16 @@ const logTimes = (log: string, route: string) => log.split('\n').filter((l) => l
  * With BENCH_DEVICE_SERVE_AB=1, the tolls go in turn through the full CLI (OFFCHAIN_FAST_PATHS=0) and through
  * what bin/run.js runs by default (`device pay`'s own bundle): the two measured interleaved, in the same run.
  */
-const VARIANTS: { label: string; env: Record<string, string> }[] = process.env.BENCH_DEVICE_SERVE_AB === '1'
+type Variant = { label: string; env: Record<string, string>; bin?: string; nodeArgs?: string[] };
+const BASE = process.env.BENCH_DEVICE_SERVE_BASE;
+const AB_NODE_ARGS = process.env.BENCH_DEVICE_SERVE_AB_NODE_ARGS;
+const VARIANTS: Variant[] = process.env.BENCH_DEVICE_SERVE_AB === '1'
   ? [{ label: ', full CLI', env: { OFFCHAIN_FAST_PATHS: '0' } }, { label: ', own bundle', env: {} }]
-  : [{ label: '', env: {} }];
+  : BASE
+    ? [{ label: `, base ${BASE}`, env: {}, bin: join(BASE, 'bin', 'run.js') }, { label: ', this tree', env: {} }]
+    : AB_NODE_ARGS
+      ? [{ label: ', no node flags', env: {} }, { label: `, node ${AB_NODE_ARGS}`, env: {}, nodeArgs: AB_NODE_ARGS.split(' ').filter(Boolean) }]
+      : [{ label: '', env: {} }];
 
 type Tolls = { label: string; runs: Timed[]; parts: Record<Part, number>[] };
 
@@ -159,14 +168,17 @@ async function tolls(count: number, profiles: number, args: (n: number) => Promi
     const v = n % V;
     const i = Math.floor(n / V);
     const prof = i >= count ? ['--cpu-prof', `--cpu-prof-dir=${profDirs[v]}`] : [];
-    const r = await timed('"$@"', [...WRAP, process.execPath, ...NODE_ARGS, ...prof, BIN, 'device', 'pay', '--peer', ...(await args(n))], cleanEnv({ USER_KEY, ...VARIANTS[v]!.env }));
+    const r = await timed('"$@"', [...WRAP, process.execPath, ...NODE_ARGS, ...(VARIANTS[v]!.nodeArgs ?? []), ...prof, VARIANTS[v]!.bin ?? BIN, 'device', 'pay', '--peer', ...(await args(n))], cleanEnv({ USER_KEY, ...VARIANTS[v]!.env }));
     if (r.status !== 0 || !r.stdout.includes('"credit/balance"')) throw new Error(`bench: device pay --peer ${n} exited ${r.status}: ${r.stderr}`);
     if (i > 0 && i < count) out[v]!.runs.push(r);
     if (process.env.BENCH_DEVICE_SERVE_SHOW === '1' && i === count - 1) console.log(r.stdout, r.stderr);
   }
   if (profiles > 0) {
-    const maps = bundleSourceMaps(join(ROOT, 'dist'));
-    out.forEach((o, v) => (o.parts = readdirSync(profDirs[v]!).map((f) => cpuParts(join(profDirs[v]!, f), maps))));
+    // Each variant's profiles read through its own tree's source maps.
+    out.forEach((o, v) => {
+      const maps = bundleSourceMaps(join(VARIANTS[v]!.bin ? join(VARIANTS[v]!.bin!, '..', '..') : ROOT, 'dist'));
+      o.parts = readdirSync(profDirs[v]!).map((f) => cpuParts(join(profDirs[v]!, f), maps));
+    });
   }
   return out;
 }
@@ -183,6 +195,16 @@ function tollRow(label: string, runs: Timed[], parts: Record<Part, number>[], lo
   const cpu = runs.map((r) => r.cpuMs);
   console.log(`  ${label.padEnd(60)} wall p50 ${ms(q(wall, 0.5))}  p90 ${ms(q(wall, 0.9))}   device CPU p50 ${ms(q(cpu, 0.5))}  p90 ${ms(q(cpu, 0.9))}   (n=${runs.length}, the first left out; load ${loadAt} → ${load()})`);
   if (parts.length) console.log(`    device CPU part by part (V8 profiles of ${parts.length} more, ms p50): ${partsLine(parts)}`);
+}
+
+/** Two variants run in turn: each toll of the second against the one of the first just before it, the median of the ratios (wall, CPU). */
+function pairRatios(all: Tolls[]): void {
+  if (all.length !== 2) return;
+  const [a, b] = all as [Tolls, Tolls];
+  const n = Math.min(a.runs.length, b.runs.length);
+  const r = (k: 'ms' | 'cpuMs') => Array.from({ length: n }, (_, i) => b.runs[i]![k] / a.runs[i]![k]);
+  const line = (k: 'ms' | 'cpuMs') => `${q(r(k), 0.5).toFixed(3)} (${Math.min(...r(k)).toFixed(2)}–${Math.max(...r(k)).toFixed(2)})`;
+  console.log(`    per pair${b.label} ÷${a.label}: wall ${line('ms')}, device CPU ${line('cpuMs')}   (n=${n} pairs, median (range))`);
 }
 
 // The anchor: a bare node process, the same way, in the same run.
@@ -271,6 +293,7 @@ console.log(`\nThe device's toll through serve gateway (bench/device-serve.ts): 
 console.log(`  anchor: node -e 0                               wall p50 ${ms(q(anchor.map((r) => r.ms), 0.5))}  p90 ${ms(q(anchor.map((r) => r.ms), 0.9))}   CPU p50 ${ms(q(anchor.map((r) => r.cpuMs), 0.5))}   (n=${anchor.length}; load ${anchorLoad})`);
 console.log('  scripted Lightning node (no Lightning time):');
 for (const t of scriptedAll) tollRow(`device pay --peer, pay → receipt, 1 process${t.label}`, t.runs, t.parts, scriptedLoad);
+pairRatios(scriptedAll);
 if (payMs.length) console.log(`    the service's own time (its log)               POST /v1/gateway/pay p50 ${q(payMs, 0.5).toFixed(1)} ms, POST /v1/gateway/complete p50 ${q(completeMs, 0.5).toFixed(1)} ms`);
 if (piped.length) {
   console.log(`  today's pipes, 6 processes per toll               wall p50 ${ms(q(pwall, 0.5))}  p90 ${ms(q(pwall, 0.9))}   all CPU p50 ${ms(q(pcpu, 0.5))}  p90 ${ms(q(pcpu, 0.9))}   (n=${piped.length}, the first left out; load ${pipedLoad})`);
@@ -305,6 +328,7 @@ async function clnRow(): Promise<void> {
       const lightning = [...svc.log().matchAll(/paid on Lightning in (\d+) ms/g)].map((m) => Number(m[1])).slice(1);
       console.log(`  ${label}`);
       for (const t of all) tollRow(`device pay --peer, pay → receipt, 1 process${t.label}`, t.runs, t.parts, loadAt);
+      pairRatios(all);
       if (lightning.length) console.log(`    the gateway's node paying (its log)            p50 ${q(lightning, 0.5).toFixed(0)} ms, p90 ${q(lightning, 0.9).toFixed(0)} ms   (target: the toll < 300 ms wall: ${q(runs.map((r) => r.ms), 0.5) < 300 ? 'met' : 'not met'} here, load ${load()})`);
       // Issue 73 item 4's row (bench/rows.mjs): the toll's wall, Core Lightning's payment included, beside a bare node's start.
       const wall = runs.map((r) => r.ms);

@@ -13,6 +13,8 @@
 'use strict';
 const argv = process.argv.slice(2);
 const debug = argv.includes('--debug');
+/** The head of Node's CommonJS wrapper (Module.wrap), which a bundle written already wrapped begins with (loadBundle). */
+const MODULE_HEAD = '(function (exports, require, module, __filename, __dirname) { ';
 
 // The last line of defence of the error contract: anything no command caught is one coded
 // line on stderr (its stack only with --debug), exit 1 — never Node's default report, which
@@ -184,7 +186,10 @@ function loadBundle(name, cli = false) {
   const cachedData = codeCache(fs, cacheFile);
   // The bundle's import() calls (oclif loading ES-module plugins, the lazy prompt) come
   // to the importer set above: a script compiled by vm cannot import() by itself (scripts/build.mjs).
-  const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
+  // A bundle the build wrote already wrapped (dist/device-pay.cjs: scripts/build.mjs MODULE_WRAPPER)
+  // is compiled as it is: Module.wrap would make a second copy of its text for V8 to flatten.
+  const text = fs.readFileSync(file, 'utf8');
+  const script = new vm.Script(text.startsWith(MODULE_HEAD) ? text : Module.wrap(text), { filename: file, cachedData });
   const mod = new Module(file, undefined);
   mod.filename = file;
   mod.paths = Module._nodeModulePaths(path.dirname(file));

@@ -154,17 +154,23 @@ const oclifLite = {
   },
 };
 // (Its source map is for CPU profiles, bench/cpu-parts.ts; --debug runs the full CLI.)
+// Written as the function Node's CommonJS loader would wrap it in (MODULE_WRAPPER), which
+// bin/run.js compiles as it is: Module.wrap made a second copy of the 1 MB text for V8 to
+// flatten (~250 page faults of a toll's ~8,000, each a trip into this VM's kernel).
+const MODULE_WRAPPER = ['(function (exports, require, module, __filename, __dirname) { ', '\n});'];
 const devicePay = await build({
   ...loadedBundle,
   entryPoints: { 'device-pay': 'src/fast-toll/device-pay.ts' },
+  banner: { js: MODULE_WRAPPER[0] + loadedBundle.banner.js },
+  footer: { js: MODULE_WRAPPER[1] },
   plugins: [oclifLite, routeDynamicImports, linearTerminatorCheck, btcSignerPatches],
 });
 for (const input of Object.keys(devicePay.metafile.inputs)) {
   if (/node_modules\/@oclif\/core\/lib\/(index|main|execute|config\/(config|plugin|index))\.js$|src\/cli\.ts$/.test(input)) throw new Error(`dist/device-pay.cjs would hold ${input}: it is the bundle without oclif's configuration and command table`);
 }
 // `psbt decode`'s shortcuts (src/fast-decode/): the same library code, without oclif.
-// Module.wrap's text (Node's CommonJS wrapper), which bin/run.js checks the file begins with.
-const SHORTCUT_WRAPPER = ['(function (exports, require, module, __filename, __dirname) { ', '\n});'];
+// Module.wrap's text (Node's CommonJS wrapper), as for dist/device-pay.cjs above.
+const SHORTCUT_WRAPPER = MODULE_WRAPPER;
 const shortcut = {
   ...common,
   metafile: true,

@@ -143,6 +143,16 @@ describe('device pay: its own bundle and the full CLI answer alike', () => {
     expect(fast.files).toContain(join('regtest', 'state.sqlite'));
   });
 
+  it('the bundle is written already wrapped as a CommonJS module, and bin/run.js compiles it as it is', () => {
+    // One copy of its 1 MB text, not Module.wrap's second for V8 to flatten (scripts/build.mjs MODULE_WRAPPER);
+    // were bin/run.js to wrap it again, its main would be missing and the full CLI would answer (the probe above).
+    assertFreshBuild();
+    const text = readFileSync(join(ROOT, 'dist', 'device-pay.cjs'), 'utf8');
+    expect(text.startsWith('(function (exports, require, module, __filename, __dirname) { ')).toBe(true);
+    expect(text.replace(/\n\/\/# sourceMappingURL=.*\n?$/, '').endsWith('\n});')).toBe(true);
+    expect(runOn(true, withState()).bundle).toBe('shortcut');
+  });
+
   it('OFFCHAIN_FAST_PATHS=0 leaves it to the full CLI; a missing bundle too', () => {
     expect(runOn(false, withState()).bundle).toBe('full');
     const kit = join(work, 'kit');
