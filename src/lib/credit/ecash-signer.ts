@@ -27,7 +27,7 @@ export class EcashSigner {
    * the seed (this signer's, fixed) and the document alone, so a document read again that is
    * the same value, field for field, passes without a second check (its canonical text and
    * HMAC cost ~0.3 ms a request on the 64-key keysets); any other value is checked again. One
-   * entry, never shared: callers cannot change it through the document they were given.
+   * entry, never given out unfrozen: callers cannot change it through the document they were given.
    */
   private checked: EcashKeysetsDoc | undefined;
 
@@ -38,14 +38,31 @@ export class EcashSigner {
     return signer;
   }
 
+  /**
+   * The last checked document with the store's stamp taken before it was read (`stamp`):
+   * while the stamp stays the same, nothing was written to the store since, and the document
+   * is not read again. Frozen, so a caller given it cannot change what is remembered.
+   */
+  private unchanged: { stamp: string; doc: EcashKeysetsDoc; active: MintKeyset } | undefined;
+
+  /**
+   * `stamp`, where the store has one (SQLite: its data_version with its own document writes,
+   * SqliteMintStore.docStamp): a value that differs whenever the stored document may have
+   * changed, taken before each read.
+   */
   constructor(
     private readonly seed: string,
     private readonly load: () => Promise<EcashKeysetsDoc>,
     private readonly now: () => number = () => Date.now(),
+    private readonly stamp?: () => string,
   ) {}
 
   /** The document as stored now — its MAC this seed's (checkKeysetsDoc) unless `sealed` is false — and its active keyset (derived and checked: a wrong seed refuses here, before anything is signed). */
   async refresh(sealed = true): Promise<{ doc: EcashKeysetsDoc; active: MintKeyset }> {
+    // Taken before the read: a write committed after it changes the next stamp (the document is read again then).
+    const stamp = sealed ? this.stamp?.() : undefined;
+    if (stamp !== undefined && this.unchanged?.stamp === stamp) return { doc: this.unchanged.doc, active: this.unchanged.active };
+    this.unchanged = undefined;
     const doc = await this.load();
     // The active keyset first: another seed than the mint's is E_WRONG_KEY (what the operator got wrong), not a changed document.
     const active = this.keyset(doc.keysets.find((k) => k.id === doc.active)!);
@@ -54,6 +71,8 @@ export class EcashSigner {
       checkKeysetsDoc(this.seed, doc);
       this.checked = jsonCopy(doc);
     }
+    // this.checked is now the same value as doc (checked above or compared): remembered frozen under the stamp.
+    if (stamp !== undefined && this.checked !== undefined) this.unchanged = { stamp, doc: deepFrozen(this.checked), active };
     this.doc = doc;
     return { doc, active };
   }
@@ -113,6 +132,15 @@ export class EcashSigner {
     }
     return { keyset: this.keyset(r), announce: announce(activeRecord) };
   }
+}
+
+/** `v` with every object and array in it frozen (a JSON value). */
+function deepFrozen<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    for (const x of Object.values(v)) deepFrozen(x);
+    Object.freeze(v);
+  }
+  return v;
 }
 
 /** A deep copy of a JSON value (undefined if it holds something structuredClone refuses: then nothing is remembered). */

@@ -202,7 +202,7 @@ export const negatedPointHex = (hex: string): string => (hex.startsWith('02') ? 
  * the point). All exit 4.
  */
 export async function checkOutputs(
-  ctx: { ecash?: { keyset: MintKeyset; signatures: { blindSignatureOwner(B_: string): Promise<{ contract_id: string; state: number } | undefined> } } },
+  ctx: { ecash?: { keyset: MintKeyset; signatures: { signedBlindedMessages(B_s: string[]): Promise<{ B_: string; contract_id: string; state: number }[]> } } },
   req: OutputsRequest,
   binding: OutputsBinding,
 ): Promise<Point[] | undefined> {
@@ -233,9 +233,12 @@ export async function checkOutputs(
   }
   if (sum !== BigInt(amountSat)) refuse('E_ECASH_OUTPUTS', `the outputs sum to ${sum} sat, not the payment's ${amountSat} sat`);
   checkOutputsSignature(req, outputs, binding);
+  // Every B_ and its negation in one read (one query, not one per point: ~70 µs of statements for 5 outputs).
+  const asked = outputs.flatMap((o) => [o.B_, negatedPointHex(o.B_)]);
+  const owners = new Map((await ctx.ecash.signatures.signedBlindedMessages(asked)).map((r) => [r.B_, r]));
   for (const [i, o] of outputs.entries()) {
     for (const B_ of [o.B_, negatedPointHex(o.B_)]) {
-      const owner = await ctx.ecash.signatures.blindSignatureOwner(B_);
+      const owner = owners.get(B_);
       if (owner && !(owner.contract_id === req.contract_id && owner.state === req.state)) {
         refuse('E_BLINDED_MESSAGE_REUSED', `output ${i}: this ${B_ === o.B_ ? 'B_' : 'B_\'s negation'} was already signed (contract ${owner.contract_id}, state ${owner.state}); a point is signed once`);
       }

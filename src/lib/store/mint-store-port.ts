@@ -43,6 +43,11 @@ export interface MintStorePort<R extends { contract_id: string }> extends Fundin
   remove(id: string): Promise<void>;
   unfundedOpens(openedBefore: number, limit: number): Promise<R[]>;
   readDoc<T>(name: string): Promise<T | undefined>;
+  /**
+   * Where the store can tell cheaply: a value that changes whenever a document may have changed
+   * since it was read (taken before the read). Without it (PostgreSQL) a reader reads again.
+   */
+  docStamp?(): string;
   /** Store a small document (the mint's offer) durably at once. */
   writeDoc(name: string, value: unknown): Promise<void>;
   /** Run one protocol step atomically: if it throws, nothing it wrote remains. */

@@ -48,7 +48,8 @@ export async function ecashSigner(f: EcashFlags, store: MintStorePort<MintContra
   const activePath = stored?.keysets.find((k) => k.id === stored.active)?.path;
   if (stored && path !== undefined && path !== activePath) throw new UsageError('E_USAGE', `--ecash-path is kept with each keyset since --publish (the active one is at ${activePath}): drop it`);
   const legacy = stored ? undefined : legacyKeysetsDoc(offer, path ?? "m/0'/0'/0'");
-  return new EcashSigner(seed, async () => legacy ?? (await store.readDoc(ECASH_KEYSETS_DOC))!);
+  // The store's stamp (SQLite's): the document is read again only once something was written to the store.
+  return new EcashSigner(seed, async () => legacy ?? (await store.readDoc(ECASH_KEYSETS_DOC))!, undefined, legacy || !store.docStamp ? undefined : () => store.docStamp!());
 }
 
 /** The ecash mint's settings the operator named (--ecash-path, --ecash-input-fee-ppk, …); what is absent stays undefined. */

@@ -49,7 +49,7 @@ const BINDING = { userPubkey: USER_PK, txid: TXID, mintPubnonce: NONCE };
 
 /** A mint whose store knows these points as signed for (contract, state). */
 const mint = (owners: Record<string, { contract_id: string; state: number }> = {}) => ({
-  ecash: { keyset: KS, signatures: { blindSignatureOwner: async (B_: string) => owners[B_] } },
+  ecash: { keyset: KS, signatures: { signedBlindedMessages: async (B_s: string[]) => B_s.filter((B_) => owners[B_]).map((B_) => ({ B_, ...owners[B_]!, keyset_id: KS.id, amount: 1, C_: null })) } },
 });
 const refusedAsync = async (p: Promise<unknown>, code: string): Promise<string> => {
   let err: unknown;
@@ -131,6 +131,15 @@ describe('checkOutputs: a point signed before', () => {
       .toBe(`output 1: this B_ was already signed (contract ${CONTRACT}, state 2); a point is signed once`);
     expect(await refusedAsync(checkOutputs(mint({ [negatedPointHex(a.B_)]: { contract_id: 'd1'.repeat(32), state: 3 } }), request([a, b]), BINDING), 'E_BLINDED_MESSAGE_REUSED'))
       .toBe(`output 0: this B_'s negation was already signed (contract ${'d1'.repeat(32)}, state 3); a point is signed once`);
+  });
+  it('every output\'s B_ and its negation asked of the store in one read (not one read a point), the first owner found in output order refused', async () => {
+    const outputs = [out(1, 1), out(2, 2), out(4, 3), out(8, 4), out(16, 5)];
+    const asked: string[][] = [];
+    const owners: Record<string, { contract_id: string; state: number }> = { [negatedPointHex(outputs[3]!.B_)]: { contract_id: CONTRACT, state: 1 }, [outputs[4]!.B_]: { contract_id: CONTRACT, state: 2 } };
+    const store = { signedBlindedMessages: async (B_s: string[]) => (asked.push(B_s), B_s.filter((B_) => owners[B_]).map((B_) => ({ B_, ...owners[B_]!, keyset_id: KS.id, amount: 1, C_: null }))) };
+    expect(await refusedAsync(checkOutputs({ ecash: { keyset: KS, signatures: store } }, request(outputs), BINDING), 'E_BLINDED_MESSAGE_REUSED'))
+      .toBe(`output 3: this B_'s negation was already signed (contract ${CONTRACT}, state 1); a point is signed once`);
+    expect(asked).toEqual([outputs.flatMap((o) => [o.B_, (o.B_.startsWith('02') ? '03' : '02') + o.B_.slice(2)])]);
   });
 });
 

@@ -262,8 +262,18 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
     return row === undefined ? undefined : (JSON.parse(row) as T);
   }
 
+  /**
+   * A value that changes whenever a stored document may have changed since it was taken: read
+   * BEFORE the document, it differs at the next read once anyone committed to the file from
+   * another connection (data_version) or wrote a document through this one (writeDoc).
+   */
+  docStamp(): string {
+    return `${this.db.dataVersion()}/${this.db.docWrites}`;
+  }
+
   /** Store a small document (the mint's offer) durably at once. */
   async writeDoc(name: string, value: unknown): Promise<void> {
+    this.db.docWrites++;
     this.begin();
     this.q.putMeta.run(`doc:${name}`, JSON.stringify(value));
     await this.commit();
