@@ -49,6 +49,8 @@
  *                       counts again once its services have exited (+11 s a row); and the
  *                       statements each update sent, by text (pg_stat_statements, loaded at
  *                       the server's start: each statement a round trip of a mint process)
+ *   --record-sizes      after each PostgreSQL row, the size of its contracts' records (chars, and as stored):
+ *                       what each write of a record parses to keep the indexes over it (pg/schema.ts)
  *   --socket            the services reach PostgreSQL over its Unix socket (`?host=DIR`, as libpq's
  *                       default does on one machine) instead of TCP to 127.0.0.1: each statement's
  *                       loopback TCP round trip is charged to the mint's CPU (its writev, ~0.1–0.3 ms)
@@ -67,7 +69,7 @@ function parseArgs() {
   const env = (name: string) => process.env[`BENCH_PGSCALE_${name}`];
   const o = {
     tree: resolve(import.meta.dirname, '..'), processes: (env('PROCESSES') ?? '1,2').split(',').map(Number), contracts: Number(env('CONTRACTS') ?? 32), payments: Number(env('PAYMENTS') ?? 10),
-    epochs: undefined as string[] | undefined, runs: Number(env('RUNS') ?? 1), pin: true, loader: 'fast' as 'fast' | 'slow', pgStats: false, socket: false, sqlite: true,
+    epochs: undefined as string[] | undefined, runs: Number(env('RUNS') ?? 1), pin: true, loader: 'fast' as 'fast' | 'slow', pgStats: false, socket: false, sqlite: true, recordSizes: false,
   };
   for (let i = 0; i < a.length; i++) {
     const v = () => a[++i]!;
@@ -83,6 +85,7 @@ function parseArgs() {
       case '--pg-stats': o.pgStats = true; break;
       case '--socket': o.socket = true; break;
       case '--no-sqlite': o.sqlite = false; break;
+      case '--record-sizes': o.recordSizes = true; break;
       default: throw new Error(`pg-scale: unknown argument ${a[i]}`);
     }
   }
@@ -306,6 +309,13 @@ try {
           signMs: signMs / updates, backend: services[0]!.backend(),
           ...(stmts ? { statements: { total: Number((stmts.reduce((a, x) => a + x.calls, 0) / updates).toFixed(2)), by_text: stmts.map((x) => [Number((x.calls / updates).toFixed(2)), x.query]) } } : {}),
         });
+        if (opts.recordSizes && !sqlite) {
+          const pg = createRequire(join(TREE, 'package.json'))('pg');
+          const c = new pg.Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: `bench_pgscale_${name}` });
+          await c.connect();
+          emit({ figure: 'record_sizes', ...(await c.query('SELECT avg(length(record))::int AS avg_chars, max(length(record)) AS max_chars, avg(pg_column_size(record))::int AS stored FROM contracts')).rows[0] });
+          await c.end();
+        }
         proxy.server.close();
         await Promise.all(services.map((s) => s.stop()));
         if (counts0) {

@@ -14,7 +14,7 @@ import type { PgTarget } from './connect.ts';
 import { resealed } from '../mint-records.ts';
 import { Sealer } from '../seal.ts';
 import { foreignOwnerError, ownership } from './owners.ts';
-import { OWNED_RELATIONS, SCHEMA_SQL, SCHEMA_VERSION, WATCH_HEIGHT_INDEX } from './schema.ts';
+import { INDEX_FUNCTIONS_SQL, OWNED_FUNCTIONS, OWNED_RELATIONS, SCHEMA_SQL, SCHEMA_VERSION, UNFUNDED_OPEN_INDEX, UNFUNDED_OPEN_SQL, WATCH_HEIGHT_INDEX, WATCH_HEIGHT_SQL } from './schema.ts';
 
 
 /**
@@ -52,19 +52,36 @@ export async function prepareSchema(client: pg.Client, target: PgTarget, network
   if (version > SCHEMA_VERSION) {
     throw new OffchainError('E_STORE_SCHEMA_NEWER', `the store ${target.url} has schema version ${version}, newer than this toolkit's ${SCHEMA_VERSION}: upgrade offchain`, 1);
   }
+  // The functions the indexes are built on (schema.ts): a store made before them gets them,
+  // and its indexes on the expressions they replace are built again on them, once.
+  if (!view) await indexesOnFunctions(client);
   if (!view) await checkOwners(client, target, { complete: true });
   // Rows keep the C_ they answered (ecash-restore.ts); a store created before gets the column once (its old rows none).
   if (!view && !(await client.query("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'blind_signatures' AND column_name = 'c_'")).rowCount) {
     await client.query('ALTER TABLE blind_signatures ADD COLUMN IF NOT EXISTS c_ text');
   }
-  // A watcher's index (schema.ts WATCH_HEIGHT_INDEX); a store created before gets it once. Looked up first: CREATE INDEX
-  // takes a lock that waits for every write in flight, even when the index is there.
-  if (!view && (await client.query<{ t: string | null }>("SELECT to_regclass('contracts_watch_height')::text AS t")).rows[0]!.t === null) {
-    await client.query(WATCH_HEIGHT_INDEX);
-  }
   if (!view) await client.query("INSERT INTO meta (key, value) VALUES ('network', $1) ON CONFLICT (key) DO NOTHING", [network]);
   const stored = (await client.query<{ value: string }>("SELECT value FROM meta WHERE key = 'network'")).rows[0]?.value ?? network;
   if (stored !== network) throw new RefusedError('E_NETWORK_MISMATCH', `the store ${target.url} holds a ${stored} mint, not ${network}`);
+}
+
+/**
+ * The indexes of `contracts` on the functions of schema.ts (one parse of the record a write,
+ * not one per `record::jsonb` of the expressions they held before): the functions created when
+ * missing; an index missing, or on another expression (a store made by an older toolkit), built
+ * (again). Looked up first: CREATE INDEX and DROP INDEX take a lock that waits for every write
+ * in flight. An older toolkit's process still running finds its index by name (CREATE INDEX IF
+ * NOT EXISTS) and its queries, on the old expression, read the table without it: the same rows.
+ */
+async function indexesOnFunctions(client: pg.Client): Promise<void> {
+  const found = (await client.query<{ fns: boolean; watch: string | null; unfunded: string | null }>(
+    `SELECT to_regprocedure('offchain_watch_height(text)') IS NOT NULL AND to_regprocedure('offchain_unfunded_open_height(text)') IS NOT NULL AS fns,
+       pg_get_indexdef(to_regclass('contracts_watch_height')) AS watch, pg_get_indexdef(to_regclass('unfunded_opens')) AS unfunded`,
+  )).rows[0]!;
+  if (!found.fns) await client.query(INDEX_FUNCTIONS_SQL);
+  const on = (def: string | null, expression: string) => def !== null && def.includes(expression);
+  if (!on(found.watch, WATCH_HEIGHT_SQL)) await client.query(`DROP INDEX IF EXISTS contracts_watch_height; ${WATCH_HEIGHT_INDEX}`);
+  if (!on(found.unfunded, UNFUNDED_OPEN_SQL)) await client.query(`DROP INDEX IF EXISTS unfunded_opens; ${UNFUNDED_OPEN_INDEX}`);
 }
 
 /**
@@ -74,7 +91,7 @@ export async function prepareSchema(client: pg.Client, target: PgTarget, network
  * opening transaction, under OPEN_LOCK.
  */
 async function checkOwners(client: pg.Client, target: PgTarget, opts: { complete?: boolean } = {}): Promise<void> {
-  const { missing: absent, foreign } = await ownership(client, OWNED_RELATIONS, ['nonce_consumed_once()']);
+  const { missing: absent, foreign } = await ownership(client, OWNED_RELATIONS, OWNED_FUNCTIONS);
   if (foreign) throw foreignOwnerError(foreign, target.url, "the mint's");
   if (!opts.complete) return;
   const missing = absent[0];

@@ -98,7 +98,7 @@ import { MIGRATION_CLAIM_KEY, migratingInto, OPEN_LOCK, openingTransaction, type
 import { storeError } from './client.ts';
 import { mintRecordOf, mintRecordText } from '../mint-records.ts';
 import { Sealer } from '../seal.ts';
-import { TABLES, WATCH_HEIGHT_SQL } from './schema.ts';
+import { TABLES, UNFUNDED_OPEN_SQL, WATCH_HEIGHT_INLINE_SQL, WATCH_HEIGHT_SQL } from './schema.ts';
 import type { Due, IdRange, Sliced } from '../../watch/ports.ts';
 
 export interface PgMintStoreOptions {
@@ -113,6 +113,11 @@ export interface PgMintStoreOptions {
 export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces implements MintStorePort<R> {
   /** Seals the fully signed states in records (../mint-records.ts); without it (a view) they stay sealed. */
   private stateSeal: Sealer | undefined;
+  /**
+   * The watch height as this store's index holds it: WATCH_HEIGHT_SQL, or, for a view of a store
+   * no writer of this toolkit has opened yet (its function missing), the expression before it.
+   */
+  private watchHeight = WATCH_HEIGHT_SQL;
 
   /**
    * A STREAM GOES ON after its store broke — the database went back in time under it
@@ -171,9 +176,12 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
     }
     const epoch = randomBytes(16).toString('hex');
     let reached = '';
+    // A writer's open makes the indexes' functions (pg/mint-open.ts); a view finds them or not.
+    let indexFunctions = true;
     try {
       await openingTransaction(client, target, network, { view: opts.view ?? false, storeId: !opts.view, epoch: !opts.view ? epoch : undefined, ...(!opts.view && opts.key ? { key: opts.key } : {}) });
       reached = await storeIdentity(client);
+      if (opts.view) indexFunctions = (await client.query<{ t: string | null }>("SELECT to_regprocedure('offchain_watch_height(text)')::text AS t")).rows[0]!.t !== null;
     } catch (e) {
       await client.query('ROLLBACK').catch(() => undefined);
       await client.end().catch(() => undefined);
@@ -186,6 +194,7 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
     store.reached = reached;
     if (opts.view) {
       store.viewOnly = true;
+      if (!indexFunctions) store.watchHeight = WATCH_HEIGHT_INLINE_SQL;
     } else {
       store.stateSeal = opts.key && Sealer.fromSecret(opts.key);
       store.alarm = opts.alarm;
@@ -225,16 +234,16 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
 
   async due(upTo: number): Promise<Due<R>> {
     // The expression of the index itself (schema.ts): the database computes each row's height from its record.
-    const rows = (await this.q<{ record: string }>(`SELECT record FROM contracts WHERE ${WATCH_HEIGHT_SQL} <= $1 ORDER BY contract_id`, [upTo])).rows;
-    const rest = (await this.q<{ n: string; next: string | null }>(`SELECT COUNT(*) AS n, (SELECT MIN(${WATCH_HEIGHT_SQL}) FROM contracts WHERE ${WATCH_HEIGHT_SQL} > $1) AS next FROM contracts`, [upTo])).rows[0]!;
+    const rows = (await this.q<{ record: string }>(`SELECT record FROM contracts WHERE ${this.watchHeight} <= $1 ORDER BY contract_id`, [upTo])).rows;
+    const rest = (await this.q<{ n: string; next: string | null }>(`SELECT COUNT(*) AS n, (SELECT MIN(${this.watchHeight}) FROM contracts WHERE ${this.watchHeight} > $1) AS next FROM contracts`, [upTo])).rows[0]!;
     return { records: rows.map((r) => this.decode(r.record)), others: Number(rest.n) - rows.length, ...(rest.next !== null ? { next: Number(rest.next) } : {}) };
   }
 
   async slice(range: IdRange): Promise<Sliced<R>[]> {
     // A key range of the primary key; the height is the index's expression, computed here from the record read.
     const rows = range.to === undefined
-      ? (await this.q<{ record: string; h: string }>(`SELECT record, ${WATCH_HEIGHT_SQL}::text AS h FROM contracts WHERE contract_id >= $1 ORDER BY contract_id`, [range.from])).rows
-      : (await this.q<{ record: string; h: string }>(`SELECT record, ${WATCH_HEIGHT_SQL}::text AS h FROM contracts WHERE contract_id >= $1 AND contract_id < $2 ORDER BY contract_id`, [range.from, range.to])).rows;
+      ? (await this.q<{ record: string; h: string }>(`SELECT record, ${this.watchHeight}::text AS h FROM contracts WHERE contract_id >= $1 ORDER BY contract_id`, [range.from])).rows
+      : (await this.q<{ record: string; h: string }>(`SELECT record, ${this.watchHeight}::text AS h FROM contracts WHERE contract_id >= $1 AND contract_id < $2 ORDER BY contract_id`, [range.from, range.to])).rows;
     return rows.map((r) => ({ record: this.decode(r.record), height: Number(r.h) }));
   }
 
@@ -250,8 +259,7 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
 
   async unfundedOpens(openedBefore: number, limit: number): Promise<R[]> {
     const rows = await this.q<{ record: string }>(
-      `SELECT record FROM contracts WHERE (record::jsonb ->> 'status') = 'open' AND (record::jsonb -> 'latest') IS NULL AND (record::jsonb -> 'funding_seen') IS NULL
-       AND ((record::jsonb ->> 'opened_at_height')::bigint) < $1 ORDER BY ((record::jsonb ->> 'opened_at_height')::bigint) LIMIT $2`,
+      `SELECT record FROM contracts WHERE ${UNFUNDED_OPEN_SQL} IS NOT NULL AND ${UNFUNDED_OPEN_SQL} < $1 ORDER BY ${UNFUNDED_OPEN_SQL} LIMIT $2`,
       [openedBefore, limit],
     );
     return rows.rows.map((r) => this.decode(r.record));
