@@ -78,6 +78,14 @@ export class MintBatch {
     return this.add(() => this.steps.bind(this.ctx, value, expect, where));
   }
 
+  /**
+   * As submit, for a message its caller already decoded as `type` (a service route, whose body
+   * check ran readEnvelope, the network and decodeMessage before its handler: MintSteps.decoded).
+   */
+  submitDecoded(message: unknown, type: MintStepType): Promise<unknown> {
+    return this.add(() => this.steps.decoded(this.ctx, message, type)).answer;
+  }
+
   /** A read of the store in the same order as the steps (it sees what the batch will commit, and is released after it). */
   read<T>(fn: () => Promise<T>): Promise<T> {
     return this.add(() => fn).answer as Promise<T>;

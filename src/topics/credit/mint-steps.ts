@@ -18,6 +18,7 @@
 import { RefusedError } from '../../lib/errors.ts';
 import type { MintContext } from '../../lib/credit/ports.ts';
 import type { Network } from '../../lib/network.ts';
+import type { Static, TObject } from '@sinclair/typebox';
 
 export const MINT_STEP_TYPES = ['credit/open-request', 'credit/abandon', 'credit/close-request', 'credit/rollover-request', 'credit/rollover-sign', 'credit/update-request'] as const;
 export type MintStepType = (typeof MINT_STEP_TYPES)[number];
@@ -32,6 +33,12 @@ export type MintSteps = {
    * (the stream), any type not in the table is read as an update-request, as the stream always did.
    */
   bind(ctx: MintContext, value: unknown, expect?: MintStepType, where?: string): BoundStep;
+  /**
+   * The step for a message already decoded as `type` — its envelope read, its network checked,
+   * its schema decoded by the caller (a service route's body check, src/topics/serve/routes-plugin.ts,
+   * which fastify runs before the route's handler): bind's checks are not run twice.
+   */
+  decoded(ctx: MintContext, message: unknown, type: MintStepType): BoundStep;
 };
 
 /** Load the steps and schemas (lazily: a command that never serves does not pay for them). */
@@ -41,13 +48,15 @@ export async function mintSteps(network: Network): Promise<MintSteps> {
   const s = await import('../../lib/credit/schemas.ts');
   const mint = await import('../../lib/credit/mint.ts');
   const { acceptAbandon } = await import('../../lib/credit/abandon.ts');
-  const table: Record<MintStepType, (ctx: MintContext, value: unknown) => BoundStep> = {
-    'credit/open-request': (ctx, v) => { const m = decodeMessage(s.OpenRequestSchema, v); return () => mint.acceptOpen(ctx, m); },
-    'credit/abandon': (ctx, v) => { const m = decodeMessage(s.AbandonSchema, v); return () => acceptAbandon(ctx, m); },
-    'credit/close-request': (ctx, v) => { const m = decodeMessage(s.CloseRequestSchema, v); return () => mint.acceptClose(ctx, m); },
-    'credit/rollover-request': (ctx, v) => { const m = decodeMessage(s.RolloverRequestSchema, v); return () => mint.proposeRollover(ctx, m); },
-    'credit/rollover-sign': (ctx, v) => { const m = decodeMessage(s.RolloverSignSchema, v); return () => mint.acceptRollover(ctx, m); },
-    'credit/update-request': (ctx, v) => { const m = decodeMessage(s.UpdateRequestSchema, v); return () => mint.acceptUpdate(ctx, m); },
+  // Each type's schema and step; `step` takes the message its schema decoded.
+  const row = <S extends TObject>(schema: S, step: (ctx: MintContext, m: Static<S>) => Promise<unknown>) => ({ schema, step: step as (ctx: MintContext, m: unknown) => Promise<unknown> });
+  const table: Record<MintStepType, { schema: TObject; step: (ctx: MintContext, m: unknown) => Promise<unknown> }> = {
+    'credit/open-request': row(s.OpenRequestSchema, mint.acceptOpen),
+    'credit/abandon': row(s.AbandonSchema, acceptAbandon),
+    'credit/close-request': row(s.CloseRequestSchema, mint.acceptClose),
+    'credit/rollover-request': row(s.RolloverRequestSchema, mint.proposeRollover),
+    'credit/rollover-sign': row(s.RolloverSignSchema, mint.acceptRollover),
+    'credit/update-request': row(s.UpdateRequestSchema, mint.acceptUpdate),
   };
   return {
     bind(ctx, value, expect, where = 'the request') {
@@ -55,7 +64,13 @@ export async function mintSteps(network: Network): Promise<MintSteps> {
       if (envelope.network !== network) throw new RefusedError('E_NETWORK_MISMATCH', `${where} is for another network than ${network}`);
       // With `expect`, the table's row for it: decodeMessage refuses another type E_WRONG_MESSAGE.
       const type = expect ?? ((MINT_STEP_TYPES as readonly string[]).includes(envelope.type) ? envelope.type as MintStepType : 'credit/update-request');
-      return table[type](ctx, value);
+      const { schema, step } = table[type];
+      const m = decodeMessage(schema, value);
+      return () => step(ctx, m);
+    },
+    decoded(ctx, message, type) {
+      const { step } = table[type];
+      return () => step(ctx, message);
     },
   };
 }

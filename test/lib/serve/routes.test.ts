@@ -104,7 +104,7 @@ const mint = () => {
     network: 'regtest',
     ctx: { ecash: undefined },
     store: {},
-    batch: { submit: rec.step('submit'), read: rec.step('read') },
+    batch: { submitDecoded: rec.step('submitDecoded'), read: rec.step('read') },
     exit: rec.step('exit'),
   } as unknown as MintServe;
   return { plugin: mintPlugin(m), calls: rec.calls, group: 'credit', rec };
@@ -178,8 +178,8 @@ describe('a valid request reaches its step as sent, and its answer leaves as the
       const req = message('credit/update-request.json');
       const r = await apps.public.inject(postJson('/v1/credit/update', req));
       expect(r.statusCode, r.body).toBe(200);
-      expect(r.body).toBe('{\n  "type": "test/answer",\n  "version": 1,\n  "network": "regtest",\n  "step": "submit"\n}\n');
-      expect(m.rec.last.get('submit')).toEqual([req, 'credit/update-request']);
+      expect(r.body).toBe('{\n  "type": "test/answer",\n  "version": 1,\n  "network": "regtest",\n  "step": "submitDecoded"\n}\n');
+      expect(m.rec.last.get('submitDecoded')).toEqual([req, 'credit/update-request']);
     });
   });
 
