@@ -158,7 +158,10 @@ export async function buildService(opts: ServeOptions, roles: readonly RoutePlug
     // The request is in: from here the step's limit applies, not the sender's. A socket
     // left at connectionTimeout (--request-timeout of silence) was dropped under a step
     // waiting for its store, before its 503 E_STEP_TIMEOUT could be sent.
-    req.raw.socket?.setTimeout?.(opts.stepTimeoutMs + opts.requestTimeoutMs);
+    // Set once per connection: it stays set (the body just read restarted its clock), and each
+    // call made and dropped a timer.
+    const socket = req.raw.socket;
+    if (socket && socket.timeout !== opts.stepTimeoutMs + opts.requestTimeoutMs) socket.setTimeout?.(opts.stepTimeoutMs + opts.requestTimeoutMs);
     const stop = metrics.start(route.step);
     try {
       const answer = await withTimeout(route.handle({ body: req.body, params: req.params as Record<string, string>, query: req.query as Record<string, string | undefined>, id: req.id }), opts.stepTimeoutMs);
@@ -400,17 +403,21 @@ async function listenOperator(op: FastifyInstance, at: ListenAt): Promise<void> 
   chmodSync(at.path, 0o600);
 }
 
-/** The step's answer, or 503 E_STEP_TIMEOUT once `ms` passed; the step goes on either way. */
-async function withTimeout<T>(step: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_res, rej) => {
-    timer = setTimeout(() => rej(new OffchainError('E_STEP_TIMEOUT', `the step did not answer within ${ms / 1000} s (--step-timeout); it is not cancelled: retry the same message for its answer`, ExitCode.general)), ms);
+/**
+ * The step's answer, or 503 E_STEP_TIMEOUT once `ms` passed; the step goes on either way. One
+ * promise and one timer a request (an async function racing a second promise made three more).
+ */
+function withTimeout<T>(step: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new OffchainError('E_STEP_TIMEOUT', `the step did not answer within ${ms / 1000} s (--step-timeout); it is not cancelled: retry the same message for its answer`, ExitCode.general)), ms);
+    step.then((v) => {
+      clearTimeout(timer);
+      resolve(v);
+    }, (e: unknown) => {
+      clearTimeout(timer);
+      reject(e);
+    });
   });
-  try {
-    return await Promise.race([step, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The first line a service prints on standard output: where it listens (a supervisor, or a test that asked for port 0, reads it). */
