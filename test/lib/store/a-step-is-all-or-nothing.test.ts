@@ -187,15 +187,17 @@ describe('the mint\'s batch (group commit)', () => {
 describe('a COMMIT that fails', () => {
   /** COMMIT refused as the disk refuses it (SQLite's code on the error), once. */
   function failNextCommit(db: StateDb, code: string): void {
-    const exec = db.sql.exec.bind(db.sql);
+    // The connection's COMMIT is a statement prepared once (database.ts `control`): its run refused.
+    const commit = (db as unknown as { control: { commit: { run: (...a: unknown[]) => unknown } } }).control.commit;
+    const run = commit.run.bind(commit);
     let armed = true;
-    db.sql.exec = ((sql: string) => {
-      if (armed && sql === 'COMMIT') {
+    commit.run = (...a: unknown[]) => {
+      if (armed) {
         armed = false;
         throw Object.assign(new Error(code === 'SQLITE_FULL' ? 'database or disk is full' : 'disk I/O error'), { code });
       }
-      return exec(sql);
-    }) as typeof db.sql.exec;
+      return run(...a);
+    };
   }
 
   for (const [code, expected] of [['SQLITE_FULL', 'E_STORE_FULL'], ['SQLITE_IOERR_WRITE', 'E_STATE_WRITE']] as const) {

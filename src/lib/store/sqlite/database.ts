@@ -258,7 +258,7 @@ export class StateDb {
     this.usable();
     this.attempted = true;
     try {
-      this.sql.exec('BEGIN IMMEDIATE');
+      this.control.begin.run();
     } catch (e) {
       throw sqliteError(e, this.dir);
     }
@@ -310,9 +310,18 @@ export class StateDb {
     });
   }
 
+  /**
+   * BEGIN IMMEDIATE and COMMIT, prepared once: exec parsed and finalised each one every time
+   * (~0.03 ms of CPU a request for a service at one user, where every request is its own commit).
+   */
+  private get control(): { begin: BetterSqlite3.Statement; commit: BetterSqlite3.Statement } {
+    return (this.controlStatements ??= { begin: this.sql.prepare('BEGIN IMMEDIATE'), commit: this.sql.prepare('COMMIT') });
+  }
+  private controlStatements: { begin: BetterSqlite3.Statement; commit: BetterSqlite3.Statement } | undefined;
+
   private commitNow(): void {
     try {
-      this.sql.exec('COMMIT');
+      this.control.commit.run();
       this.committed = true;
     } catch (e) {
       this.failed = e as Error;
@@ -333,7 +342,7 @@ export class StateDb {
     this.attempted = true;
     if (this.batch !== undefined) return this.batch;
     try {
-      if (!this.sql.inTransaction) this.sql.exec('BEGIN IMMEDIATE');
+      if (!this.sql.inTransaction) this.control.begin.run();
     } catch (e) {
       throw sqliteError(e, this.dir);
     }
