@@ -432,8 +432,9 @@ describe.skipIf(!BITCOIND)(TITLE, () => {
       const rounds = log.split('"event":"round"').length;
       try {
         // Every other start is killed at a random point of its life (its start, a round, a broadcast); the others
-        // after a round ended (so the watcher gets somewhere on a busy machine), at a random point after it.
-        if (kills % 2 === 1) for (let i = 0; i < 100 && log.split('"event":"round"').length === rounds; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+        // after a round ended (so the watcher gets somewhere on a busy machine), at a random point after it —
+        // waited for up to 30 s: in CI's loaded run no start reached a round within the 5 s it had before.
+        if (kills % 2 === 1) for (let i = 0; i < 600 && log.split('"event":"round"').length === rounds; i++) await new Promise((resolve) => setTimeout(resolve, 50));
         await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 1200)));
       } finally {
         child.kill('SIGKILL');
