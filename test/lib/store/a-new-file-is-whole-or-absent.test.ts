@@ -51,13 +51,18 @@ describe('writeNewFile', () => {
 
   it.skipIf(MUTATION_RUN)('a process killed while writing (3 rounds): every file in place is whole', async () => {
     const d = fresh();
+    const placedIn = () => readdirSync(d).filter((f) => /^f\d+$/.test(f));
     for (let round = 0; round < 3; round++) {
+      const before = placedIn().length;
       const child = startSqliteChild(['new-files', d]);
       await child.waitFor('ready\n');
+      // A file placed in this round first (up to 30 s: in CI's loaded Node 26 run none was within
+      // the delay alone, and the round asserted nothing), then the kill during a later one's writing.
+      for (let i = 0; i < 600 && placedIn().length === before; i++) await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, 80 + round * 60));
       await killNow(child);
     }
-    const placed = readdirSync(d).filter((f) => /^f\d+$/.test(f));
+    const placed = placedIn();
     expect(placed.length).toBeGreaterThan(0);
     for (const f of placed) {
       const bytes = readFileSync(join(d, f));
