@@ -215,14 +215,7 @@ export class StateDb {
     return this.metaRows.get.get(key)?.value;
   }
 
-  private dataVersionRow: BetterSqlite3.Statement<[], { data_version: number }> | undefined;
-  /** SQLite's PRAGMA data_version: it changes once another connection (another process, a sqlite3 shell) committed to the file; this one's own commits never change it (`docWrites`). */
-  dataVersion(): number {
-    this.dataVersionRow ??= this.sql.prepare('PRAGMA data_version');
-    return this.dataVersionRow.get()!.data_version;
-  }
-
-  /** Documents (meta `doc:` rows) written through this connection: with dataVersion, what says a stored document may have changed. */
+  /** Documents (meta `doc:` rows) written through this connection: with PRAGMA data_version (another connection's commits), what says a stored document may have changed (SqliteMintStore.docStamp). */
   docWrites = 0;
 
   /** A meta row removed (a mark whose work is done). */

@@ -63,6 +63,8 @@ function statements(db: StateDb) {
   const sql = db.sql;
   return {
     putMeta: sql.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    // Moves once another connection (another process, a sqlite3 shell) committed to the file; this one's own commits never move it.
+    dataVersion: sql.prepare<[], { data_version: number }>('PRAGMA data_version'),
     getContract: sql.prepare<[string], { record: string }>('SELECT record FROM contracts WHERE contract_id = ?'),
     // A record written again (every update): its row rewritten in place, tried first; a new one inserted.
     updateContract: sql.prepare<[string, number | null, string]>('UPDATE contracts SET record = ?, unfunded_since = ? WHERE contract_id = ?'),
@@ -268,7 +270,7 @@ export class SqliteMintStore<R extends { contract_id: string }> implements MintS
    * another connection (data_version) or wrote a document through this one (writeDoc).
    */
   docStamp(): string {
-    return `${this.db.dataVersion()}/${this.db.docWrites}`;
+    return `${this.q.dataVersion.get()!.data_version}/${this.db.docWrites}`;
   }
 
   /** Store a small document (the mint's offer) durably at once. */
