@@ -169,8 +169,6 @@ for (const input of Object.keys(devicePay.metafile.inputs)) {
   if (/node_modules\/@oclif\/core\/lib\/(index|main|execute|config\/(config|plugin|index))\.js$|src\/cli\.ts$/.test(input)) throw new Error(`dist/device-pay.cjs would hold ${input}: it is the bundle without oclif's configuration and command table`);
 }
 // `psbt decode`'s shortcuts (src/fast-decode/): the same library code, without oclif.
-// Module.wrap's text (Node's CommonJS wrapper), as for dist/device-pay.cjs above.
-const SHORTCUT_WRAPPER = MODULE_WRAPPER;
 const shortcut = {
   ...common,
   metafile: true,
@@ -190,8 +188,8 @@ const shortcut = {
   keepNames: false,
   // Written as the function Node's CommonJS loader would wrap it in, which bin/run.js compiles
   // as it is: wrapping it there made a second copy of the 200 kB source for V8 to flatten.
-  banner: { js: SHORTCUT_WRAPPER[0] },
-  footer: { js: SHORTCUT_WRAPPER[1] },
+  banner: { js: MODULE_WRAPPER[0] },
+  footer: { js: MODULE_WRAPPER[1] },
 };
 // Any PSBT, through parsePsbt (btc-signer, the selected secp256k1 backend).
 const fastDecode = await build({ ...shortcut, entryPoints: { 'psbt-decode': 'src/fast-decode/signer.ts' }, plugins: [linearTerminatorCheck, btcSignerPatches] });
