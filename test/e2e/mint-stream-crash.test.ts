@@ -166,7 +166,7 @@ describe(`kill -9 of a streaming mint at random points (STREAM_CRASH_SEED=${SEED
       await sleep(c.gapMs);
     }
     const failed = await killer;
-    if (failed) throw failed;
+    if (failed) throw new Error(`${where}: ${failed instanceof Error ? failed.message : String(failed)}`);
     const exit = await s.exited;
     expect(exit, `${where}: the mint died of the kill, not by itself; stderr: ${s.stderr}`).toEqual({ status: null, signal: 'SIGKILL' });
     stats.runs++;

@@ -193,7 +193,12 @@ export class MintStream {
   async until(pred: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pred()) {
-      if (!this.alive) throw new Error(`the stream exited before ${what}; stderr: ${this.stderr}`);
+      if (!this.alive) {
+        // 'exit' can come before the pipes are drained: wait for 'close', then look again.
+        const { status, signal } = await this.exited;
+        if (pred()) return;
+        throw new Error(`the stream exited (status ${status}, signal ${signal}) before ${what}; stderr: ${this.stderr}`);
+      }
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out waiting for ${what}; stdout: ${this.stdout}; stderr: ${this.stderr}`);
       await new Promise<void>((resolve) => {
