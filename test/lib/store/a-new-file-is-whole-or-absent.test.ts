@@ -51,16 +51,18 @@ describe('writeNewFile', () => {
 
   it.skipIf(MUTATION_RUN)('a process killed while writing (3 rounds): every file in place is whole', async () => {
     const d = fresh();
-    const placedIn = () => readdirSync(d).filter((f) => /^f\d+$/.test(f));
+    const placedIn = (prefix = 'r\\d+-') => readdirSync(d).filter((f) => new RegExp(`^${prefix}f\\d+$`).test(f));
     for (let round = 0; round < 3; round++) {
-      const before = placedIn().length;
-      const child = startSqliteChild(['new-files', d]);
+      // Each round's writer names its files after the round: one that began at f0 again found
+      // the last round's f0 there (E_FILE_EXISTS) and ended before the kill, checking nothing.
+      const child = startSqliteChild(['new-files', d, `r${round}-`]);
       await child.waitFor('ready\n');
-      // A file placed in this round first (up to 30 s: in CI's loaded Node 26 run none was within
-      // the delay alone, and the round asserted nothing), then the kill during a later one's writing.
-      for (let i = 0; i < 600 && placedIn().length === before; i++) await new Promise((r) => setTimeout(r, 50));
+      // A file placed in this round first (up to 30 s), then the kill during a later one's writing.
+      for (let i = 0; i < 600 && placedIn(`r${round}-`).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, 80 + round * 60));
-      await killNow(child);
+      const exit = await killNow(child);
+      expect(exit, `round ${round + 1}: the writer died of the kill; stderr: ${exit.stderr}`).toMatchObject({ signal: 'SIGKILL' });
+      expect(placedIn(`r${round}-`).length, `round ${round + 1} placed a file`).toBeGreaterThan(0);
     }
     const placed = placedIn();
     expect(placed.length).toBeGreaterThan(0);

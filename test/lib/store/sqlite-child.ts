@@ -211,11 +211,11 @@ async function main(mode: string, args: string[]): Promise<void> {
       return;
     }
     case 'new-files': {
-      // New 4 MiB files f0, f1, … (each of one byte value) until killed.
-      const [dir = ''] = args;
+      // New 4 MiB files PREFIXf0, PREFIXf1, … (each of one byte value) until killed.
+      const [dir = '', prefix = ''] = args;
       const { writeNewFile } = await import('../../../src/lib/store/exclusive.ts');
       say('ready');
-      for (let i = 0; ; i++) writeNewFile(`${dir}/f${i}`, new Uint8Array(4 << 20).fill(0x61 + (i % 26)));
+      for (let i = 0; ; i++) writeNewFile(`${dir}/${prefix}f${i}`, new Uint8Array(4 << 20).fill(0x61 + (i % 26)));
     }
     default:
       throw new Error(`unknown mode ${mode}`);
