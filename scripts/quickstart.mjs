@@ -177,7 +177,8 @@ async function stopOne(entry) {
     note(`stopping ${entry.name}: ${e.message}`);
   }
   if (!(await waitGone(entry.pids, 15_000))) {
-    for (const pid of entry.pids) {
+    // Only those still running: a pid already gone may be another process's by now.
+    for (const pid of entry.pids.filter(alive)) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch { /* gone */ }

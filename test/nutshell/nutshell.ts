@@ -178,18 +178,23 @@ async function startOnce(dir: string, venv: string, o: NutshellOptions): Promise
       } catch {
         /* gone already */
       }
-      for (let i = 0; i < 80; i++) {
+      let gone = false;
+      for (let i = 0; i < 80 && !gone; i++) {
         try {
           process.kill(pid, 0);
+          await new Promise((r) => setTimeout(r, 100));
         } catch {
-          break;
+          gone = true;
         }
-        await new Promise((r) => setTimeout(r, 100));
       }
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* stopped */
+      // Only a mint still there: once gone, its pid is free for any process the suite starts next
+      // (pid_max is 32768 on CI's machine, and a suite run wraps it).
+      if (!gone) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* stopped */
+        }
       }
       rmSync(dataDir, { recursive: true, force: true });
     },
