@@ -18,12 +18,11 @@
  *   before a backend was selected) it crosses as its encoding, so mixing is slower, never
  *   wrong.
  */
-import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js';
 import { MalformedInputError } from '../errors.ts';
 import { fromHex } from '../bytes.ts';
 import { activeSecp256k1 } from '../musig/engine/select.ts';
 import { baseMinusMul as baseMinusMulOn, mulPlusMul, type Secp256k1Backend } from '../musig/engine/backend.ts';
-import { N } from '../musig/engine/scalar.ts';
+import { N, bytes32, int } from '../musig/engine/scalar.ts';
 import { secretMul } from '../musig/engine/secret-mul.ts';
 
 type Backend = Secp256k1Backend<unknown>;
@@ -33,8 +32,10 @@ export type Point = { readonly ec: Backend; readonly raw: unknown };
 
 export { N };
 
-export const bytesToScalar = (b: Uint8Array): bigint => bytesToNumberBE(b);
-export const scalarToBytes = (k: bigint): Uint8Array => numberToBytesBE(k, 32);
+/** Big-endian bytes as an integer (32 bytes: four 64-bit reads, no hex string; any other length as well). */
+export const bytesToScalar = (b: Uint8Array): bigint => int(b);
+/** An integer in [0, 2^256) as 32 big-endian bytes (RangeError outside). */
+export const scalarToBytes = (k: bigint): Uint8Array => bytes32(k);
 
 const point = (ec: Backend, raw: unknown): Point => ({ ec, raw });
 
