@@ -13,20 +13,9 @@ import { hmacSha256, sha256 } from '../hash.ts';
 import { N, add, baseMinusMul, bytesToScalar, mulBase, mulMinusMul, mulPublic, mulSecret, scalarToBytes, uncompressed, type Point } from './curve.ts';
 import { secretPoint } from './nut00.ts';
 
-const HEX_DIGITS = utf8('0123456789abcdef');
-
-/** hash_e: SHA-256 over the concatenated lowercase hex of the uncompressed points (written as ASCII bytes, no string between). */
+/** hash_e: SHA-256 over the concatenated lowercase hex of the uncompressed points. */
 export function hashE(...points: Point[]): Uint8Array {
-  const text = new Uint8Array(points.length * 130);
-  let at = 0;
-  for (const P of points) {
-    const u = uncompressed(P);
-    for (let i = 0; i < u.length; i++) {
-      text[at++] = HEX_DIGITS[u[i]! >> 4]!;
-      text[at++] = HEX_DIGITS[u[i]! & 15]!;
-    }
-  }
-  return sha256(at === text.length ? text : text.subarray(0, at));
+  return sha256(utf8(points.map((p) => toHex(uncompressed(p))).join('')));
 }
 
 const DLEQ_R_TAG = utf8('Cashu_DLEQ_R_v1');
