@@ -55,10 +55,10 @@ const listFiles = (dir: string): string[] =>
   readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
 
 let serial = 0;
-/** One run on its own copy of the demo channel (after `before`'s runs on it, if any): what it printed, exited with and left. */
 /** The time a refused --peer attempt took (E_PEER_UNREACHABLE's "1 attempts over 0.1 s"): the clock's, not the bundle's — 0.1 and 0.2 s in CI's loaded run. */
 const ELAPSED = / over \d+(?:\.\d+)? s \(/;
 
+/** One run on its own copy of the demo channel (after `before`'s runs on it, if any): what it printed, exited with and left. */
 function runOn(fast: boolean, args: (state: string) => string[], opts: { input?: string; env?: Record<string, string>; before?: (state: string) => string[][] } = {}): Outcome {
   assertFreshBuild();
   const dir = join(work, `channel-${++serial}`);
