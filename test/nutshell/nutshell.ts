@@ -19,7 +19,7 @@ import { blindMessage, getDecodedToken, hashToCurve, verifyDLEQProof } from '@ca
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { freePort } from '../regtest/bitcoind.ts';
 import { environmentOutsideRuns } from '../e2e/cli.ts';
-import { freshExchange, nodeTempDirRoot } from '../helpers.ts';
+import { freshExchange, nodeTempDirRoot, running } from '../helpers.ts';
 import { systemTempDir } from '../setup/run-tmp.ts';
 
 const run = promisify(execFile);
@@ -178,18 +178,10 @@ async function startOnce(dir: string, venv: string, o: NutshellOptions): Promise
       } catch {
         /* gone already */
       }
-      let gone = false;
-      for (let i = 0; i < 80 && !gone; i++) {
-        try {
-          process.kill(pid, 0);
-          await new Promise((r) => setTimeout(r, 100));
-        } catch {
-          gone = true;
-        }
-      }
+      for (let i = 0; i < 80 && running(pid); i++) await new Promise((r) => setTimeout(r, 100));
       // Only a mint still there: once gone, its pid is free for any process the suite starts next
       // (pid_max is 32768 on CI's machine, and a suite run wraps it).
-      if (!gone) {
+      if (running(pid)) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {
