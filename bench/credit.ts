@@ -32,8 +32,12 @@ import type { MintContractRecord } from '../src/lib/credit/ports.ts';
  * makes 5 blind signatures with DLEQ proofs per update. The keysets document and the offer
  * are written as `open-credit --role mint --publish` writes them (publishedKeysets: sealed
  * under the seed, which the mint checks before it signs; makeOffer).
+ *
+ * `amountSat`: each payment's amount (default 1,000 sat, 992 with ecash; at least the payout's
+ * dust threshold, 330 sat). A contract holds 1,000,000 sat, so a long run on few contracts
+ * pays less each time.
  */
-export async function setupMintStream(opts: { dir: string; contracts: number; payments?: number; mintKeyHex: string; ecash?: string }) {
+export async function setupMintStream(opts: { dir: string; contracts: number; payments?: number; mintKeyHex: string; ecash?: string; amountSat?: number }) {
   const payments = opts.payments ?? 1;
   const { deriveMintKeyset } = await import('../src/lib/ecash/nut01.ts');
   const { authorizeOutputs, makeOutputs } = await import('../src/lib/credit/ecash.ts');
@@ -42,7 +46,7 @@ export async function setupMintStream(opts: { dir: string; contracts: number; pa
   const { makeOffer } = await import('../src/lib/credit/mint.ts');
   const issuing = opts.ecash ? publishedKeysets(opts.ecash, deriveMintKeyset(opts.ecash), undefined) : undefined;
   const keyset = issuing?.keyset;
-  const amount = keyset ? 992 : 1000;
+  const amount = opts.amountSat ?? (keyset ? 992 : 1000);
   const mint = keyPair(fromHex(opts.mintKeyHex));
   const payout = scriptAddress(taprootOutput(mint.xOnly).script, 'regtest')!;
   const mintDir = join(opts.dir, 'regtest');

@@ -40,7 +40,7 @@ const BENCHES: Record<string, Smoke> = {
     labels: [/^ecash: decode 5 B_ \+ signOutputs/m, /^noble +[\d.]+ ms \[[\d.]+–[\d.]+\] +load/m, /^libsecp256k1 +([\d.]+ ms \[|SKIPPED: )/m],
   },
   'ecash-serve.ts': {
-    env: { BENCH_ECASH_ROUNDS: '1', BENCH_ECASH_OPS: '3', ...(NUTSHELL ? { NUTSHELL } : {}) },
+    env: { BENCH_ECASH_ROUNDS: '1', BENCH_ECASH_OPS: '3', BENCH_ECASH_WARM: '2', ...(NUTSHELL ? { NUTSHELL } : {}) },
     labels: [
       /^ {2}serve mint, a payment with 5 ecash outputs +server CPU +[\d.]+ ms .* wall +[\d.]+ ms .*load [\d.]+ → [\d.]+/m,
       NUTSHELL ? /^ {2}ratio, serve mint ÷ Nutshell +server CPU +[\d.]+×/m : /^ {2}Nutshell 0\.20\.3 POST \/v1\/swap, 5 proofs +skipped: NUTSHELL not set$/m,
@@ -80,11 +80,11 @@ const BENCHES: Record<string, Smoke> = {
   },
   'serve.ts': {
     env: { BENCH_SERVE_RUNS: '1', BENCH_SERVE_SCALE: '0.01', BENCH_SERVE_USERS: '1,8' },
-    labels: [/^ {2}SQLite, 1 process, 8 users .* updates\/s \(autocannon says \d+\) .*service CPU .*× the engine's/m, /^ {4}its engine, sign-update --role mint --stream fed the same requests/m, /^ {2}SQLite, 1 process, 8 users paced .* updates\/s .*offered .*after the first third p50 [\d.]+ ms, p99 [\d.]+ ms/m, /one-shot sign-update --role mint/, /PostgreSQL rows: bench\/pg-scale\.ts/, /load average .* at the end/],
+    labels: [/^ {2}SQLite, 1 process, 8 users .* updates\/s \(autocannon says \d+\) .*service CPU .*× the engine's/m, /^ {4}its engine, sign-update --role mint --stream fed the same requests/m, /^ {2}SQLite, 1 process, 8 users paced .* updates\/s .*offered .*after the first \d+ p50 [\d.]+ ms, p99 [\d.]+ ms/m, /one-shot sign-update --role mint/, /PostgreSQL rows: bench\/pg-scale\.ts/, /load average .* at the end/],
     rows: /^serve\/sqlite-8-paced$/,
   },
   'pg-scale.ts': {
-    env: { BENCH_PGSCALE_CONTRACTS: '2', BENCH_PGSCALE_PAYMENTS: '2' },
+    env: { BENCH_PGSCALE_CONTRACTS: '2', BENCH_PGSCALE_PAYMENTS: '2', BENCH_PGSCALE_RUNS: '1' },
     labels: [/"figure":"sqlite_row".*"rate":[\d.]+/, /"figure":"pg_row","processes":2,.*"cpu_ms_per_update":\{"mint":[\d.]+,"postgres":[\d.]+/, /"figure":"pg_vs_sqlite".*"ratio":[\d.]+/],
     rows: /^pg\/cpu-vs-sqlite$/,
   },
