@@ -50,28 +50,43 @@ new PerformanceObserver((list) => {
   for (const e of list.getEntries()) events.push(['gc', performance.timeOrigin + e.startTime, +e.duration.toFixed(2), e.detail?.kind, used('new_space'), used('old_space')]);
 }).observe({ entryTypes: ['gc'] });
 
-// better-sqlite3 as the service loads it (the same file, so the same module): each COMMIT timed.
+// better-sqlite3 as the service loads it (the same file, so the same module): each COMMIT timed,
+// whether run by exec('COMMIT') or by a statement prepared from 'COMMIT' (the store prepares its
+// BEGIN and COMMIT once: src/lib/store/sqlite/database.ts controlStatements).
 const Database = require(require.resolve('better-sqlite3', { paths: [require('node:path').dirname(process.argv[1] ?? '.'), __dirname] }));
-const exec = Database.prototype.exec;
-Database.prototype.exec = function (sql) {
-  if (sql !== 'COMMIT' || !this.name.endsWith('state.sqlite')) return exec.call(this, sql);
-  const before = fs.statSync(this.name);
+/** `commit()` timed as one COMMIT on the database file `file`. */
+function timedCommit(file, commit) {
+  const before = fs.statSync(file);
   const at = now();
   const cpu = mainCpu();
-  const result = exec.call(this, sql);
+  const result = commit();
   const ms = now() - at;
   const cpuMs = mainCpu() - cpu;
   commitMs += ms;
-  const after = fs.statSync(this.name);
+  const after = fs.statSync(file);
   let wal = 0;
   try {
-    wal = fs.statSync(`${this.name}-wal`).size;
+    wal = fs.statSync(`${file}-wal`).size;
   } catch {
     // no WAL (not in WAL mode)
   }
   const checkpointed = after.mtimeMs !== before.mtimeMs || after.size !== before.size;
   events.push(['commit', at, +ms.toFixed(2), checkpointed ? 'CKPT' : '', wal, +cpuMs.toFixed(2)]);
   return result;
+}
+const isStateCommit = (db, sql) => sql === 'COMMIT' && db.name.endsWith('state.sqlite');
+const exec = Database.prototype.exec;
+Database.prototype.exec = function (sql) {
+  return isStateCommit(this, sql) ? timedCommit(this.name, () => exec.call(this, sql)) : exec.call(this, sql);
+};
+const prepare = Database.prototype.prepare;
+Database.prototype.prepare = function (sql) {
+  const statement = prepare.call(this, sql);
+  if (!isStateCommit(this, sql)) return statement;
+  const run = statement.run;
+  const file = this.name;
+  statement.run = (...args) => timedCommit(file, () => run.apply(statement, args));
+  return statement;
 };
 
 process.on('exit', () => fs.writeFileSync(process.env.BENCH_STALL_FILE, JSON.stringify(events)));
