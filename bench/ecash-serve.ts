@@ -22,7 +22,7 @@
  *
  * - Warm-up, untimed: the mint's first BENCH_ECASH_WARM payments (default 2,000: a service is
  *   judged on its sustained rate, the first 2,000 updates reported but not targeted — issue 40's
- *   definition, as issue 73 restates it; here not reported either), Nutshell's first 20 swaps
+ *   definition, as issue 73 restates it: their CPU is printed on a line of its own), Nutshell's first 20 swaps
  *   (CPython compiles nothing at run time: measured, its rounds after 5 swaps cost what they
  *   cost after 600 — 35.7/36.3 against 33.8/36.6 ms; each swap's 5 proofs are minted before
  *   the clock, so a long warm-up would cost minutes).
@@ -138,8 +138,9 @@ const mintRounds: Round[] = [];
 const nutshellRounds: Round[] = [];
 const load0 = load();
 try {
-  await round(svc.child.pid!, 0, WARM, pay);
-  if (nutshell) await round(nutshell.pid, 0, NUTSHELL_WARM, swap);
+  const mintWarm = await round(svc.child.pid!, 0, WARM, pay);
+  const nutshellWarm = nutshell ? await round(nutshell.pid, 0, NUTSHELL_WARM, swap) : undefined;
+  console.log(`  warm-up, not in the ratio: serve mint ${mintWarm.cpuMs.toFixed(2)} ms CPU a payment over its first ${WARM}${nutshellWarm ? `; Nutshell ${nutshellWarm.cpuMs.toFixed(2)} ms a swap over its first ${NUTSHELL_WARM}` : ''}`);
   for (let r = 0; r < ROUNDS; r++) {
     mintRounds.push(await round(svc.child.pid!, WARM + r * OPS, OPS, pay));
     if (nutshell) nutshellRounds.push(await round(nutshell.pid, NUTSHELL_WARM + r * OPS, OPS, swap));

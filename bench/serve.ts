@@ -234,7 +234,7 @@ for (const [users, base] of ([[1, 3000], [8, 375], [64, 47]] as const).filter(([
         cpSync(setupDir, dir, { recursive: true });
         const stallFile = join(work, `stalls-${run}-${b}.json`);
         const env = STALLS ? { ...cleanEnv(), BENCH_STALL_FILE: stallFile } : cleanEnv();
-        const svc = await serve(['--state-dir', dir], env, process.env.NOPIN !== '1', bin, STALLS ? ['--require', join(ROOT, 'bench', 'stall-probe.cjs')] : []);
+        const svc = await serve(['--state-dir', dir], env, true, bin, STALLS ? ['--require', join(ROOT, 'bench', 'stall-probe.cjs')] : []);
         backend = svc.backend();
         const waited0 = waitedForCore(svc.child.pid!);
         const loadStart = performance.now();
