@@ -68,7 +68,7 @@ import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cpuSeconds, hasTaskset, onEveryCore, postgresPids, proxyTo, receiptOf, serveMint, serviceEnv } from './procs.ts';
+import { cpuSeconds, hasTaskset, onEveryCore, postgresPids, proxyTo, receiptOf, serveMint, serviceEnv, warmUpOf } from './procs.ts';
 import { reportRow } from './rows.mjs';
 
 function parseArgs() {
@@ -98,8 +98,7 @@ function parseArgs() {
     }
   }
   const payments = o.payments ?? Math.ceil((o.warmUp + 1000) / o.contracts);
-  const total = o.contracts * payments;
-  return { ...o, payments, warm: Math.min(o.warmUp, total - Math.ceil(total / 3)) };
+  return { ...o, payments, warm: warmUpOf(o.contracts * payments, o.warmUp) };
 }
 const opts = parseArgs();
 const TREE = opts.tree;
@@ -267,6 +266,8 @@ const serviceUrl = (url: string) => (socketDir ? `${url.replace(/@[^/]+\//, '@/'
 onEveryCore(postgresPids(server.dataDir)); // started by this pinned process: its backends would share the load generator's core
 if (opts.pgStats) await pgAdmin(server, async (c) => { await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements'); });
 type Cpu = { mint: number; postgres: number; loader: number };
+const minus = (a: Cpu, b: Cpu): Cpu => ({ mint: a.mint - b.mint, postgres: a.postgres - b.postgres, loader: a.loader - b.loader });
+const perUpdate = (c: Cpu, n: number): Cpu => ({ mint: (1000 * c.mint) / n, postgres: (1000 * c.postgres) / n, loader: (1000 * c.loader) / n });
 type Measured = Row & { pg?: Record<string, number>; statements?: { total: number; by_text: [number, string][] }; cpu: Cpu; cpuAll: Cpu; rateAll: number; cores: Cpu & { all: number }; signMs: number; backend: string };
 const results: { kind: string; n: number; row: Measured }[] = [];
 let db = 0;
@@ -324,8 +325,6 @@ try {
       const l = process.cpuUsage();
       return { mint: cpuSeconds(mintPids), postgres: sqlite ? 0 : cpuSeconds(postgresPids(server.dataDir)), loader: (l.user + l.system) / 1e6 };
     };
-    const minus = (a: Cpu, b: Cpu): Cpu => ({ mint: a.mint - b.mint, postgres: a.postgres - b.postgres, loader: a.loader - b.loader });
-    const perUpdate = (c: Cpu, n: number): Cpu => ({ mint: (1000 * c.mint) / n, postgres: (1000 * c.postgres) / n, loader: (1000 * c.loader) / n });
     const before = cpuNow();
     let warmed = before;
     const row = await loadRun(proxy.url, cts, opts.payments, sign, (ms) => (signMs += ms), opts.warm, () => (warmed = cpuNow()));
@@ -335,11 +334,11 @@ try {
     // The targeted figures: the updates after the warm-up, over the wall from its last answer to the run's (CPU read after it: the cores used are at most a tick high).
     const wall = row.seconds - row.warmSeconds;
     const sustained = minus(after, warmed);
-    const after_ = Math.max(1, updates - opts.warm);
+    const measuredUpdates = Math.max(1, updates - opts.warm);
     runs.push({
       ...row,
-      rate: after_ / wall, rateAll: row.rate,
-      cpu: perUpdate(sustained, after_), cpuAll: perUpdate(minus(after, before), updates),
+      rate: measuredUpdates / wall, rateAll: row.rate,
+      cpu: perUpdate(sustained, measuredUpdates), cpuAll: perUpdate(minus(after, before), updates),
       cores: { mint: sustained.mint / wall, postgres: sustained.postgres / wall, loader: sustained.loader / wall, all: (sustained.mint + sustained.postgres + sustained.loader) / wall },
       signMs: signMs / updates, backend: services[0]!.backend(),
       ...(stmts ? { statements: { total: Number((stmts.reduce((a, x) => a + x.calls, 0) / updates).toFixed(2)), by_text: stmts.map((x) => [Number((x.calls / updates).toFixed(2)), x.query]) } } : {}),

@@ -11,7 +11,7 @@
  *    (bench/credit.ts setupMintStream: every state's mint nonce issued ahead), so this
  *    process only sends bytes. Median of three runs, each from the same prepared state.
  *    The service's CPU per update (/proc) over all the payments (JIT warm-up and each
- *    contract's first sight included) and over those after the warm-up (WARM_UP), as a ratio to
+ *    contract's first sight included) and over those after the warm-up (warmUp), as a ratio to
  *    its engine's (issue 73: "the service close to its engine"): in each run, the
  *    `sign-update --role mint --stream` process fed the same requests on a pipe, each half
  *    taken in its group commit's batches (bench/procs.ts streamMint). Beside it, today's
@@ -34,7 +34,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { cpuSeconds, hasTaskset, waitedForCore, MINT_ARGS, receiptOf, serveMint, serviceEnv, streamMint } from './procs.ts';
+import { cpuSeconds, hasTaskset, waitedForCore, warmUpOf, MINT_ARGS, receiptOf, serveMint, serviceEnv, streamMint } from './procs.ts';
 import autocannon from 'autocannon';
 import { setupMintStream } from './credit.ts';
 import { reportRow } from './rows.mjs';
@@ -49,14 +49,8 @@ const cleanEnv = () => serviceEnv(MINT_KEY);
 const serve = (args: string[], env: NodeJS.ProcessEnv, pin: boolean, bin = BIN, nodeArgs: string[] = []) => serveMint(bin, args, env, pin, nodeArgs);
 const PACED_RATE = Number(process.env.BENCH_SERVE_PACED_RATE ?? 0);
 const STALLS = process.env.BENCH_SERVE_STALLS === '1';
-/**
- * How many of a run's first updates are reported but not targeted: a service is judged on its
- * sustained rate, the first 2,000 updates reported but not targeted (issue 40's definition, as
- * issue 73 restates it). BENCH_SERVE_WARMUP, default 2,000; at most two thirds of a run (a
- * smoke run's tiny sizes). Each row's figures are the answers after them.
- */
-const WARM_UP = Number(process.env.BENCH_SERVE_WARMUP ?? 2000);
-const warmUp = (total: number) => Math.min(WARM_UP, total - Math.ceil(total / 3));
+/** A run's warm-up (bench/procs.ts warmUpOf): BENCH_SERVE_WARMUP, default 2,000. Each row's figures are the answers after it. */
+const warmUp = (total: number) => warmUpOf(total, Number(process.env.BENCH_SERVE_WARMUP ?? 2000));
 
 /** `rate`: answers per second of this process's own clock; `autocannonRate`: autocannon's (its duration ends at its next 1-s tick after the last answer, so it under-reports). */
 type Row = { waitedMsPerS?: number; sustainedFrom?: number; sustained?: number; sustainedP50?: number; sustainedP99?: number; rate: number; autocannonRate?: number; p50: number; p99: number; errors: number; total?: number; cpuMs?: number; sustainedCpuMs?: number };
