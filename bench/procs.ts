@@ -105,7 +105,9 @@ export async function serveMint(bin: string, args: string[], env: NodeJS.Process
  * included), and over those after the first (`sustained`).
  */
 export async function streamMint(bin: string, dir: string, env: NodeJS.ProcessEnv, lines: string[], first: number, pin = false): Promise<{ cpuMs: number; sustainedCpuMs: number }> {
-  const argv = [bin, 'sign-update', '--role', 'mint', '--stream', ...MINT_ARGS, '--state-dir', dir];
+  // BENCH_STREAM_NODE_ARGS: node flags for the engine, as BENCH_SERVE_NODE_ARGS for the service.
+  const nodeArgs = (process.env.BENCH_STREAM_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const argv = [...nodeArgs, bin, 'sign-update', '--role', 'mint', '--stream', ...MINT_ARGS, '--state-dir', dir];
   const child = pin && hasTaskset ? spawn('taskset', ['-c', '0', process.execPath, ...argv], { env, stdio: ['pipe', 'pipe', 'pipe'] }) : spawn(process.execPath, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   children.add(child);
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => {

@@ -220,4 +220,54 @@ describe(`the CLI on Node ${process.version}`, () => {
     expect(s.stderr).not.toMatch(ABORT);
     expect(exit).toEqual({ status: 0, signal: null });
   });
+
+  // bin/run.js reexecutedAsService: a long-running process starts itself again in the same
+  // process with V8's young generation held (its scavenges short: the paced p99), unless the
+  // operator chose a semi-space size. Read from the kernel: /proc/<pid>/cmdline of the pid spawned.
+  const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  const onLinux = process.platform === 'linux';
+  it.runIf(onLinux)('serve mint and the mint\'s stream run with the young generation held, in the process spawned; an operator\'s own semi-space size is kept', async () => {
+    const dir = work('offchain-node-young-');
+    const demo = spawnSync('sh', [join(ROOT, 'fixtures', 'credit', 'open-demo.sh')], {
+      cwd: ROOT,
+      env: cleanEnv({ OFFCHAIN_DEMO_DIR: dir, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` }),
+      encoding: 'utf8',
+    });
+    expect(demo.status, demo.stderr).toBe(0);
+    const MINT_KEY = readFileSync(join(ROOT, 'fixtures', 'keys', 'mint.key'), 'utf8').trim();
+    const mint = ['--key-env', 'MINT_KEY', '--state-dir', join(dir, 'mint'), '--tip-height', '1001', '--confirmations', '1'];
+    const hasExecve = typeof (process as { execve?: unknown }).execve === 'function';
+
+    const s = new ServeProcess('mint', mint, { MINT_KEY }, { logLevel: 'warn' });
+    await s.ready;
+    const served = cmdline(s.child.pid!);
+    expect(served.slice(served.indexOf(BIN), served.indexOf(BIN) + 3), served.join(' ')).toEqual([BIN, 'serve', 'mint']);
+    expect(served.includes('--max-semi-space-size=4'), served.join(' ')).toBe(hasExecve);
+    expect((await fetch(`${s.url}/v1/credit/offer`)).status).toBe(200);
+    expect(await s.stop()).toEqual({ status: 0, signal: null });
+
+    const chosen = new ServeProcess('mint', mint, { MINT_KEY, NODE_OPTIONS: '--max-semi-space-size=16' }, { logLevel: 'warn' });
+    await chosen.ready;
+    expect(cmdline(chosen.child.pid!)).not.toContain('--max-semi-space-size=4');
+    expect(await chosen.stop()).toEqual({ status: 0, signal: null });
+
+    assertFreshBuild();
+    const stream = spawn(process.execPath, [BIN, 'sign-update', '--role', 'mint', '--stream', ...mint], { cwd: ROOT, env: cleanEnv({ MINT_KEY }), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    const closed = new Promise<number | null>((resolve) => stream.on('close', resolve));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the stream did not start: ${stderr}`)), 60_000);
+      stream.stderr!.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+        if (stderr.includes('streaming')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    expect(cmdline(stream.pid!).includes('--max-semi-space-size=4')).toBe(hasExecve);
+    stream.stdin!.end();
+    expect(await closed, stderr).toBe(0);
+    expect(stderr).not.toMatch(ABORT);
+  });
 });
