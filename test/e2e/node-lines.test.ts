@@ -12,7 +12,7 @@
  */
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers.ts';
 import { BIN, assertFreshBuild, cleanEnv, finished, run } from './cli.ts';
@@ -27,6 +27,37 @@ const work = (prefix: string) => {
   dirs.push(d);
   return d.path;
 };
+
+/** The mint's stream (`sign-update --role mint --stream`) on `mint`'s flags, once it says it is streaming; its standard error so far. */
+async function mintStream(mint: string[], MINT_KEY: string): Promise<{ child: ChildProcessWithoutNullStreams; stderr: () => string }> {
+  assertFreshBuild();
+  const child = spawn(process.execPath, [BIN, 'sign-update', '--role', 'mint', '--stream', ...mint], { cwd: ROOT, env: cleanEnv({ MINT_KEY }), stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the stream did not start: ${stderr}`)), 60_000);
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      if (stderr.includes('streaming')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return { child, stderr: () => stderr };
+}
+
+/** The demo credit contract (fixtures/credit/open-demo.sh) in a fresh directory: the mint's key and its flags. */
+function demoMint(prefix: string): { dir: string; MINT_KEY: string; mint: string[] } {
+  const dir = work(prefix);
+  const demo = spawnSync('sh', [join(ROOT, 'fixtures', 'credit', 'open-demo.sh')], {
+    cwd: ROOT,
+    env: cleanEnv({ OFFCHAIN_DEMO_DIR: dir, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` }),
+    encoding: 'utf8',
+  });
+  expect(demo.status, demo.stderr).toBe(0);
+  const MINT_KEY = readFileSync(join(ROOT, 'fixtures', 'keys', 'mint.key'), 'utf8').trim();
+  return { dir, MINT_KEY, mint: ['--key-env', 'MINT_KEY', '--state-dir', join(dir, 'mint'), '--tip-height', '1001', '--confirmations', '1'] };
+}
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string }; optionalDependencies: Record<string, string> };
 const runJs = readFileSync(BIN, 'utf8');
@@ -172,46 +203,23 @@ describe(`the CLI on Node ${process.version}`, () => {
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)('a one-shot step killed by %s with its store open (sign-update --stream, the mint between batches): no abort, and the store opens for the next step', async (signal) => {
-    const dir = work('offchain-node-kill-');
-    const path = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
-    const demo = spawnSync('sh', [join(ROOT, 'fixtures', 'credit', 'open-demo.sh')], { cwd: ROOT, env: cleanEnv({ OFFCHAIN_DEMO_DIR: dir, PATH: path }), encoding: 'utf8' });
-    expect(demo.status, demo.stderr).toBe(0);
-    const env = { MINT_KEY: readFileSync(join(ROOT, 'fixtures', 'keys', 'mint.key'), 'utf8').trim() };
-    const mint = ['--key-env', 'MINT_KEY', '--state-dir', join(dir, 'mint'), '--tip-height', '1001', '--confirmations', '1'];
-    assertFreshBuild();
-    const child = spawn(process.execPath, [BIN, 'sign-update', '--role', 'mint', '--stream', ...mint], { cwd: ROOT, env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the stream did not start: ${stderr}`)), 60_000);
-      child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-        stderr += d;
-        if (stderr.includes('streaming')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
+    const { dir, MINT_KEY, mint } = demoMint('offchain-node-kill-');
+    const env = { MINT_KEY };
+    const { child, stderr: streamed } = await mintStream(mint, MINT_KEY);
     const exited = new Promise<{ status: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (status, sig) => resolve({ status, signal: sig })));
     child.kill(signal);
     const exit = await exited;
-    expect(stderr).not.toMatch(ABORT);
+    expect(streamed()).not.toMatch(ABORT);
     // Node's default for the signal: the process ends by it, without a teardown that could finalise anything late (docs/state.md).
-    expect(exit, stderr).toEqual({ status: null, signal });
+    expect(exit, streamed()).toEqual({ status: null, signal });
     const list = run(['credit', 'list', '--state-dir', join(dir, 'mint'), '--tip-height', '1001'], { env });
     ended(list, 0);
     expect(JSON.parse(list.stdout)).toMatchObject({ type: expect.stringMatching(/^credit\//) });
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)('serve mint stopped by %s while its store is open: drained, exit 0, no abort', async (signal) => {
-    const dir = work('offchain-node-serve-');
-    const demo = spawnSync('sh', [join(ROOT, 'fixtures', 'credit', 'open-demo.sh')], {
-      cwd: ROOT,
-      env: cleanEnv({ OFFCHAIN_DEMO_DIR: dir, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` }),
-      encoding: 'utf8',
-    });
-    expect(demo.status, demo.stderr).toBe(0);
-    const mintKey = readFileSync(join(ROOT, 'fixtures', 'keys', 'mint.key'), 'utf8').trim();
-    const s = new ServeProcess('mint', ['--key-env', 'MINT_KEY', '--state-dir', join(dir, 'mint'), '--tip-height', '1001', '--confirmations', '1'], { MINT_KEY: mintKey }, { logLevel: 'warn' });
+    const { MINT_KEY, mint } = demoMint('offchain-node-serve-');
+    const s = new ServeProcess('mint', mint, { MINT_KEY }, { logLevel: 'warn' });
     const { public: url } = await s.ready;
     const offer = await fetch(`${url}/v1/credit/offer`);
     expect(offer.status).toBe(200);
@@ -227,15 +235,7 @@ describe(`the CLI on Node ${process.version}`, () => {
   const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
   const onLinux = process.platform === 'linux';
   it.runIf(onLinux)('serve mint and the mint\'s stream run with the young generation held, in the process spawned; an operator\'s own semi-space size is kept', async () => {
-    const dir = work('offchain-node-young-');
-    const demo = spawnSync('sh', [join(ROOT, 'fixtures', 'credit', 'open-demo.sh')], {
-      cwd: ROOT,
-      env: cleanEnv({ OFFCHAIN_DEMO_DIR: dir, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` }),
-      encoding: 'utf8',
-    });
-    expect(demo.status, demo.stderr).toBe(0);
-    const MINT_KEY = readFileSync(join(ROOT, 'fixtures', 'keys', 'mint.key'), 'utf8').trim();
-    const mint = ['--key-env', 'MINT_KEY', '--state-dir', join(dir, 'mint'), '--tip-height', '1001', '--confirmations', '1'];
+    const { MINT_KEY, mint } = demoMint('offchain-node-young-');
     const hasExecve = typeof (process as { execve?: unknown }).execve === 'function';
 
     const s = new ServeProcess('mint', mint, { MINT_KEY }, { logLevel: 'warn' });
@@ -251,23 +251,11 @@ describe(`the CLI on Node ${process.version}`, () => {
     expect(cmdline(chosen.child.pid!)).not.toContain('--max-semi-space-size=4');
     expect(await chosen.stop()).toEqual({ status: 0, signal: null });
 
-    assertFreshBuild();
-    const stream = spawn(process.execPath, [BIN, 'sign-update', '--role', 'mint', '--stream', ...mint], { cwd: ROOT, env: cleanEnv({ MINT_KEY }), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
+    const { child: stream, stderr } = await mintStream(mint, MINT_KEY);
     const closed = new Promise<number | null>((resolve) => stream.on('close', resolve));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the stream did not start: ${stderr}`)), 60_000);
-      stream.stderr!.setEncoding('utf8').on('data', (d: string) => {
-        stderr += d;
-        if (stderr.includes('streaming')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
     expect(cmdline(stream.pid!).includes('--max-semi-space-size=4')).toBe(hasExecve);
     stream.stdin!.end();
-    expect(await closed, stderr).toBe(0);
-    expect(stderr).not.toMatch(ABORT);
+    expect(await closed, stderr()).toBe(0);
+    expect(stderr()).not.toMatch(ABORT);
   });
 });
