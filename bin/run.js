@@ -63,12 +63,12 @@ if (argv.length === 1 && ['--version', '-v', '-V', 'version'].includes(argv[0]))
  * sign-update --stream`) — runs with V8's young generation held to 4 MB a semi-space
  * (SERVICE_NODE_FLAG): this file is started again in the same process (process.execve: the
  * same PID, descriptors and environment, nothing read or loaded yet) with that flag. Left to
- * grow (Node 24 lets a semi-space reach 32 MB), a service's scavenges came rarely and took
+ * grow (to 64 MB of new space on Node 24, against 8 MB held), a service's scavenges came rarely and took
  * 26–59 ms each, every request behind one waiting for it: 64 users paced at 310 payments/s
  * had a p99 of 149–204 ms after warm-up; held to 4 MB, 48 scavenges of 2.2 ms (median) per
  * 1,008 payments instead of 4, and a p99 of 20.5 ms; its CPU per payment fell too (bench/serve.ts,
- * BENCH_SERVE_STALLS=1 and BENCH_ANCHOR). A one-shot command is left as it is: it ends before
- * its young generation grows. A semi-space size the operator chose (node's own flags,
+ * BENCH_SERVE_STALLS=1 and BENCH_ANCHOR). A one-shot command is left as it is: a second start
+ * costs what bare node does (90–110 ms of CPU here), more than a one-shot's GC. A semi-space size the operator chose (node's own flags,
  * NODE_OPTIONS) is kept as given; a Node without process.execve (before 22.15) runs without the flag.
  * Returns true when this image is being replaced (nothing more runs in it).
  */
