@@ -28,7 +28,6 @@ export function onEveryCore(pids: number[]): void {
   for (const pid of pids) spawnSync('taskset', ['-a', '-p', '-c', ALL_CORES, String(pid)], { stdio: 'ignore' });
 }
 
-/** The demo mint's chain facts, offline: what every benchmarked `serve mint` is started with (its key in MINT_KEY). */
 /**
  * How many of a run's `total` first updates are reported but not targeted: a service is judged
  * on its sustained rate, the first 2,000 updates reported but not targeted (issue 40's
@@ -39,6 +38,7 @@ export function warmUpOf(total: number, warmUp = 2000): number {
   return Math.min(warmUp, total - Math.ceil(total / 3));
 }
 
+/** The demo mint's chain facts, offline: what every benchmarked `serve mint` is started with (its key in MINT_KEY). */
 export const MINT_ARGS = ['--key-env', 'MINT_KEY', '--tip-height', '1001', '--confirmations', '1'];
 
 /** The environment of a benchmarked service: no OFFCHAIN_ setting of the shell's, no configuration file, no NODE_ENV; the mint key. */

@@ -254,7 +254,7 @@ describe(`the CLI on Node ${process.version}`, () => {
     const { child: stream, stderr } = await mintStream(mint, MINT_KEY);
     const closed = new Promise<number | null>((resolve) => stream.on('close', resolve));
     expect(cmdline(stream.pid!).includes('--max-semi-space-size=4')).toBe(hasExecve);
-    stream.stdin!.end();
+    stream.stdin.end();
     expect(await closed, stderr()).toBe(0);
     expect(stderr()).not.toMatch(ABORT);
   });

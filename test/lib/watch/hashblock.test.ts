@@ -176,6 +176,7 @@ describe('the loop (src/topics/watch/rounds.ts): a notification is a look at the
     let looks = 0;
     /** While set, a look lasts until it resolves: the flood below arrives during one look, however slow the machine. */
     let held: Promise<void> | undefined;
+    let release = () => {};
     const chain = {
       kind: 'offline', // a dry run's chain: the round reads the tip and nothing else
       hashblockEndpoint: async () => endpoint,
@@ -206,7 +207,6 @@ describe('the loop (src/topics/watch/rounds.ts): a notification is a look at the
       // delivering 500 can take longer than a look's 150 ms, and a flood spread over several
       // looks may rightly wake several).
       await sleep(400); // the loop waits again
-      let release!: () => void;
       held = new Promise<void>((resolve) => (release = resolve));
       const before = looks;
       for (let i = 0; i < 500; i++) await announce(pub);
@@ -218,6 +218,7 @@ describe('the loop (src/topics/watch/rounds.ts): a notification is a look at the
       expect(looks - before).toBeLessThanOrEqual(2);
       expect(rounds()).toHaveLength(2); // the same tip: no round
     } finally {
+      release(); // a failure above leaves no look held: the loop can stop
       stop.abort();
       await loop;
     }
