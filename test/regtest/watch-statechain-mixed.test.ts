@@ -65,20 +65,28 @@ describe.skipIf(!BITCOIND)('review: a mint and an owner with different keys in o
     work?.cleanup();
   });
 
+  const parsed = (log: string) => log.split('\n').filter((l) => l.startsWith('{') && l.endsWith('}')).map((l) => JSON.parse(l) as { event?: string; code?: string; contract?: string; action?: string });
   it('refused before any round, or the owner\'s coin kept', async () => {
     await n.mine(L1 - INTERVAL - (await n.tip())); // Bob's backup final, within the margin
     const child = spawn(process.execPath, [BIN, 'watch', '--key-env', 'BOB_KEY', '--state-dir', dir('BOB_KEY'), ...n.chain(), '--max-fee-rate', '5', '--interval', '0.2', '--log-level', 'info'], { env: { ...process.env, ...KEYS, OFFCHAIN_CONFIG: '/dev/null' }, stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
-    child.stderr.on('data', (b: Buffer) => (log += b.toString()));
+    let decidedOnCoin: () => void = () => {};
+    const decision = new Promise<void>((resolve) => (decidedOnCoin = resolve));
+    child.stderr.on('data', (b: Buffer) => {
+      log += b.toString();
+      if (parsed(log).some((l) => l.event === 'decision' && l.contract === coin)) decidedOnCoin();
+    });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    // Waits for what the watcher does, not a fixed time: a loaded CI machine took over 5 s to start
+    // one (its exit was then read as "still running"). 30 s is many rounds at --interval 0.2.
+    await Promise.race([exited, decision, new Promise((r) => setTimeout(r, 30_000))]);
     const running = child.exitCode === null;
     child.kill('SIGTERM');
     await exited;
-    const lines = log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event?: string; code?: string; contract?: string; action?: string });
+    const lines = parsed(log);
     const failed = lines.filter((l) => l.event === 'round-failed');
     const decided = lines.filter((l) => l.event === 'decision' && l.contract === coin);
-    console.warn(`[review] still running after 5 s: ${running}; round-failed lines: ${failed.length} (${failed[0]?.code}); decisions on Bob's coin: ${decided.length}; mempool: ${JSON.stringify(await rpc('getrawmempool'))}`);
+    console.warn(`[review] still running after it exited, decided or 30 s: ${running}; round-failed lines: ${failed.length} (${failed[0]?.code}); decisions on Bob's coin: ${decided.length}; mempool: ${JSON.stringify(await rpc('getrawmempool'))}`);
     expect(running && decided.length === 0, 'a watcher that runs but never decides for the coin').toBe(false);
   }, 60_000);
 });
