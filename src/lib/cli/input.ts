@@ -284,34 +284,29 @@ export function parseJsonLine(line: string, lineNumber: number): unknown {
   return value;
 }
 
-/**
- * Stream JSON Lines one item at a time (bulk decoders: 100k items never sit in memory
- * at once). Blank lines are skipped (they still count in line numbers); a line that is
- * not JSON is an item carrying its error, so the consumer answers it and goes on; a
- * line over the size cap ends the stream.
- */
 /** Passes bytes through, failing once a line runs past `max` bytes (readline would buffer it whole). */
-function capLineLength(max: number): Transform {
+function capLineLength(max: number, what: string): Transform {
   let run = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
       let start = 0;
       for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
-        if (run + nl - start > max) return done(tooLarge('a JSON line', max));
+        if (run + nl - start > max) return done(tooLarge(what, max));
         run = 0;
         start = nl + 1;
       }
       run += chunk.length - start;
-      if (run > max) return done(tooLarge('a JSON line', max));
+      if (run > max) return done(tooLarge(what, max));
       done(null, chunk);
     },
   });
 }
 
-/** One item of a JSON Lines stream: its value, or why its line is not JSON (the stream goes on). */
-export type JsonLine = { line: number; value: unknown } | { line: number; error: MalformedInputError };
-
-export async function* jsonLines(src: InputSource, max = MAX_INPUT_BYTES): AsyncGenerator<JsonLine> {
+/**
+ * The input's lines one at a time, each with its number: blank lines are skipped (they still
+ * count); a line over the size cap, or a read error, ends the iteration with that error.
+ */
+export async function* textLines(src: InputSource, opts: { max?: number; what?: string; noInput?: string } = {}): AsyncGenerator<{ line: number; text: string }> {
   let stream: Readable;
   if (src.path !== undefined && src.path !== '-') {
     stream = createReadStream(src.path);
@@ -322,10 +317,10 @@ export async function* jsonLines(src: InputSource, max = MAX_INPUT_BYTES): Async
       );
     });
   } else {
-    if (src.stdin.isTTY) throw new UsageError('E_NO_INPUT', 'pipe JSON Lines on standard input or pass --in FILE');
+    if (src.stdin.isTTY) throw new UsageError('E_NO_INPUT', opts.noInput ?? 'pipe JSON Lines on standard input or pass --in FILE');
     stream = src.stdin;
   }
-  const capped = stream.pipe(capLineLength(max));
+  const capped = stream.pipe(capLineLength(opts.max ?? MAX_INPUT_BYTES, opts.what ?? 'a JSON line'));
   const rl = createInterface({ input: capped, crlfDelay: Infinity });
   // readline ends its iteration quietly on an input error: remember it and throw it.
   let failure: Error | undefined;
@@ -336,17 +331,32 @@ export async function* jsonLines(src: InputSource, max = MAX_INPUT_BYTES): Async
   stream.once('error', fail);
   capped.once('error', fail);
   let n = 0;
-  for await (const line of rl) {
+  for await (const text of rl) {
     n++;
-    if (line.trim().length === 0) continue;
+    if (text.trim().length === 0) continue;
     if (failure) break;
+    yield { line: n, text };
+  }
+  if (failure) throw failure;
+}
+
+/** One item of a JSON Lines stream: its value, or why its line is not JSON (the stream goes on). */
+export type JsonLine = { line: number; value: unknown } | { line: number; error: MalformedInputError };
+
+/**
+ * Stream JSON Lines one item at a time (bulk decoders: 100k items never sit in memory
+ * at once). Blank lines are skipped (they still count in line numbers); a line that is
+ * not JSON is an item carrying its error, so the consumer answers it and goes on; a
+ * line over the size cap ends the stream.
+ */
+export async function* jsonLines(src: InputSource, max = MAX_INPUT_BYTES): AsyncGenerator<JsonLine> {
+  for await (const { line, text } of textLines(src, { max })) {
     let item: JsonLine;
     try {
-      item = { line: n, value: parseJsonLine(line, n) };
+      item = { line, value: parseJsonLine(text, line) };
     } catch (e) {
-      item = { line: n, error: e as MalformedInputError };
+      item = { line, error: e as MalformedInputError };
     }
     yield item;
   }
-  if (failure) throw failure;
 }
