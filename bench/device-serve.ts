@@ -25,6 +25,7 @@
  * Run alone: `node --import tsx bench/device-serve.ts [tolls]` (default 21; BENCH_DEVICE_SERVE_PIPED, default 7;
  * BENCH_DEVICE_SERVE_PROFILES: profiled tolls for the parts, default 5, 0 for none;
  * BENCH_DEVICE_SERVE_CLN_TOLLS: tolls on Core Lightning, default as many, 0 to skip that row;
+ * BENCH_DEVICE_SERVE_STREAM: tolls through one `device pay --stream` process on each node, default as many, 0 for none;
  * BENCH_DEVICE_SERVE_AB=1: every row's tolls in turn through the full CLI and `device pay`'s own bundle, interleaved;
  * BENCH_DEVICE_SERVE_BASE=DIR: the same, interleaved, through another built tree's bin/run.js (e.g. a worktree of main) and this one's;
  * BENCH_DEVICE_SERVE_AB_NODE_ARGS='FLAGS': the same, interleaved, without and with these node flags on the device process;
@@ -42,6 +43,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../src/lib/bytes.ts';
 import { type Bolt11Field, bolt11SigningHash, encodeBolt11 } from '../src/lib/invoice/bolt11.ts';
 import { bundleSourceMaps, cpuParts, PARTS, type Part } from './cpu-parts.ts';
+import { cpuSeconds } from './procs.ts';
 import { reportRow } from './rows.mjs';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -50,6 +52,9 @@ const TOLLS = Number(process.argv[2] ?? process.env.BENCH_DEVICE_SERVE_TOLLS ?? 
 const PIPED = Number(process.env.BENCH_DEVICE_SERVE_PIPED ?? 7);
 const PROFILES = Number(process.env.BENCH_DEVICE_SERVE_PROFILES ?? 5);
 const CLN_TOLLS = Number(process.env.BENCH_DEVICE_SERVE_CLN_TOLLS ?? TOLLS);
+const STREAM_TOLLS = Number(process.env.BENCH_DEVICE_SERVE_STREAM ?? TOLLS);
+/** The stream's first tolls, left out of its figures: its start-up and first (cold) steps. */
+const STREAM_WARM_UP = 3;
 const NOW = 1_800_000_000;
 /** Node flags for the device process only, e.g. BENCH_DEVICE_SERVE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'. */
 const NODE_ARGS = (process.env.BENCH_DEVICE_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -71,7 +76,8 @@ const cleanEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
   return { ...env, OFFCHAIN_CONFIG: '/dev/null', ...extra };
 };
 
-const preimage = (n: number) => Uint8Array.from(Buffer.alloc(32, (n % 250) + 1));
+/** Payment n's preimage: one of its own for every n (a device pays a hash once). */
+const preimage = (n: number) => sha256(new TextEncoder().encode(`bench toll ${n}`));
 /** A regtest BOLT 11 invoice of payment `n`, signed by the payee key (as test/lib/device/world.ts writes them). */
 function invoice(n: number, msat: bigint): string {
   const hrp = `lnbcrt${msat * 10n}p`;
@@ -135,6 +141,9 @@ async function serveGateway(args: string[]): Promise<{ url: string; log: () => s
   };
 }
 
+/** The gateway's node's time for each payment, from the service's log ("paid on Lightning in N ms"). */
+const lightningTimes = (log: string) => [...log.matchAll(/paid on Lightning in (\d+) ms/g)].map((m) => Number(m[1]));
+
 /** The service's own time per request of `route` (its "served" log lines' `ms`), the first left out. */
 const logTimes = (log: string, route: string) => log.split('\n').filter((l) => l.includes('"msg":"served"') && l.includes(`"route":"${route}"`)).map((l) => Number(/"ms":([\d.]+)/.exec(l)?.[1])).slice(1);
 
@@ -197,6 +206,40 @@ function tollRow(label: string, runs: Timed[], parts: Record<Part, number>[], lo
   if (parts.length) console.log(`    device CPU part by part (V8 profiles of ${parts.length} more, ms p50): ${partsLine(parts)}`);
 }
 
+/**
+ * `count` tolls through one `device pay --stream --peer` process: each invoice line written when the answer to the one
+ * before has come, the wall time from the write to its answer line; the process's CPU (/proc utime + stime, 10 ms
+ * ticks) over the tolls after the first STREAM_WARM_UP, divided among them (a mean: one toll is a few ticks).
+ */
+async function streamTolls(count: number, args: string[], invoiceOf: (n: number) => Promise<string>): Promise<{ wall: number[]; cpuMs: number }> {
+  const child = spawn(process.execPath, [...NODE_ARGS, BIN, 'device', 'pay', '--stream', '--peer', ...args], { env: cleanEnv({ USER_KEY }), stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const answers = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const wall: number[] = [];
+  let cpuFrom = 0;
+  for (let n = 0; n < count; n++) {
+    const bolt11 = await invoiceOf(n);
+    if (n === STREAM_WARM_UP) cpuFrom = cpuSeconds([child.pid!]);
+    const started = performance.now();
+    child.stdin.write(bolt11 + '\n');
+    const a = await answers.next();
+    if (a.done || !a.value.includes('"credit/balance"')) throw new Error(`bench: device pay --stream, toll ${n}: ${a.done ? 'no answer' : a.value} ${err}`);
+    if (n >= STREAM_WARM_UP) wall.push(performance.now() - started);
+  }
+  const cpuMs = ((cpuSeconds([child.pid!]) - cpuFrom) * 1000) / wall.length;
+  child.stdin.end();
+  const code = await new Promise<number | null>((res) => child.once('exit', res));
+  children.delete(child);
+  if (code !== 0) throw new Error(`bench: device pay --stream exited ${code}: ${err}`);
+  return { wall, cpuMs };
+}
+
+function streamRow(r: { wall: number[]; cpuMs: number }, loadAt: string): void {
+  console.log(`  ${'device pay --stream, one process, per toll'.padEnd(60)} wall p50 ${ms(q(r.wall, 0.5))}  p90 ${ms(q(r.wall, 0.9))}   device CPU mean ${ms(r.cpuMs)}   (n=${r.wall.length}, the first ${STREAM_WARM_UP} left out; load ${loadAt} → ${load()})`);
+}
+
 /** Two variants run in turn: each toll of the second against the one of the first just before it, the median of the ratios (wall, CPU). */
 function pairRatios(all: Tolls[]): void {
   if (all.length !== 2) return;
@@ -249,9 +292,14 @@ const node = createServer((s) => {
 });
 await new Promise<void>((res) => node.listen(socket, res));
 
-const inv = (dir: string, n: number) => {
+/** Payment n's invoice, known to the scripted node. */
+const bolt11Of = (n: number) => {
   const bolt11 = invoice(n, BigInt(1_000_000 + n * 1000));
   byHash.set(bolt11, n);
+  return bolt11;
+};
+const inv = (dir: string, n: number) => {
+  const bolt11 = bolt11Of(n);
   const p = join(work, `${dir}-${n}.bolt11`);
   writeFileSync(p, bolt11 + '\n');
   return p;
@@ -263,6 +311,8 @@ const scriptedLoad = load();
 const svc = await serveGateway(['--terms', TERMS, '--now', String(NOW), '--tip-height', TIP, '--confirmations', '1', '--state-dir', join(work, 'svc', 'mint'), '--lightning-rpc', socket]);
 const scriptedAll = await tolls(TOLLS, PROFILES, async (n) => [svc.url, '--invoice', inv('svc', n), ...payFlags, ...user('svc')]);
 const scripted = scriptedAll.at(-1)!;
+const streamLoad = load();
+const streamed = STREAM_TOLLS > 0 ? await streamTolls(STREAM_TOLLS + STREAM_WARM_UP, [svc.url, ...payFlags, ...user('svc')], async (n) => bolt11Of(1000 + n)) : undefined;
 const payMs = logTimes(svc.log(), '/v1/gateway/pay');
 const completeMs = logTimes(svc.log(), '/v1/gateway/complete');
 await svc.stop();
@@ -294,6 +344,7 @@ console.log(`  anchor: node -e 0                               wall p50 ${ms(q(a
 console.log('  scripted Lightning node (no Lightning time):');
 for (const t of scriptedAll) tollRow(`device pay --peer, pay → receipt, 1 process${t.label}`, t.runs, t.parts, scriptedLoad);
 pairRatios(scriptedAll);
+if (streamed) streamRow(streamed, streamLoad);
 if (payMs.length) console.log(`    the service's own time (its log)               POST /v1/gateway/pay p50 ${q(payMs, 0.5).toFixed(1)} ms, POST /v1/gateway/complete p50 ${q(completeMs, 0.5).toFixed(1)} ms`);
 if (piped.length) {
   console.log(`  today's pipes, 6 processes per toll               wall p50 ${ms(q(pwall, 0.5))}  p90 ${ms(q(pwall, 0.9))}   all CPU p50 ${ms(q(pcpu, 0.5))}  p90 ${ms(q(pcpu, 0.9))}   (n=${piped.length}, the first left out; load ${pipedLoad})`);
@@ -325,7 +376,7 @@ async function clnRow(): Promise<void> {
         return [svc.url, '--invoice', w.file(`bench-${n}.bolt11`, made.bolt11), '--policy', w.policy, '--terms', w.terms, '--tip-height', tip, '--key-env', 'USER_KEY', '--state-dir', w.userDir];
       });
       const { runs, parts } = all.at(-1)!;
-      const lightning = [...svc.log().matchAll(/paid on Lightning in (\d+) ms/g)].map((m) => Number(m[1])).slice(1);
+      const lightning = lightningTimes(svc.log()).slice(1);
       console.log(`  ${label}`);
       for (const t of all) tollRow(`device pay --peer, pay → receipt, 1 process${t.label}`, t.runs, t.parts, loadAt);
       pairRatios(all);
@@ -339,6 +390,23 @@ async function clnRow(): Promise<void> {
         target: { on: 'value', atMost: 300 },
         bound: `device CPU p50 ${q(runs.map((r) => r.cpuMs), 0.5).toFixed(0)} ms${parts.length ? ` (${partsLine(parts)})` : ''}${lightning.length ? `; the gateway's node paying p50 ${q(lightning, 0.5).toFixed(0)} ms` : ''}`,
         note: `${runs.length} tolls, the first left out`,
+      });
+      if (STREAM_TOLLS <= 0) return;
+      // The same, through one `device pay --stream` process: a device that pays many tolls starts once.
+      const streamLoad = load();
+      const paidBefore = lightningTimes(svc.log()).length;
+      const streamed = await streamTolls(STREAM_TOLLS + STREAM_WARM_UP, [svc.url, '--policy', w.policy, '--terms', w.terms, '--tip-height', tip, '--key-env', 'USER_KEY', '--state-dir', w.userDir], async (n) =>
+        (await w.payeeRpc.call<{ bolt11: string }>('invoice', { amount_msat: 1_000_000 + n * 1000, label: `bench-stream-${n}`, description: `toll ${n}` })).bolt11);
+      streamRow(streamed, streamLoad);
+      const streamLightning = lightningTimes(svc.log()).slice(paidBefore + STREAM_WARM_UP);
+      if (streamLightning.length) console.log(`    the gateway's node paying (its log)            p50 ${q(streamLightning, 0.5).toFixed(0)} ms   (target: the toll < 300 ms wall: ${q(streamed.wall, 0.5) < 300 ? 'met' : 'not met'} here)`);
+      reportRow({
+        id: 'device/toll-cln-stream', label: '`device pay --stream` through `serve gateway`, Core Lightning regtest payment included: a toll of a device\'s running process, pay → receipt, wall p50',
+        value: q(streamed.wall, 0.5), unit: 'ms wall', range: [Math.min(...streamed.wall), Math.max(...streamed.wall)],
+        anchor: { label: 'the one-shot toll above, ms wall', value: q(wall, 0.5) }, ratio: q(streamed.wall, 0.5) / q(wall, 0.5),
+        target: { on: 'value', atMost: 300 },
+        bound: `device CPU mean ${streamed.cpuMs.toFixed(0)} ms a toll${streamLightning.length ? `; the gateway's node paying p50 ${q(streamLightning, 0.5).toFixed(0)} ms` : ''}`,
+        note: `${streamed.wall.length} tolls, the first ${STREAM_WARM_UP} left out`,
       });
     } finally {
       await svc.stop();

@@ -71,6 +71,7 @@ const BENCHES: Record<string, Smoke> = {
     labels: [
       /anchor: node -e 0 +wall p50 +\d+ ms/, /device pay --peer, pay → receipt, 1 process +wall p50/,
       /device CPU part by part \(V8 profiles of 1 more, ms p50\): start-up \d+, curve \d+, store \d+, HTTP \d+, .*waiting \d+ ms/,
+      /device pay --stream, one process, per toll +wall p50 +\d+ ms .*device CPU mean +\d+ ms +\(n=2, the first 3 left out/,
       /today's pipes, 6 processes per toll/, /Core Lightning regtest \(the payment included\): SKIPPED: BENCH_DEVICE_SERVE_CLN_TOLLS=0/, /load average .* at the end/,
     ],
   },
