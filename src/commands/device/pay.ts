@@ -5,6 +5,8 @@ import { contractFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { inputFrom, readInputBytes, textLines } from '../../lib/cli/input.ts';
 import { ExitCode, UsageError } from '../../lib/errors.ts';
+import { writeOutput } from '../../lib/cli/output.ts';
+import { stringifyLine } from '../../lib/json.ts';
 import type { Network } from '../../lib/network.ts';
 import type { DevicePolicy } from '../../lib/device/policy.ts';
 import type { GatewayTermsFile } from '../../topics/device/command.ts';
@@ -116,13 +118,17 @@ The stream ends, exit 0, at the end of its input.`;
     const lines = textLines(inputFrom(undefined, '--stream'), { what: 'an invoice line', noInput: 'pipe the invoices to pay on standard input, one per line' });
     try {
       for await (const { line, text } of lines) {
+        let answer: Record<string, unknown>;
         try {
-          this.emitLine(await this.payInvoice(network, base, text.trim(), policy, terms));
+          answer = await this.payInvoice(network, base, text.trim(), policy, terms);
         } catch (e) {
           const { code, message, exitCode } = describeError(e);
           if ((exitCode !== ExitCode.malformed && exitCode !== ExitCode.refused) || !(await this.channelIdle(network))) throw e;
-          this.emitLine({ type: 'credit/error', version: 1, network, line, code, exit_code: exitCode, message });
+          answer = { type: 'credit/error', version: 1, network, line, code, exit_code: exitCode, message };
         }
+        // Each line handed to the kernel before the next toll starts: a reader gone (EPIPE, its
+        // quiet exit) or a failed write ends the stream between tolls, never inside one.
+        await writeOutput(stringifyLine(answer));
       }
     } catch (e) {
       process.stdin.destroy(); // an open standard input would keep the process alive
@@ -134,8 +140,9 @@ The stream ends, exit 0, at the end of its input.`;
   private async channelIdle(network: Network): Promise<boolean> {
     try {
       const { book } = await this.userView(network);
-      const d = (await book.get(this.flags.contract ?? (await this.pickContract(book, ['open']))))?.device;
-      return d !== undefined && !d.in_flight && !d.pending;
+      const rec = await book.get(this.flags.contract ?? (await this.pickContract(book, ['open'])));
+      // A channel that never paid has no device record yet: nothing of it is in flight.
+      return rec !== undefined && !rec.device?.in_flight && !rec.device?.pending;
     } catch {
       return false;
     }
