@@ -31,7 +31,7 @@ import { BIN, assertFreshBuild, cleanEnv } from '../e2e/cli.ts';
 import { timedRun } from '../e2e/serve-gateway-service.ts';
 import { startGateway, type GatewayService } from '../e2e/serve-process.ts';
 import { MINT_KEY, USER_KEY, openDemoChannel } from '../e2e/fixtures.ts';
-import { fakeLightningRpc } from '../e2e/fake-lightning-rpc.ts';
+import { payingAtOnce } from '../e2e/fake-lightning-rpc.ts';
 import { NOW, invoice, paymentHash, preimage } from '../lib/device/world.ts';
 import type { DeviceChannel, UserContractRecord } from '../../src/lib/credit/ports.ts';
 
@@ -164,16 +164,7 @@ describe('device pay --stream under attack', () => {
     root = tempDir('offchain-device-stream-review-');
     openDemoChannel(join(root.path, 'main'));
     openDemoChannel(join(root.path, 'fresh'));
-    lightning = await fakeLightningRpc(join(root.path, 'lightning-rpc'), (req) => {
-      if (req.method === 'getinfo') return { result: { network: 'regtest', blockheight: Number(TIP) } };
-      if (req.method === 'listpays') return { result: { pays: [] } };
-      if (req.method !== 'pay') return { error: { code: -32601, message: 'unscripted' } };
-      const text = String(req.params.bolt11);
-      payCalls.push(text);
-      const n = byInvoice.get(text)!;
-      const msat = 1_000_000 + n * 1000;
-      return { result: { status: 'complete', payment_hash: toHex(paymentHash(n)), payment_preimage: toHex(preimage(n)), amount_msat: msat, amount_sent_msat: msat, created_at: Math.floor(Date.now() / 1000) } };
-    });
+    lightning = await payingAtOnce(join(root.path, 'lightning-rpc'), Number(TIP), (text) => byInvoice.get(text)!, payCalls);
     gw = await relay(() => gateway!.public, (path, body) => {
       // Kept before it left: the device/pay is the record's payment in flight, the settle or fail its pending step.
       const d = device(main());

@@ -22,8 +22,8 @@ import { BIN, assertFreshBuild, cleanEnv } from './cli.ts';
 import { timedRun } from './serve-gateway-service.ts';
 import { startGateway, type GatewayService as Service } from './serve-process.ts';
 import { MINT_KEY, USER_KEY, openDemoChannel } from './fixtures.ts';
-import { NOW, invoice, paymentHash, preimage } from '../lib/device/world.ts';
-import { fakeLightningRpc } from './fake-lightning-rpc.ts';
+import { NOW, invoice, paymentHash } from '../lib/device/world.ts';
+import { payingAtOnce } from './fake-lightning-rpc.ts';
 import type { UserContractRecord } from '../../src/lib/credit/ports.ts';
 
 const TIP = '1000';
@@ -80,16 +80,7 @@ describe('device pay --stream: one device process pays the invoices on its stand
     openDemoChannel(join(root.path, 'stream'));
     openDemoChannel(join(root.path, 'oneshot'));
     // The node pays every invoice of the test at once, with its preimage.
-    server = await fakeLightningRpc(join(root.path, 'lightning-rpc'), (req) => {
-      if (req.method === 'getinfo') return { result: { network: 'regtest', blockheight: Number(TIP) } };
-      if (req.method === 'listpays') return { result: { pays: [] } };
-      if (req.method !== 'pay') return { error: { code: -32601, message: 'unscripted' } };
-      const text = String(req.params.bolt11);
-      payCalls.push(text);
-      const n = byInvoice.get(text)!;
-      const msat = 1_000_000 + n * 1000;
-      return { result: { status: 'complete', payment_hash: toHex(paymentHash(n)), payment_preimage: toHex(preimage(n)), amount_msat: msat, amount_sent_msat: msat, created_at: Math.floor(Date.now() / 1000) } };
-    });
+    server = await payingAtOnce(join(root.path, 'lightning-rpc'), Number(TIP), (text) => byInvoice.get(text)!, payCalls);
     services.stream = await startGateway(gwArgs('stream'), { MINT_KEY });
     services.oneshot = await startGateway(gwArgs('oneshot'), { MINT_KEY });
   }, 60_000);

@@ -42,3 +42,22 @@ export async function fakeLightningRpc(socket: string, answer: (req: Req) => Ans
   await new Promise<void>((res) => server.listen(socket, res));
   return server;
 }
+
+/**
+ * A node that pays at once every invoice `numberOf` knows — payment n of test/lib/device/world.ts,
+ * its preimage and amount (1,000,000 + n·1,000 msat) — and pushes each invoice it pays onto `paid`.
+ */
+export async function payingAtOnce(socket: string, tip: number, numberOf: (bolt11: string) => number, paid: string[]): Promise<Server> {
+  const { paymentHash, preimage } = await import('../lib/device/world.ts');
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  return fakeLightningRpc(socket, (req) => {
+    if (req.method === 'getinfo') return { result: { network: 'regtest', blockheight: tip } };
+    if (req.method === 'listpays') return { result: { pays: [] } };
+    if (req.method !== 'pay') return { error: { code: -32601, message: 'unscripted' } };
+    const text = String(req.params.bolt11);
+    paid.push(text);
+    const n = numberOf(text);
+    const msat = 1_000_000 + n * 1000;
+    return { result: { status: 'complete', payment_hash: hex(paymentHash(n)), payment_preimage: hex(preimage(n)), amount_msat: msat, amount_sent_msat: msat, created_at: Math.floor(Date.now() / 1000) } };
+  });
+}
