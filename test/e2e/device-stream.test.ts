@@ -152,12 +152,17 @@ describe('device pay --stream: one device process pays the invoices on its stand
     expect(await again.end()).toBe(0);
   }, 180_000);
 
-  it('refused before any toll, one coded line, nothing on stdout: --stream without --peer, and with --invoice', async () => {
-    const noPeer = await timedRun(['device', 'pay', '--stream', ...payFlags, '--state-dir', dir('stream', 'user')], { USER_KEY });
-    expect([noPeer.status, noPeer.stdout, /error (E_[A-Z_]+)/.exec(noPeer.stderr)?.[1]]).toEqual([2, '', 'E_USAGE']);
-    expect(noPeer.stderr).toContain('--peer');
-    const both = await timedRun(['device', 'pay', '--stream', '--invoice', 'x.bolt11', '--peer', services.stream!.public, ...payFlags, '--state-dir', dir('stream', 'user')], { USER_KEY });
-    expect([both.status, both.stdout]).toEqual([2, '']);
-    expect(both.stderr).toMatch(/--invoice/);
+  it('refused before any toll, one coded line, nothing on stdout: --stream without --peer, with --invoice, with --resend', async () => {
+    const refused = async (extra: string[], named: string) => {
+      const r = await timedRun(['device', 'pay', '--stream', ...extra, ...payFlags, '--state-dir', dir('stream', 'user')], { USER_KEY });
+      expect([r.status, r.stdout, /error (E_[A-Z_]+)/.exec(r.stderr)?.[1]], r.stderr).toEqual([2, '', 'E_USAGE']);
+      expect(r.stderr.split('\n').filter((l) => l.includes('error E_'))).toHaveLength(1);
+      expect(r.stderr).toContain(named);
+    };
+    const before = device('stream');
+    await refused([], '--peer URL');
+    await refused(['--invoice', 'x.bolt11', '--peer', services.stream!.public], 'drop --invoice');
+    await refused(['--resend', '--peer', services.stream!.public], 'drop --resend');
+    expect(device('stream')).toEqual(before);
   }, 60_000);
 });

@@ -5,8 +5,6 @@ import { contractFlag } from '../../topics/credit/flags.ts';
 import { chainFlags, keyFlags, peerFlags, stateFlags } from '../../lib/cli/flags.ts';
 import { inputFrom, readInputBytes, textLines } from '../../lib/cli/input.ts';
 import { ExitCode, UsageError } from '../../lib/errors.ts';
-import { writeOutput } from '../../lib/cli/output.ts';
-import { stringifyLine } from '../../lib/json.ts';
 import type { Network } from '../../lib/network.ts';
 import type { DevicePolicy } from '../../lib/device/policy.ts';
 import type { GatewayTermsFile } from '../../topics/device/command.ts';
@@ -60,7 +58,7 @@ The stream ends, exit 0, at the end of its input.`;
     policy: Flags.string({ description: 'the device\'s spending policy (JSON), e.g. fixtures/policies/device.json (required without --resend)', helpValue: 'FILE' }),
     terms: { ...termsFlag.terms, required: false },
     resend: Flags.boolean({ description: 'the payment in flight again, exactly as recorded (its device/pay, or the settle or fail signed since): nothing newly signed; with --peer the rest of the toll runs', exclusive: ['invoice'] }),
-    stream: Flags.boolean({ description: 'with --peer: pay the invoices on standard input, one per line, in this one process; one line out per toll (its credit/balance, or credit/error for one refused)', exclusive: ['invoice', 'resend'] }),
+    stream: Flags.boolean({ description: 'with --peer: pay the invoices on standard input, one per line, in this one process; one line out per toll (its credit/balance, or credit/error for one refused)' }),
     now: Flags.integer({ description: 'judge the invoice\'s expiry and the day\'s limit at this time, unix seconds (default: the clock)', helpValue: 'T', min: 0 }),
     ...keyFlags,
     ...stateFlags,
@@ -73,13 +71,15 @@ The stream ends, exit 0, at the end of its input.`;
     const f = this.flags;
     const network = this.network();
     const base = f.peer === undefined ? undefined : (await import('../../lib/cli/peer.ts')).peerUrl(f.peer);
+    if (f.stream) {
+      // Checked here, not by oclif's `exclusive`: its usage line would render the three as a nested group.
+      if (f.invoice !== undefined || f.resend) throw new UsageError('E_USAGE', `--stream reads its invoices on standard input: drop ${f.resend ? '--resend' : '--invoice'} (one payment: device pay --invoice FILE, or --resend)`);
+      if (!base) throw new UsageError('E_USAGE', '--stream pays each invoice through a gateway service: pass its --peer URL');
+      return this.tollStream(network, base, await this.devicePolicy(), await this.gatewayTerms());
+    }
     if (f.resend) {
       const message = await this.inFlightMessage(network, f.contract);
       return { message: base ? await this.tollThrough(base, message) : message };
-    }
-    if (f.stream) {
-      if (!base) throw new UsageError('E_USAGE', '--stream pays each invoice through a gateway service: pass its --peer URL');
-      return this.tollStream(network, base, await this.devicePolicy(), await this.gatewayTerms());
     }
     if (f.invoice === undefined) throw new UsageError('E_USAGE', 'pass the invoice to pay with --invoice FILE (or --resend: the payment in flight, as recorded)');
     const policy = await this.devicePolicy();
@@ -111,6 +111,8 @@ The stream ends, exit 0, at the end of its input.`;
    */
   private async tollStream(network: Network, base: URL, policy: DevicePolicy, terms: GatewayTermsFile): Promise<void> {
     const { describeError } = await import('../../lib/cli/describe-error.ts');
+    const { writeOutput } = await import('../../lib/cli/output.ts');
+    const { stringifyLine } = await import('../../lib/json.ts');
     const { setBasePointWindow } = await import('../../lib/curve.ts');
     setBasePointWindow(8);
     this.term.info(`offchain: the device pays the invoices on standard input through ${base.origin}, on the ${await this.useFastestBackend()} secp256k1 backend`);
