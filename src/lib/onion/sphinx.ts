@@ -191,6 +191,24 @@ export function buildOnion<P>(ec: Secp256k1Backend<P>, sessionKey: Uint8Array, h
 const PEEL_SCRATCH = new Uint8Array(64 + 2 * HOP_PAYLOADS_SIZE);
 
 /**
+ * The next packets' memory: views carved from 16 KiB slabs (11 packets each), a fresh slab
+ * when one is used up. An array of more than 64 bytes gets an ArrayBuffer of its own, which
+ * V8 allocates, zeroes, registers and sweeps: ~3.5 µs for 1366 bytes, a fifth of a peel's
+ * work outside the curve; a view on a slab costs ~0.1 µs. Only next packets live there,
+ * bytes the hop forwards (public), each written whole before it is returned; a slab is
+ * freed when its last packet is.
+ */
+const SLAB_PACKETS = 11;
+let slab = new ArrayBuffer(0);
+let slabUsed = 0;
+function packetMemory(): Uint8Array {
+  if (slabUsed + PACKET_SIZE > slab.byteLength) [slab, slabUsed] = [new ArrayBuffer(SLAB_PACKETS * PACKET_SIZE), 0];
+  const out = new Uint8Array(slab, slabUsed, PACKET_SIZE);
+  slabUsed += PACKET_SIZE;
+  return out;
+}
+
+/**
  * Process one layer with the node's secret key: version, ephemeral key, HMAC (constant
  * time), decrypt, payload length, next ephemeral key, next packet; final when the next
  * HMAC is all zero. Decryption makes only the rho stream bytes the layer uses, in one
@@ -258,7 +276,7 @@ export function peelOnion<P>(ec: Secp256k1Backend<P>, nodeKey: Uint8Array, packe
     // stream itself over the zeros behind them.
     chacha20XorInto(rho, work, 64 + frameEnd, HOP_PAYLOADS_SIZE + shift - frameEnd, frameEnd);
     // next: version || b·E || (decrypted hop_payloads after this hop's frame || rho stream bytes [1300, 1300 + frame)) || next HMAC
-    const next = new Uint8Array(PACKET_SIZE);
+    const next = packetMemory();
     next[0] = ONION_VERSION;
     next.set(ec.pointToBytes(En), 1);
     next.set(work.subarray(64 + shift, 64 + shift + HOP_PAYLOADS_SIZE), 34);

@@ -141,6 +141,23 @@ describe('Sphinx properties (noble)', () => {
     );
   });
 
+  it('a peeled next packet keeps its bytes through later peels (the packets share slabs of memory): 19 layers of a 20-hop route, and a refused peel between them', () => {
+    const sks = Array.from({ length: 20 }, (_, i) => Uint8Array.from({ length: 32 }, (_, j) => (j === 0 ? 1 : i + 7)));
+    const route = sks.map((sk, i) => ({ pubkey: secp256k1.getPublicKey(sk, true), payload: Uint8Array.of(2, 1, i + 1) }));
+    const ad = new Uint8Array(32).fill(9);
+    let p = buildOnion(ec, fromHex('4141414141414141414141414141414141414141414141414141414141414141'), route, ad).packet;
+    const kept: { packet: Uint8Array; hex: string }[] = [];
+    for (let i = 0; i < 19; i++) {
+      const next = peelOnion(ec, sks[i]!, p, ad).nextPacket!;
+      kept.push({ packet: next, hex: toHex(next) });
+      expect(codeOf(() => peelOnion(ec, sks[i]!, next, ad))).toBe('E_ONION_HMAC');
+      p = next;
+    }
+    expect(new Set(kept.map((k) => k.hex)).size).toBe(19);
+    for (const k of kept) expect(toHex(k.packet)).toBe(k.hex);
+    expect(toHex(peelOnion(ec, sks[19]!, p, ad).payload)).toBe('020114');
+  });
+
   it('fuzz: a corrupted, truncated or extended packet is refused with the one code test code expects for where it was changed', () => {
     const packet = fromHex(vec.onion);
     const ad = fromHex(vec.generate.associated_data);
