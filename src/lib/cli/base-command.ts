@@ -330,6 +330,15 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
    * path as given (exit 2).
    */
   protected stateDir(network: Network): string {
+    let dir = this.stateDirs.get(network);
+    if (dir === undefined) this.stateDirs.set(network, (dir = this.findStateDir(network)));
+    return dir;
+  }
+
+  /** stateDir's answer per network, found once a run (its check stats every folder of the path). */
+  private stateDirs = new Map<Network, string>();
+
+  private findStateDir(network: Network): string {
     const flag = (this.flags as { 'state-dir'?: string })['state-dir'];
     const env = process.env.OFFCHAIN_STATE_DIR || undefined;
     const [given, source] = flag !== undefined ? [flag, '--state-dir'] : env !== undefined ? [env, '$OFFCHAIN_STATE_DIR'] : [join(homedir(), '.offchain'), 'the default state directory'];
@@ -364,8 +373,13 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
   protected async nonceStore(network: Network, signer: KeyPair): Promise<import('../musig/nonce-port.ts').NoncePort> {
     const { SqliteNonces } = await import('../store/sqlite/nonces.ts');
     const { Sealer } = await import('../store/seal.ts');
-    return new SqliteNonces((create) => this.state(network, { create }), Sealer.fromSecret(signer.secretKey), 'nonce', signer.publicKey);
+    let sealer = this.sealers.get(signer);
+    if (sealer === undefined) this.sealers.set(signer, (sealer = Sealer.fromSecret(signer.secretKey)));
+    return new SqliteNonces((create) => this.state(network, { create }), sealer, 'nonce', signer.publicKey);
   }
+
+  /** The seal derived from each key of the run, once (HKDF): a long-running command takes its nonce store at every step. */
+  private sealers = new WeakMap<KeyPair, import('../store/seal.ts').Sealer>();
 
   /** Close what `state` opened (the end of the run; a long-running command when it stops). */
   protected closeState(): void {

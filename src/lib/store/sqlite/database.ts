@@ -122,13 +122,10 @@ export class StateDb {
    * file layout that is half migrated (migrate-v0.ts).
    */
   static open(dir: string, opts: OpenOptions): StateDb | undefined {
+    const shared = StateDb.reopen(dir);
+    if (shared) return shared;
     const abs = resolve(dir);
     const path = join(abs, STATE_DB_FILE);
-    const shared = open.get(path);
-    if (shared) {
-      shared.refs++;
-      return shared;
-    }
     let made: { dirs: string[] } | undefined;
     if (!existsSync(path)) {
       if (!opts.create) return undefined;
@@ -146,6 +143,13 @@ export class StateDb {
     open.set(path, db);
     installExitHook();
     return db;
+  }
+
+  /** The database of `dir` when this process has it open, with one more reference; else undefined (nothing opened). */
+  static reopen(dir: string): StateDb | undefined {
+    const shared = open.get(join(resolve(dir), STATE_DB_FILE));
+    if (shared) shared.refs++;
+    return shared;
   }
 
   private static connect(abs: string, path: string): StateDb {

@@ -8,6 +8,9 @@ import { StateDb } from './database.ts';
 import { importFileLayout, legacyLayout } from './migrate-v0.ts';
 
 export function openState(dir: string, opts: { create: boolean }): StateDb | undefined {
+  // Open in this process already: its import, if any, was done by the first open.
+  const shared = StateDb.reopen(dir);
+  if (shared) return shared;
   const legacy = legacyLayout(dir);
   const db = StateDb.open(dir, { create: opts.create || legacy });
   if (db === undefined) return undefined;
