@@ -10,9 +10,7 @@
  * or calls process.exit itself.
  */
 import { Command, type Interfaces } from '@oclif/core';
-import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
 import { base64 } from '@scure/base';
 import { MalformedInputError, RefusedError, UsageError } from '../errors.ts';
 import { stringifyMessage, stringifyLine } from '../json.ts';
@@ -23,7 +21,7 @@ import type { ChainSource } from '../chain/types.ts';
 import type { Transaction } from '@scure/btc-signer';
 import { globalFlags } from './flags.ts';
 import type { StateDb } from '../store/sqlite/database.ts';
-import { expandTilde } from './config-file.ts';
+import { stateDirOf } from './state-dir.ts';
 import { detectFormat, inputFrom, jsonLines, readFlagFile, readInputBytes, type InputDocument } from './input.ts';
 import { inputDocument, psbtBytesOf } from './psbt-input.ts';
 import { createTerminal, type Terminal } from './terminal.ts';
@@ -322,30 +320,14 @@ export abstract class OffchainCommand<T extends typeof Command> extends Command 
     return new OfflineChainSource({ tipHeight: f['tip-height'], tipMedianTimePast: f['tip-mtp'], flags: { confirmations: '--confirmations N' } });
   }
 
-  /**
-   * `--state-dir` (or $OFFCHAIN_STATE_DIR, which the configuration file's state_dir fills,
-   * or ~/.offchain), one subfolder per network. A leading `~` is the home directory (a
-   * shell does not expand it in `--state-dir=~/x` or in the configuration file). Nothing
-   * is created here: a path that is, or lies under, a file is E_STATE_NOT_DIR naming the
-   * path as given (exit 2).
-   */
+  /** `<state-dir>/<network>` (./state-dir.ts), found once a network in a run: its check stats every folder of the path. */
   protected stateDir(network: Network): string {
     let dir = this.stateDirs.get(network);
-    if (dir === undefined) this.stateDirs.set(network, (dir = this.findStateDir(network)));
+    if (dir === undefined) this.stateDirs.set(network, (dir = stateDirOf((this.flags as { 'state-dir'?: string })['state-dir'], process.env, homedir(), network)));
     return dir;
   }
 
-  /** stateDir's answer per network, found once a run (its check stats every folder of the path). */
   private stateDirs = new Map<Network, string>();
-
-  private findStateDir(network: Network): string {
-    const flag = (this.flags as { 'state-dir'?: string })['state-dir'];
-    const env = process.env.OFFCHAIN_STATE_DIR || undefined;
-    const [given, source] = flag !== undefined ? [flag, '--state-dir'] : env !== undefined ? [env, '$OFFCHAIN_STATE_DIR'] : [join(homedir(), '.offchain'), 'the default state directory'];
-    const base = resolve(expandTilde(given, homedir()));
-    checkNotUnderFile(base, `${source} ${given}`);
-    return join(base, network);
-  }
 
   /** The databases this run opened (`state`), closed when it ends, whatever the outcome. */
   private opened = new Set<StateDb>();
@@ -438,19 +420,4 @@ function optional<F extends object | undefined>(flags: F): F {
 function withWords(argv: readonly string[], words: readonly string[]): string[] {
   const end = argv.indexOf('--');
   return end === -1 ? [...argv, ...words] : [...argv.slice(0, end), ...words, ...argv.slice(end)];
-}
-
-/** E_STATE_NOT_DIR when `path`, or the nearest of its ancestors that exists, is not a directory. */
-export function checkNotUnderFile(path: string, given: string): void {
-  for (let p = path; ; p = dirname(p)) {
-    let st;
-    try {
-      st = statSync(p);
-    } catch {
-      if (dirname(p) === p) return;
-      continue;
-    }
-    if (st.isDirectory()) return;
-    throw new UsageError('E_STATE_NOT_DIR', p === path ? `${given} is a file, not a directory` : `${given} lies under ${p}, which is a file, not a directory`);
-  }
 }

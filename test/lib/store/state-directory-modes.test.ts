@@ -8,7 +8,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkNotUnderFile } from '../../../src/lib/cli/base-command.ts';
+import { checkNotUnderFile } from '../../../src/lib/cli/state-dir.ts';
 import { StateDb, STATE_DB_FILE } from '../../../src/lib/store/sqlite/database.ts';
 import { stateAccessError } from '../../../src/lib/store/write-errors.ts';
 import { tempDir } from '../../helpers.ts';
@@ -72,7 +72,7 @@ describe('a file where a directory is expected: E_STATE_NOT_DIR (exit 2)', () =>
   });
 });
 
-describe('--state-dir as given, before anything is opened (base-command.ts checkNotUnderFile): E_STATE_NOT_DIR (exit 2) naming it', () => {
+describe('--state-dir as given, before anything is opened (cli/state-dir.ts checkNotUnderFile): E_STATE_NOT_DIR (exit 2) naming it', () => {
   it('the path itself is a file', () => {
     const file = join(base(), 'file');
     writeFileSync(file, '');
