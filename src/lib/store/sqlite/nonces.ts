@@ -34,6 +34,8 @@ import type { NoncePort, NonceStatus } from '../../musig/nonce-port.ts';
 import type { Sealer } from '../seal.ts';
 import { errnoCode } from '../write-errors.ts';
 import type { StateDb } from './database.ts';
+import { preparedOnce } from './prepared.ts';
+import type BetterSqlite3 from 'better-sqlite3';
 
 /** BIP-327 pubnonce: two compressed points. */
 const PUBNONCE_LENGTH = 66;
@@ -73,7 +75,7 @@ export class SqliteNonces implements NoncePort {
   private async use(create: boolean): Promise<{ db: StateDb; q: ReturnType<typeof statements> } | undefined> {
     if (this.opened === undefined) {
       const db = typeof this.db === 'function' ? await this.db(create) : this.db;
-      if (db !== undefined) this.opened = { db, q: statements(db) };
+      if (db !== undefined) this.opened = { db, q: preparedOnce(db.sql, statements) };
     }
     if (this.opened !== undefined && !this.importSealed) await this.sealImported(this.opened.db);
     return this.opened;
@@ -225,8 +227,8 @@ export class SqliteNonces implements NoncePort {
   }
 }
 
-function statements(db: StateDb) {
-  const sql = db.sql;
+/** The nonces' statements (prepared once per connection: ./prepared.ts). */
+function statements(sql: BetterSqlite3.Database) {
   return {
     counter: sql.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'nonce_counter'"),
     setCounter: sql.prepare<[string]>("INSERT INTO meta (key, value) VALUES ('nonce_counter', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),

@@ -22,16 +22,11 @@ import { hasPlainSecret, hasSealedSecret, openFields, sealFields, type Sealer, t
 import type { StateDb } from './database.ts';
 import type { Due } from '../../watch/ports.ts';
 import type BetterSqlite3 from 'better-sqlite3';
+import { preparedOnce } from './prepared.ts';
 
 export type RecordKind = 'credit-user' | 'bolt3' | 'statechain' | 'statechain-operator' | 'statechain-offer' | 'statechain-witness' | 'watch' | 'htlc-payer';
 
-/**
- * The records table's statements, prepared once per connection: a step's stores each make a
- * Records over the one connection of the run (a long-running command — `device pay --stream`,
- * a watcher — makes several for every step), and preparing its five statements again cost
- * ~1.5 ms a toll in `device pay --stream`'s profile. They die with their connection.
- */
-const prepared = new WeakMap<BetterSqlite3.Database, ReturnType<typeof prepare>>();
+/** The records table's statements (prepared once per connection: ./prepared.ts). */
 const prepare = (sql: BetterSqlite3.Database) => ({
   get: sql.prepare<[string, string], { body: string }>('SELECT body FROM records WHERE kind = ? AND id = ?'),
   // The one writer of a record's row (a credit user's watch_height is SQLite's, from the body: schema.ts, version 3).
@@ -40,11 +35,14 @@ const prepare = (sql: BetterSqlite3.Database) => ({
   list: sql.prepare<[string], { id: string; body: string }>('SELECT id, body FROM records WHERE kind = ? ORDER BY id'),
   ids: sql.prepare<[string], { id: string }>('SELECT id FROM records WHERE kind = ? ORDER BY id'),
 });
-function statementsOf(sql: BetterSqlite3.Database): ReturnType<typeof prepare> {
-  let q = prepared.get(sql);
-  if (q === undefined) prepared.set(sql, (q = prepare(sql)));
-  return q;
-}
+
+/** A watcher's selection of the credit user's contracts by watch height (`due`). */
+const prepareDue = (sql: BetterSqlite3.Database) => ({
+  // Through credit_user_watch_height, unnamed (sqlite/mint.ts says why).
+  due: sql.prepare<[number], { id: string; body: string }>("SELECT id, body FROM records WHERE kind = 'credit-user' AND watch_height <= ?"),
+  next: sql.prepare<[number], { h: number | null }>("SELECT MIN(watch_height) AS h FROM records WHERE kind = 'credit-user' AND watch_height > ?"),
+  count: sql.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM records WHERE kind = 'credit-user'"),
+});
 
 export class Records<R> {
   private readonly q;
@@ -54,7 +52,7 @@ export class Records<R> {
     readonly kind: RecordKind,
     private readonly secrets: { fields: readonly SecretField[]; sealer?: Sealer } = { fields: [] },
   ) {
-    this.q = statementsOf(db.sql);
+    this.q = preparedOnce(db.sql, prepare);
   }
 
   get(id: string): R | undefined {
@@ -85,8 +83,6 @@ export class Records<R> {
     return this.q.ids.all(this.kind).map((r) => r.id);
   }
 
-  private dueQuery: { due: BetterSqlite3.Statement<[number], { id: string; body: string }>; next: BetterSqlite3.Statement<[number], { h: number | null }>; count: BetterSqlite3.Statement<[], { n: number }> } | undefined;
-
   /**
    * A watcher's round: the credit user's contracts whose watch height (src/lib/watch/ports.ts) is
    * at most `upTo`, by id — through their index, the others unread — how many others there are,
@@ -94,15 +90,10 @@ export class Records<R> {
    */
   due(upTo: number): Due<{ id: string; record: R }> {
     if (this.kind !== 'credit-user') throw new OffchainError('E_INTERNAL', `a watcher selects ${this.kind} records by no height`);
-    this.dueQuery ??= {
-      // Through credit_user_watch_height, unnamed (sqlite/mint.ts says why).
-      due: this.db.sql.prepare("SELECT id, body FROM records WHERE kind = 'credit-user' AND watch_height <= ?"),
-      next: this.db.sql.prepare("SELECT MIN(watch_height) AS h FROM records WHERE kind = 'credit-user' AND watch_height > ?"),
-      count: this.db.sql.prepare("SELECT COUNT(*) AS n FROM records WHERE kind = 'credit-user'"),
-    };
-    const rows = this.dueQuery.due.all(upTo).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const next = this.dueQuery.next.get(upTo)!.h;
-    return { records: rows.map((row) => ({ id: row.id, record: this.decode(row.id, row.body) })), others: this.dueQuery.count.get()!.n - rows.length, ...(next !== null ? { next } : {}) };
+    const q = preparedOnce(this.db.sql, prepareDue);
+    const rows = q.due.all(upTo).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const next = q.next.get(upTo)!.h;
+    return { records: rows.map((row) => ({ id: row.id, record: this.decode(row.id, row.body) })), others: q.count.get()!.n - rows.length, ...(next !== null ? { next } : {}) };
   }
 
   private decode(id: string, body: string): R {
