@@ -38,7 +38,7 @@ import { OffchainError } from '../../errors.ts';
 import { errnoCode, isFullError, stateAccessError, StoreFullError } from '../write-errors.ts';
 import { aloneOnFile, openSqlite, sqliteError } from './driver.ts';
 import { freeBytes, makeDir, makeFile, removeDirs, sidesThere, takeBackFailedOpen } from './files.ts';
-import { applySchema, SCHEMA_VERSION, TABLES } from './schema.ts';
+import { SCHEMA_VERSION, TABLES, upgradeSchema } from './schema.ts';
 import { holdStateDir } from './service-lock.ts';
 
 export const STATE_DB_FILE = 'state.sqlite';
@@ -169,21 +169,7 @@ export class StateDb {
       if (version > SCHEMA_VERSION) {
         throw new OffchainError('E_STORE_SCHEMA_NEWER', `the state in ${abs} was written by a newer offchain (schema ${version}; this one knows ${SCHEMA_VERSION}): upgrade offchain — nothing was read or written`, 1, { path });
       }
-      if (version < SCHEMA_VERSION) {
-        sql.exec('BEGIN IMMEDIATE');
-        try {
-          // Read again under the lock: another process may have made the schema since.
-          const now = sql.pragma('user_version', { simple: true }) as number;
-          if (now < SCHEMA_VERSION) {
-            applySchema(sql, now);
-            sql.pragma(`user_version = ${SCHEMA_VERSION}`);
-          }
-          sql.exec('COMMIT');
-        } catch (e) {
-          if (sql.inTransaction) sql.exec('ROLLBACK');
-          throw e;
-        }
-      }
+      if (version < SCHEMA_VERSION) upgradeSchema(sql);
       // After the schema: a new file gets its schema in the file itself (rollback journal), so its WAL
       // holds only steps — one whose steps all failed is taken back without writing (takeBack).
       sql.pragma('journal_mode = WAL');

@@ -144,5 +144,24 @@ export function applySchema(sql: BetterSqlite3.Database, from: number): void {
   if (from < 3) sql.exec(V3);
 }
 
+/**
+ * A database below SCHEMA_VERSION brought to it in one transaction under the write lock (BEGIN
+ * IMMEDIATE), its version read again under the lock: another process may have made the schema since.
+ */
+export function upgradeSchema(sql: BetterSqlite3.Database): void {
+  sql.exec('BEGIN IMMEDIATE');
+  try {
+    const now = sql.pragma('user_version', { simple: true }) as number;
+    if (now < SCHEMA_VERSION) {
+      applySchema(sql, now);
+      sql.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }
+    sql.exec('COMMIT');
+  } catch (e) {
+    if (sql.inTransaction) sql.exec('ROLLBACK');
+    throw e;
+  }
+}
+
 /** Every table, for a content digest (tests: a refused step wrote nothing). */
 export const TABLES = ['meta', 'records', 'nonces', 'contracts', 'funding', 'blind_signatures'] as const;
