@@ -5,6 +5,8 @@
  * (the object, then a blank line), or never answered when the test says so (a held payment).
  */
 import { createServer, type Server } from 'node:net';
+import { toHex } from '../../src/lib/bytes.ts';
+import { paymentHash, preimage } from '../lib/device/world.ts';
 
 export type Req = { id: string; method: string; params: Record<string, unknown> };
 /** A result, an error {code, message}, or undefined (never answers). */
@@ -48,8 +50,6 @@ export async function fakeLightningRpc(socket: string, answer: (req: Req) => Ans
  * its preimage and amount (1,000,000 + n·1,000 msat) — and pushes each invoice it pays onto `paid`.
  */
 export async function payingAtOnce(socket: string, tip: number, numberOf: (bolt11: string) => number, paid: string[]): Promise<Server> {
-  const { paymentHash, preimage } = await import('../lib/device/world.ts');
-  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
   return fakeLightningRpc(socket, (req) => {
     if (req.method === 'getinfo') return { result: { network: 'regtest', blockheight: tip } };
     if (req.method === 'listpays') return { result: { pays: [] } };
@@ -58,6 +58,6 @@ export async function payingAtOnce(socket: string, tip: number, numberOf: (bolt1
     paid.push(text);
     const n = numberOf(text);
     const msat = 1_000_000 + n * 1000;
-    return { result: { status: 'complete', payment_hash: hex(paymentHash(n)), payment_preimage: hex(preimage(n)), amount_msat: msat, amount_sent_msat: msat, created_at: Math.floor(Date.now() / 1000) } };
+    return { result: { status: 'complete', payment_hash: toHex(paymentHash(n)), payment_preimage: toHex(preimage(n)), amount_msat: msat, amount_sent_msat: msat, created_at: Math.floor(Date.now() / 1000) } };
   });
 }
