@@ -8,7 +8,8 @@
  * timed. Beside each backend, the same point arithmetic alone (what bounds the row when
  * the rest is small) and its ratio to Electrum: the most the row could reach on that
  * backend. The peel also part by part (µs of CPU per peel): E's decoding, (a) the ECDH by the
- * node key (constant time), (b) b·E (variable time, b is public), (c) everything else (the
+ * node key (constant time; beside it, the same at variable time as Electrum's get_ecdh computes it,
+ * to show what the constant-time rule costs), (b) b·E (variable time, b is public), (c) everything else (the
  * same peel with the point work answered from memory), beside Electrum's whole peel and its
  * two curve calls — and what (c) may cost for 2×. The 20-hop build too: 20 ECDH, 18 k·G and the
  * rest (the build with those answered from memory), beside Electrum's 20 get_ecdh, 20 e·G and
@@ -127,7 +128,10 @@ const theirParts: PeelParts[] = [];
 // (c) everything else — the same peel + payload decode with the point work answered from
 // memory (E decoded, ss and b·E computed once): HMAC, ChaCha20, key derivations, the
 // blinding factor's hash, copies, the TLV decode. E's decoding (a square root) apart.
-type Parts = { decodeE: number[]; ecdh: number[]; blinding: number[]; rest: number[] };
+// Beside (a), the same shared secret as Electrum computes it (get_ecdh: the backend's
+// variable-time k·P, compressed, hashed): never the toolkit's way with a secret key, measured
+// only to show what the constant-time rule costs the row (the peel's ceiling with it).
+type Parts = { decodeE: number[]; ecdh: number[]; ecdhVar: number[]; blinding: number[]; rest: number[] };
 const parts = new Map<BackendName, Parts>();
 // The 20-hop build in parts, µs of CPU per build: 20 ECDH by the session key chain (constant
 // time), 18 E_i = e_i·G compressed, and the rest — the same build with those answered from
@@ -153,7 +157,7 @@ for (let r = 0; r < rounds; r++) {
       sharedSecret(ec, P, k41Bytes);
       ec.pointToBytes(ec.mul(P, k41)!);
     }));
-    const part = parts.get(name) ?? { decodeE: [], ecdh: [], blinding: [], rest: [] };
+    const part = parts.get(name) ?? { decodeE: [], ecdh: [], ecdhVar: [], blinding: [], rest: [] };
     parts.set(name, part);
     const P = ec.pointFromBytes(E)!;
     const ss = sharedSecret(ec, P, sks[0]!);
@@ -162,6 +166,9 @@ for (let r = 0; r < rounds; r++) {
     const answered: Secp256k1Backend<unknown> = { ...ec, pointFromBytes: () => P, ecdhSha256: () => ss, mulSecret: undefined, mul: () => next };
     part.decodeE.push(cpuMicros(() => ec.pointFromBytes(E)));
     part.ecdh.push(cpuMicros(() => sharedSecret(ec, P, sks[0]!)));
+    const node = BigInt(`0x${toHex(sks[0]!)}`);
+    if (toHex(sha256(ec.pointToBytes(ec.mul(P, node)!))) !== toHex(ss)) throw new Error(`${name}: the variable-time ECDH does not give the shared secret`);
+    part.ecdhVar.push(cpuMicros(() => sha256(ec.pointToBytes(ec.mul(P, node)!))));
     part.blinding.push(cpuMicros(() => ec.pointToBytes(ec.mul(P, b)!)));
     part.rest.push(cpuMicros(() => decodeHopPayload(peelOnion(answered, sks[0]!, packet, ad).payload)));
     const bp = buildParts.get(name) ?? { ecdh: [], kG: [], rest: [] };
@@ -216,6 +223,8 @@ for (const [name, p] of parts) {
   // The most (c) may cost for the row to reach 2× with the curve work as measured.
   const budget = electrumPeel / 2 - curve;
   console.log(`  ${name.padEnd(16)}${us(p.decodeE).padStart(9)}${us(p.ecdh).padStart(10)}${us(p.blinding).padStart(10)}${us(p.rest).padStart(10)}${(curve + median(p.rest)).toFixed(1).padStart(8)}${whole.toFixed(1).padStart(8)}${`${(electrumPeel / curve).toFixed(2)}×`.padStart(14)}${budget.toFixed(1).padStart(12)}`);
+  const varCurve = curve - median(p.ecdh) + median(p.ecdhVar);
+  console.log(`  ${''.padEnd(16)}(a) at variable time, as Electrum's get_ecdh (not the toolkit's way): ${us(p.ecdhVar).trim()} µs; the ceiling with it ${`${(electrumPeel / varCurve).toFixed(2)}×`}, (c) for 2× ${(electrumPeel / 2 - varCurve).toFixed(1)}`);
 }
 if (theirParts.length) {
   const p = (k: keyof PeelParts) => median(theirParts.map((x) => x[k]));
