@@ -58,6 +58,7 @@
  *                       the server's start: each statement a round trip of a mint process)
  *   --record-sizes      after each PostgreSQL row, the size of its contracts' records (chars, and as stored):
  *                       what each write of a record parses to keep the indexes over it (pg/schema.ts)
+ *   $BENCH_PGSCALE_STATEMENTS  updates of the statements-alone anchor (bench/pg-statements.ts) per placement, default 2,000
  *   --socket            the services reach PostgreSQL over its Unix socket (`?host=DIR`, as libpq's
  *                       default does on one machine) instead of TCP to 127.0.0.1: each statement's
  *                       loopback TCP round trip is charged to the mint's CPU (its writev, ~0.1–0.3 ms)
@@ -76,7 +77,7 @@ function parseArgs() {
   const env = (name: string) => process.env[`BENCH_PGSCALE_${name}`];
   const o = {
     tree: resolve(import.meta.dirname, '..'), processes: (env('PROCESSES') ?? '1,2').split(',').map(Number), contracts: Number(env('CONTRACTS') ?? 32), payments: env('PAYMENTS') ? Number(env('PAYMENTS')) : undefined as number | undefined, warmUp: Number(env('WARMUP') ?? 2000),
-    epochs: undefined as string[] | undefined, runs: Number(env('RUNS') ?? 3), pin: true, loader: 'fast' as 'fast' | 'slow', pgStats: false, socket: false, sqlite: true, recordSizes: false,
+    epochs: undefined as string[] | undefined, runs: Number(env('RUNS') ?? 3), statements: Number(env('STATEMENTS') ?? 2000), pin: true, loader: 'fast' as 'fast' | 'slow', pgStats: false, socket: false, sqlite: true, recordSizes: false,
   };
   for (let i = 0; i < a.length; i++) {
     const v = () => a[++i]!;
@@ -116,6 +117,7 @@ const { abandon, MINT_KEY, request, setup } = await mod('bench/credit-closed-loo
 const { selectBackend } = await mod('src/lib/musig/bip327.ts');
 const { findPostgres, startPostgres } = await mod('test/setup/postgres.ts');
 const { fastUser } = await import('./fast-user.ts');
+const { statementsAlone } = await import('./pg-statements.ts');
 const autocannon = createRequire(join(TREE, 'package.json'))('autocannon');
 
 const pinned = opts.pin && hasTaskset && spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' }).status === 0;
@@ -273,6 +275,10 @@ const results: { kind: string; n: number; row: Measured }[] = [];
 let db = 0;
 try {
   emit({ figure: 'pg_commit_latency', when: 'before the rows', ...(await commitLatency(server)) });
+  // The anchor under the mint's PostgreSQL CPU: its eight statements alone (bench/pg-statements.ts).
+  await server.createDatabase('bench_pgscale_statements');
+  const alone = await statementsAlone(createRequire(join(TREE, 'package.json'))('pg'), server, 'bench_pgscale_statements', () => postgresPids(server.dataDir), opts.statements);
+  for (const a of alone) emit({ figure: 'pg_statements_alone', ...a });
   // Run-major: each row's runs interleaved with the others' (on a shared machine a ratio of two
   // rows measured minutes apart is mostly the machine's drift).
   const measured = new Map<string, Measured[]>();
@@ -405,7 +411,7 @@ try {
     reportRow({
       id: 'pg/cpu-vs-sqlite', label: `\`serve mint\` on PostgreSQL, 1 process (${users}): CPU per update, the mint's and the server's`,
       value: pgCpu, unit: 'ms CPU', anchor: { label: 'the same load on one `serve mint` on SQLite, ms CPU', value: lite.cpu.mint }, ratio: pgCpu / lite.cpu.mint, target: { on: 'ratio', atMost: 2 },
-      bound: `the mint ${p1.cpu.mint.toFixed(2)} ms + PostgreSQL ${p1.cpu.postgres.toFixed(2)} ms; ${opts.socket ? 'over the Unix socket' : 'over TCP to 127.0.0.1'}`,
+      bound: `the mint ${p1.cpu.mint.toFixed(2)} ms + PostgreSQL ${p1.cpu.postgres.toFixed(2)} ms; ${opts.socket ? 'over the Unix socket' : 'over TCP to 127.0.0.1'}; its 8 statements alone ${alone.map((a) => `${(a.client_ms + a.server_ms).toFixed(2)} ms ${a.placement}`).join(', ')}`,
     });
   }
   emit({ figure: 'pg_commit_latency', when: 'after the rows', ...(await commitLatency(server)) });

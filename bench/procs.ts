@@ -15,7 +15,7 @@ import { join } from 'node:path';
 export const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
 /** Every core of this machine, as taskset writes a list ("0-1" on two cores). */
-const ALL_CORES = `0-${cpus().length - 1}`;
+export const ALL_CORES = `0-${cpus().length - 1}`;
 
 /**
  * A process and its threads free to run on every core again. The benches pin the load generator
