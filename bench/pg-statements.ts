@@ -1,13 +1,15 @@
 /**
  * The anchor under bench/pg-scale.ts's "CPU per update on PostgreSQL ≤ 2× SQLite's": a mint
- * update's statements alone, outside the toolkit — the same eight round trips `serve mint`
+ * update's statements alone, outside the toolkit — the same five round trips `serve mint`
  * sends for a payment (pg/mint-store.ts `get`/`put`, pg/mint-nonces.ts, pg/mint-transactions.ts
- * `tick`, counted at src/lib/store/pg/mint-connection.ts `q`), named prepared statements as it
- * sends them, with the `pg` module of the tree, on the same server, a 2.4 kB record:
+ * `tick`, counted at src/lib/store/pg/mint-connection.ts `q`; test/pg/round-trips.test.ts),
+ * named prepared statements as it sends them, with the `pg` module of the tree, on the same
+ * server, a 2.4 kB record:
  *
- *   1 BEGIN; SELECT pg_advisory_xact_lock(…)   (the first statement goes with BEGIN, as literals)
- *   2 the contract FOR UPDATE    3 the nonce FOR UPDATE    4 the nonce consumed
- *   5 the next nonce inserted    6 the contract upserted   7 the epoch tick   8 COMMIT
+ *   1 BEGIN; the contract FOR UPDATE   (the first statement goes with BEGIN, as literals)
+ *   2 the nonce FOR UPDATE    3 the nonce consumed
+ *   4 the next nonce inserted, the contract upserted and the epoch tick, one statement
+ *     (its text made by the store's own `writesWithTick`)    5 COMMIT
  *
  * Its client CPU (this process: system time apart) and the server's (every process of the
  * postmaster) per update, at two placements: "as the mint runs" (this process and the server
@@ -18,6 +20,10 @@
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { ALL_CORES, cpuSeconds, hasTaskset, onEveryCore } from './procs.ts';
+import { writesWithTick } from '../src/lib/store/pg/mint-transactions.ts';
+
+const ISSUE = 'INSERT INTO nonces (id, context, pubnonce, epoch, sealed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING';
+const PUT = 'INSERT INTO contracts (contract_id, record) VALUES ($1, $2) ON CONFLICT (contract_id) DO UPDATE SET record = EXCLUDED.record';
 
 type Server = { host: string; port: number; user: string; password: string };
 type PgModule = { Client: new (config: Record<string, unknown>) => PgClient };
@@ -56,14 +62,15 @@ export async function statementsAlone(pg: PgModule, server: Server, database: st
       const id = ids[i % CONTRACTS]!;
       const nonce = next.get(id)!;
       const issued = (++fresh).toString(16).padStart(32, '0');
-      await c.query(`BEGIN; SELECT pg_advisory_xact_lock(hashtextextended(${c.escapeLiteral(`contract:${id}`)}, 0))`);
-      await q('contract', 'SELECT record FROM contracts WHERE contract_id = $1 FOR UPDATE', [id]);
+      await c.query(`BEGIN; SELECT record FROM contracts WHERE contract_id = ${c.escapeLiteral(id)} FOR UPDATE`);
       await q('nonce', 'SELECT context, epoch, sealed, consumed FROM nonces WHERE id = $1 FOR UPDATE', [nonce]);
       await q('consume', 'UPDATE nonces SET consumed = true, sealed = NULL, context = NULL, pubnonce = NULL WHERE id = $1 AND NOT consumed', [nonce]);
-      await q('issue', 'INSERT INTO nonces (id, context, pubnonce, epoch, sealed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING', [issued, 'ctx', 'pn', 'e', sealed]);
-      await q('put', 'INSERT INTO contracts (contract_id, record) VALUES ($1, $2) ON CONFLICT (contract_id) DO UPDATE SET record = EXCLUDED.record', [id, records[i % records.length]!]);
-      const tick = await q('tick', 'UPDATE epochs SET counter = counter + 1 WHERE epoch = $1 RETURNING counter', ['e']);
-      if (Number(tick.rows[0]!.counter) !== ++counter) throw new Error('pg-statements: the epoch counter moved under the bench');
+      const writes = writesWithTick([
+        { sql: ISSUE, params: [issued, 'ctx', 'pn', 'e', sealed], key: '', check: undefined },
+        { sql: PUT, params: [id, records[i % records.length]!], key: '', check: undefined },
+      ], 'e');
+      const tick = await q('writes', writes.text, writes.params);
+      if (Number(tick.rows[0]!.counter) !== ++counter || tick.rows[0]!.w0 !== '1') throw new Error('pg-statements: the epoch counter or a nonce moved under the bench');
       await c.query('COMMIT');
       next.set(id, issued);
     };

@@ -2,10 +2,12 @@
  * Round trips of the PostgreSQL mint store per request (issue 73 item 3: each statement is a
  * round trip of the mint process, its CPU and the server's): a credit update's step — the
  * contract locked and read, its state nonce asked and taken, the next one issued, the record
- * written — goes in 8 round trips, where it took 11: BEGIN travels with the step's first
- * statement, the nonce row read locked by `status` serves `take`, and the nonce counter comes
- * from the sequence 32 values at a time; its statements are prepared once per connection
- * (parsed and planned once, not per request). What they change is checked against the server: a
+ * written — goes in 5 round trips, where it took 11, then 8: BEGIN travels with the step's first
+ * statement (the contract's row locked: the advisory lock only for a contract with no row yet),
+ * the nonce row read locked by `status` serves `take`, the next nonce and the record go with the
+ * epoch tick in one statement, and the nonce counter comes from the sequence 32 values at a
+ * time; its statements are prepared once per connection (parsed and planned once, not per
+ * request). What they change is checked against the server: a
  * contract id that is not SQL stays data, a savepoint rolled back reads the row again, and the
  * counters stay unique across processes. Skips visibly without a server.
  */
@@ -65,7 +67,7 @@ describePostgres('PostgreSQL mint store round trips', (fx) => {
       await s.put({ contract_id: id, status: 'open', n: (rec?.n ?? 0) + 1 });
     });
 
-  it('an update is 8 round trips, BEGIN with its lock; its nonce counter is fetched once per 32 issues', async () => {
+  it('an update is 5 round trips, BEGIN with its row lock, its writes with the tick; its nonce counter is fetched once per 32 issues', async () => {
     const t = await target();
     const s = await PgMintStore.open<Rec>(t, 'regtest');
     let current = nonce();
@@ -78,11 +80,12 @@ describePostgres('PostgreSQL mint store round trips', (fx) => {
       await update(s, 'c1', state, current, next);
       const trips = sent.slice(before);
       // One issue so far took the first 32 values: the 32nd update's issue fetches the next 32.
-      expect(trips.length, `update ${state}: ${trips.join(' | ')}`).toBe(state === 32 ? 9 : 8);
-      expect(trips[0]).toMatch(/^BEGIN; SELECT pg_advisory_xact_lock\(hashtextextended\('contract:c1', 0\)\)$/);
+      expect(trips.length, `update ${state}: ${trips.join(' | ')}`).toBe(state === 32 ? 6 : 5);
+      expect(trips[0]).toBe("BEGIN; SELECT record FROM contracts WHERE contract_id = 'c1' FOR UPDATE");
+      expect(trips.at(-2)).toMatch(/^\[offchain_\d+\] WITH w0 AS \(INSERT INTO nonces .* w1 AS \(INSERT INTO contracts .* t AS \(UPDATE epochs SET counter = counter \+ 1 /);
       expect(trips.at(-1)).toBe('COMMIT');
       // The others are prepared once per connection by name, then only bound and run.
-      for (const t of trips.slice(1, -1)) expect(t, `update ${state}`).toMatch(/^\[offchain_\d+\] (SELECT|INSERT|UPDATE) /);
+      for (const t of trips.slice(1, -1)) expect(t, `update ${state}`).toMatch(/^\[offchain_\d+\] (SELECT|UPDATE|WITH) /);
       current = next;
     }
     expect((await s.get('c1'))?.n).toBe(40);

@@ -66,8 +66,11 @@ export abstract class PgMintNonces extends PgMintTransactions {
     const sealed = this.seal(id, context, secnonce);
     secnonce.fill(0);
     this.lockedNonces.delete(id);
-    const r = await this.q('INSERT INTO nonces (id, context, pubnonce, epoch, sealed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING', [id, context, toHex(pubnonce), this.epoch, sealed]);
-    if (r.rowCount !== 1) throw new StateConflictError('E_NONCE_REPEATED', 'the generated public nonce was issued before: refusing to hand it out twice');
+    // Held back to the transaction's next statement or its tick (pg/mint-transactions.ts
+    // `defer`); the public nonce leaves the process only after COMMIT, so a repeat refuses it there.
+    this.defer('INSERT INTO nonces (id, context, pubnonce, epoch, sealed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING', [id, context, toHex(pubnonce), this.epoch, sealed], `nonce:${id}`, false, (rows) => {
+      if (rows !== 1) throw new StateConflictError('E_NONCE_REPEATED', 'the generated public nonce was issued before: refusing to hand it out twice');
+    });
     this.ledger!.issued(id);
     return { pubnonce };
   }

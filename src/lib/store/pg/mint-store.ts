@@ -101,6 +101,9 @@ import { Sealer } from '../seal.ts';
 import { TABLES, UNFUNDED_OPEN_SQL, WATCH_HEIGHT_INLINE_SQL, WATCH_HEIGHT_SQL } from './schema.ts';
 import type { Due, IdRange, Sliced } from '../../watch/ports.ts';
 
+/** A contract's row, locked for the open transaction (`get`). */
+const CONTRACT_LOCKED = 'SELECT record FROM contracts WHERE contract_id = $1 FOR UPDATE';
+
 export interface PgMintStoreOptions {
   /** Read only (monitoring, `credit list`): no epoch, no key, nothing written. */
   view?: boolean;
@@ -207,9 +210,13 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
 
   async get(id: string): Promise<R | undefined> {
     if (this.inTransaction) {
-      // The request's lock on this contract, held to COMMIT; also when it does not exist yet.
-      await this.q('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`contract:${id}`]);
-      const row = (await this.q<{ record: string }>('SELECT record FROM contracts WHERE contract_id = $1 FOR UPDATE', [id])).rows[0];
+      // The request's lock on this contract, held to COMMIT: its row's. A second request for it
+      // waits here, then reads the first one's commit (FOR UPDATE returns the row's latest
+      // version, or none once deleted). A contract with no row yet has nothing to lock: the
+      // advisory lock on its id serialises its opens, and the read after it — a statement of
+      // its own, so a snapshot of its own — sees an open committed while it waited.
+      const row = (await this.q<{ record: string }>(CONTRACT_LOCKED, [id])).rows[0]
+        ?? (await this.q('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`contract:${id}`]).then(() => this.q<{ record: string }>(CONTRACT_LOCKED, [id]))).rows[0];
       return row ? this.decode(row.record) : undefined;
     }
     const row = (await this.q<{ record: string }>('SELECT record FROM contracts WHERE contract_id = $1', [id])).rows[0];
@@ -225,7 +232,8 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
     await this.begin();
     // A fully signed state never reaches the database in the clear (../mint-records.ts).
     const text = mintRecordText(record, this.stateSeal, this.dir);
-    await this.q('INSERT INTO contracts (contract_id, record) VALUES ($1, $2) ON CONFLICT (contract_id) DO UPDATE SET record = EXCLUDED.record', [record.contract_id, text]);
+    // Held back to the transaction's next statement or its COMMIT (pg/mint-transactions.ts `defer`).
+    this.defer('INSERT INTO contracts (contract_id, record) VALUES ($1, $2) ON CONFLICT (contract_id) DO UPDATE SET record = EXCLUDED.record', [record.contract_id, text], `contract:${record.contract_id}`, true);
   }
 
   async list(): Promise<R[]> {

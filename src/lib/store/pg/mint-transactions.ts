@@ -4,11 +4,14 @@
  *
  * Transactions. Each protocol step (`step`) is its own transaction, committed before
  * `step` returns, so a result leaves the process only after its COMMIT has returned.
- * Inside it the contract is locked for the request: `get(id)` takes a transaction-level
- * advisory lock on the contract id (which also serialises two opens of a contract that
- * does not exist yet) and reads the row `SELECT … FOR UPDATE`. Two processes serving the
- * same contract therefore run one after the other; the second sees the first's commit
- * (READ COMMITTED re-reads after the lock) and answers a replay with the stored answer.
+ * Inside it the contract is locked for the request: `get(id)` reads its row `SELECT … FOR
+ * UPDATE` (a second request waits, then reads the first's commit: the row's latest version);
+ * a contract with no row yet takes a transaction-level advisory lock on its id (serialising
+ * two opens of it) and is read again, a statement of its own (READ COMMITTED: a new snapshot,
+ * after the lock). Two processes serving the same contract therefore run one after the other
+ * and the second answers a replay with the stored answer. A step's writes of a record or a
+ * new nonce are held back to its next statement or its tick (`defer`): a payment is five
+ * round trips, its next nonce and record sent with the tick.
  * A deadlock (a rollover locks two contracts) or serialization failure rolls the
  * transaction back — nothing of it was released — and the step runs again, at most
  * RETRIES times. Group commit is PostgreSQL's business here: many processes commit at
@@ -48,6 +51,30 @@ export class StoreRolledBackError extends OffchainError {
   }
 }
 
+/**
+ * A write the open transaction holds back (`defer`): its statement ($1… its own parameters),
+ * what it writes (`key`), and the check of how many rows it wrote.
+ */
+type Deferred = { sql: string; params: unknown[]; key: string; check: ((rows: number) => void) | undefined };
+
+/**
+ * The deferred writes and the epoch tick as one statement: each write a data-modifying WITH
+ * of its own (every one runs, once), then the tick; one row back, the counter and each
+ * write's count. Its text depends only on the writes' statements, so it is prepared once.
+ */
+export function writesWithTick(writes: readonly Deferred[], epoch: string): { text: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const ctes = writes.map((w, i) => {
+    const shift = params.length;
+    params.push(...w.params);
+    return `w${i} AS (${w.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + shift}`)} RETURNING 1)`;
+  });
+  params.push(epoch);
+  ctes.push(`t AS (UPDATE epochs SET counter = counter + 1 WHERE epoch = $${params.length} RETURNING counter)`);
+  const counts = writes.map((_, i) => `, (SELECT count(*) FROM w${i}) AS w${i}`).join('');
+  return { text: `WITH ${ctes.join(', ')} SELECT (SELECT counter FROM t) AS counter${counts}`, params };
+}
+
 /** A nonce row as `take`, `burn` and `status` read it (pg/mint-nonces.ts). */
 export type NonceRow = { context: string | null; epoch: string | null; sealed: Buffer | null; consumed: boolean };
 
@@ -73,6 +100,12 @@ export abstract class PgMintTransactions extends PgMintConnection {
    * transaction's end and when a savepoint is rolled back (which lets its locks go).
    */
   protected lockedNonces = new Map<string, NonceRow>();
+  /**
+   * The open transaction's writes not sent yet (`defer`): sent before its next statement, or
+   * with its tick just before COMMIT. Emptied at every transaction's end; a savepoint rolled
+   * back drops those after it.
+   */
+  private deferred: Deferred[] = [];
   protected viewOnly = false;
 
   protected constructor(client: pg.Client, target: PgTarget, epoch: string, sealer: Sealer | undefined) {
@@ -103,6 +136,48 @@ export abstract class PgMintTransactions extends PgMintConnection {
 
   // ——— transactions ———
 
+  /**
+   * A write of the open transaction, held back until its next statement (any `q` sends it
+   * first, so every read of the transaction sees it) or its COMMIT, where it goes with the
+   * epoch tick: a mint update's next nonce and record cost no round trip of their own. Its
+   * `check` sees how many rows it wrote; what it throws rolls the transaction back, as it
+   * would have where the write was made — nothing of the transaction has left the process
+   * before its COMMIT. A write of the same `key` already waiting is replaced when
+   * `replaces` (a record put twice: the later one is what the first would have become), else
+   * sent first.
+   */
+  protected defer(sql: string, params: unknown[], key: string, replaces: boolean, check?: (rows: number) => void): void {
+    if (!this.inTransaction) throw new Error('defer outside a transaction');
+    const same = this.deferred.findIndex((d) => d.key === key);
+    if (same >= 0 && replaces) this.deferred.splice(same, 1);
+    else if (same >= 0) this.flushFirst = true;
+    this.deferred.push({ sql, params, key, check });
+  }
+
+  /** A write waiting whose key came again, not replaced: the writes go one by one, in order. */
+  private flushFirst = false;
+
+  protected override async q<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<pg.QueryResult<T>> {
+    if (this.deferred.length > 0) await this.sendDeferred();
+    return super.q<T>(text, params);
+  }
+
+  /** The deferred writes, one statement each, in the order they were made. */
+  private async sendDeferred(): Promise<void> {
+    const writes = this.takeDeferred();
+    for (const w of writes) {
+      const r = await super.q(w.sql, w.params);
+      w.check?.(r.rowCount ?? 0);
+    }
+  }
+
+  private takeDeferred(): Deferred[] {
+    const writes = this.deferred;
+    this.deferred = [];
+    this.flushFirst = false;
+    return writes;
+  }
+
   protected async begin(): Promise<void> {
     if (this.viewOnly) throw new UsageError('E_STORE_READ_ONLY', `this view of the store ${this.dir} writes nothing`);
     this.usable();
@@ -111,6 +186,7 @@ export abstract class PgMintTransactions extends PgMintConnection {
       this.inTransaction = true;
       this.beginPending = true;
       this.lockedNonces.clear();
+      this.takeDeferred();
       this.pendingCounter = undefined;
       this.nonceTouched = false;
     }
@@ -121,6 +197,7 @@ export abstract class PgMintTransactions extends PgMintConnection {
     this.beginPending = false;
     this.inTransaction = false;
     this.lockedNonces.clear();
+    this.takeDeferred();
     this.pendingCounter = undefined;
     this.nonceTouched = false;
     // Rolled back before COMMIT was sent: nothing of it left; the nonces it claimed stay openable.
@@ -145,7 +222,9 @@ export abstract class PgMintTransactions extends PgMintConnection {
         return result;
       } catch (e) {
         // (A nonce it touched keeps `nonceTouched` set: one tick too many at COMMIT is harmless.)
+        // Its writes not sent yet were made after SAVEPOINT (which sent those before it): dropped.
         this.lockedNonces.clear();
+        this.takeDeferred();
         if (!this.failed) await this.q(`ROLLBACK TO ${name}`).then(() => this.q(`RELEASE ${name}`));
         this.ledger?.discard(mark);
         throw e;
@@ -179,22 +258,31 @@ export abstract class PgMintTransactions extends PgMintConnection {
   async commit(): Promise<void> {
     this.usable();
     if (!this.inTransaction) return;
-    if (this.beginPending) {
-      // Nothing of it reached the server: nothing to commit.
-      this.beginPending = false;
-      this.inTransaction = false;
-      return;
-    }
     if (this.nonceTouched && this.pendingCounter === undefined) {
       try {
         // The ledger first (nonce-ledger.ts): what this transaction issued and opened is final
-        // before COMMIT is sent.
+        // before anything of its end is sent — a write or the tick that fails after this leaves
+        // its nonces opened for their own sessions only. Then the restore check, with the
+        // writes held back (`defer`) in its statement.
         await this.ledger?.settle();
         await this.tick();
       } catch (e) {
         if (this.inTransaction) await this.rollback();
         throw e;
       }
+    } else if (this.deferred.length > 0) {
+      try {
+        await this.sendDeferred();
+      } catch (e) {
+        await this.rollback();
+        throw e;
+      }
+    }
+    if (this.beginPending) {
+      // Nothing of it reached the server: nothing to commit.
+      this.beginPending = false;
+      this.inTransaction = false;
+      return;
     }
     try {
       await this.client.query('COMMIT');
@@ -317,8 +405,11 @@ export abstract class PgMintTransactions extends PgMintConnection {
    * means the database went back in time under this process.
    */
   private async tick(): Promise<void> {
-    const row = (await this.q<{ counter: string }>('UPDATE epochs SET counter = counter + 1 WHERE epoch = $1 RETURNING counter', [this.epoch])).rows[0];
-    const found = row ? Number(row.counter) : undefined;
+    if (this.flushFirst) await this.sendDeferred();
+    const writes = this.takeDeferred();
+    const { text, params } = writesWithTick(writes, this.epoch);
+    const row = (await super.q<Record<string, string | null>>(text, params)).rows[0]!;
+    const found = row.counter === null || row.counter === undefined ? undefined : Number(row.counter);
     if (found !== this.counter + 1) {
       this.wipe();
       this.failed = new StoreRolledBackError(`the store ${this.dir} went back in time under this process (its epoch ${this.epoch.slice(0, 8)}… counter is ${found ?? 'gone'}, this process counted ${this.counter}): a backup or failover was restored; this process wiped its nonce key and stops — restart it (users whose nonces were lost recover with "credit abandon")`);
@@ -327,6 +418,7 @@ export abstract class PgMintTransactions extends PgMintConnection {
       this.lockedNonces.clear();
       throw this.failed;
     }
+    writes.forEach((w, i) => w.check?.(Number(row[`w${i}`])));
     this.pendingCounter = found;
   }
 }
