@@ -128,6 +128,37 @@ describePostgres('PostgreSQL mint store: writes held back to the tick', (fx) => 
     await s.close();
   });
 
+  it('a serialization failure raised by a held-back write at the tick runs the step again, as one raised inside the step would: kept once, its nonce taken once for its session', async () => {
+    const t = await target();
+    const s = await PgMintStore.open<Rec>(t, 'regtest');
+    const n = nonce();
+    await s.step(() => s.issue('c/1', gen(n)));
+    const dba = await rawClient(t);
+    try {
+      // A sequence, not a table: its value survives the rollback of the transaction that drew it.
+      await dba.query('CREATE SEQUENCE fired');
+      await dba.query(`CREATE FUNCTION once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        IF nextval('fired') = 1 THEN RAISE EXCEPTION 'conflict' USING ERRCODE = 'serialization_failure'; END IF;
+        RETURN NEW; END $$`);
+      await dba.query('CREATE TRIGGER once BEFORE INSERT OR UPDATE ON contracts FOR EACH ROW EXECUTE FUNCTION once()');
+      const session = Uint8Array.from(randomBytes(32));
+      let runs = 0;
+      const secret = await s.step(async () => {
+        runs++;
+        const sec = await s.take(n.pub, 'c/1', session);
+        await s.put({ contract_id: 'c', status: 'open', n: runs });
+        return sec;
+      });
+      expect(runs).toBe(2);
+      expect(Buffer.from(secret)).toEqual(Buffer.from(n.sec));
+      expect((await stored(t)).contracts.map((r) => r.n)).toEqual([2]);
+      expect(await s.status(n.pub, 'c/1')).toBe('consumed');
+    } finally {
+      await dba.end();
+    }
+    await s.close();
+  });
+
   for (const exists of [true, false]) {
     it(`two processes on one contract ${exists ? 'that exists' : 'with no row yet'}: the second waits for the first's COMMIT and reads what it wrote`, async () => {
       const t = await target();

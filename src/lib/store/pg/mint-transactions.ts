@@ -242,7 +242,14 @@ export abstract class PgMintTransactions extends PgMintConnection {
         if (RETRYABLE.has(codeOf(e) ?? '') && attempt < RETRIES) continue;
         throw this.mapped(e);
       }
-      await this.commit();
+      try {
+        await this.commit();
+      } catch (e) {
+        // A deadlock or serialization failure of its held-back writes (sent with the tick), as
+        // of any statement of the step: rolled back before COMMIT, nothing released — run again.
+        if (!this.failed && RETRYABLE.has(codeOf(e) ?? '') && attempt < RETRIES) continue;
+        throw this.mapped(e);
+      }
       return result;
     }
   }
