@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { ALL_CORES, cpuSeconds, hasTaskset, onEveryCore } from './procs.ts';
-import { writesWithTick } from '../src/lib/store/pg/mint-transactions.ts';
+import { writesWithTick } from '../src/lib/store/pg/mint-held-back.ts';
 
 const ISSUE = 'INSERT INTO nonces (id, context, pubnonce, epoch, sealed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING';
 const PUT = 'INSERT INTO contracts (contract_id, record) VALUES ($1, $2) ON CONFLICT (contract_id) DO UPDATE SET record = EXCLUDED.record';

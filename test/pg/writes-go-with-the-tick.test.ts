@@ -159,6 +159,27 @@ describePostgres('PostgreSQL mint store: writes held back to the tick', (fx) => 
     await s.close();
   });
 
+  it('a step that swallows the failure of one of its statements does not resolve as kept: its COMMIT, answered ROLLBACK by the server, is refused, and the store goes on', async () => {
+    const t = await target();
+    const s = await PgMintStore.open<Rec>(t, 'regtest');
+    const dba = await rawClient(t);
+    try {
+      await dba.query(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the DBA'; END $$`);
+      await dba.query('CREATE TRIGGER refuse BEFORE DELETE ON contracts FOR EACH ROW EXECUTE FUNCTION refuse()');
+      await s.step(() => s.put({ contract_id: 'x', status: 'open' }));
+      await expect(s.step(async () => {
+        await s.put({ contract_id: 'c', status: 'open' });
+        await s.remove('x').catch(() => undefined);
+      })).rejects.toThrow(/rolled this step back/);
+      expect((await stored(t)).contracts.map((r) => r.id)).toEqual(['x']);
+      await s.step(() => s.put({ contract_id: 'c', status: 'open' }));
+      expect((await stored(t)).contracts.map((r) => r.id)).toEqual(['c', 'x']);
+    } finally {
+      await dba.end();
+    }
+    await s.close();
+  });
+
   for (const exists of [true, false]) {
     it(`two processes on one contract ${exists ? 'that exists' : 'with no row yet'}: the second waits for the first's COMMIT and reads what it wrote`, async () => {
       const t = await target();

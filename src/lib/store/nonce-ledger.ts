@@ -158,6 +158,15 @@ export class NonceLedger {
     this.addPending({ kind: 'issue', id });
   }
 
+  /**
+   * A nonce the store refused as issued before (E_NONCE_REPEATED), perhaps after `settle`
+   * applied its issue: it leaves the ledger, whatever the transaction's end (another issuance
+   * owns its row). Only refuses more.
+   */
+  refused(id: string): void {
+    this.live.delete(id);
+  }
+
   /** A nonce burned (consumed, never opened) in the open transaction: it may be any epoch's. */
   burned(id: string): void {
     this.addPending({ kind: 'burn', id });

@@ -67,9 +67,14 @@ export abstract class PgMintNonces extends PgMintTransactions {
     secnonce.fill(0);
     this.lockedNonces.delete(id);
     // Held back to the transaction's next statement or its tick (pg/mint-transactions.ts
-    // `defer`); the public nonce leaves the process only after COMMIT, so a repeat refuses it there.
+    // `defer`); the public nonce leaves the process only after COMMIT, so a repeat refuses it
+    // there — after the ledger settled, at the tick: so the refusal takes the id out of the
+    // ledger again (its row is an earlier issuance's, perhaps opened already: it must not
+    // become openable by this one).
     this.defer('INSERT INTO nonces (id, context, pubnonce, epoch, sealed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING', [id, context, toHex(pubnonce), this.epoch, sealed], `nonce:${id}`, false, (rows) => {
-      if (rows !== 1) throw new StateConflictError('E_NONCE_REPEATED', 'the generated public nonce was issued before: refusing to hand it out twice');
+      if (rows === 1) return;
+      this.ledger?.refused(id);
+      throw new StateConflictError('E_NONCE_REPEATED', 'the generated public nonce was issued before: refusing to hand it out twice');
     });
     this.ledger!.issued(id);
     return { pubnonce };

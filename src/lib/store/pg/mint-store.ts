@@ -3,8 +3,9 @@
  * SQLite store (mint-store-port.ts), for any number of mint processes on any number of
  * machines sharing one database. This file opens the store and renews its epoch, and keeps
  * the records, the funding index and the blind signatures; the class is built in layers, one
- * concern each: the connection (mint-connection.ts), transactions and the epoch's restore
- * check (mint-transactions.ts), the sealed nonces (mint-nonces.ts), the opening transaction
+ * concern each: the connection (mint-connection.ts), the writes held back to a step's next
+ * statement or its tick (mint-held-back.ts), transactions and the epoch's restore check
+ * (mint-transactions.ts), the sealed nonces (mint-nonces.ts), the opening transaction
  * (mint-open.ts).
  *
  * Single-use rules are database constraints (schema.ts): one contract per funding
@@ -232,7 +233,7 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
     await this.begin();
     // A fully signed state never reaches the database in the clear (../mint-records.ts).
     const text = mintRecordText(record, this.stateSeal, this.dir);
-    // Held back to the transaction's next statement or its COMMIT (pg/mint-transactions.ts `defer`).
+    // Held back to the transaction's next statement or its COMMIT (pg/mint-held-back.ts `defer`).
     this.defer('INSERT INTO contracts (contract_id, record) VALUES ($1, $2) ON CONFLICT (contract_id) DO UPDATE SET record = EXCLUDED.record', [record.contract_id, text], `contract:${record.contract_id}`, true);
   }
 
@@ -262,6 +263,9 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
 
   async remove(id: string): Promise<void> {
     await this.begin();
+    // The advisory lock too: a request that found no row waits on it (`get`), and its read
+    // after it must not fall between this DELETE and a put of the same id after it.
+    await this.q('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`contract:${id}`]);
     await this.q('DELETE FROM contracts WHERE contract_id = $1', [id]);
   }
 

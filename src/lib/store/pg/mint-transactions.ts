@@ -10,8 +10,8 @@
  * two opens of it) and is read again, a statement of its own (READ COMMITTED: a new snapshot,
  * after the lock). Two processes serving the same contract therefore run one after the other
  * and the second answers a replay with the stored answer. A step's writes of a record or a
- * new nonce are held back to its next statement or its tick (`defer`): a payment is five
- * round trips, its next nonce and record sent with the tick.
+ * new nonce are held back to its next statement or its tick (pg/mint-held-back.ts): a payment
+ * is five round trips, its next nonce and record sent with the tick.
  * A deadlock (a rollover locks two contracts) or serialization failure rolls the
  * transaction back — nothing of it was released — and the step runs again, at most
  * RETRIES times. Group commit is PostgreSQL's business here: many processes commit at
@@ -36,7 +36,8 @@ import { StoreWriteError } from '../write-errors.ts';
 import type { PgTarget } from './connect.ts';
 import { NonceLedger } from '../nonce-ledger.ts';
 import type { Sealer } from '../seal.ts';
-import { codeOf, isConnectionError, PgMintConnection, RETRYABLE } from './mint-connection.ts';
+import { codeOf, isConnectionError, RETRYABLE } from './mint-connection.ts';
+import { PgMintHeldBack, writesWithTick } from './mint-held-back.ts';
 
 /** How many times a step runs again after a deadlock or serialization failure. */
 export const RETRIES = 8;
@@ -51,34 +52,10 @@ export class StoreRolledBackError extends OffchainError {
   }
 }
 
-/**
- * A write the open transaction holds back (`defer`): its statement ($1… its own parameters),
- * what it writes (`key`), and the check of how many rows it wrote.
- */
-type Deferred = { sql: string; params: unknown[]; key: string; check: ((rows: number) => void) | undefined };
-
-/**
- * The deferred writes and the epoch tick as one statement: each write a data-modifying WITH
- * of its own (every one runs, once), then the tick; one row back, the counter and each
- * write's count. Its text depends only on the writes' statements, so it is prepared once.
- */
-export function writesWithTick(writes: readonly Deferred[], epoch: string): { text: string; params: unknown[] } {
-  const params: unknown[] = [];
-  const ctes = writes.map((w, i) => {
-    const shift = params.length;
-    params.push(...w.params);
-    return `w${i} AS (${w.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + shift}`)} RETURNING 1)`;
-  });
-  params.push(epoch);
-  ctes.push(`t AS (UPDATE epochs SET counter = counter + 1 WHERE epoch = $${params.length} RETURNING counter)`);
-  const counts = writes.map((_, i) => `, (SELECT count(*) FROM w${i}) AS w${i}`).join('');
-  return { text: `WITH ${ctes.join(', ')} SELECT (SELECT counter FROM t) AS counter${counts}`, params };
-}
-
 /** A nonce row as `take`, `burn` and `status` read it (pg/mint-nonces.ts). */
 export type NonceRow = { context: string | null; epoch: string | null; sealed: Buffer | null; consumed: boolean };
 
-export abstract class PgMintTransactions extends PgMintConnection {
+export abstract class PgMintTransactions extends PgMintHeldBack {
   /** The epoch whose key seals this process's nonces: its own, kept in memory alone; a new one after `renew`. */
   epoch: string;
   /** The seal of this epoch's key (../seal.ts): a random key in this process's memory alone; gone once wiped (nothing it sealed opens again here). */
@@ -100,12 +77,6 @@ export abstract class PgMintTransactions extends PgMintConnection {
    * transaction's end and when a savepoint is rolled back (which lets its locks go).
    */
   protected lockedNonces = new Map<string, NonceRow>();
-  /**
-   * The open transaction's writes not sent yet (`defer`): sent before its next statement, or
-   * with its tick just before COMMIT. Emptied at every transaction's end; a savepoint rolled
-   * back drops those after it.
-   */
-  private deferred: Deferred[] = [];
   protected viewOnly = false;
 
   protected constructor(client: pg.Client, target: PgTarget, epoch: string, sealer: Sealer | undefined) {
@@ -136,48 +107,6 @@ export abstract class PgMintTransactions extends PgMintConnection {
 
   // ——— transactions ———
 
-  /**
-   * A write of the open transaction, held back until its next statement (any `q` sends it
-   * first, so every read of the transaction sees it) or its COMMIT, where it goes with the
-   * epoch tick: a mint update's next nonce and record cost no round trip of their own. Its
-   * `check` sees how many rows it wrote; what it throws rolls the transaction back, as it
-   * would have where the write was made — nothing of the transaction has left the process
-   * before its COMMIT. A write of the same `key` already waiting is replaced when
-   * `replaces` (a record put twice: the later one is what the first would have become), else
-   * sent first.
-   */
-  protected defer(sql: string, params: unknown[], key: string, replaces: boolean, check?: (rows: number) => void): void {
-    if (!this.inTransaction) throw new Error('defer outside a transaction');
-    const same = this.deferred.findIndex((d) => d.key === key);
-    if (same >= 0 && replaces) this.deferred.splice(same, 1);
-    else if (same >= 0) this.flushFirst = true;
-    this.deferred.push({ sql, params, key, check });
-  }
-
-  /** A write waiting whose key came again, not replaced: the writes go one by one, in order. */
-  private flushFirst = false;
-
-  protected override async q<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<pg.QueryResult<T>> {
-    if (this.deferred.length > 0) await this.sendDeferred();
-    return super.q<T>(text, params);
-  }
-
-  /** The deferred writes, one statement each, in the order they were made. */
-  private async sendDeferred(): Promise<void> {
-    const writes = this.takeDeferred();
-    for (const w of writes) {
-      const r = await super.q(w.sql, w.params);
-      w.check?.(r.rowCount ?? 0);
-    }
-  }
-
-  private takeDeferred(): Deferred[] {
-    const writes = this.deferred;
-    this.deferred = [];
-    this.flushFirst = false;
-    return writes;
-  }
-
   protected async begin(): Promise<void> {
     if (this.viewOnly) throw new UsageError('E_STORE_READ_ONLY', `this view of the store ${this.dir} writes nothing`);
     this.usable();
@@ -187,6 +116,7 @@ export abstract class PgMintTransactions extends PgMintConnection {
       this.beginPending = true;
       this.lockedNonces.clear();
       this.takeDeferred();
+      this.writeFailed = undefined;
       this.pendingCounter = undefined;
       this.nonceTouched = false;
     }
@@ -198,6 +128,7 @@ export abstract class PgMintTransactions extends PgMintConnection {
     this.inTransaction = false;
     this.lockedNonces.clear();
     this.takeDeferred();
+    this.writeFailed = undefined;
     this.pendingCounter = undefined;
     this.nonceTouched = false;
     // Rolled back before COMMIT was sent: nothing of it left; the nonces it claimed stay openable.
@@ -213,8 +144,10 @@ export abstract class PgMintTransactions extends PgMintConnection {
   async step<T>(fn: () => Promise<T>): Promise<T> {
     this.usable();
     if (this.inTransaction) {
-      const name = `step${++this.savepoints}`;
+      const name = `step${this.savepoints + 1}`;
+      // (SAVEPOINT sends the writes held back before it: one that fails dooms the transaction.)
       await this.q(`SAVEPOINT ${name}`);
+      this.savepoints++;
       const mark = this.ledger?.mark() ?? 0;
       try {
         const result = await fn();
@@ -225,6 +158,7 @@ export abstract class PgMintTransactions extends PgMintConnection {
         // Its writes not sent yet were made after SAVEPOINT (which sent those before it): dropped.
         this.lockedNonces.clear();
         this.takeDeferred();
+        this.writeFailed = undefined;
         if (!this.failed) await this.q(`ROLLBACK TO ${name}`).then(() => this.q(`RELEASE ${name}`));
         this.ledger?.discard(mark);
         throw e;
@@ -265,12 +199,18 @@ export abstract class PgMintTransactions extends PgMintConnection {
   async commit(): Promise<void> {
     this.usable();
     if (!this.inTransaction) return;
+    if (this.writeFailed !== undefined) {
+      const e = this.writeFailed;
+      await this.rollback();
+      throw e;
+    }
     if (this.nonceTouched && this.pendingCounter === undefined) {
       try {
         // The ledger first (nonce-ledger.ts): what this transaction issued and opened is final
         // before anything of its end is sent — a write or the tick that fails after this leaves
-        // its nonces opened for their own sessions only. Then the restore check, with the
-        // writes held back (`defer`) in its statement.
+        // its nonces opened for their own sessions only (and a nonce the tick's statement
+        // refuses as issued before leaves the ledger: pg/mint-nonces.ts `issue`). Then the
+        // restore check, with the writes held back (`defer`) in its statement.
         await this.ledger?.settle();
         await this.tick();
       } catch (e) {
@@ -291,11 +231,18 @@ export abstract class PgMintTransactions extends PgMintConnection {
       this.inTransaction = false;
       return;
     }
+    let aborted = false;
     try {
-      await this.client.query('COMMIT');
+      // A transaction the server had already aborted (an error some caller swallowed) answers
+      // its COMMIT with ROLLBACK, not an error: nothing of it was kept.
+      aborted = (await this.client.query('COMMIT')).command !== 'COMMIT';
+      if (aborted) throw new StoreWriteError(`the store ${this.dir} rolled this step back (a statement of it had failed): nothing of it was kept or released; send the request again`);
       if (this.pendingCounter !== undefined) this.counter = this.pendingCounter;
       await this.ledger?.committed();
     } catch (e) {
+      // Rolled back for certain: the store stays usable; a nonce this step opened stays opened
+      // for its own session only (settled: nonce-ledger.ts).
+      if (aborted) throw e;
       if (isConnectionError(e) && this.pendingCounter !== undefined) {
         const pending = this.pendingCounter;
         this.lose(e);
