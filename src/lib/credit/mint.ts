@@ -80,7 +80,11 @@ export const UNFUNDED_OPEN_EXPIRY_BLOCKS = 1008;
 const EXPIRE_PER_OPEN = 4;
 
 async function expireUnfundedOpens(ctx: MintContext, tip: number): Promise<void> {
-  for (const r of await ctx.records.unfundedOpens(tip - UNFUNDED_OPEN_EXPIRY_BLOCKS + 1, EXPIRE_PER_OPEN)) {
+  for (const listed of await ctx.records.unfundedOpens(tip - UNFUNDED_OPEN_EXPIRY_BLOCKS + 1, EXPIRE_PER_OPEN)) {
+    // Read again, locked for this step (on PostgreSQL the list is a plain read): a first payment
+    // another process served since must be neither forgotten nor written back unpaid.
+    const r = await ctx.records.get(listed.contract_id);
+    if (!r || r.status !== 'open' || r.latest || r.funding_seen) continue;
     const f = r.contract.funding;
     let seen: boolean;
     try {

@@ -74,6 +74,28 @@ describe('unfunded opens expire', () => {
     }
   });
 
+  it('an open paid after the list of expired opens was read is neither forgotten nor written back unpaid: each is read again, locked, before it is expired', async () => {
+    const w = world();
+    try {
+      const [req] = await unfundedOpens(w, 1);
+      const id = req!.contract_id;
+      w.chain.height += UNFUNDED_OPEN_EXPIRY_BLOCKS;
+      // Another process's first payment commits between the list and the expiry (on PostgreSQL
+      // the list is a plain read; the records are locked by \`get\`).
+      const listed = w.mintBook.unfundedOpens.bind(w.mintBook);
+      w.mintBook.unfundedOpens = async (before: number, limit: number) => {
+        const list = await listed(before, limit);
+        const record = (await w.mintBook.get(id))!;
+        await w.mintBook.put({ ...record, latest: { state: 1, cumulative_sat: 1000, txid: '00'.repeat(32), hex: '', receipt: {} as never } });
+        return list;
+      };
+      await unfundedOpens(w, 1, 0x71);
+      expect((await w.mintBook.get(id))?.latest?.state).toBe(1);
+    } finally {
+      w.dir.cleanup();
+    }
+  });
+
   it('a forgotten open keeps its outpoint: other terms on it are refused (E_FUNDING_IN_USE), the same terms open again', async () => {
     const w = world();
     try {
