@@ -407,7 +407,7 @@ try {
   }
   if (lite && p1) {
     const pgCpu = p1.cpu.mint + p1.cpu.postgres;
-    emit({ figure: 'pg_vs_sqlite', pg_cpu_ms_per_update: Number(pgCpu.toFixed(2)), sqlite_cpu_ms_per_update: Number(lite.cpu.mint.toFixed(2)), ratio: Number((pgCpu / lite.cpu.mint).toFixed(2)) });
+    emit({ figure: 'pg_vs_sqlite', pg_cpu_ms_per_update: Number(pgCpu.toFixed(2)), sqlite_cpu_ms_per_update: Number(lite.cpu.mint.toFixed(2)), ratio: lite.cpu.mint > 0 ? Number((pgCpu / lite.cpu.mint).toFixed(2)) : null });
     reportRow({
       id: 'pg/cpu-vs-sqlite', label: `\`serve mint\` on PostgreSQL, 1 process (${users}): CPU per update, the mint's and the server's`,
       value: pgCpu, unit: 'ms CPU', anchor: { label: 'the same load on one `serve mint` on SQLite, ms CPU', value: lite.cpu.mint }, ratio: pgCpu / lite.cpu.mint, target: { on: 'ratio', atMost: 2 },
