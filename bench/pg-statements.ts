@@ -21,9 +21,8 @@ import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { ALL_CORES, cpuSeconds, hasTaskset, onEveryCore } from './procs.ts';
 import { writesWithTick } from '../src/lib/store/pg/mint-held-back.ts';
-
-const ISSUE = 'INSERT INTO nonces (id, context, pubnonce, epoch, sealed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING';
-const PUT = 'INSERT INTO contracts (contract_id, record) VALUES ($1, $2) ON CONFLICT (contract_id) DO UPDATE SET record = EXCLUDED.record';
+import { NONCE_ISSUE_SQL as ISSUE } from '../src/lib/store/pg/mint-nonces.ts';
+import { CONTRACT_PUT_SQL as PUT } from '../src/lib/store/pg/mint-store.ts';
 
 type Server = { host: string; port: number; user: string; password: string };
 type PgModule = { Client: new (config: Record<string, unknown>) => PgClient };

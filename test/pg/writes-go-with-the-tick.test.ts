@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
 import fc from 'fast-check';
+import type pg from 'pg';
 import { describePostgres, rawClient, storeTarget } from './fixture.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import type { PgTarget } from '../../src/lib/store/pg/connect.ts';
@@ -24,6 +25,11 @@ describePostgres('PostgreSQL mint store: writes held back to the tick', (fx) => 
   const target = (): Promise<PgTarget> => storeTarget(fx.server, `held_${++db}`);
   const nonce = () => ({ sec: randomBytes(97), pub: Uint8Array.from([0x02, ...randomBytes(32), 0x03, ...randomBytes(32)]) });
   const gen = (n: { sec: Uint8Array; pub: Uint8Array }) => () => ({ secnonce: Uint8Array.from(n.sec), pubnonce: n.pub });
+  /** A DBA's trigger that refuses `events` on contracts. */
+  const refuseOnContracts = async (dba: pg.Client, events: string) => {
+    await dba.query(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the DBA'; END $$`);
+    await dba.query(`CREATE TRIGGER refuse BEFORE ${events} ON contracts FOR EACH ROW EXECUTE FUNCTION refuse()`);
+  };
   const stored = async (t: PgTarget) => {
     const c = await rawClient(t);
     try {
@@ -106,8 +112,7 @@ describePostgres('PostgreSQL mint store: writes held back to the tick', (fx) => 
     await s.step(() => s.issue('c/1', gen(n)));
     const dba = await rawClient(t);
     try {
-      await dba.query(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the DBA'; END $$`);
-      await dba.query('CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON contracts FOR EACH ROW EXECUTE FUNCTION refuse()');
+      await refuseOnContracts(dba, 'INSERT OR UPDATE');
       const session = Uint8Array.from(randomBytes(32));
       const pay = (sess: Uint8Array) => s.step(async () => {
         const secret = await s.take(n.pub, 'c/1', sess);
@@ -164,8 +169,7 @@ describePostgres('PostgreSQL mint store: writes held back to the tick', (fx) => 
     const s = await PgMintStore.open<Rec>(t, 'regtest');
     const dba = await rawClient(t);
     try {
-      await dba.query(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the DBA'; END $$`);
-      await dba.query('CREATE TRIGGER refuse BEFORE DELETE ON contracts FOR EACH ROW EXECUTE FUNCTION refuse()');
+      await refuseOnContracts(dba, 'DELETE');
       await s.step(() => s.put({ contract_id: 'x', status: 'open' }));
       await expect(s.step(async () => {
         await s.put({ contract_id: 'c', status: 'open' });

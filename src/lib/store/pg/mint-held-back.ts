@@ -56,12 +56,13 @@ export abstract class PgMintHeldBack extends PgMintConnection {
     if (!this.inTransaction) throw new Error('defer outside a transaction');
     const same = this.deferred.findIndex((d) => d.key === key);
     if (same >= 0 && replaces) this.deferred.splice(same, 1);
-    else if (same >= 0) this.flushFirst = true;
     this.deferred.push({ sql, params, key, check });
   }
 
-  /** A write waiting whose key came again, not replaced: the writes go one by one, in order. */
-  protected flushFirst = false;
+  /** Two writes waiting with one key (a key not replaced): they go one by one, in order, not in one statement. */
+  protected get keysRepeat(): boolean {
+    return new Set(this.deferred.map((d) => d.key)).size !== this.deferred.length;
+  }
   /**
    * A held-back write failed, sent before some later statement: the error is the step's that
    * made the write, whichever call sent it, so every later statement of the transaction and
@@ -93,7 +94,12 @@ export abstract class PgMintHeldBack extends PgMintConnection {
   protected takeDeferred(): Deferred[] {
     const writes = this.deferred;
     this.deferred = [];
-    this.flushFirst = false;
     return writes;
+  }
+
+  /** The transaction (or the savepoint the writes came after) ended without them: none is sent, none failed. */
+  protected dropHeldBack(): void {
+    this.deferred = [];
+    this.writeFailed = undefined;
   }
 }

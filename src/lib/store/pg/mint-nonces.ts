@@ -13,6 +13,9 @@ import { MalformedInputError, RefusedError, StateConflictError } from '../../err
 import { PgMintTransactions, type NonceRow } from './mint-transactions.ts';
 import type { NonceStatus } from '../../musig/nonce-port.ts';
 
+/** A nonce issued (held back: `issue`); bench/pg-statements.ts sends it too. */
+export const NONCE_ISSUE_SQL = 'INSERT INTO nonces (id, context, pubnonce, epoch, sealed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING';
+
 /** How many values of the nonce counter a process takes from its sequence at once (one round trip). */
 const COUNTERS_AT_ONCE = 32;
 
@@ -71,7 +74,7 @@ export abstract class PgMintNonces extends PgMintTransactions {
     // there — after the ledger settled, at the tick: so the refusal takes the id out of the
     // ledger again (its row is an earlier issuance's, perhaps opened already: it must not
     // become openable by this one).
-    this.defer('INSERT INTO nonces (id, context, pubnonce, epoch, sealed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING', [id, context, toHex(pubnonce), this.epoch, sealed], `nonce:${id}`, false, (rows) => {
+    this.defer(NONCE_ISSUE_SQL, [id, context, toHex(pubnonce), this.epoch, sealed], `nonce:${id}`, false, (rows) => {
       if (rows === 1) return;
       this.ledger?.refused(id);
       throw new StateConflictError('E_NONCE_REPEATED', 'the generated public nonce was issued before: refusing to hand it out twice');

@@ -102,6 +102,9 @@ import { Sealer } from '../seal.ts';
 import { TABLES, UNFUNDED_OPEN_SQL, WATCH_HEIGHT_INLINE_SQL, WATCH_HEIGHT_SQL } from './schema.ts';
 import type { Due, IdRange, Sliced } from '../../watch/ports.ts';
 
+/** A record written (held back: `put`); bench/pg-statements.ts sends it too. */
+export const CONTRACT_PUT_SQL = 'INSERT INTO contracts (contract_id, record) VALUES ($1, $2) ON CONFLICT (contract_id) DO UPDATE SET record = EXCLUDED.record';
+
 /** A contract's row, locked for the open transaction (`get`). */
 const CONTRACT_LOCKED = 'SELECT record FROM contracts WHERE contract_id = $1 FOR UPDATE';
 
@@ -234,7 +237,7 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
     // A fully signed state never reaches the database in the clear (../mint-records.ts).
     const text = mintRecordText(record, this.stateSeal, this.dir);
     // Held back to the transaction's next statement or its COMMIT (pg/mint-held-back.ts `defer`).
-    this.defer('INSERT INTO contracts (contract_id, record) VALUES ($1, $2) ON CONFLICT (contract_id) DO UPDATE SET record = EXCLUDED.record', [record.contract_id, text], `contract:${record.contract_id}`, true);
+    this.defer(CONTRACT_PUT_SQL, [record.contract_id, text], `contract:${record.contract_id}`, true);
   }
 
   async list(): Promise<R[]> {

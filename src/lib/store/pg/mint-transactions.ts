@@ -115,8 +115,7 @@ export abstract class PgMintTransactions extends PgMintHeldBack {
       this.inTransaction = true;
       this.beginPending = true;
       this.lockedNonces.clear();
-      this.takeDeferred();
-      this.writeFailed = undefined;
+      this.dropHeldBack();
       this.pendingCounter = undefined;
       this.nonceTouched = false;
     }
@@ -127,8 +126,7 @@ export abstract class PgMintTransactions extends PgMintHeldBack {
     this.beginPending = false;
     this.inTransaction = false;
     this.lockedNonces.clear();
-    this.takeDeferred();
-    this.writeFailed = undefined;
+    this.dropHeldBack();
     this.pendingCounter = undefined;
     this.nonceTouched = false;
     // Rolled back before COMMIT was sent: nothing of it left; the nonces it claimed stay openable.
@@ -157,8 +155,7 @@ export abstract class PgMintTransactions extends PgMintHeldBack {
         // (A nonce it touched keeps `nonceTouched` set: one tick too many at COMMIT is harmless.)
         // Its writes not sent yet were made after SAVEPOINT (which sent those before it): dropped.
         this.lockedNonces.clear();
-        this.takeDeferred();
-        this.writeFailed = undefined;
+        this.dropHeldBack();
         if (!this.failed) await this.q(`ROLLBACK TO ${name}`).then(() => this.q(`RELEASE ${name}`));
         this.ledger?.discard(mark);
         throw e;
@@ -359,7 +356,7 @@ export abstract class PgMintTransactions extends PgMintHeldBack {
    * means the database went back in time under this process.
    */
   private async tick(): Promise<void> {
-    if (this.flushFirst) await this.sendDeferred();
+    if (this.keysRepeat) await this.sendDeferred();
     const writes = this.takeDeferred();
     const { text, params } = writesWithTick(writes, this.epoch);
     const row = (await super.q<Record<string, string | null>>(text, params)).rows[0]!;
