@@ -2,9 +2,10 @@
  * Round trips of the PostgreSQL mint store per request (issue 73 item 3: each statement is a
  * round trip of the mint process, its CPU and the server's): a credit update's step — the
  * contract locked and read, its state nonce asked and taken, the next one issued, the record
- * written — goes in 5 round trips, where it took 11, then 8: BEGIN travels with the step's first
- * statement (the contract's row locked: the advisory lock only for a contract with no row yet),
- * the nonce row read locked by `status` serves `take`, the next nonce and the record go with the
+ * written — goes in 4 round trips, where it took 11, then 8, then 5: BEGIN travels with the step's first
+ * statement (the contract's row locked: the advisory lock only for a contract with no row yet;
+ * the row of the nonce the request names locked after it, in the same statement), that nonce
+ * row serves `status` and `take`, the next nonce and the record go with the
  * epoch tick in one statement, and the nonce counter comes from the sequence 32 values at a
  * time; its statements are prepared once per connection (parsed and planned once, not per
  * request). What they change is checked against the server: a
@@ -57,9 +58,9 @@ describePostgres('PostgreSQL mint store round trips', (fx) => {
     return sent;
   };
   /** A credit update's step as src/lib/credit/mint.ts runs it: lock and read, ask, take, issue the next, write. */
-  const update = (s: PgMintStore<Rec>, id: string, state: number, current: { sec: Uint8Array; pub: Uint8Array }, next: { sec: Uint8Array; pub: Uint8Array }) =>
+  const update = (s: PgMintStore<Rec>, id: string, state: number, current: { sec: Uint8Array; pub: Uint8Array }, next: { sec: Uint8Array; pub: Uint8Array }, withNonce = true) =>
     s.step(async () => {
-      const rec = await s.get(id);
+      const rec = await s.get(id, withNonce ? current.pub : undefined);
       expect(await s.status(current.pub, `${id}/${state}`)).toBe('unused');
       const secret = await s.take(current.pub, `${id}/${state}`);
       expect(Buffer.from(secret)).toEqual(Buffer.from(current.sec));
@@ -67,7 +68,7 @@ describePostgres('PostgreSQL mint store round trips', (fx) => {
       await s.put({ contract_id: id, status: 'open', n: (rec?.n ?? 0) + 1 });
     });
 
-  it('an update is 5 round trips, BEGIN with its row lock, its writes with the tick; its nonce counter is fetched once per 32 issues', async () => {
+  it('an update is 4 round trips, BEGIN with its row lock and its nonce row, its writes with the tick; its nonce counter is fetched once per 32 issues', async () => {
     const t = await target();
     const s = await PgMintStore.open<Rec>(t, 'regtest');
     let current = nonce();
@@ -80,8 +81,8 @@ describePostgres('PostgreSQL mint store round trips', (fx) => {
       await update(s, 'c1', state, current, next);
       const trips = sent.slice(before);
       // One issue so far took the first 32 values: the 32nd update's issue fetches the next 32.
-      expect(trips.length, `update ${state}: ${trips.join(' | ')}`).toBe(state === 32 ? 6 : 5);
-      expect(trips[0]).toBe("BEGIN; SELECT record FROM contracts WHERE contract_id = 'c1' FOR UPDATE");
+      expect(trips.length, `update ${state}: ${trips.join(' | ')}`).toBe(state === 32 ? 5 : 4);
+      expect(trips[0]).toMatch(/^BEGIN; WITH c AS MATERIALIZED \(SELECT record FROM contracts WHERE contract_id = 'c1' FOR UPDATE\) .* FROM nonces WHERE id = '[0-9a-f]+' AND c\.record IS NOT NULL FOR UPDATE\) n ON true$/);
       expect(trips.at(-2)).toMatch(/^\[offchain_\d+\] WITH w0 AS \(INSERT INTO nonces .* w1 AS \(INSERT INTO contracts .* t AS \(UPDATE epochs SET counter = counter \+ 1 /);
       expect(trips.at(-1)).toBe('COMMIT');
       // The others are prepared once per connection by name, then only bound and run.
@@ -89,6 +90,20 @@ describePostgres('PostgreSQL mint store round trips', (fx) => {
       current = next;
     }
     expect((await s.get('c1'))?.n).toBe(40);
+    await s.close();
+  });
+
+  it('without the nonce (a step that names none), 5: the contract, then the nonce row read on its own', async () => {
+    const t = await target();
+    const s = await PgMintStore.open<Rec>(t, 'regtest');
+    const current = nonce();
+    await s.step(() => s.issue('c1/1', gen(current)));
+    await s.step(() => s.put({ contract_id: 'c1', status: 'open', n: 0 }));
+    const sent = counting(s);
+    await update(s, 'c1', 1, current, nonce(), false);
+    expect(sent.length, sent.join(' | ')).toBe(5);
+    expect(sent[0]).toBe("BEGIN; SELECT record FROM contracts WHERE contract_id = 'c1' FOR UPDATE");
+    expect(sent[1]).toMatch(/^\[offchain_\d+\] SELECT context, epoch, sealed, consumed FROM nonces WHERE id = \$1 FOR UPDATE$/);
     await s.close();
   });
 

@@ -46,7 +46,7 @@ import type {
   CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema,
 } from './schemas.ts';
 import {
-  checkStateNonce, checkUserSigned, issueStateNonce, mintComplete, mintCosignRefund, mintPubnonceOf, refuseSpent, signedKeyPathTx, stateNonceContext,
+  checkStateNonce, checkUserSigned, readUpdateEarly, issueStateNonce, mintComplete, mintCosignRefund, mintPubnonceOf, refuseSpent, signedKeyPathTx, stateNonceContext,
 } from './signing.ts';
 import { checkRequestSigned } from './request-signature.ts';
 import type { CreditContract } from './terms.ts';
@@ -176,8 +176,8 @@ export async function acceptOpen(ctx: MintContext, req: OpenRequest): Promise<Re
  * the same id is E_STATE_CORRUPT, and nothing is signed under it. (termsFromJson hashes each
  * distinct terms text once and keeps the result by that text: the check costs a comparison.)
  */
-async function loadOpen(ctx: MintContext, id: string, network: string): Promise<{ record: MintContractRecord; c: CreditContract }> {
-  const record = await ctx.records.get(id);
+async function loadOpen(ctx: MintContext, id: string, network: string, nonce?: Uint8Array): Promise<{ record: MintContractRecord; c: CreditContract }> {
+  const record = await ctx.records.get(id, nonce);
   if (!record) refuse('E_UNKNOWN_CONTRACT', `this mint has no contract ${id}`);
   if (record.network !== network) refuse('E_NETWORK_MISMATCH', `contract ${id} is on ${record.network}`);
   let c: CreditContract;
@@ -226,13 +226,17 @@ export async function checkChain(ctx: Pick<MintContext, 'chain'> & { policy: Pic
 
 /** A payment: check the next state, co-sign it, store it fully signed, answer with a receipt. */
 export async function acceptUpdate(ctx: MintContext, req: UpdateRequest): Promise<ReceiptJson> {
-  const { record, c } = await loadOpen(ctx, req.contract_id, req.network);
-  const tx = parsePsbtBase64(req.psbt, 'psbt');
+  // The PSBT read first, so the store may read the mint nonce it names with the contract (one
+  // PostgreSQL round trip less); a part that fails is read again where it stood, so the
+  // refusals keep their order (the contract's first).
+  const early = readUpdateEarly(req.psbt, ctx.mint.publicKey);
+  const { record, c } = await loadOpen(ctx, req.contract_id, req.network, early.mintPubnonce);
+  const tx = early.tx ?? parsePsbtBase64(req.psbt, 'psbt');
   // The user's request, before a word about the contract (signing.ts checkUserSigned).
-  const input = readMusigInput(tx, 0); // contract key, sighash type
+  const input = early.input ?? readMusigInput(tx, 0); // contract key, sighash type
   checkUserSigned(input, ctx.mint.publicKey, c.userPubkey);
   // Signed against the nonce of the state it names (a replayed request's `state` edited is refused here, signing.ts).
-  const mintPubnonce = mintPubnonceOf(input, ctx.mint.publicKey);
+  const mintPubnonce = early.mintPubnonce ?? mintPubnonceOf(input, ctx.mint.publicKey);
   if (await checkStateNonce(ctx.nonces, mintPubnonce, c.id, req.state) === 'spent') {
     // Idempotent retry: the same request again gets the stored receipt, never an error.
     const l = record.latest;

@@ -37,6 +37,8 @@ export interface FundingIndexPort {
 
 /** The mint's contract records, with what bounds the state unfunded opens can take up. */
 export interface MintRecordPort extends RecordPort<MintContractRecord> {
+  /** `nonce`: the mint nonce the request names, a hint a store may read with the record (src/lib/store/mint-store-port.ts). */
+  get(id: string, nonce?: Uint8Array): Promise<MintContractRecord | undefined>;
   /** Up to `limit` open contracts never paid nor seen funded, opened before `height`, oldest first. */
   unfundedOpens(openedBefore: number, limit: number): Promise<MintContractRecord[]>;
   remove(id: string): Promise<void>;

@@ -17,6 +17,7 @@ import type { NextNonceJson } from './ports.ts';
 import type { NoncePort } from '../musig/nonce-port.ts';
 import type { CreditContract } from './terms.ts';
 import { unsignedTxBytes } from '../psbt/views.ts';
+import { parsePsbtBase64 } from '../psbt/parse.ts';
 
 /** The mint's nonce for `state` of contract `id` serves that state and nothing else. */
 export function stateNonceContext(id: string, state: number): string {
@@ -77,6 +78,23 @@ export function checkUserSigned(input: MusigInput, mintPubkey: Uint8Array, userP
 /** The mint's public nonce in a request's contract input (present once checkUserSigned passed). */
 export function mintPubnonceOf(input: MusigInput, mintPubkey: Uint8Array): Uint8Array {
   return input.pubnonces[indexOf(input, mintPubkey)]!;
+}
+
+/**
+ * As much of an update's PSBT as reads without an error — its transaction, its MuSig2 input,
+ * the mint's nonce in it — so the mint's store may read that nonce with the contract
+ * (mint.ts acceptUpdate reads again, where it stands, any part that failed here).
+ */
+export function readUpdateEarly(psbt: string, mintPubkey: Uint8Array): { tx?: Transaction; input?: MusigInput; mintPubnonce?: Uint8Array } {
+  const read: ReturnType<typeof readUpdateEarly> = {};
+  try {
+    read.tx = parsePsbtBase64(psbt, 'psbt');
+    read.input = readMusigInput(read.tx, 0);
+    read.mintPubnonce = mintPubnonceOf(read.input, mintPubkey);
+  } catch {
+    // Thrown again in its place.
+  }
+  return read;
 }
 
 /**

@@ -24,7 +24,12 @@ import type { Due, IdRange, Sliced } from '../watch/ports.ts';
 export interface MintStorePort<R extends { contract_id: string }> extends FundingIndexPort, NoncePort, BlindSignaturePort {
   /** Where it lives, for messages: a directory, or the store's URL without its password. */
   readonly dir: string;
-  get(id: string): Promise<R | undefined>;
+  /**
+   * A contract's record; inside a step, locked to its end. `nonce`: the mint nonce the request
+   * names, which the step asks about next (`status`, `take`): a store may read its row in the
+   * same statement (PostgreSQL: one round trip less). The answers are the same with or without it.
+   */
+  get(id: string, nonce?: Uint8Array): Promise<R | undefined>;
   put(record: R): Promise<void>;
   list(): Promise<R[]>;
   /**

@@ -95,6 +95,8 @@ import { StoreWriteError } from '../write-errors.ts';
 import type { PgTarget } from './connect.ts';
 import { isConnectionError, newClient, storeConnectError, storeIdentity } from './mint-connection.ts';
 import { PgMintNonces } from './mint-nonces.ts';
+import type { NonceRow } from './mint-transactions.ts';
+import { nonceId as nonceKey } from '../sqlite/nonces.ts';
 import { MIGRATION_CLAIM_KEY, migratingInto, OPEN_LOCK, openingTransaction, type MigrationClaim } from './mint-open.ts';
 import { storeError } from './client.ts';
 import { mintRecordOf, mintRecordText } from '../mint-records.ts';
@@ -107,6 +109,18 @@ export const CONTRACT_PUT_SQL = 'INSERT INTO contracts (contract_id, record) VAL
 
 /** A contract's row, locked for the open transaction (`get`). */
 const CONTRACT_LOCKED = 'SELECT record FROM contracts WHERE contract_id = $1 FOR UPDATE';
+
+/**
+ * The same, and then the row of the nonce the request names, locked too (`get` with a nonce):
+ * the contract first — the CTE is materialized and the nonce's subquery refers to it, so the
+ * nonce is locked only after the contract, in the order a step without the hint takes them.
+ * The nonce is read in the statement's snapshot, taken before any wait on the contract: a row
+ * updated since is followed to its latest version (FOR UPDATE); one inserted since is not
+ * seen, and is read again by `status` or `take` in a statement of its own.
+ */
+const CONTRACT_AND_NONCE_LOCKED = 'WITH c AS MATERIALIZED (SELECT record FROM contracts WHERE contract_id = $1 FOR UPDATE) '
+  + 'SELECT c.record, n.context, n.epoch, n.sealed, n.consumed, n.id IS NOT NULL AS found FROM c '
+  + 'LEFT JOIN LATERAL (SELECT id, context, epoch, sealed, consumed FROM nonces WHERE id = $2 AND c.record IS NOT NULL FOR UPDATE) n ON true';
 
 export interface PgMintStoreOptions {
   /** Read only (monitoring, `credit list`): no epoch, no key, nothing written. */
@@ -212,18 +226,33 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
 
   // ——— records ———
 
-  async get(id: string): Promise<R | undefined> {
-    if (this.inTransaction) {
-      // The request's lock on this contract, held to COMMIT: its row's. A second request for it
-      // waits here, then reads the first one's commit (FOR UPDATE returns the row's latest
-      // version, or none once deleted). A contract with no row yet has nothing to lock: the
-      // advisory lock on its id serialises its opens, and the read after it — a statement of
-      // its own, so a snapshot of its own — sees an open committed while it waited.
-      const row = (await this.q<{ record: string }>(CONTRACT_LOCKED, [id])).rows[0]
-        ?? (await this.q('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`contract:${id}`]).then(() => this.q<{ record: string }>(CONTRACT_LOCKED, [id]))).rows[0];
-      return row ? this.decode(row.record) : undefined;
+  async get(id: string, nonce?: Uint8Array): Promise<R | undefined> {
+    if (this.inTransaction && nonce !== undefined && !this.viewOnly) {
+      // The request's nonce row with its contract's, one round trip less (`status`, `take` find it kept).
+      const key = nonceKey(nonce);
+      if (!this.lockedNonces.has(key)) {
+        const row = (await this.q<{ record: string } & NonceRow & { found: boolean }>(CONTRACT_AND_NONCE_LOCKED, [id, key])).rows[0];
+        if (row) {
+          if (row.found) this.lockedNonces.set(key, { context: row.context, epoch: row.epoch, sealed: row.sealed, consumed: row.consumed });
+          return this.decode(row.record);
+        }
+        return this.lockedOrNew(id);
+      }
     }
+    if (this.inTransaction) return this.lockedOrNew(id);
     const row = (await this.q<{ record: string }>('SELECT record FROM contracts WHERE contract_id = $1', [id])).rows[0];
+    return row ? this.decode(row.record) : undefined;
+  }
+
+  /** The contract's row locked for the open transaction, or, with no row, its id's advisory lock and a fresh read. */
+  private async lockedOrNew(id: string): Promise<R | undefined> {
+    // The request's lock on this contract, held to COMMIT: its row's. A second request for it
+    // waits here, then reads the first one's commit (FOR UPDATE returns the row's latest
+    // version, or none once deleted). A contract with no row yet has nothing to lock: the
+    // advisory lock on its id serialises its opens, and the read after it — a statement of
+    // its own, so a snapshot of its own — sees an open committed while it waited.
+    const row = (await this.q<{ record: string }>(CONTRACT_LOCKED, [id])).rows[0]
+      ?? (await this.q('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`contract:${id}`]).then(() => this.q<{ record: string }>(CONTRACT_LOCKED, [id]))).rows[0];
     return row ? this.decode(row.record) : undefined;
   }
 
