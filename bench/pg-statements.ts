@@ -1,15 +1,16 @@
 /**
  * The anchor under bench/pg-scale.ts's "CPU per update on PostgreSQL ≤ 2× SQLite's": a mint
- * update's statements alone, outside the toolkit — the same five round trips `serve mint`
+ * update's statements alone, outside the toolkit — the same four round trips `serve mint`
  * sends for a payment (pg/mint-store.ts `get`/`put`, pg/mint-nonces.ts, pg/mint-transactions.ts
  * `tick`, counted at src/lib/store/pg/mint-connection.ts `q`; test/pg/round-trips.test.ts),
  * named prepared statements as it sends them, with the `pg` module of the tree, on the same
  * server, a 2.4 kB record:
  *
- *   1 BEGIN; the contract FOR UPDATE   (the first statement goes with BEGIN, as literals)
- *   2 the nonce FOR UPDATE    3 the nonce consumed
- *   4 the next nonce inserted, the contract upserted and the epoch tick, one statement
- *     (its text made by the store's own `writesWithTick`)    5 COMMIT
+ *   1 BEGIN; the contract FOR UPDATE, then the nonce the request names FOR UPDATE, one
+ *     statement (the store's own text; the first statement goes with BEGIN, as literals)
+ *   2 the nonce consumed
+ *   3 the next nonce inserted, the contract upserted and the epoch tick, one statement
+ *     (its text made by the store's own `writesWithTick`)    4 COMMIT
  *
  * Its client CPU (this process: system time apart) and the server's (every process of the
  * postmaster) per update, at two placements: "as the mint runs" (this process and the server
@@ -22,7 +23,8 @@ import { spawnSync } from 'node:child_process';
 import { ALL_CORES, cpuSeconds, hasTaskset, onEveryCore } from './procs.ts';
 import { writesWithTick } from '../src/lib/store/pg/mint-held-back.ts';
 import { NONCE_ISSUE_SQL as ISSUE } from '../src/lib/store/pg/mint-nonces.ts';
-import { CONTRACT_PUT_SQL as PUT } from '../src/lib/store/pg/mint-store.ts';
+import { CONTRACT_AND_NONCE_LOCKED as LOCKED, CONTRACT_PUT_SQL as PUT } from '../src/lib/store/pg/mint-store.ts';
+import { withLiterals } from '../src/lib/store/pg/mint-connection.ts';
 
 type Server = { host: string; port: number; user: string; password: string };
 type PgModule = { Client: new (config: Record<string, unknown>) => PgClient };
@@ -61,8 +63,8 @@ export async function statementsAlone(pg: PgModule, server: Server, database: st
       const id = ids[i % CONTRACTS]!;
       const nonce = next.get(id)!;
       const issued = (++fresh).toString(16).padStart(32, '0');
-      await c.query(`BEGIN; SELECT record FROM contracts WHERE contract_id = ${c.escapeLiteral(id)} FOR UPDATE`);
-      await q('nonce', 'SELECT context, epoch, sealed, consumed FROM nonces WHERE id = $1 FOR UPDATE', [nonce]);
+      const locked = await c.query(`BEGIN; ${withLiterals(LOCKED, [id, nonce], (x) => c.escapeLiteral(x))!}`);
+      if ((locked as unknown as { rows: { found?: boolean }[] }[])[1]!.rows[0]?.found !== true) throw new Error('pg-statements: the contract or its nonce is missing under the bench');
       await q('consume', 'UPDATE nonces SET consumed = true, sealed = NULL, context = NULL, pubnonce = NULL WHERE id = $1 AND NOT consumed', [nonce]);
       const writes = writesWithTick([
         { sql: ISSUE, params: [issued, 'ctx', 'pn', 'e', sealed], key: '', check: undefined },
