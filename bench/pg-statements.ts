@@ -4,7 +4,7 @@
  * sends for a payment (pg/mint-store.ts `get`/`put`, pg/mint-nonces.ts, pg/mint-transactions.ts
  * `tick`, counted at src/lib/store/pg/mint-connection.ts `q`; test/pg/round-trips.test.ts),
  * named prepared statements as it sends them, with the `pg` module of the tree, on the same
- * server, a 2.4 kB record:
+ * server, a 2.4 kB record, kept as the store keeps it (schema.ts CONTRACTS_STORAGE; no indexes over it):
  *
  *   1 BEGIN; the contract FOR UPDATE, then the nonce the request names FOR UPDATE, one
  *     statement (the store's own text; the first statement goes with BEGIN, as literals)
@@ -25,6 +25,7 @@ import { writesWithTick } from '../src/lib/store/pg/mint-held-back.ts';
 import { NONCE_ISSUE_SQL as ISSUE } from '../src/lib/store/pg/mint-nonces.ts';
 import { CONTRACT_AND_NONCE_LOCKED as LOCKED, CONTRACT_PUT_SQL as PUT } from '../src/lib/store/pg/mint-store.ts';
 import { withLiterals } from '../src/lib/store/pg/mint-connection.ts';
+import { CONTRACTS_STORAGE } from '../src/lib/store/pg/schema.ts';
 
 type Server = { host: string; port: number; user: string; password: string };
 type PgModule = { Client: new (config: Record<string, unknown>) => PgClient };
@@ -42,7 +43,7 @@ export async function statementsAlone(pg: PgModule, server: Server, database: st
   const self = String(process.pid);
   const before = hasTaskset ? /list: (.*)$/m.exec(spawnSync('taskset', ['-c', '-p', self], { encoding: 'utf8' }).stdout)?.[1]?.trim() : undefined;
   try {
-    await c.query(`CREATE TABLE contracts (contract_id text PRIMARY KEY, record text NOT NULL);
+    await c.query(`CREATE TABLE contracts (contract_id text PRIMARY KEY, record text NOT NULL) WITH (${CONTRACTS_STORAGE});
       CREATE TABLE nonces (id text PRIMARY KEY, context text, pubnonce text, epoch text, sealed bytea, consumed boolean NOT NULL DEFAULT false);
       CREATE TABLE epochs (epoch text PRIMARY KEY, counter bigint NOT NULL)`);
     const ids = Array.from({ length: CONTRACTS }, () => hex(16));

@@ -14,7 +14,7 @@ import type { PgTarget } from './connect.ts';
 import { resealed } from '../mint-records.ts';
 import { Sealer } from '../seal.ts';
 import { foreignOwnerError, ownership } from './owners.ts';
-import { INDEX_FUNCTIONS_SQL, OWNED_FUNCTIONS, OWNED_RELATIONS, SCHEMA_SQL, SCHEMA_VERSION, UNFUNDED_OPEN_INDEX, UNFUNDED_OPEN_SQL, WATCH_HEIGHT_INDEX, WATCH_HEIGHT_SQL } from './schema.ts';
+import { CONTRACTS_STORAGE, INDEX_FUNCTIONS_SQL, OWNED_FUNCTIONS, OWNED_RELATIONS, SCHEMA_SQL, SCHEMA_VERSION, UNFUNDED_OPEN_INDEX, UNFUNDED_OPEN_SQL, WATCH_HEIGHT_INDEX, WATCH_HEIGHT_SQL } from './schema.ts';
 
 
 /**
@@ -56,6 +56,10 @@ export async function prepareSchema(client: pg.Client, target: PgTarget, network
   // and its indexes on the expressions they replace are built again on them, once.
   if (!view) await indexesOnFunctions(client);
   if (!view) await checkOwners(client, target, { complete: true });
+  // A record inline up to a page (schema.ts CONTRACTS_STORAGE): looked up first, as the indexes are.
+  if (!view && !(await client.query('SELECT 1 FROM pg_class WHERE oid = to_regclass($1) AND $2 = ANY(reloptions)', ['contracts', CONTRACTS_STORAGE])).rowCount) {
+    await client.query(`ALTER TABLE contracts SET (${CONTRACTS_STORAGE})`);
+  }
   // Rows keep the C_ they answered (ecash-restore.ts); a store created before gets the column once (its old rows none).
   if (!view && !(await client.query("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'blind_signatures' AND column_name = 'c_'")).rowCount) {
     await client.query('ALTER TABLE blind_signatures ADD COLUMN IF NOT EXISTS c_ text');

@@ -100,6 +100,16 @@ export const WATCH_HEIGHT_INDEX = `CREATE INDEX IF NOT EXISTS contracts_watch_he
 /** The unfunded opens' index (NULL for every other record: `<` never matches it). */
 export const UNFUNDED_OPEN_INDEX = `CREATE INDEX IF NOT EXISTS unfunded_opens ON contracts (${UNFUNDED_OPEN_SQL}) WHERE ${UNFUNDED_OPEN_SQL} IS NOT NULL`;
 
+/**
+ * The contracts table's storage: a record is kept inline, as written, up to a page (a record
+ * is ~2.5 kB; PostgreSQL's default target, ~2 kB, moved each one into the TOAST table — an
+ * insert there, in its index and a dead chunk at every write, a second lookup at every read:
+ * ~75 µs of the server's CPU a payment measured, and a TOAST table that grew ~2.7 kB a payment).
+ * Larger records are still compressed or moved out, as PostgreSQL does. Set by a writer's open
+ * (pg/mint-open.ts), on stores made before it too; rows written before move inline when rewritten.
+ */
+export const CONTRACTS_STORAGE = 'toast_tuple_target=8160';
+
 /** Run once, in one transaction, under an advisory lock (many processes start at once). */
 export const SCHEMA_SQL = `
   CREATE TABLE IF NOT EXISTS schema_version (
