@@ -1,8 +1,8 @@
 /**
  * The nonce a request names, read with its contract (pg/mint-store.ts `get` with a nonce:
- * CONTRACT_AND_NONCE_LOCKED). What the one statement must keep of the two it replaces: the
- * contract is locked before the nonce (a step that waits on the nonce already holds its
- * contract, as a step without the hint would); a nonce consumed by the request that held the
+ * CONTRACT_AND_NONCE_LOCKED). What the one statement must keep of the two it replaces: it
+ * never waits on the nonce (a row held elsewhere is skipped, then read by `status` in a
+ * statement of its own, after the request was shown to be the user's), the contract locked; a nonce consumed by the request that held the
  * contract is read as consumed once the lock is had (its latest version, not the statement's
  * snapshot); a nonce inserted while the statement waited, which that snapshot cannot show, is
  * read again and found, not called unknown; a contract with no row goes the advisory lock's
@@ -29,7 +29,7 @@ describePostgres('PostgreSQL mint store: the request\'s nonce read with its cont
   };
   const settle = () => new Promise((r) => setTimeout(r, 300));
 
-  it('the contract is locked before the nonce: waiting on a nonce row held elsewhere, the step already holds its contract', async () => {
+  it('a nonce row held elsewhere is skipped, not waited for: get answers with its contract locked, and the step waits at status, in a statement of its own', async () => {
     const t = await target();
     const s = await PgMintStore.open<Rec>(t, 'regtest');
     const n = nonce();
@@ -41,17 +41,22 @@ describePostgres('PostgreSQL mint store: the request\'s nonce read with its cont
     const prober = await rawClient(t);
     await holder.query('BEGIN');
     await holder.query('SELECT 1 FROM nonces WHERE id = $1 FOR UPDATE', [nonceId(n.pub)]);
-    let read: Rec | undefined | 'waiting' = 'waiting';
+    const read = gate();
+    let status: string | undefined;
     const step = s.step(async () => {
-      read = await s.get('c', n.pub);
-      expect(await s.status(n.pub, 'c/1')).toBe('unused');
+      expect(await s.get('c', n.pub)).toEqual({ contract_id: 'c', status: 'open', n: 0 });
+      read.open();
+      status = await s.status(n.pub, 'c/1');
     });
-    await settle();
-    expect(read, 'the step waits on the nonce row').toBe('waiting');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([read.opened, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('get waited on the nonce row held elsewhere')), 3_000)))]);
+    clearTimeout(timer);
     await expect(prober.query("SELECT 1 FROM contracts WHERE contract_id = 'c' FOR UPDATE NOWAIT")).rejects.toMatchObject({ code: '55P03' });
+    await settle();
+    expect(status, 'status waits on the nonce row').toBeUndefined();
     await holder.query('COMMIT');
     await step;
-    expect(read).toEqual({ contract_id: 'c', status: 'open', n: 0 });
+    expect(status).toBe('unused');
     await holder.end();
     await prober.end();
     await s.close();

@@ -82,7 +82,7 @@ describePostgres('PostgreSQL mint store round trips', (fx) => {
       const trips = sent.slice(before);
       // One issue so far took the first 32 values: the 32nd update's issue fetches the next 32.
       expect(trips.length, `update ${state}: ${trips.join(' | ')}`).toBe(state === 32 ? 5 : 4);
-      expect(trips[0]).toMatch(/^BEGIN; WITH c AS MATERIALIZED \(SELECT record FROM contracts WHERE contract_id = 'c1' FOR UPDATE\) .* FROM nonces WHERE id = '[0-9a-f]+' AND c\.record IS NOT NULL FOR UPDATE\) n ON true$/);
+      expect(trips[0]).toMatch(/^BEGIN; WITH c AS MATERIALIZED \(SELECT record FROM contracts WHERE contract_id = 'c1' FOR UPDATE\) .* FROM nonces WHERE id = '[0-9a-f]+' AND c\.record IS NOT NULL FOR UPDATE SKIP LOCKED\) n ON true$/);
       expect(trips.at(-2)).toMatch(/^\[offchain_\d+\] WITH w0 AS \(INSERT INTO nonces .* w1 AS \(INSERT INTO contracts .* t AS \(UPDATE epochs SET counter = counter \+ 1 /);
       expect(trips.at(-1)).toBe('COMMIT');
       // The others are prepared once per connection by name, then only bound and run.

@@ -116,12 +116,15 @@ const CONTRACT_LOCKED = 'SELECT record FROM contracts WHERE contract_id = $1 FOR
  * nonce is locked only after the contract, in the order a step without the hint takes them.
  * The nonce is read in the statement's snapshot, taken before any wait on the contract: a row
  * updated since is followed to its latest version (FOR UPDATE); one inserted since is not
- * seen, and is read again by `status` or `take` in a statement of its own. bench/pg-statements.ts
- * sends it too.
+ * seen, and is read again by `status` or `take` in a statement of its own. A nonce row another
+ * transaction holds is skipped, not waited for (SKIP LOCKED), and read the same way: this statement
+ * comes before the request is shown to be the user's (checkUserSigned), and whoever knows a
+ * contract id and a nonce must not make the step wait on that nonce, or be refused in other words,
+ * before then (attack review). bench/pg-statements.ts sends it too.
  */
 export const CONTRACT_AND_NONCE_LOCKED = 'WITH c AS MATERIALIZED (SELECT record FROM contracts WHERE contract_id = $1 FOR UPDATE) '
   + 'SELECT c.record, n.context, n.epoch, n.sealed, n.consumed, n.id IS NOT NULL AS found FROM c '
-  + 'LEFT JOIN LATERAL (SELECT id, context, epoch, sealed, consumed FROM nonces WHERE id = $2 AND c.record IS NOT NULL FOR UPDATE) n ON true';
+  + 'LEFT JOIN LATERAL (SELECT id, context, epoch, sealed, consumed FROM nonces WHERE id = $2 AND c.record IS NOT NULL FOR UPDATE SKIP LOCKED) n ON true';
 
 export interface PgMintStoreOptions {
   /** Read only (monitoring, `credit list`): no epoch, no key, nothing written. */
