@@ -275,7 +275,7 @@ const results: { kind: string; n: number; row: Measured }[] = [];
 let db = 0;
 try {
   emit({ figure: 'pg_commit_latency', when: 'before the rows', ...(await commitLatency(server)) });
-  // The anchor under the mint's PostgreSQL CPU: its five round trips' statements alone (bench/pg-statements.ts).
+  // The anchor under the mint's PostgreSQL CPU: its four round trips' statements alone (bench/pg-statements.ts).
   await server.createDatabase('bench_pgscale_statements');
   const alone = await statementsAlone(createRequire(join(TREE, 'package.json'))('pg'), server, 'bench_pgscale_statements', () => postgresPids(server.dataDir), opts.statements);
   for (const a of alone) emit({ figure: 'pg_statements_alone', ...a });
@@ -411,7 +411,7 @@ try {
     reportRow({
       id: 'pg/cpu-vs-sqlite', label: `\`serve mint\` on PostgreSQL, 1 process (${users}): CPU per update, the mint's and the server's`,
       value: pgCpu, unit: 'ms CPU', anchor: { label: 'the same load on one `serve mint` on SQLite, ms CPU', value: lite.cpu.mint }, ratio: pgCpu / lite.cpu.mint, target: { on: 'ratio', atMost: 2 },
-      bound: `the mint ${p1.cpu.mint.toFixed(2)} ms + PostgreSQL ${p1.cpu.postgres.toFixed(2)} ms; ${opts.socket ? 'over the Unix socket' : 'over TCP to 127.0.0.1'}; its 5 round trips' statements alone ${alone.map((a) => `${(a.client_ms + a.server_ms).toFixed(2)} ms ${a.placement}`).join(', ')}`,
+      bound: `the mint ${p1.cpu.mint.toFixed(2)} ms + PostgreSQL ${p1.cpu.postgres.toFixed(2)} ms; ${opts.socket ? 'over the Unix socket' : 'over TCP to 127.0.0.1'}; its 4 round trips' statements alone ${alone.map((a) => `${(a.client_ms + a.server_ms).toFixed(2)} ms ${a.placement}`).join(', ')}`,
     });
   }
   emit({ figure: 'pg_commit_latency', when: 'after the rows', ...(await commitLatency(server)) });
