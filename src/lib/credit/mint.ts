@@ -46,7 +46,7 @@ import type {
   CloseRequestSchema, OpenRequestSchema, RolloverRequestSchema, RolloverSignSchema, UpdateRequestSchema,
 } from './schemas.ts';
 import {
-  checkStateNonce, checkUserSigned, readUpdateEarly, issueStateNonce, mintComplete, mintCosignRefund, mintPubnonceOf, refuseSpent, signedKeyPathTx, stateNonceContext,
+  checkStateNonce, checkUserSigned, issueStateNonce, mintComplete, mintCosignRefund, mintPubnonceOf, readUpdateEarly, refuseSpent, signedKeyPathTx, stateNonceContext,
 } from './signing.ts';
 import { checkRequestSigned } from './request-signature.ts';
 import type { CreditContract } from './terms.ts';
