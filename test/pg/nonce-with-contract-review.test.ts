@@ -22,6 +22,7 @@ import type { PgTarget } from '../../src/lib/store/pg/connect.ts';
 import { nonceId } from '../../src/lib/store/sqlite/nonces.ts';
 import { CHANGE, MINT, REFUND, fundingPsbt, offer, world } from '../lib/credit/world.ts';
 import { describePostgres, rawClient, storeTarget } from './fixture.ts';
+import { gate, gen, nonce } from './nonce-helpers.ts';
 
 type Rec = { contract_id: string; status: string; n?: number };
 type Request = Record<string, unknown>;
@@ -29,13 +30,6 @@ type Request = Record<string, unknown>;
 describePostgres('PostgreSQL mint store: the request\'s nonce read with its contract, reviewed', (fx) => {
   let db = 0;
   const target = (): Promise<PgTarget> => storeTarget(fx.server, `nwcr_${++db}`);
-  const nonce = () => ({ sec: randomBytes(97), pub: Uint8Array.from([0x02, ...randomBytes(32), 0x03, ...randomBytes(32)]) });
-  const gen = (n: { sec: Uint8Array; pub: Uint8Array }) => () => ({ secnonce: Uint8Array.from(n.sec), pubnonce: n.pub });
-  const gate = () => {
-    let open!: () => void;
-    const opened = new Promise<void>((r) => (open = r));
-    return { open, opened };
-  };
   /** Until some backend of the database waits on a lock (a row's or a transaction's). */
   const someoneWaits = async (c: pg.Client, ms = 10_000) => {
     const end = Date.now() + ms;
@@ -88,47 +82,35 @@ describePostgres('PostgreSQL mint store: the request\'s nonce read with its cont
   /** No partial signature of the user's: what a stranger who saw the mint's nonce can send. */
   const unsigned = (req: Request) => editPsbt(req, (tx) => tx.updateInput(0, { musig2PartialSig: undefined }, true));
 
-  it('FINDING: a request that is not the user\'s is refused before the nonce it names is touched — with that nonce row locked elsewhere, E_MISSING_PARTIAL_SIGS comes at once, as before the change (mint.ts: "only the contract\'s existence, network and terms are read before")', async () => {
-    const m = await credit('nwcr_stranger');
-    const holder = await rawClient(m.pt);
-    try {
-      const stranger = unsigned(await m.request(1000));
-      // Without the lock: the refusal the rule gives.
-      expect(await codeOf(m.store.step(() => mint.acceptUpdate(m.ctx, stranger as never)))).toBe('E_MISSING_PARTIAL_SIGS');
-      // Another process's step holds the nonce row (a payment in flight on it, or a DBA).
-      await holder.query('BEGIN');
-      expect((await holder.query('SELECT 1 FROM nonces WHERE pubnonce = $1 FOR UPDATE', [m.pubnonce])).rowCount).toBe(1);
-      const refused = m.store.step(() => mint.acceptUpdate(m.ctx, stranger as never));
-      const seen = await within(refused, 1500);
-      await holder.query('COMMIT');
-      expect(await codeOf(refused), 'the code itself is kept').toBe('E_MISSING_PARTIAL_SIGS');
-      expect(seen, 'a stranger\'s request waits on the nonce row a payment holds (it reads and locks the nonce before checkUserSigned)').toBe('E_MISSING_PARTIAL_SIGS');
-    } finally {
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-      await m.done();
-    }
-  }, 60_000);
-
-  it('FINDING: a request for another network is refused E_NETWORK_MISMATCH at once, whoever holds the nonce it names', async () => {
-    const m = await credit('nwcr_network');
-    const holder = await rawClient(m.pt);
-    try {
-      const other = { ...(await m.request(1000)), network: 'signet' };
-      expect(await codeOf(m.store.step(() => mint.acceptUpdate(m.ctx, other as never)))).toBe('E_NETWORK_MISMATCH');
-      await holder.query('BEGIN');
-      await holder.query('SELECT 1 FROM nonces WHERE pubnonce = $1 FOR UPDATE', [m.pubnonce]);
-      const refused = m.store.step(() => mint.acceptUpdate(m.ctx, other as never));
-      const seen = await within(refused, 1500);
-      await holder.query('COMMIT');
-      expect(await codeOf(refused), 'the code itself is kept').toBe('E_NETWORK_MISMATCH');
-      expect(seen, 'a request for another network waits on the nonce row it names before it is refused').toBe('E_NETWORK_MISMATCH');
-    } finally {
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-      await m.done();
-    }
-  }, 60_000);
+  const strangers: [string, string, (m: Awaited<ReturnType<typeof credit>>) => Promise<Request>, string][] = [
+    ['a request that is not the user\'s is refused before the nonce it names is touched — with that nonce row locked elsewhere, E_MISSING_PARTIAL_SIGS comes at once, as before the change (mint.ts: "only the contract\'s existence, network and terms are read before")',
+      'E_MISSING_PARTIAL_SIGS', async (m) => unsigned(await m.request(1000)), 'a stranger\'s request waits on the nonce row a payment holds (it reads and locks the nonce before checkUserSigned)'],
+    ['a request for another network is refused E_NETWORK_MISMATCH at once, whoever holds the nonce it names',
+      'E_NETWORK_MISMATCH', async (m) => ({ ...(await m.request(1000)), network: 'signet' }), 'a request for another network waits on the nonce row it names before it is refused'],
+  ];
+  for (const [name, code, make, why] of strangers) {
+    it(`FINDING: ${name}`, async () => {
+      const m = await credit(`nwcr_${code.toLowerCase()}`);
+      const holder = await rawClient(m.pt);
+      try {
+        const req = await make(m);
+        // Without the lock: the refusal the rule gives.
+        expect(await codeOf(m.store.step(() => mint.acceptUpdate(m.ctx, req as never)))).toBe(code);
+        // Another process's step holds the nonce row (a payment in flight on it, or a DBA).
+        await holder.query('BEGIN');
+        expect((await holder.query('SELECT 1 FROM nonces WHERE pubnonce = $1 FOR UPDATE', [m.pubnonce])).rowCount).toBe(1);
+        const refused = m.store.step(() => mint.acceptUpdate(m.ctx, req as never));
+        const seen = await within(refused, 1500);
+        await holder.query('COMMIT');
+        expect(await codeOf(refused), 'the code itself is kept').toBe(code);
+        expect(seen, why).toBe(code);
+      } finally {
+        await holder.query('ROLLBACK').catch(() => undefined);
+        await holder.end();
+        await m.done();
+      }
+    }, 60_000);
+  }
 
   it('FINDING: with the DBA\'s lock_timeout on the mint\'s database, a stranger\'s request naming a nonce row held elsewhere is refused E_MISSING_PARTIAL_SIGS, not with a lock timeout', async () => {
     const m = await credit('nwcr_timeout');

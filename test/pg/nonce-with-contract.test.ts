@@ -8,9 +8,9 @@
  * read again and found, not called unknown; a contract with no row goes the advisory lock's
  * way; and the answers are those of a step that names no nonce. Skips visibly without a server.
  */
-import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { describePostgres, rawClient, storeTarget } from './fixture.ts';
+import { gate, gen, nonce } from './nonce-helpers.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { nonceId } from '../../src/lib/store/sqlite/nonces.ts';
 import type { PgTarget } from '../../src/lib/store/pg/connect.ts';
@@ -20,13 +20,6 @@ type Rec = { contract_id: string; status: string; n?: number };
 describePostgres('PostgreSQL mint store: the request\'s nonce read with its contract', (fx) => {
   let db = 0;
   const target = (): Promise<PgTarget> => storeTarget(fx.server, `nwc_${++db}`);
-  const nonce = () => ({ sec: randomBytes(97), pub: Uint8Array.from([0x02, ...randomBytes(32), 0x03, ...randomBytes(32)]) });
-  const gen = (n: { sec: Uint8Array; pub: Uint8Array }) => () => ({ secnonce: Uint8Array.from(n.sec), pubnonce: n.pub });
-  const gate = () => {
-    let open!: () => void;
-    const opened = new Promise<void>((r) => (open = r));
-    return { open, opened };
-  };
   const settle = () => new Promise((r) => setTimeout(r, 300));
 
   it('a nonce row held elsewhere is skipped, not waited for: get answers with its contract locked, and the step waits at status, in a statement of its own', async () => {
