@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { ALL_CORES, cpuSeconds, hasTaskset, onEveryCore } from './procs.ts';
 import { writesWithTick } from '../src/lib/store/pg/mint-held-back.ts';
-import { NONCE_ISSUE_SQL as ISSUE } from '../src/lib/store/pg/mint-nonces.ts';
+import { NONCE_CONSUME_SQL as CONSUME, NONCE_ISSUE_SQL as ISSUE } from '../src/lib/store/pg/mint-nonces.ts';
 import { CONTRACT_AND_NONCE_LOCKED as LOCKED, CONTRACT_PUT_SQL as PUT } from '../src/lib/store/pg/mint-store.ts';
 import { withLiterals } from '../src/lib/store/pg/mint-connection.ts';
 import { CONTRACTS_STORAGE } from '../src/lib/store/pg/schema.ts';
@@ -66,7 +66,7 @@ export async function statementsAlone(pg: PgModule, server: Server, database: st
       const issued = (++fresh).toString(16).padStart(32, '0');
       const locked = await c.query(`BEGIN; ${withLiterals(LOCKED, [id, nonce], (x) => c.escapeLiteral(x))!}`);
       if ((locked as unknown as { rows: { found?: boolean }[] }[])[1]!.rows[0]?.found !== true) throw new Error('pg-statements: the contract or its nonce is missing under the bench');
-      await q('consume', 'UPDATE nonces SET consumed = true, sealed = NULL, context = NULL, pubnonce = NULL WHERE id = $1 AND NOT consumed', [nonce]);
+      await q('consume', CONSUME, [nonce]);
       const writes = writesWithTick([
         { sql: ISSUE, params: [issued, 'ctx', 'pn', 'e', sealed], key: '', check: undefined },
         { sql: PUT, params: [id, records[i % records.length]!], key: '', check: undefined },

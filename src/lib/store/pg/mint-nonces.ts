@@ -16,6 +16,9 @@ import type { NonceStatus } from '../../musig/nonce-port.ts';
 /** A nonce issued (held back: `issue`); bench/pg-statements.ts sends it too. */
 export const NONCE_ISSUE_SQL = 'INSERT INTO nonces (id, context, pubnonce, epoch, sealed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING';
 
+/** A nonce consumed (`take`, `burn`); bench/pg-statements.ts sends it too. `AND NOT consumed`: even a second taker that skipped the row lock changes nothing. */
+export const NONCE_CONSUME_SQL = 'UPDATE nonces SET consumed = true, sealed = NULL, context = NULL, pubnonce = NULL WHERE id = $1 AND NOT consumed';
+
 /** How many values of the nonce counter a process takes from its sequence at once (one round trip). */
 const COUNTERS_AT_ONCE = 32;
 
@@ -98,9 +101,8 @@ export abstract class PgMintNonces extends PgMintTransactions {
   }
 
   private async consume(id: string, short: string): Promise<void> {
-    // `AND NOT consumed`: even a second taker that skipped the row lock changes nothing.
     this.lockedNonces.delete(id);
-    const r = await this.q('UPDATE nonces SET consumed = true, sealed = NULL, context = NULL, pubnonce = NULL WHERE id = $1 AND NOT consumed', [id]);
+    const r = await this.q(NONCE_CONSUME_SQL, [id]);
     if (r.rowCount !== 1) throw new StateConflictError('E_NONCE_USED', `the mint's nonce ${short} has already been used; request a fresh nonce`);
   }
 

@@ -231,21 +231,23 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
   // ——— records ———
 
   async get(id: string, nonce?: Uint8Array): Promise<R | undefined> {
-    if (this.inTransaction && nonce !== undefined && !this.viewOnly) {
-      // The request's nonce row with its contract's, one round trip less (`status`, `take` find it kept).
-      const key = nonceKey(nonce);
-      if (!this.lockedNonces.has(key)) {
-        const row = (await this.q<{ record: string } & NonceRow & { found: boolean }>(CONTRACT_AND_NONCE_LOCKED, [id, key])).rows[0];
-        if (row) {
-          if (row.found) this.lockedNonces.set(key, { context: row.context, epoch: row.epoch, sealed: row.sealed, consumed: row.consumed });
-          return this.decode(row.record);
-        }
-        return this.lockedOrNew(id);
-      }
+    if (!this.inTransaction) {
+      const row = (await this.q<{ record: string }>('SELECT record FROM contracts WHERE contract_id = $1', [id])).rows[0];
+      return row ? this.decode(row.record) : undefined;
     }
-    if (this.inTransaction) return this.lockedOrNew(id);
-    const row = (await this.q<{ record: string }>('SELECT record FROM contracts WHERE contract_id = $1', [id])).rows[0];
-    return row ? this.decode(row.record) : undefined;
+    const key = nonce && nonceKey(nonce);
+    return key === undefined || this.lockedNonces.has(key) ? this.lockedOrNew(id) : this.lockedWithNonce(id, key);
+  }
+
+  /**
+   * The contract's row and the request's nonce row in one round trip (CONTRACT_AND_NONCE_LOCKED):
+   * the nonce row kept for `status` and `take` when it was read; no contract row, the advisory lock's way.
+   */
+  private async lockedWithNonce(id: string, key: string): Promise<R | undefined> {
+    const row = (await this.q<{ record: string } & NonceRow & { found: boolean }>(CONTRACT_AND_NONCE_LOCKED, [id, key])).rows[0];
+    if (!row) return this.afterOpenLock(id);
+    if (row.found) this.lockedNonces.set(key, { context: row.context, epoch: row.epoch, sealed: row.sealed, consumed: row.consumed });
+    return this.decode(row.record);
   }
 
   /** The contract's row locked for the open transaction, or, with no row, its id's advisory lock and a fresh read. */
@@ -255,8 +257,14 @@ export class PgMintStore<R extends { contract_id: string }> extends PgMintNonces
     // version, or none once deleted). A contract with no row yet has nothing to lock: the
     // advisory lock on its id serialises its opens, and the read after it — a statement of
     // its own, so a snapshot of its own — sees an open committed while it waited.
-    const row = (await this.q<{ record: string }>(CONTRACT_LOCKED, [id])).rows[0]
-      ?? (await this.q('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`contract:${id}`]).then(() => this.q<{ record: string }>(CONTRACT_LOCKED, [id]))).rows[0];
+    const row = (await this.q<{ record: string }>(CONTRACT_LOCKED, [id])).rows[0];
+    return row ? this.decode(row.record) : this.afterOpenLock(id);
+  }
+
+  /** A contract its locked read found no row for: its id's advisory lock, then the row read again. */
+  private async afterOpenLock(id: string): Promise<R | undefined> {
+    await this.q('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`contract:${id}`]);
+    const row = (await this.q<{ record: string }>(CONTRACT_LOCKED, [id])).rows[0];
     return row ? this.decode(row.record) : undefined;
   }
 
