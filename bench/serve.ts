@@ -20,8 +20,8 @@
  *    process's own loader: autocannon's rate limit sends a second's requests in one burst),
  *    half the closed loop's rate in all — its p99 is how long a payment waits when the service
  *    keeps up (a closed loop at its limit waits users ÷ rate on average, Little's law).
- * 2. PostgreSQL: bench/pg-scale.ts (the same closed loop with a loader that is not the bound,
- *    beside one SQLite service under the same load).
+ * 2. PostgreSQL: bench/pg-scale.ts (its users' requests signed before the clock: a loader that
+ *    is not the bound; beside one SQLite service under the same load).
  * Run alone: `node --import tsx bench/serve.ts` (BENCH_SERVE_RUNS, BENCH_SERVE_SCALE, BENCH_SERVE_USERS (1,8,64; the paced row at the largest).
  * BENCH_SERVE_PACED_RATE=N: the paced row alone, at N payments/s (no closed loop before it); BENCH_SERVE_STALLS=1: each
  * paced service run with bench/stall-probe.cjs, its event loop's stalls over 20 ms per 1000 payments and what filled them
@@ -279,8 +279,8 @@ for (const [users, base] of ([[1, 3000], [8, 375], [64, 47]] as const).filter(([
   console.log(`  ${'one-shot sign-update --role mint'.padEnd(44)} ${(1000 / median(ms)).toFixed(0).padStart(6)} updates/s   ${median(ms).toFixed(0)} ms per payment, one process each (median of ${ms.length}; today's pipe)`);
 }
 
-// 2. PostgreSQL: bench/pg-scale.ts (its own bench in `npm run bench`): the same closed loop, with a
-// user whose requests cost the loader ~0.4 ms (this file's signed them at 10–25 ms: the loader, not
-// the mint, was the bound), and one SQLite service under the same load as its anchor.
+// 2. PostgreSQL: bench/pg-scale.ts (its own bench in `npm run bench`): users whose requests are all
+// signed before the clock (this file's signed them at 10–25 ms as it went: the loader, not the mint,
+// was the bound), and one SQLite service under the same load as its anchor.
 console.log('  PostgreSQL rows: bench/pg-scale.ts');
 console.log(`  load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);
