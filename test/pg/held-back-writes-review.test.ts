@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { describePostgres, rawClient, storeTarget } from './fixture.ts';
+import { gate, gen, nonce } from './nonce-helpers.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { writesWithTick } from '../../src/lib/store/pg/mint-held-back.ts';
 import type { PgTarget } from '../../src/lib/store/pg/connect.ts';
@@ -44,8 +45,6 @@ describe('writesWithTick', () => {
 describePostgres('PostgreSQL mint store: held-back writes, reviewed', (fx) => {
   let db = 0;
   const target = (): Promise<PgTarget> => storeTarget(fx.server, `review_${++db}`);
-  const nonce = () => ({ sec: randomBytes(97), pub: Uint8Array.from([0x02, ...randomBytes(32), 0x03, ...randomBytes(32)]) });
-  const gen = (n: { sec: Uint8Array; pub: Uint8Array }) => () => ({ secnonce: Uint8Array.from(n.sec), pubnonce: n.pub });
   const contracts = async (t: PgTarget) => {
     const c = await rawClient(t);
     try {
@@ -60,11 +59,6 @@ describePostgres('PostgreSQL mint store: held-back writes, reviewed', (fx) => {
       if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
       await new Promise((r) => setTimeout(r, 20));
     }
-  };
-  const gate = () => {
-    let open!: () => void;
-    const p = new Promise<void>((r) => (open = r));
-    return { p, open };
   };
 
   it('FINDING: a nonce refused E_NONCE_REPEATED at the tick has already entered the ledger (settled before the tick): once a writer puts its consumed row back, it is opened for a SECOND signing session', async () => {
@@ -112,7 +106,7 @@ describePostgres('PostgreSQL mint store: held-back writes, reviewed', (fx) => {
         const text = typeof a[0] === 'string' ? a[0] : (a[0] as { text: string }).text;
         if (text.includes('pg_advisory_xact_lock')) {
           granted.open();
-          await slow.p;
+          await slow.opened;
         }
         return r;
       };
@@ -122,10 +116,10 @@ describePostgres('PostgreSQL mint store: held-back writes, reviewed', (fx) => {
       const first = creator.step(async () => {
         expect(await creator.get('c')).toBeUndefined();
         created.open();
-        await mayCommit.p;
+        await mayCommit.opened;
         await creator.put({ contract_id: 'c', status: 'opened', n: 1 });
       });
-      await created.p;
+      await created.opened;
       // 2. The waiter finds no row and waits for the advisory lock.
       let seen: Rec | undefined | 'none' = 'none';
       const second = waiter.step(async () => {
@@ -137,7 +131,7 @@ describePostgres('PostgreSQL mint store: held-back writes, reviewed', (fx) => {
       // 3. The creator commits; the waiter is granted the lock (its re-read not sent yet).
       mayCommit.open();
       await first;
-      await granted.p;
+      await granted.opened;
       // 4. A third request locks the new row, deletes it and writes it again (remove, then put).
       const rewritten = gate();
       const mayCommit3 = gate();
@@ -146,10 +140,10 @@ describePostgres('PostgreSQL mint store: held-back writes, reviewed', (fx) => {
         await rewriter.remove('c');
         await rewriter.put({ contract_id: 'c', status: 'rewritten', n: (r?.n ?? 0) + 1 });
         rewritten.open();
-        await mayCommit3.p;
+        await mayCommit3.opened;
       });
       // (Before e45fa948 the third waits here for the waiter's advisory lock: the two run one after the other.)
-      await Promise.race([rewritten.p, new Promise((r) => setTimeout(r, 1000))]);
+      await Promise.race([rewritten.opened, new Promise((r) => setTimeout(r, 1000))]);
       // 5. The waiter's re-read reaches the server (and waits for the third's row lock, if it holds one); the third commits.
       slow.open();
       let waiterDone = false;
@@ -225,9 +219,9 @@ describePostgres('PostgreSQL mint store: held-back writes, reviewed', (fx) => {
         expect((await a.get('k'))?.n).toBe(5);
         await a.remove('k');
         locked.open();
-        await aMay.p;
+        await aMay.opened;
       });
-      await locked.p;
+      await locked.opened;
       let bRead: Rec | undefined | 'none' = 'none';
       const bMay = gate();
       const bHolds = gate();
@@ -235,13 +229,13 @@ describePostgres('PostgreSQL mint store: held-back writes, reviewed', (fx) => {
         const r = await b.get('k');
         bRead = r;
         bHolds.open();
-        await bMay.p;
+        await bMay.opened;
         await b.put({ contract_id: 'k', status: 'reopened-by-b', n: 1 });
       });
       await until('b to wait on the row lock', async () => Number((await watch.query("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'")).rows[0].n) === 1);
       aMay.open();
       await deleting;
-      await bHolds.p;
+      await bHolds.opened;
       expect(bRead).toBeUndefined();
       let cRead: Rec | undefined | 'none' = 'none';
       const later = c.step(async () => {

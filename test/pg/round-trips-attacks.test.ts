@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { describePostgres, rawClient, storeTarget } from './fixture.ts';
+import { gen, nonce } from './nonce-helpers.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { resolvePgTarget, type PgTarget } from '../../src/lib/store/pg/connect.ts';
 import { withLiterals } from '../../src/lib/store/pg/mint-connection.ts';
@@ -107,8 +108,6 @@ describePostgres('PostgreSQL mint store round trips, attacked', (fx) => {
     await s.close();
   });
 
-  const nonce = () => ({ sec: randomBytes(97), pub: Uint8Array.from([0x02, ...randomBytes(32), 0x03, ...randomBytes(32)]) });
-  const gen = (n: { sec: Uint8Array; pub: Uint8Array }) => () => ({ secnonce: Uint8Array.from(n.sec), pubnonce: n.pub });
   const pidOf = async (s: PgMintStore<Rec>) => (await (s as unknown as { client: pg.Client }).client.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0]!.p;
 
   for (const when of ['after the BEGIN round trip', 'between status and take'] as const) {

@@ -12,10 +12,10 @@
  * contract id that is not SQL stays data, a savepoint rolled back reads the row again, and the
  * counters stay unique across processes. Skips visibly without a server.
  */
-import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { describePostgres, rawClient, storeTarget } from './fixture.ts';
+import { gen, nonce } from './nonce-helpers.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import { withLiterals } from '../../src/lib/store/pg/mint-connection.ts';
 import type { PgTarget } from '../../src/lib/store/pg/connect.ts';
@@ -43,8 +43,6 @@ describePostgres('PostgreSQL mint store round trips', (fx) => {
   let db = 0;
   const target = (): Promise<PgTarget> => storeTarget(fx.server, `trips_${++db}`);
   const raw = rawClient;
-  const nonce = () => ({ sec: randomBytes(97), pub: Uint8Array.from([0x02, ...randomBytes(32), 0x03, ...randomBytes(32)]) });
-  const gen = (n: { sec: Uint8Array; pub: Uint8Array }) => () => ({ secnonce: Uint8Array.from(n.sec), pubnonce: n.pub });
   /** The statements the store's connection sends (each one round trip), by text. */
   const counting = (s: PgMintStore<Rec>) => {
     const client = (s as unknown as { client: pg.Client }).client;

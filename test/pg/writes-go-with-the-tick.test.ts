@@ -15,6 +15,7 @@ import { expect, it } from 'vitest';
 import fc from 'fast-check';
 import type pg from 'pg';
 import { describePostgres, rawClient, storeTarget } from './fixture.ts';
+import { gen, nonce } from './nonce-helpers.ts';
 import { PgMintStore } from '../../src/lib/store/pg/mint-store.ts';
 import type { PgTarget } from '../../src/lib/store/pg/connect.ts';
 
@@ -23,8 +24,6 @@ type Rec = { contract_id: string; status: string; n?: number };
 describePostgres('PostgreSQL mint store: writes held back to the tick', (fx) => {
   let db = 0;
   const target = (): Promise<PgTarget> => storeTarget(fx.server, `held_${++db}`);
-  const nonce = () => ({ sec: randomBytes(97), pub: Uint8Array.from([0x02, ...randomBytes(32), 0x03, ...randomBytes(32)]) });
-  const gen = (n: { sec: Uint8Array; pub: Uint8Array }) => () => ({ secnonce: Uint8Array.from(n.sec), pubnonce: n.pub });
   /** A DBA's trigger that refuses `events` on contracts. */
   const refuseOnContracts = async (dba: pg.Client, events: string) => {
     await dba.query(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the DBA'; END $$`);
