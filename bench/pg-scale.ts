@@ -334,16 +334,18 @@ try {
     // The user's requests: the fast user's (bench/fast-user.ts: every state's PSBT built
     // ahead, its bytes checked against the slow path — on every contract, or C of them when
     // all are signed here before the clock), or the slow path.
-    let sign: (ct: Ct) => string = request;
     if (opts.loader !== 'slow') {
       fu.prepareAhead(cts as never, cts[0]!.state, cts[0]!.state + (presigned ? 0 : opts.payments));
       for (const ct of presigned ? cts.slice(0, opts.contracts) : cts) if (!fu.check(ct as never, request)) throw new Error('pg-scale: the fast user\'s request differs from credit-closed-loop.ts request()');
-      sign = fu.request as never;
     }
+    let sign: (ct: Ct) => string;
     if (presigned) {
       const bodies = new Map(cts.map((ct) => [ct.c.id, fu.request(ct as never)]));
       sign = (ct) => bodies.get(ct.c.id)!;
-    } else sign(cts[0]!); // the signing tables built before the clock starts
+    } else {
+      sign = opts.loader === 'fast' ? (fu.request as never) : request;
+      sign(cts[0]!); // the signing tables built before the clock starts
+    }
     let signMs = 0;
     const mintPids = services.map((s) => s.child.pid!);
     let counts0: Record<string, number> | undefined;
@@ -391,6 +393,9 @@ try {
     }
     rmSync(dir, { recursive: true, force: true });
   }
+  /** Each run's own ratio f(num) ÷ f(den), run i against run i (a row's runs are measured minutes apart, not the whole bench apart). */
+  const runRatios = (num: Measured[] | undefined, den: Measured[] | undefined, f: (m: Measured) => number): number[] =>
+    num && den ? num.map((m, i) => f(m) / f(den[i]!)).filter(Number.isFinite) : [];
   for (const kind of kinds) {
     const sqlite = kind === 'sqlite';
     for (const n of sqlite ? [1] : opts.processes) {
@@ -417,7 +422,7 @@ try {
         figure: 'pg_scaling', kind: AFTER ? 'process nonces (after)' : `${kind} epoch`,
         ...Object.fromEntries(opts.processes.filter((n) => n > 1 && at(n)).map((n) => [`x${n}_over_x1`, Number((at(n)!.rate / base.rate).toFixed(3))])),
         // Beside the ratio of the medians, each run's own (its rows measured minutes apart, not the whole bench apart).
-        ...Object.fromEntries(opts.processes.filter((n) => n > 1 && at(n)).map((n) => [`x${n}_over_x1_by_run`, measured.get(`${kind}/${n}`)!.map((r, i) => Number((r.rate / measured.get(`${kind}/1`)![i]!.rate).toFixed(2)))])),
+        ...Object.fromEntries(opts.processes.filter((n) => n > 1 && at(n)).map((n) => [`x${n}_over_x1_by_run`, runRatios(measured.get(`${kind}/${n}`), measured.get(`${kind}/1`), (m) => m.rate).map((x) => Number(x.toFixed(2)))])),
         loader_ceiling_per_s: Math.round(1000 / Math.max(...results.filter((r) => r.kind === kind).map((r) => r.row.cpu.loader))),
       });
     }
@@ -425,10 +430,9 @@ try {
   // Issue 73 item 3's rows (bench/rows.mjs): the scaling with processes, and the CPU per update against SQLite's under the same load.
   const lite = results.find((r) => r.kind === 'sqlite')?.row;
   const [p1, p2] = [1, 2].map((n) => results.find((r) => r.kind === 'process' && r.n === n)?.row);
-  // Each run's own ratio (its rows measured minutes apart): the range beside the ratio of the medians.
+  // The runs' own ratios as the range beside the ratio of the medians.
   const byRun = (num: Measured[] | undefined, den: Measured[] | undefined, f: (m: Measured) => number): [number, number] | undefined => {
-    if (!num || !den) return undefined;
-    const ratios = num.map((m, i) => f(m) / f(den[i]!)).filter(Number.isFinite);
+    const ratios = runRatios(num, den, f);
     return ratios.length > 0 ? [Math.min(...ratios), Math.max(...ratios)] : undefined;
   };
   const [runs1, runs2, runsLite] = [measured.get('process/1'), measured.get('process/2'), measured.get('sqlite/1')];
